@@ -1,0 +1,85 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec'
+
+/**
+ * A kind of work the engine can run, e.g. `embed` or `chunk`.
+ *
+ * The input schema is any Standard Schema (zod 4, valibot, arktype, ...). The engine validates
+ * every submission against it before the task is queued, so a backend only ever sees valid input.
+ */
+export interface TaskType<Input = unknown> {
+  /** Stable name used on the wire, e.g. `embed`. Lower case, `[a-z0-9._-]+`. */
+  readonly name: string
+  /** One line for `--help` output and capability listings. */
+  readonly description?: string
+  /** Schema of the task's input. */
+  readonly input: StandardSchemaV1<unknown, Input>
+}
+
+/** A model a backend can serve, as announced to peers. */
+export interface ModelInfo {
+  /** Registry name, e.g. `all-minilm-l6-v2`. */
+  readonly name: string
+  /** Lower-case hex sha256 of the model file (of `model.onnx` for a directory). */
+  readonly sha256: string
+  /** Size of the model file in bytes. */
+  readonly sizeBytes: number
+  /** Task types this model serves. */
+  readonly taskTypes: readonly string[]
+  /** Whether the model is currently loaded in memory. */
+  readonly loaded: boolean
+}
+
+/** One task as a backend receives it: input already validated against its task type's schema. */
+export interface BackendTask<Input = unknown> {
+  readonly id: string
+  readonly type: string
+  readonly input: Input
+}
+
+/** Progress a backend may report while it runs. */
+export interface TaskProgress {
+  /** 0..1 */
+  readonly fraction: number
+  readonly message?: string
+}
+
+/** Per-run options the engine passes to a backend. */
+export interface BackendRunOptions {
+  /** Aborted on cancellation, timeout or engine shutdown. A backend stops as soon as it can. */
+  readonly signal: AbortSignal
+  /** Report progress; cheap to call, the engine throttles what it forwards. */
+  readonly onProgress?: (progress: TaskProgress) => void
+}
+
+/**
+ * A pluggable inference backend. `mock` and `onnx` ship with the engine; adding one takes a few lines:
+ *
+ * ```ts
+ * const upper: Backend = {
+ *   name: 'upper',
+ *   taskTypes: [{ name: 'upper', input: z.object({ text: z.string() }) }],
+ *   async load () {},
+ *   async run (task) { return { text: (task.input as { text: string }).text.toUpperCase() } },
+ *   async unload () {},
+ * }
+ * engine.backends.register(upper)
+ * ```
+ *
+ * Backends that do heavy work in JavaScript should be hostable in a worker thread: export a
+ * factory from a module whose init is structured-cloneable, so the engine can construct the
+ * backend inside its worker pool (see the engine README).
+ */
+export interface Backend {
+  /** Unique name in the registry, e.g. `onnx`. */
+  readonly name: string
+  /** The task types this backend can run. */
+  readonly taskTypes: readonly TaskType[]
+  /** Prepare to run (open sessions, warm caches). Called once before the first run; idempotent. */
+  load(options?: { signal?: AbortSignal }): Promise<void>
+  /** Run one task. Resolves with a JSON-serialisable output; rejects with a coded error. */
+  run(task: BackendTask, options: BackendRunOptions): Promise<unknown>
+  /** Release everything `load` and `run` acquired. The backend may be loaded again later. */
+  unload(): Promise<void>
+  /** Models this backend can serve, for capability announcements. */
+  models?(): readonly ModelInfo[]
+}

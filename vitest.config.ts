@@ -1,0 +1,17 @@
+import { defineConfig } from 'vitest/config'
+
+// One config for the whole repository. Tests import sibling packages through their
+// published entry points (dist), so `pnpm build` runs first; see scripts/run.mjs.
+export default defineConfig({
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'tools/*/test/**/*.test.ts'],
+    // Native addons (onnxruntime, better-sqlite3) and libp2p sockets are happiest in child processes.
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    teardownTimeout: 15_000,
+    allowOnly: false,
+    passWithNoTests: false,
+    reporters: process.env.CI ? ['default'] : ['default'],
+  },
+})
