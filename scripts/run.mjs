@@ -43,7 +43,8 @@ function run(label, cmd, args) {
 const localPnpm = join(root, 'node_modules', '.bin', 'pnpm')
 function pnpm(label, args) {
   if (existsSync(localPnpm)) run(label, localPnpm, args)
-  else run(label, process.platform === 'win32' ? 'npx.cmd' : 'npx', ['--yes', `pnpm@${PNPM_VERSION}`, ...args])
+  else
+    run(label, process.platform === 'win32' ? 'npx.cmd' : 'npx', ['--yes', `pnpm@${PNPM_VERSION}`, ...args])
 }
 
 function setup() {

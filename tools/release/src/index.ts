@@ -1,0 +1,6 @@
+/**
+ * Release checks for the p2p-ai workspace.
+ *
+ * @packageDocumentation
+ */
+export * from './pack-check.js'

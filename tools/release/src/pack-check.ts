@@ -1,0 +1,129 @@
+import { execFile } from 'node:child_process'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { basename, join, relative } from 'node:path'
+import { promisify } from 'node:util'
+
+const exec = promisify(execFile)
+
+/** A workspace package that is published to npm. */
+export interface PublishedPackage {
+  readonly name: string
+  readonly version: string
+  readonly dir: string
+  readonly bin: Readonly<Record<string, string>>
+}
+
+/** What `pnpm pack` produced for one package. */
+export interface PackedPackage extends PublishedPackage {
+  readonly tarball: string
+  /** Paths inside the tarball, relative to `package/`. */
+  readonly files: readonly string[]
+}
+
+export interface PackCheckInit {
+  /** Repository root. */
+  readonly root: string
+  /** Where tarballs and the empty project go. @default a fresh directory under the OS temp dir */
+  readonly workDir?: string
+  /** Command that runs pnpm. @default [`<root>/node_modules/.bin/pnpm`] */
+  readonly pnpm?: readonly string[]
+}
+
+export interface PackCheckResult {
+  readonly workDir: string
+  readonly projectDir: string
+  readonly packages: readonly PackedPackage[]
+}
+
+const WORKSPACE_GLOBS = ['packages', 'apps', 'tools']
+
+/** Lists the workspace packages that are not `private`. */
+export async function publishedPackages(root: string): Promise<PublishedPackage[]> {
+  const found: PublishedPackage[] = []
+  for (const group of WORKSPACE_GLOBS) {
+    const entries = await readdir(join(root, group), { withFileTypes: true }).catch(() => [])
+    for (const entry of entries) {
+      if (!entry.isDirectory()) continue
+      const dir = join(root, group, entry.name)
+      const manifest = await readJson(join(dir, 'package.json')).catch(() => undefined)
+      if (manifest === undefined || manifest.private === true) continue
+      const bin =
+        typeof manifest.bin === 'string' ? { [String(manifest.name)]: manifest.bin } : (manifest.bin ?? {})
+      found.push({ name: String(manifest.name), version: String(manifest.version), dir, bin })
+    }
+  }
+  return found.sort((a, b) => a.name.localeCompare(b.name))
+}
+
+/**
+ * Packs every published package with pnpm (which rewrites `workspace:` ranges to real versions),
+ * then installs all the tarballs with npm into an empty project, the way a user would.
+ * Sibling `@p2p-ai/*` dependencies resolve to the local tarballs through `overrides`, so nothing
+ * unpublished is fetched; third-party dependencies come from the npm registry.
+ */
+export async function packAndInstall(init: PackCheckInit): Promise<PackCheckResult> {
+  const workDir = init.workDir ?? (await mkdtemp(join(tmpdir(), 'p2p-ai-pack-')))
+  const tarballDir = join(workDir, 'tarballs')
+  const projectDir = join(workDir, 'project')
+  await rm(tarballDir, { recursive: true, force: true })
+  await rm(projectDir, { recursive: true, force: true })
+  await mkdir(tarballDir, { recursive: true })
+  await mkdir(projectDir, { recursive: true })
+
+  const [pnpmCmd, ...pnpmArgs] = init.pnpm ?? [join(init.root, 'node_modules', '.bin', 'pnpm')]
+  if (pnpmCmd === undefined) throw new Error('pack-check: empty pnpm command')
+
+  const packed: PackedPackage[] = []
+  for (const pkg of await publishedPackages(init.root)) {
+    const before = new Set(await readdir(tarballDir))
+    await exec(pnpmCmd, [...pnpmArgs, 'pack', '--pack-destination', tarballDir], { cwd: pkg.dir })
+    const created = (await readdir(tarballDir)).filter((f) => !before.has(f) && f.endsWith('.tgz'))
+    if (created.length !== 1)
+      throw new Error(`pack-check: pnpm pack of ${pkg.name} made ${created.length} tarballs`)
+    const tarball = join(tarballDir, created[0] as string)
+    const { stdout } = await exec('tar', ['-tzf', tarball])
+    const files = stdout
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map((line) => line.replace(/^package\//, ''))
+    packed.push({ ...pkg, tarball, files })
+  }
+
+  const specs = Object.fromEntries(packed.map((p) => [p.name, `file:${relative(projectDir, p.tarball)}`]))
+  await writeFile(
+    join(projectDir, 'package.json'),
+    `${JSON.stringify({ name: 'pack-check', private: true, type: 'module', dependencies: specs, overrides: specs }, null, 2)}\n`,
+  )
+  await exec(
+    'npm',
+    ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', '--no-package-lock'],
+    {
+      cwd: projectDir,
+      env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_update_notifier: 'false' },
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  )
+  return { workDir, projectDir, packages: packed }
+}
+
+/** Imports `specifier` in a fresh Node process inside `projectDir` and returns its export names. */
+export async function importInProject(projectDir: string, specifier: string): Promise<string[]> {
+  const script = `const m = await import(${JSON.stringify(specifier)}); process.stdout.write(JSON.stringify(Object.keys(m)))`
+  const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: projectDir })
+  return JSON.parse(stdout) as string[]
+}
+
+/** Runs a module script inside `projectDir` and returns its standard output. */
+export async function runInProject(projectDir: string, source: string): Promise<string> {
+  const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', source], { cwd: projectDir })
+  return stdout
+}
+
+async function readJson(path: string): Promise<Record<string, unknown> & { bin?: Record<string, string> }> {
+  return JSON.parse(await readFile(path, 'utf8'))
+}
+
+export function tarballName(pkg: PackedPackage): string {
+  return basename(pkg.tarball)
+}
