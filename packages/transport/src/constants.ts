@@ -1,0 +1,87 @@
+/** Default listen addresses of a real node: every IPv4 interface, TCP and WebSockets, OS-chosen ports. */
+export const DEFAULT_LISTEN: readonly string[] = Object.freeze([
+  '/ip4/0.0.0.0/tcp/0',
+  '/ip4/0.0.0.0/tcp/0/ws',
+])
+
+/** Maximum number of peers held in the connection pool (the product documents ask for 32). */
+export const DEFAULT_MAX_CONNECTIONS = 32
+
+/**
+ * Per-protocol stream limits for each connection. libp2p's own defaults (32 inbound, 64 outbound)
+ * reset streams as soon as a busy peer opens more, so every protocol the node registers should use
+ * these instead (see `streamLimits()`).
+ */
+export const DEFAULT_STREAM_LIMITS: Readonly<{ maxInboundStreams: number; maxOutboundStreams: number }> =
+  Object.freeze({ maxInboundStreams: 1024, maxOutboundStreams: 1024 })
+
+/**
+ * Stream cap of the Yamux muxer per connection, over all protocols together. Four protocols at their
+ * full per-protocol limit fit, so the muxer is never the first limit to bite.
+ */
+export const DEFAULT_MUXER_MAX_STREAMS = 4096
+
+/**
+ * Streams the remote may open on a new connection before our side has finished upgrading it. Yamux
+ * defaults to 10 and then aborts the whole connection, so a peer that opens a burst of task
+ * streams right after connecting would lose all of them.
+ */
+export const DEFAULT_MUXER_MAX_EARLY_STREAMS = 256
+
+/** The standard libp2p mDNS service name: the same tag makes us visible to other libp2p implementations. */
+export const DEFAULT_MDNS_SERVICE_TAG = '_p2p._udp.local'
+
+/** mDNS IPv4 group and port (RFC 6762). */
+export const MDNS_IPV4_GROUP = '224.0.0.251'
+export const MDNS_PORT = 5353
+
+/**
+ * How often the mDNS service repeats its query. The first query goes out at start and peers answer
+ * queries at once, so this only bounds how long a peer that missed both can stay unseen.
+ */
+export const DEFAULT_MDNS_INTERVAL_MS = 10_000
+
+/** TTL of the records we announce, in seconds; the libp2p mDNS spec and @libp2p/mdns use 120. */
+export const MDNS_RECORD_TTL_S = 120
+
+/**
+ * Minimum time between two multicast answers from one node on one interface (RFC 6762 §6 asks for
+ * one second). Queries arriving in between are answered together when the window ends, which keeps a
+ * burst of 100 nodes starting at once from turning into 10,000 answers.
+ */
+export const MDNS_MIN_ANSWER_INTERVAL_MS = 1_000
+
+/** Largest mDNS datagram we accept or send: RFC 6762 §17 allows up to 9000 bytes. */
+export const MDNS_MAX_PACKET_BYTES = 9_000
+
+/** TXT strings are at most 255 bytes long (RFC 6763 §6.1). */
+export const MDNS_MAX_TXT_BYTES = 255
+
+/** Longest DNS label: the random peer name we announce under the service tag. */
+export const MDNS_PEER_NAME_LENGTH = 63
+
+/** The same peer is re-announced to libp2p at most this often unless its addresses change. */
+export const MDNS_PEER_REFRESH_MS = 5_000
+
+/** Bootstrap peers are dialled this long after start (libp2p's own default is one second). */
+export const DEFAULT_BOOTSTRAP_DELAY_MS = 0
+
+/** After a failed dial, the pool waits this long before trying the same peer again, then doubles it. */
+export const POOL_DIAL_BACKOFF_MS = 1_000
+export const POOL_DIAL_BACKOFF_MAX_MS = 60_000
+
+/**
+ * When two peers discover each other at the same moment, both would dial and open two connections.
+ * The peer with the smaller id dials at once; the other waits this long and dials only if no
+ * connection has appeared by then (e.g. the other side does not auto-dial, like plain @libp2p/mdns).
+ */
+export const POOL_DIAL_DEFER_MS = 250
+
+/** Maximum dials the pool runs at once. */
+export const POOL_MAX_PARALLEL_DIALS = 16
+
+/** Protocol prefix of the kad-dht, so our DHT does not merge with the public IPFS one. */
+export const DHT_PROTOCOL = '/p2p-ai/kad/1.0.0'
+
+/** Length of a libp2p pnet pre-shared key in bytes. */
+export const PSK_KEY_BYTES = 32

@@ -1,0 +1,85 @@
+/** A listen address could not be parsed as a multiaddr. */
+export class InvalidListenAddressError extends Error {
+  static readonly code = 'ERR_INVALID_LISTEN_ADDRESS'
+  readonly code = InvalidListenAddressError.code
+  override readonly name = 'InvalidListenAddressError'
+  /** The offending entry, as given. */
+  readonly address: string
+
+  constructor(address: string, reason: string) {
+    super(`invalid listen address ${JSON.stringify(address)}: ${reason}`)
+    this.address = address
+  }
+}
+
+/** A bootstrap entry is not a multiaddr ending in `/p2p/<peerId>`. */
+export class InvalidBootstrapAddressError extends Error {
+  static readonly code = 'ERR_INVALID_BOOTSTRAP_ADDRESS'
+  readonly code = InvalidBootstrapAddressError.code
+  override readonly name = 'InvalidBootstrapAddressError'
+  /** The offending entry, as given. */
+  readonly address: string
+  /** Position of the entry in the bootstrap list. */
+  readonly index: number
+
+  constructor(address: string, index: number, reason: string) {
+    super(`invalid bootstrap address #${index} ${JSON.stringify(address)}: ${reason}`)
+    this.address = address
+    this.index = index
+  }
+}
+
+/** `mdns.interface` names no network interface of this machine, or one without an IPv4 address. */
+export class UnknownInterfaceError extends Error {
+  static readonly code = 'ERR_UNKNOWN_INTERFACE'
+  readonly code = UnknownInterfaceError.code
+  override readonly name = 'UnknownInterfaceError'
+  /** The requested interface, as given. */
+  readonly interface: string
+
+  constructor(iface: string, available: string[]) {
+    super(
+      `unknown network interface ${JSON.stringify(iface)}: expected 'lan', 'loopback', an interface name or one of its IPv4 addresses (IPv4 interfaces here: ${available.join(', ') || 'none'})`,
+    )
+    this.interface = iface
+  }
+}
+
+/** `mdns.interface` is `'lan'` but the machine has no non-loopback IPv4 interface to use. */
+export class NoLanInterfaceError extends Error {
+  static readonly code = 'ERR_NO_LAN_INTERFACE'
+  readonly code = NoLanInterfaceError.code
+  override readonly name = 'NoLanInterfaceError'
+
+  constructor() {
+    super("mdns.interface is 'lan' but this machine has no non-loopback IPv4 interface")
+  }
+}
+
+/** The pre-shared key is not a libp2p pnet key (see `generatePsk()`). */
+export class InvalidPskError extends Error {
+  static readonly code = 'ERR_INVALID_PSK'
+  readonly code = InvalidPskError.code
+  override readonly name = 'InvalidPskError'
+}
+
+/** The identity's private key could not be turned into a libp2p key. */
+export class InvalidIdentityError extends Error {
+  static readonly code = 'ERR_INVALID_IDENTITY'
+  readonly code = InvalidIdentityError.code
+  override readonly name = 'InvalidIdentityError'
+}
+
+/** A numeric or string option is out of range or of the wrong type. */
+export class InvalidTransportOptionError extends Error {
+  static readonly code = 'ERR_INVALID_TRANSPORT_OPTION'
+  readonly code = InvalidTransportOptionError.code
+  override readonly name = 'InvalidTransportOptionError'
+  /** Dotted path of the option, e.g. `mdns.intervalMs`. */
+  readonly option: string
+
+  constructor(option: string, reason: string) {
+    super(`invalid transport option ${option}: ${reason}`)
+    this.option = option
+  }
+}
