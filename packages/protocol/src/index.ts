@@ -1,1 +1,8 @@
-export {}
+export * from './canonical-json.js'
+export * from './codec.js'
+export * from './constants.js'
+export * from './errors.js'
+export * from './messages.js'
+export * from './replay-cache.js'
+export * from './envelope.js'
+export * from './task.js'

@@ -1,0 +1,129 @@
+/**
+ * RFC 8785 JSON Canonicalization Scheme (JCS), the bytes envelope signatures cover.
+ *
+ * JCS is ECMAScript's own JSON serialization with object members sorted, so the engine does
+ * the delicate parts: `JSON.stringify` escapes strings exactly as RFC 8785 §3.2.2.2 asks and
+ * `String(number)` is the Number::toString algorithm §3.2.2.3 names. What is left for us is
+ * ordering members by UTF-16 code units (the default `Array.prototype.sort`) and refusing
+ * everything that is not I-JSON, so that no two implementations can disagree on the bytes.
+ */
+import { MAX_JSON_DEPTH } from './constants.js'
+import { InvalidJsonValueError } from './errors.js'
+
+/** A JSON value as JSON.parse produces it. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject
+
+/** A JSON object. */
+export interface JsonObject {
+  [key: string]: JsonValue
+}
+
+// With the `u` flag a surrogate pair is one code point, so this only matches lone surrogates.
+const LONE_SURROGATE = /\p{Surrogate}/u
+
+/**
+ * Serializes `value` as RFC 8785 canonical JSON.
+ *
+ * @throws {InvalidJsonValueError} for non-finite numbers, strings with lone surrogates,
+ * `undefined`, functions, bigints, symbols, non-plain objects (Date, Map, typed arrays...),
+ * and nesting deeper than {@link MAX_JSON_DEPTH} (which also catches cycles). The error's
+ * `path` points at the offending value.
+ */
+export function canonicalize(value: unknown): string {
+  const path: Array<string | number> = []
+  return serialize(value, path)
+}
+
+function serialize(value: unknown, path: Array<string | number>): string {
+  switch (typeof value) {
+    case 'string':
+      return serializeString(value, path)
+    case 'number':
+      if (!Number.isFinite(value)) {
+        throw fail(path, `${value} is not a JSON number`)
+      }
+      // Number::toString: shortest round-trip digits, exponent from 1e21 and below 1e-6, -0 as "0".
+      return String(value)
+    case 'boolean':
+      return value ? 'true' : 'false'
+    case 'object':
+      if (value === null) {
+        return 'null'
+      }
+      if (path.length >= MAX_JSON_DEPTH) {
+        throw fail(path, `nested deeper than ${MAX_JSON_DEPTH} levels (or cyclic)`)
+      }
+      if (Array.isArray(value)) {
+        return serializeArray(value, path)
+      }
+      if (!isPlainObject(value)) {
+        throw fail(path, `${describe(value)} is not a plain JSON object`)
+      }
+      return serializeObject(value as Record<string, unknown>, path)
+    default:
+      throw fail(path, `${typeof value} is not a JSON value`)
+  }
+}
+
+function serializeString(value: string, path: Array<string | number>): string {
+  if (LONE_SURROGATE.test(value)) {
+    throw fail(path, 'string contains a lone surrogate (not valid Unicode)')
+  }
+  return JSON.stringify(value)
+}
+
+function serializeArray(value: readonly unknown[], path: Array<string | number>): string {
+  let out = '['
+  for (let i = 0; i < value.length; i++) {
+    path.push(i)
+    out += (i === 0 ? '' : ',') + serialize(value[i], path)
+    path.pop()
+  }
+  return `${out}]`
+}
+
+function serializeObject(value: Record<string, unknown>, path: Array<string | number>): string {
+  const keys = Object.keys(value).sort()
+  let out = '{'
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string
+    path.push(key)
+    out += `${i === 0 ? '' : ','}${serializeString(key, path)}:${serialize(value[key], path)}`
+    path.pop()
+  }
+  return `${out}}`
+}
+
+/** True for `{}` literals, JSON.parse output and `Object.create(null)`. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return false
+  }
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+function describe(value: object): string {
+  return value.constructor?.name ?? 'object'
+}
+
+function fail(path: ReadonlyArray<string | number>, reason: string): InvalidJsonValueError {
+  return new InvalidJsonValueError(formatPath(path), reason)
+}
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
+
+/** Formats a path like `payload.models[0].sha256`; odd keys are quoted: `input["a b"]`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = ''
+  for (const segment of path) {
+    if (typeof segment === 'number') {
+      out += `[${segment}]`
+    } else if (typeof segment === 'string' && IDENTIFIER.test(segment)) {
+      out += out === '' ? segment : `.${segment}`
+    } else {
+      out += `[${JSON.stringify(String(segment))}]`
+    }
+  }
+  return out
+}

@@ -1,0 +1,71 @@
+/**
+ * Protocol ids, defaults and bounds. Every limit a receiver enforces lives here so that
+ * docs/protocol.md and the schemas cannot disagree about a number.
+ */
+
+/** The per-task stream: request, accept/reject, progress, result, cancel. */
+export const TASK_PROTOCOL = '/p2p-ai/task/1.0.0'
+
+/** One-shot announcements pushed to a peer: `capabilities` and `goodbye`. */
+export const ANNOUNCE_PROTOCOL = '/p2p-ai/announce/1.0.0'
+
+/** Every protocol id this package speaks, newest major first (the order a dialer proposes them in). */
+export const PROTOCOLS = [TASK_PROTOCOL, ANNOUNCE_PROTOCOL] as const
+
+/** The envelope `v` field: the protocol's major version. */
+export const PROTOCOL_MAJOR = 1
+
+/**
+ * The highest minor version of major 1 this implementation speaks. Announced in `capabilities`
+ * so that peers only send fields and message types a receiver knows.
+ */
+export const PROTOCOL_MINOR = 0
+
+/** Domain separation for envelope signatures: prepended to the canonical JSON before signing. */
+export const SIGNING_PREFIX = 'p2p-ai/envelope/v1\n'
+
+/** Largest frame body accepted or produced, in bytes. */
+export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024
+
+/** Hard ceiling for `maxFrameBytes`: a frame must fit one JavaScript string comfortably. */
+export const MAX_FRAME_BYTES_LIMIT = 256 * 1024 * 1024
+
+/** The unsigned-varint spec caps the length prefix at 9 bytes (63 bits). */
+export const MAX_VARINT_BYTES = 9
+
+/**
+ * Accepted difference between a message's `ts` and the receiver's clock, both directions.
+ * Replay safety does not depend on it (see replay-cache.ts); it bounds how late a captured
+ * message can still be delivered, while tolerating laptops whose clocks drift for minutes.
+ */
+export const DEFAULT_MAX_SKEW_MS = 5 * 60 * 1000
+
+/** Default replay cache capacity: about 20 MB at most, 25 s of traffic at 4,000 messages/s. */
+export const DEFAULT_REPLAY_CACHE_MAX_ENTRIES = 100_000
+
+/** Nesting limit for any JSON value we canonicalize (envelope included), so recursion stays bounded. */
+export const MAX_JSON_DEPTH = 64
+
+/** Random bytes in an envelope nonce. */
+export const NONCE_BYTES = 16
+
+/** Priority range: higher runs first. */
+export const MIN_PRIORITY = 0
+export const MAX_PRIORITY = 9
+export const DEFAULT_PRIORITY = 5
+
+/** Task timeout range in milliseconds (1 hour at most). */
+export const MIN_TIMEOUT_MS = 1
+export const MAX_TIMEOUT_MS = 60 * 60 * 1000
+export const DEFAULT_TIMEOUT_MS = 30_000
+
+/** Bounds on free-text and list fields. */
+export const MAX_ERROR_MESSAGE_LENGTH = 1024
+export const MAX_REASON_LENGTH = 256
+export const MAX_TASK_TYPES = 64
+export const MAX_MODELS = 256
+export const MAX_CONCURRENCY = 1024
+export const MAX_QUEUE_LENGTH = 1_000_000
+
+/** The code sent for failures that carry no code of their own; their message stays local. */
+export const INTERNAL_ERROR_CODE = 'ERR_INTERNAL'

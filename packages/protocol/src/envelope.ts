@@ -1,0 +1,223 @@
+/**
+ * Signed envelopes: sealing (validate, canonicalize, sign) and opening (validate, check the
+ * signer, the clock, the signature and the nonce, in that order: cheap checks first, and a nonce
+ * is only remembered once its signature proved it genuine).
+ */
+import { Buffer } from 'node:buffer'
+import { createHash, getRandomValues } from 'node:crypto'
+import { type IdentityInit, publicKeyFromPeerId, verifySignature } from '@p2p-ai/identity'
+import { canonicalize } from './canonical-json.js'
+import { DEFAULT_MAX_SKEW_MS, NONCE_BYTES, PROTOCOL_MAJOR, SIGNING_PREFIX } from './constants.js'
+import {
+  BadSignatureError,
+  InvalidJsonValueError,
+  InvalidMessageError,
+  InvalidOptionError,
+  ReplayedNonceError,
+  SignerMismatchError,
+  StaleMessageError,
+} from './errors.js'
+import {
+  type Envelope,
+  type MessageType,
+  type Payloads,
+  type UnsignedEnvelope,
+  validateEnvelope,
+  validatePayload,
+} from './messages.js'
+import type { ReplayCache } from './replay-cache.js'
+
+/** Anything that can sign for a PeerId; an `Identity` from `@p2p-ai/identity` is one. */
+export interface Signer {
+  readonly peerId: string
+  sign(data: Uint8Array): Uint8Array
+}
+
+export interface SealEnvelopeOptions {
+  /**
+   * The envelope timestamp, ms since the epoch.
+   *
+   * @default Date.now()
+   */
+  now?: number
+  /**
+   * The 16 nonce bytes. Only for reproducible test vectors: a reused nonce gets the message
+   * refused as a replay.
+   *
+   * @default 16 bytes from the system CSPRNG
+   */
+  nonce?: Uint8Array
+}
+
+export interface OpenEnvelopeOptions extends IdentityInit {
+  /** Where accepted nonces are remembered. Share one per node across connections. */
+  replayCache: ReplayCache
+  /**
+   * The remote PeerId of the connection the message arrived on, as the transport authenticated
+   * it (Noise). When set, `from` must equal it.
+   */
+  expectedSender?: string
+  /**
+   * The receiver's clock, ms since the epoch.
+   *
+   * @default Date.now()
+   */
+  now?: number
+  /**
+   * Accepted difference between `ts` and `now`, in both directions.
+   *
+   * @default 300_000 (5 minutes)
+   */
+  maxSkewMs?: number
+}
+
+/** An envelope whose signature was made or checked, with the digest of what was signed. */
+export interface SignedEnvelope<T extends MessageType = MessageType> {
+  readonly envelope: Envelope<T>
+  /**
+   * SHA-256 of the signing input, unpadded base64url. A task result quotes its request's
+   * digest as `requestHash`, binding the two.
+   */
+  readonly digest: string
+}
+
+/**
+ * The bytes an envelope signature covers: the UTF-8 encoding of {@link SIGNING_PREFIX}
+ * followed by the RFC 8785 canonical JSON of the envelope without `sig`.
+ *
+ * @throws {InvalidJsonValueError} if the envelope holds a value JSON cannot represent.
+ */
+export function signingInput(unsigned: UnsignedEnvelope): Uint8Array {
+  const bytes = Buffer.from(SIGNING_PREFIX + canonicalize(unsigned), 'utf8')
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/** SHA-256 of a signing input, unpadded base64url: an envelope's `digest`. */
+export function digestOf(signingInputBytes: Uint8Array): string {
+  return createHash('sha256').update(signingInputBytes).digest('base64url')
+}
+
+/**
+ * Validates `payload`, wraps it in an envelope from `signer` and signs it.
+ *
+ * @throws {InvalidMessageError} if the payload does not match the schema of `type`.
+ * @throws {SignerMismatchError} if a task request names a `requester` other than the signer.
+ * @throws {InvalidOptionError} if `now` or `nonce` are malformed.
+ */
+export function sealEnvelope<T extends MessageType>(
+  signer: Signer,
+  type: T,
+  payload: Payloads[T],
+  options: SealEnvelopeOptions = {},
+): SignedEnvelope<T> {
+  validatePayload(type, payload)
+  if (type === 'task.request' && (payload as Payloads['task.request']).requester !== signer.peerId) {
+    throw new SignerMismatchError('a task request must name its signer as requester')
+  }
+  const ts = options.now ?? Date.now()
+  if (!Number.isSafeInteger(ts) || ts < 0) {
+    throw new InvalidOptionError(`now must be a non-negative integer (ms since epoch), got ${String(ts)}`)
+  }
+  const nonceBytes = options.nonce ?? getRandomValues(new Uint8Array(NONCE_BYTES))
+  if (nonceBytes.length !== NONCE_BYTES) {
+    throw new InvalidOptionError(`nonce must be ${NONCE_BYTES} bytes, got ${nonceBytes.length}`)
+  }
+  const unsigned = {
+    v: PROTOCOL_MAJOR,
+    type,
+    from: signer.peerId,
+    ts,
+    nonce: toBase64url(nonceBytes),
+    payload,
+  } as UnsignedEnvelope
+  const input = signingInputOrInvalid(unsigned)
+  const sig = toBase64url(signer.sign(input))
+  return { envelope: { ...unsigned, sig } as Envelope<T>, digest: digestOf(input) }
+}
+
+/**
+ * Validates and authenticates an untrusted value (typically a decoded frame) and returns it as a
+ * typed envelope. Checks, in order: version, schema, signer identity, clock skew, signature,
+ * nonce. A nonce is recorded only when everything else passed.
+ *
+ * @throws {UnsupportedVersionError} `v` is another major version.
+ * @throws {InvalidMessageError} schema mismatch, with the field `path`.
+ * @throws {SignerMismatchError} `from` is not `expectedSender`, or a request's `requester` is not `from`.
+ * @throws {StaleMessageError} `ts` is outside `now ± maxSkewMs`, or older than the replay cache remembers.
+ * @throws {BadSignatureError} `sig` does not verify under the key in `from`.
+ * @throws {ReplayedNonceError} `from` already used this nonce.
+ */
+export function openEnvelope(value: unknown, options: OpenEnvelopeOptions): SignedEnvelope {
+  const now = options.now ?? Date.now()
+  const maxSkewMs = options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS
+  if (!Number.isFinite(now)) {
+    throw new InvalidOptionError(`now must be a finite number, got ${String(now)}`)
+  }
+  if (!Number.isSafeInteger(maxSkewMs) || maxSkewMs < 0) {
+    throw new InvalidOptionError(`maxSkewMs must be a non-negative integer, got ${String(maxSkewMs)}`)
+  }
+
+  const envelope = validateEnvelope(value)
+
+  if (options.expectedSender !== undefined && envelope.from !== options.expectedSender) {
+    throw new SignerMismatchError(
+      `message claims to come from ${envelope.from} but the connection is with ${options.expectedSender}`,
+    )
+  }
+  if (envelope.type === 'task.request' && envelope.payload.requester !== envelope.from) {
+    throw new SignerMismatchError(
+      `task request names requester ${envelope.payload.requester} but is signed by ${envelope.from}`,
+    )
+  }
+
+  const skew = envelope.ts - now
+  if (skew > maxSkewMs || skew < -maxSkewMs) {
+    throw new StaleMessageError(
+      `message timestamp is ${Math.abs(skew)} ms ${skew > 0 ? 'ahead of' : 'behind'} this node's clock ` +
+        `(at most ${maxSkewMs} ms accepted)`,
+    )
+  }
+
+  let publicKey: Uint8Array
+  try {
+    publicKey = publicKeyFromPeerId(envelope.from)
+  } catch (err) {
+    throw new InvalidMessageError('from', `not an Ed25519 PeerId: ${(err as Error).message}`)
+  }
+  const { sig, ...unsigned } = envelope
+  const input = signingInputOrInvalid(unsigned as UnsignedEnvelope)
+  if (!verifySignature(publicKey, input, fromBase64url(sig), options)) {
+    throw new BadSignatureError(`signature does not verify under the key of ${envelope.from}`)
+  }
+
+  const verdict = options.replayCache.check(`${envelope.from}/${envelope.nonce}`, envelope.ts, now, maxSkewMs)
+  if (verdict === 'replayed') {
+    throw new ReplayedNonceError(`nonce ${envelope.nonce} from ${envelope.from} was already used`)
+  }
+  if (verdict === 'forgotten') {
+    throw new StaleMessageError(
+      'message is older than the replay cache can vouch for (the cache is full: see maxEntries)',
+    )
+  }
+  return { envelope, digest: digestOf(input) }
+}
+
+function signingInputOrInvalid(unsigned: UnsignedEnvelope): Uint8Array {
+  try {
+    return signingInput(unsigned)
+  } catch (err) {
+    if (err instanceof InvalidJsonValueError) {
+      throw new InvalidMessageError(err.path, err.reason)
+    }
+    throw err
+  }
+}
+
+function toBase64url(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
+}
+
+function fromBase64url(text: string): Uint8Array {
+  const bytes = Buffer.from(text, 'base64url')
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}

@@ -1,0 +1,200 @@
+/**
+ * Schemas of every message. Objects are strict (unknown fields are errors) because a signed
+ * message whose extra fields a receiver silently dropped could carry meaning the sender relied
+ * on; minor versions add fields only towards peers that announced them (see docs/protocol.md).
+ * No schema transforms or defaults: what validates is exactly what was signed.
+ */
+import { z } from 'zod'
+import { isPlainObject, type JsonObject, type JsonValue } from './canonical-json.js'
+import {
+  MAX_CONCURRENCY,
+  MAX_ERROR_MESSAGE_LENGTH,
+  MAX_MODELS,
+  MAX_PRIORITY,
+  MAX_QUEUE_LENGTH,
+  MAX_REASON_LENGTH,
+  MAX_TASK_TYPES,
+  MAX_TIMEOUT_MS,
+  MIN_PRIORITY,
+  MIN_TIMEOUT_MS,
+  PROTOCOL_MAJOR,
+} from './constants.js'
+
+// ---- building blocks ------------------------------------------------------------------------
+
+/**
+ * Canonical unpadded base64url of exactly `bytes` bytes: the last character may only carry
+ * data bits, so there is one spelling per byte string and nothing to normalise before verifying.
+ */
+function base64url(bytes: number, what: string): z.ZodString {
+  const chars = Math.ceil((bytes * 8) / 6)
+  const spareBits = chars * 6 - bytes * 8
+  const lastChars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    .split('')
+    .filter((_, index) => index % (1 << spareBits) === 0)
+    .join('')
+    .replace('-', '\\-')
+  const pattern = new RegExp(`^[A-Za-z0-9_-]{${chars - 1}}[${lastChars}]$`)
+  return z.string().regex(pattern, `expected ${what}: ${bytes} bytes as unpadded base64url`)
+}
+
+/** Requester-chosen task id: a UUID, ULID or similar, 8 to 64 URL-safe characters. */
+export const taskIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{8,64}$/, 'expected a task id: 8 to 64 characters from A-Z a-z 0-9 _ -')
+
+/** Task type such as `embed`, `chunk`, `ocr` or `onnx.run`. */
+export const taskTypeSchema = z
+  .string()
+  .max(64)
+  .regex(
+    /^[a-z][a-z0-9]*(?:[.-][a-z0-9]+)*$/,
+    'expected a task type: lowercase words joined by "." or "-", like "embed" or "onnx.run"',
+  )
+
+/** An Ed25519 libp2p PeerId (identity multihash, base58btc): always 52 characters, `12D3KooW…`. */
+export const peerIdSchema = z
+  .string()
+  .regex(/^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/, 'expected an Ed25519 PeerId (12D3KooW…, 52 characters)')
+
+/** Milliseconds since the Unix epoch. */
+export const timestampSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+
+const duration = z.number().min(0).max(Number.MAX_SAFE_INTEGER)
+const count = (max: number) => z.number().int().min(0).max(max)
+
+export const nonceSchema = base64url(16, 'a nonce')
+export const signatureSchema = base64url(64, 'an Ed25519 signature')
+/** SHA-256 digest of a request's signing input, as carried by results. */
+export const digestSchema = base64url(32, 'a SHA-256 digest')
+
+/** A `{ code, message }` error as it crosses the wire. */
+export const wireErrorSchema = z.strictObject({
+  code: z.string().regex(/^ERR_[A-Z0-9_]{1,60}$/, 'expected an error code like ERR_SOME_THING'),
+  message: z.string().max(MAX_ERROR_MESSAGE_LENGTH),
+})
+
+// Deep checks (finite numbers, valid Unicode, depth) happen once, in canonicalize, which every
+// sealed or opened message goes through; here only the shape of the top is checked.
+const jsonObject = z.custom<JsonObject>(isPlainObject, 'expected a JSON object')
+const jsonValue = z.custom<JsonValue>((value) => value !== undefined, 'required')
+
+// ---- payloads -------------------------------------------------------------------------------
+
+export const taskRequestSchema = z.strictObject({
+  id: taskIdSchema,
+  taskType: taskTypeSchema,
+  input: jsonObject,
+  priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY),
+  timeoutMs: z.number().int().min(MIN_TIMEOUT_MS).max(MAX_TIMEOUT_MS),
+  createdAt: timestampSchema,
+  requester: peerIdSchema,
+})
+
+export const taskAcceptSchema = z.strictObject({
+  id: taskIdSchema,
+  queuePosition: count(MAX_QUEUE_LENGTH).exactOptional(),
+})
+
+export const taskRejectSchema = z.strictObject({
+  id: taskIdSchema,
+  error: wireErrorSchema,
+  retryAfterMs: z.number().int().min(0).max(MAX_TIMEOUT_MS).exactOptional(),
+})
+
+export const taskProgressSchema = z.strictObject({
+  id: taskIdSchema,
+  progress: z.number().min(0).max(1),
+  message: z.string().max(MAX_REASON_LENGTH).exactOptional(),
+})
+
+export const timingsSchema = z.strictObject({
+  queuedMs: duration,
+  runMs: duration,
+  totalMs: duration,
+})
+
+const resultBase = {
+  id: taskIdSchema,
+  requestHash: digestSchema,
+  timings: timingsSchema,
+}
+
+export const taskResultSchema = z.discriminatedUnion('status', [
+  z.strictObject({ ...resultBase, status: z.literal('completed'), output: jsonValue }),
+  z.strictObject({ ...resultBase, status: z.enum(['failed', 'timeout', 'cancelled']), error: wireErrorSchema }),
+])
+
+export const taskCancelSchema = z.strictObject({
+  id: taskIdSchema,
+  reason: z.string().max(MAX_REASON_LENGTH).exactOptional(),
+})
+
+const unique = <T>(items: readonly T[]) => new Set(items).size === items.length
+
+export const modelSchema = z.strictObject({
+  id: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9._:@/+-]+$/, 'expected a model id like "Xenova/all-MiniLM-L6-v2"'),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 digest as 64 lowercase hex digits'),
+  taskTypes: z.array(taskTypeSchema).min(1).max(MAX_TASK_TYPES).refine(unique, 'duplicate task types'),
+  bytes: count(Number.MAX_SAFE_INTEGER).exactOptional(),
+})
+
+export const capabilitiesSchema = z.strictObject({
+  protocolMinor: count(65_535),
+  agentVersion: z.string().min(1).max(128).exactOptional(),
+  taskTypes: z.array(taskTypeSchema).max(MAX_TASK_TYPES).refine(unique, 'duplicate task types'),
+  models: z
+    .array(modelSchema)
+    .max(MAX_MODELS)
+    .refine((models) => unique(models.map((model) => model.id)), 'duplicate model ids'),
+  concurrency: z.number().int().min(1).max(MAX_CONCURRENCY),
+  load: z.strictObject({
+    running: count(MAX_CONCURRENCY),
+    queued: count(MAX_QUEUE_LENGTH),
+  }),
+})
+
+export const goodbyeSchema = z.strictObject({
+  reason: z.string().max(MAX_REASON_LENGTH).exactOptional(),
+})
+
+/** The payload schema of each message type. */
+export const payloadSchemas = {
+  'task.request': taskRequestSchema,
+  'task.accept': taskAcceptSchema,
+  'task.reject': taskRejectSchema,
+  'task.progress': taskProgressSchema,
+  'task.result': taskResultSchema,
+  'task.cancel': taskCancelSchema,
+  capabilities: capabilitiesSchema,
+  goodbye: goodbyeSchema,
+} as const
+
+// ---- envelope -------------------------------------------------------------------------------
+
+function envelopeOf<T extends keyof typeof payloadSchemas>(type: T) {
+  return z.strictObject({
+    v: z.literal(PROTOCOL_MAJOR),
+    type: z.literal(type),
+    from: peerIdSchema,
+    ts: timestampSchema,
+    nonce: nonceSchema,
+    payload: payloadSchemas[type],
+    sig: signatureSchema,
+  })
+}
+
+export const envelopeSchema = z.discriminatedUnion('type', [
+  envelopeOf('task.request'),
+  envelopeOf('task.accept'),
+  envelopeOf('task.reject'),
+  envelopeOf('task.progress'),
+  envelopeOf('task.result'),
+  envelopeOf('task.cancel'),
+  envelopeOf('capabilities'),
+  envelopeOf('goodbye'),
+])
