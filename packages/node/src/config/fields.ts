@@ -1,0 +1,271 @@
+import {
+  DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
+  DEFAULT_HEALTH_INTERVAL_MS,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_HEARTBEAT_TIMEOUT_MS,
+  DEFAULT_LISTEN,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_RECONNECT_INITIAL_DELAY_MS,
+  DEFAULT_RECONNECT_MAX_ATTEMPTS,
+  DEFAULT_RECONNECT_MAX_DELAY_MS,
+  DEFAULT_SHUTDOWN_DEADLINE_MS,
+  ENGINE_DEFAULT_CONCURRENCY,
+  ENGINE_DEFAULT_MAX_QUEUE_LENGTH,
+  ENGINE_DEFAULT_RESULT_TTL_MS,
+  ENGINE_DEFAULT_TASK_TIMEOUT_MS,
+  ENV_PREFIX,
+  IDENTITY_FILE_NAME,
+} from '../constants.js'
+import { defaultDataDir, type Env } from './paths.js'
+import { LOG_LEVELS } from './types.js'
+
+/** The type of one setting, which drives validation, environment parsing and the docs. */
+export type FieldType =
+  | { readonly kind: 'integer'; readonly min: number; readonly max: number }
+  | { readonly kind: 'boolean' }
+  | { readonly kind: 'string' }
+  | { readonly kind: 'path' }
+  | { readonly kind: 'enum'; readonly values: readonly string[] }
+  | {
+      readonly kind: 'list'
+      /** Returns what is wrong with one item, or `undefined` when it is fine. */
+      readonly check: (item: string) => string | undefined
+      readonly item: string
+    }
+
+/** What the default of a field may depend on. */
+export interface DefaultContext {
+  readonly env: Env
+  readonly platform: NodeJS.Platform
+  /** The resolved data directory (fields after `dataDir` may depend on it). */
+  readonly dataDir: string
+}
+
+/** One leaf setting of the configuration. */
+export interface FieldSpec {
+  /** Dotted path, e.g. `network.maxConnections`. */
+  readonly path: string
+  readonly type: FieldType
+  readonly default: (ctx: DefaultContext) => unknown
+  /** `live`: applied to a running node when the file changes; `restart`: needs a restart. */
+  readonly reload: 'live' | 'restart'
+  /** One sentence for docs/configuration.md. */
+  readonly description: string
+}
+
+const MS_PER_DAY = 86_400_000
+
+function multiaddrProblem(item: string): string | undefined {
+  if (!item.startsWith('/')) return 'a multiaddr starts with /'
+  if (/\s/.test(item)) return 'a multiaddr has no spaces'
+  return undefined
+}
+
+function bootstrapProblem(item: string): string | undefined {
+  return multiaddrProblem(item) ?? (/\/p2p\/[^/]+$/.test(item) ? undefined : 'must end with /p2p/<peerId>')
+}
+
+const int = (min: number, max: number): FieldType => ({ kind: 'integer', min, max })
+const constant =
+  (value: unknown) =>
+  (): unknown =>
+    Array.isArray(value) ? [...value] : value
+
+/**
+ * Every setting, in document order. The validator, the environment mapping, hot reload and
+ * docs/configuration.md all derive from this table; `NodeConfig` is its typed mirror (a test
+ * checks that both agree).
+ */
+export const FIELDS: readonly FieldSpec[] = Object.freeze([
+  {
+    path: 'dataDir',
+    type: { kind: 'path' },
+    default: (ctx) => defaultDataDir(ctx.env, ctx.platform),
+    reload: 'restart',
+    description: 'Directory of the identity key and the result store.',
+  },
+  {
+    path: 'identity.keyFile',
+    type: { kind: 'path' },
+    default: (ctx) => `${ctx.dataDir}/${IDENTITY_FILE_NAME}`,
+    reload: 'restart',
+    description: 'Ed25519 key file, created on first start; keeps the PeerId across restarts.',
+  },
+  {
+    path: 'network.listen',
+    type: { kind: 'list', check: multiaddrProblem, item: 'multiaddr' },
+    default: constant(DEFAULT_LISTEN),
+    reload: 'restart',
+    description: 'Multiaddrs to listen on (TCP and WebSockets).',
+  },
+  {
+    path: 'network.bootstrap',
+    type: { kind: 'list', check: bootstrapProblem, item: 'multiaddr ending in /p2p/<peerId>' },
+    default: constant([]),
+    reload: 'restart',
+    description: 'Peers dialled at start.',
+  },
+  {
+    path: 'network.maxConnections',
+    type: int(1, 10_000),
+    default: constant(DEFAULT_MAX_CONNECTIONS),
+    reload: 'live',
+    description: 'Most open connections; when lowered at run time, the excess is closed.',
+  },
+  {
+    path: 'network.mdns.enabled',
+    type: { kind: 'boolean' },
+    default: constant(true),
+    reload: 'restart',
+    description: 'Discover peers on the local network with multicast DNS.',
+  },
+  {
+    path: 'network.mdns.interface',
+    type: { kind: 'string' },
+    default: constant('lan'),
+    reload: 'restart',
+    description: '`lan` (all non-internal IPv4 interfaces), `loopback`, or an interface name such as `eth0`.',
+  },
+  {
+    path: 'heartbeat.intervalMs',
+    type: int(100, 3_600_000),
+    default: constant(DEFAULT_HEARTBEAT_INTERVAL_MS),
+    reload: 'live',
+    description: 'Ping every connected peer this often (RTT in the peer table).',
+  },
+  {
+    path: 'heartbeat.timeoutMs',
+    type: int(50, 600_000),
+    default: constant(DEFAULT_HEARTBEAT_TIMEOUT_MS),
+    reload: 'live',
+    description: 'A ping slower than this marks the peer failed; must be below `heartbeat.intervalMs`.',
+  },
+  {
+    path: 'reconnect.initialDelayMs',
+    type: int(10, 3_600_000),
+    default: constant(DEFAULT_RECONNECT_INITIAL_DELAY_MS),
+    reload: 'live',
+    description: 'First delay before redialling a failed peer.',
+  },
+  {
+    path: 'reconnect.maxDelayMs',
+    type: int(10, 3_600_000),
+    default: constant(DEFAULT_RECONNECT_MAX_DELAY_MS),
+    reload: 'live',
+    description: 'Largest delay between redials; must be at least `reconnect.initialDelayMs`.',
+  },
+  {
+    path: 'reconnect.maxAttempts',
+    type: int(0, 1_000_000),
+    default: constant(DEFAULT_RECONNECT_MAX_ATTEMPTS),
+    reload: 'live',
+    description: 'Redials before a failed peer is forgotten; 0 turns reconnection off.',
+  },
+  {
+    path: 'health.intervalMs',
+    type: int(1_000, MS_PER_DAY),
+    default: constant(DEFAULT_HEALTH_INTERVAL_MS),
+    reload: 'live',
+    description: 'Period of the component health checks.',
+  },
+  {
+    path: 'health.checkTimeoutMs',
+    type: int(10, 60_000),
+    default: constant(DEFAULT_HEALTH_CHECK_TIMEOUT_MS),
+    reload: 'live',
+    description: 'Time box of one check; a slower check reports `unhealthy`. Below `health.intervalMs`.',
+  },
+  {
+    path: 'shutdown.deadlineMs',
+    type: int(1_000, 600_000),
+    default: constant(DEFAULT_SHUTDOWN_DEADLINE_MS),
+    reload: 'live',
+    description: 'Graceful shutdown finishes within this; in-flight tasks are cancelled at the deadline.',
+  },
+  {
+    path: 'engine.concurrency',
+    type: int(1, 1024),
+    default: constant(ENGINE_DEFAULT_CONCURRENCY),
+    reload: 'restart',
+    description: 'Tasks running at the same time.',
+  },
+  {
+    path: 'engine.maxQueueLength',
+    type: int(1, 1_000_000),
+    default: constant(ENGINE_DEFAULT_MAX_QUEUE_LENGTH),
+    reload: 'restart',
+    description: 'Tasks that may wait in the queue; more are rejected with `ERR_QUEUE_FULL`.',
+  },
+  {
+    path: 'engine.taskTimeoutMs',
+    type: int(1, 3_600_000),
+    default: constant(ENGINE_DEFAULT_TASK_TIMEOUT_MS),
+    reload: 'restart',
+    description: 'Default execution time limit of one task.',
+  },
+  {
+    path: 'engine.resultTtlMs',
+    type: int(1_000, 365 * MS_PER_DAY),
+    default: constant(ENGINE_DEFAULT_RESULT_TTL_MS),
+    reload: 'restart',
+    description: 'How long finished results stay in the store.',
+  },
+  {
+    path: 'log.level',
+    type: { kind: 'enum', values: LOG_LEVELS },
+    default: constant(DEFAULT_LOG_LEVEL),
+    reload: 'live',
+    description: 'Least severe level written.',
+  },
+  {
+    path: 'log.format',
+    type: { kind: 'enum', values: ['auto', 'json', 'pretty'] },
+    default: constant('auto'),
+    reload: 'restart',
+    description: '`json` lines, `pretty` text, or `auto`: pretty on a terminal, JSON otherwise.',
+  },
+] satisfies FieldSpec[])
+
+/** `network.maxConnections` → `P2P_AI_NETWORK__MAX_CONNECTIONS`. */
+export function envName(path: string): string {
+  return (
+    ENV_PREFIX +
+    path
+      .split('.')
+      .map((segment) => segment.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())
+      .join('__')
+  )
+}
+
+/** Field by path. */
+export const FIELDS_BY_PATH: ReadonlyMap<string, FieldSpec> = new Map(FIELDS.map((f) => [f.path, f]))
+
+/** Field by environment variable name. */
+export const FIELDS_BY_ENV: ReadonlyMap<string, FieldSpec> = new Map(FIELDS.map((f) => [envName(f.path), f]))
+
+/** Paths of groups (`network`, `network.mdns`, ...), which must be mappings. */
+export const GROUP_PATHS: ReadonlySet<string> = new Set(
+  FIELDS.flatMap((f) => {
+    const parts = f.path.split('.')
+    return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('.'))
+  }),
+)
+
+/** What a field expects, in words: `an integer between 1 and 10000`. */
+export function describeType(type: FieldType): string {
+  switch (type.kind) {
+    case 'integer':
+      return `an integer between ${type.min} and ${type.max}`
+    case 'boolean':
+      return 'true or false'
+    case 'string':
+      return 'a non-empty string'
+    case 'path':
+      return 'a file system path'
+    case 'enum':
+      return `one of ${type.values.join(', ')}`
+    case 'list':
+      return `a list of ${type.item} strings`
+  }
+}

@@ -1,0 +1,93 @@
+/** pino's levels, plus `silent` to turn logging off. */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
+
+/** All log levels, most verbose first. */
+export const LOG_LEVELS: readonly LogLevel[] = Object.freeze([
+  'trace',
+  'debug',
+  'info',
+  'warn',
+  'error',
+  'fatal',
+  'silent',
+])
+
+/**
+ * Log output format: `json` writes JSON lines, `pretty` human-readable lines, `auto` picks
+ * `pretty` when stderr is a terminal and `json` otherwise.
+ */
+export type LogFormat = 'auto' | 'json' | 'pretty'
+
+/**
+ * A complete, validated node configuration: what `loadConfig` returns and what a node runs with.
+ * The YAML file has exactly this shape (every key optional); `createNode(init)` takes the same
+ * shape as `NodeConfigInput`. docs/configuration.md lists every field with its environment variable.
+ */
+export interface NodeConfig {
+  /** Where the node keeps its identity key and result store. */
+  dataDir: string
+  identity: {
+    /** The Ed25519 key file; created on first start. Default: `<dataDir>/identity.key`. */
+    keyFile: string
+  }
+  network: {
+    /** Multiaddrs to listen on. */
+    listen: string[]
+    /** Peers to dial at start: multiaddrs ending in `/p2p/<peerId>`. */
+    bootstrap: string[]
+    /** Most open connections (peers). Changeable at run time. */
+    maxConnections: number
+    mdns: {
+      /** Discover peers on the local network with multicast DNS. */
+      enabled: boolean
+      /** Where mDNS runs: `lan` (every non-internal IPv4 interface), `loopback`, or an interface name. */
+      interface: string
+    }
+  }
+  heartbeat: {
+    /** Ping every connected peer this often; the RTT goes into the peer table. */
+    intervalMs: number
+    /** A ping slower than this marks the peer failed and closes its connection. */
+    timeoutMs: number
+  }
+  reconnect: {
+    /** First delay before redialling a failed peer. */
+    initialDelayMs: number
+    /** Largest delay between redials (the delay doubles after each failure). */
+    maxDelayMs: number
+    /** Redials before the peer is forgotten; 0 disables reconnection. */
+    maxAttempts: number
+  }
+  health: {
+    /** Period of the health checks. */
+    intervalMs: number
+    /** Time box of each component's check. */
+    checkTimeoutMs: number
+  }
+  shutdown: {
+    /** Graceful shutdown completes within this time; in-flight tasks are cancelled at the deadline. */
+    deadlineMs: number
+  }
+  engine: {
+    /** Tasks running at the same time. */
+    concurrency: number
+    /** Tasks that may wait in the queue. */
+    maxQueueLength: number
+    /** Default execution time limit of one task. */
+    taskTimeoutMs: number
+    /** How long finished results stay in the store. */
+    resultTtlMs: number
+  }
+  log: {
+    level: LogLevel
+    format: LogFormat
+  }
+}
+
+/** Every field optional, recursively: the shape of the YAML file and of `createNode(init)`. */
+export type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K]
+}
+
+/** A partial configuration: the YAML file's shape, and the config part of `createNode(init)`. */
+export type NodeConfigInput = DeepPartial<NodeConfig>

@@ -1,0 +1,63 @@
+/**
+ * Defaults for every setting of a node. The configuration schema, `createNode` and the docs
+ * (docs/configuration.md) all take their defaults from here.
+ */
+
+/** Heartbeat (libp2p ping) interval per connected peer. */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000
+/** How long a heartbeat may take before the peer counts as failed. Interval + timeout = 13 s detection. */
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 3_000
+
+/** First delay before redialling a failed peer's known addresses. */
+export const DEFAULT_RECONNECT_INITIAL_DELAY_MS = 1_000
+/** Upper bound of the exponential backoff between redials. */
+export const DEFAULT_RECONNECT_MAX_DELAY_MS = 30_000
+/** Redials before a failed peer is forgotten (mDNS or bootstrap can still bring it back). */
+export const DEFAULT_RECONNECT_MAX_ATTEMPTS = 10
+/** Backoff multiplier between redials. */
+export const RECONNECT_BACKOFF_FACTOR = 2
+/** Time box for one redial attempt. */
+export const RECONNECT_DIAL_TIMEOUT_MS = 5_000
+
+/** Period of the health checks. */
+export const DEFAULT_HEALTH_INTERVAL_MS = 30_000
+/** Time box of one component's health check; a check that takes longer is `unhealthy`. */
+export const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 2_000
+
+/** Graceful shutdown deadline: everything, including cancelling in-flight work, happens within it. */
+export const DEFAULT_SHUTDOWN_DEADLINE_MS = 8_000
+/** Part of the shutdown deadline kept for telling peers goodbye and closing the transport. */
+export const SHUTDOWN_NETWORK_RESERVE_MS = 2_000
+/** Time box for sending goodbye messages to all peers, in parallel. */
+export const GOODBYE_TIMEOUT_MS = 1_000
+
+/** Default listen addresses: every IPv4 interface, TCP and WebSockets, ports chosen by the OS. */
+export const DEFAULT_LISTEN: readonly string[] = Object.freeze(['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws'])
+/** Default maximum number of open connections (peers). */
+export const DEFAULT_MAX_CONNECTIONS = 32
+
+/** Engine defaults (the engine's own; repeated here so the config docs can show them). */
+export const ENGINE_DEFAULT_CONCURRENCY = 4
+export const ENGINE_DEFAULT_MAX_QUEUE_LENGTH = 1000
+export const ENGINE_DEFAULT_TASK_TIMEOUT_MS = 30_000
+export const ENGINE_DEFAULT_RESULT_TTL_MS = 24 * 60 * 60 * 1000
+
+/** Default log level of a node created from a configuration (the CLI). Library users get `silent`. */
+export const DEFAULT_LOG_LEVEL = 'info'
+
+/** Config file reload: changes within this window are applied once. */
+export const DEFAULT_RELOAD_DEBOUNCE_MS = 250
+/** Config file reload: polling period, a fallback for file systems where fs.watch misses events. */
+export const DEFAULT_RELOAD_POLL_INTERVAL_MS = 2_000
+
+/** Prefix of environment overrides; `__` separates path segments (`P2P_AI_NETWORK__LISTEN_PORT`). */
+export const ENV_PREFIX = 'P2P_AI_'
+/** Environment variable naming the config file when `loadConfig` gets no `file`. */
+export const ENV_CONFIG_FILE = 'P2P_AI_CONFIG'
+
+/** Name of the directory under the user's data directory. */
+export const APP_DIR_NAME = 'p2p-ai'
+/** Identity key file name inside the data directory. */
+export const IDENTITY_FILE_NAME = 'identity.key'
+/** Result store directory inside the data directory. */
+export const STORE_DIR_NAME = 'store'
