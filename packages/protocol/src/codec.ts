@@ -73,9 +73,7 @@ export interface FrameDecoder {
 }
 
 /** Byte sources `decodeFrames` reads: libp2p streams, Node streams, arrays of chunks... */
-export type ByteSource =
-  | AsyncIterable<Uint8Array | Uint8ArrayList>
-  | Iterable<Uint8Array | Uint8ArrayList>
+export type ByteSource = AsyncIterable<Uint8Array | Uint8ArrayList> | Iterable<Uint8Array | Uint8ArrayList>
 
 function maxFrameBytesOf(init: FrameCodecInit): number {
   const max = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
@@ -258,10 +256,6 @@ async function* run(
   source: ByteSource,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<DecodedFrame, void, undefined> {
-  if (signal?.aborted === true) {
-    yield abortedFrame()
-    return
-  }
   const iterator: AsyncIterator<Uint8Array | Uint8ArrayList> | Iterator<Uint8Array | Uint8ArrayList> =
     Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()
   // Whether the source still needs closing when we stop early, and whether it is safe to wait
@@ -270,6 +264,10 @@ async function* run(
   let waitForClose = true
   try {
     while (true) {
+      if (signal?.aborted === true) {
+        yield abortedFrame()
+        return
+      }
       let next: IteratorResult<Uint8Array | Uint8ArrayList>
       try {
         next = signal === undefined ? await iterator.next() : await raceAbort(iterator.next(), signal)

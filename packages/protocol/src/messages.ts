@@ -50,7 +50,9 @@ export interface Payloads {
 export type MessageType = keyof Payloads
 
 /** Every message type, in the order docs/protocol.md lists them. */
-export const MESSAGE_TYPES: readonly MessageType[] = Object.freeze(Object.keys(payloadSchemas) as MessageType[])
+export const MESSAGE_TYPES: readonly MessageType[] = Object.freeze(
+  Object.keys(payloadSchemas) as MessageType[],
+)
 
 /** The envelope without its signature: exactly what the signature covers (after canonicalization). */
 export type UnsignedEnvelope<T extends MessageType = MessageType> = {

@@ -122,7 +122,11 @@ const resultBase = {
 
 export const taskResultSchema = z.discriminatedUnion('status', [
   z.strictObject({ ...resultBase, status: z.literal('completed'), output: jsonValue }),
-  z.strictObject({ ...resultBase, status: z.enum(['failed', 'timeout', 'cancelled']), error: wireErrorSchema }),
+  z.strictObject({
+    ...resultBase,
+    status: z.enum(['failed', 'timeout', 'cancelled']),
+    error: wireErrorSchema,
+  }),
 ])
 
 export const taskCancelSchema = z.strictObject({

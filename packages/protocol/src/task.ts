@@ -4,9 +4,14 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { JsonObject } from './canonical-json.js'
-import { DEFAULT_PRIORITY, DEFAULT_TIMEOUT_MS, INTERNAL_ERROR_CODE, MAX_ERROR_MESSAGE_LENGTH } from './constants.js'
-import { RemoteError, ResultMismatchError } from './errors.js'
+import {
+  DEFAULT_PRIORITY,
+  DEFAULT_TIMEOUT_MS,
+  INTERNAL_ERROR_CODE,
+  MAX_ERROR_MESSAGE_LENGTH,
+} from './constants.js'
 import type { SignedEnvelope } from './envelope.js'
+import { RemoteError, ResultMismatchError } from './errors.js'
 import type { TaskRequest, TaskResult, WireError } from './messages.js'
 
 export interface TaskRequestInit {
