@@ -1,0 +1,176 @@
+import { rm } from 'node:fs/promises'
+import type { LookupFunction } from 'node:net'
+import { join, resolve } from 'node:path'
+import {
+  DEFAULT_DOWNLOAD_STALL_TIMEOUT_MS,
+  DEFAULT_HF_ENDPOINT,
+  DEFAULT_PULL_FILES,
+  DEFAULT_REVISION,
+  MANIFEST_FILE,
+  MODEL_NAME_RE,
+} from '../onnx/constants.js'
+import { InvalidModelEntryError, ModelDownloadFailedError } from '../onnx/errors.js'
+import { type Downloaded, downloadFile } from './download.js'
+import { type ManifestFile, type ModelManifest, writeManifest } from './manifest.js'
+import type { ModelEntry, ModelRegistry } from './registry.js'
+
+/** Progress of a pull, reported as bytes arrive. */
+export interface PullProgress {
+  /** Path in the repository of the file being downloaded. */
+  readonly file: string
+  readonly receivedBytes: number
+  /** From `Content-Length`, when the server sends it. */
+  readonly totalBytes?: number
+}
+
+export interface PullModelOptions {
+  /** Repository on the endpoint, e.g. `sentence-transformers/all-MiniLM-L6-v2`. */
+  readonly repo: string
+  /** Branch, tag or commit. @default 'main' */
+  readonly revision?: string
+  /**
+   * Files to download, all required; the first `.onnx` one is the model. @default the first of
+   * `onnx/model.onnx`, `model.onnx` that exists, `tokenizer.json`, and the optional tokenizer and
+   * sentence-transformers configuration files
+   */
+  readonly files?: readonly string[]
+  /** A Hugging Face-compatible server. @default 'https://huggingface.co' */
+  readonly endpoint?: string
+  /** Directory of this model's files (created if needed). */
+  readonly dir: string
+  /** Registry name. @default the repository name, lower-cased (`all-minilm-l6-v2`) */
+  readonly name?: string
+  /** Registers the pulled model here when done. */
+  readonly registry?: ModelRegistry
+  /** Access token for gated or private repositories, sent as `Authorization: Bearer`. */
+  readonly token?: string
+  /** Fail a download when no byte arrives for this long. @default 30000 */
+  readonly stallTimeoutMs?: number
+  /** Custom DNS resolution (`net.LookupFunction`), e.g. to pin the endpoint's address. */
+  readonly lookup?: LookupFunction
+  readonly onProgress?: (progress: PullProgress) => void
+  readonly signal?: AbortSignal
+}
+
+export interface PulledModel {
+  readonly name: string
+  readonly dir: string
+  readonly manifest: ModelManifest
+  /** The registry entry (registered in `registry` when one was given). */
+  readonly entry: ModelEntry
+}
+
+const REPO_RE = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/
+const REQUIRED_DEFAULT = new Set(['tokenizer.json'])
+
+function checkRelative(file: string): void {
+  const parts = file.split('/')
+  if (
+    file === '' ||
+    file.startsWith('/') ||
+    file.includes('\\') ||
+    parts.some((p) => p === '' || p === '.' || p === '..')
+  ) {
+    throw new InvalidModelEntryError(
+      `file ${JSON.stringify(file)} must be a relative path inside the repository`,
+    )
+  }
+}
+
+/**
+ * Downloads a model from a Hugging Face-compatible endpoint into `dir`, file by file and atomically,
+ * records every file's sha256 in `p2p-ai-model.json` (written last: a directory with a manifest is
+ * complete) and registers it. Fails with `ERR_MODEL_DOWNLOAD_FAILED` and a `reason` (`dns`,
+ * `connection-refused`, `http-status`...) when the endpoint cannot be reached.
+ */
+export async function pullModel(options: PullModelOptions): Promise<PulledModel> {
+  const { repo, signal } = options
+  if (typeof repo !== 'string' || !REPO_RE.test(repo) || repo.includes('..')) {
+    throw new InvalidModelEntryError(`repo ${JSON.stringify(repo)} must look like owner/name`)
+  }
+  const revision = options.revision ?? DEFAULT_REVISION
+  if (revision === '' || revision.includes('..'))
+    throw new InvalidModelEntryError('revision must be a branch, tag or commit')
+  const name = options.name ?? repo.split('/').at(-1)!.toLowerCase()
+  if (!MODEL_NAME_RE.test(name))
+    throw new InvalidModelEntryError(`name ${JSON.stringify(name)} must match ${MODEL_NAME_RE}`)
+  let endpoint: URL
+  try {
+    endpoint = new URL(options.endpoint ?? DEFAULT_HF_ENDPOINT)
+  } catch {
+    throw new InvalidModelEntryError(`endpoint ${JSON.stringify(options.endpoint)} is not a URL`)
+  }
+  if (endpoint.protocol !== 'https:' && endpoint.protocol !== 'http:') {
+    throw new InvalidModelEntryError('endpoint must be an http or https URL')
+  }
+  for (const f of options.files ?? []) checkRelative(f)
+  const explicitModel = options.files?.find((f) => f.endsWith('.onnx'))
+  if (options.files !== undefined && explicitModel === undefined) {
+    throw new InvalidModelEntryError('files must include an .onnx model')
+  }
+  const dir = resolve(options.dir)
+  const base = endpoint.href.replace(/\/+$/, '')
+  const urlOf = (file: string) =>
+    `${base}/${repo}/resolve/${encodeURIComponent(revision)}/${file.split('/').map(encodeURIComponent).join('/')}`
+  const downloadOptions = {
+    stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_DOWNLOAD_STALL_TIMEOUT_MS,
+    headers: {
+      'user-agent': 'p2p-ai-engine',
+      ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
+    },
+    ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
+    ...(signal === undefined ? {} : { signal }),
+  }
+  const fetchFile = (file: string): Promise<Downloaded> =>
+    downloadFile(urlOf(file), join(dir, ...file.split('/')), {
+      ...downloadOptions,
+      onBytes: (receivedBytes, totalBytes) =>
+        options.onProgress?.({ file, receivedBytes, ...(totalBytes === undefined ? {} : { totalBytes }) }),
+    })
+  const isMissing = (err: unknown) => err instanceof ModelDownloadFailedError && err.status === 404
+
+  // The old manifest goes first: until the new one is written the directory reads as incomplete.
+  await rm(join(dir, MANIFEST_FILE), { force: true })
+  const files: Record<string, ManifestFile> = {}
+  let modelFile = explicitModel
+  if (options.files !== undefined) {
+    for (const file of options.files) files[file] = await fetchFile(file)
+  } else {
+    for (const candidate of ['onnx/model.onnx', 'model.onnx']) {
+      try {
+        files[candidate] = await fetchFile(candidate)
+        modelFile = candidate
+        break
+      } catch (err) {
+        if (!isMissing(err) || candidate === 'model.onnx') throw err
+      }
+    }
+    for (const file of DEFAULT_PULL_FILES) {
+      try {
+        files[file] = await fetchFile(file)
+      } catch (err) {
+        if (!isMissing(err) || REQUIRED_DEFAULT.has(file)) throw err
+      }
+    }
+  }
+  const manifest: ModelManifest = {
+    version: 1,
+    name,
+    model: modelFile!,
+    files,
+    source: { endpoint: base, repo, revision },
+    createdAt: new Date().toISOString(),
+  }
+  await writeManifest(dir, manifest)
+  const hashes: Record<string, string> = {}
+  for (const [file, info] of Object.entries(files)) hashes[file] = info.sha256
+  const entry: ModelEntry = {
+    name,
+    path: dir,
+    model: modelFile!,
+    sha256: files[modelFile!]!.sha256,
+    files: hashes,
+  }
+  options.registry?.register(entry)
+  return { name, dir, manifest, entry }
+}
