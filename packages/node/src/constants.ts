@@ -32,7 +32,10 @@ export const SHUTDOWN_NETWORK_RESERVE_MS = 2_000
 export const GOODBYE_TIMEOUT_MS = 1_000
 
 /** Default listen addresses: every IPv4 interface, TCP and WebSockets, ports chosen by the OS. */
-export const DEFAULT_LISTEN: readonly string[] = Object.freeze(['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws'])
+export const DEFAULT_LISTEN: readonly string[] = Object.freeze([
+  '/ip4/0.0.0.0/tcp/0',
+  '/ip4/0.0.0.0/tcp/0/ws',
+])
 /** Default maximum number of open connections (peers). */
 export const DEFAULT_MAX_CONNECTIONS = 32
 

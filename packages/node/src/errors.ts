@@ -31,7 +31,9 @@ export class ConfigValidationError extends Error {
   constructor(issues: readonly ConfigIssue[], file?: string) {
     const where = file === undefined ? 'configuration' : `configuration (${file})`
     const n = issues.length
-    super(`invalid ${where}: ${n} problem${n === 1 ? '' : 's'}\n${issues.map((i) => `  - ${i.message}`).join('\n')}`)
+    super(
+      `invalid ${where}: ${n} problem${n === 1 ? '' : 's'}\n${issues.map((i) => `  - ${i.message}`).join('\n')}`,
+    )
     this.issues = issues
     this.file = file
   }
@@ -98,7 +100,9 @@ export class StartFailedError extends Error {
   readonly component: string
 
   constructor(component: string, cause: unknown) {
-    super(`node failed to start: ${component}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+    super(`node failed to start: ${component}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    })
     this.component = component
   }
 }

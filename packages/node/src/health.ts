@@ -85,7 +85,8 @@ export class HealthMonitor {
   }
 
   register(name: string, check: HealthCheck, options: HealthCheckOptions = {}): void {
-    if (this.#checks.has(name)) throw new DuplicateHealthCheckError(`a health check named ${name} is already registered`)
+    if (this.#checks.has(name))
+      throw new DuplicateHealthCheckError(`a health check named ${name} is already registered`)
     this.#checks.set(name, { check, local: options.local ?? true })
   }
 
@@ -133,7 +134,12 @@ export class HealthMonitor {
       entries.map(([name, registered]) => runCheck(name, registered, this.#checkTimeoutMs)),
     )
     const status = components.reduce<HealthStatus>((acc, c) => worst(acc, c.status), 'healthy')
-    const report: HealthReport = { status, components, checkedAt: Date.now(), durationMs: Date.now() - started }
+    const report: HealthReport = {
+      status,
+      components,
+      checkedAt: Date.now(),
+      durationMs: Date.now() - started,
+    }
     const previous = this.#last
     this.#last = report
     this.#onReport?.(report, previous)
@@ -163,7 +169,10 @@ async function runCheck(name: string, registered: Registered, timeoutMs: number)
   } catch (err) {
     const e = err as { code?: unknown; message?: unknown }
     const code = typeof e?.code === 'string' ? `${e.code}: ` : ''
-    result = { status: 'unhealthy', detail: `${code}${typeof e?.message === 'string' ? e.message : String(err)}` }
+    result = {
+      status: 'unhealthy',
+      detail: `${code}${typeof e?.message === 'string' ? e.message : String(err)}`,
+    }
   } finally {
     clearTimeout(timer)
   }
@@ -180,5 +189,7 @@ function normalise(result: HealthCheckResult): HealthCheckResult {
   if (result === null || typeof result !== 'object' || !(result.status in RANK)) {
     return { status: 'unhealthy', detail: `check returned ${JSON.stringify(result)}, not a health result` }
   }
-  return result.detail === undefined ? { status: result.status } : { status: result.status, detail: result.detail }
+  return result.detail === undefined
+    ? { status: result.status }
+    : { status: result.status, detail: result.detail }
 }

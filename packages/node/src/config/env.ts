@@ -68,7 +68,8 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   const parts = path.split('.')
   let node = target
   for (const part of parts.slice(0, -1)) {
-    node = (node[part] ??= {}) as Record<string, unknown>
+    node[part] ??= {}
+    node = node[part] as Record<string, unknown>
   }
   node[parts.at(-1)!] = value
 }

@@ -67,10 +67,7 @@ function bootstrapProblem(item: string): string | undefined {
 }
 
 const int = (min: number, max: number): FieldType => ({ kind: 'integer', min, max })
-const constant =
-  (value: unknown) =>
-  (): unknown =>
-    Array.isArray(value) ? [...value] : value
+const constant = (value: unknown) => (): unknown => (Array.isArray(value) ? [...value] : value)
 
 /**
  * Every setting, in document order. The validator, the environment mapping, hot reload and

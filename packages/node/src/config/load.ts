@@ -73,7 +73,10 @@ export function resolveNodeConfig(
   options: { cwd?: string; env?: Env; platform?: NodeJS.Platform } = {},
 ): NodeConfig {
   const layer: ConfigLayer = { source: 'init', values: input, baseDir: options.cwd ?? process.cwd() }
-  return resolveConfig([layer], { env: options.env ?? process.env, platform: options.platform ?? process.platform })
+  return resolveConfig([layer], {
+    env: options.env ?? process.env,
+    platform: options.platform ?? process.platform,
+  })
 }
 
 async function readConfigFile(file: string, signal?: AbortSignal): Promise<string> {
@@ -81,7 +84,10 @@ async function readConfigFile(file: string, signal?: AbortSignal): Promise<strin
     const info = await stat(file)
     if (info.isDirectory()) throw new ConfigReadError(file, 'it is a directory')
     if (info.size > MAX_CONFIG_FILE_BYTES) {
-      throw new ConfigReadError(file, `${info.size} bytes is larger than the ${MAX_CONFIG_FILE_BYTES} byte limit`)
+      throw new ConfigReadError(
+        file,
+        `${info.size} bytes is larger than the ${MAX_CONFIG_FILE_BYTES} byte limit`,
+      )
     }
     return await readFile(file, signal === undefined ? { encoding: 'utf8' } : { encoding: 'utf8', signal })
   } catch (err) {
@@ -89,7 +95,11 @@ async function readConfigFile(file: string, signal?: AbortSignal): Promise<strin
     const e = err as NodeJS.ErrnoException
     if (e.name === 'AbortError') throw err
     const reason =
-      e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : (e.message ?? String(err))
+      e.code === 'ENOENT'
+        ? 'no such file'
+        : e.code === 'EACCES'
+          ? 'permission denied'
+          : (e.message ?? String(err))
     throw new ConfigReadError(file, reason, { cause: err })
   }
 }

@@ -30,7 +30,10 @@ export function defaultDataDir(env: Env = process.env, platform: NodeJS.Platform
  * (default `~/.config/p2p-ai/config.yaml`) on Linux, `~/.p2p-ai/config.yaml` elsewhere.
  * `loadConfig` itself never reads it implicitly.
  */
-export function defaultConfigFile(env: Env = process.env, platform: NodeJS.Platform = process.platform): string {
+export function defaultConfigFile(
+  env: Env = process.env,
+  platform: NodeJS.Platform = process.platform,
+): string {
   if (platform === 'linux') return join(xdg(env, 'XDG_CONFIG_HOME', '.config'), APP_DIR_NAME, 'config.yaml')
   return join(home(env), `.${APP_DIR_NAME}`, 'config.yaml')
 }

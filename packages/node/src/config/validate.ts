@@ -1,6 +1,6 @@
+import { ENV_PREFIX } from '../constants.js'
 import { type ConfigIssue, type ConfigSource, ConfigValidationError } from '../errors.js'
 import { closest } from './closest.js'
-import { ENV_PREFIX } from '../constants.js'
 import {
   type DefaultContext,
   describeType,
@@ -73,7 +73,15 @@ export function resolveConfig(layers: readonly ConfigLayer[], ctx: ResolveContex
     setIn(out, field.path, value)
   }
 
-  crossCheck(valid, found, issues, 'heartbeat.timeoutMs', 'heartbeat.intervalMs', (t, i) => t < i, 'less than')
+  crossCheck(
+    valid,
+    found,
+    issues,
+    'heartbeat.timeoutMs',
+    'heartbeat.intervalMs',
+    (t, i) => t < i,
+    'less than',
+  )
   crossCheck(valid, found, issues, 'health.checkTimeoutMs', 'health.intervalMs', (t, i) => t < i, 'less than')
   crossCheck(
     valid,
@@ -85,7 +93,8 @@ export function resolveConfig(layers: readonly ConfigLayer[], ctx: ResolveContex
     'at least',
   )
 
-  if (issues.length > 0) throw new ConfigValidationError(issues, layers.find((l) => l.file !== undefined)?.file)
+  if (issues.length > 0)
+    throw new ConfigValidationError(issues, layers.find((l) => l.file !== undefined)?.file)
   return out as unknown as NodeConfig
 }
 
@@ -146,7 +155,8 @@ function check(field: FieldSpec, f: Found, issues: ConfigIssue[], env: Env): unk
   }
   switch (type.kind) {
     case 'integer':
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < type.min || value > type.max) return fail()
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < type.min || value > type.max)
+        return fail()
       return value
     case 'boolean':
       return typeof value === 'boolean' ? value : fail()
@@ -196,7 +206,10 @@ function crossCheck(
 }
 
 function unknownEnvIssue(name: string): ConfigIssue {
-  const guess = closest(name.slice(ENV_PREFIX.length), [...FIELDS_BY_ENV.keys()].map((n) => n.slice(ENV_PREFIX.length)))
+  const guess = closest(
+    name.slice(ENV_PREFIX.length),
+    [...FIELDS_BY_ENV.keys()].map((n) => n.slice(ENV_PREFIX.length)),
+  )
   const expected = `a known ${ENV_PREFIX}* setting${guess === undefined ? '' : ` (did you mean ${ENV_PREFIX}${guess}?)`}`
   return {
     path: '',
@@ -210,7 +223,12 @@ function unknownEnvIssue(name: string): ConfigIssue {
 
 const EMPTY_CONTEXT: DefaultContext = { env: {}, platform: 'linux', dataDir: '' }
 
-function issue(layer: ConfigLayer, path: readonly (string | number)[], expected: string, value: unknown): ConfigIssue {
+function issue(
+  layer: ConfigLayer,
+  path: readonly (string | number)[],
+  expected: string,
+  value: unknown,
+): ConfigIssue {
   const dotted = formatPath(path)
   const envVar = layer.envVars?.get(path.filter((p) => typeof p === 'string').join('.'))
   let where = ''
@@ -248,7 +266,10 @@ function setIn(target: Record<string, unknown>, path: string, value: unknown): v
   let node = target
   for (const part of parts.slice(0, -1)) {
     let next = node[part]
-    if (!isMapping(next)) node[part] = next = {}
+    if (!isMapping(next)) {
+      next = {}
+      node[part] = next
+    }
     node = next as Record<string, unknown>
   }
   node[parts.at(-1)!] = value

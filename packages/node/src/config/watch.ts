@@ -26,6 +26,12 @@ export interface WatchConfigInit extends Omit<LoadConfigOptions, 'file'> {
    * @default 2000
    */
   pollIntervalMs?: number
+  /**
+   * Use `fs.watch` besides polling. Turn it off where watch events are known to be unreliable.
+   *
+   * @default true
+   */
+  fsWatch?: boolean
 }
 
 /** A running watcher; `close()` stops it. */
@@ -83,7 +89,7 @@ export function watchConfig(init: WatchConfigInit): ConfigWatcher {
         again = false
         last = await fingerprint(file)
         try {
-          const { onChange, onError: _onError, debounceMs: _d, pollIntervalMs: _p, ...options } = init
+          const { onChange, onError: _e, debounceMs: _d, pollIntervalMs: _p, fsWatch: _w, ...options } = init
           const config = await loadConfig({ ...options, file })
           if (!closed) await onChange(config)
         } catch (err) {
@@ -106,17 +112,22 @@ export function watchConfig(init: WatchConfigInit): ConfigWatcher {
   }
 
   let watcher: FSWatcher | undefined
-  try {
-    watcher = watch(dirname(file), { persistent: false }, (_event, name) => {
-      if (name === null || name === basename(file)) schedule()
-    })
-    watcher.on('error', () => {
-      // The directory went away or the watch broke: polling still covers the file.
-      watcher?.close()
-      watcher = undefined
-    })
-  } catch {
-    watcher = undefined
+  if (init.fsWatch !== false) watcher = watchDirectory()
+
+  function watchDirectory(): FSWatcher | undefined {
+    try {
+      const w = watch(dirname(file), { persistent: false }, (_event, name) => {
+        if (name === null || name === basename(file)) schedule()
+      })
+      w.on('error', () => {
+        // The directory went away or the watch broke: polling still covers the file.
+        w.close()
+        watcher = undefined
+      })
+      return w
+    } catch {
+      return undefined
+    }
   }
 
   const poll = setInterval(() => {
