@@ -45,17 +45,6 @@ export class UnknownInterfaceError extends Error {
   }
 }
 
-/** `mdns.interface` is `'lan'` but the machine has no non-loopback IPv4 interface to use. */
-export class NoLanInterfaceError extends Error {
-  static readonly code = 'ERR_NO_LAN_INTERFACE'
-  readonly code = NoLanInterfaceError.code
-  override readonly name = 'NoLanInterfaceError'
-
-  constructor() {
-    super("mdns.interface is 'lan' but this machine has no non-loopback IPv4 interface")
-  }
-}
-
 /** The pre-shared key is not a libp2p pnet key (see `generatePsk()`). */
 export class InvalidPskError extends Error {
   static readonly code = 'ERR_INVALID_PSK'
@@ -81,5 +70,18 @@ export class InvalidTransportOptionError extends Error {
   constructor(option: string, reason: string) {
     super(`invalid transport option ${option}: ${reason}`)
     this.option = option
+  }
+}
+
+/** A UDP socket for mDNS could not be opened or pinned to its interface. */
+export class MdnsSocketError extends Error {
+  static readonly code = 'ERR_MDNS_SOCKET'
+  readonly code = MdnsSocketError.code
+  override readonly name = 'MdnsSocketError'
+  readonly interface: string
+
+  constructor(iface: string, address: string, cause: Error) {
+    super(`cannot run mDNS on interface ${iface} (${address}): ${cause.message}`, { cause })
+    this.interface = iface
   }
 }

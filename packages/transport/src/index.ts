@@ -17,6 +17,8 @@
 export {
   DEFAULT_LISTEN,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MDNS_INTERVAL_MS,
+  DEFAULT_MDNS_SERVICE_TAG,
   DEFAULT_MUXER_MAX_STREAMS,
   DEFAULT_STREAM_LIMITS,
 } from './constants.js'
@@ -26,17 +28,34 @@ export {
   InvalidListenAddressError,
   InvalidPskError,
   InvalidTransportOptionError,
-  NoLanInterfaceError,
+  MdnsSocketError,
   UnknownInterfaceError,
 } from './errors.js'
+export {
+  type MdnsComponents,
+  MdnsDiscovery,
+  type MdnsInit,
+  type MdnsStats,
+  mdnsDiscovery,
+} from './mdns.js'
+export type { MdnsInterfaceSelector } from './mdns-interfaces.js'
+export {
+  ConnectionPool,
+  type ConnectionPoolComponents,
+  type ConnectionPoolInit,
+  type ConnectionPoolStats,
+  connectionPool,
+} from './pool.js'
 export { ensurePromiseWithResolvers } from './promise-with-resolvers.js'
 export { generatePsk } from './psk.js'
 export { type StreamLimits, streamLimits } from './stream-limits.js'
 export {
   createTransport,
   type Transport,
+  type TransportDhtOptions,
   type TransportIdentity,
   type TransportInit,
+  type TransportMdnsOptions,
   type TransportServices,
 } from './transport.js'
 export { ensureWebSocket } from './websocket-global.js'

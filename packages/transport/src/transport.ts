@@ -4,6 +4,13 @@ import { bootstrap } from '@libp2p/bootstrap'
 import { generateKeyPair, privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { type Identify, identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import {
+  type KadDHT,
+  kadDHT,
+  passthroughMapper,
+  removePrivateAddressesMapper,
+  removePublicAddressesMapper,
+} from '@libp2p/kad-dht'
 import { type Ping, ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
@@ -16,8 +23,12 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MUXER_MAX_EARLY_STREAMS,
   DEFAULT_MUXER_MAX_STREAMS,
+  DHT_PROTOCOL,
 } from './constants.js'
 import { InvalidIdentityError, InvalidTransportOptionError } from './errors.js'
+import { type MdnsDiscovery, type MdnsInit, mdnsDiscovery } from './mdns.js'
+import type { MdnsInterfaceSelector } from './mdns-interfaces.js'
+import { type ConnectionPool, connectionPool } from './pool.js'
 import { ensurePromiseWithResolvers } from './promise-with-resolvers.js'
 import { checkPsk } from './psk.js'
 import { type StreamLimits, streamLimits } from './stream-limits.js'
@@ -29,6 +40,32 @@ import { ensureWebSocket } from './websocket-global.js'
  */
 export interface TransportIdentity {
   privateKeyProtobuf(): Uint8Array
+}
+
+/** mDNS options of `createTransport()`; see `MdnsInit`. */
+export interface TransportMdnsOptions extends Omit<MdnsInit, 'interface'> {
+  /**
+   * `'auto'` picks `'loopback'` when every listen address is a loopback one (a test or demo: nothing
+   * to announce to the LAN) and `'lan'` otherwise. Other values: see `MdnsInit.interface`.
+   * @default 'auto'
+   */
+  interface?: 'auto' | MdnsInterfaceSelector
+}
+
+/** Kademlia DHT options of `createTransport()`. */
+export interface TransportDhtOptions {
+  /**
+   * Only query the DHT, never serve it. Nodes behind NAT should be clients; the default lets
+   * kad-dht switch to server mode once it learns the node is publicly dialable.
+   * @default libp2p's automatic choice
+   */
+  clientMode?: boolean
+  /**
+   * Which addresses of DHT peers are kept: `'public'` for the internet (private ones are useless
+   * there), `'private'` for a LAN-only DHT, `'all'` for mixed networks and tests.
+   * @default 'public'
+   */
+  addresses?: 'public' | 'private' | 'all'
 }
 
 export interface TransportInit {
@@ -56,6 +93,13 @@ export interface TransportInit {
    * the caller passes none. @default DEFAULT_STREAM_LIMITS (1024 inbound, 1024 outbound)
    */
   streamLimits?: Partial<StreamLimits>
+  /**
+   * mDNS discovery on the local network, wire-compatible with @libp2p/mdns; `false` disables it.
+   * @default { interface: 'auto' }
+   */
+  mdns?: false | TransportMdnsOptions
+  /** Kademlia DHT for discovery beyond the LAN (protocol `/p2p-ai/kad/1.0.0`). @default false */
+  dht?: boolean | TransportDhtOptions
   /** Start the node before returning it. Pass `false` to register protocol handlers first. @default true */
   start?: boolean
 }
@@ -64,6 +108,12 @@ export interface TransportInit {
 export interface TransportServices extends Record<string, unknown> {
   identify: Identify
   ping: Ping
+  /** Dials discovered peers up to `maxConnections`. */
+  pool: ConnectionPool
+  /** Present unless `mdns: false`. */
+  mdns?: MdnsDiscovery
+  /** Present when `dht` is enabled. */
+  dht?: KadDHT
 }
 
 /** A libp2p node built by `createTransport()`. */
@@ -85,6 +135,8 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   if (init.agentVersion !== undefined && typeof init.agentVersion !== 'string') {
     throw new InvalidTransportOptionError('agentVersion', 'expected a string')
   }
+  const mdnsInit = resolveMdns(init.mdns, listen)
+  const dhtOptions = resolveDht(init.dht)
   const privateKey = await loadPrivateKey(init.identity)
   const selfId = privateKey.publicKey.toString()
   const bootstrapAddresses = bootstrapList.filter((entry) => entry.peerId !== selfId).map((e) => e.address)
@@ -118,7 +170,19 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
         maxInboundStreams: limits.maxInboundStreams,
         maxOutboundStreams: limits.maxOutboundStreams,
       }),
+      pool: connectionPool({ maxConnections }),
     },
+  }
+  const services = options.services as NonNullable<Libp2pOptions<TransportServices>['services']>
+  if (mdnsInit !== undefined) {
+    services.mdns = mdnsDiscovery(mdnsInit)
+  }
+  if (dhtOptions !== undefined) {
+    services.dht = kadDHT({
+      protocol: DHT_PROTOCOL,
+      peerInfoMapper: DHT_MAPPERS[dhtOptions.addresses ?? 'public'],
+      ...(dhtOptions.clientMode === undefined ? {} : { clientMode: dhtOptions.clientMode }),
+    })
   }
   if (psk !== undefined) {
     options.connectionProtector = preSharedKey({ psk })
@@ -129,10 +193,58 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
 
   const node = await createLibp2p(options)
   applyDefaultStreamLimits(node, limits)
+  const { mdns, pool } = node.services
+  // libp2p only reports a peer the first time it enters the peer store; the pool also wants
+  // every later sighting, to re-dial a peer that came back after its connection dropped.
+  mdns?.addEventListener('peer', (evt) => {
+    pool.offer(evt.detail)
+  })
   if (init.start !== false) {
     await node.start()
   }
   return node
+}
+
+const DHT_MAPPERS = {
+  public: removePrivateAddressesMapper,
+  private: removePublicAddressesMapper,
+  all: passthroughMapper,
+} as const
+
+const LOOPBACK_LISTEN = /^\/(ip4\/127\.\d+\.\d+\.\d+|ip6\/::1)\//
+
+function resolveMdns(option: TransportInit['mdns'], listen: string[]): MdnsInit | undefined {
+  if (option === false) {
+    return undefined
+  }
+  if (option !== undefined && (typeof option !== 'object' || option === null)) {
+    throw new InvalidTransportOptionError('mdns', 'expected false or an options object')
+  }
+  const { interface: selector = 'auto', ...rest } = option ?? {}
+  if (selector !== 'auto') {
+    return { ...rest, interface: selector }
+  }
+  const loopbackOnly = listen.length > 0 && listen.every((address) => LOOPBACK_LISTEN.test(address))
+  return { ...rest, interface: loopbackOnly ? 'loopback' : 'lan' }
+}
+
+function resolveDht(option: TransportInit['dht']): TransportDhtOptions | undefined {
+  if (option === undefined || option === false) {
+    return undefined
+  }
+  if (option === true) {
+    return {}
+  }
+  if (typeof option !== 'object' || option === null) {
+    throw new InvalidTransportOptionError('dht', 'expected a boolean or an options object')
+  }
+  if (option.addresses !== undefined && !(option.addresses in DHT_MAPPERS)) {
+    throw new InvalidTransportOptionError('dht.addresses', "expected 'public', 'private' or 'all'")
+  }
+  if (option.clientMode !== undefined && typeof option.clientMode !== 'boolean') {
+    throw new InvalidTransportOptionError('dht.clientMode', 'expected a boolean')
+  }
+  return option
 }
 
 async function loadPrivateKey(identity: TransportIdentity | undefined): Promise<PrivateKey> {

@@ -12,7 +12,7 @@ describe('createTransport', () => {
   })
 
   async function start(init: Parameters<typeof createTransport>[0] = {}): Promise<Transport> {
-    const node = await createTransport({ listen: LOOPBACK, ...init })
+    const node = await createTransport({ listen: LOOPBACK, mdns: false, ...init })
     nodes.push(node)
     return node
   }

@@ -1,0 +1,445 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
+import { platform } from 'node:os'
+import type {
+  ComponentLogger,
+  Libp2pEvents,
+  Logger,
+  PeerDiscovery,
+  PeerDiscoveryEvents,
+  PeerId,
+  PeerInfo,
+  Startable,
+} from '@libp2p/interface'
+import {
+  peerDiscoverySymbol,
+  serviceCapabilities,
+  TypedEventEmitter,
+  type TypedEventTarget,
+} from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { intOption } from './config.js'
+import {
+  DEFAULT_MDNS_INTERVAL_MS,
+  DEFAULT_MDNS_SERVICE_TAG,
+  MDNS_IPV4_GROUP,
+  MDNS_MIN_ANSWER_INTERVAL_MS,
+  MDNS_PEER_NAME_LENGTH,
+  MDNS_PEER_REFRESH_MS,
+  MDNS_PORT,
+  MDNS_RECORD_TTL_S,
+} from './constants.js'
+import { InvalidTransportOptionError, MdnsSocketError } from './errors.js'
+import {
+  inSubnets,
+  type MdnsInterface,
+  type MdnsInterfaceSelector,
+  resolveInterfaces,
+} from './mdns-interfaces.js'
+import { type AnsweredPeer, decodeMessage, encodeAnswer, encodeQuery, randomPeerName } from './mdns-wire.js'
+
+export interface MdnsInit {
+  /**
+   * Interface(s) to run on: `'lan'` (all non-loopback IPv4 interfaces, followed as they change),
+   * `'loopback'` (nothing leaves the machine), or one interface by name or IPv4 address.
+   * @default 'lan'
+   */
+  interface?: MdnsInterfaceSelector
+  /** DNS-SD service name; peers only see each other with the same tag. @default '_p2p._udp.local' */
+  serviceTag?: string
+  /** Longest gap between two queries, reached by doubling from 1 s after the first (RFC 6762 §5.2). @default 10000 */
+  intervalMs?: number
+  /** Answer other peers' queries and announce ourselves. `false` makes this node a silent listener. @default true */
+  answer?: boolean
+  /** UDP port. Only change it to isolate test networks from each other; other implementations use 5353. @default 5353 */
+  port?: number
+}
+
+export interface MdnsComponents {
+  addressManager: { getAddresses(): Multiaddr[] }
+  logger: ComponentLogger
+  events: TypedEventTarget<Libp2pEvents>
+  peerId: PeerId
+}
+
+/** Counters of what the service sent, received and dropped. */
+export interface MdnsStats {
+  queriesSent: number
+  answersSent: number
+  peersEmitted: number
+  /** Datagrams that failed to decode or were not mDNS: logged and dropped. */
+  malformed: number
+  /** Datagrams from outside the interface's subnets (another interface's traffic): dropped. */
+  foreign: number
+}
+
+interface Endpoint {
+  iface: MdnsInterface
+  socket: Socket
+  lastAnswerAt: number
+  answerTimer: ReturnType<typeof setTimeout> | undefined
+  announced: string
+}
+
+interface KnownPeer {
+  addresses: string
+  lastEmitAt: number
+  expiresAt: number
+}
+
+/** Peers remembered for re-announce throttling; spoofed floods evict the oldest beyond this. */
+const MAX_KNOWN_PEERS = 4096
+const LAN_RESCAN_MS = 5_000
+const FIRST_REQUERY_MS = 1_000
+const ANNOUNCE_DEBOUNCE_MS = 10
+const SERVICE_TAG = /^(?=.{1,255}$)([A-Za-z0-9_-]{1,63}\.)+local$/
+
+/**
+ * libp2p peer discovery over multicast DNS, on a chosen interface, wire-compatible with
+ * @libp2p/mdns. Discovered peers are emitted as `peer` events; libp2p adds them to its peer store.
+ */
+export class MdnsDiscovery
+  extends TypedEventEmitter<PeerDiscoveryEvents>
+  implements PeerDiscovery, Startable
+{
+  readonly [peerDiscoverySymbol] = this
+  readonly [Symbol.toStringTag] = '@p2p-ai/transport:mdns'
+  readonly [serviceCapabilities]: string[] = ['@libp2p/peer-discovery']
+
+  readonly stats: MdnsStats = { queriesSent: 0, answersSent: 0, peersEmitted: 0, malformed: 0, foreign: 0 }
+
+  private readonly components: MdnsComponents
+  private readonly log: Logger
+  private readonly selector: MdnsInterfaceSelector
+  private readonly serviceTag: string
+  private readonly instance: string
+  private readonly intervalMs: number
+  private readonly answer: boolean
+  private readonly port: number
+  private readonly query: Buffer
+  private readonly endpoints = new Map<string, Endpoint>()
+  private readonly known = new Map<string, KnownPeer>()
+  private readonly fixed: MdnsInterface[] | undefined
+  private started = false
+  private queryTimer?: ReturnType<typeof setTimeout>
+  private rescanTimer?: ReturnType<typeof setInterval>
+  private announceTimer?: ReturnType<typeof setTimeout>
+
+  constructor(components: MdnsComponents, init: MdnsInit = {}) {
+    super()
+    this.components = components
+    this.log = components.logger.forComponent('p2p-ai:transport:mdns')
+    this.selector = init.interface ?? 'lan'
+    if (typeof this.selector !== 'string' || this.selector === '') {
+      throw new InvalidTransportOptionError('mdns.interface', 'expected a non-empty string')
+    }
+    this.serviceTag = init.serviceTag ?? DEFAULT_MDNS_SERVICE_TAG
+    if (typeof this.serviceTag !== 'string' || !SERVICE_TAG.test(this.serviceTag)) {
+      throw new InvalidTransportOptionError(
+        'mdns.serviceTag',
+        `expected a DNS name ending in .local with labels of 1-63 characters, got ${JSON.stringify(this.serviceTag)}`,
+      )
+    }
+    this.intervalMs = intOption('mdns.intervalMs', init.intervalMs, DEFAULT_MDNS_INTERVAL_MS, 100, 3_600_000)
+    this.port = intOption('mdns.port', init.port, MDNS_PORT, 1, 65_535)
+    if (init.answer !== undefined && typeof init.answer !== 'boolean') {
+      throw new InvalidTransportOptionError('mdns.answer', 'expected a boolean')
+    }
+    this.answer = init.answer ?? true
+    this.instance = `${randomPeerName(MDNS_PEER_NAME_LENGTH)}.${this.serviceTag}`
+    this.query = encodeQuery(this.serviceTag)
+    // An explicit interface must exist now: a typo should fail at construction, not go quiet.
+    this.fixed = this.selector === 'lan' ? undefined : resolveInterfaces(this.selector)
+  }
+
+  isStarted(): boolean {
+    return this.started
+  }
+
+  /** Names of the interfaces mDNS currently runs on. */
+  get interfaces(): string[] {
+    return [...this.endpoints.values()].map((e) => e.iface.name)
+  }
+
+  async start(): Promise<void> {
+    if (this.started) {
+      return
+    }
+    this.started = true
+    this.components.events.addEventListener('transport:listening', this.onAddressesChanged)
+    this.components.events.addEventListener('self:peer:update', this.onAddressesChanged)
+    try {
+      await this.syncEndpoints(this.fixed ?? resolveInterfaces('lan'), this.fixed !== undefined)
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+    this.scheduleQuery(FIRST_REQUERY_MS)
+    if (this.fixed === undefined) {
+      this.rescanTimer = setInterval(() => {
+        this.syncEndpoints(resolveInterfaces('lan'), false).catch((err: unknown) => {
+          this.log.error('rescanning interfaces failed - %e', err)
+        })
+      }, LAN_RESCAN_MS)
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.started = false
+    this.components.events.removeEventListener('transport:listening', this.onAddressesChanged)
+    this.components.events.removeEventListener('self:peer:update', this.onAddressesChanged)
+    clearTimeout(this.queryTimer)
+    clearInterval(this.rescanTimer)
+    clearTimeout(this.announceTimer)
+    await Promise.all([...this.endpoints.keys()].map(async (key) => this.closeEndpoint(key)))
+    this.known.clear()
+  }
+
+  /** Opens sockets for new interfaces and closes those of vanished ones. */
+  private async syncEndpoints(ifaces: MdnsInterface[], strict: boolean): Promise<void> {
+    const wanted = new Map(ifaces.map((iface) => [iface.key, iface]))
+    await Promise.all(
+      [...this.endpoints.keys()]
+        .filter((key) => !wanted.has(key))
+        .map(async (key) => this.closeEndpoint(key)),
+    )
+    for (const [key, iface] of wanted) {
+      if (this.endpoints.has(key) || !this.started) {
+        continue
+      }
+      try {
+        const endpoint = await this.openEndpoint(iface)
+        if (!this.started) {
+          endpoint.socket.close()
+          return
+        }
+        this.endpoints.set(key, endpoint)
+        this.log('mDNS running on %s (%s)', iface.name, iface.address)
+        this.send(endpoint, this.query, 'query')
+        this.announce(endpoint)
+      } catch (err) {
+        if (strict) {
+          throw err
+        }
+        this.log.error('cannot run mDNS on %s - %e', iface.name, err)
+      }
+    }
+  }
+
+  private async openEndpoint(iface: MdnsInterface): Promise<Endpoint> {
+    const socket = createSocket({ type: 'udp4', reuseAddr: true })
+    // On Linux, binding the group address keeps unicast datagrams out; other systems need 0.0.0.0.
+    const bindAddress = platform() === 'linux' ? MDNS_IPV4_GROUP : '0.0.0.0'
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject)
+        socket.bind({ port: this.port, address: bindAddress, exclusive: false }, () => {
+          socket.off('error', reject)
+          resolve()
+        })
+      })
+      // Order matters for safety: the outgoing interface is pinned before anything is sent, and a
+      // failure to pin it closes the socket rather than letting the OS pick the default route.
+      socket.setMulticastInterface(iface.address)
+      socket.addMembership(MDNS_IPV4_GROUP, iface.address)
+      socket.setMulticastTTL(255)
+      socket.setMulticastLoopback(true)
+    } catch (err) {
+      socket.close()
+      throw new MdnsSocketError(iface.name, iface.address, err as Error)
+    }
+    const endpoint: Endpoint = {
+      iface,
+      socket,
+      lastAnswerAt: Number.NEGATIVE_INFINITY,
+      answerTimer: undefined,
+      announced: '',
+    }
+    socket.on('message', (msg, rinfo) => {
+      this.onMessage(endpoint, msg, rinfo)
+    })
+    socket.on('error', (err) => {
+      this.log.error('mDNS socket on %s - %e', iface.name, err)
+    })
+    return endpoint
+  }
+
+  private async closeEndpoint(key: string): Promise<void> {
+    const endpoint = this.endpoints.get(key)
+    if (endpoint === undefined) {
+      return
+    }
+    this.endpoints.delete(key)
+    clearTimeout(endpoint.answerTimer)
+    await new Promise<void>((resolve) => {
+      endpoint.socket.close(() => resolve())
+    })
+  }
+
+  /** Queries at once, then after 1 s, doubling up to `intervalMs` (RFC 6762 §5.2). */
+  private scheduleQuery(delay: number): void {
+    this.queryTimer = setTimeout(() => {
+      for (const endpoint of this.endpoints.values()) {
+        this.send(endpoint, this.query, 'query')
+      }
+      this.scheduleQuery(Math.min(delay * 2, this.intervalMs))
+    }, delay)
+  }
+
+  private send(endpoint: Endpoint, datagram: Uint8Array, kind: 'query' | 'answer'): void {
+    endpoint.socket.send(datagram, this.port, MDNS_IPV4_GROUP, (err) => {
+      if (err != null) {
+        this.log.error('sending mDNS %s on %s failed - %e', kind, endpoint.iface.name, err)
+      }
+    })
+    if (kind === 'query') {
+      this.stats.queriesSent++
+    } else {
+      this.stats.answersSent++
+    }
+  }
+
+  /** Our addresses reachable through this interface, as TXT-ready strings. */
+  private addressesFor(endpoint: Endpoint): string[] {
+    return this.components.addressManager
+      .getAddresses()
+      .filter((ma) => {
+        const host = hostOf(ma)
+        return host !== undefined && inSubnets(endpoint.iface, host)
+      })
+      .map((ma) => ma.toString())
+  }
+
+  private readonly onAddressesChanged = (): void => {
+    // TCP and WebSockets listeners come up a few ms apart: announce once for both.
+    clearTimeout(this.announceTimer)
+    this.announceTimer = setTimeout(() => {
+      for (const endpoint of this.endpoints.values()) {
+        this.announce(endpoint)
+      }
+    }, ANNOUNCE_DEBOUNCE_MS)
+  }
+
+  /** Unsolicited answer when our addresses on this interface change (RFC 6762 §8.3). */
+  private announce(endpoint: Endpoint): void {
+    if (!this.answer || !this.started) {
+      return
+    }
+    const addresses = this.addressesFor(endpoint)
+    const key = addresses.join(' ')
+    if (addresses.length === 0 || key === endpoint.announced) {
+      return
+    }
+    endpoint.announced = key
+    this.sendAnswer(endpoint, addresses)
+  }
+
+  private sendAnswer(endpoint: Endpoint, addresses = this.addressesFor(endpoint)): void {
+    const datagram = encodeAnswer(this.serviceTag, this.instance, addresses)
+    if (datagram !== undefined) {
+      this.send(endpoint, datagram, 'answer')
+    }
+  }
+
+  /**
+   * Answers at once unless we answered on this interface less than a second ago (RFC 6762 §6);
+   * then one answer at the end of that second serves every query that arrived meanwhile.
+   */
+  private onQuery(endpoint: Endpoint): void {
+    if (endpoint.answerTimer !== undefined) {
+      return
+    }
+    const wait = endpoint.lastAnswerAt + MDNS_MIN_ANSWER_INTERVAL_MS - Date.now()
+    const answerNow = (): void => {
+      endpoint.answerTimer = undefined
+      if (!this.started) {
+        return
+      }
+      endpoint.lastAnswerAt = Date.now()
+      this.sendAnswer(endpoint)
+    }
+    if (wait <= 0) {
+      answerNow()
+    } else {
+      endpoint.answerTimer = setTimeout(answerNow, wait)
+    }
+  }
+
+  private onMessage(endpoint: Endpoint, datagram: Buffer, rinfo: RemoteInfo): void {
+    if (!inSubnets(endpoint.iface, rinfo.address)) {
+      this.stats.foreign++
+      return
+    }
+    let message: ReturnType<typeof decodeMessage>
+    try {
+      message = decodeMessage(datagram, this.serviceTag, this.instance)
+    } catch (err) {
+      this.stats.malformed++
+      this.log(
+        'ignoring mDNS datagram from %s:%d on %s - %s',
+        rinfo.address,
+        rinfo.port,
+        endpoint.iface.name,
+        err,
+      )
+      return
+    }
+    if (message.kind === 'query') {
+      if (message.asksForService && !message.knowsInstance && this.answer) {
+        this.onQuery(endpoint)
+      }
+      return
+    }
+    for (const peer of message.peers) {
+      this.onPeer(endpoint, peer)
+    }
+  }
+
+  private onPeer(endpoint: Endpoint, peer: AnsweredPeer): void {
+    if (peer.peerId.equals(this.components.peerId)) {
+      return
+    }
+    const id = peer.peerId.toString()
+    if (peer.ttl === 0) {
+      this.known.delete(id)
+      return
+    }
+    // Only addresses we can reach through the interface the answer came in on.
+    const multiaddrs = peer.multiaddrs.filter((ma) => {
+      const host = hostOf(ma)
+      return host !== undefined && inSubnets(endpoint.iface, host)
+    })
+    if (multiaddrs.length === 0) {
+      return
+    }
+    const now = Date.now()
+    const addresses = multiaddrs.map((ma) => ma.toString()).join(' ')
+    const previous = this.known.get(id)
+    const expiresAt = now + Math.min(peer.ttl, MDNS_RECORD_TTL_S) * 1000
+    if (previous !== undefined && previous.expiresAt > now && previous.addresses === addresses) {
+      previous.expiresAt = expiresAt
+      if (now - previous.lastEmitAt < MDNS_PEER_REFRESH_MS) {
+        return
+      }
+    }
+    this.known.delete(id)
+    this.known.set(id, { addresses, lastEmitAt: now, expiresAt })
+    if (this.known.size > MAX_KNOWN_PEERS) {
+      const oldest = this.known.keys().next()
+      if (oldest.done !== true) {
+        this.known.delete(oldest.value)
+      }
+    }
+    this.stats.peersEmitted++
+    this.safeDispatchEvent<PeerInfo>('peer', { detail: { id: peer.peerId, multiaddrs } })
+  }
+}
+
+function hostOf(ma: Multiaddr): string | undefined {
+  const first = ma.getComponents()[0]
+  return first !== undefined && (first.name === 'ip4' || first.name === 'ip6') ? first.value : undefined
+}
+
+/** The mDNS discovery service, for `peerDiscovery` or `services` of a libp2p config. */
+export function mdnsDiscovery(init: MdnsInit = {}): (components: MdnsComponents) => MdnsDiscovery {
+  return (components) => new MdnsDiscovery(components, init)
+}

@@ -1,0 +1,229 @@
+import type {
+  AbortOptions,
+  ComponentLogger,
+  Connection,
+  DialTarget,
+  Libp2pEvents,
+  Logger,
+  PeerId,
+  PeerInfo,
+  Startable,
+  TypedEventTarget,
+} from '@libp2p/interface'
+import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import {
+  POOL_DIAL_BACKOFF_MAX_MS,
+  POOL_DIAL_BACKOFF_MS,
+  POOL_DIAL_DEFER_MS,
+  POOL_MAX_PARALLEL_DIALS,
+} from './constants.js'
+
+export interface ConnectionPoolInit {
+  /** Stop dialling once this many connections are open. */
+  maxConnections: number
+  /** Dials in flight at once. @default 16 */
+  maxParallelDials?: number
+  /** Delay before the peer with the larger id dials, to avoid crossed duplicate connections. @default 250 */
+  deferMs?: number
+}
+
+export interface ConnectionPoolComponents {
+  peerId: PeerId
+  logger: ComponentLogger
+  events: TypedEventTarget<Libp2pEvents>
+  connectionManager: {
+    getConnections(peerId?: PeerId): Connection[]
+    openConnection(peer: DialTarget, options?: AbortOptions): Promise<Connection>
+  }
+}
+
+export interface ConnectionPoolStats {
+  dialsStarted: number
+  dialsSucceeded: number
+  dialsFailed: number
+}
+
+interface Backoff {
+  until: number
+  delay: number
+}
+
+/** Failed peers remembered for backoff. */
+const MAX_BACKOFF_ENTRIES = 4096
+
+/** Candidates waiting for a dial slot; discoveries beyond this are dropped until seen again. */
+const MAX_QUEUED = 1024
+
+/**
+ * Dials discovered peers until `maxConnections` connections are open. libp2p 3 no longer dials
+ * discovered peers by itself, so without this service mDNS and bootstrap would only fill the peer
+ * store. Failed peers back off exponentially (1 s doubling to 60 s), so an unreachable address
+ * announced over and over costs one dial per backoff period.
+ */
+export class ConnectionPool implements Startable {
+  readonly [Symbol.toStringTag] = '@p2p-ai/transport:pool'
+  readonly stats: ConnectionPoolStats = { dialsStarted: 0, dialsSucceeded: 0, dialsFailed: 0 }
+
+  private readonly components: ConnectionPoolComponents
+  private readonly log: Logger
+  private readonly maxConnections: number
+  private readonly maxParallelDials: number
+  private readonly deferMs: number
+  private readonly selfId: string
+  private readonly queue = new Map<string, PeerInfo>()
+  private readonly dialling = new Set<string>()
+  private readonly deferred = new Map<string, ReturnType<typeof setTimeout>>()
+  private readonly backoff = new Map<string, Backoff>()
+  private started = false
+
+  constructor(components: ConnectionPoolComponents, init: ConnectionPoolInit) {
+    this.components = components
+    this.log = components.logger.forComponent('p2p-ai:transport:pool')
+    this.maxConnections = init.maxConnections
+    this.maxParallelDials = init.maxParallelDials ?? POOL_MAX_PARALLEL_DIALS
+    this.deferMs = init.deferMs ?? POOL_DIAL_DEFER_MS
+    this.selfId = components.peerId.toString()
+  }
+
+  isStarted(): boolean {
+    return this.started
+  }
+
+  start(): void {
+    this.started = true
+    this.components.events.addEventListener('peer:discovery', this.onDiscovery)
+  }
+
+  stop(): void {
+    this.started = false
+    this.components.events.removeEventListener('peer:discovery', this.onDiscovery)
+    for (const timer of this.deferred.values()) {
+      clearTimeout(timer)
+    }
+    this.deferred.clear()
+    this.queue.clear()
+    this.backoff.clear()
+  }
+
+  /**
+   * Offers a peer for the pool: it is dialled if the pool has room, it is not connected or being
+   * dialled already, and it is not backing off after a failure.
+   */
+  offer(peer: PeerInfo): void {
+    const id = peer.id.toString()
+    if (!this.started || id === this.selfId || this.isBusy(peer.id, id)) {
+      return
+    }
+    const backoff = this.backoff.get(id)
+    if (backoff !== undefined && backoff.until > Date.now()) {
+      return
+    }
+    // Both sides usually discover each other within milliseconds; only the smaller id dials at
+    // once, so the pair ends up with one connection instead of two crossed ones.
+    if (this.selfId > id && this.deferMs > 0) {
+      this.deferred.set(
+        id,
+        setTimeout(() => {
+          this.deferred.delete(id)
+          if (!this.isBusy(peer.id, id)) {
+            this.enqueue(id, peer)
+          }
+        }, this.deferMs),
+      )
+      return
+    }
+    this.enqueue(id, peer)
+  }
+
+  private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
+    this.offer(evt.detail)
+  }
+
+  private isBusy(peerId: PeerId, id: string): boolean {
+    return (
+      this.dialling.has(id) ||
+      this.queue.has(id) ||
+      this.deferred.has(id) ||
+      this.components.connectionManager.getConnections(peerId).length > 0
+    )
+  }
+
+  private hasRoom(): boolean {
+    return (
+      this.components.connectionManager.getConnections().length + this.dialling.size < this.maxConnections
+    )
+  }
+
+  private enqueue(id: string, peer: PeerInfo): void {
+    if (this.queue.size >= MAX_QUEUED) {
+      return
+    }
+    this.queue.set(id, peer)
+    this.pump()
+  }
+
+  private pump(): void {
+    while (this.started && this.dialling.size < this.maxParallelDials && this.queue.size > 0) {
+      const next = this.queue.entries().next()
+      if (next.done === true) {
+        return
+      }
+      const [id, peer] = next.value
+      this.queue.delete(id)
+      if (!this.hasRoom()) {
+        // Full: drop the rest; peers are offered again when mDNS sees them next.
+        this.queue.clear()
+        return
+      }
+      if (this.components.connectionManager.getConnections(peer.id).length > 0) {
+        continue
+      }
+      this.dial(id, peer)
+    }
+  }
+
+  private dial(id: string, peer: PeerInfo): void {
+    this.dialling.add(id)
+    this.stats.dialsStarted++
+    const target: DialTarget =
+      peer.multiaddrs.length > 0 ? peer.multiaddrs.map((ma) => withPeerId(ma, id)) : peer.id
+    this.components.connectionManager
+      .openConnection(target)
+      .then(() => {
+        this.stats.dialsSucceeded++
+        this.backoff.delete(id)
+      })
+      .catch((err: unknown) => {
+        this.stats.dialsFailed++
+        const delay = Math.min(
+          (this.backoff.get(id)?.delay ?? POOL_DIAL_BACKOFF_MS / 2) * 2,
+          POOL_DIAL_BACKOFF_MAX_MS,
+        )
+        this.backoff.delete(id)
+        this.backoff.set(id, { until: Date.now() + delay, delay })
+        if (this.backoff.size > MAX_BACKOFF_ENTRIES) {
+          // Bounded against floods of made-up peers: forget the longest-known failure first.
+          const oldest = this.backoff.keys().next()
+          if (oldest.done !== true) {
+            this.backoff.delete(oldest.value)
+          }
+        }
+        this.log('dial to %s failed, retrying no sooner than %d ms - %e', id, delay, err)
+      })
+      .finally(() => {
+        this.dialling.delete(id)
+        this.pump()
+      })
+  }
+}
+
+function withPeerId(ma: Multiaddr, id: string): Multiaddr {
+  return ma.getComponents().at(-1)?.code === CODE_P2P ? ma : ma.encapsulate(multiaddr(`/p2p/${id}`))
+}
+
+/** The pool service, for `services` of a libp2p config. */
+export function connectionPool(
+  init: ConnectionPoolInit,
+): (components: ConnectionPoolComponents) => ConnectionPool {
+  return (components) => new ConnectionPool(components, init)
+}
