@@ -1,3 +1,6 @@
+// Compatible additions (engine core): optional `Backend.concurrency` and `Backend.worker`
+// (`WorkerHosting`), so a backend can cap its parallelism and be hosted in the worker pool.
+// Nothing existing changed.
 import type { StandardSchemaV1 } from '@standard-schema/spec'
 
 /**
@@ -82,4 +85,35 @@ export interface Backend {
   unload(): Promise<void>
   /** Models this backend can serve, for capability announcements. */
   models?(): readonly ModelInfo[]
+  /**
+   * Most tasks of this backend the engine runs at once (each in its own worker when hosted).
+   * Default: the engine's concurrency. Use 1 for a backend that already uses every core itself.
+   */
+  readonly concurrency?: number
+  /**
+   * How to build this backend inside a worker thread. When set, the engine treats this object as a
+   * description (name, task types, models) and runs the tasks on instances built in its worker
+   * pool by `import(module)[export](init)`; `load`/`run`/`unload` of this object are not called.
+   * Register with `{ placement: 'main' }` to run in-process instead.
+   */
+  readonly worker?: WorkerHosting
+}
+
+/** A recipe for building a backend in a worker thread. */
+export interface WorkerHosting {
+  /**
+   * Module to import in the worker: a `file:` URL (usually `import.meta.url` of the module that
+   * defines the factory) or a bare specifier resolvable from this package.
+   */
+  readonly module: string
+  /** Name of the exported factory, called as `factory(init)`; may return a promise. */
+  readonly export: string
+  /** Passed to the factory; must be structured-cloneable (no functions, no schemas). */
+  readonly init?: unknown
+  /** V8 heap limits of each worker, so a runaway task fails its worker instead of the process. */
+  readonly resourceLimits?: {
+    readonly maxOldGenerationSizeMb?: number
+    readonly maxYoungGenerationSizeMb?: number
+    readonly stackSizeMb?: number
+  }
 }

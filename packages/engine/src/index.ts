@@ -1,1 +1,75 @@
-export {}
+/**
+ * `@p2p-ai/engine`: the task engine of a p2p-ai node. A priority queue with a concurrency limit,
+ * per-task timeouts and cancellation in front of pluggable backends (built in: `text` with the
+ * `chunk` task, and `mock`); CPU-heavy backends run in a pool of worker threads so the node keeps
+ * answering its peers; finished tasks go to a durable SQLite result store with expiry.
+ *
+ * ```ts
+ * import { taskEngine, mockBackend, resultStore } from '@p2p-ai/engine'
+ *
+ * const engine = taskEngine({
+ *   backends: [mockBackend({ latencyMs: 10 })],
+ *   store: resultStore({ directory: './data' }),
+ * })
+ * const handle = await engine.submit({ type: 'chunk', input: { text, size: 500 } })
+ * const record = await handle.result() // { status: 'COMPLETED', output: { chunks: [...] }, ... }
+ * await engine.stop()
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+export type {
+  Backend,
+  BackendRunOptions,
+  BackendTask,
+  ModelInfo,
+  TaskProgress,
+  TaskType,
+  WorkerHosting,
+} from './backend.js'
+export {
+  type MockBackendInit,
+  type MockInput,
+  type MockOutput,
+  mockBackend,
+  mockOutput,
+} from './backends/mock.js'
+export { type TextBackendInit, textBackend } from './backends/text.js'
+export * from './constants.js'
+export type { TaskEngineInit } from './engine/config.js'
+export {
+  type RunOptions,
+  type StopOptions,
+  type SubmitOptions,
+  TaskEngine,
+  type TaskEngineEvents,
+  taskEngine,
+} from './engine/engine.js'
+export type { EngineCapabilities, EngineHealth, ListOptions } from './engine/queries.js'
+export type { BackendInfo, BackendPlacement, BackendRegistry, RegisterOptions } from './engine/registry.js'
+export type { TaskHandle, TaskHandleEvents } from './engine/task.js'
+export * from './errors.js'
+export { TypedEventTarget } from './events.js'
+export type { ListQuery, ResultStore, ResultStoreInit } from './store/store.js'
+export { resultStore } from './store/store.js'
+export {
+  type Chunk,
+  type ChunkBoundary,
+  type ChunkInput,
+  type ChunkOutput,
+  chunkInputSchema,
+  chunkTaskType,
+  chunkText,
+} from './tasks/chunk.js'
+export {
+  isTerminal,
+  TASK_STATUSES,
+  type TaskErrorInfo,
+  type TaskMeta,
+  type TaskRecord,
+  type TaskRequest,
+  type TaskStatus,
+  type TerminalTaskStatus,
+} from './types.js'
+export { runnableModuleUrl } from './worker/module-url.js'

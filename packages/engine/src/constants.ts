@@ -1,0 +1,78 @@
+/** Tasks that run at the same time, across all backends. */
+export const DEFAULT_CONCURRENCY = 4
+/** Upper bound on `concurrency`; more would only oversubscribe the CPU. */
+export const MAX_CONCURRENCY = 1024
+/** Tasks that may wait in the queue; one more is rejected with `ERR_QUEUE_FULL`. */
+export const DEFAULT_MAX_QUEUE_LENGTH = 1000
+/** Execution time limit of one task, from start to result, in milliseconds. */
+export const DEFAULT_TASK_TIMEOUT_MS = 30_000
+/** Largest `timeoutMs` a request may ask for unless the engine allows more. */
+export const DEFAULT_MAX_TASK_TIMEOUT_MS = 600_000
+/**
+ * After a task is cancelled or times out, how long its backend gets to stop before the engine
+ * reclaims the slot (a worker thread is terminated and replaced). Together with the worker's own
+ * exit this keeps cancellation cleanup under 2 s.
+ */
+export const DEFAULT_CANCEL_GRACE_MS = 1000
+/** Finished task records kept in memory when the engine has no result store. */
+export const DEFAULT_HISTORY_LIMIT = 1000
+/** How long `stop()` lets running tasks finish before cancelling them, in milliseconds. */
+export const DEFAULT_STOP_TIMEOUT_MS = 10_000
+/** The engine forwards at most one progress report per task per interval, in milliseconds. */
+export const PROGRESS_INTERVAL_MS = 100
+/** Queue fill ratio from which `health()` reports `degraded`. */
+export const HEALTH_QUEUE_DEGRADED_RATIO = 0.8
+/** Longest caller-supplied task id, in characters. */
+export const MAX_TASK_ID_LENGTH = 128
+/** Longest error message kept in a task record; longer ones are truncated. */
+export const MAX_ERROR_MESSAGE_LENGTH = 2000
+/** Most `meta` entries on one request, and the longest key and value. */
+export const MAX_META_ENTRIES = 32
+export const MAX_META_KEY_LENGTH = 64
+export const MAX_META_VALUE_LENGTH = 1024
+/** Default and largest page size of `list()`. */
+export const DEFAULT_LIST_LIMIT = 20
+export const MAX_LIST_LIMIT = 1000
+/** Largest `offset + limit` of `list()`: deep pages cost memory proportional to the offset. */
+export const MAX_LIST_WINDOW = 100_000
+/**
+ * For tasks in worker threads: extra time after the grace period before the engine gives a slot
+ * back on its own, should terminating the worker itself hang.
+ */
+export const WORKER_TERMINATE_BACKSTOP_MS = 1000
+
+/** How long results stay in the store after the task finished: 24 hours. */
+export const DEFAULT_RESULT_TTL_MS = 24 * 60 * 60 * 1000
+/** How often the store deletes expired results in the background: every 10 minutes. */
+export const DEFAULT_PURGE_INTERVAL_MS = 10 * 60 * 1000
+/** Rows deleted per purge statement, so a large purge never blocks the event loop for long. */
+export const PURGE_BATCH_SIZE = 1000
+/** File name of the result store inside the directory the caller gives. */
+export const STORE_FILE_NAME = 'results.db'
+/** `PRAGMA application_id` of a p2p-ai result store ("p2pr"), to refuse foreign databases. */
+export const STORE_APPLICATION_ID = 0x70327072
+/** Schema version in `PRAGMA user_version`. */
+export const STORE_SCHEMA_VERSION = 1
+/** How long SQLite waits for a lock held by another connection, in milliseconds. */
+export const STORE_BUSY_TIMEOUT_MS = 5000
+
+/** `chunk`: default chunk size in characters. */
+export const DEFAULT_CHUNK_SIZE = 1000
+/** `chunk`: default overlap between consecutive chunks in characters. */
+export const DEFAULT_CHUNK_OVERLAP = 100
+/** `chunk`: largest accepted text, in characters (UTF-16 code units): 64 Mi. */
+export const MAX_CHUNK_TEXT_LENGTH = 64 * 1024 * 1024
+/** `chunk`: largest chunk size in characters. */
+export const MAX_CHUNK_SIZE = 1_000_000
+/** `chunk`: most chunks one task may produce, which bounds its output's memory. */
+export const MAX_CHUNKS = 1_000_000
+/**
+ * `chunk`: a chunk ends at a boundary only if that keeps at least this fraction of `size`;
+ * otherwise the boundary is too early and a lower-ranked one (or a hard cut) is used.
+ */
+export const CHUNK_MIN_FILL = 0.5
+
+/** `mock`: longest simulated latency or CPU time a task may ask for, in milliseconds. */
+export const MOCK_MAX_SIMULATED_MS = 60_000
+/** `mock`: a CPU-busy mock task yields to its event loop this often, so it can see cancellation. */
+export const MOCK_CPU_SLICE_MS = 5

@@ -1,0 +1,246 @@
+import type { Backend, ModelInfo, TaskType } from '../backend.js'
+import { BackendConflictError, BackendNotFoundError, InvalidBackendError } from '../errors.js'
+import type { TaskErrorInfo } from '../types.js'
+import { WorkerPool } from '../worker/pool.js'
+import { TaskHeap } from './heap.js'
+import type { TaskState } from './task.js'
+
+/** Where a backend's tasks run. */
+export type BackendPlacement = 'worker' | 'main'
+
+export interface RegisterOptions {
+  /**
+   * `worker`: in the engine's worker pool (needs `backend.worker`); `main`: in-process.
+   * Default: `worker` when the backend describes how to build it there and the engine has workers
+   * enabled, else `main`.
+   */
+  readonly placement?: BackendPlacement
+}
+
+/** A registered backend as listed by `engine.backends.list()`. */
+export interface BackendInfo {
+  readonly name: string
+  readonly taskTypes: readonly string[]
+  readonly placement: BackendPlacement
+  /** Most of its tasks at once. */
+  readonly concurrency: number
+  readonly running: number
+  readonly queued: number
+  /** Worker threads alive (0 for in-process backends). */
+  readonly threads: number
+  /** The last load failure, if the last load failed. */
+  readonly loadError?: TaskErrorInfo
+}
+
+/** The backends of an engine. */
+export interface BackendRegistry {
+  /**
+   * Adds a backend; its task types become submittable at once. Throws `InvalidBackendError` for a
+   * malformed backend and `BackendConflictError` if its name or one of its task types is taken.
+   */
+  register(backend: Backend, options?: RegisterOptions): void
+  /**
+   * Removes a backend: new submissions of its task types fail with `ERR_UNSUPPORTED_TASK_TYPE`;
+   * tasks already admitted still run. Resolves once those finished and the backend is unloaded.
+   */
+  unregister(name: string): Promise<void>
+  /** Loads a backend now instead of before its first task (a hosted one: starts all its workers). */
+  load(name: string, options?: { signal?: AbortSignal }): Promise<void>
+  get(name: string): Backend | undefined
+  list(): BackendInfo[]
+}
+
+/** Everything the engine keeps per backend. */
+export interface BackendEntry {
+  readonly name: string
+  readonly backend: Backend
+  readonly taskTypes: ReadonlyMap<string, TaskType>
+  readonly pool: WorkerPool | undefined
+  readonly capacity: number
+  readonly queue: TaskHeap<TaskState>
+  active: number
+  loading: Promise<void> | undefined
+  loaded: boolean
+  loadError: TaskErrorInfo | undefined
+  removed: boolean
+  onIdle: (() => void) | undefined
+}
+
+export interface RegistryConfig {
+  readonly concurrency: number
+  readonly workers: boolean
+  readonly graceMs: number
+  readonly progressIntervalMs: number
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
+
+/** Registered backends, indexed by name and by task type. */
+export class Registry {
+  /** Every entry with work or a registration, including removed ones still draining. */
+  readonly entries: BackendEntry[] = []
+  readonly #byName = new Map<string, BackendEntry>()
+  readonly #byType = new Map<string, BackendEntry>()
+  readonly #config: RegistryConfig
+
+  constructor(config: RegistryConfig) {
+    this.#config = config
+  }
+
+  forType(type: string): BackendEntry | undefined {
+    return this.#byType.get(type)
+  }
+
+  byName(name: string): BackendEntry | undefined {
+    return this.#byName.get(name)
+  }
+
+  /** Registered task types (of backends not removed), with their backend. */
+  taskTypes(): Array<{ type: TaskType; backend: string }> {
+    return [...this.#byType.values()].flatMap((e) =>
+      [...e.taskTypes.values()].map((type) => ({ type, backend: e.name })),
+    )
+  }
+
+  add(backend: Backend, options: RegisterOptions = {}): BackendEntry {
+    const taskTypes = validate(backend)
+    if (this.#byName.has(backend.name)) {
+      throw new BackendConflictError(`a backend named "${backend.name}" is already registered`)
+    }
+    for (const type of taskTypes.keys()) {
+      const other = this.#byType.get(type)
+      if (other !== undefined) {
+        throw new BackendConflictError(`task type "${type}" is already served by backend "${other.name}"`)
+      }
+    }
+    const placement =
+      options.placement ?? (backend.worker !== undefined && this.#config.workers ? 'worker' : 'main')
+    if (placement !== 'worker' && placement !== 'main') {
+      throw new InvalidBackendError(`placement must be 'worker' or 'main', got ${String(placement)}`)
+    }
+    if (placement === 'worker' && backend.worker === undefined) {
+      throw new InvalidBackendError(
+        `backend "${backend.name}" has no \`worker\` recipe, so it can only run in-process`,
+      )
+    }
+    if (placement === 'main' && (typeof backend.run !== 'function' || typeof backend.load !== 'function')) {
+      throw new InvalidBackendError(
+        `backend "${backend.name}" needs load, run and unload functions to run in-process`,
+      )
+    }
+    const capacity = Math.min(this.#config.concurrency, backend.concurrency ?? this.#config.concurrency)
+    const entry: BackendEntry = {
+      name: backend.name,
+      backend,
+      taskTypes,
+      pool:
+        placement === 'worker' && backend.worker !== undefined
+          ? new WorkerPool({
+              name: backend.name,
+              hosting: backend.worker,
+              size: capacity,
+              graceMs: this.#config.graceMs,
+              progressIntervalMs: this.#config.progressIntervalMs,
+            })
+          : undefined,
+      capacity,
+      queue: new TaskHeap(),
+      active: 0,
+      loading: undefined,
+      loaded: false,
+      loadError: undefined,
+      removed: false,
+      onIdle: undefined,
+    }
+    this.#byName.set(entry.name, entry)
+    for (const type of taskTypes.keys()) this.#byType.set(type, entry)
+    this.entries.push(entry)
+    return entry
+  }
+
+  /** Stops routing new tasks to the backend; the caller drains and unloads it. */
+  remove(name: string): BackendEntry {
+    const entry = this.#byName.get(name)
+    if (entry === undefined) throw new BackendNotFoundError(`no backend named "${name}" is registered`)
+    entry.removed = true
+    this.#byName.delete(name)
+    for (const type of entry.taskTypes.keys()) this.#byType.delete(type)
+    return entry
+  }
+
+  /** Forgets a removed entry once it has no work left. */
+  drop(entry: BackendEntry): void {
+    const i = this.entries.indexOf(entry)
+    if (i >= 0) this.entries.splice(i, 1)
+  }
+
+  models(): ModelInfo[] {
+    const models: ModelInfo[] = []
+    for (const entry of this.#byName.values()) {
+      try {
+        models.push(...(entry.pool?.models() ?? entry.backend.models?.() ?? []))
+      } catch {
+        // A backend whose models() throws announces none rather than breaking capabilities().
+      }
+    }
+    return models
+  }
+
+  info(entry: BackendEntry): BackendInfo {
+    return {
+      name: entry.name,
+      taskTypes: [...entry.taskTypes.keys()],
+      placement: entry.pool === undefined ? 'main' : 'worker',
+      concurrency: entry.capacity,
+      running: entry.active,
+      queued: entry.queue.size,
+      threads: entry.pool?.threads ?? 0,
+      ...(entry.loadError === undefined ? {} : { loadError: entry.loadError }),
+    }
+  }
+
+  registered(): BackendEntry[] {
+    return [...this.#byName.values()]
+  }
+}
+
+function validate(backend: Backend): Map<string, TaskType> {
+  if (backend == null || typeof backend !== 'object')
+    throw new InvalidBackendError('a backend must be an object')
+  if (typeof backend.name !== 'string' || !NAME.test(backend.name)) {
+    throw new InvalidBackendError(`backend name must match ${NAME}, got ${JSON.stringify(backend.name)}`)
+  }
+  if (!Array.isArray(backend.taskTypes) || backend.taskTypes.length === 0) {
+    throw new InvalidBackendError(`backend "${backend.name}" must list at least one task type`)
+  }
+  if (
+    backend.concurrency !== undefined &&
+    (!Number.isSafeInteger(backend.concurrency) || backend.concurrency < 1)
+  ) {
+    throw new InvalidBackendError(`backend "${backend.name}" concurrency must be a positive integer`)
+  }
+  if (backend.worker !== undefined) {
+    const { module, export: name } = backend.worker
+    if (typeof module !== 'string' || module.length === 0 || typeof name !== 'string' || name.length === 0) {
+      throw new InvalidBackendError(
+        `backend "${backend.name}" worker recipe needs a module and an export name`,
+      )
+    }
+  }
+  const types = new Map<string, TaskType>()
+  for (const type of backend.taskTypes) {
+    if (typeof type?.name !== 'string' || !NAME.test(type.name)) {
+      throw new InvalidBackendError(
+        `backend "${backend.name}" has a task type whose name does not match ${NAME}: ${JSON.stringify(type?.name)}`,
+      )
+    }
+    if (typeof type.input?.['~standard']?.validate !== 'function') {
+      throw new InvalidBackendError(`task type "${type.name}" needs a Standard Schema as its input`)
+    }
+    if (types.has(type.name)) {
+      throw new BackendConflictError(`backend "${backend.name}" lists task type "${type.name}" twice`)
+    }
+    types.set(type.name, type)
+  }
+  return types
+}

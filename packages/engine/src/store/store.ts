@@ -1,0 +1,339 @@
+import { existsSync, mkdirSync, renameSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import {
+  DEFAULT_PURGE_INTERVAL_MS,
+  DEFAULT_RESULT_TTL_MS,
+  PURGE_BATCH_SIZE,
+  STORE_APPLICATION_ID,
+  STORE_BUSY_TIMEOUT_MS,
+  STORE_FILE_NAME,
+  STORE_SCHEMA_VERSION,
+} from '../constants.js'
+import {
+  InvalidConfigError,
+  StoreClosedError,
+  StoreCorruptError,
+  StoreError,
+  StoreIncompatibleError,
+} from '../errors.js'
+import type { TaskRecord, TaskStatus } from '../types.js'
+import { COLUMNS, fromRow, SCHEMA_V1, type TaskParams, type TaskRow, toParams } from './schema.js'
+
+export interface ResultStoreInit {
+  /**
+   * Directory holding the store file (`results.db`), created if missing. The node passes its data
+   * directory. Exactly one of `directory` and `inMemory` is required.
+   */
+  readonly directory?: string
+  /** Keep everything in memory and lose it on close; for tests. */
+  readonly inMemory?: boolean
+  /**
+   * How long a record is kept after its task finished, in milliseconds.
+   *
+   * @default 86_400_000 (24 h)
+   */
+  readonly ttlMs?: number
+  /**
+   * How often expired records are deleted in the background, in milliseconds; 0 disables the timer
+   * (call `purge()` yourself). Expired records are never returned either way.
+   *
+   * @default 600_000 (10 min)
+   */
+  readonly purgeIntervalMs?: number
+  /**
+   * SQLite's `synchronous` setting in WAL mode. `NORMAL`: a write is durable once `put` returns
+   * against a crash or kill of the process (the data is in the OS page cache), but the last writes
+   * may be lost if the machine loses power. `FULL`: also survives power loss, at the cost of an
+   * fsync per write (milliseconds on most disks).
+   *
+   * @default 'NORMAL'
+   */
+  readonly synchronous?: 'NORMAL' | 'FULL'
+  /**
+   * What to do when the file is not a valid database: `throw` a `StoreCorruptError`, or
+   * `move-aside`: rename it (and its `-wal`/`-shm` files) to `results.db.corrupt-<time>` and start
+   * empty. The renamed path is then in `recoveredFrom`.
+   *
+   * @default 'throw'
+   */
+  readonly onCorrupt?: 'throw' | 'move-aside'
+  /** Clock, for tests. @default Date.now */
+  readonly now?: () => number
+}
+
+export interface ListQuery {
+  readonly status?: TaskStatus
+  readonly type?: string
+  /** @default 20 */
+  readonly limit?: number
+  /** @default 0 */
+  readonly offset?: number
+}
+
+/**
+ * Finished task records in SQLite: a single file in WAL mode that survives restarts, with expiry.
+ * Calls are synchronous (better-sqlite3); a read or write of a typical record takes microseconds.
+ */
+export interface ResultStore {
+  /** The database file, or `:memory:`. */
+  readonly path: string
+  /** Where a corrupt file was moved by `onCorrupt: 'move-aside'`, if that happened at open. */
+  readonly recoveredFrom: string | undefined
+  /**
+   * Inserts or replaces a record. Durable (see `synchronous`) once this returns. Throws a
+   * `TypeError` if the output is not JSON-serialisable (a BigInt, a cycle).
+   */
+  put(record: TaskRecord): void
+  /** The record, unless unknown or expired. */
+  get(id: string): TaskRecord | undefined
+  /** Whether a record exists and has not expired. */
+  has(id: string): boolean
+  /** Newest first (by `queuedAt`). */
+  list(query?: ListQuery): TaskRecord[]
+  count(query?: Pick<ListQuery, 'status' | 'type'>): number
+  delete(id: string): boolean
+  /** Deletes expired records now; returns how many. */
+  purge(): number
+  /** Closes the database; later calls throw `StoreClosedError`. Idempotent. */
+  close(): void
+  readonly closed: boolean
+}
+
+/** Opens (or creates) a result store. Throws `StoreCorruptError`, `StoreIncompatibleError`, `StoreError`. */
+export function resultStore(init: ResultStoreInit): ResultStore {
+  return new SqliteResultStore(init)
+}
+
+class SqliteResultStore implements ResultStore {
+  readonly path: string
+  readonly recoveredFrom: string | undefined
+  readonly #db: Database.Database
+  readonly #ttlMs: number
+  readonly #now: () => number
+  readonly #timer: NodeJS.Timeout | undefined
+  readonly #put: Database.Statement<TaskParams>
+  readonly #get: Database.Statement<[string, number], TaskRow>
+  readonly #has: Database.Statement<[string, number], { one: number }>
+  readonly #delete: Database.Statement<[string]>
+  readonly #purge: Database.Statement<[number, number]>
+  readonly #lists = new Map<string, Database.Statement>()
+  #closed = false
+
+  constructor(init: ResultStoreInit) {
+    const ttlMs = init.ttlMs ?? DEFAULT_RESULT_TTL_MS
+    const purgeIntervalMs = init.purgeIntervalMs ?? DEFAULT_PURGE_INTERVAL_MS
+    if ((init.directory === undefined) === (init.inMemory !== true)) {
+      throw new InvalidConfigError('a result store needs exactly one of `directory` and `inMemory: true`')
+    }
+    if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
+      throw new InvalidConfigError(`ttlMs must be a positive integer, got ${ttlMs}`)
+    }
+    if (!Number.isSafeInteger(purgeIntervalMs) || purgeIntervalMs < 0) {
+      throw new InvalidConfigError(`purgeIntervalMs must be a non-negative integer, got ${purgeIntervalMs}`)
+    }
+    if (init.synchronous !== undefined && init.synchronous !== 'NORMAL' && init.synchronous !== 'FULL') {
+      throw new InvalidConfigError(`synchronous must be 'NORMAL' or 'FULL', got ${String(init.synchronous)}`)
+    }
+    this.#ttlMs = ttlMs
+    this.#now = init.now ?? Date.now
+    if (init.directory === undefined) {
+      this.path = ':memory:'
+    } else {
+      try {
+        mkdirSync(init.directory, { recursive: true, mode: 0o700 })
+      } catch (err) {
+        throw new StoreError(`cannot create the result store directory ${init.directory}: ${String(err)}`, {
+          cause: err,
+        })
+      }
+      this.path = join(init.directory, STORE_FILE_NAME)
+    }
+    let recoveredFrom: string | undefined
+    let db: Database.Database
+    try {
+      db = open(this.path, init.synchronous ?? 'NORMAL')
+    } catch (err) {
+      if (!(err instanceof StoreCorruptError) || init.onCorrupt !== 'move-aside') throw err
+      recoveredFrom = moveAside(this.path, this.#now())
+      db = open(this.path, init.synchronous ?? 'NORMAL')
+    }
+    this.recoveredFrom = recoveredFrom
+    this.#db = db
+    this.#put = db.prepare(
+      `INSERT OR REPLACE INTO tasks (${COLUMNS}) VALUES (@id, @type, @status, @priority, @backend, @queued_at, @started_at, @finished_at, @expires_at, @output, @error_code, @error_message, @meta)`,
+    )
+    this.#get = db.prepare(`SELECT ${COLUMNS} FROM tasks WHERE id = ? AND expires_at > ?`)
+    this.#has = db.prepare('SELECT 1 AS one FROM tasks WHERE id = ? AND expires_at > ?')
+    this.#delete = db.prepare('DELETE FROM tasks WHERE id = ?')
+    this.#purge = db.prepare(
+      'DELETE FROM tasks WHERE rowid IN (SELECT rowid FROM tasks WHERE expires_at <= ? LIMIT ?)',
+    )
+    if (purgeIntervalMs > 0) {
+      this.#timer = setInterval(() => {
+        try {
+          this.purge()
+        } catch {
+          // Reads filter expired rows anyway; the next round retries, and a broken store shows up
+          // on the next put or get, where a caller can see it.
+        }
+      }, purgeIntervalMs)
+      this.#timer.unref()
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  put(record: TaskRecord): void {
+    // Outside #run: a TypeError here means the output is not JSON, not that the store failed.
+    const outputJson = record.output === undefined ? undefined : JSON.stringify(record.output)
+    const expiresAt = (record.finishedAt ?? this.#now()) + this.#ttlMs
+    this.#run(() => this.#put.run(toParams(record, outputJson, expiresAt)))
+  }
+
+  get(id: string): TaskRecord | undefined {
+    const row = this.#run(() => this.#get.get(id, this.#now()))
+    return row === undefined ? undefined : fromRow(row)
+  }
+
+  has(id: string): boolean {
+    return this.#run(() => this.#has.get(id, this.#now())) !== undefined
+  }
+
+  list(query: ListQuery = {}): TaskRecord[] {
+    const limit = query.limit ?? 20
+    const offset = query.offset ?? 0
+    const { where, params } = filter(query)
+    const stmt = this.#listStatement(
+      `SELECT ${COLUMNS} FROM tasks WHERE ${where} ORDER BY queued_at DESC, rowid DESC LIMIT ? OFFSET ?`,
+    )
+    const rows = this.#run(() => stmt.all(this.#now(), ...params, limit, offset) as TaskRow[])
+    return rows.map(fromRow)
+  }
+
+  count(query: Pick<ListQuery, 'status' | 'type'> = {}): number {
+    const { where, params } = filter(query)
+    const stmt = this.#listStatement(`SELECT COUNT(*) AS n FROM tasks WHERE ${where}`)
+    return this.#run(() => (stmt.get(this.#now(), ...params) as { n: number }).n)
+  }
+
+  delete(id: string): boolean {
+    return this.#run(() => this.#delete.run(id).changes > 0)
+  }
+
+  purge(): number {
+    const now = this.#now()
+    let total = 0
+    for (;;) {
+      const { changes } = this.#run(() => this.#purge.run(now, PURGE_BATCH_SIZE))
+      total += changes
+      if (changes < PURGE_BATCH_SIZE) return total
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#timer)
+    this.#db.close()
+  }
+
+  #listStatement(sql: string): Database.Statement {
+    let stmt = this.#lists.get(sql)
+    if (stmt === undefined) {
+      stmt = this.#run(() => this.#db.prepare(sql))
+      this.#lists.set(sql, stmt)
+    }
+    return stmt
+  }
+
+  #run<T>(fn: () => T): T {
+    if (this.#closed) throw new StoreClosedError(`the result store ${this.path} is closed`)
+    try {
+      return fn()
+    } catch (err) {
+      throw mapError(err, this.path)
+    }
+  }
+}
+
+function filter(query: Pick<ListQuery, 'status' | 'type'>): { where: string; params: string[] } {
+  let where = 'expires_at > ?'
+  const params: string[] = []
+  if (query.status !== undefined) {
+    where += ' AND status = ?'
+    params.push(query.status)
+  }
+  if (query.type !== undefined) {
+    where += ' AND type = ?'
+    params.push(query.type)
+  }
+  return { where, params }
+}
+
+function open(path: string, synchronous: 'NORMAL' | 'FULL'): Database.Database {
+  let db: Database.Database | undefined
+  try {
+    db = new Database(path, { timeout: STORE_BUSY_TIMEOUT_MS })
+    // The first read of the header: a file that is not SQLite fails here with SQLITE_NOTADB.
+    const applicationId = db.pragma('application_id', { simple: true }) as number
+    const version = db.pragma('user_version', { simple: true }) as number
+    if (applicationId === 0 && version === 0) {
+      const tables = (
+        db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
+          n: number
+        }
+      ).n
+      if (tables > 0) {
+        throw new StoreIncompatibleError(
+          `${path} is an SQLite database of another application; not touching it`,
+        )
+      }
+      db.exec(
+        `BEGIN; ${SCHEMA_V1}; PRAGMA application_id = ${STORE_APPLICATION_ID}; PRAGMA user_version = ${STORE_SCHEMA_VERSION}; COMMIT;`,
+      )
+    } else if (applicationId !== STORE_APPLICATION_ID) {
+      throw new StoreIncompatibleError(
+        `${path} is an SQLite database of another application; not touching it`,
+      )
+    } else if (version > STORE_SCHEMA_VERSION) {
+      throw new StoreIncompatibleError(
+        `${path} has schema version ${version}, written by a newer engine (this one knows ${STORE_SCHEMA_VERSION})`,
+      )
+    }
+    // WAL: readers never block the writer, and a commit is one sequential append.
+    db.pragma('journal_mode = WAL')
+    db.pragma(`synchronous = ${synchronous}`)
+    return db
+  } catch (err) {
+    db?.close()
+    throw mapError(err, path)
+  }
+}
+
+function mapError(err: unknown, path: string): unknown {
+  if (!(err instanceof Database.SqliteError)) return err
+  if (err.code === 'SQLITE_NOTADB' || err.code.startsWith('SQLITE_CORRUPT')) {
+    return new StoreCorruptError(
+      `the result store ${path} is corrupt (${err.message}). Stop the node, move the file and its -wal/-shm companions aside (e.g. mv ${path} ${path}.bad), and start again with an empty store; or open it with onCorrupt: 'move-aside'`,
+      path,
+      { cause: err },
+    )
+  }
+  return new StoreError(`result store ${path}: ${err.message} (${err.code})`, { cause: err })
+}
+
+function moveAside(path: string, now: number): string {
+  const target = `${path}.corrupt-${now}`
+  try {
+    renameSync(path, target)
+    for (const suffix of ['-wal', '-shm']) {
+      if (existsSync(path + suffix)) renameSync(path + suffix, target + suffix)
+    }
+  } catch (err) {
+    throw new StoreError(`cannot move the corrupt result store ${path} aside: ${String(err)}`, { cause: err })
+  }
+  return target
+}

@@ -1,0 +1,234 @@
+import { z } from 'zod'
+import type { TaskType } from '../backend.js'
+import {
+  CHUNK_MIN_FILL,
+  DEFAULT_CHUNK_OVERLAP,
+  DEFAULT_CHUNK_SIZE,
+  MAX_CHUNK_SIZE,
+  MAX_CHUNK_TEXT_LENGTH,
+  MAX_CHUNKS,
+} from '../constants.js'
+
+/**
+ * Where a chunk may end, best first: `paragraph` tries blank lines, then sentence ends, then
+ * spaces; `sentence` starts at sentence ends; `word` at spaces; `none` cuts at exactly `size`.
+ */
+export type ChunkBoundary = 'paragraph' | 'sentence' | 'word' | 'none'
+
+/** Input of the `chunk` task. Sizes count UTF-16 code units (JavaScript string length). */
+export interface ChunkInput {
+  readonly text: string
+  /** Longest chunk. @default 1000 */
+  readonly size?: number | undefined
+  /**
+   * Characters the next chunk repeats from the end of the previous one, so context spanning a
+   * cut is not lost. Snapped forward to a sentence or word start; at most half the chunk.
+   * @default min(100, size / 10)
+   */
+  readonly overlap?: number | undefined
+  /** @default 'paragraph' */
+  readonly boundary?: ChunkBoundary | undefined
+}
+
+/** One chunk: `text === input.text.slice(start, end)`, trimmed of surrounding whitespace. */
+export interface Chunk {
+  readonly index: number
+  readonly start: number
+  readonly end: number
+  readonly text: string
+}
+
+export interface ChunkOutput {
+  readonly chunks: readonly Chunk[]
+}
+
+/** Schema of the `chunk` input; unknown fields are rejected so a typo (`sise`) is not ignored. */
+export const chunkInputSchema = z
+  .strictObject({
+    text: z.string().max(MAX_CHUNK_TEXT_LENGTH),
+    size: z.number().int().min(1).max(MAX_CHUNK_SIZE).optional(),
+    overlap: z.number().int().min(0).optional(),
+    boundary: z.enum(['paragraph', 'sentence', 'word', 'none']).optional(),
+  })
+  .superRefine((value, ctx) => {
+    const size = value.size ?? DEFAULT_CHUNK_SIZE
+    if (value.overlap !== undefined && value.overlap >= size) {
+      ctx.addIssue({ code: 'custom', path: ['overlap'], message: `must be smaller than size (${size})` })
+    }
+    // Every chunk but the last advances by at least a quarter of `size` (CHUNK_MIN_FILL, then at
+    // most half of that as overlap), which bounds the number of chunks and so the output's memory.
+    if (value.text.length / (size * CHUNK_MIN_FILL * 0.5) > MAX_CHUNKS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['size'],
+        message: `too small for a text of ${value.text.length} characters (more than ${MAX_CHUNKS} chunks)`,
+      })
+    }
+  })
+
+/** The `chunk` task type. */
+export const chunkTaskType: TaskType<ChunkInput> = {
+  name: 'chunk',
+  description: 'Split text into overlapping chunks of at most `size` characters on natural boundaries',
+  input: chunkInputSchema,
+}
+
+export interface ChunkTextOptions {
+  /** Checked every few hundred chunks; an aborted signal stops the split with its reason. */
+  readonly signal?: AbortSignal
+  readonly onProgress?: (fraction: number) => void
+}
+
+const CHECK_EVERY = 512
+
+/**
+ * Splits `input.text` into chunks. Linear in the text length: each chunk scans back from its limit
+ * at most to its minimum fill, using native `lastIndexOf` for the most common searches.
+ */
+export function chunkText(input: ChunkInput, options: ChunkTextOptions = {}): ChunkOutput {
+  const { text } = input
+  const size = input.size ?? DEFAULT_CHUNK_SIZE
+  const overlap = input.overlap ?? Math.min(DEFAULT_CHUNK_OVERLAP, Math.floor(size / 10))
+  const boundary = input.boundary ?? 'paragraph'
+  const n = text.length
+  const chunks: Chunk[] = []
+  let start = skipSpaceForward(text, 0, n)
+  while (start < n) {
+    if ((chunks.length + 1) % CHECK_EVERY === 0) {
+      options.signal?.throwIfAborted()
+      options.onProgress?.(start / n)
+    }
+    const cut = findCut(text, start, size, boundary)
+    const end = skipSpaceBackward(text, start, cut)
+    if (end > start) chunks.push({ index: chunks.length, start, end, text: text.slice(start, end) })
+    if (cut >= n) break
+    let next = cut
+    const want = Math.min(overlap, Math.floor((end - start) / 2))
+    if (want > 0) next = snapForward(text, end - want, end, boundary)
+    if (next <= start) next = cut
+    start = skipSpaceForward(text, next, n)
+  }
+  options.onProgress?.(1)
+  return { chunks }
+}
+
+/** End (exclusive) of the chunk starting at `start`: the best boundary in its allowed window. */
+function findCut(text: string, start: number, size: number, boundary: ChunkBoundary): number {
+  const n = text.length
+  const limit = start + size
+  if (limit >= n) return n
+  const minEnd = start + Math.max(1, Math.ceil(size * CHUNK_MIN_FILL))
+  let cut = -1
+  if (boundary === 'paragraph') cut = lastParagraphBreak(text, minEnd, limit)
+  if (cut < 0 && (boundary === 'paragraph' || boundary === 'sentence')) {
+    cut = lastSentenceBreak(text, minEnd, limit)
+  }
+  if (cut < 0 && boundary !== 'none') cut = lastSpace(text, minEnd, limit)
+  if (cut < 0) cut = limit
+  // Never split a surrogate pair.
+  if (isHighSurrogate(text.charCodeAt(cut - 1)) && cut - 1 > start) cut--
+  return cut
+}
+
+/** Largest `p` in [minEnd, limit] just after a blank line (`\n`, optional spaces, `\n`). */
+function lastParagraphBreak(text: string, minEnd: number, limit: number): number {
+  let i = text.lastIndexOf('\n', limit - 1)
+  while (i >= minEnd - 1 && i > 0) {
+    let j = i - 1
+    while (j >= 0 && isInlineSpace(text.charCodeAt(j))) j--
+    if (j >= 0 && text.charCodeAt(j) === 10) return i + 1
+    i = text.lastIndexOf('\n', j)
+  }
+  return -1
+}
+
+/** Largest `p` in [minEnd, limit] at a sentence end (`. `, `?\n`, `。`, ...) or a line break. */
+function lastSentenceBreak(text: string, minEnd: number, limit: number): number {
+  for (let p = limit; p >= minEnd; p--) {
+    if (isSentenceBreak(text, p)) return p
+  }
+  return -1
+}
+
+/** Whether a sentence ends right before `p`. */
+function isSentenceBreak(text: string, p: number): boolean {
+  const before = text.charCodeAt(p - 1)
+  if (before === 10 || isCjkTerminator(before)) return true
+  if (p >= text.length || !isSpace(text.charCodeAt(p))) return false
+  let k = p - 1
+  while (k > 0 && isCloser(text.charCodeAt(k))) k--
+  const c = text.charCodeAt(k)
+  return c === 46 || c === 33 || c === 63 // . ! ?
+}
+
+/** Largest `p` in [minEnd, limit] where `text[p]` is whitespace (the space goes to the next chunk). */
+function lastSpace(text: string, minEnd: number, limit: number): number {
+  for (let p = limit; p >= minEnd; p--) {
+    if (isSpace(text.charCodeAt(p))) return p
+  }
+  return -1
+}
+
+/**
+ * Where the next chunk starts when it should repeat `[from, end)`: the first sentence start (or
+ * word start) in that range, so overlaps do not begin mid-word; `from` itself if there is none.
+ */
+function snapForward(text: string, from: number, end: number, boundary: ChunkBoundary): number {
+  if (boundary === 'none') return isLowSurrogate(text.charCodeAt(from)) ? from + 1 : from
+  if (boundary !== 'word') {
+    for (let p = from; p < end; p++) if (isSentenceBreak(text, p)) return p
+  }
+  if (from === 0 || isSpace(text.charCodeAt(from - 1))) return from
+  for (let p = from; p < end; p++) if (isSpace(text.charCodeAt(p))) return p
+  return isLowSurrogate(text.charCodeAt(from)) ? from + 1 : from
+}
+
+function skipSpaceForward(text: string, from: number, to: number): number {
+  let i = from
+  while (i < to && isSpace(text.charCodeAt(i))) i++
+  return i
+}
+
+function skipSpaceBackward(text: string, from: number, to: number): number {
+  let i = to
+  while (i > from && isSpace(text.charCodeAt(i - 1))) i--
+  return i
+}
+
+function isSpace(c: number): boolean {
+  return (
+    c === 32 ||
+    (c >= 9 && c <= 13) ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  )
+}
+
+function isInlineSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 13
+}
+
+/** Closing quotes and brackets that may follow a sentence's final punctuation. */
+function isCloser(c: number): boolean {
+  return c === 34 || c === 39 || c === 41 || c === 93 || c === 0xbb || c === 0x2019 || c === 0x201d
+}
+
+/** 。！？ and their fullwidth forms end a sentence without a following space. */
+function isCjkTerminator(c: number): boolean {
+  return c === 0x3002 || c === 0xff01 || c === 0xff1f || c === 0xff0e
+}
+
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff
+}

@@ -1,0 +1,88 @@
+import type { TaskProgress } from './backend.js'
+
+/**
+ * Where a task is in its life: `QUEUED → RUNNING → COMPLETED | FAILED | TIMEOUT | CANCELLED`.
+ * A queued task may also go straight to `CANCELLED` (or `FAILED` if its backend is removed).
+ */
+export type TaskStatus = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED'
+
+/** All statuses, in life order. */
+export const TASK_STATUSES: readonly TaskStatus[] = [
+  'QUEUED',
+  'RUNNING',
+  'COMPLETED',
+  'FAILED',
+  'TIMEOUT',
+  'CANCELLED',
+]
+
+/** Statuses a task never leaves. */
+export type TerminalTaskStatus = Exclude<TaskStatus, 'QUEUED' | 'RUNNING'>
+
+/** Whether `status` is final. */
+export function isTerminal(status: TaskStatus): status is TerminalTaskStatus {
+  return status !== 'QUEUED' && status !== 'RUNNING'
+}
+
+/** Why a task did not complete: exactly what crosses the wire. */
+export interface TaskErrorInfo {
+  /** Stable code, e.g. `ERR_TASK_TIMEOUT`, `ERR_MODEL_NOT_FOUND`, `ERR_BACKEND_FAILED`. */
+  readonly code: string
+  readonly message: string
+}
+
+/** Caller-defined string labels stored with a task, e.g. the requesting peer. */
+export type TaskMeta = Readonly<Record<string, string>>
+
+/**
+ * A snapshot of one task. Timestamps are milliseconds since the Unix epoch from the engine's clock.
+ * Records are plain JSON-serialisable objects; a new snapshot is taken on every query.
+ */
+export interface TaskRecord<Output = unknown> {
+  readonly id: string
+  readonly type: string
+  readonly status: TaskStatus
+  /** Higher runs first. */
+  readonly priority: number
+  /** Name of the backend that runs (or ran) the task. */
+  readonly backend: string
+  readonly queuedAt: number
+  readonly startedAt?: number
+  readonly finishedAt?: number
+  /** Latest progress report while running; `fraction` is 1 once completed. */
+  readonly progress?: TaskProgress
+  /** The backend's output; only when `status` is `COMPLETED`. */
+  readonly output?: Output
+  /** Only when `status` is `FAILED`, `TIMEOUT` or `CANCELLED`. */
+  readonly error?: TaskErrorInfo
+  readonly meta?: TaskMeta
+}
+
+/** A task to run. */
+export interface TaskRequest<Input = unknown> {
+  /**
+   * Stable id. A submission whose id matches a task the engine still knows (queued, running or with
+   * a stored result) returns that task instead of running it again, which makes network retries
+   * idempotent. Printable ASCII without spaces, at most 128 characters. Default: a random UUID.
+   */
+  readonly id?: string
+  /** Task type, e.g. `chunk`. */
+  readonly type: string
+  /** Validated against the task type's schema before the task is queued. */
+  readonly input: Input
+  /**
+   * Higher runs first; equal priorities run in submission order. An integer.
+   *
+   * @default 0
+   */
+  readonly priority?: number
+  /**
+   * Execution time limit in milliseconds, counted from the start of the run (queue time is not
+   * counted). At most the engine's `maxTimeoutMs`.
+   *
+   * @default the engine's `timeoutMs` (30 s)
+   */
+  readonly timeoutMs?: number
+  /** Labels kept in the task record, e.g. `{ requester: peerId }`. */
+  readonly meta?: TaskMeta
+}

@@ -1,0 +1,277 @@
+import { Worker } from 'node:worker_threads'
+import type { BackendRunOptions, BackendTask, ModelInfo, WorkerHosting } from '../backend.js'
+import { toError } from '../engine/task-error.js'
+import { EngineStoppedError, WorkerCrashedError } from '../errors.js'
+import { runnableModuleUrl, toModuleSpecifier, workerEntryUrl } from './module-url.js'
+import type { FromWorker, SerializedError, ToWorker, WorkerBoot } from './protocol.js'
+import { serializeError } from './protocol.js'
+
+export interface WorkerPoolInit {
+  /** Backend name, for messages. */
+  readonly name: string
+  readonly hosting: WorkerHosting
+  /** Most workers, and so most tasks at once. */
+  readonly size: number
+  /** How long a cancelled task's worker may take to stop before it is terminated. */
+  readonly graceMs: number
+  readonly progressIntervalMs: number
+}
+
+interface Job {
+  readonly id: string
+  resolve(output: unknown): void
+  reject(err: unknown): void
+  onProgress?: BackendRunOptions['onProgress']
+}
+
+/** One worker thread hosting one backend instance, running one task at a time. */
+class PoolWorker {
+  readonly worker: Worker
+  /** Settles once the backend is built and loaded in the worker. */
+  readonly ready: Promise<void>
+  job: Job | undefined
+  exited = false
+  /** Set when the pool terminates this worker on purpose; its job then fails with `doomReason`. */
+  doomed = false
+  doomReason: unknown
+  #unloaded: (() => void) | undefined
+
+  constructor(
+    boot: WorkerBoot,
+    hosting: WorkerHosting,
+    readonly onExit: (w: PoolWorker, code: number, error: Error | undefined) => void,
+    readonly onModels: (models: readonly ModelInfo[]) => void,
+    readonly onLoaded: (error: SerializedError | undefined) => void,
+  ) {
+    this.worker = new Worker(workerEntryUrl(), {
+      workerData: boot,
+      ...(hosting.resourceLimits === undefined ? {} : { resourceLimits: { ...hosting.resourceLimits } }),
+    })
+    let lastError: Error | undefined
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.worker.on('message', (message: FromWorker) => {
+        switch (message.kind) {
+          case 'ready':
+            this.onModels(message.models)
+            this.onLoaded(undefined)
+            resolve()
+            break
+          case 'load-error':
+            this.onLoaded(message.error)
+            reject(toError(message.error))
+            this.doom(undefined)
+            break
+          case 'progress':
+            if (this.job?.id === message.id) this.job.onProgress?.(message.progress)
+            break
+          case 'result':
+            this.onModels(message.models)
+            if (this.job?.id === message.id) this.job.resolve(message.output)
+            break
+          case 'error':
+            if (this.job?.id === message.id) this.job.reject(toError(message.error))
+            break
+          case 'unloaded':
+            this.#unloaded?.()
+            break
+        }
+      })
+      this.worker.on('error', (err) => {
+        lastError = err
+      })
+      this.worker.on('messageerror', (err) => {
+        lastError = err
+        void this.worker.terminate()
+      })
+      this.worker.on('exit', (code) => {
+        this.exited = true
+        reject(lastError ?? new WorkerCrashedError(`the worker exited with code ${code} while loading`))
+        this.onExit(this, code, lastError)
+      })
+    })
+    // A load failure is reported through `run`; do not let it count as unhandled meanwhile.
+    this.ready.catch(() => {})
+  }
+
+  post(message: ToWorker): void {
+    this.worker.postMessage(message)
+  }
+
+  /** Terminates the thread; its running job, if any, fails with `reason`. */
+  doom(reason: unknown): void {
+    if (this.doomed) return
+    this.doomed = true
+    this.doomReason = reason
+    void this.worker.terminate()
+  }
+
+  /** Asks the backend to unload, then ends the thread; terminates it if it does not answer in time. */
+  async close(graceMs: number): Promise<void> {
+    if (this.exited) return
+    const answered = new Promise<void>((resolve) => {
+      this.#unloaded = resolve
+    })
+    this.post({ kind: 'unload' })
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([answered, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))])
+    clearTimeout(timer)
+    await this.worker.terminate()
+  }
+}
+
+/**
+ * A pool of worker threads hosting one backend. Workers start on demand (the first tasks pay the
+ * start-up and the backend's `load`), stay for later tasks, and are replaced after a crash or after
+ * being terminated because a cancelled task did not stop within the grace period. Idle workers are
+ * unref'd, so an idle pool does not keep the process alive.
+ */
+export class WorkerPool {
+  readonly #init: WorkerPoolInit
+  readonly #boot: WorkerBoot
+  readonly #workers = new Set<PoolWorker>()
+  readonly #idle: PoolWorker[] = []
+  readonly #waiters: Array<(w: PoolWorker) => void> = []
+  #models: readonly ModelInfo[] | undefined
+  #closed = false
+  /** Workers that exited while running a task. */
+  crashes = 0
+  /** Why the backend last failed to load in a worker, until one loads it successfully. */
+  loadError: SerializedError | undefined
+
+  constructor(init: WorkerPoolInit) {
+    this.#init = init
+    this.#boot = {
+      module: runnableModuleUrl(toModuleSpecifier(init.hosting.module)),
+      export: init.hosting.export,
+      init: init.hosting.init,
+      progressIntervalMs: init.progressIntervalMs,
+    }
+  }
+
+  /** Worker threads alive now. */
+  get threads(): number {
+    return this.#workers.size
+  }
+
+  /** Models as last reported by a worker, if one has loaded. */
+  models(): readonly ModelInfo[] | undefined {
+    return this.#models
+  }
+
+  /** Starts every worker and waits until each has loaded its backend. */
+  async warm(): Promise<void> {
+    const started: PoolWorker[] = []
+    while (this.#workers.size < this.#init.size) {
+      const w = this.#spawn()
+      started.push(w)
+      this.#release(w)
+    }
+    await Promise.all([...this.#workers].map((w) => w.ready))
+  }
+
+  /**
+   * Runs one task in a worker. On abort the worker is asked to stop; if it has not settled the task
+   * within the grace period it is terminated. Either way this settles only once the worker is idle
+   * again or gone, so the caller's slot accounting matches the threads really busy.
+   */
+  async run(task: BackendTask, options: BackendRunOptions): Promise<unknown> {
+    if (this.#closed) throw new EngineStoppedError('the worker pool is closed')
+    const { signal } = options
+    const w = await this.#acquire()
+    w.worker.ref()
+    let graceTimer: NodeJS.Timeout | undefined
+    // Ask the backend to stop; if it has not within the grace period (a CPU loop that never looks
+    // at its signal, a hung load), the thread is terminated and replaced.
+    const onAbort = (): void => {
+      if (w.job !== undefined && !w.exited) {
+        w.post({ kind: 'cancel', id: task.id, reason: serializeError(signal.reason) })
+      }
+      graceTimer ??= setTimeout(() => w.doom(signal.reason), this.#init.graceMs)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      await w.ready
+      signal.throwIfAborted()
+      return await new Promise<unknown>((resolve, reject) => {
+        w.job = {
+          id: task.id,
+          resolve,
+          reject,
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        }
+        w.post({ kind: 'run', id: task.id, type: task.type, input: task.input })
+      })
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      clearTimeout(graceTimer)
+      w.job = undefined
+      if (w.exited || w.doomed) this.#forget(w)
+      else this.#release(w)
+    }
+  }
+
+  /** Unloads the backend in every worker and ends all threads. */
+  async close(): Promise<void> {
+    this.#closed = true
+    await Promise.all([...this.#workers].map((w) => w.close(this.#init.graceMs)))
+    this.#workers.clear()
+    this.#idle.length = 0
+  }
+
+  async #acquire(): Promise<PoolWorker> {
+    const idle = this.#idle.pop()
+    if (idle !== undefined) return idle
+    if (this.#workers.size < this.#init.size) return this.#spawn()
+    // The engine never runs more tasks than the pool has workers; this only guards the contract.
+    return new Promise((resolve) => this.#waiters.push(resolve))
+  }
+
+  #release(w: PoolWorker): void {
+    if (this.#closed) return
+    const waiter = this.#waiters.shift()
+    if (waiter !== undefined) {
+      waiter(w)
+      return
+    }
+    w.worker.unref()
+    this.#idle.push(w)
+  }
+
+  #spawn(): PoolWorker {
+    const w = new PoolWorker(
+      this.#boot,
+      this.#init.hosting,
+      (exited, code, error) => {
+        if (exited.job !== undefined && exited.doomed) {
+          exited.job.reject(exited.doomReason)
+        } else if (exited.job !== undefined) {
+          this.crashes++
+          const detail = error === undefined ? `exited with code ${code}` : `crashed: ${error.message}`
+          exited.job.reject(
+            new WorkerCrashedError(
+              `the ${this.#init.name} worker ${detail} while running task ${exited.job.id}`,
+            ),
+          )
+        }
+        this.#forget(exited)
+      },
+      (models) => {
+        this.#models = models
+      },
+      (error) => {
+        this.loadError = error
+      },
+    )
+    this.#workers.add(w)
+    return w
+  }
+
+  #forget(w: PoolWorker): void {
+    if (!this.#workers.delete(w)) return
+    const i = this.#idle.indexOf(w)
+    if (i >= 0) this.#idle.splice(i, 1)
+    // A waiter gets a fresh worker in place of the one that died.
+    const waiter = this.#waiters.shift()
+    if (waiter !== undefined && !this.#closed) waiter(this.#spawn())
+  }
+}
