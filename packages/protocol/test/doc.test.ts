@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest'
+import * as constants from '../src/constants.js'
+import * as errors from '../src/errors.js'
+import { isMessageType, MESSAGE_TYPES, validateEnvelope, validatePayload } from '../src/messages.js'
+import { jsonBlocks, PROTOCOL_MD, tableUnder } from './doc.js'
+
+// These tests keep docs/protocol.md honest: its examples, limits and error codes are the code's.
+describe('docs/protocol.md', () => {
+  const blocks = jsonBlocks(PROTOCOL_MD)
+
+  it('has a valid payload example for every message type', () => {
+    const examples = blocks.filter((block) => isMessageType(block.tag))
+    for (const { tag, value } of examples) {
+      expect(() => validatePayload(tag as never, value), tag).not.toThrow()
+    }
+    expect(new Set(examples.map((block) => block.tag))).toEqual(new Set(MESSAGE_TYPES))
+  })
+
+  it('shows a well-formed envelope', () => {
+    const envelopes = blocks.filter((block) => block.tag === 'envelope')
+    expect(envelopes).toHaveLength(1)
+    expect(() => validateEnvelope(envelopes[0]?.value)).not.toThrow()
+  })
+
+  it('lists the limits the code enforces', () => {
+    const rows = tableUnder(PROTOCOL_MD, '## 8. Limits')
+    expect(rows.length).toBeGreaterThan(10)
+    for (const [name, value] of rows) {
+      const key = (name as string).replaceAll('`', '')
+      expect(constants, key).toHaveProperty(key)
+      expect(String(constants[key as keyof typeof constants]), key).toBe(value)
+    }
+  })
+
+  it('lists exactly the error codes this package raises', () => {
+    const documented = tableUnder(PROTOCOL_MD, '### 6.1 Protocol errors').map(([code]) =>
+      (code as string).replaceAll('`', ''),
+    )
+    const raised = Object.values(errors)
+      .map((value) => (value as { code?: unknown }).code)
+      .filter((code): code is string => typeof code === 'string')
+    expect(documented.sort()).toEqual(raised.sort())
+  })
+
+  it('names the protocol ids the code registers', () => {
+    for (const id of constants.PROTOCOLS) {
+      expect(PROTOCOL_MD).toContain(`\`${id}\``)
+    }
+    expect(PROTOCOL_MD).toContain(JSON.stringify(constants.SIGNING_PREFIX).slice(1, -3))
+  })
+})
