@@ -36,6 +36,8 @@ export const DEFAULT_LISTEN: readonly string[] = Object.freeze([
   '/ip4/0.0.0.0/tcp/0',
   '/ip4/0.0.0.0/tcp/0/ws',
 ])
+/** The standard libp2p mDNS service name (the transport's default). */
+export const DEFAULT_MDNS_SERVICE_TAG = '_p2p._udp.local'
 /** Default maximum number of open connections (peers). */
 export const DEFAULT_MAX_CONNECTIONS = 32
 

@@ -99,11 +99,11 @@ interface Entry {
   failureReason?: string
   reconnectAttempts: number
   nextReconnectAt?: number
-  reconnectTimer?: NodeJS.Timeout
+  reconnectTimer: NodeJS.Timeout | undefined
   pinging: boolean
   /** The peer said goodbye: its coming disconnect is expected. */
   leaving: boolean
-  snapshot?: PeerInfo
+  snapshot: PeerInfo | undefined
 }
 
 /**
@@ -205,6 +205,8 @@ export class PeerTable {
         reconnectAttempts: 0,
         pinging: false,
         leaving: false,
+        reconnectTimer: undefined,
+        snapshot: undefined,
       }
       this.#entries.set(key, entry)
     } else {

@@ -6,6 +6,7 @@ import {
   DEFAULT_LISTEN,
   DEFAULT_LOG_LEVEL,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MDNS_SERVICE_TAG,
   DEFAULT_RECONNECT_INITIAL_DELAY_MS,
   DEFAULT_RECONNECT_MAX_ATTEMPTS,
   DEFAULT_RECONNECT_MAX_DELAY_MS,
@@ -120,9 +121,24 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
   {
     path: 'network.mdns.interface',
     type: { kind: 'string' },
-    default: constant('lan'),
+    default: constant('auto'),
     reload: 'restart',
-    description: '`lan` (all non-internal IPv4 interfaces), `loopback`, or an interface name such as `eth0`.',
+    description:
+      '`lan` (all non-loopback IPv4 interfaces), `loopback`, an interface name such as `eth0` or its IPv4 address, or `auto`: `loopback` when every listen address is a loopback one, else `lan`.',
+  },
+  {
+    path: 'network.mdns.serviceTag',
+    type: { kind: 'string' },
+    default: constant(DEFAULT_MDNS_SERVICE_TAG),
+    reload: 'restart',
+    description: 'DNS-SD service name; only nodes with the same tag see each other (separates networks on one LAN).',
+  },
+  {
+    path: 'network.dht',
+    type: { kind: 'boolean' },
+    default: constant(false),
+    reload: 'restart',
+    description: 'Run the Kademlia DHT (`/p2p-ai/kad/1.0.0`) for discovery beyond the LAN.',
   },
   {
     path: 'heartbeat.intervalMs',

@@ -40,9 +40,16 @@ export interface NodeConfig {
     mdns: {
       /** Discover peers on the local network with multicast DNS. */
       enabled: boolean
-      /** Where mDNS runs: `lan` (every non-internal IPv4 interface), `loopback`, or an interface name. */
+      /**
+       * Where mDNS runs: `lan` (every non-loopback IPv4 interface), `loopback`, an interface name
+       * or address, or `auto` (`loopback` when only listening on loopback, else `lan`).
+       */
       interface: string
+      /** DNS-SD service name; only nodes with the same tag discover each other. */
+      serviceTag: string
     }
+    /** Run the Kademlia DHT for discovery beyond the LAN. */
+    dht: boolean
   }
   heartbeat: {
     /** Ping every connected peer this often; the RTT goes into the peer table. */
