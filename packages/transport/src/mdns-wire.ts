@@ -133,6 +133,11 @@ export function decodeMessage(
   } catch (err) {
     throw new MalformedMdnsMessage(`undecodable DNS message: ${(err as Error).message}`)
   }
+  // dns-packet slices record data without bounds checks, so a truncated datagram can decode into
+  // shortened strings; it then reports having read past the end.
+  if (decode.bytes > datagram.byteLength) {
+    throw new MalformedMdnsMessage(`truncated DNS message: ${datagram.byteLength} of ${decode.bytes} bytes`)
+  }
   if (packet.type === 'query') {
     const asksForService = asRecords(packet.questions).some(
       (q) => sameName(q.name, serviceTag) && (q.type === 'PTR' || q.type === 'ANY'),
