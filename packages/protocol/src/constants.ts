@@ -67,5 +67,25 @@ export const MAX_MODELS = 256
 export const MAX_CONCURRENCY = 1024
 export const MAX_QUEUE_LENGTH = 1_000_000
 
-/** The code sent for failures that carry no code of their own; their message stays local. */
-export const INTERNAL_ERROR_CODE = 'ERR_INTERNAL'
+/**
+ * Common codes for `task.reject` and failed `task.result` errors (docs/protocol.md §6.2). The
+ * set is open: engines add their own `ERR_…` codes.
+ */
+export const TASK_ERROR_CODES = Object.freeze({
+  /** The provider does not run this task type. */
+  unsupportedTask: 'ERR_UNSUPPORTED_TASK',
+  /** The input names a model the provider does not have. */
+  unknownModel: 'ERR_UNKNOWN_MODEL',
+  /** The input does not fit the task type. */
+  invalidInput: 'ERR_INVALID_INPUT',
+  /** The queue is full; `retryAfterMs` says when to try again. */
+  busy: 'ERR_BUSY',
+  /** The provider is stopping. */
+  shuttingDown: 'ERR_SHUTTING_DOWN',
+  /** `timeoutMs` elapsed. */
+  timeout: 'ERR_TIMEOUT',
+  /** The requester cancelled. */
+  cancelled: 'ERR_CANCELLED',
+  /** Anything else; the details stay on the provider. */
+  internal: 'ERR_INTERNAL',
+} as const)

@@ -7,8 +7,8 @@ import type { JsonObject } from './canonical-json.js'
 import {
   DEFAULT_PRIORITY,
   DEFAULT_TIMEOUT_MS,
-  INTERNAL_ERROR_CODE,
   MAX_ERROR_MESSAGE_LENGTH,
+  TASK_ERROR_CODES,
 } from './constants.js'
 import type { SignedEnvelope } from './envelope.js'
 import { RemoteError, ResultMismatchError } from './errors.js'
@@ -34,7 +34,8 @@ export interface TaskRequestInit {
    */
   priority?: number
   /**
-   * How long the provider may take, from acceptance to result.
+   * How long the provider may take, from receiving the request to sending the result
+   * (queueing included).
    *
    * @default 30_000
    */
@@ -93,7 +94,7 @@ export function toWireError(err: unknown): WireError {
   const code = (err as { code?: unknown } | null)?.code
   const message = (err as { message?: unknown } | null)?.message
   if (typeof code !== 'string' || !ERROR_CODE.test(code) || typeof message !== 'string') {
-    return { code: INTERNAL_ERROR_CODE, message: 'internal error' }
+    return { code: TASK_ERROR_CODES.internal, message: 'internal error' }
   }
   let text = message.replace(LONE_SURROGATES, '\uFFFD')
   if (text.length > MAX_ERROR_MESSAGE_LENGTH) {
