@@ -28,6 +28,8 @@ export interface SyntheticBertOptions {
   readonly maxSeqLength?: number
   /** Seed of the weight generator; the same options always give the same bytes. @default 1 */
   readonly seed?: number
+  /** Take a `token_type_ids` input, as BERT does (DistilBERT-style models do not). @default true */
+  readonly tokenTypeIds?: boolean
 }
 
 /** The all-MiniLM-L6-v2 shape, for realistic benchmark figures. */
@@ -180,7 +182,13 @@ export function syntheticBertModel(options: SyntheticBertOptions = {}): Syntheti
 
   const wordEmbeddings = weight('word_embeddings', [vocab.length, hidden], 1)
   const positionEmbeddings = weight('position_embeddings', [maxPosition, hidden], 0.5)
+  // Without a token_type_ids input the table is unused; it is still generated so the other
+  // weights (and so reference outputs) do not depend on the option.
   const tokenTypeEmbeddings = weight('token_type_embeddings', [2, hidden], 0.1)
+  if (options.tokenTypeIds === false) {
+    initializers.pop()
+    parameters -= tokenTypeEmbeddings.length
+  }
   constant('one_i64', [1], [])
   constant('zero_i64', [0], [])
   constant('bias_shape', [0, 1, 1, -1])
@@ -201,9 +209,13 @@ export function syntheticBertModel(options: SyntheticBertOptions = {}): Syntheti
     { op: 'Gather', inputs: ['ids_shape', 'one_i64'], outputs: ['seq_len'], attributes: { axis: { i: 0 } } },
     { op: 'Range', inputs: ['zero_i64', 'seq_len', 'one_i64'], outputs: ['positions'] },
     { op: 'Gather', inputs: ['position_embeddings', 'positions'], outputs: ['pe'] },
-    { op: 'Gather', inputs: ['token_type_embeddings', 'token_type_ids'], outputs: ['te'] },
     { op: 'Add', inputs: ['we', 'pe'], outputs: ['e1'] },
-    { op: 'Add', inputs: ['e1', 'te'], outputs: ['e2'] },
+    ...(options.tokenTypeIds === false
+      ? [{ op: 'Identity', inputs: ['e1'], outputs: ['e2'] }]
+      : [
+          { op: 'Gather', inputs: ['token_type_embeddings', 'token_type_ids'], outputs: ['te'] },
+          { op: 'Add', inputs: ['e1', 'te'], outputs: ['e2'] },
+        ]),
     // Padding gets -10000 before the softmax: BERT's additive attention mask.
     { op: 'Cast', inputs: ['attention_mask'], outputs: ['mask_f'], attributes: { to: { i: 1 } } },
     { op: 'Sub', inputs: ['one_f', 'mask_f'], outputs: ['mask_inv'] },
@@ -276,7 +288,11 @@ export function syntheticBertModel(options: SyntheticBertOptions = {}): Syntheti
     ({ name, type: 'int64', shape: ['batch_size', 'sequence_length'] }) as const
   const model = encodeOnnxModel({
     name: 'synthetic-bert',
-    inputs: [tokenInput('input_ids'), tokenInput('attention_mask'), tokenInput('token_type_ids')],
+    inputs: [
+      tokenInput('input_ids'),
+      tokenInput('attention_mask'),
+      ...(options.tokenTypeIds === false ? [] : [tokenInput('token_type_ids')]),
+    ],
     outputs: [
       { name: 'last_hidden_state', type: 'float32', shape: ['batch_size', 'sequence_length', hidden] },
     ],

@@ -136,8 +136,8 @@ export function sessionCache(init: SessionCacheInit = {}): SessionCache {
       graphOptimizationLevel: o.graphOptimizationLevel ?? 'all',
       executionMode: o.executionMode ?? 'sequential',
       enableCpuMemArena: o.enableCpuMemArena ?? true,
-      // ORT logs warnings (e.g. unused initializers) to stderr; errors still reach us as exceptions.
-      logSeverityLevel: 3,
+      // ORT would also print every failure to stderr; they reach the caller as coded errors instead.
+      logSeverityLevel: 4,
       ...(o.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: o.intraOpNumThreads }),
       ...(o.interOpNumThreads === undefined ? {} : { interOpNumThreads: o.interOpNumThreads }),
     }
