@@ -306,7 +306,8 @@ async function* run(
     }
   } finally {
     if (open && iterator.return !== undefined) {
-      const closing = Promise.resolve(iterator.return()).catch(() => {})
+      // Closing is best effort: a source that fails to close has nothing more to tell us.
+      const closing = new Promise((resolve) => resolve(iterator.return?.())).catch(() => {})
       if (waitForClose) {
         await closing
       }

@@ -186,7 +186,8 @@ export function openEnvelope(value: unknown, options: OpenEnvelopeOptions): Sign
   }
   const { sig, ...unsigned } = envelope
   const input = signingInputOrInvalid(unsigned as UnsignedEnvelope)
-  if (!verifySignature(publicKey, input, fromBase64url(sig), options)) {
+  const init = options.crypto === undefined ? undefined : { crypto: options.crypto }
+  if (!verifySignature(publicKey, input, fromBase64url(sig), init)) {
     throw new BadSignatureError(`signature does not verify under the key of ${envelope.from}`)
   }
 

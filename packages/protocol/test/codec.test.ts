@@ -204,6 +204,21 @@ describe('decodeFrames', () => {
     }
     expect(closed).toBe(true)
   })
+  it('ignores a source that fails to close', async () => {
+    const frames = [encodeFrame(1), encodeFrame(2)]
+    const source: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => ({ done: false, value: frames.shift() ?? encodeFrame(0) }),
+        return: () => {
+          throw new Error('cannot close')
+        },
+      }),
+    }
+    for await (const frame of decodeFrames(source)) {
+      expect(frame).toMatchObject({ ok: true, value: 1 })
+      break
+    }
+  })
 })
 
 describe('frameDecoder', () => {
