@@ -26,8 +26,8 @@ export const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 2_000
 
 /** Graceful shutdown deadline: everything, including cancelling in-flight work, happens within it. */
 export const DEFAULT_SHUTDOWN_DEADLINE_MS = 8_000
-/** Part of the shutdown deadline kept for telling peers goodbye and closing the transport. */
-export const SHUTDOWN_NETWORK_RESERVE_MS = 2_000
+/** Part of the shutdown deadline kept for closing the transport after the engine drained. */
+export const TRANSPORT_STOP_RESERVE_MS = 1_000
 /** Time box for sending goodbye messages to all peers, in parallel. */
 export const GOODBYE_TIMEOUT_MS = 1_000
 

@@ -1,1 +1,79 @@
-export {}
+/**
+ * `@p2p-ai/node`: a p2p-ai agent in a few lines. Composes the identity (Ed25519, persisted in the
+ * data directory), the libp2p transport (TCP/WebSockets, mDNS, bootstrap), the task engine and
+ * its result store under one lifecycle (INITIALIZING → REGISTERING → ACTIVE → SHUTTING_DOWN →
+ * STOPPED), with a peer table kept fresh by heartbeats, time-boxed health checks, a readiness
+ * probe, structured logging and a YAML + environment configuration that reloads at run time.
+ *
+ * ```ts
+ * import { createNode, handleSignals } from '@p2p-ai/node'
+ *
+ * const node = await createNode({ dataDir: './data' })
+ * handleSignals(node) // graceful shutdown on Ctrl-C (CLIs only)
+ * node.addEventListener('peer:connect', (evt) => console.log('peer', evt.detail.peerId))
+ * console.log(node.metadata())
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+export { MAX_ANNOUNCE_FRAME_BYTES } from './announce.js'
+export { envName, FIELDS, type FieldSpec, type FieldType } from './config/fields.js'
+export {
+  type LoadConfigOptions,
+  loadConfig,
+  MAX_CONFIG_FILE_BYTES,
+  resolveNodeConfig,
+} from './config/load.js'
+export { defaultConfigFile, defaultDataDir, type Env } from './config/paths.js'
+export {
+  type DeepPartial,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  type NodeConfig,
+  type NodeConfigInput,
+} from './config/types.js'
+export { type ConfigWatcher, type WatchConfigInit, watchConfig } from './config/watch.js'
+export * from './constants.js'
+export { createNode, type NodeInit } from './create.js'
+export {
+  type ConfigIssue,
+  ConfigReadError,
+  type ConfigSource,
+  ConfigSyntaxError,
+  ConfigValidationError,
+  DataDirError,
+  DuplicateHealthCheckError,
+  HealthCheckTimeoutError,
+  InvalidStateTransitionError,
+  NodeNotActiveError,
+  StartAbortedError,
+  StartFailedError,
+  UnknownPeerError,
+} from './errors.js'
+export type {
+  ComponentHealth,
+  HealthCheck,
+  HealthCheckOptions,
+  HealthCheckResult,
+  HealthReport,
+  HealthStatus,
+} from './health.js'
+export { canTransition, NODE_STATES, type NodeState, type StateChange } from './lifecycle.js'
+export { colourAllowed, createLogger, type Logger, type LoggerInit } from './logger.js'
+export { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
+export {
+  type NodeEvents,
+  type NodeIdentity,
+  type NodeWatchInit,
+  P2PNode,
+  type PeerFailure,
+  type PeerRemoval,
+  type StartOptions,
+  type StopOptions,
+} from './node.js'
+export type { ConfigChange } from './node-config.js'
+export type { PeerInfo, PeerRemoveReason, PeerStatus } from './peers.js'
+export type { ShutdownReport } from './shutdown.js'
+export { type HandleSignalsOptions, handleSignals, type Stoppable } from './signals.js'

@@ -131,7 +131,8 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     type: { kind: 'string' },
     default: constant(DEFAULT_MDNS_SERVICE_TAG),
     reload: 'restart',
-    description: 'DNS-SD service name; only nodes with the same tag see each other (separates networks on one LAN).',
+    description:
+      'DNS-SD service name; only nodes with the same tag see each other (separates networks on one LAN).',
   },
   {
     path: 'network.dht',

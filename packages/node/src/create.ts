@@ -1,0 +1,128 @@
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type Backend, resultStore, type TaskEngine, type TaskEngineInit, taskEngine } from '@p2p-ai/engine'
+import { loadOrCreateIdentity } from '@p2p-ai/identity'
+import { createTransport, type Transport } from '@p2p-ai/transport'
+import { resolveNodeConfig } from './config/load.js'
+import type { NodeConfigInput } from './config/types.js'
+import { STORE_DIR_NAME } from './constants.js'
+import { DataDirError } from './errors.js'
+import { ComponentLoggers, createLogger, type Logger, silentLogger } from './logger.js'
+import { DEFAULT_AGENT_VERSION } from './metadata.js'
+import { type NodeWatchInit, P2PNode } from './node.js'
+
+/**
+ * Construction options of `createNode`: the configuration (the same shape as the YAML file and
+ * `loadConfig()`'s result, every field optional) plus what only code can give.
+ */
+export interface NodeInit extends NodeConfigInput {
+  /**
+   * A pino logger to log through (the node adds `peerId` and `component` bindings). Without one,
+   * the node logs to stderr as `log` says when `log` is given (as it is in `loadConfig()`'s
+   * result, which is what the CLI passes), and not at all otherwise: a library stays quiet
+   * unless asked.
+   *
+   * @default silent, or a stderr logger when `log` is set
+   */
+  logger?: Logger
+  /**
+   * Start the node before returning it (like `createLibp2p`). Pass `false` to register protocols
+   * or health checks first, then call `start()`.
+   *
+   * @default true
+   */
+  start?: boolean
+  /** Inference backends to register besides the built-in ones. @default [] */
+  backends?: readonly Backend[]
+  /** Further engine options (`workers`, `builtins`, `maxTimeoutMs`, `cancelGraceMs`...). */
+  engineOptions?: Omit<TaskEngineInit, 'concurrency' | 'maxQueueLength' | 'timeoutMs' | 'store' | 'backends'>
+  /** What identify tells peers. @default `p2p-ai/<version>` */
+  agentVersion?: string
+  /** Private network: only nodes with this pre-shared key can connect (see `generatePsk()`). */
+  psk?: Uint8Array
+  /** Watch this config file while running and apply changes (see `NodeWatchInit`). */
+  watch?: NodeWatchInit
+  /** Aborts creation and start. */
+  signal?: AbortSignal
+}
+
+/**
+ * Creates (and by default starts) a node: validates the configuration (a bad one throws
+ * `ConfigValidationError` before anything is touched), loads or creates the identity key in the
+ * data directory, opens the result store and builds the transport.
+ *
+ * ```ts
+ * const node = await createNode({ dataDir: './data', network: { listen: ['/ip4/127.0.0.1/tcp/0'] } })
+ * console.log(node.peerId, node.getMultiaddrs())
+ * await node.stop()
+ * ```
+ */
+export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
+  const { logger, start, backends, engineOptions, agentVersion, psk, watch, signal, ...configInput } = init
+  const config = resolveNodeConfig(configInput)
+  signal?.throwIfAborted()
+  const root = logger ?? (init.log === undefined ? silentLogger() : createLogger(config.log))
+
+  await ensureDir(config.dataDir)
+  const { identity, created } = await loadOrCreateIdentity(config.identity.keyFile)
+  const loggers = new ComponentLoggers(root.child({ peerId: identity.peerId }))
+  if (logger !== undefined) loggers.setLevel(config.log.level)
+  loggers
+    .get('identity')
+    .info(
+      { keyFile: config.identity.keyFile, created },
+      created ? 'created a new identity' : 'loaded identity',
+    )
+
+  const engine: TaskEngine = taskEngine({
+    ...engineOptions,
+    concurrency: config.engine.concurrency,
+    maxQueueLength: config.engine.maxQueueLength,
+    timeoutMs: config.engine.taskTimeoutMs,
+    backends: backends ?? [],
+    store: resultStore({ directory: join(config.dataDir, STORE_DIR_NAME), ttlMs: config.engine.resultTtlMs }),
+  })
+  let transport: Transport
+  try {
+    signal?.throwIfAborted()
+    transport = await createTransport({
+      identity,
+      listen: config.network.listen,
+      bootstrap: config.network.bootstrap,
+      maxConnections: config.network.maxConnections,
+      agentVersion: agentVersion ?? DEFAULT_AGENT_VERSION,
+      mdns: config.network.mdns.enabled
+        ? { interface: config.network.mdns.interface, serviceTag: config.network.mdns.serviceTag }
+        : false,
+      dht: config.network.dht,
+      ...(psk === undefined ? {} : { psk }),
+      start: false,
+    })
+  } catch (err) {
+    // Nothing half-open stays behind: the store is closed again.
+    await engine.stop({ timeoutMs: 0 })
+    throw err
+  }
+  const node = new P2PNode({
+    config,
+    loggers,
+    identity,
+    transport,
+    engine,
+    ...(agentVersion === undefined ? {} : { agentVersion }),
+    ...(watch === undefined ? {} : { watch }),
+    ...(engineOptions?.cancelGraceMs === undefined ? {} : { cancelGraceMs: engineOptions.cancelGraceMs }),
+  })
+  if (start !== false) await node.start(signal === undefined ? {} : { signal })
+  return node
+}
+
+async function ensureDir(path: string): Promise<void> {
+  try {
+    // 0700: the directory holds the private key.
+    await mkdir(path, { recursive: true, mode: 0o700 })
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    throw new DataDirError(path, e.code === 'EACCES' ? 'permission denied' : e.message, { cause: err })
+  }
+}

@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto'
+import { stat, statfs } from 'node:fs/promises'
+import type { TaskEngine } from '@p2p-ai/engine'
+import type { Transport } from '@p2p-ai/transport'
+import type { HealthCheck, HealthCheckResult } from './health.js'
+
+/** Free space below which the store reports `degraded`. */
+export const LOW_DISK_BYTES = 100 * 1024 * 1024
+
+/** What the identity check needs. */
+export interface CheckedIdentity {
+  sign(data: Uint8Array): Uint8Array
+  verify(data: Uint8Array, signature: Uint8Array): boolean
+}
+
+/**
+ * Identity: the key signs and verifies a random probe, and its file is still on disk (without it
+ * the next start would create a new PeerId).
+ */
+export function identityCheck(identity: CheckedIdentity, keyFile: string): HealthCheck {
+  return async () => {
+    const probe = randomBytes(32)
+    if (!identity.verify(probe, identity.sign(probe))) {
+      return { status: 'unhealthy', detail: 'the key does not verify its own signature' }
+    }
+    try {
+      await stat(keyFile)
+    } catch {
+      return {
+        status: 'degraded',
+        detail: `key file ${keyFile} is missing: a restart would change the PeerId`,
+      }
+    }
+    return { status: 'healthy' }
+  }
+}
+
+/** Engine: its own verdict (queue pressure, crashed workers, stuck runs). */
+export function engineCheck(engine: TaskEngine): HealthCheck {
+  return () => {
+    const h = engine.health()
+    return { status: h.status, detail: h.detail }
+  }
+}
+
+/** Store: answers a query, and the disk under the data directory has room. */
+export function storeCheck(engine: TaskEngine, dataDir: string): HealthCheck {
+  return async () => {
+    const store = engine.store
+    if (store === undefined) return { status: 'healthy', detail: 'no store (results kept in memory)' }
+    if (store.closed) return { status: 'unhealthy', detail: 'the result store is closed' }
+    const records = store.count()
+    const fs = await statfs(dataDir)
+    const free = fs.bavail * fs.bsize
+    const detail = `${records} results, ${Math.round(free / 1024 / 1024)} MiB free`
+    return free < LOW_DISK_BYTES
+      ? { status: 'degraded', detail: `low disk space: ${detail}` }
+      : { status: 'healthy', detail }
+  }
+}
+
+/**
+ * Network: listening, and (when bootstrap peers are configured) connected to someone. A node
+ * alone on its LAN with no bootstrap list is healthy: there may simply be nobody else yet.
+ */
+export function networkCheck(transport: Transport, bootstrap: readonly string[]): HealthCheck {
+  return (): HealthCheckResult => {
+    if (transport.status !== 'started')
+      return { status: 'unhealthy', detail: `transport is ${transport.status}` }
+    const addresses = transport.getMultiaddrs().length
+    if (addresses === 0) return { status: 'unhealthy', detail: 'not listening on any address' }
+    const peers = transport.getPeers().length
+    const detail = `${peers} peer${peers === 1 ? '' : 's'}, ${addresses} address${addresses === 1 ? '' : 'es'}`
+    if (peers === 0 && bootstrap.length > 0) {
+      return {
+        status: 'degraded',
+        detail: `no peers: none of the ${bootstrap.length} bootstrap peers answered`,
+      }
+    }
+    return { status: 'healthy', detail }
+  }
+}

@@ -1,0 +1,482 @@
+import type { Connection, PeerId } from '@libp2p/interface'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import type { TaskEngine, TaskRecord } from '@p2p-ai/engine'
+import { ANNOUNCE_PROTOCOL, replayCache } from '@p2p-ai/protocol'
+import type { Transport } from '@p2p-ai/transport'
+import { TypedEventEmitter } from 'main-event'
+import { announceHandler } from './announce.js'
+import type { NodeConfig, NodeConfigInput } from './config/types.js'
+import { type ConfigWatcher, type WatchConfigInit, watchConfig } from './config/watch.js'
+import { NodeNotActiveError } from './errors.js'
+import {
+  type ComponentHealth,
+  type HealthCheck,
+  type HealthCheckOptions,
+  HealthMonitor,
+  type HealthReport,
+} from './health.js'
+import { Lifecycle, type NodeState, type StateChange } from './lifecycle.js'
+import type { ComponentLoggers, Logger } from './logger.js'
+import { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
+import { engineCheck, identityCheck, networkCheck, storeCheck } from './node-checks.js'
+import { type ConfigChange, planReconfigure } from './node-config.js'
+import { type PeerInfo, type PeerRemoveReason, PeerTable } from './peers.js'
+import { type ShutdownReport, shutdown } from './shutdown.js'
+import { startNode } from './start.js'
+
+/** What the node needs of its identity; an `Identity` of `@p2p-ai/identity` is one. */
+export interface NodeIdentity {
+  readonly peerId: string
+  sign(data: Uint8Array): Uint8Array
+  verify(data: Uint8Array, signature: Uint8Array): boolean
+  privateKeyProtobuf(): Uint8Array
+}
+
+/** A peer failed: its connection closed without a goodbye, or it stopped answering heartbeats. */
+export interface PeerFailure {
+  readonly peer: PeerInfo
+  readonly reason: string
+}
+
+/** A peer left the table: it said goodbye, or redials gave up. */
+export interface PeerRemoval {
+  readonly peerId: string
+  readonly reason: PeerRemoveReason
+}
+
+/** The node's events; each `detail` is a snapshot. */
+export interface NodeEvents {
+  /** Every lifecycle transition. */
+  'state:change': CustomEvent<StateChange>
+  /** A peer connected (first connection, or back after a failure). */
+  'peer:connect': CustomEvent<PeerInfo>
+  /** identify finished or capabilities changed. */
+  'peer:update': CustomEvent<PeerInfo>
+  'peer:failed': CustomEvent<PeerFailure>
+  'peer:remove': CustomEvent<PeerRemoval>
+  /** A health round changed some component's status (or the overall status). */
+  'health:change': CustomEvent<HealthReport>
+  /** A reconfiguration (by `reconfigure()` or a watched config file) took effect. */
+  'config:change': CustomEvent<ConfigChange>
+  /** A watched config file changed but does not load; the previous configuration stays in force. */
+  'config:error': CustomEvent<Error>
+}
+
+/** Per-call options of `stop`. */
+export interface StopOptions {
+  /** Overrides `shutdown.deadlineMs` for this stop. */
+  deadlineMs?: number
+  /** Aborting skips the wait for running tasks: they are cancelled at once. */
+  signal?: AbortSignal
+}
+
+/** Per-call options of `start` and `connect`. */
+export interface StartOptions {
+  signal?: AbortSignal
+}
+
+/** Options for watching the config file while the node runs. */
+export type NodeWatchInit = Omit<WatchConfigInit, 'onChange' | 'onError'>
+
+/** Everything a `P2PNode` is built from; `createNode` assembles it. */
+export interface NodeParts {
+  config: NodeConfig
+  loggers: ComponentLoggers
+  identity: NodeIdentity
+  transport: Transport
+  engine: TaskEngine
+  agentVersion?: string
+  watch?: NodeWatchInit
+  /** The engine's `cancelGraceMs`, if not its default. */
+  cancelGraceMs?: number
+}
+
+/**
+ * A p2p-ai node: identity, transport, task engine, peer table and health, under one lifecycle.
+ * Create one with `createNode()`.
+ */
+export class P2PNode extends TypedEventEmitter<NodeEvents> {
+  /** This node's PeerId. */
+  readonly peerId: string
+  readonly identity: NodeIdentity
+  /** The libp2p node (for protocols of your own). */
+  readonly transport: Transport
+  /** The task engine: `submit`, `get`, `list`, `cancel`. */
+  readonly engine: TaskEngine
+  /** The root logger (JSON lines with `peerId`); components log through children. */
+  readonly logger: Logger
+  readonly #loggers: ComponentLoggers
+  readonly #log: Logger
+  readonly #lifecycle: Lifecycle
+  readonly #peers: PeerTable
+  readonly #health: HealthMonitor
+  readonly #agentVersion: string
+  readonly #watchInit: NodeWatchInit | undefined
+  readonly #cancelGraceMs: number | undefined
+  #config: NodeConfig
+  #watcher: ConfigWatcher | undefined
+  #startedAt: number | undefined
+  #starting: Promise<void> | undefined
+  #stopping: Promise<ShutdownReport> | undefined
+  readonly #startAbort = new AbortController()
+  #addresses: readonly string[] = []
+  #capabilities: NodeCapabilities = { taskTypes: [], models: [], concurrency: 0 }
+  #capabilitiesAt = 0
+  readonly #detach: Array<() => void> = []
+
+  constructor(parts: NodeParts) {
+    super()
+    this.#config = parts.config
+    this.#loggers = parts.loggers
+    this.logger = parts.loggers.root
+    this.#log = parts.loggers.get('node')
+    this.identity = parts.identity
+    this.peerId = parts.identity.peerId
+    this.transport = parts.transport
+    this.engine = parts.engine
+    this.#agentVersion = parts.agentVersion ?? DEFAULT_AGENT_VERSION
+    this.#watchInit = parts.watch
+    this.#cancelGraceMs = parts.cancelGraceMs
+    this.#lifecycle = new Lifecycle((change) => {
+      this.#log.info({ from: change.from, to: change.to }, `state ${change.to}`)
+      this.safeDispatchEvent('state:change', { detail: change })
+    })
+    const c = parts.config
+    this.#peers = new PeerTable(
+      {
+        ping: (peer, options) => this.transport.services.ping.ping(peer, options),
+        hangUp: (peer, options) => this.transport.hangUp(peer, options),
+        redial: async (peer, addresses, options) => {
+          await this.transport.peerStore.merge(peer, { multiaddrs: addresses as Multiaddr[] }, options)
+          await this.transport.dial(peer, options)
+        },
+      },
+      {
+        connect: (peer) => this.safeDispatchEvent('peer:connect', { detail: peer }),
+        update: (peer) => this.safeDispatchEvent('peer:update', { detail: peer }),
+        failed: (peer, reason) => this.safeDispatchEvent('peer:failed', { detail: { peer, reason } }),
+        remove: (peerId, reason) => this.safeDispatchEvent('peer:remove', { detail: { peerId, reason } }),
+      },
+      parts.loggers.get('network'),
+      {
+        heartbeatIntervalMs: c.heartbeat.intervalMs,
+        heartbeatTimeoutMs: c.heartbeat.timeoutMs,
+        reconnectInitialDelayMs: c.reconnect.initialDelayMs,
+        reconnectMaxDelayMs: c.reconnect.maxDelayMs,
+        reconnectMaxAttempts: c.reconnect.maxAttempts,
+      },
+    )
+    this.#health = new HealthMonitor({
+      intervalMs: c.health.intervalMs,
+      checkTimeoutMs: c.health.checkTimeoutMs,
+      onReport: (report, previous) => this.#onHealthReport(report, previous),
+    })
+    this.#health.register('identity', identityCheck(parts.identity, c.identity.keyFile))
+    this.#health.register('engine', engineCheck(parts.engine))
+    this.#health.register('store', storeCheck(parts.engine, c.dataDir))
+    this.#health.register('network', networkCheck(parts.transport, c.network.bootstrap), { local: false })
+    this.#refreshCapabilities()
+    const engineLog = parts.loggers.get('engine')
+    parts.engine.addEventListener('task:finished', (evt: CustomEvent<TaskRecord>) => {
+      const r = evt.detail
+      const durationMs =
+        r.finishedAt !== undefined && r.startedAt !== undefined ? r.finishedAt - r.startedAt : undefined
+      engineLog.info(
+        { taskId: r.id, type: r.type, status: r.status, durationMs, error: r.error?.code },
+        'task finished',
+      )
+    })
+  }
+
+  /** The current lifecycle state. */
+  get state(): NodeState {
+    return this.#lifecycle.state
+  }
+
+  /** The configuration in force (after any live reloads). */
+  get config(): Readonly<NodeConfig> {
+    return this.#config
+  }
+
+  /**
+   * Starts the node: INITIALIZING → REGISTERING (listen, register protocols, discover) → ACTIVE
+   * after the first health round. Resolves once ACTIVE; a node that is already ACTIVE resolves
+   * at once. A failed start shuts down whatever it started and rejects with `StartFailedError`
+   * (or `StartAbortedError` when `stop()` was called meanwhile); the node is then STOPPED.
+   */
+  async start(options: StartOptions = {}): Promise<void> {
+    if (this.#lifecycle.state === 'ACTIVE') return
+    this.#starting ??= startNode({
+      transport: this.transport,
+      lifecycle: this.#lifecycle,
+      stopSignal: this.#startAbort.signal,
+      signal: options.signal,
+      log: this.#log,
+      register: () => this.#register(),
+      checkHealth: () => this.#health.run(),
+      activate: () => this.#activate(),
+      cleanUp: () => this.#stop({}, false),
+    })
+    return this.#starting
+  }
+
+  #register(): Promise<void> {
+    const t = this.transport
+    const on = <K extends keyof typeof handlers>(type: K): void => {
+      const handler = handlers[type] as (evt: Event) => void
+      t.addEventListener(type, handler)
+      this.#detach.push(() => t.removeEventListener(type, handler))
+    }
+    const handlers = {
+      'peer:connect': (evt: CustomEvent<PeerId>) => {
+        this.#peers.onConnect(evt.detail, t.getConnections(evt.detail)[0]?.remoteAddr)
+      },
+      'peer:identify': (
+        evt: CustomEvent<{
+          peerId: PeerId
+          agentVersion?: string
+          protocols: string[]
+          listenAddrs: Multiaddr[]
+        }>,
+      ) => {
+        this.#peers.onIdentify(evt.detail.peerId, evt.detail)
+      },
+      'peer:disconnect': (evt: CustomEvent<PeerId>) => this.#peers.onDisconnect(evt.detail),
+      'self:peer:update': () => this.#refreshAddresses(),
+      'connection:open': (evt: CustomEvent<Connection>) => this.#enforceMaxConnections(evt.detail),
+    }
+    for (const type of Object.keys(handlers) as Array<keyof typeof handlers>) on(type)
+    return t.handle(
+      ANNOUNCE_PROTOCOL,
+      announceHandler({
+        replayCache: replayCache(),
+        log: this.#loggers.get('network'),
+        onGoodbye: (connection, reason) => this.#peers.onGoodbye(connection.remotePeer, reason),
+        onCapabilities: (connection, capabilities) => {
+          if (this.#peers.get(connection.remotePeer.toString()) !== undefined) {
+            this.#peers.setCapabilities(connection.remotePeer.toString(), capabilities)
+          }
+        },
+      }),
+    )
+  }
+
+  /** Called by start once the transport runs and the first health round is in. */
+  #activate(): void {
+    this.#startedAt = Date.now()
+    this.#refreshAddresses()
+    for (const connection of this.transport.getConnections()) {
+      if (this.#peers.get(connection.remotePeer.toString()) === undefined) {
+        this.#peers.onConnect(connection.remotePeer, connection.remoteAddr)
+      }
+    }
+    this.#peers.start()
+    this.#health.start()
+    if (this.#watchInit !== undefined) {
+      this.#watcher = watchConfig({
+        ...this.#watchInit,
+        onChange: (config) => {
+          try {
+            this.reconfigure(config)
+          } catch (err) {
+            this.#configError(err as Error)
+          }
+        },
+        onError: (err) => this.#configError(err),
+      })
+    }
+  }
+
+  #configError(err: Error): void {
+    this.#log.error({ err }, 'config file changed but does not load; keeping the running configuration')
+    this.safeDispatchEvent('config:error', { detail: err })
+  }
+
+  /**
+   * Shuts down gracefully within `shutdown.deadlineMs` (default 8 s): stops accepting work, tells
+   * connected peers goodbye, lets running tasks finish until the deadline and cancels the rest,
+   * closes the store and the transport. Idempotent: later calls get the same report.
+   */
+  stop(options: StopOptions = {}): Promise<ShutdownReport> {
+    return this.#stop(options, true)
+  }
+
+  #stop(options: StopOptions, awaitStart: boolean): Promise<ShutdownReport> {
+    this.#stopping ??= (async () => {
+      this.#startAbort.abort()
+      this.#watcher?.close()
+      this.#health.stop()
+      this.#peers.stop()
+      for (const detach of this.#detach.splice(0)) detach()
+      return shutdown({
+        lifecycle: this.#lifecycle,
+        starting: awaitStart ? this.#starting : undefined,
+        deadlineMs: options.deadlineMs ?? this.#config.shutdown.deadlineMs,
+        signal: options.signal,
+        signer: this.identity,
+        transport: this.transport,
+        engine: this.engine,
+        log: this.#log,
+        ...(this.#cancelGraceMs === undefined ? {} : { cancelGraceMs: this.#cancelGraceMs }),
+      })
+    })()
+    return this.#stopping
+  }
+
+  /** Snapshots of every peer in the table: connected ones and failed ones being redialled. */
+  peers(): PeerInfo[] {
+    return this.#peers.list()
+  }
+
+  /** One peer's entry, or undefined. */
+  peer(peerId: string): PeerInfo | undefined {
+    return this.#peers.get(peerId)
+  }
+
+  /**
+   * Records what a peer can do (task types, models, load), as learnt from its capability
+   * announcement. Throws `UnknownPeerError` for a peer not in the table.
+   */
+  setPeerCapabilities(peerId: string, capabilities: unknown): PeerInfo {
+    return this.#peers.setCapabilities(peerId, capabilities)
+  }
+
+  /** Dials a peer by multiaddr (ending in `/p2p/<peerId>`); resolves once connected. */
+  async connect(address: string, options: StartOptions = {}): Promise<void> {
+    if (this.#lifecycle.state !== 'ACTIVE')
+      throw new NodeNotActiveError(`cannot connect: the node is ${this.state}`)
+    await this.transport.dial(multiaddr(address), options)
+  }
+
+  /** Multiaddrs others can dial, each ending in `/p2p/<peerId>`. */
+  getMultiaddrs(): string[] {
+    return [...this.#addresses]
+  }
+
+  /**
+   * Version, PeerId, addresses, state, uptime and capabilities, from a cache (addresses are
+   * refreshed when they change, capabilities at most once a second).
+   */
+  metadata(): NodeMetadata {
+    const now = Date.now()
+    if (now - this.#capabilitiesAt > 1_000) this.#refreshCapabilities()
+    const startedAt = this.#startedAt
+    return {
+      version: VERSION,
+      agentVersion: this.#agentVersion,
+      peerId: this.peerId,
+      addresses: this.#addresses,
+      state: this.#lifecycle.state,
+      startedAt,
+      uptimeMs: startedAt === undefined ? 0 : now - startedAt,
+      capabilities: this.#capabilities,
+      connectedPeers: this.#peers.connectedCount,
+    }
+  }
+
+  /** The latest health report (every `health.intervalMs`), or undefined before the first round. */
+  health(): HealthReport | undefined {
+    return this.#health.last
+  }
+
+  /** Runs every health check now; each answers within `health.checkTimeoutMs`. */
+  checkHealth(): Promise<HealthReport> {
+    return this.#health.run()
+  }
+
+  /**
+   * Readiness: ACTIVE, and every local component (identity, engine, store and any local check you
+   * registered) healthy in the latest round. The network does not count: a lone node can work.
+   */
+  isReady(): boolean {
+    if (this.#lifecycle.state !== 'ACTIVE') return false
+    const report = this.#health.last
+    return report !== undefined && report.components.every((c) => !c.local || c.status === 'healthy')
+  }
+
+  /** Adds a component check (a backend, a model cache...). Local checks count for readiness. */
+  registerHealthCheck(name: string, check: HealthCheck, options: HealthCheckOptions = {}): void {
+    this.#health.register(name, check, options)
+  }
+
+  /**
+   * Applies settings at run time: `log.level`, `network.maxConnections`, heartbeat, reconnect,
+   * health and shutdown settings take effect at once; the others are logged as needing a restart
+   * and keep their running value. Validates first (`ConfigValidationError`, nothing changed).
+   */
+  reconfigure(input: NodeConfigInput): ConfigChange {
+    const change = planReconfigure(this.#config, input)
+    const c = change.config
+    this.#config = c
+    for (const path of change.applied) {
+      if (path === 'log.level') this.#loggers.setLevel(c.log.level)
+      else if (path === 'network.maxConnections') this.#setMaxConnections(c.network.maxConnections)
+    }
+    this.#peers.configure({
+      heartbeatIntervalMs: c.heartbeat.intervalMs,
+      heartbeatTimeoutMs: c.heartbeat.timeoutMs,
+      reconnectInitialDelayMs: c.reconnect.initialDelayMs,
+      reconnectMaxDelayMs: c.reconnect.maxDelayMs,
+      reconnectMaxAttempts: c.reconnect.maxAttempts,
+    })
+    this.#health.configure(c.health.intervalMs, c.health.checkTimeoutMs)
+    if (change.applied.length > 0) this.#log.info({ fields: change.applied }, 'configuration reloaded')
+    if (change.restartRequired.length > 0) {
+      this.#log.warn(
+        { fields: change.restartRequired },
+        'these settings changed but need a restart to take effect',
+      )
+    }
+    if (change.applied.length > 0 || change.restartRequired.length > 0) {
+      this.safeDispatchEvent('config:change', { detail: change })
+    }
+    return change
+  }
+
+  #setMaxConnections(max: number): void {
+    // libp2p's connection manager can change its limit at run time (and prunes the excess), but the
+    // method is not on the public interface: reach it if present, else enforce on new connections.
+    const manager = (this.transport as unknown as { components?: { connectionManager?: unknown } }).components
+      ?.connectionManager as { setMaxConnections?: (n: number) => void } | undefined
+    manager?.setMaxConnections?.(max)
+    const excess = this.transport.getConnections().length - max
+    if (excess > 0) this.#log.info({ max, excess }, 'closing connections above the new maximum')
+  }
+
+  #enforceMaxConnections(connection: Connection): void {
+    const max = this.#config.network.maxConnections
+    if (this.transport.getConnections().length > max) {
+      this.#log.debug(
+        { remotePeer: connection.remotePeer.toString(), max },
+        'over the connection limit: closing',
+      )
+      connection.close().catch(() => connection.abort(new Error('over the connection limit')))
+    }
+  }
+
+  #refreshAddresses(): void {
+    this.#addresses = Object.freeze(this.transport.getMultiaddrs().map((a) => a.toString()))
+  }
+
+  #refreshCapabilities(): void {
+    const caps = this.engine.capabilities()
+    this.#capabilities = Object.freeze({
+      taskTypes: Object.freeze(caps.taskTypes.map((t) => t.name)),
+      models: Object.freeze(caps.models.map((m) => m.name)),
+      concurrency: caps.concurrency,
+    })
+    this.#capabilitiesAt = Date.now()
+  }
+
+  #onHealthReport(report: HealthReport, previous: HealthReport | undefined): void {
+    this.#refreshCapabilities()
+    const before = new Map<string, ComponentHealth>(previous?.components.map((c) => [c.name, c]) ?? [])
+    const changed = report.components.filter((c) => before.get(c.name)?.status !== c.status)
+    if (previous !== undefined && changed.length === 0 && previous.status === report.status) return
+    for (const c of changed) {
+      const level = c.status === 'healthy' ? 'info' : c.status === 'degraded' ? 'warn' : 'error'
+      this.#log[level]({ check: c.name, status: c.status, detail: c.detail }, `${c.name} is ${c.status}`)
+    }
+    this.safeDispatchEvent('health:change', { detail: report })
+  }
+}

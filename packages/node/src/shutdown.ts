@@ -1,0 +1,156 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { DEFAULT_CANCEL_GRACE_MS, type TaskEngine, type TaskRecord } from '@p2p-ai/engine'
+import type { Signer } from '@p2p-ai/protocol'
+import type { Transport } from '@p2p-ai/transport'
+import { sayGoodbye } from './announce.js'
+import { GOODBYE_TIMEOUT_MS, TRANSPORT_STOP_RESERVE_MS } from './constants.js'
+import type { Lifecycle } from './lifecycle.js'
+import type { Logger } from './logger.js'
+
+/** What a graceful shutdown did. */
+export interface ShutdownReport {
+  /** How long the shutdown took, in milliseconds. */
+  readonly durationMs: number
+  readonly deadlineMs: number
+  /** False if some component was still closing at the deadline (it was left behind). */
+  readonly withinDeadline: boolean
+  /** Tasks that finished during the shutdown (they were running when it began). */
+  readonly tasksFinished: number
+  /** Tasks cancelled: queued ones at once, running ones at the deadline. */
+  readonly tasksCancelled: number
+  /** Peers that acknowledged our goodbye (they dropped us from their tables). */
+  readonly peersNotified: readonly string[]
+  /** Peers that did not acknowledge in time; they will notice the closed connection instead. */
+  readonly peersNotAcknowledged: readonly string[]
+  /** Whether the result store is closed. */
+  readonly storeClosed: boolean
+  /** Components that failed to close cleanly. */
+  readonly errors: ReadonlyArray<{
+    readonly component: string
+    readonly code?: string
+    readonly message: string
+  }>
+}
+
+export interface ShutdownInit {
+  readonly lifecycle: Lifecycle
+  /** A start in progress, waited for (within the deadline) before shutting down. */
+  readonly starting: Promise<void> | undefined
+  readonly deadlineMs: number
+  readonly signal: AbortSignal | undefined
+  readonly signer: Signer
+  readonly transport: Transport
+  readonly engine: TaskEngine
+  readonly log: Logger
+  /** The engine's `cancelGraceMs`, kept free at the end of the drain. */
+  readonly cancelGraceMs?: number
+}
+
+/**
+ * SHUTTING_DOWN → STOPPED within the deadline: goodbye to peers first (so they stop sending
+ * work at once), then the engine drains until what is left of the deadline minus the time
+ * needed to close the transport, cancels what still runs and closes the store; then the
+ * transport closes every connection. A component that overruns its share is left behind and
+ * reported, so the deadline holds whatever happens.
+ */
+export async function shutdown(init: ShutdownInit): Promise<ShutdownReport> {
+  const { lifecycle, transport, engine, log, deadlineMs } = init
+  const t0 = performance.now()
+  const remaining = (): number => Math.max(0, deadlineMs - (performance.now() - t0))
+  const errors: Array<{ component: string; code?: string; message: string }> = []
+  let withinDeadline = true
+  const fail = (component: string, err: unknown): void => {
+    const e = err as { code?: unknown; message?: unknown }
+    const message = typeof e?.message === 'string' ? e.message : String(err)
+    errors.push(typeof e?.code === 'string' ? { component, code: e.code, message } : { component, message })
+    log.error({ err, component }, `${component} did not close cleanly`)
+  }
+  /** Waits for `work` at most `ms`; true if it settled in time. */
+  const within = async (component: string, work: Promise<unknown>, ms: number): Promise<boolean> => {
+    const timer = new AbortController()
+    const result = await Promise.race([
+      work.then(
+        () => 'done' as const,
+        (err: unknown) => {
+          fail(component, err)
+          return 'done' as const
+        },
+      ),
+      sleep(ms, 'late' as const, { signal: timer.signal }).catch(() => 'done' as const),
+    ])
+    timer.abort()
+    if (result === 'late') {
+      withinDeadline = false
+      log.warn({ component, ms: Math.round(ms) }, `${component} did not close in time; leaving it behind`)
+    }
+    return result === 'done'
+  }
+
+  if (init.starting !== undefined)
+    await within(
+      'start',
+      init.starting.catch(() => {}),
+      remaining(),
+    )
+  if (lifecycle.state !== 'SHUTTING_DOWN' && lifecycle.state !== 'STOPPED')
+    lifecycle.transition('SHUTTING_DOWN')
+  log.info({ deadlineMs }, 'shutting down')
+
+  let notified: string[] = []
+  let notAcknowledged: string[] = []
+  if (transport.status === 'started') {
+    const budget = Math.min(GOODBYE_TIMEOUT_MS, deadlineMs * 0.15, remaining())
+    try {
+      const r = await sayGoodbye(
+        transport.getConnections(),
+        init.signer,
+        'shutdown',
+        AbortSignal.timeout(budget),
+        log,
+      )
+      notified = r.notified
+      notAcknowledged = r.failed
+    } catch (err) {
+      fail('goodbye', err)
+    }
+  }
+
+  let tasksFinished = 0
+  let tasksCancelled = 0
+  const onFinished = (evt: CustomEvent<TaskRecord>): void => {
+    if (evt.detail.status === 'CANCELLED') tasksCancelled++
+    else tasksFinished++
+  }
+  engine.addEventListener('task:finished', onFinished)
+  const transportReserve = Math.min(TRANSPORT_STOP_RESERVE_MS, deadlineMs * 0.15)
+  const drainMs = Math.max(
+    0,
+    remaining() - transportReserve - (init.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS),
+  )
+  const engineStop = engine.stop(
+    init.signal === undefined
+      ? { timeoutMs: Math.floor(drainMs) }
+      : { timeoutMs: Math.floor(drainMs), signal: init.signal },
+  )
+  await within('engine', engineStop, remaining() - transportReserve)
+  engine.removeEventListener('task:finished', onFinished)
+  const storeClosed = engine.store?.closed ?? true
+
+  if (transport.status === 'started' || transport.status === 'starting') {
+    await within('transport', Promise.resolve(transport.stop()), remaining())
+  }
+  lifecycle.transition('STOPPED')
+  const durationMs = Math.round(performance.now() - t0)
+  log.info({ durationMs, tasksFinished, tasksCancelled, peersNotified: notified.length }, 'stopped')
+  return {
+    durationMs,
+    deadlineMs,
+    withinDeadline,
+    tasksFinished,
+    tasksCancelled,
+    peersNotified: notified,
+    peersNotAcknowledged: notAcknowledged,
+    storeClosed,
+    errors,
+  }
+}
