@@ -78,7 +78,12 @@ function announcedSha256(res: IncomingMessage): string | undefined {
 }
 
 /** One GET, resolving with the response (any status); rejects on socket errors and stalls. */
-function get(url: URL, options: DownloadOptions, headers: Record<string, string>): Promise<IncomingMessage> {
+function get(
+  url: URL,
+  options: DownloadOptions,
+  headers: Record<string, string>,
+  state: { stalled: boolean },
+): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest
     const req = send(url, {
@@ -88,6 +93,7 @@ function get(url: URL, options: DownloadOptions, headers: Record<string, string>
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     })
     req.setTimeout(options.stallTimeoutMs, () => {
+      state.stalled = true
       req.destroy(
         Object.assign(new Error(`no response in ${options.stallTimeoutMs} ms`), { code: 'ETIMEDOUT' }),
       )
@@ -109,11 +115,13 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
   const origin = current.origin
   let expectedSha: string | undefined
   let res: IncomingMessage | undefined
+  // Set when the socket went quiet for stallTimeoutMs; the body's close then reads as a timeout.
+  const state = { stalled: false }
   for (let hop = 0; ; hop++) {
     const headers: Record<string, string> = { ...options.headers }
     if (current.origin !== origin) delete headers.authorization
     try {
-      res = await get(current, options, headers)
+      res = await get(current, options, headers, state)
     } catch (err) {
       options.signal?.throwIfAborted()
       throw failure(url, reasonOf(err), (err as NodeJS.ErrnoException).code ?? (err as Error).message, {
@@ -167,14 +175,23 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
         reject(err)
       }
       // The socket timeout set in get() keeps firing between chunks: a stalled body fails too.
-      res.on('error', (err) =>
+      const cut = (err?: Error): void =>
         stop(
           options.signal?.aborted === true
             ? options.signal.reason
-            : failure(url, reasonOf(err), (err as Error).message, { cause: err }),
-        ),
-      )
-      res.on('aborted', () => stop(failure(url, 'network', 'connection closed mid-body')))
+            : state.stalled
+              ? failure(url, 'timeout', `no data for ${options.stallTimeoutMs} ms after ${received} bytes`)
+              : failure(
+                  url,
+                  err === undefined ? 'network' : reasonOf(err),
+                  err?.message ?? 'connection closed mid-body',
+                  {
+                    cause: err,
+                  },
+                ),
+        )
+      res.on('error', cut)
+      res.on('aborted', () => cut())
       out.on('error', (err) => stop(failure(url, 'filesystem', err.message, { cause: err })))
       const onAbort = (): void => stop(options.signal?.reason)
       options.signal?.addEventListener('abort', onAbort, { once: true })
