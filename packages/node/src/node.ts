@@ -391,7 +391,8 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
   isReady(): boolean {
     if (this.#lifecycle.state !== 'ACTIVE') return false
     const report = this.#health.last
-    return report !== undefined && report.components.every((c) => !c.local || c.status === 'healthy')
+    if (report === undefined) return false
+    return report.components.every((c) => !c.local || c.status === 'healthy')
   }
 
   /** Adds a component check (a backend, a model cache...). Local checks count for readiness. */

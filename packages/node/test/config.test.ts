@@ -258,7 +258,7 @@ log:
     expect(byPath.get('network.listen[1]')).toMatchObject({ value: 'localhost:4001' })
     expect(byPath.get('network.bootstrap[0]')?.expected).toContain('/p2p/<peerId>')
     expect(byPath.get('log.level')?.expected).toBe('one of trace, debug, info, warn, error, fatal, silent')
-    expect(byPath.get('log.colour')?.expected).toContain('no such setting')
+    expect(byPath.get('log.colour')?.expected).toContain('a known setting (known keys here: level, format)')
     expect(byPath.get('health.intervalMs')).toMatchObject({
       source: 'env',
       envVar: 'P2P_AI_HEALTH__INTERVAL_MS',
@@ -272,8 +272,8 @@ log:
     const path = await file('network:\n  max_connections: 3\nhealth:\n  intervalMS: 5000\n')
     const err = await validationError(loadConfig({ file: path, env: {} }))
     expect(err.issues.map((i) => i.expected)).toEqual([
-      'no such setting (did you mean maxConnections?)',
-      'no such setting (did you mean intervalMs?)',
+      'a known setting (did you mean maxConnections?)',
+      'a known setting (did you mean intervalMs?)',
     ])
   })
 
@@ -297,5 +297,18 @@ log:
     expect(() =>
       resolveNodeConfig({ network: { maxConnections: -1 } } as never, { env: HOME_ENV() }),
     ).toThrow(/network.maxConnections: expected an integer between 1 and 10000, found -1 \(createNode init\)/)
+  })
+})
+
+describe('docs/configuration.md', () => {
+  it('documents every setting with its environment variable and reload behaviour', async () => {
+    const { readFile } = await import('node:fs/promises')
+    const docs = await readFile(new URL('../../../docs/configuration.md', import.meta.url), 'utf8')
+    for (const field of FIELDS) {
+      const row = docs.split('\n').find((line) => line.startsWith(`| \`${field.path}\` |`))
+      expect(row, field.path).toBeDefined()
+      expect(row).toContain(`\`${envName(field.path)}\``)
+      expect(row).toContain(`| ${field.reload} |`)
+    }
   })
 })

@@ -32,7 +32,10 @@ export type FieldType =
       readonly kind: 'list'
       /** Returns what is wrong with one item, or `undefined` when it is fine. */
       readonly check: (item: string) => string | undefined
+      /** One item, in words: `multiaddr`. */
       readonly item: string
+      /** Several items, in words: `multiaddrs`. */
+      readonly items: string
     }
 
 /** What the default of a field may depend on. */
@@ -92,14 +95,19 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
   },
   {
     path: 'network.listen',
-    type: { kind: 'list', check: multiaddrProblem, item: 'multiaddr' },
+    type: { kind: 'list', check: multiaddrProblem, item: 'multiaddr', items: 'multiaddrs' },
     default: constant(DEFAULT_LISTEN),
     reload: 'restart',
     description: 'Multiaddrs to listen on (TCP and WebSockets).',
   },
   {
     path: 'network.bootstrap',
-    type: { kind: 'list', check: bootstrapProblem, item: 'multiaddr ending in /p2p/<peerId>' },
+    type: {
+      kind: 'list',
+      check: bootstrapProblem,
+      item: 'multiaddr ending in /p2p/<peerId>',
+      items: 'multiaddrs ending in /p2p/<peerId>',
+    },
     default: constant([]),
     reload: 'restart',
     description: 'Peers dialled at start.',
@@ -280,6 +288,6 @@ export function describeType(type: FieldType): string {
     case 'enum':
       return `one of ${type.values.join(', ')}`
     case 'list':
-      return `a list of ${type.item} strings`
+      return `a list of ${type.items}`
   }
 }

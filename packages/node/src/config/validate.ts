@@ -130,7 +130,7 @@ function collect(
       const siblings = knownChildren(dotted)
       const guess = closest(key, siblings)
       const hint = guess === undefined ? `known keys here: ${siblings.join(', ')}` : `did you mean ${guess}?`
-      issues.push(issue(layer, childPath, `no such setting (${hint})`, child))
+      issues.push(issue(layer, childPath, `a known setting (${hint})`, child))
     }
   }
 }
