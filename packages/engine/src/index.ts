@@ -73,3 +73,49 @@ export {
   type TerminalTaskStatus,
 } from './types.js'
 export { runnableModuleUrl } from './worker/module-url.js'
+
+// ONNX backend and AI tasks
+
+export { type ManifestFile, type ModelManifest, readManifest } from './models/manifest.js'
+export { type PulledModel, type PullModelOptions, type PullProgress, pullModel } from './models/pull.js'
+export {
+  builtinModels,
+  type ModelEntry,
+  type ModelRegistry,
+  type ModelRegistryInit,
+  modelRegistry,
+  type PoolingMode,
+  type ResolvedModel,
+  type ScanResult,
+} from './models/registry.js'
+export {
+  MINILM_SHAPE,
+  type SyntheticBertModel,
+  type SyntheticBertOptions,
+  syntheticBertModel,
+  writeSyntheticBertModel,
+} from './models/synthetic.js'
+export { type OnnxBackend, type OnnxBackendInit, onnxBackend } from './onnx/backend.js'
+export * from './onnx/constants.js'
+export * from './onnx/errors.js'
+export {
+  encodeOnnxModel,
+  type OnnxAttribute,
+  type OnnxElementType,
+  type OnnxGraph,
+  type OnnxInitializer,
+  type OnnxNode,
+  type OnnxValueInfo,
+} from './onnx/proto.js'
+export type { LoadedModel, OnnxSessionInit, SessionCacheInit } from './onnx/session-cache.js'
+export { type OnnxRunInput, type OnnxRunOutput, onnxRunInputSchema, onnxTaskType } from './onnx/task.js'
+export { type JsonTensor, TENSOR_DTYPES, type TensorDtype, type TensorEncoding } from './onnx/tensor.js'
+export { type EmbedInput, type EmbedOutput, embedInputSchema, embedTaskType } from './tasks/embed.js'
+export { type OcrInput, type OcrOutput, ocrInputSchema, ocrTaskType } from './tasks/ocr.js'
+export {
+  countWordsAndSentences,
+  type TokenizeInput,
+  type TokenizeOutput,
+  tokenizeInputSchema,
+  tokenizeTaskType,
+} from './tasks/tokenize.js'
