@@ -66,7 +66,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
   await ensureDir(config.dataDir)
   const { identity, created } = await loadOrCreateIdentity(config.identity.keyFile)
   const loggers = new ComponentLoggers(root.child({ peerId: identity.peerId }))
-  if (logger !== undefined) loggers.setLevel(config.log.level)
+  if (logger !== undefined && init.log?.level !== undefined) loggers.setLevel(config.log.level)
   loggers
     .get('identity')
     .info(

@@ -1,0 +1,115 @@
+/**
+ * Defaults of the task exchange: serving, routing, failover, reputation and capability
+ * announcements. Every number the exchange uses lives here, so docs/delivery.md and the code
+ * cannot disagree.
+ */
+
+// ---- attempts and failover ------------------------------------------------------------------
+
+/** Attempts per task (the first one included) before it fails with `ERR_RETRIES_EXHAUSTED`. */
+export const DEFAULT_MAX_ATTEMPTS = 4
+/**
+ * Delay before attempt n ≥ 3 (the second attempt goes out at once, to another peer):
+ * `min(RETRY_BASE_DELAY_MS × 2^(n−3), RETRY_MAX_DELAY_MS)`, ±20 % jitter.
+ */
+export const RETRY_BASE_DELAY_MS = 200
+export const RETRY_MAX_DELAY_MS = 2_000
+/**
+ * Time a requester waits, beyond the task's `timeoutMs`, for a result before it counts the
+ * attempt as lost (the provider itself sends a `timeout` result at `timeoutMs`).
+ */
+export const RESULT_GRACE_MS = 1_000
+/**
+ * Time a provider has to answer a request with accept or reject. An unanswered request means
+ * a stuck or overloaded peer: the task moves on. Well under the 5 s failover target.
+ */
+export const DEFAULT_ACCEPT_TIMEOUT_MS = 3_000
+/**
+ * How long `submit` waits for a capable peer to appear (a node that just started has not heard
+ * any capability announcement yet) before failing with `ERR_NO_CAPABLE_PEER`.
+ */
+export const DEFAULT_WAIT_FOR_PEER_MS = 5_000
+/** Poll period while waiting for a capable peer or a free slot. */
+export const PEER_WAIT_POLL_MS = 100
+
+// ---- liveness -------------------------------------------------------------------------------
+
+/**
+ * While tasks are outstanding on a peer and nothing arrived from it for this long, the requester
+ * pings it; no answer within `LIVENESS_PING_TIMEOUT_MS` closes the task stream and fails its tasks
+ * over. Together: a silent death is noticed within about 3 s, not at the next 10 s heartbeat.
+ */
+export const LIVENESS_IDLE_MS = 1_500
+export const LIVENESS_PING_TIMEOUT_MS = 1_500
+/** Period of the liveness sweep over peers with outstanding tasks. */
+export const LIVENESS_SWEEP_MS = 500
+
+// ---- streams --------------------------------------------------------------------------------
+
+/** An outbound task stream with nothing outstanding for this long is closed. */
+export const DEFAULT_STREAM_IDLE_MS = 60_000
+/** Time to open a task stream (dial included) before the attempt fails over. */
+export const STREAM_OPEN_TIMEOUT_MS = 3_000
+/**
+ * Largest frame on the task protocol. Requests and results carry task input and output (texts to
+ * embed, vectors), so this is the protocol's default, not the small announce limit.
+ */
+export const DEFAULT_TASK_MAX_FRAME_BYTES = 4 * 1024 * 1024
+/**
+ * Bytes queued for one task stream beyond which writers wait for the muxer to drain. Frames
+ * written in the same tick are batched into one `send()` regardless.
+ */
+export const WRITE_HIGH_WATER_BYTES = 1024 * 1024
+
+// ---- provider -------------------------------------------------------------------------------
+
+/** `retryAfterMs` sent with `ERR_BUSY` when the engine's queue is full. */
+export const BUSY_RETRY_AFTER_MS = 1_000
+/** Tasks one requester may have outstanding on this provider at once (its fair share). */
+export const DEFAULT_MAX_TASKS_PER_PEER = 1_024
+/** Progress messages per task per second at most (the engine throttles too; this bounds the wire). */
+export const PROGRESS_MIN_INTERVAL_MS = 100
+
+// ---- capabilities ---------------------------------------------------------------------------
+
+/** Capability announcements to one peer at most once per this period (docs/protocol.md §2.2). */
+export const ANNOUNCE_MIN_INTERVAL_MS = 1_000
+/**
+ * Period of the capability check that catches changes no event reports (a backend registered
+ * straight on the engine); an unchanged announcement is not resent.
+ */
+export const ANNOUNCE_REFRESH_MS = 5_000
+/** Time box of one announcement. */
+export const ANNOUNCE_TIMEOUT_MS = 3_000
+
+// ---- routing and reputation -----------------------------------------------------------------
+
+/**
+ * Latency at which a peer's score doubles: the PRD asks to prefer peers under 50 ms when there
+ * are any, without starving slower ones when they are the only ones free.
+ */
+export const LATENCY_SCALE_MS = 50
+/** Weight of the newest sample in the latency EWMA. */
+export const LATENCY_EWMA_ALPHA = 0.2
+/** Success and failure counts halve every this many milliseconds (reputation decays). */
+export const REPUTATION_HALF_LIFE_MS = 10 * 60 * 1000
+/** Misbehaviour (forged or mismatched results) is remembered longer than plain failures. */
+export const MISBEHAVIOUR_HALF_LIFE_MS = 60 * 60 * 1000
+/** Prior of the success rate (Laplace smoothing): a new peer starts at 2/3. */
+export const PRIOR_SUCCESSES = 2
+export const PRIOR_FAILURES = 1
+
+// ---- circuit breaker ------------------------------------------------------------------------
+
+/** Consecutive failures that open a peer's circuit (no tasks are routed to it). */
+export const CIRCUIT_FAILURE_THRESHOLD = 3
+/** First open period; doubles on each failure in half-open state, up to the maximum. */
+export const CIRCUIT_OPEN_MS = 30_000
+export const CIRCUIT_MAX_OPEN_MS = 5 * 60 * 1000
+
+// ---- bookkeeping ----------------------------------------------------------------------------
+
+/** Finished tasks kept for `node.tasks` (oldest dropped first). */
+export const DEFAULT_TASK_HISTORY = 1_000
+/** Prefix of engine backends created by `registerTask`. */
+export const CUSTOM_BACKEND_PREFIX = 'task-'
