@@ -77,6 +77,14 @@ export const POOL_DIAL_BACKOFF_MAX_MS = 60_000
  */
 export const POOL_DIAL_DEFER_MS = 250
 
+/**
+ * When more than `maxConnections` connections are open (inbound ones racing past libp2p's check),
+ * the pool closes the excess after this delay, once identify has finished on the new ones.
+ */
+export const POOL_TRIM_DELAY_MS = 500
+/** A trimmed connection gets this long to close gracefully before it is aborted. */
+export const POOL_TRIM_CLOSE_TIMEOUT_MS = 1_000
+
 /** Maximum dials the pool runs at once. */
 export const POOL_MAX_PARALLEL_DIALS = 16
 

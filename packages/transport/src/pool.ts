@@ -16,6 +16,8 @@ import {
   POOL_DIAL_BACKOFF_MS,
   POOL_DIAL_DEFER_MS,
   POOL_MAX_PARALLEL_DIALS,
+  POOL_TRIM_CLOSE_TIMEOUT_MS,
+  POOL_TRIM_DELAY_MS,
 } from './constants.js'
 
 export interface ConnectionPoolInit {
@@ -41,6 +43,8 @@ export interface ConnectionPoolStats {
   dialsStarted: number
   dialsSucceeded: number
   dialsFailed: number
+  /** Connections closed because more than `maxConnections` were open. */
+  trimmed: number
 }
 
 interface Backoff {
@@ -62,7 +66,7 @@ const MAX_QUEUED = 1024
  */
 export class ConnectionPool implements Startable {
   readonly [Symbol.toStringTag] = '@p2p-ai/transport:pool'
-  readonly stats: ConnectionPoolStats = { dialsStarted: 0, dialsSucceeded: 0, dialsFailed: 0 }
+  readonly stats: ConnectionPoolStats = { dialsStarted: 0, dialsSucceeded: 0, dialsFailed: 0, trimmed: 0 }
 
   private readonly components: ConnectionPoolComponents
   private readonly log: Logger
@@ -75,6 +79,7 @@ export class ConnectionPool implements Startable {
   private readonly deferred = new Map<string, ReturnType<typeof setTimeout>>()
   private readonly backoff = new Map<string, Backoff>()
   private started = false
+  private trimTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(components: ConnectionPoolComponents, init: ConnectionPoolInit) {
     this.components = components
@@ -92,11 +97,15 @@ export class ConnectionPool implements Startable {
   start(): void {
     this.started = true
     this.components.events.addEventListener('peer:discovery', this.onDiscovery)
+    this.components.events.addEventListener('connection:open', this.onConnectionOpen)
   }
 
   stop(): void {
     this.started = false
     this.components.events.removeEventListener('peer:discovery', this.onDiscovery)
+    this.components.events.removeEventListener('connection:open', this.onConnectionOpen)
+    clearTimeout(this.trimTimer)
+    this.trimTimer = undefined
     for (const timer of this.deferred.values()) {
       clearTimeout(timer)
     }
@@ -137,6 +146,53 @@ export class ConnectionPool implements Startable {
 
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
     this.offer(evt.detail)
+  }
+
+  /**
+   * libp2p checks the limit when an inbound connection starts its upgrade, so several that race
+   * in together can overshoot it; its pruner then runs at once, while identify still has a stream
+   * open on the new connection, skips that "busy" connection and never looks again. So we look
+   * again a moment later and close the excess, newest inbound connections first.
+   */
+  private readonly onConnectionOpen = (): void => {
+    if (
+      this.trimTimer !== undefined ||
+      this.components.connectionManager.getConnections().length <= this.maxConnections
+    ) {
+      return
+    }
+    this.trimTimer = setTimeout(() => {
+      this.trimTimer = undefined
+      this.trimExcess()
+    }, POOL_TRIM_DELAY_MS)
+  }
+
+  private trimExcess(): void {
+    const connections = this.components.connectionManager.getConnections()
+    const excess = connections.length - this.maxConnections
+    if (!this.started || excess <= 0) {
+      return
+    }
+    const victims = [...connections]
+      .sort((a, b) => {
+        if (a.direction !== b.direction) {
+          return a.direction === 'inbound' ? -1 : 1
+        }
+        return b.timeline.open - a.timeline.open
+      })
+      .slice(0, excess)
+    for (const connection of victims) {
+      this.stats.trimmed++
+      this.log(
+        'over %d connections: closing %s connection to %p',
+        this.maxConnections,
+        connection.direction,
+        connection.remotePeer,
+      )
+      connection.close({ signal: AbortSignal.timeout(POOL_TRIM_CLOSE_TIMEOUT_MS) }).catch((err: unknown) => {
+        connection.abort(err as Error)
+      })
+    }
   }
 
   private isBusy(peerId: PeerId, id: string): boolean {
