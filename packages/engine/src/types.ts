@@ -68,8 +68,8 @@ export interface TaskRequest<Input = unknown> {
   readonly id?: string
   /** Task type, e.g. `chunk`. */
   readonly type: string
-  /** Validated against the task type's schema before the task is queued. */
-  readonly input: Input
+  /** Validated against the task type's schema before the task is queued (omitted: `undefined`). */
+  readonly input?: Input
   /**
    * Higher runs first; equal priorities run in submission order. An integer.
    *

@@ -89,7 +89,8 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
   readonly #store: ResultStore | undefined
   readonly #active = new Map<string, TaskState>()
   readonly #admitting = new Map<string, { type: string; handle: Promise<TaskHandle> }>()
-  readonly #history = new Map<string, TaskRecord>()
+  /** Finished records by id, oldest first, with the task's submission sequence number. */
+  readonly #history = new Map<string, readonly [TaskRecord, number]>()
   readonly #idleWaiters: Array<() => void> = []
   readonly #stopController = new AbortController()
   #seq = 0
@@ -197,7 +198,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
   get(id: string): TaskRecord | undefined {
     const state = this.#active.get(id)
     if (state !== undefined) return state.record()
-    return this.#history.get(id) ?? this.#liveStore()?.get(id)
+    return this.#history.get(id)?.[0] ?? this.#liveStore()?.get(id)
   }
 
   /** Tasks newest first: queued and running from memory, finished ones from the store. */
@@ -271,7 +272,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
       if (admitting.type !== type) throw conflict(admitting.type)
       return admitting.handle
     }
-    let record = this.#history.get(id)
+    let record = this.#history.get(id)?.[0]
     if (record === undefined) {
       try {
         record = this.#liveStore()?.get(id)
@@ -525,7 +526,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
       }
     }
     if (this.#config.historyLimit === 0) return
-    this.#history.set(state.id, state.record())
+    this.#history.set(state.id, [state.record(), state.seq])
     if (this.#history.size > this.#config.historyLimit) {
       this.#history.delete(this.#history.keys().next().value as string)
     }

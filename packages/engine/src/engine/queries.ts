@@ -64,7 +64,7 @@ export interface EngineHealth {
 export function list(
   options: ListOptions,
   active: Iterable<TaskState>,
-  history: Iterable<TaskRecord>,
+  history: Iterable<readonly [TaskRecord, number]>,
   store: ResultStore | undefined,
 ): TaskRecord[] {
   const { status, type } = options
@@ -87,29 +87,33 @@ export function list(
   const matches = (r: { status: TaskStatus; type: string }): boolean =>
     (status === undefined || r.status === status) && (type === undefined || r.type === type)
   const window = offset + limit
-  const records: TaskRecord[] = []
+  // `seq` orders records queued in the same millisecond: submission order in memory; store rows
+  // come newest first and rank below memory (they are from earlier or from a failed-over write).
+  const found: Array<{ record: TaskRecord; seq: number }> = []
   if (status === undefined || !isTerminal(status)) {
-    for (const state of active) if (matches(state)) records.push(state.record())
+    for (const state of active) if (matches(state)) found.push({ record: state.record(), seq: state.seq })
   }
   if (status === undefined || isTerminal(status)) {
-    for (const record of history) if (matches(record)) records.push(record)
+    for (const [record, seq] of history) if (matches(record)) found.push({ record, seq })
     if (store !== undefined) {
-      records.push(
-        ...store.list({
-          ...(status === undefined ? {} : { status }),
-          ...(type === undefined ? {} : { type }),
-          limit: window,
-        }),
-      )
+      const rows = store.list({
+        ...(status === undefined ? {} : { status }),
+        ...(type === undefined ? {} : { type }),
+        limit: window,
+      })
+      for (const [i, record] of rows.entries()) found.push({ record, seq: -1 - i })
     }
   }
-  // A record may be in both the history and the store only if a write failed and a later one of
-  // the same id succeeded; keep the first.
   const seen = new Set<string>()
-  return records
-    .sort((a, b) => b.queuedAt - a.queuedAt)
-    .filter((r) => !seen.has(r.id) && seen.add(r.id) !== undefined)
-    .slice(offset, window)
+  const out: TaskRecord[] = []
+  found.sort((a, b) => b.record.queuedAt - a.record.queuedAt || b.seq - a.seq)
+  for (const { record } of found) {
+    if (seen.has(record.id)) continue
+    seen.add(record.id)
+    out.push(record)
+    if (out.length === window) break
+  }
+  return out.slice(offset)
 }
 
 export function capabilities(

@@ -52,6 +52,8 @@ export const chunkInputSchema = z
   })
   .superRefine((value, ctx) => {
     const size = value.size ?? DEFAULT_CHUNK_SIZE
+    // Refinements run even after a field check failed; `size` itself is reported already.
+    if (!Number.isSafeInteger(size) || size < 1) return
     if (value.overlap !== undefined && value.overlap >= size) {
       ctx.addIssue({ code: 'custom', path: ['overlap'], message: `must be smaller than size (${size})` })
     }
@@ -93,33 +95,39 @@ export function chunkText(input: ChunkInput, options: ChunkTextOptions = {}): Ch
   const n = text.length
   const chunks: Chunk[] = []
   let start = skipSpaceForward(text, 0, n)
+  let previousEnd = 0
+  let rounds = 0
   while (start < n) {
-    if ((chunks.length + 1) % CHECK_EVERY === 0) {
+    if (++rounds % CHECK_EVERY === 0) {
       options.signal?.throwIfAborted()
       options.onProgress?.(start / n)
     }
-    const cut = findCut(text, start, size, boundary)
+    // An overlapping chunk must reach past the previous one, or it would add nothing.
+    const cut = findCut(text, start, size, boundary, previousEnd + 1)
     const end = skipSpaceBackward(text, start, cut)
-    if (end > start) chunks.push({ index: chunks.length, start, end, text: text.slice(start, end) })
-    if (cut >= n) break
-    let next = cut
+    if (end > previousEnd) {
+      chunks.push({ index: chunks.length, start, end, text: text.slice(start, end) })
+      previousEnd = end
+    }
+    const rest = skipSpaceForward(text, cut, n)
+    if (rest >= n) break
+    let next = rest
     const want = Math.min(overlap, Math.floor((end - start) / 2))
     if (want > 0) next = snapForward(text, end - want, end, boundary)
-    if (next <= start) next = cut
-    start = skipSpaceForward(text, next, n)
+    start = next > start ? skipSpaceForward(text, next, n) : rest
   }
   options.onProgress?.(1)
   return { chunks }
 }
 
 /** End (exclusive) of the chunk starting at `start`: the best boundary in its allowed window. */
-function findCut(text: string, start: number, size: number, boundary: ChunkBoundary): number {
+function findCut(text: string, start: number, size: number, boundary: ChunkBoundary, floor: number): number {
   const n = text.length
   const limit = start + size
   if (limit >= n) return n
-  const minEnd = start + Math.max(1, Math.ceil(size * CHUNK_MIN_FILL))
+  const minEnd = Math.min(limit, Math.max(floor, start + Math.max(1, Math.ceil(size * CHUNK_MIN_FILL))))
   let cut = -1
-  if (boundary === 'paragraph') cut = lastParagraphBreak(text, minEnd, limit)
+  if (boundary === 'paragraph') cut = lastParagraphBreak(text, start, minEnd, limit)
   if (cut < 0 && (boundary === 'paragraph' || boundary === 'sentence')) {
     cut = lastSentenceBreak(text, minEnd, limit)
   }
@@ -131,13 +139,18 @@ function findCut(text: string, start: number, size: number, boundary: ChunkBound
 }
 
 /** Largest `p` in [minEnd, limit] just after a blank line (`\n`, optional spaces, `\n`). */
-function lastParagraphBreak(text: string, minEnd: number, limit: number): number {
-  let i = text.lastIndexOf('\n', limit - 1)
-  while (i >= minEnd - 1 && i > 0) {
-    let j = i - 1
-    while (j >= 0 && isInlineSpace(text.charCodeAt(j))) j--
-    if (j >= 0 && text.charCodeAt(j) === 10) return i + 1
-    i = text.lastIndexOf('\n', j)
+function lastParagraphBreak(text: string, start: number, minEnd: number, limit: number): number {
+  // Search a slice (O(1) in V8): an unbounded lastIndexOf would rescan from each chunk back to
+  // the start of a text without newlines, which is quadratic.
+  const from = minEnd - 1
+  const window = text.slice(from, limit)
+  let i = window.lastIndexOf('\n')
+  while (i >= 0) {
+    let j = from + i - 1
+    while (j > start && isInlineSpace(text.charCodeAt(j))) j--
+    if (j > start && text.charCodeAt(j) === 10) return from + i + 1
+    if (j - from < 0) return -1
+    i = window.lastIndexOf('\n', j - from)
   }
   return -1
 }
@@ -171,16 +184,17 @@ function lastSpace(text: string, minEnd: number, limit: number): number {
 
 /**
  * Where the next chunk starts when it should repeat `[from, end)`: the first sentence start (or
- * word start) in that range, so overlaps do not begin mid-word; `from` itself if there is none.
+ * word start) in that range, so overlaps do not begin mid-word; `end` (no overlap) if there is
+ * none. With `none` boundaries, exactly `from`.
  */
 function snapForward(text: string, from: number, end: number, boundary: ChunkBoundary): number {
   if (boundary === 'none') return isLowSurrogate(text.charCodeAt(from)) ? from + 1 : from
   if (boundary !== 'word') {
     for (let p = from; p < end; p++) if (isSentenceBreak(text, p)) return p
   }
-  if (from === 0 || isSpace(text.charCodeAt(from - 1))) return from
+  if (isSpace(text.charCodeAt(from - 1))) return from
   for (let p = from; p < end; p++) if (isSpace(text.charCodeAt(p))) return p
-  return isLowSurrogate(text.charCodeAt(from)) ? from + 1 : from
+  return end
 }
 
 function skipSpaceForward(text: string, from: number, to: number): number {

@@ -36,7 +36,7 @@ async function build(): Promise<Backend> {
 async function run(id: string, type: string, input: unknown): Promise<void> {
   const controller = new AbortController()
   controllers.set(id, controller)
-  let lastProgress = 0
+  let lastProgress = Number.NEGATIVE_INFINITY
   const onProgress = (progress: TaskProgress): void => {
     const now = performance.now()
     if (now - lastProgress < boot.progressIntervalMs && progress.fraction < 1) return

@@ -1,0 +1,165 @@
+// Worker threads run the compiled `dist/` of this package (Node.js 20 cannot load TypeScript), so
+// these tests need `pnpm build` first, like every test that imports a sibling package.
+import { threadId } from 'node:worker_threads'
+import { afterEach, describe, expect, it } from 'vitest'
+import { mockBackend } from '../src/backends/mock.js'
+import { type TaskEngine, taskEngine } from '../src/engine/engine.js'
+import { runnableModuleUrl } from '../src/worker/module-url.js'
+import { until } from './engine-helpers.js'
+import { crashing, failing_load, sloppy, stuck, threaded } from './fixtures/engine/backends.mjs'
+
+let engine: TaskEngine | undefined
+afterEach(async () => {
+  await engine?.stop({ timeoutMs: 0 })
+  engine = undefined
+})
+
+function make(init: Parameters<typeof taskEngine>[0] = {}): TaskEngine {
+  engine = taskEngine({ builtins: false, ...init })
+  return engine
+}
+
+describe('worker pool', () => {
+  it('runs hosted backends off the main thread, reusing at most `concurrency` threads', async () => {
+    const e = make({ backends: [await threaded()], concurrency: 2 })
+    const outputs = await Promise.all(
+      Array.from({ length: 6 }, () => e.run<{ threadId: number }>({ type: 'threaded', input: { ms: 5 } })),
+    )
+    const threads = new Set(outputs.map((o) => o.threadId))
+    expect(threads.has(threadId)).toBe(false)
+    expect(threads.size).toBeGreaterThanOrEqual(1)
+    expect(threads.size).toBeLessThanOrEqual(2)
+    expect(e.backends.list()).toMatchObject([
+      { name: 'threaded', placement: 'worker', threads: threads.size },
+    ])
+  })
+
+  it('forwards progress reports from the worker', async () => {
+    const e = make({ backends: [await threaded()] })
+    const handle = await e.submit({ type: 'threaded', input: { ms: 120 } })
+    const fractions: number[] = []
+    handle.addEventListener('progress', (event) => fractions.push(event.detail.fraction))
+    await handle.result()
+    expect(fractions.length).toBeGreaterThanOrEqual(2)
+    expect(fractions.at(-1)).toBe(1)
+  })
+
+  it('starts every worker up front with backends.load()', async () => {
+    const e = make({ backends: [await threaded()], concurrency: 3 })
+    await e.backends.load('threaded')
+    expect(e.backends.list()[0]?.threads).toBe(3)
+    await expect(e.backends.load('nope')).rejects.toMatchObject({ code: 'ERR_BACKEND_NOT_FOUND' })
+  })
+
+  it('fails only the task whose worker crashed, and replaces the worker', async () => {
+    const e = make({ backends: [crashing()], concurrency: 2 })
+    const healthy = e.run({ type: 'crashing', input: { mode: 'ok' } })
+    const exited = await (await e.submit({ type: 'crashing', input: { mode: 'exit' } })).result()
+    expect(exited).toMatchObject({ status: 'FAILED', error: { code: 'ERR_WORKER_CRASHED' } })
+    expect(exited.error?.message).toMatch(/exited with code 3 while running task/)
+    const thrown = await (await e.submit({ type: 'crashing', input: { mode: 'throw-async' } })).result()
+    expect(thrown).toMatchObject({ status: 'FAILED', error: { code: 'ERR_WORKER_CRASHED' } })
+    expect(thrown.error?.message).toContain('boom from a timer')
+    expect(await healthy).toEqual({ ok: true })
+    expect(await e.run({ type: 'crashing', input: { mode: 'ok' } })).toEqual({ ok: true })
+    expect(e.health().checks.workerCrashes).toBe(2)
+  })
+
+  it('terminates a worker stuck in a CPU loop on cancel, within 2 s, and keeps serving', async () => {
+    const e = make({ backends: [stuck()], concurrency: 1 })
+    const spinning = await e.submit({ type: 'stuck', input: {} })
+    const next = await e.submit({ type: 'stuck', input: { mode: 'ok' } })
+    await until(() => spinning.record().progress?.message === 'spinning')
+    const cancelledAt = performance.now()
+    expect(spinning.cancel()).toBe(true)
+    expect(spinning.status).toBe('CANCELLED')
+    expect(await next.output()).toEqual({ ok: true })
+    // The slot came back only once the stuck thread was terminated (default grace: 1 s).
+    expect(performance.now() - cancelledAt).toBeLessThan(2000)
+    expect(e.health().checks.workerCrashes).toBe(0)
+  })
+
+  it('times out a stuck worker task with TIMEOUT', async () => {
+    const e = make({ backends: [stuck()], cancelGraceMs: 100 })
+    const record = await (await e.submit({ type: 'stuck', input: {}, timeoutMs: 100 })).result()
+    expect(record).toMatchObject({ status: 'TIMEOUT', error: { code: 'ERR_TASK_TIMEOUT' } })
+    expect(await e.run({ type: 'stuck', input: { mode: 'ok' } })).toEqual({ ok: true })
+  })
+
+  it('reports a backend that cannot load with its own code, without taking the engine down', async () => {
+    const e = make({ backends: [failing_load(), mockBackend()] })
+    const err = await e.run({ type: 'failing-load', input: {} }).catch((x: unknown) => x)
+    expect(err).toMatchObject({
+      code: 'ERR_MODEL_NOT_FOUND',
+      name: 'ModelNotFoundError',
+      message: 'model "nope" is not in the model directory',
+    })
+    expect(e.health()).toMatchObject({ status: 'degraded' })
+    expect(e.health().detail).toContain('backend failing-load failed to load: ERR_MODEL_NOT_FOUND')
+    expect(await e.run({ type: 'mock', input: { text: 'still here' } })).toMatchObject({ text: 'still here' })
+  })
+
+  it('maps uncoded errors and unserialisable outputs from workers to ERR_BACKEND_FAILED', async () => {
+    const e = make({ backends: [sloppy()] })
+    const result = async (mode: string) => (await e.submit({ type: 'sloppy', input: { mode } })).result()
+    expect((await result('type-error')).error).toEqual({
+      code: 'ERR_BACKEND_FAILED',
+      message: 'cannot read properties of undefined',
+    })
+    expect((await result('string')).error).toEqual({ code: 'ERR_BACKEND_FAILED', message: 'a thrown string' })
+    expect((await result('function')).error?.message).toMatch(/^output is not serialisable/)
+  })
+
+  it('keeps the main thread responsive while every worker is busy', async () => {
+    const e = make({ backends: [mockBackend()], concurrency: 2 })
+    const busy = [
+      await e.submit({ type: 'mock', input: { cpuMs: 400 } }),
+      await e.submit({ type: 'mock', input: { cpuMs: 400 } }),
+    ]
+    await until(() => busy.every((h) => h.record().progress !== undefined))
+    // A timer set now fires while both workers still spin; on the main thread it could not.
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(busy.map((h) => e.get(h.id)?.status)).toEqual(['RUNNING', 'RUNNING'])
+    await Promise.all(busy.map((h) => h.result()))
+  })
+
+  it('ends every worker thread on stop', async () => {
+    const e = make({ backends: [await threaded()], concurrency: 2 })
+    await e.backends.load('threaded')
+    await e.stop()
+    expect(e.backends.list()[0]?.threads).toBe(0)
+  })
+
+  it('runs everything in-process when workers are disabled', async () => {
+    engine = taskEngine({ workers: false })
+    expect(engine.backends.list()).toMatchObject([{ name: 'text', placement: 'main', threads: 0 }])
+    const out = await engine.run<{ chunks: unknown[] }>({
+      type: 'chunk',
+      input: { text: 'One. Two.', size: 5 },
+    })
+    expect(out.chunks).toHaveLength(2)
+  })
+
+  it('runs the built-in chunk task in the pool by default', async () => {
+    engine = taskEngine()
+    const out = await engine.run<{ chunks: Array<{ text: string }> }>({
+      type: 'chunk',
+      input: { text: 'First sentence here. Second sentence here.', size: 25, overlap: 0 },
+    })
+    expect(out.chunks.map((c) => c.text)).toEqual(['First sentence here.', 'Second sentence here.'])
+    expect(engine.backends.list()).toMatchObject([{ name: 'text', placement: 'worker', threads: 1 }])
+  })
+})
+
+describe('runnableModuleUrl', () => {
+  it("maps this package's sources to their compiled twins and leaves other modules alone", () => {
+    const root = new URL('../', import.meta.url).href
+    expect(runnableModuleUrl(`${root}src/backends/mock.ts`)).toBe(`${root}dist/backends/mock.js`)
+    expect(runnableModuleUrl(`${root}dist/backends/mock.js`)).toBe(`${root}dist/backends/mock.js`)
+    expect(runnableModuleUrl(`${root}test/fixtures/engine/backends.mjs`)).toBe(
+      `${root}test/fixtures/engine/backends.mjs`,
+    )
+    expect(runnableModuleUrl('file:///elsewhere/src/x.ts')).toBe('file:///elsewhere/src/x.ts')
+    expect(runnableModuleUrl('some-package/backend')).toBe('some-package/backend')
+  })
+})
