@@ -96,10 +96,7 @@ export function mockBackend(init: MockBackendInit = {}): Backend {
       if (wait > 0) await sleep(wait, options.signal)
       if (input.cpuMs !== undefined && input.cpuMs > 0) await spin(input.cpuMs, options)
       options.signal.throwIfAborted()
-      if (
-        input.fail === true ||
-        (failureRate > 0 && fnv1a(`${seed}:${task.id}`) / 0x1_0000_0000 < failureRate)
-      ) {
+      if (input.fail === true || (failureRate > 0 && unit(`${seed}:${task.id}`) < failureRate)) {
         throw new MockFailureError(`mock failure for task ${task.id}`)
       }
       return mockOutput(input.text ?? '')
@@ -123,6 +120,21 @@ export function fnv1a(text: string): number {
     h = Math.imul(h, 0x01000193)
   }
   return h >>> 0
+}
+
+/**
+ * A uniform number in [0, 1) from a string. FNV-1a alone spreads the low bits well but not the
+ * high ones for keys that differ in their last characters (`task-1`, `task-2`), so its result is
+ * passed through MurmurHash3's finaliser first.
+ */
+function unit(key: string): number {
+  let h = fnv1a(key)
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return (h >>> 0) / 0x1_0000_0000
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
