@@ -1,4 +1,4 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -36,23 +36,34 @@ export function uniqueServiceTag(): string {
   return `_p2p-ai-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}._udp.local`
 }
 
+/** Arguments for `node` to run the agent host with `init`. */
+export function hostArgs(init: NodeInit): string[] {
+  return [AGENT_HOST, JSON.stringify(init)]
+}
+
 export interface HostEvent {
   event: string
   at: number
   [key: string]: unknown
 }
 
-/** A node in a child process (test/fixtures/agent-host.mjs). */
+/** A node in a child process (test/fixtures/agent-host.mjs), spawned locally or by a testnet host. */
 export class Host {
-  readonly proc: ChildProcessWithoutNullStreams
+  readonly proc: ChildProcess
   readonly events: HostEvent[] = []
   readonly stderr: string[] = []
   #waiters: Array<{ match: (e: HostEvent) => boolean; resolve: (e: HostEvent) => void }> = []
   readonly exited: Promise<number | null>
 
-  constructor(init: NodeInit, command: readonly string[] = [process.execPath, AGENT_HOST]) {
-    this.proc = spawn(command[0]!, [...command.slice(1), JSON.stringify(init)], { stdio: 'pipe' })
-    createInterface({ input: this.proc.stdout }).on('line', (line) => {
+  /** Spawns the agent host here, with `init` as its node configuration. */
+  static local(init: NodeInit): Host {
+    return new Host(spawn(process.execPath, hostArgs(init), { stdio: 'pipe' }))
+  }
+
+  /** Wraps an agent host process started elsewhere (say, in a network namespace). */
+  constructor(proc: ChildProcess) {
+    this.proc = proc
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
       let event: HostEvent
       try {
         event = JSON.parse(line) as HostEvent
@@ -66,7 +77,7 @@ export class Host {
         return false
       })
     })
-    createInterface({ input: this.proc.stderr }).on('line', (line) => this.stderr.push(line))
+    createInterface({ input: proc.stderr! }).on('line', (line) => this.stderr.push(line))
     this.exited = new Promise((resolve) => this.proc.on('exit', (code) => resolve(code)))
   }
 
@@ -89,7 +100,7 @@ export class Host {
   }
 
   send(command: string): void {
-    this.proc.stdin.write(`${command}\n`)
+    this.proc.stdin?.write(`${command}\n`)
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -16,7 +16,7 @@ describe('peers in other processes', () => {
     await using dirA = await tempDir('p2p-ai-proc-a-')
     await using dirB = await tempDir('p2p-ai-proc-b-')
     const node = await createNode(localInit(dirA.path, FAST))
-    await using host = new Host(localInit(dirB.path, FAST))
+    await using host = Host.local(localInit(dirB.path, FAST))
     try {
       const ready = await host.waitFor((e) => e.event === 'ready', 20_000, 'ready')
       const hostId = ready.peerId as string
@@ -39,7 +39,7 @@ describe('peers in other processes', () => {
     await using dirA = await tempDir('p2p-ai-proc-a-')
     await using dirB = await tempDir('p2p-ai-proc-b-')
     const node = await createNode(localInit(dirA.path, FAST))
-    await using host = new Host(localInit(dirB.path, FAST))
+    await using host = Host.local(localInit(dirB.path, FAST))
     try {
       const ready = await host.waitFor((e) => e.event === 'ready', 20_000, 'ready')
       const hostId = ready.peerId as string
@@ -67,7 +67,7 @@ describe('peers in other processes', () => {
     await using dirA = await tempDir('p2p-ai-proc-a-')
     await using dirB = await tempDir('p2p-ai-proc-b-')
     const node = await createNode(localInit(dirA.path, FAST))
-    await using host = new Host(localInit(dirB.path, FAST))
+    await using host = Host.local(localInit(dirB.path, FAST))
     try {
       const ready = await host.waitFor((e) => e.event === 'ready', 20_000, 'ready')
       const hostId = ready.peerId as string

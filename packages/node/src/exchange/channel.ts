@@ -1,0 +1,192 @@
+/**
+ * A task stream as both ends use it: frames in, frames out, many conversations at once.
+ *
+ * Reading is event driven: each chunk the muxer delivers goes through the push frame decoder and
+ * every complete frame is handed over synchronously, with no async iterator or promise per
+ * frame. Writing is batched: frames queued in the same tick leave in one `send()` (one Noise
+ * message, one syscall for many small frames), and when the muxer signals a full buffer the
+ * channel waits for `drain` before sending more, so a slow reader throttles the writer instead
+ * of growing libp2p's buffers.
+ */
+import { Buffer } from 'node:buffer'
+import type { Stream } from '@libp2p/interface'
+import { type FrameDecoder, type FrameError, frameDecoder } from '@p2p-ai/protocol'
+import { PeerDisconnectedError } from './errors.js'
+
+export interface ChannelHandlers {
+  /** A decoded frame (untrusted JSON). Called synchronously, in order. */
+  message(value: unknown): void
+  /** A frame that was skipped (not UTF-8, not JSON); the stream goes on. */
+  badFrame(error: FrameError): void
+  /** The remote closed its writing side: no more frames will come. */
+  remoteEnd(): void
+  /** The stream is gone; `error` is set unless both sides closed cleanly. Called once. */
+  close(error: Error | undefined): void
+}
+
+export interface ChannelInit {
+  maxFrameBytes: number
+  /** Reports a handler exception (a bug) without tearing down the stream. */
+  onHandlerError(err: unknown): void
+}
+
+/** One task stream with batched writes and synchronous, push-decoded reads. */
+export class TaskChannel {
+  readonly stream: Stream
+  readonly remotePeer: string
+  /** `performance.now()` when the last bytes arrived from the remote. */
+  lastHeard: number
+  readonly #handlers: ChannelHandlers
+  readonly #decoder: FrameDecoder
+  readonly #init: ChannelInit
+  #queue: Uint8Array[] = []
+  #queuedBytes = 0
+  #scheduled = false
+  #waitingForDrain = false
+  #closed = false
+  #closing: Promise<void> | undefined
+
+  constructor(stream: Stream, remotePeer: string, handlers: ChannelHandlers, init: ChannelInit) {
+    this.stream = stream
+    this.remotePeer = remotePeer
+    this.#handlers = handlers
+    this.#init = init
+    this.#decoder = frameDecoder({ maxFrameBytes: init.maxFrameBytes })
+    this.lastHeard = performance.now()
+    stream.addEventListener('message', (evt) => this.#onData(evt.data))
+    stream.addEventListener('remoteCloseWrite', () => this.#onRemoteEnd())
+    stream.addEventListener('close', (evt) => this.#onClose(evt.error))
+    if (stream.status !== 'open')
+      queueMicrotask(() => this.#onClose(new PeerDisconnectedError('stream closed')))
+  }
+
+  /** Whether the stream is gone (frames can no longer be sent). */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Whether this side may still write. */
+  get writable(): boolean {
+    return !this.#closed && this.#closing === undefined && this.stream.writeStatus === 'writable'
+  }
+
+  /** Bytes waiting to be handed to the muxer. */
+  get queuedBytes(): number {
+    return this.#queuedBytes
+  }
+
+  /**
+   * Queues one encoded frame. Returns false (and drops it) when the stream can no longer be
+   * written; the caller learns why through `close`.
+   */
+  send(frame: Uint8Array): boolean {
+    if (!this.writable) return false
+    this.#queue.push(frame)
+    this.#queuedBytes += frame.byteLength
+    if (!this.#scheduled && !this.#waitingForDrain) {
+      this.#scheduled = true
+      queueMicrotask(() => this.#flush())
+    }
+    return true
+  }
+
+  /** Sends what is queued, closes this side for writing and waits for the muxer to take it. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        while (this.#queue.length > 0 || this.#waitingForDrain) {
+          if (this.#waitingForDrain) await this.stream.onDrain()
+          this.#flush()
+        }
+        await this.stream.close()
+      } catch (err) {
+        this.abort(err instanceof Error ? err : new Error(String(err)))
+      }
+    })()
+    return this.#closing
+  }
+
+  /** Resets the stream: both ends fail whatever was pending on it. */
+  abort(err: Error): void {
+    if (this.#closed) return
+    this.stream.abort(err)
+    // libp2p dispatches 'close' synchronously from abort; this covers streams that do not.
+    this.#onClose(err)
+  }
+
+  #flush(): void {
+    this.#scheduled = false
+    if (this.#waitingForDrain || this.#queue.length === 0 || this.#closed) return
+    const frames = this.#queue
+    const data = frames.length === 1 ? (frames[0] as Uint8Array) : Buffer.concat(frames, this.#queuedBytes)
+    this.#queue = []
+    this.#queuedBytes = 0
+    let more: boolean
+    try {
+      more = this.stream.send(data)
+    } catch (err) {
+      this.abort(err instanceof Error ? err : new Error(String(err)))
+      return
+    }
+    if (!more) {
+      this.#waitingForDrain = true
+      this.stream.onDrain().then(
+        () => {
+          this.#waitingForDrain = false
+          this.#flush()
+        },
+        (err: unknown) => this.abort(err instanceof Error ? err : new Error(String(err))),
+      )
+    }
+  }
+
+  #onData(data: Uint8Array | Iterable<Uint8Array>): void {
+    this.lastHeard = performance.now()
+    if (data instanceof Uint8Array) this.#decode(data)
+    else for (const chunk of data) this.#decode(chunk)
+  }
+
+  #decode(chunk: Uint8Array): void {
+    for (const frame of this.#decoder.push(chunk)) {
+      if (this.#closed) return
+      if (frame.ok) {
+        try {
+          this.#handlers.message(frame.value)
+        } catch (err) {
+          this.#init.onHandlerError(err)
+        }
+      } else if (frame.fatal) {
+        // Frame boundaries are lost: nothing more on this stream can be trusted.
+        this.abort(frame.error)
+        return
+      } else {
+        this.#handlers.badFrame(frame.error)
+      }
+    }
+  }
+
+  #onRemoteEnd(): void {
+    const tail = this.#decoder.end()
+    if (tail !== undefined && !tail.ok) {
+      this.abort(tail.error)
+      return
+    }
+    try {
+      this.#handlers.remoteEnd()
+    } catch (err) {
+      this.#init.onHandlerError(err)
+    }
+  }
+
+  #onClose(error: Error | undefined): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#queue = []
+    this.#queuedBytes = 0
+    try {
+      this.#handlers.close(error)
+    } catch (err) {
+      this.#init.onHandlerError(err)
+    }
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Peer selection for `target: 'auto'`. Pure functions over a snapshot of the candidates, so the
+ * policy can be tested without a network.
+ *
+ * Policy:
+ * 1. Only peers that can run the task (task type, and the model when one is asked for), whose
+ *    circuit is not open, that did not just say they are busy, and that this task has not
+ *    already failed on (unless no other is left).
+ * 2. Peers with a free slot come first: a peer whose estimated load fills its concurrency is
+ *    skipped while any other has room. Only when every candidate is full does the task queue,
+ *    on the least loaded one (its provider answers `ERR_BUSY` if its queue is full too).
+ * 3. Among those, the lowest cost wins:
+ *    `(load + 1) / concurrency × (1 + latency / 50 ms) / reputation score`.
+ *    Ties go to the peer this node sent the fewest tasks recently, then to chance, which keeps
+ *    equal peers evenly loaded.
+ */
+import { LATENCY_SCALE_MS } from './constants.js'
+
+/** One peer (or this node) that could run the task, as routing sees it right now. */
+export interface Candidate {
+  readonly peer: string
+  /** Tasks it runs at once. */
+  readonly concurrency: number
+  /** Estimated tasks running or queued there now, this node's own outstanding ones included. */
+  readonly load: number
+  /** Network latency estimate in ms (0 for this node itself); unknown counts as the scale. */
+  readonly latencyMs: number | undefined
+  /** Reputation score, 0..1. */
+  readonly score: number
+  /** Tasks this node routed to it recently (a decaying count): the tie-breaker. */
+  readonly recentDispatches: number
+}
+
+/** Cost of sending one more task to `c`; lower is better. */
+export function cost(c: Candidate): number {
+  const fill = (c.load + 1) / Math.max(1, c.concurrency)
+  const latency = 1 + (c.latencyMs ?? LATENCY_SCALE_MS) / LATENCY_SCALE_MS
+  // A floor keeps a peer with a terrible record selectable when it is the only one left.
+  return (fill * latency) / Math.max(c.score, 0.05)
+}
+
+/** Whether the candidate has a free slot by our estimate. */
+export function hasFreeSlot(c: Candidate): boolean {
+  return c.load < c.concurrency
+}
+
+/** Relative difference under which two costs count as equal. */
+const TIE = 1e-9
+
+/**
+ * Picks the candidate to send the next task to, or undefined if there is none.
+ *
+ * @param random a source of uniform numbers in [0, 1), for tie-breaking (injectable for tests)
+ */
+export function pickCandidate(
+  candidates: readonly Candidate[],
+  random: () => number = Math.random,
+): Candidate | undefined {
+  if (candidates.length === 0) return undefined
+  const free = candidates.filter(hasFreeSlot)
+  const pool = free.length > 0 ? free : candidates
+  let best: Candidate[] = []
+  let bestCost = Number.POSITIVE_INFINITY
+  for (const c of pool) {
+    const k = cost(c)
+    if (k < bestCost * (1 - TIE)) {
+      best = [c]
+      bestCost = k
+    } else if (k <= bestCost * (1 + TIE)) {
+      best.push(c)
+    }
+  }
+  if (best.length > 1) {
+    const fewest = Math.min(...best.map((c) => c.recentDispatches))
+    best = best.filter((c) => c.recentDispatches <= fewest + 1e-9)
+  }
+  return best[Math.min(best.length - 1, Math.floor(random() * best.length))]
+}

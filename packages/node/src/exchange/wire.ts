@@ -1,0 +1,197 @@
+/**
+ * What travels on a task stream besides signed envelopes, and how error codes map between the
+ * engine, the wire and routing decisions.
+ *
+ * Requests and results are signed envelopes: they are claims a third party can check (who asked
+ * for what, who computed which output for which request). `task.accept`, `task.reject`,
+ * `task.progress` and `task.cancel` only steer the conversation between the two ends of one
+ * Noise-authenticated stream, so they travel as unsigned control messages
+ * `{ v: 1, type, payload }` (docs/protocol.md §2.3): signing them would double the signatures
+ * per task for no property anyone can use. A receiver still accepts them as signed envelopes.
+ */
+import {
+  encodeFrame,
+  InvalidMessageError,
+  type Payloads,
+  PROTOCOL_MAJOR,
+  TASK_ERROR_CODES,
+  UnsupportedVersionError,
+  validatePayload,
+  type WireError,
+} from '@p2p-ai/protocol'
+
+/** Message types that may travel unsigned. */
+export type ControlType = 'task.accept' | 'task.reject' | 'task.progress' | 'task.cancel'
+
+/** An unsigned control message as it appears in a frame. */
+export interface ControlMessage<T extends ControlType = ControlType> {
+  readonly v: typeof PROTOCOL_MAJOR
+  readonly type: T
+  readonly payload: Payloads[T]
+}
+
+const CONTROL_TYPES: ReadonlySet<string> = new Set<ControlType>([
+  'task.accept',
+  'task.reject',
+  'task.progress',
+  'task.cancel',
+])
+
+/** Whether `type` may travel as a control message. */
+export function isControlType(type: unknown): type is ControlType {
+  return typeof type === 'string' && CONTROL_TYPES.has(type)
+}
+
+/** Encodes a control message into one frame. The payload is validated first (it is ours). */
+export function encodeControl<T extends ControlType>(type: T, payload: Payloads[T]): Uint8Array {
+  return encodeFrame({ v: PROTOCOL_MAJOR, type, payload })
+}
+
+/** The parts of a decoded frame a dispatcher looks at before deciding how to check it. */
+export interface FrameHead {
+  readonly type: unknown
+  /** The payload's `id`, when it has a string one (untrusted until the message is checked). */
+  readonly id: string | undefined
+  /** Whether the frame carries a signature (an envelope rather than a control message). */
+  readonly signed: boolean
+}
+
+/** Reads type, task id and signedness of an untrusted decoded frame without trusting it. */
+export function frameHead(value: unknown): FrameHead {
+  if (typeof value !== 'object' || value === null) return { type: undefined, id: undefined, signed: false }
+  const v = value as { type?: unknown; payload?: unknown; sig?: unknown }
+  const payload = v.payload as { id?: unknown } | null | undefined
+  const id =
+    typeof payload === 'object' && payload !== null && typeof payload.id === 'string' ? payload.id : undefined
+  return { type: v.type, id, signed: v.sig !== undefined }
+}
+
+/**
+ * Checks an unsigned control message: exactly `{ v, type, payload }`, a known major version and
+ * a payload that fits its schema.
+ *
+ * @throws {InvalidMessageError | UnsupportedVersionError} from the protocol package
+ */
+export function checkControl<T extends ControlType>(value: unknown, type: T): Payloads[T] {
+  const v = value as Record<string, unknown>
+  if (Number.isInteger(v.v) && v.v !== PROTOCOL_MAJOR) {
+    throw new UnsupportedVersionError(`message version ${String(v.v)} is not supported`)
+  }
+  if (v.v !== PROTOCOL_MAJOR) throw new InvalidMessageError('v', `expected ${PROTOCOL_MAJOR}`)
+  for (const key in v) {
+    if (key !== 'v' && key !== 'type' && key !== 'payload')
+      throw new InvalidMessageError(key, 'unknown field')
+  }
+  return validatePayload(type, v.payload)
+}
+
+// ---- error codes ----------------------------------------------------------------------------
+
+/**
+ * Engine codes that have a protocol equivalent (docs/protocol.md §6.2). Everything else crosses
+ * the wire as the engine named it.
+ */
+const ENGINE_TO_WIRE: Readonly<Record<string, string>> = {
+  ERR_TASK_TIMEOUT: TASK_ERROR_CODES.timeout,
+  ERR_TASK_CANCELLED: TASK_ERROR_CODES.cancelled,
+  ERR_QUEUE_FULL: TASK_ERROR_CODES.busy,
+  ERR_UNSUPPORTED_TASK_TYPE: TASK_ERROR_CODES.unsupportedTask,
+  ERR_ENGINE_STOPPED: TASK_ERROR_CODES.shuttingDown,
+  ERR_MODEL_NOT_FOUND: TASK_ERROR_CODES.unknownModel,
+}
+
+/** The wire code for an engine (or any local) error code. */
+export function wireCode(code: string): string {
+  return ENGINE_TO_WIRE[code] ?? code
+}
+
+/** An engine error (`{ code, message }`) as a wire error. */
+export function toWire(error: { readonly code: string; readonly message: string }): WireError {
+  return { code: wireCode(error.code), message: error.message.slice(0, 1024) }
+}
+
+/**
+ * What a failed attempt means for the task and for the peer:
+ * - `final`: the task's own outcome (bad input, the task failed or timed out while running);
+ *   retrying elsewhere would only repeat it.
+ * - `retry`: try another peer; `blame` says whether the peer is at fault (reputation, circuit),
+ *   `busy` that it is merely at capacity.
+ */
+export type Verdict =
+  | { readonly kind: 'final' }
+  | { readonly kind: 'retry'; readonly blame: 'none' | 'busy' | 'failure' | 'misbehaviour' }
+
+const FINAL: Verdict = { kind: 'final' }
+const RETRY_NONE: Verdict = { kind: 'retry', blame: 'none' }
+const RETRY_BUSY: Verdict = { kind: 'retry', blame: 'busy' }
+const RETRY_FAILURE: Verdict = { kind: 'retry', blame: 'failure' }
+const RETRY_MISBEHAVIOUR: Verdict = { kind: 'retry', blame: 'misbehaviour' }
+
+/** Codes that mean the answer itself is untrustworthy: the provider lied or is broken. */
+const MISBEHAVIOUR = new Set([
+  'ERR_BAD_SIGNATURE',
+  'ERR_SIGNER_MISMATCH',
+  'ERR_RESULT_MISMATCH',
+  'ERR_INVALID_MESSAGE',
+  'ERR_UNSUPPORTED_VERSION',
+  'ERR_REPLAYED_NONCE',
+  'ERR_PROTOCOL_VIOLATION',
+])
+
+/** Codes of a provider that could not do its part, whatever the task. */
+const INFRASTRUCTURE = new Set([
+  'ERR_PEER_DISCONNECTED',
+  'ERR_PEER_UNRESPONSIVE',
+  'ERR_RESULT_TIMEOUT',
+  'ERR_STREAM_OPEN_FAILED',
+  'ERR_STREAM_FAILED',
+  'ERR_FRAME_TOO_LARGE',
+  'ERR_FRAME_TRUNCATED',
+  'ERR_INVALID_VARINT',
+  'ERR_STALE_MESSAGE',
+  TASK_ERROR_CODES.internal,
+  'ERR_WORKER_CRASHED',
+  'ERR_STORE_FAILED',
+  'ERR_STORE_CLOSED',
+])
+
+/** Codes that depend on the input, not on who runs it. */
+const INPUT_BOUND = new Set([TASK_ERROR_CODES.invalidInput, 'ERR_INVALID_REQUEST', 'ERR_TASK_ID_CONFLICT'])
+
+/** Codes of a peer that lacks what the task needs although it announced it (stale capabilities). */
+const NOT_CAPABLE = new Set([
+  TASK_ERROR_CODES.unsupportedTask,
+  TASK_ERROR_CODES.unknownModel,
+  'ERR_UNSUPPORTED_MODEL',
+  'ERR_MODEL_NOT_FOUND',
+  'ERR_UNSUPPORTED_TASK_TYPE',
+])
+
+/** How to react to a `task.reject`: the provider did not run the task. */
+export function rejectVerdict(code: string): Verdict {
+  if (INPUT_BOUND.has(code)) return FINAL
+  if (code === TASK_ERROR_CODES.busy || code === 'ERR_QUEUE_FULL') return RETRY_BUSY
+  if (NOT_CAPABLE.has(code) || code === TASK_ERROR_CODES.shuttingDown) return RETRY_NONE
+  if (MISBEHAVIOUR.has(code)) return RETRY_MISBEHAVIOUR
+  return RETRY_FAILURE
+}
+
+/**
+ * How to react to a result whose status is not `completed`: the provider ran (or started) the
+ * task. Its own failures are final, unless they are about the provider rather than the task.
+ */
+export function resultVerdict(status: 'failed' | 'timeout' | 'cancelled', code: string): Verdict {
+  if (status === 'timeout') return FINAL
+  if (code === TASK_ERROR_CODES.shuttingDown || code === 'ERR_ENGINE_STOPPED') return RETRY_NONE
+  if (code === TASK_ERROR_CODES.busy) return RETRY_BUSY
+  if (INFRASTRUCTURE.has(code)) return RETRY_FAILURE
+  // A provider may only cancel on our request; any other cancellation is its failure.
+  if (status === 'cancelled') return RETRY_FAILURE
+  return FINAL
+}
+
+/** How to react to an attempt that ended without a valid answer (transport, timeout, bad result). */
+export function transportVerdict(code: string): Verdict {
+  if (MISBEHAVIOUR.has(code)) return RETRY_MISBEHAVIOUR
+  return RETRY_FAILURE
+}

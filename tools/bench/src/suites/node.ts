@@ -1,0 +1,219 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { createNode, type NodeInit, type P2PNode } from '@p2p-ai/node'
+import { defineSuite, measure } from '../runner.js'
+
+// Nodes stay on 127.0.0.1; mDNS runs only on loopback with a service tag unique to this run.
+const SERVICE_TAG = `_p2p-ai-bench-${process.pid}._udp.local`
+
+function localInit(dataDir: string, extra: NodeInit = {}): NodeInit {
+  return {
+    dataDir,
+    ...extra,
+    network: { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: { enabled: false }, ...extra.network },
+  }
+}
+
+/** The agent-host fixture of @p2p-ai/node: one node per process, JSON-lines events on stdout. */
+const AGENT_HOST = join(
+  dirname(createRequire(import.meta.url).resolve('@p2p-ai/node/package.json')),
+  'test/fixtures/agent-host.mjs',
+)
+
+interface Host {
+  proc: ChildProcess
+  spawnedAt: number
+  /** Resolves with the first event of this name (and its arrival time, `performance.now()`). */
+  next(event: string, timeoutMs?: number): Promise<{ data: Record<string, unknown>; at: number }>
+  kill(): Promise<void>
+}
+
+function spawnHost(init: NodeInit): Host {
+  const spawnedAt = performance.now()
+  const proc = spawn(process.execPath, [AGENT_HOST, JSON.stringify(init)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  const seen = new Map<string, { data: Record<string, unknown>; at: number }>()
+  const waiting = new Map<string, Array<(e: { data: Record<string, unknown>; at: number }) => void>>()
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    const at = performance.now()
+    let data: Record<string, unknown>
+    try {
+      data = JSON.parse(line) as Record<string, unknown>
+    } catch {
+      return
+    }
+    const name = String(data.event)
+    if (!seen.has(name)) seen.set(name, { data, at })
+    for (const resolve of waiting.get(name) ?? []) resolve({ data, at })
+    waiting.delete(name)
+  })
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+  return {
+    proc,
+    spawnedAt,
+    next: (event, timeoutMs = 30_000) => {
+      const s = seen.get(event)
+      if (s !== undefined) return Promise.resolve(s)
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`agent host: no ${event} within ${timeoutMs} ms`)),
+          timeoutMs,
+        )
+        const list = waiting.get(event) ?? []
+        list.push((e) => {
+          clearTimeout(timer)
+          resolve(e)
+        })
+        waiting.set(event, list)
+      })
+    },
+    kill: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+      await exited
+    },
+  }
+}
+
+/** Resident set size of a process in MB, from /proc (Linux). */
+function rssMbOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = Number(/^VmRSS:\s+(\d+)\s+kB$/m.exec(status)?.[1])
+  if (!Number.isFinite(kb)) throw new Error(`no VmRSS for pid ${pid}`)
+  return kb / 1024
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+}
+
+interface State {
+  dir: string
+  node: P2PNode
+}
+
+export default defineSuite<State>({
+  name: 'node',
+  description:
+    'p2p-ai node: metadata latency, createNode() to ACTIVE, process start to first connection, idle RSS',
+  setup: async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'p2p-ai-bench-node-'))
+    const node = await createNode(localInit(join(dir, 'metadata')))
+    return { dir, node }
+  },
+  teardown: async ({ dir, node }) => {
+    await node.stop()
+    await rm(dir, { recursive: true, force: true })
+  },
+  cases: ({ dir, node }) => [
+    measure(
+      'metadata()',
+      ({ quick }) => {
+        const calls = quick ? 1_000 : 100_000
+        const samples = new Float64Array(calls)
+        let sink = 0
+        for (let i = 0; i < calls; i++) {
+          const t0 = performance.now()
+          sink += node.metadata().uptimeMs
+          samples[i] = performance.now() - t0
+        }
+        if (sink < 0) throw new Error('unreachable')
+        const sorted = [...samples].sort((a, b) => a - b)
+        return {
+          p50Us: percentile(sorted, 0.5) * 1000,
+          p99Us: percentile(sorted, 0.99) * 1000,
+          maxUs: sorted.at(-1)! * 1000,
+        }
+      },
+      { rounds: 5 },
+    ),
+    measure(
+      'createNode() to ACTIVE',
+      async ({ round, warmup }) => {
+        const dataDir = join(dir, `create-${warmup ? 'w' : ''}${round}`)
+        const t0 = performance.now()
+        const fresh = await createNode(localInit(dataDir))
+        const firstMs = performance.now() - t0
+        const stopStart = performance.now()
+        const report = await fresh.stop()
+        const stopMs = performance.now() - stopStart
+        // Second start from the same data directory: the identity is loaded, not generated.
+        const t1 = performance.now()
+        const again = await createNode(localInit(dataDir))
+        const restartMs = performance.now() - t1
+        await again.stop()
+        if (!report.withinDeadline) throw new Error('stop overran its deadline')
+        return { firstStartMs: firstMs, restartMs, stopMs }
+      },
+      { rounds: 10 },
+    ),
+    measure(
+      'process start to first connection',
+      async ({ round, warmup }) => {
+        const tag = `${warmup ? 'w' : ''}${round}`
+        const a = spawnHost(localInit(join(dir, `proc-a-${tag}`)))
+        let b: Host | undefined
+        try {
+          const ready = await a.next('ready')
+          const aReadyMs = ready.at - a.spawnedAt
+          const address = (ready.data.addresses as string[])[0]!
+          // B finds A through its bootstrap list: the time a CLI user waits for a first peer.
+          b = spawnHost(localInit(join(dir, `proc-b-${tag}`), { network: { bootstrap: [address] } }))
+          const connected = await b.next('peer:connect')
+          return { processReadyMs: aReadyMs, toFirstConnectionMs: connected.at - b.spawnedAt }
+        } finally {
+          await Promise.all([a.kill(), b?.kill()])
+        }
+      },
+      { rounds: 5 },
+    ),
+    measure(
+      'process start to first connection (mDNS)',
+      async ({ round, warmup }) => {
+        const tag = `${warmup ? 'w' : ''}${round}`
+        const mdns = { enabled: true, interface: 'loopback', serviceTag: `${tag}${SERVICE_TAG}` }
+        const a = spawnHost(localInit(join(dir, `mdns-a-${tag}`), { network: { mdns } }))
+        const b = spawnHost(localInit(join(dir, `mdns-b-${tag}`), { network: { mdns } }))
+        try {
+          const [ca, cb] = await Promise.all([a.next('peer:connect'), b.next('peer:connect')])
+          return { bothConnectedMs: Math.max(ca.at - a.spawnedAt, cb.at - b.spawnedAt) }
+        } finally {
+          await Promise.all([a.kill(), b.kill()])
+        }
+      },
+      { rounds: 5 },
+    ),
+    measure(
+      'idle RSS',
+      async ({ round, warmup, quick }) => {
+        const tag = `${warmup ? 'w' : ''}${round}`
+        const host = spawnHost(localInit(join(dir, `rss-${tag}`)))
+        let processRssMb: number
+        try {
+          await host.next('ready')
+          await new Promise((r) => setTimeout(r, quick ? 200 : 2_000))
+          processRssMb = rssMbOf(host.proc.pid!)
+        } finally {
+          await host.kill()
+        }
+        // The marginal cost of one more node in a process that already runs one.
+        const count = quick ? 2 : 5
+        globalThis.gc?.()
+        const before = process.memoryUsage().rss
+        const nodes: P2PNode[] = []
+        for (let i = 0; i < count; i++) nodes.push(await createNode(localInit(join(dir, `rss-${tag}-${i}`))))
+        await new Promise((r) => setTimeout(r, quick ? 100 : 1_000))
+        globalThis.gc?.()
+        const perNodeRssMb = (process.memoryUsage().rss - before) / count / 2 ** 20
+        await Promise.all(nodes.map((n) => n.stop()))
+        return { processRssMb, perNodeRssMb }
+      },
+      { rounds: 3 },
+    ),
+  ],
+})
