@@ -1,5 +1,8 @@
 // Worker threads run the compiled `dist/` of this package (Node.js 20 cannot load TypeScript), so
 // these tests need `pnpm build` first, like every test that imports a sibling package.
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { threadId } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
 import { mockBackend } from '../src/backends/mock.js'
@@ -7,6 +10,8 @@ import { type TaskEngine, taskEngine } from '../src/engine/engine.js'
 import { runnableModuleUrl } from '../src/worker/module-url.js'
 import { until } from './engine-helpers.js'
 import { crashing, failing_load, sloppy, stuck, threaded } from './fixtures/engine/backends.mjs'
+
+const run = promisify(execFile)
 
 let engine: TaskEngine | undefined
 afterEach(async () => {
@@ -49,6 +54,12 @@ describe('worker pool', () => {
     await e.backends.load('threaded')
     expect(e.backends.list()[0]?.threads).toBe(3)
     await expect(e.backends.load('nope')).rejects.toMatchObject({ code: 'ERR_BACKEND_NOT_FOUND' })
+  })
+
+  it('keeps the process alive while backends.load() starts the workers', async () => {
+    const script = fileURLToPath(new URL('./fixtures/engine/warm.mjs', import.meta.url))
+    const { stdout } = await run(process.execPath, [script])
+    expect(stdout).toBe('loaded 2\nstopped\n')
   })
 
   it('fails only the task whose worker crashed, and replaces the worker', async () => {

@@ -161,12 +161,16 @@ export class WorkerPool {
   /** Starts every worker and waits until each has loaded its backend. */
   async warm(): Promise<void> {
     const started: PoolWorker[] = []
-    while (this.#workers.size < this.#init.size) {
-      const w = this.#spawn()
-      started.push(w)
-      this.#release(w)
+    while (this.#workers.size < this.#init.size) started.push(this.#spawn())
+    try {
+      // Workers stay ref'd until loaded, so a process with nothing else to do waits for them.
+      await Promise.all(started.map((w) => w.ready))
+    } finally {
+      for (const w of started) {
+        if (w.exited || w.doomed) this.#forget(w)
+        else this.#release(w)
+      }
     }
-    await Promise.all([...this.#workers].map((w) => w.ready))
   }
 
   /**
