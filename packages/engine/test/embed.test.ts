@@ -54,6 +54,7 @@ describe('embed', () => {
     deep = (await writeBert(root, 'deep', { layers: 2, seed: 7 })).model
     noTypes = (await writeBert(root, 'no-types', { layers: 0, tokenTypeIds: false })).model
     await writeBert(root, 'cls', { layers: 0 })
+    await writeBert(root, 'int32', { layers: 0, inputType: 'int32' })
     const arith = await writeArithmetic(join(root, 'arith'), 'model.onnx')
     // A directory with a tokenizer but a graph that is no text encoder.
     await copyFile(join(root, 'flat', 'tokenizer.json'), join(root, 'arith', 'tokenizer.json'))
@@ -68,6 +69,7 @@ describe('embed', () => {
         { name: 'deep', path: join(root, 'deep') },
         { name: 'no-types', path: join(root, 'no-types') },
         { name: 'cls', path: join(root, 'cls'), pooling: 'cls' },
+        { name: 'int32', path: join(root, 'int32') },
         { name: 'arith', path: join(root, 'arith') },
         { name: 'bare', path: join(root, 'bare') },
       ],
@@ -134,6 +136,12 @@ describe('embed', () => {
   it('feeds token_type_ids only to models that take them', async () => {
     const out = (await runTask(backend, 'embed', { model: 'no-types', text: 'lazy dog' })) as EmbedOutput
     expectClose(asVectors(out)[0]!, referenceEmbedding(noTypes, ['lazy', 'dog'], { tokenTypes: false }))
+  })
+
+  it('feeds int32 token inputs to models that declare them', async () => {
+    // Same seed and shape as `flat`: the same weights, so the same reference.
+    const out = (await runTask(backend, 'embed', { model: 'int32', text: 'lazy dog' })) as EmbedOutput
+    expectClose(asVectors(out)[0]!, referenceEmbedding(flat, ['lazy', 'dog']))
   })
 
   it('pools with the [CLS] vector when the model entry says so', async () => {

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises'
+import { truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -100,6 +100,14 @@ describe('ocr (PaddleOCR v4 recognizer)', () => {
     })
     await expect(runTask(local, 'ocr', { path: join(root, 'none.png') })).rejects.toMatchObject({
       code: 'ERR_INVALID_IMAGE',
+    })
+    // A sparse file: large on paper, refused before it is read.
+    const huge = join(root, 'huge.png')
+    await writeFile(huge, '')
+    await truncate(huge, 64 * 1024 * 1024)
+    await expect(runTask(local, 'ocr', { path: huge })).rejects.toMatchObject({
+      code: 'ERR_INVALID_IMAGE',
+      message: expect.stringContaining('more than'),
     })
   })
 

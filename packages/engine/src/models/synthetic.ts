@@ -30,6 +30,8 @@ export interface SyntheticBertOptions {
   readonly seed?: number
   /** Take a `token_type_ids` input, as BERT does (DistilBERT-style models do not). @default true */
   readonly tokenTypeIds?: boolean
+  /** Element type of the token inputs; some exports use int32. @default 'int64' */
+  readonly inputType?: 'int64' | 'int32'
 }
 
 /** The all-MiniLM-L6-v2 shape, for realistic benchmark figures. */
@@ -285,7 +287,7 @@ export function syntheticBertModel(options: SyntheticBertOptions = {}): Syntheti
   nodes.push({ op: 'Identity', inputs: [x], outputs: ['last_hidden_state'] })
 
   const tokenInput = (name: string) =>
-    ({ name, type: 'int64', shape: ['batch_size', 'sequence_length'] }) as const
+    ({ name, type: options.inputType ?? 'int64', shape: ['batch_size', 'sequence_length'] }) as const
   const model = encodeOnnxModel({
     name: 'synthetic-bert',
     inputs: [

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { isAbsolute } from 'node:path'
 import type { Sharp } from 'sharp'
 import { z } from 'zod'
@@ -75,11 +75,18 @@ function loadSharp() {
 async function imageBytes(input: OcrInput): Promise<Buffer> {
   if (input.path !== undefined) {
     if (!isAbsolute(input.path)) throw new InvalidImageError(`path must be absolute, got ${input.path}`)
+    let bytes: Buffer
     try {
-      return await readFile(input.path)
+      const size = (await stat(input.path)).size
+      if (size > OCR_MAX_IMAGE_BYTES) {
+        throw new InvalidImageError(`${input.path} is ${size} bytes, more than ${OCR_MAX_IMAGE_BYTES}`)
+      }
+      bytes = await readFile(input.path)
     } catch (err) {
+      if (err instanceof InvalidImageError) throw err
       throw new InvalidImageError(`cannot read ${input.path}: ${(err as NodeJS.ErrnoException).code ?? err}`)
     }
+    return bytes
   }
   const b64 = (input.image ?? '').replace(DATA_URL_RE, '')
   if (b64 === '' || !BASE64_RE.test(b64) || b64.length % 4 === 1) {
