@@ -146,8 +146,11 @@ async function memoryRound(state: State): Promise<Measurements> {
     for (let i = 0; i < 2; i++) await embed('tiny')
     globalThis.gc()
     const baseline = process.memoryUsage().rss
+    // One short text: the session load dominates this peak.
+    await backend.run({ id: 'load', type: 'embed', input: { model: 'minilm', text: 'load' } }, { signal })
+    const loadPeakKb = process.resourceUsage().maxRSS
     for (let i = 0; i < 5; i++) await embed('minilm')
-    console.log(JSON.stringify({ baseline, peakKb: process.resourceUsage().maxRSS }))
+    console.log(JSON.stringify({ baseline, loadPeakKb, peakKb: process.resourceUsage().maxRSS }))
   `
   const { stdout } = await promisify(execFile)(
     process.execPath,
@@ -156,7 +159,7 @@ async function memoryRound(state: State): Promise<Measurements> {
       env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
     },
   )
-  const r = JSON.parse(stdout) as { baseline: number; peakKb: number }
+  const r = JSON.parse(stdout) as { baseline: number; loadPeakKb: number; peakKb: number }
   const peakMb = r.peakKb / 1024
   const baselineMb = r.baseline / 1024 ** 2
   const modelMb = state.miniBytes / 1024 ** 2
@@ -164,6 +167,7 @@ async function memoryRound(state: State): Promise<Measurements> {
     modelMb,
     rssBaselineMb: baselineMb,
     rssPeakMb: peakMb,
+    loadPeakOverModelRatio: (r.loadPeakKb / 1024 - baselineMb) / modelMb,
     // What the model costs on top of the warmed process; the documents' budget is 1.5 x model size.
     peakOverModelRatio: (peakMb - baselineMb) / modelMb,
     peakRssOverModelRatio: peakMb / modelMb,
@@ -258,7 +262,7 @@ export default defineSuite<State>({
     measure('peak memory minilm', () => memoryRound(state), {
       rounds: 3,
       warmupRounds: 0,
-      units: { peakOverModelRatio: 'x', peakRssOverModelRatio: 'x' },
+      units: { peakOverModelRatio: 'x', peakRssOverModelRatio: 'x', loadPeakOverModelRatio: 'x' },
       description: 'child process: 5 embeds of 32 sentences; peak RSS from getrusage',
     }),
     measure(
