@@ -205,8 +205,11 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
    * (or `StartAbortedError` when `stop()` was called meanwhile); the node is then STOPPED.
    */
   async start(options: StartOptions = {}): Promise<void> {
-    if (this.#lifecycle.state === 'ACTIVE') return
-    this.#starting ??= startNode({
+    const state = this.#lifecycle.state
+    if (state === 'ACTIVE') return
+    if (state === 'REGISTERING' && this.#starting !== undefined) return this.#starting
+    // Any other state than INITIALIZING is refused by startNode with InvalidStateTransitionError.
+    const starting = startNode({
       transport: this.transport,
       lifecycle: this.#lifecycle,
       stopSignal: this.#startAbort.signal,
@@ -217,7 +220,8 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       activate: () => this.#activate(),
       cleanUp: () => this.#stop({}, false),
     })
-    return this.#starting
+    if (state === 'INITIALIZING') this.#starting = starting
+    return starting
   }
 
   #register(): Promise<void> {
