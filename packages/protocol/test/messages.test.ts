@@ -4,6 +4,7 @@ import {
   isMessageType,
   MESSAGE_TYPES,
   type MessageType,
+  type TaskResult,
   validateEnvelope,
   validatePayload,
 } from '../src/messages.js'
@@ -89,7 +90,7 @@ describe('validatePayload', () => {
   })
 
   it('ties result fields to the status', () => {
-    const { output: _, ...base } = samples['task.result']
+    const { output: _, ...base } = samples['task.result'] as Extract<TaskResult, { status: 'completed' }>
     expect(invalidAt('task.result', base)).toBe('payload.output')
     expect(invalidAt('task.result', { ...base, status: 'failed' })).toBe('payload.error')
     expect(invalidAt('task.result', { ...base, status: 'done', output: 1 })).toBe('payload.status')
