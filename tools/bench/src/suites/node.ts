@@ -88,6 +88,39 @@ function rssMbOf(pid: number): number {
   return kb / 1024
 }
 
+/** In a fresh process: RSS after importing @p2p-ai/node, then per node for `count` idle nodes. */
+async function marginalRss(
+  dataDir: string,
+  count: number,
+  quick: boolean,
+): Promise<{ importRssMb: number; perNodeRssMb: number }> {
+  const script = `
+    const { createNode } = await import('@p2p-ai/node')
+    const settle = () => new Promise((r) => setTimeout(r, ${quick ? 100 : 1_000}))
+    const rss = async () => { globalThis.gc(); await settle(); globalThis.gc(); return process.memoryUsage().rss }
+    const before = await rss()
+    const nodes = []
+    for (let i = 0; i < ${count}; i++) {
+      nodes.push(await createNode({ dataDir: ${JSON.stringify(dataDir)} + '/' + i,
+        network: { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: { enabled: false } } }))
+    }
+    const after = await rss()
+    await Promise.all(nodes.map((n) => n.stop()))
+    console.log(JSON.stringify({ before, after }))`
+  const proc = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
+    cwd: dirname(createRequire(import.meta.url).resolve('@p2p-ai/node/package.json')),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let out = ''
+  proc.stdout!.on('data', (chunk: Buffer) => {
+    out += chunk.toString()
+  })
+  const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve))
+  if (code !== 0) throw new Error(`RSS probe exited with ${code}`)
+  const { before, after } = JSON.parse(out.trim().split('\n').at(-1)!) as { before: number; after: number }
+  return { importRssMb: before / 2 ** 20, perNodeRssMb: (after - before) / count / 2 ** 20 }
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 }
@@ -201,17 +234,10 @@ export default defineSuite<State>({
         } finally {
           await host.kill()
         }
-        // The marginal cost of one more node in a process that already runs one.
+        // The marginal cost of more nodes, in a fresh process so earlier rounds' heap does not hide it.
         const count = quick ? 2 : 5
-        globalThis.gc?.()
-        const before = process.memoryUsage().rss
-        const nodes: P2PNode[] = []
-        for (let i = 0; i < count; i++) nodes.push(await createNode(localInit(join(dir, `rss-${tag}-${i}`))))
-        await new Promise((r) => setTimeout(r, quick ? 100 : 1_000))
-        globalThis.gc?.()
-        const perNodeRssMb = (process.memoryUsage().rss - before) / count / 2 ** 20
-        await Promise.all(nodes.map((n) => n.stop()))
-        return { processRssMb, perNodeRssMb }
+        const { importRssMb, perNodeRssMb } = await marginalRss(join(dir, `rss-many-${tag}`), count, quick)
+        return { processRssMb, importRssMb, perNodeRssMb }
       },
       { rounds: 3 },
     ),
