@@ -1,0 +1,144 @@
+import { bool, num } from '../args/parse.js'
+import type { Handler, Parsed } from '../args/spec.js'
+import { EXIT, STOP_TIMEOUT_MS } from '../constants.js'
+import type { ControlClient } from '../control/client.js'
+import type { PeerJson, StatusJson } from '../control/types.js'
+import { NodeNotRunningError, NodeStopError } from '../errors.js'
+import { type Io, printJson, println } from '../io.js'
+import { isNodeProcess, readControlInfo, readPid, removeStaleFiles } from '../runtime.js'
+import type { Colours } from '../term/colour.js'
+import { ago, bytes, duration, fields, shortId, statusColour, table } from '../term/format.js'
+import { spinner } from '../term/spinner.js'
+import { connect, locate, sleep } from './common.js'
+import { monitor } from './monitor.js'
+
+const start: Handler = async (parsed, io) => (await import('../daemon/start.js')).startCommand(parsed, io)
+
+const status: Handler = async (parsed, io) => {
+  const { client } = await connect(parsed, io)
+  const s = await client.status()
+  if (bool(parsed.options, 'json')) printJson(io, { ...s, control: { url: client.url } })
+  else println(io, formatStatus(s, client.url, io.out))
+  return EXIT.OK
+}
+
+export function formatStatus(s: StatusJson, url: string, c: Colours): string {
+  const head =
+    s.state === 'ACTIVE'
+      ? `${c.green('●')} node is running ${c.dim(`(${s.state}${s.ready ? ', ready' : ', not ready'})`)}`
+      : `${c.yellow('●')} node is ${statusColour(s.state, c)}`
+  const health =
+    s.health === undefined
+      ? c.dim('no health round yet')
+      : `${statusColour(s.health.status, c)} ${c.dim(
+          `(${s.health.components.map((x) => `${x.name}: ${x.detail ?? x.status}`).join(', ')})`,
+        )}`
+  const t = s.tasks
+  const addresses = s.addresses.length === 0 ? [c.dim('none')] : s.addresses
+  const rows: Array<[string, string]> = [
+    ['PeerId', s.peerId],
+    ['pid', String(s.pid)],
+    ['uptime', s.startedAt === undefined ? '-' : duration(s.uptimeMs)],
+    ['data dir', s.dataDir],
+    ['addresses', addresses.join(`\n${' '.repeat(11)} `)],
+    ['peers', `${s.connectedPeers} connected`],
+    ['health', health],
+    [
+      'tasks',
+      `${t.completed} completed, ${t.failed + t.timedOut} failed, ${t.cancelled} cancelled, ${t.running} running, ${t.queued} queued`,
+    ],
+    ['runs', s.capabilities.taskTypes.join(', ') || c.dim('nothing')],
+    ['models', s.capabilities.models.join(', ') || c.dim('none')],
+    ['memory', `${bytes(s.process.rssBytes)} resident`],
+    ['control', url],
+    ['version', `node ${s.version}, cli ${s.cliVersion}`],
+  ]
+  return `${head}\n${fields(rows, c)}`
+}
+
+const peers: Handler = async (parsed, io) => {
+  const { client } = await connect(parsed, io)
+  const list = await client.peers()
+  if (bool(parsed.options, 'json')) {
+    printJson(io, list)
+    return EXIT.OK
+  }
+  println(io, formatPeers(list, io.out))
+  return EXIT.OK
+}
+
+export function formatPeers(list: readonly PeerJson[], c: Colours): string {
+  if (list.length === 0) {
+    return `no peers yet ${c.dim('(nodes on this network are found by mDNS; others can be dialled with --bootstrap)')}`
+  }
+  const rows = list.map((p) => [
+    p.peerId,
+    statusColour(p.status, c),
+    p.rttMs === undefined ? '-' : `${Math.round(p.rttMs)} ms`,
+    ago(p.lastSeen),
+    p.status === 'failed'
+      ? `${p.failureReason ?? 'failed'}; redial ${p.reconnectAttempts}`
+      : (p.addresses[0] ?? '-'),
+  ])
+  const connected = list.filter((p) => p.status === 'connected').length
+  return `${table(['PEER', 'STATUS', 'RTT', 'LAST SEEN', 'ADDRESS / NOTE'], rows, c)}\n${c.dim(`${connected} connected, ${list.length - connected} failed`)}`
+}
+
+const stop: Handler = async (parsed, io) => {
+  const { dataDir } = await locate(parsed, io)
+  const timeoutMs = (num(parsed.options, 'timeout') ?? STOP_TIMEOUT_MS / 1000) * 1000
+  const info = await readControlInfo(dataDir)
+  const pid = info?.pid ?? (await readPid(dataDir))
+  if (pid === undefined || !isNodeProcess(pid)) {
+    if (pid !== undefined) await removeStaleFiles(dataDir)
+    throw new NodeNotRunningError(
+      dataDir,
+      pid === undefined ? '' : ` (removed a stale pid file: pid ${pid} is not running)`,
+    )
+  }
+  let peerId: string | undefined
+  let client: ControlClient | undefined
+  try {
+    const { connectToNode } = await import('../control/client.js')
+    client = await connectToNode(dataDir)
+    peerId = (await client.status({ timeoutMs: 3000 })).peerId
+    await client.shutdown({ timeoutMs: 3000 })
+  } catch (err) {
+    if (err instanceof NodeNotRunningError) throw err
+    // The control API is not answering: fall back to a signal, which the node handles the same way.
+    process.kill(pid, 'SIGTERM')
+  }
+  const spin = spinner(io.stderr, `stopping the node (pid ${pid})…`)
+  const deadline = Date.now() + timeoutMs
+  while (isNodeProcess(pid)) {
+    if (Date.now() > deadline) {
+      spin.stop()
+      throw new NodeStopError(
+        `the node (pid ${pid}) did not exit within ${duration(timeoutMs)}`,
+        `it may still be finishing tasks; wait, or end it with \`kill ${pid}\` (a second signal stops it at once)`,
+      )
+    }
+    await sleep(100, io.signal)
+  }
+  // A node that exited cleanly removed its files; one that was killed did not.
+  if ((await readPid(dataDir)) === pid) await removeStaleFiles(dataDir)
+  spin.stop()
+  if (bool(parsed.options, 'json')) printJson(io, { stopped: true, pid, peerId: peerId ?? null })
+  else
+    println(
+      io,
+      `${io.out.green('✔')} stopped the node${peerId === undefined ? '' : ` ${shortId(peerId)}`} (pid ${pid})`,
+    )
+  return EXIT.OK
+}
+
+const monitorHandler: Handler = async (parsed: Parsed, io: Io) => {
+  const { client } = await connect(parsed, io)
+  return monitor(client, io, {
+    intervalMs: (num(parsed.options, 'interval') ?? 2) * 1000,
+    durationMs: (num(parsed.options, 'duration') ?? 0) * 1000,
+    json: bool(parsed.options, 'json'),
+  })
+}
+
+export const handlers: Record<string, Handler> = { start, stop, status, peers, monitor: monitorHandler }

@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { list, str } from '../args/parse.js'
+import type { OptionValues } from '../args/spec.js'
+import { FileError, UsageError } from '../errors.js'
+
+/** Task types whose input is an image rather than text. */
+const IMAGE_TYPES = new Set(['ocr'])
+
+/**
+ * The task input from `--input`, `--file` or `--input-json`, with `--param key=value` fields on
+ * top. Text becomes `{ text }`; an image file for `ocr` becomes `{ image: <base64> }`.
+ */
+export async function buildInput(
+  type: string,
+  options: OptionValues,
+  cwd: string,
+  stdin: () => Promise<Buffer> = readStdin,
+): Promise<Record<string, unknown>> {
+  let input: Record<string, unknown>
+  const json = str(options, 'input-json')
+  const file = str(options, 'file')
+  const text = str(options, 'input')
+  if (json !== undefined) {
+    let value: unknown
+    try {
+      value = JSON.parse(json)
+    } catch (err) {
+      throw new UsageError(
+        `--input-json is not valid JSON: ${(err as Error).message}`,
+        `quote it for the shell: --input-json '{"text":"hello"}'`,
+      )
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new UsageError('--input-json must be a JSON object, such as {"text":"hello"}')
+    }
+    input = { ...(value as Record<string, unknown>) }
+  } else if (file !== undefined) {
+    const data = file === '-' ? await stdin() : await readInputFile(resolve(cwd, file))
+    if (IMAGE_TYPES.has(type)) input = { image: data.toString('base64') }
+    else {
+      if (data.subarray(0, 8192).includes(0)) {
+        throw new UsageError(
+          `${file} looks like a binary file, not text`,
+          'images go with --type ocr; other inputs with --input-json',
+        )
+      }
+      input = { text: data.toString('utf8') }
+    }
+  } else {
+    input = { text: text ?? '' }
+  }
+  for (const param of list(options, 'param')) {
+    const eq = param.indexOf('=')
+    if (eq <= 0)
+      throw new UsageError(`--param must be key=value, got "${param}"`, 'for example: --param size=200')
+    const key = param.slice(0, eq)
+    const raw = param.slice(eq + 1)
+    input[key] = parseValue(raw)
+  }
+  return input
+}
+
+/** `200` → 200, `true` → true, `[1,2]` → [1, 2], anything else stays text. */
+export function parseValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw)
+  } catch {
+    return raw
+  }
+}
+
+async function readInputFile(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'it is a directory'
+            : (err as Error).message
+    throw new FileError(`cannot read ${path}: ${why}`, undefined, { cause: err })
+  }
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}

@@ -1,0 +1,74 @@
+/** Defaults and fixed names of the CLI. */
+
+/** The command's name, as typed. */
+export const BIN_NAME = 'p2p-ai-agents'
+
+/**
+ * Exit codes. Scripts can rely on them; docs/cli.md lists them.
+ * 130 is what shells use for a process ended by Ctrl-C.
+ */
+export const EXIT = Object.freeze({
+  OK: 0,
+  /** Something failed that is not one of the cases below (the message says what). */
+  FAILURE: 1,
+  /** The command line (or the configuration) is wrong. */
+  USAGE: 2,
+  /** No node is running for this data directory. */
+  NOT_RUNNING: 3,
+  /** The task finished but did not complete (failed, timed out or was cancelled). */
+  TASK_FAILED: 4,
+  /** Interrupted by Ctrl-C. */
+  INTERRUPTED: 130,
+})
+
+/** Files the running node keeps in its data directory. */
+export const PID_FILE = 'node.pid'
+/** Where the control API listens, with the node's pid: `{ pid, url, startedAt, version }`. */
+export const CONTROL_FILE = 'control.json'
+/** The control API's bearer token: 32 random bytes, hex; mode 0600; new on every start. */
+export const TOKEN_FILE = 'control.token'
+/** stdout and stderr of a node started with `--detach`. */
+export const LOG_FILE = 'node.log'
+/** Models added with `models add`: `{ models: ModelEntry[] }`. */
+export const MODELS_FILE = 'models.json'
+/** Directory of pulled models (one sub-directory per model). */
+export const MODELS_DIR = 'models'
+
+/** Random bytes in the control token. */
+export const TOKEN_BYTES = 32
+/** Address the control API binds to; never anything but loopback. */
+export const CONTROL_HOST = '127.0.0.1'
+/** Version prefix of every control API path. */
+export const API_PREFIX = '/v1'
+/** Largest request body the control API reads. */
+export const MAX_REQUEST_BYTES = 16 * 1024 * 1024
+/** Longest a `wait` request may be held open before it answers with the task as it is. */
+export const MAX_WAIT_MS = 60_000
+
+/** How long `node start --detach` waits for the daemon to become ready. */
+export const DETACH_READY_TIMEOUT_MS = 60_000
+/** How long `node stop` waits for the node to exit after asking it to. */
+export const STOP_TIMEOUT_MS = 20_000
+/** Time box of one control API request (besides long-polls). */
+export const REQUEST_TIMEOUT_MS = 10_000
+
+/** `task list` page size. */
+export const DEFAULT_LIST_LIMIT = 20
+/** `node monitor` refresh period in seconds. */
+export const DEFAULT_MONITOR_INTERVAL_S = 2
+/** `demo start` node count. */
+export const DEFAULT_DEMO_NODES = 3
+/** `demo tasks` count. */
+export const DEFAULT_DEMO_TASKS = 10
+
+/** Environment variables of the CLI itself (not node settings). */
+export const ENV = Object.freeze({
+  /** Set in a node started with `--detach` (logs as JSON lines, reports readiness over IPC). */
+  DAEMON: 'P2P_AI_CLI_DAEMON',
+  /** Directory of `demo` nodes. */
+  DEMO_DIR: 'P2P_AI_DEMO_DIR',
+  /** Data directory (also a node setting). */
+  DATA_DIR: 'P2P_AI_DATA_DIR',
+  /** Config file (also read by the node). */
+  CONFIG: 'P2P_AI_CONFIG',
+})

@@ -1,0 +1,280 @@
+import { request as httpRequest } from 'node:http'
+import { API_PREFIX, BIN_NAME, MAX_WAIT_MS, REQUEST_TIMEOUT_MS } from '../constants.js'
+import { ControlApiError, ControlConnectionError, NodeNotRunningError } from '../errors.js'
+import {
+  type ControlInfo,
+  isNodeProcess,
+  readControlInfo,
+  readPid,
+  readToken,
+  removeStaleFiles,
+} from '../runtime.js'
+import type {
+  CancelJson,
+  ModelJson,
+  PeerJson,
+  StatusJson,
+  SubmitRequest,
+  TaskJson,
+  TaskListJson,
+  TaskStatus,
+} from './types.js'
+
+/** Per-call options of the control client. */
+export interface RequestOptions {
+  /** @default 10 s (long-polls add their wait) */
+  timeoutMs?: number
+  signal?: AbortSignal
+}
+
+export interface ControlClientInit {
+  /** Base URL of the control API, `http://127.0.0.1:<port>`. */
+  url: string
+  /** Bearer token (the data directory's `control.token`). */
+  token: string
+  /** The node's pid, when known: lets a refused connection be told apart from a dead node. */
+  pid?: number
+  /** For messages: the node's data directory. */
+  dataDir?: string
+}
+
+/** Query of `GET /v1/tasks`. */
+export interface ListQuery {
+  limit?: number
+  offset?: number
+  status?: TaskStatus
+  type?: string
+}
+
+/**
+ * A client of a node's control API: what every `p2p-ai-agents` command except `node start` uses.
+ * It loads nothing of the network stack.
+ *
+ * ```ts
+ * import { connectToNode } from '@p2p-ai/cli'
+ *
+ * const client = await connectToNode('/home/me/.local/share/p2p-ai')
+ * const task = await client.submit({ type: 'chunk', input: { text: 'One. Two.', size: 5 } })
+ * console.log(await client.wait(task.id))
+ * ```
+ */
+export class ControlClient {
+  readonly url: string
+  readonly #token: string
+  readonly #pid: number | undefined
+  readonly #dataDir: string | undefined
+
+  constructor(init: ControlClientInit) {
+    const url = new URL(init.url)
+    if (url.protocol !== 'http:') throw new TypeError(`control API URL must be http:, got ${init.url}`)
+    this.url = init.url.replace(/\/$/, '')
+    this.#token = init.token
+    this.#pid = init.pid
+    this.#dataDir = init.dataDir
+  }
+
+  status(options?: RequestOptions): Promise<StatusJson> {
+    return this.request('GET', '/status', undefined, options)
+  }
+
+  async peers(options?: RequestOptions): Promise<PeerJson[]> {
+    return (await this.request<{ peers: PeerJson[] }>('GET', '/peers', undefined, options)).peers
+  }
+
+  /** Dials a peer by multiaddr (ending in `/p2p/<peerId>`). */
+  async connect(address: string, options?: RequestOptions): Promise<void> {
+    await this.request('POST', '/peers', { address }, options)
+  }
+
+  async submit(task: SubmitRequest, options?: RequestOptions): Promise<TaskJson> {
+    return (await this.request<{ task: TaskJson }>('POST', '/tasks', task, options)).task
+  }
+
+  async task(id: string, options?: RequestOptions): Promise<TaskJson> {
+    return (
+      await this.request<{ task: TaskJson }>('GET', `/tasks/${encodeURIComponent(id)}`, undefined, options)
+    ).task
+  }
+
+  /**
+   * Waits until the task is final and returns it; a wait longer than one request may last is
+   * made of several requests. `timeoutMs` bounds the whole wait (then the task is returned as it is).
+   */
+  async wait(
+    id: string,
+    options: RequestOptions & { onUpdate?: (task: TaskJson) => void } = {},
+  ): Promise<TaskJson> {
+    const deadline =
+      options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs
+    for (;;) {
+      const left = Math.min(MAX_WAIT_MS, deadline - Date.now())
+      const path = `/tasks/${encodeURIComponent(id)}/wait?timeoutMs=${Math.max(0, Math.floor(left))}`
+      const { task } = await this.request<{ task: TaskJson }>('GET', path, undefined, {
+        timeoutMs: Math.max(0, left) + REQUEST_TIMEOUT_MS,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      })
+      options.onUpdate?.(task)
+      if (isFinal(task.status) || Date.now() >= deadline) return task
+    }
+  }
+
+  list(query: ListQuery = {}, options?: RequestOptions): Promise<TaskListJson> {
+    const params = new URLSearchParams()
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v))
+    const qs = params.size === 0 ? '' : `?${params}`
+    return this.request('GET', `/tasks${qs}`, undefined, options)
+  }
+
+  cancel(id: string, options?: RequestOptions): Promise<CancelJson> {
+    return this.request('POST', `/tasks/${encodeURIComponent(id)}/cancel`, {}, options)
+  }
+
+  async models(options?: RequestOptions): Promise<ModelJson[]> {
+    return (await this.request<{ models: ModelJson[] }>('GET', '/models', undefined, options)).models
+  }
+
+  /** Asks the node to shut down gracefully; it answers at once and exits shortly after. */
+  async shutdown(options?: RequestOptions): Promise<void> {
+    await this.request('POST', '/shutdown', {}, options)
+  }
+
+  /** One request; rejects with `ControlApiError` for an error answer. */
+  request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
+    const url = new URL(`${this.url}${API_PREFIX}${path}`)
+    return new Promise<T>((resolve, reject) => {
+      const req = httpRequest(
+        url,
+        {
+          method,
+          headers: {
+            authorization: `Bearer ${this.#token}`,
+            accept: 'application/json',
+            ...(payload === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': payload.length }),
+          },
+          timeout: options.timeoutMs ?? REQUEST_TIMEOUT_MS,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        },
+        (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('error', (err) => reject(this.#connectionError(err)))
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8')
+            let json: unknown
+            try {
+              json = text === '' ? {} : JSON.parse(text)
+            } catch {
+              reject(
+                new ControlConnectionError(
+                  `the control API at ${this.url} answered something that is not JSON`,
+                ),
+              )
+              return
+            }
+            const status = res.statusCode ?? 0
+            if (status >= 200 && status < 300) {
+              resolve(json as T)
+              return
+            }
+            const error = (json as { error?: { code?: unknown; message?: unknown } }).error
+            const code = typeof error?.code === 'string' ? error.code : `HTTP_${status}`
+            const message = typeof error?.message === 'string' ? error.message : `HTTP ${status}`
+            reject(new ControlApiError(status, code, message, hintFor(code)))
+          })
+        },
+      )
+      req.on('timeout', () => {
+        req.destroy(
+          new ControlConnectionError(
+            `the node did not answer ${method} ${path} within ${options.timeoutMs ?? REQUEST_TIMEOUT_MS} ms`,
+            'it may be overloaded or stuck; see its log, or stop it with `p2p-ai-agents node stop`',
+          ),
+        )
+      })
+      req.on('error', (err) => reject(this.#connectionError(err)))
+      req.end(payload)
+    })
+  }
+
+  #connectionError(err: Error): Error {
+    if (err instanceof ControlConnectionError || err.name === 'AbortError') return err
+    const code = (err as NodeJS.ErrnoException).code
+    if (
+      (code === 'ECONNREFUSED' || code === 'ECONNRESET') &&
+      this.#pid !== undefined &&
+      !isNodeProcess(this.#pid)
+    ) {
+      return new NodeNotRunningError(
+        this.#dataDir ?? this.url,
+        ` (the node with pid ${this.#pid} has exited)`,
+      )
+    }
+    return new ControlConnectionError(
+      `cannot reach the node's control API at ${this.url}: ${code ?? err.message}`,
+      code === 'ECONNREFUSED'
+        ? 'the node may be starting or stopping; try again in a moment'
+        : `check that the node runs with \`${BIN_NAME} node status\``,
+      { cause: err },
+    )
+  }
+}
+
+function isFinal(status: TaskStatus): boolean {
+  return status !== 'PENDING' && status !== 'QUEUED' && status !== 'RUNNING'
+}
+
+function hintFor(code: string): string | undefined {
+  switch (code) {
+    case 'ERR_UNAUTHORIZED':
+      return 'the token in the data directory does not match the running node; restart the node'
+    case 'ERR_TASK_NOT_FOUND':
+      return `list known tasks with \`${BIN_NAME} task list\``
+    case 'ERR_UNSUPPORTED_TASK_TYPE':
+      return `see what the node runs with \`${BIN_NAME} node status\``
+    case 'ERR_ROUTING_UNAVAILABLE':
+      return 'run the task on this node (omit --target and --redundancy)'
+    default:
+      return undefined
+  }
+}
+
+/**
+ * A client for the node running from `dataDir`. Throws `NodeNotRunningError` when none runs; a
+ * pid file or control file left by a node that died is removed on the way.
+ */
+export async function connectToNode(dataDir: string): Promise<ControlClient> {
+  const info: ControlInfo | undefined = await readControlInfo(dataDir)
+  if (info === undefined) {
+    const pid = await readPid(dataDir)
+    if (pid !== undefined && isNodeProcess(pid)) {
+      throw new ControlConnectionError(
+        `the node (pid ${pid}) is starting and its control API is not up yet`,
+        'try again in a moment',
+      )
+    }
+    if (pid !== undefined) {
+      await removeStaleFiles(dataDir)
+      throw new NodeNotRunningError(dataDir, ` (removed a stale pid file: pid ${pid} is not running)`)
+    }
+    throw new NodeNotRunningError(dataDir)
+  }
+  if (!isNodeProcess(info.pid)) {
+    await removeStaleFiles(dataDir)
+    throw new NodeNotRunningError(dataDir, ` (removed stale files of pid ${info.pid}, which is not running)`)
+  }
+  let token: string
+  try {
+    token = await readToken(dataDir)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new ControlConnectionError(
+      `cannot read the control token in ${dataDir}: ${code === 'EACCES' ? 'permission denied' : code}`,
+      code === 'EACCES' ? 'run this command as the user who started the node' : 'restart the node',
+      { cause: err },
+    )
+  }
+  return new ControlClient({ url: info.url, token, pid: info.pid, dataDir })
+}

@@ -1,0 +1,314 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { API_PREFIX, CONTROL_HOST, MAX_REQUEST_BYTES, MAX_WAIT_MS } from '../constants.js'
+import type { ControlTarget, TaskQuery } from './target.js'
+import type { SubmitRequest, TaskStatus } from './types.js'
+
+export interface ControlServerInit {
+  readonly target: ControlTarget
+  /** The bearer token every request must carry. */
+  readonly token: string
+  /** @default 0 (a free port) */
+  readonly port?: number
+  /** Called for each request that failed with a server error (for the node's log). */
+  readonly onError?: (err: unknown) => void
+}
+
+export interface ControlServer {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string
+  readonly port: number
+  /** Stops accepting requests, ends open long-polls and closes the listener. */
+  close(): Promise<void>
+}
+
+/** An error answer: the status and the `{ error: { code, message } }` body. */
+export class HttpError extends Error {
+  readonly status: number
+  readonly code: string
+
+  constructor(status: number, code: string, message: string) {
+    super(message)
+    this.status = status
+    this.code = code
+  }
+}
+
+const TASK_STATUSES: readonly string[] = [
+  'PENDING',
+  'QUEUED',
+  'RUNNING',
+  'COMPLETED',
+  'FAILED',
+  'TIMEOUT',
+  'CANCELLED',
+]
+
+/** HTTP status for the error codes of the node and engine. */
+const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+  ERR_TASK_NOT_FOUND: 404,
+  ERR_UNKNOWN_PEER: 404,
+  ERR_UNSUPPORTED_TASK_TYPE: 422,
+  ERR_INVALID_INPUT: 422,
+  ERR_INVALID_REQUEST: 400,
+  ERR_INVALID_TASK: 400,
+  ERR_TASK_ID_CONFLICT: 409,
+  ERR_QUEUE_FULL: 503,
+  ERR_ENGINE_STOPPED: 503,
+  ERR_NODE_NOT_ACTIVE: 503,
+  ERR_NO_CAPABLE_PEER: 503,
+  ERR_ROUTING_UNAVAILABLE: 501,
+  ERR_INVALID_MULTIADDR: 400,
+}
+
+/**
+ * Starts the control API on 127.0.0.1 (never another address). Every request needs
+ * `Authorization: Bearer <token>` (compared in constant time); a request whose Host is not the
+ * loopback address is refused, so a web page cannot reach the API through DNS rebinding.
+ */
+export async function startControlServer(init: ControlServerInit): Promise<ControlServer> {
+  const expected = digest(init.token)
+  const closing = new AbortController()
+  let port = 0
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const e = toHttpError(err)
+      if (e.status >= 500) init.onError?.(err)
+      send(res, e.status, { error: { code: e.code, message: e.message } })
+    })
+  })
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const host = req.headers.host ?? ''
+    if (host !== `${CONTROL_HOST}:${port}` && host !== `localhost:${port}`) {
+      throw new HttpError(403, 'ERR_FORBIDDEN', `requests must be addressed to ${CONTROL_HOST}:${port}`)
+    }
+    const auth = req.headers.authorization ?? ''
+    const given = auth.startsWith('Bearer ') ? auth.slice(7).trim() : ''
+    if (given === '' || !timingSafeEqual(digest(given), expected)) {
+      res.setHeader('www-authenticate', 'Bearer')
+      throw new HttpError(
+        401,
+        'ERR_UNAUTHORIZED',
+        given === ''
+          ? 'missing Authorization: Bearer <token> (the token is in control.token in the data directory)'
+          : 'wrong token',
+      )
+    }
+    const url = new URL(req.url ?? '/', `http://${CONTROL_HOST}`)
+    if (!url.pathname.startsWith(`${API_PREFIX}/`)) throw notFound(url.pathname)
+    const path = url.pathname.slice(API_PREFIX.length)
+    const method = req.method ?? 'GET'
+    const t = init.target
+    const signal = requestSignal(req, closing.signal)
+
+    if (path === '/status') {
+      allow(method, 'GET')
+      return send(res, 200, await t.status())
+    }
+    if (path === '/peers') {
+      if (method === 'GET') return send(res, 200, { peers: t.peers() })
+      allow(method, 'POST')
+      const body = await readJson(req)
+      const address = body.address
+      if (typeof address !== 'string' || address === '')
+        throw badRequest('"address" must be a multiaddr string')
+      await t.connect(address, { signal })
+      return send(res, 200, { connected: true })
+    }
+    if (path === '/tasks') {
+      if (method === 'GET') return send(res, 200, listTasks(t, url.searchParams))
+      allow(method, 'POST')
+      const task = await t.submit(submitRequest(await readJson(req)), { signal })
+      return send(res, 202, { task })
+    }
+    const taskPath = /^\/tasks\/([^/]+)(\/wait|\/cancel)?$/.exec(path)
+    if (taskPath !== null) {
+      const id = decodeURIComponent(taskPath[1]!)
+      if (taskPath[2] === '/cancel') {
+        allow(method, 'POST')
+        return send(res, 200, t.cancel(id))
+      }
+      allow(method, 'GET')
+      if (taskPath[2] === '/wait') {
+        const timeoutMs = intParam(url.searchParams, 'timeoutMs', 0, MAX_WAIT_MS) ?? MAX_WAIT_MS
+        const task = await t.wait(id, timeoutMs, signal)
+        if (task === undefined) throw taskNotFound(id)
+        return send(res, 200, { task })
+      }
+      const task = t.task(id)
+      if (task === undefined) throw taskNotFound(id)
+      return send(res, 200, { task })
+    }
+    if (path === '/models') {
+      allow(method, 'GET')
+      return send(res, 200, { models: await t.models() })
+    }
+    if (path === '/shutdown') {
+      allow(method, 'POST')
+      send(res, 202, { stopping: true })
+      // Answer first: the node's shutdown closes this server.
+      setImmediate(() => t.shutdown())
+      return
+    }
+    throw notFound(url.pathname)
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ host: CONTROL_HOST, port: init.port ?? 0 }, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  port = (server.address() as AddressInfo).port
+  return {
+    url: `http://${CONTROL_HOST}:${port}`,
+    port,
+    async close() {
+      closing.abort()
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeIdleConnections()
+      })
+    },
+  }
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest()
+}
+
+/** Aborts when the client goes away or the server closes, so a long-poll ends with it. */
+function requestSignal(req: IncomingMessage, closing: AbortSignal): AbortSignal {
+  const controller = new AbortController()
+  req.socket.once('close', () => controller.abort())
+  return AbortSignal.any([controller.signal, closing])
+}
+
+function allow(method: string, expected: string): void {
+  if (method !== expected)
+    throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', `use ${expected} here, not ${method}`)
+}
+
+function notFound(path: string): HttpError {
+  return new HttpError(404, 'ERR_NOT_FOUND', `no endpoint ${path}; see docs/control-api.md`)
+}
+
+function taskNotFound(id: string): HttpError {
+  return new HttpError(404, 'ERR_TASK_NOT_FOUND', `no task with id "${id}" (unknown, or its result expired)`)
+}
+
+function badRequest(message: string): HttpError {
+  return new HttpError(400, 'ERR_BAD_REQUEST', message)
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return
+  const text = JSON.stringify(body)
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  })
+  res.end(text)
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const type = req.headers['content-type'] ?? ''
+  if (!type.startsWith('application/json')) {
+    throw new HttpError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', 'send the body as Content-Type: application/json')
+  }
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_REQUEST_BYTES) {
+      throw new HttpError(
+        413,
+        'ERR_PAYLOAD_TOO_LARGE',
+        `request bodies are limited to ${MAX_REQUEST_BYTES} bytes`,
+      )
+    }
+    chunks.push(chunk as Buffer)
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}')
+  } catch (err) {
+    throw badRequest(`the body is not valid JSON: ${(err as Error).message}`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw badRequest('the body must be a JSON object')
+  return value as Record<string, unknown>
+}
+
+function submitRequest(body: Record<string, unknown>): SubmitRequest {
+  const { type, input, target, redundancy, timeoutMs, priority, id } = body
+  if (typeof type !== 'string' || type === '') throw badRequest('"type" must be a non-empty string')
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw badRequest('"input" must be a JSON object')
+  if (target !== undefined && (typeof target !== 'string' || target === ''))
+    throw badRequest('"target" must be a PeerId or "self"')
+  const int = (name: string, v: unknown, min: number, max: number): number | undefined => {
+    if (v === undefined) return undefined
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+      throw badRequest(`"${name}" must be an integer between ${min} and ${max}`)
+    }
+    return v
+  }
+  const r = int('redundancy', redundancy, 1, 16)
+  const tm = int('timeoutMs', timeoutMs, 1, 24 * 60 * 60 * 1000)
+  const p = int('priority', priority, -1_000_000, 1_000_000)
+  if (id !== undefined && typeof id !== 'string') throw badRequest('"id" must be a string')
+  return {
+    type,
+    input,
+    ...(target === undefined ? {} : { target: target as string }),
+    ...(r === undefined ? {} : { redundancy: r }),
+    ...(tm === undefined ? {} : { timeoutMs: tm }),
+    ...(p === undefined ? {} : { priority: p }),
+    ...(id === undefined ? {} : { id: id as string }),
+  }
+}
+
+function intParam(params: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const raw = params.get(name)
+  if (raw === null) return undefined
+  const n = Number(raw)
+  if (raw === '' || !Number.isSafeInteger(n) || n < min)
+    throw badRequest(`"${name}" must be an integer of at least ${min}`)
+  return Math.min(n, max)
+}
+
+function listTasks(
+  t: ControlTarget,
+  params: URLSearchParams,
+): { tasks: unknown; limit: number; offset: number } {
+  const limit = intParam(params, 'limit', 1, 1000) ?? 20
+  const offset = intParam(params, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0
+  const status = params.get('status') ?? undefined
+  if (status !== undefined && !TASK_STATUSES.includes(status)) {
+    throw badRequest(`"status" must be one of ${TASK_STATUSES.join(', ')}`)
+  }
+  const type = params.get('type') ?? undefined
+  const query: TaskQuery = {
+    limit,
+    offset,
+    ...(status === undefined ? {} : { status: status as TaskStatus }),
+    ...(type === undefined ? {} : { type }),
+  }
+  return { tasks: t.list(query), limit, offset }
+}
+
+function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err
+  const e = err as { code?: unknown; message?: unknown; name?: unknown }
+  const message = typeof e?.message === 'string' ? e.message : String(err)
+  if (typeof e?.code === 'string' && e.code.startsWith('ERR_')) {
+    return new HttpError(STATUS_BY_CODE[e.code] ?? 500, e.code, message)
+  }
+  if (e?.name === 'AbortError') return new HttpError(503, 'ERR_ABORTED', 'the node is shutting down')
+  return new HttpError(500, 'ERR_INTERNAL', message)
+}

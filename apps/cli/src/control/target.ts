@@ -1,0 +1,39 @@
+import type {
+  CancelJson,
+  ModelJson,
+  PeerJson,
+  StatusJson,
+  SubmitRequest,
+  TaskJson,
+  TaskStatus,
+} from './types.js'
+
+/** Query of a task listing. */
+export interface TaskQuery {
+  readonly limit: number
+  readonly offset: number
+  readonly status?: TaskStatus
+  readonly type?: string
+}
+
+/**
+ * What the control API serves: a running node, seen through plain JSON. The CLI adapts a
+ * `P2PNode` to it (daemon/node-target.ts); tests can give a fake. Methods throw errors with a
+ * `code` (`ERR_TASK_NOT_FOUND`...), which the server turns into `{ error: { code, message } }`.
+ */
+export interface ControlTarget {
+  status(): StatusJson | Promise<StatusJson>
+  peers(): readonly PeerJson[]
+  connect(address: string, options: { signal: AbortSignal }): Promise<void>
+  submit(request: SubmitRequest, options: { signal: AbortSignal }): Promise<TaskJson>
+  /** `undefined` for an unknown id. */
+  task(id: string): TaskJson | undefined
+  /** Resolves with the task once final, or as it is after `timeoutMs`; `undefined` if unknown. */
+  wait(id: string, timeoutMs: number, signal: AbortSignal): Promise<TaskJson | undefined>
+  list(query: TaskQuery): readonly TaskJson[]
+  /** Throws `ERR_TASK_NOT_FOUND` for an unknown id. */
+  cancel(id: string): CancelJson
+  models(): Promise<readonly ModelJson[]>
+  /** Starts a graceful shutdown; returns at once. */
+  shutdown(): void
+}

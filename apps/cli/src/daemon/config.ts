@@ -1,0 +1,76 @@
+import { bool, list, num, str } from '../args/parse.js'
+import type { OptionValues } from '../args/spec.js'
+import { ENV } from '../constants.js'
+import { ConfigError, FileError, NodeStartError } from '../errors.js'
+
+/** CLI variables with the node's `P2P_AI_` prefix that are not node settings. */
+export const CLI_ENV_VARS: readonly string[] = [ENV.DAEMON, ENV.DEMO_DIR, 'P2P_AI_CLI_DEBUG']
+
+/** The parts of a NodeConfig the command line changes (the rest is taken as loaded). */
+interface ConfigShape {
+  dataDir: string
+  network: { listen: string[]; bootstrap: string[]; mdns: { enabled: boolean; interface: string } }
+  log: { level: string; format: string }
+}
+
+/**
+ * Applies `node start`'s options over the loaded configuration. `--port` sets the port of the
+ * plain TCP listen addresses (WebSockets keeps its own); `--listen` replaces them all.
+ */
+export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, daemon: boolean): C {
+  const next = structuredClone(config)
+  const listen = list(o, 'listen')
+  if (listen.length > 0) next.network.listen = [...listen]
+  const port = num(o, 'port')
+  if (port !== undefined) {
+    const tcp = next.network.listen.filter((a) => isPlainTcp(a))
+    if (tcp.length === 0) next.network.listen = [`/ip4/0.0.0.0/tcp/${port}`, ...next.network.listen]
+    else
+      next.network.listen = next.network.listen.map((a) =>
+        isPlainTcp(a) ? a.replace(/\/tcp\/\d+$/, `/tcp/${port}`) : a,
+      )
+  }
+  const bootstrap = list(o, 'bootstrap')
+  if (bootstrap.length > 0) next.network.bootstrap = [...next.network.bootstrap, ...bootstrap]
+  if (bool(o, 'no-mdns')) next.network.mdns.enabled = false
+  const mdnsInterface = str(o, 'mdns-interface')
+  if (mdnsInterface !== undefined) {
+    next.network.mdns.enabled = true
+    next.network.mdns.interface = mdnsInterface
+  }
+  const level = str(o, 'log-level')
+  if (level !== undefined) next.log.level = level
+  // A detached node writes to a log file: JSON lines, whatever the terminal was.
+  if (daemon) next.log.format = 'json'
+  return next
+}
+
+function isPlainTcp(address: string): boolean {
+  return /\/tcp\/\d+$/.test(address)
+}
+
+/** Turns the node package's start-up errors into the CLI's, with advice. */
+export function startError(err: unknown, dataDir: string): unknown {
+  const e = err as Error & { code?: string; cause?: unknown }
+  switch (e?.code) {
+    case 'ERR_CONFIG_INVALID':
+    case 'ERR_CONFIG_SYNTAX':
+    case 'ERR_CONFIG_READ':
+      return new ConfigError(e.message, 'see docs/configuration.md for every setting', { cause: err })
+    case 'ERR_DATA_DIR':
+      return new FileError(e.message, 'choose another directory with --data-dir', { cause: err })
+    case 'ERR_START_FAILED': {
+      const cause = e.cause as NodeJS.ErrnoException | undefined
+      const inUse = cause?.code === 'EADDRINUSE' || /EADDRINUSE/.test(e.message)
+      return new NodeStartError(
+        e.message,
+        inUse
+          ? 'that port is taken; choose another with --port, or 0 for any free port'
+          : `see the log above, or in ${dataDir}/node.log for --detach`,
+        { cause: err },
+      )
+    }
+    default:
+      return err
+  }
+}

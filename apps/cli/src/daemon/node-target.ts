@@ -1,0 +1,236 @@
+import type { TaskEngine, TaskRecord } from '@p2p-ai/engine'
+import type { P2PNode } from '@p2p-ai/node'
+import type { ControlTarget, TaskQuery } from '../control/target.js'
+import type {
+  CancelJson,
+  ModelJson,
+  PeerJson,
+  StatusJson,
+  SubmitRequest,
+  TaskJson,
+} from '../control/types.js'
+import { type ExchangeNode, exchangeOf, networkRecordToJson } from './exchange.js'
+import { RedundantTasks } from './redundancy.js'
+import { TaskCounter } from './stats.js'
+
+export interface NodeTargetInit {
+  readonly node: P2PNode
+  readonly dataDir: string
+  readonly cliVersion: string
+  /** Starts the graceful shutdown of the whole process. */
+  readonly shutdown: () => void
+}
+
+/** A coded error for the control API. */
+function coded(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code })
+}
+
+/**
+ * The control API's view of a running `P2PNode`. Tasks go through the node's task exchange
+ * (`node.submit`: routed to the best peer, with failover) when the node has one, and straight to
+ * its engine otherwise.
+ */
+export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): void } {
+  const { node } = init
+  const engine: TaskEngine = node.engine
+  const exchange: ExchangeNode | undefined = exchangeOf(node)
+  const counter = new TaskCounter(engine)
+  const redundant: RedundantTasks = new RedundantTasks({
+    node: { peerId: node.peerId, peers: () => node.peers(), engine },
+    routing: exchange !== undefined,
+    submitTo: (request, target) => submitOne(request, target),
+    get: (id) => get(id),
+    wait: (id, ms, signal) => waitOne(id, ms, signal),
+    cancel: (id) => cancelOne(id),
+  })
+  const self = node.peerId
+
+  const isLocal = (target: string | undefined): boolean =>
+    target === 'self' || target === 'local' || target === self
+
+  async function submitOne(request: SubmitRequest, target: string | undefined): Promise<TaskJson> {
+    const { type, input, id, priority, timeoutMs } = request
+    if (exchange !== undefined) {
+      const handle = await exchange.submit(
+        {
+          type,
+          input: input as Record<string, unknown>,
+          ...(id === undefined ? {} : { id }),
+          ...(priority === undefined ? {} : { priority }),
+          ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        },
+        { target: target === undefined ? 'auto' : isLocal(target) ? 'local' : target },
+      )
+      return networkRecordToJson(handle.record(), self)
+    }
+    if (target !== undefined && !isLocal(target)) {
+      throw coded(
+        'ERR_ROUTING_UNAVAILABLE',
+        'this node runs tasks itself only: its @p2p-ai/node has no task exchange to send them to peers',
+      )
+    }
+    const handle = await engine.submit({
+      type,
+      input,
+      ...(id === undefined ? {} : { id }),
+      ...(priority === undefined ? {} : { priority }),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    })
+    return engineRecordToJson(handle.record())
+  }
+
+  function get(id: string): TaskJson | undefined {
+    const fromExchange = exchange?.tasks.get(id)
+    if (fromExchange !== undefined) return networkRecordToJson(fromExchange, self)
+    const record = engine.get(id)
+    return record === undefined ? undefined : engineRecordToJson(record)
+  }
+
+  async function waitOne(id: string, timeoutMs: number, signal: AbortSignal): Promise<TaskJson | undefined> {
+    const current = get(id)
+    if (current === undefined || isFinal(current)) return current
+    const handle = exchange?.tasks.handle(id)
+    const done = new AbortController()
+    const both = AbortSignal.any([signal, done.signal])
+    try {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs)
+        both.addEventListener('abort', () => resolve(), { once: true })
+        if (handle !== undefined) {
+          handle.result().then(
+            () => resolve(),
+            () => resolve(),
+          )
+        } else {
+          engine.addEventListener(
+            'task:finished',
+            (evt: CustomEvent<TaskRecord>) => {
+              if (evt.detail.id === id) resolve()
+            },
+            { signal: both },
+          )
+        }
+        both.addEventListener('abort', () => clearTimeout(timer), { once: true })
+      })
+    } finally {
+      done.abort()
+    }
+    return get(id)
+  }
+
+  function cancelOne(id: string): CancelJson {
+    const handle = exchange?.tasks.handle(id)
+    if (handle !== undefined) {
+      const cancelled = handle.cancel('cancelled from the CLI')
+      return { cancelled, task: get(id)! }
+    }
+    // Throws ERR_TASK_NOT_FOUND for an unknown id.
+    const cancelled = engine.cancel(id)
+    return { cancelled, task: get(id)! }
+  }
+
+  return {
+    status(): StatusJson {
+      const m = node.metadata()
+      const usage = process.memoryUsage()
+      return {
+        pid: process.pid,
+        dataDir: init.dataDir,
+        cliVersion: init.cliVersion,
+        version: m.version,
+        agentVersion: m.agentVersion,
+        peerId: m.peerId,
+        state: m.state,
+        ready: node.isReady(),
+        addresses: [...m.addresses],
+        startedAt: m.startedAt,
+        uptimeMs: m.uptimeMs,
+        connectedPeers: m.connectedPeers,
+        capabilities: {
+          taskTypes: [...new Set(m.capabilities.taskTypes)],
+          models: [...new Set(m.capabilities.models)],
+          concurrency: m.capabilities.concurrency,
+        },
+        routing: exchange !== undefined,
+        health: node.health(),
+        tasks: counter.snapshot(),
+        process: {
+          rssBytes: usage.rss,
+          heapUsedBytes: usage.heapUsed,
+          cpuUserMs: Math.round(process.cpuUsage().user / 1000),
+        },
+      }
+    },
+    peers: (): PeerJson[] => node.peers(),
+    connect: (address, options) => node.connect(address, options),
+    async submit(request) {
+      if ((request.redundancy ?? 1) > 1) return redundant.submit(request)
+      return submitOne(request, request.target)
+    },
+    task: (id) => redundant.get(id) ?? get(id),
+    wait: (id, timeoutMs, signal) =>
+      redundant.has(id) ? redundant.wait(id, timeoutMs, signal) : waitOne(id, timeoutMs, signal),
+    list(query: TaskQuery): TaskJson[] {
+      const matches = (t: TaskJson): boolean =>
+        (query.status === undefined || t.status === query.status) &&
+        (query.type === undefined || t.type === query.type)
+      const window = query.offset + query.limit
+      const byId = new Map<string, TaskJson>()
+      for (const t of redundant.list()) if (matches(t)) byId.set(t.id, t)
+      for (const r of exchange?.tasks.list({ limit: Math.max(window, 100) }) ?? []) {
+        const t = networkRecordToJson(r, self)
+        if (matches(t) && !byId.has(t.id)) byId.set(t.id, t)
+      }
+      // The engine holds what ran here: tasks sent straight to it and those peers sent us.
+      const engineStatus = query.status === 'PENDING' ? undefined : query.status
+      if (query.status !== 'PENDING') {
+        for (const r of engine.list({
+          limit: Math.min(1000, window),
+          ...(engineStatus === undefined ? {} : { status: engineStatus }),
+          ...(query.type === undefined ? {} : { type: query.type }),
+        })) {
+          if (!byId.has(r.id)) byId.set(r.id, engineRecordToJson(r))
+        }
+      }
+      return [...byId.values()].sort((a, b) => b.queuedAt - a.queuedAt).slice(query.offset, window)
+    },
+    cancel: (id): CancelJson => (redundant.has(id) ? redundant.cancel(id) : cancelOne(id)),
+    async models(): Promise<ModelJson[]> {
+      return engine.capabilities().models.map((m) => ({
+        name: m.name,
+        taskTypes: [...m.taskTypes],
+        source: 'served' as const,
+        sha256: m.sha256,
+        sizeBytes: m.sizeBytes,
+        loaded: m.loaded,
+      }))
+    },
+    shutdown: init.shutdown,
+    dispose() {
+      counter.dispose()
+    },
+  }
+}
+
+function isFinal(t: TaskJson): boolean {
+  return t.status !== 'PENDING' && t.status !== 'QUEUED' && t.status !== 'RUNNING'
+}
+
+/** A record of this node's engine as the control API shows it. */
+export function engineRecordToJson(r: TaskRecord): TaskJson {
+  return {
+    id: r.id,
+    type: r.type,
+    status: r.status,
+    priority: r.priority,
+    backend: r.backend,
+    queuedAt: r.queuedAt,
+    ...(r.startedAt === undefined ? {} : { startedAt: r.startedAt }),
+    ...(r.finishedAt === undefined ? {} : { finishedAt: r.finishedAt }),
+    ...(r.progress === undefined ? {} : { progress: r.progress }),
+    ...(r.status === 'COMPLETED' ? { output: r.output } : {}),
+    ...(r.error === undefined ? {} : { error: { code: r.error.code, message: r.error.message } }),
+    ...(r.meta === undefined ? {} : { meta: r.meta }),
+  }
+}

@@ -1,0 +1,127 @@
+import { readFileSync, statSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { ENV } from './constants.js'
+import { ConfigError } from './errors.js'
+
+type Env = Readonly<Record<string, string | undefined>>
+
+/*
+ * The node package owns these rules (`defaultDataDir`, `defaultConfigFile` in @p2p-ai/node). They
+ * are repeated here because client commands must not load the node package (and with it libp2p);
+ * a test holds the two in step.
+ */
+const APP_DIR_NAME = 'p2p-ai'
+
+function home(env: Env): string {
+  const h = env.HOME
+  return h !== undefined && isAbsolute(h) ? h : homedir()
+}
+
+function xdg(env: Env, name: string, fallback: string): string {
+  const value = env[name]
+  return value !== undefined && isAbsolute(value) ? value : join(home(env), fallback)
+}
+
+/** Same as `defaultDataDir()` of @p2p-ai/node. */
+export function defaultDataDir(env: Env, platform: NodeJS.Platform = process.platform): string {
+  if (platform === 'linux') return join(xdg(env, 'XDG_DATA_HOME', '.local/share'), APP_DIR_NAME)
+  return join(home(env), `.${APP_DIR_NAME}`)
+}
+
+/** Same as `defaultConfigFile()` of @p2p-ai/node. */
+export function defaultConfigFile(env: Env, platform: NodeJS.Platform = process.platform): string {
+  if (platform === 'linux') return join(xdg(env, 'XDG_CONFIG_HOME', '.config'), APP_DIR_NAME, 'config.yaml')
+  return join(home(env), `.${APP_DIR_NAME}`, 'config.yaml')
+}
+
+/** Expands a leading `~` and resolves against `base`. */
+export function expandPath(path: string, base: string, env: Env): string {
+  if (path === '~') return home(env)
+  if (path.startsWith('~/')) return join(home(env), path.slice(2))
+  return resolve(base, path)
+}
+
+/** A data directory and where it came from (for messages). */
+export interface DataDirChoice {
+  readonly dataDir: string
+  readonly source: '--data-dir' | 'P2P_AI_DATA_DIR' | 'config file' | 'default'
+  /** The config file in force, if any (given, from `P2P_AI_CONFIG`, or the default one if it exists). */
+  readonly configFile: string | undefined
+}
+
+/**
+ * The data directory a command works on, chosen as the node chooses it: `--data-dir`, then
+ * `P2P_AI_DATA_DIR`, then `dataDir` in the config file (`--config`, `P2P_AI_CONFIG`, or the default
+ * config file when it exists), then the platform default. The config file is read only when it
+ * exists, and parsed only for `dataDir`.
+ */
+export async function resolveDataDir(
+  flags: { dataDir?: string | undefined; config?: string | undefined },
+  env: Env,
+  cwd: string,
+): Promise<DataDirChoice> {
+  const configFile = findConfigFile(flags.config, env, cwd)
+  if (flags.dataDir !== undefined && flags.dataDir !== '') {
+    return { dataDir: expandPath(flags.dataDir, cwd, env), source: '--data-dir', configFile }
+  }
+  const fromEnv = env[ENV.DATA_DIR]
+  if (fromEnv !== undefined && fromEnv !== '') {
+    return { dataDir: expandPath(fromEnv, cwd, env), source: 'P2P_AI_DATA_DIR', configFile }
+  }
+  if (configFile !== undefined) {
+    const fromFile = await dataDirFromConfig(configFile, env)
+    if (fromFile !== undefined) return { dataDir: fromFile, source: 'config file', configFile }
+  }
+  return { dataDir: defaultDataDir(env), source: 'default', configFile }
+}
+
+function findConfigFile(flag: string | undefined, env: Env, cwd: string): string | undefined {
+  const named = flag ?? env[ENV.CONFIG]
+  if (named !== undefined && named !== '') {
+    const file = expandPath(named, cwd, env)
+    if (!isFile(file)) {
+      throw new ConfigError(
+        `config file ${file} does not exist`,
+        flag === undefined ? `fix or unset ${ENV.CONFIG}` : 'check the path given to --config',
+      )
+    }
+    return file
+  }
+  const fallback = defaultConfigFile(env)
+  return isFile(fallback) ? fallback : undefined
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile()
+  } catch {
+    return false
+  }
+}
+
+async function dataDirFromConfig(file: string, env: Env): Promise<string | undefined> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`, undefined, {
+      cause: err,
+    })
+  }
+  // Cheap pre-check: most config files name no dataDir, and then YAML need not be loaded at all.
+  if (!/^\s*["']?dataDir["']?\s*:/m.test(text)) return undefined
+  const { parse } = await import('yaml')
+  let doc: unknown
+  try {
+    doc = parse(text)
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message}`)
+  }
+  const value = (doc as { dataDir?: unknown } | null)?.dataDir
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'string' || value === '') {
+    throw new ConfigError(`config file ${file}: dataDir must be a path`)
+  }
+  return expandPath(value, dirname(file), env)
+}
