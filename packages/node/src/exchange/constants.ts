@@ -89,6 +89,10 @@ export const ANNOUNCE_TIMEOUT_MS = 3_000
  * are any, without starving slower ones when they are the only ones free.
  */
 export const LATENCY_SCALE_MS = 50
+/** Latency below which peers count as equally close (loopback, one LAN). */
+export const LATENCY_FREE_MS = 10
+/** Routing costs within this fraction of the lowest count as a tie (see router.ts). */
+export const COST_TIE_MARGIN = 0.1
 /** Weight of the newest sample in the latency EWMA. */
 export const LATENCY_EWMA_ALPHA = 0.2
 /** Success and failure counts halve every this many milliseconds (reputation decays). */

@@ -10,11 +10,12 @@
  *    skipped while any other has room. Only when every candidate is full does the task queue,
  *    on the least loaded one (its provider answers `ERR_BUSY` if its queue is full too).
  * 3. Among those, the lowest cost wins:
- *    `(load + 1) / concurrency × (1 + latency / 50 ms) / reputation score`.
- *    Ties go to the peer this node sent the fewest tasks recently, then to chance, which keeps
- *    equal peers evenly loaded.
+ *    `(load + 1) / concurrency × (1 + max(0, latency − 10 ms) / 50 ms) / reputation score`.
+ *    Costs within 10 % of the lowest count as ties, which go to the peer this node sent the
+ *    fewest tasks recently (then to chance). Without that margin, the small differences between
+ *    equal peers (a latency average, a success count) would send every task to the same one.
  */
-import { LATENCY_SCALE_MS } from './constants.js'
+import { COST_TIE_MARGIN, LATENCY_FREE_MS, LATENCY_SCALE_MS } from './constants.js'
 
 /** One peer (or this node) that could run the task, as routing sees it right now. */
 export interface Candidate {
@@ -23,7 +24,7 @@ export interface Candidate {
   readonly concurrency: number
   /** Estimated tasks running or queued there now, this node's own outstanding ones included. */
   readonly load: number
-  /** Network latency estimate in ms (0 for this node itself); unknown counts as the scale. */
+  /** Network latency estimate in ms (0 for this node itself); unknown counts as close. */
   readonly latencyMs: number | undefined
   /** Reputation score, 0..1. */
   readonly score: number
@@ -34,7 +35,8 @@ export interface Candidate {
 /** Cost of sending one more task to `c`; lower is better. */
 export function cost(c: Candidate): number {
   const fill = (c.load + 1) / Math.max(1, c.concurrency)
-  const latency = 1 + (c.latencyMs ?? LATENCY_SCALE_MS) / LATENCY_SCALE_MS
+  // Unknown latency counts as close: a new peer gets its chance to be measured.
+  const latency = 1 + Math.max(0, (c.latencyMs ?? 0) - LATENCY_FREE_MS) / LATENCY_SCALE_MS
   // A floor keeps a peer with a terrible record selectable when it is the only one left.
   return (fill * latency) / Math.max(c.score, 0.05)
 }
@@ -43,9 +45,6 @@ export function cost(c: Candidate): number {
 export function hasFreeSlot(c: Candidate): boolean {
   return c.load < c.concurrency
 }
-
-/** Relative difference under which two costs count as equal. */
-const TIE = 1e-9
 
 /**
  * Picks the candidate to send the next task to, or undefined if there is none.
@@ -59,20 +58,10 @@ export function pickCandidate(
   if (candidates.length === 0) return undefined
   const free = candidates.filter(hasFreeSlot)
   const pool = free.length > 0 ? free : candidates
-  let best: Candidate[] = []
-  let bestCost = Number.POSITIVE_INFINITY
-  for (const c of pool) {
-    const k = cost(c)
-    if (k < bestCost * (1 - TIE)) {
-      best = [c]
-      bestCost = k
-    } else if (k <= bestCost * (1 + TIE)) {
-      best.push(c)
-    }
-  }
-  if (best.length > 1) {
-    const fewest = Math.min(...best.map((c) => c.recentDispatches))
-    best = best.filter((c) => c.recentDispatches <= fewest + 1e-9)
-  }
+  const costs = pool.map(cost)
+  const lowest = Math.min(...costs)
+  const tied = pool.filter((_, i) => (costs[i] as number) <= lowest * (1 + COST_TIE_MARGIN))
+  const fewest = Math.min(...tied.map((c) => c.recentDispatches))
+  const best = tied.filter((c) => c.recentDispatches <= fewest + 1e-6)
   return best[Math.min(best.length - 1, Math.floor(random() * best.length))]
 }

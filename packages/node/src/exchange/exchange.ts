@@ -1,0 +1,372 @@
+/**
+ * The task exchange of a node: serves the task protocol, sends tasks to peers (or runs them
+ * here), picks peers, fails over, keeps reputations and announces capabilities. `createNode`
+ * builds one; it can also be built on any libp2p node with `taskExchange(components, init)`.
+ */
+import type { IdentifyResult, PeerId } from '@libp2p/interface'
+import type { TaskEngine } from '@p2p-ai/engine'
+import {
+  ANNOUNCE_PROTOCOL,
+  type Capabilities,
+  InvalidOptionError,
+  type JsonObject,
+  newTaskId,
+  type OpenEnvelopeOptions,
+  type ReplayCache,
+  replayCache,
+  type Signer,
+  TASK_PROTOCOL,
+} from '@p2p-ai/protocol'
+import type { Transport } from '@p2p-ai/transport'
+import type { Logger } from 'pino'
+import { CapabilityAnnouncer } from './capabilities.js'
+import {
+  DEFAULT_ACCEPT_TIMEOUT_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_MAX_TASKS_PER_PEER,
+  DEFAULT_STREAM_IDLE_MS,
+  DEFAULT_TASK_HISTORY,
+  DEFAULT_TASK_MAX_FRAME_BYTES,
+  DEFAULT_WAIT_FOR_PEER_MS,
+} from './constants.js'
+import { ExchangeStoppedError } from './errors.js'
+import { PeerViews } from './peer-views.js'
+import { type ProviderStats, TaskProvider } from './provider.js'
+import { type RegisteredTask, type TaskDefinition, taskBackend } from './register.js'
+import { type PeerReputation, ReputationBook } from './reputation.js'
+import { TaskRequester } from './requester.js'
+import { type Choice, NetworkTask, type TaskContext } from './task.js'
+import { TaskRegistry } from './task-registry.js'
+import type { NetworkTaskHandle, SubmitOptions, TaskList, TaskSubmission } from './types.js'
+import { validateSubmission } from './validate.js'
+
+/** What the exchange is built on. */
+export interface TaskExchangeComponents {
+  /** This node's PeerId (the signer's). */
+  peerId: string
+  /** Signs requests, results and announcements: the node's identity. */
+  signer: Signer
+  /** The libp2p node. */
+  transport: Transport
+  engine: TaskEngine
+  log: Logger
+  /** Heartbeat round-trip time of a peer, when the peer table knows it. */
+  peerRtt?: (peer: string) => number | undefined
+}
+
+/** Construction options of the exchange. */
+export interface TaskExchangeInit {
+  /**
+   * Attempts per task in all, unless `submit` says otherwise.
+   *
+   * @default 4
+   */
+  maxAttempts?: number
+  /**
+   * How long a provider has to accept or reject a request before the task moves on.
+   *
+   * @default 3_000
+   */
+  acceptTimeoutMs?: number
+  /**
+   * How long `submit` waits for a capable peer, unless it says otherwise.
+   *
+   * @default 5_000
+   */
+  waitForPeerMs?: number
+  /**
+   * Outbound task streams idle this long are closed.
+   *
+   * @default 60_000
+   */
+  streamIdleMs?: number
+  /**
+   * Largest frame on the task protocol, in bytes.
+   *
+   * @default 4_194_304
+   */
+  maxFrameBytes?: number
+  /**
+   * Tasks one requester may have open on this node.
+   *
+   * @default 1_024
+   */
+  maxTasksPerPeer?: number
+  /**
+   * Finished tasks `tasks.list()` remembers.
+   *
+   * @default 1_000
+   */
+  taskHistory?: number
+  /** Announced in capabilities, e.g. `p2p-ai/0.1.0`. */
+  agentVersion?: string
+  /**
+   * Handle the announce protocol here (capabilities from peers). `createNode` leaves this to the
+   * node, which forwards capabilities with `onCapabilities`; a bare libp2p node needs it.
+   *
+   * @default false
+   */
+  handleAnnounce?: boolean
+  /** Ed25519 implementation for verifying envelopes. @default the protocol's */
+  crypto?: OpenEnvelopeOptions['crypto']
+}
+
+/** A peer as the exchange sees it. */
+export interface ExchangePeer {
+  readonly peerId: string
+  readonly connected: boolean
+  readonly capabilities?: Capabilities
+  /** Tasks of this node outstanding on the peer. */
+  readonly outstanding: number
+  readonly reputation: PeerReputation
+}
+
+/** Sends, serves, routes and fails over tasks. See `TaskExchangeComponents` and `TaskExchangeInit`. */
+export class TaskExchange {
+  readonly #c: TaskExchangeComponents
+  readonly #init: Required<Omit<TaskExchangeInit, 'agentVersion' | 'crypto' | 'handleAnnounce'>>
+  readonly #handleAnnounce: boolean
+  readonly #replay: ReplayCache
+  readonly #reputation = new ReputationBook()
+  readonly #provider: TaskProvider
+  readonly #requester: TaskRequester
+  readonly #announcer: CapabilityAnnouncer
+  readonly #views: PeerViews
+  readonly #tasks: TaskRegistry
+  readonly #stop = new AbortController()
+  readonly #context: TaskContext
+  readonly #detach: Array<() => void> = []
+  #started = false
+
+  constructor(components: TaskExchangeComponents, init: TaskExchangeInit = {}) {
+    this.#c = components
+    this.#init = {
+      maxAttempts: init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      acceptTimeoutMs: init.acceptTimeoutMs ?? DEFAULT_ACCEPT_TIMEOUT_MS,
+      waitForPeerMs: init.waitForPeerMs ?? DEFAULT_WAIT_FOR_PEER_MS,
+      streamIdleMs: init.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS,
+      maxFrameBytes: init.maxFrameBytes ?? DEFAULT_TASK_MAX_FRAME_BYTES,
+      maxTasksPerPeer: init.maxTasksPerPeer ?? DEFAULT_MAX_TASKS_PER_PEER,
+      taskHistory: init.taskHistory ?? DEFAULT_TASK_HISTORY,
+    }
+    validateInit(this.#init)
+    this.#handleAnnounce = init.handleAnnounce ?? false
+    this.#replay = replayCache()
+    const crypto = init.crypto === undefined ? {} : { crypto: init.crypto }
+    this.#provider = new TaskProvider({
+      engine: components.engine,
+      signer: components.signer,
+      replayCache: this.#replay,
+      log: components.log,
+      maxFrameBytes: this.#init.maxFrameBytes,
+      maxTasksPerPeer: this.#init.maxTasksPerPeer,
+      ...crypto,
+    })
+    this.#requester = new TaskRequester({
+      transport: components.transport,
+      replayCache: this.#replay,
+      log: components.log,
+      maxFrameBytes: this.#init.maxFrameBytes,
+      streamIdleMs: this.#init.streamIdleMs,
+      ...crypto,
+    })
+    this.#announcer = new CapabilityAnnouncer({
+      transport: components.transport,
+      signer: components.signer,
+      engine: components.engine,
+      log: components.log,
+      ...(init.agentVersion === undefined ? {} : { agentVersion: init.agentVersion }),
+    })
+    this.#views = new PeerViews({
+      self: components.peerId,
+      engine: components.engine,
+      reputation: this.#reputation,
+      outstanding: (peer) => this.#requester.outstanding(peer),
+      rtt: components.peerRtt ?? (() => undefined),
+    })
+    this.#tasks = new TaskRegistry(this.#init.taskHistory)
+    this.#context = {
+      self: components.peerId,
+      signer: components.signer,
+      requester: this.#requester,
+      engine: components.engine,
+      reputation: this.#reputation,
+      acceptTimeoutMs: this.#init.acceptTimeoutMs,
+      log: components.log,
+      stopSignal: this.#stop.signal,
+      choose: (task, tried) => this.#choose(task, tried),
+      finished: (task) => this.#tasks.finished(task),
+    }
+  }
+
+  /** Registers the task protocol and starts announcing capabilities. */
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    const t = this.#c.transport
+    await t.handle(TASK_PROTOCOL, this.#provider.handler, { runOnLimitedConnection: false })
+    if (this.#handleAnnounce) {
+      const { announceHandler } = await import('../announce.js')
+      await t.handle(
+        ANNOUNCE_PROTOCOL,
+        announceHandler({
+          replayCache: this.#replay,
+          log: this.#c.log,
+          onGoodbye: (connection) => this.onGoodbye(connection.remotePeer.toString()),
+          onCapabilities: (connection, caps) => this.onCapabilities(connection.remotePeer.toString(), caps),
+        }),
+      )
+    }
+    const onConnect = (evt: CustomEvent<PeerId>): void => this.#views.connected(evt.detail)
+    const onDisconnect = (evt: CustomEvent<PeerId>): void => {
+      this.#views.disconnected(evt.detail.toString())
+      this.#announcer.removePeer(evt.detail.toString())
+    }
+    const onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+      if (evt.detail.protocols.includes(ANNOUNCE_PROTOCOL)) this.#announcer.addPeer(evt.detail.peerId)
+    }
+    t.addEventListener('peer:connect', onConnect)
+    t.addEventListener('peer:disconnect', onDisconnect)
+    t.addEventListener('peer:identify', onIdentify)
+    this.#detach.push(() => {
+      t.removeEventListener('peer:connect', onConnect)
+      t.removeEventListener('peer:disconnect', onDisconnect)
+      t.removeEventListener('peer:identify', onIdentify)
+    })
+    for (const connection of t.getConnections()) this.#views.connected(connection.remotePeer)
+    // Peers identified before we listened: announce to every connected one that speaks the protocol.
+    for (const connection of t.getConnections()) {
+      const peer = await t.peerStore.get(connection.remotePeer).catch(() => undefined)
+      if (peer?.protocols.includes(ANNOUNCE_PROTOCOL) === true) this.#announcer.addPeer(connection.remotePeer)
+    }
+    this.#requester.start()
+    this.#announcer.start()
+  }
+
+  /**
+   * Stops: new requests from peers are refused (`ERR_SHUTTING_DOWN`), tasks submitted here and not
+   * finished fail with `ERR_EXCHANGE_STOPPED` (their providers are told to cancel), outbound
+   * streams close. Tasks accepted from peers keep running until the engine stops.
+   */
+  async stop(): Promise<void> {
+    if (this.#stop.signal.aborted) return
+    this.#provider.stopAccepting()
+    this.#stop.abort(new ExchangeStoppedError('the exchange stopped'))
+    this.#announcer.stop()
+    this.#requester.stop(new ExchangeStoppedError('the exchange stopped'))
+    for (const detach of this.#detach.splice(0)) detach()
+    if (this.#started) {
+      await this.#c.transport.unhandle(TASK_PROTOCOL).catch(() => {})
+      if (this.#handleAnnounce) await this.#c.transport.unhandle(ANNOUNCE_PROTOCOL).catch(() => {})
+    }
+  }
+
+  /**
+   * Runs a task on this node or on a peer and returns its handle at once. Failures (no capable
+   * peer, every attempt failed, a final task error) end up in the handle's record, never thrown;
+   * only a malformed submission throws (`ERR_INVALID_TASK`, `ERR_INVALID_TARGET`).
+   */
+  submit<Output = unknown>(task: TaskSubmission, options: SubmitOptions = {}): NetworkTaskHandle<Output> {
+    const spec = validateSubmission(task, options, {
+      id: newTaskId,
+      maxAttempts: this.#init.maxAttempts,
+      waitForPeerMs: this.#init.waitForPeerMs,
+    })
+    const existing = this.#tasks.existing(spec.id, spec.type)
+    if (existing !== undefined) return existing as NetworkTaskHandle<Output>
+    const handle = new NetworkTask({ ...spec, input: spec.input as JsonObject }, this.#context)
+    this.#tasks.add(handle)
+    if (options.signal !== undefined) {
+      const signal = options.signal
+      const onAbort = (): void => {
+        handle.cancel('aborted by the caller')
+      }
+      if (signal.aborted) onAbort()
+      else {
+        signal.addEventListener('abort', onAbort, { once: true })
+        void handle.result().then(() => signal.removeEventListener('abort', onAbort))
+      }
+    }
+    void handle.run()
+    return handle as NetworkTaskHandle<Output>
+  }
+
+  /** The tasks submitted here: `get`, `handle`, `list`. */
+  get tasks(): TaskList {
+    return this.#tasks
+  }
+
+  /** Registers a task type of your own; peers learn about it with the next announcement. */
+  registerTask<Input, Output>(definition: TaskDefinition<Input, Output>): RegisteredTask {
+    const backend = taskBackend(definition)
+    this.#c.engine.backends.register(backend, { placement: 'main' })
+    this.#announcer.refresh()
+    this.#views.refreshLocal()
+    return {
+      name: definition.name,
+      unregister: async () => {
+        await this.#c.engine.backends.unregister(backend.name)
+        this.#announcer.refresh()
+        this.#views.refreshLocal()
+      },
+    }
+  }
+
+  /** A peer announced its capabilities (called by the node's announce handler). */
+  onCapabilities(peer: string, capabilities: Capabilities): void {
+    this.#views.capabilities(peer, capabilities)
+  }
+
+  /** A peer said goodbye: no more tasks go to it. */
+  onGoodbye(peer: string): void {
+    this.#views.leaving(peer)
+  }
+
+  /** What this node announces. */
+  capabilities(): Capabilities {
+    return this.#announcer.current
+  }
+
+  /** A peer's reputation (neutral for a peer never used). */
+  reputation(peer: string): PeerReputation {
+    return this.#reputation.get(peer)
+  }
+
+  /**
+   * Records whether a peer's result agreed with other providers' results for the same task
+   * (verification by redundancy feeds this).
+   */
+  recordAgreement(peer: string, agreed: boolean): void {
+    this.#reputation.recordAgreement(peer, agreed)
+  }
+
+  /** Peers known to the exchange, with capabilities, outstanding tasks and reputation. */
+  peers(): ExchangePeer[] {
+    return this.#views.list()
+  }
+
+  /** Counters of the serving side. */
+  providerStats(): ProviderStats {
+    return this.#provider.stats()
+  }
+
+  #choose(task: NetworkTask, tried: ReadonlySet<string>): Choice | undefined {
+    return this.#views.choose(task.spec, tried)
+  }
+}
+
+/** Creates a task exchange on `components`; call `start()` before use. */
+export function taskExchange(components: TaskExchangeComponents, init: TaskExchangeInit = {}): TaskExchange {
+  return new TaskExchange(components, init)
+}
+
+function validateInit(
+  init: Required<Omit<TaskExchangeInit, 'agentVersion' | 'crypto' | 'handleAnnounce'>>,
+): void {
+  for (const [key, value] of Object.entries(init)) {
+    const min = key === 'waitForPeerMs' ? 0 : 1
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new InvalidOptionError(`${key}: expected an integer ≥ ${min}, got ${String(value)}`)
+    }
+  }
+}

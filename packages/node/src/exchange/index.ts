@@ -1,0 +1,19 @@
+/**
+ * The task exchange: serving and sending tasks over the network, routing, failover, reputation,
+ * capability announcements and custom task types. Re-exported by the package index.
+ */
+export { capabilitiesOf } from './capabilities.js'
+export * from './constants.js'
+export * from './errors.js'
+export {
+  type ExchangePeer,
+  TaskExchange,
+  type TaskExchangeComponents,
+  type TaskExchangeInit,
+  taskExchange,
+} from './exchange.js'
+export type { ProviderStats } from './provider.js'
+export type { RegisteredTask, TaskDefinition, TaskRunContext } from './register.js'
+export { type CircuitState, type FailureKind, type PeerReputation, ReputationBook } from './reputation.js'
+export { type Candidate, cost, hasFreeSlot, pickCandidate } from './router.js'
+export type * from './types.js'

@@ -1,0 +1,427 @@
+/**
+ * The serving side of the task protocol: every inbound task stream becomes a session that
+ * verifies signed requests, runs them on the engine and answers with accept or reject, progress
+ * and a signed result, for any number of concurrent tasks on the one stream.
+ *
+ * Engine task ids are `<requester PeerId>:<task id>`: a retry of the same task by the same
+ * requester (after a failover, on a new stream) joins the task the engine already knows instead
+ * of running it again, and no requester can reach another one's task by guessing its id.
+ */
+import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
+import type { TaskEngine, TaskHandle, TaskRecord } from '@p2p-ai/engine'
+import {
+  encodeFrame,
+  type OpenEnvelopeOptions,
+  openEnvelope,
+  type ReplayCache,
+  type Signer,
+  sealEnvelope,
+  TASK_ERROR_CODES,
+  type TaskRequest,
+  type TaskResult,
+  toWireError,
+  type WireError,
+} from '@p2p-ai/protocol'
+import type { Logger } from 'pino'
+import { TaskChannel } from './channel.js'
+import { BUSY_RETRY_AFTER_MS } from './constants.js'
+import { checkControl, encodeControl, frameHead, wireCode } from './wire.js'
+
+export interface TaskProviderInit {
+  engine: TaskEngine
+  signer: Signer
+  replayCache: ReplayCache
+  log: Logger
+  maxFrameBytes: number
+  /** Tasks one requester may have open on this node at once. */
+  maxTasksPerPeer: number
+  /** Ed25519 implementation for verifying requests (the protocol's default otherwise). */
+  crypto?: OpenEnvelopeOptions['crypto']
+}
+
+/** Counters of the serving side, for health and benchmarks. */
+export interface ProviderStats {
+  readonly sessions: number
+  readonly open: number
+  readonly received: number
+  readonly accepted: number
+  readonly rejected: number
+  readonly answered: number
+}
+
+/** The task protocol's stream handler and the sessions it serves. */
+export class TaskProvider {
+  readonly #init: TaskProviderInit
+  readonly #sessions = new Set<ProviderSession>()
+  #stopping = false
+  readonly counters = { received: 0, accepted: 0, rejected: 0, answered: 0 }
+
+  constructor(init: TaskProviderInit) {
+    this.#init = init
+  }
+
+  /** The handler to register for `TASK_PROTOCOL`. */
+  readonly handler: StreamHandler = (stream: Stream, connection: Connection) => {
+    const session = new ProviderSession(this, this.#init, stream, connection.remotePeer.toString(), () =>
+      this.#sessions.delete(session),
+    )
+    this.#sessions.add(session)
+  }
+
+  get stopping(): boolean {
+    return this.#stopping
+  }
+
+  /** New requests are rejected with `ERR_SHUTTING_DOWN`; accepted ones still get their result. */
+  stopAccepting(): void {
+    this.#stopping = true
+  }
+
+  /** Resets every session (the engine's tasks for them are cancelled). */
+  abortAll(reason: Error): void {
+    for (const session of [...this.#sessions]) session.abort(reason)
+  }
+
+  stats(): ProviderStats {
+    let open = 0
+    for (const s of this.#sessions) open += s.open
+    return { sessions: this.#sessions.size, open, ...this.counters }
+  }
+}
+
+interface Conversation {
+  readonly id: string
+  readonly engineId: string
+  readonly digest: string
+  readonly receivedAt: number
+  timer: NodeJS.Timeout | undefined
+  handle: TaskHandle | undefined
+  cancelRequested: boolean
+  done: boolean
+}
+
+class ProviderSession {
+  readonly #provider: TaskProvider
+  readonly #init: TaskProviderInit
+  readonly #remotePeer: string
+  readonly #channel: TaskChannel
+  readonly #conversations = new Map<string, Conversation>()
+  readonly #onGone: () => void
+  #remoteEnded = false
+
+  constructor(
+    provider: TaskProvider,
+    init: TaskProviderInit,
+    stream: Stream,
+    remotePeer: string,
+    onGone: () => void,
+  ) {
+    this.#provider = provider
+    this.#init = init
+    this.#remotePeer = remotePeer
+    this.#onGone = onGone
+    this.#channel = new TaskChannel(
+      stream,
+      remotePeer,
+      {
+        message: (value) => this.#onMessage(value),
+        badFrame: (error) => init.log.debug({ remotePeer, code: error.code }, 'skipped a bad frame'),
+        remoteEnd: () => {
+          this.#remoteEnded = true
+          this.#closeIfDone()
+        },
+        close: (error) => this.#onClose(error),
+      },
+      {
+        maxFrameBytes: init.maxFrameBytes,
+        onHandlerError: (err) => init.log.error({ err, remotePeer }, 'task session handler failed'),
+      },
+    )
+  }
+
+  /** Conversations waiting for their result. */
+  get open(): number {
+    return this.#conversations.size
+  }
+
+  abort(reason: Error): void {
+    this.#channel.abort(reason)
+  }
+
+  #onMessage(value: unknown): void {
+    const head = frameHead(value)
+    if (head.type === 'task.request') {
+      this.#onRequest(value, head.id)
+    } else if (head.type === 'task.cancel') {
+      this.#onCancel(value, head.signed)
+    } else {
+      // Another conversation may be fine: drop the message, keep the stream.
+      this.#init.log.debug(
+        { remotePeer: this.#remotePeer, type: head.type },
+        'ignored a message a requester must not send',
+      )
+    }
+  }
+
+  #onRequest(value: unknown, probedId: string | undefined): void {
+    const counters = this.#provider.counters
+    counters.received++
+    let request: TaskRequest
+    let digest: string
+    try {
+      const opened = openEnvelope(value, {
+        replayCache: this.#init.replayCache,
+        expectedSender: this.#remotePeer,
+        ...(this.#init.crypto === undefined ? {} : { crypto: this.#init.crypto }),
+      })
+      if (opened.envelope.type !== 'task.request') return
+      request = opened.envelope.payload
+      digest = opened.digest
+    } catch (err) {
+      // Answer when we can tell which task it was, so the requester fails over at once.
+      if (probedId !== undefined && /^[A-Za-z0-9_-]{8,64}$/.test(probedId)) {
+        this.#reject(probedId, toWireError(err))
+      }
+      this.#init.log.debug({ remotePeer: this.#remotePeer, err }, 'refused a task request')
+      return
+    }
+    const { id } = request
+    if (this.#conversations.has(id)) {
+      // The same task again on the same stream: the open conversation will answer it.
+      return
+    }
+    if (this.#provider.stopping) {
+      this.#reject(id, { code: TASK_ERROR_CODES.shuttingDown, message: 'this node is shutting down' })
+      return
+    }
+    if (this.#conversations.size >= this.#init.maxTasksPerPeer) {
+      this.#reject(
+        id,
+        {
+          code: TASK_ERROR_CODES.busy,
+          message: `at most ${this.#init.maxTasksPerPeer} open tasks per requester`,
+        },
+        BUSY_RETRY_AFTER_MS,
+      )
+      return
+    }
+    const conversation: Conversation = {
+      id,
+      engineId: `${this.#remotePeer}:${id}`,
+      digest,
+      receivedAt: performance.now(),
+      timer: undefined,
+      handle: undefined,
+      cancelRequested: false,
+      done: false,
+    }
+    this.#conversations.set(id, conversation)
+    // timeoutMs runs from receipt (queueing included), as docs/protocol.md §2.1 says.
+    conversation.timer = setTimeout(() => this.#expire(conversation), request.timeoutMs)
+    let submitted: Promise<TaskHandle>
+    try {
+      submitted = this.#init.engine.submit({
+        id: conversation.engineId,
+        type: request.taskType,
+        input: request.input,
+        priority: request.priority,
+        timeoutMs: request.timeoutMs,
+        meta: { requester: this.#remotePeer, taskId: id },
+      })
+    } catch (err) {
+      submitted = Promise.reject(err)
+    }
+    submitted.then(
+      (handle) => this.#onSubmitted(conversation, handle),
+      (err: unknown) => {
+        if (conversation.done) return
+        this.#end(conversation)
+        const wire = toWireError({ code: wireCode(codeOf(err)), message: (err as Error)?.message ?? '' })
+        this.#reject(id, wire, wire.code === TASK_ERROR_CODES.busy ? BUSY_RETRY_AFTER_MS : undefined)
+      },
+    )
+  }
+
+  #onSubmitted(conversation: Conversation, handle: TaskHandle): void {
+    if (conversation.done) {
+      // Expired or the stream died while the engine admitted it.
+      handle.cancel()
+      return
+    }
+    conversation.handle = handle
+    this.#provider.counters.accepted++
+    const running = handle.status === 'RUNNING'
+    this.#channel.send(
+      encodeControl('task.accept', { id: conversation.id, ...(running ? { queuePosition: 0 } : {}) }),
+    )
+    if (conversation.cancelRequested) handle.cancel()
+    if (handle.status === 'QUEUED' || handle.status === 'RUNNING') {
+      handle.addEventListener('progress', (evt) => {
+        if (conversation.done) return
+        const { fraction, message } = evt.detail
+        this.#channel.send(
+          encodeControl('task.progress', {
+            id: conversation.id,
+            progress: Math.min(1, Math.max(0, fraction)),
+            ...(message === undefined ? {} : { message: message.slice(0, 256) }),
+          }),
+        )
+      })
+    }
+    handle.result().then(
+      (record) => this.#answer(conversation, record),
+      (err: unknown) => this.#init.log.error({ err }, 'engine handle rejected its result'),
+    )
+  }
+
+  #onCancel(value: unknown, signed: boolean): void {
+    let id: string
+    try {
+      if (signed) {
+        const opened = openEnvelope(value, {
+          replayCache: this.#init.replayCache,
+          expectedSender: this.#remotePeer,
+          ...(this.#init.crypto === undefined ? {} : { crypto: this.#init.crypto }),
+        })
+        if (opened.envelope.type !== 'task.cancel') return
+        id = opened.envelope.payload.id
+      } else {
+        id = checkControl(value, 'task.cancel').id
+      }
+    } catch (err) {
+      this.#init.log.debug({ remotePeer: this.#remotePeer, err }, 'ignored a bad task.cancel')
+      return
+    }
+    const conversation = this.#conversations.get(id)
+    // Unknown: already answered (the cancel crossed the result) or never asked. Nothing to do.
+    if (conversation === undefined) return
+    conversation.cancelRequested = true
+    conversation.handle?.cancel()
+  }
+
+  #expire(conversation: Conversation): void {
+    if (conversation.done) return
+    this.#end(conversation)
+    this.#cancelEngineTask(conversation)
+    this.#sendResult(conversation, {
+      status: 'timeout',
+      error: { code: TASK_ERROR_CODES.timeout, message: 'the task did not finish within its timeoutMs' },
+    })
+  }
+
+  #answer(conversation: Conversation, record: TaskRecord): void {
+    if (conversation.done) return
+    this.#end(conversation)
+    this.#sendResult(conversation, outcomeOf(record), record)
+  }
+
+  #sendResult(conversation: Conversation, outcome: Outcome, record?: TaskRecord): void {
+    const timings = timingsOf(conversation, record)
+    const base = { id: conversation.id, requestHash: conversation.digest, timings }
+    let frame: Uint8Array
+    try {
+      frame = this.#seal({ ...base, ...outcome } as TaskResult)
+    } catch (err) {
+      // The output cannot travel (not JSON, or too large): the requester still gets an answer.
+      const error = toWireError(err)
+      frame = this.#seal({
+        ...base,
+        status: 'failed',
+        error: { code: 'ERR_INVALID_OUTPUT', message: error.message },
+      })
+    }
+    this.#provider.counters.answered++
+    this.#channel.send(frame)
+    this.#closeIfDone()
+  }
+
+  #seal(result: TaskResult): Uint8Array {
+    const { envelope } = sealEnvelope(this.#init.signer, 'task.result', result)
+    return encodeFrame(envelope, { maxFrameBytes: this.#init.maxFrameBytes })
+  }
+
+  #reject(id: string, error: WireError, retryAfterMs?: number): void {
+    this.#provider.counters.rejected++
+    this.#channel.send(
+      encodeControl('task.reject', { id, error, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }),
+    )
+  }
+
+  #end(conversation: Conversation): void {
+    conversation.done = true
+    clearTimeout(conversation.timer)
+    this.#conversations.delete(conversation.id)
+  }
+
+  #cancelEngineTask(conversation: Conversation): void {
+    if (conversation.handle !== undefined) conversation.handle.cancel()
+    else {
+      try {
+        this.#init.engine.cancel(conversation.engineId)
+      } catch {
+        // Not admitted yet: #onSubmitted cancels it when it is.
+      }
+    }
+  }
+
+  #closeIfDone(): void {
+    if (this.#remoteEnded && this.#conversations.size === 0 && !this.#channel.closed) {
+      void this.#channel.close()
+    }
+  }
+
+  #onClose(error: Error | undefined): void {
+    // The requester is gone: it fails its tasks over, so running them on would be wasted work.
+    for (const conversation of [...this.#conversations.values()]) {
+      this.#end(conversation)
+      this.#cancelEngineTask(conversation)
+    }
+    if (error !== undefined) {
+      this.#init.log.debug({ remotePeer: this.#remotePeer, err: error }, 'task stream closed with an error')
+    }
+    this.#onGone()
+  }
+}
+
+type Outcome =
+  | { status: 'completed'; output: unknown }
+  | { status: 'failed' | 'timeout' | 'cancelled'; error: WireError }
+
+function outcomeOf(record: TaskRecord): Outcome {
+  switch (record.status) {
+    case 'COMPLETED':
+      return { status: 'completed', output: record.output === undefined ? null : record.output }
+    case 'TIMEOUT':
+      return { status: 'timeout', error: wire(record, TASK_ERROR_CODES.timeout) }
+    case 'CANCELLED':
+      // Cancelled by an engine that is stopping is the provider's failure, not the requester's wish.
+      if (record.error?.code === 'ERR_ENGINE_STOPPED') {
+        return { status: 'failed', error: wire(record, TASK_ERROR_CODES.shuttingDown) }
+      }
+      return { status: 'cancelled', error: wire(record, TASK_ERROR_CODES.cancelled) }
+    default:
+      return { status: 'failed', error: wire(record, TASK_ERROR_CODES.internal) }
+  }
+}
+
+function wire(record: TaskRecord, fallback: string): WireError {
+  const code = record.error === undefined ? fallback : wireCode(record.error.code)
+  return toWireError({ code, message: record.error?.message ?? record.status.toLowerCase() })
+}
+
+function timingsOf(conversation: Conversation, record: TaskRecord | undefined): TaskResult['timings'] {
+  const totalMs = round(performance.now() - conversation.receivedAt)
+  if (record === undefined) return { queuedMs: totalMs, runMs: 0, totalMs }
+  const finished = record.finishedAt ?? record.queuedAt
+  const started = record.startedAt ?? finished
+  return { queuedMs: Math.max(0, started - record.queuedAt), runMs: Math.max(0, finished - started), totalMs }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000
+}
+
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : TASK_ERROR_CODES.internal
+}

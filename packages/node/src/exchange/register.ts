@@ -1,0 +1,94 @@
+/**
+ * Custom agents: a task type defined by a name, an input schema and an async function becomes an
+ * in-process engine backend, announced to peers like any other task type.
+ */
+import type { Backend, TaskType } from '@p2p-ai/engine'
+import { CUSTOM_BACKEND_PREFIX } from './constants.js'
+import { InvalidTaskDefinitionError } from './errors.js'
+
+/** What a task handler gets besides its input. */
+export interface TaskRunContext {
+  /** Aborted when the task is cancelled (by its requester), times out or the node stops. */
+  readonly signal: AbortSignal
+  /** Reports progress, 0..1, with an optional note for humans. Cheap; throttled before the wire. */
+  progress(fraction: number, message?: string): void
+  /** The task id the requester chose. */
+  readonly taskId: string
+  /** The PeerId of the node that asked for the task (this node's own for a local run). */
+  readonly requester: string | undefined
+}
+
+/** A task type of your own. */
+export interface TaskDefinition<Input = unknown, Output = unknown> {
+  /** The task type's name on the wire: lowercase words joined by `.` or `-`, like `summarize` or `text.upper`. */
+  name: string
+  /** One line for listings. */
+  description?: string
+  /** Schema of the input: zod 4 (or any Standard Schema). Every request is checked before `run`. */
+  input: TaskType<Input>['input']
+  /** Does the work. Resolve with a JSON value; throw an error with a `code` (`ERR_…`) to fail the task. */
+  run(input: Input, context: TaskRunContext): Promise<Output> | Output
+  /**
+   * Most tasks of this type run at once.
+   *
+   * @default the engine's concurrency
+   */
+  concurrency?: number
+}
+
+/** A registered task type. */
+export interface RegisteredTask {
+  readonly name: string
+  /** Stops accepting tasks of this type; resolves once running ones finished. */
+  unregister(): Promise<void>
+}
+
+const TASK_TYPE = /^[a-z][a-z0-9]*(?:[.-][a-z0-9]+)*$/
+
+/**
+ * Builds the engine backend for a task definition.
+ *
+ * @throws {InvalidTaskDefinitionError}
+ */
+export function taskBackend<Input, Output>(definition: TaskDefinition<Input, Output>): Backend {
+  if (definition === null || typeof definition !== 'object') {
+    throw new InvalidTaskDefinitionError('a task definition must be an object')
+  }
+  const { name, input, run, concurrency, description } = definition
+  if (typeof name !== 'string' || name.length > 64 - CUSTOM_BACKEND_PREFIX.length || !TASK_TYPE.test(name)) {
+    throw new InvalidTaskDefinitionError(
+      `name: expected lowercase words joined by "." or "-" (like "summarize"), at most ${64 - CUSTOM_BACKEND_PREFIX.length} characters, got ${JSON.stringify(name)}`,
+    )
+  }
+  if (typeof input !== 'object' || input === null || !('~standard' in input)) {
+    throw new InvalidTaskDefinitionError(
+      `input: expected a zod schema (or any Standard Schema) for task "${name}"`,
+    )
+  }
+  if (typeof run !== 'function') {
+    throw new InvalidTaskDefinitionError(`run: expected a function for task "${name}"`)
+  }
+  if (concurrency !== undefined && (!Number.isSafeInteger(concurrency) || concurrency < 1)) {
+    throw new InvalidTaskDefinitionError(`concurrency: expected a positive integer for task "${name}"`)
+  }
+  return {
+    name: `${CUSTOM_BACKEND_PREFIX}${name}`,
+    taskTypes: [{ name, input, ...(description === undefined ? {} : { description }) }],
+    ...(concurrency === undefined ? {} : { concurrency }),
+    async load() {},
+    async unload() {},
+    async run(task, options) {
+      // Engine ids of network tasks are `<requester>:<task id>` (neither part contains a colon).
+      const colon = task.id.indexOf(':')
+      const context: TaskRunContext = {
+        signal: options.signal,
+        progress: (fraction, message) => {
+          options.onProgress?.({ fraction, ...(message === undefined ? {} : { message }) })
+        },
+        taskId: colon === -1 ? task.id : task.id.slice(colon + 1),
+        requester: colon === -1 ? undefined : task.id.slice(0, colon),
+      }
+      return run(task.input as Input, context)
+    },
+  }
+}

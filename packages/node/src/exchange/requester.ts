@@ -1,0 +1,375 @@
+/**
+ * The asking side of the task protocol: one long-lived outbound task stream per provider,
+ * carrying every task this node sends it, with frames correlated by task id.
+ *
+ * The requester checks what comes back (signed results against the exact request they answer,
+ * signed by the provider the request went to) and tells each pending attempt what happened. A
+ * stream that breaks fails every attempt pending on it at once; a periodic sweep fails attempts
+ * whose provider went quiet (no accept in time, no result in time, no answer to a liveness ping)
+ * so a silent death is noticed within seconds, not at the next heartbeat.
+ */
+import type { PeerId, Stream } from '@libp2p/interface'
+import {
+  assertResultMatches,
+  encodeFrame,
+  type OpenEnvelopeOptions,
+  openEnvelope,
+  type ReplayCache,
+  type SignedEnvelope,
+  TASK_PROTOCOL,
+  type TaskAccept,
+  type TaskProgress,
+  type TaskReject,
+  type TaskResult,
+} from '@p2p-ai/protocol'
+import type { Transport } from '@p2p-ai/transport'
+import type { Logger } from 'pino'
+import { type ChannelHandlers, TaskChannel } from './channel.js'
+import {
+  LIVENESS_IDLE_MS,
+  LIVENESS_PING_TIMEOUT_MS,
+  LIVENESS_SWEEP_MS,
+  STREAM_OPEN_TIMEOUT_MS,
+} from './constants.js'
+import {
+  PeerDisconnectedError,
+  PeerUnresponsiveError,
+  ProtocolViolationError,
+  ResultTimeoutError,
+  StreamOpenError,
+} from './errors.js'
+import { checkControl, encodeControl, frameHead } from './wire.js'
+
+/** One request sent (or about to be sent) to one provider, waiting for its answer. */
+export interface PendingAttempt {
+  readonly taskId: string
+  readonly peer: string
+  /** The signed request; the result must quote its digest. */
+  readonly request: SignedEnvelope<'task.request'>
+  /** `performance.now()` deadlines checked by the sweep. */
+  acceptBy: number
+  resultBy: number
+  accepted: boolean
+  accept(payload: TaskAccept): void
+  progress(payload: TaskProgress): void
+  reject(payload: TaskReject): void
+  /** A verified result that answers `request`. */
+  result(payload: TaskResult): void
+  /** The attempt ended without a usable answer: transport, timeout or a result that does not verify. */
+  fail(error: Error): void
+}
+
+export interface TaskRequesterInit {
+  transport: Transport
+  replayCache: ReplayCache
+  log: Logger
+  maxFrameBytes: number
+  /** Outbound streams with nothing pending are closed after this long. */
+  streamIdleMs: number
+  crypto?: OpenEnvelopeOptions['crypto']
+}
+
+interface Outbound {
+  readonly peer: string
+  readonly channel: TaskChannel
+  /** Pending attempts by task id. */
+  readonly attempts: Map<string, PendingAttempt>
+  /** Earlier requests for the same task on this stream: a result may answer any of them. */
+  readonly earlier: Map<string, SignedEnvelope<'task.request'>[]>
+  idleSince: number
+  pinging: boolean
+}
+
+/** Outbound task streams, one per provider, and the attempts pending on them. */
+export class TaskRequester {
+  readonly #init: TaskRequesterInit
+  readonly #outbound = new Map<string, Outbound>()
+  readonly #opening = new Map<string, Promise<Outbound>>()
+  #sweep: NodeJS.Timeout | undefined
+
+  constructor(init: TaskRequesterInit) {
+    this.#init = init
+  }
+
+  start(): void {
+    this.#sweep ??= setInterval(() => this.#onSweep(), LIVENESS_SWEEP_MS)
+    this.#sweep.unref()
+  }
+
+  /** Closes every stream; attempts still pending fail with `reason`. */
+  stop(reason: Error): void {
+    clearInterval(this.#sweep)
+    this.#sweep = undefined
+    for (const outbound of [...this.#outbound.values()]) outbound.channel.abort(reason)
+  }
+
+  /** Attempts pending on `peer` (routing adds them to the peer's announced load). */
+  outstanding(peer: string): number {
+    return this.#outbound.get(peer)?.attempts.size ?? 0
+  }
+
+  /**
+   * Sends the attempt's request to its provider, opening the stream first if needed. Never
+   * throws: failures (dial, negotiation, a dead stream) arrive as `attempt.fail`.
+   */
+  send(peerId: PeerId, attempt: PendingAttempt): void {
+    const existing = this.#outbound.get(attempt.peer)
+    if (existing?.channel.writable === true) {
+      this.#dispatch(existing, attempt)
+      return
+    }
+    let opening = this.#opening.get(attempt.peer)
+    if (opening === undefined) {
+      opening = this.#open(peerId, attempt.peer)
+      this.#opening.set(attempt.peer, opening)
+      const clear = (): void => {
+        this.#opening.delete(attempt.peer)
+      }
+      opening.then(clear, clear)
+    }
+    opening.then(
+      (outbound) => {
+        if (outbound.channel.writable) this.#dispatch(outbound, attempt)
+        else attempt.fail(new PeerDisconnectedError(`the task stream to ${attempt.peer} closed`))
+      },
+      (err: unknown) => attempt.fail(err as Error),
+    )
+  }
+
+  /**
+   * Withdraws a pending attempt: its answer, if one still comes, is ignored. With `notify`, the
+   * provider is told to stop (`task.cancel`).
+   */
+  withdraw(attempt: PendingAttempt, notify: boolean, reason?: string): void {
+    const outbound = this.#outbound.get(attempt.peer)
+    if (outbound === undefined || outbound.attempts.get(attempt.taskId) !== attempt) return
+    this.#forget(outbound, attempt.taskId)
+    if (notify && outbound.channel.writable) {
+      outbound.channel.send(
+        encodeControl('task.cancel', {
+          id: attempt.taskId,
+          ...(reason === undefined ? {} : { reason: reason.slice(0, 256) }),
+        }),
+      )
+    }
+  }
+
+  async #open(peerId: PeerId, peer: string): Promise<Outbound> {
+    let stream: Stream
+    try {
+      stream = await this.#init.transport.dialProtocol(peerId, TASK_PROTOCOL, {
+        signal: AbortSignal.timeout(STREAM_OPEN_TIMEOUT_MS),
+      })
+    } catch (err) {
+      throw new StreamOpenError(`cannot open a task stream to ${peer}: ${(err as Error).message}`, {
+        cause: err,
+      })
+    }
+    const handlers: ChannelHandlers = {
+      message: (value) => this.#onMessage(outbound, value),
+      badFrame: (error) =>
+        this.#init.log.debug({ remotePeer: peer, code: error.code }, 'skipped a bad frame'),
+      remoteEnd: () => {
+        // The provider stops answering on this stream: what is pending will get no answer here.
+        this.#failAll(outbound, new PeerDisconnectedError(`${peer} closed the task stream`))
+        void outbound.channel.close()
+      },
+      close: (error) => {
+        if (this.#outbound.get(peer) === outbound) this.#outbound.delete(peer)
+        const reason = error?.message ?? 'closed'
+        this.#failAll(outbound, new PeerDisconnectedError(`the task stream to ${peer} closed: ${reason}`))
+      },
+    }
+    const outbound: Outbound = {
+      peer,
+      channel: new TaskChannel(stream, peer, handlers, {
+        maxFrameBytes: this.#init.maxFrameBytes,
+        onHandlerError: (err) =>
+          this.#init.log.error({ err, remotePeer: peer }, 'task stream handler failed'),
+      }),
+      attempts: new Map(),
+      earlier: new Map(),
+      idleSince: performance.now(),
+      pinging: false,
+    }
+    const previous = this.#outbound.get(peer)
+    if (previous !== undefined && previous !== outbound) void previous.channel.close()
+    this.#outbound.set(peer, outbound)
+    return outbound
+  }
+
+  #dispatch(outbound: Outbound, attempt: PendingAttempt): void {
+    const previous = outbound.attempts.get(attempt.taskId)
+    if (previous !== undefined && previous !== attempt) {
+      // A retry on the same stream: the provider answers the newest request, but an answer to
+      // the previous one may already be on its way, and is just as good.
+      const earlier = outbound.earlier.get(attempt.taskId) ?? []
+      earlier.push(previous.request)
+      outbound.earlier.set(attempt.taskId, earlier)
+    }
+    outbound.attempts.set(attempt.taskId, attempt)
+    if (
+      !outbound.channel.send(
+        encodeFrame(attempt.request.envelope, { maxFrameBytes: this.#init.maxFrameBytes }),
+      )
+    ) {
+      this.#forget(outbound, attempt.taskId)
+      attempt.fail(new PeerDisconnectedError(`the task stream to ${attempt.peer} closed`))
+    }
+  }
+
+  #forget(outbound: Outbound, taskId: string): void {
+    outbound.attempts.delete(taskId)
+    outbound.earlier.delete(taskId)
+    if (outbound.attempts.size === 0) outbound.idleSince = performance.now()
+  }
+
+  #onMessage(outbound: Outbound, value: unknown): void {
+    const head = frameHead(value)
+    const attempt = head.id === undefined ? undefined : outbound.attempts.get(head.id)
+    // Unknown ids are answers to attempts we gave up on (or withdrew): not an error.
+    if (attempt === undefined) return
+    try {
+      switch (head.type) {
+        case 'task.accept':
+          attempt.accepted = true
+          attempt.accept(this.#control(outbound, value, 'task.accept', head.signed))
+          return
+        case 'task.progress':
+          attempt.progress(this.#control(outbound, value, 'task.progress', head.signed))
+          return
+        case 'task.reject': {
+          const payload = this.#control(outbound, value, 'task.reject', head.signed)
+          this.#forget(outbound, attempt.taskId)
+          attempt.reject(payload)
+          return
+        }
+        case 'task.result': {
+          const payload = this.#verifyResult(outbound, attempt, value, head.signed)
+          this.#forget(outbound, attempt.taskId)
+          attempt.result(payload)
+          return
+        }
+        default:
+          throw new ProtocolViolationError(`a provider must not send ${String(head.type)}`)
+      }
+    } catch (err) {
+      // The provider sent something about this task that does not check out: the attempt is lost.
+      this.#forget(outbound, attempt.taskId)
+      attempt.fail(err as Error)
+    }
+  }
+
+  #control<T extends 'task.accept' | 'task.progress' | 'task.reject'>(
+    outbound: Outbound,
+    value: unknown,
+    type: T,
+    signed: boolean,
+  ): ReturnType<typeof checkControl<T>> {
+    if (!signed) return checkControl(value, type)
+    const opened = this.#openEnvelope(outbound, value)
+    if (opened.envelope.type !== type) throw new ProtocolViolationError(`expected ${type}`)
+    return opened.envelope.payload as ReturnType<typeof checkControl<T>>
+  }
+
+  #verifyResult(outbound: Outbound, attempt: PendingAttempt, value: unknown, signed: boolean): TaskResult {
+    if (!signed) throw new ProtocolViolationError('a task.result must be a signed envelope')
+    // expectedSender: the signer must be the provider we sent the request to.
+    const opened = this.#openEnvelope(outbound, value)
+    if (opened.envelope.type !== 'task.result') throw new ProtocolViolationError('expected task.result')
+    const result = opened.envelope.payload
+    try {
+      assertResultMatches(attempt.request, result)
+    } catch (err) {
+      const earlier = outbound.earlier.get(attempt.taskId)
+      const matches = (request: SignedEnvelope<'task.request'>): boolean => {
+        try {
+          assertResultMatches(request, result)
+          return true
+        } catch {
+          return false
+        }
+      }
+      if (earlier === undefined || !earlier.some(matches)) throw err
+    }
+    return result
+  }
+
+  #openEnvelope(outbound: Outbound, value: unknown) {
+    return openEnvelope(value, {
+      replayCache: this.#init.replayCache,
+      expectedSender: outbound.peer,
+      ...(this.#init.crypto === undefined ? {} : { crypto: this.#init.crypto }),
+    })
+  }
+
+  #failAll(outbound: Outbound, error: Error): void {
+    const attempts = [...outbound.attempts.values()]
+    outbound.attempts.clear()
+    outbound.earlier.clear()
+    for (const attempt of attempts) attempt.fail(error)
+  }
+
+  /** Deadlines, liveness pings and idle streams, twice a second. */
+  #onSweep(): void {
+    const now = performance.now()
+    for (const outbound of this.#outbound.values()) {
+      if (outbound.attempts.size === 0) {
+        if (now - outbound.idleSince > this.#init.streamIdleMs && outbound.channel.writable) {
+          this.#outbound.delete(outbound.peer)
+          void outbound.channel.close()
+        }
+        continue
+      }
+      for (const attempt of [...outbound.attempts.values()]) {
+        if (!attempt.accepted && now > attempt.acceptBy) {
+          // Tell the provider too: should it wake up, it must not work for nobody.
+          this.withdraw(attempt, true, 'not accepted in time')
+          attempt.fail(
+            new PeerUnresponsiveError(`${attempt.peer} did not accept task ${attempt.taskId} in time`),
+          )
+        } else if (now > attempt.resultBy) {
+          this.withdraw(attempt, true, 'no result in time')
+          attempt.fail(
+            new ResultTimeoutError(`no result for task ${attempt.taskId} from ${attempt.peer} in time`),
+          )
+        }
+      }
+      if (
+        outbound.attempts.size > 0 &&
+        !outbound.pinging &&
+        now - outbound.channel.lastHeard > LIVENESS_IDLE_MS
+      ) {
+        this.#ping(outbound)
+      }
+    }
+  }
+
+  #ping(outbound: Outbound): void {
+    const connection = this.#init.transport
+      .getConnections()
+      .find((c) => c.remotePeer.toString() === outbound.peer)
+    if (connection === undefined) {
+      outbound.channel.abort(new PeerDisconnectedError(`no connection to ${outbound.peer}`))
+      return
+    }
+    outbound.pinging = true
+    this.#init.transport.services.ping
+      .ping(connection.remotePeer, { signal: AbortSignal.timeout(LIVENESS_PING_TIMEOUT_MS) })
+      .then(
+        () => {
+          outbound.channel.lastHeard = performance.now()
+        },
+        (err: unknown) => {
+          outbound.channel.abort(
+            new PeerUnresponsiveError(
+              `${outbound.peer} did not answer a liveness ping: ${(err as Error).message}`,
+            ),
+          )
+        },
+      )
+      .finally(() => {
+        outbound.pinging = false
+      })
+  }
+}

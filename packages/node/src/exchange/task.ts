@@ -1,0 +1,490 @@
+/**
+ * One submitted task and its way through the network: choose a peer (or this node), send a
+ * signed request, follow accept, progress and the verified result; on failure record why, move
+ * on to another peer after a backoff, and end in a final state that says what happened. The
+ * object is also the task's handle.
+ */
+import type { PeerId } from '@libp2p/interface'
+import type { TaskEngine, TaskHandle, TaskRecord } from '@p2p-ai/engine'
+import {
+  createTaskRequest,
+  type JsonObject,
+  RemoteError,
+  type SignedEnvelope,
+  type Signer,
+  sealEnvelope,
+  type TaskResult,
+  type TaskTimings,
+} from '@p2p-ai/protocol'
+import { TypedEventEmitter } from 'main-event'
+import type { Logger } from 'pino'
+import { BUSY_RETRY_AFTER_MS, RESULT_GRACE_MS, RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS } from './constants.js'
+import {
+  type AttemptInfo,
+  ExchangeStoppedError,
+  InvalidTaskError,
+  NoCapablePeerError,
+  RetriesExhaustedError,
+  TaskCancelledError,
+} from './errors.js'
+import type { ReputationBook } from './reputation.js'
+import type { PendingAttempt, TaskRequester } from './requester.js'
+import type {
+  NetworkTaskEvents,
+  NetworkTaskHandle,
+  NetworkTaskProgress,
+  NetworkTaskRecord,
+  NetworkTaskStatus,
+  TaskTarget,
+} from './types.js'
+import { rejectVerdict, resultVerdict, transportVerdict, type Verdict, wireCode } from './wire.js'
+
+/** Where the next attempt goes. */
+export type Choice =
+  | { readonly local: true }
+  | { readonly local: false; readonly peer: string; readonly peerId: PeerId }
+
+/** What a task needs of the exchange around it. */
+export interface TaskContext {
+  readonly self: string
+  readonly signer: Signer
+  readonly requester: TaskRequester
+  readonly engine: TaskEngine
+  readonly reputation: ReputationBook
+  readonly acceptTimeoutMs: number
+  readonly log: Logger
+  /** Aborted when the exchange stops. */
+  readonly stopSignal: AbortSignal
+  /** The next place to try, skipping `tried` while others remain; undefined if none fits now. */
+  choose(task: NetworkTask, tried: ReadonlySet<string>): Choice | undefined
+  /** The task reached a final status. */
+  finished(task: NetworkTask): void
+}
+
+/** The settled, validated form of a submission. */
+export interface TaskSpec {
+  readonly id: string
+  readonly type: string
+  readonly input: JsonObject
+  readonly priority: number
+  readonly timeoutMs: number
+  readonly target: TaskTarget
+  readonly maxAttempts: number
+  readonly waitForPeerMs: number
+  readonly allowLocal: boolean
+  readonly modelSha256: string | undefined
+}
+
+type AttemptOutcome =
+  | { readonly kind: 'done' }
+  | {
+      readonly kind: 'failed'
+      readonly error: { code: string; message: string }
+      readonly verdict: Verdict
+      /** For a final verdict: the status the task ends in. */
+      readonly status?: 'FAILED' | 'TIMEOUT' | 'CANCELLED'
+      readonly retryAfterMs?: number
+    }
+
+const FINAL_STATUSES: ReadonlySet<NetworkTaskStatus> = new Set([
+  'COMPLETED',
+  'FAILED',
+  'TIMEOUT',
+  'CANCELLED',
+])
+
+/** Output types are the caller's promise; internally a task's output is unknown. */
+type Output = unknown
+
+export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements NetworkTaskHandle {
+  readonly spec: TaskSpec
+  readonly #ctx: TaskContext
+  #status: NetworkTaskStatus = 'PENDING'
+  readonly #submittedAt = Date.now()
+  #startedAt: number | undefined
+  #finishedAt: number | undefined
+  #peer: string | undefined
+  #progress: NetworkTaskProgress | undefined
+  #output: unknown
+  #error: { code: string; message: string } | undefined
+  #timings: TaskTimings | undefined
+  readonly #attempts: AttemptInfo[] = []
+  #remote: PendingAttempt | undefined
+  /** Ends the wait for the current remote attempt (when the task finishes by other means). */
+  #settleRemote: ((outcome: AttemptOutcome) => void) | undefined
+  #local: TaskHandle | undefined
+  /** Wakes the attempt loop early: cancellation or stop. */
+  readonly #abort = new AbortController()
+  readonly #done: Promise<NetworkTaskRecord<Output>>
+  #resolveDone!: (record: NetworkTaskRecord<Output>) => void
+
+  constructor(spec: TaskSpec, ctx: TaskContext) {
+    super()
+    this.spec = spec
+    this.#ctx = ctx
+    this.#done = new Promise((resolve) => {
+      this.#resolveDone = resolve
+    })
+  }
+
+  get id(): string {
+    return this.spec.id
+  }
+
+  get type(): string {
+    return this.spec.type
+  }
+
+  get status(): NetworkTaskStatus {
+    return this.#status
+  }
+
+  /** The provider of the current or last attempt. */
+  get peer(): string | undefined {
+    return this.#peer
+  }
+
+  get isFinished(): boolean {
+    return FINAL_STATUSES.has(this.#status)
+  }
+
+  record(): NetworkTaskRecord<Output> {
+    const s = this.spec
+    return {
+      id: s.id,
+      type: s.type,
+      status: this.#status,
+      priority: s.priority,
+      timeoutMs: s.timeoutMs,
+      target: s.target,
+      submittedAt: this.#submittedAt,
+      attempts: [...this.#attempts],
+      ...(this.#peer === undefined ? {} : { peer: this.#peer }),
+      ...(this.#startedAt === undefined ? {} : { startedAt: this.#startedAt }),
+      ...(this.#finishedAt === undefined ? {} : { finishedAt: this.#finishedAt }),
+      ...(this.#progress === undefined ? {} : { progress: this.#progress }),
+      ...(this.#status === 'COMPLETED' ? { output: this.#output as Output } : {}),
+      ...(this.#error === undefined ? {} : { error: this.#error }),
+      ...(this.#timings === undefined ? {} : { timings: this.#timings }),
+    }
+  }
+
+  result(): Promise<NetworkTaskRecord<Output>> {
+    return this.#done
+  }
+
+  async output(): Promise<Output> {
+    const record = await this.#done
+    if (record.status === 'COMPLETED') return record.output as Output
+    const error = record.error ?? { code: 'ERR_INTERNAL', message: `task ${record.status}` }
+    if (error.code === RetriesExhaustedError.code) throw new RetriesExhaustedError(record.attempts)
+    throw new RemoteError(error.code, error.message)
+  }
+
+  cancel(reason = 'cancelled by the requester'): boolean {
+    if (this.isFinished) return false
+    if (this.#remote !== undefined) this.#ctx.requester.withdraw(this.#remote, true, reason)
+    this.#local?.cancel()
+    this.#finish('CANCELLED', undefined, new TaskCancelledError(reason))
+    return true
+  }
+
+  /** Runs attempts until the task is final. Called once by the exchange. */
+  async run(): Promise<void> {
+    const onStop = (): void => {
+      if (!this.isFinished) {
+        if (this.#remote !== undefined) this.#ctx.requester.withdraw(this.#remote, true, 'requester stopping')
+        this.#local?.cancel()
+        this.#finish(
+          'FAILED',
+          undefined,
+          new ExchangeStoppedError('the node stopped before the task finished'),
+        )
+      }
+    }
+    if (this.#ctx.stopSignal.aborted) onStop()
+    this.#ctx.stopSignal.addEventListener('abort', onStop, { once: true })
+    try {
+      await this.#loop()
+    } catch (err) {
+      // A bug, not a task outcome; still, the task must not stay pending forever.
+      this.#ctx.log.error({ err, taskId: this.id }, 'task loop failed')
+      if (!this.isFinished) this.#finish('FAILED', undefined, err as Error)
+    } finally {
+      this.#ctx.stopSignal.removeEventListener('abort', onStop)
+    }
+  }
+
+  async #loop(): Promise<void> {
+    const tried = new Set<string>()
+    for (let n = 1; n <= this.spec.maxAttempts; n++) {
+      if (this.isFinished) return
+      const choice = await this.#waitForChoice(tried)
+      if (this.isFinished) return
+      if (choice === undefined) {
+        const why = this.#noPeerMessage()
+        if (this.#attempts.length === 0) this.#finish('FAILED', undefined, new NoCapablePeerError(why))
+        else this.#exhausted()
+        return
+      }
+      const peer = choice.local ? this.#ctx.self : choice.peer
+      tried.add(peer)
+      this.#peer = peer
+      const startedAt = Date.now()
+      const outcome = choice.local
+        ? await this.#runLocal()
+        : await this.#runRemote(choice.peer, choice.peerId)
+      if (outcome.kind === 'done' || this.isFinished) return
+      this.#attempts.push({ peer, attempt: n, startedAt, finishedAt: Date.now(), error: outcome.error })
+      this.#blame(peer, outcome.verdict, outcome.retryAfterMs)
+      if (this.listenerCount('attempt') > 0) {
+        this.safeDispatchEvent('attempt', { detail: this.#attempts.at(-1) as AttemptInfo })
+      }
+      if (outcome.verdict.kind === 'final') {
+        this.#finish(outcome.status ?? 'FAILED', undefined, outcome.error)
+        return
+      }
+      this.#setStatus('PENDING')
+      if (n < this.spec.maxAttempts) await this.#sleep(backoff(n + 1))
+    }
+    if (!this.isFinished) this.#exhausted()
+  }
+
+  #exhausted(): void {
+    const error = new RetriesExhaustedError(this.#attempts)
+    this.#finish('FAILED', undefined, error)
+  }
+
+  #noPeerMessage(): string {
+    const { target, type } = this.spec
+    if (target === 'auto') return `no connected peer can run task type "${type}" right now`
+    if (target === 'local') return `this node cannot run task type "${type}"`
+    return `peer ${target} is not connected`
+  }
+
+  /** Polls for a place to run, up to `waitForPeerMs`. */
+  async #waitForChoice(tried: ReadonlySet<string>): Promise<Choice | undefined> {
+    const deadline = performance.now() + this.spec.waitForPeerMs
+    for (;;) {
+      const choice = this.#ctx.choose(this, tried)
+      if (choice !== undefined || this.isFinished) return choice
+      const left = deadline - performance.now()
+      if (left <= 0) return undefined
+      await this.#sleep(Math.min(left, 100))
+    }
+  }
+
+  #runRemote(peer: string, peerId: PeerId): Promise<AttemptOutcome> {
+    const s = this.spec
+    let request: SignedEnvelope<'task.request'>
+    try {
+      request = sealEnvelope(
+        this.#ctx.signer,
+        'task.request',
+        createTaskRequest({
+          requester: this.#ctx.self,
+          taskType: s.type,
+          input: s.input,
+          id: s.id,
+          priority: s.priority,
+          timeoutMs: s.timeoutMs,
+          createdAt: this.#submittedAt,
+        }),
+      )
+    } catch (err) {
+      // The input is not canonical JSON (NaN, a Date, a cycle...): no peer could ever take it.
+      const error = new InvalidTaskError(`input: ${(err as Error).message}`)
+      return Promise.resolve({ kind: 'failed', error, verdict: { kind: 'final' } })
+    }
+    return new Promise<AttemptOutcome>((resolve) => {
+      const sentAt = performance.now()
+      const settle = (outcome: AttemptOutcome): void => {
+        if (this.#remote === attempt) {
+          this.#remote = undefined
+          this.#settleRemote = undefined
+        }
+        resolve(outcome)
+      }
+      const attempt: PendingAttempt = {
+        taskId: s.id,
+        peer,
+        request,
+        acceptBy: sentAt + this.#ctx.acceptTimeoutMs,
+        resultBy: sentAt + s.timeoutMs + RESULT_GRACE_MS,
+        accepted: false,
+        accept: (payload) => {
+          this.#startedAt ??= Date.now()
+          this.#setStatus(payload.queuePosition === 0 ? 'RUNNING' : 'QUEUED')
+        },
+        progress: (payload) => {
+          this.#onProgress({
+            fraction: payload.progress,
+            ...(payload.message === undefined ? {} : { message: payload.message }),
+          })
+        },
+        reject: (payload) => {
+          settle({
+            kind: 'failed',
+            error: payload.error,
+            verdict: rejectVerdict(payload.error.code),
+            ...(payload.retryAfterMs === undefined ? {} : { retryAfterMs: payload.retryAfterMs }),
+          })
+        },
+        result: (result) => {
+          if (this.isFinished) return settle({ kind: 'done' })
+          if (result.status === 'completed') {
+            this.#ctx.reputation.recordSuccess(peer, performance.now() - sentAt - result.timings.totalMs)
+            this.#timings = result.timings
+            this.#finish('COMPLETED', result.output)
+            settle({ kind: 'done' })
+            return
+          }
+          this.#timings = result.timings
+          settle(failedResult(result))
+        },
+        fail: (error) => {
+          const code = codeOf(error)
+          settle({ kind: 'failed', error: { code, message: error.message }, verdict: transportVerdict(code) })
+        },
+      }
+      this.#remote = attempt
+      this.#settleRemote = settle
+      this.#ctx.reputation.dispatched(peer)
+      this.#setStatus('PENDING')
+      this.#ctx.requester.send(peerId, attempt)
+    })
+  }
+
+  async #runLocal(): Promise<AttemptOutcome> {
+    const s = this.spec
+    let handle: TaskHandle
+    try {
+      handle = await this.#ctx.engine.submit({
+        id: `${this.#ctx.self}:${s.id}`,
+        type: s.type,
+        input: s.input,
+        priority: s.priority,
+        timeoutMs: s.timeoutMs,
+        meta: { requester: this.#ctx.self, taskId: s.id },
+      })
+    } catch (err) {
+      const code = wireCode(codeOf(err))
+      const error = { code, message: (err as Error).message }
+      // Busy here may be free elsewhere; anything else about the request is final.
+      if (code === 'ERR_BUSY' && this.spec.target === 'auto') {
+        return { kind: 'failed', error, verdict: { kind: 'retry', blame: 'none' } }
+      }
+      return { kind: 'failed', error, verdict: { kind: 'final' } }
+    }
+    if (this.isFinished) {
+      handle.cancel()
+      return { kind: 'done' }
+    }
+    this.#local = handle
+    this.#startedAt ??= Date.now()
+    this.#setStatus(handle.status === 'RUNNING' ? 'RUNNING' : 'QUEUED')
+    const onStatus = (): void => {
+      if (handle.status === 'RUNNING') this.#setStatus('RUNNING')
+    }
+    const onProgress = (evt: CustomEvent<NetworkTaskProgress>): void => this.#onProgress(evt.detail)
+    handle.addEventListener('status', onStatus)
+    handle.addEventListener('progress', onProgress)
+    const record = await handle.result()
+    handle.removeEventListener('status', onStatus)
+    handle.removeEventListener('progress', onProgress)
+    this.#local = undefined
+    if (this.isFinished) return { kind: 'done' }
+    return this.#localOutcome(record)
+  }
+
+  #localOutcome(record: TaskRecord): AttemptOutcome {
+    if (record.status === 'COMPLETED') {
+      this.#finish('COMPLETED', record.output)
+      return { kind: 'done' }
+    }
+    const code = wireCode(record.error?.code ?? 'ERR_INTERNAL')
+    const error = { code, message: record.error?.message ?? record.status.toLowerCase() }
+    const status =
+      record.status === 'TIMEOUT' ? 'TIMEOUT' : record.status === 'CANCELLED' ? 'CANCELLED' : 'FAILED'
+    return { kind: 'failed', error, verdict: { kind: 'final' }, status }
+  }
+
+  #blame(peer: string, verdict: Verdict, retryAfterMs: number | undefined): void {
+    if (peer === this.#ctx.self) return
+    const book = this.#ctx.reputation
+    if (verdict.kind === 'final') book.recordNeutral(peer)
+    else if (verdict.blame === 'busy') book.recordBusy(peer, retryAfterMs ?? BUSY_RETRY_AFTER_MS)
+    else if (verdict.blame === 'failure') book.recordFailure(peer, 'failure')
+    else if (verdict.blame === 'misbehaviour') book.recordFailure(peer, 'misbehaviour')
+    else book.recordNeutral(peer)
+  }
+
+  #onProgress(progress: NetworkTaskProgress): void {
+    if (this.isFinished) return
+    this.#progress = progress
+    if (this.#status !== 'RUNNING') this.#setStatus('RUNNING')
+    if (this.listenerCount('progress') > 0) this.safeDispatchEvent('progress', { detail: progress })
+  }
+
+  #setStatus(status: NetworkTaskStatus): void {
+    if (this.isFinished || this.#status === status) return
+    this.#status = status
+    if (this.listenerCount('status') > 0) this.safeDispatchEvent('status', { detail: this.record() })
+  }
+
+  #finish(status: NetworkTaskStatus, output: unknown, error?: { code?: string; message: string }): void {
+    if (this.isFinished) return
+    this.#status = status
+    this.#finishedAt = Date.now()
+    if (status === 'COMPLETED') {
+      this.#output = output
+      this.#progress = { fraction: 1 }
+    } else {
+      this.#error = { code: error?.code ?? 'ERR_INTERNAL', message: error?.message ?? status.toLowerCase() }
+    }
+    this.#abort.abort()
+    this.#settleRemote?.({ kind: 'done' })
+    const record = this.record()
+    this.#resolveDone(record as NetworkTaskRecord<Output>)
+    this.#ctx.finished(this)
+    if (this.listenerCount('status') > 0) this.safeDispatchEvent('status', { detail: record })
+  }
+
+  /** Sleeps, waking early when the task finishes (cancel) or the exchange stops. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.#abort.signal
+      if (signal.aborted) return resolve()
+      const timer = setTimeout(done, ms)
+      function done(): void {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      signal.addEventListener('abort', done, { once: true })
+    })
+  }
+}
+
+function failedResult(result: Exclude<TaskResult, { status: 'completed' }>): AttemptOutcome {
+  const status =
+    result.status === 'timeout' ? 'TIMEOUT' : result.status === 'cancelled' ? 'CANCELLED' : 'FAILED'
+  return {
+    kind: 'failed',
+    error: result.error,
+    verdict: resultVerdict(result.status, result.error.code),
+    status,
+  }
+}
+
+/** Delay before attempt `n` (2-based): the second goes at once, then exponential with jitter. */
+export function backoff(n: number): number {
+  if (n <= 2) return 0
+  const base = Math.min(RETRY_BASE_DELAY_MS * 2 ** (n - 3), RETRY_MAX_DELAY_MS)
+  return Math.round(base * (0.8 + Math.random() * 0.4))
+}
+
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && /^ERR_[A-Z0-9_]+$/.test(code) ? code : 'ERR_INTERNAL'
+}

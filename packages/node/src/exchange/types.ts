@@ -1,0 +1,164 @@
+/**
+ * Public types of the task exchange: what `node.submit` takes and returns, and what
+ * `node.tasks` lists.
+ */
+import type { TaskTimings } from '@p2p-ai/protocol'
+import type { TypedEventTarget } from 'main-event'
+import type { AttemptInfo } from './errors.js'
+
+/** Where a task runs: chosen by the network (`'auto'`), on this node (`'local'`), or on one peer (its PeerId). */
+export type TaskTarget = 'auto' | 'local' | (string & {})
+
+/** A task to run somewhere on the network. */
+export interface TaskSubmission<Input = Record<string, unknown>> {
+  /** Task type, such as `embed`, `chunk` or one registered with `registerTask`. */
+  type: string
+  /** Task-type specific input: a JSON object. */
+  input: Input
+  /**
+   * Task id, 8 to 64 characters from `A–Z a–z 0–9 _ -`. Submitting an id this node already
+   * knows returns that task's handle; providers run a given id at most once per requester.
+   *
+   * @default a random UUID
+   */
+  id?: string
+  /**
+   * 0 (lowest) to 9 (highest).
+   *
+   * @default 5
+   */
+  priority?: number
+  /**
+   * Time the provider may take, queueing included, per attempt.
+   *
+   * @default 30_000
+   */
+  timeoutMs?: number
+}
+
+/** Per-call options of `submit`. */
+export interface SubmitOptions {
+  /**
+   * `'auto'`: the best capable peer (or this node) by free capacity, latency and track record,
+   * with failover. `'local'`: this node's engine. A PeerId: that peer only (retried on it, never
+   * moved elsewhere).
+   *
+   * @default 'auto'
+   */
+  target?: TaskTarget
+  /**
+   * Attempts in all, the first included, before the task fails with `ERR_RETRIES_EXHAUSTED`.
+   *
+   * @default 4
+   */
+  maxAttempts?: number
+  /**
+   * How long to wait for a capable peer (or for the target peer to connect) before failing with
+   * `ERR_NO_CAPABLE_PEER`.
+   *
+   * @default 5_000
+   */
+  waitForPeerMs?: number
+  /**
+   * With `target: 'auto'`, whether this node itself may run the task.
+   *
+   * @default true
+   */
+  allowLocal?: boolean
+  /** Only peers that announce a model with this SHA-256 (64 lowercase hex digits) for the task type. */
+  modelSha256?: string
+  /** Aborting cancels the task (like `handle.cancel()`). */
+  signal?: AbortSignal
+}
+
+/**
+ * `PENDING`: choosing a peer, or waiting to retry. `QUEUED`/`RUNNING`: a provider (or this node)
+ * accepted it. The last four are final.
+ */
+export type NetworkTaskStatus =
+  | 'PENDING'
+  | 'QUEUED'
+  | 'RUNNING'
+  | 'COMPLETED'
+  | 'FAILED'
+  | 'TIMEOUT'
+  | 'CANCELLED'
+
+/** Progress as the provider reports it. */
+export interface NetworkTaskProgress {
+  /** 0..1 */
+  readonly fraction: number
+  readonly message?: string
+}
+
+/** A snapshot of one submitted task. */
+export interface NetworkTaskRecord<Output = unknown> {
+  readonly id: string
+  readonly type: string
+  readonly status: NetworkTaskStatus
+  readonly priority: number
+  readonly timeoutMs: number
+  readonly target: TaskTarget
+  /** Who runs (or ran) it: a provider's PeerId, or this node's own for a local run. */
+  readonly peer?: string
+  /** `Date.now()` values. */
+  readonly submittedAt: number
+  readonly startedAt?: number
+  readonly finishedAt?: number
+  readonly progress?: NetworkTaskProgress
+  /** Only when `COMPLETED`: the output, from a result verified against the request. */
+  readonly output?: Output
+  /** When not completed: why (for `ERR_RETRIES_EXHAUSTED`, `attempts` has each attempt's reason). */
+  readonly error?: { readonly code: string; readonly message: string }
+  /** Every attempt so far, in order. */
+  readonly attempts: readonly AttemptInfo[]
+  /** The provider's own timings of the attempt that produced the result. */
+  readonly timings?: TaskTimings
+}
+
+/** Events of a task handle. */
+export interface NetworkTaskEvents {
+  /** The status changed (or a new attempt started); `detail` is a snapshot. */
+  status: CustomEvent<NetworkTaskRecord>
+  progress: CustomEvent<NetworkTaskProgress>
+  /** An attempt ended without the result (the task moves on, or fails if it was the last). */
+  attempt: CustomEvent<AttemptInfo>
+}
+
+/** A task submitted with `node.submit`. */
+export interface NetworkTaskHandle<Output = unknown> extends TypedEventTarget<NetworkTaskEvents> {
+  readonly id: string
+  readonly type: string
+  readonly status: NetworkTaskStatus
+  /** A snapshot now. */
+  record(): NetworkTaskRecord<Output>
+  /** Resolves with the final record, whatever the outcome (check `status`). Never rejects. */
+  result(): Promise<NetworkTaskRecord<Output>>
+  /** Resolves with the output, or rejects with the task's coded error. */
+  output(): Promise<Output>
+  /** Cancels the task (telling the provider) unless it already finished; returns whether it did. */
+  cancel(reason?: string): boolean
+}
+
+/** Per-call options of `tasks.list`. */
+export interface TaskListOptions {
+  status?: NetworkTaskStatus
+  type?: string
+  /** Only tasks run (or running) on this peer. */
+  peer?: string
+  /**
+   * Most records returned, newest first.
+   *
+   * @default 100
+   */
+  limit?: number
+}
+
+/** `node.tasks`: the tasks this node submitted, newest first. */
+export interface TaskList {
+  get(id: string): NetworkTaskRecord | undefined
+  handle(id: string): NetworkTaskHandle | undefined
+  list(options?: TaskListOptions): NetworkTaskRecord[]
+  /** Tasks not yet finished. */
+  readonly pending: number
+}

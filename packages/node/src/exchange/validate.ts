@@ -1,0 +1,90 @@
+/** Checks a submission once, up front, so a malformed one throws before anything is sent. */
+import {
+  DEFAULT_PRIORITY,
+  DEFAULT_TIMEOUT_MS,
+  MAX_PRIORITY,
+  MAX_TIMEOUT_MS,
+  MIN_PRIORITY,
+  MIN_TIMEOUT_MS,
+} from '@p2p-ai/protocol'
+import { InvalidTargetError, InvalidTaskError } from './errors.js'
+import type { TaskSpec } from './task.js'
+import type { SubmitOptions, TaskSubmission } from './types.js'
+
+const TASK_ID = /^[A-Za-z0-9_-]{8,64}$/
+const TASK_TYPE = /^[a-z][a-z0-9]*(?:[.-][a-z0-9]+)*$/
+const PEER_ID = /^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/
+const SHA256 = /^[0-9a-f]{64}$/
+/** More attempts than this is a retry storm, not resilience. */
+const MAX_ATTEMPTS_LIMIT = 32
+
+export interface SubmissionDefaults {
+  id(): string
+  maxAttempts: number
+  waitForPeerMs: number
+}
+
+/**
+ * @throws {InvalidTaskError} for a malformed task or option
+ * @throws {InvalidTargetError} for a target that is not `'auto'`, `'local'` or a PeerId
+ */
+export function validateSubmission(
+  task: TaskSubmission,
+  options: SubmitOptions,
+  defaults: SubmissionDefaults,
+): TaskSpec {
+  if (task === null || typeof task !== 'object') throw new InvalidTaskError('a task must be an object')
+  const target = options.target ?? 'auto'
+  if (target !== 'auto' && target !== 'local' && (typeof target !== 'string' || !PEER_ID.test(target))) {
+    throw new InvalidTargetError(`target: expected 'auto', 'local' or a PeerId, got ${describe(target)}`)
+  }
+  const { type, input } = task
+  if (typeof type !== 'string' || type.length > 64 || !TASK_TYPE.test(type)) {
+    throw new InvalidTaskError(`type: expected a task type like "embed" or "onnx.run", got ${describe(type)}`)
+  }
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new InvalidTaskError(`input: expected a JSON object, got ${describe(input)}`)
+  }
+  const id = task.id ?? defaults.id()
+  if (typeof id !== 'string' || !TASK_ID.test(id)) {
+    throw new InvalidTaskError(`id: expected 8 to 64 characters from A-Z a-z 0-9 _ -, got ${describe(id)}`)
+  }
+  const priority = int('priority', task.priority, DEFAULT_PRIORITY, MIN_PRIORITY, MAX_PRIORITY)
+  const timeoutMs = int('timeoutMs', task.timeoutMs, DEFAULT_TIMEOUT_MS, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS)
+  const maxAttempts = int('maxAttempts', options.maxAttempts, defaults.maxAttempts, 1, MAX_ATTEMPTS_LIMIT)
+  const waitForPeerMs = int('waitForPeerMs', options.waitForPeerMs, defaults.waitForPeerMs, 0, MAX_TIMEOUT_MS)
+  if (options.allowLocal !== undefined && typeof options.allowLocal !== 'boolean') {
+    throw new InvalidTaskError(`allowLocal: expected a boolean, got ${describe(options.allowLocal)}`)
+  }
+  if (options.modelSha256 !== undefined && !SHA256.test(options.modelSha256)) {
+    throw new InvalidTaskError(
+      `modelSha256: expected 64 lowercase hex digits, got ${describe(options.modelSha256)}`,
+    )
+  }
+  return {
+    id,
+    type,
+    input: input as Record<string, unknown>,
+    priority,
+    timeoutMs,
+    target,
+    maxAttempts,
+    waitForPeerMs,
+    allowLocal: options.allowLocal ?? true,
+    modelSha256: options.modelSha256,
+  } as TaskSpec
+}
+
+function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidTaskError(`${name}: expected an integer from ${min} to ${max}, got ${describe(value)}`)
+  }
+  return value
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
+  if (value === null || typeof value !== 'object') return String(value)
+  return Array.isArray(value) ? 'an array' : 'an object'
+}
