@@ -9,7 +9,8 @@ import { STORE_DIR_NAME } from './constants.js'
 import { DataDirError } from './errors.js'
 import { ComponentLoggers, createLogger, type Logger, silentLogger } from './logger.js'
 import { DEFAULT_AGENT_VERSION } from './metadata.js'
-import { type NodeWatchInit, P2PNode } from './node.js'
+import { P2PNode } from './node.js'
+import type { NodeWatchInit } from './node-types.js'
 
 /**
  * Construction options of `createNode`: the configuration (the same shape as the YAML file and

@@ -63,17 +63,17 @@ export type {
 export { canTransition, NODE_STATES, type NodeState, type StateChange } from './lifecycle.js'
 export { colourAllowed, createLogger, type Logger, type LoggerInit } from './logger.js'
 export { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
-export {
-  type NodeEvents,
-  type NodeIdentity,
-  type NodeWatchInit,
-  P2PNode,
-  type PeerFailure,
-  type PeerRemoval,
-  type StartOptions,
-  type StopOptions,
-} from './node.js'
+export { P2PNode } from './node.js'
 export type { ConfigChange } from './node-config.js'
+export type {
+  NodeEvents,
+  NodeIdentity,
+  NodeWatchInit,
+  PeerFailure,
+  PeerRemoval,
+  StartOptions,
+  StopOptions,
+} from './node-types.js'
 export type { PeerInfo, PeerRemoveReason, PeerStatus } from './peers.js'
 export type { ShutdownReport } from './shutdown.js'
 export { type HandleSignalsOptions, handleSignals, type Stoppable } from './signals.js'

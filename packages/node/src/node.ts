@@ -1,12 +1,11 @@
-import type { Connection, PeerId } from '@libp2p/interface'
-import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { TaskEngine, TaskRecord } from '@p2p-ai/engine'
 import { ANNOUNCE_PROTOCOL, replayCache } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
 import { TypedEventEmitter } from 'main-event'
 import { announceHandler } from './announce.js'
 import type { NodeConfig, NodeConfigInput } from './config/types.js'
-import { type ConfigWatcher, type WatchConfigInit, watchConfig } from './config/watch.js'
+import { type ConfigWatcher, watchConfig } from './config/watch.js'
 import { NodeNotActiveError } from './errors.js'
 import {
   type ComponentHealth,
@@ -15,81 +14,23 @@ import {
   HealthMonitor,
   type HealthReport,
 } from './health.js'
-import { Lifecycle, type NodeState, type StateChange } from './lifecycle.js'
+import { Lifecycle, type NodeState } from './lifecycle.js'
 import type { ComponentLoggers, Logger } from './logger.js'
 import { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
 import { engineCheck, identityCheck, networkCheck, storeCheck } from './node-checks.js'
 import { type ConfigChange, planReconfigure } from './node-config.js'
-import { type PeerInfo, type PeerRemoveReason, PeerTable } from './peers.js'
+import type {
+  NodeEvents,
+  NodeIdentity,
+  NodeParts,
+  NodeWatchInit,
+  StartOptions,
+  StopOptions,
+} from './node-types.js'
+import { type PeerInfo, PeerTable } from './peers.js'
 import { type ShutdownReport, shutdown } from './shutdown.js'
 import { startNode } from './start.js'
-
-/** What the node needs of its identity; an `Identity` of `@p2p-ai/identity` is one. */
-export interface NodeIdentity {
-  readonly peerId: string
-  sign(data: Uint8Array): Uint8Array
-  verify(data: Uint8Array, signature: Uint8Array): boolean
-  privateKeyProtobuf(): Uint8Array
-}
-
-/** A peer failed: its connection closed without a goodbye, or it stopped answering heartbeats. */
-export interface PeerFailure {
-  readonly peer: PeerInfo
-  readonly reason: string
-}
-
-/** A peer left the table: it said goodbye, or redials gave up. */
-export interface PeerRemoval {
-  readonly peerId: string
-  readonly reason: PeerRemoveReason
-}
-
-/** The node's events; each `detail` is a snapshot. */
-export interface NodeEvents {
-  /** Every lifecycle transition. */
-  'state:change': CustomEvent<StateChange>
-  /** A peer connected (first connection, or back after a failure). */
-  'peer:connect': CustomEvent<PeerInfo>
-  /** identify finished or capabilities changed. */
-  'peer:update': CustomEvent<PeerInfo>
-  'peer:failed': CustomEvent<PeerFailure>
-  'peer:remove': CustomEvent<PeerRemoval>
-  /** A health round changed some component's status (or the overall status). */
-  'health:change': CustomEvent<HealthReport>
-  /** A reconfiguration (by `reconfigure()` or a watched config file) took effect. */
-  'config:change': CustomEvent<ConfigChange>
-  /** A watched config file changed but does not load; the previous configuration stays in force. */
-  'config:error': CustomEvent<Error>
-}
-
-/** Per-call options of `stop`. */
-export interface StopOptions {
-  /** Overrides `shutdown.deadlineMs` for this stop. */
-  deadlineMs?: number
-  /** Aborting skips the wait for running tasks: they are cancelled at once. */
-  signal?: AbortSignal
-}
-
-/** Per-call options of `start` and `connect`. */
-export interface StartOptions {
-  signal?: AbortSignal
-}
-
-/** Options for watching the config file while the node runs. */
-export type NodeWatchInit = Omit<WatchConfigInit, 'onChange' | 'onError'>
-
-/** Everything a `P2PNode` is built from; `createNode` assembles it. */
-export interface NodeParts {
-  config: NodeConfig
-  loggers: ComponentLoggers
-  identity: NodeIdentity
-  transport: Transport
-  engine: TaskEngine
-  agentVersion?: string
-  watch?: NodeWatchInit
-  /** The engine's `cancelGraceMs`, if not its default. */
-  cancelGraceMs?: number
-}
+import { peerNetwork, setMaxConnections, wireTransport } from './wiring.js'
 
 /**
  * A p2p-ai node: identity, transport, task engine, peer table and health, under one lifecycle.
@@ -143,14 +84,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     })
     const c = parts.config
     this.#peers = new PeerTable(
-      {
-        ping: (peer, options) => this.transport.services.ping.ping(peer, options),
-        hangUp: (peer, options) => this.transport.hangUp(peer, options),
-        redial: async (peer, addresses, options) => {
-          await this.transport.peerStore.merge(peer, { multiaddrs: addresses as Multiaddr[] }, options)
-          await this.transport.dial(peer, options)
-        },
-      },
+      peerNetwork(parts.transport),
       {
         connect: (peer) => this.safeDispatchEvent('peer:connect', { detail: peer }),
         update: (peer) => this.safeDispatchEvent('peer:update', { detail: peer }),
@@ -226,30 +160,13 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
 
   #register(): Promise<void> {
     const t = this.transport
-    const on = <K extends keyof typeof handlers>(type: K): void => {
-      const handler = handlers[type] as (evt: Event) => void
-      t.addEventListener(type, handler)
-      this.#detach.push(() => t.removeEventListener(type, handler))
-    }
-    const handlers = {
-      'peer:connect': (evt: CustomEvent<PeerId>) => {
-        this.#peers.onConnect(evt.detail, t.getConnections(evt.detail)[0]?.remoteAddr)
-      },
-      'peer:identify': (
-        evt: CustomEvent<{
-          peerId: PeerId
-          agentVersion?: string
-          protocols: string[]
-          listenAddrs: Multiaddr[]
-        }>,
-      ) => {
-        this.#peers.onIdentify(evt.detail.peerId, evt.detail)
-      },
-      'peer:disconnect': (evt: CustomEvent<PeerId>) => this.#peers.onDisconnect(evt.detail),
-      'self:peer:update': () => this.#refreshAddresses(),
-      'connection:open': (evt: CustomEvent<Connection>) => this.#enforceMaxConnections(evt.detail),
-    }
-    for (const type of Object.keys(handlers) as Array<keyof typeof handlers>) on(type)
+    this.#detach.push(
+      wireTransport(t, this.#peers, {
+        onAddressesChanged: () => this.#refreshAddresses(),
+        maxConnections: () => this.#config.network.maxConnections,
+        log: this.#loggers.get('network'),
+      }),
+    )
     return t.handle(
       ANNOUNCE_PROTOCOL,
       announceHandler({
@@ -415,7 +332,8 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#config = c
     for (const path of change.applied) {
       if (path === 'log.level') this.#loggers.setLevel(c.log.level)
-      else if (path === 'network.maxConnections') this.#setMaxConnections(c.network.maxConnections)
+      else if (path === 'network.maxConnections')
+        setMaxConnections(this.transport, c.network.maxConnections, this.#log)
     }
     this.#peers.configure({
       heartbeatIntervalMs: c.heartbeat.intervalMs,
@@ -436,27 +354,6 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.safeDispatchEvent('config:change', { detail: change })
     }
     return change
-  }
-
-  #setMaxConnections(max: number): void {
-    // libp2p's connection manager can change its limit at run time (and prunes the excess), but the
-    // method is not on the public interface: reach it if present, else enforce on new connections.
-    const manager = (this.transport as unknown as { components?: { connectionManager?: unknown } }).components
-      ?.connectionManager as { setMaxConnections?: (n: number) => void } | undefined
-    manager?.setMaxConnections?.(max)
-    const excess = this.transport.getConnections().length - max
-    if (excess > 0) this.#log.info({ max, excess }, 'closing connections above the new maximum')
-  }
-
-  #enforceMaxConnections(connection: Connection): void {
-    const max = this.#config.network.maxConnections
-    if (this.transport.getConnections().length > max) {
-      this.#log.debug(
-        { remotePeer: connection.remotePeer.toString(), max },
-        'over the connection limit: closing',
-      )
-      connection.close().catch(() => connection.abort(new Error('over the connection limit')))
-    }
   }
 
   #refreshAddresses(): void {

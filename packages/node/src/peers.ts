@@ -101,8 +101,6 @@ interface Entry {
   nextReconnectAt?: number
   reconnectTimer: NodeJS.Timeout | undefined
   pinging: boolean
-  /** The peer said goodbye: its coming disconnect is expected. */
-  leaving: boolean
   snapshot: PeerInfo | undefined
 }
 
@@ -204,7 +202,6 @@ export class PeerTable {
         connectedAt: now,
         reconnectAttempts: 0,
         pinging: false,
-        leaving: false,
         reconnectTimer: undefined,
         snapshot: undefined,
       }
@@ -214,7 +211,6 @@ export class PeerTable {
       entry.status = 'connected'
       entry.connectedAt = now
       entry.lastSeen = now
-      entry.leaving = false
       delete entry.failedAt
       delete entry.failureReason
       entry.reconnectAttempts = 0
@@ -249,20 +245,18 @@ export class PeerTable {
     const key = id.toString()
     const entry = this.#entries.get(key)
     if (entry === undefined) return
-    if (entry.leaving) {
-      this.#remove(entry, 'goodbye')
-      return
-    }
     if (entry.status === 'failed' || !this.#running) return
     this.#fail(entry, 'connection closed')
   }
 
-  /** The peer said goodbye (signed): drop it now and do not redial it. */
+  /**
+   * The peer said goodbye (signed): drop it now and do not redial it. Its connection closing
+   * afterwards finds no entry, so it is not taken for a failure.
+   */
   onGoodbye(id: PeerId, reason?: string): void {
     const entry = this.#entries.get(id.toString())
     if (entry === undefined) return
     this.#log.info({ remotePeer: id.toString(), reason }, 'peer said goodbye')
-    entry.leaving = true
     this.#remove(entry, 'goodbye')
   }
 
@@ -297,7 +291,7 @@ export class PeerTable {
       entry.lastSeen = Date.now()
       entry.snapshot = undefined
     } catch (err) {
-      if (!this.#running || entry.status !== 'connected' || entry.leaving) return
+      if (!this.#running || entry.status !== 'connected') return
       if (!this.#entries.has(entry.id.toString())) return
       const reason = signal.aborted
         ? `no heartbeat answer within ${timeoutMs} ms`

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createNode } from '../src/create.js'
-import type { PeerFailure } from '../src/node.js'
+import type { PeerFailure } from '../src/node-types.js'
 import type { PeerInfo } from '../src/peers.js'
 import { Host, localInit, nextEvent, tempDir, waitUntil } from './helpers.js'
 

@@ -1,0 +1,76 @@
+import type { TaskEngine } from '@p2p-ai/engine'
+import type { Transport } from '@p2p-ai/transport'
+import type { NodeConfig } from './config/types.js'
+import type { WatchConfigInit } from './config/watch.js'
+import type { HealthReport } from './health.js'
+import type { StateChange } from './lifecycle.js'
+import type { ComponentLoggers } from './logger.js'
+import type { ConfigChange } from './node-config.js'
+import type { PeerInfo, PeerRemoveReason } from './peers.js'
+
+/** What the node needs of its identity; an `Identity` of `@p2p-ai/identity` is one. */
+export interface NodeIdentity {
+  readonly peerId: string
+  sign(data: Uint8Array): Uint8Array
+  verify(data: Uint8Array, signature: Uint8Array): boolean
+  privateKeyProtobuf(): Uint8Array
+}
+
+/** A peer failed: its connection closed without a goodbye, or it stopped answering heartbeats. */
+export interface PeerFailure {
+  readonly peer: PeerInfo
+  readonly reason: string
+}
+
+/** A peer left the table: it said goodbye, or redials gave up. */
+export interface PeerRemoval {
+  readonly peerId: string
+  readonly reason: PeerRemoveReason
+}
+
+/** The node's events; each `detail` is a snapshot. */
+export interface NodeEvents {
+  /** Every lifecycle transition. */
+  'state:change': CustomEvent<StateChange>
+  /** A peer connected (first connection, or back after a failure). */
+  'peer:connect': CustomEvent<PeerInfo>
+  /** identify finished or capabilities changed. */
+  'peer:update': CustomEvent<PeerInfo>
+  'peer:failed': CustomEvent<PeerFailure>
+  'peer:remove': CustomEvent<PeerRemoval>
+  /** A health round changed some component's status (or the overall status). */
+  'health:change': CustomEvent<HealthReport>
+  /** A reconfiguration (by `reconfigure()` or a watched config file) took effect. */
+  'config:change': CustomEvent<ConfigChange>
+  /** A watched config file changed but does not load; the previous configuration stays in force. */
+  'config:error': CustomEvent<Error>
+}
+
+/** Per-call options of `stop`. */
+export interface StopOptions {
+  /** Overrides `shutdown.deadlineMs` for this stop. */
+  deadlineMs?: number
+  /** Aborting skips the wait for running tasks: they are cancelled at once. */
+  signal?: AbortSignal
+}
+
+/** Per-call options of `start` and `connect`. */
+export interface StartOptions {
+  signal?: AbortSignal
+}
+
+/** Options for watching the config file while the node runs. */
+export type NodeWatchInit = Omit<WatchConfigInit, 'onChange' | 'onError'>
+
+/** Everything a `P2PNode` is built from; `createNode` assembles it. */
+export interface NodeParts {
+  config: NodeConfig
+  loggers: ComponentLoggers
+  identity: NodeIdentity
+  transport: Transport
+  engine: TaskEngine
+  agentVersion?: string
+  watch?: NodeWatchInit
+  /** The engine's `cancelGraceMs`, if not its default. */
+  cancelGraceMs?: number
+}
