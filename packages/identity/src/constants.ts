@@ -19,6 +19,8 @@ export const PEER_ID_BYTES = 2 + 4 + PUBLIC_KEY_LENGTH
 /** Longest string `publicKeyFromPeerId` will try to decode; real Ed25519 peer IDs are 52 characters. */
 export const MAX_PEER_ID_LENGTH = 128
 
+/** Peer IDs whose decoded public key `publicKeyFromPeerId` keeps (least recently used evicted). */
+export const PEER_ID_CACHE_SIZE = 1024
 /** Public keys whose node:crypto `KeyObject` is kept for verification (least recently used evicted). */
 export const PUBLIC_KEY_CACHE_SIZE = 1024
 

@@ -4,6 +4,7 @@ import { builtin } from './builtins.js'
 import { describe, equalBytes, isBytes, plainBytes } from './bytes.js'
 import { PUBLIC_KEY_CACHE_SIZE, PUBLIC_KEY_LENGTH, SEED_LENGTH, SIGNATURE_LENGTH } from './constants.js'
 import { InvalidDataError, InvalidSeedError } from './errors.js'
+import { LruCache } from './lru.js'
 
 /**
  * Pluggable Ed25519 implementation (RFC 8032, pure Ed25519): node:crypto (fast) or @noble/curves
@@ -130,7 +131,7 @@ function createNodeProvider(crypto: typeof import('node:crypto')): Ed25519Provid
   // seed array itself, so an Identity (which keeps its seed array) imports once, and no
   // seed-derived string is ever created.
   const privateKeys = new WeakMap<Uint8Array, PrivateEntry>()
-  const publicKeys = new Map<string, KeyObject>()
+  const publicKeys = new LruCache<string, KeyObject>(PUBLIC_KEY_CACHE_SIZE)
 
   function privateEntry(seed: Uint8Array): PrivateEntry {
     const cached = privateKeys.get(seed)
@@ -147,16 +148,12 @@ function createNodeProvider(crypto: typeof import('node:crypto')): Ed25519Provid
   }
 
   function publicKeyObject(publicKey: Uint8Array): KeyObject {
-    const id = b64url(publicKey)
-    let key = publicKeys.get(id)
-    if (key !== undefined) {
-      // Re-insert so the Map's insertion order is least-recently-used first.
-      publicKeys.delete(id)
-    } else {
-      key = crypto.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: id }, format: 'jwk' })
-      if (publicKeys.size >= PUBLIC_KEY_CACHE_SIZE) publicKeys.delete(publicKeys.keys().next().value!)
+    const x = b64url(publicKey)
+    let key = publicKeys.get(x)
+    if (key === undefined) {
+      key = crypto.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' })
+      publicKeys.set(x, key)
     }
-    publicKeys.set(id, key)
     return key
   }
 

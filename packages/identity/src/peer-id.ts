@@ -4,13 +4,19 @@ import {
   IDENTITY_MULTIHASH_PREFIX,
   MAX_PEER_ID_LENGTH,
   PEER_ID_BYTES,
+  PEER_ID_CACHE_SIZE,
   PUBLIC_KEY_LENGTH,
   PUBLIC_KEY_PROTOBUF_PREFIX,
 } from './constants.js'
 import { InvalidPeerIdError, InvalidPublicKeyError } from './errors.js'
+import { LruCache } from './lru.js'
 
 const PEER_ID_PREFIX = [...IDENTITY_MULTIHASH_PREFIX, ...PUBLIC_KEY_PROTOBUF_PREFIX]
 const KEY_TYPES = ['RSA', 'Ed25519', 'secp256k1', 'ECDSA']
+
+// Receivers resolve the sender's peer ID on every message, mostly from a few peers; base58
+// decoding costs as much as a tenth of a signature check, a cache hit almost nothing.
+const decoded = new LruCache<string, Uint8Array>(PEER_ID_CACHE_SIZE)
 
 /**
  * The libp2p peer ID of an Ed25519 public key: base58btc of the identity multihash of the key's
@@ -40,15 +46,22 @@ export function publicKeyFromPeerId(peerId: string): Uint8Array {
       `invalid peer ID: length ${peerId.length}; an Ed25519 peer ID has 52 characters`,
     )
   }
-  let bytes: Uint8Array
-  try {
-    bytes = base58btc.baseDecode(peerId)
-  } catch {
-    throw new InvalidPeerIdError(`invalid peer ID ${quote(peerId)}: not base58btc`)
+  let publicKey = decoded.get(peerId)
+  if (publicKey === undefined) {
+    let bytes: Uint8Array
+    try {
+      bytes = base58btc.baseDecode(peerId)
+    } catch {
+      throw new InvalidPeerIdError(`invalid peer ID ${quote(peerId)}: not base58btc`)
+    }
+    if (bytes.length !== PEER_ID_BYTES || !startsWith(bytes, PEER_ID_PREFIX)) {
+      throw new InvalidPeerIdError(`invalid peer ID ${quote(peerId)}: ${diagnose(bytes)}`)
+    }
+    publicKey = bytes.slice(PEER_ID_PREFIX.length)
+    decoded.set(peerId, publicKey)
   }
-  if (bytes.length === PEER_ID_BYTES && startsWith(bytes, PEER_ID_PREFIX))
-    return bytes.slice(PEER_ID_PREFIX.length)
-  throw new InvalidPeerIdError(`invalid peer ID ${quote(peerId)}: ${diagnose(bytes)}`)
+  // A copy: the cached key must not change if the caller writes to what it got.
+  return publicKey.slice()
 }
 
 /** True when `value` is the peer ID of an Ed25519 key (as {@link publicKeyFromPeerId} accepts). */

@@ -75,6 +75,22 @@ describe('publicKeyFromPeerId', () => {
     }
   })
 
+  it('hands out copies, so writing to a result cannot corrupt later ones', () => {
+    const identity = generateIdentity()
+    publicKeyFromPeerId(identity.peerId).fill(0)
+    expect(publicKeyFromPeerId(identity.peerId)).toEqual(identity.publicKey)
+  })
+
+  it('keeps answering correctly for more peers than it caches', () => {
+    const keys = Array.from({ length: 1500 }, () => globalThis.crypto.getRandomValues(new Uint8Array(32)))
+    const ids = keys.map((k) => peerIdFromPublicKey(k))
+    for (let round = 0; round < 2; round++) {
+      ids.forEach((id, i) => {
+        expect(publicKeyFromPeerId(id)).toEqual(keys[i])
+      })
+    }
+  })
+
   it('round-trips every Ed25519 public key (property)', () => {
     for (let i = 0; i < 200; i++) {
       const key = globalThis.crypto.getRandomValues(new Uint8Array(32))

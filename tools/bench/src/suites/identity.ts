@@ -1,0 +1,123 @@
+/**
+ * @p2p-ai/identity: key generation, signing and verification with both Ed25519 providers side by
+ * side (node:crypto and @noble/curves), peer ID encoding, and loading a key file. Messages are
+ * 256 bytes, about the size of a signed task envelope.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  type Ed25519Provider,
+  generateIdentity,
+  type Identity,
+  loadIdentity,
+  nobleEd25519,
+  nodeEd25519,
+  peerIdFromPublicKey,
+  publicKeyFromPeerId,
+  saveIdentity,
+  verifySignature,
+} from '@p2p-ai/identity'
+import type { BenchCase } from '../runner.js'
+import { defineSuite, throughput } from '../runner.js'
+
+const MESSAGE_BYTES = 256
+/** More distinct signers than the node provider caches public keys for, so every verify imports a key. */
+const MANY_SIGNERS = 2048
+
+interface State {
+  dir: string
+  keyFile: string
+}
+
+function providerCases(crypto: Ed25519Provider): BenchCase[] {
+  const identity = generateIdentity({ crypto })
+  const message = globalThis.crypto.getRandomValues(new Uint8Array(MESSAGE_BYTES))
+  const signature = identity.sign(message)
+  const tag = `(${crypto.name})`
+  // noble is ~20× slower; its rounds still get a few hundred calls each within the default budget.
+  return [
+    throughput(`generate identity ${tag}`, () => generateIdentity({ crypto }), {
+      description: 'random seed, public key, peer ID',
+    }),
+    throughput(`sign 256 B ${tag}`, () => identity.sign(message), {
+      description: 'Identity.sign, key already imported',
+    }),
+    throughput(
+      `verify 256 B ${tag}`,
+      () => verifySignature(identity.publicKey, message, signature, { crypto }),
+      {
+        description: 'verifySignature with a recently seen public key',
+      },
+    ),
+  ]
+}
+
+function manySignersCase(crypto: Ed25519Provider): BenchCase {
+  const message = globalThis.crypto.getRandomValues(new Uint8Array(MESSAGE_BYTES))
+  const signed: Array<{ identity: Identity; signature: Uint8Array }> = []
+  let i = 0
+  return throughput(
+    `verify 256 B, ${MANY_SIGNERS} signers (${crypto.name})`,
+    () => {
+      const s = signed[i++ % MANY_SIGNERS]!
+      return verifySignature(s.identity.publicKey, message, s.signature, { crypto })
+    },
+    {
+      description: 'each verify from a different signer than the last 1,024: no key cache hits',
+      setup: () => {
+        for (let n = 0; n < MANY_SIGNERS; n++) {
+          const identity = generateIdentity({ crypto })
+          signed.push({ identity, signature: identity.sign(message) })
+        }
+      },
+    },
+  )
+}
+
+function peerIdDecodeCase(): BenchCase {
+  const peerIds: string[] = []
+  let i = 0
+  return throughput(
+    `publicKeyFromPeerId, ${MANY_SIGNERS} peers`,
+    () => publicKeyFromPeerId(peerIds[i++ % MANY_SIGNERS]!),
+    {
+      description: 'more distinct peers than the cache holds: base58 decode and checks every call',
+      setup: () => {
+        for (let n = 0; n < MANY_SIGNERS; n++) peerIds.push(generateIdentity().peerId)
+      },
+    },
+  )
+}
+
+export default defineSuite<State>({
+  name: 'identity',
+  description: 'Ed25519 identities: generate, sign, verify (node:crypto vs noble), peer IDs, key files',
+  setup: async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bench-identity-'))
+    const keyFile = join(dir, 'identity.json')
+    await saveIdentity(generateIdentity(), keyFile)
+    return { dir, keyFile }
+  },
+  teardown: async ({ dir }) => {
+    await rm(dir, { recursive: true, force: true })
+  },
+  cases: ({ keyFile }) => {
+    const node = nodeEd25519()
+    const identity = generateIdentity()
+    return [
+      ...(node === undefined ? [] : [...providerCases(node), manySignersCase(node)]),
+      ...providerCases(nobleEd25519),
+      throughput('peerIdFromPublicKey', () => peerIdFromPublicKey(identity.publicKey), {
+        description: 'base58btc of the identity multihash',
+      }),
+      throughput('publicKeyFromPeerId', () => publicKeyFromPeerId(identity.peerId), {
+        description: 'a recently seen peer ID (cache hit)',
+      }),
+      peerIdDecodeCase(),
+      throughput('loadIdentity', () => loadIdentity(keyFile), {
+        description: 'open, check mode, read, parse and cross-check a key file',
+      }),
+    ]
+  },
+})
