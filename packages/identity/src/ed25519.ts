@@ -142,7 +142,7 @@ function createNodeProvider(crypto: typeof import('node:crypto')): Ed25519Provid
     const key = crypto.createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d, x: d }, format: 'jwk' })
     const x = crypto.createPublicKey(key).export({ format: 'jwk' }).x
     if (typeof x !== 'string') throw new InvalidSeedError('node:crypto did not derive an Ed25519 public key')
-    const entry = { seed: seed.slice(), key, publicKey: plainBytes(Buffer.from(x, 'base64url')) }
+    const entry = { seed: seed.slice(), key, publicKey: new Uint8Array(Buffer.from(x, 'base64url')) }
     privateKeys.set(seed, entry)
     return entry
   }
