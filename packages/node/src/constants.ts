@@ -63,6 +63,6 @@ export const ENV_CONFIG_FILE = 'P2P_AI_CONFIG'
 /** Name of the directory under the user's data directory. */
 export const APP_DIR_NAME = 'p2p-ai'
 /** Identity key file name inside the data directory. */
-export const IDENTITY_FILE_NAME = 'identity.key'
+export const IDENTITY_FILE_NAME = 'identity.json'
 /** Result store directory inside the data directory. */
 export const STORE_DIR_NAME = 'store'

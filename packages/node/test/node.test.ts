@@ -63,7 +63,7 @@ describe('node lifecycle', () => {
     const first = await createNode(localInit(dir.path))
     const peerId = first.peerId
     await first.stop()
-    expect(existsSync(join(dir.path, 'identity.key'))).toBe(true)
+    expect(existsSync(join(dir.path, 'identity.json'))).toBe(true)
     const second = await createNode(localInit(dir.path))
     expect(second.peerId).toBe(peerId)
     expect(second.metadata().peerId).toBe(peerId)

@@ -27,7 +27,7 @@ export interface NodeConfig {
   /** Where the node keeps its identity key and result store. */
   dataDir: string
   identity: {
-    /** The Ed25519 key file; created on first start. Default: `<dataDir>/identity.key`. */
+    /** The Ed25519 key file; created on first start. Default: `<dataDir>/identity.json`. */
     keyFile: string
   }
   network: {
