@@ -18,8 +18,17 @@ export interface JsonObject {
   [key: string]: JsonValue
 }
 
-// With the `u` flag a surrogate pair is one code point, so this only matches lone surrogates.
-const LONE_SURROGATE = /\p{Surrogate}/u
+/** `String.prototype.isWellFormed` (ES2024, in every Node.js this package supports): no lone surrogates. */
+const isWellFormed = (value: string): boolean => (value as unknown as WellFormed).isWellFormed()
+interface WellFormed {
+  isWellFormed(): boolean
+}
+
+// Member names repeat from message to message (`from`, `payload`, `taskType`...): remembering
+// their serialization saves a check and a JSON.stringify per member. Bounded, so hostile input
+// with endless distinct names costs nothing but the misses.
+const KEY_MEMO_LIMIT = 1024
+const serializedKeys = new Map<string, string>()
 
 /**
  * Serializes `value` as RFC 8785 canonical JSON.
@@ -66,10 +75,21 @@ function serialize(value: unknown, path: Array<string | number>): string {
 }
 
 function serializeString(value: string, path: Array<string | number>): string {
-  if (LONE_SURROGATE.test(value)) {
+  if (!isWellFormed(value)) {
     throw fail(path, 'string contains a lone surrogate (not valid Unicode)')
   }
   return JSON.stringify(value)
+}
+
+function serializeKey(key: string, path: Array<string | number>): string {
+  let serialized = serializedKeys.get(key)
+  if (serialized === undefined) {
+    serialized = serializeString(key, path)
+    if (serializedKeys.size < KEY_MEMO_LIMIT) {
+      serializedKeys.set(key, serialized)
+    }
+  }
+  return serialized
 }
 
 function serializeArray(value: readonly unknown[], path: Array<string | number>): string {
@@ -88,7 +108,7 @@ function serializeObject(value: Record<string, unknown>, path: Array<string | nu
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string
     path.push(key)
-    out += `${i === 0 ? '' : ','}${serializeString(key, path)}:${serialize(value[key], path)}`
+    out += `${i === 0 ? '' : ','}${serializeKey(key, path)}:${serialize(value[key], path)}`
     path.pop()
   }
   return `${out}}`

@@ -92,7 +92,6 @@ function maxFrameBytesOf(init: FrameCodecInit): number {
  * @throws {FrameTooLargeError} if the body would exceed `maxFrameBytes`.
  */
 export function encodeFrame(value: unknown, options: EncodeFrameOptions = {}): Uint8Array {
-  const max = maxFrameBytesOf(options)
   let json: string | undefined
   try {
     json = JSON.stringify(value)
@@ -102,6 +101,17 @@ export function encodeFrame(value: unknown, options: EncodeFrameOptions = {}): U
   if (json === undefined) {
     throw new InvalidJsonValueError('', `${typeof value} is not a JSON value`)
   }
+  return encodeJsonFrame(json, options)
+}
+
+/**
+ * Frames JSON text that is already serialized, such as `SignedEnvelope.json`. The text is not
+ * parsed again: the caller vouches that it is one JSON text.
+ *
+ * @throws {FrameTooLargeError} if the body would exceed `maxFrameBytes`.
+ */
+export function encodeJsonFrame(json: string, options: EncodeFrameOptions = {}): Uint8Array {
+  const max = maxFrameBytesOf(options)
   const bodyLength = Buffer.byteLength(json, 'utf8')
   if (bodyLength > max) {
     throw new FrameTooLargeError(`frame body of ${bodyLength} bytes exceeds the ${max}-byte limit`)

@@ -75,10 +75,16 @@ export interface OpenEnvelopeOptions extends IdentityInit {
 export interface SignedEnvelope<T extends MessageType = MessageType> {
   readonly envelope: Envelope<T>
   /**
-   * SHA-256 of the signing input, unpadded base64url. A task result quotes its request's
-   * digest as `requestHash`, binding the two.
+   * SHA-256 of the signing input, unpadded base64url (computed on first access). A task result
+   * quotes its request's digest as `requestHash`, binding the two.
    */
   readonly digest: string
+  /**
+   * The envelope as JSON text: the canonical JSON that was signed, with `sig` appended as the
+   * last member. Frame it with `encodeJsonFrame` to send or forward the envelope without
+   * serializing it again.
+   */
+  readonly json: string
 }
 
 /**
@@ -88,8 +94,7 @@ export interface SignedEnvelope<T extends MessageType = MessageType> {
  * @throws {InvalidJsonValueError} if the envelope holds a value JSON cannot represent.
  */
 export function signingInput(unsigned: UnsignedEnvelope): Uint8Array {
-  const bytes = Buffer.from(SIGNING_PREFIX + canonicalize(unsigned), 'utf8')
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  return encodeSigningInput(canonicalize(unsigned))
 }
 
 /** SHA-256 of a signing input, unpadded base64url: an envelope's `digest`. */
@@ -130,9 +135,10 @@ export function sealEnvelope<T extends MessageType>(
     nonce: toBase64url(nonceBytes),
     payload,
   } as UnsignedEnvelope
-  const input = signingInputOrInvalid(unsigned)
+  const canonical = canonicalOrInvalid(unsigned)
+  const input = encodeSigningInput(canonical)
   const sig = toBase64url(signer.sign(input))
-  return { envelope: { ...unsigned, sig } as Envelope<T>, digest: digestOf(input) }
+  return new Signed({ ...unsigned, sig } as Envelope<T>, canonical, input)
 }
 
 /**
@@ -178,14 +184,10 @@ export function openEnvelope(value: unknown, options: OpenEnvelopeOptions): Sign
     )
   }
 
-  let publicKey: Uint8Array
-  try {
-    publicKey = publicKeyFromPeerId(envelope.from)
-  } catch (err) {
-    throw new InvalidMessageError('from', `not an Ed25519 PeerId: ${(err as Error).message}`)
-  }
+  const publicKey = publicKeyOf(envelope.from)
   const { sig, ...unsigned } = envelope
-  const input = signingInputOrInvalid(unsigned as UnsignedEnvelope)
+  const canonical = canonicalOrInvalid(unsigned as UnsignedEnvelope)
+  const input = encodeSigningInput(canonical)
   const init = options.crypto === undefined ? undefined : { crypto: options.crypto }
   if (!verifySignature(publicKey, input, fromBase64url(sig), init)) {
     throw new BadSignatureError(`signature does not verify under the key of ${envelope.from}`)
@@ -200,12 +202,57 @@ export function openEnvelope(value: unknown, options: OpenEnvelopeOptions): Sign
       'message is older than the replay cache can vouch for (the cache is full: see maxEntries)',
     )
   }
-  return { envelope, digest: digestOf(input) }
+  return new Signed(envelope, canonical, input)
 }
 
-function signingInputOrInvalid(unsigned: UnsignedEnvelope): Uint8Array {
+class Signed<T extends MessageType> implements SignedEnvelope<T> {
+  readonly envelope: Envelope<T>
+  readonly json: string
+  readonly #input: Uint8Array
+  #digest: string | undefined
+
+  constructor(envelope: Envelope<T>, canonical: string, input: Uint8Array) {
+    this.envelope = envelope
+    // `sig` is base64url, so it needs no escaping; member order does not matter to receivers.
+    this.json = `${canonical.slice(0, -1)},"sig":"${envelope.sig}"}`
+    this.#input = input
+  }
+
+  get digest(): string {
+    this.#digest ??= digestOf(this.#input)
+    return this.#digest
+  }
+}
+
+// Decoding a PeerId (base58) costs about as much as the schema check; peers are few and send
+// many messages, so remember the keys of the last ones seen. Cleared wholesale when full.
+const PUBLIC_KEY_MEMO_LIMIT = 1024
+const publicKeys = new Map<string, Uint8Array>()
+
+function publicKeyOf(peerId: string): Uint8Array {
+  let publicKey = publicKeys.get(peerId)
+  if (publicKey === undefined) {
+    try {
+      publicKey = publicKeyFromPeerId(peerId)
+    } catch (err) {
+      throw new InvalidMessageError('from', `not an Ed25519 PeerId: ${(err as Error).message}`)
+    }
+    if (publicKeys.size >= PUBLIC_KEY_MEMO_LIMIT) {
+      publicKeys.clear()
+    }
+    publicKeys.set(peerId, publicKey)
+  }
+  return publicKey
+}
+
+function encodeSigningInput(canonical: string): Uint8Array {
+  const bytes = Buffer.from(SIGNING_PREFIX + canonical, 'utf8')
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+function canonicalOrInvalid(unsigned: UnsignedEnvelope): string {
   try {
-    return signingInput(unsigned)
+    return canonicalize(unsigned)
   } catch (err) {
     if (err instanceof InvalidJsonValueError) {
       throw new InvalidMessageError(err.path, err.reason)

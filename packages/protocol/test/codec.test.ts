@@ -1,7 +1,7 @@
 import * as lp from 'it-length-prefixed'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { describe, expect, it } from 'vitest'
-import { decodeFrames, encodeFrame, frameDecoder } from '../src/codec.js'
+import { decodeFrames, encodeFrame, encodeJsonFrame, frameDecoder } from '../src/codec.js'
 import { DEFAULT_MAX_FRAME_BYTES } from '../src/constants.js'
 import { FrameTooLargeError, InvalidJsonValueError, InvalidOptionError } from '../src/errors.js'
 import { codes, collect, concat } from './helpers.js'
@@ -22,6 +22,13 @@ describe('encodeFrame', () => {
     expect(encodeFrame('x'.repeat(99), { maxFrameBytes: 101 }).length).toBe(102)
     expect(() => encodeFrame(undefined)).toThrow(InvalidJsonValueError)
     expect(() => encodeFrame({ n: 1n })).toThrow(InvalidJsonValueError)
+  })
+
+  it('frames JSON text as it is, with the same limit', () => {
+    expect(encodeJsonFrame('{"b": 1, "a": "é"}')).toEqual(
+      concat([Uint8Array.of(19), utf8('{"b": 1, "a": "é"}')]),
+    )
+    expect(() => encodeJsonFrame('"toolong"', { maxFrameBytes: 8 })).toThrow(FrameTooLargeError)
   })
 
   it('validates maxFrameBytes', () => {

@@ -1,8 +1,15 @@
+import { createHash } from 'node:crypto'
 import { type Ed25519Provider, generateIdentity, type Identity, verifySignature } from '@p2p-ai/identity'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { encodeFrame } from '../src/codec.js'
+import { encodeFrame, encodeJsonFrame } from '../src/codec.js'
 import { DEFAULT_MAX_SKEW_MS } from '../src/constants.js'
-import { type OpenEnvelopeOptions, openEnvelope, sealEnvelope, signingInput } from '../src/envelope.js'
+import {
+  digestOf,
+  type OpenEnvelopeOptions,
+  openEnvelope,
+  sealEnvelope,
+  signingInput,
+} from '../src/envelope.js'
 import { InvalidMessageError, InvalidOptionError, SignerMismatchError } from '../src/errors.js'
 import { type Envelope, MESSAGE_TYPES, type TaskResult } from '../src/messages.js'
 import { replayCache } from '../src/replay-cache.js'
@@ -60,6 +67,25 @@ describe('sealEnvelope and openEnvelope', () => {
     const { sig, ...unsigned } = sealed.envelope
     expect(verifySignature(alice.publicKey, signingInput(unsigned), Buffer.from(sig, 'base64url'))).toBe(true)
     expect(aliceRequest().sealed.envelope.nonce).not.toBe(sealed.envelope.nonce)
+  })
+
+  it('offers the envelope as ready-to-frame JSON, for sending and forwarding without re-serializing', async () => {
+    const { sealed } = aliceRequest()
+    expect(JSON.parse(sealed.json)).toEqual(sealed.envelope)
+    const [frame] = await collect([encodeJsonFrame(sealed.json)])
+    if (frame?.ok !== true) {
+      throw new Error('frame did not decode')
+    }
+    const opened = open(frame.value)
+    expect(JSON.parse(opened.json)).toEqual(sealed.envelope)
+    expect(opened.json).toBe(sealed.json)
+  })
+
+  it('digests the signing input with SHA-256', () => {
+    const { sealed } = aliceRequest()
+    const { sig: _, ...unsigned } = sealed.envelope
+    expect(sealed.digest).toBe(digestOf(signingInput(unsigned)))
+    expect(sealed.digest).toBe(createHash('sha256').update(signingInput(unsigned)).digest('base64url'))
   })
 
   it('refuses to seal invalid payloads or a request for someone else', () => {
@@ -186,6 +212,15 @@ describe('openEnvelope refuses', () => {
       deep = [deep]
     }
     expectCode(() => open({ ...value, payload: { ...payload, input: { deep } } }), 'ERR_INVALID_MESSAGE')
+  })
+
+  it('a from that looks like a PeerId but does not hold an Ed25519 key', () => {
+    const { value } = aliceRequest()
+    const fake = `12D3KooW${'1'.repeat(44)}`
+    const payload = { ...(value.payload as object), requester: fake }
+    expect(() => open({ ...value, from: fake, payload })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_MESSAGE', path: 'from' }),
+    )
   })
 
   it('bad options', () => {
