@@ -19,6 +19,7 @@ import {
   POOL_TRIM_CLOSE_TIMEOUT_MS,
   POOL_TRIM_DELAY_MS,
 } from './constants.js'
+import { duplicateConnections, excessConnections, isIdle } from './pool-trim.js'
 
 export interface ConnectionPoolInit {
   /** Stop dialling once this many connections are open. */
@@ -43,7 +44,7 @@ export interface ConnectionPoolStats {
   dialsStarted: number
   dialsSucceeded: number
   dialsFailed: number
-  /** Connections closed because more than `maxConnections` were open. */
+  /** Connections closed as duplicates of another one to the same peer, or beyond `maxConnections`. */
   trimmed: number
 }
 
@@ -151,47 +152,45 @@ export class ConnectionPool implements Startable {
   /**
    * libp2p checks the limit when an inbound connection starts its upgrade, so several that race
    * in together can overshoot it; its pruner then runs at once, while identify still has a stream
-   * open on the new connection, skips that "busy" connection and never looks again. So we look
-   * again a moment later and close the excess, newest inbound connections first.
+   * open on the new connection, skips that "busy" connection and never looks again. Crossed dials
+   * leave two connections to one peer. So a moment after a connection opens, we look again: close
+   * duplicates, then the excess, newest inbound connections first.
    */
   private readonly onConnectionOpen = (): void => {
-    if (
-      this.trimTimer !== undefined ||
-      this.components.connectionManager.getConnections().length <= this.maxConnections
-    ) {
-      return
+    if (this.trimTimer === undefined && this.started) {
+      this.trimTimer = setTimeout(() => {
+        this.trimTimer = undefined
+        this.trim()
+      }, POOL_TRIM_DELAY_MS)
     }
-    this.trimTimer = setTimeout(() => {
-      this.trimTimer = undefined
-      this.trimExcess()
-    }, POOL_TRIM_DELAY_MS)
   }
 
-  private trimExcess(): void {
-    const connections = this.components.connectionManager.getConnections()
-    const excess = connections.length - this.maxConnections
-    if (!this.started || excess <= 0) {
+  private trim(): void {
+    if (!this.started) {
       return
     }
-    const victims = [...connections]
-      .sort((a, b) => {
-        if (a.direction !== b.direction) {
-          return a.direction === 'inbound' ? -1 : 1
-        }
-        return b.timeline.open - a.timeline.open
-      })
-      .slice(0, excess)
-    for (const connection of victims) {
+    const all = this.components.connectionManager.getConnections()
+    const duplicates = duplicateConnections(all, this.selfId)
+    const remaining = all.filter((c) => !duplicates.includes(c))
+    let busy = false
+    for (const connection of [...duplicates, ...excessConnections(remaining, this.maxConnections)]) {
+      if (!isIdle(connection)) {
+        // A task is in flight on it: never cut that short; look again later.
+        busy = true
+        continue
+      }
       this.stats.trimmed++
       this.log(
-        'over %d connections: closing %s connection to %p',
-        this.maxConnections,
+        'closing %s connection to %p: duplicate or over the limit',
         connection.direction,
         connection.remotePeer,
       )
       connection.close({ signal: AbortSignal.timeout(POOL_TRIM_CLOSE_TIMEOUT_MS) }).catch((err: unknown) => {
         connection.abort(err as Error)
       })
+    }
+    if (busy) {
+      this.onConnectionOpen()
     }
   }
 

@@ -162,7 +162,14 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
         maxEarlyStreams: DEFAULT_MUXER_MAX_EARLY_STREAMS,
       }),
     ],
-    connectionManager: { maxConnections },
+    connectionManager: {
+      maxConnections,
+      // libp2p allows 5 inbound connections per second from one IP and 10 upgrading at once, which
+      // starves several nodes on one machine (or behind one NAT): they all share an address. One
+      // host may fill the pool within a second, no more.
+      inboundConnectionThreshold: maxConnections,
+      maxIncomingPendingConnections: Math.max(maxConnections, 10),
+    },
     peerDiscovery,
     services: {
       identify: identify(),

@@ -1,0 +1,58 @@
+import type { Connection } from '@libp2p/interface'
+
+/**
+ * Protocols that may be cut short when a connection is trimmed: libp2p's own housekeeping. A
+ * connection carrying any other stream (a task in flight) is left alone and looked at again later.
+ */
+const HOUSEKEEPING = ['/ipfs/id/1.0.0', '/ipfs/id/push/1.0.0', '/ipfs/ping/1.0.0']
+
+export function isIdle(connection: Connection): boolean {
+  return connection.streams.every(
+    (s) => s.protocol === undefined || s.protocol === '' || HOUSEKEEPING.includes(s.protocol),
+  )
+}
+
+/**
+ * The second and later connections to one peer, choosing deterministically so both ends pick the
+ * same one: the connection dialled by the peer with the larger id goes. (Two peers that discover
+ * each other at the same moment both dial; one connection per pair keeps the pool count honest.)
+ */
+export function duplicateConnections(connections: Connection[], selfId: string): Connection[] {
+  const byPeer = new Map<string, Connection[]>()
+  for (const connection of connections) {
+    const id = connection.remotePeer.toString()
+    byPeer.set(id, [...(byPeer.get(id) ?? []), connection])
+  }
+  const victims: Connection[] = []
+  for (const [remoteId, conns] of byPeer) {
+    if (conns.length < 2) {
+      continue
+    }
+    // Dialled by the larger id: our outbound ones if we are larger, our inbound ones otherwise.
+    const dialledByLarger = selfId > remoteId ? 'outbound' : 'inbound'
+    const sorted = [...conns].sort((a, b) => {
+      if (a.direction !== b.direction) {
+        return a.direction === dialledByLarger ? -1 : 1
+      }
+      return b.timeline.open - a.timeline.open
+    })
+    victims.push(...sorted.slice(0, conns.length - 1))
+  }
+  return victims
+}
+
+/** Connections beyond `max`, newest inbound ones first. */
+export function excessConnections(connections: Connection[], max: number): Connection[] {
+  const excess = connections.length - max
+  if (excess <= 0) {
+    return []
+  }
+  return [...connections]
+    .sort((a, b) => {
+      if (a.direction !== b.direction) {
+        return a.direction === 'inbound' ? -1 : 1
+      }
+      return b.timeline.open - a.timeline.open
+    })
+    .slice(0, excess)
+}
