@@ -159,8 +159,9 @@ function translateParseError(
     )
   }
   if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    const option = /'(-[^ ']+)/.exec(message)?.[1]
-    const spec = specs.find((s) => option === `--${s.name}` || option === `-${s.short}`)
+    const long = /--([\w-]+)/.exec(message)?.[1]
+    const short = /'-(\w)[,' ]/.exec(message)?.[1]
+    const spec = specs.find((s) => (long !== undefined ? s.name === long : s.short === short))
     if (spec?.kind === 'boolean') return new UsageError(`--${spec.name} takes no value`, help)
     if (spec !== undefined) {
       return new UsageError(

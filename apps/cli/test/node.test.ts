@@ -1,0 +1,259 @@
+import { readFile, stat, writeFile } from 'node:fs/promises'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { alive, cleanUp, deadPid, LOCAL_NODE, run, tempHome } from './helpers.js'
+
+afterEach(cleanUp)
+
+/** Starts a detached node in `dataDir` (127.0.0.1 only, no mDNS) and returns what it printed. */
+async function startNode(home: string, dataDir: string, extra: string[] = []) {
+  const r = await run(
+    ['node', 'start', '--detach', '--json', '--data-dir', dataDir, ...LOCAL_NODE, ...extra],
+    { home },
+  )
+  expect(r.stderr).toBe('')
+  expect(r.code).toBe(0)
+  return JSON.parse(r.stdout) as {
+    pid: number
+    peerId: string
+    addresses: string[]
+    control: string
+    logFile: string
+  }
+}
+
+function json<T = Record<string, unknown>>(text: string): T {
+  return JSON.parse(text) as T
+}
+
+/** A raw HTTP request to the control API. */
+function http(
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: { error?: { code: string; message: string } } }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${path}`, { headers }, (res) => {
+      let text = ''
+      res.on('data', (c: Buffer) => {
+        text += c.toString()
+      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+describe('a node started with --detach', () => {
+  it('runs in the background, answers status, peers and tasks, and stops cleanly', async () => {
+    const home = await tempHome()
+    const dataDir = join(home, 'node-a')
+    const started = await startNode(home, dataDir)
+    expect(alive(started.pid)).toBe(true)
+    expect(started.addresses[0]).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW/)
+    expect(started.control).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(Number.parseInt(await readFile(join(dataDir, 'node.pid'), 'utf8'), 10)).toBe(started.pid)
+    expect((await stat(join(dataDir, 'control.token'))).mode & 0o777).toBe(0o600)
+
+    const status = await run(['node', 'status', '--json', '--data-dir', dataDir], { home })
+    expect(status.code).toBe(0)
+    const s = json<{
+      peerId: string
+      state: string
+      ready: boolean
+      pid: number
+      capabilities: { taskTypes: string[] }
+    }>(status.stdout)
+    expect(s).toMatchObject({ peerId: started.peerId, state: 'ACTIVE', ready: true, pid: started.pid })
+    expect(s.capabilities.taskTypes).toEqual(expect.arrayContaining(['mock', 'chunk', 'embed', 'ocr']))
+
+    const peers = await run(['node', 'peers', '--json', '--data-dir', dataDir], { home })
+    expect(peers.code).toBe(0)
+    expect(json(peers.stdout)).toEqual([])
+
+    const mock = await run(
+      ['task', 'submit', '--type', 'mock', '--input', 'hi', '--wait', '--json', '--data-dir', dataDir],
+      { home },
+    )
+    expect(mock.code).toBe(0)
+    const done = json<{
+      id: string
+      status: string
+      output: { text: string; length: number; words: number }
+    }>(mock.stdout)
+    expect(done.status).toBe('COMPLETED')
+    expect(done.output).toMatchObject({ text: 'hi', length: 2, words: 1 })
+
+    const text = 'First sentence here. Second sentence there. Third one at the end.'
+    const chunk = await run(
+      ['task', 'submit', '--type', 'chunk', '--input', text, '--param', 'size=25', '--data-dir', dataDir],
+      { home },
+    )
+    expect(chunk.code).toBe(0)
+    const chunkId = chunk.stdout.trim()
+    expect(chunk.stderr).toContain(`task status ${chunkId}`)
+    const result = await run(
+      ['task', 'result', chunkId, '--wait', '--format', 'json', '--data-dir', dataDir],
+      { home },
+    )
+    expect(result.code).toBe(0)
+    const chunks = json<{ chunks: Array<{ text: string; start: number; end: number }> }>(result.stdout).chunks
+    expect(chunks.length).toBeGreaterThan(1)
+    for (const c of chunks) {
+      expect(c.text.length).toBeLessThanOrEqual(25)
+      expect(text.slice(c.start, c.end).trim()).toBe(c.text)
+    }
+    const readable = await run(['task', 'result', chunkId, '--data-dir', dataDir], { home })
+    expect(readable.stdout).toContain(`[0] 0–${chunks[0]!.end} ${chunks[0]!.text}`)
+
+    const list = await run(['task', 'list', '--json', '--data-dir', dataDir], { home })
+    const page = json<{ tasks: Array<{ id: string; type: string; status: string }>; limit: number }>(
+      list.stdout,
+    )
+    expect(page.limit).toBe(20)
+    expect(page.tasks.map((t) => [t.id, t.type, t.status])).toEqual([
+      [chunkId, 'chunk', 'COMPLETED'],
+      [done.id, 'mock', 'COMPLETED'],
+    ])
+    const second = await run(
+      ['task', 'list', '--limit', '1', '--offset', '1', '--json', '--data-dir', dataDir],
+      { home },
+    )
+    expect(json<{ tasks: Array<{ id: string }> }>(second.stdout).tasks.map((t) => t.id)).toEqual([done.id])
+
+    const one = await run(['task', 'status', done.id, '--data-dir', dataDir], { home })
+    expect(one.stdout).toMatch(/status:\s+COMPLETED/)
+    expect(one.stdout).toMatch(/ran on:\s+this node/)
+
+    const stop = await run(['node', 'stop', '--data-dir', dataDir], { home })
+    expect(stop.code).toBe(0)
+    expect(stop.stdout).toContain(`stopped the node`)
+    expect(alive(started.pid)).toBe(false)
+    for (const file of ['node.pid', 'control.json', 'control.token']) {
+      await expect(stat(join(dataDir, file)), file).rejects.toThrow(/ENOENT/)
+    }
+    const after = await run(['node', 'status', '--data-dir', dataDir], { home })
+    expect(after.code).toBe(3)
+  }, 90_000)
+
+  it('reports a failed task with exit code 4, and refuses a task type it does not run with exit 2', async () => {
+    const home = await tempHome()
+    const dataDir = join(home, 'node-a')
+    await startNode(home, dataDir)
+    const failed = await run(
+      [
+        'task',
+        'submit',
+        '--type',
+        'mock',
+        '--input-json',
+        '{"text":"x","fail":true}',
+        '--wait',
+        '--data-dir',
+        dataDir,
+      ],
+      { home },
+    )
+    expect(failed.code).toBe(4)
+    expect(failed.stderr).toMatch(/error: task \S+ failed: .*\[ERR_MOCK_FAILURE\]/)
+    const unknown = await run(
+      ['task', 'submit', '--type', 'translate', '--input', 'x', '--data-dir', dataDir],
+      { home },
+    )
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain('no backend runs task type "translate"')
+    expect(unknown.stderr).toContain('hint: see what the node runs with `p2p-ai-agents node status`')
+    const badInput = await run(
+      ['task', 'submit', '--type', 'chunk', '--input', 'x', '--param', 'size=0', '--data-dir', dataDir],
+      { home },
+    )
+    expect(badInput.code).toBe(2)
+    expect(badInput.stderr).toMatch(/size/)
+    const missing = await run(['task', 'result', 'no-such-task', '--data-dir', dataDir], { home })
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain('no task with id "no-such-task"')
+  }, 90_000)
+
+  it('refuses a second node on the same data directory, and finds its peer through --bootstrap', async () => {
+    const home = await tempHome()
+    const a = await startNode(home, join(home, 'node-a'))
+    const again = await run(
+      ['node', 'start', '--detach', '--data-dir', join(home, 'node-a'), ...LOCAL_NODE],
+      { home },
+    )
+    expect(again.code).toBe(1)
+    expect(again.stderr).toContain(`a node is already running from ${join(home, 'node-a')} (pid ${a.pid})`)
+    const b = await startNode(home, join(home, 'node-b'), ['--bootstrap', a.addresses[0]!])
+    let peers: Array<{ peerId: string; status: string }> = []
+    for (let i = 0; i < 50 && peers.length === 0; i++) {
+      const r = await run(['node', 'peers', '--json', '--data-dir', join(home, 'node-b')], { home })
+      peers = json(r.stdout)
+      if (peers.length === 0) await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    expect(peers).toEqual([expect.objectContaining({ peerId: a.peerId, status: 'connected' })])
+    const fromA = await run(['node', 'peers', '--data-dir', join(home, 'node-a')], { home })
+    expect(fromA.stdout).toContain(b.peerId)
+  }, 90_000)
+
+  it('requires the token: no token or a wrong one gets 401, another Host gets 403', async () => {
+    const home = await tempHome()
+    const dataDir = join(home, 'node-a')
+    const { control } = await startNode(home, dataDir)
+    const token = (await readFile(join(dataDir, 'control.token'), 'utf8')).trim()
+    expect(token).toMatch(/^[0-9a-f]{64}$/)
+    const none = await http(control, '/v1/status', {})
+    expect(none.status).toBe(401)
+    expect(none.body.error?.code).toBe('ERR_UNAUTHORIZED')
+    const wrong = await http(control, '/v1/status', { authorization: `Bearer ${'0'.repeat(64)}` })
+    expect(wrong.status).toBe(401)
+    const rebound = await http(control, '/v1/status', {
+      authorization: `Bearer ${token}`,
+      host: 'evil.example:80',
+    })
+    expect(rebound.status).toBe(403)
+    const ok = await http(control, '/v1/status', { authorization: `Bearer ${token}` })
+    expect(ok.status).toBe(200)
+  }, 90_000)
+
+  it('starts over a stale pid file left by a node that died', async () => {
+    const home = await tempHome()
+    const dataDir = join(home, 'node-a')
+    const first = await startNode(home, dataDir)
+    process.kill(first.pid, 'SIGKILL')
+    while (alive(first.pid)) await new Promise((resolve) => setTimeout(resolve, 50))
+    // The killed node left its pid and control files behind.
+    expect(Number.parseInt(await readFile(join(dataDir, 'node.pid'), 'utf8'), 10)).toBe(first.pid)
+    const status = await run(['node', 'status', '--data-dir', dataDir], { home })
+    expect(status.code).toBe(3)
+    expect(status.stderr).toContain(`pid ${first.pid}, which is not running`)
+    await writeFile(join(dataDir, 'node.pid'), `${await deadPid()}\n`)
+    const second = await startNode(home, dataDir)
+    expect(second.peerId).toBe(first.peerId)
+    expect((await run(['node', 'status', '--data-dir', dataDir], { home })).code).toBe(0)
+  }, 90_000)
+
+  it('reports a start that fails: a taken port, with advice, and no files left behind', async () => {
+    const home = await tempHome()
+    const a = await startNode(home, join(home, 'node-a'))
+    const port = /tcp\/(\d+)/.exec(a.addresses[0]!)![1]!
+    const dataDir = join(home, 'node-b')
+    const r = await run(
+      [
+        'node',
+        'start',
+        '--detach',
+        '--data-dir',
+        dataDir,
+        '--listen',
+        `/ip4/127.0.0.1/tcp/${port}`,
+        '--no-mdns',
+      ],
+      { home },
+    )
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/error: .*(EADDRINUSE|address already in use)/i)
+    await expect(stat(join(dataDir, 'node.pid'))).rejects.toThrow(/ENOENT/)
+  }, 90_000)
+})
