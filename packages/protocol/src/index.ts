@@ -1,8 +1,97 @@
-export * from './canonical-json.js'
-export * from './codec.js'
+/**
+ * The p2p-ai wire protocol: task messages with strict schemas, signed envelopes (Ed25519 over
+ * RFC 8785 canonical JSON, with replay protection), a varint length-prefixed JSON frame codec
+ * and coded errors. No libp2p: the transport hands over bytes and the connection's PeerId.
+ * The specification, with a test vector, is docs/protocol.md.
+ *
+ * @example
+ * ```ts
+ * import { generateIdentity } from '@p2p-ai/identity'
+ * import { createTaskRequest, encodeJsonFrame, openEnvelope, replayCache, sealEnvelope } from '@p2p-ai/protocol'
+ *
+ * const me = generateIdentity()
+ * const sealed = sealEnvelope(me, 'task.request', createTaskRequest({ requester: me.peerId, taskType: 'embed', input: { texts: ['hi'] } }))
+ * const frame = encodeJsonFrame(sealed.json) // write to a stream
+ * // on the other side, for each decoded frame value:
+ * const { envelope } = openEnvelope(JSON.parse(sealed.json), { replayCache: replayCache(), expectedSender: me.peerId })
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+export { canonicalize, type JsonObject, type JsonValue } from './canonical-json.js'
+export {
+  type ByteSource,
+  type DecodedFrame,
+  type DecodeFramesOptions,
+  decodeFrames,
+  type EncodeFrameOptions,
+  encodeFrame,
+  encodeJsonFrame,
+  type FrameCodecInit,
+  type FrameDecoder,
+  frameDecoder,
+} from './codec.js'
 export * from './constants.js'
-export * from './envelope.js'
-export * from './errors.js'
-export * from './messages.js'
-export * from './replay-cache.js'
-export * from './task.js'
+export {
+  digestOf,
+  type OpenEnvelopeOptions,
+  openEnvelope,
+  type SealEnvelopeOptions,
+  type SignedEnvelope,
+  type Signer,
+  sealEnvelope,
+  signingInput,
+} from './envelope.js'
+export {
+  AbortedError,
+  BadSignatureError,
+  type FrameError,
+  FrameTooLargeError,
+  FrameTruncatedError,
+  InvalidJsonError,
+  InvalidJsonValueError,
+  InvalidMessageError,
+  InvalidOptionError,
+  InvalidUtf8Error,
+  InvalidVarintError,
+  ProtocolError,
+  RemoteError,
+  ReplayedNonceError,
+  ResultMismatchError,
+  SignerMismatchError,
+  StaleMessageError,
+  StreamFailedError,
+  UnsupportedVersionError,
+} from './errors.js'
+export {
+  type Capabilities,
+  type Envelope,
+  type Goodbye,
+  isMessageType,
+  MESSAGE_TYPES,
+  type MessageType,
+  type ModelInfo,
+  type Payloads,
+  type TaskAccept,
+  type TaskCancel,
+  type TaskProgress,
+  type TaskReject,
+  type TaskRequest,
+  type TaskResult,
+  type TaskStatus,
+  type TaskTimings,
+  type UnsignedEnvelope,
+  validateEnvelope,
+  validatePayload,
+  type WireError,
+} from './messages.js'
+export { type ReplayCache, type ReplayCacheInit, type ReplayVerdict, replayCache } from './replay-cache.js'
+export {
+  assertResultMatches,
+  createTaskRequest,
+  fromWireError,
+  newTaskId,
+  type TaskRequestInit,
+  toWireError,
+} from './task.js'
