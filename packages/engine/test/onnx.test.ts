@@ -212,6 +212,18 @@ describe('onnx task', () => {
     expect(a.sizeBytes).toBeGreaterThan(0)
   })
 
+  it('runs with weight prepacking off', async () => {
+    const lean = onnxBackend({
+      worker: false,
+      builtinModels: false,
+      models: [{ name: 'arith', path: arith }],
+      cache: { session: { prepackWeights: false, intraOpNumThreads: 1, graphOptimizationLevel: 'basic' } },
+    })
+    const out = (await runTask(lean, 'onnx', { model: 'arith', inputs: good })) as OnnxRunOutput
+    expect(out.outputs.sum).toEqual(f32([2, 3], [1.5, 2.5, 3.5, 5, 6, 7]))
+    await lean.unload()
+  })
+
   it('rejects task types it does not run', async () => {
     await expect(
       backend.run({ id: '1', type: 'chunk', input: {} }, { signal: new AbortController().signal }),
@@ -224,6 +236,9 @@ describe('onnx task', () => {
     )
     expect(() => onnxBackend({ cache: { session: { intraOpNumThreads: -1 } } })).toThrow(/intraOpNumThreads/)
     expect(() => onnxBackend({ embedBatchSize: 0 })).toThrow(/embedBatchSize/)
+    expect(() => onnxBackend({ cache: { session: { prepackWeights: 'no' as never } } })).toThrow(
+      /prepackWeights/,
+    )
     expect(() => onnxBackend({ models: [{ name: 'Bad Name', path: arith }] })).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_MODEL_ENTRY' }),
     )

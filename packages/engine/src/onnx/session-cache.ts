@@ -22,6 +22,13 @@ export interface OnnxSessionInit {
    * @default true
    */
   readonly enableCpuMemArena?: boolean
+  /**
+   * Let ONNX Runtime keep a second, prepacked copy of MatMul weights for faster kernels. Off, a
+   * loaded session takes less memory (see docs/benchmarks/inference.md) and runs may be slower;
+   * loading peaks near 1.5× the model file either way.
+   * @default true
+   */
+  readonly prepackWeights?: boolean
 }
 
 /** When loaded sessions are released. All limits are soft while a session is in use. */
@@ -85,6 +92,10 @@ export function validateSessionCacheInit(init: SessionCacheInit): void {
   if (level !== undefined && !['disabled', 'basic', 'extended', 'all'].includes(level)) {
     throw new InvalidOnnxOptionsError(`session.graphOptimizationLevel ${JSON.stringify(level)} is not valid`)
   }
+  const prepack = init.session?.prepackWeights
+  if (prepack !== undefined && typeof prepack !== 'boolean') {
+    throw new InvalidOnnxOptionsError('session.prepackWeights must be a boolean')
+  }
   const mode = init.session?.executionMode
   if (mode !== undefined && mode !== 'sequential' && mode !== 'parallel') {
     throw new InvalidOnnxOptionsError(`session.executionMode ${JSON.stringify(mode)} is not valid`)
@@ -140,6 +151,7 @@ export function sessionCache(init: SessionCacheInit = {}): SessionCache {
       logSeverityLevel: 4,
       ...(o.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: o.intraOpNumThreads }),
       ...(o.interOpNumThreads === undefined ? {} : { interOpNumThreads: o.interOpNumThreads }),
+      ...(o.prepackWeights === false ? { extra: { session: { disable_prepacking: '1' } } } : {}),
     }
     try {
       return await ort.InferenceSession.create(model.modelFile, options)

@@ -1,9 +1,10 @@
 import { z } from 'zod'
 import type { BackendRunOptions, TaskType } from '../backend.js'
-import type { PoolingMode } from '../models/registry.js'
+import type { PoolingMode, ResolvedModel } from '../models/registry.js'
+import type { ModelTokenizer } from '../models/tokenizer.js'
 import { L2_EPSILON, MAX_EMBED_TEXTS, MAX_TEXT_LENGTH } from '../onnx/constants.js'
 import { type OnnxContext, runSession } from '../onnx/context.js'
-import { ModelNotFoundError, UnsupportedModelError } from '../onnx/errors.js'
+import { ModelNotFoundError, TokenizerNotFoundError, UnsupportedModelError } from '../onnx/errors.js'
 import { type InferenceSession, loadOrt, type OrtTensor } from '../onnx/ort.js'
 
 /** Input of the `embed` task: one text or many, and the model to embed them with. */
@@ -136,11 +137,31 @@ export async function runEmbed(
   if (name === undefined) {
     throw new ModelNotFoundError('embed needs a model: name one in the input or configure defaultEmbedModel')
   }
-  const texts = input.texts ?? [input.text ?? '']
   const model = await ctx.resolve(name, signal)
-  const tokenizer = await ctx.tokenizer(model)
-  const ort = await loadOrt()
+  if (model.tokenizerFile === undefined) {
+    throw new TokenizerNotFoundError(`model ${model.name} has no tokenizer.json in ${model.dir}`)
+  }
   signal.throwIfAborted()
+  // The session loads first: parsing tokenizer.json leaves garbage that would otherwise add to the
+  // session load's memory peak (the highest of a task's life).
+  return ctx.withSession(model, async (session) => {
+    const tokenizer = await ctx.tokenizer(model)
+    return embedWith(ctx, model, tokenizer, session, input, options)
+  })
+}
+
+async function embedWith(
+  ctx: OnnxContext,
+  model: ResolvedModel,
+  tokenizer: ModelTokenizer,
+  session: InferenceSession,
+  input: EmbedInput,
+  options: BackendRunOptions,
+): Promise<EmbedOutput> {
+  const { signal } = options
+  const output = chooseOutput(model.name, session)
+  const ort = await loadOrt()
+  const texts = input.texts ?? [input.text ?? '']
 
   const encoded = texts.map((t, i) => {
     // Tokenising thousands of texts is the one long JavaScript loop here; let aborts through.
@@ -158,55 +179,52 @@ export async function runEmbed(
     if (e.truncated) truncated++
   }
 
-  await ctx.withSession(model, async (session) => {
-    const output = chooseOutput(model.name, session)
-    const types = new Map(session.inputMetadata.map((m) => [m.name, m.isTensor ? m.type : 'int64']))
-    const batchSize = ctx.embedBatchSize
-    for (let start = 0; start < order.length; start += batchSize) {
-      signal.throwIfAborted()
-      const rows = order.slice(start, start + batchSize)
-      const seq = encoded[rows[0]!]!.ids.length
-      const b = rows.length
-      const feeds: Record<string, OrtTensor> = {}
-      for (const [feed, type] of types) {
-        const data = type === 'int32' ? new Int32Array(b * seq) : new BigInt64Array(b * seq)
-        rows.forEach((index, r) => {
-          const e = encoded[index]!
-          for (let t = 0; t < seq; t++) {
-            const v =
-              feed === 'input_ids'
-                ? (e.ids[t] ?? tokenizer.padId)
-                : feed === 'attention_mask'
-                  ? t < e.ids.length
-                    ? 1
-                    : 0
-                  : (e.typeIds[t] ?? 0)
-            data[r * seq + t] = (type === 'int32' ? v : BigInt(v)) as never
-          }
-        })
-        feeds[feed] = new ort.Tensor(type === 'int32' ? 'int32' : 'int64', data, [b, seq])
-      }
-      const result = await runSession(model, session, feeds, [output.name])
-      const tensor = result[output.name]!
-      if (tensor.type !== 'float32') {
-        throw new UnsupportedModelError(
-          `model ${model.name}: output ${output.name} is ${tensor.type}, not float32`,
-        )
-      }
-      const data = tensor.data as Float32Array
-      const hidden = Number(tensor.dims.at(-1))
-      dimensions = hidden
+  const types = new Map(session.inputMetadata.map((m) => [m.name, m.isTensor ? m.type : 'int64']))
+  const batchSize = ctx.embedBatchSize
+  for (let start = 0; start < order.length; start += batchSize) {
+    signal.throwIfAborted()
+    const rows = order.slice(start, start + batchSize)
+    const seq = encoded[rows[0]!]!.ids.length
+    const b = rows.length
+    const feeds: Record<string, OrtTensor> = {}
+    for (const [feed, type] of types) {
+      const data = type === 'int32' ? new Int32Array(b * seq) : new BigInt64Array(b * seq)
       rows.forEach((index, r) => {
-        const v = new Float32Array(hidden)
-        if (output.pooled) v.set(data.subarray(r * hidden, (r + 1) * hidden))
-        else pool(data, r, seq, hidden, encoded[index]!.ids.length, tokenizer.pooling, v)
-        if (input.normalize !== false) l2normalize(v)
-        vectors[index] = v
+        const e = encoded[index]!
+        for (let t = 0; t < seq; t++) {
+          const v =
+            feed === 'input_ids'
+              ? (e.ids[t] ?? tokenizer.padId)
+              : feed === 'attention_mask'
+                ? t < e.ids.length
+                  ? 1
+                  : 0
+                : (e.typeIds[t] ?? 0)
+          data[r * seq + t] = (type === 'int32' ? v : BigInt(v)) as never
+        }
       })
-      tensor.dispose()
-      options.onProgress?.({ fraction: Math.min(1, (start + b) / order.length) })
+      feeds[feed] = new ort.Tensor(type === 'int32' ? 'int32' : 'int64', data, [b, seq])
     }
-  })
+    const result = await runSession(model, session, feeds, [output.name])
+    const tensor = result[output.name]!
+    if (tensor.type !== 'float32') {
+      throw new UnsupportedModelError(
+        `model ${model.name}: output ${output.name} is ${tensor.type}, not float32`,
+      )
+    }
+    const data = tensor.data as Float32Array
+    const hidden = Number(tensor.dims.at(-1))
+    dimensions = hidden
+    rows.forEach((index, r) => {
+      const v = new Float32Array(hidden)
+      if (output.pooled) v.set(data.subarray(r * hidden, (r + 1) * hidden))
+      else pool(data, r, seq, hidden, encoded[index]!.ids.length, tokenizer.pooling, v)
+      if (input.normalize !== false) l2normalize(v)
+      vectors[index] = v
+    })
+    tensor.dispose()
+    options.onProgress?.({ fraction: Math.min(1, (start + b) / order.length) })
+  }
 
   const embeddings =
     input.encoding === 'base64'

@@ -134,11 +134,11 @@ function embedCase(state: State, model: 'tiny' | 'minilm', batch: number): Bench
 }
 
 /** Peak RSS of a fresh process that loads the MiniLM-sized model and embeds batches of 32. */
-async function memoryRound(state: State): Promise<Measurements> {
+async function memoryRound(state: State, prepackWeights: boolean): Promise<Measurements> {
   const script = `
     const { onnxBackend } = await import(${JSON.stringify(import.meta.resolve('@p2p-ai/engine'))})
     const models = ['tiny', 'minilm'].map((name) => ({ name, path: ${JSON.stringify(state.root)} + '/' + name }))
-    const backend = onnxBackend({ worker: false, builtinModels: false, models })
+    const backend = onnxBackend({ worker: false, builtinModels: false, models, cache: { session: { prepackWeights: ${prepackWeights} } } })
     const signal = new AbortController().signal
     const embed = (model) => backend.run({ id: model, type: 'embed', input: { model, texts: ${JSON.stringify(texts(32, 0))} } }, { signal })
     // The baseline holds everything but the model: ONNX Runtime, the tokenizer and V8, warmed on
@@ -149,8 +149,9 @@ async function memoryRound(state: State): Promise<Measurements> {
     // One short text: the session load dominates this peak.
     await backend.run({ id: 'load', type: 'embed', input: { model: 'minilm', text: 'load' } }, { signal })
     const loadPeakKb = process.resourceUsage().maxRSS
+    const loaded = process.memoryUsage().rss
     for (let i = 0; i < 5; i++) await embed('minilm')
-    console.log(JSON.stringify({ baseline, loadPeakKb, peakKb: process.resourceUsage().maxRSS }))
+    console.log(JSON.stringify({ baseline, loaded, loadPeakKb, peakKb: process.resourceUsage().maxRSS }))
   `
   const { stdout } = await promisify(execFile)(
     process.execPath,
@@ -159,7 +160,7 @@ async function memoryRound(state: State): Promise<Measurements> {
       env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
     },
   )
-  const r = JSON.parse(stdout) as { baseline: number; loadPeakKb: number; peakKb: number }
+  const r = JSON.parse(stdout) as { baseline: number; loaded: number; loadPeakKb: number; peakKb: number }
   const peakMb = r.peakKb / 1024
   const baselineMb = r.baseline / 1024 ** 2
   const modelMb = state.miniBytes / 1024 ** 2
@@ -168,6 +169,7 @@ async function memoryRound(state: State): Promise<Measurements> {
     rssBaselineMb: baselineMb,
     rssPeakMb: peakMb,
     loadPeakOverModelRatio: (r.loadPeakKb / 1024 - baselineMb) / modelMb,
+    loadedOverModelRatio: (r.loaded / 1024 ** 2 - baselineMb) / modelMb,
     // What the model costs on top of the warmed process; the documents' budget is 1.5 x model size.
     peakOverModelRatio: (peakMb - baselineMb) / modelMb,
     peakRssOverModelRatio: peakMb / modelMb,
@@ -259,12 +261,19 @@ export default defineSuite<State>({
       },
       { description: 'first embed on a fresh backend minus a warm one = session creation (+ hash check)' },
     ),
-    measure('peak memory minilm', () => memoryRound(state), {
-      rounds: 3,
-      warmupRounds: 0,
-      units: { peakOverModelRatio: 'x', peakRssOverModelRatio: 'x', loadPeakOverModelRatio: 'x' },
-      description: 'child process: 5 embeds of 32 sentences; peak RSS from getrusage',
-    }),
+    ...[true, false].map((prepack) =>
+      measure(`peak memory minilm${prepack ? '' : ' no-prepack'}`, () => memoryRound(state, prepack), {
+        rounds: 3,
+        warmupRounds: 0,
+        units: {
+          peakOverModelRatio: 'x',
+          peakRssOverModelRatio: 'x',
+          loadPeakOverModelRatio: 'x',
+          loadedOverModelRatio: 'x',
+        },
+        description: `child process, prepackWeights ${prepack}: load, then 5 embeds of 32; peak RSS from getrusage`,
+      }),
+    ),
     measure(
       'event-loop lag',
       async () => {
