@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { type ExchangeNode, exchangeNode, mesh, mock } from './fixtures/exchange-harness.js'
+import { z } from 'zod'
+import type { NetworkTaskStatus } from '../src/exchange/index.js'
+import { type ExchangeNode, exchangeNode, mesh, mock, until } from './fixtures/exchange-harness.js'
 
 const nodes: ExchangeNode[] = []
 afterEach(async () => {
@@ -13,7 +15,7 @@ async function spawnNodes(...inits: Parameters<typeof exchangeNode>[0][]): Promi
   return created
 }
 
-describe('task exchange between two nodes', () => {
+describe('task exchange', () => {
   it('runs a task on the peer that announced its type and returns the verified output', async () => {
     const [requester, provider] = await spawnNodes({}, { backends: [mock()] })
     const handle = requester!.exchange.submit({ type: 'mock', input: { text: 'hello p2p ai' } })
@@ -23,5 +25,144 @@ describe('task exchange between two nodes', () => {
     expect(record.output).toMatchObject({ text: 'hello p2p ai', words: 3 })
     expect(record.attempts).toEqual([])
     expect(record.timings?.totalMs).toBeGreaterThanOrEqual(0)
+    // The provider ran it under the requester's namespace.
+    expect(provider!.engine.get(`${requester!.peerId}:${handle.id}`)?.status).toBe('COMPLETED')
+  })
+
+  it('keeps announced capabilities (task types, concurrency, load) per peer', async () => {
+    const [a, b] = await spawnNodes({}, { backends: [mock({ taskType: 'mock' })], concurrency: 3 })
+    const seen = a!.exchange.peers().find((p) => p.peerId === b!.peerId)
+    expect(seen?.capabilities).toMatchObject({
+      taskTypes: ['mock'],
+      concurrency: 3,
+      load: { running: 0, queued: 0 },
+    })
+    expect(b!.exchange.capabilities().taskTypes).toEqual(['mock'])
+  })
+
+  it('announces load changes to peers while tasks run', async () => {
+    const [a, b] = await spawnNodes({}, { backends: [mock()], concurrency: 2 })
+    const handle = a!.exchange.submit({ type: 'mock', input: { latencyMs: 3_000 } }, { target: b!.peerId })
+    await until(
+      () => a!.exchange.peers().find((p) => p.peerId === b!.peerId)?.capabilities?.load.running === 1,
+      5_000,
+      'load announcement',
+    )
+    handle.cancel()
+  })
+
+  it("runs target 'local' on this node's engine and a PeerId target on exactly that peer", async () => {
+    const [a, b, c] = await spawnNodes({ backends: [mock()] }, { backends: [mock()] }, { backends: [mock()] })
+    const local = await a!.exchange
+      .submit({ type: 'mock', input: { text: 'here' } }, { target: 'local' })
+      .result()
+    expect(local).toMatchObject({ status: 'COMPLETED', peer: a!.peerId })
+    expect(a!.engine.get(`${a!.peerId}:${local.id}`)?.status).toBe('COMPLETED')
+    for (const target of [b!, c!, b!, c!]) {
+      const record = await a!.exchange
+        .submit({ type: 'mock', input: { text: 'there' } }, { target: target.peerId })
+        .result()
+      expect(record).toMatchObject({ status: 'COMPLETED', peer: target.peerId })
+    }
+  })
+
+  it('spreads tasks evenly over equal peers (under 20 % deviation from the mean)', async () => {
+    const providers = 3
+    const [requester, ...rest] = await spawnNodes(
+      {},
+      ...Array.from({ length: providers }, () => ({ backends: [mock({ latencyMs: 2 })], concurrency: 4 })),
+    )
+    const tasks = 240
+    const handles = []
+    // Bursts of 12 at a time: several in flight, as a real client would have.
+    for (let i = 0; i < tasks; i += 12) {
+      const burst = Array.from({ length: 12 }, (_, j) =>
+        requester!.exchange.submit({ type: 'mock', input: { text: `task ${i + j}` } }),
+      )
+      handles.push(...burst)
+      await Promise.all(burst.map((h) => h.result()))
+    }
+    const counts = new Map(rest.map((p) => [p.peerId, 0]))
+    for (const handle of handles) {
+      const record = handle.record()
+      expect(record.status).toBe('COMPLETED')
+      counts.set(record.peer!, (counts.get(record.peer!) ?? 0) + 1)
+    }
+    const mean = tasks / providers
+    console.log(
+      [...counts.values()],
+      requester!.exchange.peers().map((p) => [p.peerId.slice(-4), p.capabilities?.load, p.reputation]),
+    )
+    for (const count of counts.values()) expect(Math.abs(count - mean) / mean).toBeLessThan(0.2)
+    expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(tasks)
+  })
+
+  it('reports status and progress events through the handle', async () => {
+    const [a, b] = await spawnNodes({}, {})
+    b!.exchange.registerTask({
+      name: 'count',
+      input: z.strictObject({ to: z.number().int().min(1).max(10) }),
+      async run({ to }, { progress }) {
+        for (let i = 1; i <= to; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 120))
+          progress(i / to, `step ${i}`)
+        }
+        return { counted: to }
+      },
+    })
+    await until(() => a!.exchange.peers().some((p) => p.capabilities?.taskTypes.includes('count') === true))
+    const handle = a!.exchange.submit({ type: 'count', input: { to: 4 } })
+    const statuses: NetworkTaskStatus[] = []
+    const fractions: number[] = []
+    handle.addEventListener('status', (evt) => statuses.push(evt.detail.status))
+    handle.addEventListener('progress', (evt) => fractions.push(evt.detail.fraction))
+    expect(await handle.output()).toEqual({ counted: 4 })
+    expect(statuses.at(-1)).toBe('COMPLETED')
+    expect(statuses).toContain('RUNNING')
+    expect(fractions.length).toBeGreaterThanOrEqual(2)
+    expect(fractions).toEqual([...fractions].sort((x, y) => x - y))
+  })
+
+  it('lists and finds submitted tasks in node.tasks', async () => {
+    const [a, b] = await spawnNodes({}, { backends: [mock()] })
+    const first = a!.exchange.submit({ type: 'mock', input: { text: 'one' } })
+    await first.result()
+    const second = a!.exchange.submit({ type: 'mock', input: { text: 'two' }, id: 'my-own-task-id' })
+    await second.result()
+    expect(a!.exchange.tasks.get('my-own-task-id')).toMatchObject({ status: 'COMPLETED', peer: b!.peerId })
+    expect(a!.exchange.tasks.list().map((r) => r.id)).toEqual(['my-own-task-id', first.id])
+    expect(a!.exchange.tasks.list({ status: 'FAILED' })).toEqual([])
+    expect(a!.exchange.tasks.list({ peer: b!.peerId, limit: 1 })).toHaveLength(1)
+    expect(a!.exchange.tasks.pending).toBe(0)
+    // Submitting a known id returns the same task instead of running it again.
+    expect(a!.exchange.submit({ type: 'mock', input: { text: 'two' }, id: 'my-own-task-id' })).toBe(second)
+    expect(() => a!.exchange.submit({ type: 'chunk', input: {}, id: 'my-own-task-id' })).toThrow(
+      expect.objectContaining({ code: 'ERR_TASK_ID_CONFLICT' }),
+    )
+  })
+
+  it('throws coded errors for malformed submissions', async () => {
+    const [a, b] = await spawnNodes({}, { backends: [mock()] })
+    const submit = (task: unknown, options: unknown = {}) =>
+      a!.exchange.submit(task as never, options as never)
+    expect(() => submit({ type: 'Bad Type', input: {} })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_TASK' }),
+    )
+    expect(() => submit({ type: 'mock', input: [] })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_TASK' }),
+    )
+    expect(() => submit({ type: 'mock', input: {}, id: 'short' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_TASK' }),
+    )
+    expect(() => submit({ type: 'mock', input: {}, priority: 10 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_TASK' }),
+    )
+    expect(() => submit({ type: 'mock', input: {} }, { target: 'somebody' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_TARGET' }),
+    )
+    // Input that is an object but not JSON fails the task, coded, without a network attempt.
+    const record = await submit({ type: 'mock', input: { bad: Number.NaN } }, { target: b!.peerId }).result()
+    expect(record).toMatchObject({ status: 'FAILED', error: { code: 'ERR_INVALID_TASK' } })
+    expect(record.attempts).toHaveLength(1)
   })
 })

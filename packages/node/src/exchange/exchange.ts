@@ -182,10 +182,15 @@ export class TaskExchange {
       engine: components.engine,
       reputation: this.#reputation,
       outstanding: (peer) => this.#requester.outstanding(peer),
+      takePeak: (peer) => this.#requester.takePeak(peer),
       rtt: components.peerRtt ?? (() => undefined),
     })
     this.#tasks = new TaskRegistry(this.#init.taskHistory)
+    const stopSignal = this.#stop.signal
     this.#context = {
+      get stopped() {
+        return stopSignal.aborted
+      },
       self: components.peerId,
       signer: components.signer,
       requester: this.#requester,
@@ -193,7 +198,6 @@ export class TaskExchange {
       reputation: this.#reputation,
       acceptTimeoutMs: this.#init.acceptTimeoutMs,
       log: components.log,
-      stopSignal: this.#stop.signal,
       choose: (task, tried) => this.#choose(task, tried),
       finished: (task) => this.#tasks.finished(task),
     }
@@ -252,6 +256,7 @@ export class TaskExchange {
     if (this.#stop.signal.aborted) return
     this.#provider.stopAccepting()
     this.#stop.abort(new ExchangeStoppedError('the exchange stopped'))
+    for (const task of this.#tasks.active()) task.halt()
     this.#announcer.stop()
     this.#requester.stop(new ExchangeStoppedError('the exchange stopped'))
     for (const detach of this.#detach.splice(0)) detach()

@@ -2,10 +2,12 @@
  * What the exchange knows about each peer (connection, announced capabilities, an estimate of
  * its load) and the routing decision built on it.
  *
- * Load estimate: a peer's announcement counts every task it runs or queues, ours included. At
- * each announcement we note how many of ours were outstanding there; the rest is other
- * requesters' load, which we assume unchanged until the next announcement, while our own part
- * is known exactly at any moment. So `load = others + ours now`, fresh between announcements.
+ * Load estimate: a peer's announcement counts every task it runs or queues, ours included, as of
+ * some moment shortly before it arrived. Subtracting the most of ours that were outstanding there
+ * since the previous announcement leaves (a lower bound of) other requesters' load, which we
+ * assume unchanged until the next announcement, while our own part is known exactly at any
+ * moment. So `load = others + ours now`, fresh between announcements, and erring towards trying
+ * a peer rather than skipping an idle one.
  */
 import type { PeerId } from '@libp2p/interface'
 import type { TaskEngine } from '@p2p-ai/engine'
@@ -24,6 +26,8 @@ export interface PeerViewsInit {
   reputation: ReputationBook
   /** Tasks of this node outstanding on the peer right now. */
   outstanding(peer: string): number
+  /** The most tasks of this node outstanding on the peer since the last call. */
+  takePeak(peer: string): number
   /** Heartbeat round trip, if known. */
   rtt(peer: string): number | undefined
 }
@@ -83,7 +87,7 @@ export class PeerViews {
     const view = this.#view(peer)
     view.capabilities = capabilities
     const announced = capabilities.load.running + capabilities.load.queued
-    view.othersLoad = Math.max(0, announced - this.#init.outstanding(peer))
+    view.othersLoad = Math.max(0, announced - this.#init.takePeak(peer))
   }
 
   /** Where the next attempt of `spec` goes, or undefined if nowhere fits right now. */

@@ -85,6 +85,10 @@ export class TaskRequester {
   readonly #init: TaskRequesterInit
   readonly #outbound = new Map<string, Outbound>()
   readonly #opening = new Map<string, Promise<Outbound>>()
+  /** Attempts waiting for their peer's stream to open: they count as outstanding already. */
+  readonly #waiting = new Map<string, number>()
+  /** Per peer, the most attempts outstanding at once since `takePeak` last looked. */
+  readonly #peaks = new Map<string, number>()
   #sweep: NodeJS.Timeout | undefined
 
   constructor(init: TaskRequesterInit) {
@@ -105,7 +109,24 @@ export class TaskRequester {
 
   /** Attempts pending on `peer` (routing adds them to the peer's announced load). */
   outstanding(peer: string): number {
-    return this.#outbound.get(peer)?.attempts.size ?? 0
+    return (this.#outbound.get(peer)?.attempts.size ?? 0) + (this.#waiting.get(peer) ?? 0)
+  }
+
+  /**
+   * The most attempts outstanding on `peer` at any moment since the last call (at least the
+   * current count). A capability announcement counts our tasks of some moment before it arrived;
+   * subtracting the peak of that period keeps finished ones from passing for other people's load.
+   */
+  takePeak(peer: string): number {
+    const now = this.outstanding(peer)
+    const peak = Math.max(now, this.#peaks.get(peer) ?? 0)
+    this.#peaks.set(peer, now)
+    return peak
+  }
+
+  #notePeak(peer: string): void {
+    const now = this.outstanding(peer)
+    if (now > (this.#peaks.get(peer) ?? 0)) this.#peaks.set(peer, now)
   }
 
   /**
@@ -127,12 +148,24 @@ export class TaskRequester {
       }
       opening.then(clear, clear)
     }
+    const peer = attempt.peer
+    this.#waiting.set(peer, (this.#waiting.get(peer) ?? 0) + 1)
+    this.#notePeak(peer)
+    const done = (): void => {
+      const left = (this.#waiting.get(peer) ?? 1) - 1
+      if (left > 0) this.#waiting.set(peer, left)
+      else this.#waiting.delete(peer)
+    }
     opening.then(
       (outbound) => {
+        done()
         if (outbound.channel.writable) this.#dispatch(outbound, attempt)
         else attempt.fail(new PeerDisconnectedError(`the task stream to ${attempt.peer} closed`))
       },
-      (err: unknown) => attempt.fail(err as Error),
+      (err: unknown) => {
+        done()
+        attempt.fail(err as Error)
+      },
     )
   }
 
@@ -208,6 +241,7 @@ export class TaskRequester {
       outbound.earlier.set(attempt.taskId, earlier)
     }
     outbound.attempts.set(attempt.taskId, attempt)
+    this.#notePeak(outbound.peer)
     if (
       !outbound.channel.send(
         encodeFrame(attempt.request.envelope, { maxFrameBytes: this.#init.maxFrameBytes }),

@@ -34,6 +34,11 @@ export class TaskRegistry implements TaskList {
     return task
   }
 
+  /** Tasks not yet finished. */
+  active(): NetworkTask[] {
+    return [...this.#active.values()]
+  }
+
   add(task: NetworkTask): void {
     this.#active.set(task.id, task)
   }

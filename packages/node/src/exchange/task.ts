@@ -18,7 +18,13 @@ import {
 } from '@p2p-ai/protocol'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
-import { BUSY_RETRY_AFTER_MS, RESULT_GRACE_MS, RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS } from './constants.js'
+import {
+  BUSY_RETRY_AFTER_MS,
+  PEER_WAIT_POLL_MS,
+  RESULT_GRACE_MS,
+  RETRY_BASE_DELAY_MS,
+  RETRY_MAX_DELAY_MS,
+} from './constants.js'
 import {
   type AttemptInfo,
   ExchangeStoppedError,
@@ -53,8 +59,8 @@ export interface TaskContext {
   readonly reputation: ReputationBook
   readonly acceptTimeoutMs: number
   readonly log: Logger
-  /** Aborted when the exchange stops. */
-  readonly stopSignal: AbortSignal
+  /** Whether the exchange has stopped (tasks submitted now fail at once). */
+  readonly stopped: boolean
   /** The next place to try, skipping `tried` while others remain; undefined if none fits now. */
   choose(task: NetworkTask, tried: ReadonlySet<string>): Choice | undefined
   /** The task reached a final status. */
@@ -113,8 +119,8 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
   /** Ends the wait for the current remote attempt (when the task finishes by other means). */
   #settleRemote: ((outcome: AttemptOutcome) => void) | undefined
   #local: TaskHandle | undefined
-  /** Wakes the attempt loop early: cancellation or stop. */
-  readonly #abort = new AbortController()
+  /** Wakes the attempt loop from a backoff or a wait early (the task finished meanwhile). */
+  #wake: (() => void) | undefined
   readonly #done: Promise<NetworkTaskRecord<Output>>
   #resolveDone!: (record: NetworkTaskRecord<Output>) => void
 
@@ -189,29 +195,23 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
     return true
   }
 
+  /** The exchange is stopping: the task fails with `ERR_EXCHANGE_STOPPED`, its provider is told. */
+  halt(): void {
+    if (this.isFinished) return
+    if (this.#remote !== undefined) this.#ctx.requester.withdraw(this.#remote, true, 'requester stopping')
+    this.#local?.cancel()
+    this.#finish('FAILED', undefined, new ExchangeStoppedError('the node stopped before the task finished'))
+  }
+
   /** Runs attempts until the task is final. Called once by the exchange. */
   async run(): Promise<void> {
-    const onStop = (): void => {
-      if (!this.isFinished) {
-        if (this.#remote !== undefined) this.#ctx.requester.withdraw(this.#remote, true, 'requester stopping')
-        this.#local?.cancel()
-        this.#finish(
-          'FAILED',
-          undefined,
-          new ExchangeStoppedError('the node stopped before the task finished'),
-        )
-      }
-    }
-    if (this.#ctx.stopSignal.aborted) onStop()
-    this.#ctx.stopSignal.addEventListener('abort', onStop, { once: true })
     try {
-      await this.#loop()
+      if (this.#ctx.stopped) this.halt()
+      else await this.#loop()
     } catch (err) {
       // A bug, not a task outcome; still, the task must not stay pending forever.
       this.#ctx.log.error({ err, taskId: this.id }, 'task loop failed')
       if (!this.isFinished) this.#finish('FAILED', undefined, err as Error)
-    } finally {
-      this.#ctx.stopSignal.removeEventListener('abort', onStop)
     }
   }
 
@@ -219,7 +219,9 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
     const tried = new Set<string>()
     for (let n = 1; n <= this.spec.maxAttempts; n++) {
       if (this.isFinished) return
-      const choice = await this.#waitForChoice(tried)
+      // Choosing and sending happen in the same tick when a place is free: a burst of submissions
+      // then sees each other's load, instead of all picking the peer that looked best at first.
+      const choice = this.#ctx.choose(this, tried) ?? (await this.#waitForChoice(tried))
       if (this.isFinished) return
       if (choice === undefined) {
         const why = this.#noPeerMessage()
@@ -240,7 +242,8 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
       if (this.listenerCount('attempt') > 0) {
         this.safeDispatchEvent('attempt', { detail: this.#attempts.at(-1) as AttemptInfo })
       }
-      if (outcome.verdict.kind === 'final') {
+      const explicit = this.spec.target !== 'auto'
+      if (outcome.verdict.kind === 'final' || (explicit && outcome.verdict.notCapable === true)) {
         this.#finish(outcome.status ?? 'FAILED', undefined, outcome.error)
         return
       }
@@ -266,11 +269,11 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
   async #waitForChoice(tried: ReadonlySet<string>): Promise<Choice | undefined> {
     const deadline = performance.now() + this.spec.waitForPeerMs
     for (;;) {
+      const left = deadline - performance.now()
+      if (left <= 0 || this.isFinished) return undefined
+      await this.#sleep(Math.min(left, PEER_WAIT_POLL_MS))
       const choice = this.#ctx.choose(this, tried)
       if (choice !== undefined || this.isFinished) return choice
-      const left = deadline - performance.now()
-      if (left <= 0) return undefined
-      await this.#sleep(Math.min(left, 100))
     }
   }
 
@@ -442,7 +445,7 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
     } else {
       this.#error = { code: error?.code ?? 'ERR_INTERNAL', message: error?.message ?? status.toLowerCase() }
     }
-    this.#abort.abort()
+    this.#wake?.()
     this.#settleRemote?.({ kind: 'done' })
     const record = this.record()
     this.#resolveDone(record as NetworkTaskRecord<Output>)
@@ -450,18 +453,17 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
     if (this.listenerCount('status') > 0) this.safeDispatchEvent('status', { detail: record })
   }
 
-  /** Sleeps, waking early when the task finishes (cancel) or the exchange stops. */
+  /** Sleeps, waking early when the task finishes (cancel, stop). No AbortController: they are costly. */
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const signal = this.#abort.signal
-      if (signal.aborted) return resolve()
-      const timer = setTimeout(done, ms)
-      function done(): void {
+      if (this.isFinished) return resolve()
+      const done = (): void => {
         clearTimeout(timer)
-        signal.removeEventListener('abort', done)
+        this.#wake = undefined
         resolve()
       }
-      signal.addEventListener('abort', done, { once: true })
+      const timer = setTimeout(done, ms)
+      this.#wake = done
     })
   }
 }

@@ -119,10 +119,16 @@ export function toWire(error: { readonly code: string; readonly message: string 
  */
 export type Verdict =
   | { readonly kind: 'final' }
-  | { readonly kind: 'retry'; readonly blame: 'none' | 'busy' | 'failure' | 'misbehaviour' }
+  | {
+      readonly kind: 'retry'
+      readonly blame: 'none' | 'busy' | 'failure' | 'misbehaviour'
+      /** The peer lacks what the task needs: only another peer can help (final for an explicit target). */
+      readonly notCapable?: true
+    }
 
 const FINAL: Verdict = { kind: 'final' }
 const RETRY_NONE: Verdict = { kind: 'retry', blame: 'none' }
+const RETRY_NOT_CAPABLE: Verdict = { kind: 'retry', blame: 'none', notCapable: true }
 const RETRY_BUSY: Verdict = { kind: 'retry', blame: 'busy' }
 const RETRY_FAILURE: Verdict = { kind: 'retry', blame: 'failure' }
 const RETRY_MISBEHAVIOUR: Verdict = { kind: 'retry', blame: 'misbehaviour' }
@@ -171,7 +177,8 @@ const NOT_CAPABLE = new Set([
 export function rejectVerdict(code: string): Verdict {
   if (INPUT_BOUND.has(code)) return FINAL
   if (code === TASK_ERROR_CODES.busy || code === 'ERR_QUEUE_FULL') return RETRY_BUSY
-  if (NOT_CAPABLE.has(code) || code === TASK_ERROR_CODES.shuttingDown) return RETRY_NONE
+  if (NOT_CAPABLE.has(code)) return RETRY_NOT_CAPABLE
+  if (code === TASK_ERROR_CODES.shuttingDown) return RETRY_NONE
   if (MISBEHAVIOUR.has(code)) return RETRY_MISBEHAVIOUR
   return RETRY_FAILURE
 }
