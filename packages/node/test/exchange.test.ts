@@ -89,10 +89,6 @@ describe('task exchange', () => {
       counts.set(record.peer!, (counts.get(record.peer!) ?? 0) + 1)
     }
     const mean = tasks / providers
-    console.log(
-      [...counts.values()],
-      requester!.exchange.peers().map((p) => [p.peerId.slice(-4), p.capabilities?.load, p.reputation]),
-    )
     for (const count of counts.values()) expect(Math.abs(count - mean) / mean).toBeLessThan(0.2)
     expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(tasks)
   })
