@@ -75,14 +75,25 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       created ? 'created a new identity' : 'loaded identity',
     )
 
-  const engine: TaskEngine = taskEngine({
-    ...engineOptions,
-    concurrency: config.engine.concurrency,
-    maxQueueLength: config.engine.maxQueueLength,
-    timeoutMs: config.engine.taskTimeoutMs,
-    backends: backends ?? [],
-    store: resultStore({ directory: join(config.dataDir, STORE_DIR_NAME), ttlMs: config.engine.resultTtlMs }),
+  const store = resultStore({
+    directory: join(config.dataDir, STORE_DIR_NAME),
+    ttlMs: config.engine.resultTtlMs,
   })
+  let engine: TaskEngine
+  try {
+    engine = taskEngine({
+      ...engineOptions,
+      concurrency: config.engine.concurrency,
+      maxQueueLength: config.engine.maxQueueLength,
+      timeoutMs: config.engine.taskTimeoutMs,
+      backends: backends ?? [],
+      store,
+    })
+  } catch (err) {
+    // A bad engine option or backend: close the store again rather than leave it open.
+    store.close()
+    throw err
+  }
   let transport: Transport
   try {
     signal?.throwIfAborted()

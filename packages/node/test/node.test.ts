@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { mockBackend } from '@p2p-ai/engine'
 import { pino } from 'pino'
@@ -130,12 +130,15 @@ describe('node metadata and health', () => {
     expect(byName.network).toMatchObject({ status: 'degraded', local: false })
     expect(node.isReady()).toBe(true)
 
+    const changes: string[] = []
+    node.addEventListener('health:change', (evt) => changes.push(evt.detail.status))
     node.registerHealthCheck('model-cache', () => new Promise(() => {}))
     const started = Date.now()
     const second = await node.checkHealth()
     expect(Date.now() - started).toBeLessThan(2_000)
     expect(second.components.find((c) => c.name === 'model-cache')).toMatchObject({ status: 'unhealthy' })
     expect(node.isReady()).toBe(false)
+    expect(changes).toEqual(['unhealthy'])
     await node.stop()
   })
 
@@ -148,5 +151,36 @@ describe('node metadata and health', () => {
     const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(records.some((r) => r.component === 'node' && r.msg === 'state ACTIVE')).toBe(true)
     expect(records.every((r) => r.peerId === node.peerId)).toBe(true)
+  })
+})
+
+/** Files under `dir` this process holds open (Linux: /proc/self/fd). */
+function openFilesUnder(dir: string): string[] {
+  return readdirSync('/proc/self/fd')
+    .map((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`)
+      } catch {
+        return ''
+      }
+    })
+    .filter((target) => target.startsWith(dir))
+}
+
+describe('node construction failures', () => {
+  it('closes the store again when the engine refuses its options', async () => {
+    await using dir = await tempDir('p2p-ai-node-')
+    await expect(
+      createNode({ ...localInit(dir.path), engineOptions: { workers: false, cancelGraceMs: -1 } }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG' })
+    expect(openFilesUnder(dir.path)).toEqual([])
+  })
+
+  it('fails with the transport error and leaves nothing open for a bad listen address', async () => {
+    await using dir = await tempDir('p2p-ai-node-')
+    await expect(
+      createNode({ ...localInit(dir.path), network: { listen: ['/ip4/999.0.0.1/tcp/0'] } }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_LISTEN_ADDRESS' })
+    expect(openFilesUnder(dir.path)).toEqual([])
   })
 })
