@@ -200,3 +200,17 @@ export class TaskNotFinishedError extends Error {
     this.hint = hint
   }
 }
+
+/** No demo network runs in the demo directory. */
+export class DemoNotRunningError extends Error {
+  static readonly code = 'ERR_DEMO_NOT_RUNNING'
+  readonly code = DemoNotRunningError.code
+  override readonly name = 'DemoNotRunningError'
+  readonly exitCode = EXIT.NOT_RUNNING
+  readonly hint: string
+
+  constructor(dir: string) {
+    super(`no demo is running in ${dir}`)
+    this.hint = `start one with \`${BIN_NAME} demo start --nodes 3\``
+  }
+}
