@@ -52,3 +52,31 @@ export function formatSuite(result: SuiteResult): string {
   out.push(`(${(result.durationMs / 1000).toFixed(1)} s)`)
   return out.join('\n')
 }
+
+/** A Markdown table of a suite's results, for `docs/benchmarks/<area>.md`. */
+export function formatSuiteMarkdown(result: SuiteResult): string {
+  const out = [
+    `### ${result.name}`,
+    '',
+    result.description,
+    '',
+    '| case | metric | median | min – max | ±MAD | rounds |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+  ]
+  for (const c of result.cases) {
+    if (c.error !== undefined) {
+      out.push(`| ${c.name} | error | ${c.error.code ?? c.error.name}: ${c.error.message} | | | |`)
+      continue
+    }
+    for (const m of c.metrics) {
+      const s = m.summary
+      const unit = m.unit === '' ? '' : ` ${m.unit}`
+      out.push(
+        `| ${c.name} | ${m.name} | ${formatNumber(s.median)}${unit} | ${formatNumber(s.min)} – ${formatNumber(s.max)} | ${(s.madRel * 100).toFixed(1)}% | ${s.n} |`,
+      )
+    }
+  }
+  if (result.error !== undefined)
+    out.push('', `Suite error: ${result.error.code ?? result.error.name}: ${result.error.message}`)
+  return out.join('\n')
+}

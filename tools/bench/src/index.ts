@@ -13,7 +13,7 @@ export {
   RESULTS_SCHEMA_VERSION,
 } from './constants.js'
 export { InvalidMeasurementError, InvalidSuiteError, UnknownSuiteError, UsageError } from './errors.js'
-export { formatNumber, formatSuite } from './format.js'
+export { formatNumber, formatSuite, formatSuiteMarkdown } from './format.js'
 export { type MachineInfo, machineInfo } from './machine.js'
 export { type BenchReport, listSuiteFiles, type MainInit, main } from './main.js'
 export {

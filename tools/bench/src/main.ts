@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { RESULTS_SCHEMA_VERSION } from './constants.js'
 import { InvalidSuiteError, UnknownSuiteError, UsageError } from './errors.js'
-import { formatSuite } from './format.js'
+import { formatSuite, formatSuiteMarkdown } from './format.js'
 import { type MachineInfo, machineInfo } from './machine.js'
 import { defineSuite, type RunOptions, runSuite, type Suite, type SuiteResult } from './runner.js'
 
@@ -38,6 +38,7 @@ options:
   --quick         smoke test: at most 2 rounds, 100 ms budgets, minimal warm-up
   --filter TEXT   only cases whose name contains TEXT
   --json FILE     write all results to FILE (default: bench-results/<suite>-<time>.json per suite)
+  --markdown      print Markdown tables (for docs/benchmarks/<area>.md) instead of plain text
   --list          list the suites and exit
   -h, --help      show this help`
 
@@ -106,7 +107,7 @@ export async function main(argv: readonly string[], init: MainInit = {}): Promis
       onCase: (c) => err(`  ${c.name}: ${c.error === undefined ? 'done' : `ERROR ${c.error.message}`}`),
     })
     results.push(result)
-    out(`\n${formatSuite(result)}`)
+    out(`\n${args.markdown ? formatSuiteMarkdown(result) : formatSuite(result)}`)
     if (result.error !== undefined || result.cases.some((c) => c.error !== undefined)) failed = true
     if (args.json === undefined) {
       const file = join(init.resultsDir ?? defaultResultsDir(), `${name}-${fileTimestamp(new Date())}.json`)
@@ -128,6 +129,7 @@ interface CommandLine {
   quick: boolean
   filter?: string
   json?: string
+  markdown: boolean
   list: boolean
   help: boolean
 }
@@ -143,6 +145,7 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
   const cmd: CommandLine = {
     suites: positionals,
     quick: values.quick ?? false,
+    markdown: values.markdown ?? false,
     list: values.list ?? false,
     help: values.help ?? false,
   }
@@ -162,6 +165,7 @@ const OPTIONS = {
   quick: { type: 'boolean' },
   filter: { type: 'string' },
   json: { type: 'string' },
+  markdown: { type: 'boolean' },
   list: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const

@@ -281,6 +281,14 @@ describe('the bench CLI', () => {
     expect(out.join('\n')).toMatch(/tiny — a tiny suite[\s\S]*add\s+opsPerSec/)
   })
 
+  it('prints Markdown tables on request', async () => {
+    expect(await main(['tiny', '--quick', '--markdown', '--json', join(dir, 'o.json')], io())).toBe(0)
+    const text = out.join('\n')
+    expect(text).toContain('### tiny')
+    expect(text).toContain('| case | metric | median | min – max | ±MAD | rounds |')
+    expect(text).toMatch(/\| add \| opsPerSec \| [\d,.]+ ops\/s \| [\d,.]+ – [\d,.]+ \| \d+\.\d% \| 2 \|/)
+  })
+
   it('writes one timestamped file per suite into the results directory by default', async () => {
     expect(await main(['tiny', '--quick'], io())).toBe(0)
     const files = await readdir(join(dir, 'results'))
