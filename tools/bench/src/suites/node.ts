@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { createNode, type NodeInit, type P2PNode } from '@p2p-ai/node'
+import { createNode, loadConfig, type NodeInit, type P2PNode, resolveNodeConfig } from '@p2p-ai/node'
 import { defineSuite, measure } from '../runner.js'
 
 // Nodes stay on 127.0.0.1; mDNS runs only on loopback with a service tag unique to this run.
@@ -128,7 +128,27 @@ function percentile(sorted: readonly number[], p: number): number {
 interface State {
   dir: string
   node: P2PNode
+  configFile: string
 }
+
+/** A typical config file: a bit of everything, as a user would write it. */
+const CONFIG_YAML = `dataDir: ./data
+network:
+  listen: ['/ip4/0.0.0.0/tcp/9000', '/ip4/0.0.0.0/tcp/9001/ws']
+  bootstrap: ['/ip4/192.168.1.20/tcp/9000/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN']
+  maxConnections: 32
+  mdns:
+    enabled: true
+    interface: lan
+heartbeat:
+  intervalMs: 10000
+  timeoutMs: 3000
+engine:
+  concurrency: 4
+log:
+  level: info
+`
+const CONFIG_ENV = { HOME: '/home/bench', P2P_AI_LOG__LEVEL: 'debug', P2P_AI_NETWORK__MAX_CONNECTIONS: '16' }
 
 export default defineSuite<State>({
   name: 'node',
@@ -137,13 +157,15 @@ export default defineSuite<State>({
   setup: async () => {
     const dir = await mkdtemp(join(tmpdir(), 'p2p-ai-bench-node-'))
     const node = await createNode(localInit(join(dir, 'metadata')))
-    return { dir, node }
+    const configFile = join(dir, 'config.yaml')
+    await writeFile(configFile, CONFIG_YAML)
+    return { dir, node, configFile }
   },
   teardown: async ({ dir, node }) => {
     await node.stop()
     await rm(dir, { recursive: true, force: true })
   },
-  cases: ({ dir, node }) => [
+  cases: ({ dir, node, configFile }) => [
     measure(
       'metadata()',
       ({ quick }) => {
@@ -161,6 +183,36 @@ export default defineSuite<State>({
           p50Us: percentile(sorted, 0.5) * 1000,
           p99Us: percentile(sorted, 0.99) * 1000,
           maxUs: sorted.at(-1)! * 1000,
+        }
+      },
+      { rounds: 5 },
+    ),
+    measure(
+      'loadConfig()',
+      async ({ quick }) => {
+        const calls = quick ? 20 : 500
+        const load: number[] = []
+        const validate: number[] = []
+        const input = {
+          network: { maxConnections: 8 },
+          heartbeat: { intervalMs: 5_000 },
+          log: { level: 'warn' as const },
+        }
+        for (let i = 0; i < calls; i++) {
+          const t0 = performance.now()
+          await loadConfig({ file: configFile, env: CONFIG_ENV })
+          load.push(performance.now() - t0)
+          const t1 = performance.now()
+          resolveNodeConfig(input, { env: CONFIG_ENV })
+          validate.push(performance.now() - t1)
+        }
+        load.sort((a, b) => a - b)
+        validate.sort((a, b) => a - b)
+        return {
+          fileP50Ms: percentile(load, 0.5),
+          fileP99Ms: percentile(load, 0.99),
+          validateP50Us: percentile(validate, 0.5) * 1000,
+          validateP99Us: percentile(validate, 0.99) * 1000,
         }
       },
       { rounds: 5 },
