@@ -250,7 +250,8 @@ export class TaskExchange {
   /**
    * Stops: new requests from peers are refused (`ERR_SHUTTING_DOWN`), tasks submitted here and not
    * finished fail with `ERR_EXCHANGE_STOPPED` (their providers are told to cancel), outbound
-   * streams close. Tasks accepted from peers keep running until the engine stops.
+   * streams close. Tasks accepted from peers keep running until the engine stops; the protocol
+   * handlers stay registered until the transport stops.
    */
   async stop(): Promise<void> {
     if (this.#stop.signal.aborted) return
@@ -260,10 +261,8 @@ export class TaskExchange {
     this.#announcer.stop()
     this.#requester.stop(new ExchangeStoppedError('the exchange stopped'))
     for (const detach of this.#detach.splice(0)) detach()
-    if (this.#started) {
-      await this.#c.transport.unhandle(TASK_PROTOCOL).catch(() => {})
-      if (this.#handleAnnounce) await this.#c.transport.unhandle(ANNOUNCE_PROTOCOL).catch(() => {})
-    }
+    // The task handler stays registered: a request arriving now gets a coded ERR_SHUTTING_DOWN
+    // (and its requester moves on at once) rather than a failed protocol negotiation.
   }
 
   /**
