@@ -92,7 +92,8 @@ export class TaskProvider {
 interface Conversation {
   readonly id: string
   readonly engineId: string
-  readonly digest: string
+  /** Of the newest request for this task on the stream: the result quotes it. */
+  digest: string
   readonly receivedAt: number
   timer: NodeJS.Timeout | undefined
   handle: TaskHandle | undefined
@@ -186,8 +187,11 @@ class ProviderSession {
       return
     }
     const { id } = request
-    if (this.#conversations.has(id)) {
-      // The same task again on the same stream: the open conversation will answer it.
+    const open = this.#conversations.get(id)
+    if (open !== undefined) {
+      // The same task again on the same stream (the requester retried): the open conversation
+      // answers it, quoting the newest request (docs/protocol.md §2.3).
+      open.digest = digest
       return
     }
     if (this.#provider.stopping) {

@@ -285,7 +285,12 @@ export class TaskRequester {
           return
         }
         default:
-          throw new ProtocolViolationError(`a provider must not send ${String(head.type)}`)
+          // Not a provider's message: ignored, like any message that does not belong (§2.3).
+          this.#init.log.debug(
+            { remotePeer: outbound.peer, type: head.type },
+            'ignored a misdirected message',
+          )
+          return
       }
     } catch (err) {
       // The provider sent something about this task that does not check out: the attempt is lost.
