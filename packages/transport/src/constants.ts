@@ -86,7 +86,7 @@ export const POOL_TRIM_DELAY_MS = 500
 export const POOL_TRIM_CLOSE_TIMEOUT_MS = 1_000
 
 /** Maximum dials the pool runs at once. */
-export const POOL_MAX_PARALLEL_DIALS = 16
+export const POOL_MAX_PARALLEL_DIALS = 8
 
 /** Protocol prefix of the kad-dht, so our DHT does not merge with the public IPFS one. */
 export const DHT_PROTOCOL = '/p2p-ai/kad/1.0.0'

@@ -28,13 +28,32 @@ export function randomPeerName(length: number): string {
   return name
 }
 
-export function encodeQuery(serviceTag: string): Buffer {
-  return encode({
+/** A record we already hold, listed in our queries so its owner need not answer (RFC 6762 §7.1). */
+export interface KnownAnswer {
+  instance: string
+  /** Remaining TTL in seconds. */
+  ttl: number
+}
+
+/**
+ * A PTR query for the service. Known answers are listed until the packet would pass 9000 bytes;
+ * peers left out simply answer. `id` lets a node recognise its own queries, which multicast
+ * loopback hands back to it (RFC 6762 §18.1 allows a non-zero id; responders ignore it).
+ */
+export function encodeQuery(serviceTag: string, known: KnownAnswer[] = [], id = 0): Buffer {
+  const packet: Packet = {
     type: 'query',
-    id: 0,
+    id,
     flags: 0,
     questions: [{ name: serviceTag, type: 'PTR', class: 'IN' }],
-  })
+    answers: known.map((k) => ({ name: serviceTag, type: 'PTR', class: 'IN', ttl: k.ttl, data: k.instance })),
+  }
+  let buf = encode(packet)
+  while (buf.length > MDNS_MAX_PACKET_BYTES && packet.answers !== undefined && packet.answers.length > 0) {
+    packet.answers = packet.answers.slice(0, Math.floor(packet.answers.length * 0.9))
+    buf = encode(packet)
+  }
+  return buf
 }
 
 /**
@@ -67,6 +86,16 @@ export function encodeAnswer(
   return buf
 }
 
+/** One service instance in an answer, before its TXT strings are parsed. */
+export interface AnswerRecord {
+  /** `<peer-name>.<service>` of the answering instance. */
+  instance: string
+  /** The TXT strings of the instance, as received. */
+  txt: string[]
+  /** Record TTL in seconds; 0 is a goodbye. */
+  ttl: number
+}
+
 /** A peer found in an answer. */
 export interface AnsweredPeer {
   /** `<peer-name>.<service>` of the answering instance. */
@@ -79,8 +108,8 @@ export interface AnsweredPeer {
 }
 
 export type DecodedMessage =
-  | { kind: 'query'; asksForService: boolean; knowsInstance: boolean }
-  | { kind: 'answer'; peers: AnsweredPeer[] }
+  | { kind: 'query'; id: number; asksForService: boolean; knowsInstance: boolean }
+  | { kind: 'answer'; records: AnswerRecord[] }
 
 /** Why a datagram was ignored; logged, never thrown at the caller's event loop. */
 export class MalformedMdnsMessage extends Error {
@@ -111,9 +140,10 @@ function txtStrings(data: unknown): string[] {
 }
 
 /**
- * Decodes one datagram from the network. Anything that is not a well-formed mDNS message about our
- * service is reported as `MalformedMdnsMessage` (packets for other services decode to an answer
- * without peers). Never throws anything else.
+ * Decodes one datagram from the network. Anything that is not a well-formed mDNS message is
+ * reported as `MalformedMdnsMessage` (answers about other services decode to no records). Never
+ * throws anything else. TXT strings are not parsed here: a receiver that already knows an instance
+ * with the same strings can skip that work (see `peerFromRecord`).
  *
  * @param selfInstance our own `<peer-name>.<service>`, so our own answers are skipped
  */
@@ -151,13 +181,13 @@ export function decodeMessage(
         typeof a.ttl === 'number' &&
         a.ttl > MDNS_RECORD_TTL_S / 2,
     )
-    return { kind: 'query', asksForService, knowsInstance }
+    return { kind: 'query', id: typeof packet.id === 'number' ? packet.id : 0, asksForService, knowsInstance }
   }
   if (packet.type !== 'response') {
     throw new MalformedMdnsMessage('DNS message is neither a query nor a response')
   }
   const records = [...asRecords(packet.answers), ...asRecords(packet.additionals)]
-  const peers: AnsweredPeer[] = []
+  const answers: AnswerRecord[] = []
   const seen = new Set<string>()
   for (const ptr of records) {
     if (ptr.type !== 'PTR' || !sameName(ptr.name, serviceTag) || typeof ptr.data !== 'string') {
@@ -173,15 +203,17 @@ export function decodeMessage(
     const txt = records
       .filter((r) => r.type === 'TXT' && sameName(r.name, instance))
       .flatMap((r) => txtStrings(r.data))
-    const peer = peerFromTxt(instance, txt, ttl)
-    if (peer !== undefined) {
-      peers.push(peer)
-    }
+    answers.push({ instance, txt, ttl })
   }
-  return { kind: 'answer', peers }
+  return { kind: 'answer', records: answers }
 }
 
-function peerFromTxt(instance: string, txt: string[], ttl: number): AnsweredPeer | undefined {
+/**
+ * The peer an answer record describes: `dnsaddr=` entries parsed as multiaddrs ending in the same
+ * `/p2p/<id>`; anything else is skipped. Undefined when no entry names a valid peer.
+ */
+export function peerFromRecord(record: AnswerRecord): AnsweredPeer | undefined {
+  const { instance, txt, ttl } = record
   let peerIdText: string | undefined
   const multiaddrs: Multiaddr[] = []
   for (const entry of txt) {

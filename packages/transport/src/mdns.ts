@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto'
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import { platform } from 'node:os'
 import type {
@@ -35,7 +36,15 @@ import {
   type MdnsInterfaceSelector,
   resolveInterfaces,
 } from './mdns-interfaces.js'
-import { type AnsweredPeer, decodeMessage, encodeAnswer, encodeQuery, randomPeerName } from './mdns-wire.js'
+import {
+  type AnswerRecord,
+  decodeMessage,
+  encodeAnswer,
+  encodeQuery,
+  type KnownAnswer,
+  peerFromRecord,
+  randomPeerName,
+} from './mdns-wire.js'
 
 export interface MdnsInit {
   /**
@@ -80,8 +89,11 @@ interface Endpoint {
   announced: string
 }
 
-interface KnownPeer {
-  addresses: string
+/** What we last heard from one service instance; `info` is undefined when it named no usable peer. */
+interface KnownInstance {
+  instance: string
+  txt: string
+  info: PeerInfo | undefined
   lastEmitAt: number
   expiresAt: number
 }
@@ -112,12 +124,13 @@ export class MdnsDiscovery
   private readonly selector: MdnsInterfaceSelector
   private readonly serviceTag: string
   private readonly instance: string
+  /** Non-zero DNS id of our queries, so we do not answer ourselves. */
+  private readonly queryId = randomInt(1, 65_536)
   private readonly intervalMs: number
   private readonly answer: boolean
   private readonly port: number
-  private readonly query: Buffer
   private readonly endpoints = new Map<string, Endpoint>()
-  private readonly known = new Map<string, KnownPeer>()
+  private readonly known = new Map<string, KnownInstance>()
   private readonly fixed: MdnsInterface[] | undefined
   private started = false
   private queryTimer?: ReturnType<typeof setTimeout>
@@ -146,7 +159,6 @@ export class MdnsDiscovery
     }
     this.answer = init.answer ?? true
     this.instance = `${randomPeerName(MDNS_PEER_NAME_LENGTH)}.${this.serviceTag}`
-    this.query = encodeQuery(this.serviceTag)
     // An explicit interface must exist now: a typo should fail at construction, not go quiet.
     this.fixed = this.selector === 'lan' ? undefined : resolveInterfaces(this.selector)
   }
@@ -214,7 +226,7 @@ export class MdnsDiscovery
         }
         this.endpoints.set(key, endpoint)
         this.log('mDNS running on %s (%s)', iface.name, iface.address)
-        this.send(endpoint, this.query, 'query')
+        this.send(endpoint, this.buildQuery(), 'query')
         this.announce(endpoint)
       } catch (err) {
         if (strict) {
@@ -279,7 +291,7 @@ export class MdnsDiscovery
   private scheduleQuery(delay: number): void {
     this.queryTimer = setTimeout(() => {
       for (const endpoint of this.endpoints.values()) {
-        this.send(endpoint, this.query, 'query')
+        this.send(endpoint, this.buildQuery(), 'query')
       }
       this.scheduleQuery(Math.min(delay * 2, this.intervalMs))
     }, delay)
@@ -384,53 +396,83 @@ export class MdnsDiscovery
       return
     }
     if (message.kind === 'query') {
-      if (message.asksForService && !message.knowsInstance && this.answer) {
+      if (message.asksForService && !message.knowsInstance && message.id !== this.queryId && this.answer) {
         this.onQuery(endpoint)
       }
       return
     }
-    for (const peer of message.peers) {
-      this.onPeer(endpoint, peer)
+    for (const record of message.records) {
+      this.onRecord(endpoint, record)
     }
   }
 
-  private onPeer(endpoint: Endpoint, peer: AnsweredPeer): void {
-    if (peer.peerId.equals(this.components.peerId)) {
-      return
+  /** Our query, listing the instances we hold with more than half their TTL left (RFC 6762 §7.1). */
+  private buildQuery(): Buffer {
+    const now = Date.now()
+    const known: KnownAnswer[] = []
+    for (const entry of this.known.values()) {
+      const ttl = Math.floor((entry.expiresAt - now) / 1000)
+      if (entry.info !== undefined && ttl > MDNS_RECORD_TTL_S / 2) {
+        known.push({ instance: entry.instance, ttl })
+      }
     }
-    const id = peer.peerId.toString()
-    if (peer.ttl === 0) {
-      this.known.delete(id)
-      return
-    }
-    // Only addresses we can reach through the interface the answer came in on.
-    const multiaddrs = peer.multiaddrs.filter((ma) => {
-      const host = hostOf(ma)
-      return host !== undefined && inSubnets(endpoint.iface, host)
-    })
-    if (multiaddrs.length === 0) {
+    return encodeQuery(this.serviceTag, known, this.queryId)
+  }
+
+  /**
+   * An instance seen in an answer. Repeated identical answers (every peer hears every answer) cost a
+   * map lookup: TXT strings are parsed only when they change, and the peer is re-announced to
+   * libp2p at most every few seconds.
+   */
+  private onRecord(endpoint: Endpoint, record: AnswerRecord): void {
+    const key = record.instance.toLowerCase()
+    if (record.ttl === 0) {
+      this.known.delete(key)
       return
     }
     const now = Date.now()
-    const addresses = multiaddrs.map((ma) => ma.toString()).join(' ')
-    const previous = this.known.get(id)
-    const expiresAt = now + Math.min(peer.ttl, MDNS_RECORD_TTL_S) * 1000
-    if (previous !== undefined && previous.expiresAt > now && previous.addresses === addresses) {
+    const txt = record.txt.join('\n')
+    const expiresAt = now + Math.min(record.ttl, MDNS_RECORD_TTL_S) * 1000
+    const previous = this.known.get(key)
+    if (previous !== undefined && previous.expiresAt > now && previous.txt === txt) {
       previous.expiresAt = expiresAt
-      if (now - previous.lastEmitAt < MDNS_PEER_REFRESH_MS) {
-        return
+      if (previous.info !== undefined && now - previous.lastEmitAt >= MDNS_PEER_REFRESH_MS) {
+        previous.lastEmitAt = now
+        this.emitPeer(previous.info)
       }
+      return
     }
-    this.known.delete(id)
-    this.known.set(id, { addresses, lastEmitAt: now, expiresAt })
+    const info = this.usablePeer(endpoint, record)
+    this.known.delete(key)
+    this.known.set(key, { instance: record.instance, txt, info, lastEmitAt: now, expiresAt })
     if (this.known.size > MAX_KNOWN_PEERS) {
+      // Bounded against floods of made-up instances: forget the longest-unheard one.
       const oldest = this.known.keys().next()
       if (oldest.done !== true) {
         this.known.delete(oldest.value)
       }
     }
+    if (info !== undefined) {
+      this.emitPeer(info)
+    }
+  }
+
+  /** The peer of a record with only the addresses reachable through the receiving interface. */
+  private usablePeer(endpoint: Endpoint, record: AnswerRecord): PeerInfo | undefined {
+    const peer = peerFromRecord(record)
+    if (peer === undefined || peer.peerId.equals(this.components.peerId)) {
+      return undefined
+    }
+    const multiaddrs = peer.multiaddrs.filter((ma) => {
+      const host = hostOf(ma)
+      return host !== undefined && inSubnets(endpoint.iface, host)
+    })
+    return multiaddrs.length === 0 ? undefined : { id: peer.peerId, multiaddrs }
+  }
+
+  private emitPeer(info: PeerInfo): void {
     this.stats.peersEmitted++
-    this.safeDispatchEvent<PeerInfo>('peer', { detail: { id: peer.peerId, multiaddrs } })
+    this.safeDispatchEvent<PeerInfo>('peer', { detail: info })
   }
 }
 

@@ -24,8 +24,10 @@ import { duplicateConnections, excessConnections, isIdle } from './pool-trim.js'
 export interface ConnectionPoolInit {
   /** Stop dialling once this many connections are open. */
   maxConnections: number
-  /** Dials in flight at once. @default 16 */
+  /** Dials in flight at once. @default 8 */
   maxParallelDials?: number
+  /** Dial peers as discovery reports them. With `false`, only `offer()` dials. @default true */
+  autoDial?: boolean
   /** Delay before the peer with the larger id dials, to avoid crossed duplicate connections. @default 250 */
   deferMs?: number
 }
@@ -74,6 +76,7 @@ export class ConnectionPool implements Startable {
   private readonly maxConnections: number
   private readonly maxParallelDials: number
   private readonly deferMs: number
+  private readonly autoDial: boolean
   private readonly selfId: string
   private readonly queue = new Map<string, PeerInfo>()
   private readonly dialling = new Set<string>()
@@ -88,6 +91,7 @@ export class ConnectionPool implements Startable {
     this.maxConnections = init.maxConnections
     this.maxParallelDials = init.maxParallelDials ?? POOL_MAX_PARALLEL_DIALS
     this.deferMs = init.deferMs ?? POOL_DIAL_DEFER_MS
+    this.autoDial = init.autoDial ?? true
     this.selfId = components.peerId.toString()
   }
 
@@ -97,7 +101,9 @@ export class ConnectionPool implements Startable {
 
   start(): void {
     this.started = true
-    this.components.events.addEventListener('peer:discovery', this.onDiscovery)
+    if (this.autoDial) {
+      this.components.events.addEventListener('peer:discovery', this.onDiscovery)
+    }
     this.components.events.addEventListener('connection:open', this.onConnectionOpen)
   }
 

@@ -84,6 +84,12 @@ export interface TransportInit {
   bootstrap?: string[]
   /** Maximum number of connections held open; the pool stops dialling and inbound ones are refused beyond it. @default 32 */
   maxConnections?: number
+  /**
+   * Dial discovered peers automatically into the pool. With `false`, discovery only fills the peer
+   * store (and `peer:discovery` events); dial yourself or call `node.services.pool.offer()`.
+   * @default true
+   */
+  autoDial?: boolean
   /** Private network: only nodes with this pre-shared key (see `generatePsk()`) can connect. @default none */
   psk?: Uint8Array
   /** Sent to peers by identify, e.g. `p2p-ai/0.1.0`. @default libp2p's user agent */
@@ -135,6 +141,10 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   if (init.agentVersion !== undefined && typeof init.agentVersion !== 'string') {
     throw new InvalidTransportOptionError('agentVersion', 'expected a string')
   }
+  if (init.autoDial !== undefined && typeof init.autoDial !== 'boolean') {
+    throw new InvalidTransportOptionError('autoDial', 'expected a boolean')
+  }
+  const autoDial = init.autoDial ?? true
   const mdnsInit = resolveMdns(init.mdns, listen)
   const dhtOptions = resolveDht(init.dht)
   const privateKey = await loadPrivateKey(init.identity)
@@ -177,7 +187,7 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
         maxInboundStreams: limits.maxInboundStreams,
         maxOutboundStreams: limits.maxOutboundStreams,
       }),
-      pool: connectionPool({ maxConnections }),
+      pool: connectionPool({ maxConnections, autoDial }),
     },
   }
   const services = options.services as NonNullable<Libp2pOptions<TransportServices>['services']>
@@ -203,9 +213,11 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   const { mdns, pool } = node.services
   // libp2p only reports a peer the first time it enters the peer store; the pool also wants
   // every later sighting, to re-dial a peer that came back after its connection dropped.
-  mdns?.addEventListener('peer', (evt) => {
-    pool.offer(evt.detail)
-  })
+  if (autoDial) {
+    mdns?.addEventListener('peer', (evt) => {
+      pool.offer(evt.detail)
+    })
+  }
   if (init.start !== false) {
     await node.start()
   }

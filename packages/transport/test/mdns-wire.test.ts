@@ -5,12 +5,21 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { MDNS_MAX_PACKET_BYTES } from '../src/constants.js'
 import {
+  type AnsweredPeer,
+  type DecodedMessage,
   decodeMessage,
   encodeAnswer,
   encodeQuery,
   MAX_ADDRESSES_PER_PEER,
   MalformedMdnsMessage,
+  peerFromRecord,
 } from '../src/mdns-wire.js'
+
+/** The peers a decoded answer names, parsed as the service parses them. */
+function peersOf(message: DecodedMessage): AnsweredPeer[] {
+  if (message.kind !== 'answer') return []
+  return message.records.map(peerFromRecord).filter((p): p is AnsweredPeer => p !== undefined)
+}
 
 const TAG = '_p2p._udp.local'
 const SELF = `self0000.${TAG}`
@@ -52,13 +61,13 @@ describe('mDNS wire format', () => {
       const message = decodeMessage(datagram, TAG, SELF)
       expect(message.kind).toBe('answer')
       if (message.kind !== 'answer') return
-      expect(message.peers).toHaveLength(1)
-      expect(message.peers[0]?.peerId.toString()).toBe(id)
-      expect(message.peers[0]?.multiaddrs.map(String)).toEqual([
+      expect(peersOf(message)).toHaveLength(1)
+      expect(peersOf(message)[0]?.peerId.toString()).toBe(id)
+      expect(peersOf(message)[0]?.multiaddrs.map(String)).toEqual([
         '/ip4/127.0.0.1/tcp/4001',
         '/ip4/127.0.0.1/tcp/4002/ws',
       ])
-      expect(message.peers[0]?.ttl).toBe(120)
+      expect(peersOf(message)[0]?.ttl).toBe(120)
     }
   })
 
@@ -67,10 +76,11 @@ describe('mDNS wire format', () => {
     const datagram = encodeAnswer(TAG, `peer1.${TAG}`, [`/ip4/10.0.0.1/tcp/1/p2p/${id}`])
     expect(datagram).toBeDefined()
     const message = decodeMessage(datagram as Buffer, TAG, SELF)
-    expect(message).toMatchObject({ kind: 'answer', peers: [{ instance: `peer1.${TAG}` }] })
+    expect(peersOf(message)).toMatchObject([{ instance: `peer1.${TAG}` }])
 
-    expect(decodeMessage(encodeQuery(TAG), TAG, SELF)).toEqual({
+    expect(decodeMessage(encodeQuery(TAG, [], 4242), TAG, SELF)).toEqual({
       kind: 'query',
+      id: 4242,
       asksForService: true,
       knowsInstance: false,
     })
@@ -82,6 +92,26 @@ describe('mDNS wire format', () => {
   it('reads the query @libp2p/mdns sends (service-tag PTR question)', () => {
     const query = encode({ type: 'query', questions: [{ name: TAG, type: 'PTR' }] })
     expect(decodeMessage(query, TAG, SELF)).toMatchObject({ kind: 'query', asksForService: true })
+  })
+
+  it('lists known answers in our queries, and keeps queries within 9000 bytes', () => {
+    const known = [
+      { instance: `a.${TAG}`, ttl: 100 },
+      { instance: SELF, ttl: 90 },
+    ]
+    expect(decodeMessage(encodeQuery(TAG, known), TAG, SELF)).toEqual({
+      kind: 'query',
+      id: 0,
+      asksForService: true,
+      knowsInstance: true,
+    })
+    const many = Array.from({ length: 500 }, (_, i) => ({
+      instance: `${'p'.repeat(32)}${i}.${TAG}`,
+      ttl: 100,
+    }))
+    const big = encodeQuery(TAG, many)
+    expect(big.length).toBeLessThanOrEqual(MDNS_MAX_PACKET_BYTES)
+    expect(decodeMessage(big, TAG, SELF)).toMatchObject({ kind: 'query', asksForService: true })
   })
 
   it('honours known-answer suppression (RFC 6762 §7.1) only for fresh records', () => {
@@ -98,15 +128,15 @@ describe('mDNS wire format', () => {
   it('skips our own answers, other services, and answers without a usable peer id', async () => {
     const id = await newPeerId()
     const own = encodeAnswer(TAG, SELF, [`/ip4/127.0.0.1/tcp/1/p2p/${id}`]) as Buffer
-    expect(decodeMessage(own, TAG, SELF)).toEqual({ kind: 'answer', peers: [] })
+    expect(decodeMessage(own, TAG, SELF)).toEqual({ kind: 'answer', records: [] })
     const other = encodeAnswer('_other._udp.local', `p.${'_other._udp.local'}`, [
       `/ip4/127.0.0.1/tcp/1/p2p/${id}`,
     ]) as Buffer
-    expect(decodeMessage(other, TAG, SELF)).toEqual({ kind: 'answer', peers: [] })
+    expect(decodeMessage(other, TAG, SELF)).toEqual({ kind: 'answer', records: [] })
     const noId = libp2pMdnsAnswer('p', ['/ip4/127.0.0.1/tcp/1'])
-    expect(decodeMessage(noId, TAG, SELF)).toEqual({ kind: 'answer', peers: [] })
+    expect(peersOf(decodeMessage(noId, TAG, SELF))).toEqual([])
     const badId = libp2pMdnsAnswer('p', ['/ip4/127.0.0.1/tcp/1/p2p/QmNotAPeerId'])
-    expect(decodeMessage(badId, TAG, SELF)).toEqual({ kind: 'answer', peers: [] })
+    expect(peersOf(decodeMessage(badId, TAG, SELF))).toEqual([])
   })
 
   it('drops malformed TXT entries but keeps the good ones of the same peer', async () => {
@@ -121,16 +151,16 @@ describe('mDNS wire format', () => {
     const message = decodeMessage(datagram, TAG, SELF)
     expect(message).toMatchObject({ kind: 'answer' })
     if (message.kind !== 'answer') return
-    expect(message.peers[0]?.peerId.toString()).toBe(id)
+    expect(peersOf(message)[0]?.peerId.toString()).toBe(id)
     // The entry with another peer's id is not attributed to this instance.
-    expect(message.peers[0]?.multiaddrs.map(String)).toEqual(['/ip4/127.0.0.1/tcp/1'])
+    expect(peersOf(message)[0]?.multiaddrs.map(String)).toEqual(['/ip4/127.0.0.1/tcp/1'])
   })
 
   it(`caps the addresses taken from one peer at ${MAX_ADDRESSES_PER_PEER}`, async () => {
     const id = await newPeerId()
     const addrs = Array.from({ length: 60 }, (_, i) => `/ip4/127.0.0.1/tcp/${1000 + i}/p2p/${id}`)
     const message = decodeMessage(libp2pMdnsAnswer('p', addrs), TAG, SELF)
-    expect(message.kind === 'answer' && message.peers[0]?.multiaddrs.length).toBe(MAX_ADDRESSES_PER_PEER)
+    expect(peersOf(message)[0]?.multiaddrs.length).toBe(MAX_ADDRESSES_PER_PEER)
   })
 
   it('leaves out TXT strings over 255 bytes and keeps packets within 9000 bytes', async () => {
@@ -150,8 +180,7 @@ describe('mDNS wire format', () => {
       let outcome: string
       try {
         const message = decodeMessage(good.subarray(0, cut), TAG, SELF)
-        outcome =
-          message.kind === 'answer' && message.peers.length === 0 ? 'no peer' : JSON.stringify(message)
+        outcome = peersOf(message).length === 0 ? 'no peer' : JSON.stringify(message)
       } catch (err) {
         outcome = err instanceof MalformedMdnsMessage ? 'rejected' : String(err)
       }
@@ -192,7 +221,7 @@ describe('mDNS wire format', () => {
         try {
           const message = decodeMessage(mutated, TAG, SELF)
           if (message.kind === 'answer') {
-            for (const peer of message.peers) {
+            for (const peer of peersOf(message)) {
               expect(peer.multiaddrs.length).toBeLessThanOrEqual(MAX_ADDRESSES_PER_PEER)
             }
           }

@@ -41,6 +41,21 @@ describe('connection pool', () => {
     expect(hub.services.pool.stats.dialsStarted).toBeLessThanOrEqual(2)
   })
 
+  it('with autoDial: false, discovery only fills the peer store until the pool is offered a peer', async () => {
+    const tag = uniqueServiceTag()
+    const mdns = { interface: 'loopback', serviceTag: tag } as const
+    const a = await start({ mdns, autoDial: false })
+    const b = await start({ mdns, autoDial: false })
+    await expect.poll(async () => a.peerStore.has(b.peerId)).toBe(true)
+    await expect.poll(async () => b.peerStore.has(a.peerId)).toBe(true)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(a.getConnections()).toHaveLength(0)
+    expect(a.services.pool.stats.dialsStarted + b.services.pool.stats.dialsStarted).toBe(0)
+    const known = await a.peerStore.get(b.peerId)
+    a.services.pool.offer({ id: b.peerId, multiaddrs: known.addresses.map((addr) => addr.multiaddr) })
+    await expect.poll(() => a.getConnections(b.peerId).length).toBe(1)
+  })
+
   it('backs off from a peer whose dial failed instead of retrying at every sighting', async () => {
     const node = await start()
     const ghost = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
