@@ -244,13 +244,15 @@ export default defineSuite<State>({
         const a = spawnHost(localInit(join(dir, `proc-a-${tag}`)))
         let b: Host | undefined
         try {
+          const imported = await a.next('imported')
           const ready = await a.next('ready')
           const aReadyMs = ready.at - a.spawnedAt
+          const importMs = imported.at - a.spawnedAt
           const address = (ready.data.addresses as string[])[0]!
           // B finds A through its bootstrap list: the time a CLI user waits for a first peer.
           b = spawnHost(localInit(join(dir, `proc-b-${tag}`), { network: { bootstrap: [address] } }))
           const connected = await b.next('peer:connect')
-          return { processReadyMs: aReadyMs, toFirstConnectionMs: connected.at - b.spawnedAt }
+          return { importMs, processReadyMs: aReadyMs, toFirstConnectionMs: connected.at - b.spawnedAt }
         } finally {
           await Promise.all([a.kill(), b?.kill()])
         }
