@@ -18,7 +18,7 @@ export async function startDemo(
   count: number,
 ): Promise<{ state: DemoState; peers: number[] }> {
   const existing = await readDemo(dir)
-  if (existing !== undefined && existing.nodes.some((n) => isNodeProcess(n.pid))) {
+  if (existing?.nodes.some((n) => isNodeProcess(n.pid)) === true) {
     throw new UsageError(
       `a demo is already running in ${dir}`,
       `see it with \`${BIN_NAME} demo stats\`; stop it with \`${BIN_NAME} demo stop\``,

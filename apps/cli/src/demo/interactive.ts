@@ -60,19 +60,23 @@ export async function interactive(parsed: Parsed, io: Io): Promise<number> {
   }
   rl.on('SIGINT', () => rl.close())
   io.signal.addEventListener('abort', () => rl.close(), { once: true })
+  // Ends what runs in the background (result waits, loss watches) when the prompt is left.
+  const session = new AbortController()
+  const sessionIo: Io = { ...io, signal: AbortSignal.any([io.signal, session.signal]) }
   rl.prompt()
   try {
     for await (const line of rl) {
       const [cmd = '', ...args] = line.trim().split(/\s+/)
       try {
         if (cmd === 'quit' || cmd === 'exit') break
-        await command(cmd, args, state, io, tally, say)
+        await command(cmd, args, state, sessionIo, tally, say)
       } catch (err) {
         eprintln(io, `${io.err.red('error:')} ${(err as Error).message}`)
       }
       rl.prompt()
     }
   } finally {
+    session.abort()
     rl.close()
     println(io, c.dim('\nstopping the nodes…'))
     await stopNetwork(state)
@@ -155,7 +159,9 @@ async function command(
             `${statusColour(done.status, c)} task ${done.id.slice(0, 8)} (${type}) on ${where}${(done.attempts ?? 1) > 1 ? c.yellow(` after ${done.attempts} attempts`) : ''}${done.error === undefined ? '' : `: ${done.error.message}`}`,
           )
         },
-        (err: unknown) => say(`${c.red('error:')} ${(err as Error).message}`),
+        (err: unknown) => {
+          if (!io.signal.aborted) say(`${c.red('error:')} ${(err as Error).message}`)
+        },
       )
       return
     }
