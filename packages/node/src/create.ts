@@ -10,7 +10,7 @@ import { DataDirError } from './errors.js'
 import { ComponentLoggers, createLogger, type Logger, silentLogger } from './logger.js'
 import { DEFAULT_AGENT_VERSION } from './metadata.js'
 import { P2PNode } from './node.js'
-import type { NodeWatchInit } from './node-types.js'
+import type { NodeExchangeInit, NodeWatchInit } from './node-types.js'
 
 /**
  * Construction options of `createNode`: the configuration (the same shape as the YAML file and
@@ -43,6 +43,8 @@ export interface NodeInit extends NodeConfigInput {
   psk?: Uint8Array
   /** Watch this config file while running and apply changes (see `NodeWatchInit`). */
   watch?: NodeWatchInit
+  /** Task exchange: retries, timeouts, limits (see `TaskExchangeInit` and docs/delivery.md). */
+  exchange?: NodeExchangeInit
   /** Aborts creation and start. */
   signal?: AbortSignal
 }
@@ -59,7 +61,18 @@ export interface NodeInit extends NodeConfigInput {
  * ```
  */
 export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
-  const { logger, start, backends, engineOptions, agentVersion, psk, watch, signal, ...configInput } = init
+  const {
+    logger,
+    start,
+    backends,
+    engineOptions,
+    agentVersion,
+    psk,
+    watch,
+    signal,
+    exchange,
+    ...configInput
+  } = init
   const config = resolveNodeConfig(configInput)
   signal?.throwIfAborted()
   const root = logger ?? (init.log === undefined ? silentLogger() : createLogger(config.log))
@@ -124,6 +137,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     ...(agentVersion === undefined ? {} : { agentVersion }),
     ...(watch === undefined ? {} : { watch }),
     ...(engineOptions?.cancelGraceMs === undefined ? {} : { cancelGraceMs: engineOptions.cancelGraceMs }),
+    ...(exchange === undefined ? {} : { exchange }),
   })
   if (start !== false) await node.start(signal === undefined ? {} : { signal })
   return node

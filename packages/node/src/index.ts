@@ -52,6 +52,8 @@ export {
   StartFailedError,
   UnknownPeerError,
 } from './errors.js'
+// Task exchange and routing
+export * from './exchange/index.js'
 export type {
   ComponentHealth,
   HealthCheck,
@@ -67,6 +69,7 @@ export { P2PNode } from './node.js'
 export type { ConfigChange } from './node-config.js'
 export type {
   NodeEvents,
+  NodeExchangeInit,
   NodeIdentity,
   NodeWatchInit,
   PeerFailure,

@@ -4,6 +4,7 @@ import type { NodeConfig } from './config/types.js'
 import type { WatchConfigInit } from './config/watch.js'
 import type { HealthReport } from './health.js'
 import type { StateChange } from './lifecycle.js'
+import type { TaskExchangeInit } from './exchange/index.js'
 import type { ComponentLoggers } from './logger.js'
 import type { ConfigChange } from './node-config.js'
 import type { PeerInfo, PeerRemoveReason } from './peers.js'
@@ -62,6 +63,9 @@ export interface StartOptions {
 /** Options for watching the config file while the node runs. */
 export type NodeWatchInit = Omit<WatchConfigInit, 'onChange' | 'onError'>
 
+/** Task exchange options of a node (the node handles announcements and names its agent itself). */
+export type NodeExchangeInit = Omit<TaskExchangeInit, 'handleAnnounce' | 'agentVersion'>
+
 /** Everything a `P2PNode` is built from; `createNode` assembles it. */
 export interface NodeParts {
   config: NodeConfig
@@ -73,4 +77,6 @@ export interface NodeParts {
   watch?: NodeWatchInit
   /** The engine's `cancelGraceMs`, if not its default. */
   cancelGraceMs?: number
+  /** Task exchange options. */
+  exchange?: NodeExchangeInit
 }

@@ -8,6 +8,17 @@ import type { NodeConfig, NodeConfigInput } from './config/types.js'
 import { type ConfigWatcher, watchConfig } from './config/watch.js'
 import { NodeNotActiveError } from './errors.js'
 import {
+  type NetworkTaskHandle,
+  type PeerReputation,
+  type RegisteredTask,
+  type SubmitOptions,
+  type TaskDefinition,
+  type TaskExchange,
+  type TaskList,
+  type TaskSubmission,
+  taskExchange,
+} from './exchange/index.js'
+import {
   type ComponentHealth,
   type HealthCheck,
   type HealthCheckOptions,
@@ -44,6 +55,8 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
   readonly transport: Transport
   /** The task engine: `submit`, `get`, `list`, `cancel`. */
   readonly engine: TaskEngine
+  /** Sends, serves and routes tasks across the network; `submit`, `tasks` and `registerTask` use it. */
+  readonly exchange: TaskExchange
   /** The root logger (JSON lines with `peerId`); components log through children. */
   readonly logger: Logger
   readonly #loggers: ComponentLoggers
@@ -99,6 +112,17 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         reconnectMaxDelayMs: c.reconnect.maxDelayMs,
         reconnectMaxAttempts: c.reconnect.maxAttempts,
       },
+    )
+    this.exchange = taskExchange(
+      {
+        peerId: this.peerId,
+        signer: parts.identity,
+        transport: parts.transport,
+        engine: parts.engine,
+        log: parts.loggers.get('exchange'),
+        peerRtt: (peer) => this.#peers.get(peer)?.rttMs,
+      },
+      { ...parts.exchange, agentVersion: this.#agentVersion },
     )
     this.#health = new HealthMonitor({
       intervalMs: c.health.intervalMs,
@@ -167,19 +191,25 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         log: this.#loggers.get('network'),
       }),
     )
-    return t.handle(
-      ANNOUNCE_PROTOCOL,
-      announceHandler({
-        replayCache: replayCache(),
-        log: this.#loggers.get('network'),
-        onGoodbye: (connection, reason) => this.#peers.onGoodbye(connection.remotePeer, reason),
-        onCapabilities: (connection, capabilities) => {
-          if (this.#peers.get(connection.remotePeer.toString()) !== undefined) {
-            this.#peers.setCapabilities(connection.remotePeer.toString(), capabilities)
-          }
-        },
-      }),
-    )
+    return t
+      .handle(
+        ANNOUNCE_PROTOCOL,
+        announceHandler({
+          replayCache: replayCache(),
+          log: this.#loggers.get('network'),
+          onGoodbye: (connection, reason) => {
+            this.exchange.onGoodbye(connection.remotePeer.toString())
+            this.#peers.onGoodbye(connection.remotePeer, reason)
+          },
+          onCapabilities: (connection, capabilities) => {
+            this.exchange.onCapabilities(connection.remotePeer.toString(), capabilities)
+            if (this.#peers.get(connection.remotePeer.toString()) !== undefined) {
+              this.#peers.setCapabilities(connection.remotePeer.toString(), capabilities)
+            }
+          },
+        }),
+      )
+      .then(() => this.exchange.start())
   }
 
   /** Called by start once the transport runs and the first health round is in. */
@@ -229,6 +259,8 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.#health.stop()
       this.#peers.stop()
       for (const detach of this.#detach.splice(0)) detach()
+      // Own tasks fail over no more, new requests from peers are refused (ERR_SHUTTING_DOWN).
+      await this.exchange.stop()
       return shutdown({
         lifecycle: this.#lifecycle,
         starting: awaitStart ? this.#starting : undefined,
@@ -244,14 +276,40 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     return this.#stopping
   }
 
-  /** Snapshots of every peer in the table: connected ones and failed ones being redialled. */
-  peers(): PeerInfo[] {
-    return this.#peers.list()
+  /**
+   * Snapshots of every peer in the table: connected ones and failed ones being redialled, with
+   * their reputation as a task provider.
+   */
+  peers(): Array<PeerInfo & { readonly reputation: PeerReputation }> {
+    return this.#peers.list().map((p) => ({ ...p, reputation: this.exchange.reputation(p.peerId) }))
   }
 
-  /** One peer's entry, or undefined. */
-  peer(peerId: string): PeerInfo | undefined {
-    return this.#peers.get(peerId)
+  /** One peer's entry (with its reputation), or undefined. */
+  peer(peerId: string): (PeerInfo & { readonly reputation: PeerReputation }) | undefined {
+    const p = this.#peers.get(peerId)
+    return p === undefined ? undefined : { ...p, reputation: this.exchange.reputation(peerId) }
+  }
+
+  /**
+   * Runs a task on this node or on a peer (`options.target`: `'auto'`, `'local'` or a PeerId) and
+   * returns its handle at once: status and progress events, `result()` (the verified result, or
+   * a coded failure), `cancel()`. Failures fail over to other peers; see docs/delivery.md.
+   */
+  submit<Output = unknown>(task: TaskSubmission, options?: SubmitOptions): NetworkTaskHandle<Output> {
+    return this.exchange.submit<Output>(task, options)
+  }
+
+  /** The tasks submitted on this node: `get(id)`, `handle(id)`, `list({ status, type, peer })`. */
+  get tasks(): TaskList {
+    return this.exchange.tasks
+  }
+
+  /**
+   * Adds a task type of your own: a name, a zod input schema and an async function. It runs in
+   * this process and peers learn about it with the next capability announcement.
+   */
+  registerTask<Input, Output>(definition: TaskDefinition<Input, Output>): RegisteredTask {
+    return this.exchange.registerTask(definition)
   }
 
   /**
@@ -376,7 +434,9 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     const changed = report.components.filter((c) => before.get(c.name)?.status !== c.status)
     if (previous !== undefined && changed.length === 0 && previous.status === report.status) return
     for (const c of changed) {
-      const level = c.status === 'healthy' ? 'info' : c.status === 'degraded' ? 'warn' : 'error'
+      // The first round reports every component as changed: only problems are worth an info line then.
+      const healthy = previous === undefined ? 'debug' : 'info'
+      const level = c.status === 'healthy' ? healthy : c.status === 'degraded' ? 'warn' : 'error'
       this.#log[level]({ check: c.name, status: c.status, detail: c.detail }, `${c.name} is ${c.status}`)
     }
     this.safeDispatchEvent('health:change', { detail: report })
