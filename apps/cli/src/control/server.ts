@@ -101,7 +101,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
     const path = url.pathname.slice(API_PREFIX.length)
     const method = req.method ?? 'GET'
     const t = init.target
-    const signal = requestSignal(req, closing.signal)
+    const signal = requestSignal(res, closing.signal)
 
     if (path === '/status') {
       allow(method, 'GET')
@@ -180,10 +180,13 @@ function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest()
 }
 
-/** Aborts when the client goes away or the server closes, so a long-poll ends with it. */
-function requestSignal(req: IncomingMessage, closing: AbortSignal): AbortSignal {
+/**
+ * Aborts when the answer is done or the client went away, or the server closes, so a long-poll
+ * ends with it. (The response's `close`, not the socket's: a kept-alive socket outlives requests.)
+ */
+function requestSignal(res: ServerResponse, closing: AbortSignal): AbortSignal {
   const controller = new AbortController()
-  req.socket.once('close', () => controller.abort())
+  res.once('close', () => controller.abort())
   return AbortSignal.any([controller.signal, closing])
 }
 

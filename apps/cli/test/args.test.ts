@@ -1,0 +1,68 @@
+import { defaultConfigFile as nodeConfigFile, defaultDataDir as nodeDataDir } from '@p2p-ai/node'
+import { describe, expect, it } from 'vitest'
+import { commandHelp } from '../src/args/help.js'
+import { parseCommand, resolveCommand } from '../src/args/parse.js'
+import { closest, distance } from '../src/args/suggest.js'
+import { COMMANDS, GROUPS } from '../src/commands/table.js'
+import { defaultConfigFile, defaultDataDir } from '../src/paths.js'
+
+const cmd = (name: string) => COMMANDS.find((c) => c.name === name)!
+
+describe('argument parsing', () => {
+  it('converts numbers, lists and booleans and keeps positionals', () => {
+    const p = parseCommand(cmd('node start'), [
+      '--port',
+      '9000',
+      '-b',
+      '/ip4/1.2.3.4/tcp/1/p2p/x',
+      '--bootstrap=/dns4/a/tcp/2/p2p/y',
+      '--detach',
+    ])
+    expect(p.options).toMatchObject({
+      port: 9000,
+      bootstrap: ['/ip4/1.2.3.4/tcp/1/p2p/x', '/dns4/a/tcp/2/p2p/y'],
+      detach: true,
+    })
+    const r = parseCommand(cmd('task result'), ['abc', '--format', 'json'])
+    expect(r.args).toEqual(['abc'])
+  })
+
+  it('takes option values from their environment variable when absent', () => {
+    const p = parseCommand(cmd('models pull'), ['acme/x'], { HF_ENDPOINT: 'http://127.0.0.1:1' })
+    expect(p.options.endpoint).toBe('http://127.0.0.1:1')
+  })
+
+  it('resolves groups and commands, and suggests the closest on a typo', () => {
+    expect(resolveCommand(['task', 'list', '--json'], GROUPS, COMMANDS)).toMatchObject({
+      kind: 'command',
+      rest: ['--json'],
+    })
+    expect(resolveCommand(['demo'], GROUPS, COMMANDS)).toMatchObject({ kind: 'group' })
+    expect(() => resolveCommand(['task', 'lsit'], GROUPS, COMMANDS)).toThrow(/did you mean "task list"/)
+    expect(distance('stauts', 'status')).toBe(1)
+    expect(closest('xyz', ['status', 'start'])).toBeUndefined()
+  })
+
+  it('lists every option of a command in its help, with defaults and choices', () => {
+    const help = commandHelp(cmd('task list'))
+    expect(help).toContain('--limit <n>')
+    expect(help).toContain('(default: 20)')
+    expect(help).toContain('one of: QUEUED, RUNNING, COMPLETED, FAILED, TIMEOUT, CANCELLED')
+  })
+})
+
+describe('default paths', () => {
+  it('are the node package’s, on every platform (the CLI repeats them to stay free of libp2p)', () => {
+    const envs = [
+      { HOME: '/home/a' },
+      { HOME: '/home/a', XDG_DATA_HOME: '/x/data', XDG_CONFIG_HOME: '/x/config' },
+      { HOME: '/home/a', XDG_DATA_HOME: 'relative' },
+    ]
+    for (const env of envs) {
+      for (const platform of ['linux', 'darwin', 'win32'] as const) {
+        expect(defaultDataDir(env, platform)).toBe(nodeDataDir(env, platform))
+        expect(defaultConfigFile(env, platform)).toBe(nodeConfigFile(env, platform))
+      }
+    }
+  })
+})

@@ -1,0 +1,198 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { ControlClient } from '../src/control/client.js'
+import { type ControlServer, startControlServer } from '../src/control/server.js'
+import type { ControlTarget } from '../src/control/target.js'
+import type { StatusJson, TaskJson } from '../src/control/types.js'
+import { ControlApiError } from '../src/errors.js'
+
+const TOKEN = 'a'.repeat(64)
+
+/** A target that keeps tasks in memory and finishes each when told to. */
+function fakeTarget() {
+  const tasks = new Map<string, TaskJson>()
+  const waiters = new Map<string, () => void>()
+  let n = 0
+  let shutdowns = 0
+  const target: ControlTarget = {
+    status: () => ({ peerId: '12D3KooWfake', state: 'ACTIVE' }) as unknown as StatusJson,
+    peers: () => [],
+    connect: async (address) => {
+      if (!address.includes('/p2p/'))
+        throw Object.assign(new Error('address must end in /p2p/<peerId>'), { code: 'ERR_INVALID_MULTIADDR' })
+    },
+    submit: async (req) => {
+      if (req.type === 'boom') throw new Error('something broke')
+      if (req.type !== 'echo')
+        throw Object.assign(new Error(`no backend runs task type "${req.type}"`), {
+          code: 'ERR_UNSUPPORTED_TASK_TYPE',
+        })
+      const task: TaskJson = {
+        id: `t${++n}`,
+        type: req.type,
+        status: 'RUNNING',
+        priority: 0,
+        backend: 'fake',
+        queuedAt: n,
+      }
+      tasks.set(task.id, task)
+      return task
+    },
+    task: (id) => tasks.get(id),
+    wait: async (id, timeoutMs, signal) => {
+      const t = tasks.get(id)
+      if (t === undefined || t.status !== 'RUNNING') return t
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs)
+        signal.addEventListener('abort', () => resolve(), { once: true })
+        waiters.set(id, () => {
+          clearTimeout(timer)
+          resolve()
+        })
+      })
+      return tasks.get(id)
+    },
+    list: (q) => [...tasks.values()].reverse().slice(q.offset, q.offset + q.limit),
+    cancel: (id) => {
+      const t = tasks.get(id)
+      if (t === undefined)
+        throw Object.assign(new Error(`no task with id "${id}"`), { code: 'ERR_TASK_NOT_FOUND' })
+      const cancelled = t.status === 'RUNNING'
+      if (cancelled)
+        tasks.set(id, {
+          ...t,
+          status: 'CANCELLED',
+          error: { code: 'ERR_TASK_CANCELLED', message: 'cancelled' },
+        })
+      waiters.get(id)?.()
+      return { cancelled, task: tasks.get(id)! }
+    },
+    models: async () => [],
+    shutdown: () => {
+      shutdowns++
+    },
+  }
+  return {
+    target,
+    finish(id: string, output: unknown) {
+      tasks.set(id, { ...tasks.get(id)!, status: 'COMPLETED', output })
+      waiters.get(id)?.()
+    },
+    shutdowns: () => shutdowns,
+  }
+}
+
+let server: ControlServer | undefined
+afterEach(async () => {
+  await server?.close()
+  server = undefined
+})
+
+async function setup() {
+  const fake = fakeTarget()
+  server = await startControlServer({ target: fake.target, token: TOKEN })
+  return { fake, client: new ControlClient({ url: server.url, token: TOKEN }), url: server.url }
+}
+
+async function raw(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: { error?: { code: string; message: string } } }> {
+  const res = await fetch(url, init)
+  return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } }
+}
+
+describe('control API server', () => {
+  it('listens on 127.0.0.1 only', async () => {
+    const { url } = await setup()
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+  })
+
+  it('answers 401 with the error format when the token is missing or wrong', async () => {
+    const { url } = await setup()
+    const none = await raw(`${url}/v1/status`)
+    expect(none.status).toBe(401)
+    expect(none.body).toEqual({
+      error: { code: 'ERR_UNAUTHORIZED', message: expect.stringContaining('control.token') },
+    })
+    const short = await raw(`${url}/v1/status`, { headers: { authorization: 'Bearer a' } })
+    expect(short.status).toBe(401)
+    const basic = await raw(`${url}/v1/status`, { headers: { authorization: `Basic ${TOKEN}` } })
+    expect(basic.status).toBe(401)
+  })
+
+  it('answers 404, 405 and 415 for wrong paths, methods and bodies', async () => {
+    const { url } = await setup()
+    const auth = { authorization: `Bearer ${TOKEN}` }
+    expect((await raw(`${url}/v1/nothing`, { headers: auth })).body.error?.code).toBe('ERR_NOT_FOUND')
+    expect((await raw(`${url}/status`, { headers: auth })).status).toBe(404)
+    expect((await raw(`${url}/v1/status`, { method: 'DELETE', headers: auth })).status).toBe(405)
+    const form = await raw(`${url}/v1/tasks`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'text/plain' },
+      body: '{}',
+    })
+    expect(form).toMatchObject({ status: 415, body: { error: { code: 'ERR_UNSUPPORTED_MEDIA_TYPE' } } })
+    const broken = await raw(`${url}/v1/tasks`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: '{"type":',
+    })
+    expect(broken).toMatchObject({ status: 400, body: { error: { code: 'ERR_BAD_REQUEST' } } })
+  })
+
+  it('validates submissions and maps the node error codes to HTTP statuses', async () => {
+    const { client } = await setup()
+    const expectError = async (p: Promise<unknown>, status: number, code: string) => {
+      const err = (await p.catch((e: unknown) => e)) as ControlApiError
+      expect(err).toBeInstanceOf(ControlApiError)
+      expect([err.status, err.code]).toEqual([status, code])
+    }
+    await expectError(client.submit({ type: '', input: {} }), 400, 'ERR_BAD_REQUEST')
+    await expectError(
+      client.submit({ type: 'echo', input: 'x' as unknown as object }),
+      400,
+      'ERR_BAD_REQUEST',
+    )
+    await expectError(client.submit({ type: 'echo', input: {}, redundancy: 0 }), 400, 'ERR_BAD_REQUEST')
+    await expectError(client.submit({ type: 'nope', input: {} }), 422, 'ERR_UNSUPPORTED_TASK_TYPE')
+    await expectError(client.submit({ type: 'boom', input: {} }), 500, 'ERR_INTERNAL')
+    await expectError(client.task('missing'), 404, 'ERR_TASK_NOT_FOUND')
+    await expectError(client.cancel('missing'), 404, 'ERR_TASK_NOT_FOUND')
+    await expectError(client.connect('/ip4/127.0.0.1/tcp/1'), 400, 'ERR_INVALID_MULTIADDR')
+    await expectError(client.list({ status: 'DONE' as never }), 400, 'ERR_BAD_REQUEST')
+  })
+
+  it('holds a wait until the task is final', async () => {
+    const { client, fake } = await setup()
+    const task = await client.submit({ type: 'echo', input: { text: 'x' } })
+    const waiting = client.wait(task.id, { timeoutMs: 10_000 })
+    setTimeout(() => fake.finish(task.id, { text: 'x' }), 50)
+    await expect(waiting).resolves.toMatchObject({ id: task.id, status: 'COMPLETED', output: { text: 'x' } })
+  })
+
+  it('returns the task as it is when a wait times out', async () => {
+    const { client } = await setup()
+    const task = await client.submit({ type: 'echo', input: {} })
+    await expect(client.wait(task.id, { timeoutMs: 100 })).resolves.toMatchObject({ status: 'RUNNING' })
+  })
+
+  it('pages the task list and cancels', async () => {
+    const { client } = await setup()
+    for (let i = 0; i < 3; i++) await client.submit({ type: 'echo', input: {} })
+    const page = await client.list({ limit: 2, offset: 1 })
+    expect(page).toMatchObject({ limit: 2, offset: 1 })
+    expect(page.tasks.map((t) => t.id)).toEqual(['t2', 't1'])
+    await expect(client.cancel('t1')).resolves.toMatchObject({
+      cancelled: true,
+      task: { status: 'CANCELLED' },
+    })
+    await expect(client.cancel('t1')).resolves.toMatchObject({ cancelled: false })
+  })
+
+  it('answers a shutdown request before shutting down', async () => {
+    const { client, fake } = await setup()
+    await client.shutdown()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(fake.shutdowns()).toBe(1)
+  })
+})
