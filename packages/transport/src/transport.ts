@@ -4,15 +4,8 @@ import { bootstrap } from '@libp2p/bootstrap'
 import { generateKeyPair, privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { type Identify, identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
-import {
-  type KadDHT,
-  kadDHT,
-  passthroughMapper,
-  removePrivateAddressesMapper,
-  removePublicAddressesMapper,
-} from '@libp2p/kad-dht'
+import type { KadDHT } from '@libp2p/kad-dht'
 import { type Ping, ping } from '@libp2p/ping'
-import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
@@ -195,13 +188,22 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
     services.mdns = mdnsDiscovery(mdnsInit)
   }
   if (dhtOptions !== undefined) {
-    services.dht = kadDHT({
+    // Loaded only when asked for: kad-dht is the largest module graph of the stack and adds
+    // noticeably to process start-up.
+    const dht = await import('@libp2p/kad-dht')
+    const mappers = {
+      public: dht.removePrivateAddressesMapper,
+      private: dht.removePublicAddressesMapper,
+      all: dht.passthroughMapper,
+    } as const
+    services.dht = dht.kadDHT({
       protocol: DHT_PROTOCOL,
-      peerInfoMapper: DHT_MAPPERS[dhtOptions.addresses ?? 'public'],
+      peerInfoMapper: mappers[dhtOptions.addresses ?? 'public'],
       ...(dhtOptions.clientMode === undefined ? {} : { clientMode: dhtOptions.clientMode }),
     })
   }
   if (psk !== undefined) {
+    const { preSharedKey } = await import('@libp2p/pnet')
     options.connectionProtector = preSharedKey({ psk })
   }
   if (init.agentVersion !== undefined) {
@@ -224,11 +226,7 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   return node
 }
 
-const DHT_MAPPERS = {
-  public: removePrivateAddressesMapper,
-  private: removePublicAddressesMapper,
-  all: passthroughMapper,
-} as const
+const DHT_ADDRESSES = ['public', 'private', 'all']
 
 const LOOPBACK_LISTEN = /^\/(ip4\/127\.\d+\.\d+\.\d+|ip6\/::1)\//
 
@@ -257,7 +255,7 @@ function resolveDht(option: TransportInit['dht']): TransportDhtOptions | undefin
   if (typeof option !== 'object' || option === null) {
     throw new InvalidTransportOptionError('dht', 'expected a boolean or an options object')
   }
-  if (option.addresses !== undefined && !(option.addresses in DHT_MAPPERS)) {
+  if (option.addresses !== undefined && !DHT_ADDRESSES.includes(option.addresses)) {
     throw new InvalidTransportOptionError('dht.addresses', "expected 'public', 'private' or 'all'")
   }
   if (option.clientMode !== undefined && typeof option.clientMode !== 'boolean') {
