@@ -209,8 +209,12 @@ export class TaskRequester {
       },
       close: (error) => {
         if (this.#outbound.get(peer) === outbound) this.#outbound.delete(peer)
-        const reason = error?.message ?? 'closed'
-        this.#failAll(outbound, new PeerDisconnectedError(`the task stream to ${peer} closed: ${reason}`))
+        // Our own verdict (a failed liveness ping) says more than "closed": keep it.
+        const failure =
+          error instanceof PeerUnresponsiveError
+            ? error
+            : new PeerDisconnectedError(`the task stream to ${peer} closed: ${error?.message ?? 'closed'}`)
+        this.#failAll(outbound, failure)
       },
     }
     const outbound: Outbound = {
