@@ -1,0 +1,76 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { BIN, cleanUp, cliEnv, LOCAL_NODE, run, tempHome } from './helpers.js'
+
+const children: ChildProcess[] = []
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL')
+  await cleanUp()
+})
+
+/** Starts `node start` in the foreground and resolves once it printed its banner. */
+async function foreground(home: string, dataDir: string) {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'node', 'start', '--data-dir', dataDir, ...LOCAL_NODE, '--log-level', 'warn'],
+    {
+      env: cliEnv(home),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  children.push(child)
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString()
+  })
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString()
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const deadline = Date.now() + 60_000
+  while (!stdout.includes('Press Ctrl-C to stop.')) {
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`node start did not come up: ${stderr}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return { child, exited, out: () => stdout, err: () => stderr }
+}
+
+describe('node start in the foreground', () => {
+  it('prints its identity and addresses, and Ctrl-C (SIGINT) shuts it down gracefully', async () => {
+    const home = await tempHome()
+    const dataDir = join(home, 'node-a')
+    const node = await foreground(home, dataDir)
+    expect(node.out()).toMatch(/✔ node 12D3KooW\S+ is running \(pid \d+\)/)
+    expect(node.out()).toMatch(/listening {2}\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW/)
+    const status = await run(['node', 'status', '--json', '--data-dir', dataDir], { home })
+    expect(JSON.parse(status.stdout)).toMatchObject({ pid: node.child.pid, state: 'ACTIVE' })
+    node.child.kill('SIGINT')
+    expect(await node.exited).toBe(0)
+    expect(node.err()).toMatch(/✔ stopped in \d+ ms: 0 tasks finished, 0 cancelled, 0 peers told goodbye/)
+    for (const file of ['node.pid', 'control.json', 'control.token']) {
+      await expect(stat(join(dataDir, file)), file).rejects.toThrow(/ENOENT/)
+    }
+  }, 90_000)
+
+  it('takes the task input from stdin with --file -', async () => {
+    const home = await tempHome()
+    const dataDir = join(home, 'node-a')
+    await foreground(home, dataDir)
+    const r = await run(
+      ['task', 'submit', '--type', 'mock', '--file', '-', '--wait', '--json', '--data-dir', dataDir],
+      {
+        home,
+        input: 'from standard input',
+      },
+    )
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      status: 'COMPLETED',
+      output: { text: 'from standard input', words: 3 },
+    })
+  }, 90_000)
+})
