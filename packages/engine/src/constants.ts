@@ -14,6 +14,12 @@ export const DEFAULT_MAX_TASK_TIMEOUT_MS = 600_000
  * exit this keeps cancellation cleanup under 2 s.
  */
 export const DEFAULT_CANCEL_GRACE_MS = 1000
+/**
+ * How long the engine may settle tasks back-to-back in one chain of microtasks before it lets the
+ * event loop turn (timers, sockets), in milliseconds. Bounds how long fast in-process backends can
+ * starve the rest of the node.
+ */
+export const SETTLE_SYNC_BUDGET_MS = 2
 /** Finished task records kept in memory when the engine has no result store. */
 export const DEFAULT_HISTORY_LIMIT = 1000
 /** How long `stop()` lets running tasks finish before cancelling them, in milliseconds. */

@@ -110,6 +110,21 @@ describe('taskEngine: running tasks', () => {
     await handle.result()
   })
 
+  it('lets timers run while a caller submits synchronous tasks back to back', async () => {
+    const e = make({ backends: [mockBackend({ worker: false })] })
+    let fired = false
+    setTimeout(() => {
+      fired = true
+    }, 1)
+    let tasks = 0
+    // Each completion resumes the caller in a microtask; without a yield the timer never fires.
+    while (!fired && tasks < 200_000) {
+      await e.run({ type: 'mock', input: {} })
+      tasks++
+    }
+    expect(fired).toBe(true)
+  })
+
   it('lets a user add a backend in a few lines', async () => {
     const upper: Backend = {
       name: 'upper',

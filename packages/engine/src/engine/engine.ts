@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { Backend, BackendTask, TaskProgress } from '../backend.js'
 import { textBackend } from '../backends/text.js'
-import { DEFAULT_STOP_TIMEOUT_MS, PROGRESS_INTERVAL_MS, WORKER_TERMINATE_BACKSTOP_MS } from '../constants.js'
+import {
+  DEFAULT_STOP_TIMEOUT_MS,
+  PROGRESS_INTERVAL_MS,
+  SETTLE_SYNC_BUDGET_MS,
+  WORKER_TERMINATE_BACKSTOP_MS,
+} from '../constants.js'
 import {
   BackendFailedError,
   BackendNotFoundError,
@@ -92,6 +97,9 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
   /** Finished records by id, oldest first, with the task's submission sequence number. */
   readonly #history = new Map<string, readonly [TaskRecord, number]>()
   readonly #idleWaiters: Array<() => void> = []
+  readonly #settling: Array<{ state: TaskState; ok: boolean; value: unknown }> = []
+  /** `performance.now()` when the current run of synchronous settles began, if one is running. */
+  #chainStart: number | undefined
   readonly #stopController = new AbortController()
   #seq = 0
   #queued = 0
@@ -374,15 +382,50 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
       running = Promise.reject(err)
     }
     running.then(
-      (output) => {
-        this.#release(state)
-        if (state.status === 'RUNNING') this.#finish(state, 'COMPLETED', output)
-      },
-      (err: unknown) => {
-        this.#release(state)
-        if (state.status === 'RUNNING') this.#finish(state, 'FAILED', undefined, err)
-      },
+      (output) => this.#settled(state, true, output),
+      (err: unknown) => this.#settled(state, false, err),
     )
+  }
+
+  /**
+   * A backend that finishes synchronously (an in-process mock, a small chunk) would chain
+   * completion → the caller's next submit → the next run in microtasks forever, starving timers
+   * and I/O: the node's heartbeats among them. So runs settle at once only while the current chain
+   * of microtasks is younger than SETTLE_SYNC_BUDGET_MS; later ones settle in a batch after the
+   * event loop has turned.
+   */
+  #settled(state: TaskState, ok: boolean, value: unknown): void {
+    if (this.#settling.length === 0 && this.#withinBudget()) {
+      this.#settleOne(state, ok, value)
+      return
+    }
+    this.#settling.push({ state, ok, value })
+    if (this.#settling.length === 1) setImmediate(this.#settle)
+  }
+
+  #withinBudget(): boolean {
+    const now = performance.now()
+    if (this.#chainStart === undefined) {
+      this.#chainStart = now
+      setImmediate(this.#endChain)
+      return true
+    }
+    return now - this.#chainStart < SETTLE_SYNC_BUDGET_MS
+  }
+
+  readonly #endChain = (): void => {
+    this.#chainStart = undefined
+  }
+
+  #settleOne(state: TaskState, ok: boolean, value: unknown): void {
+    this.#release(state)
+    if (state.status !== 'RUNNING') return
+    if (ok) this.#finish(state, 'COMPLETED', value)
+    else this.#finish(state, 'FAILED', undefined, value)
+  }
+
+  readonly #settle = (): void => {
+    for (const { state, ok, value } of this.#settling.splice(0)) this.#settleOne(state, ok, value)
   }
 
   #load(entry: BackendEntry): Promise<void> {

@@ -1,5 +1,5 @@
 import type { TaskProgress } from '../backend.js'
-import { TypedEventTarget } from '../events.js'
+import { type Listener, type ListenerOptions, TypedEventTarget } from '../events.js'
 import type { TaskErrorInfo, TaskMeta, TaskRecord, TaskStatus } from '../types.js'
 import type { HeapItem } from './heap.js'
 import type { BackendEntry } from './registry.js'
@@ -18,7 +18,7 @@ export interface TaskHandleEvents {
  * or not (check `status`, then `output` or `error`); `output()` is the shortcut that resolves with
  * the output or rejects with the task's coded error.
  */
-export interface TaskHandle<Output = unknown> extends TypedEventTarget<TaskHandleEvents> {
+export interface TaskHandle<Output = unknown> {
   readonly id: string
   readonly type: string
   /** The status now. */
@@ -31,6 +31,44 @@ export interface TaskHandle<Output = unknown> extends TypedEventTarget<TaskHandl
   output(): Promise<Output>
   /** Cancels the task if it has not finished; returns whether it did. Cleanup finishes within 2 s. */
   cancel(): boolean
+  /** Listens for `progress` reports and `status` changes of this task. */
+  addEventListener<K extends keyof TaskHandleEvents>(
+    type: K,
+    listener: Listener<TaskHandleEvents[K]> | null,
+    options?: boolean | ListenerOptions,
+  ): void
+  removeEventListener<K extends keyof TaskHandleEvents>(
+    type: K,
+    listener: Listener<TaskHandleEvents[K]> | null,
+  ): void
+}
+
+/**
+ * Handle events, with the event target created on the first listener: most tasks never get one,
+ * and an `EventTarget` per task is a measurable share of the queue's overhead.
+ */
+class HandleEvents {
+  #target: TypedEventTarget<TaskHandleEvents> | undefined
+
+  addEventListener<K extends keyof TaskHandleEvents>(
+    type: K,
+    listener: Listener<TaskHandleEvents[K]> | null,
+    options?: boolean | ListenerOptions,
+  ): void {
+    this.#target ??= new TypedEventTarget()
+    this.#target.addEventListener(type, listener, options)
+  }
+
+  removeEventListener<K extends keyof TaskHandleEvents>(
+    type: K,
+    listener: Listener<TaskHandleEvents[K]> | null,
+  ): void {
+    this.#target?.removeEventListener(type, listener)
+  }
+
+  emit<K extends keyof TaskHandleEvents>(type: K, detail: () => TaskHandleEvents[K]): void {
+    this.#target?.emit(type, detail)
+  }
 }
 
 /** The engine's mutable state of one queued or running task. */
@@ -98,7 +136,7 @@ export class TaskState implements HeapItem {
 }
 
 /** The handle of a task this engine runs (or ran). */
-export class LiveTaskHandle extends TypedEventTarget<TaskHandleEvents> implements TaskHandle {
+export class LiveTaskHandle extends HandleEvents implements TaskHandle {
   readonly #state: TaskState
   readonly #cancel: (state: TaskState) => boolean
 
@@ -140,7 +178,7 @@ export class LiveTaskHandle extends TypedEventTarget<TaskHandleEvents> implement
 }
 
 /** The handle of a task known only from its finished record (in the history or the store). */
-export class FinishedTaskHandle extends TypedEventTarget<TaskHandleEvents> implements TaskHandle {
+export class FinishedTaskHandle extends HandleEvents implements TaskHandle {
   readonly #record: TaskRecord
 
   constructor(record: TaskRecord) {

@@ -1,0 +1,486 @@
+/**
+ * The core of @p2p-ai/engine: queue overhead and throughput (in-process and through the worker
+ * pool), result store latency, `chunk` on 10 MB, the main thread's responsiveness while every
+ * worker is busy, cancellation cleanup of a stuck worker, and memory over many tasks.
+ *
+ * Targets from the product documents: > 200 tasks/s with 100 concurrent tasks, status query and
+ * result retrieval < 10 ms, result write < 20 ms, chunk 10 MB < 5 s, cancel cleanup < 2 s, no leak
+ * over 1,000 tasks.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import {
+  type Backend,
+  chunkText,
+  mockBackend,
+  type ResultStore,
+  resultStore,
+  type TaskEngine,
+  type TaskEngineInit,
+  type TaskRecord,
+  taskEngine,
+} from '@p2p-ai/engine'
+import { defineSuite, measure } from '../runner.js'
+
+interface State {
+  dir: string
+  /** About 10 MB of prose: sentences of varied length, paragraphs of 3 to 8 sentences. */
+  prose: string
+  /** 10 MB without a single space or newline: every cut is a hard cut after a full scan. */
+  noSpaces: string
+  /** A module a worker can import: a backend stuck in a CPU loop that never reads its signal. */
+  stuckModule: string
+}
+
+const TEN_MB = 10 * 1024 * 1024
+const WORDS = 'peer agent task model vector token network signal result queue chunk embed node local'.split(
+  ' ',
+)
+
+/** Deterministic prose of `length` characters. */
+function makeProse(length: number): string {
+  let seed = 42
+  const next = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+    return seed % n
+  }
+  const parts: string[] = []
+  let total = 0
+  while (total < length) {
+    const sentences = 3 + next(6)
+    for (let s = 0; s < sentences; s++) {
+      const words = 6 + next(20)
+      let sentence = ''
+      for (let w = 0; w < words; w++) sentence += (w === 0 ? '' : ' ') + WORDS[next(WORDS.length)]
+      sentence = `${sentence[0]!.toUpperCase()}${sentence.slice(1)}${next(10) === 0 ? '?' : '.'} `
+      parts.push(sentence)
+      total += sentence.length
+    }
+    parts.push('\n\n')
+    total += 2
+  }
+  return parts.join('').slice(0, length)
+}
+
+const STUCK_BACKEND = `
+const input = { '~standard': { version: 1, vendor: 'bench', validate: (value) => ({ value }) } }
+export function stuck() {
+  return {
+    name: 'stuck',
+    taskTypes: [{ name: 'stuck', input }],
+    worker: { module: import.meta.url, export: 'stuck' },
+    async load() {},
+    async run(task, { onProgress }) {
+      if (task.input?.ok) return 'ok'
+      onProgress?.({ fraction: 0 })
+      for (;;) {}
+    },
+    async unload() {},
+  }
+}
+`
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+}
+
+function summary(prefix: string, samples: number[]): Record<string, number> {
+  const sorted = samples.sort((a, b) => a - b)
+  return {
+    [`${prefix}P50`]: percentile(sorted, 0.5),
+    [`${prefix}P99`]: percentile(sorted, 0.99),
+    [`${prefix}Max`]: sorted.at(-1) ?? 0,
+  }
+}
+
+/** Runs `total` mock tasks from `callers` concurrent submitters; resolves with tasks per second. */
+async function burst(engine: TaskEngine, total: number, callers: number): Promise<number> {
+  let issued = 0
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (issued < total) {
+        issued++
+        await engine.run({ type: 'mock', input: { text: 'a short request text' } })
+      }
+    }),
+  )
+  return total / ((performance.now() - started) / 1000)
+}
+
+function engineCase(
+  name: string,
+  description: string,
+  init: () => TaskEngineInit,
+  tasks: (quick: boolean) => number,
+) {
+  let engine: TaskEngine | undefined
+  return measure(
+    name,
+    async ({ quick }) => {
+      engine ??= taskEngine({ builtins: false, maxQueueLength: 10_000, ...init() })
+      const n = tasks(quick)
+      const perSec = await burst(engine, n, 100)
+      return { tasksPerSec: perSec, overheadPerTaskUs: 1e6 / perSec }
+    },
+    {
+      description,
+      units: { overheadPerTaskUs: 'µs' },
+      teardown: async () => {
+        await engine?.stop()
+        engine = undefined
+      },
+    },
+  )
+}
+
+function storeRecord(i: number, now: number): TaskRecord {
+  return {
+    id: `bench-${i}-${now}`,
+    type: 'embed',
+    status: 'COMPLETED',
+    priority: 0,
+    backend: 'onnx',
+    queuedAt: now,
+    startedAt: now,
+    finishedAt: now,
+    meta: { requester: '12D3KooWBenchPeerIdBenchPeerIdBenchPeerIdBench' },
+    // About 1.6 KB of JSON: a 384-dim embedding rounded to 4 digits is typical of what peers ask for.
+    output: {
+      model: 'minilm',
+      dimensions: 384,
+      vector: Array.from({ length: 384 }, (_, k) => Math.round(Math.sin(i + k) * 1e4) / 1e4),
+    },
+  }
+}
+
+function storeCase(
+  name: string,
+  synchronous: 'NORMAL' | 'FULL',
+  count: (quick: boolean) => number,
+  dir: () => string,
+) {
+  return measure(
+    name,
+    ({ quick, round }) => {
+      const directory = join(dir(), `store-${synchronous}-${round}-${process.hrtime.bigint()}`)
+      const store: ResultStore = resultStore({ directory, synchronous, purgeIntervalMs: 0 })
+      try {
+        const n = count(quick)
+        const now = Date.now()
+        const records = Array.from({ length: n }, (_, i) => storeRecord(i, now))
+        const writes: number[] = []
+        for (const record of records) {
+          const t = performance.now()
+          store.put(record)
+          writes.push(performance.now() - t)
+        }
+        const reads: number[] = []
+        for (let i = 0; i < n; i++) {
+          const id = records[(i * 7919) % n]!.id
+          const t = performance.now()
+          store.get(id)
+          reads.push(performance.now() - t)
+        }
+        const lists: number[] = []
+        for (let i = 0; i < 200; i++) {
+          const t = performance.now()
+          store.list({ limit: 20, offset: (i * 13) % 500 })
+          lists.push(performance.now() - t)
+        }
+        return { ...summary('writeMs', writes), ...summary('readMs', reads), ...summary('list20Ms', lists) }
+      } finally {
+        store.close()
+      }
+    },
+    {
+      description: `store.put / get / list(20) of ~1.6 KB records, WAL + synchronous=${synchronous}, on ${tmpdir()}`,
+    },
+  )
+}
+
+/**
+ * Keeps every slot of an engine busy with `chunk` tasks on a 1 MB text for `ms`, while probing the
+ * main thread: timer lag (a 5 ms interval) and the latency of status queries.
+ */
+async function busyProbe(engine: TaskEngine, text: string, ms: number, signal: AbortSignal) {
+  const { concurrency } = engine.capabilities()
+  let done = 0
+  let stop = false
+  const loops = Array.from({ length: concurrency }, async (_, k) => {
+    for (let i = 0; !stop; i++) {
+      await engine.run({ id: `busy-${k}-${i}-${done}`, type: 'chunk', input: { text, size: 1000 } })
+      done++
+    }
+  })
+  const lags: number[] = []
+  const status: number[] = []
+  let expected = performance.now() + 5
+  const probe = setInterval(() => {
+    const now = performance.now()
+    lags.push(Math.max(0, now - expected))
+    expected = now + 5
+    const t = performance.now()
+    engine.get(`busy-0-0-0`)
+    engine.capabilities()
+    engine.health()
+    status.push((performance.now() - t) * 1000)
+  }, 5)
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  clearInterval(probe)
+  stop = true
+  await Promise.all(loops)
+  signal.throwIfAborted()
+  return { ...summary('lagMs', lags), ...summary('statusUs', status), chunkTasksPerSec: done / (ms / 1000) }
+}
+
+export default defineSuite<State>({
+  name: 'engine',
+  description: 'task queue, worker pool, result store, chunk, responsiveness under load',
+  setup: () => {
+    const dir = mkdtempSync(join(tmpdir(), 'p2p-ai-bench-engine-'))
+    const stuckPath = join(dir, 'stuck-backend.mjs')
+    writeFileSync(stuckPath, STUCK_BACKEND)
+    return {
+      dir,
+      prose: makeProse(TEN_MB),
+      noSpaces: 'x'.repeat(TEN_MB),
+      stuckModule: pathToFileURL(stuckPath).href,
+    }
+  },
+  teardown: (state) => rmSync(state.dir, { recursive: true, force: true }),
+  cases: (state) => [
+    engineCase(
+      'mock in-process, 100 concurrent',
+      'mock tasks (0 latency, in-process): the cost of the queue itself; 100 concurrent callers, concurrency 4',
+      () => ({ backends: [mockBackend({ worker: false })] }),
+      (quick) => (quick ? 2_000 : 20_000),
+    ),
+    engineCase(
+      'mock worker pool, 100 concurrent',
+      'mock tasks through the worker pool (4 workers): queue + postMessage both ways',
+      () => ({ backends: [mockBackend()] }),
+      (quick) => (quick ? 1_000 : 10_000),
+    ),
+    engineCase(
+      'mock in-process + file store, 100 concurrent',
+      'as in-process, with every result written to a SQLite store on disk (WAL, NORMAL)',
+      () => ({
+        backends: [mockBackend({ worker: false })],
+        store: resultStore({ directory: join(state.dir, `engine-store-${process.hrtime.bigint()}`) }),
+      }),
+      (quick) => (quick ? 2_000 : 20_000),
+    ),
+    measure(
+      'submit to result, one at a time',
+      async ({ quick }) => {
+        const engine = taskEngine({ builtins: false, backends: [mockBackend({ worker: false })] })
+        try {
+          const samples: number[] = []
+          for (let i = 0; i < (quick ? 500 : 5_000); i++) {
+            const t = performance.now()
+            await (await engine.submit({ type: 'mock', input: { text: 'x' } })).result()
+            samples.push((performance.now() - t) * 1000)
+          }
+          return summary('latencyUs', samples)
+        } finally {
+          await engine.stop()
+        }
+      },
+      { description: 'latency of submit → result() of an in-process mock task on an idle engine' },
+    ),
+    storeCase(
+      'store NORMAL',
+      'NORMAL',
+      (quick) => (quick ? 300 : 3_000),
+      () => state.dir,
+    ),
+    storeCase(
+      'store FULL',
+      'FULL',
+      (quick) => (quick ? 100 : 500),
+      () => state.dir,
+    ),
+    measure(
+      'status queries, 1000 stored + 100 queued',
+      async ({ quick }) => {
+        const store = resultStore({ directory: join(state.dir, `status-${process.hrtime.bigint()}`) })
+        const gate: Backend = {
+          name: 'hold',
+          taskTypes: [{ name: 'hold', input: mockBackend().taskTypes[0]!.input }],
+          async load() {},
+          run: (_task, { signal }) =>
+            new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+          async unload() {},
+        }
+        const engine = taskEngine({
+          builtins: false,
+          backends: [mockBackend({ worker: false }), gate],
+          store,
+        })
+        try {
+          const finished = quick ? 200 : 1_000
+          for (let i = 0; i < finished; i++)
+            await engine.run({ id: `done-${i}`, type: 'mock', input: { text: `t${i}` } })
+          for (let i = 0; i < 100; i++) await engine.submit({ id: `wait-${i}`, type: 'hold', input: {} })
+          const stored: number[] = []
+          const live: number[] = []
+          const lists: number[] = []
+          for (let i = 0; i < 2_000; i++) {
+            let t = performance.now()
+            engine.get(`done-${(i * 7919) % finished}`)
+            stored.push((performance.now() - t) * 1000)
+            t = performance.now()
+            engine.get(`wait-${i % 100}`)
+            live.push((performance.now() - t) * 1000)
+            if (i % 10 === 0) {
+              t = performance.now()
+              engine.list({ limit: 20 })
+              lists.push((performance.now() - t) * 1000)
+            }
+          }
+          return {
+            ...summary('getStoredUs', stored),
+            ...summary('getLiveUs', live),
+            ...summary('list20Us', lists),
+          }
+        } finally {
+          await engine.stop({ timeoutMs: 0 })
+        }
+      },
+      {
+        description:
+          'engine.get() of a finished task (SQLite) and of a queued one (memory); engine.list({ limit: 20 })',
+      },
+    ),
+    measure(
+      'chunk 10 MB prose',
+      async () => {
+        const t = performance.now()
+        const { chunks } = chunkText({ text: state.prose, size: 1000 })
+        const directMs = performance.now() - t
+        const engine = taskEngine({ concurrency: 1 })
+        try {
+          await engine.run({ type: 'chunk', input: { text: 'warm the worker up.' } })
+          const e = performance.now()
+          await engine.run({ type: 'chunk', input: { text: state.prose, size: 1000 } })
+          return { directMs, viaEngineMs: performance.now() - e, chunks: chunks.length }
+        } finally {
+          await engine.stop()
+        }
+      },
+      {
+        description:
+          'chunkText on 10 MiB of prose (size 1000, overlap 100): direct, and as a task in the worker pool (includes copying 10 MB in and the chunks out)',
+        units: { chunks: 'count' },
+      },
+    ),
+    measure(
+      'chunk 10 MB without spaces',
+      () => {
+        const t = performance.now()
+        const { chunks } = chunkText({ text: state.noSpaces, size: 1000 })
+        return { directMs: performance.now() - t, chunks: chunks.length }
+      },
+      {
+        description: 'worst case: no boundary anywhere, every chunk scans its window for nothing',
+        units: { chunks: 'count' },
+      },
+    ),
+    measure(
+      'main thread while all workers chunk',
+      async ({ quick, signal }) => {
+        const engine = taskEngine()
+        try {
+          return await busyProbe(engine, state.prose.slice(0, 1024 * 1024), quick ? 500 : 3_000, signal)
+        } finally {
+          await engine.stop()
+        }
+      },
+      {
+        description:
+          '4 workers chunking 1 MB texts non-stop; a 5 ms timer measures event-loop lag, and get/capabilities/health latency',
+      },
+    ),
+    measure(
+      'main thread while in-process chunking',
+      async ({ quick, signal }) => {
+        const engine = taskEngine({ workers: false })
+        try {
+          return await busyProbe(engine, state.prose.slice(0, 1024 * 1024), quick ? 500 : 3_000, signal)
+        } finally {
+          await engine.stop()
+        }
+      },
+      {
+        description:
+          'the same load with workers disabled, for contrast: what the pool protects the node from',
+      },
+    ),
+    measure(
+      'cancel a stuck worker',
+      async () => {
+        const { stuck } = (await import(state.stuckModule)) as { stuck: () => Backend }
+        const engine = taskEngine({ builtins: false, backends: [stuck()], concurrency: 1 })
+        try {
+          await engine.run({ type: 'stuck', input: { ok: true } })
+          const spinning = await engine.submit({ type: 'stuck', input: {} })
+          while (spinning.record().progress === undefined)
+            await new Promise((resolve) => setTimeout(resolve, 1))
+          const next = await engine.submit({ type: 'stuck', input: { ok: true } })
+          const t = performance.now()
+          spinning.cancel()
+          const statusMs = performance.now() - t
+          await new Promise<void>((resolve) =>
+            next.addEventListener('status', () => resolve(), { once: true }),
+          )
+          return { cancelledStatusMs: statusMs, slotBackMs: performance.now() - t }
+        } finally {
+          await engine.stop()
+        }
+      },
+      {
+        description:
+          'a worker spinning without reading its signal: time to CANCELLED, and until the next task starts on a fresh worker (grace 1 s)',
+      },
+    ),
+    measure(
+      'memory after 10 / 1,000 / 11,000 tasks',
+      async () => {
+        const gc = (globalThis as { gc?: () => void }).gc
+        if (gc === undefined) throw new Error('run with --expose-gc (pnpm bench does)')
+        const engine = taskEngine({ builtins: false, backends: [mockBackend({ worker: false })] })
+        const heap = async (): Promise<number> => {
+          await new Promise((resolve) => setImmediate(resolve))
+          gc()
+          gc()
+          return process.memoryUsage().heapUsed / (1024 * 1024)
+        }
+        try {
+          const before = await heap()
+          await burst(engine, 10, 10)
+          const after10 = await heap()
+          await burst(engine, 990, 100)
+          const after1000 = await heap()
+          await burst(engine, 10_000, 100)
+          const after11000 = await heap()
+          return {
+            heapAfter10Mb: after10 - before,
+            heapAfter1000Mb: after1000 - before,
+            heapAfter11000Mb: after11000 - before,
+          }
+        } finally {
+          await engine.stop()
+        }
+      },
+      {
+        rounds: 3,
+        description:
+          'heap growth over an idle engine (no store: the last 1,000 finished records stay in memory by design, so growth stops at 1,000)',
+      },
+    ),
+  ],
+})
