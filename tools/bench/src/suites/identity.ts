@@ -3,6 +3,7 @@
  * side (node:crypto and @noble/curves), peer ID encoding, and loading a key file. Messages are
  * 256 bytes, about the size of a signed task envelope.
  */
+import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -90,6 +91,24 @@ function peerIdDecodeCase(): BenchCase {
   )
 }
 
+/**
+ * node:crypto called directly with a ready KeyObject: the floor under the node provider, run in
+ * the same conditions so the wrapper's overhead can be read off even on a busy machine.
+ */
+function rawNodeCases(): BenchCase[] {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+  const message = globalThis.crypto.getRandomValues(new Uint8Array(MESSAGE_BYTES))
+  const signature = sign(null, message, privateKey)
+  return [
+    throughput('sign 256 B (raw node:crypto)', () => sign(null, message, privateKey), {
+      description: 'reference: crypto.sign with a KeyObject, no wrapper',
+    }),
+    throughput('verify 256 B (raw node:crypto)', () => verify(null, message, publicKey, signature), {
+      description: 'reference: crypto.verify with a KeyObject, no wrapper',
+    }),
+  ]
+}
+
 export default defineSuite<State>({
   name: 'identity',
   description: 'Ed25519 identities: generate, sign, verify (node:crypto vs noble), peer IDs, key files',
@@ -106,7 +125,7 @@ export default defineSuite<State>({
     const node = nodeEd25519()
     const identity = generateIdentity()
     return [
-      ...(node === undefined ? [] : [...providerCases(node), manySignersCase(node)]),
+      ...(node === undefined ? [] : [...providerCases(node), manySignersCase(node), ...rawNodeCases()]),
       ...providerCases(nobleEd25519),
       throughput('peerIdFromPublicKey', () => peerIdFromPublicKey(identity.publicKey), {
         description: 'base58btc of the identity multihash',
