@@ -13,7 +13,7 @@ import type { TaskEngine } from '@p2p-ai/engine'
 import {
   ANNOUNCE_PROTOCOL,
   type Capabilities,
-  encodeFrame,
+  encodeJsonFrame,
   MAX_CONCURRENCY,
   MAX_MODELS,
   MAX_QUEUE_LENGTH,
@@ -191,8 +191,8 @@ export class CapabilityAnnouncer {
     let sealed = this.#sealed
     if (sealed === undefined || sealed.key !== key || sealed.nonce === audience.sentNonce) {
       // One signature per change, shared by every peer; a fresh one for a peer that already has it.
-      const { envelope } = sealEnvelope(this.#init.signer, 'capabilities', this.#current)
-      sealed = { key, nonce: envelope.nonce, frame: encodeFrame(envelope) }
+      const signed = sealEnvelope(this.#init.signer, 'capabilities', this.#current)
+      sealed = { key, nonce: signed.envelope.nonce, frame: encodeJsonFrame(signed.json) }
       this.#sealed = sealed
     }
     audience.sending = true

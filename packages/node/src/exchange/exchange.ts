@@ -197,6 +197,7 @@ export class TaskExchange {
       engine: components.engine,
       reputation: this.#reputation,
       acceptTimeoutMs: this.#init.acceptTimeoutMs,
+      maxFrameBytes: this.#init.maxFrameBytes,
       log: components.log,
       choose: (task, tried) => this.#choose(task, tried),
       finished: (task) => this.#tasks.finished(task),

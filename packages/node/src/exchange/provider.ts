@@ -10,7 +10,7 @@
 import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
 import type { TaskEngine, TaskHandle, TaskRecord } from '@p2p-ai/engine'
 import {
-  encodeFrame,
+  encodeJsonFrame,
   type OpenEnvelopeOptions,
   openEnvelope,
   type ReplayCache,
@@ -340,8 +340,10 @@ class ProviderSession {
   }
 
   #seal(result: TaskResult): Uint8Array {
-    const { envelope } = sealEnvelope(this.#init.signer, 'task.result', result)
-    return encodeFrame(envelope, { maxFrameBytes: this.#init.maxFrameBytes })
+    // The signed JSON goes out as it was signed: no second serialization.
+    return encodeJsonFrame(sealEnvelope(this.#init.signer, 'task.result', result).json, {
+      maxFrameBytes: this.#init.maxFrameBytes,
+    })
   }
 
   #reject(id: string, error: WireError, retryAfterMs?: number): void {

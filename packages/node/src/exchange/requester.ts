@@ -11,7 +11,6 @@
 import type { PeerId, Stream } from '@libp2p/interface'
 import {
   assertResultMatches,
-  encodeFrame,
   type OpenEnvelopeOptions,
   openEnvelope,
   type ReplayCache,
@@ -46,6 +45,8 @@ export interface PendingAttempt {
   readonly peer: string
   /** The signed request; the result must quote its digest. */
   readonly request: SignedEnvelope<'task.request'>
+  /** The request, framed (once, by whoever sealed it). */
+  readonly frame: Uint8Array
   /** `performance.now()` deadlines checked by the sweep. */
   acceptBy: number
   resultBy: number
@@ -246,11 +247,7 @@ export class TaskRequester {
     }
     outbound.attempts.set(attempt.taskId, attempt)
     this.#notePeak(outbound.peer)
-    if (
-      !outbound.channel.send(
-        encodeFrame(attempt.request.envelope, { maxFrameBytes: this.#init.maxFrameBytes }),
-      )
-    ) {
+    if (!outbound.channel.send(attempt.frame)) {
       this.#forget(outbound, attempt.taskId)
       attempt.fail(new PeerDisconnectedError(`the task stream to ${attempt.peer} closed`))
     }

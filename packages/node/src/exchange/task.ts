@@ -8,6 +8,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { TaskEngine, TaskHandle, TaskRecord } from '@p2p-ai/engine'
 import {
   createTaskRequest,
+  encodeJsonFrame,
   type JsonObject,
   RemoteError,
   type SignedEnvelope,
@@ -58,6 +59,7 @@ export interface TaskContext {
   readonly engine: TaskEngine
   readonly reputation: ReputationBook
   readonly acceptTimeoutMs: number
+  readonly maxFrameBytes: number
   readonly log: Logger
   /** Whether the exchange has stopped (tasks submitted now fail at once). */
   readonly stopped: boolean
@@ -280,6 +282,7 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
   #runRemote(peer: string, peerId: PeerId): Promise<AttemptOutcome> {
     const s = this.spec
     let request: SignedEnvelope<'task.request'>
+    let frame: Uint8Array
     try {
       request = sealEnvelope(
         this.#ctx.signer,
@@ -294,8 +297,10 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
           createdAt: this.#submittedAt,
         }),
       )
+      frame = encodeJsonFrame(request.json, { maxFrameBytes: this.#ctx.maxFrameBytes })
     } catch (err) {
-      // The input is not canonical JSON (NaN, a Date, a cycle...): no peer could ever take it.
+      // The input is not canonical JSON (NaN, a Date, a cycle...) or too large for a frame: no
+      // peer could ever take it.
       const error = new InvalidTaskError(`input: ${(err as Error).message}`)
       return Promise.resolve({ kind: 'failed', error, verdict: { kind: 'final' } })
     }
@@ -312,6 +317,7 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
         taskId: s.id,
         peer,
         request,
+        frame,
         acceptBy: sentAt + this.#ctx.acceptTimeoutMs,
         resultBy: sentAt + s.timeoutMs + RESULT_GRACE_MS,
         accepted: false,
