@@ -4,7 +4,7 @@
  * is only remembered once its signature proved it genuine).
  */
 import { Buffer } from 'node:buffer'
-import { createHash, getRandomValues } from 'node:crypto'
+import { createHash, randomFillSync } from 'node:crypto'
 import { type IdentityInit, publicKeyFromPeerId, verifySignature } from '@p2p-ai/identity'
 import { canonicalize } from './canonical-json.js'
 import { DEFAULT_MAX_SKEW_MS, NONCE_BYTES, PROTOCOL_MAJOR, SIGNING_PREFIX } from './constants.js'
@@ -123,16 +123,15 @@ export function sealEnvelope<T extends MessageType>(
   if (!Number.isSafeInteger(ts) || ts < 0) {
     throw new InvalidOptionError(`now must be a non-negative integer (ms since epoch), got ${String(ts)}`)
   }
-  const nonceBytes = options.nonce ?? getRandomValues(new Uint8Array(NONCE_BYTES))
-  if (nonceBytes.length !== NONCE_BYTES) {
-    throw new InvalidOptionError(`nonce must be ${NONCE_BYTES} bytes, got ${nonceBytes.length}`)
+  if (options.nonce !== undefined && options.nonce.length !== NONCE_BYTES) {
+    throw new InvalidOptionError(`nonce must be ${NONCE_BYTES} bytes, got ${options.nonce.length}`)
   }
   const unsigned = {
     v: PROTOCOL_MAJOR,
     type,
     from: signer.peerId,
     ts,
-    nonce: toBase64url(nonceBytes),
+    nonce: options.nonce === undefined ? freshNonce() : toBase64url(options.nonce),
     payload,
   } as UnsignedEnvelope
   const canonical = canonicalOrInvalid(unsigned)
@@ -222,6 +221,23 @@ class Signed<T extends MessageType> implements SignedEnvelope<T> {
     this.#digest ??= digestOf(this.#input)
     return this.#digest
   }
+}
+
+// One CSPRNG call costs about as much as canonicalizing a message, so draw entropy for 256
+// nonces at a time (as Node.js does for randomUUID). Nonces need to be unpredictable and
+// unique, not secret.
+const NONCES_PER_REFILL = 256
+const noncePool = new Uint8Array(NONCE_BYTES * NONCES_PER_REFILL)
+let noncePoolOffset = noncePool.length
+
+function freshNonce(): string {
+  if (noncePoolOffset === noncePool.length) {
+    randomFillSync(noncePool)
+    noncePoolOffset = 0
+  }
+  const nonce = noncePool.subarray(noncePoolOffset, noncePoolOffset + NONCE_BYTES)
+  noncePoolOffset += NONCE_BYTES
+  return toBase64url(nonce)
 }
 
 // Decoding a PeerId (base58) costs about as much as the schema check; peers are few and send

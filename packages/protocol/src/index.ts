@@ -66,8 +66,13 @@ export {
 } from './errors.js'
 export {
   type Capabilities,
+  CONTROL_TYPES,
+  type ControlMessage,
+  type ControlType,
+  createControlMessage,
   type Envelope,
   type Goodbye,
+  isControlType,
   isMessageType,
   MESSAGE_TYPES,
   type MessageType,
@@ -82,6 +87,7 @@ export {
   type TaskStatus,
   type TaskTimings,
   type UnsignedEnvelope,
+  validateControl,
   validateEnvelope,
   validatePayload,
   type WireError,

@@ -202,3 +202,19 @@ export const envelopeSchema = z.discriminatedUnion('type', [
   envelopeOf('capabilities'),
   envelopeOf('goodbye'),
 ])
+
+function controlOf<T extends 'task.accept' | 'task.reject' | 'task.progress' | 'task.cancel'>(type: T) {
+  return z.strictObject({
+    v: z.literal(PROTOCOL_MAJOR),
+    type: z.literal(type),
+    payload: payloadSchemas[type],
+  })
+}
+
+/** Unsigned control messages (docs/protocol.md §2.4): the four steering types, without signature. */
+export const controlSchema = z.discriminatedUnion('type', [
+  controlOf('task.accept'),
+  controlOf('task.reject'),
+  controlOf('task.progress'),
+  controlOf('task.cancel'),
+])

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import * as constants from '../src/constants.js'
 import * as errors from '../src/errors.js'
-import { isMessageType, MESSAGE_TYPES, validateEnvelope, validatePayload } from '../src/messages.js'
+import {
+  isMessageType,
+  MESSAGE_TYPES,
+  validateControl,
+  validateEnvelope,
+  validatePayload,
+} from '../src/messages.js'
 import { jsonBlocks, PROTOCOL_MD, tableUnder } from './doc.js'
 
 // These tests keep docs/protocol.md honest: its examples, limits and error codes are the code's.
@@ -20,6 +26,14 @@ describe('docs/protocol.md', () => {
     const envelopes = blocks.filter((block) => block.tag === 'envelope')
     expect(envelopes).toHaveLength(1)
     expect(() => validateEnvelope(envelopes[0]?.value)).not.toThrow()
+  })
+
+  it('shows valid control messages', () => {
+    const controls = blocks.filter((block) => block.tag === 'control-message')
+    expect(controls.length).toBeGreaterThan(0)
+    for (const { value } of controls) {
+      expect(() => validateControl(value)).not.toThrow()
+    }
   })
 
   it('lists the limits the code enforces', () => {
