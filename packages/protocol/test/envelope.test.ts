@@ -88,6 +88,16 @@ describe('sealEnvelope and openEnvelope', () => {
     expect(sealed.digest).toBe(createHash('sha256').update(signingInput(unsigned)).digest('base64url'))
   })
 
+  it('draws a distinct nonce for every envelope, across refills of the entropy pool', () => {
+    const nonces = new Set<string>()
+    for (let i = 0; i < 600; i++) {
+      const { nonce } = sealEnvelope(alice, 'goodbye', {}, { now: NOW }).envelope
+      expect(nonce).toMatch(/^[A-Za-z0-9_-]{21}[AQgw]$/)
+      nonces.add(nonce)
+    }
+    expect(nonces.size).toBe(600)
+  })
+
   it('refuses to seal invalid payloads or a request for someone else', () => {
     const request = samplePayloads(alice.peerId)['task.request']
     expect(() => sealEnvelope(alice, 'task.request', { ...request, priority: 11 })).toThrow(
