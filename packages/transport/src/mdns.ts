@@ -1,6 +1,5 @@
 import { randomInt } from 'node:crypto'
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
-import { platform } from 'node:os'
+import type { RemoteInfo, Socket } from 'node:dgram'
 import type {
   ComponentLogger,
   Libp2pEvents,
@@ -25,23 +24,22 @@ import {
   MDNS_IPV4_GROUP,
   MDNS_MIN_ANSWER_INTERVAL_MS,
   MDNS_PEER_NAME_LENGTH,
-  MDNS_PEER_REFRESH_MS,
   MDNS_PORT,
-  MDNS_RECORD_TTL_S,
 } from './constants.js'
-import { InvalidTransportOptionError, MdnsSocketError } from './errors.js'
+import { InvalidTransportOptionError } from './errors.js'
+import { InstanceCache } from './mdns-instances.js'
 import {
   inSubnets,
   type MdnsInterface,
   type MdnsInterfaceSelector,
   resolveInterfaces,
 } from './mdns-interfaces.js'
+import { hostOf, openMdnsSocket } from './mdns-socket.js'
 import {
   type AnswerRecord,
   decodeMessage,
   encodeAnswer,
   encodeQuery,
-  type KnownAnswer,
   peerFromRecord,
   randomPeerName,
 } from './mdns-wire.js'
@@ -89,17 +87,6 @@ interface Endpoint {
   announced: string
 }
 
-/** What we last heard from one service instance; `info` is undefined when it named no usable peer. */
-interface KnownInstance {
-  instance: string
-  txt: string
-  info: PeerInfo | undefined
-  lastEmitAt: number
-  expiresAt: number
-}
-
-/** Peers remembered for re-announce throttling; spoofed floods evict the oldest beyond this. */
-const MAX_KNOWN_PEERS = 4096
 const LAN_RESCAN_MS = 5_000
 const FIRST_REQUERY_MS = 1_000
 const ANNOUNCE_DEBOUNCE_MS = 10
@@ -130,7 +117,7 @@ export class MdnsDiscovery
   private readonly answer: boolean
   private readonly port: number
   private readonly endpoints = new Map<string, Endpoint>()
-  private readonly known = new Map<string, KnownInstance>()
+  private readonly known = new InstanceCache()
   private readonly fixed: MdnsInterface[] | undefined
   private started = false
   private queryTimer?: ReturnType<typeof setTimeout>
@@ -238,27 +225,7 @@ export class MdnsDiscovery
   }
 
   private async openEndpoint(iface: MdnsInterface): Promise<Endpoint> {
-    const socket = createSocket({ type: 'udp4', reuseAddr: true })
-    // On Linux, binding the group address keeps unicast datagrams out; other systems need 0.0.0.0.
-    const bindAddress = platform() === 'linux' ? MDNS_IPV4_GROUP : '0.0.0.0'
-    try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject)
-        socket.bind({ port: this.port, address: bindAddress, exclusive: false }, () => {
-          socket.off('error', reject)
-          resolve()
-        })
-      })
-      // Order matters for safety: the outgoing interface is pinned before anything is sent, and a
-      // failure to pin it closes the socket rather than letting the OS pick the default route.
-      socket.setMulticastInterface(iface.address)
-      socket.addMembership(MDNS_IPV4_GROUP, iface.address)
-      socket.setMulticastTTL(255)
-      socket.setMulticastLoopback(true)
-    } catch (err) {
-      socket.close()
-      throw new MdnsSocketError(iface.name, iface.address, err as Error)
-    }
+    const socket = await openMdnsSocket(iface, this.port)
     const endpoint: Endpoint = {
       iface,
       socket,
@@ -408,52 +375,14 @@ export class MdnsDiscovery
 
   /** Our query, listing the instances we hold with more than half their TTL left (RFC 6762 §7.1). */
   private buildQuery(): Buffer {
-    const now = Date.now()
-    const known: KnownAnswer[] = []
-    for (const entry of this.known.values()) {
-      const ttl = Math.floor((entry.expiresAt - now) / 1000)
-      if (entry.info !== undefined && ttl > MDNS_RECORD_TTL_S / 2) {
-        known.push({ instance: entry.instance, ttl })
-      }
-    }
-    return encodeQuery(this.serviceTag, known, this.queryId)
+    return encodeQuery(this.serviceTag, this.known.knownAnswers(Date.now()), this.queryId)
   }
 
-  /**
-   * An instance seen in an answer. Repeated identical answers (every peer hears every answer) cost a
-   * map lookup: TXT strings are parsed only when they change, and the peer is re-announced to
-   * libp2p at most every few seconds.
-   */
   private onRecord(endpoint: Endpoint, record: AnswerRecord): void {
-    const key = record.instance.toLowerCase()
-    if (record.ttl === 0) {
-      this.known.delete(key)
-      return
-    }
-    const now = Date.now()
-    const txt = record.txt.join('\n')
-    const expiresAt = now + Math.min(record.ttl, MDNS_RECORD_TTL_S) * 1000
-    const previous = this.known.get(key)
-    if (previous !== undefined && previous.expiresAt > now && previous.txt === txt) {
-      previous.expiresAt = expiresAt
-      if (previous.info !== undefined && now - previous.lastEmitAt >= MDNS_PEER_REFRESH_MS) {
-        previous.lastEmitAt = now
-        this.emitPeer(previous.info)
-      }
-      return
-    }
-    const info = this.usablePeer(endpoint, record)
-    this.known.delete(key)
-    this.known.set(key, { instance: record.instance, txt, info, lastEmitAt: now, expiresAt })
-    if (this.known.size > MAX_KNOWN_PEERS) {
-      // Bounded against floods of made-up instances: forget the longest-unheard one.
-      const oldest = this.known.keys().next()
-      if (oldest.done !== true) {
-        this.known.delete(oldest.value)
-      }
-    }
+    const info = this.known.observe(record, Date.now(), () => this.usablePeer(endpoint, record))
     if (info !== undefined) {
-      this.emitPeer(info)
+      this.stats.peersEmitted++
+      this.safeDispatchEvent<PeerInfo>('peer', { detail: info })
     }
   }
 
@@ -469,16 +398,6 @@ export class MdnsDiscovery
     })
     return multiaddrs.length === 0 ? undefined : { id: peer.peerId, multiaddrs }
   }
-
-  private emitPeer(info: PeerInfo): void {
-    this.stats.peersEmitted++
-    this.safeDispatchEvent<PeerInfo>('peer', { detail: info })
-  }
-}
-
-function hostOf(ma: Multiaddr): string | undefined {
-  const first = ma.getComponents()[0]
-  return first !== undefined && (first.name === 'ip4' || first.name === 'ip6') ? first.value : undefined
 }
 
 /** The mDNS discovery service, for `peerDiscovery` or `services` of a libp2p config. */
