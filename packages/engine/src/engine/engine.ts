@@ -177,7 +177,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     if (!(input instanceof Promise)) return this.#enqueue(entry, request, id, input) as TaskHandle<Output>
     // An asynchronous schema: reserve the id so a retry arriving meanwhile joins this admission.
     const admission = (async () => {
-      const value = await abortable(input, options.signal)
+      const value = await raceSignal(input, options.signal)
       return this.#enqueue(entry, request, id, value)
     })()
     this.#admitting.set(id, { type: request.type, handle: admission })
@@ -495,7 +495,6 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
         this.#abandoned++
         this.#release(state)
       }, wait)
-      state.graceTimer.unref()
     }
     return true
   }
@@ -598,7 +597,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
   async #unload(entry: BackendEntry): Promise<void> {
     try {
       if (entry.pool !== undefined) await entry.pool.close()
-      else if (entry.loaded) await withTimeout(entry.backend.unload(), this.#config.cancelGraceMs)
+      else if (entry.loaded) await waitFor(entry.backend.unload(), this.#config.cancelGraceMs)
     } catch {
       // Unloading is best effort: the engine is letting go of the backend either way.
     }
@@ -616,11 +615,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
       }
     }
     if (this.#running > 0) {
-      await Promise.race([
-        this.#idle(),
-        delay(options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS),
-        aborted(options.signal).catch(() => {}),
-      ])
+      await waitFor(this.#idle(), options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, options.signal)
     }
     for (const state of [...this.#active.values()]) this.#abort(state, 'CANCELLED', stopped())
     // Bounded: every held slot comes back within the grace period (plus the worker backstop).
@@ -652,24 +647,32 @@ export function taskEngine(init: TaskEngineInit = {}): TaskEngine {
 
 export type { TaskStatus }
 
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+/** Settles like `promise`, or rejects with the signal's reason if it aborts first. */
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise
-  return Promise.race([promise, aborted(signal)])
-}
-
-/** Rejects with the signal's reason when it aborts; never settles without a signal. */
-function aborted(signal: AbortSignal | undefined): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal === undefined) return
-    if (signal.aborted) reject(signal.reason)
-    else signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    // The listener goes once the promise settles: a long-lived signal must not collect them.
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
   })
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref())
-}
-
-function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
-  return Promise.race([promise, delay(ms)])
+/**
+ * Resolves once `promise` settles, `ms` have passed or `signal` aborts, whichever comes first;
+ * never rejects, and leaves no timer or listener behind.
+ */
+function waitFor(promise: Promise<unknown>, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    if (signal?.aborted === true) done()
+    else signal?.addEventListener('abort', done, { once: true })
+    promise.then(done, done)
+  })
 }
