@@ -1,0 +1,366 @@
+/**
+ * The task exchange between two processes, side by side with two baselines in the same run:
+ *
+ * - **p2p-ai**: `node.submit()` of a `mock` task from a node in this process to a node in a child
+ *   process (`createNode`, result store included): a signed request, accept, a signed result
+ *   checked against the request, on one long-lived task stream.
+ * - **libp2p echo**: the same JSON frames echoed by a bare libp2p node over one long-lived stream
+ *   (TCP, Noise, Yamux; no signatures, no engine): the floor the exchange builds on.
+ * - **HTTP**: a fastify server echoing the same JSON, called through an undici keep-alive pool
+ *   (no encryption, no signatures): the hand-rolled task server a user might write instead.
+ *
+ * For 1, 16 and 128 tasks in flight: round-trip p50/p99 and tasks per second, plus CPU time per
+ * task in each process (meaningful even on a busy machine). A last case gives the ratios.
+ *
+ * The same file is the server: run with `P2P_AI_BENCH_EXCHANGE_ROLE` set, it serves that role.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import type { Stream } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { mockBackend } from '@p2p-ai/engine'
+import { createNode, type P2PNode } from '@p2p-ai/node'
+import { encodeFrame, frameDecoder } from '@p2p-ai/protocol'
+import { createTransport, type Transport } from '@p2p-ai/transport'
+import { defineSuite, measure } from '../runner.js'
+
+const ROLE_ENV = 'P2P_AI_BENCH_EXCHANGE_ROLE'
+const ECHO_PROTOCOL = '/p2p-ai-bench/echo/1.0.0'
+const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
+const INPUT = { text: 'hello p2p ai, a short mock task' }
+const IN_FLIGHT = [1, 16, 128] as const
+const SYSTEMS = ['p2p-ai', 'libp2p echo', 'http'] as const
+type System = (typeof SYSTEMS)[number]
+
+// ---- servers (child processes) --------------------------------------------------------------
+
+/** Reports CPU time used since the last `cpu` command, on stdin. */
+function answerCpu(): void {
+  let last = process.cpuUsage()
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line !== 'cpu') return
+    const used = process.cpuUsage(last)
+    last = process.cpuUsage()
+    process.stdout.write(`${JSON.stringify({ cpuUs: used.user + used.system })}\n`)
+  })
+  process.stdin.on('end', () => process.exit(0))
+}
+
+async function serve(role: string): Promise<void> {
+  if (role === 'p2p-ai') {
+    const dataDir = await mkdtemp(join(tmpdir(), 'p2p-ai-bench-exchange-'))
+    const node = await createNode({
+      dataDir,
+      network: { listen: LOOPBACK, mdns: { enabled: false } },
+      engine: { concurrency: 16, maxQueueLength: 10_000 },
+      backends: [mockBackend({ worker: false })],
+      engineOptions: { workers: false },
+    })
+    process.once('exit', () => void rm(dataDir, { recursive: true, force: true }))
+    process.stdout.write(`${JSON.stringify({ address: node.getMultiaddrs()[0], peerId: node.peerId })}\n`)
+  } else if (role === 'libp2p echo') {
+    const transport = await createTransport({ listen: LOOPBACK, mdns: false })
+    await transport.handle(ECHO_PROTOCOL, (stream) => echoFrames(stream))
+    const address = transport.getMultiaddrs()[0]?.toString()
+    process.stdout.write(`${JSON.stringify({ address, peerId: transport.peerId.toString() })}\n`)
+  } else if (role === 'http') {
+    const { fastify } = await import('fastify')
+    const app = fastify({ logger: false })
+    app.post('/echo', async (request) => {
+      const { id, input } = request.body as { id: number; input: unknown }
+      return { id, output: input }
+    })
+    const address = await app.listen({ host: '127.0.0.1', port: 0 })
+    process.stdout.write(`${JSON.stringify({ address })}\n`)
+  } else {
+    throw new Error(`unknown role ${role}`)
+  }
+  answerCpu()
+}
+
+/** Decodes each JSON frame and answers it with `{ id, output }`, batching per chunk like the exchange. */
+function echoFrames(stream: Stream): void {
+  const decoder = frameDecoder()
+  stream.addEventListener('message', (evt) => {
+    const chunks = evt.data instanceof Uint8Array ? [evt.data] : [...evt.data]
+    const out: Uint8Array[] = []
+    for (const chunk of chunks) {
+      for (const frame of decoder.push(chunk)) {
+        if (!frame.ok) continue
+        const { id, input } = frame.value as { id: number; input: unknown }
+        out.push(encodeFrame({ id, output: input }))
+      }
+    }
+    if (out.length > 0) stream.send(Buffer.concat(out))
+  })
+}
+
+const role = process.env[ROLE_ENV]
+if (role !== undefined) await serve(role)
+
+// ---- clients --------------------------------------------------------------------------------
+
+interface Server {
+  proc: ChildProcess
+  info: { address: string; peerId?: string }
+  /** CPU time the server used since the previous call, in µs. */
+  cpu(): Promise<number>
+}
+
+async function startServer(system: System): Promise<Server> {
+  const proc = spawn(process.execPath, [fileURLToPath(import.meta.url)], {
+    env: { ...process.env, [ROLE_ENV]: system },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  const lines = createInterface({ input: proc.stdout! })
+  const queue: string[] = []
+  const waiting: Array<(line: string) => void> = []
+  lines.on('line', (line) => {
+    const next = waiting.shift()
+    if (next !== undefined) next(line)
+    else queue.push(line)
+  })
+  const nextLine = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const queued = queue.shift()
+      if (queued !== undefined) return resolve(queued)
+      const timer = setTimeout(() => reject(new Error(`${system} server did not answer`)), 30_000)
+      waiting.push((line) => {
+        clearTimeout(timer)
+        resolve(line)
+      })
+    })
+  const info = JSON.parse(await nextLine()) as Server['info']
+  return {
+    proc,
+    info,
+    cpu: async () => {
+      proc.stdin!.write('cpu\n')
+      return (JSON.parse(await nextLine()) as { cpuUs: number }).cpuUs
+    },
+  }
+}
+
+/** One call of the system under test: resolves when the answer is in (and checked). */
+type Call = () => Promise<void>
+
+interface Client {
+  call: Call
+  close(): Promise<void>
+}
+
+async function p2pClient(server: Server, dataDir: string): Promise<Client> {
+  const node: P2PNode = await createNode({
+    dataDir,
+    network: { listen: LOOPBACK, mdns: { enabled: false } },
+    engineOptions: { workers: false },
+  })
+  await node.connect(server.info.address)
+  const target = server.info.peerId as string
+  const deadline = Date.now() + 10_000
+  while (!node.exchange.peers().some((p) => p.peerId === target && p.capabilities !== undefined)) {
+    if (Date.now() > deadline) throw new Error('no capabilities from the p2p-ai server')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  return {
+    call: async () => {
+      const record = await node.submit({ type: 'mock', input: INPUT }, { target }).result()
+      if (record.status !== 'COMPLETED') throw new Error(`task ${record.status}: ${record.error?.message}`)
+    },
+    close: async () => {
+      await node.stop()
+    },
+  }
+}
+
+async function echoClient(server: Server): Promise<Client> {
+  const transport: Transport = await createTransport({ listen: LOOPBACK, mdns: false })
+  const stream = await transport.dialProtocol(multiaddr(server.info.address), ECHO_PROTOCOL)
+  const pending = new Map<number, () => void>()
+  const decoder = frameDecoder()
+  stream.addEventListener('message', (evt) => {
+    const chunks = evt.data instanceof Uint8Array ? [evt.data] : [...evt.data]
+    for (const chunk of chunks) {
+      for (const frame of decoder.push(chunk)) {
+        if (!frame.ok) continue
+        const { id } = frame.value as { id: number }
+        pending.get(id)?.()
+        pending.delete(id)
+      }
+    }
+  })
+  let next = 0
+  return {
+    call: () =>
+      new Promise<void>((resolve) => {
+        const id = next++
+        pending.set(id, resolve)
+        stream.send(encodeFrame({ id, input: INPUT }))
+      }),
+    close: async () => {
+      await transport.stop()
+    },
+  }
+}
+
+async function httpClient(server: Server): Promise<Client> {
+  const { Pool } = await import('undici')
+  const pool = new Pool(server.info.address, { connections: 128, pipelining: 1 })
+  let next = 0
+  return {
+    call: async () => {
+      const id = next++
+      const response = await pool.request({
+        path: '/echo',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id, input: INPUT }),
+      })
+      const body = (await response.body.json()) as { id: number }
+      if (body.id !== id) throw new Error('wrong answer')
+    },
+    close: async () => {
+      await pool.close()
+    },
+  }
+}
+
+/** Runs `call` from `inFlight` loops for `budgetMs`; latencies in ms, throughput per second. */
+async function drive(call: Call, inFlight: number, budgetMs: number) {
+  const latencies: number[] = []
+  const started = performance.now()
+  const end = started + budgetMs
+  const loop = async (): Promise<void> => {
+    while (performance.now() < end) {
+      const t0 = performance.now()
+      await call()
+      latencies.push(performance.now() - t0)
+    }
+  }
+  const cpu0 = process.cpuUsage()
+  await Promise.all(Array.from({ length: inFlight }, loop))
+  const seconds = (performance.now() - started) / 1000
+  const cpu = process.cpuUsage(cpu0)
+  latencies.sort((a, b) => a - b)
+  const at = (q: number): number =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
+  return {
+    tasks: latencies.length,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    tasksPerSec: latencies.length / seconds,
+    clientCpuUs: cpu.user + cpu.system,
+  }
+}
+
+// ---- the suite ------------------------------------------------------------------------------
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return ((s[(s.length - 1) >> 1] as number) + (s[s.length >> 1] as number)) / 2
+}
+
+interface State {
+  servers: Map<System, Server>
+  clients: Map<System, Client>
+  dataDir: string
+  budgetMs: number
+  /** Medians of each case's metrics, for the ratios case. */
+  medians: Map<string, { p50Ms: number[]; tasksPerSec: number[] }>
+}
+
+export default defineSuite<State>({
+  name: 'exchange',
+  description:
+    'mock tasks between two processes: p2p-ai vs bare libp2p echo vs HTTP keep-alive (p50/p99, tasks/s)',
+  setup: async ({ quick }) => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'p2p-ai-bench-exchange-client-'))
+    const servers = new Map<System, Server>()
+    for (const system of SYSTEMS) servers.set(system, await startServer(system))
+    const clients = new Map<System, Client>([
+      ['p2p-ai', await p2pClient(servers.get('p2p-ai')!, dataDir)],
+      ['libp2p echo', await echoClient(servers.get('libp2p echo')!)],
+      ['http', await httpClient(servers.get('http')!)],
+    ])
+    return { servers, clients, dataDir, budgetMs: quick ? 300 : 2_000, medians: new Map() }
+  },
+  teardown: async (state) => {
+    for (const client of state.clients.values()) await client.close().catch(() => {})
+    for (const server of state.servers.values()) {
+      server.proc.stdin!.end()
+      server.proc.kill('SIGKILL')
+    }
+    await rm(state.dataDir, { recursive: true, force: true })
+  },
+  cases: (state) => [
+    ...IN_FLIGHT.flatMap((inFlight) =>
+      SYSTEMS.map((system) => {
+        const name = `${system} ×${inFlight}`
+        return measure(
+          name,
+          async ({ warmup }) => {
+            const server = state.servers.get(system)!
+            await server.cpu()
+            const r = await drive(state.clients.get(system)!.call, inFlight, state.budgetMs)
+            const serverCpuUs = await server.cpu()
+            if (!warmup) {
+              const m = state.medians.get(name) ?? { p50Ms: [], tasksPerSec: [] }
+              m.p50Ms.push(r.p50Ms)
+              m.tasksPerSec.push(r.tasksPerSec)
+              state.medians.set(name, m)
+            }
+            return {
+              p50Ms: r.p50Ms,
+              p99Ms: r.p99Ms,
+              tasksPerSec: r.tasksPerSec,
+              clientCpuUsPerTask: r.clientCpuUs / r.tasks,
+              serverCpuUsPerTask: serverCpuUs / r.tasks,
+            }
+          },
+          {
+            rounds: 5,
+            warmupRounds: 1,
+            units: { tasksPerSec: 'tasks/s', clientCpuUsPerTask: 'µs', serverCpuUsPerTask: 'µs' },
+          },
+        )
+      }),
+    ),
+    measure(
+      'ratios',
+      () => {
+        const out: Record<string, number> = {}
+        for (const inFlight of IN_FLIGHT) {
+          const p2p = state.medians.get(`p2p-ai ×${inFlight}`)
+          const echo = state.medians.get(`libp2p echo ×${inFlight}`)
+          const http = state.medians.get(`http ×${inFlight}`)
+          if (p2p === undefined || echo === undefined || http === undefined) continue
+          out[`p50 vs echo ×${inFlight}`] = median(p2p.p50Ms) / median(echo.p50Ms)
+          out[`p50 vs http ×${inFlight}`] = median(p2p.p50Ms) / median(http.p50Ms)
+          out[`tasks/s vs echo ×${inFlight}`] = median(p2p.tasksPerSec) / median(echo.tasksPerSec)
+          out[`tasks/s vs http ×${inFlight}`] = median(p2p.tasksPerSec) / median(http.tasksPerSec)
+        }
+        if (Object.keys(out).length === 0)
+          throw new Error('ratios need the other cases of this suite in the same run')
+        return out
+      },
+      {
+        rounds: 1,
+        warmupRounds: 0,
+        description:
+          'p2p-ai over each baseline: p50 latency (lower is better) and tasks/s (higher is better)',
+        units: Object.fromEntries(
+          IN_FLIGHT.flatMap((n) =>
+            ['p50 vs echo', 'p50 vs http', 'tasks/s vs echo', 'tasks/s vs http'].map((k) => [
+              `${k} ×${n}`,
+              '×',
+            ]),
+          ),
+        ),
+      },
+    ),
+  ],
+})
