@@ -91,6 +91,11 @@ describe('runSuite', () => {
     // Each round ran for at least its budget, so ops/s ≤ calls * opsPerCall / 0.02 s.
     for (const x of metric.samples) expect(x).toBeLessThanOrEqual((c.calls! * 10) / 0.02)
     expect(metric.summary.median).toBeGreaterThan(0)
+    // The same rounds per CPU-second, which contention from other processes does not lower.
+    const cpu = c.metrics[1]!
+    expect(cpu).toMatchObject({ name: 'opsPerCpuSec', unit: 'ops/cpu-s' })
+    expect(cpu.samples).toHaveLength(3)
+    for (const x of cpu.samples) expect(x).toBeGreaterThan(0)
   })
 
   it('awaits async throughput functions one at a time', async () => {
