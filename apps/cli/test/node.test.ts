@@ -176,7 +176,7 @@ describe('a node started with --detach', () => {
     expect(missing.stderr).toContain('no task with id "no-such-task"')
   }, 90_000)
 
-  it('refuses a second node on the same data directory, and finds its peer through --bootstrap', async () => {
+  it('refuses a second node on the same data directory, finds its peer through --bootstrap, and sends it tasks', async () => {
     const home = await tempHome()
     const a = await startNode(home, join(home, 'node-a'))
     const again = await run(
@@ -195,6 +195,74 @@ describe('a node started with --detach', () => {
     expect(peers).toEqual([expect.objectContaining({ peerId: a.peerId, status: 'connected' })])
     const fromA = await run(['node', 'peers', '--data-dir', join(home, 'node-a')], { home })
     expect(fromA.stdout).toContain(b.peerId)
+
+    // B sends a task to A by PeerId; A runs it and B shows where it ran.
+    const nodeB = ['--data-dir', join(home, 'node-b')]
+    const targeted = await run(
+      [
+        'task',
+        'submit',
+        '--type',
+        'mock',
+        '--input',
+        'over there',
+        '--target',
+        a.peerId,
+        '--wait',
+        '--json',
+        ...nodeB,
+      ],
+      { home },
+    )
+    expect(targeted.stderr).toBe('')
+    expect(JSON.parse(targeted.stdout)).toMatchObject({
+      status: 'COMPLETED',
+      backend: 'remote',
+      meta: { peer: a.peerId },
+      output: { text: 'over there' },
+    })
+
+    // Redundancy 2: B and A both run it and agree.
+    let announced = false
+    for (let i = 0; i < 50 && !announced; i++) {
+      const r = JSON.parse((await run(['node', 'peers', '--json', ...nodeB], { home })).stdout) as Array<{
+        capabilities?: { taskTypes?: string[] }
+      }>
+      announced = r[0]?.capabilities?.taskTypes?.includes('chunk') === true
+      if (!announced) await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    const twice = await run(
+      [
+        'task',
+        'submit',
+        '--type',
+        'chunk',
+        '--input',
+        'One. Two. Three.',
+        '--param',
+        'size=6',
+        '--redundancy',
+        '2',
+        '--wait',
+        '--json',
+        ...nodeB,
+      ],
+      { home },
+    )
+    expect(twice.stderr).toBe('')
+    const voted = JSON.parse(twice.stdout) as {
+      status: string
+      backend: string
+      meta: { agreement: string; peers: string }
+    }
+    expect(voted).toMatchObject({ status: 'COMPLETED', backend: 'redundant', meta: { agreement: '2/2' } })
+    expect(voted.meta.peers.split(',').sort()).toEqual([a.peerId, b.peerId].sort())
+    const three = await run(
+      ['task', 'submit', '--type', 'chunk', '--input', 'x', '--redundancy', '3', ...nodeB],
+      { home },
+    )
+    expect(three.code).toBe(1)
+    expect(three.stderr).toContain('--redundancy 3 needs 3 nodes that run "chunk"; 2 do')
   }, 90_000)
 
   it('requires the token: no token or a wrong one gets 401, another Host gets 403', async () => {

@@ -77,6 +77,9 @@ export function networkRecordToJson(r: NetworkRecordLike, self: string): TaskJso
     ...(r.status === 'COMPLETED' ? { output: r.output } : {}),
     ...(r.error === undefined ? {} : { error: { code: r.error.code, message: r.error.message } }),
     ...(remote ? { meta: { peer: r.peer! } } : {}),
-    attempts: r.attempts.length,
+    // The exchange lists the attempts that failed; the one running or that produced the result is not among them.
+    attempts:
+      r.attempts.length +
+      (r.status === 'QUEUED' || r.status === 'RUNNING' || r.status === 'COMPLETED' ? 1 : 0),
   }
 }
