@@ -7,6 +7,12 @@ export const DEFAULT_MAX_LOADED_BYTES = 2 * 1024 ** 3
 /** A session unused this long is released: 10 minutes. 0 keeps sessions until evicted. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60 * 1000
 
+/**
+ * Models at least this large are loaded from a copy with external, memory-mapped weights (see
+ * `mapWeights`); smaller ones gain too little to pay for the rewrite.
+ */
+export const MAP_WEIGHTS_MIN_BYTES = 16 * 1024 * 1024
+
 /** Registry names: lower case, digits, `.`, `_`, `-`, at most 128 characters. */
 export const MODEL_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,127}$/
 /** File a directory model is read from, in order of preference (Hugging Face export layouts). */

@@ -134,11 +134,14 @@ function embedCase(state: State, model: 'tiny' | 'minilm', batch: number): Bench
 }
 
 /** Peak RSS of a fresh process that loads the MiniLM-sized model and embeds batches of 32. */
-async function memoryRound(state: State, prepackWeights: boolean): Promise<Measurements> {
+async function memoryRound(
+  state: State,
+  session: { mapWeights: boolean; prepackWeights: boolean },
+): Promise<Measurements> {
   const script = `
     const { onnxBackend } = await import(${JSON.stringify(import.meta.resolve('@p2p-ai/engine'))})
     const models = ['tiny', 'minilm'].map((name) => ({ name, path: ${JSON.stringify(state.root)} + '/' + name }))
-    const backend = onnxBackend({ worker: false, builtinModels: false, models, cache: { session: { prepackWeights: ${prepackWeights} } } })
+    const backend = onnxBackend({ worker: false, builtinModels: false, models, cache: { session: ${JSON.stringify(session)} } })
     const signal = new AbortController().signal
     const embed = (model) => backend.run({ id: model, type: 'embed', input: { model, texts: ${JSON.stringify(texts(32, 0))} } }, { signal })
     // The baseline holds everything but the model: ONNX Runtime, the tokenizer and V8, warmed on
@@ -261,8 +264,14 @@ export default defineSuite<State>({
       },
       { description: 'first embed on a fresh backend minus a warm one = session creation (+ hash check)' },
     ),
-    ...[true, false].map((prepack) =>
-      measure(`peak memory minilm${prepack ? '' : ' no-prepack'}`, () => memoryRound(state, prepack), {
+    ...(
+      [
+        ['', { mapWeights: true, prepackWeights: true }],
+        [' unmapped', { mapWeights: false, prepackWeights: true }],
+        [' unmapped no-prepack', { mapWeights: false, prepackWeights: false }],
+      ] as const
+    ).map(([suffix, session]) =>
+      measure(`peak memory minilm${suffix}`, () => memoryRound(state, session), {
         rounds: 3,
         warmupRounds: 0,
         units: {
@@ -271,7 +280,7 @@ export default defineSuite<State>({
           loadPeakOverModelRatio: 'x',
           loadedOverModelRatio: 'x',
         },
-        description: `child process, prepackWeights ${prepack}: load, then 5 embeds of 32; peak RSS from getrusage`,
+        description: `child process, ${JSON.stringify(session)}: load, then 5 embeds of 32; peak RSS from getrusage`,
       }),
     ),
     measure(
