@@ -161,4 +161,48 @@ describe('task exchange', () => {
     expect(record).toMatchObject({ status: 'FAILED', error: { code: 'ERR_INVALID_TASK' } })
     expect(record.attempts).toHaveLength(1)
   })
+  it('announces task types as they are registered and unregistered', async () => {
+    const [a, b] = await spawnNodes({}, {})
+    const known = () => a!.exchange.peers().find((p) => p.peerId === b!.peerId)?.capabilities?.taskTypes ?? []
+    const registered = b!.exchange.registerTask({
+      name: 'text.upper',
+      input: z.strictObject({ text: z.string() }),
+      run: ({ text }) => ({ text: text.toUpperCase() }),
+    })
+    await until(() => known().includes('text.upper'), 5_000, 'announcement of the new type')
+    expect(await a!.exchange.submit({ type: 'text.upper', input: { text: 'shout' } }).output()).toEqual({
+      text: 'SHOUT',
+    })
+    await registered.unregister()
+    await until(() => !known().includes('text.upper'), 5_000, 'announcement without it')
+  })
+
+  it('refuses malformed task definitions with a coded error', async () => {
+    const [a] = await spawnNodes({})
+    const input = z.strictObject({})
+    const bad = [
+      { name: 'Not Valid', input, run: () => ({}) },
+      { name: 'fine', input: { parse: () => ({}) }, run: () => ({}) },
+      { name: 'fine', input, run: 'nope' },
+      { name: 'fine', input, run: () => ({}), concurrency: 0 },
+    ]
+    for (const definition of bad) {
+      expect(() => a!.exchange.registerTask(definition as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_TASK_DEFINITION' }),
+      )
+    }
+  })
+
+  it('rejects with ERR_BUSY beyond the open tasks one requester may have on a provider', async () => {
+    const [a, b] = await spawnNodes({}, { backends: [mock()], exchange: { maxTasksPerPeer: 2 } })
+    const target = { target: b!.peerId }
+    const long = [1, 2].map(() => a!.exchange.submit({ type: 'mock', input: { latencyMs: 5_000 } }, target))
+    await until(() => long.every((h) => h.status === 'RUNNING'), 5_000, 'two running')
+    const third = await a!.exchange
+      .submit({ type: 'mock', input: {} }, { ...target, maxAttempts: 1 })
+      .result()
+    expect(third).toMatchObject({ status: 'FAILED', error: { code: 'ERR_RETRIES_EXHAUSTED' } })
+    expect(third.attempts[0]?.error?.code).toBe('ERR_BUSY')
+    for (const h of long) h.cancel()
+  })
 })
