@@ -3,7 +3,7 @@
  * (`12D3KooW…`, identical to js-libp2p's), sign and verify bytes, and keep the key in an
  * owner-only key file that is never overwritten or silently regenerated.
  *
- * Signing uses node:crypto where it has Ed25519 (about 20× faster) and @noble/curves elsewhere
+ * Signing uses node:crypto where it has Ed25519 (16–19× faster) and @noble/curves elsewhere
  * (browsers), behind one {@link Ed25519Provider} interface.
  *
  * @example
