@@ -149,10 +149,10 @@ describe('task exchange across processes', () => {
       })
     }
     // The peer table shows what the provider announced and how it has done.
-    const seen = node.peers().find((p) => p.peerId === b.peerId)
-    expect(seen?.capabilities).toMatchObject({ taskTypes: expect.arrayContaining(['sleep', 'whoami']) })
-    expect(seen?.reputation).toMatchObject({ circuit: 'closed', failures: 0 })
-    expect(seen?.reputation.successes).toBeGreaterThan(1)
+    const entry = node.peers().find((p) => p.peerId === b.peerId)
+    expect(entry?.capabilities).toMatchObject({ taskTypes: expect.arrayContaining(['sleep', 'whoami']) })
+    expect(entry?.reputation).toMatchObject({ circuit: 'closed', failures: 0 })
+    expect(entry?.reputation.successes).toBeGreaterThan(1)
     const handle = node.submit({ type: 'sleep', input: { ms: 30_000 } }, { target: a.peerId })
     await runningOn(node, handle.id)
     handle.cancel()
