@@ -15,6 +15,9 @@ export interface ConfigIssue {
   readonly source: ConfigSource
   /** The environment variable that set the value, for `source: 'env'`. */
   readonly envVar?: string
+  /** Where the value is in the config file (1-based), for `source: 'file'`. */
+  readonly line?: number
+  readonly column?: number
   /** One line: `network.listenPort: expected an integer between 0 and 65535, found 70000 (from P2P_AI_NETWORK__LISTEN_PORT)`. */
   readonly message: string
 }

@@ -252,6 +252,9 @@ log:
       expected: 'an integer between 1 and 10000',
       source: 'file',
     })
+    // File problems come in file order, each with its position; environment problems after them.
+    expect(err.issues.map((i) => i.line ?? 'env')).toEqual([3, 4, 5, 7, 9, 11, 12, 'env'])
+    expect(byPath.get('network.maxConnections')).toMatchObject({ line: 3, column: 19 })
     expect(byPath.get('network.maxConnections')?.message).toBe(
       'network.maxConnections: expected an integer between 1 and 10000, found 0 (line 3, column 19)',
     )
@@ -269,11 +272,12 @@ log:
   })
 
   it('suggests the right spelling of a misspelt or snake_case key', async () => {
-    const path = await file('network:\n  max_connections: 3\nhealth:\n  intervalMS: 5000\n')
+    const path = await file('network:\n  max_connections: 3\nhealth:\n  intervalMS: 5000\nlog:\n  levle: debug\n')
     const err = await validationError(loadConfig({ file: path, env: {} }))
     expect(err.issues.map((i) => i.expected)).toEqual([
       'a known setting (did you mean maxConnections?)',
       'a known setting (did you mean intervalMs?)',
+      'a known setting (did you mean level?)',
     ])
   })
 

@@ -93,12 +93,29 @@ export function resolveConfig(layers: readonly ConfigLayer[], ctx: ResolveContex
     'at least',
   )
 
-  if (issues.length > 0)
-    throw new ConfigValidationError(issues, layers.find((l) => l.file !== undefined)?.file)
+  if (issues.length > 0) {
+    throw new ConfigValidationError(sortIssues(issues), layers.find((l) => l.file !== undefined)?.file)
+  }
   return out as unknown as NodeConfig
 }
 
 const INVALID = Symbol('invalid')
+
+const SOURCE_ORDER: Readonly<Record<ConfigSource, number>> = { file: 0, env: 1, init: 2 }
+
+/** File problems in file order, then environment and init problems in field order. */
+function sortIssues(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  return issues
+    .map((issue, index) => ({ issue, index }))
+    .sort(
+      (a, b) =>
+        SOURCE_ORDER[a.issue.source] - SOURCE_ORDER[b.issue.source] ||
+        (a.issue.line ?? 0) - (b.issue.line ?? 0) ||
+        (a.issue.column ?? 0) - (b.issue.column ?? 0) ||
+        a.index - b.index,
+    )
+    .map((x) => x.issue)
+}
 
 function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -232,14 +249,21 @@ function issue(
   const dotted = formatPath(path)
   const envVar = layer.envVars?.get(path.filter((p) => typeof p === 'string').join('.'))
   let where = ''
+  const pos = layer.source === 'file' ? layer.locate?.(path) : undefined
   if (layer.source === 'env' && envVar !== undefined) where = ` (from ${envVar})`
   else if (layer.source === 'file') {
-    const pos = layer.locate?.(path)
     where = pos === undefined ? ' (config file)' : ` (line ${pos.line}, column ${pos.column})`
   } else if (layer.source === 'init') where = ' (createNode init)'
   const message = `${dotted === '' ? '(document)' : dotted}: expected ${expected}, found ${formatValue(value)}${where}`
-  const base = { path: dotted, expected, value, source: layer.source, message }
-  return envVar === undefined ? base : { ...base, envVar }
+  return {
+    path: dotted,
+    expected,
+    value,
+    source: layer.source,
+    message,
+    ...(envVar === undefined ? {} : { envVar }),
+    ...(pos === undefined ? {} : { line: pos.line, column: pos.column }),
+  }
 }
 
 function formatPath(path: readonly (string | number)[]): string {
