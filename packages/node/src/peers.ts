@@ -230,6 +230,9 @@ export class PeerTable {
       listenAddrs: readonly AddressLike[]
     },
   ): void {
+    // identify runs over a connection, so an unknown peer is connected: its peer:connect may
+    // simply not have been seen yet (or arrived before the table started listening).
+    if (!this.#entries.has(id.toString())) this.onConnect(id)
     const entry = this.#entries.get(id.toString())
     if (entry === undefined) return
     if (info.agentVersion !== undefined) entry.agentVersion = info.agentVersion

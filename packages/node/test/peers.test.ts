@@ -185,6 +185,13 @@ describe('peer table', () => {
     table.stop()
   })
 
+  it('takes an identify result for a peer it has not seen connect as a connection', () => {
+    const { table, events } = harness()
+    table.onIdentify(peer('F'), { agentVersion: 'p2p-ai/9', protocols: [], listenAddrs: [] })
+    expect(table.get('F')).toMatchObject({ status: 'connected', agentVersion: 'p2p-ai/9' })
+    expect(events.map((e) => e.type)).toEqual(['connect', 'update'])
+  })
+
   it('stores capabilities of known peers and refuses unknown ones', () => {
     const { table } = harness()
     table.onConnect(peer('E'))

@@ -79,6 +79,11 @@ describe('configuration reload', () => {
       ])
       expect(node.config.heartbeat).toEqual({ intervalMs: 2_000, timeoutMs: 500 })
       expect(node.config.network.maxConnections).toBe(4)
+      // The new limit reaches libp2p's connection manager (which prunes above it).
+      const manager = (
+        node.transport as unknown as { components: { connectionManager: { getMaxConnections(): number } } }
+      ).components.connectionManager
+      expect(manager.getMaxConnections()).toBe(4)
       expect(() => node.reconfigure({ heartbeat: { timeoutMs: 5_000 } })).toThrow(/heartbeat.timeoutMs/)
       expect(node.config.heartbeat.timeoutMs).toBe(500)
     } finally {
