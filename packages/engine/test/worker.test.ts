@@ -1,6 +1,7 @@
 // Worker threads run the compiled `dist/` of this package (Node.js 20 cannot load TypeScript), so
 // these tests need `pnpm build` first, like every test that imports a sibling package.
 import { execFile } from 'node:child_process'
+import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { threadId } from 'node:worker_threads'
@@ -159,6 +160,8 @@ describe('worker pool', () => {
     })
     expect(out.chunks.map((c) => c.text)).toEqual(['First sentence here.', 'Second sentence here.'])
     expect(engine.backends.list()).toMatchObject([{ name: 'text', placement: 'worker', threads: 1 }])
+    // CPU-bound: one core stays free for the main thread.
+    expect(engine.backends.list()[0]?.concurrency).toBe(Math.min(4, Math.max(1, availableParallelism() - 1)))
   })
 })
 

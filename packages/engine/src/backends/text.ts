@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import type { Backend, BackendRunOptions, BackendTask } from '../backend.js'
 import { UnsupportedTaskTypeError } from '../errors.js'
 import { type ChunkInput, chunkTaskType, chunkText } from '../tasks/chunk.js'
@@ -10,7 +11,12 @@ export interface TextBackendInit {
    * @default true
    */
   readonly worker?: boolean
-  /** Most `chunk` tasks at once. @default the engine's concurrency */
+  /**
+   * Most `chunk` tasks at once. Splitting is pure CPU, so more threads than cores only slows the
+   * main thread down; the default leaves one core to the node's networking.
+   *
+   * @default max(1, os.availableParallelism() - 1), and at most the engine's concurrency
+   */
   readonly concurrency?: number
 }
 
@@ -19,7 +25,7 @@ export function textBackend(init: TextBackendInit = {}): Backend {
   return {
     name: 'text',
     taskTypes: [chunkTaskType],
-    ...(init.concurrency === undefined ? {} : { concurrency: init.concurrency }),
+    concurrency: init.concurrency ?? Math.max(1, availableParallelism() - 1),
     ...(init.worker === false
       ? {}
       : { worker: { module: import.meta.url, export: 'textBackend', init: { ...init, worker: false } } }),

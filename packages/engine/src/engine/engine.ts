@@ -523,6 +523,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     state.finishedAt = this.#config.now()
     clearTimeout(state.timer)
     state.input = undefined
+    state.controller = undefined
     if (status === 'COMPLETED') {
       state.output = output
       state.progress = { fraction: 1 }

@@ -21,6 +21,7 @@ import {
   type TaskEngineInit,
   type TaskRecord,
   taskEngine,
+  textBackend,
 } from '@p2p-ai/engine'
 import { defineSuite, measure } from '../runner.js'
 
@@ -402,7 +403,22 @@ export default defineSuite<State>({
       },
       {
         description:
-          '4 workers chunking 1 MB texts non-stop; a 5 ms timer measures event-loop lag, and get/capabilities/health latency',
+          'the default text backend (cores - 1 workers) chunking 1 MB texts non-stop, 4 tasks in flight; a 5 ms timer measures event-loop lag, and get/capabilities/health latency',
+      },
+    ),
+    measure(
+      'main thread while 4 workers chunk',
+      async ({ quick, signal }) => {
+        const engine = taskEngine({ builtins: false, backends: [textBackend({ concurrency: 4 })] })
+        try {
+          return await busyProbe(engine, state.prose.slice(0, 1024 * 1024), quick ? 500 : 3_000, signal)
+        } finally {
+          await engine.stop()
+        }
+      },
+      {
+        description:
+          'the same with 4 chunk workers: more CPU-bound threads than cores, competing with the main thread',
       },
     ),
     measure(
