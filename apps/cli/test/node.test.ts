@@ -138,7 +138,7 @@ describe('a node started with --detach', () => {
     expect(after.code).toBe(3)
   }, 90_000)
 
-  it('reports a failed task with exit code 4, and refuses a task type it does not run with exit 2', async () => {
+  it('reports a failed task or a bad input with exit code 4, and refuses a task type nobody runs with exit 2', async () => {
     const home = await tempHome()
     const dataDir = join(home, 'node-a')
     await startNode(home, dataDir)
@@ -163,14 +163,28 @@ describe('a node started with --detach', () => {
       { home },
     )
     expect(unknown.code).toBe(2)
-    expect(unknown.stderr).toContain('no backend runs task type "translate"')
+    expect(unknown.stderr).toContain('no node runs task type "translate": not this one (it runs ')
     expect(unknown.stderr).toContain('hint: see what the node runs with `p2p-ai-agents node status`')
+    // The node that runs a task checks its input (it may be a peer): a bad one fails the task.
     const badInput = await run(
-      ['task', 'submit', '--type', 'chunk', '--input', 'x', '--param', 'size=0', '--data-dir', dataDir],
+      [
+        'task',
+        'submit',
+        '--type',
+        'chunk',
+        '--input',
+        'x',
+        '--param',
+        'size=0',
+        '--wait',
+        '--data-dir',
+        dataDir,
+      ],
       { home },
     )
-    expect(badInput.code).toBe(2)
-    expect(badInput.stderr).toMatch(/size/)
+    expect(badInput.code).toBe(4)
+    expect(badInput.stderr).toMatch(/failed: .*size.*\[ERR_INVALID_INPUT\]/)
+    expect(badInput.stderr).toContain('hint: check the input fields of a chunk task')
     const missing = await run(['task', 'result', 'no-such-task', '--data-dir', dataDir], { home })
     expect(missing.code).toBe(1)
     expect(missing.stderr).toContain('no task with id "no-such-task"')

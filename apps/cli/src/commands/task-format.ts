@@ -5,7 +5,9 @@ import { ago, duration, fields, shortId, statusColour } from '../term/format.js'
 /** Where a task ran: the peer in its meta, else this node. */
 export function ranOn(task: TaskJson): string {
   const peer = task.meta?.peer
-  return peer === undefined ? 'this node' : shortId(peer)
+  if (peer !== undefined) return shortId(peer)
+  const requester = task.meta?.requester
+  return requester === undefined ? 'this node' : `this node, for ${shortId(requester)}`
 }
 
 export function taskDuration(task: TaskJson): string {

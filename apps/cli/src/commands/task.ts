@@ -96,7 +96,7 @@ function hintForTaskError(task: TaskJson): string | undefined {
     case 'ERR_TASK_TIMEOUT':
       return 'give it longer with --timeout <seconds>'
     case 'ERR_INVALID_INPUT':
-      return `check the input fields of a ${task.type} task in docs/cli.md`
+      return `check the input fields of a ${task.type} task (docs/cli.md, "Task inputs")`
     case 'ERR_MODEL_NOT_FOUND':
       return `add one with \`${BIN_NAME} models add\` or \`${BIN_NAME} models pull\`, then restart the node`
     default:

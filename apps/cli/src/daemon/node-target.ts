@@ -10,7 +10,7 @@ import type {
   TaskJson,
 } from '../control/types.js'
 import { type ExchangeNode, exchangeOf, networkRecordToJson } from './exchange.js'
-import { RedundantTasks } from './redundancy.js'
+import { peerRuns, RedundantTasks } from './redundancy.js'
 import { TaskCounter } from './stats.js'
 
 export interface NodeTargetInit {
@@ -52,6 +52,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
   async function submitOne(request: SubmitRequest, target: string | undefined): Promise<TaskJson> {
     const { type, input, id, priority, timeoutMs } = request
     if (exchange !== undefined) {
+      if (target === undefined) checkSomeoneRuns(type)
       const handle = await exchange.submit(
         {
           type,
@@ -77,14 +78,30 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
       ...(priority === undefined ? {} : { priority }),
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
     })
-    return engineRecordToJson(handle.record())
+    return engineRecordToJson(handle.record(), self)
   }
 
+  /**
+   * The exchange runs this node's own tasks in the engine as `<self>:<id>`; a task routed
+   * elsewhere, or submitted before a restart, is found in one place or the other.
+   */
   function get(id: string): TaskJson | undefined {
     const fromExchange = exchange?.tasks.get(id)
     if (fromExchange !== undefined) return networkRecordToJson(fromExchange, self)
-    const record = engine.get(id)
-    return record === undefined ? undefined : engineRecordToJson(record)
+    const record = engine.get(id) ?? engine.get(`${self}:${id}`)
+    return record === undefined ? undefined : engineRecordToJson(record, self)
+  }
+
+  /** Fails fast (instead of after the exchange's wait for a capable peer) on a type nobody runs. */
+  function checkSomeoneRuns(type: string): void {
+    const here = engine.capabilities().taskTypes.map((t) => t.name)
+    if (here.includes(type)) return
+    const connected = node.peers().filter((p) => p.status === 'connected')
+    if (connected.some((p) => peerRuns(p, type))) return
+    throw coded(
+      'ERR_UNSUPPORTED_TASK_TYPE',
+      `no node runs task type "${type}": not this one (it runs ${[...new Set(here)].join(', ')}), nor any of its ${connected.length} connected peers`,
+    )
   }
 
   async function waitOne(id: string, timeoutMs: number, signal: AbortSignal): Promise<TaskJson | undefined> {
@@ -106,7 +123,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
           engine.addEventListener(
             'task:finished',
             (evt: CustomEvent<TaskRecord>) => {
-              if (evt.detail.id === id) resolve()
+              if (evt.detail.id === id || evt.detail.id === `${self}:${id}`) resolve()
             },
             { signal: both },
           )
@@ -126,7 +143,9 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
       return { cancelled, task: get(id)! }
     }
     // Throws ERR_TASK_NOT_FOUND for an unknown id.
-    const cancelled = engine.cancel(id)
+    const engineId =
+      engine.get(id) === undefined && engine.get(`${self}:${id}`) !== undefined ? `${self}:${id}` : id
+    const cancelled = engine.cancel(engineId)
     return { cancelled, task: get(id)! }
   }
 
@@ -190,7 +209,8 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
           ...(engineStatus === undefined ? {} : { status: engineStatus }),
           ...(query.type === undefined ? {} : { type: query.type }),
         })) {
-          if (!byId.has(r.id)) byId.set(r.id, engineRecordToJson(r))
+          const t = engineRecordToJson(r, self)
+          if (!byId.has(t.id)) byId.set(t.id, t)
         }
       }
       return [...byId.values()].sort((a, b) => b.queuedAt - a.queuedAt).slice(query.offset, window)
@@ -217,10 +237,16 @@ function isFinal(t: TaskJson): boolean {
   return t.status !== 'PENDING' && t.status !== 'QUEUED' && t.status !== 'RUNNING'
 }
 
-/** A record of this node's engine as the control API shows it. */
-export function engineRecordToJson(r: TaskRecord): TaskJson {
+/**
+ * A record of this node's engine as the control API shows it. The exchange runs this node's own
+ * tasks as `<self>:<id>` with `meta.taskId`: they are shown under the id they were submitted with.
+ * Tasks run for peers keep their engine id and `meta.requester`.
+ */
+export function engineRecordToJson(r: TaskRecord, self: string): TaskJson {
+  const own = r.meta?.requester === self && typeof r.meta.taskId === 'string'
+  const meta = own ? undefined : r.meta
   return {
-    id: r.id,
+    id: own ? r.meta!.taskId! : r.id,
     type: r.type,
     status: r.status,
     priority: r.priority,
@@ -231,6 +257,6 @@ export function engineRecordToJson(r: TaskRecord): TaskJson {
     ...(r.progress === undefined ? {} : { progress: r.progress }),
     ...(r.status === 'COMPLETED' ? { output: r.output } : {}),
     ...(r.error === undefined ? {} : { error: { code: r.error.code, message: r.error.message } }),
-    ...(r.meta === undefined ? {} : { meta: r.meta }),
+    ...(meta === undefined ? {} : { meta }),
   }
 }

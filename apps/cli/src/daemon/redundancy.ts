@@ -42,7 +42,7 @@ export function canonical(value: unknown): string {
 }
 
 /** Whether a peer announced it runs `type`. */
-function peerRuns(peer: PeerJson, type: string): boolean {
+export function peerRuns(peer: PeerJson, type: string): boolean {
   const caps = peer.capabilities as { taskTypes?: unknown } | undefined
   return Array.isArray(caps?.taskTypes) && caps.taskTypes.includes(type)
 }

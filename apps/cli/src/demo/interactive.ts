@@ -181,6 +181,7 @@ async function command(
       if (!isNodeProcess(node.pid)) throw new Error(`${node.name} is already down`)
       process.kill(node.pid, 'SIGKILL')
       const kill: Tally['kills'][number] = { name: node.name, at: Date.now() }
+      for (let i = 0; i < 40 && isNodeProcess(node.pid); i++) await sleep(50)
       tally.kills.push(kill)
       println(
         io,
