@@ -30,6 +30,8 @@ export const PROGRESS_INTERVAL_MS = 100
 export const HEALTH_QUEUE_DEGRADED_RATIO = 0.8
 /** Longest caller-supplied task id, in characters. */
 export const MAX_TASK_ID_LENGTH = 128
+/** Most schema issues reported for one input (in `InvalidInputError.issues` and its message). */
+export const MAX_INPUT_ISSUES = 20
 /** Longest error message kept in a task record; longer ones are truncated. */
 export const MAX_ERROR_MESSAGE_LENGTH = 2000
 /** Most `meta` entries on one request, and the longest key and value. */

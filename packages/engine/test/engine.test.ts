@@ -213,12 +213,35 @@ describe('taskEngine: rejecting bad work', () => {
     expect(e.list()).toEqual([])
   })
 
+  it('keeps the error short for an input with thousands of problems', async () => {
+    const e = make({
+      backends: [
+        {
+          name: 'many',
+          taskTypes: [{ name: 'many', input: z.array(z.string()) }],
+          async load() {},
+          async run() {
+            return null
+          },
+          async unload() {},
+        },
+      ],
+    })
+    const err = (await e
+      .submit({ type: 'many', input: Array.from({ length: 5000 }, () => 1) })
+      .catch((x: unknown) => x)) as InvalidInputError
+    expect(err.issues).toHaveLength(20)
+    expect(err.issues[19]?.path).toBe('[19]')
+    expect(err.message).toMatch(/; and 4980 more$/)
+  })
+
   it('rejects malformed requests with ERR_INVALID_REQUEST naming the field', async () => {
     const e = make({ backends: [mockBackend({ worker: false })] })
     const cases: Array<[unknown, string]> = [
       [{ type: 'mock', input: {}, id: 'has space' }, 'id:'],
       [{ type: 'mock', input: {}, id: 'x'.repeat(129) }, 'id:'],
       [{ type: '', input: {} }, 'type:'],
+      [{ type: 'X'.repeat(100_000), input: {} }, 'type:'],
       [{ type: 'mock', input: {}, priority: 1.5 }, 'priority:'],
       [{ type: 'mock', input: {}, timeoutMs: 0 }, 'timeoutMs:'],
       [{ type: 'mock', input: {}, timeoutMs: 10_000_000 }, 'timeoutMs:'],

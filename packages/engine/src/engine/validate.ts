@@ -1,5 +1,6 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec'
 import {
+  MAX_INPUT_ISSUES,
   MAX_META_ENTRIES,
   MAX_META_KEY_LENGTH,
   MAX_META_VALUE_LENGTH,
@@ -10,6 +11,8 @@ import type { TaskMeta, TaskRequest } from '../types.js'
 
 // Printable ASCII without spaces: safe in logs, file names, CLI arguments and SQL parameters.
 const TASK_ID = /^[\x21-\x7e]+$/
+// The registry's rule for task type names; anything else cannot be registered, so is not echoed back.
+const TASK_TYPE = /^[a-z0-9][a-z0-9._-]{0,63}$/
 
 /** Checks everything of a request but its input; throws `InvalidRequestError` naming the field. */
 export function validateRequest(request: TaskRequest, maxTimeoutMs: number): void {
@@ -23,8 +26,8 @@ export function validateRequest(request: TaskRequest, maxTimeoutMs: number): voi
       )
     }
   }
-  if (typeof type !== 'string' || type.length === 0) {
-    throw new InvalidRequestError(`type: must be a non-empty string, got ${describe(type)}`)
+  if (typeof type !== 'string' || !TASK_TYPE.test(type)) {
+    throw new InvalidRequestError(`type: must match ${TASK_TYPE}, got ${describe(type)}`)
   }
   if (priority !== undefined && !Number.isSafeInteger(priority)) {
     throw new InvalidRequestError(`priority: must be an integer, got ${describe(priority)}`)
@@ -83,11 +86,15 @@ export function validateInput(
 
 function unwrap(type: string, result: StandardSchemaV1.Result<unknown>): unknown {
   if (result.issues === undefined) return result.value
-  const issues: InputIssue[] = result.issues.map((issue) => ({
+  // Bounded: an array of a million bad items must not become a million-line error.
+  const issues: InputIssue[] = result.issues.slice(0, MAX_INPUT_ISSUES).map((issue) => ({
     path: formatPath(issue.path),
-    message: issue.message,
+    message: issue.message.slice(0, 200),
   }))
-  const summary = issues.map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`)).join('; ')
+  const more = result.issues.length - issues.length
+  const summary =
+    issues.map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`)).join('; ') +
+    (more > 0 ? `; and ${more} more` : '')
   throw new InvalidInputError(`invalid input for task type "${type}": ${summary}`, issues)
 }
 
