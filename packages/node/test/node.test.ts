@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readlinkSync } from 'node:fs'
+import { chmod, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { mockBackend } from '@p2p-ai/engine'
 import { pino } from 'pino'
@@ -174,6 +175,30 @@ describe('node construction failures', () => {
       createNode({ ...localInit(dir.path), engineOptions: { workers: false, cancelGraceMs: -1 } }),
     ).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG' })
     expect(openFilesUnder(dir.path)).toEqual([])
+  })
+
+  it('refuses a damaged or world-readable key file with the identity error, and opens nothing', async () => {
+    await using dir = await tempDir('p2p-ai-node-')
+    const first = await createNode(localInit(dir.path))
+    const peerId = first.peerId
+    await first.stop()
+    const keyFile = join(dir.path, 'identity.json')
+    await chmod(keyFile, 0o644)
+    await expect(createNode(localInit(dir.path))).rejects.toMatchObject({
+      code: 'ERR_KEY_FILE_INSECURE_PERMISSIONS',
+    })
+    await chmod(keyFile, 0o600)
+    const original = await readFile(keyFile)
+    await writeFile(keyFile, '{"not": "a key"}', { mode: 0o600 })
+    await expect(createNode(localInit(dir.path))).rejects.toMatchObject({
+      code: expect.stringMatching(/^ERR_KEY_FILE_/),
+    })
+    expect(openFilesUnder(dir.path)).toEqual([])
+    // The key was not replaced: restoring it restores the PeerId.
+    await writeFile(keyFile, original, { mode: 0o600 })
+    const again = await createNode(localInit(dir.path))
+    expect(again.peerId).toBe(peerId)
+    await again.stop()
   })
 
   it('fails with the transport error and leaves nothing open for a bad listen address', async () => {
