@@ -8,6 +8,7 @@ import {
   validateEnvelope,
   validatePayload,
 } from '../src/messages.js'
+import { payloadSchemas } from '../src/schemas.js'
 import { jsonBlocks, PROTOCOL_MD, tableUnder } from './doc.js'
 
 // These tests keep docs/protocol.md honest: its examples, limits and error codes are the code's.
@@ -33,6 +34,22 @@ describe('docs/protocol.md', () => {
     expect(controls.length).toBeGreaterThan(0)
     for (const { value } of controls) {
       expect(() => validateControl(value)).not.toThrow()
+    }
+  })
+
+  it('documents exactly the fields each payload schema has', () => {
+    for (const type of MESSAGE_TYPES) {
+      const heading = PROTOCOL_MD.split('\n').find(
+        (line) => /^### 5\.\d+ /.test(line) && line.endsWith(`\`${type}\``),
+      )
+      expect(heading, type).toBeDefined()
+      const documented = tableUnder(PROTOCOL_MD, heading as string).map(([field]) =>
+        (field as string).replaceAll('`', ''),
+      )
+      const schema = payloadSchemas[type] as unknown as { shape?: object; options?: Array<{ shape: object }> }
+      const shapes = schema.options?.map((option) => option.shape) ?? [schema.shape ?? {}]
+      const fields = new Set(shapes.flatMap((shape) => Object.keys(shape)))
+      expect(new Set(documented), type).toEqual(fields)
     }
   })
 
