@@ -1,6 +1,13 @@
+import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ControlClient } from '../src/control/client.js'
-import { type ControlServer, startControlServer } from '../src/control/server.js'
+import {
+  CONTROL_ROUTES,
+  type ControlServer,
+  SERVER_ERROR_CODES,
+  STATUS_BY_CODE,
+  startControlServer,
+} from '../src/control/server.js'
 import type { ControlTarget } from '../src/control/target.js'
 import type { StatusJson, TaskJson } from '../src/control/types.js'
 import { ControlApiError } from '../src/errors.js'
@@ -194,5 +201,32 @@ describe('control API server', () => {
     await client.shutdown()
     await new Promise((resolve) => setImmediate(resolve))
     expect(fake.shutdowns()).toBe(1)
+  })
+})
+
+describe('docs/control-api.md', () => {
+  const doc = readFileSync(new URL('../../../docs/control-api.md', import.meta.url), 'utf8')
+
+  it('documents every endpoint, and every documented endpoint exists', async () => {
+    const { url } = await setup()
+    for (const route of CONTROL_ROUTES) {
+      expect(doc, route).toContain(`### \`${route.replace('/wait', '/wait?timeoutMs=N')}\``)
+      const [method, path] = route.split(' ') as [string, string]
+      const res = await fetch(`${url}${path.replace(':id', 't0')}`, {
+        method,
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        ...(method === 'POST' ? { body: '{}' } : {}),
+      })
+      const body = (await res.json()) as { error?: { code: string } }
+      expect(body.error?.code, route).not.toBe('ERR_NOT_FOUND')
+      expect(body.error?.code, route).not.toBe('ERR_METHOD_NOT_ALLOWED')
+    }
+    const documented = [...doc.matchAll(/^### `(GET|POST) (\/v1\/[^`?]+)/gm)].map((m) => `${m[1]} ${m[2]}`)
+    expect(documented.sort()).toEqual([...CONTROL_ROUTES].sort())
+  })
+
+  it('documents every error code the server answers with', () => {
+    for (const code of [...SERVER_ERROR_CODES, ...Object.keys(STATUS_BY_CODE)])
+      expect(doc, code).toContain(`\`${code}\``)
   })
 })

@@ -45,8 +45,36 @@ const TASK_STATUSES: readonly string[] = [
   'CANCELLED',
 ]
 
+/** Every endpoint, as docs/control-api.md titles it (a test holds the two together). */
+export const CONTROL_ROUTES: readonly string[] = [
+  'GET /v1/status',
+  'GET /v1/peers',
+  'POST /v1/peers',
+  'POST /v1/tasks',
+  'GET /v1/tasks',
+  'GET /v1/tasks/:id',
+  'GET /v1/tasks/:id/wait',
+  'POST /v1/tasks/:id/cancel',
+  'GET /v1/models',
+  'POST /v1/shutdown',
+]
+
+/** Codes the server itself answers with. */
+export const SERVER_ERROR_CODES: readonly string[] = [
+  'ERR_BAD_REQUEST',
+  'ERR_UNAUTHORIZED',
+  'ERR_FORBIDDEN',
+  'ERR_NOT_FOUND',
+  'ERR_TASK_NOT_FOUND',
+  'ERR_METHOD_NOT_ALLOWED',
+  'ERR_PAYLOAD_TOO_LARGE',
+  'ERR_UNSUPPORTED_MEDIA_TYPE',
+  'ERR_INTERNAL',
+  'ERR_ABORTED',
+]
+
 /** HTTP status for the error codes of the node and engine. */
-const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   ERR_TASK_NOT_FOUND: 404,
   ERR_UNKNOWN_PEER: 404,
   ERR_UNSUPPORTED_TASK_TYPE: 422,
@@ -60,6 +88,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   ERR_NO_CAPABLE_PEER: 503,
   ERR_ROUTING_UNAVAILABLE: 501,
   ERR_INVALID_MULTIADDR: 400,
+  ERR_NOT_ENOUGH_PEERS: 503,
 }
 
 /**
