@@ -272,7 +272,9 @@ log:
   })
 
   it('suggests the right spelling of a misspelt or snake_case key', async () => {
-    const path = await file('network:\n  max_connections: 3\nhealth:\n  intervalMS: 5000\nlog:\n  levle: debug\n')
+    const path = await file(
+      'network:\n  max_connections: 3\nhealth:\n  intervalMS: 5000\nlog:\n  levle: debug\n',
+    )
     const err = await validationError(loadConfig({ file: path, env: {} }))
     expect(err.issues.map((i) => i.expected)).toEqual([
       'a known setting (did you mean maxConnections?)',
