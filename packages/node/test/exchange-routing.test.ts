@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { backoff } from '../src/exchange/attempt.js'
 import {
   type Candidate,
   CIRCUIT_FAILURE_THRESHOLD,
@@ -7,7 +8,6 @@ import {
   pickCandidate,
   ReputationBook,
 } from '../src/exchange/index.js'
-import { backoff } from '../src/exchange/task.js'
 import { rejectVerdict, resultVerdict, transportVerdict } from '../src/exchange/wire.js'
 
 function candidate(peer: string, extra: Partial<Candidate> = {}): Candidate {

@@ -71,7 +71,7 @@ function forge(forgery: Forgery, self: Identity, mallory: Identity, id: string, 
       return encodeFrame(sealEnvelope(mallory, 'task.result', result).envelope)
     case 'wrong-hash':
       return encodeFrame(
-        sealEnvelope(self, 'task.result', { ...result, requestHash: 'A'.repeat(42) + 'A' }).envelope,
+        sealEnvelope(self, 'task.result', { ...result, requestHash: `${'A'.repeat(42)}A` }).envelope,
       )
     case 'tampered': {
       const { envelope } = sealEnvelope(self, 'task.result', result)

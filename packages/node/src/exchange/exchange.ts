@@ -19,6 +19,7 @@ import {
 } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
+import type { Choice, TaskContext } from './attempt.js'
 import { CapabilityAnnouncer } from './capabilities.js'
 import {
   DEFAULT_ACCEPT_TIMEOUT_MS,
@@ -35,7 +36,7 @@ import { type ProviderStats, TaskProvider } from './provider.js'
 import { type RegisteredTask, type TaskDefinition, taskBackend } from './register.js'
 import { type PeerReputation, ReputationBook } from './reputation.js'
 import { TaskRequester } from './requester.js'
-import { type Choice, NetworkTask, type TaskContext } from './task.js'
+import { NetworkTask } from './task.js'
 import { TaskRegistry } from './task-registry.js'
 import type { NetworkTaskHandle, SubmitOptions, TaskList, TaskSubmission } from './types.js'
 import { validateSubmission } from './validate.js'

@@ -12,10 +12,10 @@
 import type { PeerId } from '@libp2p/interface'
 import type { TaskEngine } from '@p2p-ai/engine'
 import type { Capabilities } from '@p2p-ai/protocol'
+import type { Choice, TaskSpec } from './attempt.js'
 import type { ExchangePeer } from './exchange.js'
 import type { ReputationBook } from './reputation.js'
 import { type Candidate, pickCandidate } from './router.js'
-import type { Choice, TaskSpec } from './task.js'
 
 /** Recent-dispatch counts (the routing tie-breaker) halve every this many milliseconds. */
 const DISPATCH_HALF_LIFE_MS = 30_000

@@ -25,7 +25,15 @@ import {
 import type { Logger } from 'pino'
 import { TaskChannel } from './channel.js'
 import { BUSY_RETRY_AFTER_MS } from './constants.js'
-import { checkControl, encodeControl, frameHead, wireCode } from './wire.js'
+import {
+  checkControl,
+  encodeControl,
+  frameHead,
+  type ResultOutcome,
+  resultOutcome,
+  resultTimings,
+  wireErrorOf,
+} from './wire.js'
 
 export interface TaskProviderInit {
   engine: TaskEngine
@@ -240,8 +248,8 @@ class ProviderSession {
       (err: unknown) => {
         if (conversation.done) return
         this.#end(conversation)
-        const wire = toWireError({ code: wireCode(codeOf(err)), message: (err as Error)?.message ?? '' })
-        this.#reject(id, wire, wire.code === TASK_ERROR_CODES.busy ? BUSY_RETRY_AFTER_MS : undefined)
+        const error = wireErrorOf(err)
+        this.#reject(id, error, error.code === TASK_ERROR_CODES.busy ? BUSY_RETRY_AFTER_MS : undefined)
       },
     )
   }
@@ -316,11 +324,11 @@ class ProviderSession {
   #answer(conversation: Conversation, record: TaskRecord): void {
     if (conversation.done) return
     this.#end(conversation)
-    this.#sendResult(conversation, outcomeOf(record), record)
+    this.#sendResult(conversation, resultOutcome(record), record)
   }
 
-  #sendResult(conversation: Conversation, outcome: Outcome, record?: TaskRecord): void {
-    const timings = timingsOf(conversation, record)
+  #sendResult(conversation: Conversation, outcome: ResultOutcome, record?: TaskRecord): void {
+    const timings = resultTimings(conversation.receivedAt, record)
     const base = { id: conversation.id, requestHash: conversation.digest, timings }
     let frame: Uint8Array
     try {
@@ -387,47 +395,4 @@ class ProviderSession {
     }
     this.#onGone()
   }
-}
-
-type Outcome =
-  | { status: 'completed'; output: unknown }
-  | { status: 'failed' | 'timeout' | 'cancelled'; error: WireError }
-
-function outcomeOf(record: TaskRecord): Outcome {
-  switch (record.status) {
-    case 'COMPLETED':
-      return { status: 'completed', output: record.output === undefined ? null : record.output }
-    case 'TIMEOUT':
-      return { status: 'timeout', error: wire(record, TASK_ERROR_CODES.timeout) }
-    case 'CANCELLED':
-      // Cancelled by an engine that is stopping is the provider's failure, not the requester's wish.
-      if (record.error?.code === 'ERR_ENGINE_STOPPED') {
-        return { status: 'failed', error: wire(record, TASK_ERROR_CODES.shuttingDown) }
-      }
-      return { status: 'cancelled', error: wire(record, TASK_ERROR_CODES.cancelled) }
-    default:
-      return { status: 'failed', error: wire(record, TASK_ERROR_CODES.internal) }
-  }
-}
-
-function wire(record: TaskRecord, fallback: string): WireError {
-  const code = record.error === undefined ? fallback : wireCode(record.error.code)
-  return toWireError({ code, message: record.error?.message ?? record.status.toLowerCase() })
-}
-
-function timingsOf(conversation: Conversation, record: TaskRecord | undefined): TaskResult['timings'] {
-  const totalMs = round(performance.now() - conversation.receivedAt)
-  if (record === undefined) return { queuedMs: totalMs, runMs: 0, totalMs }
-  const finished = record.finishedAt ?? record.queuedAt
-  const started = record.startedAt ?? finished
-  return { queuedMs: Math.max(0, started - record.queuedAt), runMs: Math.max(0, finished - started), totalMs }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000
-}
-
-function codeOf(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' ? code : TASK_ERROR_CODES.internal
 }

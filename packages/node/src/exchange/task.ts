@@ -5,27 +5,29 @@
  * object is also the task's handle.
  */
 import type { PeerId } from '@libp2p/interface'
-import type { TaskEngine, TaskHandle, TaskRecord } from '@p2p-ai/engine'
+import type { TaskHandle } from '@p2p-ai/engine'
 import {
   createTaskRequest,
   encodeJsonFrame,
-  type JsonObject,
   RemoteError,
   type SignedEnvelope,
-  type Signer,
   sealEnvelope,
-  type TaskResult,
   type TaskTimings,
 } from '@p2p-ai/protocol'
 import { TypedEventEmitter } from 'main-event'
-import type { Logger } from 'pino'
 import {
-  BUSY_RETRY_AFTER_MS,
-  PEER_WAIT_POLL_MS,
-  RESULT_GRACE_MS,
-  RETRY_BASE_DELAY_MS,
-  RETRY_MAX_DELAY_MS,
-} from './constants.js'
+  type AttemptOutcome,
+  backoff,
+  blame,
+  type Choice,
+  codeOf,
+  failedResult,
+  localFailure,
+  type TaskContext,
+  type TaskSpec,
+} from './attempt.js'
+
+import { PEER_WAIT_POLL_MS, RESULT_GRACE_MS } from './constants.js'
 import {
   type AttemptInfo,
   ExchangeStoppedError,
@@ -34,65 +36,15 @@ import {
   RetriesExhaustedError,
   TaskCancelledError,
 } from './errors.js'
-import type { ReputationBook } from './reputation.js'
-import type { PendingAttempt, TaskRequester } from './requester.js'
+import type { PendingAttempt } from './requester.js'
 import type {
   NetworkTaskEvents,
   NetworkTaskHandle,
   NetworkTaskProgress,
   NetworkTaskRecord,
   NetworkTaskStatus,
-  TaskTarget,
 } from './types.js'
-import { rejectVerdict, resultVerdict, transportVerdict, type Verdict, wireCode } from './wire.js'
-
-/** Where the next attempt goes. */
-export type Choice =
-  | { readonly local: true }
-  | { readonly local: false; readonly peer: string; readonly peerId: PeerId }
-
-/** What a task needs of the exchange around it. */
-export interface TaskContext {
-  readonly self: string
-  readonly signer: Signer
-  readonly requester: TaskRequester
-  readonly engine: TaskEngine
-  readonly reputation: ReputationBook
-  readonly acceptTimeoutMs: number
-  readonly maxFrameBytes: number
-  readonly log: Logger
-  /** Whether the exchange has stopped (tasks submitted now fail at once). */
-  readonly stopped: boolean
-  /** The next place to try, skipping `tried` while others remain; undefined if none fits now. */
-  choose(task: NetworkTask, tried: ReadonlySet<string>): Choice | undefined
-  /** The task reached a final status. */
-  finished(task: NetworkTask): void
-}
-
-/** The settled, validated form of a submission. */
-export interface TaskSpec {
-  readonly id: string
-  readonly type: string
-  readonly input: JsonObject
-  readonly priority: number
-  readonly timeoutMs: number
-  readonly target: TaskTarget
-  readonly maxAttempts: number
-  readonly waitForPeerMs: number
-  readonly allowLocal: boolean
-  readonly modelSha256: string | undefined
-}
-
-type AttemptOutcome =
-  | { readonly kind: 'done' }
-  | {
-      readonly kind: 'failed'
-      readonly error: { code: string; message: string }
-      readonly verdict: Verdict
-      /** For a final verdict: the status the task ends in. */
-      readonly status?: 'FAILED' | 'TIMEOUT' | 'CANCELLED'
-      readonly retryAfterMs?: number
-    }
+import { rejectVerdict, transportVerdict, wireCode } from './wire.js'
 
 const FINAL_STATUSES: ReadonlySet<NetworkTaskStatus> = new Set([
   'COMPLETED',
@@ -240,7 +192,7 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
         : await this.#runRemote(choice.peer, choice.peerId)
       if (outcome.kind === 'done' || this.isFinished) return
       this.#attempts.push({ peer, attempt: n, startedAt, finishedAt: Date.now(), error: outcome.error })
-      this.#blame(peer, outcome.verdict, outcome.retryAfterMs)
+      if (peer !== this.#ctx.self) blame(this.#ctx.reputation, peer, outcome.verdict, outcome.retryAfterMs)
       if (this.listenerCount('attempt') > 0) {
         this.safeDispatchEvent('attempt', { detail: this.#attempts.at(-1) as AttemptInfo })
       }
@@ -403,29 +355,11 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
     handle.removeEventListener('progress', onProgress)
     this.#local = undefined
     if (this.isFinished) return { kind: 'done' }
-    return this.#localOutcome(record)
-  }
-
-  #localOutcome(record: TaskRecord): AttemptOutcome {
     if (record.status === 'COMPLETED') {
       this.#finish('COMPLETED', record.output)
       return { kind: 'done' }
     }
-    const code = wireCode(record.error?.code ?? 'ERR_INTERNAL')
-    const error = { code, message: record.error?.message ?? record.status.toLowerCase() }
-    const status =
-      record.status === 'TIMEOUT' ? 'TIMEOUT' : record.status === 'CANCELLED' ? 'CANCELLED' : 'FAILED'
-    return { kind: 'failed', error, verdict: { kind: 'final' }, status }
-  }
-
-  #blame(peer: string, verdict: Verdict, retryAfterMs: number | undefined): void {
-    if (peer === this.#ctx.self) return
-    const book = this.#ctx.reputation
-    if (verdict.kind === 'final') book.recordNeutral(peer)
-    else if (verdict.blame === 'busy') book.recordBusy(peer, retryAfterMs ?? BUSY_RETRY_AFTER_MS)
-    else if (verdict.blame === 'failure') book.recordFailure(peer, 'failure')
-    else if (verdict.blame === 'misbehaviour') book.recordFailure(peer, 'misbehaviour')
-    else book.recordNeutral(peer)
+    return localFailure(record)
   }
 
   #onProgress(progress: NetworkTaskProgress): void {
@@ -472,27 +406,4 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
       this.#wake = done
     })
   }
-}
-
-function failedResult(result: Exclude<TaskResult, { status: 'completed' }>): AttemptOutcome {
-  const status =
-    result.status === 'timeout' ? 'TIMEOUT' : result.status === 'cancelled' ? 'CANCELLED' : 'FAILED'
-  return {
-    kind: 'failed',
-    error: result.error,
-    verdict: resultVerdict(result.status, result.error.code),
-    status,
-  }
-}
-
-/** Delay before attempt `n` (2-based): the second goes at once, then exponential with jitter. */
-export function backoff(n: number): number {
-  if (n <= 2) return 0
-  const base = Math.min(RETRY_BASE_DELAY_MS * 2 ** (n - 3), RETRY_MAX_DELAY_MS)
-  return Math.round(base * (0.8 + Math.random() * 0.4))
-}
-
-function codeOf(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && /^ERR_[A-Z0-9_]+$/.test(code) ? code : 'ERR_INTERNAL'
 }

@@ -7,8 +7,8 @@ import {
   MIN_PRIORITY,
   MIN_TIMEOUT_MS,
 } from '@p2p-ai/protocol'
+import type { TaskSpec } from './attempt.js'
 import { InvalidTargetError, InvalidTaskError } from './errors.js'
-import type { TaskSpec } from './task.js'
 import type { SubmitOptions, TaskSubmission } from './types.js'
 
 const TASK_ID = /^[A-Za-z0-9_-]{8,64}$/

@@ -9,12 +9,15 @@
  * `{ v: 1, type, payload }` (docs/protocol.md §2.3): signing them would double the signatures
  * per task for no property anyone can use. A receiver still accepts them as signed envelopes.
  */
+import type { TaskRecord } from '@p2p-ai/engine'
 import {
   encodeFrame,
   InvalidMessageError,
   type Payloads,
   PROTOCOL_MAJOR,
   TASK_ERROR_CODES,
+  type TaskTimings,
+  toWireError,
   UnsupportedVersionError,
   validatePayload,
   type WireError,
@@ -105,9 +108,53 @@ export function wireCode(code: string): string {
   return ENGINE_TO_WIRE[code] ?? code
 }
 
-/** An engine error (`{ code, message }`) as a wire error. */
-export function toWire(error: { readonly code: string; readonly message: string }): WireError {
-  return { code: wireCode(error.code), message: error.message.slice(0, 1024) }
+/**
+ * Any thrown value as a wire error: a coded error keeps its (wire-mapped) code and message; an
+ * uncoded one becomes `ERR_INTERNAL` without details, which stay on this machine.
+ */
+export function wireErrorOf(err: unknown): WireError {
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code !== 'string') return toWireError(err)
+  return toWireError({ code: wireCode(code), message: (err as { message?: unknown }).message })
+}
+
+/** What a result says, by the engine's final record of the task. */
+export type ResultOutcome =
+  | { status: 'completed'; output: unknown }
+  | { status: 'failed' | 'timeout' | 'cancelled'; error: WireError }
+
+export function resultOutcome(record: TaskRecord): ResultOutcome {
+  switch (record.status) {
+    case 'COMPLETED':
+      return { status: 'completed', output: record.output === undefined ? null : record.output }
+    case 'TIMEOUT':
+      return { status: 'timeout', error: recordError(record, TASK_ERROR_CODES.timeout) }
+    case 'CANCELLED':
+      // Cancelled by an engine that is stopping is the provider's failure, not the requester's wish.
+      if (record.error?.code === 'ERR_ENGINE_STOPPED') {
+        return { status: 'failed', error: recordError(record, TASK_ERROR_CODES.shuttingDown) }
+      }
+      return { status: 'cancelled', error: recordError(record, TASK_ERROR_CODES.cancelled) }
+    default:
+      return { status: 'failed', error: recordError(record, TASK_ERROR_CODES.internal) }
+  }
+}
+
+function recordError(record: TaskRecord, fallback: string): WireError {
+  const code = record.error === undefined ? fallback : wireCode(record.error.code)
+  return toWireError({ code, message: record.error?.message ?? record.status.toLowerCase() })
+}
+
+/**
+ * A result's `timings`: queue and run time from the engine's record, and the time from receiving
+ * the request to now (`receivedAt` from `performance.now()`).
+ */
+export function resultTimings(receivedAt: number, record: TaskRecord | undefined): TaskTimings {
+  const totalMs = Math.round((performance.now() - receivedAt) * 1000) / 1000
+  if (record === undefined) return { queuedMs: totalMs, runMs: 0, totalMs }
+  const finished = record.finishedAt ?? record.queuedAt
+  const started = record.startedAt ?? finished
+  return { queuedMs: Math.max(0, started - record.queuedAt), runMs: Math.max(0, finished - started), totalMs }
 }
 
 /**
