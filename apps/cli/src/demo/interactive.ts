@@ -188,7 +188,7 @@ async function command(
         `${c.red('✖')} killed ${node.name} (pid ${node.pid}) without a goodbye; watching the others notice (heartbeats every 2 s)…`,
       )
       void watchLoss(state, node, kill, io.signal).then((by) => {
-        if (by !== undefined)
+        if (by !== undefined && !io.signal.aborted)
           say(
             `${c.yellow('!')} ${by} noticed ${node.name} is gone after ${duration(kill.noticedMs ?? 0)}; new tasks go to the nodes still up`,
           )
