@@ -161,9 +161,9 @@ export class PeerTable {
       listenAddrs: readonly AddressLike[]
     },
   ): void {
-    // identify runs over a connection, so an unknown peer is connected: its peer:connect may
-    // simply not have been seen yet (or arrived before the table started listening).
-    if (!this.#entries.has(id.toString())) this.onConnect(id)
+    // libp2p reports peer:connect before identify completes, so an unknown peer here is one that
+    // left the table while its connection lives on: it said goodbye and is shutting down (its
+    // identify push announces the protocols it just unregistered). It stays out.
     const entry = this.#entries.get(id.toString())
     if (entry === undefined) return
     if (info.agentVersion !== undefined) entry.agentVersion = info.agentVersion

@@ -185,11 +185,15 @@ describe('peer table', () => {
     table.stop()
   })
 
-  it('takes an identify result for a peer it has not seen connect as a connection', () => {
+  it('keeps a peer that said goodbye out, even when its identify push arrives afterwards', () => {
     const { table, events } = harness()
+    table.start()
+    table.onConnect(peer('F'))
+    table.onGoodbye(peer('F'), 'shutdown')
     table.onIdentify(peer('F'), { agentVersion: 'p2p-ai/9', protocols: [], listenAddrs: [] })
-    expect(table.get('F')).toMatchObject({ status: 'connected', agentVersion: 'p2p-ai/9' })
-    expect(events.map((e) => e.type)).toEqual(['connect', 'update'])
+    expect(table.get('F')).toBeUndefined()
+    expect(events.map((e) => e.type)).toEqual(['connect', 'remove'])
+    table.stop()
   })
 
   it('stores capabilities of known peers and refuses unknown ones', () => {
