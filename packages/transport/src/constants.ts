@@ -51,6 +51,9 @@ export const MDNS_RECORD_TTL_S = 120
  */
 export const MDNS_MIN_ANSWER_INTERVAL_MS = 1_000
 
+/** Receive buffer asked for on each mDNS socket (the kernel caps it at net.core.rmem_max). */
+export const MDNS_RECV_BUFFER_BYTES = 4 * 1024 * 1024
+
 /** Largest mDNS datagram we accept or send: RFC 6762 §17 allows up to 9000 bytes. */
 export const MDNS_MAX_PACKET_BYTES = 9_000
 
@@ -60,8 +63,14 @@ export const MDNS_MAX_TXT_BYTES = 255
 /** Longest DNS label: the random peer name we announce under the service tag. */
 export const MDNS_PEER_NAME_LENGTH = 63
 
-/** The same peer is re-announced to libp2p at most this often unless its addresses change. */
+/** A peer seen again is reported as a sighting (for re-dialling) at most this often. */
 export const MDNS_PEER_REFRESH_MS = 5_000
+
+/**
+ * An unchanged peer is reported to libp2p again after this long, so its addresses do not age out
+ * of the peer store (libp2p drops addresses after an hour); each report is a peer-store write.
+ */
+export const MDNS_PEER_REANNOUNCE_MS = 10 * 60_000
 
 /** Bootstrap peers are dialled this long after start (libp2p's own default is one second). */
 export const DEFAULT_BOOTSTRAP_DELAY_MS = 0

@@ -34,6 +34,7 @@ export {
 export {
   type MdnsComponents,
   MdnsDiscovery,
+  type MdnsEvents,
   type MdnsInit,
   type MdnsStats,
   mdnsDiscovery,

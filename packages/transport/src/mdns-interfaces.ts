@@ -17,8 +17,10 @@ export interface MdnsInterface {
   /** The IPv4 address used for multicast membership and as the outgoing multicast interface. */
   readonly address: string
   readonly internal: boolean
-  /** The subnets of this interface (IPv4 and IPv6): only peers and addresses inside them are accepted. */
-  readonly subnets: BlockList
+  /** IPv4 subnets of this interface as [network, mask] (checked on every datagram: kept cheap). */
+  readonly ipv4Subnets: ReadonlyArray<readonly [number, number]>
+  /** IPv6 subnets of this interface. Only peers and addresses inside the subnets are accepted. */
+  readonly ipv6Subnets: BlockList
   /** Stable key: interfaces with the same key need no new socket. */
   readonly key: string
 }
@@ -30,21 +32,55 @@ function toMdnsInterface(name: string, infos: NetworkInterfaceInfo[]): MdnsInter
   if (ipv4 === undefined) {
     return undefined
   }
-  const subnets = new BlockList()
+  const ipv4Subnets: Array<readonly [number, number]> = []
+  const ipv6Subnets = new BlockList()
   const keyParts: string[] = [name]
   for (const info of infos) {
     const prefix = prefixLength(info)
     if (prefix === undefined) {
       continue
     }
-    subnets.addSubnet(info.address, prefix, info.family === 'IPv4' ? 'ipv4' : 'ipv6')
+    if (info.family === 'IPv4') {
+      ipv4Subnets.push(ipv4Subnet(info.address, prefix))
+    } else {
+      ipv6Subnets.addSubnet(info.address, prefix, 'ipv6')
+    }
     keyParts.push(`${info.address}/${prefix}`)
   }
   if (ipv4.internal) {
     // The whole 127/8 is loopback on Linux, whatever netmask the OS reports for lo.
-    subnets.addSubnet('127.0.0.0', 8, 'ipv4')
+    ipv4Subnets.push(ipv4Subnet('127.0.0.0', 8))
   }
-  return { name, address: ipv4.address, internal: ipv4.internal, subnets, key: keyParts.join(',') }
+  return {
+    name,
+    address: ipv4.address,
+    internal: ipv4.internal,
+    ipv4Subnets,
+    ipv6Subnets,
+    key: keyParts.join(','),
+  }
+}
+
+/** A dotted-quad IPv4 address as an unsigned 32-bit number, or -1 when it is not one. */
+export function ipv4ToNumber(ip: string): number {
+  const parts = ip.split('.')
+  if (parts.length !== 4) {
+    return -1
+  }
+  let value = 0
+  for (const part of parts) {
+    const octet = Number(part)
+    if (part === '' || !Number.isInteger(octet) || octet < 0 || octet > 255) {
+      return -1
+    }
+    value = value * 256 + octet
+  }
+  return value
+}
+
+function ipv4Subnet(address: string, prefix: number): readonly [number, number] {
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0
+  return [(ipv4ToNumber(address) & mask) >>> 0, mask]
 }
 
 function prefixLength(info: NetworkInterfaceInfo): number | undefined {
@@ -112,9 +148,15 @@ export function resolveInterfaces(
 
 /** Whether `ip` (IPv4 or IPv6) lies in one of the interface's subnets. */
 export function inSubnets(iface: MdnsInterface, ip: string): boolean {
-  const type = isIPv4(ip) ? 'ipv4' : 'ipv6'
+  const v4 = ipv4ToNumber(ip)
+  if (v4 >= 0) {
+    return iface.ipv4Subnets.some(([network, mask]) => (v4 & mask) >>> 0 === network)
+  }
+  if (isIPv4(ip) || !ip.includes(':')) {
+    return false
+  }
   try {
-    return iface.subnets.check(ip, type)
+    return iface.ipv6Subnets.check(ip, 'ipv6')
   } catch {
     return false
   }

@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { platform } from 'node:os'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { MDNS_IPV4_GROUP } from './constants.js'
+import { MDNS_IPV4_GROUP, MDNS_RECV_BUFFER_BYTES } from './constants.js'
 import { MdnsSocketError } from './errors.js'
 import type { MdnsInterface } from './mdns-interfaces.js'
 
@@ -35,6 +35,14 @@ export async function openMdnsSocket(iface: MdnsInterface, port: number): Promis
   } catch (err) {
     socket.close()
     throw new MdnsSocketError(iface.name, iface.address, err as Error)
+  }
+  try {
+    // Every node on the link answers a query at about the same moment; the default buffer
+    // (~200 KB on Linux, ~100 loopback datagrams) overflows in bursts and answers are lost until the
+    // next query. The kernel caps this at net.core.rmem_max without complaint.
+    socket.setRecvBufferSize(MDNS_RECV_BUFFER_BYTES)
+  } catch {
+    // A smaller buffer only costs retries.
   }
   return socket
 }

@@ -116,10 +116,6 @@ export class MalformedMdnsMessage extends Error {
   override readonly name = 'MalformedMdnsMessage'
 }
 
-function sameName(a: unknown, b: string): boolean {
-  return typeof a === 'string' && a.toLowerCase() === b.toLowerCase()
-}
-
 function asRecords(value: unknown): Array<Record<string, unknown>> {
   return Array.isArray(value)
     ? value.filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null)
@@ -147,6 +143,128 @@ function txtStrings(data: unknown): string[] {
  *
  * @param selfInstance our own `<peer-name>.<service>`, so our own answers are skipped
  */
+type Packet_ = ReturnType<typeof decode>
+
+/**
+ * Memo of recent decodes: every node on a machine receives the same multicast datagram, so in a
+ * process hosting many nodes (tests, demos, benchmarks) one decode serves all of them. Decoded
+ * packets are only read, never modified.
+ */
+const recentPackets = new Map<string, Packet_ | MalformedMdnsMessage>()
+const RECENT_PACKETS = 64
+
+function decodePacket(datagram: Uint8Array): Packet_ {
+  const bytes = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength)
+  const key = bytes.toString('latin1')
+  let result = recentPackets.get(key)
+  if (result === undefined) {
+    result = decodeFresh(bytes)
+    if (recentPackets.size >= RECENT_PACKETS) {
+      recentPackets.delete(recentPackets.keys().next().value as string)
+    }
+    recentPackets.set(key, result)
+  }
+  if (result instanceof MalformedMdnsMessage) {
+    throw result
+  }
+  return result
+}
+
+function decodeFresh(bytes: Buffer): Packet_ | MalformedMdnsMessage {
+  let packet: Packet_
+  try {
+    packet = decode(bytes)
+  } catch (err) {
+    return new MalformedMdnsMessage(`undecodable DNS message: ${(err as Error).message}`)
+  }
+  // dns-packet slices record data without bounds checks, so a truncated datagram can decode into
+  // shortened strings; it then reports having read past the end.
+  if (decode.bytes > bytes.byteLength) {
+    return new MalformedMdnsMessage(`truncated DNS message: ${bytes.byteLength} of ${decode.bytes} bytes`)
+  }
+  return packet
+}
+
+/**
+ * What a packet says, independent of who reads it: computed once per packet (packets are shared
+ * between the nodes of a process, see `recentPackets`), then filtered cheaply by each node.
+ */
+interface Analysis {
+  kind: 'query' | 'answer'
+  id: number
+  /** Query: lower-cased names asked for with type PTR or ANY. */
+  asked: Set<string>
+  /** Query: known answers, lower-cased `service\ninstance` with TTL > half. */
+  known: Set<string>
+  /** Answer: PTR records with their TXT strings, first occurrence of each instance. */
+  ptrs: Array<{ service: string; instance: string; instanceKey: string; ttl: number; txt: string[] }>
+}
+
+const analyses = new WeakMap<Packet_, Analysis>()
+
+function analyse(packet: Packet_): Analysis {
+  const cached = analyses.get(packet)
+  if (cached !== undefined) {
+    return cached
+  }
+  const analysis: Analysis = {
+    kind: packet.type === 'query' ? 'query' : 'answer',
+    id: typeof packet.id === 'number' ? packet.id : 0,
+    asked: new Set(),
+    known: new Set(),
+    ptrs: [],
+  }
+  if (packet.type === 'query') {
+    for (const q of asRecords(packet.questions)) {
+      if (typeof q.name === 'string' && (q.type === 'PTR' || q.type === 'ANY')) {
+        analysis.asked.add(q.name.toLowerCase())
+      }
+    }
+    for (const a of asRecords(packet.answers)) {
+      if (
+        a.type === 'PTR' &&
+        typeof a.name === 'string' &&
+        typeof a.data === 'string' &&
+        typeof a.ttl === 'number' &&
+        a.ttl > MDNS_RECORD_TTL_S / 2
+      ) {
+        analysis.known.add(`${a.name.toLowerCase()}\n${a.data.toLowerCase()}`)
+      }
+    }
+  } else if (packet.type === 'response') {
+    const records = [...asRecords(packet.answers), ...asRecords(packet.additionals)]
+    const txtByName = new Map<string, string[]>()
+    for (const r of records) {
+      if (r.type === 'TXT' && typeof r.name === 'string') {
+        const key = r.name.toLowerCase()
+        txtByName.set(key, [...(txtByName.get(key) ?? []), ...txtStrings(r.data)])
+      }
+    }
+    const seen = new Set<string>()
+    for (const ptr of records) {
+      if (ptr.type !== 'PTR' || typeof ptr.name !== 'string' || typeof ptr.data !== 'string') {
+        continue
+      }
+      const instanceKey = ptr.data.toLowerCase()
+      const service = ptr.name.toLowerCase()
+      if (seen.has(`${service}\n${instanceKey}`)) {
+        continue
+      }
+      seen.add(`${service}\n${instanceKey}`)
+      const ttl = typeof ptr.ttl === 'number' && Number.isFinite(ptr.ttl) ? ptr.ttl : MDNS_RECORD_TTL_S
+      analysis.ptrs.push({
+        service,
+        instance: ptr.data,
+        instanceKey,
+        ttl,
+        txt: txtByName.get(instanceKey) ?? [],
+      })
+    }
+  }
+  analyses.set(packet, analysis)
+  return analysis
+}
+
 export function decodeMessage(
   datagram: Uint8Array,
   serviceTag: string,
@@ -157,55 +275,29 @@ export function decodeMessage(
       `datagram of ${datagram.byteLength} bytes exceeds ${MDNS_MAX_PACKET_BYTES}`,
     )
   }
-  let packet: ReturnType<typeof decode>
-  try {
-    packet = decode(Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength))
-  } catch (err) {
-    throw new MalformedMdnsMessage(`undecodable DNS message: ${(err as Error).message}`)
-  }
-  // dns-packet slices record data without bounds checks, so a truncated datagram can decode into
-  // shortened strings; it then reports having read past the end.
-  if (decode.bytes > datagram.byteLength) {
-    throw new MalformedMdnsMessage(`truncated DNS message: ${datagram.byteLength} of ${decode.bytes} bytes`)
-  }
-  if (packet.type === 'query') {
-    const asksForService = asRecords(packet.questions).some(
-      (q) => sameName(q.name, serviceTag) && (q.type === 'PTR' || q.type === 'ANY'),
-    )
-    // RFC 6762 §7.1 known-answer suppression: the querier already has our record.
-    const knowsInstance = asRecords(packet.answers).some(
-      (a) =>
-        a.type === 'PTR' &&
-        sameName(a.name, serviceTag) &&
-        sameName(a.data, selfInstance) &&
-        typeof a.ttl === 'number' &&
-        a.ttl > MDNS_RECORD_TTL_S / 2,
-    )
-    return { kind: 'query', id: typeof packet.id === 'number' ? packet.id : 0, asksForService, knowsInstance }
-  }
-  if (packet.type !== 'response') {
+  const packet = decodePacket(datagram)
+  if (packet.type !== 'query' && packet.type !== 'response') {
     throw new MalformedMdnsMessage('DNS message is neither a query nor a response')
   }
-  const records = [...asRecords(packet.answers), ...asRecords(packet.additionals)]
-  const answers: AnswerRecord[] = []
-  const seen = new Set<string>()
-  for (const ptr of records) {
-    if (ptr.type !== 'PTR' || !sameName(ptr.name, serviceTag) || typeof ptr.data !== 'string') {
-      continue
+  const analysis = analyse(packet)
+  const service = serviceTag.toLowerCase()
+  const self = selfInstance.toLowerCase()
+  if (analysis.kind === 'query') {
+    return {
+      kind: 'query',
+      id: analysis.id,
+      asksForService: analysis.asked.has(service),
+      // RFC 6762 §7.1 known-answer suppression: the querier already has our record.
+      knowsInstance: analysis.known.has(`${service}\n${self}`),
     }
-    const instance = ptr.data
-    const key = instance.toLowerCase()
-    if (seen.has(key) || sameName(instance, selfInstance)) {
-      continue
-    }
-    seen.add(key)
-    const ttl = typeof ptr.ttl === 'number' && Number.isFinite(ptr.ttl) ? ptr.ttl : MDNS_RECORD_TTL_S
-    const txt = records
-      .filter((r) => r.type === 'TXT' && sameName(r.name, instance))
-      .flatMap((r) => txtStrings(r.data))
-    answers.push({ instance, txt, ttl })
   }
-  return { kind: 'answer', records: answers }
+  const records: AnswerRecord[] = []
+  for (const ptr of analysis.ptrs) {
+    if (ptr.service === service && ptr.instanceKey !== self) {
+      records.push({ instance: ptr.instance, txt: ptr.txt, ttl: ptr.ttl })
+    }
+  }
+  return { kind: 'answer', records }
 }
 
 /**
@@ -213,7 +305,26 @@ export function decodeMessage(
  * `/p2p/<id>`; anything else is skipped. Undefined when no entry names a valid peer.
  */
 export function peerFromRecord(record: AnswerRecord): AnsweredPeer | undefined {
-  const { instance, txt, ttl } = record
+  const key = `${record.instance}\n${record.txt.join('\n')}`
+  let parsed = recentPeers.get(key)
+  if (parsed === undefined) {
+    parsed = parseTxt(record.instance, record.txt) ?? null
+    if (recentPeers.size >= RECENT_PEERS) {
+      recentPeers.delete(recentPeers.keys().next().value as string)
+    }
+    recentPeers.set(key, parsed)
+  }
+  return parsed === null ? undefined : { ...parsed, ttl: record.ttl }
+}
+
+/**
+ * Memo of recent parses, for the same reason as `recentPackets`: PeerIds and Multiaddrs are
+ * immutable, so nodes in one process can share them.
+ */
+const recentPeers = new Map<string, Omit<AnsweredPeer, 'ttl'> | null>()
+const RECENT_PEERS = 1024
+
+function parseTxt(instance: string, txt: string[]): Omit<AnsweredPeer, 'ttl'> | undefined {
   let peerIdText: string | undefined
   const multiaddrs: Multiaddr[] = []
   for (const entry of txt) {
@@ -246,5 +357,5 @@ export function peerFromRecord(record: AnswerRecord): AnsweredPeer | undefined {
   } catch {
     return undefined
   }
-  return { instance, peerId, multiaddrs, ttl }
+  return { instance, peerId, multiaddrs }
 }

@@ -61,6 +61,16 @@ export interface MdnsInit {
   port?: number
 }
 
+/** Events of the mDNS service. */
+export interface MdnsEvents extends PeerDiscoveryEvents {
+  /**
+   * `peer` goes to libp2p (and its peer store) when a peer is new, changes addresses, or every 10
+   * minutes; `sighting` fires for those and for every re-sighting at most every 5 s per peer, so a
+   * connection pool can re-dial a known peer that came back.
+   */
+  sighting: CustomEvent<PeerInfo>
+}
+
 export interface MdnsComponents {
   addressManager: { getAddresses(): Multiaddr[] }
   logger: ComponentLogger
@@ -90,16 +100,14 @@ interface Endpoint {
 const LAN_RESCAN_MS = 5_000
 const FIRST_REQUERY_MS = 1_000
 const ANNOUNCE_DEBOUNCE_MS = 10
+const QUERY_CACHE_MS = 10_000
 const SERVICE_TAG = /^(?=.{1,255}$)([A-Za-z0-9_-]{1,63}\.)+local$/
 
 /**
  * libp2p peer discovery over multicast DNS, on a chosen interface, wire-compatible with
  * @libp2p/mdns. Discovered peers are emitted as `peer` events; libp2p adds them to its peer store.
  */
-export class MdnsDiscovery
-  extends TypedEventEmitter<PeerDiscoveryEvents>
-  implements PeerDiscovery, Startable
-{
+export class MdnsDiscovery extends TypedEventEmitter<MdnsEvents> implements PeerDiscovery, Startable {
   readonly [peerDiscoverySymbol] = this
   readonly [Symbol.toStringTag] = '@p2p-ai/transport:mdns'
   readonly [serviceCapabilities]: string[] = ['@libp2p/peer-discovery']
@@ -118,6 +126,7 @@ export class MdnsDiscovery
   private readonly port: number
   private readonly endpoints = new Map<string, Endpoint>()
   private readonly known = new InstanceCache()
+  private queryCache: { datagram: Buffer; version: number; at: number } | undefined
   private readonly fixed: MdnsInterface[] | undefined
   private started = false
   private queryTimer?: ReturnType<typeof setTimeout>
@@ -375,15 +384,28 @@ export class MdnsDiscovery
 
   /** Our query, listing the instances we hold with more than half their TTL left (RFC 6762 §7.1). */
   private buildQuery(): Buffer {
-    return encodeQuery(this.serviceTag, this.known.knownAnswers(Date.now()), this.queryId)
+    const now = Date.now()
+    const cached = this.queryCache
+    // Re-encoding up to a hundred known answers per query is measurable; TTLs in the list may be
+    // a few seconds stale (they only need to be above half the record TTL).
+    if (cached !== undefined && cached.version === this.known.version && now - cached.at < QUERY_CACHE_MS) {
+      return cached.datagram
+    }
+    const datagram = encodeQuery(this.serviceTag, this.known.knownAnswers(now), this.queryId)
+    this.queryCache = { datagram, version: this.known.version, at: now }
+    return datagram
   }
 
   private onRecord(endpoint: Endpoint, record: AnswerRecord): void {
-    const info = this.known.observe(record, Date.now(), () => this.usablePeer(endpoint, record))
-    if (info !== undefined) {
-      this.stats.peersEmitted++
-      this.safeDispatchEvent<PeerInfo>('peer', { detail: info })
+    const seen = this.known.observe(record, Date.now(), () => this.usablePeer(endpoint, record))
+    if (seen === undefined) {
+      return
     }
+    if (seen.announce) {
+      this.stats.peersEmitted++
+      this.safeDispatchEvent<PeerInfo>('peer', { detail: seen.info })
+    }
+    this.safeDispatchEvent<PeerInfo>('sighting', { detail: seen.info })
   }
 
   /** The peer of a record with only the addresses reachable through the receiving interface. */

@@ -216,7 +216,7 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   // libp2p only reports a peer the first time it enters the peer store; the pool also wants
   // every later sighting, to re-dial a peer that came back after its connection dropped.
   if (autoDial) {
-    mdns?.addEventListener('peer', (evt) => {
+    mdns?.addEventListener('sighting', (evt) => {
       pool.offer(evt.detail)
     })
   }

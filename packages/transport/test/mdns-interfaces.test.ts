@@ -1,7 +1,7 @@
 import type { NetworkInterfaceInfo } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { UnknownInterfaceError } from '../src/errors.js'
-import { inSubnets, resolveInterfaces } from '../src/mdns-interfaces.js'
+import { inSubnets, ipv4ToNumber, resolveInterfaces } from '../src/mdns-interfaces.js'
 
 function v4(address: string, prefix: number, internal = false): NetworkInterfaceInfo {
   return {
@@ -86,5 +86,13 @@ describe('mDNS interface selection', () => {
       expect((err as Error).message).toContain('eth0')
     }
     expect(() => resolveInterfaces('loopback', { eth0: TABLE.eth0 })).toThrow(UnknownInterfaceError)
+  })
+
+  it('parses only well-formed dotted-quad IPv4 addresses', () => {
+    expect(ipv4ToNumber('10.231.7.1')).toBe(((10 * 256 + 231) * 256 + 7) * 256 + 1)
+    expect(ipv4ToNumber('255.255.255.255')).toBe(0xffffffff)
+    for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '-1.2.3.4', '1.2.3.x', '::1']) {
+      expect(ipv4ToNumber(bad)).toBe(-1)
+    }
   })
 })
