@@ -54,7 +54,7 @@ describe('demo', () => {
     const r = await run(['demo', 'interactive', '--nodes', '2'], {
       home,
       env,
-      input: 'tasks 3 mock\nstats\nkill node-2\nnodes\nbogus\nquit\n',
+      input: 'tasks 3 mock\nwait\nstats\nkill node-2\nnodes\nbogus\nquit\n',
       timeoutMs: 110_000,
     })
     expect(r.code).toBe(0)

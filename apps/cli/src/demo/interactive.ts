@@ -14,7 +14,8 @@ import { type DemoNode, type DemoState, demoDir, removeDemo } from './state.js'
 
 const HELP = `commands:
   submit [type] [text]   run one task (type: ${DEMO_TYPES.join(', ')}; default chunk)
-  tasks [n] [type]       run n tasks across the network (default 5 chunk)
+  tasks [n] [type]       run n tasks across the network, in the background (default 5 chunk)
+  wait                   wait until the background tasks are done
   peers [node]           the peer table of a node (default: the first one up)
   stats                  nodes online, connections, tasks
   nodes                  the nodes, their PeerIds and addresses
@@ -28,6 +29,8 @@ interface Tally {
   failed: number
   failedOver: number
   readonly kills: Array<{ name: string; at: number; noticedMs?: number; noticedBy?: string }>
+  /** `tasks` runs still going. */
+  readonly pending: Set<Promise<void>>
 }
 
 /** `demo interactive`: a network of local nodes driven from a prompt. */
@@ -38,7 +41,7 @@ export async function interactive(parsed: Parsed, io: Io): Promise<number> {
   println(io, c.bold(`p2p-ai demo: ${count} nodes on this machine (127.0.0.1, mDNS on loopback)`))
   const { state, peers } = await startDemo(io, dir, count)
   const startedAt = Date.now()
-  const tally: Tally = { submitted: 0, completed: 0, failed: 0, failedOver: 0, kills: [] }
+  const tally: Tally = { submitted: 0, completed: 0, failed: 0, failedOver: 0, kills: [], pending: new Set() }
   println(
     io,
     table(
@@ -76,6 +79,10 @@ export async function interactive(parsed: Parsed, io: Io): Promise<number> {
       rl.prompt()
     }
   } finally {
+    if (tally.pending.size > 0) {
+      println(io, c.dim(`waiting for ${tally.pending.size} background run(s) to finish…`))
+      await Promise.race([Promise.allSettled([...tally.pending]), sleep(30_000, io.signal).catch(() => {})])
+    }
     session.abort()
     rl.close()
     println(io, c.dim('\nstopping the nodes…'))
@@ -169,12 +176,33 @@ async function command(
       const n = args[0] === undefined ? 5 : Number.parseInt(args[0], 10)
       if (!Number.isSafeInteger(n) || n < 1 || n > 1000) throw new Error('tasks takes a count from 1 to 1000')
       const type = args[1] ?? 'chunk'
+      if (!(DEMO_TYPES as readonly string[]).includes(type))
+        throw new Error(`tasks makes inputs for ${DEMO_TYPES.join(', ')}`)
       tally.submitted += n
-      const run = await runDemoTasks(state, type, n, io.signal)
-      for (const r of run.results) record(tally, r.task.status === 'COMPLETED', r.task.attempts)
-      printRun(io, run)
+      println(
+        io,
+        c.dim(
+          `running ${n} ${type} tasks in the background (\`kill <node>\` meanwhile shows failover; \`wait\` waits)`,
+        ),
+      )
+      // In the background, so a node can be killed while they run.
+      const running: Promise<void> = runDemoTasks(state, type, n, io.signal).then(
+        (run) => {
+          for (const r of run.results) record(tally, r.task.status === 'COMPLETED', r.task.attempts)
+          printRun(io, run)
+          say('')
+        },
+        (err: unknown) => {
+          if (!io.signal.aborted) say(`${c.red('error:')} ${(err as Error).message}`)
+        },
+      )
+      tally.pending.add(running)
+      void running.finally(() => tally.pending.delete(running))
       return
     }
+    case 'wait':
+      await Promise.allSettled([...tally.pending])
+      return
     case 'kill': {
       const node = args[0] === undefined ? undefined : find(state, args[0])
       if (node === undefined) throw new Error(`kill which node? ${state.nodes.map((n) => n.name).join(', ')}`)

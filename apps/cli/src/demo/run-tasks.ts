@@ -1,5 +1,8 @@
+import { setMaxListeners } from 'node:events'
+import { BIN_NAME } from '../constants.js'
 import type { ControlClient } from '../control/client.js'
 import type { TaskJson } from '../control/types.js'
+import { ControlConnectionError } from '../errors.js'
 import { demoInput } from './inputs.js'
 import { clientOf } from './network.js'
 import type { DemoNode, DemoState } from './state.js'
@@ -47,26 +50,40 @@ export async function runDemoTasks(
   onResult?: (r: DemoTaskResult) => void,
 ): Promise<DemoRun> {
   const live = await liveNodes(state)
-  if (live.length === 0)
-    throw Object.assign(new Error('no demo node is running'), { code: 'ERR_NODE_NOT_RUNNING' })
+  if (live.length === 0) {
+    throw new ControlConnectionError(
+      'none of the demo nodes is running',
+      `start the demo again: \`${BIN_NAME} demo stop\`, then \`${BIN_NAME} demo start\``,
+    )
+  }
   const routed = (await live[0]!.client.status()).routing
+  // One signal for all the waits of this run: each request listens to it, so lift the default cap
+  // of 10 listeners, bounded by this run's size.
+  const run = new AbortController()
+  setMaxListeners(count * 2 + 10, run.signal)
+  const onAbort = (): void => run.abort(signal.reason)
+  signal.addEventListener('abort', onAbort, { once: true })
   const t0 = Date.now()
-  const results = await Promise.all(
-    Array.from({ length: count }, async (_, index) => {
-      const { node, client } = routed ? live[0]! : live[index % live.length]!
-      const started = Date.now()
-      const submitted = await client.submit({ type, input: demoInput(type, index) })
-      const task = await client.wait(submitted.id, { signal })
-      const result: DemoTaskResult = {
-        index,
-        task,
-        ranOn: nameOf(state, task.meta?.peer, node.name),
-        submittedTo: node.name,
-        wallMs: Date.now() - started,
-      }
-      onResult?.(result)
-      return result
-    }),
-  )
-  return { results, wallMs: Date.now() - t0, routed }
+  try {
+    const results = await Promise.all(
+      Array.from({ length: count }, async (_, index) => {
+        const { node, client } = routed ? live[0]! : live[index % live.length]!
+        const started = Date.now()
+        const submitted = await client.submit({ type, input: demoInput(type, index) })
+        const task = await client.wait(submitted.id, { signal: run.signal })
+        const result: DemoTaskResult = {
+          index,
+          task,
+          ranOn: nameOf(state, task.meta?.peer, node.name),
+          submittedTo: node.name,
+          wallMs: Date.now() - started,
+        }
+        onResult?.(result)
+        return result
+      }),
+    )
+    return { results, wallMs: Date.now() - t0, routed }
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
 }
