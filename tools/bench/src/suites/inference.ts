@@ -308,8 +308,7 @@ export default defineSuite<State>({
             }),
           ],
         })
-        // engine.backends.load() is avoided: its workers are unref'd while starting, so a process with
-        // nothing else to do exits under it (reported to the engine core). A first task starts them.
+        await engine.backends.load('onnx')
         await engine.run({ type: 'embed', input: { model: 'minilm', text: 'warm up' } })
         const hosted = await lagDuring(async () => {
           for (let i = 0; i < 3; i++)
