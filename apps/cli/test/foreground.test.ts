@@ -74,3 +74,31 @@ describe('node start in the foreground', () => {
     })
   }, 90_000)
 })
+
+describe('node start with a bad configuration', () => {
+  it('exits 2 with every problem listed, in the foreground and with --detach, and leaves no files', async () => {
+    const home = await tempHome()
+    const { writeFile } = await import('node:fs/promises')
+    const config = join(home, 'bad.yaml')
+    await writeFile(config, 'network:\n  maxConnections: -1\nengine:\n  concurency: 2\n')
+    const dataDir = join(home, 'node-a')
+    for (const extra of [[], ['--detach']]) {
+      const r = await run(
+        ['node', 'start', '--config', config, '--data-dir', dataDir, ...LOCAL_NODE, ...extra],
+        { home },
+      )
+      expect(r.code, extra.join(' ')).toBe(2)
+      expect(r.stderr).toContain(`error: invalid configuration (${config}): 2 problems`)
+      expect(r.stderr).toContain('network.maxConnections')
+      expect(r.stderr).toMatch(/concurency.*did you mean.*concurrency/)
+      expect(r.stderr).toContain('hint: see docs/configuration.md')
+      await expect(stat(join(dataDir, 'node.pid'))).rejects.toThrow(/ENOENT/)
+    }
+    const typo = await run(['node', 'start', '--data-dir', dataDir, ...LOCAL_NODE], {
+      home,
+      env: { P2P_AI_NETWORK__MAX_CONECTIONS: '3' },
+    })
+    expect(typo.code).toBe(2)
+    expect(typo.stderr).toContain('P2P_AI_NETWORK__MAX_CONECTIONS')
+  }, 90_000)
+})
