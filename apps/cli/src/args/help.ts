@@ -34,11 +34,30 @@ function usageLine(cmd: CommandSpec): string {
   return [BIN_NAME, cmd.name, ...args, '[options]'].join(' ')
 }
 
+/** Help is wrapped to this many columns, terminal or not, so docs/cli.md matches it exactly. */
+const HELP_WIDTH = 100
+
+/** Splits `text` into lines of at most `width` characters, at spaces. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = []
+  let line = ''
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line)
+      line = word
+    } else line = line === '' ? word : `${line} ${word}`
+  }
+  lines.push(line)
+  return lines
+}
+
 function columns(rows: ReadonlyArray<readonly [string, string]>, c: Colours, indent = '  '): string[] {
   const width = Math.min(30, Math.max(...rows.map(([l]) => l.length)) + 2)
+  const hang = `\n${indent}${' '.repeat(width)}`
   return rows.map(([label, text]) => {
-    const pad = label.length >= width ? `\n${indent}${' '.repeat(width)}` : ' '.repeat(width - label.length)
-    return `${indent}${c.bold(label)}${pad}${text}`
+    const pad = label.length >= width ? hang : ' '.repeat(width - label.length)
+    const body = wrap(text, Math.max(30, HELP_WIDTH - indent.length - width)).join(hang)
+    return `${indent}${c.bold(label)}${pad}${body}`
   })
 }
 
