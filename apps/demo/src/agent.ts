@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+/**
+ * One demo agent: a full `@p2p-ai/node` in its own process, listening on 127.0.0.1 only, finding
+ * its peers by mDNS on the loopback interface, serving the engine's built-in backends (mock,
+ * chunk, and the ONNX backend: embed on the demo's locally built model, ocr on PaddleOCR v4).
+ *
+ *   node agent.js '<AgentConfig as JSON>'
+ *
+ * Talks to the demo in JSON lines (see agent-protocol.ts). The demo is in charge of its life:
+ * Ctrl-C in the terminal reaches every process of the group, so SIGINT is left to the demo, which
+ * stops the agents in order; a closed stdin (the demo went away) stops the agent too.
+ */
+import { createInterface } from 'node:readline'
+import { mockBackend, onnxBackend } from '@p2p-ai/engine'
+import { createNode, type P2PNode } from '@p2p-ai/node'
+import type { AgentConfig, AgentEvent } from './agent-protocol.js'
+
+type EventBody<E> = E extends { at: number } ? Omit<E, 'at'> : never
+
+function emit(event: EventBody<AgentEvent>): void {
+  process.stdout.write(`${JSON.stringify({ ...event, at: Date.now() })}\n`)
+}
+
+function parseConfig(arg: string | undefined): AgentConfig {
+  if (arg === undefined) throw new Error('usage: agent.js <config as JSON>')
+  return JSON.parse(arg) as AgentConfig
+}
+
+/** The requester's task id from the engine's id of a task a peer sent (`<requester>:<id>`). */
+function split(engineId: string): { requester: string; taskId: string } {
+  const colon = engineId.indexOf(':')
+  return colon === -1
+    ? { requester: '', taskId: engineId }
+    : { requester: engineId.slice(0, colon), taskId: engineId.slice(colon + 1) }
+}
+
+async function start(config: AgentConfig): Promise<P2PNode> {
+  const node = await createNode({
+    dataDir: config.dataDir,
+    network: {
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      mdns: { enabled: true, interface: 'loopback', serviceTag: config.serviceTag },
+    },
+    engine: { concurrency: config.concurrency },
+    backends: [
+      mockBackend(),
+      onnxBackend({
+        models: [config.embedModel],
+        defaultEmbedModel: config.embedModel.name,
+      }),
+    ],
+    start: false,
+  })
+  node.addEventListener('peer:connect', (evt) => emit({ event: 'peer:connect', peerId: evt.detail.peerId }))
+  node.addEventListener('peer:failed', (evt) =>
+    emit({ event: 'peer:failed', peerId: evt.detail.peer.peerId, reason: evt.detail.reason }),
+  )
+  node.addEventListener('peer:remove', (evt) =>
+    emit({ event: 'peer:remove', peerId: evt.detail.peerId, reason: evt.detail.reason }),
+  )
+  node.engine.addEventListener('task:started', (evt) => {
+    emit({ event: 'task:started', ...split(evt.detail.id) })
+  })
+  node.engine.addEventListener('task:finished', (evt) => {
+    emit({ event: 'task:finished', taskId: split(evt.detail.id).taskId, status: evt.detail.status })
+  })
+  // Load the ONNX backend before going on the network: loading hashes every model, and the
+  // capability announcement peers route by lists only models with a known hash.
+  await node.engine.backends.load('onnx')
+  await node.start()
+  return node
+}
+
+async function main(): Promise<void> {
+  const config = parseConfig(process.argv[2])
+  const node = await start(config)
+  const caps = node.engine.capabilities()
+  emit({
+    event: 'ready',
+    pid: process.pid,
+    peerId: node.peerId,
+    addresses: node.getMultiaddrs(),
+    taskTypes: caps.taskTypes.map((t) => t.name),
+    models: caps.models.map((m) => ({ name: m.name, sha256: m.sha256, taskTypes: m.taskTypes })),
+  })
+
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> => {
+    stopping ??= node.stop().then(
+      (report) => {
+        emit({ event: 'stopped', durationMs: report.durationMs, goodbyes: report.peersNotified.length })
+        process.exit(0)
+      },
+      (err: unknown) => {
+        emit({ event: 'error', message: `stop failed: ${(err as Error).message}` })
+        process.exit(1)
+      },
+    )
+    return stopping
+  }
+  // Ctrl-C goes to the whole process group; the demo decides when and how agents stop.
+  process.on('SIGINT', () => {})
+  process.on('SIGTERM', () => void stop())
+  const commands = createInterface({ input: process.stdin })
+  commands.on('line', (line) => {
+    if (line.trim() === 'stop') void stop()
+    else if (line.trim() !== '') emit({ event: 'error', message: `unknown command ${JSON.stringify(line)}` })
+  })
+  commands.on('close', () => void stop())
+}
+
+main().catch((err: unknown) => {
+  const e = err as Error & { code?: string }
+  emit({ event: 'error', message: e.message, ...(e.code === undefined ? {} : { code: e.code }) })
+  process.exit(1)
+})

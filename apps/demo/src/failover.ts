@@ -1,0 +1,123 @@
+/** Step 4: what the kill did, from the nodes' own records: who noticed, and where the work went. */
+import type { AgentProcess } from './agents.js'
+import { duration, listing, type Narrator } from './narrate.js'
+import { REQUESTER } from './network.js'
+import type { FailoverReport } from './report.js'
+import { type TaskRun, why } from './tasks.js'
+
+/**
+ * The failover as it happened. `requesterNoticedAt` is when the requester's peer table marked the
+ * victim failed (undefined if it never did).
+ */
+export async function failoverReport(
+  run: TaskRun,
+  agents: readonly AgentProcess[],
+  requesterNoticedAt: number | undefined,
+): Promise<FailoverReport> {
+  const kill = run.kill
+  if (kill === undefined) {
+    return {
+      enabled: true,
+      observed: false,
+      victim: null,
+      killedAtMs: null,
+      runningAtKill: [],
+      exitSignal: null,
+      recovered: [],
+      noticedBy: [],
+    }
+  }
+  const exit = await kill.victim.exited
+  const victimName = kill.victim.name
+  const recovered: Array<FailoverReport['recovered'][number]> = []
+  for (const t of run.tasks) {
+    const failedThere = t.attempts.find((a) => a.ranOn === victimName && a.error !== undefined)
+    if (failedThere === undefined || t.ranOn === null || t.ranOn === victimName) continue
+    recovered.push({
+      number: t.number,
+      to: t.ranOn,
+      detectedMs: detectedAfterKill(t.number, run, kill.at),
+      recoveredMs: run.startedAt + finishedAtMs(t.number, run) - kill.at,
+      error: failedThere.error!.code,
+    })
+  }
+  const noticedBy: Array<{ name: string; ms: number }> = []
+  if (requesterNoticedAt !== undefined) noticedBy.push({ name: REQUESTER, ms: requesterNoticedAt - kill.at })
+  for (const agent of agents) {
+    if (agent === kill.victim) continue
+    const seen = agent.events.find(
+      (e) =>
+        (e.event === 'peer:failed' || e.event === 'peer:remove') &&
+        e.peerId === kill.victim.peerId &&
+        e.at >= kill.at,
+    )
+    if (seen !== undefined) noticedBy.push({ name: agent.name, ms: seen.at - kill.at })
+  }
+  const verified = new Set(
+    run.tasks.filter((t) => t.status === 'COMPLETED' && t.signed && t.outputChecked).map((t) => t.number),
+  )
+  const interrupted = run.tasks.filter((t) =>
+    t.attempts.some((a) => a.ranOn === victimName && a.error !== undefined),
+  )
+  const observed =
+    exit.signal === 'SIGKILL' &&
+    kill.running.length > 0 &&
+    recovered.length > 0 &&
+    interrupted.every((t) => verified.has(t.number) && t.ranOn !== victimName) &&
+    kill.running.every((n) => recovered.some((r) => r.number === n))
+  return {
+    enabled: true,
+    observed,
+    victim: victimName,
+    killedAtMs: kill.at - run.startedAt,
+    runningAtKill: kill.running,
+    exitSignal: exit.signal,
+    recovered,
+    noticedBy,
+  }
+}
+
+/** Kill to the end of the task's attempt that failed because of it, from the requester's record. */
+function detectedAfterKill(number: number, run: TaskRun, killAt: number): number {
+  const t = run.records.get(number)
+  const failed = t?.attempts.find(
+    (a) => a.error !== undefined && a.finishedAt !== undefined && a.finishedAt >= killAt,
+  )
+  return failed?.finishedAt === undefined ? Number.NaN : failed.finishedAt - killAt
+}
+
+function finishedAtMs(number: number, run: TaskRun): number {
+  const t = run.records.get(number)
+  return (t?.finishedAt ?? Number.NaN) - run.startedAt
+}
+
+export function narrateFailover(say: Narrator, f: FailoverReport): void {
+  const p = say.paint
+  if (f.victim === null) {
+    say.fail('no agent was killed: the task chosen for it never started')
+    return
+  }
+  const running = f.runningAtKill.map((n) => `#${n}`)
+  say.note(
+    `${f.victim} was killed with SIGKILL ${duration(f.killedAtMs ?? 0)} into the run, in the middle of ${listing(running)}.`,
+  )
+  const requester = f.noticedBy.find((n) => n.name === REQUESTER)
+  if (requester !== undefined)
+    say.ok(`the requester noticed ${duration(requester.ms)} later: the connection closed without a goodbye`)
+  const agents = f.noticedBy.filter((n) => n.name !== REQUESTER)
+  if (agents.length > 0) {
+    say.ok(
+      `${listing(agents.map((a) => a.name))} dropped ${f.victim} from their peer tables within ${duration(Math.max(...agents.map((a) => a.ms)))}`,
+    )
+  }
+  for (const r of f.recovered) {
+    say.ok(
+      `#${r.number}: the attempt on ${f.victim} failed (${why(r.error)}, ${duration(r.detectedMs)} after the kill), went to ${p.bold(r.to)} at once, verified result ${duration(r.recoveredMs)} after the kill`,
+    )
+  }
+  if (f.observed)
+    say.ok(`nothing was lost: every task ${f.victim} held completed, verified, on another agent`)
+  else if (f.exitSignal !== 'SIGKILL')
+    say.fail(`${f.victim} did not die of the SIGKILL (${f.exitSignal ?? 'exit'})`)
+  else say.fail(`the failover was not observed: not every task ${f.victim} held completed elsewhere`)
+}
