@@ -19,7 +19,7 @@ export const PROTOCOL_MAJOR = 1
  * The highest minor version of major 1 this implementation speaks. Announced in `capabilities`
  * so that peers only send fields and message types a receiver knows.
  */
-export const PROTOCOL_MINOR = 0
+export const PROTOCOL_MINOR = 1
 
 /** Domain separation for envelope signatures: prepended to the canonical JSON before signing. */
 export const SIGNING_PREFIX = 'p2p-ai/envelope/v1\n'
@@ -68,6 +68,12 @@ export const MAX_CONCURRENCY = 1024
 export const MAX_QUEUE_LENGTH = 1_000_000
 
 /**
+ * Most links a forwarded task may travel (minor 1, docs/protocol.md §2.5): the ceiling of a
+ * `task.forward`'s `ttl` and `route` length and of an announced `reach` distance.
+ */
+export const MAX_FORWARD_HOPS = 16
+
+/**
  * Common codes for `task.reject` and failed `task.result` errors (docs/protocol.md §6.2). The
  * set is open: engines add their own `ERR_…` codes.
  */
@@ -88,4 +94,12 @@ export const TASK_ERROR_CODES = Object.freeze({
   cancelled: 'ERR_CANCELLED',
   /** Anything else; the details stay on the provider. */
   internal: 'ERR_INTERNAL',
+  /** A forwarded task reached a node that cannot run it with no hops left (`ttl` 0). */
+  ttlExpired: 'ERR_TTL_EXPIRED',
+  /** A forwarded task reached a node that knows no way on to a provider. */
+  noRoute: 'ERR_NO_ROUTE',
+  /** A forwarded task came back to a node on its route. */
+  forwardLoop: 'ERR_FORWARD_LOOP',
+  /** The receiver's access policy refuses the sender or the requester. */
+  accessDenied: 'ERR_ACCESS_DENIED',
 } as const)

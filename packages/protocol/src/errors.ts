@@ -152,6 +152,16 @@ export class InvalidOptionError extends ProtocolError {
 }
 
 /**
+ * A forwarded task (`task.forward`) reached a node that is already on its route: it went round in
+ * a circle.
+ */
+export class ForwardLoopError extends ProtocolError {
+  static readonly code = 'ERR_FORWARD_LOOP'
+  readonly code = ForwardLoopError.code
+  override readonly name = 'ForwardLoopError'
+}
+
+/**
  * An error a remote peer reported in a `task.reject` or `task.result`. Unlike the other
  * classes its `code` is whatever the peer sent (for example `ERR_BUSY`); `remote` marks it.
  */

@@ -46,6 +46,7 @@ export {
 export {
   AbortedError,
   BadSignatureError,
+  ForwardLoopError,
   type FrameError,
   FrameTooLargeError,
   FrameTruncatedError,
@@ -64,6 +65,7 @@ export {
   StreamFailedError,
   UnsupportedVersionError,
 } from './errors.js'
+export { type OpenedForward, type OpenForwardOptions, openForward, sealForward } from './forward.js'
 export {
   type Capabilities,
   CONTROL_TYPES,
@@ -78,8 +80,10 @@ export {
   type MessageType,
   type ModelInfo,
   type Payloads,
+  type ReachEntry,
   type TaskAccept,
   type TaskCancel,
+  type TaskForward,
   type TaskProgress,
   type TaskReject,
   type TaskRequest,

@@ -13,8 +13,10 @@ import {
   type goodbyeSchema,
   type modelSchema,
   payloadSchemas,
+  type reachSchema,
   type taskAcceptSchema,
   type taskCancelSchema,
+  type taskForwardSchema,
   type taskProgressSchema,
   type taskRejectSchema,
   type taskRequestSchema,
@@ -31,6 +33,8 @@ export type TaskResult = z.infer<typeof taskResultSchema>
 export type TaskStatus = TaskResult['status']
 export type TaskTimings = z.infer<typeof timingsSchema>
 export type TaskCancel = z.infer<typeof taskCancelSchema>
+export type TaskForward = z.infer<typeof taskForwardSchema>
+export type ReachEntry = z.infer<typeof reachSchema>
 export type Capabilities = z.infer<typeof capabilitiesSchema>
 export type ModelInfo = z.infer<typeof modelSchema>
 export type Goodbye = z.infer<typeof goodbyeSchema>
@@ -46,6 +50,7 @@ export interface Payloads {
   'task.cancel': TaskCancel
   capabilities: Capabilities
   goodbye: Goodbye
+  'task.forward': TaskForward
 }
 
 export type MessageType = keyof Payloads

@@ -9,6 +9,7 @@ import { isPlainObject, type JsonObject, type JsonValue } from './canonical-json
 import {
   MAX_CONCURRENCY,
   MAX_ERROR_MESSAGE_LENGTH,
+  MAX_FORWARD_HOPS,
   MAX_MODELS,
   MAX_PRIORITY,
   MAX_QUEUE_LENGTH,
@@ -136,6 +137,37 @@ export const taskCancelSchema = z.strictObject({
 
 const unique = <T>(items: readonly T[]) => new Set(items).size === items.length
 
+/**
+ * A signed `task.request` envelope carried unchanged inside a `task.forward` (minor 1). The schema
+ * checks its shape; a receiver still verifies it with `openEnvelope`.
+ */
+export const forwardedRequestSchema = z.strictObject({
+  v: z.literal(PROTOCOL_MAJOR),
+  type: z.literal('task.request'),
+  from: peerIdSchema,
+  ts: timestampSchema,
+  nonce: nonceSchema,
+  payload: taskRequestSchema,
+  sig: signatureSchema,
+})
+
+export const taskForwardSchema = z.strictObject({
+  request: forwardedRequestSchema,
+  ttl: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_FORWARD_HOPS - 1),
+  route: z.array(peerIdSchema).min(1).max(MAX_FORWARD_HOPS).refine(unique, 'duplicate peers in route'),
+})
+
+/** One entry of `capabilities.reach` (minor 1): a task type the sender can get run by forwarding. */
+export const reachSchema = z.strictObject({
+  taskType: taskTypeSchema,
+  hops: z.number().int().min(1).max(MAX_FORWARD_HOPS),
+  via: peerIdSchema,
+})
+
 export const modelSchema = z.strictObject({
   id: z
     .string()
@@ -160,6 +192,11 @@ export const capabilitiesSchema = z.strictObject({
     running: count(MAX_CONCURRENCY),
     queued: count(MAX_QUEUE_LENGTH),
   }),
+  reach: z
+    .array(reachSchema)
+    .max(MAX_TASK_TYPES)
+    .refine((entries) => unique(entries.map((entry) => entry.taskType)), 'duplicate task types')
+    .exactOptional(),
 })
 
 export const goodbyeSchema = z.strictObject({
@@ -176,6 +213,7 @@ export const payloadSchemas = {
   'task.cancel': taskCancelSchema,
   capabilities: capabilitiesSchema,
   goodbye: goodbyeSchema,
+  'task.forward': taskForwardSchema,
 } as const
 
 // ---- envelope -------------------------------------------------------------------------------
@@ -201,6 +239,7 @@ export const envelopeSchema = z.discriminatedUnion('type', [
   envelopeOf('task.cancel'),
   envelopeOf('capabilities'),
   envelopeOf('goodbye'),
+  envelopeOf('task.forward'),
 ])
 
 function controlOf<T extends 'task.accept' | 'task.reject' | 'task.progress' | 'task.cancel'>(type: T) {

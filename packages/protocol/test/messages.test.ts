@@ -44,7 +44,7 @@ describe('validatePayload', () => {
     expect(validatePayload(type, payload)).toBe(payload)
   })
 
-  it('lists the eight message types', () => {
+  it('lists the nine message types (task.forward since minor 1)', () => {
     expect(MESSAGE_TYPES).toEqual([
       'task.request',
       'task.accept',
@@ -54,6 +54,7 @@ describe('validatePayload', () => {
       'task.cancel',
       'capabilities',
       'goodbye',
+      'task.forward',
     ])
     expect(isMessageType('task.result')).toBe(true)
     expect(isMessageType('toString')).toBe(false)
@@ -150,7 +151,7 @@ describe('validateEnvelope', () => {
   it('refuses malformed envelopes with the offending field', () => {
     const cases: Array<[unknown, string]> = [
       [envelope({ v: '1' }), 'v'],
-      [envelope({ type: 'task.forward' }), 'type'],
+      [envelope({ type: 'task.relay' }), 'type'],
       [envelope({ from: 'alice' }), 'from'],
       [envelope({ ts: 1.5 }), 'ts'],
       [envelope({ nonce: 'AAECAwQFBgcICQoLDA0ODx' }), 'nonce'],
