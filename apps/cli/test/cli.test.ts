@@ -92,7 +92,7 @@ describe('usage errors exit 2 and say what to do', () => {
     [
       'a value not among the choices',
       ['task', 'list', '--status', 'DONE'],
-      /--status must be one of QUEUED, RUNNING, COMPLETED/,
+      /--status must be one of PENDING, QUEUED, RUNNING, COMPLETED/,
     ],
     ['a missing argument', ['task', 'status'], /missing <id>/],
     ['an extra argument', ['node', 'status', 'now'], /takes no arguments, got "now"/],

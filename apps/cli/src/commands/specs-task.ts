@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js'
 import { taskCmd } from './loaders.js'
 import { JSON_OUT, NODE_LOCATION } from './options.js'
 
-const TASK_STATUSES = ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED']
+const TASK_STATUSES = ['PENDING', 'QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED']
 
 /** The `task` commands (see table.ts). */
 export const TASK_COMMANDS: readonly CommandSpec[] = [
