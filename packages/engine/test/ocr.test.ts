@@ -4,7 +4,7 @@ import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type OnnxBackend, onnxBackend } from '../src/onnx/backend.js'
 import { ctcGreedyDecode, type OcrOutput } from '../src/tasks/ocr.js'
-import { hugePngHeader, renderLine } from './fixtures/onnx/images.js'
+import { hugePngHeader, renderLine, renderPage } from './fixtures/onnx/images.js'
 import { removeDir, runTask, tempDir, writeArithmetic } from './fixtures/onnx/models.js'
 
 const LINES = [
@@ -116,6 +116,48 @@ describe('ocr (PaddleOCR v4 recognizer)', () => {
       code: 'ERR_UNSUPPORTED_MODEL',
     })
     await expect(ocr(await renderLine('Hello'), { model: 'nope' })).rejects.toMatchObject({
+      code: 'ERR_MODEL_NOT_FOUND',
+    })
+  })
+
+  it('reads a page line by line in reading order with layout: page', async () => {
+    const page = await renderPage([['Hello world'], ['Peer 7 sent', 'MixedCase 42'], ['1234567890']])
+    const out = await ocr(page, { layout: 'page' })
+    expect(out.lines?.map((l) => l.text)).toEqual([
+      'Hello world',
+      'Peer 7 sent',
+      'MixedCase 42',
+      '1234567890',
+    ])
+    expect(out.text).toBe('Hello world\nPeer 7 sent\nMixedCase 42\n1234567890')
+    expect(out.confidence).toBeGreaterThan(0.9)
+    const meta = await sharp(page).metadata()
+    expect([out.width, out.height]).toEqual([meta.width, meta.height])
+    for (const { box } of out.lines ?? []) {
+      expect(box.x).toBeGreaterThanOrEqual(0)
+      expect(box.y).toBeGreaterThanOrEqual(0)
+      expect(box.x + box.width).toBeLessThanOrEqual(out.width)
+      expect(box.y + box.height).toBeLessThanOrEqual(out.height)
+    }
+    // The two blocks of the second row sit side by side, left one first.
+    const [, left, right] = out.lines ?? []
+    expect(left!.box.x + left!.box.width).toBeLessThan(right!.box.x)
+    expect(Math.abs(left!.box.y - right!.box.y)).toBeLessThan(left!.box.height / 2)
+  })
+
+  it('finds no lines on a blank page', async () => {
+    const blank = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#ffffff' } })
+      .png()
+      .toBuffer()
+    expect(await ocr(blank, { layout: 'page' })).toMatchObject({ text: '', confidence: 0, lines: [] })
+  })
+
+  it('refuses a detector that is no text detector', async () => {
+    const page = await renderPage([['Hello']])
+    await expect(ocr(page, { layout: 'page', detector: 'not-ocr' })).rejects.toMatchObject({
+      code: 'ERR_UNSUPPORTED_MODEL',
+    })
+    await expect(ocr(page, { layout: 'page', detector: 'nope' })).rejects.toMatchObject({
       code: 'ERR_MODEL_NOT_FOUND',
     })
   })

@@ -53,6 +53,17 @@ export const OCR_MAX_IMAGE_BYTES = 20 * 1024 * 1024
 /** Largest decoded image, in pixels; guards against decompression bombs. */
 export const OCR_MAX_PIXELS = 40_000_000
 
+/** `layout: 'page'`: the detector sees the page scaled to at most this many pixels per side. */
+export const OCR_DET_MAX_SIDE = 960
+/** Detector pixels above this probability are text (PaddleOCR's `det_db_thresh`). */
+export const OCR_DET_PIXEL_THRESHOLD = 0.3
+/** A region is kept when its mean probability reaches this (PaddleOCR's `det_db_box_thresh`). */
+export const OCR_DET_BOX_THRESHOLD = 0.6
+/** How much a detected box grows around its core (PaddleOCR's `det_db_unclip_ratio`). */
+export const OCR_DET_UNCLIP_RATIO = 1.5
+/** Most lines read from one page. */
+export const OCR_DET_MAX_BOXES = 1000
+
 /** Where `pullModel` downloads from unless told otherwise. */
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co'
 /** Git revision `pullModel` resolves unless told otherwise. */

@@ -1,21 +1,19 @@
-import { readFile, stat } from 'node:fs/promises'
-import { isAbsolute } from 'node:path'
-import type { Sharp } from 'sharp'
 import { z } from 'zod'
 import type { BackendRunOptions, TaskType } from '../backend.js'
+import type { ResolvedModel } from '../models/registry.js'
 import {
+  OCR_DETECTOR_NAME,
   OCR_INPUT_HEIGHT,
   OCR_MAX_IMAGE_BYTES,
-  OCR_MAX_PIXELS,
-  OCR_MAX_WIDTH,
-  OCR_MIN_WIDTH,
   OCR_MODEL_NAME,
 } from '../onnx/constants.js'
 import { type OnnxContext, runSession } from '../onnx/context.js'
-import { InvalidImageError, UnsupportedModelError } from '../onnx/errors.js'
+import { UnsupportedModelError } from '../onnx/errors.js'
 import { loadOrt } from '../onnx/ort.js'
+import { imageBytes, preprocessLine } from './ocr-image.js'
+import { cropLine, decodePage, detectLines, type TextBox } from './ocr-page.js'
 
-/** Input of the `ocr` task: an image of one line of text. */
+/** Input of the `ocr` task: an image of one line of text, or of a page. */
 export interface OcrInput {
   /** The encoded image (PNG, JPEG, WebP, TIFF, GIF...) as base64, optionally a `data:` URL. */
   readonly image?: string | undefined
@@ -23,6 +21,21 @@ export interface OcrInput {
   readonly path?: string | undefined
   /** Registry name of a CTC text recognizer. @default 'ppocr-v4-rec' */
   readonly model?: string | undefined
+  /**
+   * `line`: the image is one line of text. `page`: find the lines with a text detector first,
+   * then read each (horizontal text). @default 'line'
+   */
+  readonly layout?: 'line' | 'page' | undefined
+  /** `page`: registry name of a DB text detector. @default 'ppocr-v4-det' */
+  readonly detector?: string | undefined
+}
+
+/** One line of a page. */
+export interface OcrLine {
+  readonly text: string
+  readonly confidence: number
+  /** Where the line is, in pixels of the (EXIF-rotated) image. */
+  readonly box: TextBox
 }
 
 export interface OcrOutput {
@@ -33,11 +46,9 @@ export interface OcrOutput {
   /** Size of the decoded image, in pixels. */
   readonly width: number
   readonly height: number
+  /** `layout: 'page'`: the lines in reading order (`text` joins them with newlines). */
+  readonly lines?: readonly OcrLine[]
 }
-
-/** Base64 as it may come from a browser or a `data:` URL: padded or not, no whitespace. */
-const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/
-const DATA_URL_RE = /^data:[\w.+-]+\/[\w.+-]+;base64,/
 
 /** Schema of the `ocr` input; `path` is part of it only when local paths are allowed. */
 export function ocrInputSchema(allowLocalPaths: boolean) {
@@ -47,6 +58,8 @@ export function ocrInputSchema(allowLocalPaths: boolean) {
       .max(Math.ceil((OCR_MAX_IMAGE_BYTES * 4) / 3) + 100)
       .optional(),
     model: z.string().min(1).max(128).optional(),
+    layout: z.enum(['line', 'page']).optional(),
+    detector: z.string().min(1).max(128).optional(),
   }
   const pick = (v: { image?: string | undefined; path?: string | undefined }) =>
     (v.image === undefined) !== (v.path === undefined)
@@ -61,91 +74,9 @@ export function ocrInputSchema(allowLocalPaths: boolean) {
 export function ocrTaskType(allowLocalPaths: boolean): TaskType<OcrInput> {
   return {
     name: 'ocr',
-    description: 'Recognise the text in an image of one line (PaddleOCR v4, CTC decoding)',
+    description: 'Recognise the text of an image of one line, or of a page (PaddleOCR v4 detection + CTC)',
     input: ocrInputSchema(allowLocalPaths),
   }
-}
-
-let sharpModule: Promise<typeof import('sharp')> | undefined
-function loadSharp() {
-  sharpModule ??= import('sharp').then((m) => m.default as unknown as typeof import('sharp'))
-  return sharpModule
-}
-
-async function imageBytes(input: OcrInput): Promise<Buffer> {
-  if (input.path !== undefined) {
-    if (!isAbsolute(input.path)) throw new InvalidImageError(`path must be absolute, got ${input.path}`)
-    let bytes: Buffer
-    try {
-      const size = (await stat(input.path)).size
-      if (size > OCR_MAX_IMAGE_BYTES) {
-        throw new InvalidImageError(`${input.path} is ${size} bytes, more than ${OCR_MAX_IMAGE_BYTES}`)
-      }
-      bytes = await readFile(input.path)
-    } catch (err) {
-      if (err instanceof InvalidImageError) throw err
-      throw new InvalidImageError(`cannot read ${input.path}: ${(err as NodeJS.ErrnoException).code ?? err}`)
-    }
-    return bytes
-  }
-  const b64 = (input.image ?? '').replace(DATA_URL_RE, '')
-  if (b64 === '' || !BASE64_RE.test(b64) || b64.length % 4 === 1) {
-    throw new InvalidImageError('image is not base64 (optionally a data: URL)')
-  }
-  const bytes = Buffer.from(b64, 'base64')
-  if (bytes.length > OCR_MAX_IMAGE_BYTES) {
-    throw new InvalidImageError(`image is ${bytes.length} bytes, more than ${OCR_MAX_IMAGE_BYTES}`)
-  }
-  return bytes
-}
-
-/**
- * Decodes and prepares a line image as PaddleOCR's recognizer expects it: transparent areas on
- * white, height 48 with the aspect ratio kept, BGR channel order (the models were trained on
- * OpenCV images), scaled to (x/255 - 0.5)/0.5, CHW, right-padded with 0 to at least 320 pixels.
- */
-export async function preprocessLine(
-  bytes: Buffer,
-): Promise<{ data: Float32Array; width: number; height: number; inputWidth: number }> {
-  const sharp = await loadSharp()
-  let width: number
-  let height: number
-  let pixels: Buffer
-  let resizedWidth: number
-  try {
-    const image: Sharp = sharp(bytes, { limitInputPixels: OCR_MAX_PIXELS, failOn: 'error' })
-    const meta = await image.metadata()
-    // EXIF orientations 5-8 swap the axes.
-    const swap = (meta.orientation ?? 1) >= 5
-    width = (swap ? meta.height : meta.width) ?? 0
-    height = (swap ? meta.width : meta.height) ?? 0
-    if (width < 1 || height < 1) throw new Error('image has no pixels')
-    resizedWidth = Math.min(OCR_MAX_WIDTH, Math.max(1, Math.ceil((OCR_INPUT_HEIGHT * width) / height)))
-    pixels = await image
-      .rotate()
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
-      .resize({ width: resizedWidth, height: OCR_INPUT_HEIGHT, fit: 'fill' })
-      .removeAlpha()
-      .raw()
-      .toBuffer()
-  } catch (err) {
-    throw new InvalidImageError(`cannot decode image: ${(err as Error).message}`, { cause: err })
-  }
-  const H = OCR_INPUT_HEIGHT
-  const W = Math.max(OCR_MIN_WIDTH, resizedWidth)
-  const plane = H * W
-  const data = new Float32Array(3 * plane)
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < resizedWidth; x++) {
-      const src = (y * resizedWidth + x) * 3
-      const dst = y * W + x
-      data[dst] = pixels[src + 2]! / 127.5 - 1
-      data[plane + dst] = pixels[src + 1]! / 127.5 - 1
-      data[2 * plane + dst] = pixels[src]! / 127.5 - 1
-    }
-  }
-  return { data, width, height, inputWidth: W }
 }
 
 /**
@@ -196,18 +127,14 @@ function softmaxAt(values: Float32Array, row: number, classes: number, index: nu
   return Math.exp(values[row + index]! - max) / denom
 }
 
-/** Runs the `ocr` task on one text-line image. */
-export async function runOcr(
+/** Reads one line image (encoded bytes) with a CTC recognizer. */
+async function recognizeLine(
   ctx: OnnxContext,
-  input: OcrInput,
-  options: BackendRunOptions,
-): Promise<OcrOutput> {
-  const { signal } = options
-  const model = await ctx.resolve(input.model ?? OCR_MODEL_NAME, signal)
-  const dictionary = await ctx.dictionary(model)
-  const bytes = await imageBytes(input)
+  model: ResolvedModel,
+  dictionary: readonly string[],
+  bytes: Buffer,
+): Promise<{ text: string; confidence: number; width: number; height: number }> {
   const line = await preprocessLine(bytes)
-  signal.throwIfAborted()
   const ort = await loadOrt()
   return ctx.withSession(model, async (session) => {
     const meta = session.inputMetadata[0]
@@ -232,8 +159,48 @@ export async function runOcr(
         `model ${model.name}: ${classes} output classes do not fit a dictionary of ${dictionary.length} characters`,
       )
     }
-    const decoded = ctcGreedyDecode(probs.data as Float32Array, steps, classes, dictionary)
-    options.onProgress?.({ fraction: 1 })
-    return { model: model.name, ...decoded, width: line.width, height: line.height }
+    return {
+      ...ctcGreedyDecode(probs.data as Float32Array, steps, classes, dictionary),
+      width: line.width,
+      height: line.height,
+    }
   })
+}
+
+/** Runs the `ocr` task. */
+export async function runOcr(
+  ctx: OnnxContext,
+  input: OcrInput,
+  options: BackendRunOptions,
+): Promise<OcrOutput> {
+  const { signal } = options
+  const model = await ctx.resolve(input.model ?? OCR_MODEL_NAME, signal)
+  const dictionary = await ctx.dictionary(model)
+  const detector =
+    input.layout === 'page' ? await ctx.resolve(input.detector ?? OCR_DETECTOR_NAME, signal) : undefined
+  const bytes = await imageBytes(input)
+  signal.throwIfAborted()
+  if (detector === undefined) {
+    const line = await recognizeLine(ctx, model, dictionary, bytes)
+    options.onProgress?.({ fraction: 1 })
+    return { model: model.name, ...line }
+  }
+  const page = await decodePage(bytes)
+  const boxes = await detectLines(ctx, detector, page)
+  const lines: OcrLine[] = []
+  for (const [i, box] of boxes.entries()) {
+    signal.throwIfAborted()
+    const { text, confidence } = await recognizeLine(ctx, model, dictionary, await cropLine(page, box))
+    if (text !== '') lines.push({ text, confidence, box })
+    options.onProgress?.({ fraction: (i + 1) / boxes.length })
+  }
+  const confidence = lines.length === 0 ? 0 : lines.reduce((s, l) => s + l.confidence, 0) / lines.length
+  return {
+    model: model.name,
+    text: lines.map((l) => l.text).join('\n'),
+    confidence,
+    width: page.width,
+    height: page.height,
+    lines,
+  }
 }
