@@ -111,7 +111,8 @@ export type { LoadedModel, OnnxSessionInit, SessionCacheInit } from './onnx/sess
 export { type OnnxRunInput, type OnnxRunOutput, onnxRunInputSchema, onnxTaskType } from './onnx/task.js'
 export { type JsonTensor, TENSOR_DTYPES, type TensorDtype, type TensorEncoding } from './onnx/tensor.js'
 export { type EmbedInput, type EmbedOutput, embedInputSchema, embedTaskType } from './tasks/embed.js'
-export { type OcrInput, type OcrOutput, ocrInputSchema, ocrTaskType } from './tasks/ocr.js'
+export { type OcrInput, type OcrLine, type OcrOutput, ocrInputSchema, ocrTaskType } from './tasks/ocr.js'
+export type { TextBox } from './tasks/ocr-page.js'
 export {
   countWordsAndSentences,
   type TokenizeInput,
