@@ -43,7 +43,8 @@ async function start(config: AgentConfig): Promise<P2PNode> {
     },
     engine: { concurrency: config.concurrency },
     backends: [
-      mockBackend(),
+      // A timer and a checksum: nothing to take off the main thread.
+      mockBackend({ worker: false }),
       onnxBackend({
         models: [config.embedModel],
         defaultEmbedModel: config.embedModel.name,
@@ -64,9 +65,10 @@ async function start(config: AgentConfig): Promise<P2PNode> {
   node.engine.addEventListener('task:finished', (evt) => {
     emit({ event: 'task:finished', taskId: split(evt.detail.id).taskId, status: evt.detail.status })
   })
-  // Load the ONNX backend before going on the network: loading hashes every model, and the
-  // capability announcement peers route by lists only models with a known hash.
-  await node.engine.backends.load('onnx')
+  // Load the backends before going on the network, as a serving agent would: the first task then
+  // does not wait for worker threads to start, and loading the ONNX backend hashes every model (the
+  // capability announcement peers route by lists only models with a known hash).
+  await Promise.all([node.engine.backends.load('onnx'), node.engine.backends.load('text')])
   await node.start()
   return node
 }

@@ -31,14 +31,19 @@ export async function failoverReport(
   const victimName = kill.victim.name
   const recovered: Array<FailoverReport['recovered'][number]> = []
   for (const t of run.tasks) {
-    const failedThere = t.attempts.find((a) => a.ranOn === victimName && a.error !== undefined)
-    if (failedThere === undefined || t.ranOn === null || t.ranOn === victimName) continue
+    const record = run.records.get(t.number)
+    const attempts = record?.attempts ?? []
+    const failed = attempts.find((a) => a.peer === kill.victim.peerId && a.error !== undefined)
+    if (failed?.finishedAt === undefined || t.ranOn === null || t.ranOn === victimName) continue
+    const failedAt = failed.finishedAt
+    const accepted = run.accepts.get(t.number)?.find((a) => a.peer !== kill.victim.peerId && a.at >= failedAt)
     recovered.push({
       number: t.number,
       to: t.ranOn,
-      detectedMs: detectedAfterKill(t.number, run, kill.at),
-      recoveredMs: run.startedAt + finishedAtMs(t.number, run) - kill.at,
-      error: failedThere.error!.code,
+      detectedMs: failedAt - kill.at,
+      acceptedMs: accepted === undefined ? null : accepted.at - failedAt,
+      recoveredMs: (record?.finishedAt ?? Number.NaN) - kill.at,
+      error: failed.error!.code,
     })
   }
   const noticedBy: Array<{ name: string; ms: number }> = []
@@ -77,20 +82,6 @@ export async function failoverReport(
   }
 }
 
-/** Kill to the end of the task's attempt that failed because of it, from the requester's record. */
-function detectedAfterKill(number: number, run: TaskRun, killAt: number): number {
-  const t = run.records.get(number)
-  const failed = t?.attempts.find(
-    (a) => a.error !== undefined && a.finishedAt !== undefined && a.finishedAt >= killAt,
-  )
-  return failed?.finishedAt === undefined ? Number.NaN : failed.finishedAt - killAt
-}
-
-function finishedAtMs(number: number, run: TaskRun): number {
-  const t = run.records.get(number)
-  return (t?.finishedAt ?? Number.NaN) - run.startedAt
-}
-
 export function narrateFailover(say: Narrator, f: FailoverReport): void {
   const p = say.paint
   if (f.victim === null) {
@@ -112,7 +103,7 @@ export function narrateFailover(say: Narrator, f: FailoverReport): void {
   }
   for (const r of f.recovered) {
     say.ok(
-      `#${r.number}: the attempt on ${f.victim} failed (${why(r.error)}, ${duration(r.detectedMs)} after the kill), went to ${p.bold(r.to)} at once, verified result ${duration(r.recoveredMs)} after the kill`,
+      `#${r.number}: the attempt on ${f.victim} failed (${why(r.error)}, ${duration(r.detectedMs)} after the kill), ${r.acceptedMs === null ? `went to ${p.bold(r.to)}` : `accepted by ${p.bold(r.to)} ${duration(r.acceptedMs)} later`}, verified result ${duration(r.recoveredMs)} after the kill`,
     )
   }
   if (f.observed)

@@ -76,6 +76,8 @@ export interface FailoverReport {
     readonly to: string
     /** Kill to the failed attempt being recorded. */
     readonly detectedMs: number
+    /** The failed attempt's end to another agent accepting the task (null if the accept was not seen). */
+    readonly acceptedMs: number | null
     /** Kill to the verified result from the other agent. */
     readonly recoveredMs: number
     readonly error: string

@@ -121,8 +121,8 @@ export async function runDemo(options: DemoOptions, say: Narrator, signal: Abort
 
     if (options.failover) {
       say.step('Failover', [
-        'A killed process sends no goodbye: its TCP connections just close. The requester notices at',
-        'once and sends the task to another capable agent; the peers drop the dead one from their tables.',
+        'A killed process sends no goodbye: its TCP connections just close. The requester notices when',
+        'they do and sends the task to another capable agent; the peers drop the dead one from their tables.',
       ])
       const victim = run.kill?.victim.peerId
       failover = await failoverReport(run, agents, victim === undefined ? undefined : noticed.get(victim))

@@ -21,6 +21,9 @@ export async function awaitAgents(
   const p = say.paint
   const ready = new Map<string, Ready>()
   const width = Math.max(REQUESTER.length, ...agents.map((a) => a.name.length))
+  say.note(
+    `${agents.length} processes starting: each loads the network stack and ONNX Runtime and starts its worker threads…`,
+  )
   await Promise.all(
     agents.map(async (agent) => {
       const r = await agent.waitReady(AGENT_START_TIMEOUT_MS, signal)

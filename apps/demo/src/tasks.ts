@@ -26,6 +26,8 @@ export interface TaskRun {
   readonly tasks: TaskReport[]
   /** The requester's final record of each task, by number. */
   readonly records: ReadonlyMap<number, NetworkTaskRecord>
+  /** When each agent accepted each task (a record lists failed attempts only), by number. */
+  readonly accepts: ReadonlyMap<number, ReadonlyArray<{ readonly peer: string; readonly at: number }>>
   readonly startedAt: number
   readonly kill: Kill | undefined
   /** The task the failover waited for, if it was on. */
@@ -96,6 +98,7 @@ export async function runTasks(init: TaskRunInit): Promise<TaskRun> {
   const width = Math.max(...plan.map((t) => t.label.length))
   const reports: TaskReport[] = new Array(plan.length)
   const records = new Map<number, NetworkTaskRecord>()
+  const accepts = new Map<number, Array<{ peer: string; at: number }>>()
   const deadline = AbortSignal.any([signal, AbortSignal.timeout(TASKS_TIMEOUT_MS)])
   let next = 0
   const worker = async (): Promise<void> => {
@@ -106,6 +109,17 @@ export async function runTasks(init: TaskRunInit): Promise<TaskRun> {
         { id: idOf(task), type: task.type, input: task.input, timeoutMs: TASK_TIMEOUT_MS },
         { allowLocal: false, signal: deadline },
       )
+      const accepted: Array<{ peer: string; at: number }> = []
+      accepts.set(task.number, accepted)
+      handle.addEventListener('status', (evt) => {
+        const { status, peer } = evt.detail
+        if (
+          (status === 'QUEUED' || status === 'RUNNING') &&
+          peer !== undefined &&
+          accepted.at(-1)?.peer !== peer
+        )
+          accepted.push({ peer, at: Date.now() })
+      })
       const record = await handle.result()
       records.set(task.number, record)
       const report = await toReport(task, record, init)
@@ -123,7 +137,7 @@ export async function runTasks(init: TaskRunInit): Promise<TaskRun> {
   } finally {
     for (const off of offs) off()
   }
-  return { tasks: reports, records, startedAt, kill, trigger }
+  return { tasks: reports, records, accepts, startedAt, kill, trigger }
 }
 
 function label(plan: readonly PlannedTask[], n: number): string {

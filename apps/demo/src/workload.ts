@@ -119,7 +119,7 @@ export async function planTasks(types: readonly DemoType[], count: number): Prom
         }
         case 'chunk': {
           const text = PARAGRAPHS[k % PARAGRAPHS.length]!
-          return { number, type, input: { text, size: 80 }, label: `${text.length} characters of text` }
+          return { number, type, input: { text, size: 80 }, label: `a text of ${text.length} characters` }
         }
         case 'embed': {
           const text = SENTENCES[k % SENTENCES.length]!
@@ -132,7 +132,7 @@ export async function planTasks(types: readonly DemoType[], count: number): Prom
             number,
             type,
             input: { image: png.toString('base64') },
-            label: `image of "${drawn}" (${(png.length / 1024).toFixed(1)} KB)`,
+            label: `image: "${short(drawn, 24)}"`,
             drawn,
           }
         }
