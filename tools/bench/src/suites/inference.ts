@@ -51,6 +51,7 @@ interface State {
   tinyBytes: number
   miniBytes: number
   ocrImages: string[]
+  ocrPage: string
   quick: boolean
 }
 
@@ -69,8 +70,11 @@ async function run(backend: Backend, type: string, input: unknown): Promise<unkn
   return backend.run({ id: 'bench', type, input }, { signal: new AbortController().signal })
 }
 
-/** Renders text lines with sharp and the engine's test font (DejaVu Sans from npm). */
-async function renderLines(): Promise<string[]> {
+/**
+ * Renders each text line, and a page holding all of them, with sharp and the engine's test font
+ * (DejaVu Sans from npm).
+ */
+async function renderLines(): Promise<{ lines: string[]; page: string }> {
   // sharp is the engine's dependency, not the bench's: resolved from there, typed as far as used here.
   interface Image {
     png(): Image
@@ -82,27 +86,35 @@ async function renderLines(): Promise<string[]> {
     (await import(engineRequire.resolve('sharp'))) as { default: (input: object | Buffer) => Image }
   ).default
   const font = join(dirname(engineRequire.resolve('dejavu-fonts-ttf/package.json')), 'ttf', 'DejaVuSans.ttf')
-  const out: string[] = []
-  for (const line of OCR_LINES) {
+  const render = async (text: string, margin: number): Promise<string> => {
     const glyphs = await sharp({
       text: {
-        text: `<span foreground="black">${line}</span>`,
+        text: `<span foreground="black">${text}</span>`,
         font: 'DejaVu Sans 32',
         fontfile: font,
         dpi: 72,
         rgba: true,
+        spacing: 24,
       },
     })
       .png()
       .toBuffer()
     const png = await sharp(glyphs)
-      .extend({ top: 8, bottom: 8, left: 8, right: 8, background: { r: 255, g: 255, b: 255, alpha: 0 } })
+      .extend({
+        top: margin,
+        bottom: margin,
+        left: margin,
+        right: margin,
+        background: { r: 255, g: 255, b: 255, alpha: 0 },
+      })
       .flatten({ background: '#ffffff' })
       .png()
       .toBuffer()
-    out.push(png.toString('base64'))
+    return png.toString('base64')
   }
-  return out
+  const lines: string[] = []
+  for (const line of OCR_LINES) lines.push(await render(line, 8))
+  return { lines, page: await render(OCR_LINES.join('\n'), 40) }
 }
 
 function embedCase(state: State, model: 'tiny' | 'minilm', batch: number): BenchCase {
@@ -219,7 +231,7 @@ export default defineSuite<State>({
       backend,
       tinyBytes: tiny.model.length,
       miniBytes: mini.model.length,
-      ocrImages: await renderLines(),
+      ...(await renderLines().then((r) => ({ ocrImages: r.lines, ocrPage: r.page }))),
       quick,
     }
   },
@@ -253,6 +265,24 @@ export default defineSuite<State>({
         }
       },
       { description: `${OCR_LINES.length} rendered lines: decode + resize + PP-OCRv4 rec + CTC decode` },
+    ),
+    measure(
+      'ocr page',
+      async () => {
+        const cpu = process.cpuUsage()
+        const t0 = performance.now()
+        const out = (await run(state.backend, 'ocr', { image: state.ocrPage, layout: 'page' })) as OcrOutput
+        const latencyMs = performance.now() - t0
+        const used = process.cpuUsage(cpu)
+        const read = out.lines?.map((l) => l.text) ?? []
+        return {
+          latencyMs,
+          cpuMs: (used.user + used.system) / 1000,
+          linesFound: read.length,
+          linesReadExactly: read.filter((t, i) => t === OCR_LINES[i]).length,
+        }
+      },
+      { description: `one page of ${OCR_LINES.length} lines: PP-OCRv4 det + rec per line` },
     ),
     measure(
       'model load minilm',
