@@ -369,6 +369,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     }, state.timeoutMs)
     this.emit('task:started', () => state.record())
     state.handle?.emit('status', () => state.record())
+    this.#markChain(performance.now())
     const task: BackendTask = { id: state.id, type: state.type, input: state.input }
     const onProgress = (progress: TaskProgress): void => this.#progress(state, progress)
     let running: Promise<unknown>
@@ -405,12 +406,18 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
 
   #withinBudget(): boolean {
     const now = performance.now()
-    if (this.#chainStart === undefined) {
-      this.#chainStart = now
-      setImmediate(this.#endChain)
-      return true
-    }
-    return now - this.#chainStart < SETTLE_SYNC_BUDGET_MS
+    this.#markChain(now)
+    return now - this.#chainStart! < SETTLE_SYNC_BUDGET_MS
+  }
+
+  /**
+   * Notes when the engine began working in the current turn of the event loop, if it has not yet.
+   * Called when a run starts too, so a slow synchronous run counts against the budget.
+   */
+  #markChain(now: number): void {
+    if (this.#chainStart !== undefined) return
+    this.#chainStart = now
+    setImmediate(this.#endChain)
   }
 
   readonly #endChain = (): void => {

@@ -8,7 +8,7 @@
  * over 1,000 tasks.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import {
@@ -31,11 +31,13 @@ interface State {
   prose: string
   /** 10 MB without a single space or newline: every cut is a hard cut after a full scan. */
   noSpaces: string
-  /** A module a worker can import: a backend stuck in a CPU loop that never reads its signal. */
-  stuckModule: string
+  /** A module a worker can import, with the `stuck` and `spin` backends (see BENCH_BACKENDS). */
+  backendsModule: string
 }
 
 const TEN_MB = 10 * 1024 * 1024
+/** Worker threads for CPU-bound probes: one core stays with the main thread, as in the text backend. */
+const SPARE_CORES = Math.max(1, availableParallelism() - 1)
 const WORDS = 'peer agent task model vector token network signal result queue chunk embed node local'.split(
   ' ',
 )
@@ -65,8 +67,24 @@ function makeProse(length: number): string {
   return parts.join('').slice(0, length)
 }
 
-const STUCK_BACKEND = `
+/** Backends a worker can import without TypeScript: `stuck` never ends, `spin` burns `ms` of CPU. */
+const BENCH_BACKENDS = `
 const input = { '~standard': { version: 1, vendor: 'bench', validate: (value) => ({ value }) } }
+export function spin(init) {
+  return {
+    name: 'spin',
+    taskTypes: [{ name: 'spin', input }],
+    concurrency: init.concurrency,
+    worker: { module: import.meta.url, export: 'spin', init },
+    async load() {},
+    async run(task) {
+      const until = performance.now() + task.input.ms
+      while (performance.now() < until) {}
+      return null
+    },
+    async unload() {},
+  }
+}
 export function stuck() {
   return {
     name: 'stuck',
@@ -212,16 +230,22 @@ function storeCase(
 }
 
 /**
- * Keeps every slot of an engine busy with `chunk` tasks on a 1 MB text for `ms`, while probing the
- * main thread: timer lag (a 5 ms interval) and the latency of status queries.
+ * Keeps every slot of an engine busy with `request`s for `ms`, while probing the main thread:
+ * timer lag (a 5 ms interval: what a heartbeat or a socket read would wait) and the latency of the
+ * status queries a peer may send meanwhile (get + capabilities + health).
  */
-async function busyProbe(engine: TaskEngine, text: string, ms: number, signal: AbortSignal) {
+async function busyProbe(
+  engine: TaskEngine,
+  request: { type: string; input: unknown },
+  ms: number,
+  signal: AbortSignal,
+) {
   const { concurrency } = engine.capabilities()
   let done = 0
   let stop = false
   const loops = Array.from({ length: concurrency }, async (_, k) => {
     for (let i = 0; !stop; i++) {
-      await engine.run({ id: `busy-${k}-${i}-${done}`, type: 'chunk', input: { text, size: 1000 } })
+      await engine.run({ ...request, id: `busy-${k}-${i}` })
       done++
     }
   })
@@ -233,7 +257,7 @@ async function busyProbe(engine: TaskEngine, text: string, ms: number, signal: A
     lags.push(Math.max(0, now - expected))
     expected = now + 5
     const t = performance.now()
-    engine.get(`busy-0-0-0`)
+    engine.get('busy-0-0')
     engine.capabilities()
     engine.health()
     status.push((performance.now() - t) * 1000)
@@ -243,7 +267,28 @@ async function busyProbe(engine: TaskEngine, text: string, ms: number, signal: A
   stop = true
   await Promise.all(loops)
   signal.throwIfAborted()
-  return { ...summary('lagMs', lags), ...summary('statusUs', status), chunkTasksPerSec: done / (ms / 1000) }
+  return { ...summary('lagMs', lags), ...summary('statusUs', status), tasksPerSec: done / (ms / 1000) }
+}
+
+/** A probe case: builds an engine, keeps it busy, stops it. */
+function probeCase(
+  name: string,
+  description: string,
+  make: () => Promise<TaskEngine>,
+  request: () => { type: string; input: unknown },
+) {
+  return measure(
+    name,
+    async ({ quick, signal }) => {
+      const engine = await make()
+      try {
+        return await busyProbe(engine, request(), quick ? 500 : 3_000, signal)
+      } finally {
+        await engine.stop()
+      }
+    },
+    { description },
+  )
 }
 
 export default defineSuite<State>({
@@ -251,13 +296,13 @@ export default defineSuite<State>({
   description: 'task queue, worker pool, result store, chunk, responsiveness under load',
   setup: () => {
     const dir = mkdtempSync(join(tmpdir(), 'p2p-ai-bench-engine-'))
-    const stuckPath = join(dir, 'stuck-backend.mjs')
-    writeFileSync(stuckPath, STUCK_BACKEND)
+    const backendsPath = join(dir, 'bench-backends.mjs')
+    writeFileSync(backendsPath, BENCH_BACKENDS)
     return {
       dir,
       prose: makeProse(TEN_MB),
       noSpaces: 'x'.repeat(TEN_MB),
-      stuckModule: pathToFileURL(stuckPath).href,
+      backendsModule: pathToFileURL(backendsPath).href,
     }
   },
   teardown: (state) => rmSync(state.dir, { recursive: true, force: true }),
@@ -405,55 +450,40 @@ export default defineSuite<State>({
         units: { chunks: 'count' },
       },
     ),
-    measure(
-      'main thread while all workers chunk',
-      async ({ quick, signal }) => {
-        const engine = taskEngine()
-        try {
-          return await busyProbe(engine, state.prose.slice(0, 1024 * 1024), quick ? 500 : 3_000, signal)
-        } finally {
-          await engine.stop()
-        }
+    probeCase(
+      'main thread, workers busy: 50 ms sync tasks',
+      `${SPARE_CORES} worker(s) running 50 ms of synchronous CPU per task (like one ONNX inference), 4 tasks in flight`,
+      async () => {
+        const { spin } = (await import(state.backendsModule)) as { spin: (init: object) => Backend }
+        return taskEngine({ builtins: false, backends: [spin({ concurrency: SPARE_CORES })] })
       },
-      {
-        description:
-          'the default text backend (cores - 1 workers) chunking 1 MB texts non-stop, 4 tasks in flight; a 5 ms timer measures event-loop lag, and get/capabilities/health latency',
-      },
+      () => ({ type: 'spin', input: { ms: 50 } }),
     ),
-    measure(
-      'main thread while 4 workers chunk',
-      async ({ quick, signal }) => {
-        const engine = taskEngine({ builtins: false, backends: [textBackend({ concurrency: 4 })] })
-        try {
-          return await busyProbe(engine, state.prose.slice(0, 1024 * 1024), quick ? 500 : 3_000, signal)
-        } finally {
-          await engine.stop()
-        }
+    probeCase(
+      'main thread, in-process: 50 ms sync tasks',
+      'the same tasks run on the main thread (workers: false): what the pool protects the node from',
+      async () => {
+        const { spin } = (await import(state.backendsModule)) as { spin: (init: object) => Backend }
+        return taskEngine({ builtins: false, workers: false, backends: [spin({ concurrency: SPARE_CORES })] })
       },
-      {
-        description:
-          'the same with 4 chunk workers: more CPU-bound threads than cores, competing with the main thread',
-      },
+      () => ({ type: 'spin', input: { ms: 50 } }),
     ),
-    measure(
-      'main thread while in-process chunking',
-      async ({ quick, signal }) => {
-        const engine = taskEngine({ workers: false })
-        try {
-          return await busyProbe(engine, state.prose.slice(0, 1024 * 1024), quick ? 500 : 3_000, signal)
-        } finally {
-          await engine.stop()
-        }
-      },
-      {
-        description:
-          'the same load with workers disabled, for contrast: what the pool protects the node from',
-      },
+    probeCase(
+      'main thread, workers busy: chunk 1 MB',
+      'the default text backend (cores - 1 workers) chunking 1 MB texts non-stop: the main thread also copies 1 MB in and ~1,100 chunks out per task',
+      async () => taskEngine(),
+      () => ({ type: 'chunk', input: { text: state.prose.slice(0, 1024 * 1024), size: 1000 } }),
+    ),
+    probeCase(
+      'main thread, 4 workers busy: chunk 1 MB',
+      'the same with 4 chunk workers on 2 cores: more CPU-bound threads than cores starve the main thread',
+      async () => taskEngine({ builtins: false, backends: [textBackend({ concurrency: 4 })] }),
+      () => ({ type: 'chunk', input: { text: state.prose.slice(0, 1024 * 1024), size: 1000 } }),
     ),
     measure(
       'cancel a stuck worker',
       async () => {
-        const { stuck } = (await import(state.stuckModule)) as { stuck: () => Backend }
+        const { stuck } = (await import(state.backendsModule)) as { stuck: () => Backend }
         const engine = taskEngine({ builtins: false, backends: [stuck()], concurrency: 1 })
         try {
           await engine.run({ type: 'stuck', input: { ok: true } })
