@@ -15,6 +15,11 @@ export interface AgentConfig {
   readonly embedModel: { readonly name: string; readonly path: string }
   /** Tasks its engine runs at once. */
   readonly concurrency: number
+  /**
+   * Its TMPDIR, inside the demo's directory: ONNX Runtime leaves files in the temporary directory
+   * (`mat-debug-<pid>.log`, `.ses`), which then go with the rest.
+   */
+  readonly tmpDir: string
 }
 
 export interface ModelAnnouncement {

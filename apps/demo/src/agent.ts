@@ -10,6 +10,7 @@
  * Ctrl-C in the terminal reaches every process of the group, so SIGINT is left to the demo, which
  * stops the agents in order; a closed stdin (the demo went away) stops the agent too.
  */
+import { mkdir } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { mockBackend, onnxBackend } from '@p2p-ai/engine'
 import { createNode, type P2PNode } from '@p2p-ai/node'
@@ -75,6 +76,7 @@ async function start(config: AgentConfig): Promise<P2PNode> {
 
 async function main(): Promise<void> {
   const config = parseConfig(process.argv[2])
+  await mkdir(config.tmpDir, { recursive: true, mode: 0o700 })
   const node = await start(config)
   const caps = node.engine.capabilities()
   emit({

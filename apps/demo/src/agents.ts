@@ -36,7 +36,7 @@ export class AgentProcess {
     this.name = config.name
     this.#proc = spawn(process.execPath, [AGENT_SCRIPT, JSON.stringify(config)], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...process.env, NO_COLOR: '1', TMPDIR: config.tmpDir },
     })
     // A write to a dead agent's stdin fails with EPIPE; its exit is reported separately.
     this.#proc.stdin?.on('error', () => {})

@@ -106,6 +106,7 @@ export function spawnAgents(
         serviceTag,
         embedModel: { name: EMBED_MODEL, path: modelPath },
         concurrency: AGENT_CONCURRENCY,
+        tmpDir: join(dir, `agent-${i + 1}`, 'tmp'),
       }),
   )
 }

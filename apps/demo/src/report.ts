@@ -116,6 +116,8 @@ export interface DemoReport {
   /** What did not happen, one line each (empty when `ok`). */
   readonly failures: readonly string[]
   readonly options: DemoOptions
+  /** The run's temporary directory (data directories, the model); removed before the report. */
+  readonly dataDir: string
   readonly durationMs: number
   readonly requester: { readonly peerId: string | null }
   readonly agents: readonly AgentReport[]

@@ -177,6 +177,7 @@ export async function runDemo(options: DemoOptions, say: Narrator, signal: Abort
     ok: failures.length === 0,
     failures,
     options,
+    dataDir: dir,
     durationMs,
     requester: { peerId: node?.peerId ?? null },
     agents: agentReports,
