@@ -10,13 +10,20 @@ import { BUSY_RETRY_AFTER_MS, RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS } from './
 import type { ReputationBook } from './reputation.js'
 import type { TaskRequester } from './requester.js'
 import type { NetworkTask } from './task.js'
+import type { TrackedTask } from './task-registry.js'
 import type { TaskTarget } from './types.js'
 import { resultVerdict, type Verdict, wireCode } from './wire.js'
 
 /** Where the next attempt goes. */
 export type Choice =
   | { readonly local: true }
-  | { readonly local: false; readonly peer: string; readonly peerId: PeerId }
+  | {
+      readonly local: false
+      readonly peer: string
+      readonly peerId: PeerId
+      /** Send a `task.forward` (the peer relays it towards a provider) rather than a request. */
+      readonly forward?: true
+    }
 
 /** What a task needs of the exchange around it. */
 export interface TaskContext {
@@ -30,10 +37,12 @@ export interface TaskContext {
   readonly log: Logger
   /** Whether the exchange has stopped (tasks submitted now fail at once). */
   readonly stopped: boolean
+  /** Whether the access policy lets this node exchange tasks with the peer. */
+  allows(peer: string): boolean
   /** The next place to try, skipping `tried` while others remain; undefined if none fits now. */
   choose(task: NetworkTask, tried: ReadonlySet<string>): Choice | undefined
   /** The task reached a final status. */
-  finished(task: NetworkTask): void
+  finished(task: TrackedTask): void
 }
 
 /** The settled, validated form of a submission. */
@@ -48,6 +57,12 @@ export interface TaskSpec {
   readonly waitForPeerMs: number
   readonly allowLocal: boolean
   readonly modelSha256: string | undefined
+  /** Links the task may travel to its provider (1: connected peers only). */
+  readonly maxHops: number
+  /** Providers to run it on at once (verification by redundancy); 1 for a plain task. */
+  readonly redundancy: number
+  /** Providers this task must not use (the others of a redundant run), this node's PeerId included. */
+  readonly exclude?: ReadonlySet<string>
 }
 
 /** How one attempt ended. */

@@ -19,6 +19,7 @@ import {
   MAX_QUEUE_LENGTH,
   MAX_TASK_TYPES,
   PROTOCOL_MINOR,
+  type ReachEntry,
   type Signer,
   sealEnvelope,
 } from '@p2p-ai/protocol'
@@ -36,7 +37,11 @@ const POLL_MS = 250
  * This node's capabilities as the protocol announces them. Task types and models whose names the
  * wire format cannot carry are left out (they stay usable locally).
  */
-export function capabilitiesOf(engine: TaskEngine, agentVersion: string | undefined): Capabilities {
+export function capabilitiesOf(
+  engine: TaskEngine,
+  agentVersion: string | undefined,
+  reach?: readonly ReachEntry[],
+): Capabilities {
   const caps = engine.capabilities()
   const taskTypes = [...new Set(caps.taskTypes.map((t) => t.name).filter((name) => TASK_TYPE.test(name)))]
   const models: Capabilities['models'] = []
@@ -66,8 +71,12 @@ export function capabilitiesOf(engine: TaskEngine, agentVersion: string | undefi
       running: clamp(caps.running, 0, MAX_CONCURRENCY),
       queued: clamp(caps.queued, 0, MAX_QUEUE_LENGTH),
     },
+    ...(reach === undefined || reach.length === 0 ? {} : { reach: [...reach] }),
   }
 }
+
+/** The first minor version that knows `reach`: older peers get announcements without it. */
+const REACH_MINOR = 1
 
 function clamp(n: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, Math.round(n)))
@@ -81,6 +90,10 @@ export interface CapabilityAnnouncerInit {
   agentVersion?: string
   /** @default ANNOUNCE_MIN_INTERVAL_MS (1 s) */
   minIntervalMs?: number
+  /** Task types reachable by forwarding, announced as `reach` (forwarding.ts). */
+  reach?: () => readonly ReachEntry[]
+  /** The protocol minor a peer announced, if known: `reach` goes only to peers at 1 or more. */
+  peerMinor?: (peer: string) => number | undefined
 }
 
 interface Audience {
@@ -102,15 +115,20 @@ export class CapabilityAnnouncer {
   readonly #minIntervalMs: number
   #current: Capabilities
   #key: string
-  #sealed: { key: string; nonce: string; frame: Uint8Array } | undefined
+  /** The announcement without `reach`, for peers that may not know it, and its key. */
+  #base: Capabilities
+  #baseKey: string
+  readonly #sealed = new Map<string, { key: string; nonce: string; frame: Uint8Array }>()
   #poll: NodeJS.Timeout | undefined
   #stopped = false
 
   constructor(init: CapabilityAnnouncerInit) {
     this.#init = init
     this.#minIntervalMs = init.minIntervalMs ?? ANNOUNCE_MIN_INTERVAL_MS
-    this.#current = capabilitiesOf(init.engine, init.agentVersion)
+    this.#current = capabilitiesOf(init.engine, init.agentVersion, init.reach?.())
     this.#key = JSON.stringify(this.#current)
+    this.#base = withoutReach(this.#current)
+    this.#baseKey = JSON.stringify(this.#base)
   }
 
   /** What this node announces now. */
@@ -134,12 +152,27 @@ export class CapabilityAnnouncer {
 
   /** Looks at the engine now; announces to everyone if anything changed. */
   refresh(): void {
-    const caps = capabilitiesOf(this.#init.engine, this.#init.agentVersion)
+    const caps = capabilitiesOf(this.#init.engine, this.#init.agentVersion, this.#init.reach?.())
     const key = JSON.stringify(caps)
     if (key === this.#key) return
     this.#current = caps
     this.#key = key
+    this.#base = withoutReach(caps)
+    this.#baseKey = JSON.stringify(this.#base)
     for (const audience of this.#audience.values()) this.#schedule(audience)
+  }
+
+  /** A peer announced itself: it may now understand (or no longer understand) `reach`. */
+  peerAnnounced(peer: string): void {
+    const audience = this.#audience.get(peer)
+    if (audience !== undefined && audience.sentKey !== this.#variant(audience).key) this.#schedule(audience)
+  }
+
+  /** What `audience` is to receive: the full announcement, or the one without `reach`. */
+  #variant(audience: Audience): { key: string; caps: Capabilities } {
+    const minor = this.#init.peerMinor?.(audience.peerId.toString())
+    if (minor !== undefined && minor >= REACH_MINOR) return { key: this.#key, caps: this.#current }
+    return { key: this.#baseKey, caps: this.#base }
   }
 
   /** A peer that speaks the announce protocol connected: it gets the current announcement now. */
@@ -186,14 +219,16 @@ export class CapabilityAnnouncer {
   async #send(audience: Audience): Promise<void> {
     audience.timer = undefined
     if (this.#stopped || this.#audience.get(audience.peerId.toString()) !== audience) return
-    if (audience.sentKey === this.#key) return
-    const key = this.#key
-    let sealed = this.#sealed
+    const variant = this.#variant(audience)
+    if (audience.sentKey === variant.key) return
+    const key = variant.key
+    const slot = variant.caps === this.#current ? 'full' : 'base'
+    let sealed = this.#sealed.get(slot)
     if (sealed === undefined || sealed.key !== key || sealed.nonce === audience.sentNonce) {
       // One signature per change, shared by every peer; a fresh one for a peer that already has it.
-      const signed = sealEnvelope(this.#init.signer, 'capabilities', this.#current)
+      const signed = sealEnvelope(this.#init.signer, 'capabilities', variant.caps)
       sealed = { key, nonce: signed.envelope.nonce, frame: encodeJsonFrame(signed.json) }
-      this.#sealed = sealed
+      this.#sealed.set(slot, sealed)
     }
     audience.sending = true
     audience.lastSentAt = performance.now()
@@ -217,12 +252,19 @@ export class CapabilityAnnouncer {
       this.#init.log.debug({ remotePeer: audience.peerId.toString(), err }, 'capability announcement failed')
     } finally {
       audience.sending = false
-      if (audience.dirty || audience.sentKey !== this.#key) {
+      const wanted = this.#variant(audience).key
+      if (audience.dirty || audience.sentKey !== wanted) {
         audience.dirty = false
-        if (audience.sentKey !== this.#key && this.#audience.get(audience.peerId.toString()) === audience) {
+        if (audience.sentKey !== wanted && this.#audience.get(audience.peerId.toString()) === audience) {
           this.#schedule(audience)
         }
       }
     }
   }
+}
+
+function withoutReach(caps: Capabilities): Capabilities {
+  if (caps.reach === undefined) return caps
+  const { reach: _, ...base } = caps
+  return base
 }

@@ -117,3 +117,16 @@ export const CIRCUIT_MAX_OPEN_MS = 5 * 60 * 1000
 export const DEFAULT_TASK_HISTORY = 1_000
 /** Prefix of engine backends created by `registerTask`. */
 export const CUSTOM_BACKEND_PREFIX = 'task-'
+
+// ---- forwarding, redundancy, access (docs/delivery.md) ---------------------------------------
+
+/** Links a task may travel from requester to provider, the first included (a direct request is 1). */
+export const DEFAULT_MAX_HOPS = 10
+/** `retryAfterMs` of a relay that already relays a task with the same id to the same next hop. */
+export const RELAY_ID_BUSY_RETRY_AFTER_MS = 500
+/** Most providers one redundant task runs on. */
+export const MAX_REDUNDANCY = 16
+/** Embedding outputs agree when every pair of vectors has at least this cosine similarity. */
+export const DEFAULT_EMBED_MIN_COSINE = 0.999
+/** OCR outputs agree when the edit distance of their texts is at most this fraction of the longer. */
+export const DEFAULT_OCR_MAX_EDIT_DISTANCE = 0.1

@@ -106,6 +106,40 @@ export class InvalidTaskDefinitionError extends Error {
   override readonly name = 'InvalidTaskDefinitionError'
 }
 
+/**
+ * The access policy refuses the peer: a request from a peer not on this node's allowlist, a task
+ * for a peer not on it, or a forwarded result signed by one.
+ */
+export class AccessDeniedError extends Error {
+  static readonly code = 'ERR_ACCESS_DENIED'
+  readonly code = AccessDeniedError.code
+  override readonly name = 'AccessDeniedError'
+}
+
+/** One provider's completed answer in a redundant run (`redundancy: k`). */
+export interface RedundantAnswer {
+  /** Who signed the result (this node's PeerId for a local run). */
+  readonly peer: string
+  /** Whether it agrees with the accepted answer (false for every answer when there is none). */
+  readonly agreed: boolean
+}
+
+/**
+ * A redundant run (`redundancy: k`) ended without a majority of the k providers agreeing;
+ * `answers` lists who signed each completed answer.
+ */
+export class NoAgreementError extends Error {
+  static readonly code = 'ERR_NO_AGREEMENT'
+  readonly code = NoAgreementError.code
+  override readonly name = 'NoAgreementError'
+  readonly answers: readonly RedundantAnswer[]
+
+  constructor(message: string, answers: readonly RedundantAnswer[]) {
+    super(message)
+    this.answers = answers
+  }
+}
+
 function short(peer: string): string {
   return peer.length > 16 ? `…${peer.slice(-8)}` : peer
 }

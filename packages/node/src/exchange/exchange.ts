@@ -10,8 +10,10 @@ import {
   type Capabilities,
   InvalidOptionError,
   type JsonObject,
+  MAX_FORWARD_HOPS,
   newTaskId,
   type OpenEnvelopeOptions,
+  openForward,
   type ReplayCache,
   replayCache,
   type Signer,
@@ -19,20 +21,25 @@ import {
 } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
+import { AccessPolicy, type AccessPolicyInit } from './access-policy.js'
+import { type AgreementRule, DEFAULT_AGREEMENT_RULES, exactAgreement } from './agreement.js'
 import type { Choice, TaskContext } from './attempt.js'
 import { CapabilityAnnouncer } from './capabilities.js'
 import {
   DEFAULT_ACCEPT_TIMEOUT_MS,
   DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_MAX_HOPS,
   DEFAULT_MAX_TASKS_PER_PEER,
   DEFAULT_STREAM_IDLE_MS,
   DEFAULT_TASK_HISTORY,
   DEFAULT_TASK_MAX_FRAME_BYTES,
   DEFAULT_WAIT_FOR_PEER_MS,
 } from './constants.js'
-import { ExchangeStoppedError } from './errors.js'
+import { AccessDeniedError, ExchangeStoppedError } from './errors.js'
+import { Forwarding } from './forwarding.js'
 import { PeerViews } from './peer-views.js'
 import { type ProviderStats, TaskProvider } from './provider.js'
+import { RedundantTask } from './redundancy.js'
 import { type RegisteredTask, type TaskDefinition, taskBackend } from './register.js'
 import { type PeerReputation, ReputationBook } from './reputation.js'
 import { TaskRequester } from './requester.js'
@@ -110,7 +117,32 @@ export interface TaskExchangeInit {
   handleAnnounce?: boolean
   /** Ed25519 implementation for verifying envelopes. @default the protocol's */
   crypto?: OpenEnvelopeOptions['crypto']
+  /**
+   * Links a task submitted here may travel to its provider, unless `submit` says otherwise (1:
+   * connected peers only), and the longest route this node announces as reachable.
+   *
+   * @default 10
+   */
+  maxHops?: number
+  /**
+   * Pass on forwarded tasks this node cannot run itself, and announce the task types it reaches
+   * that way (docs/protocol.md §2.5). Tasks forwarded to a type this node runs are run either way.
+   *
+   * @default true
+   */
+  relay?: boolean
+  /**
+   * Who may send tasks here and receive tasks from here: any peer, or an allowlist of PeerIds
+   * (`setAccessPolicy` changes it at run time).
+   *
+   * @default { mode: 'open' }
+   */
+  access?: AccessPolicyInit
 }
+
+type NumericInit = Required<
+  Omit<TaskExchangeInit, 'agentVersion' | 'crypto' | 'handleAnnounce' | 'relay' | 'access'>
+>
 
 /** A peer as the exchange sees it. */
 export interface ExchangePeer {
@@ -125,7 +157,7 @@ export interface ExchangePeer {
 /** Sends, serves, routes and fails over tasks. See `TaskExchangeComponents` and `TaskExchangeInit`. */
 export class TaskExchange {
   readonly #c: TaskExchangeComponents
-  readonly #init: Required<Omit<TaskExchangeInit, 'agentVersion' | 'crypto' | 'handleAnnounce'>>
+  readonly #init: NumericInit
   readonly #handleAnnounce: boolean
   readonly #replay: ReplayCache
   readonly #reputation = new ReputationBook()
@@ -137,6 +169,14 @@ export class TaskExchange {
   readonly #stop = new AbortController()
   readonly #context: TaskContext
   readonly #detach: Array<() => void> = []
+  readonly #policy: AccessPolicy
+  readonly #forwarding: Forwarding
+  /** Agreement rules set here (`setAgreementRule`, `registerTask`), by task type. */
+  readonly #rules = new Map<string, AgreementRule>()
+  /** Protocol minor each peer announced. */
+  readonly #minors = new Map<string, number>()
+  #localTypes: ReadonlySet<string> = new Set()
+  #localTypesAt = Number.NEGATIVE_INFINITY
   #started = false
 
   constructor(components: TaskExchangeComponents, init: TaskExchangeInit = {}) {
@@ -149,8 +189,10 @@ export class TaskExchange {
       maxFrameBytes: init.maxFrameBytes ?? DEFAULT_TASK_MAX_FRAME_BYTES,
       maxTasksPerPeer: init.maxTasksPerPeer ?? DEFAULT_MAX_TASKS_PER_PEER,
       taskHistory: init.taskHistory ?? DEFAULT_TASK_HISTORY,
+      maxHops: init.maxHops ?? DEFAULT_MAX_HOPS,
     }
     validateInit(this.#init)
+    this.#policy = new AccessPolicy(components.peerId, init.access)
     this.#handleAnnounce = init.handleAnnounce ?? false
     this.#replay = replayCache()
     const crypto = init.crypto === undefined ? {} : { crypto: init.crypto }
@@ -162,6 +204,18 @@ export class TaskExchange {
       maxFrameBytes: this.#init.maxFrameBytes,
       maxTasksPerPeer: this.#init.maxTasksPerPeer,
       ...crypto,
+      admit: (sender, requester) => this.#policy.admit(sender, requester),
+      forwarding: {
+        open: (value, sender) =>
+          openForward(value, {
+            replayCache: this.#replay,
+            expectedSender: sender,
+            receiver: components.peerId,
+            ...crypto,
+          }),
+        runsLocally: (type) => this.#runsLocally(type),
+        relay: (opened, upstream) => this.#forwarding.relay(opened, upstream),
+      },
     })
     this.#requester = new TaskRequester({
       transport: components.transport,
@@ -171,12 +225,30 @@ export class TaskExchange {
       streamIdleMs: this.#init.streamIdleMs,
       ...crypto,
     })
+    this.#forwarding = new Forwarding({
+      self: components.peerId,
+      signer: components.signer,
+      transport: components.transport,
+      requester: this.#requester,
+      reputation: this.#reputation,
+      policy: this.#policy,
+      log: components.log,
+      neighbours: () => this.#views.list(),
+      runsLocally: (type) => this.#runsLocally(type),
+      maxHops: this.#init.maxHops,
+      relay: init.relay ?? true,
+      acceptTimeoutMs: this.#init.acceptTimeoutMs,
+      maxFrameBytes: this.#init.maxFrameBytes,
+    })
     this.#announcer = new CapabilityAnnouncer({
       transport: components.transport,
       signer: components.signer,
       engine: components.engine,
       log: components.log,
       ...(init.agentVersion === undefined ? {} : { agentVersion: init.agentVersion }),
+      // Nothing is reachable before start (no neighbours yet; the views do not even exist).
+      reach: () => (this.#started ? this.#forwarding.reach() : []),
+      peerMinor: (peer) => this.#minors.get(peer),
     })
     this.#views = new PeerViews({
       self: components.peerId,
@@ -185,6 +257,8 @@ export class TaskExchange {
       outstanding: (peer) => this.#requester.outstanding(peer),
       takePeak: (peer) => this.#requester.takePeak(peer),
       rtt: components.peerRtt ?? (() => undefined),
+      allows: (peer) => this.#policy.allows(peer),
+      route: (spec, tried) => this.#forwarding.route(spec, tried),
     })
     this.#tasks = new TaskRegistry(this.#init.taskHistory)
     const stopSignal = this.#stop.signal
@@ -200,6 +274,7 @@ export class TaskExchange {
       acceptTimeoutMs: this.#init.acceptTimeoutMs,
       maxFrameBytes: this.#init.maxFrameBytes,
       log: components.log,
+      allows: (peer) => this.#policy.allows(peer),
       choose: (task, tried) => this.#choose(task, tried),
       finished: (task) => this.#tasks.finished(task),
     }
@@ -277,10 +352,19 @@ export class TaskExchange {
       id: newTaskId,
       maxAttempts: this.#init.maxAttempts,
       waitForPeerMs: this.#init.waitForPeerMs,
+      maxHops: this.#init.maxHops,
     })
+    const { target } = spec
+    if (target !== 'auto' && target !== 'local' && !this.#policy.allows(target)) {
+      throw new AccessDeniedError(`target ${target} is not on this node's allowlist`)
+    }
     const existing = this.#tasks.existing(spec.id, spec.type)
     if (existing !== undefined) return existing as NetworkTaskHandle<Output>
-    const handle = new NetworkTask({ ...spec, input: spec.input as JsonObject }, this.#context)
+    const settled = { ...spec, input: spec.input as JsonObject }
+    const handle =
+      spec.redundancy > 1
+        ? new RedundantTask(settled, this.#context, this.#ruleFor(spec.type, options.agreement))
+        : new NetworkTask(settled, this.#context)
     this.#tasks.add(handle)
     if (options.signal !== undefined) {
       const signal = options.signal
@@ -306,12 +390,15 @@ export class TaskExchange {
   registerTask<Input, Output>(definition: TaskDefinition<Input, Output>): RegisteredTask {
     const backend = taskBackend(definition)
     this.#c.engine.backends.register(backend, { placement: 'main' })
+    if (definition.agreement !== undefined) this.#rules.set(definition.name, definition.agreement)
+    this.#localTypesAt = Number.NEGATIVE_INFINITY
     this.#announcer.refresh()
     this.#views.refreshLocal()
     return {
       name: definition.name,
       unregister: async () => {
         await this.#c.engine.backends.unregister(backend.name)
+        this.#localTypesAt = Number.NEGATIVE_INFINITY
         this.#announcer.refresh()
         this.#views.refreshLocal()
       },
@@ -321,6 +408,33 @@ export class TaskExchange {
   /** A peer announced its capabilities (called by the node's announce handler). */
   onCapabilities(peer: string, capabilities: Capabilities): void {
     this.#views.capabilities(peer, capabilities)
+    this.#minors.set(peer, capabilities.protocolMinor)
+    this.#announcer.peerAnnounced(peer)
+  }
+
+  /**
+   * Sets how outputs of a task type are compared for verification by redundancy (`redundancy: k`),
+   * or with `undefined` goes back to the built-in rule (cosine for `embed`, edit distance for
+   * `ocr`, exact equality otherwise).
+   */
+  setAgreementRule(type: string, rule: AgreementRule | undefined): void {
+    if (rule === undefined) this.#rules.delete(type)
+    else if (typeof rule !== 'function') throw new InvalidOptionError('an agreement rule must be a function')
+    else this.#rules.set(type, rule)
+  }
+
+  /** The access policy in force. */
+  get access(): { readonly mode: AccessPolicy['mode']; readonly allowlist: readonly string[] } {
+    return { mode: this.#policy.mode, allowlist: this.#policy.allowlist }
+  }
+
+  /**
+   * Replaces the access policy at once: requests already accepted run on; new ones, and the
+   * choice of providers, follow the new policy. Throws `ERR_INVALID_OPTION` (nothing changed) for
+   * a malformed one.
+   */
+  setAccessPolicy(init: AccessPolicyInit): void {
+    this.#policy.set(init)
   }
 
   /** A peer said goodbye: no more tasks go to it. */
@@ -359,6 +473,20 @@ export class TaskExchange {
   #choose(task: NetworkTask, tried: ReadonlySet<string>): Choice | undefined {
     return this.#views.choose(task.spec, tried)
   }
+
+  #ruleFor(type: string, given: AgreementRule | undefined): AgreementRule {
+    return given ?? this.#rules.get(type) ?? DEFAULT_AGREEMENT_RULES[type] ?? exactAgreement
+  }
+
+  /** Whether the engine runs `type`: read at most every 250 ms (forwards ask on every request). */
+  #runsLocally(type: string): boolean {
+    const now = performance.now()
+    if (now - this.#localTypesAt > 250) {
+      this.#localTypes = new Set(this.#c.engine.capabilities().taskTypes.map((t) => t.name))
+      this.#localTypesAt = now
+    }
+    return this.#localTypes.has(type)
+  }
 }
 
 /** Creates a task exchange on `components`; call `start()` before use. */
@@ -366,13 +494,14 @@ export function taskExchange(components: TaskExchangeComponents, init: TaskExcha
   return new TaskExchange(components, init)
 }
 
-function validateInit(
-  init: Required<Omit<TaskExchangeInit, 'agentVersion' | 'crypto' | 'handleAnnounce'>>,
-): void {
+function validateInit(init: NumericInit): void {
   for (const [key, value] of Object.entries(init)) {
     const min = key === 'waitForPeerMs' ? 0 : 1
     if (!Number.isSafeInteger(value) || value < min) {
       throw new InvalidOptionError(`${key}: expected an integer ≥ ${min}, got ${String(value)}`)
     }
+  }
+  if (init.maxHops > MAX_FORWARD_HOPS) {
+    throw new InvalidOptionError(`maxHops: expected at most ${MAX_FORWARD_HOPS}, got ${init.maxHops}`)
   }
 }

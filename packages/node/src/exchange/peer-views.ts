@@ -30,6 +30,10 @@ export interface PeerViewsInit {
   takePeak(peer: string): number
   /** Heartbeat round trip, if known. */
   rtt(peer: string): number | undefined
+  /** Whether the access policy lets tasks go to the peer. @default every peer */
+  allows?(peer: string): boolean
+  /** Where to forward a task no connected peer (nor this node) runs (forwarding.ts). */
+  route?(spec: TaskSpec, tried: ReadonlySet<string>): Choice | undefined
 }
 
 interface View {
@@ -112,6 +116,7 @@ export class PeerViews {
       if (!view.connected || view.leaving || view.peerId === undefined || view.capabilities === undefined)
         continue
       if (!capable(view.capabilities, spec)) continue
+      if (spec.exclude?.has(view.peer) === true || this.#init.allows?.(view.peer) === false) continue
       if (!this.#init.reputation.isAvailable(view.peer)) continue
       const reputation = this.#init.reputation.get(view.peer)
       candidates.push({
@@ -123,7 +128,7 @@ export class PeerViews {
         recentDispatches: decayed(view.dispatches, view.dispatchesAt, now),
       })
     }
-    if (spec.allowLocal && spec.modelSha256 === undefined) {
+    if (spec.allowLocal && spec.modelSha256 === undefined && spec.exclude?.has(this.#init.self) !== true) {
       const caps = this.#init.engine.capabilities()
       if (caps.taskTypes.some((t) => t.name === spec.type)) {
         candidates.push({
@@ -136,6 +141,7 @@ export class PeerViews {
         })
       }
     }
+    if (candidates.length === 0) return this.#init.route?.(spec, tried)
     const fresh = candidates.filter((c) => !tried.has(c.peer))
     const picked = pickCandidate(fresh.length > 0 ? fresh : candidates)
     if (picked === undefined) return undefined

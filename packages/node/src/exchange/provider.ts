@@ -10,8 +10,10 @@
 import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
 import type { TaskEngine, TaskHandle, TaskRecord } from '@p2p-ai/engine'
 import {
+  encodeFrame,
   encodeJsonFrame,
   type OpenEnvelopeOptions,
+  type OpenedForward,
   openEnvelope,
   type ReplayCache,
   type Signer,
@@ -25,6 +27,7 @@ import {
 import type { Logger } from 'pino'
 import { TaskChannel } from './channel.js'
 import { BUSY_RETRY_AFTER_MS } from './constants.js'
+import type { ForwardHandler, RelayHandle, RelayUpstream } from './forwarding.js'
 import {
   checkControl,
   encodeControl,
@@ -45,6 +48,10 @@ export interface TaskProviderInit {
   maxTasksPerPeer: number
   /** Ed25519 implementation for verifying requests (the protocol's default otherwise). */
   crypto?: OpenEnvelopeOptions['crypto']
+  /** Takes `task.forward` (run here or relayed); without it, forwards are refused. */
+  forwarding?: ForwardHandler
+  /** The access policy: undefined admits, an error refuses (`sender` on the stream, `requester` who signed). */
+  admit?(sender: string, requester: string): WireError | undefined
 }
 
 /** Counters of the serving side, for health and benchmarks. */
@@ -99,6 +106,8 @@ export class TaskProvider {
 
 interface Conversation {
   readonly id: string
+  /** Who signed the request: the stream's peer, or the requester of a forwarded task. */
+  readonly requester: string
   readonly engineId: string
   /** Of the newest request for this task on the stream: the result quotes it. */
   digest: string
@@ -107,6 +116,8 @@ interface Conversation {
   handle: TaskHandle | undefined
   cancelRequested: boolean
   done: boolean
+  /** A forwarded task this node passes on rather than runs. */
+  relay: RelayHandle | undefined
 }
 
 class ProviderSession {
@@ -161,6 +172,8 @@ class ProviderSession {
     const head = frameHead(value)
     if (head.type === 'task.request') {
       this.#onRequest(value, head.id)
+    } else if (head.type === 'task.forward') {
+      this.#onForward(value)
     } else if (head.type === 'task.cancel') {
       this.#onCancel(value, head.signed)
     } else {
@@ -194,12 +207,47 @@ class ProviderSession {
       this.#init.log.debug({ remotePeer: this.#remotePeer, err }, 'refused a task request')
       return
     }
-    const { id } = request
+    this.#admit(request, digest, undefined)
+  }
+
+  /** A `task.forward`: verified, then run here like a request, or passed on (docs/protocol.md §2.5). */
+  #onForward(value: unknown): void {
+    this.#provider.counters.received++
+    const probed = (value as { payload?: { request?: { payload?: { id?: unknown } } } } | null)?.payload
+      ?.request?.payload?.id
+    const id = typeof probed === 'string' && /^[A-Za-z0-9_-]{8,64}$/.test(probed) ? probed : undefined
+    const forwarding = this.#init.forwarding
+    if (forwarding === undefined) {
+      if (id !== undefined)
+        this.#reject(id, { code: TASK_ERROR_CODES.noRoute, message: 'this node takes no forwarded tasks' })
+      return
+    }
+    let opened: OpenedForward
+    try {
+      opened = forwarding.open(value, this.#remotePeer)
+    } catch (err) {
+      if (id !== undefined) this.#reject(id, toWireError(err))
+      this.#init.log.debug({ remotePeer: this.#remotePeer, err }, 'refused a forwarded task')
+      return
+    }
+    this.#admit(opened.request.envelope.payload, opened.request.digest, opened)
+  }
+
+  #admit(request: TaskRequest, digest: string, forwarded: OpenedForward | undefined): void {
+    const { id, requester } = request
     const open = this.#conversations.get(id)
     if (open !== undefined) {
+      // Another requester's task under an id already open on this stream: only a broken relay
+      // sends that, and answering would confuse the open conversation. Dropped.
+      if (open.requester !== requester) return
       // The same task again on the same stream (the requester retried): the open conversation
       // answers it, quoting the newest request (docs/protocol.md §2.3).
       open.digest = digest
+      return
+    }
+    const denied = this.#init.admit?.(this.#remotePeer, requester)
+    if (denied !== undefined) {
+      this.#reject(id, denied)
       return
     }
     if (this.#provider.stopping) {
@@ -219,17 +267,26 @@ class ProviderSession {
     }
     const conversation: Conversation = {
       id,
-      engineId: `${this.#remotePeer}:${id}`,
+      requester,
+      // Keyed by the requester, not the stream's peer: a task that arrives again through another
+      // relay (or directly) joins the run the engine already has.
+      engineId: `${requester}:${id}`,
       digest,
       receivedAt: performance.now(),
       timer: undefined,
       handle: undefined,
       cancelRequested: false,
       done: false,
+      relay: undefined,
     }
     this.#conversations.set(id, conversation)
     // timeoutMs runs from receipt (queueing included), as docs/protocol.md §2.1 says.
     conversation.timer = setTimeout(() => this.#expire(conversation), request.timeoutMs)
+    const forwarding = this.#init.forwarding
+    if (forwarded !== undefined && forwarding !== undefined && !forwarding.runsLocally(request.taskType)) {
+      conversation.relay = forwarding.relay(forwarded, this.#upstream(conversation))
+      return
+    }
     let submitted: Promise<TaskHandle>
     try {
       submitted = this.#init.engine.submit({
@@ -238,7 +295,7 @@ class ProviderSession {
         input: request.input,
         priority: request.priority,
         timeoutMs: request.timeoutMs,
-        meta: { requester: this.#remotePeer, taskId: id },
+        meta: { requester, taskId: id },
       })
     } catch (err) {
       submitted = Promise.reject(err)
@@ -309,6 +366,51 @@ class ProviderSession {
     if (conversation === undefined) return
     conversation.cancelRequested = true
     conversation.handle?.cancel()
+    if (conversation.relay !== undefined) {
+      // The next hop is told; its answer will not come back here, so the conversation ends now.
+      this.#end(conversation)
+      conversation.relay.cancel('cancelled by the requester')
+      this.#sendResult(conversation, {
+        status: 'cancelled',
+        error: { code: TASK_ERROR_CODES.cancelled, message: 'cancelled by the requester' },
+      })
+    }
+  }
+
+  /** Where a relayed task's answers go: this conversation, on this stream. */
+  #upstream(conversation: Conversation): RelayUpstream {
+    const counters = this.#provider.counters
+    return {
+      accept: (queuePosition) => {
+        if (conversation.done) return
+        counters.accepted++
+        const position = queuePosition === undefined ? {} : { queuePosition }
+        this.#channel.send(encodeControl('task.accept', { id: conversation.id, ...position }))
+      },
+      progress: (progress, message) => {
+        if (conversation.done) return
+        const note = message === undefined ? {} : { message }
+        this.#channel.send(encodeControl('task.progress', { id: conversation.id, progress, ...note }))
+      },
+      reject: (error, retryAfterMs) => {
+        if (conversation.done) return
+        this.#end(conversation)
+        this.#reject(conversation.id, error, retryAfterMs)
+        this.#closeIfDone()
+      },
+      result: (envelope) => {
+        if (conversation.done) return
+        this.#end(conversation)
+        counters.answered++
+        this.#channel.send(encodeFrame(envelope, { maxFrameBytes: this.#init.maxFrameBytes }))
+        this.#closeIfDone()
+      },
+      fail: (error) => {
+        if (conversation.done) return
+        this.#end(conversation)
+        this.#sendResult(conversation, { status: 'failed', error })
+      },
+    }
   }
 
   #expire(conversation: Conversation): void {
@@ -368,7 +470,8 @@ class ProviderSession {
   }
 
   #cancelEngineTask(conversation: Conversation): void {
-    if (conversation.handle !== undefined) conversation.handle.cancel()
+    if (conversation.relay !== undefined) conversation.relay.cancel('the relayed task ended here')
+    else if (conversation.handle !== undefined) conversation.handle.cancel()
     else {
       try {
         this.#init.engine.cancel(conversation.engineId)

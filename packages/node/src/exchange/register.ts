@@ -3,6 +3,7 @@
  * in-process engine backend, announced to peers like any other task type.
  */
 import type { Backend, TaskType } from '@p2p-ai/engine'
+import type { AgreementRule } from './agreement.js'
 import { CUSTOM_BACKEND_PREFIX } from './constants.js'
 import { InvalidTaskDefinitionError } from './errors.js'
 
@@ -34,6 +35,13 @@ export interface TaskDefinition<Input = unknown, Output = unknown> {
    * @default the engine's concurrency
    */
   concurrency?: number
+  /**
+   * When two providers' outputs agree, for verification by redundancy (`redundancy: k`) on this
+   * node. Nodes that only request this type set it with `setAgreementRule`.
+   *
+   * @default exact (canonical JSON) equality
+   */
+  agreement?: AgreementRule
 }
 
 /** A registered task type. */

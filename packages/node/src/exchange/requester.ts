@@ -31,6 +31,7 @@ import {
   STREAM_OPEN_TIMEOUT_MS,
 } from './constants.js'
 import {
+  AccessDeniedError,
   PeerDisconnectedError,
   PeerUnresponsiveError,
   ProtocolViolationError,
@@ -45,8 +46,15 @@ export interface PendingAttempt {
   readonly peer: string
   /** The signed request; the result must quote its digest. */
   readonly request: SignedEnvelope<'task.request'>
-  /** The request, framed (once, by whoever sealed it). */
+  /** The request, framed (once, by whoever sealed it): a `task.request`, or a `task.forward` wrapping it. */
   readonly frame: Uint8Array
+  /**
+   * Sent as a `task.forward`: the result is signed by whichever node ran the task at the end of
+   * the route, not by `peer`. It must still quote the request's digest.
+   */
+  readonly forwarded?: boolean
+  /** For a forwarded attempt: whether a result signed by this peer may be accepted (access policy). */
+  readonly signerAllowed?: (peer: string) => boolean
   /** `performance.now()` deadlines checked by the sweep. */
   acceptBy: number
   resultBy: number
@@ -54,10 +62,16 @@ export interface PendingAttempt {
   accept(payload: TaskAccept): void
   progress(payload: TaskProgress): void
   reject(payload: TaskReject): void
-  /** A verified result that answers `request`. */
-  result(payload: TaskResult): void
+  /** A verified result that answers `request`; `signed` is its envelope as it arrived, and its signer. */
+  result(payload: TaskResult, signed: VerifiedResult): void
   /** The attempt ended without a usable answer: transport, timeout or a result that does not verify. */
   fail(error: Error): void
+}
+
+/** A result envelope that verified: its signer, and the decoded envelope (to pass on unchanged). */
+export interface VerifiedResult {
+  readonly from: string
+  readonly value: unknown
 }
 
 export interface TaskRequesterInit {
@@ -280,9 +294,9 @@ export class TaskRequester {
           return
         }
         case 'task.result': {
-          const payload = this.#verifyResult(outbound, attempt, value, head.signed)
+          const { result, from } = this.#verifyResult(outbound, attempt, value, head.signed)
           this.#forget(outbound, attempt.taskId)
-          attempt.result(payload)
+          attempt.result(result, { from, value })
           return
         }
         default:
@@ -312,12 +326,25 @@ export class TaskRequester {
     return opened.envelope.payload as ReturnType<typeof checkControl<T>>
   }
 
-  #verifyResult(outbound: Outbound, attempt: PendingAttempt, value: unknown, signed: boolean): TaskResult {
+  #verifyResult(
+    outbound: Outbound,
+    attempt: PendingAttempt,
+    value: unknown,
+    signed: boolean,
+  ): { result: TaskResult; from: string } {
     if (!signed) throw new ProtocolViolationError('a task.result must be a signed envelope')
-    // expectedSender: the signer must be the provider we sent the request to.
-    const opened = this.#openEnvelope(outbound, value)
+    // The signer must be the provider we sent the request to, or for a forwarded task, whoever
+    // ran it at the end of the route: the digest check below binds either to our request.
+    const opened =
+      attempt.forwarded === true ? this.#openForwarded(value) : this.#openEnvelope(outbound, value)
     if (opened.envelope.type !== 'task.result') throw new ProtocolViolationError('expected task.result')
     const result = opened.envelope.payload
+    const from = opened.envelope.from
+    if (attempt.signerAllowed !== undefined && !attempt.signerAllowed(from)) {
+      throw new AccessDeniedError(
+        `the result of task ${attempt.taskId} is signed by ${from}, who is not on the allowlist`,
+      )
+    }
     try {
       assertResultMatches(attempt.request, result)
     } catch (err) {
@@ -332,7 +359,14 @@ export class TaskRequester {
       }
       if (earlier === undefined || !earlier.some(matches)) throw err
     }
-    return result
+    return { result, from }
+  }
+
+  #openForwarded(value: unknown) {
+    return openEnvelope(value, {
+      replayCache: this.#init.replayCache,
+      ...(this.#init.crypto === undefined ? {} : { crypto: this.#init.crypto }),
+    })
   }
 
   #openEnvelope(outbound: Outbound, value: unknown) {

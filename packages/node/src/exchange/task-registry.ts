@@ -1,16 +1,23 @@
 /** `node.tasks`: every task submitted on this node, live ones and a bounded history. */
 import { TaskIdConflictError } from '@p2p-ai/engine'
 import { InvalidTaskError } from './errors.js'
-import type { NetworkTask } from './task.js'
 import type { NetworkTaskHandle, NetworkTaskRecord, TaskList, TaskListOptions } from './types.js'
+
+/** A submitted task as the registry keeps it: a plain one or a redundant one. */
+export interface TrackedTask extends NetworkTaskHandle {
+  /** The provider of the current or last attempt (the accepted answer's, for a redundant task). */
+  readonly peer: string | undefined
+  /** The exchange is stopping: fail unless final. */
+  halt(): void
+}
 
 const DEFAULT_LIST_LIMIT = 100
 const MAX_LIST_LIMIT = 10_000
 
 export class TaskRegistry implements TaskList {
-  readonly #active = new Map<string, NetworkTask>()
+  readonly #active = new Map<string, TrackedTask>()
   /** Finished tasks, oldest first. */
-  readonly #history = new Map<string, NetworkTask>()
+  readonly #history = new Map<string, TrackedTask>()
   readonly #historyLimit: number
 
   constructor(historyLimit: number) {
@@ -26,7 +33,7 @@ export class TaskRegistry implements TaskList {
    *
    * @throws {TaskIdConflictError} if the id is taken by a task of another type
    */
-  existing(id: string, type: string): NetworkTask | undefined {
+  existing(id: string, type: string): TrackedTask | undefined {
     const task = this.#active.get(id) ?? this.#history.get(id)
     if (task !== undefined && task.type !== type) {
       throw new TaskIdConflictError(`task "${id}" exists with type "${task.type}", not "${type}"`)
@@ -35,15 +42,15 @@ export class TaskRegistry implements TaskList {
   }
 
   /** Tasks not yet finished. */
-  active(): NetworkTask[] {
+  active(): TrackedTask[] {
     return [...this.#active.values()]
   }
 
-  add(task: NetworkTask): void {
+  add(task: TrackedTask): void {
     this.#active.set(task.id, task)
   }
 
-  finished(task: NetworkTask): void {
+  finished(task: TrackedTask): void {
     if (this.#active.get(task.id) !== task) return
     this.#active.delete(task.id)
     if (this.#historyLimit === 0) return
@@ -68,7 +75,7 @@ export class TaskRegistry implements TaskList {
         `limit: expected an integer from 1 to ${MAX_LIST_LIMIT}, got ${String(limit)}`,
       )
     }
-    const matches = (task: NetworkTask): boolean =>
+    const matches = (task: TrackedTask): boolean =>
       (options.status === undefined || task.status === options.status) &&
       (options.type === undefined || task.type === options.type) &&
       (options.peer === undefined || task.peer === options.peer)

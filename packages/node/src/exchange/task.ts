@@ -12,6 +12,7 @@ import {
   RemoteError,
   type SignedEnvelope,
   sealEnvelope,
+  sealForward,
   type TaskTimings,
 } from '@p2p-ai/protocol'
 import { TypedEventEmitter } from 'main-event'
@@ -64,6 +65,8 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
   #startedAt: number | undefined
   #finishedAt: number | undefined
   #peer: string | undefined
+  /** Signer of the result of a forwarded attempt. */
+  #provider: string | undefined
   #progress: NetworkTaskProgress | undefined
   #output: unknown
   #error: { code: string; message: string } | undefined
@@ -120,6 +123,7 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
       submittedAt: this.#submittedAt,
       attempts: [...this.#attempts],
       ...(this.#peer === undefined ? {} : { peer: this.#peer }),
+      ...(this.#provider === undefined ? {} : { provider: this.#provider }),
       ...(this.#startedAt === undefined ? {} : { startedAt: this.#startedAt }),
       ...(this.#finishedAt === undefined ? {} : { finishedAt: this.#finishedAt }),
       ...(this.#progress === undefined ? {} : { progress: this.#progress }),
@@ -189,7 +193,7 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
       const startedAt = Date.now()
       const outcome = choice.local
         ? await this.#runLocal()
-        : await this.#runRemote(choice.peer, choice.peerId)
+        : await this.#runRemote(choice.peer, choice.peerId, choice.forward === true)
       if (outcome.kind === 'done' || this.isFinished) return
       this.#attempts.push({ peer, attempt: n, startedAt, finishedAt: Date.now(), error: outcome.error })
       if (peer !== this.#ctx.self) blame(this.#ctx.reputation, peer, outcome.verdict, outcome.retryAfterMs)
@@ -231,7 +235,7 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
     }
   }
 
-  #runRemote(peer: string, peerId: PeerId): Promise<AttemptOutcome> {
+  #runRemote(peer: string, peerId: PeerId, forward: boolean): Promise<AttemptOutcome> {
     const s = this.spec
     let request: SignedEnvelope<'task.request'>
     let frame: Uint8Array
@@ -249,7 +253,11 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
           createdAt: this.#submittedAt,
         }),
       )
-      frame = encodeJsonFrame(request.json, { maxFrameBytes: this.#ctx.maxFrameBytes })
+      // A forward carries the signed request unchanged, with the links left beyond the neighbour.
+      const json = forward
+        ? sealForward(this.#ctx.signer, request.envelope, s.maxHops - 1, []).json
+        : request.json
+      frame = encodeJsonFrame(json, { maxFrameBytes: this.#ctx.maxFrameBytes })
     } catch (err) {
       // The input is not canonical JSON (NaN, a Date, a cycle...) or too large for a frame: no
       // peer could ever take it.
@@ -270,6 +278,7 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
         peer,
         request,
         frame,
+        ...(forward ? { forwarded: true, signerAllowed: this.#ctx.allows } : {}),
         acceptBy: sentAt + this.#ctx.acceptTimeoutMs,
         resultBy: sentAt + s.timeoutMs + RESULT_GRACE_MS,
         accepted: false,
@@ -291,8 +300,9 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
             ...(payload.retryAfterMs === undefined ? {} : { retryAfterMs: payload.retryAfterMs }),
           })
         },
-        result: (result) => {
+        result: (result, signed) => {
           if (this.isFinished) return settle({ kind: 'done' })
+          this.#provider = forward ? signed.from : undefined
           if (result.status === 'completed') {
             this.#ctx.reputation.recordSuccess(peer, performance.now() - sentAt - result.timings.totalMs)
             this.#timings = result.timings

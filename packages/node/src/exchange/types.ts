@@ -4,7 +4,8 @@
  */
 import type { TaskTimings } from '@p2p-ai/protocol'
 import type { TypedEventTarget } from 'main-event'
-import type { AttemptInfo } from './errors.js'
+import type { AgreementRule } from './agreement.js'
+import type { AttemptInfo, RedundantAnswer } from './errors.js'
 
 /** Where a task runs: chosen by the network (`'auto'`), on this node (`'local'`), or on one peer (its PeerId). */
 export type TaskTarget = 'auto' | 'local' | (string & {})
@@ -67,8 +68,40 @@ export interface SubmitOptions {
   allowLocal?: boolean
   /** Only peers that announce a model with this SHA-256 (64 lowercase hex digits) for the task type. */
   modelSha256?: string
+  /**
+   * Verification by redundancy: run the task on this many distinct providers (this node may be
+   * one) and accept the output once more than half of them agree (`agreement`); without such a
+   * majority the task fails with `ERR_NO_AGREEMENT`. Only with `target: 'auto'`.
+   *
+   * @default 1
+   */
+  redundancy?: number
+  /**
+   * When two outputs agree, for `redundancy` > 1.
+   *
+   * @default the task type's rule: cosine ≥ 0.999 for `embed`, edit distance ≤ 10 % for `ocr`, the
+   * rule given to `registerTask` or `setAgreementRule`, else exact equality
+   */
+  agreement?: AgreementRule
+  /**
+   * Links the task may travel to its provider: 1 keeps it to connected peers; more lets it be
+   * forwarded through peers to one this node is not connected to (docs/protocol.md §2.5).
+   *
+   * @default 10 (the exchange's `maxHops`)
+   */
+  maxHops?: number
   /** Aborting cancels the task (like `handle.cancel()`). */
   signal?: AbortSignal
+}
+
+/** How a redundant task's vote went. */
+export interface RedundancyReport {
+  /** Providers asked. */
+  readonly k: number
+  /** Agreeing answers needed: more than half of `k`. */
+  readonly required: number
+  /** Each completed answer, in arrival order: who signed it and whether it agrees with the accepted one. */
+  readonly answers: readonly RedundantAnswer[]
 }
 
 /**
@@ -99,8 +132,15 @@ export interface NetworkTaskRecord<Output = unknown> {
   readonly priority: number
   readonly timeoutMs: number
   readonly target: TaskTarget
-  /** Who runs (or ran) it: a provider's PeerId, or this node's own for a local run. */
+  /**
+   * Who runs (or ran) it: a provider's PeerId, or this node's own for a local run. For a
+   * forwarded task, the neighbour it was sent to; for a redundant one, the accepted answer's signer.
+   */
   readonly peer?: string
+  /** For a forwarded task: the node that ran it and signed the result. */
+  readonly provider?: string
+  /** For a redundant task (`redundancy` > 1): the vote. */
+  readonly redundancy?: RedundancyReport
   /** `Date.now()` values. */
   readonly submittedAt: number
   readonly startedAt?: number

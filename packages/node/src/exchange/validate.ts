@@ -2,12 +2,14 @@
 import {
   DEFAULT_PRIORITY,
   DEFAULT_TIMEOUT_MS,
+  MAX_FORWARD_HOPS,
   MAX_PRIORITY,
   MAX_TIMEOUT_MS,
   MIN_PRIORITY,
   MIN_TIMEOUT_MS,
 } from '@p2p-ai/protocol'
 import type { TaskSpec } from './attempt.js'
+import { MAX_REDUNDANCY } from './constants.js'
 import { InvalidTargetError, InvalidTaskError } from './errors.js'
 import type { SubmitOptions, TaskSubmission } from './types.js'
 
@@ -22,6 +24,7 @@ export interface SubmissionDefaults {
   id(): string
   maxAttempts: number
   waitForPeerMs: number
+  maxHops: number
 }
 
 /**
@@ -56,6 +59,18 @@ export function validateSubmission(
   if (options.allowLocal !== undefined && typeof options.allowLocal !== 'boolean') {
     throw new InvalidTaskError(`allowLocal: expected a boolean, got ${describe(options.allowLocal)}`)
   }
+  const maxHops = int('maxHops', options.maxHops, defaults.maxHops, 1, MAX_FORWARD_HOPS)
+  const redundancy = int('redundancy', options.redundancy, 1, 1, MAX_REDUNDANCY)
+  if (redundancy > 1 && target !== 'auto') {
+    throw new InvalidTaskError(
+      `redundancy: ${redundancy} providers need target 'auto', not ${describe(target)}`,
+    )
+  }
+  if (options.agreement !== undefined && typeof options.agreement !== 'function') {
+    throw new InvalidTaskError(
+      `agreement: expected a function (a, b) => boolean, got ${describe(options.agreement)}`,
+    )
+  }
   if (options.modelSha256 !== undefined && !SHA256.test(options.modelSha256)) {
     throw new InvalidTaskError(
       `modelSha256: expected 64 lowercase hex digits, got ${describe(options.modelSha256)}`,
@@ -72,6 +87,8 @@ export function validateSubmission(
     waitForPeerMs,
     allowLocal: options.allowLocal ?? true,
     modelSha256: options.modelSha256,
+    maxHops,
+    redundancy,
   } as TaskSpec
 }
 

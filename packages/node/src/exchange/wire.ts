@@ -214,6 +214,10 @@ const INPUT_BOUND = new Set([TASK_ERROR_CODES.invalidInput, 'ERR_INVALID_REQUEST
 /** Codes of a peer that lacks what the task needs although it announced it (stale capabilities). */
 const NOT_CAPABLE = new Set([
   TASK_ERROR_CODES.unsupportedTask,
+  // Forwarding: the relay's routes were stale or too long, or its policy refuses us.
+  TASK_ERROR_CODES.ttlExpired,
+  TASK_ERROR_CODES.noRoute,
+  TASK_ERROR_CODES.accessDenied,
   TASK_ERROR_CODES.unknownModel,
   'ERR_UNSUPPORTED_MODEL',
   'ERR_MODEL_NOT_FOUND',

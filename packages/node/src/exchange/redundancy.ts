@@ -1,0 +1,279 @@
+/**
+ * Verification by redundancy (`submit(task, { redundancy: k })`): the task runs on k distinct
+ * providers (this node may be one), and an answer is accepted once more than k / 2 of them agree
+ * by the task type's agreement rule. Without such a majority the task fails with
+ * `ERR_NO_AGREEMENT`, listing who signed each answer.
+ *
+ * The task completes as soon as a majority agrees; the remaining providers still finish (their
+ * answers are not needed, but their agreement is recorded), so a slow liar is caught too. Each
+ * answer's signer gets an agreement or a disagreement in its reputation, which routing divides
+ * into its score: a provider that is outvoted gets fewer tasks. Without a majority nobody is
+ * blamed, since nobody knows who was wrong.
+ */
+import { RemoteError, type TaskTimings } from '@p2p-ai/protocol'
+import { TypedEventEmitter } from 'main-event'
+import { type AgreementRule, tally } from './agreement.js'
+import type { Choice, TaskContext, TaskSpec } from './attempt.js'
+import { type AttemptInfo, NoAgreementError, type RedundantAnswer, RetriesExhaustedError } from './errors.js'
+import { NetworkTask } from './task.js'
+import type {
+  NetworkTaskEvents,
+  NetworkTaskHandle,
+  NetworkTaskProgress,
+  NetworkTaskRecord,
+  NetworkTaskStatus,
+  RedundancyReport,
+} from './types.js'
+
+const FINAL: ReadonlySet<NetworkTaskStatus> = new Set(['COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED'])
+
+interface Answer {
+  readonly peer: string
+  readonly output: unknown
+  readonly timings: TaskTimings | undefined
+  /** Whether its agreement went into the signer's reputation already. */
+  recorded: boolean
+}
+
+/** A task run on k providers at once, accepted by majority. Registered and listed like any task. */
+export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implements NetworkTaskHandle {
+  readonly spec: TaskSpec
+  readonly #ctx: TaskContext
+  readonly #rule: AgreementRule
+  readonly #k: number
+  readonly #replicas: NetworkTask[] = []
+  /** Providers taken by some replica (this node's PeerId for a local run): the others must differ. */
+  readonly #taken = new Set<string>()
+  readonly #answers: Answer[] = []
+  readonly #submittedAt = Date.now()
+  #status: NetworkTaskStatus = 'PENDING'
+  #startedAt: number | undefined
+  #finishedAt: number | undefined
+  #winner: Answer | undefined
+  #error: { code: string; message: string } | undefined
+  readonly #done: Promise<NetworkTaskRecord>
+  #resolve!: (record: NetworkTaskRecord) => void
+
+  constructor(spec: TaskSpec, ctx: TaskContext, rule: AgreementRule) {
+    super()
+    this.spec = spec
+    this.#ctx = ctx
+    this.#rule = rule
+    this.#k = spec.redundancy
+    this.#done = new Promise((resolve) => {
+      this.#resolve = resolve
+    })
+  }
+
+  get id(): string {
+    return this.spec.id
+  }
+
+  get type(): string {
+    return this.spec.type
+  }
+
+  get status(): NetworkTaskStatus {
+    return this.#status
+  }
+
+  /** Who signed the accepted answer. */
+  get peer(): string | undefined {
+    return this.#winner?.peer
+  }
+
+  get isFinished(): boolean {
+    return FINAL.has(this.#status)
+  }
+
+  /** Starts the k replicas; each takes a provider none of the others has. Called once. */
+  async run(): Promise<void> {
+    // Replicas are created one after the other, and each chooses its first provider synchronously
+    // when it starts: the next one already sees what the previous one took.
+    const replicaCtx: TaskContext = Object.create(this.#ctx, {
+      choose: { value: (task: NetworkTask, tried: ReadonlySet<string>) => this.#choose(task, tried) },
+      finished: { value: () => {} },
+    })
+    const spec: TaskSpec = { ...this.spec, redundancy: 1, exclude: this.#taken }
+    const runs: Promise<void>[] = []
+    for (let i = 0; i < this.#k; i++) {
+      const replica = new NetworkTask(spec, replicaCtx)
+      this.#replicas.push(replica)
+      replica.addEventListener('status', () => this.#onReplicaStatus())
+      replica.addEventListener('progress', () => this.#onReplicaProgress())
+      void replica.result().then((record) => this.#onReplicaDone(record))
+      runs.push(replica.run())
+    }
+    await Promise.all(runs)
+  }
+
+  record(): NetworkTaskRecord {
+    const s = this.spec
+    const winner = this.#winner
+    const attempts: AttemptInfo[] = this.#replicas.flatMap((r) => r.record().attempts)
+    return {
+      id: s.id,
+      type: s.type,
+      status: this.#status,
+      priority: s.priority,
+      timeoutMs: s.timeoutMs,
+      target: s.target,
+      submittedAt: this.#submittedAt,
+      attempts,
+      redundancy: this.#report(),
+      ...(winner === undefined ? {} : { peer: winner.peer }),
+      ...(this.#startedAt === undefined ? {} : { startedAt: this.#startedAt }),
+      ...(this.#finishedAt === undefined ? {} : { finishedAt: this.#finishedAt }),
+      ...(this.#status === 'COMPLETED' ? { output: winner?.output, progress: { fraction: 1 } } : {}),
+      ...(this.#error === undefined ? {} : { error: this.#error }),
+      ...(winner?.timings === undefined ? {} : { timings: winner.timings }),
+    }
+  }
+
+  result(): Promise<NetworkTaskRecord> {
+    return this.#done
+  }
+
+  async output(): Promise<unknown> {
+    const record = await this.#done
+    if (record.status === 'COMPLETED') return record.output
+    const error = record.error ?? { code: 'ERR_INTERNAL', message: `task ${record.status}` }
+    if (error.code === NoAgreementError.code) {
+      throw new NoAgreementError(error.message, record.redundancy?.answers ?? [])
+    }
+    if (error.code === RetriesExhaustedError.code) throw new RetriesExhaustedError(record.attempts)
+    throw new RemoteError(error.code, error.message)
+  }
+
+  cancel(reason = 'cancelled by the requester'): boolean {
+    if (this.isFinished) return false
+    for (const replica of this.#replicas) replica.cancel(reason)
+    this.#finish('CANCELLED', { code: 'ERR_CANCELLED', message: reason })
+    return true
+  }
+
+  /** The exchange is stopping. */
+  halt(): void {
+    for (const replica of this.#replicas) replica.halt()
+    if (!this.isFinished) {
+      this.#finish('FAILED', {
+        code: 'ERR_EXCHANGE_STOPPED',
+        message: 'the node stopped before the task finished',
+      })
+    }
+  }
+
+  #choose(task: NetworkTask, tried: ReadonlySet<string>): Choice | undefined {
+    const choice = this.#ctx.choose(task, tried)
+    if (choice !== undefined) this.#taken.add(choice.local ? this.#ctx.self : choice.peer)
+    return choice
+  }
+
+  #onReplicaStatus(): void {
+    if (this.isFinished) return
+    if (this.#replicas.some((r) => r.status === 'RUNNING' || r.status === 'QUEUED')) {
+      this.#startedAt ??= Date.now()
+      this.#setStatus('RUNNING')
+    }
+  }
+
+  #onReplicaProgress(): void {
+    if (this.isFinished || this.listenerCount('progress') === 0) return
+    const fractions = this.#replicas.map((r) => (r.isFinished ? 1 : (r.record().progress?.fraction ?? 0)))
+    const progress: NetworkTaskProgress = {
+      fraction: fractions.reduce((a, b) => a + b, 0) / fractions.length,
+      message: `${this.#answers.length} of ${this.#k} answers`,
+    }
+    this.safeDispatchEvent('progress', { detail: progress })
+  }
+
+  #onReplicaDone(record: NetworkTaskRecord): void {
+    if (record.status === 'COMPLETED') {
+      const peer = record.provider ?? record.peer ?? this.#ctx.self
+      // A provider reached twice (through two relays) gets one vote.
+      if (!this.#answers.some((a) => a.peer === peer)) {
+        this.#answers.push({ peer, output: record.output, timings: record.timings, recorded: false })
+        this.#decide()
+      }
+    }
+    if (this.#replicas.every((r) => r.isFinished)) this.#conclude()
+  }
+
+  /** Accepts the answer a majority agrees with, as soon as there is one. */
+  #decide(): void {
+    if (this.#winner === undefined) {
+      const { winner } = tally(
+        this.#answers.map((a) => a.output),
+        this.#rule,
+        this.#k,
+      )
+      if (winner === undefined) return
+      this.#winner = this.#answers[winner] as Answer
+      if (!this.isFinished) this.#finish('COMPLETED')
+    }
+    this.#recordAgreement()
+  }
+
+  /** Every replica is final: fail if no majority was reached. */
+  #conclude(): void {
+    if (this.isFinished) return
+    if (this.#answers.length === 0) {
+      // Nobody answered: the replicas' own reason (invalid input, no capable peer...) is the task's.
+      const first = this.#replicas.map((r) => r.record()).find((r) => r.error !== undefined)
+      const status = first?.status === 'TIMEOUT' ? 'TIMEOUT' : 'FAILED'
+      this.#finish(status, first?.error ?? { code: 'ERR_INTERNAL', message: 'no replica answered' })
+      return
+    }
+    const needed = Math.floor(this.#k / 2) + 1
+    const who = this.#answers.map((a) => a.peer).join(', ')
+    this.#finish('FAILED', {
+      code: NoAgreementError.code,
+      message: `no ${needed} of ${this.#k} providers agree on task ${this.id} (${this.#answers.length} answered, signed by ${who})`,
+    })
+  }
+
+  #recordAgreement(): void {
+    const winner = this.#winner
+    if (winner === undefined) return
+    for (const answer of this.#answers) {
+      if (answer.recorded) continue
+      answer.recorded = true
+      if (answer.peer === this.#ctx.self) continue
+      this.#ctx.reputation.recordAgreement(answer.peer, answer === winner || this.#agrees(answer, winner))
+    }
+  }
+
+  #agrees(a: Answer, b: Answer): boolean {
+    try {
+      return this.#rule(a.output, b.output) === true
+    } catch {
+      return false
+    }
+  }
+
+  #report(): RedundancyReport {
+    const winner = this.#winner
+    const answers: RedundantAnswer[] = this.#answers.map((a) => ({
+      peer: a.peer,
+      agreed: winner !== undefined && (a === winner || this.#agrees(a, winner)),
+    }))
+    return { k: this.#k, required: Math.floor(this.#k / 2) + 1, answers }
+  }
+
+  #setStatus(status: NetworkTaskStatus): void {
+    if (this.isFinished || this.#status === status) return
+    this.#status = status
+    if (this.listenerCount('status') > 0) this.safeDispatchEvent('status', { detail: this.record() })
+  }
+
+  #finish(status: NetworkTaskStatus, error?: { code: string; message: string }): void {
+    if (this.isFinished) return
+    this.#status = status
+    this.#finishedAt = Date.now()
+    if (error !== undefined) this.#error = error
+    const record = this.record()
+    this.#resolve(record)
+    this.#ctx.finished(this as unknown as NetworkTask)
+    if (this.listenerCount('status') > 0) this.safeDispatchEvent('status', { detail: record })
+  }
+}
