@@ -79,6 +79,9 @@ export const DEFAULT_BOOTSTRAP_DELAY_MS = 0
 export const POOL_DIAL_BACKOFF_MS = 1_000
 export const POOL_DIAL_BACKOFF_MAX_MS = 60_000
 
+/** Dials the pool makes on its own to a failing peer (1 + 2 + 4 + 8 + 16 s apart); a new sighting tries again. */
+export const POOL_MAX_DIAL_ATTEMPTS = 6
+
 /**
  * When two peers discover each other at the same moment, both would dial and open two connections.
  * The peer with the smaller id dials at once; the other waits this long and dials only if no
@@ -94,7 +97,10 @@ export const POOL_TRIM_DELAY_MS = 500
 /** A trimmed connection gets this long to close gracefully before it is aborted. */
 export const POOL_TRIM_CLOSE_TIMEOUT_MS = 1_000
 
-/** Maximum dials the pool runs at once. */
+/** Dials in flight at once over all the nodes of one process. */
+export const POOL_MAX_PROCESS_DIALS = 16
+
+/** Maximum dials the pool of one node runs at once. */
 export const POOL_MAX_PARALLEL_DIALS = 8
 
 /** Protocol prefix of the kad-dht, so our DHT does not merge with the public IPFS one. */

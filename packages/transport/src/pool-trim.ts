@@ -13,9 +13,10 @@ export function isIdle(connection: Connection): boolean {
 }
 
 /**
- * The second and later connections to one peer, choosing deterministically so both ends pick the
- * same one: the connection dialled by the peer with the larger id goes. (Two peers that discover
- * each other at the same moment both dial; one connection per pair keeps the pool count honest.)
+ * Crossed connections: when two peers dialled each other, the connections dialled by the peer with
+ * the larger id go, as long as one dialled by the smaller id remains. Both ends compute the same
+ * set from the direction alone (their clocks and connection ids differ), so they never close
+ * different ones and end up with none. Two connections dialled by the same side are left alone.
  */
 export function duplicateConnections(connections: Connection[], selfId: string): Connection[] {
   const byPeer = new Map<string, Connection[]>()
@@ -25,18 +26,11 @@ export function duplicateConnections(connections: Connection[], selfId: string):
   }
   const victims: Connection[] = []
   for (const [remoteId, conns] of byPeer) {
-    if (conns.length < 2) {
-      continue
-    }
     // Dialled by the larger id: our outbound ones if we are larger, our inbound ones otherwise.
     const dialledByLarger = selfId > remoteId ? 'outbound' : 'inbound'
-    const sorted = [...conns].sort((a, b) => {
-      if (a.direction !== b.direction) {
-        return a.direction === dialledByLarger ? -1 : 1
-      }
-      return b.timeline.open - a.timeline.open
-    })
-    victims.push(...sorted.slice(0, conns.length - 1))
+    if (conns.some((c) => c.direction !== dialledByLarger)) {
+      victims.push(...conns.filter((c) => c.direction === dialledByLarger))
+    }
   }
   return victims
 }

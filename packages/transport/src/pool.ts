@@ -15,7 +15,9 @@ import {
   POOL_DIAL_BACKOFF_MAX_MS,
   POOL_DIAL_BACKOFF_MS,
   POOL_DIAL_DEFER_MS,
+  POOL_MAX_DIAL_ATTEMPTS,
   POOL_MAX_PARALLEL_DIALS,
+  POOL_MAX_PROCESS_DIALS,
   POOL_TRIM_CLOSE_TIMEOUT_MS,
   POOL_TRIM_DELAY_MS,
 } from './constants.js'
@@ -53,7 +55,35 @@ export interface ConnectionPoolStats {
 interface Backoff {
   until: number
   delay: number
+  attempts: number
 }
+
+/**
+ * Dials in flight across every pool of this process. A handshake costs tens of milliseconds of CPU
+ * at both ends; a process hosting many nodes (tests, demos, benchmarks) that starts hundreds at once
+ * slows every one of them past libp2p's timeouts and completes none. Queued dials wait their turn.
+ */
+class DialGate {
+  private active = 0
+  private readonly waiting: Array<() => void> = []
+
+  constructor(private readonly max: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.max) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve))
+    }
+    this.active++
+    try {
+      return await fn()
+    } finally {
+      this.active--
+      this.waiting.shift()?.()
+    }
+  }
+}
+
+const processDialGate = new DialGate(POOL_MAX_PROCESS_DIALS)
 
 /** Failed peers remembered for backoff. */
 const MAX_BACKOFF_ENTRIES = 4096
@@ -82,6 +112,7 @@ export class ConnectionPool implements Startable {
   private readonly dialling = new Set<string>()
   private readonly deferred = new Map<string, ReturnType<typeof setTimeout>>()
   private readonly backoff = new Map<string, Backoff>()
+  private readonly retries = new Map<string, ReturnType<typeof setTimeout>>()
   private started = false
   private trimTimer: ReturnType<typeof setTimeout> | undefined
 
@@ -119,6 +150,10 @@ export class ConnectionPool implements Startable {
     this.deferred.clear()
     this.queue.clear()
     this.backoff.clear()
+    for (const timer of this.retries.values()) {
+      clearTimeout(timer)
+    }
+    this.retries.clear()
   }
 
   /**
@@ -200,13 +235,48 @@ export class ConnectionPool implements Startable {
     }
   }
 
+  /**
+   * Backs off from the peer, doubling from 1 s to 60 s, and tries again when the backoff ends, a
+   * few times: once peers know each other, mDNS goes quiet (known-answer suppression), so a failed
+   * peer would otherwise wait a minute or more for its next sighting.
+   */
+  private onDialFailed(id: string, peer: PeerInfo, err: unknown): void {
+    const previous = this.backoff.get(id)
+    const delay = Math.min((previous?.delay ?? POOL_DIAL_BACKOFF_MS / 2) * 2, POOL_DIAL_BACKOFF_MAX_MS)
+    const attempts = (previous?.attempts ?? 0) + 1
+    this.backoff.delete(id)
+    this.backoff.set(id, { until: Date.now() + delay, delay, attempts })
+    if (this.backoff.size > MAX_BACKOFF_ENTRIES) {
+      // Bounded against floods of made-up peers: forget the longest-known failure first.
+      const oldest = this.backoff.keys().next()
+      if (oldest.done !== true) {
+        this.backoff.delete(oldest.value)
+        clearTimeout(this.retries.get(oldest.value))
+        this.retries.delete(oldest.value)
+      }
+    }
+    this.log('dial to %s failed (attempt %d), retrying in %d ms - %e', id, attempts, delay, err)
+    clearTimeout(this.retries.get(id))
+    if (attempts < POOL_MAX_DIAL_ATTEMPTS && this.started) {
+      this.retries.set(
+        id,
+        setTimeout(() => {
+          this.retries.delete(id)
+          this.offer(peer)
+        }, delay),
+      )
+    } else {
+      this.retries.delete(id)
+    }
+  }
+
+  /** Connected through an open connection: one being closed (trimmed, pruned) does not count. */
+  private isConnected(peerId: PeerId): boolean {
+    return this.components.connectionManager.getConnections(peerId).some((c) => c.status === 'open')
+  }
+
   private isBusy(peerId: PeerId, id: string): boolean {
-    return (
-      this.dialling.has(id) ||
-      this.queue.has(id) ||
-      this.deferred.has(id) ||
-      this.components.connectionManager.getConnections(peerId).length > 0
-    )
+    return this.dialling.has(id) || this.queue.has(id) || this.deferred.has(id) || this.isConnected(peerId)
   }
 
   private hasRoom(): boolean {
@@ -236,7 +306,7 @@ export class ConnectionPool implements Startable {
         this.queue.clear()
         return
       }
-      if (this.components.connectionManager.getConnections(peer.id).length > 0) {
+      if (this.isConnected(peer.id)) {
         continue
       }
       this.dial(id, peer)
@@ -245,31 +315,30 @@ export class ConnectionPool implements Startable {
 
   private dial(id: string, peer: PeerInfo): void {
     this.dialling.add(id)
-    this.stats.dialsStarted++
     const target: DialTarget =
       peer.multiaddrs.length > 0 ? peer.multiaddrs.map((ma) => withPeerId(ma, id)) : peer.id
-    this.components.connectionManager
-      .openConnection(target)
-      .then(() => {
-        this.stats.dialsSucceeded++
+    processDialGate
+      .run(async () => {
+        // The wait for a slot can be long in a busy process: the peer may have dialled us
+        // meanwhile, and a second connection would only be closed again.
+        if (!this.started || this.isConnected(peer.id)) {
+          return false
+        }
+        this.stats.dialsStarted++
+        await this.components.connectionManager.openConnection(target)
+        return true
+      })
+      .then((dialled) => {
+        if (dialled) {
+          this.stats.dialsSucceeded++
+        }
         this.backoff.delete(id)
+        clearTimeout(this.retries.get(id))
+        this.retries.delete(id)
       })
       .catch((err: unknown) => {
         this.stats.dialsFailed++
-        const delay = Math.min(
-          (this.backoff.get(id)?.delay ?? POOL_DIAL_BACKOFF_MS / 2) * 2,
-          POOL_DIAL_BACKOFF_MAX_MS,
-        )
-        this.backoff.delete(id)
-        this.backoff.set(id, { until: Date.now() + delay, delay })
-        if (this.backoff.size > MAX_BACKOFF_ENTRIES) {
-          // Bounded against floods of made-up peers: forget the longest-known failure first.
-          const oldest = this.backoff.keys().next()
-          if (oldest.done !== true) {
-            this.backoff.delete(oldest.value)
-          }
-        }
-        this.log('dial to %s failed, retrying no sooner than %d ms - %e', id, delay, err)
+        this.onDialFailed(id, peer, err)
       })
       .finally(() => {
         this.dialling.delete(id)

@@ -26,16 +26,19 @@ describe('pool trimming rules', () => {
     expect(duplicateConnections(fromB, 'b')).toEqual([fromB[1]])
   })
 
-  it('keeps exactly one connection per peer and leaves single connections alone', () => {
-    const many = [
+  it('closes every connection the larger id dialled, only while one from the smaller id remains', () => {
+    const crossed = [
       conn('x', 'inbound', 1),
       conn('x', 'inbound', 2),
       conn('x', 'outbound', 3),
       conn('y', 'inbound', 4),
     ]
-    const victims = duplicateConnections(many, 'a')
-    expect(victims).toHaveLength(2)
-    expect(victims.every((c) => c.remotePeer.toString() === 'x')).toBe(true)
+    // Seen from "a" (smaller than "x"): both inbound connections from x go; the outbound one stays.
+    expect(duplicateConnections(crossed, 'a')).toEqual([crossed[0], crossed[1]])
+    // Same-direction duplicates carry no order both ends agree on: they are left alone.
+    const sameSide = [conn('x', 'inbound', 1), conn('x', 'inbound', 2)]
+    expect(duplicateConnections(sameSide, 'a')).toEqual([])
+    expect(duplicateConnections([conn('y', 'outbound', 1)], 'a')).toEqual([])
   })
 
   it('closes the newest inbound connections first when over the limit', () => {

@@ -66,6 +66,9 @@ describe('connection pool', () => {
     node.services.pool.offer(peer)
     node.services.pool.offer(peer)
     expect(node.services.pool.stats.dialsStarted).toBe(1)
+    // It tries again by itself when the 1 s backoff ends (mDNS may have gone quiet by then).
+    await expect.poll(() => node.services.pool.stats.dialsFailed, { timeout: 5_000 }).toBe(2)
+    expect(node.services.pool.stats.dialsStarted).toBe(2)
   })
 
   it('does not dial a peer it is already connected to, nor itself', async () => {
