@@ -3,7 +3,8 @@
  * machine), with a service tag unique to each round so parallel runs never see each other.
  *
  * - 2, 20 and 100 nodes in one process, all started at once: time until every node has discovered
- *   every other one, and (where the pool may hold them all) until every pair is connected;
+ *   every other one, and (where the pool may hold them all) until every pair is connected; the
+ *   100 nodes also spread over 4 processes, since one process cannot use both cores;
  * - CPU cost of one connection (Noise + Yamux + identify, both ends);
  * - process start to first connection, and idle RSS, with one node per process.
  *
@@ -163,6 +164,82 @@ function spawnChild(serviceTag: string): Child {
   }
 }
 
+/** A process hosting `count` nodes (autoDial off) of a `total`-node network; started on "go". */
+function meshChildScript(serviceTag: string, count: number, total: number): string {
+  return `
+    const { createTransport } = await import(${JSON.stringify(import.meta.resolve('@p2p-ai/transport'))})
+    const print = (event) => process.stdout.write(JSON.stringify(event) + '\\n')
+    const nodes = []
+    for (let i = 0; i < ${count}; i++) nodes.push(await createTransport({ listen: ['/ip4/127.0.0.1/tcp/0'],
+      mdns: { interface: 'loopback', serviceTag: ${JSON.stringify(serviceTag)} }, autoDial: false, start: false }))
+    let complete = 0
+    nodes.forEach((node) => {
+      const seen = new Set()
+      node.services.mdns.addEventListener('peer', (evt) => {
+        const before = seen.size
+        seen.add(evt.detail.id.toString())
+        if (before < ${total - 1} && seen.size === ${total - 1} && ++complete === ${count}) {
+          const cpu = process.cpuUsage(cpu0)
+          print({ event: 'done', cpuMs: (cpu.user + cpu.system) / 1000 })
+        }
+      })
+    })
+    let cpu0
+    print({ event: 'created' })
+    process.stdin.setEncoding('utf8')
+    process.stdin.on('data', async (data) => {
+      if (data.includes('go')) {
+        cpu0 = process.cpuUsage()
+        await Promise.all(nodes.map((node) => node.start()))
+      }
+    })
+    process.stdin.on('end', async () => { await Promise.all(nodes.map((n) => n.stop())); process.exit(0) })`
+}
+
+/** `total` nodes spread over `processes` processes, all started at once ("go" to every process). */
+async function meshAcrossProcesses(
+  total: number,
+  processes: number,
+  timeoutMs: number,
+): Promise<Measurements> {
+  const tag = uniqueTag()
+  const per = Math.ceil(total / processes)
+  const children = Array.from({ length: processes }, (_, i) => {
+    const count = Math.min(per, total - i * per)
+    const proc = spawn(process.execPath, ['--input-type=module', '-e', meshChildScript(tag, count, total)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    })
+    const events: Array<{ event: string; cpuMs?: number; at: number }> = []
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      try {
+        events.push({ ...(JSON.parse(line) as { event: string; cpuMs?: number }), at: performance.now() })
+      } catch {
+        // Not one of our lines.
+      }
+    })
+    return { proc, events, exited: new Promise<void>((resolve) => proc.once('exit', () => resolve())) }
+  })
+  try {
+    const has = (name: string) => children.every((c) => c.events.some((e) => e.event === name))
+    await waitUntil(() => has('created'), timeoutMs, `creating ${total} nodes`)
+    const t0 = performance.now()
+    for (const child of children) child.proc.stdin?.write('go\n')
+    await waitUntil(() => has('done'), timeoutMs, `discovery among ${total} nodes in ${processes} processes`)
+    const done = children.map((c) => c.events.find((e) => e.event === 'done')!)
+    return {
+      allDiscoveredMs: Math.max(...done.map((d) => d.at)) - t0,
+      cpuMs: done.reduce((sum, d) => sum + (d.cpuMs ?? 0), 0),
+    }
+  } finally {
+    for (const child of children) child.proc.stdin?.end()
+    const timer = setTimeout(() => {
+      for (const child of children) child.proc.kill('SIGKILL')
+    }, 10_000)
+    await Promise.all(children.map(async (c) => c.exited))
+    clearTimeout(timer)
+  }
+}
+
 function rssMbOf(pid: number): number {
   const kb = Number(/^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
   if (!Number.isFinite(kb)) throw new Error(`no VmRSS for pid ${pid}`)
@@ -211,13 +288,21 @@ export default defineSuite({
     }),
     measure(
       '20 nodes',
-      async ({ quick }) => mesh({ nodes: quick ? 6 : 20, autoDial: true, timeoutMs: 60_000 }),
+      async ({ quick }) => mesh({ nodes: quick ? 6 : 20, autoDial: true, timeoutMs: 120_000 }),
       { description: '20 nodes in one process: all discovered, full mesh of 190 connections', rounds: 5 },
     ),
     measure(
       '100 nodes (mDNS only)',
       async ({ quick }) => mesh({ nodes: quick ? 10 : 100, autoDial: false, timeoutMs: 60_000 }),
       { description: '100 nodes in one process, autoDial off: every node has seen all 99 others', rounds: 3 },
+    ),
+    measure(
+      '100 nodes in 4 processes (mDNS only)',
+      async ({ quick }) => meshAcrossProcesses(quick ? 12 : 100, 4, 60_000),
+      {
+        description: 'the same network spread over 4 processes (25 nodes each), started together',
+        rounds: 3,
+      },
     ),
     measure('connection cost', async ({ quick }) => connectionCost(quick ? 5 : 30), {
       description: 'CPU per connection (Noise, Yamux, identify; both ends in one process)',
