@@ -75,6 +75,8 @@ async function start(config: AgentConfig): Promise<P2PNode> {
 }
 
 async function main(): Promise<void> {
+  // Ctrl-C goes to the whole process group; the demo decides when and how agents stop.
+  process.on('SIGINT', () => {})
   const config = parseConfig(process.argv[2])
   await mkdir(config.tmpDir, { recursive: true, mode: 0o700 })
   const node = await start(config)
@@ -102,8 +104,6 @@ async function main(): Promise<void> {
     )
     return stopping
   }
-  // Ctrl-C goes to the whole process group; the demo decides when and how agents stop.
-  process.on('SIGINT', () => {})
   process.on('SIGTERM', () => void stop())
   const commands = createInterface({ input: process.stdin })
   commands.on('line', (line) => {

@@ -24,7 +24,8 @@ export interface DemoOptions {
   readonly json: boolean
 }
 
-export const HELP = `Usage: pnpm --filter demo start [-- options]     (or: npm run demo -- [options])
+export const HELP = `Usage: npm run demo -- [options]              (from a fresh clone: installs and builds first)
+       pnpm --filter demo start [options]     (after a build)
 
 Starts several p2p-ai agents on this machine, each in its own process, lets them find each other
 (mDNS on the loopback interface: nothing leaves the machine), sends them a mix of real AI tasks,
@@ -75,8 +76,9 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions | 'help' {
 }
 
 function parse(argv: readonly string[]) {
+  // `pnpm start -- --nodes 3` hands the script the `--` too.
   return parseArgs({
-    args: [...argv],
+    args: argv[0] === '--' ? argv.slice(1) : [...argv],
     strict: true,
     allowPositionals: false,
     options: {

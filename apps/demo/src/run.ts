@@ -74,7 +74,9 @@ export async function runDemo(options: DemoOptions, say: Narrator, signal: Abort
     // Neither may reject unobserved while the agents start.
     plan.catch(() => {})
     requester.catch(() => {})
-    const started = await awaitAgents(agents, requester, say, signal)
+    // It listens once createNode resolves: that is its ready time, however long the agents take.
+    const requesterReady = requester.then((n) => ({ node: n, at: Date.now() }))
+    const started = await awaitAgents(agents, requesterReady, say, signal)
     node = started.node
 
     say.step('Discovering peers', [

@@ -14,7 +14,7 @@ export interface Started {
 /** Step 1: waits for every agent to listen, narrating each; throws `AgentStartError` if one does not. */
 export async function awaitAgents(
   agents: readonly AgentProcess[],
-  requester: Promise<P2PNode>,
+  requester: Promise<{ readonly node: P2PNode; readonly at: number }>,
   say: Narrator,
   signal: AbortSignal,
 ): Promise<Started & { node: P2PNode }> {
@@ -34,8 +34,7 @@ export async function awaitAgents(
       )
     }),
   )
-  const node = await requester
-  const requesterReadyAt = Date.now()
+  const { node, at: requesterReadyAt } = await requester
   say.ok(
     `${p.bold(REQUESTER.padEnd(width))}  ${shortId(node.peerId)}  this process: it sends the tasks and runs none itself`,
   )

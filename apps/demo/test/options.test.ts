@@ -20,6 +20,7 @@ describe('options', () => {
       parseDemoArgs(['--nodes', '2', '--tasks=7', '--types', ' OCR, mock,ocr ', '--no-failover', '--json']),
     ).toEqual({ nodes: 2, tasks: 7, types: ['ocr', 'mock'], failover: false, json: true })
     expect(parseDemoArgs(['-h'])).toBe('help')
+    expect(parseDemoArgs(['--', '--nodes', '3'])).toMatchObject({ nodes: 3 })
   })
 
   it.each([
