@@ -3,10 +3,10 @@
  *
  * Reading is event driven: each chunk the muxer delivers goes through the push frame decoder and
  * every complete frame is handed over synchronously, with no async iterator or promise per
- * frame. Writing is batched: frames queued in the same tick leave in one `send()` (one Noise
- * message, one syscall for many small frames), and when the muxer signals a full buffer the
- * channel waits for `drain` before sending more, so a slow reader throttles the writer instead
- * of growing libp2p's buffers.
+ * frame. Writing is batched: frames queued in the same turn of the event loop leave in one
+ * `send()` (one Noise message, one syscall for many small frames), and when the muxer signals a
+ * full buffer the channel waits for `drain` before sending more, so a slow reader throttles the
+ * writer instead of growing libp2p's buffers.
  */
 import { Buffer } from 'node:buffer'
 import type { Stream } from '@libp2p/interface'
@@ -85,10 +85,15 @@ export class TaskChannel {
     this.#queuedBytes += frame.byteLength
     if (!this.#scheduled && !this.#waitingForDrain) {
       this.#scheduled = true
-      queueMicrotask(() => this.#flush())
+      // After the current turn's I/O callbacks rather than after the current callback: a
+      // provider's accept and a quick result, or a requester's burst of submissions, then leave in
+      // one write (one Noise message, one syscall) instead of one each.
+      setImmediate(this.#flushSoon)
     }
     return true
   }
+
+  readonly #flushSoon = (): void => this.#flush()
 
   /** Sends what is queued, closes this side for writing and waits for the muxer to take it. */
   close(): Promise<void> {
