@@ -22,6 +22,8 @@ export const DEFAULT_CANCEL_GRACE_MS = 1000
 export const SETTLE_SYNC_BUDGET_MS = 2
 /** Finished task records kept in memory when the engine has no result store. */
 export const DEFAULT_HISTORY_LIMIT = 1000
+/** Most estimated bytes of output in that in-memory history: 64 MiB. */
+export const DEFAULT_HISTORY_MAX_BYTES = 64 * 1024 * 1024
 /** How long `stop()` lets running tasks finish before cancelling them, in milliseconds. */
 export const DEFAULT_STOP_TIMEOUT_MS = 10_000
 /** The engine forwards at most one progress report per task per interval, in milliseconds. */

@@ -540,6 +540,17 @@ describe('taskEngine: queries', () => {
     expect(e.get('t0')).toBeUndefined()
   })
 
+  it('evicts the oldest records once their outputs pass historyMaxBytes, keeping the newest', async () => {
+    const e = make({ backends: [mockBackend({ worker: false })], historyMaxBytes: 50_000 })
+    const text = 'x'.repeat(15_000) // ~30 KB per output (UTF-16)
+    for (let i = 0; i < 3; i++) await e.run({ id: `big${i}`, type: 'mock', input: { text } })
+    expect(e.list().map((r) => r.id)).toEqual(['big2'])
+    await e.stop()
+    const huge = make({ backends: [mockBackend({ worker: false })], historyMaxBytes: 1 })
+    await huge.run({ id: 'only', type: 'mock', input: { text } })
+    expect(huge.get('only')?.status).toBe('COMPLETED')
+  })
+
   it('describes its capabilities for peers', async () => {
     const models = [
       { name: 'echo', sha256: 'ab'.repeat(32), sizeBytes: 1, taskTypes: ['mock'], loaded: true },

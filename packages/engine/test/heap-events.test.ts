@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { type HeapItem, TaskHeap } from '../src/engine/heap.js'
+import { estimateBytes } from '../src/engine/results.js'
 import { TypedEventTarget } from '../src/events.js'
 
 interface Item extends HeapItem {
@@ -90,5 +91,17 @@ describe('TypedEventTarget', () => {
     target.addEventListener('ping', () => {}, { signal: AbortSignal.abort() })
     target.emit('ping', () => ++built)
     expect(built).toBe(0)
+  })
+})
+
+describe('estimateBytes', () => {
+  it('counts strings as UTF-16, numbers as 8 bytes, and stops at the cap', () => {
+    expect(estimateBytes('abcd', 1e9)).toBe(16 + 8)
+    expect(estimateBytes([1, 2, 3], 1e9)).toBe(16 + 3 * 8 + 3 * 8)
+    expect(estimateBytes({ a: 'xy' }, 1e9)).toBe(16 + 2 + 16 + 4)
+    expect(estimateBytes(new Float32Array(100), 1e9)).toBe(64 + 400)
+    expect(estimateBytes(null, 1e9)).toBe(8)
+    const big = Array.from({ length: 1_000_000 }, () => ({ text: 'some words' }))
+    expect(estimateBytes(big, 1000)).toBeLessThan(10_000_000)
   })
 })

@@ -3,6 +3,7 @@ import {
   DEFAULT_CANCEL_GRACE_MS,
   DEFAULT_CONCURRENCY,
   DEFAULT_HISTORY_LIMIT,
+  DEFAULT_HISTORY_MAX_BYTES,
   DEFAULT_MAX_QUEUE_LENGTH,
   DEFAULT_MAX_TASK_TIMEOUT_MS,
   DEFAULT_TASK_TIMEOUT_MS,
@@ -72,6 +73,12 @@ export interface TaskEngineInit {
    * @default 1000
    */
   readonly historyLimit?: number
+  /**
+   * Most bytes of output (estimated) kept in that in-memory history; the oldest records go first.
+   *
+   * @default 67_108_864 (64 MiB)
+   */
+  readonly historyMaxBytes?: number
   /** Clock for task timestamps, for tests. @default Date.now */
   readonly now?: () => number
 }
@@ -86,6 +93,7 @@ export interface Config {
   readonly builtins: boolean
   readonly workers: boolean
   readonly historyLimit: number
+  readonly historyMaxBytes: number
   readonly now: () => number
 }
 
@@ -99,6 +107,7 @@ export function configure(init: TaskEngineInit): Config {
     builtins: init.builtins ?? true,
     workers: init.workers ?? true,
     historyLimit: init.historyLimit ?? DEFAULT_HISTORY_LIMIT,
+    historyMaxBytes: init.historyMaxBytes ?? DEFAULT_HISTORY_MAX_BYTES,
     now: init.now ?? Date.now,
   }
   integer('concurrency', config.concurrency, 1, MAX_CONCURRENCY)
@@ -107,6 +116,7 @@ export function configure(init: TaskEngineInit): Config {
   integer('timeoutMs', config.timeoutMs, 1, config.maxTimeoutMs)
   integer('cancelGraceMs', config.cancelGraceMs, 0, 60_000)
   integer('historyLimit', config.historyLimit, 0, Number.MAX_SAFE_INTEGER)
+  integer('historyMaxBytes', config.historyMaxBytes, 0, Number.MAX_SAFE_INTEGER)
   if (typeof config.now !== 'function') throw new InvalidConfigError('now must be a function')
   if (init.backends !== undefined && !Array.isArray(init.backends)) {
     throw new InvalidConfigError('backends must be an array')

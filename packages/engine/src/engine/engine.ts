@@ -1,15 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { Backend, BackendTask, TaskProgress } from '../backend.js'
 import { textBackend } from '../backends/text.js'
-import {
-  DEFAULT_STOP_TIMEOUT_MS,
-  PROGRESS_INTERVAL_MS,
-  SETTLE_SYNC_BUDGET_MS,
-  WORKER_TERMINATE_BACKSTOP_MS,
-} from '../constants.js'
+import { DEFAULT_STOP_TIMEOUT_MS, PROGRESS_INTERVAL_MS, WORKER_TERMINATE_BACKSTOP_MS } from '../constants.js'
 import {
   BackendFailedError,
-  BackendNotFoundError,
   EngineStoppedError,
   QueueFullError,
   StoreClosedError,
@@ -22,7 +16,9 @@ import {
 import { TypedEventTarget } from '../events.js'
 import type { ResultStore } from '../store/store.js'
 import type { TaskRecord, TaskRequest, TaskStatus } from '../types.js'
+import { raceSignal, waitFor } from './async.js'
 import { type Config, configure, type TaskEngineInit } from './config.js'
+import type { RunOptions, StopOptions, SubmitOptions, TaskEngineEvents } from './options.js'
 import {
   capabilities,
   type EngineCapabilities,
@@ -32,48 +28,13 @@ import {
   list,
 } from './queries.js'
 import { type BackendEntry, type BackendRegistry, type RegisterOptions, Registry } from './registry.js'
+import { Results } from './results.js'
 import { FinishedTaskHandle, LiveTaskHandle, type TaskHandle, TaskState } from './task.js'
 import { codeOf, taskErrorInfo } from './task-error.js'
+import { TurnBudget } from './turn.js'
 import { validateInput, validateRequest } from './validate.js'
 
-/** Per-call options of `submit`. */
-export interface SubmitOptions {
-  /** Aborts the admission (an asynchronous schema); once queued, use `handle.cancel()`. */
-  readonly signal?: AbortSignal
-}
-
-/** Per-call options of `run`. */
-export interface RunOptions {
-  /** Aborting cancels the task. */
-  readonly signal?: AbortSignal
-}
-
-/** Per-call options of `stop`. */
-export interface StopOptions {
-  /** Aborting stops waiting for running tasks: they are cancelled at once. */
-  readonly signal?: AbortSignal
-  /**
-   * How long running tasks may take to finish before they are cancelled, in milliseconds.
-   *
-   * @default 10_000
-   */
-  readonly timeoutMs?: number
-}
-
-/** Events of the engine; each `detail` is a fresh snapshot of the task. */
-export interface TaskEngineEvents {
-  'task:queued': TaskRecord
-  'task:started': TaskRecord
-  'task:progress': TaskRecord
-  'task:completed': TaskRecord
-  'task:failed': TaskRecord
-  'task:timeout': TaskRecord
-  'task:cancelled': TaskRecord
-  /** Any final status. */
-  'task:finished': TaskRecord
-  /** Writing a record to the store failed; the record is kept in memory instead. */
-  'store:error': Error
-}
+export type { RunOptions, StopOptions, SubmitOptions, TaskEngineEvents } from './options.js'
 
 const FINAL_EVENT = {
   COMPLETED: 'task:completed',
@@ -92,21 +53,18 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
   readonly #config: Config
   readonly #registry: Registry
   readonly #store: ResultStore | undefined
+  readonly #results: Results
   readonly #active = new Map<string, TaskState>()
   readonly #admitting = new Map<string, { type: string; handle: Promise<TaskHandle> }>()
-  /** Finished records by id, oldest first, with the task's submission sequence number. */
-  readonly #history = new Map<string, readonly [TaskRecord, number]>()
   readonly #idleWaiters: Array<() => void> = []
   readonly #settling: Array<{ state: TaskState; ok: boolean; value: unknown }> = []
-  /** `performance.now()` when the current run of synchronous settles began, if one is running. */
-  #chainStart: number | undefined
+  readonly #turn = new TurnBudget()
   readonly #stopController = new AbortController()
   #seq = 0
   #queued = 0
   #running = 0
   #pumping = false
   #abandoned = 0
-  #storeError: Error | undefined
   #stopping: Promise<void> | undefined
   #stopped = false
 
@@ -117,6 +75,9 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     super()
     this.#config = configure(init)
     this.#store = init.store
+    this.#results = new Results(init.store, this.#config.historyLimit, this.#config.historyMaxBytes, (err) =>
+      this.emit('store:error', () => err),
+    )
     this.#registry = new Registry({
       concurrency: this.#config.concurrency,
       workers: this.#config.workers,
@@ -128,8 +89,8 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
         if (this.#stopping !== undefined) throw new EngineStoppedError('the engine is stopped')
         this.#registry.add(backend, options)
       },
-      unregister: (name: string) => this.#unregister(name),
-      load: (name: string) => this.#loadByName(name),
+      unregister: (name: string) => this.#registry.unregister(name),
+      load: (name: string) => this.#registry.loadByName(name, this.#stopController.signal),
       get: (name: string) => this.#registry.byName(name)?.backend,
       list: () => this.#registry.entries.map((e) => this.#registry.info(e)),
     }
@@ -206,12 +167,12 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
   get(id: string): TaskRecord | undefined {
     const state = this.#active.get(id)
     if (state !== undefined) return state.record()
-    return this.#history.get(id)?.[0] ?? this.#liveStore()?.get(id)
+    return this.#results.get(id)
   }
 
   /** Tasks newest first: queued and running from memory, finished ones from the store. */
   list(options: ListOptions = {}): TaskRecord[] {
-    return list(options, this.#active.values(), this.#history.values(), this.#liveStore())
+    return list(options, this.#active.values(), this.#results.history(), this.#results.store)
   }
 
   /**
@@ -240,7 +201,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
       abandoned: this.#abandoned,
       stopped: this.#stopping !== undefined,
       store: this.#store,
-      storeError: this.#storeError,
+      storeError: this.#results.storeError,
     })
   }
 
@@ -280,15 +241,8 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
       if (admitting.type !== type) throw conflict(admitting.type)
       return admitting.handle
     }
-    let record = this.#history.get(id)?.[0]
-    if (record === undefined) {
-      try {
-        record = this.#liveStore()?.get(id)
-      } catch (err) {
-        // A broken store must not block new work; health() reports it.
-        this.#storeError = err as Error
-      }
-    }
+    // A broken store must not block new work: find() reports it through health() instead.
+    const record = this.#results.find(id)
     if (record === undefined) return undefined
     if (record.type !== type) throw conflict(record.type)
     return new FinishedTaskHandle(record)
@@ -369,7 +323,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     }, state.timeoutMs)
     this.emit('task:started', () => state.record())
     state.handle?.emit('status', () => state.record())
-    this.#markChain(performance.now())
+    this.#turn.mark()
     const task: BackendTask = { id: state.id, type: state.type, input: state.input }
     const onProgress = (progress: TaskProgress): void => this.#progress(state, progress)
     let running: Promise<unknown>
@@ -378,7 +332,9 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
         ? entry.pool.run(task, { signal: controller.signal, onProgress })
         : entry.loaded
           ? entry.backend.run(task, { signal: controller.signal, onProgress })
-          : this.#load(entry).then(() => entry.backend.run(task, { signal: controller.signal, onProgress }))
+          : this.#registry
+              .load(entry, this.#stopController.signal)
+              .then(() => entry.backend.run(task, { signal: controller.signal, onProgress }))
     } catch (err) {
       running = Promise.reject(err)
     }
@@ -388,40 +344,14 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     )
   }
 
-  /**
-   * A backend that finishes synchronously (an in-process mock, a small chunk) would chain
-   * completion → the caller's next submit → the next run in microtasks forever, starving timers
-   * and I/O: the node's heartbeats among them. So runs settle at once only while the current chain
-   * of microtasks is younger than SETTLE_SYNC_BUDGET_MS; later ones settle in a batch after the
-   * event loop has turned.
-   */
+  /** Settles at once within the turn's budget, else in a batch once the event loop has turned. */
   #settled(state: TaskState, ok: boolean, value: unknown): void {
-    if (this.#settling.length === 0 && this.#withinBudget()) {
+    if (this.#settling.length === 0 && !this.#turn.spent()) {
       this.#settleOne(state, ok, value)
       return
     }
     this.#settling.push({ state, ok, value })
     if (this.#settling.length === 1) setImmediate(this.#settle)
-  }
-
-  #withinBudget(): boolean {
-    const now = performance.now()
-    this.#markChain(now)
-    return now - this.#chainStart! < SETTLE_SYNC_BUDGET_MS
-  }
-
-  /**
-   * Notes when the engine began working in the current turn of the event loop, if it has not yet.
-   * Called when a run starts too, so a slow synchronous run counts against the budget.
-   */
-  #markChain(now: number): void {
-    if (this.#chainStart !== undefined) return
-    this.#chainStart = now
-    setImmediate(this.#endChain)
-  }
-
-  readonly #endChain = (): void => {
-    this.#chainStart = undefined
   }
 
   #settleOne(state: TaskState, ok: boolean, value: unknown): void {
@@ -433,28 +363,6 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
 
   readonly #settle = (): void => {
     for (const { state, ok, value } of this.#settling.splice(0)) this.#settleOne(state, ok, value)
-  }
-
-  #load(entry: BackendEntry): Promise<void> {
-    entry.loading ??= entry.backend.load({ signal: this.#stopController.signal }).then(
-      () => {
-        entry.loaded = true
-        entry.loadError = undefined
-      },
-      (err: unknown) => {
-        entry.loading = undefined
-        entry.loadError = taskErrorInfo(err)
-        throw err
-      },
-    )
-    return entry.loading
-  }
-
-  async #loadByName(name: string): Promise<void> {
-    const entry = this.#registry.byName(name)
-    if (entry === undefined) throw new BackendNotFoundError(`no backend named "${name}" is registered`)
-    if (entry.pool !== undefined) await entry.pool.warm()
-    else await this.#load(entry)
   }
 
   #progress(state: TaskState, progress: TaskProgress): void {
@@ -542,7 +450,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
           : new BackendFailedError(state.error.message, { cause: err })
     }
     this.#active.delete(state.id)
-    this.#persist(state)
+    this.#results.persist(state)
     const record = state.record()
     state.resolveDone(record)
     this.emit(FINAL_EVENT[state.status as FinalStatus], () => record)
@@ -550,67 +458,8 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     state.handle?.emit('status', () => record)
   }
 
-  /** Writes the final record to the store, or to the in-memory history without one (or if it fails). */
-  #persist(state: TaskState): void {
-    const store = this.#liveStore()
-    if (store !== undefined) {
-      try {
-        store.put(state.record())
-        this.#storeError = undefined
-        return
-      } catch (err) {
-        if (err instanceof TypeError && state.status === 'COMPLETED') {
-          // The output cannot be stored or sent to a peer: that is the backend's failure.
-          state.status = 'FAILED'
-          state.output = undefined
-          state.progress = undefined
-          state.errorObject = new BackendFailedError(
-            `output of task ${state.id} is not JSON-serialisable: ${err.message}`,
-          )
-          state.error = taskErrorInfo(state.errorObject)
-          this.#persist(state)
-          return
-        }
-        this.#storeError = err as Error
-        this.emit('store:error', () => err as Error)
-      }
-    }
-    if (this.#config.historyLimit === 0) return
-    this.#history.set(state.id, [state.record(), state.seq])
-    if (this.#history.size > this.#config.historyLimit) {
-      this.#history.delete(this.#history.keys().next().value as string)
-    }
-  }
-
-  #liveStore(): ResultStore | undefined {
-    const store = this.#store
-    return store === undefined || store.closed ? undefined : store
-  }
-
   #checkIdle(entry: BackendEntry): void {
     if (entry.removed && entry.active === 0 && entry.queue.size === 0) entry.onIdle?.()
-  }
-
-  async #unregister(name: string): Promise<void> {
-    const entry = this.#registry.remove(name)
-    if (entry.active > 0 || entry.queue.size > 0) {
-      await new Promise<void>((resolve) => {
-        entry.onIdle = resolve
-      })
-    }
-    this.#registry.drop(entry)
-    await this.#unload(entry)
-  }
-
-  async #unload(entry: BackendEntry): Promise<void> {
-    try {
-      if (entry.pool !== undefined) await entry.pool.close()
-      else if (entry.loaded) await waitFor(entry.backend.unload(), this.#config.cancelGraceMs)
-    } catch {
-      // Unloading is best effort: the engine is letting go of the backend either way.
-    }
-    entry.loaded = false
-    entry.loading = undefined
   }
 
   async #stop(options: StopOptions): Promise<void> {
@@ -629,7 +478,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     // Bounded: every held slot comes back within the grace period (plus the worker backstop).
     if (this.#running > 0) await this.#idle()
     this.#stopController.abort(stopped())
-    await Promise.all(this.#registry.entries.map((entry) => this.#unload(entry)))
+    await Promise.all(this.#registry.entries.map((entry) => this.#registry.unload(entry)))
     try {
       this.#store?.close()
     } catch (err) {
@@ -654,33 +503,3 @@ export function taskEngine(init: TaskEngineInit = {}): TaskEngine {
 }
 
 export type { TaskStatus }
-
-/** Settles like `promise`, or rejects with the signal's reason if it aborts first. */
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    // The listener goes once the promise settles: a long-lived signal must not collect them.
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
-}
-
-/**
- * Resolves once `promise` settles, `ms` have passed or `signal` aborts, whichever comes first;
- * never rejects, and leaves no timer or listener behind.
- */
-function waitFor(promise: Promise<unknown>, ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    if (signal?.aborted === true) done()
-    else signal?.addEventListener('abort', done, { once: true })
-    promise.then(done, done)
-  })
-}

@@ -2,8 +2,10 @@ import type { Backend, ModelInfo, TaskType } from '../backend.js'
 import { BackendConflictError, BackendNotFoundError, InvalidBackendError } from '../errors.js'
 import type { TaskErrorInfo } from '../types.js'
 import { WorkerPool } from '../worker/pool.js'
+import { waitFor } from './async.js'
 import { TaskHeap } from './heap.js'
 import type { TaskState } from './task.js'
+import { taskErrorInfo } from './task-error.js'
 
 /** Where a backend's tasks run. */
 export type BackendPlacement = 'worker' | 'main'
@@ -172,6 +174,55 @@ export class Registry {
   drop(entry: BackendEntry): void {
     const i = this.entries.indexOf(entry)
     if (i >= 0) this.entries.splice(i, 1)
+  }
+
+  /** Loads an in-process backend once; concurrent callers share the load, a failure is retried. */
+  load(entry: BackendEntry, signal: AbortSignal): Promise<void> {
+    entry.loading ??= entry.backend.load({ signal }).then(
+      () => {
+        entry.loaded = true
+        entry.loadError = undefined
+      },
+      (err: unknown) => {
+        entry.loading = undefined
+        entry.loadError = taskErrorInfo(err)
+        throw err
+      },
+    )
+    return entry.loading
+  }
+
+  /** `backends.load(name)`: loads in-process, or starts every worker of a hosted backend. */
+  async loadByName(name: string, signal: AbortSignal): Promise<void> {
+    const entry = this.#byName.get(name)
+    if (entry === undefined) throw new BackendNotFoundError(`no backend named "${name}" is registered`)
+    if (entry.pool !== undefined) await entry.pool.warm()
+    else await this.load(entry, signal)
+  }
+
+  /** `backends.unregister(name)`: stop routing, wait for admitted tasks, then unload. */
+  async unregister(name: string): Promise<void> {
+    const entry = this.remove(name)
+    if (entry.active > 0 || entry.queue.size > 0) {
+      // The engine calls onIdle when the last of its tasks has finished.
+      await new Promise<void>((resolve) => {
+        entry.onIdle = resolve
+      })
+    }
+    this.drop(entry)
+    await this.unload(entry)
+  }
+
+  /** Unloads a backend (ends its workers); best effort, bounded by the grace period in-process. */
+  async unload(entry: BackendEntry): Promise<void> {
+    try {
+      if (entry.pool !== undefined) await entry.pool.close()
+      else if (entry.loaded) await waitFor(entry.backend.unload(), this.#config.graceMs)
+    } catch {
+      // The engine is letting go of the backend either way.
+    }
+    entry.loaded = false
+    entry.loading = undefined
   }
 
   models(): ModelInfo[] {

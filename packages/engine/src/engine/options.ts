@@ -1,0 +1,40 @@
+import type { TaskRecord } from '../types.js'
+
+/** Per-call options of `submit`. */
+export interface SubmitOptions {
+  /** Aborts the admission (an asynchronous schema); once queued, use `handle.cancel()`. */
+  readonly signal?: AbortSignal
+}
+
+/** Per-call options of `run`. */
+export interface RunOptions {
+  /** Aborting cancels the task. */
+  readonly signal?: AbortSignal
+}
+
+/** Per-call options of `stop`. */
+export interface StopOptions {
+  /** Aborting stops waiting for running tasks: they are cancelled at once. */
+  readonly signal?: AbortSignal
+  /**
+   * How long running tasks may take to finish before they are cancelled, in milliseconds.
+   *
+   * @default 10_000
+   */
+  readonly timeoutMs?: number
+}
+
+/** Events of the engine; each `detail` is a fresh snapshot of the task. */
+export interface TaskEngineEvents {
+  'task:queued': TaskRecord
+  'task:started': TaskRecord
+  'task:progress': TaskRecord
+  'task:completed': TaskRecord
+  'task:failed': TaskRecord
+  'task:timeout': TaskRecord
+  'task:cancelled': TaskRecord
+  /** Any final status. */
+  'task:finished': TaskRecord
+  /** Writing a record to the store failed; the record is kept in memory instead. */
+  'store:error': Error
+}

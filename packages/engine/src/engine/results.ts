@@ -1,0 +1,148 @@
+import { BackendFailedError } from '../errors.js'
+import type { ResultStore } from '../store/store.js'
+import type { TaskRecord } from '../types.js'
+import type { TaskState } from './task.js'
+import { taskErrorInfo } from './task-error.js'
+
+/**
+ * Where finished records go: the store when there is one, else (or when a write fails) a history in
+ * memory bounded by count and by the estimated size of the outputs, so a run of large results
+ * cannot exhaust the heap.
+ */
+export class Results {
+  /** The last store failure, until a write succeeds again. */
+  storeError: Error | undefined
+  readonly #store: ResultStore | undefined
+  readonly #history: History
+  readonly #onStoreError: (err: Error) => void
+
+  constructor(
+    store: ResultStore | undefined,
+    limit: number,
+    maxBytes: number,
+    onStoreError: (err: Error) => void,
+  ) {
+    this.#store = store
+    this.#history = new History(limit, maxBytes)
+    this.#onStoreError = onStoreError
+  }
+
+  /** The store, unless closed. */
+  get store(): ResultStore | undefined {
+    const store = this.#store
+    return store === undefined || store.closed ? undefined : store
+  }
+
+  /** Records in memory, oldest first, with their submission sequence numbers. */
+  history(): Iterable<readonly [TaskRecord, number]> {
+    return this.#history.entries()
+  }
+
+  /**
+   * Keeps the final record of `state`. An output that cannot be stored as JSON turns the task into
+   * a `FAILED` one (that is the backend's failure: it could not be sent to a peer either).
+   */
+  persist(state: TaskState): void {
+    const store = this.store
+    if (store !== undefined) {
+      try {
+        store.put(state.record())
+        this.storeError = undefined
+        return
+      } catch (err) {
+        if (err instanceof TypeError && state.status === 'COMPLETED') {
+          state.status = 'FAILED'
+          state.output = undefined
+          state.progress = undefined
+          state.errorObject = new BackendFailedError(
+            `output of task ${state.id} is not JSON-serialisable: ${err.message}`,
+          )
+          state.error = taskErrorInfo(state.errorObject)
+          this.persist(state)
+          return
+        }
+        this.storeError = err as Error
+        this.#onStoreError(err as Error)
+      }
+    }
+    this.#history.add(state.record(), state.seq)
+  }
+
+  /** The record of a finished task; store errors propagate. */
+  get(id: string): TaskRecord | undefined {
+    return this.#history.get(id) ?? this.store?.get(id)
+  }
+
+  /** Like `get`, but a broken store counts as not knowing the task (and shows in `storeError`). */
+  find(id: string): TaskRecord | undefined {
+    try {
+      return this.get(id)
+    } catch (err) {
+      this.storeError = err as Error
+      return undefined
+    }
+  }
+}
+
+/** Finished records in memory, oldest first, evicted by count and by estimated bytes. */
+class History {
+  readonly #records = new Map<string, { record: TaskRecord; seq: number; bytes: number }>()
+  #bytes = 0
+
+  constructor(
+    readonly limit: number,
+    readonly maxBytes: number,
+  ) {}
+
+  add(record: TaskRecord, seq: number): void {
+    if (this.limit === 0) return
+    const bytes = estimateBytes(record.output, this.maxBytes)
+    this.#drop(record.id)
+    this.#records.set(record.id, { record, seq, bytes })
+    this.#bytes += bytes
+    // The newest record always stays, however large: its caller may still ask for it.
+    while (this.#records.size > 1 && (this.#records.size > this.limit || this.#bytes > this.maxBytes)) {
+      this.#drop(this.#records.keys().next().value as string)
+    }
+  }
+
+  get(id: string): TaskRecord | undefined {
+    return this.#records.get(id)?.record
+  }
+
+  *entries(): Iterable<readonly [TaskRecord, number]> {
+    for (const { record, seq } of this.#records.values()) yield [record, seq]
+  }
+
+  #drop(id: string): void {
+    const entry = this.#records.get(id)
+    if (entry === undefined) return
+    this.#records.delete(id)
+    this.#bytes -= entry.bytes
+  }
+}
+
+/**
+ * A rough size of a JSON-like value in memory (UTF-16 strings, 8-byte numbers, small object
+ * overheads), counting no further than `cap`: cheap enough to run on every finished task.
+ */
+export function estimateBytes(value: unknown, cap: number): number {
+  let total = 0
+  const stack: unknown[] = [value]
+  while (stack.length > 0 && total <= cap) {
+    const v = stack.pop()
+    if (typeof v === 'string') total += 16 + 2 * v.length
+    else if (typeof v !== 'object' || v === null) total += 8
+    else if (ArrayBuffer.isView(v)) total += 64 + v.byteLength
+    else if (Array.isArray(v)) {
+      total += 16 + 8 * v.length
+      for (const item of v) stack.push(item)
+    } else {
+      for (const [key, item] of Object.entries(v)) {
+        total += 16 + 2 * key.length
+        stack.push(item)
+      }
+    }
+  }
+  return total
+}
