@@ -475,6 +475,15 @@ export default defineSuite<State>({
       () => ({ type: 'chunk', input: { text: state.prose.slice(0, 1024 * 1024), size: 1000 } }),
     ),
     probeCase(
+      'main thread, workers busy: chunk 1 MB + store',
+      'as above, with each ~1.2 MB result written to a SQLite store on disk: the write happens on the main thread',
+      async () =>
+        taskEngine({
+          store: resultStore({ directory: join(state.dir, `probe-store-${process.hrtime.bigint()}`) }),
+        }),
+      () => ({ type: 'chunk', input: { text: state.prose.slice(0, 1024 * 1024), size: 1000 } }),
+    ),
+    probeCase(
       'main thread, 4 workers busy: chunk 1 MB',
       'the same with 4 chunk workers on 2 cores: more CPU-bound threads than cores starve the main thread',
       async () => taskEngine({ builtins: false, backends: [textBackend({ concurrency: 4 })] }),
