@@ -95,6 +95,24 @@ describe('models', () => {
     expect(task.output.dimensions).toBe(16)
     const norm = Math.hypot(...task.output.embeddings[0]!)
     expect(norm).toBeCloseTo(1, 5)
+
+    // The running node serves it, with the hash `models add` pinned.
+    const listed = await run(['models', 'list', '--json', '--data-dir', dataDir], { home })
+    const { models, nodeRunning } = JSON.parse(listed.stdout) as {
+      models: Array<{ name: string; source: string; sha256?: string }>
+      nodeRunning: boolean
+    }
+    expect(nodeRunning).toBe(true)
+    expect(models).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'tiny-bert', source: 'added', sha256: info.sha256 }),
+        expect.objectContaining({
+          name: 'ppocr-v4-rec',
+          source: 'builtin',
+          sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+        }),
+      ]),
+    )
   }, 90_000)
 
   it('refuses a bad name or a missing path with advice', async () => {

@@ -70,9 +70,11 @@ const listModels: Handler = async (parsed, io) => {
   ])
   println(io, table(['NAME', 'SOURCE', 'TASKS', 'SERVED', 'SIZE'], rows, c))
   for (const s of scan.skipped) eprintln(io, `${io.err.yellow('warning:')} skipped ${s.dir}: ${s.reason}`)
-  if (running === undefined)
+  if (running === undefined) {
     println(io, c.dim(`no node is running for ${dataDir}; "served" shows once one is`))
-  else if (models.some((m) => !byName.has(m.name))) {
+  } else if (running.length === 0) {
+    println(io, c.yellow('the running node serves no models: its ONNX backend has not loaded (see its log)'))
+  } else if (models.some((m) => !byName.has(m.name))) {
     println(
       io,
       c.dim(

@@ -19,7 +19,12 @@ export interface NodeTargetInit {
   readonly cliVersion: string
   /** Starts the graceful shutdown of the whole process. */
   readonly shutdown: () => void
+  /** Settles once the model backends have loaded (or failed to); `models()` waits for it, briefly. */
+  readonly modelsReady?: Promise<unknown>
 }
+
+/** How long a models listing waits for the model backends to load. */
+const MODELS_WAIT_MS = 10_000
 
 /** A coded error for the control API. */
 function coded(code: string, message: string): Error {
@@ -217,6 +222,14 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
     },
     cancel: (id): CancelJson => (redundant.has(id) ? redundant.cancel(id) : cancelOne(id)),
     async models(): Promise<ModelJson[]> {
+      if (init.modelsReady !== undefined) {
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([
+          init.modelsReady,
+          new Promise((resolve) => (timer = setTimeout(resolve, MODELS_WAIT_MS))),
+        ])
+        clearTimeout(timer)
+      }
       return engine.capabilities().models.map((m) => ({
         name: m.name,
         taskTypes: [...m.taskTypes],

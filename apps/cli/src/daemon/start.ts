@@ -77,6 +77,18 @@ async function runNode(
       backends: [mockBackend(), onnxBackend({ modelsDir: join(dataDir, MODELS_DIR), models: added })],
       signal: io.signal,
     })
+    // Load the ONNX backend now, in the background: it hashes the models (so the node announces
+    // them and `models list` is true) and the first embed or OCR task does not pay for it.
+    const modelsReady = node.engine.backends.load('onnx').then(
+      () => true,
+      (err: unknown) => {
+        node.logger.warn(
+          { err },
+          'the ONNX backend did not load: embed, tokenize, ocr and onnx tasks will fail',
+        )
+        return false
+      },
+    )
     const { nodeTarget } = await import('./node-target.js')
     const { startControlServer } = await import('../control/server.js')
     const stopRequested = new AbortController()
@@ -84,6 +96,7 @@ async function runNode(
       node,
       dataDir,
       cliVersion: CLI_VERSION,
+      modelsReady,
       shutdown: () => stopRequested.abort(),
     })
     const token = newToken()
