@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest'
+import { colourAllowed, colours, stripAnsi } from '../src/term/colour.js'
+import { duration, shortId, table } from '../src/term/format.js'
+import { spinner } from '../src/term/spinner.js'
+
+function stream(isTTY: boolean) {
+  const chunks: string[] = []
+  return { isTTY, write: (t: string) => chunks.push(t), text: () => chunks.join('') }
+}
+
+describe('colour', () => {
+  it('is on for a terminal only, and never with NO_COLOR or --no-color', () => {
+    expect(colourAllowed({ isTTY: true }, {})).toBe(true)
+    expect(colourAllowed({ isTTY: false }, {})).toBe(false)
+    expect(colourAllowed({ isTTY: true }, { NO_COLOR: '1' })).toBe(false)
+    expect(colourAllowed({ isTTY: true }, { NO_COLOR: '' })).toBe(true)
+    expect(colourAllowed({ isTTY: true }, {}, true)).toBe(false)
+    expect(colourAllowed({ isTTY: true }, { TERM: 'dumb' })).toBe(false)
+    expect(colourAllowed({ isTTY: false }, { FORCE_COLOR: '1' })).toBe(true)
+    expect(colourAllowed({ isTTY: true }, { FORCE_COLOR: '0' })).toBe(false)
+    expect(colourAllowed({ isTTY: false }, { FORCE_COLOR: '1', NO_COLOR: '1' })).toBe(false)
+  })
+
+  it('writes escapes only when enabled, and they strip back to the text', () => {
+    expect(colours(false).red('x')).toBe('x')
+    expect(colours(true).red('x')).toBe('\u001b[31mx\u001b[39m')
+    expect(stripAnsi(colours(true).bold(colours(true).green('ok')))).toBe('ok')
+  })
+})
+
+describe('spinner', () => {
+  it('draws nothing when the stream is not a terminal, and prints only the final line', () => {
+    const s = stream(false)
+    const spin = spinner(s, 'waiting…')
+    spin.update('still waiting…')
+    spin.stop('done')
+    expect(s.text()).toBe('done\n')
+  })
+
+  it('draws on a terminal and clears its line when stopped', () => {
+    const s = stream(true)
+    const spin = spinner(s, 'waiting…')
+    spin.stop()
+    expect(s.text()).toContain('waiting…')
+    expect(s.text().endsWith('\r\u001b[2K\u001b[?25h')).toBe(true)
+  })
+})
+
+describe('formatting', () => {
+  it('aligns table columns by visible width, colours included', () => {
+    const c = colours(true)
+    const out = stripAnsi(
+      table(
+        ['A', 'B'],
+        [
+          [c.green('xx'), 'y'],
+          ['z', 'w'],
+        ],
+        c,
+      ),
+    ).split('\n')
+    expect(out).toEqual(['A   B', 'xx  y', 'z   w'])
+  })
+
+  it('reads durations and shortens PeerIds', () => {
+    expect([duration(180), duration(4200), duration(192_000), duration(3_720_000)]).toEqual([
+      '180 ms',
+      '4.2 s',
+      '3m 12s',
+      '1h 02m',
+    ])
+    expect(shortId('12D3KooWPnaoheHZSKDnEheUxnszQ4GQZL2NW7tw7QV4RBqXdP8V')).toBe('12D3KooW…qXdP8V')
+  })
+})
