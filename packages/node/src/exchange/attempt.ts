@@ -39,6 +39,8 @@ export interface TaskContext {
   readonly stopped: boolean
   /** Whether the access policy lets this node exchange tasks with the peer. */
   allows(peer: string): boolean
+  /** A neighbour refused to forward a task of `type` (no route, too far): skip it until it re-announces. */
+  routeRefused(peer: string, type: string): void
   /** The next place to try, skipping `tried` while others remain; undefined if none fits now. */
   choose(task: NetworkTask, tried: ReadonlySet<string>): Choice | undefined
   /** The task reached a final status. */

@@ -275,6 +275,7 @@ export class TaskExchange {
       maxFrameBytes: this.#init.maxFrameBytes,
       log: components.log,
       allows: (peer) => this.#policy.allows(peer),
+      routeRefused: (peer, type) => this.#forwarding.routeRefused(peer, type),
       choose: (task, tried) => this.#choose(task, tried),
       finished: (task) => this.#tasks.finished(task),
     }

@@ -16,6 +16,7 @@
  */
 import type { PeerId } from '@libp2p/interface'
 import {
+  type Capabilities,
   encodeJsonFrame,
   MAX_FORWARD_HOPS,
   MAX_TASK_TYPES,
@@ -99,6 +100,12 @@ export class Forwarding {
   readonly #init: ForwardingInit
   /** Relayed tasks by `<next hop> <task id>`: one conversation per id on a stream. */
   readonly #relaying = new Set<string>()
+  /**
+   * `<peer> <task type>` → the announcement that was current when the peer refused to forward that
+   * type (`ERR_NO_ROUTE`, `ERR_TTL_EXPIRED`): its reach was stale. The peer is skipped for the type
+   * until it announces again, rather than retried on the same stale route.
+   */
+  readonly #refused = new Map<string, Capabilities>()
 
   constructor(init: ForwardingInit) {
     this.#init = init
@@ -208,7 +215,11 @@ export class Forwarding {
       progress: (payload) => upstream.progress(payload.progress, payload.message),
       reject: (payload) => {
         done()
-        blame(reputation, next.peer, rejectVerdict(payload.error.code), payload.retryAfterMs)
+        const code = payload.error.code
+        if (code === TASK_ERROR_CODES.noRoute || code === TASK_ERROR_CODES.ttlExpired) {
+          this.routeRefused(next.peer, request.taskType)
+        }
+        blame(reputation, next.peer, rejectVerdict(code), payload.retryAfterMs)
         upstream.reject(payload.error, payload.retryAfterMs)
       },
       result: (result, signed) => {
@@ -233,6 +244,20 @@ export class Forwarding {
         this.#init.requester.withdraw(attempt, true, reason)
       },
     }
+  }
+
+  /** A neighbour refused to forward a task of `type`: its current announcement is stale for it. */
+  routeRefused(peer: string, type: string): void {
+    const caps = this.#init.neighbours().find((n) => n.peerId === peer)?.capabilities
+    if (caps === undefined) return
+    for (const [key, seen] of this.#refused) if (!this.#current(key, seen)) this.#refused.delete(key)
+    this.#refused.set(`${peer} ${type}`, caps)
+  }
+
+  /** Whether the announcement recorded under `key` (`<peer> <type>`) is still the peer's latest. */
+  #current(key: string, seen: Capabilities): boolean {
+    const peer = key.slice(0, key.indexOf(' '))
+    return this.#init.neighbours().some((n) => n.peerId === peer && n.capabilities === seen)
   }
 
   /** Usable neighbours for `type`, with the links to a provider through each. */
@@ -274,6 +299,7 @@ export class Forwarding {
       distance = entry?.hops
     }
     if (distance === undefined || distance + 1 > MAX_FORWARD_HOPS) return undefined
+    if (distance > 0 && this.#refused.get(`${n.peerId} ${type}`) === caps) return undefined
     return { peer: n.peerId, peerId, hops: distance + 1 }
   }
 

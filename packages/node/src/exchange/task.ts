@@ -13,6 +13,7 @@ import {
   type SignedEnvelope,
   sealEnvelope,
   sealForward,
+  TASK_ERROR_CODES,
   type TaskTimings,
 } from '@p2p-ai/protocol'
 import { TypedEventEmitter } from 'main-event'
@@ -293,6 +294,10 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
           })
         },
         reject: (payload) => {
+          const code = payload.error.code
+          if (forward && (code === TASK_ERROR_CODES.noRoute || code === TASK_ERROR_CODES.ttlExpired)) {
+            this.#ctx.routeRefused(peer, s.type)
+          }
           settle({
             kind: 'failed',
             error: payload.error,

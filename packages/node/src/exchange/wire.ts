@@ -243,6 +243,8 @@ export function resultVerdict(status: 'failed' | 'timeout' | 'cancelled', code: 
   if (code === TASK_ERROR_CODES.shuttingDown || code === 'ERR_ENGINE_STOPPED') return RETRY_NONE
   if (code === TASK_ERROR_CODES.busy) return RETRY_BUSY
   if (INFRASTRUCTURE.has(code)) return RETRY_FAILURE
+  // A relay reporting that the next hop's answer did not verify: another route may be honest.
+  if (MISBEHAVIOUR.has(code)) return RETRY_FAILURE
   // A provider may only cancel on our request; any other cancellation is its failure.
   if (status === 'cancelled') return RETRY_FAILURE
   return FINAL
