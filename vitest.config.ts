@@ -12,6 +12,6 @@ export default defineConfig({
     teardownTimeout: 15_000,
     allowOnly: false,
     passWithNoTests: false,
-    reporters: process.env.CI ? ['default'] : ['default'],
+    reporters: ['default', './scripts/summary-reporter.mjs'],
   },
 })
