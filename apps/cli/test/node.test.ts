@@ -127,6 +127,32 @@ describe('a node started with --detach', () => {
     expect(one.stdout).toMatch(/status:\s+COMPLETED/)
     expect(one.stdout).toMatch(/ran on:\s+this node/)
 
+    const monitor = await run(
+      ['node', 'monitor', '--interval', '0.3', '--duration', '1', '--json', '--data-dir', dataDir],
+      { home },
+    )
+    expect(monitor.code).toBe(0)
+    const samples = monitor.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            status: { state: string; tasks: { completed: number } }
+            throughputPerSec: number
+          },
+      )
+    expect(samples.length).toBeGreaterThanOrEqual(3)
+    for (const sample of samples)
+      expect(sample.status).toMatchObject({ state: 'ACTIVE', tasks: { completed: 2 } })
+    const lines = await run(
+      ['node', 'monitor', '--interval', '0.3', '--duration', '0.5', '--data-dir', dataDir],
+      { home },
+    )
+    expect(lines.stdout).toMatch(
+      /^\S+Z ACTIVE peers=0 running=0 queued=0 completed=2 failed=0 cancelled=0 throughput=0\.00\/s$/m,
+    )
+
     const stop = await run(['node', 'stop', '--data-dir', dataDir], { home })
     expect(stop.code).toBe(0)
     expect(stop.stdout).toContain(`stopped the node`)
