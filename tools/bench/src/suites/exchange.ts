@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url'
 import type { Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { mockBackend } from '@p2p-ai/engine'
+import { generateIdentity, verifySignature } from '@p2p-ai/identity'
 import { createNode, type P2PNode } from '@p2p-ai/node'
 import { encodeFrame, frameDecoder } from '@p2p-ai/protocol'
 import { createTransport, type Transport } from '@p2p-ai/transport'
@@ -270,7 +271,12 @@ interface State {
   dataDir: string
   budgetMs: number
   /** Medians of each case's metrics, for the ratios case. */
-  medians: Map<string, { p50Ms: number[]; tasksPerSec: number[] }>
+  medians: Map<
+    string,
+    { p50Ms: number[]; tasksPerSec: number[]; serverCpuUs: number[]; clientCpuUs: number[] }
+  >
+  /** CPU time of one Ed25519 sign + verify, per round of the calibration case. */
+  cryptoUs: number[]
 }
 
 export default defineSuite<State>({
@@ -286,7 +292,7 @@ export default defineSuite<State>({
       ['libp2p echo', await echoClient(servers.get('libp2p echo')!)],
       ['http', await httpClient(servers.get('http')!)],
     ])
-    return { servers, clients, dataDir, budgetMs: quick ? 300 : 2_000, medians: new Map() }
+    return { servers, clients, dataDir, budgetMs: quick ? 300 : 2_000, medians: new Map(), cryptoUs: [] }
   },
   teardown: async (state) => {
     for (const client of state.clients.values()) await client.close().catch(() => {})
@@ -297,6 +303,27 @@ export default defineSuite<State>({
     await rm(state.dataDir, { recursive: true, force: true })
   },
   cases: (state) => [
+    measure(
+      'crypto: sign + verify',
+      () => {
+        // The Ed25519 work every task costs each side, measured now: on a shared machine it
+        // calibrates the CPU figures of the other cases (per task, in units of this).
+        const identity = generateIdentity()
+        const message = new Uint8Array(520)
+        const signature = identity.sign(message)
+        const n = 500
+        const cpu0 = process.cpuUsage()
+        for (let i = 0; i < n; i++) {
+          identity.sign(message)
+          verifySignature(identity.publicKey, message, signature)
+        }
+        const cpu = process.cpuUsage(cpu0)
+        const cpuUs = (cpu.user + cpu.system) / n
+        state.cryptoUs.push(cpuUs)
+        return { cpuUsPerPair: cpuUs }
+      },
+      { rounds: 5, warmupRounds: 1, units: { cpuUsPerPair: 'µs' } },
+    ),
     ...IN_FLIGHT.flatMap((inFlight) =>
       SYSTEMS.map((system) => {
         const name = `${system} ×${inFlight}`
@@ -308,9 +335,16 @@ export default defineSuite<State>({
             const r = await drive(state.clients.get(system)!.call, inFlight, state.budgetMs)
             const serverCpuUs = await server.cpu()
             if (!warmup) {
-              const m = state.medians.get(name) ?? { p50Ms: [], tasksPerSec: [] }
+              const m = state.medians.get(name) ?? {
+                p50Ms: [],
+                tasksPerSec: [],
+                serverCpuUs: [],
+                clientCpuUs: [],
+              }
               m.p50Ms.push(r.p50Ms)
               m.tasksPerSec.push(r.tasksPerSec)
+              m.serverCpuUs.push(serverCpuUs / r.tasks)
+              m.clientCpuUs.push(r.clientCpuUs / r.tasks)
               state.medians.set(name, m)
             }
             return {
@@ -342,6 +376,12 @@ export default defineSuite<State>({
           out[`p50 vs http ×${inFlight}`] = median(p2p.p50Ms) / median(http.p50Ms)
           out[`tasks/s vs echo ×${inFlight}`] = median(p2p.tasksPerSec) / median(echo.tasksPerSec)
           out[`tasks/s vs http ×${inFlight}`] = median(p2p.tasksPerSec) / median(http.tasksPerSec)
+          if (state.cryptoUs.length > 0) {
+            // Per-task CPU of each p2p-ai process in units of one sign + verify (its crypto floor).
+            const pair = median(state.cryptoUs)
+            out[`server cpu/crypto ×${inFlight}`] = median(p2p.serverCpuUs) / pair
+            out[`client cpu/crypto ×${inFlight}`] = median(p2p.clientCpuUs) / pair
+          }
         }
         if (Object.keys(out).length === 0)
           throw new Error('ratios need the other cases of this suite in the same run')
