@@ -167,10 +167,11 @@ describe('pullModel', () => {
   })
 
   it('fails a stalled download with reason timeout and a cut one with reason network', async () => {
-    expect((await failure({ repo: 'acme/stall', stallTimeoutMs: 200 }, 'stall')).err).toMatchObject({
+    expect((await failure({ repo: 'acme/stall', stallTimeoutMs: 1000 }, 'stall')).err).toMatchObject({
       reason: 'timeout',
     })
-    const cut = await failure({ repo: 'acme/truncated' }, 'cut')
+    // A client that missed the close would report `timeout` after 5 s rather than hang the test.
+    const cut = await failure({ repo: 'acme/truncated', stallTimeoutMs: 5000 }, 'cut')
     expect(cut.err).toMatchObject({ code: 'ERR_MODEL_DOWNLOAD_FAILED', reason: 'network' })
     expect(await listFiles(cut.dir).catch(() => [])).toEqual([])
   })

@@ -111,6 +111,13 @@ function get(
  * reason and leaves nothing behind.
  */
 export async function downloadFile(url: string, dest: string, options: DownloadOptions): Promise<Downloaded> {
+  // The directory comes first: no await may sit between receiving the response and listening to
+  // it, or a body that ends (or breaks) meanwhile goes unnoticed and the download hangs.
+  try {
+    await mkdir(dirname(dest), { recursive: true })
+  } catch (err) {
+    throw failure(url, 'filesystem', (err as Error).message, { cause: err })
+  }
   let current = new URL(url)
   const origin = current.origin
   let expectedSha: string | undefined
@@ -155,12 +162,6 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
   const lengthHeader = Number(res.headers['content-length'])
   const total = Number.isSafeInteger(lengthHeader) && lengthHeader >= 0 ? lengthHeader : undefined
   const tmp = `${dest}.part-${process.pid}-${randomBytes(4).toString('hex')}`
-  try {
-    await mkdir(dirname(dest), { recursive: true })
-  } catch (err) {
-    res.resume()
-    throw failure(url, 'filesystem', (err as Error).message, { cause: err })
-  }
   const hash = createHash('sha256')
   let received = 0
   const out = createWriteStream(tmp)
@@ -190,8 +191,14 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
                   },
                 ),
         )
+      let ended = false
       res.on('error', cut)
       res.on('aborted', () => cut())
+      // Whatever else happens, a response that closes before its end is cut short.
+      res.on('close', () => {
+        if (!ended) cut()
+      })
+      if (res.destroyed && !res.complete) cut()
       out.on('error', (err) => stop(failure(url, 'filesystem', err.message, { cause: err })))
       const onAbort = (): void => stop(options.signal?.reason)
       options.signal?.addEventListener('abort', onAbort, { once: true })
@@ -205,6 +212,7 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
         }
       })
       res.on('end', () => {
+        ended = true
         options.signal?.removeEventListener('abort', onAbort)
         if (settled) return
         if (!res.complete) return stop(failure(url, 'network', 'connection closed mid-body'))
