@@ -1,0 +1,45 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+import { cleanUp, run, tempHome } from './helpers.js'
+
+const TRACER = fileURLToPath(new URL('./fixtures/trace-imports.mjs', import.meta.url))
+
+afterEach(cleanUp)
+
+/** The modules a command line loads. */
+async function modulesOf(args: string[]): Promise<string[]> {
+  const home = await tempHome()
+  const file = join(home, 'imports.txt')
+  // A config that fails validation: `node start` loads the node package, then stops at once.
+  await writeFile(join(home, 'bad.yaml'), 'network:\n  maxConnections: -1\n')
+  await run(args, { home, env: { NODE_OPTIONS: `--import ${TRACER}`, TRACE_IMPORTS_FILE: file } })
+  return (await readFile(file, 'utf8')).trim().split('\n')
+}
+
+describe('client commands stay light', () => {
+  it('node status, task list and --help load no libp2p, no node package, no engine', async () => {
+    for (const args of [
+      ['node', 'status'],
+      ['task', 'list', '--json'],
+      ['--help'],
+      ['task', 'submit', '--type', 'mock', '--input', 'x'],
+    ]) {
+      const modules = await modulesOf(args)
+      expect(
+        modules.some((m) => m.includes('apps/cli/dist/bin.js')),
+        args.join(' '),
+      ).toBe(true)
+      const heavy = modules.filter((m) =>
+        /libp2p|packages\/(node|engine|transport)\/|onnxruntime|better-sqlite3|pino/.test(m),
+      )
+      expect(heavy, args.join(' ')).toEqual([])
+    }
+  })
+
+  it('while node start does load them (so the tracer sees what it should)', async () => {
+    const modules = await modulesOf(['node', 'start', '--config', 'bad.yaml', '--no-mdns'])
+    expect(modules.some((m) => m.includes('packages/node/dist'))).toBe(true)
+  })
+})
