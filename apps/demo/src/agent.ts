@@ -15,8 +15,12 @@ import { createInterface } from 'node:readline'
 import { mockBackend, onnxBackend } from '@p2p-ai/engine'
 import { createNode, type P2PNode } from '@p2p-ai/node'
 import type { AgentConfig, AgentEvent } from './agent-protocol.js'
+import { AGENT_CANCEL_GRACE_MS } from './constants.js'
 
 type EventBody<E> = E extends { at: number } ? Omit<E, 'at'> : never
+
+// The demo went away mid-write (EPIPE): its closed stdin stops this agent; nothing to report to.
+process.stdout.on('error', () => {})
 
 function emit(event: EventBody<AgentEvent>): void {
   process.stdout.write(`${JSON.stringify({ ...event, at: Date.now() })}\n`)
@@ -43,6 +47,12 @@ async function start(config: AgentConfig): Promise<P2PNode> {
       mdns: { enabled: true, interface: 'loopback', serviceTag: config.serviceTag },
     },
     engine: { concurrency: config.concurrency },
+    // A cancelled task's worker is terminated if it has not stopped after the grace time, and
+    // terminating a worker while ONNX Runtime creates a session aborts the whole process
+    // ("terminate called after throwing an instance of 'Napi::Error'", SIGABRT). Under heavy load
+    // a requester cancels tasks it wrongly takes for stalled; a long grace lets ONNX Runtime
+    // finish instead, so the agent survives (the task is cancelled all the same).
+    engineOptions: { cancelGraceMs: AGENT_CANCEL_GRACE_MS },
     backends: [
       // A timer and a checksum: nothing to take off the main thread.
       mockBackend({ worker: false }),

@@ -27,6 +27,8 @@ export const MOCK_LATENCY_MS = 1000
 
 /** Tasks each agent's engine runs at once. */
 export const AGENT_CONCURRENCY = 2
+/** How long an agent's engine lets a cancelled task's worker stop by itself (see agent.ts). */
+export const AGENT_CANCEL_GRACE_MS = 15_000
 
 /** Registry name of the embedding model the demo builds and every agent serves. */
 export const EMBED_MODEL = 'demo-embed'

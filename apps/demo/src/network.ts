@@ -19,6 +19,8 @@ export class PeerGraph {
   readonly #connected = new Map<string, Set<string>>()
   /** `a|b` (sorted names) → time of the first connection between them. */
   readonly #firstSeen = new Map<string, number>()
+  /** `a>b` → when `a` last saw `b` connect. */
+  readonly #seenAt = new Map<string, number>()
   readonly #listeners = new Set<() => void>()
 
   name(peerId: string | undefined): string {
@@ -46,6 +48,7 @@ export class PeerGraph {
     const set = this.#connected.get(name) ?? new Set<string>()
     this.#connected.set(name, set)
     set.add(other)
+    this.#seenAt.set(`${name}>${other}`, at)
     const key = [name, other].sort().join('|')
     const first = !this.#firstSeen.has(key)
     if (first) this.#firstSeen.set(key, at)
@@ -56,6 +59,11 @@ export class PeerGraph {
   disconnect(name: string, peerId: string): void {
     this.#connected.get(name)?.delete(this.name(peerId))
     for (const l of this.#listeners) l()
+  }
+
+  /** When `name` last saw `other` connect (undefined if never). */
+  seenAt(name: string, other: string): number | undefined {
+    return this.#seenAt.get(`${name}>${other}`)
   }
 
   /** First connection time of each pair, by sorted names. */

@@ -44,8 +44,10 @@ export interface TaskReport {
   readonly status: string
   /** The agent whose result was accepted. */
   readonly ranOn: string | null
-  /** Network hops from the requester to that agent (the exchange talks to providers directly). */
+  /** Links from the requester to that agent: 1 when sent to it directly; null when forwarded (see `via`). */
   readonly hops: number | null
+  /** For a forwarded task: the neighbour the requester sent it to. */
+  readonly via?: string
   readonly attempts: readonly AttemptReport[]
   /** Submit to verified result, as the requester measured it. */
   readonly latencyMs: number
@@ -107,6 +109,8 @@ export interface DemoSummary {
   readonly latencyMs: LatencySummary | null
   readonly byType: Readonly<Record<string, number>>
   readonly byAgent: Readonly<Record<string, number>>
+  /** Verified tasks by the hops their result came over. */
+  readonly byHops: Readonly<Record<string, number>>
   readonly failedOver: number
 }
 

@@ -77,20 +77,22 @@ export async function discover(
   narrate()
   const capable = (): boolean => agents.every((a) => canRun(node, started.ready.get(a.name)!.peerId, types))
   const meshed = (): boolean => names.every(complete)
-  let meshAt: number | undefined
   let error: unknown
+  const waiting = waitUntil(() => meshed() && capable(), {
+    timeoutMs: DISCOVERY_TIMEOUT_MS,
+    what: 'a full mesh',
+    signal,
+  })
+  offs.push(graph.onChange(waiting.wake))
   try {
-    await waitUntil(
-      () => {
-        if (meshAt === undefined && meshed()) meshAt = Date.now()
-        return meshed() && capable()
-      },
-      { timeoutMs: DISCOVERY_TIMEOUT_MS, what: 'a full mesh', signal },
-    ).promise
+    await waiting.promise
   } catch (err) {
     if (signal.aborted) throw err
     error = err
   }
+  // The mesh was complete when the last node saw its last peer connect, by the nodes' own clocks.
+  const seen = names.flatMap((a) => names.filter((b) => b !== a).map((b) => graph.seenAt(a, b)))
+  const meshAt = meshed() && seen.every((t) => t !== undefined) ? Math.max(...(seen as number[])) : undefined
   const expected = (names.length * (names.length - 1)) / 2
   const connections = countConnections(graph, names)
   const pairs = graph.pairs().map(({ a, b, at }) => ({

@@ -30,6 +30,7 @@ export function summarize(
     latencyMs: latencySummary(tasks.map((t) => t.latencyMs)),
     byType: countBy(verified, (t) => t.type),
     byAgent: countBy(verified, (t) => t.ranOn),
+    byHops: countBy(verified, (t) => (t.hops === null ? 'forwarded' : String(t.hops))),
     failedOver: tasks.filter((t) => t.attempts.some((a) => a.error !== undefined)).length,
   }
 }
@@ -39,6 +40,19 @@ const pairs = (counts: Readonly<Record<string, number>>): string =>
   Object.entries(counts)
     .map(([k, n]) => `${k} ${n}`)
     .join(', ')
+
+function hops(byHops: Readonly<Record<string, number>>): string {
+  const say = (h: string): string =>
+    h === 'forwarded' ? 'forwarded' : `over ${h} hop${h === '1' ? '' : 's'}`
+  const keys = Object.keys(byHops)
+  if (keys.length === 1) return h1(keys[0]!)
+  return Object.entries(byHops)
+    .map(([h, n]) => `${n} ${say(h)}`)
+    .join(', ')
+  function h1(h: string): string {
+    return h === 'forwarded' ? 'all forwarded' : `${h} hop${h === '1' ? '' : 's'} each`
+  }
+}
 
 export function narrateSummary(
   say: Narrator,
@@ -65,7 +79,7 @@ export function narrateSummary(
   const byAgent = Object.entries(s.byAgent).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
   row(
     'routes',
-    `${byAgent.map(([k, n]) => `${k} ${n}`).join(', ')}; 1 hop each${s.failedOver === 0 ? '' : `; ${s.failedOver} moved to another agent after a failed attempt`}`,
+    `${byAgent.map(([k, n]) => `${k} ${n}`).join(', ')}; ${hops(s.byHops)}${s.failedOver === 0 ? '' : `; ${s.failedOver} moved to another agent after a failed attempt`}`,
   )
   if (s.latencyMs !== null)
     row(

@@ -152,6 +152,9 @@ async function toReport(
   const { graph, node } = init
   const completed = record.status === 'COMPLETED'
   const remote = record.peer !== undefined && record.peer !== node.peerId
+  // A forwarded task names the neighbour it went to (`peer`) and the node that ran it (`provider`).
+  const ranOn = record.provider ?? record.peer
+  const forwarded = record.provider !== undefined && record.provider !== record.peer
   const check = completed
     ? await init.verifier.check(task, record.output)
     : { ok: false, detail: 'no output' }
@@ -164,8 +167,10 @@ async function toReport(
     type: task.type,
     label: task.label,
     status: record.status,
-    ranOn: completed ? graph.name(record.peer) : null,
-    hops: record.peer === undefined ? null : remote ? 1 : 0,
+    ranOn: completed ? graph.name(ranOn) : null,
+    // The record does not count the links of a forwarded route (at least 2); a direct one is 1.
+    hops: record.peer === undefined || forwarded ? null : remote ? 1 : 0,
+    ...(forwarded ? { via: graph.name(record.peer) } : {}),
     attempts,
     latencyMs: (record.finishedAt ?? Date.now()) - record.submittedAt,
     queuedMs: record.timings?.queuedMs ?? null,
@@ -185,7 +190,7 @@ function narrateTask(say: Narrator, t: TaskReport, width: number): void {
   const failed = t.attempts.filter((a) => a.error !== undefined)
   const detours = failed.map((a) => `${a.ranOn} ${p.yellow(`✖ ${why(a.error!.code)}`)} ↻ `).join('')
   if (t.status === 'COMPLETED' && t.signed && t.outputChecked) {
-    const hops = `${t.hops} hop${t.hops === 1 ? '' : 's'}`
+    const hops = t.hops === null ? `via ${t.via ?? '?'}` : `${t.hops} hop${t.hops === 1 ? '' : 's'}`
     say.ok(
       `${head} → ${detours}${p.bold(t.ranOn ?? '?')}  ${hops}  ${duration(t.latencyMs).padStart(7)}  ${p.dim(t.check)}`,
     )
