@@ -39,6 +39,7 @@ export { type TextBackendInit, textBackend } from './backends/text.js'
 export * from './constants.js'
 export type { TaskEngineInit } from './engine/config.js'
 export {
+  type GetOptions,
   type RunOptions,
   type StopOptions,
   type SubmitOptions,

@@ -533,6 +533,16 @@ describe('taskEngine: queries', () => {
     expect(e.get('nope')).toBeUndefined()
   })
 
+  it('answers status queries without the output when asked to', async () => {
+    const e = make({ backends: [mockBackend({ worker: false })] })
+    const done = await (await e.submit({ id: 'out', type: 'mock', input: { text: 'result' } })).result()
+    const { output, ...status } = done
+    expect(output).toMatchObject({ text: 'result' })
+    expect(e.get('out', { output: false })).toEqual(status)
+    expect(e.list({ output: false })).toEqual([status])
+    expect(e.get('out')).toEqual(done)
+  })
+
   it('keeps at most historyLimit finished records in memory without a store', async () => {
     const e = make({ backends: [mockBackend({ worker: false })], historyLimit: 3 })
     for (let i = 0; i < 5; i++) await e.run({ id: `t${i}`, type: 'mock', input: {} })

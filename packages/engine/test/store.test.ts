@@ -77,6 +77,15 @@ describe('resultStore', () => {
     expect(store.path).toBe(':memory:')
   })
 
+  it('reads statuses without outputs when asked to', () => {
+    const store = open({ inMemory: true, now: () => 2000 })
+    store.put(record('big', { output: { text: 'x'.repeat(100_000) } }))
+    const { output, ...status } = record('big')
+    expect(store.get('big', { output: false })).toEqual(status)
+    expect(store.list({ output: false })).toEqual([status])
+    expect(store.get('big')?.output).toEqual({ text: 'x'.repeat(100_000) })
+  })
+
   it('replaces a record with the same id', () => {
     const store = open({ inMemory: true, now: () => 2000 })
     store.put(record('x', { output: 1 }))
@@ -279,6 +288,8 @@ describe('taskEngine with a result store', () => {
     })
     try {
       expect(second.get('kept')).toEqual(done)
+      expect(second.get('kept', { output: false })?.output).toBeUndefined()
+      expect(second.list({ output: false }).map((r) => r.output)).toEqual([undefined, undefined])
       expect(second.get('bad')).toEqual(failed)
       expect(second.list().map((r) => r.id)).toEqual(['bad', 'kept'])
       expect(second.list({ status: 'FAILED' }).map((r) => r.id)).toEqual(['bad'])

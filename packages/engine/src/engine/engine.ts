@@ -18,7 +18,7 @@ import type { ResultStore } from '../store/store.js'
 import type { TaskRecord, TaskRequest, TaskStatus } from '../types.js'
 import { raceSignal, waitFor } from './async.js'
 import { type Config, configure, type TaskEngineInit } from './config.js'
-import type { RunOptions, StopOptions, SubmitOptions, TaskEngineEvents } from './options.js'
+import type { GetOptions, RunOptions, StopOptions, SubmitOptions, TaskEngineEvents } from './options.js'
 import {
   capabilities,
   type EngineCapabilities,
@@ -34,7 +34,7 @@ import { codeOf, taskErrorInfo } from './task-error.js'
 import { TurnBudget } from './turn.js'
 import { validateInput, validateRequest } from './validate.js'
 
-export type { RunOptions, StopOptions, SubmitOptions, TaskEngineEvents } from './options.js'
+export type { GetOptions, RunOptions, StopOptions, SubmitOptions, TaskEngineEvents } from './options.js'
 
 const FINAL_EVENT = {
   COMPLETED: 'task:completed',
@@ -163,11 +163,14 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     }
   }
 
-  /** A snapshot of the task, or `undefined` if unknown or expired. May throw the store's errors. */
-  get(id: string): TaskRecord | undefined {
+  /**
+   * A snapshot of the task, or `undefined` if unknown or expired; without the output with
+   * `{ output: false }` (a status query). May throw the store's errors.
+   */
+  get(id: string, options: GetOptions = {}): TaskRecord | undefined {
     const state = this.#active.get(id)
     if (state !== undefined) return state.record()
-    return this.#results.get(id)
+    return this.#results.get(id, options.output !== false)
   }
 
   /** Tasks newest first: queued and running from memory, finished ones from the store. */

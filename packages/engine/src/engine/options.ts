@@ -6,6 +6,17 @@ export interface SubmitOptions {
   readonly signal?: AbortSignal
 }
 
+/** Per-call options of `get`. */
+export interface GetOptions {
+  /**
+   * Include the output. A status query passes `false`: a stored output may be megabytes of JSON,
+   * which is parsed only when asked for.
+   *
+   * @default true
+   */
+  readonly output?: boolean
+}
+
 /** Per-call options of `run`. */
 export interface RunOptions {
   /** Aborting cancels the task. */

@@ -10,6 +10,7 @@ import type { ResultStore } from '../store/store.js'
 import { isTerminal, TASK_STATUSES, type TaskRecord, type TaskStatus } from '../types.js'
 import type { Config } from './config.js'
 import type { Registry } from './registry.js'
+import { withoutOutput } from './results.js'
 import type { TaskState } from './task.js'
 
 /** Per-call options of `list`. */
@@ -22,6 +23,8 @@ export interface ListOptions {
   readonly limit?: number
   /** Tasks to skip. @default 0 */
   readonly offset?: number
+  /** Include outputs; `false` lists statuses cheaply, whatever the outputs' size. @default true */
+  readonly output?: boolean
 }
 
 /** What an engine announces to peers. */
@@ -94,11 +97,15 @@ export function list(
     for (const state of active) if (matches(state)) found.push({ record: state.record(), seq: state.seq })
   }
   if (status === undefined || isTerminal(status)) {
-    for (const [record, seq] of history) if (matches(record)) found.push({ record, seq })
+    for (const [record, seq] of history) {
+      if (matches(record))
+        found.push({ record: options.output === false ? withoutOutput(record) : record, seq })
+    }
     if (store !== undefined) {
       const rows = store.list({
         ...(status === undefined ? {} : { status }),
         ...(type === undefined ? {} : { type }),
+        ...(options.output === false ? { output: false } : {}),
         limit: window,
       })
       for (const [i, record] of rows.entries()) found.push({ record, seq: -1 - i })

@@ -69,8 +69,10 @@ export class Results {
   }
 
   /** The record of a finished task; store errors propagate. */
-  get(id: string): TaskRecord | undefined {
-    return this.#history.get(id) ?? this.store?.get(id)
+  get(id: string, output = true): TaskRecord | undefined {
+    const record = this.#history.get(id)
+    if (record !== undefined) return output ? record : withoutOutput(record)
+    return this.store?.get(id, { output })
   }
 
   /** Like `get`, but a broken store counts as not knowing the task (and shows in `storeError`). */
@@ -82,6 +84,13 @@ export class Results {
       return undefined
     }
   }
+}
+
+/** A copy of `record` without its output. */
+export function withoutOutput(record: TaskRecord): TaskRecord {
+  if (record.output === undefined) return record
+  const { output: _, ...rest } = record
+  return rest
 }
 
 /** Finished records in memory, oldest first, evicted by count and by estimated bytes. */

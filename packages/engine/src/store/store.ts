@@ -18,7 +18,15 @@ import {
   StoreIncompatibleError,
 } from '../errors.js'
 import type { TaskRecord, TaskStatus } from '../types.js'
-import { COLUMNS, fromRow, SCHEMA_V1, type TaskParams, type TaskRow, toParams } from './schema.js'
+import {
+  COLUMNS,
+  COLUMNS_NO_OUTPUT,
+  fromRow,
+  SCHEMA_V1,
+  type TaskParams,
+  type TaskRow,
+  toParams,
+} from './schema.js'
 
 export interface ResultStoreInit {
   /**
@@ -64,6 +72,8 @@ export interface ResultStoreInit {
 
 export interface ListQuery {
   readonly status?: TaskStatus
+  /** Read the outputs too; `false` skips them (cheap with large outputs). @default true */
+  readonly output?: boolean
   readonly type?: string
   /** @default 20 */
   readonly limit?: number
@@ -85,8 +95,8 @@ export interface ResultStore {
    * `TypeError` if the output is not JSON-serialisable (a BigInt, a cycle).
    */
   put(record: TaskRecord): void
-  /** The record, unless unknown or expired. */
-  get(id: string): TaskRecord | undefined
+  /** The record, unless unknown or expired; without its output if `output: false`. */
+  get(id: string, options?: { readonly output?: boolean }): TaskRecord | undefined
   /** Whether a record exists and has not expired. */
   has(id: string): boolean
   /** Newest first (by `queuedAt`). */
@@ -114,6 +124,7 @@ class SqliteResultStore implements ResultStore {
   readonly #timer: NodeJS.Timeout | undefined
   readonly #put: Database.Statement<TaskParams>
   readonly #get: Database.Statement<[string, number], TaskRow>
+  readonly #getStatus: Database.Statement<[string, number], TaskRow>
   readonly #has: Database.Statement<[string, number], { one: number }>
   readonly #delete: Database.Statement<[string]>
   readonly #purge: Database.Statement<[number, number]>
@@ -164,6 +175,7 @@ class SqliteResultStore implements ResultStore {
       `INSERT OR REPLACE INTO tasks (${COLUMNS}) VALUES (@id, @type, @status, @priority, @backend, @queued_at, @started_at, @finished_at, @expires_at, @output, @error_code, @error_message, @meta)`,
     )
     this.#get = db.prepare(`SELECT ${COLUMNS} FROM tasks WHERE id = ? AND expires_at > ?`)
+    this.#getStatus = db.prepare(`SELECT ${COLUMNS_NO_OUTPUT} FROM tasks WHERE id = ? AND expires_at > ?`)
     this.#has = db.prepare('SELECT 1 AS one FROM tasks WHERE id = ? AND expires_at > ?')
     this.#delete = db.prepare('DELETE FROM tasks WHERE id = ?')
     this.#purge = db.prepare(
@@ -193,8 +205,9 @@ class SqliteResultStore implements ResultStore {
     this.#run(() => this.#put.run(toParams(record, outputJson, expiresAt)))
   }
 
-  get(id: string): TaskRecord | undefined {
-    const row = this.#run(() => this.#get.get(id, this.#now()))
+  get(id: string, options: { readonly output?: boolean } = {}): TaskRecord | undefined {
+    const stmt = options.output === false ? this.#getStatus : this.#get
+    const row = this.#run(() => stmt.get(id, this.#now()))
     return row === undefined ? undefined : fromRow(row)
   }
 
@@ -207,7 +220,7 @@ class SqliteResultStore implements ResultStore {
     const offset = query.offset ?? 0
     const { where, params } = filter(query)
     const stmt = this.#listStatement(
-      `SELECT ${COLUMNS} FROM tasks WHERE ${where} ORDER BY queued_at DESC, rowid DESC LIMIT ? OFFSET ?`,
+      `SELECT ${query.output === false ? COLUMNS_NO_OUTPUT : COLUMNS} FROM tasks WHERE ${where} ORDER BY queued_at DESC, rowid DESC LIMIT ? OFFSET ?`,
     )
     const rows = this.#run(() => stmt.all(this.#now(), ...params, limit, offset) as TaskRow[])
     return rows.map(fromRow)
