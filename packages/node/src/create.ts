@@ -6,6 +6,7 @@ import { createTransport, type Transport } from '@p2p-ai/transport'
 import { resolveNodeConfig } from './config/load.js'
 import type { NodeConfigInput } from './config/types.js'
 import { STORE_DIR_NAME } from './constants.js'
+import { pskFromConfig } from './create-psk.js'
 import { DataDirError } from './errors.js'
 import { ComponentLoggers, createLogger, type Logger, silentLogger } from './logger.js'
 import { DEFAULT_AGENT_VERSION } from './metadata.js'
@@ -39,7 +40,10 @@ export interface NodeInit extends NodeConfigInput {
   engineOptions?: Omit<TaskEngineInit, 'concurrency' | 'maxQueueLength' | 'timeoutMs' | 'store' | 'backends'>
   /** What identify tells peers. @default `p2p-ai/<version>` */
   agentVersion?: string
-  /** Private network: only nodes with this pre-shared key can connect (see `generatePsk()`). */
+  /**
+   * Private network: only nodes with this pre-shared key can connect (see `generatePsk()`).
+   * Overrides `network.psk` and `network.pskFile`.
+   */
   psk?: Uint8Array
   /** Watch this config file while running and apply changes (see `NodeWatchInit`). */
   watch?: NodeWatchInit
@@ -74,6 +78,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     ...configInput
   } = init
   const config = resolveNodeConfig(configInput)
+  const networkKey = psk ?? (await pskFromConfig(config.network))
   signal?.throwIfAborted()
   const root = logger ?? (init.log === undefined ? silentLogger() : createLogger(config.log))
 
@@ -120,7 +125,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
         ? { interface: config.network.mdns.interface, serviceTag: config.network.mdns.serviceTag }
         : false,
       dht: config.network.dht,
-      ...(psk === undefined ? {} : { psk }),
+      ...(networkKey === undefined ? {} : { psk: networkKey }),
       start: false,
     })
   } catch (err) {

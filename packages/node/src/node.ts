@@ -122,7 +122,13 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         log: parts.loggers.get('exchange'),
         peerRtt: (peer) => this.#peers.get(peer)?.rttMs,
       },
-      { ...parts.exchange, agentVersion: this.#agentVersion },
+      {
+        access: c.access,
+        relay: c.forwarding.enabled,
+        maxHops: c.forwarding.maxHops,
+        ...parts.exchange,
+        agentVersion: this.#agentVersion,
+      },
     )
     this.#health = new HealthMonitor({
       intervalMs: c.health.intervalMs,
@@ -401,6 +407,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       reconnectMaxAttempts: c.reconnect.maxAttempts,
     })
     this.#health.configure(c.health.intervalMs, c.health.checkTimeoutMs)
+    if (change.applied.some((path) => path.startsWith('access.'))) this.exchange.setAccessPolicy(c.access)
     if (change.applied.length > 0) this.#log.info({ fields: change.applied }, 'configuration reloaded')
     if (change.restartRequired.length > 0) {
       this.#log.warn(

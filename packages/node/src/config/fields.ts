@@ -18,6 +18,7 @@ import {
   ENV_PREFIX,
   IDENTITY_FILE_NAME,
 } from '../constants.js'
+import { DEFAULT_MAX_HOPS } from '../exchange/constants.js'
 import { defaultDataDir, type Env } from './paths.js'
 import { LOG_LEVELS } from './types.js'
 
@@ -25,8 +26,19 @@ import { LOG_LEVELS } from './types.js'
 export type FieldType =
   | { readonly kind: 'integer'; readonly min: number; readonly max: number }
   | { readonly kind: 'boolean' }
-  | { readonly kind: 'string' }
-  | { readonly kind: 'path' }
+  | {
+      readonly kind: 'string'
+      /** A shape the value must have, and how to say it (`64 hexadecimal digits`). */
+      readonly pattern?: RegExp
+      readonly expected?: string
+      /** The empty string means "not set" (the default). */
+      readonly optional?: boolean
+    }
+  | {
+      readonly kind: 'path'
+      /** The empty string means "not set" (the default). */
+      readonly optional?: boolean
+    }
   | { readonly kind: 'enum'; readonly values: readonly string[] }
   | {
       readonly kind: 'list'
@@ -68,6 +80,10 @@ function multiaddrProblem(item: string): string | undefined {
 
 function bootstrapProblem(item: string): string | undefined {
   return multiaddrProblem(item) ?? (/\/p2p\/[^/]+$/.test(item) ? undefined : 'must end with /p2p/<peerId>')
+}
+
+function peerIdProblem(item: string): string | undefined {
+  return /^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/.test(item) ? undefined : 'an Ed25519 PeerId, 12D3KooW…'
 }
 
 const int = (min: number, max: number): FieldType => ({ kind: 'integer', min, max })
@@ -148,6 +164,53 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     default: constant(false),
     reload: 'restart',
     description: 'Run the Kademlia DHT (`/p2p-ai/kad/1.0.0`) for discovery beyond the LAN.',
+  },
+  {
+    path: 'network.psk',
+    type: { kind: 'string', pattern: /^[0-9a-fA-F]{64}$/, expected: '64 hexadecimal digits', optional: true },
+    default: constant(''),
+    reload: 'restart',
+    description:
+      'Private network: a 32-byte pre-shared key in hex; only nodes with the same key can connect (libp2p pnet). Empty: a public network. Prefer `network.pskFile`.',
+  },
+  {
+    path: 'network.pskFile',
+    type: { kind: 'path', optional: true },
+    default: constant(''),
+    reload: 'restart',
+    description:
+      'Private network: a file holding the pre-shared key, in the libp2p pnet format (`generatePsk()`, go-ipfs `swarm.key`) or as 64 hex digits. Not together with `network.psk`.',
+  },
+  {
+    path: 'access.mode',
+    type: { kind: 'enum', values: ['open', 'allowlist'] },
+    default: constant('open'),
+    reload: 'live',
+    description:
+      '`open`: any peer may send tasks here and receive them. `allowlist`: only the peers in `access.allowlist`; others get `ERR_ACCESS_DENIED`, and no task is sent or relayed to them.',
+  },
+  {
+    path: 'access.allowlist',
+    type: { kind: 'list', check: peerIdProblem, item: 'PeerId', items: 'PeerIds' },
+    default: constant([]),
+    reload: 'live',
+    description: 'PeerIds admitted when `access.mode` is `allowlist`.',
+  },
+  {
+    path: 'forwarding.enabled',
+    type: { kind: 'boolean' },
+    default: constant(true),
+    reload: 'restart',
+    description:
+      'Relay tasks this node cannot run to a peer that can (and announce which task types it reaches that way). Tasks forwarded to a type this node runs are run either way.',
+  },
+  {
+    path: 'forwarding.maxHops',
+    type: int(1, 16),
+    default: constant(DEFAULT_MAX_HOPS),
+    reload: 'restart',
+    description:
+      'Links a task submitted here may travel to its provider (1: connected peers only), and the longest route this node announces.',
   },
   {
     path: 'heartbeat.intervalMs',
@@ -282,7 +345,7 @@ export function describeType(type: FieldType): string {
     case 'boolean':
       return 'true or false'
     case 'string':
-      return 'a non-empty string'
+      return type.expected ?? 'a non-empty string'
     case 'path':
       return 'a file system path'
     case 'enum':

@@ -50,6 +50,22 @@ export interface NodeConfig {
     }
     /** Run the Kademlia DHT for discovery beyond the LAN. */
     dht: boolean
+    /** Private network key as 64 hex digits; empty for a public network. */
+    psk: string
+    /** File holding the private network key (pnet format or 64 hex digits); empty for none. */
+    pskFile: string
+  }
+  access: {
+    /** `open`: any peer; `allowlist`: only `allowlist` (others get `ERR_ACCESS_DENIED`). Changeable at run time. */
+    mode: 'open' | 'allowlist'
+    /** PeerIds admitted in `allowlist` mode. Changeable at run time. */
+    allowlist: string[]
+  }
+  forwarding: {
+    /** Relay tasks this node cannot run towards a peer that can. */
+    enabled: boolean
+    /** Links a task submitted here may travel to its provider. */
+    maxHops: number
   }
   heartbeat: {
     /** Ping every connected peer this often; the RTT goes into the peer table. */

@@ -93,6 +93,19 @@ export function resolveConfig(layers: readonly ConfigLayer[], ctx: ResolveContex
     'at least',
   )
 
+  // One private network key, not two that might differ.
+  const pskFile = found.get('network.pskFile')
+  if (valid.get('network.psk') && valid.get('network.pskFile') && pskFile) {
+    issues.push(
+      issue(
+        pskFile.layer,
+        ['network', 'pskFile'],
+        'nothing while network.psk is set (one or the other)',
+        pskFile.value,
+      ),
+    )
+  }
+
   if (issues.length > 0) {
     throw new ConfigValidationError(sortIssues(issues), layers.find((l) => l.file !== undefined)?.file)
   }
@@ -178,8 +191,11 @@ function check(field: FieldSpec, f: Found, issues: ConfigIssue[], env: Env): unk
     case 'boolean':
       return typeof value === 'boolean' ? value : fail()
     case 'string':
-      return typeof value === 'string' && value.trim() !== '' ? value : fail()
+      if (type.optional === true && value === '') return value
+      if (typeof value !== 'string' || value.trim() === '') return fail()
+      return type.pattern === undefined || type.pattern.test(value) ? value : fail()
     case 'path':
+      if (type.optional === true && value === '') return value
       if (typeof value !== 'string' || value.trim() === '' || value.includes('\0')) return fail()
       return resolvePath(value, layer.baseDir, env)
     case 'enum':
