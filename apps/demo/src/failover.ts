@@ -102,6 +102,12 @@ export function narrateFailover(say: Narrator, f: FailoverReport): void {
     )
   }
   for (const r of f.recovered) {
+    if (r.detectedMs < 0) {
+      say.ok(
+        `#${r.number}: the requester had already moved it off ${f.victim} (${why(r.error)}) before the kill; verified result from ${p.bold(r.to)} ${duration(r.recoveredMs)} after the kill`,
+      )
+      continue
+    }
     say.ok(
       `#${r.number}: the attempt on ${f.victim} failed (${why(r.error)}, ${duration(r.detectedMs)} after the kill), ${r.acceptedMs === null ? `went to ${p.bold(r.to)}` : `accepted by ${p.bold(r.to)} ${duration(r.acceptedMs)} later`}, verified result ${duration(r.recoveredMs)} after the kill`,
     )
