@@ -53,6 +53,36 @@ function record(id: string, overrides: Partial<TaskRecord> = {}): TaskRecord {
   }
 }
 
+/**
+ * Runs a fixture that prints one id per acknowledged write, kills it with SIGKILL after `count`
+ * acknowledgements, and returns the acknowledged ids.
+ */
+async function killAfter(fixture: string, directory: string, count: number): Promise<string[]> {
+  const script = fileURLToPath(new URL(`./fixtures/engine/${fixture}`, import.meta.url))
+  const child = spawn(process.execPath, [script, directory], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const acknowledged: string[] = []
+  let buffered = ''
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+  await new Promise<void>((resolve, reject) => {
+    child.on('error', reject)
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (data: string) => {
+      buffered += data
+      const lines = buffered.split('\n')
+      buffered = lines.pop() ?? ''
+      acknowledged.push(...lines)
+      if (acknowledged.length >= count && !child.killed) {
+        child.kill('SIGKILL')
+        resolve()
+      }
+    })
+    void exited.then(() => resolve())
+  })
+  await exited
+  expect(child.signalCode).toBe('SIGKILL')
+  return acknowledged
+}
+
 describe('resultStore', () => {
   it('stores and returns records exactly, including errors and meta', () => {
     const store = open({ inMemory: true, now: () => 2000 })
@@ -177,33 +207,30 @@ describe('resultStore', () => {
 
   it('keeps every acknowledged write when the process is killed mid-burst (SIGKILL)', async () => {
     const directory = tempDir()
-    const writer = fileURLToPath(new URL('./fixtures/engine/store-writer.mjs', import.meta.url))
-    const child = spawn(process.execPath, [writer, directory], { stdio: ['ignore', 'pipe', 'inherit'] })
-    const acknowledged: string[] = []
-    let buffered = ''
-    await new Promise<void>((resolve, reject) => {
-      child.on('error', reject)
-      child.stdout.setEncoding('utf8')
-      child.stdout.on('data', (data: string) => {
-        buffered += data
-        const lines = buffered.split('\n')
-        buffered = lines.pop() ?? ''
-        acknowledged.push(...lines)
-        if (acknowledged.length >= 2000 && !child.killed) {
-          child.kill('SIGKILL')
-          resolve()
-        }
-      })
-      child.on('exit', () => resolve())
-    })
-    await new Promise<void>((resolve) =>
-      child.exitCode !== null || child.signalCode !== null ? resolve() : child.on('exit', () => resolve()),
-    )
-    expect(child.signalCode).toBe('SIGKILL')
+    const acknowledged = await killAfter('store-writer.mjs', directory, 2000)
     const store = open({ directory })
-    const missing = acknowledged.filter((id) => !store.has(id))
-    expect(missing).toEqual([])
+    expect(acknowledged.filter((id) => !store.has(id))).toEqual([])
     expect(store.count()).toBeGreaterThanOrEqual(acknowledged.length)
+  })
+
+  it('writes from another thread with putAsync, in batches, and finishes them on close', async () => {
+    const directory = tempDir()
+    const store = resultStore({ directory, now: () => 2000 })
+    const writes = Array.from({ length: 200 }, (_, i) => store.putAsync(record(`async-${i}`)))
+    await writes[0]
+    store.close()
+    await Promise.all(writes)
+    const reopened = open({ directory, now: () => 2000 })
+    expect(reopened.count()).toBe(200)
+    expect(reopened.get('async-199')).toEqual(record('async-199'))
+    await expect(reopened.putAsync(record('bad', { output: { n: 1n } }))).rejects.toBeInstanceOf(TypeError)
+    await expect(reopened.putAsync(record('fn', { output: { f: () => 1 } }))).rejects.toBeInstanceOf(
+      TypeError,
+    )
+    await reopened.putAsync(record('fine'))
+    expect(reopened.has('fine')).toBe(true)
+    reopened.close()
+    await expect(reopened.putAsync(record('late'))).rejects.toBeInstanceOf(StoreClosedError)
   })
 
   it('refuses a garbage file with ERR_STORE_CORRUPT naming the file and the way out', () => {
@@ -303,10 +330,44 @@ describe('taskEngine with a result store', () => {
     }
   })
 
+  it('keeps every acknowledged result when the engine process is killed (SIGKILL)', async () => {
+    const directory = tempDir()
+    const acknowledged = await killAfter('engine-writer.mjs', directory, 1000)
+    const store = open({ directory })
+    expect(acknowledged.filter((id) => !store.has(id))).toEqual([])
+  })
+
+  it('never loses sight of a result while the writer thread stores it', async () => {
+    const e = taskEngine({
+      builtins: false,
+      backends: [mockBackend({ worker: false })],
+      store: resultStore({ directory: tempDir() }),
+    })
+    try {
+      const handle = await e.submit({ id: 'w', type: 'mock', input: { text: 'x' } })
+      let finished = false
+      void handle.result().then(() => {
+        finished = true
+      })
+      const seen = new Set<string | undefined>()
+      while (!finished) {
+        seen.add(e.get('w')?.status)
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      expect(seen.has(undefined)).toBe(false)
+      const done = await handle.result()
+      expect(e.get('w')).toEqual(done)
+      expect(e.store?.get('w')).toEqual(done)
+      expect(e.list().map((r) => r.id)).toEqual(['w'])
+    } finally {
+      await e.stop()
+    }
+  })
+
   it('fails a task whose output cannot be stored instead of losing it silently', async () => {
     const e = taskEngine({
       builtins: false,
-      store: resultStore({ inMemory: true }),
+      store: resultStore({ directory: tempDir() }),
       backends: [
         {
           name: 'bigint',

@@ -123,16 +123,14 @@ describe('worker pool', () => {
   })
 
   it('keeps the main thread responsive while every worker is busy', async () => {
-    const e = make({ backends: [mockBackend()], concurrency: 2 })
-    const busy = [
-      await e.submit({ type: 'mock', input: { cpuMs: 400 } }),
-      await e.submit({ type: 'mock', input: { cpuMs: 400 } }),
-    ]
-    await until(() => busy.every((h) => h.record().progress !== undefined))
-    // A timer set now fires while both workers still spin; on the main thread it could not.
+    const e = make({ backends: [stuck()], concurrency: 2, cancelGraceMs: 100 })
+    const busy = [await e.submit({ type: 'stuck', input: {} }), await e.submit({ type: 'stuck', input: {} })]
+    await until(() => busy.every((h) => h.record().progress?.message === 'spinning'))
+    // Both workers spin forever; a timer on the main thread still fires, and queries still answer.
     await new Promise((resolve) => setTimeout(resolve, 10))
     expect(busy.map((h) => e.get(h.id)?.status)).toEqual(['RUNNING', 'RUNNING'])
-    await Promise.all(busy.map((h) => h.result()))
+    expect(e.capabilities()).toMatchObject({ running: 2, queued: 0 })
+    for (const h of busy) h.cancel()
   })
 
   it('ends every worker thread on stop', async () => {

@@ -453,7 +453,13 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
           : new BackendFailedError(state.error.message, { cause: err })
     }
     this.#active.delete(state.id)
-    this.#results.persist(state)
+    // The result is announced once recorded: for a file store, when the writer thread committed it.
+    const recorded = this.#results.persist(state)
+    if (recorded === undefined) this.#announce(state)
+    else void recorded.then(() => this.#announce(state))
+  }
+
+  #announce(state: TaskState): void {
     const record = state.record()
     state.resolveDone(record)
     this.emit(FINAL_EVENT[state.status as FinalStatus], () => record)
@@ -480,6 +486,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     for (const state of [...this.#active.values()]) this.#abort(state, 'CANCELLED', stopped())
     // Bounded: every held slot comes back within the grace period (plus the worker backstop).
     if (this.#running > 0) await this.#idle()
+    await this.#results.flush()
     this.#stopController.abort(stopped())
     await Promise.all(this.#registry.entries.map((entry) => this.#registry.unload(entry)))
     try {

@@ -15,6 +15,9 @@ export class Results {
   readonly #store: ResultStore | undefined
   readonly #history: History
   readonly #onStoreError: (err: Error) => void
+  /** Records being written by the store's writer thread, served from here until committed. */
+  readonly #pending = new Map<string, readonly [TaskRecord, number]>()
+  readonly #inflight = new Set<Promise<void>>()
 
   constructor(
     store: ResultStore | undefined,
@@ -33,44 +36,63 @@ export class Results {
     return store === undefined || store.closed ? undefined : store
   }
 
-  /** Records in memory, oldest first, with their submission sequence numbers. */
-  history(): Iterable<readonly [TaskRecord, number]> {
-    return this.#history.entries()
+  /** Records in memory (history, then writes in flight), with their submission sequence numbers. */
+  *history(): Iterable<readonly [TaskRecord, number]> {
+    yield* this.#history.entries()
+    yield* this.#pending.values()
   }
 
   /**
-   * Keeps the final record of `state`. An output that cannot be stored as JSON turns the task into
-   * a `FAILED` one (that is the backend's failure: it could not be sent to a peer either).
+   * Keeps the final record of `state`: synchronously (returns `undefined`), or through the store's
+   * writer thread (returns a promise that settles once the record is kept somewhere; meanwhile it
+   * is served from memory). An output that cannot be stored as JSON turns the task into a `FAILED`
+   * one: that is the backend's failure, as it could not be sent to a peer either.
    */
-  persist(state: TaskState): void {
+  persist(state: TaskState): Promise<void> | undefined {
     const store = this.store
-    if (store !== undefined) {
-      try {
-        store.put(state.record())
-        this.storeError = undefined
-        return
-      } catch (err) {
-        if (err instanceof TypeError && state.status === 'COMPLETED') {
-          state.status = 'FAILED'
-          state.output = undefined
-          state.progress = undefined
-          state.errorObject = new BackendFailedError(
-            `output of task ${state.id} is not JSON-serialisable: ${err.message}`,
-          )
-          state.error = taskErrorInfo(state.errorObject)
-          this.persist(state)
-          return
-        }
-        this.storeError = err as Error
-        this.#onStoreError(err as Error)
-      }
+    if (store === undefined) {
+      this.#history.add(state.record(), state.seq)
+      return undefined
     }
-    this.#history.add(state.record(), state.seq)
+    const write = this.#write(store, state)
+    this.#inflight.add(write)
+    void write.finally(() => this.#inflight.delete(write))
+    return write
+  }
+
+  async #write(store: ResultStore, state: TaskState): Promise<void> {
+    const record = state.record()
+    this.#pending.set(state.id, [record, state.seq])
+    try {
+      await store.putAsync(record)
+      this.storeError = undefined
+    } catch (err) {
+      if (err instanceof TypeError && state.status === 'COMPLETED') {
+        state.status = 'FAILED'
+        state.output = undefined
+        state.progress = undefined
+        state.errorObject = new BackendFailedError(
+          `output of task ${state.id} is not JSON-serialisable: ${err.message}`,
+        )
+        state.error = taskErrorInfo(state.errorObject)
+        return this.#write(store, state)
+      }
+      this.storeError = err as Error
+      this.#onStoreError(err as Error)
+      this.#history.add(state.record(), state.seq)
+    } finally {
+      if (this.#pending.get(state.id)?.[0] === record) this.#pending.delete(state.id)
+    }
+  }
+
+  /** Resolves once every write in flight has settled. */
+  async flush(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight])
   }
 
   /** The record of a finished task; store errors propagate. */
   get(id: string, output = true): TaskRecord | undefined {
-    const record = this.#history.get(id)
+    const record = this.#pending.get(id)?.[0] ?? this.#history.get(id)
     if (record !== undefined) return output ? record : withoutOutput(record)
     return this.store?.get(id, { output })
   }

@@ -58,6 +58,9 @@ export interface TaskParams {
 
 export const COLUMNS =
   'id, type, status, priority, backend, queued_at, started_at, finished_at, expires_at, output, error_code, error_message, meta'
+/** Inserts a record or replaces the one with the same id; named parameters as in `TaskParams`. */
+export const INSERT_SQL = `INSERT OR REPLACE INTO tasks (${COLUMNS}) VALUES (@id, @type, @status, @priority, @backend, @queued_at, @started_at, @finished_at, @expires_at, @output, @error_code, @error_message, @meta)`
+
 /** The same columns without reading the output (a status query must not parse megabytes). */
 export const COLUMNS_NO_OUTPUT = COLUMNS.replace('output', 'NULL AS output')
 

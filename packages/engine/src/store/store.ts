@@ -22,11 +22,14 @@ import {
   COLUMNS,
   COLUMNS_NO_OUTPUT,
   fromRow,
+  INSERT_SQL,
   SCHEMA_V1,
   type TaskParams,
   type TaskRow,
   toParams,
 } from './schema.js'
+import { mapError } from './sqlite-error.js'
+import { StoreWriter } from './writer.js'
 
 export interface ResultStoreInit {
   /**
@@ -95,6 +98,13 @@ export interface ResultStore {
    * `TypeError` if the output is not JSON-serialisable (a BigInt, a cycle).
    */
   put(record: TaskRecord): void
+  /**
+   * Like `put`, but for a file store the serialisation and the write happen on a writer thread,
+   * so a large output costs the caller's thread only a structured clone; writes arriving together
+   * share a transaction. Resolves once durable; rejects with a `TypeError` for an output that is
+   * not JSON. An in-memory store writes synchronously. Order relative to `put` is not guaranteed.
+   */
+  putAsync(record: TaskRecord): Promise<void>
   /** The record, unless unknown or expired; without its output if `output: false`. */
   get(id: string, options?: { readonly output?: boolean }): TaskRecord | undefined
   /** Whether a record exists and has not expired. */
@@ -105,7 +115,10 @@ export interface ResultStore {
   delete(id: string): boolean
   /** Deletes expired records now; returns how many. */
   purge(): number
-  /** Closes the database; later calls throw `StoreClosedError`. Idempotent. */
+  /**
+   * Closes the database; later calls throw `StoreClosedError`. Writes already passed to `putAsync`
+   * still complete. Idempotent.
+   */
   close(): void
   readonly closed: boolean
 }
@@ -129,6 +142,7 @@ class SqliteResultStore implements ResultStore {
   readonly #delete: Database.Statement<[string]>
   readonly #purge: Database.Statement<[number, number]>
   readonly #lists = new Map<string, Database.Statement>()
+  readonly #writer: StoreWriter | undefined
   #closed = false
 
   constructor(init: ResultStoreInit) {
@@ -171,9 +185,11 @@ class SqliteResultStore implements ResultStore {
     }
     this.recoveredFrom = recoveredFrom
     this.#db = db
-    this.#put = db.prepare(
-      `INSERT OR REPLACE INTO tasks (${COLUMNS}) VALUES (@id, @type, @status, @priority, @backend, @queued_at, @started_at, @finished_at, @expires_at, @output, @error_code, @error_message, @meta)`,
-    )
+    this.#writer =
+      this.path === ':memory:'
+        ? undefined
+        : new StoreWriter({ path: this.path, synchronous: init.synchronous ?? 'NORMAL' })
+    this.#put = db.prepare(INSERT_SQL)
     this.#get = db.prepare(`SELECT ${COLUMNS} FROM tasks WHERE id = ? AND expires_at > ?`)
     this.#getStatus = db.prepare(`SELECT ${COLUMNS_NO_OUTPUT} FROM tasks WHERE id = ? AND expires_at > ?`)
     this.#has = db.prepare('SELECT 1 AS one FROM tasks WHERE id = ? AND expires_at > ?')
@@ -203,6 +219,18 @@ class SqliteResultStore implements ResultStore {
     const outputJson = record.output === undefined ? undefined : JSON.stringify(record.output)
     const expiresAt = (record.finishedAt ?? this.#now()) + this.#ttlMs
     this.#run(() => this.#put.run(toParams(record, outputJson, expiresAt)))
+  }
+
+  putAsync(record: TaskRecord): Promise<void> {
+    if (this.#writer === undefined || this.#closed) {
+      try {
+        this.put(record)
+        return Promise.resolve()
+      } catch (err) {
+        return Promise.reject(err)
+      }
+    }
+    return this.#writer.write(record, (record.finishedAt ?? this.#now()) + this.#ttlMs)
   }
 
   get(id: string, options: { readonly output?: boolean } = {}): TaskRecord | undefined {
@@ -251,6 +279,7 @@ class SqliteResultStore implements ResultStore {
     this.#closed = true
     clearInterval(this.#timer)
     this.#db.close()
+    void this.#writer?.close()
   }
 
   #listStatement(sql: string): Database.Statement {
@@ -324,18 +353,6 @@ function open(path: string, synchronous: 'NORMAL' | 'FULL'): Database.Database {
     db?.close()
     throw mapError(err, path)
   }
-}
-
-function mapError(err: unknown, path: string): unknown {
-  if (!(err instanceof Database.SqliteError)) return err
-  if (err.code === 'SQLITE_NOTADB' || err.code.startsWith('SQLITE_CORRUPT')) {
-    return new StoreCorruptError(
-      `the result store ${path} is corrupt (${err.message}). Stop the node, move the file and its -wal/-shm companions aside (e.g. mv ${path} ${path}.bad), and start again with an empty store; or open it with onCorrupt: 'move-aside'`,
-      path,
-      { cause: err },
-    )
-  }
-  return new StoreError(`result store ${path}: ${err.message} (${err.code})`, { cause: err })
 }
 
 function moveAside(path: string, now: number): string {
