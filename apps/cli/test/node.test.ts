@@ -164,7 +164,7 @@ describe('a node started with --detach', () => {
     expect(after.code).toBe(3)
   }, 90_000)
 
-  it('reports a failed task or a bad input with exit code 4, and refuses a task type nobody runs with exit 2', async () => {
+  it('reports failed, invalid and cancelled tasks with exit code 4, and refuses a task type nobody runs with exit 2', async () => {
     const home = await tempHome()
     const dataDir = join(home, 'node-a')
     await startNode(home, dataDir)
@@ -211,6 +211,31 @@ describe('a node started with --detach', () => {
     expect(badInput.code).toBe(4)
     expect(badInput.stderr).toMatch(/failed: .*size.*\[ERR_INVALID_INPUT\]/)
     expect(badInput.stderr).toContain('hint: check the input fields of a chunk task')
+    const slow = await run(
+      [
+        'task',
+        'submit',
+        '--type',
+        'mock',
+        '--input-json',
+        '{"text":"x","latencyMs":20000}',
+        '--data-dir',
+        dataDir,
+      ],
+      { home },
+    )
+    const slowId = slow.stdout.trim()
+    const early = await run(['task', 'result', slowId, '--data-dir', dataDir], { home })
+    expect(early.code).toBe(1)
+    expect(early.stderr).toMatch(/has not finished: it is (PENDING|QUEUED|RUNNING)/)
+    expect(early.stderr).toContain(`task result ${slowId} --wait`)
+    const cancel = await run(['task', 'cancel', slowId, '--data-dir', dataDir], { home })
+    expect(cancel.stdout).toContain(`cancelled task ${slowId}`)
+    const cancelled = await run(['task', 'result', slowId, '--wait', '--data-dir', dataDir], { home })
+    expect(cancelled.code).toBe(4)
+    expect(cancelled.stderr).toContain(`task ${slowId} was cancelled`)
+    const again = await run(['task', 'cancel', slowId, '--data-dir', dataDir], { home })
+    expect(again.stdout).toContain('had already finished (CANCELLED)')
     const missing = await run(['task', 'result', 'no-such-task', '--data-dir', dataDir], { home })
     expect(missing.code).toBe(1)
     expect(missing.stderr).toContain('no task with id "no-such-task"')
@@ -297,12 +322,24 @@ describe('a node started with --detach', () => {
     }
     expect(voted).toMatchObject({ status: 'COMPLETED', backend: 'redundant', meta: { agreement: '2/2' } })
     expect(voted.meta.peers.split(',').sort()).toEqual([a.peerId, b.peerId].sort())
-    const three = await run(
-      ['task', 'submit', '--type', 'chunk', '--input', 'x', '--redundancy', '3', ...nodeB],
+    const pinned = await run(
+      [
+        'task',
+        'submit',
+        '--type',
+        'chunk',
+        '--input',
+        'x',
+        '--redundancy',
+        '2',
+        '--target',
+        a.peerId,
+        ...nodeB,
+      ],
       { home },
     )
-    expect(three.code).toBe(1)
-    expect(three.stderr).toContain('--redundancy 3 needs 3 nodes that run "chunk"; 2 do')
+    expect(pinned.code).toBe(2)
+    expect(pinned.stderr).toContain('redundancy picks its own peers: it does not go with a target')
   }, 90_000)
 
   it('requires the token: no token or a wrong one gets 401, another Host gets 403', async () => {

@@ -51,7 +51,8 @@ export const TASK_COMMANDS: readonly CommandSpec[] = [
         min: 1,
         max: 16,
         default: 1,
-        description: 'run on k peers and compare their results',
+        description:
+          'run on k distinct nodes the network picks and keep the output more than half agree on (fails with ERR_NO_AGREEMENT otherwise)',
       },
       {
         name: 'timeout',

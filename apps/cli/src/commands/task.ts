@@ -97,6 +97,8 @@ function hintForTaskError(task: TaskJson): string | undefined {
       return 'give it longer with --timeout <seconds>'
     case 'ERR_INVALID_INPUT':
       return `check the input fields of a ${task.type} task (docs/cli.md, "Task inputs")`
+    case 'ERR_NO_AGREEMENT':
+      return 'the nodes that ran it gave different answers; no majority agreed'
     case 'ERR_MODEL_NOT_FOUND':
       return `add one with \`${BIN_NAME} models add\` or \`${BIN_NAME} models pull\`, then restart the node`
     default:

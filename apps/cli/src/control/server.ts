@@ -88,7 +88,6 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   ERR_NO_CAPABLE_PEER: 503,
   ERR_ROUTING_UNAVAILABLE: 501,
   ERR_INVALID_MULTIADDR: 400,
-  ERR_NOT_ENOUGH_PEERS: 503,
 }
 
 /**

@@ -19,6 +19,12 @@ export interface NetworkRecordLike {
   readonly output?: unknown
   readonly error?: { readonly code: string; readonly message: string }
   readonly attempts: readonly unknown[]
+  /** For a redundant task: who answered and whether each agreed with the accepted answer. */
+  readonly redundancy?: {
+    readonly k: number
+    readonly required: number
+    readonly answers: ReadonlyArray<{ readonly peer: string; readonly agreed: boolean }>
+  }
 }
 
 export interface NetworkHandleLike {
@@ -37,7 +43,7 @@ export interface ExchangeNode {
       priority?: number
       timeoutMs?: number
     },
-    options?: { target?: string; signal?: AbortSignal },
+    options?: { target?: string; redundancy?: number; signal?: AbortSignal },
   ): NetworkHandleLike | Promise<NetworkHandleLike>
   readonly tasks: {
     get(id: string): NetworkRecordLike | undefined
@@ -64,19 +70,29 @@ export function exchangeOf(node: object): ExchangeNode | undefined {
 /** A record of the exchange as the control API shows it; `peer` is set for tasks run elsewhere. */
 export function networkRecordToJson(r: NetworkRecordLike, self: string): TaskJson {
   const remote = r.peer !== undefined && r.peer !== self
+  const vote = r.redundancy
+  const meta =
+    vote !== undefined
+      ? {
+          agreement: `${vote.answers.filter((a) => a.agreed).length}/${vote.k}`,
+          peers: vote.answers.map((a) => a.peer).join(','),
+        }
+      : remote
+        ? { peer: r.peer! }
+        : undefined
   return {
     id: r.id,
     type: r.type,
     status: r.status,
     priority: r.priority,
-    backend: remote ? 'remote' : 'local',
+    backend: vote !== undefined ? 'redundant' : remote ? 'remote' : 'local',
     queuedAt: r.submittedAt,
     ...(r.startedAt === undefined ? {} : { startedAt: r.startedAt }),
     ...(r.finishedAt === undefined ? {} : { finishedAt: r.finishedAt }),
     ...(r.progress === undefined ? {} : { progress: r.progress }),
     ...(r.status === 'COMPLETED' ? { output: r.output } : {}),
     ...(r.error === undefined ? {} : { error: { code: r.error.code, message: r.error.message } }),
-    ...(remote ? { meta: { peer: r.peer! } } : {}),
+    ...(meta === undefined ? {} : { meta }),
     // The exchange lists the attempts that failed; the one running or that produced the result is not among them.
     attempts:
       r.attempts.length +

@@ -10,7 +10,6 @@ import type {
   TaskJson,
 } from '../control/types.js'
 import { type ExchangeNode, exchangeOf, networkRecordToJson } from './exchange.js'
-import { peerRuns, RedundantTasks } from './redundancy.js'
 import { TaskCounter } from './stats.js'
 
 export interface NodeTargetInit {
@@ -21,6 +20,8 @@ export interface NodeTargetInit {
   readonly shutdown: () => void
   /** Settles once the model backends have loaded (or failed to); `models()` waits for it, briefly. */
   readonly modelsReady?: Promise<unknown>
+  /** Whether the node's task exchange runs redundant tasks (`redundancy` > 1). */
+  readonly redundancy?: boolean
 }
 
 /** How long a models listing waits for the model backends to load. */
@@ -41,14 +42,6 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
   const engine: TaskEngine = node.engine
   const exchange: ExchangeNode | undefined = exchangeOf(node)
   const counter = new TaskCounter(engine)
-  const redundant: RedundantTasks = new RedundantTasks({
-    node: { peerId: node.peerId, peers: () => node.peers(), engine },
-    routing: exchange !== undefined,
-    submitTo: (request, target) => submitOne(request, target),
-    get: (id) => get(id),
-    wait: (id, ms, signal) => waitOne(id, ms, signal),
-    cancel: (id) => cancelOne(id),
-  })
   const self = node.peerId
 
   const isLocal = (target: string | undefined): boolean =>
@@ -56,6 +49,18 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
 
   async function submitOne(request: SubmitRequest, target: string | undefined): Promise<TaskJson> {
     const { type, input, id, priority, timeoutMs } = request
+    const redundancy = request.redundancy ?? 1
+    if (redundancy > 1) {
+      if (exchange === undefined || init.redundancy !== true) {
+        throw coded(
+          'ERR_ROUTING_UNAVAILABLE',
+          `--redundancy ${redundancy} needs a node whose task exchange runs redundant tasks; this one's does not`,
+        )
+      }
+      if (target !== undefined && target !== 'auto') {
+        throw coded('ERR_INVALID_REQUEST', 'redundancy picks its own peers: it does not go with a target')
+      }
+    }
     if (exchange !== undefined) {
       if (target === undefined) checkSomeoneRuns(type)
       const handle = await exchange.submit(
@@ -66,7 +71,10 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
           ...(priority === undefined ? {} : { priority }),
           ...(timeoutMs === undefined ? {} : { timeoutMs }),
         },
-        { target: target === undefined ? 'auto' : isLocal(target) ? 'local' : target },
+        {
+          target: target === undefined ? 'auto' : isLocal(target) ? 'local' : target,
+          ...(redundancy > 1 ? { redundancy } : {}),
+        },
       )
       return networkRecordToJson(handle.record(), self)
     }
@@ -189,19 +197,16 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
     peers: (): PeerJson[] => node.peers(),
     connect: (address, options) => node.connect(address, options),
     async submit(request) {
-      if ((request.redundancy ?? 1) > 1) return redundant.submit(request)
       return submitOne(request, request.target)
     },
-    task: (id) => redundant.get(id) ?? get(id),
-    wait: (id, timeoutMs, signal) =>
-      redundant.has(id) ? redundant.wait(id, timeoutMs, signal) : waitOne(id, timeoutMs, signal),
+    task: (id) => get(id),
+    wait: (id, timeoutMs, signal) => waitOne(id, timeoutMs, signal),
     list(query: TaskQuery): TaskJson[] {
       const matches = (t: TaskJson): boolean =>
         (query.status === undefined || t.status === query.status) &&
         (query.type === undefined || t.type === query.type)
       const window = query.offset + query.limit
       const byId = new Map<string, TaskJson>()
-      for (const t of redundant.list()) if (matches(t)) byId.set(t.id, t)
       for (const r of exchange?.tasks.list({ limit: Math.max(window, 100) }) ?? []) {
         const t = networkRecordToJson(r, self)
         if (matches(t) && !byId.has(t.id)) byId.set(t.id, t)
@@ -220,7 +225,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
       }
       return [...byId.values()].sort((a, b) => b.queuedAt - a.queuedAt).slice(query.offset, window)
     },
-    cancel: (id): CancelJson => (redundant.has(id) ? redundant.cancel(id) : cancelOne(id)),
+    cancel: (id): CancelJson => cancelOne(id),
     async models(): Promise<ModelJson[]> {
       if (init.modelsReady !== undefined) {
         let timer: NodeJS.Timeout | undefined
@@ -244,6 +249,12 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
       counter.dispose()
     },
   }
+}
+
+/** Whether a peer announced it runs `type`. */
+function peerRuns(peer: PeerJson, type: string): boolean {
+  const caps = peer.capabilities as { taskTypes?: unknown } | undefined
+  return Array.isArray(caps?.taskTypes) && caps.taskTypes.includes(type)
 }
 
 function isFinal(t: TaskJson): boolean {

@@ -50,10 +50,11 @@ async function runNode(
   daemon: boolean,
 ): Promise<number> {
   // The network stack loads here and only here: client commands never pay for it.
-  const [{ loadConfig, createNode }, { mockBackend, onnxBackend }] = await Promise.all([
+  const [nodeModule, { mockBackend, onnxBackend }] = await Promise.all([
     import('@p2p-ai/node'),
     import('@p2p-ai/engine'),
   ])
+  const { loadConfig, createNode } = nodeModule
   const loaded = await loadConfig({
     ...(configFile === undefined ? {} : { file: configFile }),
     env: { ...io.env, [ENV.DATA_DIR]: dataDir },
@@ -97,6 +98,8 @@ async function runNode(
       dataDir,
       cliVersion: CLI_VERSION,
       modelsReady,
+      // Redundant runs arrived in the exchange with its agreement vote (ERR_NO_AGREEMENT).
+      redundancy: 'NoAgreementError' in nodeModule,
       shutdown: () => stopRequested.abort(),
     })
     const token = newToken()
