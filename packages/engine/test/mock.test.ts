@@ -55,10 +55,13 @@ describe('mockBackend', () => {
     const mock = mockBackend({ worker: false })
     const fractions: number[] = []
     await mock.run(
-      { id: 'c', type: 'mock', input: { cpuMs: 30 } },
+      { id: 'c', type: 'mock', input: { cpuMs: 200 } },
       { ...options(), onProgress: (p) => fractions.push(p.fraction) },
     )
-    expect(fractions.length).toBeGreaterThan(2)
+    // The spin is measured in wall time, so a loaded machine sees fewer, larger slices:
+    // pin the shape of the reports, not their number.
+    expect(fractions.length).toBeGreaterThan(1)
+    expect([...fractions].sort((a, b) => a - b)).toEqual(fractions)
     expect(fractions.at(-1)).toBe(1)
     const controller = new AbortController()
     const run = mock.run({ id: 'd', type: 'mock', input: { cpuMs: 10_000 } }, options(controller.signal))
