@@ -20,8 +20,10 @@ export async function failoverReport(
       enabled: true,
       observed: false,
       victim: null,
+      trigger: run.trigger?.number ?? null,
       killedAtMs: null,
       runningAtKill: [],
+      finishedThere: [],
       exitSignal: null,
       recovered: [],
       noticedBy: [],
@@ -64,18 +66,24 @@ export async function failoverReport(
   const interrupted = run.tasks.filter((t) =>
     t.attempts.some((a) => a.ranOn === victimName && a.error !== undefined),
   )
+  // A task the victim had just finished may still look running to the demo (its event was on the
+  // way): its verified result had left before the kill. Everything else it held must have moved.
+  const finishedThere = kill.running.filter(
+    (n) => verified.has(n) && run.tasks[n - 1]?.ranOn === victimName && n !== kill.trigger,
+  )
   const observed =
     exit.signal === 'SIGKILL' &&
-    kill.running.length > 0 &&
-    recovered.length > 0 &&
+    recovered.some((r) => r.number === kill.trigger) &&
     interrupted.every((t) => verified.has(t.number) && t.ranOn !== victimName) &&
-    kill.running.every((n) => recovered.some((r) => r.number === n))
+    kill.running.every((n) => verified.has(n))
   return {
     enabled: true,
     observed,
     victim: victimName,
+    trigger: kill.trigger,
     killedAtMs: kill.at - run.startedAt,
     runningAtKill: kill.running,
+    finishedThere,
     exitSignal: exit.signal,
     recovered,
     noticedBy,
@@ -85,13 +93,15 @@ export async function failoverReport(
 export function narrateFailover(say: Narrator, f: FailoverReport): void {
   const p = say.paint
   if (f.victim === null) {
-    say.fail('no agent was killed: the task chosen for it never started')
+    say.fail(failoverProblem(f))
     return
   }
   const running = f.runningAtKill.map((n) => `#${n}`)
   say.note(
     `${f.victim} was killed with SIGKILL ${duration(f.killedAtMs ?? 0)} into the run, in the middle of ${listing(running)}.`,
   )
+  for (const n of f.finishedThere)
+    say.ok(`#${n} had just finished on ${f.victim}: its verified result had left before the kill`)
   const requester = f.noticedBy.find((n) => n.name === REQUESTER)
   if (requester !== undefined)
     say.ok(`the requester noticed ${duration(requester.ms)} later: the connection closed without a goodbye`)
@@ -112,9 +122,16 @@ export function narrateFailover(say: Narrator, f: FailoverReport): void {
       `#${r.number}: the attempt on ${f.victim} failed (${why(r.error)}, ${duration(r.detectedMs)} after the kill), ${r.acceptedMs === null ? `went to ${p.bold(r.to)}` : `accepted by ${p.bold(r.to)} ${duration(r.acceptedMs)} later`}, verified result ${duration(r.recoveredMs)} after the kill`,
     )
   }
-  if (f.observed)
-    say.ok(`nothing was lost: every task ${f.victim} held completed, verified, on another agent`)
-  else if (f.exitSignal !== 'SIGKILL')
-    say.fail(`${f.victim} did not die of the SIGKILL (${f.exitSignal ?? 'exit'})`)
-  else say.fail(`the failover was not observed: not every task ${f.victim} held completed elsewhere`)
+  if (f.observed) say.ok(`nothing was lost: every task ${f.victim} held has its verified result`)
+  else say.fail(`the failover was not observed: ${failoverProblem(f)}`)
+}
+
+/** Why a failover does not count as observed, in a few words. */
+export function failoverProblem(f: FailoverReport): string {
+  if (f.victim === null) return `no agent was killed: task #${f.trigger ?? '?'}, chosen for it, never started`
+  if (f.exitSignal !== 'SIGKILL')
+    return `${f.victim} did not die of the SIGKILL (${f.exitSignal ?? 'it exited'})`
+  if (!f.recovered.some((r) => r.number === f.trigger))
+    return `#${f.trigger}, which ${f.victim} was killed in the middle of, did not complete on another agent`
+  return `not every task ${f.victim} held has a verified result`
 }

@@ -67,10 +67,14 @@ export interface FailoverReport {
   /** An agent was killed while running a task, and that task completed, verified, on another agent. */
   readonly observed: boolean
   readonly victim: string | null
+  /** The mock task whose start on the victim set off the kill. */
+  readonly trigger: number | null
   /** Since the first task was sent, in ms. */
   readonly killedAtMs: number | null
-  /** Tasks the victim was running when it was killed, by number. */
+  /** Tasks the victim had started and not reported finished when it was killed, by number. */
   readonly runningAtKill: readonly number[]
+  /** Of those, the ones it had in fact just finished (the result had left; the event had not arrived). */
+  readonly finishedThere: readonly number[]
   /** How the victim ended: must be the SIGKILL. */
   readonly exitSignal: string | null
   readonly recovered: ReadonlyArray<{

@@ -20,6 +20,8 @@ export interface Kill {
   readonly at: number
   /** Task numbers the victim had started and not finished. */
   readonly running: readonly number[]
+  /** The task whose start set off the kill. */
+  readonly trigger: number
 }
 
 export interface TaskRun {
@@ -82,6 +84,7 @@ export async function runTasks(init: TaskRunInit): Promise<TaskRun> {
           victim: agent,
           at: Date.now(),
           running: [...(running.get(agent) ?? [])].sort((a, b) => a - b),
+          trigger: task.number,
         }
         agent.kill()
         say.event(
