@@ -141,6 +141,29 @@ describe('taskEngine: running tasks', () => {
     expect(e.capabilities().taskTypes).toEqual([{ name: 'upper', backend: 'upper' }])
   })
 
+  it('lists each task type once, even when one backend serves several', () => {
+    const text: Backend = {
+      name: 'words',
+      taskTypes: [
+        { name: 'upper', input: z.object({ text: z.string() }) },
+        { name: 'lower', input: z.object({ text: z.string() }) },
+        { name: 'title', input: z.object({ text: z.string() }) },
+      ],
+      async load() {},
+      async run() {
+        return {}
+      },
+      async unload() {},
+    }
+    const e = make()
+    e.backends.register(text)
+    expect(e.capabilities().taskTypes).toEqual([
+      { name: 'upper', backend: 'words' },
+      { name: 'lower', backend: 'words' },
+      { name: 'title', backend: 'words' },
+    ])
+  })
+
   it('loads an in-process backend once before its first task and unloads it on stop', async () => {
     const gate = gateBackend()
     const e = make({ backends: [gate.backend] })

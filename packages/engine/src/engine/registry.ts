@@ -99,9 +99,8 @@ export class Registry {
 
   /** Registered task types (of backends not removed), with their backend. */
   taskTypes(): Array<{ type: TaskType; backend: string }> {
-    return [...this.#byType.values()].flatMap((e) =>
-      [...e.taskTypes.values()].map((type) => ({ type, backend: e.name })),
-    )
+    // One row per type: a backend serving several types appears once for each of them.
+    return [...this.#byType].map(([name, e]) => ({ type: e.taskTypes.get(name) as TaskType, backend: e.name }))
   }
 
   add(backend: Backend, options: RegisterOptions = {}): BackendEntry {
