@@ -394,10 +394,14 @@ export default defineSuite<State>({
           'p2p-ai over each baseline: p50 latency (lower is better) and tasks/s (higher is better)',
         units: Object.fromEntries(
           IN_FLIGHT.flatMap((n) =>
-            ['p50 vs echo', 'p50 vs http', 'tasks/s vs echo', 'tasks/s vs http'].map((k) => [
-              `${k} ×${n}`,
-              '×',
-            ]),
+            [
+              'p50 vs echo',
+              'p50 vs http',
+              'tasks/s vs echo',
+              'tasks/s vs http',
+              'server cpu/crypto',
+              'client cpu/crypto',
+            ].map((k) => [`${k} ×${n}`, '×']),
           ),
         ),
       },
