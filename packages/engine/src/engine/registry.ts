@@ -100,7 +100,7 @@ export class Registry {
   /** Registered task types (of backends not removed), with their backend. */
   taskTypes(): Array<{ type: TaskType; backend: string }> {
     // One row per type: a backend serving several types appears once for each of them.
-    return [...this.#byType].map(([name, e]) => ({ type: e.taskTypes.get(name) as TaskType, backend: e.name }))
+    return [...this.#byType].map(([name, e]) => ({ type: e.taskTypes.get(name)!, backend: e.name }))
   }
 
   add(backend: Backend, options: RegisterOptions = {}): BackendEntry {
