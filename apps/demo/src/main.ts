@@ -3,7 +3,6 @@ import { HELP, parseDemoArgs } from './args.js'
 import { EXIT } from './constants.js'
 import { UsageError } from './errors.js'
 import { colourFor, narrator, silentNarrator } from './narrate.js'
-import { runDemo } from './run.js'
 
 export interface MainIo {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean }
@@ -40,6 +39,8 @@ export async function main(
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   try {
+    // The network stack and ONNX Runtime load here, not for --help or a usage error.
+    const { runDemo } = await import('./run.js')
     const report = await runDemo(options, say, controller.signal)
     if (options.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
     return report.ok ? EXIT.OK : EXIT.FAILED

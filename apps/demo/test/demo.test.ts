@@ -110,13 +110,13 @@ describe('the demo', () => {
     expect(f.exitSignal).toBe('SIGKILL')
     expect(f.runningAtKill.length).toBeGreaterThan(0)
     expect(report.agents.find((a) => a.name === f.victim)?.end).toBe('killed by the failover')
-    for (const n of f.runningAtKill) {
+    // The task it was killed in the middle of, and any other it held (unless it had just finished
+    // it), failed there with a peer error and completed on another agent.
+    expect(f.runningAtKill).toContain(f.trigger)
+    for (const n of f.runningAtKill.filter((x) => !f.finishedThere.includes(x))) {
       const t = report.tasks[n - 1]!
       expect(t.ranOn).not.toBe(f.victim)
-      expect(t.attempts[0]).toMatchObject({
-        ranOn: f.victim,
-        error: { code: expect.stringMatching(/^ERR_PEER_/) },
-      })
+      expect(t.attempts.find((a) => a.ranOn === f.victim)?.error?.code).toMatch(/^ERR_PEER_/)
       expect(f.recovered.map((x) => x.number)).toContain(n)
     }
     expect(f.noticedBy.map((x) => x.name)).toContain('requester')
@@ -165,12 +165,12 @@ describe('the demo', () => {
     const type = await demo(['--types', 'mock,translate'])
     expect(type.code).toBe(2)
     expect(type.stderr).toContain('unknown task type "translate"; choose from mock, chunk, embed, ocr')
-  })
+  }, 60_000)
 
   it('prints its options with --help', async () => {
     const r = await demo(['--help'])
     expect(r.code).toBe(0)
     for (const option of ['--nodes N', '--tasks N', '--types LIST', '--no-failover', '--json'])
       expect(r.stdout).toContain(option)
-  })
+  }, 60_000)
 })
