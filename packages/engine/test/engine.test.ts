@@ -413,6 +413,28 @@ describe('taskEngine: failures, timeouts and cancellation', () => {
     expect(e.health().status).toBe('healthy')
   })
 
+  it('copes with a JavaScript backend whose run returns a plain value or throws synchronously', async () => {
+    const e = make({
+      backends: [
+        {
+          name: 'plain',
+          taskTypes: [{ name: 'plain', input: z.object({ fail: z.boolean() }) }],
+          async load() {},
+          run: ((task: { input: { fail: boolean } }) => {
+            if (task.input.fail) throw new Error('sync throw')
+            return 'plain value'
+          }) as unknown as Backend['run'],
+          async unload() {},
+        },
+      ],
+    })
+    expect(await e.run({ type: 'plain', input: { fail: false } })).toBe('plain value')
+    await expect(e.run({ type: 'plain', input: { fail: true } })).rejects.toMatchObject({
+      code: 'ERR_BACKEND_FAILED',
+      message: 'sync throw',
+    })
+  })
+
   it('keeps a coded backend error as it is', async () => {
     const e = make({ backends: [mockBackend({ worker: false })] })
     const record = await (await e.submit({ type: 'mock', input: { fail: true } })).result()

@@ -334,7 +334,8 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
       running = entry.pool
         ? entry.pool.run(task, { signal: controller.signal, onProgress })
         : entry.loaded
-          ? entry.backend.run(task, { signal: controller.signal, onProgress })
+          ? // A JavaScript backend may return a plain value; the contract says promise.
+            Promise.resolve(entry.backend.run(task, { signal: controller.signal, onProgress }))
           : this.#registry
               .load(entry, this.#stopController.signal)
               .then(() => entry.backend.run(task, { signal: controller.signal, onProgress }))
