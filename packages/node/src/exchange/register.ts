@@ -27,7 +27,12 @@ export interface TaskDefinition<Input = unknown, Output = unknown> {
   description?: string
   /** Schema of the input: zod 4 (or any Standard Schema). Every request is checked before `run`. */
   input: TaskType<Input>['input']
-  /** Does the work. Resolve with a JSON value; throw an error with a `code` (`ERR_…`) to fail the task. */
+  /**
+   * Does the work. Resolve with a JSON value; throw an error with a `code` (`ERR_…`) to fail the
+   * task. It runs on the node's event loop: CPU-bound work should yield (`await`) every few
+   * milliseconds or run in a worker, since a node that does not answer its peers for about 1.5 s
+   * counts as unresponsive and its tasks move elsewhere.
+   */
   run(input: Input, context: TaskRunContext): Promise<Output> | Output
   /**
    * Most tasks of this type run at once.
