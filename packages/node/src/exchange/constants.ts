@@ -122,6 +122,12 @@ export const CUSTOM_BACKEND_PREFIX = 'task-'
 
 /** Links a task may travel from requester to provider, the first included (a direct request is 1). */
 export const DEFAULT_MAX_HOPS = 10
+/**
+ * How long a neighbour that refused to forward a task type (`ERR_NO_ROUTE`, `ERR_TTL_EXPIRED`) is
+ * skipped for that type, unless it announces anew before: its route may have come back before its
+ * next announcement was due, and then no new announcement ever says so.
+ */
+export const ROUTE_REFUSED_MS = 2_000
 /** `retryAfterMs` of a relay that already relays a task with the same id to the same next hop. */
 export const RELAY_ID_BUSY_RETRY_AFTER_MS = 500
 /** Most providers one redundant task runs on. */

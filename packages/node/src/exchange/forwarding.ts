@@ -31,7 +31,7 @@ import type { Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
 import type { AccessPolicy } from './access-policy.js'
 import { blame, type Choice, codeOf, type TaskSpec } from './attempt.js'
-import { RELAY_ID_BUSY_RETRY_AFTER_MS, RESULT_GRACE_MS } from './constants.js'
+import { RELAY_ID_BUSY_RETRY_AFTER_MS, RESULT_GRACE_MS, ROUTE_REFUSED_MS } from './constants.js'
 import type { ExchangePeer } from './exchange.js'
 import type { ReputationBook } from './reputation.js'
 import type { PendingAttempt, TaskRequester } from './requester.js'
@@ -102,10 +102,11 @@ export class Forwarding {
   readonly #relaying = new Set<string>()
   /**
    * `<peer> <task type>` → the announcement that was current when the peer refused to forward that
-   * type (`ERR_NO_ROUTE`, `ERR_TTL_EXPIRED`): its reach was stale. The peer is skipped for the type
-   * until it announces again, rather than retried on the same stale route.
+   * type (`ERR_NO_ROUTE`, `ERR_TTL_EXPIRED`), and when: its reach was stale. The peer is skipped for
+   * the type until it announces again or `ROUTE_REFUSED_MS` passed, rather than retried at once on
+   * the same stale route.
    */
-  readonly #refused = new Map<string, Capabilities>()
+  readonly #refused = new Map<string, { caps: Capabilities; until: number }>()
 
   constructor(init: ForwardingInit) {
     this.#init = init
@@ -250,14 +251,15 @@ export class Forwarding {
   routeRefused(peer: string, type: string): void {
     const caps = this.#init.neighbours().find((n) => n.peerId === peer)?.capabilities
     if (caps === undefined) return
-    for (const [key, seen] of this.#refused) if (!this.#current(key, seen)) this.#refused.delete(key)
-    this.#refused.set(`${peer} ${type}`, caps)
+    const now = performance.now()
+    for (const [key, mark] of this.#refused) if (mark.until <= now) this.#refused.delete(key)
+    this.#refused.set(`${peer} ${type}`, { caps, until: now + ROUTE_REFUSED_MS })
   }
 
-  /** Whether the announcement recorded under `key` (`<peer> <type>`) is still the peer's latest. */
-  #current(key: string, seen: Capabilities): boolean {
-    const peer = key.slice(0, key.indexOf(' '))
-    return this.#init.neighbours().some((n) => n.peerId === peer && n.capabilities === seen)
+  /** Whether `peer` refused `type` under the announcement `caps`, recently. */
+  #isRefused(peer: string, type: string, caps: Capabilities): boolean {
+    const mark = this.#refused.get(`${peer} ${type}`)
+    return mark !== undefined && mark.caps === caps && mark.until > performance.now()
   }
 
   /** Usable neighbours for `type`, with the links to a provider through each. */
@@ -299,7 +301,7 @@ export class Forwarding {
       distance = entry?.hops
     }
     if (distance === undefined || distance + 1 > MAX_FORWARD_HOPS) return undefined
-    if (distance > 0 && this.#refused.get(`${n.peerId} ${type}`) === caps) return undefined
+    if (distance > 0 && this.#isRefused(n.peerId, type, caps)) return undefined
     return { peer: n.peerId, peerId, hops: distance + 1 }
   }
 
