@@ -217,7 +217,8 @@ async function stopAll(
   const t0 = Date.now()
   // The requester first, so every agent is still there to acknowledge its goodbye.
   const report = await node.stop()
-  say.ok(`the requester stopped; ${report.peersNotified.length} agents acknowledged its goodbye`)
+  const acks = report.peersNotified.length
+  say.ok(`the requester stopped; ${acks} agent${acks === 1 ? '' : 's'} acknowledged its goodbye`)
   const live = agents.filter((a) => a.running)
   const stops = await Promise.all(live.map(async (a) => ({ agent: a, ...(await a.stop(STOP_TIMEOUT_MS)) })))
   const graceful = stops.filter((s) => s.graceful).map((s) => s.agent.name)

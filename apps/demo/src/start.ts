@@ -67,7 +67,7 @@ export async function discover(
     for (const name of names) {
       if (announced.has(name) || !complete(name)) continue
       announced.add(name)
-      const others = names.filter((n) => n !== name)
+      const others = names.filter((n) => n !== name).map((n) => (n === REQUESTER ? 'the requester' : n))
       say.ok(
         `${say.paint.bold(name)} found ${listing(others)} ${say.paint.dim(`(+${duration(Date.now() - lastReadyAt)})`)}`,
       )

@@ -66,7 +66,7 @@ export function narrateSummary(
   const killed = failover.victim === null ? '' : ` (${failover.victim} was killed)`
   row(
     'nodes',
-    `${s.agents} agent${s.agents === 1 ? '' : 's'} and the requester; ${s.agentsRunningAtEnd} agents still up at the end${killed}`,
+    `${s.agents} agent${s.agents === 1 ? '' : 's'} and the requester; ${s.agentsRunningAtEnd} agent${s.agentsRunningAtEnd === 1 ? '' : 's'} still up at the end${killed}`,
   )
   row(
     'peers',
