@@ -1,6 +1,19 @@
 import { generateIdentity } from '@p2p-ai/identity'
-import { createTaskRequest, openEnvelope, replayCache, sealEnvelope, sealForward } from '@p2p-ai/protocol'
+import {
+  ANNOUNCE_PROTOCOL,
+  type Capabilities,
+  createTaskRequest,
+  encodeFrame,
+  openEnvelope,
+  replayCache,
+  sealEnvelope,
+  sealForward,
+} from '@p2p-ai/protocol'
+import { createTransport } from '@p2p-ai/transport'
+import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { announceHandler } from '../src/announce.js'
 import { type ExchangeNode, rawTaskStream, until } from './fixtures/exchange-harness.js'
 import {
   connected,
@@ -227,5 +240,49 @@ describe('forwarding (docs/protocol.md §2.5)', () => {
       status: 'completed',
       output: { ranOn: c.peerId, tag: 'raw' },
     })
+  })
+
+  it('announces reach only to peers of protocol minor 1 or later; an older peer never sees it', async () => {
+    const [a, p] = (await nodes.spawn({}, {})) as [ExchangeNode, ExchangeNode]
+    provideWhoami(p)
+    await link(a, p)
+    await until(() => a.exchange.capabilities().reach !== undefined, 5_000, 'A reaching whoami')
+    // A peer of minor 0: it takes announcements and announces itself as minor 0.
+    const identity = generateIdentity()
+    const old = await createTransport({ identity, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+    const heard: Capabilities[] = []
+    await old.handle(
+      ANNOUNCE_PROTOCOL,
+      announceHandler({
+        replayCache: replayCache(),
+        log: pino({ level: 'silent' }),
+        onGoodbye: () => {},
+        onCapabilities: (_, caps) => heard.push(caps),
+      }),
+    )
+    try {
+      await old.dial(a.transport.getMultiaddrs()[0] as never)
+      const mine = sealEnvelope(identity, 'capabilities', {
+        protocolMinor: 0,
+        taskTypes: [],
+        models: [],
+        concurrency: 1,
+        load: { running: 0, queued: 0 },
+      })
+      const stream = await old.dialProtocol(a.transport.peerId, ANNOUNCE_PROTOCOL)
+      stream.send(encodeFrame(mine.envelope))
+      await stream.close()
+      await until(() => heard.length > 0, 5_000, 'an announcement from A')
+      // A announces again when what it runs changes: still without reach for this peer.
+      a.exchange.registerTask({ name: 'noop', input: z.strictObject({}), run: () => null })
+      await until(() => heard.some((caps) => caps.taskTypes.includes('noop')), 5_000, 'the next announcement')
+      for (const caps of heard) {
+        expect(caps.protocolMinor).toBe(1)
+        expect(caps).not.toHaveProperty('reach')
+      }
+      expect(a.exchange.capabilities().reach).toEqual([{ taskType: 'whoami', hops: 1, via: p.peerId }])
+    } finally {
+      await old.stop()
+    }
   })
 })

@@ -170,7 +170,7 @@ export class ReputationBook {
 
   /**
    * The peer's result for a task agreed (or not) with other providers' results for the same task.
-   * For verification by redundancy: the exchange itself runs each task on one peer.
+   * Verification by redundancy (`redundancy: k`) records this for every answer once a majority agreed.
    */
   recordAgreement(peer: string, agreed: boolean): void {
     const entry = this.#entry(peer)
