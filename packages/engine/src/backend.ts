@@ -110,6 +110,13 @@ export interface WorkerHosting {
   readonly export: string
   /** Passed to the factory; must be structured-cloneable (no functions, no schemas). */
   readonly init?: unknown
+  /**
+   * The least time a cancelled task's worker is given to stop before it is terminated, whatever the
+   * engine's `cancelGraceMs`. Backends whose workers wait on native asynchronous work (ONNX Runtime
+   * creating a session) need it: terminating a worker in the middle of such work aborts the whole
+   * process. Such a worker finishes its native call, sees the cancellation, and settles.
+   */
+  readonly minCancelGraceMs?: number
   /** V8 heap limits of each worker, so a runaway task fails its worker instead of the process. */
   readonly resourceLimits?: {
     readonly maxOldGenerationSizeMb?: number

@@ -10,7 +10,7 @@ import { mockBackend } from '../src/backends/mock.js'
 import { type TaskEngine, taskEngine } from '../src/engine/engine.js'
 import { runnableModuleUrl } from '../src/worker/module-url.js'
 import { until } from './engine-helpers.js'
-import { crashing, failing_load, sloppy, stuck, threaded } from './fixtures/engine/backends.mjs'
+import { crashing, failing_load, patient, sloppy, stuck, threaded } from './fixtures/engine/backends.mjs'
 
 const run = promisify(execFile)
 
@@ -89,6 +89,18 @@ describe('worker pool', () => {
     // The slot came back only once the stuck thread was terminated (default grace: 1 s).
     expect(performance.now() - cancelledAt).toBeLessThan(2000)
     expect(e.health().checks.workerCrashes).toBe(0)
+  })
+
+  it("gives a backend's worker at least its minCancelGraceMs to stop, instead of terminating it", async () => {
+    // With cancelGraceMs 1 a plain worker would be terminated at once and replaced by a new thread.
+    const e = make({ backends: [await patient()], concurrency: 1, cancelGraceMs: 1 })
+    const before = (await e.run({ type: 'patient', input: { ms: 1 } })) as { threadId: number }
+    const busy = await e.submit({ type: 'patient', input: { ms: 600 } })
+    await until(() => busy.status === 'RUNNING')
+    await busy.cancel()
+    expect((await busy.result()).status).toBe('CANCELLED')
+    // The same thread serves the next task: it finished its work and was never terminated.
+    expect(await e.run({ type: 'patient', input: { ms: 1 } })).toEqual({ threadId: before.threadId })
   })
 
   it('times out a stuck worker task with TIMEOUT', async () => {

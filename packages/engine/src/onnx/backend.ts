@@ -10,7 +10,7 @@ import {
 import { type EmbedInput, embedTaskType, runEmbed } from '../tasks/embed.js'
 import { type OcrInput, ocrTaskType, runOcr } from '../tasks/ocr.js'
 import { runTokenize, type TokenizeInput, tokenizeTaskType } from '../tasks/tokenize.js'
-import { DEFAULT_EMBED_BATCH_SIZE } from './constants.js'
+import { DEFAULT_EMBED_BATCH_SIZE, ONNX_MIN_CANCEL_GRACE_MS } from './constants.js'
 import { onnxContext } from './context.js'
 import { InvalidOnnxOptionsError } from './errors.js'
 import { loadOrt } from './ort.js'
@@ -118,7 +118,17 @@ export function onnxBackend(init: OnnxBackendInit = {}): OnnxBackend {
     concurrency: init.concurrency ?? 1,
     ...(init.worker === false
       ? {}
-      : { worker: { module: import.meta.url, export: 'onnxBackend', init: { ...init, worker: false } } }),
+      : {
+          worker: {
+            module: import.meta.url,
+            export: 'onnxBackend',
+            init: { ...init, worker: false },
+            // Terminating a worker while ONNX Runtime creates a session aborts the process
+            // ("terminate called after throwing an instance of 'Napi::Error'"): let a cancelled
+            // task's worker finish the native call and settle instead.
+            minCancelGraceMs: ONNX_MIN_CANCEL_GRACE_MS,
+          },
+        }),
     registry,
 
     async load(options = {}) {

@@ -190,7 +190,8 @@ export class WorkerPool {
       if (w.job !== undefined && !w.exited) {
         w.post({ kind: 'cancel', id: task.id, reason: serializeError(signal.reason) })
       }
-      graceTimer ??= setTimeout(() => w.doom(signal.reason), this.#init.graceMs)
+      const graceMs = Math.max(this.#init.graceMs, this.#init.hosting.minCancelGraceMs ?? 0)
+      graceTimer ??= setTimeout(() => w.doom(signal.reason), graceMs)
     }
     signal.addEventListener('abort', onAbort, { once: true })
     try {
