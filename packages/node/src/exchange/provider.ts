@@ -401,8 +401,16 @@ class ProviderSession {
       result: (envelope) => {
         if (conversation.done) return
         this.#end(conversation)
+        let frame: Uint8Array
+        try {
+          frame = encodeFrame(envelope, { maxFrameBytes: this.#init.maxFrameBytes })
+        } catch (err) {
+          // Larger than this stream allows: the previous hop still gets an answer.
+          this.#sendResult(conversation, { status: 'failed', error: toWireError(err) })
+          return
+        }
         counters.answered++
-        this.#channel.send(encodeFrame(envelope, { maxFrameBytes: this.#init.maxFrameBytes }))
+        this.#channel.send(frame)
         this.#closeIfDone()
       },
       fail: (error) => {
