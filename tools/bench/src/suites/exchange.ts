@@ -14,6 +14,7 @@
  *
  * The same file is the server: run with `P2P_AI_BENCH_EXCHANGE_ROLE` set, it serves that role.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -27,6 +28,7 @@ import { generateIdentity, verifySignature } from '@p2p-ai/identity'
 import { createNode, type P2PNode } from '@p2p-ai/node'
 import { encodeFrame, frameDecoder } from '@p2p-ai/protocol'
 import { createTransport, type Transport } from '@p2p-ai/transport'
+import { lineReader } from '../child-lines.js'
 import { defineSuite, measure } from '../runner.js'
 
 const ROLE_ENV = 'P2P_AI_BENCH_EXCHANGE_ROLE'
@@ -117,24 +119,7 @@ async function startServer(system: System): Promise<Server> {
     env: { ...process.env, [ROLE_ENV]: system },
     stdio: ['pipe', 'pipe', 'inherit'],
   })
-  const lines = createInterface({ input: proc.stdout! })
-  const queue: string[] = []
-  const waiting: Array<(line: string) => void> = []
-  lines.on('line', (line) => {
-    const next = waiting.shift()
-    if (next !== undefined) next(line)
-    else queue.push(line)
-  })
-  const nextLine = (): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const queued = queue.shift()
-      if (queued !== undefined) return resolve(queued)
-      const timer = setTimeout(() => reject(new Error(`${system} server did not answer`)), 30_000)
-      waiting.push((line) => {
-        clearTimeout(timer)
-        resolve(line)
-      })
-    })
+  const nextLine = lineReader(proc.stdout!, `${system} server`)
   const info = JSON.parse(await nextLine()) as Server['info']
   return {
     proc,

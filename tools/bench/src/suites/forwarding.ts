@@ -18,6 +18,7 @@
  *
  * The same file is the node program: run with `P2P_AI_BENCH_FORWARDING_ROLE` set, it serves.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -38,6 +39,7 @@ import {
   sealEnvelope,
   sealForward,
 } from '@p2p-ai/protocol'
+import { lineReader } from '../child-lines.js'
 import { defineSuite, measure, throughput } from '../runner.js'
 
 const ROLE_ENV = 'P2P_AI_BENCH_FORWARDING_ROLE'
@@ -96,24 +98,7 @@ async function startNode(nodeRole: 'provider' | 'relay', bootstrap: string | und
     },
     stdio: ['pipe', 'pipe', 'inherit'],
   })
-  const lines = createInterface({ input: proc.stdout! })
-  const queue: string[] = []
-  const waiting: Array<(line: string) => void> = []
-  lines.on('line', (line) => {
-    const next = waiting.shift()
-    if (next !== undefined) next(line)
-    else queue.push(line)
-  })
-  const nextLine = (): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const queued = queue.shift()
-      if (queued !== undefined) return resolve(queued)
-      const timer = setTimeout(() => reject(new Error(`${nodeRole} did not answer`)), 30_000)
-      waiting.push((line) => {
-        clearTimeout(timer)
-        resolve(line)
-      })
-    })
+  const nextLine = lineReader(proc.stdout!, nodeRole)
   const info = JSON.parse(await nextLine()) as { address: string; peerId: string }
   return {
     proc,

@@ -1,0 +1,29 @@
+import { createInterface } from 'node:readline'
+import type { Readable } from 'node:stream'
+
+/**
+ * Reads a child process's output one line at a time, in order, for suites that drive a server
+ * in a child process over a line protocol. Lines that arrive before anyone asks are queued.
+ *
+ * @param label - names the child in the error when it does not answer in time
+ */
+export function lineReader(output: Readable, label: string, timeoutMs = 30_000): () => Promise<string> {
+  const lines = createInterface({ input: output })
+  const queue: string[] = []
+  const waiting: Array<(line: string) => void> = []
+  lines.on('line', (line) => {
+    const next = waiting.shift()
+    if (next !== undefined) next(line)
+    else queue.push(line)
+  })
+  return () =>
+    new Promise((resolve, reject) => {
+      const queued = queue.shift()
+      if (queued !== undefined) return resolve(queued)
+      const timer = setTimeout(() => reject(new Error(`${label} did not answer`)), timeoutMs)
+      waiting.push((line) => {
+        clearTimeout(timer)
+        resolve(line)
+      })
+    })
+}
