@@ -11,32 +11,30 @@ export interface CliErrorLike {
   readonly hint?: string | undefined
 }
 
-/** The command line is wrong: an unknown command or option, a bad value, a missing argument. */
-export class UsageError extends Error {
-  static readonly code = 'ERR_USAGE'
-  readonly code = UsageError.code
-  override readonly name = 'UsageError'
-  readonly exitCode = EXIT.USAGE
-  readonly hint: string | undefined
-
-  constructor(message: string, hint?: string) {
-    super(message)
-    this.hint = hint
-  }
-}
-
-/** The node's configuration (file, environment or flags) does not validate. */
-export class ConfigError extends Error {
-  static readonly code = 'ERR_CONFIG'
-  readonly code = ConfigError.code
-  override readonly name = 'ConfigError'
-  readonly exitCode = EXIT.USAGE
+/** An error with an optional hint: the next thing to try, printed under the message. */
+class HintedError extends Error {
   readonly hint: string | undefined
 
   constructor(message: string, hint?: string, options?: ErrorOptions) {
     super(message, options)
     this.hint = hint
   }
+}
+
+/** The command line is wrong: an unknown command or option, a bad value, a missing argument. */
+export class UsageError extends HintedError {
+  static readonly code = 'ERR_USAGE'
+  readonly code = UsageError.code
+  override readonly name = 'UsageError'
+  readonly exitCode = EXIT.USAGE
+}
+
+/** The node's configuration (file, environment or flags) does not validate. */
+export class ConfigError extends HintedError {
+  static readonly code = 'ERR_CONFIG'
+  readonly code = ConfigError.code
+  override readonly name = 'ConfigError'
+  readonly exitCode = EXIT.USAGE
 }
 
 /** No node runs for the data directory (no control file, a dead pid, or nobody answers). */
@@ -72,31 +70,19 @@ export class NodeAlreadyRunningError extends Error {
 }
 
 /** The node did not start (it exited, reported an error, or was not ready in time). */
-export class NodeStartError extends Error {
+export class NodeStartError extends HintedError {
   static readonly code = 'ERR_NODE_START'
   readonly code = NodeStartError.code
   override readonly name = 'NodeStartError'
   readonly exitCode = EXIT.FAILURE
-  readonly hint: string | undefined
-
-  constructor(message: string, hint?: string, options?: ErrorOptions) {
-    super(message, options)
-    this.hint = hint
-  }
 }
 
 /** The node did not stop in time. */
-export class NodeStopError extends Error {
+export class NodeStopError extends HintedError {
   static readonly code = 'ERR_NODE_STOP'
   readonly code = NodeStopError.code
   override readonly name = 'NodeStopError'
   readonly exitCode = EXIT.FAILURE
-  readonly hint: string | undefined
-
-  constructor(message: string, hint?: string) {
-    super(message)
-    this.hint = hint
-  }
 }
 
 /** A task ended FAILED, TIMEOUT or CANCELLED. `taskCode` is the task's own error code. */
@@ -137,45 +123,27 @@ export class ControlApiError extends Error {
 }
 
 /** The control API could not be reached or answered something that is not its protocol. */
-export class ControlConnectionError extends Error {
+export class ControlConnectionError extends HintedError {
   static readonly code = 'ERR_CONTROL_CONNECTION'
   readonly code = ControlConnectionError.code
   override readonly name = 'ControlConnectionError'
   readonly exitCode = EXIT.FAILURE
-  readonly hint: string | undefined
-
-  constructor(message: string, hint?: string, options?: ErrorOptions) {
-    super(message, options)
-    this.hint = hint
-  }
 }
 
 /** A download needs the network and the network is not there. */
-export class OfflineError extends Error {
+export class OfflineError extends HintedError {
   static readonly code = 'ERR_OFFLINE'
   readonly code = OfflineError.code
   override readonly name = 'OfflineError'
   readonly exitCode = EXIT.FAILURE
-  readonly hint: string | undefined
-
-  constructor(message: string, hint?: string, options?: ErrorOptions) {
-    super(message, options)
-    this.hint = hint
-  }
 }
 
 /** A file the user named cannot be read or written. */
-export class FileError extends Error {
+export class FileError extends HintedError {
   static readonly code = 'ERR_FILE'
   readonly code = FileError.code
   override readonly name = 'FileError'
   readonly exitCode = EXIT.FAILURE
-  readonly hint: string | undefined
-
-  constructor(message: string, hint?: string, options?: ErrorOptions) {
-    super(message, options)
-    this.hint = hint
-  }
 }
 
 /** Whether `err` is one of the errors above (a user-facing error with an exit code). */
@@ -188,17 +156,11 @@ export function isCliError(err: unknown): err is Error & CliErrorLike {
 }
 
 /** `task result` of a task that has not finished yet. */
-export class TaskNotFinishedError extends Error {
+export class TaskNotFinishedError extends HintedError {
   static readonly code = 'ERR_TASK_NOT_FINISHED'
   readonly code = TaskNotFinishedError.code
   override readonly name = 'TaskNotFinishedError'
   readonly exitCode = EXIT.FAILURE
-  readonly hint: string | undefined
-
-  constructor(message: string, hint?: string) {
-    super(message)
-    this.hint = hint
-  }
 }
 
 /** No demo network runs in the demo directory. */
