@@ -19,10 +19,31 @@ export const PROTOCOL_MAJOR = 1
  * The highest minor version of major 1 this implementation speaks. Announced in `capabilities`
  * so that peers only send fields and message types a receiver knows.
  */
-export const PROTOCOL_MINOR = 1
+export const PROTOCOL_MINOR = 2
+
+/** Minor 1 added forwarding: `task.forward` and `capabilities.reach` (docs/protocol.md §2.5). */
+export const FORWARDING_MINOR = 1
+
+/** Minor 2 added batch signatures: envelopes with `batch` instead of `sig` (docs/protocol.md §4.5). */
+export const BATCH_SIGNATURES_MINOR = 2
 
 /** Domain separation for envelope signatures: prepended to the canonical JSON before signing. */
 export const SIGNING_PREFIX = 'p2p-ai/envelope/v1\n'
+
+/**
+ * Domain separation for batch signatures (minor 2): prepended to the 32-byte Merkle root the
+ * signature covers. Differs from {@link SIGNING_PREFIX}, so neither signature can pass for the other.
+ */
+export const BATCH_SIGNING_PREFIX = 'p2p-ai/batch/v1\n'
+
+/**
+ * Most envelopes one batch signature covers. 1,024 keeps every inclusion proof at 10 digests or
+ * fewer while amortising the signature to almost nothing.
+ */
+export const MAX_BATCH_SIZE = 1024
+
+/** Longest inclusion proof in a batch of {@link MAX_BATCH_SIZE}: ⌈log2(1024)⌉. */
+export const MAX_BATCH_PATH = 10
 
 /** Largest frame body accepted or produced, in bytes. */
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024

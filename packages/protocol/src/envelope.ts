@@ -4,10 +4,17 @@
  * is only remembered once its signature proved it genuine).
  */
 import { Buffer } from 'node:buffer'
-import { createHash, randomFillSync } from 'node:crypto'
+import { createHash, hash, randomFillSync } from 'node:crypto'
 import { type IdentityInit, publicKeyFromPeerId, verifySignature } from '@p2p-ai/identity'
+import { type BatchCache, batchSigningInput } from './batch-cache.js'
 import { canonicalize } from './canonical-json.js'
-import { DEFAULT_MAX_SKEW_MS, NONCE_BYTES, PROTOCOL_MAJOR, SIGNING_PREFIX } from './constants.js'
+import {
+  DEFAULT_MAX_SKEW_MS,
+  MAX_BATCH_SIZE,
+  NONCE_BYTES,
+  PROTOCOL_MAJOR,
+  SIGNING_PREFIX,
+} from './constants.js'
 import {
   BadSignatureError,
   InvalidJsonValueError,
@@ -17,7 +24,9 @@ import {
   SignerMismatchError,
   StaleMessageError,
 } from './errors.js'
+import { leafHash, merkleTree, rootFromPath } from './merkle.js'
 import {
+  type BatchProof,
   type Envelope,
   type MessageType,
   type Payloads,
@@ -69,6 +78,12 @@ export interface OpenEnvelopeOptions extends IdentityInit {
    * @default 300_000 (5 minutes)
    */
   maxSkewMs?: number
+  /**
+   * Batch signatures already verified (minor 2). With it, the envelopes of one batch cost one
+   * Ed25519 verification together; without it, each envelope verifies the batch signature itself
+   * (correct, just slower). Share one per node.
+   */
+  batchCache?: BatchCache
 }
 
 /** An envelope whose signature was made or checked, with the digest of what was signed. */
@@ -115,6 +130,33 @@ export function sealEnvelope<T extends MessageType>(
   payload: Payloads[T],
   options: SealEnvelopeOptions = {},
 ): SignedEnvelope<T> {
+  const prepared = prepareEnvelope(signer, type, payload, options) as Prepared<T>
+  const sig = toBase64url(signer.sign(prepared.input))
+  return new Signed({ ...prepared.unsigned, sig } as Envelope<T>, prepared.canonical, prepared.input)
+}
+
+/**
+ * An envelope validated, stamped and canonicalized but not signed yet: its `digest` is already
+ * final (a signature never changes it), so a requester can bind a result to a request before the
+ * request is signed. Sign it with {@link sealPrepared}, alone or in a batch.
+ */
+export interface PreparedEnvelope<T extends MessageType = MessageType> {
+  readonly unsigned: UnsignedEnvelope<T>
+  /** SHA-256 of the signing input, unpadded base64url: the envelope's digest once signed. */
+  readonly digest: string
+}
+
+/**
+ * Validates `payload` and builds the envelope `sealEnvelope` would sign, without signing it.
+ *
+ * @throws the errors of {@link sealEnvelope}.
+ */
+export function prepareEnvelope<T extends MessageType>(
+  signer: Pick<Signer, 'peerId'>,
+  type: T,
+  payload: Payloads[T],
+  options: SealEnvelopeOptions = {},
+): PreparedEnvelope<T> {
   validatePayload(type, payload)
   if (type === 'task.request' && (payload as Payloads['task.request']).requester !== signer.peerId) {
     throw new SignerMismatchError('a task request must name its signer as requester')
@@ -133,11 +175,63 @@ export function sealEnvelope<T extends MessageType>(
     ts,
     nonce: options.nonce === undefined ? freshNonce() : toBase64url(options.nonce),
     payload,
-  } as UnsignedEnvelope
-  const canonical = canonicalOrInvalid(unsigned)
-  const input = encodeSigningInput(canonical)
-  const sig = toBase64url(signer.sign(input))
-  return new Signed({ ...unsigned, sig } as Envelope<T>, canonical, input)
+  } as UnsignedEnvelope<T>
+  const canonical = canonicalOrInvalid(unsigned as UnsignedEnvelope)
+  return new Prepared(unsigned, canonical, encodeSigningInput(canonical))
+}
+
+/**
+ * Signs prepared envelopes of `signer`. One envelope gets its own signature (`sig`); two or more
+ * (up to {@link MAX_BATCH_SIZE}) share one batch signature (docs/protocol.md §4.5): one Ed25519
+ * signature over the Merkle root of their digests, each envelope carrying its inclusion proof.
+ * Batch signatures are a minor 2 feature: only send them to peers that announced
+ * `protocolMinor` ≥ 2, and never inside a `task.forward`.
+ *
+ * @throws {InvalidOptionError} if an envelope was prepared for another signer, or more than
+ * MAX_BATCH_SIZE are given.
+ */
+export function sealPrepared<T extends MessageType>(
+  signer: Signer,
+  prepared: readonly PreparedEnvelope<T>[],
+): SignedEnvelope<T>[] {
+  const items = prepared as readonly Prepared<T>[]
+  for (const item of items) {
+    if (!(item instanceof Prepared)) throw new InvalidOptionError('expected envelopes from prepareEnvelope')
+    if (item.unsigned.from !== signer.peerId) {
+      throw new InvalidOptionError(
+        `an envelope prepared for ${item.unsigned.from} cannot be signed by ${signer.peerId}`,
+      )
+    }
+  }
+  if (items.length === 1) {
+    const item = items[0] as Prepared<T>
+    const sig = toBase64url(signer.sign(item.input))
+    return [
+      new Signed({ ...item.unsigned, sig } as Envelope<T>, item.canonical, item.input, item.digestBytes),
+    ]
+  }
+  if (items.length > MAX_BATCH_SIZE) {
+    throw new InvalidOptionError(
+      `a batch signature covers at most ${MAX_BATCH_SIZE} envelopes, got ${items.length}`,
+    )
+  }
+  if (items.length === 0) return []
+  const tree = merkleTree(items.map((item) => leafHash(item.digestBytes)))
+  const sig = toBase64url(signer.sign(batchSigningInput(tree.root)))
+  return items.map((item, index) => {
+    const batch: BatchProof = {
+      size: items.length,
+      index,
+      path: (tree.paths[index] ?? []).map((node) => toBase64url(node)),
+      sig,
+    }
+    return new Signed(
+      { ...item.unsigned, batch } as Envelope<T>,
+      item.canonical,
+      item.input,
+      item.digestBytes,
+    )
+  })
 }
 
 /**
@@ -184,12 +278,36 @@ export function openEnvelope(value: unknown, options: OpenEnvelopeOptions): Sign
   }
 
   const publicKey = publicKeyOf(envelope.from)
-  const { sig, ...unsigned } = envelope
+  const { sig, batch, ...unsigned } = envelope
   const canonical = canonicalOrInvalid(unsigned as UnsignedEnvelope)
   const input = encodeSigningInput(canonical)
   const init = options.crypto === undefined ? undefined : { crypto: options.crypto }
-  if (!verifySignature(publicKey, input, fromBase64url(sig), init)) {
-    throw new BadSignatureError(`signature does not verify under the key of ${envelope.from}`)
+  let digestBytes: Buffer | undefined
+  if (batch === undefined) {
+    if (!verifySignature(publicKey, input, fromBase64url(sig as string), init)) {
+      throw new BadSignatureError(`signature does not verify under the key of ${envelope.from}`)
+    }
+  } else {
+    digestBytes = sha256(input)
+    const root = rootFromPath(
+      leafHash(digestBytes),
+      batch.index,
+      batch.size,
+      batch.path.map((node) => fromBase64url(node)),
+    )
+    if (root === undefined) {
+      throw new InvalidMessageError(
+        'batch.path',
+        `not an inclusion proof for leaf ${batch.index} of a batch of ${batch.size}`,
+      )
+    }
+    const cache = options.batchCache
+    if (cache === undefined || !cache.has(envelope.from, root, batch.sig)) {
+      if (!verifySignature(publicKey, batchSigningInput(root), fromBase64url(batch.sig), init)) {
+        throw new BadSignatureError(`batch signature does not verify under the key of ${envelope.from}`)
+      }
+      cache?.add(envelope.from, root, batch.sig)
+    }
   }
 
   const verdict = options.replayCache.check(`${envelope.from}/${envelope.nonce}`, envelope.ts, now, maxSkewMs)
@@ -201,7 +319,23 @@ export function openEnvelope(value: unknown, options: OpenEnvelopeOptions): Sign
       'message is older than the replay cache can vouch for (the cache is full: see maxEntries)',
     )
   }
-  return new Signed(envelope, canonical, input)
+  return new Signed(envelope, canonical, input, digestBytes)
+}
+
+class Prepared<T extends MessageType> implements PreparedEnvelope<T> {
+  readonly unsigned: UnsignedEnvelope<T>
+  readonly canonical: string
+  readonly input: Uint8Array
+  readonly digestBytes: Buffer
+  readonly digest: string
+
+  constructor(unsigned: UnsignedEnvelope<T>, canonical: string, input: Uint8Array) {
+    this.unsigned = unsigned
+    this.canonical = canonical
+    this.input = input
+    this.digestBytes = sha256(input)
+    this.digest = this.digestBytes.toString('base64url')
+  }
 }
 
 class Signed<T extends MessageType> implements SignedEnvelope<T> {
@@ -210,17 +344,27 @@ class Signed<T extends MessageType> implements SignedEnvelope<T> {
   readonly #input: Uint8Array
   #digest: string | undefined
 
-  constructor(envelope: Envelope<T>, canonical: string, input: Uint8Array) {
+  constructor(envelope: Envelope<T>, canonical: string, input: Uint8Array, digestBytes?: Buffer) {
     this.envelope = envelope
-    // `sig` is base64url, so it needs no escaping; member order does not matter to receivers.
-    this.json = `${canonical.slice(0, -1)},"sig":"${envelope.sig}"}`
+    // `sig` and the proof's digests are base64url, so they need no escaping; member order does
+    // not matter to receivers.
+    const signature =
+      envelope.batch === undefined
+        ? `"sig":"${envelope.sig}"`
+        : `"batch":{"index":${envelope.batch.index},"path":["${envelope.batch.path.join('","')}"],"sig":"${envelope.batch.sig}","size":${envelope.batch.size}}`
+    this.json = `${canonical.slice(0, -1)},${signature}}`
     this.#input = input
+    this.#digest = digestBytes?.toString('base64url')
   }
 
   get digest(): string {
     this.#digest ??= digestOf(this.#input)
     return this.#digest
   }
+}
+
+function sha256(bytes: Uint8Array): Buffer {
+  return hash('sha256', bytes, 'buffer')
 }
 
 // One CSPRNG call costs about as much as canonicalizing a message, so draw entropy for 256

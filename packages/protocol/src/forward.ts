@@ -45,7 +45,18 @@ export function sealForward(
   ttl: number,
   route: readonly string[],
 ): SignedEnvelope<'task.forward'> {
-  return sealEnvelope(signer, 'task.forward', { request, ttl, route: [...route, signer.peerId] })
+  if (request.sig === undefined) {
+    // The provider at the end may not speak minor 2, and the proof would name a batch it never saw.
+    throw new InvalidMessageError(
+      'payload.request.sig',
+      'a forwarded request must carry its own signature, not a batch signature',
+    )
+  }
+  return sealEnvelope(signer, 'task.forward', {
+    request: { ...request, sig: request.sig },
+    ttl,
+    route: [...route, signer.peerId],
+  })
 }
 
 /**

@@ -19,6 +19,13 @@
  * @packageDocumentation
  */
 
+export {
+  type BatchCache,
+  type BatchCacheInit,
+  batchCache,
+  batchSigningInput,
+  DEFAULT_BATCH_CACHE_MAX_ENTRIES,
+} from './batch-cache.js'
 export { canonicalize, type JsonObject, type JsonValue } from './canonical-json.js'
 export {
   type ByteSource,
@@ -37,10 +44,13 @@ export {
   digestOf,
   type OpenEnvelopeOptions,
   openEnvelope,
+  type PreparedEnvelope,
+  prepareEnvelope,
   type SealEnvelopeOptions,
   type SignedEnvelope,
   type Signer,
   sealEnvelope,
+  sealPrepared,
   signingInput,
 } from './envelope.js'
 export {
@@ -66,7 +76,9 @@ export {
   UnsupportedVersionError,
 } from './errors.js'
 export { type OpenedForward, type OpenForwardOptions, openForward, sealForward } from './forward.js'
+export { leafHash, type MerkleTree, merkleTree, nodeHash, rootFromPath } from './merkle.js'
 export {
+  type BatchProof,
   type Capabilities,
   CONTROL_TYPES,
   type ControlMessage,

@@ -7,6 +7,7 @@ import { formatPath, isPlainObject } from './canonical-json.js'
 import { PROTOCOL_MAJOR } from './constants.js'
 import { InvalidMessageError, UnsupportedVersionError } from './errors.js'
 import {
+  type batchProofSchema,
   type capabilitiesSchema,
   controlSchema,
   envelopeSchema,
@@ -39,6 +40,8 @@ export type Capabilities = z.infer<typeof capabilitiesSchema>
 export type ModelInfo = z.infer<typeof modelSchema>
 export type Goodbye = z.infer<typeof goodbyeSchema>
 export type WireError = z.infer<typeof wireErrorSchema>
+/** A batch signature and this envelope's inclusion proof (minor 2, docs/protocol.md §4.5). */
+export type BatchProof = z.infer<typeof batchProofSchema>
 
 /** The payload carried by each message type. */
 export interface Payloads {
@@ -76,12 +79,24 @@ export type UnsignedEnvelope<T extends MessageType = MessageType> = {
   }
 }[T]
 
-/** A signed message as it travels in one frame; a union discriminated on `type`. */
+/**
+ * A signed message as it travels in one frame; a union discriminated on `type`. Signed alone
+ * (`sig`) or as part of a batch (`batch`, minor 2): exactly one of the two is present.
+ */
 export type Envelope<T extends MessageType = MessageType> = {
-  [K in T]: UnsignedEnvelope<K> & {
-    /** Ed25519 signature over the signing input, unpadded base64url. */
-    sig: string
-  }
+  [K in T]: UnsignedEnvelope<K> &
+    (
+      | {
+          /** Ed25519 signature over the signing input, unpadded base64url. */
+          sig: string
+          batch?: never
+        }
+      | {
+          sig?: never
+          /** A batch signature covering this envelope's digest (minor 2). */
+          batch: BatchProof
+        }
+    )
 }[T]
 
 /**

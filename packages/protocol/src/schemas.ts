@@ -7,6 +7,8 @@
 import { z } from 'zod'
 import { isPlainObject, type JsonObject, type JsonValue } from './canonical-json.js'
 import {
+  MAX_BATCH_PATH,
+  MAX_BATCH_SIZE,
   MAX_CONCURRENCY,
   MAX_ERROR_MESSAGE_LENGTH,
   MAX_FORWARD_HOPS,
@@ -218,16 +220,47 @@ export const payloadSchemas = {
 
 // ---- envelope -------------------------------------------------------------------------------
 
+/**
+ * A batch signature (minor 2, docs/protocol.md §4.5): one Ed25519 signature over the Merkle root
+ * of `size` envelopes, and this envelope's place (`index`) and inclusion proof (`path`) in it.
+ */
+export const batchProofSchema = z.strictObject({
+  size: z.number().int().min(2).max(MAX_BATCH_SIZE),
+  index: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_BATCH_SIZE - 1),
+  path: z.array(digestSchema).min(1).max(MAX_BATCH_PATH),
+  sig: signatureSchema,
+})
+
 function envelopeOf<T extends keyof typeof payloadSchemas>(type: T) {
-  return z.strictObject({
-    v: z.literal(PROTOCOL_MAJOR),
-    type: z.literal(type),
-    from: peerIdSchema,
-    ts: timestampSchema,
-    nonce: nonceSchema,
-    payload: payloadSchemas[type],
-    sig: signatureSchema,
-  })
+  return z
+    .strictObject({
+      v: z.literal(PROTOCOL_MAJOR),
+      type: z.literal(type),
+      from: peerIdSchema,
+      ts: timestampSchema,
+      nonce: nonceSchema,
+      payload: payloadSchemas[type],
+      sig: signatureSchema.exactOptional(),
+      batch: batchProofSchema.exactOptional(),
+    })
+    .check((ctx) => {
+      const { sig, batch } = ctx.value
+      if ((sig === undefined) === (batch === undefined)) {
+        ctx.issues.push({
+          code: 'custom',
+          input: ctx.value,
+          path: ['sig'],
+          message:
+            sig === undefined
+              ? 'expected a signature: `sig`, or `batch` for a batch signature'
+              : 'expected either `sig` or `batch`, not both',
+        })
+      }
+    })
 }
 
 export const envelopeSchema = z.discriminatedUnion('type', [
