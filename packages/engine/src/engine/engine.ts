@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto'
-import type { Backend, BackendTask, TaskProgress } from '../backend.js'
+import type { Backend } from '../backend.js'
 import { textBackend } from '../backends/text.js'
-import { DEFAULT_STOP_TIMEOUT_MS, PROGRESS_INTERVAL_MS, WORKER_TERMINATE_BACKSTOP_MS } from '../constants.js'
+import { DEFAULT_STOP_TIMEOUT_MS, PROGRESS_INTERVAL_MS } from '../constants.js'
 import {
-  BackendFailedError,
   EngineStoppedError,
   QueueFullError,
   StoreClosedError,
-  TaskCancelledError,
   TaskIdConflictError,
   TaskNotFoundError,
-  TaskTimeoutError,
   UnsupportedTaskTypeError,
 } from '../errors.js'
 import { TypedEventTarget } from '../events.js'
@@ -18,6 +15,7 @@ import type { ResultStore } from '../store/store.js'
 import type { TaskRecord, TaskRequest, TaskStatus } from '../types.js'
 import { raceSignal, waitFor } from './async.js'
 import { type Config, configure, type TaskEngineInit } from './config.js'
+import { Dispatcher } from './dispatch.js'
 import type { GetOptions, RunOptions, StopOptions, SubmitOptions, TaskEngineEvents } from './options.js'
 import {
   capabilities,
@@ -29,21 +27,10 @@ import {
 } from './queries.js'
 import { type BackendEntry, type BackendRegistry, type RegisterOptions, Registry } from './registry.js'
 import { Results } from './results.js'
-import { FinishedTaskHandle, LiveTaskHandle, type TaskHandle, TaskState } from './task.js'
-import { codeOf, taskErrorInfo } from './task-error.js'
-import { TurnBudget } from './turn.js'
+import { FinishedTaskHandle, type TaskHandle } from './task.js'
 import { validateInput, validateRequest } from './validate.js'
 
 export type { GetOptions, RunOptions, StopOptions, SubmitOptions, TaskEngineEvents } from './options.js'
-
-const FINAL_EVENT = {
-  COMPLETED: 'task:completed',
-  FAILED: 'task:failed',
-  TIMEOUT: 'task:timeout',
-  CANCELLED: 'task:cancelled',
-} as const
-
-type FinalStatus = keyof typeof FINAL_EVENT
 
 /**
  * The task engine: a priority queue in front of pluggable backends, with timeouts, cancellation,
@@ -54,17 +41,9 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
   readonly #registry: Registry
   readonly #store: ResultStore | undefined
   readonly #results: Results
-  readonly #active = new Map<string, TaskState>()
+  readonly #tasks: Dispatcher
   readonly #admitting = new Map<string, { type: string; handle: Promise<TaskHandle> }>()
-  readonly #idleWaiters: Array<() => void> = []
-  readonly #settling: Array<{ state: TaskState; ok: boolean; value: unknown }> = []
-  readonly #turn = new TurnBudget()
   readonly #stopController = new AbortController()
-  #seq = 0
-  #queued = 0
-  #running = 0
-  #pumping = false
-  #abandoned = 0
   #stopping: Promise<void> | undefined
   #stopped = false
 
@@ -84,6 +63,13 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
       graceMs: this.#config.cancelGraceMs,
       progressIntervalMs: PROGRESS_INTERVAL_MS,
     })
+    this.#tasks = new Dispatcher(
+      this.#config,
+      this.#registry,
+      this.#results,
+      (type, detail) => this.emit(type, detail),
+      this.#stopController.signal,
+    )
     this.backends = {
       register: (backend: Backend, options?: RegisterOptions) => {
         if (this.#stopping !== undefined) throw new EngineStoppedError('the engine is stopped')
@@ -168,14 +154,14 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
    * `{ output: false }` (a status query). May throw the store's errors.
    */
   get(id: string, options: GetOptions = {}): TaskRecord | undefined {
-    const state = this.#active.get(id)
+    const state = this.#tasks.active.get(id)
     if (state !== undefined) return state.record()
     return this.#results.get(id, options.output !== false)
   }
 
   /** Tasks newest first: queued and running from memory, finished ones from the store. */
   list(options: ListOptions = {}): TaskRecord[] {
-    return list(options, this.#active.values(), this.#results.history(), this.#results.store)
+    return list(options, this.#tasks.active.values(), this.#results.history(), this.#results.store)
   }
 
   /**
@@ -183,15 +169,15 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
    * `ERR_TASK_NOT_FOUND` for an unknown id.
    */
   cancel(id: string): boolean {
-    const state = this.#active.get(id)
-    if (state !== undefined) return this.#cancel(state)
+    const state = this.#tasks.active.get(id)
+    if (state !== undefined) return this.#tasks.cancel(state)
     if (this.get(id) !== undefined) return false
     throw new TaskNotFoundError(`no task with id "${id}"`)
   }
 
   /** What this engine can do and how busy it is, for announcing to peers. */
   capabilities(): EngineCapabilities {
-    return capabilities(this.#registry, this.#config, this.#running, this.#queued)
+    return capabilities(this.#registry, this.#config, this.#tasks.running, this.#tasks.queued)
   }
 
   /** `healthy`, `degraded` (working, with a problem worth a look) or `unhealthy` (not working). */
@@ -199,9 +185,9 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     return health({
       registry: this.#registry,
       config: this.#config,
-      running: this.#running,
-      queued: this.#queued,
-      abandoned: this.#abandoned,
+      running: this.#tasks.running,
+      queued: this.#tasks.queued,
+      abandoned: this.#tasks.abandoned,
       stopped: this.#stopping !== undefined,
       store: this.#store,
       storeError: this.#results.storeError,
@@ -223,7 +209,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
   }
 
   #assertRoom(): void {
-    if (this.#queued >= this.#config.maxQueueLength) {
+    if (this.#tasks.queued >= this.#config.maxQueueLength) {
       throw new QueueFullError(
         `the queue is full (${this.#config.maxQueueLength} tasks waiting); retry later`,
       )
@@ -234,7 +220,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
   #existing(id: string, type: string): TaskHandle | Promise<TaskHandle> | undefined {
     const conflict = (other: string): TaskIdConflictError =>
       new TaskIdConflictError(`task "${id}" exists with type "${other}", not "${type}"`)
-    const state = this.#active.get(id)
+    const state = this.#tasks.active.get(id)
     if (state !== undefined) {
       if (state.type !== type) throw conflict(state.type)
       return state.handle
@@ -256,237 +242,19 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     this.#assertRunning()
     this.#assertRoom()
     if (entry.removed) throw new UnsupportedTaskTypeError(`backend "${entry.name}" was unregistered`)
-    const state = new TaskState(
-      entry,
-      id,
-      request.type,
-      request.priority ?? 0,
-      this.#seq++,
-      request.timeoutMs ?? this.#config.timeoutMs,
-      this.#config.now(),
-      request.meta === undefined ? undefined : { ...request.meta },
-      input,
-    )
-    const handle = new LiveTaskHandle(state, (s) => this.#cancel(s))
-    state.handle = handle
-    this.#active.set(id, state)
-    entry.queue.push(state)
-    this.#queued++
-    this.emit('task:queued', () => state.record())
-    this.#pump()
-    return handle
-  }
-
-  /** Starts queued tasks while there are free slots: highest priority first, FIFO among equals. */
-  #pump(): void {
-    if (this.#pumping) return
-    this.#pumping = true
-    try {
-      while (this.#running < this.#config.concurrency && this.#queued > 0) {
-        let best: BackendEntry | undefined
-        let top: TaskState | undefined
-        for (const entry of this.#registry.entries) {
-          if (entry.active >= entry.capacity) continue
-          const head = entry.queue.peek()
-          if (head === undefined) continue
-          if (
-            top === undefined ||
-            head.priority > top.priority ||
-            (head.priority === top.priority && head.seq < top.seq)
-          ) {
-            best = entry
-            top = head
-          }
-        }
-        if (best === undefined || top === undefined) break
-        best.queue.pop()
-        this.#queued--
-        this.#start(top)
-      }
-    } finally {
-      this.#pumping = false
-    }
-  }
-
-  #start(state: TaskState): void {
-    const { entry } = state
-    state.status = 'RUNNING'
-    state.startedAt = this.#config.now()
-    state.slotHeld = true
-    entry.active++
-    this.#running++
-    const controller = new AbortController()
-    state.controller = controller
-    state.timer = setTimeout(() => {
-      this.#abort(
-        state,
-        'TIMEOUT',
-        new TaskTimeoutError(`task ${state.id} exceeded its timeout of ${state.timeoutMs} ms`),
-      )
-    }, state.timeoutMs)
-    this.emit('task:started', () => state.record())
-    state.handle?.emit('status', () => state.record())
-    this.#turn.mark()
-    const task: BackendTask = { id: state.id, type: state.type, input: state.input }
-    const onProgress = (progress: TaskProgress): void => this.#progress(state, progress)
-    let running: Promise<unknown>
-    try {
-      running = entry.pool
-        ? entry.pool.run(task, { signal: controller.signal, onProgress })
-        : entry.loaded
-          ? // A JavaScript backend may return a plain value; the contract says promise.
-            Promise.resolve(entry.backend.run(task, { signal: controller.signal, onProgress }))
-          : this.#registry
-              .load(entry, this.#stopController.signal)
-              .then(() => entry.backend.run(task, { signal: controller.signal, onProgress }))
-    } catch (err) {
-      running = Promise.reject(err)
-    }
-    running.then(
-      (output) => this.#settled(state, true, output),
-      (err: unknown) => this.#settled(state, false, err),
-    )
-  }
-
-  /** Settles at once within the turn's budget, else in a batch once the event loop has turned. */
-  #settled(state: TaskState, ok: boolean, value: unknown): void {
-    if (this.#settling.length === 0 && !this.#turn.spent()) {
-      this.#settleOne(state, ok, value)
-      return
-    }
-    this.#settling.push({ state, ok, value })
-    if (this.#settling.length === 1) setImmediate(this.#settle)
-  }
-
-  #settleOne(state: TaskState, ok: boolean, value: unknown): void {
-    this.#release(state)
-    if (state.status !== 'RUNNING') return
-    if (ok) this.#finish(state, 'COMPLETED', value)
-    else this.#finish(state, 'FAILED', undefined, value)
-  }
-
-  readonly #settle = (): void => {
-    for (const { state, ok, value } of this.#settling.splice(0)) this.#settleOne(state, ok, value)
-  }
-
-  #progress(state: TaskState, progress: TaskProgress): void {
-    if (state.status !== 'RUNNING') return
-    const fraction = Number(progress?.fraction)
-    if (!Number.isFinite(fraction)) return
-    state.progress = {
-      fraction: Math.min(1, Math.max(0, fraction)),
-      ...(typeof progress.message === 'string' ? { message: progress.message.slice(0, 200) } : {}),
-    }
-    const now = performance.now()
-    if (now - state.progressAt < PROGRESS_INTERVAL_MS && fraction < 1) return
-    state.progressAt = now
-    this.emit('task:progress', () => state.record())
-    const snapshot = state.progress
-    state.handle?.emit('progress', () => snapshot)
-  }
-
-  #cancel(state: TaskState): boolean {
-    return this.#abort(state, 'CANCELLED', new TaskCancelledError(`task ${state.id} was cancelled`))
-  }
-
-  /**
-   * Ends a queued or running task now with `status`. A running task's backend is told through its
-   * signal; its slot comes back when the backend gives up, or after the grace period at the latest
-   * (a worker is terminated then; an in-process run is abandoned and reported by `health()`).
-   */
-  #abort(state: TaskState, status: 'TIMEOUT' | 'CANCELLED', reason: Error): boolean {
-    if (state.status === 'QUEUED') {
-      state.entry.queue.remove(state)
-      this.#queued--
-      this.#finish(state, status, undefined, reason)
-      this.#checkIdle(state.entry)
-      return true
-    }
-    if (state.status !== 'RUNNING') return false
-    state.controller?.abort(reason)
-    this.#finish(state, status, undefined, reason)
-    if (state.slotHeld) {
-      const pooled = state.entry.pool !== undefined
-      const wait = this.#config.cancelGraceMs + (pooled ? WORKER_TERMINATE_BACKSTOP_MS : 0)
-      state.graceTimer = setTimeout(() => {
-        if (!state.slotHeld) return
-        state.abandoned = true
-        this.#abandoned++
-        this.#release(state)
-      }, wait)
-    }
-    return true
-  }
-
-  /** Gives the task's slot back (once), then starts what can start. */
-  #release(state: TaskState): void {
-    if (!state.slotHeld) {
-      if (state.abandoned) {
-        // The abandoned run has settled at last: it no longer holds a thread or burns CPU.
-        state.abandoned = false
-        this.#abandoned--
-      }
-      return
-    }
-    state.slotHeld = false
-    clearTimeout(state.graceTimer)
-    state.entry.active--
-    this.#running--
-    this.#checkIdle(state.entry)
-    if (this.#running === 0) for (const wake of this.#idleWaiters.splice(0)) wake()
-    this.#pump()
-  }
-
-  #finish(state: TaskState, status: FinalStatus, output: unknown, err?: unknown): void {
-    state.status = status
-    state.finishedAt = this.#config.now()
-    clearTimeout(state.timer)
-    state.input = undefined
-    state.controller = undefined
-    if (status === 'COMPLETED') {
-      state.output = output
-      state.progress = { fraction: 1 }
-    } else {
-      state.error = taskErrorInfo(err)
-      state.errorObject =
-        codeOf(err) !== undefined && err instanceof Error
-          ? err
-          : new BackendFailedError(state.error.message, { cause: err })
-    }
-    this.#active.delete(state.id)
-    // The result is announced once recorded: for a file store, when the writer thread committed it.
-    const recorded = this.#results.persist(state)
-    if (recorded === undefined) this.#announce(state)
-    else void recorded.then(() => this.#announce(state))
-  }
-
-  #announce(state: TaskState): void {
-    const record = state.record()
-    state.resolveDone(record)
-    this.emit(FINAL_EVENT[state.status as FinalStatus], () => record)
-    this.emit('task:finished', () => record)
-    state.handle?.emit('status', () => record)
-  }
-
-  #checkIdle(entry: BackendEntry): void {
-    if (entry.removed && entry.active === 0 && entry.queue.size === 0) entry.onIdle?.()
+    return this.#tasks.enqueue(entry, request, id, input)
   }
 
   async #stop(options: StopOptions): Promise<void> {
     const stopped = (): EngineStoppedError =>
       new EngineStoppedError('the engine stopped before the task finished')
-    for (const entry of this.#registry.entries) {
-      for (const state of entry.queue.drain()) {
-        this.#queued--
-        this.#finish(state, 'CANCELLED', undefined, stopped())
-      }
+    this.#tasks.cancelQueued(stopped)
+    if (this.#tasks.running > 0) {
+      await waitFor(this.#tasks.idle(), options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, options.signal)
     }
-    if (this.#running > 0) {
-      await waitFor(this.#idle(), options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, options.signal)
-    }
-    for (const state of [...this.#active.values()]) this.#abort(state, 'CANCELLED', stopped())
+    this.#tasks.cancelAll(stopped)
     // Bounded: every held slot comes back within the grace period (plus the worker backstop).
-    if (this.#running > 0) await this.#idle()
+    if (this.#tasks.running > 0) await this.#tasks.idle()
     await this.#results.flush()
     this.#stopController.abort(stopped())
     await Promise.all(this.#registry.entries.map((entry) => this.#registry.unload(entry)))
@@ -496,10 +264,6 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
       if (!(err instanceof StoreClosedError)) throw err
     }
     this.#stopped = true
-  }
-
-  #idle(): Promise<void> {
-    return new Promise((resolve) => this.#idleWaiters.push(resolve))
   }
 
   /** Whether `stop()` has completed. */

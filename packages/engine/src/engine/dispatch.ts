@@ -1,0 +1,312 @@
+import type { BackendTask, TaskProgress } from '../backend.js'
+import { PROGRESS_INTERVAL_MS, WORKER_TERMINATE_BACKSTOP_MS } from '../constants.js'
+import { BackendFailedError, TaskCancelledError, TaskTimeoutError } from '../errors.js'
+import type { TaskRequest } from '../types.js'
+import type { Config } from './config.js'
+import type { TaskEngineEvents } from './options.js'
+import type { BackendEntry, Registry } from './registry.js'
+import type { Results } from './results.js'
+import { LiveTaskHandle, TaskState } from './task.js'
+import { codeOf, taskErrorInfo } from './task-error.js'
+import { TurnBudget } from './turn.js'
+
+const FINAL_EVENT = {
+  COMPLETED: 'task:completed',
+  FAILED: 'task:failed',
+  TIMEOUT: 'task:timeout',
+  CANCELLED: 'task:cancelled',
+} as const
+
+type FinalStatus = keyof typeof FINAL_EVENT
+
+/** Emits an engine event, building its `detail` only if anyone listens. */
+export type Emit = <K extends keyof TaskEngineEvents & string>(
+  type: K,
+  detail: () => TaskEngineEvents[K],
+) => void
+
+/**
+ * The life of queued and running tasks: starts them on their backends as slots free up, enforces
+ * timeouts, cancels, gives slots back, and records and announces the final status.
+ */
+export class Dispatcher {
+  readonly #config: Config
+  readonly #registry: Registry
+  readonly #results: Results
+  readonly #emit: Emit
+  readonly #stopSignal: AbortSignal
+  /** Queued and running tasks by id. */
+  readonly active = new Map<string, TaskState>()
+  readonly #idleWaiters: Array<() => void> = []
+  readonly #settling: Array<{ state: TaskState; ok: boolean; value: unknown }> = []
+  readonly #turn = new TurnBudget()
+  #seq = 0
+  #queued = 0
+  #running = 0
+  #pumping = false
+  #abandoned = 0
+
+  constructor(config: Config, registry: Registry, results: Results, emit: Emit, stopSignal: AbortSignal) {
+    this.#config = config
+    this.#registry = registry
+    this.#results = results
+    this.#emit = emit
+    this.#stopSignal = stopSignal
+  }
+
+  /** Tasks waiting for a slot. */
+  get queued(): number {
+    return this.#queued
+  }
+
+  /** Tasks holding a slot. */
+  get running(): number {
+    return this.#running
+  }
+
+  /** Runs given up after the grace period whose backend still has not stopped. */
+  get abandoned(): number {
+    return this.#abandoned
+  }
+
+  /**
+   * Queues a validated request with its parsed `input` on `entry` and starts what can start; the
+   * caller checked that the engine runs and the queue has room.
+   */
+  enqueue(entry: BackendEntry, request: TaskRequest, id: string, input: unknown): LiveTaskHandle {
+    const state = new TaskState(
+      entry,
+      id,
+      request.type,
+      request.priority ?? 0,
+      this.#seq++,
+      request.timeoutMs ?? this.#config.timeoutMs,
+      this.#config.now(),
+      request.meta === undefined ? undefined : { ...request.meta },
+      input,
+    )
+    const handle = new LiveTaskHandle(state, (s) => this.cancel(s))
+    state.handle = handle
+    this.active.set(id, state)
+    entry.queue.push(state)
+    this.#queued++
+    this.#emit('task:queued', () => state.record())
+    this.#pump()
+    return handle
+  }
+
+  cancel(state: TaskState): boolean {
+    return this.#abort(state, 'CANCELLED', new TaskCancelledError(`task ${state.id} was cancelled`))
+  }
+
+  /** Cancels every queued task with the error `reason()` builds. */
+  cancelQueued(reason: () => Error): void {
+    for (const entry of this.#registry.entries) {
+      for (const state of entry.queue.drain()) {
+        this.#queued--
+        this.#finish(state, 'CANCELLED', undefined, reason())
+      }
+    }
+  }
+
+  /** Cancels every queued and running task with the error `reason()` builds. */
+  cancelAll(reason: () => Error): void {
+    for (const state of [...this.active.values()]) this.#abort(state, 'CANCELLED', reason())
+  }
+
+  /** Resolves the next time no task holds a slot. */
+  idle(): Promise<void> {
+    return new Promise((resolve) => this.#idleWaiters.push(resolve))
+  }
+
+  /** Starts queued tasks while there are free slots: highest priority first, FIFO among equals. */
+  #pump(): void {
+    if (this.#pumping) return
+    this.#pumping = true
+    try {
+      while (this.#running < this.#config.concurrency && this.#queued > 0) {
+        let best: BackendEntry | undefined
+        let top: TaskState | undefined
+        for (const entry of this.#registry.entries) {
+          if (entry.active >= entry.capacity) continue
+          const head = entry.queue.peek()
+          if (head === undefined) continue
+          if (
+            top === undefined ||
+            head.priority > top.priority ||
+            (head.priority === top.priority && head.seq < top.seq)
+          ) {
+            best = entry
+            top = head
+          }
+        }
+        if (best === undefined || top === undefined) break
+        best.queue.pop()
+        this.#queued--
+        this.#start(top)
+      }
+    } finally {
+      this.#pumping = false
+    }
+  }
+
+  #start(state: TaskState): void {
+    const { entry } = state
+    state.status = 'RUNNING'
+    state.startedAt = this.#config.now()
+    state.slotHeld = true
+    entry.active++
+    this.#running++
+    const controller = new AbortController()
+    state.controller = controller
+    state.timer = setTimeout(() => {
+      this.#abort(
+        state,
+        'TIMEOUT',
+        new TaskTimeoutError(`task ${state.id} exceeded its timeout of ${state.timeoutMs} ms`),
+      )
+    }, state.timeoutMs)
+    this.#emit('task:started', () => state.record())
+    state.handle?.emit('status', () => state.record())
+    this.#turn.mark()
+    const task: BackendTask = { id: state.id, type: state.type, input: state.input }
+    const onProgress = (progress: TaskProgress): void => this.#progress(state, progress)
+    let running: Promise<unknown>
+    try {
+      running = entry.pool
+        ? entry.pool.run(task, { signal: controller.signal, onProgress })
+        : entry.loaded
+          ? // A JavaScript backend may return a plain value; the contract says promise.
+            Promise.resolve(entry.backend.run(task, { signal: controller.signal, onProgress }))
+          : this.#registry
+              .load(entry, this.#stopSignal)
+              .then(() => entry.backend.run(task, { signal: controller.signal, onProgress }))
+    } catch (err) {
+      running = Promise.reject(err)
+    }
+    running.then(
+      (output) => this.#settled(state, true, output),
+      (err: unknown) => this.#settled(state, false, err),
+    )
+  }
+
+  /** Settles at once within the turn's budget, else in a batch once the event loop has turned. */
+  #settled(state: TaskState, ok: boolean, value: unknown): void {
+    if (this.#settling.length === 0 && !this.#turn.spent()) {
+      this.#settleOne(state, ok, value)
+      return
+    }
+    this.#settling.push({ state, ok, value })
+    if (this.#settling.length === 1) setImmediate(this.#settle)
+  }
+
+  #settleOne(state: TaskState, ok: boolean, value: unknown): void {
+    this.#release(state)
+    if (state.status !== 'RUNNING') return
+    if (ok) this.#finish(state, 'COMPLETED', value)
+    else this.#finish(state, 'FAILED', undefined, value)
+  }
+
+  readonly #settle = (): void => {
+    for (const { state, ok, value } of this.#settling.splice(0)) this.#settleOne(state, ok, value)
+  }
+
+  #progress(state: TaskState, progress: TaskProgress): void {
+    if (state.status !== 'RUNNING') return
+    const fraction = Number(progress?.fraction)
+    if (!Number.isFinite(fraction)) return
+    state.progress = {
+      fraction: Math.min(1, Math.max(0, fraction)),
+      ...(typeof progress.message === 'string' ? { message: progress.message.slice(0, 200) } : {}),
+    }
+    const now = performance.now()
+    if (now - state.progressAt < PROGRESS_INTERVAL_MS && fraction < 1) return
+    state.progressAt = now
+    this.#emit('task:progress', () => state.record())
+    const snapshot = state.progress
+    state.handle?.emit('progress', () => snapshot)
+  }
+
+  /**
+   * Ends a queued or running task now with `status`. A running task's backend is told through its
+   * signal; its slot comes back when the backend gives up, or after the grace period at the latest
+   * (a worker is terminated then; an in-process run is abandoned and reported by `health()`).
+   */
+  #abort(state: TaskState, status: 'TIMEOUT' | 'CANCELLED', reason: Error): boolean {
+    if (state.status === 'QUEUED') {
+      state.entry.queue.remove(state)
+      this.#queued--
+      this.#finish(state, status, undefined, reason)
+      this.#checkIdle(state.entry)
+      return true
+    }
+    if (state.status !== 'RUNNING') return false
+    state.controller?.abort(reason)
+    this.#finish(state, status, undefined, reason)
+    if (state.slotHeld) {
+      const pooled = state.entry.pool !== undefined
+      const wait = this.#config.cancelGraceMs + (pooled ? WORKER_TERMINATE_BACKSTOP_MS : 0)
+      state.graceTimer = setTimeout(() => {
+        if (!state.slotHeld) return
+        state.abandoned = true
+        this.#abandoned++
+        this.#release(state)
+      }, wait)
+    }
+    return true
+  }
+
+  /** Gives the task's slot back (once), then starts what can start. */
+  #release(state: TaskState): void {
+    if (!state.slotHeld) {
+      if (state.abandoned) {
+        // The abandoned run has settled at last: it no longer holds a thread or burns CPU.
+        state.abandoned = false
+        this.#abandoned--
+      }
+      return
+    }
+    state.slotHeld = false
+    clearTimeout(state.graceTimer)
+    state.entry.active--
+    this.#running--
+    this.#checkIdle(state.entry)
+    if (this.#running === 0) for (const wake of this.#idleWaiters.splice(0)) wake()
+    this.#pump()
+  }
+
+  #finish(state: TaskState, status: FinalStatus, output: unknown, err?: unknown): void {
+    state.status = status
+    state.finishedAt = this.#config.now()
+    clearTimeout(state.timer)
+    state.input = undefined
+    state.controller = undefined
+    if (status === 'COMPLETED') {
+      state.output = output
+      state.progress = { fraction: 1 }
+    } else {
+      state.error = taskErrorInfo(err)
+      state.errorObject =
+        codeOf(err) !== undefined && err instanceof Error
+          ? err
+          : new BackendFailedError(state.error.message, { cause: err })
+    }
+    this.active.delete(state.id)
+    // The result is announced once recorded: for a file store, when the writer thread committed it.
+    const recorded = this.#results.persist(state)
+    if (recorded === undefined) this.#announce(state)
+    else void recorded.then(() => this.#announce(state))
+  }
+
+  #announce(state: TaskState): void {
+    const record = state.record()
+    state.resolveDone(record)
+    this.#emit(FINAL_EVENT[state.status as FinalStatus], () => record)
+    this.#emit('task:finished', () => record)
+    state.handle?.emit('status', () => record)
+  }
+
+  #checkIdle(entry: BackendEntry): void {
+    if (entry.removed && entry.active === 0 && entry.queue.size === 0) entry.onIdle?.()
+  }
+}
