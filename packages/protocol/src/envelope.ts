@@ -144,7 +144,19 @@ export interface PreparedEnvelope<T extends MessageType = MessageType> {
   readonly unsigned: UnsignedEnvelope<T>
   /** SHA-256 of the signing input, unpadded base64url: the envelope's digest once signed. */
   readonly digest: string
+  /**
+   * UTF-8 bytes of the envelope's JSON without its signature. A signature adds at most
+   * {@link MAX_SIGNATURE_JSON_BYTES} (a batch proof included), so a frame limit can be checked
+   * before signing.
+   */
+  readonly byteLength: number
 }
+
+/**
+ * Most bytes a signature adds to an envelope's JSON: `,"batch":{…}` with a proof of
+ * MAX_BATCH_PATH digests is about 650; `,"sig":"…"` is 95.
+ */
+export const MAX_SIGNATURE_JSON_BYTES = 1024
 
 /**
  * Validates `payload` and builds the envelope `sealEnvelope` would sign, without signing it.
@@ -328,11 +340,13 @@ class Prepared<T extends MessageType> implements PreparedEnvelope<T> {
   readonly input: Uint8Array
   readonly digestBytes: Buffer
   readonly digest: string
+  readonly byteLength: number
 
   constructor(unsigned: UnsignedEnvelope<T>, canonical: string, input: Uint8Array) {
     this.unsigned = unsigned
     this.canonical = canonical
     this.input = input
+    this.byteLength = input.byteLength - SIGNING_PREFIX.length
     this.digestBytes = sha256(input)
     this.digest = this.digestBytes.toString('base64url')
   }

@@ -42,6 +42,7 @@ export {
 export * from './constants.js'
 export {
   digestOf,
+  MAX_SIGNATURE_JSON_BYTES,
   type OpenEnvelopeOptions,
   openEnvelope,
   type PreparedEnvelope,

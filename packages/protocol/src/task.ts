@@ -10,7 +10,7 @@ import {
   MAX_ERROR_MESSAGE_LENGTH,
   TASK_ERROR_CODES,
 } from './constants.js'
-import type { SignedEnvelope } from './envelope.js'
+import type { PreparedEnvelope, SignedEnvelope } from './envelope.js'
 import { RemoteError, ResultMismatchError } from './errors.js'
 import type { TaskRequest, TaskResult, WireError } from './messages.js'
 
@@ -72,9 +72,13 @@ export function createTaskRequest(init: TaskRequestInit): TaskRequest {
  *
  * @throws {ResultMismatchError}
  */
-export function assertResultMatches(request: SignedEnvelope<'task.request'>, result: TaskResult): void {
-  if (result.id !== request.envelope.payload.id) {
-    throw new ResultMismatchError(`result is for task ${result.id}, not ${request.envelope.payload.id}`)
+export function assertResultMatches(
+  request: SignedEnvelope<'task.request'> | PreparedEnvelope<'task.request'>,
+  result: TaskResult,
+): void {
+  const id = 'envelope' in request ? request.envelope.payload.id : request.unsigned.payload.id
+  if (result.id !== id) {
+    throw new ResultMismatchError(`result is for task ${result.id}, not ${id}`)
   }
   if (result.requestHash !== request.digest) {
     throw new ResultMismatchError(`result for task ${result.id} quotes a different request hash`)

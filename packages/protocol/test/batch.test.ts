@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { batchCache, batchSigningInput } from '../src/batch-cache.js'
 import { MAX_BATCH_SIZE } from '../src/constants.js'
 import {
+  MAX_SIGNATURE_JSON_BYTES,
   type OpenEnvelopeOptions,
   openEnvelope,
   type PreparedEnvelope,
@@ -15,7 +16,7 @@ import { sealForward } from '../src/forward.js'
 import { leafHash, merkleTree, nodeHash, rootFromPath } from '../src/merkle.js'
 import type { Envelope, TaskResult } from '../src/messages.js'
 import { replayCache } from '../src/replay-cache.js'
-import { createTaskRequest } from '../src/task.js'
+import { assertResultMatches, createTaskRequest } from '../src/task.js'
 
 const NOW = 1_767_225_600_000
 
@@ -262,5 +263,38 @@ describe('forwarding', () => {
     expect(() =>
       sealForward(mallory, batched?.envelope as Envelope<'task.request'>, 3, [alice.peerId]),
     ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_MESSAGE', path: 'payload.request.sig' }))
+  })
+})
+
+describe('prepared envelopes', () => {
+  it('know their digest and size before they are signed, and a signature stays within the documented bound', () => {
+    const [prepared] = results(1)
+    const single = sealPrepared(alice, [prepared as PreparedEnvelope<'task.result'>])[0]
+    expect(Buffer.byteLength(single?.json as string)).toBeLessThanOrEqual(
+      (prepared?.byteLength as number) + MAX_SIGNATURE_JSON_BYTES,
+    )
+    const batch = sealPrepared(alice, results(MAX_BATCH_SIZE))
+    for (const s of batch) {
+      expect(s.envelope.batch?.path.length).toBeLessThanOrEqual(10)
+      const { batch: _, ...unsigned } = s.envelope
+      expect(Buffer.byteLength(s.json) - Buffer.byteLength(JSON.stringify(unsigned))).toBeLessThanOrEqual(
+        MAX_SIGNATURE_JSON_BYTES,
+      )
+    }
+  })
+
+  it('are what a result is checked against, like the signed request', () => {
+    const request = prepareEnvelope(
+      alice,
+      'task.request',
+      createTaskRequest({ requester: alice.peerId, taskType: 'mock', input: {} }),
+    )
+    const answer = { id: request.unsigned.payload.id, requestHash: request.digest } as TaskResult
+    expect(() => assertResultMatches(request, answer)).not.toThrow()
+    const [signed] = sealPrepared(alice, [request])
+    expect(signed?.digest).toBe(request.digest)
+    expect(() => assertResultMatches(request, { ...answer, requestHash: 'x'.repeat(43) })).toThrow(
+      expect.objectContaining({ code: 'ERR_RESULT_MISMATCH' }),
+    )
   })
 })
