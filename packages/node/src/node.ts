@@ -126,6 +126,8 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         access: c.access,
         relay: c.forwarding.enabled,
         maxHops: c.forwarding.maxHops,
+        livenessIdleMs: c.liveness.idleMs,
+        livenessTimeoutMs: c.liveness.timeoutMs,
         ...parts.exchange,
         agentVersion: this.#agentVersion,
       },

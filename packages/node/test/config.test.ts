@@ -14,6 +14,7 @@ import {
   DEFAULT_SHUTDOWN_DEADLINE_MS,
 } from '../src/constants.js'
 import { ConfigReadError, ConfigSyntaxError, ConfigValidationError } from '../src/errors.js'
+import { LIVENESS_IDLE_MS, LIVENESS_PING_TIMEOUT_MS } from '../src/exchange/constants.js'
 
 let dir: string
 const HOME_ENV = (): Record<string, string> => ({ HOME: join(dir, 'home') })
@@ -303,6 +304,46 @@ log:
     expect(() =>
       resolveNodeConfig({ network: { maxConnections: -1 } } as never, { env: HOME_ENV() }),
     ).toThrow(/network.maxConnections: expected an integer between 1 and 10000, found -1 \(createNode init\)/)
+  })
+})
+
+describe('liveness', () => {
+  it('defaults to the exchange constants', async () => {
+    const config = await loadConfig({ env: HOME_ENV() })
+    expect(config.liveness).toEqual({ idleMs: LIVENESS_IDLE_MS, timeoutMs: LIVENESS_PING_TIMEOUT_MS })
+    expect(config.liveness).toEqual({ idleMs: 1_500, timeoutMs: 1_500 })
+  })
+
+  it('takes the idle time and ping timeout from the file, the environment and createNode init', async () => {
+    const path = await file('liveness:\n  idleMs: 5000\n  timeoutMs: 20000\n')
+    expect((await loadConfig({ file: path, env: HOME_ENV() })).liveness).toEqual({
+      idleMs: 5_000,
+      timeoutMs: 20_000,
+    })
+    const fromEnv = await loadConfig({
+      file: path,
+      env: { ...HOME_ENV(), P2P_AI_LIVENESS__TIMEOUT_MS: '600000', P2P_AI_LIVENESS__IDLE_MS: '100' },
+    })
+    expect(fromEnv.liveness).toEqual({ idleMs: 100, timeoutMs: 600_000 })
+    expect(resolveNodeConfig({ liveness: { timeoutMs: 9_000 } }, { env: HOME_ENV() }).liveness).toEqual({
+      idleMs: 1_500,
+      timeoutMs: 9_000,
+    })
+  })
+
+  it('refuses values outside 100 ms to 10 minutes, naming the setting', async () => {
+    const path = await file('liveness:\n  idleMs: 50\n')
+    const err = await validationError(
+      loadConfig({ file: path, env: { ...HOME_ENV(), P2P_AI_LIVENESS__TIMEOUT_MS: '1h' } }),
+    )
+    expect(err.issues.map((i) => i.path)).toEqual(['liveness.idleMs', 'liveness.timeoutMs'])
+    expect(err.issues[0]?.message).toBe(
+      'liveness.idleMs: expected an integer between 100 and 600000, found 50 (line 2, column 11)',
+    )
+    expect(err.issues[1]).toMatchObject({ source: 'env', envVar: 'P2P_AI_LIVENESS__TIMEOUT_MS', value: '1h' })
+    expect(() => resolveNodeConfig({ liveness: { timeoutMs: 600_001 } }, { env: HOME_ENV() })).toThrow(
+      /liveness.timeoutMs: expected an integer between 100 and 600000, found 600001 \(createNode init\)/,
+    )
   })
 })
 

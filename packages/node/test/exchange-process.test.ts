@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { createNode } from '../src/create.js'
+import { createNode, type NodeInit } from '../src/create.js'
 import type { P2PNode } from '../src/node.js'
 import { Host, type HostEvent, localInit, tempDir } from './helpers.js'
 
@@ -40,9 +40,9 @@ async function provider(concurrency = 2): Promise<{ host: Host; peerId: string; 
   return { host, peerId: ready.peerId as string, address: (ready.addresses as string[])[0] as string }
 }
 
-async function requester(): Promise<P2PNode> {
+async function requester(extra: NodeInit = {}): Promise<P2PNode> {
   const dir = await tempDir('p2p-ai-exchange-requester-')
-  const node = await createNode(localInit(dir.path))
+  const node = await createNode(localInit(dir.path, extra))
   cleanup.push(
     () => dir[Symbol.asyncDispose](),
     () => node.stop(),
@@ -117,6 +117,35 @@ describe('task exchange across processes', () => {
     // Detection (about 3.5 s at most) plus the 1 s of work elsewhere.
     expect(record.finishedAt! - frozenAt).toBeLessThan(6_000)
     frozen.host.proc.kill('SIGCONT')
+  })
+
+  it('keeps a task on a provider frozen for less than a configured liveness timeout', async () => {
+    const p = await provider()
+    // Heartbeats would notice the freeze too: keep them out of this test.
+    const heartbeat = { intervalMs: 600_000, timeoutMs: 300_000 }
+    const patient = await requester({ liveness: { idleMs: 500, timeoutMs: 15_000 }, heartbeat })
+    const impatient = await requester({ heartbeat })
+    await link(patient, [p])
+    await link(impatient, [p])
+    const kept = patient.submit({ type: 'sleep', input: { ms: 1_000, tag: 'kept' } })
+    const moved = impatient.submit({ type: 'sleep', input: { ms: 1_000, tag: 'moved' } })
+    await Promise.all([runningOn(patient, kept.id), runningOn(impatient, moved.id)])
+    // Longer than the default liveness (1.5 s idle + 1.5 s ping) can wait, well under the 15 s.
+    p.host.proc.kill('SIGSTOP')
+    await new Promise((r) => setTimeout(r, 4_500))
+    p.host.proc.kill('SIGCONT')
+    const record = await kept.result()
+    expect(record).toMatchObject({
+      status: 'COMPLETED',
+      peer: p.peerId,
+      output: { ranOn: p.peerId, tag: 'kept' },
+    })
+    expect(record.attempts).toEqual([])
+    // The same freeze under the default liveness settings failed the attempt.
+    expect((await moved.result()).attempts[0]).toMatchObject({
+      peer: p.peerId,
+      error: { code: 'ERR_PEER_UNRESPONSIVE' },
+    })
   })
 
   it('spreads tasks evenly over equal provider processes (under 20 % deviation)', async () => {

@@ -18,7 +18,7 @@ import {
   ENV_PREFIX,
   IDENTITY_FILE_NAME,
 } from '../constants.js'
-import { DEFAULT_MAX_HOPS } from '../exchange/constants.js'
+import { DEFAULT_MAX_HOPS, LIVENESS_IDLE_MS, LIVENESS_PING_TIMEOUT_MS } from '../exchange/constants.js'
 import { defaultDataDir, type Env } from './paths.js'
 import { LOG_LEVELS } from './types.js'
 
@@ -211,6 +211,22 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     reload: 'restart',
     description:
       'Links a task submitted here may travel to its provider (1: connected peers only), and the longest route this node announces.',
+  },
+  {
+    path: 'liveness.idleMs',
+    type: int(100, 600_000),
+    default: constant(LIVENESS_IDLE_MS),
+    reload: 'restart',
+    description:
+      'A provider with tasks of this node pending that sent nothing for this long is pinged (a liveness ping).',
+  },
+  {
+    path: 'liveness.timeoutMs',
+    type: int(100, 600_000),
+    default: constant(LIVENESS_PING_TIMEOUT_MS),
+    reload: 'restart',
+    description:
+      "A liveness ping unanswered this long fails the provider's tasks over to other peers (`ERR_PEER_UNRESPONSIVE`); raise it, with `liveness.idleMs`, where loaded agents answer slowly.",
   },
   {
     path: 'heartbeat.intervalMs',

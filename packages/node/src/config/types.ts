@@ -67,6 +67,12 @@ export interface NodeConfig {
     /** Links a task submitted here may travel to its provider. */
     maxHops: number
   }
+  liveness: {
+    /** A provider with tasks of this node pending that sent nothing for this long is pinged. */
+    idleMs: number
+    /** A liveness ping unanswered this long fails the provider's tasks over to other peers. */
+    timeoutMs: number
+  }
   heartbeat: {
     /** Ping every connected peer this often; the RTT goes into the peer table. */
     intervalMs: number

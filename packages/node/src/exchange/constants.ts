@@ -38,6 +38,8 @@ export const PEER_WAIT_POLL_MS = 100
  * While tasks are outstanding on a peer and nothing arrived from it for this long, the requester
  * pings it; no answer within `LIVENESS_PING_TIMEOUT_MS` closes the task stream and fails its tasks
  * over. Together: a silent death is noticed within about 3 s, not at the next 10 s heartbeat.
+ * These are the defaults of the exchange's `livenessIdleMs` and `livenessTimeoutMs` (the
+ * `liveness.idleMs` and `liveness.timeoutMs` settings): a network of loaded, slow agents needs more.
  */
 export const LIVENESS_IDLE_MS = 1_500
 export const LIVENESS_PING_TIMEOUT_MS = 1_500

@@ -34,6 +34,8 @@ import {
   DEFAULT_TASK_HISTORY,
   DEFAULT_TASK_MAX_FRAME_BYTES,
   DEFAULT_WAIT_FOR_PEER_MS,
+  LIVENESS_IDLE_MS,
+  LIVENESS_PING_TIMEOUT_MS,
 } from './constants.js'
 import { AccessDeniedError, ExchangeStoppedError } from './errors.js'
 import { Forwarding } from './forwarding.js'
@@ -88,6 +90,19 @@ export interface TaskExchangeInit {
    * @default 60_000
    */
   streamIdleMs?: number
+  /**
+   * A provider with tasks of this node pending that sent nothing for this long is pinged.
+   *
+   * @default 1_500
+   */
+  livenessIdleMs?: number
+  /**
+   * A liveness ping unanswered for this long counts the provider as gone: its stream is reset and
+   * its tasks fail over (`ERR_PEER_UNRESPONSIVE`). Raise it where loaded agents answer slowly.
+   *
+   * @default 1_500
+   */
+  livenessTimeoutMs?: number
   /**
    * Largest frame on the task protocol, in bytes.
    *
@@ -186,6 +201,8 @@ export class TaskExchange {
       acceptTimeoutMs: init.acceptTimeoutMs ?? DEFAULT_ACCEPT_TIMEOUT_MS,
       waitForPeerMs: init.waitForPeerMs ?? DEFAULT_WAIT_FOR_PEER_MS,
       streamIdleMs: init.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS,
+      livenessIdleMs: init.livenessIdleMs ?? LIVENESS_IDLE_MS,
+      livenessTimeoutMs: init.livenessTimeoutMs ?? LIVENESS_PING_TIMEOUT_MS,
       maxFrameBytes: init.maxFrameBytes ?? DEFAULT_TASK_MAX_FRAME_BYTES,
       maxTasksPerPeer: init.maxTasksPerPeer ?? DEFAULT_MAX_TASKS_PER_PEER,
       taskHistory: init.taskHistory ?? DEFAULT_TASK_HISTORY,
@@ -223,6 +240,8 @@ export class TaskExchange {
       log: components.log,
       maxFrameBytes: this.#init.maxFrameBytes,
       streamIdleMs: this.#init.streamIdleMs,
+      livenessIdleMs: this.#init.livenessIdleMs,
+      livenessTimeoutMs: this.#init.livenessTimeoutMs,
       ...crypto,
     })
     this.#forwarding = new Forwarding({

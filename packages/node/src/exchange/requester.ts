@@ -24,12 +24,7 @@ import {
 import type { Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
 import { type ChannelHandlers, TaskChannel } from './channel.js'
-import {
-  LIVENESS_IDLE_MS,
-  LIVENESS_PING_TIMEOUT_MS,
-  LIVENESS_SWEEP_MS,
-  STREAM_OPEN_TIMEOUT_MS,
-} from './constants.js'
+import { LIVENESS_SWEEP_MS, STREAM_OPEN_TIMEOUT_MS } from './constants.js'
 import {
   AccessDeniedError,
   PeerDisconnectedError,
@@ -81,6 +76,10 @@ export interface TaskRequesterInit {
   maxFrameBytes: number
   /** Outbound streams with nothing pending are closed after this long. */
   streamIdleMs: number
+  /** A peer with attempts pending and nothing heard from it for this long is pinged. */
+  livenessIdleMs: number
+  /** A liveness ping unanswered this long fails the peer's attempts over. */
+  livenessTimeoutMs: number
   crypto?: OpenEnvelopeOptions['crypto']
 }
 
@@ -412,7 +411,7 @@ export class TaskRequester {
       if (
         outbound.attempts.size > 0 &&
         !outbound.pinging &&
-        now - outbound.channel.lastHeard > LIVENESS_IDLE_MS
+        now - outbound.channel.lastHeard > this.#init.livenessIdleMs
       ) {
         this.#ping(outbound)
       }
@@ -429,7 +428,7 @@ export class TaskRequester {
     }
     outbound.pinging = true
     this.#init.transport.services.ping
-      .ping(connection.remotePeer, { signal: AbortSignal.timeout(LIVENESS_PING_TIMEOUT_MS) })
+      .ping(connection.remotePeer, { signal: AbortSignal.timeout(this.#init.livenessTimeoutMs) })
       .then(
         () => {
           outbound.channel.lastHeard = performance.now()
