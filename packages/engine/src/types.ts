@@ -85,4 +85,20 @@ export interface TaskRequest<Input = unknown> {
   readonly timeoutMs?: number
   /** Labels kept in the task record, e.g. `{ requester: peerId }`. */
   readonly meta?: TaskMeta
+  /**
+   * When the task's final record is written to the result store relative to announcing the result.
+   * `before-result` (the default): `result()` resolves (and `task:finished` fires) only once the record is
+   * committed, so a result the caller saw survives a crash. `background`: the result is announced at once and
+   * the record is committed right after; a reader still finds it (served from memory until committed). For
+   * work done for a remote requester, who holds the signed result anyway and should not wait for our disk.
+   *
+   * An output that is not JSON-serialisable is found only by the write, which turns the task `FAILED`
+   * (`ERR_BACKEND_FAILED`). With `background` the caller has already seen it `COMPLETED` by then: that
+   * announced record stands, while the kept one (`get`, `list`, a resubmitted id, `handle.status`)
+   * becomes `FAILED` without a further event. Such an output could not be sent to a peer either.
+   * Without a store, both modes are the same: the record is kept in memory before it is announced.
+   *
+   * @default 'before-result'
+   */
+  readonly persist?: 'before-result' | 'background'
 }

@@ -46,7 +46,8 @@ export class Results {
    * Keeps the final record of `state`: synchronously (returns `undefined`), or through the store's
    * writer thread (returns a promise that settles once the record is kept somewhere; meanwhile it
    * is served from memory). An output that cannot be stored as JSON turns the task into a `FAILED`
-   * one: that is the backend's failure, as it could not be sent to a peer either.
+   * one: that is the backend's failure, as it could not be sent to a peer either. (A task persisted
+   * in the background has been announced `COMPLETED` by then; only its kept record changes.)
    */
   persist(state: TaskState): Promise<void> | undefined {
     const store = this.store

@@ -109,6 +109,8 @@ export class TaskState implements HeapItem {
     readonly queuedAt: number,
     readonly meta: TaskMeta | undefined,
     input: unknown,
+    /** Announce the final record without waiting for the store to commit it (`persist: 'background'`). */
+    readonly background = false,
   ) {
     this.backend = entry.name
     this.input = input

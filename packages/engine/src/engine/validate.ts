@@ -18,7 +18,7 @@ const TASK_TYPE = /^[a-z0-9][a-z0-9._-]{0,63}$/
 export function validateRequest(request: TaskRequest, maxTimeoutMs: number): void {
   if (request == null || typeof request !== 'object')
     throw new InvalidRequestError('a task request must be an object')
-  const { id, type, priority, timeoutMs, meta } = request
+  const { id, type, priority, timeoutMs, meta, persist } = request
   if (id !== undefined) {
     if (typeof id !== 'string' || id.length === 0 || id.length > MAX_TASK_ID_LENGTH || !TASK_ID.test(id)) {
       throw new InvalidRequestError(
@@ -40,6 +40,11 @@ export function validateRequest(request: TaskRequest, maxTimeoutMs: number): voi
     }
   }
   if (meta !== undefined) validateMeta(meta)
+  if (persist !== undefined && persist !== 'before-result' && persist !== 'background') {
+    throw new InvalidRequestError(
+      `persist: must be 'before-result' or 'background', got ${describe(persist)}`,
+    )
+  }
 }
 
 function validateMeta(meta: TaskMeta): void {
