@@ -5,6 +5,7 @@ import {
   createTaskRequest,
   encodeFrame,
   openEnvelope,
+  PROTOCOL_MINOR,
   replayCache,
   sealEnvelope,
   sealForward,
@@ -277,7 +278,7 @@ describe('forwarding (docs/protocol.md §2.5)', () => {
       a.exchange.registerTask({ name: 'noop', input: z.strictObject({}), run: () => null })
       await until(() => heard.some((caps) => caps.taskTypes.includes('noop')), 5_000, 'the next announcement')
       for (const caps of heard) {
-        expect(caps.protocolMinor).toBe(1)
+        expect(caps.protocolMinor).toBe(PROTOCOL_MINOR)
         expect(caps).not.toHaveProperty('reach')
       }
       expect(a.exchange.capabilities().reach).toEqual([{ taskType: 'whoami', hops: 1, via: p.peerId }])

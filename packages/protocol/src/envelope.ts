@@ -30,6 +30,7 @@ import {
   type Envelope,
   type MessageType,
   type Payloads,
+  type SoloEnvelope,
   type UnsignedEnvelope,
   validateEnvelope,
   validatePayload,
@@ -129,10 +130,17 @@ export function sealEnvelope<T extends MessageType>(
   type: T,
   payload: Payloads[T],
   options: SealEnvelopeOptions = {},
-): SignedEnvelope<T> {
+): SignedEnvelope<T> & { readonly envelope: SoloEnvelope<T> } {
   const prepared = prepareEnvelope(signer, type, payload, options) as Prepared<T>
   const sig = toBase64url(signer.sign(prepared.input))
-  return new Signed({ ...prepared.unsigned, sig } as Envelope<T>, prepared.canonical, prepared.input)
+  const envelope = { ...prepared.unsigned, sig } as SoloEnvelope<T>
+  return new Signed(
+    envelope as Envelope<T>,
+    prepared.canonical,
+    prepared.input,
+  ) as unknown as SignedEnvelope<T> & {
+    readonly envelope: SoloEnvelope<T>
+  }
 }
 
 /**

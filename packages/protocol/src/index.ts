@@ -94,6 +94,7 @@ export {
   type ModelInfo,
   type Payloads,
   type ReachEntry,
+  type SoloEnvelope,
   type TaskAccept,
   type TaskCancel,
   type TaskForward,

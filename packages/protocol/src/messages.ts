@@ -99,6 +99,9 @@ export type Envelope<T extends MessageType = MessageType> = {
     )
 }[T]
 
+/** An envelope signed on its own (`sig`), as `sealEnvelope` makes and `task.forward` carries. */
+export type SoloEnvelope<T extends MessageType = MessageType> = Extract<Envelope<T>, { sig: string }>
+
 /**
  * The message types that may travel unsigned on a task stream: they steer one conversation
  * between the two ends of a Noise-authenticated stream (docs/protocol.md §2.4).

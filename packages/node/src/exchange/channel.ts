@@ -7,10 +7,26 @@
  * `send()` (one Noise message, one syscall for many small frames), and when the muxer signals a
  * full buffer the channel waits for `drain` before sending more, so a slow reader throttles the
  * writer instead of growing libp2p's buffers.
+ *
+ * Signing is batched too: requests and results are queued prepared (stamped, canonicalized, their
+ * digest known) and signed when the queue is flushed. When several leave together and the peer
+ * speaks batch signatures (protocol minor 2), one Ed25519 signature over their Merkle root covers
+ * them all (docs/protocol.md §4.5), so under load the cost of signing drops from one signature
+ * per message to one per write. A single message is signed on its own, exactly as before.
  */
 import { Buffer } from 'node:buffer'
 import type { Stream } from '@libp2p/interface'
-import { type FrameDecoder, type FrameError, frameDecoder } from '@p2p-ai/protocol'
+import {
+  encodeJsonFrame,
+  type FrameDecoder,
+  type FrameError,
+  frameDecoder,
+  MAX_BATCH_SIZE,
+  MAX_FRAME_BYTES_LIMIT,
+  type PreparedEnvelope,
+  type Signer,
+  sealPrepared,
+} from '@p2p-ai/protocol'
 import { PeerDisconnectedError } from './errors.js'
 
 export interface ChannelHandlers {
@@ -28,7 +44,17 @@ export interface ChannelInit {
   maxFrameBytes: number
   /** Reports a handler exception (a bug) without tearing down the stream. */
   onHandlerError(err: unknown): void
+  /** Signs what `sendSigned` queued; without it, `sendSigned` throws. */
+  signer?: Signer
+  /**
+   * Whether envelopes that leave together may share a batch signature: the remote announced
+   * protocol minor 2 or later. Asked at each flush, since announcements arrive at any time.
+   */
+  batchSigning?(): boolean
 }
+
+/** A queued envelope waiting for its signature, or a frame ready to go. */
+type Queued = Uint8Array | PreparedEnvelope
 
 /** One task stream with batched writes and synchronous, push-decoded reads. */
 export class TaskChannel {
@@ -39,8 +65,9 @@ export class TaskChannel {
   readonly #handlers: ChannelHandlers
   readonly #decoder: FrameDecoder
   readonly #init: ChannelInit
-  #queue: Uint8Array[] = []
+  #queue: Queued[] = []
   #queuedBytes = 0
+  #unsigned = 0
   #scheduled = false
   #waitingForDrain = false
   #closed = false
@@ -83,6 +110,26 @@ export class TaskChannel {
     if (!this.writable) return false
     this.#queue.push(frame)
     this.#queuedBytes += frame.byteLength
+    this.#schedule()
+    return true
+  }
+
+  /**
+   * Queues an envelope to be signed when it leaves (see the module comment). Its size must have
+   * been checked against the frame limit with room for a signature (`MAX_SIGNATURE_JSON_BYTES`).
+   * Returns false (and drops it) when the stream can no longer be written.
+   */
+  sendSigned(prepared: PreparedEnvelope): boolean {
+    if (this.#init.signer === undefined) throw new TypeError('this channel has no signer')
+    if (!this.writable) return false
+    this.#queue.push(prepared)
+    this.#queuedBytes += prepared.byteLength
+    this.#unsigned++
+    this.#schedule()
+    return true
+  }
+
+  #schedule(): void {
     if (!this.#scheduled && !this.#waitingForDrain) {
       this.#scheduled = true
       // After the current turn's I/O callbacks rather than after the current callback: a
@@ -90,7 +137,6 @@ export class TaskChannel {
       // one write (one Noise message, one syscall) instead of one each.
       setImmediate(this.#flushSoon)
     }
-    return true
   }
 
   readonly #flushSoon = (): void => this.#flush()
@@ -122,10 +168,18 @@ export class TaskChannel {
   #flush(): void {
     this.#scheduled = false
     if (this.#waitingForDrain || this.#queue.length === 0 || this.#closed) return
-    const frames = this.#queue
-    const data = frames.length === 1 ? (frames[0] as Uint8Array) : Buffer.concat(frames, this.#queuedBytes)
+    let frames: Uint8Array[]
+    try {
+      frames = this.#unsigned === 0 ? (this.#queue as Uint8Array[]) : this.#sign(this.#queue)
+    } catch (err) {
+      // Only a bug gets here (envelopes were validated when prepared); fail loudly, not silently.
+      this.abort(err instanceof Error ? err : new Error(String(err)))
+      return
+    }
+    const data = frames.length === 1 ? (frames[0] as Uint8Array) : Buffer.concat(frames)
     this.#queue = []
     this.#queuedBytes = 0
+    this.#unsigned = 0
     let more: boolean
     try {
       more = this.stream.send(data)
@@ -143,6 +197,31 @@ export class TaskChannel {
         (err: unknown) => this.abort(err instanceof Error ? err : new Error(String(err))),
       )
     }
+  }
+
+  /** The queue as frames: prepared envelopes signed, in batches when the peer takes them. */
+  #sign(queue: readonly Queued[]): Uint8Array[] {
+    const signer = this.#init.signer as Signer
+    const frames = new Array<Uint8Array>(queue.length)
+    const waiting: number[] = []
+    queue.forEach((item, index) => {
+      if (item instanceof Uint8Array) frames[index] = item
+      else waiting.push(index)
+    })
+    const size = waiting.length > 1 && this.#init.batchSigning?.() === true ? MAX_BATCH_SIZE : 1
+    // The size was checked with room for any signature when the envelope was queued.
+    const limit = { maxFrameBytes: MAX_FRAME_BYTES_LIMIT }
+    for (let start = 0; start < waiting.length; start += size) {
+      const indices = waiting.slice(start, start + size)
+      const signed = sealPrepared(
+        signer,
+        indices.map((index) => queue[index] as PreparedEnvelope),
+      )
+      for (const [j, index] of indices.entries()) {
+        frames[index] = encodeJsonFrame((signed[j] as { json: string }).json, limit)
+      }
+    }
+    return frames
   }
 
   #onData(data: Uint8Array | Iterable<Uint8Array>): void {
@@ -188,6 +267,7 @@ export class TaskChannel {
     this.#closed = true
     this.#queue = []
     this.#queuedBytes = 0
+    this.#unsigned = 0
     try {
       this.#handlers.close(error)
     } catch (err) {

@@ -7,6 +7,7 @@ import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import type { TaskEngine } from '@p2p-ai/engine'
 import {
   ANNOUNCE_PROTOCOL,
+  batchCache,
   type Capabilities,
   InvalidOptionError,
   type JsonObject,
@@ -212,11 +213,15 @@ export class TaskExchange {
     this.#policy = new AccessPolicy(components.peerId, init.access)
     this.#handleAnnounce = init.handleAnnounce ?? false
     this.#replay = replayCache()
+    const batches = batchCache()
+    const peerMinor = (peer: string): number | undefined => this.#minors.get(peer)
     const crypto = init.crypto === undefined ? {} : { crypto: init.crypto }
     this.#provider = new TaskProvider({
       engine: components.engine,
       signer: components.signer,
       replayCache: this.#replay,
+      batchCache: batches,
+      peerMinor,
       log: components.log,
       maxFrameBytes: this.#init.maxFrameBytes,
       maxTasksPerPeer: this.#init.maxTasksPerPeer,
@@ -226,6 +231,7 @@ export class TaskExchange {
         open: (value, sender) =>
           openForward(value, {
             replayCache: this.#replay,
+            batchCache: batches,
             expectedSender: sender,
             receiver: components.peerId,
             ...crypto,
@@ -236,7 +242,10 @@ export class TaskExchange {
     })
     this.#requester = new TaskRequester({
       transport: components.transport,
+      signer: components.signer,
       replayCache: this.#replay,
+      batchCache: batches,
+      peerMinor,
       log: components.log,
       maxFrameBytes: this.#init.maxFrameBytes,
       streamIdleMs: this.#init.streamIdleMs,
@@ -267,7 +276,7 @@ export class TaskExchange {
       ...(init.agentVersion === undefined ? {} : { agentVersion: init.agentVersion }),
       // Nothing is reachable before start (no neighbours yet; the views do not even exist).
       reach: () => (this.#started ? this.#forwarding.reach() : []),
-      peerMinor: (peer) => this.#minors.get(peer),
+      peerMinor,
     })
     this.#views = new PeerViews({
       self: components.peerId,

@@ -10,14 +10,20 @@
 import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
 import type { TaskEngine, TaskHandle, TaskRecord } from '@p2p-ai/engine'
 import {
+  BATCH_SIGNATURES_MINOR,
+  type BatchCache,
   encodeFrame,
   encodeJsonFrame,
+  FrameTooLargeError,
+  MAX_SIGNATURE_JSON_BYTES,
   type OpenEnvelopeOptions,
   type OpenedForward,
   openEnvelope,
+  type PreparedEnvelope,
+  prepareEnvelope,
   type ReplayCache,
   type Signer,
-  sealEnvelope,
+  sealPrepared,
   TASK_ERROR_CODES,
   type TaskRequest,
   type TaskResult,
@@ -42,6 +48,10 @@ export interface TaskProviderInit {
   engine: TaskEngine
   signer: Signer
   replayCache: ReplayCache
+  /** Batch signatures already verified (minor 2), shared by the node. */
+  batchCache?: BatchCache
+  /** The protocol minor a peer announced, if it did: results to peers at 2 or later share batch signatures. */
+  peerMinor?(peer: string): number | undefined
   log: Logger
   maxFrameBytes: number
   /** Tasks one requester may have open on this node at once. */
@@ -118,6 +128,11 @@ interface Conversation {
   done: boolean
   /** A forwarded task this node passes on rather than runs. */
   relay: RelayHandle | undefined
+  /**
+   * Came in a `task.forward`: its result travels back through relays to a requester whose
+   * protocol minor this node does not know, so it is signed on its own, never in a batch.
+   */
+  readonly forwarded: boolean
 }
 
 class ProviderSession {
@@ -155,6 +170,8 @@ class ProviderSession {
       {
         maxFrameBytes: init.maxFrameBytes,
         onHandlerError: (err) => init.log.error({ err, remotePeer }, 'task session handler failed'),
+        signer: init.signer,
+        batchSigning: () => (init.peerMinor?.(remotePeer) ?? 0) >= BATCH_SIGNATURES_MINOR,
       },
     )
   }
@@ -191,11 +208,7 @@ class ProviderSession {
     let request: TaskRequest
     let digest: string
     try {
-      const opened = openEnvelope(value, {
-        replayCache: this.#init.replayCache,
-        expectedSender: this.#remotePeer,
-        ...(this.#init.crypto === undefined ? {} : { crypto: this.#init.crypto }),
-      })
+      const opened = this.#open(value)
       if (opened.envelope.type !== 'task.request') return
       request = opened.envelope.payload
       digest = opened.digest
@@ -208,6 +221,17 @@ class ProviderSession {
       return
     }
     this.#admit(request, digest, undefined)
+  }
+
+  /** Verifies a signed envelope from the stream's peer (docs/protocol.md §4.3). */
+  #open(value: unknown): ReturnType<typeof openEnvelope> {
+    const { replayCache, batchCache, crypto } = this.#init
+    return openEnvelope(value, {
+      replayCache,
+      expectedSender: this.#remotePeer,
+      ...(batchCache === undefined ? {} : { batchCache }),
+      ...(crypto === undefined ? {} : { crypto }),
+    })
   }
 
   /** A `task.forward`: verified, then run here like a request, or passed on (docs/protocol.md §2.5). */
@@ -278,6 +302,7 @@ class ProviderSession {
       cancelRequested: false,
       done: false,
       relay: undefined,
+      forwarded: forwarded !== undefined,
     }
     this.#conversations.set(id, conversation)
     // timeoutMs runs from receipt (queueing included), as docs/protocol.md §2.1 says.
@@ -296,6 +321,8 @@ class ProviderSession {
         priority: request.priority,
         timeoutMs: request.timeoutMs,
         meta: { requester, taskId: id },
+        // The requester holds the signed result; it should not wait for our disk.
+        persist: 'background',
       })
     } catch (err) {
       submitted = Promise.reject(err)
@@ -347,11 +374,7 @@ class ProviderSession {
     let id: string
     try {
       if (signed) {
-        const opened = openEnvelope(value, {
-          replayCache: this.#init.replayCache,
-          expectedSender: this.#remotePeer,
-          ...(this.#init.crypto === undefined ? {} : { crypto: this.#init.crypto }),
-        })
+        const opened = this.#open(value)
         if (opened.envelope.type !== 'task.cancel') return
         id = opened.envelope.payload.id
       } else {
@@ -440,28 +463,38 @@ class ProviderSession {
   #sendResult(conversation: Conversation, outcome: ResultOutcome, record?: TaskRecord): void {
     const timings = resultTimings(conversation.receivedAt, record)
     const base = { id: conversation.id, requestHash: conversation.digest, timings }
-    let frame: Uint8Array
+    let prepared: PreparedEnvelope<'task.result'>
     try {
-      frame = this.#seal({ ...base, ...outcome } as TaskResult)
+      prepared = this.#prepare({ ...base, ...outcome } as TaskResult)
     } catch (err) {
       // The output cannot travel (not JSON, or too large): the requester still gets an answer.
       const error = toWireError(err)
-      frame = this.#seal({
+      prepared = this.#prepare({
         ...base,
         status: 'failed',
         error: { code: 'ERR_INVALID_OUTPUT', message: error.message },
       })
     }
     this.#provider.counters.answered++
-    this.#channel.send(frame)
+    if (conversation.forwarded) {
+      // The signed JSON goes out as it was signed: no second serialization.
+      const [signed] = sealPrepared(this.#init.signer, [prepared])
+      this.#channel.send(encodeJsonFrame(signed?.json as string, { maxFrameBytes: this.#init.maxFrameBytes }))
+    } else {
+      // Signed when it leaves, together with whatever else leaves then (channel.ts).
+      this.#channel.sendSigned(prepared)
+    }
     this.#closeIfDone()
   }
 
-  #seal(result: TaskResult): Uint8Array {
-    // The signed JSON goes out as it was signed: no second serialization.
-    return encodeJsonFrame(sealEnvelope(this.#init.signer, 'task.result', result).json, {
-      maxFrameBytes: this.#init.maxFrameBytes,
-    })
+  #prepare(result: TaskResult): PreparedEnvelope<'task.result'> {
+    const prepared = prepareEnvelope(this.#init.signer, 'task.result', result)
+    if (prepared.byteLength + MAX_SIGNATURE_JSON_BYTES > this.#init.maxFrameBytes) {
+      throw new FrameTooLargeError(
+        `the result is ${prepared.byteLength} bytes; frames on this stream hold at most ${this.#init.maxFrameBytes}`,
+      )
+    }
+    return prepared
   }
 
   #reject(id: string, error: WireError, retryAfterMs?: number): void {

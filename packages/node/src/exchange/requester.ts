@@ -11,10 +11,14 @@
 import type { PeerId, Stream } from '@libp2p/interface'
 import {
   assertResultMatches,
+  BATCH_SIGNATURES_MINOR,
+  type BatchCache,
   type OpenEnvelopeOptions,
   openEnvelope,
+  type PreparedEnvelope,
   type ReplayCache,
   type SignedEnvelope,
+  type Signer,
   TASK_PROTOCOL,
   type TaskAccept,
   type TaskProgress,
@@ -39,10 +43,14 @@ import { checkControl, encodeControl, frameHead } from './wire.js'
 export interface PendingAttempt {
   readonly taskId: string
   readonly peer: string
-  /** The signed request; the result must quote its digest. */
-  readonly request: SignedEnvelope<'task.request'>
-  /** The request, framed (once, by whoever sealed it): a `task.request`, or a `task.forward` wrapping it. */
-  readonly frame: Uint8Array
+  /** The request (signed, or to be signed when it leaves); the result must quote its digest. */
+  readonly request: RequestRef
+  /**
+   * What goes on the stream: a framed `task.request` or `task.forward` (sealed by whoever made
+   * the attempt), or the prepared request, which the stream signs when it leaves, in a batch with
+   * whatever leaves with it when the provider speaks batch signatures.
+   */
+  readonly frame: Uint8Array | PreparedEnvelope<'task.request'>
   /**
    * Sent as a `task.forward`: the result is signed by whichever node ran the task at the end of
    * the route, not by `peer`. It must still quote the request's digest.
@@ -63,6 +71,9 @@ export interface PendingAttempt {
   fail(error: Error): void
 }
 
+/** A request a result is checked against: its digest is final whether it is signed yet or not. */
+export type RequestRef = SignedEnvelope<'task.request'> | PreparedEnvelope<'task.request'>
+
 /** A result envelope that verified: its signer, and the decoded envelope (to pass on unchanged). */
 export interface VerifiedResult {
   readonly from: string
@@ -71,7 +82,13 @@ export interface VerifiedResult {
 
 export interface TaskRequesterInit {
   transport: Transport
+  /** Signs prepared requests when they leave. */
+  signer: Signer
   replayCache: ReplayCache
+  /** Batch signatures already verified (minor 2), shared by the node. */
+  batchCache?: BatchCache
+  /** The protocol minor a peer announced, if it did: requests to peers at 2 or later share batch signatures. */
+  peerMinor?(peer: string): number | undefined
   log: Logger
   maxFrameBytes: number
   /** Outbound streams with nothing pending are closed after this long. */
@@ -89,7 +106,7 @@ interface Outbound {
   /** Pending attempts by task id. */
   readonly attempts: Map<string, PendingAttempt>
   /** Earlier requests for the same task on this stream: a result may answer any of them. */
-  readonly earlier: Map<string, SignedEnvelope<'task.request'>[]>
+  readonly earlier: Map<string, RequestRef[]>
   idleSince: number
   pinging: boolean
 }
@@ -237,6 +254,8 @@ export class TaskRequester {
         maxFrameBytes: this.#init.maxFrameBytes,
         onHandlerError: (err) =>
           this.#init.log.error({ err, remotePeer: peer }, 'task stream handler failed'),
+        signer: this.#init.signer,
+        batchSigning: () => (this.#init.peerMinor?.(peer) ?? 0) >= BATCH_SIGNATURES_MINOR,
       }),
       attempts: new Map(),
       earlier: new Map(),
@@ -260,7 +279,10 @@ export class TaskRequester {
     }
     outbound.attempts.set(attempt.taskId, attempt)
     this.#notePeak(outbound.peer)
-    if (!outbound.channel.send(attempt.frame)) {
+    const frame = attempt.frame
+    const sent =
+      frame instanceof Uint8Array ? outbound.channel.send(frame) : outbound.channel.sendSigned(frame)
+    if (!sent) {
       this.#forget(outbound, attempt.taskId)
       attempt.fail(new PeerDisconnectedError(`the task stream to ${attempt.peer} closed`))
     }
@@ -348,7 +370,7 @@ export class TaskRequester {
       assertResultMatches(attempt.request, result)
     } catch (err) {
       const earlier = outbound.earlier.get(attempt.taskId)
-      const matches = (request: SignedEnvelope<'task.request'>): boolean => {
+      const matches = (request: RequestRef): boolean => {
         try {
           assertResultMatches(request, result)
           return true
@@ -362,17 +384,21 @@ export class TaskRequester {
   }
 
   #openForwarded(value: unknown) {
+    const { replayCache, batchCache, crypto } = this.#init
     return openEnvelope(value, {
-      replayCache: this.#init.replayCache,
-      ...(this.#init.crypto === undefined ? {} : { crypto: this.#init.crypto }),
+      replayCache,
+      ...(batchCache === undefined ? {} : { batchCache }),
+      ...(crypto === undefined ? {} : { crypto }),
     })
   }
 
   #openEnvelope(outbound: Outbound, value: unknown) {
+    const { replayCache, batchCache, crypto } = this.#init
     return openEnvelope(value, {
-      replayCache: this.#init.replayCache,
+      replayCache,
       expectedSender: outbound.peer,
-      ...(this.#init.crypto === undefined ? {} : { crypto: this.#init.crypto }),
+      ...(batchCache === undefined ? {} : { batchCache }),
+      ...(crypto === undefined ? {} : { crypto }),
     })
   }
 

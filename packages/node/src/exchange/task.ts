@@ -9,10 +9,12 @@ import type { TaskHandle } from '@p2p-ai/engine'
 import {
   createTaskRequest,
   encodeJsonFrame,
+  FrameTooLargeError,
+  MAX_SIGNATURE_JSON_BYTES,
+  prepareEnvelope,
   RemoteError,
-  type SignedEnvelope,
-  sealEnvelope,
   sealForward,
+  sealPrepared,
   TASK_ERROR_CODES,
   type TaskTimings,
 } from '@p2p-ai/protocol'
@@ -238,10 +240,10 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
 
   #runRemote(peer: string, peerId: PeerId, forward: boolean): Promise<AttemptOutcome> {
     const s = this.spec
-    let request: SignedEnvelope<'task.request'>
-    let frame: Uint8Array
+    let request: PendingAttempt['request']
+    let frame: PendingAttempt['frame']
     try {
-      request = sealEnvelope(
+      const prepared = prepareEnvelope(
         this.#ctx.signer,
         'task.request',
         createTaskRequest({
@@ -254,11 +256,23 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
           createdAt: this.#submittedAt,
         }),
       )
-      // A forward carries the signed request unchanged, with the links left beyond the neighbour.
-      const json = forward
-        ? sealForward(this.#ctx.signer, request.envelope, s.maxHops - 1, []).json
-        : request.json
-      frame = encodeJsonFrame(json, { maxFrameBytes: this.#ctx.maxFrameBytes })
+      if (prepared.byteLength + MAX_SIGNATURE_JSON_BYTES > this.#ctx.maxFrameBytes) {
+        throw new FrameTooLargeError(
+          `the request is ${prepared.byteLength} bytes; task frames hold at most ${this.#ctx.maxFrameBytes}`,
+        )
+      }
+      if (forward) {
+        // A forward carries the request unchanged to a provider whose protocol minor we do not
+        // know, so it is signed on its own, with the links left beyond the neighbour.
+        const [signed] = sealPrepared(this.#ctx.signer, [prepared])
+        request = signed as NonNullable<typeof signed>
+        const json = sealForward(this.#ctx.signer, request.envelope, s.maxHops - 1, []).json
+        frame = encodeJsonFrame(json, { maxFrameBytes: this.#ctx.maxFrameBytes })
+      } else {
+        // Signed by the stream when it leaves, in a batch with whatever leaves with it.
+        request = prepared
+        frame = prepared
+      }
     } catch (err) {
       // The input is not canonical JSON (NaN, a Date, a cycle...) or too large for a frame: no
       // peer could ever take it.

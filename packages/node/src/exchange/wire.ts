@@ -55,18 +55,18 @@ export interface FrameHead {
   readonly type: unknown
   /** The payload's `id`, when it has a string one (untrusted until the message is checked). */
   readonly id: string | undefined
-  /** Whether the frame carries a signature (an envelope rather than a control message). */
+  /** Whether the frame carries a signature, its own or a batch's (an envelope rather than a control message). */
   readonly signed: boolean
 }
 
 /** Reads type, task id and signedness of an untrusted decoded frame without trusting it. */
 export function frameHead(value: unknown): FrameHead {
   if (typeof value !== 'object' || value === null) return { type: undefined, id: undefined, signed: false }
-  const v = value as { type?: unknown; payload?: unknown; sig?: unknown }
+  const v = value as { type?: unknown; payload?: unknown; sig?: unknown; batch?: unknown }
   const payload = v.payload as { id?: unknown } | null | undefined
   const id =
     typeof payload === 'object' && payload !== null && typeof payload.id === 'string' ? payload.id : undefined
-  return { type: v.type, id, signed: v.sig !== undefined }
+  return { type: v.type, id, signed: v.sig !== undefined || v.batch !== undefined }
 }
 
 /**
