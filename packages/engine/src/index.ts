@@ -68,6 +68,7 @@ export {
   TASK_STATUSES,
   type TaskErrorInfo,
   type TaskMeta,
+  type TaskPersistence,
   type TaskRecord,
   type TaskRequest,
   type TaskStatus,

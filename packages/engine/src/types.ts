@@ -59,6 +59,9 @@ export interface TaskRecord<Output = unknown> {
 }
 
 /** A task to run. */
+/** When and where a task's final record is kept: see `TaskRequest.persist`. */
+export type TaskPersistence = 'before-result' | 'background' | 'memory'
+
 export interface TaskRequest<Input = unknown> {
   /**
    * Stable id. A submission whose id matches a task the engine still knows (queued, running or with
@@ -98,7 +101,13 @@ export interface TaskRequest<Input = unknown> {
    * becomes `FAILED` without a further event. Such an output could not be sent to a peer either.
    * Without a store, both modes are the same: the record is kept in memory before it is announced.
    *
+   * `memory`: the record never goes to the store; it is kept in the in-memory history (the last
+   * `historyLimit` records, at most `historyMaxBytes`) like on an engine without a store, and a
+   * resubmitted id is looked up in memory only. For work done for others that this node has no
+   * reason to keep on its disk: a provider serving thousands of tasks a second would otherwise
+   * write every stranger's output to disk and keep it for a day.
+   *
    * @default 'before-result'
    */
-  readonly persist?: 'before-result' | 'background'
+  readonly persist?: TaskPersistence
 }

@@ -175,6 +175,50 @@ describe("TaskRequest.persist: 'before-result' (the default)", () => {
   })
 })
 
+describe("TaskRequest.persist: 'memory'", () => {
+  it('keeps the record in memory only: never written to the store, found again by id and in the list', async () => {
+    const dir = tempDir()
+    const store = open(dir)
+    const e = make(store)
+    let writes = 0
+    const putAsync = store.putAsync.bind(store)
+    store.putAsync = (record) => {
+      writes++
+      return putAsync(record)
+    }
+    const handle = await e.submit({ id: 'mem-1', type: 'mock', input: { text: 'x' }, persist: 'memory' })
+    const done = await handle.result()
+    expect(done.status).toBe('COMPLETED')
+    expect(e.get('mem-1')).toEqual(done)
+    expect(e.list().map((r) => r.id)).toContain('mem-1')
+    // A retry of the same id joins the kept record and runs nothing.
+    const retry = await e.submit({ id: 'mem-1', type: 'mock', input: { text: 'x' }, persist: 'memory' })
+    expect(await retry.result()).toEqual(done)
+    expect(writes).toBe(0)
+    expect(store.get('mem-1')).toBeUndefined()
+    // A stored task next to it still goes to the store.
+    await (await e.submit({ id: 'disk-1', type: 'mock', input: { text: 'y' } })).result()
+    expect(writes).toBe(1)
+    expect(store.get('disk-1')?.status).toBe('COMPLETED')
+  })
+
+  it('does not consult the store for a memory-only id, so a stored record of an older run is not joined', async () => {
+    const store = open(tempDir())
+    const e = make(store)
+    const first = await (await e.submit({ id: 'old', type: 'mock', input: { text: 'stored' } })).result()
+    expect(store.get('old')).toEqual(first)
+    // The default looks in the store and joins the stored record...
+    const joined = await e.submit({ id: 'old', type: 'mock', input: { text: 'stored' } })
+    expect(await joined.result()).toEqual(first)
+    // ...a memory-only submission does not know it, and runs (task ids make re-running harmless).
+    const again = await (
+      await e.submit({ id: 'old', type: 'mock', input: { text: 'again' }, persist: 'memory' })
+    ).result()
+    expect(again.status).toBe('COMPLETED')
+    expect(again.output).toMatchObject({ text: 'again' })
+  })
+})
+
 describe('TaskRequest.persist: validation', () => {
   it('refuses an unknown value with ERR_INVALID_REQUEST naming the field and the choices', async () => {
     const store = open(tempDir())
@@ -189,7 +233,9 @@ describe('TaskRequest.persist: validation', () => {
       const err = await e.submit({ type: 'mock', input: {}, persist } as never).catch((x: unknown) => x)
       expect(err, shown).toBeInstanceOf(InvalidRequestError)
       expect(err).toMatchObject({ code: 'ERR_INVALID_REQUEST', name: 'InvalidRequestError' })
-      expect((err as Error).message).toBe(`persist: must be 'before-result' or 'background', got ${shown}`)
+      expect((err as Error).message).toBe(
+        `persist: must be 'before-result', 'background' or 'memory', got ${shown}`,
+      )
     }
     expect(e.list()).toEqual([])
   })

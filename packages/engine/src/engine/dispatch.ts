@@ -84,7 +84,7 @@ export class Dispatcher {
       this.#config.now(),
       request.meta === undefined ? undefined : { ...request.meta },
       input,
-      request.persist === 'background',
+      request.persist ?? 'before-result',
     )
     const handle = new LiveTaskHandle(state, (s) => this.cancel(s))
     state.handle = handle
@@ -296,7 +296,7 @@ export class Dispatcher {
     // The result is announced once recorded: for a file store, when the writer thread committed it.
     // A background write is served from memory while in flight, so announcing first loses no reader.
     const recorded = this.#results.persist(state)
-    if (recorded === undefined || state.background) this.#announce(state)
+    if (recorded === undefined || state.persist === 'background') this.#announce(state)
     else void recorded.then(() => this.#announce(state))
   }
 

@@ -108,7 +108,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     options.signal?.throwIfAborted()
     validateRequest(request, this.#config.maxTimeoutMs)
     if (request.id !== undefined) {
-      const existing = this.#existing(request.id, request.type)
+      const existing = this.#existing(request.id, request.type, request.persist === 'memory')
       if (existing !== undefined) return (await existing) as TaskHandle<Output>
     }
     const entry = this.#registry.forType(request.type)
@@ -217,7 +217,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
   }
 
   /** The handle of a known task with this id, checking that the retry is of the same task type. */
-  #existing(id: string, type: string): TaskHandle | Promise<TaskHandle> | undefined {
+  #existing(id: string, type: string, memoryOnly: boolean): TaskHandle | Promise<TaskHandle> | undefined {
     const conflict = (other: string): TaskIdConflictError =>
       new TaskIdConflictError(`task "${id}" exists with type "${other}", not "${type}"`)
     const state = this.#tasks.active.get(id)
@@ -230,8 +230,10 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
       if (admitting.type !== type) throw conflict(admitting.type)
       return admitting.handle
     }
-    // A broken store must not block new work: find() reports it through health() instead.
-    const record = this.#results.find(id)
+    // A task kept in memory only was never stored, so the store need not be asked (a point read
+    // costs more than the rest of admitting a small task). A broken store must not block new
+    // work either: find() reports it through health() instead.
+    const record = memoryOnly ? this.#results.inMemory(id) : this.#results.find(id)
     if (record === undefined) return undefined
     if (record.type !== type) throw conflict(record.type)
     return new FinishedTaskHandle(record)

@@ -51,7 +51,7 @@ export class Results {
    */
   persist(state: TaskState): Promise<void> | undefined {
     const store = this.store
-    if (store === undefined) {
+    if (store === undefined || state.persist === 'memory') {
       this.#history.add(state.record(), state.seq)
       return undefined
     }
@@ -89,6 +89,11 @@ export class Results {
   /** Resolves once every write in flight has settled. */
   async flush(): Promise<void> {
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight])
+  }
+
+  /** The record of a finished task kept in memory (history, writes in flight), without asking the store. */
+  inMemory(id: string): TaskRecord | undefined {
+    return this.#pending.get(id)?.[0] ?? this.#history.get(id)
   }
 
   /** The record of a finished task; store errors propagate. */

@@ -1,6 +1,6 @@
 import type { TaskProgress } from '../backend.js'
 import { type Listener, type ListenerOptions, TypedEventTarget } from '../events.js'
-import type { TaskErrorInfo, TaskMeta, TaskRecord, TaskStatus } from '../types.js'
+import type { TaskErrorInfo, TaskMeta, TaskPersistence, TaskRecord, TaskStatus } from '../types.js'
 import type { HeapItem } from './heap.js'
 import type { BackendEntry } from './registry.js'
 import { toError } from './task-error.js'
@@ -109,8 +109,8 @@ export class TaskState implements HeapItem {
     readonly queuedAt: number,
     readonly meta: TaskMeta | undefined,
     input: unknown,
-    /** Announce the final record without waiting for the store to commit it (`persist: 'background'`). */
-    readonly background = false,
+    /** Where the final record goes, and whether it is announced before the store has it. */
+    readonly persist: TaskPersistence = 'before-result',
   ) {
     this.backend = entry.name
     this.input = input

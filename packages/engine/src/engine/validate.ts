@@ -40,9 +40,14 @@ export function validateRequest(request: TaskRequest, maxTimeoutMs: number): voi
     }
   }
   if (meta !== undefined) validateMeta(meta)
-  if (persist !== undefined && persist !== 'before-result' && persist !== 'background') {
+  if (
+    persist !== undefined &&
+    persist !== 'before-result' &&
+    persist !== 'background' &&
+    persist !== 'memory'
+  ) {
     throw new InvalidRequestError(
-      `persist: must be 'before-result' or 'background', got ${describe(persist)}`,
+      `persist: must be 'before-result', 'background' or 'memory', got ${describe(persist)}`,
     )
   }
 }
