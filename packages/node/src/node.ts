@@ -128,6 +128,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         maxHops: c.forwarding.maxHops,
         livenessIdleMs: c.liveness.idleMs,
         livenessTimeoutMs: c.liveness.timeoutMs,
+        storeServedTasks: c.engine.storeServedTasks,
         ...parts.exchange,
         agentVersion: this.#agentVersion,
       },

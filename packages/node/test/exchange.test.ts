@@ -1,3 +1,7 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { resultStore } from '@p2p-ai/engine'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import type { NetworkTaskStatus } from '../src/exchange/index.js'
@@ -204,5 +208,38 @@ describe('task exchange', () => {
     expect(third).toMatchObject({ status: 'FAILED', error: { code: 'ERR_RETRIES_EXHAUSTED' } })
     expect(third.attempts[0]?.error?.code).toBe('ERR_BUSY')
     for (const h of long) h.cancel()
+  })
+
+  it('keeps the tasks it ran for others off its disk unless engine.storeServedTasks is on', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'p2p-ai-served-'))
+    try {
+      const quiet = resultStore({ directory: join(dir, 'quiet') })
+      const keeper = resultStore({ directory: join(dir, 'keeper') })
+      const [requester, memoryOnly, storing] = await spawnNodes(
+        {},
+        { backends: [mock()], store: quiet },
+        { backends: [mock()], store: keeper, exchange: { storeServedTasks: true } },
+      )
+      for (const provider of [memoryOnly!, storing!]) {
+        const done = await requester!.exchange
+          .submit({ type: 'mock', input: { text: 'served' } }, { target: provider.peerId })
+          .result()
+        expect(done.status).toBe('COMPLETED')
+      }
+      const servedBy = (node: ExchangeNode) =>
+        node.engine.list({ limit: 10 }).find((r) => r.meta?.requester === requester!.peerId)
+      // Both remember the task (a retry of its id is answered from memory)...
+      const remembered = servedBy(memoryOnly!)
+      expect(remembered?.status).toBe('COMPLETED')
+      expect(servedBy(storing!)?.status).toBe('COMPLETED')
+      // ...but only the one told to keeps it in its result store.
+      expect(quiet.get(remembered?.id as string)).toBeUndefined()
+      const kept = servedBy(storing!)?.id as string
+      await until(() => keeper.get(kept) !== undefined, 5_000, 'the served task in the store')
+      expect(keeper.get(kept)?.output).toMatchObject({ text: 'served' })
+    } finally {
+      await Promise.all(nodes.splice(0).map((n) => n.stop()))
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

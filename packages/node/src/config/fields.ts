@@ -313,6 +313,14 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     description: 'How long finished results stay in the store.',
   },
   {
+    path: 'engine.storeServedTasks',
+    type: { kind: 'boolean' },
+    default: constant(false),
+    reload: 'restart',
+    description:
+      "Also keep the records of tasks run for other peers in the result store. Off: they stay in memory (the recent-task history) and never reach this node's disk; the requester holds the signed result.",
+  },
+  {
     path: 'log.level',
     type: { kind: 'enum', values: LOG_LEVELS },
     default: constant(DEFAULT_LOG_LEVEL),

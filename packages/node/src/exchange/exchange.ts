@@ -105,6 +105,14 @@ export interface TaskExchangeInit {
    */
   livenessTimeoutMs?: number
   /**
+   * Keep the records of tasks run for other peers in the engine's result store. Otherwise they
+   * are kept in memory only (the engine's recent history, which also answers a retried task id),
+   * so strangers' inputs and outputs never reach this node's disk.
+   *
+   * @default false
+   */
+  storeServedTasks?: boolean
+  /**
    * Largest frame on the task protocol, in bytes.
    *
    * @default 4_194_304
@@ -157,7 +165,10 @@ export interface TaskExchangeInit {
 }
 
 type NumericInit = Required<
-  Omit<TaskExchangeInit, 'agentVersion' | 'crypto' | 'handleAnnounce' | 'relay' | 'access'>
+  Omit<
+    TaskExchangeInit,
+    'agentVersion' | 'crypto' | 'handleAnnounce' | 'relay' | 'access' | 'storeServedTasks'
+  >
 >
 
 /** A peer as the exchange sees it. */
@@ -210,6 +221,11 @@ export class TaskExchange {
       maxHops: init.maxHops ?? DEFAULT_MAX_HOPS,
     }
     validateInit(this.#init)
+    if (init.storeServedTasks !== undefined && typeof init.storeServedTasks !== 'boolean') {
+      throw new InvalidOptionError(
+        `storeServedTasks: expected a boolean, got ${String(init.storeServedTasks)}`,
+      )
+    }
     this.#policy = new AccessPolicy(components.peerId, init.access)
     this.#handleAnnounce = init.handleAnnounce ?? false
     this.#replay = replayCache()
@@ -225,6 +241,7 @@ export class TaskExchange {
       log: components.log,
       maxFrameBytes: this.#init.maxFrameBytes,
       maxTasksPerPeer: this.#init.maxTasksPerPeer,
+      persist: init.storeServedTasks === true ? 'background' : 'memory',
       ...crypto,
       admit: (sender, requester) => this.#policy.admit(sender, requester),
       forwarding: {

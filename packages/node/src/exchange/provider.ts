@@ -56,6 +56,11 @@ export interface TaskProviderInit {
   maxFrameBytes: number
   /** Tasks one requester may have open on this node at once. */
   maxTasksPerPeer: number
+  /**
+   * Where the engine keeps served tasks' records: never holding the answer back for our disk
+   * (`background`: the store, `memory`: the recent history only).
+   */
+  persist: 'background' | 'memory'
   /** Ed25519 implementation for verifying requests (the protocol's default otherwise). */
   crypto?: OpenEnvelopeOptions['crypto']
   /** Takes `task.forward` (run here or relayed); without it, forwards are refused. */
@@ -322,7 +327,7 @@ class ProviderSession {
         timeoutMs: request.timeoutMs,
         meta: { requester, taskId: id },
         // The requester holds the signed result; it should not wait for our disk.
-        persist: 'background',
+        persist: this.#init.persist,
       })
     } catch (err) {
       submitted = Promise.reject(err)
