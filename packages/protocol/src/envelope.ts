@@ -6,7 +6,7 @@
 import { Buffer } from 'node:buffer'
 import { createHash, hash, randomFillSync } from 'node:crypto'
 import { type IdentityInit, publicKeyFromPeerId, verifySignature } from '@p2p-ai/identity'
-import { type BatchCache, batchSigningInput } from './batch-cache.js'
+import { type BatchCache, batchSigningInput, verifyBatchMember } from './batch-cache.js'
 import { canonicalize } from './canonical-json.js'
 import {
   DEFAULT_MAX_SKEW_MS,
@@ -24,7 +24,7 @@ import {
   SignerMismatchError,
   StaleMessageError,
 } from './errors.js'
-import { leafHash, merkleTree, rootFromPath } from './merkle.js'
+import { leafHash, merkleTree } from './merkle.js'
 import {
   type BatchProof,
   type Envelope,
@@ -309,25 +309,7 @@ export function openEnvelope(value: unknown, options: OpenEnvelopeOptions): Sign
     }
   } else {
     digestBytes = sha256(input)
-    const root = rootFromPath(
-      leafHash(digestBytes),
-      batch.index,
-      batch.size,
-      batch.path.map((node) => fromBase64url(node)),
-    )
-    if (root === undefined) {
-      throw new InvalidMessageError(
-        'batch.path',
-        `not an inclusion proof for leaf ${batch.index} of a batch of ${batch.size}`,
-      )
-    }
-    const cache = options.batchCache
-    if (cache === undefined || !cache.has(envelope.from, root, batch.sig)) {
-      if (!verifySignature(publicKey, batchSigningInput(root), fromBase64url(batch.sig), init)) {
-        throw new BadSignatureError(`batch signature does not verify under the key of ${envelope.from}`)
-      }
-      cache?.add(envelope.from, root, batch.sig)
-    }
+    verifyBatchMember(envelope.from, publicKey, digestBytes, batch, options.batchCache, init)
   }
 
   const verdict = options.replayCache.check(`${envelope.from}/${envelope.nonce}`, envelope.ts, now, maxSkewMs)

@@ -56,6 +56,57 @@ function subtree(leaves: readonly Buffer[], lo: number, hi: number, paths: Buffe
 }
 
 /**
+ * One step of an inclusion proof: the sibling it combines with and the node it computes, each
+ * named by {@link nodeKey}. The same key always names the same subtree of a tree of one size, so
+ * nodes authenticated while checking one envelope of a batch can vouch for the next.
+ */
+export interface AuditStep {
+  readonly sibling: number
+  readonly parent: number
+  /** The sibling is the left child: the parent is `HASH(0x01 || sibling || node)`. */
+  readonly left: boolean
+}
+
+/** Keys a node of a tree by its level (leaves are 0) and its position in that level. */
+export function nodeKey(level: number, position: number): number {
+  // Positions stay below 2^20 for any tree this protocol allows, so the key stays exact.
+  return level * 2 ** 20 + position
+}
+
+/**
+ * The shape of the inclusion proof of leaf `index` in a tree of `size` leaves (RFC 9162
+ * §2.1.3.2, with a right-edge node lifted to the level where it gets a sibling before it is
+ * combined rather than after: the same hashes, with coordinates that name real subtrees), or
+ * `undefined` when a proof of `length` steps cannot belong to such a tree.
+ */
+export function auditSteps(index: number, size: number, length: number): AuditStep[] | undefined {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) {
+    return undefined
+  }
+  const steps: AuditStep[] = []
+  let fn = index
+  let sn = size - 1
+  let level = 0
+  for (let i = 0; i < length; i++) {
+    if (sn === 0) return undefined
+    if (fn === sn) {
+      // The last node of its level has no right sibling: it moves up unchanged.
+      while (fn % 2 === 0) {
+        fn /= 2
+        sn /= 2
+        level++
+      }
+    }
+    const left = fn % 2 === 1
+    steps.push({ sibling: nodeKey(level, left ? fn - 1 : fn + 1), parent: nodeKey(level + 1, fn >> 1), left })
+    fn >>= 1
+    sn >>= 1
+    level++
+  }
+  return sn === 0 ? steps : undefined
+}
+
+/**
  * The root an inclusion proof leads to (RFC 9162 §2.1.3.2), or `undefined` when the path cannot
  * belong to a tree of `size` leaves (too short, too long, or `index` out of range). Comparing the
  * result with a signed root completes the verification.
@@ -66,27 +117,12 @@ export function rootFromPath(
   size: number,
   path: readonly Uint8Array[],
 ): Buffer | undefined {
-  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) {
-    return undefined
-  }
-  let fn = index
-  let sn = size - 1
+  const steps = auditSteps(index, size, path.length)
+  if (steps === undefined) return undefined
   let r = Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength)
-  for (const p of path) {
-    if (sn === 0) return undefined
-    if (fn % 2 === 1 || fn === sn) {
-      r = nodeHash(p, r)
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2)
-          sn = Math.floor(sn / 2)
-        }
-      }
-    } else {
-      r = nodeHash(r, p)
-    }
-    fn = Math.floor(fn / 2)
-    sn = Math.floor(sn / 2)
-  }
-  return sn === 0 ? r : undefined
+  steps.forEach((step, i) => {
+    const p = path[i] as Uint8Array
+    r = step.left ? nodeHash(p, r) : nodeHash(r, p)
+  })
+  return r
 }

@@ -13,7 +13,7 @@ import {
   sealPrepared,
 } from '../src/envelope.js'
 import { sealForward } from '../src/forward.js'
-import { leafHash, merkleTree, nodeHash, rootFromPath } from '../src/merkle.js'
+import { auditSteps, leafHash, merkleTree, nodeHash, nodeKey, rootFromPath } from '../src/merkle.js'
 import type { Envelope, TaskResult } from '../src/messages.js'
 import { replayCache } from '../src/replay-cache.js'
 import { assertResultMatches, createTaskRequest } from '../src/task.js'
@@ -96,6 +96,33 @@ describe('the batch Merkle tree (RFC 9162)', () => {
         const other = hashes[(index + 1) % n] as Buffer
         expect(rootFromPath(other, index, n, path)?.equals(tree.root) ?? false).toBe(false)
         expect(rootFromPath(leaf, (index + 1) % n, n, path)?.equals(tree.root) ?? false).toBe(false)
+      })
+    }
+  })
+
+  it('names every node the same way from every leaf: one key, one subtree', () => {
+    for (let n = 1; n <= 70; n++) {
+      const hashes = leaves(n)
+      const tree = merkleTree(hashes)
+      const seen = new Map<number, string>()
+      hashes.forEach((leaf, index) => {
+        const path = tree.paths[index] ?? []
+        const steps = auditSteps(index, n, path.length)
+        expect(steps).toBeDefined()
+        let r = leaf
+        const note = (key: number, hash: Buffer) => {
+          const hex = hash.toString('hex')
+          expect(seen.get(key) ?? hex, `n=${n} key=${key}`).toBe(hex)
+          seen.set(key, hex)
+        }
+        note(nodeKey(0, index), r)
+        steps?.forEach((step, i) => {
+          const p = path[i] as Buffer
+          note(step.sibling, p)
+          r = step.left ? nodeHash(p, r) : nodeHash(r, p)
+          note(step.parent, r)
+        })
+        expect(r.equals(tree.root)).toBe(true)
       })
     }
   })
@@ -221,6 +248,29 @@ describe('opening batch-signed envelopes', () => {
     expect(() => open(both)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_MESSAGE', path: 'sig' }))
     const { batch: _, ...neither } = wire(genuine?.json as string) as Record<string, unknown>
     expect(() => open(neither)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_MESSAGE', path: 'sig' }))
+  })
+
+  it('accepts a whole batch in any order through the cache, and still refuses a proof that only its start matches', () => {
+    const cache = batchCache()
+    const replays = replayCache()
+    const { crypto, verifies } = countingCrypto()
+    const signed = sealPrepared(alice, results(100))
+    const order = signed.map((_, i) => (i * 37) % 100)
+    const [first, second, ...rest] = order
+    open(wire(signed[first as number]?.json as string), { batchCache: cache, replayCache: replays, crypto })
+    // Same leaf position as a genuine envelope, genuine first steps, a forged step further up: a
+    // fresh verifier would refuse it, so the cache must not vouch for it either.
+    const forged = wire(signed[second as number]?.json as string) as Envelope & { batch: { path: string[] } }
+    const top = forged.batch.path.length - 1
+    forged.batch.path[top] = createHash('sha256').update('not a node').digest('base64url')
+    expect(() => open(forged, { batchCache: cache, replayCache: replays, crypto })).toThrow(
+      expect.objectContaining({ code: 'ERR_BAD_SIGNATURE' }),
+    )
+    for (const i of [second, ...rest]) {
+      open(wire(signed[i as number]?.json as string), { batchCache: cache, replayCache: replays, crypto })
+    }
+    // One check for the batch, one for the forgery that led elsewhere.
+    expect(verifies()).toBe(2)
   })
 
   it('still refuses a replayed envelope of a batch', () => {
