@@ -7,7 +7,7 @@
  * result retrieval < 10 ms, result write < 20 ms, chunk 10 MB < 5 s, cancel cleanup < 2 s, no leak
  * over 1,000 tasks.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -242,6 +242,66 @@ function storeCase(
   )
 }
 
+/** CPU time of the main thread (Linux: /proc), in ms; the rest of `process.cpuUsage()` is other threads. */
+function mainThreadCpuMs(): number {
+  // Fields after the command: utime and stime are the 12th and 13th, in clock ticks (100 Hz).
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+/**
+ * putAsync under load, as a node serving tasks sees it: `count` records issued `perTick` at a time,
+ * a tick every `tickMs` (0: back to back), each awaited only at the end. Reports records/s, the
+ * latency from call to commit, and the CPU spent off the main thread (the writer thread, plus V8's
+ * helpers) per record.
+ */
+function putAsyncLoadCase(
+  name: string,
+  description: string,
+  load: (quick: boolean) => { count: number; perTick: number; tickMs: number },
+  dir: () => string,
+) {
+  return measure(
+    name,
+    async ({ quick, round }) => {
+      const { count, perTick, tickMs } = load(quick)
+      const directory = join(dir(), `store-load-${round}-${process.hrtime.bigint()}`)
+      const store: ResultStore = resultStore({ directory, purgeIntervalMs: 0 })
+      try {
+        const now = Date.now()
+        await store.putAsync(storeRecord(-1, now)) // starts the writer thread (not measured)
+        const records = Array.from({ length: count }, (_, i) => storeRecord(i, now))
+        const latencies: number[] = []
+        const writes: Promise<void>[] = []
+        const cpu = process.cpuUsage()
+        const main = mainThreadCpuMs()
+        const t0 = performance.now()
+        for (let i = 0; i < count; ) {
+          for (const end = Math.min(count, i + perTick); i < end; i++) {
+            const t = performance.now()
+            writes.push(store.putAsync(records[i]!).then(() => void latencies.push(performance.now() - t)))
+          }
+          await new Promise((resolve) => (tickMs > 0 ? setTimeout(resolve, tickMs) : setImmediate(resolve)))
+        }
+        await Promise.all(writes)
+        const seconds = (performance.now() - t0) / 1000
+        const { user, system } = process.cpuUsage(cpu)
+        const offMainMs = (user + system) / 1000 - (mainThreadCpuMs() - main)
+        return {
+          recordsPerSec: count / seconds,
+          offMainCpuPerRecordUs: (offMainMs * 1000) / count,
+          cpuPerRecordUs: (user + system) / count,
+          ...summary('putAsyncMs', latencies),
+        }
+      } finally {
+        store.close()
+      }
+    },
+    { description },
+  )
+}
+
 /**
  * Keeps every slot of an engine busy with `request`s for `ms`, while probing the main thread:
  * timer lag (a 5 ms interval: what a heartbeat or a socket read would wait) and the latency of the
@@ -369,6 +429,18 @@ export default defineSuite<State>({
       'store FULL',
       'FULL',
       (quick) => (quick ? 100 : 500),
+      () => state.dir,
+    ),
+    putAsyncLoadCase(
+      'store: 20,000 putAsync bursts',
+      'putAsync of ~1.6 KB records (WAL, NORMAL), 100 per event-loop turn back to back: records/s, call-to-commit latency, CPU off the main thread (writer thread) per record',
+      (quick) => ({ count: quick ? 2_000 : 20_000, perTick: 100, tickMs: 0 }),
+      () => state.dir,
+    ),
+    putAsyncLoadCase(
+      'store: putAsync at ~2,500/s',
+      'putAsync of ~1.6 KB records (WAL, NORMAL), 5 every 2 ms (a timer tick: ~2,500/s at most): records/s, call-to-commit latency, CPU off the main thread (writer thread) per record',
+      (quick) => ({ count: quick ? 500 : 5_000, perTick: 5, tickMs: 2 }),
       () => state.dir,
     ),
     measure(
