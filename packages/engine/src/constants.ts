@@ -65,15 +65,6 @@ export const STORE_APPLICATION_ID = 0x70327072
 export const STORE_SCHEMA_VERSION = 1
 /** How long SQLite waits for a lock held by another connection, in milliseconds. */
 export const STORE_BUSY_TIMEOUT_MS = 5000
-/**
- * Group commit in the store's writer thread: a commit starts at most this often, in milliseconds.
- * Every commit writes several 4 KB pages to the WAL (the table, the primary-key index on a random
- * id, three time indexes) whatever its number of rows, so under load tiny commits of a few rows
- * cost the writer ~100 µs of CPU per record, taken from the node's networking on a small machine.
- * Waiting this long lets the records arriving meanwhile share one transaction. A write arriving
- * after a longer quiet spell is committed at once, so a lone write gets no added latency.
- */
-export const STORE_GROUP_COMMIT_MS = 4
 
 /** `chunk`: default chunk size in characters. */
 export const DEFAULT_CHUNK_SIZE = 1000

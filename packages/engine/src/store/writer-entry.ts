@@ -1,17 +1,15 @@
 // The store's writer thread: serialises records and commits them on its own SQLite connection, so
 // a large result costs the main thread (the node's networking) nothing but a structured clone.
-// Group commit: a commit starts at most every `groupCommitMs`, and writes arriving in between share
-// the next transaction; after a quiet spell the next write is committed at once.
+// Writes that arrive together are committed in one transaction.
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
-import { STORE_BUSY_TIMEOUT_MS, STORE_GROUP_COMMIT_MS } from '../constants.js'
+import { STORE_BUSY_TIMEOUT_MS } from '../constants.js'
 import { INSERT_SQL, type TaskParams, toParams } from './schema.js'
 import type { FromWriter, ToWriter, WriterBoot } from './writer-protocol.js'
 
 const port = parentPort
 if (port == null) throw new Error('the store writer must run in a worker thread')
 const boot = workerData as WriterBoot
-const groupCommitMs = boot.groupCommitMs ?? STORE_GROUP_COMMIT_MS
 const db = new Database(boot.path, { timeout: STORE_BUSY_TIMEOUT_MS })
 db.pragma(`synchronous = ${boot.synchronous}`)
 const insert = db.prepare<TaskParams>(INSERT_SQL)
@@ -19,31 +17,12 @@ const commit = db.transaction((rows: readonly TaskParams[]) => {
   for (const row of rows) insert.run(row)
 })
 let queue: Array<Extract<ToWriter, { kind: 'put' }>> = []
-/** When the last commit started (`performance.now()`). */
-let lastCommitAt = Number.NEGATIVE_INFINITY
-/** The flush to come, if one is scheduled; at most one is. */
-let scheduled: { readonly cancel: () => void } | undefined
 
 function post(message: FromWriter): void {
   port?.postMessage(message)
 }
 
-function schedule(): void {
-  if (scheduled !== undefined) return
-  const wait = lastCommitAt + groupCommitMs - performance.now()
-  if (wait > 0) {
-    const timer = setTimeout(flush, wait)
-    scheduled = { cancel: () => clearTimeout(timer) }
-  } else {
-    // Still a turn later, so the messages already waiting join this commit.
-    const immediate = setImmediate(flush)
-    scheduled = { cancel: () => clearImmediate(immediate) }
-  }
-}
-
 function flush(): void {
-  scheduled?.cancel()
-  scheduled = undefined
   const batch = queue
   queue = []
   const rows: TaskParams[] = []
@@ -60,7 +39,6 @@ function flush(): void {
     seqs.push(seq)
   }
   if (rows.length === 0) return
-  lastCommitAt = performance.now()
   try {
     commit(rows)
     post({ kind: 'done', seqs })
@@ -73,12 +51,10 @@ function flush(): void {
 port.on('message', (message: ToWriter) => {
   if (message.kind === 'put') {
     queue.push(message)
-    schedule()
+    if (queue.length === 1) setImmediate(flush)
     return
   }
-  // Commits what is queued now rather than when a pending group-commit timer fires; flush cancels
-  // that timer, so nothing runs against the closed database.
-  flush()
+  if (queue.length > 0) flush()
   db.close()
   post({ kind: 'closed' })
   port.close()

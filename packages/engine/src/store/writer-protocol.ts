@@ -4,8 +4,6 @@ import type { TaskRecord } from '../types.js'
 export interface WriterBoot {
   readonly path: string
   readonly synchronous: 'NORMAL' | 'FULL'
-  /** Commits start at most this often, in ms (see `STORE_GROUP_COMMIT_MS`); tests set it. */
-  readonly groupCommitMs?: number
 }
 
 export type ToWriter =
@@ -13,7 +11,7 @@ export type ToWriter =
   | { readonly kind: 'close' }
 
 export type FromWriter =
-  /** Committed, in one transaction: durable as `synchronous` says. */
+  /** Committed: durable as `synchronous` says. */
   | { readonly kind: 'done'; readonly seqs: readonly number[] }
   /** The output of this record is not JSON (a BigInt, say). */
   | { readonly kind: 'not-json'; readonly seq: number; readonly message: string }

@@ -19,7 +19,6 @@ export class StoreWriter {
   readonly #pending = new Map<number, Pending>()
   #worker: Worker | undefined
   #seq = 0
-  #commits = 0
   #closed = false
 
   constructor(boot: WriterBoot) {
@@ -50,14 +49,6 @@ export class StoreWriter {
   /** Writes in flight. */
   get pending(): number {
     return this.#pending.size
-  }
-
-  /**
-   * Transactions committed so far (each answers a batch of writes), to observe group commit in tests
-   * and diagnostics. Counts the thread's current and earlier lives.
-   */
-  get commits(): number {
-    return this.#commits
   }
 
   /** Ends the thread after it has committed what it holds. Later writes reject. */
@@ -99,7 +90,6 @@ export class StoreWriter {
   #onMessage(message: FromWriter): void {
     switch (message.kind) {
       case 'done':
-        this.#commits++
         for (const seq of message.seqs) this.#settle(seq)?.resolve()
         break
       case 'not-json':
