@@ -7,14 +7,10 @@ import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import type { TaskEngine } from '@p2p-ai/engine'
 import {
   ANNOUNCE_PROTOCOL,
-  batchCache,
   type Capabilities,
   InvalidOptionError,
   type JsonObject,
-  MAX_FORWARD_HOPS,
   newTaskId,
-  type OpenEnvelopeOptions,
-  openForward,
   type ReplayCache,
   replayCache,
   type Signer,
@@ -25,27 +21,17 @@ import type { Logger } from 'pino'
 import { AccessPolicy, type AccessPolicyInit } from './access-policy.js'
 import { type AgreementRule, DEFAULT_AGREEMENT_RULES, exactAgreement } from './agreement.js'
 import type { Choice, TaskContext } from './attempt.js'
-import { CapabilityAnnouncer } from './capabilities.js'
-import {
-  DEFAULT_ACCEPT_TIMEOUT_MS,
-  DEFAULT_MAX_ATTEMPTS,
-  DEFAULT_MAX_HOPS,
-  DEFAULT_MAX_TASKS_PER_PEER,
-  DEFAULT_STREAM_IDLE_MS,
-  DEFAULT_TASK_HISTORY,
-  DEFAULT_TASK_MAX_FRAME_BYTES,
-  DEFAULT_WAIT_FOR_PEER_MS,
-  LIVENESS_IDLE_MS,
-  LIVENESS_PING_TIMEOUT_MS,
-} from './constants.js'
+import type { CapabilityAnnouncer } from './capabilities.js'
 import { AccessDeniedError, ExchangeStoppedError } from './errors.js'
-import { Forwarding } from './forwarding.js'
-import { PeerViews } from './peer-views.js'
-import { type ProviderStats, TaskProvider } from './provider.js'
+import { type NumericInit, settleInit, type TaskExchangeInit } from './exchange-init.js'
+import { exchangeParts } from './exchange-parts.js'
+import type { Forwarding } from './forwarding.js'
+import type { PeerViews } from './peer-views.js'
+import type { ProviderStats, TaskProvider } from './provider.js'
 import { RedundantTask } from './redundancy.js'
 import { type RegisteredTask, type TaskDefinition, taskBackend } from './register.js'
 import { type PeerReputation, ReputationBook } from './reputation.js'
-import { TaskRequester } from './requester.js'
+import type { TaskRequester } from './requester.js'
 import { NetworkTask } from './task.js'
 import { TaskRegistry } from './task-registry.js'
 import type { NetworkTaskHandle, SubmitOptions, TaskList, TaskSubmission } from './types.js'
@@ -64,112 +50,6 @@ export interface TaskExchangeComponents {
   /** Heartbeat round-trip time of a peer, when the peer table knows it. */
   peerRtt?: (peer: string) => number | undefined
 }
-
-/** Construction options of the exchange. */
-export interface TaskExchangeInit {
-  /**
-   * Attempts per task in all, unless `submit` says otherwise.
-   *
-   * @default 4
-   */
-  maxAttempts?: number
-  /**
-   * How long a provider has to accept or reject a request before the task moves on.
-   *
-   * @default 3_000
-   */
-  acceptTimeoutMs?: number
-  /**
-   * How long `submit` waits for a capable peer, unless it says otherwise.
-   *
-   * @default 5_000
-   */
-  waitForPeerMs?: number
-  /**
-   * Outbound task streams idle this long are closed.
-   *
-   * @default 60_000
-   */
-  streamIdleMs?: number
-  /**
-   * A provider with tasks of this node pending that sent nothing for this long is pinged.
-   *
-   * @default 1_500
-   */
-  livenessIdleMs?: number
-  /**
-   * A liveness ping unanswered for this long counts the provider as gone: its stream is reset and
-   * its tasks fail over (`ERR_PEER_UNRESPONSIVE`). Raise it where loaded agents answer slowly.
-   *
-   * @default 1_500
-   */
-  livenessTimeoutMs?: number
-  /**
-   * Keep the records of tasks run for other peers in the engine's result store. Otherwise they
-   * are kept in memory only (the engine's recent history, which also answers a retried task id),
-   * so strangers' inputs and outputs never reach this node's disk.
-   *
-   * @default false
-   */
-  storeServedTasks?: boolean
-  /**
-   * Largest frame on the task protocol, in bytes.
-   *
-   * @default 4_194_304
-   */
-  maxFrameBytes?: number
-  /**
-   * Tasks one requester may have open on this node.
-   *
-   * @default 1_024
-   */
-  maxTasksPerPeer?: number
-  /**
-   * Finished tasks `tasks.list()` remembers.
-   *
-   * @default 1_000
-   */
-  taskHistory?: number
-  /** Announced in capabilities, e.g. `p2p-ai/0.1.0`. */
-  agentVersion?: string
-  /**
-   * Handle the announce protocol here (capabilities from peers). `createNode` leaves this to the
-   * node, which forwards capabilities with `onCapabilities`; a bare libp2p node needs it.
-   *
-   * @default false
-   */
-  handleAnnounce?: boolean
-  /** Ed25519 implementation for verifying envelopes. @default the protocol's */
-  crypto?: OpenEnvelopeOptions['crypto']
-  /**
-   * Links a task submitted here may travel to its provider, unless `submit` says otherwise (1:
-   * connected peers only), and the longest route this node announces as reachable.
-   *
-   * @default 10
-   */
-  maxHops?: number
-  /**
-   * Pass on forwarded tasks this node cannot run itself, and announce the task types it reaches
-   * that way (docs/protocol.md §2.5). Tasks forwarded to a type this node runs are run either way.
-   *
-   * @default true
-   */
-  relay?: boolean
-  /**
-   * Who may send tasks here and receive tasks from here: any peer, or an allowlist of PeerIds
-   * (`setAccessPolicy` changes it at run time).
-   *
-   * @default { mode: 'open' }
-   */
-  access?: AccessPolicyInit
-}
-
-type NumericInit = Required<
-  Omit<
-    TaskExchangeInit,
-    'agentVersion' | 'crypto' | 'handleAnnounce' | 'relay' | 'access' | 'storeServedTasks'
-  >
->
 
 /** A peer as the exchange sees it. */
 export interface ExchangePeer {
@@ -208,103 +88,23 @@ export class TaskExchange {
 
   constructor(components: TaskExchangeComponents, init: TaskExchangeInit = {}) {
     this.#c = components
-    this.#init = {
-      maxAttempts: init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-      acceptTimeoutMs: init.acceptTimeoutMs ?? DEFAULT_ACCEPT_TIMEOUT_MS,
-      waitForPeerMs: init.waitForPeerMs ?? DEFAULT_WAIT_FOR_PEER_MS,
-      streamIdleMs: init.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS,
-      livenessIdleMs: init.livenessIdleMs ?? LIVENESS_IDLE_MS,
-      livenessTimeoutMs: init.livenessTimeoutMs ?? LIVENESS_PING_TIMEOUT_MS,
-      maxFrameBytes: init.maxFrameBytes ?? DEFAULT_TASK_MAX_FRAME_BYTES,
-      maxTasksPerPeer: init.maxTasksPerPeer ?? DEFAULT_MAX_TASKS_PER_PEER,
-      taskHistory: init.taskHistory ?? DEFAULT_TASK_HISTORY,
-      maxHops: init.maxHops ?? DEFAULT_MAX_HOPS,
-    }
-    validateInit(this.#init)
-    if (init.storeServedTasks !== undefined && typeof init.storeServedTasks !== 'boolean') {
-      throw new InvalidOptionError(
-        `storeServedTasks: expected a boolean, got ${String(init.storeServedTasks)}`,
-      )
-    }
+    this.#init = settleInit(init)
     this.#policy = new AccessPolicy(components.peerId, init.access)
     this.#handleAnnounce = init.handleAnnounce ?? false
     this.#replay = replayCache()
-    const batches = batchCache()
-    const peerMinor = (peer: string): number | undefined => this.#minors.get(peer)
-    const crypto = init.crypto === undefined ? {} : { crypto: init.crypto }
-    this.#provider = new TaskProvider({
-      engine: components.engine,
-      signer: components.signer,
-      replayCache: this.#replay,
-      batchCache: batches,
-      peerMinor,
-      log: components.log,
-      maxFrameBytes: this.#init.maxFrameBytes,
-      maxTasksPerPeer: this.#init.maxTasksPerPeer,
-      persist: init.storeServedTasks === true ? 'background' : 'memory',
-      ...crypto,
-      admit: (sender, requester) => this.#policy.admit(sender, requester),
-      forwarding: {
-        open: (value, sender) =>
-          openForward(value, {
-            replayCache: this.#replay,
-            batchCache: batches,
-            expectedSender: sender,
-            receiver: components.peerId,
-            ...crypto,
-          }),
-        runsLocally: (type) => this.#runsLocally(type),
-        relay: (opened, upstream) => this.#forwarding.relay(opened, upstream),
-      },
-    })
-    this.#requester = new TaskRequester({
-      transport: components.transport,
-      signer: components.signer,
-      replayCache: this.#replay,
-      batchCache: batches,
-      peerMinor,
-      log: components.log,
-      maxFrameBytes: this.#init.maxFrameBytes,
-      streamIdleMs: this.#init.streamIdleMs,
-      livenessIdleMs: this.#init.livenessIdleMs,
-      livenessTimeoutMs: this.#init.livenessTimeoutMs,
-      ...crypto,
-    })
-    this.#forwarding = new Forwarding({
-      self: components.peerId,
-      signer: components.signer,
-      transport: components.transport,
-      requester: this.#requester,
+    const parts = exchangeParts(components, init, this.#init, {
+      replay: this.#replay,
       reputation: this.#reputation,
       policy: this.#policy,
-      log: components.log,
-      neighbours: () => this.#views.list(),
+      peerMinor: (peer) => this.#minors.get(peer),
       runsLocally: (type) => this.#runsLocally(type),
-      maxHops: this.#init.maxHops,
-      relay: init.relay ?? true,
-      acceptTimeoutMs: this.#init.acceptTimeoutMs,
-      maxFrameBytes: this.#init.maxFrameBytes,
+      started: () => this.#started,
     })
-    this.#announcer = new CapabilityAnnouncer({
-      transport: components.transport,
-      signer: components.signer,
-      engine: components.engine,
-      log: components.log,
-      ...(init.agentVersion === undefined ? {} : { agentVersion: init.agentVersion }),
-      // Nothing is reachable before start (no neighbours yet; the views do not even exist).
-      reach: () => (this.#started ? this.#forwarding.reach() : []),
-      peerMinor,
-    })
-    this.#views = new PeerViews({
-      self: components.peerId,
-      engine: components.engine,
-      reputation: this.#reputation,
-      outstanding: (peer) => this.#requester.outstanding(peer),
-      takePeak: (peer) => this.#requester.takePeak(peer),
-      rtt: components.peerRtt ?? (() => undefined),
-      allows: (peer) => this.#policy.allows(peer),
-      route: (spec, tried) => this.#forwarding.route(spec, tried),
-    })
+    this.#provider = parts.provider
+    this.#requester = parts.requester
+    this.#forwarding = parts.forwarding
+    this.#announcer = parts.announcer
+    this.#views = parts.views
     this.#tasks = new TaskRegistry(this.#init.taskHistory)
     const stopSignal = this.#stop.signal
     this.#context = {
@@ -538,16 +338,4 @@ export class TaskExchange {
 /** Creates a task exchange on `components`; call `start()` before use. */
 export function taskExchange(components: TaskExchangeComponents, init: TaskExchangeInit = {}): TaskExchange {
   return new TaskExchange(components, init)
-}
-
-function validateInit(init: NumericInit): void {
-  for (const [key, value] of Object.entries(init)) {
-    const min = key === 'waitForPeerMs' ? 0 : 1
-    if (!Number.isSafeInteger(value) || value < min) {
-      throw new InvalidOptionError(`${key}: expected an integer ≥ ${min}, got ${String(value)}`)
-    }
-  }
-  if (init.maxHops > MAX_FORWARD_HOPS) {
-    throw new InvalidOptionError(`maxHops: expected at most ${MAX_FORWARD_HOPS}, got ${init.maxHops}`)
-  }
 }

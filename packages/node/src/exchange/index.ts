@@ -15,13 +15,8 @@ export {
 export { capabilitiesOf } from './capabilities.js'
 export * from './constants.js'
 export * from './errors.js'
-export {
-  type ExchangePeer,
-  TaskExchange,
-  type TaskExchangeComponents,
-  type TaskExchangeInit,
-  taskExchange,
-} from './exchange.js'
+export { type ExchangePeer, TaskExchange, type TaskExchangeComponents, taskExchange } from './exchange.js'
+export type { TaskExchangeInit } from './exchange-init.js'
 export { FORWARDING_MINOR, type RelayHandle, type RelayUpstream } from './forwarding.js'
 export type { ProviderStats } from './provider.js'
 export type { RegisteredTask, TaskDefinition, TaskRunContext } from './register.js'

@@ -1,0 +1,157 @@
+/**
+ * Construction options of the task exchange: their defaults and their validation, which fails
+ * fast, before anything is built.
+ */
+import { InvalidOptionError, MAX_FORWARD_HOPS, type OpenEnvelopeOptions } from '@p2p-ai/protocol'
+import type { AccessPolicyInit } from './access-policy.js'
+import {
+  DEFAULT_ACCEPT_TIMEOUT_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_MAX_HOPS,
+  DEFAULT_MAX_TASKS_PER_PEER,
+  DEFAULT_STREAM_IDLE_MS,
+  DEFAULT_TASK_HISTORY,
+  DEFAULT_TASK_MAX_FRAME_BYTES,
+  DEFAULT_WAIT_FOR_PEER_MS,
+  LIVENESS_IDLE_MS,
+  LIVENESS_PING_TIMEOUT_MS,
+} from './constants.js'
+
+/** Construction options of the exchange. */
+export interface TaskExchangeInit {
+  /**
+   * Attempts per task in all, unless `submit` says otherwise.
+   *
+   * @default 4
+   */
+  maxAttempts?: number
+  /**
+   * How long a provider has to accept or reject a request before the task moves on.
+   *
+   * @default 3_000
+   */
+  acceptTimeoutMs?: number
+  /**
+   * How long `submit` waits for a capable peer, unless it says otherwise.
+   *
+   * @default 5_000
+   */
+  waitForPeerMs?: number
+  /**
+   * Outbound task streams idle this long are closed.
+   *
+   * @default 60_000
+   */
+  streamIdleMs?: number
+  /**
+   * A provider with tasks of this node pending that sent nothing for this long is pinged.
+   *
+   * @default 1_500
+   */
+  livenessIdleMs?: number
+  /**
+   * A liveness ping unanswered for this long counts the provider as gone: its stream is reset and
+   * its tasks fail over (`ERR_PEER_UNRESPONSIVE`). Raise it where loaded agents answer slowly.
+   *
+   * @default 1_500
+   */
+  livenessTimeoutMs?: number
+  /**
+   * Keep the records of tasks run for other peers in the engine's result store. Otherwise they
+   * are kept in memory only (the engine's recent history, which also answers a retried task id),
+   * so strangers' inputs and outputs never reach this node's disk.
+   *
+   * @default false
+   */
+  storeServedTasks?: boolean
+  /**
+   * Largest frame on the task protocol, in bytes.
+   *
+   * @default 4_194_304
+   */
+  maxFrameBytes?: number
+  /**
+   * Tasks one requester may have open on this node.
+   *
+   * @default 1_024
+   */
+  maxTasksPerPeer?: number
+  /**
+   * Finished tasks `tasks.list()` remembers.
+   *
+   * @default 1_000
+   */
+  taskHistory?: number
+  /** Announced in capabilities, e.g. `p2p-ai/0.1.0`. */
+  agentVersion?: string
+  /**
+   * Handle the announce protocol here (capabilities from peers). `createNode` leaves this to the
+   * node, which forwards capabilities with `onCapabilities`; a bare libp2p node needs it.
+   *
+   * @default false
+   */
+  handleAnnounce?: boolean
+  /** Ed25519 implementation for verifying envelopes. @default the protocol's */
+  crypto?: OpenEnvelopeOptions['crypto']
+  /**
+   * Links a task submitted here may travel to its provider, unless `submit` says otherwise (1:
+   * connected peers only), and the longest route this node announces as reachable.
+   *
+   * @default 10
+   */
+  maxHops?: number
+  /**
+   * Pass on forwarded tasks this node cannot run itself, and announce the task types it reaches
+   * that way (docs/protocol.md §2.5). Tasks forwarded to a type this node runs are run either way.
+   *
+   * @default true
+   */
+  relay?: boolean
+  /**
+   * Who may send tasks here and receive tasks from here: any peer, or an allowlist of PeerIds
+   * (`setAccessPolicy` changes it at run time).
+   *
+   * @default { mode: 'open' }
+   */
+  access?: AccessPolicyInit
+}
+
+export type NumericInit = Required<
+  Omit<
+    TaskExchangeInit,
+    'agentVersion' | 'crypto' | 'handleAnnounce' | 'relay' | 'access' | 'storeServedTasks'
+  >
+>
+
+/** The numeric options with their defaults, validated (throws `ERR_INVALID_OPTION`). */
+export function settleInit(init: TaskExchangeInit): NumericInit {
+  const settled: NumericInit = {
+    maxAttempts: init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    acceptTimeoutMs: init.acceptTimeoutMs ?? DEFAULT_ACCEPT_TIMEOUT_MS,
+    waitForPeerMs: init.waitForPeerMs ?? DEFAULT_WAIT_FOR_PEER_MS,
+    streamIdleMs: init.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS,
+    livenessIdleMs: init.livenessIdleMs ?? LIVENESS_IDLE_MS,
+    livenessTimeoutMs: init.livenessTimeoutMs ?? LIVENESS_PING_TIMEOUT_MS,
+    maxFrameBytes: init.maxFrameBytes ?? DEFAULT_TASK_MAX_FRAME_BYTES,
+    maxTasksPerPeer: init.maxTasksPerPeer ?? DEFAULT_MAX_TASKS_PER_PEER,
+    taskHistory: init.taskHistory ?? DEFAULT_TASK_HISTORY,
+    maxHops: init.maxHops ?? DEFAULT_MAX_HOPS,
+  }
+  validateInit(settled)
+  if (init.storeServedTasks !== undefined && typeof init.storeServedTasks !== 'boolean') {
+    throw new InvalidOptionError(`storeServedTasks: expected a boolean, got ${String(init.storeServedTasks)}`)
+  }
+  return settled
+}
+
+function validateInit(init: NumericInit): void {
+  for (const [key, value] of Object.entries(init)) {
+    const min = key === 'waitForPeerMs' ? 0 : 1
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new InvalidOptionError(`${key}: expected an integer ≥ ${min}, got ${String(value)}`)
+    }
+  }
+  if (init.maxHops > MAX_FORWARD_HOPS) {
+    throw new InvalidOptionError(`maxHops: expected at most ${MAX_FORWARD_HOPS}, got ${init.maxHops}`)
+  }
+}
