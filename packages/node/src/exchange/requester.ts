@@ -10,11 +10,9 @@
  */
 import type { PeerId, Stream } from '@libp2p/interface'
 import {
-  assertResultMatches,
   BATCH_SIGNATURES_MINOR,
   type BatchCache,
   type OpenEnvelopeOptions,
-  openEnvelope,
   type PreparedEnvelope,
   type ReplayCache,
   type SignedEnvelope,
@@ -29,15 +27,10 @@ import type { Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
 import { type ChannelHandlers, TaskChannel } from './channel.js'
 import { LIVENESS_SWEEP_MS, STREAM_OPEN_TIMEOUT_MS } from './constants.js'
-import {
-  AccessDeniedError,
-  PeerDisconnectedError,
-  PeerUnresponsiveError,
-  ProtocolViolationError,
-  ResultTimeoutError,
-  StreamOpenError,
-} from './errors.js'
-import { checkControl, encodeControl, frameHead } from './wire.js'
+import { PeerDisconnectedError, PeerUnresponsiveError, StreamOpenError } from './errors.js'
+import { sweep } from './requester-liveness.js'
+import { checkedControl, verifyResult } from './requester-verify.js'
+import { encodeControl, frameHead } from './wire.js'
 
 /** One request sent (or about to be sent) to one provider, waiting for its answer. */
 export interface PendingAttempt {
@@ -100,7 +93,8 @@ export interface TaskRequesterInit {
   crypto?: OpenEnvelopeOptions['crypto']
 }
 
-interface Outbound {
+/** An outbound task stream to one provider. */
+export interface Outbound {
   readonly peer: string
   readonly channel: TaskChannel
   /** Pending attempts by task id. */
@@ -127,7 +121,13 @@ export class TaskRequester {
   }
 
   start(): void {
-    this.#sweep ??= setInterval(() => this.#onSweep(), LIVENESS_SWEEP_MS)
+    this.#sweep ??= setInterval(
+      () =>
+        sweep(this.#outbound, this.#init, (attempt, notify, reason) =>
+          this.withdraw(attempt, notify, reason),
+        ),
+      LIVENESS_SWEEP_MS,
+    )
     this.#sweep.unref()
   }
 
@@ -303,19 +303,26 @@ export class TaskRequester {
       switch (head.type) {
         case 'task.accept':
           attempt.accepted = true
-          attempt.accept(this.#control(outbound, value, 'task.accept', head.signed))
+          attempt.accept(checkedControl(this.#init, outbound.peer, value, 'task.accept', head.signed))
           return
         case 'task.progress':
-          attempt.progress(this.#control(outbound, value, 'task.progress', head.signed))
+          attempt.progress(checkedControl(this.#init, outbound.peer, value, 'task.progress', head.signed))
           return
         case 'task.reject': {
-          const payload = this.#control(outbound, value, 'task.reject', head.signed)
+          const payload = checkedControl(this.#init, outbound.peer, value, 'task.reject', head.signed)
           this.#forget(outbound, attempt.taskId)
           attempt.reject(payload)
           return
         }
         case 'task.result': {
-          const { result, from } = this.#verifyResult(outbound, attempt, value, head.signed)
+          const { result, from } = verifyResult(
+            this.#init,
+            outbound.peer,
+            outbound.earlier,
+            attempt,
+            value,
+            head.signed,
+          )
           this.#forget(outbound, attempt.taskId)
           attempt.result(result, { from, value })
           return
@@ -335,140 +342,10 @@ export class TaskRequester {
     }
   }
 
-  #control<T extends 'task.accept' | 'task.progress' | 'task.reject'>(
-    outbound: Outbound,
-    value: unknown,
-    type: T,
-    signed: boolean,
-  ): ReturnType<typeof checkControl<T>> {
-    if (!signed) return checkControl(value, type)
-    const opened = this.#openEnvelope(outbound, value)
-    if (opened.envelope.type !== type) throw new ProtocolViolationError(`expected ${type}`)
-    return opened.envelope.payload as ReturnType<typeof checkControl<T>>
-  }
-
-  #verifyResult(
-    outbound: Outbound,
-    attempt: PendingAttempt,
-    value: unknown,
-    signed: boolean,
-  ): { result: TaskResult; from: string } {
-    if (!signed) throw new ProtocolViolationError('a task.result must be a signed envelope')
-    // The signer must be the provider we sent the request to, or for a forwarded task, whoever
-    // ran it at the end of the route: the digest check below binds either to our request.
-    const opened =
-      attempt.forwarded === true ? this.#openForwarded(value) : this.#openEnvelope(outbound, value)
-    if (opened.envelope.type !== 'task.result') throw new ProtocolViolationError('expected task.result')
-    const result = opened.envelope.payload
-    const from = opened.envelope.from
-    if (attempt.signerAllowed !== undefined && !attempt.signerAllowed(from)) {
-      throw new AccessDeniedError(
-        `the result of task ${attempt.taskId} is signed by ${from}, who is not on the allowlist`,
-      )
-    }
-    try {
-      assertResultMatches(attempt.request, result)
-    } catch (err) {
-      const earlier = outbound.earlier.get(attempt.taskId)
-      const matches = (request: RequestRef): boolean => {
-        try {
-          assertResultMatches(request, result)
-          return true
-        } catch {
-          return false
-        }
-      }
-      if (earlier === undefined || !earlier.some(matches)) throw err
-    }
-    return { result, from }
-  }
-
-  #openForwarded(value: unknown) {
-    const { replayCache, batchCache, crypto } = this.#init
-    return openEnvelope(value, {
-      replayCache,
-      ...(batchCache === undefined ? {} : { batchCache }),
-      ...(crypto === undefined ? {} : { crypto }),
-    })
-  }
-
-  #openEnvelope(outbound: Outbound, value: unknown) {
-    const { replayCache, batchCache, crypto } = this.#init
-    return openEnvelope(value, {
-      replayCache,
-      expectedSender: outbound.peer,
-      ...(batchCache === undefined ? {} : { batchCache }),
-      ...(crypto === undefined ? {} : { crypto }),
-    })
-  }
-
   #failAll(outbound: Outbound, error: Error): void {
     const attempts = [...outbound.attempts.values()]
     outbound.attempts.clear()
     outbound.earlier.clear()
     for (const attempt of attempts) attempt.fail(error)
-  }
-
-  /** Deadlines, liveness pings and idle streams, twice a second. */
-  #onSweep(): void {
-    const now = performance.now()
-    for (const outbound of this.#outbound.values()) {
-      if (outbound.attempts.size === 0) {
-        if (now - outbound.idleSince > this.#init.streamIdleMs && outbound.channel.writable) {
-          this.#outbound.delete(outbound.peer)
-          void outbound.channel.close()
-        }
-        continue
-      }
-      for (const attempt of [...outbound.attempts.values()]) {
-        if (!attempt.accepted && now > attempt.acceptBy) {
-          // Tell the provider too: should it wake up, it must not work for nobody.
-          this.withdraw(attempt, true, 'not accepted in time')
-          attempt.fail(
-            new PeerUnresponsiveError(`${attempt.peer} did not accept task ${attempt.taskId} in time`),
-          )
-        } else if (now > attempt.resultBy) {
-          this.withdraw(attempt, true, 'no result in time')
-          attempt.fail(
-            new ResultTimeoutError(`no result for task ${attempt.taskId} from ${attempt.peer} in time`),
-          )
-        }
-      }
-      if (
-        outbound.attempts.size > 0 &&
-        !outbound.pinging &&
-        now - outbound.channel.lastHeard > this.#init.livenessIdleMs
-      ) {
-        this.#ping(outbound)
-      }
-    }
-  }
-
-  #ping(outbound: Outbound): void {
-    const connection = this.#init.transport
-      .getConnections()
-      .find((c) => c.remotePeer.toString() === outbound.peer)
-    if (connection === undefined) {
-      outbound.channel.abort(new PeerDisconnectedError(`no connection to ${outbound.peer}`))
-      return
-    }
-    outbound.pinging = true
-    this.#init.transport.services.ping
-      .ping(connection.remotePeer, { signal: AbortSignal.timeout(this.#init.livenessTimeoutMs) })
-      .then(
-        () => {
-          outbound.channel.lastHeard = performance.now()
-        },
-        (err: unknown) => {
-          outbound.channel.abort(
-            new PeerUnresponsiveError(
-              `${outbound.peer} did not answer a liveness ping: ${(err as Error).message}`,
-            ),
-          )
-        },
-      )
-      .finally(() => {
-        outbound.pinging = false
-      })
   }
 }
