@@ -6,18 +6,7 @@
  */
 import type { PeerId } from '@libp2p/interface'
 import type { TaskHandle } from '@p2p-ai/engine'
-import {
-  createTaskRequest,
-  encodeJsonFrame,
-  FrameTooLargeError,
-  MAX_SIGNATURE_JSON_BYTES,
-  prepareEnvelope,
-  RemoteError,
-  sealForward,
-  sealPrepared,
-  TASK_ERROR_CODES,
-  type TaskTimings,
-} from '@p2p-ai/protocol'
+import { RemoteError, type TaskTimings } from '@p2p-ai/protocol'
 import { TypedEventEmitter } from 'main-event'
 import {
   type AttemptOutcome,
@@ -25,21 +14,20 @@ import {
   blame,
   type Choice,
   codeOf,
-  failedResult,
   localFailure,
   type TaskContext,
   type TaskSpec,
 } from './attempt.js'
 
-import { PEER_WAIT_POLL_MS, RESULT_GRACE_MS } from './constants.js'
+import { PEER_WAIT_POLL_MS } from './constants.js'
 import {
   type AttemptInfo,
   ExchangeStoppedError,
-  InvalidTaskError,
   NoCapablePeerError,
   RetriesExhaustedError,
   TaskCancelledError,
 } from './errors.js'
+import { runRemote } from './remote-attempt.js'
 import type { PendingAttempt } from './requester.js'
 import type {
   NetworkTaskEvents,
@@ -48,7 +36,7 @@ import type {
   NetworkTaskRecord,
   NetworkTaskStatus,
 } from './types.js'
-import { rejectVerdict, transportVerdict, wireCode } from './wire.js'
+import { wireCode } from './wire.js'
 
 const FINAL_STATUSES: ReadonlySet<NetworkTaskStatus> = new Set([
   'COMPLETED',
@@ -239,110 +227,38 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
   }
 
   #runRemote(peer: string, peerId: PeerId, forward: boolean): Promise<AttemptOutcome> {
-    const s = this.spec
-    let request: PendingAttempt['request']
-    let frame: PendingAttempt['frame']
-    try {
-      const prepared = prepareEnvelope(
-        this.#ctx.signer,
-        'task.request',
-        createTaskRequest({
-          requester: this.#ctx.self,
-          taskType: s.type,
-          input: s.input,
-          id: s.id,
-          priority: s.priority,
-          timeoutMs: s.timeoutMs,
-          createdAt: this.#submittedAt,
-        }),
-      )
-      if (prepared.byteLength + MAX_SIGNATURE_JSON_BYTES > this.#ctx.maxFrameBytes) {
-        throw new FrameTooLargeError(
-          `the request is ${prepared.byteLength} bytes; task frames hold at most ${this.#ctx.maxFrameBytes}`,
-        )
-      }
-      if (forward) {
-        // A forward carries the request unchanged to a provider whose protocol minor we do not
-        // know, so it is signed on its own, with the links left beyond the neighbour.
-        const [signed] = sealPrepared(this.#ctx.signer, [prepared])
-        request = signed as NonNullable<typeof signed>
-        const json = sealForward(this.#ctx.signer, request.envelope, s.maxHops - 1, []).json
-        frame = encodeJsonFrame(json, { maxFrameBytes: this.#ctx.maxFrameBytes })
-      } else {
-        // Signed by the stream when it leaves, in a batch with whatever leaves with it.
-        request = prepared
-        frame = prepared
-      }
-    } catch (err) {
-      // The input is not canonical JSON (NaN, a Date, a cycle...) or too large for a frame: no
-      // peer could ever take it.
-      const error = new InvalidTaskError(`input: ${(err as Error).message}`)
-      return Promise.resolve({ kind: 'failed', error, verdict: { kind: 'final' } })
-    }
-    return new Promise<AttemptOutcome>((resolve) => {
-      const sentAt = performance.now()
-      const settle = (outcome: AttemptOutcome): void => {
-        if (this.#remote === attempt) {
-          this.#remote = undefined
-          this.#settleRemote = undefined
-        }
-        resolve(outcome)
-      }
-      const attempt: PendingAttempt = {
-        taskId: s.id,
-        peer,
-        request,
-        frame,
-        ...(forward ? { forwarded: true, signerAllowed: this.#ctx.allows } : {}),
-        acceptBy: sentAt + this.#ctx.acceptTimeoutMs,
-        resultBy: sentAt + s.timeoutMs + RESULT_GRACE_MS,
-        accepted: false,
-        accept: (payload) => {
+    return runRemote(
+      this.spec,
+      this.#ctx,
+      this.#submittedAt,
+      { peer, peerId, forward },
+      {
+        finished: () => this.isFinished,
+        accepted: (queuePosition) => {
           this.#startedAt ??= Date.now()
-          this.#setStatus(payload.queuePosition === 0 ? 'RUNNING' : 'QUEUED')
+          this.#setStatus(queuePosition === 0 ? 'RUNNING' : 'QUEUED')
         },
-        progress: (payload) => {
-          this.#onProgress({
-            fraction: payload.progress,
-            ...(payload.message === undefined ? {} : { message: payload.message }),
-          })
-        },
-        reject: (payload) => {
-          const code = payload.error.code
-          if (forward && (code === TASK_ERROR_CODES.noRoute || code === TASK_ERROR_CODES.ttlExpired)) {
-            this.#ctx.routeRefused(peer, s.type)
-          }
-          settle({
-            kind: 'failed',
-            error: payload.error,
-            verdict: rejectVerdict(payload.error.code),
-            ...(payload.retryAfterMs === undefined ? {} : { retryAfterMs: payload.retryAfterMs }),
-          })
-        },
-        result: (result, signed) => {
-          if (this.isFinished) return settle({ kind: 'done' })
-          this.#provider = forward ? signed.from : undefined
-          if (result.status === 'completed') {
-            this.#ctx.reputation.recordSuccess(peer, performance.now() - sentAt - result.timings.totalMs)
-            this.#timings = result.timings
-            this.#finish('COMPLETED', result.output)
-            settle({ kind: 'done' })
-            return
-          }
+        progress: (progress) => this.#onProgress(progress),
+        result: (result, provider) => {
+          this.#provider = provider
           this.#timings = result.timings
-          settle(failedResult(result))
+          if (result.status === 'completed') this.#finish('COMPLETED', result.output)
         },
-        fail: (error) => {
-          const code = codeOf(error)
-          settle({ kind: 'failed', error: { code, message: error.message }, verdict: transportVerdict(code) })
+        dispatch: (attempt, settle) => {
+          this.#remote = attempt
+          this.#settleRemote = settle
+          this.#ctx.reputation.dispatched(peer)
+          this.#setStatus('PENDING')
+          this.#ctx.requester.send(peerId, attempt)
         },
-      }
-      this.#remote = attempt
-      this.#settleRemote = settle
-      this.#ctx.reputation.dispatched(peer)
-      this.#setStatus('PENDING')
-      this.#ctx.requester.send(peerId, attempt)
-    })
+        settled: (attempt) => {
+          if (this.#remote === attempt) {
+            this.#remote = undefined
+            this.#settleRemote = undefined
+          }
+        },
+      },
+    )
   }
 
   async #runLocal(): Promise<AttemptOutcome> {
