@@ -1,34 +1,31 @@
 import { multiaddr } from '@multiformats/multiaddr'
-import type { TaskEngine, TaskRecord } from '@p2p-ai/engine'
-import { ANNOUNCE_PROTOCOL, replayCache } from '@p2p-ai/protocol'
+import type { TaskEngine } from '@p2p-ai/engine'
 import type { Transport } from '@p2p-ai/transport'
 import { TypedEventEmitter } from 'main-event'
-import { announceHandler } from './announce.js'
 import type { NodeConfig, NodeConfigInput } from './config/types.js'
 import { type ConfigWatcher, watchConfig } from './config/watch.js'
 import { NodeNotActiveError } from './errors.js'
-import {
-  type NetworkTaskHandle,
-  type PeerReputation,
-  type RegisteredTask,
-  type SubmitOptions,
-  type TaskDefinition,
-  type TaskExchange,
-  type TaskList,
-  type TaskSubmission,
-  taskExchange,
+import type {
+  NetworkTaskHandle,
+  PeerReputation,
+  RegisteredTask,
+  SubmitOptions,
+  TaskDefinition,
+  TaskExchange,
+  TaskList,
+  TaskSubmission,
 } from './exchange/index.js'
-import {
-  type ComponentHealth,
-  type HealthCheck,
-  type HealthCheckOptions,
+import type {
+  ComponentHealth,
+  HealthCheck,
+  HealthCheckOptions,
   HealthMonitor,
-  type HealthReport,
+  HealthReport,
 } from './health.js'
 import { Lifecycle, type NodeState } from './lifecycle.js'
 import type { ComponentLoggers, Logger } from './logger.js'
 import { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
-import { engineCheck, identityCheck, networkCheck, storeCheck } from './node-checks.js'
+import { logFinishedTasks, nodeComponents, peerTableSettings, serveAnnounce } from './node-components.js'
 import { type ConfigChange, planReconfigure } from './node-config.js'
 import type {
   NodeEvents,
@@ -38,10 +35,10 @@ import type {
   StartOptions,
   StopOptions,
 } from './node-types.js'
-import { type PeerInfo, PeerTable } from './peers.js'
+import type { PeerInfo, PeerTable } from './peers.js'
 import { type ShutdownReport, shutdown } from './shutdown.js'
 import { startNode } from './start.js'
-import { peerNetwork, setMaxConnections, wireTransport } from './wiring.js'
+import { setMaxConnections, wireTransport } from './wiring.js'
 
 /**
  * A p2p-ai node: identity, transport, task engine, peer table and health, under one lifecycle.
@@ -95,64 +92,20 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.#log.info({ from: change.from, to: change.to }, `state ${change.to}`)
       this.safeDispatchEvent('state:change', { detail: change })
     })
-    const c = parts.config
-    this.#peers = new PeerTable(
-      peerNetwork(parts.transport),
-      {
+    const components = nodeComponents(parts, this.#agentVersion, {
+      peerEvents: {
         connect: (peer) => this.safeDispatchEvent('peer:connect', { detail: peer }),
         update: (peer) => this.safeDispatchEvent('peer:update', { detail: peer }),
         failed: (peer, reason) => this.safeDispatchEvent('peer:failed', { detail: { peer, reason } }),
         remove: (peerId, reason) => this.safeDispatchEvent('peer:remove', { detail: { peerId, reason } }),
       },
-      parts.loggers.get('network'),
-      {
-        heartbeatIntervalMs: c.heartbeat.intervalMs,
-        heartbeatTimeoutMs: c.heartbeat.timeoutMs,
-        reconnectInitialDelayMs: c.reconnect.initialDelayMs,
-        reconnectMaxDelayMs: c.reconnect.maxDelayMs,
-        reconnectMaxAttempts: c.reconnect.maxAttempts,
-      },
-    )
-    this.exchange = taskExchange(
-      {
-        peerId: this.peerId,
-        signer: parts.identity,
-        transport: parts.transport,
-        engine: parts.engine,
-        log: parts.loggers.get('exchange'),
-        peerRtt: (peer) => this.#peers.get(peer)?.rttMs,
-      },
-      {
-        access: c.access,
-        relay: c.forwarding.enabled,
-        maxHops: c.forwarding.maxHops,
-        livenessIdleMs: c.liveness.idleMs,
-        livenessTimeoutMs: c.liveness.timeoutMs,
-        storeServedTasks: c.engine.storeServedTasks,
-        ...parts.exchange,
-        agentVersion: this.#agentVersion,
-      },
-    )
-    this.#health = new HealthMonitor({
-      intervalMs: c.health.intervalMs,
-      checkTimeoutMs: c.health.checkTimeoutMs,
-      onReport: (report, previous) => this.#onHealthReport(report, previous),
+      onHealthReport: (report, previous) => this.#onHealthReport(report, previous),
     })
-    this.#health.register('identity', identityCheck(parts.identity, c.identity.keyFile))
-    this.#health.register('engine', engineCheck(parts.engine))
-    this.#health.register('store', storeCheck(parts.engine, c.dataDir))
-    this.#health.register('network', networkCheck(parts.transport, c.network.bootstrap), { local: false })
+    this.#peers = components.peers
+    this.exchange = components.exchange
+    this.#health = components.health
     this.#refreshCapabilities()
-    const engineLog = parts.loggers.get('engine')
-    parts.engine.addEventListener('task:finished', (evt: CustomEvent<TaskRecord>) => {
-      const r = evt.detail
-      const durationMs =
-        r.finishedAt !== undefined && r.startedAt !== undefined ? r.finishedAt - r.startedAt : undefined
-      engineLog.info(
-        { taskId: r.id, type: r.type, status: r.status, durationMs, error: r.error?.code },
-        'task finished',
-      )
-    })
+    logFinishedTasks(parts.engine, parts.loggers.get('engine'))
   }
 
   /** The current lifecycle state. */
@@ -200,25 +153,9 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         log: this.#loggers.get('network'),
       }),
     )
-    return t
-      .handle(
-        ANNOUNCE_PROTOCOL,
-        announceHandler({
-          replayCache: replayCache(),
-          log: this.#loggers.get('network'),
-          onGoodbye: (connection, reason) => {
-            this.exchange.onGoodbye(connection.remotePeer.toString())
-            this.#peers.onGoodbye(connection.remotePeer, reason)
-          },
-          onCapabilities: (connection, capabilities) => {
-            this.exchange.onCapabilities(connection.remotePeer.toString(), capabilities)
-            if (this.#peers.get(connection.remotePeer.toString()) !== undefined) {
-              this.#peers.setCapabilities(connection.remotePeer.toString(), capabilities)
-            }
-          },
-        }),
-      )
-      .then(() => this.exchange.start())
+    return serveAnnounce(t, this.exchange, this.#peers, this.#loggers.get('network')).then(() =>
+      this.exchange.start(),
+    )
   }
 
   /** Called by start once the transport runs and the first health round is in. */
@@ -402,13 +339,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       else if (path === 'network.maxConnections')
         setMaxConnections(this.transport, c.network.maxConnections, this.#log)
     }
-    this.#peers.configure({
-      heartbeatIntervalMs: c.heartbeat.intervalMs,
-      heartbeatTimeoutMs: c.heartbeat.timeoutMs,
-      reconnectInitialDelayMs: c.reconnect.initialDelayMs,
-      reconnectMaxDelayMs: c.reconnect.maxDelayMs,
-      reconnectMaxAttempts: c.reconnect.maxAttempts,
-    })
+    this.#peers.configure(peerTableSettings(c))
     this.#health.configure(c.health.intervalMs, c.health.checkTimeoutMs)
     if (change.applied.some((path) => path.startsWith('access.'))) this.exchange.setAccessPolicy(c.access)
     if (change.applied.length > 0) this.#log.info({ fields: change.applied }, 'configuration reloaded')
