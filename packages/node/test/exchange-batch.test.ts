@@ -91,7 +91,7 @@ describe('batch signatures between nodes that speak minor 2', () => {
       ),
     )
     expect(records.map((r) => r.status)).toEqual(Array(tasks).fill('COMPLETED'))
-    records.forEach((r, i) => expect(r.output).toMatchObject({ text: `task ${i}` }))
+    for (const [i, r] of records.entries()) expect(r.output).toMatchObject({ text: `task ${i}` })
     // Requests that left together were checked together on the provider, and so were results on
     // the requester; announcements (signed alone) account for the few extra checks.
     const providerChecks = providerCrypto.verifies() - before.provider
