@@ -161,6 +161,51 @@ describe('embed', () => {
     expectClose(decoded, referenceEmbedding(flat, ['brown', 'dog']))
   })
 
+  it("writes float output at float32 precision: each value reads back as the model's float32, in at most 9 digits", async () => {
+    const texts = ['the quick brown fox jumps over the lazy dog', 'hello world', 'peer', 'embed this']
+    const float = (await runTask(backend, 'embed', { model: 'deep', texts })) as EmbedOutput
+    // base64 carries the model's float32 values bit for bit.
+    const exact = (
+      (await runTask(backend, 'embed', { model: 'deep', texts, encoding: 'base64' })) as EmbedOutput
+    ).embeddings.map((b) => {
+      const bytes = Buffer.from(b as string, 'base64')
+      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4)
+    })
+    for (const [i, vector] of asVectors(float).entries()) {
+      expect(vector).toHaveLength(exact[i]!.length)
+      for (const [k, value] of vector.entries()) {
+        if (Math.fround(value) !== exact[i]![k])
+          expect.fail(`vector ${i}[${k}]: ${value} is not ${exact[i]![k]}`)
+      }
+      expect(Float32Array.from(vector)).toEqual(exact[i])
+    }
+    // Same on the layer-free model, against the independent reference.
+    const flatOut = (await runTask(backend, 'embed', {
+      model: 'flat',
+      texts: ['hello world'],
+    })) as EmbedOutput
+    expectClose(asVectors(flatOut)[0]!, referenceEmbedding(flat, ['hello', 'world']))
+
+    // No number printed with more than 9 significant digits, and the JSON is shorter than the
+    // float32 values widened to doubles (what `Array.from` used to give).
+    const json = JSON.stringify(float.embeddings)
+    const digits = (n: string) => n.replace(/e.*$/i, '').replace(/[-.]/g, '').replace(/^0+/, '').length
+    const numbers = json.match(/-?[\d.]+(e[-+]?\d+)?/gi) ?? []
+    expect(numbers).toHaveLength(texts.length * float.dimensions)
+    expect(Math.max(...numbers.map(digits))).toBeLessThanOrEqual(9)
+    const widened = JSON.stringify(exact.map((v) => Array.from(v)))
+    expect(json.length).toBeLessThan(widened.length * 0.8)
+    // And none could be written shorter: one digit fewer would be another float32.
+    for (const [i, vector] of asVectors(float).entries()) {
+      for (const [k, value] of vector.entries()) {
+        const d = digits(String(value))
+        if (d > 1 && Math.fround(Number(value.toPrecision(d - 1))) === exact[i]![k]) {
+          expect.fail(`${value} could be written with ${d - 1} digits`)
+        }
+      }
+    }
+  })
+
   it('reports progress per batch, ending at 1', async () => {
     const progress: { fraction: number }[] = []
     await runTask(backend, 'embed', { texts: ['a', 'b', 'c', 'd', 'e'] }, { progress })

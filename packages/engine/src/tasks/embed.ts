@@ -6,6 +6,7 @@ import { L2_EPSILON, MAX_EMBED_TEXTS, MAX_TEXT_LENGTH } from '../onnx/constants.
 import { type OnnxContext, runSession } from '../onnx/context.js'
 import { ModelNotFoundError, TokenizerNotFoundError, UnsupportedModelError } from '../onnx/errors.js'
 import { type InferenceSession, loadOrt, type OrtTensor } from '../onnx/ort.js'
+import { float32ToShortestNumbers } from './float32-decimal.js'
 
 /** Input of the `embed` task: one text or many, and the model to embed them with. */
 export interface EmbedInput {
@@ -15,14 +16,22 @@ export interface EmbedInput {
   readonly texts?: readonly string[] | undefined
   /** L2-normalise each vector (cosine similarity becomes a dot product). @default true */
   readonly normalize?: boolean | undefined
-  /** `float`: arrays of numbers; `base64`: each vector as little-endian float32 bytes. @default 'float' */
+  /**
+   * `float`: arrays of numbers, each the model's float32 value written with the fewest significant
+   * digits (at most 9) that read back as that float32, so `Float32Array.from(vector)` recovers the
+   * exact values; `base64`: each vector as little-endian float32 bytes. @default 'float'
+   */
   readonly encoding?: 'float' | 'base64' | undefined
 }
 
 export interface EmbedOutput {
   readonly model: string
   readonly dimensions: number
-  /** One vector per text, in input order (`text` gives one). */
+  /**
+   * One vector per text, in input order (`text` gives one). With `float` encoding, numbers at
+   * float32 precision with at most 9 significant digits (`Float32Array.from(vector)` gives the
+   * model's exact float32 values); with `base64`, little-endian float32 bytes.
+   */
   readonly embeddings: readonly (readonly number[])[] | readonly string[]
   /** Tokens fed to the model, special tokens included, padding excluded. */
   readonly tokens: number
@@ -44,7 +53,8 @@ export const embedInputSchema = z
 
 export const embedTaskType: TaskType<EmbedInput> = {
   name: 'embed',
-  description: 'Text to normalised embedding vectors with a sentence-transformers ONNX model',
+  description:
+    'Text to normalised embedding vectors with a sentence-transformers ONNX model (float32 precision, at most 9 significant digits per value)',
   input: embedInputSchema,
 }
 
@@ -229,6 +239,6 @@ async function embedWith(
   const embeddings =
     input.encoding === 'base64'
       ? vectors.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64'))
-      : vectors.map((v) => Array.from(v))
+      : vectors.map(float32ToShortestNumbers)
   return { model: model.name, dimensions, embeddings, tokens, truncated }
 }
