@@ -340,6 +340,24 @@ describe('a node started with --detach', () => {
     )
     expect(pinned.code).toBe(2)
     expect(pinned.stderr).toContain('redundancy picks its own peers: it does not go with a target')
+
+    // B restarts: the task it sent to A is still known, from B's store of submitted tasks.
+    const sent = JSON.parse(targeted.stdout) as { id: string }
+    expect((await run(['node', 'stop', ...nodeB], { home })).code).toBe(0)
+    await startNode(home, join(home, 'node-b'))
+    const status = await run(['task', 'status', sent.id, '--json', ...nodeB], { home })
+    expect(status.stderr).toBe('')
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      id: sent.id,
+      status: 'COMPLETED',
+      backend: 'remote',
+      meta: { peer: a.peerId },
+      output: { text: 'over there' },
+    })
+    const listed = await run(['task', 'list', '--json', ...nodeB], { home })
+    expect((JSON.parse(listed.stdout) as { tasks: unknown[] }).tasks).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: sent.id, status: 'COMPLETED' })]),
+    )
   }, 90_000)
 
   it('requires the token: no token or a wrong one gets 401, another Host gets 403', async () => {

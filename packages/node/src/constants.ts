@@ -66,3 +66,5 @@ export const APP_DIR_NAME = 'p2p-ai'
 export const IDENTITY_FILE_NAME = 'identity.json'
 /** Result store directory inside the data directory. */
 export const STORE_DIR_NAME = 'store'
+/** Store of the final records of tasks this node submitted to the network, inside `STORE_DIR_NAME`. */
+export const SUBMITTED_STORE_DIR_NAME = 'submitted'

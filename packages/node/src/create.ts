@@ -1,11 +1,18 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type Backend, resultStore, type TaskEngine, type TaskEngineInit, taskEngine } from '@p2p-ai/engine'
+import {
+  type Backend,
+  type ResultStore,
+  resultStore,
+  type TaskEngine,
+  type TaskEngineInit,
+  taskEngine,
+} from '@p2p-ai/engine'
 import { loadOrCreateIdentity } from '@p2p-ai/identity'
 import { createTransport, type Transport } from '@p2p-ai/transport'
 import { resolveNodeConfig } from './config/load.js'
 import type { NodeConfigInput } from './config/types.js'
-import { STORE_DIR_NAME } from './constants.js'
+import { STORE_DIR_NAME, SUBMITTED_STORE_DIR_NAME } from './constants.js'
 import { pskFromConfig } from './create-psk.js'
 import { DataDirError } from './errors.js'
 import { ComponentLoggers, createLogger, type Logger, silentLogger } from './logger.js'
@@ -56,7 +63,8 @@ export interface NodeInit extends NodeConfigInput {
 /**
  * Creates (and by default starts) a node: validates the configuration (a bad one throws
  * `ConfigValidationError` before anything is touched), loads or creates the identity key in the
- * data directory, opens the result store and builds the transport.
+ * data directory, opens the result stores (the engine's, and that of the tasks it submits to the
+ * network) and builds the transport.
  *
  * ```ts
  * const node = await createNode({ dataDir: './data', network: { listen: ['/ip4/127.0.0.1/tcp/0'] } })
@@ -97,6 +105,17 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     directory: join(config.dataDir, STORE_DIR_NAME),
     ttlMs: config.engine.resultTtlMs,
   })
+  let submittedStore: ResultStore
+  try {
+    // Its own store, so the engine's task list keeps showing only what ran here.
+    submittedStore = resultStore({
+      directory: join(config.dataDir, STORE_DIR_NAME, SUBMITTED_STORE_DIR_NAME),
+      ttlMs: config.engine.resultTtlMs,
+    })
+  } catch (err) {
+    store.close()
+    throw err
+  }
   let engine: TaskEngine
   try {
     engine = taskEngine({
@@ -108,8 +127,9 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       store,
     })
   } catch (err) {
-    // A bad engine option or backend: close the store again rather than leave it open.
+    // A bad engine option or backend: close the stores again rather than leave them open.
     store.close()
+    submittedStore.close()
     throw err
   }
   let transport: Transport
@@ -129,21 +149,31 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       start: false,
     })
   } catch (err) {
-    // Nothing half-open stays behind: the store is closed again.
+    // Nothing half-open stays behind: the stores are closed again.
     await engine.stop({ timeoutMs: 0 })
+    submittedStore.close()
     throw err
   }
-  const node = new P2PNode({
-    config,
-    loggers,
-    identity,
-    transport,
-    engine,
-    ...(agentVersion === undefined ? {} : { agentVersion }),
-    ...(watch === undefined ? {} : { watch }),
-    ...(engineOptions?.cancelGraceMs === undefined ? {} : { cancelGraceMs: engineOptions.cancelGraceMs }),
-    ...(exchange === undefined ? {} : { exchange }),
-  })
+  let node: P2PNode
+  try {
+    node = new P2PNode({
+      config,
+      loggers,
+      identity,
+      transport,
+      engine,
+      submittedStore,
+      ...(agentVersion === undefined ? {} : { agentVersion }),
+      ...(watch === undefined ? {} : { watch }),
+      ...(engineOptions?.cancelGraceMs === undefined ? {} : { cancelGraceMs: engineOptions.cancelGraceMs }),
+      ...(exchange === undefined ? {} : { exchange }),
+    })
+  } catch (err) {
+    // A bad exchange option: the stores are closed again (the transport never started).
+    await engine.stop({ timeoutMs: 0 })
+    submittedStore.close()
+    throw err
+  }
   if (start !== false) await node.start(signal === undefined ? {} : { signal })
   return node
 }

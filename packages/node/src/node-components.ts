@@ -59,6 +59,7 @@ export function nodeComponents(
       engine: parts.engine,
       log: parts.loggers.get('exchange'),
       peerRtt: (peer) => peers.get(peer)?.rttMs,
+      ...(parts.submittedStore === undefined ? {} : { submittedStore: parts.submittedStore }),
     },
     {
       access: c.access,

@@ -1,4 +1,4 @@
-import type { TaskEngine } from '@p2p-ai/engine'
+import type { ResultStore, TaskEngine } from '@p2p-ai/engine'
 import type { Transport } from '@p2p-ai/transport'
 import type { NodeConfig } from './config/types.js'
 import type { WatchConfigInit } from './config/watch.js'
@@ -73,6 +73,8 @@ export interface NodeParts {
   identity: NodeIdentity
   transport: Transport
   engine: TaskEngine
+  /** The result store of the tasks this node submits to the network; closed on stop. */
+  submittedStore?: ResultStore
   agentVersion?: string
   watch?: NodeWatchInit
   /** The engine's `cancelGraceMs`, if not its default. */

@@ -1,5 +1,5 @@
 import { multiaddr } from '@multiformats/multiaddr'
-import type { TaskEngine } from '@p2p-ai/engine'
+import type { ResultStore, TaskEngine } from '@p2p-ai/engine'
 import type { Transport } from '@p2p-ai/transport'
 import { TypedEventEmitter } from 'main-event'
 import type { NodeConfig, NodeConfigInput } from './config/types.js'
@@ -64,6 +64,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
   readonly #agentVersion: string
   readonly #watchInit: NodeWatchInit | undefined
   readonly #cancelGraceMs: number | undefined
+  readonly #submittedStore: ResultStore | undefined
   #config: NodeConfig
   #watcher: ConfigWatcher | undefined
   #startedAt: number | undefined
@@ -88,6 +89,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#agentVersion = parts.agentVersion ?? DEFAULT_AGENT_VERSION
     this.#watchInit = parts.watch
     this.#cancelGraceMs = parts.cancelGraceMs
+    this.#submittedStore = parts.submittedStore
     this.#lifecycle = new Lifecycle((change) => {
       this.#log.info({ from: change.from, to: change.to }, `state ${change.to}`)
       this.safeDispatchEvent('state:change', { detail: change })
@@ -215,6 +217,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         signer: this.identity,
         transport: this.transport,
         engine: this.engine,
+        ...(this.#submittedStore === undefined ? {} : { submittedStore: this.#submittedStore }),
         log: this.#log,
         ...(this.#cancelGraceMs === undefined ? {} : { cancelGraceMs: this.#cancelGraceMs }),
       })

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { DEFAULT_CANCEL_GRACE_MS, type TaskEngine, type TaskRecord } from '@p2p-ai/engine'
+import { DEFAULT_CANCEL_GRACE_MS, type ResultStore, type TaskEngine, type TaskRecord } from '@p2p-ai/engine'
 import type { Signer } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
 import { sayGoodbye } from './announce.js'
@@ -22,7 +22,7 @@ export interface ShutdownReport {
   readonly peersNotified: readonly string[]
   /** Peers that did not acknowledge in time; they will notice the closed connection instead. */
   readonly peersNotAcknowledged: readonly string[]
-  /** Whether the result store is closed. */
+  /** Whether the result stores (the engine's and that of submitted tasks) are closed. */
   readonly storeClosed: boolean
   /** Components that failed to close cleanly. */
   readonly errors: ReadonlyArray<{
@@ -41,6 +41,8 @@ export interface ShutdownInit {
   readonly signer: Signer
   readonly transport: Transport
   readonly engine: TaskEngine
+  /** The store of submitted tasks' records, closed after the engine (its local runs write to it). */
+  readonly submittedStore?: ResultStore
   readonly log: Logger
   /** The engine's `cancelGraceMs`, kept free at the end of the drain. */
   readonly cancelGraceMs?: number
@@ -134,7 +136,14 @@ export async function shutdown(init: ShutdownInit): Promise<ShutdownReport> {
   )
   await within('engine', engineStop, remaining() - transportReserve)
   engine.removeEventListener('task:finished', onFinished)
-  const storeClosed = engine.store?.closed ?? true
+  if (init.submittedStore !== undefined) {
+    try {
+      init.submittedStore.close()
+    } catch (err) {
+      fail('submitted store', err)
+    }
+  }
+  const storeClosed = (engine.store?.closed ?? true) && (init.submittedStore?.closed ?? true)
 
   if (transport.status === 'started' || transport.status === 'starting') {
     await within('transport', Promise.resolve(transport.stop()), remaining())

@@ -4,7 +4,7 @@
  * builds one; it can also be built on any libp2p node with `taskExchange(components, init)`.
  */
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
-import type { TaskEngine } from '@p2p-ai/engine'
+import type { ResultStore, TaskEngine } from '@p2p-ai/engine'
 import {
   ANNOUNCE_PROTOCOL,
   type Capabilities,
@@ -49,6 +49,15 @@ export interface TaskExchangeComponents {
   log: Logger
   /** Heartbeat round-trip time of a peer, when the peer table knows it. */
   peerRtt?: (peer: string) => number | undefined
+  /**
+   * Where the final record of every task submitted here is written, so `tasks.get` and
+   * `tasks.list` find it for the store's TTL, also after a restart. Its own store, not the
+   * engine's (`createNode` opens `<dataDir>/store/submitted`); the exchange does not close it.
+   * A failed write is logged and changes nothing else.
+   *
+   * @default none: submitted tasks are kept in memory only (`taskHistory`)
+   */
+  submittedStore?: ResultStore
 }
 
 /** A peer as the exchange sees it. */
@@ -105,7 +114,12 @@ export class TaskExchange {
     this.#forwarding = parts.forwarding
     this.#announcer = parts.announcer
     this.#views = parts.views
-    this.#tasks = new TaskRegistry(this.#init.taskHistory)
+    this.#tasks = new TaskRegistry(
+      this.#init.taskHistory,
+      components.submittedStore === undefined
+        ? undefined
+        : { store: components.submittedStore, log: components.log },
+    )
     const stopSignal = this.#stop.signal
     this.#context = {
       get stopped() {
@@ -174,7 +188,8 @@ export class TaskExchange {
    * Stops: new requests from peers are refused (`ERR_SHUTTING_DOWN`), tasks submitted here and not
    * finished fail with `ERR_EXCHANGE_STOPPED` (their providers are told to cancel), outbound
    * streams close. Tasks accepted from peers keep running until the engine stops; the protocol
-   * handlers stay registered until the transport stops.
+   * handlers stay registered until the transport stops. Resolves once the final records of the
+   * tasks finished so far are in `submittedStore`.
    */
   async stop(): Promise<void> {
     if (this.#stop.signal.aborted) return
@@ -184,6 +199,7 @@ export class TaskExchange {
     this.#announcer.stop()
     this.#requester.stop(new ExchangeStoppedError('the exchange stopped'))
     for (const detach of this.#detach.splice(0)) detach()
+    await this.#tasks.flush()
     // The task handler stays registered: a request arriving now gets a coded ERR_SHUTTING_DOWN
     // (and its requester moves on at once) rather than a failed protocol negotiation.
   }

@@ -1,6 +1,11 @@
-/** `node.tasks`: every task submitted on this node, live ones and a bounded history. */
-import { TaskIdConflictError } from '@p2p-ai/engine'
+/**
+ * `node.tasks`: every task submitted on this node, live ones and a bounded history in memory, and,
+ * with a result store, the final record of each for the store's TTL, across restarts.
+ */
+import { type ResultStore, TaskIdConflictError, type TaskStatus } from '@p2p-ai/engine'
+import type { Logger } from 'pino'
 import { InvalidTaskError } from './errors.js'
+import { fromStoredRecord, isFinalStatus, SUBMITTED_BACKEND, toStoredRecord } from './submitted-records.js'
 import type { NetworkTaskHandle, NetworkTaskRecord, TaskList, TaskListOptions } from './types.js'
 
 /** A submitted task as the registry keeps it: a plain one or a redundant one. */
@@ -14,14 +19,25 @@ export interface TrackedTask extends NetworkTaskHandle {
 const DEFAULT_LIST_LIMIT = 100
 const MAX_LIST_LIMIT = 10_000
 
+/** Where the registry keeps final records beyond its memory. */
+export interface TaskRegistryStore {
+  readonly store: ResultStore
+  /** Store errors are logged here; they never fail a task. */
+  readonly log: Logger
+}
+
 export class TaskRegistry implements TaskList {
   readonly #active = new Map<string, TrackedTask>()
   /** Finished tasks, oldest first. */
   readonly #history = new Map<string, TrackedTask>()
   readonly #historyLimit: number
+  readonly #store: TaskRegistryStore | undefined
+  /** Writes to the store not yet durable. */
+  readonly #writes = new Set<Promise<void>>()
 
-  constructor(historyLimit: number) {
+  constructor(historyLimit: number, store?: TaskRegistryStore) {
     this.#historyLimit = historyLimit
+    this.#store = store
   }
 
   get pending(): number {
@@ -35,9 +51,12 @@ export class TaskRegistry implements TaskList {
    */
   existing(id: string, type: string): TrackedTask | undefined {
     const task = this.#active.get(id) ?? this.#history.get(id)
-    if (task !== undefined && task.type !== type) {
-      throw new TaskIdConflictError(`task "${id}" exists with type "${task.type}", not "${type}"`)
+    const known = task?.type ?? this.#stored(id, false)?.type
+    if (known !== undefined && known !== type) {
+      throw new TaskIdConflictError(`task "${id}" exists with type "${known}", not "${type}"`)
     }
+    // A task known only from the store has no live handle: resubmitting it is a new run, whose
+    // final record replaces the stored one.
     return task
   }
 
@@ -53,6 +72,7 @@ export class TaskRegistry implements TaskList {
   finished(task: TrackedTask): void {
     if (this.#active.get(task.id) !== task) return
     this.#active.delete(task.id)
+    this.#persist(task.record())
     if (this.#historyLimit === 0) return
     this.#history.set(task.id, task)
     while (this.#history.size > this.#historyLimit) {
@@ -60,10 +80,16 @@ export class TaskRegistry implements TaskList {
     }
   }
 
-  get(id: string): NetworkTaskRecord | undefined {
-    return this.handle(id)?.record()
+  /** Resolves once every final record written so far is durable (or failed and was logged). */
+  async flush(): Promise<void> {
+    while (this.#writes.size > 0) await Promise.all([...this.#writes])
   }
 
+  get(id: string): NetworkTaskRecord | undefined {
+    return this.handle(id)?.record() ?? this.#stored(id, true)
+  }
+
+  /** Memory only: a task known only from the store (a previous run of the node) has no handle. */
   handle(id: string): NetworkTaskHandle | undefined {
     return this.#active.get(id) ?? this.#history.get(id)
   }
@@ -83,7 +109,78 @@ export class TaskRegistry implements TaskList {
     for (const task of [...this.#active.values(), ...this.#history.values()]) {
       if (matches(task)) found.push(task.record())
     }
+    found.push(...this.#listStored(options, limit))
     found.sort((a, b) => b.submittedAt - a.submittedAt)
     return found.slice(0, limit)
+  }
+
+  #persist(record: NetworkTaskRecord): void {
+    const s = this.#store
+    if (s === undefined) return
+    let write: Promise<void>
+    try {
+      write = s.store.putAsync(toStoredRecord(record))
+    } catch (err) {
+      write = Promise.reject(err)
+    }
+    const tracked = write.then(
+      () => {
+        this.#writes.delete(tracked)
+      },
+      (err: unknown) => {
+        this.#writes.delete(tracked)
+        s.log.warn({ err, taskId: record.id }, 'could not store the record of a submitted task')
+      },
+    )
+    this.#writes.add(tracked)
+  }
+
+  /** The stored record of a task not in memory; undefined if none, unreadable or the store is closed. */
+  #stored(id: string, output: boolean): NetworkTaskRecord | undefined {
+    const s = this.#store
+    if (s === undefined || s.store.closed) return undefined
+    try {
+      const row = s.store.get(id, { output })
+      return row === undefined ? undefined : fromStoredRecord(row)
+    } catch (err) {
+      s.log.warn({ err, taskId: id }, 'could not read the record of a submitted task')
+      return undefined
+    }
+  }
+
+  /** Up to `limit` stored records matching `options` that are not in memory, newest first. */
+  #listStored(options: TaskListOptions, limit: number): NetworkTaskRecord[] {
+    const s = this.#store
+    if (s === undefined || s.store.closed) return []
+    if (options.status !== undefined && !isFinalStatus(options.status)) return []
+    const found: NetworkTaskRecord[] = []
+    const pageSize = Math.min(MAX_LIST_LIMIT, limit + this.#active.size + this.#history.size)
+    try {
+      for (let offset = 0; found.length < limit; offset += pageSize) {
+        // Outputs (embeddings can be large) are read only for the records returned.
+        const page = s.store.list({
+          limit: pageSize,
+          offset,
+          output: false,
+          ...(options.status === undefined ? {} : { status: options.status as TaskStatus }),
+          ...(options.type === undefined ? {} : { type: options.type }),
+        })
+        for (const row of page) {
+          if (row.backend !== SUBMITTED_BACKEND || this.#active.has(row.id) || this.#history.has(row.id))
+            continue
+          const summary = fromStoredRecord(row)
+          if (summary === undefined) continue
+          if (options.peer !== undefined && summary.peer !== options.peer) continue
+          const record = this.#stored(row.id, true)
+          if (record === undefined) continue
+          found.push(record)
+          if (found.length === limit) break
+        }
+        if (page.length < pageSize) break
+      }
+    } catch (err) {
+      s.log.warn({ err }, 'could not list the records of submitted tasks')
+    }
+    return found
   }
 }

@@ -18,7 +18,9 @@ export interface TaskSubmission<Input = Record<string, unknown>> {
   input: Input
   /**
    * Task id, 8 to 64 characters from `A–Z a–z 0–9 _ -`. Submitting an id this node already
-   * knows returns that task's handle; providers run a given id at most once per requester.
+   * knows returns that task's handle; providers run a given id at most once per requester. An id
+   * known only from the store of submitted tasks (a task of before a restart) runs again, and its
+   * new final record replaces the stored one.
    *
    * @default a random UUID
    */
@@ -194,10 +196,17 @@ export interface TaskListOptions {
   limit?: number
 }
 
-/** `node.tasks`: the tasks this node submitted, newest first. */
+/**
+ * `node.tasks`: the tasks this node submitted, newest first. Live tasks and the recent history are
+ * in memory; with a store of submitted tasks (a node made by `createNode` has one), `get` and
+ * `list` also find the final records of earlier tasks for `engine.resultTtlMs`, across restarts.
+ */
 export interface TaskList {
+  /** The task's current record: from memory, else its stored final record. */
   get(id: string): NetworkTaskRecord | undefined
+  /** Memory only: a task known only from the store (submitted before a restart) has no handle. */
   handle(id: string): NetworkTaskHandle | undefined
+  /** Records in memory and stored ones, filtered, newest first (by `submittedAt`). */
   list(options?: TaskListOptions): NetworkTaskRecord[]
   /** Tasks not yet finished. */
   readonly pending: number
