@@ -1,8 +1,10 @@
 import { join } from 'node:path'
 import { mockBackend, mockOutput, resultStore } from '@p2p-ai/engine'
+import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { createNode } from '../src/create.js'
 import type { NetworkTaskRecord } from '../src/exchange/index.js'
+import { TaskRegistry, type TrackedTask } from '../src/exchange/task-registry.js'
 import { localInit, tempDir } from './helpers.js'
 
 describe('tasks submitted to the network', () => {
@@ -93,6 +95,61 @@ describe('tasks submitted to the network', () => {
       expect(third.tasks.get(id)).toEqual(second)
     } finally {
       await third.stop()
+    }
+  })
+
+  it('reads the store only for ids the caller chose, and hands finished records over in bursts', async () => {
+    await using dir = await tempDir('p2p-ai-submitted-registry-')
+    const store = resultStore({ directory: dir.path })
+    let reads = 0
+    let puts = 0
+    const get = store.get.bind(store)
+    store.get = (id, options) => {
+      reads++
+      return get(id, options)
+    }
+    const putAsync = store.putAsync.bind(store)
+    store.putAsync = (record) => {
+      puts++
+      return putAsync(record)
+    }
+    try {
+      const registry = new TaskRegistry(10, { store, log: pino({ level: 'silent' }) })
+      // A generated id is fresh: no store read per submission.
+      expect(registry.existing('generated-0001', 'mock', false)).toBeUndefined()
+      expect(reads).toBe(0)
+      expect(registry.existing('chosen-id-0001', 'mock', true)).toBeUndefined()
+      expect(reads).toBe(1)
+      const now = Date.now()
+      for (let i = 0; i < 5; i++) {
+        const record: NetworkTaskRecord = {
+          id: `burst-task-${i}`,
+          type: 'mock',
+          status: 'COMPLETED',
+          priority: 5,
+          timeoutMs: 30_000,
+          target: 'local',
+          submittedAt: now,
+          finishedAt: now,
+          output: { i },
+          attempts: [],
+        }
+        const task = {
+          ...record,
+          peer: undefined,
+          record: () => record,
+          halt: () => {},
+        } as unknown as TrackedTask
+        registry.add(task)
+        registry.finished(task)
+      }
+      // Finished records wait a moment and then go to the store together; stop (flush) writes the rest.
+      expect(puts).toBe(0)
+      await registry.flush()
+      expect(puts).toBe(5)
+      expect(store.get('burst-task-3')).toMatchObject({ status: 'COMPLETED', output: { i: 3 } })
+    } finally {
+      store.close()
     }
   })
 })

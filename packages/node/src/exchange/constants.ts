@@ -138,3 +138,10 @@ export const MAX_REDUNDANCY = 16
 export const DEFAULT_EMBED_MIN_COSINE = 0.999
 /** OCR outputs agree when the edit distance of their texts is at most this fraction of the longer. */
 export const DEFAULT_OCR_MAX_EDIT_DISTANCE = 0.1
+
+/**
+ * Final records of submitted tasks are handed to the result store in bursts at most this old: a
+ * record is on disk within about this long of its task finishing (`node.stop()` writes the rest),
+ * and under load the store commits many per transaction instead of one each.
+ */
+export const SUBMITTED_WRITE_DELAY_MS = 20

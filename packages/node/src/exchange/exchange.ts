@@ -220,7 +220,8 @@ export class TaskExchange {
     if (target !== 'auto' && target !== 'local' && !this.#policy.allows(target)) {
       throw new AccessDeniedError(`target ${target} is not on this node's allowlist`)
     }
-    const existing = this.#tasks.existing(spec.id, spec.type)
+    // A generated id is fresh: only an id the caller chose can name an earlier run.
+    const existing = this.#tasks.existing(spec.id, spec.type, task.id !== undefined)
     if (existing !== undefined) return existing as NetworkTaskHandle<Output>
     const settled = { ...spec, input: spec.input as JsonObject }
     const handle =

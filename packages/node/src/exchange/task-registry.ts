@@ -4,6 +4,7 @@
  */
 import { type ResultStore, TaskIdConflictError, type TaskStatus } from '@p2p-ai/engine'
 import type { Logger } from 'pino'
+import { SUBMITTED_WRITE_DELAY_MS } from './constants.js'
 import { InvalidTaskError } from './errors.js'
 import { fromStoredRecord, isFinalStatus, SUBMITTED_BACKEND, toStoredRecord } from './submitted-records.js'
 import type { NetworkTaskHandle, NetworkTaskRecord, TaskList, TaskListOptions } from './types.js'
@@ -32,6 +33,9 @@ export class TaskRegistry implements TaskList {
   readonly #history = new Map<string, TrackedTask>()
   readonly #historyLimit: number
   readonly #store: TaskRegistryStore | undefined
+  /** Final records not yet handed to the store (at most SUBMITTED_WRITE_DELAY_MS old). */
+  #unwritten: NetworkTaskRecord[] = []
+  #writeTimer: NodeJS.Timeout | undefined
   /** Writes to the store not yet durable. */
   readonly #writes = new Set<Promise<void>>()
 
@@ -47,11 +51,14 @@ export class TaskRegistry implements TaskList {
   /**
    * The known task with this id, if any, so a resubmission joins it instead of running twice.
    *
+   * `chosen`: the caller picked the id, so an earlier run of the node may have stored it; a freshly
+   * generated id cannot be there, which spares a store read per submission.
+   *
    * @throws {TaskIdConflictError} if the id is taken by a task of another type
    */
-  existing(id: string, type: string): TrackedTask | undefined {
+  existing(id: string, type: string, chosen = true): TrackedTask | undefined {
     const task = this.#active.get(id) ?? this.#history.get(id)
-    const known = task?.type ?? this.#stored(id, false)?.type
+    const known = task?.type ?? (chosen ? this.#stored(id, false)?.type : undefined)
     if (known !== undefined && known !== type) {
       throw new TaskIdConflictError(`task "${id}" exists with type "${known}", not "${type}"`)
     }
@@ -80,8 +87,9 @@ export class TaskRegistry implements TaskList {
     }
   }
 
-  /** Resolves once every final record written so far is durable (or failed and was logged). */
+  /** Resolves once every final record so far is durable (or failed and was logged). */
   async flush(): Promise<void> {
+    this.#writeUnwritten()
     while (this.#writes.size > 0) await Promise.all([...this.#writes])
   }
 
@@ -115,6 +123,25 @@ export class TaskRegistry implements TaskList {
   }
 
   #persist(record: NetworkTaskRecord): void {
+    if (this.#store === undefined) return
+    // Handed to the store in bursts: the writer thread then commits many records per transaction,
+    // which costs far less CPU per record than one transaction each (docs/benchmarks/exchange.md).
+    this.#unwritten.push(record)
+    if (this.#writeTimer === undefined) {
+      this.#writeTimer = setTimeout(() => this.#writeUnwritten(), SUBMITTED_WRITE_DELAY_MS)
+      this.#writeTimer.unref()
+    }
+  }
+
+  #writeUnwritten(): void {
+    clearTimeout(this.#writeTimer)
+    this.#writeTimer = undefined
+    const records = this.#unwritten
+    this.#unwritten = []
+    for (const record of records) this.#write(record)
+  }
+
+  #write(record: NetworkTaskRecord): void {
     const s = this.#store
     if (s === undefined) return
     let write: Promise<void>
