@@ -105,13 +105,15 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     directory: join(config.dataDir, STORE_DIR_NAME),
     ttlMs: config.engine.resultTtlMs,
   })
-  let submittedStore: ResultStore
+  let submittedStore: ResultStore | undefined
   try {
     // Its own store, so the engine's task list keeps showing only what ran here.
-    submittedStore = resultStore({
-      directory: join(config.dataDir, STORE_DIR_NAME, SUBMITTED_STORE_DIR_NAME),
-      ttlMs: config.engine.resultTtlMs,
-    })
+    submittedStore = config.engine.storeSubmittedTasks
+      ? resultStore({
+          directory: join(config.dataDir, STORE_DIR_NAME, SUBMITTED_STORE_DIR_NAME),
+          ttlMs: config.engine.resultTtlMs,
+        })
+      : undefined
   } catch (err) {
     store.close()
     throw err
@@ -129,7 +131,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
   } catch (err) {
     // A bad engine option or backend: close the stores again rather than leave them open.
     store.close()
-    submittedStore.close()
+    submittedStore?.close()
     throw err
   }
   let transport: Transport
@@ -151,7 +153,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
   } catch (err) {
     // Nothing half-open stays behind: the stores are closed again.
     await engine.stop({ timeoutMs: 0 })
-    submittedStore.close()
+    submittedStore?.close()
     throw err
   }
   let node: P2PNode
@@ -162,7 +164,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       identity,
       transport,
       engine,
-      submittedStore,
+      ...(submittedStore === undefined ? {} : { submittedStore }),
       ...(agentVersion === undefined ? {} : { agentVersion }),
       ...(watch === undefined ? {} : { watch }),
       ...(engineOptions?.cancelGraceMs === undefined ? {} : { cancelGraceMs: engineOptions.cancelGraceMs }),
@@ -171,7 +173,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
   } catch (err) {
     // A bad exchange option: the stores are closed again (the transport never started).
     await engine.stop({ timeoutMs: 0 })
-    submittedStore.close()
+    submittedStore?.close()
     throw err
   }
   if (start !== false) await node.start(signal === undefined ? {} : { signal })

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { mockBackend, mockOutput, resultStore } from '@p2p-ai/engine'
 import { pino } from 'pino'
@@ -150,6 +151,35 @@ describe('tasks submitted to the network', () => {
       expect(store.get('burst-task-3')).toMatchObject({ status: 'COMPLETED', output: { i: 3 } })
     } finally {
       store.close()
+    }
+  })
+
+  it('stay in memory only with engine.storeSubmittedTasks off', async () => {
+    await using dirA = await tempDir('p2p-ai-submitted-off-a-')
+    await using dirB = await tempDir('p2p-ai-submitted-off-b-')
+    const b = await createNode({ ...localInit(dirB.path), backends: [mockBackend({ worker: false })] })
+    const init = localInit(dirA.path, { engine: { storeSubmittedTasks: false } })
+    try {
+      const a = await createNode(init)
+      let done: NetworkTaskRecord
+      try {
+        await a.connect(b.getMultiaddrs()[0] as string)
+        done = await a.submit({ type: 'mock', input: { text: 'fleeting' } }, { target: b.peerId }).result()
+        expect(done.status).toBe('COMPLETED')
+        expect(a.tasks.get(done.id)).toEqual(done)
+      } finally {
+        await a.stop()
+      }
+      expect(existsSync(join(dirA.path, 'store', 'submitted'))).toBe(false)
+      const again = await createNode(init)
+      try {
+        expect(again.tasks.get(done.id)).toBeUndefined()
+        expect(again.tasks.list()).toEqual([])
+      } finally {
+        await again.stop()
+      }
+    } finally {
+      await b.stop()
     }
   })
 })

@@ -313,6 +313,14 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     description: 'How long finished results stay in the store.',
   },
   {
+    path: 'engine.storeSubmittedTasks',
+    type: { kind: 'boolean' },
+    default: constant(true),
+    reload: 'restart',
+    description:
+      'Keep the final records of tasks this node submitted to the network in `store/submitted` for `engine.resultTtlMs`, so `node.tasks` and the CLI find them after a restart. Off: memory only (the recent history), which saves a store write per task.',
+  },
+  {
     path: 'engine.storeServedTasks',
     type: { kind: 'boolean' },
     default: constant(false),

@@ -106,6 +106,8 @@ export interface NodeConfig {
     taskTimeoutMs: number
     /** How long finished results stay in the store. */
     resultTtlMs: number
+    /** Whether records of tasks this node submitted to the network go to `store/submitted`. */
+    storeSubmittedTasks: boolean
     /** Whether records of tasks run for other peers go to the result store (else: memory only). */
     storeServedTasks: boolean
   }
