@@ -36,7 +36,12 @@ const ECHO_PROTOCOL = '/p2p-ai-bench/echo/1.0.0'
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
 const INPUT = { text: 'hello p2p ai, a short mock task' }
 const IN_FLIGHT = [1, 16, 128] as const
-const SYSTEMS = ['p2p-ai', 'libp2p echo', 'http'] as const
+/**
+ * `p2p-ai` runs both nodes with `createNode`'s defaults; `p2p-ai memory` is the same with the
+ * requester's `engine.storeSubmittedTasks` off (its submitted tasks' records stay in memory), to
+ * show what that store write costs. Both talk to the same provider process.
+ */
+const SYSTEMS = ['p2p-ai', 'p2p-ai memory', 'libp2p echo', 'http'] as const
 type System = (typeof SYSTEMS)[number]
 
 // ---- servers (child processes) --------------------------------------------------------------
@@ -139,10 +144,11 @@ interface Client {
   close(): Promise<void>
 }
 
-async function p2pClient(server: Server, dataDir: string): Promise<Client> {
+async function p2pClient(server: Server, dataDir: string, storeSubmittedTasks = true): Promise<Client> {
   const node: P2PNode = await createNode({
     dataDir,
     network: { listen: LOOPBACK, mdns: { enabled: false } },
+    engine: { storeSubmittedTasks },
     engineOptions: { workers: false },
   })
   await node.connect(server.info.address)
@@ -271,9 +277,13 @@ export default defineSuite<State>({
   setup: async ({ quick }) => {
     const dataDir = await mkdtemp(join(tmpdir(), 'p2p-ai-bench-exchange-client-'))
     const servers = new Map<System, Server>()
-    for (const system of SYSTEMS) servers.set(system, await startServer(system))
+    for (const system of SYSTEMS) {
+      if (system !== 'p2p-ai memory') servers.set(system, await startServer(system))
+    }
+    servers.set('p2p-ai memory', servers.get('p2p-ai')!)
     const clients = new Map<System, Client>([
       ['p2p-ai', await p2pClient(servers.get('p2p-ai')!, dataDir)],
+      ['p2p-ai memory', await p2pClient(servers.get('p2p-ai')!, join(dataDir, 'memory'), false)],
       ['libp2p echo', await echoClient(servers.get('libp2p echo')!)],
       ['http', await httpClient(servers.get('http')!)],
     ])
@@ -281,7 +291,7 @@ export default defineSuite<State>({
   },
   teardown: async (state) => {
     for (const client of state.clients.values()) await client.close().catch(() => {})
-    for (const server of state.servers.values()) {
+    for (const server of new Set(state.servers.values())) {
       server.proc.stdin!.end()
       server.proc.kill('SIGKILL')
     }
