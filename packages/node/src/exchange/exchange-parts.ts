@@ -12,6 +12,7 @@ import { PeerViews } from './peer-views.js'
 import { TaskProvider } from './provider.js'
 import type { ReputationBook } from './reputation.js'
 import { TaskRequester } from './requester.js'
+import type { EnvelopeChecks } from './wire.js'
 
 export interface ExchangeParts {
   readonly provider: TaskProvider
@@ -38,30 +39,25 @@ export function exchangeParts(
   settled: NumericInit,
   shared: ExchangeShared,
 ): ExchangeParts {
-  const batches = batchCache()
   const { peerMinor } = shared
-  const crypto = init.crypto === undefined ? {} : { crypto: init.crypto }
+  const checks: EnvelopeChecks = {
+    replayCache: shared.replay,
+    batchCache: batchCache(),
+    ...(init.crypto === undefined ? {} : { crypto: init.crypto }),
+  }
   const provider = new TaskProvider({
     engine: components.engine,
     signer: components.signer,
-    replayCache: shared.replay,
-    batchCache: batches,
+    checks,
     peerMinor,
     log: components.log,
     maxFrameBytes: settled.maxFrameBytes,
     maxTasksPerPeer: settled.maxTasksPerPeer,
     persist: init.storeServedTasks === true ? 'background' : 'memory',
-    ...crypto,
     admit: (sender, requester) => shared.policy.admit(sender, requester),
     forwarding: {
       open: (value, sender) =>
-        openForward(value, {
-          replayCache: shared.replay,
-          batchCache: batches,
-          expectedSender: sender,
-          receiver: components.peerId,
-          ...crypto,
-        }),
+        openForward(value, { ...checks, expectedSender: sender, receiver: components.peerId }),
       runsLocally: (type) => shared.runsLocally(type),
       relay: (opened, upstream) => forwarding.relay(opened, upstream),
     },
@@ -69,15 +65,13 @@ export function exchangeParts(
   const requester = new TaskRequester({
     transport: components.transport,
     signer: components.signer,
-    replayCache: shared.replay,
-    batchCache: batches,
+    checks,
     peerMinor,
     log: components.log,
     maxFrameBytes: settled.maxFrameBytes,
     streamIdleMs: settled.streamIdleMs,
     livenessIdleMs: settled.livenessIdleMs,
     livenessTimeoutMs: settled.livenessTimeoutMs,
-    ...crypto,
   })
   const forwarding: Forwarding = new Forwarding({
     self: components.peerId,

@@ -121,13 +121,7 @@ export class ProviderSession {
 
   /** Verifies a signed envelope from the stream's peer (docs/protocol.md §4.3). */
   #open(value: unknown): ReturnType<typeof openEnvelope> {
-    const { replayCache, batchCache, crypto } = this.#init
-    return openEnvelope(value, {
-      replayCache,
-      expectedSender: this.#remotePeer,
-      ...(batchCache === undefined ? {} : { batchCache }),
-      ...(crypto === undefined ? {} : { crypto }),
-    })
+    return openEnvelope(value, { ...this.#init.checks, expectedSender: this.#remotePeer })
   }
 
   /** A `task.forward`: verified, then run here like a request, or passed on (docs/protocol.md §2.5). */

@@ -9,17 +9,17 @@
  */
 import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
 import type { TaskEngine } from '@p2p-ai/engine'
-import type { BatchCache, OpenEnvelopeOptions, ReplayCache, Signer, WireError } from '@p2p-ai/protocol'
+import type { Signer, WireError } from '@p2p-ai/protocol'
 import type { Logger } from 'pino'
 import type { ForwardHandler } from './forwarding.js'
 import { ProviderSession } from './provider-session.js'
+import type { EnvelopeChecks } from './wire.js'
 
 export interface TaskProviderInit {
   engine: TaskEngine
   signer: Signer
-  replayCache: ReplayCache
-  /** Batch signatures already verified (minor 2), shared by the node. */
-  batchCache?: BatchCache
+  /** How requests (and signed cancels) are verified. */
+  checks: EnvelopeChecks
   /** The protocol minor a peer announced, if it did: results to peers at 2 or later share batch signatures. */
   peerMinor?(peer: string): number | undefined
   log: Logger
@@ -31,8 +31,6 @@ export interface TaskProviderInit {
    * (`background`: the store, `memory`: the recent history only).
    */
   persist: 'background' | 'memory'
-  /** Ed25519 implementation for verifying requests (the protocol's default otherwise). */
-  crypto?: OpenEnvelopeOptions['crypto']
   /** Takes `task.forward` (run here or relayed); without it, forwards are refused. */
   forwarding?: ForwardHandler
   /** The access policy: undefined admits, an error refuses (`sender` on the stream, `requester` who signed). */

@@ -8,7 +8,7 @@ import type { PendingAttempt, RequestRef, TaskRequesterInit } from './requester.
 import { checkControl } from './wire.js'
 
 /** What opening an envelope needs of the requester's options. */
-type OpenInit = Pick<TaskRequesterInit, 'replayCache' | 'batchCache' | 'crypto'>
+type OpenInit = Pick<TaskRequesterInit, 'checks'>
 
 /** An accept, progress or reject from `peer`, checked (and verified when it is signed). */
 export function checkedControl<T extends 'task.accept' | 'task.progress' | 'task.reject'>(
@@ -66,20 +66,9 @@ export function verifyResult(
 }
 
 function openForwarded(init: OpenInit, value: unknown) {
-  const { replayCache, batchCache, crypto } = init
-  return openEnvelope(value, {
-    replayCache,
-    ...(batchCache === undefined ? {} : { batchCache }),
-    ...(crypto === undefined ? {} : { crypto }),
-  })
+  return openEnvelope(value, init.checks)
 }
 
 function openFrom(init: OpenInit, peer: string, value: unknown) {
-  const { replayCache, batchCache, crypto } = init
-  return openEnvelope(value, {
-    replayCache,
-    expectedSender: peer,
-    ...(batchCache === undefined ? {} : { batchCache }),
-    ...(crypto === undefined ? {} : { crypto }),
-  })
+  return openEnvelope(value, { ...init.checks, expectedSender: peer })
 }

@@ -11,10 +11,7 @@
 import type { PeerId, Stream } from '@libp2p/interface'
 import {
   BATCH_SIGNATURES_MINOR,
-  type BatchCache,
-  type OpenEnvelopeOptions,
   type PreparedEnvelope,
-  type ReplayCache,
   type SignedEnvelope,
   type Signer,
   TASK_PROTOCOL,
@@ -30,7 +27,7 @@ import { LIVENESS_SWEEP_MS, STREAM_OPEN_TIMEOUT_MS } from './constants.js'
 import { PeerDisconnectedError, PeerUnresponsiveError, StreamOpenError } from './errors.js'
 import { sweep } from './requester-liveness.js'
 import { checkedControl, verifyResult } from './requester-verify.js'
-import { encodeControl, frameHead } from './wire.js'
+import { type EnvelopeChecks, encodeControl, frameHead } from './wire.js'
 
 /** One request sent (or about to be sent) to one provider, waiting for its answer. */
 export interface PendingAttempt {
@@ -77,9 +74,8 @@ export interface TaskRequesterInit {
   transport: Transport
   /** Signs prepared requests when they leave. */
   signer: Signer
-  replayCache: ReplayCache
-  /** Batch signatures already verified (minor 2), shared by the node. */
-  batchCache?: BatchCache
+  /** How results (and any signed control message) are verified. */
+  checks: EnvelopeChecks
   /** The protocol minor a peer announced, if it did: requests to peers at 2 or later share batch signatures. */
   peerMinor?(peer: string): number | undefined
   log: Logger
@@ -90,7 +86,6 @@ export interface TaskRequesterInit {
   livenessIdleMs: number
   /** A liveness ping unanswered this long fails the peer's attempts over. */
   livenessTimeoutMs: number
-  crypto?: OpenEnvelopeOptions['crypto']
 }
 
 /** An outbound task stream to one provider. */

@@ -13,6 +13,7 @@ import type { TaskRecord } from '@p2p-ai/engine'
 import {
   encodeFrame,
   InvalidMessageError,
+  type OpenEnvelopeOptions,
   type Payloads,
   PROTOCOL_MAJOR,
   TASK_ERROR_CODES,
@@ -22,6 +23,12 @@ import {
   validatePayload,
   type WireError,
 } from '@p2p-ai/protocol'
+
+/**
+ * How a node verifies envelopes, whatever stream they come on: its replay cache, its batch cache
+ * and its Ed25519 implementation. Built once per node; each call adds the stream's peer.
+ */
+export type EnvelopeChecks = Omit<OpenEnvelopeOptions, 'expectedSender' | 'now' | 'maxSkewMs'>
 
 /** Message types that may travel unsigned. */
 export type ControlType = 'task.accept' | 'task.reject' | 'task.progress' | 'task.cancel'
