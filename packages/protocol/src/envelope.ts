@@ -4,7 +4,7 @@
  * is only remembered once its signature proved it genuine).
  */
 import { Buffer } from 'node:buffer'
-import { createHash, hash, randomFillSync } from 'node:crypto'
+import { randomFillSync } from 'node:crypto'
 import { type IdentityInit, publicKeyFromPeerId, verifySignature } from '@p2p-ai/identity'
 import { type BatchCache, batchSigningInput, verifyBatchMember } from './batch-cache.js'
 import { canonicalize } from './canonical-json.js'
@@ -24,7 +24,7 @@ import {
   SignerMismatchError,
   StaleMessageError,
 } from './errors.js'
-import { leafHash, merkleTree } from './merkle.js'
+import { leafHash, merkleTree, sha256 } from './merkle.js'
 import {
   type BatchProof,
   type Envelope,
@@ -115,7 +115,7 @@ export function signingInput(unsigned: UnsignedEnvelope): Uint8Array {
 
 /** SHA-256 of a signing input, unpadded base64url: an envelope's `digest`. */
 export function digestOf(signingInputBytes: Uint8Array): string {
-  return createHash('sha256').update(signingInputBytes).digest('base64url')
+  return sha256(signingInputBytes).toString('base64url')
 }
 
 /**
@@ -365,10 +365,6 @@ class Signed<T extends MessageType> implements SignedEnvelope<T> {
     this.#digest ??= digestOf(this.#input)
     return this.#digest
   }
-}
-
-function sha256(bytes: Uint8Array): Buffer {
-  return hash('sha256', bytes, 'buffer')
 }
 
 // One CSPRNG call costs about as much as canonicalizing a message, so draw entropy for 256

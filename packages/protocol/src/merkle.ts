@@ -11,8 +11,9 @@ import { hash } from 'node:crypto'
 const LEAF_PREFIX = Buffer.of(0x00)
 const NODE_PREFIX = Buffer.of(0x01)
 
-function sha256(...parts: Uint8Array[]): Buffer {
-  return hash('sha256', Buffer.concat(parts), 'buffer')
+/** SHA-256 of the concatenated parts (one-shot: no hash object per call). */
+export function sha256(...parts: Uint8Array[]): Buffer {
+  return hash('sha256', parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts), 'buffer')
 }
 
 /** `HASH(0x00 || data)`: the hash of a leaf. */
