@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto'
-import { type Ed25519Provider, generateIdentity, type Identity, verifySignature } from '@p2p-ai/identity'
+import {
+  defaultEd25519,
+  type Ed25519Provider,
+  generateIdentity,
+  type Identity,
+  verifySignature,
+} from '@p2p-ai/identity'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { batchCache, batchSigningInput } from '../src/batch-cache.js'
 import { MAX_BATCH_SIZE } from '../src/constants.js'
 import {
   MAX_SIGNATURE_JSON_BYTES,
-  type OpenEnvelopeOptions,
-  openEnvelope,
   type PreparedEnvelope,
   prepareEnvelope,
   sealEnvelope,
@@ -17,8 +21,7 @@ import { auditSteps, leafHash, merkleTree, nodeHash, nodeKey, rootFromPath } fro
 import type { Envelope, TaskResult } from '../src/messages.js'
 import { replayCache } from '../src/replay-cache.js'
 import { assertResultMatches, createTaskRequest } from '../src/task.js'
-
-const NOW = 1_767_225_600_000
+import { NOW, open } from './helpers.js'
 
 let alice: Identity
 let mallory: Identity
@@ -60,23 +63,19 @@ function results(n: number, signer = alice): PreparedEnvelope<'task.result'>[] {
 /** A sealed envelope as a receiver's decoder yields it: parsed from the JSON on the wire. */
 const wire = (json: string) => JSON.parse(json) as Envelope
 
+/** The default Ed25519, counting its verifications. */
 function countingCrypto(): { crypto: Ed25519Provider; verifies: () => number } {
+  const real = defaultEd25519()
   let verifies = 0
   const crypto: Ed25519Provider = {
-    name: 'node',
-    generateSeed: () => new Uint8Array(32),
-    publicKeyFromSeed: () => new Uint8Array(32),
-    sign: () => new Uint8Array(64),
+    ...real,
     verify: (publicKey, data, signature) => {
       verifies++
-      return verifySignature(publicKey, data, signature)
+      return real.verify(publicKey, data, signature)
     },
   }
   return { crypto, verifies: () => verifies }
 }
-
-const open = (value: unknown, options: Partial<OpenEnvelopeOptions> = {}) =>
-  openEnvelope(value, { replayCache: replayCache(), now: NOW, ...options })
 
 describe('the batch Merkle tree (RFC 9162)', () => {
   it('has the root RFC 9162 defines, for every size from 1 to 70', () => {

@@ -3,21 +3,13 @@ import { type Ed25519Provider, generateIdentity, type Identity, verifySignature 
 import { beforeAll, describe, expect, it } from 'vitest'
 import { encodeFrame, encodeJsonFrame } from '../src/codec.js'
 import { DEFAULT_MAX_SKEW_MS } from '../src/constants.js'
-import {
-  digestOf,
-  type OpenEnvelopeOptions,
-  openEnvelope,
-  sealEnvelope,
-  signingInput,
-} from '../src/envelope.js'
+import { digestOf, sealEnvelope, signingInput } from '../src/envelope.js'
 import { InvalidMessageError, InvalidOptionError, SignerMismatchError } from '../src/errors.js'
 import { type Envelope, MESSAGE_TYPES, type TaskResult } from '../src/messages.js'
 import { replayCache } from '../src/replay-cache.js'
 import { assertResultMatches } from '../src/task.js'
 import { samplePayloads } from './fixtures/samples.js'
-import { collect } from './helpers.js'
-
-const NOW = 1_767_225_600_000
+import { collect, NOW, open } from './helpers.js'
 
 let alice: Identity
 let mallory: Identity
@@ -26,9 +18,6 @@ beforeAll(() => {
   alice = generateIdentity()
   mallory = generateIdentity()
 })
-
-const open = (value: unknown, options: Partial<OpenEnvelopeOptions> = {}) =>
-  openEnvelope(value, { replayCache: replayCache(), now: NOW, ...options })
 
 function expectCode(run: () => unknown, code: string): void {
   expect(run).toThrow(expect.objectContaining({ code }))

@@ -1,4 +1,13 @@
 import { type DecodedFrame, type DecodeFramesOptions, decodeFrames } from '../src/codec.js'
+import { type OpenEnvelopeOptions, openEnvelope } from '../src/envelope.js'
+import { replayCache } from '../src/replay-cache.js'
+
+/** The clock of the envelope tests: messages are sealed and opened at this time. */
+export const NOW = 1_767_225_600_000
+
+/** `openEnvelope` at {@link NOW} with a fresh replay cache, unless the options say otherwise. */
+export const open = (value: unknown, options: Partial<OpenEnvelopeOptions> = {}) =>
+  openEnvelope(value, { replayCache: replayCache(), now: NOW, ...options })
 
 /** Every code the frame decoders may yield. */
 export const FRAME_ERROR_CODES = new Set([
