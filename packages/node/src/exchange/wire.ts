@@ -11,6 +11,7 @@
  */
 import type { TaskRecord } from '@p2p-ai/engine'
 import {
+  type ControlType,
   encodeFrame,
   InvalidMessageError,
   type OpenEnvelopeOptions,
@@ -30,29 +31,10 @@ import {
  */
 export type EnvelopeChecks = Omit<OpenEnvelopeOptions, 'expectedSender' | 'now' | 'maxSkewMs'>
 
-/** Message types that may travel unsigned. */
-export type ControlType = 'task.accept' | 'task.reject' | 'task.progress' | 'task.cancel'
-
-/** An unsigned control message as it appears in a frame. */
-export interface ControlMessage<T extends ControlType = ControlType> {
-  readonly v: typeof PROTOCOL_MAJOR
-  readonly type: T
-  readonly payload: Payloads[T]
-}
-
-const CONTROL_TYPES: ReadonlySet<string> = new Set<ControlType>([
-  'task.accept',
-  'task.reject',
-  'task.progress',
-  'task.cancel',
-])
-
-/** Whether `type` may travel as a control message. */
-export function isControlType(type: unknown): type is ControlType {
-  return typeof type === 'string' && CONTROL_TYPES.has(type)
-}
-
-/** Encodes a control message into one frame. The payload is validated first (it is ours). */
+/**
+ * Encodes a control message (`ControlType` from the protocol) into one frame. Not validated
+ * again: the payload is ours and typed, and this runs for every accept and progress.
+ */
 export function encodeControl<T extends ControlType>(type: T, payload: Payloads[T]): Uint8Array {
   return encodeFrame({ v: PROTOCOL_MAJOR, type, payload })
 }
