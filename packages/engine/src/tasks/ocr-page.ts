@@ -14,7 +14,7 @@ import {
 } from '../onnx/constants.js'
 import { type OnnxContext, runSession } from '../onnx/context.js'
 import { InvalidImageError, UnsupportedModelError } from '../onnx/errors.js'
-import { loadOrt } from '../onnx/ort.js'
+import { type InferenceSession, loadOrt } from '../onnx/ort.js'
 import { loadSharp } from './ocr-image.js'
 
 /** A detected line, in pixels of the (EXIF-rotated) input image. */
@@ -84,20 +84,12 @@ export async function detectLines(
   }
   const ort = await loadOrt()
   const probs = await ctx.withSession(model, async (session) => {
-    const meta = session.inputMetadata[0]
-    if (
-      session.inputMetadata.length !== 1 ||
-      meta === undefined ||
-      !meta.isTensor ||
-      meta.shape.length !== 4
-    ) {
-      throw new UnsupportedModelError(`model ${model.name} is not a text detector (one [N, 3, H, W] input)`)
-    }
+    const inputName = imageInput(session, model, 'text detector')
     const output = session.outputNames[0]!
     const result = await runSession(
       model,
       session,
-      { [meta.name]: new ort.Tensor('float32', input, [1, 3, h, w]) },
+      { [inputName]: new ort.Tensor('float32', input, [1, 3, h, w]) },
       [output],
     )
     const map = result[output]!
@@ -197,4 +189,13 @@ function readingOrder(boxes: TextBox[]): TextBox[] {
     }
   }
   return rows.flatMap((row) => row.sort((a, b) => a.x - b.x))
+}
+
+/** The name of a model's one image input (`[N, 3, H, W]`); any other model is refused. */
+export function imageInput(session: InferenceSession, model: ResolvedModel, what: string): string {
+  const meta = session.inputMetadata[0]
+  if (session.inputMetadata.length !== 1 || meta === undefined || !meta.isTensor || meta.shape.length !== 4) {
+    throw new UnsupportedModelError(`model ${model.name} is not a ${what} (one [N, 3, H, W] input)`)
+  }
+  return meta.name
 }

@@ -11,7 +11,7 @@ import { type OnnxContext, runSession } from '../onnx/context.js'
 import { UnsupportedModelError } from '../onnx/errors.js'
 import { loadOrt } from '../onnx/ort.js'
 import { imageBytes, preprocessLine } from './ocr-image.js'
-import { cropLine, decodePage, detectLines, type TextBox } from './ocr-page.js'
+import { cropLine, decodePage, detectLines, imageInput, type TextBox } from './ocr-page.js'
 
 /** Input of the `ocr` task: an image of one line of text, or of a page. */
 export interface OcrInput {
@@ -137,18 +137,10 @@ async function recognizeLine(
   const line = await preprocessLine(bytes)
   const ort = await loadOrt()
   return ctx.withSession(model, async (session) => {
-    const meta = session.inputMetadata[0]
-    if (
-      session.inputMetadata.length !== 1 ||
-      meta === undefined ||
-      !meta.isTensor ||
-      meta.shape.length !== 4
-    ) {
-      throw new UnsupportedModelError(`model ${model.name} is not a text recognizer (one [N, 3, H, W] input)`)
-    }
+    const inputName = imageInput(session, model, 'text recognizer')
     const output = session.outputNames[0]!
     const x = new ort.Tensor('float32', line.data, [1, 3, OCR_INPUT_HEIGHT, line.inputWidth])
-    const result = await runSession(model, session, { [meta.name]: x }, [output])
+    const result = await runSession(model, session, { [inputName]: x }, [output])
     const probs = result[output]!
     const [, steps, classes] = probs.dims.map(Number) as [number, number, number]
     if (probs.dims.length !== 3 || probs.type !== 'float32') {
