@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline'
-import type { Readable } from 'node:stream'
+import type { Readable, Writable } from 'node:stream'
 
 /**
  * Reads a child process's output one line at a time, in order, for suites that drive a server
@@ -26,4 +26,25 @@ export function lineReader(output: Readable, label: string, timeoutMs = 30_000):
         resolve(line)
       })
     })
+}
+
+/**
+ * In a child server: answers each `cpu` line on stdin with the CPU time (µs) the process used
+ * since the previous one, and exits when stdin ends (the parent is done).
+ */
+export function answerCpu(): void {
+  let last = process.cpuUsage()
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line !== 'cpu') return
+    const used = process.cpuUsage(last)
+    last = process.cpuUsage()
+    process.stdout.write(`${JSON.stringify({ cpuUs: used.user + used.system })}\n`)
+  })
+  process.stdin.on('end', () => process.exit(0))
+}
+
+/** In the parent: asks a child that runs {@link answerCpu} for its CPU time since the last ask. */
+export async function askCpu(input: Writable, nextLine: () => Promise<string>): Promise<number> {
+  input.write('cpu\n')
+  return (JSON.parse(await nextLine()) as { cpuUs: number }).cpuUs
 }

@@ -19,7 +19,6 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -28,7 +27,7 @@ import { generateIdentity, verifySignature } from '@p2p-ai/identity'
 import { createNode, type P2PNode } from '@p2p-ai/node'
 import { encodeFrame, frameDecoder } from '@p2p-ai/protocol'
 import { createTransport, type Transport } from '@p2p-ai/transport'
-import { lineReader } from '../child-lines.js'
+import { answerCpu, askCpu, lineReader } from '../child-lines.js'
 import { defineSuite, measure } from '../runner.js'
 
 const ROLE_ENV = 'P2P_AI_BENCH_EXCHANGE_ROLE'
@@ -45,18 +44,6 @@ const SYSTEMS = ['p2p-ai', 'p2p-ai memory', 'libp2p echo', 'http'] as const
 type System = (typeof SYSTEMS)[number]
 
 // ---- servers (child processes) --------------------------------------------------------------
-
-/** Reports CPU time used since the last `cpu` command, on stdin. */
-function answerCpu(): void {
-  let last = process.cpuUsage()
-  createInterface({ input: process.stdin }).on('line', (line) => {
-    if (line !== 'cpu') return
-    const used = process.cpuUsage(last)
-    last = process.cpuUsage()
-    process.stdout.write(`${JSON.stringify({ cpuUs: used.user + used.system })}\n`)
-  })
-  process.stdin.on('end', () => process.exit(0))
-}
 
 async function serve(role: string): Promise<void> {
   if (role === 'p2p-ai') {
@@ -129,10 +116,7 @@ async function startServer(system: System): Promise<Server> {
   return {
     proc,
     info,
-    cpu: async () => {
-      proc.stdin!.write('cpu\n')
-      return (JSON.parse(await nextLine()) as { cpuUs: number }).cpuUs
-    },
+    cpu: () => askCpu(proc.stdin!, nextLine),
   }
 }
 

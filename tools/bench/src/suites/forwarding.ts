@@ -23,7 +23,6 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { mockBackend, mockOutput } from '@p2p-ai/engine'
 import { generateIdentity } from '@p2p-ai/identity'
@@ -39,7 +38,7 @@ import {
   sealEnvelope,
   sealForward,
 } from '@p2p-ai/protocol'
-import { lineReader } from '../child-lines.js'
+import { answerCpu, askCpu, lineReader } from '../child-lines.js'
 import { defineSuite, measure, throughput } from '../runner.js'
 
 const ROLE_ENV = 'P2P_AI_BENCH_FORWARDING_ROLE'
@@ -68,14 +67,7 @@ async function serve(role: string): Promise<void> {
   })
   process.once('exit', () => void rm(dataDir, { recursive: true, force: true }))
   process.stdout.write(`${JSON.stringify({ address: node.getMultiaddrs()[0], peerId: node.peerId })}\n`)
-  let last = process.cpuUsage()
-  createInterface({ input: process.stdin }).on('line', (line) => {
-    if (line !== 'cpu') return
-    const used = process.cpuUsage(last)
-    last = process.cpuUsage()
-    process.stdout.write(`${JSON.stringify({ cpuUs: used.user + used.system })}\n`)
-  })
-  process.stdin.on('end', () => process.exit(0))
+  answerCpu()
 }
 
 const role = process.env[ROLE_ENV]
@@ -103,10 +95,7 @@ async function startNode(nodeRole: 'provider' | 'relay', bootstrap: string | und
   return {
     proc,
     ...info,
-    cpu: async () => {
-      proc.stdin!.write('cpu\n')
-      return (JSON.parse(await nextLine()) as { cpuUs: number }).cpuUs
-    },
+    cpu: () => askCpu(proc.stdin!, nextLine),
   }
 }
 
