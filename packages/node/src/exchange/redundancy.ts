@@ -16,16 +16,15 @@ import { type AgreementRule, tally } from './agreement.js'
 import type { Choice, TaskContext, TaskSpec } from './attempt.js'
 import { type AttemptInfo, NoAgreementError, type RedundantAnswer, RetriesExhaustedError } from './errors.js'
 import { NetworkTask } from './task.js'
-import type {
-  NetworkTaskEvents,
-  NetworkTaskHandle,
-  NetworkTaskProgress,
-  NetworkTaskRecord,
-  NetworkTaskStatus,
-  RedundancyReport,
+import {
+  isFinalStatus,
+  type NetworkTaskEvents,
+  type NetworkTaskHandle,
+  type NetworkTaskProgress,
+  type NetworkTaskRecord,
+  type NetworkTaskStatus,
+  type RedundancyReport,
 } from './types.js'
-
-const FINAL: ReadonlySet<NetworkTaskStatus> = new Set(['COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED'])
 
 interface Answer {
   readonly peer: string
@@ -83,7 +82,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
   }
 
   get isFinished(): boolean {
-    return FINAL.has(this.#status)
+    return isFinalStatus(this.#status)
   }
 
   /** Starts the k replicas; each takes a provider none of the others has. Called once. */

@@ -3,15 +3,12 @@
  * has columns for map 1:1, everything else of the record travels as JSON in one `meta` entry.
  */
 import type { TaskRecord } from '@p2p-ai/engine'
-import type { NetworkTaskRecord, NetworkTaskStatus } from './types.js'
+import { isFinalStatus, type NetworkTaskRecord } from './types.js'
 
 /** `backend` of a stored submitted task. */
 export const SUBMITTED_BACKEND = 'network'
 /** The `meta` entry holding the rest of the record as JSON. */
 export const SUBMITTED_META_KEY = 'network'
-
-/** Final statuses: the same names in the exchange and the engine. */
-const FINAL: ReadonlySet<string> = new Set<NetworkTaskStatus>(['COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED'])
 
 /** What `meta.network` holds. */
 interface StoredRest {
@@ -23,11 +20,6 @@ interface StoredRest {
   attempts: NetworkTaskRecord['attempts']
   timings?: NetworkTaskRecord['timings']
   redundancy?: NetworkTaskRecord['redundancy']
-}
-
-/** Whether `status` is final. */
-export function isFinalStatus(status: string): boolean {
-  return FINAL.has(status)
 }
 
 /** The store's form of a final record. */

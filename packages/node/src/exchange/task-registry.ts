@@ -6,8 +6,14 @@ import { type ResultStore, TaskIdConflictError, type TaskStatus } from '@p2p-ai/
 import type { Logger } from 'pino'
 import { SUBMITTED_WRITE_DELAY_MS } from './constants.js'
 import { InvalidTaskError } from './errors.js'
-import { fromStoredRecord, isFinalStatus, SUBMITTED_BACKEND, toStoredRecord } from './submitted-records.js'
-import type { NetworkTaskHandle, NetworkTaskRecord, TaskList, TaskListOptions } from './types.js'
+import { fromStoredRecord, SUBMITTED_BACKEND, toStoredRecord } from './submitted-records.js'
+import {
+  isFinalStatus,
+  type NetworkTaskHandle,
+  type NetworkTaskRecord,
+  type TaskList,
+  type TaskListOptions,
+} from './types.js'
 
 /** A submitted task as the registry keeps it: a plain one or a redundant one. */
 export interface TrackedTask extends NetworkTaskHandle {
@@ -79,7 +85,8 @@ export class TaskRegistry implements TaskList {
   finished(task: TrackedTask): void {
     if (this.#active.get(task.id) !== task) return
     this.#active.delete(task.id)
-    this.#persist(task.record())
+    // A snapshot only when there is somewhere to keep it: this runs once per task.
+    if (this.#store !== undefined) this.#persist(task.record())
     if (this.#historyLimit === 0) return
     this.#history.set(task.id, task)
     while (this.#history.size > this.#historyLimit) {
@@ -123,7 +130,6 @@ export class TaskRegistry implements TaskList {
   }
 
   #persist(record: NetworkTaskRecord): void {
-    if (this.#store === undefined) return
     // Handed to the store in bursts: the writer thread then commits many records per transaction,
     // which costs far less CPU per record than one transaction each (docs/benchmarks/exchange.md).
     this.#unwritten.push(record)

@@ -29,21 +29,15 @@ import {
 } from './errors.js'
 import { runRemote } from './remote-attempt.js'
 import type { PendingAttempt } from './requester.js'
-import type {
-  NetworkTaskEvents,
-  NetworkTaskHandle,
-  NetworkTaskProgress,
-  NetworkTaskRecord,
-  NetworkTaskStatus,
+import {
+  isFinalStatus,
+  type NetworkTaskEvents,
+  type NetworkTaskHandle,
+  type NetworkTaskProgress,
+  type NetworkTaskRecord,
+  type NetworkTaskStatus,
 } from './types.js'
 import { wireCode } from './wire.js'
-
-const FINAL_STATUSES: ReadonlySet<NetworkTaskStatus> = new Set([
-  'COMPLETED',
-  'FAILED',
-  'TIMEOUT',
-  'CANCELLED',
-])
 
 /** Output types are the caller's promise; internally a task's output is unknown. */
 type Output = unknown
@@ -99,7 +93,7 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
   }
 
   get isFinished(): boolean {
-    return FINAL_STATUSES.has(this.#status)
+    return isFinalStatus(this.#status)
   }
 
   record(): NetworkTaskRecord<Output> {

@@ -119,6 +119,18 @@ export type NetworkTaskStatus =
   | 'TIMEOUT'
   | 'CANCELLED'
 
+const FINAL_STATUSES: ReadonlySet<string> = new Set<NetworkTaskStatus>([
+  'COMPLETED',
+  'FAILED',
+  'TIMEOUT',
+  'CANCELLED',
+])
+
+/** Whether a task in `status` is done for good (the same four names as the engine's final statuses). */
+export function isFinalStatus(status: string): status is 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED' {
+  return FINAL_STATUSES.has(status)
+}
+
 /** Progress as the provider reports it. */
 export interface NetworkTaskProgress {
   /** 0..1 */
