@@ -54,6 +54,12 @@ export type DecodedFrame =
       readonly value: unknown
       /** Size of the frame body in bytes. */
       readonly byteLength: number
+      /**
+       * The frame body as it arrived: a view into the decoder's input, valid until the caller
+       * returns (copy it to keep it). A relay passes a message on unchanged with
+       * {@link encodeBodyFrame}, without serializing it again.
+       */
+      readonly body: Uint8Array
     }
   | {
       readonly ok: false
@@ -122,6 +128,24 @@ export function encodeJsonFrame(json: string, options: EncodeFrameOptions = {}):
   writeVarint(bodyLength, frame, 0)
   frame.write(json, prefixLength, 'utf8')
   return new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength)
+}
+
+/**
+ * Frames a body that is already one UTF-8 JSON text, such as a decoded frame's `body` that a relay
+ * passes on unchanged: nothing is parsed or serialized, the bytes are copied once.
+ *
+ * @throws {FrameTooLargeError} if the body exceeds `maxFrameBytes`.
+ */
+export function encodeBodyFrame(body: Uint8Array, options: EncodeFrameOptions = {}): Uint8Array {
+  const max = maxFrameBytesOf(options)
+  if (body.byteLength > max) {
+    throw new FrameTooLargeError(`frame body of ${body.byteLength} bytes exceeds the ${max}-byte limit`)
+  }
+  const prefixLength = varintLength(body.byteLength)
+  const frame = new Uint8Array(prefixLength + body.byteLength)
+  writeVarint(body.byteLength, frame, 0)
+  frame.set(body, prefixLength)
+  return frame
 }
 
 /**
@@ -238,7 +262,7 @@ function parseBody(body: Uint8Array): DecodedFrame {
     return { ok: false, error: new InvalidUtf8Error('frame body is not valid UTF-8'), fatal: false }
   }
   try {
-    return { ok: true, value: JSON.parse(text), byteLength: body.length }
+    return { ok: true, value: JSON.parse(text), byteLength: body.length, body }
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err)
     return { ok: false, error: new InvalidJsonError(`frame body is not JSON: ${reason}`), fatal: false }

@@ -93,34 +93,3 @@ export const MAX_QUEUE_LENGTH = 1_000_000
  * `task.forward`'s `ttl` and `route` length and of an announced `reach` distance.
  */
 export const MAX_FORWARD_HOPS = 16
-
-/**
- * Common codes for `task.reject` and failed `task.result` errors (docs/protocol.md §6.2). The
- * set is open: engines add their own `ERR_…` codes.
- */
-export const TASK_ERROR_CODES = Object.freeze({
-  /** The provider does not run this task type. */
-  unsupportedTask: 'ERR_UNSUPPORTED_TASK',
-  /** The input names a model the provider does not have. */
-  unknownModel: 'ERR_UNKNOWN_MODEL',
-  /** The input does not fit the task type. */
-  invalidInput: 'ERR_INVALID_INPUT',
-  /** The queue is full; `retryAfterMs` says when to try again. */
-  busy: 'ERR_BUSY',
-  /** The provider is stopping. */
-  shuttingDown: 'ERR_SHUTTING_DOWN',
-  /** `timeoutMs` elapsed. */
-  timeout: 'ERR_TIMEOUT',
-  /** The requester cancelled. */
-  cancelled: 'ERR_CANCELLED',
-  /** Anything else; the details stay on the provider. */
-  internal: 'ERR_INTERNAL',
-  /** A forwarded task reached a node that cannot run it with no hops left (`ttl` 0). */
-  ttlExpired: 'ERR_TTL_EXPIRED',
-  /** A forwarded task reached a node that knows no way on to a provider. */
-  noRoute: 'ERR_NO_ROUTE',
-  /** A forwarded task came back to a node on its route. */
-  forwardLoop: 'ERR_FORWARD_LOOP',
-  /** The receiver's access policy refuses the sender or the requester. */
-  accessDenied: 'ERR_ACCESS_DENIED',
-} as const)

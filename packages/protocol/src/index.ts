@@ -28,11 +28,25 @@ export {
 } from './batch-cache.js'
 export { canonicalize, type JsonObject, type JsonValue } from './canonical-json.js'
 export {
+  CONTROL_TYPES,
+  type ControlMessage,
+  type ControlType,
+  createControlMessage,
+  type EncodeControlOptions,
+  encodeControl,
+  isControlType,
+  type MessageHead,
+  peekMessage,
+  readControl,
+  validateControl,
+} from './control.js'
+export {
   type ByteSource,
   type DecodedFrame,
   type DecodeFramesOptions,
   decodeFrames,
   type EncodeFrameOptions,
+  encodeBodyFrame,
   encodeFrame,
   encodeJsonFrame,
   type FrameCodecInit,
@@ -81,13 +95,8 @@ export { leafHash, type MerkleTree, merkleTree, nodeHash, rootFromPath } from '.
 export {
   type BatchProof,
   type Capabilities,
-  CONTROL_TYPES,
-  type ControlMessage,
-  type ControlType,
-  createControlMessage,
   type Envelope,
   type Goodbye,
-  isControlType,
   isMessageType,
   MESSAGE_TYPES,
   type MessageType,
@@ -105,12 +114,17 @@ export {
   type TaskStatus,
   type TaskTimings,
   type UnsignedEnvelope,
-  validateControl,
   validateEnvelope,
   validatePayload,
   type WireError,
 } from './messages.js'
 export { type ReplayCache, type ReplayCacheInit, type ReplayVerdict, replayCache } from './replay-cache.js'
+export {
+  isTaskErrorCode,
+  TASK_ERROR_CODES,
+  type TaskErrorCode,
+  toTaskErrorCode,
+} from './task-errors.js'
 export {
   assertResultMatches,
   createTaskRequest,

@@ -9,7 +9,6 @@ import { InvalidMessageError, UnsupportedVersionError } from './errors.js'
 import {
   type batchProofSchema,
   type capabilitiesSchema,
-  controlSchema,
   envelopeSchema,
   type goodbyeSchema,
   type modelSchema,
@@ -102,62 +101,6 @@ export type Envelope<T extends MessageType = MessageType> = {
 /** An envelope signed on its own (`sig`), as `sealEnvelope` makes and `task.forward` carries. */
 export type SoloEnvelope<T extends MessageType = MessageType> = Extract<Envelope<T>, { sig: string }>
 
-/**
- * The message types that may travel unsigned on a task stream: they steer one conversation
- * between the two ends of a Noise-authenticated stream (docs/protocol.md §2.4).
- */
-export const CONTROL_TYPES = Object.freeze([
-  'task.accept',
-  'task.reject',
-  'task.progress',
-  'task.cancel',
-] as const)
-
-export type ControlType = (typeof CONTROL_TYPES)[number]
-
-/** An unsigned control message: an envelope without `from`, `ts`, `nonce` and `sig`. */
-export type ControlMessage<T extends ControlType = ControlType> = {
-  [K in T]: { v: typeof PROTOCOL_MAJOR; type: K; payload: Payloads[K] }
-}[T]
-
-/** True if `type` may travel as a control message. */
-export function isControlType(type: unknown): type is ControlType {
-  return (CONTROL_TYPES as readonly unknown[]).includes(type)
-}
-
-/**
- * Builds an unsigned control message, validating the payload (frame it with `encodeFrame`).
- *
- * @throws {InvalidMessageError} with `path` like `payload.progress`.
- */
-export function createControlMessage<T extends ControlType>(
-  type: T,
-  payload: Payloads[T],
-): ControlMessage<T> {
-  if (!isControlType(type)) {
-    throw new InvalidMessageError('type', `${JSON.stringify(type)} cannot travel as a control message`)
-  }
-  validatePayload(type, payload)
-  return { v: PROTOCOL_MAJOR, type, payload } as ControlMessage<T>
-}
-
-/**
- * Checks an untrusted value as an unsigned control message: exactly `{ v, type, payload }`, one
- * of the four control types, a payload that fits its schema. Returns the same object, typed.
- * The sender is the remote peer of the stream it arrived on.
- *
- * @throws {UnsupportedVersionError} if `v` is an integer other than {@link PROTOCOL_MAJOR}.
- * @throws {InvalidMessageError} with `path` for any other mismatch.
- */
-export function validateControl(value: unknown): ControlMessage {
-  checkVersion(value)
-  const result = controlSchema.safeParse(value)
-  if (!result.success) {
-    throw toInvalidMessage(result.error, [])
-  }
-  return value as ControlMessage
-}
-
 /** True if `type` names a message type of this protocol version. */
 export function isMessageType(type: unknown): type is MessageType {
   return typeof type === 'string' && Object.hasOwn(payloadSchemas, type)
@@ -199,7 +142,7 @@ export function validateEnvelope(value: unknown): Envelope {
 }
 
 // Before the schema, so that a v2 message with new fields reports its version, not a field.
-function checkVersion(value: unknown): void {
+export function checkVersion(value: unknown): void {
   if (isPlainObject(value) && Number.isInteger(value.v) && value.v !== PROTOCOL_MAJOR) {
     throw new UnsupportedVersionError(
       `message version ${String(value.v)} is not supported (this node speaks ${PROTOCOL_MAJOR})`,
@@ -207,7 +150,7 @@ function checkVersion(value: unknown): void {
   }
 }
 
-function toInvalidMessage(error: z.ZodError, prefix: readonly PropertyKey[]): InvalidMessageError {
+export function toInvalidMessage(error: z.ZodError, prefix: readonly PropertyKey[]): InvalidMessageError {
   const issue = error.issues[0]
   if (issue === undefined) {
     return new InvalidMessageError(formatPath(prefix), 'does not match its schema')

@@ -4,15 +4,11 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { JsonObject } from './canonical-json.js'
-import {
-  DEFAULT_PRIORITY,
-  DEFAULT_TIMEOUT_MS,
-  MAX_ERROR_MESSAGE_LENGTH,
-  TASK_ERROR_CODES,
-} from './constants.js'
+import { DEFAULT_PRIORITY, DEFAULT_TIMEOUT_MS, MAX_ERROR_MESSAGE_LENGTH } from './constants.js'
 import type { PreparedEnvelope, SignedEnvelope } from './envelope.js'
 import { RemoteError, ResultMismatchError } from './errors.js'
 import type { TaskRequest, TaskResult, WireError } from './messages.js'
+import { TASK_ERROR_CODES } from './task-errors.js'
 
 export interface TaskRequestInit {
   /** The requesting node's PeerId (the one that will sign the request). */

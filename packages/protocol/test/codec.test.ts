@@ -59,7 +59,8 @@ describe('decodeFrames', () => {
 
   it('reports each body size', async () => {
     const [frame] = await collect([encodeFrame({ a: 1 })])
-    expect(frame).toEqual({ ok: true, value: { a: 1 }, byteLength: 7 })
+    expect(frame).toMatchObject({ ok: true, value: { a: 1 }, byteLength: 7 })
+    expect(frame?.ok === true && new TextDecoder().decode(frame.body)).toBe('{"a":1}')
   })
 
   it('reads frames written by it-length-prefixed, and it reads ours', async () => {

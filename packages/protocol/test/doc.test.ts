@@ -4,11 +4,12 @@ import * as errors from '../src/errors.js'
 import {
   isMessageType,
   MESSAGE_TYPES,
-  validateControl,
   validateEnvelope,
   validatePayload,
 } from '../src/messages.js'
 import { payloadSchemas } from '../src/schemas.js'
+import { validateControl } from '../src/control.js'
+import { TASK_ERROR_CODES } from '../src/task-errors.js'
 import { jsonBlocks, PROTOCOL_MD, tableUnder } from './doc.js'
 
 // These tests keep docs/protocol.md honest: its examples, limits and error codes are the code's.
@@ -78,7 +79,7 @@ describe('docs/protocol.md', () => {
     const documented = tableUnder(PROTOCOL_MD, '### 6.2 Task errors').map(([code]) =>
       (code as string).replaceAll('`', ''),
     )
-    expect(documented.sort()).toEqual(Object.values(constants.TASK_ERROR_CODES).sort())
+    expect(documented.sort()).toEqual(Object.values(TASK_ERROR_CODES).sort())
   })
 
   it('names the protocol ids the code registers', () => {

@@ -1,14 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { InvalidMessageError, UnsupportedVersionError } from '../src/errors.js'
 import {
-  CONTROL_TYPES,
-  createControlMessage,
-  isControlType,
   isMessageType,
   MESSAGE_TYPES,
   type MessageType,
   type TaskResult,
-  validateControl,
   validateEnvelope,
   validatePayload,
 } from '../src/messages.js'
@@ -168,41 +164,5 @@ describe('validateEnvelope', () => {
         expect.objectContaining({ code: 'ERR_INVALID_MESSAGE', path }),
       )
     }
-  })
-})
-
-describe('control messages', () => {
-  it('builds and validates the four steering types without a signature', () => {
-    for (const type of CONTROL_TYPES) {
-      const message = createControlMessage(type, samples[type] as never)
-      expect(message).toEqual({ v: 1, type, payload: samples[type] })
-      expect(validateControl(JSON.parse(JSON.stringify(message)))).toEqual(message)
-    }
-    expect(isControlType('task.progress')).toBe(true)
-    expect(isControlType('task.result')).toBe(false)
-  })
-
-  it('refuses other types, extra members, bad payloads and other versions', () => {
-    const accept = { v: 1, type: 'task.accept', payload: { id: TASK_ID } }
-    const cases: Array<[unknown, string]> = [
-      [{ ...accept, type: 'task.result' }, 'type'],
-      [{ ...accept, type: 'task.request' }, 'type'],
-      [{ ...accept, sig: 'x' }, 'sig'],
-      [{ ...accept, from: PEER_A }, 'from'],
-      [{ ...accept, payload: { id: TASK_ID, queuePosition: -1 } }, 'payload.queuePosition'],
-      [{ ...accept, v: '1' }, 'v'],
-    ]
-    for (const [value, path] of cases) {
-      expect(() => validateControl(value), path).toThrow(
-        expect.objectContaining({ code: 'ERR_INVALID_MESSAGE', path }),
-      )
-    }
-    expect(() => validateControl({ ...accept, v: 2 })).toThrow(UnsupportedVersionError)
-    expect(() => createControlMessage('task.result' as never, samples['task.result'] as never)).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_MESSAGE', path: 'type' }),
-    )
-    expect(() => createControlMessage('task.progress', { id: TASK_ID, progress: 2 })).toThrow(
-      expect.objectContaining({ path: 'payload.progress' }),
-    )
   })
 })
