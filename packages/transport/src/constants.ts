@@ -75,11 +75,18 @@ export const MDNS_PEER_REANNOUNCE_MS = 10 * 60_000
 /** Bootstrap peers are dialled this long after start (libp2p's own default is one second). */
 export const DEFAULT_BOOTSTRAP_DELAY_MS = 0
 
-/** After a failed dial, the pool waits this long before trying the same peer again, then doubles it. */
+/**
+ * After a failed dial, the pool waits this long before trying the same peer again, then doubles
+ * the wait up to `POOL_DIAL_BACKOFF_MAX_MS` (±20 % jitter, so peers that lost the same node do
+ * not redial it in lockstep).
+ */
 export const POOL_DIAL_BACKOFF_MS = 1_000
-export const POOL_DIAL_BACKOFF_MAX_MS = 60_000
+export const POOL_DIAL_BACKOFF_MAX_MS = 30_000
 
-/** Dials the pool makes on its own to a failing peer (1 + 2 + 4 + 8 + 16 s apart); a new sighting tries again. */
+/**
+ * Dials the pool makes on its own to a failing peer, the first included (1 + 2 + 4 + 8 + 16 s
+ * apart: about 31 s); then it gives up until the peer is seen again or redialled.
+ */
 export const POOL_MAX_DIAL_ATTEMPTS = 6
 
 /**

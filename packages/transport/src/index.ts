@@ -43,9 +43,14 @@ export type { MdnsInterfaceSelector } from './mdns-interfaces.js'
 export {
   ConnectionPool,
   type ConnectionPoolComponents,
+  type ConnectionPoolEvents,
   type ConnectionPoolInit,
   type ConnectionPoolStats,
   connectionPool,
+  type DialBackoff,
+  type DialGaveUp,
+  type DialRetry,
+  resolveBackoff,
 } from './pool.js'
 export { ensurePromiseWithResolvers } from './promise-with-resolvers.js'
 export { generatePsk } from './psk.js'

@@ -11,6 +11,8 @@ import type {
   TypedEventTarget,
 } from '@libp2p/interface'
 import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import { TypedEventEmitter } from 'main-event'
+import { intOption } from './config.js'
 import {
   POOL_DIAL_BACKOFF_MAX_MS,
   POOL_DIAL_BACKOFF_MS,
@@ -21,11 +23,57 @@ import {
   POOL_TRIM_CLOSE_TIMEOUT_MS,
   POOL_TRIM_DELAY_MS,
 } from './constants.js'
+import { InvalidTransportOptionError } from './errors.js'
 import { duplicateConnections, excessConnections, isIdle } from './pool-trim.js'
+
+/** How the pool retries a peer it failed to dial. */
+export interface DialBackoff {
+  /**
+   * Wait after the first failed dial; it doubles after each further failure (±20 % jitter).
+   *
+   * @default 1_000
+   */
+  initialDelayMs: number
+  /**
+   * Longest wait between two dials of the same peer.
+   *
+   * @default 30_000
+   */
+  maxDelayMs: number
+  /**
+   * Dials to a failing peer before the pool gives up on it (`dial:gave-up`), the first included.
+   * A new sighting, or `redial()`, starts again.
+   *
+   * @default 6
+   */
+  maxAttempts: number
+}
+
+/** A failed dial the pool will retry. */
+export interface DialRetry {
+  readonly peer: PeerId
+  /** Dials made so far, the failed one included. */
+  readonly attempts: number
+  /** `Date.now()` of the next dial. */
+  readonly at: number
+}
+
+/** The pool gave up on a peer after `attempts` failed dials. */
+export interface DialGaveUp {
+  readonly peer: PeerId
+  readonly attempts: number
+}
+
+export interface ConnectionPoolEvents {
+  'dial:retry': CustomEvent<DialRetry>
+  'dial:gave-up': CustomEvent<DialGaveUp>
+}
 
 export interface ConnectionPoolInit {
   /** Stop dialling once this many connections are open. */
   maxConnections: number
+  /** Retries of failed dials. @default { initialDelayMs: 1_000, maxDelayMs: 30_000, maxAttempts: 6 } */
+  backoff?: Partial<DialBackoff>
   /** Dials in flight at once. @default 8 */
   maxParallelDials?: number
   /** Dial peers as discovery reports them. With `false`, only `offer()` dials. @default true */
@@ -97,13 +145,13 @@ const MAX_QUEUED = 1024
  * store. Failed peers back off exponentially (1 s doubling to 60 s), so an unreachable address
  * announced over and over costs one dial per backoff period.
  */
-export class ConnectionPool implements Startable {
+export class ConnectionPool extends TypedEventEmitter<ConnectionPoolEvents> implements Startable {
   readonly [Symbol.toStringTag] = '@p2p-ai/transport:pool'
   readonly stats: ConnectionPoolStats = { dialsStarted: 0, dialsSucceeded: 0, dialsFailed: 0, trimmed: 0 }
 
   private readonly components: ConnectionPoolComponents
   private readonly log: Logger
-  private readonly maxConnections: number
+  private maxConnections: number
   private readonly maxParallelDials: number
   private readonly deferMs: number
   private readonly autoDial: boolean
@@ -115,9 +163,12 @@ export class ConnectionPool implements Startable {
   private readonly retries = new Map<string, ReturnType<typeof setTimeout>>()
   private started = false
   private trimTimer: ReturnType<typeof setTimeout> | undefined
+  private dialBackoff: DialBackoff
 
   constructor(components: ConnectionPoolComponents, init: ConnectionPoolInit) {
+    super()
     this.components = components
+    this.dialBackoff = resolveBackoff(init.backoff)
     this.log = components.logger.forComponent('p2p-ai:transport:pool')
     this.maxConnections = init.maxConnections
     this.maxParallelDials = init.maxParallelDials ?? POOL_MAX_PARALLEL_DIALS
@@ -154,6 +205,55 @@ export class ConnectionPool implements Startable {
       clearTimeout(timer)
     }
     this.retries.clear()
+  }
+
+  /** The retry policy in force. */
+  get backoffSettings(): Readonly<DialBackoff> {
+    return this.dialBackoff
+  }
+
+  /**
+   * Changes the retry policy, or the most connections, of a running pool; retries already
+   * scheduled keep their time, connections over a lower maximum are closed (idle ones first).
+   *
+   * @throws {InvalidTransportOptionError} for a value out of range (nothing changes)
+   */
+  configure(settings: { backoff?: Partial<DialBackoff>; maxConnections?: number }): void {
+    const backoff = resolveBackoff({ ...this.dialBackoff, ...settings.backoff })
+    const max = intOption('maxConnections', settings.maxConnections, this.maxConnections, 1, 100_000)
+    this.dialBackoff = backoff
+    if (max !== this.maxConnections) {
+      this.maxConnections = max
+      this.onConnectionOpen()
+    }
+  }
+
+  /**
+   * A peer this node was connected to is gone (its connection closed without a goodbye, or it
+   * stopped answering): dial it again now at the addresses given (and those the peer store knows),
+   * then with backoff until it answers or `maxAttempts` dials failed (`dial:gave-up`). The one
+   * way a lost peer is redialled.
+   */
+  redial(peer: PeerInfo): void {
+    const id = peer.id.toString()
+    if (!this.started || id === this.selfId) {
+      return
+    }
+    this.forgetBackoff(id)
+    if (!this.isBusy(peer.id, id)) {
+      this.enqueue(id, peer)
+    }
+  }
+
+  /** Stops retrying a peer (it said goodbye, or it came back by itself). */
+  forget(peer: PeerId): void {
+    this.forgetBackoff(peer.toString())
+  }
+
+  private forgetBackoff(id: string): void {
+    this.backoff.delete(id)
+    clearTimeout(this.retries.get(id))
+    this.retries.delete(id)
   }
 
   /**
@@ -236,16 +336,20 @@ export class ConnectionPool implements Startable {
   }
 
   /**
-   * Backs off from the peer, doubling from 1 s to 60 s, and tries again when the backoff ends, a
-   * few times: once peers know each other, mDNS goes quiet (known-answer suppression), so a failed
-   * peer would otherwise wait a minute or more for its next sighting.
+   * Backs off from the peer (`backoff`: doubling from 1 s to 30 s by default) and tries again when
+   * the backoff ends, up to `maxAttempts` dials: once peers know each other, mDNS goes quiet
+   * (known-answer suppression), so a failed peer would otherwise wait a minute or more for its
+   * next sighting.
    */
   private onDialFailed(id: string, peer: PeerInfo, err: unknown): void {
+    const { initialDelayMs, maxDelayMs, maxAttempts } = this.dialBackoff
     const previous = this.backoff.get(id)
-    const delay = Math.min((previous?.delay ?? POOL_DIAL_BACKOFF_MS / 2) * 2, POOL_DIAL_BACKOFF_MAX_MS)
+    const base = Math.min(previous === undefined ? initialDelayMs : previous.delay * 2, maxDelayMs)
+    // Jitter keeps many nodes that lost the same peer from redialling it in lockstep.
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4))
     const attempts = (previous?.attempts ?? 0) + 1
     this.backoff.delete(id)
-    this.backoff.set(id, { until: Date.now() + delay, delay, attempts })
+    this.backoff.set(id, { until: Date.now() + delay, delay: base, attempts })
     if (this.backoff.size > MAX_BACKOFF_ENTRIES) {
       // Bounded against floods of made-up peers: forget the longest-known failure first.
       const oldest = this.backoff.keys().next()
@@ -255,9 +359,9 @@ export class ConnectionPool implements Startable {
         this.retries.delete(oldest.value)
       }
     }
-    this.log('dial to %s failed (attempt %d), retrying in %d ms - %e', id, attempts, delay, err)
+    this.log('dial to %s failed (attempt %d) - %e', id, attempts, err)
     clearTimeout(this.retries.get(id))
-    if (attempts < POOL_MAX_DIAL_ATTEMPTS && this.started) {
+    if (attempts < maxAttempts && this.started) {
       this.retries.set(
         id,
         setTimeout(() => {
@@ -265,8 +369,10 @@ export class ConnectionPool implements Startable {
           this.offer(peer)
         }, delay),
       )
+      this.safeDispatchEvent('dial:retry', { detail: { peer: peer.id, attempts, at: Date.now() + delay } })
     } else {
       this.retries.delete(id)
+      this.safeDispatchEvent('dial:gave-up', { detail: { peer: peer.id, attempts } })
     }
   }
 
@@ -345,6 +451,28 @@ export class ConnectionPool implements Startable {
         this.pump()
       })
   }
+}
+
+const DEFAULT_BACKOFF: DialBackoff = Object.freeze({
+  initialDelayMs: POOL_DIAL_BACKOFF_MS,
+  maxDelayMs: POOL_DIAL_BACKOFF_MAX_MS,
+  maxAttempts: POOL_MAX_DIAL_ATTEMPTS,
+})
+
+/**
+ * A retry policy with defaults for what `backoff` leaves out, checked.
+ *
+ * @throws {InvalidTransportOptionError} for a value out of range
+ */
+export function resolveBackoff(backoff: Partial<DialBackoff> = {}): DialBackoff {
+  const { initialDelayMs, maxDelayMs, maxAttempts } = { ...DEFAULT_BACKOFF, ...backoff }
+  intOption('backoff.initialDelayMs', initialDelayMs, initialDelayMs, 1, 3_600_000)
+  intOption('backoff.maxDelayMs', maxDelayMs, maxDelayMs, 1, 3_600_000)
+  intOption('backoff.maxAttempts', maxAttempts, maxAttempts, 0, 1_000)
+  if (maxDelayMs < initialDelayMs) {
+    throw new InvalidTransportOptionError('backoff.maxDelayMs', 'must be at least backoff.initialDelayMs')
+  }
+  return Object.freeze({ initialDelayMs, maxDelayMs, maxAttempts })
 }
 
 function withPeerId(ma: Multiaddr, id: string): Multiaddr {

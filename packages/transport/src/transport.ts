@@ -21,7 +21,7 @@ import {
 import { InvalidIdentityError, InvalidTransportOptionError } from './errors.js'
 import { type MdnsDiscovery, type MdnsInit, mdnsDiscovery } from './mdns.js'
 import type { MdnsInterfaceSelector } from './mdns-interfaces.js'
-import { type ConnectionPool, connectionPool } from './pool.js'
+import { type ConnectionPool, connectionPool, type DialBackoff, resolveBackoff } from './pool.js'
 import { ensurePromiseWithResolvers } from './promise-with-resolvers.js'
 import { checkPsk } from './psk.js'
 import { type StreamLimits, streamLimits } from './stream-limits.js'
@@ -97,6 +97,18 @@ export interface TransportInit {
    * @default { interface: 'auto' }
    */
   mdns?: false | TransportMdnsOptions
+  /**
+   * How the connection pool retries a peer it failed to dial or lost (`pool.redial()`).
+   * @default { initialDelayMs: 1_000, maxDelayMs: 30_000, maxAttempts: 6 }
+   */
+  redial?: Partial<DialBackoff>
+  /**
+   * libp2p's connection monitor: pings every connection every 10 s and closes those that do not
+   * answer. Turn it off when something else watches liveness (a p2p-ai node's peer directory
+   * does, with its own configurable heartbeat), so that peers are not pinged twice.
+   * @default true
+   */
+  connectionMonitor?: boolean
   /** Kademlia DHT for discovery beyond the LAN (protocol `/p2p-ai/kad/1.0.0`). @default false */
   dht?: boolean | TransportDhtOptions
   /** Start the node before returning it. Pass `false` to register protocol handlers first. @default true */
@@ -137,6 +149,13 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   if (init.autoDial !== undefined && typeof init.autoDial !== 'boolean') {
     throw new InvalidTransportOptionError('autoDial', 'expected a boolean')
   }
+  if (init.connectionMonitor !== undefined && typeof init.connectionMonitor !== 'boolean') {
+    throw new InvalidTransportOptionError('connectionMonitor', 'expected a boolean')
+  }
+  if (init.redial !== undefined && (typeof init.redial !== 'object' || init.redial === null)) {
+    throw new InvalidTransportOptionError('redial', 'expected an options object')
+  }
+  const redial = resolveBackoff(init.redial)
   const autoDial = init.autoDial ?? true
   const mdnsInit = resolveMdns(init.mdns, listen)
   const dhtOptions = resolveDht(init.dht)
@@ -173,6 +192,7 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
       inboundConnectionThreshold: maxConnections,
       maxIncomingPendingConnections: Math.max(maxConnections, 10),
     },
+    connectionMonitor: { enabled: init.connectionMonitor ?? true },
     peerDiscovery,
     services: {
       identify: identify(),
@@ -180,7 +200,11 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
         maxInboundStreams: limits.maxInboundStreams,
         maxOutboundStreams: limits.maxOutboundStreams,
       }),
-      pool: connectionPool({ maxConnections, autoDial }),
+      pool: connectionPool({
+        maxConnections,
+        autoDial,
+        backoff: redial,
+      }),
     },
   }
   const services = options.services as NonNullable<Libp2pOptions<TransportServices>['services']>

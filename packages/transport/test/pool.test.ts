@@ -91,4 +91,50 @@ describe('connection pool', () => {
     // Queries repeat every second here; the next answer brings the peer back into the pool.
     await expect.poll(() => a.getConnections(b.peerId).length, { timeout: 8_000 }).toBe(1)
   })
+
+  it('redials a lost peer at once, then with backoff, reporting each retry, and gives up after maxAttempts', async () => {
+    const node = await start({ redial: { initialDelayMs: 100, maxDelayMs: 400, maxAttempts: 3 } })
+    const lost = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const retries: Array<{ attempts: number; wait: number }> = []
+    const gaveUp: number[] = []
+    node.services.pool.addEventListener('dial:retry', (evt) => {
+      retries.push({ attempts: evt.detail.attempts, wait: evt.detail.at - Date.now() })
+    })
+    node.services.pool.addEventListener('dial:gave-up', (evt) => {
+      expect(evt.detail.peer.equals(lost)).toBe(true)
+      gaveUp.push(evt.detail.attempts)
+    })
+    node.services.pool.redial({ id: lost, multiaddrs: [multiaddr('/ip4/127.0.0.1/tcp/9')] })
+    await expect.poll(() => gaveUp, { timeout: 5_000 }).toEqual([3])
+    expect(node.services.pool.stats.dialsStarted).toBe(3)
+    // 100 ms, then 200 ms (doubled), each within the ±20 % jitter; the third failure gives up.
+    expect(retries.map((r) => r.attempts)).toEqual([1, 2])
+    expect(retries[0]?.wait).toBeGreaterThanOrEqual(70)
+    expect(retries[0]?.wait).toBeLessThanOrEqual(120)
+    expect(retries[1]?.wait).toBeGreaterThanOrEqual(150)
+    expect(retries[1]?.wait).toBeLessThanOrEqual(240)
+    // A new redial starts over, whatever came before.
+    node.services.pool.redial({ id: lost, multiaddrs: [multiaddr('/ip4/127.0.0.1/tcp/9')] })
+    await expect.poll(() => node.services.pool.stats.dialsStarted).toBe(4)
+  })
+
+  it('stops retrying a peer it was told to forget, and takes a new retry policy at run time', async () => {
+    const node = await start({ redial: { initialDelayMs: 200, maxAttempts: 5 } })
+    const gone = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    node.services.pool.redial({ id: gone, multiaddrs: [multiaddr('/ip4/127.0.0.1/tcp/9')] })
+    await expect.poll(() => node.services.pool.stats.dialsFailed).toBe(1)
+    node.services.pool.forget(gone)
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    expect(node.services.pool.stats.dialsStarted).toBe(1)
+    node.services.pool.configure({ backoff: { maxAttempts: 1 } })
+    expect(node.services.pool.backoffSettings).toEqual({
+      initialDelayMs: 200,
+      maxDelayMs: 30_000,
+      maxAttempts: 1,
+    })
+    expect(() => node.services.pool.configure({ backoff: { initialDelayMs: 0 } })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_TRANSPORT_OPTION' }),
+    )
+    expect(node.services.pool.backoffSettings.initialDelayMs).toBe(200)
+  })
 })
