@@ -47,7 +47,7 @@ export {
   type TaskEngineEvents,
   taskEngine,
 } from './engine/engine.js'
-export type { EngineCapabilities, EngineHealth, ListOptions } from './engine/queries.js'
+export type { EngineCapabilities, EngineHealth, EngineLoad, ListOptions } from './engine/queries.js'
 export type { BackendInfo, BackendPlacement, BackendRegistry, RegisterOptions } from './engine/registry.js'
 export type { TaskHandle, TaskHandleEvents } from './engine/task.js'
 export * from './errors.js'

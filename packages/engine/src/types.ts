@@ -86,6 +86,14 @@ export interface TaskRequest<Input = unknown> {
    * @default the engine's `timeoutMs` (30 s)
    */
   readonly timeoutMs?: number
+  /**
+   * Where `timeoutMs` counts from: the start of the run, or the submission (queueing included, as
+   * a remote requester's `timeoutMs` does: docs/protocol.md §2.1). Either way the task ends
+   * `TIMEOUT` (`ERR_TASK_TIMEOUT`) when it runs out.
+   *
+   * @default 'start'
+   */
+  readonly timeoutFrom?: 'start' | 'submit'
   /** Labels kept in the task record, e.g. `{ requester: peerId }`. */
   readonly meta?: TaskMeta
   /**

@@ -88,6 +88,7 @@ export class Dispatcher {
     )
     const handle = new LiveTaskHandle(state, (s) => this.cancel(s))
     state.handle = handle
+    if (request.timeoutFrom === 'submit') this.#startTimer(state)
     this.active.set(id, state)
     entry.queue.push(state)
     this.#queued++
@@ -160,13 +161,8 @@ export class Dispatcher {
     this.#running++
     const controller = new AbortController()
     state.controller = controller
-    state.timer = setTimeout(() => {
-      this.#abort(
-        state,
-        'TIMEOUT',
-        new TaskTimeoutError(`task ${state.id} exceeded its timeout of ${state.timeoutMs} ms`),
-      )
-    }, state.timeoutMs)
+    // Counting from submission, the timer runs already.
+    if (state.timer === undefined) this.#startTimer(state)
     this.#emit('task:started', () => state.record())
     state.handle?.emit('status', () => state.record())
     this.#turn.mark()
@@ -189,6 +185,16 @@ export class Dispatcher {
       (output) => this.#settled(state, true, output),
       (err: unknown) => this.#settled(state, false, err),
     )
+  }
+
+  #startTimer(state: TaskState): void {
+    state.timer = setTimeout(() => {
+      this.#abort(
+        state,
+        'TIMEOUT',
+        new TaskTimeoutError(`task ${state.id} exceeded its timeout of ${state.timeoutMs} ms`),
+      )
+    }, state.timeoutMs)
   }
 
   /** Settles at once within the turn's budget, else in a batch once the event loop has turned. */

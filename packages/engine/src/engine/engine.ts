@@ -21,6 +21,7 @@ import {
   capabilities,
   type EngineCapabilities,
   type EngineHealth,
+  type EngineLoad,
   health,
   type ListOptions,
   list,
@@ -173,6 +174,14 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     if (state !== undefined) return this.#tasks.cancel(state)
     if (this.get(id) !== undefined) return false
     throw new TaskNotFoundError(`no task with id "${id}"`)
+  }
+
+  /**
+   * How busy it is, without listing task types and models: cheap enough to ask before every
+   * routing decision.
+   */
+  load(): EngineLoad {
+    return { running: this.#tasks.running, queued: this.#tasks.queued, concurrency: this.#config.concurrency }
   }
 
   /** What this engine can do and how busy it is, for announcing to peers. */

@@ -47,6 +47,14 @@ export interface EngineCapabilities {
   readonly load: number
 }
 
+/** How busy an engine is right now. */
+export interface EngineLoad {
+  readonly running: number
+  readonly queued: number
+  /** Tasks that may run at once. */
+  readonly concurrency: number
+}
+
 export interface EngineHealth {
   readonly status: 'healthy' | 'degraded' | 'unhealthy'
   /** `ok`, or every problem found, separated by `; `. */
