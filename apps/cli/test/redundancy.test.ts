@@ -52,9 +52,7 @@ async function controlOf(requester: P2PNode, providers: readonly P2PNode[]): Pro
   const deadline = Date.now() + 10_000
   while (
     !providers.every((p) =>
-      requester.exchange
-        .peers()
-        .some((x) => x.peerId === p.peerId && x.capabilities?.taskTypes.includes('mock')),
+      requester.peers().some((x) => x.peerId === p.peerId && x.capabilities?.taskTypes.includes('mock')),
     )
   ) {
     if (Date.now() > deadline) throw new Error('capabilities did not arrive')
@@ -109,12 +107,12 @@ describe('task submit --redundancy through the control API', () => {
     })
     // The liar may answer after the vote; its answer is still checked against the accepted one.
     const deadline = Date.now() + 5_000
-    while (requester.exchange.reputation(liar.peerId).disagreements < 1 && Date.now() < deadline) {
+    while (requester.reputation(liar.peerId).disagreements < 1 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 25))
     }
-    expect(requester.exchange.reputation(liar.peerId).disagreements).toBe(1)
+    expect(requester.reputation(liar.peerId).disagreements).toBe(1)
     for (const honest of [h1, h2]) {
-      expect(requester.exchange.reputation(honest.peerId)).toMatchObject({ agreements: 1, disagreements: 0 })
+      expect(requester.reputation(honest.peerId)).toMatchObject({ agreements: 1, disagreements: 0 })
     }
     const again = await client.task(submitted.id)
     expect(again.meta).toMatchObject({ agreement: '2/3' })

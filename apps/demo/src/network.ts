@@ -168,8 +168,8 @@ export function trackRequester(graph: PeerGraph, node: P2PNode): () => void {
 
 /** Whether the requester knows that `peerId` runs every type in `types` (and the demo's model for embed). */
 export function canRun(node: P2PNode, peerId: string, types: readonly string[]): boolean {
-  const peer = node.exchange.peers().find((p) => p.peerId === peerId)
-  const caps = peer?.connected === true ? peer.capabilities : undefined
+  const peer = node.peers().find((p) => p.peerId === peerId)
+  const caps = peer?.status === 'connected' ? peer.capabilities : undefined
   if (caps === undefined) return false
   if (!types.every((t) => caps.taskTypes.includes(t))) return false
   return !types.includes('embed') || caps.models.some((m) => m.id === EMBED_MODEL)

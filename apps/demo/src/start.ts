@@ -111,7 +111,7 @@ export async function discover(
     say.ok(
       `full mesh: ${connections} connections, every one found by mDNS ${duration(report.meshMs ?? 0)} after the last node started listening ${say.paint.dim('(target: under 5 s)')}`,
     )
-    const caps = node.exchange.peers().find((p) => p.peerId === started.ready.get(agents[0]!.name)?.peerId)
+    const caps = node.peers().find((p) => p.peerId === started.ready.get(agents[0]!.name)?.peerId)
     const models = caps?.capabilities?.models.map((m) => m.id) ?? []
     say.ok(
       `the requester knows what each agent offers: ${[...(caps?.capabilities?.taskTypes ?? [])].sort().join(', ')}; models ${listing(models)}`,

@@ -18,7 +18,7 @@ import { DataDirError } from './errors.js'
 import { ComponentLoggers, createLogger, type Logger, silentLogger } from './logger.js'
 import { DEFAULT_AGENT_VERSION } from './metadata.js'
 import { P2PNode } from './node.js'
-import type { NodeExchangeInit, NodeWatchInit } from './node-types.js'
+import type { NodeExchangeInit, NodeWatchInit } from './types.js'
 
 /**
  * Construction options of `createNode`: the configuration (the same shape as the YAML file and
@@ -147,6 +147,13 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
         ? { interface: config.network.mdns.interface, serviceTag: config.network.mdns.serviceTag }
         : false,
       dht: config.network.dht,
+      // The peer directory watches liveness with its own heartbeat (heartbeat.*).
+      connectionMonitor: false,
+      redial: {
+        initialDelayMs: config.reconnect.initialDelayMs,
+        maxDelayMs: config.reconnect.maxDelayMs,
+        maxAttempts: config.reconnect.maxAttempts,
+      },
       ...(networkKey === undefined ? {} : { psk: networkKey }),
       start: false,
     })

@@ -137,13 +137,6 @@ export class DuplicateHealthCheckError extends Error {
   override readonly name = 'DuplicateHealthCheckError'
 }
 
-/** The peer is not in the peer table. */
-export class UnknownPeerError extends Error {
-  static readonly code = 'ERR_UNKNOWN_PEER'
-  readonly code = UnknownPeerError.code
-  override readonly name = 'UnknownPeerError'
-}
-
 /** The operation needs an ACTIVE node. */
 export class NodeNotActiveError extends Error {
   static readonly code = 'ERR_NODE_NOT_ACTIVE'

@@ -17,7 +17,8 @@
  * @packageDocumentation
  */
 
-export { MAX_ANNOUNCE_FRAME_BYTES } from './announce.js'
+export { capabilitiesOf } from './announce/capabilities.js'
+export { MAX_ANNOUNCE_FRAME_BYTES } from './announce/constants.js'
 export { envName, FIELDS, type FieldSpec, type FieldType } from './config/fields.js'
 export {
   type LoadConfigOptions,
@@ -26,6 +27,7 @@ export {
   resolveNodeConfig,
 } from './config/load.js'
 export { defaultConfigFile, defaultDataDir, type Env } from './config/paths.js'
+export type { ConfigChange } from './config/reconfigure.js'
 export {
   type DeepPartial,
   LOG_LEVELS,
@@ -50,7 +52,6 @@ export {
   NodeNotActiveError,
   StartAbortedError,
   StartFailedError,
-  UnknownPeerError,
 } from './errors.js'
 // Task exchange and routing
 export * from './exchange/index.js'
@@ -61,22 +62,50 @@ export type {
   HealthCheckResult,
   HealthReport,
   HealthStatus,
-} from './health.js'
+} from './health/monitor.js'
 export { canTransition, NODE_STATES, type NodeState, type StateChange } from './lifecycle.js'
 export { colourAllowed, createLogger, type Logger, type LoggerInit } from './logger.js'
 export { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
 export { P2PNode } from './node.js'
-export type { ConfigChange } from './node-config.js'
+export {
+  type AttachPeerDirectoryInit,
+  attachPeerDirectory,
+  describeConnection,
+  peerNetwork,
+} from './peers/attach.js'
+export {
+  PeerDirectory,
+  type PeerDirectoryComponents,
+  type PeerDirectoryEvents,
+  type PeerDirectoryInit,
+  type PeerFailure,
+  type PeerRecord,
+  type PeerRemoval,
+  peerDirectory,
+} from './peers/directory.js'
+export {
+  type Blame,
+  type CircuitState,
+  type FailureKind,
+  type PeerReputation,
+  ReputationBook,
+} from './peers/reputation.js'
+export type {
+  AddressLike,
+  PeerConnection,
+  PeerDirectorySettings,
+  PeerInfo,
+  PeerNetwork,
+  PeerRemoveReason,
+  PeerStatus,
+} from './peers/types.js'
+export type { ShutdownReport } from './shutdown.js'
+export { type HandleSignalsOptions, handleSignals, type Stoppable } from './signals.js'
 export type {
   NodeEvents,
   NodeExchangeInit,
   NodeIdentity,
   NodeWatchInit,
-  PeerFailure,
-  PeerRemoval,
   StartOptions,
   StopOptions,
-} from './node-types.js'
-export type { PeerInfo, PeerRemoveReason, PeerStatus } from './peers.js'
-export type { ShutdownReport } from './shutdown.js'
-export { type HandleSignalsOptions, handleSignals, type Stoppable } from './signals.js'
+} from './types.js'

@@ -1,32 +1,41 @@
 import { multiaddr } from '@multiformats/multiaddr'
-import type { ResultStore, TaskEngine } from '@p2p-ai/engine'
+import type { ResultStore, TaskEngine, TaskRecord } from '@p2p-ai/engine'
 import type { Transport } from '@p2p-ai/transport'
 import { TypedEventEmitter } from 'main-event'
+import { type ConfigChange, planReconfigure } from './config/reconfigure.js'
 import type { NodeConfig, NodeConfigInput } from './config/types.js'
 import { type ConfigWatcher, watchConfig } from './config/watch.js'
+import { setMaxConnections } from './connections.js'
 import { NodeNotActiveError } from './errors.js'
-import type {
-  NetworkTaskHandle,
-  PeerReputation,
-  RegisteredTask,
-  SubmitOptions,
-  TaskDefinition,
-  TaskExchange,
-  TaskList,
-  TaskSubmission,
+import {
+  type EnvelopeChecks,
+  envelopeChecks,
+  type NetworkTaskHandle,
+  type RegisteredTask,
+  type SubmitOptions,
+  type TaskDefinition,
+  type TaskExchange,
+  type TaskList,
+  type TaskSubmission,
+  taskExchange,
 } from './exchange/index.js'
-import type {
-  ComponentHealth,
-  HealthCheck,
-  HealthCheckOptions,
+import { engineCheck, identityCheck, networkCheck, storeCheck } from './health/checks.js'
+import {
+  type ComponentHealth,
+  type HealthCheck,
+  type HealthCheckOptions,
   HealthMonitor,
-  HealthReport,
-} from './health.js'
+  type HealthReport,
+} from './health/monitor.js'
 import { Lifecycle, type NodeState } from './lifecycle.js'
 import type { ComponentLoggers, Logger } from './logger.js'
 import { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
-import { logFinishedTasks, nodeComponents, peerTableSettings, serveAnnounce } from './node-components.js'
-import { type ConfigChange, planReconfigure } from './node-config.js'
+import { attachPeerDirectory, peerNetwork } from './peers/attach.js'
+import { type PeerDirectory, type PeerDirectoryEvents, peerDirectory } from './peers/directory.js'
+import type { PeerReputation } from './peers/reputation.js'
+import type { PeerInfo } from './peers/types.js'
+import { type ShutdownReport, shutdown } from './shutdown.js'
+import { startNode } from './start.js'
 import type {
   NodeEvents,
   NodeIdentity,
@@ -34,11 +43,7 @@ import type {
   NodeWatchInit,
   StartOptions,
   StopOptions,
-} from './node-types.js'
-import type { PeerInfo, PeerTable } from './peers.js'
-import { type ShutdownReport, shutdown } from './shutdown.js'
-import { startNode } from './start.js'
-import { setMaxConnections, wireTransport } from './wiring.js'
+} from './types.js'
 
 /**
  * A p2p-ai node: identity, transport, task engine, peer table and health, under one lifecycle.
@@ -54,12 +59,14 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
   readonly engine: TaskEngine
   /** Sends, serves and routes tasks across the network; `submit`, `tasks` and `registerTask` use it. */
   readonly exchange: TaskExchange
+  /** Everything this node knows about its peers; `peers()` and `peer()` read it. */
+  readonly directory: PeerDirectory
   /** The root logger (JSON lines with `peerId`); components log through children. */
   readonly logger: Logger
   readonly #loggers: ComponentLoggers
   readonly #log: Logger
   readonly #lifecycle: Lifecycle
-  readonly #peers: PeerTable
+  readonly #checks: EnvelopeChecks
   readonly #health: HealthMonitor
   readonly #agentVersion: string
   readonly #watchInit: NodeWatchInit | undefined
@@ -94,20 +101,53 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.#log.info({ from: change.from, to: change.to }, `state ${change.to}`)
       this.safeDispatchEvent('state:change', { detail: change })
     })
-    const components = nodeComponents(parts, this.#agentVersion, {
-      peerEvents: {
-        connect: (peer) => this.safeDispatchEvent('peer:connect', { detail: peer }),
-        update: (peer) => this.safeDispatchEvent('peer:update', { detail: peer }),
-        failed: (peer, reason) => this.safeDispatchEvent('peer:failed', { detail: { peer, reason } }),
-        remove: (peerId, reason) => this.safeDispatchEvent('peer:remove', { detail: { peerId, reason } }),
+    const c = parts.config
+    // One replay cache and batch cache for every envelope this node opens, whatever the protocol.
+    this.#checks = envelopeChecks(
+      parts.exchange?.crypto === undefined ? {} : { crypto: parts.exchange.crypto },
+    )
+    this.directory = peerDirectory(
+      { self: this.peerId, network: peerNetwork(parts.transport), log: parts.loggers.get('network') },
+      { heartbeatIntervalMs: c.heartbeat.intervalMs, heartbeatTimeoutMs: c.heartbeat.timeoutMs },
+    )
+    for (const type of ['peer:connect', 'peer:update', 'peer:failed', 'peer:remove'] as const) {
+      this.directory.addEventListener(type, (evt: PeerDirectoryEvents[typeof type]) =>
+        this.safeDispatchEvent(type, { detail: evt.detail } as never),
+      )
+    }
+    this.exchange = taskExchange(
+      {
+        peerId: this.peerId,
+        signer: parts.identity,
+        transport: parts.transport,
+        engine: parts.engine,
+        peers: this.directory,
+        log: parts.loggers.get('exchange'),
+        checks: this.#checks,
+        ...(parts.submittedStore === undefined ? {} : { submittedStore: parts.submittedStore }),
       },
-      onHealthReport: (report, previous) => this.#onHealthReport(report, previous),
+      {
+        access: c.access,
+        relay: c.forwarding.enabled,
+        maxHops: c.forwarding.maxHops,
+        livenessIdleMs: c.liveness.idleMs,
+        livenessTimeoutMs: c.liveness.timeoutMs,
+        storeServedTasks: c.engine.storeServedTasks,
+        ...parts.exchange,
+        agentVersion: this.#agentVersion,
+      },
+    )
+    this.#health = new HealthMonitor({
+      intervalMs: c.health.intervalMs,
+      checkTimeoutMs: c.health.checkTimeoutMs,
+      onReport: (report, previous) => this.#onHealthReport(report, previous),
     })
-    this.#peers = components.peers
-    this.exchange = components.exchange
-    this.#health = components.health
+    this.#health.register('identity', identityCheck(parts.identity, c.identity.keyFile))
+    this.#health.register('engine', engineCheck(parts.engine))
+    this.#health.register('store', storeCheck(parts.engine, c.dataDir))
+    this.#health.register('network', networkCheck(parts.transport, c.network.bootstrap), { local: false })
     this.#refreshCapabilities()
-    logFinishedTasks(parts.engine, parts.loggers.get('engine'))
+    this.#logFinishedTasks(parts.loggers.get('engine'))
   }
 
   /** The current lifecycle state. */
@@ -146,30 +186,24 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     return starting
   }
 
-  #register(): Promise<void> {
+  async #register(): Promise<void> {
     const t = this.transport
-    this.#detach.push(
-      wireTransport(t, this.#peers, {
-        onAddressesChanged: () => this.#refreshAddresses(),
-        maxConnections: () => this.#config.network.maxConnections,
-        log: this.#loggers.get('network'),
-      }),
-    )
-    return serveAnnounce(t, this.exchange, this.#peers, this.#loggers.get('network')).then(() =>
-      this.exchange.start(),
-    )
+    const onAddresses = (): void => this.#refreshAddresses()
+    t.addEventListener('self:peer:update', onAddresses)
+    this.#detach.push(() => t.removeEventListener('self:peer:update', onAddresses))
+    const detach = await attachPeerDirectory(t, this.directory, {
+      replayCache: this.#checks.replayCache,
+      log: this.#loggers.get('network'),
+    })
+    this.#detach.push(() => void detach())
+    await this.exchange.start()
   }
 
   /** Called by start once the transport runs and the first health round is in. */
   #activate(): void {
     this.#startedAt = Date.now()
     this.#refreshAddresses()
-    for (const connection of this.transport.getConnections()) {
-      if (this.#peers.get(connection.remotePeer.toString()) === undefined) {
-        this.#peers.onConnect(connection.remotePeer, connection.remoteAddr)
-      }
-    }
-    this.#peers.start()
+    this.directory.start()
     this.#health.start()
     if (this.#watchInit !== undefined) {
       this.#watcher = watchConfig({
@@ -205,10 +239,8 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.#startAbort.abort()
       this.#watcher?.close()
       this.#health.stop()
-      this.#peers.stop()
+      this.directory.stop()
       for (const detach of this.#detach.splice(0)) detach()
-      // Own tasks fail over no more, new requests from peers are refused (ERR_SHUTTING_DOWN).
-      await this.exchange.stop()
       return shutdown({
         lifecycle: this.#lifecycle,
         starting: awaitStart ? this.#starting : undefined,
@@ -217,6 +249,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         signer: this.identity,
         transport: this.transport,
         engine: this.engine,
+        exchange: this.exchange,
         ...(this.#submittedStore === undefined ? {} : { submittedStore: this.#submittedStore }),
         log: this.#log,
         ...(this.#cancelGraceMs === undefined ? {} : { cancelGraceMs: this.#cancelGraceMs }),
@@ -226,17 +259,21 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
   }
 
   /**
-   * Snapshots of every peer in the table: connected ones and failed ones being redialled, with
-   * their reputation as a task provider.
+   * Snapshots of every peer in the directory: connected ones and failed ones being redialled, with
+   * their connection, capabilities and reputation as a task provider.
    */
-  peers(): Array<PeerInfo & { readonly reputation: PeerReputation }> {
-    return this.#peers.list().map((p) => ({ ...p, reputation: this.exchange.reputation(p.peerId) }))
+  peers(): PeerInfo[] {
+    return this.directory.list()
   }
 
-  /** One peer's entry (with its reputation), or undefined. */
-  peer(peerId: string): (PeerInfo & { readonly reputation: PeerReputation }) | undefined {
-    const p = this.#peers.get(peerId)
-    return p === undefined ? undefined : { ...p, reputation: this.exchange.reputation(peerId) }
+  /** One peer's snapshot, or undefined. */
+  peer(peerId: string): PeerInfo | undefined {
+    return this.directory.get(peerId)
+  }
+
+  /** A peer's reputation as a provider of this node's tasks (neutral for one never used). */
+  reputation(peerId: string): PeerReputation {
+    return this.directory.reputation(peerId)
   }
 
   /**
@@ -259,14 +296,6 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
    */
   registerTask<Input, Output>(definition: TaskDefinition<Input, Output>): RegisteredTask {
     return this.exchange.registerTask(definition)
-  }
-
-  /**
-   * Records what a peer can do (task types, models, load), as learnt from its capability
-   * announcement. Throws `UnknownPeerError` for a peer not in the table.
-   */
-  setPeerCapabilities(peerId: string, capabilities: unknown): PeerInfo {
-    return this.#peers.setCapabilities(peerId, capabilities)
   }
 
   /** Dials a peer by multiaddr (ending in `/p2p/<peerId>`); resolves once connected. */
@@ -298,7 +327,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       startedAt,
       uptimeMs: startedAt === undefined ? 0 : now - startedAt,
       capabilities: this.#capabilities,
-      connectedPeers: this.#peers.connectedCount,
+      connectedPeers: this.directory.connectedCount,
     }
   }
 
@@ -342,7 +371,17 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       else if (path === 'network.maxConnections')
         setMaxConnections(this.transport, c.network.maxConnections, this.#log)
     }
-    this.#peers.configure(peerTableSettings(c))
+    this.directory.configure({
+      heartbeatIntervalMs: c.heartbeat.intervalMs,
+      heartbeatTimeoutMs: c.heartbeat.timeoutMs,
+    })
+    this.transport.services.pool.configure({
+      backoff: {
+        initialDelayMs: c.reconnect.initialDelayMs,
+        maxDelayMs: c.reconnect.maxDelayMs,
+        maxAttempts: c.reconnect.maxAttempts,
+      },
+    })
     this.#health.configure(c.health.intervalMs, c.health.checkTimeoutMs)
     if (change.applied.some((path) => path.startsWith('access.'))) this.exchange.setAccessPolicy(c.access)
     if (change.applied.length > 0) this.#log.info({ fields: change.applied }, 'configuration reloaded')
@@ -370,6 +409,19 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       concurrency: caps.concurrency,
     })
     this.#capabilitiesAt = Date.now()
+  }
+
+  /** One log line for every task the engine finishes. */
+  #logFinishedTasks(log: Logger): void {
+    this.engine.addEventListener('task:finished', (evt: CustomEvent<TaskRecord>) => {
+      const r = evt.detail
+      const durationMs =
+        r.finishedAt !== undefined && r.startedAt !== undefined ? r.finishedAt - r.startedAt : undefined
+      log.info(
+        { taskId: r.id, type: r.type, status: r.status, durationMs, error: r.error?.code },
+        'task finished',
+      )
+    })
   }
 
   #onHealthReport(report: HealthReport, previous: HealthReport | undefined): void {

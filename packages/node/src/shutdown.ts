@@ -2,8 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { DEFAULT_CANCEL_GRACE_MS, type ResultStore, type TaskEngine, type TaskRecord } from '@p2p-ai/engine'
 import type { Signer } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
-import { sayGoodbye } from './announce.js'
+import { sayGoodbye } from './announce/goodbye.js'
 import { GOODBYE_TIMEOUT_MS, TRANSPORT_STOP_RESERVE_MS } from './constants.js'
+import type { TaskExchange } from './exchange/index.js'
 import type { Lifecycle } from './lifecycle.js'
 import type { Logger } from './logger.js'
 
@@ -16,7 +17,10 @@ export interface ShutdownReport {
   readonly withinDeadline: boolean
   /** Tasks that finished during the shutdown (they were running when it began). */
   readonly tasksFinished: number
-  /** Tasks cancelled: queued ones at once, running ones at the deadline. */
+  /**
+   * Tasks cut short: queued ones at once, running ones at the deadline, this node's own and those
+   * it ran for peers.
+   */
   readonly tasksCancelled: number
   /** Peers that acknowledged our goodbye (they dropped us from their tables). */
   readonly peersNotified: readonly string[]
@@ -41,6 +45,8 @@ export interface ShutdownInit {
   readonly signer: Signer
   readonly transport: Transport
   readonly engine: TaskEngine
+  /** Refuses new requests at once; the node's own tasks get the drain to finish. */
+  readonly exchange: TaskExchange
   /** The store of submitted tasks' records, closed after the engine (its local runs write to it). */
   readonly submittedStore?: ResultStore
   readonly log: Logger
@@ -97,6 +103,12 @@ export async function shutdown(init: ShutdownInit): Promise<ShutdownReport> {
   if (lifecycle.state !== 'SHUTTING_DOWN' && lifecycle.state !== 'STOPPED')
     lifecycle.transition('SHUTTING_DOWN')
   log.info({ deadlineMs }, 'shutting down')
+  const transportReserve = Math.min(TRANSPORT_STOP_RESERVE_MS, deadlineMs * 0.15)
+  const drainMs = (): number =>
+    Math.max(0, remaining() - transportReserve - (init.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS))
+  // New requests from peers are refused from now on (ERR_SHUTTING_DOWN); the node's own tasks
+  // still running elsewhere get the same drain as the engine's.
+  const exchangeStop = init.exchange.stop({ drainMs: init.signal?.aborted === true ? 0 : drainMs() })
 
   let notified: string[] = []
   let notAcknowledged: string[] = []
@@ -120,22 +132,26 @@ export async function shutdown(init: ShutdownInit): Promise<ShutdownReport> {
   let tasksFinished = 0
   let tasksCancelled = 0
   const onFinished = (evt: CustomEvent<TaskRecord>): void => {
+    // The node's own tasks are counted by the exchange, wherever they ran.
+    if (evt.detail.meta?.requester === init.signer.peerId) return
     if (evt.detail.status === 'CANCELLED') tasksCancelled++
     else tasksFinished++
   }
   engine.addEventListener('task:finished', onFinished)
-  const transportReserve = Math.min(TRANSPORT_STOP_RESERVE_MS, deadlineMs * 0.15)
-  const drainMs = Math.max(
-    0,
-    remaining() - transportReserve - (init.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS),
-  )
+  const drain = Math.floor(drainMs())
   const engineStop = engine.stop(
-    init.signal === undefined
-      ? { timeoutMs: Math.floor(drainMs) }
-      : { timeoutMs: Math.floor(drainMs), signal: init.signal },
+    init.signal === undefined ? { timeoutMs: drain } : { timeoutMs: drain, signal: init.signal },
   )
   await within('engine', engineStop, remaining() - transportReserve)
   engine.removeEventListener('task:finished', onFinished)
+  // Before the stores close: the final records of the node's own tasks go to the submitted store.
+  await within(
+    'exchange',
+    exchangeStop.then((r) => {
+      tasksCancelled += r.tasksCancelled
+    }),
+    remaining() - transportReserve,
+  )
   if (init.submittedStore !== undefined) {
     try {
       init.submittedStore.close()

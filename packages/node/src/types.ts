@@ -1,13 +1,14 @@
 import type { ResultStore, TaskEngine } from '@p2p-ai/engine'
 import type { Transport } from '@p2p-ai/transport'
+import type { ConfigChange } from './config/reconfigure.js'
 import type { NodeConfig } from './config/types.js'
 import type { WatchConfigInit } from './config/watch.js'
 import type { TaskExchangeInit } from './exchange/index.js'
-import type { HealthReport } from './health.js'
+import type { HealthReport } from './health/monitor.js'
 import type { StateChange } from './lifecycle.js'
 import type { ComponentLoggers } from './logger.js'
-import type { ConfigChange } from './node-config.js'
-import type { PeerInfo, PeerRemoveReason } from './peers.js'
+import type { PeerFailure, PeerRemoval } from './peers/directory.js'
+import type { PeerInfo } from './peers/types.js'
 
 /** What the node needs of its identity; an `Identity` of `@p2p-ai/identity` is one. */
 export interface NodeIdentity {
@@ -15,18 +16,6 @@ export interface NodeIdentity {
   sign(data: Uint8Array): Uint8Array
   verify(data: Uint8Array, signature: Uint8Array): boolean
   privateKeyProtobuf(): Uint8Array
-}
-
-/** A peer failed: its connection closed without a goodbye, or it stopped answering heartbeats. */
-export interface PeerFailure {
-  readonly peer: PeerInfo
-  readonly reason: string
-}
-
-/** A peer left the table: it said goodbye, or redials gave up. */
-export interface PeerRemoval {
-  readonly peerId: string
-  readonly reason: PeerRemoveReason
 }
 
 /** The node's events; each `detail` is a snapshot. */
@@ -63,8 +52,8 @@ export interface StartOptions {
 /** Options for watching the config file while the node runs. */
 export type NodeWatchInit = Omit<WatchConfigInit, 'onChange' | 'onError'>
 
-/** Task exchange options of a node (the node handles announcements and names its agent itself). */
-export type NodeExchangeInit = Omit<TaskExchangeInit, 'handleAnnounce' | 'agentVersion'>
+/** Task exchange options of a node (the node names its agent itself). */
+export type NodeExchangeInit = Omit<TaskExchangeInit, 'agentVersion'>
 
 /** Everything a `P2PNode` is built from; `createNode` assembles it. */
 export interface NodeParts {

@@ -1,15 +1,9 @@
 import type { PeerId } from '@libp2p/interface'
+import type { Capabilities } from '@p2p-ai/protocol'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { UnknownPeerError } from '../src/errors.js'
-import {
-  type AddressLike,
-  DEFAULT_PEER_TABLE_SETTINGS,
-  type PeerInfo,
-  type PeerNetwork,
-  PeerTable,
-  type PeerTableEvents,
-} from '../src/peers.js'
+import { PeerDirectory, type PeerDirectoryEvents } from '../src/peers/directory.js'
+import type { AddressLike, PeerConnection, PeerNetwork } from '../src/peers/types.js'
 
 const log = pino({ level: 'silent' })
 
@@ -18,20 +12,34 @@ function peer(name: string): PeerId {
 }
 const addr = (text: string): AddressLike => ({ toString: () => text })
 
+function caps(extra: Partial<Capabilities> = {}): Capabilities {
+  return {
+    protocolMinor: 2,
+    taskTypes: ['embed'],
+    models: [],
+    concurrency: 4,
+    load: { running: 0, queued: 0 },
+    ...extra,
+  }
+}
+
 interface Recorded {
   type: string
   peerId: string
   detail?: string
 }
 
-function harness(settings: Partial<typeof DEFAULT_PEER_TABLE_SETTINGS> = {}) {
+function harness(init: { heartbeatIntervalMs?: number; heartbeatTimeoutMs?: number } = {}) {
   const events: Recorded[] = []
   const rtts = new Map<string, number | 'hang' | 'fail'>()
+  const pings: string[] = []
   const hungUp: string[] = []
   const redials: Array<{ peer: string; addresses: string[] }> = []
-  let redialResult: 'ok' | 'fail' = 'fail'
+  const forgotten: string[] = []
+  const links = new Map<string, PeerConnection[]>()
   const network: PeerNetwork = {
     ping: (p, { signal }) => {
+      pings.push(p.toString())
       const r = rtts.get(p.toString()) ?? 1
       if (r === 'fail') return Promise.reject(new Error('stream reset'))
       if (r === 'hang') {
@@ -44,176 +52,222 @@ function harness(settings: Partial<typeof DEFAULT_PEER_TABLE_SETTINGS> = {}) {
     hangUp: async (p) => {
       hungUp.push(p.toString())
     },
-    redial: async (p, addresses) => {
+    redial: (p, addresses) => {
       redials.push({ peer: p.toString(), addresses: addresses.map(String) })
-      if (redialResult === 'fail') throw new Error('connection refused')
     },
-  }
-  const record: PeerTableEvents = {
-    connect: (p: PeerInfo) => events.push({ type: 'connect', peerId: p.peerId }),
-    update: (p: PeerInfo) => events.push({ type: 'update', peerId: p.peerId }),
-    failed: (p: PeerInfo, reason: string) =>
-      events.push({ type: 'failed', peerId: p.peerId, detail: reason }),
-    remove: (peerId: string, reason: string) => events.push({ type: 'remove', peerId, detail: reason }),
-  }
-  const table = new PeerTable(network, record, log, settings)
-  return {
-    table,
-    events,
-    rtts,
-    hungUp,
-    redials,
-    succeedRedials: () => {
-      redialResult = 'ok'
+    forget: (p) => {
+      forgotten.push(p.toString())
     },
+    connections: (p) => links.get(p.toString()) ?? [],
   }
+  const directory = new PeerDirectory({ self: 'SELF', network, log }, init)
+  for (const type of ['peer:connect', 'peer:update', 'peer:failed', 'peer:remove'] as const) {
+    directory.addEventListener(type, (evt: PeerDirectoryEvents[typeof type]) => {
+      const detail = evt.detail as { peerId?: string; peer?: { peerId: string }; reason?: string }
+      events.push({
+        type: type.slice(5),
+        peerId: detail.peerId ?? detail.peer?.peerId ?? '?',
+        ...(detail.reason === undefined ? {} : { detail: detail.reason }),
+      })
+    })
+  }
+  return { directory, events, rtts, pings, hungUp, redials, forgotten, links }
 }
 
 afterEach(() => {
   vi.useRealTimers()
 })
 
-describe('peer table', () => {
+describe('the peer directory', () => {
   it('defaults to 10 s heartbeats with a 3 s timeout', () => {
-    expect(DEFAULT_PEER_TABLE_SETTINGS.heartbeatIntervalMs).toBe(10_000)
-    expect(DEFAULT_PEER_TABLE_SETTINGS.heartbeatTimeoutMs).toBe(3_000)
+    expect(harness().directory.settings).toEqual({ heartbeatIntervalMs: 10_000, heartbeatTimeoutMs: 3_000 })
   })
 
-  it('records connections, identify results and heartbeat RTTs', async () => {
-    const { table, events, rtts } = harness()
-    table.start()
-    table.onConnect(peer('A'), addr('/ip4/10.0.0.2/tcp/51234'))
-    table.onIdentify(peer('A'), {
+  it('records connections, identify results and their round-trip time as soon as they connect', async () => {
+    const { directory, events, rtts, pings } = harness()
+    directory.start()
+    rtts.set('A', 1.234)
+    directory.onConnect(peer('A'), addr('/ip4/10.0.0.2/tcp/51234'))
+    directory.onIdentify(peer('A'), {
       agentVersion: 'p2p-ai/0.1.0',
       protocols: ['/ipfs/ping/1.0.0'],
       listenAddrs: [addr('/ip4/10.0.0.2/tcp/4001')],
     })
-    rtts.set('A', 1.234)
-    await table.heartbeat()
-    const info = table.get('A')
+    // Pinged at once, not an interval later.
+    await vi.waitFor(() => expect(directory.get('A')?.rttMs).toBe(1.23))
+    expect(pings).toEqual(['A'])
+    const info = directory.get('A')
     expect(info).toMatchObject({
       peerId: 'A',
       status: 'connected',
       agentVersion: 'p2p-ai/0.1.0',
-      rttMs: 1.23,
       protocols: ['/ipfs/ping/1.0.0'],
       addresses: ['/ip4/10.0.0.2/tcp/4001', '/ip4/10.0.0.2/tcp/51234'],
+      protocolMinor: 0,
+      outstanding: 0,
+      reputation: { circuit: 'closed' },
     })
     expect(Object.isFrozen(info)).toBe(true)
     expect(events.map((e) => e.type)).toEqual(['connect', 'update'])
-    table.stop()
+    // This node itself is never a peer of its own directory.
+    directory.onConnect(peer('SELF'))
+    expect(directory.get('SELF')).toBeUndefined()
+    directory.stop()
   })
 
-  it('marks a peer failed when a heartbeat times out, closes its connection and redials with backoff', async () => {
+  it('marks a peer failed when a heartbeat times out, closes its connection and hands it to the one redial path', async () => {
     vi.useFakeTimers()
-    const { table, events, rtts, hungUp, redials } = harness({
+    const { directory, events, rtts, hungUp, redials } = harness({
       heartbeatIntervalMs: 500,
       heartbeatTimeoutMs: 300,
-      reconnectInitialDelayMs: 1_000,
-      reconnectMaxDelayMs: 4_000,
-      reconnectMaxAttempts: 3,
     })
-    table.start()
-    table.onConnect(peer('A'), addr('/ip4/10.0.0.2/tcp/4001'))
+    directory.start()
     rtts.set('A', 'hang')
-    await vi.advanceTimersByTimeAsync(500 + 299)
-    expect(table.get('A')?.status).toBe('connected')
+    directory.onConnect(peer('A'), addr('/ip4/10.0.0.2/tcp/4001'))
+    // The first ping at connect hangs too: it fails after 300 ms.
+    await vi.advanceTimersByTimeAsync(299)
+    expect(directory.get('A')?.status).toBe('connected')
     await vi.advanceTimersByTimeAsync(1)
-    expect(table.get('A')).toMatchObject({
+    expect(directory.get('A')).toMatchObject({
       status: 'failed',
       failureReason: 'no heartbeat answer within 300 ms',
     })
     expect(events.at(-1)).toMatchObject({ type: 'failed', peerId: 'A' })
     expect(hungUp).toEqual(['A'])
-
-    // Redials: ~1 s, ~2 s, ~4 s (±20 %), then the peer is forgotten.
-    await vi.advanceTimersByTimeAsync(1_200)
-    expect(redials).toHaveLength(1)
-    expect(redials[0]).toEqual({ peer: 'A', addresses: ['/ip4/10.0.0.2/tcp/4001'] })
-    await vi.advanceTimersByTimeAsync(2_400)
-    expect(redials).toHaveLength(2)
-    await vi.advanceTimersByTimeAsync(4_800)
-    expect(redials).toHaveLength(3)
-    expect(table.get('A')).toBeUndefined()
+    expect(redials).toEqual([{ peer: 'A', addresses: ['/ip4/10.0.0.2/tcp/4001'] }])
+    // The pool reports its retries, then that it gave up: the peer is forgotten.
+    const at = Date.now() + 2_000
+    directory.onRedialScheduled(peer('A'), 1, at)
+    expect(directory.get('A')).toMatchObject({ reconnectAttempts: 1, nextReconnectAt: at })
+    directory.onRedialGaveUp(peer('A'), 6)
+    expect(directory.get('A')).toBeUndefined()
     expect(events.at(-1)).toEqual({ type: 'remove', peerId: 'A', detail: 'unreachable' })
-    table.stop()
+    directory.stop()
   })
 
-  it('marks a peer failed when its connection closes without a goodbye, and restores it on reconnect', async () => {
-    vi.useFakeTimers()
-    const { table, events, redials, succeedRedials } = harness({ reconnectInitialDelayMs: 100 })
-    table.start()
-    table.onConnect(peer('B'))
-    table.onIdentify(peer('B'), { protocols: [], listenAddrs: [addr('/ip4/10.0.0.3/tcp/4001')] })
-    table.onDisconnect(peer('B'))
-    expect(table.get('B')).toMatchObject({ status: 'failed', failureReason: 'connection closed' })
-    succeedRedials()
-    await vi.advanceTimersByTimeAsync(200)
-    expect(redials).toHaveLength(1)
-    // libp2p reports the new connection; the entry is connected again with its history reset.
-    table.onConnect(peer('B'))
-    expect(table.get('B')).toMatchObject({ status: 'connected', reconnectAttempts: 0 })
-    expect(table.get('B')?.failedAt).toBeUndefined()
-    expect(events.map((e) => e.type)).toEqual(['connect', 'update', 'failed', 'connect'])
-    table.stop()
+  it('marks a peer failed when its connection closes without a goodbye, and restores it on reconnect', () => {
+    const { directory, events, redials } = harness()
+    directory.start()
+    directory.onConnect(peer('B'))
+    directory.onIdentify(peer('B'), { protocols: [], listenAddrs: [addr('/ip4/10.0.0.3/tcp/4001')] })
+    directory.onCapabilities(peer('B'), caps())
+    directory.onDisconnect(peer('B'))
+    expect(directory.get('B')).toMatchObject({ status: 'failed', failureReason: 'connection closed' })
+    // What it announced may be stale when it is back: it announces again then.
+    expect(directory.get('B')?.capabilities).toBeUndefined()
+    expect(redials).toEqual([{ peer: 'B', addresses: ['/ip4/10.0.0.3/tcp/4001'] }])
+    directory.onConnect(peer('B'))
+    expect(directory.get('B')).toMatchObject({ status: 'connected', reconnectAttempts: 0 })
+    expect(directory.get('B')?.failedAt).toBeUndefined()
+    expect(events.map((e) => e.type)).toEqual(['connect', 'update', 'update', 'failed', 'connect'])
+    directory.stop()
   })
 
-  it('drops a peer that says goodbye at once and does not redial it', async () => {
-    vi.useFakeTimers()
-    const { table, events, redials } = harness({ reconnectInitialDelayMs: 100 })
-    table.start()
-    table.onConnect(peer('C'))
-    table.onGoodbye(peer('C'), 'shutdown')
-    table.onDisconnect(peer('C'))
-    await vi.advanceTimersByTimeAsync(10_000)
-    expect(table.get('C')).toBeUndefined()
+  it('drops a peer that says goodbye at once, never redials it, and keeps it out when its identify push arrives late', () => {
+    const { directory, events, redials, forgotten } = harness()
+    directory.start()
+    directory.onConnect(peer('C'))
+    directory.onGoodbye(peer('C'), 'shutdown')
+    directory.onDisconnect(peer('C'))
+    directory.onIdentify(peer('C'), { agentVersion: 'p2p-ai/9', protocols: [], listenAddrs: [] })
+    expect(directory.get('C')).toBeUndefined()
     expect(redials).toHaveLength(0)
+    expect(forgotten).toEqual(['C'])
     expect(events).toEqual([
       { type: 'connect', peerId: 'C' },
       { type: 'remove', peerId: 'C', detail: 'goodbye' },
     ])
-    table.stop()
+    directory.stop()
   })
 
-  it('does not reconnect when maxAttempts is 0', () => {
-    const { table, events } = harness({ reconnectMaxAttempts: 0 })
-    table.start()
-    table.onConnect(peer('D'))
-    table.onDisconnect(peer('D'))
-    expect(table.get('D')).toBeUndefined()
-    expect(events.map((e) => e.type)).toEqual(['connect', 'failed', 'remove'])
-    table.stop()
+  it('keeps typed capabilities and the protocol minor a peer announced, for known peers only', () => {
+    const { directory } = harness()
+    directory.onCapabilities(peer('nobody'), caps())
+    expect(directory.get('nobody')).toBeUndefined()
+    directory.onConnect(peer('E'))
+    directory.onCapabilities(peer('E'), caps({ protocolMinor: 1, taskTypes: ['ocr'] }))
+    expect(directory.get('E')).toMatchObject({ protocolMinor: 1, capabilities: { taskTypes: ['ocr'] } })
+    expect(directory.protocolMinor('E')).toBe(1)
+    expect(directory.protocolMinor('unknown')).toBe(0)
   })
 
-  it('keeps a peer that said goodbye out, even when its identify push arrives afterwards', () => {
-    const { table, events } = harness()
-    table.start()
-    table.onConnect(peer('F'))
-    table.onGoodbye(peer('F'), 'shutdown')
-    table.onIdentify(peer('F'), { agentVersion: 'p2p-ai/9', protocols: [], listenAddrs: [] })
-    expect(table.get('F')).toBeUndefined()
-    expect(events.map((e) => e.type)).toEqual(['connect', 'remove'])
-    table.stop()
+  it("estimates other requesters' load from an announcement, net of the most of ours outstanding since the last one", () => {
+    const { directory } = harness()
+    directory.onConnect(peer('P'))
+    directory.track('P', 1)
+    directory.track('P', 1)
+    directory.track('P', 1)
+    directory.track('P', -1)
+    directory.track('P', -1)
+    // Announced 5 running: at most 3 of them were ours (our peak), so others run at least 2.
+    directory.onCapabilities(peer('P'), caps({ load: { running: 5, queued: 0 } }))
+    expect(directory.record('P')).toMatchObject({ outstanding: 1, othersLoad: 2 })
+    // The peak restarts from what is outstanding now.
+    directory.onCapabilities(peer('P'), caps({ load: { running: 1, queued: 0 } }))
+    expect(directory.record('P')?.othersLoad).toBe(0)
+    expect(directory.get('P')?.outstanding).toBe(1)
   })
 
-  it('stores capabilities of known peers and refuses unknown ones', () => {
-    const { table } = harness()
-    table.onConnect(peer('E'))
-    expect(table.setCapabilities('E', { taskTypes: ['embed'] }).capabilities).toEqual({
-      taskTypes: ['embed'],
-    })
-    expect(() => table.setCapabilities('nobody', {})).toThrow(UnknownPeerError)
+  it('skips a neighbour that refused to forward a task type until it announces again or the mark expires', () => {
+    const { directory } = harness()
+    directory.onConnect(peer('R'))
+    directory.onCapabilities(peer('R'), caps())
+    directory.refuseRoute('R', 'ocr', 1_000)
+    expect(directory.routeRefused('R', 'ocr', 1_500)).toBe(true)
+    expect(directory.routeRefused('R', 'embed', 1_500)).toBe(false)
+    expect(directory.routeRefused('R', 'ocr', 3_001)).toBe(false)
+    directory.refuseRoute('R', 'ocr', 1_000)
+    directory.onCapabilities(peer('R'), caps())
+    expect(directory.routeRefused('R', 'ocr', 1_500)).toBe(false)
   })
 
-  it('caps the backoff and keeps jitter within ±20 %', () => {
-    const { table } = harness({ reconnectInitialDelayMs: 1_000, reconnectMaxDelayMs: 30_000 })
-    for (let i = 0; i < 50; i++) {
-      const d0 = table.reconnectDelay(0)
-      expect(d0).toBeGreaterThanOrEqual(800)
-      expect(d0).toBeLessThanOrEqual(1_200)
-      const d10 = table.reconnectDelay(10)
-      expect(d10).toBeGreaterThanOrEqual(24_000)
-      expect(d10).toBeLessThanOrEqual(36_000)
+  it('says whether a peer is reached directly or through a relay, direct first', () => {
+    const { directory, links, events } = harness()
+    const relayed: PeerConnection = {
+      kind: 'relayed',
+      via: 'RELAY',
+      limited: true,
+      remoteAddr: '/ip4/11.8.0.1/tcp/4001/p2p/RELAY/p2p-circuit/p2p/Q',
+      direction: 'outbound',
     }
+    const direct: PeerConnection = {
+      kind: 'direct',
+      limited: false,
+      remoteAddr: '/ip4/11.8.0.7/tcp/4001',
+      direction: 'outbound',
+    }
+    links.set('Q', [relayed])
+    directory.onConnect(peer('Q'))
+    expect(directory.get('Q')?.connection).toEqual(relayed)
+    links.set('Q', [relayed, direct])
+    directory.onConnectionsChanged(peer('Q'))
+    expect(directory.get('Q')?.connection).toEqual(direct)
+    expect(events.map((e) => e.type)).toEqual(['connect', 'update'])
+  })
+
+  it('probes a quiet peer for the requester without marking it failed when it does not answer', async () => {
+    const { directory, rtts } = harness()
+    directory.onConnect(peer('S'))
+    rtts.set('S', 4)
+    expect(await directory.probe('S', 100)).toBe(true)
+    expect(directory.get('S')?.rttMs).toBe(4)
+    rtts.set('S', 'hang')
+    expect(await directory.probe('S', 50)).toBe(false)
+    expect(directory.get('S')?.status).toBe('connected')
+    expect(await directory.probe('nobody', 50)).toBe(false)
+  })
+
+  it('moves a running heartbeat to a new period at once', async () => {
+    vi.useFakeTimers()
+    const { directory, pings } = harness({ heartbeatIntervalMs: 10_000 })
+    directory.onConnect(peer('T'))
+    directory.start()
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(pings).toEqual([])
+    directory.configure({ heartbeatIntervalMs: 200 })
+    expect(directory.settings.heartbeatIntervalMs).toBe(200)
+    await vi.advanceTimersByTimeAsync(450)
+    expect(pings).toEqual(['T', 'T'])
+    directory.stop()
   })
 })

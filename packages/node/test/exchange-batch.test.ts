@@ -176,8 +176,7 @@ describe('batch signatures between nodes that speak minor 2', () => {
     announce.send(encodeFrame(caps.envelope))
     await announce.close()
     await until(
-      () =>
-        provider!.exchange.peers().some((p) => p.peerId === identity.peerId && p.capabilities !== undefined),
+      () => provider!.peers().some((p) => p.peerId === identity.peerId && p.capabilities !== undefined),
       5_000,
       'the old peer announced',
     )

@@ -45,7 +45,7 @@ describe('failover', () => {
     })
     // Resubmitted at once; completion includes the 400 ms of work on the survivor.
     expect(record.finishedAt! - killedAt).toBeLessThan(5_000)
-    expect(requester!.exchange.reputation(victim.peerId).failures).toBeGreaterThan(0)
+    expect(requester!.reputation(victim.peerId).failures).toBeGreaterThan(0)
   })
 
   it('moves on from a provider that never answers, and opens its circuit', async () => {
@@ -68,7 +68,7 @@ describe('failover', () => {
     for (const r of detours) {
       expect(r.attempts[0]).toMatchObject({ peer: silent!.peerId, error: { code: 'ERR_PEER_UNRESPONSIVE' } })
     }
-    expect(requester!.exchange.reputation(silent!.peerId).circuit).toBe('open')
+    expect(requester!.reputation(silent!.peerId).circuit).toBe('open')
   })
 
   it("fails with ERR_RETRIES_EXHAUSTED and every attempt's reason when no peer delivers", async () => {
@@ -109,8 +109,7 @@ describe('failover', () => {
       { target: full!.peerId },
     )
     await until(
-      () =>
-        requester!.exchange.peers().find((p) => p.peerId === full!.peerId)?.capabilities?.load.running === 1,
+      () => requester!.peers().find((p) => p.peerId === full!.peerId)?.capabilities?.load.running === 1,
       5_000,
       'the full peer announcing its load',
     )
@@ -137,7 +136,7 @@ describe('failover', () => {
     expect(record).toMatchObject({ status: 'COMPLETED', output: { text: 'third' } })
     expect(record.attempts[0]?.error?.code).toBe('ERR_BUSY')
     // Busy is capacity, not failure: the reputation is untouched.
-    expect(requester!.exchange.reputation(provider!.peerId).failures).toBe(0)
+    expect(requester!.reputation(provider!.peerId).failures).toBe(0)
     expect((await running.result()).status).toBe('COMPLETED')
     expect((await queued.result()).status).toBe('COMPLETED')
   })
@@ -198,9 +197,15 @@ describe('task outcomes', () => {
     const [requester] = await spawnNodes({}, { backends: [mock()] }, { backends: [mock()] })
     const handle = requester!.exchange.submit({ type: 'mock', input: { fail: true } })
     const record = await handle.result()
-    expect(record).toMatchObject({ status: 'FAILED', error: { code: 'ERR_MOCK_FAILURE' } })
+    // The mock's own code is not a task error code: the task failed on its own terms, and says how.
+    expect(record).toMatchObject({ status: 'FAILED', error: { code: 'ERR_TASK_FAILED', remote: true } })
+    expect(record.error?.message).toMatch(/^ERR_MOCK_FAILURE: /)
     expect(record.attempts).toHaveLength(1)
-    await expect(handle.output()).rejects.toMatchObject({ code: 'ERR_MOCK_FAILURE' })
+    await expect(handle.output()).rejects.toMatchObject({
+      code: 'ERR_TASK_FAILED',
+      remote: true,
+      taskId: handle.id,
+    })
   })
 
   it('rejects input that does not fit the task type, finally', async () => {

@@ -59,7 +59,7 @@ async function link(
   const deadline = Date.now() + 15_000
   while (
     !providers.every((p) =>
-      node.exchange.peers().some((x) => x.peerId === p.peerId && x.capabilities?.taskTypes.includes('sleep')),
+      node.peers().some((x) => x.peerId === p.peerId && x.capabilities?.taskTypes.includes('sleep')),
     )
   ) {
     if (Date.now() > deadline) throw new Error('capabilities did not arrive')

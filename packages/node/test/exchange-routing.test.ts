@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { backoff } from '../src/exchange/attempt.js'
-import {
-  type Candidate,
-  CIRCUIT_FAILURE_THRESHOLD,
-  CIRCUIT_OPEN_MS,
-  cost,
-  pickCandidate,
-  ReputationBook,
-} from '../src/exchange/index.js'
-import { rejectVerdict, resultVerdict, transportVerdict } from '../src/exchange/wire.js'
+import { type Candidate, cost, pickCandidate } from '../src/exchange/index.js'
+import { CIRCUIT_FAILURE_THRESHOLD, CIRCUIT_OPEN_MS } from '../src/peers/constants.js'
+import { ReputationBook } from '../src/peers/reputation.js'
 
 function candidate(peer: string, extra: Partial<Candidate> = {}): Candidate {
   return { peer, concurrency: 4, load: 0, latencyMs: 1, score: 0.9, recentDispatches: 0, ...extra }
@@ -151,38 +144,5 @@ describe('ReputationBook', () => {
     reputation.recordAgreement('p', false)
     expect(reputation.get('p')).toMatchObject({ agreements: 1, disagreements: 1 })
     expect(reputation.get('p').score).toBeLessThan(reputation.get('q').score)
-  })
-})
-
-describe('failure verdicts', () => {
-  it('retries a rejection elsewhere unless it is about the input', () => {
-    expect(rejectVerdict('ERR_BUSY')).toEqual({ kind: 'retry', blame: 'busy' })
-    expect(rejectVerdict('ERR_UNSUPPORTED_TASK')).toMatchObject({ kind: 'retry', blame: 'none' })
-    expect(rejectVerdict('ERR_SHUTTING_DOWN')).toMatchObject({ kind: 'retry', blame: 'none' })
-    expect(rejectVerdict('ERR_INTERNAL')).toEqual({ kind: 'retry', blame: 'failure' })
-    expect(rejectVerdict('ERR_INVALID_INPUT')).toEqual({ kind: 'final' })
-  })
-
-  it("keeps a task's own failure final and retries the provider's", () => {
-    expect(resultVerdict('failed', 'ERR_MOCK_FAILURE')).toEqual({ kind: 'final' })
-    expect(resultVerdict('timeout', 'ERR_TIMEOUT')).toEqual({ kind: 'final' })
-    expect(resultVerdict('failed', 'ERR_WORKER_CRASHED')).toEqual({ kind: 'retry', blame: 'failure' })
-    expect(resultVerdict('failed', 'ERR_SHUTTING_DOWN')).toMatchObject({ kind: 'retry', blame: 'none' })
-    expect(resultVerdict('cancelled', 'ERR_CANCELLED')).toEqual({ kind: 'retry', blame: 'failure' })
-  })
-
-  it('blames a forged answer harder than a lost one', () => {
-    expect(transportVerdict('ERR_BAD_SIGNATURE')).toEqual({ kind: 'retry', blame: 'misbehaviour' })
-    expect(transportVerdict('ERR_RESULT_MISMATCH')).toEqual({ kind: 'retry', blame: 'misbehaviour' })
-    expect(transportVerdict('ERR_PEER_DISCONNECTED')).toEqual({ kind: 'retry', blame: 'failure' })
-  })
-
-  it('sends the second attempt at once and backs off exponentially after that, capped', () => {
-    expect(backoff(2)).toBe(0)
-    for (let i = 0; i < 20; i++) {
-      expect(backoff(3)).toBeGreaterThanOrEqual(160)
-      expect(backoff(3)).toBeLessThanOrEqual(240)
-      expect(backoff(30)).toBeLessThanOrEqual(2400)
-    }
   })
 })

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url'
 import { createTestnet, type TestHost } from '@p2p-ai/testnet'
 import { describe, expect, it } from 'vitest'
 import type { NodeInit } from '../src/create.js'
-import type { ExchangePeer, NetworkTaskRecord } from '../src/exchange/index.js'
+import type { NetworkTaskRecord } from '../src/exchange/index.js'
+import type { PeerInfo } from '../src/peers/types.js'
 import { Host, type HostEvent, tempDir, uniqueServiceTag } from './helpers.js'
 
 const TRUST_HOST = fileURLToPath(new URL('./fixtures/trust-host.mjs', import.meta.url))
@@ -23,15 +24,15 @@ async function ready(host: Host): Promise<{ peerId: string; addresses: string[] 
 /** Asks for the host's peers until `accept` holds, or fails after `timeoutMs`. */
 async function peersUntil(
   host: Host,
-  accept: (p: { connected: string[]; exchange: ExchangePeer[] }) => boolean,
+  accept: (p: { connected: string[]; exchange: PeerInfo[] }) => boolean,
   timeoutMs = 30_000,
-): Promise<{ connected: string[]; exchange: ExchangePeer[] }> {
+): Promise<{ connected: string[]; exchange: PeerInfo[] }> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const asked = Date.now()
     host.send('peers')
     const e = await host.waitFor((ev) => ev.event === 'peers' && ev.at >= asked, 10_000, 'peers')
-    const answer = e as unknown as HostEvent & { connected: string[]; exchange: ExchangePeer[] }
+    const answer = e as unknown as HostEvent & { connected: string[]; exchange: PeerInfo[] }
     if (accept(answer)) return answer
     if (Date.now() > deadline) throw new Error(`peers never matched: ${JSON.stringify(answer.connected)}`)
     await new Promise((r) => setTimeout(r, 250))
@@ -66,10 +67,13 @@ describe('tasks across test hosts in network namespaces (needs root and iproute2
       const ids = await Promise.all(hosts.map(ready))
       const providers = ids.slice(1).map((x) => x.peerId)
       const requester = hosts[0] as Host
-      const knowsAll = ({ exchange }: { exchange: ExchangePeer[] }) =>
+      const knowsAll = ({ exchange }: { exchange: PeerInfo[] }) =>
         providers.every((p) =>
           exchange.some(
-            (x) => x.peerId === p && x.connected && x.capabilities?.taskTypes.includes('where') === true,
+            (x) =>
+              x.peerId === p &&
+              x.status === 'connected' &&
+              x.capabilities?.taskTypes.includes('where') === true,
           ),
         )
       // mDNS makes every pair dial at once; wait until the duplicate connections are sorted out and

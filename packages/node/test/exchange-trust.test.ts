@@ -110,7 +110,7 @@ describe('results that do not verify', () => {
       const refused = records.flatMap((r) => r.attempts)
       expect(refused.length).toBeGreaterThan(0)
       for (const attempt of refused) expect(attempt).toMatchObject({ peer: evil!.peerId, error: { code } })
-      const reputation = requester!.exchange.reputation(evil!.peerId)
+      const reputation = requester!.reputation(evil!.peerId)
       expect(reputation.failures).toBeGreaterThan(0)
       if (forgery !== 'oversize-frame') {
         expect(reputation.misbehaviour).toBeGreaterThan(0)
@@ -152,7 +152,7 @@ describe('requests that do not verify', () => {
   })
 
   it('rejects unsigned requests, unknown task types and replays, and keeps serving the stream', async () => {
-    const { requester, stream, request } = await pair()
+    const { requester, provider, stream, request } = await pair()
     const unsigned = request()
     stream.send({ v: 1, type: 'task.request', payload: unsigned })
     expect(await stream.next()).toMatchObject({
@@ -160,7 +160,8 @@ describe('requests that do not verify', () => {
       payload: { id: unsigned.id, error: { code: 'ERR_INVALID_MESSAGE' } },
     })
     const unknown = request({ taskType: 'no.such.type' })
-    stream.send(sealEnvelope(requester.identity, 'task.request', unknown).envelope)
+    const refused = sealEnvelope(requester.identity, 'task.request', unknown)
+    stream.send(refused.envelope)
     expect(await stream.next()).toMatchObject({
       type: 'task.reject',
       payload: { id: unknown.id, error: { code: 'ERR_UNSUPPORTED_TASK' } },
@@ -178,10 +179,25 @@ describe('requests that do not verify', () => {
       type: 'task.result',
       payload: { id: good.envelope.payload.id, requestHash: good.digest, status: 'completed' },
     })
+    // The same signed request again (a relay that failed over sends it by a second route) joins
+    // the run it names: the same answer, and no second run.
+    const accepted = provider.exchange.providerStats().accepted
     stream.send(good.envelope)
     expect(await stream.next()).toMatchObject({
+      type: 'task.accept',
+      payload: { id: good.envelope.payload.id },
+    })
+    expect(await stream.next()).toMatchObject({
+      type: 'task.result',
+      payload: { id: good.envelope.payload.id, requestHash: good.digest, status: 'completed' },
+    })
+    expect(provider.engine.list({ type: 'mock' })).toHaveLength(1)
+    expect(provider.exchange.providerStats().accepted).toBe(accepted + 1)
+    // A replay that names no run this node knows stays refused.
+    stream.send(refused.envelope)
+    expect(await stream.next()).toMatchObject({
       type: 'task.reject',
-      payload: { id: good.envelope.payload.id, error: { code: 'ERR_REPLAYED_NONCE' } },
+      payload: { id: unknown.id, error: { code: 'ERR_REPLAYED_NONCE' } },
     })
   })
 

@@ -14,7 +14,7 @@ import { createTransport } from '@p2p-ai/transport'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { announceHandler } from '../src/announce.js'
+import { announceHandler } from '../src/announce/receive.js'
 import { type ExchangeNode, rawTaskStream, until } from './fixtures/exchange-harness.js'
 import {
   connected,
@@ -59,7 +59,7 @@ describe('forwarding (docs/protocol.md §2.5)', () => {
     const run = d.engine.get(`${a.peerId}:${record.id}`)
     expect(run?.status).toBe('COMPLETED')
     expect(c.exchange.providerStats()).toMatchObject({ received: 1, accepted: 1, answered: 1 })
-    expect(a.exchange.reputation(b.peerId).successes).toBeGreaterThan(0)
+    expect(a.reputation(b.peerId).successes).toBeGreaterThan(0)
   })
 
   it('keeps a task to connected peers with maxHops 1, and within maxHops otherwise', async () => {
@@ -171,8 +171,8 @@ describe('forwarding (docs/protocol.md §2.5)', () => {
       handle.addEventListener('attempt', (evt) => resolve(evt.detail), { once: true }),
     )
     expect(refused).toMatchObject({ peer: r1.peerId, error: { code: 'ERR_BAD_SIGNATURE' } })
-    expect(a.exchange.reputation(r1.peerId)).toMatchObject({ circuit: 'open' })
-    expect(a.exchange.reputation(r1.peerId).misbehaviour).toBeGreaterThan(0)
+    expect(a.reputation(r1.peerId)).toMatchObject({ circuit: 'open' })
+    expect(a.reputation(r1.peerId).misbehaviour).toBeGreaterThan(0)
 
     // An honest route appears; the task fails over to it.
     await link(r2, p)
@@ -208,8 +208,8 @@ describe('forwarding (docs/protocol.md §2.5)', () => {
     )
     // B reports what it caught (a failed result of its own); B's view of R1 is what suffers.
     expect(refused).toMatchObject({ peer: b.peerId, error: { code: 'ERR_BAD_SIGNATURE' } })
-    expect(b.exchange.reputation(r1.peerId)).toMatchObject({ circuit: 'open' })
-    expect(a.exchange.reputation(b.peerId).misbehaviour).toBe(0)
+    expect(b.reputation(r1.peerId)).toMatchObject({ circuit: 'open' })
+    expect(a.reputation(b.peerId).misbehaviour).toBe(0)
 
     await link(r2, p)
     await link(b, r2)

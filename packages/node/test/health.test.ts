@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { DuplicateHealthCheckError } from '../src/errors.js'
-import { HealthMonitor, type HealthReport, worst } from '../src/health.js'
+import { HealthMonitor, type HealthReport, worst } from '../src/health/monitor.js'
 
 afterEach(() => {
   vi.useRealTimers()

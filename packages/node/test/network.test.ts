@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createNode } from '../src/create.js'
 import { VERSION } from '../src/metadata.js'
-import type { PeerInfo } from '../src/peers.js'
+import type { PeerInfo } from '../src/peers/types.js'
 import { localInit, nextEvent, tempDir, uniqueServiceTag, waitUntil } from './helpers.js'
 
 const FAST = { heartbeat: { intervalMs: 300, timeoutMs: 200 } }
@@ -35,8 +35,12 @@ describe('two nodes on 127.0.0.1', () => {
         expect(entry?.protocols).toContain('/p2p-ai/announce/1.0.0')
       }
       expect(a.metadata().connectedPeers).toBe(1)
-      expect(a.setPeerCapabilities(b.peerId, { taskTypes: ['chunk'] }).capabilities).toEqual({
-        taskTypes: ['chunk'],
+      // Each learns what the other runs from its capability announcement, and how it reaches it.
+      await waitUntil(() => a.peer(b.peerId)?.capabilities !== undefined, 5_000)
+      expect(a.peer(b.peerId)).toMatchObject({
+        capabilities: { taskTypes: expect.arrayContaining(['chunk']) },
+        protocolMinor: 2,
+        connection: { kind: 'direct', limited: false },
       })
     } finally {
       await Promise.all([a.stop(), b.stop()])

@@ -28,7 +28,7 @@ describe('access policy: allowlist', () => {
       .result()
     expect(denied).toMatchObject({ status: 'FAILED', error: { code: 'ERR_ACCESS_DENIED' } })
     // Refused, not held against the provider (it only said no).
-    expect(stranger!.exchange.reputation(provider!.peerId).failures).toBe(0)
+    expect(stranger!.reputation(provider!.peerId).failures).toBe(0)
     // With target 'auto' the stranger looks elsewhere; there is nowhere else.
     const auto = await stranger!.exchange
       .submit({ type: 'mock', input: { text: 'hi' } }, { maxAttempts: 2, waitForPeerMs: 200 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createNode } from '../src/create.js'
-import type { PeerFailure } from '../src/node-types.js'
-import type { PeerInfo } from '../src/peers.js'
+import type { PeerFailure } from '../src/peers/directory.js'
+import type { PeerInfo } from '../src/peers/types.js'
 import { Host, localInit, nextEvent, tempDir, waitUntil } from './helpers.js'
 
 // Short intervals keep the tests quick; the defaults (10 s + 3 s) are pinned in config.test.ts and

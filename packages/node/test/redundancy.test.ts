@@ -6,7 +6,7 @@ import {
   cosineAgreement,
   editDistanceAgreement,
   exactAgreement,
-  NoAgreementError,
+  TaskFailedError,
   tally,
 } from '../src/exchange/index.js'
 import { type ExchangeNode, mesh, mock, until } from './fixtures/exchange-harness.js'
@@ -32,9 +32,7 @@ async function swarmWithLiar(): Promise<[ExchangeNode, ExchangeNode, ExchangeNod
   await mesh(all)
   await until(
     () =>
-      requester!.exchange
-        .peers()
-        .some((p) => p.peerId === l!.peerId && p.capabilities?.taskTypes.includes('mock')),
+      requester!.peers().some((p) => p.peerId === l!.peerId && p.capabilities?.taskTypes.includes('mock')),
     5_000,
     'the liar announcing mock',
   )
@@ -53,15 +51,15 @@ describe('verification by redundancy (redundancy: k)', () => {
     expect(record.redundancy).toMatchObject({ k: 3, required: 2 })
 
     // The third provider finishes after the vote and is still checked against the accepted answer.
-    await until(() => requester.exchange.reputation(l.peerId).disagreements === 1, 5_000, 'liar outvoted')
+    await until(() => requester.reputation(l.peerId).disagreements === 1, 5_000, 'liar outvoted')
     // Nothing failed: the liar's answer verified (it signed it); it is just wrong.
     expect(requester.exchange.tasks.get(record.id)?.attempts).toEqual([])
     expect(requester.exchange.tasks.get(record.id)?.redundancy?.answers).toHaveLength(3)
     for (const honest of [h1, h2]) {
-      expect(requester.exchange.reputation(honest.peerId)).toMatchObject({ agreements: 1, disagreements: 0 })
+      expect(requester.reputation(honest.peerId)).toMatchObject({ agreements: 1, disagreements: 0 })
     }
-    const liarScore = requester.exchange.reputation(l.peerId).score
-    expect(liarScore).toBeLessThan(requester.exchange.reputation(h1.peerId).score / 1.5)
+    const liarScore = requester.reputation(l.peerId).score
+    expect(liarScore).toBeLessThan(requester.reputation(h1.peerId).score / 1.5)
 
     // Routing now avoids it while the honest providers have room.
     for (let i = 0; i < 6; i++) {
@@ -76,8 +74,7 @@ describe('verification by redundancy (redundancy: k)', () => {
     liar(l as ExchangeNode)
     await mesh([requester, h1, l] as ExchangeNode[])
     await until(
-      () =>
-        requester!.exchange.peers().filter((p) => p.capabilities?.taskTypes.includes('mock')).length === 2,
+      () => requester!.peers().filter((p) => p.capabilities?.taskTypes.includes('mock')).length === 2,
       5_000,
       'two providers',
     )
@@ -87,12 +84,11 @@ describe('verification by redundancy (redundancy: k)', () => {
     expect(record.error?.message).toContain(h1!.peerId)
     expect(record.error?.message).toContain(l!.peerId)
     const err = await handle.output().catch((e: unknown) => e)
-    expect(err).toBeInstanceOf(NoAgreementError)
-    expect((err as NoAgreementError).answers.map((a) => a.peer).sort()).toEqual(
-      [h1!.peerId, l!.peerId].sort(),
-    )
-    expect((err as NoAgreementError).answers.every((a) => !a.agreed)).toBe(true)
-    expect(requester!.exchange.reputation(l!.peerId).disagreements).toBe(0)
+    expect(err).toBeInstanceOf(TaskFailedError)
+    expect(err).toMatchObject({ code: 'ERR_NO_AGREEMENT', remote: false })
+    expect((err as TaskFailedError).answers.map((a) => a.peer).sort()).toEqual([h1!.peerId, l!.peerId].sort())
+    expect((err as TaskFailedError).answers.every((a) => !a.agreed)).toBe(true)
+    expect(requester!.reputation(l!.peerId).disagreements).toBe(0)
   })
 
   it('counts a provider that is missing or fails against the majority, never for it', async () => {

@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config/load.js'
+import type { ConfigChange } from '../src/config/reconfigure.js'
 import { createNode } from '../src/create.js'
-import type { ConfigChange } from '../src/node-config.js'
 import { nextEvent, tempDir } from './helpers.js'
 
 function yaml(dataDir: string, level: string, port = 0): string {

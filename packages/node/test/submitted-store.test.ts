@@ -5,7 +5,7 @@ import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { createNode } from '../src/create.js'
 import type { NetworkTaskRecord } from '../src/exchange/index.js'
-import { TaskRegistry, type TrackedTask } from '../src/exchange/task-registry.js'
+import { TaskRegistry, type TrackedTask } from '../src/exchange/request/registry.js'
 import { localInit, tempDir } from './helpers.js'
 
 describe('tasks submitted to the network', () => {
@@ -139,12 +139,14 @@ describe('tasks submitted to the network', () => {
           ...record,
           peer: undefined,
           record: () => record,
+          result: () => Promise.resolve(record),
           halt: () => {},
         } as unknown as TrackedTask
         registry.add(task)
-        registry.finished(task)
       }
-      // Finished records wait a moment and then go to the store together; stop (flush) writes the rest.
+      // The registry learns that each is final as its result settles...
+      await new Promise((resolve) => setImmediate(resolve))
+      // ...then the finished records wait a moment and go to the store together; stop (flush) writes the rest.
       expect(puts).toBe(0)
       await registry.flush()
       expect(puts).toBe(5)

@@ -98,8 +98,7 @@ async function runNode(
       dataDir,
       cliVersion: CLI_VERSION,
       modelsReady,
-      // Redundant runs arrived in the exchange with its agreement vote (ERR_NO_AGREEMENT).
-      redundancy: 'NoAgreementError' in nodeModule,
+      redundancy: true,
       shutdown: () => stopRequested.abort(),
     })
     const token = newToken()

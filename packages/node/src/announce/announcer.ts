@@ -1,8 +1,7 @@
 /**
- * Capability announcements: what this node runs (task types, models with their hashes) and how
- * busy it is (concurrency, running, queued), pushed to every peer that speaks the announce
- * protocol when it connects and again whenever it changes, at most once a second per peer
- * (docs/protocol.md §2.2).
+ * Capability announcements: this node's capabilities (see capabilities.ts), pushed to every peer
+ * that speaks the announce protocol when it connects and again whenever they change, at most once
+ * a second per peer (docs/protocol.md §2.2).
  *
  * Changes are found by polling the engine a few times a second rather than by listening to its
  * task events: a listener would make the engine build an event object for every task, which at
@@ -14,73 +13,15 @@ import {
   ANNOUNCE_PROTOCOL,
   type Capabilities,
   encodeJsonFrame,
-  MAX_CONCURRENCY,
-  MAX_MODELS,
-  MAX_QUEUE_LENGTH,
-  MAX_TASK_TYPES,
-  PROTOCOL_MINOR,
   type ReachEntry,
   type Signer,
   sealEnvelope,
 } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
-import { ANNOUNCE_MIN_INTERVAL_MS, ANNOUNCE_TIMEOUT_MS } from './constants.js'
-
-const TASK_TYPE = /^[a-z][a-z0-9]*(?:[.-][a-z0-9]+)*$/
-const MODEL_ID = /^[A-Za-z0-9._:@/+-]{1,128}$/
-const SHA256 = /^[0-9a-f]{64}$/
-/** How often the engine is looked at for changes. */
-const POLL_MS = 250
-
-/**
- * This node's capabilities as the protocol announces them. Task types and models whose names the
- * wire format cannot carry are left out (they stay usable locally).
- */
-export function capabilitiesOf(
-  engine: TaskEngine,
-  agentVersion: string | undefined,
-  reach?: readonly ReachEntry[],
-): Capabilities {
-  const caps = engine.capabilities()
-  const taskTypes = [...new Set(caps.taskTypes.map((t) => t.name).filter((name) => TASK_TYPE.test(name)))]
-  const models: Capabilities['models'] = []
-  const seen = new Set<string>()
-  for (const model of caps.models) {
-    if (!MODEL_ID.test(model.name) || !SHA256.test(model.sha256) || seen.has(model.name)) continue
-    const types = [...new Set(model.taskTypes.filter((name) => TASK_TYPE.test(name)))].slice(
-      0,
-      MAX_TASK_TYPES,
-    )
-    if (types.length === 0) continue
-    seen.add(model.name)
-    models.push({
-      id: model.name,
-      sha256: model.sha256,
-      taskTypes: types,
-      ...(Number.isSafeInteger(model.sizeBytes) && model.sizeBytes >= 0 ? { bytes: model.sizeBytes } : {}),
-    })
-  }
-  return {
-    protocolMinor: PROTOCOL_MINOR,
-    ...(agentVersion === undefined ? {} : { agentVersion: agentVersion.slice(0, 128) }),
-    taskTypes: taskTypes.slice(0, MAX_TASK_TYPES),
-    models: models.slice(0, MAX_MODELS),
-    concurrency: clamp(caps.concurrency, 1, MAX_CONCURRENCY),
-    load: {
-      running: clamp(caps.running, 0, MAX_CONCURRENCY),
-      queued: clamp(caps.queued, 0, MAX_QUEUE_LENGTH),
-    },
-    ...(reach === undefined || reach.length === 0 ? {} : { reach: [...reach] }),
-  }
-}
-
-/** The first minor version that knows `reach`: older peers get announcements without it. */
-const REACH_MINOR = 1
-
-function clamp(n: number, min: number, max: number): number {
-  return Math.min(max, Math.max(min, Math.round(n)))
-}
+import { capabilitiesOf, REACH_MINOR, withoutReach } from './capabilities.js'
+import { ANNOUNCE_MIN_INTERVAL_MS, ANNOUNCE_POLL_MS, ANNOUNCE_TIMEOUT_MS } from './constants.js'
+import { announceOn } from './send.js'
 
 export interface CapabilityAnnouncerInit {
   transport: Transport
@@ -138,7 +79,7 @@ export class CapabilityAnnouncer {
 
   start(): void {
     this.#stopped = false
-    this.#poll ??= setInterval(() => this.refresh(), POLL_MS)
+    this.#poll ??= setInterval(() => this.refresh(), ANNOUNCE_POLL_MS)
     this.#poll.unref()
   }
 
@@ -235,17 +176,7 @@ export class CapabilityAnnouncer {
     const signal = AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)
     try {
       const stream = await this.#init.transport.dialProtocol(audience.peerId, ANNOUNCE_PROTOCOL, { signal })
-      try {
-        if (!stream.send(sealed.frame)) await stream.onDrain({ signal })
-        await stream.close({ signal })
-        // The receiver closes its side once it processed the announcement.
-        for await (const _ of stream) {
-          // nothing comes back
-        }
-      } catch (err) {
-        stream.abort(err as Error)
-        throw err
-      }
+      await announceOn(stream, sealed.frame, signal)
       audience.sentKey = key
       audience.sentNonce = sealed.nonce
     } catch (err) {
@@ -261,10 +192,4 @@ export class CapabilityAnnouncer {
       }
     }
   }
-}
-
-function withoutReach(caps: Capabilities): Capabilities {
-  if (caps.reach === undefined) return caps
-  const { reach: _, ...base } = caps
-  return base
 }

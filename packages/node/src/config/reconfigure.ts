@@ -1,6 +1,6 @@
-import { FIELDS } from './config/fields.js'
-import { resolveNodeConfig } from './config/load.js'
-import type { NodeConfig, NodeConfigInput } from './config/types.js'
+import { FIELDS } from './fields.js'
+import { resolveNodeConfig } from './load.js'
+import type { NodeConfig, NodeConfigInput } from './types.js'
 
 /** What a reconfiguration did. */
 export interface ConfigChange {

@@ -57,12 +57,6 @@ export const STREAM_OPEN_TIMEOUT_MS = 3_000
  * embed, vectors), so this is the protocol's default, not the small announce limit.
  */
 export const DEFAULT_TASK_MAX_FRAME_BYTES = 4 * 1024 * 1024
-/**
- * Bytes queued for one task stream beyond which writers wait for the muxer to drain. Frames
- * written in the same tick are batched into one `send()` regardless.
- */
-export const WRITE_HIGH_WATER_BYTES = 1024 * 1024
-
 // ---- provider -------------------------------------------------------------------------------
 
 /** `retryAfterMs` sent with `ERR_BUSY` when the engine's queue is full. */
@@ -72,19 +66,7 @@ export const DEFAULT_MAX_TASKS_PER_PEER = 1_024
 /** Progress messages per task per second at most (the engine throttles too; this bounds the wire). */
 export const PROGRESS_MIN_INTERVAL_MS = 100
 
-// ---- capabilities ---------------------------------------------------------------------------
-
-/** Capability announcements to one peer at most once per this period (docs/protocol.md §2.2). */
-export const ANNOUNCE_MIN_INTERVAL_MS = 1_000
-/**
- * Period of the capability check that catches changes no event reports (a backend registered
- * straight on the engine); an unchanged announcement is not resent.
- */
-export const ANNOUNCE_REFRESH_MS = 5_000
-/** Time box of one announcement. */
-export const ANNOUNCE_TIMEOUT_MS = 3_000
-
-// ---- routing and reputation -----------------------------------------------------------------
+// ---- routing -----------------------------------------------------------------
 
 /**
  * Latency at which a peer's score doubles: the PRD asks to prefer peers under 50 ms when there
@@ -95,24 +77,6 @@ export const LATENCY_SCALE_MS = 50
 export const LATENCY_FREE_MS = 10
 /** Routing costs within this fraction of the lowest count as a tie (see router.ts). */
 export const COST_TIE_MARGIN = 0.1
-/** Weight of the newest sample in the latency EWMA. */
-export const LATENCY_EWMA_ALPHA = 0.2
-/** Success and failure counts halve every this many milliseconds (reputation decays). */
-export const REPUTATION_HALF_LIFE_MS = 10 * 60 * 1000
-/** Misbehaviour (forged or mismatched results) is remembered longer than plain failures. */
-export const MISBEHAVIOUR_HALF_LIFE_MS = 60 * 60 * 1000
-/** Prior of the success rate (Laplace smoothing): a new peer starts at 2/3. */
-export const PRIOR_SUCCESSES = 2
-export const PRIOR_FAILURES = 1
-
-// ---- circuit breaker ------------------------------------------------------------------------
-
-/** Consecutive failures that open a peer's circuit (no tasks are routed to it). */
-export const CIRCUIT_FAILURE_THRESHOLD = 3
-/** First open period; doubles on each failure in half-open state, up to the maximum. */
-export const CIRCUIT_OPEN_MS = 30_000
-export const CIRCUIT_MAX_OPEN_MS = 5 * 60 * 1000
-
 // ---- bookkeeping ----------------------------------------------------------------------------
 
 /** Finished tasks kept for `node.tasks` (oldest dropped first). */
@@ -124,12 +88,6 @@ export const CUSTOM_BACKEND_PREFIX = 'task-'
 
 /** Links a task may travel from requester to provider, the first included (a direct request is 1). */
 export const DEFAULT_MAX_HOPS = 10
-/**
- * How long a neighbour that refused to forward a task type (`ERR_NO_ROUTE`, `ERR_TTL_EXPIRED`) is
- * skipped for that type, unless it announces anew before: its route may have come back before its
- * next announcement was due, and then no new announcement ever says so.
- */
-export const ROUTE_REFUSED_MS = 2_000
 /** `retryAfterMs` of a relay that already relays a task with the same id to the same next hop. */
 export const RELAY_ID_BUSY_RETRY_AFTER_MS = 500
 /** Most providers one redundant task runs on. */

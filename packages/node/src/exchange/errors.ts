@@ -1,7 +1,10 @@
 /**
- * Errors of the task exchange. Callers match on `code`; the per-attempt ones also end up in a
- * task's `attempts` list, where they explain a failover.
+ * Errors of the task exchange. Callers match on `code`. A task that fails is one
+ * `TaskFailedError` (from `handle.output()`), whose `code` is one of the task error codes
+ * (`TaskErrorCode`); the per-attempt classes below are how this node's own findings carry their
+ * code until they land in a task's `attempts` list, where they explain a failover.
  */
+import type { TaskErrorCode } from '@p2p-ai/protocol'
 
 /** One try of a task on one peer (or locally), as kept in the task record. */
 export interface AttemptInfo {
@@ -12,7 +15,7 @@ export interface AttemptInfo {
   readonly startedAt: number
   readonly finishedAt?: number
   /** Why the attempt did not produce the task's result; absent for the one that did. */
-  readonly error?: { readonly code: string; readonly message: string }
+  readonly error?: { readonly code: TaskErrorCode; readonly message: string }
 }
 
 /** No connected peer announces the task type (or every one that does is avoided right now). */
@@ -20,20 +23,6 @@ export class NoCapablePeerError extends Error {
   static readonly code = 'ERR_NO_CAPABLE_PEER'
   readonly code = NoCapablePeerError.code
   override readonly name = 'NoCapablePeerError'
-}
-
-/** Every allowed attempt failed; `attempts` says where and why, one entry per attempt. */
-export class RetriesExhaustedError extends Error {
-  static readonly code = 'ERR_RETRIES_EXHAUSTED'
-  readonly code = RetriesExhaustedError.code
-  override readonly name = 'RetriesExhaustedError'
-  readonly attempts: readonly AttemptInfo[]
-
-  constructor(attempts: readonly AttemptInfo[]) {
-    const reasons = attempts.map((a) => `#${a.attempt} ${short(a.peer)}: ${a.error?.code ?? 'unknown'}`)
-    super(`all ${attempts.length} attempts failed (${reasons.join('; ')})`)
-    this.attempts = attempts
-  }
 }
 
 /** The task stream or the connection to the provider closed before the result arrived. */
@@ -124,20 +113,48 @@ export interface RedundantAnswer {
   readonly agreed: boolean
 }
 
+/** A task record's error: its code, why, and whether a provider said so (rather than this node). */
+export interface TaskRecordError {
+  readonly code: TaskErrorCode
+  readonly message: string
+  /** The failure is a provider's own answer (a `task.reject` or a failed `task.result`). */
+  readonly remote?: true
+}
+
 /**
- * A redundant run (`redundancy: k`) ended without a majority of the k providers agreeing;
- * `answers` lists who signed each completed answer.
+ * A task did not complete: what `handle.output()` rejects with. `code` says why (one of the task
+ * error codes, docs/protocol.md §6.2); `attempts` lists every attempt and its own code.
  */
-export class NoAgreementError extends Error {
-  static readonly code = 'ERR_NO_AGREEMENT'
-  readonly code = NoAgreementError.code
-  override readonly name = 'NoAgreementError'
+export class TaskFailedError extends Error {
+  override readonly name = 'TaskFailedError'
+  readonly code: TaskErrorCode
+  readonly taskId: string
+  /** Every attempt, in order, each with why it did not produce the result. */
+  readonly attempts: readonly AttemptInfo[]
+  /** Whether a provider answered this failure (a rejection or a failed result), rather than this node finding it. */
+  readonly remote: boolean
+  /** For `ERR_NO_AGREEMENT`: who signed each completed answer, and whether it agreed with the majority. */
   readonly answers: readonly RedundantAnswer[]
 
-  constructor(message: string, answers: readonly RedundantAnswer[]) {
-    super(message)
+  constructor(
+    taskId: string,
+    error: TaskRecordError,
+    attempts: readonly AttemptInfo[],
+    answers: readonly RedundantAnswer[] = [],
+  ) {
+    super(error.message)
+    this.code = error.code
+    this.taskId = taskId
+    this.attempts = attempts
+    this.remote = error.remote === true
     this.answers = answers
   }
+}
+
+/** The message of `ERR_RETRIES_EXHAUSTED`: each attempt's peer and code. */
+export function exhaustedMessage(attempts: readonly AttemptInfo[]): string {
+  const reasons = attempts.map((a) => `#${a.attempt} ${short(a.peer)}: ${a.error?.code ?? 'unknown'}`)
+  return `all ${attempts.length} attempts failed (${reasons.join('; ')})`
 }
 
 function short(peer: string): string {

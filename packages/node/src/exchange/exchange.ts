@@ -1,41 +1,37 @@
 /**
- * The task exchange of a node: serves the task protocol, sends tasks to peers (or runs them
- * here), picks peers, fails over, keeps reputations and announces capabilities. `createNode`
- * builds one; it can also be built on any libp2p node with `taskExchange(components, init)`.
+ * The task exchange of a node: serves the task protocol, sends tasks to peers (or runs them here),
+ * routes, fails over, and announces this node's capabilities. It reads every fact about peers
+ * from the peer directory it is given. `createNode` builds one; on a bare libp2p node, build a
+ * directory (`peerDirectory` + `attachPeerDirectory`) and then `taskExchange(components, init)`.
  */
-import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import type { ResultStore, TaskEngine } from '@p2p-ai/engine'
 import {
   ANNOUNCE_PROTOCOL,
   type Capabilities,
   InvalidOptionError,
-  type JsonObject,
   newTaskId,
-  type ReplayCache,
-  replayCache,
   type Signer,
   TASK_PROTOCOL,
 } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
-import { AccessPolicy, type AccessPolicyInit } from './access-policy.js'
-import { type AgreementRule, DEFAULT_AGREEMENT_RULES, exactAgreement } from './agreement.js'
-import type { Choice, TaskContext } from './attempt.js'
-import type { CapabilityAnnouncer } from './capabilities.js'
+import { CapabilityAnnouncer } from '../announce/announcer.js'
+import type { PeerDirectory, PeerDirectoryEvents } from '../peers/directory.js'
 import { AccessDeniedError, ExchangeStoppedError } from './errors.js'
-import { type NumericInit, settleInit, type TaskExchangeInit } from './exchange-init.js'
-import { exchangeParts } from './exchange-parts.js'
-import type { Forwarding } from './forwarding.js'
-import type { PeerViews } from './peer-views.js'
-import type { ProviderStats, TaskProvider } from './provider.js'
-import { RedundantTask } from './redundancy.js'
-import { type RegisteredTask, type TaskDefinition, taskBackend } from './register.js'
-import { type PeerReputation, ReputationBook } from './reputation.js'
-import type { TaskRequester } from './requester.js'
-import { NetworkTask } from './task.js'
-import { TaskRegistry } from './task-registry.js'
+import { type NumericInit, settleInit, type TaskExchangeInit } from './init.js'
+import { AttemptLauncher } from './request/launcher.js'
+import { RedundantTask } from './request/redundancy.js'
+import { TaskRegistry } from './request/registry.js'
+import { TaskRequester } from './request/requester.js'
+import { validateSubmission } from './request/submission.js'
+import { NetworkTask } from './request/task.js'
+import { Router } from './route/router.js'
+import { type RegisteredTask, type TaskDefinition, taskBackend } from './serve/custom-tasks.js'
+import { type ProviderStats, TaskProvider } from './serve/provider.js'
+import { AccessPolicy, type AccessPolicyInit } from './trust/access-policy.js'
+import { type AgreementRule, DEFAULT_AGREEMENT_RULES, exactAgreement } from './trust/agreement.js'
+import { type EnvelopeChecks, envelopeChecks } from './trust/checks.js'
 import type { NetworkTaskHandle, SubmitOptions, TaskList, TaskSubmission } from './types.js'
-import { validateSubmission } from './validate.js'
 
 /** What the exchange is built on. */
 export interface TaskExchangeComponents {
@@ -46,9 +42,16 @@ export interface TaskExchangeComponents {
   /** The libp2p node. */
   transport: Transport
   engine: TaskEngine
+  /** Every fact about peers: connections, capabilities, liveness, reputation. */
+  peers: PeerDirectory
   log: Logger
-  /** Heartbeat round-trip time of a peer, when the peer table knows it. */
-  peerRtt?: (peer: string) => number | undefined
+  /**
+   * How envelopes are verified: the node's replay cache and batch cache, shared with the announce
+   * protocol.
+   *
+   * @default built from `init.crypto`
+   */
+  checks?: EnvelopeChecks
   /**
    * Where the final record of every task submitted here is written, so `tasks.get` and
    * `tasks.list` find it for the store's TTL, also after a restart. Its own store, not the
@@ -60,148 +63,159 @@ export interface TaskExchangeComponents {
   submittedStore?: ResultStore
 }
 
-/** A peer as the exchange sees it. */
-export interface ExchangePeer {
-  readonly peerId: string
-  readonly connected: boolean
-  readonly capabilities?: Capabilities
-  /** Tasks of this node outstanding on the peer. */
-  readonly outstanding: number
-  readonly reputation: PeerReputation
+/** Per-call options of `stop`. */
+export interface ExchangeStopOptions {
+  /**
+   * How long tasks submitted here that are still running may take to finish before they fail
+   * with `ERR_EXCHANGE_STOPPED`. New submissions fail at once either way.
+   *
+   * @default 0
+   */
+  drainMs?: number
 }
 
 /** Sends, serves, routes and fails over tasks. See `TaskExchangeComponents` and `TaskExchangeInit`. */
 export class TaskExchange {
   readonly #c: TaskExchangeComponents
   readonly #init: NumericInit
-  readonly #handleAnnounce: boolean
-  readonly #replay: ReplayCache
-  readonly #reputation = new ReputationBook()
-  readonly #provider: TaskProvider
-  readonly #requester: TaskRequester
-  readonly #announcer: CapabilityAnnouncer
-  readonly #views: PeerViews
-  readonly #tasks: TaskRegistry
-  readonly #stop = new AbortController()
-  readonly #context: TaskContext
-  readonly #detach: Array<() => void> = []
   readonly #policy: AccessPolicy
-  readonly #forwarding: Forwarding
+  readonly #router: Router
+  readonly #launcher: AttemptLauncher
+  readonly #requester: TaskRequester
+  readonly #provider: TaskProvider
+  readonly #announcer: CapabilityAnnouncer
+  readonly #tasks: TaskRegistry
   /** Agreement rules set here (`setAgreementRule`, `registerTask`), by task type. */
   readonly #rules = new Map<string, AgreementRule>()
-  /** Protocol minor each peer announced. */
-  readonly #minors = new Map<string, number>()
-  #localTypes: ReadonlySet<string> = new Set()
-  #localTypesAt = Number.NEGATIVE_INFINITY
+  readonly #detach: Array<() => void> = []
   #started = false
+  #stopped = false
 
   constructor(components: TaskExchangeComponents, init: TaskExchangeInit = {}) {
     this.#c = components
     this.#init = settleInit(init)
-    this.#policy = new AccessPolicy(components.peerId, init.access)
-    this.#handleAnnounce = init.handleAnnounce ?? false
-    this.#replay = replayCache()
-    const parts = exchangeParts(components, init, this.#init, {
-      replay: this.#replay,
-      reputation: this.#reputation,
+    const { peerId: self, signer, transport, engine, peers: directory, log } = components
+    const checks =
+      components.checks ?? envelopeChecks(init.crypto === undefined ? {} : { crypto: init.crypto })
+    this.#policy = new AccessPolicy(self, init.access)
+    this.#router = new Router({
+      self,
+      directory,
+      engine,
       policy: this.#policy,
-      peerMinor: (peer) => this.#minors.get(peer),
-      runsLocally: (type) => this.#runsLocally(type),
-      started: () => this.#started,
+      maxHops: this.#init.maxHops,
+      relay: init.relay ?? true,
     })
-    this.#provider = parts.provider
-    this.#requester = parts.requester
-    this.#forwarding = parts.forwarding
-    this.#announcer = parts.announcer
-    this.#views = parts.views
-    this.#tasks = new TaskRegistry(
-      this.#init.taskHistory,
-      components.submittedStore === undefined
-        ? undefined
-        : { store: components.submittedStore, log: components.log },
-    )
-    const stopSignal = this.#stop.signal
-    this.#context = {
-      get stopped() {
-        return stopSignal.aborted
-      },
-      self: components.peerId,
-      signer: components.signer,
+    this.#requester = new TaskRequester({
+      transport,
+      directory,
+      signer,
+      checks,
+      log,
+      maxFrameBytes: this.#init.maxFrameBytes,
+      streamIdleMs: this.#init.streamIdleMs,
+      livenessIdleMs: this.#init.livenessIdleMs,
+      livenessTimeoutMs: this.#init.livenessTimeoutMs,
+    })
+    this.#launcher = new AttemptLauncher({
+      self,
+      signer,
+      engine,
       requester: this.#requester,
-      engine: components.engine,
-      reputation: this.#reputation,
+      directory,
+      policy: this.#policy,
       acceptTimeoutMs: this.#init.acceptTimeoutMs,
       maxFrameBytes: this.#init.maxFrameBytes,
-      log: components.log,
-      allows: (peer) => this.#policy.allows(peer),
-      routeRefused: (peer, type) => this.#forwarding.routeRefused(peer, type),
-      choose: (task, tried) => this.#choose(task, tried),
-      finished: (task) => this.#tasks.finished(task),
-    }
+    })
+    this.#provider = new TaskProvider({
+      self,
+      engine,
+      signer,
+      checks,
+      directory,
+      log,
+      maxFrameBytes: this.#init.maxFrameBytes,
+      maxTasksPerPeer: this.#init.maxTasksPerPeer,
+      persist: init.storeServedTasks === true ? 'background' : 'memory',
+      router: this.#router,
+      launcher: this.#launcher,
+      admit: (sender, requester) => this.#policy.admit(sender, requester),
+    })
+    this.#announcer = new CapabilityAnnouncer({
+      transport,
+      signer,
+      engine,
+      log,
+      ...(init.agentVersion === undefined ? {} : { agentVersion: init.agentVersion }),
+      // Nothing is reachable before start (no neighbours yet).
+      reach: () => (this.#started ? this.#router.reach() : []),
+      peerMinor: (peer) => directory.record(peer)?.protocolMinor,
+    })
+    this.#tasks = new TaskRegistry(
+      this.#init.taskHistory,
+      components.submittedStore === undefined ? undefined : { store: components.submittedStore, log },
+    )
   }
 
-  /** Registers the task protocol and starts announcing capabilities. */
+  /** Registers the task protocol and starts announcing capabilities to every peer that speaks the announce protocol. */
   async start(): Promise<void> {
     if (this.#started) return
     this.#started = true
-    const t = this.#c.transport
-    await t.handle(TASK_PROTOCOL, this.#provider.handler, { runOnLimitedConnection: false })
-    if (this.#handleAnnounce) {
-      const { announceHandler } = await import('../announce.js')
-      await t.handle(
-        ANNOUNCE_PROTOCOL,
-        announceHandler({
-          replayCache: this.#replay,
-          log: this.#c.log,
-          onGoodbye: (connection) => this.onGoodbye(connection.remotePeer.toString()),
-          onCapabilities: (connection, caps) => this.onCapabilities(connection.remotePeer.toString(), caps),
-        }),
-      )
+    const { transport, peers } = this.#c
+    await transport.handle(TASK_PROTOCOL, this.#provider.handler, { runOnLimitedConnection: false })
+    const onCapabilities = (evt: PeerDirectoryEvents['peer:capabilities']): void =>
+      this.#announcer.peerAnnounced(evt.detail.peerId)
+    const onRemove = (evt: PeerDirectoryEvents['peer:remove']): void =>
+      this.#announcer.removePeer(evt.detail.peerId)
+    const onFailed = (evt: PeerDirectoryEvents['peer:failed']): void =>
+      this.#announcer.removePeer(evt.detail.peer.peerId)
+    const onUpdate = (evt: PeerDirectoryEvents['peer:update']): void => {
+      const peer = peers.record(evt.detail.peerId)
+      if (peer !== undefined && evt.detail.protocols.includes(ANNOUNCE_PROTOCOL))
+        this.#announcer.addPeer(peer.id)
     }
-    const onConnect = (evt: CustomEvent<PeerId>): void => this.#views.connected(evt.detail)
-    const onDisconnect = (evt: CustomEvent<PeerId>): void => {
-      this.#views.disconnected(evt.detail.toString())
-      this.#announcer.removePeer(evt.detail.toString())
-    }
-    const onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
-      if (evt.detail.protocols.includes(ANNOUNCE_PROTOCOL)) this.#announcer.addPeer(evt.detail.peerId)
-    }
-    t.addEventListener('peer:connect', onConnect)
-    t.addEventListener('peer:disconnect', onDisconnect)
-    t.addEventListener('peer:identify', onIdentify)
+    peers.addEventListener('peer:capabilities', onCapabilities)
+    peers.addEventListener('peer:remove', onRemove)
+    peers.addEventListener('peer:failed', onFailed)
+    peers.addEventListener('peer:update', onUpdate)
     this.#detach.push(() => {
-      t.removeEventListener('peer:connect', onConnect)
-      t.removeEventListener('peer:disconnect', onDisconnect)
-      t.removeEventListener('peer:identify', onIdentify)
+      peers.removeEventListener('peer:capabilities', onCapabilities)
+      peers.removeEventListener('peer:remove', onRemove)
+      peers.removeEventListener('peer:failed', onFailed)
+      peers.removeEventListener('peer:update', onUpdate)
     })
-    for (const connection of t.getConnections()) this.#views.connected(connection.remotePeer)
-    // Peers identified before we listened: announce to every connected one that speaks the protocol.
-    for (const connection of t.getConnections()) {
-      const peer = await t.peerStore.get(connection.remotePeer).catch(() => undefined)
-      if (peer?.protocols.includes(ANNOUNCE_PROTOCOL) === true) this.#announcer.addPeer(connection.remotePeer)
+    // Peers identified before we listened.
+    for (const peer of peers.list()) {
+      const record = peers.record(peer.peerId)
+      if (record !== undefined && peer.protocols.includes(ANNOUNCE_PROTOCOL))
+        this.#announcer.addPeer(record.id)
     }
     this.#requester.start()
     this.#announcer.start()
   }
 
   /**
-   * Stops: new requests from peers are refused (`ERR_SHUTTING_DOWN`), tasks submitted here and not
-   * finished fail with `ERR_EXCHANGE_STOPPED` (their providers are told to cancel), outbound
+   * Stops: new requests from peers are refused (`ERR_SHUTTING_DOWN`) and new submissions fail
+   * with `ERR_EXCHANGE_STOPPED`. Tasks submitted here that are still running get `drainMs` to
+   * finish, then fail with `ERR_EXCHANGE_STOPPED` (their providers are told to cancel); outbound
    * streams close. Tasks accepted from peers keep running until the engine stops; the protocol
-   * handlers stay registered until the transport stops. Resolves once the final records of the
-   * tasks finished so far are in `submittedStore`.
+   * handlers stay registered until the transport stops, so a request arriving meanwhile gets a
+   * coded `ERR_SHUTTING_DOWN` rather than a failed protocol negotiation. Resolves once the final
+   * records of the tasks finished so far are in `submittedStore`, with how many were cut short.
    */
-  async stop(): Promise<void> {
-    if (this.#stop.signal.aborted) return
+  async stop(options: ExchangeStopOptions = {}): Promise<{ readonly tasksCancelled: number }> {
+    if (this.#stopped) return { tasksCancelled: 0 }
+    this.#stopped = true
     this.#provider.stopAccepting()
-    this.#stop.abort(new ExchangeStoppedError('the exchange stopped'))
-    for (const task of this.#tasks.active()) task.halt()
     this.#announcer.stop()
+    const drainMs = options.drainMs ?? 0
+    if (drainMs > 0 && this.#tasks.pending > 0) await this.#tasks.settled(drainMs)
+    const unfinished = this.#tasks.active()
+    for (const task of unfinished) task.halt()
     this.#requester.stop(new ExchangeStoppedError('the exchange stopped'))
     for (const detach of this.#detach.splice(0)) detach()
     await this.#tasks.flush()
-    // The task handler stays registered: a request arriving now gets a coded ERR_SHUTTING_DOWN
-    // (and its requester moves on at once) rather than a failed protocol negotiation.
+    return { tasksCancelled: unfinished.length }
   }
 
   /**
@@ -223,11 +237,17 @@ export class TaskExchange {
     // A generated id is fresh: only an id the caller chose can name an earlier run.
     const existing = this.#tasks.existing(spec.id, spec.type, task.id !== undefined)
     if (existing !== undefined) return existing as NetworkTaskHandle<Output>
-    const settled = { ...spec, input: spec.input as JsonObject }
+    const { peerId: self, peers, log } = this.#c
     const handle =
       spec.redundancy > 1
-        ? new RedundantTask(settled, this.#context, this.#ruleFor(spec.type, options.agreement))
-        : new NetworkTask(settled, this.#context)
+        ? new RedundantTask(spec, this.#ruleFor(spec.type, options.agreement), {
+            self,
+            chooser: this.#router,
+            launcher: this.#launcher,
+            book: peers.book,
+            log,
+          })
+        : new NetworkTask(spec, this.#router, this.#launcher, log)
     this.#tasks.add(handle)
     if (options.signal !== undefined) {
       const signal = options.signal
@@ -240,7 +260,8 @@ export class TaskExchange {
         void handle.result().then(() => signal.removeEventListener('abort', onAbort))
       }
     }
-    void handle.run()
+    if (this.#stopped) handle.halt()
+    else void handle.run()
     return handle as NetworkTaskHandle<Output>
   }
 
@@ -254,25 +275,16 @@ export class TaskExchange {
     const backend = taskBackend(definition)
     this.#c.engine.backends.register(backend, { placement: 'main' })
     if (definition.agreement !== undefined) this.#rules.set(definition.name, definition.agreement)
-    this.#localTypesAt = Number.NEGATIVE_INFINITY
+    this.#router.localChanged()
     this.#announcer.refresh()
-    this.#views.refreshLocal()
     return {
       name: definition.name,
       unregister: async () => {
         await this.#c.engine.backends.unregister(backend.name)
-        this.#localTypesAt = Number.NEGATIVE_INFINITY
+        this.#router.localChanged()
         this.#announcer.refresh()
-        this.#views.refreshLocal()
       },
     }
-  }
-
-  /** A peer announced its capabilities (called by the node's announce handler). */
-  onCapabilities(peer: string, capabilities: Capabilities): void {
-    this.#views.capabilities(peer, capabilities)
-    this.#minors.set(peer, capabilities.protocolMinor)
-    this.#announcer.peerAnnounced(peer)
   }
 
   /**
@@ -300,32 +312,9 @@ export class TaskExchange {
     this.#policy.set(init)
   }
 
-  /** A peer said goodbye: no more tasks go to it. */
-  onGoodbye(peer: string): void {
-    this.#views.leaving(peer)
-  }
-
   /** What this node announces. */
   capabilities(): Capabilities {
     return this.#announcer.current
-  }
-
-  /** A peer's reputation (neutral for a peer never used). */
-  reputation(peer: string): PeerReputation {
-    return this.#reputation.get(peer)
-  }
-
-  /**
-   * Records whether a peer's result agreed with other providers' results for the same task
-   * (verification by redundancy feeds this).
-   */
-  recordAgreement(peer: string, agreed: boolean): void {
-    this.#reputation.recordAgreement(peer, agreed)
-  }
-
-  /** Peers known to the exchange, with capabilities, outstanding tasks and reputation. */
-  peers(): ExchangePeer[] {
-    return this.#views.list()
   }
 
   /** Counters of the serving side. */
@@ -333,22 +322,8 @@ export class TaskExchange {
     return this.#provider.stats()
   }
 
-  #choose(task: NetworkTask, tried: ReadonlySet<string>): Choice | undefined {
-    return this.#views.choose(task.spec, tried)
-  }
-
   #ruleFor(type: string, given: AgreementRule | undefined): AgreementRule {
     return given ?? this.#rules.get(type) ?? DEFAULT_AGREEMENT_RULES[type] ?? exactAgreement
-  }
-
-  /** Whether the engine runs `type`: read at most every 250 ms (forwards ask on every request). */
-  #runsLocally(type: string): boolean {
-    const now = performance.now()
-    if (now - this.#localTypesAt > 250) {
-      this.#localTypes = new Set(this.#c.engine.capabilities().taskTypes.map((t) => t.name))
-      this.#localTypesAt = now
-    }
-    return this.#localTypes.has(type)
   }
 }
 

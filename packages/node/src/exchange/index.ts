@@ -1,8 +1,22 @@
 /**
- * The task exchange: serving and sending tasks over the network, routing, failover, reputation,
- * capability announcements and custom task types. Re-exported by the package index.
+ * The task exchange: serving and sending tasks over the network, routing, failover, custom task
+ * types and verification by redundancy. Re-exported by the package index.
  */
-export { type AccessMode, AccessPolicy, type AccessPolicyInit } from './access-policy.js'
+export * from './constants.js'
+export * from './errors.js'
+export {
+  type ExchangeStopOptions,
+  TaskExchange,
+  type TaskExchangeComponents,
+  taskExchange,
+} from './exchange.js'
+export { type AttemptEnd, FAILURE_POLICY, type Verdict, verdictOf } from './failures.js'
+export type { TaskExchangeInit } from './init.js'
+export { type Candidate, cost, hasFreeSlot, pickCandidate } from './route/cost.js'
+export { FORWARDING_MINOR, type Route, type RouteSpec } from './route/router.js'
+export type { RegisteredTask, TaskDefinition, TaskRunContext } from './serve/custom-tasks.js'
+export type { ProviderStats } from './serve/provider.js'
+export { type AccessMode, AccessPolicy, type AccessPolicyInit } from './trust/access-policy.js'
 export {
   type AgreementRule,
   cosineAgreement,
@@ -11,15 +25,6 @@ export {
   exactAgreement,
   type Tally,
   tally,
-} from './agreement.js'
-export { capabilitiesOf } from './capabilities.js'
-export * from './constants.js'
-export * from './errors.js'
-export { type ExchangePeer, TaskExchange, type TaskExchangeComponents, taskExchange } from './exchange.js'
-export type { TaskExchangeInit } from './exchange-init.js'
-export { FORWARDING_MINOR, type RelayHandle, type RelayUpstream } from './forwarding.js'
-export type { ProviderStats } from './provider.js'
-export type { RegisteredTask, TaskDefinition, TaskRunContext } from './register.js'
-export { type CircuitState, type FailureKind, type PeerReputation, ReputationBook } from './reputation.js'
-export { type Candidate, cost, hasFreeSlot, pickCandidate } from './router.js'
+} from './trust/agreement.js'
+export { type EnvelopeChecks, envelopeChecks } from './trust/checks.js'
 export type * from './types.js'

@@ -3,7 +3,6 @@
  * fast, before anything is built.
  */
 import { InvalidOptionError, MAX_FORWARD_HOPS, type OpenEnvelopeOptions } from '@p2p-ai/protocol'
-import type { AccessPolicyInit } from './access-policy.js'
 import {
   DEFAULT_ACCEPT_TIMEOUT_MS,
   DEFAULT_MAX_ATTEMPTS,
@@ -16,6 +15,7 @@ import {
   LIVENESS_IDLE_MS,
   LIVENESS_PING_TIMEOUT_MS,
 } from './constants.js'
+import type { AccessPolicyInit } from './trust/access-policy.js'
 
 /** Construction options of the exchange. */
 export interface TaskExchangeInit {
@@ -84,13 +84,6 @@ export interface TaskExchangeInit {
   taskHistory?: number
   /** Announced in capabilities, e.g. `p2p-ai/0.1.0`. */
   agentVersion?: string
-  /**
-   * Handle the announce protocol here (capabilities from peers). `createNode` leaves this to the
-   * node, which forwards capabilities with `onCapabilities`; a bare libp2p node needs it.
-   *
-   * @default false
-   */
-  handleAnnounce?: boolean
   /** Ed25519 implementation for verifying envelopes. @default the protocol's */
   crypto?: OpenEnvelopeOptions['crypto']
   /**
@@ -117,10 +110,7 @@ export interface TaskExchangeInit {
 }
 
 export type NumericInit = Required<
-  Omit<
-    TaskExchangeInit,
-    'agentVersion' | 'crypto' | 'handleAnnounce' | 'relay' | 'access' | 'storeServedTasks'
-  >
+  Omit<TaskExchangeInit, 'agentVersion' | 'crypto' | 'relay' | 'access' | 'storeServedTasks'>
 >
 
 /** The numeric options with their defaults, validated (throws `ERR_INVALID_OPTION`). */

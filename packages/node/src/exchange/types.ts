@@ -4,8 +4,8 @@
  */
 import type { TaskTimings } from '@p2p-ai/protocol'
 import type { TypedEventTarget } from 'main-event'
-import type { AgreementRule } from './agreement.js'
-import type { AttemptInfo, RedundantAnswer } from './errors.js'
+import type { AttemptInfo, RedundantAnswer, TaskRecordError } from './errors.js'
+import type { AgreementRule } from './trust/agreement.js'
 
 /** Where a task runs: chosen by the network (`'auto'`), on this node (`'local'`), or on one peer (its PeerId). */
 export type TaskTarget = 'auto' | 'local' | (string & {})
@@ -163,7 +163,7 @@ export interface NetworkTaskRecord<Output = unknown> {
   /** Only when `COMPLETED`: the output, from a result verified against the request. */
   readonly output?: Output
   /** When not completed: why (for `ERR_RETRIES_EXHAUSTED`, `attempts` has each attempt's reason). */
-  readonly error?: { readonly code: string; readonly message: string }
+  readonly error?: TaskRecordError
   /** Every attempt so far, in order. */
   readonly attempts: readonly AttemptInfo[]
   /** The provider's own timings of the attempt that produced the result. */
@@ -188,7 +188,7 @@ export interface NetworkTaskHandle<Output = unknown> extends TypedEventTarget<Ne
   record(): NetworkTaskRecord<Output>
   /** Resolves with the final record, whatever the outcome (check `status`). Never rejects. */
   result(): Promise<NetworkTaskRecord<Output>>
-  /** Resolves with the output, or rejects with the task's coded error. */
+  /** Resolves with the output, or rejects with a `TaskFailedError` (its `code` says why). */
   output(): Promise<Output>
   /** Cancels the task (telling the provider) unless it already finished; returns whether it did. */
   cancel(reason?: string): boolean

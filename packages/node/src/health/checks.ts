@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { stat, statfs } from 'node:fs/promises'
 import type { TaskEngine } from '@p2p-ai/engine'
 import type { Transport } from '@p2p-ai/transport'
-import type { HealthCheck, HealthCheckResult } from './health.js'
+import type { HealthCheck, HealthCheckResult } from './monitor.js'
 
 /** Free space below which the store reports `degraded`. */
 export const LOW_DISK_BYTES = 100 * 1024 * 1024

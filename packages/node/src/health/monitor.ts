@@ -1,5 +1,5 @@
-import { DEFAULT_HEALTH_CHECK_TIMEOUT_MS, DEFAULT_HEALTH_INTERVAL_MS } from './constants.js'
-import { DuplicateHealthCheckError, HealthCheckTimeoutError } from './errors.js'
+import { DEFAULT_HEALTH_CHECK_TIMEOUT_MS, DEFAULT_HEALTH_INTERVAL_MS } from '../constants.js'
+import { DuplicateHealthCheckError, HealthCheckTimeoutError } from '../errors.js'
 
 /** `degraded`: working, but something needs attention (slow, nearly full, no peers to reach). */
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy'

@@ -50,6 +50,12 @@ export interface PeerReputation {
   readonly score: number
 }
 
+/**
+ * What a failed attempt says about the peer that was asked (the failure policy table decides it
+ * by error code): nothing, that it is at capacity, that it failed, or that it lied.
+ */
+export type Blame = 'none' | 'busy' | 'failure' | 'misbehaviour'
+
 /** What an attempt's failure says about the peer. */
 export type FailureKind =
   /** It did not do its part: disconnected, unresponsive, internal error. Counts towards the circuit. */
@@ -159,6 +165,16 @@ export class ReputationBook {
     entry.busyUntil = Math.max(entry.busyUntil, this.#now() + Math.max(0, retryAfterMs))
     entry.trialInFlight = false
     entry.snapshot = undefined
+  }
+
+  /**
+   * Records a failed attempt by what it says about the peer; `retryAfterMs` is the peer's own
+   * estimate for `busy`.
+   */
+  recordBlame(peer: string, blame: Blame, retryAfterMs: number): void {
+    if (blame === 'busy') this.recordBusy(peer, retryAfterMs)
+    else if (blame === 'none') this.recordNeutral(peer)
+    else this.recordFailure(peer, blame)
   }
 
   /** The attempt ended without telling anything about the peer (we cancelled it). */

@@ -138,7 +138,7 @@ async function p2pClient(server: Server, dataDir: string, storeSubmittedTasks = 
   await node.connect(server.info.address)
   const target = server.info.peerId as string
   const deadline = Date.now() + 10_000
-  while (!node.exchange.peers().some((p) => p.peerId === target && p.capabilities !== undefined)) {
+  while (!node.peers().some((p) => p.peerId === target && p.capabilities !== undefined)) {
     if (Date.now() > deadline) throw new Error('no capabilities from the p2p-ai server')
     await new Promise((resolve) => setTimeout(resolve, 10))
   }

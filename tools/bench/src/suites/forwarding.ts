@@ -216,7 +216,7 @@ export default defineSuite<State>({
       await node.connect(neighbour.address)
       await until(
         () =>
-          node.exchange
+          node
             .peers()
             .some(
               (p) =>

@@ -250,9 +250,7 @@ export default defineSuite<State>({
       const peerId = started.info.peerId
       const deadline = Date.now() + 20_000
       while (
-        !node.exchange
-          .peers()
-          .some((p) => p.peerId === peerId && p.capabilities?.taskTypes.includes('embed') === true)
+        !node.peers().some((p) => p.peerId === peerId && p.capabilities?.taskTypes.includes('embed') === true)
       ) {
         if (Date.now() > deadline) throw new Error('no embed capability from the provider')
         await new Promise((resolve) => setTimeout(resolve, 10))

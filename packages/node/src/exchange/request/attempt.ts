@@ -1,149 +1,317 @@
 /**
- * One attempt of a task on a peer: the signed request (or forward) it sends, and the pending
- * attempt that turns the provider's answers into the attempt's outcome. The task's state stays in
- * the task; the attempt reports to it through `RemoteAttemptHooks`.
+ * One attempt of a task: on a peer (a signed request, or a forward through a neighbour), or on
+ * this node's engine. An attempt owns everything about itself: its request, its deadlines, what it
+ * says about the peer (reputation, refused routes) and the outcome it settles with, once. Tasks,
+ * redundant runs and relays start attempts and follow them; they never do an attempt's
+ * bookkeeping.
  */
 import type { PeerId } from '@libp2p/interface'
-import {
-  createTaskRequest,
-  encodeJsonFrame,
-  FrameTooLargeError,
-  MAX_SIGNATURE_JSON_BYTES,
-  prepareEnvelope,
-  sealForward,
-  sealPrepared,
-  TASK_ERROR_CODES,
-  type TaskResult,
+import type { TaskHandle, TaskRecord } from '@p2p-ai/engine'
+import type {
+  PreparedEnvelope,
+  SignedEnvelope,
+  TaskAccept,
+  TaskErrorCode,
+  TaskProgress,
+  TaskReject,
+  TaskResult,
+  TaskTimings,
 } from '@p2p-ai/protocol'
-import { type AttemptOutcome, codeOf, failedResult, type TaskContext, type TaskSpec } from './attempt.js'
-import { RESULT_GRACE_MS } from './constants.js'
-import { InvalidTaskError } from './errors.js'
-import type { PendingAttempt } from './requester.js'
-import type { NetworkTaskProgress } from './types.js'
-import { rejectVerdict, transportVerdict } from './wire.js'
+import type { PeerDirectory } from '../../peers/directory.js'
+import { BUSY_RETRY_AFTER_MS } from '../constants.js'
+import { type AttemptEnd, remoteCode, taskErrorOf, type Verdict, verdictOf } from '../failures.js'
+import type { NetworkTaskProgress } from '../types.js'
 
-/** Where a remote attempt goes. */
-export interface RemoteTarget {
-  readonly peer: string
-  readonly peerId: PeerId
-  /** Send a `task.forward` (the peer relays it towards a provider) rather than a request. */
-  readonly forward: boolean
-}
-
-/** How a remote attempt reports to its task. */
-export interface RemoteAttemptHooks {
-  /** Whether the task is final already (cancelled, halted). */
-  finished(): boolean
-  /** The provider accepted the task: running at once (queue position 0) or queued. */
+/** What an attempt tells whoever follows it (a task, a relay). */
+export interface AttemptObserver {
+  /** The provider took the task: running at once (queue position 0) or queued. */
   accepted(queuePosition: number | undefined): void
   progress(progress: NetworkTaskProgress): void
-  /** A verified result for the task; `provider` signed it (forwarded attempts only). */
-  result(result: TaskResult, provider: string | undefined): void
-  /** The attempt is ready to go: the task keeps it (to cancel it, or `settle` it early) and sends it. */
-  dispatch(attempt: PendingAttempt, settle: (outcome: AttemptOutcome) => void): void
-  /** The attempt ended. */
-  settled(attempt: PendingAttempt): void
 }
 
-/** Runs one attempt of the task `spec` on `target`; resolves with how it ended, never rejects. */
-export function runRemote(
-  spec: TaskSpec,
-  ctx: TaskContext,
-  submittedAt: number,
-  target: RemoteTarget,
-  hooks: RemoteAttemptHooks,
-): Promise<AttemptOutcome> {
-  const { peer, forward } = target
-  let request: PendingAttempt['request']
-  let frame: PendingAttempt['frame']
-  try {
-    const prepared = prepareEnvelope(
-      ctx.signer,
-      'task.request',
-      createTaskRequest({
-        requester: ctx.self,
-        taskType: spec.type,
-        input: spec.input,
-        id: spec.id,
-        priority: spec.priority,
-        timeoutMs: spec.timeoutMs,
-        createdAt: submittedAt,
+/** How an attempt ended. */
+export type AttemptOutcome =
+  | {
+      readonly kind: 'completed'
+      readonly output: unknown
+      readonly timings: TaskTimings | undefined
+      /** Who signed the result: for a forwarded attempt, the node that ran it. */
+      readonly signer: string | undefined
+      /** The signed result's frame body as it arrived, to pass on unchanged (relays). */
+      readonly body: Uint8Array | undefined
+    }
+  | {
+      readonly kind: 'failed'
+      readonly code: TaskErrorCode
+      readonly message: string
+      readonly end: AttemptEnd
+      readonly verdict: Verdict
+      /** The task's status if this failure is final. */
+      readonly status: 'FAILED' | 'TIMEOUT' | 'CANCELLED'
+      readonly retryAfterMs?: number
+      /** The peer's failed result's frame body as it arrived, to pass on unchanged (relays). */
+      readonly body?: Uint8Array
+    }
+  /** Withdrawn by whoever started it (the task was cancelled, or finished another way). */
+  | { readonly kind: 'withdrawn' }
+
+type Failure = Extract<AttemptOutcome, { kind: 'failed' }>
+
+/** Common to every attempt: an outcome, settled once, and someone following it. */
+export abstract class Attempt {
+  /** Who runs it: a peer's PeerId (the neighbour, for a forward), or this node's own. */
+  readonly peer: string
+  readonly startedAt = Date.now()
+  readonly done: Promise<AttemptOutcome>
+  #settle!: (outcome: AttemptOutcome) => void
+  #outcome: AttemptOutcome | undefined
+  #observer: AttemptObserver | undefined
+
+  constructor(peer: string) {
+    this.peer = peer
+    this.done = new Promise((resolve) => {
+      this.#settle = resolve
+    })
+  }
+
+  get settled(): boolean {
+    return this.#outcome !== undefined
+  }
+
+  /** Follows the attempt's accept and progress. */
+  observe(observer: AttemptObserver): void {
+    this.#observer = observer
+  }
+
+  /** Stops the attempt: its answer, if one still comes, is ignored; the worker is told to stop. */
+  abstract withdraw(reason: string): void
+
+  protected get observer(): AttemptObserver | undefined {
+    return this.#outcome === undefined ? this.#observer : undefined
+  }
+
+  /** Settles once; later calls are ignored. Returns whether this call settled it. */
+  protected settle(outcome: AttemptOutcome): boolean {
+    if (this.#outcome !== undefined) return false
+    this.#outcome = outcome
+    this.#settle(outcome)
+    return true
+  }
+}
+
+function failure(
+  code: TaskErrorCode,
+  message: string,
+  end: AttemptEnd,
+  extra: { retryAfterMs?: number; body?: Uint8Array } = {},
+): Failure {
+  const status = code === 'ERR_TIMEOUT' ? 'TIMEOUT' : code === 'ERR_CANCELLED' ? 'CANCELLED' : 'FAILED'
+  return { kind: 'failed', code, message, end, verdict: verdictOf(code, end), status, ...extra }
+}
+
+/** A request a result is checked against: its digest is final whether it is signed yet or not. */
+export type RequestRef = SignedEnvelope<'task.request'> | PreparedEnvelope<'task.request'>
+
+/** A result envelope that verified: its signer, and its frame body as it arrived (to pass on unchanged). */
+export interface VerifiedResult {
+  readonly from: string
+  readonly body: Uint8Array
+}
+
+/** Where a remote attempt goes and what it carries. */
+export interface RemoteAttemptInit {
+  readonly taskId: string
+  readonly taskType: string
+  readonly peer: string
+  readonly peerId: PeerId
+  /** The request; the result must quote its digest. */
+  readonly request: RequestRef
+  /**
+   * What goes on the stream: a framed `task.forward` (sealed already), or the prepared request,
+   * which the stream signs as it leaves (in a batch with whatever leaves with it, towards a peer
+   * that speaks batch signatures).
+   */
+  readonly frame: Uint8Array | PreparedEnvelope<'task.request'>
+  /**
+   * Sent as a `task.forward`: the result is signed by whichever node ran the task at the end of
+   * the route, not by `peer`; it must still quote the request's digest.
+   */
+  readonly forwarded: boolean
+  /** For a forwarded attempt: whether a result signed by this peer may be accepted (access policy). */
+  readonly signerAllowed?: (peer: string) => boolean
+  /** `performance.now()` deadlines: for `task.accept`, and for the result. */
+  readonly acceptBy: number
+  readonly resultBy: number
+  readonly directory: PeerDirectory
+}
+
+/**
+ * An attempt on a peer. The requester's task stream to that peer reports what arrives
+ * (`onAccept`, `onProgress`, `onReject`, `onResult`, `onLost`); the attempt turns it into its
+ * outcome and records what it says about the peer.
+ */
+export class RemoteAttempt extends Attempt {
+  readonly taskId: string
+  readonly taskType: string
+  readonly peerId: PeerId
+  readonly request: RequestRef
+  readonly frame: Uint8Array | PreparedEnvelope<'task.request'>
+  readonly forwarded: boolean
+  readonly signerAllowed: ((peer: string) => boolean) | undefined
+  readonly acceptBy: number
+  readonly resultBy: number
+  accepted = false
+  readonly #directory: PeerDirectory
+  readonly #sentAt = performance.now()
+  /** Cancels it on the stream (`task.cancel`) once it is withdrawn; set by the requester. */
+  cancelOnStream: ((reason: string) => void) | undefined
+
+  constructor(init: RemoteAttemptInit) {
+    super(init.peer)
+    this.taskId = init.taskId
+    this.taskType = init.taskType
+    this.peerId = init.peerId
+    this.request = init.request
+    this.frame = init.frame
+    this.forwarded = init.forwarded
+    this.signerAllowed = init.signerAllowed
+    this.acceptBy = init.acceptBy
+    this.resultBy = init.resultBy
+    this.#directory = init.directory
+    init.directory.track(init.peer, 1)
+  }
+
+  onAccept(payload: TaskAccept): void {
+    this.accepted = true
+    this.observer?.accepted(payload.queuePosition)
+  }
+
+  onProgress(payload: TaskProgress): void {
+    this.observer?.progress({
+      fraction: payload.progress,
+      ...(payload.message === undefined ? {} : { message: payload.message }),
+    })
+  }
+
+  onReject(payload: TaskReject): void {
+    const code = remoteCode(payload.error.code)
+    this.#fail(
+      failure(code, payload.error.message, 'rejected', {
+        ...(payload.retryAfterMs === undefined ? {} : { retryAfterMs: payload.retryAfterMs }),
       }),
     )
-    if (prepared.byteLength + MAX_SIGNATURE_JSON_BYTES > ctx.maxFrameBytes) {
-      throw new FrameTooLargeError(
-        `the request is ${prepared.byteLength} bytes; task frames hold at most ${ctx.maxFrameBytes}`,
-      )
-    }
-    if (forward) {
-      // A forward carries the request unchanged to a provider whose protocol minor we do not
-      // know, so it is signed on its own, with the links left beyond the neighbour.
-      const [signed] = sealPrepared(ctx.signer, [prepared])
-      request = signed as NonNullable<typeof signed>
-      const json = sealForward(ctx.signer, request.envelope, spec.maxHops - 1, []).json
-      frame = encodeJsonFrame(json, { maxFrameBytes: ctx.maxFrameBytes })
-    } else {
-      // Signed by the stream when it leaves, in a batch with whatever leaves with it.
-      request = prepared
-      frame = prepared
-    }
-  } catch (err) {
-    // The input is not canonical JSON (NaN, a Date, a cycle...) or too large for a frame: no
-    // peer could ever take it.
-    const error = new InvalidTaskError(`input: ${(err as Error).message}`)
-    return Promise.resolve({ kind: 'failed', error, verdict: { kind: 'final' } })
   }
-  return new Promise<AttemptOutcome>((resolve) => {
-    const sentAt = performance.now()
-    const settle = (outcome: AttemptOutcome): void => {
-      hooks.settled(attempt)
-      resolve(outcome)
+
+  /** A result that verified and answers this attempt's request. */
+  onResult(result: TaskResult, verified: VerifiedResult): void {
+    if (result.status === 'completed') {
+      if (!this.#finish()) return
+      this.#directory.book.recordSuccess(this.peer, performance.now() - this.#sentAt - result.timings.totalMs)
+      this.settle({
+        kind: 'completed',
+        output: result.output,
+        timings: result.timings,
+        signer: this.forwarded ? verified.from : undefined,
+        body: verified.body,
+      })
+      return
     }
-    const attempt: PendingAttempt = {
-      taskId: spec.id,
-      peer,
-      request,
-      frame,
-      ...(forward ? { forwarded: true, signerAllowed: ctx.allows } : {}),
-      acceptBy: sentAt + ctx.acceptTimeoutMs,
-      resultBy: sentAt + spec.timeoutMs + RESULT_GRACE_MS,
-      accepted: false,
-      accept: (payload) => hooks.accepted(payload.queuePosition),
-      progress: (payload) => {
-        hooks.progress({
-          fraction: payload.progress,
-          ...(payload.message === undefined ? {} : { message: payload.message }),
-        })
+    const code = remoteCode(result.error.code, result.status)
+    this.#fail(failure(code, result.error.message, 'failed', { body: verified.body }))
+  }
+
+  /** No usable answer: the stream broke, a deadline passed, or what came back did not verify. */
+  onLost(error: Error): void {
+    const { code, message } = taskErrorOf(error)
+    this.#fail(failure(code, message, 'lost'))
+  }
+
+  withdraw(reason: string): void {
+    if (!this.#finish()) return
+    this.#directory.book.recordNeutral(this.peer)
+    this.cancelOnStream?.(reason)
+    this.settle({ kind: 'withdrawn' })
+  }
+
+  #fail(outcome: Failure): void {
+    if (!this.#finish()) return
+    const { verdict } = outcome
+    this.#directory.book.recordBlame(this.peer, verdict.blame, outcome.retryAfterMs ?? BUSY_RETRY_AFTER_MS)
+    if (verdict.staleRoute && this.forwarded) this.#directory.refuseRoute(this.peer, this.taskType)
+    this.settle(outcome)
+  }
+
+  /** Bookkeeping common to every end; false if the attempt had ended already. */
+  #finish(): boolean {
+    if (this.settled) return false
+    this.#directory.track(this.peer, -1)
+    return true
+  }
+}
+
+/** An attempt on this node's own engine. */
+export class LocalAttempt extends Attempt {
+  #handle: TaskHandle | undefined
+  #withdrawn = false
+
+  /** Runs once `submitted` (the engine's admission) settles. */
+  constructor(self: string, submitted: Promise<TaskHandle>) {
+    super(self)
+    submitted.then(
+      (handle) => this.#follow(handle),
+      (err: unknown) => {
+        const { code, message } = taskErrorOf(err)
+        this.settle(failure(code, message, 'local'))
       },
-      reject: (payload) => {
-        const code = payload.error.code
-        if (forward && (code === TASK_ERROR_CODES.noRoute || code === TASK_ERROR_CODES.ttlExpired)) {
-          ctx.routeRefused(peer, spec.type)
-        }
-        settle({
-          kind: 'failed',
-          error: payload.error,
-          verdict: rejectVerdict(payload.error.code),
-          ...(payload.retryAfterMs === undefined ? {} : { retryAfterMs: payload.retryAfterMs }),
-        })
-      },
-      result: (result, signed) => {
-        if (hooks.finished()) return settle({ kind: 'done' })
-        const provider = forward ? signed.from : undefined
-        if (result.status === 'completed') {
-          ctx.reputation.recordSuccess(peer, performance.now() - sentAt - result.timings.totalMs)
-          hooks.result(result, provider)
-          settle({ kind: 'done' })
-          return
-        }
-        hooks.result(result, provider)
-        settle(failedResult(result))
-      },
-      fail: (error) => {
-        const code = codeOf(error)
-        settle({ kind: 'failed', error: { code, message: error.message }, verdict: transportVerdict(code) })
-      },
+    )
+  }
+
+  withdraw(): void {
+    this.#withdrawn = true
+    this.#handle?.cancel()
+    this.settle({ kind: 'withdrawn' })
+  }
+
+  #follow(handle: TaskHandle): void {
+    if (this.#withdrawn) {
+      handle.cancel()
+      return
     }
-    hooks.dispatch(attempt, settle)
-  })
+    this.#handle = handle
+    this.observer?.accepted(handle.status === 'RUNNING' ? 0 : undefined)
+    const onStatus = (): void => {
+      if (handle.status === 'RUNNING') this.observer?.accepted(0)
+    }
+    const onProgress = (evt: CustomEvent<NetworkTaskProgress>): void => this.observer?.progress(evt.detail)
+    handle.addEventListener('status', onStatus)
+    handle.addEventListener('progress', onProgress)
+    void handle.result().then((record) => {
+      handle.removeEventListener('status', onStatus)
+      handle.removeEventListener('progress', onProgress)
+      this.settle(outcomeOf(record))
+    })
+  }
+}
+
+/** A local run's outcome by the engine's final record. */
+function outcomeOf(record: TaskRecord): AttemptOutcome {
+  if (record.status === 'COMPLETED') {
+    return {
+      kind: 'completed',
+      output: record.output,
+      timings: undefined,
+      signer: undefined,
+      body: undefined,
+    }
+  }
+  const fallback =
+    record.status === 'TIMEOUT'
+      ? 'ERR_TASK_TIMEOUT'
+      : record.status === 'CANCELLED'
+        ? 'ERR_TASK_CANCELLED'
+        : 'ERR_INTERNAL'
+  const { code, message } = taskErrorOf(
+    record.error ?? { code: fallback, message: record.status.toLowerCase() },
+  )
+  return failure(code, message, 'local')
 }

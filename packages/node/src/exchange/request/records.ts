@@ -3,7 +3,8 @@
  * has columns for map 1:1, everything else of the record travels as JSON in one `meta` entry.
  */
 import type { TaskRecord } from '@p2p-ai/engine'
-import { isFinalStatus, type NetworkTaskRecord } from './types.js'
+import { isTaskErrorCode } from '@p2p-ai/protocol'
+import { isFinalStatus, type NetworkTaskRecord } from '../types.js'
 
 /** `backend` of a stored submitted task. */
 export const SUBMITTED_BACKEND = 'network'
@@ -20,6 +21,8 @@ interface StoredRest {
   attempts: NetworkTaskRecord['attempts']
   timings?: NetworkTaskRecord['timings']
   redundancy?: NetworkTaskRecord['redundancy']
+  /** The failure was a provider's own answer. */
+  remote?: true
 }
 
 /** The store's form of a final record. */
@@ -33,6 +36,7 @@ export function toStoredRecord(r: NetworkTaskRecord): TaskRecord {
     ...(r.progress === undefined ? {} : { progress: r.progress }),
     ...(r.timings === undefined ? {} : { timings: r.timings }),
     ...(r.redundancy === undefined ? {} : { redundancy: r.redundancy }),
+    ...(r.error?.remote === true ? { remote: true } : {}),
   }
   return {
     id: r.id,
@@ -86,7 +90,16 @@ export function fromStoredRecord(t: TaskRecord): NetworkTaskRecord | undefined {
     ...(t.finishedAt === undefined ? {} : { finishedAt: t.finishedAt }),
     ...(rest.progress === undefined ? {} : { progress: rest.progress }),
     ...(t.status === 'COMPLETED' ? { output: t.output } : {}),
-    ...(t.error === undefined ? {} : { error: t.error }),
+    ...(t.error === undefined
+      ? {}
+      : {
+          error: {
+            // Records of older versions may hold a code from before the closed set.
+            code: isTaskErrorCode(t.error.code) ? t.error.code : 'ERR_TASK_FAILED',
+            message: t.error.message,
+            ...(rest.remote === true ? { remote: true as const } : {}),
+          },
+        }),
     ...(rest.timings === undefined ? {} : { timings: rest.timings }),
   }
 }

@@ -10,12 +10,13 @@
  * into its score: a provider that is outvoted gets fewer tasks. Without a majority nobody is
  * blamed, since nobody knows who was wrong.
  */
-import { RemoteError, type TaskTimings } from '@p2p-ai/protocol'
+import type { TaskTimings } from '@p2p-ai/protocol'
 import { TypedEventEmitter } from 'main-event'
-import { type AgreementRule, tally } from './agreement.js'
-import type { Choice, TaskContext, TaskSpec } from './attempt.js'
-import { type AttemptInfo, NoAgreementError, type RedundantAnswer, RetriesExhaustedError } from './errors.js'
-import { NetworkTask } from './task.js'
+import type { Logger } from 'pino'
+import type { ReputationBook } from '../../peers/reputation.js'
+import type { AttemptInfo, RedundantAnswer, TaskRecordError } from '../errors.js'
+import type { Route } from '../route/router.js'
+import { type AgreementRule, tally } from '../trust/agreement.js'
 import {
   isFinalStatus,
   type NetworkTaskEvents,
@@ -24,7 +25,10 @@ import {
   type NetworkTaskRecord,
   type NetworkTaskStatus,
   type RedundancyReport,
-} from './types.js'
+} from '../types.js'
+import type { AttemptLauncher } from './launcher.js'
+import type { TaskSpec } from './submission.js'
+import { type Chooser, failedError, NetworkTask } from './task.js'
 
 interface Answer {
   readonly peer: string
@@ -37,7 +41,11 @@ interface Answer {
 /** A task run on k providers at once, accepted by majority. Registered and listed like any task. */
 export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implements NetworkTaskHandle {
   readonly spec: TaskSpec
-  readonly #ctx: TaskContext
+  readonly #self: string
+  readonly #chooser: Chooser
+  readonly #launcher: AttemptLauncher
+  readonly #book: ReputationBook
+  readonly #log: Logger
   readonly #rule: AgreementRule
   readonly #k: number
   readonly #replicas: NetworkTask[] = []
@@ -49,14 +57,22 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
   #startedAt: number | undefined
   #finishedAt: number | undefined
   #winner: Answer | undefined
-  #error: { code: string; message: string } | undefined
+  #error: TaskRecordError | undefined
   readonly #done: Promise<NetworkTaskRecord>
   #resolve!: (record: NetworkTaskRecord) => void
 
-  constructor(spec: TaskSpec, ctx: TaskContext, rule: AgreementRule) {
+  constructor(
+    spec: TaskSpec,
+    rule: AgreementRule,
+    parts: { self: string; chooser: Chooser; launcher: AttemptLauncher; book: ReputationBook; log: Logger },
+  ) {
     super()
     this.spec = spec
-    this.#ctx = ctx
+    this.#self = parts.self
+    this.#chooser = parts.chooser
+    this.#launcher = parts.launcher
+    this.#book = parts.book
+    this.#log = parts.log
     this.#rule = rule
     this.#k = spec.redundancy
     this.#done = new Promise((resolve) => {
@@ -89,14 +105,11 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
   async run(): Promise<void> {
     // Replicas are created one after the other, and each chooses its first provider synchronously
     // when it starts: the next one already sees what the previous one took.
-    const replicaCtx: TaskContext = Object.create(this.#ctx, {
-      choose: { value: (task: NetworkTask, tried: ReadonlySet<string>) => this.#choose(task, tried) },
-      finished: { value: () => {} },
-    })
+    const chooser: Chooser = { choose: (spec, tried) => this.#choose(spec, tried) }
     const spec: TaskSpec = { ...this.spec, redundancy: 1, exclude: this.#taken }
     const runs: Promise<void>[] = []
     for (let i = 0; i < this.#k; i++) {
-      const replica = new NetworkTask(spec, replicaCtx)
+      const replica = new NetworkTask(spec, chooser, this.#launcher, this.#log)
       this.#replicas.push(replica)
       replica.addEventListener('status', () => this.#onReplicaStatus())
       replica.addEventListener('progress', () => this.#onReplicaProgress())
@@ -136,12 +149,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
   async output(): Promise<unknown> {
     const record = await this.#done
     if (record.status === 'COMPLETED') return record.output
-    const error = record.error ?? { code: 'ERR_INTERNAL', message: `task ${record.status}` }
-    if (error.code === NoAgreementError.code) {
-      throw new NoAgreementError(error.message, record.redundancy?.answers ?? [])
-    }
-    if (error.code === RetriesExhaustedError.code) throw new RetriesExhaustedError(record.attempts)
-    throw new RemoteError(error.code, error.message)
+    throw failedError(record)
   }
 
   cancel(reason = 'cancelled by the requester'): boolean {
@@ -162,10 +170,10 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     }
   }
 
-  #choose(task: NetworkTask, tried: ReadonlySet<string>): Choice | undefined {
-    const choice = this.#ctx.choose(task, tried)
-    if (choice !== undefined) this.#taken.add(choice.local ? this.#ctx.self : choice.peer)
-    return choice
+  #choose(spec: TaskSpec, tried: ReadonlySet<string>): Route | undefined {
+    const route = this.#chooser.choose(spec, tried)
+    if (route !== undefined) this.#taken.add(route.kind === 'local' ? this.#self : route.peer)
+    return route
   }
 
   #onReplicaStatus(): void {
@@ -188,7 +196,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
 
   #onReplicaDone(record: NetworkTaskRecord): void {
     if (record.status === 'COMPLETED') {
-      const peer = record.provider ?? record.peer ?? this.#ctx.self
+      const peer = record.provider ?? record.peer ?? this.#self
       // A provider reached twice (through two relays) gets one vote.
       if (!this.#answers.some((a) => a.peer === peer)) {
         this.#answers.push({ peer, output: record.output, timings: record.timings, recorded: false })
@@ -226,7 +234,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     const needed = Math.floor(this.#k / 2) + 1
     const who = this.#answers.map((a) => a.peer).join(', ')
     this.#finish('FAILED', {
-      code: NoAgreementError.code,
+      code: 'ERR_NO_AGREEMENT',
       message: `no ${needed} of ${this.#k} providers agree on task ${this.id} (${this.#answers.length} answered, signed by ${who})`,
     })
   }
@@ -237,8 +245,8 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     for (const answer of this.#answers) {
       if (answer.recorded) continue
       answer.recorded = true
-      if (answer.peer === this.#ctx.self) continue
-      this.#ctx.reputation.recordAgreement(answer.peer, answer === winner || this.#agrees(answer, winner))
+      if (answer.peer === this.#self) continue
+      this.#book.recordAgreement(answer.peer, answer === winner || this.#agrees(answer, winner))
     }
   }
 
@@ -265,14 +273,13 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     if (this.listenerCount('status') > 0) this.safeDispatchEvent('status', { detail: this.record() })
   }
 
-  #finish(status: NetworkTaskStatus, error?: { code: string; message: string }): void {
+  #finish(status: NetworkTaskStatus, error?: TaskRecordError): void {
     if (this.isFinished) return
     this.#status = status
     this.#finishedAt = Date.now()
     if (error !== undefined) this.#error = error
     const record = this.record()
     this.#resolve(record)
-    this.#ctx.finished(this as unknown as NetworkTask)
     if (this.listenerCount('status') > 0) this.safeDispatchEvent('status', { detail: record })
   }
 }

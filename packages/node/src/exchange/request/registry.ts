@@ -4,16 +4,16 @@
  */
 import { type ResultStore, TaskIdConflictError, type TaskStatus } from '@p2p-ai/engine'
 import type { Logger } from 'pino'
-import { SUBMITTED_WRITE_DELAY_MS } from './constants.js'
-import { InvalidTaskError } from './errors.js'
-import { fromStoredRecord, SUBMITTED_BACKEND, toStoredRecord } from './submitted-records.js'
+import { SUBMITTED_WRITE_DELAY_MS } from '../constants.js'
+import { InvalidTaskError } from '../errors.js'
 import {
   isFinalStatus,
   type NetworkTaskHandle,
   type NetworkTaskRecord,
   type TaskList,
   type TaskListOptions,
-} from './types.js'
+} from '../types.js'
+import { fromStoredRecord, SUBMITTED_BACKEND, toStoredRecord } from './records.js'
 
 /** A submitted task as the registry keeps it: a plain one or a redundant one. */
 export interface TrackedTask extends NetworkTaskHandle {
@@ -78,11 +78,13 @@ export class TaskRegistry implements TaskList {
     return [...this.#active.values()]
   }
 
+  /** Keeps `task` until it is final, then in the history (and, with a store, its final record). */
   add(task: TrackedTask): void {
     this.#active.set(task.id, task)
+    void task.result().then(() => this.#finished(task))
   }
 
-  finished(task: TrackedTask): void {
+  #finished(task: TrackedTask): void {
     if (this.#active.get(task.id) !== task) return
     this.#active.delete(task.id)
     // A snapshot only when there is somewhere to keep it: this runs once per task.
@@ -92,6 +94,19 @@ export class TaskRegistry implements TaskList {
     while (this.#history.size > this.#historyLimit) {
       this.#history.delete(this.#history.keys().next().value as string)
     }
+  }
+
+  /** Resolves once every task now active is final, or after `ms`, whichever comes first. */
+  async settled(ms: number): Promise<void> {
+    const pending = [...this.#active.values()].map((task) => task.result())
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.all(pending),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms)
+      }),
+    ])
+    clearTimeout(timer)
   }
 
   /** Resolves once every final record so far is durable (or failed and was logged). */

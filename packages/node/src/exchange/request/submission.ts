@@ -1,4 +1,6 @@
 /** Checks a submission once, up front, so a malformed one throws before anything is sent. */
+
+import type { JsonObject } from '@p2p-ai/protocol'
 import {
   DEFAULT_PRIORITY,
   DEFAULT_TIMEOUT_MS,
@@ -8,10 +10,24 @@ import {
   MIN_PRIORITY,
   MIN_TIMEOUT_MS,
 } from '@p2p-ai/protocol'
-import type { TaskSpec } from './attempt.js'
-import { MAX_REDUNDANCY } from './constants.js'
-import { InvalidTargetError, InvalidTaskError } from './errors.js'
-import type { SubmitOptions, TaskSubmission } from './types.js'
+import { MAX_REDUNDANCY } from '../constants.js'
+import { InvalidTargetError, InvalidTaskError } from '../errors.js'
+import type { RouteSpec } from '../route/router.js'
+import type { SubmitOptions, TaskSubmission, TaskTarget } from '../types.js'
+
+/** The settled, validated form of a submission. */
+export interface TaskSpec extends RouteSpec {
+  readonly id: string
+  readonly type: string
+  readonly input: JsonObject
+  readonly priority: number
+  readonly timeoutMs: number
+  readonly target: TaskTarget
+  readonly maxAttempts: number
+  readonly waitForPeerMs: number
+  /** Providers to run it on at once (verification by redundancy); 1 for a plain task. */
+  readonly redundancy: number
+}
 
 const TASK_ID = /^[A-Za-z0-9_-]{8,64}$/
 const TASK_TYPE = /^[a-z][a-z0-9]*(?:[.-][a-z0-9]+)*$/
@@ -79,7 +95,7 @@ export function validateSubmission(
   return {
     id,
     type,
-    input: input as Record<string, unknown>,
+    input: input as JsonObject,
     priority,
     timeoutMs,
     target,

@@ -1,34 +1,14 @@
 /**
- * One submitted task and its way through the network: choose a peer (or this node), send a
- * signed request, follow accept, progress and the verified result; on failure record why, move
- * on to another peer after a backoff, and end in a final state that says what happened. The
- * object is also the task's handle.
+ * One submitted task and its way through the network: choose a route, start an attempt, follow
+ * it; when it fails, the failure policy (failures.ts) says whether to end here or to try another
+ * route after a backoff; the task ends in a final state that says what happened. The object is
+ * also the task's handle.
  */
-import type { PeerId } from '@libp2p/interface'
-import type { TaskHandle } from '@p2p-ai/engine'
-import { RemoteError, type TaskTimings } from '@p2p-ai/protocol'
 import { TypedEventEmitter } from 'main-event'
-import {
-  type AttemptOutcome,
-  backoff,
-  blame,
-  type Choice,
-  codeOf,
-  localFailure,
-  type TaskContext,
-  type TaskSpec,
-} from './attempt.js'
-
-import { PEER_WAIT_POLL_MS } from './constants.js'
-import {
-  type AttemptInfo,
-  ExchangeStoppedError,
-  NoCapablePeerError,
-  RetriesExhaustedError,
-  TaskCancelledError,
-} from './errors.js'
-import { runRemote } from './remote-attempt.js'
-import type { PendingAttempt } from './requester.js'
+import type { Logger } from 'pino'
+import { PEER_WAIT_POLL_MS, RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS } from '../constants.js'
+import { type AttemptInfo, exhaustedMessage, TaskFailedError, type TaskRecordError } from '../errors.js'
+import type { Route } from '../route/router.js'
 import {
   isFinalStatus,
   type NetworkTaskEvents,
@@ -36,15 +16,34 @@ import {
   type NetworkTaskProgress,
   type NetworkTaskRecord,
   type NetworkTaskStatus,
-} from './types.js'
-import { wireCode } from './wire.js'
+} from '../types.js'
+import type { Attempt, AttemptObserver } from './attempt.js'
+import type { AttemptLauncher } from './launcher.js'
+import type { TaskSpec } from './submission.js'
 
 /** Output types are the caller's promise; internally a task's output is unknown. */
 type Output = unknown
 
-export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements NetworkTaskHandle {
-  readonly spec: TaskSpec
-  readonly #ctx: TaskContext
+/** Where attempts go: the router, or a redundant run's view of it. */
+export interface Chooser {
+  choose(spec: TaskSpec, tried: ReadonlySet<string>): Route | undefined
+}
+
+/** Delay before attempt `n` (2-based): the second goes at once, then exponential with jitter. */
+export function backoff(n: number): number {
+  if (n <= 2) return 0
+  const base = Math.min(RETRY_BASE_DELAY_MS * 2 ** (n - 3), RETRY_MAX_DELAY_MS)
+  return Math.round(base * (0.8 + Math.random() * 0.4))
+}
+
+export class NetworkTask
+  extends TypedEventEmitter<NetworkTaskEvents>
+  implements NetworkTaskHandle, AttemptObserver
+{
+  #spec: TaskSpec
+  readonly #chooser: Chooser
+  readonly #launcher: AttemptLauncher
+  readonly #log: Logger
   #status: NetworkTaskStatus = 'PENDING'
   readonly #submittedAt = Date.now()
   #startedAt: number | undefined
@@ -54,33 +53,36 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
   #provider: string | undefined
   #progress: NetworkTaskProgress | undefined
   #output: unknown
-  #error: { code: string; message: string } | undefined
-  #timings: TaskTimings | undefined
+  #error: TaskRecordError | undefined
+  #timings: NetworkTaskRecord['timings']
   readonly #attempts: AttemptInfo[] = []
-  #remote: PendingAttempt | undefined
-  /** Ends the wait for the current remote attempt (when the task finishes by other means). */
-  #settleRemote: ((outcome: AttemptOutcome) => void) | undefined
-  #local: TaskHandle | undefined
+  #attempt: Attempt | undefined
   /** Wakes the attempt loop from a backoff or a wait early (the task finished meanwhile). */
   #wake: (() => void) | undefined
   readonly #done: Promise<NetworkTaskRecord<Output>>
   #resolveDone!: (record: NetworkTaskRecord<Output>) => void
 
-  constructor(spec: TaskSpec, ctx: TaskContext) {
+  constructor(spec: TaskSpec, chooser: Chooser, launcher: AttemptLauncher, log: Logger) {
     super()
-    this.spec = spec
-    this.#ctx = ctx
+    this.#spec = spec
+    this.#chooser = chooser
+    this.#launcher = launcher
+    this.#log = log
     this.#done = new Promise((resolve) => {
       this.#resolveDone = resolve
     })
   }
 
+  get spec(): TaskSpec {
+    return this.#spec
+  }
+
   get id(): string {
-    return this.spec.id
+    return this.#spec.id
   }
 
   get type(): string {
-    return this.spec.type
+    return this.#spec.type
   }
 
   get status(): NetworkTaskStatus {
@@ -97,7 +99,7 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
   }
 
   record(): NetworkTaskRecord<Output> {
-    const s = this.spec
+    const s = this.#spec
     return {
       id: s.id,
       type: s.type,
@@ -125,187 +127,144 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
   async output(): Promise<Output> {
     const record = await this.#done
     if (record.status === 'COMPLETED') return record.output as Output
-    const error = record.error ?? { code: 'ERR_INTERNAL', message: `task ${record.status}` }
-    if (error.code === RetriesExhaustedError.code) throw new RetriesExhaustedError(record.attempts)
-    throw new RemoteError(error.code, error.message)
+    throw failedError(record)
   }
 
   cancel(reason = 'cancelled by the requester'): boolean {
     if (this.isFinished) return false
-    if (this.#remote !== undefined) this.#ctx.requester.withdraw(this.#remote, true, reason)
-    this.#local?.cancel()
-    this.#finish('CANCELLED', undefined, new TaskCancelledError(reason))
+    this.#attempt?.withdraw(reason)
+    this.#finish('CANCELLED', undefined, { code: 'ERR_CANCELLED', message: reason })
     return true
   }
 
   /** The exchange is stopping: the task fails with `ERR_EXCHANGE_STOPPED`, its provider is told. */
   halt(): void {
     if (this.isFinished) return
-    if (this.#remote !== undefined) this.#ctx.requester.withdraw(this.#remote, true, 'requester stopping')
-    this.#local?.cancel()
-    this.#finish('FAILED', undefined, new ExchangeStoppedError('the node stopped before the task finished'))
+    this.#attempt?.withdraw('requester stopping')
+    this.#finish('FAILED', undefined, {
+      code: 'ERR_EXCHANGE_STOPPED',
+      message: 'the node stopped before the task finished',
+    })
   }
 
-  /** Runs attempts until the task is final. Called once by the exchange. */
+  /** Runs attempts until the task is final. Called once by whoever submitted it. */
   async run(): Promise<void> {
     try {
-      if (this.#ctx.stopped) this.halt()
-      else await this.#loop()
+      await this.#loop()
     } catch (err) {
       // A bug, not a task outcome; still, the task must not stay pending forever.
-      this.#ctx.log.error({ err, taskId: this.id }, 'task loop failed')
-      if (!this.isFinished) this.#finish('FAILED', undefined, err as Error)
+      this.#log.error({ err, taskId: this.id }, 'task loop failed')
+      this.#finish('FAILED', undefined, { code: 'ERR_INTERNAL', message: 'internal error' })
     }
+  }
+
+  // AttemptObserver: what the current attempt reports.
+
+  accepted(queuePosition: number | undefined): void {
+    if (this.isFinished) return
+    this.#startedAt ??= Date.now()
+    this.#setStatus(queuePosition === 0 ? 'RUNNING' : 'QUEUED')
+  }
+
+  progress(progress: NetworkTaskProgress): void {
+    if (this.isFinished) return
+    this.#progress = progress
+    if (this.#status !== 'RUNNING') this.#setStatus('RUNNING')
+    if (this.listenerCount('progress') > 0) this.safeDispatchEvent('progress', { detail: progress })
   }
 
   async #loop(): Promise<void> {
     const tried = new Set<string>()
-    for (let n = 1; n <= this.spec.maxAttempts; n++) {
+    for (let n = 1; n <= this.#spec.maxAttempts; n++) {
       if (this.isFinished) return
       // Choosing and sending happen in the same tick when a place is free: a burst of submissions
       // then sees each other's load, instead of all picking the peer that looked best at first.
-      const choice = this.#ctx.choose(this, tried) ?? (await this.#waitForChoice(tried))
+      const route = this.#chooser.choose(this.#spec, tried) ?? (await this.#waitForRoute(tried))
       if (this.isFinished) return
-      if (choice === undefined) {
-        const why = this.#noPeerMessage()
-        if (this.#attempts.length === 0) this.#finish('FAILED', undefined, new NoCapablePeerError(why))
-        else this.#exhausted()
+      if (route === undefined) {
+        if (this.#attempts.length === 0) {
+          this.#finish('FAILED', undefined, { code: 'ERR_NO_CAPABLE_PEER', message: this.#noRouteMessage() })
+        } else this.#exhausted()
         return
       }
-      const peer = choice.local ? this.#ctx.self : choice.peer
-      tried.add(peer)
-      this.#peer = peer
-      const startedAt = Date.now()
-      const outcome = choice.local
-        ? await this.#runLocal()
-        : await this.#runRemote(choice.peer, choice.peerId, choice.forward === true)
-      if (outcome.kind === 'done' || this.isFinished) return
-      this.#attempts.push({ peer, attempt: n, startedAt, finishedAt: Date.now(), error: outcome.error })
-      if (peer !== this.#ctx.self) blame(this.#ctx.reputation, peer, outcome.verdict, outcome.retryAfterMs)
+      const started = this.#launcher.start(this.#spec, route, this.#submittedAt)
+      if (!('peer' in started)) {
+        if (started.reason === 'too-large' && !this.#spec.localOnly) {
+          // The input cannot cross the wire (until large inputs travel another way): only this
+          // node can run it. Not an attempt: the same one goes again, here.
+          this.#spec = { ...this.#spec, localOnly: true }
+          n--
+          continue
+        }
+        this.#finish('FAILED', undefined, { code: 'ERR_INVALID_INPUT', message: started.message })
+        return
+      }
+      const attempt = started
+      this.#attempt = attempt
+      tried.add(attempt.peer)
+      this.#peer = attempt.peer
+      this.#setStatus('PENDING')
+      attempt.observe(this)
+      const outcome = await attempt.done
+      this.#attempt = undefined
+      if (this.isFinished || outcome.kind === 'withdrawn') return
+      if (outcome.kind === 'completed') {
+        this.#provider = outcome.signer
+        this.#timings = outcome.timings
+        this.#finish('COMPLETED', outcome.output)
+        return
+      }
+      const error = { code: outcome.code, message: outcome.message }
+      this.#attempts.push({
+        peer: attempt.peer,
+        attempt: n,
+        startedAt: attempt.startedAt,
+        finishedAt: Date.now(),
+        error,
+      })
       if (this.listenerCount('attempt') > 0) {
         this.safeDispatchEvent('attempt', { detail: this.#attempts.at(-1) as AttemptInfo })
       }
-      const explicit = this.spec.target !== 'auto'
-      if (outcome.verdict.kind === 'final' || (explicit && outcome.verdict.notCapable === true)) {
-        this.#finish(outcome.status ?? 'FAILED', undefined, outcome.error)
+      const explicit = this.#spec.target !== 'auto'
+      if (outcome.verdict.next === 'final' || (explicit && outcome.verdict.notCapable)) {
+        const remote = outcome.end === 'rejected' || outcome.end === 'failed'
+        this.#finish(outcome.status, undefined, remote ? { ...error, remote: true } : error)
         return
       }
       this.#setStatus('PENDING')
-      if (n < this.spec.maxAttempts) await this.#sleep(backoff(n + 1))
+      if (n < this.#spec.maxAttempts) await this.#sleep(backoff(n + 1))
     }
-    if (!this.isFinished) this.#exhausted()
+    this.#exhausted()
   }
 
   #exhausted(): void {
-    const error = new RetriesExhaustedError(this.#attempts)
-    this.#finish('FAILED', undefined, error)
+    this.#finish('FAILED', undefined, {
+      code: 'ERR_RETRIES_EXHAUSTED',
+      message: exhaustedMessage(this.#attempts),
+    })
   }
 
-  #noPeerMessage(): string {
-    const { target, type } = this.spec
+  #noRouteMessage(): string {
+    const { target, type, localOnly } = this.#spec
+    if (localOnly === true)
+      return `the input of this "${type}" task is too large to send to a peer, and this node does not run "${type}"`
     if (target === 'auto') return `no connected peer can run task type "${type}" right now`
     if (target === 'local') return `this node cannot run task type "${type}"`
     return `peer ${target} is not connected`
   }
 
-  /** Polls for a place to run, up to `waitForPeerMs`. */
-  async #waitForChoice(tried: ReadonlySet<string>): Promise<Choice | undefined> {
-    const deadline = performance.now() + this.spec.waitForPeerMs
+  /** Polls for a route, up to `waitForPeerMs`. */
+  async #waitForRoute(tried: ReadonlySet<string>): Promise<Route | undefined> {
+    // Too large to send, and this node cannot run it: no peer appearing can change that.
+    if (this.#spec.localOnly === true) return undefined
+    const deadline = performance.now() + this.#spec.waitForPeerMs
     for (;;) {
       const left = deadline - performance.now()
       if (left <= 0 || this.isFinished) return undefined
       await this.#sleep(Math.min(left, PEER_WAIT_POLL_MS))
-      const choice = this.#ctx.choose(this, tried)
-      if (choice !== undefined || this.isFinished) return choice
+      const route = this.#chooser.choose(this.#spec, tried)
+      if (route !== undefined || this.isFinished) return route
     }
-  }
-
-  #runRemote(peer: string, peerId: PeerId, forward: boolean): Promise<AttemptOutcome> {
-    return runRemote(
-      this.spec,
-      this.#ctx,
-      this.#submittedAt,
-      { peer, peerId, forward },
-      {
-        finished: () => this.isFinished,
-        accepted: (queuePosition) => {
-          this.#startedAt ??= Date.now()
-          this.#setStatus(queuePosition === 0 ? 'RUNNING' : 'QUEUED')
-        },
-        progress: (progress) => this.#onProgress(progress),
-        result: (result, provider) => {
-          this.#provider = provider
-          this.#timings = result.timings
-          if (result.status === 'completed') this.#finish('COMPLETED', result.output)
-        },
-        dispatch: (attempt, settle) => {
-          this.#remote = attempt
-          this.#settleRemote = settle
-          this.#ctx.reputation.dispatched(peer)
-          this.#setStatus('PENDING')
-          this.#ctx.requester.send(peerId, attempt)
-        },
-        settled: (attempt) => {
-          if (this.#remote === attempt) {
-            this.#remote = undefined
-            this.#settleRemote = undefined
-          }
-        },
-      },
-    )
-  }
-
-  async #runLocal(): Promise<AttemptOutcome> {
-    const s = this.spec
-    let handle: TaskHandle
-    try {
-      handle = await this.#ctx.engine.submit({
-        id: `${this.#ctx.self}:${s.id}`,
-        type: s.type,
-        input: s.input,
-        priority: s.priority,
-        timeoutMs: s.timeoutMs,
-        meta: { requester: this.#ctx.self, taskId: s.id },
-      })
-    } catch (err) {
-      const code = wireCode(codeOf(err))
-      const error = { code, message: (err as Error).message }
-      // Busy here may be free elsewhere; anything else about the request is final.
-      if (code === 'ERR_BUSY' && this.spec.target === 'auto') {
-        return { kind: 'failed', error, verdict: { kind: 'retry', blame: 'none' } }
-      }
-      return { kind: 'failed', error, verdict: { kind: 'final' } }
-    }
-    if (this.isFinished) {
-      handle.cancel()
-      return { kind: 'done' }
-    }
-    this.#local = handle
-    this.#startedAt ??= Date.now()
-    this.#setStatus(handle.status === 'RUNNING' ? 'RUNNING' : 'QUEUED')
-    const onStatus = (): void => {
-      if (handle.status === 'RUNNING') this.#setStatus('RUNNING')
-    }
-    const onProgress = (evt: CustomEvent<NetworkTaskProgress>): void => this.#onProgress(evt.detail)
-    handle.addEventListener('status', onStatus)
-    handle.addEventListener('progress', onProgress)
-    const record = await handle.result()
-    handle.removeEventListener('status', onStatus)
-    handle.removeEventListener('progress', onProgress)
-    this.#local = undefined
-    if (this.isFinished) return { kind: 'done' }
-    if (record.status === 'COMPLETED') {
-      this.#finish('COMPLETED', record.output)
-      return { kind: 'done' }
-    }
-    return localFailure(record)
-  }
-
-  #onProgress(progress: NetworkTaskProgress): void {
-    if (this.isFinished) return
-    this.#progress = progress
-    if (this.#status !== 'RUNNING') this.#setStatus('RUNNING')
-    if (this.listenerCount('progress') > 0) this.safeDispatchEvent('progress', { detail: progress })
   }
 
   #setStatus(status: NetworkTaskStatus): void {
@@ -314,21 +273,19 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
     if (this.listenerCount('status') > 0) this.safeDispatchEvent('status', { detail: this.record() })
   }
 
-  #finish(status: NetworkTaskStatus, output: unknown, error?: { code?: string; message: string }): void {
+  #finish(status: NetworkTaskStatus, output: unknown, error?: TaskRecordError): void {
     if (this.isFinished) return
     this.#status = status
     this.#finishedAt = Date.now()
     if (status === 'COMPLETED') {
       this.#output = output
       this.#progress = { fraction: 1 }
-    } else {
-      this.#error = { code: error?.code ?? 'ERR_INTERNAL', message: error?.message ?? status.toLowerCase() }
+    } else if (error !== undefined) {
+      this.#error = error
     }
     this.#wake?.()
-    this.#settleRemote?.({ kind: 'done' })
     const record = this.record()
     this.#resolveDone(record as NetworkTaskRecord<Output>)
-    this.#ctx.finished(this)
     if (this.listenerCount('status') > 0) this.safeDispatchEvent('status', { detail: record })
   }
 
@@ -345,4 +302,10 @@ export class NetworkTask extends TypedEventEmitter<NetworkTaskEvents> implements
       this.#wake = done
     })
   }
+}
+
+/** What `output()` rejects with for a record that did not complete. */
+export function failedError(record: NetworkTaskRecord): TaskFailedError {
+  const error = record.error ?? { code: 'ERR_INTERNAL', message: `task ${record.status.toLowerCase()}` }
+  return new TaskFailedError(record.id, error, record.attempts, record.redundancy?.answers ?? [])
 }

@@ -15,7 +15,7 @@
  *    fewest tasks recently (then to chance). Without that margin, the small differences between
  *    equal peers (a latency average, a success count) would send every task to the same one.
  */
-import { COST_TIE_MARGIN, LATENCY_FREE_MS, LATENCY_SCALE_MS } from './constants.js'
+import { COST_TIE_MARGIN, LATENCY_FREE_MS, LATENCY_SCALE_MS } from '../constants.js'
 
 /** One peer (or this node) that could run the task, as routing sees it right now. */
 export interface Candidate {

@@ -1,131 +1,313 @@
 /**
- * One task on a provider session's stream, and what does not need the stream itself: where a
- * relayed task's answers go, and the result envelope the requester gets.
+ * One task on a provider's session: run on this node's engine, or relayed to the next hop when it
+ * came as a `task.forward` for a type this node does not run. Either way the conversation answers
+ * exactly once: a `task.reject`, or a `task.accept`, progress, and one `task.result` (docs/protocol.md
+ * §2.1).
  */
-import type { TaskHandle, TaskRecord } from '@p2p-ai/engine'
+import type { TaskHandle } from '@p2p-ai/engine'
 import {
-  encodeFrame,
-  FrameTooLargeError,
-  MAX_SIGNATURE_JSON_BYTES,
-  type PreparedEnvelope,
-  prepareEnvelope,
-  type Signer,
-  type TaskResult,
+  encodeBodyFrame,
+  encodeControl,
+  encodeJsonFrame,
+  type OpenedForward,
+  sealPrepared,
+  TASK_ERROR_CODES,
+  type TaskRequest,
   toWireError,
   type WireError,
 } from '@p2p-ai/protocol'
-import type { RelayHandle, RelayUpstream } from './forwarding.js'
-import { encodeControl, type ResultOutcome, resultTimings } from './wire.js'
+import { BUSY_RETRY_AFTER_MS, PROGRESS_MIN_INTERVAL_MS, RELAY_ID_BUSY_RETRY_AFTER_MS } from '../constants.js'
+import type { AttemptObserver, RemoteAttempt } from '../request/attempt.js'
+import type { NetworkTaskProgress } from '../types.js'
+import { outcomeOf, prepareResult, type ResultOutcome, timingsOf, wireErrorOf } from './results.js'
+import type { ProviderSession } from './session.js'
 
-export interface Conversation {
+export class Conversation implements AttemptObserver {
   readonly id: string
   /** Who signed the request: the stream's peer, or the requester of a forwarded task. */
   readonly requester: string
   readonly engineId: string
-  /** Of the newest request for this task on the stream: the result quotes it. */
-  digest: string
-  readonly receivedAt: number
-  timer: NodeJS.Timeout | undefined
-  handle: TaskHandle | undefined
-  cancelRequested: boolean
-  done: boolean
-  /** A forwarded task this node passes on rather than runs. */
-  relay: RelayHandle | undefined
   /**
    * Came in a `task.forward`: its result travels back through relays to a requester whose
    * protocol minor this node does not know, so it is signed on its own, never in a batch.
    */
   readonly forwarded: boolean
-}
+  readonly #session: ProviderSession
+  readonly #request: TaskRequest
+  /** Of the newest request for this task on the stream: the result quotes it. */
+  #digest: string
+  readonly #receivedAt = performance.now()
+  #handle: TaskHandle | undefined
+  #relay: RemoteAttempt | undefined
+  #relayKey: string | undefined
+  #timer: NodeJS.Timeout | undefined
+  #cancelRequested = false
+  #accepted = false
+  #progressAt = Number.NEGATIVE_INFINITY
+  #done = false
 
-/** What a relayed conversation's answers go through: its session's stream and bookkeeping. */
-export interface ConversationOutlet {
-  readonly counters: { accepted: number; answered: number }
-  readonly maxFrameBytes: number
-  send(frame: Uint8Array): void
-  end(conversation: Conversation): void
-  reject(id: string, error: WireError, retryAfterMs?: number): void
-  sendResult(conversation: Conversation, outcome: ResultOutcome): void
-  closeIfDone(): void
-}
-
-/** Where a relayed task's answers go: this conversation, on its session's stream. */
-export function relayUpstream(conversation: Conversation, outlet: ConversationOutlet): RelayUpstream {
-  const counters = outlet.counters
-  return {
-    accept: (queuePosition) => {
-      if (conversation.done) return
-      counters.accepted++
-      const position = queuePosition === undefined ? {} : { queuePosition }
-      outlet.send(encodeControl('task.accept', { id: conversation.id, ...position }))
-    },
-    progress: (progress, message) => {
-      if (conversation.done) return
-      const note = message === undefined ? {} : { message }
-      outlet.send(encodeControl('task.progress', { id: conversation.id, progress, ...note }))
-    },
-    reject: (error, retryAfterMs) => {
-      if (conversation.done) return
-      outlet.end(conversation)
-      outlet.reject(conversation.id, error, retryAfterMs)
-      outlet.closeIfDone()
-    },
-    result: (envelope) => {
-      if (conversation.done) return
-      outlet.end(conversation)
-      let frame: Uint8Array
-      try {
-        frame = encodeFrame(envelope, { maxFrameBytes: outlet.maxFrameBytes })
-      } catch (err) {
-        // Larger than this stream allows: the previous hop still gets an answer.
-        outlet.sendResult(conversation, { status: 'failed', error: toWireError(err) })
-        return
-      }
-      counters.answered++
-      outlet.send(frame)
-      outlet.closeIfDone()
-    },
-    fail: (error) => {
-      if (conversation.done) return
-      outlet.end(conversation)
-      outlet.sendResult(conversation, { status: 'failed', error })
-    },
+  constructor(session: ProviderSession, request: TaskRequest, digest: string, forwarded: boolean) {
+    this.#session = session
+    this.#request = request
+    this.id = request.id
+    this.requester = request.requester
+    // Keyed by the requester, not the stream's peer: a task that arrives again through another
+    // relay (or directly) joins the run the engine already has.
+    this.engineId = `${request.requester}:${request.id}`
+    this.#digest = digest
+    this.forwarded = forwarded
   }
-}
 
-/** The conversation's result, prepared for signing, that fits a frame of `maxFrameBytes`. */
-export function prepareResult(
-  signer: Signer,
-  maxFrameBytes: number,
-  conversation: Conversation,
-  outcome: ResultOutcome,
-  record: TaskRecord | undefined,
-): PreparedEnvelope<'task.result'> {
-  const timings = resultTimings(conversation.receivedAt, record)
-  const base = { id: conversation.id, requestHash: conversation.digest, timings }
-  try {
-    return prepareSized(signer, maxFrameBytes, { ...base, ...outcome } as TaskResult)
-  } catch (err) {
-    // The output cannot travel (not JSON, or too large): the requester still gets an answer.
-    const error = toWireError(err)
-    return prepareSized(signer, maxFrameBytes, {
-      ...base,
-      status: 'failed',
-      error: { code: 'ERR_INVALID_OUTPUT', message: error.message },
-    })
+  /** The same task asked again on this stream: answer that request too (§2.3). */
+  join(digest: string): void {
+    this.#digest = digest
+    if (this.#accepted) this.#sendAccept(this.#handle?.status === 'RUNNING' ? 0 : undefined)
   }
-}
 
-function prepareSized(
-  signer: Signer,
-  maxFrameBytes: number,
-  result: TaskResult,
-): PreparedEnvelope<'task.result'> {
-  const prepared = prepareEnvelope(signer, 'task.result', result)
-  if (prepared.byteLength + MAX_SIGNATURE_JSON_BYTES > maxFrameBytes) {
-    throw new FrameTooLargeError(
-      `the result is ${prepared.byteLength} bytes; frames on this stream hold at most ${maxFrameBytes}`,
+  /** Runs the task on this node's engine, which counts `timeoutMs` from now (queueing included). */
+  run(): void {
+    const { engine, persist } = this.#session.init
+    const r = this.#request
+    let submitted: Promise<TaskHandle>
+    try {
+      submitted = engine.submit({
+        id: this.engineId,
+        type: r.taskType,
+        input: r.input,
+        priority: r.priority,
+        timeoutMs: r.timeoutMs,
+        timeoutFrom: 'submit',
+        meta: { requester: r.requester, taskId: r.id },
+        // The requester holds the signed result; it should not wait for our disk.
+        persist,
+      })
+    } catch (err) {
+      submitted = Promise.reject(err)
+    }
+    submitted.then(
+      (handle) => this.#onSubmitted(handle),
+      (err: unknown) => {
+        if (this.#done) return
+        const error = wireErrorOf(err)
+        this.#end()
+        this.#reject(error, error.code === TASK_ERROR_CODES.busy ? BUSY_RETRY_AFTER_MS : undefined)
+      },
     )
   }
-  return prepared
+
+  #onSubmitted(handle: TaskHandle): void {
+    if (this.#done) {
+      // The stream died while the engine admitted it.
+      handle.cancel()
+      return
+    }
+    this.#handle = handle
+    this.#session.provider.counters.accepted++
+    this.#sendAccept(handle.status === 'RUNNING' ? 0 : undefined)
+    if (this.#cancelRequested) handle.cancel()
+    if (handle.status === 'QUEUED' || handle.status === 'RUNNING') {
+      handle.addEventListener('progress', (evt) => this.progress(evt.detail))
+    }
+    handle.result().then(
+      (record) => {
+        if (this.#done) return
+        this.#end()
+        this.#sendResult(outcomeOf(record), timingsOf(this.#receivedAt, record))
+      },
+      (err: unknown) => this.#session.init.log.error({ err }, 'engine handle rejected its result'),
+    )
+  }
+
+  /**
+   * Passes a forwarded task this node does not run on to the best next hop; its accept, progress,
+   * reject and verified result travel back (the result unchanged).
+   */
+  relay(opened: OpenedForward): void {
+    const { router, launcher } = this.#session.init
+    const next = router.nextHop(this.#request.taskType, opened.ttl, opened.route)
+    if (!('peer' in next)) {
+      this.#end()
+      this.#reject(next)
+      return
+    }
+    const key = `${next.peer} ${this.id}`
+    const keys = this.#session.provider.relaying
+    if (keys.has(key)) {
+      this.#end()
+      this.#reject(
+        { code: TASK_ERROR_CODES.busy, message: `task ${this.id} is already being relayed to ${next.peer}` },
+        RELAY_ID_BUSY_RETRY_AFTER_MS,
+      )
+      return
+    }
+    let attempt: RemoteAttempt
+    try {
+      attempt = launcher.relay(opened, next)
+    } catch (err) {
+      this.#end()
+      this.#reject(toWireError(err))
+      return
+    }
+    keys.add(key)
+    this.#relayKey = key
+    this.#relay = attempt
+    attempt.observe(this)
+    // The relay answers upstream by the request's own deadline, whatever the next hop does.
+    this.#timer = setTimeout(() => this.#expire(), this.#request.timeoutMs)
+    void attempt.done.then((outcome) => {
+      if (this.#done || outcome.kind === 'withdrawn') return
+      this.#end()
+      if (outcome.kind === 'completed' || outcome.body !== undefined) {
+        // The provider's signed result, checked by the requester stream, passed back unchanged.
+        this.#passOn(outcome.body as Uint8Array)
+      } else if (!this.#accepted) {
+        // Nobody took it further: the previous hop gets the next hop's refusal (same code).
+        this.#reject({ code: outcome.code, message: outcome.message }, outcome.retryAfterMs)
+      } else {
+        // Taken, then lost on the way: this node's own result says what happened.
+        this.#sendResult(
+          { status: 'failed', error: toWireError(outcome) },
+          timingsOf(this.#receivedAt, undefined),
+        )
+      }
+    })
+  }
+
+  // AttemptObserver: the next hop of a relayed task.
+
+  accepted(queuePosition: number | undefined): void {
+    if (this.#done) return
+    this.#session.provider.counters.accepted++
+    this.#sendAccept(queuePosition)
+  }
+
+  progress(progress: NetworkTaskProgress): void {
+    if (this.#done) return
+    // The engine throttles its progress too; this bounds what one task puts on the wire.
+    const now = performance.now()
+    if (now - this.#progressAt < PROGRESS_MIN_INTERVAL_MS && progress.fraction < 1) return
+    this.#progressAt = now
+    this.#session.channel.send(
+      encodeControl(
+        'task.progress',
+        {
+          id: this.id,
+          progress: Math.min(1, Math.max(0, progress.fraction)),
+          ...(progress.message === undefined ? {} : { message: progress.message.slice(0, 256) }),
+        },
+        { trusted: true },
+      ),
+    )
+  }
+
+  /** The requester cancelled: the work stops; its result (`cancelled`, or the real one if it won) ends the conversation. */
+  cancel(): void {
+    this.#cancelRequested = true
+    if (this.#handle !== undefined) {
+      this.#handle.cancel()
+      return
+    }
+    if (this.#relay !== undefined) {
+      // The next hop is told; its answer will not come back here, so the conversation ends now.
+      this.#end()
+      this.#sendResult(
+        {
+          status: 'cancelled',
+          error: { code: TASK_ERROR_CODES.cancelled, message: 'cancelled by the requester' },
+        },
+        timingsOf(this.#receivedAt, undefined),
+      )
+    }
+  }
+
+  /** The stream is gone: stop the work, nobody is listening. */
+  abandon(): void {
+    if (this.#done) return
+    this.#end()
+    this.#handle?.cancel()
+    if (this.#handle === undefined && this.#relay === undefined) {
+      try {
+        this.#session.init.engine.cancel(this.engineId)
+      } catch {
+        // Not admitted yet: #onSubmitted cancels it when it is.
+      }
+    }
+  }
+
+  /** A relayed task's deadline passed: the next hop is told to stop, the requester gets `timeout`. */
+  #expire(): void {
+    if (this.#done) return
+    this.#end()
+    this.#sendResult(
+      {
+        status: 'timeout',
+        error: { code: TASK_ERROR_CODES.timeout, message: 'the task did not finish within its timeoutMs' },
+      },
+      timingsOf(this.#receivedAt, undefined),
+    )
+  }
+
+  #sendAccept(queuePosition: number | undefined): void {
+    this.#accepted = true
+    this.#session.channel.send(
+      encodeControl(
+        'task.accept',
+        { id: this.id, ...(queuePosition === undefined ? {} : { queuePosition }) },
+        { trusted: true },
+      ),
+    )
+  }
+
+  #sendResult(outcome: ResultOutcome, timings: ReturnType<typeof timingsOf>): void {
+    const { signer, maxFrameBytes } = this.#session.init
+    const prepared = prepareResult(
+      signer,
+      maxFrameBytes,
+      { id: this.id, requestHash: this.#digest, timings },
+      outcome,
+    )
+    this.#session.provider.counters.answered++
+    if (this.forwarded) {
+      // The signed JSON goes out as it was signed: no second serialization.
+      const [signed] = sealPrepared(signer, [prepared])
+      this.#session.channel.send(encodeJsonFrame(signed?.json as string, { maxFrameBytes }))
+    } else {
+      // Signed when it leaves, together with whatever else leaves then (stream/channel.ts).
+      this.#session.channel.sendSigned(prepared)
+    }
+    this.#session.closeIfDone()
+  }
+
+  #reject(error: WireError, retryAfterMs?: number): void {
+    this.#session.reject(this.id, error, retryAfterMs)
+    this.#session.closeIfDone()
+  }
+
+  /** Passes the next hop's signed result back byte for byte, as it arrived. */
+  #passOn(body: Uint8Array): void {
+    const { maxFrameBytes } = this.#session.init
+    let frame: Uint8Array
+    try {
+      frame = encodeBodyFrame(body, { maxFrameBytes })
+    } catch (err) {
+      // Larger than this stream allows: the previous hop still gets an answer.
+      this.#sendResult({ status: 'failed', error: toWireError(err) }, timingsOf(this.#receivedAt, undefined))
+      return
+    }
+    this.#session.provider.counters.answered++
+    this.#session.channel.send(frame)
+    this.#session.closeIfDone()
+  }
+
+  /**
+   * The conversation is over: no more frames for it, no relay either. Its answer goes out next;
+   * only then may the stream close (`closeIfDone`).
+   */
+  #end(): void {
+    this.#done = true
+    clearTimeout(this.#timer)
+    if (this.#relayKey !== undefined) this.#session.provider.relaying.delete(this.#relayKey)
+    if (this.#relay !== undefined && !this.#relay.settled) this.#relay.withdraw('the relayed task ended here')
+    this.#session.forget(this)
+  }
 }

@@ -3,9 +3,9 @@
  * in-process engine backend, announced to peers like any other task type.
  */
 import type { Backend, TaskType } from '@p2p-ai/engine'
-import type { AgreementRule } from './agreement.js'
-import { CUSTOM_BACKEND_PREFIX } from './constants.js'
-import { InvalidTaskDefinitionError } from './errors.js'
+import { CUSTOM_BACKEND_PREFIX } from '../constants.js'
+import { InvalidTaskDefinitionError } from '../errors.js'
+import type { AgreementRule } from '../trust/agreement.js'
 
 /** What a task handler gets besides its input. */
 export interface TaskRunContext {

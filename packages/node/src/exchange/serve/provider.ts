@@ -1,27 +1,32 @@
 /**
  * The serving side of the task protocol: every inbound task stream becomes a session that
- * verifies signed requests, runs them on the engine and answers with accept or reject, progress
- * and a signed result, for any number of concurrent tasks on the one stream.
+ * verifies signed requests, runs them on the engine (or relays forwarded ones it cannot run) and
+ * answers each with accept or reject, progress and a signed result, for any number of concurrent
+ * tasks on the one stream (docs/protocol.md §2.3).
  *
  * Engine task ids are `<requester PeerId>:<task id>`: a retry of the same task by the same
- * requester (after a failover, on a new stream) joins the task the engine already knows instead
- * of running it again, and no requester can reach another one's task by guessing its id.
+ * requester (after a failover, on a new stream, through another route) joins the run the engine
+ * already has instead of running it again, and no requester can reach another one's task by
+ * guessing its id.
  */
 import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
 import type { TaskEngine } from '@p2p-ai/engine'
 import type { Signer, WireError } from '@p2p-ai/protocol'
 import type { Logger } from 'pino'
-import type { ForwardHandler } from './forwarding.js'
-import { ProviderSession } from './provider-session.js'
-import type { EnvelopeChecks } from './wire.js'
+import type { PeerDirectory } from '../../peers/directory.js'
+import type { AttemptLauncher } from '../request/launcher.js'
+import type { Router } from '../route/router.js'
+import type { EnvelopeChecks } from '../trust/checks.js'
+import { ProviderSession } from './session.js'
 
 export interface TaskProviderInit {
+  self: string
   engine: TaskEngine
   signer: Signer
   /** How requests (and signed cancels) are verified. */
   checks: EnvelopeChecks
-  /** The protocol minor a peer announced, if it did: results to peers at 2 or later share batch signatures. */
-  peerMinor?(peer: string): number | undefined
+  /** The protocol minor of each peer: results to peers at 2 or later share batch signatures. */
+  directory: PeerDirectory
   log: Logger
   maxFrameBytes: number
   /** Tasks one requester may have open on this node at once. */
@@ -31,10 +36,12 @@ export interface TaskProviderInit {
    * (`background`: the store, `memory`: the recent history only).
    */
   persist: 'background' | 'memory'
-  /** Takes `task.forward` (run here or relayed); without it, forwards are refused. */
-  forwarding?: ForwardHandler
+  /** What this node runs, and where forwarded tasks it does not run go next. */
+  router: Router
+  /** Starts the attempts of tasks this node relays. */
+  launcher: AttemptLauncher
   /** The access policy: undefined admits, an error refuses (`sender` on the stream, `requester` who signed). */
-  admit?(sender: string, requester: string): WireError | undefined
+  admit(sender: string, requester: string): WireError | undefined
 }
 
 /** Counters of the serving side, for health and benchmarks. */
@@ -49,21 +56,26 @@ export interface ProviderStats {
 
 /** The task protocol's stream handler and the sessions it serves. */
 export class TaskProvider {
-  readonly #init: TaskProviderInit
+  readonly init: TaskProviderInit
   readonly #sessions = new Set<ProviderSession>()
   #stopping = false
   readonly counters = { received: 0, accepted: 0, rejected: 0, answered: 0 }
+  /** Tasks being relayed, by `<next hop> <task id>`: one conversation per id on a stream. */
+  readonly relaying = new Set<string>()
 
   constructor(init: TaskProviderInit) {
-    this.#init = init
+    this.init = init
   }
 
   /** The handler to register for `TASK_PROTOCOL`. */
   readonly handler: StreamHandler = (stream: Stream, connection: Connection) => {
-    const session = new ProviderSession(this, this.#init, stream, connection.remotePeer.toString(), () =>
-      this.#sessions.delete(session),
-    )
+    const session = new ProviderSession(this, stream, connection.remotePeer.toString())
     this.#sessions.add(session)
+  }
+
+  /** A session's stream is gone. */
+  ended(session: ProviderSession): void {
+    this.#sessions.delete(session)
   }
 
   get stopping(): boolean {
@@ -73,11 +85,6 @@ export class TaskProvider {
   /** New requests are rejected with `ERR_SHUTTING_DOWN`; accepted ones still get their result. */
   stopAccepting(): void {
     this.#stopping = true
-  }
-
-  /** Resets every session (the engine's tasks for them are cancelled). */
-  abortAll(reason: Error): void {
-    for (const session of [...this.#sessions]) session.abort(reason)
   }
 
   stats(): ProviderStats {

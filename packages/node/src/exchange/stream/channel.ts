@@ -27,11 +27,14 @@ import {
   type Signer,
   sealPrepared,
 } from '@p2p-ai/protocol'
-import { PeerDisconnectedError } from './errors.js'
+import { PeerDisconnectedError } from '../errors.js'
 
 export interface ChannelHandlers {
-  /** A decoded frame (untrusted JSON). Called synchronously, in order. */
-  message(value: unknown): void
+  /**
+   * A decoded frame (untrusted JSON), and its body as it arrived (a view: copy it, or frame it
+   * with `encodeBodyFrame`, to pass it on). Called synchronously, in order.
+   */
+  message(value: unknown, body: Uint8Array): void
   /** A frame that was skipped (not UTF-8, not JSON); the stream goes on. */
   badFrame(error: FrameError): void
   /** The remote closed its writing side: no more frames will come. */
@@ -235,7 +238,7 @@ export class TaskChannel {
       if (this.#closed) return
       if (frame.ok) {
         try {
-          this.#handlers.message(frame.value)
+          this.#handlers.message(frame.value, frame.body)
         } catch (err) {
           this.#init.onHandlerError(err)
         }

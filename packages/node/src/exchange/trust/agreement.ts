@@ -10,7 +10,7 @@
  */
 import { Buffer } from 'node:buffer'
 import { canonicalize, type JsonValue } from '@p2p-ai/protocol'
-import { DEFAULT_EMBED_MIN_COSINE, DEFAULT_OCR_MAX_EDIT_DISTANCE } from './constants.js'
+import { DEFAULT_EMBED_MIN_COSINE, DEFAULT_OCR_MAX_EDIT_DISTANCE } from '../constants.js'
 
 /**
  * Whether two outputs of the same task agree. Should be symmetric; need not be transitive (the

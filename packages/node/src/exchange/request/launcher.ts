@@ -1,0 +1,169 @@
+/**
+ * Starting attempts: a local run on this node's engine, or a request to a peer: the signed
+ * `task.request` (prepared here, signed by the task stream as it leaves), wrapped in a
+ * `task.forward` when the route goes through a neighbour, sized against the task frame, and handed
+ * to the requester's stream to that peer.
+ */
+import type { TaskEngine } from '@p2p-ai/engine'
+import {
+  createTaskRequest,
+  encodeJsonFrame,
+  MAX_SIGNATURE_JSON_BYTES,
+  type OpenedForward,
+  prepareEnvelope,
+  type Signer,
+  sealForward,
+  sealPrepared,
+} from '@p2p-ai/protocol'
+import type { PeerDirectory } from '../../peers/directory.js'
+import { RESULT_GRACE_MS } from '../constants.js'
+import type { Hop, Route } from '../route/router.js'
+import type { AccessPolicy } from '../trust/access-policy.js'
+import { type Attempt, LocalAttempt, RemoteAttempt } from './attempt.js'
+import type { TaskRequester } from './requester.js'
+import type { TaskSpec } from './submission.js'
+
+/** Why no attempt could start on a peer: the request cannot go on the wire. */
+export interface Unsendable {
+  readonly kind: 'unsendable'
+  /** `too-large`: only this node could run it; `invalid`: nobody could (not canonical JSON). */
+  readonly reason: 'too-large' | 'invalid'
+  readonly message: string
+}
+
+export interface AttemptLauncherInit {
+  self: string
+  signer: Signer
+  engine: TaskEngine
+  requester: TaskRequester
+  directory: PeerDirectory
+  policy: AccessPolicy
+  /** How long a provider has to accept before the attempt counts as lost. */
+  acceptTimeoutMs: number
+  maxFrameBytes: number
+}
+
+export class AttemptLauncher {
+  readonly #init: AttemptLauncherInit
+
+  constructor(init: AttemptLauncherInit) {
+    this.#init = init
+  }
+
+  /** Starts an attempt of `spec` on `route` (`submittedAt`: the task's `createdAt`). */
+  start(spec: TaskSpec, route: Route, submittedAt: number): Attempt | Unsendable {
+    const { self, engine } = this.#init
+    if (route.kind === 'local') {
+      let submitted: Promise<Awaited<ReturnType<TaskEngine['submit']>>>
+      try {
+        submitted = engine.submit({
+          id: `${self}:${spec.id}`,
+          type: spec.type,
+          input: spec.input,
+          priority: spec.priority,
+          timeoutMs: spec.timeoutMs,
+          meta: { requester: self, taskId: spec.id },
+        })
+      } catch (err) {
+        submitted = Promise.reject(err)
+      }
+      return new LocalAttempt(self, submitted)
+    }
+    const { signer, maxFrameBytes } = this.#init
+    let prepared: ReturnType<typeof prepareEnvelope<'task.request'>>
+    try {
+      prepared = prepareEnvelope(
+        signer,
+        'task.request',
+        createTaskRequest({
+          requester: self,
+          taskType: spec.type,
+          input: spec.input,
+          id: spec.id,
+          priority: spec.priority,
+          timeoutMs: spec.timeoutMs,
+          createdAt: submittedAt,
+        }),
+      )
+    } catch (err) {
+      // NaN, a Date, a cycle...: no peer could ever take it.
+      return { kind: 'unsendable', reason: 'invalid', message: `input: ${(err as Error).message}` }
+    }
+    if (prepared.byteLength + MAX_SIGNATURE_JSON_BYTES > maxFrameBytes) {
+      return {
+        kind: 'unsendable',
+        reason: 'too-large',
+        message: `the request is ${prepared.byteLength} bytes; task frames hold at most ${maxFrameBytes}`,
+      }
+    }
+    const sentAt = performance.now()
+    const deadlines = {
+      acceptBy: sentAt + this.#init.acceptTimeoutMs,
+      resultBy: sentAt + spec.timeoutMs + RESULT_GRACE_MS,
+    }
+    let attempt: RemoteAttempt
+    if (route.kind === 'forward') {
+      // A forward carries the request unchanged to a provider whose protocol minor we do not
+      // know, so it is signed on its own, with the links left beyond the neighbour.
+      const [signed] = sealPrepared(signer, [prepared])
+      const request = signed as NonNullable<typeof signed>
+      const json = sealForward(signer, request.envelope, spec.maxHops - 1, []).json
+      attempt = new RemoteAttempt({
+        taskId: spec.id,
+        taskType: spec.type,
+        peer: route.peer,
+        peerId: route.peerId,
+        request,
+        frame: encodeJsonFrame(json, { maxFrameBytes }),
+        forwarded: true,
+        signerAllowed: (peer) => this.#init.policy.allows(peer),
+        directory: this.#init.directory,
+        ...deadlines,
+      })
+    } else {
+      attempt = new RemoteAttempt({
+        taskId: spec.id,
+        taskType: spec.type,
+        peer: route.peer,
+        peerId: route.peerId,
+        request: prepared,
+        // Signed by the stream when it leaves, in a batch with whatever leaves with it.
+        frame: prepared,
+        forwarded: false,
+        directory: this.#init.directory,
+        ...deadlines,
+      })
+    }
+    this.#init.requester.send(attempt)
+    return attempt
+  }
+
+  /**
+   * Passes a forwarded task this node cannot run on to `hop`: the requester's signed request,
+   * unchanged, in a `task.forward` of this node's with one link less and itself added to the route.
+   *
+   * @throws {FrameTooLargeError} if the forward does not fit a task frame
+   */
+  relay(opened: OpenedForward, hop: Hop): RemoteAttempt {
+    const { signer, maxFrameBytes } = this.#init
+    const request = opened.request.envelope.payload
+    const forward = sealForward(signer, opened.request.envelope, opened.ttl - 1, opened.route)
+    const frame = encodeJsonFrame(forward.json, { maxFrameBytes })
+    const sentAt = performance.now()
+    const attempt = new RemoteAttempt({
+      taskId: request.id,
+      taskType: request.taskType,
+      peer: hop.peer,
+      peerId: hop.peerId,
+      request: opened.request,
+      frame,
+      forwarded: true,
+      directory: this.#init.directory,
+      acceptBy: sentAt + this.#init.acceptTimeoutMs,
+      resultBy: sentAt + request.timeoutMs + RESULT_GRACE_MS,
+    })
+    this.#init.directory.noteDispatch(hop.peer, Date.now())
+    this.#init.requester.send(attempt)
+    return attempt
+  }
+}

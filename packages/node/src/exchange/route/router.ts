@@ -1,0 +1,334 @@
+/**
+ * The router: where each attempt of a task goes, read from the peer directory. One decision for
+ * every kind of route:
+ *
+ * - **local**: this node's engine runs the task type (and has the model asked for);
+ * - **direct**: a connected peer announced the task type (and model): the task goes to it as a
+ *   signed `task.request`;
+ * - **forward**: nobody connected runs it, but a neighbour reaches a node that does within the
+ *   task's hop budget (its announced `reach`): the task goes to it as a `task.forward`
+ *   (docs/protocol.md §2.5).
+ *
+ * Among direct candidates (and this node), routing's cost decides (cost.ts): free slots first,
+ * then load, latency and reputation, with ties spread evenly. Forwards go the fewest hops first.
+ * The router also computes what this node announces as reachable (`reach`) and picks the next hop
+ * of a task it relays.
+ */
+import type { PeerId } from '@libp2p/interface'
+import type { TaskEngine } from '@p2p-ai/engine'
+import {
+  MAX_FORWARD_HOPS,
+  MAX_TASK_TYPES,
+  type ReachEntry,
+  TASK_ERROR_CODES,
+  type WireError,
+} from '@p2p-ai/protocol'
+import { decayed, type PeerDirectory, type PeerRecord } from '../../peers/directory.js'
+import type { AccessPolicy } from '../trust/access-policy.js'
+import { type Candidate, pickCandidate } from './cost.js'
+
+/** The first protocol minor version that knows `task.forward` and `reach`. */
+export const FORWARDING_MINOR = 1
+/** How long what the engine runs is trusted before it is read again (forwards ask on every request). */
+const LOCAL_TYPES_TTL_MS = 250
+
+/** Where an attempt goes. */
+export type Route =
+  | { readonly kind: 'local' }
+  | { readonly kind: 'direct'; readonly peer: string; readonly peerId: PeerId }
+  | {
+      readonly kind: 'forward'
+      /** The neighbour the `task.forward` goes to. */
+      readonly peer: string
+      readonly peerId: PeerId
+      /** Links to the provider, this one included (2 or more). */
+      readonly hops: number
+    }
+
+const LOCAL: Route = Object.freeze({ kind: 'local' })
+
+/** What routing needs to know of a task. */
+export interface RouteSpec {
+  readonly type: string
+  readonly input: Readonly<Record<string, unknown>>
+  /** `'auto'`, `'local'` or a PeerId. */
+  readonly target: string
+  readonly allowLocal: boolean
+  readonly modelSha256: string | undefined
+  /** Links the task may travel (1: connected peers only). */
+  readonly maxHops: number
+  /** Providers this task must not use (the other replicas' of a redundant run). */
+  readonly exclude?: ReadonlySet<string>
+  /** The request is too large for a task frame: only this node can run it. */
+  readonly localOnly?: boolean
+}
+
+/** A neighbour through which a task type can be reached. */
+export interface Hop {
+  readonly peer: string
+  readonly peerId: PeerId
+  /** Links from this node to the provider through this neighbour (1: the neighbour runs it). */
+  readonly hops: number
+}
+
+export interface RouterInit {
+  self: string
+  directory: PeerDirectory
+  engine: TaskEngine
+  policy: AccessPolicy
+  /** The longest route this node announces (its own tasks' hop budget). */
+  maxHops: number
+  /** Whether this node relays forwarded tasks it cannot run (and announces `reach`). */
+  relay: boolean
+}
+
+export class Router {
+  readonly #init: RouterInit
+  #localTypes: ReadonlySet<string> = new Set()
+  #localTypeList: readonly string[] = []
+  #localModels: readonly { id: string; sha256: string; taskTypes: readonly string[] }[] = []
+  #localReadAt = Number.NEGATIVE_INFINITY
+  #localDispatches = 0
+  #localDispatchesAt = 0
+
+  constructor(init: RouterInit) {
+    this.#init = init
+  }
+
+  /** Whether this node relays forwarded tasks it cannot run. */
+  get relaying(): boolean {
+    return this.#init.relay
+  }
+
+  /** What the engine runs changed (a task type registered or removed): read it again now. */
+  localChanged(): void {
+    this.#localReadAt = Number.NEGATIVE_INFINITY
+  }
+
+  /** Whether this node's engine runs `type`. */
+  runsLocally(type: string): boolean {
+    this.#readLocal()
+    return this.#localTypes.has(type)
+  }
+
+  /**
+   * Where the next attempt of `spec` goes, or undefined if nowhere fits right now. `tried` are the
+   * peers (and this node) earlier attempts used: others come first while there are any.
+   */
+  choose(spec: RouteSpec, tried: ReadonlySet<string>): Route | undefined {
+    const { target } = spec
+    const self = this.#init.self
+    if (target === 'local' || target === self) return this.#localCapable(spec) ? LOCAL : undefined
+    if (spec.localOnly === true) {
+      return target === 'auto' && spec.allowLocal && this.#localCapable(spec) ? LOCAL : undefined
+    }
+    const directory = this.#init.directory
+    if (target !== 'auto') {
+      const record = directory.record(target)
+      if (record === undefined || record.status !== 'connected' || !taskCapable(record)) return undefined
+      // An explicit target is tried even with an open circuit; only a busy peer is waited for.
+      const busyUntil = directory.book.get(target).busyUntil
+      if (busyUntil !== undefined && busyUntil > Date.now()) return undefined
+      return { kind: 'direct', peer: target, peerId: record.id }
+    }
+    const now = Date.now()
+    const candidates: Candidate[] = []
+    for (const record of directory.connected()) {
+      if (!taskCapable(record) || record.capabilities === undefined) continue
+      if (!capable(record.capabilities, spec)) continue
+      if (!this.#usable(record.peer, spec.exclude)) continue
+      candidates.push({
+        peer: record.peer,
+        concurrency: record.capabilities.concurrency,
+        load: record.othersLoad + record.outstanding,
+        latencyMs: directory.book.get(record.peer).latencyMs ?? record.rttMs,
+        score: directory.book.get(record.peer).score,
+        recentDispatches: directory.recentDispatches(record.peer, now),
+      })
+    }
+    if (spec.allowLocal && spec.exclude?.has(self) !== true && this.#localCapable(spec)) {
+      const load = this.#init.engine.load()
+      candidates.push({
+        peer: self,
+        concurrency: load.concurrency,
+        load: load.running + load.queued,
+        latencyMs: 0,
+        score: 1,
+        recentDispatches: decayed(this.#localDispatches, this.#localDispatchesAt, now),
+      })
+    }
+    if (candidates.length === 0) return this.#forward(spec, tried)
+    const fresh = candidates.filter((c) => !tried.has(c.peer))
+    const picked = pickCandidate(fresh.length > 0 ? fresh : candidates)
+    if (picked === undefined) return undefined
+    if (picked.peer === self) {
+      this.#localDispatches = decayed(this.#localDispatches, this.#localDispatchesAt, now) + 1
+      this.#localDispatchesAt = now
+      return LOCAL
+    }
+    directory.noteDispatch(picked.peer, now)
+    return { kind: 'direct', peer: picked.peer, peerId: (directory.record(picked.peer) as PeerRecord).id }
+  }
+
+  /**
+   * What this node announces as `capabilities.reach`: for each task type it does not run but a
+   * neighbour runs or reaches, the fewest links to a provider and the neighbour on that way.
+   * Empty when relaying is off.
+   */
+  reach(): ReachEntry[] {
+    if (!this.#init.relay) return []
+    const best = new Map<string, ReachEntry>()
+    for (const record of this.#init.directory.connected()) {
+      const caps = record.capabilities
+      if (caps === undefined) continue
+      for (const type of new Set([...caps.taskTypes, ...(caps.reach ?? []).map((r) => r.taskType)])) {
+        const hop = this.#hopVia(record, type)
+        if (hop === undefined || hop.hops > this.#init.maxHops || this.runsLocally(type)) continue
+        const known = best.get(type)
+        if (
+          known === undefined ||
+          hop.hops < known.hops ||
+          (hop.hops === known.hops && hop.peer < known.via)
+        ) {
+          best.set(type, { taskType: type, hops: hop.hops, via: hop.peer })
+        }
+      }
+    }
+    return [...best.values()]
+      .sort((a, b) => a.hops - b.hops || (a.taskType < b.taskType ? -1 : 1))
+      .slice(0, MAX_TASK_TYPES)
+      .sort((a, b) => (a.taskType < b.taskType ? -1 : 1))
+  }
+
+  /**
+   * The next hop of a forwarded task of `type` this node cannot run: a neighbour not on `route`
+   * that runs it or reaches it within `ttl` more links, the fewest first. A refusal otherwise:
+   * `ERR_TTL_EXPIRED` when a route exists but is too long (or no hops are left), `ERR_NO_ROUTE`
+   * when none does, or relaying is off.
+   */
+  nextHop(type: string, ttl: number, route: readonly string[]): Hop | WireError {
+    const self = this.#init.self
+    if (!this.#init.relay)
+      return { code: TASK_ERROR_CODES.noRoute, message: 'this node does not relay tasks' }
+    const onRoute = new Set(route)
+    const all = this.#hops(type, (peer) => onRoute.has(peer))
+    const next = this.#pickHop(all.filter((h) => h.hops <= ttl))
+    if (next !== undefined) return next
+    if (all.length > 0 || ttl === 0) {
+      return { code: TASK_ERROR_CODES.ttlExpired, message: `"${type}" is more than ${ttl} hops from ${self}` }
+    }
+    return { code: TASK_ERROR_CODES.noRoute, message: `no route from ${self} to a node that runs "${type}"` }
+  }
+
+  /** A forward to a neighbour that reaches the task type within the task's hop budget, or undefined. */
+  #forward(spec: RouteSpec, tried: ReadonlySet<string>): Route | undefined {
+    if (spec.maxHops < 2 || spec.modelSha256 !== undefined) return undefined
+    const hops = this.#hops(spec.type, (peer) => spec.exclude?.has(peer) === true).filter(
+      (h) => h.hops >= 2 && h.hops <= spec.maxHops,
+    )
+    const fresh = hops.filter((h) => !tried.has(h.peer))
+    const hop = this.#pickHop(fresh.length > 0 ? fresh : hops)
+    if (hop === undefined) return undefined
+    this.#init.directory.noteDispatch(hop.peer, Date.now())
+    return { kind: 'forward', peer: hop.peer, peerId: hop.peerId, hops: hop.hops }
+  }
+
+  /** Usable neighbours for `type`, with the links to a provider through each. */
+  #hops(type: string, skip: (peer: string) => boolean): Hop[] {
+    const hops: Hop[] = []
+    for (const record of this.#init.directory.connected()) {
+      const hop = this.#hopVia(record, type)
+      if (hop !== undefined && !skip(hop.peer)) hops.push(hop)
+    }
+    return hops
+  }
+
+  #hopVia(record: PeerRecord, type: string): Hop | undefined {
+    const caps = record.capabilities
+    if (caps === undefined || !taskCapable(record) || caps.protocolMinor < FORWARDING_MINOR) return undefined
+    if (!this.#usable(record.peer, undefined)) return undefined
+    let distance: number | undefined
+    if (caps.taskTypes.includes(type)) distance = 0
+    else {
+      // Split horizon: a route through this node is no route for this node.
+      distance = caps.reach?.find((r) => r.taskType === type && r.via !== this.#init.self)?.hops
+    }
+    if (distance === undefined || distance + 1 > MAX_FORWARD_HOPS) return undefined
+    if (distance > 0 && this.#init.directory.routeRefused(record.peer, type)) return undefined
+    return { peer: record.peer, peerId: record.id, hops: distance + 1 }
+  }
+
+  /** The fewest hops win; among those, routing's usual cost (our load there, latency, reputation). */
+  #pickHop(hops: readonly Hop[]): Hop | undefined {
+    if (hops.length === 0) return undefined
+    const fewest = Math.min(...hops.map((h) => h.hops))
+    const shortest = hops.filter((h) => h.hops === fewest)
+    const directory = this.#init.directory
+    const picked = pickCandidate(
+      shortest.map((h) => {
+        const rep = directory.book.get(h.peer)
+        return {
+          peer: h.peer,
+          concurrency: 1,
+          load: directory.record(h.peer)?.outstanding ?? 0,
+          latencyMs: rep.latencyMs,
+          score: rep.score,
+          recentDispatches: 0,
+        }
+      }),
+    )
+    return shortest.find((h) => h.peer === picked?.peer)
+  }
+
+  /** Allowed by the access policy, not excluded, and its circuit not open. */
+  #usable(peer: string, exclude: ReadonlySet<string> | undefined): boolean {
+    if (exclude?.has(peer) === true || !this.#init.policy.allows(peer)) return false
+    return this.#init.directory.book.isAvailable(peer)
+  }
+
+  #localCapable(spec: RouteSpec): boolean {
+    this.#readLocal()
+    if (!this.#localTypes.has(spec.type)) return false
+    return capable({ taskTypes: this.#localTypeList, models: this.#localModels }, spec)
+  }
+
+  #readLocal(): void {
+    const now = performance.now()
+    if (now - this.#localReadAt <= LOCAL_TYPES_TTL_MS) return
+    const caps = this.#init.engine.capabilities()
+    this.#localTypeList = caps.taskTypes.map((t) => t.name)
+    this.#localTypes = new Set(this.#localTypeList)
+    this.#localModels = caps.models.map((m) => ({ id: m.name, sha256: m.sha256, taskTypes: m.taskTypes }))
+    this.#localReadAt = now
+  }
+}
+
+/**
+ * Whether the connection to a peer can carry tasks: a relayed connection is limited (data and
+ * duration caps) and the task protocol does not run on it.
+ */
+function taskCapable(record: PeerRecord): boolean {
+  return record.connection?.limited !== true
+}
+
+/** Whether announced capabilities cover the task: its type, and the model if it names one. */
+export function capable(
+  caps: {
+    readonly taskTypes: readonly string[]
+    readonly models: readonly {
+      readonly id: string
+      readonly sha256: string
+      readonly taskTypes: readonly string[]
+    }[]
+  },
+  spec: Pick<RouteSpec, 'type' | 'input' | 'modelSha256'>,
+): boolean {
+  if (!caps.taskTypes.includes(spec.type)) return false
+  const models = caps.models.filter((m) => m.taskTypes.includes(spec.type))
+  if (spec.modelSha256 !== undefined && !models.some((m) => m.sha256 === spec.modelSha256)) return false
+  // A task that names a model goes to peers that have it; a peer that lists no models for the
+  // type either needs none or fetches them itself.
+  const model = spec.input.model
+  if (typeof model === 'string' && models.length > 0 && !models.some((m) => m.id === model)) return false
+  return true
+}
