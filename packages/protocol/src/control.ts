@@ -4,8 +4,9 @@
  * steer one conversation between the two ends of a Noise-authenticated stream. This is their
  * codec, and the first look a dispatcher takes at any decoded frame on a task stream.
  */
-import { PROTOCOL_MAJOR } from './constants.js'
+
 import { encodeJsonFrame } from './codec.js'
+import { PROTOCOL_MAJOR } from './constants.js'
 import { InvalidMessageError, UnsupportedVersionError } from './errors.js'
 import { checkVersion, type Payloads, toInvalidMessage, validatePayload } from './messages.js'
 import { controlSchema } from './schemas.js'
@@ -69,7 +70,8 @@ export function encodeControl<T extends ControlType>(
   payload: Payloads[T],
   options: EncodeControlOptions = {},
 ): Uint8Array {
-  const message = options.trusted === true ? { v: PROTOCOL_MAJOR, type, payload } : createControlMessage(type, payload)
+  const message =
+    options.trusted === true ? { v: PROTOCOL_MAJOR, type, payload } : createControlMessage(type, payload)
   return encodeJsonFrame(JSON.stringify(message))
 }
 
@@ -105,7 +107,8 @@ export function readControl<T extends ControlType>(value: unknown, type: T): Pay
   if (v.v !== PROTOCOL_MAJOR) throw new InvalidMessageError('v', `expected ${PROTOCOL_MAJOR}`)
   if (v.type !== type) throw new InvalidMessageError('type', `expected ${JSON.stringify(type)}`)
   for (const key in v) {
-    if (key !== 'v' && key !== 'type' && key !== 'payload') throw new InvalidMessageError(key, 'unknown field')
+    if (key !== 'v' && key !== 'type' && key !== 'payload')
+      throw new InvalidMessageError(key, 'unknown field')
   }
   return validatePayload(type, v.payload)
 }

@@ -28,19 +28,6 @@ export {
 } from './batch-cache.js'
 export { canonicalize, type JsonObject, type JsonValue } from './canonical-json.js'
 export {
-  CONTROL_TYPES,
-  type ControlMessage,
-  type ControlType,
-  createControlMessage,
-  type EncodeControlOptions,
-  encodeControl,
-  isControlType,
-  type MessageHead,
-  peekMessage,
-  readControl,
-  validateControl,
-} from './control.js'
-export {
   type ByteSource,
   type DecodedFrame,
   type DecodeFramesOptions,
@@ -54,6 +41,19 @@ export {
   frameDecoder,
 } from './codec.js'
 export * from './constants.js'
+export {
+  CONTROL_TYPES,
+  type ControlMessage,
+  type ControlType,
+  createControlMessage,
+  type EncodeControlOptions,
+  encodeControl,
+  isControlType,
+  type MessageHead,
+  peekMessage,
+  readControl,
+  validateControl,
+} from './control.js'
 export {
   digestOf,
   MAX_SIGNATURE_JSON_BYTES,
@@ -120,12 +120,6 @@ export {
 } from './messages.js'
 export { type ReplayCache, type ReplayCacheInit, type ReplayVerdict, replayCache } from './replay-cache.js'
 export {
-  isTaskErrorCode,
-  TASK_ERROR_CODES,
-  type TaskErrorCode,
-  toTaskErrorCode,
-} from './task-errors.js'
-export {
   assertResultMatches,
   createTaskRequest,
   fromWireError,
@@ -133,3 +127,9 @@ export {
   type TaskRequestInit,
   toWireError,
 } from './task.js'
+export {
+  isTaskErrorCode,
+  TASK_ERROR_CODES,
+  type TaskErrorCode,
+  toTaskErrorCode,
+} from './task-errors.js'

@@ -69,7 +69,11 @@ describe('the control codec', () => {
       expect.objectContaining({ code: 'ERR_INVALID_MESSAGE', path: 'payload.progress' }),
     )
     const trusted = encodeControl('task.accept', { id: TASK_ID, queuePosition: 0 }, { trusted: true })
-    expect(await decodeOne(trusted)).toEqual({ v: 1, type: 'task.accept', payload: { id: TASK_ID, queuePosition: 0 } })
+    expect(await decodeOne(trusted)).toEqual({
+      v: 1,
+      type: 'task.accept',
+      payload: { id: TASK_ID, queuePosition: 0 },
+    })
   })
 
   it('reads a control message of the expected type and refuses anything else with the field at fault', () => {

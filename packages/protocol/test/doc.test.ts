@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import * as constants from '../src/constants.js'
-import * as errors from '../src/errors.js'
-import {
-  isMessageType,
-  MESSAGE_TYPES,
-  validateEnvelope,
-  validatePayload,
-} from '../src/messages.js'
-import { payloadSchemas } from '../src/schemas.js'
 import { validateControl } from '../src/control.js'
+import * as errors from '../src/errors.js'
+import { isMessageType, MESSAGE_TYPES, validateEnvelope, validatePayload } from '../src/messages.js'
+import { payloadSchemas } from '../src/schemas.js'
 import { TASK_ERROR_CODES } from '../src/task-errors.js'
 import { jsonBlocks, PROTOCOL_MD, tableUnder } from './doc.js'
 
@@ -80,6 +75,15 @@ describe('docs/protocol.md', () => {
       (code as string).replaceAll('`', ''),
     )
     expect(documented.sort()).toEqual(Object.values(TASK_ERROR_CODES).sort())
+  })
+
+  it('counts the bytes of the signing prefixes right, and spells them as the code does', () => {
+    const counted = [...PROTOCOL_MD.matchAll(/the (\d+) bytes of the ASCII string `([^`]+)`/g)]
+    expect(counted.map((m) => m[2])).toEqual(['p2p-ai/envelope/v1', 'p2p-ai/batch/v1'])
+    for (const [, bytes, text] of counted) expect(Number(bytes), text).toBe(Buffer.byteLength(text as string))
+    expect(`${counted[0]?.[2]}\n`).toBe(constants.SIGNING_PREFIX)
+    expect(`${counted[1]?.[2]}\n`).toBe(constants.BATCH_SIGNING_PREFIX)
+    expect(PROTOCOL_MD).toContain(`a prefix of ${constants.SIGNING_PREFIX.length} bytes in all`)
   })
 
   it('names the protocol ids the code registers', () => {
