@@ -416,9 +416,14 @@ const UNIT_SUFFIXES: ReadonlyArray<readonly [string, string]> = [
   ['Pct', '%'],
 ]
 
-/** Unit implied by a metric's name suffix (`latencyP50Ms` → `ms`), or `''`. */
+/** A statistic named after the unit (`writeMsP99`, `lagMsMax`): the unit is the part before it. */
+const STATISTIC_SUFFIX = /(?:P\d+|Max|Min|Mean|Median)$/
+
+/** Unit implied by a metric's name suffix (`latencyP50Ms`, `latencyMsP50` → `ms`), or `''`. */
 export function inferUnit(metric: string): string {
-  for (const [suffix, unit] of UNIT_SUFFIXES) if (metric.endsWith(suffix)) return unit
+  for (const name of [metric, metric.replace(STATISTIC_SUFFIX, '')]) {
+    for (const [suffix, unit] of UNIT_SUFFIXES) if (name.endsWith(suffix)) return unit
+  }
   return ''
 }
 
