@@ -173,39 +173,39 @@ async function runComparison(
     r.run.result.error ??= describeError(err)
     r.live = false
   }
+  /** One phase of one case, unless it already failed; a throw (or an abort) ends that case. */
+  const step = async (r: Run, phase: () => Promise<void>): Promise<void> => {
+    if (!r.live) return
+    try {
+      options.signal.throwIfAborted()
+      await phase()
+    } catch (err) {
+      fail(r, err)
+    }
+  }
   const order: string[][] = []
   collectGarbage()
   try {
     for (const r of runs) {
-      try {
-        options.signal.throwIfAborted()
+      await step(r, async () => {
         await r.c.setup?.()
         r.setUp = true
-      } catch (err) {
-        fail(r, err)
-      }
+      })
     }
     for (const r of runs) {
-      if (!r.live) continue
-      try {
-        options.signal.throwIfAborted()
+      await step(r, async () => {
         collectGarbage()
         await r.run.warmup()
-      } catch (err) {
-        fail(r, err)
-      }
+      })
     }
     for (let i = 0; i < rounds && runs.some((r) => r.live); i++) {
       const live = roundOrder(runs, i, rotate).filter((r) => r.live)
       order.push(live.map((r) => r.c.name))
       for (const r of live) {
-        try {
-          options.signal.throwIfAborted()
+        await step(r, async () => {
           collectGarbage()
           await r.run.round(i)
-        } catch (err) {
-          fail(r, err)
-        }
+        })
       }
     }
     for (const r of runs) {
