@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import type { TransportMdnsOptions } from '@p2p-ai/transport'
 import { NODE_STOP_TIMEOUT_MS } from './constants.js'
 import { HostNodeError } from './errors.js'
-import type { TestHost } from './testnet.js'
+import type { TestHost } from './host.js'
 
 /** The JSON-serialisable transport options the host program accepts. */
 export interface HostNodeOptions {
