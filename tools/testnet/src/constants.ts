@@ -52,3 +52,6 @@ export const MAX_HOSTS_PER_HOME = 50
 export const IPTABLES_RESTORE_BIN = process.env.P2P_TESTNET_IPTABLES_RESTORE ?? '/usr/sbin/iptables-restore'
 /** sysctl, run inside a router namespace only (IP forwarding is a per-namespace setting). */
 export const SYSCTL_BIN = process.env.P2P_TESTNET_SYSCTL ?? '/usr/sbin/sysctl'
+
+/** The test protocol of the host program: echoes what it reads, on any connection, relayed too. */
+export const ECHO_PROTOCOL = '/p2p-ai/testnet/echo/1.0.0'
