@@ -156,7 +156,8 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       relay: config.network.relay.enabled
         ? {
             server: RELAY_SERVER_MODES[config.network.relay.server],
-            reservations: config.network.relay.reservations,
+            // A LAN-only node (no bootstrap peers) dials everyone directly: no reservations.
+            reservations: config.network.bootstrap.length > 0 ? config.network.relay.reservations : 0,
             maxReservations: config.network.relay.maxReservations,
             circuitDurationMs: config.network.relay.circuitDurationMs,
             circuitBytes: config.network.relay.circuitBytes,

@@ -22,8 +22,9 @@ export interface TransportRelayOptions {
    * Relays to hold a reservation on, found among connected peers, bootstrap peers and by DHT random
    * walk; renewed before they expire and replaced when a relay goes away. Peers reach this node
    * through them while it is behind NAT. `0` makes none (the node can still dial through relays).
-   * @default 1; 0 when `announce` lists a public address, or with `autoDial: false` (looking for
-   * relays dials discovered peers)
+   * @default 1 when `bootstrap` is given (a node reaching beyond its LAN); 0 without bootstrap
+   * peers (on a LAN everyone dials everyone directly), when `announce` lists a public address, or
+   * with `autoDial: false` (looking for relays dials discovered peers)
    */
   reservations?: number
   /**
@@ -65,7 +66,7 @@ const SERVER_MODES: ReadonlyArray<unknown> = ['auto', true, false]
  */
 export function resolveRelay(
   option: unknown,
-  context: { announcesPublic: boolean; autoDial: boolean },
+  context: { announcesPublic: boolean; autoDial: boolean; bootstrap: boolean },
 ): ResolvedRelay | undefined {
   const value = objectOption<TransportRelayOptions>('relay', option)
   if (value === false) {
@@ -83,7 +84,7 @@ export function resolveRelay(
   const reservations = intOption(
     'relay.reservations',
     init.reservations,
-    context.announcesPublic || !context.autoDial ? 0 : DEFAULT_RELAY_RESERVATIONS,
+    context.announcesPublic || !context.autoDial || !context.bootstrap ? 0 : DEFAULT_RELAY_RESERVATIONS,
     0,
     16,
   )

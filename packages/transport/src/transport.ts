@@ -212,7 +212,7 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   const dhtOptions = resolveDht(init.dht)
   const announce = parseAnnounce(init.announce ?? [])
   const announcesPublic = announce.some((address) => !isPrivate(multiaddr(address)))
-  const relay = resolveRelay(init.relay, { announcesPublic, autoDial })
+  const relay = resolveRelay(init.relay, { announcesPublic, autoDial, bootstrap: bootstrapList.length > 0 })
   const autonat = boolOption('autonat', init.autonat, true)
   const holePunch = boolOption('holePunch', init.holePunch, true)
   const upnp = resolveUpnp(init.upnp)

@@ -232,7 +232,7 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     default: constant(DEFAULT_RELAY_RESERVATIONS),
     reload: 'restart',
     description:
-      'Relays to hold a reservation on, so peers reach this node through them when it is behind NAT; renewed, and replaced when a relay goes away. Set 0 on a public node given `network.announce`.',
+      'Relays to hold a reservation on, so peers reach this node through them when it is behind NAT; renewed, and replaced when a relay goes away. Only with `network.bootstrap` peers; set 0 on a public node given `network.announce`.',
   },
   {
     path: 'network.relay.maxReservations',
