@@ -20,6 +20,8 @@ import { DEFAULT_AGENT_VERSION } from './metadata.js'
 import { P2PNode } from './node.js'
 import type { NodeExchangeInit, NodeWatchInit } from './types.js'
 
+const RELAY_SERVER_MODES = { auto: 'auto', on: true, off: false } as const
+
 /**
  * Construction options of `createNode`: the configuration (the same shape as the YAML file and
  * `loadConfig()`'s result, every field optional) plus what only code can give.
@@ -146,7 +148,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       mdns: config.network.mdns.enabled
         ? { interface: config.network.mdns.interface, serviceTag: config.network.mdns.serviceTag }
         : false,
-      dht: config.network.dht,
+      dht: config.network.dht ? { mode: config.network.dhtMode } : false,
       // The peer directory watches liveness with its own heartbeat (heartbeat.*).
       connectionMonitor: false,
       redial: {
@@ -154,6 +156,20 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
         maxDelayMs: config.reconnect.maxDelayMs,
         maxAttempts: config.reconnect.maxAttempts,
       },
+      announce: config.network.announce,
+      autonat: config.network.autonat,
+      upnp: config.network.upnp,
+      holePunch: config.network.holePunch,
+      relay: config.network.relay.enabled
+        ? {
+            server: RELAY_SERVER_MODES[config.network.relay.server],
+            // A LAN-only node (no bootstrap peers) dials everyone directly: no reservations.
+            reservations: config.network.bootstrap.length > 0 ? config.network.relay.reservations : 0,
+            maxReservations: config.network.relay.maxReservations,
+            circuitDurationMs: config.network.relay.circuitDurationMs,
+            circuitBytes: config.network.relay.circuitBytes,
+          }
+        : false,
       ...(networkKey === undefined ? {} : { psk: networkKey }),
       start: false,
     })

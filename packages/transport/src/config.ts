@@ -1,6 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import {
+  InvalidAnnounceAddressError,
   InvalidBootstrapAddressError,
   InvalidListenAddressError,
   InvalidTransportOptionError,
@@ -22,6 +23,56 @@ export function parseListen(listen: unknown): string[] {
     }
     return address
   })
+}
+
+/**
+ * Parses the addresses an operator announces on top of what the node finds itself (e.g. the public
+ * address of a port forward): full multiaddrs without `/p2p/`, which libp2p appends.
+ */
+export function parseAnnounce(announce: unknown): string[] {
+  if (!Array.isArray(announce)) {
+    throw new InvalidTransportOptionError('announce', 'expected an array of multiaddr strings')
+  }
+  return announce.map((address: unknown) => {
+    if (typeof address !== 'string') {
+      throw new InvalidAnnounceAddressError(String(address), 'not a string')
+    }
+    let ma: Multiaddr
+    try {
+      ma = multiaddr(address)
+    } catch (err) {
+      throw new InvalidAnnounceAddressError(address, (err as Error).message)
+    }
+    if (ma.getComponents().length < 2) {
+      throw new InvalidAnnounceAddressError(
+        address,
+        'needs a host and a transport, e.g. /ip4/203.0.113.7/tcp/4001',
+      )
+    }
+    return address
+  })
+}
+
+/** Checks an optional boolean option, returning the default when it is absent. */
+export function boolOption(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) {
+    return fallback
+  }
+  if (typeof value !== 'boolean') {
+    throw new InvalidTransportOptionError(option, `expected a boolean, got ${String(value)}`)
+  }
+  return value
+}
+
+/** Checks that an option is absent, `false`, `true` or a plain object. */
+export function objectOption<T extends object>(option: string, value: unknown): T | boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') {
+    return value
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidTransportOptionError(option, 'expected a boolean or an options object')
+  }
+  return value as T
 }
 
 /** A validated bootstrap entry. */

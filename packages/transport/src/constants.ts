@@ -115,3 +115,61 @@ export const DHT_PROTOCOL = '/p2p-ai/kad/1.0.0'
 
 /** Length of a libp2p pnet pre-shared key in bytes. */
 export const PSK_KEY_BYTES = 32
+
+/**
+ * Relays this node reserves a slot on, so peers can reach it through them when it is behind NAT.
+ * One, because libp2p's relay discovery dials every peer it hears of for as long as it holds fewer
+ * reservations than it wants: with two wanted and one relay in reach, it kept opening and dropping
+ * relayed connections to other NATed peers (dozens a second, measured in the simulated internet).
+ * A lost relay is replaced within seconds (tested), so one is enough.
+ */
+export const DEFAULT_RELAY_RESERVATIONS = 1
+
+/** Reservations a relay grants to other peers at once (libp2p's own default is 15). */
+export const DEFAULT_RELAY_MAX_RESERVATIONS = 128
+
+/** How long a reservation lasts; clients renew it before it ends (libp2p renews 5 min ahead). */
+export const DEFAULT_RELAY_RESERVATION_TTL_MS = 60 * 60_000
+
+/**
+ * How long one relayed connection may stay open before the relay resets it. Long enough for a
+ * hole punch to replace it or for a few small tasks; libp2p's default is 2 minutes.
+ */
+export const DEFAULT_RELAY_CIRCUIT_DURATION_MS = 10 * 60_000
+
+/**
+ * Bytes one relayed connection may carry in each direction before the relay resets it: capability
+ * announcements, heartbeats and small tasks fit; large transfers need a direct connection.
+ * libp2p's default is 128 KiB.
+ */
+export const DEFAULT_RELAY_CIRCUIT_BYTES = 8 * 1024 * 1024
+
+/** Relayed connections one peer may open through this relay at once (hop streams per connection). */
+export const DEFAULT_RELAY_MAX_CIRCUITS_PER_PEER = 16
+
+/** Relayed connections one reserved peer may receive through this relay at once (stop streams). */
+export const DEFAULT_RELAY_MAX_CIRCUITS_TO_PEER = 64
+
+/** A reservation request must complete within this long, or the client tries another relay. */
+export const RELAY_RESERVATION_TIMEOUT_MS = 10_000
+
+/** DCUtR: how long one hole-punch attempt may take, and how many are made (go-libp2p's values). */
+export const HOLE_PUNCH_TIMEOUT_MS = 5_000
+export const HOLE_PUNCH_RETRIES = 3
+
+/**
+ * How often the DHT checks which of this node's provider records need publishing again, and how
+ * long a record stays valid on the servers that hold it. Records expiring within half the
+ * validity are re-provided at the next check.
+ */
+export const DEFAULT_DHT_REPROVIDE_INTERVAL_MS = 60 * 60_000
+export const DEFAULT_DHT_PROVIDE_VALIDITY_MS = 24 * 60 * 60_000
+
+/** Prefix of the string hashed into a capability's DHT key: `sha256(prefix + key)`. */
+export const CAPABILITY_KEY_PREFIX = 'p2p-ai/capability/v1\n'
+
+/** Longest capability key, in UTF-8 bytes. */
+export const MAX_CAPABILITY_KEY_BYTES = 1_024
+
+/** Observed addresses (what peers saw us connect from) kept for status reports. */
+export const MAX_OBSERVED_ADDRESSES = 16

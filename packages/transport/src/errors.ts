@@ -85,3 +85,35 @@ export class MdnsSocketError extends Error {
     this.interface = iface
   }
 }
+
+/** An `announce` entry is not a multiaddr. */
+export class InvalidAnnounceAddressError extends Error {
+  static readonly code = 'ERR_INVALID_ANNOUNCE_ADDRESS'
+  readonly code = InvalidAnnounceAddressError.code
+  override readonly name = 'InvalidAnnounceAddressError'
+  /** The offending entry, as given. */
+  readonly address: string
+
+  constructor(address: string, reason: string) {
+    super(`invalid announce address ${JSON.stringify(address)}: ${reason}`)
+    this.address = address
+  }
+}
+
+/** A capability key is empty, not a string, or too long. */
+export class InvalidCapabilityKeyError extends Error {
+  static readonly code = 'ERR_INVALID_CAPABILITY_KEY'
+  readonly code = InvalidCapabilityKeyError.code
+  override readonly name = 'InvalidCapabilityKeyError'
+}
+
+/** Capability discovery needs the DHT, and this node runs without it (`dht: false`). */
+export class DhtDisabledError extends Error {
+  static readonly code = 'ERR_DHT_DISABLED'
+  readonly code = DhtDisabledError.code
+  override readonly name = 'DhtDisabledError'
+
+  constructor(operation: string) {
+    super(`${operation} needs the DHT: create the transport with dht: true (or { mode: 'auto' })`)
+  }
+}

@@ -2,8 +2,10 @@
  * @packageDocumentation
  *
  * The libp2p 3 stack of a p2p-ai node: TCP and WebSockets listeners, Noise encryption, Yamux
- * multiplexing, identify and ping, the node's Ed25519 identity as its libp2p key, and peer
- * discovery (bootstrap list; mDNS on a chosen interface). Works on Node.js 20.19+ and 22+.
+ * multiplexing, identify and ping, the node's Ed25519 identity as its libp2p key, peer discovery
+ * (bootstrap list; mDNS on a chosen interface; Kademlia DHT), and NAT traversal: reachability
+ * (AutoNAT v2, identify's observed addresses, optional UPnP), circuit relay v2 (client and server),
+ * hole punching (DCUtR) and capability discovery on the DHT. Works on Node.js 20.19+ and 22+.
  *
  * ```ts
  * import { createTransport } from '@p2p-ai/transport'
@@ -15,15 +17,35 @@
  */
 
 export {
+  capabilityCid,
+  findCapabilityProviders,
+  provideCapability,
+  stopProvidingCapability,
+} from './capabilities.js'
+export { type ConnectionKind, connectionKind } from './connection-kind.js'
+export {
+  CAPABILITY_KEY_PREFIX,
+  DEFAULT_DHT_PROVIDE_VALIDITY_MS,
+  DEFAULT_DHT_REPROVIDE_INTERVAL_MS,
   DEFAULT_LISTEN,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MDNS_INTERVAL_MS,
   DEFAULT_MDNS_SERVICE_TAG,
   DEFAULT_MUXER_MAX_STREAMS,
+  DEFAULT_RELAY_CIRCUIT_BYTES,
+  DEFAULT_RELAY_CIRCUIT_DURATION_MS,
+  DEFAULT_RELAY_MAX_CIRCUITS_PER_PEER,
+  DEFAULT_RELAY_MAX_CIRCUITS_TO_PEER,
+  DEFAULT_RELAY_MAX_RESERVATIONS,
+  DEFAULT_RELAY_RESERVATION_TTL_MS,
+  DEFAULT_RELAY_RESERVATIONS,
   DEFAULT_STREAM_LIMITS,
 } from './constants.js'
 export {
+  DhtDisabledError,
+  InvalidAnnounceAddressError,
   InvalidBootstrapAddressError,
+  InvalidCapabilityKeyError,
   InvalidIdentityError,
   InvalidListenAddressError,
   InvalidPskError,
@@ -54,6 +76,14 @@ export {
 } from './pool.js'
 export { ensurePromiseWithResolvers } from './promise-with-resolvers.js'
 export { generatePsk } from './psk.js'
+export {
+  type Reachability,
+  type ReachabilityEvents,
+  ReachabilityService,
+  type ReachabilityStatus,
+  relayOf,
+} from './reachability.js'
+export type { TransportRelayOptions } from './relay.js'
 export { type StreamLimits, streamLimits } from './stream-limits.js'
 export {
   createTransport,
@@ -63,5 +93,6 @@ export {
   type TransportInit,
   type TransportMdnsOptions,
   type TransportServices,
+  type TransportUpnpOptions,
 } from './transport.js'
 export { ensureWebSocket } from './websocket-global.js'

@@ -1,22 +1,38 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { autoNATv2 } from '@libp2p/autonat-v2'
 import { bootstrap } from '@libp2p/bootstrap'
+import {
+  type CircuitRelayServerInit,
+  type CircuitRelayService,
+  circuitRelayServer,
+  circuitRelayTransport,
+  RELAY_V2_HOP_CODEC,
+} from '@libp2p/circuit-relay-v2'
 import { generateKeyPair, privateKeyFromProtobuf } from '@libp2p/crypto/keys'
-import { type Identify, identify } from '@libp2p/identify'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { dcutr } from '@libp2p/dcutr'
+import { type Identify, type IdentifyPush, identify, identifyPush } from '@libp2p/identify'
+import type { Libp2p, PrivateKey, StreamHandler } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import { type Ping, ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import type { UPnPNAT } from '@libp2p/upnp-nat'
+import { isPrivate } from '@libp2p/utils'
 import { webSockets } from '@libp2p/websockets'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
-import { intOption, parseBootstrap, parseListen } from './config.js'
+import { boolOption, intOption, objectOption, parseAnnounce, parseBootstrap, parseListen } from './config.js'
 import {
   DEFAULT_BOOTSTRAP_DELAY_MS,
+  DEFAULT_DHT_PROVIDE_VALIDITY_MS,
+  DEFAULT_DHT_REPROVIDE_INTERVAL_MS,
   DEFAULT_LISTEN,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MUXER_MAX_EARLY_STREAMS,
   DEFAULT_MUXER_MAX_STREAMS,
   DHT_PROTOCOL,
+  HOLE_PUNCH_RETRIES,
+  HOLE_PUNCH_TIMEOUT_MS,
 } from './constants.js'
 import { InvalidIdentityError, InvalidTransportOptionError } from './errors.js'
 import { type MdnsDiscovery, type MdnsInit, mdnsDiscovery } from './mdns.js'
@@ -24,6 +40,8 @@ import type { MdnsInterfaceSelector } from './mdns-interfaces.js'
 import { type ConnectionPool, connectionPool, type DialBackoff, resolveBackoff } from './pool.js'
 import { ensurePromiseWithResolvers } from './promise-with-resolvers.js'
 import { checkPsk } from './psk.js'
+import { type ReachabilityService, reachability } from './reachability.js'
+import { resolveRelay, type TransportRelayOptions } from './relay.js'
 import { type StreamLimits, streamLimits } from './stream-limits.js'
 import { ensureWebSocket } from './websocket-global.js'
 
@@ -48,10 +66,13 @@ export interface TransportMdnsOptions extends Omit<MdnsInit, 'interface'> {
 /** Kademlia DHT options of `createTransport()`. */
 export interface TransportDhtOptions {
   /**
-   * Only query the DHT, never serve it. Nodes behind NAT should be clients; the default lets
-   * kad-dht switch to server mode once it learns the node is publicly dialable.
-   * @default libp2p's automatic choice
+   * `'auto'` serves the DHT once the node has a confirmed public address (AutoNAT, UPnP or
+   * `announce`) and only queries it otherwise, as nodes behind NAT must; `'server'` always serves
+   * (a LAN-only DHT, tests); `'client'` never does.
+   * @default 'auto'
    */
+  mode?: 'auto' | 'client' | 'server'
+  /** Deprecated spelling of `mode`: `true` is `'client'`, `false` is `'server'`. */
   clientMode?: boolean
   /**
    * Which addresses of DHT peers are kept: `'public'` for the internet (private ones are useless
@@ -59,6 +80,20 @@ export interface TransportDhtOptions {
    * @default 'public'
    */
   addresses?: 'public' | 'private' | 'all'
+  /** How often the DHT checks which provider records of this node to publish again. @default 3_600_000 (1 h) */
+  reprovideIntervalMs?: number
+  /** How long a provider record stays valid on the servers; re-provided in its second half. @default 86_400_000 (24 h) */
+  provideValidityMs?: number
+}
+
+/** UPnP IGD / NAT-PMP port mapping options of `createTransport()`. */
+export interface TransportUpnpOptions {
+  /**
+   * Gateway description URLs to use instead of searching the LAN (an SSDP multicast search on
+   * every LAN interface), e.g. `['http://192.168.1.1:5000/rootDesc.xml']`.
+   * @default search
+   */
+  gateways?: string[]
 }
 
 export interface TransportInit {
@@ -111,6 +146,30 @@ export interface TransportInit {
   connectionMonitor?: boolean
   /** Kademlia DHT for discovery beyond the LAN (protocol `/p2p-ai/kad/1.0.0`). @default false */
   dht?: boolean | TransportDhtOptions
+  /**
+   * Addresses to announce on top of those the node finds itself, trusted without AutoNAT: the
+   * public address of a server whose interface has a private one, or of a router's port forward,
+   * e.g. `['/ip4/203.0.113.7/tcp/4001']`. A public one here also makes the node skip relay
+   * reservations by default.
+   * @default []
+   */
+  announce?: string[]
+  /**
+   * AutoNAT v2: peers dial this node's public addresses back to confirm them (a public address is
+   * only announced once confirmed), and this node does the same for them.
+   * @default true
+   */
+  autonat?: boolean
+  /** Circuit relay v2 client and server; `false` disables both. See `TransportRelayOptions`. @default {} */
+  relay?: false | TransportRelayOptions
+  /** DCUtR: try to replace a relayed connection by a direct one (hole punching). @default true */
+  holePunch?: boolean
+  /**
+   * Ask the home router to forward a port (UPnP IGD, NAT-PMP). Off by default: the gateway search
+   * multicasts on the LAN. The mapped address is announced once AutoNAT confirms it.
+   * @default false
+   */
+  upnp?: boolean | TransportUpnpOptions
   /** Start the node before returning it. Pass `false` to register protocol handlers first. @default true */
   start?: boolean
 }
@@ -118,7 +177,18 @@ export interface TransportInit {
 /** The libp2p services every transport node carries. */
 export interface TransportServices extends Record<string, unknown> {
   identify: Identify
+  identifyPush: IdentifyPush
   ping: Ping
+  /** Reachability (public / private / unknown), observed and announced addresses, relays. */
+  reachability: ReachabilityService
+  /** Present unless `autonat: false`. */
+  autonat?: unknown
+  /** The relay server; present unless `relay: false` or `relay.server: false`. */
+  relay?: CircuitRelayService
+  /** Present unless `holePunch: false` or `relay: false`. */
+  dcutr?: unknown
+  /** Present when `upnp` is enabled. */
+  upnp?: UPnPNAT
   /** Dials discovered peers up to `maxConnections`. */
   pool: ConnectionPool
   /** Present unless `mdns: false`. */
@@ -159,6 +229,12 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   const autoDial = init.autoDial ?? true
   const mdnsInit = resolveMdns(init.mdns, listen)
   const dhtOptions = resolveDht(init.dht)
+  const announce = parseAnnounce(init.announce ?? [])
+  const announcesPublic = announce.some((address) => !isPrivate(multiaddr(address)))
+  const relay = resolveRelay(init.relay, { announcesPublic, autoDial, bootstrap: bootstrapList.length > 0 })
+  const autonat = boolOption('autonat', init.autonat, true)
+  const holePunch = boolOption('holePunch', init.holePunch, true)
+  const upnp = resolveUpnp(init.upnp)
   const privateKey = await loadPrivateKey(init.identity)
   const selfId = privateKey.publicKey.toString()
   const bootstrapAddresses = bootstrapList.filter((entry) => entry.peerId !== selfId).map((e) => e.address)
@@ -171,11 +247,21 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
     peerDiscovery.push(bootstrap({ list: bootstrapAddresses, timeout: DEFAULT_BOOTSTRAP_DELAY_MS }))
   }
 
+  // Set once the node exists: the relay server's gate asks it whether relaying makes sense.
+  let reachable: ReachabilityService | undefined
   const options: Libp2pOptions<TransportServices> = {
     privateKey,
     start: false,
-    addresses: { listen },
-    transports: [tcp(), webSockets()],
+    addresses: {
+      // Each `/p2p-circuit` listen address is one relay reservation, found and renewed by libp2p.
+      listen: [...listen, ...Array.from({ length: relay?.reservations ?? 0 }, () => '/p2p-circuit')],
+      appendAnnounce: announce,
+    },
+    transports: [
+      tcp(),
+      webSockets(),
+      ...(relay === undefined ? [] : [circuitRelayTransport(relay.transportInit)]),
+    ],
     connectionEncrypters: [noise()],
     streamMuxers: [
       yamux({
@@ -193,9 +279,17 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
       maxIncomingPendingConnections: Math.max(maxConnections, 10),
     },
     connectionMonitor: { enabled: init.connectionMonitor ?? true },
+    connectionGater: {
+      // A relay nobody can reach directly is useless to the peers reserving on it.
+      denyInboundRelayReservation: () => relay?.server === 'auto' && reachable?.reachability === 'private',
+    },
     peerDiscovery,
     services: {
       identify: identify(),
+      // Tells connected peers at once when our addresses change (a relay reservation, a confirmed
+      // public address), so the bootstrap and DHT peers hand out addresses that work.
+      identifyPush: identifyPush(),
+      reachability: reachability(),
       ping: ping({
         maxInboundStreams: limits.maxInboundStreams,
         maxOutboundStreams: limits.maxOutboundStreams,
@@ -211,6 +305,19 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   if (mdnsInit !== undefined) {
     services.mdns = mdnsDiscovery(mdnsInit)
   }
+  if (autonat) {
+    services.autonat = autoNATv2()
+  }
+  if (relay !== undefined && relay.server !== false) {
+    services.relay = circuitRelayServer(relay.serverInit)
+  }
+  if (relay !== undefined && holePunch) {
+    services.dcutr = dcutr({ timeout: HOLE_PUNCH_TIMEOUT_MS, retries: HOLE_PUNCH_RETRIES })
+  }
+  if (upnp !== undefined) {
+    const { uPnPNAT } = await import('@libp2p/upnp-nat')
+    services.upnp = uPnPNAT(upnp.gateways === undefined ? {} : { gateways: upnp.gateways })
+  }
   if (dhtOptions !== undefined) {
     // Loaded only when asked for: kad-dht is the largest module graph of the stack and adds
     // noticeably to process start-up.
@@ -220,10 +327,19 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
       private: dht.removePublicAddressesMapper,
       all: dht.passthroughMapper,
     } as const
+    const mode = dhtOptions.mode ?? 'auto'
+    const validity = dhtOptions.provideValidityMs ?? DEFAULT_DHT_PROVIDE_VALIDITY_MS
     services.dht = dht.kadDHT({
       protocol: DHT_PROTOCOL,
       peerInfoMapper: mappers[dhtOptions.addresses ?? 'public'],
-      ...(dhtOptions.clientMode === undefined ? {} : { clientMode: dhtOptions.clientMode }),
+      // Left unset, kad-dht switches between client and server as public addresses come and go.
+      ...(mode === 'auto' ? {} : { clientMode: mode === 'client' }),
+      providers: { provideValidity: Math.ceil(validity / 1_000) },
+      reprovide: {
+        interval: dhtOptions.reprovideIntervalMs ?? DEFAULT_DHT_REPROVIDE_INTERVAL_MS,
+        validity,
+        threshold: Math.floor(validity / 2),
+      },
     })
   }
   if (psk !== undefined) {
@@ -235,6 +351,14 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   }
 
   const node = await createLibp2p(options)
+  reachable = node.services.reachability
+  if (relay?.server === 'auto' && node.services.relay !== undefined) {
+    withdrawRelayWhenPrivate(node, node.services.relay, relay.serverInit)
+  }
+  if (dhtOptions?.mode === 'server') {
+    // kad-dht only serves once it thinks the node is publicly dialable; a LAN or test DHT asks for it.
+    await node.services.dht?.setMode('server')
+  }
   applyDefaultStreamLimits(node, limits)
   const { mdns, pool } = node.services
   // libp2p only reports a peer the first time it enters the peer store; the pool also wants
@@ -269,23 +393,83 @@ function resolveMdns(option: TransportInit['mdns'], listen: string[]): MdnsInit 
   return { ...rest, interface: loopbackOnly ? 'loopback' : 'lan' }
 }
 
+const DHT_MODES = ['auto', 'client', 'server']
+
 function resolveDht(option: TransportInit['dht']): TransportDhtOptions | undefined {
-  if (option === undefined || option === false) {
+  const value = objectOption<TransportDhtOptions>('dht', option)
+  if (value === undefined || value === false) {
     return undefined
   }
-  if (option === true) {
-    return {}
+  if (value === true) {
+    return { mode: 'auto' }
   }
-  if (typeof option !== 'object' || option === null) {
-    throw new InvalidTransportOptionError('dht', 'expected a boolean or an options object')
-  }
-  if (option.addresses !== undefined && !DHT_ADDRESSES.includes(option.addresses)) {
+  if (value.addresses !== undefined && !DHT_ADDRESSES.includes(value.addresses)) {
     throw new InvalidTransportOptionError('dht.addresses', "expected 'public', 'private' or 'all'")
   }
-  if (option.clientMode !== undefined && typeof option.clientMode !== 'boolean') {
-    throw new InvalidTransportOptionError('dht.clientMode', 'expected a boolean')
+  if (value.mode !== undefined && !DHT_MODES.includes(value.mode)) {
+    throw new InvalidTransportOptionError('dht.mode', "expected 'auto', 'client' or 'server'")
   }
-  return option
+  const clientMode = boolOption('dht.clientMode', value.clientMode, false)
+  if (value.mode !== undefined && value.clientMode !== undefined) {
+    throw new InvalidTransportOptionError(
+      'dht.clientMode',
+      'give either dht.mode or dht.clientMode, not both',
+    )
+  }
+  const mode = value.mode ?? (value.clientMode === undefined ? 'auto' : clientMode ? 'client' : 'server')
+  const day = 24 * 60 * 60_000
+  const resolved: TransportDhtOptions = {
+    mode,
+    reprovideIntervalMs: intOption(
+      'dht.reprovideIntervalMs',
+      value.reprovideIntervalMs,
+      DEFAULT_DHT_REPROVIDE_INTERVAL_MS,
+      1_000,
+      day,
+    ),
+    provideValidityMs: intOption(
+      'dht.provideValidityMs',
+      value.provideValidityMs,
+      DEFAULT_DHT_PROVIDE_VALIDITY_MS,
+      10_000,
+      7 * day,
+    ),
+  }
+  if (value.addresses !== undefined) {
+    resolved.addresses = value.addresses
+  }
+  return resolved
+}
+
+function resolveUpnp(option: TransportInit['upnp']): TransportUpnpOptions | undefined {
+  const value = objectOption<TransportUpnpOptions>('upnp', option)
+  if (value === undefined || value === false) {
+    return undefined
+  }
+  if (value === true) {
+    return {}
+  }
+  if (value.gateways === undefined) {
+    return {}
+  }
+  if (!Array.isArray(value.gateways) || value.gateways.length === 0) {
+    throw new InvalidTransportOptionError('upnp.gateways', 'expected a non-empty array of http(s) URLs')
+  }
+  for (const gateway of value.gateways) {
+    let url: URL
+    try {
+      url = new URL(String(gateway))
+    } catch {
+      throw new InvalidTransportOptionError('upnp.gateways', `not a URL: ${String(gateway)}`)
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new InvalidTransportOptionError(
+        'upnp.gateways',
+        `expected an http(s) URL, got ${String(gateway)}`,
+      )
+    }
+  }
+  return { gateways: value.gateways.map(String) }
 }
 
 async function loadPrivateKey(identity: TransportIdentity | undefined): Promise<PrivateKey> {
@@ -302,6 +486,41 @@ async function loadPrivateKey(identity: TransportIdentity | undefined): Promise<
     throw new InvalidIdentityError(`identity key must be Ed25519, got ${key.type}`)
   }
   return key
+}
+
+/**
+ * A node that learns it is behind NAT stops offering the relay protocol (peers would only try to
+ * reserve a slot nobody can reach, and clients looking for relays keep dialling such peers); it
+ * offers it again if it becomes publicly reachable. Identify push tells connected peers at once.
+ */
+function withdrawRelayWhenPrivate(
+  node: Transport,
+  server: CircuitRelayService,
+  init: CircuitRelayServerInit,
+): void {
+  const onHop = (server as unknown as { onHop?: StreamHandler }).onHop
+  if (typeof onHop !== 'function') {
+    return
+  }
+  let offered = true
+  node.services.reachability.addEventListener('change', (evt) => {
+    const wanted = evt.detail.reachability !== 'private'
+    if (wanted === offered || node.status !== 'started') {
+      return
+    }
+    offered = wanted
+    const change = wanted
+      ? node.handle(RELAY_V2_HOP_CODEC, onHop, {
+          ...(init.maxInboundHopStreams === undefined
+            ? {}
+            : { maxInboundStreams: init.maxInboundHopStreams }),
+          runOnLimitedConnection: true,
+        })
+      : node.unhandle(RELAY_V2_HOP_CODEC)
+    change.catch(() => {
+      offered = !wanted
+    })
+  })
 }
 
 /**

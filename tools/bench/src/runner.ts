@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import { ratiosToBaseline, roundOrder } from './comparison.js'
 import {
   BATCH_FRACTION_OF_BUDGET,
   DEFAULT_BUDGET_MS,
@@ -10,12 +11,16 @@ import {
   QUICK_WARMUP_MS,
   QUICK_WARMUP_ROUNDS,
 } from './constants.js'
-import { checkPositive, defineSuite, validateCases } from './define.js'
+import { checkPositive, defineSuite, validateEntries } from './define.js'
 import { InvalidMeasurementError } from './errors.js'
 import { summarize } from './stats.js'
+import { judgeTargets } from './targets.js'
 import type {
   BenchCase,
   CaseResult,
+  Comparison,
+  ComparisonResult,
+  ErrorInfo,
   MeasureCase,
   Measurements,
   RunOptions,
@@ -24,7 +29,7 @@ import type {
   ThroughputCase,
 } from './types.js'
 
-export { defineSuite, measure, throughput } from './define.js'
+export { compare, defineSuite, measure, throughput } from './define.js'
 export type * from './types.js'
 
 /** Runs every case of a suite (or those matching `filter`) and returns their results. */
@@ -33,6 +38,7 @@ export async function runSuite<State>(suite: Suite<State>, options: RunOptions =
   if (options.rounds !== undefined) checkPositive('--rounds', 'rounds', options.rounds, true)
   const quick = options.quick ?? false
   const signal = options.signal ?? new AbortController().signal
+  const resolved: ResolvedOptions = { ...options, quick, signal }
   const startedAt = new Date()
   const t0 = performance.now()
   const result: SuiteResult = {
@@ -41,21 +47,37 @@ export async function runSuite<State>(suite: Suite<State>, options: RunOptions =
     startedAt: startedAt.toISOString(),
     durationMs: 0,
     cases: [],
+    comparisons: [],
+    targets: [],
   }
   let state: State | undefined
   let setUp = false
   try {
     state = suite.setup === undefined ? undefined : await suite.setup({ quick })
     setUp = true
-    const cases = typeof suite.cases === 'function' ? await suite.cases(state as State) : suite.cases
-    validateCases(suite.name, cases)
+    const entries = typeof suite.cases === 'function' ? await suite.cases(state as State) : suite.cases
+    validateEntries(suite.name, entries)
     const needle = options.filter?.toLowerCase()
-    for (const c of cases) {
-      if (needle !== undefined && !c.name.toLowerCase().includes(needle)) continue
-      signal.throwIfAborted()
-      const caseResult = await runCase(c, { ...options, quick, signal })
-      result.cases.push(caseResult)
-      options.onCase?.(caseResult)
+    const matches = (name: string): boolean => needle === undefined || name.toLowerCase().includes(needle)
+    for (const entry of entries) {
+      if (entry.kind === 'comparison') {
+        if (!matches(entry.name) && !entry.cases.some((c) => matches(c.name))) continue
+        signal.throwIfAborted()
+        const ran = await runComparison(entry, resolved)
+        result.comparisons.push(ran.comparison)
+        for (const [i, caseResult] of ran.cases.entries()) {
+          result.cases.push(caseResult)
+          result.targets.push(...judgeTargets(entry.cases[i]!.targets ?? [], caseResult, ran.comparison))
+          options.onCase?.(caseResult)
+        }
+      } else {
+        if (!matches(entry.name)) continue
+        signal.throwIfAborted()
+        const caseResult = await runCase(entry, resolved)
+        result.cases.push(caseResult)
+        result.targets.push(...judgeTargets(entry.targets ?? [], caseResult))
+        options.onCase?.(caseResult)
+      }
     }
   } catch (err) {
     result.error = describeError(err)
@@ -74,40 +96,157 @@ export async function runSuite<State>(suite: Suite<State>, options: RunOptions =
 
 type ResolvedOptions = RunOptions & { quick: boolean; signal: AbortSignal }
 
-async function runCase(c: BenchCase, options: ResolvedOptions): Promise<CaseResult> {
-  const ownRounds = c.rounds ?? DEFAULT_ROUNDS
-  const rounds = options.rounds ?? (options.quick ? Math.min(ownRounds, QUICK_MAX_ROUNDS) : ownRounds)
-  const result: CaseResult = { name: c.name, kind: c.kind, rounds: 0, metrics: [] }
-  if (c.description !== undefined)
-    result.description = c.description
-    // Free what the previous case left behind so it does not bill its collection to this one.
+/**
+ * A case being run, split into the phases a comparison interleaves: warm-up, then one measured
+ * round at a time. The case's own setup and teardown stay with the caller.
+ */
+interface CaseRun {
+  readonly result: CaseResult
+  /** Untimed warm-up before the first measured round. */
+  warmup(): Promise<void>
+  /** Measured round `index` (0-based); its values join the case's samples. */
+  round(index: number): Promise<void>
+  /** Summarises the samples into the result's metrics, once every round has run. */
+  finish(): void
+}
+
+/** Measured rounds for a case or comparison whose own count is `own`. */
+function roundsFor(own: number | undefined, options: ResolvedOptions): number {
+  const rounds = own ?? DEFAULT_ROUNDS
+  return options.rounds ?? (options.quick ? Math.min(rounds, QUICK_MAX_ROUNDS) : rounds)
+}
+
+/** Frees what the previous case or round left behind, so it does not bill its collection to the next. */
+function collectGarbage(): void {
   ;(globalThis as { gc?: () => void }).gc?.()
+}
+
+async function runCase(c: BenchCase, options: ResolvedOptions): Promise<CaseResult> {
+  const rounds = roundsFor(c.rounds, options)
+  const run = startCase(c, options)
+  collectGarbage()
   let setUp = false
   try {
     await c.setup?.()
     setUp = true
-    if (c.kind === 'throughput') await runThroughput(c, rounds, options, result)
-    else await runMeasure(c, rounds, options, result)
+    await run.warmup()
+    for (let i = 0; i < rounds; i++) {
+      options.signal.throwIfAborted()
+      await run.round(i)
+    }
+    run.finish()
   } catch (err) {
-    result.error = describeError(err)
+    run.result.error = describeError(err)
   } finally {
     if (setUp && c.teardown !== undefined) {
       try {
         await c.teardown()
       } catch (err) {
-        result.error ??= describeError(err)
+        run.result.error ??= describeError(err)
       }
     }
   }
-  return result
+  return run.result
 }
 
-async function runThroughput(
-  c: ThroughputCase,
-  rounds: number,
+/**
+ * Runs a comparison's cases interleaved: every setup, every warm-up, then measured round 1 of
+ * every case, round 2 of every case... (the order rotated each round unless `rotate: false`). A
+ * case that throws is recorded and left out of the later rounds; the others go on.
+ */
+async function runComparison(
+  cmp: Comparison,
   options: ResolvedOptions,
-  result: CaseResult,
-): Promise<void> {
+): Promise<{ cases: CaseResult[]; comparison: ComparisonResult }> {
+  const rounds = roundsFor(
+    cmp.rounds ?? Math.max(...cmp.cases.map((c) => c.rounds ?? DEFAULT_ROUNDS)),
+    options,
+  )
+  const rotate = cmp.rotate ?? true
+  const runs = cmp.cases.map((c) => {
+    const run = startCase(c, options)
+    run.result.comparison = cmp.name
+    return { c, run, setUp: false, live: true }
+  })
+  type Run = (typeof runs)[number]
+  const fail = (r: Run, err: unknown): void => {
+    r.run.result.error ??= describeError(err)
+    r.live = false
+  }
+  /** One phase of one case, unless it already failed; a throw (or an abort) ends that case. */
+  const step = async (r: Run, phase: () => Promise<void>): Promise<void> => {
+    if (!r.live) return
+    try {
+      options.signal.throwIfAborted()
+      await phase()
+    } catch (err) {
+      fail(r, err)
+    }
+  }
+  const order: string[][] = []
+  collectGarbage()
+  try {
+    for (const r of runs) {
+      await step(r, async () => {
+        await r.c.setup?.()
+        r.setUp = true
+      })
+    }
+    for (const r of runs) {
+      await step(r, async () => {
+        collectGarbage()
+        await r.run.warmup()
+      })
+    }
+    for (let i = 0; i < rounds && runs.some((r) => r.live); i++) {
+      const live = roundOrder(runs, i, rotate).filter((r) => r.live)
+      order.push(live.map((r) => r.c.name))
+      for (const r of live) {
+        await step(r, async () => {
+          collectGarbage()
+          await r.run.round(i)
+        })
+      }
+    }
+    for (const r of runs) {
+      if (!r.live) continue
+      try {
+        r.run.finish()
+      } catch (err) {
+        fail(r, err)
+      }
+    }
+  } finally {
+    for (const r of [...runs].reverse()) {
+      if (!r.setUp || r.c.teardown === undefined) continue
+      try {
+        await r.c.teardown()
+      } catch (err) {
+        r.run.result.error ??= describeError(err)
+      }
+    }
+  }
+  const results = runs.map((r) => r.run.result)
+  const baseline = results.find((c) => c.name === cmp.baseline)!
+  const comparison: ComparisonResult = {
+    name: cmp.name,
+    baseline: cmp.baseline,
+    rounds,
+    rotate,
+    order,
+    ratios: ratiosToBaseline(baseline, results, rounds, cmp.metrics),
+  }
+  if (cmp.description !== undefined) comparison.description = cmp.description
+  return { cases: results, comparison }
+}
+
+function startCase(c: BenchCase, options: ResolvedOptions): CaseRun {
+  const result: CaseResult = { name: c.name, kind: c.kind, rounds: 0, metrics: [] }
+  if (c.description !== undefined) result.description = c.description
+  return c.kind === 'throughput' ? throughputRun(c, options, result) : measureRun(c, options, result)
+}
+
+function throughputRun(c: ThroughputCase, options: ResolvedOptions, result: CaseResult): CaseRun {
   const budgetMs = options.quick
     ? Math.min(c.budgetMs ?? QUICK_BUDGET_MS, QUICK_BUDGET_MS)
     : (c.budgetMs ?? DEFAULT_BUDGET_MS)
@@ -118,31 +257,37 @@ async function runThroughput(
   result.budgetMs = budgetMs
   result.opsPerCall = opsPerCall
   const maxBatchMs = budgetMs * BATCH_FRACTION_OF_BUDGET
-  // The warm-up also finds the batch size, so measured rounds start at full speed.
-  const warm = await timedLoop(c.fn, Math.max(warmupMs, 1), maxBatchMs, 1, options.signal)
-  let batch = warm.batch
+  let batch = 1
+  let calls = 0
   const samples: number[] = []
   const cpuSamples: number[] = []
-  let calls = 0
-  for (let i = 0; i < rounds; i++) {
-    options.signal.throwIfAborted()
-    const round = await timedLoop(c.fn, budgetMs, maxBatchMs, batch, options.signal)
-    batch = round.batch
-    calls += round.calls
-    const ops = round.calls * opsPerCall
-    samples.push(ops / (round.elapsedMs / 1000))
-    if (round.cpuMs > 0) cpuSamples.push(ops / (round.cpuMs / 1000))
-    result.rounds++
-  }
-  result.calls = calls
-  result.metrics.push({ name: 'opsPerSec', unit: 'ops/s', samples, summary: summarize(samples) })
-  if (cpuSamples.length === samples.length) {
-    result.metrics.push({
-      name: 'opsPerCpuSec',
-      unit: 'ops/cpu-s',
-      samples: cpuSamples,
-      summary: summarize(cpuSamples),
-    })
+  return {
+    result,
+    warmup: async () => {
+      // The warm-up also finds the batch size, so measured rounds start at full speed.
+      batch = (await timedLoop(c.fn, Math.max(warmupMs, 1), maxBatchMs, batch, options.signal)).batch
+    },
+    round: async () => {
+      const round = await timedLoop(c.fn, budgetMs, maxBatchMs, batch, options.signal)
+      batch = round.batch
+      calls += round.calls
+      const ops = round.calls * opsPerCall
+      samples.push(ops / (round.elapsedMs / 1000))
+      if (round.cpuMs > 0) cpuSamples.push(ops / (round.cpuMs / 1000))
+      result.rounds++
+    },
+    finish: () => {
+      result.calls = calls
+      result.metrics.push({ name: 'opsPerSec', unit: 'ops/s', samples, summary: summarize(samples) })
+      if (cpuSamples.length === samples.length) {
+        result.metrics.push({
+          name: 'opsPerCpuSec',
+          unit: 'ops/cpu-s',
+          samples: cpuSamples,
+          summary: summarize(cpuSamples),
+        })
+      }
+    },
   }
 }
 
@@ -201,43 +346,44 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   )
 }
 
-async function runMeasure(
-  c: MeasureCase,
-  rounds: number,
-  options: ResolvedOptions,
-  result: CaseResult,
-): Promise<void> {
+function measureRun(c: MeasureCase, options: ResolvedOptions, result: CaseResult): CaseRun {
   const warmupRounds = options.quick
     ? Math.min(c.warmupRounds ?? QUICK_WARMUP_ROUNDS, QUICK_WARMUP_ROUNDS)
     : (c.warmupRounds ?? DEFAULT_WARMUP_ROUNDS)
-  for (let i = warmupRounds; i > 0; i--) {
-    options.signal.throwIfAborted()
-    checkMeasurements(
-      c,
-      await c.fn({ round: -i, warmup: true, quick: options.quick, signal: options.signal }),
-    )
-  }
   const byName = new Map<string, number[]>()
-  for (let round = 0; round < rounds; round++) {
-    options.signal.throwIfAborted()
-    const values = checkMeasurements(
-      c,
-      await c.fn({ round, warmup: false, quick: options.quick, signal: options.signal }),
-    )
-    for (const [name, value] of Object.entries(values)) {
-      const list = byName.get(name)
-      if (list === undefined) byName.set(name, [value])
-      else list.push(value)
-    }
-    result.rounds++
-  }
-  for (const [name, samples] of byName) {
-    result.metrics.push({
-      name,
-      unit: c.units?.[name] ?? inferUnit(name),
-      samples,
-      summary: summarize(samples),
-    })
+  return {
+    result,
+    warmup: async () => {
+      for (let i = warmupRounds; i > 0; i--) {
+        options.signal.throwIfAborted()
+        checkMeasurements(
+          c,
+          await c.fn({ round: -i, warmup: true, quick: options.quick, signal: options.signal }),
+        )
+      }
+    },
+    round: async (round) => {
+      const values = checkMeasurements(
+        c,
+        await c.fn({ round, warmup: false, quick: options.quick, signal: options.signal }),
+      )
+      for (const [name, value] of Object.entries(values)) {
+        const list = byName.get(name)
+        if (list === undefined) byName.set(name, [value])
+        else list.push(value)
+      }
+      result.rounds++
+    },
+    finish: () => {
+      for (const [name, samples] of byName) {
+        result.metrics.push({
+          name,
+          unit: c.units?.[name] ?? inferUnit(name),
+          samples,
+          summary: summarize(samples),
+        })
+      }
+    },
   }
 }
 
@@ -270,13 +416,18 @@ const UNIT_SUFFIXES: ReadonlyArray<readonly [string, string]> = [
   ['Pct', '%'],
 ]
 
-/** Unit implied by a metric's name suffix (`latencyP50Ms` → `ms`), or `''`. */
+/** A statistic named after the unit (`writeMsP99`, `lagMsMax`): the unit is the part before it. */
+const STATISTIC_SUFFIX = /(?:P\d+|Max|Min|Mean|Median)$/
+
+/** Unit implied by a metric's name suffix (`latencyP50Ms`, `latencyMsP50` → `ms`), or `''`. */
 export function inferUnit(metric: string): string {
-  for (const [suffix, unit] of UNIT_SUFFIXES) if (metric.endsWith(suffix)) return unit
+  for (const name of [metric, metric.replace(STATISTIC_SUFFIX, '')]) {
+    for (const [suffix, unit] of UNIT_SUFFIXES) if (name.endsWith(suffix)) return unit
+  }
   return ''
 }
 
-function describeError(err: unknown): { name: string; code?: string; message: string } {
+function describeError(err: unknown): ErrorInfo {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code
     return typeof code === 'string'

@@ -37,7 +37,10 @@ describe('statistics', () => {
     expect(inferUnit('latencyP50Ms')).toBe('ms')
     expect(inferUnit('rssMb')).toBe('MB')
     expect(inferUnit('messagesPerSec')).toBe('/s')
+    expect(inferUnit('writeMsP99')).toBe('ms')
+    expect(inferUnit('statusUsMax')).toBe('µs')
     expect(inferUnit('peers')).toBe('')
+    expect(inferUnit('tasksP99')).toBe('')
   })
 })
 

@@ -26,3 +26,32 @@ export const IP_TIMEOUT_MS = 15_000
 
 /** How long `stop()` of a host program waits for a clean exit before SIGKILL. */
 export const NODE_STOP_TIMEOUT_MS = 5_000
+
+/**
+ * The simulated public internet: every public host and every home router's WAN side gets an
+ * address in this /16 (public hosts 11.8.1.x, routers 11.8.2.x). js-libp2p counts it as public (it
+ * treats documentation and reserved ranges as private, and identify, AutoNAT and DCUtR act on
+ * that). It exists only inside the run's namespaces, which have no link to the machine's own.
+ */
+export const PUBLIC_PREFIX = '11.8'
+export const PUBLIC_HOSTS_OCTET = 1
+export const ROUTERS_OCTET = 2
+
+/** Home network `n` (1-based) is 10.201.n.0/24; its router is .1, its hosts .2 upwards. */
+export const HOME_PREFIX = '10.201'
+
+/** The router's interfaces: `wan0` on the public segment, `lan0` the bridge of its home network. */
+export const WAN_INTERFACE = 'wan0'
+export const LAN_INTERFACE = 'lan0'
+
+export const MAX_PUBLIC_HOSTS = 200
+export const MAX_HOMES = 50
+export const MAX_HOSTS_PER_HOME = 50
+
+/** iptables-restore, run inside a router namespace only; override with `P2P_TESTNET_IPTABLES_RESTORE`. */
+export const IPTABLES_RESTORE_BIN = process.env.P2P_TESTNET_IPTABLES_RESTORE ?? '/usr/sbin/iptables-restore'
+/** sysctl, run inside a router namespace only (IP forwarding is a per-namespace setting). */
+export const SYSCTL_BIN = process.env.P2P_TESTNET_SYSCTL ?? '/usr/sbin/sysctl'
+
+/** The test protocol of the host program: echoes what it reads, on any connection, relayed too. */
+export const ECHO_PROTOCOL = '/p2p-ai/testnet/echo/1.0.0'

@@ -3,22 +3,47 @@
  * The host program: starts one transport node with the options given as JSON in argv[2] and
  * reports on stdout, one JSON object per line, with `t` = ms since this process started:
  *
- * - `{ event: 'ready', peerId, addresses, t }`, then `discovery` (libp2p's, once per new peer),
- *   `mdns` (every mDNS sighting, with `addresses`), `connect` and `disconnect` events with `peerId`;
+ * - `{ event: 'ready', peerId, addresses, peerIds, t }`, then `discovery` (libp2p's, once per new
+ *   peer), `mdns` (every mDNS sighting, with `addresses`), `connect` and `disconnect` events with
+ *   `peerId`, `reachability` (with the new status) and `relay` (`relays`: the relays holding a
+ *   reservation, whenever they change);
  * - answers to commands read from stdin (one JSON object per line, echoing its `id`):
  *   `{ id, cmd: 'ping', peerId, timeoutMs? }` → `{ id, event: 'ping', ok, rtt? | error? }`,
  *   `{ id, cmd: 'dial', address }` → `{ id, event: 'dial', ok, error? }`,
  *   `{ id, cmd: 'peers' }` → `{ id, event: 'peers', peers }`,
+ *   `{ id, cmd: 'connections' }` → `{ id, event: 'connections', connections: [{ peerId, kind,
+ *   relay?, limited, remoteAddr, direction }] }`,
+ *   `{ id, cmd: 'status' }` → `{ id, event: 'status', reachability, observed, announced, relays,
+ *   dhtMode }`,
+ *   `{ id, cmd: 'findPeer', peerId, timeoutMs? }` → `{ id, event: 'findPeer', ok, addresses? }`
+ *   (DHT peer routing, then a dial),
+ *   `{ id, cmd: 'provide', key }` → `{ id, event: 'provide', ok }`,
+ *   `{ id, cmd: 'findProviders', key, timeoutMs? }` → `{ id, event: 'findProviders', providers:
+ *   [{ peerId, addresses }] }`,
+ *   `{ id, cmd: 'echo', peerId, message, timeoutMs? }` → `{ id, event: 'echo', ok, reply?,
+ *   connection? }`: a stream on `/p2p-ai/testnet/echo/1.0.0`, which runs on limited (relayed)
+ *   connections too,
  *   `{ id, cmd: 'memory' }` → `{ id, event: 'memory', rss, heapUsed }`,
  *   `{ id, cmd: 'stop' }` → `{ id, event: 'stopped' }` and exit 0.
  * - `{ event: 'error', code, message }` and exit 1 when the node cannot start.
+ *
+ * With `count: N` in the options the process runs N nodes with the same options (a crowd of light
+ * peers for load tests); commands address the first, `peerIds` lists all.
  *
  * The node engineer may swap the transport for the full node here; the protocol stays.
  */
 import { createInterface } from 'node:readline'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createTransport, type Transport, type TransportInit } from '@p2p-ai/transport'
+import {
+  connectionKind,
+  createTransport,
+  findCapabilityProviders,
+  provideCapability,
+  type Transport,
+  type TransportInit,
+} from '@p2p-ai/transport'
+import { ECHO_PROTOCOL } from './constants.js'
 
 type Json = Record<string, unknown>
 
@@ -34,14 +59,44 @@ function errorOf(err: unknown): Json {
   }
 }
 
-function parseOptions(raw: string | undefined): TransportInit {
+function parseOptions(raw: string | undefined): { init: TransportInit; count: number } {
   const parsed = JSON.parse(raw ?? '{}') as Json
-  const { psk, ...rest } = parsed
+  const { psk, count, ...rest } = parsed
   const init = rest as TransportInit
   if (typeof psk === 'string') {
     init.psk = new TextEncoder().encode(psk)
   }
-  return init
+  return { init, count: typeof count === 'number' ? count : 1 }
+}
+
+async function readAll(source: AsyncIterable<Uint8Array | { subarray(): Uint8Array }>): Promise<string> {
+  const decoder = new TextDecoder()
+  let text = ''
+  for await (const chunk of source) {
+    text += decoder.decode(chunk instanceof Uint8Array ? chunk : chunk.subarray(), { stream: true })
+  }
+  return text + decoder.decode()
+}
+
+function describeConnections(node: Transport): Json[] {
+  return node.getConnections().map((c) => ({
+    peerId: c.remotePeer.toString(),
+    ...connectionKind(c),
+    remoteAddr: c.remoteAddr.toString(),
+    direction: c.direction,
+  }))
+}
+
+async function echoOnce(node: Transport, command: Json, signal: AbortSignal): Promise<Json> {
+  const stream = await node.dialProtocol(peerIdFromString(String(command.peerId)), ECHO_PROTOCOL, {
+    signal,
+    runOnLimitedConnection: true,
+  })
+  const connection = node.getConnections().find((c) => c.streams.includes(stream))
+  if (!stream.send(new TextEncoder().encode(String(command.message)))) await stream.onDrain({ signal })
+  await stream.close({ signal })
+  const reply = await readAll(stream)
+  return { reply, connection: connection === undefined ? null : connectionKind(connection) }
 }
 
 async function handle(node: Transport, command: Json): Promise<Json> {
@@ -67,23 +122,117 @@ async function handle(node: Transport, command: Json): Promise<Json> {
     }
     case 'peers':
       return { event: 'peers', peers: node.getPeers().map(String) }
-    case 'memory': {
-      const usage = process.memoryUsage()
-      return { event: 'memory', rss: usage.rss, heapUsed: usage.heapUsed }
+    case 'connections':
+      return { event: 'connections', connections: describeConnections(node) }
+    case 'status':
+      return {
+        event: 'status',
+        ...node.services.reachability.status(),
+        dhtMode: node.services.dht?.getMode() ?? null,
+      }
+    case 'findPeer': {
+      const timeoutMs = typeof command.timeoutMs === 'number' ? command.timeoutMs : 10_000
+      try {
+        const signal = AbortSignal.timeout(timeoutMs)
+        const found = await node.peerRouting.findPeer(peerIdFromString(String(command.peerId)), { signal })
+        await node.dial(found.id, { signal })
+        return { event: 'findPeer', ok: true, addresses: found.multiaddrs.map(String) }
+      } catch (err) {
+        return { event: 'findPeer', ok: false, error: errorOf(err) }
+      }
+    }
+    case 'provide': {
+      try {
+        await provideCapability(node, String(command.key), { signal: AbortSignal.timeout(15_000) })
+        return { event: 'provide', ok: true }
+      } catch (err) {
+        return { event: 'provide', ok: false, error: errorOf(err) }
+      }
+    }
+    case 'findProviders': {
+      const timeoutMs = typeof command.timeoutMs === 'number' ? command.timeoutMs : 10_000
+      const providers: Json[] = []
+      try {
+        for await (const provider of findCapabilityProviders(node, String(command.key), {
+          signal: AbortSignal.timeout(timeoutMs),
+        })) {
+          providers.push({ peerId: provider.id.toString(), addresses: provider.multiaddrs.map(String) })
+          // The first providers are what a requester uses; the rest of the walk only costs time.
+          break
+        }
+        return { event: 'findProviders', ok: true, providers }
+      } catch (err) {
+        return { event: 'findProviders', ok: providers.length > 0, providers, error: errorOf(err) }
+      }
+    }
+    case 'echo': {
+      const timeoutMs = typeof command.timeoutMs === 'number' ? command.timeoutMs : 10_000
+      const signal = AbortSignal.timeout(timeoutMs)
+      let lastError: unknown
+      // A connection can close under a stream being opened (a crossed duplicate trimmed, a relayed
+      // one replaced by a direct one); a second attempt opens a stream on what remains.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          return {
+            event: 'echo',
+            ok: true,
+            attempts: attempt + 1,
+            ...(await echoOnce(node, command, signal)),
+          }
+        } catch (err) {
+          lastError = err
+        }
+      }
+      return { event: 'echo', ok: false, error: errorOf(lastError) }
     }
     default:
       return { event: 'unknown-command', cmd: String(command.cmd) }
   }
 }
 
+async function echo(node: Transport): Promise<void> {
+  await node.handle(
+    ECHO_PROTOCOL,
+    async (stream) => {
+      try {
+        const text = await readAll(stream)
+        stream.send(new TextEncoder().encode(text))
+        await stream.close()
+      } catch (err) {
+        stream.abort(err as Error)
+      }
+    },
+    { runOnLimitedConnection: true },
+  )
+}
+
 async function main(): Promise<void> {
   let node: Transport
+  const crowd: Transport[] = []
   try {
-    node = await createTransport({ ...parseOptions(process.argv[2]), start: false })
+    const { init, count } = parseOptions(process.argv[2])
+    node = await createTransport({ ...init, start: false })
+    for (let i = 1; i < count; i++) {
+      crowd.push(await createTransport({ ...init, start: false }))
+    }
   } catch (err) {
     emit({ event: 'error', ...errorOf(err) })
     process.exit(1)
   }
+  for (const each of [node, ...crowd]) {
+    await echo(each)
+  }
+  node.services.reachability.addEventListener('change', (evt) =>
+    emit({ event: 'reachability', ...evt.detail }),
+  )
+  let relays = ''
+  node.addEventListener('self:peer:update', () => {
+    const now = node.services.reachability.status().relays
+    if (now.join() !== relays) {
+      relays = now.join()
+      emit({ event: 'relay', relays: now })
+    }
+  })
   node.addEventListener('peer:discovery', (evt) => {
     emit({
       event: 'discovery',
@@ -105,15 +254,20 @@ async function main(): Promise<void> {
   const stop = async (id?: unknown): Promise<void> => {
     if (stopping) return
     stopping = true
-    await node.stop()
+    await Promise.all([node, ...crowd].map(async (each) => each.stop()))
     emit({ event: 'stopped', ...(id === undefined ? {} : { id }) })
     process.exit(0)
   }
   process.once('SIGTERM', () => void stop())
   process.once('SIGINT', () => void stop())
 
-  await node.start()
-  emit({ event: 'ready', peerId: node.peerId.toString(), addresses: node.getMultiaddrs().map(String) })
+  await Promise.all([node, ...crowd].map(async (each) => each.start()))
+  emit({
+    event: 'ready',
+    peerId: node.peerId.toString(),
+    addresses: node.getMultiaddrs().map(String),
+    peerIds: [node, ...crowd].map((each) => each.peerId.toString()),
+  })
 
   const lines = createInterface({ input: process.stdin })
   lines.on('line', (line) => {

@@ -2,23 +2,24 @@ import type { ChildProcess } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import type { TransportMdnsOptions } from '@p2p-ai/transport'
+import type { TransportInit } from '@p2p-ai/transport'
 import { NODE_STOP_TIMEOUT_MS } from './constants.js'
 import { HostNodeError } from './errors.js'
-import type { TestHost } from './testnet.js'
+import type { TestHost } from './host.js'
 
-/** The JSON-serialisable transport options the host program accepts. */
-export interface HostNodeOptions {
+/**
+ * The transport options the host program accepts: every JSON-serialisable option of
+ * `createTransport()` (see `TransportInit`), with these defaults and additions.
+ */
+export interface HostNodeOptions extends Omit<TransportInit, 'identity' | 'psk' | 'start'> {
   /** @default [`/ip4/0.0.0.0/tcp/0`] (loopback and the host's bridge address) */
   listen?: string[]
   /** @default { interface: host.interface } (real multicast across the bridge) */
-  mdns?: false | TransportMdnsOptions
-  bootstrap?: string[]
-  maxConnections?: number
+  mdns?: NonNullable<TransportInit['mdns']>
   /** A pre-shared key in its text form (`new TextDecoder().decode(generatePsk())`). */
   psk?: string
-  dht?: boolean | { clientMode?: boolean; addresses?: 'public' | 'private' | 'all' }
-  agentVersion?: string
+  /** Run this many nodes with these options in the one process (a crowd of light peers). @default 1 */
+  count?: number
   /** Fail if the node has not reported `ready` by then. @default 20000 */
   readyTimeoutMs?: number
 }
@@ -46,6 +47,8 @@ export class HostNode {
   readonly events: HostNodeEvent[] = []
   peerId = ''
   addresses: string[] = []
+  /** Every node of the process (one, or `count`); `peerId` is the first. */
+  peerIds: string[] = []
   stderr = ''
 
   private readonly waiters = new Set<() => void>()
@@ -149,6 +152,7 @@ export async function startHostNode(host: TestHost, options: HostNodeOptions = {
     }
     node.peerId = String(first.peerId)
     node.addresses = first.addresses as string[]
+    node.peerIds = first.peerIds as string[]
     return node
   } catch (err) {
     child.kill('SIGKILL')

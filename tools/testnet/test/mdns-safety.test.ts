@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
+import type { TestHost } from '../src/host.js'
 import { assertTestnetAvailable } from '../src/ip.js'
-import { createTestnet, type TestHost } from '../src/testnet.js'
+import { createTestnet } from '../src/testnet.js'
 
 /** Records every mDNS datagram that reaches `host` over its bridge link, as `[source]` lines. */
 function listen(host: TestHost): { datagrams: () => string[]; stop: () => void } {

@@ -1,4 +1,10 @@
 import {
+  DEFAULT_RELAY_CIRCUIT_BYTES,
+  DEFAULT_RELAY_CIRCUIT_DURATION_MS,
+  DEFAULT_RELAY_MAX_RESERVATIONS,
+  DEFAULT_RELAY_RESERVATIONS,
+} from '@p2p-ai/transport'
+import {
   DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
   DEFAULT_HEALTH_INTERVAL_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
@@ -164,6 +170,91 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     default: constant(false),
     reload: 'restart',
     description: 'Run the Kademlia DHT (`/p2p-ai/kad/1.0.0`) for discovery beyond the LAN.',
+  },
+  {
+    path: 'network.dhtMode',
+    type: { kind: 'enum', values: ['auto', 'client', 'server'] },
+    default: constant('auto'),
+    reload: 'restart',
+    description:
+      '`auto`: serve the DHT once the node has a confirmed public address, only query it behind NAT; `client`: never serve; `server`: always serve (a LAN-only DHT).',
+  },
+  {
+    path: 'network.announce',
+    type: { kind: 'list', check: multiaddrProblem, item: 'multiaddr', items: 'multiaddrs' },
+    default: constant([]),
+    reload: 'restart',
+    description:
+      'Addresses announced on top of those the node finds itself, trusted without AutoNAT: the public address of a server or of a port forward, e.g. `/ip4/203.0.113.7/tcp/4001`.',
+  },
+  {
+    path: 'network.autonat',
+    type: { kind: 'boolean' },
+    default: constant(true),
+    reload: 'restart',
+    description:
+      'AutoNAT v2: peers dial this node back to confirm its public addresses (only confirmed ones are announced), and it does the same for them.',
+  },
+  {
+    path: 'network.upnp',
+    type: { kind: 'boolean' },
+    default: constant(false),
+    reload: 'restart',
+    description:
+      'Ask the home router for a port forward (UPnP IGD / NAT-PMP). The gateway search multicasts on the LAN.',
+  },
+  {
+    path: 'network.holePunch',
+    type: { kind: 'boolean' },
+    default: constant(true),
+    reload: 'restart',
+    description: 'DCUtR: replace a relayed connection by a direct one where the NATs allow it.',
+  },
+  {
+    path: 'network.relay.enabled',
+    type: { kind: 'boolean' },
+    default: constant(true),
+    reload: 'restart',
+    description:
+      'Circuit relay v2: dial and be reached through relays, and relay for others (see `network.relay.server`).',
+  },
+  {
+    path: 'network.relay.server',
+    type: { kind: 'enum', values: ['auto', 'on', 'off'] },
+    default: constant('auto'),
+    reload: 'restart',
+    description:
+      'Relay for other peers: `auto` unless this node found out it is not publicly reachable; `on` always; `off` never.',
+  },
+  {
+    path: 'network.relay.reservations',
+    type: int(0, 16),
+    default: constant(DEFAULT_RELAY_RESERVATIONS),
+    reload: 'restart',
+    description:
+      'Relays to hold a reservation on, so peers reach this node through them when it is behind NAT; renewed, and replaced when a relay goes away. Only with `network.bootstrap` peers; set 0 on a public node given `network.announce`.',
+  },
+  {
+    path: 'network.relay.maxReservations',
+    type: int(1, 100_000),
+    default: constant(DEFAULT_RELAY_MAX_RESERVATIONS),
+    reload: 'restart',
+    description: 'Reservations this node grants other peers at once, as a relay.',
+  },
+  {
+    path: 'network.relay.circuitDurationMs',
+    type: int(1_000, MS_PER_DAY),
+    default: constant(DEFAULT_RELAY_CIRCUIT_DURATION_MS),
+    reload: 'restart',
+    description: 'Longest a connection relayed by this node lasts before it is reset.',
+  },
+  {
+    path: 'network.relay.circuitBytes',
+    type: int(1_024, 2 ** 40),
+    default: constant(DEFAULT_RELAY_CIRCUIT_BYTES),
+    reload: 'restart',
+    description:
+      'Bytes a connection relayed by this node may carry in each direction before it is reset: announcements and small tasks fit; large transfers need a direct connection.',
   },
   {
     path: 'network.psk',

@@ -50,6 +50,30 @@ export interface NodeConfig {
     }
     /** Run the Kademlia DHT for discovery beyond the LAN. */
     dht: boolean
+    /** `auto`: serve the DHT once publicly reachable; `client`: never; `server`: always. */
+    dhtMode: 'auto' | 'client' | 'server'
+    /** Addresses announced on top of those found, trusted without AutoNAT (a public address, a port forward). */
+    announce: string[]
+    /** AutoNAT v2: confirm public addresses by dial-back. */
+    autonat: boolean
+    /** Ask the home router for a port forward (UPnP IGD / NAT-PMP). */
+    upnp: boolean
+    /** DCUtR: replace relayed connections by direct ones where the NATs allow. */
+    holePunch: boolean
+    relay: {
+      /** Circuit relay v2 client and server. */
+      enabled: boolean
+      /** Relay for others: `auto` unless known not publicly reachable, `on`, `off`. */
+      server: 'auto' | 'on' | 'off'
+      /** Relays to hold a reservation on. */
+      reservations: number
+      /** Reservations granted to others at once. */
+      maxReservations: number
+      /** Longest a relayed connection lasts. */
+      circuitDurationMs: number
+      /** Bytes a relayed connection may carry in each direction. */
+      circuitBytes: number
+    }
     /** Private network key as 64 hex digits; empty for a public network. */
     psk: string
     /** File holding the private network key (pnet format or 64 hex digits); empty for none. */

@@ -8,13 +8,8 @@ import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { CLI_BIN as BIN, NODE_ENTRY } from '../repo-paths.js'
 import { defineSuite, measure } from '../runner.js'
-
-/** The built binary (tools/bench/dist/suites → apps/cli/dist/bin.js). */
-const BIN = fileURLToPath(new URL('../../../../apps/cli/dist/bin.js', import.meta.url))
-/** @p2p-ai/node as the CLI resolves it. */
-const NODE_ENTRY = fileURLToPath(new URL('../../../../packages/node/dist/index.js', import.meta.url))
 
 interface State {
   home: string

@@ -12,9 +12,11 @@
  * through its neighbour and the relays behind it, and the signed result comes back the same way
  * and is verified by every relay and by the requester.
  *
- * The product documents ask for one hop under 30 ms and three hops under 100 ms at p99 on a LAN.
- * Reported per case: p50, p99 and mean round trip with one task in flight, tasks/s, and the CPU
- * time per task summed over all processes on the path (meaningful on a busy machine).
+ * The product documents ask for one hop under 30 ms and three hops under 100 ms at p99 on a LAN
+ * (declared as targets). Reported per case: p50, p99 and mean round trip with one task in flight,
+ * tasks/s, and the CPU time per task summed over all processes on the path (meaningful on a busy
+ * machine). The 1–4 hop cases run interleaved round by round, each divided by the direct request's
+ * round, so what the relays add is read off the same moments of the machine.
  *
  * The same file is the node program: run with `P2P_AI_BENCH_FORWARDING_ROLE` set, it serves.
  */
@@ -39,7 +41,7 @@ import {
   sealForward,
 } from '@p2p-ai/protocol'
 import { answerCpu, askCpu, lineReader } from '../child-lines.js'
-import { defineSuite, measure, throughput } from '../runner.js'
+import { compare, defineSuite, measure, type Target, throughput } from '../runner.js'
 
 const ROLE_ENV = 'P2P_AI_BENCH_FORWARDING_ROLE'
 const BOOTSTRAP_ENV = 'P2P_AI_BENCH_FORWARDING_BOOTSTRAP'
@@ -195,6 +197,49 @@ async function drive(node: P2PNode, inFlight: number, budgetMs: number) {
   }
 }
 
+/** The product documents' latency targets for routed messages on a LAN. */
+const TARGETS: Partial<Record<string, Target[]>> = {
+  '1 hop ×1': [{ metric: 'p99Ms', atMost: 30, source: 'product documents: one-hop routing' }],
+  '3 hops ×1': [{ metric: 'p99Ms', atMost: 100, source: 'product documents: three-hop routing' }],
+}
+
+function hopCase(state: State, hops: number, inFlight: number) {
+  const name = `${hops} hop${hops === 1 ? '' : 's'} ×${inFlight}`
+  return measure(
+    name,
+    async () => {
+      const { node, path } = state.requesters.get(hops)!
+      for (const n of path) await n.cpu()
+      const r = await drive(node, inFlight, state.budgetMs)
+      let pathCpuUs = r.requesterCpuUs
+      for (const n of path) pathCpuUs += await n.cpu()
+      // Failed tasks are counted, not timed: a failure's latency is a timeout, not a hop.
+      const last = node.tasks.list({ limit: 1 })[0]
+      if (hops > 1 && last?.provider !== state.chain[0]?.peerId) {
+        throw new Error(`the task did not run on the provider ${hops} hops away`)
+      }
+      return {
+        p50Ms: r.p50Ms,
+        p99Ms: r.p99Ms,
+        meanMs: r.meanMs,
+        tasksPerSec: r.tasksPerSec,
+        cpuUsPerTask: pathCpuUs / r.tasks,
+        failedTasks: r.failed,
+      }
+    },
+    {
+      rounds: 5,
+      warmupRounds: 1,
+      units: { tasksPerSec: 'tasks/s', cpuUsPerTask: 'µs', failedTasks: 'tasks' },
+      description:
+        hops === 1
+          ? 'direct request: requester → provider'
+          : `requester → ${hops - 1} relay${hops === 2 ? '' : 's'} → provider`,
+      ...(TARGETS[name] === undefined ? {} : { targets: TARGETS[name] }),
+    },
+  )
+}
+
 export default defineSuite<State>({
   name: 'forwarding',
   description: 'a task over 1–4 hops (direct, then through 1–3 relays), one process per node on 127.0.0.1',
@@ -241,40 +286,15 @@ export default defineSuite<State>({
     await rm(state.dataDir, { recursive: true, force: true })
   },
   cases: (state) => [
-    ...[...HOPS.map((hops) => [hops, 1] as const), [3, 16] as const].map(([hops, inFlight]) =>
-      measure(
-        `${hops} hop${hops === 1 ? '' : 's'} ×${inFlight}`,
-        async () => {
-          const { node, path } = state.requesters.get(hops)!
-          for (const n of path) await n.cpu()
-          const r = await drive(node, inFlight, state.budgetMs)
-          let pathCpuUs = r.requesterCpuUs
-          for (const n of path) pathCpuUs += await n.cpu()
-          // Failed tasks are counted, not timed: a failure's latency is a timeout, not a hop.
-          const last = node.tasks.list({ limit: 1 })[0]
-          if (hops > 1 && last?.provider !== state.chain[0]?.peerId) {
-            throw new Error(`the task did not run on the provider ${hops} hops away`)
-          }
-          return {
-            p50Ms: r.p50Ms,
-            p99Ms: r.p99Ms,
-            meanMs: r.meanMs,
-            tasksPerSec: r.tasksPerSec,
-            cpuUsPerTask: pathCpuUs / r.tasks,
-            failedTasks: r.failed,
-          }
-        },
-        {
-          rounds: 5,
-          warmupRounds: 1,
-          units: { tasksPerSec: 'tasks/s', cpuUsPerTask: 'µs', failedTasks: 'tasks' },
-          description:
-            hops === 1
-              ? 'direct request: requester → provider'
-              : `requester → ${hops - 1} relay${hops === 2 ? '' : 's'} → provider`,
-        },
-      ),
+    compare(
+      '1–4 hops, 1 in flight',
+      HOPS.map((hops) => hopCase(state, hops, 1)),
+      {
+        baseline: '1 hop ×1',
+        description: 'each hop count divided by the direct request, round by round: what the relays add',
+      },
     ),
+    hopCase(state, 3, 16),
     // Last: it keeps this process's event loop busy, so the requester nodes here cannot answer
     // heartbeats meanwhile, and peers drop connections to them.
     throughput('relay work per task (no network)', relayWork(), {

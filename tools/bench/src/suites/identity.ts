@@ -1,7 +1,7 @@
 /**
  * @p2p-ai/identity: key generation, signing and verification with both Ed25519 providers side by
- * side (node:crypto and @noble/curves), peer ID encoding, and loading a key file. Messages are
- * 256 bytes, about the size of a signed task envelope.
+ * side (node:crypto and @noble/curves, interleaved round by round against raw node:crypto), peer ID
+ * encoding, and loading a key file. Messages are 256 bytes, about the size of a signed task envelope.
  */
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -19,8 +19,7 @@ import {
   saveIdentity,
   verifySignature,
 } from '@p2p-ai/identity'
-import type { BenchCase } from '../runner.js'
-import { defineSuite, throughput } from '../runner.js'
+import { type BenchCase, compare, defineSuite, type SuiteEntry, throughput } from '../runner.js'
 
 const MESSAGE_BYTES = 256
 /** More distinct signers than the node provider caches public keys for, so every verify imports a key. */
@@ -31,27 +30,28 @@ interface State {
   keyFile: string
 }
 
-function providerCases(crypto: Ed25519Provider): BenchCase[] {
+/** The three operations of one provider, each a case of the comparison of that operation. */
+function providerCases(crypto: Ed25519Provider): { generate: BenchCase; sign: BenchCase; verify: BenchCase } {
   const identity = generateIdentity({ crypto })
   const message = globalThis.crypto.getRandomValues(new Uint8Array(MESSAGE_BYTES))
   const signature = identity.sign(message)
   const tag = `(${crypto.name})`
   // noble is ~20× slower; its rounds still get a few hundred calls each within the default budget.
-  return [
-    throughput(`generate identity ${tag}`, () => generateIdentity({ crypto }), {
+  return {
+    generate: throughput(`generate identity ${tag}`, () => generateIdentity({ crypto }), {
       description: 'random seed, public key, peer ID',
     }),
-    throughput(`sign 256 B ${tag}`, () => identity.sign(message), {
+    sign: throughput(`sign 256 B ${tag}`, () => identity.sign(message), {
       description: 'Identity.sign, key already imported',
     }),
-    throughput(
+    verify: throughput(
       `verify 256 B ${tag}`,
       () => verifySignature(identity.publicKey, message, signature, { crypto }),
       {
         description: 'verifySignature with a recently seen public key',
       },
     ),
-  ]
+  }
 }
 
 function manySignersCase(crypto: Ed25519Provider): BenchCase {
@@ -95,17 +95,36 @@ function peerIdDecodeCase(): BenchCase {
  * node:crypto called directly with a ready KeyObject: the floor under the node provider, run in
  * the same conditions so the wrapper's overhead can be read off even on a busy machine.
  */
-function rawNodeCases(): BenchCase[] {
+function rawNodeCases(): { sign: BenchCase; verify: BenchCase } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519')
   const message = globalThis.crypto.getRandomValues(new Uint8Array(MESSAGE_BYTES))
   const signature = sign(null, message, privateKey)
-  return [
-    throughput('sign 256 B (raw node:crypto)', () => sign(null, message, privateKey), {
+  return {
+    sign: throughput('sign 256 B (raw node:crypto)', () => sign(null, message, privateKey), {
       description: 'reference: crypto.sign with a KeyObject, no wrapper',
     }),
-    throughput('verify 256 B (raw node:crypto)', () => verify(null, message, publicKey, signature), {
+    verify: throughput('verify 256 B (raw node:crypto)', () => verify(null, message, publicKey, signature), {
       description: 'reference: crypto.verify with a KeyObject, no wrapper',
     }),
+  }
+}
+
+/**
+ * Each operation of both providers as a comparison, interleaved round by round: node:crypto's
+ * wrapper against raw node:crypto, and the @noble/curves fallback against both. Without
+ * node:crypto Ed25519 only the fallback runs.
+ */
+function providerComparisons(): SuiteEntry[] {
+  const noble = providerCases(nobleEd25519)
+  const nodeProvider = nodeEd25519()
+  if (nodeProvider === undefined) return [noble.generate, noble.sign, noble.verify]
+  const node = providerCases(nodeProvider)
+  const raw = rawNodeCases()
+  return [
+    compare('generate identity', [node.generate, noble.generate], { baseline: node.generate.name }),
+    compare('sign 256 B', [raw.sign, node.sign, noble.sign], { baseline: raw.sign.name }),
+    compare('verify 256 B', [raw.verify, node.verify, noble.verify], { baseline: raw.verify.name }),
+    manySignersCase(nodeProvider),
   ]
 }
 
@@ -122,11 +141,9 @@ export default defineSuite<State>({
     await rm(dir, { recursive: true, force: true })
   },
   cases: ({ keyFile }) => {
-    const node = nodeEd25519()
     const identity = generateIdentity()
     return [
-      ...(node === undefined ? [] : [...providerCases(node), manySignersCase(node), ...rawNodeCases()]),
-      ...providerCases(nobleEd25519),
+      ...providerComparisons(),
       throughput('peerIdFromPublicKey', () => peerIdFromPublicKey(identity.publicKey), {
         description: 'base58btc of the identity multihash',
       }),

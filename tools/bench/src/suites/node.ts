@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { createNode, loadConfig, type NodeInit, type P2PNode, resolveNodeConfig } from '@p2p-ai/node'
+import { lineReader } from '../child-lines.js'
+import { CLI_BIN } from '../repo-paths.js'
 import { defineSuite, measure } from '../runner.js'
 
 // Nodes stay on 127.0.0.1; mDNS runs only on loopback with a service tag unique to this run.
@@ -80,12 +82,110 @@ function spawnHost(init: NodeInit): Host {
   }
 }
 
-/** Resident set size of a process in MB, from /proc (Linux). */
-function rssMbOf(pid: number): number {
+/** Resident set size of a process now and its peak so far (VmHWM), in MB, from /proc (Linux). */
+function memoryOf(pid: number): { rssMb: number; peakRssMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = Number(/^VmRSS:\s+(\d+)\s+kB$/m.exec(status)?.[1])
-  if (!Number.isFinite(kb)) throw new Error(`no VmRSS for pid ${pid}`)
-  return kb / 1024
+  const field = (name: string): number => {
+    const kb = Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB$`, 'm').exec(status)?.[1])
+    if (!Number.isFinite(kb)) throw new Error(`no ${name} for pid ${pid}`)
+    return kb / 1024
+  }
+  return { rssMb: field('VmRSS'), peakRssMb: field('VmHWM') }
+}
+
+/** CPU time (user + system, all threads) a process has used, in ms, from /proc (Linux, 100 Hz ticks). */
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command: utime and stime are the 12th and 13th, in clock ticks.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Waits until a process's RSS stops moving: `window` consecutive samples `everyMs` apart within
+ * 1 MB of each other (a node loads backends in the background after it says it is ready), or
+ * `capMs`. Resolves with the time it took.
+ */
+async function settle(pid: number, everyMs: number, window: number, capMs: number): Promise<number> {
+  const t0 = performance.now()
+  const recent: number[] = []
+  while (performance.now() - t0 < capMs) {
+    recent.push(memoryOf(pid).rssMb)
+    if (recent.length > window) recent.shift()
+    if (recent.length === window && Math.max(...recent) - Math.min(...recent) <= 1) break
+    await sleep(everyMs)
+  }
+  return performance.now() - t0
+}
+
+/**
+ * `p2p-ai-agents node start` in the foreground, as a user runs it: every setting at its default
+ * (no config file, a fresh data directory and HOME) but the listen addresses, TCP and WebSockets on
+ * 127.0.0.1 (so mDNS runs on loopback only, with a service tag of this run's own).
+ */
+async function idleCliNode(home: string, quick: boolean) {
+  const proc = spawn(
+    process.execPath,
+    [
+      CLI_BIN,
+      'node',
+      'start',
+      '--data-dir',
+      join(home, 'node'),
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0/ws',
+    ],
+    {
+      env: {
+        PATH: process.env.PATH,
+        HOME: home,
+        XDG_DATA_HOME: join(home, 'data'),
+        XDG_CONFIG_HOME: join(home, 'config'),
+        NO_COLOR: '1',
+        P2P_AI_NETWORK__MDNS__SERVICE_TAG: `cli-${SERVICE_TAG}`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  let stderr = ''
+  proc.stderr!.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-2_000)
+  })
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve))
+  try {
+    const t0 = performance.now()
+    const nextLine = lineReader(proc.stdout!, 'p2p-ai-agents node start', 60_000)
+    const ready = async (): Promise<void> => {
+      while (!(await nextLine()).includes('is running')) {}
+    }
+    await Promise.race([
+      ready(),
+      exited.then((code) => {
+        throw new Error(`node start exited with ${code} before it was ready: ${stderr.trim()}`)
+      }),
+    ])
+    const readyMs = performance.now() - t0
+    const pid = proc.pid!
+    const settleMs = await settle(pid, quick ? 250 : 500, quick ? 2 : 4, quick ? 5_000 : 30_000)
+    // Idle CPU over a few seconds of doing nothing: heartbeats, mDNS, health checks, timers.
+    const windowMs = quick ? 1_000 : 5_000
+    const cpu0 = cpuMsOf(pid)
+    const w0 = performance.now()
+    await sleep(windowMs)
+    const idleCpuPct = (100 * (cpuMsOf(pid) - cpu0)) / (performance.now() - w0)
+    const { rssMb, peakRssMb } = memoryOf(pid)
+    return { rssMb, peakRssMb, readyMs, settleMs, idleCpuPct }
+  } finally {
+    // Ctrl-C: the foreground node stops gracefully; killed if it has not within 15 s.
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGINT')
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000)
+    await exited
+    clearTimeout(timer)
+  }
 }
 
 /** In a fresh process: RSS after importing @p2p-ai/node, then per node for `count` idle nodes. */
@@ -153,7 +253,7 @@ const CONFIG_ENV = { HOME: '/home/bench', P2P_AI_LOG__LEVEL: 'debug', P2P_AI_NET
 export default defineSuite<State>({
   name: 'node',
   description:
-    'p2p-ai node: metadata latency, createNode() to ACTIVE, process start to first connection, idle RSS',
+    'p2p-ai node: metadata latency, createNode() to ACTIVE, process start to first connection, idle RSS and CPU',
   setup: async () => {
     const dir = await mkdtemp(join(tmpdir(), 'p2p-ai-bench-node-'))
     const node = await createNode(localInit(join(dir, 'metadata')))
@@ -280,20 +380,39 @@ export default defineSuite<State>({
       async ({ round, warmup, quick }) => {
         const tag = `${warmup ? 'w' : ''}${round}`
         const host = spawnHost(localInit(join(dir, `rss-${tag}`)))
-        let processRssMb: number
+        let memory: { rssMb: number; peakRssMb: number }
         try {
           await host.next('ready')
-          await new Promise((r) => setTimeout(r, quick ? 200 : 2_000))
-          processRssMb = rssMbOf(host.proc.pid!)
+          await sleep(quick ? 200 : 2_000)
+          memory = memoryOf(host.proc.pid!)
         } finally {
           await host.kill()
         }
         // The marginal cost of more nodes, in a fresh process so earlier rounds' heap does not hide it.
         const count = quick ? 2 : 5
         const { importRssMb, perNodeRssMb } = await marginalRss(join(dir, `rss-many-${tag}`), count, quick)
-        return { processRssMb, importRssMb, perNodeRssMb }
+        return { processRssMb: memory.rssMb, processPeakRssMb: memory.peakRssMb, importRssMb, perNodeRssMb }
       },
-      { rounds: 3 },
+      {
+        rounds: 3,
+        description:
+          'createNode() alone in a process (the agent-host fixture: no ONNX backend), 2 s after ready; then the cost of more nodes in one process',
+      },
+    ),
+    measure(
+      'idle node process (CLI node start)',
+      async ({ round, warmup, quick }) => idleCliNode(join(dir, `cli-${warmup ? 'w' : ''}${round}`), quick),
+      {
+        rounds: 3,
+        warmupRounds: 0,
+        description:
+          '`p2p-ai-agents node start` in the foreground with its defaults, listening on 127.0.0.1: RSS once it has settled, its peak, and its idle CPU (% of one core)',
+        targets: [
+          { metric: 'rssMb', atMost: 80, source: 'issue 10' },
+          { metric: 'rssMb', atMost: 100, source: 'product documents: idle agent' },
+          { metric: 'idleCpuPct', atMost: 5, source: 'product documents: idle agent' },
+        ],
+      },
     ),
   ],
 })

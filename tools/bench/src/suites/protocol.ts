@@ -3,7 +3,8 @@
  * The network layer needs 4,000 signed tasks/s between two processes on a 2-core machine, so
  * `seal + encode` and `decode + open` of a typical task request are the headline cases, next to
  * their batch-signed forms (minor 2: 128 envelopes under one signature, as a loaded task stream
- * sends them); the others break the cost down.
+ * sends them); the others break the cost down. The single and batch forms of each side run as a
+ * comparison, interleaved round by round, so the batch's gain is read off the same moments.
  */
 import { generateIdentity, type Identity } from '@p2p-ai/identity'
 import {
@@ -23,7 +24,7 @@ import {
   sealPrepared,
   validateEnvelope,
 } from '@p2p-ai/protocol'
-import { defineSuite, throughput } from '../runner.js'
+import { compare, defineSuite, throughput } from '../runner.js'
 
 /** Distinct pre-sealed messages to verify; a fresh replay cache starts each pass over them. */
 const MESSAGES = 4_096
@@ -84,7 +85,10 @@ export default defineSuite<State>({
   cases: (state) => {
     const { identity, now, envelopes, frames, batchFrames } = state
     const request = typicalRequest(identity)
+    // Each case keeps its own position and decoder: compared cases run interleaved, round by round.
     let next = 0
+    let nextBatch = 0
+    let nextStream = 0
     let cache: ReplayCache = replayCache()
     // Each pre-sealed message verifies once per cache; start a new cache at each wrap-around.
     const nextIndex = (): number => {
@@ -95,87 +99,98 @@ export default defineSuite<State>({
       return next++
     }
     const decoder = frameDecoder()
+    const batchDecoder = frameDecoder()
     const batch = Math.min(STREAM_BATCH, frames.length)
     const { sig: _sig, ...unsigned } = envelopes[0] as Envelope
 
-    return [
-      throughput(
-        'seal + encode',
-        () => encodeJsonFrame(sealEnvelope(identity, 'task.request', request).json),
-        {
-          description: 'validate, canonicalize, sign (Ed25519) and frame one task request',
-        },
-      ),
-      throughput(
-        'decode + open',
-        () => {
-          const [frame] = decoder.push(frames[nextIndex()] as Uint8Array)
+    const sealOne = throughput(
+      'seal + encode',
+      () => encodeJsonFrame(sealEnvelope(identity, 'task.request', request).json),
+      {
+        description: 'validate, canonicalize, sign (Ed25519) and frame one task request',
+      },
+    )
+    const openOne = throughput(
+      'decode + open',
+      () => {
+        const [frame] = decoder.push(frames[nextIndex()] as Uint8Array)
+        if (frame?.ok !== true) throw new Error('frame did not decode')
+        return openEnvelope(frame.value, { replayCache: cache, now, expectedSender: identity.peerId })
+      },
+      { description: 'parse one frame, validate, canonicalize, verify (Ed25519), check the nonce' },
+    )
+    const sealBatch = throughput(
+      `batch seal + encode ×${SIGNATURE_BATCH}`,
+      () => {
+        const prepared = Array.from({ length: SIGNATURE_BATCH }, () =>
+          prepareEnvelope(identity, 'task.request', request),
+        )
+        for (const signed of sealPrepared(identity, prepared)) encodeJsonFrame(signed.json)
+        return SIGNATURE_BATCH
+      },
+      {
+        opsPerCall: SIGNATURE_BATCH,
+        description: `prepare ${SIGNATURE_BATCH} task requests, sign them with one batch signature (Merkle tree + one Ed25519), frame each`,
+      },
+    )
+    const openBatch = throughput(
+      `batch decode + open ×${SIGNATURE_BATCH}`,
+      () => {
+        // A batch's envelopes, in order, as a receiver with a batch cache meets them.
+        const batches = batchFrames.length / SIGNATURE_BATCH
+        const first = (nextBatch++ % batches) * SIGNATURE_BATCH
+        const replays = replayCache()
+        const verified = batchCache()
+        for (let i = first; i < first + SIGNATURE_BATCH; i++) {
+          const [frame] = batchDecoder.push(batchFrames[i] as Uint8Array)
           if (frame?.ok !== true) throw new Error('frame did not decode')
-          return openEnvelope(frame.value, { replayCache: cache, now, expectedSender: identity.peerId })
-        },
-        { description: 'parse one frame, validate, canonicalize, verify (Ed25519), check the nonce' },
-      ),
-      throughput(
-        `batch seal + encode ×${SIGNATURE_BATCH}`,
-        () => {
-          const prepared = Array.from({ length: SIGNATURE_BATCH }, () =>
-            prepareEnvelope(identity, 'task.request', request),
-          )
-          for (const signed of sealPrepared(identity, prepared)) encodeJsonFrame(signed.json)
-          return SIGNATURE_BATCH
-        },
-        {
-          opsPerCall: SIGNATURE_BATCH,
-          description: `prepare ${SIGNATURE_BATCH} task requests, sign them with one batch signature (Merkle tree + one Ed25519), frame each`,
-        },
-      ),
-      throughput(
-        `batch decode + open ×${SIGNATURE_BATCH}`,
-        () => {
-          // A batch's envelopes, in order, as a receiver with a batch cache meets them.
-          const batches = batchFrames.length / SIGNATURE_BATCH
-          const first = (next++ % batches) * SIGNATURE_BATCH
-          const replays = replayCache()
-          const verified = batchCache()
-          for (let i = first; i < first + SIGNATURE_BATCH; i++) {
-            const [frame] = decoder.push(batchFrames[i] as Uint8Array)
-            if (frame?.ok !== true) throw new Error('frame did not decode')
-            openEnvelope(frame.value, {
-              replayCache: replays,
-              batchCache: verified,
-              now,
-              expectedSender: identity.peerId,
-            })
-          }
-          return SIGNATURE_BATCH
-        },
-        {
-          opsPerCall: SIGNATURE_BATCH,
-          description: `parse and open the ${SIGNATURE_BATCH} envelopes of one batch: one Ed25519 verification, then a few hashes each`,
-        },
-      ),
-      throughput(
-        'stream decode + open',
-        async () => {
-          const start = next
-          async function* source() {
-            for (let i = 0; i < batch; i++) yield frames[(start + i) % frames.length] as Uint8Array
-          }
-          let opened = 0
-          const streamCache = replayCache()
-          for await (const frame of decodeFrames(source())) {
-            if (!frame.ok) throw frame.error
-            openEnvelope(frame.value, { replayCache: streamCache, now })
-            opened++
-          }
-          next = (start + batch) % frames.length
-          return opened
-        },
-        {
-          opsPerCall: batch,
-          description: 'decodeFrames over an async iterable of 1,000 frames, one chunk each',
-        },
-      ),
+          openEnvelope(frame.value, {
+            replayCache: replays,
+            batchCache: verified,
+            now,
+            expectedSender: identity.peerId,
+          })
+        }
+        return SIGNATURE_BATCH
+      },
+      {
+        opsPerCall: SIGNATURE_BATCH,
+        description: `parse and open the ${SIGNATURE_BATCH} envelopes of one batch: one Ed25519 verification, then a few hashes each`,
+      },
+    )
+    const openStream = throughput(
+      'stream decode + open',
+      async () => {
+        const start = nextStream
+        async function* source() {
+          for (let i = 0; i < batch; i++) yield frames[(start + i) % frames.length] as Uint8Array
+        }
+        let opened = 0
+        const streamCache = replayCache()
+        for await (const frame of decodeFrames(source())) {
+          if (!frame.ok) throw frame.error
+          openEnvelope(frame.value, { replayCache: streamCache, now })
+          opened++
+        }
+        nextStream = (start + batch) % frames.length
+        return opened
+      },
+      {
+        opsPerCall: batch,
+        description: 'decodeFrames over an async iterable of 1,000 frames, one chunk each',
+      },
+    )
+
+    return [
+      compare('sign', [sealOne, sealBatch], {
+        baseline: 'seal + encode',
+        description: 'per task request: one signature each against one batch signature for 128',
+      }),
+      compare('verify', [openOne, openBatch, openStream], {
+        baseline: 'decode + open',
+        description:
+          'per task request: one verification each, one per batch of 128, and through the async-iterable decoder',
+      }),
       throughput('canonicalize', () => canonicalize(unsigned), {
         description: 'RFC 8785 canonical JSON of the unsigned envelope',
       }),
