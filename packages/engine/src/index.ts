@@ -52,6 +52,7 @@ export type { BackendInfo, BackendPlacement, BackendRegistry, RegisterOptions } 
 export type { TaskHandle, TaskHandleEvents } from './engine/task.js'
 export * from './errors.js'
 export { TypedEventTarget } from './events.js'
+export { cachedSha256, sha256File } from './models/hash.js'
 export type { ListQuery, ResultStore, ResultStoreInit } from './store/store.js'
 export { resultStore } from './store/store.js'
 export {
