@@ -146,7 +146,6 @@ describe('models: files', () => {
     expect(backend.loadedModels()).toHaveLength(1)
   })
 
-
   it('checks a pinned sha256 on load: the right one runs, another is ERR_MODEL_CORRUPT', async () => {
     const { engine } = make({
       models: [
