@@ -24,9 +24,9 @@ interface GenerationOptions {
   readonly repeatPenalty: false
 }
 
-/** A prepared generation: the prompt's length in tokens, and how to run it. */
+/** A prepared generation: the prompt's tokens as the model will read them, and how to run it. */
 interface Prepared {
-  readonly promptTokens: number
+  readonly prompt: readonly Token[]
   run(options: GenerationOptions): Promise<StopReason>
   dispose(): void
 }
@@ -54,11 +54,12 @@ function prepare(lib: NodeLlamaCpp, lease: Lease, input: GenerateInput): Prepare
   const { sequence } = lease
   const { model } = lease.loaded
   if (input.prompt !== undefined) {
-    // Tokenized as LlamaCompletion would, so the count checked here is the count it evaluates.
+    // Tokenized as LlamaCompletion does, so these are the tokens it evaluates.
     const tokens = model.tokenize(input.prompt, false, 'trimLeadingSpace')
+    const bos = model.tokens.shouldPrependBosToken ? model.tokens.bos : null
     const completion = new lib.LlamaCompletion({ contextSequence: sequence })
     return {
-      promptTokens: tokens.length + (model.tokens.shouldPrependBosToken ? 1 : 0),
+      prompt: bos === null ? tokens : [bos, ...tokens],
       run: async (options) =>
         (await completion.generateCompletionWithMeta(tokens, { ...options, disableContextShift: true }))
           .metadata.stopReason,
@@ -70,13 +71,29 @@ function prepare(lib: NodeLlamaCpp, lease: Lease, input: GenerateInput): Prepare
   const history = chatHistory(input.messages ?? [])
   const { contextText } = chat.chatWrapper.generateContextState({ chatHistory: history })
   return {
-    promptTokens: contextText.tokenize(model.tokenizer).length,
+    prompt: contextText.tokenize(model.tokenizer),
     run: async (options) => (await chat.generateResponse(history, options)).metadata.stopReason,
     dispose: () => chat.dispose({ disposeSequence: false }),
   }
 }
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000
+
+/**
+ * Reads the prompt into the sequence slice by slice, checking the signal between slices.
+ * node-llama-cpp looks at its abort signal only once the whole prompt is read, and llama.cpp cannot
+ * stop inside a batch: so a cancelled task stops within one slice instead of after the whole prompt.
+ * The generation then finds the prompt in the sequence and reads only its last token.
+ */
+async function prefill(lease: Lease, prompt: readonly Token[], signal: AbortSignal): Promise<void> {
+  const { sequence, loaded } = lease
+  for (let at = 0; at < prompt.length - 1; at += loaded.prefillSlice) {
+    signal.throwIfAborted()
+    await sequence.evaluateWithoutGeneratingNewTokens(
+      prompt.slice(at, Math.min(at + loaded.prefillSlice, prompt.length - 1)),
+    )
+  }
+}
 
 /**
  * Runs one generation on a leased sequence, streaming text deltas through `onProgress`. `startedAt`
@@ -92,7 +109,7 @@ export async function generate(
   const contextSize = lease.sequence.contextSize
   const prepared = prepare(lib, lease, input)
   try {
-    const { promptTokens } = prepared
+    const promptTokens = prepared.prompt.length
     if (promptTokens >= contextSize) {
       throw new ContextLengthExceededError(
         `the prompt is ${promptTokens} tokens but model ${name} has a context of ${contextSize} tokens ` +
@@ -111,6 +128,7 @@ export async function generate(
 
     let stopReason: StopReason
     try {
+      await prefill(lease, prepared.prompt, options.signal)
       stopReason = await prepared.run({
         onToken: (tokens) => {
           const now = performance.now()

@@ -1,5 +1,6 @@
 import { EngineStoppedError } from '@p2p-ai/engine'
 import type { ChatWrapper, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp'
+import { PREFILL_MIN_SLICE, PREFILL_SLICE_WORK } from './constants.js'
 import { ModelCorruptError, ModelTooLargeError } from './errors.js'
 import type { ResolvedGgufModel } from './models.js'
 import type { LlamaRuntime } from './runtime.js'
@@ -24,6 +25,8 @@ export interface LoadedModel {
   readonly context: LlamaContext
   /** llama.cpp's estimate of the memory the model and its context take. */
   readonly bytes: number
+  /** Tokens of a prompt read at once between checks for cancellation (see PREFILL_SLICE_WORK). */
+  readonly prefillSlice: number
   /** Tasks holding (or waiting for) one of its sequences. */
   active: number
   /** `performance.now()` of the last release, for least-recently-used eviction. */
@@ -262,6 +265,10 @@ export class ModelPool {
       model: llamaModel,
       context,
       bytes,
+      prefillSlice: Math.max(
+        Math.min(PREFILL_MIN_SLICE, batchSize),
+        Math.min(batchSize, Math.floor(PREFILL_SLICE_WORK / Math.max(1, model.description.parameters))),
+      ),
       active: 0,
       lastUsed: performance.now(),
       idleTimer: undefined,

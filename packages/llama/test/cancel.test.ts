@@ -6,6 +6,7 @@ import { type TaskEngine, type TaskHandle, taskEngine } from '@p2p-ai/engine'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { llamaBackend } from '../src/backend.js'
 import { SYNTHETIC_COMPLETION } from '../src/gguf/synthetic.js'
+import type { GenerateOutput } from '../src/task.js'
 import { firstDelta, generateStreamed, llamaEngine, modelDir } from './helpers.js'
 
 let models: Awaited<ReturnType<typeof modelDir>>
@@ -94,6 +95,34 @@ describe('cancelling a generation', () => {
     expect((await long.result()).error?.code).toBe('ERR_ENGINE_STOPPED')
     expect(performance.now() - stopping).toBeLessThan(STOPPED_WITHIN_MS)
     expect(backend.loadedModels()).toEqual([])
+  })
+})
+
+describe('cancelling while the model reads a long prompt', () => {
+  it('stops after the slice of the prompt llama.cpp is reading, not after the whole prompt', async () => {
+    // Wide enough that reading 4000 tokens takes seconds on one thread.
+    const mid = await models.write('mid', {
+      embeddingLength: 256,
+      blockCount: 4,
+      feedForwardLength: 768,
+      contextLength: 4096,
+      endless: true,
+    })
+    const backend = llamaBackend({ models: [{ name: 'mid', path: mid }], threads: 1, contextSize: 4096 })
+    const e = taskEngine({ builtins: false, backends: [backend], cancelGraceMs: 60_000 })
+    engine = e
+    const long = { prompt: 'x'.repeat(4000), maxTokens: 1 }
+    const read = await e.run<GenerateOutput>({ type: 'generate', input: long })
+    const reading = await e.submit({ type: 'generate', input: long })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const cancelledAt = performance.now()
+    reading.cancel()
+    // The next task needs the one sequence: it starts when the cancelled run has stopped.
+    const next = await e.submit({ type: 'generate', input: { prompt: 'Once', maxTokens: 1 } })
+    const stoppedAt = await startOf(next)
+    expect((await reading.result()).status).toBe('CANCELLED')
+    expect(stoppedAt - cancelledAt).toBeLessThan(read.timings.timeToFirstTokenMs / 3)
+    expect((await next.result()).status).toBe('COMPLETED')
   })
 })
 

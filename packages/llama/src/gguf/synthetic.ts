@@ -220,7 +220,8 @@ export function syntheticLlamaModel(options: SyntheticLlamaOptions = {}): Synthe
   // a dot product of about sqrt(dim) with itself, so the head's logit for the successor stands
   // about HEAD_SCALE × sqrt(dim) (5 by default) above the rest: greedy always follows the chain;
   // sampling at temperature 1 takes another token now and then.
-  const EMBED_SCALE = 4
+  // Scaled with sqrt(dim), so the class direction outweighs what wider random layers add to it.
+  const EMBED_SCALE = 0.5 * Math.sqrt(dim)
   const HEAD_SCALE = 0.625
   const embedding = random(vocabSize * dim, 0.05)
   for (let t = 0; t < vocabSize; t++) {
