@@ -37,6 +37,7 @@ export {
 } from './backends/mock.js'
 export { type TextBackendInit, textBackend } from './backends/text.js'
 export * from './constants.js'
+export { raceSignal } from './engine/async.js'
 export type { TaskEngineInit } from './engine/config.js'
 export {
   type GetOptions,

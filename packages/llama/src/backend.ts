@@ -2,6 +2,7 @@ import {
   type Backend,
   type BackendRunOptions,
   type BackendTask,
+  ModelNotFoundError,
   UnsupportedTaskTypeError,
 } from '@p2p-ai/engine'
 import {
@@ -15,7 +16,7 @@ import {
   GENERATE_TASK_TYPE,
   MAX_CONCURRENCY,
 } from './constants.js'
-import { InvalidLlamaOptionsError, ModelNotFoundError } from './errors.js'
+import { InvalidLlamaOptionsError } from './errors.js'
 import { generate } from './generate.js'
 import {
   type GgufModelEntry,

@@ -1,24 +1,8 @@
 // One class per failure, each with a stable `code`: only `code` and `message` cross the wire, so
-// every message says what went wrong and what to do about it. The model codes are the engine's
-// (`ERR_MODEL_NOT_FOUND`, `ERR_MODEL_CORRUPT`), so the network treats an ONNX model and a GGUF
-// model that are missing or damaged alike.
-
-/** No model by this name is registered, or its file is missing. */
-export class ModelNotFoundError extends Error {
-  static readonly code = 'ERR_MODEL_NOT_FOUND'
-  readonly code = ModelNotFoundError.code
-  override readonly name = 'ModelNotFoundError'
-}
-
-/**
- * The model file cannot be trusted or used: its sha256 differs from the pinned one, it is not a
- * GGUF file, or llama.cpp cannot load it (truncated, unsupported architecture...).
- */
-export class ModelCorruptError extends Error {
-  static readonly code = 'ERR_MODEL_CORRUPT'
-  readonly code = ModelCorruptError.code
-  override readonly name = 'ModelCorruptError'
-}
+// every message says what went wrong and what to do about it. A missing or damaged model is the
+// engine's `ModelNotFoundError` (`ERR_MODEL_NOT_FOUND`) or `ModelCorruptError` (`ERR_MODEL_CORRUPT`),
+// so the network treats an ONNX model and a GGUF model that are missing or damaged alike; a bad
+// model entry is the engine's `InvalidModelEntryError` (`ERR_INVALID_MODEL_ENTRY`).
 
 /**
  * The model with its context needs more memory than the backend's `memoryBudgetBytes` (or than
@@ -43,13 +27,6 @@ export class ContextLengthExceededError extends Error {
   static readonly code = 'ERR_CONTEXT_LENGTH_EXCEEDED'
   readonly code = ContextLengthExceededError.code
   override readonly name = 'ContextLengthExceededError'
-}
-
-/** A model entry is malformed (bad name, empty path, bad sha256...). */
-export class InvalidModelEntryError extends Error {
-  static readonly code = 'ERR_INVALID_MODEL_ENTRY'
-  readonly code = InvalidModelEntryError.code
-  override readonly name = 'InvalidModelEntryError'
 }
 
 /** The backend's init is invalid (zero threads, a negative budget...). */

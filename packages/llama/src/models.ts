@@ -1,9 +1,14 @@
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { cachedSha256, type ModelInfo } from '@p2p-ai/engine'
+import {
+  cachedSha256,
+  InvalidModelEntryError,
+  ModelCorruptError,
+  type ModelInfo,
+  ModelNotFoundError,
+} from '@p2p-ai/engine'
 import type { GgufFileInfo } from 'node-llama-cpp'
 import { GENERATE_TASK_TYPE, MODEL_NAME_RE } from './constants.js'
-import { InvalidModelEntryError, ModelCorruptError, ModelNotFoundError } from './errors.js'
 import { nodeLlamaCpp } from './runtime.js'
 
 /** A GGUF model the backend serves. Plain data. */

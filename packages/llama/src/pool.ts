@@ -1,7 +1,7 @@
-import { EngineStoppedError } from '@p2p-ai/engine'
+import { EngineStoppedError, ModelCorruptError, raceSignal } from '@p2p-ai/engine'
 import type { ChatWrapper, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp'
 import { PREFILL_MIN_SLICE, PREFILL_SLICE_WORK } from './constants.js'
-import { ModelCorruptError, ModelTooLargeError } from './errors.js'
+import { ModelTooLargeError } from './errors.js'
 import type { ResolvedGgufModel } from './models.js'
 import type { LlamaRuntime } from './runtime.js'
 
@@ -55,17 +55,6 @@ export interface LoadedModelStatus {
   readonly bytes: number
   readonly activeTasks: number
   readonly contextSize: number
-}
-
-/** Resolves when `signal` aborts (rejecting with its reason) or `wait` settles, whichever is first. */
-function abortable<T>(wait: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return wait
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    wait.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
 }
 
 /**
@@ -122,7 +111,7 @@ export class ModelPool {
     const started = performance.now()
     let loaded = this.#loaded.get(model.name)
     if (loaded === undefined || loaded.sha256 !== model.sha256) {
-      loaded = await abortable(this.#load(model), signal)
+      loaded = await raceSignal(this.#load(model), signal)
     }
     const loadMs = performance.now() - started
     loaded.active++
@@ -131,7 +120,7 @@ export class ModelPool {
     try {
       while (loaded.context.sequencesLeft === 0) {
         const target = loaded
-        await abortable(new Promise<void>((resolve) => target.sequenceWaiters.push(resolve)), signal)
+        await raceSignal(new Promise<void>((resolve) => target.sequenceWaiters.push(resolve)), signal)
       }
     } catch (err) {
       this.#released(loaded)

@@ -95,56 +95,24 @@ class Writer {
     this.#view = new DataView(next.buffer)
   }
 
-  u8(v: number): void {
-    this.#reserve(1)
-    this.#view.setUint8(this.length, v)
-    this.length += 1
+  /** Writes `size` bytes with one of DataView's setters, little-endian. */
+  #put(size: number, write: (view: DataView, at: number) => void): void {
+    this.#reserve(size)
+    write(this.#view, this.length)
+    this.length += size
   }
-  i8(v: number): void {
-    this.#reserve(1)
-    this.#view.setInt8(this.length, v)
-    this.length += 1
-  }
-  u16(v: number): void {
-    this.#reserve(2)
-    this.#view.setUint16(this.length, v, true)
-    this.length += 2
-  }
-  i16(v: number): void {
-    this.#reserve(2)
-    this.#view.setInt16(this.length, v, true)
-    this.length += 2
-  }
-  u32(v: number): void {
-    this.#reserve(4)
-    this.#view.setUint32(this.length, v, true)
-    this.length += 4
-  }
-  i32(v: number): void {
-    this.#reserve(4)
-    this.#view.setInt32(this.length, v, true)
-    this.length += 4
-  }
-  f32(v: number): void {
-    this.#reserve(4)
-    this.#view.setFloat32(this.length, v, true)
-    this.length += 4
-  }
-  f64(v: number): void {
-    this.#reserve(8)
-    this.#view.setFloat64(this.length, v, true)
-    this.length += 8
-  }
-  u64(v: number | bigint): void {
-    this.#reserve(8)
-    this.#view.setBigUint64(this.length, BigInt(v), true)
-    this.length += 8
-  }
-  i64(v: number | bigint): void {
-    this.#reserve(8)
-    this.#view.setBigInt64(this.length, BigInt(v), true)
-    this.length += 8
-  }
+
+  u8 = (v: number): void => this.#put(1, (d, at) => d.setUint8(at, v))
+  i8 = (v: number): void => this.#put(1, (d, at) => d.setInt8(at, v))
+  u16 = (v: number): void => this.#put(2, (d, at) => d.setUint16(at, v, true))
+  i16 = (v: number): void => this.#put(2, (d, at) => d.setInt16(at, v, true))
+  u32 = (v: number): void => this.#put(4, (d, at) => d.setUint32(at, v, true))
+  i32 = (v: number): void => this.#put(4, (d, at) => d.setInt32(at, v, true))
+  f32 = (v: number): void => this.#put(4, (d, at) => d.setFloat32(at, v, true))
+  f64 = (v: number): void => this.#put(8, (d, at) => d.setFloat64(at, v, true))
+  u64 = (v: number | bigint): void => this.#put(8, (d, at) => d.setBigUint64(at, BigInt(v), true))
+  i64 = (v: number | bigint): void => this.#put(8, (d, at) => d.setBigInt64(at, BigInt(v), true))
+
   bytes(b: Uint8Array): void {
     this.#reserve(b.length)
     this.#buf.set(b, this.length)
@@ -243,27 +211,33 @@ export function float16Bits(value: number): number {
   return sign | (ee << 10) | m
 }
 
-function writeTensorData(w: Writer, t: GgufTensor): void {
+/** A tensor's data in its type, little-endian: one pass over a preallocated buffer. */
+function encodeTensorData(t: GgufTensor): Uint8Array {
   const { data } = t
+  const out = new Uint8Array(tensorBytes(t))
+  const view = new DataView(out.buffer)
   switch (t.type) {
     case 'F32':
-      for (const v of data) w.f32(v)
-      return
+      for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i]!, true)
+      break
     case 'F16':
-      for (const v of data) w.u16(float16Bits(v))
-      return
-    case 'Q8_0':
+      for (let i = 0; i < data.length; i++) view.setUint16(i * 2, float16Bits(data[i]!), true)
+      break
+    case 'Q8_0': {
+      const q = new Int8Array(out.buffer)
       // ggml's quantize_row_q8_0: d = max|x| / 127 per block, q = round(x / d).
-      for (let b = 0; b < data.length; b += Q8_0_BLOCK) {
+      for (let b = 0, at = 0; b < data.length; b += Q8_0_BLOCK, at += Q8_0_BLOCK_BYTES) {
         let amax = 0
         for (let i = 0; i < Q8_0_BLOCK; i++) amax = Math.max(amax, Math.abs(data[b + i]!))
         const d = amax / 127
         const inv = d === 0 ? 0 : 1 / d
-        w.u16(float16Bits(d))
-        for (let i = 0; i < Q8_0_BLOCK; i++) w.i8(Math.round(data[b + i]! * inv))
+        view.setUint16(at, float16Bits(d), true)
+        for (let i = 0; i < Q8_0_BLOCK; i++) q[at + 2 + i] = Math.round(data[b + i]! * inv)
       }
-      return
+      break
+    }
   }
+  return out
 }
 
 function checkTensor(t: GgufTensor): void {
@@ -318,7 +292,7 @@ export function encodeGguf(file: GgufFile): Uint8Array {
   }
   w.pad(alignment)
   for (const t of file.tensors) {
-    writeTensorData(w, t)
+    w.bytes(encodeTensorData(t))
     w.pad(alignment)
   }
   return w.finish()
