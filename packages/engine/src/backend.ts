@@ -44,13 +44,22 @@ export interface TaskProgress {
   /** 0..1 */
   readonly fraction: number
   readonly message?: string
+  /**
+   * Output produced since the previous report, for tasks that stream text (`generate`'s tokens).
+   * The engine throttles reports but never drops a delta: deltas reported within one throttle
+   * window reach listeners as one report, concatenated in order, and a pending delta is delivered
+   * before the task's final status. The concatenation of every delta a task's handle reported is
+   * the text its backend streamed. Deltas travel on the handle's `progress` events only; a
+   * `TaskRecord`'s `progress` keeps `fraction` and `message`.
+   */
+  readonly delta?: string
 }
 
 /** Per-run options the engine passes to a backend. */
 export interface BackendRunOptions {
   /** Aborted on cancellation, timeout or engine shutdown. A backend stops as soon as it can. */
   readonly signal: AbortSignal
-  /** Report progress; cheap to call, the engine throttles what it forwards. */
+  /** Report progress; cheap to call, the engine throttles what it forwards (never dropping a `delta`). */
   readonly onProgress?: (progress: TaskProgress) => void
 }
 

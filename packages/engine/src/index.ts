@@ -37,6 +37,7 @@ export {
 } from './backends/mock.js'
 export { type TextBackendInit, textBackend } from './backends/text.js'
 export * from './constants.js'
+export { raceSignal } from './engine/async.js'
 export type { TaskEngineInit } from './engine/config.js'
 export {
   type GetOptions,
@@ -52,6 +53,7 @@ export type { BackendInfo, BackendPlacement, BackendRegistry, RegisterOptions } 
 export type { TaskHandle, TaskHandleEvents } from './engine/task.js'
 export * from './errors.js'
 export { TypedEventTarget } from './events.js'
+export { cachedSha256, sha256File } from './models/hash.js'
 export type { ListQuery, ResultStore, ResultStoreInit } from './store/store.js'
 export { resultStore } from './store/store.js'
 export {

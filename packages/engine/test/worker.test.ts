@@ -10,7 +10,15 @@ import { mockBackend } from '../src/backends/mock.js'
 import { type TaskEngine, taskEngine } from '../src/engine/engine.js'
 import { runnableModuleUrl } from '../src/worker/module-url.js'
 import { until } from './engine-helpers.js'
-import { crashing, failing_load, patient, sloppy, stuck, threaded } from './fixtures/engine/backends.mjs'
+import {
+  crashing,
+  failing_load,
+  patient,
+  sloppy,
+  streaming,
+  stuck,
+  threaded,
+} from './fixtures/engine/backends.mjs'
 
 const run = promisify(execFile)
 
@@ -48,6 +56,18 @@ describe('worker pool', () => {
     await handle.result()
     expect(fractions.length).toBeGreaterThanOrEqual(2)
     expect(fractions.at(-1)).toBe(1)
+  })
+
+  it('forwards every text delta from a worker, however fast they come', async () => {
+    const e = make({ backends: [streaming()] })
+    const handle = await e.submit({ type: 'streaming', input: { count: 500 } })
+    let streamed = ''
+    handle.addEventListener('progress', (event) => {
+      streamed += event.detail.delta ?? ''
+    })
+    const output = (await handle.output()) as { text: string }
+    expect(output.text).toHaveLength(500)
+    expect(streamed).toBe(output.text)
   })
 
   it('starts every worker up front with backends.load()', async () => {

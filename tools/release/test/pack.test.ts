@@ -14,6 +14,7 @@ const EXPECTED = [
   '@p2p-ai/cli',
   '@p2p-ai/engine',
   '@p2p-ai/identity',
+  '@p2p-ai/llama',
   '@p2p-ai/node',
   '@p2p-ai/protocol',
   '@p2p-ai/transport',

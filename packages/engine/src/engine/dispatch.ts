@@ -218,19 +218,44 @@ export class Dispatcher {
     for (const { state, ok, value } of this.#settling.splice(0)) this.#settleOne(state, ok, value)
   }
 
+  /**
+   * Keeps the latest report in the record and forwards at most one per task per interval. Text
+   * deltas are never dropped: those held back by the throttle are concatenated and forwarded with
+   * the next report, at the end of the window at the latest, and before the task's final status.
+   */
   #progress(state: TaskState, progress: TaskProgress): void {
     if (state.status !== 'RUNNING') return
     const fraction = Number(progress?.fraction)
-    if (!Number.isFinite(fraction)) return
-    state.progress = {
-      fraction: Math.min(1, Math.max(0, fraction)),
-      ...(typeof progress.message === 'string' ? { message: progress.message.slice(0, 200) } : {}),
+    const delta = typeof progress?.delta === 'string' ? progress.delta : ''
+    if (Number.isFinite(fraction)) {
+      state.progress = {
+        fraction: Math.min(1, Math.max(0, fraction)),
+        ...(typeof progress.message === 'string' ? { message: progress.message.slice(0, 200) } : {}),
+      }
+    } else if (delta === '') {
+      return
     }
+    state.pendingDelta += delta
     const now = performance.now()
-    if (now - state.progressAt < PROGRESS_INTERVAL_MS && fraction < 1) return
+    const wait = state.progressAt + PROGRESS_INTERVAL_MS - now
+    if (wait > 0 && !(fraction >= 1)) {
+      if (state.pendingDelta !== '' && state.deltaTimer === undefined) {
+        state.deltaTimer = setTimeout(() => this.#forwardProgress(state), wait)
+      }
+      return
+    }
+    this.#forwardProgress(state, now)
+  }
+
+  #forwardProgress(state: TaskState, now = performance.now()): void {
+    clearTimeout(state.deltaTimer)
+    state.deltaTimer = undefined
     state.progressAt = now
+    const delta = state.pendingDelta
+    state.pendingDelta = ''
     this.#emit('task:progress', () => state.record())
-    const snapshot = state.progress
+    const progress = state.progress ?? { fraction: 0 }
+    const snapshot = delta === '' ? progress : { ...progress, delta }
     state.handle?.emit('progress', () => snapshot)
   }
 
@@ -283,6 +308,8 @@ export class Dispatcher {
   }
 
   #finish(state: TaskState, status: FinalStatus, output: unknown, err?: unknown): void {
+    // Streamed text reaches listeners before the status that ends the stream.
+    if (state.pendingDelta !== '') this.#forwardProgress(state)
     state.status = status
     state.finishedAt = this.#config.now()
     clearTimeout(state.timer)

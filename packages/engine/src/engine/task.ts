@@ -81,6 +81,10 @@ export class TaskState implements HeapItem {
   progress: TaskProgress | undefined
   /** `performance.now()` of the last forwarded progress report. */
   progressAt = Number.NEGATIVE_INFINITY
+  /** Text deltas reported since the last forwarded progress report, concatenated in order. */
+  pendingDelta = ''
+  /** Forwards `pendingDelta` when the throttle window that held it back ends. */
+  deltaTimer: NodeJS.Timeout | undefined
   output: unknown
   error: TaskErrorInfo | undefined
   /** The error as thrown (or as rebuilt from its code), for `output()` to reject with. */

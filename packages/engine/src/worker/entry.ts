@@ -39,7 +39,9 @@ async function run(id: string, type: string, input: unknown): Promise<void> {
   let lastProgress = Number.NEGATIVE_INFINITY
   const onProgress = (progress: TaskProgress): void => {
     const now = performance.now()
-    if (now - lastProgress < boot.progressIntervalMs && progress.fraction < 1) return
+    // A report carrying a text delta always crosses: the engine coalesces deltas, never drops them.
+    const throttled = progress.delta === undefined || progress.delta === ''
+    if (throttled && now - lastProgress < boot.progressIntervalMs && progress.fraction < 1) return
     lastProgress = now
     post({ kind: 'progress', id, progress: { ...progress } })
   }
