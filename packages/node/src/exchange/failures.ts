@@ -127,7 +127,10 @@ const ALIASES: Readonly<Record<string, TaskErrorCode>> = Object.freeze({
   ERR_MODEL_NOT_FOUND: 'ERR_UNKNOWN_MODEL',
   ERR_UNSUPPORTED_MODEL: 'ERR_UNKNOWN_MODEL',
   ERR_TOKENIZER_NOT_FOUND: 'ERR_UNKNOWN_MODEL',
+  // The provider cannot hold the model in its memory budget, or has no llama.cpp build for its
+  // platform: another provider may.
   ERR_MODEL_TOO_LARGE: 'ERR_UNKNOWN_MODEL',
+  ERR_LLAMA_UNAVAILABLE: 'ERR_UNSUPPORTED_TASK',
   ERR_INVALID_REQUEST: 'ERR_INVALID_INPUT',
   ERR_INVALID_IMAGE: 'ERR_INVALID_INPUT',
   ERR_INVALID_TENSOR: 'ERR_INVALID_INPUT',
