@@ -12,12 +12,11 @@ export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 3_000
 export const DEFAULT_RECONNECT_INITIAL_DELAY_MS = 1_000
 /** Upper bound of the exponential backoff between redials. */
 export const DEFAULT_RECONNECT_MAX_DELAY_MS = 30_000
-/** Redials before a failed peer is forgotten (mDNS or bootstrap can still bring it back). */
-export const DEFAULT_RECONNECT_MAX_ATTEMPTS = 10
-/** Backoff multiplier between redials. */
-export const RECONNECT_BACKOFF_FACTOR = 2
-/** Time box for one redial attempt. */
-export const RECONNECT_DIAL_TIMEOUT_MS = 5_000
+/**
+ * Dials of a failed peer, the first included, before it is forgotten (about 31 s after it failed:
+ * at once, then 1 + 2 + 4 + 8 + 16 s apart); mDNS, bootstrap or the DHT can still bring it back.
+ */
+export const DEFAULT_RECONNECT_MAX_ATTEMPTS = 6
 
 /** Period of the health checks. */
 export const DEFAULT_HEALTH_INTERVAL_MS = 30_000

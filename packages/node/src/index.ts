@@ -2,7 +2,7 @@
  * `@p2p-ai/node`: a p2p-ai agent in a few lines. Composes the identity (Ed25519, persisted in the
  * data directory), the libp2p transport (TCP/WebSockets, mDNS, bootstrap), the task engine and
  * its result store under one lifecycle (INITIALIZING → REGISTERING → ACTIVE → SHUTTING_DOWN →
- * STOPPED), with a peer table kept fresh by heartbeats, time-boxed health checks, a readiness
+ * STOPPED), with a peer directory kept fresh by heartbeats, time-boxed health checks, a readiness
  * probe, structured logging and a YAML + environment configuration that reloads at run time.
  *
  * ```ts

@@ -46,7 +46,7 @@ import type {
 } from './types.js'
 
 /**
- * A p2p-ai node: identity, transport, task engine, peer table and health, under one lifecycle.
+ * A p2p-ai node: identity, transport, task engine, peer directory and health, under one lifecycle.
  * Create one with `createNode()`.
  */
 export class P2PNode extends TypedEventEmitter<NodeEvents> {

@@ -16,7 +16,7 @@ export interface StartSteps {
   register(): Promise<void>
   /** The first health round, so readiness is known the moment the node is ACTIVE. */
   checkHealth(): Promise<unknown>
-  /** Timers, peer table, config watcher: everything that runs while ACTIVE. */
+  /** Timers, peer directory, config watcher: everything that runs while ACTIVE. */
   activate(): void
   /** Shuts down what a failed start left running (does not wait for the start). */
   cleanUp(): Promise<unknown>

@@ -240,6 +240,10 @@ export class ConnectionPool extends TypedEventEmitter<ConnectionPoolEvents> impl
       return
     }
     this.forgetBackoff(id)
+    if (this.dialBackoff.maxAttempts === 0) {
+      this.safeDispatchEvent('dial:gave-up', { detail: { peer: peer.id, attempts: 0 } })
+      return
+    }
     if (!this.isBusy(peer.id, id)) {
       this.enqueue(id, peer)
     }

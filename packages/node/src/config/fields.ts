@@ -324,7 +324,7 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     type: int(100, 3_600_000),
     default: constant(DEFAULT_HEARTBEAT_INTERVAL_MS),
     reload: 'live',
-    description: 'Ping every connected peer this often (RTT in the peer table).',
+    description: 'Ping every connected peer this often (RTT in the peer directory).',
   },
   {
     path: 'heartbeat.timeoutMs',
@@ -349,10 +349,11 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
   },
   {
     path: 'reconnect.maxAttempts',
-    type: int(0, 1_000_000),
+    type: int(0, 1_000),
     default: constant(DEFAULT_RECONNECT_MAX_ATTEMPTS),
     reload: 'live',
-    description: 'Redials before a failed peer is forgotten; 0 turns reconnection off.',
+    description:
+      'Dials of a failed peer (the first at once) before it is forgotten; 0 forgets it at once (discovery can bring it back).',
   },
   {
     path: 'health.intervalMs',

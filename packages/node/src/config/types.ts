@@ -98,7 +98,7 @@ export interface NodeConfig {
     timeoutMs: number
   }
   heartbeat: {
-    /** Ping every connected peer this often; the RTT goes into the peer table. */
+    /** Ping every connected peer this often; the RTT goes into the peer directory. */
     intervalMs: number
     /** A ping slower than this marks the peer failed and closes its connection. */
     timeoutMs: number

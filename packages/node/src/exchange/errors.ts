@@ -18,13 +18,6 @@ export interface AttemptInfo {
   readonly error?: { readonly code: TaskErrorCode; readonly message: string }
 }
 
-/** No connected peer announces the task type (or every one that does is avoided right now). */
-export class NoCapablePeerError extends Error {
-  static readonly code = 'ERR_NO_CAPABLE_PEER'
-  readonly code = NoCapablePeerError.code
-  override readonly name = 'NoCapablePeerError'
-}
-
 /** The task stream or the connection to the provider closed before the result arrived. */
 export class PeerDisconnectedError extends Error {
   static readonly code = 'ERR_PEER_DISCONNECTED'
@@ -79,13 +72,6 @@ export class ExchangeStoppedError extends Error {
   static readonly code = 'ERR_EXCHANGE_STOPPED'
   readonly code = ExchangeStoppedError.code
   override readonly name = 'ExchangeStoppedError'
-}
-
-/** The caller cancelled the task (`handle.cancel()` or its `signal`). */
-export class TaskCancelledError extends Error {
-  static readonly code = 'ERR_CANCELLED'
-  readonly code = TaskCancelledError.code
-  override readonly name = 'TaskCancelledError'
 }
 
 /** A task definition given to `registerTask` is malformed. */

@@ -1,7 +1,7 @@
 /**
  * Per-peer track record: decaying success and failure counts, a latency EWMA, misbehaviour
  * (forged or mismatched results), agreement with other providers (for redundant verification),
- * and a circuit breaker. Routing reads it to rank peers; the peer table shows it.
+ * and a circuit breaker. Routing reads it to rank peers; `node.peers()` shows it.
  *
  * Counts decay exponentially (half-life `REPUTATION_HALF_LIFE_MS`), so an old failure weighs
  * less than a new one and an idle peer drifts back towards the prior: reputation is earned
@@ -25,7 +25,7 @@ import {
  */
 export type CircuitState = 'closed' | 'open' | 'half-open'
 
-/** A peer's reputation as routing and the peer table see it. */
+/** A peer's reputation as routing and `node.peers()` see it. */
 export interface PeerReputation {
   /** Tasks it completed, decayed. */
   readonly successes: number
