@@ -68,4 +68,28 @@ describe('graceful shutdown', () => {
     expect(failed).toEqual([])
     await b.stop()
   })
+
+  it("gives the node's own tasks running on peers the same drain, and counts the ones cut short", async () => {
+    await using dirA = await tempDir('p2p-ai-shutdown-own-a-')
+    await using dirB = await tempDir('p2p-ai-shutdown-own-b-')
+    const provider = await createNode({ ...localInit(dirB.path), backends: [mockBackend({ worker: false })] })
+    const requester = await createNode(localInit(dirA.path))
+    try {
+      await requester.connect(provider.getMultiaddrs()[0]!)
+      const target = provider.peerId
+      const short = requester.submit({ type: 'mock', input: { text: 'a', latencyMs: 400 } }, { target })
+      const long = requester.submit({ type: 'mock', input: { text: 'b', latencyMs: 60_000 } }, { target })
+      await new Promise((r) => setTimeout(r, 150))
+      expect(short.status).not.toBe('PENDING')
+      const report = await requester.stop({ deadlineMs: 2_500 })
+      // The short one finished during the drain, on the peer; the long one was cut short.
+      expect((await short.result()).status).toBe('COMPLETED')
+      expect(await long.result()).toMatchObject({ status: 'FAILED', error: { code: 'ERR_EXCHANGE_STOPPED' } })
+      expect(report).toMatchObject({ withinDeadline: true, tasksCancelled: 1 })
+      // A submission during the stop is refused at once.
+      expect(requester.submit({ type: 'mock', input: { text: 'c' } }).status).toBe('FAILED')
+    } finally {
+      await Promise.all([requester.stop(), provider.stop()])
+    }
+  })
 })
