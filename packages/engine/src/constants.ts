@@ -86,3 +86,18 @@ export const CHUNK_MIN_FILL = 0.5
 export const MOCK_MAX_SIMULATED_MS = 60_000
 /** `mock`: a CPU-busy mock task yields to its event loop this often, so it can see cancellation. */
 export const MOCK_CPU_SLICE_MS = 5
+
+/** Registry names: lower case, digits, `.`, `_`, `-`, at most 128 characters. */
+export const MODEL_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,127}$/
+/** Manifest `pullModel` writes last into a model directory; a directory without it is incomplete. */
+export const MANIFEST_FILE = 'p2p-ai-model.json'
+/** Where `pullModel` downloads from unless told otherwise. */
+export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co'
+/** Git revision `pullModel` resolves unless told otherwise. */
+export const DEFAULT_REVISION = 'main'
+/** A download with no bytes for this long fails with reason `timeout`. */
+export const DEFAULT_DOWNLOAD_STALL_TIMEOUT_MS = 30_000
+/** Redirects followed per file (the Hub redirects LFS files to its CDN). */
+export const MAX_REDIRECTS = 5
+/** Files a hash cache remembers at most; the least recently hashed are forgotten first. */
+export const MAX_HASH_CACHE_ENTRIES = 1024

@@ -1,8 +1,10 @@
 // Worker threads run the compiled `dist/` of this package (Node.js 20 cannot load TypeScript), so
 // these tests need `pnpm build` first, like every test that imports a sibling package.
 import { execFile } from 'node:child_process'
-import { availableParallelism } from 'node:os'
-import { fileURLToPath } from 'node:url'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { threadId } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -185,5 +187,22 @@ describe('runnableModuleUrl', () => {
     )
     expect(runnableModuleUrl('file:///elsewhere/src/x.ts')).toBe('file:///elsewhere/src/x.ts')
     expect(runnableModuleUrl('some-package/backend')).toBe('some-package/backend')
+  })
+
+  it("maps a plug-in package's sources the same way, once the plug-in is built", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'p2p-ai-plugin-'))
+    try {
+      writeFileSync(join(dir, 'package.json'), '{"name":"plugin","type":"module"}')
+      mkdirSync(join(dir, 'src', 'backend'), { recursive: true })
+      writeFileSync(join(dir, 'src', 'backend', 'x.ts'), '')
+      const source = pathToFileURL(join(dir, 'src', 'backend', 'x.ts')).href
+      // Not built yet: left alone, so the worker's import error names the real file.
+      expect(runnableModuleUrl(source)).toBe(source)
+      mkdirSync(join(dir, 'dist', 'backend'), { recursive: true })
+      writeFileSync(join(dir, 'dist', 'backend', 'x.js'), '')
+      expect(runnableModuleUrl(source)).toBe(pathToFileURL(join(dir, 'dist', 'backend', 'x.js')).href)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

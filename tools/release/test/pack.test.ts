@@ -15,6 +15,7 @@ const EXPECTED = [
   '@p2p-ai/engine',
   '@p2p-ai/identity',
   '@p2p-ai/node',
+  '@p2p-ai/onnx',
   '@p2p-ai/protocol',
   '@p2p-ai/transport',
 ]
