@@ -50,6 +50,13 @@ export const MAX_LIST_WINDOW = 100_000
  * back on its own, should terminating the worker itself hang.
  */
 export const WORKER_TERMINATE_BACKSTOP_MS = 1000
+/**
+ * Longest `process.exit()` waits, in all, for pool workers to return from native calls
+ * (`nativeCall`) before Node.js terminates them: an ONNX Runtime session creation or inference
+ * cannot be interrupted, and terminating a thread inside one aborts the process. One minute covers
+ * loading the largest models seen here several times over.
+ */
+export const NATIVE_CALL_EXIT_WAIT_MS = 60_000
 
 /** How long results stay in the store after the task finished: 24 hours. */
 export const DEFAULT_RESULT_TTL_MS = 24 * 60 * 60 * 1000

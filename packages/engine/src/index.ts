@@ -76,6 +76,7 @@ export {
   type TerminalTaskStatus,
 } from './types.js'
 export { runnableModuleUrl } from './worker/module-url.js'
+export { nativeCall } from './worker/native.js'
 
 // Models: a format-independent registry of model files with sha256 pins, and pulling from a hub.
 // Plug-ins (`@p2p-ai/onnx`) describe their file format with a `ModelFormat`.

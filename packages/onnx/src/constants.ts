@@ -74,10 +74,3 @@ export const DEFAULT_PULL_FILES = [
   'modules.json',
   '1_Pooling/config.json',
 ] as const
-
-/**
- * Least grace a cancelled ONNX task's worker gets before it is terminated: session creation and
- * inference cannot be interrupted, and terminating the worker during session creation aborts the
- * process. One minute covers loading the largest models seen here several times over.
- */
-export const ONNX_MIN_CANCEL_GRACE_MS = 60_000

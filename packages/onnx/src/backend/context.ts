@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { ModelCorruptError } from '@p2p-ai/engine'
+import { ModelCorruptError, nativeCall } from '@p2p-ai/engine'
 import { InferenceFailedError, TokenizerNotFoundError } from '../errors.js'
 import type { OnnxModel, OnnxModelRegistry } from '../models/format.js'
 import type { InferenceSession, OrtTensor } from '../runtime/ort.js'
@@ -41,7 +41,7 @@ export async function runSession(
   fetches: readonly string[],
 ): Promise<Record<string, OrtTensor>> {
   try {
-    return (await session.run(feeds, fetches)) as Record<string, OrtTensor>
+    return (await nativeCall(() => session.run(feeds, fetches))) as Record<string, OrtTensor>
   } catch (err) {
     throw new InferenceFailedError(`model ${model.name}: ${(err as Error).message}`, { cause: err })
   }

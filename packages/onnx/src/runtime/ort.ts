@@ -1,3 +1,4 @@
+import { nativeCall } from '@p2p-ai/engine'
 import type * as Ort from 'onnxruntime-node'
 
 export type OrtModule = typeof Ort
@@ -8,9 +9,16 @@ let ort: Promise<OrtModule> | undefined
 
 /**
  * onnxruntime-node, imported on first use: loading the native addon costs tens of milliseconds and
- * memory that an engine without ONNX tasks should not pay.
+ * memory that a node without ONNX tasks should not pay. Every call into it that does native work
+ * (creating, running and releasing sessions, and loading the addon itself) goes through
+ * `nativeCall`, so the engine never terminates the thread in the middle of one: that would abort the
+ * whole process.
  */
 export function loadOrt(): Promise<OrtModule> {
-  ort ??= import('onnxruntime-node')
+  ort ??= nativeCall(() => import('onnxruntime-node'))
+  // A failed import (a platform without a binary) is reported to this task and retried by the next.
+  ort.catch(() => {
+    ort = undefined
+  })
   return ort
 }

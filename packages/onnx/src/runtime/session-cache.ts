@@ -1,4 +1,4 @@
-import { ModelCorruptError } from '@p2p-ai/engine'
+import { ModelCorruptError, nativeCall } from '@p2p-ai/engine'
 import {
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_LOADED_BYTES,
@@ -78,7 +78,7 @@ export interface LoadedModel {
 export interface SessionCache {
   acquire(model: OnnxModel): Promise<SessionLease>
   loaded(): LoadedModel[]
-  /** Releases every idle session and the rest as soon as their runs finish. */
+  /** Releases every idle session (resolving once they are released) and the rest as soon as their runs finish. */
   clear(): Promise<void>
 }
 
@@ -142,15 +142,20 @@ export function sessionCache(init: SessionCacheInit = {}): SessionCache {
   // Map iteration order is insertion order: re-inserting on use keeps it least-recently-used first.
   const slots = new Map<string, Slot>()
 
+  /** Releases sessions as they become idle; `clear()` waits for these. */
+  const releasing = new Set<Promise<void>>()
+
   const dispose = (slot: Slot): void => {
     clearTimeout(slot.timer)
     // A failed load has nothing to release; a released session's errors have nowhere to go.
-    slot.loading
+    const released = slot.loading
       .then(async (l) => {
-        await l.session.release()
+        await nativeCall(() => l.session.release())
         await l.cleanup?.()
       })
       .catch(() => {})
+      .finally(() => releasing.delete(released))
+    releasing.add(released)
   }
 
   const evict = (slot: Slot): void => {
@@ -190,7 +195,9 @@ export function sessionCache(init: SessionCacheInit = {}): SessionCache {
         ? await writeMappedCopy(model.modelFile)
         : undefined
     try {
-      const session = await ort.InferenceSession.create(copy?.file ?? model.modelFile, options)
+      const session = await nativeCall(() =>
+        ort.InferenceSession.create(copy?.file ?? model.modelFile, options),
+      )
       if (copy === undefined) return { session, mapped: false }
       try {
         // The weights are mapped now; on POSIX the files can go at once, leaving nothing behind.
@@ -273,6 +280,8 @@ export function sessionCache(init: SessionCacheInit = {}): SessionCache {
       const all = [...slots.values()]
       for (const s of all) evict(s)
       await Promise.allSettled(all.map((s) => s.loading))
+      // Idle sessions are released by now; those still in use, when their runs finish.
+      await Promise.all([...releasing])
     },
   }
 }
