@@ -4,7 +4,7 @@ import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type OnnxBackend, onnxBackend } from '../src/backend/backend.js'
 import { ctcGreedyDecode, type OcrOutput } from '../src/ocr/ocr.js'
-import { hugePngHeader, renderLine, renderPage } from './fixtures/images.js'
+import { hugePngHeader, renderLine, renderPage, renderStrip } from './fixtures/images.js'
 import { removeDir, runTask, tempDir, writeArithmetic } from './fixtures/models.js'
 
 const LINES = [
@@ -51,6 +51,16 @@ describe('ocr (PaddleOCR v4 recognizer)', () => {
     expect(out.confidence).toBeGreaterThan(0.9)
     expect(out.confidence).toBeLessThanOrEqual(1)
   })
+
+  it.each([...LINES, 'OCR reads this', 'Final line 10'])(
+    'reads %j with a wide white margin without a space at either end',
+    async (line) => {
+      // The recognizer reads a wide margin as a space; these lines came back as " Hello world ".
+      const out = await ocr(await renderLine(line, { margin: 16 }))
+      expect(out.text).toBe(line)
+      expect(out.confidence).toBeGreaterThan(0.9)
+    },
+  )
 
   it('reads JPEG, large text, and text on a transparent background', async () => {
     expect((await ocr(await renderLine('Hello world', { format: 'jpeg' }))).text).toBe('Hello world')
@@ -145,6 +155,18 @@ describe('ocr (PaddleOCR v4 recognizer)', () => {
     expect(Math.abs(left!.box.y - right!.box.y)).toBeLessThan(left!.box.height / 2)
   })
 
+  it.each([40, 43, 47])('reads a %i-pixel page of one line as that line, unsquashed', async (height) => {
+    // The detector takes sides in multiples of 32: such a page was squashed to 32 pixels, and its
+    // line came apart into pieces ("Thequickbrownfoxjumps", "over the lazy dog").
+    const line = 'The quick brown fox jumps over the lazy dog'
+    const out = await ocr(await renderStrip(line, height), { layout: 'page' })
+    expect(out.lines?.map((l) => l.text)).toEqual([line])
+    expect(out.height).toBe(height)
+    const { box } = out.lines![0]!
+    expect(box.y + box.height).toBeLessThanOrEqual(height)
+    expect(box.x + box.width).toBeLessThanOrEqual(out.width)
+  })
+
   it('finds no lines on a blank page', async () => {
     const blank = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#ffffff' } })
       .png()
@@ -185,6 +207,20 @@ describe('CTC greedy decoding', () => {
     const out = ctcGreedyDecode(probs, 6, 4, ['a', 'b'])
     expect(out.text).toBe('aa b')
     expect(out.confidence).toBeCloseTo((0.9 + 0.7 + 1 + 0.6) / 4, 6)
+  })
+
+  it('drops spaces at either end, and their probabilities from the confidence', () => {
+    const probs = steps([
+      [0, 0, 0, 1],
+      [0.1, 0.9, 0, 0],
+      [0.2, 0, 0, 0.8],
+      [0, 0, 0.6, 0.4],
+      [0.3, 0, 0, 0.7],
+    ])
+    const out = ctcGreedyDecode(probs, 5, 4, ['a', 'b'])
+    expect(out.text).toBe('a b')
+    expect(out.confidence).toBeCloseTo((0.9 + 0.8 + 0.6) / 3, 6)
+    expect(ctcGreedyDecode(steps([[0, 0, 0, 1]]), 1, 4, ['a', 'b'])).toEqual({ text: '', confidence: 0 })
   })
 
   it('turns logits into probabilities for the confidence', () => {

@@ -65,12 +65,18 @@ export async function cropLine(page: DecodedPage, box: TextBox): Promise<Buffer>
 /** Finds the text lines of a page with a DB text detector, in reading order. */
 export async function detectLines(ctx: OnnxContext, model: OnnxModel, page: DecodedPage): Promise<TextBox[]> {
   const sharp = await loadSharp()
-  // The detector takes sides that are multiples of 32, at most OCR_DET_MAX_SIDE.
+  // The detector takes sides that are multiples of 32. The page keeps its aspect ratio, scaled
+  // down to fit OCR_DET_MAX_SIDE, and is padded with white up to the next multiple of 32 (as
+  // PaddleOCR pads): rounding a side instead would squash or stretch the text, and a 43-pixel line
+  // squashed to 32 pixels comes apart into pieces.
   const scale = Math.min(1, OCR_DET_MAX_SIDE / Math.max(page.width, page.height))
-  const w = Math.max(32, Math.round((page.width * scale) / 32) * 32)
-  const h = Math.max(32, Math.round((page.height * scale) / 32) * 32)
+  const rw = Math.max(1, Math.round(page.width * scale))
+  const rh = Math.max(1, Math.round(page.height * scale))
+  const w = Math.ceil(rw / 32) * 32
+  const h = Math.ceil(rh / 32) * 32
   const resized = await sharp(page.pixels, { raw: { width: page.width, height: page.height, channels: 3 } })
-    .resize({ width: w, height: h, fit: 'fill' })
+    .resize({ width: rw, height: rh, fit: 'fill' })
+    .extend({ right: w - rw, bottom: h - rh, background: '#ffffff' })
     .raw()
     .toBuffer()
   const plane = w * h
@@ -101,7 +107,7 @@ export async function detectLines(ctx: OnnxContext, model: OnnxModel, page: Deco
     }
     return map.data as Float32Array
   })
-  const boxes = components(probs, w, h).map((b) => unclipAndScale(b, w / page.width, h / page.height, page))
+  const boxes = components(probs, w, h).map((b) => unclipAndScale(b, rw / page.width, rh / page.height, page))
   return readingOrder(boxes.filter((b) => b.width >= 2 && b.height >= 2))
 }
 

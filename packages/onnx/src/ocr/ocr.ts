@@ -77,7 +77,8 @@ export function ocrTaskType(allowLocalPaths: boolean): TaskType<OcrInput> {
 /**
  * CTC greedy decoding: the best class per time step, repeats collapsed, blanks (class 0) dropped.
  * Classes are `blank, ...dictionary` plus a final space when the model has one more class
- * (PaddleOCR's `use_space_char`). The confidence is the mean probability of the kept steps.
+ * (PaddleOCR's `use_space_char`). Spaces at either end are dropped: the recognizer reads the white
+ * margin around a line as a space. The confidence is the mean probability of the characters kept.
  */
 export function ctcGreedyDecode(
   probs: Float32Array,
@@ -86,9 +87,8 @@ export function ctcGreedyDecode(
   dictionary: readonly string[],
 ): { text: string; confidence: number } {
   const chars = classes === dictionary.length + 2 ? [...dictionary, ' '] : dictionary
-  let text = ''
-  let sum = 0
-  let kept = 0
+  const kept: string[] = []
+  const probabilities: number[] = []
   let previous = -1
   for (let t = 0; t < steps; t++) {
     const row = t * classes
@@ -104,14 +104,19 @@ export function ctcGreedyDecode(
       }
     }
     if (best !== 0 && best !== previous) {
-      text += chars[best - 1]
+      kept.push(chars[best - 1]!)
       // Exports that end in logits rather than a softmax still get a probability.
-      sum += Math.abs(total - 1) < 1e-3 ? bestP : softmaxAt(probs, row, classes, best)
-      kept++
+      probabilities.push(Math.abs(total - 1) < 1e-3 ? bestP : softmaxAt(probs, row, classes, best))
     }
     previous = best
   }
-  return { text, confidence: kept === 0 ? 0 : sum / kept }
+  let start = 0
+  let end = kept.length
+  while (start < end && kept[start]!.trim() === '') start++
+  while (end > start && kept[end - 1]!.trim() === '') end--
+  let sum = 0
+  for (let i = start; i < end; i++) sum += probabilities[i]!
+  return { text: kept.slice(start, end).join(''), confidence: end === start ? 0 : sum / (end - start) }
 }
 
 function softmaxAt(values: Float32Array, row: number, classes: number, index: number): number {
