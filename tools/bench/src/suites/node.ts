@@ -5,6 +5,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { createNode, loadConfig, type NodeInit, type P2PNode, resolveNodeConfig } from '@p2p-ai/node'
 import { defineSuite, measure } from '../runner.js'
 
@@ -121,6 +122,44 @@ async function marginalRss(
   return { importRssMb: before / 2 ** 20, perNodeRssMb: (after - before) / count / 2 ** 20 }
 }
 
+/** The built CLI (tools/bench/dist/suites → apps/cli/dist/bin.js). */
+const CLI_BIN = fileURLToPath(new URL('../../../../apps/cli/dist/bin.js', import.meta.url))
+
+/** Threads of a process, from /proc (Linux). */
+function threadsOf(pid: number): number {
+  return Number(/^Threads:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
+}
+
+/**
+ * `p2p-ai-agents node start` in the foreground, as a user runs it (mock and ONNX backends
+ * registered, models listed): RSS and threads once it has been idle for `settleMs`, then Ctrl-C.
+ */
+async function cliNodeRss(dataDir: string, settleMs: number): Promise<{ rssMb: number; threads: number }> {
+  const proc = spawn(
+    process.execPath,
+    [CLI_BIN, 'node', 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns'],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NO_COLOR: '1' } },
+  )
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve))
+  let measured: { rssMb: number; threads: number }
+  try {
+    // The banner goes out once the node runs and its control API listens.
+    await new Promise<void>((resolve, reject) => {
+      proc.once('exit', (code) => reject(new Error(`node start exited with ${code}`)))
+      createInterface({ input: proc.stdout! }).on('line', (line) => {
+        if (line.includes('is running')) resolve()
+      })
+    })
+    await new Promise((r) => setTimeout(r, settleMs))
+    measured = { rssMb: rssMbOf(proc.pid!), threads: threadsOf(proc.pid!) }
+  } finally {
+    proc.kill('SIGINT')
+  }
+  const code = await exited
+  if (code !== 0) throw new Error(`node start exited with ${code} on SIGINT`)
+  return measured
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 }
@@ -153,7 +192,7 @@ const CONFIG_ENV = { HOME: '/home/bench', P2P_AI_LOG__LEVEL: 'debug', P2P_AI_NET
 export default defineSuite<State>({
   name: 'node',
   description:
-    'p2p-ai node: metadata latency, createNode() to ACTIVE, process start to first connection, idle RSS',
+    'p2p-ai node: metadata latency, createNode() to ACTIVE, process start to first connection, idle RSS (a node in code, and `p2p-ai-agents node start`)',
   setup: async () => {
     const dir = await mkdtemp(join(tmpdir(), 'p2p-ai-bench-node-'))
     const node = await createNode(localInit(join(dir, 'metadata')))
@@ -292,6 +331,16 @@ export default defineSuite<State>({
         const count = quick ? 2 : 5
         const { importRssMb, perNodeRssMb } = await marginalRss(join(dir, `rss-many-${tag}`), count, quick)
         return { processRssMb, importRssMb, perNodeRssMb }
+      },
+      { rounds: 3 },
+    ),
+    measure(
+      'idle RSS, p2p-ai-agents node start',
+      async ({ quick }) => {
+        // One data directory for every round: the warm-up is the first start (it hashes the
+        // built-in OCR models), the measured rounds are restarts, which read the hash cache.
+        const { rssMb, threads } = await cliNodeRss(join(dir, 'cli-node'), quick ? 200 : 2_000)
+        return { processRssMb: rssMb, threads }
       },
       { rounds: 3 },
     ),
