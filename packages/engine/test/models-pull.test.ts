@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import type { LookupFunction } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,15 +7,7 @@ import { sha256File } from '../src/models/hash.js'
 import { readManifest } from '../src/models/manifest.js'
 import { type PullProgress, pullModel } from '../src/models/pull.js'
 import { modelRegistry } from '../src/models/registry.js'
-import { closedPort, type Hub, startHub } from './fixtures/hub.js'
-
-async function listFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true })
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
-    .sort()
-}
+import { closedPort, type Hub, listFiles, startHub } from './fixtures/hub.js'
 
 /** Writes files (path → content) under `dir`. */
 async function writeTree(dir: string, files: Record<string, string>): Promise<void> {

@@ -1,21 +1,13 @@
-import { mkdir, readdir, rename } from 'node:fs/promises'
+import { mkdir, rename } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type PullProgress, readManifest, sha256File } from '@p2p-ai/engine'
+import { type PullProgress, readManifest } from '@p2p-ai/engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Hub, startHub } from '../../engine/test/fixtures/hub.js'
+import { type Hub, listFiles, startHub } from '../../engine/test/fixtures/hub.js'
 import { onnxBackend } from '../src/backend/backend.js'
 import type { EmbedOutput } from '../src/embed/embed.js'
 import { onnxModelRegistry } from '../src/models/format.js'
 import { pullOnnxModel } from '../src/models/pull.js'
 import { removeDir, runTask, tempDir, writeBert } from './fixtures/models.js'
-
-async function listFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true })
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
-    .sort()
-}
 
 describe('pullOnnxModel', () => {
   let root: string
@@ -67,11 +59,8 @@ describe('pullOnnxModel', () => {
       format: 'onnx',
       source: { endpoint: hub.endpoint, repo: 'sentence-transformers/tiny-st', revision: 'main' },
     })
-    expect(manifest?.files['onnx/model.onnx']?.sha256).toBe(
-      await sha256File(join(stHub, 'onnx', 'model.onnx')),
-    )
-    const last = progress.filter((p) => p.file === 'onnx/model.onnx').at(-1)
-    expect(last?.receivedBytes).toBe(last?.totalBytes)
+    // Only the graph and tokenizer.json are required; the repository's configuration came along.
+    expect(progress.map((p) => p.file)).toContain('sentence_bert_config.json')
 
     const out = (await runTask(backend, 'embed', {
       model: 'tiny-st',
