@@ -128,21 +128,24 @@ const waitAsync = (
   }
 ).waitAsync
 
-/** Guards of the workers alive in this process, for the exit handler. */
-const live = new Set<NativeGuard>()
+/** Guards of the workers alive in this process, for the exit handler, with a liveness check. */
+const live = new Map<NativeGuard, () => boolean>()
 let exitHandler: (() => void) | undefined
 
 /**
  * Tracks a worker's guard until it exits. While any is tracked, a `process.on('exit')` handler
  * makes `process.exit()` wait (at most `NATIVE_CALL_EXIT_WAIT_MS` in all) for native calls in
- * progress before Node.js terminates the workers.
+ * progress before Node.js terminates the workers. `alive` tells whether the thread still runs (a
+ * thread that died inside a call never leaves it).
  */
-export function trackNativeGuard(guard: NativeGuard): () => void {
-  live.add(guard)
+export function trackNativeGuard(guard: NativeGuard, alive: () => boolean): () => void {
+  live.set(guard, alive)
   if (exitHandler === undefined) {
     exitHandler = () => {
       const deadline = performance.now() + NATIVE_CALL_EXIT_WAIT_MS
-      for (const g of live) g.closeSync(Math.max(0, deadline - performance.now()))
+      for (const [g, isAlive] of live) {
+        if (isAlive()) g.closeSync(Math.max(0, deadline - performance.now()))
+      }
     }
     process.on('exit', exitHandler)
   }

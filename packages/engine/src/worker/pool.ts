@@ -41,6 +41,8 @@ class PoolWorker {
   doomed = false
   doomReason: unknown
   #unloaded: (() => void) | undefined
+  /** Settles when the thread has exited. */
+  readonly #gone: Promise<void>
 
   constructor(
     boot: WorkerBoot,
@@ -53,7 +55,9 @@ class PoolWorker {
       workerData: { ...boot, [NATIVE_GUARD_KEY]: this.guard.buffer },
       ...(hosting.resourceLimits === undefined ? {} : { resourceLimits: { ...hosting.resourceLimits } }),
     })
-    const untrack = trackNativeGuard(this.guard)
+    // threadId turns -1 once the thread has stopped.
+    const untrack = trackNativeGuard(this.guard, () => this.worker.threadId !== -1)
+    this.#gone = new Promise((resolve) => this.worker.once('exit', () => resolve()))
     let lastError: Error | undefined
     this.ready = new Promise<void>((resolve, reject) => {
       this.worker.on('message', (message: FromWorker) => {
@@ -115,7 +119,8 @@ class PoolWorker {
 
   /** Terminates the thread as soon as it is outside native calls, never inside one. */
   async #terminate(): Promise<void> {
-    await this.guard.close()
+    // A thread that exits by itself meanwhile (it may have died inside a call) is gone either way.
+    await Promise.race([this.guard.close(), this.#gone])
     await this.worker.terminate()
   }
 
