@@ -33,6 +33,8 @@ export const LOG_FILE = 'node.log'
 export const MODELS_FILE = 'models.json'
 /** Directory of pulled models (one sub-directory per model). */
 export const MODELS_DIR = 'models'
+/** sha256s of model files by file identity, so a restart does not hash them again. */
+export const MODEL_HASHES_FILE = 'model-hashes.json'
 
 /** Random bytes in the control token. */
 export const TOKEN_BYTES = 32

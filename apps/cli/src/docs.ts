@@ -1,6 +1,14 @@
 import { commandHelp, EXIT_CODES, groupHelp, rootHelp } from './args/help.js'
 import { COMMANDS, GROUPS } from './commands/table.js'
-import { BIN_NAME, CONTROL_FILE, LOG_FILE, MODELS_FILE, PID_FILE, TOKEN_FILE } from './constants.js'
+import {
+  BIN_NAME,
+  CONTROL_FILE,
+  LOG_FILE,
+  MODEL_HASHES_FILE,
+  MODELS_FILE,
+  PID_FILE,
+  TOKEN_FILE,
+} from './constants.js'
 
 /**
  * docs/cli.md, generated from the same command table that answers `--help`, so the two cannot
@@ -37,7 +45,8 @@ export function cliReference(version = 'VERSION'): string {
     `| \`${TOKEN_FILE}\` | the control API's bearer token: 32 random bytes, mode 0600, new on every start |`,
     '',
     `A node started with \`--detach\` also writes its log to \`${LOG_FILE}\`; \`models add\` records models in`,
-    `\`${MODELS_FILE}\`.`,
+    `\`${MODELS_FILE}\`; the node remembers the sha256 of each model file in \`${MODEL_HASHES_FILE}\`, so a restart`,
+    'does not hash them again (a changed file is hashed again).',
     '',
     'Every other command is a client of that control API ([docs/control-api.md](control-api.md)). It',
     'picks the data directory the way the node does: `--data-dir`, else `P2P_AI_DATA_DIR`, else',

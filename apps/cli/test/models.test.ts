@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { writeSyntheticBertModel } from '@p2p-ai/engine'
+import { writeSyntheticBertModel } from '@p2p-ai/onnx'
 import { afterEach, describe, expect, it } from 'vitest'
 import { cleanUp, LOCAL_NODE, run, tempHome } from './helpers.js'
 

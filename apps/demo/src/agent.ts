@@ -12,8 +12,9 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import { mockBackend, onnxBackend } from '@p2p-ai/engine'
+import { mockBackend } from '@p2p-ai/engine'
 import { createNode, type P2PNode } from '@p2p-ai/node'
+import { onnxBackend } from '@p2p-ai/onnx'
 import type { AgentConfig, AgentEvent } from './agent-protocol.js'
 import { AGENT_CANCEL_GRACE_MS } from './constants.js'
 

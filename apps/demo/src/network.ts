@@ -4,8 +4,8 @@
  * tag of this run's own. Tracks who sees whom, from the nodes' own events.
  */
 import { join } from 'node:path'
-import { writeSyntheticBertModel } from '@p2p-ai/engine'
 import { createNode, type P2PNode } from '@p2p-ai/node'
+import { writeSyntheticBertModel } from '@p2p-ai/onnx'
 import type { AgentEvent } from './agent-protocol.js'
 import { AgentProcess } from './agents.js'
 import { AGENT_CONCURRENCY, EMBED_MODEL, EMBED_SHAPE } from './constants.js'

@@ -7,14 +7,12 @@
 import {
   type ChunkOutput,
   chunkText,
-  type EmbedOutput,
   type MockOutput,
   mockOutput,
-  type OcrOutput,
-  onnxBackend,
   type TaskEngine,
   taskEngine,
 } from '@p2p-ai/engine'
+import { type EmbedOutput, type OcrOutput, onnxBackend } from '@p2p-ai/onnx'
 import { EMBED_MODEL, EMBED_TOLERANCE } from './constants.js'
 import type { PlannedTask } from './workload.js'
 

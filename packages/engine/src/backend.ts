@@ -1,6 +1,3 @@
-// Compatible additions (engine core): optional `Backend.concurrency` and `Backend.worker`
-// (`WorkerHosting`), so a backend can cap its parallelism and be hosted in the worker pool.
-// Nothing existing changed.
 import type { StandardSchemaV1 } from '@standard-schema/spec'
 
 /**
@@ -108,7 +105,10 @@ export interface Backend {
   readonly worker?: WorkerHosting
 }
 
-/** A recipe for building a backend in a worker thread. */
+/**
+ * A recipe for building a backend in a worker thread. A backend that calls into native addons
+ * there wraps each call in `nativeCall`, so the thread is never terminated in the middle of one.
+ */
 export interface WorkerHosting {
   /**
    * Module to import in the worker: a `file:` URL (usually `import.meta.url` of the module that
@@ -119,13 +119,6 @@ export interface WorkerHosting {
   readonly export: string
   /** Passed to the factory; must be structured-cloneable (no functions, no schemas). */
   readonly init?: unknown
-  /**
-   * The least time a cancelled task's worker is given to stop before it is terminated, whatever the
-   * engine's `cancelGraceMs`. Backends whose workers wait on native asynchronous work (ONNX Runtime
-   * creating a session) need it: terminating a worker in the middle of such work aborts the whole
-   * process. Such a worker finishes its native call, sees the cancellation, and settles.
-   */
-  readonly minCancelGraceMs?: number
   /** V8 heap limits of each worker, so a runaway task fails its worker instead of the process. */
   readonly resourceLimits?: {
     readonly maxOldGenerationSizeMb?: number

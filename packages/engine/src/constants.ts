@@ -50,6 +50,13 @@ export const MAX_LIST_WINDOW = 100_000
  * back on its own, should terminating the worker itself hang.
  */
 export const WORKER_TERMINATE_BACKSTOP_MS = 1000
+/**
+ * Longest `process.exit()` waits, in all, for pool workers to return from native calls
+ * (`nativeCall`) before Node.js terminates them: an ONNX Runtime session creation or inference
+ * cannot be interrupted, and terminating a thread inside one aborts the process. One minute covers
+ * loading the largest models seen here several times over.
+ */
+export const NATIVE_CALL_EXIT_WAIT_MS = 60_000
 
 /** How long results stay in the store after the task finished: 24 hours. */
 export const DEFAULT_RESULT_TTL_MS = 24 * 60 * 60 * 1000
@@ -86,3 +93,18 @@ export const CHUNK_MIN_FILL = 0.5
 export const MOCK_MAX_SIMULATED_MS = 60_000
 /** `mock`: a CPU-busy mock task yields to its event loop this often, so it can see cancellation. */
 export const MOCK_CPU_SLICE_MS = 5
+
+/** Registry names: lower case, digits, `.`, `_`, `-`, at most 128 characters. */
+export const MODEL_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,127}$/
+/** Manifest `pullModel` writes last into a model directory; a directory without it is incomplete. */
+export const MANIFEST_FILE = 'p2p-ai-model.json'
+/** Where `pullModel` downloads from unless told otherwise. */
+export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co'
+/** Git revision `pullModel` resolves unless told otherwise. */
+export const DEFAULT_REVISION = 'main'
+/** A download with no bytes for this long fails with reason `timeout`. */
+export const DEFAULT_DOWNLOAD_STALL_TIMEOUT_MS = 30_000
+/** Redirects followed per file (the Hub redirects LFS files to its CDN). */
+export const MAX_REDIRECTS = 5
+/** Files a hash cache remembers at most; the least recently hashed are forgotten first. */
+export const MAX_HASH_CACHE_ENTRIES = 1024

@@ -161,6 +161,71 @@ export class StoreError extends Error {
   override readonly name = 'StoreError'
 }
 
+/** No model with this name is registered, or its files are missing from disk. */
+export class ModelNotFoundError extends Error {
+  static readonly code = 'ERR_MODEL_NOT_FOUND'
+  readonly code = ModelNotFoundError.code
+  override readonly name = 'ModelNotFoundError'
+}
+
+/**
+ * A model's files cannot be trusted or used: the sha256 differs from the one registered or
+ * recorded when it was pulled, or the plug-in serving it cannot parse it (an ONNX graph, a
+ * `tokenizer.json`, a GGUF header).
+ */
+export class ModelCorruptError extends Error {
+  static readonly code = 'ERR_MODEL_CORRUPT'
+  readonly code = ModelCorruptError.code
+  override readonly name = 'ModelCorruptError'
+}
+
+/** A registry entry or `pullModel` argument is malformed (bad name, relative path, bad sha256...). */
+export class InvalidModelEntryError extends Error {
+  static readonly code = 'ERR_INVALID_MODEL_ENTRY'
+  readonly code = InvalidModelEntryError.code
+  override readonly name = 'InvalidModelEntryError'
+}
+
+/** Why a download failed; stable values callers may switch on. */
+export type DownloadFailureReason =
+  /** The host name did not resolve (offline, or no such host). */
+  | 'dns'
+  /** Nothing listens at the endpoint. */
+  | 'connection-refused'
+  /** The connection was reset, or another socket-level error. */
+  | 'network'
+  /** No bytes arrived for the stall timeout. */
+  | 'timeout'
+  /** The server answered with a non-2xx status; see `status`. */
+  | 'http-status'
+  /** The bytes received do not match the sha256 the server announced. */
+  | 'integrity'
+  /** Too many redirects, or a redirect without a usable `Location`. */
+  | 'redirect'
+  /** The download could not be written to disk. */
+  | 'filesystem'
+
+/** A model download failed; `reason` says why and `status` holds the HTTP status if there was one. */
+export class ModelDownloadFailedError extends Error {
+  static readonly code = 'ERR_MODEL_DOWNLOAD_FAILED'
+  readonly code = ModelDownloadFailedError.code
+  override readonly name = 'ModelDownloadFailedError'
+  readonly reason: DownloadFailureReason
+  readonly url: string
+  readonly status?: number
+
+  constructor(
+    message: string,
+    details: { reason: DownloadFailureReason; url: string; status?: number },
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+    this.reason = details.reason
+    this.url = details.url
+    if (details.status !== undefined) this.status = details.status
+  }
+}
+
 /**
  * An error that crossed a thread boundary or came out of the store: only its `code`, `name` and
  * `message` survive, exactly what crosses the wire. `code` is the original error's code.

@@ -2,7 +2,8 @@
  * `@p2p-ai/engine`: the task engine of a p2p-ai node. A priority queue with a concurrency limit,
  * per-task timeouts and cancellation in front of pluggable backends (built in: `text` with the
  * `chunk` task, and `mock`); CPU-heavy backends run in a pool of worker threads so the node keeps
- * answering its peers; finished tasks go to a durable SQLite result store with expiry.
+ * answering its peers; finished tasks go to a durable SQLite result store with expiry. Model
+ * files are a registry of names, paths and sha256 pins that plug-ins (`@p2p-ai/onnx`) build on.
  *
  * ```ts
  * import { taskEngine, mockBackend, resultStore } from '@p2p-ai/engine'
@@ -53,7 +54,6 @@ export type { BackendInfo, BackendPlacement, BackendRegistry, RegisterOptions } 
 export type { TaskHandle, TaskHandleEvents } from './engine/task.js'
 export * from './errors.js'
 export { TypedEventTarget } from './events.js'
-export { cachedSha256, sha256File } from './models/hash.js'
 export type { ListQuery, ResultStore, ResultStoreInit } from './store/store.js'
 export { resultStore } from './store/store.js'
 export {
@@ -77,50 +77,21 @@ export {
   type TerminalTaskStatus,
 } from './types.js'
 export { runnableModuleUrl } from './worker/module-url.js'
+export { nativeCall } from './worker/native.js'
 
-// ONNX backend and AI tasks
+// Models: a format-independent registry of model files with sha256 pins, and pulling from a hub.
+// Plug-ins (`@p2p-ai/onnx`) describe their file format with a `ModelFormat`.
 
-export { type ManifestFile, type ModelManifest, readManifest } from './models/manifest.js'
+export type { ModelFormat } from './models/format.js'
+export { type FileHash, type HashCache, type HashCacheInit, hashCache, sha256File } from './models/hash.js'
+export { type ManifestFile, type ModelManifest, readManifest, writeManifest } from './models/manifest.js'
 export { type PulledModel, type PullModelOptions, type PullProgress, pullModel } from './models/pull.js'
 export {
-  builtinModels,
   type ModelEntry,
   type ModelRegistry,
   type ModelRegistryInit,
   modelRegistry,
-  type PoolingMode,
   type ResolvedModel,
   type ScanResult,
+  validateModelEntry,
 } from './models/registry.js'
-export {
-  MINILM_SHAPE,
-  type SyntheticBertModel,
-  type SyntheticBertOptions,
-  syntheticBertModel,
-  writeSyntheticBertModel,
-} from './models/synthetic.js'
-export { type OnnxBackend, type OnnxBackendInit, onnxBackend } from './onnx/backend.js'
-export * from './onnx/constants.js'
-export * from './onnx/errors.js'
-export {
-  encodeOnnxModel,
-  type OnnxAttribute,
-  type OnnxElementType,
-  type OnnxGraph,
-  type OnnxInitializer,
-  type OnnxNode,
-  type OnnxValueInfo,
-} from './onnx/proto.js'
-export type { LoadedModel, OnnxSessionInit, SessionCacheInit } from './onnx/session-cache.js'
-export { type OnnxRunInput, type OnnxRunOutput, onnxRunInputSchema, onnxTaskType } from './onnx/task.js'
-export { type JsonTensor, TENSOR_DTYPES, type TensorDtype, type TensorEncoding } from './onnx/tensor.js'
-export { type EmbedInput, type EmbedOutput, embedInputSchema, embedTaskType } from './tasks/embed.js'
-export { type OcrInput, type OcrLine, type OcrOutput, ocrInputSchema, ocrTaskType } from './tasks/ocr.js'
-export type { TextBox } from './tasks/ocr-page.js'
-export {
-  countWordsAndSentences,
-  type TokenizeInput,
-  type TokenizeOutput,
-  tokenizeInputSchema,
-  tokenizeTaskType,
-} from './tasks/tokenize.js'

@@ -1,39 +1,41 @@
-import { mkdir, readdir, rename, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import type { LookupFunction } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sha256File } from '../src/models/hash.js'
 import { readManifest } from '../src/models/manifest.js'
 import { type PullProgress, pullModel } from '../src/models/pull.js'
 import { modelRegistry } from '../src/models/registry.js'
-import { onnxBackend } from '../src/onnx/backend.js'
-import type { EmbedOutput } from '../src/tasks/embed.js'
-import { closedPort, type Hub, startHub } from './fixtures/onnx/hub.js'
-import { removeDir, runTask, tempDir, writeBert } from './fixtures/onnx/models.js'
+import { closedPort, type Hub, listFiles, startHub } from './fixtures/hub.js'
 
-async function listFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true })
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
-    .sort()
+/** Writes files (path → content) under `dir`. */
+async function writeTree(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(join(dir, path, '..'), { recursive: true })
+    await writeFile(join(dir, path), content)
+  }
 }
 
 describe('pullModel', () => {
   let root: string
   let hub: Hub
-  let stHub: string
+  let nested: string
   let flat: string
 
   beforeAll(async () => {
-    root = await tempDir()
-    // The sentence-transformers layout on the Hub: the graph under onnx/, the rest at the root.
-    stHub = (await writeBert(join(root, 'hub'), 'st', { layers: 1 })).dir
-    await mkdir(join(stHub, 'onnx'))
-    await rename(join(stHub, 'model.onnx'), join(stHub, 'onnx', 'model.onnx'))
-    flat = (await writeBert(join(root, 'hub'), 'flat', { layers: 0 })).dir
+    root = await mkdtemp(join(tmpdir(), 'p2p-ai-pull-'))
+    // Models of a format the engine knows nothing about: weights (stored in LFS) and companions.
+    nested = join(root, 'hub', 'nested')
+    await writeTree(nested, {
+      'weights/model.bin': 'w'.repeat(50_000),
+      'vocab.txt': 'a\nb\n',
+      'config.json': '{"layers": 2}',
+    })
+    flat = join(root, 'hub', 'flat')
+    await writeTree(flat, { 'model.bin': 'f'.repeat(50_000), 'vocab.txt': 'a\n' })
     hub = await startHub({
-      'sentence-transformers/tiny-st': { dir: stHub },
+      'acme/nested': { dir: nested },
       'acme/flat': { dir: flat },
       'acme/liar': { dir: flat, lieAboutSha: 'a'.repeat(64) },
       'acme/stall': { dir: flat, stall: true },
@@ -44,82 +46,83 @@ describe('pullModel', () => {
   })
   afterAll(async () => {
     await hub?.close()
-    await removeDir(root)
+    await rm(root, { recursive: true, force: true })
   })
 
-  it('downloads a sentence-transformers export, records sha256s, registers it, and embed works', async () => {
-    const backend = onnxBackend({ worker: false, builtinModels: false })
-    const dir = join(root, 'models', 'tiny-st')
+  it('downloads the first model file that exists, required and optional files, records sha256s and registers it', async () => {
+    const registry = modelRegistry({
+      format: { id: 'bin', extensions: ['.bin'], modelFiles: ['model.bin'] },
+    })
+    const dir = join(root, 'models', 'nested')
     const progress: PullProgress[] = []
     const pulled = await pullModel({
-      repo: 'sentence-transformers/tiny-st',
+      repo: 'acme/nested',
       endpoint: hub.endpoint,
       dir,
-      registry: backend.registry,
+      model: ['weights/model.bin', 'model.bin'],
+      files: ['vocab.txt'],
+      optionalFiles: ['config.json', 'special.json'],
+      registry,
       onProgress: (p) => progress.push(p),
     })
-    expect(pulled.name).toBe('tiny-st')
+    expect(pulled.name).toBe('nested')
     expect(await listFiles(dir)).toEqual([
-      '1_Pooling/config.json',
-      'onnx/model.onnx',
+      'config.json',
       'p2p-ai-model.json',
-      'sentence_bert_config.json',
-      'tokenizer.json',
-      'tokenizer_config.json',
+      'vocab.txt',
+      'weights/model.bin',
     ])
     const manifest = await readManifest(dir)
     expect(manifest).toMatchObject({
-      name: 'tiny-st',
-      model: 'onnx/model.onnx',
-      source: { endpoint: hub.endpoint, repo: 'sentence-transformers/tiny-st', revision: 'main' },
+      name: 'nested',
+      model: 'weights/model.bin',
+      format: 'bin',
+      source: { endpoint: hub.endpoint, repo: 'acme/nested', revision: 'main' },
     })
-    expect(manifest?.files['onnx/model.onnx']?.sha256).toBe(
-      await sha256File(join(stHub, 'onnx', 'model.onnx')),
+    expect(manifest?.files['weights/model.bin']?.sha256).toBe(
+      await sha256File(join(nested, 'weights', 'model.bin')),
     )
-    const last = progress.filter((p) => p.file === 'onnx/model.onnx').at(-1)
+    const last = progress.filter((p) => p.file === 'weights/model.bin').at(-1)
     expect(last?.receivedBytes).toBe(last?.totalBytes)
-
-    const out = (await runTask(backend, 'embed', {
-      model: 'tiny-st',
-      texts: ['hello world', 'lazy dog'],
-    })) as EmbedOutput
-    expect(out.embeddings).toHaveLength(2)
-    expect(backend.models()).toEqual([
-      expect.objectContaining({ name: 'tiny-st', sha256: pulled.entry.sha256 }),
-    ])
-    await backend.unload()
+    expect((await registry.resolve('nested')).sha256).toBe(pulled.entry.sha256)
 
     // Another process finds it by scanning the models directory.
     const scanned = modelRegistry()
-    expect((await scanned.scan(join(root, 'models'))).registered).toEqual(['tiny-st'])
+    expect((await scanned.scan(join(root, 'models'))).registered).toEqual(['nested'])
   })
 
-  it('takes model.onnx at the root, a revision, a name and an explicit file list', async () => {
+  it('takes one model file, a revision, a name and a token', async () => {
     const dir = join(root, 'models', 'explicit')
     const pulled = await pullModel({
       repo: 'acme/flat',
       revision: 'v1.0',
       name: 'flat-v1',
-      files: ['model.onnx', 'tokenizer.json'],
+      model: 'model.bin',
+      files: ['vocab.txt'],
       endpoint: `${hub.endpoint}/`,
       dir,
       token: 'secret-token',
     })
-    expect(await listFiles(dir)).toEqual(['model.onnx', 'p2p-ai-model.json', 'tokenizer.json'])
+    expect(await listFiles(dir)).toEqual(['model.bin', 'p2p-ai-model.json', 'vocab.txt'])
     expect(pulled.manifest.source?.revision).toBe('v1.0')
-    const first = hub.requests.find((r) => r.url === '/acme/flat/resolve/v1.0/model.onnx')
+    expect(pulled.manifest.format).toBeUndefined()
+    const first = hub.requests.find((r) => r.url === '/acme/flat/resolve/v1.0/model.bin')
     expect(first?.headers.authorization).toBe('Bearer secret-token')
     // Redirects stay on the same origin here, so the token follows them.
-    expect(hub.requests.find((r) => r.url === '/cdn/acme/flat/model.onnx')?.headers.authorization).toBe(
+    expect(hub.requests.find((r) => r.url === '/cdn/acme/flat/model.bin')?.headers.authorization).toBe(
       'Bearer secret-token',
     )
   })
 
   async function failure(options: Partial<Parameters<typeof pullModel>[0]>, dirName: string) {
     const dir = join(root, 'failures', dirName)
-    const err = await pullModel({ repo: 'acme/flat', endpoint: hub.endpoint, dir, ...options }).catch(
-      (e) => e,
-    )
+    const err = await pullModel({
+      repo: 'acme/flat',
+      model: 'model.bin',
+      endpoint: hub.endpoint,
+      dir,
+      ...options,
+    }).catch((e) => e)
     return { err, dir }
   }
 
@@ -150,11 +153,11 @@ describe('pullModel', () => {
       status: 503,
     })
     expect((await failure({ repo: 'acme/private' }, 'private')).err).toMatchObject({ status: 401 })
-    const missing = await failure({ files: ['model.onnx', 'vocab.txt'] }, 'missing')
+    const missing = await failure({ files: ['vocab.txt', 'merges.txt'] }, 'missing')
     expect(missing.err).toMatchObject({
       reason: 'http-status',
       status: 404,
-      url: expect.stringContaining('vocab.txt'),
+      url: expect.stringContaining('merges.txt'),
     })
     // Incomplete pulls leave no manifest, so no registry picks the directory up.
     expect(await readManifest(missing.dir)).toBeUndefined()
@@ -181,6 +184,7 @@ describe('pullModel', () => {
     const reason = new Error('user cancelled')
     const pending = pullModel({
       repo: 'acme/stall',
+      model: 'model.bin',
       endpoint: hub.endpoint,
       dir: join(root, 'failures', 'abort'),
       stallTimeoutMs: 10_000,
@@ -196,13 +200,14 @@ describe('pullModel', () => {
     for (const options of [
       { repo: '../etc' },
       { repo: 'a/b/c' },
-      { repo: 'acme/flat', files: ['tokenizer.json'] },
-      { repo: 'acme/flat', files: ['../model.onnx'] },
+      { repo: 'acme/flat', model: [] },
+      { repo: 'acme/flat', files: ['../model.bin'] },
+      { repo: 'acme/flat', optionalFiles: ['/etc/passwd'] },
       { repo: 'acme/flat', endpoint: 'ftp://example' },
       { repo: 'acme/flat', name: 'Bad Name' },
     ]) {
       await expect(
-        pullModel({ endpoint: hub.endpoint, dir: join(root, 'x'), ...options }),
+        pullModel({ model: 'model.bin', endpoint: hub.endpoint, dir: join(root, 'x'), ...options }),
       ).rejects.toMatchObject({
         code: 'ERR_INVALID_MODEL_ENTRY',
       })

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -191,6 +191,27 @@ describe('resultStore', () => {
     const second = open({ directory, now: () => 2000 })
     expect(second.get('persisted')).toEqual(record('persisted'))
     expect(second.path).toBe(join(directory, 'results.db'))
+  })
+
+  it('keeps its files readable by their owner only: directory 0700, database, WAL and shm 0600', async () => {
+    const directory = join(tempDir(), 'store')
+    const store = open({ directory })
+    store.put(record('private'))
+    await store.putAsync(record('from the writer thread'))
+    const mode = (file: string) => statSync(join(directory, file)).mode & 0o777
+    expect(statSync(directory).mode & 0o777).toBe(0o700)
+    expect(readdirSync(directory).sort()).toEqual(['results.db', 'results.db-shm', 'results.db-wal'])
+    for (const file of readdirSync(directory)) expect(mode(file), file).toBe(0o600)
+  })
+
+  it('tightens a database an older version left readable by others', () => {
+    const directory = tempDir()
+    resultStore({ directory }).close()
+    for (const file of readdirSync(directory)) chmodSync(join(directory, file), 0o644)
+    open({ directory }).put(record('after'))
+    for (const file of readdirSync(directory)) {
+      expect(statSync(join(directory, file)).mode & 0o777, file).toBe(0o600)
+    }
   })
 
   it('uses the WAL journal, and synchronous FULL on request', () => {

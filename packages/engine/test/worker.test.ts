@@ -1,8 +1,10 @@
 // Worker threads run the compiled `dist/` of this package (Node.js 20 cannot load TypeScript), so
 // these tests need `pnpm build` first, like every test that imports a sibling package.
 import { execFile } from 'node:child_process'
-import { availableParallelism } from 'node:os'
-import { fileURLToPath } from 'node:url'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { threadId } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -13,7 +15,7 @@ import { until } from './engine-helpers.js'
 import {
   crashing,
   failing_load,
-  patient,
+  guarded,
   sloppy,
   streaming,
   stuck,
@@ -23,10 +25,19 @@ import {
 const run = promisify(execFile)
 
 let engine: TaskEngine | undefined
+let tmp: string | undefined
 afterEach(async () => {
   await engine?.stop({ timeoutMs: 0 })
   engine = undefined
+  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true })
+  tmp = undefined
 })
+
+/** A temporary directory for this test, removed after it. */
+function dir(): string {
+  tmp ??= mkdtempSync(join(tmpdir(), 'p2p-ai-worker-'))
+  return tmp
+}
 
 function make(init: Parameters<typeof taskEngine>[0] = {}): TaskEngine {
   engine = taskEngine({ builtins: false, ...init })
@@ -111,16 +122,31 @@ describe('worker pool', () => {
     expect(e.health().checks.workerCrashes).toBe(0)
   })
 
-  it("gives a backend's worker at least its minCancelGraceMs to stop, instead of terminating it", async () => {
-    // With cancelGraceMs 1 a plain worker would be terminated at once and replaced by a new thread.
-    const e = make({ backends: [await patient()], concurrency: 1, cancelGraceMs: 1 })
-    const before = (await e.run({ type: 'patient', input: { ms: 1 } })) as { threadId: number }
-    const busy = await e.submit({ type: 'patient', input: { ms: 600 } })
-    await until(() => busy.status === 'RUNNING')
+  it("never terminates a cancelled task's worker inside a native call: it waits for the call to return", async () => {
+    // With cancelGraceMs 1 the worker is terminated as soon as it may be, and replaced.
+    const e = make({ backends: [await guarded()], concurrency: 1, cancelGraceMs: 1 })
+    const log = join(dir(), 'native.log')
+    const before = (await e.run({ type: 'guarded', input: { ms: 1, log } })) as { threadId: number }
+    const busy = await e.submit({ type: 'guarded', input: { ms: 600, log } })
+    await new Promise((resolve) => busy.addEventListener('progress', resolve, { once: true }))
     await busy.cancel()
     expect((await busy.result()).status).toBe('CANCELLED')
-    // The same thread serves the next task: it finished its work and was never terminated.
-    expect(await e.run({ type: 'patient', input: { ms: 1 } })).toEqual({ threadId: before.threadId })
+    const after = (await e.run({ type: 'guarded', input: { ms: 1, log } })) as { threadId: number }
+    // The cancelled call ran to its end (a thread terminated mid-call would not have logged it),
+    // and only then was its thread terminated: the next task ran on a new one.
+    expect(readFileSync(log, 'utf8')).toBe('returned\nreturned\nreturned\n')
+    expect(after.threadId).not.toBe(before.threadId)
+  })
+
+  it('makes process.exit() wait for native calls in its workers instead of cutting them short', async () => {
+    const log = join(dir(), 'exit.log')
+    const child = await run(process.execPath, [
+      fileURLToPath(new URL('./fixtures/engine/exit-in-native.mjs', import.meta.url)),
+      log,
+    ])
+    expect(child.stderr).toBe('')
+    // The process decided to exit while the call ran, and the call still returned.
+    expect(readFileSync(log, 'utf8')).toBe('exiting\nreturned\n')
   })
 
   it('times out a stuck worker task with TIMEOUT', async () => {
@@ -205,5 +231,18 @@ describe('runnableModuleUrl', () => {
     )
     expect(runnableModuleUrl('file:///elsewhere/src/x.ts')).toBe('file:///elsewhere/src/x.ts')
     expect(runnableModuleUrl('some-package/backend')).toBe('some-package/backend')
+  })
+
+  it("maps a plug-in package's sources the same way, once the plug-in is built", () => {
+    const plugin = dir()
+    writeFileSync(join(plugin, 'package.json'), '{"name":"plugin","type":"module"}')
+    mkdirSync(join(plugin, 'src', 'backend'), { recursive: true })
+    writeFileSync(join(plugin, 'src', 'backend', 'x.ts'), '')
+    const source = pathToFileURL(join(plugin, 'src', 'backend', 'x.ts')).href
+    // Not built yet: left alone, so the worker's import error names the real file.
+    expect(runnableModuleUrl(source)).toBe(source)
+    mkdirSync(join(plugin, 'dist', 'backend'), { recursive: true })
+    writeFileSync(join(plugin, 'dist', 'backend', 'x.js'), '')
+    expect(runnableModuleUrl(source)).toBe(pathToFileURL(join(plugin, 'dist', 'backend', 'x.js')).href)
   })
 })

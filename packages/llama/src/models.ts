@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import {
-  cachedSha256,
+  hashCache,
   InvalidModelEntryError,
   ModelCorruptError,
   type ModelInfo,
@@ -54,6 +54,8 @@ export interface ResolvedGgufModel {
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/
+/** Model files are hashed once per file version (by file identity), not at every load. */
+const hashes = hashCache()
 
 /** Checks an entry and returns a copy with an absolute path. */
 export function validateModelEntry(entry: GgufModelEntry): GgufModelEntry {
@@ -157,7 +159,7 @@ export async function resolveModel(entry: GgufModelEntry, signal?: AbortSignal):
   }
   if (!s.isFile())
     throw new ModelNotFoundError(`model ${name}: ${file} is not a file (a .gguf file is expected)`)
-  const { sha256, sizeBytes } = await cachedSha256(file, signal)
+  const { sha256, sizeBytes } = await hashes.hash(file, signal === undefined ? {} : { signal })
   if (entry.sha256 !== undefined && sha256 !== entry.sha256) {
     throw new ModelCorruptError(
       `model ${name}: sha256 of ${file} is ${sha256}, expected ${entry.sha256} (file changed or truncated; pull it again)`,

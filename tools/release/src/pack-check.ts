@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join, relative } from 'node:path'
 import { promisify } from 'node:util'
@@ -90,10 +90,40 @@ export async function packAndInstall(init: PackCheckInit): Promise<PackCheckResu
     packed.push({ ...pkg, tarball, files })
   }
 
+  await installProject(
+    projectDir,
+    packed,
+    packed.map((p) => p.name),
+  )
+  return { workDir, projectDir, packages: packed }
+}
+
+/**
+ * Installs, with npm and the way a user's project would, a project in `projectDir` that depends on
+ * `dependencies`: names of packed `@p2p-ai/*` packages (taken from their tarballs), or
+ * `name@range` of third-party ones (from the registry). Every `@p2p-ai/*` package the tarballs
+ * depend on resolves to its tarball through `overrides`. Install scripts stay off, as in the
+ * repository; see {@link reuseNativeBuild} for the one native addon a node needs.
+ */
+export async function installProject(
+  projectDir: string,
+  packed: readonly PackedPackage[],
+  dependencies: readonly string[],
+): Promise<void> {
+  await mkdir(projectDir, { recursive: true })
   const specs = Object.fromEntries(packed.map((p) => [p.name, `file:${relative(projectDir, p.tarball)}`]))
+  const wanted = Object.fromEntries(
+    dependencies.map((d) => {
+      const at = d.lastIndexOf('@')
+      if (at > 0) return [d.slice(0, at), d.slice(at + 1)]
+      const spec = specs[d]
+      if (spec === undefined) throw new Error(`pack-check: ${d} is not a packed package and has no version`)
+      return [d, spec]
+    }),
+  )
   await writeFile(
     join(projectDir, 'package.json'),
-    `${JSON.stringify({ name: 'pack-check', private: true, type: 'module', dependencies: specs, overrides: specs }, null, 2)}\n`,
+    `${JSON.stringify({ name: basename(projectDir), private: true, type: 'module', dependencies: wanted, overrides: specs }, null, 2)}\n`,
   )
   await exec(
     'npm',
@@ -104,7 +134,54 @@ export async function packAndInstall(init: PackCheckInit): Promise<PackCheckResu
       maxBuffer: 64 * 1024 * 1024,
     },
   )
-  return { workDir, projectDir, packages: packed }
+}
+
+/**
+ * Every package installed in a project's `node_modules`, nested ones included, by name.
+ */
+export async function installedPackages(projectDir: string): Promise<Set<string>> {
+  const names = new Set<string>()
+  const walk = async (modules: string, depth: number): Promise<void> => {
+    if (depth > 8) return
+    for (const entry of await readdir(modules, { withFileTypes: true }).catch(() => [])) {
+      if (!entry.isDirectory() || entry.name.startsWith('.')) continue
+      const dirs = entry.name.startsWith('@')
+        ? (await readdir(join(modules, entry.name), { withFileTypes: true }))
+            .filter((e) => e.isDirectory())
+            .map((e) => `${entry.name}/${e.name}`)
+        : [entry.name]
+      for (const name of dirs) {
+        names.add(name)
+        await walk(join(modules, name, 'node_modules'), depth + 1)
+      }
+    }
+  }
+  await walk(join(projectDir, 'node_modules'), 0)
+  return names
+}
+
+/**
+ * Gives the project's copy of a native addon package (better-sqlite3) the binary this repository
+ * compiled for the same version and the same Node.js, instead of compiling it again from source
+ * (minutes on a small machine, which is what `npm install` with scripts would do here: the prebuilt
+ * binaries it would otherwise download are off limits). Refuses when the versions differ.
+ */
+export async function reuseNativeBuild(
+  projectDir: string,
+  pkg: string,
+  fromPackageDir: string,
+): Promise<void> {
+  const target = join(projectDir, 'node_modules', pkg)
+  const [ours, theirs] = await Promise.all([
+    readJson(join(fromPackageDir, 'package.json')),
+    readJson(join(target, 'package.json')),
+  ])
+  if (ours.version !== theirs.version) {
+    throw new Error(
+      `pack-check: ${pkg} ${String(theirs.version)} was installed, but this repository built ${String(ours.version)}`,
+    )
+  }
+  await cp(join(fromPackageDir, 'build', 'Release'), join(target, 'build', 'Release'), { recursive: true })
 }
 
 /** Imports `specifier` in a fresh Node process inside `projectDir` and returns its export names. */

@@ -1,11 +1,15 @@
 import { readFile, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   importInProject,
+  installedPackages,
+  installProject,
   type PackCheckResult,
   packAndInstall,
   publishedPackages,
+  reuseNativeBuild,
   runInProject,
 } from '../src/index.js'
 
@@ -16,9 +20,41 @@ const EXPECTED = [
   '@p2p-ai/identity',
   '@p2p-ai/llama',
   '@p2p-ai/node',
+  '@p2p-ai/onnx',
   '@p2p-ai/protocol',
   '@p2p-ai/transport',
 ]
+
+/**
+ * A custom agent, as `@p2p-ai/node`'s README and examples/custom-agent.ts show: a node on
+ * 127.0.0.1 that registers a task type of its own and runs one such task.
+ */
+const CUSTOM_AGENT = `
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createNode } from '@p2p-ai/node'
+import { z } from 'zod'
+
+const dataDir = mkdtempSync(join(tmpdir(), 'p2p-ai-custom-agent-'))
+const node = await createNode({ dataDir, network: { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: { enabled: false } } })
+try {
+  node.registerTask({
+    name: 'shout',
+    input: z.strictObject({ text: z.string().min(1) }),
+    async run({ text }, { signal }) {
+      signal.throwIfAborted()
+      return { text: text.toUpperCase() + '!' }
+    },
+  })
+  const handle = node.submit({ type: 'shout', input: { text: 'hello, peers' } }, { target: 'local' })
+  const output = await handle.output()
+  process.stdout.write(JSON.stringify({ output, taskTypes: node.engine.capabilities().taskTypes.map((t) => t.name), listening: node.getMultiaddrs().map(String) }))
+} finally {
+  await node.stop()
+  rmSync(dataDir, { recursive: true, force: true })
+}
+`
 
 // Installing the tarballs fetches third-party dependencies from the npm registry (onnxruntime-node
 // alone is ~90 MB), so this suite gets minutes, not seconds.
@@ -89,4 +125,38 @@ describe('published packages install and import from their tarballs in an empty 
     expect(parsed.peerId).toMatch(/^12D3KooW/)
     expect(parsed.ok).toBe(true)
   })
+
+  // Light installs: ONNX Runtime (~90 MB) and sharp (libvips) come with @p2p-ai/onnx only.
+  it('installs a custom agent from @p2p-ai/node alone, without onnxruntime-node or sharp, and runs it', async () => {
+    const projectDir = join(result.workDir, 'custom-agent')
+    const { version: zod } = JSON.parse(
+      await readFile(join(root, 'packages', 'node', 'node_modules', 'zod', 'package.json'), 'utf8'),
+    ) as { version: string }
+    await installProject(projectDir, result.packages, ['@p2p-ai/node', `zod@^${zod}`])
+    const installed = await installedPackages(projectDir)
+    expect(installed.has('@p2p-ai/node')).toBe(true)
+    expect(installed.has('@p2p-ai/engine')).toBe(true)
+    const heavy = [...installed].filter((name) =>
+      /^(onnxruntime-node|onnxruntime-common|sharp|@img\/.*|@p2p-ai\/onnx|@huggingface\/tokenizers|@gutenye\/ocr-models)$/.test(
+        name,
+      ),
+    )
+    expect(heavy).toEqual([])
+
+    const engineDir = join(root, 'packages', 'engine')
+    await reuseNativeBuild(
+      projectDir,
+      'better-sqlite3',
+      dirname(createRequire(join(engineDir, 'package.json')).resolve('better-sqlite3/package.json')),
+    )
+    const out = JSON.parse(await runInProject(projectDir, CUSTOM_AGENT)) as {
+      output: { text: string }
+      taskTypes: string[]
+      listening: string[]
+    }
+    expect(out.output).toEqual({ text: 'HELLO, PEERS!' })
+    expect(out.taskTypes).toEqual(expect.arrayContaining(['shout', 'chunk']))
+    expect(out.taskTypes).not.toContain('embed')
+    expect(out.listening[0]).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW/)
+  }, 300_000)
 })

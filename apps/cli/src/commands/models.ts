@@ -30,10 +30,10 @@ async function served(dataDir: string): Promise<ModelJson[] | undefined> {
 
 const listModels: Handler = async (parsed, io) => {
   const { dataDir } = await locate(parsed, io)
-  const { builtinModels, modelRegistry } = await import('@p2p-ai/engine')
+  const { builtinModels, onnxModelRegistry } = await import('@p2p-ai/onnx')
   const builtin = builtinModels()
   const added = await readAddedModels(dataDir)
-  const registry = modelRegistry({ models: [...builtin, ...added] })
+  const registry = onnxModelRegistry({ models: [...builtin, ...added] })
   const scan = await registry.scan(join(dataDir, MODELS_DIR))
   const builtinNames = new Set(builtin.map((m) => m.name))
   const addedNames = new Set(added.map((m) => m.name))
@@ -88,7 +88,10 @@ const listModels: Handler = async (parsed, io) => {
 const add: Handler = async (parsed, io) => {
   const [name, rawPath] = parsed.args as [string, string]
   const { dataDir } = await locate(parsed, io)
-  const { modelRegistry, MODEL_NAME_RE } = await import('@p2p-ai/engine')
+  const [{ MODEL_NAME_RE }, { onnxModelRegistry }] = await Promise.all([
+    import('@p2p-ai/engine'),
+    import('@p2p-ai/onnx'),
+  ])
   if (!MODEL_NAME_RE.test(name)) {
     throw new UsageError(
       `model name "${name}" must be lower-case letters, digits, ".", "_" and "-" (starting with a letter or digit)`,
@@ -105,7 +108,7 @@ const add: Handler = async (parsed, io) => {
   }
   const taskTypes = list(parsed.options, 'task-types')
   const entry: ModelEntry = { name, path, ...(taskTypes.length === 0 ? {} : { taskTypes: [...taskTypes] }) }
-  const registry = modelRegistry()
+  const registry = onnxModelRegistry()
   let resolved: Awaited<ReturnType<typeof registry.resolve>>
   try {
     registry.register(entry)
@@ -161,15 +164,15 @@ const pull: Handler = async (parsed, io) => {
     )
   }
   const { dataDir } = await locate(parsed, io)
-  const { pullModel } = await import('@p2p-ai/engine')
+  const { pullOnnxModel } = await import('@p2p-ai/onnx')
   const endpoint = str(parsed.options, 'endpoint') ?? 'https://huggingface.co'
   const name =
     str(parsed.options, 'as') ??
     (KNOWN_MODELS[wanted] === undefined ? repo.split('/').at(-1)!.toLowerCase() : wanted)
   const spin = spinner(io.stderr, `downloading ${repo} from ${endpoint}…`)
-  let pulled: Awaited<ReturnType<typeof pullModel>>
+  let pulled: Awaited<ReturnType<typeof pullOnnxModel>>
   try {
-    pulled = await pullModel({
+    pulled = await pullOnnxModel({
       repo,
       name,
       endpoint,

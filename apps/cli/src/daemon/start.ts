@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { bool, num } from '../args/parse.js'
 import type { Parsed } from '../args/spec.js'
 import { locate } from '../commands/common.js'
-import { BIN_NAME, ENV, EXIT, MODELS_DIR } from '../constants.js'
+import { BIN_NAME, ENV, EXIT, MODEL_HASHES_FILE, MODELS_DIR } from '../constants.js'
 import type { StatusJson } from '../control/types.js'
 import { eprintln, type Io, println } from '../io.js'
 import { claimPidFile, newToken, releaseRuntimeFiles, writeControlFiles } from '../runtime.js'
@@ -49,10 +49,12 @@ async function runNode(
   configFile: string | undefined,
   daemon: boolean,
 ): Promise<number> {
-  // The network stack loads here and only here: client commands never pay for it.
-  const [nodeModule, { mockBackend, onnxBackend }] = await Promise.all([
+  // The network stack loads here and only here: client commands never pay for it. The ONNX plug-in's
+  // module is light: ONNX Runtime, sharp and the tokenizers load with the first task that needs them.
+  const [nodeModule, { mockBackend }, { onnxBackend }] = await Promise.all([
     import('@p2p-ai/node'),
     import('@p2p-ai/engine'),
+    import('@p2p-ai/onnx'),
   ])
   const { loadConfig, createNode } = nodeModule
   const loaded = await loadConfig({
@@ -73,19 +75,21 @@ async function runNode(
   }
   try {
     const added = await readAddedModels(dataDir)
-    const node = await createNode({
-      ...config,
-      backends: [mockBackend(), onnxBackend({ modelsDir: join(dataDir, MODELS_DIR), models: added })],
-      signal: io.signal,
+    const onnx = onnxBackend({
+      modelsDir: join(dataDir, MODELS_DIR),
+      models: added,
+      hashCacheFile: join(dataDir, MODEL_HASHES_FILE),
     })
-    // Load the ONNX backend now, in the background: it hashes the models (so the node announces
-    // them and `models list` is true) and the first embed or OCR task does not pay for it.
-    const modelsReady = node.engine.backends.load('onnx').then(
+    const node = await createNode({ ...config, backends: [mockBackend(), onnx], signal: io.signal })
+    // List the models now, on this thread, so the node announces them and `models list` is true:
+    // hashes come from model-hashes.json unless a file changed. No worker thread and no ONNX Runtime
+    // is started for it; they start with the first embed, tokenize, ocr or onnx task.
+    const modelsReady = onnx.scanModels().then(
       () => true,
       (err: unknown) => {
         node.logger.warn(
           { err },
-          'the ONNX backend did not load: embed, tokenize, ocr and onnx tasks will fail',
+          'the ONNX models could not be listed: embed, tokenize, ocr and onnx tasks may fail',
         )
         return false
       },

@@ -38,13 +38,13 @@ function cli(
 /** Writes the synthetic demo model once, and registers it in a node's models.json. */
 export async function prepareModel(dir: string, nodeDirs: readonly string[]): Promise<void> {
   const modelDir = join(dir, 'models', DEMO_MODEL)
-  const { modelRegistry, writeSyntheticBertModel } = await import('@p2p-ai/engine')
+  const { onnxModelRegistry, writeSyntheticBertModel } = await import('@p2p-ai/onnx')
   try {
     await stat(join(modelDir, 'model.onnx'))
   } catch {
     await writeSyntheticBertModel(modelDir, { hidden: 32, layers: 2, heads: 2 })
   }
-  const registry = modelRegistry({ models: [{ name: DEMO_MODEL, path: modelDir }] })
+  const registry = onnxModelRegistry({ models: [{ name: DEMO_MODEL, path: modelDir }] })
   const resolved = await registry.resolve(DEMO_MODEL)
   const entry = {
     name: DEMO_MODEL,

@@ -5,8 +5,8 @@ import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import type { LookupFunction } from 'node:net'
 import { dirname } from 'node:path'
-import { MAX_REDIRECTS } from '../onnx/constants.js'
-import { type DownloadFailureReason, ModelDownloadFailedError } from '../onnx/errors.js'
+import { MAX_REDIRECTS } from '../constants.js'
+import { type DownloadFailureReason, ModelDownloadFailedError } from '../errors.js'
 
 export interface DownloadOptions {
   readonly signal?: AbortSignal

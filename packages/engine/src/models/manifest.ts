@@ -1,6 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { MANIFEST_FILE, MODEL_NAME_RE } from '../onnx/constants.js'
+import { MANIFEST_FILE, MODEL_NAME_RE } from '../constants.js'
 
 /** One downloaded file: its checksum and size, recorded when it was written. */
 export interface ManifestFile {
@@ -16,8 +16,13 @@ export interface ModelManifest {
   readonly version: 1
   /** Registry name. */
   readonly name: string
-  /** Path of the ONNX graph relative to the directory, e.g. `onnx/model.onnx`. */
+  /** Path of the model file relative to the directory, e.g. `onnx/model.onnx`. */
   readonly model: string
+  /**
+   * The plug-in format of the model (`onnx`, `gguf`), so each plug-in registers only its own.
+   * Older manifests have none: the model file's extension decides.
+   */
+  readonly format?: string
   /** Every file written, by path relative to the directory (forward slashes). */
   readonly files: Readonly<Record<string, ManifestFile>>
   /** Where it came from, when pulled. */
@@ -49,7 +54,8 @@ export async function readManifest(dir: string): Promise<ModelManifest | undefin
     Object.values(files).every(
       (f) => typeof f?.sha256 === 'string' && SHA256_RE.test(f.sha256) && Number.isSafeInteger(f.sizeBytes),
     ) &&
-    files[m.model] !== undefined
+    files[m.model] !== undefined &&
+    (m.format === undefined || (typeof m.format === 'string' && m.format !== ''))
   if (!ok) throw new SyntaxError(`${join(dir, MANIFEST_FILE)} is not a valid model manifest`)
   return m as ModelManifest
 }

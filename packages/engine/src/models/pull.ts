@@ -4,12 +4,11 @@ import { join, resolve } from 'node:path'
 import {
   DEFAULT_DOWNLOAD_STALL_TIMEOUT_MS,
   DEFAULT_HF_ENDPOINT,
-  DEFAULT_PULL_FILES,
   DEFAULT_REVISION,
   MANIFEST_FILE,
   MODEL_NAME_RE,
-} from '../onnx/constants.js'
-import { InvalidModelEntryError, ModelDownloadFailedError } from '../onnx/errors.js'
+} from '../constants.js'
+import { InvalidModelEntryError, ModelDownloadFailedError } from '../errors.js'
 import { type Downloaded, downloadFile } from './download.js'
 import { type ManifestFile, type ModelManifest, writeManifest } from './manifest.js'
 import type { ModelEntry, ModelRegistry } from './registry.js'
@@ -29,19 +28,29 @@ export interface PullModelOptions {
   /** Branch, tag or commit. @default 'main' */
   readonly revision?: string
   /**
-   * Files to download, all required; the first `.onnx` one is the model. @default the first of
-   * `onnx/model.onnx`, `model.onnx` that exists, `tokenizer.json`, and the optional tokenizer and
-   * sentence-transformers configuration files
+   * The model file's path in the repository, or candidates tried in order: the first that exists
+   * is the model (Hugging Face exports put ONNX graphs at `onnx/model.onnx` or `model.onnx`).
    */
+  readonly model: string | readonly string[]
+  /** Further files to download, all required (a tokenizer, say). @default [] */
   readonly files?: readonly string[]
+  /** Further files downloaded when the repository has them (configuration files). @default [] */
+  readonly optionalFiles?: readonly string[]
+  /**
+   * The plug-in format of the model, recorded in the manifest so that only that plug-in registers
+   * the directory. @default the registry's format, if a registry is given
+   */
+  readonly format?: string
   /** A Hugging Face-compatible server. @default 'https://huggingface.co' */
   readonly endpoint?: string
   /** Directory of this model's files (created if needed). */
   readonly dir: string
   /** Registry name. @default the repository name, lower-cased (`all-minilm-l6-v2`) */
   readonly name?: string
-  /** Registers the pulled model here when done. */
-  readonly registry?: ModelRegistry
+  /** Registers the pulled model here when done (any registry: only `register` and `format` are used). */
+  readonly registry?: Pick<ModelRegistry, 'register'> & {
+    readonly format?: { readonly id: string } | undefined
+  }
   /** Access token for gated or private repositories, sent as `Authorization: Bearer`. */
   readonly token?: string
   /** Fail a download when no byte arrives for this long. @default 30000 */
@@ -61,8 +70,6 @@ export interface PulledModel {
 }
 
 const REPO_RE = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/
-const REQUIRED_DEFAULT = new Set(['tokenizer.json'])
-
 function checkRelative(file: string): void {
   const parts = file.split('/')
   if (
@@ -79,9 +86,11 @@ function checkRelative(file: string): void {
 
 /**
  * Downloads a model from a Hugging Face-compatible endpoint into `dir`, file by file and atomically,
- * records every file's sha256 in `p2p-ai-model.json` (written last: a directory with a manifest is
- * complete) and registers it. Fails with `ERR_MODEL_DOWNLOAD_FAILED` and a `reason` (`dns`,
- * `connection-refused`, `http-status`...) when the endpoint cannot be reached.
+ * each checked against the sha256 the server announces; records every file's sha256 in
+ * `p2p-ai-model.json` (written last: a directory with a manifest is complete) and registers it.
+ * Format-independent: a plug-in says which files make a model (`@p2p-ai/onnx`'s `pullOnnxModel`
+ * knows sentence-transformers exports). Fails with `ERR_MODEL_DOWNLOAD_FAILED` and a `reason`
+ * (`dns`, `connection-refused`, `http-status`...) when the endpoint cannot be reached.
  */
 export async function pullModel(options: PullModelOptions): Promise<PulledModel> {
   const { repo, signal } = options
@@ -103,11 +112,12 @@ export async function pullModel(options: PullModelOptions): Promise<PulledModel>
   if (endpoint.protocol !== 'https:' && endpoint.protocol !== 'http:') {
     throw new InvalidModelEntryError('endpoint must be an http or https URL')
   }
-  for (const f of options.files ?? []) checkRelative(f)
-  const explicitModel = options.files?.find((f) => f.endsWith('.onnx'))
-  if (options.files !== undefined && explicitModel === undefined) {
-    throw new InvalidModelEntryError('files must include an .onnx model')
-  }
+  const candidates = typeof options.model === 'string' ? [options.model] : [...(options.model ?? [])]
+  if (candidates.length === 0) throw new InvalidModelEntryError('model must name the model file')
+  const required = options.files ?? []
+  const optional = options.optionalFiles ?? []
+  for (const f of [...candidates, ...required, ...optional]) checkRelative(f)
+  const format = options.format ?? options.registry?.format?.id
   const dir = resolve(options.dir)
   const base = endpoint.href.replace(/\/+$/, '')
   const urlOf = (file: string) =>
@@ -132,31 +142,30 @@ export async function pullModel(options: PullModelOptions): Promise<PulledModel>
   // The old manifest goes first: until the new one is written the directory reads as incomplete.
   await rm(join(dir, MANIFEST_FILE), { force: true })
   const files: Record<string, ManifestFile> = {}
-  let modelFile = explicitModel
-  if (options.files !== undefined) {
-    for (const file of options.files) files[file] = await fetchFile(file)
-  } else {
-    for (const candidate of ['onnx/model.onnx', 'model.onnx']) {
-      try {
-        files[candidate] = await fetchFile(candidate)
-        modelFile = candidate
-        break
-      } catch (err) {
-        if (!isMissing(err) || candidate === 'model.onnx') throw err
-      }
+  let modelFile: string | undefined
+  for (const [i, candidate] of candidates.entries()) {
+    try {
+      files[candidate] = await fetchFile(candidate)
+      modelFile = candidate
+      break
+    } catch (err) {
+      if (!isMissing(err) || i === candidates.length - 1) throw err
     }
-    for (const file of DEFAULT_PULL_FILES) {
-      try {
-        files[file] = await fetchFile(file)
-      } catch (err) {
-        if (!isMissing(err) || REQUIRED_DEFAULT.has(file)) throw err
-      }
+  }
+  for (const file of required) files[file] ??= await fetchFile(file)
+  for (const file of optional) {
+    if (files[file] !== undefined) continue
+    try {
+      files[file] = await fetchFile(file)
+    } catch (err) {
+      if (!isMissing(err)) throw err
     }
   }
   const manifest: ModelManifest = {
     version: 1,
     name,
     model: modelFile!,
+    ...(format === undefined ? {} : { format }),
     files,
     source: { endpoint: base, repo, revision },
     createdAt: new Date().toISOString(),

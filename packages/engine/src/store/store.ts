@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, renameSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import {
@@ -174,6 +174,7 @@ class SqliteResultStore implements ResultStore {
       }
       this.path = join(init.directory, STORE_FILE_NAME)
     }
+    if (this.path !== ':memory:') ownerOnly(this.path)
     let recoveredFrom: string | undefined
     let db: Database.Database
     try {
@@ -181,6 +182,7 @@ class SqliteResultStore implements ResultStore {
     } catch (err) {
       if (!(err instanceof StoreCorruptError) || init.onCorrupt !== 'move-aside') throw err
       recoveredFrom = moveAside(this.path, this.#now())
+      ownerOnly(this.path)
       db = open(this.path, init.synchronous ?? 'NORMAL')
     }
     this.recoveredFrom = recoveredFrom
@@ -352,6 +354,28 @@ function open(path: string, synchronous: 'NORMAL' | 'FULL'): Database.Database {
   } catch (err) {
     db?.close()
     throw mapError(err, path)
+  }
+}
+
+/**
+ * Stored results hold users' data: the database file is created readable by its owner only
+ * (SQLite gives its -wal and -shm files the database's mode), and files an older version left
+ * readable by others are tightened. The directory is created 0700.
+ */
+function ownerOnly(path: string): void {
+  try {
+    closeSync(openSync(path, 'a', 0o600))
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+      const mode = statSync(file, { throwIfNoEntry: false })?.mode
+      if (mode !== undefined && (mode & 0o077) !== 0) chmodSync(file, mode & 0o700)
+    }
+  } catch (err) {
+    throw new StoreError(
+      `cannot create the result store ${path} readable by its owner only: ${String(err)}`,
+      {
+        cause: err,
+      },
+    )
   }
 }
 

@@ -1,20 +1,34 @@
+import { existsSync } from 'node:fs'
+import { dirname, join, relative, sep } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
-// This file is `<package>/src/worker/module-url.ts` in the sources and
-// `<package>/dist/worker/module-url.js` once built; two levels up is the package root either way.
-const packageRoot = new URL('../../', import.meta.url).href
+/** Package root of a source file (the nearest directory with a `package.json`), by directory. */
+const roots = new Map<string, string | undefined>()
+
+function packageRoot(dir: string): string | undefined {
+  if (roots.has(dir)) return roots.get(dir)
+  const parent = dirname(dir)
+  const root = existsSync(join(dir, 'package.json')) ? dir : parent === dir ? undefined : packageRoot(parent)
+  roots.set(dir, root)
+  return root
+}
 
 /**
  * The URL a worker thread can import for `url`. Worker threads run plain Node.js, which cannot load
- * TypeScript; when this package itself runs from its sources (vitest, tsx), a module of this
- * package's `src/` maps to its compiled twin in `dist/`, so the package must be built first.
- * Anything else is returned unchanged.
+ * TypeScript; when a package runs from its sources (its own tests under vitest or tsx), a module
+ * under its `src/` maps to the compiled twin in its `dist/` — this package's and a plug-in's alike
+ * — provided that twin exists, so the package must be built first. Anything else is returned
+ * unchanged.
  */
 export function runnableModuleUrl(url: string): string {
-  if (!url.startsWith(packageRoot) || !url.endsWith('.ts')) return url
-  const relative = url.slice(packageRoot.length)
-  if (!relative.startsWith('src/')) return url
-  return `${packageRoot}dist/${relative.slice('src/'.length, -'.ts'.length)}.js`
+  if (!url.startsWith('file:') || !url.endsWith('.ts')) return url
+  const file = fileURLToPath(url)
+  const root = packageRoot(dirname(file))
+  if (root === undefined) return url
+  const inside = relative(root, file)
+  if (!inside.startsWith(`src${sep}`)) return url
+  const twin = join(root, 'dist', `${inside.slice(`src${sep}`.length, -'.ts'.length)}.js`)
+  return existsSync(twin) ? pathToFileURL(twin).href : url
 }
 
 /** Turns a module given as a path or URL into a specifier `import()` accepts in any thread. */

@@ -3,6 +3,7 @@ import type { BackendRunOptions, BackendTask, ModelInfo, WorkerHosting } from '.
 import { toError } from '../engine/task-error.js'
 import { EngineStoppedError, WorkerCrashedError } from '../errors.js'
 import { runnableModuleUrl, toModuleSpecifier, workerEntryUrl } from './module-url.js'
+import { NATIVE_GUARD_KEY, NativeGuard, trackNativeGuard } from './native.js'
 import type { FromWorker, SerializedError, ToWorker, WorkerBoot } from './protocol.js'
 import { serializeError } from './protocol.js'
 
@@ -12,7 +13,10 @@ export interface WorkerPoolInit {
   readonly hosting: WorkerHosting
   /** Most workers, and so most tasks at once. */
   readonly size: number
-  /** How long a cancelled task's worker may take to stop before it is terminated. */
+  /**
+   * How long a cancelled task's worker may take to stop before it is terminated (once it is
+   * outside native calls).
+   */
   readonly graceMs: number
   readonly progressIntervalMs: number
 }
@@ -27,6 +31,8 @@ interface Job {
 /** One worker thread hosting one backend instance, running one task at a time. */
 class PoolWorker {
   readonly worker: Worker
+  /** Keeps the thread from being terminated inside a native call (see `nativeCall`). */
+  readonly guard = new NativeGuard()
   /** Settles once the backend is built and loaded in the worker. */
   readonly ready: Promise<void>
   job: Job | undefined
@@ -35,6 +41,8 @@ class PoolWorker {
   doomed = false
   doomReason: unknown
   #unloaded: (() => void) | undefined
+  /** Settles when the thread has exited. */
+  readonly #gone: Promise<void>
 
   constructor(
     boot: WorkerBoot,
@@ -44,9 +52,12 @@ class PoolWorker {
     readonly onLoaded: (error: SerializedError | undefined) => void,
   ) {
     this.worker = new Worker(workerEntryUrl(), {
-      workerData: boot,
+      workerData: { ...boot, [NATIVE_GUARD_KEY]: this.guard.buffer },
       ...(hosting.resourceLimits === undefined ? {} : { resourceLimits: { ...hosting.resourceLimits } }),
     })
+    // threadId turns -1 once the thread has stopped.
+    const untrack = trackNativeGuard(this.guard, () => this.worker.threadId !== -1)
+    this.#gone = new Promise((resolve) => this.worker.once('exit', () => resolve()))
     let lastError: Error | undefined
     this.ready = new Promise<void>((resolve, reject) => {
       this.worker.on('message', (message: FromWorker) => {
@@ -81,10 +92,11 @@ class PoolWorker {
       })
       this.worker.on('messageerror', (err) => {
         lastError = err
-        void this.worker.terminate()
+        void this.#terminate()
       })
       this.worker.on('exit', (code) => {
         this.exited = true
+        untrack()
         reject(lastError ?? new WorkerCrashedError(`the worker exited with code ${code} while loading`))
         this.onExit(this, code, lastError)
       })
@@ -102,7 +114,14 @@ class PoolWorker {
     if (this.doomed) return
     this.doomed = true
     this.doomReason = reason
-    void this.worker.terminate()
+    void this.#terminate()
+  }
+
+  /** Terminates the thread as soon as it is outside native calls, never inside one. */
+  async #terminate(): Promise<void> {
+    // A thread that exits by itself meanwhile (it may have died inside a call) is gone either way.
+    await Promise.race([this.guard.close(), this.#gone])
+    await this.worker.terminate()
   }
 
   /** Asks the backend to unload, then ends the thread; terminates it if it does not answer in time. */
@@ -115,7 +134,7 @@ class PoolWorker {
     let timer: NodeJS.Timeout | undefined
     await Promise.race([answered, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))])
     clearTimeout(timer)
-    await this.worker.terminate()
+    await this.#terminate()
   }
 }
 
@@ -190,8 +209,7 @@ export class WorkerPool {
       if (w.job !== undefined && !w.exited) {
         w.post({ kind: 'cancel', id: task.id, reason: serializeError(signal.reason) })
       }
-      const graceMs = Math.max(this.#init.graceMs, this.#init.hosting.minCancelGraceMs ?? 0)
-      graceTimer ??= setTimeout(() => w.doom(signal.reason), graceMs)
+      graceTimer ??= setTimeout(() => w.doom(signal.reason), this.#init.graceMs)
     }
     signal.addEventListener('abort', onAbort, { once: true })
     try {

@@ -16,16 +16,15 @@ import { dirname, join } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { type Backend, taskEngine } from '@p2p-ai/engine'
 import {
-  type Backend,
   type EmbedOutput,
   MINILM_SHAPE,
   type OcrOutput,
   onnxBackend,
   type SyntheticBertOptions,
-  taskEngine,
   writeSyntheticBertModel,
-} from '@p2p-ai/engine'
+} from '@p2p-ai/onnx'
 import { type BenchCase, defineSuite, type Measurements, measure } from '../runner.js'
 
 const SENTENCES = [
@@ -156,7 +155,7 @@ async function memoryRound(
   session: { mapWeights: boolean; prepackWeights: boolean },
 ): Promise<Measurements> {
   const script = `
-    const { onnxBackend } = await import(${JSON.stringify(import.meta.resolve('@p2p-ai/engine'))})
+    const { onnxBackend } = await import(${JSON.stringify(import.meta.resolve('@p2p-ai/onnx'))})
     const models = ['tiny', 'minilm'].map((name) => ({ name, path: ${JSON.stringify(state.root)} + '/' + name }))
     const backend = onnxBackend({ worker: false, builtinModels: false, models, cache: { session: ${JSON.stringify(session)} } })
     const signal = new AbortController().signal

@@ -1,0 +1,81 @@
+// The onnx backend inside the real engine, hosted in its worker pool. Worker threads run the
+// compiled `dist/` of this package, so this test needs `pnpm build` first.
+import { join } from 'node:path'
+import { type TaskEngine, taskEngine } from '@p2p-ai/engine'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { onnxBackend } from '../src/backend/backend.js'
+import type { EmbedOutput } from '../src/embed/embed.js'
+import type { OcrOutput } from '../src/ocr/ocr.js'
+import { renderLine } from './fixtures/images.js'
+import { removeDir, tempDir, writeBert } from './fixtures/models.js'
+
+describe('onnx backend in the engine', () => {
+  let root: string
+  let engine: TaskEngine
+
+  beforeAll(async () => {
+    root = await tempDir()
+    await writeBert(root, 'mini', { layers: 1 })
+    engine = taskEngine({
+      builtins: false,
+      backends: [
+        onnxBackend({
+          models: [{ name: 'mini', path: join(root, 'mini') }],
+          defaultEmbedModel: 'mini',
+          cache: { session: { intraOpNumThreads: 1 } },
+        }),
+      ],
+    })
+  })
+  afterAll(async () => {
+    await engine?.stop({ timeoutMs: 0 })
+    await removeDir(root)
+  })
+
+  it('runs embed, ocr and tokenize in a worker thread and announces its models', async () => {
+    await engine.backends.load('onnx')
+    expect(engine.backends.list()).toMatchObject([{ name: 'onnx', placement: 'worker', threads: 1 }])
+    const embedded = await engine.run<EmbedOutput>({
+      type: 'embed',
+      input: { texts: ['hello world', 'dog'] },
+    })
+    expect(embedded).toMatchObject({ model: 'mini', dimensions: 16 })
+    expect(embedded.embeddings).toHaveLength(2)
+    const read = await engine.run<OcrOutput>({
+      type: 'ocr',
+      input: { image: (await renderLine('Peer 7 sent 3 tasks')).toString('base64') },
+    })
+    expect(read.text).toBe('Peer 7 sent 3 tasks')
+    expect(await engine.run({ type: 'tokenize', input: { text: 'Two words.' } })).toMatchObject({ words: 2 })
+    const models = engine.capabilities().models
+    expect(models.map((m) => m.name)).toEqual(
+      expect.arrayContaining(['mini', 'ppocr-v4-rec', 'ppocr-v4-det']),
+    )
+    expect(models.find((m) => m.name === 'mini')).toMatchObject({
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    })
+    const types = new Set(engine.capabilities().taskTypes.map((t) => `${t.backend}:${t.name}`))
+    expect([...types].sort()).toEqual(['onnx:embed', 'onnx:ocr', 'onnx:onnx', 'onnx:tokenize'])
+  })
+
+  it('carries coded errors across the thread boundary and keeps serving', async () => {
+    const failed = async (type: string, input: unknown) => (await engine.submit({ type, input })).result()
+    expect((await failed('embed', { text: 'x', model: 'nope' })).error?.code).toBe('ERR_MODEL_NOT_FOUND')
+    expect((await failed('ocr', { image: 'AAAA' })).error?.code).toBe('ERR_INVALID_IMAGE')
+    expect((await failed('tokenize', { text: 'x', tokenizer: 'nope' })).error?.code).toBe(
+      'ERR_TOKENIZER_NOT_FOUND',
+    )
+    const tensor = { dtype: 'float32', dims: [1], data: [1] }
+    expect((await failed('onnx', { model: 'mini', inputs: { input_ids: tensor } })).error).toMatchObject({
+      code: 'ERR_INVALID_TENSOR',
+      message: expect.stringContaining('input "input_ids": expected dtype int64, got float32'),
+    })
+    await expect(engine.submit({ type: 'embed', input: { texts: [] } })).rejects.toMatchObject({
+      code: 'ERR_INVALID_INPUT',
+    })
+    expect(engine.health().checks.workerCrashes).toBe(0)
+    expect(
+      (await engine.run<EmbedOutput>({ type: 'embed', input: { text: 'still here' } })).embeddings,
+    ).toHaveLength(1)
+  })
+})
