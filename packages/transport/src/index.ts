@@ -96,3 +96,4 @@ export {
   type TransportUpnpOptions,
 } from './transport.js'
 export { ensureWebSocket } from './websocket-global.js'
+export { coalesceWrites, lazyWindowUpdates } from './write-coalescing.js'

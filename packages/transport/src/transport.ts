@@ -44,6 +44,7 @@ import { type ReachabilityService, reachability } from './reachability.js'
 import { resolveRelay, type TransportRelayOptions } from './relay.js'
 import { type StreamLimits, streamLimits } from './stream-limits.js'
 import { ensureWebSocket } from './websocket-global.js'
+import { coalesceWrites, lazyWindowUpdates } from './write-coalescing.js'
 
 /**
  * What the transport needs of an identity: its Ed25519 private key in libp2p's protobuf encoding.
@@ -144,6 +145,13 @@ export interface TransportInit {
    * @default true
    */
   connectionMonitor?: boolean
+  /**
+   * Fewer, larger writes (see write-coalescing.ts): what one turn of the event loop writes on a TCP
+   * connection leaves in one system call, and yamux streams send window updates once half of the
+   * window is used rather than after every frame. The bytes are the same either way.
+   * @default true
+   */
+  coalesceWrites?: boolean
   /** Kademlia DHT for discovery beyond the LAN (protocol `/p2p-ai/kad/1.0.0`). @default false */
   dht?: boolean | TransportDhtOptions
   /**
@@ -221,6 +229,9 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   }
   if (init.connectionMonitor !== undefined && typeof init.connectionMonitor !== 'boolean') {
     throw new InvalidTransportOptionError('connectionMonitor', 'expected a boolean')
+  }
+  if (init.coalesceWrites !== undefined && typeof init.coalesceWrites !== 'boolean') {
+    throw new InvalidTransportOptionError('coalesceWrites', 'expected a boolean')
   }
   if (init.redial !== undefined && (typeof init.redial !== 'object' || init.redial === null)) {
     throw new InvalidTransportOptionError('redial', 'expected an options object')
@@ -360,6 +371,12 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
     await node.services.dht?.setMode('server')
   }
   applyDefaultStreamLimits(node, limits)
+  if (init.coalesceWrites !== false) {
+    await lazyWindowUpdates()
+    node.addEventListener('connection:open', (evt) => {
+      coalesceWrites(evt.detail)
+    })
+  }
   const { mdns, pool } = node.services
   // libp2p only reports a peer the first time it enters the peer store; the pool also wants
   // every later sighting, to re-dial a peer that came back after its connection dropped.
