@@ -44,6 +44,12 @@ export const API_PREFIX = '/v1'
 export const MAX_REQUEST_BYTES = 16 * 1024 * 1024
 /** Longest a `wait` request may be held open before it answers with the task as it is. */
 export const MAX_WAIT_MS = 60_000
+/**
+ * How long the control API's close waits for requests still in progress (a slow `/v1/models`,
+ * a client that stopped reading) before it closes their connections: a client never holds the
+ * node's shutdown hostage.
+ */
+export const CLOSE_GRACE_MS = 2_000
 
 /** How long `node start --detach` waits for the daemon to become ready. */
 export const DETACH_READY_TIMEOUT_MS = 60_000

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
+import { CLOSE_GRACE_MS } from '../src/constants.js'
 import { ControlClient } from '../src/control/client.js'
 import {
   CONTROL_ROUTES,
@@ -20,6 +21,7 @@ function fakeTarget() {
   const waiters = new Map<string, () => void>()
   let n = 0
   let shutdowns = 0
+  let hang = false
   const target: ControlTarget = {
     status: () => ({ peerId: '12D3KooWfake', state: 'ACTIVE' }) as unknown as StatusJson,
     peers: () => [],
@@ -73,7 +75,7 @@ function fakeTarget() {
       waiters.get(id)?.()
       return { cancelled, task: tasks.get(id)! }
     },
-    models: async () => [],
+    models: () => (hang ? new Promise<never>(() => {}) : Promise.resolve([])),
     shutdown: () => {
       shutdowns++
     },
@@ -85,6 +87,10 @@ function fakeTarget() {
       waiters.get(id)?.()
     },
     shutdowns: () => shutdowns,
+    /** `models()` never answers from now on. */
+    hangModels() {
+      hang = true
+    },
   }
 }
 
@@ -194,6 +200,78 @@ describe('control API server', () => {
       task: { status: 'CANCELLED' },
     })
     await expect(client.cancel('t1')).resolves.toMatchObject({ cancelled: false })
+  })
+
+  it('ends an open long-poll at once with ERR_NODE_STOPPING when the node starts stopping', async () => {
+    const { client } = await setup()
+    const task = await client.submit({ type: 'echo', input: {} })
+    const waiting = client.wait(task.id).catch((e: unknown) => e)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const t0 = Date.now()
+    server!.drain()
+    const err = (await waiting) as ControlApiError
+    expect(Date.now() - t0).toBeLessThan(1000)
+    expect(err).toBeInstanceOf(ControlApiError)
+    expect([err.status, err.code]).toEqual([503, 'ERR_NODE_STOPPING'])
+    expect(err.message).toContain(`stopped waiting for task ${task.id}, which is RUNNING`)
+    // Reads still answer while the node stops; new work is refused.
+    await expect(client.status()).resolves.toMatchObject({ state: 'ACTIVE' })
+    await expect(client.submit({ type: 'echo', input: {} })).rejects.toMatchObject({
+      status: 503,
+      code: 'ERR_NODE_STOPPING',
+    })
+  })
+
+  it('closes without waiting for kept-alive clients or requests that never end', async () => {
+    const { url, fake } = await setup()
+    fake.hangModels()
+    const { Agent, request } = await import('node:http')
+    const agent = new Agent({ keepAlive: true })
+    const get = (path: string) =>
+      new Promise<number>((resolve) => {
+        const req = request(
+          `${url}${path}`,
+          { agent, headers: { authorization: `Bearer ${TOKEN}` } },
+          (res) => {
+            res.resume()
+            res.on('end', () => resolve(res.statusCode ?? 0))
+          },
+        )
+        req.on('error', () => resolve(-1))
+        req.end()
+      })
+    // One idle kept-alive connection, and one request the target never answers.
+    expect(await get('/v1/status')).toBe(200)
+    const hanging = get('/v1/models')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const t0 = Date.now()
+    await server!.close()
+    server = undefined
+    expect(Date.now() - t0).toBeLessThan(CLOSE_GRACE_MS + 1000)
+    expect(await hanging).toBe(-1)
+    agent.destroy()
+  })
+
+  it('matches the Authorization scheme and the Content-Type case-insensitively', async () => {
+    const { url } = await setup()
+    for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
+      const res = await raw(`${url}/v1/status`, { headers: { authorization: `${scheme} ${TOKEN}` } })
+      expect(res.status, scheme).toBe(200)
+    }
+    for (const type of ['Application/JSON', 'application/json; charset=UTF-8', 'APPLICATION/JSON']) {
+      const res = await raw(`${url}/v1/tasks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': type },
+        body: JSON.stringify({ type: 'echo', input: {} }),
+      })
+      expect(res.status, type).toBe(202)
+    }
+    const notJson = await raw(`${url}/v1/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/jsonx' },
+      body: '{}',
+    })
+    expect(notJson.status).toBe(415)
   })
 
   it('answers a shutdown request before shutting down', async () => {

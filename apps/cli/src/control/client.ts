@@ -234,6 +234,8 @@ function hintFor(code: string): string | undefined {
       return `list known tasks with \`${BIN_NAME} task list\``
     case 'ERR_UNSUPPORTED_TASK_TYPE':
       return `see what the node runs with \`${BIN_NAME} node status\``
+    case 'ERR_NODE_STOPPING':
+      return `a running task gets until the shutdown deadline to finish; after the next \`${BIN_NAME} node start\`, \`${BIN_NAME} task status <id>\` shows how it ended`
     case 'ERR_ROUTING_UNAVAILABLE':
       return 'run the task on this node (omit --target and --redundancy)'
     default:
@@ -247,22 +249,22 @@ function hintFor(code: string): string | undefined {
  */
 export async function connectToNode(dataDir: string): Promise<ControlClient> {
   const info: ControlInfo | undefined = await readControlInfo(dataDir)
+  const lockPid = await readPid(dataDir)
+  if (lockPid !== undefined && lockPid !== info?.pid && isNodeProcess(lockPid)) {
+    throw new ControlConnectionError(
+      `the node (pid ${lockPid}) is starting or stopping: its control API is not up`,
+      'try again in a moment',
+    )
+  }
   if (info === undefined) {
-    const pid = await readPid(dataDir)
-    if (pid !== undefined && isNodeProcess(pid)) {
-      throw new ControlConnectionError(
-        `the node (pid ${pid}) is starting and its control API is not up yet`,
-        'try again in a moment',
-      )
-    }
-    if (pid !== undefined) {
-      await removeStaleFiles(dataDir)
-      throw new NodeNotRunningError(dataDir, ` (removed a stale pid file: pid ${pid} is not running)`)
+    if (lockPid !== undefined) {
+      await removeStaleFiles(dataDir, lockPid)
+      throw new NodeNotRunningError(dataDir, ` (removed a stale pid file: pid ${lockPid} is not running)`)
     }
     throw new NodeNotRunningError(dataDir)
   }
   if (!isNodeProcess(info.pid)) {
-    await removeStaleFiles(dataDir)
+    await removeStaleFiles(dataDir, lockPid)
     throw new NodeNotRunningError(dataDir, ` (removed stale files of pid ${info.pid}, which is not running)`)
   }
   let token: string

@@ -119,14 +119,17 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
 
   async function waitOne(id: string, timeoutMs: number, signal: AbortSignal): Promise<TaskJson | undefined> {
     const current = get(id)
-    if (current === undefined || isFinal(current)) return current
+    if (current === undefined || isFinal(current) || signal.aborted) return current
     const handle = exchange?.tasks.handle(id)
+    // One signal ends every listener and the timer, however the wait ends: a listener added to an
+    // already-aborted signal never fires, and a timer left behind keeps the process alive.
     const done = new AbortController()
-    const both = AbortSignal.any([signal, done.signal])
+    const ended = AbortSignal.any([signal, done.signal])
+    let timer: NodeJS.Timeout | undefined
     try {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeoutMs)
-        both.addEventListener('abort', () => resolve(), { once: true })
+        timer = setTimeout(resolve, timeoutMs)
+        ended.addEventListener('abort', () => resolve(), { once: true })
         if (handle !== undefined) {
           handle.result().then(
             () => resolve(),
@@ -138,12 +141,12 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
             (evt: CustomEvent<TaskRecord>) => {
               if (evt.detail.id === id || evt.detail.id === `${self}:${id}`) resolve()
             },
-            { signal: both },
+            { signal: ended },
           )
         }
-        both.addEventListener('abort', () => clearTimeout(timer), { once: true })
       })
     } finally {
+      clearTimeout(timer)
       done.abort()
     }
     return get(id)

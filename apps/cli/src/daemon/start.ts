@@ -5,7 +5,7 @@ import { locate } from '../commands/common.js'
 import { BIN_NAME, ENV, EXIT, MODELS_DIR } from '../constants.js'
 import type { StatusJson } from '../control/types.js'
 import { eprintln, type Io, println } from '../io.js'
-import { claimPidFile, newToken, releaseRuntimeFiles, writeControlFiles } from '../runtime.js'
+import { lockDataDir, newToken, removeControlFiles, writeControlFiles } from '../runtime.js'
 import { shortId } from '../term/format.js'
 import { CLI_VERSION } from '../version.js'
 import { applyFlags, CLI_ENV_VARS, startError } from './config.js'
@@ -62,88 +62,98 @@ async function runNode(
     cwd: io.cwd,
   })
   const config = applyFlags(loaded, parsed.options, daemon)
-  const { stale } = await claimPidFile(dataDir)
-  if (stale !== undefined)
-    eprintln(io, io.err.dim(`note: removed a stale pid file of pid ${stale}, which is not running`))
-  let released = false
-  const release = async (): Promise<void> => {
-    if (released) return
-    released = true
-    await releaseRuntimeFiles(dataDir)
-  }
+  // Held until this process exits: while it lives, no second node opens the same store.
+  const lock = await lockDataDir(dataDir)
+  if (lock.stale !== undefined)
+    eprintln(io, io.err.dim(`note: removed a stale pid file of pid ${lock.stale}, which is not running`))
+  let node: Awaited<ReturnType<typeof createNode>>
   try {
     const added = await readAddedModels(dataDir)
-    const node = await createNode({
+    node = await createNode({
       ...config,
       backends: [mockBackend(), onnxBackend({ modelsDir: join(dataDir, MODELS_DIR), models: added })],
       signal: io.signal,
     })
-    // Load the ONNX backend now, in the background: it hashes the models (so the node announces
-    // them and `models list` is true) and the first embed or OCR task does not pay for it.
-    const modelsReady = node.engine.backends.load('onnx').then(
-      () => true,
-      (err: unknown) => {
-        node.logger.warn(
-          { err },
-          'the ONNX backend did not load: embed, tokenize, ocr and onnx tasks will fail',
-        )
-        return false
-      },
-    )
-    const { nodeTarget } = await import('./node-target.js')
-    const { startControlServer } = await import('../control/server.js')
-    const stopRequested = new AbortController()
-    const target = nodeTarget({
-      node,
-      dataDir,
-      cliVersion: CLI_VERSION,
-      modelsReady,
-      // Redundant runs arrived in the exchange with its agreement vote (ERR_NO_AGREEMENT).
-      redundancy: 'NoAgreementError' in nodeModule,
-      shutdown: () => stopRequested.abort(),
-    })
-    const token = newToken()
-    const controlPort = num(parsed.options, 'control-port') ?? 0
-    const server = await startControlServer({
-      target,
-      token,
-      port: controlPort,
-      onError: (err) => node.logger.error({ err, component: 'control' }, 'control API request failed'),
-    }).catch(async (err: unknown) => {
-      await node.stop()
-      throw err
-    })
+  } catch (err) {
+    lock.release()
+    throw err
+  }
+  // Load the ONNX backend now, in the background: it hashes the models (so the node announces
+  // them and `models list` is true) and the first embed or OCR task does not pay for it.
+  const modelsReady = node.engine.backends.load('onnx').then(
+    () => true,
+    (err: unknown) => {
+      node.logger.warn(
+        { err },
+        'the ONNX backend did not load: embed, tokenize, ocr and onnx tasks will fail',
+      )
+      return false
+    },
+  )
+  const { nodeTarget } = await import('./node-target.js')
+  const { startControlServer } = await import('../control/server.js')
+  const stopRequested = new AbortController()
+  const target = nodeTarget({
+    node,
+    dataDir,
+    cliVersion: CLI_VERSION,
+    modelsReady,
+    // Redundant runs arrived in the exchange with its agreement vote (ERR_NO_AGREEMENT).
+    redundancy: 'NoAgreementError' in nodeModule,
+    shutdown: () => stopRequested.abort(),
+  })
+  const token = newToken()
+  const controlPort = num(parsed.options, 'control-port') ?? 0
+  const server = await startControlServer({
+    target,
+    token,
+    port: controlPort,
+    onError: (err) => node.logger.error({ err, component: 'control' }, 'control API request failed'),
+  }).catch(async (err: unknown) => {
+    await node.stop()
+    lock.release()
+    throw err
+  })
+  try {
     await writeControlFiles(
       dataDir,
       { pid: process.pid, url: server.url, startedAt: Date.now(), version: CLI_VERSION, peerId: node.peerId },
       token,
     )
-    const status = await target.status()
-    if (daemon) {
-      // The parent returns once it has this; the channel closes so nothing ties the node to it.
-      process.send?.({ type: 'ready', status, url: server.url } satisfies DaemonMessage, undefined, {}, () =>
-        process.disconnect?.(),
-      )
-    } else {
-      printBanner(io, status, server.url)
-    }
-    await new Promise<void>((resolve) => {
-      const done = (): void => resolve()
-      io.signal.addEventListener('abort', done, { once: true })
-      stopRequested.signal.addEventListener('abort', done, { once: true })
-    })
-    if (!daemon) eprintln(io, io.err.dim('stopping… (Ctrl-C again to stop at once)'))
+  } catch (err) {
     await server.close()
-    target.dispose()
-    const report = await node.stop()
-    await release()
-    const summary = `stopped in ${report.durationMs} ms: ${report.tasksFinished} tasks finished, ${report.tasksCancelled} cancelled, ${report.peersNotified.length} peers told goodbye`
-    node.logger.info({ report }, 'node stopped')
-    if (!daemon) eprintln(io, `${io.err.green('✔')} ${summary}`)
-    return report.errors.length === 0 ? EXIT.OK : EXIT.FAILURE
-  } finally {
-    await release()
+    await node.stop()
+    await removeControlFiles(dataDir)
+    lock.release()
+    throw err
   }
+  const status = await target.status()
+  if (daemon) {
+    // The parent returns once it has this; the channel closes so nothing ties the node to it.
+    process.send?.({ type: 'ready', status, url: server.url } satisfies DaemonMessage, undefined, {}, () =>
+      process.disconnect?.(),
+    )
+  } else {
+    printBanner(io, status, server.url)
+  }
+  await new Promise<void>((resolve) => {
+    const done = (): void => resolve()
+    io.signal.addEventListener('abort', done, { once: true })
+    stopRequested.signal.addEventListener('abort', done, { once: true })
+  })
+  if (!daemon) eprintln(io, io.err.dim('stopping… (Ctrl-C again to stop at once)'))
+  // Clients waiting on tasks are answered at once (ERR_NODE_STOPPING); `node status` still
+  // answers while running tasks finish.
+  server.drain()
+  const report = await node.stop()
+  await server.close()
+  target.dispose()
+  // The store is closed: the control files go now, the lock when the process exits.
+  await removeControlFiles(dataDir)
+  const summary = `stopped in ${report.durationMs} ms: ${report.tasksFinished} tasks finished, ${report.tasksCancelled} cancelled, ${report.peersNotified.length} peers told goodbye`
+  node.logger.info({ report }, 'node stopped')
+  if (!daemon) eprintln(io, `${io.err.green('✔')} ${summary}`)
+  return report.errors.length === 0 ? EXIT.OK : EXIT.FAILURE
 }
 
 function printBanner(io: Io, s: StatusJson, url: string): void {

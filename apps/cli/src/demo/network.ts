@@ -160,7 +160,7 @@ export async function stopNetwork(
   return Promise.all(
     state.nodes.map(async (node) => {
       if (!isNodeProcess(node.pid)) {
-        await removeStaleFiles(node.dataDir)
+        await removeStaleFiles(node.dataDir, node.pid)
         return { node, stopped: 'not running' as const }
       }
       let how: 'graceful' | 'signal' = 'graceful'
@@ -176,7 +176,7 @@ export async function stopNetwork(
         process.kill(node.pid, 'SIGKILL')
         how = 'signal'
       }
-      await removeStaleFiles(node.dataDir)
+      await removeStaleFiles(node.dataDir, node.pid)
       return { node, stopped: how }
     }),
   )
