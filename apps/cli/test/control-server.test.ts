@@ -6,11 +6,11 @@ import {
   CONTROL_ROUTES,
   type ControlServer,
   SERVER_ERROR_CODES,
-  STATUS_BY_CODE,
   startControlServer,
 } from '../src/control/server.js'
 import type { ControlTarget } from '../src/control/target.js'
 import type { StatusJson, TaskJson } from '../src/control/types.js'
+import { STATUS_BY_CODE } from '../src/error-policy.js'
 import { ControlApiError } from '../src/errors.js'
 
 const TOKEN = 'a'.repeat(64)

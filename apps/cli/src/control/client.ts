@@ -182,7 +182,7 @@ export class ControlClient {
             const error = (json as { error?: { code?: unknown; message?: unknown } }).error
             const code = typeof error?.code === 'string' ? error.code : `HTTP_${status}`
             const message = typeof error?.message === 'string' ? error.message : `HTTP ${status}`
-            reject(new ControlApiError(status, code, message, hintFor(code)))
+            reject(new ControlApiError(status, code, message))
           })
         },
       )
@@ -224,23 +224,6 @@ export class ControlClient {
 
 function isFinal(status: TaskStatus): boolean {
   return status !== 'PENDING' && status !== 'QUEUED' && status !== 'RUNNING'
-}
-
-function hintFor(code: string): string | undefined {
-  switch (code) {
-    case 'ERR_UNAUTHORIZED':
-      return 'the token in the data directory does not match the running node; restart the node'
-    case 'ERR_TASK_NOT_FOUND':
-      return `list known tasks with \`${BIN_NAME} task list\``
-    case 'ERR_UNSUPPORTED_TASK_TYPE':
-      return `see what the node runs with \`${BIN_NAME} node status\``
-    case 'ERR_NODE_STOPPING':
-      return `a running task gets until the shutdown deadline to finish; after the next \`${BIN_NAME} node start\`, \`${BIN_NAME} task status <id>\` shows how it ended`
-    case 'ERR_ROUTING_UNAVAILABLE':
-      return 'run the task on this node (omit --target and --redundancy)'
-    default:
-      return undefined
-  }
 }
 
 /**

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { API_PREFIX, CLOSE_GRACE_MS, CONTROL_HOST, MAX_REQUEST_BYTES, MAX_WAIT_MS } from '../constants.js'
+import { STATUS_BY_CODE } from '../error-policy.js'
 import type { ControlTarget, TaskQuery } from './target.js'
 import type { SubmitRequest, TaskStatus } from './types.js'
 
@@ -82,23 +83,6 @@ export const SERVER_ERROR_CODES: readonly string[] = [
   'ERR_ABORTED',
   'ERR_NODE_STOPPING',
 ]
-
-/** HTTP status for the error codes of the node and engine. */
-export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
-  ERR_TASK_NOT_FOUND: 404,
-  ERR_UNKNOWN_PEER: 404,
-  ERR_UNSUPPORTED_TASK_TYPE: 422,
-  ERR_INVALID_INPUT: 422,
-  ERR_INVALID_REQUEST: 400,
-  ERR_INVALID_TASK: 400,
-  ERR_TASK_ID_CONFLICT: 409,
-  ERR_QUEUE_FULL: 503,
-  ERR_ENGINE_STOPPED: 503,
-  ERR_NODE_NOT_ACTIVE: 503,
-  ERR_NO_CAPABLE_PEER: 503,
-  ERR_ROUTING_UNAVAILABLE: 501,
-  ERR_INVALID_MULTIADDR: 400,
-}
 
 /**
  * Starts the control API on 127.0.0.1 (never another address). Every request needs

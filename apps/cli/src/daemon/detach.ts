@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { bool } from '../args/parse.js'
 import type { Parsed } from '../args/spec.js'
 import { BIN_NAME, DETACH_READY_TIMEOUT_MS, ENV, EXIT, LOG_FILE } from '../constants.js'
-import { NodeAlreadyRunningError, NodeStartError } from '../errors.js'
+import { NodeAlreadyRunningError, NodeStartError, RelayedError } from '../errors.js'
 import { type Io, printJson, println } from '../io.js'
 import { isNodeProcess, readPid } from '../runtime.js'
 import { shortId } from '../term/format.js'
@@ -81,13 +81,7 @@ export async function detach(parsed: Parsed, io: Io, dataDir: string): Promise<n
     if (child.connected) child.disconnect()
     child.unref()
   }
-  if (message.type === 'error') {
-    const e = message.error
-    throw Object.assign(new NodeStartError(e.message, e.hint ?? `see its log: ${logFile}`), {
-      exitCode: e.exitCode,
-      code: e.code,
-    })
-  }
+  if (message.type === 'error') throw new RelayedError(message.error)
   const s = message.status
   if (bool(parsed.options, 'json')) {
     printJson(io, {

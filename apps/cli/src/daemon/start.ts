@@ -4,11 +4,13 @@ import type { Parsed } from '../args/spec.js'
 import { locate } from '../commands/common.js'
 import { BIN_NAME, ENV, EXIT, MODELS_DIR } from '../constants.js'
 import type { StatusJson } from '../control/types.js'
+import { explain } from '../error-policy.js'
+import { type CliErrorLike, NodeStartError, RelayedError } from '../errors.js'
 import { eprintln, type Io, println } from '../io.js'
 import { lockDataDir, newToken, removeControlFiles, writeControlFiles } from '../runtime.js'
 import { shortId } from '../term/format.js'
 import { CLI_VERSION } from '../version.js'
-import { applyFlags, CLI_ENV_VARS, startError } from './config.js'
+import { applyFlags, CLI_ENV_VARS } from './config.js'
 import { detach } from './detach.js'
 import { readAddedModels } from './models-file.js'
 
@@ -17,7 +19,7 @@ export type DaemonMessage =
   | { readonly type: 'ready'; readonly status: StatusJson; readonly url: string }
   | {
       readonly type: 'error'
-      readonly error: { code: string; message: string; hint?: string | undefined; exitCode: number }
+      readonly error: CliErrorLike
     }
 
 /** `node start`: in the foreground, or with `--detach` as a background process. */
@@ -28,17 +30,16 @@ export async function startCommand(parsed: Parsed, io: Io): Promise<number> {
   try {
     return await runNode(parsed, io, choice.dataDir, choice.configFile, daemon)
   } catch (err) {
-    const e = startError(err, choice.dataDir) as Error & { code?: string; hint?: string; exitCode?: number }
-    if (daemon) {
-      const error = {
-        code: e.code ?? 'ERR_NODE_START',
-        message: e.message,
-        hint: e.hint,
-        exitCode: e.exitCode ?? EXIT.FAILURE,
-      }
-      process.send?.({ type: 'error', error } satisfies DaemonMessage)
+    const { code, exitCode, hint } = explain(err, { dataDir: choice.dataDir })
+    const error = {
+      code: code ?? NodeStartError.code,
+      message: (err as Error | undefined)?.message ?? String(err),
+      hint,
+      exitCode,
     }
-    throw e
+    if (daemon) process.send?.({ type: 'error', error } satisfies DaemonMessage)
+    // The same code, exit code and hint in the foreground, where the data directory is known.
+    throw code === undefined ? err : new RelayedError(error)
   }
 }
 
