@@ -236,6 +236,25 @@ describe('a node started with --detach', () => {
     expect(cancelled.stderr).toContain(`task ${slowId} was cancelled`)
     const again = await run(['task', 'cancel', slowId, '--data-dir', dataDir], { home })
     expect(again.stdout).toContain('had already finished (CANCELLED)')
+    // A target that is not a PeerId is a bad value: exit 2, as for any other.
+    const badTarget = await run(
+      [
+        'task',
+        'submit',
+        '--type',
+        'mock',
+        '--input',
+        'x',
+        '--target',
+        'not-a-peer-id',
+        '--data-dir',
+        dataDir,
+      ],
+      { home },
+    )
+    expect(badTarget.code).toBe(2)
+    expect(badTarget.stderr).toContain('"not-a-peer-id"')
+    expect(badTarget.stderr).toContain('hint: --target takes a PeerId')
     const missing = await run(['task', 'result', 'no-such-task', '--data-dir', dataDir], { home })
     expect(missing.code).toBe(1)
     expect(missing.stderr).toContain('no task with id "no-such-task"')

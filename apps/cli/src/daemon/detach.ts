@@ -10,6 +10,7 @@ import { type Io, printJson, println } from '../io.js'
 import { isNodeProcess, readPid } from '../runtime.js'
 import { shortId } from '../term/format.js'
 import { spinner } from '../term/spinner.js'
+import { snapshotDir } from './leftovers.js'
 import type { DaemonMessage } from './start.js'
 
 /** Where the binary is, to start it again as the background node. */
@@ -25,6 +26,7 @@ const PARENT_ONLY = new Set(['--detach', '-d', '--json'])
 export async function detach(parsed: Parsed, io: Io, dataDir: string): Promise<number> {
   const running = await readPid(dataDir)
   if (running !== undefined && isNodeProcess(running)) throw new NodeAlreadyRunningError(dataDir, running)
+  const before = await snapshotDir(dataDir)
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const logFile = join(dataDir, LOG_FILE)
   const log = openSync(logFile, 'a', 0o600)
@@ -81,7 +83,12 @@ export async function detach(parsed: Parsed, io: Io, dataDir: string): Promise<n
     if (child.connected) child.disconnect()
     child.unref()
   }
-  if (message.type === 'error') throw new RelayedError(message.error)
+  if (message.type === 'error') {
+    // The node said why it did not start (shown here), so its log is not needed: leave the data
+    // directory as it was. A node that died without a word keeps its log, for the hint to point at.
+    await before.restore()
+    throw new RelayedError(message.error)
+  }
   const s = message.status
   if (bool(parsed.options, 'json')) {
     printJson(io, {

@@ -12,6 +12,7 @@ import { shortId } from '../term/format.js'
 import { CLI_VERSION } from '../version.js'
 import { applyFlags, CLI_ENV_VARS } from './config.js'
 import { detach } from './detach.js'
+import { snapshotDir } from './leftovers.js'
 import { readAddedModels } from './models-file.js'
 
 /** Messages a detached node sends its parent over IPC. */
@@ -55,7 +56,7 @@ async function runNode(
     import('@p2p-ai/node'),
     import('@p2p-ai/engine'),
   ])
-  const { loadConfig, createNode } = nodeModule
+  const { loadConfig, createNode, resolveNodeConfig } = nodeModule
   const loaded = await loadConfig({
     ...(configFile === undefined ? {} : { file: configFile }),
     env: { ...io.env, [ENV.DATA_DIR]: dataDir },
@@ -63,6 +64,9 @@ async function runNode(
     cwd: io.cwd,
   })
   const config = applyFlags(loaded, parsed.options, daemon)
+  // The flags are checked with the rest before anything is written.
+  resolveNodeConfig(config)
+  const before = await snapshotDir(dataDir)
   // Held until this process exits: while it lives, no second node opens the same store.
   const lock = await lockDataDir(dataDir)
   if (lock.stale !== undefined)
@@ -76,7 +80,10 @@ async function runNode(
       signal: io.signal,
     })
   } catch (err) {
+    // Some settings (an mDNS interface that does not exist) can only fail here: leave the data
+    // directory as it was, with no new identity or store in it.
     lock.release()
+    await before.restore()
     throw err
   }
   // Load the ONNX backend now, in the background: it hashes the models (so the node announces
@@ -113,6 +120,7 @@ async function runNode(
   }).catch(async (err: unknown) => {
     await node.stop()
     lock.release()
+    await before.restore()
     throw err
   })
   try {
