@@ -1,4 +1,5 @@
 /** Defaults and fixed names of the CLI. */
+import type { TaskStatus } from './control/types.js'
 
 /** The command's name, as typed. */
 export const BIN_NAME = 'p2p-ai-agents'
@@ -78,3 +79,18 @@ export const ENV = Object.freeze({
   /** Config file (also read by the node). */
   CONFIG: 'P2P_AI_CONFIG',
 })
+
+/** Every task status, in the order a task goes through them: the node's `NetworkTaskStatus`. */
+export const TASK_STATUSES = [
+  'PENDING',
+  'QUEUED',
+  'RUNNING',
+  'COMPLETED',
+  'FAILED',
+  'TIMEOUT',
+  'CANCELLED',
+] as const satisfies readonly TaskStatus[]
+
+// Fails to compile if the node gains a status this list lacks.
+const _everyStatus: readonly (typeof TASK_STATUSES)[number][] = [] as TaskStatus[]
+void _everyStatus

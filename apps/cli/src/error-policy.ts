@@ -124,11 +124,6 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     hint: (c) =>
       `the node is shutting down; a running task gets until the shutdown deadline to finish. After the next ${$('node start')}, ${taskStatus(c)} shows how it ended`,
   },
-  ERR_ROUTING_UNAVAILABLE: {
-    exit: FAILURE,
-    status: 501,
-    hint: 'run the task on this node (omit --target and --redundancy)',
-  },
   ERR_INVALID_MULTIADDR: {
     exit: USAGE,
     status: 400,

@@ -94,6 +94,11 @@ describe('usage errors exit 2 and say what to do', () => {
       ['task', 'list', '--status', 'DONE'],
       /--status must be one of PENDING, QUEUED, RUNNING, COMPLETED/,
     ],
+    [
+      "a priority out of the network's range",
+      ['task', 'submit', '--type', 'mock', '--input', 'a', '--priority', '10'],
+      /--priority must be an integer between 0 and 9, got "10"/,
+    ],
     ['a missing argument', ['task', 'status'], /missing <id>/],
     ['an extra argument', ['node', 'status', 'now'], /takes no arguments, got "now"/],
     ['a missing --type', ['task', 'submit', '--input', 'hi'], /--type is required/],

@@ -1,3 +1,4 @@
+import { DEFAULT_SHUTDOWN_DEADLINE_MS, LOG_LEVELS } from '@p2p-ai/node/control'
 import { list, num, str } from '../args/parse.js'
 import type { CommandSpec } from '../args/spec.js'
 import { BIN_NAME } from '../constants.js'
@@ -59,7 +60,7 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
         name: 'log-level',
         kind: 'string',
         value: 'level',
-        choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
+        choices: LOG_LEVELS,
         description: 'log level',
       },
       {
@@ -107,8 +108,10 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
   {
     name: 'node stop',
     summary: 'stop the running node gracefully',
-    description:
-      'Running tasks get until the shutdown deadline (8 s by default) to finish; peers are told goodbye.',
+    description: [
+      `Running tasks get until the shutdown deadline (${DEFAULT_SHUTDOWN_DEADLINE_MS / 1000} s by default) to finish; peers are told goodbye.`,
+      'A client waiting on a task (`task result --wait`) is told at once that the node is stopping.',
+    ].join('\n'),
     options: [
       ...NODE_LOCATION,
       {

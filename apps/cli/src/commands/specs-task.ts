@@ -1,11 +1,17 @@
+import {
+  DEFAULT_PRIORITY,
+  ENGINE_DEFAULT_TASK_TIMEOUT_MS,
+  MAX_PRIORITY,
+  MAX_TIMEOUT_MS,
+  MIN_PRIORITY,
+  MIN_TIMEOUT_MS,
+} from '@p2p-ai/node/control'
 import { str } from '../args/parse.js'
 import type { CommandSpec } from '../args/spec.js'
-import { BIN_NAME, DEFAULT_LIST_LIMIT } from '../constants.js'
+import { BIN_NAME, DEFAULT_LIST_LIMIT, TASK_STATUSES } from '../constants.js'
 import { UsageError } from '../errors.js'
 import { taskCmd } from './loaders.js'
 import { JSON_OUT, NODE_LOCATION } from './options.js'
-
-const TASK_STATUSES = ['PENDING', 'QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED']
 
 /** The `task` commands (see table.ts). */
 export const TASK_COMMANDS: readonly CommandSpec[] = [
@@ -58,10 +64,19 @@ export const TASK_COMMANDS: readonly CommandSpec[] = [
         name: 'timeout',
         kind: 'number',
         value: 'seconds',
-        min: 0.001,
-        description: "the task's execution time limit (default: the node's, 30 s)",
+        min: MIN_TIMEOUT_MS / 1000,
+        max: MAX_TIMEOUT_MS / 1000,
+        description: `the task's execution time limit (default: the node's, ${ENGINE_DEFAULT_TASK_TIMEOUT_MS / 1000} s)`,
       },
-      { name: 'priority', kind: 'integer', value: 'n', description: 'higher runs first (default 0)' },
+      {
+        name: 'priority',
+        kind: 'integer',
+        value: 'n',
+        min: MIN_PRIORITY,
+        max: MAX_PRIORITY,
+        default: DEFAULT_PRIORITY,
+        description: `higher runs first, ${MIN_PRIORITY} to ${MAX_PRIORITY}`,
+      },
       {
         name: 'wait',
         short: 'w',

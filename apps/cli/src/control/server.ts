@@ -1,7 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { API_PREFIX, CLOSE_GRACE_MS, CONTROL_HOST, MAX_REQUEST_BYTES, MAX_WAIT_MS } from '../constants.js'
+import { MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY, MIN_TIMEOUT_MS } from '@p2p-ai/node/control'
+import {
+  API_PREFIX,
+  CLOSE_GRACE_MS,
+  CONTROL_HOST,
+  MAX_REQUEST_BYTES,
+  MAX_WAIT_MS,
+  TASK_STATUSES,
+} from '../constants.js'
 import { STATUS_BY_CODE } from '../error-policy.js'
 import type { ControlTarget, TaskQuery } from './target.js'
 import type { SubmitRequest, TaskStatus } from './types.js'
@@ -44,16 +52,6 @@ export class HttpError extends Error {
     this.code = code
   }
 }
-
-const TASK_STATUSES: readonly string[] = [
-  'PENDING',
-  'QUEUED',
-  'RUNNING',
-  'COMPLETED',
-  'FAILED',
-  'TIMEOUT',
-  'CANCELLED',
-]
 
 /** Every endpoint, as docs/control-api.md titles it (a test holds the two together). */
 export const CONTROL_ROUTES: readonly string[] = [
@@ -338,8 +336,9 @@ function submitRequest(body: Record<string, unknown>): SubmitRequest {
     return v
   }
   const r = int('redundancy', redundancy, 1, 16)
-  const tm = int('timeoutMs', timeoutMs, 1, 24 * 60 * 60 * 1000)
-  const p = int('priority', priority, -1_000_000, 1_000_000)
+  // The bounds of the wire: a task outside them could not be sent to a peer.
+  const tm = int('timeoutMs', timeoutMs, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS)
+  const p = int('priority', priority, MIN_PRIORITY, MAX_PRIORITY)
   if (id !== undefined && typeof id !== 'string') throw badRequest('"id" must be a string')
   return {
     type,
@@ -368,7 +367,7 @@ function listTasks(
   const limit = intParam(params, 'limit', 1, 1000) ?? 20
   const offset = intParam(params, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0
   const status = params.get('status') ?? undefined
-  if (status !== undefined && !TASK_STATUSES.includes(status)) {
+  if (status !== undefined && !(TASK_STATUSES as readonly string[]).includes(status)) {
     throw badRequest(`"status" must be one of ${TASK_STATUSES.join(', ')}`)
   }
   const type = params.get('type') ?? undefined

@@ -106,8 +106,6 @@ async function runNode(
     dataDir,
     cliVersion: CLI_VERSION,
     modelsReady,
-    // Redundant runs arrived in the exchange with its agreement vote (ERR_NO_AGREEMENT).
-    redundancy: 'NoAgreementError' in nodeModule,
     shutdown: () => stopRequested.abort(),
   })
   const token = newToken()
