@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
 // The node's own rules, from its light entry point: client commands never load the node itself.
 import { defaultConfigFile, defaultDataDir, resolvePath } from '@p2p-ai/node/control'
 import { ENV } from './constants.js'
@@ -50,23 +50,33 @@ function findConfigFile(flag: string | undefined, env: Env, cwd: string): string
   const named = flag ?? env[ENV.CONFIG]
   if (named !== undefined && named !== '') {
     const file = expandPath(named, cwd, env)
-    if (!isFile(file)) {
-      throw new ConfigError(
-        `config file ${file} does not exist`,
-        flag === undefined ? `fix or unset ${ENV.CONFIG}` : 'check the path given to --config',
-      )
+    const kind = kindOf(file)
+    if (kind !== 'file') {
+      const fix = flag === undefined ? `fix or unset ${ENV.CONFIG}` : 'check the path given to --config'
+      throw kind === 'directory'
+        ? new ConfigError(
+            `config file ${file} is a directory`,
+            `give the YAML file itself, such as ${join(file, 'config.yaml')}`,
+          )
+        : new ConfigError(
+            kind === 'missing'
+              ? `config file ${file} does not exist`
+              : `config file ${file} is not a regular file`,
+            fix,
+          )
     }
     return file
   }
   const fallback = defaultConfigFile(env)
-  return isFile(fallback) ? fallback : undefined
+  return kindOf(fallback) === 'file' ? fallback : undefined
 }
 
-function isFile(path: string): boolean {
+function kindOf(path: string): 'file' | 'directory' | 'other' | 'missing' {
   try {
-    return statSync(path).isFile()
+    const stat = statSync(path)
+    return stat.isFile() ? 'file' : stat.isDirectory() ? 'directory' : 'other'
   } catch {
-    return false
+    return 'missing'
   }
 }
 

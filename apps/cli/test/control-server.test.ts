@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CLOSE_GRACE_MS } from '../src/constants.js'
+import { CLOSE_GRACE_MS, MAX_REQUEST_BYTES } from '../src/constants.js'
 import { ControlClient } from '../src/control/client.js'
 import {
   CONTROL_ROUTES,
@@ -272,6 +272,44 @@ describe('control API server', () => {
       body: '{}',
     })
     expect(notJson.status).toBe(415)
+  })
+
+  it('refuses a body over 16 MiB on its announced length, and closes the connection so the sender stops', async () => {
+    const { url } = await setup()
+    const { request } = await import('node:http')
+    const body = Buffer.alloc(MAX_REQUEST_BYTES + 8 * 1024 * 1024, 0x20)
+    const outcome = await new Promise<{ status: number; code: string; closedAfterMs: number }>(
+      (resolve, reject) => {
+        const req = request(`${url}/v1/tasks`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${TOKEN}`,
+            'content-type': 'application/json',
+            'content-length': body.length,
+          },
+        })
+        let answer: { status: number; code: string; at: number } | undefined
+        req.on('response', (res) => {
+          let text = ''
+          res.on('data', (c: Buffer) => {
+            text += c.toString()
+          })
+          res.on('end', () => {
+            answer = { status: res.statusCode ?? 0, code: JSON.parse(text).error.code, at: Date.now() }
+          })
+        })
+        // The server hangs up once it has answered: the rest of the body is never sent.
+        req.on('error', () => {})
+        req.on('close', () => {
+          if (answer === undefined) reject(new Error('closed without an answer'))
+          else resolve({ status: answer.status, code: answer.code, closedAfterMs: Date.now() - answer.at })
+        })
+        req.end(body)
+      },
+    )
+    expect(outcome).toMatchObject({ status: 413, code: 'ERR_PAYLOAD_TOO_LARGE' })
+    // Not left writing into a connection nobody reads until the keep-alive timeout (5 s) ends it.
+    expect(outcome.closedAfterMs).toBeLessThan(2000)
   })
 
   it('answers a shutdown request before shutting down', async () => {

@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http'
-import { API_PREFIX, BIN_NAME, MAX_WAIT_MS, REQUEST_TIMEOUT_MS } from '../constants.js'
+import { API_PREFIX, BIN_NAME, MAX_REQUEST_BYTES, MAX_WAIT_MS, REQUEST_TIMEOUT_MS } from '../constants.js'
 import { ControlApiError, ControlConnectionError, NodeNotRunningError } from '../errors.js'
 import {
   type ControlInfo,
@@ -9,6 +9,7 @@ import {
   readToken,
   removeStaleFiles,
 } from '../runtime.js'
+import { bytes } from '../term/format.js'
 import type {
   CancelJson,
   ModelJson,
@@ -142,6 +143,16 @@ export class ControlClient {
   request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
     const url = new URL(`${this.url}${API_PREFIX}${path}`)
+    if (payload !== undefined && payload.length > MAX_REQUEST_BYTES) {
+      // The node would refuse it: say so without sending it.
+      return Promise.reject(
+        new ControlApiError(
+          413,
+          'ERR_PAYLOAD_TOO_LARGE',
+          `the request is ${bytes(payload.length)}; the control API takes at most ${bytes(MAX_REQUEST_BYTES)}`,
+        ),
+      )
+    }
     return new Promise<T>((resolve, reject) => {
       const req = httpRequest(
         url,

@@ -101,6 +101,9 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
     handle(req, res).catch((err: unknown) => {
       const e = toHttpError(err)
       if (e.status === 500) init.onError?.(err)
+      // Refused before its body was read (too large, wrong type): close the connection after the
+      // answer, or the client goes on writing into a socket nobody reads until it times out.
+      if (!req.complete) closeAfter(res)
       send(res, e.status, { error: { code: e.code, message: e.message } })
     })
   })
@@ -276,6 +279,14 @@ function taskNotFound(id: string): HttpError {
   return new HttpError(404, 'ERR_TASK_NOT_FOUND', `no task with id "${id}" (unknown, or its result expired)`)
 }
 
+function payloadTooLarge(size?: number): HttpError {
+  return new HttpError(
+    413,
+    'ERR_PAYLOAD_TOO_LARGE',
+    `request bodies are limited to ${MAX_REQUEST_BYTES} bytes (16 MiB)${size === undefined ? '' : `; this one has ${size}`}`,
+  )
+}
+
 function badRequest(message: string): HttpError {
   return new HttpError(400, 'ERR_BAD_REQUEST', message)
 }
@@ -297,17 +308,14 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   if (type !== 'application/json') {
     throw new HttpError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', 'send the body as Content-Type: application/json')
   }
+  // Refused on its announced length before a byte is read; a body without one is counted.
+  const announced = Number(req.headers['content-length'] ?? 0)
+  if (announced > MAX_REQUEST_BYTES) throw payloadTooLarge(announced)
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req) {
     size += (chunk as Buffer).length
-    if (size > MAX_REQUEST_BYTES) {
-      throw new HttpError(
-        413,
-        'ERR_PAYLOAD_TOO_LARGE',
-        `request bodies are limited to ${MAX_REQUEST_BYTES} bytes`,
-      )
-    }
+    if (size > MAX_REQUEST_BYTES) throw payloadTooLarge()
     chunks.push(chunk as Buffer)
   }
   let value: unknown
