@@ -6,14 +6,14 @@ import {
   MIN_PRIORITY,
   MIN_TIMEOUT_MS,
 } from '@p2p-ai/node/control'
-import { str } from '../args/parse.js'
-import type { CommandSpec } from '../args/spec.js'
-import { BIN_NAME, DEFAULT_LIST_LIMIT, TASK_STATUSES } from '../constants.js'
-import { UsageError } from '../errors.js'
-import { taskCmd } from './loaders.js'
+import { str } from '../../args/parse.js'
+import type { CommandSpec } from '../../args/spec.js'
+import { BIN_NAME, DEFAULT_LIST_LIMIT, TASK_STATUSES } from '../../constants.js'
+import { UsageError } from '../../errors.js'
+import { taskCmd } from '../loaders.js'
 import { JSON_OUT, NODE_LOCATION } from './options.js'
 
-/** The `task` commands (see table.ts). */
+/** The `task` commands (see ../table.ts). */
 export const TASK_COMMANDS: readonly CommandSpec[] = [
   {
     name: 'task submit',

@@ -1,4 +1,4 @@
-import type { OptionSpec } from '../args/spec.js'
+import type { OptionSpec } from '../../args/spec.js'
 
 /** Options shared by many commands. */
 

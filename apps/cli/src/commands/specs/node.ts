@@ -1,12 +1,12 @@
 import { DEFAULT_SHUTDOWN_DEADLINE_MS, LOG_LEVELS } from '@p2p-ai/node/control'
-import { list, num, str } from '../args/parse.js'
-import type { CommandSpec } from '../args/spec.js'
-import { BIN_NAME } from '../constants.js'
-import { UsageError } from '../errors.js'
-import { nodeCmd } from './loaders.js'
+import { list, num, str } from '../../args/parse.js'
+import type { CommandSpec } from '../../args/spec.js'
+import { BIN_NAME } from '../../constants.js'
+import { UsageError } from '../../errors.js'
+import { nodeCmd } from '../loaders.js'
 import { CONFIG, DATA_DIR, JSON_OUT, NODE_LOCATION } from './options.js'
 
-/** The `node` commands (see table.ts). */
+/** The `node` commands (see ../table.ts). */
 export const NODE_COMMANDS: readonly CommandSpec[] = [
   {
     name: 'node start',
