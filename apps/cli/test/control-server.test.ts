@@ -9,7 +9,7 @@ import {
   startControlServer,
 } from '../src/control/server.js'
 import type { ControlTarget } from '../src/control/target.js'
-import type { StatusJson, TaskJson } from '../src/control/types.js'
+import type { NodeEventJson, StatusJson, TaskJson } from '../src/control/types.js'
 import { STATUS_BY_CODE } from '../src/error-policy.js'
 import { ControlApiError } from '../src/errors.js'
 
@@ -22,6 +22,7 @@ function fakeTarget() {
   let n = 0
   let shutdowns = 0
   let hang = false
+  const listeners = new Set<(event: NodeEventJson) => void>()
   const target: ControlTarget = {
     status: () => ({ peerId: '12D3KooWfake', state: 'ACTIVE' }) as unknown as StatusJson,
     peers: () => [],
@@ -76,6 +77,10 @@ function fakeTarget() {
       return { cancelled, task: tasks.get(id)! }
     },
     models: () => (hang ? new Promise<never>(() => {}) : Promise.resolve([])),
+    events: (listener, signal) => {
+      listeners.add(listener)
+      signal.addEventListener('abort', () => listeners.delete(listener), { once: true })
+    },
     shutdown: () => {
       shutdowns++
     },
@@ -87,6 +92,10 @@ function fakeTarget() {
       waiters.get(id)?.()
     },
     shutdowns: () => shutdowns,
+    emit(event: NodeEventJson) {
+      for (const l of listeners) l(event)
+    },
+    listening: () => listeners.size,
     /** `models()` never answers from now on. */
     hangModels() {
       hang = true
@@ -312,6 +321,37 @@ describe('control API server', () => {
     expect(outcome.closedAfterMs).toBeLessThan(2000)
   })
 
+  it("streams the node's events as JSON lines until the client stops listening or the node stops", async () => {
+    const { client, fake } = await setup()
+    const listening = new AbortController()
+    const seen: NodeEventJson[] = []
+    const done = (async () => {
+      for await (const event of client.events({ signal: listening.signal })) {
+        seen.push(event)
+        if (seen.length === 2) listening.abort()
+      }
+    })()
+    while (fake.listening() === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    fake.emit({ event: 'peer:connect', at: 1, peerId: '12D3KooWa' })
+    fake.emit({ event: 'task:started', at: 2, id: 't1', type: 'echo', status: 'RUNNING' })
+    await done
+    expect(seen.map((e) => e.event)).toEqual(['peer:connect', 'task:started'])
+    // The server lets go of a client that left.
+    while (fake.listening() > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+
+    const second: NodeEventJson[] = []
+    const ended = (async () => {
+      for await (const event of client.events()) second.push(event)
+    })()
+    while (fake.listening() === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    fake.emit({ event: 'peer:failed', at: 3, peerId: '12D3KooWa', reason: 'ping timeout' })
+    while (second.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    // A stream never holds the node's shutdown: it ends when the node starts stopping.
+    server!.drain()
+    await ended
+    expect(second).toEqual([{ event: 'peer:failed', at: 3, peerId: '12D3KooWa', reason: 'ping timeout' }])
+  })
+
   it('answers a shutdown request before shutting down', async () => {
     const { client, fake } = await setup()
     await client.shutdown()
@@ -333,6 +373,12 @@ describe('docs/control-api.md', () => {
         headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
         ...(method === 'POST' ? { body: '{}' } : {}),
       })
+      if (res.headers.get('content-type') === 'application/x-ndjson') {
+        // A stream (events): it answered; stop listening.
+        expect(res.status, route).toBe(200)
+        await res.body?.cancel()
+        continue
+      }
       const body = (await res.json()) as { error?: { code: string } }
       expect(body.error?.code, route).not.toBe('ERR_NOT_FOUND')
       expect(body.error?.code, route).not.toBe('ERR_METHOD_NOT_ALLOWED')

@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { API_PREFIX, BIN_NAME, MAX_REQUEST_BYTES, MAX_WAIT_MS, REQUEST_TIMEOUT_MS } from '../constants.js'
 import { ControlApiError, ControlConnectionError, NodeNotRunningError } from '../errors.js'
 import {
@@ -13,6 +13,7 @@ import { bytes } from '../term/format.js'
 import type {
   CancelJson,
   ModelJson,
+  NodeEventJson,
   PeerJson,
   StatusJson,
   SubmitRequest,
@@ -134,6 +135,42 @@ export class ControlClient {
     return (await this.request<{ models: ModelJson[] }>('GET', '/models', undefined, options)).models
   }
 
+  /**
+   * The node's events as they happen (peers connecting and failing, tasks starting and
+   * finishing), until `signal` aborts or the node stops (then the iteration ends).
+   */
+  async *events(options: { signal?: AbortSignal } = {}): AsyncGenerator<NodeEventJson> {
+    const url = new URL(`${this.url}${API_PREFIX}/events`)
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(url, {
+        headers: { authorization: `Bearer ${this.#token}`, accept: 'application/x-ndjson' },
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      })
+      req.on('response', resolve)
+      req.on('error', (err) => reject(this.#connectionError(err)))
+      req.end()
+    })
+    if (res.statusCode !== 200) {
+      res.resume()
+      throw new ControlApiError(
+        res.statusCode ?? 0,
+        `HTTP_${res.statusCode}`,
+        `GET /v1/events answered ${res.statusCode}`,
+      )
+    }
+    let rest = ''
+    try {
+      for await (const chunk of res) {
+        const lines = (rest + (chunk as Buffer).toString('utf8')).split('\n')
+        rest = lines.pop() ?? ''
+        for (const line of lines) if (line !== '') yield JSON.parse(line) as NodeEventJson
+      }
+    } catch (err) {
+      // The node went away, or the caller stopped listening: the stream just ends.
+      if (options.signal?.aborted !== true && !isConnectionEnd(err)) throw err
+    }
+  }
+
   /** Asks the node to shut down gracefully; it answers at once and exits shortly after. */
   async shutdown(options?: RequestOptions): Promise<void> {
     await this.request('POST', '/shutdown', {}, options)
@@ -231,6 +268,13 @@ export class ControlClient {
       { cause: err },
     )
   }
+}
+
+function isConnectionEnd(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code
+  return (
+    code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error).name === 'AbortError'
+  )
 }
 
 function isFinal(status: TaskStatus): boolean {

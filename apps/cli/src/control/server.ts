@@ -64,6 +64,7 @@ export const CONTROL_ROUTES: readonly string[] = [
   'GET /v1/tasks/:id/wait',
   'POST /v1/tasks/:id/cancel',
   'GET /v1/models',
+  'GET /v1/events',
   'POST /v1/shutdown',
 ]
 
@@ -172,6 +173,17 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       const task = t.task(id)
       if (task === undefined) throw taskNotFound(id)
       return send(res, 200, { task })
+    }
+    if (path === '/events') {
+      allow(method, 'GET')
+      // One JSON object per line, for as long as the client listens and the node runs.
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+      res.flushHeaders()
+      t.events((event) => res.write(`${JSON.stringify(event)}\n`), signal)
+      if (!signal.aborted)
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
+      res.end()
+      return
     }
     if (path === '/models') {
       allow(method, 'GET')

@@ -130,3 +130,21 @@ export interface ModelJson {
   /** Whether the node has it in memory now. */
   readonly loaded?: boolean
 }
+
+/**
+ * One line of `GET /v1/events`: something the node saw happen. `at` is the node's `Date.now()`.
+ * Task events are those of the node's engine: its own tasks that run here, and tasks peers sent it
+ * (`meta.requester` and `meta.taskId` name the peer and its id for the task).
+ */
+export type NodeEventJson =
+  | { readonly event: 'peer:connect'; readonly at: number; readonly peerId: string }
+  | { readonly event: 'peer:failed'; readonly at: number; readonly peerId: string; readonly reason: string }
+  | { readonly event: 'peer:remove'; readonly at: number; readonly peerId: string; readonly reason: string }
+  | {
+      readonly event: 'task:started' | 'task:finished'
+      readonly at: number
+      readonly id: string
+      readonly type: string
+      readonly status: TaskStatus
+      readonly meta?: Readonly<Record<string, string>>
+    }

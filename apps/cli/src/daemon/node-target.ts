@@ -220,6 +220,42 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         loaded: m.loaded,
       }))
     },
+    events(listener, signal) {
+      const at = (): number => Date.now()
+      node.addEventListener(
+        'peer:connect',
+        (e) => listener({ event: 'peer:connect', at: at(), peerId: e.detail.peerId }),
+        { signal },
+      )
+      node.addEventListener(
+        'peer:failed',
+        (e) =>
+          listener({ event: 'peer:failed', at: at(), peerId: e.detail.peer.peerId, reason: e.detail.reason }),
+        { signal },
+      )
+      node.addEventListener(
+        'peer:remove',
+        (e) => listener({ event: 'peer:remove', at: at(), peerId: e.detail.peerId, reason: e.detail.reason }),
+        { signal },
+      )
+      for (const name of ['task:started', 'task:finished'] as const) {
+        engine.addEventListener(
+          name,
+          (e: CustomEvent<TaskRecord>) => {
+            const t = engineRecordToJson(e.detail, self)
+            listener({
+              event: name,
+              at: at(),
+              id: t.id,
+              type: t.type,
+              status: t.status,
+              ...(t.meta === undefined ? {} : { meta: t.meta }),
+            })
+          },
+          { signal },
+        )
+      }
+    },
     shutdown: init.shutdown,
     dispose() {
       counter.dispose()

@@ -14,6 +14,7 @@ import { applyFlags, CLI_ENV_VARS } from './config.js'
 import { detach } from './detach.js'
 import { snapshotDir } from './leftovers.js'
 import { readAddedModels } from './models-file.js'
+import { DAEMON_ENV, type DaemonMode } from './spawn.js'
 
 /** Messages a detached node sends its parent over IPC. */
 export type DaemonMessage =
@@ -27,9 +28,11 @@ export type DaemonMessage =
 export async function startCommand(parsed: Parsed, io: Io): Promise<number> {
   const choice = await locate(parsed, io)
   if (bool(parsed.options, 'detach')) return detach(parsed, io, choice.dataDir)
-  const daemon = io.env[ENV.DAEMON] === '1' && typeof process.send === 'function'
+  // Started by `--detach` or by the demo: reports over IPC instead of printing a banner.
+  const mode = daemonMode(io.env[ENV.DAEMON])
+  const daemon = mode !== undefined
   try {
-    return await runNode(parsed, io, choice.dataDir, choice.configFile, daemon)
+    return await runNode(parsed, io, choice.dataDir, choice.configFile, mode)
   } catch (err) {
     const { code, exitCode, hint } = explain(err, { dataDir: choice.dataDir })
     const error = {
@@ -44,13 +47,20 @@ export async function startCommand(parsed: Parsed, io: Io): Promise<number> {
   }
 }
 
+/** How this process was started: by `--detach` or the demo (with an IPC channel), or by a person. */
+function daemonMode(value: string | undefined): DaemonMode | undefined {
+  if (typeof process.send !== 'function') return undefined
+  return (Object.keys(DAEMON_ENV) as DaemonMode[]).find((m) => DAEMON_ENV[m] === value)
+}
+
 async function runNode(
   parsed: Parsed,
   io: Io,
   dataDir: string,
   configFile: string | undefined,
-  daemon: boolean,
+  mode: DaemonMode | undefined,
 ): Promise<number> {
+  const daemon = mode !== undefined
   // The network stack loads here and only here: client commands never pay for it.
   const [nodeModule, { mockBackend, onnxBackend }] = await Promise.all([
     import('@p2p-ai/node'),
@@ -135,11 +145,15 @@ async function runNode(
     throw err
   }
   const status = await target.status()
-  if (daemon) {
+  if (mode === 'detached') {
     // The parent returns once it has this; the channel closes so nothing ties the node to it.
     process.send?.({ type: 'ready', status, url: server.url } satisfies DaemonMessage, undefined, {}, () =>
       process.disconnect?.(),
     )
+  } else if (mode === 'attached') {
+    // The demo's node: it goes when the demo does, however the demo ends.
+    process.send?.({ type: 'ready', status, url: server.url } satisfies DaemonMessage)
+    process.once('disconnect', () => stopRequested.abort())
   } else {
     printBanner(io, status, server.url)
   }
