@@ -63,10 +63,6 @@ export const REQUEST_TIMEOUT_MS = 10_000
 export const DEFAULT_LIST_LIMIT = 20
 /** `node monitor` refresh period in seconds. */
 export const DEFAULT_MONITOR_INTERVAL_S = 2
-/** `demo start` node count. */
-export const DEFAULT_DEMO_NODES = 3
-/** `demo tasks` count. */
-export const DEFAULT_DEMO_TASKS = 10
 
 /** Environment variables of the CLI itself (not node settings). */
 export const ENV = Object.freeze({

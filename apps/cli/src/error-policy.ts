@@ -75,6 +75,10 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
   ERR_CONTROL_CONNECTION: { exit: FAILURE, hint: `check that the node runs with ${$('node status')}` },
   ERR_OFFLINE: { exit: FAILURE, hint: 'connect to the internet, or give a reachable hub with --endpoint' },
   ERR_FILE: { exit: FAILURE, hint: 'check the path and its permissions' },
+  ERR_DEMO_TIMEOUT: {
+    exit: FAILURE,
+    hint: 'the machine may be busy: run the demo again, with fewer --nodes or --tasks',
+  },
 
   // The control API's own answers.
   ERR_BAD_REQUEST: {

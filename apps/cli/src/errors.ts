@@ -183,3 +183,10 @@ export class RelayedError extends CliError {
     return this.#exitCode
   }
 }
+
+/** A step of the demo did not happen in the time it has (the mesh, the tasks). */
+export class DemoStepTimeoutError extends CliError {
+  static readonly code = 'ERR_DEMO_TIMEOUT'
+  readonly code = DemoStepTimeoutError.code
+  override readonly name = 'DemoStepTimeoutError'
+}

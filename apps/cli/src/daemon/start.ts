@@ -62,9 +62,10 @@ async function runNode(
 ): Promise<number> {
   const daemon = mode !== undefined
   // The network stack loads here and only here: client commands never pay for it.
-  const [nodeModule, { mockBackend, onnxBackend }] = await Promise.all([
+  const [nodeModule, { mockBackend }, { onnxBackend }] = await Promise.all([
     import('@p2p-ai/node'),
     import('@p2p-ai/engine'),
+    import('../onnx.js'),
   ])
   const { loadConfig, createNode, resolveNodeConfig } = nodeModule
   const loaded = await loadConfig({
@@ -171,6 +172,8 @@ async function runNode(
   target.dispose()
   // The store is closed: the control files go now, the lock when the process exits.
   await removeControlFiles(dataDir)
+  // An open channel to the parent would keep the process alive.
+  if (mode === 'attached' && process.connected) process.disconnect()
   const summary = `stopped in ${report.durationMs} ms: ${report.tasksFinished} tasks finished, ${report.tasksCancelled} cancelled, ${report.peersNotified.length} peers told goodbye`
   node.logger.info({ report }, 'node stopped')
   if (!daemon) eprintln(io, `${io.err.green('✔')} ${summary}`)

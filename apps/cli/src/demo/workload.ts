@@ -1,11 +1,11 @@
 /**
- * The tasks the demo sends: real inputs for each type, made here (texts, and images of text lines
- * rendered with a font shipped in an npm package, so nothing depends on the machine's fonts).
+ * The tasks the demo sends, in every mode (`demo run`, `demo tasks`, `demo interactive`): real
+ * inputs for each type, made here (texts, and images of text lines rendered with a font shipped
+ * in an npm package, so nothing depends on the machine's fonts).
  */
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { typeAt } from './args.js'
-import { type DemoType, EMBED_MODEL, MOCK_LATENCY_MS } from './constants.js'
+import { DEMO_MODEL, type DemoType, MOCK_LATENCY_MS } from './constants.js'
 
 /** One task of the run, with what a person reading the narration needs to recognise it. */
 export interface PlannedTask {
@@ -94,8 +94,56 @@ export async function renderLine(text: string): Promise<Buffer> {
 
 const short = (s: string, max = 32): string => (s.length <= max ? s : `${s.slice(0, max - 1)}…`)
 
+/** The type of the i-th task of a mix. */
+export function typeAt(types: readonly DemoType[], index: number): DemoType {
+  return types[index % types.length]!
+}
+
+/**
+ * The `k`-th task of a type (its texts cycle), numbered `number`; `text` replaces the demo's own
+ * (for `ocr`, the text drawn).
+ */
+export async function planTask(
+  type: DemoType,
+  k: number,
+  number: number,
+  text?: string,
+  image: (line: string) => Promise<Buffer> = renderLine,
+): Promise<PlannedTask> {
+  switch (type) {
+    case 'mock': {
+      const t = text ?? MOCK_TEXTS[k % MOCK_TEXTS.length]!
+      return { number, type, input: { text: t, latencyMs: MOCK_LATENCY_MS }, label: JSON.stringify(short(t)) }
+    }
+    case 'chunk': {
+      const t = text ?? PARAGRAPHS[k % PARAGRAPHS.length]!
+      return { number, type, input: { text: t, size: 80 }, label: `a text of ${t.length} characters` }
+    }
+    case 'embed': {
+      const t = text ?? SENTENCES[k % SENTENCES.length]!
+      return { number, type, input: { text: t, model: DEMO_MODEL }, label: JSON.stringify(short(t)) }
+    }
+    case 'tokenize': {
+      const t = text ?? SENTENCES[k % SENTENCES.length]!
+      return { number, type, input: { text: t, tokenizer: DEMO_MODEL }, label: JSON.stringify(short(t)) }
+    }
+    case 'ocr': {
+      const drawn = text ?? OCR_LINES[k % OCR_LINES.length]!
+      const png = await image(drawn)
+      return {
+        number,
+        type,
+        input: { image: png.toString('base64') },
+        label: `image: "${short(drawn, 24)}"`,
+        drawn,
+      }
+    }
+  }
+}
+
 /** The tasks of a run: `count` of them, cycling through `types`. */
 export async function planTasks(types: readonly DemoType[], count: number): Promise<PlannedTask[]> {
+  // Each line is drawn once, however many tasks read it.
   const images = new Map<string, Promise<Buffer>>()
   const image = (line: string): Promise<Buffer> => {
     let png = images.get(line)
@@ -107,36 +155,11 @@ export async function planTasks(types: readonly DemoType[], count: number): Prom
   }
   const perType = new Map<DemoType, number>()
   return Promise.all(
-    Array.from({ length: count }, async (_, index): Promise<PlannedTask> => {
+    Array.from({ length: count }, (_, index) => {
       const type = typeAt(types, index)
       const k = perType.get(type) ?? 0
       perType.set(type, k + 1)
-      const number = index + 1
-      switch (type) {
-        case 'mock': {
-          const text = MOCK_TEXTS[k % MOCK_TEXTS.length]!
-          return { number, type, input: { text, latencyMs: MOCK_LATENCY_MS }, label: JSON.stringify(text) }
-        }
-        case 'chunk': {
-          const text = PARAGRAPHS[k % PARAGRAPHS.length]!
-          return { number, type, input: { text, size: 80 }, label: `a text of ${text.length} characters` }
-        }
-        case 'embed': {
-          const text = SENTENCES[k % SENTENCES.length]!
-          return { number, type, input: { text, model: EMBED_MODEL }, label: JSON.stringify(short(text)) }
-        }
-        case 'ocr': {
-          const drawn = OCR_LINES[k % OCR_LINES.length]!
-          const png = await image(drawn)
-          return {
-            number,
-            type,
-            input: { image: png.toString('base64') },
-            label: `image: "${short(drawn, 24)}"`,
-            drawn,
-          }
-        }
-      }
+      return planTask(type, k, index + 1, undefined, image)
     }),
   )
 }

@@ -1,9 +1,26 @@
 /** Step 4: what the kill did, from the nodes' own records: who noticed, and where the work went. */
-import type { AgentProcess } from './agents.js'
-import { duration, listing, type Narrator } from './narrate.js'
+import { duration, listing } from '../../term/format.js'
+import type { AgentProcess } from './agent.js'
+import type { Narrator } from './narrate.js'
 import { REQUESTER } from './network.js'
 import type { FailoverReport } from './report.js'
-import { type TaskRun, why } from './tasks.js'
+import { type TaskRun, why } from './sending.js'
+
+/** The report of a run in which no agent was killed (failover off, or its task never started). */
+export function noFailover(enabled: boolean, trigger: number | null = null): FailoverReport {
+  return {
+    enabled,
+    observed: false,
+    victim: null,
+    trigger,
+    killedAtMs: null,
+    runningAtKill: [],
+    finishedThere: [],
+    exitSignal: null,
+    recovered: [],
+    noticedBy: [],
+  }
+}
 
 /**
  * The failover as it happened. `requesterNoticedAt` is when the requester's peer table marked the
@@ -16,18 +33,7 @@ export async function failoverReport(
 ): Promise<FailoverReport> {
   const kill = run.kill
   if (kill === undefined) {
-    return {
-      enabled: true,
-      observed: false,
-      victim: null,
-      trigger: run.trigger?.number ?? null,
-      killedAtMs: null,
-      runningAtKill: [],
-      finishedThere: [],
-      exitSignal: null,
-      recovered: [],
-      noticedBy: [],
-    }
+    return noFailover(true, run.trigger?.number ?? null)
   }
   const exit = await kill.victim.exited
   const victimName = kill.victim.name

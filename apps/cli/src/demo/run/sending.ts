@@ -4,15 +4,15 @@
  * mock task, in the middle of it.
  */
 import type { NetworkTaskRecord, P2PNode } from '@p2p-ai/node'
-import type { AgentEvent } from './agent-protocol.js'
-import type { AgentProcess } from './agents.js'
-import { AGENT_CONCURRENCY, TASK_TIMEOUT_MS, TASKS_TIMEOUT_MS } from './constants.js'
-import { StepTimeoutError } from './errors.js'
-import { duration, listing, type Narrator } from './narrate.js'
+import { DemoStepTimeoutError } from '../../errors.js'
+import { duration, listing } from '../../term/format.js'
+import { NODE_CONCURRENCY, TASK_TIMEOUT_MS, TASKS_TIMEOUT_MS } from '../constants.js'
+import type { Verifier } from '../verify.js'
+import { failoverTask, type PlannedTask } from '../workload.js'
+import type { AgentEvent, AgentProcess } from './agent.js'
+import type { Narrator } from './narrate.js'
 import type { PeerGraph } from './network.js'
 import type { AttemptReport, TaskReport } from './report.js'
-import type { Verifier } from './verify.js'
-import { failoverTask, type PlannedTask } from './workload.js'
 
 /** What the failover did at the moment of the kill. */
 export interface Kill {
@@ -72,7 +72,8 @@ export async function runTasks(init: TaskRunInit): Promise<TaskRun> {
   const offs = agents.map((agent) =>
     agent.onEvent((event: AgentEvent) => {
       if (event.event !== 'task:started' && event.event !== 'task:finished') return
-      const task = byId.get(event.taskId)
+      // A task the requester sent: the agent's engine knows it by the requester's id.
+      const task = byId.get(event.meta?.taskId ?? event.id)
       if (task === undefined) return
       if (event.event === 'task:finished') {
         running.get(agent)?.delete(task.number)
@@ -131,12 +132,12 @@ export async function runTasks(init: TaskRunInit): Promise<TaskRun> {
     }
   }
   // As many in flight as the agents have slots: the queue stays full without piling up.
-  const lanes = Math.min(plan.length, agents.length * AGENT_CONCURRENCY)
+  const lanes = Math.min(plan.length, agents.length * NODE_CONCURRENCY)
   try {
     await Promise.all(Array.from({ length: lanes }, worker))
   } catch (err) {
     if (signal.aborted) throw err
-    throw new StepTimeoutError(`the tasks did not finish within ${TASKS_TIMEOUT_MS / 1000} s`)
+    throw new DemoStepTimeoutError(`the tasks did not finish within ${TASKS_TIMEOUT_MS / 1000} s`)
   } finally {
     for (const off of offs) off()
   }

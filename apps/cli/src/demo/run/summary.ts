@@ -1,6 +1,7 @@
 /** The last step: the figures of the run, and the verdict. */
-import type { DemoOptions } from './args.js'
-import { duration, type Narrator } from './narrate.js'
+import { duration } from '../../term/format.js'
+import type { Narrator } from './narrate.js'
+import type { DemoOptions } from './options.js'
 import {
   type AgentReport,
   countBy,

@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { parseDemoArgs } from '../src/args.js'
-import { colourFor } from '../src/narrate.js'
-import { latencySummary, percentile } from '../src/report.js'
-import { failoverTask, planTasks } from '../src/workload.js'
+import { parseCommand } from '../src/args/parse.js'
+import { COMMANDS } from '../src/commands/table.js'
+import { runOptions } from '../src/demo/run/options.js'
+import { latencySummary, percentile } from '../src/demo/run/report.js'
+import { failoverTask, planTasks } from '../src/demo/workload.js'
+
+const RUN = COMMANDS.find((c) => c.name === 'demo run')!
+
+/** `demo run`'s options from a command line, as the CLI parses them. */
+function parseDemoArgs(argv: readonly string[]) {
+  return runOptions(parseCommand(RUN, argv).options)
+}
 
 describe('options', () => {
   it('defaults to 4 agents, 20 tasks of every type, with failover, narrated', () => {
@@ -19,16 +27,18 @@ describe('options', () => {
     expect(
       parseDemoArgs(['--nodes', '2', '--tasks=7', '--types', ' OCR, mock,ocr ', '--no-failover', '--json']),
     ).toEqual({ nodes: 2, tasks: 7, types: ['ocr', 'mock'], failover: false, json: true })
-    expect(parseDemoArgs(['-h'])).toBe('help')
-    expect(parseDemoArgs(['--', '--nodes', '3'])).toMatchObject({ nodes: 3 })
+    expect(parseDemoArgs(['-n', '3', '--types', 'tokenize,mock'])).toMatchObject({
+      nodes: 3,
+      types: ['tokenize', 'mock'],
+    })
   })
 
   it.each([
-    [['--nodes', '11'], '--nodes must be a whole number from 1 to 10, got "11"'],
-    [['--tasks', '2.5'], '--tasks must be a whole number from 1 to 200, got "2.5"'],
+    [['--nodes', '11'], '--nodes must be an integer between 1 and 10, got "11"'],
+    [['--tasks', '2.5'], '--tasks must be an integer between 1 and 200, got "2.5"'],
     [['--tasks'], '--tasks needs a value'],
-    [['--types', ','], '--types needs at least one of mock, chunk, embed, ocr'],
-    [['extra'], 'unexpected argument "extra": the demo takes options only'],
+    [['--types', ','], '--types needs at least one of mock, chunk, embed, ocr, tokenize'],
+    [['extra'], '"p2p-ai-agents demo run" takes no arguments, got "extra"'],
     [['--nodes', '1'], 'failover needs at least 2 agents'],
     [['--types', 'chunk,embed'], 'failover is shown on a mock task'],
     [['--types', 'chunk,mock', '--tasks', '1'], 'with --tasks 1 makes none'],
@@ -40,17 +50,6 @@ describe('options', () => {
 
   it('allows one agent or no mock task when there is no failover to show', () => {
     expect(parseDemoArgs(['--nodes', '1', '--types', 'chunk', '--no-failover'])).toMatchObject({ nodes: 1 })
-  })
-})
-
-describe('colour', () => {
-  it('only on a terminal, and never with NO_COLOR or TERM=dumb', () => {
-    expect(colourFor({ isTTY: true }, {})).toBe(true)
-    expect(colourFor({ isTTY: false }, {})).toBe(false)
-    expect(colourFor({}, {})).toBe(false)
-    expect(colourFor({ isTTY: true }, { NO_COLOR: '1' })).toBe(false)
-    expect(colourFor({ isTTY: true }, { NO_COLOR: '' })).toBe(true)
-    expect(colourFor({ isTTY: true }, { TERM: 'dumb' })).toBe(false)
   })
 })
 

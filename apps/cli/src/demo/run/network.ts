@@ -1,15 +1,14 @@
 /**
- * The demo's network: N agent processes and the requester (a node in the demo's own process),
- * all on 127.0.0.1, all finding each other by mDNS on the loopback interface under a service
- * tag of this run's own. Tracks who sees whom, from the nodes' own events.
+ * The network of `demo run`: N agents (demo nodes, each its own process) and the requester (a
+ * node in the demo's own process), all on 127.0.0.1, all finding each other by mDNS on the
+ * loopback interface under a service tag of this run's own. Tracks who sees whom, from the nodes'
+ * own events.
  */
 import { join } from 'node:path'
-import { writeSyntheticBertModel } from '@p2p-ai/engine'
 import { createNode, type P2PNode } from '@p2p-ai/node'
-import type { AgentEvent } from './agent-protocol.js'
-import { AgentProcess } from './agents.js'
-import { AGENT_CONCURRENCY, EMBED_MODEL, EMBED_SHAPE } from './constants.js'
-import { vocabularyWords } from './workload.js'
+import type { Io } from '../../io.js'
+import { DEMO_MODEL } from '../constants.js'
+import { type AgentEvent, AgentProcess } from './agent.js'
 
 export const REQUESTER = 'requester'
 
@@ -75,36 +74,8 @@ export class PeerGraph {
   }
 }
 
-export interface Network {
-  readonly dir: string
-  readonly serviceTag: string
-  readonly modelPath: string
-  readonly agents: readonly AgentProcess[]
-  readonly requester: P2PNode
-  readonly requesterReadyAt: number
-  readonly graph: PeerGraph
-}
-
-/** A service tag no other demo run (or test) on this machine shares. */
-export function serviceTagFor(pid: number): string {
-  return `_p2p-ai-demo-${pid}-${Math.random().toString(36).slice(2, 8)}._udp.local`
-}
-
-/** Writes the demo's embedding model: a small BERT-style encoder built here (no download). */
-export async function buildModel(dir: string): Promise<{ path: string; parameters: number; ms: number }> {
-  const t0 = Date.now()
-  const path = join(dir, 'models', EMBED_MODEL)
-  const built = await writeSyntheticBertModel(path, { ...EMBED_SHAPE, words: vocabularyWords() })
-  return { path, parameters: built.parameters, ms: Date.now() - t0 }
-}
-
-/** Spawns the agent processes (they start in parallel). */
-export function spawnAgents(
-  dir: string,
-  count: number,
-  serviceTag: string,
-  modelPath: string,
-): AgentProcess[] {
+/** Starts the agent processes (in parallel); each serves the demo's model, registered beforehand. */
+export function spawnAgents(io: Io, dir: string, count: number, serviceTag: string): AgentProcess[] {
   return Array.from(
     { length: count },
     (_, i) =>
@@ -112,9 +83,8 @@ export function spawnAgents(
         name: `agent-${i + 1}`,
         dataDir: join(dir, `agent-${i + 1}`),
         serviceTag,
-        embedModel: { name: EMBED_MODEL, path: modelPath },
-        concurrency: AGENT_CONCURRENCY,
-        tmpDir: join(dir, `agent-${i + 1}`, 'tmp'),
+        env: io.env,
+        cwd: io.cwd,
       }),
   )
 }
@@ -172,5 +142,6 @@ export function canRun(node: P2PNode, peerId: string, types: readonly string[]):
   const caps = peer?.connected === true ? peer.capabilities : undefined
   if (caps === undefined) return false
   if (!types.every((t) => caps.taskTypes.includes(t))) return false
-  return !types.includes('embed') || caps.models.some((m) => m.id === EMBED_MODEL)
+  const needsModel = types.includes('embed') || types.includes('tokenize')
+  return !needsModel || caps.models.some((m) => m.id === DEMO_MODEL)
 }

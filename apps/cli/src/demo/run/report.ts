@@ -1,5 +1,5 @@
 /** The demo's report: what `--json` prints, and what the summary is drawn from. */
-import type { DemoOptions } from './args.js'
+import type { DemoOptions } from './options.js'
 
 export interface AgentReport {
   readonly name: string

@@ -1,44 +1,36 @@
 /**
- * The real demo, as a newcomer runs it: the built binary in its own process, agents as child
- * processes on 127.0.0.1 with mDNS on the loopback interface. Small (3 agents, 8 tasks: two of
- * each type) but complete: discovery, verified results, a SIGKILL mid-task and its failover.
+ * `demo run`, what `npm run demo` runs, as a newcomer runs it: the built binary in its own
+ * process, its agents `node start` processes on 127.0.0.1 with mDNS on the loopback interface.
+ * Small (3 agents, 8 tasks: two of each type) but complete: discovery, verified results, a
+ * SIGKILL mid-task and its failover.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { DemoReport } from '../src/report.js'
-
-const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
+import type { DemoReport } from '../src/demo/run/report.js'
+import { alive, BIN, cliEnv } from './helpers.js'
 
 const children: ChildProcess[] = []
 const dirs: string[] = []
 
 afterEach(async () => {
-  // The demo leads its own process group (detached), its agents are in it: one signal ends them all,
-  // whatever state a failed test left them in.
+  // Killing the demo closes its agents' channel to it, and each agent then stops by itself.
   for (const child of children.splice(0)) {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(-child.pid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   }
   for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true })
 })
 
+/** `p2p-ai-agents demo run <args>`. */
 function demo(
   args: readonly string[],
-  env: NodeJS.ProcessEnv = {},
+  env: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, NO_COLOR: '1', ...env },
+  const child = spawn(process.execPath, [BIN, 'demo', 'run', ...args], {
+    env: { ...cliEnv(tmpdir()), NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
   })
   children.push(child)
   let stdout = ''
@@ -55,16 +47,7 @@ function demo(
   })
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-describe('the demo', () => {
+describe('demo run', () => {
   it('runs 3 agents that find each other, verifies every task, and survives a SIGKILL mid-task (--json)', async () => {
     const tmp = await mkdtemp(join(tmpdir(), 'p2p-ai-demo-test-'))
     dirs.push(tmp)
@@ -156,21 +139,25 @@ describe('the demo', () => {
     const unknown = await demo(['--nodez', '3'])
     expect(unknown.code).toBe(2)
     expect(unknown.stdout).toBe('')
-    expect(unknown.stderr).toBe('error: unknown option --nodez\nRun with --help to see the options.\n')
+    expect(unknown.stderr).toBe(
+      'error: unknown option "--nodez" for "demo run"; did you mean "--nodes"?\nhint: run `p2p-ai-agents demo run --help` for its options\n',
+    )
 
     const range = await demo(['--nodes', '0'])
     expect(range.code).toBe(2)
-    expect(range.stderr).toContain('--nodes must be a whole number from 1 to 10, got "0"')
+    expect(range.stderr).toContain('--nodes must be an integer between 1 and 10, got "0"')
 
     const type = await demo(['--types', 'mock,translate'])
     expect(type.code).toBe(2)
-    expect(type.stderr).toContain('unknown task type "translate"; choose from mock, chunk, embed, ocr')
+    expect(type.stderr).toContain(
+      'unknown task type "translate"; choose from mock, chunk, embed, ocr, tokenize',
+    )
   }, 60_000)
 
   it('prints its options with --help', async () => {
     const r = await demo(['--help'])
     expect(r.code).toBe(0)
-    for (const option of ['--nodes N', '--tasks N', '--types LIST', '--no-failover', '--json'])
+    for (const option of ['--nodes <n>', '--tasks <n>', '--types <list>', '--no-failover', '--json'])
       expect(r.stdout).toContain(option)
   }, 60_000)
 })

@@ -1,24 +1,28 @@
 /**
- * The demo from start to end: start, discover, send tasks (killing an agent mid-run), recap the
- * failover, stop, sum up. Every claim the narration makes comes from the nodes' own records, and
- * the report's `ok` is true only when each of them held.
+ * `demo run` (what `npm run demo` runs) from start to end: start, discover, send tasks (killing
+ * an agent mid-run), recap the failover, stop, sum up. Every claim the narration makes comes from
+ * the nodes' own records, and the report's `ok` is true only when each of them held.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { P2PNode } from '@p2p-ai/node'
-import type { AgentProcess } from './agents.js'
-import type { DemoOptions } from './args.js'
-import { MOCK_LATENCY_MS, STOP_TIMEOUT_MS } from './constants.js'
-import { failoverProblem, failoverReport, narrateFailover } from './failover.js'
-import { duration, listing, type Narrator } from './narrate.js'
-import { buildModel, serviceTagFor, spawnAgents, startRequester } from './network.js'
-import type { AgentReport, DemoReport, DiscoveryReport, FailoverReport, TaskReport } from './report.js'
-import { awaitAgents, discover, modelLine } from './start.js'
+import type { Io } from '../../io.js'
+import { duration, listing } from '../../term/format.js'
+import { MOCK_LATENCY_MS, STOP_TIMEOUT_MS } from '../constants.js'
+import { buildModel, registerModel } from '../model.js'
+import { serviceTagFor } from '../nodes.js'
+import { type Verifier, verifier } from '../verify.js'
+import { failoverTask, planTasks } from '../workload.js'
+import type { AgentProcess } from './agent.js'
+import { awaitAgents, discover, modelLine } from './discovery.js'
+import { failoverProblem, failoverReport, narrateFailover, noFailover } from './failover.js'
+import type { Narrator } from './narrate.js'
+import { spawnAgents, startRequester } from './network.js'
+import type { DemoOptions } from './options.js'
+import type { AgentReport, DemoReport, DiscoveryReport, TaskReport } from './report.js'
+import { runTasks, type TaskRun } from './sending.js'
 import { narrateSummary, narrateVerdict, summarize } from './summary.js'
-import { runTasks, type TaskRun } from './tasks.js'
-import { type Verifier, verifier } from './verify.js'
-import { failoverTask, planTasks } from './workload.js'
 
 const NO_DISCOVERY: DiscoveryReport = {
   complete: false,
@@ -28,23 +32,9 @@ const NO_DISCOVERY: DiscoveryReport = {
   pairs: [],
 }
 
-function noFailover(enabled: boolean): FailoverReport {
-  return {
-    enabled,
-    observed: false,
-    victim: null,
-    trigger: null,
-    killedAtMs: null,
-    runningAtKill: [],
-    finishedThere: [],
-    exitSignal: null,
-    recovered: [],
-    noticedBy: [],
-  }
-}
-
 /** Runs the demo; resolves with its report (`ok` says whether everything happened). Rejects only when `signal` aborts. */
-export async function runDemo(options: DemoOptions, say: Narrator, signal: AbortSignal): Promise<DemoReport> {
+export async function runDemo(options: DemoOptions, say: Narrator, io: Io): Promise<DemoReport> {
+  const signal = io.signal
   const t0 = Date.now()
   const failures: string[] = []
   const dir = await mkdtemp(join(tmpdir(), 'p2p-ai-demo-'))
@@ -70,7 +60,10 @@ export async function runDemo(options: DemoOptions, say: Narrator, signal: Abort
     const model = await buildModel(dir)
     say.ok(modelLine(model.parameters, model.ms))
     const serviceTag = serviceTagFor(process.pid)
-    agents = spawnAgents(dir, options.nodes, serviceTag, model.path)
+    await Promise.all(
+      Array.from({ length: options.nodes }, (_, i) => registerModel(join(dir, `agent-${i + 1}`), model)),
+    )
+    agents = spawnAgents(io, dir, options.nodes, serviceTag)
     requester = startRequester(dir, serviceTag, signal)
     const plan = planTasks(options.types, options.tasks)
     // Neither may reject unobserved while the agents start.

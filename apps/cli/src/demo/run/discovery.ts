@@ -1,8 +1,9 @@
-/** Steps 1 and 2: start the agents and the requester, then watch them find each other. */
+/** Steps 1 and 2 of `demo run`: start the agents and the requester, then watch them find each other. */
 import type { P2PNode } from '@p2p-ai/node'
-import { type AgentProcess, type Ready, waitUntil } from './agents.js'
-import { AGENT_START_TIMEOUT_MS, DISCOVERY_TIMEOUT_MS, EMBED_SHAPE } from './constants.js'
-import { duration, listing, type Narrator, shortId } from './narrate.js'
+import { duration, listing, shortId } from '../../term/format.js'
+import { DEMO_MODEL_SHAPE, DISCOVERY_TIMEOUT_MS, NODE_START_TIMEOUT_MS } from '../constants.js'
+import { type AgentProcess, type Ready, waitUntil } from './agent.js'
+import type { Narrator } from './narrate.js'
 import { canRun, PeerGraph, REQUESTER, trackAgent, trackRequester } from './network.js'
 import type { DiscoveryReport } from './report.js'
 
@@ -22,11 +23,11 @@ export async function awaitAgents(
   const ready = new Map<string, Ready>()
   const width = Math.max(REQUESTER.length, ...agents.map((a) => a.name.length))
   say.note(
-    `${agents.length} processes starting: each loads the network stack and ONNX Runtime and starts its worker threads…`,
+    `${agents.length} processes starting: each is \`p2p-ai-agents node start\`, which loads the network stack and ONNX Runtime and starts its worker threads…`,
   )
   await Promise.all(
     agents.map(async (agent) => {
-      const r = await agent.waitReady(AGENT_START_TIMEOUT_MS, signal)
+      const r = await agent.waitReady(NODE_START_TIMEOUT_MS, signal)
       ready.set(agent.name, r)
       const address = r.addresses[0]?.replace(/\/p2p\/.*$/, '') ?? '?'
       say.ok(
@@ -147,5 +148,5 @@ function countConnections(graph: PeerGraph, names: readonly string[]): number {
 
 /** The model line of step 1. */
 export function modelLine(parameters: number, ms: number): string {
-  return `built the embedding model here: a small BERT-style encoder (${EMBED_SHAPE.hidden} dimensions, ${EMBED_SHAPE.layers} layers, ${Math.round(parameters / 1000)} k parameters) in ${duration(ms)}; no download, random weights, real inference`
+  return `built the embedding model here: a small BERT-style encoder (${DEMO_MODEL_SHAPE.hidden} dimensions, ${DEMO_MODEL_SHAPE.layers} layers, ${Math.round(parameters / 1000)} k parameters) in ${duration(ms)}; no download, random weights, real inference`
 }

@@ -1,8 +1,9 @@
 /**
  * The demo's own check of every output, on top of the exchange's (which accepts a result only when
- * it is signed by the agent the task was sent to and quotes the request's digest): a signature
+ * it is signed by the node the task was sent to and quotes the request's digest): a signature
  * proves who computed a result for which request, not that it is right. So the demo recomputes
- * what it can here (mock, chunk, embed on the same model) and compares OCR with the text it drew.
+ * what it can here (mock, chunk; embed and tokenize on the same model) and compares OCR with the
+ * text it drew.
  */
 import {
   type ChunkOutput,
@@ -11,11 +12,11 @@ import {
   type MockOutput,
   mockOutput,
   type OcrOutput,
-  onnxBackend,
   type TaskEngine,
   taskEngine,
 } from '@p2p-ai/engine'
-import { EMBED_MODEL, EMBED_TOLERANCE } from './constants.js'
+import { onnxBackend } from '../onnx.js'
+import { DEMO_MODEL, EMBED_TOLERANCE } from './constants.js'
 import type { PlannedTask } from './workload.js'
 
 export interface OutputCheck {
@@ -32,9 +33,9 @@ export interface Verifier {
 /** A verifier; `embedModelPath` is the demo's model, loaded here only when an embed task needs it. */
 export function verifier(embedModelPath: string): Verifier {
   let engine: TaskEngine | undefined
-  const reference = new Map<string, Promise<EmbedOutput>>()
-  const embedHere = (input: Record<string, unknown>): Promise<EmbedOutput> => {
-    const key = JSON.stringify(input)
+  const reference = new Map<string, Promise<unknown>>()
+  const runHere = (type: 'embed' | 'tokenize', input: Record<string, unknown>): Promise<unknown> => {
+    const key = `${type} ${JSON.stringify(input)}`
     let out = reference.get(key)
     if (out === undefined) {
       engine ??= taskEngine({
@@ -44,11 +45,11 @@ export function verifier(embedModelPath: string): Verifier {
           onnxBackend({
             worker: false,
             builtinModels: false,
-            models: [{ name: EMBED_MODEL, path: embedModelPath }],
+            models: [{ name: DEMO_MODEL, path: embedModelPath }],
           }),
         ],
       })
-      out = engine.run({ type: 'embed', input }) as Promise<EmbedOutput>
+      out = engine.run({ type, input })
       reference.set(key, out)
     }
     return out
@@ -63,7 +64,9 @@ export function verifier(embedModelPath: string): Verifier {
           case 'chunk':
             return checkChunk(task, output as ChunkOutput)
           case 'embed':
-            return checkEmbed(output as EmbedOutput, await embedHere(task.input))
+            return checkEmbed(output as EmbedOutput, (await runHere('embed', task.input)) as EmbedOutput)
+          case 'tokenize':
+            return checkSame('tokens', output, await runHere('tokenize', task.input))
           case 'ocr':
             return checkOcr(task, output as OcrOutput)
         }
@@ -94,6 +97,15 @@ function checkMock(task: PlannedTask, out: MockOutput): OutputCheck {
   return ok
     ? { ok, detail: `checksum ${out.checksum}: same as computed here` }
     : { ok, detail: `expected ${canonical(want)}, got ${canonical(out).slice(0, 120)}` }
+}
+
+/** An output recomputed here with the same model: the same, key order aside. */
+function checkSame(what: string, out: unknown, want: unknown): OutputCheck {
+  const ok = canonical(out) === canonical(want)
+  const count = (want as { tokens?: { count?: number } }).tokens?.count
+  return ok
+    ? { ok, detail: `${count === undefined ? '' : `${count} `}${what}: same as computed here` }
+    : { ok, detail: `differs from the ${what} computed here` }
 }
 
 function checkChunk(task: PlannedTask, out: ChunkOutput): OutputCheck {
