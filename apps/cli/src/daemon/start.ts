@@ -5,7 +5,7 @@ import { locate } from '../commands/common.js'
 import { BIN_NAME, ENV, EXIT, MODELS_DIR } from '../constants.js'
 import type { StatusJson } from '../control/types.js'
 import { explain } from '../error-policy.js'
-import { type CliErrorLike, NodeStartError, RelayedError } from '../errors.js'
+import { CliError, type CliErrorLike, NodeStartError, RelayedError } from '../errors.js'
 import { eprintln, type Io, println } from '../io.js'
 import { lockDataDir, newToken, removeControlFiles, writeControlFiles } from '../runtime.js'
 import { shortId } from '../term/format.js'
@@ -42,8 +42,8 @@ export async function startCommand(parsed: Parsed, io: Io): Promise<number> {
       exitCode,
     }
     if (daemon) process.send?.({ type: 'error', error } satisfies DaemonMessage)
-    // The same code, exit code and hint in the foreground, where the data directory is known.
-    throw code === undefined ? err : new RelayedError(error)
+    // A component's error gets the hint its code has here, where the data directory is known.
+    throw code === undefined || err instanceof CliError ? err : new RelayedError(error)
   }
 }
 
