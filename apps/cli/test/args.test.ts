@@ -1,10 +1,8 @@
-import { defaultConfigFile as nodeConfigFile, defaultDataDir as nodeDataDir } from '@p2p-ai/node'
 import { describe, expect, it } from 'vitest'
 import { commandHelp } from '../src/args/help.js'
 import { parseCommand, resolveCommand } from '../src/args/parse.js'
 import { closest, distance } from '../src/args/suggest.js'
 import { COMMANDS, GROUPS } from '../src/commands/table.js'
-import { defaultConfigFile, defaultDataDir } from '../src/paths.js'
 
 const cmd = (name: string) => COMMANDS.find((c) => c.name === name)!
 
@@ -48,21 +46,5 @@ describe('argument parsing', () => {
     expect(help).toContain('--limit <n>')
     expect(help).toContain('(default: 20)')
     expect(help).toContain('one of: PENDING, QUEUED, RUNNING, COMPLETED, FAILED, TIMEOUT, CANCELLED')
-  })
-})
-
-describe('default paths', () => {
-  it('are the node package’s, on every platform (the CLI repeats them to stay free of libp2p)', () => {
-    const envs = [
-      { HOME: '/home/a' },
-      { HOME: '/home/a', XDG_DATA_HOME: '/x/data', XDG_CONFIG_HOME: '/x/config' },
-      { HOME: '/home/a', XDG_DATA_HOME: 'relative' },
-    ]
-    for (const env of envs) {
-      for (const platform of ['linux', 'darwin', 'win32'] as const) {
-        expect(defaultDataDir(env, platform)).toBe(nodeDataDir(env, platform))
-        expect(defaultConfigFile(env, platform)).toBe(nodeConfigFile(env, platform))
-      }
-    }
   })
 })

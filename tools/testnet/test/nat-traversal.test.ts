@@ -264,7 +264,7 @@ describe('NAT traversal across a simulated internet (needs root, iproute2 and ip
   }, 60_000)
 
   it('in a private swarm, a relay serves members and a stranger without the key cannot even connect to it', async () => {
-    const psk = '/key/swarm/psk/1.0.0/\n/base16/\n' + 'a1'.repeat(32)
+    const psk = `/key/swarm/psk/1.0.0/\n/base16/\n${'a1'.repeat(32)}`
     await using net = await createInternet({
       publicHosts: 1,
       homes: [{ nat: 'cone' }, { nat: 'cone' }, { nat: 'cone' }],

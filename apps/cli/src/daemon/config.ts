@@ -1,7 +1,6 @@
 import { bool, list, num, str } from '../args/parse.js'
 import type { OptionValues } from '../args/spec.js'
 import { ENV } from '../constants.js'
-import { ConfigError, FileError, NodeStartError } from '../errors.js'
 
 /** CLI variables with the node's `P2P_AI_` prefix that are not node settings. */
 export const CLI_ENV_VARS: readonly string[] = [ENV.DAEMON, ENV.DEMO_DIR, 'P2P_AI_CLI_DEBUG']
@@ -47,30 +46,4 @@ export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, da
 
 function isPlainTcp(address: string): boolean {
   return /\/tcp\/\d+$/.test(address)
-}
-
-/** Turns the node package's start-up errors into the CLI's, with advice. */
-export function startError(err: unknown, dataDir: string): unknown {
-  const e = err as Error & { code?: string; cause?: unknown }
-  switch (e?.code) {
-    case 'ERR_CONFIG_INVALID':
-    case 'ERR_CONFIG_SYNTAX':
-    case 'ERR_CONFIG_READ':
-      return new ConfigError(e.message, 'see docs/configuration.md for every setting', { cause: err })
-    case 'ERR_DATA_DIR':
-      return new FileError(e.message, 'choose another directory with --data-dir', { cause: err })
-    case 'ERR_START_FAILED': {
-      const cause = e.cause as NodeJS.ErrnoException | undefined
-      const inUse = cause?.code === 'EADDRINUSE' || /EADDRINUSE/.test(e.message)
-      return new NodeStartError(
-        e.message,
-        inUse
-          ? 'that port is taken; choose another with --port, or 0 for any free port'
-          : `see the log above, or in ${dataDir}/node.log for --detach`,
-        { cause: err },
-      )
-    }
-    default:
-      return err
-  }
 }
