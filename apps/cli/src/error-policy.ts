@@ -227,6 +227,18 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     hint: 'make a pre-shared key with `generatePsk()` of @p2p-ai/transport and give every node the same one',
   },
   ERR_INVALID_IDENTITY: { exit: FAILURE, hint: keyFileAside },
+  ERR_INVALID_ANNOUNCE_ADDRESS: {
+    exit: USAGE,
+    hint: 'give a multiaddr this node is reachable at, such as /ip4/203.0.113.7/tcp/4001 (network.announce)',
+  },
+  ERR_INVALID_CAPABILITY_KEY: {
+    exit: USAGE,
+    hint: 'a capability key is a task type, or a model as "<type>/<sha256>": check what is advertised',
+  },
+  ERR_DHT_DISABLED: {
+    exit: USAGE,
+    hint: 'turn the DHT on (network.dht: true) to find providers beyond the nodes this one knows',
+  },
   ERR_INVALID_TRANSPORT_OPTION: {
     exit: USAGE,
     hint: 'fix the network setting the message names (docs/configuration.md)',
