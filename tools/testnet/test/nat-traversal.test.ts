@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createInternet, type Internet } from '../src/internet.js'
 import { assertTestnetAvailable } from '../src/ip.js'
-import { assertNatAvailable } from '../src/nat.js'
+import { assertNatAvailable, type NatKind } from '../src/nat.js'
 import type { HostNode, HostNodeEvent, HostNodeOptions } from '../src/node-process.js'
 
 // Transport nodes (createTransport, in host programs) across the simulated internet: public nodes
@@ -77,6 +77,34 @@ async function relaysOf(node: HostNode, count: number, after = 0, timeoutMs = 10
     timeoutMs,
   )
   return event.relays as string[]
+}
+
+interface QuicHomes extends AsyncDisposable {
+  seed: HostNode
+  alice: HostNode
+  bob: HostNode
+}
+
+/**
+ * A public node on TCP and QUIC, and two home nodes behind `first` and `second` NATs bootstrapped
+ * from its QUIC address, each holding a relay reservation on it. Disposing it destroys the internet.
+ */
+async function quicHomes(first: NatKind, second: NatKind): Promise<QuicHomes> {
+  const net = await createInternet({ publicHosts: 1, homes: [{ nat: first }, { nat: second }] })
+  try {
+    const {
+      nodes: [seed],
+      bootstrap,
+    } = await startPublic(net, { listen: PUBLIC_LISTEN })
+    const [alice, bob] = await startHomes(net, quicBootstrap(bootstrap), { listen: HOME_LISTEN })
+    if (seed === undefined || alice === undefined || bob === undefined)
+      throw new Error('three nodes expected')
+    await Promise.all([alice, bob].map(async (home) => relaysOf(home, 1)))
+    return { seed, alice, bob, [Symbol.asyncDispose]: async () => net.destroy() }
+  } catch (err) {
+    await net.destroy()
+    throw err
+  }
 }
 
 describe('NAT traversal across a simulated internet (needs root, iproute2 and iptables)', () => {
@@ -165,15 +193,8 @@ describe('NAT traversal across a simulated internet (needs root, iproute2 and ip
   }, 30_000)
 
   it('over QUIC: home nodes behind cone and symmetric NATs reach a public node on UDP, seen from their routers', async () => {
-    await using net = await createInternet({ publicHosts: 1, homes: [{ nat: 'cone' }, { nat: 'symmetric' }] })
-    const {
-      nodes: [seed],
-      bootstrap,
-    } = await startPublic(net, { listen: PUBLIC_LISTEN })
-    const [cone, symmetric] = await startHomes(net, quicBootstrap(bootstrap), { listen: HOME_LISTEN })
-    if (seed === undefined || cone === undefined || symmetric === undefined)
-      throw new Error('three nodes expected')
-    await Promise.all([cone, symmetric].map(async (home) => relaysOf(home, 1)))
+    await using pair = await quicHomes('cone', 'symmetric')
+    const { seed, alice: cone, bob: symmetric } = pair
     // The seed sees each home's QUIC connection come from its router.
     const seen = (await connections(seed)).map((c) => c.remoteAddr)
     expect(seen).toEqual(
@@ -191,15 +212,8 @@ describe('NAT traversal across a simulated internet (needs root, iproute2 and ip
   // Plain UDP sockets punch through the same two routers (see internet.test.ts): the limit is the
   // library's. When this test fails, QUIC may have learned to punch: turn it into the upgrade test.
   it('behind two cone NATs QUIC does not punch yet: nodes dial from a port they do not listen on, so the pair stays relayed and streams flow', async () => {
-    await using net = await createInternet({ publicHosts: 1, homes: [{ nat: 'cone' }, { nat: 'cone' }] })
-    const {
-      nodes: [seed],
-      bootstrap,
-    } = await startPublic(net, { listen: PUBLIC_LISTEN })
-    const [alice, bob] = await startHomes(net, quicBootstrap(bootstrap), { listen: HOME_LISTEN })
-    if (seed === undefined || alice === undefined || bob === undefined)
-      throw new Error('three nodes expected')
-    await Promise.all([alice, bob].map(async (home) => relaysOf(home, 1)))
+    await using pair = await quicHomes('cone', 'cone')
+    const { seed, alice, bob } = pair
     const listening = alice.addresses.find((a) => a.startsWith('/ip4/10.201.1.2/udp/'))
     const observed = ((await status(alice)).observed as string[]).find((a) => a.includes('/quic-v1'))
     expect(listening).toBeDefined()
@@ -224,15 +238,8 @@ describe('NAT traversal across a simulated internet (needs root, iproute2 and ip
   ] as const)(
     'behind %s and %s NATs, with QUIC, streams flow through the relay',
     async (first, second) => {
-      await using net = await createInternet({ publicHosts: 1, homes: [{ nat: first }, { nat: second }] })
-      const {
-        nodes: [seed],
-        bootstrap,
-      } = await startPublic(net, { listen: PUBLIC_LISTEN })
-      const [alice, bob] = await startHomes(net, quicBootstrap(bootstrap), { listen: HOME_LISTEN })
-      if (seed === undefined || alice === undefined || bob === undefined)
-        throw new Error('three nodes expected')
-      await Promise.all([alice, bob].map(async (home) => relaysOf(home, 1)))
+      await using pair = await quicHomes(first, second)
+      const { seed, alice, bob } = pair
       for (const message of ['one', 'two', 'three']) {
         const echo = await alice.request({ cmd: 'echo', peerId: bob.peerId, message })
         expect(echo).toMatchObject({
