@@ -107,6 +107,18 @@ async function quicHomes(first: NatKind, second: NatKind): Promise<QuicHomes> {
   }
 }
 
+/** Three streams from `from` to `to`, each answered, each over a connection relayed by `relay`. */
+async function expectRelayedEchoes(from: HostNode, to: HostNode, relay: HostNode): Promise<void> {
+  for (const message of ['one', 'two', 'three']) {
+    const echo = await from.request({ cmd: 'echo', peerId: to.peerId, message })
+    expect(echo).toMatchObject({
+      ok: true,
+      reply: message,
+      connection: { kind: 'relayed', relay: relay.peerId },
+    })
+  }
+}
+
 describe('NAT traversal across a simulated internet (needs root, iproute2 and iptables)', () => {
   beforeAll(async () => {
     await assertTestnetAvailable()
@@ -240,14 +252,7 @@ describe('NAT traversal across a simulated internet (needs root, iproute2 and ip
     async (first, second) => {
       await using pair = await quicHomes(first, second)
       const { seed, alice, bob } = pair
-      for (const message of ['one', 'two', 'three']) {
-        const echo = await alice.request({ cmd: 'echo', peerId: bob.peerId, message })
-        expect(echo).toMatchObject({
-          ok: true,
-          reply: message,
-          connection: { kind: 'relayed', relay: seed.peerId },
-        })
-      }
+      await expectRelayedEchoes(alice, bob, seed)
       expect((await connections(bob)).filter((c) => c.peerId === alice.peerId)).toEqual([
         expect.objectContaining({ kind: 'relayed', limited: true }),
       ])
@@ -273,14 +278,7 @@ describe('NAT traversal across a simulated internet (needs root, iproute2 and ip
     expect(observed.every((address) => address.startsWith('/ip4/11.8.2.1/tcp/'))).toBe(true)
 
     expect((await alice.request({ cmd: 'findPeer', peerId: bob.peerId })).ok).toBe(true)
-    for (const message of ['one', 'two', 'three']) {
-      const echo = await alice.request({ cmd: 'echo', peerId: bob.peerId, message })
-      expect(echo).toMatchObject({
-        ok: true,
-        reply: message,
-        connection: { kind: 'relayed', relay: seed.peerId },
-      })
-    }
+    await expectRelayedEchoes(alice, bob, seed)
   }, 30_000)
 
   it('when a relay dies, the home node moves its reservation to another public node within seconds', async () => {
