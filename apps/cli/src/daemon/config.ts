@@ -14,7 +14,8 @@ interface ConfigShape {
 
 /**
  * Applies `node start`'s options over the loaded configuration. `--port` sets the port of the
- * plain TCP listen addresses (WebSockets keeps its own); `--listen` replaces them all.
+ * plain TCP listen addresses and of the QUIC ones (UDP, a separate port space: one number to open
+ * in a firewall, as IPFS does with 4001); WebSockets keeps its own. `--listen` replaces them all.
  */
 export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, daemon: boolean): C {
   const next = structuredClone(config)
@@ -28,6 +29,9 @@ export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, da
       next.network.listen = next.network.listen.map((a) =>
         isPlainTcp(a) ? a.replace(/\/tcp\/\d+$/, `/tcp/${port}`) : a,
       )
+    next.network.listen = next.network.listen.map((a) =>
+      isQuic(a) ? a.replace(/\/udp\/\d+\/quic-v1$/, `/udp/${port}/quic-v1`) : a,
+    )
   }
   const bootstrap = list(o, 'bootstrap')
   if (bootstrap.length > 0) next.network.bootstrap = [...next.network.bootstrap, ...bootstrap]
@@ -46,4 +50,8 @@ export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, da
 
 function isPlainTcp(address: string): boolean {
   return /\/tcp\/\d+$/.test(address)
+}
+
+function isQuic(address: string): boolean {
+  return /\/udp\/\d+\/quic-v1$/.test(address)
 }

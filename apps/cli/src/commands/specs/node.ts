@@ -26,7 +26,7 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
         value: 'port',
         min: 0,
         max: 65535,
-        description: 'TCP port to listen on (WebSockets keeps its own port)',
+        description: 'TCP and QUIC (UDP) port to listen on (WebSockets keeps its own)',
       },
       {
         name: 'listen',
