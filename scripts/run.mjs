@@ -52,6 +52,20 @@ function setup() {
   pnpm('build packages', ['run', 'build', '--output-logs=errors-only'])
 }
 
+/** `p2p-ai-agents demo run <args>`, with the demo's own exit code. */
+function demo(args) {
+  const r = spawnSync(
+    process.execPath,
+    [join(root, 'apps', 'cli', 'dist', 'bin.js'), 'demo', 'run', ...args],
+    {
+      cwd: root,
+      stdio: 'inherit',
+      env,
+    },
+  )
+  process.exit(r.status ?? 1)
+}
+
 const [command, ...rest] = process.argv.slice(2)
 switch (command) {
   case 'setup':
@@ -65,7 +79,8 @@ switch (command) {
     break
   case 'demo':
     setup()
-    pnpm('', ['--filter', 'demo', 'start', ...rest])
+    // The demo is a command of the CLI (`p2p-ai-agents demo run`); a leading `--` is npm's.
+    demo(rest[0] === '--' ? rest.slice(1) : rest)
     break
   default:
     console.error('usage: node scripts/run.mjs <setup|test|demo> [args...]')

@@ -1,4 +1,5 @@
 /** Defaults and fixed names of the CLI. */
+import type { TaskStatus } from './control/types.js'
 
 /** The command's name, as typed. */
 export const BIN_NAME = 'p2p-ai-agents'
@@ -46,6 +47,12 @@ export const API_PREFIX = '/v1'
 export const MAX_REQUEST_BYTES = 16 * 1024 * 1024
 /** Longest a `wait` request may be held open before it answers with the task as it is. */
 export const MAX_WAIT_MS = 60_000
+/**
+ * How long the control API's close waits for requests still in progress (a slow `/v1/models`,
+ * a client that stopped reading) before it closes their connections: a client never holds the
+ * node's shutdown hostage.
+ */
+export const CLOSE_GRACE_MS = 2_000
 
 /** How long `node start --detach` waits for the daemon to become ready. */
 export const DETACH_READY_TIMEOUT_MS = 60_000
@@ -58,10 +65,6 @@ export const REQUEST_TIMEOUT_MS = 10_000
 export const DEFAULT_LIST_LIMIT = 20
 /** `node monitor` refresh period in seconds. */
 export const DEFAULT_MONITOR_INTERVAL_S = 2
-/** `demo start` node count. */
-export const DEFAULT_DEMO_NODES = 3
-/** `demo tasks` count. */
-export const DEFAULT_DEMO_TASKS = 10
 
 /** Environment variables of the CLI itself (not node settings). */
 export const ENV = Object.freeze({
@@ -74,3 +77,18 @@ export const ENV = Object.freeze({
   /** Config file (also read by the node). */
   CONFIG: 'P2P_AI_CONFIG',
 })
+
+/** Every task status, in the order a task goes through them: the node's `NetworkTaskStatus`. */
+export const TASK_STATUSES = [
+  'PENDING',
+  'QUEUED',
+  'RUNNING',
+  'COMPLETED',
+  'FAILED',
+  'TIMEOUT',
+  'CANCELLED',
+] as const satisfies readonly TaskStatus[]
+
+// Fails to compile if the node gains a status this list lacks.
+const _everyStatus: readonly (typeof TASK_STATUSES)[number][] = [] as TaskStatus[]
+void _everyStatus

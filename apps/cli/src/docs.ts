@@ -40,7 +40,7 @@ export function cliReference(version = 'VERSION'): string {
     '',
     `| file | what |`,
     '| --- | --- |',
-    `| \`${PID_FILE}\` | the node's process id; a second node on the same directory is refused |`,
+    `| \`${PID_FILE}\` | the node's process id: the directory's lock, held until the node's process exits, so a second node on the same directory is refused |`,
     `| \`${CONTROL_FILE}\` | where its control API listens (\`http://127.0.0.1:<port>\`), with the pid |`,
     `| \`${TOKEN_FILE}\` | the control API's bearer token: 32 random bytes, mode 0600, new on every start |`,
     '',

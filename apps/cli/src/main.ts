@@ -2,7 +2,8 @@ import { commandHelp, groupHelp, rootHelp } from './args/help.js'
 import { parseCommand, resolveCommand, wantsHelp } from './args/parse.js'
 import { COMMANDS, GROUPS } from './commands/table.js'
 import { BIN_NAME, EXIT } from './constants.js'
-import { isCliError } from './errors.js'
+import { explain } from './error-policy.js'
+import { CliError, RelayedError } from './errors.js'
 import { createIo, eprintln, type Io, type IoInit } from './io.js'
 import { CLI_VERSION } from './version.js'
 
@@ -65,26 +66,35 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
   return handler(parsed, io)
 }
 
-/** Prints an error the way a person wants to read it; returns the exit code. */
+/**
+ * Prints an error the way a person wants to read it, with the hint of its code (error-policy.ts);
+ * returns the exit code. Only an error without a code is called a bug.
+ */
 export function report(err: unknown, io: Io): number {
   const c = io.err
-  if (isCliError(err)) {
-    eprintln(io, `${c.red(c.bold('error:'))} ${err.message}`)
-    if (err.hint !== undefined) eprintln(io, `${c.dim('hint:')} ${err.hint}`)
-    return err.exitCode
-  }
-  if (err instanceof Error && (err.name === 'AbortError' || io.signal.aborted)) {
+  if (
+    !(err instanceof CliError) &&
+    err instanceof Error &&
+    (err.name === 'AbortError' || io.signal.aborted)
+  ) {
     eprintln(io, c.dim('interrupted'))
     return EXIT.INTERRUPTED
   }
-  const e = err as Error & { code?: unknown }
-  const code = typeof e?.code === 'string' ? ` [${e.code}]` : ''
-  eprintln(io, `${c.red(c.bold('error:'))} ${e?.message ?? String(err)}${code}`)
-  if (io.env.P2P_AI_CLI_DEBUG !== undefined && e?.stack !== undefined) eprintln(io, c.dim(e.stack))
-  else
+  const e = err as (Error & { code?: unknown }) | undefined
+  const { code, exitCode, hint } = explain(err)
+  // The CLI's own messages stand alone; a component's error shows its code, to look up or match.
+  const foreign = !(err instanceof CliError) || err instanceof RelayedError
+  const suffix = code !== undefined && foreign ? ` [${code}]` : ''
+  eprintln(io, `${c.red(c.bold('error:'))} ${e?.message ?? String(err)}${suffix}`)
+  const debug = io.env.P2P_AI_CLI_DEBUG !== undefined && e?.stack !== undefined
+  if (hint !== undefined) eprintln(io, `${c.dim('hint:')} ${hint}`)
+  else if (code !== undefined && !debug)
+    eprintln(io, `${c.dim('hint:')} run again with P2P_AI_CLI_DEBUG=1 to see where it came from`)
+  else if (!debug)
     eprintln(
       io,
       `${c.dim('hint:')} this looks like a bug; run again with P2P_AI_CLI_DEBUG=1 for details and report it`,
     )
-  return EXIT.FAILURE
+  if (debug) eprintln(io, c.dim(e!.stack!))
+  return exitCode
 }

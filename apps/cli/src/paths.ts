@@ -1,46 +1,16 @@
 import { readFileSync, statSync } from 'node:fs'
-import { homedir } from 'node:os'
-import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
+// The node's own rules, from its light entry point: client commands never load the node itself.
+import { defaultConfigFile, defaultDataDir, resolvePath } from '@p2p-ai/node/control'
 import { ENV } from './constants.js'
 import { ConfigError } from './errors.js'
 
 type Env = Readonly<Record<string, string | undefined>>
 
-/*
- * The node package owns these rules (`defaultDataDir`, `defaultConfigFile` in @p2p-ai/node). They
- * are repeated here because client commands must not load the node package (and with it libp2p);
- * a test holds the two in step.
- */
-const APP_DIR_NAME = 'p2p-ai'
-
-function home(env: Env): string {
-  const h = env.HOME
-  return h !== undefined && isAbsolute(h) ? h : homedir()
-}
-
-function xdg(env: Env, name: string, fallback: string): string {
-  const value = env[name]
-  return value !== undefined && isAbsolute(value) ? value : join(home(env), fallback)
-}
-
-/** Same as `defaultDataDir()` of @p2p-ai/node. */
-export function defaultDataDir(env: Env, platform: NodeJS.Platform = process.platform): string {
-  if (platform === 'linux') return join(xdg(env, 'XDG_DATA_HOME', '.local/share'), APP_DIR_NAME)
-  return join(home(env), `.${APP_DIR_NAME}`)
-}
-
-/** Same as `defaultConfigFile()` of @p2p-ai/node. */
-export function defaultConfigFile(env: Env, platform: NodeJS.Platform = process.platform): string {
-  if (platform === 'linux') return join(xdg(env, 'XDG_CONFIG_HOME', '.config'), APP_DIR_NAME, 'config.yaml')
-  return join(home(env), `.${APP_DIR_NAME}`, 'config.yaml')
-}
+export { defaultConfigFile, defaultDataDir }
 
 /** Expands a leading `~` and resolves against `base`. */
-export function expandPath(path: string, base: string, env: Env): string {
-  if (path === '~') return home(env)
-  if (path.startsWith('~/')) return join(home(env), path.slice(2))
-  return resolve(base, path)
-}
+export const expandPath = resolvePath
 
 /** A data directory and where it came from (for messages). */
 export interface DataDirChoice {
@@ -80,23 +50,33 @@ function findConfigFile(flag: string | undefined, env: Env, cwd: string): string
   const named = flag ?? env[ENV.CONFIG]
   if (named !== undefined && named !== '') {
     const file = expandPath(named, cwd, env)
-    if (!isFile(file)) {
-      throw new ConfigError(
-        `config file ${file} does not exist`,
-        flag === undefined ? `fix or unset ${ENV.CONFIG}` : 'check the path given to --config',
-      )
+    const kind = kindOf(file)
+    if (kind !== 'file') {
+      const fix = flag === undefined ? `fix or unset ${ENV.CONFIG}` : 'check the path given to --config'
+      throw kind === 'directory'
+        ? new ConfigError(
+            `config file ${file} is a directory`,
+            `give the YAML file itself, such as ${join(file, 'config.yaml')}`,
+          )
+        : new ConfigError(
+            kind === 'missing'
+              ? `config file ${file} does not exist`
+              : `config file ${file} is not a regular file`,
+            fix,
+          )
     }
     return file
   }
   const fallback = defaultConfigFile(env)
-  return isFile(fallback) ? fallback : undefined
+  return kindOf(fallback) === 'file' ? fallback : undefined
 }
 
-function isFile(path: string): boolean {
+function kindOf(path: string): 'file' | 'directory' | 'other' | 'missing' {
   try {
-    return statSync(path).isFile()
+    const stat = statSync(path)
+    return stat.isFile() ? 'file' : stat.isDirectory() ? 'directory' : 'other'
   } catch {
-    return false
+    return 'missing'
   }
 }
 

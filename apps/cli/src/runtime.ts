@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { chmod, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises'
+import { readFileSync, unlinkSync } from 'node:fs'
+import { chmod, link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CONTROL_FILE, PID_FILE, TOKEN_BYTES, TOKEN_FILE } from './constants.js'
 import { NodeAlreadyRunningError } from './errors.js'
@@ -64,53 +64,109 @@ export function isNodeProcess(pid: number): boolean {
 
 /** The pid in the data directory's pid file, if there is a readable one. */
 export async function readPid(dataDir: string): Promise<number | undefined> {
+  return pidIn(pidFile(dataDir))
+}
+
+async function pidIn(file: string): Promise<number | undefined> {
   try {
-    const n = Number.parseInt((await readFile(pidFile(dataDir), 'utf8')).trim(), 10)
+    const n = Number.parseInt((await readFile(file, 'utf8')).trim(), 10)
     return Number.isSafeInteger(n) && n > 0 ? n : undefined
   } catch {
     return undefined
   }
 }
 
+/** The data directory's lock, held by this process (see `lockDataDir`). */
+export interface DataDirLock {
+  /** The pid of a node that had died holding the lock, when this one took it over. */
+  readonly stale: number | undefined
+  /** Gives the lock up now (a start that failed); otherwise it goes when the process exits. */
+  release(): void
+}
+
 /**
- * Writes this process's pid file, refusing when a node already runs from the data directory.
- * A pid file left by a node that died is replaced; its pid is returned as `stale`.
+ * Locks the data directory for this process: `node.pid` holds the pid of the node that runs from
+ * it, and no second node starts there while that process lives (`NodeAlreadyRunningError`). The
+ * lock is released when the process exits, whatever keeps it alive until then; a lock left by a
+ * process that died is taken over. Creates the directory (0700) if needed.
+ *
+ * The pid file appears whole or not at all (written aside, then hard-linked into place, which
+ * fails if one exists), and a stale one is removed only under `node.pid.takeover`, which one
+ * process at a time can create: two starts racing for a stale lock cannot both win.
  */
-export async function claimPidFile(dataDir: string, pid = process.pid): Promise<{ stale?: number }> {
-  const file = pidFile(dataDir)
+export async function lockDataDir(dataDir: string, pid = process.pid): Promise<DataDirLock> {
   // 0700: the directory holds the private key and the control token.
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(file, 'wx', 0o600)
-      await handle.writeFile(`${pid}\n`)
-      await handle.close()
-      return {}
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  const file = pidFile(dataDir)
+  let stale: number | undefined
+  for (let attempt = 0; attempt < 20; attempt++) {
+    if (await createWhole(file, `${pid}\n`)) {
+      let held = true
+      const release = (): void => {
+        if (!held) return
+        held = false
+        process.off('exit', release)
+        try {
+          if (Number.parseInt(readFileSync(file, 'utf8'), 10) === pid) unlinkSync(file)
+        } catch {
+          // Already gone.
+        }
+      }
+      process.once('exit', release)
+      return { stale, release }
     }
     const other = await readPid(dataDir)
-    if (other !== undefined && other !== pid && isNodeProcess(other)) {
-      throw new NodeAlreadyRunningError(dataDir, other)
-    }
-    await removeStaleFiles(dataDir)
-    if (other !== undefined && other !== pid) {
-      const result = await claimPidFile(dataDir, pid)
-      return { ...result, stale: other }
-    }
+    if (other === pid) throw new NodeAlreadyRunningError(dataDir, pid)
+    if (other !== undefined && isNodeProcess(other)) throw new NodeAlreadyRunningError(dataDir, other)
+    if ((await removeStaleFiles(dataDir, other)) && other !== undefined) stale = other
+    else await sleep(25 + Math.random() * 50)
   }
   throw new NodeAlreadyRunningError(dataDir, (await readPid(dataDir)) ?? -1)
 }
 
-/** Removes the pid, control and token files (of a node that is gone). */
-export async function removeStaleFiles(dataDir: string): Promise<void> {
-  await Promise.all([pidFile(dataDir), controlFile(dataDir), tokenFile(dataDir)].map(unlinkQuiet))
+/** Creates `path` with `text`, whole, unless it exists; false if it does. */
+async function createWhole(path: string, text: string): Promise<boolean> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  await writeFile(tmp, text, { mode: 0o600 })
+  try {
+    await link(tmp, path)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw err
+  } finally {
+    await unlinkQuiet(tmp)
+  }
 }
 
-/** Removes the runtime files this process wrote; a pid file of another process stays. */
-export async function releaseRuntimeFiles(dataDir: string, pid = process.pid): Promise<void> {
+/**
+ * Removes the control, token and pid files of a node that is gone: only while `node.pid` still
+ * names `deadPid` (or is absent when `deadPid` is undefined), and only by one process at a time,
+ * so a node that has just taken the directory keeps its files. Returns whether it removed them.
+ */
+export async function removeStaleFiles(dataDir: string, deadPid: number | undefined): Promise<boolean> {
+  const guard = `${pidFile(dataDir)}.takeover`
+  if (!(await createWhole(guard, `${process.pid}\n`))) {
+    // Someone else is removing them; a guard left by a process that died goes.
+    const holder = await pidIn(guard)
+    if (holder === undefined || !processExists(holder)) await unlinkQuiet(guard)
+    return false
+  }
+  try {
+    if ((await readPid(dataDir)) !== deadPid) return false
+    if (deadPid !== undefined && isNodeProcess(deadPid)) return false
+    // The pid file last: while it exists, no new node can be writing the other two.
+    await Promise.all([controlFile(dataDir), tokenFile(dataDir)].map(unlinkQuiet))
+    await unlinkQuiet(pidFile(dataDir))
+    return true
+  } finally {
+    await unlinkQuiet(guard)
+  }
+}
+
+/** Removes the control and token files this node wrote (the lock goes when the process exits). */
+export async function removeControlFiles(dataDir: string): Promise<void> {
   await Promise.all([controlFile(dataDir), tokenFile(dataDir)].map(unlinkQuiet))
-  if ((await readPid(dataDir)) === pid) await unlinkQuiet(pidFile(dataDir))
 }
 
 async function unlinkQuiet(path: string): Promise<void> {
@@ -119,6 +175,10 @@ async function unlinkQuiet(path: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 /** A new control token: 32 random bytes as hex. */

@@ -1,10 +1,10 @@
-import { defaultConfigFile as nodeConfigFile, defaultDataDir as nodeDataDir } from '@p2p-ai/node'
+import { DEFAULT_LISTEN } from '@p2p-ai/node'
 import { describe, expect, it } from 'vitest'
 import { commandHelp } from '../src/args/help.js'
 import { parseCommand, resolveCommand } from '../src/args/parse.js'
 import { closest, distance } from '../src/args/suggest.js'
 import { COMMANDS, GROUPS } from '../src/commands/table.js'
-import { defaultConfigFile, defaultDataDir } from '../src/paths.js'
+import { applyFlags } from '../src/daemon/config.js'
 
 const cmd = (name: string) => COMMANDS.find((c) => c.name === name)!
 
@@ -25,6 +25,20 @@ describe('argument parsing', () => {
     })
     const r = parseCommand(cmd('task result'), ['abc', '--format', 'json'])
     expect(r.args).toEqual(['abc'])
+  })
+
+  it('--port sets the TCP and QUIC ports of the default listen addresses, WebSockets keeps its own', () => {
+    const config = {
+      dataDir: '/tmp/x',
+      network: { listen: [...DEFAULT_LISTEN], bootstrap: [], mdns: { enabled: true, interface: 'auto' } },
+      log: { level: 'info', format: 'text' },
+    }
+    const { options } = parseCommand(cmd('node start'), ['--port', '4001'])
+    expect(applyFlags(config, options, false).network.listen).toEqual([
+      '/ip4/0.0.0.0/tcp/4001',
+      '/ip4/0.0.0.0/tcp/0/ws',
+      '/ip4/0.0.0.0/udp/4001/quic-v1',
+    ])
   })
 
   it('takes option values from their environment variable when absent', () => {
@@ -48,21 +62,5 @@ describe('argument parsing', () => {
     expect(help).toContain('--limit <n>')
     expect(help).toContain('(default: 20)')
     expect(help).toContain('one of: PENDING, QUEUED, RUNNING, COMPLETED, FAILED, TIMEOUT, CANCELLED')
-  })
-})
-
-describe('default paths', () => {
-  it('are the node package’s, on every platform (the CLI repeats them to stay free of libp2p)', () => {
-    const envs = [
-      { HOME: '/home/a' },
-      { HOME: '/home/a', XDG_DATA_HOME: '/x/data', XDG_CONFIG_HOME: '/x/config' },
-      { HOME: '/home/a', XDG_DATA_HOME: 'relative' },
-    ]
-    for (const env of envs) {
-      for (const platform of ['linux', 'darwin', 'win32'] as const) {
-        expect(defaultDataDir(env, platform)).toBe(nodeDataDir(env, platform))
-        expect(defaultConfigFile(env, platform)).toBe(nodeConfigFile(env, platform))
-      }
-    }
   })
 })

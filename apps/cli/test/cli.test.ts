@@ -94,6 +94,11 @@ describe('usage errors exit 2 and say what to do', () => {
       ['task', 'list', '--status', 'DONE'],
       /--status must be one of PENDING, QUEUED, RUNNING, COMPLETED/,
     ],
+    [
+      "a priority out of the network's range",
+      ['task', 'submit', '--type', 'mock', '--input', 'a', '--priority', '10'],
+      /--priority must be an integer between 0 and 9, got "10"/,
+    ],
     ['a missing argument', ['task', 'status'], /missing <id>/],
     ['an extra argument', ['node', 'status', 'now'], /takes no arguments, got "now"/],
     ['a missing --type', ['task', 'submit', '--input', 'hi'], /--type is required/],
@@ -127,6 +132,28 @@ describe('usage errors exit 2 and say what to do', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /)
     })
   }
+})
+
+describe('task inputs', () => {
+  it('refuses a file too large for the node by its size, before reading it or reaching the node', async () => {
+    const home = await tempHome()
+    const { open } = await import('node:fs/promises')
+    // Sparse: 23 MB that take no disk and no time to write.
+    const big = await open(join(home, 'big.txt'), 'w')
+    await big.truncate(23_000_000)
+    await big.close()
+    const r = await run(['task', 'submit', '--type', 'chunk', '--file', 'big.txt'], { home })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(`${join(home, 'big.txt')} is 21.9 MB: a task's input can be at most 16.0 MB`)
+    expect(r.stderr).toContain('hint: split it into several tasks')
+    // An image travels as base64: 4 bytes for every 3.
+    const image = await open(join(home, 'page.png'), 'w')
+    await image.truncate(13_000_000)
+    await image.close()
+    const ocr = await run(['task', 'submit', '--type', 'ocr', '--file', 'page.png'], { home })
+    expect(ocr.code).toBe(2)
+    expect(ocr.stderr).toContain("is 12.4 MB: a task's input can be at most 12.0 MB")
+  })
 })
 
 describe('when no node is running', () => {
@@ -186,5 +213,12 @@ describe('when no node is running', () => {
     const missing = await run(['node', 'status', '--config', 'nope.yaml'], { home })
     expect(missing.code).toBe(2)
     expect(missing.stderr).toContain(`config file ${join(home, 'nope.yaml')} does not exist`)
+    // A directory is not a missing file: say what it is and what to give instead.
+    const directory = await run(['node', 'status', '--config', 'config'], { home })
+    expect(directory.code).toBe(2)
+    expect(directory.stderr).toContain(`error: config file ${join(home, 'config')} is a directory`)
+    expect(directory.stderr).toContain(
+      `hint: give the YAML file itself, such as ${join(home, 'config', 'config.yaml')}`,
+    )
   })
 })

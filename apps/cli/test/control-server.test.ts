@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
+import { CLOSE_GRACE_MS, MAX_REQUEST_BYTES } from '../src/constants.js'
 import { ControlClient } from '../src/control/client.js'
 import {
   CONTROL_ROUTES,
   type ControlServer,
   SERVER_ERROR_CODES,
-  STATUS_BY_CODE,
   startControlServer,
 } from '../src/control/server.js'
 import type { ControlTarget } from '../src/control/target.js'
-import type { StatusJson, TaskJson } from '../src/control/types.js'
+import type { NodeEventJson, StatusJson, TaskJson } from '../src/control/types.js'
+import { STATUS_BY_CODE } from '../src/error-policy.js'
 import { ControlApiError } from '../src/errors.js'
 
 const TOKEN = 'a'.repeat(64)
@@ -20,6 +21,8 @@ function fakeTarget() {
   const waiters = new Map<string, () => void>()
   let n = 0
   let shutdowns = 0
+  let hang = false
+  const listeners = new Set<(event: NodeEventJson) => void>()
   const target: ControlTarget = {
     status: () => ({ peerId: '12D3KooWfake', state: 'ACTIVE' }) as unknown as StatusJson,
     peers: () => [],
@@ -73,7 +76,11 @@ function fakeTarget() {
       waiters.get(id)?.()
       return { cancelled, task: tasks.get(id)! }
     },
-    models: async () => [],
+    models: () => (hang ? new Promise<never>(() => {}) : Promise.resolve([])),
+    events: (listener, signal) => {
+      listeners.add(listener)
+      signal.addEventListener('abort', () => listeners.delete(listener), { once: true })
+    },
     shutdown: () => {
       shutdowns++
     },
@@ -85,6 +92,14 @@ function fakeTarget() {
       waiters.get(id)?.()
     },
     shutdowns: () => shutdowns,
+    emit(event: NodeEventJson) {
+      for (const l of listeners) l(event)
+    },
+    listening: () => listeners.size,
+    /** `models()` never answers from now on. */
+    hangModels() {
+      hang = true
+    },
   }
 }
 
@@ -196,6 +211,147 @@ describe('control API server', () => {
     await expect(client.cancel('t1')).resolves.toMatchObject({ cancelled: false })
   })
 
+  it('ends an open long-poll at once with ERR_NODE_STOPPING when the node starts stopping', async () => {
+    const { client } = await setup()
+    const task = await client.submit({ type: 'echo', input: {} })
+    const waiting = client.wait(task.id).catch((e: unknown) => e)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const t0 = Date.now()
+    server!.drain()
+    const err = (await waiting) as ControlApiError
+    expect(Date.now() - t0).toBeLessThan(1000)
+    expect(err).toBeInstanceOf(ControlApiError)
+    expect([err.status, err.code]).toEqual([503, 'ERR_NODE_STOPPING'])
+    expect(err.message).toContain(`stopped waiting for task ${task.id}, which is RUNNING`)
+    // Reads still answer while the node stops; new work is refused.
+    await expect(client.status()).resolves.toMatchObject({ state: 'ACTIVE' })
+    await expect(client.submit({ type: 'echo', input: {} })).rejects.toMatchObject({
+      status: 503,
+      code: 'ERR_NODE_STOPPING',
+    })
+  })
+
+  it('closes without waiting for kept-alive clients or requests that never end', async () => {
+    const { url, fake } = await setup()
+    fake.hangModels()
+    const { Agent, request } = await import('node:http')
+    const agent = new Agent({ keepAlive: true })
+    const get = (path: string) =>
+      new Promise<number>((resolve) => {
+        const req = request(
+          `${url}${path}`,
+          { agent, headers: { authorization: `Bearer ${TOKEN}` } },
+          (res) => {
+            res.resume()
+            res.on('end', () => resolve(res.statusCode ?? 0))
+          },
+        )
+        req.on('error', () => resolve(-1))
+        req.end()
+      })
+    // One idle kept-alive connection, and one request the target never answers.
+    expect(await get('/v1/status')).toBe(200)
+    const hanging = get('/v1/models')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const t0 = Date.now()
+    await server!.close()
+    server = undefined
+    expect(Date.now() - t0).toBeLessThan(CLOSE_GRACE_MS + 1000)
+    expect(await hanging).toBe(-1)
+    agent.destroy()
+  })
+
+  it('matches the Authorization scheme and the Content-Type case-insensitively', async () => {
+    const { url } = await setup()
+    for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
+      const res = await raw(`${url}/v1/status`, { headers: { authorization: `${scheme} ${TOKEN}` } })
+      expect(res.status, scheme).toBe(200)
+    }
+    for (const type of ['Application/JSON', 'application/json; charset=UTF-8', 'APPLICATION/JSON']) {
+      const res = await raw(`${url}/v1/tasks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': type },
+        body: JSON.stringify({ type: 'echo', input: {} }),
+      })
+      expect(res.status, type).toBe(202)
+    }
+    const notJson = await raw(`${url}/v1/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/jsonx' },
+      body: '{}',
+    })
+    expect(notJson.status).toBe(415)
+  })
+
+  it('refuses a body over 16 MiB on its announced length, and closes the connection so the sender stops', async () => {
+    const { url } = await setup()
+    const { request } = await import('node:http')
+    const body = Buffer.alloc(MAX_REQUEST_BYTES + 8 * 1024 * 1024, 0x20)
+    const outcome = await new Promise<{ status: number; code: string; closedAfterMs: number }>(
+      (resolve, reject) => {
+        const req = request(`${url}/v1/tasks`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${TOKEN}`,
+            'content-type': 'application/json',
+            'content-length': body.length,
+          },
+        })
+        let answer: { status: number; code: string; at: number } | undefined
+        req.on('response', (res) => {
+          let text = ''
+          res.on('data', (c: Buffer) => {
+            text += c.toString()
+          })
+          res.on('end', () => {
+            answer = { status: res.statusCode ?? 0, code: JSON.parse(text).error.code, at: Date.now() }
+          })
+        })
+        // The server hangs up once it has answered: the rest of the body is never sent.
+        req.on('error', () => {})
+        req.on('close', () => {
+          if (answer === undefined) reject(new Error('closed without an answer'))
+          else resolve({ status: answer.status, code: answer.code, closedAfterMs: Date.now() - answer.at })
+        })
+        req.end(body)
+      },
+    )
+    expect(outcome).toMatchObject({ status: 413, code: 'ERR_PAYLOAD_TOO_LARGE' })
+    // Not left writing into a connection nobody reads until the keep-alive timeout (5 s) ends it.
+    expect(outcome.closedAfterMs).toBeLessThan(2000)
+  })
+
+  it("streams the node's events as JSON lines until the client stops listening or the node stops", async () => {
+    const { client, fake } = await setup()
+    const listening = new AbortController()
+    const seen: NodeEventJson[] = []
+    const done = (async () => {
+      for await (const event of client.events({ signal: listening.signal })) {
+        seen.push(event)
+        if (seen.length === 2) listening.abort()
+      }
+    })()
+    while (fake.listening() === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    fake.emit({ event: 'peer:connect', at: 1, peerId: '12D3KooWa' })
+    fake.emit({ event: 'task:started', at: 2, id: 't1', type: 'echo', status: 'RUNNING' })
+    await done
+    expect(seen.map((e) => e.event)).toEqual(['peer:connect', 'task:started'])
+    // The server lets go of a client that left.
+    while (fake.listening() > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+
+    const second: NodeEventJson[] = []
+    const ended = (async () => {
+      for await (const event of client.events()) second.push(event)
+    })()
+    while (fake.listening() === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    fake.emit({ event: 'peer:failed', at: 3, peerId: '12D3KooWa', reason: 'ping timeout' })
+    while (second.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    // A stream never holds the node's shutdown: it ends when the node starts stopping.
+    server!.drain()
+    await ended
+    expect(second).toEqual([{ event: 'peer:failed', at: 3, peerId: '12D3KooWa', reason: 'ping timeout' }])
+  })
+
   it('answers a shutdown request before shutting down', async () => {
     const { client, fake } = await setup()
     await client.shutdown()
@@ -217,6 +373,12 @@ describe('docs/control-api.md', () => {
         headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
         ...(method === 'POST' ? { body: '{}' } : {}),
       })
+      if (res.headers.get('content-type') === 'application/x-ndjson') {
+        // A stream (events): it answered; stop listening.
+        expect(res.status, route).toBe(200)
+        await res.body?.cancel()
+        continue
+      }
       const body = (await res.json()) as { error?: { code: string } }
       expect(body.error?.code, route).not.toBe('ERR_NOT_FOUND')
       expect(body.error?.code, route).not.toBe('ERR_METHOD_NOT_ALLOWED')

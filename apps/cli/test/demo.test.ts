@@ -22,12 +22,18 @@ describe('demo', () => {
     const tasks = await run(['demo', 'tasks', '--count', '2', '--type', 'embed', '--json'], { home, env })
     expect(tasks.code).toBe(0)
     const report = JSON.parse(tasks.stdout) as {
-      results: Array<{ ranOn: string; task: { status: string; output: { dimensions: number } } }>
+      results: Array<{
+        ranOn: string
+        task: { status: string; output: { dimensions: number } }
+        check: { ok: boolean; detail: string }
+      }>
     }
     expect(report.results).toHaveLength(2)
     for (const r of report.results) {
       expect(r.task.status).toBe('COMPLETED')
       expect(r.task.output.dimensions).toBe(32)
+      // Recomputed here with the same model, as `demo run` checks it.
+      expect(r.check).toMatchObject({ ok: true, detail: expect.stringContaining('same as computed here') })
     }
     // More tasks than one node has slots for (4, each taking 200 ms): both nodes get work.
     const spread = await run(['demo', 'tasks', '--count', '12', '--type', 'mock', '--json'], { home, env })
@@ -40,6 +46,10 @@ describe('demo', () => {
     const stats = await run(['demo', 'stats', '--json'], { home, env })
     const s = JSON.parse(stats.stdout) as { online: number; connections: number; completed: number }
     expect(s).toMatchObject({ online: 2, connections: 1, completed: 14 })
+    // The other types of the demo's workload work here too: an image read back.
+    const ocr = await run(['demo', 'tasks', '--count', '1', '--type', 'ocr'], { home, env })
+    expect(ocr.code).toBe(0)
+    expect(ocr.stdout).toContain('1/1 completed and checked')
 
     const stopped = await run(['demo', 'stop'], { home, env })
     expect(stopped.code).toBe(0)

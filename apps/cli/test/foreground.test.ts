@@ -101,4 +101,50 @@ describe('node start with a bad configuration', () => {
     expect(typo.code).toBe(2)
     expect(typo.stderr).toContain('P2P_AI_NETWORK__MAX_CONECTIONS')
   }, 90_000)
+
+  it('exits 2 for an mDNS interface that does not exist, and leaves no data directory behind', async () => {
+    const home = await tempHome()
+    const { readdir, mkdir, writeFile } = await import('node:fs/promises')
+    const fresh = join(home, 'node-a')
+    for (const extra of [[], ['--detach']]) {
+      const r = await run(
+        [
+          'node',
+          'start',
+          '--data-dir',
+          fresh,
+          '--listen',
+          '/ip4/127.0.0.1/tcp/0',
+          '--mdns-interface',
+          'nosuchif0',
+          ...extra,
+        ],
+        { home },
+      )
+      expect(r.code, extra.join(' ')).toBe(2)
+      expect(r.stderr).toContain('unknown network interface "nosuchif0"')
+      expect(r.stderr).toMatch(/hint: give lan, loopback, auto/)
+      await expect(stat(fresh), extra.join(' ')).rejects.toThrow(/ENOENT/)
+    }
+    // A directory that was there keeps what it had, and gets nothing new.
+    const existing = join(home, 'node-b')
+    await mkdir(existing, { mode: 0o700 })
+    await writeFile(join(existing, 'notes.txt'), 'mine')
+    const r = await run(
+      [
+        'node',
+        'start',
+        '--data-dir',
+        existing,
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--mdns-interface',
+        'nosuchif0',
+        '--detach',
+      ],
+      { home },
+    )
+    expect(r.code).toBe(2)
+    expect(await readdir(existing)).toEqual(['notes.txt'])
+  }, 90_000)
 })

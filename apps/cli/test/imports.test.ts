@@ -18,8 +18,21 @@ async function modulesOf(args: string[]): Promise<string[]> {
   return (await readFile(file, 'utf8')).trim().split('\n')
 }
 
+/**
+ * What `@p2p-ai/node/control` may load: its own module, the node's default paths, settings and
+ * constants, and the protocol's constants. Nothing else of the node, and nothing of the protocol
+ * beyond its constants (its index loads zod).
+ */
+const LIGHT = [
+  'packages/node/dist/control.js',
+  'packages/node/dist/config/paths.js',
+  'packages/node/dist/config/types.js',
+  'packages/node/dist/constants.js',
+  'packages/protocol/dist/constants.js',
+]
+
 describe('client commands stay light', () => {
-  it('node status, task list and --help load no libp2p, no node package, no engine', async () => {
+  it('node status, task list and --help load no libp2p, nothing of the node but its control entry, no engine', async () => {
     for (const args of [
       ['node', 'status'],
       ['task', 'list', '--json'],
@@ -31,15 +44,20 @@ describe('client commands stay light', () => {
         modules.some((m) => m.includes('apps/cli/dist/bin.js')),
         args.join(' '),
       ).toBe(true)
-      const heavy = modules.filter((m) =>
-        /libp2p|packages\/(node|engine|transport)\/|onnxruntime|better-sqlite3|pino/.test(m),
+      const heavy = modules.filter(
+        (m) =>
+          /libp2p|packages\/(node|engine|transport|protocol|identity)\/|onnxruntime|better-sqlite3|pino|zod/.test(
+            m,
+          ) && !LIGHT.some((light) => m.endsWith(light)),
       )
       expect(heavy, args.join(' ')).toEqual([])
+      // The light entry point is what they do use.
+      expect(modules.some((m) => m.endsWith('packages/node/dist/control.js'))).toBe(true)
     }
   })
 
   it('while node start does load them (so the tracer sees what it should)', async () => {
     const modules = await modulesOf(['node', 'start', '--config', 'bad.yaml', '--no-mdns'])
-    expect(modules.some((m) => m.includes('packages/node/dist'))).toBe(true)
+    expect(modules.some((m) => m.endsWith('packages/node/dist/index.js'))).toBe(true)
   })
 })

@@ -237,6 +237,25 @@ describe('a node started with --detach', () => {
     expect(cancelled.stderr).toContain(`task ${slowId} was cancelled`)
     const again = await run(['task', 'cancel', slowId, '--data-dir', dataDir], { home })
     expect(again.stdout).toContain('had already finished (CANCELLED)')
+    // A target that is not a PeerId is a bad value: exit 2, as for any other.
+    const badTarget = await run(
+      [
+        'task',
+        'submit',
+        '--type',
+        'mock',
+        '--input',
+        'x',
+        '--target',
+        'not-a-peer-id',
+        '--data-dir',
+        dataDir,
+      ],
+      { home },
+    )
+    expect(badTarget.code).toBe(2)
+    expect(badTarget.stderr).toContain('"not-a-peer-id"')
+    expect(badTarget.stderr).toContain('hint: --target takes a PeerId')
     const missing = await run(['task', 'result', 'no-such-task', '--data-dir', dataDir], { home })
     expect(missing.code).toBe(1)
     expect(missing.stderr).toContain('no task with id "no-such-task"')
@@ -379,6 +398,63 @@ describe('a node started with --detach', () => {
     expect(rebound.status).toBe(403)
     const ok = await http(control, '/v1/status', { authorization: `Bearer ${token}` })
     expect(ok.status).toBe(200)
+  }, 90_000)
+
+  it('stops at once while a client waits on a long task, and keeps its data directory locked until its process exits', async () => {
+    const home = await tempHome()
+    const dataDir = join(home, 'node-a')
+    const started = await startNode(home, dataDir)
+    const submitted = await run(
+      [
+        'task',
+        'submit',
+        '--type',
+        'mock',
+        '--input-json',
+        '{"text":"x","latencyMs":20000}',
+        '--data-dir',
+        dataDir,
+      ],
+      { home },
+    )
+    const id = submitted.stdout.trim()
+    const waiter = run(['task', 'result', id, '--wait', '--data-dir', dataDir], { home }).then((r) => ({
+      ...r,
+      at: Date.now(),
+    }))
+    // The waiter's long-poll is open before the node is asked to stop.
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const t0 = Date.now()
+    const stopping = run(['node', 'stop', '--timeout', '10', '--data-dir', dataDir], { home })
+    // The lock (node.pid) is there for as long as the process lives: it goes when the process
+    // exits, never while the node could still touch its store.
+    let unlockedWhileAlive: number | undefined
+    for (;;) {
+      const pid = await readFile(join(dataDir, 'node.pid'), 'utf8').then(
+        (t) => Number.parseInt(t, 10),
+        () => undefined,
+      )
+      if (!alive(started.pid)) break
+      if (pid !== started.pid) {
+        // Exiting takes a moment after the lock is released; alive well after it is a bug.
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        if (alive(started.pid)) unlockedWhileAlive ??= Date.now() - t0
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const stop = await stopping
+    expect(stop.stderr).toBe('')
+    expect(stop.code).toBe(0)
+    expect(unlockedWhileAlive).toBeUndefined()
+    // The waiter was answered when the shutdown began, not when the task would have finished.
+    const waited = await waiter
+    expect(waited.code).not.toBe(0)
+    expect(waited.stderr).toMatch(/ERR_NODE_STOPPING|ERR_EXCHANGE_STOPPED/)
+    expect(waited.stderr).not.toContain('looks like a bug')
+    expect(waited.at - t0).toBeLessThan(8000)
+    for (const file of ['node.pid', 'control.json', 'control.token']) {
+      await expect(stat(join(dataDir, file)), file).rejects.toThrow(/ENOENT/)
+    }
   }, 90_000)
 
   it('starts over a stale pid file left by a node that died', async () => {

@@ -63,7 +63,6 @@ async function controlOf(requester: P2PNode, providers: readonly P2PNode[]): Pro
     dataDir: 'unused',
     cliVersion: '0.0.0-test',
     shutdown: () => {},
-    redundancy: true,
   })
   const server = await startControlServer({ target, token: TOKEN })
   cleanup.push(

@@ -4,6 +4,13 @@ export const DEFAULT_CONCURRENCY = 4
 export const MAX_CONCURRENCY = 1024
 /** Tasks that may wait in the queue; one more is rejected with `ERR_QUEUE_FULL`. */
 export const DEFAULT_MAX_QUEUE_LENGTH = 1000
+/**
+ * Priority of a task that names none (higher runs first). The middle of the network's range, 0 to
+ * 9 (`DEFAULT_PRIORITY` of @p2p-ai/protocol, which a test holds equal): a task can be ranked below
+ * the default as well as above it, and one submitted straight to the engine ranks with those that
+ * come through a node's task exchange.
+ */
+export const DEFAULT_PRIORITY = 5
 /** Execution time limit of one task, from start to result, in milliseconds. */
 export const DEFAULT_TASK_TIMEOUT_MS = 30_000
 /** Largest `timeoutMs` a request may ask for unless the engine allows more. */

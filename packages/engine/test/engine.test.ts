@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import type { Backend } from '../src/backend.js'
 import { mockBackend, mockOutput } from '../src/backends/mock.js'
+import { DEFAULT_PRIORITY } from '../src/constants.js'
 import { type TaskEngine, taskEngine } from '../src/engine/engine.js'
 import {
   BackendConflictError,
@@ -42,7 +43,8 @@ describe('taskEngine: running tasks', () => {
       type: 'mock',
       status: 'COMPLETED',
       backend: 'mock',
-      priority: 0,
+      // None given: the default, the middle of the network's 0-9.
+      priority: DEFAULT_PRIORITY,
       output: mockOutput('hello peer world'),
       progress: { fraction: 1 },
     })
@@ -317,6 +319,18 @@ describe('taskEngine: rejecting bad work', () => {
 })
 
 describe('taskEngine: queue order and concurrency', () => {
+  it('ranks a task without a priority at DEFAULT_PRIORITY, 5: below a higher one, above a lower one', async () => {
+    expect(DEFAULT_PRIORITY).toBe(5)
+    const gate = gateBackend()
+    const e = make({ backends: [gate.backend], concurrency: 1 })
+    await e.submit({ id: 'first', type: 'gate' })
+    await e.submit({ id: 'low', type: 'gate', priority: 4 })
+    await e.submit({ id: 'plain', type: 'gate' })
+    await e.submit({ id: 'high', type: 'gate', priority: 6 })
+    expect(e.get('plain')?.priority).toBe(5)
+    expect(e.list({ status: 'QUEUED' }).map((r) => r.id)).toEqual(['high', 'plain', 'low'])
+  })
+
   it('never runs more than `concurrency` tasks and starts higher priorities first, FIFO among equals', async () => {
     const gate = gateBackend()
     const e = make({ backends: [gate.backend], concurrency: 2 })
@@ -326,7 +340,7 @@ describe('taskEngine: queue order and concurrency', () => {
     await e.submit({ id: 'b', type: 'gate' })
     await e.submit({ id: 'low', type: 'gate', priority: -1 })
     await e.submit({ id: 'n1', type: 'gate' })
-    await e.submit({ id: 'high', type: 'gate', priority: 5 })
+    await e.submit({ id: 'high', type: 'gate', priority: DEFAULT_PRIORITY + 1 })
     await e.submit({ id: 'n2', type: 'gate' })
     expect(e.capabilities()).toMatchObject({ running: 2, queued: 4 })
     expect(e.list({ status: 'QUEUED' }).map((r) => r.id)).toEqual(['n2', 'high', 'n1', 'low'])

@@ -30,10 +30,14 @@ export const TRANSPORT_STOP_RESERVE_MS = 1_000
 /** Time box for sending goodbye messages to all peers, in parallel. */
 export const GOODBYE_TIMEOUT_MS = 1_000
 
-/** Default listen addresses: every IPv4 interface, TCP and WebSockets, ports chosen by the OS. */
+/**
+ * Default listen addresses: every IPv4 interface, TCP, WebSockets and QUIC (UDP), ports chosen by
+ * the OS. The transport drops the QUIC one where QUIC cannot be loaded.
+ */
 export const DEFAULT_LISTEN: readonly string[] = Object.freeze([
   '/ip4/0.0.0.0/tcp/0',
   '/ip4/0.0.0.0/tcp/0/ws',
+  '/ip4/0.0.0.0/udp/0/quic-v1',
 ])
 /** The standard libp2p mDNS service name (the transport's default). */
 export const DEFAULT_MDNS_SERVICE_TAG = '_p2p._udp.local'

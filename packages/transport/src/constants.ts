@@ -1,8 +1,15 @@
-/** Default listen addresses of a real node: every IPv4 interface, TCP and WebSockets, OS-chosen ports. */
+/**
+ * Default listen addresses of a real node: every IPv4 interface, TCP, WebSockets and QUIC (UDP),
+ * OS-chosen ports. The QUIC one is dropped when the QUIC transport is off or cannot load here.
+ */
 export const DEFAULT_LISTEN: readonly string[] = Object.freeze([
   '/ip4/0.0.0.0/tcp/0',
   '/ip4/0.0.0.0/tcp/0/ws',
+  '/ip4/0.0.0.0/udp/0/quic-v1',
 ])
+
+/** `code` of the process warning given once when the QUIC transport cannot be loaded. */
+export const QUIC_UNAVAILABLE_WARNING = 'P2P_AI_QUIC_UNAVAILABLE'
 
 /** Maximum number of peers held in the connection pool (the product documents ask for 32). */
 export const DEFAULT_MAX_CONNECTIONS = 32

@@ -45,6 +45,25 @@ export class UnknownInterfaceError extends Error {
   }
 }
 
+/**
+ * Every listen address is a QUIC one, and the QUIC transport is off (`quic: false`) or cannot be
+ * loaded here (`reason`): the node could not listen at all.
+ */
+export class QuicUnavailableError extends Error {
+  static readonly code = 'ERR_QUIC_UNAVAILABLE'
+  readonly code = QuicUnavailableError.code
+  override readonly name = 'QuicUnavailableError'
+  /** Why QUIC is not available. */
+  readonly reason: string
+
+  constructor(reason: string) {
+    super(
+      `cannot listen: every listen address is QUIC, and QUIC is unavailable (${reason}); add a TCP address such as /ip4/0.0.0.0/tcp/0`,
+    )
+    this.reason = reason
+  }
+}
+
 /** The pre-shared key is not a libp2p pnet key (see `generatePsk()`). */
 export class InvalidPskError extends Error {
   static readonly code = 'ERR_INVALID_PSK'

@@ -1,8 +1,8 @@
 /**
  * @packageDocumentation
  *
- * The libp2p 3 stack of a p2p-ai node: TCP and WebSockets listeners, Noise encryption, Yamux
- * multiplexing, identify and ping, the node's Ed25519 identity as its libp2p key, peer discovery
+ * The libp2p 3 stack of a p2p-ai node: TCP, WebSockets and (optional) QUIC listeners, Noise
+ * encryption, Yamux multiplexing, identify and ping, the node's Ed25519 identity as its libp2p key, peer discovery
  * (bootstrap list; mDNS on a chosen interface; Kademlia DHT), and NAT traversal: reachability
  * (AutoNAT v2, identify's observed addresses, optional UPnP), circuit relay v2 (client and server),
  * hole punching (DCUtR) and capability discovery on the DHT. Works on Node.js 20.19+ and 22+.
@@ -40,6 +40,7 @@ export {
   DEFAULT_RELAY_RESERVATION_TTL_MS,
   DEFAULT_RELAY_RESERVATIONS,
   DEFAULT_STREAM_LIMITS,
+  QUIC_UNAVAILABLE_WARNING,
 } from './constants.js'
 export {
   DhtDisabledError,
@@ -51,6 +52,7 @@ export {
   InvalidPskError,
   InvalidTransportOptionError,
   MdnsSocketError,
+  QuicUnavailableError,
   UnknownInterfaceError,
 } from './errors.js'
 export {
@@ -76,9 +78,11 @@ export {
 } from './pool.js'
 export { ensurePromiseWithResolvers } from './promise-with-resolvers.js'
 export { generatePsk } from './psk.js'
+export type { QuicStatus } from './quic.js'
 export {
   type Reachability,
   type ReachabilityEvents,
+  type ReachabilityInit,
   ReachabilityService,
   type ReachabilityStatus,
   relayOf,

@@ -10,6 +10,7 @@ import { getNetConfig, isNetworkAddress, isPrivate } from '@libp2p/utils'
 import { CODE_P2P, CODE_P2P_CIRCUIT, type Multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { MAX_OBSERVED_ADDRESSES } from './constants.js'
+import type { QuicStatus } from './quic.js'
 
 /**
  * Whether peers on the internet can dial this node directly:
@@ -34,6 +35,14 @@ export interface ReachabilityStatus {
   announced: string[]
   /** Relays holding a reservation for this node, by PeerId. */
   relays: string[]
+  /** Whether the QUIC transport is loaded, and if not, why. */
+  quic: QuicStatus
+}
+
+/** What the reachability service is told by `createTransport()`. */
+export interface ReachabilityInit {
+  /** Whether QUIC could be loaded, for `status()`. @default unavailable, reason 'unknown' */
+  quic?: QuicStatus
 }
 
 export interface ReachabilityEvents {
@@ -71,10 +80,12 @@ export class ReachabilityService extends TypedEventEmitter<ReachabilityEvents> i
   private behindNat = false
   private current: Reachability = 'unknown'
   private started = false
+  private readonly quic: QuicStatus
 
-  constructor(components: ReachabilityComponents) {
+  constructor(components: ReachabilityComponents, init: ReachabilityInit = {}) {
     super()
     this.components = components
+    this.quic = init.quic ?? { available: false, reason: 'unknown' }
     this.log = components.logger.forComponent('p2p-ai:transport:reachability')
   }
 
@@ -107,6 +118,7 @@ export class ReachabilityService extends TypedEventEmitter<ReachabilityEvents> i
       observed: [...this.observedAt.keys()].reverse(),
       announced: announced.map(String),
       relays: [...new Set(announced.flatMap((ma) => relayOf(ma) ?? []))],
+      quic: { ...this.quic },
     }
   }
 
@@ -195,6 +207,8 @@ function isPublicDirect(ma: Multiaddr): boolean {
 }
 
 /** The reachability service, for `services` of a libp2p config. */
-export function reachability(): (components: ReachabilityComponents) => ReachabilityService {
-  return (components) => new ReachabilityService(components)
+export function reachability(
+  init: ReachabilityInit = {},
+): (components: ReachabilityComponents) => ReachabilityService {
+  return (components) => new ReachabilityService(components, init)
 }

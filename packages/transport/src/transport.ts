@@ -34,12 +34,13 @@ import {
   HOLE_PUNCH_RETRIES,
   HOLE_PUNCH_TIMEOUT_MS,
 } from './constants.js'
-import { InvalidIdentityError, InvalidTransportOptionError } from './errors.js'
+import { InvalidIdentityError, InvalidTransportOptionError, QuicUnavailableError } from './errors.js'
 import { type MdnsDiscovery, type MdnsInit, mdnsDiscovery } from './mdns.js'
 import type { MdnsInterfaceSelector } from './mdns-interfaces.js'
 import { type ConnectionPool, connectionPool, type DialBackoff, resolveBackoff } from './pool.js'
 import { ensurePromiseWithResolvers } from './promise-with-resolvers.js'
 import { checkPsk } from './psk.js'
+import { isQuicAddress, loadQuic, type QuicStatus } from './quic.js'
 import { type ReachabilityService, reachability } from './reachability.js'
 import { resolveRelay, type TransportRelayOptions } from './relay.js'
 import { type StreamLimits, streamLimits } from './stream-limits.js'
@@ -102,7 +103,8 @@ export interface TransportInit {
   identity?: TransportIdentity
   /**
    * Multiaddrs to listen on. Use `['/ip4/127.0.0.1/tcp/0']` for tests and demos on one machine.
-   * @default ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
+   * QUIC ones (`/udp/…/quic-v1`) are dropped from the default when QUIC is unavailable.
+   * @default ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws', '/ip4/0.0.0.0/udp/0/quic-v1']
    */
   listen?: string[]
   /**
@@ -173,6 +175,17 @@ export interface TransportInit {
   /** DCUtR: try to replace a relayed connection by a direct one (hole punching). @default true */
   holePunch?: boolean
   /**
+   * QUIC transport (UDP, TLS 1.3, native streams) from the optional dependency
+   * `@chainsafe/libp2p-quic`, loaded on first use. Where it cannot load (not installed, no
+   * prebuilt binary for the platform), the node runs without it: a process warning says why
+   * once, and `reachability.status().quic` tells. `false` never loads it. Always off with `psk`:
+   * QUIC encrypts on its own and skips libp2p's pre-shared-key protector, so it would let
+   * strangers into a private network. Without QUIC, QUIC listen addresses are left out (an error
+   * only if nothing else is left to listen on).
+   * @default true, false with `psk`
+   */
+  quic?: boolean
+  /**
    * Ask the home router to forward a port (UPnP IGD, NAT-PMP). Off by default: the gateway search
    * multicasts on the LAN. The mapped address is announced once AutoNAT confirms it.
    * @default false
@@ -216,7 +229,7 @@ export type Transport = Libp2p<TransportServices>
  * @throws {InvalidListenAddressError | InvalidBootstrapAddressError | InvalidPskError | InvalidIdentityError | InvalidTransportOptionError}
  */
 export async function createTransport(init: TransportInit = {}): Promise<Transport> {
-  const listen = parseListen(init.listen ?? [...DEFAULT_LISTEN])
+  let listen = parseListen(init.listen ?? [...DEFAULT_LISTEN])
   const bootstrapList = parseBootstrap(init.bootstrap ?? [])
   const maxConnections = intOption('maxConnections', init.maxConnections, DEFAULT_MAX_CONNECTIONS, 1, 100_000)
   const limits = streamLimits(init.streamLimits)
@@ -246,12 +259,36 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   const autonat = boolOption('autonat', init.autonat, true)
   const holePunch = boolOption('holePunch', init.holePunch, true)
   const upnp = resolveUpnp(init.upnp)
+  // libp2p's pre-shared key protects the connections it upgrades; QUIC brings its own encryption
+  // and skips that step, so in a private network a stranger could connect over QUIC.
+  const quicWanted = boolOption('quic', init.quic, psk === undefined)
+  if (quicWanted && psk !== undefined) {
+    throw new InvalidTransportOptionError(
+      'quic',
+      'QUIC cannot be used in a private network: the pre-shared key only protects TCP and WebSockets connections',
+    )
+  }
   const privateKey = await loadPrivateKey(init.identity)
   const selfId = privateKey.publicKey.toString()
   const bootstrapAddresses = bootstrapList.filter((entry) => entry.peerId !== selfId).map((e) => e.address)
 
   ensurePromiseWithResolvers()
   ensureWebSocket()
+
+  const quicLoad = quicWanted ? await loadQuic() : undefined
+  const quic: QuicStatus =
+    quicLoad === undefined
+      ? { available: false, reason: psk === undefined ? 'disabled (quic: false)' : PNET_WITHOUT_QUIC }
+      : quicLoad.available
+        ? { available: true }
+        : { available: false, reason: quicLoad.reason }
+  if (!quic.available && listen.some(isQuicAddress)) {
+    const remaining = listen.filter((address) => !isQuicAddress(address))
+    if (remaining.length === 0) {
+      throw new QuicUnavailableError(quic.reason ?? 'unknown')
+    }
+    listen = remaining
+  }
 
   const peerDiscovery: Array<NonNullable<Libp2pOptions['peerDiscovery']>[number]> = []
   if (bootstrapAddresses.length > 0) {
@@ -271,6 +308,7 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
     transports: [
       tcp(),
       webSockets(),
+      ...(quicLoad?.available === true ? [quicLoad.quic()] : []),
       ...(relay === undefined ? [] : [circuitRelayTransport(relay.transportInit)]),
     ],
     connectionEncrypters: [noise()],
@@ -300,7 +338,7 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
       // Tells connected peers at once when our addresses change (a relay reservation, a confirmed
       // public address), so the bootstrap and DHT peers hand out addresses that work.
       identifyPush: identifyPush(),
-      reachability: reachability(),
+      reachability: reachability({ quic }),
       ping: ping({
         maxInboundStreams: limits.maxInboundStreams,
         maxOutboundStreams: limits.maxOutboundStreams,
@@ -390,6 +428,8 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   }
   return node
 }
+
+const PNET_WITHOUT_QUIC = 'off in a private network: the pre-shared key does not cover QUIC'
 
 const DHT_ADDRESSES = ['public', 'private', 'all']
 

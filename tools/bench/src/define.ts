@@ -145,6 +145,9 @@ function validateTarget(
   if (t.atLeast === undefined && t.atMost === undefined) {
     throw new InvalidSuiteError(`${at}: needs atLeast or atMost`)
   }
+  if (t.judged !== undefined && t.judged !== 'median' && t.judged !== 'every round') {
+    throw new InvalidSuiteError(`${at}: judged must be 'median' or 'every round'`)
+  }
   for (const [field, value] of [
     ['atLeast', t.atLeast],
     ['atMost', t.atMost],

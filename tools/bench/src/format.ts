@@ -20,12 +20,13 @@ export function formatRatio(x: number): string {
 export function describeTarget(t: TargetResult): string {
   const bound = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 6 })
   const unit = t.of === 'ratio' ? `× ${t.baseline ?? 'the baseline'}` : t.unit === '' ? '' : ` ${t.unit}`
+  const each = t.judged === 'every round' ? ' in every round' : ''
   if (t.atLeast !== undefined && t.atMost !== undefined) {
-    return `${bound(t.atLeast)} ≤ ${t.metric} ≤ ${bound(t.atMost)}${unit}`
+    return `${bound(t.atLeast)} ≤ ${t.metric} ≤ ${bound(t.atMost)}${unit}${each}`
   }
   return t.atLeast !== undefined
-    ? `${t.metric} ≥ ${bound(t.atLeast)}${unit}`
-    : `${t.metric} ≤ ${bound(t.atMost!)}${unit}`
+    ? `${t.metric} ≥ ${bound(t.atLeast)}${unit}${each}`
+    : `${t.metric} ≤ ${bound(t.atMost!)}${unit}${each}`
 }
 
 const madPct = (s: Summary): string => `${(s.madRel * 100).toFixed(1)}%`

@@ -4,7 +4,8 @@ import type { CaseResult, ComparisonResult, Target, TargetResult } from './types
 /**
  * Judges a case's targets on its results: a value target on the median of the metric's samples, a
  * ratio target on the median of its ratios to the comparison's baseline. The verdict comes from
- * the median alone; `roundsMet` and the summary's spread say how firmly.
+ * the median alone (or, with `judged: 'every round'`, from every round meeting it); `roundsMet`
+ * and the summary's spread say how firmly.
  */
 export function judgeTargets(
   targets: readonly Target[],
@@ -17,6 +18,7 @@ export function judgeTargets(
     if (t.atLeast !== undefined) head.atLeast = t.atLeast
     if (t.atMost !== undefined) head.atMost = t.atMost
     if (t.source !== undefined) head.source = t.source
+    if (t.judged === 'every round') head.judged = 'every round'
     if (of === 'ratio' && comparison !== undefined) head.baseline = comparison.baseline
     if (result.error !== undefined) {
       return { ...head, reason: `the case failed: ${result.error.message}` }
@@ -47,11 +49,7 @@ export function meets(t: Pick<Target, 'atLeast' | 'atMost'>, value: number): boo
 
 function judge(head: TargetResult, t: Target, samples: readonly number[], unit: string): TargetResult {
   const summary = summarize(samples)
-  return {
-    ...head,
-    unit,
-    verdict: meets(t, summary.median) ? 'met' : 'not met',
-    summary,
-    roundsMet: samples.filter((x) => meets(t, x)).length,
-  }
+  const roundsMet = samples.filter((x) => meets(t, x)).length
+  const met = t.judged === 'every round' ? roundsMet === samples.length : meets(t, summary.median)
+  return { ...head, unit, verdict: met ? 'met' : 'not met', summary, roundsMet }
 }

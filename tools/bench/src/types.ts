@@ -55,6 +55,13 @@ export interface Target {
   atMost?: number
   /** Where the target comes from, shown next to the verdict, e.g. `issue 10`, `product documents`. */
   source?: string
+  /**
+   * `'median'`: met when the median over rounds meets the bounds. `'every round'`: met only when
+   * every measured round does, for targets about all trials (each round one trial), e.g.
+   * `{ metric: 'directPct', atLeast: 100, judged: 'every round' }`: every trial ended direct.
+   * @default 'median'
+   */
+  judged?: 'median' | 'every round'
 }
 
 /**
@@ -221,11 +228,16 @@ export interface TargetResult {
   atLeast?: number
   atMost?: number
   source?: string
+  /** Present when the target is judged on every round rather than on the median. */
+  judged?: 'every round'
   /** Ratio targets: the case divided by. */
   baseline?: string
   /** Unit of the judged value: the metric's, or `×` for a ratio. */
   unit: string
-  /** From the median; `not measured` when the case failed or the metric (or ratio) is missing. */
+  /**
+   * From the median (or from every round, with `judged: 'every round'`); `not measured` when the
+   * case failed or the metric (or ratio) is missing.
+   */
   verdict: 'met' | 'not met' | 'not measured'
   /** The judged values' summary (median and spread), when measured. */
   summary?: Summary

@@ -271,6 +271,24 @@ describe('targets', () => {
     ])
   })
 
+  it('judges an every-round target on every round, not the median: one trial short of it fails it', () => {
+    const trials = caseResult('cone–cone', { directPct: [100, 100, 0], exchangedPct: [100, 100, 100] })
+    const [direct, exchanged, lenient] = judgeTargets(
+      [
+        { metric: 'directPct', atLeast: 100, judged: 'every round', source: 'issue 12' },
+        { metric: 'exchangedPct', atLeast: 100, judged: 'every round' },
+        { metric: 'directPct', atLeast: 100 },
+      ],
+      trials,
+    )
+    expect(direct).toMatchObject({ verdict: 'not met', judged: 'every round', roundsMet: 2 })
+    expect(direct!.summary).toMatchObject({ median: 100, mean: 200 / 3 })
+    expect(exchanged).toMatchObject({ verdict: 'met', roundsMet: 3 })
+    expect(lenient).toMatchObject({ verdict: 'met', roundsMet: 2 })
+    expect(lenient).not.toHaveProperty('judged')
+    expect(describeTarget(direct!)).toBe('directPct ≥ 100 % in every round')
+  })
+
   it('says why a target was not measured instead of judging it', () => {
     const failed = { ...p2p, error: { name: 'Error', message: 'server died' } }
     expect(judgeTargets([{ metric: 'cpuUs', atMost: 1 }], failed)[0]).toMatchObject({
@@ -453,6 +471,10 @@ describe('defining comparisons and targets', () => {
       [measure('t', () => ({ x: 1 }), { targets: [{ metric: 'x', atMost: Number.NaN }] })],
     ],
     ['a zero round count', [compare('c', [a, b], { baseline: 'a', rounds: 0 })]],
+    [
+      'an unknown way of judging',
+      [measure('t', () => ({ x: 1 }), { targets: [{ metric: 'x', atMost: 1, judged: 'mean' as never }] })],
+    ],
   ])('rejects %s with ERR_INVALID_SUITE', (_label, cases) => {
     expect(() => defineSuite({ name: 'x', description: 'd', cases: cases as never })).toThrow(
       InvalidSuiteError,

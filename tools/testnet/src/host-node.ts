@@ -21,9 +21,12 @@
  *   `{ id, cmd: 'findProviders', key, timeoutMs? }` → `{ id, event: 'findProviders', providers:
  *   [{ peerId, addresses }] }`,
  *   `{ id, cmd: 'echo', peerId, message, timeoutMs? }` → `{ id, event: 'echo', ok, reply?,
- *   connection? }`: a stream on `/p2p-ai/testnet/echo/1.0.0`, which runs on limited (relayed)
- *   connections too,
+ *   connection?, ms? }`: a stream on `/p2p-ai/testnet/echo/1.0.0`, which runs on limited (relayed)
+ *   connections too; `ms` is the round trip of the successful attempt, stream opening included,
+ *   timed in this process,
  *   `{ id, cmd: 'memory' }` → `{ id, event: 'memory', rss, heapUsed }`,
+ *   `{ id, cmd: 'usage' }` → `{ id, event: 'usage', cpuUserUs, cpuSystemUs, rss }` (this
+ *   process since it started),
  *   `{ id, cmd: 'stop' }` → `{ id, event: 'stopped' }` and exit 0.
  * - `{ event: 'error', code, message }` and exit 1 when the node cannot start.
  *
@@ -99,6 +102,12 @@ async function echoOnce(node: Transport, command: Json, signal: AbortSignal): Pr
   return { reply, connection: connection === undefined ? null : connectionKind(connection) }
 }
 
+async function timedEcho(node: Transport, command: Json, signal: AbortSignal): Promise<Json> {
+  const started = performance.now()
+  const result = await echoOnce(node, command, signal)
+  return { ...result, ms: performance.now() - started }
+}
+
 async function handle(node: Transport, command: Json): Promise<Json> {
   switch (command.cmd) {
     case 'ping': {
@@ -122,6 +131,14 @@ async function handle(node: Transport, command: Json): Promise<Json> {
     }
     case 'peers':
       return { event: 'peers', peers: node.getPeers().map(String) }
+    case 'memory': {
+      const memory = process.memoryUsage()
+      return { event: 'memory', rss: memory.rss, heapUsed: memory.heapUsed }
+    }
+    case 'usage': {
+      const cpu = process.cpuUsage()
+      return { event: 'usage', cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rss: process.memoryUsage().rss }
+    }
     case 'connections':
       return { event: 'connections', connections: describeConnections(node) }
     case 'status':
@@ -177,7 +194,7 @@ async function handle(node: Transport, command: Json): Promise<Json> {
             event: 'echo',
             ok: true,
             attempts: attempt + 1,
-            ...(await echoOnce(node, command, signal)),
+            ...(await timedEcho(node, command, signal)),
           }
         } catch (err) {
           lastError = err

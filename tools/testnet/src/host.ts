@@ -10,6 +10,14 @@ export interface ExecResult {
   stderr: string
 }
 
+/** Bytes and packets through a host's interface since it was created (kernel counters). */
+export interface LinkTraffic {
+  rxBytes: number
+  txBytes: number
+  rxPackets: number
+  txPackets: number
+}
+
 export interface ExecOptions {
   /** Kill the command after this long. @default 30000 */
   timeoutMs?: number
@@ -103,6 +111,21 @@ export class TestHost {
   /** Starts the host program (a transport node) in this host; see `HostNodeOptions`. */
   async startNode(options: HostNodeOptions = {}): Promise<HostNode> {
     return startHostNode(this, options)
+  }
+
+  /**
+   * The kernel's counters of the host's interface (`ip -s link`, inside its namespace): everything
+   * its programs sent and received, whatever the protocol, for traffic measurements.
+   */
+  async traffic(): Promise<LinkTraffic> {
+    this.net.assertLive()
+    const out = await ip(['-n', this.namespace, '-s', '-j', 'link', 'show', 'dev', this.interface])
+    const [link] = JSON.parse(out) as Array<{
+      stats64: { rx: { bytes: number; packets: number }; tx: { bytes: number; packets: number } }
+    }>
+    if (link === undefined) throw new Error(`no interface ${this.interface} in ${this.namespace}`)
+    const { rx, tx } = link.stats64
+    return { rxBytes: rx.bytes, txBytes: tx.bytes, rxPackets: rx.packets, txPackets: tx.packets }
   }
 
   /** Pulls the cable: the bridge port goes down, the host sees no carrier. */

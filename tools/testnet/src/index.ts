@@ -39,7 +39,13 @@ export {
   TestnetDestroyedError,
   TestnetUnavailableError,
 } from './errors.js'
-export { type ExecOptions, type ExecResult, TestHost, type TestHostInit } from './host.js'
+export {
+  type ExecOptions,
+  type ExecResult,
+  type LinkTraffic,
+  TestHost,
+  type TestHostInit,
+} from './host.js'
 export {
   createInternet,
   type HomeInit,

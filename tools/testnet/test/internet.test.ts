@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { InvalidTestnetOptionError } from '../src/errors.js'
-import { createInternet } from '../src/internet.js'
+import { createInternet, type HomeNetwork } from '../src/internet.js'
 import { assertTestnetAvailable, ip } from '../src/ip.js'
 import { assertNatAvailable, execIn, natRules } from '../src/nat.js'
 import { hostFirewallSnapshot, hostNetworkSnapshot, namespaces, probe, startProbe } from './helpers.js'
@@ -117,10 +117,42 @@ describe('a simulated internet with NAT routers (needs root, iproute2 and iptabl
     echo.stop()
   }, 60_000)
 
+  it('UDP hole punching with plain sockets: two hosts behind cone NATs, each sending from one socket to the other router, hear each other; behind a symmetric NAT nothing gets through', async () => {
+    await using net = await createInternet({
+      publicHosts: 0,
+      homes: [{ nat: 'cone' }, { nat: 'cone' }, { nat: 'symmetric' }, { nat: 'symmetric' }],
+    })
+    const [coneA, coneB, symA, symB] = net.homes
+    if (coneA === undefined || coneB === undefined || symA === undefined || symB === undefined)
+      throw new Error('four homes expected')
+    // Both sides send at once for 1.5 s from port 41000, to the other router's port 41000: the
+    // mapping a cone NAT keeps (the port it preserved) and a symmetric NAT does not.
+    const punch = async (from: HomeNetwork, to: HomeNetwork): Promise<string[]> => {
+      const done = await startProbe(from.hosts[0]!, [
+        'udp-punch',
+        '41000',
+        '1500',
+        `${to.router.address}:41000`,
+      ])
+      await expect.poll(() => done.lines.length, { timeout: 5_000 }).toBe(2)
+      done.stop()
+      return JSON.parse(done.lines[1]!) as string[]
+    }
+    const cone = await Promise.all([punch(coneA, coneB), punch(coneB, coneA)])
+    expect(cone).toEqual([['11.8.2.2:41000 punch'], ['11.8.2.1:41000 punch']])
+
+    const symmetric = await Promise.all([punch(symA, symB), punch(symB, symA)])
+    expect(symmetric).toEqual([[], []])
+    const mixed = await Promise.all([punch(coneA, symA), punch(symA, coneA)])
+    expect(mixed).toEqual([[], []])
+  }, 60_000)
+
   it('describes each NAT as an iptables rule set for the router namespace', () => {
     expect(natRules('cone')).toContain('-A POSTROUTING -o wan0 -j MASQUERADE\n')
     expect(natRules('symmetric')).toContain('-A POSTROUTING -o wan0 -j MASQUERADE --random-fully\n')
     for (const kind of ['cone', 'symmetric'] as const) {
+      // One rule set for every protocol: UDP (QUIC, hole punching) is mapped and filtered like TCP.
+      expect(natRules(kind)).not.toMatch(/-p (tcp|udp)/)
       expect(natRules(kind)).toContain(':FORWARD DROP')
       expect(natRules(kind)).toContain(
         '-A FORWARD -i wan0 -o lan0 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createInternet, type Internet } from '../src/internet.js'
 import { assertTestnetAvailable } from '../src/ip.js'
-import { assertNatAvailable } from '../src/nat.js'
+import { assertNatAvailable, type NatKind } from '../src/nat.js'
 import type { HostNode, HostNodeEvent, HostNodeOptions } from '../src/node-process.js'
 
 // Transport nodes (createTransport, in host programs) across the simulated internet: public nodes
@@ -11,6 +11,23 @@ import type { HostNode, HostNodeEvent, HostNodeOptions } from '../src/node-proce
 /** Public nodes listen on a known port, so their bootstrap address can be written down. */
 const PUBLIC_PORT = 4001
 const QUIET: HostNodeOptions = { mdns: false, dht: true }
+/** Public nodes listen on TCP and QUIC, on the same port number; home nodes on OS-chosen ports. */
+const PUBLIC_LISTEN = [`/ip4/0.0.0.0/tcp/${PUBLIC_PORT}`, `/ip4/0.0.0.0/udp/${PUBLIC_PORT}/quic-v1`]
+const HOME_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/udp/0/quic-v1']
+
+/** The QUIC addresses of the public nodes, for a bootstrap list. */
+function quicBootstrap(bootstrap: string[]): string[] {
+  return bootstrap.map((address) => address.replace(`/tcp/${PUBLIC_PORT}/`, `/udp/${PUBLIC_PORT}/quic-v1/`))
+}
+
+/** The UDP port in the first of `addresses` on `host`. */
+function portOf(addresses: string[], host: string): string | undefined {
+  for (const address of addresses) {
+    const match = new RegExp(`^/ip4/${host.replaceAll('.', '\\.')}/udp/(\\d+)/`).exec(address)
+    if (match !== null) return match[1]
+  }
+  return undefined
+}
 
 interface Connection {
   peerId: string
@@ -60,6 +77,46 @@ async function relaysOf(node: HostNode, count: number, after = 0, timeoutMs = 10
     timeoutMs,
   )
   return event.relays as string[]
+}
+
+interface QuicHomes extends AsyncDisposable {
+  seed: HostNode
+  alice: HostNode
+  bob: HostNode
+}
+
+/**
+ * A public node on TCP and QUIC, and two home nodes behind `first` and `second` NATs bootstrapped
+ * from its QUIC address, each holding a relay reservation on it. Disposing it destroys the internet.
+ */
+async function quicHomes(first: NatKind, second: NatKind): Promise<QuicHomes> {
+  const net = await createInternet({ publicHosts: 1, homes: [{ nat: first }, { nat: second }] })
+  try {
+    const {
+      nodes: [seed],
+      bootstrap,
+    } = await startPublic(net, { listen: PUBLIC_LISTEN })
+    const [alice, bob] = await startHomes(net, quicBootstrap(bootstrap), { listen: HOME_LISTEN })
+    if (seed === undefined || alice === undefined || bob === undefined)
+      throw new Error('three nodes expected')
+    await Promise.all([alice, bob].map(async (home) => relaysOf(home, 1)))
+    return { seed, alice, bob, [Symbol.asyncDispose]: async () => net.destroy() }
+  } catch (err) {
+    await net.destroy()
+    throw err
+  }
+}
+
+/** Three streams from `from` to `to`, each answered, each over a connection relayed by `relay`. */
+async function expectRelayedEchoes(from: HostNode, to: HostNode, relay: HostNode): Promise<void> {
+  for (const message of ['one', 'two', 'three']) {
+    const echo = await from.request({ cmd: 'echo', peerId: to.peerId, message })
+    expect(echo).toMatchObject({
+      ok: true,
+      reply: message,
+      connection: { kind: 'relayed', relay: relay.peerId },
+    })
+  }
 }
 
 describe('NAT traversal across a simulated internet (needs root, iproute2 and iptables)', () => {
@@ -147,6 +204,62 @@ describe('NAT traversal across a simulated internet (needs root, iproute2 and ip
     })
   }, 30_000)
 
+  it('over QUIC: home nodes behind cone and symmetric NATs reach a public node on UDP, seen from their routers', async () => {
+    await using pair = await quicHomes('cone', 'symmetric')
+    const { seed, alice: cone, bob: symmetric } = pair
+    // The seed sees each home's QUIC connection come from its router.
+    const seen = (await connections(seed)).map((c) => c.remoteAddr)
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        `/ip4/11.8.2.1/udp/${portOf(seen, '11.8.2.1')}/quic-v1/p2p/${cone.peerId}`,
+        `/ip4/11.8.2.2/udp/${portOf(seen, '11.8.2.2')}/quic-v1/p2p/${symmetric.peerId}`,
+      ]),
+    )
+    expect(await status(cone)).toMatchObject({ reachability: 'private', quic: { available: true } })
+  }, 30_000)
+
+  // @chainsafe/libp2p-quic listens on one UDP socket and dials from another (its client endpoint,
+  // bound to a fresh port, which refuses incoming connections). So the address peers observe is
+  // not one anybody can dial back, AutoNAT never confirms it, and DCUtR has nothing to punch to.
+  // Plain UDP sockets punch through the same two routers (see internet.test.ts): the limit is the
+  // library's. When this test fails, QUIC may have learned to punch: turn it into the upgrade test.
+  it('behind two cone NATs QUIC does not punch yet: nodes dial from a port they do not listen on, so the pair stays relayed and streams flow', async () => {
+    await using pair = await quicHomes('cone', 'cone')
+    const { seed, alice, bob } = pair
+    const listening = alice.addresses.find((a) => a.startsWith('/ip4/10.201.1.2/udp/'))
+    const observed = ((await status(alice)).observed as string[]).find((a) => a.includes('/quic-v1'))
+    expect(listening).toBeDefined()
+    expect(observed).toMatch(/^\/ip4\/11\.8\.2\.1\/udp\/\d+\/quic-v1$/)
+    // A cone NAT keeps ports: a different port means a different socket.
+    expect(portOf([observed!], '11.8.2.1')).not.toBe(portOf([listening!], '10.201.1.2'))
+
+    const first = await alice.request({ cmd: 'echo', peerId: bob.peerId, message: 'via the relay' })
+    expect(first).toMatchObject({ ok: true, connection: { kind: 'relayed', relay: seed.peerId } })
+    // DCUtR runs as soon as the relayed connection opens, and gives up at once.
+    await new Promise((resolve) => setTimeout(resolve, 2_000))
+    expect((await connections(alice)).filter((c) => c.peerId === bob.peerId)).toEqual([
+      expect.objectContaining({ kind: 'relayed', limited: true }),
+    ])
+    const again = await alice.request({ cmd: 'echo', peerId: bob.peerId, message: 'still relayed' })
+    expect(again).toMatchObject({ ok: true, reply: 'still relayed', connection: { kind: 'relayed' } })
+  }, 30_000)
+
+  it.each([
+    ['cone', 'symmetric'],
+    ['symmetric', 'symmetric'],
+  ] as const)(
+    'behind %s and %s NATs, with QUIC, streams flow through the relay',
+    async (first, second) => {
+      await using pair = await quicHomes(first, second)
+      const { seed, alice, bob } = pair
+      await expectRelayedEchoes(alice, bob, seed)
+      expect((await connections(bob)).filter((c) => c.peerId === alice.peerId)).toEqual([
+        expect.objectContaining({ kind: 'relayed', limited: true }),
+      ])
+    },
+    30_000,
+  )
+
   it('behind two symmetric NATs, streams still flow through the relay', async () => {
     await using net = await createInternet({
       publicHosts: 1,
@@ -165,14 +278,7 @@ describe('NAT traversal across a simulated internet (needs root, iproute2 and ip
     expect(observed.every((address) => address.startsWith('/ip4/11.8.2.1/tcp/'))).toBe(true)
 
     expect((await alice.request({ cmd: 'findPeer', peerId: bob.peerId })).ok).toBe(true)
-    for (const message of ['one', 'two', 'three']) {
-      const echo = await alice.request({ cmd: 'echo', peerId: bob.peerId, message })
-      expect(echo).toMatchObject({
-        ok: true,
-        reply: message,
-        connection: { kind: 'relayed', relay: seed.peerId },
-      })
-    }
+    await expectRelayedEchoes(alice, bob, seed)
   }, 30_000)
 
   it('when a relay dies, the home node moves its reservation to another public node within seconds', async () => {
@@ -264,7 +370,7 @@ describe('NAT traversal across a simulated internet (needs root, iproute2 and ip
   }, 60_000)
 
   it('in a private swarm, a relay serves members and a stranger without the key cannot even connect to it', async () => {
-    const psk = '/key/swarm/psk/1.0.0/\n/base16/\n' + 'a1'.repeat(32)
+    const psk = `/key/swarm/psk/1.0.0/\n/base16/\n${'a1'.repeat(32)}`
     await using net = await createInternet({
       publicHosts: 1,
       homes: [{ nat: 'cone' }, { nat: 'cone' }, { nat: 'cone' }],

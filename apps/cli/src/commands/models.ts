@@ -1,6 +1,5 @@
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import type { ModelEntry } from '@p2p-ai/engine'
 import { bool, list, str } from '../args/parse.js'
 import type { Handler } from '../args/spec.js'
 import { BIN_NAME, EXIT, MODELS_DIR } from '../constants.js'
@@ -9,6 +8,7 @@ import type { ModelJson } from '../control/types.js'
 import { modelsFile, readAddedModels } from '../daemon/models-file.js'
 import { FileError, OfflineError, UsageError } from '../errors.js'
 import { eprintln, printJson, println } from '../io.js'
+import type { ModelEntry } from '../onnx.js'
 import { bytes, table } from '../term/format.js'
 import { spinner } from '../term/spinner.js'
 import { locate } from './common.js'
@@ -30,7 +30,7 @@ async function served(dataDir: string): Promise<ModelJson[] | undefined> {
 
 const listModels: Handler = async (parsed, io) => {
   const { dataDir } = await locate(parsed, io)
-  const { builtinModels, onnxModelRegistry } = await import('@p2p-ai/onnx')
+  const { builtinModels, onnxModelRegistry } = await import('../onnx.js')
   const builtin = builtinModels()
   const added = await readAddedModels(dataDir)
   const registry = onnxModelRegistry({ models: [...builtin, ...added] })
@@ -88,10 +88,7 @@ const listModels: Handler = async (parsed, io) => {
 const add: Handler = async (parsed, io) => {
   const [name, rawPath] = parsed.args as [string, string]
   const { dataDir } = await locate(parsed, io)
-  const [{ MODEL_NAME_RE }, { onnxModelRegistry }] = await Promise.all([
-    import('@p2p-ai/engine'),
-    import('@p2p-ai/onnx'),
-  ])
+  const { onnxModelRegistry, MODEL_NAME_RE } = await import('../onnx.js')
   if (!MODEL_NAME_RE.test(name)) {
     throw new UsageError(
       `model name "${name}" must be lower-case letters, digits, ".", "_" and "-" (starting with a letter or digit)`,
@@ -164,7 +161,7 @@ const pull: Handler = async (parsed, io) => {
     )
   }
   const { dataDir } = await locate(parsed, io)
-  const { pullOnnxModel } = await import('@p2p-ai/onnx')
+  const { pullOnnxModel } = await import('../onnx.js')
   const endpoint = str(parsed.options, 'endpoint') ?? 'https://huggingface.co'
   const name =
     str(parsed.options, 'as') ??

@@ -90,7 +90,7 @@ const stop: Handler = async (parsed, io) => {
   const info = await readControlInfo(dataDir)
   const pid = info?.pid ?? (await readPid(dataDir))
   if (pid === undefined || !isNodeProcess(pid)) {
-    if (pid !== undefined) await removeStaleFiles(dataDir)
+    if (pid !== undefined) await removeStaleFiles(dataDir, await readPid(dataDir))
     throw new NodeNotRunningError(
       dataDir,
       pid === undefined ? '' : ` (removed a stale pid file: pid ${pid} is not running)`,
@@ -121,7 +121,7 @@ const stop: Handler = async (parsed, io) => {
     await sleep(100, io.signal)
   }
   // A node that exited cleanly removed its files; one that was killed did not.
-  if ((await readPid(dataDir)) === pid) await removeStaleFiles(dataDir)
+  if ((await readPid(dataDir)) === pid) await removeStaleFiles(dataDir, pid)
   spin.stop()
   if (bool(parsed.options, 'json')) printJson(io, { stopped: true, pid, peerId: peerId ?? null })
   else

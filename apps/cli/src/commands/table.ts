@@ -1,7 +1,8 @@
 import type { CommandSpec, GroupSpec } from '../args/spec.js'
-import { MORE_COMMANDS } from './specs-more.js'
-import { NODE_COMMANDS } from './specs-node.js'
-import { TASK_COMMANDS } from './specs-task.js'
+import { DEMO_COMMANDS } from './specs/demo.js'
+import { MODELS_COMMANDS } from './specs/models.js'
+import { NODE_COMMANDS } from './specs/node.js'
+import { TASK_COMMANDS } from './specs/task.js'
 
 export const GROUPS: readonly GroupSpec[] = [
   { name: 'node', summary: 'run a node and watch it' },
@@ -14,4 +15,9 @@ export const GROUPS: readonly GroupSpec[] = [
  * Every command: what the parser accepts, what `--help` and docs/cli.md show, and how to load its
  * implementation. Nothing here imports an implementation.
  */
-export const COMMANDS: readonly CommandSpec[] = [...NODE_COMMANDS, ...TASK_COMMANDS, ...MORE_COMMANDS]
+export const COMMANDS: readonly CommandSpec[] = [
+  ...NODE_COMMANDS,
+  ...TASK_COMMANDS,
+  ...MODELS_COMMANDS,
+  ...DEMO_COMMANDS,
+]

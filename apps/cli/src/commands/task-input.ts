@@ -1,8 +1,10 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { list, str } from '../args/parse.js'
 import type { OptionValues } from '../args/spec.js'
+import { MAX_REQUEST_BYTES } from '../constants.js'
 import { FileError, UsageError } from '../errors.js'
+import { bytes } from '../term/format.js'
 
 /** Task types whose input is an image rather than text. */
 const IMAGE_TYPES = new Set(['ocr'])
@@ -15,7 +17,7 @@ export async function buildInput(
   type: string,
   options: OptionValues,
   cwd: string,
-  stdin: () => Promise<Buffer> = readStdin,
+  stdin: (limit: number) => Promise<Buffer> = readStdin,
 ): Promise<Record<string, unknown>> {
   let input: Record<string, unknown>
   const json = str(options, 'input-json')
@@ -36,8 +38,12 @@ export async function buildInput(
     }
     input = { ...(value as Record<string, unknown>) }
   } else if (file !== undefined) {
-    const data = file === '-' ? await stdin() : await readInputFile(resolve(cwd, file))
-    if (IMAGE_TYPES.has(type)) input = { image: data.toString('base64') }
+    const image = IMAGE_TYPES.has(type)
+    // The node takes a request of at most 16 MiB, and an image travels as base64 (4 bytes for 3):
+    // a larger file is refused by its size, before it is read.
+    const limit = image ? Math.floor((MAX_REQUEST_BYTES * 3) / 4) : MAX_REQUEST_BYTES
+    const data = file === '-' ? await stdin(limit) : await readInputFile(resolve(cwd, file), limit)
+    if (image) input = { image: data.toString('base64') }
     else {
       if (data.subarray(0, 8192).includes(0)) {
         throw new UsageError(
@@ -70,10 +76,13 @@ export function parseValue(raw: string): unknown {
   }
 }
 
-async function readInputFile(path: string): Promise<Buffer> {
+async function readInputFile(path: string, limit: number): Promise<Buffer> {
   try {
+    const { size } = await stat(path)
+    if (size > limit) throw tooLarge(path, size, limit)
     return await readFile(path)
   } catch (err) {
+    if (err instanceof UsageError) throw err
     const code = (err as NodeJS.ErrnoException).code
     const why =
       code === 'ENOENT'
@@ -87,8 +96,20 @@ async function readInputFile(path: string): Promise<Buffer> {
   }
 }
 
-async function readStdin(): Promise<Buffer> {
+async function readStdin(limit: number): Promise<Buffer> {
   const chunks: Buffer[] = []
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  let size = 0
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length
+    if (size > limit) throw tooLarge('standard input', size, limit, 'at least ')
+    chunks.push(chunk as Buffer)
+  }
   return Buffer.concat(chunks)
+}
+
+function tooLarge(what: string, size: number, limit: number, atLeast = ''): UsageError {
+  return new UsageError(
+    `${what} is ${atLeast}${bytes(size)}: a task's input can be at most ${bytes(limit)} (the node takes requests of up to ${bytes(MAX_REQUEST_BYTES)})`,
+    'split it into several tasks (to run on a peer, a task must also fit in a 4 MiB frame)',
+  )
 }

@@ -3,6 +3,7 @@ import type { Handler } from '../args/spec.js'
 import { BIN_NAME, DEFAULT_LIST_LIMIT, EXIT } from '../constants.js'
 import type { ControlClient } from '../control/client.js'
 import type { TaskJson, TaskStatus } from '../control/types.js'
+import { hintFor } from '../error-policy.js'
 import { TaskFailedError, TaskNotFinishedError } from '../errors.js'
 import { eprintln, type Io, printJson, println } from '../io.js'
 import { table } from '../term/format.js'
@@ -83,27 +84,12 @@ function printResult(task: TaskJson, io: Io, format: 'text' | 'json' | 'json-rec
     throw new TaskFailedError(
       `task ${task.id} ${what}: ${task.error?.message ?? task.status}${task.error === undefined ? '' : ` [${task.error.code}]`}`,
       task.error?.code,
-      hintForTaskError(task),
+      hintFor(task.error?.code, { taskId: task.id, taskType: task.type }),
     )
   }
   if (format === 'json') printJson(io, task.output)
   else if (format === 'text') println(io, formatOutput(task, io.out))
   return EXIT.OK
-}
-
-function hintForTaskError(task: TaskJson): string | undefined {
-  switch (task.error?.code) {
-    case 'ERR_TASK_TIMEOUT':
-      return 'give it longer with --timeout <seconds>'
-    case 'ERR_INVALID_INPUT':
-      return `check the input fields of a ${task.type} task (docs/cli.md, "Task inputs")`
-    case 'ERR_NO_AGREEMENT':
-      return 'the nodes that ran it gave different answers; no majority agreed'
-    case 'ERR_MODEL_NOT_FOUND':
-      return `add one with \`${BIN_NAME} models add\` or \`${BIN_NAME} models pull\`, then restart the node`
-    default:
-      return undefined
-  }
 }
 
 const status: Handler = async (parsed, io) => {

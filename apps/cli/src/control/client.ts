@@ -1,5 +1,5 @@
-import { request as httpRequest } from 'node:http'
-import { API_PREFIX, BIN_NAME, MAX_WAIT_MS, REQUEST_TIMEOUT_MS } from '../constants.js'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { API_PREFIX, BIN_NAME, MAX_REQUEST_BYTES, MAX_WAIT_MS, REQUEST_TIMEOUT_MS } from '../constants.js'
 import { ControlApiError, ControlConnectionError, NodeNotRunningError } from '../errors.js'
 import {
   type ControlInfo,
@@ -9,9 +9,11 @@ import {
   readToken,
   removeStaleFiles,
 } from '../runtime.js'
+import { bytes } from '../term/format.js'
 import type {
   CancelJson,
   ModelJson,
+  NodeEventJson,
   PeerJson,
   StatusJson,
   SubmitRequest,
@@ -133,6 +135,42 @@ export class ControlClient {
     return (await this.request<{ models: ModelJson[] }>('GET', '/models', undefined, options)).models
   }
 
+  /**
+   * The node's events as they happen (peers connecting and failing, tasks starting and
+   * finishing), until `signal` aborts or the node stops (then the iteration ends).
+   */
+  async *events(options: { signal?: AbortSignal } = {}): AsyncGenerator<NodeEventJson> {
+    const url = new URL(`${this.url}${API_PREFIX}/events`)
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(url, {
+        headers: { authorization: `Bearer ${this.#token}`, accept: 'application/x-ndjson' },
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      })
+      req.on('response', resolve)
+      req.on('error', (err) => reject(this.#connectionError(err)))
+      req.end()
+    })
+    if (res.statusCode !== 200) {
+      res.resume()
+      throw new ControlApiError(
+        res.statusCode ?? 0,
+        `HTTP_${res.statusCode}`,
+        `GET /v1/events answered ${res.statusCode}`,
+      )
+    }
+    let rest = ''
+    try {
+      for await (const chunk of res) {
+        const lines = (rest + (chunk as Buffer).toString('utf8')).split('\n')
+        rest = lines.pop() ?? ''
+        for (const line of lines) if (line !== '') yield JSON.parse(line) as NodeEventJson
+      }
+    } catch (err) {
+      // The node went away, or the caller stopped listening: the stream just ends.
+      if (options.signal?.aborted !== true && !isConnectionEnd(err)) throw err
+    }
+  }
+
   /** Asks the node to shut down gracefully; it answers at once and exits shortly after. */
   async shutdown(options?: RequestOptions): Promise<void> {
     await this.request('POST', '/shutdown', {}, options)
@@ -142,6 +180,16 @@ export class ControlClient {
   request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
     const url = new URL(`${this.url}${API_PREFIX}${path}`)
+    if (payload !== undefined && payload.length > MAX_REQUEST_BYTES) {
+      // The node would refuse it: say so without sending it.
+      return Promise.reject(
+        new ControlApiError(
+          413,
+          'ERR_PAYLOAD_TOO_LARGE',
+          `the request is ${bytes(payload.length)}; the control API takes at most ${bytes(MAX_REQUEST_BYTES)}`,
+        ),
+      )
+    }
     return new Promise<T>((resolve, reject) => {
       const req = httpRequest(
         url,
@@ -182,7 +230,7 @@ export class ControlClient {
             const error = (json as { error?: { code?: unknown; message?: unknown } }).error
             const code = typeof error?.code === 'string' ? error.code : `HTTP_${status}`
             const message = typeof error?.message === 'string' ? error.message : `HTTP ${status}`
-            reject(new ControlApiError(status, code, message, hintFor(code)))
+            reject(new ControlApiError(status, code, message))
           })
         },
       )
@@ -222,23 +270,15 @@ export class ControlClient {
   }
 }
 
-function isFinal(status: TaskStatus): boolean {
-  return status !== 'PENDING' && status !== 'QUEUED' && status !== 'RUNNING'
+function isConnectionEnd(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code
+  return (
+    code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error).name === 'AbortError'
+  )
 }
 
-function hintFor(code: string): string | undefined {
-  switch (code) {
-    case 'ERR_UNAUTHORIZED':
-      return 'the token in the data directory does not match the running node; restart the node'
-    case 'ERR_TASK_NOT_FOUND':
-      return `list known tasks with \`${BIN_NAME} task list\``
-    case 'ERR_UNSUPPORTED_TASK_TYPE':
-      return `see what the node runs with \`${BIN_NAME} node status\``
-    case 'ERR_ROUTING_UNAVAILABLE':
-      return 'run the task on this node (omit --target and --redundancy)'
-    default:
-      return undefined
-  }
+function isFinal(status: TaskStatus): boolean {
+  return status !== 'PENDING' && status !== 'QUEUED' && status !== 'RUNNING'
 }
 
 /**
@@ -247,22 +287,22 @@ function hintFor(code: string): string | undefined {
  */
 export async function connectToNode(dataDir: string): Promise<ControlClient> {
   const info: ControlInfo | undefined = await readControlInfo(dataDir)
+  const lockPid = await readPid(dataDir)
+  if (lockPid !== undefined && lockPid !== info?.pid && isNodeProcess(lockPid)) {
+    throw new ControlConnectionError(
+      `the node (pid ${lockPid}) is starting or stopping: its control API is not up`,
+      'try again in a moment',
+    )
+  }
   if (info === undefined) {
-    const pid = await readPid(dataDir)
-    if (pid !== undefined && isNodeProcess(pid)) {
-      throw new ControlConnectionError(
-        `the node (pid ${pid}) is starting and its control API is not up yet`,
-        'try again in a moment',
-      )
-    }
-    if (pid !== undefined) {
-      await removeStaleFiles(dataDir)
-      throw new NodeNotRunningError(dataDir, ` (removed a stale pid file: pid ${pid} is not running)`)
+    if (lockPid !== undefined) {
+      await removeStaleFiles(dataDir, lockPid)
+      throw new NodeNotRunningError(dataDir, ` (removed a stale pid file: pid ${lockPid} is not running)`)
     }
     throw new NodeNotRunningError(dataDir)
   }
   if (!isNodeProcess(info.pid)) {
-    await removeStaleFiles(dataDir)
+    await removeStaleFiles(dataDir, lockPid)
     throw new NodeNotRunningError(dataDir, ` (removed stale files of pid ${info.pid}, which is not running)`)
   }
   let token: string

@@ -1,7 +1,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { API_PREFIX, CONTROL_HOST, MAX_REQUEST_BYTES, MAX_WAIT_MS } from '../constants.js'
+import { MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY, MIN_TIMEOUT_MS } from '@p2p-ai/node/control'
+import {
+  API_PREFIX,
+  CLOSE_GRACE_MS,
+  CONTROL_HOST,
+  MAX_REQUEST_BYTES,
+  MAX_WAIT_MS,
+  TASK_STATUSES,
+} from '../constants.js'
+import { STATUS_BY_CODE } from '../error-policy.js'
 import type { ControlTarget, TaskQuery } from './target.js'
 import type { SubmitRequest, TaskStatus } from './types.js'
 
@@ -19,7 +28,16 @@ export interface ControlServer {
   /** `http://127.0.0.1:<port>` */
   readonly url: string
   readonly port: number
-  /** Stops accepting requests, ends open long-polls and closes the listener. */
+  /**
+   * The node is shutting down: open long-polls end at once with 503 `ERR_NODE_STOPPING`, so do
+   * new ones and new tasks; reads (`/v1/status`...) still answer, each on a connection that then
+   * closes. Returns at once.
+   */
+  drain(): void
+  /**
+   * Drains, stops listening and closes idle connections at once; a request still in progress
+   * after `CLOSE_GRACE_MS` has its connection closed. Never waits longer than that for a client.
+   */
   close(): Promise<void>
 }
 
@@ -35,16 +53,6 @@ export class HttpError extends Error {
   }
 }
 
-const TASK_STATUSES: readonly string[] = [
-  'PENDING',
-  'QUEUED',
-  'RUNNING',
-  'COMPLETED',
-  'FAILED',
-  'TIMEOUT',
-  'CANCELLED',
-]
-
 /** Every endpoint, as docs/control-api.md titles it (a test holds the two together). */
 export const CONTROL_ROUTES: readonly string[] = [
   'GET /v1/status',
@@ -56,6 +64,7 @@ export const CONTROL_ROUTES: readonly string[] = [
   'GET /v1/tasks/:id/wait',
   'POST /v1/tasks/:id/cancel',
   'GET /v1/models',
+  'GET /v1/events',
   'POST /v1/shutdown',
 ]
 
@@ -71,24 +80,8 @@ export const SERVER_ERROR_CODES: readonly string[] = [
   'ERR_UNSUPPORTED_MEDIA_TYPE',
   'ERR_INTERNAL',
   'ERR_ABORTED',
+  'ERR_NODE_STOPPING',
 ]
-
-/** HTTP status for the error codes of the node and engine. */
-export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
-  ERR_TASK_NOT_FOUND: 404,
-  ERR_UNKNOWN_PEER: 404,
-  ERR_UNSUPPORTED_TASK_TYPE: 422,
-  ERR_INVALID_INPUT: 422,
-  ERR_INVALID_REQUEST: 400,
-  ERR_INVALID_TASK: 400,
-  ERR_TASK_ID_CONFLICT: 409,
-  ERR_QUEUE_FULL: 503,
-  ERR_ENGINE_STOPPED: 503,
-  ERR_NODE_NOT_ACTIVE: 503,
-  ERR_NO_CAPABLE_PEER: 503,
-  ERR_ROUTING_UNAVAILABLE: 501,
-  ERR_INVALID_MULTIADDR: 400,
-}
 
 /**
  * Starts the control API on 127.0.0.1 (never another address). Every request needs
@@ -97,12 +90,21 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
  */
 export async function startControlServer(init: ControlServerInit): Promise<ControlServer> {
   const expected = digest(init.token)
-  const closing = new AbortController()
+  // Aborts when the node starts shutting down: long-polls end with it.
+  const stopping = new AbortController()
   let port = 0
+  // Answers not sent yet: once the node stops, each closes its connection.
+  const inFlight = new Set<ServerResponse>()
   const server: Server = createServer((req, res) => {
+    inFlight.add(res)
+    res.once('close', () => inFlight.delete(res))
+    if (stopping.signal.aborted) closeAfter(res)
     handle(req, res).catch((err: unknown) => {
       const e = toHttpError(err)
-      if (e.status >= 500) init.onError?.(err)
+      if (e.status === 500) init.onError?.(err)
+      // Refused before its body was read (too large, wrong type): close the connection after the
+      // answer, or the client goes on writing into a socket nobody reads until it times out.
+      if (!req.complete) closeAfter(res)
       send(res, e.status, { error: { code: e.code, message: e.message } })
     })
   })
@@ -112,8 +114,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
     if (host !== `${CONTROL_HOST}:${port}` && host !== `localhost:${port}`) {
       throw new HttpError(403, 'ERR_FORBIDDEN', `requests must be addressed to ${CONTROL_HOST}:${port}`)
     }
-    const auth = req.headers.authorization ?? ''
-    const given = auth.startsWith('Bearer ') ? auth.slice(7).trim() : ''
+    const given = bearerToken(req.headers.authorization)
     if (given === '' || !timingSafeEqual(digest(given), expected)) {
       res.setHeader('www-authenticate', 'Bearer')
       throw new HttpError(
@@ -129,7 +130,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
     const path = url.pathname.slice(API_PREFIX.length)
     const method = req.method ?? 'GET'
     const t = init.target
-    const signal = requestSignal(res, closing.signal)
+    const signal = requestSignal(res, stopping.signal)
 
     if (path === '/status') {
       allow(method, 'GET')
@@ -139,6 +140,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       if (method === 'GET') return send(res, 200, { peers: t.peers() })
       allow(method, 'POST')
       const body = await readJson(req)
+      refuseWhileStopping()
       const address = body.address
       if (typeof address !== 'string' || address === '')
         throw badRequest('"address" must be a multiaddr string')
@@ -148,7 +150,9 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
     if (path === '/tasks') {
       if (method === 'GET') return send(res, 200, listTasks(t, url.searchParams))
       allow(method, 'POST')
-      const task = await t.submit(submitRequest(await readJson(req)), { signal })
+      const body = await readJson(req)
+      refuseWhileStopping()
+      const task = await t.submit(submitRequest(body), { signal })
       return send(res, 202, { task })
     }
     const taskPath = /^\/tasks\/([^/]+)(\/wait|\/cancel)?$/.exec(path)
@@ -163,11 +167,23 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
         const timeoutMs = intParam(url.searchParams, 'timeoutMs', 0, MAX_WAIT_MS) ?? MAX_WAIT_MS
         const task = await t.wait(id, timeoutMs, signal)
         if (task === undefined) throw taskNotFound(id)
+        if (stopping.signal.aborted && !isFinal(task.status)) throw stoppedWaiting(task.id, task.status)
         return send(res, 200, { task })
       }
       const task = t.task(id)
       if (task === undefined) throw taskNotFound(id)
       return send(res, 200, { task })
+    }
+    if (path === '/events') {
+      allow(method, 'GET')
+      // One JSON object per line, for as long as the client listens and the node runs.
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+      res.flushHeaders()
+      t.events((event) => res.write(`${JSON.stringify(event)}\n`), signal)
+      if (!signal.aborted)
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
+      res.end()
+      return
     }
     if (path === '/models') {
       allow(method, 'GET')
@@ -177,10 +193,16 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       allow(method, 'POST')
       send(res, 202, { stopping: true })
       // Answer first: the node's shutdown closes this server.
-      setImmediate(() => t.shutdown())
+      if (!stopping.signal.aborted) setImmediate(() => t.shutdown())
       return
     }
     throw notFound(url.pathname)
+  }
+
+  function refuseWhileStopping(): void {
+    if (stopping.signal.aborted) {
+      throw new HttpError(503, 'ERR_NODE_STOPPING', 'the node is shutting down and takes no new work')
+    }
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -191,17 +213,54 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
     })
   })
   port = (server.address() as AddressInfo).port
+  const drain = (): void => {
+    if (stopping.signal.aborted) return
+    // While the node stops, every answer closes its connection: a kept-alive client cannot send
+    // another request (a new long-poll) on a socket the shutdown would wait for.
+    for (const res of inFlight) closeAfter(res)
+    stopping.abort()
+    server.closeIdleConnections()
+  }
+  let closed: Promise<void> | undefined
   return {
     url: `http://${CONTROL_HOST}:${port}`,
     port,
-    async close() {
-      closing.abort()
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve())
+    drain,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        drain()
+        const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS)
+        server.close(() => {
+          clearTimeout(grace)
+          resolve()
+        })
         server.closeIdleConnections()
       })
+      return closed
     },
   }
+}
+
+/** The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 7235). */
+function bearerToken(header: string | undefined): string {
+  const match = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '')
+  return match?.[1] ?? ''
+}
+
+function closeAfter(res: ServerResponse): void {
+  if (!res.headersSent) res.setHeader('connection', 'close')
+}
+
+function isFinal(status: TaskStatus): boolean {
+  return status !== 'PENDING' && status !== 'QUEUED' && status !== 'RUNNING'
+}
+
+function stoppedWaiting(id: string, status: TaskStatus): HttpError {
+  return new HttpError(
+    503,
+    'ERR_NODE_STOPPING',
+    `the node is shutting down: stopped waiting for task ${id}, which is ${status}`,
+  )
 }
 
 function digest(text: string): Buffer {
@@ -209,8 +268,9 @@ function digest(text: string): Buffer {
 }
 
 /**
- * Aborts when the answer is done or the client went away, or the server closes, so a long-poll
- * ends with it. (The response's `close`, not the socket's: a kept-alive socket outlives requests.)
+ * Aborts when the answer is done or the client went away, or the node starts stopping, so a
+ * long-poll ends with it. (The response's `close`, not the socket's: a kept-alive socket outlives
+ * requests.)
  */
 function requestSignal(res: ServerResponse, closing: AbortSignal): AbortSignal {
   const controller = new AbortController()
@@ -231,6 +291,14 @@ function taskNotFound(id: string): HttpError {
   return new HttpError(404, 'ERR_TASK_NOT_FOUND', `no task with id "${id}" (unknown, or its result expired)`)
 }
 
+function payloadTooLarge(size?: number): HttpError {
+  return new HttpError(
+    413,
+    'ERR_PAYLOAD_TOO_LARGE',
+    `request bodies are limited to ${MAX_REQUEST_BYTES} bytes (16 MiB)${size === undefined ? '' : `; this one has ${size}`}`,
+  )
+}
+
 function badRequest(message: string): HttpError {
   return new HttpError(400, 'ERR_BAD_REQUEST', message)
 }
@@ -247,21 +315,19 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const type = req.headers['content-type'] ?? ''
-  if (!type.startsWith('application/json')) {
+  // The media type, without parameters, compared case-insensitively (RFC 9110 §8.3.1).
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+  if (type !== 'application/json') {
     throw new HttpError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', 'send the body as Content-Type: application/json')
   }
+  // Refused on its announced length before a byte is read; a body without one is counted.
+  const announced = Number(req.headers['content-length'] ?? 0)
+  if (announced > MAX_REQUEST_BYTES) throw payloadTooLarge(announced)
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req) {
     size += (chunk as Buffer).length
-    if (size > MAX_REQUEST_BYTES) {
-      throw new HttpError(
-        413,
-        'ERR_PAYLOAD_TOO_LARGE',
-        `request bodies are limited to ${MAX_REQUEST_BYTES} bytes`,
-      )
-    }
+    if (size > MAX_REQUEST_BYTES) throw payloadTooLarge()
     chunks.push(chunk as Buffer)
   }
   let value: unknown
@@ -290,8 +356,9 @@ function submitRequest(body: Record<string, unknown>): SubmitRequest {
     return v
   }
   const r = int('redundancy', redundancy, 1, 16)
-  const tm = int('timeoutMs', timeoutMs, 1, 24 * 60 * 60 * 1000)
-  const p = int('priority', priority, -1_000_000, 1_000_000)
+  // The bounds of the wire: a task outside them could not be sent to a peer.
+  const tm = int('timeoutMs', timeoutMs, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS)
+  const p = int('priority', priority, MIN_PRIORITY, MAX_PRIORITY)
   if (id !== undefined && typeof id !== 'string') throw badRequest('"id" must be a string')
   return {
     type,
@@ -320,7 +387,7 @@ function listTasks(
   const limit = intParam(params, 'limit', 1, 1000) ?? 20
   const offset = intParam(params, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0
   const status = params.get('status') ?? undefined
-  if (status !== undefined && !TASK_STATUSES.includes(status)) {
+  if (status !== undefined && !(TASK_STATUSES as readonly string[]).includes(status)) {
     throw badRequest(`"status" must be one of ${TASK_STATUSES.join(', ')}`)
   }
   const type = params.get('type') ?? undefined

@@ -1,6 +1,7 @@
 import type {
   CancelJson,
   ModelJson,
+  NodeEventJson,
   PeerJson,
   StatusJson,
   SubmitRequest,
@@ -34,6 +35,8 @@ export interface ControlTarget {
   /** Throws `ERR_TASK_NOT_FOUND` for an unknown id. */
   cancel(id: string): CancelJson
   models(): Promise<readonly ModelJson[]>
+  /** Calls `listener` for each event of the node until `signal` aborts. */
+  events(listener: (event: NodeEventJson) => void, signal: AbortSignal): void
   /** Starts a graceful shutdown; returns at once. */
   shutdown(): void
 }

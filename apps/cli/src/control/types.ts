@@ -1,17 +1,24 @@
 /**
  * JSON shapes of the control API (docs/control-api.md). Plain data; the client and the server
- * share them, and nothing here loads at run time.
+ * share them. What the node itself describes (task statuses, states, health, peers, metadata) is
+ * the node's own type, imported as a type: nothing here loads at run time.
  */
+import type {
+  HealthReport,
+  NetworkTaskStatus,
+  NodeCapabilities,
+  NodeMetadata,
+  NodeState,
+  PeerInfo,
+} from '@p2p-ai/node'
 
-/** `PENDING`: the node is choosing a peer for it (or waiting to retry). */
-export type TaskStatus = 'PENDING' | 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED'
+/**
+ * A task's status: the node's own (`NetworkTaskStatus`). `PENDING`: the node is choosing a peer
+ * (or waiting to retry).
+ */
+export type TaskStatus = NetworkTaskStatus
 
-export type NodeState = 'INITIALIZING' | 'REGISTERING' | 'ACTIVE' | 'SHUTTING_DOWN' | 'STOPPED'
-
-/** `{ error: { code, message } }`: the body of every non-2xx answer. */
-export interface ErrorBody {
-  readonly error: { readonly code: string; readonly message: string }
-}
+export type { NodeState }
 
 /** One task, as the node knows it. */
 export interface TaskJson {
@@ -46,40 +53,29 @@ export interface TaskCounters {
   readonly queued: number
 }
 
-export interface HealthJson {
-  readonly status: 'healthy' | 'degraded' | 'unhealthy'
-  readonly checkedAt: number
-  readonly components: ReadonlyArray<{
-    readonly name: string
-    readonly status: 'healthy' | 'degraded' | 'unhealthy'
-    readonly detail?: string
-    readonly local: boolean
-    readonly durationMs: number
-  }>
-}
+/** The node's last health round (`node.health()`). */
+export type HealthJson = HealthReport
 
-/** `GET /v1/status`. */
-export interface StatusJson {
+/** `GET /v1/status`: the node's metadata, with what the control API adds. */
+export interface StatusJson
+  extends Pick<
+    NodeMetadata,
+    | 'version'
+    | 'agentVersion'
+    | 'peerId'
+    | 'state'
+    | 'addresses'
+    | 'startedAt'
+    | 'uptimeMs'
+    | 'connectedPeers'
+  > {
   readonly pid: number
   readonly dataDir: string
   /** Version of the CLI running the node. */
   readonly cliVersion: string
-  /** Version of `@p2p-ai/node`. */
-  readonly version: string
-  readonly agentVersion: string
-  readonly peerId: string
-  readonly state: NodeState
   readonly ready: boolean
-  readonly addresses: readonly string[]
-  readonly startedAt: number | undefined
-  readonly uptimeMs: number
-  readonly connectedPeers: number
-  readonly capabilities: {
-    readonly taskTypes: readonly string[]
-    readonly models: readonly string[]
-    readonly concurrency: number
-  }
-  /** Whether tasks can be sent to other peers (`--target`, `--redundancy`). */
+  readonly capabilities: NodeCapabilities
+  /** Whether tasks can be sent to other peers (`--target`, `--redundancy`): always, with the task exchange every node has. */
   readonly routing: boolean
   readonly health: HealthJson | undefined
   readonly tasks: TaskCounters
@@ -87,22 +83,8 @@ export interface StatusJson {
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly cpuUserMs: number }
 }
 
-/** One entry of `GET /v1/peers`. */
-export interface PeerJson {
-  readonly peerId: string
-  readonly status: 'connected' | 'failed'
-  readonly addresses: readonly string[]
-  readonly rttMs?: number
-  readonly lastSeen: number
-  readonly agentVersion?: string
-  readonly protocols: readonly string[]
-  readonly capabilities?: unknown
-  readonly connectedAt: number
-  readonly failedAt?: number
-  readonly failureReason?: string
-  readonly reconnectAttempts: number
-  readonly nextReconnectAt?: number
-}
+/** One entry of `GET /v1/peers`: the node's peer table entry. */
+export type PeerJson = PeerInfo
 
 /** `POST /v1/tasks`. */
 export interface SubmitRequest {
@@ -112,9 +94,9 @@ export interface SubmitRequest {
   readonly target?: string
   /** Run on this many peers and compare results. @default 1 */
   readonly redundancy?: number
-  /** Execution time limit in milliseconds. @default the node's `engine.taskTimeoutMs` */
+  /** Execution time limit in milliseconds, 1 to 3,600,000. @default the node's `engine.taskTimeoutMs` */
   readonly timeoutMs?: number
-  /** Higher runs first. @default 0 */
+  /** 0 (lowest) to 9 (highest). @default 5 (`DEFAULT_PRIORITY` of `@p2p-ai/node/control`) */
   readonly priority?: number
   /** Idempotency key: a known id returns the existing task. */
   readonly id?: string
@@ -148,3 +130,21 @@ export interface ModelJson {
   /** Whether the node has it in memory now. */
   readonly loaded?: boolean
 }
+
+/**
+ * One line of `GET /v1/events`: something the node saw happen. `at` is the node's `Date.now()`.
+ * Task events are those of the node's engine: its own tasks that run here, and tasks peers sent it
+ * (`meta.requester` and `meta.taskId` name the peer and its id for the task).
+ */
+export type NodeEventJson =
+  | { readonly event: 'peer:connect'; readonly at: number; readonly peerId: string }
+  | { readonly event: 'peer:failed'; readonly at: number; readonly peerId: string; readonly reason: string }
+  | { readonly event: 'peer:remove'; readonly at: number; readonly peerId: string; readonly reason: string }
+  | {
+      readonly event: 'task:started' | 'task:finished'
+      readonly at: number
+      readonly id: string
+      readonly type: string
+      readonly status: TaskStatus
+      readonly meta?: Readonly<Record<string, string>>
+    }

@@ -1,7 +1,6 @@
 import { bool, list, num, str } from '../args/parse.js'
 import type { OptionValues } from '../args/spec.js'
 import { ENV } from '../constants.js'
-import { ConfigError, FileError, NodeStartError } from '../errors.js'
 
 /** CLI variables with the node's `P2P_AI_` prefix that are not node settings. */
 export const CLI_ENV_VARS: readonly string[] = [ENV.DAEMON, ENV.DEMO_DIR, 'P2P_AI_CLI_DEBUG']
@@ -15,7 +14,8 @@ interface ConfigShape {
 
 /**
  * Applies `node start`'s options over the loaded configuration. `--port` sets the port of the
- * plain TCP listen addresses (WebSockets keeps its own); `--listen` replaces them all.
+ * plain TCP listen addresses and of the QUIC ones (UDP, a separate port space: one number to open
+ * in a firewall, as IPFS does with 4001); WebSockets keeps its own. `--listen` replaces them all.
  */
 export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, daemon: boolean): C {
   const next = structuredClone(config)
@@ -29,6 +29,9 @@ export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, da
       next.network.listen = next.network.listen.map((a) =>
         isPlainTcp(a) ? a.replace(/\/tcp\/\d+$/, `/tcp/${port}`) : a,
       )
+    next.network.listen = next.network.listen.map((a) =>
+      isQuic(a) ? a.replace(/\/udp\/\d+\/quic-v1$/, `/udp/${port}/quic-v1`) : a,
+    )
   }
   const bootstrap = list(o, 'bootstrap')
   if (bootstrap.length > 0) next.network.bootstrap = [...next.network.bootstrap, ...bootstrap]
@@ -49,28 +52,6 @@ function isPlainTcp(address: string): boolean {
   return /\/tcp\/\d+$/.test(address)
 }
 
-/** Turns the node package's start-up errors into the CLI's, with advice. */
-export function startError(err: unknown, dataDir: string): unknown {
-  const e = err as Error & { code?: string; cause?: unknown }
-  switch (e?.code) {
-    case 'ERR_CONFIG_INVALID':
-    case 'ERR_CONFIG_SYNTAX':
-    case 'ERR_CONFIG_READ':
-      return new ConfigError(e.message, 'see docs/configuration.md for every setting', { cause: err })
-    case 'ERR_DATA_DIR':
-      return new FileError(e.message, 'choose another directory with --data-dir', { cause: err })
-    case 'ERR_START_FAILED': {
-      const cause = e.cause as NodeJS.ErrnoException | undefined
-      const inUse = cause?.code === 'EADDRINUSE' || /EADDRINUSE/.test(e.message)
-      return new NodeStartError(
-        e.message,
-        inUse
-          ? 'that port is taken; choose another with --port, or 0 for any free port'
-          : `see the log above, or in ${dataDir}/node.log for --detach`,
-        { cause: err },
-      )
-    }
-    default:
-      return err
-  }
+function isQuic(address: string): boolean {
+  return /\/udp\/\d+\/quic-v1$/.test(address)
 }

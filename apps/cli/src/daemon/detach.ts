@@ -1,19 +1,13 @@
-import { spawn } from 'node:child_process'
-import { closeSync, mkdirSync, openSync } from 'node:fs'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { bool } from '../args/parse.js'
 import type { Parsed } from '../args/spec.js'
-import { BIN_NAME, DETACH_READY_TIMEOUT_MS, ENV, EXIT, LOG_FILE } from '../constants.js'
-import { NodeAlreadyRunningError, NodeStartError } from '../errors.js'
+import { BIN_NAME, EXIT } from '../constants.js'
+import { NodeAlreadyRunningError, RelayedError } from '../errors.js'
 import { type Io, printJson, println } from '../io.js'
 import { isNodeProcess, readPid } from '../runtime.js'
 import { shortId } from '../term/format.js'
 import { spinner } from '../term/spinner.js'
-import type { DaemonMessage } from './start.js'
-
-/** Where the binary is, to start it again as the background node. */
-const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
+import { snapshotDir } from './leftovers.js'
+import { spawnNode } from './spawn.js'
 
 /** Options of `node start` that only the parent uses. */
 const PARENT_ONLY = new Set(['--detach', '-d', '--json'])
@@ -25,69 +19,30 @@ const PARENT_ONLY = new Set(['--detach', '-d', '--json'])
 export async function detach(parsed: Parsed, io: Io, dataDir: string): Promise<number> {
   const running = await readPid(dataDir)
   if (running !== undefined && isNodeProcess(running)) throw new NodeAlreadyRunningError(dataDir, running)
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-  const logFile = join(dataDir, LOG_FILE)
-  const log = openSync(logFile, 'a', 0o600)
-  const args = ['node', 'start', ...argsOf(parsed), '--data-dir', dataDir]
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const before = await snapshotDir(dataDir)
+  const node = spawnNode({
+    dataDir,
+    args: argsOf(parsed),
+    mode: 'detached',
+    env: io.env,
     cwd: io.cwd,
-    detached: true,
-    stdio: ['ignore', log, log, 'ipc'],
-    env: { ...io.env, [ENV.DAEMON]: '1' },
+    signal: io.signal,
   })
-  closeSync(log)
   const spin = spinner(io.stderr, 'starting the node…')
-  let message: DaemonMessage
+  let message: Awaited<typeof node.ready>
   try {
-    message = await new Promise<DaemonMessage>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(
-          new NodeStartError(
-            `the node (pid ${child.pid}) did not become ready within ${DETACH_READY_TIMEOUT_MS / 1000} s`,
-            `see its log: ${logFile}; stop it with \`${BIN_NAME} node stop\``,
-          ),
-        )
-      }, DETACH_READY_TIMEOUT_MS)
-      child.once('message', (m) => {
-        clearTimeout(timer)
-        resolve(m as DaemonMessage)
-      })
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer)
-        reject(
-          new NodeStartError(
-            `the node exited before it was ready (${signal ?? `exit code ${code}`})`,
-            `see its log: ${logFile}`,
-          ),
-        )
-      })
-      child.once('error', (err) => {
-        clearTimeout(timer)
-        reject(new NodeStartError(`could not start the node: ${err.message}`, undefined, { cause: err }))
-      })
-      io.signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer)
-          child.kill('SIGTERM')
-          reject(io.signal.reason)
-        },
-        { once: true },
-      )
-    })
+    message = await node.ready
+  } catch (err) {
+    // The node said why it did not start (shown here), so its log is not needed: leave the data
+    // directory as it was. A node that died without a word keeps its log, for the hint to point at.
+    if (err instanceof RelayedError) await before.restore()
+    throw err
   } finally {
     spin.stop()
-    child.removeAllListeners()
-    if (child.connected) child.disconnect()
-    child.unref()
+    if (node.child.connected) node.child.disconnect()
+    node.child.unref()
   }
-  if (message.type === 'error') {
-    const e = message.error
-    throw Object.assign(new NodeStartError(e.message, e.hint ?? `see its log: ${logFile}`), {
-      exitCode: e.exitCode,
-      code: e.code,
-    })
-  }
+  const logFile = node.logFile
   const s = message.status
   if (bool(parsed.options, 'json')) {
     printJson(io, {

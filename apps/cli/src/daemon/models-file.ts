@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { ModelEntry } from '@p2p-ai/engine'
 import { MODELS_FILE } from '../constants.js'
 import { FileError } from '../errors.js'
+import type { ModelEntry } from '../onnx.js'
 
 /** `models.json` in the data directory: models registered with `models add`. */
 export interface ModelsFile {

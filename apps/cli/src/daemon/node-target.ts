@@ -9,8 +9,8 @@ import type {
   SubmitRequest,
   TaskJson,
 } from '../control/types.js'
-import { type ExchangeNode, exchangeOf, networkRecordToJson } from './exchange.js'
 import { TaskCounter } from './stats.js'
+import { engineRecordToJson, networkRecordToJson } from './task-json.js'
 
 export interface NodeTargetInit {
   readonly node: P2PNode
@@ -20,8 +20,6 @@ export interface NodeTargetInit {
   readonly shutdown: () => void
   /** Settles once the model backends have loaded (or failed to); `models()` waits for it, briefly. */
   readonly modelsReady?: Promise<unknown>
-  /** Whether the node's task exchange runs redundant tasks (`redundancy` > 1). */
-  readonly redundancy?: boolean
 }
 
 /** How long a models listing waits for the model backends to load. */
@@ -34,64 +32,39 @@ function coded(code: string, message: string): Error {
 
 /**
  * The control API's view of a running `P2PNode`. Tasks go through the node's task exchange
- * (`node.submit`: routed to the best peer, with failover) when the node has one, and straight to
- * its engine otherwise.
+ * (`node.submit`: routed to the best peer, with failover, or run here); the engine's records show
+ * what ran here, for this node or for peers.
  */
 export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): void } {
   const { node } = init
   const engine: TaskEngine = node.engine
-  const exchange: ExchangeNode | undefined = exchangeOf(node)
   const counter = new TaskCounter(engine)
   const self = node.peerId
 
   const isLocal = (target: string | undefined): boolean =>
     target === 'self' || target === 'local' || target === self
 
-  async function submitOne(request: SubmitRequest, target: string | undefined): Promise<TaskJson> {
-    const { type, input, id, priority, timeoutMs } = request
+  function submitOne(request: SubmitRequest): TaskJson {
+    const { type, input, id, priority, timeoutMs, target } = request
     const redundancy = request.redundancy ?? 1
-    if (redundancy > 1) {
-      if (exchange === undefined || init.redundancy !== true) {
-        throw coded(
-          'ERR_ROUTING_UNAVAILABLE',
-          `--redundancy ${redundancy} needs a node whose task exchange runs redundant tasks; this one's does not`,
-        )
-      }
-      if (target !== undefined && target !== 'auto') {
-        throw coded('ERR_INVALID_REQUEST', 'redundancy picks its own peers: it does not go with a target')
-      }
+    if (redundancy > 1 && target !== undefined && target !== 'auto') {
+      throw coded('ERR_INVALID_REQUEST', 'redundancy picks its own peers: it does not go with a target')
     }
-    if (exchange !== undefined) {
-      if (target === undefined) checkSomeoneRuns(type)
-      const handle = await exchange.submit(
-        {
-          type,
-          input: input as Record<string, unknown>,
-          ...(id === undefined ? {} : { id }),
-          ...(priority === undefined ? {} : { priority }),
-          ...(timeoutMs === undefined ? {} : { timeoutMs }),
-        },
-        {
-          target: target === undefined ? 'auto' : isLocal(target) ? 'local' : target,
-          ...(redundancy > 1 ? { redundancy } : {}),
-        },
-      )
-      return networkRecordToJson(handle.record(), self)
-    }
-    if (target !== undefined && !isLocal(target)) {
-      throw coded(
-        'ERR_ROUTING_UNAVAILABLE',
-        'this node runs tasks itself only: its @p2p-ai/node has no task exchange to send them to peers',
-      )
-    }
-    const handle = await engine.submit({
-      type,
-      input,
-      ...(id === undefined ? {} : { id }),
-      ...(priority === undefined ? {} : { priority }),
-      ...(timeoutMs === undefined ? {} : { timeoutMs }),
-    })
-    return engineRecordToJson(handle.record(), self)
+    if (target === undefined) checkSomeoneRuns(type)
+    const handle = node.submit(
+      {
+        type,
+        input: input as Record<string, unknown>,
+        ...(id === undefined ? {} : { id }),
+        ...(priority === undefined ? {} : { priority }),
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      },
+      {
+        target: target === undefined ? 'auto' : isLocal(target) ? 'local' : target,
+        ...(redundancy > 1 ? { redundancy } : {}),
+      },
+    )
+    return networkRecordToJson(handle.record(), self)
   }
 
   /**
@@ -99,7 +72,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
    * elsewhere, or submitted before a restart, is found in one place or the other.
    */
   function get(id: string): TaskJson | undefined {
-    const fromExchange = exchange?.tasks.get(id)
+    const fromExchange = node.tasks.get(id)
     if (fromExchange !== undefined) return networkRecordToJson(fromExchange, self)
     const record = engine.get(id) ?? engine.get(`${self}:${id}`)
     return record === undefined ? undefined : engineRecordToJson(record, self)
@@ -119,14 +92,17 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
 
   async function waitOne(id: string, timeoutMs: number, signal: AbortSignal): Promise<TaskJson | undefined> {
     const current = get(id)
-    if (current === undefined || isFinal(current)) return current
-    const handle = exchange?.tasks.handle(id)
+    if (current === undefined || isFinal(current) || signal.aborted) return current
+    const handle = node.tasks.handle(id)
+    // One signal ends every listener and the timer, however the wait ends: a listener added to an
+    // already-aborted signal never fires, and a timer left behind keeps the process alive.
     const done = new AbortController()
-    const both = AbortSignal.any([signal, done.signal])
+    const ended = AbortSignal.any([signal, done.signal])
+    let timer: NodeJS.Timeout | undefined
     try {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeoutMs)
-        both.addEventListener('abort', () => resolve(), { once: true })
+        timer = setTimeout(resolve, timeoutMs)
+        ended.addEventListener('abort', () => resolve(), { once: true })
         if (handle !== undefined) {
           handle.result().then(
             () => resolve(),
@@ -138,19 +114,19 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
             (evt: CustomEvent<TaskRecord>) => {
               if (evt.detail.id === id || evt.detail.id === `${self}:${id}`) resolve()
             },
-            { signal: both },
+            { signal: ended },
           )
         }
-        both.addEventListener('abort', () => clearTimeout(timer), { once: true })
       })
     } finally {
+      clearTimeout(timer)
       done.abort()
     }
     return get(id)
   }
 
   function cancelOne(id: string): CancelJson {
-    const handle = exchange?.tasks.handle(id)
+    const handle = node.tasks.handle(id)
     if (handle !== undefined) {
       const cancelled = handle.cancel('cancelled from the CLI')
       return { cancelled, task: get(id)! }
@@ -184,7 +160,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
           models: [...new Set(m.capabilities.models)],
           concurrency: m.capabilities.concurrency,
         },
-        routing: exchange !== undefined,
+        routing: true,
         health: node.health(),
         tasks: counter.snapshot(),
         process: {
@@ -197,7 +173,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
     peers: (): PeerJson[] => node.peers(),
     connect: (address, options) => node.connect(address, options),
     async submit(request) {
-      return submitOne(request, request.target)
+      return submitOne(request)
     },
     task: (id) => get(id),
     wait: (id, timeoutMs, signal) => waitOne(id, timeoutMs, signal),
@@ -207,7 +183,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         (query.type === undefined || t.type === query.type)
       const window = query.offset + query.limit
       const byId = new Map<string, TaskJson>()
-      for (const r of exchange?.tasks.list({ limit: Math.max(window, 100) }) ?? []) {
+      for (const r of node.tasks.list({ limit: Math.max(window, 100) })) {
         const t = networkRecordToJson(r, self)
         if (matches(t) && !byId.has(t.id)) byId.set(t.id, t)
       }
@@ -244,6 +220,42 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         loaded: m.loaded,
       }))
     },
+    events(listener, signal) {
+      const at = (): number => Date.now()
+      node.addEventListener(
+        'peer:connect',
+        (e) => listener({ event: 'peer:connect', at: at(), peerId: e.detail.peerId }),
+        { signal },
+      )
+      node.addEventListener(
+        'peer:failed',
+        (e) =>
+          listener({ event: 'peer:failed', at: at(), peerId: e.detail.peer.peerId, reason: e.detail.reason }),
+        { signal },
+      )
+      node.addEventListener(
+        'peer:remove',
+        (e) => listener({ event: 'peer:remove', at: at(), peerId: e.detail.peerId, reason: e.detail.reason }),
+        { signal },
+      )
+      for (const name of ['task:started', 'task:finished'] as const) {
+        engine.addEventListener(
+          name,
+          (e: CustomEvent<TaskRecord>) => {
+            const t = engineRecordToJson(e.detail, self)
+            listener({
+              event: name,
+              at: at(),
+              id: t.id,
+              type: t.type,
+              status: t.status,
+              ...(t.meta === undefined ? {} : { meta: t.meta }),
+            })
+          },
+          { signal },
+        )
+      }
+    },
     shutdown: init.shutdown,
     dispose() {
       counter.dispose()
@@ -259,28 +271,4 @@ function peerRuns(peer: PeerJson, type: string): boolean {
 
 function isFinal(t: TaskJson): boolean {
   return t.status !== 'PENDING' && t.status !== 'QUEUED' && t.status !== 'RUNNING'
-}
-
-/**
- * A record of this node's engine as the control API shows it. The exchange runs this node's own
- * tasks as `<self>:<id>` with `meta.taskId`: they are shown under the id they were submitted with.
- * Tasks run for peers keep their engine id and `meta.requester`.
- */
-export function engineRecordToJson(r: TaskRecord, self: string): TaskJson {
-  const own = r.meta?.requester === self && typeof r.meta.taskId === 'string'
-  const meta = own ? undefined : r.meta
-  return {
-    id: own ? r.meta!.taskId! : r.id,
-    type: r.type,
-    status: r.status,
-    priority: r.priority,
-    backend: r.backend,
-    queuedAt: r.queuedAt,
-    ...(r.startedAt === undefined ? {} : { startedAt: r.startedAt }),
-    ...(r.finishedAt === undefined ? {} : { finishedAt: r.finishedAt }),
-    ...(r.progress === undefined ? {} : { progress: r.progress }),
-    ...(r.status === 'COMPLETED' ? { output: r.output } : {}),
-    ...(r.error === undefined ? {} : { error: { code: r.error.code, message: r.error.message } }),
-    ...(meta === undefined ? {} : { meta }),
-  }
 }

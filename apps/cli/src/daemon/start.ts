@@ -4,42 +4,53 @@ import type { Parsed } from '../args/spec.js'
 import { locate } from '../commands/common.js'
 import { BIN_NAME, ENV, EXIT, MODEL_HASHES_FILE, MODELS_DIR } from '../constants.js'
 import type { StatusJson } from '../control/types.js'
+import { explain } from '../error-policy.js'
+import { CliError, type CliErrorLike, NodeStartError, RelayedError } from '../errors.js'
 import { eprintln, type Io, println } from '../io.js'
-import { claimPidFile, newToken, releaseRuntimeFiles, writeControlFiles } from '../runtime.js'
+import { lockDataDir, newToken, removeControlFiles, writeControlFiles } from '../runtime.js'
 import { shortId } from '../term/format.js'
 import { CLI_VERSION } from '../version.js'
-import { applyFlags, CLI_ENV_VARS, startError } from './config.js'
+import { applyFlags, CLI_ENV_VARS } from './config.js'
 import { detach } from './detach.js'
+import { snapshotDir } from './leftovers.js'
 import { readAddedModels } from './models-file.js'
+import { DAEMON_ENV, type DaemonMode } from './spawn.js'
 
 /** Messages a detached node sends its parent over IPC. */
 export type DaemonMessage =
   | { readonly type: 'ready'; readonly status: StatusJson; readonly url: string }
   | {
       readonly type: 'error'
-      readonly error: { code: string; message: string; hint?: string | undefined; exitCode: number }
+      readonly error: CliErrorLike
     }
 
 /** `node start`: in the foreground, or with `--detach` as a background process. */
 export async function startCommand(parsed: Parsed, io: Io): Promise<number> {
   const choice = await locate(parsed, io)
   if (bool(parsed.options, 'detach')) return detach(parsed, io, choice.dataDir)
-  const daemon = io.env[ENV.DAEMON] === '1' && typeof process.send === 'function'
+  // Started by `--detach` or by the demo: reports over IPC instead of printing a banner.
+  const mode = daemonMode(io.env[ENV.DAEMON])
+  const daemon = mode !== undefined
   try {
-    return await runNode(parsed, io, choice.dataDir, choice.configFile, daemon)
+    return await runNode(parsed, io, choice.dataDir, choice.configFile, mode)
   } catch (err) {
-    const e = startError(err, choice.dataDir) as Error & { code?: string; hint?: string; exitCode?: number }
-    if (daemon) {
-      const error = {
-        code: e.code ?? 'ERR_NODE_START',
-        message: e.message,
-        hint: e.hint,
-        exitCode: e.exitCode ?? EXIT.FAILURE,
-      }
-      process.send?.({ type: 'error', error } satisfies DaemonMessage)
+    const { code, exitCode, hint } = explain(err, { dataDir: choice.dataDir })
+    const error = {
+      code: code ?? NodeStartError.code,
+      message: (err as Error | undefined)?.message ?? String(err),
+      hint,
+      exitCode,
     }
-    throw e
+    if (daemon) process.send?.({ type: 'error', error } satisfies DaemonMessage)
+    // A component's error gets the hint its code has here, where the data directory is known.
+    throw code === undefined || err instanceof CliError ? err : new RelayedError(error)
   }
+}
+
+/** How this process was started: by `--detach` or the demo (with an IPC channel), or by a person. */
+function daemonMode(value: string | undefined): DaemonMode | undefined {
+  if (typeof process.send !== 'function') return undefined
+  return (Object.keys(DAEMON_ENV) as DaemonMode[]).find((m) => DAEMON_ENV[m] === value)
 }
 
 async function runNode(
@@ -47,16 +58,17 @@ async function runNode(
   io: Io,
   dataDir: string,
   configFile: string | undefined,
-  daemon: boolean,
+  mode: DaemonMode | undefined,
 ): Promise<number> {
+  const daemon = mode !== undefined
   // The network stack loads here and only here: client commands never pay for it. The ONNX plug-in's
   // module is light: ONNX Runtime, sharp and the tokenizers load with the first task that needs them.
   const [nodeModule, { mockBackend }, { onnxBackend }] = await Promise.all([
     import('@p2p-ai/node'),
     import('@p2p-ai/engine'),
-    import('@p2p-ai/onnx'),
+    import('../onnx.js'),
   ])
-  const { loadConfig, createNode } = nodeModule
+  const { loadConfig, createNode, resolveNodeConfig } = nodeModule
   const loaded = await loadConfig({
     ...(configFile === undefined ? {} : { file: configFile }),
     env: { ...io.env, [ENV.DATA_DIR]: dataDir },
@@ -64,89 +76,112 @@ async function runNode(
     cwd: io.cwd,
   })
   const config = applyFlags(loaded, parsed.options, daemon)
-  const { stale } = await claimPidFile(dataDir)
-  if (stale !== undefined)
-    eprintln(io, io.err.dim(`note: removed a stale pid file of pid ${stale}, which is not running`))
-  let released = false
-  const release = async (): Promise<void> => {
-    if (released) return
-    released = true
-    await releaseRuntimeFiles(dataDir)
-  }
+  // The flags are checked with the rest before anything is written.
+  resolveNodeConfig(config)
+  const before = await snapshotDir(dataDir)
+  // Held until this process exits: while it lives, no second node opens the same store.
+  const lock = await lockDataDir(dataDir)
+  if (lock.stale !== undefined)
+    eprintln(io, io.err.dim(`note: removed a stale pid file of pid ${lock.stale}, which is not running`))
+  let node: Awaited<ReturnType<typeof createNode>>
+  let onnx: ReturnType<typeof onnxBackend>
   try {
     const added = await readAddedModels(dataDir)
-    const onnx = onnxBackend({
+    onnx = onnxBackend({
       modelsDir: join(dataDir, MODELS_DIR),
       models: added,
       hashCacheFile: join(dataDir, MODEL_HASHES_FILE),
     })
-    const node = await createNode({ ...config, backends: [mockBackend(), onnx], signal: io.signal })
-    // List the models now, on this thread, so the node announces them and `models list` is true:
-    // hashes come from model-hashes.json unless a file changed. No worker thread and no ONNX Runtime
-    // is started for it; they start with the first embed, tokenize, ocr or onnx task.
-    const modelsReady = onnx.scanModels().then(
-      () => true,
-      (err: unknown) => {
-        node.logger.warn(
-          { err },
-          'the ONNX models could not be listed: embed, tokenize, ocr and onnx tasks may fail',
-        )
-        return false
-      },
-    )
-    const { nodeTarget } = await import('./node-target.js')
-    const { startControlServer } = await import('../control/server.js')
-    const stopRequested = new AbortController()
-    const target = nodeTarget({
-      node,
-      dataDir,
-      cliVersion: CLI_VERSION,
-      modelsReady,
-      redundancy: true,
-      shutdown: () => stopRequested.abort(),
-    })
-    const token = newToken()
-    const controlPort = num(parsed.options, 'control-port') ?? 0
-    const server = await startControlServer({
-      target,
-      token,
-      port: controlPort,
-      onError: (err) => node.logger.error({ err, component: 'control' }, 'control API request failed'),
-    }).catch(async (err: unknown) => {
-      await node.stop()
-      throw err
-    })
+    node = await createNode({ ...config, backends: [mockBackend(), onnx], signal: io.signal })
+  } catch (err) {
+    // Some settings (an mDNS interface that does not exist) can only fail here: leave the data
+    // directory as it was, with no new identity or store in it.
+    lock.release()
+    await before.restore()
+    throw err
+  }
+  // List the models now, on this thread, so the node announces them and `models list` is true:
+  // hashes come from model-hashes.json unless a file changed. No worker thread and no ONNX Runtime
+  // is started for it; they start with the first embed, tokenize, ocr or onnx task.
+  const modelsReady = onnx.scanModels().then(
+    () => true,
+    (err: unknown) => {
+      node.logger.warn(
+        { err },
+        'the ONNX models could not be listed: embed, tokenize, ocr and onnx tasks may fail',
+      )
+      return false
+    },
+  )
+  const { nodeTarget } = await import('./node-target.js')
+  const { startControlServer } = await import('../control/server.js')
+  const stopRequested = new AbortController()
+  const target = nodeTarget({
+    node,
+    dataDir,
+    cliVersion: CLI_VERSION,
+    modelsReady,
+    shutdown: () => stopRequested.abort(),
+  })
+  const token = newToken()
+  const controlPort = num(parsed.options, 'control-port') ?? 0
+  const server = await startControlServer({
+    target,
+    token,
+    port: controlPort,
+    onError: (err) => node.logger.error({ err, component: 'control' }, 'control API request failed'),
+  }).catch(async (err: unknown) => {
+    await node.stop()
+    lock.release()
+    await before.restore()
+    throw err
+  })
+  try {
     await writeControlFiles(
       dataDir,
       { pid: process.pid, url: server.url, startedAt: Date.now(), version: CLI_VERSION, peerId: node.peerId },
       token,
     )
-    const status = await target.status()
-    if (daemon) {
-      // The parent returns once it has this; the channel closes so nothing ties the node to it.
-      process.send?.({ type: 'ready', status, url: server.url } satisfies DaemonMessage, undefined, {}, () =>
-        process.disconnect?.(),
-      )
-    } else {
-      printBanner(io, status, server.url)
-    }
-    await new Promise<void>((resolve) => {
-      const done = (): void => resolve()
-      io.signal.addEventListener('abort', done, { once: true })
-      stopRequested.signal.addEventListener('abort', done, { once: true })
-    })
-    if (!daemon) eprintln(io, io.err.dim('stopping… (Ctrl-C again to stop at once)'))
+  } catch (err) {
     await server.close()
-    target.dispose()
-    const report = await node.stop()
-    await release()
-    const summary = `stopped in ${report.durationMs} ms: ${report.tasksFinished} tasks finished, ${report.tasksCancelled} cancelled, ${report.peersNotified.length} peers told goodbye`
-    node.logger.info({ report }, 'node stopped')
-    if (!daemon) eprintln(io, `${io.err.green('✔')} ${summary}`)
-    return report.errors.length === 0 ? EXIT.OK : EXIT.FAILURE
-  } finally {
-    await release()
+    await node.stop()
+    await removeControlFiles(dataDir)
+    lock.release()
+    throw err
   }
+  const status = await target.status()
+  if (mode === 'detached') {
+    // The parent returns once it has this; the channel closes so nothing ties the node to it.
+    process.send?.({ type: 'ready', status, url: server.url } satisfies DaemonMessage, undefined, {}, () =>
+      process.disconnect?.(),
+    )
+  } else if (mode === 'attached') {
+    // The demo's node: it goes when the demo does, however the demo ends.
+    process.send?.({ type: 'ready', status, url: server.url } satisfies DaemonMessage)
+    process.once('disconnect', () => stopRequested.abort())
+  } else {
+    printBanner(io, status, server.url)
+  }
+  await new Promise<void>((resolve) => {
+    const done = (): void => resolve()
+    io.signal.addEventListener('abort', done, { once: true })
+    stopRequested.signal.addEventListener('abort', done, { once: true })
+  })
+  if (!daemon) eprintln(io, io.err.dim('stopping… (Ctrl-C again to stop at once)'))
+  // Clients waiting on tasks are answered at once (ERR_NODE_STOPPING); `node status` still
+  // answers while running tasks finish.
+  server.drain()
+  const report = await node.stop()
+  await server.close()
+  target.dispose()
+  // The store is closed: the control files go now, the lock when the process exits.
+  await removeControlFiles(dataDir)
+  // An open channel to the parent would keep the process alive.
+  if (mode === 'attached' && process.connected) process.disconnect()
+  const summary = `stopped in ${report.durationMs} ms: ${report.tasksFinished} tasks finished, ${report.tasksCancelled} cancelled, ${report.peersNotified.length} peers told goodbye`
+  node.logger.info({ report }, 'node stopped')
+  if (!daemon) eprintln(io, `${io.err.green('✔')} ${summary}`)
+  return report.errors.length === 0 ? EXIT.OK : EXIT.FAILURE
 }
 
 function printBanner(io: Io, s: StatusJson, url: string): void {

@@ -1,15 +1,15 @@
 import { bool, num, str } from '../args/parse.js'
 import type { Handler } from '../args/spec.js'
-import { BIN_NAME, DEFAULT_DEMO_NODES, DEFAULT_DEMO_TASKS, EXIT } from '../constants.js'
+import { BIN_NAME, EXIT } from '../constants.js'
 import { UsageError } from '../errors.js'
 import { eprintln, type Io, printJson, println } from '../io.js'
 import { isNodeProcess } from '../runtime.js'
 import { duration, shortId, statusColour, table } from '../term/format.js'
 import { spinner } from '../term/spinner.js'
-import { DEMO_TYPES } from './inputs.js'
-import { probe, startNetwork, stopNetwork, waitForMesh } from './network.js'
-import { type DemoRun, runDemoTasks } from './run-tasks.js'
+import { DEFAULT_NETWORK_NODES, DEFAULT_NETWORK_TASKS, DEMO_TYPES, type DemoType } from './constants.js'
+import { probe, startNetwork, stopNetwork, waitForMesh } from './nodes.js'
 import { type DemoState, demoDir, readDemo, removeDemo, requireDemo, writeDemo } from './state.js'
+import { type DemoRun, runDemoTasks } from './tasks.js'
 
 /** Starts a demo network and records it; shared by `demo start` and `demo interactive`. */
 export async function startDemo(
@@ -58,7 +58,7 @@ function printNodes(io: Io, state: DemoState, peers: readonly number[]): void {
 
 const start: Handler = async (parsed, io) => {
   const dir = demoDir(parsed, io)
-  const count = num(parsed.options, 'nodes') ?? DEFAULT_DEMO_NODES
+  const count = num(parsed.options, 'nodes') ?? DEFAULT_NETWORK_NODES
   const { state, peers } = await startDemo(io, dir, count)
   if (bool(parsed.options, 'json')) {
     printJson(io, { dir, ...state, peers })
@@ -86,11 +86,12 @@ export function printRun(io: Io, run: DemoRun): void {
     r.task.type,
     statusColour(r.task.status, c),
     r.ranOn,
+    r.check.ok ? c.green('✔') : c.red('✖'),
     (r.task.attempts ?? 1) > 1 ? c.yellow(`${r.task.attempts} (failed over)`) : String(r.task.attempts ?? 1),
     duration(r.wallMs),
   ])
-  println(io, table(['#', 'TASK', 'TYPE', 'STATUS', 'RAN ON', 'ATTEMPTS', 'TIME'], rows, c))
-  const ok = run.results.filter((r) => r.task.status === 'COMPLETED').length
+  println(io, table(['#', 'TASK', 'TYPE', 'STATUS', 'RAN ON', 'CHECKED', 'ATTEMPTS', 'TIME'], rows, c))
+  const ok = run.results.filter((r) => r.task.status === 'COMPLETED' && r.check.ok).length
   const per = new Map<string, number>()
   for (const r of run.results) per.set(r.ranOn, (per.get(r.ranOn) ?? 0) + 1)
   const spread = [...per.entries()]
@@ -99,13 +100,10 @@ export function printRun(io: Io, run: DemoRun): void {
     .join(', ')
   println(
     io,
-    `${ok === run.results.length ? c.green('✔') : c.yellow('!')} ${ok}/${run.results.length} completed in ${duration(run.wallMs)} (${((run.results.length * 1000) / Math.max(1, run.wallMs)).toFixed(1)} tasks/s); ran on: ${spread}`,
+    `${ok === run.results.length ? c.green('✔') : c.yellow('!')} ${ok}/${run.results.length} completed and checked in ${duration(run.wallMs)} (${((run.results.length * 1000) / Math.max(1, run.wallMs)).toFixed(1)} tasks/s); ran on: ${spread}`,
   )
-  if (!run.routed)
-    println(
-      io,
-      c.dim('these nodes cannot route tasks to each other yet, so each node was given its share directly'),
-    )
+  for (const r of run.results.filter((x) => x.task.status === 'COMPLETED' && !x.check.ok))
+    println(io, c.red(`#${r.index + 1}: ${r.check.detail}`))
 }
 
 const tasks: Handler = async (parsed, io) => {
@@ -113,14 +111,17 @@ const tasks: Handler = async (parsed, io) => {
   const state = await requireDemo(dir)
   const type = str(parsed.options, 'type') ?? 'chunk'
   if (!(DEMO_TYPES as readonly string[]).includes(type)) {
-    throw new UsageError(`the demo makes inputs for ${DEMO_TYPES.join(', ')}, not "${type}"`)
+    throw new UsageError(
+      `the demo makes inputs for ${DEMO_TYPES.join(', ')}, not "${type}"`,
+      `for other types use \`${BIN_NAME} task submit --data-dir ${dir}/node-1\``,
+    )
   }
-  const count = num(parsed.options, 'count') ?? DEFAULT_DEMO_TASKS
+  const count = num(parsed.options, 'count') ?? DEFAULT_NETWORK_TASKS
   const spin = spinner(io.stderr, `running ${count} ${type} tasks…`)
   let done = 0
   let run: DemoRun
   try {
-    run = await runDemoTasks(state, type, count, io.signal, () =>
+    run = await runDemoTasks(dir, state, { type: type as DemoType, count }, io.signal, () =>
       spin.update(`running ${count} ${type} tasks… ${++done}/${count}`),
     )
   } finally {
@@ -128,7 +129,7 @@ const tasks: Handler = async (parsed, io) => {
   }
   if (bool(parsed.options, 'json')) printJson(io, run)
   else printRun(io, run)
-  return run.results.every((r) => r.task.status === 'COMPLETED') ? EXIT.OK : EXIT.TASK_FAILED
+  return run.results.every((r) => r.task.status === 'COMPLETED' && r.check.ok) ? EXIT.OK : EXIT.TASK_FAILED
 }
 
 export async function collectStats(state: DemoState) {
@@ -203,4 +204,6 @@ const stop: Handler = async (parsed, io) => {
 
 const interactive: Handler = async (parsed, io) => (await import('./interactive.js')).interactive(parsed, io)
 
-export const handlers: Record<string, Handler> = { start, tasks, stats, stop, interactive }
+const run: Handler = async (parsed, io) => (await import('./run/command.js')).runCommand(parsed, io)
+
+export const handlers: Record<string, Handler> = { start, tasks, stats, stop, interactive, run }

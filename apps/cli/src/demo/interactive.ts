@@ -2,15 +2,16 @@ import { createInterface } from 'node:readline'
 import { num } from '../args/parse.js'
 import type { Parsed } from '../args/spec.js'
 import { sleep } from '../commands/common.js'
-import { BIN_NAME, DEFAULT_DEMO_NODES, EXIT } from '../constants.js'
+import { BIN_NAME, EXIT } from '../constants.js'
 import { eprintln, type Io, println } from '../io.js'
 import { isNodeProcess } from '../runtime.js'
 import { duration, fields, shortId, statusColour, table } from '../term/format.js'
 import { collectStats, printRun, printStats, startDemo } from './commands.js'
-import { DEMO_MODEL, DEMO_TYPES, demoInput } from './inputs.js'
-import { probe, stopNetwork } from './network.js'
-import { liveNodes, nameOf, runDemoTasks } from './run-tasks.js'
+import { DEFAULT_NETWORK_NODES, DEMO_TYPES, type DemoType } from './constants.js'
+import { probe, stopNetwork } from './nodes.js'
 import { type DemoNode, type DemoState, demoDir, removeDemo } from './state.js'
+import { liveNodes, nameOf, runDemoTasks } from './tasks.js'
+import { planTask } from './workload.js'
 
 const HELP = `commands:
   submit [type] [text]   run one task (type: ${DEMO_TYPES.join(', ')}; default chunk)
@@ -36,7 +37,7 @@ interface Tally {
 /** `demo interactive`: a network of local nodes driven from a prompt. */
 export async function interactive(parsed: Parsed, io: Io): Promise<number> {
   const dir = demoDir(parsed, io)
-  const count = num(parsed.options, 'nodes') ?? DEFAULT_DEMO_NODES
+  const count = num(parsed.options, 'nodes') ?? DEFAULT_NETWORK_NODES
   const c = io.out
   println(io, c.bold(`p2p-ai demo: ${count} nodes on this machine (127.0.0.1, mDNS on loopback)`))
   const { state, peers } = await startDemo(io, dir, count)
@@ -72,7 +73,7 @@ export async function interactive(parsed: Parsed, io: Io): Promise<number> {
       const [cmd = '', ...args] = line.trim().split(/\s+/)
       try {
         if (cmd === 'quit' || cmd === 'exit') break
-        await command(cmd, args, state, sessionIo, tally, say)
+        await command(cmd, args, dir, state, sessionIo, tally, say)
       } catch (err) {
         eprintln(io, `${io.err.red('error:')} ${(err as Error).message}`)
       }
@@ -96,6 +97,7 @@ export async function interactive(parsed: Parsed, io: Io): Promise<number> {
 async function command(
   cmd: string,
   args: string[],
+  dir: string,
   state: DemoState,
   io: Io,
   tally: Tally,
@@ -149,8 +151,14 @@ async function command(
     }
     case 'submit': {
       const type = args[0] ?? 'chunk'
+      if (!isDemoType(type)) throw new Error(`submit makes inputs for ${DEMO_TYPES.join(', ')}`)
       const text = args.slice(1).join(' ')
-      const input = text === '' ? demoInput(type, tally.submitted) : withText(type, text)
+      const { input } = await planTask(
+        type,
+        tally.submitted,
+        tally.submitted + 1,
+        text === '' ? undefined : text,
+      )
       const live = await liveNodes(state)
       const first = live[0]
       if (first === undefined) throw new Error('no node is up')
@@ -176,8 +184,7 @@ async function command(
       const n = args[0] === undefined ? 5 : Number.parseInt(args[0], 10)
       if (!Number.isSafeInteger(n) || n < 1 || n > 1000) throw new Error('tasks takes a count from 1 to 1000')
       const type = args[1] ?? 'chunk'
-      if (!(DEMO_TYPES as readonly string[]).includes(type))
-        throw new Error(`tasks makes inputs for ${DEMO_TYPES.join(', ')}`)
+      if (!isDemoType(type)) throw new Error(`tasks makes inputs for ${DEMO_TYPES.join(', ')}`)
       tally.submitted += n
       println(
         io,
@@ -186,7 +193,7 @@ async function command(
         ),
       )
       // In the background, so a node can be killed while they run.
-      const running: Promise<void> = runDemoTasks(state, type, n, io.signal).then(
+      const running: Promise<void> = runDemoTasks(dir, state, { type, count: n }, io.signal).then(
         (run) => {
           for (const r of run.results) record(tally, r.task.status === 'COMPLETED', r.task.attempts)
           printRun(io, run)
@@ -228,11 +235,8 @@ async function command(
   }
 }
 
-function withText(type: string, text: string): Record<string, unknown> {
-  if (type === 'embed') return { text, model: DEMO_MODEL }
-  if (type === 'tokenize') return { text, tokenizer: DEMO_MODEL }
-  if (type === 'chunk') return { text, size: 60 }
-  return { text }
+function isDemoType(type: string): type is DemoType {
+  return (DEMO_TYPES as readonly string[]).includes(type)
 }
 
 function record(tally: Tally, ok: boolean, attempts: number | undefined): void {

@@ -77,3 +77,9 @@ export function statusColour(status: string, c: Colours): string {
       return c.cyan(status)
   }
 }
+
+/** `a`, `a and b`, `a, b and c`. */
+export function listing(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('')
+  return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`
+}

@@ -1,5 +1,5 @@
 import type { BackendTask, TaskProgress } from '../backend.js'
-import { PROGRESS_INTERVAL_MS, WORKER_TERMINATE_BACKSTOP_MS } from '../constants.js'
+import { DEFAULT_PRIORITY, PROGRESS_INTERVAL_MS, WORKER_TERMINATE_BACKSTOP_MS } from '../constants.js'
 import { BackendFailedError, TaskCancelledError, TaskTimeoutError } from '../errors.js'
 import type { TaskRequest } from '../types.js'
 import type { Config } from './config.js'
@@ -78,7 +78,7 @@ export class Dispatcher {
       entry,
       id,
       request.type,
-      request.priority ?? 0,
+      request.priority ?? DEFAULT_PRIORITY,
       this.#seq++,
       request.timeoutMs ?? this.#config.timeoutMs,
       this.#config.now(),

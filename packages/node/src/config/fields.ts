@@ -120,7 +120,8 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     type: { kind: 'list', check: multiaddrProblem, item: 'multiaddr', items: 'multiaddrs' },
     default: constant(DEFAULT_LISTEN),
     reload: 'restart',
-    description: 'Multiaddrs to listen on (TCP and WebSockets).',
+    description:
+      'Multiaddrs to listen on (TCP, WebSockets and QUIC; the QUIC ones are skipped where @chainsafe/libp2p-quic cannot be loaded).',
   },
   {
     path: 'network.bootstrap',

@@ -1,6 +1,6 @@
 /**
- * The MVP's success criteria, measured on the real demo (apps/demo) as a newcomer runs it: each
- * round is one whole `demo --json` process (4 agent processes on 127.0.0.1, mDNS on the loopback
+ * The MVP's success criteria, measured on the real demo (`p2p-ai-agents demo run`, what
+ * `npm run demo` runs) as a newcomer runs it: each round is one whole `demo run --json` process (4 agent processes on 127.0.0.1, mDNS on the loopback
  * interface, 20 tasks of every type, one agent killed with SIGKILL mid-task). 20 rounds, as the
  * MVP counts them ("19/20 demo runs succeed"); `--quick` runs 2.
  *
@@ -11,12 +11,12 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { defineSuite, measure } from '../runner.js'
 
-/** The built demo (tools/bench/dist/suites → apps/demo/dist/bin.js). */
-const BIN = fileURLToPath(new URL('../../../../apps/demo/dist/bin.js', import.meta.url))
+/** The built CLI (tools/bench/dist/suites → apps/cli/dist/bin.js), which runs the demo. */
+const BIN = fileURLToPath(new URL('../../../../apps/cli/dist/bin.js', import.meta.url))
 /** One demo run may take this long on a loaded machine before the round counts as failed. */
 const RUN_TIMEOUT_MS = 300_000
 
-/** The fields of the demo's report this suite reads (apps/demo/src/report.ts). */
+/** The fields of the demo's report this suite reads (apps/cli/src/demo/run/report.ts). */
 interface Report {
   ok: boolean
   failures: string[]
@@ -32,18 +32,13 @@ function runDemo(
   signal: AbortSignal,
 ): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> {
   const t0 = performance.now()
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, [BIN, 'demo', 'run', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1' },
-    // Its own process group, with its agents: one signal ends them all.
-    detached: true,
   })
+  // Its agents are tied to it: when it dies, they stop by themselves.
   const killGroup = (): void => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL')
-    } catch {
-      // already gone
-    }
+    child.kill('SIGKILL')
   }
   const timer = setTimeout(killGroup, RUN_TIMEOUT_MS)
   signal.addEventListener('abort', killGroup, { once: true })

@@ -1,0 +1,177 @@
+import { DEFAULT_SHUTDOWN_DEADLINE_MS, LOG_LEVELS } from '@p2p-ai/node/control'
+import { list, num, str } from '../../args/parse.js'
+import type { CommandSpec } from '../../args/spec.js'
+import { BIN_NAME } from '../../constants.js'
+import { UsageError } from '../../errors.js'
+import { nodeCmd } from '../loaders.js'
+import { CONFIG, DATA_DIR, JSON_OUT, NODE_LOCATION } from './options.js'
+
+/** The `node` commands (see ../table.ts). */
+export const NODE_COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'node start',
+    summary: 'run a node, in the foreground (Ctrl-C stops it) or in the background with --detach',
+    description: [
+      'Settings come from the config file, then P2P_AI_* environment variables, then these options',
+      '(see docs/configuration.md). The node writes node.pid, control.json and control.token (mode',
+      '0600) to its data directory; other commands find it through them. With --detach it runs in',
+      'the background, logging to node.log in the data directory, and this command returns once the',
+      'node is ready.',
+    ].join('\n'),
+    options: [
+      {
+        name: 'port',
+        short: 'p',
+        kind: 'integer',
+        value: 'port',
+        min: 0,
+        max: 65535,
+        description: 'TCP and QUIC (UDP) port to listen on (WebSockets keeps its own)',
+      },
+      {
+        name: 'listen',
+        kind: 'list',
+        value: 'multiaddr',
+        description: 'listen address, instead of the configured ones (repeatable)',
+      },
+      CONFIG,
+      DATA_DIR,
+      {
+        name: 'mdns-interface',
+        kind: 'string',
+        value: 'interface',
+        description: 'where mDNS discovery runs: lan, loopback, auto, an interface name or an address',
+      },
+      { name: 'no-mdns', kind: 'boolean', description: 'no mDNS discovery (bootstrap peers only)' },
+      {
+        name: 'bootstrap',
+        short: 'b',
+        kind: 'list',
+        value: 'multiaddr',
+        description: 'peer to dial at start, ending in /p2p/<peerId> (repeatable)',
+      },
+      {
+        name: 'detach',
+        short: 'd',
+        kind: 'boolean',
+        description: 'run in the background and return once the node is ready',
+      },
+      {
+        name: 'log-level',
+        kind: 'string',
+        value: 'level',
+        choices: LOG_LEVELS,
+        description: 'log level',
+      },
+      {
+        name: 'control-port',
+        kind: 'integer',
+        value: 'port',
+        min: 0,
+        max: 65535,
+        default: 0,
+        description: 'port of the control API on 127.0.0.1; 0 picks a free one',
+      },
+      { ...JSON_OUT, description: 'with --detach: print the started node as JSON' },
+    ],
+    check: (o) => {
+      if (list(o, 'listen').length > 0 && num(o, 'port') !== undefined) {
+        throw new UsageError(
+          'give --port or --listen, not both',
+          '--listen takes full multiaddrs, such as /ip4/0.0.0.0/tcp/9000',
+        )
+      }
+      if (o['no-mdns'] === true && str(o, 'mdns-interface') !== undefined) {
+        throw new UsageError('--no-mdns and --mdns-interface contradict each other')
+      }
+      if (o.json === true && o.detach !== true) {
+        throw new UsageError(
+          '--json goes with --detach',
+          `in the foreground, ask a running node with \`${BIN_NAME} node status --json\``,
+        )
+      }
+    },
+    examples: [
+      { cmd: 'node start', note: 'in the foreground, Ctrl-C to stop' },
+      { cmd: 'node start --port 9000 --detach', note: 'in the background on TCP port 9000' },
+      {
+        cmd: 'node start --data-dir ./node-b --listen /ip4/127.0.0.1/tcp/0 --mdns-interface loopback',
+        note: 'a second node on this machine',
+      },
+      {
+        cmd: 'node start --no-mdns --bootstrap /ip4/192.168.1.20/tcp/9000/p2p/12D3KooW...',
+        note: 'join through a known peer',
+      },
+    ],
+    load: nodeCmd('start'),
+  },
+  {
+    name: 'node stop',
+    summary: 'stop the running node gracefully',
+    description: [
+      `Running tasks get until the shutdown deadline (${DEFAULT_SHUTDOWN_DEADLINE_MS / 1000} s by default) to finish; peers are told goodbye.`,
+      'A client waiting on a task (`task result --wait`) is told at once that the node is stopping.',
+    ].join('\n'),
+    options: [
+      ...NODE_LOCATION,
+      {
+        name: 'timeout',
+        kind: 'number',
+        value: 'seconds',
+        min: 1,
+        default: 20,
+        description: 'how long to wait for the node to exit',
+      },
+      JSON_OUT,
+    ],
+    examples: [{ cmd: 'node stop' }, { cmd: 'node stop --data-dir ./node-b' }],
+    load: nodeCmd('stop'),
+  },
+  {
+    name: 'node status',
+    summary: 'show whether the node runs: state, identity, addresses, peers, health, tasks',
+    options: [...NODE_LOCATION, JSON_OUT],
+    examples: [
+      { cmd: 'node status' },
+      { cmd: 'node status --json | jq -r .peerId', note: "just the node's PeerId" },
+    ],
+    load: nodeCmd('status'),
+  },
+  {
+    name: 'node peers',
+    summary: 'list the peers the node knows: connected ones and failed ones being redialled',
+    options: [...NODE_LOCATION, JSON_OUT],
+    examples: [{ cmd: 'node peers' }, { cmd: 'node peers --json | jq length' }],
+    load: nodeCmd('peers'),
+  },
+  {
+    name: 'node monitor',
+    summary: 'a live view of the node: state, peers, tasks and throughput, refreshed every few seconds',
+    description:
+      'On a terminal the view redraws in place; otherwise one line is printed per refresh (JSON lines with --json).',
+    options: [
+      ...NODE_LOCATION,
+      {
+        name: 'interval',
+        short: 'i',
+        kind: 'number',
+        value: 'seconds',
+        min: 0.2,
+        max: 3600,
+        default: 2,
+        description: 'refresh period',
+      },
+      {
+        name: 'duration',
+        kind: 'number',
+        value: 'seconds',
+        min: 0,
+        default: 0,
+        description: 'stop after this long; 0 runs until Ctrl-C',
+      },
+      { ...JSON_OUT, description: 'print one JSON object per refresh' },
+    ],
+    examples: [{ cmd: 'node monitor' }, { cmd: 'node monitor --interval 2 --duration 30' }],
+    load: nodeCmd('monitor'),
+  },
+]
