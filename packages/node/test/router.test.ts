@@ -12,7 +12,14 @@ const SELF = '12D3KooWSELF000000000000000000000000000000000000000'
 const peerId = (name: string): PeerId => ({ toString: () => name, equals: () => false }) as unknown as PeerId
 
 function caps(extra: Partial<Capabilities> = {}): Capabilities {
-  return { protocolMinor: 2, taskTypes: [], models: [], concurrency: 4, load: { running: 0, queued: 0 }, ...extra }
+  return {
+    protocolMinor: 2,
+    taskTypes: [],
+    models: [],
+    concurrency: 4,
+    load: { running: 0, queued: 0 },
+    ...extra,
+  }
 }
 
 /** A router over a directory of made-up peers and an engine that runs `local` task types. */
@@ -30,7 +37,12 @@ function world(local: { types?: string[]; models?: Array<{ name: string; taskTyp
   const engine = {
     capabilities: () => ({
       taskTypes: (local.types ?? []).map((name) => ({ name, backend: 'x' })),
-      models: (local.models ?? []).map((m) => ({ ...m, sha256: 'a'.repeat(64), sizeBytes: 1, loaded: false })),
+      models: (local.models ?? []).map((m) => ({
+        ...m,
+        sha256: 'a'.repeat(64),
+        sizeBytes: 1,
+        loaded: false,
+      })),
       concurrency: load.concurrency,
       running: load.running,
       queued: load.queued,
@@ -50,7 +62,15 @@ function world(local: { types?: string[]; models?: Array<{ name: string; taskTyp
 }
 
 function spec(extra: Partial<RouteSpec> = {}): RouteSpec {
-  return { type: 'embed', input: {}, target: 'auto', allowLocal: true, modelSha256: undefined, maxHops: 10, ...extra }
+  return {
+    type: 'embed',
+    input: {},
+    target: 'auto',
+    allowLocal: true,
+    modelSha256: undefined,
+    maxHops: 10,
+    ...extra,
+  }
 }
 
 const peerOf = (route: Route | undefined): string | undefined =>
@@ -60,7 +80,9 @@ describe('the router', () => {
   it('runs a task here only when this node runs its type and has the model it names', () => {
     const { router } = world({ types: ['embed'], models: [{ name: 'mini', taskTypes: ['embed'] }] })
     expect(router.choose(spec({ target: 'local' }), new Set())).toEqual({ kind: 'local' })
-    expect(router.choose(spec({ target: 'local', input: { model: 'mini' } }), new Set())).toEqual({ kind: 'local' })
+    expect(router.choose(spec({ target: 'local', input: { model: 'mini' } }), new Set())).toEqual({
+      kind: 'local',
+    })
     expect(router.choose(spec({ target: 'local', input: { model: 'other' } }), new Set())).toBeUndefined()
     expect(router.choose(spec({ target: 'local', type: 'ocr' }), new Set())).toBeUndefined()
     expect(router.runsLocally('embed')).toBe(true)
@@ -100,21 +122,31 @@ describe('the router', () => {
 
   it('does not send a task over a limited (relayed) connection, where the task protocol does not run', () => {
     const { router, add } = world()
-    add('R', { taskTypes: ['embed'] }, {
-      kind: 'relayed',
-      via: 'RELAY',
-      limited: true,
-      remoteAddr: '/p2p-circuit',
-      direction: 'outbound',
-    })
+    add(
+      'R',
+      { taskTypes: ['embed'] },
+      {
+        kind: 'relayed',
+        via: 'RELAY',
+        limited: true,
+        remoteAddr: '/p2p-circuit',
+        direction: 'outbound',
+      },
+    )
     expect(router.choose(spec(), new Set())).toBeUndefined()
     expect(router.choose(spec({ target: 'R' }), new Set())).toBeUndefined()
   })
 
   it('asks for a model by name or hash only from peers that announce it', () => {
     const { router, add } = world()
-    add('HAS', { taskTypes: ['embed'], models: [{ id: 'mini', sha256: 'b'.repeat(64), taskTypes: ['embed'] }] })
-    add('LACKS', { taskTypes: ['embed'], models: [{ id: 'big', sha256: 'c'.repeat(64), taskTypes: ['embed'] }] })
+    add('HAS', {
+      taskTypes: ['embed'],
+      models: [{ id: 'mini', sha256: 'b'.repeat(64), taskTypes: ['embed'] }],
+    })
+    add('LACKS', {
+      taskTypes: ['embed'],
+      models: [{ id: 'big', sha256: 'c'.repeat(64), taskTypes: ['embed'] }],
+    })
     for (let i = 0; i < 10; i++) {
       expect(peerOf(router.choose(spec({ input: { model: 'mini' } }), new Set()))).toBe('HAS')
       expect(peerOf(router.choose(spec({ modelSha256: 'c'.repeat(64) }), new Set()))).toBe('LACKS')
@@ -124,7 +156,8 @@ describe('the router', () => {
   it('keeps a task too large to send here, or nowhere', () => {
     const here = world({ types: ['embed'] })
     here.add('P', { taskTypes: ['embed'] })
-    for (let i = 0; i < 10; i++) expect(here.router.choose(spec({ localOnly: true }), new Set())).toEqual({ kind: 'local' })
+    for (let i = 0; i < 10; i++)
+      expect(here.router.choose(spec({ localOnly: true }), new Set())).toEqual({ kind: 'local' })
     const elsewhere = world()
     elsewhere.add('P', { taskTypes: ['embed'] })
     expect(elsewhere.router.choose(spec({ localOnly: true }), new Set())).toBeUndefined()
@@ -134,10 +167,16 @@ describe('the router', () => {
     const { router, add } = world()
     add('NEAR', { taskTypes: ['chunk'], reach: [{ taskType: 'ocr', hops: 1, via: 'X' }] })
     add('FAR', { taskTypes: [], reach: [{ taskType: 'ocr', hops: 3, via: 'Y' }] })
-    expect(router.choose(spec({ type: 'ocr' }), new Set())).toMatchObject({ kind: 'forward', peer: 'NEAR', hops: 2 })
+    expect(router.choose(spec({ type: 'ocr' }), new Set())).toMatchObject({
+      kind: 'forward',
+      peer: 'NEAR',
+      hops: 2,
+    })
     expect(router.choose(spec({ type: 'ocr' }), new Set(['NEAR']))).toMatchObject({ peer: 'FAR', hops: 4 })
     expect(router.choose(spec({ type: 'ocr', maxHops: 1 }), new Set())).toBeUndefined()
-    expect(router.choose(spec({ type: 'ocr', maxHops: 3 }), new Set(['NEAR']))).toMatchObject({ peer: 'NEAR' })
+    expect(router.choose(spec({ type: 'ocr', maxHops: 3 }), new Set(['NEAR']))).toMatchObject({
+      peer: 'NEAR',
+    })
   })
 
   it('ignores a route back through this node (split horizon), from a peer below minor 1, or one just refused', () => {
@@ -154,7 +193,13 @@ describe('the router', () => {
   it('announces what it reaches through neighbours, the fewest links first, but not what it runs itself', () => {
     const { router, add } = world({ types: ['chunk'] })
     add('A', { taskTypes: ['ocr', 'chunk'] })
-    add('B', { taskTypes: [], reach: [{ taskType: 'ocr', hops: 1, via: 'Z' }, { taskType: 'embed', hops: 2, via: 'Z' }] })
+    add('B', {
+      taskTypes: [],
+      reach: [
+        { taskType: 'ocr', hops: 1, via: 'Z' },
+        { taskType: 'embed', hops: 2, via: 'Z' },
+      ],
+    })
     expect(router.reach()).toEqual([
       { taskType: 'embed', hops: 3, via: 'B' },
       { taskType: 'ocr', hops: 1, via: 'A' },
