@@ -235,6 +235,10 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     exit: USAGE,
     hint: 'a capability key is a task type, or a model as "<type>/<sha256>": check what is advertised',
   },
+  ERR_QUIC_UNAVAILABLE: {
+    exit: FAILURE,
+    hint: 'QUIC needs the optional @chainsafe/libp2p-quic package: install it (`npm install @chainsafe/libp2p-quic`), or listen on TCP only',
+  },
   ERR_DHT_DISABLED: {
     exit: USAGE,
     hint: 'turn the DHT on (network.dht: true) to find providers beyond the nodes this one knows',
