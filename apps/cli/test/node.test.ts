@@ -450,7 +450,9 @@ describe('a node started with --detach', () => {
     const waited = await waiter
     expect(waited.code).not.toBe(0)
     // The task itself still runs (a graceful stop gives it the drain); the waiter is told so.
-    expect(waited.stderr).toMatch(/the node is shutting down: stopped waiting for task \S+, which is (RUNNING|QUEUED)/)
+    expect(waited.stderr).toMatch(
+      /the node is shutting down: stopped waiting for task \S+, which is (RUNNING|QUEUED)/,
+    )
     expect(waited.stderr).not.toContain('looks like a bug')
     expect(waited.at - t0).toBeLessThan(8000)
     for (const file of ['node.pid', 'control.json', 'control.token']) {
