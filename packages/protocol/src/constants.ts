@@ -9,8 +9,14 @@ export const TASK_PROTOCOL = '/p2p-ai/task/1.0.0'
 /** One-shot announcements pushed to a peer: `capabilities` and `goodbye`. */
 export const ANNOUNCE_PROTOCOL = '/p2p-ai/announce/1.0.0'
 
+/**
+ * Asking a peer for the spans it recorded of a trace (minor 3, docs/protocol.md §2.6): one
+ * `trace.query`, one `trace.spans` answer.
+ */
+export const TRACE_PROTOCOL = '/p2p-ai/trace/1.0.0'
+
 /** Every protocol id this package speaks, newest major first (the order a dialer proposes them in). */
-export const PROTOCOLS = [TASK_PROTOCOL, ANNOUNCE_PROTOCOL] as const
+export const PROTOCOLS = [TASK_PROTOCOL, ANNOUNCE_PROTOCOL, TRACE_PROTOCOL] as const
 
 /** The envelope `v` field: the protocol's major version. */
 export const PROTOCOL_MAJOR = 1
@@ -19,13 +25,19 @@ export const PROTOCOL_MAJOR = 1
  * The highest minor version of major 1 this implementation speaks. Announced in `capabilities`
  * so that peers only send fields and message types a receiver knows.
  */
-export const PROTOCOL_MINOR = 2
+export const PROTOCOL_MINOR = 3
 
 /** Minor 1 added forwarding: `task.forward` and `capabilities.reach` (docs/protocol.md §2.5). */
 export const FORWARDING_MINOR = 1
 
 /** Minor 2 added batch signatures: envelopes with `batch` instead of `sig` (docs/protocol.md §4.5). */
 export const BATCH_SIGNATURES_MINOR = 2
+
+/**
+ * Minor 3 added W3C trace context: the optional `trace` of `task.request` and `task.forward`, and
+ * the trace protocol ({@link TRACE_PROTOCOL}) (docs/protocol.md §2.6).
+ */
+export const TRACE_CONTEXT_MINOR = 3
 
 /** Domain separation for envelope signatures: prepended to the canonical JSON before signing. */
 export const SIGNING_PREFIX = 'p2p-ai/envelope/v1\n'
@@ -93,3 +105,12 @@ export const MAX_QUEUE_LENGTH = 1_000_000
  * `task.forward`'s `ttl` and `route` length and of an announced `reach` distance.
  */
 export const MAX_FORWARD_HOPS = 16
+
+/** Longest `tracestate` carried in a `trace` (W3C Trace Context: 32 list members, 512 characters). */
+export const MAX_TRACESTATE_LENGTH = 512
+
+/** Most spans one `trace.spans` answer carries (minor 3). */
+export const MAX_TRACE_SPANS = 512
+
+/** Most attributes on one span of a `trace.spans` answer (minor 3). */
+export const MAX_SPAN_ATTRIBUTES = 32

@@ -15,6 +15,7 @@ import {
 } from './envelope.js'
 import { ForwardLoopError, InvalidMessageError, SignerMismatchError } from './errors.js'
 import type { Envelope } from './messages.js'
+import type { TraceContext } from './trace.js'
 
 /** A verified `task.forward`, with its verified request. */
 export interface OpenedForward {
@@ -26,6 +27,8 @@ export interface OpenedForward {
   readonly ttl: number
   /** The requester first, the sender last. */
   readonly route: readonly string[]
+  /** The sending hop's trace context (minor 3), if it sent one. */
+  readonly trace: TraceContext | undefined
 }
 
 export interface OpenForwardOptions extends OpenEnvelopeOptions {
@@ -35,7 +38,8 @@ export interface OpenForwardOptions extends OpenEnvelopeOptions {
 
 /**
  * Wraps a signed request for the next hop: `route` is the route so far with the signer appended
- * by this function, `ttl` the links the task may travel beyond the receiver.
+ * by this function, `ttl` the links the task may travel beyond the receiver, `trace` this hop's
+ * trace context (minor 3: only towards a receiver that announced minor 3 or later).
  *
  * @throws {InvalidMessageError} if `ttl` or the route are out of bounds.
  */
@@ -44,6 +48,7 @@ export function sealForward(
   request: Envelope<'task.request'>,
   ttl: number,
   route: readonly string[],
+  trace?: TraceContext,
 ): SignedEnvelope<'task.forward'> {
   if (request.sig === undefined) {
     // The provider at the end may not speak minor 2, and the proof would name a batch it never saw.
@@ -56,6 +61,7 @@ export function sealForward(
     request: { ...request, sig: request.sig },
     ttl,
     route: [...route, signer.peerId],
+    ...(trace === undefined ? {} : { trace }),
   })
 }
 
@@ -95,5 +101,6 @@ export function openForward(value: unknown, options: OpenForwardOptions): Opened
     request,
     ttl: payload.ttl,
     route: payload.route,
+    trace: payload.trace,
   }
 }

@@ -133,3 +133,14 @@ export {
   type TaskErrorCode,
   toTaskErrorCode,
 } from './task-errors.js'
+export {
+  encodeTraceMessage,
+  formatTraceparent,
+  parseTraceparent,
+  readTraceMessage,
+  type TraceContext,
+  type TraceMessageType,
+  type TracePayloads,
+  type Traceparent,
+  type TraceSpan,
+} from './trace.js'

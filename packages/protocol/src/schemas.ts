@@ -16,8 +16,11 @@ import {
   MAX_PRIORITY,
   MAX_QUEUE_LENGTH,
   MAX_REASON_LENGTH,
+  MAX_SPAN_ATTRIBUTES,
   MAX_TASK_TYPES,
   MAX_TIMEOUT_MS,
+  MAX_TRACE_SPANS,
+  MAX_TRACESTATE_LENGTH,
   MIN_PRIORITY,
   MIN_TIMEOUT_MS,
   PROTOCOL_MAJOR,
@@ -82,6 +85,61 @@ export const wireErrorSchema = z.strictObject({
 const jsonObject = z.custom<JsonObject>(isPlainObject, 'expected a JSON object')
 const jsonValue = z.custom<JsonValue>((value) => value !== undefined, 'required')
 
+// ---- trace context (minor 3) -----------------------------------------------------------------
+
+/** A W3C trace id: 16 bytes as 32 lowercase hex digits, not all zero. */
+export const traceIdSchema = z
+  .string()
+  .regex(/^(?!0{32})[0-9a-f]{32}$/, 'expected a trace id: 32 lowercase hex digits, not all zero')
+
+/** A W3C span id: 8 bytes as 16 lowercase hex digits, not all zero. */
+export const spanIdSchema = z
+  .string()
+  .regex(/^(?!0{16})[0-9a-f]{16}$/, 'expected a span id: 16 lowercase hex digits, not all zero')
+
+/**
+ * A W3C Trace Context `traceparent` of version `00`: version, trace id, parent span id and flags,
+ * lowercase, joined by `-`. Other versions are refused: what a field of a signed message means
+ * must be known to every receiver.
+ */
+export const traceparentSchema = z
+  .string()
+  .regex(
+    /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/,
+    'expected a traceparent: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>, lowercase, ids not all zero',
+  )
+
+const TRACESTATE_KEY = /^(?:[a-z][_0-9a-z*/-]{0,255}|[a-z0-9][_0-9a-z*/-]{0,240}@[a-z][_0-9a-z*/-]{0,13})$/
+const TRACESTATE_VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/
+
+/** Whether `text` is a W3C `tracestate`: 1 to 32 `key=value` list members, keys unique. */
+function isTracestate(text: string): boolean {
+  const keys = new Set<string>()
+  const members = text.split(',')
+  if (members.length > 32) return false
+  for (const raw of members) {
+    const member = raw.replace(/^[ \t]+|[ \t]+$/g, '')
+    const eq = member.indexOf('=')
+    if (eq <= 0) return false
+    const key = member.slice(0, eq)
+    if (!TRACESTATE_KEY.test(key) || !TRACESTATE_VALUE.test(member.slice(eq + 1)) || keys.has(key))
+      return false
+    keys.add(key)
+  }
+  return true
+}
+
+/** The W3C trace context of a request (minor 3, docs/protocol.md §2.6): its parent span, and vendor state. */
+export const traceContextSchema = z.strictObject({
+  traceparent: traceparentSchema,
+  tracestate: z
+    .string()
+    .min(1)
+    .max(MAX_TRACESTATE_LENGTH)
+    .refine(isTracestate, 'expected a tracestate: 1 to 32 comma-separated key=value members, keys unique')
+    .exactOptional(),
+})
+
 // ---- payloads -------------------------------------------------------------------------------
 
 export const taskRequestSchema = z.strictObject({
@@ -92,6 +150,7 @@ export const taskRequestSchema = z.strictObject({
   timeoutMs: z.number().int().min(MIN_TIMEOUT_MS).max(MAX_TIMEOUT_MS),
   createdAt: timestampSchema,
   requester: peerIdSchema,
+  trace: traceContextSchema.exactOptional(),
 })
 
 export const taskAcceptSchema = z.strictObject({
@@ -161,6 +220,7 @@ export const taskForwardSchema = z.strictObject({
     .min(0)
     .max(MAX_FORWARD_HOPS - 1),
   route: z.array(peerIdSchema).min(1).max(MAX_FORWARD_HOPS).refine(unique, 'duplicate peers in route'),
+  trace: traceContextSchema.exactOptional(),
 })
 
 /** One entry of `capabilities.reach` (minor 1): a task type the sender can get run by forwarding. */
@@ -290,3 +350,60 @@ export const controlSchema = z.discriminatedUnion('type', [
   controlOf('task.progress'),
   controlOf('task.cancel'),
 ])
+
+// ---- the trace protocol (minor 3) -----------------------------------------------------------
+
+const spanAttributeKey = /^[a-z][a-z0-9_.]{0,63}$/
+
+/** One span of a `trace.spans` answer: what one node recorded of one step of a task. */
+export const traceSpanSchema = z
+  .strictObject({
+    spanId: spanIdSchema,
+    parentId: spanIdSchema.exactOptional(),
+    node: peerIdSchema,
+    name: z
+      .string()
+      .max(64)
+      .regex(/^[a-z][a-z0-9._-]*$/, 'expected a span name: lowercase letters, digits, ".", "_" and "-"'),
+    kind: z.enum(['internal', 'server', 'client']),
+    startUs: timestampSchema,
+    endUs: timestampSchema,
+    status: z.enum(['unset', 'ok', 'error']),
+    attributes: z
+      .record(
+        z.string().regex(spanAttributeKey, 'expected an attribute key like "p2p_ai.task.type"'),
+        z.union([z.string().max(MAX_REASON_LENGTH), z.number().refine(Number.isFinite), z.boolean()]),
+      )
+      .refine(
+        (a) => Object.keys(a).length <= MAX_SPAN_ATTRIBUTES,
+        `at most ${MAX_SPAN_ATTRIBUTES} attributes`,
+      )
+      .exactOptional(),
+  })
+  .refine((span) => span.endUs >= span.startUs, {
+    message: 'a span cannot end before it starts',
+    path: ['endUs'],
+  })
+
+/** `trace.query`: the spans of this trace, please (and of the peers you passed it on to, up to `hops` links further). */
+export const traceQuerySchema = z.strictObject({
+  traceId: traceIdSchema,
+  hops: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_FORWARD_HOPS - 1),
+})
+
+/** `trace.spans`: the answer to a `trace.query`. */
+export const traceSpansSchema = z.strictObject({
+  traceId: traceIdSchema,
+  spans: z.array(traceSpanSchema).max(MAX_TRACE_SPANS),
+  missing: z.array(peerIdSchema).max(MAX_FORWARD_HOPS).refine(unique, 'duplicate peers').exactOptional(),
+})
+
+/** The payload schema of each message of the trace protocol. */
+export const tracePayloadSchemas = {
+  'trace.query': traceQuerySchema,
+  'trace.spans': traceSpansSchema,
+} as const

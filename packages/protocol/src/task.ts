@@ -9,6 +9,7 @@ import type { PreparedEnvelope, SignedEnvelope } from './envelope.js'
 import { RemoteError, ResultMismatchError } from './errors.js'
 import type { TaskRequest, TaskResult, WireError } from './messages.js'
 import { TASK_ERROR_CODES } from './task-errors.js'
+import type { TraceContext } from './trace.js'
 
 export interface TaskRequestInit {
   /** The requesting node's PeerId (the one that will sign the request). */
@@ -42,6 +43,11 @@ export interface TaskRequestInit {
    * @default Date.now()
    */
   createdAt?: number
+  /**
+   * The trace context (minor 3): only towards a provider that announced protocol minor 3 or later,
+   * and never on a request that will travel inside a `task.forward` (docs/protocol.md §2.6).
+   */
+  trace?: TraceContext
 }
 
 /** A fresh task id: a random (version 4) UUID. */
@@ -59,6 +65,7 @@ export function createTaskRequest(init: TaskRequestInit): TaskRequest {
     timeoutMs: init.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     createdAt: init.createdAt ?? Date.now(),
     requester: init.requester,
+    ...(init.trace === undefined ? {} : { trace: init.trace }),
   }
 }
 
