@@ -25,6 +25,12 @@ export const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 2_000
 
 /** Graceful shutdown deadline: everything, including cancelling in-flight work, happens within it. */
 export const DEFAULT_SHUTDOWN_DEADLINE_MS = 8_000
+
+/** Percentage of new traces recorded: all of them (tracing costs under 5 % of throughput, docs/benchmarks). */
+export const DEFAULT_TRACE_SAMPLE_PERCENT = 100
+
+/** Hours spans are kept (the product documents: 48). */
+export const DEFAULT_TRACE_RETENTION_HOURS = 48
 /** Part of the shutdown deadline kept for closing the transport after the engine drained. */
 export const TRANSPORT_STOP_RESERVE_MS = 1_000
 /** Time box for sending goodbye messages to all peers, in parallel. */

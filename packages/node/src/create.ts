@@ -18,6 +18,8 @@ import { DataDirError } from './errors.js'
 import { ComponentLoggers, createLogger, type Logger, silentLogger } from './logger.js'
 import { DEFAULT_AGENT_VERSION } from './metadata.js'
 import { P2PNode } from './node.js'
+import { loadTracing } from './tracing/load.js'
+import type { NodeTracing, TracingFactory } from './tracing/types.js'
 import type { NodeExchangeInit, NodeWatchInit } from './types.js'
 
 const RELAY_SERVER_MODES = { auto: 'auto', on: true, off: false } as const
@@ -58,6 +60,15 @@ export interface NodeInit extends NodeConfigInput {
   watch?: NodeWatchInit
   /** Task exchange: retries, timeouts, limits (see `TaskExchangeInit` and docs/delivery.md). */
   exchange?: NodeExchangeInit
+  /**
+   * Where the node's spans go: `tracing()` of `@p2p-ai/tracing` with options of your own, any
+   * factory of a `NodeTracing`, or `false` for none. Given here, it is used whatever
+   * `tracing.enabled` says.
+   *
+   * @default `@p2p-ai/tracing` configured by the `tracing.*` settings, when `tracing.enabled` and
+   * the package is installed; none otherwise
+   */
+  tracer?: TracingFactory | false
   /** Aborts creation and start. */
   signal?: AbortSignal
 }
@@ -85,6 +96,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     watch,
     signal,
     exchange,
+    tracer: givenTracing,
     ...configInput
   } = init
   const config = resolveNodeConfig(configInput)
@@ -103,10 +115,26 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       created ? 'created a new identity' : 'loaded identity',
     )
 
-  const store = resultStore({
-    directory: join(config.dataDir, STORE_DIR_NAME),
-    ttlMs: config.engine.resultTtlMs,
-  })
+  const tracing: NodeTracing | undefined = await loadTracing(
+    givenTracing,
+    config,
+    {
+      peerId: identity.peerId,
+      dataDir: config.dataDir,
+      agentVersion: agentVersion ?? DEFAULT_AGENT_VERSION,
+    },
+    loggers.get('tracing'),
+  )
+  let store: ResultStore
+  try {
+    store = resultStore({
+      directory: join(config.dataDir, STORE_DIR_NAME),
+      ttlMs: config.engine.resultTtlMs,
+    })
+  } catch (err) {
+    await tracing?.shutdown()
+    throw err
+  }
   let submittedStore: ResultStore | undefined
   try {
     // Its own store, so the engine's task list keeps showing only what ran here.
@@ -118,6 +146,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       : undefined
   } catch (err) {
     store.close()
+    await tracing?.shutdown()
     throw err
   }
   let engine: TaskEngine
@@ -134,6 +163,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     // A bad engine option or backend: close the stores again rather than leave them open.
     store.close()
     submittedStore?.close()
+    await tracing?.shutdown()
     throw err
   }
   let transport: Transport
@@ -177,6 +207,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     // Nothing half-open stays behind: the stores are closed again.
     await engine.stop({ timeoutMs: 0 })
     submittedStore?.close()
+    await tracing?.shutdown()
     throw err
   }
   let node: P2PNode
@@ -192,11 +223,13 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       ...(watch === undefined ? {} : { watch }),
       ...(engineOptions?.cancelGraceMs === undefined ? {} : { cancelGraceMs: engineOptions.cancelGraceMs }),
       ...(exchange === undefined ? {} : { exchange }),
+      ...(tracing === undefined ? {} : { tracing }),
     })
   } catch (err) {
     // A bad exchange option: the stores are closed again (the transport never started).
     await engine.stop({ timeoutMs: 0 })
     submittedStore?.close()
+    await tracing?.shutdown()
     throw err
   }
   if (start !== false) await node.start(signal === undefined ? {} : { signal })

@@ -28,6 +28,7 @@ export {
 } from './config/load.js'
 export { defaultConfigFile, defaultDataDir, type Env } from './config/paths.js'
 export type { ConfigChange } from './config/reconfigure.js'
+export { REDACTED, redactConfig } from './config/redact.js'
 export {
   type DeepPartial,
   LOG_LEVELS,
@@ -100,6 +101,11 @@ export type {
   PeerStatus,
 } from './peers/types.js'
 export type { ShutdownReport } from './shutdown.js'
+export { TRACE_HOP_TIMEOUT_MS } from './tracing/constants.js'
+export { SPAN_ATTRIBUTES, type SpanOutcome, TaskTracer, type WorkTimings, wireContext } from './tracing/task-tracer.js'
+export { type CollectedSpans, TraceService, type TraceServiceInit } from './tracing/trace-service.js'
+export { NodeTraces, type NodeTracesInit, type TaskTrace, type TraceQueryOptions } from './tracing/traces.js'
+export type { NodeTraceStore, NodeTracing, TracingContext, TracingFactory } from './tracing/types.js'
 export { type HandleSignalsOptions, handleSignals, type Stoppable } from './signals.js'
 export type {
   NodeEvents,

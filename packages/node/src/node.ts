@@ -36,6 +36,10 @@ import type { PeerReputation } from './peers/reputation.js'
 import type { PeerInfo } from './peers/types.js'
 import { type ShutdownReport, shutdown } from './shutdown.js'
 import { startNode } from './start.js'
+import { TaskTracer } from './tracing/task-tracer.js'
+import { TraceService } from './tracing/trace-service.js'
+import { NodeTraces } from './tracing/traces.js'
+import type { NodeTracing } from './tracing/types.js'
 import type {
   NodeEvents,
   NodeIdentity,
@@ -63,6 +67,13 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
   readonly directory: PeerDirectory
   /** The root logger (JSON lines with `peerId`); components log through children. */
   readonly logger: Logger
+  /**
+   * The traces this node recorded (`get(taskId)` gathers every node's spans of a task), when it
+   * traces: see `tracing.*` in docs/configuration.md.
+   */
+  readonly traces: NodeTraces | undefined
+  readonly #tracing: NodeTracing | undefined
+  readonly #traceService: TraceService | undefined
   readonly #loggers: ComponentLoggers
   readonly #log: Logger
   readonly #lifecycle: Lifecycle
@@ -110,6 +121,11 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       { self: this.peerId, network: peerNetwork(parts.transport), log: parts.loggers.get('network') },
       { heartbeatIntervalMs: c.heartbeat.intervalMs, heartbeatTimeoutMs: c.heartbeat.timeoutMs },
     )
+    this.#tracing = parts.tracing
+    const tracer =
+      parts.tracing === undefined
+        ? undefined
+        : new TaskTracer(parts.tracing.tracerProvider.getTracer('@p2p-ai/node', VERSION))
     for (const type of ['peer:connect', 'peer:update', 'peer:failed', 'peer:remove'] as const) {
       this.directory.addEventListener(type, (evt: PeerDirectoryEvents[typeof type]) =>
         this.safeDispatchEvent(type, { detail: evt.detail } as never),
@@ -125,6 +141,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         log: parts.loggers.get('exchange'),
         checks: this.#checks,
         ...(parts.submittedStore === undefined ? {} : { submittedStore: parts.submittedStore }),
+        ...(tracer === undefined ? {} : { tracer }),
       },
       {
         access: c.access,
@@ -137,6 +154,26 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         agentVersion: this.#agentVersion,
       },
     )
+    if (parts.tracing === undefined) {
+      this.#traceService = undefined
+      this.traces = undefined
+    } else {
+      const store = parts.tracing.store
+      this.#traceService = new TraceService({
+        self: this.peerId,
+        transport: parts.transport,
+        directory: this.directory,
+        store,
+        log: parts.loggers.get('tracing'),
+      })
+      this.traces = new NodeTraces({
+        self: this.peerId,
+        store,
+        service: this.#traceService,
+        traceOfTask: (id) => this.exchange.tasks.get(id)?.traceId,
+        hops: c.forwarding.maxHops,
+      })
+    }
     this.#health = new HealthMonitor({
       intervalMs: c.health.intervalMs,
       checkTimeoutMs: c.health.checkTimeoutMs,
@@ -197,6 +234,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     })
     this.#detach.push(() => void detach())
     await this.exchange.start()
+    await this.#traceService?.start()
   }
 
   /** Called by start once the transport runs and the first health round is in. */
@@ -241,7 +279,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.#health.stop()
       this.directory.stop()
       for (const detach of this.#detach.splice(0)) detach()
-      return shutdown({
+      const report = await shutdown({
         lifecycle: this.#lifecycle,
         starting: awaitStart ? this.#starting : undefined,
         deadlineMs: options.deadlineMs ?? this.#config.shutdown.deadlineMs,
@@ -254,6 +292,11 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         log: this.#log,
         ...(this.#cancelGraceMs === undefined ? {} : { cancelGraceMs: this.#cancelGraceMs }),
       })
+      // Last: the spans of the tasks that ended while stopping are written too.
+      await this.#tracing?.shutdown().catch((err: unknown) => {
+        this.#log.warn({ err }, 'tracing did not shut down cleanly: the last spans may be lost')
+      })
+      return report
     })()
     return this.#stopping
   }

@@ -9,6 +9,7 @@ import type { StateChange } from './lifecycle.js'
 import type { ComponentLoggers } from './logger.js'
 import type { PeerFailure, PeerRemoval } from './peers/directory.js'
 import type { PeerInfo } from './peers/types.js'
+import type { NodeTracing } from './tracing/types.js'
 
 /** What the node needs of its identity; an `Identity` of `@p2p-ai/identity` is one. */
 export interface NodeIdentity {
@@ -70,4 +71,6 @@ export interface NodeParts {
   cancelGraceMs?: number
   /** Task exchange options. */
   exchange?: NodeExchangeInit
+  /** Where the node's spans go; shut down when the node stops. */
+  tracing?: NodeTracing
 }

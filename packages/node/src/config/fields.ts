@@ -17,6 +17,8 @@ import {
   DEFAULT_RECONNECT_MAX_ATTEMPTS,
   DEFAULT_RECONNECT_MAX_DELAY_MS,
   DEFAULT_SHUTDOWN_DEADLINE_MS,
+  DEFAULT_TRACE_RETENTION_HOURS,
+  DEFAULT_TRACE_SAMPLE_PERCENT,
   ENGINE_DEFAULT_CONCURRENCY,
   ENGINE_DEFAULT_MAX_QUEUE_LENGTH,
   ENGINE_DEFAULT_RESULT_TTL_MS,
@@ -74,6 +76,11 @@ export interface FieldSpec {
   readonly reload: 'live' | 'restart'
   /** One sentence for docs/configuration.md. */
   readonly description: string
+  /**
+   * Holds a secret (a key, a token, credentials): `redactConfig` hides its value, so debug
+   * snapshots and logs never carry it.
+   */
+  readonly secret?: boolean
 }
 
 const MS_PER_DAY = 86_400_000
@@ -90,6 +97,10 @@ function bootstrapProblem(item: string): string | undefined {
 
 function peerIdProblem(item: string): string | undefined {
   return /^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/.test(item) ? undefined : 'an Ed25519 PeerId, 12D3KooW…'
+}
+
+function headerProblem(item: string): string | undefined {
+  return /^[A-Za-z0-9!#$%&'*+.^_`|~-]+=\S.*$/.test(item) ? undefined : 'name=value, with a header name'
 }
 
 const int = (min: number, max: number): FieldType => ({ kind: 'integer', min, max })
@@ -264,6 +275,7 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     reload: 'restart',
     description:
       'Private network: a 32-byte pre-shared key in hex; only nodes with the same key can connect (libp2p pnet). Empty: a public network. Prefer `network.pskFile`.',
+    secret: true,
   },
   {
     path: 'network.pskFile',
@@ -420,6 +432,51 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     reload: 'restart',
     description:
       "Also keep the records of tasks run for other peers in the result store. Off: they stay in memory (the recent-task history) and never reach this node's disk; the requester holds the signed result.",
+  },
+  {
+    path: 'tracing.enabled',
+    type: { kind: 'boolean' },
+    default: constant(true),
+    reload: 'restart',
+    description:
+      'Record a span of every step of every task this node touches (submitted, attempted, relayed, queued, run), kept in `traces.db` in the data directory for `p2p-ai-agents task trace`. Needs the `@p2p-ai/tracing` package, which the CLI includes.',
+  },
+  {
+    path: 'tracing.samplePercent',
+    type: int(0, 100),
+    default: constant(DEFAULT_TRACE_SAMPLE_PERCENT),
+    reload: 'restart',
+    description:
+      "Percentage of the traces this node starts that are recorded; a task that arrives with a peer's sampling decision follows it.",
+  },
+  {
+    path: 'tracing.retentionHours',
+    type: int(1, 8_760),
+    default: constant(DEFAULT_TRACE_RETENTION_HOURS),
+    reload: 'restart',
+    description: 'How long spans stay in `traces.db` before they are deleted.',
+  },
+  {
+    path: 'tracing.otlp.endpoint',
+    type: {
+      kind: 'string',
+      pattern: /^https?:\/\/\S+$/,
+      expected: 'an http:// or https:// URL',
+      optional: true,
+    },
+    default: constant(''),
+    reload: 'restart',
+    description:
+      "Also export spans to this OpenTelemetry collector's OTLP/HTTP (protobuf) traces URL, e.g. `http://127.0.0.1:4318/v1/traces`. Empty: no export.",
+  },
+  {
+    path: 'tracing.otlp.headers',
+    type: { kind: 'list', check: headerProblem, item: 'header as name=value', items: 'headers as name=value' },
+    default: constant([]),
+    reload: 'restart',
+    description:
+      'Headers sent with every export, as `name=value`, e.g. `authorization=Bearer <token>`. Secret: debug snapshots redact it.',
+    secret: true,
   },
   {
     path: 'log.level',

@@ -135,6 +135,20 @@ export interface NodeConfig {
     /** Whether records of tasks run for other peers go to the result store (else: memory only). */
     storeServedTasks: boolean
   }
+  tracing: {
+    /** Record spans of the tasks this node touches (with `@p2p-ai/tracing` installed). */
+    enabled: boolean
+    /** Percentage of new traces recorded; a peer's sampling decision is followed as it is. */
+    samplePercent: number
+    /** Hours spans stay in `traces.db` in the data directory. */
+    retentionHours: number
+    otlp: {
+      /** An OpenTelemetry collector's OTLP/HTTP traces URL; empty: no export. */
+      endpoint: string
+      /** Headers sent with each export, as `name=value` (secret: redacted in debug snapshots). */
+      headers: string[]
+    }
+  }
   log: {
     level: LogLevel
     format: LogFormat

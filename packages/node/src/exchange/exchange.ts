@@ -17,6 +17,7 @@ import type { Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
 import { CapabilityAnnouncer } from '../announce/announcer.js'
 import type { PeerDirectory, PeerDirectoryEvents } from '../peers/directory.js'
+import type { TaskTracer } from '../tracing/task-tracer.js'
 import { AccessDeniedError, ExchangeStoppedError } from './errors.js'
 import { type NumericInit, settleInit, type TaskExchangeInit } from './init.js'
 import { AttemptLauncher } from './request/launcher.js'
@@ -61,6 +62,13 @@ export interface TaskExchangeComponents {
    * @default none: submitted tasks are kept in memory only (`taskHistory`)
    */
   submittedStore?: ResultStore
+  /**
+   * Records a span for each task, attempt, relay and run, and carries the trace context to peers
+   * that speak protocol minor 3 (docs/protocol.md §2.6).
+   *
+   * @default none: nothing is traced
+   */
+  tracer?: TaskTracer
 }
 
 /** Per-call options of `stop`. */
@@ -126,6 +134,7 @@ export class TaskExchange {
       policy: this.#policy,
       acceptTimeoutMs: this.#init.acceptTimeoutMs,
       maxFrameBytes: this.#init.maxFrameBytes,
+      tracer: components.tracer,
     })
     this.#provider = new TaskProvider({
       self,
@@ -140,6 +149,7 @@ export class TaskExchange {
       router: this.#router,
       launcher: this.#launcher,
       admit: (sender, requester) => this.#policy.admit(sender, requester),
+      tracer: components.tracer,
     })
     this.#announcer = new CapabilityAnnouncer({
       transport,
@@ -237,7 +247,7 @@ export class TaskExchange {
     // A generated id is fresh: only an id the caller chose can name an earlier run.
     const existing = this.#tasks.existing(spec.id, spec.type, task.id !== undefined)
     if (existing !== undefined) return existing as NetworkTaskHandle<Output>
-    const { peerId: self, peers, log } = this.#c
+    const { peerId: self, peers, log, tracer } = this.#c
     const handle =
       spec.redundancy > 1
         ? new RedundantTask(spec, this.#ruleFor(spec.type, options.agreement), {
@@ -246,8 +256,9 @@ export class TaskExchange {
             launcher: this.#launcher,
             book: peers.book,
             log,
+            tracer,
           })
-        : new NetworkTask(spec, this.#router, this.#launcher, log)
+        : new NetworkTask(spec, this.#router, this.#launcher, log, tracer === undefined ? undefined : { tracer })
     this.#tasks.add(handle)
     if (options.signal !== undefined) {
       const signal = options.signal

@@ -168,6 +168,11 @@ export interface NetworkTaskRecord<Output = unknown> {
   readonly attempts: readonly AttemptInfo[]
   /** The provider's own timings of the attempt that produced the result. */
   readonly timings?: TaskTimings
+  /**
+   * The trace this task is recorded in (32 hex digits), when the node traces and sampled it:
+   * `node.traces.get(id)` and `p2p-ai-agents task trace` show it.
+   */
+  readonly traceId?: string
 }
 
 /** Events of a task handle. */

@@ -17,7 +17,9 @@ import type {
   TaskResult,
   TaskTimings,
 } from '@p2p-ai/protocol'
+import type { Span } from '@opentelemetry/api'
 import type { PeerDirectory } from '../../peers/directory.js'
+import type { TaskTracer } from '../../tracing/task-tracer.js'
 import { BUSY_RETRY_AFTER_MS } from '../constants.js'
 import { type AttemptEnd, remoteCode, taskErrorOf, type Verdict, verdictOf } from '../failures.js'
 import type { NetworkTaskProgress } from '../types.js'
@@ -66,6 +68,8 @@ export abstract class Attempt {
   #settle!: (outcome: AttemptOutcome) => void
   #outcome: AttemptOutcome | undefined
   #observer: AttemptObserver | undefined
+  /** The attempt's span, ended when it settles (set by whoever starts it, when tracing). */
+  trace: { readonly tracer: TaskTracer; readonly span: Span } | undefined
 
   constructor(peer: string) {
     this.peer = peer
@@ -94,6 +98,15 @@ export abstract class Attempt {
   protected settle(outcome: AttemptOutcome): boolean {
     if (this.#outcome !== undefined) return false
     this.#outcome = outcome
+    if (this.trace !== undefined) {
+      const { tracer, span } = this.trace
+      tracer.end(
+        span,
+        outcome.kind === 'failed'
+          ? { status: outcome.status, code: outcome.code }
+          : { status: outcome.kind === 'completed' ? 'COMPLETED' : 'WITHDRAWN' },
+      )
+    }
     this.#settle(outcome)
     return true
   }
@@ -288,6 +301,13 @@ export class LocalAttempt extends Attempt {
     void handle.result().then((record) => {
       handle.removeEventListener('status', onStatus)
       handle.removeEventListener('progress', onProgress)
+      if (this.trace !== undefined && record.startedAt !== undefined) {
+        const finished = record.finishedAt ?? Date.now()
+        this.trace.tracer.work(this.trace.span, {
+          queuedMs: Math.max(0, record.startedAt - record.queuedAt),
+          runMs: Math.max(0, finished - record.startedAt),
+        })
+      }
       this.settle(outcomeOf(record))
     })
   }

@@ -4,6 +4,7 @@
  * `task.forward` when the route goes through a neighbour, sized against the task frame, and handed
  * to the requester's stream to that peer.
  */
+import type { Span } from '@opentelemetry/api'
 import type { TaskEngine } from '@p2p-ai/engine'
 import {
   createTaskRequest,
@@ -14,8 +15,11 @@ import {
   type Signer,
   sealForward,
   sealPrepared,
+  TRACE_CONTEXT_MINOR,
+  type TraceContext,
 } from '@p2p-ai/protocol'
 import type { PeerDirectory } from '../../peers/directory.js'
+import { type TaskTracer, wireContext } from '../../tracing/task-tracer.js'
 import { RESULT_GRACE_MS } from '../constants.js'
 import type { Hop, Route } from '../route/router.js'
 import type { AccessPolicy } from '../trust/access-policy.js'
@@ -41,6 +45,14 @@ export interface AttemptLauncherInit {
   /** How long a provider has to accept before the attempt counts as lost. */
   acceptTimeoutMs: number
   maxFrameBytes: number
+  /** Records a span per attempt, and carries it to peers that speak minor 3. @default none */
+  tracer?: TaskTracer | undefined
+}
+
+/** Where an attempt's span hangs: its task's span, and which attempt of the task this is. */
+export interface AttemptTrace {
+  readonly parent: Span | undefined
+  readonly attempt: number
 }
 
 export class AttemptLauncher {
@@ -51,7 +63,21 @@ export class AttemptLauncher {
   }
 
   /** Starts an attempt of `spec` on `route` (`submittedAt`: the task's `createdAt`). */
-  start(spec: TaskSpec, route: Route, submittedAt: number): Attempt | Unsendable {
+  start(spec: TaskSpec, route: Route, submittedAt: number, trace?: AttemptTrace): Attempt | Unsendable {
+    const { self, tracer } = this.#init
+    const span =
+      tracer === undefined || trace === undefined
+        ? undefined
+        : tracer.attempt(trace.parent, route.kind === 'local' ? self : route.peer, route.kind, trace.attempt)
+    const started = this.#start(spec, route, submittedAt, span)
+    if (span !== undefined && tracer !== undefined) {
+      if ('peer' in started) started.trace = { tracer, span }
+      else tracer.end(span, { status: 'FAILED', code: 'ERR_INVALID_INPUT' })
+    }
+    return started
+  }
+
+  #start(spec: TaskSpec, route: Route, submittedAt: number, span: Span | undefined): Attempt | Unsendable {
     const { self, engine } = this.#init
     if (route.kind === 'local') {
       let submitted: Promise<Awaited<ReturnType<TaskEngine['submit']>>>
@@ -83,6 +109,8 @@ export class AttemptLauncher {
           priority: spec.priority,
           timeoutMs: spec.timeoutMs,
           createdAt: submittedAt,
+          // Never inside a forward: the provider at the end may not speak minor 3 (§2.6).
+          ...(route.kind === 'direct' ? this.#traceFor(route.peer, span) : {}),
         }),
       )
     } catch (err) {
@@ -107,7 +135,8 @@ export class AttemptLauncher {
       // know, so it is signed on its own, with the links left beyond the neighbour.
       const [signed] = sealPrepared(signer, [prepared])
       const request = signed as NonNullable<typeof signed>
-      const json = sealForward(signer, request.envelope, spec.maxHops - 1, []).json
+      const { trace } = this.#traceFor(route.peer, span)
+      const json = sealForward(signer, request.envelope, spec.maxHops - 1, [], trace).json
       attempt = new RemoteAttempt({
         taskId: spec.id,
         taskType: spec.type,
@@ -144,11 +173,19 @@ export class AttemptLauncher {
    *
    * @throws {FrameTooLargeError} if the forward does not fit a task frame
    */
-  relay(opened: OpenedForward, hop: Hop): RemoteAttempt {
-    const { signer, maxFrameBytes } = this.#init
+  relay(opened: OpenedForward, hop: Hop, parent?: Span): RemoteAttempt {
+    const { signer, maxFrameBytes, tracer } = this.#init
     const request = opened.request.envelope.payload
-    const forward = sealForward(signer, opened.request.envelope, opened.ttl - 1, opened.route)
-    const frame = encodeJsonFrame(forward.json, { maxFrameBytes })
+    const span = tracer === undefined || parent === undefined ? undefined : tracer.attempt(parent, hop.peer, 'forward', 1)
+    const { trace } = this.#traceFor(hop.peer, span)
+    let frame: Uint8Array
+    try {
+      const forward = sealForward(signer, opened.request.envelope, opened.ttl - 1, opened.route, trace)
+      frame = encodeJsonFrame(forward.json, { maxFrameBytes })
+    } catch (err) {
+      if (span !== undefined) tracer?.end(span, { status: 'FAILED', code: (err as { code?: string }).code })
+      throw err
+    }
     const sentAt = performance.now()
     const attempt = new RemoteAttempt({
       taskId: request.id,
@@ -162,8 +199,15 @@ export class AttemptLauncher {
       acceptBy: sentAt + this.#init.acceptTimeoutMs,
       resultBy: sentAt + request.timeoutMs + RESULT_GRACE_MS,
     })
+    if (span !== undefined && tracer !== undefined) attempt.trace = { tracer, span }
     this.#init.directory.noteDispatch(hop.peer, Date.now())
     this.#init.requester.send(attempt)
     return attempt
+  }
+
+  /** The trace context for `peer`, if there is a span and the peer reads it (minor 3). */
+  #traceFor(peer: string, span: Span | undefined): { trace?: TraceContext } {
+    if (span === undefined || this.#init.directory.protocolMinor(peer) < TRACE_CONTEXT_MINOR) return {}
+    return { trace: wireContext(span) }
   }
 }

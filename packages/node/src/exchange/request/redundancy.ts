@@ -10,10 +10,12 @@
  * into its score: a provider that is outvoted gets fewer tasks. Without a majority nobody is
  * blamed, since nobody knows who was wrong.
  */
+import type { Span } from '@opentelemetry/api'
 import type { TaskTimings } from '@p2p-ai/protocol'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import type { ReputationBook } from '../../peers/reputation.js'
+import { recordedTraceId, type TaskTracer } from '../../tracing/task-tracer.js'
 import type { AttemptInfo, RedundantAnswer, TaskRecordError } from '../errors.js'
 import type { Route } from '../route/router.js'
 import { type AgreementRule, tally } from '../trust/agreement.js'
@@ -60,11 +62,21 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
   #error: TaskRecordError | undefined
   readonly #done: Promise<NetworkTaskRecord>
   #resolve!: (record: NetworkTaskRecord) => void
+  readonly #tracer: TaskTracer | undefined
+  #span: Span | undefined
+  #traceId: string | undefined
 
   constructor(
     spec: TaskSpec,
     rule: AgreementRule,
-    parts: { self: string; chooser: Chooser; launcher: AttemptLauncher; book: ReputationBook; log: Logger },
+    parts: {
+      self: string
+      chooser: Chooser
+      launcher: AttemptLauncher
+      book: ReputationBook
+      log: Logger
+      tracer?: TaskTracer | undefined
+    },
   ) {
     super()
     this.spec = spec
@@ -74,6 +86,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     this.#book = parts.book
     this.#log = parts.log
     this.#rule = rule
+    this.#tracer = parts.tracer
     this.#k = spec.redundancy
     this.#done = new Promise((resolve) => {
       this.#resolve = resolve
@@ -108,8 +121,21 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     const chooser: Chooser = { choose: (spec, tried) => this.#choose(spec, tried) }
     const spec: TaskSpec = { ...this.spec, redundancy: 1, exclude: this.#taken }
     const runs: Promise<void>[] = []
+    const tracer = this.#tracer
+    if (tracer !== undefined && !this.isFinished) {
+      this.#span = tracer.task(this.spec.id, this.spec.type)
+      this.#span.setAttribute('p2p_ai.redundancy', this.#k)
+      this.#traceId = recordedTraceId(this.#span)
+    }
+    const span = this.#span
     for (let i = 0; i < this.#k; i++) {
-      const replica = new NetworkTask(spec, chooser, this.#launcher, this.#log)
+      const replica = new NetworkTask(
+        spec,
+        chooser,
+        this.#launcher,
+        this.#log,
+        tracer === undefined || span === undefined ? undefined : { tracer, parent: { span, replica: i + 1 } },
+      )
       this.#replicas.push(replica)
       replica.addEventListener('status', () => this.#onReplicaStatus())
       replica.addEventListener('progress', () => this.#onReplicaProgress())
@@ -139,6 +165,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
       ...(this.#status === 'COMPLETED' ? { output: winner?.output, progress: { fraction: 1 } } : {}),
       ...(this.#error === undefined ? {} : { error: this.#error }),
       ...(winner?.timings === undefined ? {} : { timings: winner.timings }),
+      ...(this.#traceId === undefined ? {} : { traceId: this.#traceId }),
     }
   }
 
@@ -278,6 +305,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     this.#status = status
     this.#finishedAt = Date.now()
     if (error !== undefined) this.#error = error
+    if (this.#span !== undefined) this.#tracer?.end(this.#span, { status, code: error?.code })
     const record = this.record()
     this.#resolve(record)
     if (this.listenerCount('status') > 0) this.safeDispatchEvent('status', { detail: record })

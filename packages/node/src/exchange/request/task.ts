@@ -4,10 +4,12 @@
  * route after a backoff; the task ends in a final state that says what happened. The object is
  * also the task's handle.
  */
+import type { Span } from '@opentelemetry/api'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import { PEER_WAIT_POLL_MS, RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS } from '../constants.js'
 import { type AttemptInfo, exhaustedMessage, TaskFailedError, type TaskRecordError } from '../errors.js'
+import { recordedTraceId, type TaskTracer } from '../../tracing/task-tracer.js'
 import type { Route } from '../route/router.js'
 import {
   isFinalStatus,
@@ -27,6 +29,12 @@ type Output = unknown
 /** Where attempts go: the router, or a redundant run's view of it. */
 export interface Chooser {
   choose(spec: TaskSpec, tried: ReadonlySet<string>): Route | undefined
+}
+
+/** How a task is traced: by this tracer, under a redundant task's span when it is one of its replicas. */
+export interface TaskTracing {
+  readonly tracer: TaskTracer
+  readonly parent?: { readonly span: Span; readonly replica: number }
 }
 
 /** Delay before attempt `n` (2-based): the second goes at once, then exponential with jitter. */
@@ -61,13 +69,17 @@ export class NetworkTask
   #wake: (() => void) | undefined
   readonly #done: Promise<NetworkTaskRecord<Output>>
   #resolveDone!: (record: NetworkTaskRecord<Output>) => void
+  readonly #tracing: TaskTracing | undefined
+  #span: Span | undefined
+  #traceId: string | undefined
 
-  constructor(spec: TaskSpec, chooser: Chooser, launcher: AttemptLauncher, log: Logger) {
+  constructor(spec: TaskSpec, chooser: Chooser, launcher: AttemptLauncher, log: Logger, tracing?: TaskTracing) {
     super()
     this.#spec = spec
     this.#chooser = chooser
     this.#launcher = launcher
     this.#log = log
+    this.#tracing = tracing
     this.#done = new Promise((resolve) => {
       this.#resolveDone = resolve
     })
@@ -98,6 +110,11 @@ export class NetworkTask
     return isFinalStatus(this.#status)
   }
 
+  /** The trace this task is recorded in, when it is. */
+  get traceId(): string | undefined {
+    return this.#traceId
+  }
+
   record(): NetworkTaskRecord<Output> {
     const s = this.#spec
     return {
@@ -117,6 +134,7 @@ export class NetworkTask
       ...(this.#status === 'COMPLETED' ? { output: this.#output as Output } : {}),
       ...(this.#error === undefined ? {} : { error: this.#error }),
       ...(this.#timings === undefined ? {} : { timings: this.#timings }),
+      ...(this.traceId === undefined ? {} : { traceId: this.traceId }),
     }
   }
 
@@ -149,6 +167,11 @@ export class NetworkTask
 
   /** Runs attempts until the task is final. Called once by whoever submitted it. */
   async run(): Promise<void> {
+    const tracing = this.#tracing
+    if (tracing !== undefined && !this.isFinished) {
+      this.#span = tracing.tracer.task(this.#spec.id, this.#spec.type, tracing.parent)
+      this.#traceId = recordedTraceId(this.#span)
+    }
     try {
       await this.#loop()
     } catch (err) {
@@ -187,7 +210,12 @@ export class NetworkTask
         } else this.#exhausted()
         return
       }
-      const started = this.#launcher.start(this.#spec, route, this.#submittedAt)
+      const started = this.#launcher.start(
+        this.#spec,
+        route,
+        this.#submittedAt,
+        this.#span === undefined ? undefined : { parent: this.#span, attempt: n },
+      )
       if (!('peer' in started)) {
         if (started.reason === 'too-large' && !this.#spec.localOnly) {
           // The input cannot cross the wire (until large inputs travel another way): only this
@@ -284,6 +312,7 @@ export class NetworkTask
       this.#error = error
     }
     this.#wake?.()
+    if (this.#span !== undefined) this.#tracing?.tracer.end(this.#span, { status, code: this.#error?.code })
     const record = this.record()
     this.#resolveDone(record as NetworkTaskRecord<Output>)
     if (this.listenerCount('status') > 0) this.safeDispatchEvent('status', { detail: record })

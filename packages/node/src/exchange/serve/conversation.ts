@@ -4,6 +4,7 @@
  * exactly once: a `task.reject`, or a `task.accept`, progress, and one `task.result` (docs/protocol.md
  * §2.1).
  */
+import type { Span } from '@opentelemetry/api'
 import type { TaskHandle } from '@p2p-ai/engine'
 import {
   encodeBodyFrame,
@@ -13,9 +14,11 @@ import {
   sealPrepared,
   TASK_ERROR_CODES,
   type TaskRequest,
+  type TraceContext,
   toWireError,
   type WireError,
 } from '@p2p-ai/protocol'
+import { recordedTraceId, type SpanOutcome } from '../../tracing/task-tracer.js'
 import { BUSY_RETRY_AFTER_MS, PROGRESS_MIN_INTERVAL_MS, RELAY_ID_BUSY_RETRY_AFTER_MS } from '../constants.js'
 import type { AttemptObserver, RemoteAttempt } from '../request/attempt.js'
 import type { NetworkTaskProgress } from '../types.js'
@@ -45,10 +48,20 @@ export class Conversation implements AttemptObserver {
   #accepted = false
   #progressAt = Number.NEGATIVE_INFINITY
   #done = false
+  /** The trace context the task arrived with (minor 3), and this node's span of it while it lasts. */
+  readonly #remote: TraceContext | undefined
+  #span: Span | undefined
 
-  constructor(session: ProviderSession, request: TaskRequest, digest: string, forwarded: boolean) {
+  constructor(
+    session: ProviderSession,
+    request: TaskRequest,
+    digest: string,
+    forwarded: boolean,
+    trace: TraceContext | undefined,
+  ) {
     this.#session = session
     this.#request = request
+    this.#remote = trace
     this.id = request.id
     this.requester = request.requester
     // Keyed by the requester, not the stream's peer: a task that arrives again through another
@@ -68,6 +81,8 @@ export class Conversation implements AttemptObserver {
   run(): void {
     const { engine, persist } = this.#session.init
     const r = this.#request
+    this.#startSpan('serve')
+    const traceId = recordedTraceId(this.#span)
     let submitted: Promise<TaskHandle>
     try {
       submitted = engine.submit({
@@ -77,7 +92,7 @@ export class Conversation implements AttemptObserver {
         priority: r.priority,
         timeoutMs: r.timeoutMs,
         timeoutFrom: 'submit',
-        meta: { requester: r.requester, taskId: r.id },
+        meta: { requester: r.requester, taskId: r.id, ...(traceId === undefined ? {} : { traceId }) },
         // The requester holds the signed result; it should not wait for our disk.
         persist,
       })
@@ -112,7 +127,11 @@ export class Conversation implements AttemptObserver {
       (record) => {
         if (this.#done) return
         this.#end()
-        this.#sendResult(outcomeOf(record), timingsOf(this.#receivedAt, record))
+        const timings = timingsOf(this.#receivedAt, record)
+        if (this.#span !== undefined && record.startedAt !== undefined) {
+          this.#session.init.tracer?.work(this.#span, timings)
+        }
+        this.#sendResult(outcomeOf(record), timings)
       },
       (err: unknown) => this.#session.init.log.error({ err }, 'engine handle rejected its result'),
     )
@@ -124,6 +143,7 @@ export class Conversation implements AttemptObserver {
    */
   relay(opened: OpenedForward): void {
     const { router, launcher } = this.#session.init
+    this.#startSpan('relay')
     const next = router.nextHop(this.#request.taskType, opened.ttl, opened.route)
     if (!('peer' in next)) {
       this.#end()
@@ -142,7 +162,7 @@ export class Conversation implements AttemptObserver {
     }
     let attempt: RemoteAttempt
     try {
-      attempt = launcher.relay(opened, next)
+      attempt = launcher.relay(opened, next, this.#span)
     } catch (err) {
       this.#end()
       this.#reject(toWireError(err))
@@ -159,6 +179,9 @@ export class Conversation implements AttemptObserver {
       this.#end()
       if (outcome.kind === 'completed' || outcome.body !== undefined) {
         // The provider's signed result, checked by the requester stream, passed back unchanged.
+        this.#endSpan(
+          outcome.kind === 'completed' ? { status: 'COMPLETED' } : { status: outcome.status, code: outcome.code },
+        )
         this.#passOn(outcome.body as Uint8Array)
       } else if (!this.#accepted) {
         // Nobody took it further: the previous hop gets the next hop's refusal (same code).
@@ -224,6 +247,7 @@ export class Conversation implements AttemptObserver {
   abandon(): void {
     if (this.#done) return
     this.#end()
+    this.#endSpan({ status: 'ABANDONED', code: TASK_ERROR_CODES.peerDisconnected })
     this.#handle?.cancel()
     if (this.#handle === undefined && this.#relay === undefined) {
       try {
@@ -260,6 +284,11 @@ export class Conversation implements AttemptObserver {
 
   #sendResult(outcome: ResultOutcome, timings: ReturnType<typeof timingsOf>): void {
     const { signer, maxFrameBytes } = this.#session.init
+    this.#endSpan(
+      outcome.status === 'completed'
+        ? { status: 'COMPLETED' }
+        : { status: outcome.status.toUpperCase(), code: outcome.error.code },
+    )
     const prepared = prepareResult(
       signer,
       maxFrameBytes,
@@ -279,6 +308,7 @@ export class Conversation implements AttemptObserver {
   }
 
   #reject(error: WireError, retryAfterMs?: number): void {
+    this.#endSpan({ status: 'REJECTED', code: error.code })
     this.#session.reject(this.id, error, retryAfterMs)
     this.#session.closeIfDone()
   }
@@ -297,6 +327,23 @@ export class Conversation implements AttemptObserver {
     this.#session.provider.counters.answered++
     this.#session.channel.send(frame)
     this.#session.closeIfDone()
+  }
+
+  #startSpan(name: 'serve' | 'relay'): void {
+    const r = this.#request
+    this.#span = this.#session.init.tracer?.receive(name, this.#remote, {
+      id: r.id,
+      type: r.taskType,
+      from: this.#session.remotePeer,
+    })
+  }
+
+  /** Ends this node's span of the task, once. */
+  #endSpan(outcome: SpanOutcome): void {
+    const span = this.#span
+    if (span === undefined) return
+    this.#span = undefined
+    this.#session.init.tracer?.end(span, outcome)
   }
 
   /**

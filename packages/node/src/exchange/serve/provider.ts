@@ -14,6 +14,7 @@ import type { TaskEngine } from '@p2p-ai/engine'
 import type { Signer, WireError } from '@p2p-ai/protocol'
 import type { Logger } from 'pino'
 import type { PeerDirectory } from '../../peers/directory.js'
+import type { TaskTracer } from '../../tracing/task-tracer.js'
 import type { AttemptLauncher } from '../request/launcher.js'
 import type { Router } from '../route/router.js'
 import type { EnvelopeChecks } from '../trust/checks.js'
@@ -42,6 +43,8 @@ export interface TaskProviderInit {
   launcher: AttemptLauncher
   /** The access policy: undefined admits, an error refuses (`sender` on the stream, `requester` who signed). */
   admit(sender: string, requester: string): WireError | undefined
+  /** Records a `serve` or `relay` span per task received, with `queue` and `run` under it. */
+  tracer?: TaskTracer | undefined
 }
 
 /** Counters of the serving side, for health and benchmarks. */

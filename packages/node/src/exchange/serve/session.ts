@@ -220,7 +220,9 @@ export class ProviderSession {
       )
       return
     }
-    const conversation = new Conversation(this, request, digest, forwarded !== undefined)
+    // A forward's own trace context names the nearest span; a request inside a forward has none (§2.6).
+    const trace = forwarded === undefined ? request.trace : (forwarded.trace ?? request.trace)
+    const conversation = new Conversation(this, request, digest, forwarded !== undefined, trace)
     this.#conversations.set(id, conversation)
     if (forwarded !== undefined && !this.init.router.runsLocally(request.taskType)) {
       conversation.relay(forwarded)

@@ -1,0 +1,38 @@
+/**
+ * The seam between a node and whatever records its spans: an OpenTelemetry tracer provider and a
+ * place where spans are kept. `@p2p-ai/tracing` is one (the node loads it when `tracing.enabled`
+ * and it is installed); any object of this shape is another.
+ */
+import type { TracerProvider } from '@opentelemetry/api'
+import type { TraceSpan } from '@p2p-ai/protocol'
+
+/** Where a node's spans are kept, and the spans peers sent back for its traces. */
+export interface NodeTraceStore {
+  /** Adds spans of a trace that peers recorded. */
+  add(traceId: string, spans: readonly TraceSpan[]): void
+  /** The spans kept of a trace (this node's and its peers'), the earliest first. */
+  spans(traceId: string): Promise<TraceSpan[]>
+  /** The trace of a task this node recorded recently, if it remembers it. */
+  traceOf(taskId: string): string | undefined
+}
+
+/** A node's tracing, as the node uses it. */
+export interface NodeTracing {
+  /** Where the node's spans go. */
+  readonly tracerProvider: TracerProvider
+  readonly store: NodeTraceStore
+  /** Writes and exports what waits. */
+  forceFlush(): Promise<void>
+  /** Flushes and closes; the node calls it once it has stopped. */
+  shutdown(): Promise<void>
+}
+
+/** What a node tells its tracing about itself. */
+export interface TracingContext {
+  readonly peerId: string
+  readonly dataDir: string
+  readonly agentVersion: string
+}
+
+/** Builds a node's tracing once the node knows its PeerId: what `tracing()` of `@p2p-ai/tracing` returns. */
+export type TracingFactory = (context: TracingContext) => NodeTracing | Promise<NodeTracing>

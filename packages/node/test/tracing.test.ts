@@ -1,0 +1,171 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { TRACE_PROTOCOL, type TraceSpan } from '@p2p-ai/protocol'
+import { tracing } from '@p2p-ai/tracing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { createNode } from '../src/create.js'
+import type { P2PNode } from '../src/node.js'
+import type { TracingFactory } from '../src/tracing/types.js'
+import { localInit } from './helpers.js'
+
+// One line of nodes for the file: A – B – C, linked to their neighbours only. C runs `whoami`, and
+// B and C run `echo`; A reaches `whoami` only through B. D records nothing it starts (sampled at 0).
+let dir: string
+let a: P2PNode
+let b: P2PNode
+let c: P2PNode
+let d: P2PNode
+
+// The plug-in's factory is the node's seam: it type-checks as one.
+const inMemory = (sampleRate = 1): TracingFactory => tracing({ sampleRate, store: { inMemory: true } })
+
+async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+const knows = (x: P2PNode, y: P2PNode) =>
+  x.peers().some((p) => p.peerId === y.peerId && p.status === 'connected' && p.capabilities !== undefined)
+
+async function link(x: P2PNode, y: P2PNode): Promise<void> {
+  await x.connect(y.getMultiaddrs()[0] as string)
+  await until(() => knows(x, y) && knows(y, x), 'capabilities both ways')
+}
+
+function provide(node: P2PNode, name: string): void {
+  node.registerTask({
+    name,
+    input: z.strictObject({}),
+    // whoami tells who ran it; echo answers the same everywhere, so redundant runs agree.
+    run: () => (name === 'whoami' ? { ranOn: node.peerId } : { echo: true }),
+  })
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'p2p-ai-tracing-'))
+  const make = (name: string, tracer: TracingFactory) =>
+    createNode(localInit(join(dir, name), { tracer, health: { intervalMs: 60_000 } }))
+  ;[a, b, c, d] = await Promise.all([make('a', inMemory()), make('b', inMemory()), make('c', inMemory()), make('d', inMemory(0))])
+  provide(c, 'whoami')
+  provide(b, 'echo')
+  provide(c, 'echo')
+  await link(a, b)
+  await link(b, c)
+  await link(d, b)
+  await until(
+    () => a.peers().some((p) => p.capabilities?.reach?.some((r) => r.taskType === 'whoami') === true),
+    'A learning that B reaches whoami',
+  )
+})
+
+afterAll(async () => {
+  await Promise.all([a, b, c, d].map((node) => node?.stop()))
+  await rm(dir, { recursive: true, force: true })
+})
+
+const byName = (spans: readonly TraceSpan[], node: P2PNode, name: string): TraceSpan[] =>
+  spans.filter((s) => s.node === node.peerId && s.name === name)
+
+function only(spans: readonly TraceSpan[], node: P2PNode, name: string): TraceSpan {
+  const found = byName(spans, node, name)
+  expect(found, `${name} on ${node.peerId}`).toHaveLength(1)
+  return found[0] as TraceSpan
+}
+
+describe('tracing a task across nodes (docs/protocol.md §2.6)', () => {
+  it('follows a forwarded task through the requester, the relay and the provider in one trace, hop by hop', async () => {
+    const record = await a.submit({ type: 'whoami', input: {} }).result()
+    expect(record).toMatchObject({ status: 'COMPLETED', provider: c.peerId })
+    expect(record.traceId).toMatch(/^[0-9a-f]{32}$/)
+
+    const trace = await a.traces?.get(record.id)
+    expect(trace).toMatchObject({ traceId: record.traceId, taskId: record.id, self: a.peerId, missing: [] })
+    const spans = trace?.spans ?? []
+    const task = only(spans, a, 'task')
+    const attempt = only(spans, a, 'attempt')
+    const relay = only(spans, b, 'relay')
+    const onward = only(spans, b, 'attempt')
+    const serve = only(spans, c, 'serve')
+    const run = only(spans, c, 'run')
+    const queue = only(spans, c, 'queue')
+    // Each node's span hangs under the span of the node that sent it the task.
+    expect(task.parentId).toBeUndefined()
+    expect(attempt).toMatchObject({ parentId: task.spanId, kind: 'client', status: 'ok' })
+    expect(attempt.attributes).toMatchObject({ 'p2p_ai.peer': b.peerId, 'p2p_ai.route': 'forward' })
+    expect(relay).toMatchObject({ parentId: attempt.spanId, kind: 'server' })
+    expect(relay.attributes).toMatchObject({ 'p2p_ai.from': a.peerId, 'p2p_ai.task.id': record.id })
+    expect(onward).toMatchObject({ parentId: relay.spanId, attributes: { 'p2p_ai.peer': c.peerId } })
+    expect(serve).toMatchObject({ parentId: onward.spanId, attributes: { 'p2p_ai.from': b.peerId } })
+    expect([queue.parentId, run.parentId]).toEqual([serve.spanId, serve.spanId])
+    // On one clock (one process), each span lies within its parent's.
+    for (const [outer, inner] of [
+      [task, attempt],
+      [serve, run],
+    ] as const) {
+      expect(inner.startUs).toBeGreaterThanOrEqual(outer.startUs)
+      expect(inner.endUs).toBeLessThanOrEqual(outer.endUs)
+    }
+  })
+
+  it('records each replica of a redundant task, and each failed attempt, as spans of their own', async () => {
+    // B and C run echo: with k = 2, B runs one replica itself and sends the other to C.
+    const redundant = await b.submit({ type: 'echo', input: {} }, { redundancy: 2 }).result()
+    expect(redundant.status).toBe('COMPLETED')
+    const spans = (await b.traces?.get(redundant.id))?.spans ?? []
+    const task = only(spans, b, 'task')
+    const replicas = byName(spans, b, 'replica')
+    expect(replicas.map((r) => r.parentId)).toEqual([task.spanId, task.spanId])
+    expect(new Set(replicas.map((r) => r.attributes?.['p2p_ai.replica']))).toEqual(new Set([1, 2]))
+    const attempts = byName(spans, b, 'attempt')
+    expect(new Set(attempts.map((x) => x.attributes?.['p2p_ai.route']))).toEqual(new Set(['local', 'direct']))
+    // The local run's queue and run are B's; the other replica's are C's, under C's serve.
+    const serve = only(spans, c, 'serve')
+    expect(byName(spans, c, 'run').map((r) => r.parentId)).toEqual([serve.spanId])
+    expect(byName(spans, b, 'run')).toHaveLength(1)
+
+    // A peer that refuses the task (unknown type at a pinned target): the attempt fails, with its code.
+    const refused = await a.submit({ type: 'whoami', input: {} }, { target: b.peerId }).result()
+    expect(refused.status).toBe('FAILED')
+    const failed = (await a.traces?.get(refused.id, { remote: false }))?.spans ?? []
+    expect(only(failed, a, 'attempt')).toMatchObject({ status: 'error', attributes: { 'error.type': 'ERR_UNSUPPORTED_TASK' } })
+    expect(only(failed, a, 'task')).toMatchObject({ status: 'error' })
+  })
+
+  it('follows the requester\'s sampling decision: a task D does not sample leaves no spans anywhere', async () => {
+    const record = await d.submit({ type: 'echo', input: {} }, { target: b.peerId }).result()
+    expect(record.status).toBe('COMPLETED')
+    expect(record.traceId).toBeUndefined()
+    expect(await d.traces?.get(record.id)).toBeUndefined()
+    // B got a traceparent with the sampled flag clear, and recorded nothing of the task either.
+    expect(b.engine.get(`${d.peerId}:${record.id}`)?.status).toBe('COMPLETED')
+    expect(await b.traces?.get(record.id, { remote: false })).toBeUndefined()
+  })
+
+  it('answers a trace query only from a peer that sent it part of that trace', async () => {
+    const record = await a.submit({ type: 'whoami', input: {} }).result()
+    const traceId = record.traceId as string
+    // C ran it for B: asked by D (which sent it nothing), it says nothing; asked by B, it answers.
+    const { decodeFrames, encodeTraceMessage, readTraceMessage } = await import('@p2p-ai/protocol')
+    const ask = async (from: P2PNode) => {
+      await from.connect(c.getMultiaddrs()[0] as string)
+      const stream = await from.transport.dialProtocol(
+        from.transport.getConnections().find((x) => x.remotePeer.toString() === c.peerId)!.remotePeer,
+        TRACE_PROTOCOL,
+      )
+      stream.send(encodeTraceMessage('trace.query', { traceId, hops: 0 }))
+      await stream.close()
+      for await (const frame of decodeFrames(stream)) {
+        if (frame.ok) return readTraceMessage(frame.value, 'trace.spans')
+      }
+      throw new Error('no answer')
+    }
+    expect((await ask(d)).spans).toEqual([])
+    const answer = await ask(b)
+    expect(answer.spans.map((s) => s.name).sort()).toEqual(['queue', 'run', 'serve'])
+  })
+})

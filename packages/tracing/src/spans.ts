@@ -1,0 +1,86 @@
+/**
+ * OpenTelemetry's spans in the compact form the store keeps and the trace protocol carries
+ * (`TraceSpan`, docs/protocol.md §2.6): microseconds since the epoch, three kinds, three statuses,
+ * flat attributes within the protocol's bounds.
+ */
+import { type Attributes, type HrTime, SpanKind, SpanStatusCode } from '@opentelemetry/api'
+import type { ReadableSpan } from '@opentelemetry/sdk-trace'
+import { MAX_REASON_LENGTH, MAX_SPAN_ATTRIBUTES, type TraceSpan } from '@p2p-ai/protocol'
+
+/** The attribute that names the node which recorded a span (a resource attribute: its PeerId). */
+export const NODE_ATTRIBUTE = 'service.instance.id'
+
+/** The attribute that names the task a span belongs to; the store indexes it. */
+export const TASK_ID_ATTRIBUTE = 'p2p_ai.task.id'
+
+const NAME = /^[a-z][a-z0-9._-]*$/
+const KEY = /^[a-z][a-z0-9_.]{0,63}$/
+
+/** A compact span, with the trace it belongs to and the task it names, if any. */
+export interface StoredSpan {
+  readonly traceId: string
+  readonly taskId: string | undefined
+  readonly span: TraceSpan
+}
+
+/** Converts an ended OpenTelemetry span; `node` is the recording node's PeerId. */
+export function compactSpan(span: ReadableSpan, node: string): StoredSpan {
+  const context = span.spanContext()
+  const parent = span.parentSpanContext?.spanId
+  const attributes = compactAttributes(span.attributes)
+  const taskId = span.attributes[TASK_ID_ATTRIBUTE]
+  const startUs = micros(span.startTime)
+  return {
+    traceId: context.traceId,
+    taskId: typeof taskId === 'string' ? taskId : undefined,
+    span: {
+      spanId: context.spanId,
+      ...(parent === undefined ? {} : { parentId: parent }),
+      node,
+      name: spanName(span.name),
+      kind: span.kind === SpanKind.SERVER ? 'server' : span.kind === SpanKind.CLIENT ? 'client' : 'internal',
+      startUs,
+      endUs: Math.max(startUs, micros(span.endTime)),
+      status:
+        span.status.code === SpanStatusCode.ERROR
+          ? 'error'
+          : span.status.code === SpanStatusCode.OK
+            ? 'ok'
+            : 'unset',
+      ...(attributes === undefined ? {} : { attributes }),
+    },
+  }
+}
+
+function micros(time: HrTime): number {
+  return time[0] * 1_000_000 + Math.floor(time[1] / 1_000)
+}
+
+/** A name the protocol takes: our own names pass as they are; foreign ones are made to fit. */
+function spanName(name: string): string {
+  if (NAME.test(name) && name.length <= 64) return name
+  const fitted = name
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '_')
+    .slice(0, 63)
+  return /^[a-z]/.test(fitted) ? fitted : `x${fitted}`.slice(0, 64)
+}
+
+function compactAttributes(attributes: Attributes): Record<string, string | number | boolean> | undefined {
+  let out: Record<string, string | number | boolean> | undefined
+  let count = 0
+  for (const key in attributes) {
+    const value = attributes[key]
+    if (count >= MAX_SPAN_ATTRIBUTES) break
+    if (!KEY.test(key)) continue
+    if (typeof value === 'string') {
+      out ??= {}
+      out[key] = value.length > MAX_REASON_LENGTH ? value.slice(0, MAX_REASON_LENGTH) : value
+    } else if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') {
+      out ??= {}
+      out[key] = value
+    } else continue
+    count++
+  }
+  return out
+}

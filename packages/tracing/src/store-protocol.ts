@@ -1,0 +1,14 @@
+/** Messages between the span store and its thread (store.ts, store-worker.ts). */
+import type { SpanRow } from './span-table.js'
+
+/** A request to the store's thread; `id` 0 asks for no reply (writes). */
+export type StoreRequest =
+  | { readonly id: number; readonly op: 'write'; readonly rows: readonly SpanRow[]; readonly expiresAt: number }
+  | { readonly id: number; readonly op: 'read'; readonly traceId: string; readonly now: number }
+  | { readonly id: number; readonly op: 'count'; readonly now: number }
+  | { readonly id: number; readonly op: 'purge'; readonly now: number }
+  | { readonly id: number; readonly op: 'close' }
+
+export type StoreReply =
+  | { readonly id: number; readonly ok: true; readonly value: string | number | undefined }
+  | { readonly id: number; readonly ok: false; readonly message: string }
