@@ -101,12 +101,18 @@ export type {
   PeerStatus,
 } from './peers/types.js'
 export type { ShutdownReport } from './shutdown.js'
+export { type HandleSignalsOptions, handleSignals, type Stoppable } from './signals.js'
 export { TRACE_HOP_TIMEOUT_MS } from './tracing/constants.js'
-export { SPAN_ATTRIBUTES, type SpanOutcome, TaskTracer, type WorkTimings, wireContext } from './tracing/task-tracer.js'
+export {
+  SPAN_ATTRIBUTES,
+  type SpanOutcome,
+  TaskTracer,
+  type WorkTimings,
+  wireContext,
+} from './tracing/task-tracer.js'
 export { type CollectedSpans, TraceService, type TraceServiceInit } from './tracing/trace-service.js'
 export { NodeTraces, type NodeTracesInit, type TaskTrace, type TraceQueryOptions } from './tracing/traces.js'
 export type { NodeTraceStore, NodeTracing, TracingContext, TracingFactory } from './tracing/types.js'
-export { type HandleSignalsOptions, handleSignals, type Stoppable } from './signals.js'
 export type {
   NodeEvents,
   NodeExchangeInit,

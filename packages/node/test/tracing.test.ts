@@ -50,7 +50,12 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'p2p-ai-tracing-'))
   const make = (name: string, tracer: TracingFactory) =>
     createNode(localInit(join(dir, name), { tracer, health: { intervalMs: 60_000 } }))
-  ;[a, b, c, d] = await Promise.all([make('a', inMemory()), make('b', inMemory()), make('c', inMemory()), make('d', inMemory(0))])
+  ;[a, b, c, d] = await Promise.all([
+    make('a', inMemory()),
+    make('b', inMemory()),
+    make('c', inMemory()),
+    make('d', inMemory(0)),
+  ])
   provide(c, 'whoami')
   provide(b, 'echo')
   provide(c, 'echo')
@@ -132,11 +137,14 @@ describe('tracing a task across nodes (docs/protocol.md §2.6)', () => {
     const refused = await a.submit({ type: 'whoami', input: {} }, { target: b.peerId }).result()
     expect(refused.status).toBe('FAILED')
     const failed = (await a.traces?.get(refused.id, { remote: false }))?.spans ?? []
-    expect(only(failed, a, 'attempt')).toMatchObject({ status: 'error', attributes: { 'error.type': 'ERR_UNSUPPORTED_TASK' } })
+    expect(only(failed, a, 'attempt')).toMatchObject({
+      status: 'error',
+      attributes: { 'error.type': 'ERR_UNSUPPORTED_TASK' },
+    })
     expect(only(failed, a, 'task')).toMatchObject({ status: 'error' })
   })
 
-  it('follows the requester\'s sampling decision: a task D does not sample leaves no spans anywhere', async () => {
+  it("follows the requester's sampling decision: a task D does not sample leaves no spans anywhere", async () => {
     const record = await d.submit({ type: 'echo', input: {} }, { target: b.peerId }).result()
     expect(record.status).toBe('COMPLETED')
     expect(record.traceId).toBeUndefined()

@@ -3,7 +3,12 @@ import type { SpanRow } from './span-table.js'
 
 /** A request to the store's thread; `id` 0 asks for no reply (writes). */
 export type StoreRequest =
-  | { readonly id: number; readonly op: 'write'; readonly rows: readonly SpanRow[]; readonly expiresAt: number }
+  | {
+      readonly id: number
+      readonly op: 'write'
+      readonly rows: readonly SpanRow[]
+      readonly expiresAt: number
+    }
   | { readonly id: number; readonly op: 'read'; readonly traceId: string; readonly now: number }
   | { readonly id: number; readonly op: 'count'; readonly now: number }
   | { readonly id: number; readonly op: 'purge'; readonly now: number }

@@ -199,7 +199,9 @@ class SpanStore implements TraceStore {
     try {
       return await this.#backend.ask(request)
     } catch (err) {
-      throw new TraceStoreError(`the trace store ${this.path} failed: ${(err as Error).message}`, { cause: err })
+      throw new TraceStoreError(`the trace store ${this.path} failed: ${(err as Error).message}`, {
+        cause: err,
+      })
     }
   }
 
@@ -251,8 +253,12 @@ function threadBackend(path: string, store: SpanStore): Backend {
   const here = fileURLToPath(import.meta.url)
   const compiled = here.endsWith('.ts') ? here.replace(/[/\\]src[/\\]store\.ts$/, '/dist/store.js') : here
   const entry = new URL('./store-worker.js', pathToFileURL(compiled))
-  if (!existsSync(entry)) throw new Error(`the store's thread module ${fileURLToPath(entry)} is missing (build first)`)
-  const pending = new Map<number, { resolve(value: string | number | undefined): void; reject(err: Error): void }>()
+  if (!existsSync(entry))
+    throw new Error(`the store's thread module ${fileURLToPath(entry)} is missing (build first)`)
+  const pending = new Map<
+    number,
+    { resolve(value: string | number | undefined): void; reject(err: Error): void }
+  >()
   let worker: Worker | undefined
   let next = 1
   let failure: Error | undefined

@@ -3,6 +3,8 @@
  * in the node's data directory (so `task trace` needs no collector) and, when an endpoint is
  * configured, exported with OTLP over HTTP (protobuf) to a collector.
  */
+
+import { resourceFromAttributes } from '@opentelemetry/resources'
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace'
 import {
   BatchSpanProcessor,
@@ -10,7 +12,6 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace'
-import { resourceFromAttributes } from '@opentelemetry/resources'
 import {
   DEFAULT_OTLP_TIMEOUT_MS,
   DEFAULT_SAMPLE_RATE,
@@ -108,10 +109,16 @@ export function tracing(init: TracingInit = {}): (context: TracingContext) => Pr
   return (context) => createTracing(init, sampleRate, context)
 }
 
-async function createTracing(init: TracingInit, sampleRate: number, context: TracingContext): Promise<Tracing> {
+async function createTracing(
+  init: TracingInit,
+  sampleRate: number,
+  context: TracingContext,
+): Promise<Tracing> {
   // Loaded only when a collector is configured: a node that keeps its spans to itself never pays for it.
   const exporter =
-    init.otlp === undefined ? undefined : (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter
+    init.otlp === undefined
+      ? undefined
+      : (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter
   const store = traceStore({
     ...(init.store === undefined ? { directory: context.dataDir } : init.store),
     ...(init.retentionMs === undefined ? {} : { retentionMs: init.retentionMs }),
@@ -158,10 +165,14 @@ function checkOtlp(otlp: OtlpInit): void {
   try {
     url = new URL(otlp.endpoint)
   } catch {
-    throw new TracingOptionError(`otlp.endpoint: expected an http(s) URL, got ${JSON.stringify(otlp.endpoint)}`)
+    throw new TracingOptionError(
+      `otlp.endpoint: expected an http(s) URL, got ${JSON.stringify(otlp.endpoint)}`,
+    )
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TracingOptionError(`otlp.endpoint: expected an http(s) URL, got ${JSON.stringify(otlp.endpoint)}`)
+    throw new TracingOptionError(
+      `otlp.endpoint: expected an http(s) URL, got ${JSON.stringify(otlp.endpoint)}`,
+    )
   }
   const timeoutMs = otlp.timeoutMs ?? DEFAULT_OTLP_TIMEOUT_MS
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {

@@ -471,7 +471,12 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
   },
   {
     path: 'tracing.otlp.headers',
-    type: { kind: 'list', check: headerProblem, item: 'header as name=value', items: 'headers as name=value' },
+    type: {
+      kind: 'list',
+      check: headerProblem,
+      item: 'header as name=value',
+      items: 'headers as name=value',
+    },
     default: constant([]),
     reload: 'restart',
     description:

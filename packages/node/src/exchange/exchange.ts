@@ -258,7 +258,13 @@ export class TaskExchange {
             log,
             tracer,
           })
-        : new NetworkTask(spec, this.#router, this.#launcher, log, tracer === undefined ? undefined : { tracer })
+        : new NetworkTask(
+            spec,
+            this.#router,
+            this.#launcher,
+            log,
+            tracer === undefined ? undefined : { tracer },
+          )
     this.#tasks.add(handle)
     if (options.signal !== undefined) {
       const signal = options.signal

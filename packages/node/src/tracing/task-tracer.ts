@@ -12,8 +12,8 @@ import {
   type Span,
   SpanKind,
   SpanStatusCode,
-  type Tracer,
   TraceFlags,
+  type Tracer,
   trace,
 } from '@opentelemetry/api'
 import { formatTraceparent, parseTraceparent, type TraceContext } from '@p2p-ai/protocol'

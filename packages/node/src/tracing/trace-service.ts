@@ -54,9 +54,13 @@ export class TraceService {
 
   /** Registers the trace protocol's handler. */
   async start(): Promise<void> {
-    await this.#init.transport.handle(TRACE_PROTOCOL, (stream, connection) => this.#answer(stream, connection), {
-      runOnLimitedConnection: false,
-    })
+    await this.#init.transport.handle(
+      TRACE_PROTOCOL,
+      (stream, connection) => this.#answer(stream, connection),
+      {
+        runOnLimitedConnection: false,
+      },
+    )
   }
 
   /**
@@ -101,7 +105,8 @@ export class TraceService {
     const onAbort = (): void => stream.abort(new Error('no answer to trace.query in time'))
     both.addEventListener('abort', onAbort, { once: true })
     try {
-      if (!stream.send(encodeTraceMessage('trace.query', { traceId, hops }))) await stream.onDrain({ signal: both })
+      if (!stream.send(encodeTraceMessage('trace.query', { traceId, hops })))
+        await stream.onDrain({ signal: both })
       await stream.close({ signal: both })
       for await (const frame of decodeFrames(stream, { maxFrameBytes: TRACE_FRAME_BYTES })) {
         if (!frame.ok) throw frame.error

@@ -6,6 +6,7 @@
  * bookkeeping.
  */
 import type { PeerId } from '@libp2p/interface'
+import type { Span } from '@opentelemetry/api'
 import type { TaskHandle, TaskRecord } from '@p2p-ai/engine'
 import type {
   PreparedEnvelope,
@@ -17,7 +18,6 @@ import type {
   TaskResult,
   TaskTimings,
 } from '@p2p-ai/protocol'
-import type { Span } from '@opentelemetry/api'
 import type { PeerDirectory } from '../../peers/directory.js'
 import type { TaskTracer } from '../../tracing/task-tracer.js'
 import { BUSY_RETRY_AFTER_MS } from '../constants.js'

@@ -176,7 +176,10 @@ export class AttemptLauncher {
   relay(opened: OpenedForward, hop: Hop, parent?: Span): RemoteAttempt {
     const { signer, maxFrameBytes, tracer } = this.#init
     const request = opened.request.envelope.payload
-    const span = tracer === undefined || parent === undefined ? undefined : tracer.attempt(parent, hop.peer, 'forward', 1)
+    const span =
+      tracer === undefined || parent === undefined
+        ? undefined
+        : tracer.attempt(parent, hop.peer, 'forward', 1)
     const { trace } = this.#traceFor(hop.peer, span)
     let frame: Uint8Array
     try {

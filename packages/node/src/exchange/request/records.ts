@@ -21,6 +21,7 @@ interface StoredRest {
   attempts: NetworkTaskRecord['attempts']
   timings?: NetworkTaskRecord['timings']
   redundancy?: NetworkTaskRecord['redundancy']
+  traceId?: string
   /** The failure was a provider's own answer. */
   remote?: true
 }
@@ -37,6 +38,7 @@ export function toStoredRecord(r: NetworkTaskRecord): TaskRecord {
     ...(r.timings === undefined ? {} : { timings: r.timings }),
     ...(r.redundancy === undefined ? {} : { redundancy: r.redundancy }),
     ...(r.error?.remote === true ? { remote: true } : {}),
+    ...(r.traceId === undefined ? {} : { traceId: r.traceId }),
   }
   return {
     id: r.id,
@@ -101,5 +103,6 @@ export function fromStoredRecord(t: TaskRecord): NetworkTaskRecord | undefined {
           },
         }),
     ...(rest.timings === undefined ? {} : { timings: rest.timings }),
+    ...(typeof rest.traceId === 'string' ? { traceId: rest.traceId } : {}),
   }
 }

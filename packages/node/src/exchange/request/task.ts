@@ -7,9 +7,9 @@
 import type { Span } from '@opentelemetry/api'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
+import { recordedTraceId, type TaskTracer } from '../../tracing/task-tracer.js'
 import { PEER_WAIT_POLL_MS, RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS } from '../constants.js'
 import { type AttemptInfo, exhaustedMessage, TaskFailedError, type TaskRecordError } from '../errors.js'
-import { recordedTraceId, type TaskTracer } from '../../tracing/task-tracer.js'
 import type { Route } from '../route/router.js'
 import {
   isFinalStatus,
@@ -73,7 +73,13 @@ export class NetworkTask
   #span: Span | undefined
   #traceId: string | undefined
 
-  constructor(spec: TaskSpec, chooser: Chooser, launcher: AttemptLauncher, log: Logger, tracing?: TaskTracing) {
+  constructor(
+    spec: TaskSpec,
+    chooser: Chooser,
+    launcher: AttemptLauncher,
+    log: Logger,
+    tracing?: TaskTracing,
+  ) {
     super()
     this.#spec = spec
     this.#chooser = chooser

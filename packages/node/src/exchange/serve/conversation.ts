@@ -180,7 +180,9 @@ export class Conversation implements AttemptObserver {
       if (outcome.kind === 'completed' || outcome.body !== undefined) {
         // The provider's signed result, checked by the requester stream, passed back unchanged.
         this.#endSpan(
-          outcome.kind === 'completed' ? { status: 'COMPLETED' } : { status: outcome.status, code: outcome.code },
+          outcome.kind === 'completed'
+            ? { status: 'COMPLETED' }
+            : { status: outcome.status, code: outcome.code },
         )
         this.#passOn(outcome.body as Uint8Array)
       } else if (!this.#accepted) {

@@ -1,0 +1,204 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { createServer, type IncomingMessage } from 'node:http'
+import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TRACE_STORE_FILE_NAME } from '../src/constants.js'
+import { TracingOptionError } from '../src/errors.js'
+import { traceStore } from '../src/store.js'
+import { tracing } from '../src/tracing.js'
+
+const PEER = '12D3KooWQK1wnefoLrcVHbbnf5tLzbopUd3K3bFAoJpA7YJgL5pV'
+const HOUR = 3_600_000
+
+/**
+ * The OTLP protobuf definitions, compiled by the OpenTelemetry project itself from the official
+ * opentelemetry-proto files (protobufjs static code, shipped in an older `otlp-transformer`): an
+ * encoder-independent decoder for what the exporter sends.
+ */
+interface OtlpRoot {
+  opentelemetry: {
+    proto: {
+      collector: {
+        trace: { v1: { ExportTraceServiceRequest: { decode(bytes: Uint8Array): OtlpRequest } } }
+      }
+    }
+  }
+}
+interface OtlpValue {
+  stringValue?: string
+  intValue?: { toString(): string }
+}
+interface OtlpSpan {
+  traceId: Uint8Array
+  spanId: Uint8Array
+  parentSpanId: Uint8Array
+  name: string
+  kind: number
+  startTimeUnixNano: { toString(): string }
+  endTimeUnixNano: { toString(): string }
+  attributes: Array<{ key: string; value: OtlpValue }>
+  status?: { code: number; message?: string }
+}
+interface OtlpRequest {
+  resourceSpans: Array<{
+    resource: { attributes: Array<{ key: string; value: OtlpValue }> }
+    scopeSpans: Array<{ scope: { name: string }; spans: OtlpSpan[] }>
+  }>
+}
+const otlp = createRequire(import.meta.url)('otlp-proto-definitions/build/src/generated/root.js') as OtlpRoot
+const decodeRequest = (bytes: Uint8Array) =>
+  otlp.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.decode(bytes)
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex')
+
+let dir: string
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'p2p-ai-tracing-plugin-'))
+})
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+/** Records a task-like trace: a root `task` and an `attempt` under it. */
+function record(tracerProvider: { getTracer(name: string): import('@opentelemetry/api').Tracer }) {
+  const tracer = tracerProvider.getTracer('test')
+  const task = tracer.startSpan(
+    'task',
+    { attributes: { 'p2p_ai.task.id': 'task-0001', 'p2p_ai.task.type': 'mock' } },
+    ROOT_CONTEXT,
+  )
+  const attempt = tracer.startSpan(
+    'attempt',
+    { kind: SpanKind.CLIENT, attributes: { 'p2p_ai.attempt': 1, BadKey: 'dropped' } },
+    trace.setSpan(ROOT_CONTEXT, task),
+  )
+  attempt.setStatus({ code: SpanStatusCode.ERROR, message: 'ERR_PEER_UNRESPONSIVE' })
+  attempt.end()
+  task.end()
+  return {
+    traceId: task.spanContext().traceId,
+    task: task.spanContext().spanId,
+    attempt: attempt.spanContext().spanId,
+  }
+}
+
+describe('the tracing plug-in', () => {
+  it('keeps spans in traces.db in the data directory (owner only), by trace and by task', async () => {
+    const t = await tracing()({ peerId: PEER, dataDir: dir, agentVersion: 'p2p-ai/test' })
+    const ids = record(t.tracerProvider)
+    expect(t.store.traceOf('task-0001')).toBe(ids.traceId)
+    const spans = await t.store.spans(ids.traceId)
+    expect(spans).toEqual([
+      expect.objectContaining({
+        spanId: ids.task,
+        node: PEER,
+        name: 'task',
+        kind: 'internal',
+        status: 'unset',
+      }),
+      expect.objectContaining({ spanId: ids.attempt, parentId: ids.task, kind: 'client', status: 'error' }),
+    ])
+    // Attributes within the protocol's rules: a key the protocol would refuse is left out.
+    expect(spans[1]?.attributes).toEqual({ 'p2p_ai.attempt': 1 })
+    expect(spans[0]?.endUs).toBeGreaterThanOrEqual(spans[0]?.startUs ?? Number.POSITIVE_INFINITY)
+    await t.shutdown()
+    expect((await stat(join(dir, TRACE_STORE_FILE_NAME))).mode & 0o777).toBe(0o600)
+    // Across a restart: the file is reopened and the trace read back.
+    const again = await tracing()({ peerId: PEER, dataDir: dir })
+    expect((await again.store.spans(ids.traceId)).map((s) => s.name)).toEqual(['task', 'attempt'])
+    await again.shutdown()
+  })
+
+  it("deletes spans once their retention is over, and adds peers' spans to a trace", async () => {
+    let now = Date.now()
+    const store = traceStore({ directory: join(dir, 'expiry'), retentionMs: 48 * HOUR, now: () => now })
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
+    const span = {
+      spanId: '00f067aa0ba902b7',
+      node: PEER,
+      name: 'serve',
+      kind: 'server',
+      startUs: 1,
+      endUs: 2,
+      status: 'ok',
+    } as const
+    store.add(traceId, [span])
+    store.add(traceId, [{ ...span, status: 'error' }])
+    // The same span sent twice is kept once, as it came last.
+    expect(await store.spans(traceId)).toEqual([{ ...span, status: 'error' }])
+    now += 47 * HOUR
+    expect(await store.purge()).toBe(0)
+    expect(await store.count()).toBe(2)
+    now += 2 * HOUR
+    expect(await store.spans(traceId)).toEqual([])
+    expect(await store.purge()).toBe(2)
+    await store.close()
+  })
+
+  it('exports spans with OTLP over HTTP as protobuf, which the official definitions decode', async () => {
+    const bodies: Buffer[] = []
+    const types: string[] = []
+    const server = createServer(async (req: IncomingMessage, res) => {
+      const chunks: Buffer[] = []
+      for await (const chunk of req) chunks.push(chunk as Buffer)
+      if (req.method === 'POST' && req.url === '/v1/traces') {
+        bodies.push(Buffer.concat(chunks))
+        types.push(req.headers['content-type'] ?? '')
+        expect(req.headers.authorization).toBe('Bearer collector-token')
+      }
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end()
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`
+    try {
+      const t = await tracing({
+        store: { inMemory: true },
+        otlp: { endpoint, headers: { authorization: 'Bearer collector-token' } },
+      })({
+        peerId: PEER,
+        dataDir: dir,
+        agentVersion: 'p2p-ai/test',
+      })
+      const ids = record(t.tracerProvider)
+      await t.forceFlush()
+      await t.shutdown()
+      expect(types[0]).toBe('application/x-protobuf')
+      const spans = bodies.flatMap((body) => {
+        const request = decodeRequest(body)
+        return request.resourceSpans.flatMap((rs) => {
+          const resource = Object.fromEntries(rs.resource.attributes.map((a) => [a.key, a.value.stringValue]))
+          expect(resource).toMatchObject({
+            'service.name': 'p2p-ai-agent',
+            'service.instance.id': PEER,
+            'service.version': 'p2p-ai/test',
+          })
+          return rs.scopeSpans.flatMap((ss) => ss.spans)
+        })
+      })
+      const attempt = spans.find((s) => s.name === 'attempt')
+      const task = spans.find((s) => s.name === 'task')
+      expect(hex(task?.traceId ?? new Uint8Array())).toBe(ids.traceId)
+      expect(hex(attempt?.spanId ?? new Uint8Array())).toBe(ids.attempt)
+      expect(hex(attempt?.parentSpanId ?? new Uint8Array())).toBe(ids.task)
+      // SPAN_KIND_CLIENT = 3, STATUS_CODE_ERROR = 2 in trace.proto.
+      expect(attempt).toMatchObject({ kind: 3, status: { code: 2, message: 'ERR_PEER_UNRESPONSIVE' } })
+      expect(BigInt(attempt?.endTimeUnixNano.toString() ?? 0)).toBeGreaterThanOrEqual(
+        BigInt(attempt?.startTimeUnixNano.toString() ?? 1),
+      )
+      expect(task?.attributes.find((a) => a.key === 'p2p_ai.task.id')?.value.stringValue).toBe('task-0001')
+    } finally {
+      server.close()
+    }
+  })
+
+  it('refuses options out of range at once, with a coded error', () => {
+    expect(() => tracing({ sampleRate: 1.5 })).toThrow(TracingOptionError)
+    expect(() => tracing({ otlp: { endpoint: 'ftp://collector' } })).toThrow(/otlp.endpoint/)
+    expect(() => traceStore({ inMemory: true, retentionMs: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_TRACING_OPTION' }),
+    )
+  })
+})
