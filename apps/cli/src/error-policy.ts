@@ -276,6 +276,28 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     status: 404,
     hint: `list known tasks with ${$('task list')} (results are kept for engine.resultTtlMs, 24 h)`,
   },
+  ERR_TRACE_NOT_FOUND: {
+    exit: FAILURE,
+    status: 404,
+    hint: (c) =>
+      `the node recorded nothing of it: tracing off, the task not sampled (\`tracing.samplePercent\`), or older than \`tracing.retentionHours\`; check the id with ${taskStatus(c)}`,
+  },
+  ERR_TRACING_DISABLED: {
+    exit: FAILURE,
+    status: 409,
+    hint: 'turn on `tracing.enabled` in the config file (or P2P_AI_TRACING__ENABLED=true) and restart the node; library users install @p2p-ai/tracing',
+  },
+  ERR_TRACING_OPTION: { exit: USAGE, hint: 'see the tracing.* settings in docs/configuration.md' },
+  ERR_TRACE_STORE: {
+    exit: FAILURE,
+    hint: (c) =>
+      `traces.db in ${c.dataDir ?? 'the data directory'} cannot be used: check the disk and its permissions, or move the file aside (only the traces are lost)`,
+  },
+  ERR_DEBUG_BUSY: {
+    exit: FAILURE,
+    status: 409,
+    hint: 'wait for the one being taken to finish, then run the command again',
+  },
   ERR_TASK_ID_CONFLICT: {
     exit: USAGE,
     status: 409,

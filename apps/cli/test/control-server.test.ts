@@ -2,6 +2,12 @@ import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CLOSE_GRACE_MS, MAX_REQUEST_BYTES } from '../src/constants.js'
 import { ControlClient } from '../src/control/client.js'
+import type {
+  NetworkTestJson,
+  SnapshotJson,
+  StressReportJson,
+  TraceJson,
+} from '../src/control/debug-types.js'
 import {
   CONTROL_ROUTES,
   type ControlServer,
@@ -22,6 +28,7 @@ function fakeTarget() {
   let n = 0
   let shutdowns = 0
   let hang = false
+  const calls: Array<Record<string, unknown>> = []
   const listeners = new Set<(event: NodeEventJson) => void>()
   const target: ControlTarget = {
     status: () => ({ peerId: '12D3KooWfake', state: 'ACTIVE' }) as unknown as StatusJson,
@@ -84,9 +91,33 @@ function fakeTarget() {
     shutdown: () => {
       shutdowns++
     },
+    trace: async (id, options) => {
+      calls.push({ op: 'trace', id, remote: options.remote })
+      return id === 'traced'
+        ? ({ traceId: 'a'.repeat(32), self: 'me', spans: [], missing: [] } as TraceJson)
+        : undefined
+    },
+    snapshot: async (options) => ({ logLines: options.logLines }) as unknown as SnapshotJson,
+    networkTest: async (options) =>
+      ({ probeBytes: options.probeBytes, peer: options.peer }) as unknown as NetworkTestJson,
+    stress: async (request) => {
+      calls.push({ op: 'stress', ...request })
+      return { submitted: 0 } as unknown as StressReportJson
+    },
+    profile: async (request) => ({
+      path: request.path ?? '/data/debug/p.cpuprofile',
+      bytes: 2,
+      durationMs: request.durationMs,
+    }),
+    heapDump: async (request) => ({
+      path: request.path ?? '/data/debug/h.heapsnapshot',
+      bytes: 2,
+      durationMs: 1,
+    }),
   }
   return {
     target,
+    calls,
     finish(id: string, output: unknown) {
       tasks.set(id, { ...tasks.get(id)!, status: 'COMPLETED', output })
       waiters.get(id)?.()
@@ -357,6 +388,28 @@ describe('control API server', () => {
     await client.shutdown()
     await new Promise((resolve) => setImmediate(resolve))
     expect(fake.shutdowns()).toBe(1)
+  })
+})
+
+describe('the trace and debug endpoints', () => {
+  it('pass valid requests on, refuse malformed ones with ERR_BAD_REQUEST, and answer an unknown trace with 404', async () => {
+    const { client, fake } = await setup()
+    expect((await client.trace('traced', { remote: false })).traceId).toBe('a'.repeat(32))
+    await expect(client.trace('nothing')).rejects.toMatchObject({ status: 404, code: 'ERR_TRACE_NOT_FOUND' })
+    expect(fake.calls.filter((c) => c.op === 'trace').map((c) => c.remote)).toEqual([false, true])
+    expect(await client.snapshot({ logs: 5 })).toEqual({ logLines: 5 })
+    expect(await client.networkTest({ probeBytes: 1024, peer: 'p' })).toEqual({ probeBytes: 1024, peer: 'p' })
+    await client.stress({ durationMs: 1_000, ratePerSecond: 100, type: 'mock' })
+    expect(fake.calls.at(-1)).toEqual({ op: 'stress', durationMs: 1_000, ratePerSecond: 100, type: 'mock' })
+    expect((await client.profile({ durationMs: 10 })).durationMs).toBe(10)
+    for (const bad of [
+      () => client.stress({ durationMs: 1_000, ratePerSecond: 1_000_000 }),
+      () => client.stress({ durationMs: 0, ratePerSecond: 1 }),
+      () => client.profile({ durationMs: 10, path: 'relative.cpuprofile' }),
+      () => client.heapDump({ path: 'x.heapsnapshot' }),
+    ]) {
+      await expect(bad()).rejects.toMatchObject({ status: 400, code: 'ERR_BAD_REQUEST' })
+    }
   })
 })
 

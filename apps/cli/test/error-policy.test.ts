@@ -4,6 +4,7 @@ import * as engine from '@p2p-ai/engine'
 import * as identity from '@p2p-ai/identity'
 import * as node from '@p2p-ai/node'
 import * as protocol from '@p2p-ai/protocol'
+import * as tracing from '@p2p-ai/tracing'
 import * as transport from '@p2p-ai/transport'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EXIT } from '../src/constants.js'
@@ -23,7 +24,10 @@ function codesOf(module: Record<string, unknown>): Array<[string, string]> {
   })
 }
 
-const PACKAGES = { identity, protocol, transport, engine, node } as Record<string, Record<string, unknown>>
+const PACKAGES = { identity, protocol, transport, engine, node, tracing } as Record<
+  string,
+  Record<string, unknown>
+>
 const EXIT_CODES = new Set<number>(Object.values(EXIT))
 
 /** Captures what `report` prints. */

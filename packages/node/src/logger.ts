@@ -25,6 +25,11 @@ export interface LoggerInit {
   destination?: number | NodeJS.WritableStream
   /** For `NO_COLOR`. @default process.env */
   env?: Env
+  /**
+   * Sees every line written, as its JSON text, before it is formatted (a debug snapshot's recent
+   * logs). Must not throw, and should be quick: it runs on every log call.
+   */
+  onLine?: (line: string) => void
 }
 
 /** Whether colour is allowed: never when `NO_COLOR` is set to anything but the empty string (no-color.org). */
@@ -62,7 +67,7 @@ export function createLogger(init: LoggerInit = {}): Logger {
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname',
     })
-    return pino({ level }, stream)
+    return pino({ level, ...hooksOf(init) }, stream)
   }
   const stream =
     typeof destination === 'number' ? pino.destination({ dest: destination, sync: true }) : destination
@@ -71,9 +76,23 @@ export function createLogger(init: LoggerInit = {}): Logger {
       level,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      ...hooksOf(init),
     },
     stream,
   )
+}
+
+function hooksOf(init: LoggerInit): { hooks?: { streamWrite(line: string): string } } {
+  const onLine = init.onLine
+  if (onLine === undefined) return {}
+  return {
+    hooks: {
+      streamWrite(line) {
+        onLine(line)
+        return line
+      },
+    },
+  }
 }
 
 /** A logger that writes nothing: the default for nodes created in code without a `logger` or `log` option. */

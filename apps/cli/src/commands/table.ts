@@ -1,4 +1,5 @@
 import type { CommandSpec, GroupSpec } from '../args/spec.js'
+import { DEBUG_COMMANDS } from './specs/debug.js'
 import { DEMO_COMMANDS } from './specs/demo.js'
 import { MODELS_COMMANDS } from './specs/models.js'
 import { NODE_COMMANDS } from './specs/node.js'
@@ -9,6 +10,10 @@ export const GROUPS: readonly GroupSpec[] = [
   { name: 'task', summary: 'send tasks to the node and read their results' },
   { name: 'models', summary: 'the ONNX models the node serves' },
   { name: 'demo', summary: 'a small network of nodes on this machine, to try things out' },
+  {
+    name: 'debug',
+    summary: 'look inside a running node: snapshots, analysis, network tests, load, profiles',
+  },
 ]
 
 /**
@@ -20,4 +25,5 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...TASK_COMMANDS,
   ...MODELS_COMMANDS,
   ...DEMO_COMMANDS,
+  ...DEBUG_COMMANDS,
 ]

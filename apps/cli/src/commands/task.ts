@@ -8,6 +8,8 @@ import { TaskFailedError, TaskNotFinishedError } from '../errors.js'
 import { eprintln, type Io, printJson, println } from '../io.js'
 import { table } from '../term/format.js'
 import { spinner } from '../term/spinner.js'
+import { formatTimeline } from '../trace/format.js'
+import { timeline } from '../trace/timeline.js'
 import { connect } from './common.js'
 import { formatOutput, formatTask, taskRow } from './task-format.js'
 import { buildInput } from './task-input.js'
@@ -159,4 +161,20 @@ const cancel: Handler = async (parsed, io) => {
   return EXIT.OK
 }
 
-export const handlers: Record<string, Handler> = { submit, status, result, list: listTasks, cancel }
+const trace: Handler = async (parsed, io) => {
+  const { client } = await connect(parsed, io)
+  const found = await client.trace(parsed.args[0]!, {
+    remote: !bool(parsed.options, 'local'),
+    // Each peer on the way may take a couple of seconds to answer for itself and the next ones.
+    timeoutMs: 30_000,
+    signal: io.signal,
+  })
+  const t = timeline(found)
+  if (bool(parsed.options, 'json')) {
+    const { rows: _, ...breakdown } = t
+    printJson(io, { ...breakdown, self: found.self, spans: found.spans })
+  } else println(io, formatTimeline(t, io.out))
+  return EXIT.OK
+}
+
+export const handlers: Record<string, Handler> = { submit, status, result, list: listTasks, cancel, trace }

@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { API_PREFIX, BIN_NAME, MAX_REQUEST_BYTES, MAX_WAIT_MS, REQUEST_TIMEOUT_MS } from '../constants.js'
+import { STRESS_DRAIN_MS } from '../debug/constants.js'
 import { ControlApiError, ControlConnectionError, NodeNotRunningError } from '../errors.js'
 import {
   type ControlInfo,
@@ -10,6 +11,14 @@ import {
   removeStaleFiles,
 } from '../runtime.js'
 import { bytes } from '../term/format.js'
+import type {
+  DumpJson,
+  NetworkTestJson,
+  SnapshotJson,
+  StressReportJson,
+  StressRequest,
+  TraceJson,
+} from './debug-types.js'
 import type {
   CancelJson,
   ModelJson,
@@ -169,6 +178,80 @@ export class ControlClient {
       // The node went away, or the caller stopped listening: the stream just ends.
       if (options.signal?.aborted !== true && !isConnectionEnd(err)) throw err
     }
+  }
+
+  /**
+   * Every node's spans of a task (or of a trace, by its 32-digit id); with `remote: false` only
+   * what this node keeps, without asking its peers.
+   */
+  async trace(id: string, options: RequestOptions & { remote?: boolean } = {}): Promise<TraceJson> {
+    const { remote, ...rest } = options
+    const query = remote === false ? '?remote=false' : ''
+    return (
+      await this.request<{ trace: TraceJson }>(
+        'GET',
+        `/traces/${encodeURIComponent(id)}${query}`,
+        undefined,
+        rest,
+      )
+    ).trace
+  }
+
+  /** Everything about the node in one object, secrets redacted; `logs` recent log lines. */
+  async snapshot(query: { logs?: number } = {}, options?: RequestOptions): Promise<SnapshotJson> {
+    const qs = query.logs === undefined ? '' : `?logs=${query.logs}`
+    return (await this.request<{ snapshot: SnapshotJson }>('GET', `/debug/snapshot${qs}`, undefined, options))
+      .snapshot
+  }
+
+  /** Reachability, and each connected peer's round trips, throughput and protocol versions. */
+  async networkTest(
+    query: { probeBytes?: number; peer?: string } = {},
+    options?: RequestOptions,
+  ): Promise<NetworkTestJson> {
+    const params = new URLSearchParams()
+    if (query.probeBytes !== undefined) params.set('probeBytes', String(query.probeBytes))
+    if (query.peer !== undefined) params.set('peer', query.peer)
+    const qs = params.size === 0 ? '' : `?${params}`
+    return (
+      await this.request<{ network: NetworkTestJson }>('GET', `/debug/network${qs}`, undefined, {
+        timeoutMs: 120_000,
+        ...options,
+      })
+    ).network
+  }
+
+  /** Runs a controlled load on the node and resolves with its report once it is over. */
+  async stress(request: StressRequest, options: RequestOptions = {}): Promise<StressReportJson> {
+    return (
+      await this.request<{ report: StressReportJson }>('POST', '/debug/stress', request, {
+        timeoutMs: request.durationMs + STRESS_DRAIN_MS + REQUEST_TIMEOUT_MS,
+        ...options,
+      })
+    ).report
+  }
+
+  /** A CPU profile of the node, written where the answer says. */
+  async profile(
+    request: { durationMs: number; path?: string },
+    options: RequestOptions = {},
+  ): Promise<DumpJson> {
+    return (
+      await this.request<{ profile: DumpJson }>('POST', '/debug/profile', request, {
+        timeoutMs: request.durationMs + REQUEST_TIMEOUT_MS,
+        ...options,
+      })
+    ).profile
+  }
+
+  /** A V8 heap snapshot of the node (it pauses meanwhile), written where the answer says. */
+  async heapDump(request: { path?: string } = {}, options: RequestOptions = {}): Promise<DumpJson> {
+    return (
+      await this.request<{ heapDump: DumpJson }>('POST', '/debug/heap-dump', request, {
+        timeoutMs: 300_000,
+        ...options,
+      })
+    ).heapDump
   }
 
   /** Asks the node to shut down gracefully; it answers at once and exits shortly after. */

@@ -32,7 +32,11 @@ export interface ProcessJson {
   readonly uptimeS: number
   readonly memory: Readonly<Record<string, number>>
   /** Total and free memory of the machine, bytes. */
-  readonly system: { readonly totalBytes: number; readonly freeBytes: number; readonly loadAverage: readonly number[] }
+  readonly system: {
+    readonly totalBytes: number
+    readonly freeBytes: number
+    readonly loadAverage: readonly number[]
+  }
   /** The V8 heap's limit and use, bytes. */
   readonly heap: { readonly limitBytes: number; readonly usedBytes: number }
   /** Event loop delay since the node started, milliseconds. */
@@ -91,9 +95,17 @@ export interface NetworkTestJson {
   readonly self: {
     readonly peerId: string
     readonly protocolMinor: number
-    readonly addresses: ReadonlyArray<{ readonly address: string; readonly scope: 'loopback' | 'private' | 'public' | 'relayed' }>
-    /** `public`: an address others on the internet can dial; `relayed`: reachable through a relay only; `private`: LAN only. */
-    readonly reachability: 'public' | 'relayed' | 'private'
+    readonly addresses: ReadonlyArray<{
+      readonly address: string
+      readonly scope: 'loopback' | 'private' | 'public' | 'relayed'
+    }>
+    /**
+     * Whether peers on the internet can dial this node: `public` (a confirmed public address),
+     * `private` (behind a NAT: peers reach it through relays), `unknown` (no public peer told yet).
+     */
+    readonly reachability: 'public' | 'private' | 'unknown'
+    /** Relays holding a reservation for this node. */
+    readonly relays: readonly string[]
   }
   readonly peers: readonly PeerTestJson[]
 }
@@ -116,7 +128,11 @@ export interface StressRequest {
 /** The report of a stress run. */
 export interface StressReportJson {
   readonly type: string
-  readonly requested: { readonly durationMs: number; readonly ratePerSecond: number; readonly maxInFlight: number }
+  readonly requested: {
+    readonly durationMs: number
+    readonly ratePerSecond: number
+    readonly maxInFlight: number
+  }
   readonly durationMs: number
   readonly submitted: number
   /** Not submitted because `maxInFlight` tasks were unfinished. */
@@ -128,7 +144,12 @@ export interface StressReportJson {
   /** Completed tasks per second over the run. */
   readonly throughputPerSecond: number
   /** Submission to final state, completed tasks, ms. */
-  readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number }
+  readonly latencyMs: {
+    readonly p50: number
+    readonly p90: number
+    readonly p99: number
+    readonly max: number
+  }
   /** Tasks by the node that ran them (the provider's PeerId, or this node's). */
   readonly byProvider: Readonly<Record<string, number>>
   /** Retries the exchange made (attempts beyond the first). */

@@ -10,7 +10,19 @@ import {
   MAX_WAIT_MS,
   TASK_STATUSES,
 } from '../constants.js'
+import {
+  DEFAULT_PROBE_BYTES,
+  DEFAULT_PROFILE_DURATION_MS,
+  DEFAULT_SNAPSHOT_LOG_LINES,
+  LOG_RING_LINES,
+  MAX_PROBE_BYTES,
+  MAX_PROFILE_DURATION_MS,
+  MAX_STRESS_DURATION_MS,
+  MAX_STRESS_IN_FLIGHT,
+  MAX_STRESS_RATE,
+} from '../debug/constants.js'
 import { STATUS_BY_CODE } from '../error-policy.js'
+import type { StressRequest } from './debug-types.js'
 import type { ControlTarget, TaskQuery } from './target.js'
 import type { SubmitRequest, TaskStatus } from './types.js'
 
@@ -66,6 +78,12 @@ export const CONTROL_ROUTES: readonly string[] = [
   'GET /v1/models',
   'GET /v1/events',
   'POST /v1/shutdown',
+  'GET /v1/traces/:id',
+  'GET /v1/debug/snapshot',
+  'GET /v1/debug/network',
+  'POST /v1/debug/stress',
+  'POST /v1/debug/profile',
+  'POST /v1/debug/heap-dump',
 ]
 
 /** Codes the server itself answers with. */
@@ -75,6 +93,7 @@ export const SERVER_ERROR_CODES: readonly string[] = [
   'ERR_FORBIDDEN',
   'ERR_NOT_FOUND',
   'ERR_TASK_NOT_FOUND',
+  'ERR_TRACE_NOT_FOUND',
   'ERR_METHOD_NOT_ALLOWED',
   'ERR_PAYLOAD_TOO_LARGE',
   'ERR_UNSUPPORTED_MEDIA_TYPE',
@@ -189,12 +208,71 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       allow(method, 'GET')
       return send(res, 200, { models: await t.models() })
     }
+    const tracePath = /^\/traces\/([^/]+)$/.exec(path)
+    if (tracePath !== null) {
+      allow(method, 'GET')
+      const id = decodeURIComponent(tracePath[1]!)
+      const trace = await t.trace(id, { remote: url.searchParams.get('remote') !== 'false', signal })
+      if (trace === undefined) {
+        throw new HttpError(
+          404,
+          'ERR_TRACE_NOT_FOUND',
+          `no trace of "${id}" on this node (not traced, not sampled, or older than tracing.retentionHours)`,
+        )
+      }
+      return send(res, 200, { trace })
+    }
+    if (path.startsWith('/debug/')) return debug(path.slice('/debug'.length), method, req, res, url, signal)
     if (path === '/shutdown') {
       allow(method, 'POST')
       send(res, 202, { stopping: true })
       // Answer first: the node's shutdown closes this server.
       if (!stopping.signal.aborted) setImmediate(() => t.shutdown())
       return
+    }
+    throw notFound(url.pathname)
+  }
+
+  /** The debug tools (docs/control-api.md, "Debug"). */
+  async function debug(
+    path: string,
+    method: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const t = init.target
+    if (path === '/snapshot') {
+      allow(method, 'GET')
+      const logLines = intParam(url.searchParams, 'logs', 0, LOG_RING_LINES) ?? DEFAULT_SNAPSHOT_LOG_LINES
+      return send(res, 200, { snapshot: await t.snapshot({ logLines }) })
+    }
+    if (path === '/network') {
+      allow(method, 'GET')
+      const probeBytes = intParam(url.searchParams, 'probeBytes', 0, MAX_PROBE_BYTES) ?? DEFAULT_PROBE_BYTES
+      const peer = url.searchParams.get('peer') ?? undefined
+      return send(res, 200, {
+        network: await t.networkTest({ probeBytes, signal, ...(peer === undefined ? {} : { peer }) }),
+      })
+    }
+    if (path === '/stress') {
+      allow(method, 'POST')
+      const body = await readJson(req)
+      refuseWhileStopping()
+      return send(res, 200, { report: await t.stress(stressRequest(body), signal) })
+    }
+    if (path === '/profile') {
+      allow(method, 'POST')
+      const body = await readJson(req)
+      const durationMs =
+        intField(body, 'durationMs', 1, MAX_PROFILE_DURATION_MS) ?? DEFAULT_PROFILE_DURATION_MS
+      return send(res, 200, { profile: await t.profile({ durationMs, ...pathField(body) }, signal) })
+    }
+    if (path === '/heap-dump') {
+      allow(method, 'POST')
+      const body = await readJson(req)
+      return send(res, 200, { heapDump: await t.heapDump(pathField(body)) })
     }
     throw notFound(url.pathname)
   }
@@ -368,6 +446,48 @@ function submitRequest(body: Record<string, unknown>): SubmitRequest {
     ...(tm === undefined ? {} : { timeoutMs: tm }),
     ...(p === undefined ? {} : { priority: p }),
     ...(id === undefined ? {} : { id: id as string }),
+  }
+}
+
+/** An integer member of a JSON body, within bounds; undefined when absent. */
+function intField(body: Record<string, unknown>, name: string, min: number, max: number): number | undefined {
+  const v = body[name]
+  if (v === undefined) return undefined
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw badRequest(`"${name}" must be an integer between ${min} and ${max}`)
+  }
+  return v
+}
+
+/** `path` of a dump request: an absolute path, when given. */
+function pathField(body: Record<string, unknown>): { path?: string } {
+  const path = body.path
+  if (path === undefined) return {}
+  if (typeof path !== 'string' || !path.startsWith('/')) throw badRequest('"path" must be an absolute path')
+  return { path }
+}
+
+function stressRequest(body: Record<string, unknown>): StressRequest {
+  const durationMs = intField(body, 'durationMs', 1, MAX_STRESS_DURATION_MS)
+  const ratePerSecond = intField(body, 'ratePerSecond', 1, MAX_STRESS_RATE)
+  if (durationMs === undefined || ratePerSecond === undefined) {
+    throw badRequest('"durationMs" and "ratePerSecond" are required')
+  }
+  const maxInFlight = intField(body, 'maxInFlight', 1, MAX_STRESS_IN_FLIGHT)
+  const { type, input, target } = body
+  if (type !== undefined && (typeof type !== 'string' || type === ''))
+    throw badRequest('"type" must be a task type')
+  if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input)))
+    throw badRequest('"input" must be a JSON object')
+  if (target !== undefined && (typeof target !== 'string' || target === ''))
+    throw badRequest('"target" must be a PeerId or "self"')
+  return {
+    durationMs,
+    ratePerSecond,
+    ...(type === undefined ? {} : { type: type as string }),
+    ...(input === undefined ? {} : { input: input as Record<string, unknown> }),
+    ...(target === undefined ? {} : { target: target as string }),
+    ...(maxInFlight === undefined ? {} : { maxInFlight }),
   }
 }
 

@@ -1,4 +1,12 @@
 import type {
+  DumpJson,
+  NetworkTestJson,
+  SnapshotJson,
+  StressReportJson,
+  StressRequest,
+  TraceJson,
+} from './debug-types.js'
+import type {
   CancelJson,
   ModelJson,
   NodeEventJson,
@@ -39,4 +47,20 @@ export interface ControlTarget {
   events(listener: (event: NodeEventJson) => void, signal: AbortSignal): void
   /** Starts a graceful shutdown; returns at once. */
   shutdown(): void
+  /**
+   * Every node's spans of a task (or a trace, by its id), the peers asked first unless `remote` is
+   * false; `undefined` when the node recorded nothing of it. Throws `ERR_TRACING_DISABLED` when
+   * the node does not trace.
+   */
+  trace(id: string, options: { remote: boolean; signal: AbortSignal }): Promise<TraceJson | undefined>
+  /** Everything about the node in one object, secrets redacted. */
+  snapshot(options: { logLines: number }): Promise<SnapshotJson>
+  /** Reachability, and each connected peer's round trips, throughput and versions. */
+  networkTest(options: { probeBytes: number; peer?: string; signal: AbortSignal }): Promise<NetworkTestJson>
+  /** A controlled load: tasks at a rate for a time; resolves with the report. */
+  stress(request: StressRequest, signal: AbortSignal): Promise<StressReportJson>
+  /** A CPU profile of the node; `ERR_DEBUG_BUSY` while another is taken. */
+  profile(request: { path?: string; durationMs: number }, signal: AbortSignal): Promise<DumpJson>
+  /** A V8 heap snapshot of the node; `ERR_DEBUG_BUSY` while another is taken. */
+  heapDump(request: { path?: string }): Promise<DumpJson>
 }

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { TaskEngine, TaskRecord } from '@p2p-ai/engine'
 import type { P2PNode } from '@p2p-ai/node'
 import type { ControlTarget, TaskQuery } from '../control/target.js'
@@ -9,6 +10,12 @@ import type {
   SubmitRequest,
   TaskJson,
 } from '../control/types.js'
+import { MAX_PROBE_BYTES } from '../debug/constants.js'
+import { cpuProfile, heapDump } from '../debug/dumps.js'
+import { LogRing } from '../debug/log-ring.js'
+import { networkTest } from '../debug/network-test.js'
+import { takeSnapshot } from '../debug/snapshot.js'
+import { stress } from '../debug/stress.js'
 import { TaskCounter } from './stats.js'
 import { engineRecordToJson, networkRecordToJson } from './task-json.js'
 
@@ -20,6 +27,8 @@ export interface NodeTargetInit {
   readonly shutdown: () => void
   /** Settles once the model backends have loaded (or failed to); `models()` waits for it, briefly. */
   readonly modelsReady?: Promise<unknown>
+  /** The node's recent log lines, for snapshots. @default none kept */
+  readonly logs?: LogRing
 }
 
 /** How long a models listing waits for the model backends to load. */
@@ -40,6 +49,9 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
   const engine: TaskEngine = node.engine
   const counter = new TaskCounter(engine)
   const self = node.peerId
+  // For snapshots: how late the event loop runs, since the node started.
+  const eventLoop = monitorEventLoopDelay({ resolution: 20 })
+  eventLoop.enable()
 
   const isLocal = (target: string | undefined): boolean =>
     target === 'self' || target === 'local' || target === self
@@ -138,7 +150,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
     return { cancelled, task: get(id)! }
   }
 
-  return {
+  const target: ControlTarget & { dispose(): void } = {
     status(): StatusJson {
       const m = node.metadata()
       const usage = process.memoryUsage()
@@ -257,10 +269,38 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
       }
     },
     shutdown: init.shutdown,
+    async trace(id, options) {
+      if (node.traces === undefined) {
+        throw coded(
+          'ERR_TRACING_DISABLED',
+          'this node records no traces: `tracing.enabled` is off, or @p2p-ai/tracing is not installed',
+        )
+      }
+      return node.traces.get(id, options)
+    },
+    snapshot: (options) =>
+      takeSnapshot(
+        {
+          node,
+          dataDir: init.dataDir,
+          status: () => target.status(),
+          recentTasks: (limit) => target.list({ limit, offset: 0 }),
+          logs: init.logs ?? new LogRing(),
+          eventLoop,
+        },
+        options,
+      ),
+    networkTest: (options) =>
+      networkTest(node, { ...options, probeBytes: Math.min(options.probeBytes, MAX_PROBE_BYTES) }),
+    stress: (request, signal) => stress(node, request, signal),
+    profile: (request, signal) => cpuProfile(init.dataDir, { ...request, signal }),
+    heapDump: (request) => heapDump(init.dataDir, request),
     dispose() {
       counter.dispose()
+      eventLoop.disable()
     },
   }
+  return target
 }
 
 /** Whether a peer announced it runs `type`. */

@@ -4,6 +4,7 @@ import type { Parsed } from '../args/spec.js'
 import { locate } from '../commands/common.js'
 import { BIN_NAME, ENV, EXIT, MODEL_HASHES_FILE, MODELS_DIR } from '../constants.js'
 import type { StatusJson } from '../control/types.js'
+import { LogRing } from '../debug/log-ring.js'
 import { explain } from '../error-policy.js'
 import { CliError, type CliErrorLike, NodeStartError, RelayedError } from '../errors.js'
 import { eprintln, type Io, println } from '../io.js'
@@ -68,7 +69,7 @@ async function runNode(
     import('@p2p-ai/engine'),
     import('../onnx.js'),
   ])
-  const { loadConfig, createNode, resolveNodeConfig } = nodeModule
+  const { loadConfig, createNode, createLogger, resolveNodeConfig } = nodeModule
   const loaded = await loadConfig({
     ...(configFile === undefined ? {} : { file: configFile }),
     env: { ...io.env, [ENV.DATA_DIR]: dataDir },
@@ -77,7 +78,10 @@ async function runNode(
   })
   const config = applyFlags(loaded, parsed.options, daemon)
   // The flags are checked with the rest before anything is written.
-  resolveNodeConfig(config)
+  const settled = resolveNodeConfig(config)
+  // The node logs as configured, and its recent lines stay in memory for `debug snapshot`.
+  const logs = new LogRing()
+  const logger = createLogger({ level: settled.log.level, format: settled.log.format, onLine: logs.push })
   const before = await snapshotDir(dataDir)
   // Held until this process exits: while it lives, no second node opens the same store.
   const lock = await lockDataDir(dataDir)
@@ -92,7 +96,7 @@ async function runNode(
       models: added,
       hashCacheFile: join(dataDir, MODEL_HASHES_FILE),
     })
-    node = await createNode({ ...config, backends: [mockBackend(), onnx], signal: io.signal })
+    node = await createNode({ ...config, logger, backends: [mockBackend(), onnx], signal: io.signal })
   } catch (err) {
     // Some settings (an mDNS interface that does not exist) can only fail here: leave the data
     // directory as it was, with no new identity or store in it.
@@ -121,6 +125,7 @@ async function runNode(
     dataDir,
     cliVersion: CLI_VERSION,
     modelsReady,
+    logs,
     shutdown: () => stopRequested.abort(),
   })
   const token = newToken()

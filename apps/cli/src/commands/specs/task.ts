@@ -181,6 +181,30 @@ export const TASK_COMMANDS: readonly CommandSpec[] = [
     load: taskCmd('list'),
   },
   {
+    name: 'task trace',
+    summary: "show a task's trace: a timeline across every node it went through, hop by hop",
+    description: [
+      'The node asks the peers the task went through for their spans (over the trace protocol) and',
+      'shows every span on one timeline, then the time spent on each node and on each hop. Traces',
+      'are kept for `tracing.retentionHours` (48 by default). The id may also be a trace id.',
+    ].join('\n'),
+    args: [{ name: 'id', description: 'the task id (or a trace id: 32 hex digits)' }],
+    options: [
+      {
+        name: 'local',
+        kind: 'boolean',
+        description: "only this node's spans and those it kept: ask no peer",
+      },
+      ...NODE_LOCATION,
+      JSON_OUT,
+    ],
+    examples: [
+      { cmd: 'task trace 3f1c2a9e-...' },
+      { cmd: 'task trace 3f1c2a9e-... --json | jq .hops', note: 'the hop-by-hop breakdown' },
+    ],
+    load: taskCmd('trace'),
+  },
+  {
     name: 'task cancel',
     summary: 'cancel a queued or running task',
     args: [{ name: 'id', description: 'the task id' }],
