@@ -40,3 +40,9 @@ export const OTLP_EXPORT_DELAY_MS = 1_000
 
 /** Task ids whose trace the store remembers in memory, for `traceOf` (the newest win). */
 export const REMEMBERED_TASKS = 10_000
+
+/**
+ * Traces whose batches the store remembers in memory (the newest), so reading one reads only the
+ * batches that hold it; an older one is found by a scan of the trace ids.
+ */
+export const REMEMBERED_TRACES = 100_000

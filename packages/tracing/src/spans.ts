@@ -16,6 +16,17 @@ export const TASK_ID_ATTRIBUTE = 'p2p_ai.task.id'
 const NAME = /^[a-z][a-z0-9._-]*$/
 const KEY = /^[a-z][a-z0-9_.]{0,63}$/
 
+/** Whether an attribute key fits the protocol, remembered: a node uses a handful of keys, millions of times. */
+const keyFits = new Map<string, boolean>()
+function fits(key: string): boolean {
+  let ok = keyFits.get(key)
+  if (ok === undefined) {
+    ok = KEY.test(key)
+    if (keyFits.size < 1024) keyFits.set(key, ok)
+  }
+  return ok
+}
+
 /** A compact span, with the trace it belongs to and the task it names, if any. */
 export interface StoredSpan {
   readonly traceId: string
@@ -58,7 +69,7 @@ function micros(time: HrTime): number {
 
 /** A name the protocol takes: our own names pass as they are; foreign ones are made to fit. */
 function spanName(name: string): string {
-  if (NAME.test(name) && name.length <= 64) return name
+  if (name.length <= 64 && NAME.test(name)) return name
   const fitted = name
     .toLowerCase()
     .replace(/[^a-z0-9._-]+/g, '_')
@@ -72,7 +83,7 @@ function compactAttributes(attributes: Attributes): Record<string, string | numb
   for (const key in attributes) {
     const value = attributes[key]
     if (count >= MAX_SPAN_ATTRIBUTES) break
-    if (!KEY.test(key)) continue
+    if (!fits(key)) continue
     if (typeof value === 'string') {
       out ??= {}
       out[key] = value.length > MAX_REASON_LENGTH ? value.slice(0, MAX_REASON_LENGTH) : value

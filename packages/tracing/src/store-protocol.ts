@@ -1,15 +1,22 @@
 /** Messages between the span store and its thread (store.ts, store-worker.ts). */
-import type { SpanRow } from './span-table.js'
+import type { SpanBatch } from './span-table.js'
 
 /** A request to the store's thread; `id` 0 asks for no reply (writes). */
 export type StoreRequest =
   | {
       readonly id: number
       readonly op: 'write'
-      readonly rows: readonly SpanRow[]
+      readonly batch: SpanBatch
       readonly expiresAt: number
     }
-  | { readonly id: number; readonly op: 'read'; readonly traceId: string; readonly now: number }
+  | {
+      readonly id: number
+      readonly op: 'read'
+      readonly traceId: string
+      readonly now: number
+      /** Batches that hold the trace, as far as the store remembers. */
+      readonly hint: readonly number[]
+    }
   | { readonly id: number; readonly op: 'count'; readonly now: number }
   | { readonly id: number; readonly op: 'purge'; readonly now: number }
   | { readonly id: number; readonly op: 'close' }

@@ -23,10 +23,10 @@ port.on('message', (request: StoreRequest) => {
 function run(request: StoreRequest): string | number | undefined {
   switch (request.op) {
     case 'write':
-      table.write(request.rows, request.expiresAt)
+      table.write(request.batch, request.expiresAt)
       return undefined
     case 'read':
-      return table.read(request.traceId, request.now)
+      return table.read(request.traceId, request.now, request.hint)
     case 'count':
       return table.count(request.now)
     case 'purge':

@@ -13,13 +13,15 @@ import type { TraceSpan } from '@p2p-ai/protocol'
 import {
   DEFAULT_TRACE_RETENTION_MS,
   REMEMBERED_TASKS,
+  REMEMBERED_TRACES,
   STORE_FLUSH_BATCH,
   STORE_FLUSH_INTERVAL_MS,
   STORE_PURGE_INTERVAL_MS,
   TRACE_STORE_FILE_NAME,
 } from './constants.js'
 import { TraceStoreError, TracingOptionError } from './errors.js'
-import { type SpanRow, SpanTable } from './span-table.js'
+import { RecentMap } from './recent.js'
+import { type SpanBatch, SpanTable } from './span-table.js'
 import type { StoredSpan } from './spans.js'
 import type { StoreReply, StoreRequest } from './store-protocol.js'
 
@@ -86,8 +88,12 @@ class SpanStore implements TraceStore {
   readonly #retentionMs: number
   readonly #now: () => number
   readonly #backend: Backend
-  /** Task id → trace id of the tasks recorded since this process started, newest last, bounded. */
-  readonly #tasks = new Map<string, string>()
+  /** Task id → trace id of the tasks recorded since this process started, the newest. */
+  readonly #tasks = new RecentMap<string, string>(REMEMBERED_TASKS)
+  /** Trace id → the batches holding its spans, for the traces written since this process started, the newest. */
+  readonly #batches = new RecentMap<string, number[]>(REMEMBERED_TRACES)
+  /** Batch ids grow with time across restarts: this process's start, in ms, times 1,000, plus a count. */
+  #nextBatch = Date.now() * 1000
   #waiting: StoredSpan[] = []
   #flushTimer: NodeJS.Timeout | undefined
   readonly #purgeTimer: NodeJS.Timeout | undefined
@@ -127,7 +133,7 @@ class SpanStore implements TraceStore {
 
   record(span: StoredSpan): void {
     if (this.#closing !== undefined) return
-    if (span.taskId !== undefined) this.#rememberTask(span.taskId, span.traceId)
+    if (span.taskId !== undefined) this.#tasks.set(span.taskId, span.traceId)
     this.#waiting.push(span)
     if (this.#waiting.length >= STORE_FLUSH_BATCH) this.flush()
     else if (this.#flushTimer === undefined) {
@@ -139,13 +145,14 @@ class SpanStore implements TraceStore {
   add(traceId: string, spans: readonly TraceSpan[]): void {
     this.#open()
     if (spans.length === 0) return
-    this.#send([[traceId, spans.map((span) => JSON.stringify(span)).join(',')]])
+    this.#send(this.#batchOf(spans.map((span) => ({ traceId, taskId: undefined, span }))))
   }
 
   async spans(traceId: string): Promise<TraceSpan[]> {
     this.#open()
     this.flush()
-    const text = (await this.#ask({ id: 0, op: 'read', traceId, now: this.#now() })) as string
+    const hint = this.#batches.get(traceId) ?? []
+    const text = (await this.#ask({ id: 0, op: 'read', traceId, now: this.#now(), hint })) as string
     // A span written twice (a peer's spans fetched again) is the later row's.
     const byId = new Map<string, TraceSpan>()
     for (const span of JSON.parse(text) as TraceSpan[]) byId.set(span.spanId, span)
@@ -168,7 +175,7 @@ class SpanStore implements TraceStore {
     if (this.#waiting.length === 0) return
     const spans = this.#waiting
     this.#waiting = []
-    this.#send(rowsOf(spans))
+    this.#send(this.#batchOf(spans))
   }
 
   async purge(): Promise<number> {
@@ -191,8 +198,8 @@ class SpanStore implements TraceStore {
     this.writeErrors++
   }
 
-  #send(rows: readonly SpanRow[]): void {
-    this.#backend.send({ id: 0, op: 'write', rows, expiresAt: this.#now() + this.#retentionMs })
+  #send(batch: SpanBatch): void {
+    this.#backend.send({ id: 0, op: 'write', batch, expiresAt: this.#now() + this.#retentionMs })
   }
 
   async #ask(request: StoreRequest): Promise<string | number | undefined> {
@@ -205,10 +212,25 @@ class SpanStore implements TraceStore {
     }
   }
 
-  #rememberTask(taskId: string, traceId: string): void {
-    this.#tasks.delete(taskId)
-    this.#tasks.set(taskId, traceId)
-    if (this.#tasks.size > REMEMBERED_TASKS) this.#tasks.delete(this.#tasks.keys().next().value as string)
+  /**
+   * One batch: the spans by trace, as one JSON text (one string crosses to the store's thread, not
+   * an object per span), remembered under each of its traces.
+   */
+  #batchOf(spans: readonly StoredSpan[]): SpanBatch {
+    const id = this.#nextBatch++
+    const byTrace: Record<string, TraceSpan[]> = {}
+    for (const { traceId, span } of spans) {
+      const list = byTrace[traceId]
+      if (list === undefined) byTrace[traceId] = [span]
+      else list.push(span)
+    }
+    const traceIds = Object.keys(byTrace)
+    for (const traceId of traceIds) {
+      const held = this.#batches.get(traceId)
+      if (held === undefined) this.#batches.set(traceId, [id])
+      else held.push(id)
+    }
+    return { id, traceIds, json: JSON.stringify(byTrace) }
   }
 
   #open(): void {
@@ -216,26 +238,15 @@ class SpanStore implements TraceStore {
   }
 }
 
-/** One row per trace: its spans' JSON objects joined by commas. */
-function rowsOf(spans: readonly StoredSpan[]): SpanRow[] {
-  const rows = new Map<string, string>()
-  for (const { traceId, span } of spans) {
-    const json = JSON.stringify(span)
-    const before = rows.get(traceId)
-    rows.set(traceId, before === undefined ? json : `${before},${json}`)
-  }
-  return [...rows]
-}
-
 function localBackend(): Backend {
   const table = new SpanTable(':memory:')
   const run = (request: StoreRequest): string | number | undefined => {
     switch (request.op) {
       case 'write':
-        table.write(request.rows, request.expiresAt)
+        table.write(request.batch, request.expiresAt)
         return undefined
       case 'read':
-        return table.read(request.traceId, request.now)
+        return table.read(request.traceId, request.now, request.hint)
       case 'count':
         return table.count(request.now)
       case 'purge':
