@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import type { SnapshotJson } from '../src/control/debug-types.js'
 import { analyze } from '../src/debug/analyze.js'
@@ -125,6 +126,11 @@ describe('debug analyze', () => {
     expect(found.map((f) => f.severity)).toEqual(['critical', 'warning', 'info'])
     expect(found[1]?.evidence).toContain('25 of 75 finished tasks failed or timed out (33 %)')
     expect(found[1]?.evidence).toContain('ERR_PEER_UNRESPONSIVE ×1')
+  })
+
+  it('is documented rule by rule in docs/observability.md, with its severity', () => {
+    const doc = readFileSync(new URL('../../../docs/observability.md', import.meta.url), 'utf8')
+    for (const rule of RULES) expect(doc, rule.id).toContain(`| \`${rule.id}\` | ${rule.severity} |`)
   })
 
   it('passes over what a snapshot of another version lacks, instead of failing', () => {

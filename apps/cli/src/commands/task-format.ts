@@ -33,6 +33,8 @@ export function formatTask(task: TaskJson, c: Colours): string {
     ])
   }
   if (task.error !== undefined) rows.push(['error', `${c.red(task.error.code)}: ${task.error.message}`])
+  if (task.traceId !== undefined)
+    rows.push(['trace', `${task.traceId} ${c.dim(`(p2p-ai-agents task trace ${task.id})`)}`])
   return fields(rows, c)
 }
 

@@ -40,6 +40,8 @@ export interface TaskJson {
   readonly meta?: Readonly<Record<string, string>>
   /** Attempts made so far, when the task went through the network (failover retries count). */
   readonly attempts?: number
+  /** The trace it is recorded in, when the node traced it (`GET /v1/traces/:id`). */
+  readonly traceId?: string
 }
 
 /** Counters since the node started (for `node monitor`'s throughput). */

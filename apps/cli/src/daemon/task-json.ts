@@ -33,6 +33,7 @@ export function networkRecordToJson(r: NetworkTaskRecord, self: string): TaskJso
     ...(r.status === 'COMPLETED' ? { output: r.output } : {}),
     ...(r.error === undefined ? {} : { error: { code: r.error.code, message: r.error.message } }),
     ...(meta === undefined ? {} : { meta }),
+    ...(r.traceId === undefined ? {} : { traceId: r.traceId }),
     // The exchange lists the attempts that failed; the one running or that produced the result is not among them.
     attempts:
       r.attempts.length +
