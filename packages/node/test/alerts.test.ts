@@ -85,7 +85,7 @@ describe('alerts', () => {
     // Memory at 85 % raises; with a 10 % band it clears only at 76.5 % or below.
     const h = harness({ forMs: 0, memoryPercent: 85, hysteresisPercent: 10 })
     const hovering = [86, 84, 86, 80, 85.5, 77, 88, 84]
-    hovering.forEach((v, i) => h.at(i * 5_000, { memoryPercent: v }))
+    for (const [i, v] of hovering.entries()) h.at(i * 5_000, { memoryPercent: v })
     expect(h.changes.map(([c]) => c)).toEqual(['raised'])
     h.at(60_000, { memoryPercent: 76.5 })
     expect(h.changes.map(([c]) => c)).toEqual(['raised', 'cleared'])
