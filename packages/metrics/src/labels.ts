@@ -23,9 +23,9 @@ export class CappedLabel {
 
   /** `value` if it is a name and among the first `max` seen, else `other`. */
   of(value: string | undefined): string {
-    if (value === undefined || !NAME.test(value)) return OTHER
+    if (value === undefined) return OTHER
     if (this.#seen.has(value)) return value
-    if (this.#seen.size >= this.#max) return OTHER
+    if (this.#seen.size >= this.#max || !NAME.test(value)) return OTHER
     this.#seen.add(value)
     return value
   }

@@ -6,10 +6,11 @@
  */
 import type { TaskRecord } from '@p2p-ai/engine'
 import type { P2PNode, TaskDone, TaskRefusal, TaskRetry } from '@p2p-ai/node'
-import type { Counter, Histogram, Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
 import { METRICS } from '../catalog.js'
 import { CappedLabel } from '../labels.js'
-import { counter, gauge, histogram } from './build.js'
+import { gauge } from './build.js'
+import { PlainCounter, PlainHistogram } from './plain.js'
 
 const OUTCOMES: Readonly<Record<string, string>> = {
   COMPLETED: 'completed',
@@ -20,49 +21,17 @@ const OUTCOMES: Readonly<Record<string, string>> = {
 
 type Side = 'submitted' | 'served'
 
-/**
- * Label children by their values, made once: prom-client validates the labels each time a child
- * is asked for, and a busy node finishes thousands of tasks a second.
- */
-class Children<C> {
-  readonly #children = new Map<string, C>()
-  readonly #make: (...values: string[]) => C
-
-  constructor(make: (...values: string[]) => C) {
-    this.#make = make
-  }
-
-  get(...values: string[]): C {
-    const key = values.join('\u0000')
-    let child = this.#children.get(key)
-    if (child === undefined) {
-      child = this.#make(...values)
-      this.#children.set(key, child)
-    }
-    return child
-  }
-}
-
 export function collectTasks(registry: Registry, node: P2PNode): () => void {
   const { engine, exchange } = node
   const types = new CappedLabel()
   const codes = new CappedLabel()
-  const tasks = counter(registry, METRICS.tasks)
-  const failures = counter(registry, METRICS.taskFailures)
-  const stages = histogram(registry, METRICS.taskStage)
-  const retries = counter(registry, METRICS.taskRetries)
-  const failovers = counter(registry, METRICS.taskFailovers)
-  const refusals = counter(registry, METRICS.refusals)
-  const finished = new Children(
-    (side, type, outcome) => tasks.labels({ side, type, outcome }) as Counter.Internal,
-  )
-  const failed = new Children((side, code) => failures.labels({ side, code }) as Counter.Internal)
-  const stage = new Children(
-    (side, name, type) => stages.labels({ side, stage: name, type }) as Histogram.Internal<string>,
-  )
-  const retried = new Children((type, code) => retries.labels({ type, code }) as Counter.Internal)
-  const failedOver = new Children((type, code) => failovers.labels({ type, code }) as Counter.Internal)
-  const refused = new Children((code) => refusals.labels({ code }) as Counter.Internal)
+  // Counted on the task path: plain numbers (plain.ts), not prom-client's hashing of labels.
+  const finished = new PlainCounter(registry, METRICS.tasks)
+  const failed = new PlainCounter(registry, METRICS.taskFailures)
+  const stage = new PlainHistogram(registry, METRICS.taskStage)
+  const retried = new PlainCounter(registry, METRICS.taskRetries)
+  const failedOver = new PlainCounter(registry, METRICS.taskFailovers)
+  const refused = new PlainCounter(registry, METRICS.refusals)
 
   gauge(registry, METRICS.tasksQueued, function () {
     this.set(engine.load().queued)
@@ -82,8 +51,8 @@ export function collectTasks(registry: Registry, node: P2PNode): () => void {
 
   const count = (side: Side, type: string, status: string, code: string | undefined): void => {
     const outcome = OUTCOMES[status] ?? 'failed'
-    finished.get(side, type, outcome).inc()
-    if (outcome === 'failed' || outcome === 'timeout') failed.get(side, codes.of(code)).inc()
+    finished.of(side, type, outcome).value++
+    if (outcome === 'failed' || outcome === 'timeout') failed.of(side, codes.of(code)).value++
   }
 
   const onDone = (evt: CustomEvent<TaskDone>): void => {
@@ -93,14 +62,12 @@ export function collectTasks(registry: Registry, node: P2PNode): () => void {
     if (record.status !== 'COMPLETED') return
     const t = record.timings
     if (t !== undefined) {
-      stage.get('submitted', 'queue', type).observe(t.queuedMs / 1000)
-      stage.get('submitted', 'run', type).observe(t.runMs / 1000)
+      stage.of('submitted', 'queue', type).observe(t.queuedMs / 1000)
+      stage.of('submitted', 'run', type).observe(t.runMs / 1000)
     }
-    if (networkMs !== undefined) stage.get('submitted', 'network', type).observe(networkMs / 1000)
+    if (networkMs !== undefined) stage.of('submitted', 'network', type).observe(networkMs / 1000)
     if (record.finishedAt !== undefined) {
-      stage
-        .get('submitted', 'total', type)
-        .observe(Math.max(0, record.finishedAt - record.submittedAt) / 1000)
+      stage.of('submitted', 'total', type).observe(Math.max(0, record.finishedAt - record.submittedAt) / 1000)
     }
   }
 
@@ -112,20 +79,20 @@ export function collectTasks(registry: Registry, node: P2PNode): () => void {
     const type = types.of(r.type)
     count('served', type, r.status, r.error?.code)
     if (r.status !== 'COMPLETED' || r.startedAt === undefined || r.finishedAt === undefined) return
-    stage.get('served', 'queue', type).observe(Math.max(0, r.startedAt - r.queuedAt) / 1000)
-    stage.get('served', 'run', type).observe(Math.max(0, r.finishedAt - r.startedAt) / 1000)
+    stage.of('served', 'queue', type).observe(Math.max(0, r.startedAt - r.queuedAt) / 1000)
+    stage.of('served', 'run', type).observe(Math.max(0, r.finishedAt - r.startedAt) / 1000)
   }
 
   const onRetry = (evt: CustomEvent<TaskRetry>): void => {
     const { type, code, failover } = evt.detail
     const t = types.of(type)
     const c = codes.of(code)
-    retried.get(t, c).inc()
-    if (failover) failedOver.get(t, c).inc()
+    retried.of(t, c).value++
+    if (failover) failedOver.of(t, c).value++
   }
 
   const onRefused = (evt: CustomEvent<TaskRefusal>): void => {
-    refused.get(codes.of(evt.detail.code)).inc()
+    refused.of(codes.of(evt.detail.code)).value++
   }
 
   exchange.addEventListener('task:done', onDone)
