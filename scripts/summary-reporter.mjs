@@ -26,7 +26,8 @@ export default class SummaryReporter {
       .slice(0, SLOWEST)
     if (timed.length > 1) {
       process.stdout.write(`\nslowest test files:\n`)
-      for (const { file, ms } of timed) process.stdout.write(`${(ms / 1000).toFixed(1).padStart(7)} s  ${file}\n`)
+      for (const { file, ms } of timed)
+        process.stdout.write(`${(ms / 1000).toFixed(1).padStart(7)} s  ${file}\n`)
     }
     process.stdout.write(`\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}\n`)
   }
