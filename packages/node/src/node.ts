@@ -436,8 +436,14 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     if (change.applied.some((path) => path.startsWith('access.'))) this.exchange.setAccessPolicy(c.access)
     if (change.applied.some((path) => path.startsWith('alerts.'))) {
       this.#readings.configure(c.alerts)
-      // Before the node is ACTIVE, start() starts the timer; only the thresholds change now.
-      if (this.#lifecycle.state === 'ACTIVE') this.#alerts.configure(c.alerts)
+      this.#alerts.configure(c.alerts)
+      // Before the node is ACTIVE only the settings change: activation starts what is enabled.
+      if (this.#lifecycle.state === 'ACTIVE') {
+        if (c.alerts.enabled) {
+          this.#readings.start()
+          this.#alerts.start()
+        } else this.#readings.stop()
+      }
     }
     if (change.applied.length > 0) this.#log.info({ fields: change.applied }, 'configuration reloaded')
     if (change.restartRequired.length > 0) {

@@ -91,8 +91,8 @@ export class AlertMonitor {
   }
 
   /**
-   * New thresholds and timings, from the next evaluation on (the timer restarts when it runs).
-   * Turning alerts off clears every active one.
+   * New thresholds and timings, from the next evaluation on; a running timer restarts at the new
+   * interval (or stops, when alerts are turned off). Turning alerts off clears every active one.
    */
   configure(config: AlertsConfig): void {
     const running = this.#timer !== undefined
@@ -103,7 +103,7 @@ export class AlertMonitor {
         if (track.active) this.#change(track, false)
       }
     }
-    if (running || config.enabled) this.start()
+    if (running) this.start()
   }
 
   /** One evaluation: reads, then raises and clears what held long enough. */

@@ -4,12 +4,12 @@
  * event loop delay from Node's own monitor, the queue from the engine.
  */
 import { freemem, totalmem } from 'node:os'
-import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks'
 import type { TaskEngine, TaskRecord } from '@p2p-ai/engine'
 import type { TaskDone } from '../exchange/events.js'
 import type { TaskExchange } from '../exchange/exchange.js'
 import type { PeerDirectory } from '../peers/directory.js'
 import { FailureWindow } from './failure-window.js'
+import { type LoopDelay, loopDelay } from './loop-delay.js'
 import type { AlertReadings, AlertsConfig } from './rules.js'
 
 export interface NodeReadingsInit {
@@ -24,16 +24,12 @@ export interface NodeReadingsInit {
   now?: () => number
 }
 
-/** Resolution of the event loop delay monitor. */
-const LOOP_DELAY_RESOLUTION_MS = 20
-const NS_PER_MS = 1e6
-
 /** Reads a node's facts for its alerts; listens to task outcomes only between `start` and `stop`. */
 export class NodeReadings {
   readonly #init: NodeReadingsInit
   readonly #failures: FailureWindow
   #minTasks: number
-  #loopDelay: IntervalHistogram | undefined
+  #loopDelay: LoopDelay | undefined
   #listening = false
 
   constructor(init: NodeReadingsInit) {
@@ -47,8 +43,7 @@ export class NodeReadings {
     this.#listening = true
     this.#init.exchange.addEventListener('task:done', this.#onDone)
     this.#init.engine.addEventListener('task:finished', this.#onServed)
-    this.#loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS })
-    this.#loopDelay.enable()
+    this.#loopDelay = loopDelay()
   }
 
   stop(): void {
@@ -56,30 +51,25 @@ export class NodeReadings {
     this.#listening = false
     this.#init.exchange.removeEventListener('task:done', this.#onDone)
     this.#init.engine.removeEventListener('task:finished', this.#onServed)
-    this.#loopDelay?.disable()
+    this.#loopDelay?.release()
     this.#loopDelay = undefined
   }
 
+  /** New window settings; whether to listen at all is `start` and `stop`. */
   configure(config: AlertsConfig): void {
     this.#failures.resize(config.taskFailureWindowMs)
     this.#minTasks = config.taskFailureMinTasks
-    if (config.enabled) this.start()
-    else this.stop()
   }
 
   read(): AlertReadings {
     const { directory, engine, maxQueueLength } = this.#init
     const total = totalmem()
     const { finished, failed } = this.#failures.counts()
-    const loop = this.#loopDelay
-    // No samples yet: the histogram's percentiles are meaningless until it has one.
-    const lagMs = loop === undefined || loop.count === 0 ? 0 : loop.percentile(99) / NS_PER_MS
-    loop?.reset()
     return {
       peers: directory.connectedCount,
       memoryPercent: total > 0 ? ((total - freemem()) / total) * 100 : 0,
       taskFailurePercent: finished >= this.#minTasks ? (failed / finished) * 100 : undefined,
-      eventLoopLagMs: lagMs,
+      eventLoopLagMs: this.#loopDelay?.read() ?? 0,
       queuePercent: (engine.load().queued / maxQueueLength) * 100,
     }
   }
