@@ -29,6 +29,8 @@ export interface NodeTargetInit {
   readonly modelsReady?: Promise<unknown>
   /** The node's recent log lines, for snapshots. @default none kept */
   readonly logs?: LogRing
+  /** The Prometheus endpoint, when metrics are on. */
+  readonly metrics?: { readonly url: string; exposition(): Promise<string> }
 }
 
 /** How long a models listing waits for the model backends to load. */
@@ -49,7 +51,8 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
   const engine: TaskEngine = node.engine
   const counter = new TaskCounter(engine)
   const self = node.peerId
-  // For snapshots: how late the event loop runs, since the node started.
+  // For snapshots: how late the event loop ran since the node started (p50, p99, max). The alerts
+  // read the shared monitor of @p2p-ai/node, which starts over at each reading: not this.
   const eventLoop = monitorEventLoopDelay({ resolution: 20 })
   eventLoop.enable()
 
@@ -174,6 +177,8 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         },
         routing: true,
         health: node.health(),
+        alerts: node.alerts(),
+        ...(init.metrics === undefined ? {} : { metrics: { url: init.metrics.url } }),
         tasks: counter.snapshot(),
         process: {
           rssBytes: usage.rss,
@@ -250,6 +255,21 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         (e) => listener({ event: 'peer:remove', at: at(), peerId: e.detail.peerId, reason: e.detail.reason }),
         { signal },
       )
+      for (const name of ['alert:raised', 'alert:cleared'] as const) {
+        node.addEventListener(
+          name,
+          (e) =>
+            listener({
+              event: name,
+              at: at(),
+              alert: e.detail.name,
+              message: e.detail.message,
+              ...(e.detail.value === undefined ? {} : { value: e.detail.value }),
+              threshold: e.detail.threshold,
+            }),
+          { signal },
+        )
+      }
       for (const name of ['task:started', 'task:finished'] as const) {
         engine.addEventListener(
           name,
@@ -267,6 +287,22 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
           { signal },
         )
       }
+    },
+    async metrics() {
+      if (init.metrics === undefined) {
+        throw coded(
+          'ERR_METRICS_OFF',
+          'this node does not collect metrics: start it with --metrics, or set metrics.enabled in its configuration',
+        )
+      }
+      return init.metrics.exposition()
+    },
+    logLevel: () => node.config.log.level,
+    setLogLevel(level) {
+      const previous = node.config.log.level
+      node.reconfigure({ log: { level } })
+      node.logger.info({ component: 'node', level, previous }, `log level ${level}`)
+      return { level: node.config.log.level, previous }
     },
     shutdown: init.shutdown,
     async trace(id, options) {
@@ -287,6 +323,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
           recentTasks: (limit) => target.list({ limit, offset: 0 }),
           logs: init.logs ?? new LogRing(),
           eventLoop,
+          ...(init.metrics === undefined ? {} : { metrics: () => init.metrics!.exposition() }),
         },
         options,
       ),

@@ -17,6 +17,7 @@ import type { Logger } from 'pino'
 import type { ReputationBook } from '../../peers/reputation.js'
 import { recordedTraceId, type TaskTracer } from '../../tracing/task-tracer.js'
 import type { AttemptInfo, RedundantAnswer, TaskRecordError } from '../errors.js'
+import type { ExchangeReports } from '../events.js'
 import type { Route } from '../route/router.js'
 import { type AgreementRule, tally } from '../trust/agreement.js'
 import {
@@ -48,6 +49,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
   readonly #launcher: AttemptLauncher
   readonly #book: ReputationBook
   readonly #log: Logger
+  readonly #reports: ExchangeReports | undefined
   readonly #rule: AgreementRule
   readonly #k: number
   readonly #replicas: NetworkTask[] = []
@@ -76,6 +78,8 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
       book: ReputationBook
       log: Logger
       tracer?: TaskTracer | undefined
+      /** Each replica's retries and failovers are reported under the task's id. */
+      reports?: ExchangeReports
     },
   ) {
     super()
@@ -85,6 +89,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     this.#launcher = parts.launcher
     this.#book = parts.book
     this.#log = parts.log
+    this.#reports = parts.reports
     this.#rule = rule
     this.#tracer = parts.tracer
     this.#k = spec.redundancy
@@ -134,6 +139,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
         chooser,
         this.#launcher,
         this.#log,
+        this.#reports,
         tracer === undefined || span === undefined ? undefined : { tracer, parent: { span, replica: i + 1 } },
       )
       this.#replicas.push(replica)

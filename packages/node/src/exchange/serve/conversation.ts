@@ -18,6 +18,7 @@ import {
   toWireError,
   type WireError,
 } from '@p2p-ai/protocol'
+import { taskLogFields } from '../../logger.js'
 import { recordedTraceId, type SpanOutcome } from '../../tracing/task-tracer.js'
 import { BUSY_RETRY_AFTER_MS, PROGRESS_MIN_INTERVAL_MS, RELAY_ID_BUSY_RETRY_AFTER_MS } from '../constants.js'
 import type { AttemptObserver, RemoteAttempt } from '../request/attempt.js'
@@ -51,6 +52,7 @@ export class Conversation implements AttemptObserver {
   /** The trace context the task arrived with (minor 3), and this node's span of it while it lasts. */
   readonly #remote: TraceContext | undefined
   #span: Span | undefined
+  #traceId: string | undefined
 
   constructor(
     session: ProviderSession,
@@ -82,7 +84,7 @@ export class Conversation implements AttemptObserver {
     const { engine, persist } = this.#session.init
     const r = this.#request
     this.#startSpan('serve')
-    const traceId = recordedTraceId(this.#span)
+    const traceId = this.#traceId
     let submitted: Promise<TaskHandle>
     try {
       submitted = engine.submit({
@@ -133,7 +135,11 @@ export class Conversation implements AttemptObserver {
         }
         this.#sendResult(outcomeOf(record), timings)
       },
-      (err: unknown) => this.#session.init.log.error({ err }, 'engine handle rejected its result'),
+      (err: unknown) =>
+        this.#session.init.log.error(
+          { err, ...taskLogFields(this.id, this.#traceId), requester: this.requester },
+          'engine handle rejected its result',
+        ),
     )
   }
 
@@ -338,6 +344,7 @@ export class Conversation implements AttemptObserver {
       type: r.taskType,
       from: this.#session.remotePeer,
     })
+    this.#traceId = recordedTraceId(this.#span)
   }
 
   /** Ends this node's span of the task, once. */

@@ -15,6 +15,8 @@ import type { Signer, WireError } from '@p2p-ai/protocol'
 import type { Logger } from 'pino'
 import type { PeerDirectory } from '../../peers/directory.js'
 import type { TaskTracer } from '../../tracing/task-tracer.js'
+import type { ProtocolTraffic } from '../../traffic.js'
+import type { ExchangeReports } from '../events.js'
 import type { AttemptLauncher } from '../request/launcher.js'
 import type { Router } from '../route/router.js'
 import type { EnvelopeChecks } from '../trust/checks.js'
@@ -45,6 +47,10 @@ export interface TaskProviderInit {
   admit(sender: string, requester: string): WireError | undefined
   /** Records a `serve` or `relay` span per task received, with `queue` and `run` under it. */
   tracer?: TaskTracer | undefined
+  /** Where refusals are reported. */
+  reports?: ExchangeReports
+  /** Where the task protocol's inbound streams count their frames. */
+  traffic?: ProtocolTraffic
 }
 
 /** Counters of the serving side, for health and benchmarks. */
