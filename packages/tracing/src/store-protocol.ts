@@ -1,5 +1,5 @@
 /** Messages between the span store and its thread (store.ts, store-worker.ts). */
-import type { SpanBatch } from './span-table.js'
+import type { SpanBatch, SpanTable } from './span-table.js'
 
 /** A request to the store's thread; `id` 0 asks for no reply (writes). */
 export type StoreRequest =
@@ -24,3 +24,21 @@ export type StoreRequest =
 export type StoreReply =
   | { readonly id: number; readonly ok: true; readonly value: string | number | undefined }
   | { readonly id: number; readonly ok: false; readonly message: string }
+
+/** Carries out one request on the table, wherever it lives (the store's thread, or memory). */
+export function serve(table: SpanTable, request: StoreRequest): string | number | undefined {
+  switch (request.op) {
+    case 'write':
+      table.write(request.batch, request.expiresAt)
+      return undefined
+    case 'read':
+      return table.read(request.traceId, request.now, request.hint)
+    case 'count':
+      return table.count(request.now)
+    case 'purge':
+      return table.purge(request.now)
+    case 'close':
+      table.close()
+      return undefined
+  }
+}

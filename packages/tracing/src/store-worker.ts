@@ -2,7 +2,7 @@
 // thread (its networking and the task exchange) one message per flush, never a statement.
 import { parentPort, workerData } from 'node:worker_threads'
 import { SpanTable } from './span-table.js'
-import type { StoreReply, StoreRequest } from './store-protocol.js'
+import { type StoreReply, type StoreRequest, serve } from './store-protocol.js'
 
 const port = parentPort
 if (port == null) throw new Error('the span store must run in a worker thread')
@@ -11,7 +11,7 @@ const table = new SpanTable((workerData as { path: string }).path)
 port.on('message', (request: StoreRequest) => {
   let reply: StoreReply
   try {
-    reply = { id: request.id, ok: true, value: run(request) }
+    reply = { id: request.id, ok: true, value: serve(table, request) }
   } catch (err) {
     reply = { id: request.id, ok: false, message: err instanceof Error ? err.message : String(err) }
   }
@@ -19,20 +19,3 @@ port.on('message', (request: StoreRequest) => {
   if (request.id !== 0 || !reply.ok) port.postMessage(reply)
   if (request.op === 'close') port.close()
 })
-
-function run(request: StoreRequest): string | number | undefined {
-  switch (request.op) {
-    case 'write':
-      table.write(request.batch, request.expiresAt)
-      return undefined
-    case 'read':
-      return table.read(request.traceId, request.now, request.hint)
-    case 'count':
-      return table.count(request.now)
-    case 'purge':
-      return table.purge(request.now)
-    case 'close':
-      table.close()
-      return undefined
-  }
-}

@@ -23,7 +23,7 @@ import { TraceStoreError, TracingOptionError } from './errors.js'
 import { RecentMap } from './recent.js'
 import { type SpanBatch, SpanTable } from './span-table.js'
 import type { StoredSpan } from './spans.js'
-import type { StoreReply, StoreRequest } from './store-protocol.js'
+import { type StoreReply, type StoreRequest, serve } from './store-protocol.js'
 
 export interface TraceStoreInit {
   /** Directory of the store file (`traces.db`), created if missing. Exactly one of this and `inMemory`. */
@@ -240,23 +240,7 @@ class SpanStore implements TraceStore {
 
 function localBackend(): Backend {
   const table = new SpanTable(':memory:')
-  const run = (request: StoreRequest): string | number | undefined => {
-    switch (request.op) {
-      case 'write':
-        table.write(request.batch, request.expiresAt)
-        return undefined
-      case 'read':
-        return table.read(request.traceId, request.now, request.hint)
-      case 'count':
-        return table.count(request.now)
-      case 'purge':
-        return table.purge(request.now)
-      case 'close':
-        table.close()
-        return undefined
-    }
-  }
-  return { send: run, ask: async (request) => run(request) }
+  return { send: (request) => serve(table, request), ask: async (request) => serve(table, request) }
 }
 
 function threadBackend(path: string, store: SpanStore): Backend {

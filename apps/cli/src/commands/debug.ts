@@ -12,7 +12,7 @@ import {
   formatStress,
 } from '../debug/format.js'
 import { FileError } from '../errors.js'
-import { printJson, println } from '../io.js'
+import { type Io, printJson, println } from '../io.js'
 import { spinner } from '../term/spinner.js'
 import { connect } from './common.js'
 
@@ -78,18 +78,14 @@ const networkTest: Handler = async (parsed, io) => {
   const { client } = await connect(parsed, io)
   const peer = str(o, 'peer')
   const probeBytes = num(o, 'probe-bytes')
-  const spin = spinner(io.stderr, 'testing the network…')
-  try {
-    const result = await client.networkTest(
+  const result = await spinning(io, 'testing the network…', () =>
+    client.networkTest(
       { ...(peer === undefined ? {} : { peer }), ...(probeBytes === undefined ? {} : { probeBytes }) },
       { signal: io.signal },
-    )
-    spin.stop()
-    if (bool(o, 'json')) printJson(io, result)
-    else println(io, formatNetworkTest(result, io.out))
-  } finally {
-    spin.stop()
-  }
+    ),
+  )
+  if (bool(o, 'json')) printJson(io, result)
+  else println(io, formatNetworkTest(result, io.out))
   return EXIT.OK
 }
 
@@ -100,9 +96,8 @@ const stress: Handler = async (parsed, io) => {
   const rate = num(o, 'task-rate') ?? 100
   const input = str(o, 'input-json')
   const target = str(o, 'target')
-  const spin = spinner(io.stderr, `${rate} tasks/s for ${durationMs / 1000} s…`)
-  try {
-    const report = await client.stress(
+  const report = await spinning(io, `${rate} tasks/s for ${durationMs / 1000} s…`, () =>
+    client.stress(
       {
         durationMs,
         ratePerSecond: rate,
@@ -112,13 +107,10 @@ const stress: Handler = async (parsed, io) => {
         ...(num(o, 'max-in-flight') === undefined ? {} : { maxInFlight: num(o, 'max-in-flight') as number }),
       },
       { signal: io.signal },
-    )
-    spin.stop()
-    if (bool(o, 'json')) printJson(io, report)
-    else println(io, formatStress(report, io.out))
-  } finally {
-    spin.stop()
-  }
+    ),
+  )
+  if (bool(o, 'json')) printJson(io, report)
+  else println(io, formatStress(report, io.out))
   return EXIT.OK
 }
 
@@ -127,27 +119,23 @@ const profile: Handler = async (parsed, io) => {
   const { client } = await connect(parsed, io)
   const durationMs = Math.round((num(o, 'duration') ?? 30) * 1000)
   const output = str(o, 'output')
-  const spin = spinner(io.stderr, `profiling the node for ${durationMs / 1000} s…`)
-  try {
-    const dump = await client.profile(
+  const dump = await spinning(io, `profiling the node for ${durationMs / 1000} s…`, () =>
+    client.profile(
       { durationMs, ...(output === undefined ? {} : { path: resolve(io.cwd, output) }) },
       { signal: io.signal },
+    ),
+  )
+  if (bool(o, 'json')) printJson(io, dump)
+  else
+    println(
+      io,
+      formatDump(
+        'a CPU profile',
+        dump,
+        io.out,
+        'open it in Chrome DevTools (Performance panel: Load profile) or VS Code',
+      ),
     )
-    spin.stop()
-    if (bool(o, 'json')) printJson(io, dump)
-    else
-      println(
-        io,
-        formatDump(
-          'a CPU profile',
-          dump,
-          io.out,
-          'open it in Chrome DevTools (Performance panel: Load profile) or VS Code',
-        ),
-      )
-  } finally {
-    spin.stop()
-  }
   return EXIT.OK
 }
 
@@ -155,27 +143,31 @@ const heapDump: Handler = async (parsed, io) => {
   const o = parsed.options
   const { client } = await connect(parsed, io)
   const output = str(o, 'output')
-  const spin = spinner(io.stderr, 'writing a heap snapshot (the node pauses meanwhile)…')
+  const dump = await spinning(io, 'writing a heap snapshot (the node pauses meanwhile)…', () =>
+    client.heapDump(output === undefined ? {} : { path: resolve(io.cwd, output) }, { signal: io.signal }),
+  )
+  if (bool(o, 'json')) printJson(io, dump)
+  else
+    println(
+      io,
+      formatDump(
+        'a heap snapshot',
+        dump,
+        io.out,
+        "open it in Chrome DevTools (Memory panel: Load); it holds the node's private key: share it with care",
+      ),
+    )
+  return EXIT.OK
+}
+
+/** Runs `work` under a spinner on stderr (a terminal only), which stops however it ends. */
+async function spinning<T>(io: Io, label: string, work: () => Promise<T>): Promise<T> {
+  const spin = spinner(io.stderr, label)
   try {
-    const dump = await client.heapDump(output === undefined ? {} : { path: resolve(io.cwd, output) }, {
-      signal: io.signal,
-    })
-    spin.stop()
-    if (bool(o, 'json')) printJson(io, dump)
-    else
-      println(
-        io,
-        formatDump(
-          'a heap snapshot',
-          dump,
-          io.out,
-          "open it in Chrome DevTools (Memory panel: Load); it holds the node's private key: share it with care",
-        ),
-      )
+    return await work()
   } finally {
     spin.stop()
   }
-  return EXIT.OK
 }
 
 /** Writes a file that must not exist yet (a snapshot never replaces another). */

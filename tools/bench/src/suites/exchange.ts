@@ -32,6 +32,7 @@ import { createNode, type P2PNode } from '@p2p-ai/node'
 import { encodeFrame, frameDecoder } from '@p2p-ai/protocol'
 import { createTransport, type Transport } from '@p2p-ai/transport'
 import { answerCpu, askCpu, lineReader } from '../child-lines.js'
+import { type Call, drive } from '../drive.js'
 import { compare, defineSuite, measure, type Target } from '../runner.js'
 
 const ROLE_ENV = 'P2P_AI_BENCH_EXCHANGE_ROLE'
@@ -136,9 +137,6 @@ async function startServer(system: System): Promise<Server> {
   }
 }
 
-/** One call of the system under test: resolves when the answer is in (and checked). */
-type Call = () => Promise<void>
-
 interface Client {
   call: Call
   close(): Promise<void>
@@ -218,34 +216,6 @@ async function httpClient(server: Server): Promise<Client> {
     close: async () => {
       await pool.close()
     },
-  }
-}
-
-/** Runs `call` from `inFlight` loops for `budgetMs`; latencies in ms, throughput per second. */
-async function drive(call: Call, inFlight: number, budgetMs: number) {
-  const latencies: number[] = []
-  const started = performance.now()
-  const end = started + budgetMs
-  const loop = async (): Promise<void> => {
-    while (performance.now() < end) {
-      const t0 = performance.now()
-      await call()
-      latencies.push(performance.now() - t0)
-    }
-  }
-  const cpu0 = process.cpuUsage()
-  await Promise.all(Array.from({ length: inFlight }, loop))
-  const seconds = (performance.now() - started) / 1000
-  const cpu = process.cpuUsage(cpu0)
-  latencies.sort((a, b) => a - b)
-  const at = (q: number): number =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
-  return {
-    tasks: latencies.length,
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
-    tasksPerSec: latencies.length / seconds,
-    clientCpuUs: cpu.user + cpu.system,
   }
 }
 

@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url'
 import { mockBackend } from '@p2p-ai/engine'
 import { createNode, type P2PNode } from '@p2p-ai/node'
 import { answerCpu, askCpu, lineReader } from '../child-lines.js'
+import { drive } from '../drive.js'
 import { compare, defineSuite, measure, type Target } from '../runner.js'
 
 const ROLE_ENV = 'P2P_AI_BENCH_TRACING_ROLE'
@@ -101,32 +102,11 @@ async function requester(system: System, server: Server, dataDir: string): Promi
   return node
 }
 
-/** Runs tasks from `inFlight` loops for `budgetMs`; latencies in ms, throughput per second. */
-async function drive(node: P2PNode, target: string, inFlight: number, budgetMs: number) {
-  const latencies: number[] = []
-  const started = performance.now()
-  const end = started + budgetMs
-  const loop = async (): Promise<void> => {
-    while (performance.now() < end) {
-      const t0 = performance.now()
-      const record = await node.submit({ type: 'mock', input: INPUT }, { target }).result()
-      if (record.status !== 'COMPLETED') throw new Error(`task ${record.status}: ${record.error?.message}`)
-      latencies.push(performance.now() - t0)
-    }
-  }
-  const cpu0 = process.cpuUsage()
-  await Promise.all(Array.from({ length: inFlight }, loop))
-  const seconds = (performance.now() - started) / 1000
-  const cpu = process.cpuUsage(cpu0)
-  latencies.sort((a, b) => a - b)
-  const at = (q: number): number =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
-  return {
-    tasks: latencies.length,
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
-    tasksPerSec: latencies.length / seconds,
-    clientCpuUs: cpu.user + cpu.system,
+/** One mock task to the provider, checked. */
+function call(node: P2PNode, target: string): () => Promise<void> {
+  return async () => {
+    const record = await node.submit({ type: 'mock', input: INPUT }, { target }).result()
+    if (record.status !== 'COMPLETED') throw new Error(`task ${record.status}: ${record.error?.message}`)
   }
 }
 
@@ -144,7 +124,7 @@ function systemCase(state: State, system: System, inFlight: number) {
     async () => {
       const server = state.servers.get(system)!
       await server.cpu()
-      const r = await drive(state.clients.get(system)!, server.info.peerId, inFlight, state.budgetMs)
+      const r = await drive(call(state.clients.get(system)!, server.info.peerId), inFlight, state.budgetMs)
       return {
         p50Ms: r.p50Ms,
         p99Ms: r.p99Ms,
