@@ -23,6 +23,7 @@ const EXPECTED = [
   '@p2p-ai/node',
   '@p2p-ai/onnx',
   '@p2p-ai/protocol',
+  '@p2p-ai/tracing',
   '@p2p-ai/transport',
 ]
 
@@ -127,7 +128,8 @@ describe('published packages install and import from their tarballs in an empty 
     expect(parsed.ok).toBe(true)
   })
 
-  // Light installs: ONNX Runtime (~90 MB) and sharp (libvips) come with @p2p-ai/onnx only.
+  // Light installs: ONNX Runtime (~90 MB) and sharp (libvips) come with @p2p-ai/onnx only, the
+  // OpenTelemetry SDK with @p2p-ai/tracing only.
   it('installs a custom agent from @p2p-ai/node alone, without onnxruntime-node or sharp, and runs it', async () => {
     const projectDir = join(result.workDir, 'custom-agent')
     const { version: zod } = JSON.parse(
@@ -138,7 +140,7 @@ describe('published packages install and import from their tarballs in an empty 
     expect(installed.has('@p2p-ai/node')).toBe(true)
     expect(installed.has('@p2p-ai/engine')).toBe(true)
     const heavy = [...installed].filter((name) =>
-      /^(onnxruntime-node|onnxruntime-common|sharp|@img\/.*|@p2p-ai\/onnx|@huggingface\/tokenizers|@gutenye\/ocr-models)$/.test(
+      /^(onnxruntime-node|onnxruntime-common|sharp|@img\/.*|@p2p-ai\/onnx|@huggingface\/tokenizers|@gutenye\/ocr-models|@p2p-ai\/tracing|@opentelemetry\/sdk-trace)$/.test(
         name,
       ),
     )
