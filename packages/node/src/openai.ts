@@ -22,7 +22,7 @@
  * @packageDocumentation
  */
 
-export { type OpenAIApi, type OpenAIApiInit, openaiApi, unauthorized } from './openai/api.js'
+export { type OpenAIApi, type OpenAIApiInit, openaiApi } from './openai/api.js'
 export { type ChatRequest, type GenerationOutput, parseChatRequest } from './openai/chat.js'
 export * from './openai/constants.js'
 export { type EmbeddingOutput, type EmbeddingsRequest, parseEmbeddingsRequest } from './openai/embeddings.js'

@@ -182,8 +182,7 @@ function authorize(req: IncomingMessage, key: Buffer): void {
   }
 }
 
-/** OpenAI's 401, for a server in front that checks the key itself. */
-export function unauthorized(message: string): OpenAIError {
+function unauthorized(message: string): OpenAIError {
   return new OpenAIError(
     401,
     'invalid_request_error',
