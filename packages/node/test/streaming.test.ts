@@ -16,7 +16,9 @@ import {
 import { createTaskRequest, type JsonObject, sealEnvelope } from '@p2p-ai/protocol'
 import { createTransport, type Transport } from '@p2p-ai/transport'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { capabilitiesFor } from '../src/announce/capabilities.js'
 import { TaskFailedError, type TaskStreamEvent } from '../src/exchange/index.js'
+import { splitText } from '../src/exchange/stream/deltas.js'
 import { type ExchangeNode, exchangeNode, mesh, rawTaskStream, until } from './fixtures/exchange-harness.js'
 
 let dir: string
@@ -262,5 +264,43 @@ describe('a failed stream', () => {
       { target: b.peerId },
     )
     await expect(collect(handle.stream())).rejects.toBeInstanceOf(TaskFailedError)
+  })
+})
+
+describe('what an older peer is sent', () => {
+  const caps = {
+    protocolMinor: 3,
+    taskTypes: ['generate'],
+    models: [
+      {
+        id: 'tiny',
+        sha256: 'a'.repeat(64),
+        taskTypes: ['generate'],
+        family: 'llama',
+        quantization: 'F32',
+        contextLength: 4096,
+      },
+    ],
+    concurrency: 1,
+    load: { running: 0, queued: 0 },
+    reach: [{ taskType: 'ocr', hops: 2, via: '12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5' }],
+  }
+
+  it('announces generative model fields only to minor 3, and reach only from minor 1', () => {
+    expect(capabilitiesFor(caps, 3)).toBe(caps)
+    expect(capabilitiesFor(caps, 2)).toEqual({
+      ...caps,
+      models: [{ id: 'tiny', sha256: 'a'.repeat(64), taskTypes: ['generate'] }],
+    })
+    const { reach: _, ...noReach } = capabilitiesFor(caps, 2)
+    expect(capabilitiesFor(caps, undefined)).toEqual(noReach)
+  })
+
+  it('splits a long batch of text into deltas without cutting a character in two', () => {
+    const text = `${'a'.repeat(4)}😀${'b'.repeat(4)}`
+    const pieces = splitText(text, 5)
+    expect(pieces.join('')).toBe(text)
+    expect(pieces.every((p) => p.length <= 5 && !/[\uD800-\uDBFF]$/.test(p))).toBe(true)
+    expect(splitText('short', 5)).toEqual(['short'])
   })
 })
