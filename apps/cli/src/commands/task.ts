@@ -81,6 +81,7 @@ async function streamTask(client: ControlClient, task: TaskJson, io: Io, json: b
     open = false
   }
   let end: TaskJson | undefined
+  let streamed = false
   try {
     for await (const event of client.stream(task.id, { signal: io.signal })) {
       if (json) {
@@ -89,6 +90,7 @@ async function streamTask(client: ControlClient, task: TaskJson, io: Io, json: b
         continue
       }
       if (event.type === 'delta') {
+        streamed = true
         io.stdout.write(event.text)
         open = !event.text.endsWith('\n')
       } else if (event.type === 'restart') {
@@ -123,9 +125,10 @@ async function streamTask(client: ControlClient, task: TaskJson, io: Io, json: b
     return EXIT.INTERRUPTED
   }
   endLine()
-  // The text is out already: only a failure is left to report. A stream that ended without its
-  // task (the node stopped mid-stream) reports the task as it is now.
-  return printResult(end ?? (await client.task(task.id)), io, 'none')
+  // The text is out already: only a failure is left to report (or, for a task that streams no
+  // text, its output). A stream that ended without its task (the node stopped mid-stream)
+  // reports the task as it is now.
+  return printResult(end ?? (await client.task(task.id)), io, streamed || json ? 'none' : 'text')
 }
 
 /**
