@@ -46,8 +46,12 @@ export class Conversation implements AttemptObserver {
   #cancelRequested = false
   #accepted = false
   #progressAt = Number.NEGATIVE_INFINITY
-  /** Streamed text on its way to the requester (created with the first delta). */
-  #deltas: DeltaOutbox | undefined
+  /**
+   * Streamed text on its way to the requester, from the first delta on; `null` when the
+   * requester does not read deltas. Decided once, at the first delta: a stream that switched midway
+   * would have lost the text sent before (and a requester that learnt our minor late sees none).
+   */
+  #deltas: DeltaOutbox | null | undefined
   #done = false
 
   constructor(session: ProviderSession, request: TaskRequest, digest: string, forwarded: boolean) {
@@ -188,11 +192,13 @@ export class Conversation implements AttemptObserver {
   progress(progress: NetworkTaskProgress): void {
     if (this.#done) return
     const { delta } = progress
-    if (delta !== undefined && delta !== '' && this.#streamsTo()) {
-      // Never dropped: batched into the progress message the next write carries.
-      this.#deltas ??= new DeltaOutbox(this.#session.channel, this.id)
-      this.#deltas.push(delta, progress.fraction)
-      return
+    if (delta !== undefined && delta !== '') {
+      this.#deltas ??= this.#streamsTo() ? new DeltaOutbox(this.#session.channel, this.id) : null
+      if (this.#deltas !== null) {
+        // Never dropped: batched into the progress message the next write carries.
+        this.#deltas.push(delta, progress.fraction)
+        return
+      }
     }
     // The engine throttles its progress too; this bounds what one task puts on the wire.
     const now = performance.now()
