@@ -2,7 +2,7 @@
  * Every error code a user of the CLI can meet, in one table: the exit code a command ends with,
  * the HTTP status the control API answers it with (for the codes the API sends), and the hint
  * printed under the message. The codes come from the CLI itself, its control API, and the
- * packages below it (identity, protocol, transport, engine, node, metrics); a test walks every error class
+ * packages below it (identity, protocol, transport, engine, node, metrics, llama); a test walks every error class
  * those packages export and checks that each code is here. Only an error with no code at all is
  * called a bug.
  *
@@ -337,6 +337,27 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     exit: USAGE,
     hint: 'fix the model entry the message names (name, absolute path, sha256)',
   },
+  // @p2p-ai/llama: the generate task on GGUF models
+  ERR_MODEL_TOO_LARGE: {
+    exit: FAILURE,
+    hint: 'the model and its context do not fit the memory budget: use a smaller quantization, a shorter context, or a node with more memory',
+  },
+  ERR_CONTEXT_LENGTH_EXCEEDED: {
+    exit: USAGE,
+    hint: "the prompt and the reply must fit the model's context: shorten the prompt or the conversation, or lower --param maxTokens",
+  },
+  ERR_LLAMA_UNAVAILABLE: {
+    exit: FAILURE,
+    hint: 'llama.cpp has no prebuilt binary for this platform: run generate tasks on another node (--target)',
+  },
+  ERR_GENERATION_FAILED: {
+    exit: FAILURE,
+    hint: "llama.cpp failed while generating; the node's log has its error; run it again",
+  },
+  ERR_INVALID_LLAMA_OPTIONS: {
+    exit: USAGE,
+    hint: 'fix the llama backend option the message names (threads, contextSize, memoryBudgetBytes...)',
+  },
   ERR_UNSUPPORTED_MODEL: {
     exit: USAGE,
     hint: `choose a model that serves this task type (${$('models list')})`,
@@ -419,6 +440,11 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     exit: USAGE,
     status: 400,
     hint: 'fix the field the message names (type, input, priority 0-9, timeout)',
+  },
+  ERR_NONDETERMINISTIC_TASK: {
+    exit: USAGE,
+    status: 400,
+    hint: 'redundant runs agree only when they repeat themselves: use --param temperature=0, or give --param seed=<n>',
   },
   ERR_EXCHANGE_STOPPED: {
     exit: FAILURE,

@@ -2,6 +2,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as engine from '@p2p-ai/engine'
 import * as identity from '@p2p-ai/identity'
+import * as llama from '@p2p-ai/llama'
 import * as metrics from '@p2p-ai/metrics'
 import * as node from '@p2p-ai/node'
 import * as protocol from '@p2p-ai/protocol'
@@ -24,7 +25,7 @@ function codesOf(module: Record<string, unknown>): Array<[string, string]> {
   })
 }
 
-const PACKAGES = { identity, protocol, transport, engine, node, metrics } as Record<
+const PACKAGES = { identity, protocol, transport, engine, node, metrics, llama } as Record<
   string,
   Record<string, unknown>
 >

@@ -8,6 +8,7 @@ import type {
   SubmitRequest,
   TaskJson,
   TaskStatus,
+  TaskStreamEventJson,
 } from './types.js'
 
 /** Query of a task listing. */
@@ -33,6 +34,11 @@ export interface ControlTarget {
   /** Resolves with the task once final, or as it is after `timeoutMs`; `undefined` if unknown. */
   wait(id: string, timeoutMs: number, signal: AbortSignal): Promise<TaskJson | undefined>
   list(query: TaskQuery): readonly TaskJson[]
+  /**
+   * What the task streams (its generated text), from the start, ending with its final record;
+   * `undefined` for an unknown id. Stops early when `signal` aborts.
+   */
+  stream(id: string, signal: AbortSignal): AsyncIterable<TaskStreamEventJson> | undefined
   /** Throws `ERR_TASK_NOT_FOUND` for an unknown id. */
   cancel(id: string): CancelJson
   models(): Promise<readonly ModelJson[]>

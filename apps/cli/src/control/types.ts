@@ -44,6 +44,24 @@ export interface TaskJson {
   readonly attempts?: number
 }
 
+/**
+ * One event of `GET /v1/tasks/:id/stream` (server-sent events, the `event:` field naming the
+ * type and `data:` holding the rest): the text a task streams (`delta`), a failover that starts it
+ * again on another node (`restart`: drop the `discarded` characters shown since the last restart),
+ * a `mismatch` of the streamed text with the signed result (`text` is the answer), and the task as
+ * it ended (`end`, always last).
+ */
+export type TaskStreamEventJson =
+  | { readonly type: 'delta'; readonly text: string }
+  | {
+      readonly type: 'restart'
+      readonly reason: { readonly code: string; readonly message: string }
+      readonly peer: string
+      readonly discarded: number
+    }
+  | { readonly type: 'mismatch'; readonly streamed: string; readonly text: string }
+  | { readonly type: 'end'; readonly task: TaskJson }
+
 /** Counters since the node started (for `node monitor`'s throughput). */
 export interface TaskCounters {
   readonly submitted: number
