@@ -24,8 +24,17 @@ export const MAX_PLAUSIBLE_MODEL_LENGTH = 1_000_000
 export const DEFAULT_EMBED_BATCH_SIZE = 32
 /** Most texts in one `embed` task. */
 export const MAX_EMBED_TEXTS = 4096
-/** Longest text accepted by `embed` and `tokenize`, in UTF-16 code units (1 MiB of ASCII). */
+/** Longest text accepted by `embed`, `ner` and `tokenize`, in UTF-16 code units (1 MiB of ASCII). */
 export const MAX_TEXT_LENGTH = 1024 * 1024
+/** Windows run through the model at once by `ner`; each batch is padded to its longest window. */
+export const DEFAULT_NER_BATCH_SIZE = 32
+/** Most texts in one `ner` task. */
+export const MAX_NER_TEXTS = 4096
+/**
+ * `ner`: tokens shared by consecutive windows of a text longer than the model reads at once (at
+ * most half a window); each token is labelled from the window where it has more context.
+ */
+export const NER_WINDOW_OVERLAP = 64
 /** Squared-norm floor of L2 normalisation, as in sentence-transformers (avoids 0/0). */
 export const L2_EPSILON = 1e-12
 

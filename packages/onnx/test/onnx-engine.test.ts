@@ -55,7 +55,7 @@ describe('onnx backend in the engine', () => {
       sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
     })
     const types = new Set(engine.capabilities().taskTypes.map((t) => `${t.backend}:${t.name}`))
-    expect([...types].sort()).toEqual(['onnx:embed', 'onnx:ocr', 'onnx:onnx', 'onnx:tokenize'])
+    expect([...types].sort()).toEqual(['onnx:embed', 'onnx:ner', 'onnx:ocr', 'onnx:onnx', 'onnx:tokenize'])
   })
 
   it('carries coded errors across the thread boundary and keeps serving', async () => {

@@ -6,7 +6,7 @@ import {
   type ModelInfo,
   UnsupportedTaskTypeError,
 } from '@p2p-ai/engine'
-import { DEFAULT_EMBED_BATCH_SIZE } from '../constants.js'
+import { DEFAULT_EMBED_BATCH_SIZE, DEFAULT_NER_BATCH_SIZE } from '../constants.js'
 import { type EmbedInput, embedTaskType, runEmbed } from '../embed/embed.js'
 import { InvalidOnnxOptionsError } from '../errors.js'
 import {
@@ -15,6 +15,7 @@ import {
   type OnnxModelRegistry,
   onnxModelRegistry,
 } from '../models/format.js'
+import { type NerInput, nerTaskType, runNer } from '../ner/ner.js'
 import { builtinModels } from '../ocr/models.js'
 import { type OcrInput, ocrTaskType, runOcr } from '../ocr/ocr.js'
 import {
@@ -54,6 +55,10 @@ export interface OnnxBackendInit {
   readonly defaultEmbedModel?: string
   /** Texts per inference batch in `embed`. @default 32 */
   readonly embedBatchSize?: number
+  /** Model `ner` uses when the input names none. */
+  readonly defaultNerModel?: string
+  /** Windows (texts, or parts of long ones) per inference batch in `ner`. @default 32 */
+  readonly nerBatchSize?: number
   /**
    * Let `ocr` read images from local file paths. Off by default: tasks come from peers, and a path
    * would let them probe this machine's files.
@@ -100,6 +105,7 @@ function validate(init: OnnxBackendInit): void {
   }
   for (const [key, value] of [
     ['embedBatchSize', init.embedBatchSize],
+    ['nerBatchSize', init.nerBatchSize],
     ['concurrency', init.concurrency],
   ] as const) {
     if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) {
@@ -138,12 +144,20 @@ export function onnxBackend(init: OnnxBackendInit = {}): OnnxBackend {
     sessions,
     defaultEmbedModel: init.defaultEmbedModel,
     embedBatchSize: init.embedBatchSize ?? DEFAULT_EMBED_BATCH_SIZE,
+    defaultNerModel: init.defaultNerModel,
+    nerBatchSize: init.nerBatchSize ?? DEFAULT_NER_BATCH_SIZE,
     onResolved: (model) => known.set(model.name, model),
   })
 
   const backend: OnnxBackend = {
     name: init.name ?? 'onnx',
-    taskTypes: [onnxTaskType, embedTaskType, ocrTaskType(init.allowLocalPaths === true), tokenizeTaskType],
+    taskTypes: [
+      onnxTaskType,
+      embedTaskType,
+      nerTaskType,
+      ocrTaskType(init.allowLocalPaths === true),
+      tokenizeTaskType,
+    ],
     concurrency: init.concurrency ?? 1,
     ...(init.worker === false
       ? {}
@@ -177,6 +191,8 @@ export function onnxBackend(init: OnnxBackendInit = {}): OnnxBackend {
       switch (task.type) {
         case 'embed':
           return runEmbed(ctx, task.input as EmbedInput, options)
+        case 'ner':
+          return runNer(ctx, task.input as NerInput, options)
         case 'ocr':
           return runOcr(ctx, task.input as OcrInput, options)
         case 'tokenize':
