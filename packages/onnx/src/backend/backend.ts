@@ -97,6 +97,15 @@ export interface OnnxBackend extends Backend {
    * asks for it.
    */
   scanModels(options?: { signal?: AbortSignal }): Promise<void>
+  /**
+   * Registers a model at run time, or replaces the one of that name, and checks its files (which
+   * model file of the directory is used, its sha256, the task types it serves). Resolves with the
+   * model as it will be served; rejects with its coded error and leaves the registry as it was.
+   * A backend in the engine's worker pool builds its next workers with the model: tell the
+   * engine with `engine.backends.reload(backend.name)`; until then tasks run on workers built
+   * without it.
+   */
+  addModel(entry: OnnxModelEntry, options?: { signal?: AbortSignal }): Promise<OnnxModel>
 }
 
 function validate(init: OnnxBackendInit): void {
@@ -139,6 +148,8 @@ export function onnxBackend(init: OnnxBackendInit = {}): OnnxBackend {
   })
   const sessions = sessionCache(init.cache ?? {})
   const known = new Map<string, OnnxModel>()
+  /** Models registered by `addModel`, which workers built from now on register too. */
+  const added = new Map<string, OnnxModelEntry>()
   const ctx = onnxContext({
     registry,
     sessions,
@@ -165,7 +176,10 @@ export function onnxBackend(init: OnnxBackendInit = {}): OnnxBackend {
           worker: {
             module: import.meta.url,
             export: 'onnxBackend',
-            init: { ...init, worker: false },
+            // Read whenever the engine starts a worker: it gets the models added so far.
+            get init(): OnnxBackendInit {
+              return { ...init, models: [...(init.models ?? []), ...added.values()], worker: false }
+            },
           },
         }),
     registry,
@@ -183,6 +197,20 @@ export function onnxBackend(init: OnnxBackendInit = {}): OnnxBackend {
         } catch {
           known.delete(entry.name)
         }
+      }
+    },
+
+    async addModel(entry, options = {}) {
+      const previous = registry.get(entry.name)
+      registry.register(entry)
+      try {
+        const model = await ctx.resolve(entry.name, options.signal)
+        added.set(entry.name, entry)
+        return model
+      } catch (err) {
+        if (previous === undefined) registry.unregister(entry.name)
+        else registry.register(previous)
+        throw err
       }
     },
 
