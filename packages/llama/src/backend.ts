@@ -1,8 +1,10 @@
+import { join } from 'node:path'
 import {
   type Backend,
   type BackendRunOptions,
   type BackendTask,
   ModelNotFoundError,
+  modelRegistry,
   UnsupportedTaskTypeError,
 } from '@p2p-ai/engine'
 import {
@@ -14,6 +16,7 @@ import {
   defaultMemoryBudgetBytes,
   defaultThreads,
   GENERATE_TASK_TYPE,
+  GGUF_FORMAT,
   MAX_CONCURRENCY,
 } from './constants.js'
 import { InvalidLlamaOptionsError } from './errors.js'
@@ -36,6 +39,12 @@ export interface LlamaBackendInit {
   readonly name?: string
   /** GGUF models to serve; more can be added with `addModel`. */
   readonly models?: readonly GgufModelEntry[]
+  /**
+   * Directory of pulled models: every sub-directory with a `p2p-ai-model.json` of format `gguf`
+   * (what `pullGgufModel` writes) is registered by `load()` and `scanModels()`, with the sha256
+   * the manifest records. A model of the same name given in `models` or to `addModel` wins.
+   */
+  readonly modelsDir?: string
   /** Model a task uses when its input names none. @default the only registered model, if there is one */
   readonly defaultModel?: string
   /** Generations at once (each a sequence of its model's context). @default 1 */
@@ -69,6 +78,13 @@ export interface LlamaBackend extends Backend {
   removeModel(name: string): Promise<boolean>
   /** Models in memory now. */
   loadedModels(): readonly LoadedModelStatus[]
+  /**
+   * Registers the models of `modelsDir` and reads every model's file (hash, GGUF header) without
+   * starting llama.cpp, so `models()` lists them before the first task; `load()` does the same. A
+   * model whose file is missing or damaged is left out, and reports its coded error when a task
+   * asks for it.
+   */
+  scanModels(options?: { signal?: AbortSignal }): Promise<void>
 }
 
 function positiveInt(key: string, value: number | undefined, max = Number.MAX_SAFE_INTEGER): void {
@@ -126,6 +142,8 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
   }
   const concurrency = init.concurrency ?? DEFAULT_CONCURRENCY
   const threads = init.threads ?? defaultThreads()
+  /** Names of the entries that came from `modelsDir`, which a later scan may replace. */
+  const scanned = new Set<string>()
   /** Models whose file was found and read, by name: what `models()` announces. */
   const known = new Map<string, ResolvedGgufModel>()
   /** The model pool once started, for the synchronous `models()` and `loadedModels()`. */
@@ -179,13 +197,38 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
     return entry
   }
 
-  return {
+  /** Registers the pulled models of `modelsDir` (manifests of format `gguf`). */
+  async function scanDir(dir: string): Promise<void> {
+    const pulled = modelRegistry({ format: { id: GGUF_FORMAT, extensions: ['.gguf'], modelFiles: [] } })
+    await pulled.scan(dir)
+    for (const e of pulled.list()) {
+      if (entries.has(e.name) && !scanned.has(e.name)) continue
+      const entry = validateModelEntry({
+        name: e.name,
+        path: join(e.path, e.model!),
+        ...(e.sha256 === undefined ? {} : { sha256: e.sha256 }),
+      })
+      const previous = entries.get(e.name)
+      if (previous?.path === entry.path && previous.sha256 === entry.sha256) continue
+      entries.set(e.name, entry)
+      scanned.add(e.name)
+      known.delete(e.name)
+      if (previous !== undefined) pool?.evict(e.name)
+    }
+  }
+
+  const backend: LlamaBackend = {
     name: init.name ?? DEFAULT_BACKEND_NAME,
     taskTypes: [generateTaskType],
     concurrency,
 
     async load(options = {}) {
       await start()
+      await backend.scanModels(options)
+    },
+
+    async scanModels(options = {}) {
+      if (init.modelsDir !== undefined) await scanDir(init.modelsDir)
       // Hash and read every model now so capability announcements carry them; a model whose file
       // is missing or damaged is left out, and reports its coded error when a task asks for it.
       for (const entry of entries.values()) {
@@ -234,6 +277,7 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
       const valid = validateModelEntry(entry)
       const previous = entries.get(valid.name)
       entries.set(valid.name, valid)
+      scanned.delete(valid.name)
       known.delete(valid.name)
       if (previous !== undefined && previous.path !== valid.path) pool?.evict(valid.name)
       return modelInfo(await resolveKnown(valid, options.signal), pool?.isLoaded(valid.name) ?? false)
@@ -241,6 +285,7 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
 
     async removeModel(name) {
       if (!entries.delete(name)) return false
+      scanned.delete(name)
       known.delete(name)
       pool?.evict(name)
       return true
@@ -248,4 +293,5 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
 
     loadedModels: () => pool?.status() ?? [],
   }
+  return backend
 }

@@ -49,6 +49,14 @@ export {
 } from './gguf/synthetic.js'
 export type { GgufModelDescription, GgufModelEntry, LlamaModelInfo } from './models.js'
 export type { LoadedModelStatus } from './pool.js'
+export {
+  chooseGgufFile,
+  type GgufReference,
+  ggufModelName,
+  type PullGgufModelOptions,
+  parseGgufReference,
+  pullGgufModel,
+} from './pull.js'
 export { StopSequences } from './stop.js'
 export {
   type ChatMessage,
