@@ -3,6 +3,7 @@ import {
   type Backend,
   type BackendRunOptions,
   type BackendTask,
+  hashCache,
   ModelNotFoundError,
   modelRegistry,
   UnsupportedTaskTypeError,
@@ -45,6 +46,12 @@ export interface LlamaBackendInit {
    * the manifest records. A model of the same name given in `models` or to `addModel` wins.
    */
   readonly modelsDir?: string
+  /**
+   * A file remembering the sha256 of model files by file identity, so a multi-gigabyte GGUF file is
+   * hashed once and not at every start (a node keeps `model-hashes.json` in its data directory,
+   * shared with the ONNX plug-in). @default memory only
+   */
+  readonly hashCacheFile?: string
   /** Model a task uses when its input names none. @default the only registered model, if there is one */
   readonly defaultModel?: string
   /** Generations at once (each a sequence of its model's context). @default 1 */
@@ -97,6 +104,14 @@ function validate(init: LlamaBackendInit): void {
   if (init.name !== undefined && !/^[a-z0-9][a-z0-9._-]*$/.test(init.name)) {
     throw new InvalidLlamaOptionsError(`name ${JSON.stringify(init.name)} must match [a-z0-9][a-z0-9._-]*`)
   }
+  for (const [key, value] of [
+    ['modelsDir', init.modelsDir],
+    ['hashCacheFile', init.hashCacheFile],
+  ] as const) {
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      throw new InvalidLlamaOptionsError(`${key} must be a non-empty path`)
+    }
+  }
   positiveInt('concurrency', init.concurrency, MAX_CONCURRENCY)
   positiveInt('threads', init.threads, 1024)
   positiveInt('contextSize', init.contextSize)
@@ -140,6 +155,7 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
       `defaultModel ${JSON.stringify(init.defaultModel)} is not among the models`,
     )
   }
+  const hashes = init.hashCacheFile === undefined ? undefined : hashCache({ file: init.hashCacheFile })
   const concurrency = init.concurrency ?? DEFAULT_CONCURRENCY
   const threads = init.threads ?? defaultThreads()
   /** Names of the entries that came from `modelsDir`, which a later scan may replace. */
@@ -173,7 +189,7 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
 
   async function resolveKnown(entry: GgufModelEntry, signal?: AbortSignal): Promise<ResolvedGgufModel> {
     try {
-      const resolved = await resolveModel(entry, signal)
+      const resolved = await resolveModel(entry, signal, hashes)
       if (entries.get(entry.name) === entry) known.set(entry.name, resolved)
       return resolved
     } catch (err) {

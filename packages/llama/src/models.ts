@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import {
+  type HashCache,
   hashCache,
   InvalidModelEntryError,
   ModelCorruptError,
@@ -55,7 +56,7 @@ export interface ResolvedGgufModel {
 
 const SHA256_RE = /^[0-9a-f]{64}$/
 /** Model files are hashed once per file version (by file identity), not at every load. */
-const hashes = hashCache()
+const memoryHashes = hashCache()
 
 /** Checks an entry and returns a copy with an absolute path. */
 export function validateModelEntry(entry: GgufModelEntry): GgufModelEntry {
@@ -146,7 +147,11 @@ async function readDescription(
  * `ERR_MODEL_CORRUPT` when its sha256 differs from the pinned one or it is not a GGUF model. The
  * hash is computed once per file version (size, mtime, inode), so loading again is cheap.
  */
-export async function resolveModel(entry: GgufModelEntry, signal?: AbortSignal): Promise<ResolvedGgufModel> {
+export async function resolveModel(
+  entry: GgufModelEntry,
+  signal?: AbortSignal,
+  hashes: HashCache = memoryHashes,
+): Promise<ResolvedGgufModel> {
   const { name, path: file } = entry
   const s = await stat(file).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined
