@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { isAbsolute } from 'node:path'
 import { MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY, MIN_TIMEOUT_MS } from '@p2p-ai/node/control'
 import {
   API_PREFIX,
@@ -12,7 +13,7 @@ import {
 } from '../constants.js'
 import { STATUS_BY_CODE } from '../error-policy.js'
 import type { ControlTarget, TaskQuery } from './target.js'
-import type { SubmitRequest, TaskStatus } from './types.js'
+import type { AddModelRequest, SubmitRequest, TaskStatus } from './types.js'
 
 export interface ControlServerInit {
   readonly target: ControlTarget
@@ -64,6 +65,8 @@ export const CONTROL_ROUTES: readonly string[] = [
   'GET /v1/tasks/:id/wait',
   'POST /v1/tasks/:id/cancel',
   'GET /v1/models',
+  'POST /v1/models',
+  'POST /v1/models/scan',
   'GET /v1/events',
   'POST /v1/shutdown',
 ]
@@ -186,7 +189,17 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       return
     }
     if (path === '/models') {
-      allow(method, 'GET')
+      if (method === 'GET') return send(res, 200, { models: await t.models() })
+      allow(method, 'POST')
+      const body = await readJson(req)
+      refuseWhileStopping()
+      return send(res, 201, { model: await t.addModel(addModelRequest(body), { signal }) })
+    }
+    if (path === '/models/scan') {
+      allow(method, 'POST')
+      await readJson(req)
+      refuseWhileStopping()
+      await t.scanModels({ signal })
       return send(res, 200, { models: await t.models() })
     }
     if (path === '/shutdown') {
@@ -368,6 +381,25 @@ function submitRequest(body: Record<string, unknown>): SubmitRequest {
     ...(tm === undefined ? {} : { timeoutMs: tm }),
     ...(p === undefined ? {} : { priority: p }),
     ...(id === undefined ? {} : { id: id as string }),
+  }
+}
+
+function addModelRequest(body: Record<string, unknown>): AddModelRequest {
+  const { name, path, file, taskTypes } = body
+  if (typeof name !== 'string' || name === '') throw badRequest('"name" must be a non-empty string')
+  if (typeof path !== 'string' || !isAbsolute(path)) throw badRequest('"path" must be an absolute path')
+  if (file !== undefined && (typeof file !== 'string' || file === '' || isAbsolute(file)))
+    throw badRequest('"file" must be a path relative to "path"')
+  if (
+    taskTypes !== undefined &&
+    !(Array.isArray(taskTypes) && taskTypes.every((t) => typeof t === 'string' && t !== ''))
+  )
+    throw badRequest('"taskTypes" must be an array of task type names')
+  return {
+    name,
+    path,
+    ...(file === undefined ? {} : { file: file as string }),
+    ...(taskTypes === undefined ? {} : { taskTypes: taskTypes as string[] }),
   }
 }
 

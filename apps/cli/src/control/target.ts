@@ -1,4 +1,6 @@
 import type {
+  AddedModelJson,
+  AddModelRequest,
   CancelJson,
   ModelJson,
   NodeEventJson,
@@ -35,6 +37,10 @@ export interface ControlTarget {
   /** Throws `ERR_TASK_NOT_FOUND` for an unknown id. */
   cancel(id: string): CancelJson
   models(): Promise<readonly ModelJson[]>
+  /** Registers a model of the node's machine and serves it at once (`models add`). */
+  addModel(request: AddModelRequest, options: { signal: AbortSignal }): Promise<AddedModelJson>
+  /** Registers the models pulled into the data directory since the node started (`models pull`). */
+  scanModels(options: { signal: AbortSignal }): Promise<void>
   /** Calls `listener` for each event of the node until `signal` aborts. */
   events(listener: (event: NodeEventJson) => void, signal: AbortSignal): void
   /** Starts a graceful shutdown; returns at once. */

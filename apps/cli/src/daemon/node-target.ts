@@ -2,6 +2,7 @@ import type { TaskEngine, TaskRecord } from '@p2p-ai/engine'
 import type { P2PNode } from '@p2p-ai/node'
 import type { ControlTarget, TaskQuery } from '../control/target.js'
 import type {
+  AddedModelJson,
   CancelJson,
   ModelJson,
   PeerJson,
@@ -9,6 +10,7 @@ import type {
   SubmitRequest,
   TaskJson,
 } from '../control/types.js'
+import type { NodeModels } from '../models/node-models.js'
 import { TaskCounter } from './stats.js'
 import { engineRecordToJson, networkRecordToJson } from './task-json.js'
 
@@ -20,6 +22,8 @@ export interface NodeTargetInit {
   readonly shutdown: () => void
   /** Settles once the model backends have loaded (or failed to); `models()` waits for it, briefly. */
   readonly modelsReady?: Promise<unknown>
+  /** The node's model backends, for models added and pulled while it runs. */
+  readonly models?: NodeModels
 }
 
 /** How long a models listing waits for the model backends to load. */
@@ -211,14 +215,27 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         ])
         clearTimeout(timer)
       }
+      const gguf = new Set(init.models?.llama.models().map((m) => m.name))
+      const onnx = new Set(init.models?.onnx.models().map((m) => m.name))
       return engine.capabilities().models.map((m) => ({
         name: m.name,
+        ...(gguf.has(m.name) ? { format: 'gguf' } : onnx.has(m.name) ? { format: 'onnx' } : {}),
         taskTypes: [...m.taskTypes],
         source: 'served' as const,
         sha256: m.sha256,
         sizeBytes: m.sizeBytes,
         loaded: m.loaded,
       }))
+    },
+    async addModel(request, { signal }): Promise<AddedModelJson> {
+      if (init.models === undefined) throw coded('ERR_NOT_FOUND', 'this node serves no model backends')
+      await init.modelsReady
+      return init.models.add(engine, request, signal)
+    },
+    async scanModels({ signal }): Promise<void> {
+      if (init.models === undefined) throw coded('ERR_NOT_FOUND', 'this node serves no model backends')
+      await init.modelsReady
+      await init.models.scan(engine, signal)
     },
     events(listener, signal) {
       const at = (): number => Date.now()
