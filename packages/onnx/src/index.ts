@@ -34,6 +34,7 @@ export {
   type OnnxValueInfo,
 } from './graph/proto.js'
 export {
+  BERT_BASE_SHAPE,
   MINILM_SHAPE,
   type SyntheticBertModel,
   type SyntheticBertOptions,

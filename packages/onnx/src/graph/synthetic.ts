@@ -61,6 +61,21 @@ export const MINILM_SHAPE = {
   maxSeqLength: 256,
 } as const satisfies SyntheticBertOptions
 
+/**
+ * The BERT-base shape of dslim/bert-base-NER (~108M parameters, ~430 MB), the usual English NER
+ * model: vocab 28,996 (cased), hidden 768, 12 layers, 12 heads, FFN 3,072. Add its `labels` for
+ * a token classifier.
+ */
+export const BERT_BASE_SHAPE = {
+  vocabSize: 28996,
+  hidden: 768,
+  layers: 12,
+  heads: 12,
+  intermediate: 3072,
+  maxPosition: 512,
+  maxSeqLength: 512,
+} as const satisfies SyntheticBertOptions
+
 /** A generated model, its tokenizer and the embedding tables (for independent reference maths). */
 export interface SyntheticBertModel {
   /** The `model.onnx` bytes. */
