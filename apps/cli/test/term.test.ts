@@ -86,6 +86,12 @@ describe('progress bar', () => {
     expect(frames.at(-1)).toBe(
       'm.gguf [███████████████████░░░░░] 80%  80.0 MB / 100.0 MB  10.0 MB/s  ETA 2.0 s  (resumed at 60.0 MB)\n',
     )
+    // On a narrow terminal the bar gives way to the figures.
+    const narrow = { ...stream(true), columns: 70 }
+    const small = progressBar(narrow, { now: c.now })
+    small.update({ label: 'm.gguf', received: 50 * mb, total: 100 * mb, resumed: 0 })
+    small.done()
+    expect(narrow.text()).toContain('m.gguf [█████░░░░] 50%  50.0 MB / 100.0 MB')
   })
 })
 

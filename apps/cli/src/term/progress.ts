@@ -34,7 +34,10 @@ const LINE_EVERY_PCT = 10
 const LINE_EVERY_MS = 10_000
 /** A rate needs this much time before it is worth showing. */
 const MIN_RATE_MS = 500
+/** The bar's width on a wide terminal; it shrinks to leave room for the figures, down to... */
 const BAR_WIDTH = 24
+/** ...this, below which it is left out. */
+const MIN_BAR_WIDTH = 6
 
 /**
  * Download progress on stderr. On a terminal, one line redrawn in place with a bar, the percent,
@@ -52,8 +55,11 @@ export function progressBar(stream: OutStream, options: ProgressBarOptions = {})
   let lastPct = -1
   let drawn = false
   let last: TransferState | undefined
+  /** The bar's width for the current file (see `draw`). */
+  let barWidth: number | undefined
 
-  const describe = (s: TransferState, t: number): string => {
+  /** Percent, bytes, rate and time left. */
+  const figures = (s: TransferState, t: number): string => {
     const elapsed = t - startedAt
     const rate = elapsed >= MIN_RATE_MS ? ((s.received - startBytes) / elapsed) * 1000 : undefined
     const parts: string[] = []
@@ -66,20 +72,29 @@ export function progressBar(stream: OutStream, options: ProgressBarOptions = {})
       if (s.total !== undefined && s.received < s.total)
         parts.push(`ETA ${duration(((s.total - s.received) / rate) * 1000)}`)
     }
-    if (s.resumed > 0) parts.push(`(resumed at ${bytes(s.resumed)})`)
     return parts.join('  ')
   }
+  const resumedNote = (s: TransferState): string =>
+    s.resumed > 0 ? `  (resumed at ${bytes(s.resumed)})` : ''
+  const describe = (s: TransferState, t: number): string => `${figures(s, t)}${resumedNote(s)}`
 
-  const bar = (s: TransferState): string => {
-    if (s.total === undefined || s.total <= 0) return ''
-    const filled = Math.round((Math.min(s.received, s.total) / s.total) * BAR_WIDTH)
-    return `[${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] `
+  const bar = (s: TransferState, width: number): string => {
+    if (s.total === undefined || s.total <= 0 || width < MIN_BAR_WIDTH) return ''
+    const filled = Math.round((Math.min(s.received, s.total) / s.total) * width)
+    return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] `
   }
 
   const draw = (s: TransferState, t: number): void => {
-    const line = `${s.label} ${bar(s)}${describe(s, t)}`
-    const width = stream.columns ?? 120
-    stream.write(`\r\u001b[2K${line.length > width - 1 ? line.slice(0, width - 1) : line}`)
+    const columns = (stream.columns ?? 120) - 1
+    // The bar's width is set once per file, from the widest figures it can show, so it does not
+    // jitter; the figures come before the bar, and the bar before the resume note.
+    if (barWidth === undefined) {
+      const widest = `100%  ${bytes(s.total ?? 0)} / ${bytes(s.total ?? 0)}  999.9 MB/s  ETA 59m 59s`
+      barWidth = Math.max(0, Math.min(BAR_WIDTH, columns - s.label.length - widest.length - 4))
+    }
+    let line = `${s.label} ${bar(s, barWidth)}${figures(s, t)}`
+    if (line.length + resumedNote(s).length <= columns) line += resumedNote(s)
+    stream.write(`\r\u001b[2K${line.length > columns ? line.slice(0, columns) : line}`)
     drawn = true
     lastDraw = t
   }
@@ -96,6 +111,7 @@ export function progressBar(stream: OutStream, options: ProgressBarOptions = {})
         if (tty && last !== undefined) draw(last, t)
         finishLine()
         label = s.label
+        barWidth = undefined
         startedAt = t
         startBytes = s.received
         lastPct = -1
