@@ -108,8 +108,14 @@ function surfaceOf(token: string, rules: OffsetRules): string | undefined {
   return loose(text).trim()
 }
 
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false
+  return true
+}
+
 /** The form both sides are compared in. */
 function loose(text: string): string {
+  if (isAscii(text)) return text.toLowerCase()
   return text.toLowerCase().normalize('NFKD').replace(/\p{M}/gu, '').replaceAll(METASPACE, ' ')
 }
 
@@ -122,20 +128,30 @@ interface LooseText {
 }
 
 function looseText(input: string): LooseText {
-  let text = ''
-  const from: number[] = []
-  const to: number[] = []
+  const parts: string[] = []
+  // Compatibility decomposition may lengthen a character (ﬃ is three letters): room grows.
+  let from = new Int32Array(input.length + 16)
+  let to = new Int32Array(input.length + 16)
+  let n = 0
   let i = 0
   for (const ch of input) {
-    const l = loose(ch)
-    text += l
-    for (let k = 0; k < l.length; k++) {
-      from.push(i)
-      to.push(i + ch.length)
+    const code = ch.charCodeAt(0)
+    // ASCII needs no normalisation: most text goes this way, several times faster.
+    const l = code < 0x80 ? (code >= 0x41 && code <= 0x5a ? String.fromCharCode(code + 32) : ch) : loose(ch)
+    parts.push(l)
+    for (let k = 0; k < l.length; k++, n++) {
+      if (n >= from.length) {
+        const grown = [new Int32Array(from.length * 2), new Int32Array(to.length * 2)] as const
+        grown[0].set(from)
+        grown[1].set(to)
+        ;[from, to] = grown
+      }
+      from[n] = i
+      to[n] = i + ch.length
     }
     i += ch.length
   }
-  return { text, from: Int32Array.from(from), to: Int32Array.from(to) }
+  return { text: parts.join(''), from: from.subarray(0, n), to: to.subarray(0, n) }
 }
 
 /** The character (code point) at `i`, or '' at the end. */
@@ -204,7 +220,11 @@ export function alignTokens(input: string, tokens: readonly string[], rules: Off
     const end = found + surface.length
     // Characters the loose form dropped (combining marks) belong to the token before them.
     let last = to[end - 1]!
-    for (let ch = codePointAt(input, last); ch !== '' && loose(ch) === '' && !isSpace(ch); ) {
+    // (Nothing below U+0300 vanishes in the loose form: most text skips the check.)
+    for (
+      let ch = codePointAt(input, last);
+      ch !== '' && ch.charCodeAt(0) >= 0x300 && loose(ch) === '' && !isSpace(ch);
+    ) {
       last += ch.length
       ch = codePointAt(input, last)
     }
