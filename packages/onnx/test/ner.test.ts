@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type OnnxBackend, onnxBackend } from '../src/backend/backend.js'
 import type { SyntheticBertModel } from '../src/graph/synthetic.js'
 import { aggregate, type Entity } from '../src/ner/aggregate.js'
-import { type NerOutput, nerInputSchema } from '../src/ner/ner.js'
+import type { NerOutput } from '../src/ner/ner.js'
 import { removeDir, runTask, tempDir, writeBert } from './fixtures/models.js'
 
 const LABELS = ['O', 'B-PER', 'I-PER', 'B-ORG', 'I-ORG', 'B-LOC', 'I-LOC', 'B-MISC', 'I-MISC']
@@ -293,20 +292,5 @@ describe('aggregate', () => {
 
   it('lists each tagged token with none', () => {
     expect(run(['B-X', 'I-X', 'O', 'S-Y'], 'none')).toEqual(['B-X:a', 'I-X:b', 'S-Y:d'])
-  })
-})
-
-describe('docs/protocol.md §5.10.1', () => {
-  it('documents exactly the input fields the ner schema takes, and an output of the shape ner gives', () => {
-    const doc = readFileSync(new URL('../../../docs/protocol.md', import.meta.url), 'utf8')
-    const section = doc.slice(doc.indexOf('#### 5.10.1 `ner`'), doc.indexOf('## 6. Error codes'))
-    const firstTable = section.slice(section.indexOf('| field |'), section.indexOf('Output'))
-    const fields = [...firstTable.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1])
-    expect(fields.sort()).toEqual(Object.keys(nerInputSchema.shape).sort())
-    const example = JSON.parse(/```json ner-output\n([\s\S]*?)```/.exec(section)![1]!) as NerOutput
-    expect(Object.keys(example).sort()).toEqual(['entities', 'model', 'tokens', 'windows'])
-    const [alice] = example.entities[0]!
-    expect(Object.keys(alice!).sort()).toEqual(['end', 'score', 'start', 'text', 'type'])
-    expect('Alice moved to Zürich'.slice(alice!.start, alice!.end)).toBe(alice!.text)
   })
 })
