@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   type Backend,
@@ -24,6 +25,7 @@ import { InvalidLlamaOptionsError } from './errors.js'
 import { generate } from './generate.js'
 import {
   type GgufModelEntry,
+  ggufModelName,
   type LlamaModelInfo,
   modelInfo,
   type ResolvedGgufModel,
@@ -41,9 +43,11 @@ export interface LlamaBackendInit {
   /** GGUF models to serve; more can be added with `addModel`. */
   readonly models?: readonly GgufModelEntry[]
   /**
-   * Directory of pulled models: every sub-directory with a `p2p-ai-model.json` of format `gguf`
-   * (what `pullGgufModel` writes) is registered by `load()` and `scanModels()`, with the sha256
-   * the manifest records. A model of the same name given in `models` or to `addModel` wins.
+   * Directory of models: every sub-directory with a `p2p-ai-model.json` of format `gguf` (what
+   * `pullGgufModel` writes) is registered by `load()` and `scanModels()`, with the sha256 the
+   * manifest records, and so is every `.gguf` file dropped straight into it, named after its file
+   * (`TinyLlama-1.1B-Chat.Q4_K_M.gguf` serves as `tinyllama-1.1b-chat.q4_k_m`). A model of the same
+   * name given in `models` or to `addModel` wins.
    */
   readonly modelsDir?: string
   /**
@@ -213,17 +217,33 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
     return entry
   }
 
-  /** Registers the pulled models of `modelsDir` (manifests of format `gguf`). */
-  async function scanDir(dir: string): Promise<void> {
+  /**
+   * The models of `modelsDir`: pulled ones (sub-directories with a manifest of format `gguf`), then
+   * `.gguf` files dropped into it, each named after its file.
+   */
+  async function modelsIn(dir: string): Promise<GgufModelEntry[]> {
     const pulled = modelRegistry({ format: { id: GGUF_FORMAT, extensions: ['.gguf'], modelFiles: [] } })
     await pulled.scan(dir)
-    for (const e of pulled.list()) {
+    const found = pulled.list().map((e) => ({
+      name: e.name,
+      path: join(e.path, e.model!),
+      ...(e.sha256 === undefined ? {} : { sha256: e.sha256 }),
+    }))
+    const files = await readdir(dir, { withFileTypes: true }).catch(() => [])
+    for (const f of files
+      .filter((f) => f.isFile() && /\.gguf$/i.test(f.name))
+      .sort((a, b) => a.name.localeCompare(b.name))) {
+      const name = ggufModelName(f.name)
+      if (!found.some((m) => m.name === name)) found.push({ name, path: join(dir, f.name) })
+    }
+    return found
+  }
+
+  /** Registers the models of `modelsDir`; a model registered otherwise (init, addModel) wins. */
+  async function scanDir(dir: string): Promise<void> {
+    for (const e of await modelsIn(dir)) {
       if (entries.has(e.name) && !scanned.has(e.name)) continue
-      const entry = validateModelEntry({
-        name: e.name,
-        path: join(e.path, e.model!),
-        ...(e.sha256 === undefined ? {} : { sha256: e.sha256 }),
-      })
+      const entry = validateModelEntry(e)
       const previous = entries.get(e.name)
       if (previous?.path === entry.path && previous.sha256 === entry.sha256) continue
       entries.set(e.name, entry)

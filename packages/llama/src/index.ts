@@ -47,12 +47,16 @@ export {
   syntheticLlamaModel,
   writeSyntheticLlamaModel,
 } from './gguf/synthetic.js'
-export type { GgufModelDescription, GgufModelEntry, LlamaModelInfo } from './models.js'
+export {
+  type GgufModelDescription,
+  type GgufModelEntry,
+  ggufModelName,
+  type LlamaModelInfo,
+} from './models.js'
 export type { LoadedModelStatus } from './pool.js'
 export {
   chooseGgufFile,
   type GgufReference,
-  ggufModelName,
   type PullGgufModelOptions,
   parseGgufReference,
   pullGgufModel,

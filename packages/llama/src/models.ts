@@ -185,3 +185,15 @@ export function modelInfo(model: ResolvedGgufModel, loaded: boolean): LlamaModel
     ...model.description,
   }
 }
+
+/** A registry name for a GGUF file: its name without `.gguf`, lower-cased (`tinyllama-1.1b-chat-v1.0.q4_k_m`). */
+export function ggufModelName(file: string): string {
+  const base = file
+    .split('/')
+    .at(-1)!
+    .replace(/\.gguf$/i, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+  return base.slice(0, 128) || 'model'
+}

@@ -11,6 +11,7 @@ import {
 } from '@p2p-ai/engine'
 import { DEFAULT_QUANTIZATION, GGUF_FORMAT } from './constants.js'
 import { GgufFileNotFoundError } from './errors.js'
+import { ggufModelName } from './models.js'
 
 /**
  * A GGUF file on a Hugging Face-compatible hub, as people name one: the repository and either the
@@ -105,18 +106,6 @@ export function chooseGgufFile(repo: string, files: readonly RepoFile[], quantiz
       ? `${repo} has several GGUF files and none is ${DEFAULT_QUANTIZATION}: name a quantization (${listing})`
       : `${repo} has no ${wanted} GGUF file; it has ${listing}`,
   )
-}
-
-/** A registry name for a GGUF file: its name without `.gguf`, lower-cased (`tinyllama-1.1b-chat-v1.0.q4_k_m`). */
-export function ggufModelName(file: string): string {
-  const base = file
-    .split('/')
-    .at(-1)!
-    .replace(/\.gguf$/i, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^[^a-z0-9]+/, '')
-  return base.slice(0, 128) || 'model'
 }
 
 export interface PullGgufModelOptions

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { copyFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { readManifest } from '@p2p-ai/engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Hub, listFiles, startHub } from '../../engine/test/fixtures/hub.js'
 import { SYNTHETIC_COMPLETION } from '../src/gguf/synthetic.js'
-import { chooseGgufFile, ggufModelName, parseGgufReference, pullGgufModel } from '../src/pull.js'
+import { ggufModelName } from '../src/models.js'
+import { chooseGgufFile, parseGgufReference, pullGgufModel } from '../src/pull.js'
 import { llamaEngine, modelDir } from './helpers.js'
 
 describe('GGUF references', () => {
@@ -67,11 +68,12 @@ describe('pullGgufModel', () => {
   let models: Awaited<ReturnType<typeof modelDir>>
   let hub: Hub
   let sha: string
+  let repo: string
 
   beforeAll(async () => {
     models = await modelDir()
     // A repository as GGUF publishers lay them out: one file per quantization.
-    const repo = join(models.dir, 'hub')
+    repo = join(models.dir, 'hub')
     await models.write('hub/tiny.Q4_K_M')
     await models.write('hub/tiny.Q8_0', { tensorType: 'Q8_0' })
     sha = createHash('sha256')
@@ -84,7 +86,7 @@ describe('pullGgufModel', () => {
     await models?.cleanup()
   })
 
-  it('pulls the file of a quantization resumably, and the backend serves it from its models directory', async () => {
+  it('pulls the file of a quantization resumably, and the backend serves it from its models directory, with GGUF files dropped there', async () => {
     const modelsDir = join(models.dir, 'pulled')
     const options = { repo: 'acme/tiny-GGUF', endpoint: hub.endpoint, modelsDir, stallTimeoutMs: 5000 }
     // The hub cuts the first download halfway; the second pull continues it.
@@ -99,13 +101,17 @@ describe('pullGgufModel', () => {
       source: { repo: 'acme/tiny-GGUF' },
     })
 
+    await copyFile(join(repo, 'tiny.Q8_0.gguf'), join(modelsDir, 'Dropped-Tiny.Q8_0.gguf'))
     const { engine, backend } = llamaEngine({ modelsDir })
     try {
       await backend.scanModels()
-      expect(backend.models()).toMatchObject([{ name: 'tiny.q4_k_m', sha256: sha, family: 'llama' }])
+      expect(backend.models()).toMatchObject([
+        { name: 'tiny.q4_k_m', sha256: sha, family: 'llama' },
+        { name: 'dropped-tiny.q8_0', quantization: 'Q8_0' },
+      ])
       const out = await engine.run<{ text: string }>({
         type: 'generate',
-        input: { prompt: 'Once upon a time' },
+        input: { model: 'tiny.q4_k_m', prompt: 'Once upon a time' },
       })
       expect(out.text).toBe(SYNTHETIC_COMPLETION)
     } finally {
