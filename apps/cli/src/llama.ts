@@ -7,6 +7,7 @@
 export {
   GGUF_FORMAT,
   type GgufModelEntry,
+  ggufModelName,
   type LlamaBackend,
   llamaBackend,
   parseGgufReference,

@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { bool, list, str } from '../args/parse.js'
 import type { Handler } from '../args/spec.js'
@@ -36,11 +37,8 @@ async function served(dataDir: string): Promise<ModelJson[] | undefined> {
 
 const listModels: Handler = async (parsed, io) => {
   const { dataDir } = await locate(parsed, io)
-  const [{ builtinModels, onnxModelRegistry }, { modelRegistry }, { GGUF_FORMAT }] = await Promise.all([
-    import('../onnx.js'),
-    import('@p2p-ai/engine'),
-    import('../llama.js'),
-  ])
+  const [{ builtinModels, onnxModelRegistry }, { modelRegistry }, { GGUF_FORMAT, ggufModelName }] =
+    await Promise.all([import('../onnx.js'), import('@p2p-ai/engine'), import('../llama.js')])
   const builtin = builtinModels()
   const added = await readAddedModels(dataDir)
   const modelsDir = join(dataDir, MODELS_DIR)
@@ -48,6 +46,14 @@ const listModels: Handler = async (parsed, io) => {
   const gguf = modelRegistry({ format: { id: GGUF_FORMAT, extensions: ['.gguf'], modelFiles: [] } })
   for (const m of added.filter((m) => formatOf(m) === 'gguf')) gguf.register(m)
   const scans = [await onnx.scan(modelsDir), await gguf.scan(modelsDir)]
+  // GGUF files copied straight into the models directory are served under their file's name.
+  const dropped = new Set<string>()
+  for (const f of await readdir(modelsDir, { withFileTypes: true }).catch(() => [])) {
+    const name = ggufModelName(f.name)
+    if (!f.isFile() || !/\.gguf$/i.test(f.name) || gguf.get(name) !== undefined) continue
+    gguf.register({ name, path: join(modelsDir, f.name) })
+    dropped.add(name)
+  }
   const builtinNames = new Set(builtin.map((m) => m.name))
   const addedNames = new Set(added.map((m) => m.name))
   const running = await served(dataDir)
@@ -62,7 +68,13 @@ const listModels: Handler = async (parsed, io) => {
       name: e.name,
       format,
       taskTypes: [...(s?.taskTypes ?? e.taskTypes ?? (format === 'gguf' ? ['generate'] : []))],
-      source: builtinNames.has(e.name) ? 'builtin' : addedNames.has(e.name) ? 'added' : 'pulled',
+      source: builtinNames.has(e.name)
+        ? 'builtin'
+        : addedNames.has(e.name)
+          ? 'added'
+          : dropped.has(e.name)
+            ? 'file'
+            : 'pulled',
       path: format === 'gguf' && e.model !== undefined ? join(e.path, e.model) : e.path,
       ...(e.description === undefined ? {} : { description: e.description }),
       ...(s?.sha256 === undefined ? {} : { sha256: s.sha256 }),

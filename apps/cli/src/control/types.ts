@@ -122,8 +122,11 @@ export interface ModelJson {
   /** The plug-in format: `onnx` or `gguf` (absent for models of other backends). */
   readonly format?: string
   readonly taskTypes: readonly string[]
-  /** `builtin`, `added` (models add) or `pulled` (models pull). */
-  readonly source: 'builtin' | 'added' | 'pulled' | 'served'
+  /**
+   * `builtin`, `added` (models add), `pulled` (models pull), `file` (a `.gguf` file copied into the
+   * models directory), or `served` (what a running node serves, in `GET /v1/models`).
+   */
+  readonly source: 'builtin' | 'added' | 'pulled' | 'file' | 'served'
   readonly path?: string
   readonly description?: string
   /** sha256 of the model file, once the node has hashed it. */
