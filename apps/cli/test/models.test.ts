@@ -172,6 +172,18 @@ describe('models', () => {
         sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
       }),
     ])
+    // A GGUF file copied into the models directory is listed (and served) under its file's name.
+    await mkdir(join(dataDir, 'models'))
+    await copyFile(file, join(dataDir, 'models', 'Copied.Q8_0.gguf'))
+    const listed = json<{ models: Array<{ name: string; format: string; source: string }> }>(
+      (await run(['models', 'list', '--json', '--data-dir', dataDir], { home })).stdout,
+    )
+    expect(listed.models).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'tiny', format: 'gguf', source: 'added' }),
+        expect.objectContaining({ name: 'copied.q8_0', format: 'gguf', source: 'file' }),
+      ]),
+    )
 
     const badName = await run(['models', 'add', 'Tiny BERT', home], { home })
     expect(badName.code).toBe(2)
