@@ -2,6 +2,7 @@ import type {
   AddedModelJson,
   AddModelRequest,
   CancelJson,
+  LogLevel,
   ModelJson,
   NodeEventJson,
   PeerJson,
@@ -41,6 +42,12 @@ export interface ControlTarget {
   addModel(request: AddModelRequest, options: { signal: AbortSignal }): Promise<AddedModelJson>
   /** Registers the models pulled into the data directory since the node started (`models pull`). */
   scanModels(options: { signal: AbortSignal }): Promise<void>
+  /** The Prometheus exposition; throws `ERR_METRICS_OFF` when the node collects no metrics. */
+  metrics(): Promise<string>
+  /** The log level in force. */
+  logLevel(): LogLevel
+  /** Sets the log level at run time (until the next restart or config reload); throws `ERR_CONFIG_INVALID` for an unknown one. */
+  setLogLevel(level: LogLevel): { readonly level: LogLevel; readonly previous: LogLevel }
   /** Calls `listener` for each event of the node until `signal` aborts. */
   events(listener: (event: NodeEventJson) => void, signal: AbortSignal): void
   /** Starts a graceful shutdown; returns at once. */
