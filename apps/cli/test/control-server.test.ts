@@ -79,6 +79,23 @@ function fakeTarget() {
       return { cancelled, task: tasks.get(id)! }
     },
     models: () => (hang ? new Promise<never>(() => {}) : Promise.resolve([])),
+    addModel: async (req) => {
+      if (req.path !== '/models/tiny.gguf')
+        throw Object.assign(new Error(`${req.path} does not exist`), { code: 'ERR_MODEL_NOT_FOUND' })
+      return {
+        name: req.name,
+        format: 'gguf',
+        path: req.path,
+        file: req.path,
+        otherFiles: [],
+        sha256: '0'.repeat(64),
+        sizeBytes: 1,
+        taskTypes: ['generate'],
+        replaced: false,
+        served: true,
+      }
+    },
+    scanModels: async () => {},
     metrics: async () =>
       '# HELP p2p_ai_node_ready 1 when ready.\n# TYPE p2p_ai_node_ready gauge\np2p_ai_node_ready 1\n',
     logLevel: () => level,
@@ -212,6 +229,23 @@ describe('control API server', () => {
     await expectError(client.cancel('missing'), 404, 'ERR_TASK_NOT_FOUND')
     await expectError(client.connect('/ip4/127.0.0.1/tcp/1'), 400, 'ERR_INVALID_MULTIADDR')
     await expectError(client.list({ status: 'DONE' as never }), 400, 'ERR_BAD_REQUEST')
+  })
+
+  it('registers a model (POST /v1/models), validating the request, and rescans (POST /v1/models/scan)', async () => {
+    const { client } = await setup()
+    const expectError = async (p: Promise<unknown>, status: number, code: string) => {
+      const err = (await p.catch((e: unknown) => e)) as ControlApiError
+      expect([err.status, err.code]).toEqual([status, code])
+    }
+    await expect(client.addModel({ name: 'tiny', path: '/models/tiny.gguf' })).resolves.toMatchObject({
+      name: 'tiny',
+      format: 'gguf',
+      served: true,
+    })
+    await expectError(client.addModel({ name: 'tiny', path: 'relative.gguf' }), 400, 'ERR_BAD_REQUEST')
+    await expectError(client.addModel({ name: 'tiny', path: '/m', file: '/abs' }), 400, 'ERR_BAD_REQUEST')
+    await expectError(client.addModel({ name: 'tiny', path: '/nowhere.gguf' }), 422, 'ERR_MODEL_NOT_FOUND')
+    await expect(client.scanModels()).resolves.toEqual([])
   })
 
   it('reads and sets the log level at run time, refusing a level that does not exist', async () => {

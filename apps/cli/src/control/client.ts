@@ -11,6 +11,8 @@ import {
 } from '../runtime.js'
 import { bytes } from '../term/format.js'
 import type {
+  AddedModelJson,
+  AddModelRequest,
   CancelJson,
   LogLevel,
   LogLevelJson,
@@ -136,6 +138,16 @@ export class ControlClient {
 
   async models(options?: RequestOptions): Promise<ModelJson[]> {
     return (await this.request<{ models: ModelJson[] }>('GET', '/models', undefined, options)).models
+  }
+
+  /** Registers a model of the node's machine; the node serves it at once. */
+  async addModel(request: AddModelRequest, options?: RequestOptions): Promise<AddedModelJson> {
+    return (await this.request<{ model: AddedModelJson }>('POST', '/models', request, options)).model
+  }
+
+  /** Has the node register the models pulled into its data directory; resolves with what it serves. */
+  async scanModels(options?: RequestOptions): Promise<ModelJson[]> {
+    return (await this.request<{ models: ModelJson[] }>('POST', '/models/scan', {}, options)).models
   }
 
   /**

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { isAbsolute } from 'node:path'
 import {
   LOG_LEVELS,
   type LogLevel,
@@ -21,7 +22,7 @@ import {
 } from '../constants.js'
 import { STATUS_BY_CODE } from '../error-policy.js'
 import type { ControlTarget, TaskQuery } from './target.js'
-import type { SubmitRequest, TaskStatus } from './types.js'
+import type { AddModelRequest, SubmitRequest, TaskStatus } from './types.js'
 
 export interface ControlServerInit {
   readonly target: ControlTarget
@@ -79,6 +80,8 @@ export const CONTROL_ROUTES: readonly string[] = [
   'GET /v1/tasks/:id/stream',
   'POST /v1/tasks/:id/cancel',
   'GET /v1/models',
+  'POST /v1/models',
+  'POST /v1/models/scan',
   'GET /v1/events',
   'GET /v1/metrics',
   'GET /v1/log-level',
@@ -223,7 +226,17 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       return
     }
     if (path === '/models') {
-      allow(method, 'GET')
+      if (method === 'GET') return send(res, 200, { models: await t.models() })
+      allow(method, 'POST')
+      const body = await readJson(req)
+      refuseWhileStopping()
+      return send(res, 201, { model: await t.addModel(addModelRequest(body), { signal }) })
+    }
+    if (path === '/models/scan') {
+      allow(method, 'POST')
+      await readJson(req)
+      refuseWhileStopping()
+      await t.scanModels({ signal })
       return send(res, 200, { models: await t.models() })
     }
     if (path === '/metrics') {
@@ -425,6 +438,25 @@ function submitRequest(body: Record<string, unknown>): SubmitRequest {
     ...(tm === undefined ? {} : { timeoutMs: tm }),
     ...(p === undefined ? {} : { priority: p }),
     ...(id === undefined ? {} : { id: id as string }),
+  }
+}
+
+function addModelRequest(body: Record<string, unknown>): AddModelRequest {
+  const { name, path, file, taskTypes } = body
+  if (typeof name !== 'string' || name === '') throw badRequest('"name" must be a non-empty string')
+  if (typeof path !== 'string' || !isAbsolute(path)) throw badRequest('"path" must be an absolute path')
+  if (file !== undefined && (typeof file !== 'string' || file === '' || isAbsolute(file)))
+    throw badRequest('"file" must be a path relative to "path"')
+  if (
+    taskTypes !== undefined &&
+    !(Array.isArray(taskTypes) && taskTypes.every((t) => typeof t === 'string' && t !== ''))
+  )
+    throw badRequest('"taskTypes" must be an array of task type names')
+  return {
+    name,
+    path,
+    ...(file === undefined ? {} : { file: file as string }),
+    ...(taskTypes === undefined ? {} : { taskTypes: taskTypes as string[] }),
   }
 }
 

@@ -1,4 +1,6 @@
 import type {
+  AddedModelJson,
+  AddModelRequest,
   CancelJson,
   LogLevel,
   ModelJson,
@@ -42,6 +44,10 @@ export interface ControlTarget {
   /** Throws `ERR_TASK_NOT_FOUND` for an unknown id. */
   cancel(id: string): CancelJson
   models(): Promise<readonly ModelJson[]>
+  /** Registers a model of the node's machine and serves it at once (`models add`). */
+  addModel(request: AddModelRequest, options: { signal: AbortSignal }): Promise<AddedModelJson>
+  /** Registers the models pulled into the data directory since the node started (`models pull`). */
+  scanModels(options: { signal: AbortSignal }): Promise<void>
   /** The Prometheus exposition; throws `ERR_METRICS_OFF` when the node collects no metrics. */
   metrics(): Promise<string>
   /** The log level in force. */

@@ -2,6 +2,7 @@ import type { TaskEngine, TaskRecord } from '@p2p-ai/engine'
 import type { P2PNode } from '@p2p-ai/node'
 import type { ControlTarget, TaskQuery } from '../control/target.js'
 import type {
+  AddedModelJson,
   CancelJson,
   ModelJson,
   PeerJson,
@@ -10,6 +11,7 @@ import type {
   TaskJson,
   TaskStreamEventJson,
 } from '../control/types.js'
+import type { NodeModels } from '../models/node-models.js'
 import { TaskCounter } from './stats.js'
 import { engineRecordToJson, networkRecordToJson } from './task-json.js'
 
@@ -21,6 +23,8 @@ export interface NodeTargetInit {
   readonly shutdown: () => void
   /** Settles once the model backends have loaded (or failed to); `models()` waits for it, briefly. */
   readonly modelsReady?: Promise<unknown>
+  /** The node's model backends, for models added and pulled while it runs. */
+  readonly models?: NodeModels
   /** The Prometheus endpoint, when metrics are on. */
   readonly metrics?: { readonly url: string; exposition(): Promise<string> }
 }
@@ -168,6 +172,17 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
     return { cancelled, task: get(id)! }
   }
 
+  /** Waits for the model backends to have read their models, at most `MODELS_WAIT_MS`. */
+  const modelsSettled = async (): Promise<void> => {
+    if (init.modelsReady === undefined) return
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      init.modelsReady,
+      new Promise((resolve) => (timer = setTimeout(resolve, MODELS_WAIT_MS))),
+    ])
+    clearTimeout(timer)
+  }
+
   return {
     status(): StatusJson {
       const m = node.metadata()
@@ -205,6 +220,9 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
     peers: (): PeerJson[] => node.peers(),
     connect: (address, options) => node.connect(address, options),
     async submit(request) {
+      // A node that has just started is still reading its models (the llama backend joins once it
+      // has one): a task that needs one must not be told nobody runs its type meanwhile.
+      await modelsSettled()
       return submitOne(request)
     },
     task: (id) => get(id),
@@ -236,22 +254,28 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
     cancel: (id): CancelJson => cancelOne(id),
     stream: (id, signal) => (get(id) === undefined ? undefined : streamOne(id, signal)),
     async models(): Promise<ModelJson[]> {
-      if (init.modelsReady !== undefined) {
-        let timer: NodeJS.Timeout | undefined
-        await Promise.race([
-          init.modelsReady,
-          new Promise((resolve) => (timer = setTimeout(resolve, MODELS_WAIT_MS))),
-        ])
-        clearTimeout(timer)
-      }
+      await modelsSettled()
+      const gguf = new Set(init.models?.llama.models().map((m) => m.name))
+      const onnx = new Set(init.models?.onnx.models().map((m) => m.name))
       return engine.capabilities().models.map((m) => ({
         name: m.name,
+        ...(gguf.has(m.name) ? { format: 'gguf' } : onnx.has(m.name) ? { format: 'onnx' } : {}),
         taskTypes: [...m.taskTypes],
         source: 'served' as const,
         sha256: m.sha256,
         sizeBytes: m.sizeBytes,
         loaded: m.loaded,
       }))
+    },
+    async addModel(request, { signal }): Promise<AddedModelJson> {
+      if (init.models === undefined) throw coded('ERR_NOT_FOUND', 'this node serves no model backends')
+      await init.modelsReady
+      return init.models.add(engine, request, signal)
+    },
+    async scanModels({ signal }): Promise<void> {
+      if (init.models === undefined) throw coded('ERR_NOT_FOUND', 'this node serves no model backends')
+      await init.modelsReady
+      await init.models.scan(engine, signal)
     },
     events(listener, signal) {
       const at = (): number => Date.now()

@@ -1,8 +1,7 @@
-import { join } from 'node:path'
 import { bool, num } from '../args/parse.js'
 import type { Parsed } from '../args/spec.js'
 import { locate } from '../commands/common.js'
-import { BIN_NAME, ENV, EXIT, MODEL_HASHES_FILE, MODELS_DIR, OPENAI_PREFIX } from '../constants.js'
+import { BIN_NAME, ENV, EXIT, OPENAI_PREFIX } from '../constants.js'
 import type { StatusJson } from '../control/types.js'
 import { explain } from '../error-policy.js'
 import { CliError, type CliErrorLike, NodeStartError, RelayedError } from '../errors.js'
@@ -13,7 +12,6 @@ import { CLI_VERSION } from '../version.js'
 import { applyFlags, CLI_ENV_VARS } from './config.js'
 import { detach } from './detach.js'
 import { snapshotDir } from './leftovers.js'
-import { readAddedModels } from './models-file.js'
 import { DAEMON_ENV, type DaemonMode } from './spawn.js'
 
 /** Messages a detached node sends its parent over IPC. */
@@ -61,12 +59,13 @@ async function runNode(
   mode: DaemonMode | undefined,
 ): Promise<number> {
   const daemon = mode !== undefined
-  // The network stack loads here and only here: client commands never pay for it. The ONNX plug-in's
-  // module is light: ONNX Runtime, sharp and the tokenizers load with the first task that needs them.
-  const [nodeModule, { mockBackend }, { onnxBackend }] = await Promise.all([
+  // The network stack loads here and only here: client commands never pay for it. The model
+  // plug-ins' modules are light: ONNX Runtime, sharp and the tokenizers load with the first task
+  // that needs them, llama.cpp with the first generation.
+  const [nodeModule, { mockBackend }, { nodeModels }] = await Promise.all([
     import('@p2p-ai/node'),
     import('@p2p-ai/engine'),
-    import('../onnx.js'),
+    import('../models/node-models.js'),
   ])
   const { loadConfig, createNode, resolveNodeConfig } = nodeModule
   const loaded = await loadConfig({
@@ -87,19 +86,12 @@ async function runNode(
   if (lock.stale !== undefined)
     eprintln(io, io.err.dim(`note: removed a stale pid file of pid ${lock.stale}, which is not running`))
   let node: Awaited<ReturnType<typeof createNode>>
-  let onnx: ReturnType<typeof onnxBackend>
-  let llama: import('../llama.js').LlamaBackend | undefined
+  let models: Awaited<ReturnType<typeof nodeModels>>
   try {
-    const added = await readAddedModels(dataDir)
-    onnx = onnxBackend({
-      modelsDir: join(dataDir, MODELS_DIR),
-      models: added,
-      hashCacheFile: join(dataDir, MODEL_HASHES_FILE),
-    })
-    llama = await llamaFor(join(dataDir, MODELS_DIR))
+    models = await nodeModels(dataDir)
     node = await createNode({
       ...config,
-      backends: [mockBackend(), onnx, ...(llama === undefined ? [] : [llama])],
+      backends: [mockBackend(), ...models.backends],
       signal: io.signal,
       ...(metrics === undefined ? {} : { libp2pMetrics: metrics.libp2p }),
     })
@@ -111,15 +103,12 @@ async function runNode(
     throw err
   }
   // List the models now, on this thread, so the node announces them and `models list` is true:
-  // hashes come from model-hashes.json unless a file changed. No worker thread and no ONNX Runtime
-  // is started for it; they start with the first embed, tokenize, ocr or onnx task.
-  const onnxReady = onnx.scanModels().then(
+  // hashes come from model-hashes.json unless a file changed. No worker thread, no ONNX Runtime
+  // and no llama.cpp is started for it; they start with the first task that needs them.
+  const modelsReady = models.scan(node.engine).then(
     () => true,
     (err: unknown) => {
-      node.logger.warn(
-        { err },
-        'the ONNX models could not be listed: embed, tokenize, ocr and onnx tasks may fail',
-      )
+      node.logger.warn({ err }, 'the models could not be listed: tasks that need a model may fail')
       return false
     },
   )
@@ -131,15 +120,6 @@ async function runNode(
     await before.restore()
     throw err
   })
-  // GGUF models are hashed and their headers read (not loaded) so the node announces them.
-  const llamaReady = (llama?.load() ?? Promise.resolve()).then(
-    () => true,
-    (err: unknown) => {
-      node.logger.warn({ err }, 'the GGUF models could not be read: generate tasks may fail')
-      return false
-    },
-  )
-  const modelsReady = Promise.all([onnxReady, llamaReady])
   const { nodeTarget } = await import('./node-target.js')
   const { startControlServer } = await import('../control/server.js')
   const { openaiApi } = await import('@p2p-ai/node/openai')
@@ -149,6 +129,7 @@ async function runNode(
     dataDir,
     cliVersion: CLI_VERSION,
     modelsReady,
+    models,
     shutdown: () => stopRequested.abort(),
     ...(metrics === undefined || metricsUrl === undefined
       ? {}
@@ -217,16 +198,6 @@ async function runNode(
   node.logger.info({ report }, 'node stopped')
   if (!daemon) eprintln(io, `${io.err.green('✔')} ${summary}`)
   return report.errors.length === 0 ? EXIT.OK : EXIT.FAILURE
-}
-
-/**
- * The `generate` backend for the GGUF models in the models directory, or none without any: a node
- * with no language model does not load llama.cpp, nor announce `generate`.
- */
-async function llamaFor(modelsDir: string): Promise<import('../llama.js').LlamaBackend | undefined> {
-  const { ggufModels, llamaBackend } = await import('../llama.js')
-  const models = await ggufModels(modelsDir)
-  return models.length === 0 ? undefined : llamaBackend({ models })
 }
 
 function printBanner(io: Io, s: StatusJson, url: string): void {
