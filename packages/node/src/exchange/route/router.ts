@@ -136,10 +136,14 @@ export class Router {
     }
     const now = Date.now()
     const candidates: Candidate[] = []
+    // Candidates that announce the model the task names, by name: they beat those that list no
+    // model for the type (which may need none, or may not have this one).
+    const naming = new Set<string>()
     for (const record of directory.connected()) {
       if (!taskCapable(record) || record.capabilities === undefined) continue
       if (!capable(record.capabilities, spec)) continue
       if (!this.#usable(record.peer, spec.exclude)) continue
+      if (namesModel(record.capabilities, spec)) naming.add(record.peer)
       candidates.push({
         peer: record.peer,
         concurrency: record.capabilities.concurrency,
@@ -150,6 +154,7 @@ export class Router {
       })
     }
     if (spec.allowLocal && spec.exclude?.has(self) !== true && this.#localCapable(spec)) {
+      if (namesModel({ models: this.#localModels }, spec)) naming.add(self)
       const load = this.#init.engine.load()
       candidates.push({
         peer: self,
@@ -161,8 +166,9 @@ export class Router {
       })
     }
     if (candidates.length === 0) return this.#forward(spec, tried)
-    const fresh = candidates.filter((c) => !tried.has(c.peer))
-    const picked = pickCandidate(fresh.length > 0 ? fresh : candidates)
+    const fitting = naming.size > 0 ? candidates.filter((c) => naming.has(c.peer)) : candidates
+    const fresh = fitting.filter((c) => !tried.has(c.peer))
+    const picked = pickCandidate(fresh.length > 0 ? fresh : fitting)
     if (picked === undefined) return undefined
     if (picked.peer === self) {
       this.#localDispatches = decayed(this.#localDispatches, this.#localDispatchesAt, now) + 1
@@ -330,6 +336,15 @@ interface AnnouncedModel {
   readonly family?: string
   readonly quantization?: string
   readonly contextLength?: number
+}
+
+/** Whether the capabilities list, for the task's type, the model its input names. */
+export function namesModel(
+  caps: { readonly models: readonly AnnouncedModel[] },
+  spec: Pick<RouteSpec, 'type' | 'input'>,
+): boolean {
+  const name = spec.input.model
+  return typeof name === 'string' && caps.models.some((m) => m.id === name && m.taskTypes.includes(spec.type))
 }
 
 /**
