@@ -24,7 +24,7 @@ import {
   type TaskSubmission,
   taskExchange,
 } from './exchange/index.js'
-import { engineCheck, identityCheck, networkCheck, storeCheck } from './health/checks.js'
+import { engineCheck, identityCheck, modelsCheck, networkCheck, storeCheck } from './health/checks.js'
 import {
   type ComponentHealth,
   type HealthCheck,
@@ -194,6 +194,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#health.register('identity', identityCheck(parts.identity, c.identity.keyFile))
     this.#health.register('engine', engineCheck(parts.engine))
     this.#health.register('store', storeCheck(parts.engine, c.dataDir))
+    this.#health.register('models', modelsCheck(parts.engine))
     this.#health.register('network', networkCheck(parts.transport, c.network.bootstrap), { local: false })
     this.#refreshCapabilities()
     this.#logFinishedTasks(parts.loggers.get('engine'))

@@ -45,7 +45,7 @@ export interface TaskRequestInit {
   createdAt?: number
   /**
    * The trace context (minor 3): only towards a provider that announced protocol minor 3 or later,
-   * and never on a request that will travel inside a `task.forward` (docs/protocol.md §2.6).
+   * and never on a request that will travel inside a `task.forward` (docs/protocol.md §2.7).
    */
   trace?: TraceContext
 }

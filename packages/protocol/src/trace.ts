@@ -1,5 +1,5 @@
 /**
- * Tracing on the wire (minor 3, docs/protocol.md §2.6): the W3C trace context a `task.request` or
+ * Tracing on the wire (minor 3, docs/protocol.md §2.7): the W3C trace context a `task.request` or
  * `task.forward` carries inside its signed body, and the trace protocol, on which a node asks a
  * peer it sent part of a task to for the spans that peer recorded of it. The trace protocol's two
  * messages travel unsigned, like the control messages of a task stream: spans are diagnostics that
@@ -56,7 +56,7 @@ export function formatTraceparent(parent: Traceparent): string {
 
 /**
  * One message of the trace protocol as a frame. The caller built the payload from values of the
- * right types and within the limits of §2.6 unless it asks for the check.
+ * right types and within the limits of §2.7 unless it asks for the check.
  *
  * @throws {InvalidMessageError} for a payload that does not fit its schema (with `check`)
  */

@@ -24,11 +24,11 @@ const blocks = jsonBlocks(PROTOCOL_MD)
 const block = (tag: string): unknown => blocks.find((b) => b.tag === tag)?.value
 const vector = block('trace-vector') as TraceVector
 const section = PROTOCOL_MD.slice(
-  PROTOCOL_MD.indexOf('### 2.6 Trace context'),
+  PROTOCOL_MD.indexOf('### 2.7 Trace context'),
   PROTOCOL_MD.indexOf('## 3. Framing'),
 )
 
-/** The first column of the table in §2.6 whose header starts with `first`. */
+/** The first column of the table in §2.7 whose header starts with `first`. */
 function documentedFields(first: string): string[] {
   const lines = section.split('\n')
   const start = lines.findIndex((line) => line.startsWith(`| ${first} |`))
@@ -48,7 +48,7 @@ function shapeOf(schema: unknown): string[] {
 
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
 
-describe('trace context on the wire (minor 3, docs/protocol.md §2.6)', () => {
+describe('trace context on the wire (minor 3, docs/protocol.md §2.7)', () => {
   it('signs a request with a trace context to the documented bytes: the signature covers the trace', () => {
     const seed = Buffer.from(vector.seedHex, 'hex')
     // An implementer's way, from the document alone: JCS, the prefix, pure Ed25519 from node:crypto.

@@ -1,6 +1,6 @@
 /**
  * OpenTelemetry's spans in the compact form the store keeps and the trace protocol carries
- * (`TraceSpan`, docs/protocol.md §2.6): microseconds since the epoch, three kinds, three statuses,
+ * (`TraceSpan`, docs/protocol.md §2.7): microseconds since the epoch, three kinds, three statuses,
  * flat attributes within the protocol's bounds.
  */
 import { type Attributes, type HrTime, SpanKind, SpanStatusCode } from '@opentelemetry/api'

@@ -68,7 +68,7 @@ export interface TaskExchangeComponents {
   submittedStore?: ResultStore
   /**
    * Records a span for each task, attempt, relay and run, and carries the trace context to peers
-   * that speak protocol minor 3 (docs/protocol.md §2.6).
+   * that speak protocol minor 3 (docs/protocol.md §2.7).
    *
    * @default none: nothing is traced
    */

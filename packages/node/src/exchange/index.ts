@@ -24,6 +24,8 @@ export {
   DEFAULT_AGREEMENT_RULES,
   editDistanceAgreement,
   exactAgreement,
+  generationAgreement,
+  redundancyRefusal,
   type Tally,
   tally,
 } from './trust/agreement.js'

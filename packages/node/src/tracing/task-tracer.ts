@@ -1,5 +1,5 @@
 /**
- * The spans of the task exchange (docs/protocol.md §2.6 lists them): what the requester, relays and
+ * The spans of the task exchange (docs/protocol.md §2.7 lists them): what the requester, relays and
  * providers record of each task, and the W3C trace context that ties them together across nodes.
  * Every parent is passed explicitly (no context manager): a task's span goes from the task to its
  * attempts, from an attempt onto the wire, and from the wire to the span of whoever received it.
@@ -18,7 +18,7 @@ import {
 } from '@opentelemetry/api'
 import { formatTraceparent, parseTraceparent, type TraceContext } from '@p2p-ai/protocol'
 
-/** The attributes the exchange's spans carry (docs/protocol.md §2.6). */
+/** The attributes the exchange's spans carry (docs/protocol.md §2.7). */
 export const SPAN_ATTRIBUTES = {
   taskId: 'p2p_ai.task.id',
   taskType: 'p2p_ai.task.type',
@@ -134,7 +134,7 @@ export class TaskTracer {
 
 /**
  * The trace context that makes `span` the parent of what the receiver records (docs/protocol.md
- * §2.6), with the `tracestate` the trace arrived with.
+ * §2.7), with the `tracestate` the trace arrived with.
  */
 export function wireContext(span: Span): TraceContext {
   const { traceId, spanId, traceFlags, traceState } = span.spanContext()

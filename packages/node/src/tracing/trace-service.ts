@@ -1,5 +1,5 @@
 /**
- * The trace protocol (docs/protocol.md §2.6): a node asks the peers it sent part of a task to for
+ * The trace protocol (docs/protocol.md §2.7): a node asks the peers it sent part of a task to for
  * the spans they recorded of its trace, and answers the same question from the peers that sent it
  * part of one. A relay asks its own next hops on the asker's behalf, so the requester gets every
  * node's spans of a task from its neighbours alone, however far the task went.
@@ -145,7 +145,7 @@ export class TraceService {
     }
   }
 
-  /** Only a peer that sent this node part of the trace may read its spans (§2.6, rule 1). */
+  /** Only a peer that sent this node part of the trace may read its spans (§2.7, rule 1). */
   async #allowed(traceId: string, peer: string): Promise<boolean> {
     const { self, store } = this.#init
     const spans = await store.spans(traceId)

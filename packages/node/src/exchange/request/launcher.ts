@@ -109,7 +109,7 @@ export class AttemptLauncher {
           priority: spec.priority,
           timeoutMs: spec.timeoutMs,
           createdAt: submittedAt,
-          // Never inside a forward: the provider at the end may not speak minor 3 (§2.6).
+          // Never inside a forward: the provider at the end may not speak minor 3 (§2.7).
           ...(route.kind === 'direct' ? this.#traceFor(route.peer, span) : {}),
         }),
       )

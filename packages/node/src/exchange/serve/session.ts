@@ -235,7 +235,7 @@ export class ProviderSession {
       )
       return
     }
-    // A forward's own trace context names the nearest span; a request inside a forward has none (§2.6).
+    // A forward's own trace context names the nearest span; a request inside a forward has none (§2.7).
     const trace = forwarded === undefined ? request.trace : (forwarded.trace ?? request.trace)
     const conversation = new Conversation(this, request, digest, forwarded !== undefined, trace)
     this.#conversations.set(id, conversation)
