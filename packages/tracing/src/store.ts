@@ -60,6 +60,11 @@ export interface TraceStore {
   spans(traceId: string): Promise<TraceSpan[]>
   /** The trace of a task this node recorded since it started (the newest, for a reused id). */
   traceOf(taskId: string): string | undefined
+  /**
+   * Whether the trace is among the newest this store wrote since it started (`REMEMBERED_TRACES`):
+   * those it finds without scanning.
+   */
+  recent(traceId: string): boolean
   /** Spans kept. */
   count(): Promise<number>
   /** Sends the spans that wait to be written. */
@@ -161,6 +166,11 @@ class SpanStore implements TraceStore {
 
   traceOf(taskId: string): string | undefined {
     return this.#tasks.get(taskId)
+  }
+
+  recent(traceId: string): boolean {
+    this.flush()
+    return this.#batches.get(traceId) !== undefined
   }
 
   async count(): Promise<number> {

@@ -145,9 +145,13 @@ export class TraceService {
     }
   }
 
-  /** Only a peer that sent this node part of the trace may read its spans (§2.7, rule 1). */
+  /**
+   * Only a peer that sent this node part of the trace may read its spans (§2.7, rule 1), and only
+   * of a trace the store finds without a search of everything it keeps.
+   */
   async #allowed(traceId: string, peer: string): Promise<boolean> {
     const { self, store } = this.#init
+    if (store.recent !== undefined && !store.recent(traceId)) return false
     const spans = await store.spans(traceId)
     return spans.some((span) => span.node === self && span.attributes?.[SPAN_ATTRIBUTES.from] === peer)
   }

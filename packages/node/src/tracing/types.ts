@@ -14,6 +14,13 @@ export interface NodeTraceStore {
   spans(traceId: string): Promise<TraceSpan[]>
   /** The trace of a task this node recorded recently, if it remembers it. */
   traceOf(taskId: string): string | undefined
+  /**
+   * Whether the store finds this trace cheaply (it recorded it recently). Peers' trace queries are
+   * answered only for those, so a peer cannot make the node search its whole store at will.
+   *
+   * @default every trace counts as recent
+   */
+  recent?(traceId: string): boolean
 }
 
 /** A node's tracing, as the node uses it. */
