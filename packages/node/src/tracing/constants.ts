@@ -1,6 +1,6 @@
 /** Defaults of the node's tracing. */
 
-/** How long a peer has to answer a `trace.query`, its own next hops included. */
+/** How long one link has to answer a `trace.query`; a peer that asks further gets as much per link. */
 export const TRACE_HOP_TIMEOUT_MS = 2_000
 
 /** Largest frame on the trace protocol: 512 spans of about 1 KB each fit with room to spare. */

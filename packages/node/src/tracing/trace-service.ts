@@ -29,7 +29,8 @@ export interface TraceServiceInit {
   readonly store: NodeTraceStore
   readonly log: Logger
   /**
-   * How long a peer has to answer a `trace.query` (its own next hops included).
+   * How long one link has to answer a `trace.query`: a peer asked to go `hops` links further gets
+   * this much per link.
    *
    * @default 2_000
    */
@@ -99,7 +100,9 @@ export class TraceService {
   }
 
   async #ask(peer: PeerId, traceId: string, hops: number, signal?: AbortSignal) {
-    const timeout = AbortSignal.timeout(this.#hopTimeoutMs)
+    // The peer may ask `hops` links further in turn, each link with the same time: a slow node far
+    // down makes its own neighbour miss it, not everyone between here and there.
+    const timeout = AbortSignal.timeout(this.#hopTimeoutMs * (1 + hops))
     const both = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
     const stream = await this.#init.transport.dialProtocol(peer, TRACE_PROTOCOL, { signal: both })
     const onAbort = (): void => stream.abort(new Error('no answer to trace.query in time'))
