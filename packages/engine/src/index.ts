@@ -22,7 +22,9 @@
 
 export type {
   Backend,
+  BackendLoadOptions,
   BackendRunOptions,
+  BackendSettings,
   BackendTask,
   ModelInfo,
   TaskProgress,
@@ -49,11 +51,22 @@ export {
   type TaskEngineEvents,
   taskEngine,
 } from './engine/engine.js'
+export type { EngineLimits, EngineLimitsUpdate } from './engine/limits.js'
 export type { EngineCapabilities, EngineHealth, EngineLoad, ListOptions } from './engine/queries.js'
 export type { BackendInfo, BackendPlacement, BackendRegistry, RegisterOptions } from './engine/registry.js'
 export type { TaskHandle, TaskHandleEvents } from './engine/task.js'
 export * from './errors.js'
 export { TypedEventTarget } from './events.js'
+export {
+  type MemoryAccount,
+  MemoryBudget,
+  type MemoryHolderUsage,
+  type MemoryReservation,
+  type MemoryUsage,
+  memoryBudget,
+  type PressureHandler,
+  type ReserveOptions,
+} from './memory/budget.js'
 export type { ListQuery, ResultStore, ResultStoreInit } from './store/store.js'
 export { resultStore } from './store/store.js'
 export {
