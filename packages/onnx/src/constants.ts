@@ -13,6 +13,14 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60 * 1000
  */
 export const MAP_WEIGHTS_MIN_BYTES = 16 * 1024 * 1024
 
+/**
+ * Memory a session takes, as a multiple of its model file, for the engine's memory budget: loading
+ * peaks near 1.5× the file, and a loaded session keeps ~1.35× (docs/benchmarks/inference.md).
+ */
+export const SESSION_MEMORY_FACTOR = 1.5
+/** The same for a session created from memory-mapped weights (`mapWeights`): ~0.5× at load, ~0.75× after. */
+export const MAPPED_SESSION_MEMORY_FACTOR = 0.75
+
 /** File a directory model is read from, in order of preference (Hugging Face export layouts). */
 export const MODEL_FILE_CANDIDATES = ['model.onnx', 'onnx/model.onnx'] as const
 
