@@ -67,7 +67,7 @@ export {
   type PressureHandler,
   type ReserveOptions,
 } from './memory/budget.js'
-export type { ListQuery, ResultStore, ResultStoreInit } from './store/store.js'
+export type { ListQuery, ResultStore, ResultStoreInit, StoreUsage } from './store/store.js'
 export { resultStore } from './store/store.js'
 export {
   type Chunk,
