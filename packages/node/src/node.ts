@@ -34,6 +34,10 @@ import { attachPeerDirectory, peerNetwork } from './peers/attach.js'
 import { type PeerDirectory, type PeerDirectoryEvents, peerDirectory } from './peers/directory.js'
 import type { PeerReputation } from './peers/reputation.js'
 import type { PeerInfo } from './peers/types.js'
+import { resourcesCheck } from './resources/check.js'
+import { NodeResources, type ResourceSettings } from './resources/resources.js'
+import { systemSampler } from './resources/sampler.js'
+import type { ResourceStatus } from './resources/types.js'
 import { type ShutdownReport, shutdown } from './shutdown.js'
 import { startNode } from './start.js'
 import type {
@@ -61,6 +65,11 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
   readonly exchange: TaskExchange
   /** Everything this node knows about its peers; `peers()` and `peer()` read it. */
   readonly directory: PeerDirectory
+  /**
+   * The machine and the owner's limits: `status()` (CPU, memory, disk, load, battery, paused or
+   * not), `measure()` for a reading now. See docs/contributing-resources.md.
+   */
+  readonly resources: NodeResources
   /** The root logger (JSON lines with `peerId`); components log through children. */
   readonly logger: Logger
   readonly #loggers: ComponentLoggers
@@ -146,6 +155,27 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#health.register('engine', engineCheck(parts.engine))
     this.#health.register('store', storeCheck(parts.engine, c.dataDir))
     this.#health.register('network', networkCheck(parts.transport, c.network.bootstrap), { local: false })
+    const stores = (): ResultStore[] =>
+      [parts.engine.store, parts.submittedStore].filter(
+        (st): st is ResultStore => st !== undefined && !st.closed,
+      )
+    this.resources = new NodeResources({
+      engine: parts.engine,
+      dataDir: c.dataDir,
+      stores,
+      sampler:
+        parts.resourceSampler ??
+        systemSampler({
+          dataDir: c.dataDir,
+          // A store's free pages are space it reuses: not counted against the disk limit.
+          reusableBytes: () => stores().reduce((sum, st) => sum + safeFreeBytes(st), 0),
+        }),
+      log: parts.loggers.get('resources'),
+      settings: resourceSettings(c),
+      onChange: (status, change) => this.#onResources(status, change.paused),
+    })
+    // Not a readiness matter: a node over a limit still works, within it.
+    this.#health.register('resources', resourcesCheck(this.resources), { local: false })
     this.#refreshCapabilities()
     this.#logFinishedTasks(parts.loggers.get('engine'))
   }
@@ -205,6 +235,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#refreshAddresses()
     this.directory.start()
     this.#health.start()
+    this.resources.start()
     if (this.#watchInit !== undefined) {
       this.#watcher = watchConfig({
         ...this.#watchInit,
@@ -239,6 +270,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.#startAbort.abort()
       this.#watcher?.close()
       this.#health.stop()
+      this.resources.stop()
       this.directory.stop()
       for (const detach of this.#detach.splice(0)) detach()
       return shutdown({
@@ -359,7 +391,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
 
   /**
    * Applies settings at run time: `log.level`, `network.maxConnections`, heartbeat, reconnect,
-   * health and shutdown settings take effect at once; the others are logged as needing a restart
+   * health, shutdown, `resources.*` and `limits.*` settings take effect at once; the others are logged as needing a restart
    * and keep their running value. Validates first (`ConfigValidationError`, nothing changed).
    */
   reconfigure(input: NodeConfigInput): ConfigChange {
@@ -384,6 +416,9 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     })
     this.#health.configure(c.health.intervalMs, c.health.checkTimeoutMs)
     if (change.applied.some((path) => path.startsWith('access.'))) this.exchange.setAccessPolicy(c.access)
+    if (change.applied.some((path) => path.startsWith('limits.') || path.startsWith('resources.'))) {
+      this.resources.configure(resourceSettings(c))
+    }
     if (change.applied.length > 0) this.#log.info({ fields: change.applied }, 'configuration reloaded')
     if (change.restartRequired.length > 0) {
       this.#log.warn(
@@ -395,6 +430,19 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.safeDispatchEvent('config:change', { detail: change })
     }
     return change
+  }
+
+  /** What the exchange offers peers follows every reading, pause and resume. */
+  #onResources(status: ResourceStatus, pausedChanged: boolean): void {
+    this.exchange.setAvailability({
+      figures: this.resources.figures(),
+      othersCpu: status.snapshot?.cpu.others ?? 0,
+      paused: this.resources.pausedBecause,
+      graceMs: this.#config.limits.pauseGraceMs,
+    })
+    if (pausedChanged) {
+      this.safeDispatchEvent(status.paused ? 'resources:pause' : 'resources:resume', { detail: status })
+    }
   }
 
   #refreshAddresses(): void {
@@ -436,5 +484,17 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.#log[level]({ check: c.name, status: c.status, detail: c.detail }, `${c.name} is ${c.status}`)
     }
     this.safeDispatchEvent('health:change', { detail: report })
+  }
+}
+
+function resourceSettings(c: NodeConfig): ResourceSettings {
+  return { intervalMs: c.resources.intervalMs, limits: c.limits, concurrency: c.engine.concurrency }
+}
+
+function safeFreeBytes(store: ResultStore): number {
+  try {
+    return store.closed ? 0 : store.usage().freeBytes
+  } catch {
+    return 0
   }
 }

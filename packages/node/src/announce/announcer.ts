@@ -14,12 +14,13 @@ import {
   type Capabilities,
   encodeJsonFrame,
   type ReachEntry,
+  type ResourceFigures,
   type Signer,
   sealEnvelope,
 } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
-import { capabilitiesOf, REACH_MINOR, withoutReach } from './capabilities.js'
+import { capabilitiesFor, capabilitiesOf, VARIANT_MINOR, variantOf } from './capabilities.js'
 import { ANNOUNCE_MIN_INTERVAL_MS, ANNOUNCE_POLL_MS, ANNOUNCE_TIMEOUT_MS } from './constants.js'
 import { announceOn } from './send.js'
 
@@ -35,7 +36,11 @@ export interface CapabilityAnnouncerInit {
   reach?: () => readonly ReachEntry[]
   /** The protocol minor a peer announced, if known: `reach` goes only to peers at 1 or more. */
   peerMinor?: (peer: string) => number | undefined
+  /** This node's machine and whether it takes tasks, announced as `resources` (minor 4). */
+  resources?: () => ResourceFigures | undefined
 }
+
+type Variant = ReturnType<typeof variantOf>
 
 interface Audience {
   readonly peerId: PeerId
@@ -47,6 +52,8 @@ interface Audience {
   timer: NodeJS.Timeout | undefined
   sending: boolean
   dirty: boolean
+  /** A change it must hear of at once (a pause), not at the pace of load updates. */
+  urgent: boolean
 }
 
 /** Pushes this node's capabilities to its peers. */
@@ -55,24 +62,20 @@ export class CapabilityAnnouncer {
   readonly #audience = new Map<string, Audience>()
   readonly #minIntervalMs: number
   #current: Capabilities
-  #key: string
-  /** The announcement without `reach`, for peers that may not know it, and its key. */
-  #base: Capabilities
-  #baseKey: string
-  readonly #sealed = new Map<string, { key: string; nonce: string; frame: Uint8Array }>()
+  /** The announcement as each kind of peer gets it (by its protocol minor), and its key. */
+  #variants = new Map<Variant, { caps: Capabilities; key: string }>()
+  readonly #sealed = new Map<Variant, { key: string; nonce: string; frame: Uint8Array }>()
   #poll: NodeJS.Timeout | undefined
   #stopped = false
 
   constructor(init: CapabilityAnnouncerInit) {
     this.#init = init
     this.#minIntervalMs = init.minIntervalMs ?? ANNOUNCE_MIN_INTERVAL_MS
-    this.#current = capabilitiesOf(init.engine, init.agentVersion, init.reach?.())
-    this.#key = JSON.stringify(this.#current)
-    this.#base = withoutReach(this.#current)
-    this.#baseKey = JSON.stringify(this.#base)
+    this.#current = this.#read()
+    this.#variants = variantsOf(this.#current)
   }
 
-  /** What this node announces now. */
+  /** What this node announces now (to peers of the current protocol minor). */
   get current(): Capabilities {
     return this.#current
   }
@@ -91,29 +94,47 @@ export class CapabilityAnnouncer {
     this.#audience.clear()
   }
 
-  /** Looks at the engine now; announces to everyone if anything changed. */
-  refresh(): void {
-    const caps = capabilitiesOf(this.#init.engine, this.#init.agentVersion, this.#init.reach?.())
-    const key = JSON.stringify(caps)
-    if (key === this.#key) return
+  /**
+   * Looks at the engine now; announces to everyone if anything changed. `urgent`: without waiting
+   * for the once-a-second pace (a pause or resume must reach peers before they route tasks here).
+   */
+  refresh(options: { urgent?: boolean } = {}): void {
+    const caps = this.#read()
+    const variants = variantsOf(caps)
     this.#current = caps
-    this.#key = key
-    this.#base = withoutReach(caps)
-    this.#baseKey = JSON.stringify(this.#base)
-    for (const audience of this.#audience.values()) this.#schedule(audience)
+    const changed = [...variants].some(([variant, v]) => this.#variants.get(variant)?.key !== v.key)
+    this.#variants = variants
+    if (!changed) return
+    for (const audience of this.#audience.values()) {
+      if (options.urgent === true) {
+        audience.urgent = true
+        clearTimeout(audience.timer)
+        audience.timer = undefined
+      }
+      this.#schedule(audience)
+    }
   }
 
-  /** A peer announced itself: it may now understand (or no longer understand) `reach`. */
+  /** A peer announced itself: it may now understand (or no longer understand) newer fields. */
   peerAnnounced(peer: string): void {
     const audience = this.#audience.get(peer)
     if (audience !== undefined && audience.sentKey !== this.#variant(audience).key) this.#schedule(audience)
   }
 
-  /** What `audience` is to receive: the full announcement, or the one without `reach`. */
-  #variant(audience: Audience): { key: string; caps: Capabilities } {
-    const minor = this.#init.peerMinor?.(audience.peerId.toString())
-    if (minor !== undefined && minor >= REACH_MINOR) return { key: this.#key, caps: this.#current }
-    return { key: this.#baseKey, caps: this.#base }
+  #read(): Capabilities {
+    return capabilitiesOf(
+      this.#init.engine,
+      this.#init.agentVersion,
+      this.#init.reach?.(),
+      this.#init.resources?.(),
+    )
+  }
+
+  /** What `audience` is to receive, by the protocol minor it announced. */
+  #variant(audience: Audience): { variant: Variant; key: string; caps: Capabilities } {
+    const variant = variantOf(this.#init.peerMinor?.(audience.peerId.toString()) ?? 0)
+    const v = this.#variants.get(variant) as { caps: Capabilities; key: string }
+    return { variant, ...v }
   }
 
   /** A peer that speaks the announce protocol connected: it gets the current announcement now. */
@@ -129,6 +150,7 @@ export class CapabilityAnnouncer {
         timer: undefined,
         sending: false,
         dirty: false,
+        urgent: false,
       }
       this.#audience.set(peer, audience)
     } else {
@@ -152,7 +174,9 @@ export class CapabilityAnnouncer {
       return
     }
     if (audience.timer !== undefined) return
-    const wait = Math.max(0, audience.lastSentAt + this.#minIntervalMs - performance.now())
+    const wait = audience.urgent
+      ? 0
+      : Math.max(0, audience.lastSentAt + this.#minIntervalMs - performance.now())
     audience.timer = setTimeout(() => void this.#send(audience), wait)
     audience.timer.unref()
   }
@@ -163,7 +187,7 @@ export class CapabilityAnnouncer {
     const variant = this.#variant(audience)
     if (audience.sentKey === variant.key) return
     const key = variant.key
-    const slot = variant.caps === this.#current ? 'full' : 'base'
+    const slot = variant.variant
     let sealed = this.#sealed.get(slot)
     if (sealed === undefined || sealed.key !== key || sealed.nonce === audience.sentNonce) {
       // One signature per change, shared by every peer; a fresh one for a peer that already has it.
@@ -172,6 +196,7 @@ export class CapabilityAnnouncer {
       this.#sealed.set(slot, sealed)
     }
     audience.sending = true
+    audience.urgent = false
     audience.lastSentAt = performance.now()
     const signal = AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)
     try {
@@ -192,4 +217,14 @@ export class CapabilityAnnouncer {
       }
     }
   }
+}
+
+/** The announcement for each kind of peer, with its key. */
+function variantsOf(caps: Capabilities): Map<Variant, { caps: Capabilities; key: string }> {
+  const out = new Map<Variant, { caps: Capabilities; key: string }>()
+  for (const [variant, minor] of Object.entries(VARIANT_MINOR) as Array<[Variant, number]>) {
+    const v = capabilitiesFor(caps, minor)
+    out.set(variant, { caps: v, key: JSON.stringify(v) })
+  }
+  return out
 }

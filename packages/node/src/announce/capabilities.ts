@@ -10,7 +10,9 @@ import {
   MAX_QUEUE_LENGTH,
   MAX_TASK_TYPES,
   PROTOCOL_MINOR,
+  RESOURCES_MINOR,
   type ReachEntry,
+  type ResourceFigures,
 } from '@p2p-ai/protocol'
 
 const TASK_TYPE = /^[a-z][a-z0-9]*(?:[.-][a-z0-9]+)*$/
@@ -25,6 +27,7 @@ export function capabilitiesOf(
   engine: TaskEngine,
   agentVersion: string | undefined,
   reach?: readonly ReachEntry[],
+  resources?: ResourceFigures,
 ): Capabilities {
   const caps = engine.capabilities()
   const taskTypes = [...new Set(caps.taskTypes.map((t) => t.name).filter((name) => TASK_TYPE.test(name)))]
@@ -56,6 +59,7 @@ export function capabilitiesOf(
       queued: clamp(caps.queued, 0, MAX_QUEUE_LENGTH),
     },
     ...(reach === undefined || reach.length === 0 ? {} : { reach: [...reach] }),
+    ...(resources === undefined ? {} : { resources }),
   }
 }
 
@@ -66,9 +70,28 @@ function clamp(n: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, Math.round(n)))
 }
 
-/** The announcement without `reach`, for peers that may not know it. */
-export function withoutReach(caps: Capabilities): Capabilities {
-  if (caps.reach === undefined) return caps
-  const { reach: _, ...base } = caps
-  return base
+/**
+ * The announcement for a peer that announced protocol minor `minor`: without what it would not
+ * know. A paused node tells a peer below minor 4, which does not know `resources.paused`, that it
+ * runs nothing, so that it routes no tasks here either.
+ */
+export function capabilitiesFor(caps: Capabilities, minor: number): Capabilities {
+  let out = caps
+  if (minor < RESOURCES_MINOR && out.resources !== undefined) {
+    const { resources, ...rest } = out
+    out = resources.paused === true ? { ...rest, taskTypes: [], models: [] } : rest
+  }
+  if (minor < REACH_MINOR && out.reach !== undefined) {
+    const { reach: _, ...rest } = out
+    out = rest
+  }
+  return out
 }
+
+/** Which of `capabilitiesFor`'s variants a peer of minor `minor` gets. */
+export function variantOf(minor: number): 'full' | 'no-resources' | 'base' {
+  return minor >= RESOURCES_MINOR ? 'full' : minor >= REACH_MINOR ? 'no-resources' : 'base'
+}
+
+/** The lowest minor of each variant. */
+export const VARIANT_MINOR = { full: RESOURCES_MINOR, 'no-resources': REACH_MINOR, base: 0 } as const

@@ -20,7 +20,7 @@ import {
   toWireError,
   type WireError,
 } from '@p2p-ai/protocol'
-import { BUSY_RETRY_AFTER_MS } from '../constants.js'
+import { BUSY_RETRY_AFTER_MS, PAUSED_RETRY_AFTER_MS } from '../constants.js'
 import { TaskChannel } from '../stream/channel.js'
 import type { EnvelopeChecks } from '../trust/checks.js'
 import { Conversation } from './conversation.js'
@@ -209,6 +209,16 @@ export class ProviderSession {
       this.reject(id, { code: TASK_ERROR_CODES.shuttingDown, message: 'this node is shutting down' })
       return
     }
+    const relayed = forwarded !== undefined && !this.init.router.runsLocally(request.taskType)
+    const paused = this.provider.paused
+    if (paused !== undefined && !relayed) {
+      this.reject(
+        id,
+        { code: TASK_ERROR_CODES.busy, message: `this node is paused: ${paused}` },
+        PAUSED_RETRY_AFTER_MS,
+      )
+      return
+    }
     if (this.#conversations.size >= this.init.maxTasksPerPeer) {
       this.reject(
         id,
@@ -222,7 +232,7 @@ export class ProviderSession {
     }
     const conversation = new Conversation(this, request, digest, forwarded !== undefined)
     this.#conversations.set(id, conversation)
-    if (forwarded !== undefined && !this.init.router.runsLocally(request.taskType)) {
+    if (relayed) {
       conversation.relay(forwarded)
     } else {
       conversation.run()
