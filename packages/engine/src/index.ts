@@ -43,6 +43,7 @@ export * from './constants.js'
 export { raceSignal } from './engine/async.js'
 export type { TaskEngineInit } from './engine/config.js'
 export {
+  type CancelOptions,
   type GetOptions,
   type RunOptions,
   type StopOptions,

@@ -65,16 +65,21 @@ describe('engine limits', () => {
     expect(e.limits).toMatchObject({ slots: 4, cores: undefined, hold: false })
   })
 
-  it('records the reason a task was cancelled with', async () => {
+  it('records the reason a task was cancelled with, or forgets it so that its id runs anew', async () => {
     const gate = gateBackend()
     const e = make({ backends: [gate.backend] })
-    const handle = await e.submit({ type: 'gate' })
+    const handle = await e.submit({ type: 'gate', id: 'handed-back' })
     await gate.started(1)
-    e.cancel(handle.id, new QueueFullError('handed back: this node paused'))
+    e.cancel(handle.id, { reason: new QueueFullError('handed back: this node paused'), forget: true })
     expect((await handle.result()).error).toEqual({
       code: 'ERR_QUEUE_FULL',
       message: 'handed back: this node paused',
     })
+    expect(e.get('handed-back')).toBeUndefined()
+    const again = await e.submit({ type: 'gate', id: 'handed-back' })
+    await gate.started(2)
+    gate.runs[1]?.resolve({ ok: true })
+    expect((await again.result()).status).toBe('COMPLETED')
   })
 
   it('spreads `cores` over each backend as threads per task, in-process and in worker threads', async () => {

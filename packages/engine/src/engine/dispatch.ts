@@ -107,8 +107,12 @@ export class Dispatcher {
     return handle
   }
 
-  /** Cancels the task; its record carries `reason` (a coded error) when given. */
-  cancel(state: TaskState, reason?: Error): boolean {
+  /**
+   * Cancels the task; its record carries `reason` (a coded error) when given, and is not kept
+   * with `forget`.
+   */
+  cancel(state: TaskState, reason?: Error, forget = false): boolean {
+    if (forget && (state.status === 'QUEUED' || state.status === 'RUNNING')) state.forget = true
     return this.#abort(state, 'CANCELLED', reason ?? new TaskCancelledError(`task ${state.id} was cancelled`))
   }
 
@@ -344,7 +348,7 @@ export class Dispatcher {
     this.active.delete(state.id)
     // The result is announced once recorded: for a file store, when the writer thread committed it.
     // A background write is served from memory while in flight, so announcing first loses no reader.
-    const recorded = this.#results.persist(state)
+    const recorded = state.forget ? undefined : this.#results.persist(state)
     if (recorded === undefined || state.persist === 'background') this.#announce(state)
     else void recorded.then(() => this.#announce(state))
   }

@@ -18,7 +18,14 @@ import { raceSignal, waitFor } from './async.js'
 import { type Config, configure, type TaskEngineInit } from './config.js'
 import { Dispatcher } from './dispatch.js'
 import { type EngineLimits, type EngineLimitsUpdate, Limits } from './limits.js'
-import type { GetOptions, RunOptions, StopOptions, SubmitOptions, TaskEngineEvents } from './options.js'
+import type {
+  CancelOptions,
+  GetOptions,
+  RunOptions,
+  StopOptions,
+  SubmitOptions,
+  TaskEngineEvents,
+} from './options.js'
 import {
   capabilities,
   type EngineCapabilities,
@@ -33,7 +40,14 @@ import { Results } from './results.js'
 import { FinishedTaskHandle, type TaskHandle } from './task.js'
 import { validateInput, validateRequest } from './validate.js'
 
-export type { GetOptions, RunOptions, StopOptions, SubmitOptions, TaskEngineEvents } from './options.js'
+export type {
+  CancelOptions,
+  GetOptions,
+  RunOptions,
+  StopOptions,
+  SubmitOptions,
+  TaskEngineEvents,
+} from './options.js'
 
 /**
  * The task engine: a priority queue in front of pluggable backends, with timeouts, cancellation,
@@ -176,12 +190,13 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
 
   /**
    * Cancels a queued or running task; returns `false` if it had already finished. Throws
-   * `ERR_TASK_NOT_FOUND` for an unknown id. The record says `ERR_TASK_CANCELLED`, or `reason`'s
-   * code when given (a node handing a task back to its requester says why).
+   * `ERR_TASK_NOT_FOUND` for an unknown id. The record says `ERR_TASK_CANCELLED`, or the code of
+   * `options.reason` (a node handing a task back to its requester says why); with
+   * `options.forget` it is not kept, so the same id submitted again runs anew.
    */
-  cancel(id: string, reason?: Error): boolean {
+  cancel(id: string, options: CancelOptions = {}): boolean {
     const state = this.#tasks.active.get(id)
-    if (state !== undefined) return this.#tasks.cancel(state, reason)
+    if (state !== undefined) return this.#tasks.cancel(state, options.reason, options.forget === true)
     if (this.get(id) !== undefined) return false
     throw new TaskNotFoundError(`no task with id "${id}"`)
   }

@@ -108,8 +108,9 @@ export class TaskProvider {
   /**
    * Hands peers' tasks back to their requesters: cancels them on the engine with `reason`, which
    * their conversations answer as a failed result (`ERR_BUSY` on the wire, so requesters try
-   * another peer). `queued`: only those not started yet; `all`: running ones too. This node's own
-   * tasks are left alone. Returns how many were handed back.
+   * another peer), keeping no record, so that the same task sent here again later runs anew.
+   * `queued`: only those not started yet; `all`: running ones too. This node's own tasks are left
+   * alone. Returns how many were handed back.
    */
   handBack(which: 'queued' | 'all', reason: () => Error): number {
     const { engine, self } = this.init
@@ -120,7 +121,12 @@ export class TaskProvider {
         let kept = 0
         for (const record of page) {
           const requester = record.meta?.requester
-          if (requester === undefined || requester === self || !engine.cancel(record.id, reason())) kept++
+          if (
+            requester === undefined ||
+            requester === self ||
+            !engine.cancel(record.id, { reason: reason(), forget: true })
+          )
+            kept++
           else count++
         }
         if (page.length < HAND_BACK_PAGE) break
