@@ -100,7 +100,8 @@ export type {
   PeerRemoveReason,
   PeerStatus,
 } from './peers/types.js'
-export { describePause, NodeResources, type ResourceSettings } from './resources/resources.js'
+export { describePause, PAUSE_REASON_TEXT } from './resources/pause-reasons.js'
+export { NodeResources, type ResourceSettings } from './resources/resources.js'
 export { type SystemSamplerInit, systemSampler } from './resources/sampler.js'
 export type {
   BatteryState,

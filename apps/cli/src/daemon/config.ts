@@ -10,6 +10,7 @@ interface ConfigShape {
   dataDir: string
   network: { listen: string[]; bootstrap: string[]; mdns: { enabled: boolean; interface: string } }
   log: { level: string; format: string }
+  limits: { cpu: number; idleOnly: boolean }
 }
 
 /**
@@ -41,6 +42,9 @@ export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, da
     next.network.mdns.enabled = true
     next.network.mdns.interface = mdnsInterface
   }
+  const cpu = num(o, 'cpu-limit')
+  if (cpu !== undefined) next.limits.cpu = cpu
+  if (bool(o, 'idle-only')) next.limits.idleOnly = true
   const level = str(o, 'log-level')
   if (level !== undefined) next.log.level = level
   // A detached node writes to a log file: JSON lines, whatever the terminal was.

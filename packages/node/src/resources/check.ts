@@ -1,5 +1,6 @@
 import type { HealthCheck } from '../health/monitor.js'
-import { describePause, type NodeResources } from './resources.js'
+import { describePause } from './pause-reasons.js'
+import type { NodeResources } from './resources.js'
 
 function mib(bytes: number): string {
   return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${Math.round(bytes / 1024 ** 2)} MiB`

@@ -23,6 +23,7 @@ import { ANNOUNCED_CPU_STEP, ANNOUNCED_MEMORY_STEP } from './constants.js'
 import { CpuGate } from './cpu-gate.js'
 import { PauseGovernor } from './governor.js'
 import { ResourceMonitor } from './monitor.js'
+import { describePause } from './pause-reasons.js'
 import type { PauseReason, ResolvedLimits, ResourceSnapshot, ResourceStatus, Sampler } from './types.js'
 
 /** The settings resources follow: the `resources` and `limits` sections, and the engine's concurrency. */
@@ -50,17 +51,6 @@ export interface NodeResourcesInit {
   readonly gateTimer?: boolean
   /** What peers should know changed: a new snapshot, a pause or a resume. */
   readonly onChange: (status: ResourceStatus, change: { readonly paused: boolean }) => void
-}
-
-const REASON_TEXT: Readonly<Record<PauseReason, string>> = {
-  'in-use': 'the machine is in use (idle-only)',
-  'outside-window': 'outside its time windows',
-  'on-battery': 'on battery',
-}
-
-/** Why a node is paused, in words. */
-export function describePause(reasons: readonly PauseReason[]): string {
-  return reasons.map((r) => REASON_TEXT[r]).join(', ')
 }
 
 export class NodeResources {
