@@ -79,12 +79,7 @@ export const LATENCY_SCALE_MS = 50
 export const LATENCY_FREE_MS = 10
 /** Routing costs within this fraction of the lowest count as a tie (see router.ts). */
 export const COST_TIE_MARGIN = 0.1
-/**
- * Routing: the most of a provider's machine its owner's own processes count as using. A peer whose
- * owner uses the machine fully costs 1 / (1 − 0.8) = 5 times as much as an idle one, never more,
- * so it stays selectable when it is the only one.
- */
-export const MAX_CONTENTION = 0.8
+
 // ---- bookkeeping ----------------------------------------------------------------------------
 
 /** Finished tasks kept for `node.tasks` (oldest dropped first). */

@@ -11,14 +11,16 @@
  *    on the least loaded one (its provider answers `ERR_BUSY` if its queue is full too).
  * 3. Among those, the lowest cost wins:
  *    `(load + 1) / concurrency × (1 + max(0, latency − 10 ms) / 50 ms) / reputation score
- *    / (1 − min(0.8, others' CPU))`, where others' CPU is the share of the provider's machine its
- *    owner's own processes use (announced in `resources`, minor 4; 0 when unknown): a task there
- *    shares the cores with them and runs slower.
+ *    × (1 + others' CPU)`, where others' CPU (0 to 1) is the share of the provider's machine its
+ *    owner's own programs use (announced in `resources`, minor 4; 0 when unknown): a task there
+ *    shares the cores with them, and with the scheduler splitting a contended core evenly, runs up
+ *    to twice as long. Gentle on purpose: readings of equally busy machines differ by noise, which
+ *    must not starve one of them (differences under the tie margin count as ties).
  *    Costs within 10 % of the lowest count as ties, which go to the peer this node sent the
  *    fewest tasks recently (then to chance). Without that margin, the small differences between
  *    equal peers (a latency average, a success count) would send every task to the same one.
  */
-import { COST_TIE_MARGIN, LATENCY_FREE_MS, LATENCY_SCALE_MS, MAX_CONTENTION } from '../constants.js'
+import { COST_TIE_MARGIN, LATENCY_FREE_MS, LATENCY_SCALE_MS } from '../constants.js'
 
 /** One peer (or this node) that could run the task, as routing sees it right now. */
 export interface Candidate {
@@ -43,9 +45,9 @@ export function cost(c: Candidate): number {
   // Unknown latency counts as close: a new peer gets its chance to be measured.
   const latency = 1 + Math.max(0, (c.latencyMs ?? 0) - LATENCY_FREE_MS) / LATENCY_SCALE_MS
   // Sharing the cores with the owner's work: the task runs slower there.
-  const room = 1 - Math.min(MAX_CONTENTION, Math.max(0, c.othersCpu ?? 0))
+  const contention = 1 + Math.min(1, Math.max(0, c.othersCpu ?? 0))
   // A floor keeps a peer with a terrible record selectable when it is the only one left.
-  return (fill * latency) / Math.max(c.score, 0.05) / room
+  return ((fill * latency) / Math.max(c.score, 0.05)) * contention
 }
 
 /** Whether the candidate has a free slot by our estimate. */
