@@ -310,6 +310,8 @@ describe('a node within its limits', () => {
     await advance(1_000)
     expect(engine.limits.hold).toBe(false)
     expect(resources.figures()?.memoryFree).toBe(256 * MIB)
+    // Models get what the rest of the node leaves of the limit (no model is loaded here).
+    expect(engine.limits.memoryBytes).toBe(312 * MIB)
     resources.stop()
   })
 

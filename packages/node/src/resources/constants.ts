@@ -39,3 +39,6 @@ export const CPU_GATE_MAX_DEBT_S = 5
 export const ANNOUNCED_CPU_STEP = 10
 /** Announced free memory is rounded down to this many bytes. */
 export const ANNOUNCED_MEMORY_STEP = 256 * 1024 * 1024
+
+/** The model budget under `limits.memory` follows the node's memory in steps of at least this. */
+export const MODEL_BUDGET_STEP = 16 * 1024 * 1024

@@ -5,8 +5,8 @@
  * - **CPU** (`limits.cpu`): fewer tasks at once (the engine's slots: the limit's cores, rounded
  *   up), fewer threads per model (the engine spreads the limit's cores over its backends), and a
  *   duty cycle that holds queued tasks back while the node has used more than its share.
- * - **Memory** (`limits.memory`): the engine's budget for loaded models, and no task starts while
- *   the node's resident memory is over the limit.
+ * - **Memory** (`limits.memory`): the engine's budget for loaded models (the limit less what the
+ *   rest of the node uses), and no task starts while the node's resident memory is over the limit.
  * - **Disk** (`limits.disk`): the oldest stored results are deleted when the data directory takes
  *   more.
  * - **When** (`limits.idleOnly`, `limits.windows`, `limits.pauseOnBattery`): the node pauses, and
@@ -19,7 +19,7 @@ import type { ResourceFigures } from '@p2p-ai/protocol'
 import type { Logger } from 'pino'
 import { parseSize, sizeBytes } from '../config/size.js'
 import type { NodeConfig } from '../config/types.js'
-import { ANNOUNCED_CPU_STEP, ANNOUNCED_MEMORY_STEP } from './constants.js'
+import { ANNOUNCED_CPU_STEP, ANNOUNCED_MEMORY_STEP, MODEL_BUDGET_STEP } from './constants.js'
 import { CpuGate } from './cpu-gate.js'
 import { PauseGovernor } from './governor.js'
 import { ResourceMonitor } from './monitor.js'
@@ -174,6 +174,7 @@ export class NodeResources {
   #onSnapshot(snapshot: ResourceSnapshot): void {
     this.#governor.observe(snapshot)
     const limit = this.#limits.memoryBytes
+    if (limit !== undefined) this.#fitModels(limit, snapshot.memory.nodeBytes)
     const overMemory = limit !== undefined && snapshot.memory.nodeBytes > limit
     if (overMemory !== this.#overMemory) {
       this.#overMemory = overMemory
@@ -203,6 +204,19 @@ export class NodeResources {
 
   #notify(pausedChanged: boolean): void {
     this.#init.onChange(this.status(), { paused: pausedChanged })
+  }
+
+  /**
+   * Models get what the rest of the node does not use of `limits.memory`: the engine's model budget
+   * is the limit less the node's memory outside its models (its baseline and running tasks), so
+   * that models alone never keep it over the limit. A smaller budget unloads idle models at once.
+   */
+  #fitModels(limit: number, rssBytes: number): void {
+    const { engine } = this.#init
+    const rest = Math.max(0, rssBytes - engine.memory().usedBytes)
+    const budget = Math.max(1, limit - rest)
+    if (Math.abs(budget - engine.limits.memoryBytes) >= MODEL_BUDGET_STEP)
+      engine.setLimits({ memoryBytes: budget })
   }
 
   /** Deletes the oldest stored results while the data directory takes more than `limits.disk`. */
