@@ -19,7 +19,7 @@ import {
   type TaskSubmission,
   taskExchange,
 } from './exchange/index.js'
-import { engineCheck, identityCheck, networkCheck, storeCheck } from './health/checks.js'
+import { engineCheck, identityCheck, networkCheck, resourcesCheck, storeCheck } from './health/checks.js'
 import {
   type ComponentHealth,
   type HealthCheck,
@@ -34,7 +34,6 @@ import { attachPeerDirectory, peerNetwork } from './peers/attach.js'
 import { type PeerDirectory, type PeerDirectoryEvents, peerDirectory } from './peers/directory.js'
 import type { PeerReputation } from './peers/reputation.js'
 import type { PeerInfo } from './peers/types.js'
-import { resourcesCheck } from './resources/check.js'
 import { NodeResources, type ResourceSettings } from './resources/resources.js'
 import { systemSampler } from './resources/sampler.js'
 import type { ResourceStatus } from './resources/types.js'
