@@ -175,6 +175,8 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     })
     // Not a readiness matter: a node over a limit still works, within it.
     this.#health.register('resources', resourcesCheck(this.resources), { local: false })
+    // An idle-only node starts paused: the exchange knows before it serves anything.
+    this.#onResources(this.resources.status(), false)
     this.#refreshCapabilities()
     this.#logFinishedTasks(parts.loggers.get('engine'))
   }

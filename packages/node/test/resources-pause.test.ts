@@ -121,6 +121,15 @@ describe('a provider that pauses when its owner comes back', () => {
     })
   })
 
+  it('applies new limits from a reloaded configuration at once', () => {
+    const change = provider.reconfigure({ limits: { cpu: 50, memory: '2GiB' } })
+    expect(change.applied).toEqual(['limits.cpu', 'limits.memory'])
+    expect(provider.engine.limits.cores).toBeGreaterThan(0)
+    expect(provider.resources.status().limits).toMatchObject({ cpu: 0.5, memoryBytes: 2 * 1024 ** 3 })
+    provider.reconfigure({ limits: { cpu: 100, memory: '' } })
+    expect(provider.engine.limits.cores).toBeUndefined()
+  })
+
   it('hands a running task back with ERR_BUSY, and the requester fails over on it', async () => {
     const handle = requester.submit({ type: 'slow', input: { n: 6 } }, { waitForPeerMs: 10_000 })
     await until(() => provider.engine.list({ status: 'RUNNING' }).length === 1, 5_000, 'the task to start')
