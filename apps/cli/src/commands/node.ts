@@ -127,7 +127,9 @@ export function formatPeers(list: readonly PeerJson[], c: Colours): string {
     ago(p.lastSeen),
     p.status === 'failed'
       ? `${p.failureReason ?? 'failed'}; redial ${p.reconnectAttempts}`
-      : (p.addresses[0] ?? '-'),
+      : p.capabilities?.resources?.paused === true
+        ? `${c.yellow('paused')} (its owner's limits); ${p.addresses[0] ?? '-'}`
+        : (p.addresses[0] ?? '-'),
   ])
   const connected = list.filter((p) => p.status === 'connected').length
   return `${table(['PEER', 'STATUS', 'RTT', 'LAST SEEN', 'ADDRESS / NOTE'], rows, c)}\n${c.dim(`${connected} connected, ${list.length - connected} failed`)}`
