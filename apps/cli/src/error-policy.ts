@@ -2,7 +2,7 @@
  * Every error code a user of the CLI can meet, in one table: the exit code a command ends with,
  * the HTTP status the control API answers it with (for the codes the API sends), and the hint
  * printed under the message. The codes come from the CLI itself, its control API, and the
- * packages below it (identity, protocol, transport, engine, node); a test walks every error class
+ * packages below it (identity, protocol, transport, engine, node, metrics, llama); a test walks every error class
  * those packages export and checks that each code is here. Only an error with no code at all is
  * called a bug.
  *
@@ -335,11 +335,28 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
   },
   ERR_MODEL_TOO_LARGE: {
     exit: FAILURE,
-    hint: 'the model does not fit the memory budget (limits.memory, docs/contributing-resources.md): raise it or use a smaller model; the network tries a peer with room',
+    hint: "the model (with its context) does not fit the node's memory budget (limits.memory, docs/contributing-resources.md): raise it, or use a smaller model, quantization or context; the network tries a peer with room",
   },
   ERR_INVALID_MODEL_ENTRY: {
     exit: USAGE,
     hint: 'fix the model entry the message names (name, absolute path, sha256)',
+  },
+  // @p2p-ai/llama: the generate task on GGUF models
+  ERR_CONTEXT_LENGTH_EXCEEDED: {
+    exit: USAGE,
+    hint: "the prompt and the reply must fit the model's context: shorten the prompt or the conversation, or lower --param maxTokens",
+  },
+  ERR_LLAMA_UNAVAILABLE: {
+    exit: FAILURE,
+    hint: 'llama.cpp has no prebuilt binary for this platform: run generate tasks on another node (--target)',
+  },
+  ERR_GENERATION_FAILED: {
+    exit: FAILURE,
+    hint: "llama.cpp failed while generating; the node's log has its error; run it again",
+  },
+  ERR_INVALID_LLAMA_OPTIONS: {
+    exit: USAGE,
+    hint: 'fix the llama backend option the message names (threads, contextSize, memoryBudgetBytes...)',
   },
   ERR_UNSUPPORTED_MODEL: {
     exit: USAGE,
@@ -424,6 +441,11 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     status: 400,
     hint: 'fix the field the message names (type, input, priority 0-9, timeout)',
   },
+  ERR_NONDETERMINISTIC_TASK: {
+    exit: USAGE,
+    status: 400,
+    hint: 'redundant runs agree only when they repeat themselves: use --param temperature=0, or give --param seed=<n>',
+  },
   ERR_EXCHANGE_STOPPED: {
     exit: FAILURE,
     status: 503,
@@ -445,6 +467,25 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
   ERR_NO_AGREEMENT: {
     exit: FAILURE,
     hint: 'the nodes that ran it gave different answers and no majority agreed; try a larger --redundancy',
+  },
+
+  // @p2p-ai/metrics
+  ERR_METRICS_LISTEN: {
+    exit: FAILURE,
+    hint: 'give the metrics endpoint another port (`--metrics-port`, `metrics.port`; 0 picks a free one), or turn metrics off',
+  },
+  ERR_METRICS_TOKEN: {
+    exit: USAGE,
+    hint: 'put the token on the first line of the file `metrics.tokenFile` names, or set it empty for no token',
+  },
+  ERR_METRICS_ATTACHED: {
+    exit: FAILURE,
+    hint: 'make one nodeMetrics() per node: a registry collects from one node',
+  },
+  ERR_METRICS_OFF: {
+    exit: FAILURE,
+    status: 404,
+    hint: `start the node with ${$('node start --metrics')}, or set \`metrics.enabled: true\` in its configuration`,
   },
 
   // Errors of the operating system (Node.js `code`s).

@@ -33,6 +33,7 @@ describe('argument parsing', () => {
       network: { listen: [...DEFAULT_LISTEN], bootstrap: [], mdns: { enabled: true, interface: 'auto' } },
       log: { level: 'info', format: 'text' },
       limits: { cpu: 100, idleOnly: false },
+      metrics: { enabled: false, port: 9100 },
     }
     const { options } = parseCommand(cmd('node start'), ['--port', '4001'])
     expect(applyFlags(config, options, false).network.listen).toEqual([
@@ -42,6 +43,10 @@ describe('argument parsing', () => {
     ])
     const limited = parseCommand(cmd('node start'), ['--cpu-limit', '50', '--idle-only']).options
     expect(applyFlags(config, limited, false).limits).toEqual({ cpu: 50, idleOnly: true })
+    // --metrics-port turns metrics on, on that port.
+    const metrics = parseCommand(cmd('node start'), ['--metrics-port', '0']).options
+    expect(applyFlags(config, metrics, false).metrics).toEqual({ enabled: true, port: 0 })
+    expect(config.metrics.enabled).toBe(false)
   })
 
   it('takes option values from their environment variable when absent', () => {

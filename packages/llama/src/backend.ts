@@ -176,6 +176,11 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
     }
   }
 
+  /** The bytes a loaded model takes; undefined while it is not loaded. */
+  function memoryOf(name: string): number | undefined {
+    return pool?.status().find((m) => m.name === name)?.bytes
+  }
+
   function modelFor(input: GenerateInput): GgufModelEntry {
     const name = input.model ?? init.defaultModel ?? (entries.size === 1 ? [...entries.keys()][0] : undefined)
     const registered = [...entries.keys()].join(', ') || 'none'
@@ -240,7 +245,7 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
     models() {
       return [...known.values()]
         .filter((m) => entries.get(m.name) === m.entry)
-        .map((m) => modelInfo(m, pool?.isLoaded(m.name) ?? false))
+        .map((m) => modelInfo(m, memoryOf(m.name)))
     },
 
     async addModel(entry, options = {}) {
@@ -249,7 +254,7 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
       entries.set(valid.name, valid)
       known.delete(valid.name)
       if (previous !== undefined && previous.path !== valid.path) pool?.evict(valid.name)
-      return modelInfo(await resolveKnown(valid, options.signal), pool?.isLoaded(valid.name) ?? false)
+      return modelInfo(await resolveKnown(valid, options.signal), memoryOf(valid.name))
     },
 
     async removeModel(name) {

@@ -38,7 +38,7 @@ export interface GgufModelDescription {
 }
 
 /** A model as announced: the engine's `ModelInfo` and the GGUF description. */
-export interface LlamaModelInfo extends ModelInfo, GgufModelDescription {}
+export interface LlamaModelInfo extends Omit<ModelInfo, keyof GgufModelDescription>, GgufModelDescription {}
 
 /** A registered model whose file was found, hashed and read. */
 export interface ResolvedGgufModel {
@@ -170,13 +170,14 @@ export async function resolveModel(entry: GgufModelEntry, signal?: AbortSignal):
 }
 
 /** The announcement of a resolved model. */
-export function modelInfo(model: ResolvedGgufModel, loaded: boolean): LlamaModelInfo {
+export function modelInfo(model: ResolvedGgufModel, memoryBytes: number | undefined): LlamaModelInfo {
   return {
     name: model.name,
     sha256: model.sha256,
     sizeBytes: model.sizeBytes,
     taskTypes: [GENERATE_TASK_TYPE],
-    loaded,
+    loaded: memoryBytes !== undefined,
+    ...(memoryBytes === undefined ? {} : { memoryBytes }),
     ...model.description,
   }
 }

@@ -1,5 +1,6 @@
 import type { ResultStore, TaskEngine } from '@p2p-ai/engine'
 import type { Transport } from '@p2p-ai/transport'
+import type { AlertState } from './alerts/monitor.js'
 import type { ConfigChange } from './config/reconfigure.js'
 import type { NodeConfig } from './config/types.js'
 import type { WatchConfigInit } from './config/watch.js'
@@ -39,6 +40,10 @@ export interface NodeEvents {
   'resources:pause': CustomEvent<ResourceStatus>
   /** The node takes tasks from peers again. */
   'resources:resume': CustomEvent<ResourceStatus>
+  /** An alert's condition held for `alerts.forMs`: it is raised (see `node.alerts()`). */
+  'alert:raised': CustomEvent<AlertState>
+  /** A raised alert's condition cleared, past its hysteresis band, for `alerts.forMs`. */
+  'alert:cleared': CustomEvent<AlertState>
 }
 
 /** Per-call options of `stop`. */

@@ -123,7 +123,15 @@ describe('node metadata and health', () => {
     })
     const report = await node.checkHealth()
     const byName = Object.fromEntries(report.components.map((c) => [c.name, c]))
-    expect(Object.keys(byName).sort()).toEqual(['engine', 'identity', 'network', 'resources', 'store'])
+    expect(Object.keys(byName).sort()).toEqual([
+      'engine',
+      'identity',
+      'models',
+      'network',
+      'resources',
+      'store',
+    ])
+    expect(byName.models).toMatchObject({ status: 'healthy', detail: 'no models' })
     expect(byName.identity?.status).toBe('healthy')
     expect(byName.resources).toMatchObject({ status: 'healthy', local: false })
     expect(byName.engine?.status).toBe('healthy')

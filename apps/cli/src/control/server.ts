@@ -1,13 +1,22 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY, MIN_TIMEOUT_MS } from '@p2p-ai/node/control'
+import {
+  LOG_LEVELS,
+  type LogLevel,
+  MAX_PRIORITY,
+  MAX_TIMEOUT_MS,
+  MIN_PRIORITY,
+  MIN_TIMEOUT_MS,
+} from '@p2p-ai/node/control'
+import { type OpenAIApi, OpenAIError } from '@p2p-ai/node/openai'
 import {
   API_PREFIX,
   CLOSE_GRACE_MS,
   CONTROL_HOST,
   MAX_REQUEST_BYTES,
   MAX_WAIT_MS,
+  OPENAI_PREFIX,
   TASK_STATUSES,
 } from '../constants.js'
 import { STATUS_BY_CODE } from '../error-policy.js'
@@ -22,6 +31,11 @@ export interface ControlServerInit {
   readonly port?: number
   /** Called for each request that failed with a server error (for the node's log). */
   readonly onError?: (err: unknown) => void
+  /**
+   * The node's OpenAI-compatible API, served under `/openai/v1` behind the same token (the API
+   * key) and the same loopback checks; its errors are OpenAI's error objects.
+   */
+  readonly openai?: OpenAIApi
 }
 
 export interface ControlServer {
@@ -62,9 +76,13 @@ export const CONTROL_ROUTES: readonly string[] = [
   'GET /v1/tasks',
   'GET /v1/tasks/:id',
   'GET /v1/tasks/:id/wait',
+  'GET /v1/tasks/:id/stream',
   'POST /v1/tasks/:id/cancel',
   'GET /v1/models',
   'GET /v1/events',
+  'GET /v1/metrics',
+  'GET /v1/log-level',
+  'PUT /v1/log-level',
   'POST /v1/shutdown',
 ]
 
@@ -105,7 +123,11 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       // Refused before its body was read (too large, wrong type): close the connection after the
       // answer, or the client goes on writing into a socket nobody reads until it times out.
       if (!req.complete) closeAfter(res)
-      send(res, e.status, { error: { code: e.code, message: e.message } })
+      // An OpenAI client gets OpenAI's error object, so it raises the error class it knows.
+      const body = (req.url ?? '').startsWith(`${OPENAI_PREFIX}/`)
+        ? openaiErrorOf(e).body()
+        : { error: { code: e.code, message: e.message } }
+      send(res, e.status, body)
     })
   })
 
@@ -126,6 +148,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       )
     }
     const url = new URL(req.url ?? '/', `http://${CONTROL_HOST}`)
+    if (init.openai !== undefined && (await init.openai.handle(req, res))) return
     if (!url.pathname.startsWith(`${API_PREFIX}/`)) throw notFound(url.pathname)
     const path = url.pathname.slice(API_PREFIX.length)
     const method = req.method ?? 'GET'
@@ -155,7 +178,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       const task = await t.submit(submitRequest(body), { signal })
       return send(res, 202, { task })
     }
-    const taskPath = /^\/tasks\/([^/]+)(\/wait|\/cancel)?$/.exec(path)
+    const taskPath = /^\/tasks\/([^/]+)(\/wait|\/cancel|\/stream)?$/.exec(path)
     if (taskPath !== null) {
       const id = decodeURIComponent(taskPath[1]!)
       if (taskPath[2] === '/cancel') {
@@ -163,6 +186,20 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
         return send(res, 200, t.cancel(id))
       }
       allow(method, 'GET')
+      if (taskPath[2] === '/stream') {
+        const events = t.stream(id, signal)
+        if (events === undefined) throw taskNotFound(id)
+        // Server-sent events: what the task streams as it comes, then the task as it ended.
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-store',
+        })
+        res.flushHeaders()
+        for await (const { type, ...data } of events)
+          res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`)
+        res.end()
+        return
+      }
       if (taskPath[2] === '/wait') {
         const timeoutMs = intParam(url.searchParams, 'timeoutMs', 0, MAX_WAIT_MS) ?? MAX_WAIT_MS
         const task = await t.wait(id, timeoutMs, signal)
@@ -188,6 +225,26 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
     if (path === '/models') {
       allow(method, 'GET')
       return send(res, 200, { models: await t.models() })
+    }
+    if (path === '/metrics') {
+      allow(method, 'GET')
+      const text = await t.metrics()
+      res.writeHead(200, {
+        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+        'content-length': Buffer.byteLength(text),
+        'cache-control': 'no-store',
+      })
+      res.end(text)
+      return
+    }
+    if (path === '/log-level') {
+      if (method === 'GET') return send(res, 200, { level: t.logLevel() })
+      allow(method, 'PUT')
+      const { level } = await readJson(req)
+      if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {
+        throw badRequest(`"level" must be one of ${LOG_LEVELS.join(', ')}`)
+      }
+      return send(res, 200, t.setLogLevel(level as LogLevel))
     }
     if (path === '/shutdown') {
       allow(method, 'POST')
@@ -398,6 +455,17 @@ function listTasks(
     ...(type === undefined ? {} : { type }),
   }
   return { tasks: t.list(query), limit, offset }
+}
+
+/** A control API error as OpenAI's error object (401 and 403 come from the checks in front). */
+function openaiErrorOf(e: HttpError): OpenAIError {
+  if (e.status === 401) {
+    return new OpenAIError(401, 'invalid_request_error', e.message, { code: 'invalid_api_key' })
+  }
+  if (e.status === 403) return new OpenAIError(403, 'permission_error', e.message, { code: 'forbidden' })
+  return new OpenAIError(e.status, e.status >= 500 ? 'server_error' : 'invalid_request_error', e.message, {
+    code: e.code,
+  })
 }
 
 function toHttpError(err: unknown): HttpError {

@@ -4,7 +4,9 @@
  * the node's own type, imported as a type: nothing here loads at run time.
  */
 import type {
+  AlertState,
   HealthReport,
+  LogLevel,
   NetworkTaskStatus,
   NodeCapabilities,
   NodeMetadata,
@@ -19,7 +21,7 @@ import type {
  */
 export type TaskStatus = NetworkTaskStatus
 
-export type { NodeState }
+export type { AlertState, LogLevel, NodeState }
 
 /** One task, as the node knows it. */
 export interface TaskJson {
@@ -42,6 +44,24 @@ export interface TaskJson {
   /** Attempts made so far, when the task went through the network (failover retries count). */
   readonly attempts?: number
 }
+
+/**
+ * One event of `GET /v1/tasks/:id/stream` (server-sent events, the `event:` field naming the
+ * type and `data:` holding the rest): the text a task streams (`delta`), a failover that starts it
+ * again on another node (`restart`: drop the `discarded` characters shown since the last restart),
+ * a `mismatch` of the streamed text with the signed result (`text` is the answer), and the task as
+ * it ended (`end`, always last).
+ */
+export type TaskStreamEventJson =
+  | { readonly type: 'delta'; readonly text: string }
+  | {
+      readonly type: 'restart'
+      readonly reason: { readonly code: string; readonly message: string }
+      readonly peer: string
+      readonly discarded: number
+    }
+  | { readonly type: 'mismatch'; readonly streamed: string; readonly text: string }
+  | { readonly type: 'end'; readonly task: TaskJson }
 
 /** Counters since the node started (for `node monitor`'s throughput). */
 export interface TaskCounters {
@@ -79,6 +99,10 @@ export interface StatusJson
   /** Whether tasks can be sent to other peers (`--target`, `--redundancy`): always, with the task exchange every node has. */
   readonly routing: boolean
   readonly health: HealthJson | undefined
+  /** Every alert with its latest reading; `active` ones are raised (docs/observability.md). */
+  readonly alerts: readonly AlertState[]
+  /** The Prometheus endpoint, when metrics are on. */
+  readonly metrics?: { readonly url: string }
   readonly tasks: TaskCounters
   /** Process figures of the node. */
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly cpuUserMs: number }
@@ -144,6 +168,15 @@ export type NodeEventJson =
   | { readonly event: 'peer:failed'; readonly at: number; readonly peerId: string; readonly reason: string }
   | { readonly event: 'peer:remove'; readonly at: number; readonly peerId: string; readonly reason: string }
   | {
+      /** An alert was raised or cleared (docs/observability.md). */
+      readonly event: 'alert:raised' | 'alert:cleared'
+      readonly at: number
+      readonly alert: string
+      readonly message: string
+      readonly value?: number
+      readonly threshold: number
+    }
+  | {
       readonly event: 'task:started' | 'task:finished'
       readonly at: number
       readonly id: string
@@ -151,3 +184,10 @@ export type NodeEventJson =
       readonly status: TaskStatus
       readonly meta?: Readonly<Record<string, string>>
     }
+
+/** `GET /v1/log-level`, and the answer of `PUT /v1/log-level`. */
+export interface LogLevelJson {
+  readonly level: LogLevel
+  /** Only in the answer of `PUT`: the level before. */
+  readonly previous?: LogLevel
+}

@@ -11,6 +11,7 @@ interface ConfigShape {
   network: { listen: string[]; bootstrap: string[]; mdns: { enabled: boolean; interface: string } }
   log: { level: string; format: string }
   limits: { cpu: number; idleOnly: boolean }
+  metrics: { enabled: boolean; port: number }
 }
 
 /**
@@ -45,6 +46,12 @@ export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, da
   const cpu = num(o, 'cpu-limit')
   if (cpu !== undefined) next.limits.cpu = cpu
   if (bool(o, 'idle-only')) next.limits.idleOnly = true
+  if (bool(o, 'metrics')) next.metrics.enabled = true
+  const metricsPort = num(o, 'metrics-port')
+  if (metricsPort !== undefined) {
+    next.metrics.enabled = true
+    next.metrics.port = metricsPort
+  }
   const level = str(o, 'log-level')
   if (level !== undefined) next.log.level = level
   // A detached node writes to a log file: JSON lines, whatever the terminal was.

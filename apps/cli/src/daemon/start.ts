@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { bool, num } from '../args/parse.js'
 import type { Parsed } from '../args/spec.js'
 import { locate } from '../commands/common.js'
-import { BIN_NAME, ENV, EXIT, MODEL_HASHES_FILE, MODELS_DIR } from '../constants.js'
+import { BIN_NAME, ENV, EXIT, MODEL_HASHES_FILE, MODELS_DIR, OPENAI_PREFIX } from '../constants.js'
 import type { StatusJson } from '../control/types.js'
 import { explain } from '../error-policy.js'
 import { CliError, type CliErrorLike, NodeStartError, RelayedError } from '../errors.js'
@@ -77,7 +77,10 @@ async function runNode(
   })
   const config = applyFlags(loaded, parsed.options, daemon)
   // The flags are checked with the rest before anything is written.
-  resolveNodeConfig(config)
+  const resolved = resolveNodeConfig(config)
+  const { daemonMetrics } = await import('./metrics.js')
+  let onMetricsError = (_err: unknown): void => {}
+  const metrics = await daemonMetrics(resolved.metrics, dataDir, (err) => onMetricsError(err))
   const before = await snapshotDir(dataDir)
   // Held until this process exits: while it lives, no second node opens the same store.
   const lock = await lockDataDir(dataDir)
@@ -85,6 +88,7 @@ async function runNode(
     eprintln(io, io.err.dim(`note: removed a stale pid file of pid ${lock.stale}, which is not running`))
   let node: Awaited<ReturnType<typeof createNode>>
   let onnx: ReturnType<typeof onnxBackend>
+  let llama: import('../llama.js').LlamaBackend | undefined
   try {
     const added = await readAddedModels(dataDir)
     onnx = onnxBackend({
@@ -92,7 +96,13 @@ async function runNode(
       models: added,
       hashCacheFile: join(dataDir, MODEL_HASHES_FILE),
     })
-    node = await createNode({ ...config, backends: [mockBackend(), onnx], signal: io.signal })
+    llama = await llamaFor(join(dataDir, MODELS_DIR))
+    node = await createNode({
+      ...config,
+      backends: [mockBackend(), onnx, ...(llama === undefined ? [] : [llama])],
+      signal: io.signal,
+      ...(metrics === undefined ? {} : { libp2pMetrics: metrics.libp2p }),
+    })
   } catch (err) {
     // Some settings (an mDNS interface that does not exist) can only fail here: leave the data
     // directory as it was, with no new identity or store in it.
@@ -103,7 +113,7 @@ async function runNode(
   // List the models now, on this thread, so the node announces them and `models list` is true:
   // hashes come from model-hashes.json unless a file changed. No worker thread and no ONNX Runtime
   // is started for it; they start with the first embed, tokenize, ocr or onnx task.
-  const modelsReady = onnx.scanModels().then(
+  const onnxReady = onnx.scanModels().then(
     () => true,
     (err: unknown) => {
       node.logger.warn(
@@ -113,8 +123,26 @@ async function runNode(
       return false
     },
   )
+  onMetricsError = (err) => node.logger.error({ err, component: 'metrics' }, 'collecting the metrics failed')
+  const metricsUrl = await metrics?.start(node).catch(async (err: unknown) => {
+    await metrics.close()
+    await node.stop()
+    lock.release()
+    await before.restore()
+    throw err
+  })
+  // GGUF models are hashed and their headers read (not loaded) so the node announces them.
+  const llamaReady = (llama?.load() ?? Promise.resolve()).then(
+    () => true,
+    (err: unknown) => {
+      node.logger.warn({ err }, 'the GGUF models could not be read: generate tasks may fail')
+      return false
+    },
+  )
+  const modelsReady = Promise.all([onnxReady, llamaReady])
   const { nodeTarget } = await import('./node-target.js')
   const { startControlServer } = await import('../control/server.js')
+  const { openaiApi } = await import('@p2p-ai/node/openai')
   const stopRequested = new AbortController()
   const target = nodeTarget({
     node,
@@ -122,6 +150,9 @@ async function runNode(
     cliVersion: CLI_VERSION,
     modelsReady,
     shutdown: () => stopRequested.abort(),
+    ...(metrics === undefined || metricsUrl === undefined
+      ? {}
+      : { metrics: { url: metricsUrl, exposition: () => metrics.exposition() } }),
   })
   const token = newToken()
   const controlPort = num(parsed.options, 'control-port') ?? 0
@@ -129,8 +160,10 @@ async function runNode(
     target,
     token,
     port: controlPort,
+    openai: openaiApi({ node, basePath: OPENAI_PREFIX }),
     onError: (err) => node.logger.error({ err, component: 'control' }, 'control API request failed'),
   }).catch(async (err: unknown) => {
+    await metrics?.close()
     await node.stop()
     lock.release()
     await before.restore()
@@ -144,6 +177,7 @@ async function runNode(
     )
   } catch (err) {
     await server.close()
+    await metrics?.close()
     await node.stop()
     await removeControlFiles(dataDir)
     lock.release()
@@ -173,6 +207,7 @@ async function runNode(
   server.drain()
   const report = await node.stop()
   await server.close()
+  await metrics?.close()
   target.dispose()
   // The store is closed: the control files go now, the lock when the process exits.
   await removeControlFiles(dataDir)
@@ -184,6 +219,16 @@ async function runNode(
   return report.errors.length === 0 ? EXIT.OK : EXIT.FAILURE
 }
 
+/**
+ * The `generate` backend for the GGUF models in the models directory, or none without any: a node
+ * with no language model does not load llama.cpp, nor announce `generate`.
+ */
+async function llamaFor(modelsDir: string): Promise<import('../llama.js').LlamaBackend | undefined> {
+  const { ggufModels, llamaBackend } = await import('../llama.js')
+  const models = await ggufModels(modelsDir)
+  return models.length === 0 ? undefined : llamaBackend({ models })
+}
+
 function printBanner(io: Io, s: StatusJson, url: string): void {
   const c = io.out
   println(io, `${c.green('✔')} node ${c.bold(shortId(s.peerId))} is running ${c.dim(`(pid ${s.pid})`)}`)
@@ -192,6 +237,8 @@ function printBanner(io: Io, s: StatusJson, url: string): void {
   println(io, `  runs       ${s.capabilities.taskTypes.join(', ')}`)
   println(io, `  data dir   ${s.dataDir}`)
   println(io, `  control    ${url} ${c.dim('(token in control.token)')}`)
+  if (s.metrics !== undefined) println(io, `  metrics    ${s.metrics.url}`)
+  println(io, `  openai     ${url}${OPENAI_PREFIX} ${c.dim('(API key: the control token)')}`)
   println(
     io,
     c.dim(

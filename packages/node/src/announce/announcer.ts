@@ -20,7 +20,8 @@ import {
 } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
-import { capabilitiesFor, capabilitiesOf, VARIANT_MINOR, variantOf } from './capabilities.js'
+import type { ProtocolTraffic } from '../traffic.js'
+import { ANNOUNCEMENT_TIERS, capabilitiesFor, capabilitiesOf } from './capabilities.js'
 import { ANNOUNCE_MIN_INTERVAL_MS, ANNOUNCE_POLL_MS, ANNOUNCE_TIMEOUT_MS } from './constants.js'
 import { announceOn } from './send.js'
 
@@ -34,13 +35,16 @@ export interface CapabilityAnnouncerInit {
   minIntervalMs?: number
   /** Task types reachable by forwarding, announced as `reach` (forwarding.ts). */
   reach?: () => readonly ReachEntry[]
-  /** The protocol minor a peer announced, if known: `reach` goes only to peers at 1 or more. */
+  /**
+   * The protocol minor a peer announced, if known: `reach` goes only to peers at 1 or more, the
+   * generative model fields only to peers at 3 or more.
+   */
   peerMinor?: (peer: string) => number | undefined
+  /** Where announcements sent are counted. */
+  traffic?: ProtocolTraffic
   /** This node's machine and whether it takes tasks, announced as `resources` (minor 4). */
   resources?: () => ResourceFigures | undefined
 }
-
-type Variant = ReturnType<typeof variantOf>
 
 interface Audience {
   readonly peerId: PeerId
@@ -62,9 +66,10 @@ export class CapabilityAnnouncer {
   readonly #audience = new Map<string, Audience>()
   readonly #minIntervalMs: number
   #current: Capabilities
-  /** The announcement as each kind of peer gets it (by its protocol minor), and its key. */
-  #variants = new Map<Variant, { caps: Capabilities; key: string }>()
-  readonly #sealed = new Map<Variant, { key: string; nonce: string; frame: Uint8Array }>()
+  #key: string
+  /** The announcement as peers of each tier of minor versions read it, and its key. */
+  #variants: Variant[]
+  readonly #sealed = new Map<number, { key: string; nonce: string; frame: Uint8Array }>()
   #poll: NodeJS.Timeout | undefined
   #stopped = false
 
@@ -72,10 +77,11 @@ export class CapabilityAnnouncer {
     this.#init = init
     this.#minIntervalMs = init.minIntervalMs ?? ANNOUNCE_MIN_INTERVAL_MS
     this.#current = this.#read()
+    this.#key = JSON.stringify(this.#current)
     this.#variants = variantsOf(this.#current)
   }
 
-  /** What this node announces now (to peers of the current protocol minor). */
+  /** What this node announces now. */
   get current(): Capabilities {
     return this.#current
   }
@@ -96,15 +102,15 @@ export class CapabilityAnnouncer {
 
   /**
    * Looks at the engine now; announces to everyone if anything changed. `urgent`: without waiting
-   * for the once-a-second pace (a pause or resume must reach peers before they route tasks here).
+   * for the once-a-second pace (a pause or a resume must reach peers before they route tasks here).
    */
   refresh(options: { urgent?: boolean } = {}): void {
     const caps = this.#read()
-    const variants = variantsOf(caps)
+    const key = JSON.stringify(caps)
+    if (key === this.#key) return
     this.#current = caps
-    const changed = [...variants].some(([variant, v]) => this.#variants.get(variant)?.key !== v.key)
-    this.#variants = variants
-    if (!changed) return
+    this.#key = key
+    this.#variants = variantsOf(caps)
     for (const audience of this.#audience.values()) {
       if (options.urgent === true) {
         audience.urgent = true
@@ -115,26 +121,23 @@ export class CapabilityAnnouncer {
     }
   }
 
-  /** A peer announced itself: it may now understand (or no longer understand) newer fields. */
+  #read(): Capabilities {
+    const i = this.#init
+    return capabilitiesOf(i.engine, i.agentVersion, i.reach?.(), i.resources?.())
+  }
+
+  /** A peer announced itself: it may now understand (or no longer understand) more of ours. */
   peerAnnounced(peer: string): void {
     const audience = this.#audience.get(peer)
     if (audience !== undefined && audience.sentKey !== this.#variant(audience).key) this.#schedule(audience)
   }
 
-  #read(): Capabilities {
-    return capabilitiesOf(
-      this.#init.engine,
-      this.#init.agentVersion,
-      this.#init.reach?.(),
-      this.#init.resources?.(),
-    )
-  }
-
-  /** What `audience` is to receive, by the protocol minor it announced. */
-  #variant(audience: Audience): { variant: Variant; key: string; caps: Capabilities } {
-    const variant = variantOf(this.#init.peerMinor?.(audience.peerId.toString()) ?? 0)
-    const v = this.#variants.get(variant) as { caps: Capabilities; key: string }
-    return { variant, ...v }
+  /** What `audience` is to receive: the announcement as its protocol minor reads it. */
+  #variant(audience: Audience): Variant {
+    const minor = this.#init.peerMinor?.(audience.peerId.toString()) ?? 0
+    let chosen = this.#variants[0] as Variant
+    for (const variant of this.#variants) if (variant.tier <= minor) chosen = variant
+    return chosen
   }
 
   /** A peer that speaks the announce protocol connected: it gets the current announcement now. */
@@ -187,7 +190,7 @@ export class CapabilityAnnouncer {
     const variant = this.#variant(audience)
     if (audience.sentKey === variant.key) return
     const key = variant.key
-    const slot = variant.variant
+    const slot = variant.tier
     let sealed = this.#sealed.get(slot)
     if (sealed === undefined || sealed.key !== key || sealed.nonce === audience.sentNonce) {
       // One signature per change, shared by every peer; a fresh one for a peer that already has it.
@@ -201,7 +204,7 @@ export class CapabilityAnnouncer {
     const signal = AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)
     try {
       const stream = await this.#init.transport.dialProtocol(audience.peerId, ANNOUNCE_PROTOCOL, { signal })
-      await announceOn(stream, sealed.frame, signal)
+      await announceOn(stream, sealed.frame, signal, this.#init.traffic)
       audience.sentKey = key
       audience.sentNonce = sealed.nonce
     } catch (err) {
@@ -219,12 +222,16 @@ export class CapabilityAnnouncer {
   }
 }
 
-/** The announcement for each kind of peer, with its key. */
-function variantsOf(caps: Capabilities): Map<Variant, { caps: Capabilities; key: string }> {
-  const out = new Map<Variant, { caps: Capabilities; key: string }>()
-  for (const [variant, minor] of Object.entries(VARIANT_MINOR) as Array<[Variant, number]>) {
-    const v = capabilitiesFor(caps, minor)
-    out.set(variant, { caps: v, key: JSON.stringify(v) })
-  }
-  return out
+/** The announcement as peers from protocol minor `tier` on read it. */
+interface Variant {
+  readonly tier: number
+  readonly key: string
+  readonly caps: Capabilities
+}
+
+function variantsOf(caps: Capabilities): Variant[] {
+  return ANNOUNCEMENT_TIERS.map((tier) => {
+    const read = capabilitiesFor(caps, tier)
+    return { tier, key: JSON.stringify(read), caps: read }
+  })
 }
