@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { PROTOCOL_MINOR } from '@p2p-ai/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { NetworkTestJson, SnapshotJson, StressReportJson } from '../src/control/debug-types.js'
 import type { Analysis } from '../src/debug/analyze.js'
@@ -134,9 +135,13 @@ describe('debug', () => {
       '65536',
       '--json',
     ])
-    expect(result.self.protocolMinor).toBe(3)
+    expect(result.self.protocolMinor).toBe(PROTOCOL_MINOR)
     const peer = result.peers.find((p) => p.peerId === bPeerId)
-    expect(peer).toMatchObject({ protocolMinor: 3, protocols: { '/p2p-ai/trace/1.0.0': true }, problems: [] })
+    expect(peer).toMatchObject({
+      protocolMinor: PROTOCOL_MINOR,
+      protocols: { '/p2p-ai/trace/1.0.0': true },
+      problems: [],
+    })
     expect(peer?.rtt?.samples.length).toBe(5)
     expect(peer?.throughput).toMatchObject({ bytes: 65_536 })
     expect(peer?.throughput?.bytesPerSecond).toBeGreaterThan(0)

@@ -3,6 +3,7 @@
  * how to see it in a snapshot, and what to do about it. `analyze()` (analyze.ts) runs them all; a
  * new check is a new entry here, and its test a snapshot that has the problem.
  */
+import { TRACE_CONTEXT_MINOR } from '@p2p-ai/protocol/constants'
 import { BIN_NAME } from '../constants.js'
 import type { SnapshotJson } from '../control/debug-types.js'
 
@@ -164,7 +165,8 @@ export const RULES: readonly Rule[] = [
       'they take part in tasks but not in traces (minor 3), nor in batch signatures below minor 2; update them',
     check: (s) => {
       const old = s.peers.filter(
-        (p) => p.status === 'connected' && p.capabilities !== undefined && p.protocolMinor < 3,
+        (p) =>
+          p.status === 'connected' && p.capabilities !== undefined && p.protocolMinor < TRACE_CONTEXT_MINOR,
       )
       return old.length === 0
         ? undefined
