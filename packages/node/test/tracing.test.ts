@@ -1,11 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
 import { TRACE_PROTOCOL, type TraceSpan } from '@p2p-ai/protocol'
 import { tracing } from '@p2p-ai/tracing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createNode } from '../src/create.js'
+import { createLogger } from '../src/logger.js'
 import type { P2PNode } from '../src/node.js'
 import type { TracingFactory } from '../src/tracing/types.js'
 import { localInit } from './helpers.js'
@@ -17,6 +19,23 @@ let a: P2PNode
 let b: P2PNode
 let c: P2PNode
 let d: P2PNode
+
+/** A debug-level JSON logger whose lines the test reads. */
+function captured() {
+  const stream = new PassThrough()
+  let text = ''
+  stream.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')))
+  return {
+    logger: createLogger({ destination: stream, level: 'debug' }),
+    lines: () =>
+      text
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as { msg: string; taskId?: string; traceId?: string }),
+  }
+}
+const aLog = captured()
+const cLog = captured()
 
 // The plug-in's factory is the node's seam: it type-checks as one.
 const inMemory = (sampleRate = 1): TracingFactory => tracing({ sampleRate, store: { inMemory: true } })
@@ -48,12 +67,18 @@ function provide(node: P2PNode, name: string): void {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'p2p-ai-tracing-'))
-  const make = (name: string, tracer: TracingFactory) =>
-    createNode(localInit(join(dir, name), { tracer, health: { intervalMs: 60_000 } }))
+  const make = (name: string, tracer: TracingFactory, log?: ReturnType<typeof captured>) =>
+    createNode(
+      localInit(join(dir, name), {
+        tracer,
+        health: { intervalMs: 60_000 },
+        ...(log === undefined ? {} : { logger: log.logger, log: { level: 'debug' } }),
+      }),
+    )
   ;[a, b, c, d] = await Promise.all([
-    make('a', inMemory()),
+    make('a', inMemory(), aLog),
     make('b', inMemory()),
-    make('c', inMemory()),
+    make('c', inMemory(), cLog),
     make('d', inMemory(0)),
   ])
   provide(c, 'whoami')
@@ -82,7 +107,7 @@ function only(spans: readonly TraceSpan[], node: P2PNode, name: string): TraceSp
   return found[0] as TraceSpan
 }
 
-describe('tracing a task across nodes (docs/protocol.md §2.6)', () => {
+describe('tracing a task across nodes (docs/protocol.md §2.7)', () => {
   it('follows a forwarded task through the requester, the relay and the provider in one trace, hop by hop', async () => {
     const record = await a.submit({ type: 'whoami', input: {} }).result()
     expect(record).toMatchObject({ status: 'COMPLETED', provider: c.peerId })
@@ -107,14 +132,22 @@ describe('tracing a task across nodes (docs/protocol.md §2.6)', () => {
     expect(onward).toMatchObject({ parentId: relay.spanId, attributes: { 'p2p_ai.peer': c.peerId } })
     expect(serve).toMatchObject({ parentId: onward.spanId, attributes: { 'p2p_ai.from': b.peerId } })
     expect([queue.parentId, run.parentId]).toEqual([serve.spanId, serve.spanId])
-    // On one clock (one process), each span lies within its parent's.
+    // On one clock (one process), each span lies within its parent's, to OpenTelemetry's grain:
+    // the SDK anchors each span to Date.now(), so two spans' clocks may differ by up to 1 ms.
+    const GRAIN_US = 1_000
     for (const [outer, inner] of [
       [task, attempt],
       [serve, run],
     ] as const) {
-      expect(inner.startUs).toBeGreaterThanOrEqual(outer.startUs)
-      expect(inner.endUs).toBeLessThanOrEqual(outer.endUs)
+      expect(inner.startUs).toBeGreaterThanOrEqual(outer.startUs - GRAIN_US)
+      expect(inner.endUs).toBeLessThanOrEqual(outer.endUs + GRAIN_US)
     }
+    // The log lines about the task carry its trace id on the requester and on the provider, so a
+    // log search and the trace lead to each other.
+    const about = (log: ReturnType<typeof captured>, msg: string) =>
+      log.lines().filter((line) => line.taskId === record.id && line.msg === msg)
+    expect(about(aLog, 'task done')).toEqual([expect.objectContaining({ traceId: record.traceId })])
+    expect(about(cLog, 'task finished')).toEqual([expect.objectContaining({ traceId: record.traceId })])
   })
 
   it('records each replica of a redundant task, and each failed attempt, as spans of their own', async () => {

@@ -21,8 +21,6 @@ export const STORE_FLUSH_BATCH = 1024
 /** How often expired spans are deleted. */
 export const STORE_PURGE_INTERVAL_MS = 10 * 60 * 1000
 
-/** Expired spans deleted per statement, so a purge never holds the database for long. */
-
 /** `service.name` of every span a node records. */
 export const SERVICE_NAME = 'p2p-ai-agent'
 

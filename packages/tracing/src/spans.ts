@@ -10,7 +10,7 @@ import { MAX_REASON_LENGTH, MAX_SPAN_ATTRIBUTES, type TraceSpan } from '@p2p-ai/
 /** The attribute that names the node which recorded a span (a resource attribute: its PeerId). */
 export const NODE_ATTRIBUTE = 'service.instance.id'
 
-/** The attribute that names the task a span belongs to; the store indexes it. */
+/** The attribute that names the task a span belongs to; the store remembers recent tasks' traces by it. */
 export const TASK_ID_ATTRIBUTE = 'p2p_ai.task.id'
 
 const NAME = /^[a-z][a-z0-9._-]*$/

@@ -120,7 +120,7 @@ class SpanStore implements TraceStore {
     this.#now = init.now ?? Date.now
     this.path = init.directory === undefined ? ':memory:' : join(init.directory, TRACE_STORE_FILE_NAME)
     try {
-      this.#backend = init.directory === undefined ? localBackend() : threadBackend(this.path, this)
+      this.#backend = init.directory === undefined ? localBackend(this) : threadBackend(this.path, this)
     } catch (err) {
       throw new TraceStoreError(`cannot open the trace store ${this.path}: ${(err as Error).message}`, {
         cause: err,
@@ -248,9 +248,19 @@ class SpanStore implements TraceStore {
   }
 }
 
-function localBackend(): Backend {
+function localBackend(store: SpanStore): Backend {
   const table = new SpanTable(':memory:')
-  return { send: (request) => serve(table, request), ask: async (request) => serve(table, request) }
+  return {
+    send(request) {
+      // A write runs inside a span's end: it fails by counting, as the thread's do, never by throwing.
+      try {
+        serve(table, request)
+      } catch {
+        store.lost()
+      }
+    },
+    ask: async (request) => serve(table, request),
+  }
 }
 
 function threadBackend(path: string, store: SpanStore): Backend {
