@@ -31,6 +31,7 @@ import {
   networkCheck,
   resourcesCheck,
   storeCheck,
+  tracingCheck,
 } from './health/checks.js'
 import {
   type ComponentHealth,
@@ -211,6 +212,9 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#health.register('store', storeCheck(parts.engine, c.dataDir))
     this.#health.register('models', modelsCheck(parts.engine))
     this.#health.register('network', networkCheck(parts.transport, c.network.bootstrap), { local: false })
+    // Lost spans are worth a word, not a reason to take no tasks.
+    if (parts.tracing !== undefined)
+      this.#health.register('tracing', tracingCheck(parts.tracing.store), { local: false })
     const stores = (): ResultStore[] =>
       [parts.engine.store, parts.submittedStore].filter(
         (st): st is ResultStore => st !== undefined && !st.closed,

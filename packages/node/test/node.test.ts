@@ -130,6 +130,7 @@ describe('node metadata and health', () => {
       'network',
       'resources',
       'store',
+      'tracing',
     ])
     expect(byName.models).toMatchObject({ status: 'healthy', detail: 'no models' })
     expect(byName.identity?.status).toBe('healthy')

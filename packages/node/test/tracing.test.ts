@@ -7,6 +7,7 @@ import { tracing } from '@p2p-ai/tracing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createNode } from '../src/create.js'
+import { tracingCheck } from '../src/health/checks.js'
 import { createLogger } from '../src/logger.js'
 import type { P2PNode } from '../src/node.js'
 import type { TracingFactory } from '../src/tracing/types.js'
@@ -208,5 +209,26 @@ describe('tracing a task across nodes (docs/protocol.md §2.7)', () => {
     expect((await ask(d)).spans).toEqual([])
     const answer = await ask(b)
     expect(answer.spans.map((s) => s.name).sort()).toEqual(['queue', 'run', 'serve'])
+  })
+
+  it('reports tracing as a health component: degraded while the span store loses writes, healthy once it stops', async () => {
+    expect(a.health()?.components.find((c) => c.name === 'tracing')).toMatchObject({
+      status: 'healthy',
+      detail: 'recording',
+      local: false,
+    })
+    const store = { writeErrors: 0, add() {}, spans: async () => [], traceOf: () => undefined }
+    const check = tracingCheck(store)
+    const signal = new AbortController().signal
+    expect(await check({ signal })).toEqual({ status: 'healthy', detail: 'recording' })
+    store.writeErrors = 2
+    expect(await check({ signal })).toMatchObject({
+      status: 'degraded',
+      detail: expect.stringMatching(/^losing spans: 2 span writes failed/),
+    })
+    expect(await check({ signal })).toEqual({
+      status: 'healthy',
+      detail: 'recording; 2 span writes failed since the node started',
+    })
   })
 })

@@ -50,7 +50,10 @@ export interface TraceStoreInit {
 export interface TraceStore {
   /** The database file, or `:memory:`. */
   readonly path: string
-  /** Writes that failed since the store opened (their spans are lost; the node goes on). */
+  /**
+   * Writes that failed since the store opened (their spans are lost; the node goes on): the node's
+   * `tracing` health check turns `degraded` while it grows.
+   */
   readonly writeErrors: number
   /** Queues an ended span of this node; it is written within `STORE_FLUSH_INTERVAL_MS`. */
   record(span: StoredSpan): void
@@ -295,7 +298,9 @@ function threadBackend(path: string, store: SpanStore): Backend {
       else waiter?.reject(new Error(reply.message))
     })
     thread.on('error', (err) => {
+      // What the thread had not written yet is gone with it: at least one write failed.
       failure = err
+      store.lost()
     })
     thread.on('exit', () => {
       failure ??= new Error('the trace store thread exited')

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
 import { createServer, type IncomingMessage } from 'node:http'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
@@ -193,6 +193,33 @@ describe('the tracing plug-in', () => {
     } finally {
       server.close()
     }
+  })
+
+  it('counts the writes it loses when its file cannot be used, and says so on reading, never throwing at a span', async () => {
+    const broken = join(dir, 'broken')
+    // traces.db is a directory: SQLite cannot open it, so the store's thread fails.
+    await mkdir(join(broken, TRACE_STORE_FILE_NAME), { recursive: true })
+    const store = traceStore({ directory: broken })
+    const span = {
+      spanId: '00f067aa0ba902b7',
+      node: PEER,
+      name: 'run',
+      kind: 'internal',
+      startUs: 1,
+      endUs: 2,
+      status: 'ok',
+    } as const
+    store.record({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', taskId: 'task-0002', span })
+    store.flush()
+    await expect(store.spans('4bf92f3577b34da6a3ce929d0e0e4736')).rejects.toMatchObject({
+      code: 'ERR_TRACE_STORE',
+    })
+    const lost = store.writeErrors
+    expect(lost).toBeGreaterThan(0)
+    store.record({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', taskId: 'task-0002', span })
+    store.flush()
+    expect(store.writeErrors).toBe(lost + 1)
+    await store.close()
   })
 
   it('refuses options out of range at once, with a coded error', () => {

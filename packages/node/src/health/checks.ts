@@ -4,6 +4,7 @@ import type { TaskEngine } from '@p2p-ai/engine'
 import type { Transport } from '@p2p-ai/transport'
 import { describePause } from '../resources/pause-reasons.js'
 import type { NodeResources } from '../resources/resources.js'
+import type { NodeTraceStore } from '../tracing/types.js'
 import type { HealthCheck, HealthCheckResult } from './monitor.js'
 
 /** Free space below which the store reports `degraded`. */
@@ -132,5 +133,22 @@ export function resourcesCheck(resources: NodeResources): HealthCheck {
       problems.push(`the data directory is over the disk limit of ${mib(s.limits.diskBytes)}`)
     const detail = [...problems, ...parts].join('; ') || 'measuring'
     return { status: problems.length > 0 ? 'degraded' : 'healthy', detail }
+  }
+}
+
+/**
+ * Tracing: `degraded` while the span store loses writes (a full disk, a damaged `traces.db`), so
+ * `task trace` would show gaps; healthy again once a round passes without a new loss.
+ */
+export function tracingCheck(store: NodeTraceStore): HealthCheck {
+  let seen = store.writeErrors ?? 0
+  return (): HealthCheckResult => {
+    const failed = store.writeErrors ?? 0
+    const growing = failed > seen
+    seen = failed
+    const lost = `${failed} span write${failed === 1 ? '' : 's'} failed since the node started`
+    if (growing)
+      return { status: 'degraded', detail: `losing spans: ${lost} (is the disk full, or traces.db damaged?)` }
+    return { status: 'healthy', detail: failed === 0 ? 'recording' : `recording; ${lost}` }
   }
 }

@@ -15,6 +15,13 @@ export interface NodeTraceStore {
   /** The trace of a task this node recorded recently, if it remembers it. */
   traceOf(taskId: string): string | undefined
   /**
+   * Writes that failed since the store opened, their spans lost (the `tracing` health check turns
+   * `degraded` while it grows).
+   *
+   * @default never counted
+   */
+  readonly writeErrors?: number
+  /**
    * Whether the store finds this trace cheaply (it recorded it recently). Peers' trace queries are
    * answered only for those, so a peer cannot make the node search its whole store at will.
    *
