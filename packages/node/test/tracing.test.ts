@@ -1,4 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -230,5 +232,52 @@ describe('tracing a task across nodes (docs/protocol.md §2.7)', () => {
       status: 'healthy',
       detail: 'recording; 2 span writes failed since the node started',
     })
+  })
+
+  it('exports to the OTLP collector its settings name, with their headers, when it is given no tracer in code', async () => {
+    const received: Array<{
+      path: string | undefined
+      type: string | undefined
+      auth: string | undefined
+      body: Buffer
+    }> = []
+    const collector = createServer(async (req, res) => {
+      const chunks: Buffer[] = []
+      for await (const chunk of req) chunks.push(chunk as Buffer)
+      received.push({
+        path: req.url,
+        type: req.headers['content-type'],
+        auth: req.headers.authorization,
+        body: Buffer.concat(chunks),
+      })
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end()
+    })
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
+    const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`
+    try {
+      // The settings a config file or P2P_AI_TRACING__OTLP__* gives: the node loads @p2p-ai/tracing itself.
+      const e = await createNode(
+        localInit(join(dir, 'e'), {
+          health: { intervalMs: 60_000 },
+          tracing: { otlp: { endpoint, headers: ['Authorization=Bearer collector-token'] } },
+        }),
+      )
+      provide(e, 'echo')
+      const record = await e.submit({ type: 'echo', input: {} }).result()
+      expect(record.traceId).toMatch(/^[0-9a-f]{32}$/)
+      await e.stop()
+      expect(received.length).toBeGreaterThan(0)
+      expect(received[0]).toMatchObject({
+        path: '/v1/traces',
+        type: 'application/x-protobuf',
+        auth: 'Bearer collector-token',
+      })
+      // Protobuf keeps strings as they are (the plug-in's test decodes the same bytes in full).
+      const body = Buffer.concat(received.map((r) => r.body))
+      expect(body.includes(Buffer.from(record.id))).toBe(true)
+      expect(body.includes(Buffer.from(Buffer.from(record.traceId as string, 'hex')))).toBe(true)
+    } finally {
+      collector.close()
+    }
   })
 })
