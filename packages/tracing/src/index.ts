@@ -9,7 +9,7 @@
  * import { createNode } from '@p2p-ai/node'
  * import { tracing } from '@p2p-ai/tracing'
  *
- * const node = await createNode({ tracing: tracing({ sampleRate: 0.1 }) })
+ * const node = await createNode({ tracer: tracing({ sampleRate: 0.1 }) })
  * ```
  *
  * @packageDocumentation

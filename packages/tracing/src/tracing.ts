@@ -94,7 +94,7 @@ export interface Tracing {
  * import { createNode } from '@p2p-ai/node'
  * import { tracing } from '@p2p-ai/tracing'
  *
- * const node = await createNode({ tracing: tracing({ otlp: { endpoint: 'http://127.0.0.1:4318/v1/traces' } }) })
+ * const node = await createNode({ tracer: tracing({ otlp: { endpoint: 'http://127.0.0.1:4318/v1/traces' } }) })
  * ```
  *
  * @throws {TracingOptionError} for an option out of range, at once

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
+import { readTraceMessage } from '@p2p-ai/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TRACE_STORE_FILE_NAME } from '../src/constants.js'
 import { TracingOptionError } from '../src/errors.js'
@@ -104,6 +105,9 @@ describe('the tracing plug-in', () => {
     ])
     // Attributes within the protocol's rules: a key the protocol would refuse is left out.
     expect(spans[1]?.attributes).toEqual({ 'p2p_ai.attempt': 1 })
+    // As kept, the spans are what the trace protocol carries: a peer's schema takes them.
+    const answer = { v: 1, type: 'trace.spans', payload: { traceId: ids.traceId, spans } }
+    expect(readTraceMessage(answer, 'trace.spans').spans).toEqual(spans)
     expect(spans[0]?.endUs).toBeGreaterThanOrEqual(spans[0]?.startUs ?? Number.POSITIVE_INFINITY)
     await t.shutdown()
     expect((await stat(join(dir, TRACE_STORE_FILE_NAME))).mode & 0o777).toBe(0o600)
