@@ -127,7 +127,10 @@ export class TraceService {
     const remotePeer = connection.remotePeer.toString()
     try {
       let query: { traceId: string; hops: number } | undefined
-      for await (const frame of decodeFrames(stream, { maxFrameBytes: TRACE_FRAME_BYTES })) {
+      // The query and its end come at once from an honest peer: one that sends nothing, or never
+      // closes its side, holds the stream for one link's time, not for ever.
+      const reading = AbortSignal.timeout(this.#hopTimeoutMs)
+      for await (const frame of decodeFrames(stream, { maxFrameBytes: TRACE_FRAME_BYTES, signal: reading })) {
         if (!frame.ok) throw frame.error
         query ??= readTraceMessage(frame.value, 'trace.query')
       }
@@ -140,8 +143,10 @@ export class TraceService {
         spans: [...answer.spans],
         ...(answer.missing.length === 0 ? {} : { missing: [...answer.missing] }),
       })
-      if (!stream.send(frame)) await stream.onDrain()
-      await stream.close()
+      // Nor does a peer that stops reading hold it.
+      const writing = AbortSignal.timeout(this.#hopTimeoutMs)
+      if (!stream.send(frame)) await stream.onDrain({ signal: writing })
+      await stream.close({ signal: writing })
     } catch (err) {
       this.#init.log.debug({ remotePeer, err }, 'trace stream failed')
       stream.abort(err instanceof Error ? err : new Error(String(err)))
