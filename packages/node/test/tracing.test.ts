@@ -180,6 +180,46 @@ describe('tracing a task across nodes (docs/protocol.md §2.7)', () => {
     expect(only(failed, a, 'task')).toMatchObject({ status: 'error' })
   })
 
+  it('records a failover as the failed attempt and the next, each under the task, the first with its code', async () => {
+    // F reaches echo at E, which refuses F (allowlist), and at C: tasks sent to E fail over to C.
+    const [e, f] = await Promise.all([
+      createNode(
+        localInit(join(dir, 'e-refuser'), {
+          tracer: inMemory(),
+          health: { intervalMs: 60_000 },
+          access: { mode: 'allowlist', allowlist: [c.peerId] },
+        }),
+      ),
+      createNode(localInit(join(dir, 'f'), { tracer: inMemory(), health: { intervalMs: 60_000 } })),
+    ])
+    try {
+      provide(e, 'echo')
+      await link(f, e)
+      await link(f, c)
+      // Submitted together, the router spreads them over both providers, so some meet E first.
+      const records = await Promise.all(
+        Array.from({ length: 4 }, () => f.submit({ type: 'echo', input: {} }).result()),
+      )
+      const failedOver = records.find((r) => r.attempts.length > 0)
+      expect(failedOver).toMatchObject({ status: 'COMPLETED', peer: c.peerId })
+      const spans = (await f.traces?.get(failedOver?.id as string, { remote: false }))?.spans ?? []
+      const task = only(spans, f, 'task')
+      const attempts = byName(spans, f, 'attempt').sort(
+        (x, y) => Number(x.attributes?.['p2p_ai.attempt']) - Number(y.attributes?.['p2p_ai.attempt']),
+      )
+      expect(attempts).toMatchObject([
+        {
+          parentId: task.spanId,
+          status: 'error',
+          attributes: { 'p2p_ai.attempt': 1, 'p2p_ai.peer': e.peerId, 'error.type': 'ERR_ACCESS_DENIED' },
+        },
+        { parentId: task.spanId, status: 'ok', attributes: { 'p2p_ai.attempt': 2, 'p2p_ai.peer': c.peerId } },
+      ])
+    } finally {
+      await Promise.all([e.stop(), f.stop()])
+    }
+  })
+
   it("follows the requester's sampling decision: a task D does not sample leaves no spans anywhere", async () => {
     const record = await d.submit({ type: 'echo', input: {} }, { target: b.peerId }).result()
     expect(record.status).toBe('COMPLETED')
