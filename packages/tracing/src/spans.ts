@@ -67,8 +67,20 @@ function micros(time: HrTime): number {
   return time[0] * 1_000_000 + Math.floor(time[1] / 1_000)
 }
 
+/** Names as the protocol takes them, remembered like keys: a node records a handful of names. */
+const fittedNames = new Map<string, string>()
+
 /** A name the protocol takes: our own names pass as they are; foreign ones are made to fit. */
 function spanName(name: string): string {
+  let fitted = fittedNames.get(name)
+  if (fitted === undefined) {
+    fitted = fitName(name)
+    if (fittedNames.size < 1024) fittedNames.set(name, fitted)
+  }
+  return fitted
+}
+
+function fitName(name: string): string {
   if (name.length <= 64 && NAME.test(name)) return name
   const fitted = name
     .toLowerCase()

@@ -105,6 +105,14 @@ describe('the tracing plug-in', () => {
     ])
     // Attributes within the protocol's rules: a key the protocol would refuse is left out.
     expect(spans[1]?.attributes).toEqual({ 'p2p_ai.attempt': 1 })
+    // Spans of other instrumentation (a user's own) get names the protocol takes, the same each time.
+    const other = t.tracerProvider.getTracer('other')
+    const names: string[] = []
+    for (const [i, name] of ['GET /v1/Status', '9 lives', 'GET /v1/Status'].entries()) {
+      other.startSpan(name, { attributes: { 'p2p_ai.task.id': `other-${i}` } }, ROOT_CONTEXT).end()
+      for (const s of await t.store.spans(t.store.traceOf(`other-${i}`) as string)) names.push(s.name)
+    }
+    expect(names).toEqual(['get_v1_status', 'x9_lives', 'get_v1_status'])
     // As kept, the spans are what the trace protocol carries: a peer's schema takes them.
     const answer = { v: 1, type: 'trace.spans', payload: { traceId: ids.traceId, spans } }
     expect(readTraceMessage(answer, 'trace.spans').spans).toEqual(spans)
