@@ -369,7 +369,7 @@ export class NetworkTask
     if (status !== 'COMPLETED') this.#stream.fail(failedError(record))
     else if (!this.#stream.complete(output)) {
       this.#log.warn(
-        { taskId: this.id, remotePeer: this.#peer },
+        { ...taskLogFields(this.id, this.#traceId), remotePeer: this.#peer },
         'the text a provider streamed differs from the text it signed: the signed text is the answer',
       )
     }
