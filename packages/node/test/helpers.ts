@@ -3,8 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import type { NodeInit } from '../src/create.js'
+import { createLogger, type Logger } from '../src/logger.js'
 
 export const AGENT_HOST = fileURLToPath(new URL('./fixtures/agent-host.mjs', import.meta.url))
 
@@ -14,6 +16,31 @@ export async function tempDir(
 ): Promise<{ path: string; [Symbol.asyncDispose]: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix))
   return { path, [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }) }
+}
+
+/** A JSON log line as a test reads it. */
+export interface LogLine {
+  level: string
+  msg: string
+  component?: string
+  taskId?: string
+  traceId?: string
+  [key: string]: unknown
+}
+
+/** A debug-level JSON logger whose lines the test reads. */
+export function capturedLogger(): { logger: Logger; lines: () => LogLine[] } {
+  const stream = new PassThrough()
+  let text = ''
+  stream.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')))
+  return {
+    logger: createLogger({ destination: stream, level: 'debug' }),
+    lines: () =>
+      text
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as LogLine),
+  }
 }
 
 /** Init for a node that stays on 127.0.0.1 and never sends multicast. */

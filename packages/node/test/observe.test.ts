@@ -4,47 +4,22 @@
  * providers on 127.0.0.1, shared by the file; one provider refuses the requester (allowlist), so
  * tasks routed there fail over to the other.
  */
-import { PassThrough } from 'node:stream'
 import { mockBackend } from '@p2p-ai/engine'
 import { ANNOUNCE_PROTOCOL, TASK_PROTOCOL } from '@p2p-ai/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AlertState } from '../src/alerts/monitor.js'
 import { createNode } from '../src/create.js'
 import type { TaskDone, TaskRefusal, TaskRetry } from '../src/exchange/events.js'
-import { createLogger } from '../src/logger.js'
 import type { P2PNode } from '../src/node.js'
-import { localInit, tempDir } from './helpers.js'
-
-interface Line {
-  level: string
-  msg: string
-  component?: string
-  taskId?: string
-  [key: string]: unknown
-}
-
-/** A debug-level JSON logger whose lines the test reads. */
-function captured(): { logger: ReturnType<typeof createLogger>; lines: () => Line[] } {
-  const stream = new PassThrough()
-  let text = ''
-  stream.on('data', (c: Buffer) => (text += c.toString('utf8')))
-  return {
-    logger: createLogger({ destination: stream, level: 'debug' }),
-    lines: () =>
-      text
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as Line),
-  }
-}
+import { capturedLogger, type LogLine as Line, localInit, tempDir } from './helpers.js'
 
 const dirs: Array<AsyncDisposable> = []
 const nodes: P2PNode[] = []
 let requester: P2PNode
 let refuser: P2PNode
 let provider: P2PNode
-const requesterLog = captured()
-const providerLog = captured()
+const requesterLog = capturedLogger()
+const providerLog = capturedLogger()
 const done: TaskDone[] = []
 const retries: TaskRetry[] = []
 const refusals: TaskRefusal[] = []

@@ -3,17 +3,15 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import { TRACE_PROTOCOL, type TraceSpan } from '@p2p-ai/protocol'
 import { tracing } from '@p2p-ai/tracing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createNode } from '../src/create.js'
 import { tracingCheck } from '../src/health/checks.js'
-import { createLogger } from '../src/logger.js'
 import type { P2PNode } from '../src/node.js'
 import type { TracingFactory } from '../src/tracing/types.js'
-import { localInit } from './helpers.js'
+import { capturedLogger, localInit } from './helpers.js'
 
 // One line of nodes for the file: A – B – C, linked to their neighbours only. C runs `whoami`, and
 // B and C run `echo`; A reaches `whoami` only through B. D records nothing it starts (sampled at 0).
@@ -23,22 +21,8 @@ let b: P2PNode
 let c: P2PNode
 let d: P2PNode
 
-/** A debug-level JSON logger whose lines the test reads. */
-function captured() {
-  const stream = new PassThrough()
-  let text = ''
-  stream.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')))
-  return {
-    logger: createLogger({ destination: stream, level: 'debug' }),
-    lines: () =>
-      text
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as { msg: string; taskId?: string; traceId?: string }),
-  }
-}
-const aLog = captured()
-const cLog = captured()
+const aLog = capturedLogger()
+const cLog = capturedLogger()
 
 // The plug-in's factory is the node's seam: it type-checks as one.
 const inMemory = (sampleRate = 1): TracingFactory => tracing({ sampleRate, store: { inMemory: true } })
@@ -70,7 +54,7 @@ function provide(node: P2PNode, name: string): void {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'p2p-ai-tracing-'))
-  const make = (name: string, tracer: TracingFactory, log?: ReturnType<typeof captured>) =>
+  const make = (name: string, tracer: TracingFactory, log?: ReturnType<typeof capturedLogger>) =>
     createNode(
       localInit(join(dir, name), {
         tracer,
@@ -147,7 +131,7 @@ describe('tracing a task across nodes (docs/protocol.md §2.7)', () => {
     }
     // The log lines about the task carry its trace id on the requester and on the provider, so a
     // log search and the trace lead to each other.
-    const about = (log: ReturnType<typeof captured>, msg: string) =>
+    const about = (log: ReturnType<typeof capturedLogger>, msg: string) =>
       log.lines().filter((line) => line.taskId === record.id && line.msg === msg)
     expect(about(aLog, 'task done')).toEqual([expect.objectContaining({ traceId: record.traceId })])
     expect(about(cLog, 'task finished')).toEqual([expect.objectContaining({ traceId: record.traceId })])
