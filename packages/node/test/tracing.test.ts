@@ -10,6 +10,8 @@ import { z } from 'zod'
 import { createNode } from '../src/create.js'
 import { tracingCheck } from '../src/health/checks.js'
 import type { P2PNode } from '../src/node.js'
+import type { TraceService } from '../src/tracing/trace-service.js'
+import { NodeTraces } from '../src/tracing/traces.js'
 import type { TracingFactory } from '../src/tracing/types.js'
 import { capturedLogger, localInit } from './helpers.js'
 
@@ -303,5 +305,42 @@ describe('tracing a task across nodes (docs/protocol.md §2.7)', () => {
     } finally {
       collector.close()
     }
+  })
+
+  it("keeps a peer's span once however often a trace is asked for", async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
+    const span = (spanId: string, node: string): TraceSpan => ({
+      spanId,
+      node,
+      name: 'serve',
+      kind: 'server',
+      startUs: 1,
+      endUs: 2,
+      status: 'ok',
+    })
+    const kept: TraceSpan[] = [span('00f067aa0ba902b7', a.peerId)]
+    const adds: string[][] = []
+    const traces = new NodeTraces({
+      self: a.peerId,
+      store: {
+        add: (_, spans) => {
+          adds.push(spans.map((s) => s.spanId))
+          kept.push(...spans)
+        },
+        spans: async () => [...kept],
+        traceOf: () => traceId,
+      },
+      // The peers answer the same each time.
+      service: {
+        collect: async () => ({
+          spans: [kept[0] as TraceSpan, span('b7ad6b7169203331', b.peerId)],
+          missing: [],
+        }),
+      } as unknown as TraceService,
+      traceOfTask: () => undefined,
+      hops: 1,
+    })
+    for (const _ of [1, 2, 3]) expect((await traces.get('some-task'))?.spans).toHaveLength(2)
+    expect(adds).toEqual([['b7ad6b7169203331']])
   })
 })

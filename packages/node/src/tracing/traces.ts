@@ -63,10 +63,10 @@ export class NodeTraces {
     let missing: readonly string[] = []
     if (options.remote !== false) {
       const collected = await service.collect(traceId, hops, options.signal)
-      store.add(
-        traceId,
-        collected.spans.filter((span) => span.node !== self),
-      )
+      // Ended spans do not change: asked again, a trace adds only what the store lacks.
+      const kept = new Set((await store.spans(traceId)).map((span) => span.spanId))
+      const news = collected.spans.filter((span) => span.node !== self && !kept.has(span.spanId))
+      if (news.length > 0) store.add(traceId, news)
       missing = collected.missing
     }
     const spans = await store.spans(traceId)
