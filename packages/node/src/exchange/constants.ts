@@ -103,3 +103,10 @@ export const DEFAULT_OCR_MAX_EDIT_DISTANCE = 0.1
  * and under load the store commits many per transaction instead of one each.
  */
 export const SUBMITTED_WRITE_DELAY_MS = 20
+
+/**
+ * Times a task interrupted by a crash of its node (stored as accepted, never finished) is resumed
+ * at the next start. One interrupted more often than this fails with `ERR_EXCHANGE_STOPPED`
+ * instead: it may be what brings the node down.
+ */
+export const MAX_RESUMES = 3

@@ -45,7 +45,7 @@ export class NetworkTask
   readonly #launcher: AttemptLauncher
   readonly #log: Logger
   #status: NetworkTaskStatus = 'PENDING'
-  readonly #submittedAt = Date.now()
+  readonly #submittedAt: number
   #startedAt: number | undefined
   #finishedAt: number | undefined
   #peer: string | undefined
@@ -68,6 +68,7 @@ export class NetworkTask
     this.#chooser = chooser
     this.#launcher = launcher
     this.#log = log
+    this.#submittedAt = spec.resumed?.submittedAt ?? Date.now()
     this.#done = new Promise((resolve) => {
       this.#resolveDone = resolve
     })
@@ -117,6 +118,7 @@ export class NetworkTask
       ...(this.#status === 'COMPLETED' ? { output: this.#output as Output } : {}),
       ...(this.#error === undefined ? {} : { error: this.#error }),
       ...(this.#timings === undefined ? {} : { timings: this.#timings }),
+      ...(s.resumed === undefined ? {} : { resumed: s.resumed.count }),
     }
   }
 
