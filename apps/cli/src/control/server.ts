@@ -148,7 +148,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       return send(res, 200, { connected: true })
     }
     if (path === '/tasks') {
-      if (method === 'GET') return send(res, 200, listTasks(t, url.searchParams))
+      if (method === 'GET') return send(res, 200, await listTasks(t, url.searchParams))
       allow(method, 'POST')
       const body = await readJson(req)
       refuseWhileStopping()
@@ -160,7 +160,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       const id = decodeURIComponent(taskPath[1]!)
       if (taskPath[2] === '/cancel') {
         allow(method, 'POST')
-        return send(res, 200, t.cancel(id))
+        return send(res, 200, await t.cancel(id))
       }
       allow(method, 'GET')
       if (taskPath[2] === '/wait') {
@@ -170,7 +170,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
         if (stopping.signal.aborted && !isFinal(task.status)) throw stoppedWaiting(task.id, task.status)
         return send(res, 200, { task })
       }
-      const task = t.task(id)
+      const task = await t.task(id)
       if (task === undefined) throw taskNotFound(id)
       return send(res, 200, { task })
     }
@@ -380,10 +380,10 @@ function intParam(params: URLSearchParams, name: string, min: number, max: numbe
   return Math.min(n, max)
 }
 
-function listTasks(
+async function listTasks(
   t: ControlTarget,
   params: URLSearchParams,
-): { tasks: unknown; limit: number; offset: number } {
+): Promise<{ tasks: unknown; limit: number; offset: number }> {
   const limit = intParam(params, 'limit', 1, 1000) ?? 20
   const offset = intParam(params, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0
   const status = params.get('status') ?? undefined
@@ -397,7 +397,7 @@ function listTasks(
     ...(status === undefined ? {} : { status: status as TaskStatus }),
     ...(type === undefined ? {} : { type }),
   }
-  return { tasks: t.list(query), limit, offset }
+  return { tasks: await t.list(query), limit, offset }
 }
 
 function toHttpError(err: unknown): HttpError {

@@ -26,14 +26,18 @@ export interface ControlTarget {
   status(): StatusJson | Promise<StatusJson>
   peers(): readonly PeerJson[]
   connect(address: string, options: { signal: AbortSignal }): Promise<void>
+  /** Resolves once the task's acceptance is durable (or with `durable: false`). */
   submit(request: SubmitRequest, options: { signal: AbortSignal }): Promise<TaskJson>
-  /** `undefined` for an unknown id. */
-  task(id: string): TaskJson | undefined
+  /**
+   * `undefined` for an unknown id. A task reported final is durable (it survives a crash of the
+   * node), or says `durable: false`.
+   */
+  task(id: string): TaskJson | undefined | Promise<TaskJson | undefined>
   /** Resolves with the task once final, or as it is after `timeoutMs`; `undefined` if unknown. */
   wait(id: string, timeoutMs: number, signal: AbortSignal): Promise<TaskJson | undefined>
-  list(query: TaskQuery): readonly TaskJson[]
+  list(query: TaskQuery): readonly TaskJson[] | Promise<readonly TaskJson[]>
   /** Throws `ERR_TASK_NOT_FOUND` for an unknown id. */
-  cancel(id: string): CancelJson
+  cancel(id: string): CancelJson | Promise<CancelJson>
   models(): Promise<readonly ModelJson[]>
   /** Calls `listener` for each event of the node until `signal` aborts. */
   events(listener: (event: NodeEventJson) => void, signal: AbortSignal): void
