@@ -186,7 +186,10 @@ export class NetworkTask
       if (route === undefined) {
         if (this.#attempts.length === 0) {
           this.#finish('FAILED', undefined, { code: 'ERR_NO_CAPABLE_PEER', message: this.#noRouteMessage() })
-        } else this.#exhausted()
+        } else {
+          const waited = this.#spec.localOnly === true ? '' : ` for ${this.#spec.waitForPeerMs} ms`
+          this.#exhausted(`no route${waited}: ${this.#noRouteMessage()}`)
+        }
         return
       }
       const started = this.#launcher.start(this.#spec, route, this.#submittedAt)
@@ -239,10 +242,10 @@ export class NetworkTask
     this.#exhausted()
   }
 
-  #exhausted(): void {
+  #exhausted(noRoute?: string): void {
     this.#finish('FAILED', undefined, {
       code: 'ERR_RETRIES_EXHAUSTED',
-      message: exhaustedMessage(this.#attempts),
+      message: exhaustedMessage(this.#attempts, this.#spec.maxAttempts, noRoute),
     })
   }
 
