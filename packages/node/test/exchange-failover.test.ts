@@ -90,7 +90,10 @@ describe('failover', () => {
   })
 
   it('says how many of its attempts a task pinned to a peer made when that peer is gone before the last', async () => {
-    const [requester, victim] = await spawnNodes({ exchange: { acceptTimeoutMs: 400 } }, { backends: [mock()] })
+    const [requester, victim] = await spawnNodes(
+      { exchange: { acceptTimeoutMs: 400 } },
+      { backends: [mock()] },
+    )
     await blackHole(victim!)
     const handle = requester!.exchange.submit(
       { type: 'mock', input: {} },
@@ -104,7 +107,9 @@ describe('failover', () => {
     expect(record.error?.code).toBe('ERR_RETRIES_EXHAUSTED')
     expect(record.attempts.length).toBeLessThan(4)
     expect(record.error?.message).toMatch(
-      new RegExp(`^${record.attempts.length} of 4 attempts failed \\(#1 .*\\), then no route for 300 ms: peer ${victim!.peerId} is not connected$`),
+      new RegExp(
+        `^${record.attempts.length} of 4 attempts failed \\(#1 .*\\), then no route for 300 ms: peer ${victim!.peerId} is not connected$`,
+      ),
     )
   })
 
