@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CLOSE_GRACE_MS, MAX_REQUEST_BYTES } from '../src/constants.js'
 import { ControlClient } from '../src/control/client.js'
@@ -160,6 +161,30 @@ describe('control API server', () => {
       body: '{"type":',
     })
     expect(broken).toMatchObject({ status: 400, body: { error: { code: 'ERR_BAD_REQUEST' } } })
+  })
+
+  it('answers a request that is not HTTP with a coded error too, and goes on serving', async () => {
+    const { url, client } = await setup()
+    const { port } = new URL(url)
+    for (const bytes of ['GARBAGE\r\n\r\n', 'GET /v1/status HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n']) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.end(bytes))
+        let text = ''
+        socket.setEncoding('utf8').on('data', (chunk: string) => {
+          text += chunk
+        })
+        socket.on('close', () => resolve(text)).on('error', reject)
+      })
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /)
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as unknown
+      expect(body).toEqual({
+        error: {
+          code: 'ERR_BAD_REQUEST',
+          message: expect.stringMatching(/^not an HTTP request this server reads/),
+        },
+      })
+    }
+    await expect(client.status()).resolves.toMatchObject({ state: 'ACTIVE' })
   })
 
   it('validates submissions and maps the node error codes to HTTP statuses', async () => {

@@ -109,6 +109,24 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
     })
   })
 
+  // Bytes that are not an HTTP request (a bad request line, a broken header): Node's own answer
+  // is a bare 400 with no body; ours is coded, like every other refusal.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy()
+      return
+    }
+    const body = JSON.stringify({
+      error: {
+        code: 'ERR_BAD_REQUEST',
+        message: `not an HTTP request this server reads (${err.code ?? err.message})`,
+      },
+    })
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+    )
+  })
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const host = req.headers.host ?? ''
     if (host !== `${CONTROL_HOST}:${port}` && host !== `localhost:${port}`) {
