@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { request } from 'node:http'
 import { connect } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CLOSE_GRACE_MS, MAX_REQUEST_BYTES } from '../src/constants.js'
@@ -185,6 +186,30 @@ describe('control API server', () => {
       })
     }
     await expect(client.status()).resolves.toMatchObject({ state: 'ACTIVE' })
+  })
+
+  it('reads a request target starting with // as a path on this server: 404, not a crash or another host', async () => {
+    const { url } = await setup()
+    const { port } = new URL(url)
+    const ask = (target: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port, path: target, headers: { authorization: `Bearer ${TOKEN}` } },
+          (res) => {
+            let body = ''
+            res.setEncoding('utf8').on('data', (c: string) => {
+              body += c
+            })
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+          },
+        )
+        req.on('error', reject).end()
+      })
+    for (const target of ['//', '///x', '//evil.example/v1/status']) {
+      const answer = await ask(target)
+      expect(answer.status, target).toBe(404)
+      expect(JSON.parse(answer.body)).toMatchObject({ error: { code: 'ERR_NOT_FOUND' } })
+    }
   })
 
   it('validates submissions and maps the node error codes to HTTP statuses', async () => {

@@ -112,7 +112,9 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
   // Bytes that are not an HTTP request (a bad request line, a broken header): Node's own answer
   // is a bare 400 with no body; ours is coded, like every other refusal.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable || err.code === 'ECONNRESET') {
+    // As Node does: never write into the middle of an answer already on its way on this socket.
+    const answering = [...inFlight].some((res) => res.socket === socket && res.headersSent)
+    if (!socket.writable || err.code === 'ECONNRESET' || answering) {
       socket.destroy()
       return
     }
@@ -143,7 +145,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
           : 'wrong token',
       )
     }
-    const url = new URL(req.url ?? '/', `http://${CONTROL_HOST}`)
+    const url = requestUrl(req.url)
     if (!url.pathname.startsWith(`${API_PREFIX}/`)) throw notFound(url.pathname)
     const path = url.pathname.slice(API_PREFIX.length)
     const method = req.method ?? 'GET'
@@ -294,6 +296,18 @@ function requestSignal(res: ServerResponse, closing: AbortSignal): AbortSignal {
   const controller = new AbortController()
   res.once('close', () => controller.abort())
   return AbortSignal.any([controller.signal, closing])
+}
+
+/**
+ * The request target as a URL on this server. Appended to the origin rather than resolved against
+ * it: a target starting with `//` is a path here, not another host (and `//` alone not a crash).
+ */
+function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(`http://${CONTROL_HOST}${target?.startsWith('/') === true ? target : '/'}`)
+  } catch {
+    throw badRequest('the request target is not a path this server reads')
+  }
 }
 
 function allow(method: string, expected: string): void {
