@@ -5,17 +5,17 @@
  * that a node comes back where its peers expect it.
  */
 import { mkdir } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { loadOrCreateIdentity } from '@p2p-ai/identity'
 import { createTestnet, type Testnet } from '@p2p-ai/testnet'
-import { PROVIDER_CONCURRENCY, PROVIDER_MAX_QUEUE, TESTNET_PORT } from './constants.js'
+import { TESTNET_PORT } from './constants.js'
 import { Driver } from './driver/driver.js'
 import type { DriverEvent } from './driver/protocol.js'
+import { cleanEnv, roleEnv } from './environment.js'
 import { ChaosHarnessError } from './errors.js'
 import { ChaosNode, type NodeRole } from './node-process.js'
 import type { ChaosOptions } from './options.js'
-import { loopback, onHost, type Place } from './place.js'
+import { freePort, loopback, onHost, type Place } from './place.js'
 
 export const REQUESTER = 'requester'
 
@@ -66,7 +66,7 @@ export class Cluster {
             dataDir,
             port: net === undefined ? await freePort() : TESTNET_PORT,
             peerId: identity.peerId,
-            env: { ...base, ...roleEnv(role, o) },
+            env: { ...base, ...roleEnv(role, o.shutdownDeadlineMs) },
             logFile: join(dir, `${name}.log`),
           }),
         )
@@ -143,45 +143,4 @@ export class Cluster {
     await Promise.all(this.nodes.map((n) => n.close()))
     await this.#net?.destroy()
   }
-}
-
-/** The environment of the run's processes: no settings or colours of the caller's, a HOME of its own. */
-function cleanEnv(env: NodeJS.ProcessEnv, home: string): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(env)) {
-    if (v !== undefined && !k.startsWith('P2P_AI_') && k !== 'FORCE_COLOR' && k !== 'NO_COLOR') out[k] = v
-  }
-  return {
-    ...out,
-    HOME: home,
-    XDG_DATA_HOME: join(home, '.data'),
-    XDG_CONFIG_HOME: join(home, '.config'),
-    NO_COLOR: '1',
-  }
-}
-
-/** Node settings by role, as `P2P_AI_*` variables (docs/configuration.md). */
-function roleEnv(role: NodeRole, o: ChaosOptions): NodeJS.ProcessEnv {
-  return {
-    P2P_AI_SHUTDOWN__DEADLINE_MS: String(o.shutdownDeadlineMs),
-    ...(role === 'provider'
-      ? {
-          P2P_AI_ENGINE__CONCURRENCY: String(PROVIDER_CONCURRENCY),
-          P2P_AI_ENGINE__MAX_QUEUE_LENGTH: String(PROVIDER_MAX_QUEUE),
-        }
-      : {}),
-  }
-}
-
-/** A TCP port free on 127.0.0.1 now (the node binds it moments later). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 }

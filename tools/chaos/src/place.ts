@@ -4,6 +4,7 @@
  * listens on 127.0.0.1 of its place, so its driver runs in the same place.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { createServer } from 'node:net'
 import type { TestHost } from '@p2p-ai/testnet'
 
 export interface Place {
@@ -35,4 +36,17 @@ export function onHost(host: TestHost): Place {
     cut: () => host.cut(),
     restore: () => host.restore(),
   }
+}
+
+/** A TCP port free on 127.0.0.1 now (the node binds it moments later). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
 }
