@@ -23,6 +23,8 @@ export const TASK_COMMANDS: readonly CommandSpec[] = [
       '--input-json (the whole input object), plus --param key=value for further fields (values are',
       'read as JSON when they parse, e.g. --param size=200). A text becomes { "text": ... }.',
       `Without --wait this prints the task id; follow it with \`${BIN_NAME} task status <id>\`.`,
+      'The id is printed once the node has the task on disk: should the node crash before the task',
+      'ends, it runs the task again when it starts (docs/delivery.md).',
     ].join('\n'),
     options: [
       {
@@ -119,6 +121,11 @@ export const TASK_COMMANDS: readonly CommandSpec[] = [
   {
     name: 'task status',
     summary: "show a task's status, timings and where it ran",
+    description: [
+      'A task the node was running when it crashed (or was killed) shows `resumed`: the node ran it',
+      'again when it started. A task still running at a graceful `node stop` ends FAILED with',
+      'ERR_EXCHANGE_STOPPED.',
+    ].join('\n'),
     args: [{ name: 'id', description: 'the task id (`task list` shows them)' }],
     options: [...NODE_LOCATION, JSON_OUT],
     examples: [{ cmd: 'task status 3f1c2a9e-...' }],
