@@ -248,7 +248,7 @@ export function send(port: number, r: FuzzRequest): Promise<Answer | undefined> 
           path: r.path,
           headers: r.headers,
           agent,
-          timeout: 10_000,
+          timeout: 30_000,
         },
         (res) => {
           const type = String(res.headers['content-type'] ?? '')
@@ -272,7 +272,7 @@ export function send(port: number, r: FuzzRequest): Promise<Answer | undefined> 
       resolve(undefined)
       return
     }
-    req.on('timeout', () => req.destroy(new Error(`no answer to ${r.method} ${r.path} within 10 s`)))
+    req.on('timeout', () => req.destroy(new Error(`no answer to ${r.method} ${r.path} within 30 s`)))
     req.on('error', reject)
     req.end(r.body)
   })

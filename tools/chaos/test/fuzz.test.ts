@@ -55,7 +55,7 @@ async function roundTrip(text: string): Promise<{ status: string; output?: { tex
   const { task } = await api<{ task: { id: string } }>('POST', '/v1/tasks', { type: 'mock', input: { text } })
   const done = await api<{ task: { status: string; output?: { text?: string } } }>(
     'GET',
-    `/v1/tasks/${task.id}/wait?timeoutMs=10000`,
+    `/v1/tasks/${task.id}/wait?timeoutMs=30000`,
   )
   return done.task
 }
