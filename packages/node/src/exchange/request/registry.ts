@@ -6,7 +6,7 @@
  */
 import { type ResultStore, TaskIdConflictError, type TaskRecord, type TaskStatus } from '@p2p-ai/engine'
 import type { Logger } from 'pino'
-import { SUBMITTED_WRITE_DELAY_MS } from '../constants.js'
+import { ACCEPTANCE_WRITE_DELAY_MS, SUBMITTED_WRITE_DELAY_MS } from '../constants.js'
 import { InvalidTaskError } from '../errors.js'
 import {
   isFinalStatus,
@@ -68,9 +68,16 @@ export class TaskRegistry implements TaskList {
   readonly #historyLimit: number
   readonly #store: TaskRegistryStore | undefined
   /**
-   * Tasks whose latest record (acceptance or final) is not yet handed to the store, at most
-   * SUBMITTED_WRITE_DELAY_MS old unless someone asks for it (`durable`). Its stored form is made
-   * when it is written: a task that ends before then is written once, final.
+   * Accepted tasks whose acceptance is not written yet: it goes after ACCEPTANCE_WRITE_DELAY_MS,
+   * or at once when someone asks (`durable`, as the control API does before it answers). Most
+   * tasks submitted from code end sooner, and are then written once, final: a store write per task,
+   * not two, on the exchange's hot path.
+   */
+  readonly #accepted = new Map<string, TrackedTask>()
+  #acceptTimer: NodeJS.Timeout | undefined
+  /**
+   * Tasks whose latest record goes in the next burst, at most SUBMITTED_WRITE_DELAY_MS away (or at
+   * once when asked for). Its stored form is made when it is written: acceptance or final.
    */
   readonly #unwritten = new Map<string, TrackedTask>()
   #writeTimer: NodeJS.Timeout | undefined
@@ -125,7 +132,7 @@ export class TaskRegistry implements TaskList {
     this.#active.set(task.id, task)
     if (this.#store !== undefined && !task.isFinished) {
       if (options.sync === true) this.#putNow(toAcceptedRecord(task.record(), task.spec), task.id)
-      else this.#persist(task)
+      else this.#accept(task)
     }
     void task.result().then(() => this.#finished(task))
   }
@@ -133,6 +140,8 @@ export class TaskRegistry implements TaskList {
   #finished(task: TrackedTask): void {
     if (this.#active.get(task.id) !== task) return
     this.#active.delete(task.id)
+    // Its acceptance, if not written yet, never will be: the final record says more.
+    this.#accepted.delete(task.id)
     if (this.#store !== undefined) this.#persist(task)
     if (this.#historyLimit === 0) return
     this.#history.set(task.id, task)
@@ -158,6 +167,7 @@ export class TaskRegistry implements TaskList {
   async flush(): Promise<void> {
     // Tasks that ended this turn, whose result callbacks have not run yet, go too.
     for (const task of [...this.#active.values()]) if (task.isFinished) this.#finished(task)
+    this.#takeAccepted()
     this.#writeUnwritten()
     while (this.#writes.size > 0) await Promise.all([...this.#writes.values()])
   }
@@ -167,6 +177,11 @@ export class TaskRegistry implements TaskList {
     const task = this.#active.get(id)
     // Ended this turn: its final record is what must be durable, not its acceptance.
     if (task?.isFinished === true) this.#finished(task)
+    const accepted = this.#accepted.get(id)
+    if (accepted !== undefined) {
+      this.#accepted.delete(id)
+      this.#unwritten.set(id, accepted)
+    }
     if (this.#unwritten.has(id)) {
       // Asked for: the records waiting go now, together (a group commit), not after the delay.
       this.#writeNow ??= setImmediate(() => this.#writeUnwritten())
@@ -231,6 +246,25 @@ export class TaskRegistry implements TaskList {
     found.push(...this.#listStored(options, limit))
     found.sort((a, b) => b.submittedAt - a.submittedAt)
     return found.slice(0, limit)
+  }
+
+  #accept(task: TrackedTask): void {
+    this.#accepted.set(task.id, task)
+    if (this.#acceptTimer === undefined) {
+      this.#acceptTimer = setTimeout(() => {
+        this.#takeAccepted()
+        this.#writeUnwritten()
+      }, ACCEPTANCE_WRITE_DELAY_MS)
+      this.#acceptTimer.unref()
+    }
+  }
+
+  /** Moves every waiting acceptance into the next burst. */
+  #takeAccepted(): void {
+    clearTimeout(this.#acceptTimer)
+    this.#acceptTimer = undefined
+    for (const [id, task] of this.#accepted) this.#unwritten.set(id, task)
+    this.#accepted.clear()
   }
 
   #persist(task: TrackedTask): void {
