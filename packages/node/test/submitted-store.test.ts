@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { createNode } from '../src/create.js'
 import type { NetworkTaskRecord } from '../src/exchange/index.js'
 import { TaskRegistry, type TrackedTask } from '../src/exchange/request/registry.js'
-import { localInit, tempDir } from './helpers.js'
+import { localInit, tempDir, waitUntil } from './helpers.js'
 
 describe('tasks submitted to the network', () => {
   it('keep their final records across a restart of the requester', async () => {
@@ -227,6 +227,13 @@ describe('tasks submitted to the network', () => {
       // Ended before its acceptance was written: only the final record went.
       expect(written.filter(([id]) => id === quick.id)).toEqual([['quick-task-01', 'COMPLETED']])
       expect(await new TaskRegistry(10).durable(quick.id)).toBe(false)
+
+      // Nobody asks: the acceptance of a task that runs on goes after its delay all the same.
+      const unasked = task('unasked-task-1')
+      registry.add(unasked)
+      await waitUntil(() => written.some(([id]) => id === unasked.id), 5_000, 'the acceptance written')
+      await registry.flush()
+      expect(store.get(unasked.id)?.status).toBe('QUEUED')
     } finally {
       store.close()
     }

@@ -73,7 +73,7 @@ export class TaskRegistry implements TaskList {
    * tasks submitted from code end sooner, and are then written once, final: a store write per task,
    * not two, on the exchange's hot path.
    */
-  readonly #accepted = new Map<string, TrackedTask>()
+  readonly #accepted = new Map<string, { readonly task: TrackedTask; readonly at: number }>()
   #acceptTimer: NodeJS.Timeout | undefined
   /**
    * Tasks whose latest record goes in the next burst, at most SUBMITTED_WRITE_DELAY_MS away (or at
@@ -180,7 +180,7 @@ export class TaskRegistry implements TaskList {
     const accepted = this.#accepted.get(id)
     if (accepted !== undefined) {
       this.#accepted.delete(id)
-      this.#unwritten.set(id, accepted)
+      this.#unwritten.set(id, accepted.task)
     }
     if (this.#unwritten.has(id)) {
       // Asked for: the records waiting go now, together (a group commit), not after the delay.
@@ -249,21 +249,37 @@ export class TaskRegistry implements TaskList {
   }
 
   #accept(task: TrackedTask): void {
-    this.#accepted.set(task.id, task)
-    if (this.#acceptTimer === undefined) {
-      this.#acceptTimer = setTimeout(() => {
-        this.#takeAccepted()
-        this.#writeUnwritten()
-      }, ACCEPTANCE_WRITE_DELAY_MS)
-      this.#acceptTimer.unref()
+    this.#accepted.set(task.id, { task, at: performance.now() })
+    if (this.#acceptTimer === undefined) this.#armAcceptTimer(ACCEPTANCE_WRITE_DELAY_MS)
+  }
+
+  #armAcceptTimer(ms: number): void {
+    this.#acceptTimer = setTimeout(() => this.#acceptancesDue(), ms)
+    this.#acceptTimer.unref()
+  }
+
+  /** Writes the acceptances that have waited their delay; the younger ones wait on. */
+  #acceptancesDue(): void {
+    this.#acceptTimer = undefined
+    const now = performance.now()
+    // Oldest first (insertion order): the due ones are a prefix.
+    for (const [id, { task, at }] of this.#accepted) {
+      const wait = at + ACCEPTANCE_WRITE_DELAY_MS - now
+      if (wait > 0) {
+        this.#armAcceptTimer(wait)
+        break
+      }
+      this.#accepted.delete(id)
+      this.#unwritten.set(id, task)
     }
+    this.#writeUnwritten()
   }
 
   /** Moves every waiting acceptance into the next burst. */
   #takeAccepted(): void {
     clearTimeout(this.#acceptTimer)
     this.#acceptTimer = undefined
-    for (const [id, task] of this.#accepted) this.#unwritten.set(id, task)
+    for (const [id, { task }] of this.#accepted) this.#unwritten.set(id, task)
     this.#accepted.clear()
   }
 
