@@ -6,6 +6,7 @@
  */
 import { type ResultStore, TaskIdConflictError, type TaskRecord, type TaskStatus } from '@p2p-ai/engine'
 import type { Logger } from 'pino'
+import { taskLogFields } from '../../logger.js'
 import { ACCEPTANCE_WRITE_DELAY_MS, SUBMITTED_WRITE_DELAY_MS } from '../constants.js'
 import { InvalidTaskError } from '../errors.js'
 import {
@@ -89,9 +90,13 @@ export class TaskRegistry implements TaskList {
   /** Tasks whose latest write failed (bounded like the history). */
   readonly #notDurable = new Set<string>()
 
-  constructor(historyLimit: number, store?: TaskRegistryStore) {
+  readonly #onFinished: ((task: TrackedTask) => void) | undefined
+
+  /** `onFinished` is called once for each task as it becomes final. */
+  constructor(historyLimit: number, store?: TaskRegistryStore, onFinished?: (task: TrackedTask) => void) {
     this.#historyLimit = historyLimit
     this.#store = store
+    this.#onFinished = onFinished
   }
 
   get pending(): number {
@@ -140,6 +145,7 @@ export class TaskRegistry implements TaskList {
   #finished(task: TrackedTask): void {
     if (this.#active.get(task.id) !== task) return
     this.#active.delete(task.id)
+    this.#onFinished?.(task)
     // Its acceptance, if not written yet, never will be: the final record says more.
     this.#accepted.delete(task.id)
     if (this.#store !== undefined) this.#persist(task)
@@ -321,7 +327,7 @@ export class TaskRegistry implements TaskList {
     const tracked: Promise<boolean> = write.then(
       () => this.#written(id, tracked, true),
       (err: unknown) => {
-        s.log.warn({ err, taskId: id }, 'could not store the record of a submitted task')
+        s.log.warn({ err, ...taskLogFields(id) }, 'could not store the record of a submitted task')
         return this.#written(id, tracked, false)
       },
     )
@@ -345,7 +351,7 @@ export class TaskRegistry implements TaskList {
       s.store.put(record)
       this.#markDurable(id, true)
     } catch (err) {
-      s.log.warn({ err, taskId: id }, 'could not store the record of a submitted task')
+      s.log.warn({ err, ...taskLogFields(id) }, 'could not store the record of a submitted task')
       this.#markDurable(id, false)
     }
   }
@@ -369,7 +375,7 @@ export class TaskRegistry implements TaskList {
       const row = s.store.get(id, { output })
       return row === undefined ? undefined : fromStoredRecord(row)
     } catch (err) {
-      s.log.warn({ err, taskId: id }, 'could not read the record of a submitted task')
+      s.log.warn({ err, ...taskLogFields(id) }, 'could not read the record of a submitted task')
       return undefined
     }
   }
