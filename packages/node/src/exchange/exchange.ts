@@ -22,12 +22,7 @@ import { taskLogFields } from '../logger.js'
 import type { PeerDirectory, PeerDirectoryEvents } from '../peers/directory.js'
 import type { TrafficCounters } from '../traffic.js'
 import { MAX_RESUMES } from './constants.js'
-import {
-  AccessDeniedError,
-  ExchangeStoppedError,
-  NodePausedError,
-  type TaskRecordError,
-} from './errors.js'
+import { AccessDeniedError, ExchangeStoppedError, NodePausedError, type TaskRecordError } from './errors.js'
 import type { ExchangeReports, TaskExchangeEvents } from './events.js'
 import { type NumericInit, settleInit, type TaskExchangeInit } from './init.js'
 import { AttemptLauncher } from './request/launcher.js'
