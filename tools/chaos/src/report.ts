@@ -77,7 +77,7 @@ export function formatReport(r: ChaosReport): string {
   const rec = r.recovery
   lines.push(
     rec.samples === 0
-      ? 'recovery after a provider kill: no task was on a killed provider'
+      ? 'recovery after a provider kill: no task of the requester was still unfinished on a killed provider'
       : `recovery after a provider kill: p50 ${rec.p50Ms} ms, p99 ${rec.p99Ms} ms, max ${rec.maxMs} ms (${rec.samples} tasks)`,
   )
   if (r.requesterRestartMs.length > 0) {
