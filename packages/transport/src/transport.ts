@@ -35,6 +35,7 @@ import {
   HOLE_PUNCH_TIMEOUT_MS,
 } from './constants.js'
 import { InvalidIdentityError, InvalidTransportOptionError, QuicUnavailableError } from './errors.js'
+import { type TcpHolePunch, tcpHolePunch } from './hole-punch.js'
 import { type MdnsDiscovery, type MdnsInit, mdnsDiscovery } from './mdns.js'
 import type { MdnsInterfaceSelector } from './mdns-interfaces.js'
 import { type ConnectionPool, connectionPool, type DialBackoff, resolveBackoff } from './pool.js'
@@ -172,7 +173,13 @@ export interface TransportInit {
   autonat?: boolean
   /** Circuit relay v2 client and server; `false` disables both. See `TransportRelayOptions`. @default {} */
   relay?: false | TransportRelayOptions
-  /** DCUtR: try to replace a relayed connection by a direct one (hole punching). @default true */
+  /**
+   * Hole punching: try to replace a relayed connection by a direct one. libp2p's DCUtR (a NATed
+   * node dials a public one back) and, between two NATed nodes, a TCP simultaneous open from a
+   * punch port of the node's own (see hole-punch.ts), which works where both NATs map
+   * endpoint-independently.
+   * @default true
+   */
   holePunch?: boolean
   /**
    * QUIC transport (UDP, TLS 1.3, native streams) from the optional dependency
@@ -208,6 +215,11 @@ export interface TransportServices extends Record<string, unknown> {
   relay?: CircuitRelayService
   /** Present unless `holePunch: false` or `relay: false`. */
   dcutr?: unknown
+  /**
+   * TCP hole punching between two NATed nodes (see hole-punch.ts): present unless `holePunch:
+   * false` or `relay: false`.
+   */
+  tcpPunch?: TcpHolePunch
   /** Present when `upnp` is enabled. */
   upnp?: UPnPNAT
   /** Dials discovered peers up to `maxConnections`. */
@@ -362,6 +374,7 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   }
   if (relay !== undefined && holePunch) {
     services.dcutr = dcutr({ timeout: HOLE_PUNCH_TIMEOUT_MS, retries: HOLE_PUNCH_RETRIES })
+    services.tcpPunch = tcpHolePunch()
   }
   if (upnp !== undefined) {
     const { uPnPNAT } = await import('@libp2p/upnp-nat')
