@@ -39,6 +39,7 @@ export {
 export { type ConfigWatcher, type WatchConfigInit, watchConfig } from './config/watch.js'
 export * from './constants.js'
 export { createNode, type NodeInit } from './create.js'
+export { capabilityKeys, modelKey, taskKey } from './discovery/keys.js'
 export {
   type ConfigIssue,
   ConfigReadError,
@@ -46,8 +47,10 @@ export {
   ConfigSyntaxError,
   ConfigValidationError,
   DataDirError,
+  DialFailedError,
   DuplicateHealthCheckError,
   HealthCheckTimeoutError,
+  InvalidPeerAddressError,
   InvalidStateTransitionError,
   NodeNotActiveError,
   StartAbortedError,
@@ -66,6 +69,7 @@ export type {
 export { canTransition, NODE_STATES, type NodeState, type StateChange } from './lifecycle.js'
 export { colourAllowed, createLogger, type Logger, type LoggerInit } from './logger.js'
 export { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
+export type { NodeNetworkStatus } from './network-status.js'
 export { P2PNode } from './node.js'
 export {
   type AttachPeerDirectoryInit,

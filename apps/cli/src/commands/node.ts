@@ -34,13 +34,25 @@ export function formatStatus(s: StatusJson, url: string, c: Colours): string {
           `(${s.health.components.map((x) => `${x.name}: ${x.detail ?? x.status}`).join(', ')})`,
         )}`
   const t = s.tasks
-  const addresses = s.addresses.length === 0 ? [c.dim('none')] : s.addresses
+  const n = s.network
+  const indent = `\n${' '.repeat(14)} `
+  const list = (items: readonly string[]): string => (items.length === 0 ? c.dim('none') : items.join(indent))
   const rows: Array<[string, string]> = [
     ['PeerId', s.peerId],
     ['pid', String(s.pid)],
     ['uptime', s.startedAt === undefined ? '-' : duration(s.uptimeMs)],
     ['data dir', s.dataDir],
-    ['addresses', addresses.join(`\n${' '.repeat(11)} `)],
+    ['reachability', formatReachability(n, c)],
+    ['addresses', list(s.addresses)],
+    ['observed', list(n.observed)],
+    ['relays', formatRelays(n, c)],
+    ['hole punch', formatHolePunch(n, c)],
+    [
+      'dht',
+      n.dht.mode === 'off'
+        ? c.dim('off')
+        : `${n.dht.mode}, advertising ${n.dht.advertised.length} capabilities`,
+    ],
     ['peers', `${s.connectedPeers} connected`],
     ['health', health],
     [
@@ -54,6 +66,34 @@ export function formatStatus(s: StatusJson, url: string, c: Colours): string {
     ['version', `node ${s.version}, cli ${s.cliVersion}`],
   ]
   return `${head}\n${fields(rows, c)}`
+}
+
+function formatReachability(n: StatusJson['network'], c: Colours): string {
+  const words = {
+    public: `${c.green('public')} ${c.dim('(peers on the internet dial it directly)')}`,
+    private: `${c.yellow('private')} ${c.dim('(behind NAT: reached through relays, direct where hole punching works)')}`,
+    unknown: `unknown ${c.dim('(no peer on a public address has talked to it yet)')}`,
+  }
+  return words[n.reachability]
+}
+
+function formatRelays(n: StatusJson['network'], c: Colours): string {
+  const held =
+    n.relays.length === 0 ? c.dim('no reservation') : `reserved on ${n.relays.map(shortId).join(', ')}`
+  const served = n.relayServer.enabled
+    ? `; relaying for others (${n.relayServer.reservations} reservations)`
+    : ''
+  return held + served
+}
+
+function formatHolePunch(n: StatusJson['network'], c: Colours): string {
+  const p = n.holePunch
+  if (p === undefined) return c.dim('off')
+  const where =
+    p.observed.length === 0
+      ? c.dim('mapping not observed yet')
+      : `${p.observed.join(', ')} (${p.mapping.replaceAll('-', ' ')})`
+  return `port ${p.port} → ${where}; ${p.punched} punched, ${p.failed} failed`
 }
 
 const peers: Handler = async (parsed, io) => {
@@ -74,14 +114,39 @@ export function formatPeers(list: readonly PeerJson[], c: Colours): string {
   const rows = list.map((p) => [
     p.peerId,
     statusColour(p.status, c),
+    p.connection === undefined
+      ? '-'
+      : p.connection.kind === 'direct'
+        ? 'direct'
+        : c.yellow(`relayed via ${p.connection.via === undefined ? '?' : shortId(p.connection.via)}`),
     p.rttMs === undefined ? '-' : `${Math.round(p.rttMs)} ms`,
     ago(p.lastSeen),
     p.status === 'failed'
       ? `${p.failureReason ?? 'failed'}; redial ${p.reconnectAttempts}`
-      : (p.addresses[0] ?? '-'),
+      : (p.connection?.remoteAddr ?? p.addresses[0] ?? '-'),
   ])
   const connected = list.filter((p) => p.status === 'connected').length
-  return `${table(['PEER', 'STATUS', 'RTT', 'LAST SEEN', 'ADDRESS / NOTE'], rows, c)}\n${c.dim(`${connected} connected, ${list.length - connected} failed`)}`
+  const relayed = list.filter((p) => p.status === 'connected' && p.connection?.kind === 'relayed').length
+  return `${table(['PEER', 'STATUS', 'CONNECTION', 'RTT', 'LAST SEEN', 'ADDRESS / NOTE'], rows, c)}\n${c.dim(`${connected} connected (${relayed} through a relay), ${list.length - connected} failed`)}`
+}
+
+const connectHandler: Handler = async (parsed, io) => {
+  const { client } = await connect(parsed, io)
+  const address = parsed.args[0]!
+  await client.connect(address)
+  const peerId = /\/p2p\/([^/]+)$/.exec(address)?.[1]
+  const peer = peerId === undefined ? undefined : (await client.peers()).find((p) => p.peerId === peerId)
+  const how =
+    peer?.connection === undefined
+      ? ''
+      : peer.connection.kind === 'direct'
+        ? ' (direct)'
+        : ` (relayed via ${peer.connection.via === undefined ? '?' : shortId(peer.connection.via)})`
+  if (bool(parsed.options, 'json')) {
+    printJson(io, { connected: true, address, peerId: peerId ?? null, connection: peer?.connection ?? null })
+  } else
+    println(io, `${io.out.green('✔')} connected to ${peerId === undefined ? address : shortId(peerId)}${how}`)
+  return EXIT.OK
 }
 
 const stop: Handler = async (parsed, io) => {
@@ -141,4 +206,11 @@ const monitorHandler: Handler = async (parsed: Parsed, io: Io) => {
   })
 }
 
-export const handlers: Record<string, Handler> = { start, stop, status, peers, monitor: monitorHandler }
+export const handlers: Record<string, Handler> = {
+  start,
+  stop,
+  status,
+  peers,
+  connect: connectHandler,
+  monitor: monitorHandler,
+}

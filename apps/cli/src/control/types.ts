@@ -8,6 +8,7 @@ import type {
   NetworkTaskStatus,
   NodeCapabilities,
   NodeMetadata,
+  NodeNetworkStatus,
   NodeState,
   PeerInfo,
 } from '@p2p-ai/node'
@@ -78,6 +79,11 @@ export interface StatusJson
   /** Whether tasks can be sent to other peers (`--target`, `--redundancy`): always, with the task exchange every node has. */
   readonly routing: boolean
   readonly health: HealthJson | undefined
+  /**
+   * How the node sits in the network (`node.network()`): reachability, observed and announced
+   * addresses, relay reservations, the DHT, hole punching.
+   */
+  readonly network: NodeNetworkStatus
   readonly tasks: TaskCounters
   /** Process figures of the node. */
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly cpuUserMs: number }

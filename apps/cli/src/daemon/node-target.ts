@@ -162,6 +162,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         },
         routing: true,
         health: node.health(),
+        network: node.network(),
         tasks: counter.snapshot(),
         process: {
           rssBytes: usage.rss,

@@ -16,6 +16,8 @@ import {
 import type { Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
 import { CapabilityAnnouncer } from '../announce/announcer.js'
+import { CapabilityAdvertiser } from '../discovery/advertiser.js'
+import { ProviderFinder } from '../discovery/finder.js'
 import type { PeerDirectory, PeerDirectoryEvents } from '../peers/directory.js'
 import { AccessDeniedError, ExchangeStoppedError } from './errors.js'
 import { type NumericInit, settleInit, type TaskExchangeInit } from './init.js'
@@ -84,6 +86,9 @@ export class TaskExchange {
   readonly #requester: TaskRequester
   readonly #provider: TaskProvider
   readonly #announcer: CapabilityAnnouncer
+  /** Present when the transport runs a DHT: capability discovery beyond the connected peers. */
+  readonly #advertiser: CapabilityAdvertiser | undefined
+  readonly #finder: ProviderFinder | undefined
   readonly #tasks: TaskRegistry
   /** Agreement rules set here (`setAgreementRule`, `registerTask`), by task type. */
   readonly #rules = new Map<string, AgreementRule>()
@@ -105,6 +110,7 @@ export class TaskExchange {
       policy: this.#policy,
       maxHops: this.#init.maxHops,
       relay: init.relay ?? true,
+      relayedMaxBytes: this.#init.relayedMaxBytes,
     })
     this.#requester = new TaskRequester({
       transport,
@@ -151,6 +157,14 @@ export class TaskExchange {
       reach: () => (this.#started ? this.#router.reach() : []),
       peerMinor: (peer) => directory.record(peer)?.protocolMinor,
     })
+    if (transport.services.dht !== undefined) {
+      this.#advertiser = new CapabilityAdvertiser({
+        transport,
+        capabilities: () => this.#announcer.current,
+        log,
+      })
+      this.#finder = new ProviderFinder({ transport, allows: (peer) => this.#policy.allows(peer), log })
+    }
     this.#tasks = new TaskRegistry(
       this.#init.taskHistory,
       components.submittedStore === undefined ? undefined : { store: components.submittedStore, log },
@@ -162,7 +176,9 @@ export class TaskExchange {
     if (this.#started) return
     this.#started = true
     const { transport, peers } = this.#c
-    await transport.handle(TASK_PROTOCOL, this.#provider.handler, { runOnLimitedConnection: false })
+    // Tasks run over relayed connections too: the router sends only small ones there (see
+    // `relayedMaxBytes`), and moves to the direct connection once there is one.
+    await transport.handle(TASK_PROTOCOL, this.#provider.handler, { runOnLimitedConnection: true })
     const onCapabilities = (evt: PeerDirectoryEvents['peer:capabilities']): void =>
       this.#announcer.peerAnnounced(evt.detail.peerId)
     const onRemove = (evt: PeerDirectoryEvents['peer:remove']): void =>
@@ -173,6 +189,8 @@ export class TaskExchange {
       const peer = peers.record(evt.detail.peerId)
       if (peer !== undefined && evt.detail.protocols.includes(ANNOUNCE_PROTOCOL))
         this.#announcer.addPeer(peer.id)
+      // Hole punching (or a dial-back) replaced a relayed connection: new tasks take the direct one.
+      if (evt.detail.connection?.kind === 'direct') this.#requester.preferDirect(evt.detail.peerId)
     }
     peers.addEventListener('peer:capabilities', onCapabilities)
     peers.addEventListener('peer:remove', onRemove)
@@ -192,6 +210,7 @@ export class TaskExchange {
     }
     this.#requester.start()
     this.#announcer.start()
+    this.#advertiser?.start()
   }
 
   /**
@@ -208,6 +227,7 @@ export class TaskExchange {
     this.#stopped = true
     this.#provider.stopAccepting()
     this.#announcer.stop()
+    this.#advertiser?.stop()
     const drainMs = options.drainMs ?? 0
     if (drainMs > 0 && this.#tasks.pending > 0) await this.#tasks.settled(drainMs)
     const unfinished = this.#tasks.active()
@@ -247,7 +267,7 @@ export class TaskExchange {
             book: peers.book,
             log,
           })
-        : new NetworkTask(spec, this.#router, this.#launcher, log)
+        : new NetworkTask(spec, this.#router, this.#launcher, log, this.#finder)
     this.#tasks.add(handle)
     if (options.signal !== undefined) {
       const signal = options.signal
@@ -315,6 +335,15 @@ export class TaskExchange {
   /** What this node announces. */
   capabilities(): Capabilities {
     return this.#announcer.current
+  }
+
+  /**
+   * Capability discovery on the DHT (present when the transport runs one): the keys this node
+   * advertises, and how many lookups it made for tasks that had no route.
+   */
+  discovery(): { readonly advertised: readonly string[]; readonly lookups: number } | undefined {
+    if (this.#advertiser === undefined || this.#finder === undefined) return undefined
+    return { advertised: this.#advertiser.provided, lookups: this.#finder.lookups }
   }
 
   /** Counters of the serving side. */

@@ -10,12 +10,13 @@
  *    skipped while any other has room. Only when every candidate is full does the task queue,
  *    on the least loaded one (its provider answers `ERR_BUSY` if its queue is full too).
  * 3. Among those, the lowest cost wins:
- *    `(load + 1) / concurrency × (1 + max(0, latency − 10 ms) / 50 ms) / reputation score`.
+ *    `(load + 1) / concurrency × (1 + max(0, latency − 10 ms) / 50 ms) / reputation score`,
+ *    three times that for a peer reached only through a circuit relay (`RELAYED_COST_FACTOR`).
  *    Costs within 10 % of the lowest count as ties, which go to the peer this node sent the
  *    fewest tasks recently (then to chance). Without that margin, the small differences between
  *    equal peers (a latency average, a success count) would send every task to the same one.
  */
-import { COST_TIE_MARGIN, LATENCY_FREE_MS, LATENCY_SCALE_MS } from '../constants.js'
+import { COST_TIE_MARGIN, LATENCY_FREE_MS, LATENCY_SCALE_MS, RELAYED_COST_FACTOR } from '../constants.js'
 
 /** One peer (or this node) that could run the task, as routing sees it right now. */
 export interface Candidate {
@@ -30,6 +31,8 @@ export interface Candidate {
   readonly score: number
   /** Tasks this node routed to it recently (a decaying count): the tie-breaker. */
   readonly recentDispatches: number
+  /** Reached only through a circuit relay (no direct connection yet). */
+  readonly relayed?: boolean
 }
 
 /** Cost of sending one more task to `c`; lower is better. */
@@ -37,8 +40,9 @@ export function cost(c: Candidate): number {
   const fill = (c.load + 1) / Math.max(1, c.concurrency)
   // Unknown latency counts as close: a new peer gets its chance to be measured.
   const latency = 1 + Math.max(0, (c.latencyMs ?? 0) - LATENCY_FREE_MS) / LATENCY_SCALE_MS
+  const path = c.relayed === true ? RELAYED_COST_FACTOR : 1
   // A floor keeps a peer with a terrible record selectable when it is the only one left.
-  return (fill * latency) / Math.max(c.score, 0.05)
+  return (fill * latency * path) / Math.max(c.score, 0.05)
 }
 
 /** Whether the candidate has a free slot by our estimate. */

@@ -1,0 +1,91 @@
+/**
+ * Advertising what this node runs on the DHT: a provider record per capability key (its task
+ * types and its models' hashes, keys.ts), published when the node has DHT peers to publish to,
+ * again when what it runs changes, and withdrawn when it no longer runs something. The DHT itself
+ * re-publishes records before they expire (`dht.reprovideIntervalMs` of the transport).
+ */
+import type { Capabilities } from '@p2p-ai/protocol'
+import { provideCapability, stopProvidingCapability, type Transport } from '@p2p-ai/transport'
+import type { Logger } from 'pino'
+import { ADVERTISE_CHECK_MS, ADVERTISE_RETRY_MAX_MS, ADVERTISE_TIMEOUT_MS } from './constants.js'
+import { capabilityKeys } from './keys.js'
+
+export interface CapabilityAdvertiserInit {
+  transport: Transport
+  /** What this node announces now (the exchange's announcer). */
+  capabilities(): Capabilities
+  log: Logger
+}
+
+/** Keeps this node's provider records on the DHT in step with what it runs. */
+export class CapabilityAdvertiser {
+  readonly #init: CapabilityAdvertiserInit
+  /** Keys published, and those that failed with when to try again. */
+  readonly #provided = new Set<string>()
+  readonly #retry = new Map<string, { at: number; delayMs: number }>()
+  #timer: NodeJS.Timeout | undefined
+  #running = false
+  #busy = false
+
+  constructor(init: CapabilityAdvertiserInit) {
+    this.#init = init
+  }
+
+  /** The keys published so far. */
+  get provided(): readonly string[] {
+    return [...this.#provided]
+  }
+
+  start(): void {
+    this.#running = true
+    this.#timer ??= setInterval(() => void this.check(), ADVERTISE_CHECK_MS)
+    this.#timer.unref()
+    void this.check()
+  }
+
+  stop(): void {
+    this.#running = false
+    clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+
+  /** Publishes what is missing and withdraws what is no longer run. Resolves when done. */
+  async check(): Promise<void> {
+    if (!this.#running || this.#busy || !this.#hasDhtPeers()) return
+    this.#busy = true
+    try {
+      const wanted = new Set(capabilityKeys(this.#init.capabilities()))
+      for (const key of [...this.#provided]) {
+        if (wanted.has(key)) continue
+        this.#provided.delete(key)
+        await stopProvidingCapability(this.#init.transport, key).catch(() => {})
+      }
+      const now = Date.now()
+      for (const key of wanted) {
+        if (!this.#running) return
+        const retry = this.#retry.get(key)
+        if (this.#provided.has(key) || (retry !== undefined && retry.at > now)) continue
+        try {
+          await provideCapability(this.#init.transport, key, {
+            signal: AbortSignal.timeout(ADVERTISE_TIMEOUT_MS),
+          })
+          this.#provided.add(key)
+          this.#retry.delete(key)
+          this.#init.log.debug({ key }, 'advertised a capability on the DHT')
+        } catch (err) {
+          const delayMs = Math.min((retry?.delayMs ?? ADVERTISE_CHECK_MS / 2) * 2, ADVERTISE_RETRY_MAX_MS)
+          this.#retry.set(key, { at: Date.now() + delayMs, delayMs })
+          this.#init.log.debug({ key, err }, 'could not advertise a capability on the DHT yet')
+        }
+      }
+    } finally {
+      this.#busy = false
+    }
+  }
+
+  /** A record published with nobody to hold it is lost: wait for a peer that serves the DHT. */
+  #hasDhtPeers(): boolean {
+    const dht = this.#init.transport.services.dht as { routingTable?: { size: number } } | undefined
+    return dht !== undefined && (dht.routingTable?.size ?? 1) > 0
+  }
+}
