@@ -137,6 +137,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     throw err
   }
   let transport: Transport
+  let allowPeer: ((peer: string) => boolean) | undefined
   try {
     signal?.throwIfAborted()
     transport = await createTransport({
@@ -171,6 +172,9 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
           }
         : false,
       ...(networkKey === undefined ? {} : { psk: networkKey }),
+      // With an allowlist, relays (this node's, and those its peers use) carry members only. The
+      // policy is the exchange's, live: read once the node exists.
+      allowPeer: (peer) => allowPeer?.(peer) ?? true,
       start: false,
     })
   } catch (err) {
@@ -199,6 +203,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     submittedStore?.close()
     throw err
   }
+  allowPeer = (peer) => node.exchange.allows(peer)
   if (start !== false) await node.start(signal === undefined ? {} : { signal })
   return node
 }

@@ -38,7 +38,7 @@ import { PUNCH_OBSERVE_TIMEOUT_MS, PUNCH_OBSERVERS } from './constants.js'
 export type PortMapping =
   /** Nothing observed it yet. */
   | 'unknown'
-  /** Observed at this node's own address: no NAT in front of it. */
+  /** Peers on public addresses see this node at its own address: no NAT in front of it. */
   | 'none'
   /** Observed at one address by every observer (one observer so far counts as this). */
   | 'endpoint-independent'
@@ -105,6 +105,8 @@ export class PunchPort {
   readonly #observations = new Map<string, Observation>()
   /** Observers being dialled, by PeerId. */
   readonly #dialling = new Set<string>()
+  /** Whether peers on public addresses see this node behind a NAT (from any connection). */
+  #nat: 'unknown' | 'none' | 'behind' = 'unknown'
 
   constructor(components: PunchPortComponents, port: number) {
     this.#components = components
@@ -124,6 +126,7 @@ export class PunchPort {
   }
 
   get mapping(): PortMapping {
+    if (this.#nat === 'none') return 'none'
     const observed = this.#observed()
     if (observed.length === 0) return 'unknown'
     const own = this.#components.ownHosts()
@@ -160,9 +163,17 @@ export class PunchPort {
       }
       return
     }
-    if (!this.wantsObserver || connection.limits !== undefined) return
-    const peer = peerId.toString()
+    if (connection.limits !== undefined) return
     const own = this.#components.ownHosts()
+    // What a peer on a public address sees of any connection tells whether a NAT is in the way.
+    const seen = observedAddr === undefined ? undefined : publicTcp(observedAddr)
+    if (seen !== undefined && publicTcp(connection.remoteAddr) !== undefined) {
+      this.#nat = own.has(getNetConfig(seen).host) ? 'none' : 'behind'
+    }
+    // Only a node behind NAT needs its punch port observed. A public node would only add a
+    // second connection to each public peer, crossing the one that peer dialled.
+    if (this.#nat !== 'behind' || !this.wantsObserver) return
+    const peer = peerId.toString()
     const observers = [...this.#observations.values()]
     if (this.#dialling.has(peer) || observers.some((o) => o.peer === peer)) return
     // A peer reached by dialling has a dialable address for sure; its listen addresses may not be

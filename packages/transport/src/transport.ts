@@ -198,6 +198,15 @@ export interface TransportInit {
    * @default false
    */
   upnp?: boolean | TransportUpnpOptions
+  /**
+   * Whom this node relays for and accepts relayed connections from, asked at each reservation and
+   * each relayed connection: a private swarm (an allowlist) keeps strangers from reserving a slot
+   * on its relays, from being relayed to or by its members, and from reaching them through any
+   * relay. Direct connections are not affected (a stranger's tasks are refused by the access
+   * policy above the transport). Live: the function is asked every time.
+   * @default everyone
+   */
+  allowPeer?: (peerId: string) => boolean
   /** Start the node before returning it. Pass `false` to register protocol handlers first. @default true */
   start?: boolean
 }
@@ -271,6 +280,11 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   const autonat = boolOption('autonat', init.autonat, true)
   const holePunch = boolOption('holePunch', init.holePunch, true)
   const upnp = resolveUpnp(init.upnp)
+  if (init.allowPeer !== undefined && typeof init.allowPeer !== 'function') {
+    throw new InvalidTransportOptionError('allowPeer', 'expected a function (peerId) => boolean')
+  }
+  const allowPeer = init.allowPeer
+  const allowed = (peer: { toString(): string }): boolean => allowPeer?.(peer.toString()) ?? true
   // libp2p's pre-shared key protects the connections it upgrades; QUIC brings its own encryption
   // and skips that step, so in a private network a stranger could connect over QUIC.
   const quicWanted = boolOption('quic', init.quic, psk === undefined)
@@ -342,7 +356,12 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
     connectionMonitor: { enabled: init.connectionMonitor ?? true },
     connectionGater: {
       // A relay nobody can reach directly is useless to the peers reserving on it.
-      denyInboundRelayReservation: () => relay?.server === 'auto' && reachable?.reachability === 'private',
+      denyInboundRelayReservation: (source) =>
+        (relay?.server === 'auto' && reachable?.reachability === 'private') || !allowed(source),
+      // As a relay: both ends of a circuit must be welcome. As its destination: the peer at the
+      // other end must be.
+      denyOutboundRelayedConnection: (source, destination) => !allowed(source) || !allowed(destination),
+      denyInboundRelayedConnection: (_relay, remotePeer) => !allowed(remotePeer),
     },
     peerDiscovery,
     services: {

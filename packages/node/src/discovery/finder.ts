@@ -65,7 +65,10 @@ export class ProviderFinder {
     const running = this.#running.get(key)
     if (running !== undefined) return running
     const recent = this.#recent.get(key)
-    if (recent !== undefined && recent.until > Date.now()) return recent.result
+    // A recent answer stands while one of the providers it connected is still connected (or it
+    // found nobody); a provider lost since (its relay died, it left) is looked up again.
+    if (recent !== undefined && recent.until > Date.now() && this.#stillUseful(recent.result))
+      return recent.result
     const lookup = this.#lookup(key).then((result) => {
       this.#running.delete(key)
       const ttl = result.connected.length > 0 ? FIND_POSITIVE_CACHE_MS : FIND_NEGATIVE_CACHE_MS
@@ -98,6 +101,14 @@ export class ProviderFinder {
     const connected = (await Promise.all(dials)).filter((peer): peer is string => peer !== undefined)
     log.info({ key, found: found.length, connected: connected.length }, 'looked up providers on the DHT')
     return { key, found, connected }
+  }
+
+  #stillUseful(result: FindResult): boolean {
+    if (result.connected.length === 0) return true
+    const { transport } = this.#init
+    return transport
+      .getConnections()
+      .some((c) => c.status === 'open' && result.connected.includes(c.remotePeer.toString()))
   }
 
   /** Dials a provider at the addresses the DHT gave (relay addresses included). */

@@ -318,6 +318,11 @@ export class TaskExchange {
     else this.#rules.set(type, rule)
   }
 
+  /** Whether the access policy in force admits `peer` (always, in `open` mode). */
+  allows(peer: string): boolean {
+    return this.#policy.allows(peer)
+  }
+
   /** The access policy in force. */
   get access(): { readonly mode: AccessPolicy['mode']; readonly allowlist: readonly string[] } {
     return { mode: this.#policy.mode, allowlist: this.#policy.allowlist }
