@@ -68,6 +68,11 @@ async function peers(node: Node): Promise<Peers> {
 
 let taskCount = 0
 
+/** What went wrong with a task, for an assertion's message. */
+function why(record: NetworkTaskRecord): string {
+  return JSON.stringify({ error: record.error, attempts: record.attempts })
+}
+
 async function submit(
   node: Node,
   type: string,
@@ -204,7 +209,7 @@ describe('a swarm across NATs: full nodes in a simulated internet (needs root, i
       expect((peer.capabilities?.reach ?? []).map((r) => r.taskType)).not.toContain('far')
     }
     const record = await submit(b, 'far')
-    expect(record).toMatchObject({
+    expect(record, why(record)).toMatchObject({
       status: 'COMPLETED',
       peer: c.peerId,
       output: { ranOn: c.peerId },
@@ -218,7 +223,11 @@ describe('a swarm across NATs: full nodes in a simulated internet (needs root, i
 
   it('behind two cone NATs the connection upgrades to a direct one between the routers, and later tasks use it (test 2)', async () => {
     const first = await submit(b, 'near')
-    expect(first).toMatchObject({ status: 'COMPLETED', peer: a.peerId, output: { ranOn: a.peerId } })
+    expect(first, why(first)).toMatchObject({
+      status: 'COMPLETED',
+      peer: a.peerId,
+      output: { ranOn: a.peerId },
+    })
     const direct = await until(
       () => peers(b),
       (p) => {
@@ -232,21 +241,26 @@ describe('a swarm across NATs: full nodes in a simulated internet (needs root, i
     )
     expect((await network(b)).holePunch?.punched).toBeGreaterThanOrEqual(1)
     const later = await Promise.all([submit(b, 'near'), submit(b, 'near'), submit(b, 'near')])
-    for (const record of later) expect(record).toMatchObject({ status: 'COMPLETED', peer: a.peerId })
+    for (const record of later)
+      expect(record, why(record)).toMatchObject({ status: 'COMPLETED', peer: a.peerId })
     // The relayed connection is gone, so those went direct; a large input needs nothing else now.
     const after = await peers(b)
     expect(after.connections.filter((x) => x.peerId === a.peerId).map((x) => x.kind)).toEqual(['direct'])
     const large = await submit(b, 'near', {}, { pad: 'x'.repeat(100_000) })
-    expect(large).toMatchObject({ status: 'COMPLETED', peer: a.peerId })
+    expect(large, why(large)).toMatchObject({ status: 'COMPLETED', peer: a.peerId })
   })
 
   it('behind two symmetric NATs tasks complete through the relay; a large input waits for a direct connection (test 3)', async () => {
     const record = await submit(d, 'far')
-    expect(record).toMatchObject({ status: 'COMPLETED', peer: c.peerId, output: { ranOn: c.peerId } })
+    expect(record, why(record)).toMatchObject({
+      status: 'COMPLETED',
+      peer: c.peerId,
+      output: { ranOn: c.peerId },
+    })
     const link = (await peers(d)).exchange.find((p) => p.peerId === c.peerId)
     expect(link?.connection).toMatchObject({ kind: 'relayed', limited: true })
     const more = await Promise.all([submit(d, 'far'), submit(d, 'far')])
-    for (const r of more) expect(r.status).toBe('COMPLETED')
+    for (const r of more) expect(r.status, why(r)).toBe('COMPLETED')
 
     const large = await submit(
       d,
@@ -254,7 +268,11 @@ describe('a swarm across NATs: full nodes in a simulated internet (needs root, i
       { target: c.peerId, waitForPeerMs: 300 },
       { pad: 'x'.repeat(100_000) },
     )
-    expect(large).toMatchObject({ status: 'FAILED', error: { code: 'ERR_NO_CAPABLE_PEER' }, attempts: [] })
+    expect(large, why(large)).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'ERR_NO_CAPABLE_PEER' },
+      attempts: [],
+    })
     expect(large.error?.message).toContain(
       'reached only through a relay, and inputs over 65536 bytes wait for a direct connection',
     )
@@ -275,7 +293,7 @@ describe('a swarm across NATs: full nodes in a simulated internet (needs root, i
     expect(Date.now() - killedAt).toBeLessThan(10_000)
     // D reaches C again through the surviving relay (found anew through the DHT).
     const record = await submit(d, 'far')
-    expect(record).toMatchObject({ status: 'COMPLETED', output: { ranOn: c.peerId } })
+    expect(record, why(record)).toMatchObject({ status: 'COMPLETED', output: { ranOn: c.peerId } })
   })
 
   it('churn: a provider leaves mid-workload and another joins; no task is lost (test 5, small)', async () => {
@@ -289,7 +307,7 @@ describe('a swarm across NATs: full nodes in a simulated internet (needs root, i
     ])
     const records = await Promise.all(workload)
     for (const record of records) {
-      expect(record.status).toBe('COMPLETED')
+      expect(record.status, why(record)).toBe('COMPLETED')
       expect([a.peerId, c.peerId]).toContain((record.output as { ranOn: string }).ranOn)
     }
     const joined = await joining
@@ -299,6 +317,6 @@ describe('a swarm across NATs: full nodes in a simulated internet (needs root, i
       (n) => n.dht.advertised.includes('task/near'),
     )
     const record = await submit(b, 'near')
-    expect(record).toMatchObject({ status: 'COMPLETED', output: { ranOn: joined.peerId } })
+    expect(record, why(record)).toMatchObject({ status: 'COMPLETED', output: { ranOn: joined.peerId } })
   })
 })

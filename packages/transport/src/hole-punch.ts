@@ -5,6 +5,7 @@ import type {
   Libp2pEvents,
   Logger,
   PeerId,
+  PeerUpdate,
   Startable,
   Stream,
   StreamHandler,
@@ -129,6 +130,7 @@ export class TcpHolePunch implements Startable {
     })
     const { events } = this.#components
     events.addEventListener('peer:identify', this.#onIdentify)
+    events.addEventListener('peer:update', this.#onPeerUpdate)
     events.addEventListener('connection:open', this.#onOpen)
     events.addEventListener('connection:close', this.#onClose)
     this.#started = true
@@ -138,6 +140,7 @@ export class TcpHolePunch implements Startable {
     this.#started = false
     const { events } = this.#components
     events.removeEventListener('peer:identify', this.#onIdentify)
+    events.removeEventListener('peer:update', this.#onPeerUpdate)
     events.removeEventListener('connection:open', this.#onOpen)
     events.removeEventListener('connection:close', this.#onClose)
     await this.#components.registrar.unhandle(TCP_PUNCH_PROTOCOL).catch(() => {})
@@ -157,6 +160,16 @@ export class TcpHolePunch implements Startable {
 
   readonly #onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     this.#port?.onIdentify(evt.detail)
+  }
+
+  readonly #onPeerUpdate = (evt: CustomEvent<PeerUpdate>): void => {
+    const { peer } = evt.detail
+    // Only peers this node reaches directly can observe: a dial to them is known to work.
+    if (!this.#direct(peer.id)) return
+    this.#port?.onPeerAddresses(
+      peer.id,
+      peer.addresses.map((a) => a.multiaddr),
+    )
   }
 
   readonly #onClose = (evt: CustomEvent<Connection>): void => {
@@ -325,8 +338,16 @@ function punchable(message: PunchMessage, expected: PunchMessage['type']): Multi
   })
 }
 
+/**
+ * The hosts this node listens on. Circuit listen addresses (`/…/p2p/<relay>/p2p-circuit`) name the
+ * relay's host, not ours: left out.
+ */
 function ownHosts(addrs: Multiaddr[]): Set<string> {
-  return new Set(addrs.flatMap((ma) => (isNetworkAddress(ma) ? [getNetConfig(ma).host] : [])))
+  return new Set(
+    addrs.flatMap((ma) =>
+      isNetworkAddress(ma) && !ma.toString().includes('/p2p-circuit') ? [getNetConfig(ma).host] : [],
+    ),
+  )
 }
 
 async function sleep(ms: number): Promise<void> {

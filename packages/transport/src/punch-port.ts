@@ -9,7 +9,7 @@ import type {
   Upgrader,
   UpgraderOptions,
 } from '@libp2p/interface'
-import { getNetConfig, isPrivate } from '@libp2p/utils'
+import { getNetConfig, isNetworkAddress, isPrivate } from '@libp2p/utils'
 import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { PUNCH_OBSERVE_TIMEOUT_MS, PUNCH_OBSERVERS } from './constants.js'
 
@@ -55,6 +55,9 @@ export interface PunchPortStatus {
 }
 
 /** What the punch port needs of libp2p's transport manager and upgrader. */
+/** identify results kept for connections whose dial has not returned yet. */
+const MAX_EARLY_IDENTIFIED = 64
+
 export interface PunchPortComponents {
   transportManager: {
     dialTransportForMultiaddr(ma: Multiaddr): Pick<Transport, 'dial'> | undefined
@@ -88,6 +91,12 @@ export async function freeTcpPort(): Promise<number> {
   })
 }
 
+/** The host of a direct (not relayed) address on a public IP, any transport. */
+function publicHost(ma: Multiaddr): string | undefined {
+  if (ma.toString().includes('/p2p-circuit') || !isNetworkAddress(ma) || isPrivate(ma)) return undefined
+  return getNetConfig(ma).host
+}
+
 /** A TCP multiaddr on a public IPv4 address (not relayed), without its `/p2p/` part. */
 export function publicTcp(ma: Multiaddr): Multiaddr | undefined {
   const components = ma.getComponents()
@@ -105,6 +114,8 @@ export class PunchPort {
   readonly #observations = new Map<string, Observation>()
   /** Observers being dialled, by PeerId. */
   readonly #dialling = new Set<string>()
+  /** What identify saw on recent connections, by connection id (see `onIdentify`). */
+  readonly #identified = new Map<string, Multiaddr>()
   /** Whether peers on public addresses see this node behind a NAT (from any connection). */
   #nat: 'unknown' | 'none' | 'behind' = 'unknown'
 
@@ -155,31 +166,52 @@ export class PunchPort {
    */
   onIdentify(result: IdentifyResult): void {
     const { connection, observedAddr, listenAddrs, peerId } = result
+    const observed = observedAddr === undefined ? undefined : publicTcp(observedAddr)
     const observation = this.#observations.get(connection.id)
     if (observation !== undefined) {
-      if (observedAddr !== undefined) {
-        const observed = publicTcp(observedAddr)
-        if (observed !== undefined) observation.observed = observed
-      }
+      if (observed !== undefined) observation.observed = observed
       return
+    }
+    // identify may finish on an observation connection before its dial has returned: kept for it.
+    if (observed !== undefined) {
+      this.#identified.set(connection.id, observed)
+      if (this.#identified.size > MAX_EARLY_IDENTIFIED)
+        this.#identified.delete(this.#identified.keys().next().value as string)
     }
     if (connection.limits !== undefined) return
     const own = this.#components.ownHosts()
-    // What a peer on a public address sees of any connection tells whether a NAT is in the way.
-    const seen = observedAddr === undefined ? undefined : publicTcp(observedAddr)
-    if (seen !== undefined && publicTcp(connection.remoteAddr) !== undefined) {
-      this.#nat = own.has(getNetConfig(seen).host) ? 'none' : 'behind'
+    // What a peer on a public address sees of any connection (TCP or QUIC) tells whether a NAT is
+    // in the way.
+    const seen = observedAddr === undefined ? undefined : publicHost(observedAddr)
+    if (seen !== undefined && publicHost(connection.remoteAddr) !== undefined) {
+      this.#nat = own.has(seen) ? 'none' : 'behind'
     }
     // Only a node behind NAT needs its punch port observed. A public node would only add a
     // second connection to each public peer, crossing the one that peer dialled.
+    // A peer reached by dialling has a dialable address for sure; its listen addresses may not be
+    // announced yet (libp2p withholds public ones until AutoNAT confirms them).
+    this.#consider(
+      peerId,
+      connection.direction === 'outbound' ? [connection.remoteAddr, ...listenAddrs] : listenAddrs,
+    )
+  }
+
+  /**
+   * A connected peer's addresses changed (identify push: it confirmed a public address, say):
+   * it may now be an observer, e.g. a public node first reached over QUIC that turns out to
+   * listen on TCP too.
+   */
+  onPeerAddresses(peerId: PeerId, addresses: Multiaddr[]): void {
+    this.#consider(peerId, addresses)
+  }
+
+  /** Observes the punch port through `peerId` at the first public TCP address of `candidates`. */
+  #consider(peerId: PeerId, candidates: Multiaddr[]): void {
     if (this.#nat !== 'behind' || !this.wantsObserver) return
     const peer = peerId.toString()
     const observers = [...this.#observations.values()]
     if (this.#dialling.has(peer) || observers.some((o) => o.peer === peer)) return
-    // A peer reached by dialling has a dialable address for sure; its listen addresses may not be
-    // announced yet (libp2p withholds public ones until AutoNAT confirms them).
-    const candidates =
-      connection.direction === 'outbound' ? [connection.remoteAddr, ...listenAddrs] : listenAddrs
+    const own = this.#components.ownHosts()
     const target = candidates
       .map(publicTcp)
       .find(
@@ -228,7 +260,12 @@ export class PunchPort {
       const connection = await this.dial(address.encapsulate(`/p2p/${peer}`), {
         timeoutMs: PUNCH_OBSERVE_TIMEOUT_MS,
       })
-      this.#observations.set(connection.id, { peer, target: address.toString(), observed: undefined })
+      this.#observations.set(connection.id, {
+        peer,
+        target: address.toString(),
+        observed: this.#identified.get(connection.id),
+      })
+      this.#identified.delete(connection.id)
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       this.#components.log('could not observe the punch port through %p: %s', peerId, (err as Error).message)

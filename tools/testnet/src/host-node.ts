@@ -10,7 +10,7 @@
  *   reservation, whenever they change);
  * - answers to commands read from stdin (one JSON object per line, echoing its `id`):
  *   `{ id, cmd: 'ping', peerId, timeoutMs? }` → `{ id, event: 'ping', ok, rtt? | error? }`,
- *   `{ id, cmd: 'dial', address }` → `{ id, event: 'dial', ok, error? }`,
+ *   `{ id, cmd: 'dial', address, timeoutMs? }` → `{ id, event: 'dial', ok, error? }`,
  *   `{ id, cmd: 'peers' }` → `{ id, event: 'peers', peers }`,
  *   `{ id, cmd: 'connections' }` → `{ id, event: 'connections', connections: [{ peerId, kind,
  *   relay?, limited, remoteAddr, direction }] }`,
@@ -124,8 +124,9 @@ async function handle(node: Transport, command: Json): Promise<Json> {
       }
     }
     case 'dial': {
+      const timeoutMs = typeof command.timeoutMs === 'number' ? command.timeoutMs : 5_000
       try {
-        await node.dial(multiaddr(String(command.address)), { signal: AbortSignal.timeout(5_000) })
+        await node.dial(multiaddr(String(command.address)), { signal: AbortSignal.timeout(timeoutMs) })
         return { event: 'dial', ok: true }
       } catch (err) {
         return { event: 'dial', ok: false, error: errorOf(err) }

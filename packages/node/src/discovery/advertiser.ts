@@ -1,13 +1,19 @@
 /**
  * Advertising what this node runs on the DHT: a provider record per capability key (its task
  * types and its models' hashes, keys.ts), published when the node has DHT peers to publish to,
- * again when what it runs changes, and withdrawn when it no longer runs something. The DHT itself
- * re-publishes records before they expire (`dht.reprovideIntervalMs` of the transport).
+ * again when what it runs changes or a small DHT gains a server, and withdrawn when it no longer
+ * runs something. The DHT itself re-publishes records before they expire
+ * (`dht.reprovideIntervalMs` of the transport).
  */
 import type { Capabilities } from '@p2p-ai/protocol'
 import { provideCapability, stopProvidingCapability, type Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
-import { ADVERTISE_CHECK_MS, ADVERTISE_RETRY_MAX_MS, ADVERTISE_TIMEOUT_MS } from './constants.js'
+import {
+  ADVERTISE_CHECK_MS,
+  ADVERTISE_RETRY_MAX_MS,
+  ADVERTISE_TIMEOUT_MS,
+  DHT_REPLICATION,
+} from './constants.js'
 import { capabilityKeys } from './keys.js'
 
 export interface CapabilityAdvertiserInit {
@@ -23,6 +29,8 @@ export class CapabilityAdvertiser {
   /** Keys published, and those that failed with when to try again. */
   readonly #provided = new Set<string>()
   readonly #retry = new Map<string, { at: number; delayMs: number }>()
+  /** DHT servers known when the records were last published. */
+  #publishedWith = 0
   #timer: NodeJS.Timeout | undefined
   #running = false
   #busy = false
@@ -54,6 +62,11 @@ export class CapabilityAdvertiser {
     if (!this.#running || this.#busy || !this.#hasDhtPeers()) return
     this.#busy = true
     try {
+      // A small DHT grew: the new server is likely among the closest to our keys but holds none of
+      // our records (they go out again only at the next reprovide, an hour on). Publish them again
+      // while the swarm is smaller than a replication set; a large one has copies everywhere.
+      const servers = this.#dhtServers()
+      if (servers > this.#publishedWith && this.#publishedWith < DHT_REPLICATION) this.#provided.clear()
       const wanted = new Set(capabilityKeys(this.#init.capabilities()))
       for (const key of [...this.#provided]) {
         if (wanted.has(key)) continue
@@ -71,6 +84,7 @@ export class CapabilityAdvertiser {
           })
           this.#provided.add(key)
           this.#retry.delete(key)
+          this.#publishedWith = servers
           this.#init.log.debug({ key }, 'advertised a capability on the DHT')
         } catch (err) {
           const delayMs = Math.min((retry?.delayMs ?? ADVERTISE_CHECK_MS / 2) * 2, ADVERTISE_RETRY_MAX_MS)
@@ -85,7 +99,12 @@ export class CapabilityAdvertiser {
 
   /** A record published with nobody to hold it is lost: wait for a peer that serves the DHT. */
   #hasDhtPeers(): boolean {
+    return this.#init.transport.services.dht !== undefined && this.#dhtServers() > 0
+  }
+
+  /** DHT servers in the routing table (1 when the DHT does not say). */
+  #dhtServers(): number {
     const dht = this.#init.transport.services.dht as { routingTable?: { size: number } } | undefined
-    return dht !== undefined && (dht.routingTable?.size ?? 1) > 0
+    return dht?.routingTable?.size ?? 1
   }
 }

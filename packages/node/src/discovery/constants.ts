@@ -16,3 +16,8 @@ export const FIND_NEGATIVE_CACHE_MS = 5_000
 export const FIND_POSITIVE_CACHE_MS = 30_000
 /** Dialling one provider found may take this long (through a relay if need be). */
 export const FIND_DIAL_TIMEOUT_MS = 10_000
+/**
+ * Kademlia's replication factor (kad-dht's k): records go to the k servers closest to the key. A
+ * DHT with fewer servers than this gets each record on every server.
+ */
+export const DHT_REPLICATION = 20
