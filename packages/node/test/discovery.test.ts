@@ -31,7 +31,7 @@ function fakeDht(servers = 1) {
   const connected = new Set<string>()
   const dialled: string[] = []
   let lookups = 0
-  const dht = { routingTable: { size: servers } }
+  const dht = { routingTable: Object.assign(new EventTarget(), { size: servers }) }
   const transport = {
     peerId: SELF,
     services: { dht },
@@ -99,8 +99,10 @@ describe('capability discovery on the DHT', () => {
       await advertiser.check()
       // Nobody to hold the records yet: nothing is published (it would be lost).
       expect(dht.provided).toEqual([])
+      // The first server enters the routing table: the records go out at once.
       dht.dht.routingTable.size = 1
-      await advertiser.check()
+      dht.dht.routingTable.dispatchEvent(new Event('peer:add'))
+      await new Promise((resolve) => setTimeout(resolve, 10))
       expect(dht.provided.sort()).toEqual((await cids(['task/embed', `model/${SHA}`])).sort())
       expect([...advertiser.provided].sort()).toEqual([`model/${SHA}`, 'task/embed'].sort())
       await advertiser.check()
@@ -147,6 +149,22 @@ describe('capability discovery on the DHT', () => {
     dht.connected.clear()
     expect((await finder.find(spec)).connected).toEqual([PROVIDER.toString()])
     expect(dht.lookups()).toBe(2)
+  })
+
+  it('asks nothing before it knows a DHT server, and remembers nothing from that', async () => {
+    const dht = fakeDht(0)
+    await dht.hold('task/rare', PROVIDER)
+    const finder = new ProviderFinder({ transport: dht.transport, allows: () => true, log })
+    expect(await finder.find({ type: 'rare', modelSha256: undefined })).toEqual({
+      key: 'task/rare',
+      found: [],
+      connected: [],
+    })
+    expect(dht.lookups()).toBe(0)
+    dht.dht.routingTable.size = 1
+    expect((await finder.find({ type: 'rare', modelSha256: undefined })).connected).toEqual([
+      PROVIDER.toString(),
+    ])
   })
 
   it('asks for a model by its hash, and does not ask again at once when nobody has it', async () => {

@@ -16,6 +16,13 @@ import {
 } from './constants.js'
 import { capabilityKeys } from './keys.js'
 
+/** What the advertiser reads of kad-dht's routing table: its size, and when a server enters it. */
+export interface RoutingTableView {
+  readonly size: number
+  addEventListener(type: 'peer:add', listener: () => void): void
+  removeEventListener(type: 'peer:add', listener: () => void): void
+}
+
 export interface CapabilityAdvertiserInit {
   transport: Transport
   /** What this node announces now (the exchange's announcer). */
@@ -48,6 +55,8 @@ export class CapabilityAdvertiser {
     this.#running = true
     this.#timer ??= setInterval(() => void this.check(), ADVERTISE_CHECK_MS)
     this.#timer.unref()
+    // A server entering the routing table can take the records now, not at the next tick.
+    this.#routingTable()?.addEventListener('peer:add', this.#onServer)
     void this.check()
   }
 
@@ -55,6 +64,11 @@ export class CapabilityAdvertiser {
     this.#running = false
     clearInterval(this.#timer)
     this.#timer = undefined
+    this.#routingTable()?.removeEventListener('peer:add', this.#onServer)
+  }
+
+  readonly #onServer = (): void => {
+    void this.check()
   }
 
   /** Publishes what is missing and withdraws what is no longer run. Resolves when done. */
@@ -104,7 +118,11 @@ export class CapabilityAdvertiser {
 
   /** DHT servers in the routing table (1 when the DHT does not say). */
   #dhtServers(): number {
-    const dht = this.#init.transport.services.dht as { routingTable?: { size: number } } | undefined
-    return dht?.routingTable?.size ?? 1
+    return this.#routingTable()?.size ?? 1
+  }
+
+  #routingTable(): RoutingTableView | undefined {
+    return (this.#init.transport.services.dht as { routingTable?: RoutingTableView } | undefined)
+      ?.routingTable
   }
 }

@@ -62,6 +62,8 @@ export class ProviderFinder {
    */
   async find(spec: FindSpec): Promise<FindResult> {
     const key = spec.modelSha256 === undefined ? taskKey(spec.type) : modelKey(spec.modelSha256)
+    // No DHT server known yet (a node that just started): nothing to ask, and nothing learnt.
+    if (this.#dhtServers() === 0) return { key, found: [], connected: [] }
     const running = this.#running.get(key)
     if (running !== undefined) return running
     const recent = this.#recent.get(key)
@@ -101,6 +103,11 @@ export class ProviderFinder {
     const connected = (await Promise.all(dials)).filter((peer): peer is string => peer !== undefined)
     log.info({ key, found: found.length, connected: connected.length }, 'looked up providers on the DHT')
     return { key, found, connected }
+  }
+
+  #dhtServers(): number {
+    const dht = this.#init.transport.services.dht as { routingTable?: { size: number } } | undefined
+    return dht?.routingTable?.size ?? 1
   }
 
   #stillUseful(result: FindResult): boolean {

@@ -280,30 +280,40 @@ export class NetworkTask
 
   /**
    * Polls for a route, up to `waitForPeerMs`. Meanwhile the DHT is asked for providers (with
-   * `target: 'auto'`); while that lookup runs, and for a moment after it connected some (their
-   * capability announcements are on their way), the wait goes on past `waitForPeerMs`.
+   * `target: 'auto'`), again whenever the finder's last answer has gone stale; while the first
+   * lookup runs, and for a moment after a lookup connected some (their capability announcements
+   * are on their way), the wait goes on past `waitForPeerMs`.
    */
   async #waitForRoute(tried: ReadonlySet<string>): Promise<Route | undefined> {
     // Too large to send, and this node cannot run it: no peer appearing can change that.
     if (this.#spec.localOnly === true) return undefined
     let deadline = performance.now() + this.#spec.waitForPeerMs
-    let finding =
-      this.#spec.target === 'auto' && this.#spec.waitForPeerMs > 0
-        ? this.#discovery?.find(this.#spec)
-        : undefined
-    finding?.then(
-      (result) => {
-        finding = undefined
-        if (result.connected.length > 0)
-          deadline = Math.max(deadline, performance.now() + DISCOVERED_PEER_GRACE_MS)
-      },
-      () => {
-        finding = undefined
-      },
-    )
+    const discovery =
+      this.#spec.target === 'auto' && this.#spec.waitForPeerMs > 0 ? this.#discovery : undefined
+    let finding = false
+    let first = true
+    const find = (): void => {
+      if (discovery === undefined || finding) return
+      finding = true
+      discovery.find(this.#spec).then(
+        (result) => {
+          finding = false
+          first = false
+          if (result.connected.length > 0) {
+            deadline = Math.max(deadline, performance.now() + DISCOVERED_PEER_GRACE_MS)
+          }
+        },
+        () => {
+          finding = false
+          first = false
+        },
+      )
+    }
     for (;;) {
+      // The finder answers from its cache until a lookup is worth making again.
+      find()
       const left = deadline - performance.now()
-      if ((left <= 0 && finding === undefined) || this.isFinished) return undefined
+      if ((left <= 0 && !(finding && first)) || this.isFinished) return undefined
       await this.#sleep(left > 0 ? Math.min(left, PEER_WAIT_POLL_MS) : PEER_WAIT_POLL_MS)
       const route = this.#chooser.choose(this.#spec, tried)
       if (route !== undefined || this.isFinished) return route
