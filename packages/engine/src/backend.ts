@@ -27,6 +27,16 @@ export interface ModelInfo {
   readonly taskTypes: readonly string[]
   /** Whether the model is currently loaded in memory. */
   readonly loaded: boolean
+  /** While loaded: the memory it takes (weights and contexts), by its runtime's own estimate. */
+  readonly memoryBytes?: number
+  /**
+   * For a generative model (a GGUF file), what it is, so peers can route by it: its architecture
+   * (`llama`, `qwen2`, `phi3`...), how its weights are stored (`Q4_K_M`, `Q8_0`, `F16`...) and the
+   * context length it was trained with, in tokens.
+   */
+  readonly family?: string
+  readonly quantization?: string
+  readonly contextLength?: number
 }
 
 /** One task as a backend receives it: input already validated against its task type's schema. */

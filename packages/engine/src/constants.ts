@@ -113,5 +113,16 @@ export const DEFAULT_REVISION = 'main'
 export const DEFAULT_DOWNLOAD_STALL_TIMEOUT_MS = 30_000
 /** Redirects followed per file (the Hub redirects LFS files to its CDN). */
 export const MAX_REDIRECTS = 5
+/**
+ * A file being downloaded is written to `<file>.partial` and renamed when complete; an
+ * interrupted download leaves it, and the next one continues from its end.
+ */
+export const PARTIAL_SUFFIX = '.partial'
+/** `<file>.lock` names the process downloading a file, so no second one writes the same partial. */
+export const LOCK_SUFFIX = '.lock'
+/** Pages of a repository's file listing followed at most (the Hub pages large listings). */
+export const MAX_LISTING_PAGES = 100
+/** Largest listing page read, in bytes. */
+export const MAX_LISTING_BYTES = 16 * 1024 * 1024
 /** Files a hash cache remembers at most; the least recently hashed are forgotten first. */
 export const MAX_HASH_CACHE_ENTRIES = 1024

@@ -204,6 +204,10 @@ export type DownloadFailureReason =
   | 'redirect'
   /** The download could not be written to disk. */
   | 'filesystem'
+  /** Another process is downloading the same file into the same place. */
+  | 'busy'
+  /** The server's answer could not be used (a listing that is not JSON, say). */
+  | 'bad-response'
 
 /** A model download failed; `reason` says why and `status` holds the HTTP status if there was one. */
 export class ModelDownloadFailedError extends Error {

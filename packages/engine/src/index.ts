@@ -84,6 +84,7 @@ export { nativeCall } from './worker/native.js'
 
 export type { ModelFormat } from './models/format.js'
 export { type FileHash, type HashCache, type HashCacheInit, hashCache, sha256File } from './models/hash.js'
+export { listRepoFiles, type RepoFile } from './models/hub.js'
 export { type ManifestFile, type ModelManifest, readManifest, writeManifest } from './models/manifest.js'
 export { type PulledModel, type PullModelOptions, type PullProgress, pullModel } from './models/pull.js'
 export {

@@ -68,5 +68,13 @@ export const DEFAULT_TEMPERATURE = 0
 export const DEFAULT_TOP_K = 40
 export const DEFAULT_TOP_P = 0.95
 
+/** The format id pulled GGUF models record in their manifest (`p2p-ai-model.json`). */
+export const GGUF_FORMAT = 'gguf'
+/**
+ * The quantization a pull takes when the reference names none: llama.cpp's (`-hf`) and Ollama's
+ * default, a good balance of size and quality for CPUs.
+ */
+export const DEFAULT_QUANTIZATION = 'Q4_K_M'
+
 /** Model registry names: the engine's rule, `[a-z0-9][a-z0-9._-]*`, at most 128 characters. */
 export const MODEL_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,127}$/

@@ -53,3 +53,14 @@ export class GenerationFailedError extends Error {
   readonly code = GenerationFailedError.code
   override readonly name = 'GenerationFailedError'
 }
+
+/**
+ * A pull's reference does not name exactly one GGUF file of the repository: no file has the
+ * quantization, several do, the model is split in several files, or the repository has none. The
+ * message lists the quantizations the repository has.
+ */
+export class GgufFileNotFoundError extends Error {
+  static readonly code = 'ERR_GGUF_FILE_NOT_FOUND'
+  readonly code = GgufFileNotFoundError.code
+  override readonly name = 'GgufFileNotFoundError'
+}

@@ -198,6 +198,27 @@ describe('the router', () => {
     }
   })
 
+  it('prefers a peer that announces the named model to this node or a peer that lists none for the type', () => {
+    // This node runs `ner` but has no ner model; a peer lists none either; one peer has it.
+    const { router, add } = world({ types: ['ner'] })
+    add('NONE', { taskTypes: ['ner'] })
+    add('HAS', {
+      taskTypes: ['ner'],
+      models: [{ id: 'bert-ner', sha256: 'd'.repeat(64), taskTypes: ['ner'] }],
+    })
+    for (let i = 0; i < 10; i++) {
+      expect(peerOf(router.choose(spec({ type: 'ner', input: { model: 'bert-ner' } }), new Set()))).toBe(
+        'HAS',
+      )
+    }
+    // Nobody names it: those that list no model for the type may still have it.
+    const picked = new Set<string | undefined>()
+    for (let i = 0; i < 20; i++)
+      picked.add(peerOf(router.choose(spec({ type: 'ner', input: { model: 'x' } }), new Set())))
+    expect(picked.has('NONE') || picked.has('local')).toBe(true)
+    expect(picked.has('HAS')).toBe(false)
+  })
+
   it('keeps a task too large to send here, or nowhere', () => {
     const here = world({ types: ['embed'] })
     here.add('P', { taskTypes: ['embed'] })

@@ -16,6 +16,7 @@ describe('onnx backend in the engine', () => {
   beforeAll(async () => {
     root = await tempDir()
     await writeBert(root, 'mini', { layers: 1 })
+    await writeBert(root, 'tagger', { layers: 0, labels: ['O', 'B-PER'], tokenLabels: { hello: 'B-PER' } })
     engine = taskEngine({
       builtins: false,
       backends: [
@@ -55,7 +56,26 @@ describe('onnx backend in the engine', () => {
       sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
     })
     const types = new Set(engine.capabilities().taskTypes.map((t) => `${t.backend}:${t.name}`))
-    expect([...types].sort()).toEqual(['onnx:embed', 'onnx:ocr', 'onnx:onnx', 'onnx:tokenize'])
+    expect([...types].sort()).toEqual(['onnx:embed', 'onnx:ner', 'onnx:ocr', 'onnx:onnx', 'onnx:tokenize'])
+  })
+
+  it('serves a model added at run time once the engine renews its workers, and announces it at once', async () => {
+    const onnx = engine.backends.get('onnx') as ReturnType<typeof onnxBackend>
+    await engine.run({ type: 'embed', input: { text: 'a worker is up' } })
+    const model = await onnx.addModel({ name: 'tagger', path: join(root, 'tagger') })
+    expect(model.taskTypes).toEqual(['ner', 'tokenize', 'onnx'])
+    engine.backends.reload('onnx')
+    expect(engine.capabilities().models.map((m) => m.name)).toContain('tagger')
+    const out = await engine.run<{ entities: Array<Array<{ type: string; text: string }>> }>({
+      type: 'ner',
+      input: { model: 'tagger', text: 'hello world' },
+    })
+    expect(out.entities[0]).toMatchObject([{ type: 'PER', text: 'hello' }])
+    // A model whose files do not work is refused and leaves nothing behind.
+    await expect(onnx.addModel({ name: 'broken', path: join(root, 'nowhere') })).rejects.toMatchObject({
+      code: 'ERR_MODEL_NOT_FOUND',
+    })
+    expect(onnx.registry.get('broken')).toBeUndefined()
   })
 
   it('carries coded errors across the thread boundary and keeps serving', async () => {

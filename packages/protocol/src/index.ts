@@ -119,6 +119,7 @@ export {
   type WireError,
 } from './messages.js'
 export { type ReplayCache, type ReplayCacheInit, type ReplayVerdict, replayCache } from './replay-cache.js'
+export { streamedTextOf } from './stream.js'
 export {
   assertResultMatches,
   createTaskRequest,

@@ -2,7 +2,7 @@ import { bool, num } from '../args/parse.js'
 import type { Handler, Parsed } from '../args/spec.js'
 import { EXIT, STOP_TIMEOUT_MS } from '../constants.js'
 import type { ControlClient } from '../control/client.js'
-import type { PeerJson, StatusJson } from '../control/types.js'
+import type { LogLevel, PeerJson, StatusJson } from '../control/types.js'
 import { NodeNotRunningError, NodeStopError } from '../errors.js'
 import { type Io, printJson, println } from '../io.js'
 import { isNodeProcess, readControlInfo, readPid, removeStaleFiles } from '../runtime.js'
@@ -35,7 +35,8 @@ export function formatStatus(s: StatusJson, url: string, c: Colours): string {
         )}`
   const t = s.tasks
   const n = s.network
-  const indent = `\n${' '.repeat(14)} `
+  // Continuation lines line up with the values: the widest label ('reachability:') and a space.
+  const indent = `\n${' '.repeat(14)}`
   const list = (items: readonly string[]): string => (items.length === 0 ? c.dim('none') : items.join(indent))
   const rows: Array<[string, string]> = [
     ['PeerId', s.peerId],
@@ -55,6 +56,7 @@ export function formatStatus(s: StatusJson, url: string, c: Colours): string {
     ],
     ['peers', `${s.connectedPeers} connected`],
     ['health', health],
+    ['alerts', formatAlerts(s, c, indent)],
     [
       'tasks',
       `${t.completed} completed, ${t.failed + t.timedOut} failed, ${t.cancelled} cancelled, ${t.running} running, ${t.queued} queued`,
@@ -63,6 +65,7 @@ export function formatStatus(s: StatusJson, url: string, c: Colours): string {
     ['models', s.capabilities.models.join(', ') || c.dim('none')],
     ['memory', `${bytes(s.process.rssBytes)} resident`],
     ['control', url],
+    ...(s.metrics === undefined ? [] : [['metrics', s.metrics.url] as [string, string]]),
     ['version', `node ${s.version}, cli ${s.cliVersion}`],
   ]
   return `${head}\n${fields(rows, c)}`
@@ -94,6 +97,37 @@ function formatHolePunch(n: StatusJson['network'], c: Colours): string {
       ? c.dim('mapping not observed yet')
       : `${p.observed.join(', ')} (${p.mapping.replaceAll('-', ' ')})`
   return `port ${p.port} → ${where}; ${p.punched} punched, ${p.failed} failed`
+}
+
+/** The alerts raised now, one per line with what to do; `none` when all is well. */
+function formatAlerts(s: StatusJson, c: Colours, indent: string): string {
+  // A node of an older version answers without alerts.
+  const active = (s.alerts ?? []).filter((a) => a.active)
+  if (active.length === 0) return c.green('none')
+  return active
+    .map((a) => `${c.yellow('▲')} ${c.bold(a.name)}: ${a.message} ${c.dim(`(${a.hint})`)}`)
+    .join(indent)
+}
+
+const logLevel: Handler = async (parsed, io) => {
+  const { client } = await connect(parsed, io)
+  const wanted = parsed.args[0] as LogLevel | undefined
+  const answer = wanted === undefined ? await client.logLevel() : await client.setLogLevel(wanted)
+  if (bool(parsed.options, 'json')) printJson(io, answer)
+  else if (answer.previous === undefined) println(io, answer.level)
+  else if (answer.previous === answer.level) println(io, `the log level is already ${answer.level}`)
+  else
+    println(
+      io,
+      `${io.out.green('✔')} log level ${answer.previous} → ${io.out.bold(answer.level)} ${io.out.dim('(until the node restarts or its config file changes)')}`,
+    )
+  return EXIT.OK
+}
+
+const metrics: Handler = async (parsed, io) => {
+  const { client } = await connect(parsed, io)
+  io.stdout.write(await client.metrics())
+  return EXIT.OK
 }
 
 const peers: Handler = async (parsed, io) => {
@@ -210,6 +244,8 @@ export const handlers: Record<string, Handler> = {
   start,
   stop,
   status,
+  'log-level': logLevel,
+  metrics,
   peers,
   connect: connectHandler,
   monitor: monitorHandler,

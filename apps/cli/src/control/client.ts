@@ -11,7 +11,11 @@ import {
 } from '../runtime.js'
 import { bytes } from '../term/format.js'
 import type {
+  AddedModelJson,
+  AddModelRequest,
   CancelJson,
+  LogLevel,
+  LogLevelJson,
   ModelJson,
   NodeEventJson,
   PeerJson,
@@ -20,6 +24,7 @@ import type {
   TaskJson,
   TaskListJson,
   TaskStatus,
+  TaskStreamEventJson,
 } from './types.js'
 
 /** Per-call options of the control client. */
@@ -135,29 +140,22 @@ export class ControlClient {
     return (await this.request<{ models: ModelJson[] }>('GET', '/models', undefined, options)).models
   }
 
+  /** Registers a model of the node's machine; the node serves it at once. */
+  async addModel(request: AddModelRequest, options?: RequestOptions): Promise<AddedModelJson> {
+    return (await this.request<{ model: AddedModelJson }>('POST', '/models', request, options)).model
+  }
+
+  /** Has the node register the models pulled into its data directory; resolves with what it serves. */
+  async scanModels(options?: RequestOptions): Promise<ModelJson[]> {
+    return (await this.request<{ models: ModelJson[] }>('POST', '/models/scan', {}, options)).models
+  }
+
   /**
    * The node's events as they happen (peers connecting and failing, tasks starting and
    * finishing), until `signal` aborts or the node stops (then the iteration ends).
    */
   async *events(options: { signal?: AbortSignal } = {}): AsyncGenerator<NodeEventJson> {
-    const url = new URL(`${this.url}${API_PREFIX}/events`)
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = httpRequest(url, {
-        headers: { authorization: `Bearer ${this.#token}`, accept: 'application/x-ndjson' },
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-      })
-      req.on('response', resolve)
-      req.on('error', (err) => reject(this.#connectionError(err)))
-      req.end()
-    })
-    if (res.statusCode !== 200) {
-      res.resume()
-      throw new ControlApiError(
-        res.statusCode ?? 0,
-        `HTTP_${res.statusCode}`,
-        `GET /v1/events answered ${res.statusCode}`,
-      )
-    }
+    const res = await this.#open('/events', 'application/x-ndjson', options.signal)
     let rest = ''
     try {
       for await (const chunk of res) {
@@ -171,6 +169,78 @@ export class ControlClient {
     }
   }
 
+  /** The node's Prometheus exposition (text format 0.0.4); `ERR_METRICS_OFF` when it collects none. */
+  metrics(options?: RequestOptions): Promise<string> {
+    return this.#request('GET', '/metrics', undefined, options, 'text')
+  }
+
+  /** The log level in force. */
+  logLevel(options?: RequestOptions): Promise<LogLevelJson> {
+    return this.request('GET', '/log-level', undefined, options)
+  }
+
+  /** Sets the log level at run time (until a restart or a config reload). */
+  setLogLevel(level: LogLevel, options?: RequestOptions): Promise<LogLevelJson> {
+    return this.request('PUT', '/log-level', { level }, options)
+  }
+
+  /**
+   * What a task streams (`GET /v1/tasks/:id/stream`): its generated text as it comes (`delta`),
+   * `restart` when it fails over to another node, a `mismatch` with the signed result, and last
+   * the task as it ended (`end`). From the start of the task, whenever it is called.
+   */
+  async *stream(id: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<TaskStreamEventJson> {
+    const res = await this.#open(
+      `/tasks/${encodeURIComponent(id)}/stream`,
+      'text/event-stream',
+      options.signal,
+    )
+    let rest = ''
+    try {
+      for await (const chunk of res) {
+        const blocks = (rest + (chunk as Buffer).toString('utf8')).split('\n\n')
+        rest = blocks.pop() ?? ''
+        for (const block of blocks) {
+          const event = parseEvent(block)
+          if (event !== undefined) yield event
+        }
+      }
+    } catch (err) {
+      if (options.signal?.aborted === true || !isConnectionEnd(err)) throw err
+      throw new ControlConnectionError(`the node closed the stream of task ${id} before it ended`)
+    }
+  }
+
+  /** A long-lived GET (events, a task's stream); an error answer rejects with its code. */
+  async #open(path: string, accept: string, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+    const url = new URL(`${this.url}${API_PREFIX}${path}`)
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(url, {
+        headers: { authorization: `Bearer ${this.#token}`, accept },
+        ...(signal === undefined ? {} : { signal }),
+      })
+      req.on('response', resolve)
+      req.on('error', (err) => reject(this.#connectionError(err)))
+      req.end()
+    })
+    if (res.statusCode === 200) return res
+    const chunks: Buffer[] = []
+    for await (const chunk of res) chunks.push(chunk as Buffer)
+    let error: { code?: unknown; message?: unknown } | undefined
+    try {
+      error = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: typeof error }).error
+    } catch {
+      // Not JSON: the status says it.
+    }
+    throw new ControlApiError(
+      res.statusCode ?? 0,
+      typeof error?.code === 'string' ? error.code : `HTTP_${res.statusCode}`,
+      typeof error?.message === 'string'
+        ? error.message
+        : `GET ${API_PREFIX}${path} answered ${res.statusCode}`,
+    )
+  }
+
   /** Asks the node to shut down gracefully; it answers at once and exits shortly after. */
   async shutdown(options?: RequestOptions): Promise<void> {
     await this.request('POST', '/shutdown', {}, options)
@@ -178,6 +248,17 @@ export class ControlClient {
 
   /** One request; rejects with `ControlApiError` for an error answer. */
   request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
+    return this.#request(method, path, body, options, 'json')
+  }
+
+  /** One request whose answer is JSON, or text (errors are JSON either way). */
+  #request<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    options: RequestOptions = {},
+    answer: 'json' | 'text',
+  ): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
     const url = new URL(`${this.url}${API_PREFIX}${path}`)
     if (payload !== undefined && payload.length > MAX_REQUEST_BYTES) {
@@ -197,7 +278,7 @@ export class ControlClient {
           method,
           headers: {
             authorization: `Bearer ${this.#token}`,
-            accept: 'application/json',
+            accept: answer === 'json' ? 'application/json' : 'text/plain',
             ...(payload === undefined
               ? {}
               : { 'content-type': 'application/json', 'content-length': payload.length }),
@@ -211,6 +292,11 @@ export class ControlClient {
           res.on('error', (err) => reject(this.#connectionError(err)))
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8')
+            const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300
+            if (ok && answer === 'text') {
+              resolve(text as T)
+              return
+            }
             let json: unknown
             try {
               json = text === '' ? {} : JSON.parse(text)
@@ -275,6 +361,18 @@ function isConnectionEnd(err: unknown): boolean {
   return (
     code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error).name === 'AbortError'
   )
+}
+
+/** One server-sent event (`event:` and `data:` lines) as `{ type, ...data }`. */
+function parseEvent(block: string): TaskStreamEventJson | undefined {
+  let type: string | undefined
+  const data: string[] = []
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event:')) type = line.slice(6).trim()
+    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''))
+  }
+  if (type === undefined || data.length === 0) return undefined
+  return { type, ...(JSON.parse(data.join('\n')) as object) } as TaskStreamEventJson
 }
 
 function isFinal(status: TaskStatus): boolean {

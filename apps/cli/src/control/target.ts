@@ -1,5 +1,8 @@
 import type {
+  AddedModelJson,
+  AddModelRequest,
   CancelJson,
+  LogLevel,
   ModelJson,
   NodeEventJson,
   PeerJson,
@@ -7,6 +10,7 @@ import type {
   SubmitRequest,
   TaskJson,
   TaskStatus,
+  TaskStreamEventJson,
 } from './types.js'
 
 /** Query of a task listing. */
@@ -32,9 +36,24 @@ export interface ControlTarget {
   /** Resolves with the task once final, or as it is after `timeoutMs`; `undefined` if unknown. */
   wait(id: string, timeoutMs: number, signal: AbortSignal): Promise<TaskJson | undefined>
   list(query: TaskQuery): readonly TaskJson[]
+  /**
+   * What the task streams (its generated text), from the start, ending with its final record;
+   * `undefined` for an unknown id. Stops early when `signal` aborts.
+   */
+  stream(id: string, signal: AbortSignal): AsyncIterable<TaskStreamEventJson> | undefined
   /** Throws `ERR_TASK_NOT_FOUND` for an unknown id. */
   cancel(id: string): CancelJson
   models(): Promise<readonly ModelJson[]>
+  /** Registers a model of the node's machine and serves it at once (`models add`). */
+  addModel(request: AddModelRequest, options: { signal: AbortSignal }): Promise<AddedModelJson>
+  /** Registers the models pulled into the data directory since the node started (`models pull`). */
+  scanModels(options: { signal: AbortSignal }): Promise<void>
+  /** The Prometheus exposition; throws `ERR_METRICS_OFF` when the node collects no metrics. */
+  metrics(): Promise<string>
+  /** The log level in force. */
+  logLevel(): LogLevel
+  /** Sets the log level at run time (until the next restart or config reload); throws `ERR_CONFIG_INVALID` for an unknown one. */
+  setLogLevel(level: LogLevel): { readonly level: LogLevel; readonly previous: LogLevel }
   /** Calls `listener` for each event of the node until `signal` aborts. */
   events(listener: (event: NodeEventJson) => void, signal: AbortSignal): void
   /** Starts a graceful shutdown; returns at once. */

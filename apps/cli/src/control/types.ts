@@ -4,7 +4,9 @@
  * the node's own type, imported as a type: nothing here loads at run time.
  */
 import type {
+  AlertState,
   HealthReport,
+  LogLevel,
   NetworkTaskStatus,
   NodeCapabilities,
   NodeMetadata,
@@ -19,7 +21,7 @@ import type {
  */
 export type TaskStatus = NetworkTaskStatus
 
-export type { NodeState }
+export type { AlertState, LogLevel, NodeState }
 
 /** One task, as the node knows it. */
 export interface TaskJson {
@@ -42,6 +44,24 @@ export interface TaskJson {
   /** Attempts made so far, when the task went through the network (failover retries count). */
   readonly attempts?: number
 }
+
+/**
+ * One event of `GET /v1/tasks/:id/stream` (server-sent events, the `event:` field naming the
+ * type and `data:` holding the rest): the text a task streams (`delta`), a failover that starts it
+ * again on another node (`restart`: drop the `discarded` characters shown since the last restart),
+ * a `mismatch` of the streamed text with the signed result (`text` is the answer), and the task as
+ * it ended (`end`, always last).
+ */
+export type TaskStreamEventJson =
+  | { readonly type: 'delta'; readonly text: string }
+  | {
+      readonly type: 'restart'
+      readonly reason: { readonly code: string; readonly message: string }
+      readonly peer: string
+      readonly discarded: number
+    }
+  | { readonly type: 'mismatch'; readonly streamed: string; readonly text: string }
+  | { readonly type: 'end'; readonly task: TaskJson }
 
 /** Counters since the node started (for `node monitor`'s throughput). */
 export interface TaskCounters {
@@ -84,6 +104,10 @@ export interface StatusJson
    * addresses, relay reservations, the DHT, hole punching.
    */
   readonly network: NodeNetworkStatus
+  /** Every alert with its latest reading; `active` ones are raised (docs/observability.md). */
+  readonly alerts: readonly AlertState[]
+  /** The Prometheus endpoint, when metrics are on. */
+  readonly metrics?: { readonly url: string }
   readonly tasks: TaskCounters
   /** Process figures of the node. */
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly cpuUserMs: number }
@@ -125,9 +149,14 @@ export interface CancelJson {
 /** One model, as `GET /v1/models` lists it. */
 export interface ModelJson {
   readonly name: string
+  /** The plug-in format: `onnx` or `gguf` (absent for models of other backends). */
+  readonly format?: string
   readonly taskTypes: readonly string[]
-  /** `builtin`, `added` (models add) or `pulled` (models pull). */
-  readonly source: 'builtin' | 'added' | 'pulled' | 'served'
+  /**
+   * `builtin`, `added` (models add), `pulled` (models pull), `file` (a `.gguf` file copied into the
+   * models directory), or `served` (what a running node serves, in `GET /v1/models`).
+   */
+  readonly source: 'builtin' | 'added' | 'pulled' | 'file' | 'served'
   readonly path?: string
   readonly description?: string
   /** sha256 of the model file, once the node has hashed it. */
@@ -135,6 +164,37 @@ export interface ModelJson {
   readonly sizeBytes?: number
   /** Whether the node has it in memory now. */
   readonly loaded?: boolean
+}
+
+/** `POST /v1/models`: a model on the node's machine to serve (what `models add` sends). */
+export interface AddModelRequest {
+  /** Registry name, `[a-z0-9][a-z0-9._-]*`. */
+  readonly name: string
+  /** Absolute path: a `.gguf` file, an `.onnx` file, or an ONNX model directory. */
+  readonly path: string
+  /** The model file inside a directory, relative. @default the best export layout present */
+  readonly file?: string
+  /** Task types an ONNX model serves. @default inferred from its files */
+  readonly taskTypes?: readonly string[]
+}
+
+/** A model registered by `models add` (the answer of `POST /v1/models`). */
+export interface AddedModelJson {
+  readonly name: string
+  readonly format: 'onnx' | 'gguf'
+  /** What the registry entry points at: the file, or the ONNX model directory. */
+  readonly path: string
+  /** The model file that is loaded, absolute. */
+  readonly file: string
+  /** Other model files of its directory, not used (`--file` chooses another). */
+  readonly otherFiles: readonly string[]
+  readonly sha256: string
+  readonly sizeBytes: number
+  readonly taskTypes: readonly string[]
+  /** A model of this name was registered before, and is replaced. */
+  readonly replaced: boolean
+  /** A running node serves it now (false when it was added while no node ran). */
+  readonly served: boolean
 }
 
 /**
@@ -147,6 +207,15 @@ export type NodeEventJson =
   | { readonly event: 'peer:failed'; readonly at: number; readonly peerId: string; readonly reason: string }
   | { readonly event: 'peer:remove'; readonly at: number; readonly peerId: string; readonly reason: string }
   | {
+      /** An alert was raised or cleared (docs/observability.md). */
+      readonly event: 'alert:raised' | 'alert:cleared'
+      readonly at: number
+      readonly alert: string
+      readonly message: string
+      readonly value?: number
+      readonly threshold: number
+    }
+  | {
       readonly event: 'task:started' | 'task:finished'
       readonly at: number
       readonly id: string
@@ -154,3 +223,10 @@ export type NodeEventJson =
       readonly status: TaskStatus
       readonly meta?: Readonly<Record<string, string>>
     }
+
+/** `GET /v1/log-level`, and the answer of `PUT /v1/log-level`. */
+export interface LogLevelJson {
+  readonly level: LogLevel
+  /** Only in the answer of `PUT`: the level before. */
+  readonly previous?: LogLevel
+}

@@ -15,6 +15,7 @@ interface ConfigShape {
     mdns: { enabled: boolean; interface: string }
   }
   log: { level: string; format: string }
+  metrics: { enabled: boolean; port: number }
 }
 
 /**
@@ -47,6 +48,12 @@ export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, da
   if (mdnsInterface !== undefined) {
     next.network.mdns.enabled = true
     next.network.mdns.interface = mdnsInterface
+  }
+  if (bool(o, 'metrics')) next.metrics.enabled = true
+  const metricsPort = num(o, 'metrics-port')
+  if (metricsPort !== undefined) {
+    next.metrics.enabled = true
+    next.metrics.port = metricsPort
   }
   const level = str(o, 'log-level')
   if (level !== undefined) next.log.level = level

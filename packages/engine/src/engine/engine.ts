@@ -78,6 +78,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
       },
       unregister: (name: string) => this.#registry.unregister(name),
       load: (name: string) => this.#registry.loadByName(name, this.#stopController.signal),
+      reload: (name: string) => this.#registry.reload(name),
       get: (name: string) => this.#registry.byName(name)?.backend,
       list: () => this.#registry.entries.map((e) => this.#registry.info(e)),
     }

@@ -48,6 +48,14 @@ export interface BackendRegistry {
   unregister(name: string): Promise<void>
   /** Loads a backend now instead of before its first task (a hosted one: starts all its workers). */
   load(name: string, options?: { signal?: AbortSignal }): Promise<void>
+  /**
+   * Tells the engine a backend changed what it serves (a model added at run time). A backend in
+   * the worker pool gets new workers, built from its `worker.init` as it is now: idle workers end
+   * at once, busy ones once their task is done (no task is cut short), and until a new worker has
+   * loaded, models are announced from the backend object's own `models()`. An in-process backend
+   * has changed itself: nothing to do. Throws `BackendNotFoundError` for an unknown name.
+   */
+  reload(name: string): void
   get(name: string): Backend | undefined
   list(): BackendInfo[]
 }
@@ -197,6 +205,13 @@ export class Registry {
     if (entry === undefined) throw new BackendNotFoundError(`no backend named "${name}" is registered`)
     if (entry.pool !== undefined) await entry.pool.warm()
     else await this.load(entry, signal)
+  }
+
+  /** `backends.reload(name)`: a hosted backend's workers are replaced (see `BackendRegistry.reload`). */
+  reload(name: string): void {
+    const entry = this.#byName.get(name)
+    if (entry === undefined) throw new BackendNotFoundError(`no backend named "${name}" is registered`)
+    entry.pool?.renew()
   }
 
   /** `backends.unregister(name)`: stop routing, wait for admitted tasks, then unload. */

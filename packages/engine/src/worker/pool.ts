@@ -35,6 +35,8 @@ class PoolWorker {
   readonly guard = new NativeGuard()
   /** Settles once the backend is built and loaded in the worker. */
   readonly ready: Promise<void>
+  /** The pool's generation when this worker was built (see `WorkerPool.renew`). */
+  readonly generation: number
   job: Job | undefined
   exited = false
   /** Set when the pool terminates this worker on purpose; its job then fails with `doomReason`. */
@@ -47,10 +49,12 @@ class PoolWorker {
   constructor(
     boot: WorkerBoot,
     hosting: WorkerHosting,
+    generation: number,
     readonly onExit: (w: PoolWorker, code: number, error: Error | undefined) => void,
     readonly onModels: (models: readonly ModelInfo[]) => void,
     readonly onLoaded: (error: SerializedError | undefined) => void,
   ) {
+    this.generation = generation
     this.worker = new Worker(workerEntryUrl(), {
       workerData: { ...boot, [NATIVE_GUARD_KEY]: this.guard.buffer },
       ...(hosting.resourceLimits === undefined ? {} : { resourceLimits: { ...hosting.resourceLimits } }),
@@ -146,7 +150,9 @@ class PoolWorker {
  */
 export class WorkerPool {
   readonly #init: WorkerPoolInit
-  readonly #boot: WorkerBoot
+  readonly #module: string
+  /** Bumped by `renew`: workers of an older generation are replaced. */
+  #generation = 0
   readonly #workers = new Set<PoolWorker>()
   readonly #idle: PoolWorker[] = []
   readonly #waiters: Array<(w: PoolWorker) => void> = []
@@ -159,12 +165,27 @@ export class WorkerPool {
 
   constructor(init: WorkerPoolInit) {
     this.#init = init
-    this.#boot = {
-      module: runnableModuleUrl(toModuleSpecifier(init.hosting.module)),
-      export: init.hosting.export,
-      init: init.hosting.init,
-      progressIntervalMs: init.progressIntervalMs,
+    this.#module = runnableModuleUrl(toModuleSpecifier(init.hosting.module))
+  }
+
+  /** What a new worker is built from: the hosting's `init` as it is now. */
+  #boot(): WorkerBoot {
+    return {
+      module: this.#module,
+      export: this.#init.hosting.export,
+      init: this.#init.hosting.init,
+      progressIntervalMs: this.#init.progressIntervalMs,
     }
+  }
+
+  /**
+   * Replaces every worker with one built from the hosting's current `init`: idle workers end now,
+   * busy ones after their task. Models are unknown until a new worker reports them.
+   */
+  renew(): void {
+    this.#generation++
+    this.#models = undefined
+    for (const w of [...this.#idle]) this.#retire(w)
   }
 
   /** Worker threads alive now. */
@@ -251,6 +272,10 @@ export class WorkerPool {
 
   #release(w: PoolWorker): void {
     if (this.#closed) return
+    if (w.generation !== this.#generation) {
+      this.#retire(w)
+      return
+    }
     const waiter = this.#waiters.shift()
     if (waiter !== undefined) {
       waiter(w)
@@ -260,10 +285,17 @@ export class WorkerPool {
     this.#idle.push(w)
   }
 
+  /** Ends a worker of an older generation; a waiter gets a new one in its place. */
+  #retire(w: PoolWorker): void {
+    this.#forget(w)
+    void w.close(this.#init.graceMs)
+  }
+
   #spawn(): PoolWorker {
     const w = new PoolWorker(
-      this.#boot,
+      this.#boot(),
       this.#init.hosting,
+      this.#generation,
       (exited, code, error) => {
         if (exited.job !== undefined && exited.doomed) {
           exited.job.reject(exited.doomReason)
@@ -279,7 +311,8 @@ export class WorkerPool {
         this.#forget(exited)
       },
       (models) => {
-        this.#models = models
+        // A worker of an older generation reports what it was built with, which may be stale.
+        if (w.generation === this.#generation) this.#models = models
       },
       (error) => {
         this.loadError = error

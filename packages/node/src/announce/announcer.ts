@@ -19,7 +19,8 @@ import {
 } from '@p2p-ai/protocol'
 import { openStream, type Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
-import { capabilitiesOf, REACH_MINOR, withoutReach } from './capabilities.js'
+import type { ProtocolTraffic } from '../traffic.js'
+import { ANNOUNCEMENT_TIERS, capabilitiesFor, capabilitiesOf } from './capabilities.js'
 import { ANNOUNCE_MIN_INTERVAL_MS, ANNOUNCE_POLL_MS, ANNOUNCE_TIMEOUT_MS } from './constants.js'
 import { announceOn } from './send.js'
 
@@ -33,8 +34,13 @@ export interface CapabilityAnnouncerInit {
   minIntervalMs?: number
   /** Task types reachable by forwarding, announced as `reach` (forwarding.ts). */
   reach?: () => readonly ReachEntry[]
-  /** The protocol minor a peer announced, if known: `reach` goes only to peers at 1 or more. */
+  /**
+   * The protocol minor a peer announced, if known: `reach` goes only to peers at 1 or more, the
+   * generative model fields only to peers at 3 or more.
+   */
   peerMinor?: (peer: string) => number | undefined
+  /** Where announcements sent are counted. */
+  traffic?: ProtocolTraffic
 }
 
 interface Audience {
@@ -56,10 +62,9 @@ export class CapabilityAnnouncer {
   readonly #minIntervalMs: number
   #current: Capabilities
   #key: string
-  /** The announcement without `reach`, for peers that may not know it, and its key. */
-  #base: Capabilities
-  #baseKey: string
-  readonly #sealed = new Map<string, { key: string; nonce: string; frame: Uint8Array }>()
+  /** The announcement as peers of each tier of minor versions read it, and its key. */
+  #variants: Variant[]
+  readonly #sealed = new Map<number, { key: string; nonce: string; frame: Uint8Array }>()
   #poll: NodeJS.Timeout | undefined
   #stopped = false
 
@@ -68,8 +73,7 @@ export class CapabilityAnnouncer {
     this.#minIntervalMs = init.minIntervalMs ?? ANNOUNCE_MIN_INTERVAL_MS
     this.#current = capabilitiesOf(init.engine, init.agentVersion, init.reach?.())
     this.#key = JSON.stringify(this.#current)
-    this.#base = withoutReach(this.#current)
-    this.#baseKey = JSON.stringify(this.#base)
+    this.#variants = variantsOf(this.#current)
   }
 
   /** What this node announces now. */
@@ -98,22 +102,22 @@ export class CapabilityAnnouncer {
     if (key === this.#key) return
     this.#current = caps
     this.#key = key
-    this.#base = withoutReach(caps)
-    this.#baseKey = JSON.stringify(this.#base)
+    this.#variants = variantsOf(caps)
     for (const audience of this.#audience.values()) this.#schedule(audience)
   }
 
-  /** A peer announced itself: it may now understand (or no longer understand) `reach`. */
+  /** A peer announced itself: it may now understand (or no longer understand) more of ours. */
   peerAnnounced(peer: string): void {
     const audience = this.#audience.get(peer)
     if (audience !== undefined && audience.sentKey !== this.#variant(audience).key) this.#schedule(audience)
   }
 
-  /** What `audience` is to receive: the full announcement, or the one without `reach`. */
-  #variant(audience: Audience): { key: string; caps: Capabilities } {
-    const minor = this.#init.peerMinor?.(audience.peerId.toString())
-    if (minor !== undefined && minor >= REACH_MINOR) return { key: this.#key, caps: this.#current }
-    return { key: this.#baseKey, caps: this.#base }
+  /** What `audience` is to receive: the announcement as its protocol minor reads it. */
+  #variant(audience: Audience): Variant {
+    const minor = this.#init.peerMinor?.(audience.peerId.toString()) ?? 0
+    let chosen = this.#variants[0] as Variant
+    for (const variant of this.#variants) if (variant.tier <= minor) chosen = variant
+    return chosen
   }
 
   /** A peer that speaks the announce protocol connected: it gets the current announcement now. */
@@ -163,7 +167,7 @@ export class CapabilityAnnouncer {
     const variant = this.#variant(audience)
     if (audience.sentKey === variant.key) return
     const key = variant.key
-    const slot = variant.caps === this.#current ? 'full' : 'base'
+    const slot = variant.tier
     let sealed = this.#sealed.get(slot)
     if (sealed === undefined || sealed.key !== key || sealed.nonce === audience.sentNonce) {
       // One signature per change, shared by every peer; a fresh one for a peer that already has it.
@@ -181,7 +185,7 @@ export class CapabilityAnnouncer {
         signal,
         runOnLimitedConnection: true,
       })
-      await announceOn(stream, sealed.frame, signal)
+      await announceOn(stream, sealed.frame, signal, this.#init.traffic)
       audience.sentKey = key
       audience.sentNonce = sealed.nonce
     } catch (err) {
@@ -197,4 +201,18 @@ export class CapabilityAnnouncer {
       }
     }
   }
+}
+
+/** The announcement as peers from protocol minor `tier` on read it. */
+interface Variant {
+  readonly tier: number
+  readonly key: string
+  readonly caps: Capabilities
+}
+
+function variantsOf(caps: Capabilities): Variant[] {
+  return ANNOUNCEMENT_TIERS.map((tier) => {
+    const read = capabilitiesFor(caps, tier)
+    return { tier, key: JSON.stringify(read), caps: read }
+  })
 }

@@ -67,6 +67,16 @@ export class InvalidTaskError extends Error {
   override readonly name = 'InvalidTaskError'
 }
 
+/**
+ * Verification by redundancy was asked for a run that cannot repeat itself: a `generate` that
+ * samples (temperature above 0) without a seed. Exact agreement needs greedy or seeded decoding.
+ */
+export class NondeterministicTaskError extends Error {
+  static readonly code = 'ERR_NONDETERMINISTIC_TASK'
+  readonly code = NondeterministicTaskError.code
+  override readonly name = 'NondeterministicTaskError'
+}
+
 /** The exchange (the node) stopped before the task finished, or was stopped when it was submitted. */
 export class ExchangeStoppedError extends Error {
   static readonly code = 'ERR_EXCHANGE_STOPPED'

@@ -43,6 +43,25 @@ export function engineCheck(engine: TaskEngine): HealthCheck {
   }
 }
 
+/**
+ * Models: how many this node serves, and which are in memory with what they take (a language
+ * model's weights and contexts can take gigabytes; idle ones are unloaded after a while).
+ */
+export function modelsCheck(engine: TaskEngine): HealthCheck {
+  return () => {
+    const models = engine.capabilities().models
+    if (models.length === 0) return { status: 'healthy', detail: 'no models' }
+    const loaded = models.filter((m) => m.loaded)
+    const names = loaded.map((m) =>
+      m.memoryBytes === undefined ? m.name : `${m.name} (${(m.memoryBytes / 1024 / 1024).toFixed(1)} MiB)`,
+    )
+    return {
+      status: 'healthy',
+      detail: `${models.length} served, ${loaded.length} loaded${names.length > 0 ? `: ${names.join(', ')}` : ''}`,
+    }
+  }
+}
+
 /** Store: answers a query, and the disk under the data directory has room. */
 export function storeCheck(engine: TaskEngine, dataDir: string): HealthCheck {
   return async () => {

@@ -15,6 +15,7 @@ import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import type { ReputationBook } from '../../peers/reputation.js'
 import type { AttemptInfo, RedundantAnswer, TaskRecordError } from '../errors.js'
+import type { ExchangeReports } from '../events.js'
 import type { Route } from '../route/router.js'
 import { type AgreementRule, tally } from '../trust/agreement.js'
 import {
@@ -25,8 +26,11 @@ import {
   type NetworkTaskRecord,
   type NetworkTaskStatus,
   type RedundancyReport,
+  type TaskStreamEvent,
+  type TaskStreamOptions,
 } from '../types.js'
 import type { AttemptLauncher } from './launcher.js'
+import { TaskStreamLog } from './stream-log.js'
 import type { TaskSpec } from './submission.js'
 import { type Chooser, failedError, NetworkTask } from './task.js'
 
@@ -46,6 +50,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
   readonly #launcher: AttemptLauncher
   readonly #book: ReputationBook
   readonly #log: Logger
+  readonly #reports: ExchangeReports | undefined
   readonly #rule: AgreementRule
   readonly #k: number
   readonly #replicas: NetworkTask[] = []
@@ -58,13 +63,26 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
   #finishedAt: number | undefined
   #winner: Answer | undefined
   #error: TaskRecordError | undefined
+  /**
+   * The accepted text, once the vote is in: the replicas' deltas are not streamed, since nobody
+   * knows which provider's text will be accepted until a majority agrees.
+   */
+  readonly #stream = new TaskStreamLog()
   readonly #done: Promise<NetworkTaskRecord>
   #resolve!: (record: NetworkTaskRecord) => void
 
   constructor(
     spec: TaskSpec,
     rule: AgreementRule,
-    parts: { self: string; chooser: Chooser; launcher: AttemptLauncher; book: ReputationBook; log: Logger },
+    parts: {
+      self: string
+      chooser: Chooser
+      launcher: AttemptLauncher
+      book: ReputationBook
+      log: Logger
+      /** Each replica's retries and failovers are reported under the task's id. */
+      reports?: ExchangeReports
+    },
   ) {
     super()
     this.spec = spec
@@ -73,6 +91,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     this.#launcher = parts.launcher
     this.#book = parts.book
     this.#log = parts.log
+    this.#reports = parts.reports
     this.#rule = rule
     this.#k = spec.redundancy
     this.#done = new Promise((resolve) => {
@@ -109,7 +128,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     const spec: TaskSpec = { ...this.spec, redundancy: 1, exclude: this.#taken }
     const runs: Promise<void>[] = []
     for (let i = 0; i < this.#k; i++) {
-      const replica = new NetworkTask(spec, chooser, this.#launcher, this.#log)
+      const replica = new NetworkTask(spec, chooser, this.#launcher, this.#log, this.#reports)
       this.#replicas.push(replica)
       replica.addEventListener('status', () => this.#onReplicaStatus())
       replica.addEventListener('progress', () => this.#onReplicaProgress())
@@ -150,6 +169,10 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     const record = await this.#done
     if (record.status === 'COMPLETED') return record.output
     throw failedError(record)
+  }
+
+  stream(options?: TaskStreamOptions): AsyncIterableIterator<TaskStreamEvent> {
+    return this.#stream.iterate(options)
   }
 
   cancel(reason = 'cancelled by the requester'): boolean {
@@ -279,6 +302,8 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     this.#finishedAt = Date.now()
     if (error !== undefined) this.#error = error
     const record = this.record()
+    if (status === 'COMPLETED') this.#stream.complete(record.output)
+    else this.#stream.fail(failedError(record))
     this.#resolve(record)
     if (this.listenerCount('status') > 0) this.safeDispatchEvent('status', { detail: record })
   }

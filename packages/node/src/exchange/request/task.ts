@@ -7,6 +7,7 @@
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import type { FindResult, FindSpec } from '../../discovery/finder.js'
+import { taskLogFields } from '../../logger.js'
 import {
   DISCOVERED_PEER_GRACE_MS,
   PEER_WAIT_POLL_MS,
@@ -14,6 +15,7 @@ import {
   RETRY_MAX_DELAY_MS,
 } from '../constants.js'
 import { type AttemptInfo, exhaustedMessage, TaskFailedError, type TaskRecordError } from '../errors.js'
+import type { ExchangeReports, TaskRetry } from '../events.js'
 import type { Route } from '../route/router.js'
 import {
   isFinalStatus,
@@ -22,9 +24,12 @@ import {
   type NetworkTaskProgress,
   type NetworkTaskRecord,
   type NetworkTaskStatus,
+  type TaskStreamEvent,
+  type TaskStreamOptions,
 } from '../types.js'
 import type { Attempt, AttemptObserver } from './attempt.js'
 import type { AttemptLauncher } from './launcher.js'
+import { TaskStreamLog } from './stream-log.js'
 import type { TaskSpec } from './submission.js'
 
 /** Output types are the caller's promise; internally a task's output is unknown. */
@@ -69,8 +74,12 @@ export class NetworkTask
   #output: unknown
   #error: TaskRecordError | undefined
   #timings: NetworkTaskRecord['timings']
+  #networkMs: number | undefined
+  readonly #reports: ExchangeReports | undefined
   readonly #attempts: AttemptInfo[] = []
   #attempt: Attempt | undefined
+  /** What the task streams, for `stream()`. */
+  readonly #stream = new TaskStreamLog()
   /** Wakes the attempt loop from a backoff or a wait early (the task finished meanwhile). */
   #wake: (() => void) | undefined
   readonly #done: Promise<NetworkTaskRecord<Output>>
@@ -81,6 +90,7 @@ export class NetworkTask
     chooser: Chooser,
     launcher: AttemptLauncher,
     log: Logger,
+    reports?: ExchangeReports,
     discovery?: Discovery,
   ) {
     super()
@@ -88,6 +98,7 @@ export class NetworkTask
     this.#chooser = chooser
     this.#launcher = launcher
     this.#log = log
+    this.#reports = reports
     this.#discovery = discovery
     this.#done = new Promise((resolve) => {
       this.#resolveDone = resolve
@@ -117,6 +128,11 @@ export class NetworkTask
 
   get isFinished(): boolean {
     return isFinalStatus(this.#status)
+  }
+
+  /** Of the attempt that produced the result, when a peer ran it: see `TaskDone.networkMs`. */
+  get networkMs(): number | undefined {
+    return this.#networkMs
   }
 
   record(): NetworkTaskRecord<Output> {
@@ -151,6 +167,10 @@ export class NetworkTask
     throw failedError(record)
   }
 
+  stream(options?: TaskStreamOptions): AsyncIterableIterator<TaskStreamEvent> {
+    return this.#stream.iterate(options)
+  }
+
   cancel(reason = 'cancelled by the requester'): boolean {
     if (this.isFinished) return false
     this.#attempt?.withdraw(reason)
@@ -174,7 +194,7 @@ export class NetworkTask
       await this.#loop()
     } catch (err) {
       // A bug, not a task outcome; still, the task must not stay pending forever.
-      this.#log.error({ err, taskId: this.id }, 'task loop failed')
+      this.#log.error({ err, ...taskLogFields(this.id) }, 'task loop failed')
       this.#finish('FAILED', undefined, { code: 'ERR_INTERNAL', message: 'internal error' })
     }
   }
@@ -189,7 +209,9 @@ export class NetworkTask
 
   progress(progress: NetworkTaskProgress): void {
     if (this.isFinished) return
-    this.#progress = progress
+    const { delta, ...kept } = progress
+    this.#progress = kept
+    if (delta !== undefined) this.#stream.delta(delta)
     if (this.#status !== 'RUNNING') this.#setStatus('RUNNING')
     if (this.listenerCount('progress') > 0) this.safeDispatchEvent('progress', { detail: progress })
   }
@@ -223,6 +245,8 @@ export class NetworkTask
         return
       }
       const attempt = started
+      const failed = this.#attempts.at(-1)
+      if (failed !== undefined) this.#retrying(failed, attempt.peer, n)
       this.#attempt = attempt
       tried.add(attempt.peer)
       this.#peer = attempt.peer
@@ -234,6 +258,7 @@ export class NetworkTask
       if (outcome.kind === 'completed') {
         this.#provider = outcome.signer
         this.#timings = outcome.timings
+        this.#networkMs = outcome.networkMs
         this.#finish('COMPLETED', outcome.output)
         return
       }
@@ -254,10 +279,31 @@ export class NetworkTask
         this.#finish(outcome.status, undefined, remote ? { ...error, remote: true } : error)
         return
       }
+      // The next attempt starts from the beginning: readers of the stream drop what this one said.
+      this.#stream.restart(error, attempt.peer)
       this.#setStatus('PENDING')
       if (n < this.#spec.maxAttempts) await this.#sleep(backoff(n + 1))
     }
     this.#exhausted()
+  }
+
+  /** Attempt `n` goes to `to` after `failed`: logged, and reported to observers. */
+  #retrying(failed: AttemptInfo, to: string, n: number): void {
+    const failover = failed.peer !== to
+    const code: TaskRetry['code'] = failed.error?.code ?? 'ERR_INTERNAL'
+    this.#log.debug(
+      { ...taskLogFields(this.id), attempt: n, code, from: failed.peer, to },
+      failover ? 'failing over to another peer' : 'retrying on the same peer',
+    )
+    this.#reports?.retry({
+      taskId: this.id,
+      type: this.type,
+      attempt: n,
+      code,
+      from: failed.peer,
+      to,
+      failover,
+    })
   }
 
   #exhausted(): void {
@@ -338,6 +384,13 @@ export class NetworkTask
     }
     this.#wake?.()
     const record = this.record()
+    if (status !== 'COMPLETED') this.#stream.fail(failedError(record))
+    else if (!this.#stream.complete(output)) {
+      this.#log.warn(
+        { taskId: this.id, remotePeer: this.#peer },
+        'the text a provider streamed differs from the text it signed: the signed text is the answer',
+      )
+    }
     this.#resolveDone(record as NetworkTaskRecord<Output>)
     if (this.listenerCount('status') > 0) this.safeDispatchEvent('status', { detail: record })
   }

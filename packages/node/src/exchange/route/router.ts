@@ -31,6 +31,7 @@ import {
 import { decayed, type PeerDirectory, type PeerRecord } from '../../peers/directory.js'
 import { DEFAULT_RELAYED_TASK_MAX_BYTES } from '../constants.js'
 import type { AccessPolicy } from '../trust/access-policy.js'
+import type { ModelRequirement } from '../types.js'
 import { type Candidate, pickCandidate } from './cost.js'
 
 /** The first protocol minor version that knows `task.forward` and `reach`. */
@@ -61,6 +62,8 @@ export interface RouteSpec {
   readonly target: string
   readonly allowLocal: boolean
   readonly modelSha256: string | undefined
+  /** What the model must be (family, quantization, context length), as providers announce it. */
+  readonly model?: ModelRequirement | undefined
   /** Links the task may travel (1: connected peers only). */
   readonly maxHops: number
   /** Providers this task must not use (the other replicas' of a redundant run). */
@@ -94,7 +97,7 @@ export class Router {
   readonly #init: RouterInit
   #localTypes: ReadonlySet<string> = new Set()
   #localTypeList: readonly string[] = []
-  #localModels: readonly { id: string; sha256: string; taskTypes: readonly string[] }[] = []
+  #localModels: readonly AnnouncedModel[] = []
   #localReadAt = Number.NEGATIVE_INFINITY
   #localDispatches = 0
   #localDispatchesAt = 0
@@ -146,9 +149,13 @@ export class Router {
     }
     const now = Date.now()
     const candidates: Candidate[] = []
+    // Candidates that announce the model the task names, by name: they beat those that list no
+    // model for the type (which may need none, or may not have this one).
+    const naming = new Set<string>()
     for (const record of directory.connected()) {
       if (record.capabilities === undefined || !capable(record.capabilities, spec)) continue
       if (!this.#carries(record, spec) || !this.#usable(record.peer, spec.exclude)) continue
+      if (namesModel(record.capabilities, spec)) naming.add(record.peer)
       candidates.push({
         peer: record.peer,
         concurrency: record.capabilities.concurrency,
@@ -160,6 +167,7 @@ export class Router {
       })
     }
     if (spec.allowLocal && spec.exclude?.has(self) !== true && this.#localCapable(spec)) {
+      if (namesModel({ models: this.#localModels }, spec)) naming.add(self)
       const load = this.#init.engine.load()
       candidates.push({
         peer: self,
@@ -171,8 +179,9 @@ export class Router {
       })
     }
     if (candidates.length === 0) return this.#forward(spec, tried)
-    const fresh = candidates.filter((c) => !tried.has(c.peer))
-    const picked = pickCandidate(fresh.length > 0 ? fresh : candidates)
+    const fitting = naming.size > 0 ? candidates.filter((c) => naming.has(c.peer)) : candidates
+    const fresh = fitting.filter((c) => !tried.has(c.peer))
+    const picked = pickCandidate(fresh.length > 0 ? fresh : fitting)
     if (picked === undefined) return undefined
     if (picked.peer === self) {
       this.#localDispatches = decayed(this.#localDispatches, this.#localDispatchesAt, now) + 1
@@ -240,7 +249,8 @@ export class Router {
 
   /** A forward to a neighbour that reaches the task type within the task's hop budget, or undefined. */
   #forward(spec: RouteSpec, tried: ReadonlySet<string>): Route | undefined {
-    if (spec.maxHops < 2 || spec.modelSha256 !== undefined) return undefined
+    // A relay cannot be asked for a model it cannot see: only direct providers are checked.
+    if (spec.maxHops < 2 || spec.modelSha256 !== undefined || spec.model !== undefined) return undefined
     const hops = this.#hops(
       spec.type,
       (peer) => spec.exclude?.has(peer) === true,
@@ -361,29 +371,63 @@ export class Router {
     const caps = this.#init.engine.capabilities()
     this.#localTypeList = caps.taskTypes.map((t) => t.name)
     this.#localTypes = new Set(this.#localTypeList)
-    this.#localModels = caps.models.map((m) => ({ id: m.name, sha256: m.sha256, taskTypes: m.taskTypes }))
+    this.#localModels = caps.models.map((m) => ({
+      id: m.name,
+      sha256: m.sha256,
+      taskTypes: m.taskTypes,
+      ...(m.family === undefined ? {} : { family: m.family }),
+      ...(m.quantization === undefined ? {} : { quantization: m.quantization }),
+      ...(m.contextLength === undefined ? {} : { contextLength: m.contextLength }),
+    }))
     this.#localReadAt = now
   }
 }
 
-/** Whether announced capabilities cover the task: its type, and the model if it names one. */
+/** A model as routing sees it: announced by a peer, or served by this node's engine. */
+interface AnnouncedModel {
+  readonly id: string
+  readonly sha256: string
+  readonly taskTypes: readonly string[]
+  readonly family?: string
+  readonly quantization?: string
+  readonly contextLength?: number
+}
+
+/** Whether the capabilities list, for the task's type, the model its input names. */
+export function namesModel(
+  caps: { readonly models: readonly AnnouncedModel[] },
+  spec: Pick<RouteSpec, 'type' | 'input'>,
+): boolean {
+  const name = spec.input.model
+  return typeof name === 'string' && caps.models.some((m) => m.id === name && m.taskTypes.includes(spec.type))
+}
+
+/**
+ * Whether announced capabilities cover the task: its type, and a model that meets everything the
+ * task asks of one (its name in the input's `model`, `modelSha256`, the `model` requirement).
+ */
 export function capable(
-  caps: {
-    readonly taskTypes: readonly string[]
-    readonly models: readonly {
-      readonly id: string
-      readonly sha256: string
-      readonly taskTypes: readonly string[]
-    }[]
-  },
-  spec: Pick<RouteSpec, 'type' | 'input' | 'modelSha256'>,
+  caps: { readonly taskTypes: readonly string[]; readonly models: readonly AnnouncedModel[] },
+  spec: Pick<RouteSpec, 'type' | 'input' | 'modelSha256' | 'model'>,
 ): boolean {
   if (!caps.taskTypes.includes(spec.type)) return false
   const models = caps.models.filter((m) => m.taskTypes.includes(spec.type))
-  if (spec.modelSha256 !== undefined && !models.some((m) => m.sha256 === spec.modelSha256)) return false
-  // A task that names a model goes to peers that have it; a peer that lists no models for the
-  // type either needs none or fetches them itself.
-  const model = spec.input.model
-  if (typeof model === 'string' && models.length > 0 && !models.some((m) => m.id === model)) return false
-  return true
+  const name = typeof spec.input.model === 'string' ? spec.input.model : undefined
+  const { family, quantization, minContextLength } = spec.model ?? {}
+  const strict =
+    spec.modelSha256 !== undefined ||
+    family !== undefined ||
+    quantization !== undefined ||
+    minContextLength !== undefined
+  // A task that only names a model goes to peers that have it; a peer that lists no models for the
+  // type either needs none or fetches them itself. Anything more must be announced to be met.
+  if (!strict && (name === undefined || models.length === 0)) return true
+  return models.some(
+    (m) =>
+      (name === undefined || m.id === name) &&
+      (spec.modelSha256 === undefined || m.sha256 === spec.modelSha256) &&
+      (family === undefined || m.family === family) &&
+      (quantization === undefined || m.quantization === quantization) &&
+      (minContextLength === undefined || (m.contextLength ?? 0) >= minContextLength),
+  )
 }

@@ -20,7 +20,9 @@ import {
   toWireError,
   type WireError,
 } from '@p2p-ai/protocol'
+import { taskLogFields } from '../../logger.js'
 import { BUSY_RETRY_AFTER_MS } from '../constants.js'
+import { remoteCode } from '../failures.js'
 import { TaskChannel } from '../stream/channel.js'
 import type { EnvelopeChecks } from '../trust/checks.js'
 import { Conversation } from './conversation.js'
@@ -62,6 +64,7 @@ export class ProviderSession {
         onHandlerError: (err) => log.error({ err, remotePeer }, 'task session handler failed'),
         signer: this.init.signer,
         batchSigning: () => directory.protocolMinor(remotePeer) >= BATCH_SIGNATURES_MINOR,
+        ...(this.init.traffic === undefined ? {} : { traffic: this.init.traffic }),
       },
     )
   }
@@ -79,6 +82,7 @@ export class ProviderSession {
   /** Sends a `task.reject` for `id`: the conversation, if there was one, is over. */
   reject(id: string, error: WireError, retryAfterMs?: number): void {
     this.provider.counters.rejected++
+    this.init.reports?.refused({ taskId: id, remotePeer: this.remotePeer, code: remoteCode(error.code) })
     this.channel.send(
       encodeControl(
         'task.reject',
@@ -184,8 +188,19 @@ export class ProviderSession {
 
   /** Answers a request that failed its checks with a reject naming the check, when its id can be read. */
   #refuse(id: string | undefined, err: unknown, what: string): void {
-    if (id !== undefined && TASK_ID.test(id)) this.reject(id, toWireError(err))
-    this.init.log.debug({ remotePeer: this.remotePeer, err }, what)
+    const error = toWireError(err)
+    const taskId = id !== undefined && TASK_ID.test(id) ? id : undefined
+    if (taskId !== undefined) this.reject(taskId, error)
+    else this.init.reports?.refused({ remotePeer: this.remotePeer, code: remoteCode(error.code) })
+    this.init.log.debug(
+      {
+        remotePeer: this.remotePeer,
+        ...(taskId === undefined ? {} : taskLogFields(taskId)),
+        code: error.code,
+        err,
+      },
+      what,
+    )
   }
 
   #admit(request: TaskRequest, digest: string, forwarded: OpenedForward | undefined): void {
