@@ -66,6 +66,8 @@ export const DEFAULT_TASK_MAX_FRAME_BYTES = 4 * 1024 * 1024
 
 /** `retryAfterMs` sent with `ERR_BUSY` when the engine's queue is full. */
 export const BUSY_RETRY_AFTER_MS = 1_000
+/** `retryAfterMs` sent with `ERR_BUSY` by a paused node (its resume is announced at once). */
+export const PAUSED_RETRY_AFTER_MS = 5_000
 /** Tasks one requester may have outstanding on this provider at once (its fair share). */
 export const DEFAULT_MAX_TASKS_PER_PEER = 1_024
 /** Progress messages per task per second at most (the engine throttles too; this bounds the wire). */
@@ -95,6 +97,7 @@ export const RELAYED_COST_FACTOR = 3
  * provider that has one.
  */
 export const DEFAULT_RELAYED_TASK_MAX_BYTES = 64 * 1024
+
 // ---- bookkeeping ----------------------------------------------------------------------------
 
 /** Finished tasks kept for `node.tasks` (oldest dropped first). */

@@ -76,6 +76,19 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
         description: 'log level',
       },
       {
+        name: 'cpu-limit',
+        kind: 'integer',
+        value: 'percent',
+        min: 1,
+        max: 100,
+        description: "share of the machine's CPU the node may use for tasks (limits.cpu)",
+      },
+      {
+        name: 'idle-only',
+        kind: 'boolean',
+        description: "take peers' tasks only while the rest of the machine is idle (limits.idleOnly)",
+      },
+      {
         name: 'metrics',
         kind: 'boolean',
         description: `serve Prometheus metrics at http://${DEFAULT_METRICS_HOST}:${DEFAULT_METRICS_PORT}/metrics (metrics.enabled)`,
@@ -140,6 +153,10 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
         cmd: 'node start --bootstrap /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW...',
         note: 'at home behind NAT: reachable through the public node, direct where hole punching works',
       },
+      {
+        cmd: 'node start --detach --cpu-limit 50 --idle-only',
+        note: 'lend half the CPU, only while you are away (docs/contributing-resources.md)',
+      },
     ],
     load: nodeCmd('start'),
   },
@@ -168,18 +185,22 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
   {
     name: 'node status',
     summary:
-      'show whether the node runs: state, identity, reachability, addresses, relays, peers, health, tasks',
+      'show whether the node runs: state, identity, reachability, addresses, relays, peers, health, tasks, resources',
     description: [
       'reachability: public (peers on the internet dial it directly), private (behind NAT: reached',
       'through relays, direct where hole punching works) or unknown. observed: the addresses peers on',
       'public addresses saw its connections come from. relays: the relays holding a reservation for',
       'it, and how many it holds for others. hole punch: its punch port and how the NAT maps it.',
       'See docs/networking.md.',
+      "Resources: the machine's CPU (this node's share and everyone else's), memory, the data",
+      "directory's disk use, load and battery, measured every resources.intervalMs; the owner's",
+      'limits; and whether the node takes tasks from peers or is paused, and why.',
     ].join('\n'),
     options: [...NODE_LOCATION, JSON_OUT],
     examples: [
       { cmd: 'node status' },
       { cmd: 'node status --json | jq -r .peerId', note: "just the node's PeerId" },
+      { cmd: 'node status --json | jq .resources.paused', note: 'is it lending its machine right now?' },
     ],
     load: nodeCmd('status'),
   },
