@@ -87,27 +87,35 @@ export class CapabilityAdvertiser {
         this.#provided.delete(key)
         await stopProvidingCapability(this.#init.transport, key).catch(() => {})
       }
+      // All at once: each publication is a DHT walk that may wait on slow peers, and a type
+      // published last must not wait for every other one.
       const now = Date.now()
-      for (const key of wanted) {
-        if (!this.#running) return
+      const due = [...wanted].filter((key) => {
         const retry = this.#retry.get(key)
-        if (this.#provided.has(key) || (retry !== undefined && retry.at > now)) continue
-        try {
-          await provideCapability(this.#init.transport, key, {
-            signal: AbortSignal.timeout(ADVERTISE_TIMEOUT_MS),
-          })
-          this.#provided.add(key)
-          this.#retry.delete(key)
-          this.#publishedWith = servers
-          this.#init.log.debug({ key }, 'advertised a capability on the DHT')
-        } catch (err) {
-          const delayMs = Math.min((retry?.delayMs ?? ADVERTISE_CHECK_MS / 2) * 2, ADVERTISE_RETRY_MAX_MS)
-          this.#retry.set(key, { at: Date.now() + delayMs, delayMs })
-          this.#init.log.debug({ key, err }, 'could not advertise a capability on the DHT yet')
-        }
-      }
+        return !this.#provided.has(key) && (retry === undefined || retry.at <= now)
+      })
+      await Promise.all(due.map(async (key) => this.#publish(key, servers)))
     } finally {
       this.#busy = false
+    }
+  }
+
+  async #publish(key: string, servers: number): Promise<void> {
+    if (!this.#running) return
+    const retry = this.#retry.get(key)
+    try {
+      await provideCapability(this.#init.transport, key, {
+        signal: AbortSignal.timeout(ADVERTISE_TIMEOUT_MS),
+      })
+      if (!this.#running) return
+      this.#provided.add(key)
+      this.#retry.delete(key)
+      this.#publishedWith = servers
+      this.#init.log.debug({ key }, 'advertised a capability on the DHT')
+    } catch (err) {
+      const delayMs = Math.min((retry?.delayMs ?? ADVERTISE_CHECK_MS / 2) * 2, ADVERTISE_RETRY_MAX_MS)
+      this.#retry.set(key, { at: Date.now() + delayMs, delayMs })
+      this.#init.log.debug({ key, err }, 'could not advertise a capability on the DHT yet')
     }
   }
 
