@@ -187,6 +187,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
             maxReservations: config.network.relay.maxReservations,
             circuitDurationMs: config.network.relay.circuitDurationMs,
             circuitBytes: config.network.relay.circuitBytes,
+            maxCircuitsPerPeer: config.network.relay.maxCircuitsPerPeer,
           }
         : false,
       ...(networkKey === undefined ? {} : { psk: networkKey }),

@@ -205,7 +205,8 @@ describe('NAT traversal over TCP across a simulated internet (needs root, iprout
     const circuit = `/ip4/11.8.1.1/tcp/${PUBLIC_PORT}/p2p/${seed.peerId}/p2p-circuit/p2p/${sym2.peerId}`
     expect((await visitor.request({ cmd: 'dial', address: circuit })).ok).toBe(true)
     await expect
-      .poll(async () => connectionsTo(visitor, sym2), { timeout: 10_000 })
+      // DCUtR starts once identify has run on the relayed connection: seconds on a loaded machine.
+      .poll(async () => connectionsTo(visitor, sym2), { timeout: 20_000 })
       .toEqual([
         expect.objectContaining({
           kind: 'direct',
@@ -339,8 +340,10 @@ describe('a crowd and a private swarm across a simulated internet (needs root, i
     const expected = crowds.flatMap((crowd) => crowd.peerIds)
     expect(new Set(expected).size).toBe(60)
     await expect
+      // Generous: on a loaded machine a crowd member whose first dial timed out redials after a
+      // backoff (1 s doubling), and the last one may arrive late; it must arrive.
       .poll(async () => (await hub.peers()).filter((peer) => expected.includes(peer)).length, {
-        timeout: 20_000,
+        timeout: 40_000,
         interval: 500,
       })
       .toBe(60)
@@ -348,7 +351,7 @@ describe('a crowd and a private swarm across a simulated internet (needs root, i
     await new Promise((resolve) => setTimeout(resolve, 2_000))
     expect((await hub.peers()).filter((peer) => expected.includes(peer))).toHaveLength(60)
     expect((await hub.ping(expected[59]!)).ok).toBe(true)
-  }, 60_000)
+  }, 90_000)
 
   it('in a private swarm, a relay serves members and a stranger without the key cannot even connect to it', async () => {
     const psk = `/key/swarm/psk/1.0.0/\n/base16/\n${'a1'.repeat(32)}`

@@ -1,6 +1,7 @@
 import {
   DEFAULT_RELAY_CIRCUIT_BYTES,
   DEFAULT_RELAY_CIRCUIT_DURATION_MS,
+  DEFAULT_RELAY_MAX_CIRCUITS_PER_PEER,
   DEFAULT_RELAY_MAX_RESERVATIONS,
   DEFAULT_RELAY_RESERVATIONS,
 } from '@p2p-ai/transport'
@@ -287,6 +288,14 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     reload: 'restart',
     description:
       'Bytes a connection relayed by this node may carry in each direction before it is reset: announcements and small tasks fit; large transfers need a direct connection.',
+  },
+  {
+    path: 'network.relay.maxCircuitsPerPeer',
+    type: int(1, 1_024),
+    default: constant(DEFAULT_RELAY_MAX_CIRCUITS_PER_PEER),
+    reload: 'restart',
+    description:
+      'Connections one peer may have relayed through this node at once: with `circuitBytes` and `circuitDurationMs`, what one peer can take of the relay.',
   },
   {
     path: 'network.relay.maxTaskBytes',

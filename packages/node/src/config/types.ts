@@ -73,6 +73,8 @@ export interface NodeConfig {
       circuitDurationMs: number
       /** Bytes a relayed connection may carry in each direction. */
       circuitBytes: number
+      /** Connections one peer may have relayed through this node at once. */
+      maxCircuitsPerPeer: number
       /** Largest task input sent to a peer reached only through a relay. */
       maxTaskBytes: number
     }
