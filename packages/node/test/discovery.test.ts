@@ -3,7 +3,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Capabilities } from '@p2p-ai/protocol'
 import { capabilityCid, type Transport } from '@p2p-ai/transport'
 import { pino } from 'pino'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { CapabilityAdvertiser } from '../src/discovery/advertiser.js'
 import { ProviderFinder } from '../src/discovery/finder.js'
 import { capabilityKeys, modelKey, taskKey } from '../src/discovery/keys.js'
@@ -175,4 +175,32 @@ describe('capability discovery on the DHT', () => {
     expect(await finder.find(spec)).toEqual({ key: `model/${SHA}`, found: [], connected: [] })
     expect(finder.lookups).toBe(1)
   })
+
+  it('looks a key nobody provides up again after 1 s, then 2 s and 4 s, then every 5 s; a provider that appears is found at the next one', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const dht = fakeDht()
+    const finder = new ProviderFinder({ transport: dht.transport, allows: () => true, log })
+    const spec = { type: 'late', modelSha256: undefined }
+    const lookupsAfter = async (ms: number): Promise<number> => {
+      vi.advanceTimersByTime(ms)
+      await finder.find(spec)
+      return dht.lookups()
+    }
+    await finder.find(spec)
+    expect(dht.lookups()).toBe(1)
+    expect(await lookupsAfter(900)).toBe(1)
+    expect(await lookupsAfter(200)).toBe(2) // 1 s after the first
+    expect(await lookupsAfter(1_900)).toBe(2)
+    expect(await lookupsAfter(200)).toBe(3) // 2 s after the second
+    expect(await lookupsAfter(4_100)).toBe(4) // 4 s
+    expect(await lookupsAfter(4_900)).toBe(4)
+    expect(await lookupsAfter(200)).toBe(5) // capped at 5 s
+    await dht.hold('task/late', PROVIDER)
+    vi.advanceTimersByTime(5_100)
+    expect((await finder.find(spec)).connected).toEqual([PROVIDER.toString()])
+  })
+})
+
+afterEach(() => {
+  vi.useRealTimers()
 })

@@ -10,7 +10,14 @@ export const ADVERTISE_TIMEOUT_MS = 20_000
 export const FIND_TIMEOUT_MS = 10_000
 /** Providers dialled per lookup: enough for a choice and a spare, not a crowd. */
 export const FIND_MAX_PROVIDERS = 3
-/** A lookup that found nobody is not repeated for the same key within this long. */
+/**
+ * A lookup that found nobody is repeated for the same key after `FIND_NEGATIVE_FIRST_MS`, then
+ * twice as long each time up to `FIND_NEGATIVE_CACHE_MS`: a requester and a provider that start
+ * together find each other a moment after the provider has published, while a key nobody
+ * provides costs one walk every few seconds at most.
+ */
+export const FIND_NEGATIVE_FIRST_MS = 1_000
+/** Longest a lookup that found nobody stands before the key is looked up again. */
 export const FIND_NEGATIVE_CACHE_MS = 5_000
 /** A lookup that found providers is not repeated for the same key within this long. */
 export const FIND_POSITIVE_CACHE_MS = 30_000

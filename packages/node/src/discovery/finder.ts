@@ -14,6 +14,7 @@ import {
   FIND_DIAL_TIMEOUT_MS,
   FIND_MAX_PROVIDERS,
   FIND_NEGATIVE_CACHE_MS,
+  FIND_NEGATIVE_FIRST_MS,
   FIND_POSITIVE_CACHE_MS,
   FIND_TIMEOUT_MS,
 } from './constants.js'
@@ -44,7 +45,7 @@ export interface FindResult {
 export class ProviderFinder {
   readonly #init: ProviderFinderInit
   readonly #running = new Map<string, Promise<FindResult>>()
-  readonly #recent = new Map<string, { until: number; result: FindResult }>()
+  readonly #recent = new Map<string, { until: number; result: FindResult; empty: number }>()
   #lookups = 0
 
   constructor(init: ProviderFinderInit) {
@@ -73,8 +74,13 @@ export class ProviderFinder {
       return recent.result
     const lookup = this.#lookup(key).then((result) => {
       this.#running.delete(key)
-      const ttl = result.connected.length > 0 ? FIND_POSITIVE_CACHE_MS : FIND_NEGATIVE_CACHE_MS
-      this.#recent.set(key, { until: Date.now() + ttl, result })
+      // Empty answers in a row: each stands twice as long as the one before, up to the cap.
+      const empty = result.connected.length > 0 ? 0 : (recent?.empty ?? 0) + 1
+      const ttl =
+        empty === 0
+          ? FIND_POSITIVE_CACHE_MS
+          : Math.min(FIND_NEGATIVE_FIRST_MS * 2 ** (empty - 1), FIND_NEGATIVE_CACHE_MS)
+      this.#recent.set(key, { until: Date.now() + ttl, result, empty })
       return result
     })
     this.#running.set(key, lookup)
