@@ -230,6 +230,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         },
         routing: true,
         health: node.health(),
+        network: node.network(),
         alerts: node.alerts(),
         ...(init.metrics === undefined ? {} : { metrics: { url: init.metrics.url } }),
         tasks: counter.snapshot(),

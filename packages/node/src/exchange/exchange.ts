@@ -18,6 +18,8 @@ import type { Transport } from '@p2p-ai/transport'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import { CapabilityAnnouncer } from '../announce/announcer.js'
+import { CapabilityAdvertiser } from '../discovery/advertiser.js'
+import { ProviderFinder } from '../discovery/finder.js'
 import { taskLogFields } from '../logger.js'
 import type { PeerDirectory, PeerDirectoryEvents } from '../peers/directory.js'
 import type { TrafficCounters } from '../traffic.js'
@@ -111,6 +113,9 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   readonly #requester: TaskRequester
   readonly #provider: TaskProvider
   readonly #announcer: CapabilityAnnouncer
+  /** Present when the transport runs a DHT: capability discovery beyond the connected peers. */
+  readonly #advertiser: CapabilityAdvertiser | undefined
+  readonly #finder: ProviderFinder | undefined
   readonly #tasks: TaskRegistry
   /** Agreement rules set here (`setAgreementRule`, `registerTask`), by task type. */
   readonly #rules = new Map<string, AgreementRule>()
@@ -145,6 +150,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       policy: this.#policy,
       maxHops: this.#init.maxHops,
       relay: init.relay ?? true,
+      relayedMaxBytes: this.#init.relayedMaxBytes,
     })
     this.#requester = new TaskRequester({
       transport,
@@ -196,6 +202,14 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       resources: () => this.#figures,
       ...(components.traffic === undefined ? {} : { traffic: components.traffic.of(ANNOUNCE_PROTOCOL) }),
     })
+    if (transport.services.dht !== undefined) {
+      this.#advertiser = new CapabilityAdvertiser({
+        transport,
+        capabilities: () => this.#announcer.current,
+        log,
+      })
+      this.#finder = new ProviderFinder({ transport, allows: (peer) => this.#policy.allows(peer), log })
+    }
     this.#tasks = new TaskRegistry(
       this.#init.taskHistory,
       components.submittedStore === undefined ? undefined : { store: components.submittedStore, log },
@@ -208,7 +222,9 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     if (this.#started) return
     this.#started = true
     const { transport, peers } = this.#c
-    await transport.handle(TASK_PROTOCOL, this.#provider.handler, { runOnLimitedConnection: false })
+    // Tasks run over relayed connections too: the router sends only small ones there (see
+    // `relayedMaxBytes`), and moves to the direct connection once there is one.
+    await transport.handle(TASK_PROTOCOL, this.#provider.handler, { runOnLimitedConnection: true })
     const onCapabilities = (evt: PeerDirectoryEvents['peer:capabilities']): void =>
       this.#announcer.peerAnnounced(evt.detail.peerId)
     const onRemove = (evt: PeerDirectoryEvents['peer:remove']): void =>
@@ -219,6 +235,8 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       const peer = peers.record(evt.detail.peerId)
       if (peer !== undefined && evt.detail.protocols.includes(ANNOUNCE_PROTOCOL))
         this.#announcer.addPeer(peer.id)
+      // Hole punching (or a dial-back) replaced a relayed connection: new tasks take the direct one.
+      if (evt.detail.connection?.kind === 'direct') this.#requester.preferDirect(evt.detail.peerId)
     }
     peers.addEventListener('peer:capabilities', onCapabilities)
     peers.addEventListener('peer:remove', onRemove)
@@ -239,6 +257,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     this.#requester.start()
     this.#announcer.start()
     this.#resumeInterrupted()
+    this.#advertiser?.start()
   }
 
   /**
@@ -256,6 +275,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     clearTimeout(this.#graceTimer)
     this.#provider.stopAccepting()
     this.#announcer.stop()
+    this.#advertiser?.stop()
     const drainMs = options.drainMs ?? 0
     if (drainMs > 0 && this.#tasks.pending > 0) await this.#tasks.settled(drainMs)
     const unfinished = this.#tasks.active()
@@ -314,7 +334,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
             log,
             reports: this.#reports,
           })
-        : new NetworkTask(spec, this.#router, this.#launcher, log, this.#reports)
+        : new NetworkTask(spec, this.#router, this.#launcher, log, this.#reports, this.#finder)
     this.#tasks.add(handle, { sync: options.sync === true })
     const signal = options.signal
     if (signal !== undefined) {
@@ -434,6 +454,11 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     else this.#rules.set(type, rule)
   }
 
+  /** Whether the access policy in force admits `peer` (always, in `open` mode). */
+  allows(peer: string): boolean {
+    return this.#policy.allows(peer)
+  }
+
   /** The access policy in force. */
   get access(): { readonly mode: AccessPolicy['mode']; readonly allowlist: readonly string[] } {
     return { mode: this.#policy.mode, allowlist: this.#policy.allowlist }
@@ -483,6 +508,15 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   /** What this node announces. */
   capabilities(): Capabilities {
     return this.#announcer.current
+  }
+
+  /**
+   * Capability discovery on the DHT (present when the transport runs one): the keys this node
+   * advertises, and how many lookups it made for tasks that had no route.
+   */
+  discovery(): { readonly advertised: readonly string[]; readonly lookups: number } | undefined {
+    if (this.#advertiser === undefined || this.#finder === undefined) return undefined
+    return { advertised: this.#advertiser.provided, lookups: this.#finder.lookups }
   }
 
   /** Counters of the serving side. */
