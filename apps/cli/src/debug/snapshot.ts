@@ -18,7 +18,7 @@ export interface SnapshotSources {
   readonly dataDir: string
   readonly status: () => StatusJson | Promise<StatusJson>
   /** The most recent tasks, newest first. */
-  readonly recentTasks: (limit: number) => readonly TaskJson[]
+  readonly recentTasks: (limit: number) => readonly TaskJson[] | Promise<readonly TaskJson[]>
   readonly logs: LogRing
   /** Event loop delay since the node started. */
   readonly eventLoop: IntervalHistogram
@@ -46,7 +46,7 @@ export async function takeSnapshot(
     config: redactConfig(node.config),
     logs: sources.logs.recent(options.logLines),
     metrics: await metricsOf(sources, status),
-    tasks: sources.recentTasks(SNAPSHOT_TASKS).map(({ output: _, ...task }) => task),
+    tasks: (await sources.recentTasks(SNAPSHOT_TASKS)).map(({ output: _, ...task }) => task),
     tracing: { enabled: node.traces !== undefined },
     process: processOf(sources.eventLoop),
     ...(await diskOf(sources.dataDir)),

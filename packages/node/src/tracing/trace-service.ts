@@ -15,7 +15,7 @@ import {
   TRACE_PROTOCOL,
   type TraceSpan,
 } from '@p2p-ai/protocol'
-import type { Transport } from '@p2p-ai/transport'
+import { openStream, type Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
 import type { PeerDirectory } from '../peers/directory.js'
 import { TRACE_FRAME_BYTES, TRACE_HOP_TIMEOUT_MS } from './constants.js'
@@ -58,9 +58,8 @@ export class TraceService {
     await this.#init.transport.handle(
       TRACE_PROTOCOL,
       (stream, connection) => this.#answer(stream, connection),
-      {
-        runOnLimitedConnection: false,
-      },
+      // Tasks run over relayed connections too, so their spans come back the same way (a few KB).
+      { runOnLimitedConnection: true },
     )
   }
 
@@ -104,7 +103,10 @@ export class TraceService {
     // down makes its own neighbour miss it, not everyone between here and there.
     const timeout = AbortSignal.timeout(this.#hopTimeoutMs * (1 + hops))
     const both = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
-    const stream = await this.#init.transport.dialProtocol(peer, TRACE_PROTOCOL, { signal: both })
+    const stream = await openStream(this.#init.transport, peer, TRACE_PROTOCOL, {
+      signal: both,
+      runOnLimitedConnection: true,
+    })
     const onAbort = (): void => stream.abort(new Error('no answer to trace.query in time'))
     both.addEventListener('abort', onAbort, { once: true })
     try {

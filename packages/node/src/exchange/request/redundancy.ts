@@ -59,7 +59,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
   /** Providers taken by some replica (this node's PeerId for a local run): the others must differ. */
   readonly #taken = new Set<string>()
   readonly #answers: Answer[] = []
-  readonly #submittedAt = Date.now()
+  readonly #submittedAt: number
   #status: NetworkTaskStatus = 'PENDING'
   #startedAt: number | undefined
   #finishedAt: number | undefined
@@ -101,6 +101,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     this.#rule = rule
     this.#tracer = parts.tracer
     this.#k = spec.redundancy
+    this.#submittedAt = spec.resumed?.submittedAt ?? Date.now()
     this.#done = new Promise((resolve) => {
       this.#resolve = resolve
     })
@@ -148,6 +149,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
         this.#launcher,
         this.#log,
         this.#reports,
+        undefined,
         tracer === undefined || span === undefined ? undefined : { tracer, parent: { span, replica: i + 1 } },
       )
       this.#replicas.push(replica)
@@ -180,6 +182,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
       ...(this.#error === undefined ? {} : { error: this.#error }),
       ...(winner?.timings === undefined ? {} : { timings: winner.timings }),
       ...(this.#traceId === undefined ? {} : { traceId: this.#traceId }),
+      ...(s.resumed === undefined ? {} : { resumed: s.resumed.count }),
     }
   }
 
