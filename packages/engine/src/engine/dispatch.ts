@@ -6,6 +6,7 @@ import type { Config } from './config.js'
 import type { TaskEngineEvents } from './options.js'
 import type { BackendEntry, Registry } from './registry.js'
 import type { Results } from './results.js'
+import { FairScheduler } from './scheduler.js'
 import { LiveTaskHandle, TaskState } from './task.js'
 import { codeOf, taskErrorInfo } from './task-error.js'
 import { TurnBudget } from './turn.js'
@@ -18,6 +19,8 @@ const FINAL_EVENT = {
 } as const
 
 type FinalStatus = keyof typeof FINAL_EVENT
+
+const hasRoom = (entry: BackendEntry): boolean => entry.active < entry.capacity
 
 /** Emits an engine event, building its `detail` only if anyone listens. */
 export type Emit = <K extends keyof TaskEngineEvents & string>(
@@ -40,6 +43,8 @@ export class Dispatcher {
   readonly #idleWaiters: Array<() => void> = []
   readonly #settling: Array<{ state: TaskState; ok: boolean; value: unknown }> = []
   readonly #turn = new TurnBudget()
+  /** Queued tasks, and which starts next. */
+  readonly #scheduler = new FairScheduler()
   #seq = 0
   #queued = 0
   #running = 0
@@ -64,6 +69,16 @@ export class Dispatcher {
     return this.#running
   }
 
+  /** Flows (`TaskRequest.flow`) with tasks waiting. */
+  get flows(): number {
+    return this.#scheduler.flows
+  }
+
+  /** Whether a task of `flow` may queue now (see scheduler.ts). */
+  admits(flow: string): boolean {
+    return this.#scheduler.admits(flow, this.#config.maxQueueLength)
+  }
+
   /** Runs given up after the grace period whose backend still has not stopped. */
   get abandoned(): number {
     return this.#abandoned
@@ -85,12 +100,13 @@ export class Dispatcher {
       request.meta === undefined ? undefined : { ...request.meta },
       input,
       request.persist ?? 'before-result',
+      request.flow ?? '',
     )
     const handle = new LiveTaskHandle(state, (s) => this.cancel(s))
     state.handle = handle
     if (request.timeoutFrom === 'submit') this.#startTimer(state)
     this.active.set(id, state)
-    entry.queue.push(state)
+    this.#scheduler.push(state)
     this.#queued++
     this.#emit('task:queued', () => state.record())
     this.#pump()
@@ -103,11 +119,9 @@ export class Dispatcher {
 
   /** Cancels every queued task with the error `reason()` builds. */
   cancelQueued(reason: () => Error): void {
-    for (const entry of this.#registry.entries) {
-      for (const state of entry.queue.drain()) {
-        this.#queued--
-        this.#finish(state, 'CANCELLED', undefined, reason())
-      }
+    for (const state of this.#scheduler.drain()) {
+      this.#queued--
+      this.#finish(state, 'CANCELLED', undefined, reason())
     }
   }
 
@@ -121,31 +135,16 @@ export class Dispatcher {
     return new Promise((resolve) => this.#idleWaiters.push(resolve))
   }
 
-  /** Starts queued tasks while there are free slots: highest priority first, FIFO among equals. */
+  /** Starts queued tasks while there are free slots, in the scheduler's order (scheduler.ts). */
   #pump(): void {
     if (this.#pumping) return
     this.#pumping = true
     try {
       while (this.#running < this.#config.concurrency && this.#queued > 0) {
-        let best: BackendEntry | undefined
-        let top: TaskState | undefined
-        for (const entry of this.#registry.entries) {
-          if (entry.active >= entry.capacity) continue
-          const head = entry.queue.peek()
-          if (head === undefined) continue
-          if (
-            top === undefined ||
-            head.priority > top.priority ||
-            (head.priority === top.priority && head.seq < top.seq)
-          ) {
-            best = entry
-            top = head
-          }
-        }
-        if (best === undefined || top === undefined) break
-        best.queue.pop()
+        const next = this.#scheduler.next(hasRoom)
+        if (next === undefined) break
         this.#queued--
-        this.#start(top)
+        this.#start(next)
       }
     } finally {
       this.#pumping = false
@@ -266,7 +265,7 @@ export class Dispatcher {
    */
   #abort(state: TaskState, status: 'TIMEOUT' | 'CANCELLED', reason: Error): boolean {
     if (state.status === 'QUEUED') {
-      state.entry.queue.remove(state)
+      this.#scheduler.remove(state)
       this.#queued--
       this.#finish(state, status, undefined, reason)
       this.#checkIdle(state.entry)
@@ -300,6 +299,7 @@ export class Dispatcher {
     }
     state.slotHeld = false
     clearTimeout(state.graceTimer)
+    this.#scheduler.settled(state, this.#config.now() - (state.startedAt ?? this.#config.now()))
     state.entry.active--
     this.#running--
     this.#checkIdle(state.entry)
@@ -342,6 +342,6 @@ export class Dispatcher {
   }
 
   #checkIdle(entry: BackendEntry): void {
-    if (entry.removed && entry.active === 0 && entry.queue.size === 0) entry.onIdle?.()
+    if (entry.removed && entry.active === 0 && entry.queued === 0) entry.onIdle?.()
   }
 }

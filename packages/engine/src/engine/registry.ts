@@ -3,8 +3,6 @@ import { BackendConflictError, BackendNotFoundError, InvalidBackendError } from 
 import type { TaskErrorInfo } from '../types.js'
 import { WorkerPool } from '../worker/pool.js'
 import { waitFor } from './async.js'
-import { TaskHeap } from './heap.js'
-import type { TaskState } from './task.js'
 import { taskErrorInfo } from './task-error.js'
 
 /** Where a backend's tasks run. */
@@ -59,7 +57,8 @@ export interface BackendEntry {
   readonly taskTypes: ReadonlyMap<string, TaskType>
   readonly pool: WorkerPool | undefined
   readonly capacity: number
-  readonly queue: TaskHeap<TaskState>
+  /** Its tasks waiting (they wait in the engine's scheduler, by flow). */
+  queued: number
   active: number
   loading: Promise<void> | undefined
   loaded: boolean
@@ -145,7 +144,7 @@ export class Registry {
             })
           : undefined,
       capacity,
-      queue: new TaskHeap(),
+      queued: 0,
       active: 0,
       loading: undefined,
       loaded: false,
@@ -202,7 +201,7 @@ export class Registry {
   /** `backends.unregister(name)`: stop routing, wait for admitted tasks, then unload. */
   async unregister(name: string): Promise<void> {
     const entry = this.remove(name)
-    if (entry.active > 0 || entry.queue.size > 0) {
+    if (entry.active > 0 || entry.queued > 0) {
       // The engine calls onIdle when the last of its tasks has finished.
       await new Promise<void>((resolve) => {
         entry.onIdle = resolve
@@ -243,7 +242,7 @@ export class Registry {
       placement: entry.pool === undefined ? 'main' : 'worker',
       concurrency: entry.capacity,
       running: entry.active,
-      queued: entry.queue.size,
+      queued: entry.queued,
       threads: entry.pool?.threads ?? 0,
       ...(entry.loadError === undefined ? {} : { loadError: entry.loadError }),
     }

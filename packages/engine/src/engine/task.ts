@@ -115,6 +115,8 @@ export class TaskState implements HeapItem {
     input: unknown,
     /** Where the final record goes, and whether it is announced before the store has it. */
     readonly persist: TaskPersistence = 'before-result',
+    /** Whom the task is for: flows share the slots fairly (scheduler.ts). */
+    readonly flow = '',
   ) {
     this.backend = entry.name
     this.input = input
