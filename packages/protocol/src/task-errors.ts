@@ -23,6 +23,13 @@ export const TASK_ERROR_CODES = Object.freeze({
   taskIdConflict: 'ERR_TASK_ID_CONFLICT',
   /** The provider is at capacity; `retryAfterMs` says when to try again. */
   busy: 'ERR_BUSY',
+  /**
+   * The sender sent more requests than the provider's rate limit allows; `retryAfterMs` says when
+   * to try again. Sending on regardless gets it disconnected and refused for a while.
+   */
+  rateLimited: 'ERR_RATE_LIMITED',
+  /** The request is larger than the provider takes for its task type; another provider may take it. */
+  inputTooLarge: 'ERR_INPUT_TOO_LARGE',
   /** The provider is stopping. */
   shuttingDown: 'ERR_SHUTTING_DOWN',
   /** The receiver's access policy refuses the sender or the requester. */
