@@ -12,7 +12,7 @@ import {
 import { generateKeyPair, privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { dcutr } from '@libp2p/dcutr'
 import { type Identify, type IdentifyPush, identify, identifyPush } from '@libp2p/identify'
-import type { Libp2p, PrivateKey, StreamHandler } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey, StreamHandler } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import { type Ping, ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -191,6 +191,13 @@ export interface TransportInit {
    * @default false
    */
   upnp?: boolean | TransportUpnpOptions
+  /**
+   * Peers to refuse, asked by libp2p's connection gater at every dial and every connection (direct
+   * or relayed, either way) once the peer's identity is known, and by a relay server for both
+   * ends of a circuit: a p2p-ai node passes its bans here. Called often: keep it a lookup.
+   * @default none refused
+   */
+  denyPeer?: (peer: string) => boolean
   /** Start the node before returning it. Pass `false` to register protocol handlers first. @default true */
   start?: boolean
 }
@@ -258,6 +265,11 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   const relay = resolveRelay(init.relay, { announcesPublic, autoDial, bootstrap: bootstrapList.length > 0 })
   const autonat = boolOption('autonat', init.autonat, true)
   const holePunch = boolOption('holePunch', init.holePunch, true)
+  if (init.denyPeer !== undefined && typeof init.denyPeer !== 'function') {
+    throw new InvalidTransportOptionError('denyPeer', 'expected a function')
+  }
+  const denyPeer = init.denyPeer
+  const denied = (peer: PeerId): boolean => denyPeer?.(peer.toString()) === true
   const upnp = resolveUpnp(init.upnp)
   // libp2p's pre-shared key protects the connections it upgrades; QUIC brings its own encryption
   // and skips that step, so in a private network a stranger could connect over QUIC.
@@ -330,7 +342,13 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
     connectionMonitor: { enabled: init.connectionMonitor ?? true },
     connectionGater: {
       // A relay nobody can reach directly is useless to the peers reserving on it.
-      denyInboundRelayReservation: () => relay?.server === 'auto' && reachable?.reachability === 'private',
+      denyInboundRelayReservation: (source) =>
+        denied(source) || (relay?.server === 'auto' && reachable?.reachability === 'private'),
+      denyDialPeer: denied,
+      denyInboundEncryptedConnection: denied,
+      denyOutboundEncryptedConnection: denied,
+      denyInboundRelayedConnection: (_relay, remotePeer) => denied(remotePeer),
+      denyOutboundRelayedConnection: (source, destination) => denied(source) || denied(destination),
     },
     peerDiscovery,
     services: {
