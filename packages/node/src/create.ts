@@ -18,6 +18,7 @@ import { DataDirError } from './errors.js'
 import { ComponentLoggers, createLogger, type Logger, silentLogger } from './logger.js'
 import { DEFAULT_AGENT_VERSION } from './metadata.js'
 import { P2PNode } from './node.js'
+import { ReputationBook } from './peers/reputation.js'
 import type { NodeExchangeInit, NodeWatchInit } from './types.js'
 
 const RELAY_SERVER_MODES = { auto: 'auto', on: true, off: false } as const
@@ -136,6 +137,8 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     submittedStore?.close()
     throw err
   }
+  // Bans live here; the connection gater reads them from the start, the node records them.
+  const reputation = new ReputationBook()
   let transport: Transport
   try {
     signal?.throwIfAborted()
@@ -171,6 +174,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
           }
         : false,
       ...(networkKey === undefined ? {} : { psk: networkKey }),
+      denyPeer: (peer) => reputation.isBanned(peer),
       start: false,
     })
   } catch (err) {
@@ -187,6 +191,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       identity,
       transport,
       engine,
+      reputation,
       ...(submittedStore === undefined ? {} : { submittedStore }),
       ...(agentVersion === undefined ? {} : { agentVersion }),
       ...(watch === undefined ? {} : { watch }),

@@ -12,6 +12,7 @@ import {
   envelopeChecks,
   type NetworkTaskHandle,
   type RegisteredTask,
+  type ServingLimitsInit,
   type SubmitOptions,
   type TaskDefinition,
   type TaskExchange,
@@ -32,7 +33,7 @@ import type { ComponentLoggers, Logger } from './logger.js'
 import { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
 import { attachPeerDirectory, peerNetwork } from './peers/attach.js'
 import { type PeerDirectory, type PeerDirectoryEvents, peerDirectory } from './peers/directory.js'
-import type { PeerReputation } from './peers/reputation.js'
+import type { ConductSettings, PeerReputation } from './peers/reputation.js'
 import type { PeerInfo } from './peers/types.js'
 import { type ShutdownReport, shutdown } from './shutdown.js'
 import { startNode } from './start.js'
@@ -44,6 +45,26 @@ import type {
   StartOptions,
   StopOptions,
 } from './types.js'
+
+/** The `protection.*` settings as the exchange's serving limits. */
+function servingLimits(p: NodeConfig['protection']): ServingLimitsInit {
+  return {
+    tasksPerSecond: p.tasksPerSecond,
+    burst: p.burst,
+    maxInputBytes: p.maxInputBytes,
+    maxInputBytesByType: Object.fromEntries(
+      p.maxInputBytesByType.map((entry) => {
+        const at = entry.lastIndexOf('=')
+        return [entry.slice(0, at), Number(entry.slice(at + 1))]
+      }),
+    ),
+  }
+}
+
+/** The `protection.*` settings as the reputation book's ban rules. */
+function conductSettings(p: NodeConfig['protection']): ConductSettings {
+  return { banMs: p.banMs, maxBanMs: p.maxBanMs, exempt: p.exempt }
+}
 
 /**
  * A p2p-ai node: identity, transport, task engine, peer directory and health, under one lifecycle.
@@ -107,7 +128,13 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       parts.exchange?.crypto === undefined ? {} : { crypto: parts.exchange.crypto },
     )
     this.directory = peerDirectory(
-      { self: this.peerId, network: peerNetwork(parts.transport), log: parts.loggers.get('network') },
+      {
+        self: this.peerId,
+        network: peerNetwork(parts.transport),
+        log: parts.loggers.get('network'),
+        // The transport's connection gater asks this book about bans: it must be the same one.
+        ...(parts.reputation === undefined ? {} : { reputation: parts.reputation }),
+      },
       { heartbeatIntervalMs: c.heartbeat.intervalMs, heartbeatTimeoutMs: c.heartbeat.timeoutMs },
     )
     for (const type of ['peer:connect', 'peer:update', 'peer:failed', 'peer:remove'] as const) {
@@ -133,10 +160,13 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         livenessIdleMs: c.liveness.idleMs,
         livenessTimeoutMs: c.liveness.timeoutMs,
         storeServedTasks: c.engine.storeServedTasks,
+        maxTasksPerPeer: c.protection.maxOpenTasksPerPeer,
+        serving: servingLimits(c.protection),
         ...parts.exchange,
         agentVersion: this.#agentVersion,
       },
     )
+    this.directory.book.configure(conductSettings(c.protection))
     this.#health = new HealthMonitor({
       intervalMs: c.health.intervalMs,
       checkTimeoutMs: c.health.checkTimeoutMs,
@@ -384,6 +414,10 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     })
     this.#health.configure(c.health.intervalMs, c.health.checkTimeoutMs)
     if (change.applied.some((path) => path.startsWith('access.'))) this.exchange.setAccessPolicy(c.access)
+    if (change.applied.some((path) => path.startsWith('protection.'))) {
+      this.exchange.setServingLimits(servingLimits(c.protection), c.protection.maxOpenTasksPerPeer)
+      this.directory.book.configure(conductSettings(c.protection))
+    }
     if (change.applied.length > 0) this.#log.info({ fields: change.applied }, 'configuration reloaded')
     if (change.restartRequired.length > 0) {
       this.#log.warn(

@@ -8,6 +8,7 @@ import type { HealthReport } from './health/monitor.js'
 import type { StateChange } from './lifecycle.js'
 import type { ComponentLoggers } from './logger.js'
 import type { PeerFailure, PeerRemoval } from './peers/directory.js'
+import type { ReputationBook } from './peers/reputation.js'
 import type { PeerInfo } from './peers/types.js'
 
 /** What the node needs of its identity; an `Identity` of `@p2p-ai/identity` is one. */
@@ -70,4 +71,6 @@ export interface NodeParts {
   cancelGraceMs?: number
   /** Task exchange options. */
   exchange?: NodeExchangeInit
+  /** The reputation book the transport's connection gater reads bans from. @default a new one */
+  reputation?: ReputationBook
 }

@@ -24,7 +24,16 @@ import {
   ENV_PREFIX,
   IDENTITY_FILE_NAME,
 } from '../constants.js'
-import { DEFAULT_MAX_HOPS, LIVENESS_IDLE_MS, LIVENESS_PING_TIMEOUT_MS } from '../exchange/constants.js'
+import {
+  DEFAULT_MAX_HOPS,
+  DEFAULT_MAX_TASKS_PER_PEER,
+  DEFAULT_RATE_LIMIT_BURST,
+  DEFAULT_RATE_LIMIT_PER_SECOND,
+  DEFAULT_TASK_MAX_FRAME_BYTES,
+  LIVENESS_IDLE_MS,
+  LIVENESS_PING_TIMEOUT_MS,
+} from '../exchange/constants.js'
+import { DEFAULT_BAN_MS, DEFAULT_MAX_BAN_MS } from '../peers/constants.js'
 import { defaultDataDir, type Env } from './paths.js'
 import { LOG_LEVELS } from './types.js'
 
@@ -86,6 +95,15 @@ function multiaddrProblem(item: string): string | undefined {
 
 function bootstrapProblem(item: string): string | undefined {
   return multiaddrProblem(item) ?? (/\/p2p\/[^/]+$/.test(item) ? undefined : 'must end with /p2p/<peerId>')
+}
+
+function inputCapProblem(item: string): string | undefined {
+  const match = /^([a-z0-9][a-z0-9._-]{0,63})=(\d{1,10})$/.exec(item)
+  if (match === null) return 'a task type, =, and a number of bytes, such as ocr=8388608'
+  const bytes = Number(match[2])
+  return bytes >= 1 && bytes <= DEFAULT_TASK_MAX_FRAME_BYTES
+    ? undefined
+    : `bytes from 1 to ${DEFAULT_TASK_MAX_FRAME_BYTES} (the task frame limit)`
 }
 
 function peerIdProblem(item: string): string | undefined {
@@ -287,6 +305,66 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     default: constant([]),
     reload: 'live',
     description: 'PeerIds admitted when `access.mode` is `allowlist`.',
+  },
+  {
+    path: 'protection.tasksPerSecond',
+    type: int(1, 1_000_000),
+    default: constant(DEFAULT_RATE_LIMIT_PER_SECOND),
+    reload: 'live',
+    description:
+      'Requests one peer may send per second on average (its token bucket refills at this rate); beyond it and its burst they are refused with `ERR_RATE_LIMITED` and a retry-after. Far above what a requester routing by free slots sends.',
+  },
+  {
+    path: 'protection.burst',
+    type: int(1, 10_000_000),
+    default: constant(DEFAULT_RATE_LIMIT_BURST),
+    reload: 'live',
+    description: 'Requests one peer may send at once above `protection.tasksPerSecond` (the bucket size).',
+  },
+  {
+    path: 'protection.maxOpenTasksPerPeer',
+    type: int(1, 1_000_000),
+    default: constant(DEFAULT_MAX_TASKS_PER_PEER),
+    reload: 'live',
+    description:
+      'Tasks one requester may have open here at once, across all its streams and relays; more get `ERR_BUSY`. Requesters share the slots fairly whatever they queue.',
+  },
+  {
+    path: 'protection.maxInputBytes',
+    type: int(1_024, DEFAULT_TASK_MAX_FRAME_BYTES),
+    default: constant(DEFAULT_TASK_MAX_FRAME_BYTES),
+    reload: 'live',
+    description:
+      'Largest request taken from a peer, in bytes as it arrived (input and about 400 bytes of envelope), for task types without a cap in `protection.maxInputBytesByType`; larger ones get `ERR_INPUT_TOO_LARGE`.',
+  },
+  {
+    path: 'protection.maxInputBytesByType',
+    type: { kind: 'list', check: inputCapProblem, item: 'type=bytes', items: 'type=bytes entries' },
+    default: constant([]),
+    reload: 'live',
+    description: 'Caps of their own by task type, such as `ocr=8388608` or `embed=65536`.',
+  },
+  {
+    path: 'protection.banMs',
+    type: int(1_000, 30 * MS_PER_DAY),
+    default: constant(DEFAULT_BAN_MS),
+    reload: 'live',
+    description:
+      'How long a peer that abuses this node (floods it, ignores retry-after, sends malformed or forged frames) is first disconnected and refused; each further ban lasts 4 times the one before, up to `protection.maxBanMs`. Bans show in `node peers`.',
+  },
+  {
+    path: 'protection.maxBanMs',
+    type: int(1_000, 365 * MS_PER_DAY),
+    default: constant(DEFAULT_MAX_BAN_MS),
+    reload: 'live',
+    description: 'Longest ban.',
+  },
+  {
+    path: 'protection.exempt',
+    type: { kind: 'list', check: peerIdProblem, item: 'PeerId', items: 'PeerIds' },
+    default: constant([]),
+    reload: 'live',
+    description: 'PeerIds never rate limited, held to the open-task quota or banned (your own nodes).',
   },
   {
     path: 'forwarding.enabled',

@@ -18,7 +18,13 @@ import type { Logger } from 'pino'
 import { CapabilityAnnouncer } from '../announce/announcer.js'
 import type { PeerDirectory, PeerDirectoryEvents } from '../peers/directory.js'
 import { AccessDeniedError, ExchangeStoppedError } from './errors.js'
-import { type NumericInit, settleInit, type TaskExchangeInit } from './init.js'
+import {
+  type NumericInit,
+  type ServingLimitsInit,
+  settleInit,
+  settleServingLimits,
+  type TaskExchangeInit,
+} from './init.js'
 import { AttemptLauncher } from './request/launcher.js'
 import { RedundantTask } from './request/redundancy.js'
 import { TaskRegistry } from './request/registry.js'
@@ -26,6 +32,7 @@ import { TaskRequester } from './request/requester.js'
 import { validateSubmission } from './request/submission.js'
 import { NetworkTask } from './request/task.js'
 import { Router } from './route/router.js'
+import { Admission } from './serve/admission.js'
 import { type RegisteredTask, type TaskDefinition, taskBackend } from './serve/custom-tasks.js'
 import { type ProviderStats, TaskProvider } from './serve/provider.js'
 import { AccessPolicy, type AccessPolicyInit } from './trust/access-policy.js'
@@ -83,6 +90,7 @@ export class TaskExchange {
   readonly #launcher: AttemptLauncher
   readonly #requester: TaskRequester
   readonly #provider: TaskProvider
+  readonly #admission: Admission
   readonly #announcer: CapabilityAnnouncer
   readonly #tasks: TaskRegistry
   /** Agreement rules set here (`setAgreementRule`, `registerTask`), by task type. */
@@ -127,6 +135,11 @@ export class TaskExchange {
       acceptTimeoutMs: this.#init.acceptTimeoutMs,
       maxFrameBytes: this.#init.maxFrameBytes,
     })
+    this.#admission = new Admission({
+      limits: settleServingLimits(init.serving ?? {}, this.#init.maxTasksPerPeer, this.#init.maxFrameBytes),
+      isExempt: (peer) => directory.book.isExempt(peer),
+      offence: (peer, offence) => directory.book.recordOffence(peer, offence),
+    })
     this.#provider = new TaskProvider({
       self,
       engine,
@@ -135,7 +148,7 @@ export class TaskExchange {
       directory,
       log,
       maxFrameBytes: this.#init.maxFrameBytes,
-      maxTasksPerPeer: this.#init.maxTasksPerPeer,
+      admission: this.#admission,
       persist: init.storeServedTasks === true ? 'background' : 'memory',
       router: this.#router,
       launcher: this.#launcher,
@@ -310,6 +323,14 @@ export class TaskExchange {
    */
   setAccessPolicy(init: AccessPolicyInit): void {
     this.#policy.set(init)
+  }
+
+  /**
+   * Replaces the per-peer limits of serving (a config reload): `serving` as in the init, and the
+   * open tasks per requester. Validates first: bad limits change nothing (`ERR_INVALID_OPTION`).
+   */
+  setServingLimits(serving: ServingLimitsInit, maxTasksPerPeer = this.#admission.limits.maxOpenTasks): void {
+    this.#admission.configure(settleServingLimits(serving, maxTasksPerPeer, this.#init.maxFrameBytes))
   }
 
   /** What this node announces. */

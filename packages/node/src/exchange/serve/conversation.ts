@@ -78,6 +78,8 @@ export class Conversation implements AttemptObserver {
         timeoutMs: r.timeoutMs,
         timeoutFrom: 'submit',
         meta: { requester: r.requester, taskId: r.id },
+        // Requesters share this node's slots fairly (the engine's scheduler), by priority.
+        flow: r.requester,
         // The requester holds the signed result; it should not wait for our disk.
         persist,
       })

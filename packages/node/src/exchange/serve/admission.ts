@@ -1,0 +1,241 @@
+/**
+ * Whether a provider takes a request from a peer, before it spends anything on it: the one place
+ * for the per-peer limits of serving (docs/delivery.md, "Rate limits, quotas and bans").
+ *
+ * - **Input size**, per task type: a request larger than the cap is refused with
+ *   `ERR_INPUT_TOO_LARGE` (another provider may take it).
+ * - **Rate**, per sender (the peer on the stream, whose CPU it is that the frames cost): a token
+ *   bucket of `burst` requests refilled at `tasksPerSecond`; beyond it `ERR_RATE_LIMITED` with a
+ *   `retryAfterMs`, checked before the request's signature is, so that a flood costs little.
+ * - **Open tasks**, per requester (who signed the request): at most `maxOpenTasks` conversations
+ *   at once across all its streams and relays; beyond it `ERR_BUSY`.
+ *
+ * A sender told to wait (any reject with `retryAfterMs`) that keeps sending after the requests
+ * already on their way had time to arrive commits an offence with each request
+ * (`ignored-retry-after`), refused again without being read any further; enough of them and the
+ * reputation book bans it. How the slots are shared between requesters once admitted is the
+ * engine's scheduler's business (fair queueing by requester, weighted by priority).
+ *
+ * Exempt peers (`protection.exempt`) skip the rate limit and the open-task quota.
+ */
+import { TASK_ERROR_CODES, type WireError } from '@p2p-ai/protocol'
+import type { Offence } from '../../peers/reputation.js'
+import {
+  BUSY_RETRY_AFTER_MS,
+  RATE_LIMIT_MIN_RETRY_AFTER_MS,
+  RETRY_AFTER_GRACE_MAX_MS,
+  RETRY_AFTER_GRACE_MIN_MS,
+} from '../constants.js'
+
+/** The serving limits in force (the `protection.*` settings). */
+export interface ServingLimits {
+  /** Requests per second one sender may make, on average. */
+  readonly tasksPerSecond: number
+  /** Requests one sender may make at once above that rate. */
+  readonly burst: number
+  /** Conversations one requester may have open at once. */
+  readonly maxOpenTasks: number
+  /** Largest request, in bytes as it arrived, of a task type without a cap of its own. */
+  readonly maxInputBytes: number
+  /** Caps of their own, by task type. */
+  readonly maxInputBytesByType: ReadonlyMap<string, number>
+}
+
+/** Why a request is refused, and when to try again. */
+export interface Refusal {
+  readonly error: WireError
+  readonly retryAfterMs?: number
+}
+
+export interface AdmissionInit {
+  limits: ServingLimits
+  /** Whether a peer skips the rate limit and the quota. */
+  isExempt(peer: string): boolean
+  /** Records misbehaviour (the reputation book). */
+  offence(peer: string, offence: Offence): void
+  /** @default performance.now */
+  now?: () => number
+}
+
+interface SenderState {
+  tokens: number
+  /** When `tokens` was last refilled. */
+  at: number
+  /** While told to wait: when the reject left, and until when. */
+  toldAt: number
+  waitUntil: number
+  /** The code it was told to wait with, sent again to what it sends meanwhile. */
+  toldCode: WireError['code']
+}
+
+/** Per-peer state left behind by this many peers before a sweep of those with nothing to remember. */
+const SWEEP_ABOVE = 256
+
+export class Admission {
+  #limits: ServingLimits
+  readonly #isExempt: (peer: string) => boolean
+  readonly #offence: (peer: string, offence: Offence) => void
+  readonly #now: () => number
+  readonly #senders = new Map<string, SenderState>()
+  readonly #open = new Map<string, number>()
+  #sweepAt = SWEEP_ABOVE
+
+  constructor(init: AdmissionInit) {
+    this.#limits = init.limits
+    this.#isExempt = init.isExempt
+    this.#offence = init.offence
+    this.#now = init.now ?? (() => performance.now())
+  }
+
+  get limits(): ServingLimits {
+    return this.#limits
+  }
+
+  /** New limits (a config reload); buckets keep their tokens, up to the new burst. */
+  configure(limits: ServingLimits): void {
+    this.#limits = limits
+  }
+
+  /**
+   * A request (or forward) of `taskType` and `bytes` arrived from `sender`, not yet verified.
+   * Undefined when it may go on; else the refusal to send. Spends one of the sender's tokens.
+   */
+  arrive(sender: string, taskType: string | undefined, bytes: number): Refusal | undefined {
+    const cap =
+      (taskType === undefined ? undefined : this.#limits.maxInputBytesByType.get(taskType)) ??
+      this.#limits.maxInputBytes
+    if (bytes > cap) {
+      return {
+        error: {
+          code: TASK_ERROR_CODES.inputTooLarge,
+          message: `the request is ${bytes} bytes; this node takes at most ${cap} for ${taskType ?? 'this task type'}`,
+        },
+      }
+    }
+    if (this.#isExempt(sender)) return undefined
+    const now = this.#now()
+    const state = this.#sender(sender, now)
+    if (now < state.waitUntil) {
+      // Requests already on their way when it was told are expected; later ones are not.
+      if (now - state.toldAt > graceOf(state.waitUntil - state.toldAt))
+        this.#offence(sender, 'ignored-retry-after')
+      return {
+        error: { code: state.toldCode, message: 'told to wait: retry after the time given' },
+        retryAfterMs: Math.ceil(state.waitUntil - now),
+      }
+    }
+    const { tasksPerSecond, burst } = this.#limits
+    this.#refill(state, now)
+    if (state.tokens >= 1) {
+      state.tokens -= 1
+      return undefined
+    }
+    const retryAfterMs = Math.max(
+      RATE_LIMIT_MIN_RETRY_AFTER_MS,
+      Math.ceil(((1 - state.tokens) / tasksPerSecond) * 1000),
+    )
+    const refusal: Refusal = {
+      error: {
+        code: TASK_ERROR_CODES.rateLimited,
+        message: `more than ${tasksPerSecond} requests a second (bursts of ${burst}) from one peer`,
+      },
+      retryAfterMs,
+    }
+    this.told(sender, refusal)
+    return refusal
+  }
+
+  /**
+   * Any other message from `sender` (a cancel, a type nobody sends a provider): it costs one of
+   * the sender's tokens; false when it has none left (the message is dropped, unanswered).
+   */
+  spend(sender: string): boolean {
+    if (this.#isExempt(sender)) return true
+    const now = this.#now()
+    const state = this.#sender(sender, now)
+    this.#refill(state, now)
+    if (state.tokens < 1) return false
+    state.tokens -= 1
+    return true
+  }
+
+  /**
+   * A conversation for `requester` opens (after its request verified). Undefined when it may;
+   * else the refusal (`ERR_BUSY`). Each one opened must be `closed` once.
+   */
+  open(requester: string): Refusal | undefined {
+    const open = this.#open.get(requester) ?? 0
+    if (open >= this.#limits.maxOpenTasks && !this.#isExempt(requester)) {
+      return {
+        error: {
+          code: TASK_ERROR_CODES.busy,
+          message: `at most ${this.#limits.maxOpenTasks} open tasks per requester`,
+        },
+        retryAfterMs: BUSY_RETRY_AFTER_MS,
+      }
+    }
+    this.#open.set(requester, open + 1)
+    return undefined
+  }
+
+  /** A conversation `open` admitted ended. */
+  closed(requester: string): void {
+    const open = (this.#open.get(requester) ?? 0) - 1
+    if (open > 0) this.#open.set(requester, open)
+    else this.#open.delete(requester)
+  }
+
+  /** Conversations open for `requester`. */
+  openOf(requester: string): number {
+    return this.#open.get(requester) ?? 0
+  }
+
+  /** `sender` was sent a reject with a `retryAfterMs`: it should send nothing new until then. */
+  told(sender: string, refusal: Refusal): void {
+    if (refusal.retryAfterMs === undefined || this.#isExempt(sender)) return
+    const now = this.#now()
+    const state = this.#sender(sender, now)
+    const until = now + refusal.retryAfterMs
+    // A second reject within the window (one of the requests on their way) does not move its start.
+    if (now >= state.waitUntil) state.toldAt = now
+    state.waitUntil = Math.max(state.waitUntil, until)
+    state.toldCode = refusal.error.code
+  }
+
+  #refill(state: SenderState, now: number): void {
+    const { tasksPerSecond, burst } = this.#limits
+    state.tokens = Math.min(burst, state.tokens + ((now - state.at) / 1000) * tasksPerSecond)
+    state.at = now
+  }
+
+  #sender(peer: string, now: number): SenderState {
+    let state = this.#senders.get(peer)
+    if (state === undefined) {
+      if (this.#senders.size >= this.#sweepAt) this.#sweep(now)
+      state = {
+        tokens: this.#limits.burst,
+        at: now,
+        toldAt: 0,
+        waitUntil: 0,
+        toldCode: TASK_ERROR_CODES.busy,
+      }
+      this.#senders.set(peer, state)
+    }
+    return state
+  }
+
+  /** Forgets senders whose bucket refilled and whose wait ended: a new one starts the same way. */
+  #sweep(now: number): void {
+    const { tasksPerSecond, burst } = this.#limits
+    for (const [peer, state] of this.#senders) {
+      const full = state.tokens + ((now - state.at) / 1000) * tasksPerSecond >= burst
+      if (full && now >= state.waitUntil) this.#senders.delete(peer)
+    }
+    this.#sweepAt = Math.max(SWEEP_ABOVE, 2 * this.#senders.size)
+  }
+}
+
+/** How long after a reject the requests already on their way may still arrive. */
+function graceOf(waitMs: number): number {
+  return Math.min(RETRY_AFTER_GRACE_MAX_MS, Math.max(RETRY_AFTER_GRACE_MIN_MS, waitMs / 2))
+}

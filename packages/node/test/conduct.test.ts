@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest'
+import { Admission, type ServingLimits } from '../src/exchange/serve/admission.js'
+import { BAN_POINTS, OFFENCE_POINTS } from '../src/peers/constants.js'
+import { type Offence, type PeerBan, ReputationBook } from '../src/peers/reputation.js'
+
+const PEER = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+const FRIEND = '12D3KooWGocXVpemkkdVci9LkEp5KFCGCguC6SjSttmn3hQrZNif'
+
+function book(conduct = {}) {
+  const clock = { now: 1_000_000 }
+  const b = new ReputationBook({ now: () => clock.now, conduct })
+  const bans: PeerBan[] = []
+  b.addEventListener('peer:banned', (evt) => bans.push(evt.detail))
+  const offend = (offence: Offence, peer = PEER): void => {
+    for (let points = 0; points < BAN_POINTS; points += OFFENCE_POINTS[offence])
+      b.recordOffence(peer, offence)
+  }
+  return { b, clock, bans, offend }
+}
+
+describe('bans', () => {
+  it('bans at BAN_POINTS for banMs, then four times longer on each repeat, up to maxBanMs', () => {
+    const { b, clock, bans, offend } = book({ banMs: 60_000, maxBanMs: 1_800_000 })
+    const lengths: number[] = []
+    for (let i = 0; i < 4; i++) {
+      offend('forged')
+      expect(b.isBanned(PEER)).toBe(true)
+      lengths.push(bans.at(-1)!.durationMs)
+      clock.now = bans.at(-1)!.until
+      expect(b.isBanned(PEER)).toBe(false)
+    }
+    expect(lengths).toEqual([60_000, 240_000, 960_000, 1_800_000])
+    expect(bans.map((ban) => ban.reason)).toEqual(['forged', 'forged', 'forged', 'forged'])
+    expect(b.get(PEER).bannedUntil).toBeUndefined()
+  })
+
+  it('forgets offences and earlier bans as time passes', () => {
+    const { b, clock, bans, offend } = book()
+    b.recordOffence(PEER, 'forged')
+    clock.now += 60 * 60 * 1000
+    // An hour later the five points have halved six times: another five do not ban.
+    b.recordOffence(PEER, 'forged')
+    expect(b.isBanned(PEER)).toBe(false)
+    offend('malformed-frame')
+    clock.now = bans[0]!.until + 7 * 24 * 60 * 60 * 1000
+    offend('malformed-frame')
+    // A week of good behaviour later, the next ban is a first one again.
+    expect(bans[1]!.durationMs).toBe(bans[0]!.durationMs)
+  })
+
+  it('never bans an exempt peer, and lets a banned one back in when it becomes exempt', () => {
+    const { b, offend } = book({ exempt: [FRIEND] })
+    offend('forged', FRIEND)
+    expect(b.isBanned(FRIEND)).toBe(false)
+    expect(b.get(FRIEND).offences).toBe(0)
+    offend('forged')
+    expect(b.isBanned(PEER)).toBe(true)
+    b.configure({ exempt: [FRIEND, PEER] })
+    expect(b.isBanned(PEER)).toBe(false)
+  })
+})
+
+describe('admission', () => {
+  const limits: ServingLimits = {
+    tasksPerSecond: 10,
+    burst: 5,
+    maxOpenTasks: 2,
+    maxInputBytes: 1_000,
+    maxInputBytesByType: new Map([['ocr', 5_000]]),
+  }
+
+  function admission() {
+    const clock = { now: 0 }
+    const offences: string[] = []
+    const a = new Admission({
+      limits,
+      isExempt: (peer) => peer === FRIEND,
+      offence: (_peer, offence) => offences.push(offence),
+      now: () => clock.now,
+    })
+    return { a, clock, offences }
+  }
+
+  it('takes a burst, refuses beyond it with a retry-after, and refills at the rate', () => {
+    const { a, clock } = admission()
+    for (let i = 0; i < 5; i++) expect(a.arrive(PEER, 'mock', 100)).toBeUndefined()
+    const refused = a.arrive(PEER, 'mock', 100)
+    expect(refused).toMatchObject({ error: { code: 'ERR_RATE_LIMITED' }, retryAfterMs: 1_000 })
+    clock.now += 1_000
+    for (let i = 0; i < 5; i++) expect(a.arrive(PEER, 'mock', 100)).toBeUndefined()
+    // An exempt peer is never limited.
+    for (let i = 0; i < 50; i++) expect(a.arrive(FRIEND, 'mock', 100)).toBeUndefined()
+  })
+
+  it('lets requests already on their way arrive after a reject, and counts later ones as offences', () => {
+    const { a, clock, offences } = admission()
+    for (let i = 0; i < 6; i++) a.arrive(PEER, 'mock', 100)
+    clock.now += 400
+    expect(a.arrive(PEER, 'mock', 100)).toMatchObject({ error: { code: 'ERR_RATE_LIMITED' } })
+    expect(offences).toEqual([])
+    clock.now += 200
+    expect(a.arrive(PEER, 'mock', 100)).toMatchObject({ retryAfterMs: 400 })
+    expect(offences).toEqual(['ignored-retry-after'])
+    clock.now += 400
+    expect(a.arrive(PEER, 'mock', 100)).toBeUndefined()
+  })
+
+  it('caps the input by task type, and the open tasks by requester', () => {
+    const { a } = admission()
+    expect(a.arrive(PEER, 'mock', 1_001)).toMatchObject({ error: { code: 'ERR_INPUT_TOO_LARGE' } })
+    expect(a.arrive(PEER, 'ocr', 4_000)).toBeUndefined()
+    expect(a.open(PEER)).toBeUndefined()
+    expect(a.open(PEER)).toBeUndefined()
+    expect(a.open(PEER)).toMatchObject({ error: { code: 'ERR_BUSY' }, retryAfterMs: 1_000 })
+    a.closed(PEER)
+    expect(a.open(PEER)).toBeUndefined()
+    expect(a.openOf(PEER)).toBe(2)
+  })
+})
