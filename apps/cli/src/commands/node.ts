@@ -7,7 +7,7 @@ import { NodeNotRunningError, NodeStopError } from '../errors.js'
 import { type Io, printJson, println } from '../io.js'
 import { isNodeProcess, readControlInfo, readPid, removeStaleFiles } from '../runtime.js'
 import type { Colours } from '../term/colour.js'
-import { ago, bytes, duration, fields, shortId, statusColour, table } from '../term/format.js'
+import { ago, bytes, clockTime, duration, fields, shortId, statusColour, table } from '../term/format.js'
 import { spinner } from '../term/spinner.js'
 import { connect, locate, sleep } from './common.js'
 import { monitor } from './monitor.js'
@@ -75,13 +75,22 @@ export function formatPeers(list: readonly PeerJson[], c: Colours): string {
     p.peerId,
     statusColour(p.status, c),
     p.rttMs === undefined ? '-' : `${Math.round(p.rttMs)} ms`,
-    ago(p.lastSeen),
-    p.status === 'failed'
-      ? `${p.failureReason ?? 'failed'}; redial ${p.reconnectAttempts}`
-      : (p.addresses[0] ?? '-'),
+    p.lastSeen === 0 ? '-' : ago(p.lastSeen),
+    noteOf(p),
   ])
-  const connected = list.filter((p) => p.status === 'connected').length
-  return `${table(['PEER', 'STATUS', 'RTT', 'LAST SEEN', 'ADDRESS / NOTE'], rows, c)}\n${c.dim(`${connected} connected, ${list.length - connected} failed`)}`
+  const count = (status: PeerJson['status']): number => list.filter((p) => p.status === status).length
+  const banned = count('banned')
+  const summary = `${count('connected')} connected, ${count('failed')} failed${banned === 0 ? '' : `, ${banned} banned`}`
+  return `${table(['PEER', 'STATUS', 'RTT', 'LAST SEEN', 'ADDRESS / NOTE'], rows, c)}\n${c.dim(summary)}`
+}
+
+/** The last column of `node peers`: where it is, or why it is not. */
+function noteOf(p: PeerJson): string {
+  if (p.status === 'failed') return `${p.failureReason ?? 'failed'}; redial ${p.reconnectAttempts}`
+  if (p.status === 'banned' && p.bannedUntil !== undefined) {
+    return `banned until ${clockTime(p.bannedUntil)} (${p.banReason ?? 'misbehaviour'})`
+  }
+  return p.addresses[0] ?? '-'
 }
 
 const stop: Handler = async (parsed, io) => {
