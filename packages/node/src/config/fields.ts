@@ -5,17 +5,23 @@ import {
   DEFAULT_RELAY_RESERVATIONS,
 } from '@p2p-ai/transport'
 import {
+  DEFAULT_CRASH_WINDOW_MS,
   DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
   DEFAULT_HEALTH_INTERVAL_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
   DEFAULT_LISTEN,
   DEFAULT_LOG_LEVEL,
+  DEFAULT_LOG_MAX_AGE_DAYS,
+  DEFAULT_LOG_MAX_BYTES,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CRASHES,
+  DEFAULT_MAX_RESTART_DELAY_MS,
   DEFAULT_MDNS_SERVICE_TAG,
   DEFAULT_RECONNECT_INITIAL_DELAY_MS,
   DEFAULT_RECONNECT_MAX_ATTEMPTS,
   DEFAULT_RECONNECT_MAX_DELAY_MS,
+  DEFAULT_RESTART_DELAY_MS,
   DEFAULT_SHUTDOWN_DEADLINE_MS,
   ENGINE_DEFAULT_CONCURRENCY,
   ENGINE_DEFAULT_MAX_QUEUE_LENGTH,
@@ -512,6 +518,52 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     default: constant('auto'),
     reload: 'restart',
     description: '`json` lines, `pretty` text, or `auto`: pretty on a terminal, JSON otherwise.',
+  },
+  {
+    path: 'log.rotate.maxBytes',
+    type: int(1_024, 1_099_511_627_776),
+    default: constant(DEFAULT_LOG_MAX_BYTES),
+    reload: 'restart',
+    description:
+      '`node.log` of a node run in the background (`node start --detach`, or `--supervise`) rolls over to a new file when it reaches this size, and at midnight.',
+  },
+  {
+    path: 'log.rotate.maxAgeDays',
+    type: int(1, 3_650),
+    default: constant(DEFAULT_LOG_MAX_AGE_DAYS),
+    reload: 'restart',
+    description:
+      'Rolled log files kept: as a new file starts every day, none is older than this many days, and fewer are kept when the size limit rolled over sooner; the log never takes more than (this + 1) × `log.rotate.maxBytes`.',
+  },
+  {
+    path: 'supervisor.restartDelayMs',
+    type: int(10, 3_600_000),
+    default: constant(DEFAULT_RESTART_DELAY_MS),
+    reload: 'restart',
+    description:
+      'A node run in the background is restarted by its watchdog this long after a crash; the delay doubles with each crash in `supervisor.crashWindowMs`.',
+  },
+  {
+    path: 'supervisor.maxRestartDelayMs',
+    type: int(10, 86_400_000),
+    default: constant(DEFAULT_MAX_RESTART_DELAY_MS),
+    reload: 'restart',
+    description: 'Longest wait before a restart.',
+  },
+  {
+    path: 'supervisor.maxCrashes',
+    type: int(1, 1_000),
+    default: constant(DEFAULT_MAX_CRASHES),
+    reload: 'restart',
+    description:
+      'The watchdog gives up (and says why in `node.log` and `node status`) when the node crashed this many times within `supervisor.crashWindowMs`.',
+  },
+  {
+    path: 'supervisor.crashWindowMs',
+    type: int(1_000, 86_400_000),
+    default: constant(DEFAULT_CRASH_WINDOW_MS),
+    reload: 'restart',
+    description: 'The window in which crashes count towards `supervisor.maxCrashes`.',
   },
 ] satisfies FieldSpec[])
 

@@ -156,6 +156,24 @@ export interface NodeConfig {
   log: {
     level: LogLevel
     format: LogFormat
+    /** Rotation of `node.log` for a node run in the background (by the CLI's watchdog). */
+    rotate: {
+      /** A new file when it reaches this size (and at midnight). */
+      maxBytes: number
+      /** Rolled files kept: none older than this many days. */
+      maxAgeDays: number
+    }
+  }
+  /** The CLI's watchdog of a node run in the background (`node start --detach`). */
+  supervisor: {
+    /** First wait before restarting a crashed node; doubles with each crash in the window. */
+    restartDelayMs: number
+    /** Longest wait before a restart. */
+    maxRestartDelayMs: number
+    /** Crashes within `crashWindowMs` after which the watchdog gives up. */
+    maxCrashes: number
+    /** The window crashes are counted in. */
+    crashWindowMs: number
   }
 }
 
