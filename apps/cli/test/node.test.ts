@@ -16,6 +16,7 @@ async function startNode(home: string, dataDir: string, extra: string[] = []) {
   expect(r.code).toBe(0)
   return JSON.parse(r.stdout) as {
     pid: number
+    supervisorPid: number
     peerId: string
     addresses: string[]
     control: string
@@ -464,8 +465,11 @@ describe('a node started with --detach', () => {
     const home = await tempHome()
     const dataDir = join(home, 'node-a')
     const first = await startNode(home, dataDir)
+    // Both gone at once (a power cut, the OOM killer): the watchdog is not there to restart it.
+    process.kill(first.supervisorPid, 'SIGKILL')
     process.kill(first.pid, 'SIGKILL')
-    while (alive(first.pid)) await new Promise((resolve) => setTimeout(resolve, 50))
+    while (alive(first.pid) || alive(first.supervisorPid))
+      await new Promise((resolve) => setTimeout(resolve, 50))
     // The killed node left its pid and control files behind.
     expect(Number.parseInt(await readFile(join(dataDir, 'node.pid'), 'utf8'), 10)).toBe(first.pid)
     const status = await run(['node', 'status', '--data-dir', dataDir], { home })

@@ -3,6 +3,7 @@ import type { Handler, Parsed } from '../args/spec.js'
 import { EXIT, STOP_TIMEOUT_MS } from '../constants.js'
 import type { ControlClient } from '../control/client.js'
 import type { PeerJson, StatusJson } from '../control/types.js'
+import { readSupervisorState } from '../daemon/supervisor-state.js'
 import { NodeNotRunningError, NodeStopError } from '../errors.js'
 import { type Io, printJson, println } from '../io.js'
 import { isNodeProcess, readControlInfo, readPid, removeStaleFiles } from '../runtime.js'
@@ -98,7 +99,16 @@ const stop: Handler = async (parsed, io) => {
   const timeoutMs = (num(parsed.options, 'timeout') ?? STOP_TIMEOUT_MS / 1000) * 1000
   const info = await readControlInfo(dataDir)
   const pid = info?.pid ?? (await readPid(dataDir))
-  if (pid === undefined || !isNodeProcess(pid)) {
+  const nodeRunning = pid !== undefined && isNodeProcess(pid)
+  // A node run in the background has a watchdog: stopping it stops the node gracefully (as a
+  // signal to the node would) and keeps it from restarting the node, also when the node is down
+  // and the watchdog waits to restart it.
+  const watchdog = await readSupervisorState(dataDir)
+  const watchdogPid =
+    watchdog !== undefined && watchdog.state !== 'gave-up' && isNodeProcess(watchdog.pid)
+      ? watchdog.pid
+      : undefined
+  if (!nodeRunning && watchdogPid === undefined) {
     if (pid !== undefined) await removeStaleFiles(dataDir, await readPid(dataDir))
     throw new NodeNotRunningError(
       dataDir,
@@ -111,33 +121,44 @@ const stop: Handler = async (parsed, io) => {
     const { connectToNode } = await import('../control/client.js')
     client = await connectToNode(dataDir)
     peerId = (await client.status({ timeoutMs: 3000 })).peerId
-    await client.shutdown({ timeoutMs: 3000 })
+    if (watchdogPid === undefined) await client.shutdown({ timeoutMs: 3000 })
   } catch (err) {
-    if (err instanceof NodeNotRunningError) throw err
+    if (err instanceof NodeNotRunningError && watchdogPid === undefined) throw err
     // The control API is not answering: fall back to a signal, which the node handles the same way.
-    process.kill(pid, 'SIGTERM')
+    if (watchdogPid === undefined && pid !== undefined) process.kill(pid, 'SIGTERM')
   }
-  const spin = spinner(io.stderr, `stopping the node (pid ${pid})…`)
+  if (watchdogPid !== undefined) process.kill(watchdogPid, 'SIGTERM')
+  const waitingFor = [nodeRunning ? pid : undefined, watchdogPid].filter((p) => p !== undefined)
+  const spin = spinner(io.stderr, `stopping the node (pid ${waitingFor.join(' and ')})…`)
   const deadline = Date.now() + timeoutMs
-  while (isNodeProcess(pid)) {
+  while (waitingFor.some(isNodeProcess)) {
     if (Date.now() > deadline) {
       spin.stop()
+      const left = waitingFor.filter(isNodeProcess)
       throw new NodeStopError(
-        `the node (pid ${pid}) did not exit within ${duration(timeoutMs)}`,
-        `it may still be finishing tasks; wait, or end it with \`kill ${pid}\` (a second signal stops it at once)`,
+        `the node (pid ${left.join(' and ')}) did not exit within ${duration(timeoutMs)}`,
+        `it may still be finishing tasks; wait, or end it with \`kill ${left.join(' ')}\` (a second signal stops it at once)`,
       )
     }
     await sleep(100, io.signal)
   }
   // A node that exited cleanly removed its files; one that was killed did not.
-  if ((await readPid(dataDir)) === pid) await removeStaleFiles(dataDir, pid)
+  if (pid !== undefined && (await readPid(dataDir)) === pid) await removeStaleFiles(dataDir, pid)
   spin.stop()
-  if (bool(parsed.options, 'json')) printJson(io, { stopped: true, pid, peerId: peerId ?? null })
-  else
-    println(
-      io,
-      `${io.out.green('✔')} stopped the node${peerId === undefined ? '' : ` ${shortId(peerId)}`} (pid ${pid})`,
-    )
+  if (bool(parsed.options, 'json')) {
+    printJson(io, {
+      stopped: true,
+      pid: nodeRunning ? pid : null,
+      peerId: peerId ?? null,
+      supervisorPid: watchdogPid ?? null,
+    })
+  } else {
+    const what = nodeRunning
+      ? `the node${peerId === undefined ? '' : ` ${shortId(peerId)}`} (pid ${pid})`
+      : 'the node'
+    const and = watchdogPid === undefined ? '' : ` and its watchdog (pid ${watchdogPid})`
+    println(io, `${io.out.green('✔')} stopped ${what}${and}`)
+  }
   return EXIT.OK
 }
 
