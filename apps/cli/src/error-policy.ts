@@ -2,7 +2,7 @@
  * Every error code a user of the CLI can meet, in one table: the exit code a command ends with,
  * the HTTP status the control API answers it with (for the codes the API sends), and the hint
  * printed under the message. The codes come from the CLI itself, its control API, and the
- * packages below it (identity, protocol, transport, engine, node); a test walks every error class
+ * packages below it (identity, protocol, transport, engine, node, metrics); a test walks every error class
  * those packages export and checks that each code is here. Only an error with no code at all is
  * called a bug.
  *
@@ -445,6 +445,25 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
   ERR_NO_AGREEMENT: {
     exit: FAILURE,
     hint: 'the nodes that ran it gave different answers and no majority agreed; try a larger --redundancy',
+  },
+
+  // @p2p-ai/metrics
+  ERR_METRICS_LISTEN: {
+    exit: FAILURE,
+    hint: 'give the metrics endpoint another port (`--metrics-port`, `metrics.port`; 0 picks a free one), or turn metrics off',
+  },
+  ERR_METRICS_TOKEN: {
+    exit: USAGE,
+    hint: 'put the token on the first line of the file `metrics.tokenFile` names, or set it empty for no token',
+  },
+  ERR_METRICS_ATTACHED: {
+    exit: FAILURE,
+    hint: 'make one nodeMetrics() per node: a registry collects from one node',
+  },
+  ERR_METRICS_OFF: {
+    exit: FAILURE,
+    status: 404,
+    hint: `start the node with ${$('node start --metrics')}, or set \`metrics.enabled: true\` in its configuration`,
   },
 
   // Errors of the operating system (Node.js `code`s).

@@ -32,6 +32,7 @@ describe('argument parsing', () => {
       dataDir: '/tmp/x',
       network: { listen: [...DEFAULT_LISTEN], bootstrap: [], mdns: { enabled: true, interface: 'auto' } },
       log: { level: 'info', format: 'text' },
+      metrics: { enabled: false, port: 9100 },
     }
     const { options } = parseCommand(cmd('node start'), ['--port', '4001'])
     expect(applyFlags(config, options, false).network.listen).toEqual([
@@ -39,6 +40,10 @@ describe('argument parsing', () => {
       '/ip4/0.0.0.0/tcp/0/ws',
       '/ip4/0.0.0.0/udp/4001/quic-v1',
     ])
+    // --metrics-port turns metrics on, on that port.
+    const metrics = parseCommand(cmd('node start'), ['--metrics-port', '0']).options
+    expect(applyFlags(config, metrics, false).metrics).toEqual({ enabled: true, port: 0 })
+    expect(config.metrics.enabled).toBe(false)
   })
 
   it('takes option values from their environment variable when absent', () => {

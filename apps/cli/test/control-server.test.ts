@@ -9,7 +9,7 @@ import {
   startControlServer,
 } from '../src/control/server.js'
 import type { ControlTarget } from '../src/control/target.js'
-import type { NodeEventJson, StatusJson, TaskJson } from '../src/control/types.js'
+import type { LogLevel, NodeEventJson, StatusJson, TaskJson } from '../src/control/types.js'
 import { STATUS_BY_CODE } from '../src/error-policy.js'
 import { ControlApiError } from '../src/errors.js'
 
@@ -22,6 +22,7 @@ function fakeTarget() {
   let n = 0
   let shutdowns = 0
   let hang = false
+  let level: LogLevel = 'info'
   const listeners = new Set<(event: NodeEventJson) => void>()
   const target: ControlTarget = {
     status: () => ({ peerId: '12D3KooWfake', state: 'ACTIVE' }) as unknown as StatusJson,
@@ -77,6 +78,14 @@ function fakeTarget() {
       return { cancelled, task: tasks.get(id)! }
     },
     models: () => (hang ? new Promise<never>(() => {}) : Promise.resolve([])),
+    metrics: async () =>
+      '# HELP p2p_ai_node_ready 1 when ready.\n# TYPE p2p_ai_node_ready gauge\np2p_ai_node_ready 1\n',
+    logLevel: () => level,
+    setLogLevel: (next) => {
+      const previous = level
+      level = next
+      return { level, previous }
+    },
     events: (listener, signal) => {
       listeners.add(listener)
       signal.addEventListener('abort', () => listeners.delete(listener), { once: true })
@@ -182,6 +191,21 @@ describe('control API server', () => {
     await expectError(client.cancel('missing'), 404, 'ERR_TASK_NOT_FOUND')
     await expectError(client.connect('/ip4/127.0.0.1/tcp/1'), 400, 'ERR_INVALID_MULTIADDR')
     await expectError(client.list({ status: 'DONE' as never }), 400, 'ERR_BAD_REQUEST')
+  })
+
+  it('reads and sets the log level at run time, refusing a level that does not exist', async () => {
+    const { client } = await setup()
+    await expect(client.logLevel()).resolves.toEqual({ level: 'info' })
+    await expect(client.setLogLevel('debug')).resolves.toEqual({ level: 'debug', previous: 'info' })
+    await expect(client.logLevel()).resolves.toEqual({ level: 'debug' })
+    const err = (await client.setLogLevel('loud' as LogLevel).catch((e: unknown) => e)) as ControlApiError
+    expect([err.status, err.code]).toEqual([400, 'ERR_BAD_REQUEST'])
+    expect(err.message).toContain('trace, debug, info, warn, error, fatal, silent')
+  })
+
+  it('serves the metrics exposition as text', async () => {
+    const { client } = await setup()
+    await expect(client.metrics()).resolves.toContain('p2p_ai_node_ready 1\n')
   })
 
   it('holds a wait until the task is final', async () => {
@@ -373,6 +397,12 @@ describe('docs/control-api.md', () => {
         headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
         ...(method === 'POST' ? { body: '{}' } : {}),
       })
+      if (res.headers.get('content-type')?.startsWith('text/plain') === true) {
+        // The metrics exposition: it answered in Prometheus's text format.
+        expect(res.status, route).toBe(200)
+        await res.text()
+        continue
+      }
       if (res.headers.get('content-type') === 'application/x-ndjson') {
         // A stream (events): it answered; stop listening.
         expect(res.status, route).toBe(200)
@@ -383,7 +413,9 @@ describe('docs/control-api.md', () => {
       expect(body.error?.code, route).not.toBe('ERR_NOT_FOUND')
       expect(body.error?.code, route).not.toBe('ERR_METHOD_NOT_ALLOWED')
     }
-    const documented = [...doc.matchAll(/^### `(GET|POST) (\/v1\/[^`?]+)/gm)].map((m) => `${m[1]} ${m[2]}`)
+    const documented = [...doc.matchAll(/^### `(GET|POST|PUT) (\/v1\/[^`?]+)/gm)].map(
+      (m) => `${m[1]} ${m[2]}`,
+    )
     expect(documented.sort()).toEqual([...CONTROL_ROUTES].sort())
   })
 

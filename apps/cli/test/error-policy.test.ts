@@ -2,6 +2,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as engine from '@p2p-ai/engine'
 import * as identity from '@p2p-ai/identity'
+import * as metrics from '@p2p-ai/metrics'
 import * as node from '@p2p-ai/node'
 import * as protocol from '@p2p-ai/protocol'
 import * as transport from '@p2p-ai/transport'
@@ -23,7 +24,10 @@ function codesOf(module: Record<string, unknown>): Array<[string, string]> {
   })
 }
 
-const PACKAGES = { identity, protocol, transport, engine, node } as Record<string, Record<string, unknown>>
+const PACKAGES = { identity, protocol, transport, engine, node, metrics } as Record<
+  string,
+  Record<string, unknown>
+>
 const EXIT_CODES = new Set<number>(Object.values(EXIT))
 
 /** Captures what `report` prints. */

@@ -51,7 +51,7 @@ describe('a node started with --detach', () => {
   it('runs in the background, answers status, peers and tasks, and stops cleanly', async () => {
     const home = await tempHome()
     const dataDir = join(home, 'node-a')
-    const started = await startNode(home, dataDir)
+    const started = await startNode(home, dataDir, ['--metrics-port', '0'])
     expect(alive(started.pid)).toBe(true)
     expect(started.addresses[0]).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW/)
     expect(started.control).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
@@ -66,7 +66,11 @@ describe('a node started with --detach', () => {
       ready: boolean
       pid: number
       capabilities: { taskTypes: string[] }
+      alerts: Array<{ name: string; active: boolean }>
+      metrics: { url: string }
     }>(status.stdout)
+    expect(s.metrics.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
+    expect(s.alerts.map((a) => a.name)).toContain('peers_low')
     expect(s).toMatchObject({ peerId: started.peerId, state: 'ACTIVE', ready: true, pid: started.pid })
     expect(s.capabilities.taskTypes).toEqual(expect.arrayContaining(['mock', 'chunk', 'embed', 'ocr']))
 
@@ -154,15 +158,38 @@ describe('a node started with --detach', () => {
       /^\S+Z ACTIVE peers=0 running=0 queued=0 completed=2 failed=0 cancelled=0 throughput=0\.00\/s$/m,
     )
 
+    // Its metrics: on the endpoint it serves, and through the control API.
+    const scraped = await (await fetch(s.metrics.url)).text()
+    expect(scraped).toContain('p2p_ai_tasks_total{side="submitted",type="mock",outcome="completed"} 1\n')
+    const printed = await run(['node', 'metrics', '--data-dir', dataDir], { home })
+    expect(printed.stdout).toContain(
+      'p2p_ai_tasks_total{side="submitted",type="chunk",outcome="completed"} 1\n',
+    )
+    expect(printed.stdout).toContain('# TYPE libp2p_data_transfer_bytes_total counter')
+    // Its log level, changed while it runs; the next lines of its log follow it.
+    const level = await run(['node', 'log-level', 'debug', '--json', '--data-dir', dataDir], { home })
+    expect(json(level.stdout)).toEqual({ level: 'debug', previous: 'info' })
+    const now = await run(['node', 'log-level', '--data-dir', dataDir], { home })
+    expect(now.stdout.trim()).toBe('debug')
+    const wrong = await run(['node', 'log-level', 'loud', '--data-dir', dataDir], { home })
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toContain('unknown log level "loud"')
+
     const stop = await run(['node', 'stop', '--data-dir', dataDir], { home })
     expect(stop.code).toBe(0)
     expect(stop.stdout).toContain(`stopped the node`)
     expect(alive(started.pid)).toBe(false)
+    // The change is in its log, and DEBUG lines follow it (none came before).
+    const log = (await readFile(started.logFile, 'utf8')).split('\n').filter((l) => l !== '')
+    const changed = log.findIndex((l) => l.includes('"msg":"log level debug"'))
+    expect(changed).toBeGreaterThan(0)
+    expect(log.slice(0, changed).some((l) => l.includes('"level":"debug"'))).toBe(false)
+    expect(log.slice(changed).some((l) => l.includes('"level":"debug"'))).toBe(true)
     for (const file of ['node.pid', 'control.json', 'control.token']) {
       await expect(stat(join(dataDir, file)), file).rejects.toThrow(/ENOENT/)
     }
-    const after = await run(['node', 'status', '--data-dir', dataDir], { home })
-    expect(after.code).toBe(3)
+    const gone = await run(['node', 'status', '--data-dir', dataDir], { home })
+    expect(gone.code).toBe(3)
   }, 90_000)
 
   it('reports failed, invalid and cancelled tasks with exit code 4, and refuses a task type nobody runs with exit 2', async () => {

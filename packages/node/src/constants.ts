@@ -23,6 +23,27 @@ export const DEFAULT_HEALTH_INTERVAL_MS = 30_000
 /** Time box of one component's health check; a check that takes longer is `unhealthy`. */
 export const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 2_000
 
+/** The Prometheus endpoint (product documents: `http://localhost:9100/metrics`), loopback only by default. */
+export const DEFAULT_METRICS_HOST = '127.0.0.1'
+export const DEFAULT_METRICS_PORT = 9100
+
+/** Alert thresholds (product documents: peer count < 2, memory > 85 %, task failures > 10 %). */
+export const DEFAULT_ALERT_PEERS_MIN = 2
+export const DEFAULT_ALERT_MEMORY_PERCENT = 85
+export const DEFAULT_ALERT_TASK_FAILURE_PERCENT = 10
+/** The window the task failure rate is measured over. */
+export const DEFAULT_ALERT_TASK_FAILURE_WINDOW_MS = 5 * 60_000
+/** Fewer tasks finished in the window give no verdict: 1 failure in 3 tasks is not a trend. */
+export const DEFAULT_ALERT_TASK_FAILURE_MIN_TASKS = 20
+export const DEFAULT_ALERT_EVENT_LOOP_LAG_MS = 500
+export const DEFAULT_ALERT_QUEUE_PERCENT = 90
+/** How often the alert conditions are evaluated. */
+export const DEFAULT_ALERT_INTERVAL_MS = 5_000
+/** How long a condition must hold before its alert is raised, and its clearing before it clears. */
+export const DEFAULT_ALERT_FOR_MS = 30_000
+/** Hysteresis band: an alert clears only once its value is this share of the threshold back inside. */
+export const DEFAULT_ALERT_HYSTERESIS_PERCENT = 10
+
 /** Graceful shutdown deadline: everything, including cancelling in-flight work, happens within it. */
 export const DEFAULT_SHUTDOWN_DEADLINE_MS = 8_000
 /** Part of the shutdown deadline kept for closing the transport after the engine drained. */

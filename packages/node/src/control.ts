@@ -24,4 +24,9 @@ export {
 } from '@p2p-ai/protocol/constants'
 export { defaultConfigFile, defaultDataDir, type Env, resolvePath } from './config/paths.js'
 export { LOG_LEVELS, type LogLevel } from './config/types.js'
-export { DEFAULT_SHUTDOWN_DEADLINE_MS, ENGINE_DEFAULT_TASK_TIMEOUT_MS } from './constants.js'
+export {
+  DEFAULT_METRICS_HOST,
+  DEFAULT_METRICS_PORT,
+  DEFAULT_SHUTDOWN_DEADLINE_MS,
+  ENGINE_DEFAULT_TASK_TIMEOUT_MS,
+} from './constants.js'

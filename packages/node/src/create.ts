@@ -9,7 +9,7 @@ import {
   taskEngine,
 } from '@p2p-ai/engine'
 import { loadOrCreateIdentity } from '@p2p-ai/identity'
-import { createTransport, type Transport } from '@p2p-ai/transport'
+import { createTransport, type Transport, type TransportInit } from '@p2p-ai/transport'
 import { resolveNodeConfig } from './config/load.js'
 import type { NodeConfigInput } from './config/types.js'
 import { STORE_DIR_NAME, SUBMITTED_STORE_DIR_NAME } from './constants.js'
@@ -59,6 +59,14 @@ export interface NodeInit extends NodeConfigInput {
   watch?: NodeWatchInit
   /** Task exchange: retries, timeouts, limits (see `TaskExchangeInit` and docs/delivery.md). */
   exchange?: NodeExchangeInit
+  /**
+   * libp2p's metrics implementation, handed to the transport so that libp2p records its own
+   * (connections, streams, bytes by protocol): `nodeMetrics().libp2p` of `@p2p-ai/metrics`, which
+   * puts them in the same Prometheus registry as the node's.
+   *
+   * @default none: libp2p records nothing
+   */
+  libp2pMetrics?: TransportInit['metrics']
   /** Aborts creation and start. */
   signal?: AbortSignal
 }
@@ -86,6 +94,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     watch,
     signal,
     exchange,
+    libp2pMetrics,
     ...configInput
   } = init
   const config = resolveNodeConfig(configInput)
@@ -175,6 +184,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
         : false,
       ...(networkKey === undefined ? {} : { psk: networkKey }),
       denyPeer: (peer) => reputation.isBanned(peer),
+      ...(libp2pMetrics === undefined ? {} : { metrics: libp2pMetrics }),
       start: false,
     })
   } catch (err) {

@@ -17,6 +17,20 @@
  * @packageDocumentation
  */
 
+export {
+  type AlertChange,
+  AlertMonitor,
+  type AlertMonitorInit,
+  type AlertState,
+} from './alerts/monitor.js'
+export {
+  ALERT_NAMES,
+  ALERT_RULES,
+  type AlertName,
+  type AlertReadings,
+  type AlertRule,
+  type AlertsConfig,
+} from './alerts/rules.js'
 export { capabilitiesOf } from './announce/capabilities.js'
 export { MAX_ANNOUNCE_FRAME_BYTES } from './announce/constants.js'
 export { envName, FIELDS, type FieldSpec, type FieldType } from './config/fields.js'
@@ -64,9 +78,16 @@ export type {
   HealthStatus,
 } from './health/monitor.js'
 export { canTransition, NODE_STATES, type NodeState, type StateChange } from './lifecycle.js'
-export { colourAllowed, createLogger, type Logger, type LoggerInit } from './logger.js'
+export {
+  colourAllowed,
+  createLogger,
+  type Logger,
+  type LoggerInit,
+  type TaskLogFields,
+  taskLogFields,
+} from './logger.js'
 export { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
-export { P2PNode } from './node.js'
+export { type NodeCounters, P2PNode } from './node.js'
 export {
   type AttachPeerDirectoryInit,
   attachPeerDirectory,
@@ -107,6 +128,7 @@ export type {
 } from './peers/types.js'
 export type { ShutdownReport } from './shutdown.js'
 export { type HandleSignalsOptions, handleSignals, type Stoppable } from './signals.js'
+export { type ProtocolTraffic, TrafficCounters } from './traffic.js'
 export type {
   NodeEvents,
   NodeExchangeInit,

@@ -76,6 +76,22 @@ export function createLogger(init: LoggerInit = {}): Logger {
   )
 }
 
+/** The fields that name the task a log line is about. */
+export interface TaskLogFields {
+  readonly taskId: string
+  /** The W3C trace id of the task's trace, once the task carries one. */
+  readonly traceId?: string
+}
+
+/**
+ * The fields of every log line about one task: its id, and its trace id when it has one. Task
+ * log lines take them from here, so the two travel together and a trace id, once tasks carry
+ * one, reaches every such line by passing it here.
+ */
+export function taskLogFields(taskId: string, traceId?: string): TaskLogFields {
+  return traceId === undefined ? { taskId } : { taskId, traceId }
+}
+
 /** A logger that writes nothing: the default for nodes created in code without a `logger` or `log` option. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' })

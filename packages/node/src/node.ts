@@ -1,18 +1,23 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import type { ResultStore, TaskEngine, TaskRecord } from '@p2p-ai/engine'
+import { ANNOUNCE_PROTOCOL } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
 import { TypedEventEmitter } from 'main-event'
+import { type AlertChange, AlertMonitor, type AlertState } from './alerts/monitor.js'
+import { NodeReadings } from './alerts/readings.js'
 import { type ConfigChange, planReconfigure } from './config/reconfigure.js'
 import type { NodeConfig, NodeConfigInput } from './config/types.js'
 import { type ConfigWatcher, watchConfig } from './config/watch.js'
 import { setMaxConnections } from './connections.js'
 import { NodeNotActiveError } from './errors.js'
 import {
+  countingEd25519,
   type EnvelopeChecks,
   envelopeChecks,
   type NetworkTaskHandle,
   type RegisteredTask,
   type ServingLimitsInit,
+  type SignatureCounts,
   type SubmitOptions,
   type TaskDefinition,
   type TaskExchange,
@@ -29,7 +34,7 @@ import {
   type HealthReport,
 } from './health/monitor.js'
 import { Lifecycle, type NodeState } from './lifecycle.js'
-import type { ComponentLoggers, Logger } from './logger.js'
+import { type ComponentLoggers, type Logger, taskLogFields } from './logger.js'
 import { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
 import { attachPeerDirectory, peerNetwork } from './peers/attach.js'
 import { type PeerDirectory, type PeerDirectoryEvents, peerDirectory } from './peers/directory.js'
@@ -37,6 +42,7 @@ import type { ConductSettings, PeerReputation } from './peers/reputation.js'
 import type { PeerInfo } from './peers/types.js'
 import { type ShutdownReport, shutdown } from './shutdown.js'
 import { startNode } from './start.js'
+import { type ProtocolTraffic, TrafficCounters } from './traffic.js'
 import type {
   NodeEvents,
   NodeIdentity,
@@ -103,6 +109,10 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
   #capabilities: NodeCapabilities = { taskTypes: [], models: [], concurrency: 0 }
   #capabilitiesAt = 0
   readonly #detach: Array<() => void> = []
+  readonly #traffic = new TrafficCounters()
+  readonly #signatures: SignatureCounts
+  readonly #readings: NodeReadings
+  readonly #alerts: AlertMonitor
 
   constructor(parts: NodeParts) {
     super()
@@ -123,10 +133,11 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.safeDispatchEvent('state:change', { detail: change })
     })
     const c = parts.config
-    // One replay cache and batch cache for every envelope this node opens, whatever the protocol.
-    this.#checks = envelopeChecks(
-      parts.exchange?.crypto === undefined ? {} : { crypto: parts.exchange.crypto },
-    )
+    // One replay cache, batch cache and Ed25519 implementation (which counts the signatures it
+    // checks) for every envelope this node opens, whatever the protocol.
+    const crypto = countingEd25519(parts.exchange?.crypto)
+    this.#signatures = crypto.counts
+    this.#checks = envelopeChecks({ crypto })
     this.directory = peerDirectory(
       {
         self: this.peerId,
@@ -151,6 +162,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         peers: this.directory,
         log: parts.loggers.get('exchange'),
         checks: this.#checks,
+        traffic: this.#traffic,
         ...(parts.submittedStore === undefined ? {} : { submittedStore: parts.submittedStore }),
       },
       {
@@ -178,6 +190,20 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#health.register('network', networkCheck(parts.transport, c.network.bootstrap), { local: false })
     this.#refreshCapabilities()
     this.#logFinishedTasks(parts.loggers.get('engine'))
+    this.#readings = new NodeReadings({
+      self: this.peerId,
+      directory: this.directory,
+      engine: parts.engine,
+      exchange: this.exchange,
+      maxQueueLength: c.engine.maxQueueLength,
+      config: c.alerts,
+    })
+    const alertLog = parts.loggers.get('alerts')
+    this.#alerts = new AlertMonitor({
+      config: c.alerts,
+      read: () => this.#readings.read(),
+      onChange: (state, change) => this.#onAlert(alertLog, state, change),
+    })
   }
 
   /** The current lifecycle state. */
@@ -223,7 +249,9 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#detach.push(() => t.removeEventListener('self:peer:update', onAddresses))
     const detach = await attachPeerDirectory(t, this.directory, {
       replayCache: this.#checks.replayCache,
+      ...(this.#checks.crypto === undefined ? {} : { crypto: this.#checks.crypto }),
       log: this.#loggers.get('network'),
+      traffic: this.#traffic.of(ANNOUNCE_PROTOCOL),
     })
     this.#detach.push(() => void detach())
     await this.exchange.start()
@@ -235,6 +263,10 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#refreshAddresses()
     this.directory.start()
     this.#health.start()
+    if (this.#config.alerts.enabled) {
+      this.#readings.start()
+      this.#alerts.start()
+    }
     if (this.#watchInit !== undefined) {
       this.#watcher = watchConfig({
         ...this.#watchInit,
@@ -269,6 +301,8 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.#startAbort.abort()
       this.#watcher?.close()
       this.#health.stop()
+      this.#alerts.stop()
+      this.#readings.stop()
       this.directory.stop()
       for (const detach of this.#detach.splice(0)) detach()
       return shutdown({
@@ -366,6 +400,22 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     return this.#health.last
   }
 
+  /**
+   * Every alert (see docs/observability.md) with its latest reading; `active` ones are raised now.
+   * Evaluated every `alerts.intervalMs` while the node is ACTIVE.
+   */
+  alerts(): AlertState[] {
+    return this.#alerts.list()
+  }
+
+  /**
+   * Running totals since the node was created, for metrics: messages and bytes of the task and
+   * announce protocols, and the Ed25519 signatures it checked. Plain numbers, read when asked.
+   */
+  counters(): NodeCounters {
+    return { traffic: this.#traffic.snapshot(), signatures: { ...this.#signatures } }
+  }
+
   /** Runs every health check now; each answers within `health.checkTimeoutMs`. */
   checkHealth(): Promise<HealthReport> {
     return this.#health.run()
@@ -418,6 +468,17 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.exchange.setServingLimits(servingLimits(c.protection), c.protection.maxOpenTasksPerPeer)
       this.directory.book.configure(conductSettings(c.protection))
     }
+    if (change.applied.some((path) => path.startsWith('alerts.'))) {
+      this.#readings.configure(c.alerts)
+      this.#alerts.configure(c.alerts)
+      // Before the node is ACTIVE only the settings change: activation starts what is enabled.
+      if (this.#lifecycle.state === 'ACTIVE') {
+        if (c.alerts.enabled) {
+          this.#readings.start()
+          this.#alerts.start()
+        } else this.#readings.stop()
+      }
+    }
     if (change.applied.length > 0) this.#log.info({ fields: change.applied }, 'configuration reloaded')
     if (change.restartRequired.length > 0) {
       this.#log.warn(
@@ -451,11 +512,29 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       const r = evt.detail
       const durationMs =
         r.finishedAt !== undefined && r.startedAt !== undefined ? r.finishedAt - r.startedAt : undefined
+      // The id its requester knows it by (the engine's is `<requester>:<id>`), so one grep for a
+      // task id finds its lines on every node it went through.
       log.info(
-        { taskId: r.id, type: r.type, status: r.status, durationMs, error: r.error?.code },
+        {
+          ...taskLogFields(r.meta?.taskId ?? r.id),
+          requester: r.meta?.requester,
+          type: r.type,
+          status: r.status,
+          durationMs,
+          error: r.error?.code,
+        },
         'task finished',
       )
     })
+  }
+
+  /** Raised and cleared alerts: a WARN line each (`alert`, `state`), and an event. */
+  #onAlert(log: Logger, state: AlertState, change: AlertChange): void {
+    log.warn(
+      { alert: state.name, state: change, value: state.value, threshold: state.threshold, hint: state.hint },
+      `ALERT ${change} ${state.name}: ${state.message}`,
+    )
+    this.safeDispatchEvent(change === 'raised' ? 'alert:raised' : 'alert:cleared', { detail: state })
   }
 
   #onHealthReport(report: HealthReport, previous: HealthReport | undefined): void {
@@ -471,4 +550,11 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     }
     this.safeDispatchEvent('health:change', { detail: report })
   }
+}
+
+/** What `node.counters()` returns. */
+export interface NodeCounters {
+  /** One entry per protocol that carried anything. */
+  readonly traffic: readonly ProtocolTraffic[]
+  readonly signatures: SignatureCounts
 }

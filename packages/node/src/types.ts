@@ -1,5 +1,6 @@
 import type { ResultStore, TaskEngine } from '@p2p-ai/engine'
 import type { Transport } from '@p2p-ai/transport'
+import type { AlertState } from './alerts/monitor.js'
 import type { ConfigChange } from './config/reconfigure.js'
 import type { NodeConfig } from './config/types.js'
 import type { WatchConfigInit } from './config/watch.js'
@@ -35,6 +36,10 @@ export interface NodeEvents {
   'config:change': CustomEvent<ConfigChange>
   /** A watched config file changed but does not load; the previous configuration stays in force. */
   'config:error': CustomEvent<Error>
+  /** An alert's condition held for `alerts.forMs`: it is raised (see `node.alerts()`). */
+  'alert:raised': CustomEvent<AlertState>
+  /** A raised alert's condition cleared, past its hysteresis band, for `alerts.forMs`. */
+  'alert:cleared': CustomEvent<AlertState>
 }
 
 /** Per-call options of `stop`. */

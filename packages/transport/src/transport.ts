@@ -198,6 +198,13 @@ export interface TransportInit {
    * @default none refused
    */
   denyPeer?: (peer: string) => boolean
+  /**
+   * libp2p's metrics implementation, e.g. `prometheusMetrics({ registry })` of
+   * `@libp2p/prometheus-metrics` (what `@p2p-ai/metrics` passes): connections, streams and bytes
+   * by protocol, recorded by libp2p itself. Without it libp2p records nothing.
+   * @default none
+   */
+  metrics?: Libp2pOptions['metrics']
   /** Start the node before returning it. Pass `false` to register protocol handlers first. @default true */
   start?: boolean
 }
@@ -412,6 +419,12 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   if (psk !== undefined) {
     const { preSharedKey } = await import('@libp2p/pnet')
     options.connectionProtector = preSharedKey({ psk })
+  }
+  if (init.metrics !== undefined) {
+    if (typeof init.metrics !== 'function') {
+      throw new InvalidTransportOptionError('metrics', 'expected a libp2p metrics factory')
+    }
+    options.metrics = init.metrics
   }
   if (init.agentVersion !== undefined) {
     options.nodeInfo = { userAgent: init.agentVersion }

@@ -19,6 +19,7 @@ const EXPECTED = [
   '@p2p-ai/engine',
   '@p2p-ai/identity',
   '@p2p-ai/llama',
+  '@p2p-ai/metrics',
   '@p2p-ai/node',
   '@p2p-ai/onnx',
   '@p2p-ai/protocol',

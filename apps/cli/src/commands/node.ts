@@ -2,7 +2,7 @@ import { bool, num } from '../args/parse.js'
 import type { Handler, Parsed } from '../args/spec.js'
 import { EXIT, STOP_TIMEOUT_MS } from '../constants.js'
 import type { ControlClient } from '../control/client.js'
-import type { PeerJson, StatusJson } from '../control/types.js'
+import type { LogLevel, PeerJson, StatusJson } from '../control/types.js'
 import { readSupervisorState } from '../daemon/supervisor-state.js'
 import { NodeNotRunningError, NodeStopError } from '../errors.js'
 import { type Io, printJson, println } from '../io.js'
@@ -44,6 +44,7 @@ export function formatStatus(s: StatusJson, url: string, c: Colours): string {
     ['addresses', addresses.join(`\n${' '.repeat(11)} `)],
     ['peers', `${s.connectedPeers} connected`],
     ['health', health],
+    ['alerts', formatAlerts(s, c)],
     [
       'tasks',
       `${t.completed} completed, ${t.failed + t.timedOut} failed, ${t.cancelled} cancelled, ${t.running} running, ${t.queued} queued`,
@@ -52,9 +53,41 @@ export function formatStatus(s: StatusJson, url: string, c: Colours): string {
     ['models', s.capabilities.models.join(', ') || c.dim('none')],
     ['memory', `${bytes(s.process.rssBytes)} resident`],
     ['control', url],
+    ...(s.metrics === undefined ? [] : [['metrics', s.metrics.url] as [string, string]]),
     ['version', `node ${s.version}, cli ${s.cliVersion}`],
   ]
   return `${head}\n${fields(rows, c)}`
+}
+
+/** The alerts raised now, one per line with what to do; `none` when all is well. */
+function formatAlerts(s: StatusJson, c: Colours): string {
+  // A node of an older version answers without alerts.
+  const active = (s.alerts ?? []).filter((a) => a.active)
+  if (active.length === 0) return c.green('none')
+  return active
+    .map((a) => `${c.yellow('▲')} ${c.bold(a.name)}: ${a.message} ${c.dim(`(${a.hint})`)}`)
+    .join(`\n${' '.repeat(11)} `)
+}
+
+const logLevel: Handler = async (parsed, io) => {
+  const { client } = await connect(parsed, io)
+  const wanted = parsed.args[0] as LogLevel | undefined
+  const answer = wanted === undefined ? await client.logLevel() : await client.setLogLevel(wanted)
+  if (bool(parsed.options, 'json')) printJson(io, answer)
+  else if (answer.previous === undefined) println(io, answer.level)
+  else if (answer.previous === answer.level) println(io, `the log level is already ${answer.level}`)
+  else
+    println(
+      io,
+      `${io.out.green('✔')} log level ${answer.previous} → ${io.out.bold(answer.level)} ${io.out.dim('(until the node restarts or its config file changes)')}`,
+    )
+  return EXIT.OK
+}
+
+const metrics: Handler = async (parsed, io) => {
+  const { client } = await connect(parsed, io)
+  io.stdout.write(await client.metrics())
+  return EXIT.OK
 }
 
 const peers: Handler = async (parsed, io) => {
@@ -171,4 +204,12 @@ const monitorHandler: Handler = async (parsed: Parsed, io: Io) => {
   })
 }
 
-export const handlers: Record<string, Handler> = { start, stop, status, peers, monitor: monitorHandler }
+export const handlers: Record<string, Handler> = {
+  start,
+  stop,
+  status,
+  'log-level': logLevel,
+  metrics,
+  peers,
+  monitor: monitorHandler,
+}

@@ -13,6 +13,8 @@ import {
 import { bytes } from '../term/format.js'
 import type {
   CancelJson,
+  LogLevel,
+  LogLevelJson,
   ModelJson,
   NodeEventJson,
   PeerJson,
@@ -172,6 +174,21 @@ export class ControlClient {
     }
   }
 
+  /** The node's Prometheus exposition (text format 0.0.4); `ERR_METRICS_OFF` when it collects none. */
+  metrics(options?: RequestOptions): Promise<string> {
+    return this.#request('GET', '/metrics', undefined, options, 'text')
+  }
+
+  /** The log level in force. */
+  logLevel(options?: RequestOptions): Promise<LogLevelJson> {
+    return this.request('GET', '/log-level', undefined, options)
+  }
+
+  /** Sets the log level at run time (until a restart or a config reload). */
+  setLogLevel(level: LogLevel, options?: RequestOptions): Promise<LogLevelJson> {
+    return this.request('PUT', '/log-level', { level }, options)
+  }
+
   /** Asks the node to shut down gracefully; it answers at once and exits shortly after. */
   async shutdown(options?: RequestOptions): Promise<void> {
     await this.request('POST', '/shutdown', {}, options)
@@ -179,6 +196,17 @@ export class ControlClient {
 
   /** One request; rejects with `ControlApiError` for an error answer. */
   request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
+    return this.#request(method, path, body, options, 'json')
+  }
+
+  /** One request whose answer is JSON, or text (errors are JSON either way). */
+  #request<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    options: RequestOptions = {},
+    answer: 'json' | 'text',
+  ): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
     const url = new URL(`${this.url}${API_PREFIX}${path}`)
     if (payload !== undefined && payload.length > MAX_REQUEST_BYTES) {
@@ -198,7 +226,7 @@ export class ControlClient {
           method,
           headers: {
             authorization: `Bearer ${this.#token}`,
-            accept: 'application/json',
+            accept: answer === 'json' ? 'application/json' : 'text/plain',
             ...(payload === undefined
               ? {}
               : { 'content-type': 'application/json', 'content-length': payload.length }),
@@ -212,6 +240,11 @@ export class ControlClient {
           res.on('error', (err) => reject(this.#connectionError(err)))
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8')
+            const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300
+            if (ok && answer === 'text') {
+              resolve(text as T)
+              return
+            }
             let json: unknown
             try {
               json = text === '' ? {} : JSON.parse(text)

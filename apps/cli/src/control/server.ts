@@ -1,7 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY, MIN_TIMEOUT_MS } from '@p2p-ai/node/control'
+import {
+  LOG_LEVELS,
+  type LogLevel,
+  MAX_PRIORITY,
+  MAX_TIMEOUT_MS,
+  MIN_PRIORITY,
+  MIN_TIMEOUT_MS,
+} from '@p2p-ai/node/control'
 import {
   API_PREFIX,
   CLOSE_GRACE_MS,
@@ -65,6 +72,9 @@ export const CONTROL_ROUTES: readonly string[] = [
   'POST /v1/tasks/:id/cancel',
   'GET /v1/models',
   'GET /v1/events',
+  'GET /v1/metrics',
+  'GET /v1/log-level',
+  'PUT /v1/log-level',
   'POST /v1/shutdown',
 ]
 
@@ -188,6 +198,26 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
     if (path === '/models') {
       allow(method, 'GET')
       return send(res, 200, { models: await t.models() })
+    }
+    if (path === '/metrics') {
+      allow(method, 'GET')
+      const text = await t.metrics()
+      res.writeHead(200, {
+        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+        'content-length': Buffer.byteLength(text),
+        'cache-control': 'no-store',
+      })
+      res.end(text)
+      return
+    }
+    if (path === '/log-level') {
+      if (method === 'GET') return send(res, 200, { level: t.logLevel() })
+      allow(method, 'PUT')
+      const { level } = await readJson(req)
+      if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {
+        throw badRequest(`"level" must be one of ${LOG_LEVELS.join(', ')}`)
+      }
+      return send(res, 200, t.setLogLevel(level as LogLevel))
     }
     if (path === '/shutdown') {
       allow(method, 'POST')

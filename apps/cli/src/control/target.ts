@@ -1,5 +1,6 @@
 import type {
   CancelJson,
+  LogLevel,
   ModelJson,
   NodeEventJson,
   PeerJson,
@@ -35,6 +36,12 @@ export interface ControlTarget {
   /** Throws `ERR_TASK_NOT_FOUND` for an unknown id. */
   cancel(id: string): CancelJson
   models(): Promise<readonly ModelJson[]>
+  /** The Prometheus exposition; throws `ERR_METRICS_OFF` when the node collects no metrics. */
+  metrics(): Promise<string>
+  /** The log level in force. */
+  logLevel(): LogLevel
+  /** Sets the log level at run time (until the next restart or config reload); throws `ERR_CONFIG_INVALID` for an unknown one. */
+  setLogLevel(level: LogLevel): { readonly level: LogLevel; readonly previous: LogLevel }
   /** Calls `listener` for each event of the node until `signal` aborts. */
   events(listener: (event: NodeEventJson) => void, signal: AbortSignal): void
   /** Starts a graceful shutdown; returns at once. */

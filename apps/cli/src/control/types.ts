@@ -4,7 +4,9 @@
  * the node's own type, imported as a type: nothing here loads at run time.
  */
 import type {
+  AlertState,
   HealthReport,
+  LogLevel,
   NetworkTaskStatus,
   NodeCapabilities,
   NodeMetadata,
@@ -18,7 +20,7 @@ import type {
  */
 export type TaskStatus = NetworkTaskStatus
 
-export type { NodeState }
+export type { AlertState, LogLevel, NodeState }
 
 /** One task, as the node knows it. */
 export interface TaskJson {
@@ -78,6 +80,10 @@ export interface StatusJson
   /** Whether tasks can be sent to other peers (`--target`, `--redundancy`): always, with the task exchange every node has. */
   readonly routing: boolean
   readonly health: HealthJson | undefined
+  /** Every alert with its latest reading; `active` ones are raised (docs/observability.md). */
+  readonly alerts: readonly AlertState[]
+  /** The Prometheus endpoint, when metrics are on. */
+  readonly metrics?: { readonly url: string }
   readonly tasks: TaskCounters
   /** Process figures of the node. */
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly cpuUserMs: number }
@@ -141,6 +147,15 @@ export type NodeEventJson =
   | { readonly event: 'peer:failed'; readonly at: number; readonly peerId: string; readonly reason: string }
   | { readonly event: 'peer:remove'; readonly at: number; readonly peerId: string; readonly reason: string }
   | {
+      /** An alert was raised or cleared (docs/observability.md). */
+      readonly event: 'alert:raised' | 'alert:cleared'
+      readonly at: number
+      readonly alert: string
+      readonly message: string
+      readonly value?: number
+      readonly threshold: number
+    }
+  | {
       readonly event: 'task:started' | 'task:finished'
       readonly at: number
       readonly id: string
@@ -148,3 +163,10 @@ export type NodeEventJson =
       readonly status: TaskStatus
       readonly meta?: Readonly<Record<string, string>>
     }
+
+/** `GET /v1/log-level`, and the answer of `PUT /v1/log-level`. */
+export interface LogLevelJson {
+  readonly level: LogLevel
+  /** Only in the answer of `PUT`: the level before. */
+  readonly previous?: LogLevel
+}

@@ -12,6 +12,7 @@ interface ConfigShape {
   dataDir: string
   network: { listen: string[]; bootstrap: string[]; mdns: { enabled: boolean; interface: string } }
   log: { level: string; format: string }
+  metrics: { enabled: boolean; port: number }
 }
 
 /**
@@ -42,6 +43,12 @@ export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, da
   if (mdnsInterface !== undefined) {
     next.network.mdns.enabled = true
     next.network.mdns.interface = mdnsInterface
+  }
+  if (bool(o, 'metrics')) next.metrics.enabled = true
+  const metricsPort = num(o, 'metrics-port')
+  if (metricsPort !== undefined) {
+    next.metrics.enabled = true
+    next.metrics.port = metricsPort
   }
   const level = str(o, 'log-level')
   if (level !== undefined) next.log.level = level
@@ -77,11 +84,13 @@ export async function loadStartConfig(
     cwd: io.cwd,
   })
   const config = applyFlags(loaded, parsed.options, daemon)
-  resolveNodeConfig(config)
-  return config
+  const resolved = resolveNodeConfig(config)
+  return { config, resolved }
 }
 
 /** The watchdog's settings out of a node configuration. */
-export function supervisorSettings(config: Awaited<ReturnType<typeof loadStartConfig>>): SupervisorSettings {
-  return { restart: config.supervisor, log: config.log.rotate }
+export function supervisorSettings({
+  resolved,
+}: Awaited<ReturnType<typeof loadStartConfig>>): SupervisorSettings {
+  return { restart: resolved.supervisor, log: resolved.log.rotate }
 }

@@ -20,6 +20,8 @@ export interface NodeTargetInit {
   readonly shutdown: () => void
   /** Settles once the model backends have loaded (or failed to); `models()` waits for it, briefly. */
   readonly modelsReady?: Promise<unknown>
+  /** The Prometheus endpoint, when metrics are on. */
+  readonly metrics?: { readonly url: string; exposition(): Promise<string> }
 }
 
 /** How long a models listing waits for the model backends to load. */
@@ -162,6 +164,8 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         },
         routing: true,
         health: node.health(),
+        alerts: node.alerts(),
+        ...(init.metrics === undefined ? {} : { metrics: { url: init.metrics.url } }),
         tasks: counter.snapshot(),
         process: {
           rssBytes: usage.rss,
@@ -238,6 +242,21 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         (e) => listener({ event: 'peer:remove', at: at(), peerId: e.detail.peerId, reason: e.detail.reason }),
         { signal },
       )
+      for (const name of ['alert:raised', 'alert:cleared'] as const) {
+        node.addEventListener(
+          name,
+          (e) =>
+            listener({
+              event: name,
+              at: at(),
+              alert: e.detail.name,
+              message: e.detail.message,
+              ...(e.detail.value === undefined ? {} : { value: e.detail.value }),
+              threshold: e.detail.threshold,
+            }),
+          { signal },
+        )
+      }
       for (const name of ['task:started', 'task:finished'] as const) {
         engine.addEventListener(
           name,
@@ -255,6 +274,22 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
           { signal },
         )
       }
+    },
+    async metrics() {
+      if (init.metrics === undefined) {
+        throw coded(
+          'ERR_METRICS_OFF',
+          'this node does not collect metrics: start it with --metrics, or set metrics.enabled in its configuration',
+        )
+      }
+      return init.metrics.exposition()
+    },
+    logLevel: () => node.config.log.level,
+    setLogLevel(level) {
+      const previous = node.config.log.level
+      node.reconfigure({ log: { level } })
+      node.logger.info({ component: 'node', level, previous }, `log level ${level}`)
+      return { level: node.config.log.level, previous }
     },
     shutdown: init.shutdown,
     dispose() {

@@ -115,7 +115,10 @@ async function runNode(
     import('../onnx.js'),
   ])
   const { createNode } = nodeModule
-  const config = await loadStartConfig(parsed, io, dataDir, configFile, daemon)
+  const { config, resolved } = await loadStartConfig(parsed, io, dataDir, configFile, daemon)
+  const { daemonMetrics } = await import('./metrics.js')
+  let onMetricsError = (_err: unknown): void => {}
+  const metrics = await daemonMetrics(resolved.metrics, dataDir, (err) => onMetricsError(err))
   const before = await snapshotDir(dataDir)
   // Held until this process exits: while it lives, no second node opens the same store.
   const lock = await lockDataDir(dataDir)
@@ -130,7 +133,12 @@ async function runNode(
       models: added,
       hashCacheFile: join(dataDir, MODEL_HASHES_FILE),
     })
-    node = await createNode({ ...config, backends: [mockBackend(), onnx], signal: io.signal })
+    node = await createNode({
+      ...config,
+      backends: [mockBackend(), onnx],
+      signal: io.signal,
+      ...(metrics === undefined ? {} : { libp2pMetrics: metrics.libp2p }),
+    })
   } catch (err) {
     // Some settings (an mDNS interface that does not exist) can only fail here: leave the data
     // directory as it was, with no new identity or store in it.
@@ -151,6 +159,14 @@ async function runNode(
       return false
     },
   )
+  onMetricsError = (err) => node.logger.error({ err, component: 'metrics' }, 'collecting the metrics failed')
+  const metricsUrl = await metrics?.start(node).catch(async (err: unknown) => {
+    await metrics.close()
+    await node.stop()
+    lock.release()
+    await before.restore()
+    throw err
+  })
   const { nodeTarget } = await import('./node-target.js')
   const { startControlServer } = await import('../control/server.js')
   const stopRequested = new AbortController()
@@ -160,6 +176,9 @@ async function runNode(
     cliVersion: CLI_VERSION,
     modelsReady,
     shutdown: () => stopRequested.abort(),
+    ...(metrics === undefined || metricsUrl === undefined
+      ? {}
+      : { metrics: { url: metricsUrl, exposition: () => metrics.exposition() } }),
   })
   const token = newToken()
   const controlPort = num(parsed.options, 'control-port') ?? 0
@@ -169,6 +188,7 @@ async function runNode(
     port: controlPort,
     onError: (err) => node.logger.error({ err, component: 'control' }, 'control API request failed'),
   }).catch(async (err: unknown) => {
+    await metrics?.close()
     await node.stop()
     lock.release()
     await before.restore()
@@ -182,6 +202,7 @@ async function runNode(
     )
   } catch (err) {
     await server.close()
+    await metrics?.close()
     await node.stop()
     await removeControlFiles(dataDir)
     lock.release()
@@ -211,6 +232,7 @@ async function runNode(
   server.drain()
   const report = await node.stop()
   await server.close()
+  await metrics?.close()
   target.dispose()
   // The store is closed: the control files go now, the lock when the process exits.
   await removeControlFiles(dataDir)
@@ -230,6 +252,7 @@ function printBanner(io: Io, s: StatusJson, url: string): void {
   println(io, `  runs       ${s.capabilities.taskTypes.join(', ')}`)
   println(io, `  data dir   ${s.dataDir}`)
   println(io, `  control    ${url} ${c.dim('(token in control.token)')}`)
+  if (s.metrics !== undefined) println(io, `  metrics    ${s.metrics.url}`)
   println(
     io,
     c.dim(

@@ -19,6 +19,7 @@ import {
 } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
+import type { ProtocolTraffic } from '../traffic.js'
 import { capabilitiesOf, REACH_MINOR, withoutReach } from './capabilities.js'
 import { ANNOUNCE_MIN_INTERVAL_MS, ANNOUNCE_POLL_MS, ANNOUNCE_TIMEOUT_MS } from './constants.js'
 import { announceOn } from './send.js'
@@ -35,6 +36,8 @@ export interface CapabilityAnnouncerInit {
   reach?: () => readonly ReachEntry[]
   /** The protocol minor a peer announced, if known: `reach` goes only to peers at 1 or more. */
   peerMinor?: (peer: string) => number | undefined
+  /** Where announcements sent are counted. */
+  traffic?: ProtocolTraffic
 }
 
 interface Audience {
@@ -176,7 +179,7 @@ export class CapabilityAnnouncer {
     const signal = AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)
     try {
       const stream = await this.#init.transport.dialProtocol(audience.peerId, ANNOUNCE_PROTOCOL, { signal })
-      await announceOn(stream, sealed.frame, signal)
+      await announceOn(stream, sealed.frame, signal, this.#init.traffic)
       audience.sentKey = key
       audience.sentNonce = sealed.nonce
     } catch (err) {

@@ -5,11 +5,17 @@
 import type { Connection, StreamHandler } from '@libp2p/interface'
 import { type Capabilities, decodeFrames, openEnvelope, type ReplayCache } from '@p2p-ai/protocol'
 import type { Logger } from 'pino'
+import type { EnvelopeChecks } from '../exchange/trust/checks.js'
+import type { ProtocolTraffic } from '../traffic.js'
 import { MAX_ANNOUNCE_FRAME_BYTES } from './constants.js'
 
 export interface AnnounceHandlerInit {
   replayCache: ReplayCache
+  /** The node's Ed25519 implementation (which counts signature checks). @default the default one */
+  crypto?: EnvelopeChecks['crypto']
   log: Logger
+  /** Where announcements received are counted. */
+  traffic?: ProtocolTraffic
   onGoodbye(connection: Connection, reason: string | undefined): void
   onCapabilities(connection: Connection, capabilities: Capabilities): void
 }
@@ -25,10 +31,17 @@ export function announceHandler(init: AnnounceHandlerInit): StreamHandler {
     const remotePeer = connection.remotePeer.toString()
     try {
       for await (const frame of decodeFrames(stream, { maxFrameBytes: MAX_ANNOUNCE_FRAME_BYTES })) {
+        if (init.traffic !== undefined) {
+          init.traffic.messagesIn++
+          // The body and its varint length prefix (announce frames stay below 2 MiB: 3 bytes at most).
+          const body = frame.ok ? frame.body.byteLength : 0
+          init.traffic.bytesIn += body + (body < 0x80 ? 1 : body < 0x4000 ? 2 : 3)
+        }
         if (!frame.ok) throw frame.error
         const { envelope } = openEnvelope(frame.value, {
           replayCache: init.replayCache,
           expectedSender: remotePeer,
+          ...(init.crypto === undefined ? {} : { crypto: init.crypto }),
         })
         if (envelope.type === 'goodbye') init.onGoodbye(connection, envelope.payload.reason)
         else if (envelope.type === 'capabilities') init.onCapabilities(connection, envelope.payload)

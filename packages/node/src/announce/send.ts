@@ -4,12 +4,23 @@
  * That close is the acknowledgement (docs/protocol.md §2.2).
  */
 import type { Stream } from '@libp2p/interface'
+import type { ProtocolTraffic } from '../traffic.js'
 
 /**
  * Writes one framed envelope on `stream`, closes this side and waits until the receiver closes
- * its side (its acknowledgement), within `signal`; a stream reset or the signal rejects.
+ * its side (its acknowledgement), within `signal`; a stream reset or the signal rejects. The
+ * frame is counted in `traffic` as it is written.
  */
-export async function announceOn(stream: Stream, frame: Uint8Array, signal: AbortSignal): Promise<void> {
+export async function announceOn(
+  stream: Stream,
+  frame: Uint8Array,
+  signal: AbortSignal,
+  traffic?: ProtocolTraffic,
+): Promise<void> {
+  if (traffic !== undefined) {
+    traffic.messagesOut++
+    traffic.bytesOut += frame.byteLength
+  }
   const onAbort = (): void => stream.abort(new Error('announcement timed out'))
   signal.addEventListener('abort', onAbort, { once: true })
   try {

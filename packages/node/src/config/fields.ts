@@ -5,6 +5,16 @@ import {
   DEFAULT_RELAY_RESERVATIONS,
 } from '@p2p-ai/transport'
 import {
+  DEFAULT_ALERT_EVENT_LOOP_LAG_MS,
+  DEFAULT_ALERT_FOR_MS,
+  DEFAULT_ALERT_HYSTERESIS_PERCENT,
+  DEFAULT_ALERT_INTERVAL_MS,
+  DEFAULT_ALERT_MEMORY_PERCENT,
+  DEFAULT_ALERT_PEERS_MIN,
+  DEFAULT_ALERT_QUEUE_PERCENT,
+  DEFAULT_ALERT_TASK_FAILURE_MIN_TASKS,
+  DEFAULT_ALERT_TASK_FAILURE_PERCENT,
+  DEFAULT_ALERT_TASK_FAILURE_WINDOW_MS,
   DEFAULT_CRASH_WINDOW_MS,
   DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
   DEFAULT_HEALTH_INTERVAL_MS,
@@ -18,6 +28,8 @@ import {
   DEFAULT_MAX_CRASHES,
   DEFAULT_MAX_RESTART_DELAY_MS,
   DEFAULT_MDNS_SERVICE_TAG,
+  DEFAULT_METRICS_HOST,
+  DEFAULT_METRICS_PORT,
   DEFAULT_RECONNECT_INITIAL_DELAY_MS,
   DEFAULT_RECONNECT_MAX_ATTEMPTS,
   DEFAULT_RECONNECT_MAX_DELAY_MS,
@@ -453,6 +465,122 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     default: constant(DEFAULT_HEALTH_CHECK_TIMEOUT_MS),
     reload: 'live',
     description: 'Time box of one check; a slower check reports `unhealthy`. Below `health.intervalMs`.',
+  },
+  {
+    path: 'metrics.enabled',
+    type: { kind: 'boolean' },
+    default: constant(false),
+    reload: 'restart',
+    description:
+      'Serve Prometheus metrics at `http://<metrics.host>:<metrics.port>/metrics` (the `@p2p-ai/metrics` plug-in, loaded only when on). Off by default: nothing listens that was not asked for, and two nodes on one machine do not fight over the port.',
+  },
+  {
+    path: 'metrics.host',
+    type: { kind: 'string', pattern: /^[A-Za-z0-9.:-]+$/, expected: 'an IP address or host name' },
+    default: constant(DEFAULT_METRICS_HOST),
+    reload: 'restart',
+    description:
+      'Address the metrics endpoint listens on. Loopback by default; to let a Prometheus on another machine scrape, give `0.0.0.0` (or one interface) and set `metrics.tokenFile`.',
+  },
+  {
+    path: 'metrics.port',
+    type: int(0, 65_535),
+    default: constant(DEFAULT_METRICS_PORT),
+    reload: 'restart',
+    description: 'Port of the metrics endpoint; 0 picks a free one.',
+  },
+  {
+    path: 'metrics.tokenFile',
+    type: { kind: 'path', optional: true },
+    default: constant(''),
+    reload: 'restart',
+    description:
+      'A file holding a bearer token (its first line) that scrapes must send as `Authorization: Bearer <token>` (Prometheus: `authorization.credentials_file`). Empty: no token.',
+  },
+  {
+    path: 'alerts.enabled',
+    type: { kind: 'boolean' },
+    default: constant(true),
+    reload: 'live',
+    description:
+      'Evaluate the alert conditions below: each alert is raised and cleared as a WARN log line, listed by `node status` and exported as `p2p_ai_alert_active`. Every `alerts` setting changes at run time.',
+  },
+  {
+    path: 'alerts.intervalMs',
+    type: int(100, 3_600_000),
+    default: constant(DEFAULT_ALERT_INTERVAL_MS),
+    reload: 'live',
+    description: 'How often the alert conditions are evaluated.',
+  },
+  {
+    path: 'alerts.forMs',
+    type: int(0, MS_PER_DAY),
+    default: constant(DEFAULT_ALERT_FOR_MS),
+    reload: 'live',
+    description:
+      'How long a condition must hold, evaluation after evaluation, before its alert is raised; and how long it must stay cleared before the alert clears. Keeps a blip from raising anything.',
+  },
+  {
+    path: 'alerts.hysteresisPercent',
+    type: int(0, 50),
+    default: constant(DEFAULT_ALERT_HYSTERESIS_PERCENT),
+    reload: 'live',
+    description:
+      'An alert clears only once its value is this share of the threshold back on the good side (memory at 85 % clears below 76.5 %), so a value hovering at the threshold does not flap.',
+  },
+  {
+    path: 'alerts.peersMin',
+    type: int(0, 10_000),
+    default: constant(DEFAULT_ALERT_PEERS_MIN),
+    reload: 'live',
+    description: '`peers_low` is raised while fewer peers than this are connected; 0 turns it off.',
+  },
+  {
+    path: 'alerts.memoryPercent',
+    type: int(1, 100),
+    default: constant(DEFAULT_ALERT_MEMORY_PERCENT),
+    reload: 'live',
+    description:
+      "`memory_high` is raised while more than this share of the machine's memory is in use (all processes; the operating system's available memory counts as free).",
+  },
+  {
+    path: 'alerts.taskFailurePercent',
+    type: int(1, 100),
+    default: constant(DEFAULT_ALERT_TASK_FAILURE_PERCENT),
+    reload: 'live',
+    description:
+      '`task_failure_rate_high` is raised while more than this share of the tasks finished in `alerts.taskFailureWindowMs` failed or timed out (tasks submitted here and tasks served for peers; cancelled ones do not count).',
+  },
+  {
+    path: 'alerts.taskFailureWindowMs',
+    type: int(1_000, MS_PER_DAY),
+    default: constant(DEFAULT_ALERT_TASK_FAILURE_WINDOW_MS),
+    reload: 'live',
+    description: 'The window the task failure rate is measured over.',
+  },
+  {
+    path: 'alerts.taskFailureMinTasks',
+    type: int(1, 1_000_000),
+    default: constant(DEFAULT_ALERT_TASK_FAILURE_MIN_TASKS),
+    reload: 'live',
+    description:
+      'With fewer tasks finished in the window, the failure rate gives no verdict (the alert keeps its state).',
+  },
+  {
+    path: 'alerts.eventLoopLagMs',
+    type: int(1, 600_000),
+    default: constant(DEFAULT_ALERT_EVENT_LOOP_LAG_MS),
+    reload: 'live',
+    description:
+      "`event_loop_lag_high` is raised while the event loop's 99th percentile delay over an evaluation period exceeds this: the node is too busy to answer peers promptly.",
+  },
+  {
+    path: 'alerts.queuePercent',
+    type: int(1, 100),
+    default: constant(DEFAULT_ALERT_QUEUE_PERCENT),
+    reload: 'live',
+    description:
+      '`queue_full` is raised while the engine queue holds more than this share of `engine.maxQueueLength` (new tasks are about to be refused with `ERR_QUEUE_FULL`).',
   },
   {
     path: 'shutdown.deadlineMs',

@@ -135,6 +135,40 @@ export interface NodeConfig {
     /** Time box of each component's check. */
     checkTimeoutMs: number
   }
+  metrics: {
+    /** Serve Prometheus metrics (`@p2p-ai/metrics`) at `http://<host>:<port>/metrics`. */
+    enabled: boolean
+    /** Address the metrics endpoint listens on; loopback unless you mean otherwise. */
+    host: string
+    /** Its port; 0 picks a free one. */
+    port: number
+    /** A file holding a bearer token the scraper must send; empty for none. */
+    tokenFile: string
+  }
+  alerts: {
+    /** Evaluate the alert conditions. Changeable at run time, as is every `alerts` setting. */
+    enabled: boolean
+    /** How often the conditions are evaluated. */
+    intervalMs: number
+    /** How long a condition must hold before its alert is raised (and its clearing before it clears). */
+    forMs: number
+    /** An alert clears only once its value is this share of the threshold back inside (hysteresis). */
+    hysteresisPercent: number
+    /** Raised while fewer peers than this are connected. */
+    peersMin: number
+    /** Raised while more than this share of the machine's memory is in use. */
+    memoryPercent: number
+    /** Raised while more than this share of the tasks finished in the window failed. */
+    taskFailurePercent: number
+    /** The window of the task failure rate. */
+    taskFailureWindowMs: number
+    /** Fewer tasks finished in the window give no verdict on the failure rate. */
+    taskFailureMinTasks: number
+    /** Raised while the event loop's p99 delay exceeds this. */
+    eventLoopLagMs: number
+    /** Raised while the engine's queue is fuller than this share of `engine.maxQueueLength`. */
+    queuePercent: number
+  }
   shutdown: {
     /** Graceful shutdown completes within this time; in-flight tasks are cancelled at the deadline. */
     deadlineMs: number

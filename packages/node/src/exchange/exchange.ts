@@ -14,10 +14,14 @@ import {
   TASK_PROTOCOL,
 } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
+import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import { CapabilityAnnouncer } from '../announce/announcer.js'
+import { taskLogFields } from '../logger.js'
 import type { PeerDirectory, PeerDirectoryEvents } from '../peers/directory.js'
+import type { TrafficCounters } from '../traffic.js'
 import { AccessDeniedError, ExchangeStoppedError } from './errors.js'
+import type { ExchangeReports, TaskExchangeEvents } from './events.js'
 import {
   type NumericInit,
   type ServingLimitsInit,
@@ -27,7 +31,7 @@ import {
 } from './init.js'
 import { AttemptLauncher } from './request/launcher.js'
 import { RedundantTask } from './request/redundancy.js'
-import { TaskRegistry } from './request/registry.js'
+import { TaskRegistry, type TrackedTask } from './request/registry.js'
 import { TaskRequester } from './request/requester.js'
 import { validateSubmission } from './request/submission.js'
 import { NetworkTask } from './request/task.js'
@@ -68,6 +72,12 @@ export interface TaskExchangeComponents {
    * @default none: submitted tasks are kept in memory only (`taskHistory`)
    */
   submittedStore?: ResultStore
+  /**
+   * Where messages and bytes of the task and announce protocols are counted (`node.counters()`).
+   *
+   * @default none: nothing is counted
+   */
+  traffic?: TrafficCounters
 }
 
 /** Per-call options of `stop`. */
@@ -81,8 +91,11 @@ export interface ExchangeStopOptions {
   drainMs?: number
 }
 
-/** Sends, serves, routes and fails over tasks. See `TaskExchangeComponents` and `TaskExchangeInit`. */
-export class TaskExchange {
+/**
+ * Sends, serves, routes and fails over tasks. See `TaskExchangeComponents` and `TaskExchangeInit`.
+ * Its events (`task:done`, `task:retry`, `task:refused`) are for observers such as metrics.
+ */
+export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   readonly #c: TaskExchangeComponents
   readonly #init: NumericInit
   readonly #policy: AccessPolicy
@@ -98,8 +111,18 @@ export class TaskExchange {
   readonly #detach: Array<() => void> = []
   #started = false
   #stopped = false
+  /** Reports from the parts, dispatched as events while anyone listens. */
+  readonly #reports: ExchangeReports = {
+    retry: (detail) => {
+      if (this.listenerCount('task:retry') > 0) this.safeDispatchEvent('task:retry', { detail })
+    },
+    refused: (detail) => {
+      if (this.listenerCount('task:refused') > 0) this.safeDispatchEvent('task:refused', { detail })
+    },
+  }
 
   constructor(components: TaskExchangeComponents, init: TaskExchangeInit = {}) {
+    super()
     this.#c = components
     this.#init = settleInit(init)
     const { peerId: self, signer, transport, engine, peers: directory, log } = components
@@ -124,6 +147,7 @@ export class TaskExchange {
       streamIdleMs: this.#init.streamIdleMs,
       livenessIdleMs: this.#init.livenessIdleMs,
       livenessTimeoutMs: this.#init.livenessTimeoutMs,
+      ...(components.traffic === undefined ? {} : { traffic: components.traffic.of(TASK_PROTOCOL) }),
     })
     this.#launcher = new AttemptLauncher({
       self,
@@ -153,6 +177,8 @@ export class TaskExchange {
       router: this.#router,
       launcher: this.#launcher,
       admit: (sender, requester) => this.#policy.admit(sender, requester),
+      reports: this.#reports,
+      ...(components.traffic === undefined ? {} : { traffic: components.traffic.of(TASK_PROTOCOL) }),
     })
     this.#announcer = new CapabilityAnnouncer({
       transport,
@@ -163,10 +189,12 @@ export class TaskExchange {
       // Nothing is reachable before start (no neighbours yet).
       reach: () => (this.#started ? this.#router.reach() : []),
       peerMinor: (peer) => directory.record(peer)?.protocolMinor,
+      ...(components.traffic === undefined ? {} : { traffic: components.traffic.of(ANNOUNCE_PROTOCOL) }),
     })
     this.#tasks = new TaskRegistry(
       this.#init.taskHistory,
       components.submittedStore === undefined ? undefined : { store: components.submittedStore, log },
+      (task) => this.#finished(task),
     )
   }
 
@@ -259,8 +287,9 @@ export class TaskExchange {
             launcher: this.#launcher,
             book: peers.book,
             log,
+            reports: this.#reports,
           })
-        : new NetworkTask(spec, this.#router, this.#launcher, log)
+        : new NetworkTask(spec, this.#router, this.#launcher, log, this.#reports)
     this.#tasks.add(handle)
     if (options.signal !== undefined) {
       const signal = options.signal
@@ -341,6 +370,33 @@ export class TaskExchange {
   /** Counters of the serving side. */
   providerStats(): ProviderStats {
     return this.#provider.stats()
+  }
+
+  /**
+   * A task submitted here is final: a log line (INFO when it failed, DEBUG otherwise) and the
+   * `task:done` event. The record is only snapshotted when one of them needs it.
+   */
+  #finished(task: TrackedTask): void {
+    const { log } = this.#c
+    const failed = task.status === 'FAILED' || task.status === 'TIMEOUT'
+    const listened = this.listenerCount('task:done') > 0
+    if (!failed && !listened && !log.isLevelEnabled('debug')) return
+    const record = task.record()
+    const fields = {
+      ...taskLogFields(record.id),
+      type: record.type,
+      status: record.status,
+      peer: record.peer,
+      attempts: record.attempts.length + (record.status === 'COMPLETED' ? 1 : 0),
+      code: record.error?.code,
+    }
+    if (failed) log.info(fields, 'task failed')
+    else log.debug(fields, 'task done')
+    if (!listened) return
+    const networkMs = task instanceof NetworkTask ? task.networkMs : undefined
+    this.safeDispatchEvent('task:done', {
+      detail: { record, ...(networkMs === undefined ? {} : { networkMs }) },
+    })
   }
 
   #ruleFor(type: string, given: AgreementRule | undefined): AgreementRule {

@@ -4,6 +4,7 @@
  */
 export * from './constants.js'
 export * from './errors.js'
+export type { TaskDone, TaskExchangeEvents, TaskRefusal, TaskRetry } from './events.js'
 export {
   type ExchangeStopOptions,
   TaskExchange,
@@ -27,5 +28,10 @@ export {
   type Tally,
   tally,
 } from './trust/agreement.js'
-export { type EnvelopeChecks, envelopeChecks } from './trust/checks.js'
+export {
+  countingEd25519,
+  type EnvelopeChecks,
+  envelopeChecks,
+  type SignatureCounts,
+} from './trust/checks.js'
 export type * from './types.js'

@@ -7,7 +7,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { ANNOUNCE_PROTOCOL, type ReplayCache } from '@p2p-ai/protocol'
 import type { DialGaveUp, DialRetry, Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
-import { announceHandler } from '../announce/receive.js'
+import { type AnnounceHandlerInit, announceHandler } from '../announce/receive.js'
 import type { PeerDirectory } from './directory.js'
 import type { PeerConnection, PeerNetwork } from './types.js'
 
@@ -52,7 +52,11 @@ function isOpen(connection: Connection): boolean {
 export interface AttachPeerDirectoryInit {
   /** The node's replay cache: announcements are signed envelopes like any other. */
   replayCache: ReplayCache
+  /** The node's Ed25519 implementation, to verify announcements with. @default the default one */
+  crypto?: AnnounceHandlerInit['crypto']
   log: Logger
+  /** Where announcements received are counted. */
+  traffic?: AnnounceHandlerInit['traffic']
 }
 
 /**
@@ -90,6 +94,8 @@ export async function attachPeerDirectory(
     announceHandler({
       replayCache: init.replayCache,
       log: init.log,
+      ...(init.crypto === undefined ? {} : { crypto: init.crypto }),
+      ...(init.traffic === undefined ? {} : { traffic: init.traffic }),
       onGoodbye: (connection, reason) => directory.onGoodbye(connection.remotePeer, reason),
       onCapabilities: (connection, capabilities) =>
         directory.onCapabilities(connection.remotePeer, capabilities),

@@ -1,4 +1,9 @@
-import { DEFAULT_SHUTDOWN_DEADLINE_MS, LOG_LEVELS } from '@p2p-ai/node/control'
+import {
+  DEFAULT_METRICS_HOST,
+  DEFAULT_METRICS_PORT,
+  DEFAULT_SHUTDOWN_DEADLINE_MS,
+  LOG_LEVELS,
+} from '@p2p-ai/node/control'
 import { list, num, str } from '../../args/parse.js'
 import type { CommandSpec, OptionSpec, OptionValues } from '../../args/spec.js'
 import { BIN_NAME } from '../../constants.js'
@@ -98,6 +103,19 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
         description: 'log level',
       },
       {
+        name: 'metrics',
+        kind: 'boolean',
+        description: `serve Prometheus metrics at http://${DEFAULT_METRICS_HOST}:${DEFAULT_METRICS_PORT}/metrics (metrics.enabled)`,
+      },
+      {
+        name: 'metrics-port',
+        kind: 'integer',
+        value: 'port',
+        min: 0,
+        max: 65535,
+        description: 'serve the metrics on this port instead; 0 picks a free one (implies --metrics)',
+      },
+      {
         name: 'control-port',
         kind: 'integer',
         value: 'port',
@@ -134,6 +152,7 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
     examples: [
       { cmd: 'node start', note: 'in the foreground, Ctrl-C to stop' },
       { cmd: 'node start --port 9000 --detach', note: 'in the background on TCP port 9000' },
+      { cmd: 'node start --metrics', note: `with a Prometheus endpoint on port ${DEFAULT_METRICS_PORT}` },
       {
         cmd: 'node start --data-dir ./node-b --listen /ip4/127.0.0.1/tcp/0 --mdns-interface loopback',
         note: 'a second node on this machine',
@@ -210,6 +229,41 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
       { cmd: 'node status --json | jq -r .peerId', note: "just the node's PeerId" },
     ],
     load: nodeCmd('status'),
+  },
+  {
+    name: 'node log-level',
+    summary: "show the node's log level, or change it while it runs",
+    description: [
+      'Levels, most verbose first: trace, debug, info, warn, error, fatal, silent. A change holds until',
+      'the node restarts or its config file changes (log.level); the config file is not edited.',
+    ].join('\n'),
+    args: [{ name: 'level', description: `the new level: ${LOG_LEVELS.join(', ')}`, required: false }],
+    options: [...NODE_LOCATION, JSON_OUT],
+    check: (_o, args) => {
+      const level = args[0]
+      if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
+        throw new UsageError(`unknown log level "${level}"`, `use one of ${LOG_LEVELS.join(', ')}`)
+      }
+    },
+    examples: [
+      { cmd: 'node log-level', note: 'the level in force' },
+      { cmd: 'node log-level debug', note: 'more detail, until the next restart' },
+    ],
+    load: nodeCmd('log-level'),
+  },
+  {
+    name: 'node metrics',
+    summary: "print the node's Prometheus metrics (started with --metrics)",
+    description: [
+      'The same text a Prometheus scrape of the metrics endpoint gets, read through the control API',
+      '(no metrics token needed); see docs/observability.md for what each metric means.',
+    ].join('\n'),
+    options: [...NODE_LOCATION],
+    examples: [
+      { cmd: 'node metrics' },
+      { cmd: 'node metrics | grep ^p2p_ai_tasks_total', note: 'finished tasks by side, type and outcome' },
+    ],
+    load: nodeCmd('metrics'),
   },
   {
     name: 'node peers',

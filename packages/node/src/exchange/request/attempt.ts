@@ -39,6 +39,8 @@ export type AttemptOutcome =
       readonly signer: string | undefined
       /** The signed result's frame body as it arrived, to pass on unchanged (relays). */
       readonly body: Uint8Array | undefined
+      /** Round trip minus the provider's `timings.totalMs`, for a result from a peer. */
+      readonly networkMs: number | undefined
     }
   | {
       readonly kind: 'failed'
@@ -206,13 +208,15 @@ export class RemoteAttempt extends Attempt {
   onResult(result: TaskResult, verified: VerifiedResult): void {
     if (result.status === 'completed') {
       if (!this.#finish()) return
-      this.#directory.book.recordSuccess(this.peer, performance.now() - this.#sentAt - result.timings.totalMs)
+      const networkMs = Math.max(0, performance.now() - this.#sentAt - result.timings.totalMs)
+      this.#directory.book.recordSuccess(this.peer, networkMs)
       this.settle({
         kind: 'completed',
         output: result.output,
         timings: result.timings,
         signer: this.forwarded ? verified.from : undefined,
         body: verified.body,
+        networkMs,
       })
       return
     }
@@ -293,15 +297,27 @@ export class LocalAttempt extends Attempt {
   }
 }
 
+/** A local run's timings, from the engine's record: this node was its own provider. */
+function localTimings(record: TaskRecord): TaskTimings | undefined {
+  const { queuedAt, startedAt, finishedAt } = record
+  if (startedAt === undefined || finishedAt === undefined) return undefined
+  return {
+    queuedMs: Math.max(0, startedAt - queuedAt),
+    runMs: Math.max(0, finishedAt - startedAt),
+    totalMs: Math.max(0, finishedAt - queuedAt),
+  }
+}
+
 /** A local run's outcome by the engine's final record. */
 function outcomeOf(record: TaskRecord): AttemptOutcome {
   if (record.status === 'COMPLETED') {
     return {
       kind: 'completed',
       output: record.output,
-      timings: undefined,
+      timings: localTimings(record),
       signer: undefined,
       body: undefined,
+      networkMs: undefined,
     }
   }
   const fallback =

@@ -15,6 +15,7 @@ import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import type { ReputationBook } from '../../peers/reputation.js'
 import type { AttemptInfo, RedundantAnswer, TaskRecordError } from '../errors.js'
+import type { ExchangeReports } from '../events.js'
 import type { Route } from '../route/router.js'
 import { type AgreementRule, tally } from '../trust/agreement.js'
 import {
@@ -46,6 +47,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
   readonly #launcher: AttemptLauncher
   readonly #book: ReputationBook
   readonly #log: Logger
+  readonly #reports: ExchangeReports | undefined
   readonly #rule: AgreementRule
   readonly #k: number
   readonly #replicas: NetworkTask[] = []
@@ -64,7 +66,15 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
   constructor(
     spec: TaskSpec,
     rule: AgreementRule,
-    parts: { self: string; chooser: Chooser; launcher: AttemptLauncher; book: ReputationBook; log: Logger },
+    parts: {
+      self: string
+      chooser: Chooser
+      launcher: AttemptLauncher
+      book: ReputationBook
+      log: Logger
+      /** Each replica's retries and failovers are reported under the task's id. */
+      reports?: ExchangeReports
+    },
   ) {
     super()
     this.spec = spec
@@ -73,6 +83,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     this.#launcher = parts.launcher
     this.#book = parts.book
     this.#log = parts.log
+    this.#reports = parts.reports
     this.#rule = rule
     this.#k = spec.redundancy
     this.#done = new Promise((resolve) => {
@@ -109,7 +120,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     const spec: TaskSpec = { ...this.spec, redundancy: 1, exclude: this.#taken }
     const runs: Promise<void>[] = []
     for (let i = 0; i < this.#k; i++) {
-      const replica = new NetworkTask(spec, chooser, this.#launcher, this.#log)
+      const replica = new NetworkTask(spec, chooser, this.#launcher, this.#log, this.#reports)
       this.#replicas.push(replica)
       replica.addEventListener('status', () => this.#onReplicaStatus())
       replica.addEventListener('progress', () => this.#onReplicaProgress())

@@ -4,6 +4,7 @@
  */
 import { type ResultStore, TaskIdConflictError, type TaskStatus } from '@p2p-ai/engine'
 import type { Logger } from 'pino'
+import { taskLogFields } from '../../logger.js'
 import { SUBMITTED_WRITE_DELAY_MS } from '../constants.js'
 import { InvalidTaskError } from '../errors.js'
 import {
@@ -45,9 +46,13 @@ export class TaskRegistry implements TaskList {
   /** Writes to the store not yet durable. */
   readonly #writes = new Set<Promise<void>>()
 
-  constructor(historyLimit: number, store?: TaskRegistryStore) {
+  readonly #onFinished: ((task: TrackedTask) => void) | undefined
+
+  /** `onFinished` is called once for each task as it becomes final. */
+  constructor(historyLimit: number, store?: TaskRegistryStore, onFinished?: (task: TrackedTask) => void) {
     this.#historyLimit = historyLimit
     this.#store = store
+    this.#onFinished = onFinished
   }
 
   get pending(): number {
@@ -87,6 +92,7 @@ export class TaskRegistry implements TaskList {
   #finished(task: TrackedTask): void {
     if (this.#active.get(task.id) !== task) return
     this.#active.delete(task.id)
+    this.#onFinished?.(task)
     // A snapshot only when there is somewhere to keep it: this runs once per task.
     if (this.#store !== undefined) this.#persist(task.record())
     if (this.#historyLimit === 0) return
@@ -177,7 +183,7 @@ export class TaskRegistry implements TaskList {
       },
       (err: unknown) => {
         this.#writes.delete(tracked)
-        s.log.warn({ err, taskId: record.id }, 'could not store the record of a submitted task')
+        s.log.warn({ err, ...taskLogFields(record.id) }, 'could not store the record of a submitted task')
       },
     )
     this.#writes.add(tracked)
@@ -191,7 +197,7 @@ export class TaskRegistry implements TaskList {
       const row = s.store.get(id, { output })
       return row === undefined ? undefined : fromStoredRecord(row)
     } catch (err) {
-      s.log.warn({ err, taskId: id }, 'could not read the record of a submitted task')
+      s.log.warn({ err, ...taskLogFields(id) }, 'could not read the record of a submitted task')
       return undefined
     }
   }

@@ -24,6 +24,7 @@ import {
 import type { Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
 import type { PeerDirectory } from '../../peers/directory.js'
+import type { ProtocolTraffic } from '../../traffic.js'
 import { LIVENESS_SWEEP_MS, STREAM_OPEN_TIMEOUT_MS } from '../constants.js'
 import {
   AccessDeniedError,
@@ -52,6 +53,8 @@ export interface TaskRequesterInit {
   livenessIdleMs: number
   /** A probe unanswered this long loses the peer's attempts. */
   livenessTimeoutMs: number
+  /** Where the task protocol's outbound streams count their frames. */
+  traffic?: ProtocolTraffic
 }
 
 /** An outbound task stream to one provider. */
@@ -161,6 +164,7 @@ export class TaskRequester {
           onHandlerError: (err) => log.error({ err, remotePeer: peer }, 'task stream handler failed'),
           signer: this.#init.signer,
           batchSigning: () => directory.protocolMinor(peer) >= BATCH_SIGNATURES_MINOR,
+          ...(this.#init.traffic === undefined ? {} : { traffic: this.#init.traffic }),
         },
       ),
       attempts: new Map(),

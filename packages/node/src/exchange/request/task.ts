@@ -6,8 +6,10 @@
  */
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
+import { taskLogFields } from '../../logger.js'
 import { PEER_WAIT_POLL_MS, RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS } from '../constants.js'
 import { type AttemptInfo, exhaustedMessage, TaskFailedError, type TaskRecordError } from '../errors.js'
+import type { ExchangeReports, TaskRetry } from '../events.js'
 import type { Route } from '../route/router.js'
 import {
   isFinalStatus,
@@ -55,6 +57,8 @@ export class NetworkTask
   #output: unknown
   #error: TaskRecordError | undefined
   #timings: NetworkTaskRecord['timings']
+  #networkMs: number | undefined
+  readonly #reports: ExchangeReports | undefined
   readonly #attempts: AttemptInfo[] = []
   #attempt: Attempt | undefined
   /** Wakes the attempt loop from a backoff or a wait early (the task finished meanwhile). */
@@ -62,12 +66,19 @@ export class NetworkTask
   readonly #done: Promise<NetworkTaskRecord<Output>>
   #resolveDone!: (record: NetworkTaskRecord<Output>) => void
 
-  constructor(spec: TaskSpec, chooser: Chooser, launcher: AttemptLauncher, log: Logger) {
+  constructor(
+    spec: TaskSpec,
+    chooser: Chooser,
+    launcher: AttemptLauncher,
+    log: Logger,
+    reports?: ExchangeReports,
+  ) {
     super()
     this.#spec = spec
     this.#chooser = chooser
     this.#launcher = launcher
     this.#log = log
+    this.#reports = reports
     this.#done = new Promise((resolve) => {
       this.#resolveDone = resolve
     })
@@ -96,6 +107,11 @@ export class NetworkTask
 
   get isFinished(): boolean {
     return isFinalStatus(this.#status)
+  }
+
+  /** Of the attempt that produced the result, when a peer ran it: see `TaskDone.networkMs`. */
+  get networkMs(): number | undefined {
+    return this.#networkMs
   }
 
   record(): NetworkTaskRecord<Output> {
@@ -153,7 +169,7 @@ export class NetworkTask
       await this.#loop()
     } catch (err) {
       // A bug, not a task outcome; still, the task must not stay pending forever.
-      this.#log.error({ err, taskId: this.id }, 'task loop failed')
+      this.#log.error({ err, ...taskLogFields(this.id) }, 'task loop failed')
       this.#finish('FAILED', undefined, { code: 'ERR_INTERNAL', message: 'internal error' })
     }
   }
@@ -200,6 +216,8 @@ export class NetworkTask
         return
       }
       const attempt = started
+      const failed = this.#attempts.at(-1)
+      if (failed !== undefined) this.#retrying(failed, attempt.peer, n)
       this.#attempt = attempt
       tried.add(attempt.peer)
       this.#peer = attempt.peer
@@ -211,6 +229,7 @@ export class NetworkTask
       if (outcome.kind === 'completed') {
         this.#provider = outcome.signer
         this.#timings = outcome.timings
+        this.#networkMs = outcome.networkMs
         this.#finish('COMPLETED', outcome.output)
         return
       }
@@ -235,6 +254,25 @@ export class NetworkTask
       if (n < this.#spec.maxAttempts) await this.#sleep(backoff(n + 1))
     }
     this.#exhausted()
+  }
+
+  /** Attempt `n` goes to `to` after `failed`: logged, and reported to observers. */
+  #retrying(failed: AttemptInfo, to: string, n: number): void {
+    const failover = failed.peer !== to
+    const code: TaskRetry['code'] = failed.error?.code ?? 'ERR_INTERNAL'
+    this.#log.debug(
+      { ...taskLogFields(this.id), attempt: n, code, from: failed.peer, to },
+      failover ? 'failing over to another peer' : 'retrying on the same peer',
+    )
+    this.#reports?.retry({
+      taskId: this.id,
+      type: this.type,
+      attempt: n,
+      code,
+      from: failed.peer,
+      to,
+      failover,
+    })
   }
 
   #exhausted(): void {

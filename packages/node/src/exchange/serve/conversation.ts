@@ -16,6 +16,7 @@ import {
   toWireError,
   type WireError,
 } from '@p2p-ai/protocol'
+import { taskLogFields } from '../../logger.js'
 import { BUSY_RETRY_AFTER_MS, PROGRESS_MIN_INTERVAL_MS, RELAY_ID_BUSY_RETRY_AFTER_MS } from '../constants.js'
 import type { AttemptObserver, RemoteAttempt } from '../request/attempt.js'
 import type { NetworkTaskProgress } from '../types.js'
@@ -116,7 +117,11 @@ export class Conversation implements AttemptObserver {
         this.#end()
         this.#sendResult(outcomeOf(record), timingsOf(this.#receivedAt, record))
       },
-      (err: unknown) => this.#session.init.log.error({ err }, 'engine handle rejected its result'),
+      (err: unknown) =>
+        this.#session.init.log.error(
+          { err, ...taskLogFields(this.id), requester: this.requester },
+          'engine handle rejected its result',
+        ),
     )
   }
 

@@ -14,6 +14,8 @@ import type { TaskEngine } from '@p2p-ai/engine'
 import type { Signer, WireError } from '@p2p-ai/protocol'
 import type { Logger } from 'pino'
 import type { PeerDirectory } from '../../peers/directory.js'
+import type { ProtocolTraffic } from '../../traffic.js'
+import type { ExchangeReports } from '../events.js'
 import type { AttemptLauncher } from '../request/launcher.js'
 import type { Router } from '../route/router.js'
 import type { EnvelopeChecks } from '../trust/checks.js'
@@ -43,6 +45,10 @@ export interface TaskProviderInit {
   launcher: AttemptLauncher
   /** The access policy: undefined admits, an error refuses (`sender` on the stream, `requester` who signed). */
   admit(sender: string, requester: string): WireError | undefined
+  /** Where refusals are reported. */
+  reports?: ExchangeReports
+  /** Where the task protocol's inbound streams count their frames. */
+  traffic?: ProtocolTraffic
 }
 
 /** Counters of the serving side, for health and benchmarks. */

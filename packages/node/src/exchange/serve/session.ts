@@ -20,8 +20,10 @@ import {
   toWireError,
   type WireError,
 } from '@p2p-ai/protocol'
+import { taskLogFields } from '../../logger.js'
 import type { Offence } from '../../peers/reputation.js'
 import { UNREAD_ANSWERS_FRAMES } from '../constants.js'
+import { remoteCode } from '../failures.js'
 import { TaskChannel } from '../stream/channel.js'
 import type { EnvelopeChecks } from '../trust/checks.js'
 import { Conversation } from './conversation.js'
@@ -113,6 +115,7 @@ export class ProviderSession {
         signer: this.init.signer,
         batchSigning: () => directory.protocolMinor(remotePeer) >= BATCH_SIGNATURES_MINOR,
         maxQueuedBytes: unreadAnswersLimit(this.init.maxFrameBytes),
+        ...(this.init.traffic === undefined ? {} : { traffic: this.init.traffic }),
       },
     )
   }
@@ -136,6 +139,7 @@ export class ProviderSession {
   reject(id: string, error: WireError, retryAfterMs?: number): void {
     this.provider.counters.rejected++
     if (retryAfterMs !== undefined) this.init.admission.told(this.remotePeer, { error, retryAfterMs })
+    this.init.reports?.refused({ taskId: id, remotePeer: this.remotePeer, code: remoteCode(error.code) })
     this.channel.send(
       encodeControl(
         'task.reject',
@@ -264,10 +268,20 @@ export class ProviderSession {
    */
   #refuse(id: string | undefined, err: unknown, what: string): void {
     const error = toWireError(err)
-    if (id !== undefined && TASK_ID.test(id)) this.reject(id, error)
+    const taskId = id !== undefined && TASK_ID.test(id) ? id : undefined
+    if (taskId !== undefined) this.reject(taskId, error)
+    else this.init.reports?.refused({ remotePeer: this.remotePeer, code: remoteCode(error.code) })
     const offence = OFFENCES_BY_CODE[error.code]
     if (offence !== undefined) this.#offence(offence)
-    this.init.log.debug({ remotePeer: this.remotePeer, err }, what)
+    this.init.log.debug(
+      {
+        remotePeer: this.remotePeer,
+        ...(taskId === undefined ? {} : taskLogFields(taskId)),
+        code: error.code,
+        err,
+      },
+      what,
+    )
   }
 
   #admit(request: TaskRequest, digest: string, forwarded: OpenedForward | undefined): void {

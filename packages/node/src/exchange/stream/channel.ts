@@ -27,6 +27,7 @@ import {
   type Signer,
   sealPrepared,
 } from '@p2p-ai/protocol'
+import type { ProtocolTraffic } from '../../traffic.js'
 import { PeerDisconnectedError, ProtocolViolationError } from '../errors.js'
 
 export interface ChannelHandlers {
@@ -65,6 +66,8 @@ export interface ChannelInit {
    * @default unbounded
    */
   maxQueuedBytes?: number
+  /** Where the frames and bytes this channel writes and reads are counted. */
+  traffic?: ProtocolTraffic
 }
 
 /** A queued envelope waiting for its signature, or a frame ready to go. */
@@ -210,6 +213,11 @@ export class TaskChannel {
     this.#queue = []
     this.#queuedBytes = 0
     this.#unsigned = 0
+    const traffic = this.#init.traffic
+    if (traffic !== undefined) {
+      traffic.messagesOut += frames.length
+      traffic.bytesOut += data.byteLength
+    }
     let more: boolean
     try {
       more = this.stream.send(data)
@@ -261,8 +269,11 @@ export class TaskChannel {
   }
 
   #decode(chunk: Uint8Array): void {
+    const traffic = this.#init.traffic
+    if (traffic !== undefined) traffic.bytesIn += chunk.byteLength
     for (const frame of this.#decoder.push(chunk)) {
       if (this.#closed) return
+      if (traffic !== undefined) traffic.messagesIn++
       if (frame.ok) {
         try {
           this.#handlers.message(frame.value, frame.body)
