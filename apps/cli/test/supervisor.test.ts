@@ -37,7 +37,12 @@ async function backAgain(home: string, dataDir: string, oldPid: number, timeoutM
   }, timeoutMs)
   const status = await run(['node', 'status', '--json', '--data-dir', dataDir], { home })
   expect(status.code).toBe(0)
-  return JSON.parse(status.stdout) as { pid: number; peerId: string; state: string }
+  return JSON.parse(status.stdout) as {
+    pid: number
+    peerId: string
+    state: string
+    supervisor?: { pid: number; restarts: number; lastExit?: string }
+  }
 }
 
 async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -58,6 +63,7 @@ describe('the watchdog of a node started with --detach', () => {
     const killedAt = Date.now()
     const back = await backAgain(home, dataDir, started.pid)
     expect(back.state).toBe('ACTIVE')
+    expect(back.supervisor).toEqual({ pid: started.supervisorPid, restarts: 1, lastExit: 'SIGKILL' })
     expect(back.peerId).toBe(started.peerId)
     // The restart itself is 100 ms away; the rest is a node process starting on a busy machine.
     expect(Date.now() - killedAt).toBeLessThan(20_000)

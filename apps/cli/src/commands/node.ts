@@ -16,14 +16,35 @@ import { monitor } from './monitor.js'
 const start: Handler = async (parsed, io) => (await import('../daemon/start.js')).startCommand(parsed, io)
 
 const status: Handler = async (parsed, io) => {
-  const { client } = await connect(parsed, io)
+  const { client, dataDir } = await connect(parsed, io)
   const s = await client.status()
-  if (bool(parsed.options, 'json')) printJson(io, { ...s, control: { url: client.url } })
-  else println(io, formatStatus(s, client.url, io.out))
+  // The watchdog of a node run in the background, when it watches this one.
+  const watchdog = await readSupervisorState(dataDir)
+  const watched = watchdog?.nodePid === s.pid && isNodeProcess(watchdog.pid) ? watchdog : undefined
+  const supervisor: WatchdogJson | undefined =
+    watched === undefined
+      ? undefined
+      : {
+          pid: watched.pid,
+          restarts: watched.restarts,
+          ...(watched.lastExit === undefined ? {} : { lastExit: watched.lastExit }),
+        }
+  if (bool(parsed.options, 'json')) {
+    printJson(io, { ...s, control: { url: client.url }, ...(supervisor === undefined ? {} : { supervisor }) })
+  } else {
+    println(io, formatStatus(s, client.url, io.out, supervisor))
+  }
   return EXIT.OK
 }
 
-export function formatStatus(s: StatusJson, url: string, c: Colours): string {
+/** The watchdog of a node run in the background, as `node status` shows it. */
+interface WatchdogJson {
+  readonly pid: number
+  readonly restarts: number
+  readonly lastExit?: string
+}
+
+export function formatStatus(s: StatusJson, url: string, c: Colours, watchdog?: WatchdogJson): string {
   const head =
     s.state === 'ACTIVE'
       ? `${c.green('●')} node is running ${c.dim(`(${s.state}${s.ready ? ', ready' : ', not ready'})`)}`
@@ -52,11 +73,17 @@ export function formatStatus(s: StatusJson, url: string, c: Colours): string {
     ['runs', s.capabilities.taskTypes.join(', ') || c.dim('nothing')],
     ['models', s.capabilities.models.join(', ') || c.dim('none')],
     ['memory', `${bytes(s.process.rssBytes)} resident`],
+    ...(watchdog === undefined ? [] : [['watchdog', formatWatchdog(watchdog, c)] as [string, string]]),
     ['control', url],
     ...(s.metrics === undefined ? [] : [['metrics', s.metrics.url] as [string, string]]),
     ['version', `node ${s.version}, cli ${s.cliVersion}`],
   ]
   return `${head}\n${fields(rows, c)}`
+}
+
+function formatWatchdog(w: WatchdogJson, c: Colours): string {
+  const restarts = `${w.restarts} restart${w.restarts === 1 ? '' : 's'}`
+  return `pid ${w.pid} ${c.dim(`(restarts the node after a crash; ${restarts}${w.lastExit === undefined ? '' : `, the last after ${w.lastExit}`})`)}`
 }
 
 /** The alerts raised now, one per line with what to do; `none` when all is well. */
