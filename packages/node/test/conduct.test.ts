@@ -96,10 +96,13 @@ describe('admission', () => {
     const { a, clock, offences } = admission()
     for (let i = 0; i < 6; i++) a.arrive(PEER, 'mock', 100)
     clock.now += 400
-    expect(a.arrive(PEER, 'mock', 100)).toMatchObject({ error: { code: 'ERR_RATE_LIMITED' } })
+    const onItsWay = a.arrive(PEER, 'mock', 100)
+    expect(onItsWay).toMatchObject({ error: { code: 'ERR_RATE_LIMITED' } })
+    expect(onItsWay?.unanswered).toBeUndefined()
     expect(offences).toEqual([])
     clock.now += 200
-    expect(a.arrive(PEER, 'mock', 100)).toMatchObject({ retryAfterMs: 400 })
+    // Sent after it was told: an offence, and no answer.
+    expect(a.arrive(PEER, 'mock', 100)).toMatchObject({ retryAfterMs: 400, unanswered: true })
     expect(offences).toEqual(['ignored-retry-after'])
     clock.now += 400
     expect(a.arrive(PEER, 'mock', 100)).toBeUndefined()

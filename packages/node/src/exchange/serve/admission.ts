@@ -12,8 +12,8 @@
  *
  * A sender told to wait (any reject with `retryAfterMs`) that keeps sending after the requests
  * already on their way had time to arrive commits an offence with each request
- * (`ignored-retry-after`), refused again without being read any further; enough of them and the
- * reputation book bans it. How the slots are shared between requesters once admitted is the
+ * (`ignored-retry-after`), dropped unread and unanswered; enough of them and the reputation book
+ * bans it. How the slots are shared between requesters once admitted is the
  * engine's scheduler's business (fair queueing by requester, weighted by priority).
  *
  * Exempt peers (`protection.exempt`) skip the rate limit and the open-task quota.
@@ -45,6 +45,11 @@ export interface ServingLimits {
 export interface Refusal {
   readonly error: WireError
   readonly retryAfterMs?: number
+  /**
+   * Sent after the peer was told to wait: it goes unanswered (answering a flood would only add to
+   * it; the peer knows when to come back).
+   */
+  readonly unanswered?: true
 }
 
 export interface AdmissionInit {
@@ -116,13 +121,14 @@ export class Admission {
     const now = this.#now()
     const state = this.#sender(sender, now)
     if (now < state.waitUntil) {
-      // Requests already on their way when it was told are expected; later ones are not.
-      if (now - state.toldAt > graceOf(state.waitUntil - state.toldAt))
-        this.#offence(sender, 'ignored-retry-after')
-      return {
+      const refusal: Refusal = {
         error: { code: state.toldCode, message: 'told to wait: retry after the time given' },
         retryAfterMs: Math.ceil(state.waitUntil - now),
       }
+      // Requests already on their way when it was told are expected, and answered; later ones are not.
+      if (now - state.toldAt <= graceOf(state.waitUntil - state.toldAt)) return refusal
+      this.#offence(sender, 'ignored-retry-after')
+      return { ...refusal, unanswered: true }
     }
     const { tasksPerSecond, burst } = this.#limits
     this.#refill(state, now)

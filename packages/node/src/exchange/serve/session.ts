@@ -165,6 +165,7 @@ export class ProviderSession {
         if (refused !== undefined) {
           this.provider.counters.received++
           const id = head.type === 'task.request' ? head.id : forwardedIdOf(value)
+          if (refused.unanswered === true) return
           if (id !== undefined && TASK_ID.test(id)) this.reject(id, refused.error, refused.retryAfterMs)
           return
         }
