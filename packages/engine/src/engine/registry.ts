@@ -59,6 +59,8 @@ export interface BackendEntry {
   readonly capacity: number
   /** Its tasks waiting (they wait in the engine's scheduler, by flow). */
   queued: number
+  /** How long its tasks hold a slot, in the clock's milliseconds (an EWMA; the scheduler's estimate). */
+  runMsEstimate: number | undefined
   active: number
   loading: Promise<void> | undefined
   loaded: boolean
@@ -145,6 +147,7 @@ export class Registry {
           : undefined,
       capacity,
       queued: 0,
+      runMsEstimate: undefined,
       active: 0,
       loading: undefined,
       loaded: false,

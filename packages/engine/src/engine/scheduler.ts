@@ -23,7 +23,7 @@
  */
 import { Heap, TaskHeap, taskOrder } from './heap.js'
 import type { BackendEntry } from './registry.js'
-import type { TaskState } from './task.js'
+import type { Charge, TaskState } from './task.js'
 
 /** Weight of the newest run time in a backend's run-time estimate. */
 const RUN_TIME_EWMA_ALPHA = 0.2
@@ -55,22 +55,11 @@ class Flow {
 
 const flowOrder = (a: Flow, b: Flow): boolean => a.tag < b.tag || (a.tag === b.tag && a.joined < b.joined)
 
-/** What a started task was charged, to correct it once its real run time is known. */
-interface Charge {
-  readonly flow: Flow
-  readonly weight: number
-  readonly estimate: number
-}
-
 /** Queued tasks by flow, and the virtual clock that shares the slots between flows. */
 export class FairScheduler {
   readonly #flows = new Map<string, Flow>()
   /** Flows with tasks waiting, lowest tag first. */
   readonly #backlogged = new Heap<Flow>(flowOrder)
-  /** Running tasks' charges, until their slot comes back. */
-  readonly #charges = new WeakMap<TaskState, Charge>()
-  /** Run-time estimate of each backend's tasks (an EWMA). */
-  readonly #runTime = new WeakMap<BackendEntry, number>()
   #virtualTime = 0
   #joins = 0
   #size = 0
@@ -152,11 +141,12 @@ export class FairScheduler {
     // It was popped above: #dequeued puts it back if it has more waiting.
     flow.queues.get(state.entry)!.remove(state)
     this.#virtualTime = Math.max(this.#virtualTime, flow.tag)
+    // What it is charged now, corrected once its real run time is known (settled).
     const weight = weightOf(state.priority)
-    const estimate = this.#runTime.get(state.entry) ?? FIRST_RUN_ESTIMATE
+    const estimate = state.entry.runMsEstimate ?? FIRST_RUN_ESTIMATE
     flow.tag += estimate / weight
     flow.running++
-    this.#charges.set(state, { flow, weight, estimate })
+    state.charge = { flow, weight, estimate }
     this.#dequeued(flow, state, false)
     return state
   }
@@ -166,19 +156,16 @@ export class FairScheduler {
    * the slot, and the backend's estimate learns from it.
    */
   settled(state: TaskState, runMs: number): void {
-    const charge = this.#charges.get(state)
+    const charge = state.charge as Charge | undefined
     if (charge === undefined) return
-    this.#charges.delete(state)
+    state.charge = undefined
     const ms = Number.isFinite(runMs) && runMs > 0 ? runMs : 0
-    const { flow } = charge
+    const flow = charge.flow as Flow
     flow.running--
     flow.tag += (ms - charge.estimate) / charge.weight
     if (flow.heapIndex !== -1) this.#backlogged.update(flow)
-    const previous = this.#runTime.get(state.entry)
-    this.#runTime.set(
-      state.entry,
-      previous === undefined ? ms : previous + RUN_TIME_EWMA_ALPHA * (ms - previous),
-    )
+    const previous = state.entry.runMsEstimate
+    state.entry.runMsEstimate = previous === undefined ? ms : previous + RUN_TIME_EWMA_ALPHA * (ms - previous)
   }
 
   /** Empties the queue; returns the tasks that waited, in no particular order. */
@@ -227,10 +214,9 @@ export class FairScheduler {
 /** The best head of `flow`'s queues that a backend can take now (priority, then age). */
 function bestHead(flow: Flow, canStart: (entry: BackendEntry) => boolean): TaskState | undefined {
   let best: TaskState | undefined
-  for (const [entry, queue] of flow.queues) {
-    if (!canStart(entry)) continue
+  for (const queue of flow.queues.values()) {
     const head = queue.peek()
-    if (head === undefined) continue
+    if (head === undefined || !canStart(head.entry)) continue
     if (best === undefined || taskOrder(head, best)) best = head
   }
   return best
