@@ -300,6 +300,8 @@ interface State {
 /** The victim's closed loop for `budgetMs`: tasks/s and latencies. */
 async function drive(state: State) {
   const latencies: number[] = []
+  const queued: number[] = []
+  const provider: number[] = []
   const end = performance.now() + state.budgetMs
   const started = performance.now()
   const loop = async (): Promise<void> => {
@@ -311,14 +313,27 @@ async function drive(state: State) {
       if (record.status !== 'COMPLETED')
         throw new Error(`victim task ${record.status}: ${record.error?.message}`)
       latencies.push(performance.now() - t0)
+      // The provider's own account: how long the task waited for a slot there, and its whole time there.
+      if (record.timings !== undefined) {
+        queued.push(record.timings.queuedMs)
+        provider.push(record.timings.totalMs)
+      }
     }
   }
   await Promise.all(Array.from({ length: VICTIM_IN_FLIGHT }, loop))
   const seconds = (performance.now() - started) / 1000
-  latencies.sort((a, b) => a - b)
-  const at = (q: number): number =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
-  return { victimTasksPerSec: latencies.length / seconds, victimP50Ms: at(0.5), victimP99Ms: at(0.99) }
+  const at = (values: number[], q: number): number => {
+    values.sort((a, b) => a - b)
+    return values[Math.min(values.length - 1, Math.floor(q * values.length))] ?? 0
+  }
+  return {
+    victimTasksPerSec: latencies.length / seconds,
+    victimP50Ms: at(latencies, 0.5),
+    victimP99Ms: at(latencies, 0.99),
+    victimQueuedP50Ms: at(queued, 0.5),
+    victimQueuedP99Ms: at(queued, 0.99),
+    victimAtProviderP50Ms: at(provider, 0.5),
+  }
 }
 
 function flooded(state: State, name: Case) {
