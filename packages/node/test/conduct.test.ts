@@ -95,17 +95,37 @@ describe('admission', () => {
   it('lets requests already on their way arrive after a reject, and counts later ones as offences', () => {
     const { a, clock, offences } = admission()
     for (let i = 0; i < 6; i++) a.arrive(PEER, 'mock', 100)
-    clock.now += 400
+    // Its round trip is not measured yet: 250 ms for the requests on their way.
+    clock.now += 200
     const onItsWay = a.arrive(PEER, 'mock', 100)
     expect(onItsWay).toMatchObject({ error: { code: 'ERR_RATE_LIMITED' } })
     expect(onItsWay?.unanswered).toBeUndefined()
     expect(offences).toEqual([])
-    clock.now += 200
+    clock.now += 400
     // Sent after it was told: an offence, and no answer.
     expect(a.arrive(PEER, 'mock', 100)).toMatchObject({ retryAfterMs: 400, unanswered: true })
     expect(offences).toEqual(['ignored-retry-after'])
     clock.now += 400
     expect(a.arrive(PEER, 'mock', 100)).toBeUndefined()
+  })
+
+  it('gives a peer whose round trip it knows four of them for its requests on their way, at least 100 ms', () => {
+    const clock = { now: 0 }
+    const offences: string[] = []
+    const a = new Admission({
+      limits,
+      isExempt: () => false,
+      offence: (_peer, offence) => offences.push(offence),
+      rttOf: () => 5,
+      now: () => clock.now,
+    })
+    for (let i = 0; i < 6; i++) a.arrive(PEER, 'mock', 100)
+    clock.now += 90
+    a.arrive(PEER, 'mock', 100)
+    expect(offences).toEqual([])
+    clock.now += 20
+    a.arrive(PEER, 'mock', 100)
+    expect(offences).toEqual(['ignored-retry-after'])
   })
 
   it('caps the input by task type, and the open tasks by requester', () => {

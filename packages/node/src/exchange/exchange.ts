@@ -163,6 +163,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       limits: settleServingLimits(init.serving ?? {}, this.#init.maxTasksPerPeer, this.#init.maxFrameBytes),
       isExempt: (peer) => directory.book.isExempt(peer),
       offence: (peer, offence) => directory.book.recordOffence(peer, offence),
+      rttOf: (peer) => directory.record(peer)?.rttMs,
     })
     this.#provider = new TaskProvider({
       self,

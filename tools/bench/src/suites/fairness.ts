@@ -3,7 +3,7 @@
  * throughput on the same provider, and whether the provider's memory stays bounded. Three cases
  * side by side, interleaved round by round, each divided by the first:
  *
- * - **alone**: the victim, a `createNode` in this process, runs `mock` tasks (20 ms each) on the
+ * - **alone**: the victim, a `createNode` in this process, runs `mock` tasks (10–30 ms) on the
  *   provider, a `createNode` with every default in a child process, two in flight, back to back.
  * - **greedy requester**: the same while a second requester (a `createNode` in another child
  *   process) submits to the same provider as fast as it can, 512 tasks in flight: a peer that
@@ -13,6 +13,10 @@
  *   round, writes task requests down one task stream as fast as the stream takes them (first a
  *   few thousand signed ones, then unsigned junk) and throws every answer away unread; once the
  *   provider has banned it, it redials every 50 ms, as an attacker would.
+ *
+ * The greedy requester and the raw flood run at the lowest CPU priority (nice 19): they stand in
+ * for other machines, and on one machine their own CPU would otherwise be taken from the victim's
+ * process, which no provider can prevent. They still get every cycle the others leave.
  *
  * Per round: the victim's tasks/s and p50/p99, the provider's peak resident memory in the round
  * (sampled every 50 ms) and its CPU time, and what the flood sent and how long the provider took
@@ -24,7 +28,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { setPriority, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -41,8 +45,17 @@ import { compare, defineSuite, measure, type Target } from '../runner.js'
 const ROLE_ENV = 'P2P_AI_BENCH_FAIRNESS_ROLE'
 const PROVIDER_ENV = 'P2P_AI_BENCH_FAIRNESS_PROVIDER'
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
-/** Each mock task takes this long on the provider (a timer: the slots, not the CPU, are shared). */
+/**
+ * Each mock task takes from 10 to 30 ms on the provider, 20 on average (a timer: the slots, not the
+ * CPU, are what is shared). Tasks of one length all started together would free their slots
+ * together, every 20 ms, and a newcomer would wait half a task for one whatever the scheduling;
+ * real tasks differ in length.
+ */
 const TASK_MS = 20
+const taskInput = (text: string) => ({
+  text,
+  latencyMs: TASK_MS / 2 + Math.floor(Math.random() * (TASK_MS + 1)),
+})
 const PROVIDER_CONCURRENCY = 8
 const VICTIM_IN_FLIGHT = 2
 const GREEDY_IN_FLIGHT = 512
@@ -51,6 +64,8 @@ const FLOOD_SIGNED = 3_000
 /** Frames per write of the raw flood. */
 const FLOOD_BATCH = 64
 const REDIAL_MS = 50
+/** Scheduling priority of the flooding processes (19: the lowest). */
+const FLOODER_NICE = 19
 /** The raw flood keeps at most this much in libp2p's write buffer. */
 const FLOOD_BUFFER_BYTES = 64 * 1024
 const CASES = ['alone', 'greedy requester', 'raw flood'] as const
@@ -96,7 +111,7 @@ async function tempNode(extra: Parameters<typeof createNode>[0] = {}): Promise<P
 async function serveProvider(): Promise<void> {
   const node = await tempNode({
     engine: { concurrency: PROVIDER_CONCURRENCY },
-    backends: [mockBackend({ worker: false, latencyMs: TASK_MS })],
+    backends: [mockBackend({ worker: false })],
   })
   let peakRss = 0
   const sample = (): void => {
@@ -144,7 +159,10 @@ async function serveGreedy(provider: { address: string; peerId: string }): Promi
       const open = new Set<ReturnType<P2PNode['submit']>>()
       const loop = async (): Promise<void> => {
         while (!stopping) {
-          const handle = node.submit({ type: 'mock', input: { text: 'greedy' } }, { target: provider.peerId })
+          const handle = node.submit(
+            { type: 'mock', input: taskInput('greedy') },
+            { target: provider.peerId },
+          )
           open.add(handle)
           const record = await handle.result()
           open.delete(handle)
@@ -193,7 +211,7 @@ async function prepareFlood(provider: { address: string; peerId: string }): Prom
   // Pre-signed, as an attacker would: signing is not what limits its rate.
   const signed: Uint8Array[] = []
   for (let i = 0; i < FLOOD_SIGNED; i++) {
-    const request = createTaskRequest({ requester: identity.peerId, taskType: 'mock', input: { text: 'x' } })
+    const request = createTaskRequest({ requester: identity.peerId, taskType: 'mock', input: taskInput('x') })
     signed.push(encodeFrame(sealEnvelope(identity, 'task.request', request).envelope))
   }
   const open = async (): Promise<Stream> => {
@@ -271,11 +289,12 @@ interface Child {
   ask(command: string): Promise<Record<string, number>>
 }
 
-async function startChild(role: string, provider?: unknown): Promise<Child> {
+async function startChild(role: string, provider?: unknown, nice = 0): Promise<Child> {
   const proc = spawn(process.execPath, [fileURLToPath(import.meta.url)], {
     env: { ...process.env, [ROLE_ENV]: role, [PROVIDER_ENV]: JSON.stringify(provider ?? null) },
     stdio: ['pipe', 'pipe', 'inherit'],
   })
+  if (nice !== 0 && proc.pid !== undefined) setPriority(proc.pid, nice)
   const nextLine = lineReader(proc.stdout!, `${role} process`)
   const info = JSON.parse(await nextLine()) as Record<string, unknown>
   return {
@@ -308,7 +327,7 @@ async function drive(state: State) {
     while (performance.now() < end) {
       const t0 = performance.now()
       const record = await state.victim
-        .submit({ type: 'mock', input: { text: 'victim' } }, { target: state.target })
+        .submit({ type: 'mock', input: taskInput('victim') }, { target: state.target })
         .result()
       if (record.status !== 'COMPLETED')
         throw new Error(`victim task ${record.status}: ${record.error?.message}`)
@@ -391,7 +410,13 @@ export default defineSuite<State>({
   setup: async ({ quick }) => {
     const provider = await startChild('provider')
     const info = provider.info as { address: string; peerId: string }
-    const [greedy, flood] = await Promise.all([startChild('greedy', info), startChild('flood', info)])
+    // The flooding peers stand in for other machines: at the lowest CPU priority, so that on one
+    // machine their own work is not taken from the victim's process (which no provider can prevent);
+    // they still get every cycle the others leave.
+    const [greedy, flood] = await Promise.all([
+      startChild('greedy', info, FLOODER_NICE),
+      startChild('flood', info, FLOODER_NICE),
+    ])
     const dataDir = await mkdtemp(join(tmpdir(), 'p2p-ai-bench-fairness-victim-'))
     const victim = await createNode({
       dataDir,
@@ -416,7 +441,7 @@ export default defineSuite<State>({
       CASES.map((name) => flooded(state, name)),
       {
         baseline: 'alone',
-        description: `the victim's ${VICTIM_IN_FLIGHT} tasks in flight (${TASK_MS} ms each, ${PROVIDER_CONCURRENCY} slots), alone and under each flood; ratios to alone`,
+        description: `the victim's ${VICTIM_IN_FLIGHT} tasks in flight (${TASK_MS / 2}–${(3 * TASK_MS) / 2} ms each, ${PROVIDER_CONCURRENCY} slots), alone and under each flood; ratios to alone`,
       },
     ),
   ],

@@ -23,8 +23,9 @@ import type { Offence } from '../../peers/reputation.js'
 import {
   BUSY_RETRY_AFTER_MS,
   RATE_LIMIT_MIN_RETRY_AFTER_MS,
-  RETRY_AFTER_GRACE_MAX_MS,
   RETRY_AFTER_GRACE_MIN_MS,
+  RETRY_AFTER_GRACE_RTTS,
+  RETRY_AFTER_GRACE_UNKNOWN_RTT_MS,
 } from '../constants.js'
 
 /** The serving limits in force (the `protection.*` settings). */
@@ -58,6 +59,8 @@ export interface AdmissionInit {
   isExempt(peer: string): boolean
   /** Records misbehaviour (the reputation book). */
   offence(peer: string, offence: Offence): void
+  /** The round-trip time to a peer, if measured (the peer directory's). */
+  rttOf?(peer: string): number | undefined
   /** @default performance.now */
   now?: () => number
 }
@@ -80,6 +83,7 @@ export class Admission {
   #limits: ServingLimits
   readonly #isExempt: (peer: string) => boolean
   readonly #offence: (peer: string, offence: Offence) => void
+  readonly #rttOf: (peer: string) => number | undefined
   readonly #now: () => number
   readonly #senders = new Map<string, SenderState>()
   readonly #open = new Map<string, number>()
@@ -89,6 +93,7 @@ export class Admission {
     this.#limits = init.limits
     this.#isExempt = init.isExempt
     this.#offence = init.offence
+    this.#rttOf = init.rttOf ?? (() => undefined)
     this.#now = init.now ?? (() => performance.now())
   }
 
@@ -126,7 +131,7 @@ export class Admission {
         retryAfterMs: Math.ceil(state.waitUntil - now),
       }
       // Requests already on their way when it was told are expected, and answered; later ones are not.
-      if (now - state.toldAt <= graceOf(state.waitUntil - state.toldAt)) return refusal
+      if (now - state.toldAt <= this.#grace(sender, state.waitUntil - state.toldAt)) return refusal
       this.#offence(sender, 'ignored-retry-after')
       return { ...refusal, unanswered: true }
     }
@@ -208,6 +213,13 @@ export class Admission {
     state.toldCode = refusal.error.code
   }
 
+  /** How long after a reject the requests already on their way may still arrive from `peer`. */
+  #grace(peer: string, waitMs: number): number {
+    const rtt = this.#rttOf(peer)
+    const onTheirWay = rtt === undefined ? RETRY_AFTER_GRACE_UNKNOWN_RTT_MS : RETRY_AFTER_GRACE_RTTS * rtt
+    return Math.min(waitMs / 2, Math.max(RETRY_AFTER_GRACE_MIN_MS, onTheirWay))
+  }
+
   #refill(state: SenderState, now: number): void {
     const { tasksPerSecond, burst } = this.#limits
     state.tokens = Math.min(burst, state.tokens + ((now - state.at) / 1000) * tasksPerSecond)
@@ -239,9 +251,4 @@ export class Admission {
     }
     this.#sweepAt = Math.max(SWEEP_ABOVE, 2 * this.#senders.size)
   }
-}
-
-/** How long after a reject the requests already on their way may still arrive. */
-function graceOf(waitMs: number): number {
-  return Math.min(RETRY_AFTER_GRACE_MAX_MS, Math.max(RETRY_AFTER_GRACE_MIN_MS, waitMs / 2))
 }
