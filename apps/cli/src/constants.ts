@@ -47,6 +47,11 @@ export const TOKEN_BYTES = 32
 export const CONTROL_HOST = '127.0.0.1'
 /** Version prefix of every control API path. */
 export const API_PREFIX = '/v1'
+/**
+ * Where the control server serves the OpenAI-compatible API (docs/openai.md): its own prefix,
+ * since the control API's `GET /v1/models` answers in its own format.
+ */
+export const OPENAI_PREFIX = '/openai/v1'
 /** Largest request body the control API reads. */
 export const MAX_REQUEST_BYTES = 16 * 1024 * 1024
 /** Longest a `wait` request may be held open before it answers with the task as it is. */

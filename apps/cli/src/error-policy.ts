@@ -2,9 +2,9 @@
  * Every error code a user of the CLI can meet, in one table: the exit code a command ends with,
  * the HTTP status the control API answers it with (for the codes the API sends), and the hint
  * printed under the message. The codes come from the CLI itself, its control API, and the
- * packages below it (identity, protocol, transport, engine, node, metrics); a test walks every error class
- * those packages export and checks that each code is here. Only an error with no code at all is
- * called a bug.
+ * packages below it (identity, protocol, transport, engine, node, metrics, the onnx and llama
+ * plug-ins); a test walks every error class those packages export and checks that each code is
+ * here. Only an error with no code at all is called a bug.
  *
  * A task that ended FAILED, TIMEOUT or CANCELLED exits 4 whatever its code; the code's hint still
  * says what to do about it.
@@ -74,7 +74,7 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
   },
   ERR_CONTROL_CONNECTION: { exit: FAILURE, hint: `check that the node runs with ${$('node status')}` },
   ERR_OFFLINE: { exit: FAILURE, hint: 'connect to the internet, or give a reachable hub with --endpoint' },
-  ERR_FILE: { exit: FAILURE, hint: 'check the path and its permissions' },
+  ERR_FILE: { exit: FAILURE, status: 422, hint: 'check the path and its permissions' },
   ERR_DEMO_TIMEOUT: {
     exit: FAILURE,
     hint: 'the machine may be busy: run the demo again, with fewer --nodes or --tasks',
@@ -327,18 +327,43 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
   },
   ERR_MODEL_NOT_FOUND: {
     exit: FAILURE,
-    hint: `add one with ${$('models add')} or ${$('models pull')}, then restart the node; ${$('models list')} shows what there is`,
+    status: 422,
+    hint: `add one with ${$('models add')} or ${$('models pull')} (a running node serves it at once); ${$('models list')} shows what there is`,
   },
   ERR_MODEL_CORRUPT: {
     exit: FAILURE,
+    status: 422,
     hint: `the model file changed since it was added (its sha256 differs): add it again with ${$('models add')}, or pull it again`,
+  },
+  ERR_MODEL_TOO_LARGE: {
+    exit: FAILURE,
+    hint: "the model (with its context) does not fit the node's memory budget (limits.memory, docs/contributing-resources.md): raise it, or use a smaller model, quantization or context; the network tries a peer with room",
   },
   ERR_INVALID_MODEL_ENTRY: {
     exit: USAGE,
+    status: 400,
     hint: 'fix the model entry the message names (name, absolute path, sha256)',
+  },
+  // @p2p-ai/llama: the generate task on GGUF models
+  ERR_CONTEXT_LENGTH_EXCEEDED: {
+    exit: USAGE,
+    hint: "the prompt and the reply must fit the model's context: shorten the prompt or the conversation, or lower --param maxTokens",
+  },
+  ERR_LLAMA_UNAVAILABLE: {
+    exit: FAILURE,
+    hint: 'llama.cpp has no prebuilt binary for this platform: run generate tasks on another node (--target)',
+  },
+  ERR_GENERATION_FAILED: {
+    exit: FAILURE,
+    hint: "llama.cpp failed while generating; the node's log has its error; run it again",
+  },
+  ERR_INVALID_LLAMA_OPTIONS: {
+    exit: USAGE,
+    hint: 'fix the llama backend option the message names (threads, contextSize, memoryBudgetBytes...)',
   },
   ERR_UNSUPPORTED_MODEL: {
     exit: USAGE,
+    status: 422,
     hint: `choose a model that serves this task type (${$('models list')})`,
   },
   ERR_INVALID_TENSOR: { exit: USAGE, hint: "give each input tensor the model's name, type and shape" },
@@ -354,7 +379,13 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
   ERR_INVALID_ONNX_OPTIONS: { exit: USAGE, hint: 'fix the ONNX setting the message names' },
   ERR_MODEL_DOWNLOAD_FAILED: {
     exit: FAILURE,
-    hint: 'check the repository name and --revision, and that the hub is reachable (--endpoint, HF_ENDPOINT)',
+    hint: 'check the repository name and --revision, and that the hub is reachable (--endpoint, HF_ENDPOINT); run the pull again to continue where it stopped',
+  },
+
+  // @p2p-ai/llama
+  ERR_GGUF_FILE_NOT_FOUND: {
+    exit: USAGE,
+    hint: `name a quantization the repository has (owner/repo:Q4_K_M) or its file (owner/repo:file.gguf); see docs/models.md`,
   },
 
   // @p2p-ai/node
@@ -420,12 +451,21 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     status: 400,
     hint: 'fix the field the message names (type, input, priority 0-9, timeout)',
   },
+  ERR_NONDETERMINISTIC_TASK: {
+    exit: USAGE,
+    status: 400,
+    hint: 'redundant runs agree only when they repeat themselves: use --param temperature=0, or give --param seed=<n>',
+  },
   ERR_EXCHANGE_STOPPED: {
     exit: FAILURE,
     status: 503,
     hint: `the node stopped before the task finished: start it again with ${$('node start')} and submit the task again`,
   },
   ERR_CANCELLED: { exit: FAILURE, hint: 'it was cancelled; submit it again to run it' },
+  ERR_NODE_PAUSED: {
+    exit: FAILURE,
+    hint: `the node paused under its owner's limits (idle-only, time windows, battery; ${$('node status')} says which) and handed the task back: run it again, another peer takes it`,
+  },
   ERR_INVALID_TASK_DEFINITION: {
     exit: FAILURE,
     hint: 'fix the task definition the message names (see registerTask in @p2p-ai/node)',

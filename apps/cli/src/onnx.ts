@@ -7,7 +7,10 @@ export { MODEL_NAME_RE, type ModelEntry } from '@p2p-ai/engine'
 export {
   builtinModels,
   type EmbedOutput,
+  MODEL_FILE_CANDIDATES,
   type OcrOutput,
+  type OnnxBackend,
+  type OnnxModelEntry,
   onnxBackend,
   onnxModelRegistry,
   pullOnnxModel,

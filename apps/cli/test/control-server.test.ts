@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
+import { openaiApi } from '@p2p-ai/node/openai'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CLOSE_GRACE_MS, MAX_REQUEST_BYTES } from '../src/constants.js'
+import { CLOSE_GRACE_MS, MAX_REQUEST_BYTES, OPENAI_PREFIX } from '../src/constants.js'
 import { ControlClient } from '../src/control/client.js'
 import {
   CONTROL_ROUTES,
@@ -78,6 +79,23 @@ function fakeTarget() {
       return { cancelled, task: tasks.get(id)! }
     },
     models: () => (hang ? new Promise<never>(() => {}) : Promise.resolve([])),
+    addModel: async (req) => {
+      if (req.path !== '/models/tiny.gguf')
+        throw Object.assign(new Error(`${req.path} does not exist`), { code: 'ERR_MODEL_NOT_FOUND' })
+      return {
+        name: req.name,
+        format: 'gguf',
+        path: req.path,
+        file: req.path,
+        otherFiles: [],
+        sha256: '0'.repeat(64),
+        sizeBytes: 1,
+        taskTypes: ['generate'],
+        replaced: false,
+        served: true,
+      }
+    },
+    scanModels: async () => {},
     metrics: async () =>
       '# HELP p2p_ai_node_ready 1 when ready.\n# TYPE p2p_ai_node_ready gauge\np2p_ai_node_ready 1\n',
     logLevel: () => level,
@@ -85,6 +103,14 @@ function fakeTarget() {
       const previous = level
       level = next
       return { level, previous }
+    },
+    stream: (id) => {
+      if (!tasks.has(id)) return undefined
+      return (async function* () {
+        yield { type: 'delta' as const, text: 'Hel' }
+        yield { type: 'delta' as const, text: 'lo\n\nthere' }
+        yield { type: 'end' as const, task: tasks.get(id) as TaskJson }
+      })()
     },
     events: (listener, signal) => {
       listeners.add(listener)
@@ -120,7 +146,19 @@ afterEach(async () => {
 
 async function setup() {
   const fake = fakeTarget()
-  server = await startControlServer({ target: fake.target, token: TOKEN })
+  // An OpenAI API over a node that serves no model, mounted as a node mounts it.
+  const openai = openaiApi({
+    node: {
+      peerId: '12D3KooWfake',
+      engine: { capabilities: () => ({ models: [] }) },
+      peers: () => [],
+      submit: () => {
+        throw new Error('no tasks here')
+      },
+    },
+    basePath: OPENAI_PREFIX,
+  })
+  server = await startControlServer({ target: fake.target, token: TOKEN, openai })
   return { fake, client: new ControlClient({ url: server.url, token: TOKEN }), url: server.url }
 }
 
@@ -191,6 +229,23 @@ describe('control API server', () => {
     await expectError(client.cancel('missing'), 404, 'ERR_TASK_NOT_FOUND')
     await expectError(client.connect('/ip4/127.0.0.1/tcp/1'), 400, 'ERR_INVALID_MULTIADDR')
     await expectError(client.list({ status: 'DONE' as never }), 400, 'ERR_BAD_REQUEST')
+  })
+
+  it('registers a model (POST /v1/models), validating the request, and rescans (POST /v1/models/scan)', async () => {
+    const { client } = await setup()
+    const expectError = async (p: Promise<unknown>, status: number, code: string) => {
+      const err = (await p.catch((e: unknown) => e)) as ControlApiError
+      expect([err.status, err.code]).toEqual([status, code])
+    }
+    await expect(client.addModel({ name: 'tiny', path: '/models/tiny.gguf' })).resolves.toMatchObject({
+      name: 'tiny',
+      format: 'gguf',
+      served: true,
+    })
+    await expectError(client.addModel({ name: 'tiny', path: 'relative.gguf' }), 400, 'ERR_BAD_REQUEST')
+    await expectError(client.addModel({ name: 'tiny', path: '/m', file: '/abs' }), 400, 'ERR_BAD_REQUEST')
+    await expectError(client.addModel({ name: 'tiny', path: '/nowhere.gguf' }), 422, 'ERR_MODEL_NOT_FOUND')
+    await expect(client.scanModels()).resolves.toEqual([])
   })
 
   it('reads and sets the log level at run time, refusing a level that does not exist', async () => {
@@ -376,6 +431,43 @@ describe('control API server', () => {
     expect(second).toEqual([{ event: 'peer:failed', at: 3, peerId: '12D3KooWa', reason: 'ping timeout' }])
   })
 
+  it("streams a task's text as server-sent events, ending with the task", async () => {
+    const { client, url } = await setup()
+    const task = await client.submit({ type: 'echo', input: {} })
+    const events = []
+    for await (const event of client.stream(task.id)) events.push(event)
+    expect(events).toEqual([
+      { type: 'delta', text: 'Hel' },
+      { type: 'delta', text: 'lo\n\nthere' },
+      { type: 'end', task: expect.objectContaining({ id: task.id }) },
+    ])
+    const res = await fetch(`${url}/v1/tasks/${task.id}/stream`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    })
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    expect(await res.text()).toMatch(/^event: delta\ndata: \{"text":"Hel"\}\n\n/)
+    await expect(client.stream('nope').next()).rejects.toMatchObject({ code: 'ERR_TASK_NOT_FOUND' })
+  })
+
+  it('serves the OpenAI API under /openai/v1, with the token as API key and OpenAI error objects', async () => {
+    const { url } = await setup()
+    const denied = await raw(`${url}/openai/v1/models`)
+    expect(denied.status).toBe(401)
+    expect(denied.body).toEqual({
+      error: {
+        message: expect.stringContaining('control.token'),
+        type: 'invalid_request_error',
+        param: null,
+        code: 'invalid_api_key',
+      },
+    })
+    const models = await raw(`${url}/openai/v1/models`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    expect(models).toEqual({ status: 200, body: { object: 'list', data: [] } })
+    // The control API's own endpoint of the same name keeps its own format.
+    const own = await raw(`${url}/v1/models`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    expect(own.body).toEqual({ models: [] })
+  })
+
   it('answers a shutdown request before shutting down', async () => {
     const { client, fake } = await setup()
     await client.shutdown()
@@ -403,7 +495,7 @@ describe('docs/control-api.md', () => {
         await res.text()
         continue
       }
-      if (res.headers.get('content-type') === 'application/x-ndjson') {
+      if (res.headers.get('content-type')?.match(/x-ndjson|event-stream/)) {
         // A stream (events): it answered; stop listening.
         expect(res.status, route).toBe(200)
         await res.body?.cancel()

@@ -2,8 +2,10 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as engine from '@p2p-ai/engine'
 import * as identity from '@p2p-ai/identity'
+import * as llama from '@p2p-ai/llama'
 import * as metrics from '@p2p-ai/metrics'
 import * as node from '@p2p-ai/node'
+import * as onnx from '@p2p-ai/onnx'
 import * as protocol from '@p2p-ai/protocol'
 import * as transport from '@p2p-ai/transport'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -24,7 +26,7 @@ function codesOf(module: Record<string, unknown>): Array<[string, string]> {
   })
 }
 
-const PACKAGES = { identity, protocol, transport, engine, node, metrics } as Record<
+const PACKAGES = { identity, protocol, transport, engine, node, metrics, onnx, llama } as Record<
   string,
   Record<string, unknown>
 >

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { formatPeers } from '../src/commands/node.js'
 import { colourAllowed, colours, stripAnsi } from '../src/term/colour.js'
 import { clockTime, duration, shortId, table } from '../src/term/format.js'
+import { progressBar } from '../src/term/progress.js'
 import { spinner } from '../src/term/spinner.js'
 
 function stream(isTTY: boolean) {
@@ -44,6 +45,54 @@ describe('spinner', () => {
     spin.stop()
     expect(s.text()).toContain('waiting…')
     expect(s.text().endsWith('\r\u001b[2K\u001b[?25h')).toBe(true)
+  })
+})
+
+describe('progress bar', () => {
+  /** A clock the test moves by hand. */
+  function clock() {
+    let t = 0
+    return { now: () => t, advance: (ms: number) => (t += ms) }
+  }
+
+  it('prints plain lines every 10 % without a terminal, with the rate and the time left', () => {
+    const s = stream(false)
+    const c = clock()
+    const bar = progressBar(s, { now: c.now })
+    const mb = 1024 ** 2
+    for (let received = 0; received <= 100 * mb; received += 5 * mb) {
+      bar.update({ label: 'model.gguf', received, total: 100 * mb, resumed: 0 })
+      c.advance(1000)
+    }
+    bar.done()
+    const lines = s.text().trimEnd().split('\n')
+    expect(lines).toHaveLength(11)
+    expect(lines[0]).toBe('model.gguf: 0%  0 B / 100.0 MB')
+    // 5 MB a second: at 50 %, 10 s to go.
+    expect(lines[5]).toBe('model.gguf: 50%  50.0 MB / 100.0 MB  5.0 MB/s  ETA 10.0 s')
+    expect(lines[10]).toBe('model.gguf: 100%  100.0 MB / 100.0 MB  5.0 MB/s')
+    expect(s.text()).not.toContain('\u001b')
+  })
+
+  it('redraws one line on a terminal and counts only the bytes of this run after a resume', () => {
+    const s = stream(true)
+    const c = clock()
+    const bar = progressBar(s, { now: c.now })
+    const mb = 1024 ** 2
+    bar.update({ label: 'm.gguf', received: 60 * mb, total: 100 * mb, resumed: 60 * mb })
+    c.advance(2000)
+    bar.update({ label: 'm.gguf', received: 80 * mb, total: 100 * mb, resumed: 60 * mb })
+    bar.done()
+    const frames = s.text().split('\r\u001b[2K').filter(Boolean)
+    expect(frames.at(-1)).toBe(
+      'm.gguf [███████████████████░░░░░] 80%  80.0 MB / 100.0 MB  10.0 MB/s  ETA 2.0 s  (resumed at 60.0 MB)\n',
+    )
+    // On a narrow terminal the bar gives way to the figures.
+    const narrow = { ...stream(true), columns: 70 }
+    const small = progressBar(narrow, { now: c.now })
+    small.update({ label: 'm.gguf', received: 50 * mb, total: 100 * mb, resumed: 0 })
+    small.done()
+    expect(narrow.text()).toContain('m.gguf [█████░░░░] 50%  50.0 MB / 100.0 MB')
   })
 })
 

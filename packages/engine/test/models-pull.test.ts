@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import type { LookupFunction } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sha256File } from '../src/models/hash.js'
+import { listRepoFiles } from '../src/models/hub.js'
 import { readManifest } from '../src/models/manifest.js'
 import { type PullProgress, pullModel } from '../src/models/pull.js'
 import { modelRegistry } from '../src/models/registry.js'
@@ -40,6 +41,8 @@ describe('pullModel', () => {
       'acme/liar': { dir: flat, lieAboutSha: 'a'.repeat(64) },
       'acme/stall': { dir: flat, stall: true },
       'acme/truncated': { dir: flat, truncate: true },
+      'acme/flaky': { dir: flat, cuts: 1 },
+      'acme/flaky-no-ranges': { dir: flat, cuts: 1, noRanges: true },
       'acme/down': { dir: flat, status: 503 },
       'acme/private': { dir: flat, status: 401 },
     })
@@ -176,10 +179,89 @@ describe('pullModel', () => {
     // A client that missed the close would report `timeout` after 5 s rather than hang the test.
     const cut = await failure({ repo: 'acme/truncated', stallTimeoutMs: 5000 }, 'cut')
     expect(cut.err).toMatchObject({ code: 'ERR_MODEL_DOWNLOAD_FAILED', reason: 'network' })
-    expect(await listFiles(cut.dir).catch(() => [])).toEqual([])
+    // What arrived is kept for the next pull; no manifest, so nothing registers the directory.
+    expect(await listFiles(cut.dir)).toEqual(['model.bin.partial'])
   })
 
-  it('stops with the signal reason when aborted and leaves no partial file', async () => {
+  it('continues an interrupted pull from its partial file with a Range request', async () => {
+    const first = await failure({ repo: 'acme/flaky', stallTimeoutMs: 5000 }, 'resume')
+    expect(first.err).toMatchObject({ reason: 'network' })
+    const kept = (await stat(join(first.dir, 'model.bin.partial'))).size
+    expect(kept).toBe(25_000)
+    const progress: PullProgress[] = []
+    const pulled = await pullModel({
+      repo: 'acme/flaky',
+      model: 'model.bin',
+      endpoint: hub.endpoint,
+      dir: first.dir,
+      onProgress: (p) => progress.push(p),
+    })
+    const ranged = hub.requests.filter((r) => r.url === '/cdn/acme/flaky/model.bin').at(-1)
+    expect(ranged?.headers.range).toBe(`bytes=${kept}-`)
+    expect(progress.at(-1)).toMatchObject({ receivedBytes: 50_000, totalBytes: 50_000, resumedBytes: kept })
+    expect(pulled.manifest.files['model.bin']).toEqual({
+      sha256: await sha256File(join(flat, 'model.bin')),
+      sizeBytes: 50_000,
+    })
+    expect(await listFiles(first.dir)).toEqual(['model.bin', 'p2p-ai-model.json'])
+  })
+
+  it('starts over when the server ignores the range, and when the partial file is not a prefix of the file', async () => {
+    const { dir } = await failure({ repo: 'acme/flaky-no-ranges', stallTimeoutMs: 5000 }, 'no-ranges')
+    const pulled = await pullModel({
+      repo: 'acme/flaky-no-ranges',
+      model: 'model.bin',
+      endpoint: hub.endpoint,
+      dir,
+    })
+    expect(pulled.manifest.files['model.bin']?.sizeBytes).toBe(50_000)
+    expect(await readFile(join(dir, 'model.bin'), 'utf8')).toBe('f'.repeat(50_000))
+    // A partial file from another version of the file: the sha256 check fails, the pull starts over.
+    const stale = join(root, 'failures', 'stale')
+    await writeTree(stale, { 'model.bin.partial': 'x'.repeat(10_000) })
+    const again = await pullModel({
+      repo: 'acme/flat',
+      model: 'model.bin',
+      endpoint: hub.endpoint,
+      dir: stale,
+    })
+    expect(again.manifest.files['model.bin']?.sha256).toBe(await sha256File(join(flat, 'model.bin')))
+  })
+
+  it('refuses to write a file another live process is downloading', async () => {
+    const dir = join(root, 'failures', 'busy')
+    // The parent of this test process is alive for as long as the test runs.
+    await writeTree(dir, { 'model.bin.lock': String(process.ppid) })
+    const { err } = await failure({}, 'busy')
+    expect(err).toMatchObject({ code: 'ERR_MODEL_DOWNLOAD_FAILED', reason: 'busy' })
+    // A lock left by a process that is gone is taken over.
+    await writeTree(dir, { 'model.bin.lock': '999999999' })
+    await expect(
+      pullModel({ repo: 'acme/flat', model: 'model.bin', endpoint: hub.endpoint, dir }),
+    ).resolves.toBeDefined()
+  })
+
+  it("lists a repository's files, with the sha256 of those in LFS, following the listing's pages", async () => {
+    const files = await listRepoFiles(hub.endpoint, 'acme/nested', 'main', { stallTimeoutMs: 5000 })
+    expect(files.sort((a, b) => a.path.localeCompare(b.path))).toEqual([
+      { path: 'config.json', sizeBytes: 13 },
+      { path: 'vocab.txt', sizeBytes: 4 },
+      {
+        path: 'weights/model.bin',
+        sizeBytes: 50_000,
+        sha256: await sha256File(join(nested, 'weights', 'model.bin')),
+      },
+    ])
+    expect(hub.requests.some((r) => r.url?.includes('cursor=page2'))).toBe(true)
+    await expect(
+      listRepoFiles(hub.endpoint, 'acme/none', 'main', { stallTimeoutMs: 5000 }),
+    ).rejects.toMatchObject({
+      reason: 'http-status',
+      status: 404,
+    })
+  })
+
+  it('stops with the signal reason when aborted and keeps the partial file for the next pull', async () => {
     const controller = new AbortController()
     const reason = new Error('user cancelled')
     const pending = pullModel({
@@ -192,7 +274,7 @@ describe('pullModel', () => {
       signal: controller.signal,
     })
     await expect(pending).rejects.toBe(reason)
-    expect(await listFiles(join(root, 'failures', 'abort')).catch(() => [])).toEqual([])
+    expect(await listFiles(join(root, 'failures', 'abort'))).toEqual(['model.bin.partial'])
   })
 
   it('rejects malformed arguments before any request', async () => {

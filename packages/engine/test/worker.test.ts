@@ -13,6 +13,7 @@ import { type TaskEngine, taskEngine } from '../src/engine/engine.js'
 import { runnableModuleUrl } from '../src/worker/module-url.js'
 import { until } from './engine-helpers.js'
 import {
+  catalog,
   crashing,
   failing_load,
   guarded,
@@ -79,6 +80,28 @@ describe('worker pool', () => {
     const output = (await handle.output()) as { text: string }
     expect(output.text).toHaveLength(500)
     expect(streamed).toBe(output.text)
+  })
+
+  it('renews the workers of a hosted backend on reload, from its init as it is now, letting a running task finish', async () => {
+    const backend = await catalog({ models: ['a'] })
+    const e = make({ backends: [backend], concurrency: 1 })
+    const run = async (ms = 0) => (await e.submit({ type: 'catalog', input: { ms } })).output()
+    const first = (await run()) as { models: string[]; threadId: number }
+    expect(first.models).toEqual(['a'])
+    const running = await e.submit({ type: 'catalog', input: { ms: 200 } })
+    await until(() => running.status === 'RUNNING')
+    backend.add('b')
+    e.backends.reload('catalog')
+    // Announced at once, from the backend object, before any new worker exists.
+    expect(e.capabilities().models.map((m) => m.name)).toEqual(['a', 'b'])
+    expect(((await running.output()) as { models: string[] }).models).toEqual(['a'])
+    const next = (await run()) as { models: string[]; threadId: number }
+    expect(next.models).toEqual(['a', 'b'])
+    expect(next.threadId).not.toBe(first.threadId)
+    expect(e.capabilities().models.map((m) => m.name)).toEqual(['a', 'b'])
+    expect(() => e.backends.reload('nope')).toThrow(
+      expect.objectContaining({ code: 'ERR_BACKEND_NOT_FOUND' }),
+    )
   })
 
   it('starts every worker up front with backends.load()', async () => {

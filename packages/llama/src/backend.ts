@@ -1,8 +1,15 @@
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import {
   type Backend,
   type BackendRunOptions,
   type BackendTask,
+  defaultMemoryLimitBytes,
+  hashCache,
+  type MemoryAccount,
   ModelNotFoundError,
+  memoryBudget,
+  modelRegistry,
   UnsupportedTaskTypeError,
 } from '@p2p-ai/engine'
 import {
@@ -11,15 +18,16 @@ import {
   DEFAULT_CONCURRENCY,
   DEFAULT_CONTEXT_SIZE,
   DEFAULT_IDLE_UNLOAD_MS,
-  defaultMemoryBudgetBytes,
   defaultThreads,
   GENERATE_TASK_TYPE,
+  GGUF_FORMAT,
   MAX_CONCURRENCY,
 } from './constants.js'
 import { InvalidLlamaOptionsError } from './errors.js'
 import { generate } from './generate.js'
 import {
   type GgufModelEntry,
+  ggufModelName,
   type LlamaModelInfo,
   modelInfo,
   type ResolvedGgufModel,
@@ -36,22 +44,33 @@ export interface LlamaBackendInit {
   readonly name?: string
   /** GGUF models to serve; more can be added with `addModel`. */
   readonly models?: readonly GgufModelEntry[]
+  /**
+   * Directory of models: every sub-directory with a `p2p-ai-model.json` of format `gguf` (what
+   * `pullGgufModel` writes) is registered by `load()` and `scanModels()`, with the sha256 the
+   * manifest records, and so is every `.gguf` file dropped straight into it, named after its file
+   * (`TinyLlama-1.1B-Chat.Q4_K_M.gguf` serves as `tinyllama-1.1b-chat.q4_k_m`). A model of the same
+   * name given in `models` or to `addModel` wins.
+   */
+  readonly modelsDir?: string
+  /**
+   * A file remembering the sha256 of model files by file identity, so a multi-gigabyte GGUF file is
+   * hashed once and not at every start (a node keeps `model-hashes.json` in its data directory,
+   * shared with the ONNX plug-in). @default memory only
+   */
+  readonly hashCacheFile?: string
   /** Model a task uses when its input names none. @default the only registered model, if there is one */
   readonly defaultModel?: string
   /** Generations at once (each a sequence of its model's context). @default 1 */
   readonly concurrency?: number
-  /** Threads llama.cpp computes with. @default every core but one (at least 1) */
+  /**
+   * Threads llama.cpp computes with; the engine's CPU limit (`engine.setLimits({ cores })`) lowers
+   * it. @default every core but one (at least 1)
+   */
   readonly threads?: number
   /** Tokens of context per running task (prompt and reply), at most the model's trained length. @default 4096 */
   readonly contextSize?: number
   /** Tokens evaluated per batch while reading a prompt. @default 512 */
   readonly batchSize?: number
-  /**
-   * Memory the loaded models and their contexts may take together, by llama.cpp's estimate. A
-   * model that does not fit alone is refused with `ERR_MODEL_TOO_LARGE`; idle models are unloaded
-   * to make room for another. @default half the machine's RAM
-   */
-  readonly memoryBudgetBytes?: number
   /** Unload a model no task has used for this long; 0 keeps models loaded. @default 600000 (10 min) */
   readonly idleUnloadMs?: number
 }
@@ -69,6 +88,13 @@ export interface LlamaBackend extends Backend {
   removeModel(name: string): Promise<boolean>
   /** Models in memory now. */
   loadedModels(): readonly LoadedModelStatus[]
+  /**
+   * Registers the models of `modelsDir` and reads every model's file (hash, GGUF header) without
+   * starting llama.cpp, so `models()` lists them before the first task; `load()` does the same. A
+   * model whose file is missing or damaged is left out, and reports its coded error when a task
+   * asks for it.
+   */
+  scanModels(options?: { signal?: AbortSignal }): Promise<void>
 }
 
 function positiveInt(key: string, value: number | undefined, max = Number.MAX_SAFE_INTEGER): void {
@@ -81,11 +107,18 @@ function validate(init: LlamaBackendInit): void {
   if (init.name !== undefined && !/^[a-z0-9][a-z0-9._-]*$/.test(init.name)) {
     throw new InvalidLlamaOptionsError(`name ${JSON.stringify(init.name)} must match [a-z0-9][a-z0-9._-]*`)
   }
+  for (const [key, value] of [
+    ['modelsDir', init.modelsDir],
+    ['hashCacheFile', init.hashCacheFile],
+  ] as const) {
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      throw new InvalidLlamaOptionsError(`${key} must be a non-empty path`)
+    }
+  }
   positiveInt('concurrency', init.concurrency, MAX_CONCURRENCY)
   positiveInt('threads', init.threads, 1024)
   positiveInt('contextSize', init.contextSize)
   positiveInt('batchSize', init.batchSize)
-  positiveInt('memoryBudgetBytes', init.memoryBudgetBytes)
   if (init.contextSize !== undefined && init.contextSize < 16) {
     throw new InvalidLlamaOptionsError(`contextSize must be at least 16 tokens, got ${init.contextSize}`)
   }
@@ -124,8 +157,16 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
       `defaultModel ${JSON.stringify(init.defaultModel)} is not among the models`,
     )
   }
+  const hashes = init.hashCacheFile === undefined ? undefined : hashCache({ file: init.hashCacheFile })
   const concurrency = init.concurrency ?? DEFAULT_CONCURRENCY
-  const threads = init.threads ?? defaultThreads()
+  const configuredThreads = init.threads ?? defaultThreads()
+  /** Threads per task the engine allows (undefined: no limit). */
+  let allowed: number | undefined
+  const threads = (): number => Math.min(configuredThreads, allowed ?? configuredThreads)
+  /** The engine's memory budget, given at load; a budget of its own for a backend used alone. */
+  let memory: MemoryAccount | undefined
+  /** Names of the entries that came from `modelsDir`, which a later scan may replace. */
+  const scanned = new Set<string>()
   /** Models whose file was found and read, by name: what `models()` announces. */
   const known = new Map<string, ResolvedGgufModel>()
   /** The model pool once started, for the synchronous `models()` and `loadedModels()`. */
@@ -135,12 +176,13 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
   function start(): Promise<{ runtime: LlamaRuntime; pool: ModelPool }> {
     starting ??= (async () => {
       const rt = await llamaRuntime()
+      applyThreads(rt)
       const models = new ModelPool(rt, {
         sequences: concurrency,
         contextSize: init.contextSize ?? DEFAULT_CONTEXT_SIZE,
         batchSize: init.batchSize ?? DEFAULT_BATCH_SIZE,
         threads,
-        memoryBudgetBytes: init.memoryBudgetBytes ?? defaultMemoryBudgetBytes(),
+        memory: memory ?? memoryBudget(defaultMemoryLimitBytes()).account(init.name ?? DEFAULT_BACKEND_NAME),
         idleUnloadMs: init.idleUnloadMs ?? DEFAULT_IDLE_UNLOAD_MS,
       })
       pool = models
@@ -153,15 +195,28 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
     return starting
   }
 
+  /**
+   * The engine's thread limit for llama.cpp as a whole: running contexts compute with no more
+   * threads than this from their next batch on (node-llama-cpp splits them); 0 is no limit.
+   */
+  function applyThreads(rt: LlamaRuntime): void {
+    rt.llama.maxThreads = allowed === undefined ? 0 : allowed * concurrency
+  }
+
   async function resolveKnown(entry: GgufModelEntry, signal?: AbortSignal): Promise<ResolvedGgufModel> {
     try {
-      const resolved = await resolveModel(entry, signal)
+      const resolved = await resolveModel(entry, signal, hashes)
       if (entries.get(entry.name) === entry) known.set(entry.name, resolved)
       return resolved
     } catch (err) {
       if (entries.get(entry.name) === entry) known.delete(entry.name)
       throw err
     }
+  }
+
+  /** The bytes a loaded model takes; undefined while it is not loaded. */
+  function memoryOf(name: string): number | undefined {
+    return pool?.status().find((m) => m.name === name)?.bytes
   }
 
   function modelFor(input: GenerateInput): GgufModelEntry {
@@ -179,13 +234,55 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
     return entry
   }
 
-  return {
+  /**
+   * The models of `modelsDir`: pulled ones (sub-directories with a manifest of format `gguf`), then
+   * `.gguf` files dropped into it, each named after its file.
+   */
+  async function modelsIn(dir: string): Promise<GgufModelEntry[]> {
+    const pulled = modelRegistry({ format: { id: GGUF_FORMAT, extensions: ['.gguf'], modelFiles: [] } })
+    await pulled.scan(dir)
+    const found = pulled.list().map((e) => ({
+      name: e.name,
+      path: join(e.path, e.model!),
+      ...(e.sha256 === undefined ? {} : { sha256: e.sha256 }),
+    }))
+    const files = await readdir(dir, { withFileTypes: true }).catch(() => [])
+    for (const f of files
+      .filter((f) => f.isFile() && /\.gguf$/i.test(f.name))
+      .sort((a, b) => a.name.localeCompare(b.name))) {
+      const name = ggufModelName(f.name)
+      if (!found.some((m) => m.name === name)) found.push({ name, path: join(dir, f.name) })
+    }
+    return found
+  }
+
+  /** Registers the models of `modelsDir`; a model registered otherwise (init, addModel) wins. */
+  async function scanDir(dir: string): Promise<void> {
+    for (const e of await modelsIn(dir)) {
+      if (entries.has(e.name) && !scanned.has(e.name)) continue
+      const entry = validateModelEntry(e)
+      const previous = entries.get(e.name)
+      if (previous?.path === entry.path && previous.sha256 === entry.sha256) continue
+      entries.set(e.name, entry)
+      scanned.add(e.name)
+      known.delete(e.name)
+      if (previous !== undefined) pool?.evict(e.name)
+    }
+  }
+
+  const backend: LlamaBackend = {
     name: init.name ?? DEFAULT_BACKEND_NAME,
     taskTypes: [generateTaskType],
     concurrency,
 
     async load(options = {}) {
+      memory ??= options.memory
       await start()
+      await backend.scanModels(options)
+    },
+
+    async scanModels(options = {}) {
+      if (init.modelsDir !== undefined) await scanDir(init.modelsDir)
       // Hash and read every model now so capability announcements carry them; a model whose file
       // is missing or damaged is left out, and reports its coded error when a task asks for it.
       for (const entry of entries.values()) {
@@ -227,25 +324,40 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
     models() {
       return [...known.values()]
         .filter((m) => entries.get(m.name) === m.entry)
-        .map((m) => modelInfo(m, pool?.isLoaded(m.name) ?? false))
+        .map((m) => modelInfo(m, memoryOf(m.name)))
     },
 
     async addModel(entry, options = {}) {
       const valid = validateModelEntry(entry)
       const previous = entries.get(valid.name)
       entries.set(valid.name, valid)
+      scanned.delete(valid.name)
       known.delete(valid.name)
       if (previous !== undefined && previous.path !== valid.path) pool?.evict(valid.name)
-      return modelInfo(await resolveKnown(valid, options.signal), pool?.isLoaded(valid.name) ?? false)
+      return modelInfo(await resolveKnown(valid, options.signal), memoryOf(valid.name))
     },
 
     async removeModel(name) {
       if (!entries.delete(name)) return false
+      scanned.delete(name)
       known.delete(name)
       pool?.evict(name)
       return true
     },
 
     loadedModels: () => pool?.status() ?? [],
+
+    configure(settings) {
+      allowed = settings.threads
+      void starting?.then(
+        ({ runtime }) => {
+          applyThreads(runtime)
+          // Contexts made under a lower limit get their threads when next loaded.
+          pool?.refreshThreads()
+        },
+        () => {},
+      )
+    },
   }
+  return backend
 }

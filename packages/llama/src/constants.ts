@@ -1,4 +1,4 @@
-import { availableParallelism, totalmem } from 'node:os'
+import { availableParallelism } from 'node:os'
 
 /** Registry name of the backend. */
 export const DEFAULT_BACKEND_NAME = 'llama'
@@ -36,11 +36,6 @@ export const PREFILL_SLICE_WORK = 7.5e9
 /** The smallest slice: below it, reading a prompt gets much slower. */
 export const PREFILL_MIN_SLICE = 32
 
-/** Memory the loaded models and their contexts may use together: half the machine's RAM. */
-export function defaultMemoryBudgetBytes(): number {
-  return Math.floor(totalmem() / 2)
-}
-
 /** A model no task has used for this long is unloaded: 10 minutes. */
 export const DEFAULT_IDLE_UNLOAD_MS = 10 * 60 * 1000
 
@@ -67,6 +62,14 @@ export const MAX_TOP_K = 1000
 export const DEFAULT_TEMPERATURE = 0
 export const DEFAULT_TOP_K = 40
 export const DEFAULT_TOP_P = 0.95
+
+/** The format id pulled GGUF models record in their manifest (`p2p-ai-model.json`). */
+export const GGUF_FORMAT = 'gguf'
+/**
+ * The quantization a pull takes when the reference names none: llama.cpp's (`-hf`) and Ollama's
+ * default, a good balance of size and quality for CPUs.
+ */
+export const DEFAULT_QUANTIZATION = 'Q4_K_M'
 
 /** Model registry names: the engine's rule, `[a-z0-9][a-z0-9._-]*`, at most 128 characters. */
 export const MODEL_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,127}$/

@@ -5,22 +5,10 @@
 // model entry is the engine's `InvalidModelEntryError` (`ERR_INVALID_MODEL_ENTRY`).
 
 /**
- * The model with its context needs more memory than the backend's `memoryBudgetBytes` (or than
- * the machine has free). `requiredBytes` is llama.cpp's estimate.
+ * The model with its context needs more memory than the engine's memory budget (or than the
+ * machine has free): the engine's `ModelTooLargeError`, one class for every backend.
  */
-export class ModelTooLargeError extends Error {
-  static readonly code = 'ERR_MODEL_TOO_LARGE'
-  readonly code = ModelTooLargeError.code
-  override readonly name = 'ModelTooLargeError'
-  readonly requiredBytes: number
-  readonly budgetBytes: number
-
-  constructor(message: string, requiredBytes: number, budgetBytes: number) {
-    super(message)
-    this.requiredBytes = requiredBytes
-    this.budgetBytes = budgetBytes
-  }
-}
+export { ModelTooLargeError } from '@p2p-ai/engine'
 
 /** The prompt (after the chat template) does not fit the model's context. */
 export class ContextLengthExceededError extends Error {
@@ -52,4 +40,15 @@ export class GenerationFailedError extends Error {
   static readonly code = 'ERR_GENERATION_FAILED'
   readonly code = GenerationFailedError.code
   override readonly name = 'GenerationFailedError'
+}
+
+/**
+ * A pull's reference does not name exactly one GGUF file of the repository: no file has the
+ * quantization, several do, the model is split in several files, or the repository has none. The
+ * message lists the quantizations the repository has.
+ */
+export class GgufFileNotFoundError extends Error {
+  static readonly code = 'ERR_GGUF_FILE_NOT_FOUND'
+  readonly code = GgufFileNotFoundError.code
+  override readonly name = 'GgufFileNotFoundError'
 }

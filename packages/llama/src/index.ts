@@ -47,8 +47,20 @@ export {
   syntheticLlamaModel,
   writeSyntheticLlamaModel,
 } from './gguf/synthetic.js'
-export type { GgufModelDescription, GgufModelEntry, LlamaModelInfo } from './models.js'
+export {
+  type GgufModelDescription,
+  type GgufModelEntry,
+  ggufModelName,
+  type LlamaModelInfo,
+} from './models.js'
 export type { LoadedModelStatus } from './pool.js'
+export {
+  chooseGgufFile,
+  type GgufReference,
+  type PullGgufModelOptions,
+  parseGgufReference,
+  pullGgufModel,
+} from './pull.js'
 export { StopSequences } from './stop.js'
 export {
   type ChatMessage,

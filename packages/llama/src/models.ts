@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import {
+  type HashCache,
   hashCache,
   InvalidModelEntryError,
   ModelCorruptError,
@@ -38,7 +39,7 @@ export interface GgufModelDescription {
 }
 
 /** A model as announced: the engine's `ModelInfo` and the GGUF description. */
-export interface LlamaModelInfo extends ModelInfo, GgufModelDescription {}
+export interface LlamaModelInfo extends Omit<ModelInfo, keyof GgufModelDescription>, GgufModelDescription {}
 
 /** A registered model whose file was found, hashed and read. */
 export interface ResolvedGgufModel {
@@ -55,7 +56,7 @@ export interface ResolvedGgufModel {
 
 const SHA256_RE = /^[0-9a-f]{64}$/
 /** Model files are hashed once per file version (by file identity), not at every load. */
-const hashes = hashCache()
+const memoryHashes = hashCache()
 
 /** Checks an entry and returns a copy with an absolute path. */
 export function validateModelEntry(entry: GgufModelEntry): GgufModelEntry {
@@ -146,7 +147,11 @@ async function readDescription(
  * `ERR_MODEL_CORRUPT` when its sha256 differs from the pinned one or it is not a GGUF model. The
  * hash is computed once per file version (size, mtime, inode), so loading again is cheap.
  */
-export async function resolveModel(entry: GgufModelEntry, signal?: AbortSignal): Promise<ResolvedGgufModel> {
+export async function resolveModel(
+  entry: GgufModelEntry,
+  signal?: AbortSignal,
+  hashes: HashCache = memoryHashes,
+): Promise<ResolvedGgufModel> {
   const { name, path: file } = entry
   const s = await stat(file).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined
@@ -170,13 +175,26 @@ export async function resolveModel(entry: GgufModelEntry, signal?: AbortSignal):
 }
 
 /** The announcement of a resolved model. */
-export function modelInfo(model: ResolvedGgufModel, loaded: boolean): LlamaModelInfo {
+export function modelInfo(model: ResolvedGgufModel, memoryBytes: number | undefined): LlamaModelInfo {
   return {
     name: model.name,
     sha256: model.sha256,
     sizeBytes: model.sizeBytes,
     taskTypes: [GENERATE_TASK_TYPE],
-    loaded,
+    loaded: memoryBytes !== undefined,
+    ...(memoryBytes === undefined ? {} : { memoryBytes }),
     ...model.description,
   }
+}
+
+/** A registry name for a GGUF file: its name without `.gguf`, lower-cased (`tinyllama-1.1b-chat-v1.0.q4_k_m`). */
+export function ggufModelName(file: string): string {
+  const base = file
+    .split('/')
+    .at(-1)!
+    .replace(/\.gguf$/i, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+  return base.slice(0, 128) || 'model'
 }

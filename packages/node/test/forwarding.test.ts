@@ -20,6 +20,7 @@ import {
   connected,
   link,
   nodeSet,
+  provideTell,
   provideWhoami,
   reaches,
   tamperingRelay,
@@ -28,10 +29,11 @@ import {
 const nodes = nodeSet()
 afterEach(() => nodes.stopAll())
 
-/** A line A – B – C – D (each linked to its neighbours only); D runs `whoami`. */
-async function line(length: number): Promise<ExchangeNode[]> {
+/** A line A – B – C – D (each linked to its neighbours only); D runs `whoami` (and `tell`). */
+async function line(length: number, options: { tell?: boolean } = {}): Promise<ExchangeNode[]> {
   const line = await nodes.spawn(...Array.from({ length }, () => ({})))
   provideWhoami(line.at(-1) as ExchangeNode)
+  if (options.tell === true) provideTell(line.at(-1) as ExchangeNode)
   for (let i = 0; i + 1 < line.length; i++) await link(line[i] as ExchangeNode, line[i + 1] as ExchangeNode)
   // Reach travels back one announcement per hop.
   await reaches(line[0] as ExchangeNode, line[1] as ExchangeNode, 'whoami', length - 2)
@@ -40,11 +42,19 @@ async function line(length: number): Promise<ExchangeNode[]> {
 
 describe('forwarding (docs/protocol.md §2.5)', () => {
   it('runs a task three hops away, through two relays, and verifies the result end to end', async () => {
-    const [a, b, c, d] = (await line(4)) as [ExchangeNode, ExchangeNode, ExchangeNode, ExchangeNode]
+    const [a, b, c, d] = (await line(4, { tell: true })) as [
+      ExchangeNode,
+      ExchangeNode,
+      ExchangeNode,
+      ExchangeNode,
+    ]
     expect(connected(a, c) || connected(a, d)).toBe(false)
     // A announces what it reaches in turn (its announcer looks a few times a second).
     await until(() => a.exchange.capabilities().reach !== undefined, 2_000, 'A announcing reach')
-    expect(a.exchange.capabilities().reach).toEqual([{ taskType: 'whoami', hops: 3, via: b.peerId }])
+    expect(a.exchange.capabilities().reach).toEqual([
+      { taskType: 'tell', hops: 3, via: b.peerId },
+      { taskType: 'whoami', hops: 3, via: b.peerId },
+    ])
 
     const record = await a.exchange.submit({ type: 'whoami', input: { tag: 'far' } }).result()
     expect(record).toMatchObject({
@@ -60,6 +70,14 @@ describe('forwarding (docs/protocol.md §2.5)', () => {
     expect(run?.status).toBe('COMPLETED')
     expect(c.exchange.providerStats()).toMatchObject({ received: 1, accepted: 1, answered: 1 })
     expect(a.reputation(b.peerId).successes).toBeGreaterThan(0)
+
+    // What the provider streams comes back through both relays as it is produced (§2.6).
+    const told = a.exchange.submit({ type: 'tell', input: { words: ['far ', 'away ', 'text'], gapMs: 120 } })
+    const deltas: string[] = []
+    for await (const event of told.stream()) if (event.type === 'delta') deltas.push(event.text)
+    expect(deltas).toEqual(['far ', 'away ', 'text'])
+    expect(await told.output()).toEqual({ text: 'far away text' })
+    expect(told.record()).toMatchObject({ peer: b.peerId, provider: d.peerId })
   })
 
   it('keeps a task to connected peers with maxHops 1, and within maxHops otherwise', async () => {

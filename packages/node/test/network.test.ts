@@ -1,3 +1,4 @@
+import { PROTOCOL_MINOR } from '@p2p-ai/protocol'
 import { describe, expect, it } from 'vitest'
 import { createNode } from '../src/create.js'
 import { VERSION } from '../src/metadata.js'
@@ -39,7 +40,7 @@ describe('two nodes on 127.0.0.1', () => {
       await waitUntil(() => a.peer(b.peerId)?.capabilities !== undefined, 5_000)
       expect(a.peer(b.peerId)).toMatchObject({
         capabilities: { taskTypes: expect.arrayContaining(['chunk']) },
-        protocolMinor: 2,
+        protocolMinor: PROTOCOL_MINOR,
         connection: { kind: 'direct', limited: false },
       })
     } finally {

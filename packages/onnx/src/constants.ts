@@ -13,8 +13,35 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60 * 1000
  */
 export const MAP_WEIGHTS_MIN_BYTES = 16 * 1024 * 1024
 
-/** File a directory model is read from, in order of preference (Hugging Face export layouts). */
-export const MODEL_FILE_CANDIDATES = ['model.onnx', 'onnx/model.onnx'] as const
+/**
+ * Memory a session takes, as a multiple of its model file, for the engine's memory budget: loading
+ * peaks near 1.5× the file, and a loaded session keeps ~1.35× (docs/benchmarks/inference.md).
+ */
+export const SESSION_MEMORY_FACTOR = 1.5
+/** The same for a session created from memory-mapped weights (`mapWeights`): ~0.5× at load, ~0.75× after. */
+export const MAPPED_SESSION_MEMORY_FACTOR = 0.75
+
+/**
+ * Files a directory model is read from, in order of preference: the full-precision graph of the
+ * usual Hugging Face export layouts (optimum's `model.onnx`, sentence-transformers' and
+ * transformers.js's `onnx/model.onnx`), then their 8-bit quantized variants (transformers.js's
+ * `model_quantized`/`model_int8`/`model_uint8`, sentence-transformers' per-CPU `qint8`/`quint8`
+ * exports), which many repositories ship instead. Full precision comes first because quantized
+ * weights change the numbers a model gives; fp16 and 4-bit variants are left out (slow or not
+ * run by ONNX Runtime's CPU provider).
+ */
+export const MODEL_FILE_CANDIDATES = [
+  'model.onnx',
+  'onnx/model.onnx',
+  'onnx/model_quantized.onnx',
+  'model_quantized.onnx',
+  'onnx/model_int8.onnx',
+  'onnx/model_uint8.onnx',
+  'onnx/model_qint8_avx512.onnx',
+  'onnx/model_qint8_avx512_vnni.onnx',
+  'onnx/model_quint8_avx2.onnx',
+  'onnx/model_qint8_arm64.onnx',
+] as const
 
 /** Tokens per text when neither the registry entry nor the model's files say: BERT's limit. */
 export const DEFAULT_MAX_TOKENS = 512
@@ -24,8 +51,17 @@ export const MAX_PLAUSIBLE_MODEL_LENGTH = 1_000_000
 export const DEFAULT_EMBED_BATCH_SIZE = 32
 /** Most texts in one `embed` task. */
 export const MAX_EMBED_TEXTS = 4096
-/** Longest text accepted by `embed` and `tokenize`, in UTF-16 code units (1 MiB of ASCII). */
+/** Longest text accepted by `embed`, `ner` and `tokenize`, in UTF-16 code units (1 MiB of ASCII). */
 export const MAX_TEXT_LENGTH = 1024 * 1024
+/** Windows run through the model at once by `ner`; each batch is padded to its longest window. */
+export const DEFAULT_NER_BATCH_SIZE = 32
+/** Most texts in one `ner` task. */
+export const MAX_NER_TEXTS = 4096
+/**
+ * `ner`: tokens shared by consecutive windows of a text longer than the model reads at once (at
+ * most half a window); each token is labelled from the window where it has more context.
+ */
+export const NER_WINDOW_OVERLAP = 64
 /** Squared-norm floor of L2 normalisation, as in sentence-transformers (avoids 0/0). */
 export const L2_EPSILON = 1e-12
 

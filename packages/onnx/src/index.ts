@@ -1,9 +1,10 @@
 /**
  * `@p2p-ai/onnx`: the ONNX plug-in of p2p-ai. A backend for `@p2p-ai/engine` (and so for
  * `@p2p-ai/node`) that runs models on ONNX Runtime (CPU) in the engine's worker threads and serves
- * four task types: `embed` (sentence-transformers text embeddings), `ocr` (PaddleOCR v4 line and
- * page recognition), `tokenize` and `onnx` (any model, named tensors in and out). ONNX Runtime,
- * sharp and the tokenizers load on the first task that needs them.
+ * five task types: `embed` (sentence-transformers text embeddings), `ner` (named entities with a
+ * token-classification model), `ocr` (PaddleOCR v4 line and page recognition), `tokenize` and
+ * `onnx` (any model, named tensors in and out). ONNX Runtime, sharp and the tokenizers load on the
+ * first task that needs them.
  *
  * ```ts
  * import { createNode } from '@p2p-ai/node'
@@ -33,6 +34,7 @@ export {
   type OnnxValueInfo,
 } from './graph/proto.js'
 export {
+  BERT_BASE_SHAPE,
   MINILM_SHAPE,
   type SyntheticBertModel,
   type SyntheticBertOptions,
@@ -49,6 +51,8 @@ export {
   type PoolingMode,
 } from './models/format.js'
 export { type PullOnnxModelOptions, pullOnnxModel } from './models/pull.js'
+export type { Aggregation, Entity } from './ner/aggregate.js'
+export { type NerInput, type NerOutput, nerInputSchema, nerTaskType } from './ner/ner.js'
 export type { TextBox } from './ocr/detect.js'
 export { builtinModels } from './ocr/models.js'
 export { type OcrInput, type OcrLine, type OcrOutput, ocrInputSchema, ocrTaskType } from './ocr/ocr.js'

@@ -37,6 +37,17 @@ describe('ONNX models in the registry', () => {
     expect((await registry.resolve('ocr-like')).taskTypes).toEqual(['ocr', 'onnx'])
   })
 
+  it('takes the quantized graph of a transformers.js export when it has no full-precision one, and full precision first', async () => {
+    const dir = join(root, 'xenova')
+    await mkdir(join(dir, 'onnx'), { recursive: true })
+    const quantized = await writeArithmetic(join(dir, 'onnx'), 'model_quantized.onnx')
+    await writeArithmetic(join(dir, 'onnx'), 'model_fp16.onnx')
+    const registry = onnxModelRegistry({ models: [{ name: 'xenova', path: dir }] })
+    expect((await registry.resolve('xenova')).modelFile).toBe(quantized)
+    const full = await writeArithmetic(join(dir, 'onnx'), 'model.onnx')
+    expect((await registry.resolve('xenova')).modelFile).toBe(full)
+  })
+
   it('rejects malformed entries with ERR_INVALID_MODEL_ENTRY, ONNX fields included', () => {
     const registry = onnxModelRegistry()
     const bad = [

@@ -16,6 +16,7 @@ describe('onnx backend in the engine', () => {
   beforeAll(async () => {
     root = await tempDir()
     await writeBert(root, 'mini', { layers: 1 })
+    await writeBert(root, 'tagger', { layers: 0, labels: ['O', 'B-PER'], tokenLabels: { hello: 'B-PER' } })
     engine = taskEngine({
       builtins: false,
       backends: [
@@ -55,7 +56,26 @@ describe('onnx backend in the engine', () => {
       sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
     })
     const types = new Set(engine.capabilities().taskTypes.map((t) => `${t.backend}:${t.name}`))
-    expect([...types].sort()).toEqual(['onnx:embed', 'onnx:ocr', 'onnx:onnx', 'onnx:tokenize'])
+    expect([...types].sort()).toEqual(['onnx:embed', 'onnx:ner', 'onnx:ocr', 'onnx:onnx', 'onnx:tokenize'])
+  })
+
+  it('serves a model added at run time once the engine renews its workers, and announces it at once', async () => {
+    const onnx = engine.backends.get('onnx') as ReturnType<typeof onnxBackend>
+    await engine.run({ type: 'embed', input: { text: 'a worker is up' } })
+    const model = await onnx.addModel({ name: 'tagger', path: join(root, 'tagger') })
+    expect(model.taskTypes).toEqual(['ner', 'tokenize', 'onnx'])
+    engine.backends.reload('onnx')
+    expect(engine.capabilities().models.map((m) => m.name)).toContain('tagger')
+    const out = await engine.run<{ entities: Array<Array<{ type: string; text: string }>> }>({
+      type: 'ner',
+      input: { model: 'tagger', text: 'hello world' },
+    })
+    expect(out.entities[0]).toMatchObject([{ type: 'PER', text: 'hello' }])
+    // A model whose files do not work is refused and leaves nothing behind.
+    await expect(onnx.addModel({ name: 'broken', path: join(root, 'nowhere') })).rejects.toMatchObject({
+      code: 'ERR_MODEL_NOT_FOUND',
+    })
+    expect(onnx.registry.get('broken')).toBeUndefined()
   })
 
   it('carries coded errors across the thread boundary and keeps serving', async () => {
@@ -77,5 +97,54 @@ describe('onnx backend in the engine', () => {
     expect(
       (await engine.run<EmbedOutput>({ type: 'embed', input: { text: 'still here' } })).embeddings,
     ).toHaveLength(1)
+  })
+
+  it("loads its models within the engine's memory budget: idle ones go when it shrinks, one too large is refused", async () => {
+    // One worker holds the models: the one an earlier test's reload left (its predecessor's share went with it).
+    expect(engine.memory().holders).toEqual([
+      expect.objectContaining({ holder: expect.stringMatching(/^onnx#\d+$/) }),
+    ])
+    const held = engine.memory().usedBytes
+    expect(held).toBeGreaterThan(0)
+    engine.setLimits({ memoryBytes: 1024 })
+    await expect.poll(() => engine.memory().usedBytes).toBe(0)
+    const refused = await (await engine.submit({ type: 'embed', input: { text: 'x' } })).result()
+    expect(refused.error).toMatchObject({
+      code: 'ERR_MODEL_TOO_LARGE',
+      message: expect.stringContaining('model mini'),
+    })
+    engine.setLimits({ memoryBytes: Number.POSITIVE_INFINITY })
+    expect((await engine.run<EmbedOutput>({ type: 'embed', input: { text: 'x' } })).embeddings).toHaveLength(
+      1,
+    )
+  })
+})
+
+describe("onnx backend under the engine's CPU limit", () => {
+  it('creates sessions with the intra-op threads the limit allows, and new ones when it changes', async () => {
+    const root = await tempDir()
+    await writeBert(root, 'mini', { layers: 1 })
+    const onnx = onnxBackend({
+      worker: false,
+      models: [{ name: 'mini', path: join(root, 'mini') }],
+      defaultEmbedModel: 'mini',
+    })
+    const engine = taskEngine({ builtins: false, backends: [onnx], concurrency: 2 })
+    try {
+      engine.setLimits({ cores: 3 })
+      await engine.run({ type: 'embed', input: { text: 'x' } })
+      // The backend runs one task at a time: all three cores for it.
+      expect(onnx.loadedModels()).toEqual([
+        expect.objectContaining({ name: 'mini', threads: 3, reservedBytes: expect.any(Number) }),
+      ])
+      expect(onnx.loadedModels()[0]?.reservedBytes).toBeGreaterThan(0)
+      engine.setLimits({ cores: 1 })
+      expect(onnx.loadedModels()).toEqual([])
+      await engine.run({ type: 'embed', input: { text: 'x' } })
+      expect(onnx.loadedModels()).toEqual([expect.objectContaining({ threads: 1 })])
+    } finally {
+      await engine.stop({ timeoutMs: 0 })
+      await removeDir(root)
+    }
   })
 })

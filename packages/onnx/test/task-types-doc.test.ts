@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { memberNames, PROTOCOL_MD, shapeOf, tablesUnder, taskTypeExample } from '../../protocol/test/doc.js'
 import { type OnnxBackend, onnxBackend } from '../src/backend/backend.js'
 import { embedInputSchema } from '../src/embed/embed.js'
+import { type NerOutput, nerInputSchema } from '../src/ner/ner.js'
 import { ocrInputSchema } from '../src/ocr/ocr.js'
 import { onnxRunInputSchema } from '../src/tensor/task.js'
 import { tokenizeInputSchema } from '../src/text/tokenize.js'
@@ -22,11 +23,20 @@ let backend: OnnxBackend
 beforeAll(async () => {
   root = await tempDir()
   await writeBert(root, 'bert', { layers: 0 })
-  // The examples' registry names: `minilm` for the embedding model, `arith` for the tensor graph.
+  // A token classifier that tags the example's words as the example says.
+  await writeBert(root, 'bert-ner', {
+    layers: 0,
+    words: ['alice', 'moved', 'to', 'zur', '##ich'],
+    labels: ['O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC'],
+    tokenLabels: { alice: 'B-PER', zur: 'B-LOC', '##ich': 'I-LOC' },
+  })
+  // The examples' registry names: `minilm` for the embedding model, `bert-ner` for the token
+  // classifier, `arith` for the tensor graph.
   backend = onnxBackend({
     worker: false,
     models: [
       { name: 'minilm', path: join(root, 'bert') },
+      { name: 'bert-ner', path: join(root, 'bert-ner') },
       { name: 'arith', path: await writeArithmetic(root) },
     ],
   })
@@ -54,6 +64,20 @@ describe('docs/protocol.md §5.10, the ONNX task types', () => {
       }
     }
     expect(doc.inputs.sort()).toEqual(Object.keys(embedInputSchema.shape).sort())
+    expect(doc.outputs).toEqual(Object.keys(output))
+  })
+
+  it('ner: the example text gives the example entities, at the same offsets, with scores', async () => {
+    const doc = section('ner')
+    const output = (await runTask(backend, 'ner', doc.input)) as NerOutput
+    expect(shapeOf(output)).toEqual(shapeOf(doc.output))
+    const withoutScores = (out: NerOutput) => ({
+      ...out,
+      entities: out.entities.map((list) => list.map(({ score, ...e }) => e)),
+    })
+    expect(withoutScores(output)).toEqual(withoutScores(doc.output as NerOutput))
+    for (const e of output.entities.flat()) expect(e.score).toBeGreaterThan(0.9)
+    expect(doc.inputs.sort()).toEqual(Object.keys(nerInputSchema.shape).sort())
     expect(doc.outputs).toEqual(Object.keys(output))
   })
 

@@ -19,13 +19,26 @@ export const PROTOCOL_MAJOR = 1
  * The highest minor version of major 1 this implementation speaks. Announced in `capabilities`
  * so that peers only send fields and message types a receiver knows.
  */
-export const PROTOCOL_MINOR = 2
+export const PROTOCOL_MINOR = 4
 
 /** Minor 1 added forwarding: `task.forward` and `capabilities.reach` (docs/protocol.md §2.5). */
 export const FORWARDING_MINOR = 1
 
 /** Minor 2 added batch signatures: envelopes with `batch` instead of `sig` (docs/protocol.md §4.5). */
 export const BATCH_SIGNATURES_MINOR = 2
+
+/**
+ * Minor 3 added streamed output: `task.progress` may carry `delta`, the text a task produced since
+ * its previous progress (docs/protocol.md §2.6), and a `capabilities` model may describe a
+ * generative model (`family`, `quantization`, `contextLength`).
+ */
+export const STREAMING_MINOR = 3
+
+/**
+ * Minor 4 added `capabilities.resources`: how busy the sender's machine is and whether it takes
+ * tasks at all (docs/protocol.md §5.7).
+ */
+export const RESOURCES_MINOR = 4
 
 /** Domain separation for envelope signatures: prepended to the canonical JSON before signing. */
 export const SIGNING_PREFIX = 'p2p-ai/envelope/v1\n'
@@ -87,6 +100,16 @@ export const MAX_TASK_TYPES = 64
 export const MAX_MODELS = 256
 export const MAX_CONCURRENCY = 1024
 export const MAX_QUEUE_LENGTH = 1_000_000
+/**
+ * Longest `task.progress` `delta` (minor 3), in UTF-16 code units: even escaped as `\u00hh`
+ * throughout, a delta of this length fits a default frame with room to spare. A provider splits a
+ * longer batch of streamed text over several progress messages.
+ */
+export const MAX_DELTA_LENGTH = 262_144
+/** Longest `family` or `quantization` of an announced model (minor 3). */
+export const MAX_MODEL_FAMILY_LENGTH = 64
+/** Largest `contextLength` of an announced model, in tokens (minor 3). */
+export const MAX_CONTEXT_LENGTH = 16_777_216
 
 /**
  * Most links a forwarded task may travel (minor 1, docs/protocol.md §2.5): the ceiling of a

@@ -103,6 +103,7 @@ export {
   type ModelInfo,
   type Payloads,
   type ReachEntry,
+  type ResourceFigures,
   type SoloEnvelope,
   type TaskAccept,
   type TaskCancel,
@@ -119,6 +120,7 @@ export {
   type WireError,
 } from './messages.js'
 export { type ReplayCache, type ReplayCacheInit, type ReplayVerdict, replayCache } from './replay-cache.js'
+export { streamedTextOf } from './stream.js'
 export {
   assertResultMatches,
   createTaskRequest,

@@ -10,8 +10,11 @@ import {
   MAX_BATCH_PATH,
   MAX_BATCH_SIZE,
   MAX_CONCURRENCY,
+  MAX_CONTEXT_LENGTH,
+  MAX_DELTA_LENGTH,
   MAX_ERROR_MESSAGE_LENGTH,
   MAX_FORWARD_HOPS,
+  MAX_MODEL_FAMILY_LENGTH,
   MAX_MODELS,
   MAX_PRIORITY,
   MAX_QUEUE_LENGTH,
@@ -109,6 +112,8 @@ export const taskProgressSchema = z.strictObject({
   id: taskIdSchema,
   progress: z.number().min(0).max(1),
   message: z.string().max(MAX_REASON_LENGTH).exactOptional(),
+  /** Minor 3: text the task produced since its previous progress (docs/protocol.md §2.6). */
+  delta: z.string().min(1, 'a delta is never empty: leave it out').max(MAX_DELTA_LENGTH).exactOptional(),
 })
 
 export const timingsSchema = z.strictObject({
@@ -179,6 +184,29 @@ export const modelSchema = z.strictObject({
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 digest as 64 lowercase hex digits'),
   taskTypes: z.array(taskTypeSchema).min(1).max(MAX_TASK_TYPES).refine(unique, 'duplicate task types'),
   bytes: count(Number.MAX_SAFE_INTEGER).exactOptional(),
+  // Minor 3: what a generative model is (docs/protocol.md §5.7), so requesters can route by it.
+  family: z
+    .string()
+    .min(1)
+    .max(MAX_MODEL_FAMILY_LENGTH)
+    .regex(/^[A-Za-z0-9._-]+$/, 'expected an architecture name like "llama" or "qwen2"')
+    .exactOptional(),
+  quantization: z
+    .string()
+    .min(1)
+    .max(MAX_MODEL_FAMILY_LENGTH)
+    .regex(/^[A-Za-z0-9._-]+$/, 'expected a quantization name like "Q4_K_M" or "F16"')
+    .exactOptional(),
+  contextLength: z.number().int().min(1).max(MAX_CONTEXT_LENGTH).exactOptional(),
+})
+
+/** `capabilities.resources` (minor 4): the sender's machine, and whether it takes tasks now. */
+export const resourcesSchema = z.strictObject({
+  cpu: z.number().int().min(0).max(100),
+  nodeCpu: z.number().int().min(0).max(100),
+  memoryFree: count(Number.MAX_SAFE_INTEGER),
+  paused: z.literal(true).exactOptional(),
+  onBattery: z.literal(true).exactOptional(),
 })
 
 export const capabilitiesSchema = z.strictObject({
@@ -199,6 +227,7 @@ export const capabilitiesSchema = z.strictObject({
     .max(MAX_TASK_TYPES)
     .refine((entries) => unique(entries.map((entry) => entry.taskType)), 'duplicate task types')
     .exactOptional(),
+  resources: resourcesSchema.exactOptional(),
 })
 
 export const goodbyeSchema = z.strictObject({

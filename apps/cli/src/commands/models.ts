@@ -1,25 +1,32 @@
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { bool, list, str } from '../args/parse.js'
 import type { Handler } from '../args/spec.js'
 import { BIN_NAME, EXIT, MODELS_DIR } from '../constants.js'
-import { connectToNode } from '../control/client.js'
-import type { ModelJson } from '../control/types.js'
-import { modelsFile, readAddedModels } from '../daemon/models-file.js'
-import { FileError, OfflineError, UsageError } from '../errors.js'
+import { type ControlClient, connectToNode } from '../control/client.js'
+import type { AddedModelJson, AddModelRequest, ModelJson } from '../control/types.js'
+import { formatOf, readAddedModels } from '../daemon/models-file.js'
+import { FileError, NodeNotRunningError, OfflineError, UsageError } from '../errors.js'
 import { eprintln, printJson, println } from '../io.js'
-import type { ModelEntry } from '../onnx.js'
-import { bytes, table } from '../term/format.js'
-import { spinner } from '../term/spinner.js'
+import type { ModelFormatId } from '../models/local.js'
+import { KNOWN_MODELS, type PullPlan, planPull } from '../models/reference.js'
+import { bytes, listing, table } from '../term/format.js'
+import { progressBar } from '../term/progress.js'
 import { locate } from './common.js'
 
-/** Short names `models pull` knows, and the repositories they stand for. */
-export const KNOWN_MODELS: Readonly<Record<string, string>> = {
-  'all-minilm-l6-v2': 'sentence-transformers/all-MiniLM-L6-v2',
-  'bge-small-en-v1.5': 'BAAI/bge-small-en-v1.5',
+export { KNOWN_MODELS }
+
+/** The running node's control client, or undefined when no node runs for the data directory. */
+async function runningNode(dataDir: string): Promise<ControlClient | undefined> {
+  try {
+    return await connectToNode(dataDir)
+  } catch (err) {
+    if (err instanceof NodeNotRunningError) return undefined
+    throw err
+  }
 }
 
-/** Whether a node runs for the data directory, and what it serves (undefined when none runs). */
+/** What a running node serves (undefined when none runs or it does not answer). */
 async function served(dataDir: string): Promise<ModelJson[] | undefined> {
   try {
     return await (await connectToNode(dataDir)).models({ timeoutMs: 3000 })
@@ -30,35 +37,60 @@ async function served(dataDir: string): Promise<ModelJson[] | undefined> {
 
 const listModels: Handler = async (parsed, io) => {
   const { dataDir } = await locate(parsed, io)
-  const { builtinModels, onnxModelRegistry } = await import('../onnx.js')
+  const [{ builtinModels, onnxModelRegistry }, { modelRegistry }, { GGUF_FORMAT, ggufModelName }] =
+    await Promise.all([import('../onnx.js'), import('@p2p-ai/engine'), import('../llama.js')])
   const builtin = builtinModels()
   const added = await readAddedModels(dataDir)
-  const registry = onnxModelRegistry({ models: [...builtin, ...added] })
-  const scan = await registry.scan(join(dataDir, MODELS_DIR))
+  const modelsDir = join(dataDir, MODELS_DIR)
+  const onnx = onnxModelRegistry({ models: [...builtin, ...added.filter((m) => formatOf(m) === 'onnx')] })
+  const gguf = modelRegistry({ format: { id: GGUF_FORMAT, extensions: ['.gguf'], modelFiles: [] } })
+  for (const m of added.filter((m) => formatOf(m) === 'gguf')) gguf.register(m)
+  const scans = [await onnx.scan(modelsDir), await gguf.scan(modelsDir)]
+  // GGUF files copied straight into the models directory are served under their file's name.
+  const dropped = new Set<string>()
+  for (const f of await readdir(modelsDir, { withFileTypes: true }).catch(() => [])) {
+    const name = ggufModelName(f.name)
+    if (!f.isFile() || !/\.gguf$/i.test(f.name) || gguf.get(name) !== undefined) continue
+    gguf.register({ name, path: join(modelsDir, f.name) })
+    dropped.add(name)
+  }
   const builtinNames = new Set(builtin.map((m) => m.name))
   const addedNames = new Set(added.map((m) => m.name))
   const running = await served(dataDir)
   const byName = new Map(running?.map((m) => [m.name, m]))
-  const models: ModelJson[] = registry.list().map((e) => {
+  const entries = [
+    ...onnx.list().map((e) => [e, 'onnx'] as const),
+    ...gguf.list().map((e) => [e, 'gguf'] as const),
+  ]
+  const models: ModelJson[] = entries.map(([e, format]) => {
     const s = byName.get(e.name)
     return {
       name: e.name,
-      taskTypes: [...(s?.taskTypes ?? e.taskTypes ?? [])],
-      source: builtinNames.has(e.name) ? 'builtin' : addedNames.has(e.name) ? 'added' : 'pulled',
-      path: e.path,
+      format,
+      taskTypes: [...(s?.taskTypes ?? e.taskTypes ?? (format === 'gguf' ? ['generate'] : []))],
+      source: builtinNames.has(e.name)
+        ? 'builtin'
+        : addedNames.has(e.name)
+          ? 'added'
+          : dropped.has(e.name)
+            ? 'file'
+            : 'pulled',
+      path: format === 'gguf' && e.model !== undefined ? join(e.path, e.model) : e.path,
       ...(e.description === undefined ? {} : { description: e.description }),
       ...(s?.sha256 === undefined ? {} : { sha256: s.sha256 }),
       ...(s?.sizeBytes === undefined ? {} : { sizeBytes: s.sizeBytes }),
       ...(s?.loaded === undefined ? {} : { loaded: s.loaded }),
     }
   })
+  const skipped = scans.flatMap((s) => s.skipped)
   if (bool(parsed.options, 'json')) {
-    printJson(io, { models, nodeRunning: running !== undefined, skipped: scan.skipped })
+    printJson(io, { models, nodeRunning: running !== undefined, skipped })
     return EXIT.OK
   }
   const c = io.out
   const rows = models.map((m) => [
     m.name,
+    m.format ?? '-',
     m.source,
     m.taskTypes.join(', ') || c.dim('inferred on load'),
     running === undefined
@@ -68,17 +100,20 @@ const listModels: Handler = async (parsed, io) => {
         : c.yellow('no'),
     m.sizeBytes === undefined ? '-' : bytes(m.sizeBytes),
   ])
-  println(io, table(['NAME', 'SOURCE', 'TASKS', 'SERVED', 'SIZE'], rows, c))
-  for (const s of scan.skipped) eprintln(io, `${io.err.yellow('warning:')} skipped ${s.dir}: ${s.reason}`)
+  println(io, table(['NAME', 'FORMAT', 'SOURCE', 'TASKS', 'SERVED', 'SIZE'], rows, c))
+  for (const s of skipped) eprintln(io, `${io.err.yellow('warning:')} skipped ${s.dir}: ${s.reason}`)
   if (running === undefined) {
     println(io, c.dim(`no node is running for ${dataDir}; "served" shows once one is`))
   } else if (running.length === 0) {
-    println(io, c.yellow('the running node serves no models: its ONNX backend has not loaded (see its log)'))
+    println(
+      io,
+      c.yellow('the running node serves no models: its model backends have not loaded (see its log)'),
+    )
   } else if (models.some((m) => !byName.has(m.name))) {
     println(
       io,
       c.dim(
-        `models marked "no" are served after a restart: \`${BIN_NAME} node stop\`, then \`${BIN_NAME} node start\``,
+        'models marked "no" could not be read by the running node (missing or changed files: see its log); add or pull them again',
       ),
     )
   }
@@ -88,146 +123,198 @@ const listModels: Handler = async (parsed, io) => {
 const add: Handler = async (parsed, io) => {
   const [name, rawPath] = parsed.args as [string, string]
   const { dataDir } = await locate(parsed, io)
-  const { onnxModelRegistry, MODEL_NAME_RE } = await import('../onnx.js')
+  const { MODEL_NAME_RE } = await import('../onnx.js')
   if (!MODEL_NAME_RE.test(name)) {
     throw new UsageError(
       `model name "${name}" must be lower-case letters, digits, ".", "_" and "-" (starting with a letter or digit)`,
     )
   }
-  const path = resolve(io.cwd, rawPath)
-  try {
-    await stat(path)
-  } catch {
-    throw new FileError(
-      `${path} does not exist`,
-      'give a .onnx file, or a directory holding model.onnx (and tokenizer.json for embed)',
-    )
-  }
   const taskTypes = list(parsed.options, 'task-types')
-  const entry: ModelEntry = { name, path, ...(taskTypes.length === 0 ? {} : { taskTypes: [...taskTypes] }) }
-  const registry = onnxModelRegistry()
-  let resolved: Awaited<ReturnType<typeof registry.resolve>>
-  try {
-    registry.register(entry)
-    resolved = await registry.resolve(name, { signal: io.signal })
-  } catch (err) {
-    throw new FileError(
-      (err as Error).message,
-      'give a .onnx file, or a directory holding model.onnx or onnx/model.onnx',
-    )
-  }
-  const pinned: ModelEntry = { ...entry, sha256: resolved.sha256 }
-  const added = await readAddedModels(dataDir)
-  const replaced = added.some((m) => m.name === name)
-  const next = [...added.filter((m) => m.name !== name), pinned]
-  await mkdir(dataDir, { recursive: true, mode: 0o700 })
-  const file = modelsFile(dataDir)
-  await writeFile(`${file}.tmp`, `${JSON.stringify({ models: next }, null, 2)}\n`, { mode: 0o600 })
-  await rename(`${file}.tmp`, file)
-  const summary = {
+  const file = str(parsed.options, 'file')
+  const request: AddModelRequest = {
     name,
-    path,
-    sha256: resolved.sha256,
-    sizeBytes: resolved.sizeBytes,
-    taskTypes: resolved.taskTypes,
-    replaced,
+    path: resolve(io.cwd, rawPath),
+    ...(file === undefined ? {} : { file }),
+    ...(taskTypes.length === 0 ? {} : { taskTypes: [...taskTypes] }),
+  }
+  // A running node registers it, serves it at once and announces it; otherwise it is recorded for
+  // the next node started from this data directory.
+  const node = await runningNode(dataDir)
+  let model: AddedModelJson
+  if (node !== undefined) model = await node.addModel(request, { signal: io.signal, timeoutMs: 600_000 })
+  else {
+    const [{ onnxBackend }, { llamaBackend }, { registerModel }] = await Promise.all([
+      import('../onnx.js'),
+      import('../llama.js'),
+      import('../models/register.js'),
+    ])
+    const hosts = { onnx: onnxBackend({ worker: false, builtinModels: false }), llama: llamaBackend() }
+    model = (await registerModel(hosts, dataDir, request, { signal: io.signal, served: false })).model
   }
   if (bool(parsed.options, 'json')) {
-    printJson(io, summary)
+    printJson(io, model)
     return EXIT.OK
   }
+  const c = io.out
   println(
     io,
-    `${io.out.green('✔')} ${replaced ? 'replaced' : 'added'} model ${io.out.bold(name)}: ${resolved.modelFile} (${bytes(resolved.sizeBytes)}, ${resolved.taskTypes.join(', ')})`,
+    `${c.green('✔')} ${model.replaced ? 'replaced' : 'added'} ${model.format === 'gguf' ? 'GGUF' : 'ONNX'} model ${c.bold(name)}: ${model.file} (${bytes(model.sizeBytes)}, ${model.taskTypes.join(', ')})`,
   )
-  if ((await served(dataDir)) !== undefined) {
-    println(
-      io,
-      io.out.dim(
-        `the running node serves it after a restart: \`${BIN_NAME} node stop\`, then \`${BIN_NAME} node start\``,
-      ),
-    )
+  if (model.otherFiles.length > 0) {
+    println(io, c.dim(`  also in the directory: ${listing(model.otherFiles)} (choose one with --file)`))
   }
-  return EXIT.OK
-}
-
-const pull: Handler = async (parsed, io) => {
-  const wanted = parsed.args[0]!
-  const repo = KNOWN_MODELS[wanted] ?? wanted
-  if (!repo.includes('/')) {
-    throw new UsageError(
-      `"${wanted}" is neither a repository (owner/name) nor a known short name`,
-      `known short names: ${Object.keys(KNOWN_MODELS).join(', ')}`,
-    )
-  }
-  const { dataDir } = await locate(parsed, io)
-  const { pullOnnxModel } = await import('../onnx.js')
-  const endpoint = str(parsed.options, 'endpoint') ?? 'https://huggingface.co'
-  const name =
-    str(parsed.options, 'as') ??
-    (KNOWN_MODELS[wanted] === undefined ? repo.split('/').at(-1)!.toLowerCase() : wanted)
-  const spin = spinner(io.stderr, `downloading ${repo} from ${endpoint}…`)
-  let pulled: Awaited<ReturnType<typeof pullOnnxModel>>
-  try {
-    pulled = await pullOnnxModel({
-      repo,
-      name,
-      endpoint,
-      revision: str(parsed.options, 'revision') ?? 'main',
-      dir: join(dataDir, MODELS_DIR, name),
-      signal: io.signal,
-      onProgress: (p) =>
-        spin.update(
-          `downloading ${p.file} ${bytes(p.receivedBytes)}${p.totalBytes === undefined ? '' : ` of ${bytes(p.totalBytes)}`}…`,
-        ),
-    })
-  } catch (err) {
-    spin.stop()
-    throw pullError(err, endpoint, repo)
-  }
-  spin.stop()
-  const size = Object.values(pulled.manifest.files).reduce((n, f) => n + f.sizeBytes, 0)
-  if (bool(parsed.options, 'json')) {
-    printJson(io, { name: pulled.name, dir: pulled.dir, repo, files: pulled.manifest.files })
-    return EXIT.OK
-  }
-  println(io, `${io.out.green('✔')} pulled ${io.out.bold(pulled.name)} (${bytes(size)}) into ${pulled.dir}`)
   println(
     io,
-    io.out.dim(
-      `use it: \`${BIN_NAME} task submit --type embed --input "some text" --param model=${pulled.name} --wait\` (after restarting a running node)`,
+    c.dim(
+      model.served
+        ? `the running node serves it now, and has told its peers; try \`${BIN_NAME} task submit --type ${model.taskTypes[0]} --param model=${name} ...\``
+        : 'a node started from this data directory serves it',
     ),
   )
   return EXIT.OK
 }
 
+const pull: Handler = async (parsed, io) => {
+  const wanted = parsed.args[0]!
+  const { dataDir } = await locate(parsed, io)
+  const endpoint = (str(parsed.options, 'endpoint') ?? 'https://huggingface.co').replace(/\/+$/, '')
+  const token = str(parsed.options, 'token')
+  const hub = {
+    endpoint,
+    ...(token === undefined ? {} : { token }),
+    signal: io.signal,
+  }
+  const [{ listRepoFiles }, { pullOnnxModel }, { pullGgufModel }] = await Promise.all([
+    import('@p2p-ai/engine'),
+    import('../onnx.js'),
+    import('../llama.js'),
+  ])
+  const revisionOption = str(parsed.options, 'revision')
+  const plan = await planPull(wanted, str(parsed.options, 'as'), (repo) =>
+    listRepoFiles(endpoint, repo, revisionOption ?? 'main', {
+      stallTimeoutMs: 30_000,
+      signal: io.signal,
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    }).catch(() => undefined),
+  )
+  const revision = revisionOption ?? (plan.format === 'gguf' ? plan.revision : undefined) ?? 'main'
+  const bar = progressBar(io.stderr)
+  const onProgress = (p: {
+    file: string
+    receivedBytes: number
+    totalBytes?: number
+    resumedBytes: number
+  }) =>
+    bar.update({
+      label: p.file,
+      received: p.receivedBytes,
+      resumed: p.resumedBytes,
+      ...(p.totalBytes === undefined ? {} : { total: p.totalBytes }),
+    })
+  const modelsDir = join(dataDir, MODELS_DIR)
+  let pulled: Awaited<ReturnType<typeof pullOnnxModel>>
+  try {
+    pulled =
+      plan.format === 'onnx'
+        ? await pullOnnxModel({
+            ...hub,
+            repo: plan.repo,
+            name: plan.name,
+            revision,
+            dir: join(modelsDir, plan.name),
+            onProgress,
+          })
+        : await pullGgufModel({
+            ...hub,
+            repo: plan.repo,
+            revision,
+            modelsDir,
+            onProgress,
+            ...(plan.file === undefined ? {} : { file: plan.file }),
+            ...(plan.quantization === undefined ? {} : { quantization: plan.quantization }),
+            ...(plan.name === undefined ? {} : { name: plan.name }),
+          })
+  } catch (err) {
+    bar.done()
+    throw pullError(err, endpoint, plan)
+  }
+  bar.done()
+  // A running node registers what was pulled and announces it, without a restart.
+  const node = await runningNode(dataDir)
+  const servedNow =
+    node === undefined
+      ? false
+      : (await node.scanModels({ timeoutMs: 600_000 })).some((m) => m.name === pulled.name)
+  const size = Object.values(pulled.manifest.files).reduce((n, f) => n + f.sizeBytes, 0)
+  if (bool(parsed.options, 'json')) {
+    printJson(io, {
+      name: pulled.name,
+      format: plan.format,
+      dir: pulled.dir,
+      repo: plan.repo,
+      revision,
+      model: pulled.manifest.model,
+      files: pulled.manifest.files,
+      served: servedNow,
+    })
+    return EXIT.OK
+  }
+  println(
+    io,
+    `${io.out.green('✔')} pulled ${io.out.bold(pulled.name)} (${pulled.manifest.model}, ${bytes(size)}) into ${pulled.dir}`,
+  )
+  println(io, io.out.dim(usage(plan.format, pulled.name, node !== undefined, servedNow)))
+  return EXIT.OK
+}
+
+function usage(format: ModelFormatId, name: string, nodeRuns: boolean, servedNow: boolean): string {
+  const example =
+    format === 'gguf'
+      ? `\`${BIN_NAME} task submit --type generate --input "Hello" --param model=${name} --wait\``
+      : `\`${BIN_NAME} task submit --type embed --input "some text" --param model=${name} --wait\` (or --type ner for a token classifier)`
+  if (servedNow) return `the running node serves it now; use it: ${example}`
+  if (nodeRuns) return `the running node could not read it (see its log); use it: ${example}`
+  return `use it once a node runs (\`${BIN_NAME} node start\`): ${example}`
+}
+
 /** A failed download, told the way a person can act on. */
-function pullError(err: unknown, endpoint: string, repo: string): unknown {
+function pullError(err: unknown, endpoint: string, plan: PullPlan): unknown {
   const e = err as Error & { code?: string; reason?: string; status?: number }
   if (e?.code === 'ERR_INVALID_MODEL_ENTRY') return new UsageError(e.message)
   if (e?.code !== 'ERR_MODEL_DOWNLOAD_FAILED') return err
   const host = new URL(endpoint).host
+  const resume = `run the same pull again to continue where it stopped`
   switch (e.reason) {
     case 'dns':
     case 'connection-refused':
     case 'network':
       return new OfflineError(
         `cannot reach ${host} (${e.reason}): this machine seems to be offline, or the endpoint is wrong`,
-        'models pull needs the internet; copy the model here another way and register it with `models add <name> <path>`',
+        `models pull needs the hub (--endpoint, HF_ENDPOINT); ${resume}, or copy the model here another way and register it with \`models add <name> <path>\``,
         { cause: err },
       )
     case 'timeout':
       return new OfflineError(
         `the download from ${host} stalled: ${e.message}`,
-        'try again; the connection may be slow',
-        { cause: err },
+        `${resume}; the connection may be slow`,
+        {
+          cause: err,
+        },
       )
+    case 'busy':
+      return new FileError(e.message, 'another models pull of the same model is running: wait for it', {
+        cause: err,
+      })
     case 'http-status':
       return new FileError(
         e.status === 404
-          ? `${repo} was not found on ${host} (or has no ONNX export)`
+          ? plan.format === 'onnx'
+            ? `${plan.repo} was not found on ${host} (or has no ONNX export)`
+            : `${plan.repo} (or the file) was not found on ${host}`
           : `${host} answered HTTP ${e.status}: ${e.message}`,
-        e.status === 401 || e.status === 403 ? 'the repository may be gated or private' : undefined,
+        e.status === 401 || e.status === 403
+          ? 'the repository may be gated or private: give an access token with --token (or HF_TOKEN)'
+          : undefined,
         { cause: err },
       )
     default:

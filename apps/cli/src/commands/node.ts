@@ -1,3 +1,5 @@
+import type { ResourceStatus } from '@p2p-ai/node'
+import { describePause } from '@p2p-ai/node/control'
 import { bool, num } from '../args/parse.js'
 import type { Handler, Parsed } from '../args/spec.js'
 import { EXIT, STOP_TIMEOUT_MS } from '../constants.js'
@@ -73,6 +75,7 @@ export function formatStatus(s: StatusJson, url: string, c: Colours, watchdog?: 
     ['runs', s.capabilities.taskTypes.join(', ') || c.dim('nothing')],
     ['models', s.capabilities.models.join(', ') || c.dim('none')],
     ['memory', `${bytes(s.process.rssBytes)} resident`],
+    ...(s.resources === undefined ? [] : resourceRows(s.resources, c)),
     ...(watchdog === undefined ? [] : [['watchdog', formatWatchdog(watchdog, c)] as [string, string]]),
     ['control', url],
     ...(s.metrics === undefined ? [] : [['metrics', s.metrics.url] as [string, string]]),
@@ -84,6 +87,52 @@ export function formatStatus(s: StatusJson, url: string, c: Colours, watchdog?: 
 function formatWatchdog(w: WatchdogJson, c: Colours): string {
   const restarts = `${w.restarts} restart${w.restarts === 1 ? '' : 's'}`
   return `pid ${w.pid} ${c.dim(`(restarts the node after a crash; ${restarts}${w.lastExit === undefined ? '' : `, the last after ${w.lastExit}`})`)}`
+}
+
+const percent = (share: number): string => `${Math.round(share * 100)} %`
+
+/** The machine, the owner's limits, and whether the node takes tasks from peers. */
+function resourceRows(r: ResourceStatus, c: Colours): Array<[string, string]> {
+  const rows: Array<[string, string]> = []
+  const s = r.snapshot
+  if (s === undefined) rows.push(['machine', c.dim('measuring…')])
+  else {
+    const battery =
+      s.battery === undefined
+        ? s.batterySupport === 'unsupported'
+          ? ', battery unknown on this OS'
+          : ''
+        : `, battery${s.battery.percent === undefined ? '' : ` ${s.battery.percent} %`}${s.battery.onBattery ? ' (on battery)' : ''}`
+    rows.push([
+      'machine',
+      `cpu ${percent(s.cpu.machine)} (this node ${percent(s.cpu.node)}, others ${percent(s.cpu.others)}), load ${s.load[0].toFixed(2)}, ${bytes(s.memory.availableBytes)} of ${bytes(s.memory.totalBytes)} memory free${battery}`,
+    ])
+    if (s.disk !== undefined) {
+      const data = s.disk.dataDirBytes === undefined ? '' : `data dir ${bytes(s.disk.dataDirBytes)}, `
+      rows.push(['disk', `${data}${bytes(s.disk.freeBytes)} free`])
+    }
+  }
+  const l = r.limits
+  const limits = [
+    `cpu ${percent(l.cpu)}`,
+    `models ${bytes(r.models.usedBytes)} of ${bytes(r.models.limitBytes)}`,
+    ...(l.memoryBytes === undefined ? [] : [`memory ${bytes(l.memoryBytes)}`]),
+    ...(l.diskBytes === undefined ? [] : [`disk ${bytes(l.diskBytes)}`]),
+    ...(l.idleOnly ? ['idle only'] : []),
+    ...(l.windows.length === 0 ? [] : [`windows ${l.windows.join(', ')}`]),
+    ...(l.pauseOnBattery ? ['not on battery'] : []),
+  ]
+  rows.push(['limits', limits.join(', ')])
+  const notes = [
+    ...(r.throttled ? ['holding tasks back for the CPU limit'] : []),
+    ...(r.overMemory ? [c.yellow('over the memory limit')] : []),
+    ...(r.overDisk ? [c.yellow('over the disk limit')] : []),
+  ]
+  const serving = r.paused
+    ? `${c.yellow('paused')}: ${describePause(r.pauseReasons)} ${c.dim(`(for ${duration(Date.now() - r.since)})`)}`
+    : `${c.green('taking tasks')} from peers`
+  rows.push(['serving', [serving, ...notes].join('; ')])
+  return rows
 }
 
 /** The alerts raised now, one per line with what to do; `none` when all is well. */
@@ -137,7 +186,7 @@ export function formatPeers(list: readonly PeerJson[], c: Colours): string {
     statusColour(p.status, c),
     p.rttMs === undefined ? '-' : `${Math.round(p.rttMs)} ms`,
     p.lastSeen === 0 ? '-' : ago(p.lastSeen),
-    noteOf(p),
+    noteOf(p, c),
   ])
   const count = (status: PeerJson['status']): number => list.filter((p) => p.status === status).length
   const banned = count('banned')
@@ -146,10 +195,13 @@ export function formatPeers(list: readonly PeerJson[], c: Colours): string {
 }
 
 /** The last column of `node peers`: where it is, or why it is not. */
-function noteOf(p: PeerJson): string {
+function noteOf(p: PeerJson, c: Colours): string {
   if (p.status === 'failed') return `${p.failureReason ?? 'failed'}; redial ${p.reconnectAttempts}`
   if (p.status === 'banned' && p.bannedUntil !== undefined) {
     return `banned until ${clockTime(p.bannedUntil)} (${p.banReason ?? 'misbehaviour'})`
+  }
+  if (p.capabilities?.resources?.paused === true) {
+    return `${c.yellow('paused')} (its owner's limits); ${p.addresses[0] ?? '-'}`
   }
   return p.addresses[0] ?? '-'
 }

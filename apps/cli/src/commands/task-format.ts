@@ -76,6 +76,13 @@ export function formatOutput(task: TaskJson, c: Colours): string {
     }
     case 'ocr':
       return `${String(out.text)}\n${c.dim(`confidence ${(Number(out.confidence) * 100).toFixed(1)} %, model ${String(out.model)}`)}`
+    case 'generate': {
+      const usage = out.usage as { promptTokens?: number; completionTokens?: number } | undefined
+      const timings = out.timings as { tokensPerSecond?: number } | undefined
+      return `${String(out.text)}\n${c.dim(
+        `${String(usage?.completionTokens)} tokens (${String(out.finishReason)}), ${Math.round(Number(timings?.tokensPerSecond))} tokens/s, model ${String(out.model)}`,
+      )}`
+    }
     case 'mock':
       return `${String(out.text)}\n${c.dim(`${String(out.length)} characters, ${String(out.words)} words, checksum ${String(out.checksum)}`)}`
     default:

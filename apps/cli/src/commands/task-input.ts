@@ -9,9 +9,15 @@ import { bytes } from '../term/format.js'
 /** Task types whose input is an image rather than text. */
 const IMAGE_TYPES = new Set(['ocr'])
 
+/** A text as the input of `type`: the user's chat message for `generate`, else `{ text }`. */
+function textInput(type: string, text: string): Record<string, unknown> {
+  return type === 'generate' ? { messages: [{ role: 'user', content: text }] } : { text }
+}
+
 /**
  * The task input from `--input`, `--file` or `--input-json`, with `--param key=value` fields on
- * top. Text becomes `{ text }`; an image file for `ocr` becomes `{ image: <base64> }`.
+ * top. Text becomes `{ text }` (for `generate`, a chat message: `{ messages: [{ role: 'user',
+ * content }] }`); an image file for `ocr` becomes `{ image: <base64> }`.
  */
 export async function buildInput(
   type: string,
@@ -51,10 +57,10 @@ export async function buildInput(
           'images go with --type ocr; other inputs with --input-json',
         )
       }
-      input = { text: data.toString('utf8') }
+      input = textInput(type, data.toString('utf8'))
     }
   } else {
-    input = { text: text ?? '' }
+    input = textInput(type, text ?? '')
   }
   for (const param of list(options, 'param')) {
     const eq = param.indexOf('=')

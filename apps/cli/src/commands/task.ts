@@ -29,6 +29,7 @@ const submit: Handler = async (parsed, io) => {
     ...(timeout === undefined ? {} : { timeoutMs: Math.round(timeout * 1000) }),
     ...(priority === undefined ? {} : { priority }),
   })
+  if (bool(o, 'stream')) return streamTask(client, task, io, bool(o, 'json'))
   if (!bool(o, 'wait')) {
     if (bool(o, 'json')) printJson(io, task)
     else {
@@ -67,10 +68,74 @@ async function waitFor(client: ControlClient, task: TaskJson, io: Io): Promise<T
 }
 
 /**
- * Prints a final task: its output (text or JSON) when COMPLETED; otherwise throws
- * `TaskFailedError` (exit 4), after printing the record for `--json`.
+ * Prints what the task streams as it comes (a generation's text), then ends as `--wait` does: exit
+ * 4 if the task failed. A failover says so on stderr (the text printed so far is dropped: the next
+ * node starts again). Ctrl-C cancels the task, not only the watching: the generation stops on
+ * whichever node runs it. `--json` prints each event as one JSON line instead.
  */
-function printResult(task: TaskJson, io: Io, format: 'text' | 'json' | 'json-record'): number {
+async function streamTask(client: ControlClient, task: TaskJson, io: Io, json: boolean): Promise<number> {
+  /** Whether stdout holds streamed text not ended by a line break. */
+  let open = false
+  const endLine = (): void => {
+    if (open) io.stdout.write('\n')
+    open = false
+  }
+  let end: TaskJson | undefined
+  let streamed = false
+  try {
+    for await (const event of client.stream(task.id, { signal: io.signal })) {
+      if (json) {
+        io.stdout.write(`${JSON.stringify(event)}\n`)
+        if (event.type === 'end') end = event.task
+        continue
+      }
+      if (event.type === 'delta') {
+        streamed = true
+        io.stdout.write(event.text)
+        open = !event.text.endsWith('\n')
+      } else if (event.type === 'restart') {
+        endLine()
+        eprintln(
+          io,
+          io.err.yellow(
+            `↻ ${event.peer.slice(-8)} failed (${event.reason.code}): starting again on another node; the text above is dropped`,
+          ),
+        )
+      } else if (event.type === 'mismatch') {
+        endLine()
+        eprintln(
+          io,
+          io.err.yellow('warning: the streamed text differs from the text the node signed; the signed text:'),
+        )
+        println(io, event.text)
+      } else {
+        end = event.task
+      }
+    }
+  } catch (err) {
+    if (!io.signal.aborted) throw err
+    endLine()
+    const answer = await client.cancel(task.id).catch(() => undefined)
+    eprintln(
+      io,
+      answer?.cancelled === true
+        ? `cancelled task ${task.id}`
+        : `stopped; task ${task.id} is ${answer?.task.status ?? 'unknown'}`,
+    )
+    return EXIT.INTERRUPTED
+  }
+  endLine()
+  // The text is out already: only a failure is left to report (or, for a task that streams no
+  // text, its output). A stream that ended without its task (the node stopped mid-stream)
+  // reports the task as it is now.
+  return printResult(end ?? (await client.task(task.id)), io, streamed || json ? 'none' : 'text')
+}
+
+/**
+ * Prints a final task: its output (text or JSON, or nothing for `none`) when COMPLETED; otherwise
+ * throws `TaskFailedError` (exit 4), after printing the record for `--json`.
+ */
+function printResult(task: TaskJson, io: Io, format: 'text' | 'json' | 'json-record' | 'none'): number {
   if (task.status === 'PENDING' || task.status === 'QUEUED' || task.status === 'RUNNING') {
     throw new TaskNotFinishedError(
       `task ${task.id} has not finished: it is ${task.status}`,

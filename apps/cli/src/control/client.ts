@@ -12,6 +12,8 @@ import {
 } from '../runtime.js'
 import { bytes } from '../term/format.js'
 import type {
+  AddedModelJson,
+  AddModelRequest,
   CancelJson,
   LogLevel,
   LogLevelJson,
@@ -23,6 +25,7 @@ import type {
   TaskJson,
   TaskListJson,
   TaskStatus,
+  TaskStreamEventJson,
 } from './types.js'
 
 /** Per-call options of the control client. */
@@ -138,29 +141,22 @@ export class ControlClient {
     return (await this.request<{ models: ModelJson[] }>('GET', '/models', undefined, options)).models
   }
 
+  /** Registers a model of the node's machine; the node serves it at once. */
+  async addModel(request: AddModelRequest, options?: RequestOptions): Promise<AddedModelJson> {
+    return (await this.request<{ model: AddedModelJson }>('POST', '/models', request, options)).model
+  }
+
+  /** Has the node register the models pulled into its data directory; resolves with what it serves. */
+  async scanModels(options?: RequestOptions): Promise<ModelJson[]> {
+    return (await this.request<{ models: ModelJson[] }>('POST', '/models/scan', {}, options)).models
+  }
+
   /**
    * The node's events as they happen (peers connecting and failing, tasks starting and
    * finishing), until `signal` aborts or the node stops (then the iteration ends).
    */
   async *events(options: { signal?: AbortSignal } = {}): AsyncGenerator<NodeEventJson> {
-    const url = new URL(`${this.url}${API_PREFIX}/events`)
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = httpRequest(url, {
-        headers: { authorization: `Bearer ${this.#token}`, accept: 'application/x-ndjson' },
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-      })
-      req.on('response', resolve)
-      req.on('error', (err) => reject(this.#connectionError(err)))
-      req.end()
-    })
-    if (res.statusCode !== 200) {
-      res.resume()
-      throw new ControlApiError(
-        res.statusCode ?? 0,
-        `HTTP_${res.statusCode}`,
-        `GET /v1/events answered ${res.statusCode}`,
-      )
-    }
+    const res = await this.#open('/events', 'application/x-ndjson', options.signal)
     let rest = ''
     try {
       for await (const chunk of res) {
@@ -187,6 +183,63 @@ export class ControlClient {
   /** Sets the log level at run time (until a restart or a config reload). */
   setLogLevel(level: LogLevel, options?: RequestOptions): Promise<LogLevelJson> {
     return this.request('PUT', '/log-level', { level }, options)
+  }
+
+  /**
+   * What a task streams (`GET /v1/tasks/:id/stream`): its generated text as it comes (`delta`),
+   * `restart` when it fails over to another node, a `mismatch` with the signed result, and last
+   * the task as it ended (`end`). From the start of the task, whenever it is called.
+   */
+  async *stream(id: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<TaskStreamEventJson> {
+    const res = await this.#open(
+      `/tasks/${encodeURIComponent(id)}/stream`,
+      'text/event-stream',
+      options.signal,
+    )
+    let rest = ''
+    try {
+      for await (const chunk of res) {
+        const blocks = (rest + (chunk as Buffer).toString('utf8')).split('\n\n')
+        rest = blocks.pop() ?? ''
+        for (const block of blocks) {
+          const event = parseEvent(block)
+          if (event !== undefined) yield event
+        }
+      }
+    } catch (err) {
+      if (options.signal?.aborted === true || !isConnectionEnd(err)) throw err
+      throw new ControlConnectionError(`the node closed the stream of task ${id} before it ended`)
+    }
+  }
+
+  /** A long-lived GET (events, a task's stream); an error answer rejects with its code. */
+  async #open(path: string, accept: string, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+    const url = new URL(`${this.url}${API_PREFIX}${path}`)
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(url, {
+        headers: { authorization: `Bearer ${this.#token}`, accept },
+        ...(signal === undefined ? {} : { signal }),
+      })
+      req.on('response', resolve)
+      req.on('error', (err) => reject(this.#connectionError(err)))
+      req.end()
+    })
+    if (res.statusCode === 200) return res
+    const chunks: Buffer[] = []
+    for await (const chunk of res) chunks.push(chunk as Buffer)
+    let error: { code?: unknown; message?: unknown } | undefined
+    try {
+      error = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: typeof error }).error
+    } catch {
+      // Not JSON: the status says it.
+    }
+    throw new ControlApiError(
+      res.statusCode ?? 0,
+      typeof error?.code === 'string' ? error.code : `HTTP_${res.statusCode}`,
+      typeof error?.message === 'string'
+        ? error.message
+        : `GET ${API_PREFIX}${path} answered ${res.statusCode}`,
+    )
   }
 
   /** Asks the node to shut down gracefully; it answers at once and exits shortly after. */
@@ -309,6 +362,18 @@ function isConnectionEnd(err: unknown): boolean {
   return (
     code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error).name === 'AbortError'
   )
+}
+
+/** One server-sent event (`event:` and `data:` lines) as `{ type, ...data }`. */
+function parseEvent(block: string): TaskStreamEventJson | undefined {
+  let type: string | undefined
+  const data: string[] = []
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event:')) type = line.slice(6).trim()
+    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''))
+  }
+  if (type === undefined || data.length === 0) return undefined
+  return { type, ...(JSON.parse(data.join('\n')) as object) } as TaskStreamEventJson
 }
 
 function isFinal(status: TaskStatus): boolean {

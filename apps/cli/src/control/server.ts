@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { isAbsolute } from 'node:path'
 import {
   LOG_LEVELS,
   type LogLevel,
@@ -9,17 +10,19 @@ import {
   MIN_PRIORITY,
   MIN_TIMEOUT_MS,
 } from '@p2p-ai/node/control'
+import { type OpenAIApi, OpenAIError } from '@p2p-ai/node/openai'
 import {
   API_PREFIX,
   CLOSE_GRACE_MS,
   CONTROL_HOST,
   MAX_REQUEST_BYTES,
   MAX_WAIT_MS,
+  OPENAI_PREFIX,
   TASK_STATUSES,
 } from '../constants.js'
 import { STATUS_BY_CODE } from '../error-policy.js'
 import type { ControlTarget, TaskQuery } from './target.js'
-import type { SubmitRequest, TaskStatus } from './types.js'
+import type { AddModelRequest, SubmitRequest, TaskStatus } from './types.js'
 
 export interface ControlServerInit {
   readonly target: ControlTarget
@@ -29,6 +32,11 @@ export interface ControlServerInit {
   readonly port?: number
   /** Called for each request that failed with a server error (for the node's log). */
   readonly onError?: (err: unknown) => void
+  /**
+   * The node's OpenAI-compatible API, served under `/openai/v1` behind the same token (the API
+   * key) and the same loopback checks; its errors are OpenAI's error objects.
+   */
+  readonly openai?: OpenAIApi
 }
 
 export interface ControlServer {
@@ -69,8 +77,11 @@ export const CONTROL_ROUTES: readonly string[] = [
   'GET /v1/tasks',
   'GET /v1/tasks/:id',
   'GET /v1/tasks/:id/wait',
+  'GET /v1/tasks/:id/stream',
   'POST /v1/tasks/:id/cancel',
   'GET /v1/models',
+  'POST /v1/models',
+  'POST /v1/models/scan',
   'GET /v1/events',
   'GET /v1/metrics',
   'GET /v1/log-level',
@@ -115,7 +126,11 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       // Refused before its body was read (too large, wrong type): close the connection after the
       // answer, or the client goes on writing into a socket nobody reads until it times out.
       if (!req.complete) closeAfter(res)
-      send(res, e.status, { error: { code: e.code, message: e.message } })
+      // An OpenAI client gets OpenAI's error object, so it raises the error class it knows.
+      const body = (req.url ?? '').startsWith(`${OPENAI_PREFIX}/`)
+        ? openaiErrorOf(e).body()
+        : { error: { code: e.code, message: e.message } }
+      send(res, e.status, body)
     })
   })
 
@@ -136,6 +151,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       )
     }
     const url = new URL(req.url ?? '/', `http://${CONTROL_HOST}`)
+    if (init.openai !== undefined && (await init.openai.handle(req, res))) return
     if (!url.pathname.startsWith(`${API_PREFIX}/`)) throw notFound(url.pathname)
     const path = url.pathname.slice(API_PREFIX.length)
     const method = req.method ?? 'GET'
@@ -165,7 +181,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       const task = await t.submit(submitRequest(body), { signal })
       return send(res, 202, { task })
     }
-    const taskPath = /^\/tasks\/([^/]+)(\/wait|\/cancel)?$/.exec(path)
+    const taskPath = /^\/tasks\/([^/]+)(\/wait|\/cancel|\/stream)?$/.exec(path)
     if (taskPath !== null) {
       const id = decodeURIComponent(taskPath[1]!)
       if (taskPath[2] === '/cancel') {
@@ -173,6 +189,20 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
         return send(res, 200, t.cancel(id))
       }
       allow(method, 'GET')
+      if (taskPath[2] === '/stream') {
+        const events = t.stream(id, signal)
+        if (events === undefined) throw taskNotFound(id)
+        // Server-sent events: what the task streams as it comes, then the task as it ended.
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-store',
+        })
+        res.flushHeaders()
+        for await (const { type, ...data } of events)
+          res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`)
+        res.end()
+        return
+      }
       if (taskPath[2] === '/wait') {
         const timeoutMs = intParam(url.searchParams, 'timeoutMs', 0, MAX_WAIT_MS) ?? MAX_WAIT_MS
         const task = await t.wait(id, timeoutMs, signal)
@@ -196,7 +226,17 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       return
     }
     if (path === '/models') {
-      allow(method, 'GET')
+      if (method === 'GET') return send(res, 200, { models: await t.models() })
+      allow(method, 'POST')
+      const body = await readJson(req)
+      refuseWhileStopping()
+      return send(res, 201, { model: await t.addModel(addModelRequest(body), { signal }) })
+    }
+    if (path === '/models/scan') {
+      allow(method, 'POST')
+      await readJson(req)
+      refuseWhileStopping()
+      await t.scanModels({ signal })
       return send(res, 200, { models: await t.models() })
     }
     if (path === '/metrics') {
@@ -401,6 +441,25 @@ function submitRequest(body: Record<string, unknown>): SubmitRequest {
   }
 }
 
+function addModelRequest(body: Record<string, unknown>): AddModelRequest {
+  const { name, path, file, taskTypes } = body
+  if (typeof name !== 'string' || name === '') throw badRequest('"name" must be a non-empty string')
+  if (typeof path !== 'string' || !isAbsolute(path)) throw badRequest('"path" must be an absolute path')
+  if (file !== undefined && (typeof file !== 'string' || file === '' || isAbsolute(file)))
+    throw badRequest('"file" must be a path relative to "path"')
+  if (
+    taskTypes !== undefined &&
+    !(Array.isArray(taskTypes) && taskTypes.every((t) => typeof t === 'string' && t !== ''))
+  )
+    throw badRequest('"taskTypes" must be an array of task type names')
+  return {
+    name,
+    path,
+    ...(file === undefined ? {} : { file: file as string }),
+    ...(taskTypes === undefined ? {} : { taskTypes: taskTypes as string[] }),
+  }
+}
+
 function intParam(params: URLSearchParams, name: string, min: number, max: number): number | undefined {
   const raw = params.get(name)
   if (raw === null) return undefined
@@ -428,6 +487,17 @@ function listTasks(
     ...(type === undefined ? {} : { type }),
   }
   return { tasks: t.list(query), limit, offset }
+}
+
+/** A control API error as OpenAI's error object (401 and 403 come from the checks in front). */
+function openaiErrorOf(e: HttpError): OpenAIError {
+  if (e.status === 401) {
+    return new OpenAIError(401, 'invalid_request_error', e.message, { code: 'invalid_api_key' })
+  }
+  if (e.status === 403) return new OpenAIError(403, 'permission_error', e.message, { code: 'forbidden' })
+  return new OpenAIError(e.status, e.status >= 500 ? 'server_error' : 'invalid_request_error', e.message, {
+    code: e.code,
+  })
 }
 
 function toHttpError(err: unknown): HttpError {

@@ -1,4 +1,6 @@
 import type {
+  AddedModelJson,
+  AddModelRequest,
   CancelJson,
   LogLevel,
   ModelJson,
@@ -8,6 +10,7 @@ import type {
   SubmitRequest,
   TaskJson,
   TaskStatus,
+  TaskStreamEventJson,
 } from './types.js'
 
 /** Query of a task listing. */
@@ -33,9 +36,18 @@ export interface ControlTarget {
   /** Resolves with the task once final, or as it is after `timeoutMs`; `undefined` if unknown. */
   wait(id: string, timeoutMs: number, signal: AbortSignal): Promise<TaskJson | undefined>
   list(query: TaskQuery): readonly TaskJson[]
+  /**
+   * What the task streams (its generated text), from the start, ending with its final record;
+   * `undefined` for an unknown id. Stops early when `signal` aborts.
+   */
+  stream(id: string, signal: AbortSignal): AsyncIterable<TaskStreamEventJson> | undefined
   /** Throws `ERR_TASK_NOT_FOUND` for an unknown id. */
   cancel(id: string): CancelJson
   models(): Promise<readonly ModelJson[]>
+  /** Registers a model of the node's machine and serves it at once (`models add`). */
+  addModel(request: AddModelRequest, options: { signal: AbortSignal }): Promise<AddedModelJson>
+  /** Registers the models pulled into the data directory since the node started (`models pull`). */
+  scanModels(options: { signal: AbortSignal }): Promise<void>
   /** The Prometheus exposition; throws `ERR_METRICS_OFF` when the node collects no metrics. */
   metrics(): Promise<string>
   /** The log level in force. */

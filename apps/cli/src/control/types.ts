@@ -12,6 +12,7 @@ import type {
   NodeMetadata,
   NodeState,
   PeerInfo,
+  ResourceStatus,
 } from '@p2p-ai/node'
 
 /**
@@ -43,6 +44,24 @@ export interface TaskJson {
   /** Attempts made so far, when the task went through the network (failover retries count). */
   readonly attempts?: number
 }
+
+/**
+ * One event of `GET /v1/tasks/:id/stream` (server-sent events, the `event:` field naming the
+ * type and `data:` holding the rest): the text a task streams (`delta`), a failover that starts it
+ * again on another node (`restart`: drop the `discarded` characters shown since the last restart),
+ * a `mismatch` of the streamed text with the signed result (`text` is the answer), and the task as
+ * it ended (`end`, always last).
+ */
+export type TaskStreamEventJson =
+  | { readonly type: 'delta'; readonly text: string }
+  | {
+      readonly type: 'restart'
+      readonly reason: { readonly code: string; readonly message: string }
+      readonly peer: string
+      readonly discarded: number
+    }
+  | { readonly type: 'mismatch'; readonly streamed: string; readonly text: string }
+  | { readonly type: 'end'; readonly task: TaskJson }
 
 /** Counters since the node started (for `node monitor`'s throughput). */
 export interface TaskCounters {
@@ -87,6 +106,8 @@ export interface StatusJson
   readonly tasks: TaskCounters
   /** Process figures of the node. */
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly cpuUserMs: number }
+  /** The machine (every `resources.intervalMs`) and the owner's limits: paused or not, and why. */
+  readonly resources: ResourceStatus
 }
 
 /** One entry of `GET /v1/peers`: the node's peer table entry. */
@@ -125,9 +146,14 @@ export interface CancelJson {
 /** One model, as `GET /v1/models` lists it. */
 export interface ModelJson {
   readonly name: string
+  /** The plug-in format: `onnx` or `gguf` (absent for models of other backends). */
+  readonly format?: string
   readonly taskTypes: readonly string[]
-  /** `builtin`, `added` (models add) or `pulled` (models pull). */
-  readonly source: 'builtin' | 'added' | 'pulled' | 'served'
+  /**
+   * `builtin`, `added` (models add), `pulled` (models pull), `file` (a `.gguf` file copied into the
+   * models directory), or `served` (what a running node serves, in `GET /v1/models`).
+   */
+  readonly source: 'builtin' | 'added' | 'pulled' | 'file' | 'served'
   readonly path?: string
   readonly description?: string
   /** sha256 of the model file, once the node has hashed it. */
@@ -135,6 +161,37 @@ export interface ModelJson {
   readonly sizeBytes?: number
   /** Whether the node has it in memory now. */
   readonly loaded?: boolean
+}
+
+/** `POST /v1/models`: a model on the node's machine to serve (what `models add` sends). */
+export interface AddModelRequest {
+  /** Registry name, `[a-z0-9][a-z0-9._-]*`. */
+  readonly name: string
+  /** Absolute path: a `.gguf` file, an `.onnx` file, or an ONNX model directory. */
+  readonly path: string
+  /** The model file inside a directory, relative. @default the best export layout present */
+  readonly file?: string
+  /** Task types an ONNX model serves. @default inferred from its files */
+  readonly taskTypes?: readonly string[]
+}
+
+/** A model registered by `models add` (the answer of `POST /v1/models`). */
+export interface AddedModelJson {
+  readonly name: string
+  readonly format: 'onnx' | 'gguf'
+  /** What the registry entry points at: the file, or the ONNX model directory. */
+  readonly path: string
+  /** The model file that is loaded, absolute. */
+  readonly file: string
+  /** Other model files of its directory, not used (`--file` chooses another). */
+  readonly otherFiles: readonly string[]
+  readonly sha256: string
+  readonly sizeBytes: number
+  readonly taskTypes: readonly string[]
+  /** A model of this name was registered before, and is replaced. */
+  readonly replaced: boolean
+  /** A running node serves it now (false when it was added while no node ran). */
+  readonly served: boolean
 }
 
 /**

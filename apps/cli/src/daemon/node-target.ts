@@ -2,13 +2,16 @@ import type { TaskEngine, TaskRecord } from '@p2p-ai/engine'
 import type { P2PNode } from '@p2p-ai/node'
 import type { ControlTarget, TaskQuery } from '../control/target.js'
 import type {
+  AddedModelJson,
   CancelJson,
   ModelJson,
   PeerJson,
   StatusJson,
   SubmitRequest,
   TaskJson,
+  TaskStreamEventJson,
 } from '../control/types.js'
+import type { NodeModels } from '../models/node-models.js'
 import { TaskCounter } from './stats.js'
 import { engineRecordToJson, networkRecordToJson } from './task-json.js'
 
@@ -20,12 +23,16 @@ export interface NodeTargetInit {
   readonly shutdown: () => void
   /** Settles once the model backends have loaded (or failed to); `models()` waits for it, briefly. */
   readonly modelsReady?: Promise<unknown>
+  /** The node's model backends, for models added and pulled while it runs. */
+  readonly models?: NodeModels
   /** The Prometheus endpoint, when metrics are on. */
   readonly metrics?: { readonly url: string; exposition(): Promise<string> }
 }
 
 /** How long a models listing waits for the model backends to load. */
 const MODELS_WAIT_MS = 10_000
+/** Longest a stream of a task without a handle (run here for a peer) waits for it to end. */
+const MAX_STREAM_WAIT_MS = 60 * 60 * 1000
 
 /** A coded error for the control API. */
 function coded(code: string, message: string): Error {
@@ -127,6 +134,31 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
     return get(id)
   }
 
+  /** The handle's stream, then the task as it ended (a failure is in that record, not thrown). */
+  async function* streamOne(id: string, signal: AbortSignal): AsyncGenerator<TaskStreamEventJson> {
+    const handle = node.tasks.handle(id)
+    if (handle !== undefined) {
+      try {
+        for await (const event of handle.stream({ signal })) yield event
+      } catch {
+        // The task failed: its record says how. Or the reader went away: nobody reads on.
+        if (signal.aborted) return
+      }
+      await handle.result()
+    } else {
+      // Known only from a store or the engine (no handle): its final state is all there is.
+      const task = get(id)
+      if (task !== undefined && !isFinal(task)) await waitOne(id, MAX_STREAM_WAIT_MS, signal)
+    }
+    const task = get(id)
+    if (task === undefined || signal.aborted) return
+    if (handle === undefined && task.status === 'COMPLETED') {
+      const text = (task.output as { text?: unknown } | undefined)?.text
+      if (typeof text === 'string' && text !== '') yield { type: 'delta', text }
+    }
+    yield { type: 'end', task }
+  }
+
   function cancelOne(id: string): CancelJson {
     const handle = node.tasks.handle(id)
     if (handle !== undefined) {
@@ -138,6 +170,17 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
       engine.get(id) === undefined && engine.get(`${self}:${id}`) !== undefined ? `${self}:${id}` : id
     const cancelled = engine.cancel(engineId)
     return { cancelled, task: get(id)! }
+  }
+
+  /** Waits for the model backends to have read their models, at most `MODELS_WAIT_MS`. */
+  const modelsSettled = async (): Promise<void> => {
+    if (init.modelsReady === undefined) return
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      init.modelsReady,
+      new Promise((resolve) => (timer = setTimeout(resolve, MODELS_WAIT_MS))),
+    ])
+    clearTimeout(timer)
   }
 
   return {
@@ -172,11 +215,15 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
           heapUsedBytes: usage.heapUsed,
           cpuUserMs: Math.round(process.cpuUsage().user / 1000),
         },
+        resources: node.resources.status(),
       }
     },
     peers: (): PeerJson[] => node.peers(),
     connect: (address, options) => node.connect(address, options),
     async submit(request) {
+      // A node that has just started is still reading its models (the llama backend joins once it
+      // has one): a task that needs one must not be told nobody runs its type meanwhile.
+      await modelsSettled()
       return submitOne(request)
     },
     task: (id) => get(id),
@@ -206,23 +253,30 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
       return [...byId.values()].sort((a, b) => b.queuedAt - a.queuedAt).slice(query.offset, window)
     },
     cancel: (id): CancelJson => cancelOne(id),
+    stream: (id, signal) => (get(id) === undefined ? undefined : streamOne(id, signal)),
     async models(): Promise<ModelJson[]> {
-      if (init.modelsReady !== undefined) {
-        let timer: NodeJS.Timeout | undefined
-        await Promise.race([
-          init.modelsReady,
-          new Promise((resolve) => (timer = setTimeout(resolve, MODELS_WAIT_MS))),
-        ])
-        clearTimeout(timer)
-      }
+      await modelsSettled()
+      const gguf = new Set(init.models?.llama.models().map((m) => m.name))
+      const onnx = new Set(init.models?.onnx.models().map((m) => m.name))
       return engine.capabilities().models.map((m) => ({
         name: m.name,
+        ...(gguf.has(m.name) ? { format: 'gguf' } : onnx.has(m.name) ? { format: 'onnx' } : {}),
         taskTypes: [...m.taskTypes],
         source: 'served' as const,
         sha256: m.sha256,
         sizeBytes: m.sizeBytes,
         loaded: m.loaded,
       }))
+    },
+    async addModel(request, { signal }): Promise<AddedModelJson> {
+      if (init.models === undefined) throw coded('ERR_NOT_FOUND', 'this node serves no model backends')
+      await init.modelsReady
+      return init.models.add(engine, request, signal)
+    },
+    async scanModels({ signal }): Promise<void> {
+      if (init.models === undefined) throw coded('ERR_NOT_FOUND', 'this node serves no model backends')
+      await init.modelsReady
+      await init.models.scan(engine, signal)
     },
     events(listener, signal) {
       const at = (): number => Date.now()

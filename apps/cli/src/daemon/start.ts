@@ -1,8 +1,7 @@
-import { join } from 'node:path'
 import { bool, num } from '../args/parse.js'
 import type { Parsed } from '../args/spec.js'
 import { locate } from '../commands/common.js'
-import { BIN_NAME, ENV, EXIT, MODEL_HASHES_FILE, MODELS_DIR } from '../constants.js'
+import { BIN_NAME, ENV, EXIT, OPENAI_PREFIX } from '../constants.js'
 import type { StatusJson } from '../control/types.js'
 import { explain } from '../error-policy.js'
 import { CliError, type CliErrorLike, NodeStartError, RelayedError } from '../errors.js'
@@ -13,7 +12,6 @@ import { CLI_VERSION } from '../version.js'
 import { loadStartConfig, supervisorSettings } from './config.js'
 import { assertNotRunning, detach, nodeArgsOf } from './detach.js'
 import { snapshotDir } from './leftovers.js'
-import { readAddedModels } from './models-file.js'
 import { DAEMON_ENV, type DaemonMode } from './spawn.js'
 import type { SupervisorSettings } from './supervisor.js'
 
@@ -107,12 +105,13 @@ async function runNode(
   mode: DaemonMode | undefined,
 ): Promise<number> {
   const daemon = mode !== undefined
-  // The network stack loads here and only here: client commands never pay for it. The ONNX plug-in's
-  // module is light: ONNX Runtime, sharp and the tokenizers load with the first task that needs them.
-  const [nodeModule, { mockBackend }, { onnxBackend }] = await Promise.all([
+  // The network stack loads here and only here: client commands never pay for it. The model
+  // plug-ins' modules are light: ONNX Runtime, sharp and the tokenizers load with the first task
+  // that needs them, llama.cpp with the first generation.
+  const [nodeModule, { mockBackend }, { nodeModels }] = await Promise.all([
     import('@p2p-ai/node'),
     import('@p2p-ai/engine'),
-    import('../onnx.js'),
+    import('../models/node-models.js'),
   ])
   const { createNode } = nodeModule
   const { config, resolved } = await loadStartConfig(parsed, io, dataDir, configFile, daemon)
@@ -125,17 +124,12 @@ async function runNode(
   if (lock.stale !== undefined)
     eprintln(io, io.err.dim(`note: removed a stale pid file of pid ${lock.stale}, which is not running`))
   let node: Awaited<ReturnType<typeof createNode>>
-  let onnx: ReturnType<typeof onnxBackend>
+  let models: Awaited<ReturnType<typeof nodeModels>>
   try {
-    const added = await readAddedModels(dataDir)
-    onnx = onnxBackend({
-      modelsDir: join(dataDir, MODELS_DIR),
-      models: added,
-      hashCacheFile: join(dataDir, MODEL_HASHES_FILE),
-    })
+    models = await nodeModels(dataDir)
     node = await createNode({
       ...config,
-      backends: [mockBackend(), onnx],
+      backends: [mockBackend(), ...models.backends],
       signal: io.signal,
       ...(metrics === undefined ? {} : { libp2pMetrics: metrics.libp2p }),
     })
@@ -147,15 +141,12 @@ async function runNode(
     throw err
   }
   // List the models now, on this thread, so the node announces them and `models list` is true:
-  // hashes come from model-hashes.json unless a file changed. No worker thread and no ONNX Runtime
-  // is started for it; they start with the first embed, tokenize, ocr or onnx task.
-  const modelsReady = onnx.scanModels().then(
+  // hashes come from model-hashes.json unless a file changed. No worker thread, no ONNX Runtime
+  // and no llama.cpp is started for it; they start with the first task that needs them.
+  const modelsReady = models.scan(node.engine).then(
     () => true,
     (err: unknown) => {
-      node.logger.warn(
-        { err },
-        'the ONNX models could not be listed: embed, tokenize, ocr and onnx tasks may fail',
-      )
+      node.logger.warn({ err }, 'the models could not be listed: tasks that need a model may fail')
       return false
     },
   )
@@ -169,12 +160,14 @@ async function runNode(
   })
   const { nodeTarget } = await import('./node-target.js')
   const { startControlServer } = await import('../control/server.js')
+  const { openaiApi } = await import('@p2p-ai/node/openai')
   const stopRequested = new AbortController()
   const target = nodeTarget({
     node,
     dataDir,
     cliVersion: CLI_VERSION,
     modelsReady,
+    models,
     shutdown: () => stopRequested.abort(),
     ...(metrics === undefined || metricsUrl === undefined
       ? {}
@@ -186,6 +179,7 @@ async function runNode(
     target,
     token,
     port: controlPort,
+    openai: openaiApi({ node, basePath: OPENAI_PREFIX }),
     onError: (err) => node.logger.error({ err, component: 'control' }, 'control API request failed'),
   }).catch(async (err: unknown) => {
     await metrics?.close()
@@ -253,6 +247,7 @@ function printBanner(io: Io, s: StatusJson, url: string): void {
   println(io, `  data dir   ${s.dataDir}`)
   println(io, `  control    ${url} ${c.dim('(token in control.token)')}`)
   if (s.metrics !== undefined) println(io, `  metrics    ${s.metrics.url}`)
+  println(io, `  openai     ${url}${OPENAI_PREFIX} ${c.dim('(API key: the control token)')}`)
   println(
     io,
     c.dim(

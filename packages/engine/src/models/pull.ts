@@ -9,7 +9,8 @@ import {
   MODEL_NAME_RE,
 } from '../constants.js'
 import { InvalidModelEntryError, ModelDownloadFailedError } from '../errors.js'
-import { type Downloaded, downloadFile } from './download.js'
+import { downloadFile } from './download.js'
+import { fileUrl } from './hub.js'
 import { type ManifestFile, type ModelManifest, writeManifest } from './manifest.js'
 import type { ModelEntry, ModelRegistry } from './registry.js'
 
@@ -18,8 +19,13 @@ export interface PullProgress {
   /** Path in the repository of the file being downloaded. */
   readonly file: string
   readonly receivedBytes: number
-  /** From `Content-Length`, when the server sends it. */
+  /** The file's size, when the server says. */
   readonly totalBytes?: number
+  /**
+   * Bytes of `receivedBytes` an earlier, interrupted pull had already downloaded (the download
+   * continues from its partial file); a rate or an ETA counts only the rest.
+   */
+  readonly resumedBytes: number
 }
 
 export interface PullModelOptions {
@@ -86,7 +92,10 @@ function checkRelative(file: string): void {
 
 /**
  * Downloads a model from a Hugging Face-compatible endpoint into `dir`, file by file and atomically,
- * each checked against the sha256 the server announces; records every file's sha256 in
+ * each checked against the sha256 the server announces, and resumably: a pull cut short (network,
+ * Ctrl-C) leaves the file it was on as `<file>.partial`, and the next pull of the model continues
+ * it with an HTTP Range request (files already complete are fetched again: only the model file is
+ * large, and it comes first). Records every file's sha256 in
  * `p2p-ai-model.json` (written last: a directory with a manifest is complete) and registers it.
  * Format-independent: a plug-in says which files make a model (`@p2p-ai/onnx`'s `pullOnnxModel`
  * knows sentence-transformers exports). Fails with `ERR_MODEL_DOWNLOAD_FAILED` and a `reason`
@@ -120,8 +129,7 @@ export async function pullModel(options: PullModelOptions): Promise<PulledModel>
   const format = options.format ?? options.registry?.format?.id
   const dir = resolve(options.dir)
   const base = endpoint.href.replace(/\/+$/, '')
-  const urlOf = (file: string) =>
-    `${base}/${repo}/resolve/${encodeURIComponent(revision)}/${file.split('/').map(encodeURIComponent).join('/')}`
+  const urlOf = (file: string) => fileUrl(base, repo, revision, file)
   const downloadOptions = {
     stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_DOWNLOAD_STALL_TIMEOUT_MS,
     headers: {
@@ -131,12 +139,19 @@ export async function pullModel(options: PullModelOptions): Promise<PulledModel>
     ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
     ...(signal === undefined ? {} : { signal }),
   }
-  const fetchFile = (file: string): Promise<Downloaded> =>
-    downloadFile(urlOf(file), join(dir, ...file.split('/')), {
+  const fetchFile = async (file: string): Promise<ManifestFile> => {
+    const { sha256, sizeBytes } = await downloadFile(urlOf(file), join(dir, ...file.split('/')), {
       ...downloadOptions,
-      onBytes: (receivedBytes, totalBytes) =>
-        options.onProgress?.({ file, receivedBytes, ...(totalBytes === undefined ? {} : { totalBytes }) }),
+      onBytes: (receivedBytes, totalBytes, resumedBytes) =>
+        options.onProgress?.({
+          file,
+          receivedBytes,
+          resumedBytes,
+          ...(totalBytes === undefined ? {} : { totalBytes }),
+        }),
     })
+    return { sha256, sizeBytes }
+  }
   const isMissing = (err: unknown) => err instanceof ModelDownloadFailedError && err.status === 404
 
   // The old manifest goes first: until the new one is written the directory reads as incomplete.

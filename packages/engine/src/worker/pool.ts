@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads'
-import type { BackendRunOptions, BackendTask, ModelInfo, WorkerHosting } from '../backend.js'
+import type { BackendRunOptions, BackendSettings, BackendTask, ModelInfo, WorkerHosting } from '../backend.js'
 import { toError } from '../engine/task-error.js'
 import { EngineStoppedError, WorkerCrashedError } from '../errors.js'
+import type { HolderAccount, MemoryBudget, MemoryReservation } from '../memory/budget.js'
 import { runnableModuleUrl, toModuleSpecifier, workerEntryUrl } from './module-url.js'
 import { NATIVE_GUARD_KEY, NativeGuard, trackNativeGuard } from './native.js'
 import type { FromWorker, SerializedError, ToWorker, WorkerBoot } from './protocol.js'
@@ -19,6 +20,10 @@ export interface WorkerPoolInit {
    */
   readonly graceMs: number
   readonly progressIntervalMs: number
+  /** The engine's memory budget: each worker's backend reserves through it. */
+  readonly memory: MemoryBudget
+  /** The backend's settings now; `configure()` changes them. */
+  readonly settings: BackendSettings
 }
 
 interface Job {
@@ -35,6 +40,8 @@ class PoolWorker {
   readonly guard = new NativeGuard()
   /** Settles once the backend is built and loaded in the worker. */
   readonly ready: Promise<void>
+  /** The pool's generation when this worker was built (see `WorkerPool.renew`). */
+  readonly generation: number
   job: Job | undefined
   exited = false
   /** Set when the pool terminates this worker on purpose; its job then fails with `doomReason`. */
@@ -43,14 +50,33 @@ class PoolWorker {
   #unloaded: (() => void) | undefined
   /** Settles when the thread has exited. */
   readonly #gone: Promise<void>
+  /** This thread's share of the memory budget, and its reservations by request number. */
+  readonly #memory: HolderAccount
+  readonly #reserving = new Map<number, AbortController>()
+  readonly #granted = new Map<number, MemoryReservation>()
+  readonly #relieving = new Map<number, (bytes: number) => void>()
+  #relieveSeq = 0
 
   constructor(
     boot: WorkerBoot,
     hosting: WorkerHosting,
+    generation: number,
+    memory: HolderAccount,
     readonly onExit: (w: PoolWorker, code: number, error: Error | undefined) => void,
     readonly onModels: (models: readonly ModelInfo[]) => void,
     readonly onLoaded: (error: SerializedError | undefined) => void,
   ) {
+    this.generation = generation
+    this.#memory = memory
+    memory.onPressure(
+      (bytes) =>
+        new Promise<number>((resolve) => {
+          if (this.exited) return resolve(0)
+          const req = this.#relieveSeq++
+          this.#relieving.set(req, resolve)
+          this.post({ kind: 'memory-pressure', req, bytes })
+        }),
+    )
     this.worker = new Worker(workerEntryUrl(), {
       workerData: { ...boot, [NATIVE_GUARD_KEY]: this.guard.buffer },
       ...(hosting.resourceLimits === undefined ? {} : { resourceLimits: { ...hosting.resourceLimits } }),
@@ -85,6 +111,20 @@ class PoolWorker {
           case 'unloaded':
             this.#unloaded?.()
             break
+          case 'memory-reserve':
+            this.#reserve(message.req, message.bytes, message.what)
+            break
+          case 'memory-cancel':
+            this.#reserving.get(message.req)?.abort()
+            break
+          case 'memory-release':
+            this.#granted.get(message.req)?.release()
+            this.#granted.delete(message.req)
+            break
+          case 'memory-relieved':
+            this.#relieving.get(message.req)?.(message.bytes)
+            this.#relieving.delete(message.req)
+            break
         }
       })
       this.worker.on('error', (err) => {
@@ -97,6 +137,11 @@ class PoolWorker {
       this.worker.on('exit', (code) => {
         this.exited = true
         untrack()
+        // Whatever the thread had loaded is gone with it.
+        for (const controller of this.#reserving.values()) controller.abort()
+        for (const resolve of this.#relieving.values()) resolve(0)
+        this.#relieving.clear()
+        this.#memory.close()
         reject(lastError ?? new WorkerCrashedError(`the worker exited with code ${code} while loading`))
         this.onExit(this, code, lastError)
       })
@@ -107,6 +152,29 @@ class PoolWorker {
 
   post(message: ToWorker): void {
     this.worker.postMessage(message)
+  }
+
+  #reserve(req: number, bytes: number, what: string | undefined): void {
+    const controller = new AbortController()
+    this.#reserving.set(req, controller)
+    this.#memory
+      .reserve(bytes, { signal: controller.signal, ...(what === undefined ? {} : { what }) })
+      .then(
+        (reservation) => {
+          if (this.exited || controller.signal.aborted) {
+            reservation.release()
+            return
+          }
+          this.#granted.set(req, reservation)
+          this.post({ kind: 'memory-granted', req })
+        },
+        (err: unknown) => {
+          if (!this.exited && !controller.signal.aborted) {
+            this.post({ kind: 'memory-refused', req, error: serializeError(err) })
+          }
+        },
+      )
+      .finally(() => this.#reserving.delete(req))
   }
 
   /** Terminates the thread; its running job, if any, fails with `reason`. */
@@ -146,12 +214,16 @@ class PoolWorker {
  */
 export class WorkerPool {
   readonly #init: WorkerPoolInit
-  readonly #boot: WorkerBoot
+  readonly #module: string
+  /** Bumped by `renew`: workers of an older generation are replaced. */
+  #generation = 0
   readonly #workers = new Set<PoolWorker>()
   readonly #idle: PoolWorker[] = []
   readonly #waiters: Array<(w: PoolWorker) => void> = []
   #models: readonly ModelInfo[] | undefined
   #closed = false
+  #settings: BackendSettings
+  #spawned = 0
   /** Workers that exited while running a task. */
   crashes = 0
   /** Why the backend last failed to load in a worker, until one loads it successfully. */
@@ -159,12 +231,35 @@ export class WorkerPool {
 
   constructor(init: WorkerPoolInit) {
     this.#init = init
-    this.#boot = {
-      module: runnableModuleUrl(toModuleSpecifier(init.hosting.module)),
-      export: init.hosting.export,
-      init: init.hosting.init,
-      progressIntervalMs: init.progressIntervalMs,
+    this.#module = runnableModuleUrl(toModuleSpecifier(init.hosting.module))
+    this.#settings = init.settings
+  }
+
+  /** What a new worker is built from: the hosting's `init` as it is now. */
+  #boot(): WorkerBoot {
+    return {
+      module: this.#module,
+      export: this.#init.hosting.export,
+      init: this.#init.hosting.init,
+      progressIntervalMs: this.#init.progressIntervalMs,
+      settings: this.#settings,
     }
+  }
+
+  /**
+   * Replaces every worker with one built from the hosting's current `init`: idle workers end now,
+   * busy ones after their task. Models are unknown until a new worker reports them.
+   */
+  renew(): void {
+    this.#generation++
+    this.#models = undefined
+    for (const w of [...this.#idle]) this.#retire(w)
+  }
+
+  /** New settings for every worker, and for those started later. */
+  configure(settings: BackendSettings): void {
+    this.#settings = settings
+    for (const w of this.#workers) if (!w.exited) w.post({ kind: 'configure', settings })
   }
 
   /** Worker threads alive now. */
@@ -251,6 +346,10 @@ export class WorkerPool {
 
   #release(w: PoolWorker): void {
     if (this.#closed) return
+    if (w.generation !== this.#generation) {
+      this.#retire(w)
+      return
+    }
     const waiter = this.#waiters.shift()
     if (waiter !== undefined) {
       waiter(w)
@@ -260,10 +359,18 @@ export class WorkerPool {
     this.#idle.push(w)
   }
 
+  /** Ends a worker of an older generation; a waiter gets a new one in its place. */
+  #retire(w: PoolWorker): void {
+    this.#forget(w)
+    void w.close(this.#init.graceMs)
+  }
+
   #spawn(): PoolWorker {
     const w = new PoolWorker(
-      this.#boot,
+      this.#boot(),
       this.#init.hosting,
+      this.#generation,
+      this.#init.memory.account(`${this.#init.name}#${this.#spawned++}`),
       (exited, code, error) => {
         if (exited.job !== undefined && exited.doomed) {
           exited.job.reject(exited.doomReason)
@@ -279,7 +386,8 @@ export class WorkerPool {
         this.#forget(exited)
       },
       (models) => {
-        this.#models = models
+        // A worker of an older generation reports what it was built with, which may be stale.
+        if (w.generation === this.#generation) this.#models = models
       },
       (error) => {
         this.loadError = error

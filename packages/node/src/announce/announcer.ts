@@ -14,13 +14,14 @@ import {
   type Capabilities,
   encodeJsonFrame,
   type ReachEntry,
+  type ResourceFigures,
   type Signer,
   sealEnvelope,
 } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
 import type { ProtocolTraffic } from '../traffic.js'
-import { capabilitiesOf, REACH_MINOR, withoutReach } from './capabilities.js'
+import { ANNOUNCEMENT_TIERS, capabilitiesFor, capabilitiesOf } from './capabilities.js'
 import { ANNOUNCE_MIN_INTERVAL_MS, ANNOUNCE_POLL_MS, ANNOUNCE_TIMEOUT_MS } from './constants.js'
 import { announceOn } from './send.js'
 
@@ -34,10 +35,15 @@ export interface CapabilityAnnouncerInit {
   minIntervalMs?: number
   /** Task types reachable by forwarding, announced as `reach` (forwarding.ts). */
   reach?: () => readonly ReachEntry[]
-  /** The protocol minor a peer announced, if known: `reach` goes only to peers at 1 or more. */
+  /**
+   * The protocol minor a peer announced, if known: `reach` goes only to peers at 1 or more, the
+   * generative model fields only to peers at 3 or more.
+   */
   peerMinor?: (peer: string) => number | undefined
   /** Where announcements sent are counted. */
   traffic?: ProtocolTraffic
+  /** This node's machine and whether it takes tasks, announced as `resources` (minor 4). */
+  resources?: () => ResourceFigures | undefined
 }
 
 interface Audience {
@@ -50,6 +56,8 @@ interface Audience {
   timer: NodeJS.Timeout | undefined
   sending: boolean
   dirty: boolean
+  /** A change it must hear of at once (a pause), not at the pace of load updates. */
+  urgent: boolean
 }
 
 /** Pushes this node's capabilities to its peers. */
@@ -59,20 +67,18 @@ export class CapabilityAnnouncer {
   readonly #minIntervalMs: number
   #current: Capabilities
   #key: string
-  /** The announcement without `reach`, for peers that may not know it, and its key. */
-  #base: Capabilities
-  #baseKey: string
-  readonly #sealed = new Map<string, { key: string; nonce: string; frame: Uint8Array }>()
+  /** The announcement as peers of each tier of minor versions read it, and its key. */
+  #variants: Variant[]
+  readonly #sealed = new Map<number, { key: string; nonce: string; frame: Uint8Array }>()
   #poll: NodeJS.Timeout | undefined
   #stopped = false
 
   constructor(init: CapabilityAnnouncerInit) {
     this.#init = init
     this.#minIntervalMs = init.minIntervalMs ?? ANNOUNCE_MIN_INTERVAL_MS
-    this.#current = capabilitiesOf(init.engine, init.agentVersion, init.reach?.())
+    this.#current = this.#read()
     this.#key = JSON.stringify(this.#current)
-    this.#base = withoutReach(this.#current)
-    this.#baseKey = JSON.stringify(this.#base)
+    this.#variants = variantsOf(this.#current)
   }
 
   /** What this node announces now. */
@@ -94,29 +100,44 @@ export class CapabilityAnnouncer {
     this.#audience.clear()
   }
 
-  /** Looks at the engine now; announces to everyone if anything changed. */
-  refresh(): void {
-    const caps = capabilitiesOf(this.#init.engine, this.#init.agentVersion, this.#init.reach?.())
+  /**
+   * Looks at the engine now; announces to everyone if anything changed. `urgent`: without waiting
+   * for the once-a-second pace (a pause or a resume must reach peers before they route tasks here).
+   */
+  refresh(options: { urgent?: boolean } = {}): void {
+    const caps = this.#read()
     const key = JSON.stringify(caps)
     if (key === this.#key) return
     this.#current = caps
     this.#key = key
-    this.#base = withoutReach(caps)
-    this.#baseKey = JSON.stringify(this.#base)
-    for (const audience of this.#audience.values()) this.#schedule(audience)
+    this.#variants = variantsOf(caps)
+    for (const audience of this.#audience.values()) {
+      if (options.urgent === true) {
+        audience.urgent = true
+        clearTimeout(audience.timer)
+        audience.timer = undefined
+      }
+      this.#schedule(audience)
+    }
   }
 
-  /** A peer announced itself: it may now understand (or no longer understand) `reach`. */
+  #read(): Capabilities {
+    const i = this.#init
+    return capabilitiesOf(i.engine, i.agentVersion, i.reach?.(), i.resources?.())
+  }
+
+  /** A peer announced itself: it may now understand (or no longer understand) more of ours. */
   peerAnnounced(peer: string): void {
     const audience = this.#audience.get(peer)
     if (audience !== undefined && audience.sentKey !== this.#variant(audience).key) this.#schedule(audience)
   }
 
-  /** What `audience` is to receive: the full announcement, or the one without `reach`. */
-  #variant(audience: Audience): { key: string; caps: Capabilities } {
-    const minor = this.#init.peerMinor?.(audience.peerId.toString())
-    if (minor !== undefined && minor >= REACH_MINOR) return { key: this.#key, caps: this.#current }
-    return { key: this.#baseKey, caps: this.#base }
+  /** What `audience` is to receive: the announcement as its protocol minor reads it. */
+  #variant(audience: Audience): Variant {
+    const minor = this.#init.peerMinor?.(audience.peerId.toString()) ?? 0
+    let chosen = this.#variants[0] as Variant
+    for (const variant of this.#variants) if (variant.tier <= minor) chosen = variant
+    return chosen
   }
 
   /** A peer that speaks the announce protocol connected: it gets the current announcement now. */
@@ -132,6 +153,7 @@ export class CapabilityAnnouncer {
         timer: undefined,
         sending: false,
         dirty: false,
+        urgent: false,
       }
       this.#audience.set(peer, audience)
     } else {
@@ -155,7 +177,9 @@ export class CapabilityAnnouncer {
       return
     }
     if (audience.timer !== undefined) return
-    const wait = Math.max(0, audience.lastSentAt + this.#minIntervalMs - performance.now())
+    const wait = audience.urgent
+      ? 0
+      : Math.max(0, audience.lastSentAt + this.#minIntervalMs - performance.now())
     audience.timer = setTimeout(() => void this.#send(audience), wait)
     audience.timer.unref()
   }
@@ -166,7 +190,7 @@ export class CapabilityAnnouncer {
     const variant = this.#variant(audience)
     if (audience.sentKey === variant.key) return
     const key = variant.key
-    const slot = variant.caps === this.#current ? 'full' : 'base'
+    const slot = variant.tier
     let sealed = this.#sealed.get(slot)
     if (sealed === undefined || sealed.key !== key || sealed.nonce === audience.sentNonce) {
       // One signature per change, shared by every peer; a fresh one for a peer that already has it.
@@ -175,6 +199,7 @@ export class CapabilityAnnouncer {
       this.#sealed.set(slot, sealed)
     }
     audience.sending = true
+    audience.urgent = false
     audience.lastSentAt = performance.now()
     const signal = AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)
     try {
@@ -195,4 +220,18 @@ export class CapabilityAnnouncer {
       }
     }
   }
+}
+
+/** The announcement as peers from protocol minor `tier` on read it. */
+interface Variant {
+  readonly tier: number
+  readonly key: string
+  readonly caps: Capabilities
+}
+
+function variantsOf(caps: Capabilities): Variant[] {
+  return ANNOUNCEMENT_TIERS.map((tier) => {
+    const read = capabilitiesFor(caps, tier)
+    return { tier, key: JSON.stringify(read), caps: read }
+  })
 }

@@ -18,6 +18,17 @@ export interface AttemptInfo {
   readonly error?: { readonly code: TaskErrorCode; readonly message: string }
 }
 
+/**
+ * This node paused (its owner's limits: idle time only, a time window, on battery) and handed a
+ * peer's task back before running it, or while it still ran after the grace period. On the wire it
+ * is `ERR_BUSY`: the requester tries another peer.
+ */
+export class NodePausedError extends Error {
+  static readonly code = 'ERR_NODE_PAUSED'
+  readonly code = NodePausedError.code
+  override readonly name = 'NodePausedError'
+}
+
 /** The task stream or the connection to the provider closed before the result arrived. */
 export class PeerDisconnectedError extends Error {
   static readonly code = 'ERR_PEER_DISCONNECTED'
@@ -65,6 +76,16 @@ export class InvalidTaskError extends Error {
   static readonly code = 'ERR_INVALID_TASK'
   readonly code = InvalidTaskError.code
   override readonly name = 'InvalidTaskError'
+}
+
+/**
+ * Verification by redundancy was asked for a run that cannot repeat itself: a `generate` that
+ * samples (temperature above 0) without a seed. Exact agreement needs greedy or seeded decoding.
+ */
+export class NondeterministicTaskError extends Error {
+  static readonly code = 'ERR_NONDETERMINISTIC_TASK'
+  readonly code = NondeterministicTaskError.code
+  override readonly name = 'NondeterministicTaskError'
 }
 
 /** The exchange (the node) stopped before the task finished, or was stopped when it was submitted. */

@@ -2,7 +2,7 @@
  * Public types of the task exchange: what `node.submit` takes and returns, and what
  * `node.tasks` lists.
  */
-import type { TaskTimings } from '@p2p-ai/protocol'
+import type { TaskErrorCode, TaskTimings } from '@p2p-ai/protocol'
 import type { TypedEventTarget } from 'main-event'
 import type { AttemptInfo, RedundantAnswer, TaskRecordError } from './errors.js'
 import type { AgreementRule } from './trust/agreement.js'
@@ -71,6 +71,12 @@ export interface SubmitOptions {
   /** Only peers that announce a model with this SHA-256 (64 lowercase hex digits) for the task type. */
   modelSha256?: string
   /**
+   * Only peers (and this node) that announce a model for the task type that is all of this: a
+   * generative model's family, quantization, context length. With `input.model` and
+   * `modelSha256`, one announced model must meet them all.
+   */
+  model?: ModelRequirement
+  /**
    * Verification by redundancy: run the task on this many distinct providers (this node may be
    * one) and accept the output once more than half of them agree (`agreement`); without such a
    * majority the task fails with `ERR_NO_AGREEMENT`. Only with `target: 'auto'`.
@@ -94,6 +100,19 @@ export interface SubmitOptions {
   maxHops?: number
   /** Aborting cancels the task (like `handle.cancel()`). */
   signal?: AbortSignal
+}
+
+/**
+ * What a task's model must be, as providers announce their generative models (docs/protocol.md
+ * §5.7): routing skips peers whose models do not meet every field given.
+ */
+export interface ModelRequirement {
+  /** Architecture, as the GGUF file names it: `llama`, `qwen2`, `phi3`... */
+  family?: string
+  /** How the weights are stored: `Q4_K_M`, `Q8_0`, `F16`... */
+  quantization?: string
+  /** At least this many tokens of context the model was trained with. */
+  minContextLength?: number
 }
 
 /** How a redundant task's vote went. */
@@ -136,6 +155,12 @@ export interface NetworkTaskProgress {
   /** 0..1 */
   readonly fraction: number
   readonly message?: string
+  /**
+   * Output the task produced since the previous progress (a generation's text): never dropped,
+   * in order; the deltas of one attempt concatenate to the output's `text` (docs/protocol.md §2.6).
+   * Only on `progress` events, never in a record.
+   */
+  readonly delta?: string
 }
 
 /** A snapshot of one submitted task. */
@@ -179,6 +204,36 @@ export interface NetworkTaskEvents {
   attempt: CustomEvent<AttemptInfo>
 }
 
+/**
+ * What `handle.stream()` yields, in order:
+ *
+ * - `delta`: text the task produced, to append to what came before (a generation's tokens);
+ * - `restart`: the provider failed and the task goes on elsewhere (failover): the next attempt
+ *   starts from the beginning, so discard the `discarded` characters streamed since the last
+ *   restart (0 when that attempt streamed nothing); `reason` says why it failed;
+ * - `mismatch`: what streamed differs from the text the provider signed in its result; `text` is
+ *   the signed text, which is the answer (docs/protocol.md §2.6).
+ */
+export type TaskStreamEvent =
+  | { readonly type: 'delta'; readonly text: string }
+  | {
+      readonly type: 'restart'
+      readonly reason: { readonly code: TaskErrorCode; readonly message: string }
+      /** The provider that failed (this node's own PeerId for a local run). */
+      readonly peer: string
+      readonly discarded: number
+    }
+  | { readonly type: 'mismatch'; readonly streamed: string; readonly text: string }
+
+/** Per-call options of `handle.stream()`. */
+export interface TaskStreamOptions {
+  /**
+   * Stops reading: the iteration rejects with the signal's reason. The task goes on; cancel it with
+   * `handle.cancel()` or the `signal` given to `submit`.
+   */
+  signal?: AbortSignal
+}
+
 /** A task submitted with `node.submit`. */
 export interface NetworkTaskHandle<Output = unknown> extends TypedEventTarget<NetworkTaskEvents> {
   readonly id: string
@@ -192,6 +247,19 @@ export interface NetworkTaskHandle<Output = unknown> extends TypedEventTarget<Ne
   output(): Promise<Output>
   /** Cancels the task (telling the provider) unless it already finished; returns whether it did. */
   cancel(reason?: string): boolean
+  /**
+   * The text the task streams, as it arrives: for a `generate` task, its tokens. Every iteration
+   * starts at the beginning, whenever it starts; it ends when the task completes (having yielded
+   * the whole text, as one delta at the end when the provider streamed none), and rejects like
+   * `output()` when the task fails. A task whose output has no `text` yields nothing.
+   *
+   * ```ts
+   * for await (const event of handle.stream()) {
+   *   if (event.type === 'delta') process.stdout.write(event.text)
+   * }
+   * ```
+   */
+  stream(options?: TaskStreamOptions): AsyncIterableIterator<TaskStreamEvent>
 }
 
 /** Per-call options of `tasks.list`. */

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { stat, statfs } from 'node:fs/promises'
 import type { TaskEngine } from '@p2p-ai/engine'
 import type { Transport } from '@p2p-ai/transport'
+import { describePause } from '../resources/pause-reasons.js'
+import type { NodeResources } from '../resources/resources.js'
 import type { HealthCheck, HealthCheckResult } from './monitor.js'
 
 /** Free space below which the store reports `degraded`. */
@@ -43,6 +45,25 @@ export function engineCheck(engine: TaskEngine): HealthCheck {
   }
 }
 
+/**
+ * Models: how many this node serves, and which are in memory with what they take (a language
+ * model's weights and contexts can take gigabytes; idle ones are unloaded after a while).
+ */
+export function modelsCheck(engine: TaskEngine): HealthCheck {
+  return () => {
+    const models = engine.capabilities().models
+    if (models.length === 0) return { status: 'healthy', detail: 'no models' }
+    const loaded = models.filter((m) => m.loaded)
+    const names = loaded.map((m) =>
+      m.memoryBytes === undefined ? m.name : `${m.name} (${(m.memoryBytes / 1024 / 1024).toFixed(1)} MiB)`,
+    )
+    return {
+      status: 'healthy',
+      detail: `${models.length} served, ${loaded.length} loaded${names.length > 0 ? `: ${names.join(', ')}` : ''}`,
+    }
+  }
+}
+
 /** Store: answers a query, and the disk under the data directory has room. */
 export function storeCheck(engine: TaskEngine, dataDir: string): HealthCheck {
   return async () => {
@@ -78,5 +99,38 @@ export function networkCheck(transport: Transport, bootstrap: readonly string[])
       }
     }
     return { status: 'healthy', detail }
+  }
+}
+
+function mib(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${Math.round(bytes / 1024 ** 2)} MiB`
+}
+
+function percent(share: number): string {
+  return `${Math.round(share * 100)} %`
+}
+
+/**
+ * Resources: the latest reading in one line, `degraded` while the node is over its memory or disk
+ * limit. A pause is not a problem: it is what the owner asked for.
+ */
+export function resourcesCheck(resources: NodeResources): HealthCheck {
+  return () => {
+    const s = resources.status()
+    const parts: string[] = []
+    const snap = s.snapshot
+    if (snap !== undefined) {
+      parts.push(`cpu ${percent(snap.cpu.machine)} (node ${percent(snap.cpu.node)})`)
+      parts.push(`memory ${mib(snap.memory.nodeBytes)} (${mib(snap.memory.availableBytes)} available)`)
+      if (snap.disk?.dataDirBytes !== undefined) parts.push(`data ${mib(snap.disk.dataDirBytes)}`)
+    }
+    if (s.paused) parts.push(`paused: ${describePause(s.pauseReasons)}`)
+    const problems: string[] = []
+    if (s.overMemory && s.limits.memoryBytes !== undefined)
+      problems.push(`over the memory limit of ${mib(s.limits.memoryBytes)}: no task starts`)
+    if (s.overDisk && s.limits.diskBytes !== undefined)
+      problems.push(`the data directory is over the disk limit of ${mib(s.limits.diskBytes)}`)
+    const detail = [...problems, ...parts].join('; ') || 'measuring'
+    return { status: problems.length > 0 ? 'degraded' : 'healthy', detail }
   }
 }

@@ -6,7 +6,7 @@ import {
   type ModelInfo,
   UnsupportedTaskTypeError,
 } from '@p2p-ai/engine'
-import { DEFAULT_EMBED_BATCH_SIZE } from '../constants.js'
+import { DEFAULT_EMBED_BATCH_SIZE, DEFAULT_NER_BATCH_SIZE } from '../constants.js'
 import { type EmbedInput, embedTaskType, runEmbed } from '../embed/embed.js'
 import { InvalidOnnxOptionsError } from '../errors.js'
 import {
@@ -15,6 +15,7 @@ import {
   type OnnxModelRegistry,
   onnxModelRegistry,
 } from '../models/format.js'
+import { type NerInput, nerTaskType, runNer } from '../ner/ner.js'
 import { builtinModels } from '../ocr/models.js'
 import { type OcrInput, ocrTaskType, runOcr } from '../ocr/ocr.js'
 import {
@@ -54,6 +55,10 @@ export interface OnnxBackendInit {
   readonly defaultEmbedModel?: string
   /** Texts per inference batch in `embed`. @default 32 */
   readonly embedBatchSize?: number
+  /** Model `ner` uses when the input names none. */
+  readonly defaultNerModel?: string
+  /** Windows (texts, or parts of long ones) per inference batch in `ner`. @default 32 */
+  readonly nerBatchSize?: number
   /**
    * Let `ocr` read images from local file paths. Off by default: tasks come from peers, and a path
    * would let them probe this machine's files.
@@ -92,6 +97,15 @@ export interface OnnxBackend extends Backend {
    * asks for it.
    */
   scanModels(options?: { signal?: AbortSignal }): Promise<void>
+  /**
+   * Registers a model at run time, or replaces the one of that name, and checks its files (which
+   * model file of the directory is used, its sha256, the task types it serves). Resolves with the
+   * model as it will be served; rejects with its coded error and leaves the registry as it was.
+   * A backend in the engine's worker pool builds its next workers with the model: tell the
+   * engine with `engine.backends.reload(backend.name)`; until then tasks run on workers built
+   * without it.
+   */
+  addModel(entry: OnnxModelEntry, options?: { signal?: AbortSignal }): Promise<OnnxModel>
 }
 
 function validate(init: OnnxBackendInit): void {
@@ -100,6 +114,7 @@ function validate(init: OnnxBackendInit): void {
   }
   for (const [key, value] of [
     ['embedBatchSize', init.embedBatchSize],
+    ['nerBatchSize', init.nerBatchSize],
     ['concurrency', init.concurrency],
   ] as const) {
     if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) {
@@ -133,17 +148,27 @@ export function onnxBackend(init: OnnxBackendInit = {}): OnnxBackend {
   })
   const sessions = sessionCache(init.cache ?? {})
   const known = new Map<string, OnnxModel>()
+  /** Models registered by `addModel`, which workers built from now on register too. */
+  const added = new Map<string, OnnxModelEntry>()
   const ctx = onnxContext({
     registry,
     sessions,
     defaultEmbedModel: init.defaultEmbedModel,
     embedBatchSize: init.embedBatchSize ?? DEFAULT_EMBED_BATCH_SIZE,
+    defaultNerModel: init.defaultNerModel,
+    nerBatchSize: init.nerBatchSize ?? DEFAULT_NER_BATCH_SIZE,
     onResolved: (model) => known.set(model.name, model),
   })
 
   const backend: OnnxBackend = {
     name: init.name ?? 'onnx',
-    taskTypes: [onnxTaskType, embedTaskType, ocrTaskType(init.allowLocalPaths === true), tokenizeTaskType],
+    taskTypes: [
+      onnxTaskType,
+      embedTaskType,
+      nerTaskType,
+      ocrTaskType(init.allowLocalPaths === true),
+      tokenizeTaskType,
+    ],
     concurrency: init.concurrency ?? 1,
     ...(init.worker === false
       ? {}
@@ -151,14 +176,23 @@ export function onnxBackend(init: OnnxBackendInit = {}): OnnxBackend {
           worker: {
             module: import.meta.url,
             export: 'onnxBackend',
-            init: { ...init, worker: false },
+            // Read whenever the engine starts a worker: it gets the models added so far.
+            get init(): OnnxBackendInit {
+              return { ...init, models: [...(init.models ?? []), ...added.values()], worker: false }
+            },
           },
         }),
     registry,
 
     // ONNX Runtime, sharp and the tokenizers load on first use, not here: loading a backend that
     // may never run a task costs a directory scan and a stat per model (hashes are cached).
-    load: (options) => backend.scanModels(options),
+    load: (options = {}) => {
+      if (options.memory !== undefined) sessions.useMemory(options.memory)
+      return backend.scanModels(options.signal === undefined ? {} : { signal: options.signal })
+    },
+
+    // The engine's CPU limit, as ONNX Runtime intra-op threads of each session.
+    configure: (settings) => sessions.configure(settings),
 
     async scanModels(options = {}) {
       if (init.modelsDir !== undefined) await registry.scan(init.modelsDir)
@@ -172,11 +206,27 @@ export function onnxBackend(init: OnnxBackendInit = {}): OnnxBackend {
       }
     },
 
+    async addModel(entry, options = {}) {
+      const previous = registry.get(entry.name)
+      registry.register(entry)
+      try {
+        const model = await ctx.resolve(entry.name, options.signal)
+        added.set(entry.name, entry)
+        return model
+      } catch (err) {
+        if (previous === undefined) registry.unregister(entry.name)
+        else registry.register(previous)
+        throw err
+      }
+    },
+
     async run(task: BackendTask, options: BackendRunOptions): Promise<unknown> {
       options.signal.throwIfAborted()
       switch (task.type) {
         case 'embed':
           return runEmbed(ctx, task.input as EmbedInput, options)
+        case 'ner':
+          return runNer(ctx, task.input as NerInput, options)
         case 'ocr':
           return runOcr(ctx, task.input as OcrInput, options)
         case 'tokenize':

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { ModelCorruptError, nativeCall } from '@p2p-ai/engine'
 import { InferenceFailedError, TokenizerNotFoundError } from '../errors.js'
 import type { OnnxModel, OnnxModelRegistry } from '../models/format.js'
+import { readLabels } from '../ner/labels.js'
 import type { InferenceSession, OrtTensor } from '../runtime/ort.js'
 import type { SessionCache } from '../runtime/session-cache.js'
 import { loadModelTokenizer, type ModelTokenizer } from '../text/tokenizer.js'
@@ -13,14 +14,26 @@ export interface OnnxContext {
   /** Model `embed` uses when the input names none. */
   readonly defaultEmbedModel: string | undefined
   readonly embedBatchSize: number
+  /** Model `ner` uses when the input names none. */
+  readonly defaultNerModel: string | undefined
+  readonly nerBatchSize: number
   /** Resolves a model and remembers what it found, for `models()`. */
   resolve(name: string, signal?: AbortSignal): Promise<OnnxModel>
   /** The model's tokenizer, loaded once per model file. */
   tokenizer(model: OnnxModel): Promise<ModelTokenizer>
+  /** A token-classification model's labels by class index (`config.json`'s `id2label`), loaded once. */
+  labels(model: OnnxModel): Promise<readonly string[]>
   /** The model's OCR character dictionary, loaded once. */
   dictionary(model: OnnxModel): Promise<readonly string[]>
-  /** Borrows the model's session for the duration of `fn`. */
-  withSession<T>(model: OnnxModel, fn: (session: InferenceSession) => Promise<T>): Promise<T>
+  /**
+   * Borrows the model's session for the duration of `fn`; `signal` gives up a load still waiting
+   * for room in the engine's memory budget.
+   */
+  withSession<T>(
+    model: OnnxModel,
+    fn: (session: InferenceSession) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T>
   /** Forgets cached tokenizers and dictionaries. */
   clear(): void
 }
@@ -30,6 +43,8 @@ export interface OnnxContextInit {
   readonly sessions: SessionCache
   readonly defaultEmbedModel: string | undefined
   readonly embedBatchSize: number
+  readonly defaultNerModel: string | undefined
+  readonly nerBatchSize: number
   readonly onResolved: (model: OnnxModel) => void
 }
 
@@ -51,6 +66,7 @@ export function onnxContext(init: OnnxContextInit): OnnxContext {
   // Keyed by file and hash, so a model replaced on disk gets its new tokenizer.
   const tokenizers = new Map<string, Promise<ModelTokenizer>>()
   const dictionaries = new Map<string, Promise<readonly string[]>>()
+  const labels = new Map<string, Promise<readonly string[]>>()
   const once = <T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> => {
     let p = cache.get(key)
     if (p === undefined) {
@@ -66,6 +82,8 @@ export function onnxContext(init: OnnxContextInit): OnnxContext {
     sessions: init.sessions,
     defaultEmbedModel: init.defaultEmbedModel,
     embedBatchSize: init.embedBatchSize,
+    defaultNerModel: init.defaultNerModel,
+    nerBatchSize: init.nerBatchSize,
     async resolve(name, signal) {
       const model = await init.registry.resolve(name, signal === undefined ? {} : { signal })
       init.onResolved(model)
@@ -78,6 +96,9 @@ export function onnxContext(init: OnnxContextInit): OnnxContext {
         )
       }
       return once(tokenizers, `${model.tokenizerFile}\0${model.sha256}`, () => loadModelTokenizer(model))
+    },
+    labels(model) {
+      return once(labels, `${model.dir}\0${model.sha256}`, () => readLabels(model))
     },
     dictionary(model) {
       const file = model.entry.dictionary
@@ -101,8 +122,8 @@ export function onnxContext(init: OnnxContextInit): OnnxContext {
         return lines
       })
     },
-    async withSession(model, fn) {
-      const lease = await init.sessions.acquire(model)
+    async withSession(model, fn, signal) {
+      const lease = await init.sessions.acquire(model, signal)
       try {
         return await fn(lease.session)
       } finally {
@@ -112,6 +133,7 @@ export function onnxContext(init: OnnxContextInit): OnnxContext {
     clear() {
       tokenizers.clear()
       dictionaries.clear()
+      labels.clear()
     },
   }
 }

@@ -4,7 +4,8 @@ import { type OnnxContext, runSession } from '../backend/context.js'
 import { L2_EPSILON, MAX_EMBED_TEXTS, MAX_TEXT_LENGTH } from '../constants.js'
 import { TokenizerNotFoundError, UnsupportedModelError } from '../errors.js'
 import type { OnnxModel, PoolingMode } from '../models/format.js'
-import { type InferenceSession, loadOrt, type OrtTensor } from '../runtime/ort.js'
+import { type InferenceSession, loadOrt } from '../runtime/ort.js'
+import { checkTextInputs, textFeeds } from '../text/feeds.js'
 import type { ModelTokenizer } from '../text/tokenizer.js'
 import { float32ToShortestNumbers } from './float32-decimal.js'
 
@@ -61,7 +62,6 @@ export const embedTaskType: TaskType<EmbedInput> = {
 /** Output names of sentence-transformers exports, pooled first, token-level second. */
 const POOLED_OUTPUTS = ['sentence_embedding', 'pooler_output_normalized']
 const TOKEN_OUTPUTS = ['last_hidden_state', 'token_embeddings']
-const FEEDS = new Set(['input_ids', 'attention_mask', 'token_type_ids'])
 
 interface OutputChoice {
   readonly name: string
@@ -69,21 +69,7 @@ interface OutputChoice {
 }
 
 function chooseOutput(modelName: string, session: InferenceSession): OutputChoice {
-  for (const m of session.inputMetadata) {
-    if (!FEEDS.has(m.name)) {
-      throw new UnsupportedModelError(
-        `model ${modelName}: input ${JSON.stringify(m.name)} is not one embed can feed (${[...FEEDS].join(', ')})`,
-      )
-    }
-    if (m.isTensor && m.type !== 'int64' && m.type !== 'int32') {
-      throw new UnsupportedModelError(
-        `model ${modelName}: input ${m.name} is ${m.type}, expected int64 or int32`,
-      )
-    }
-  }
-  if (!session.inputNames.includes('input_ids')) {
-    throw new UnsupportedModelError(`model ${modelName} has no input_ids input; it is not a text encoder`)
-  }
+  checkTextInputs(modelName, session, 'embed')
   const rank = (name: string): number | undefined => {
     const m = session.outputMetadata.find((o) => o.name === name)
     return m?.isTensor ? m.shape.length : undefined
@@ -154,10 +140,14 @@ export async function runEmbed(
   signal.throwIfAborted()
   // The session loads first: parsing tokenizer.json leaves garbage that would otherwise add to the
   // session load's memory peak (the highest of a task's life).
-  return ctx.withSession(model, async (session) => {
-    const tokenizer = await ctx.tokenizer(model)
-    return embedWith(ctx, model, tokenizer, session, input, options)
-  })
+  return ctx.withSession(
+    model,
+    async (session) => {
+      const tokenizer = await ctx.tokenizer(model)
+      return embedWith(ctx, model, tokenizer, session, input, options)
+    },
+    signal,
+  )
 }
 
 async function embedWith(
@@ -189,32 +179,19 @@ async function embedWith(
     if (e.truncated) truncated++
   }
 
-  const types = new Map(session.inputMetadata.map((m) => [m.name, m.isTensor ? m.type : 'int64']))
   const batchSize = ctx.embedBatchSize
   for (let start = 0; start < order.length; start += batchSize) {
     signal.throwIfAborted()
     const rows = order.slice(start, start + batchSize)
     const seq = encoded[rows[0]!]!.ids.length
     const b = rows.length
-    const feeds: Record<string, OrtTensor> = {}
-    for (const [feed, type] of types) {
-      const data = type === 'int32' ? new Int32Array(b * seq) : new BigInt64Array(b * seq)
-      rows.forEach((index, r) => {
-        const e = encoded[index]!
-        for (let t = 0; t < seq; t++) {
-          const v =
-            feed === 'input_ids'
-              ? (e.ids[t] ?? tokenizer.padId)
-              : feed === 'attention_mask'
-                ? t < e.ids.length
-                  ? 1
-                  : 0
-                : (e.typeIds[t] ?? 0)
-          data[r * seq + t] = (type === 'int32' ? v : BigInt(v)) as never
-        }
-      })
-      feeds[feed] = new ort.Tensor(type === 'int32' ? 'int32' : 'int64', data, [b, seq])
-    }
+    const feeds = textFeeds(
+      ort,
+      session,
+      rows.map((index) => encoded[index]!),
+      seq,
+      tokenizer.padId,
+    )
     const result = await runSession(model, session, feeds, [output.name])
     const tensor = result[output.name]!
     if (tensor.type !== 'float32') {

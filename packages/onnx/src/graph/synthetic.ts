@@ -32,7 +32,23 @@ export interface SyntheticBertOptions {
   readonly tokenTypeIds?: boolean
   /** Element type of the token inputs; some exports use int32. @default 'int64' */
   readonly inputType?: 'int64' | 'int32'
+  /**
+   * Makes a token classifier (`BertForTokenClassification`): a head `logits = last_hidden_state ·
+   * W + b + bias[input_ids]` of shape [batch, sequence, labels] is the output instead of
+   * `last_hidden_state`, and `writeSyntheticBertModel` writes `config.json` with `id2label`.
+   */
+  readonly labels?: readonly string[]
+  /**
+   * With `labels`: the label each vocabulary entry leans to (`{ alice: 'B-PER', '##ich': 'I-LOC' }`),
+   * by +8 on its logit, enough to win over the random head; every other entry leans to
+   * `labels[0]` (conventionally `O`) alike. So tests know what the model tags, and the scores still
+   * come from the whole graph.
+   */
+  readonly tokenLabels?: Readonly<Record<string, string>>
 }
+
+/** How far a planted label leads on its logit (see `tokenLabels`). */
+const PLANTED_LOGIT = 8
 
 /** The all-MiniLM-L6-v2 shape, for realistic benchmark figures. */
 export const MINILM_SHAPE = {
@@ -43,6 +59,21 @@ export const MINILM_SHAPE = {
   intermediate: 1536,
   maxPosition: 512,
   maxSeqLength: 256,
+} as const satisfies SyntheticBertOptions
+
+/**
+ * The BERT-base shape of dslim/bert-base-NER (~108M parameters, ~430 MB), the usual English NER
+ * model: vocab 28,996 (cased), hidden 768, 12 layers, 12 heads, FFN 3,072. Add its `labels` for
+ * a token classifier.
+ */
+export const BERT_BASE_SHAPE = {
+  vocabSize: 28996,
+  hidden: 768,
+  layers: 12,
+  heads: 12,
+  intermediate: 3072,
+  maxPosition: 512,
+  maxSeqLength: 512,
 } as const satisfies SyntheticBertOptions
 
 /** A generated model, its tokenizer and the embedding tables (for independent reference maths). */
@@ -60,6 +91,13 @@ export interface SyntheticBertModel {
   readonly wordEmbeddings: Float32Array
   readonly positionEmbeddings: Float32Array
   readonly tokenTypeEmbeddings: Float32Array
+  /** With `labels`: the head's `[hidden, labels]` weight, `[labels]` bias and `[vocab, labels]` planted bias. */
+  readonly classifier?: {
+    readonly labels: readonly string[]
+    readonly weight: Float32Array
+    readonly bias: Float32Array
+    readonly tokenBias: Float32Array
+  }
 }
 
 const SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const
@@ -284,7 +322,46 @@ export function syntheticBertModel(options: SyntheticBertOptions = {}): Syntheti
     layerNorm(`${p}.res2`, `${p}.ln2`, `${p}.out`)
     x = `${p}.out`
   }
-  nodes.push({ op: 'Identity', inputs: [x], outputs: ['last_hidden_state'] })
+  let classifier: SyntheticBertModel['classifier']
+  const labels = options.labels
+  if (labels === undefined) {
+    nodes.push({ op: 'Identity', inputs: [x], outputs: ['last_hidden_state'] })
+  } else {
+    if (labels.length < 2) throw new RangeError('labels needs at least two labels')
+    const index = new Map(labels.map((l, i) => [l, i]))
+    const tokenBias = new Float32Array(vocab.length * labels.length)
+    const planted = new Map(
+      Object.entries(options.tokenLabels ?? {}).map(([t, l]) => [
+        t.startsWith('##') || t.startsWith('[') ? t : t.toLowerCase(),
+        l,
+      ]),
+    )
+    for (const [id, token] of vocab.entries()) {
+      const label = planted.get(token) ?? labels[0]!
+      const k = index.get(label)
+      if (k === undefined) throw new RangeError(`tokenLabels: ${label} is not among the labels`)
+      tokenBias[id * labels.length + k] = PLANTED_LOGIT
+    }
+    for (const token of planted.keys()) {
+      if (!vocab.includes(token)) throw new RangeError(`tokenLabels: ${token} is not in the vocabulary`)
+    }
+    linear(x, 'classifier', hidden, labels.length, 'classifier_out')
+    const [weight, bias] = initializers.slice(-2).map((i) => i.data as Float32Array) as [
+      Float32Array,
+      Float32Array,
+    ]
+    initializers.push({
+      name: 'token_label_bias',
+      type: 'float32',
+      dims: [vocab.length, labels.length],
+      data: tokenBias,
+    })
+    nodes.push(
+      { op: 'Gather', inputs: ['token_label_bias', 'input_ids'], outputs: ['planted'] },
+      { op: 'Add', inputs: ['classifier_out', 'planted'], outputs: ['logits'] },
+    )
+    classifier = { labels: [...labels], weight, bias, tokenBias }
+  }
 
   const tokenInput = (name: string) =>
     ({ name, type: options.inputType ?? 'int64', shape: ['batch_size', 'sequence_length'] }) as const
@@ -296,7 +373,9 @@ export function syntheticBertModel(options: SyntheticBertOptions = {}): Syntheti
       ...(options.tokenTypeIds === false ? [] : [tokenInput('token_type_ids')]),
     ],
     outputs: [
-      { name: 'last_hidden_state', type: 'float32', shape: ['batch_size', 'sequence_length', hidden] },
+      labels === undefined
+        ? { name: 'last_hidden_state', type: 'float32', shape: ['batch_size', 'sequence_length', hidden] }
+        : { name: 'logits', type: 'float32', shape: ['batch_size', 'sequence_length', labels.length] },
     ],
     nodes,
     initializers,
@@ -311,30 +390,56 @@ export function syntheticBertModel(options: SyntheticBertOptions = {}): Syntheti
     wordEmbeddings,
     positionEmbeddings,
     tokenTypeEmbeddings,
+    ...(classifier === undefined ? {} : { classifier }),
   }
 }
 
 /**
  * Writes a synthetic model as a sentence-transformers export directory (`model.onnx`,
  * `tokenizer.json`, `tokenizer_config.json`, `sentence_bert_config.json`, `1_Pooling/config.json`),
- * ready to register with the model registry. Each file is written to a temporary name and renamed.
+ * or, with `labels`, as a Hugging Face token-classification export (`model.onnx`,
+ * `tokenizer.json`, `tokenizer_config.json`, `config.json` with `id2label`), ready to register
+ * with the model registry. Each file is written to a temporary name and renamed.
  */
 export async function writeSyntheticBertModel(
   dir: string,
   options: SyntheticBertOptions = {},
 ): Promise<SyntheticBertModel> {
   const built = syntheticBertModel(options)
-  await mkdir(join(dir, '1_Pooling'), { recursive: true })
-  const files: Array<[string, Uint8Array | string]> = [
+  const labels = built.classifier?.labels
+  await mkdir(labels === undefined ? join(dir, '1_Pooling') : dir, { recursive: true })
+  const common: Array<[string, Uint8Array | string]> = [
     ['model.onnx', built.model],
     ['tokenizer.json', JSON.stringify(built.tokenizer)],
-    [
-      'tokenizer_config.json',
-      JSON.stringify({ do_lower_case: true, model_max_length: options.maxPosition ?? 512 }),
-    ],
-    ['sentence_bert_config.json', JSON.stringify({ max_seq_length: built.maxSeqLength })],
-    [join('1_Pooling', 'config.json'), JSON.stringify({ pooling_mode_mean_tokens: true })],
   ]
+  const files: Array<[string, Uint8Array | string]> =
+    labels === undefined
+      ? [
+          ...common,
+          [
+            'tokenizer_config.json',
+            JSON.stringify({ do_lower_case: true, model_max_length: options.maxPosition ?? 512 }),
+          ],
+          ['sentence_bert_config.json', JSON.stringify({ max_seq_length: built.maxSeqLength })],
+          [join('1_Pooling', 'config.json'), JSON.stringify({ pooling_mode_mean_tokens: true })],
+        ]
+      : [
+          ...common,
+          [
+            'tokenizer_config.json',
+            JSON.stringify({ do_lower_case: true, model_max_length: built.maxSeqLength }),
+          ],
+          [
+            'config.json',
+            JSON.stringify({
+              architectures: ['BertForTokenClassification'],
+              model_type: 'bert',
+              hidden_size: built.hidden,
+              id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+              label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+            }),
+          ],
+        ]
   for (const [name, data] of files) {
     const tmp = join(dir, `${name}.tmp-${process.pid}`)
     await writeFile(tmp, data)

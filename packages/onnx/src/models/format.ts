@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { isAbsolute, join, resolve } from 'node:path'
 import {
   type HashCache,
@@ -10,6 +10,7 @@ import {
   type ResolvedModel,
 } from '@p2p-ai/engine'
 import { MODEL_FILE_CANDIDATES } from '../constants.js'
+import { isTokenClassifier } from '../ner/labels.js'
 
 /** Pooling of token vectors into one text vector. */
 export type PoolingMode = 'mean' | 'cls' | 'max'
@@ -18,10 +19,14 @@ export type PoolingMode = 'mean' | 'cls' | 'max'
  * An ONNX model in the registry: the engine's entry (name, path, sha256 pin, task types) plus what
  * only ONNX tasks use.
  *
- * `path` is an `.onnx` file, or a directory holding `model.onnx` or `onnx/model.onnx` and its
- * companion files (`tokenizer.json`, `sentence_bert_config.json`, `1_Pooling/config.json`).
- * Task types default to what the files allow: `embed`, `tokenize` and `onnx` for a directory with
- * `tokenizer.json`; `ocr` and `onnx` with a `dictionary`; otherwise `onnx`.
+ * `path` is an `.onnx` file, or a directory holding one of the usual export layouts
+ * (`model.onnx`, `onnx/model.onnx`, `onnx/model_quantized.onnx`...: `MODEL_FILE_CANDIDATES`, the
+ * first found wins) and its companion files (`tokenizer.json`, `config.json`,
+ * `sentence_bert_config.json`, `1_Pooling/config.json`). Task types default to what the files
+ * allow: `ner`, `tokenize` and `onnx` for a directory with `tokenizer.json` whose `config.json`
+ * describes a token classifier (`*ForTokenClassification`, or `B-`/`I-` labels in `id2label`);
+ * `embed`, `tokenize` and `onnx` for one with `tokenizer.json` otherwise; `ocr` and `onnx` with a
+ * `dictionary`; otherwise `onnx`.
  */
 export interface OnnxModelEntry extends ModelEntry {
   /** `embed`: tokens per text, special tokens included. @default from the model's files, else 512 */
@@ -48,6 +53,15 @@ const isFile = (path: string): Promise<boolean> =>
     (s) => s.isFile(),
     () => false,
   )
+
+/** `config.json` of a model directory, or undefined when it has none or it does not parse. */
+async function readConfig(dir: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as unknown
+  } catch {
+    return undefined
+  }
+}
 
 /** How the engine's model registry reads ONNX models. */
 export const onnxModelFormat: ModelFormat<OnnxModelEntry, OnnxModel> = {
@@ -76,10 +90,12 @@ export const onnxModelFormat: ModelFormat<OnnxModelEntry, OnnxModel> = {
   async complete(model) {
     const tokenizer = model.isDirectory ? join(model.dir, 'tokenizer.json') : undefined
     const hasTokenizer = tokenizer !== undefined && (await isFile(tokenizer))
+    const classifier =
+      hasTokenizer && model.entry.taskTypes === undefined && isTokenClassifier(await readConfig(model.dir))
     const taskTypes =
       model.entry.taskTypes ??
       (hasTokenizer
-        ? ['embed', 'tokenize', 'onnx']
+        ? [classifier ? 'ner' : 'embed', 'tokenize', 'onnx']
         : model.entry.dictionary !== undefined
           ? ['ocr', 'onnx']
           : ['onnx'])

@@ -1,12 +1,13 @@
 import { InvalidModelEntryError, type PulledModel, type PullModelOptions, pullModel } from '@p2p-ai/engine'
-import { DEFAULT_PULL_FILES } from '../constants.js'
+import { DEFAULT_PULL_FILES, MODEL_FILE_CANDIDATES } from '../constants.js'
 
 export interface PullOnnxModelOptions
   extends Omit<PullModelOptions, 'model' | 'files' | 'optionalFiles' | 'format'> {
   /**
    * Files to download, all required; the first `.onnx` one is the model. @default the first of
-   * `onnx/model.onnx`, `model.onnx` that exists, `tokenizer.json`, and the optional tokenizer and
-   * sentence-transformers configuration files
+   * `MODEL_FILE_CANDIDATES` that exists (`model.onnx`, `onnx/model.onnx`, then the quantized
+   * variants), `tokenizer.json`, and the optional tokenizer, model (`config.json`, with a token
+   * classifier's labels) and sentence-transformers configuration files
    */
   readonly files?: readonly string[]
 }
@@ -31,7 +32,7 @@ export function pullOnnxModel(options: PullOnnxModelOptions): Promise<PulledMode
   const [tokenizer, ...optionalFiles] = DEFAULT_PULL_FILES
   return pullModel({
     ...options,
-    model: ['onnx/model.onnx', 'model.onnx'],
+    model: MODEL_FILE_CANDIDATES,
     files: [tokenizer],
     optionalFiles,
     format: 'onnx',

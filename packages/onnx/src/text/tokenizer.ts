@@ -5,6 +5,7 @@ import type { Tokenizer } from '@huggingface/tokenizers'
 import { ModelCorruptError } from '@p2p-ai/engine'
 import { DEFAULT_MAX_TOKENS, MAX_PLAUSIBLE_MODEL_LENGTH } from '../constants.js'
 import type { OnnxModel, PoolingMode } from '../models/format.js'
+import { alignTokens, offsetRules, type Span } from './offsets.js'
 
 /** A text as a model sees it: ids with special tokens, ready to feed. */
 export interface EncodedText {
@@ -12,6 +13,13 @@ export interface EncodedText {
   readonly typeIds: readonly number[]
   /** Whether tokens were cut to fit `maxLength`. */
   readonly truncated: boolean
+}
+
+/** A text's tokens without special tokens, each with its span in the text. */
+export interface TextPieces {
+  readonly ids: readonly number[]
+  /** `[start, end)` of each token in the text, in UTF-16 code units. */
+  readonly spans: readonly Span[]
 }
 
 /** A Hugging Face `tokenizer.json` loaded for a model, with the model's text settings. */
@@ -25,6 +33,10 @@ export interface ModelTokenizer {
   encode(text: string): EncodedText
   /** Token ids of the whole text, with or without special tokens. */
   ids(text: string, addSpecialTokens: boolean): number[]
+  /** Special token ids the model wants around a single text: `[CLS]` before, `[SEP]` after (BERT). */
+  readonly specials: { readonly prefix: readonly number[]; readonly suffix: readonly number[] }
+  /** The whole text's tokens, without special tokens, with where each one is in the text. */
+  pieces(text: string): TextPieces
 }
 
 /** Texts longer than this many characters per allowed token are cut before tokenising (see encode). */
@@ -149,10 +161,21 @@ export async function loadModelTokenizer(model: OnnxModel): Promise<ModelTokeniz
     return { ids: pick(ids), typeIds: pick(typeIds), truncated: true }
   }
 
+  const rules = offsetRules(json)
+  const specials = {
+    prefix: probeFull.ids.slice(0, prefix),
+    suffix: probeFull.ids.slice(probeFull.ids.length - suffix),
+  }
+
   return {
     maxLength,
     pooling,
     padId,
+    specials,
+    pieces(text) {
+      const e = tokenizer.encode(text, { add_special_tokens: false })
+      return { ids: e.ids, spans: alignTokens(text, e.tokens, rules) }
+    },
     encode(text) {
       // A very long text is tokenised only up to a whitespace well past the limit: tokens before a
       // whitespace boundary do not depend on what follows it, so the result is the same.

@@ -21,7 +21,9 @@ export const TASK_COMMANDS: readonly CommandSpec[] = [
     description: [
       'The input is built from --input (text), --file (a file: text, or for ocr an image) or',
       '--input-json (the whole input object), plus --param key=value for further fields (values are',
-      'read as JSON when they parse, e.g. --param size=200). A text becomes { "text": ... }.',
+      'read as JSON when they parse, e.g. --param size=200). A text becomes { "text": ... }; for',
+      'generate it becomes the user\'s chat message ({ "messages": [...] }), and --input-json',
+      '\'{"prompt": ...}\' continues a text as it is instead.',
       `Without --wait this prints the task id; follow it with \`${BIN_NAME} task status <id>\`.`,
     ].join('\n'),
     options: [
@@ -31,7 +33,7 @@ export const TASK_COMMANDS: readonly CommandSpec[] = [
         kind: 'string',
         value: 'type',
         description:
-          'task type: chunk, mock, embed, tokenize, ocr, onnx... (`node status` lists what the node runs)',
+          'task type: chunk, mock, embed, tokenize, ocr, onnx, generate... (`node status` lists what the node runs)',
       },
       { name: 'input', short: 'i', kind: 'string', value: 'text', description: 'the text to work on' },
       {
@@ -83,6 +85,12 @@ export const TASK_COMMANDS: readonly CommandSpec[] = [
         kind: 'boolean',
         description: 'wait for the result and print it; exit 4 if the task fails',
       },
+      {
+        name: 'stream',
+        kind: 'boolean',
+        description:
+          'print the text as it is generated (generate), then exit like --wait; Ctrl-C cancels the task',
+      },
       ...NODE_LOCATION,
       JSON_OUT,
     ],
@@ -109,6 +117,10 @@ export const TASK_COMMANDS: readonly CommandSpec[] = [
       },
       { cmd: 'task submit --type embed --input "a sentence to embed" --param model=all-minilm-l6-v2 --wait' },
       { cmd: 'task submit --type ocr --file line.png --wait' },
+      {
+        cmd: 'task submit --type generate --input "Name three colours." --param maxTokens=64 --stream',
+        note: 'a chat model answers, token by token',
+      },
       {
         cmd: 'task submit --type chunk --input-json \'{"text":"One. Two.","size":5}\' --target 12D3KooW...',
         note: 'run on a given peer',

@@ -192,6 +192,7 @@ export class RemoteAttempt extends Attempt {
     this.observer?.progress({
       fraction: payload.progress,
       ...(payload.message === undefined ? {} : { message: payload.message }),
+      ...(payload.delta === undefined ? {} : { delta: payload.delta }),
     })
   }
 

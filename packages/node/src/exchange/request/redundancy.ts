@@ -26,8 +26,11 @@ import {
   type NetworkTaskRecord,
   type NetworkTaskStatus,
   type RedundancyReport,
+  type TaskStreamEvent,
+  type TaskStreamOptions,
 } from '../types.js'
 import type { AttemptLauncher } from './launcher.js'
+import { TaskStreamLog } from './stream-log.js'
 import type { TaskSpec } from './submission.js'
 import { type Chooser, failedError, NetworkTask } from './task.js'
 
@@ -60,6 +63,11 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
   #finishedAt: number | undefined
   #winner: Answer | undefined
   #error: TaskRecordError | undefined
+  /**
+   * The accepted text, once the vote is in: the replicas' deltas are not streamed, since nobody
+   * knows which provider's text will be accepted until a majority agrees.
+   */
+  readonly #stream = new TaskStreamLog()
   readonly #done: Promise<NetworkTaskRecord>
   #resolve!: (record: NetworkTaskRecord) => void
 
@@ -161,6 +169,10 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     const record = await this.#done
     if (record.status === 'COMPLETED') return record.output
     throw failedError(record)
+  }
+
+  stream(options?: TaskStreamOptions): AsyncIterableIterator<TaskStreamEvent> {
+    return this.#stream.iterate(options)
   }
 
   cancel(reason = 'cancelled by the requester'): boolean {
@@ -290,6 +302,8 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     this.#finishedAt = Date.now()
     if (error !== undefined) this.#error = error
     const record = this.record()
+    if (status === 'COMPLETED') this.#stream.complete(record.output)
+    else this.#stream.fail(failedError(record))
     this.#resolve(record)
     if (this.listenerCount('status') > 0) this.safeDispatchEvent('status', { detail: record })
   }

@@ -4,6 +4,7 @@ import type { JsonObject } from '@p2p-ai/protocol'
 import {
   DEFAULT_PRIORITY,
   DEFAULT_TIMEOUT_MS,
+  MAX_CONTEXT_LENGTH,
   MAX_FORWARD_HOPS,
   MAX_PRIORITY,
   MAX_TIMEOUT_MS,
@@ -11,9 +12,10 @@ import {
   MIN_TIMEOUT_MS,
 } from '@p2p-ai/protocol'
 import { MAX_REDUNDANCY } from '../constants.js'
-import { InvalidTargetError, InvalidTaskError } from '../errors.js'
+import { InvalidTargetError, InvalidTaskError, NondeterministicTaskError } from '../errors.js'
 import type { RouteSpec } from '../route/router.js'
-import type { SubmitOptions, TaskSubmission, TaskTarget } from '../types.js'
+import { redundancyRefusal } from '../trust/agreement.js'
+import type { ModelRequirement, SubmitOptions, TaskSubmission, TaskTarget } from '../types.js'
 
 /** The settled, validated form of a submission. */
 export interface TaskSpec extends RouteSpec {
@@ -33,6 +35,7 @@ const TASK_ID = /^[A-Za-z0-9_-]{8,64}$/
 const TASK_TYPE = /^[a-z][a-z0-9]*(?:[.-][a-z0-9]+)*$/
 const PEER_ID = /^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/
 const SHA256 = /^[0-9a-f]{64}$/
+const MODEL_KIND = /^[A-Za-z0-9._-]{1,64}$/
 /** More attempts than this is a retry storm, not resilience. */
 const MAX_ATTEMPTS_LIMIT = 32
 
@@ -46,6 +49,7 @@ export interface SubmissionDefaults {
 /**
  * @throws {InvalidTaskError} for a malformed task or option
  * @throws {InvalidTargetError} for a target that is not `'auto'`, `'local'` or a PeerId
+ * @throws {NondeterministicTaskError} for redundancy over a run that cannot repeat itself
  */
 export function validateSubmission(
   task: TaskSubmission,
@@ -92,6 +96,11 @@ export function validateSubmission(
       `modelSha256: expected 64 lowercase hex digits, got ${describe(options.modelSha256)}`,
     )
   }
+  const model = modelRequirement(options.model)
+  if (redundancy > 1 && options.agreement === undefined) {
+    const why = redundancyRefusal(type, input as Record<string, unknown>)
+    if (why !== undefined) throw new NondeterministicTaskError(`redundancy: ${why}`)
+  }
   return {
     id,
     type,
@@ -103,9 +112,39 @@ export function validateSubmission(
     waitForPeerMs,
     allowLocal: options.allowLocal ?? true,
     modelSha256: options.modelSha256,
+    ...(model === undefined ? {} : { model }),
     maxHops,
     redundancy,
   } as TaskSpec
+}
+
+function modelRequirement(value: unknown): ModelRequirement | undefined {
+  if (value === undefined) return undefined
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidTaskError(
+      `model: expected { family?, quantization?, minContextLength? }, got ${describe(value)}`,
+    )
+  }
+  const { family, quantization, minContextLength, ...rest } = value as Record<string, unknown>
+  const unknown = Object.keys(rest)[0]
+  if (unknown !== undefined) throw new InvalidTaskError(`model.${unknown}: not a model requirement`)
+  for (const [key, v] of [
+    ['family', family],
+    ['quantization', quantization],
+  ] as const) {
+    if (v !== undefined && (typeof v !== 'string' || !MODEL_KIND.test(v))) {
+      throw new InvalidTaskError(`model.${key}: expected a name like "llama" or "Q4_K_M", got ${describe(v)}`)
+    }
+  }
+  const ctx =
+    minContextLength === undefined
+      ? undefined
+      : int('model.minContextLength', minContextLength, 0, 1, MAX_CONTEXT_LENGTH)
+  return {
+    ...(family === undefined ? {} : { family: family as string }),
+    ...(quantization === undefined ? {} : { quantization: quantization as string }),
+    ...(ctx === undefined ? {} : { minContextLength: ctx }),
+  }
 }
 
 function int(name: string, value: unknown, fallback: number, min: number, max: number): number {

@@ -18,9 +18,12 @@ import {
   type NetworkTaskProgress,
   type NetworkTaskRecord,
   type NetworkTaskStatus,
+  type TaskStreamEvent,
+  type TaskStreamOptions,
 } from '../types.js'
 import type { Attempt, AttemptObserver } from './attempt.js'
 import type { AttemptLauncher } from './launcher.js'
+import { TaskStreamLog } from './stream-log.js'
 import type { TaskSpec } from './submission.js'
 
 /** Output types are the caller's promise; internally a task's output is unknown. */
@@ -61,6 +64,8 @@ export class NetworkTask
   readonly #reports: ExchangeReports | undefined
   readonly #attempts: AttemptInfo[] = []
   #attempt: Attempt | undefined
+  /** What the task streams, for `stream()`. */
+  readonly #stream = new TaskStreamLog()
   /** Wakes the attempt loop from a backoff or a wait early (the task finished meanwhile). */
   #wake: (() => void) | undefined
   readonly #done: Promise<NetworkTaskRecord<Output>>
@@ -146,6 +151,10 @@ export class NetworkTask
     throw failedError(record)
   }
 
+  stream(options?: TaskStreamOptions): AsyncIterableIterator<TaskStreamEvent> {
+    return this.#stream.iterate(options)
+  }
+
   cancel(reason = 'cancelled by the requester'): boolean {
     if (this.isFinished) return false
     this.#attempt?.withdraw(reason)
@@ -184,7 +193,9 @@ export class NetworkTask
 
   progress(progress: NetworkTaskProgress): void {
     if (this.isFinished) return
-    this.#progress = progress
+    const { delta, ...kept } = progress
+    this.#progress = kept
+    if (delta !== undefined) this.#stream.delta(delta)
     if (this.#status !== 'RUNNING') this.#setStatus('RUNNING')
     if (this.listenerCount('progress') > 0) this.safeDispatchEvent('progress', { detail: progress })
   }
@@ -250,6 +261,8 @@ export class NetworkTask
         this.#finish(outcome.status, undefined, remote ? { ...error, remote: true } : error)
         return
       }
+      // The next attempt starts from the beginning: readers of the stream drop what this one said.
+      this.#stream.restart(error, attempt.peer)
       this.#setStatus('PENDING')
       if (n < this.#spec.maxAttempts) await this.#sleep(backoff(n + 1))
     }
@@ -323,6 +336,13 @@ export class NetworkTask
     }
     this.#wake?.()
     const record = this.record()
+    if (status !== 'COMPLETED') this.#stream.fail(failedError(record))
+    else if (!this.#stream.complete(output)) {
+      this.#log.warn(
+        { taskId: this.id, remotePeer: this.#peer },
+        'the text a provider streamed differs from the text it signed: the signed text is the answer',
+      )
+    }
     this.#resolveDone(record as NetworkTaskRecord<Output>)
     if (this.listenerCount('status') > 0) this.safeDispatchEvent('status', { detail: record })
   }

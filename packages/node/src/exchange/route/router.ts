@@ -25,6 +25,7 @@ import {
 } from '@p2p-ai/protocol'
 import { decayed, type PeerDirectory, type PeerRecord } from '../../peers/directory.js'
 import type { AccessPolicy } from '../trust/access-policy.js'
+import type { ModelRequirement } from '../types.js'
 import { type Candidate, pickCandidate } from './cost.js'
 
 /** The first protocol minor version that knows `task.forward` and `reach`. */
@@ -55,6 +56,8 @@ export interface RouteSpec {
   readonly target: string
   readonly allowLocal: boolean
   readonly modelSha256: string | undefined
+  /** What the model must be (family, quantization, context length), as providers announce it. */
+  readonly model?: ModelRequirement | undefined
   /** Links the task may travel (1: connected peers only). */
   readonly maxHops: number
   /** Providers this task must not use (the other replicas' of a redundant run). */
@@ -82,11 +85,20 @@ export interface RouterInit {
   relay: boolean
 }
 
+/** This node as routing sees it: whether it takes tasks now, and how busy its owner keeps it. */
+export interface LocalAvailability {
+  /** Paused (its owner's limits): its own tasks go to peers while any can run them. */
+  readonly paused: boolean
+  /** Share of this machine (0 to 1) its owner's other processes use. */
+  readonly othersCpu: number
+}
+
 export class Router {
   readonly #init: RouterInit
+  #local: LocalAvailability = { paused: false, othersCpu: 0 }
   #localTypes: ReadonlySet<string> = new Set()
   #localTypeList: readonly string[] = []
-  #localModels: readonly { id: string; sha256: string; taskTypes: readonly string[] }[] = []
+  #localModels: readonly AnnouncedModel[] = []
   #localReadAt = Number.NEGATIVE_INFINITY
   #localDispatches = 0
   #localDispatchesAt = 0
@@ -98,6 +110,11 @@ export class Router {
   /** Whether this node relays forwarded tasks it cannot run. */
   get relaying(): boolean {
     return this.#init.relay
+  }
+
+  /** This node's availability changed (a pause, a new reading of its machine). */
+  setLocal(local: LocalAvailability): void {
+    this.#local = local
   }
 
   /** What the engine runs changed (a task type registered or removed): read it again now. */
@@ -133,20 +150,36 @@ export class Router {
     }
     const now = Date.now()
     const candidates: Candidate[] = []
+    // Candidates that announce the model the task names, by name: they beat those that list no
+    // model for the type (which may need none, or may not have this one).
+    const naming = new Set<string>()
     for (const record of directory.connected()) {
-      if (!taskCapable(record) || record.capabilities === undefined) continue
-      if (!capable(record.capabilities, spec)) continue
+      const caps = record.capabilities
+      if (!taskCapable(record) || caps === undefined || caps.resources?.paused === true) continue
+      if (!capable(caps, spec)) continue
       if (!this.#usable(record.peer, spec.exclude)) continue
+      if (namesModel(caps, spec)) naming.add(record.peer)
       candidates.push({
         peer: record.peer,
-        concurrency: record.capabilities.concurrency,
+        concurrency: caps.concurrency,
         load: record.othersLoad + record.outstanding,
         latencyMs: directory.book.get(record.peer).latencyMs ?? record.rttMs,
         score: directory.book.get(record.peer).score,
         recentDispatches: directory.recentDispatches(record.peer, now),
+        ...(caps.resources === undefined
+          ? {}
+          : { othersCpu: Math.max(0, caps.resources.cpu - caps.resources.nodeCpu) / 100 }),
       })
     }
-    if (spec.allowLocal && spec.exclude?.has(self) !== true && this.#localCapable(spec)) {
+    // A paused node runs its own tasks itself only when no peer can.
+    const local = this.#local
+    if (
+      spec.allowLocal &&
+      spec.exclude?.has(self) !== true &&
+      (!local.paused || candidates.length === 0) &&
+      this.#localCapable(spec)
+    ) {
+      if (namesModel({ models: this.#localModels }, spec)) naming.add(self)
       const load = this.#init.engine.load()
       candidates.push({
         peer: self,
@@ -155,11 +188,13 @@ export class Router {
         latencyMs: 0,
         score: 1,
         recentDispatches: decayed(this.#localDispatches, this.#localDispatchesAt, now),
+        othersCpu: local.othersCpu,
       })
     }
     if (candidates.length === 0) return this.#forward(spec, tried)
-    const fresh = candidates.filter((c) => !tried.has(c.peer))
-    const picked = pickCandidate(fresh.length > 0 ? fresh : candidates)
+    const fitting = naming.size > 0 ? candidates.filter((c) => naming.has(c.peer)) : candidates
+    const fresh = fitting.filter((c) => !tried.has(c.peer))
+    const picked = pickCandidate(fresh.length > 0 ? fresh : fitting)
     if (picked === undefined) return undefined
     if (picked.peer === self) {
       this.#localDispatches = decayed(this.#localDispatches, this.#localDispatchesAt, now) + 1
@@ -222,7 +257,8 @@ export class Router {
 
   /** A forward to a neighbour that reaches the task type within the task's hop budget, or undefined. */
   #forward(spec: RouteSpec, tried: ReadonlySet<string>): Route | undefined {
-    if (spec.maxHops < 2 || spec.modelSha256 !== undefined) return undefined
+    // A relay cannot be asked for a model it cannot see: only direct providers are checked.
+    if (spec.maxHops < 2 || spec.modelSha256 !== undefined || spec.model !== undefined) return undefined
     const hops = this.#hops(spec.type, (peer) => spec.exclude?.has(peer) === true).filter(
       (h) => h.hops >= 2 && h.hops <= spec.maxHops,
     )
@@ -248,7 +284,8 @@ export class Router {
     if (caps === undefined || !taskCapable(record) || caps.protocolMinor < FORWARDING_MINOR) return undefined
     if (!this.#usable(record.peer, undefined)) return undefined
     let distance: number | undefined
-    if (caps.taskTypes.includes(type)) distance = 0
+    // A paused neighbour still relays, but runs nothing itself.
+    if (caps.taskTypes.includes(type) && caps.resources?.paused !== true) distance = 0
     else {
       // Split horizon: a route through this node is no route for this node.
       distance = caps.reach?.find((r) => r.taskType === type && r.via !== this.#init.self)?.hops
@@ -298,7 +335,14 @@ export class Router {
     const caps = this.#init.engine.capabilities()
     this.#localTypeList = caps.taskTypes.map((t) => t.name)
     this.#localTypes = new Set(this.#localTypeList)
-    this.#localModels = caps.models.map((m) => ({ id: m.name, sha256: m.sha256, taskTypes: m.taskTypes }))
+    this.#localModels = caps.models.map((m) => ({
+      id: m.name,
+      sha256: m.sha256,
+      taskTypes: m.taskTypes,
+      ...(m.family === undefined ? {} : { family: m.family }),
+      ...(m.quantization === undefined ? {} : { quantization: m.quantization }),
+      ...(m.contextLength === undefined ? {} : { contextLength: m.contextLength }),
+    }))
     this.#localReadAt = now
   }
 }
@@ -311,24 +355,51 @@ function taskCapable(record: PeerRecord): boolean {
   return record.connection?.limited !== true
 }
 
-/** Whether announced capabilities cover the task: its type, and the model if it names one. */
+/** A model as routing sees it: announced by a peer, or served by this node's engine. */
+interface AnnouncedModel {
+  readonly id: string
+  readonly sha256: string
+  readonly taskTypes: readonly string[]
+  readonly family?: string
+  readonly quantization?: string
+  readonly contextLength?: number
+}
+
+/** Whether the capabilities list, for the task's type, the model its input names. */
+export function namesModel(
+  caps: { readonly models: readonly AnnouncedModel[] },
+  spec: Pick<RouteSpec, 'type' | 'input'>,
+): boolean {
+  const name = spec.input.model
+  return typeof name === 'string' && caps.models.some((m) => m.id === name && m.taskTypes.includes(spec.type))
+}
+
+/**
+ * Whether announced capabilities cover the task: its type, and a model that meets everything the
+ * task asks of one (its name in the input's `model`, `modelSha256`, the `model` requirement).
+ */
 export function capable(
-  caps: {
-    readonly taskTypes: readonly string[]
-    readonly models: readonly {
-      readonly id: string
-      readonly sha256: string
-      readonly taskTypes: readonly string[]
-    }[]
-  },
-  spec: Pick<RouteSpec, 'type' | 'input' | 'modelSha256'>,
+  caps: { readonly taskTypes: readonly string[]; readonly models: readonly AnnouncedModel[] },
+  spec: Pick<RouteSpec, 'type' | 'input' | 'modelSha256' | 'model'>,
 ): boolean {
   if (!caps.taskTypes.includes(spec.type)) return false
   const models = caps.models.filter((m) => m.taskTypes.includes(spec.type))
-  if (spec.modelSha256 !== undefined && !models.some((m) => m.sha256 === spec.modelSha256)) return false
-  // A task that names a model goes to peers that have it; a peer that lists no models for the
-  // type either needs none or fetches them itself.
-  const model = spec.input.model
-  if (typeof model === 'string' && models.length > 0 && !models.some((m) => m.id === model)) return false
-  return true
+  const name = typeof spec.input.model === 'string' ? spec.input.model : undefined
+  const { family, quantization, minContextLength } = spec.model ?? {}
+  const strict =
+    spec.modelSha256 !== undefined ||
+    family !== undefined ||
+    quantization !== undefined ||
+    minContextLength !== undefined
+  // A task that only names a model goes to peers that have it; a peer that lists no models for the
+  // type either needs none or fetches them itself. Anything more must be announced to be met.
+  if (!strict && (name === undefined || models.length === 0)) return true
+  return models.some(
+    (m) =>
+      (name === undefined || m.id === name) &&
+      (spec.modelSha256 === undefined || m.sha256 === spec.modelSha256) &&
+      (family === undefined || m.family === family) &&
+      (quantization === undefined || m.quantization === quantization) &&
+      (minContextLength === undefined || (m.contextLength ?? 0) >= minContextLength),
+  )
 }

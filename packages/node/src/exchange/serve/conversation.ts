@@ -10,6 +10,7 @@ import {
   encodeControl,
   encodeJsonFrame,
   type OpenedForward,
+  STREAMING_MINOR,
   sealPrepared,
   TASK_ERROR_CODES,
   type TaskRequest,
@@ -19,6 +20,7 @@ import {
 import { taskLogFields } from '../../logger.js'
 import { BUSY_RETRY_AFTER_MS, PROGRESS_MIN_INTERVAL_MS, RELAY_ID_BUSY_RETRY_AFTER_MS } from '../constants.js'
 import type { AttemptObserver, RemoteAttempt } from '../request/attempt.js'
+import { DeltaOutbox } from '../stream/deltas.js'
 import type { NetworkTaskProgress } from '../types.js'
 import { outcomeOf, prepareResult, type ResultOutcome, timingsOf, wireErrorOf } from './results.js'
 import type { ProviderSession } from './session.js'
@@ -45,6 +47,12 @@ export class Conversation implements AttemptObserver {
   #cancelRequested = false
   #accepted = false
   #progressAt = Number.NEGATIVE_INFINITY
+  /**
+   * Streamed text on its way to the requester, from the first delta on; `null` when the
+   * requester does not read deltas. Decided once, at the first delta: a stream that switched midway
+   * would have lost the text sent before (and a requester that learnt our minor late sees none).
+   */
+  #deltas: DeltaOutbox | null | undefined
   #done = false
 
   constructor(session: ProviderSession, request: TaskRequest, digest: string, forwarded: boolean) {
@@ -190,6 +198,15 @@ export class Conversation implements AttemptObserver {
 
   progress(progress: NetworkTaskProgress): void {
     if (this.#done) return
+    const { delta } = progress
+    if (delta !== undefined && delta !== '') {
+      this.#deltas ??= this.#streamsTo() ? new DeltaOutbox(this.#session.channel, this.id) : null
+      if (this.#deltas !== null) {
+        // Never dropped: batched into the progress message the next write carries.
+        this.#deltas.push(delta, progress.fraction)
+        return
+      }
+    }
     // The engine throttles its progress too; this bounds what one task puts on the wire.
     const now = performance.now()
     if (now - this.#progressAt < PROGRESS_MIN_INTERVAL_MS && progress.fraction < 1) return
@@ -205,6 +222,15 @@ export class Conversation implements AttemptObserver {
         { trusted: true },
       ),
     )
+  }
+
+  /**
+   * Whether the stream's peer (the requester, or the previous hop of a forwarded task) reads
+   * deltas: it announced protocol minor 3 or later. Others get progress without them.
+   */
+  #streamsTo(): boolean {
+    const { directory } = this.#session.init
+    return directory.protocolMinor(this.#session.remotePeer) >= STREAMING_MINOR
   }
 
   /** The requester cancelled: the work stops; its result (`cancelled`, or the real one if it won) ends the conversation. */

@@ -13,6 +13,12 @@ export interface TaskRunContext {
   readonly signal: AbortSignal
   /** Reports progress, 0..1, with an optional note for humans. Cheap; throttled before the wire. */
   progress(fraction: number, message?: string): void
+  /**
+   * Streams text as the task produces it, for the requester's `handle.stream()`: the pieces, in
+   * order, must make up the `text` of the output the task returns (docs/protocol.md §2.6). Never
+   * dropped; batched on the way.
+   */
+  stream(text: string): void
   /** The task id the requester chose. */
   readonly taskId: string
   /** The PeerId of the node that asked for the task (this node's own for a local run). */
@@ -93,10 +99,15 @@ export function taskBackend<Input, Output>(definition: TaskDefinition<Input, Out
     async run(task, options) {
       // Engine ids of network tasks are `<requester>:<task id>` (neither part contains a colon).
       const colon = task.id.indexOf(':')
+      let done = 0
       const context: TaskRunContext = {
         signal: options.signal,
         progress: (fraction, message) => {
+          done = fraction
           options.onProgress?.({ fraction, ...(message === undefined ? {} : { message }) })
+        },
+        stream: (text) => {
+          if (text !== '') options.onProgress?.({ fraction: done, delta: text })
         },
         taskId: colon === -1 ? task.id : task.id.slice(colon + 1),
         requester: colon === -1 ? undefined : task.id.slice(0, colon),

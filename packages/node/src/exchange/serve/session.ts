@@ -22,7 +22,7 @@ import {
 } from '@p2p-ai/protocol'
 import { taskLogFields } from '../../logger.js'
 import type { Offence } from '../../peers/reputation.js'
-import { UNREAD_ANSWERS_FRAMES } from '../constants.js'
+import { PAUSED_RETRY_AFTER_MS, UNREAD_ANSWERS_FRAMES } from '../constants.js'
 import { remoteCode } from '../failures.js'
 import { TaskChannel } from '../stream/channel.js'
 import type { EnvelopeChecks } from '../trust/checks.js'
@@ -306,6 +306,16 @@ export class ProviderSession {
       this.reject(id, { code: TASK_ERROR_CODES.shuttingDown, message: 'this node is shutting down' })
       return
     }
+    const relayed = forwarded !== undefined && !this.init.router.runsLocally(request.taskType)
+    const paused = this.provider.paused
+    if (paused !== undefined && !relayed) {
+      this.reject(
+        id,
+        { code: TASK_ERROR_CODES.busy, message: `this node is paused: ${paused}` },
+        PAUSED_RETRY_AFTER_MS,
+      )
+      return
+    }
     const full = this.init.admission.open(requester)
     if (full !== undefined) {
       this.reject(id, full.error, full.retryAfterMs)
@@ -313,7 +323,7 @@ export class ProviderSession {
     }
     const conversation = new Conversation(this, request, digest, forwarded !== undefined)
     this.#conversations.set(id, conversation)
-    if (forwarded !== undefined && !this.init.router.runsLocally(request.taskType)) {
+    if (relayed) {
       conversation.relay(forwarded)
     } else {
       conversation.run()

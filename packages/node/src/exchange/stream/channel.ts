@@ -13,6 +13,10 @@
  * speaks batch signatures (protocol minor 2), one Ed25519 signature over their Merkle root covers
  * them all (docs/protocol.md §4.5), so under load the cost of signing drops from one signature
  * per message to one per write. A single message is signed on its own, exactly as before.
+ *
+ * A frame can also be queued unbuilt (`sendLater`): it is built when the queue leaves, so whatever
+ * accumulated for it until then (a generation's streamed text, while a slow reader holds the
+ * stream back) goes out in that one frame.
  */
 import { Buffer } from 'node:buffer'
 import type { Stream } from '@libp2p/interface'
@@ -70,8 +74,8 @@ export interface ChannelInit {
   traffic?: ProtocolTraffic
 }
 
-/** A queued envelope waiting for its signature, or a frame ready to go. */
-type Queued = Uint8Array | PreparedEnvelope
+/** A queued envelope waiting for its signature, a frame ready to go, or one built when it leaves. */
+type Queued = Uint8Array | PreparedEnvelope | (() => Uint8Array)
 
 /** One task stream with batched writes and synchronous, push-decoded reads. */
 export class TaskChannel {
@@ -84,7 +88,8 @@ export class TaskChannel {
   readonly #init: ChannelInit
   #queue: Queued[] = []
   #queuedBytes = 0
-  #unsigned = 0
+  /** Queued items that are not frames yet: envelopes to sign, frames to build. */
+  #unbuilt = 0
   #scheduled = false
   #waitingForDrain = false
   #closed = false
@@ -133,6 +138,18 @@ export class TaskChannel {
   }
 
   /**
+   * Queues a frame that `build` makes when the queue leaves (in order with everything else), for
+   * content that keeps growing until then. Returns false when the stream can no longer be written.
+   */
+  sendLater(build: () => Uint8Array): boolean {
+    if (!this.writable) return false
+    this.#queue.push(build)
+    this.#unbuilt++
+    this.#schedule()
+    return true
+  }
+
+  /**
    * Queues an envelope to be signed when it leaves (see the module comment). Its size must have
    * been checked against the frame limit with room for a signature (`MAX_SIGNATURE_JSON_BYTES`).
    * Returns false (and drops it) when the stream can no longer be written.
@@ -142,7 +159,7 @@ export class TaskChannel {
     if (!this.writable) return false
     this.#queue.push(prepared)
     this.#queuedBytes += prepared.byteLength
-    this.#unsigned++
+    this.#unbuilt++
     if (this.#overflowed()) return false
     this.#schedule()
     return true
@@ -203,7 +220,7 @@ export class TaskChannel {
     if (this.#waitingForDrain || this.#queue.length === 0 || this.#closed) return
     let frames: Uint8Array[]
     try {
-      frames = this.#unsigned === 0 ? (this.#queue as Uint8Array[]) : this.#sign(this.#queue)
+      frames = this.#unbuilt === 0 ? (this.#queue as Uint8Array[]) : this.#build(this.#queue)
     } catch (err) {
       // Only a bug gets here (envelopes were validated when prepared); fail loudly, not silently.
       this.abort(err instanceof Error ? err : new Error(String(err)))
@@ -212,7 +229,7 @@ export class TaskChannel {
     const data = frames.length === 1 ? (frames[0] as Uint8Array) : Buffer.concat(frames)
     this.#queue = []
     this.#queuedBytes = 0
-    this.#unsigned = 0
+    this.#unbuilt = 0
     const traffic = this.#init.traffic
     if (traffic !== undefined) {
       traffic.messagesOut += frames.length
@@ -237,15 +254,20 @@ export class TaskChannel {
     }
   }
 
-  /** The queue as frames: prepared envelopes signed, in batches when the peer takes them. */
-  #sign(queue: readonly Queued[]): Uint8Array[] {
-    const signer = this.#init.signer as Signer
+  /**
+   * The queue as frames: frames queued unbuilt built now, prepared envelopes signed, in batches
+   * when the peer takes them.
+   */
+  #build(queue: readonly Queued[]): Uint8Array[] {
     const frames = new Array<Uint8Array>(queue.length)
     const waiting: number[] = []
     queue.forEach((item, index) => {
       if (item instanceof Uint8Array) frames[index] = item
+      else if (typeof item === 'function') frames[index] = item()
       else waiting.push(index)
     })
+    if (waiting.length === 0) return frames
+    const signer = this.#init.signer as Signer
     const size = waiting.length > 1 && this.#init.batchSigning?.() === true ? MAX_BATCH_SIZE : 1
     // The size was checked with room for any signature when the envelope was queued.
     const limit = { maxFrameBytes: MAX_FRAME_BYTES_LIMIT }
@@ -313,7 +335,7 @@ export class TaskChannel {
     this.#closed = true
     this.#queue = []
     this.#queuedBytes = 0
-    this.#unsigned = 0
+    this.#unbuilt = 0
     try {
       this.#handlers.close(error)
     } catch (err) {

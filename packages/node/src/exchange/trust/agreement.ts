@@ -6,7 +6,11 @@
  *   any task type without a rule of its own;
  * - `embed`: same model output shape and every pair of vectors at cosine similarity ≥ 0.999
  *   (floating point differs across CPUs, thread counts and ONNX Runtime builds);
- * - `ocr`: texts within a normalized edit distance of 0.1 (decoding ties can flip a character).
+ * - `ocr`: texts within a normalized edit distance of 0.1 (decoding ties can flip a character);
+ * - `generate`: the same text and finish reason, exactly; timings differ from peer to peer. Only a
+ *   repeatable run can agree exactly: greedy decoding (temperature 0, the default) or a seed. A
+ *   redundant `generate` that samples without a seed is refused up front (`redundancyRefusal`),
+ *   unless the caller brings an agreement rule of its own.
  */
 import { Buffer } from 'node:buffer'
 import { canonicalize, type JsonValue } from '@p2p-ai/protocol'
@@ -65,11 +69,42 @@ export function editDistanceAgreement(
   }
 }
 
+/**
+ * For generated text (`{ text, finishReason, ... }`): the same `text` and `finishReason`, exactly.
+ * The rest (timings, the provider's name for the model) differs between peers that agree.
+ */
+export const generationAgreement: AgreementRule = (a, b) => {
+  const ta = textOf(a, 'text')
+  const tb = textOf(b, 'text')
+  if (ta === undefined || tb === undefined) return exactAgreement(a, b)
+  return ta === tb && textOf(a, 'finishReason') === textOf(b, 'finishReason')
+}
+
 /** The built-in rules by task type; every other type uses `exactAgreement`. */
 export const DEFAULT_AGREEMENT_RULES: Readonly<Record<string, AgreementRule>> = Object.freeze({
   embed: cosineAgreement(),
   ocr: editDistanceAgreement(),
+  generate: generationAgreement,
 })
+
+/**
+ * Why a task cannot be verified by redundancy with its type's built-in rule, or undefined if it
+ * can: a `generate` that samples (temperature above 0) without a `seed` writes different text on
+ * every run, so its providers could never agree exactly.
+ */
+export function redundancyRefusal(
+  type: string,
+  input: Readonly<Record<string, unknown>>,
+): string | undefined {
+  if (type !== 'generate') return undefined
+  const { temperature, seed } = input
+  if (temperature === undefined || temperature === 0 || seed !== undefined) return undefined
+  return (
+    `a generate task with temperature ${String(temperature)} and no seed writes different text on every ` +
+    'run, so redundant providers cannot agree: use temperature 0 (greedy) or give a seed, or pass an ' +
+    'agreement rule of your own'
+  )
+}
 
 /** The outcome of a vote over k answers. */
 export interface Tally {
