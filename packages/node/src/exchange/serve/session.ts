@@ -8,6 +8,7 @@ import type { Stream } from '@libp2p/interface'
 import {
   BATCH_SIGNATURES_MINOR,
   encodeControl,
+  isTaskErrorCode,
   type OpenedForward,
   openEnvelope,
   openForward,
@@ -17,6 +18,7 @@ import {
   type SignedEnvelope,
   TASK_ERROR_CODES,
   type TaskRequest,
+  taskErrorCodeFor,
   toWireError,
   type WireError,
 } from '@p2p-ai/protocol'
@@ -140,10 +142,18 @@ export class ProviderSession {
     this.provider.counters.rejected++
     if (retryAfterMs !== undefined) this.init.admission.told(this.remotePeer, { error, retryAfterMs })
     this.init.reports?.refused({ taskId: id, remotePeer: this.remotePeer, code: remoteCode(error.code) })
+    // A peer older than the code gets the one it knows and acts on alike (docs/protocol.md §7).
+    const sent = isTaskErrorCode(error.code)
+      ? taskErrorCodeFor(error.code, this.init.directory.protocolMinor(this.remotePeer))
+      : error.code
     this.channel.send(
       encodeControl(
         'task.reject',
-        { id, error, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
+        {
+          id,
+          error: sent === error.code ? error : { ...error, code: sent },
+          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        },
         { trusted: true },
       ),
     )
