@@ -1,4 +1,12 @@
+import type { Connection, PeerId } from '@libp2p/interface'
+import { streamPair } from '@libp2p/utils'
+import { generateIdentity, type Identity } from '@p2p-ai/identity'
+import { type Capabilities, encodeFrame, replayCache, sealEnvelope } from '@p2p-ai/protocol'
+import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
+import { ANNOUNCE_BURST } from '../src/announce/constants.js'
+import { AnnouncePace } from '../src/announce/pace.js'
+import { announceHandler } from '../src/announce/receive.js'
 import { Admission, type ServingLimits } from '../src/exchange/serve/admission.js'
 import { BAN_POINTS, OFFENCE_POINTS } from '../src/peers/constants.js'
 import { type Offence, type PeerBan, ReputationBook } from '../src/peers/reputation.js'
@@ -138,5 +146,71 @@ describe('admission', () => {
     a.closed(PEER)
     expect(a.open(PEER)).toBeUndefined()
     expect(a.openOf(PEER)).toBe(2)
+  })
+})
+
+describe('the announce protocol', () => {
+  const caps: Capabilities = {
+    protocolMinor: 4,
+    taskTypes: ['embed'],
+    models: [],
+    concurrency: 2,
+    load: { running: 0, queued: 0 },
+  }
+
+  function receiver(exempt: readonly string[] = []) {
+    const clock = { now: 0 }
+    const offences: Offence[] = []
+    const received: string[] = []
+    const handler = announceHandler({
+      replayCache: replayCache(),
+      log: pino({ level: 'silent' }),
+      pace: new AnnouncePace({ now: () => clock.now }),
+      offence: (_peer, offence) => offences.push(offence),
+      isExempt: (peer) => exempt.includes(peer),
+      onGoodbye: () => {},
+      onCapabilities: (connection) => received.push(connection.remotePeer.toString()),
+    })
+    /** One stream from `sender` carrying `frame`; resolves once the receiver is done with it. */
+    const announce = async (sender: Identity, frame: Uint8Array): Promise<void> => {
+      const [outbound, inbound] = await streamPair()
+      const remotePeer = { toString: () => sender.peerId } as unknown as PeerId
+      const done = handler(inbound, { remotePeer } as unknown as Connection)
+      outbound.send(frame)
+      await outbound.close().catch(() => {})
+      await done
+    }
+    const signed = (sender: Identity) => encodeFrame(sealEnvelope(sender, 'capabilities', caps).envelope)
+    return { clock, offences, received, announce, signed }
+  }
+
+  it('reads a burst of announcements, drops those beyond the pace unread as offences, and reads again once it refilled', async () => {
+    const r = receiver()
+    const sender = generateIdentity()
+    for (let i = 0; i < ANNOUNCE_BURST + 5; i++) await r.announce(sender, r.signed(sender))
+    expect(r.received).toHaveLength(ANNOUNCE_BURST)
+    expect(r.offences).toEqual(Array(5).fill('announce-flood'))
+    r.clock.now += 1_000
+    await r.announce(sender, r.signed(sender))
+    expect(r.received).toHaveLength(ANNOUNCE_BURST + 1)
+  })
+
+  it('holds forged and malformed announcements against their sender, and not one that is merely late', async () => {
+    const r = receiver()
+    const sender = generateIdentity()
+    await r.announce(sender, r.signed(generateIdentity()))
+    await r.announce(sender, new TextEncoder().encode('\u0005hello'))
+    const old = sealEnvelope(sender, 'capabilities', caps, { now: Date.now() - 10 * 60 * 1000 })
+    await r.announce(sender, encodeFrame(old.envelope))
+    expect(r.offences).toEqual(['forged', 'malformed-frame'])
+    expect(r.received).toEqual([])
+  })
+
+  it('never paces an exempt peer', async () => {
+    const friend = generateIdentity()
+    const r = receiver([friend.peerId])
+    for (let i = 0; i < ANNOUNCE_BURST + 5; i++) await r.announce(friend, r.signed(friend))
+    expect(r.received).toHaveLength(ANNOUNCE_BURST + 5)
+    expect(r.offences).toEqual([])
   })
 })

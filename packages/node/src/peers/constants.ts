@@ -59,9 +59,28 @@ export const OFFENCE_POINTS = Object.freeze({
   'ignored-retry-after': 0.05,
   /** Answers left unread until this node's send buffer for the stream overflowed: the stream is reset. */
   'unread-answers': 5,
+  /** An announcement beyond `ANNOUNCE_BURST` and `ANNOUNCE_RATE_PER_SECOND` (announce/constants.ts), dropped unread. */
+  'announce-flood': 0.5,
   /** As a provider: an answer that did not verify, or a claim that our request did not (failures.ts `misbehaviour`). */
   misbehaviour: 5,
 } as const)
+
+/**
+ * What a frame or message refused with each error code says about the peer that sent it, on the
+ * task and the announce protocols alike. Codes not here (a stream cut short, a message too old)
+ * happen to honest peers and say nothing.
+ */
+export const OFFENCE_OF_ERROR: Readonly<Record<string, keyof typeof OFFENCE_POINTS>> = Object.freeze({
+  ERR_INVALID_UTF8: 'malformed-frame',
+  ERR_INVALID_JSON: 'malformed-frame',
+  ERR_FRAME_TOO_LARGE: 'broken-framing',
+  ERR_INVALID_VARINT: 'broken-framing',
+  ERR_INVALID_MESSAGE: 'invalid-message',
+  ERR_UNSUPPORTED_VERSION: 'invalid-message',
+  ERR_BAD_SIGNATURE: 'forged',
+  ERR_SIGNER_MISMATCH: 'forged',
+  ERR_REPLAYED_NONCE: 'replayed',
+})
 
 /** Points that get a peer banned. */
 export const BAN_POINTS = 10

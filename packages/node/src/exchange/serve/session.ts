@@ -23,6 +23,7 @@ import {
   type WireError,
 } from '@p2p-ai/protocol'
 import { taskLogFields } from '../../logger.js'
+import { OFFENCE_OF_ERROR } from '../../peers/constants.js'
 import type { Offence } from '../../peers/reputation.js'
 import { PAUSED_RETRY_AFTER_MS, UNREAD_ANSWERS_FRAMES } from '../constants.js'
 import { remoteCode } from '../failures.js'
@@ -32,15 +33,6 @@ import { Conversation } from './conversation.js'
 import type { TaskProvider, TaskProviderInit } from './provider.js'
 
 const TASK_ID = /^[A-Za-z0-9_-]{8,64}$/
-
-/** What a request refused for failing a check says about its sender. */
-const OFFENCES_BY_CODE: Readonly<Record<string, Offence>> = Object.freeze({
-  ERR_BAD_SIGNATURE: 'forged',
-  ERR_SIGNER_MISMATCH: 'forged',
-  ERR_REPLAYED_NONCE: 'replayed',
-  ERR_INVALID_MESSAGE: 'invalid-message',
-  ERR_UNSUPPORTED_VERSION: 'invalid-message',
-})
 
 /** Message types a provider is sent by nobody that follows the protocol. */
 const NOT_FOR_A_PROVIDER: ReadonlySet<string> = new Set([
@@ -282,7 +274,7 @@ export class ProviderSession {
     const taskId = id !== undefined && TASK_ID.test(id) ? id : undefined
     if (taskId !== undefined) this.reject(taskId, error)
     else this.init.reports?.refused({ remotePeer: this.remotePeer, code: remoteCode(error.code) })
-    const offence = OFFENCES_BY_CODE[error.code]
+    const offence = OFFENCE_OF_ERROR[error.code]
     if (offence !== undefined) this.#offence(offence)
     this.init.log.debug(
       {
