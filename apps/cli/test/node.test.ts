@@ -86,6 +86,12 @@ describe('a node started with --detach', () => {
     const peers = await run(['node', 'peers', '--json', '--data-dir', dataDir], { home })
     expect(peers.code).toBe(0)
     expect(json(peers.stdout)).toEqual([])
+    const stranger = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+    const unban = await run(['node', 'unban', stranger, '--data-dir', dataDir], { home })
+    expect([unban.code, unban.stdout.trim()]).toEqual([0, `${stranger} is not banned`])
+    const notAPeer = await run(['node', 'unban', '12D3KooWnope', '--data-dir', dataDir], { home })
+    expect(notAPeer.code).toBe(2)
+    expect(notAPeer.stderr).toMatch(/a PeerId looks like 12D3KooW/)
 
     const mock = await run(
       ['task', 'submit', '--type', 'mock', '--input', 'hi', '--wait', '--json', '--data-dir', dataDir],

@@ -376,6 +376,14 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     return this.directory.get(peerId)
   }
 
+  /**
+   * Lets a banned peer in again at once (docs/delivery.md, "Rate limits, quotas and bans"): the
+   * connection gater no longer refuses it and it may be dialled. False when it was not banned.
+   */
+  unban(peerId: string): boolean {
+    return this.directory.unban(peerId)
+  }
+
   /** A peer's reputation as a provider of this node's tasks (neutral for one never used). */
   reputation(peerId: string): PeerReputation {
     return this.directory.reputation(peerId)

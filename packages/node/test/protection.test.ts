@@ -177,6 +177,13 @@ describe('bans', () => {
       name: 'DialDeniedError',
     })
     expect(provider!.directory.record(flooder!.peerId)?.status).toBe('banned')
+
+    // Its owner lifts the ban (`node unban`): it is let in at once, and listed no more until it is back.
+    expect(provider!.directory.unban(flooder!.peerId)).toBe(true)
+    expect(provider!.directory.unban(flooder!.peerId)).toBe(false)
+    expect(provider!.peers().some((p) => p.peerId === flooder!.peerId)).toBe(false)
+    await provider!.transport.dial(multiaddr(flooder!.address))
+    await until(() => provider!.directory.get(flooder!.peerId)?.status === 'connected', 5_000, 'back')
   })
 
   it('bans a peer that sends frames that are not JSON, lets it back when the ban ends, and never bans an exempt peer', async () => {

@@ -177,6 +177,16 @@ const peers: Handler = async (parsed, io) => {
   return EXIT.OK
 }
 
+const unban: Handler = async (parsed, io) => {
+  const { client } = await connect(parsed, io)
+  const answer = await client.unban(parsed.args[0] as string)
+  if (bool(parsed.options, 'json')) printJson(io, answer)
+  else if (answer.unbanned)
+    println(io, `${io.out.green('✔')} unbanned ${answer.peerId}: it may connect again`)
+  else println(io, `${answer.peerId} is not banned`)
+  return EXIT.OK
+}
+
 export function formatPeers(list: readonly PeerJson[], c: Colours): string {
   if (list.length === 0) {
     return `no peers yet ${c.dim('(nodes on this network are found by mDNS; others can be dialled with --bootstrap)')}`
@@ -290,5 +300,6 @@ export const handlers: Record<string, Handler> = {
   'log-level': logLevel,
   metrics,
   peers,
+  unban,
   monitor: monitorHandler,
 }

@@ -26,6 +26,7 @@ import type {
   TaskListJson,
   TaskStatus,
   TaskStreamEventJson,
+  UnbanJson,
 } from './types.js'
 
 /** Per-call options of the control client. */
@@ -92,6 +93,11 @@ export class ControlClient {
   /** Dials a peer by multiaddr (ending in `/p2p/<peerId>`). */
   async connect(address: string, options?: RequestOptions): Promise<void> {
     await this.request('POST', '/peers', { address }, options)
+  }
+
+  /** Lets a banned peer in again at once. */
+  async unban(peerId: string, options?: RequestOptions): Promise<UnbanJson> {
+    return this.request('POST', `/peers/${encodeURIComponent(peerId)}/unban`, undefined, options)
   }
 
   async submit(task: SubmitRequest, options?: RequestOptions): Promise<TaskJson> {

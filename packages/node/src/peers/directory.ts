@@ -491,6 +491,22 @@ export class PeerDirectory extends TypedEventEmitter<PeerDirectoryEvents> {
     this.#banTimers.set(entry.peer, timer)
   }
 
+  /**
+   * Ends the peer's ban now (the owner's decision: `node unban`): the gater lets it in again and
+   * discovery or a dial brings it back. Its earlier bans still make the next one longer. False
+   * when it was not banned.
+   */
+  unban(peer: string): boolean {
+    if (!this.book.isBanned(peer)) return false
+    this.book.unban(peer)
+    clearTimeout(this.#banTimers.get(peer))
+    this.#banTimers.delete(peer)
+    const entry = this.#entries.get(peer)
+    if (entry?.status === 'banned') this.#remove(entry, 'ban-ended')
+    this.#log.info({ remotePeer: peer }, 'unbanned a peer')
+    return true
+  }
+
   #hangUp(id: PeerId, peer: string): void {
     this.#network.hangUp(id).catch((err: unknown) => {
       this.#log.debug({ remotePeer: peer, err }, 'hang up on a banned peer failed')

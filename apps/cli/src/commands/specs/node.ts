@@ -290,10 +290,24 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'node peers',
-    summary: 'list the peers the node knows: connected ones and failed ones being redialled',
+    summary: 'list the peers the node knows: connected, failed ones being redialled, and banned ones',
     options: [...NODE_LOCATION, JSON_OUT],
     examples: [{ cmd: 'node peers' }, { cmd: 'node peers --json | jq length' }],
     load: nodeCmd('peers'),
+  },
+  {
+    name: 'node unban',
+    summary: 'let a banned peer in again at once',
+    description: [
+      'A peer that floods this node, sends malformed or forged messages, or ignores its rate limits is',
+      'banned for a while (`node peers` shows until when and why; see docs/delivery.md). This lifts the',
+      'ban now; its earlier bans still make its next one longer. To never ban a peer, list it in',
+      'protection.exempt.',
+    ].join('\n'),
+    args: [{ name: 'peer-id', description: 'the PeerId of the banned peer (`node peers` lists it)' }],
+    options: [...NODE_LOCATION, JSON_OUT],
+    examples: [{ cmd: 'node unban 12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN' }],
+    load: nodeCmd('unban'),
   },
   {
     name: 'node monitor',
