@@ -1,7 +1,8 @@
 /**
  * The watchdog of a node run in the background, for real: the node is killed with SIGKILL and
- * comes back with the same PeerId, `node stop` stops both, and repeated crashes make it give up
- * with a clear message. Short restart delays (the supervisor.* settings) keep it quick.
+ * comes back with the same PeerId and the results it had acknowledged, `node stop` stops both, and
+ * repeated crashes make it give up with a clear message. Short restart delays (the supervisor.*
+ * settings) keep it quick.
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -54,17 +55,32 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000
 }
 
 describe('the watchdog of a node started with --detach', () => {
-  it('restarts a node killed with SIGKILL within seconds, with the same PeerId, and node stop stops both', async () => {
+  it('restarts a node killed with SIGKILL within seconds, with the same PeerId and the results it acknowledged, and node stop stops both', async () => {
     const home = await tempHome()
     const dataDir = join(home, 'node')
     const started = await startDetached(home, dataDir, { P2P_AI_SUPERVISOR__RESTART_DELAY_MS: '100' })
     expect(alive(started.supervisorPid)).toBe(true)
+    // A task whose result the node acknowledged before it was killed.
+    const submitted = await run(
+      ['task', 'submit', '--type', 'mock', '--input', 'kept', '--wait', '--json', '--data-dir', dataDir],
+      { home },
+    )
+    expect(submitted.code).toBe(0)
+    const acknowledged = JSON.parse(submitted.stdout) as { id: string; status: string }
+    expect(acknowledged.status).toBe('COMPLETED')
     process.kill(started.pid, 'SIGKILL')
     const killedAt = Date.now()
     const back = await backAgain(home, dataDir, started.pid)
     expect(back.state).toBe('ACTIVE')
     expect(back.supervisor).toEqual({ pid: started.supervisorPid, restarts: 1, lastExit: 'SIGKILL' })
     expect(back.peerId).toBe(started.peerId)
+    const found = await run(['task', 'status', acknowledged.id, '--json', '--data-dir', dataDir], { home })
+    expect(found.code).toBe(0)
+    expect(JSON.parse(found.stdout)).toMatchObject({
+      id: acknowledged.id,
+      status: 'COMPLETED',
+      output: { text: 'kept' },
+    })
     // The restart itself is 100 ms away; the rest is a node process starting on a busy machine.
     expect(Date.now() - killedAt).toBeLessThan(20_000)
     const log = await readFile(join(dataDir, 'node.log'), 'utf8')
