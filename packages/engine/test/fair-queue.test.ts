@@ -62,6 +62,22 @@ describe('fair queueing between flows', () => {
     expect(Math.abs(high - 30)).toBeLessThanOrEqual(1)
   })
 
+  it('weighs a flow by the weight its tasks were given, whatever their priority, and still orders them by priority', async () => {
+    const { e, gate, clock } = setup({ concurrency: 1 })
+    for (let i = 0; i < 40; i++) {
+      // A requester that marks everything urgent, held to the weight of the default priority.
+      await e.submit({ id: `loud-${i}`, type: 'gate', flow: 'loud', priority: 9, weight: weightOf(5) })
+      await e.submit({ id: `plain-${i}`, type: 'gate', flow: 'plain', priority: 5 })
+    }
+    const order = await drive(gate, clock, 40, () => 10)
+    expect(Math.abs(order.filter((f) => f === 'loud').length - 20)).toBeLessThanOrEqual(1)
+    expect(e.list({ status: 'QUEUED' }).find((t) => t.id.startsWith('loud'))?.priority).toBe(9)
+    await expect(e.submit({ type: 'gate', weight: 0 })).rejects.toThrow(
+      /weight: must be an integer from 1 to 10/,
+    )
+    await expect(e.submit({ type: 'gate', weight: 11 })).rejects.toBeInstanceOf(InvalidRequestError)
+  })
+
   it('charges a flow for the time its tasks hold a slot, not for their number', async () => {
     const { e, gate, clock } = setup({ concurrency: 1 })
     for (let i = 0; i < 60; i++) {

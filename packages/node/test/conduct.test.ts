@@ -147,6 +147,12 @@ describe('admission', () => {
     expect(a.open(PEER)).toBeUndefined()
     expect(a.openOf(PEER)).toBe(2)
   })
+
+  it("weighs a requester's priority in its share up to the default only, an exempt peer's in full", () => {
+    const { a } = admission()
+    expect([a.weight(PEER, 0), a.weight(PEER, 5), a.weight(PEER, 9)]).toEqual([1, 6, 6])
+    expect(a.weight(FRIEND, 9)).toBe(10)
+  })
 })
 
 describe('the announce protocol', () => {

@@ -7,7 +7,7 @@ import type { Limits } from './limits.js'
 import type { TaskEngineEvents } from './options.js'
 import type { BackendEntry, Registry } from './registry.js'
 import type { Results } from './results.js'
-import { FairScheduler } from './scheduler.js'
+import { FairScheduler, weightOf } from './scheduler.js'
 import { LiveTaskHandle, TaskState } from './task.js'
 import { codeOf, taskErrorInfo } from './task-error.js'
 import { TurnBudget } from './turn.js'
@@ -99,11 +99,12 @@ export class Dispatcher {
    * caller checked that the engine runs and the queue has room.
    */
   enqueue(entry: BackendEntry, request: TaskRequest, id: string, input: unknown): LiveTaskHandle {
+    const priority = request.priority ?? DEFAULT_PRIORITY
     const state = new TaskState(
       entry,
       id,
       request.type,
-      request.priority ?? DEFAULT_PRIORITY,
+      priority,
       this.#seq++,
       request.timeoutMs ?? this.#config.timeoutMs,
       this.#config.now(),
@@ -111,6 +112,7 @@ export class Dispatcher {
       input,
       request.persist ?? 'before-result',
       request.flow ?? '',
+      request.weight ?? weightOf(priority),
     )
     const handle = new LiveTaskHandle(state, (s) => this.cancel(s))
     state.handle = handle

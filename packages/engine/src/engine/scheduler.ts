@@ -32,7 +32,10 @@ const FIRST_RUN_ESTIMATE = 1
 /** Highest priority that still adds weight; the network's range is 0..9. */
 const MAX_WEIGHTED_PRIORITY = 9
 
-/** A flow's share of the slot time per task: 1 + its priority, clamped to 1..10. */
+/** Largest weight of a task (`TaskRequest.weight`). */
+export const MAX_WEIGHT = 1 + MAX_WEIGHTED_PRIORITY
+
+/** A flow's share of the slot time per task of `priority`: 1 + its priority, clamped to 1..10. */
 export function weightOf(priority: number): number {
   return 1 + Math.min(MAX_WEIGHTED_PRIORITY, Math.max(0, priority))
 }
@@ -142,7 +145,7 @@ export class FairScheduler {
     flow.queues.get(state.entry)!.remove(state)
     this.#virtualTime = Math.max(this.#virtualTime, flow.tag)
     // What it is charged now, corrected once its real run time is known (settled).
-    const weight = weightOf(state.priority)
+    const { weight } = state
     const estimate = state.entry.runMsEstimate ?? FIRST_RUN_ESTIMATE
     flow.tag += estimate / weight
     flow.running++

@@ -131,6 +131,8 @@ export class TaskState implements HeapItem {
     readonly persist: TaskPersistence = 'before-result',
     /** Whom the task is for: flows share the slots fairly (scheduler.ts). */
     readonly flow = '',
+    /** Its weight in its flow's share of the slots (scheduler.ts). */
+    readonly weight = 1,
   ) {
     this.backend = entry.name
     this.input = input

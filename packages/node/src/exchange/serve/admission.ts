@@ -14,11 +14,14 @@
  * already on their way had time to arrive commits an offence with each request
  * (`ignored-retry-after`), dropped unread and unanswered; enough of them and the reputation book
  * bans it. How the slots are shared between requesters once admitted is the
- * engine's scheduler's business (fair queueing by requester, weighted by priority).
+ * engine's scheduler's business (fair queueing by requester, weighted by priority); the weight a
+ * requester's priority earns is decided here (`weight`).
  *
- * Exempt peers (`protection.exempt`) skip the rate limit and the open-task quota.
+ * Exempt peers (`protection.exempt`) skip the rate limit and the open-task quota, and their
+ * priorities weigh in full.
  */
-import { TASK_ERROR_CODES, type WireError } from '@p2p-ai/protocol'
+import { weightOf } from '@p2p-ai/engine'
+import { DEFAULT_PRIORITY, TASK_ERROR_CODES, type WireError } from '@p2p-ai/protocol'
 import type { Offence } from '../../peers/reputation.js'
 import {
   BUSY_RETRY_AFTER_MS,
@@ -194,6 +197,15 @@ export class Admission {
     const open = (this.#open.get(requester) ?? 0) - 1
     if (open > 0) this.#open.set(requester, open)
     else this.#open.delete(requester)
+  }
+
+  /**
+   * The weight of a task of `requester` at `priority` in its share of the slots. A priority above
+   * the default counts as the default, except from an exempt peer: priority orders a requester's
+   * own tasks, but a stranger does not get a larger share of this node by marking every task urgent.
+   */
+  weight(requester: string, priority: number): number {
+    return weightOf(this.#isExempt(requester) ? priority : Math.min(priority, DEFAULT_PRIORITY))
   }
 
   /** Conversations open for `requester`. */
