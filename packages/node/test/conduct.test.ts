@@ -5,7 +5,7 @@ import { type Capabilities, encodeFrame, replayCache, sealEnvelope } from '@p2p-
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { ANNOUNCE_BURST } from '../src/announce/constants.js'
-import { AnnouncePace } from '../src/announce/pace.js'
+import { announcePace } from '../src/announce/pace.js'
 import { announceHandler } from '../src/announce/receive.js'
 import { Admission, type ServingLimits } from '../src/exchange/serve/admission.js'
 import { BAN_POINTS, OFFENCE_POINTS } from '../src/peers/constants.js'
@@ -171,7 +171,7 @@ describe('the announce protocol', () => {
     const handler = announceHandler({
       replayCache: replayCache(),
       log: pino({ level: 'silent' }),
-      pace: new AnnouncePace({ now: () => clock.now }),
+      pace: announcePace({ now: () => clock.now }),
       offence: (_peer, offence) => offences.push(offence),
       isExempt: (peer) => exempt.includes(peer),
       onGoodbye: () => {},

@@ -9,10 +9,11 @@ import { type Capabilities, decodeFrames, openEnvelope, type ReplayCache } from 
 import type { Logger } from 'pino'
 import type { EnvelopeChecks } from '../exchange/trust/checks.js'
 import { OFFENCE_OF_ERROR } from '../peers/constants.js'
+import type { PeerRate } from '../peers/rate.js'
 import type { Offence } from '../peers/reputation.js'
 import type { ProtocolTraffic } from '../traffic.js'
 import { MAX_ANNOUNCE_FRAME_BYTES } from './constants.js'
-import { AnnouncePace } from './pace.js'
+import { announcePace } from './pace.js'
 
 export interface AnnounceHandlerInit {
   replayCache: ReplayCache
@@ -26,7 +27,7 @@ export interface AnnounceHandlerInit {
   /** Peers whose announcements are never paced (`protection.exempt`). @default none */
   isExempt?(peer: string): boolean
   /** How many announcements a peer may send. @default a new one with the defaults */
-  pace?: AnnouncePace
+  pace?: PeerRate
   onGoodbye(connection: Connection, reason: string | undefined): void
   onCapabilities(connection: Connection, capabilities: Capabilities): void
 }
@@ -38,7 +39,7 @@ export interface AnnounceHandlerInit {
  * sender's acknowledgement that a goodbye was processed.
  */
 export function announceHandler(init: AnnounceHandlerInit): StreamHandler {
-  const pace = init.pace ?? new AnnouncePace()
+  const pace = init.pace ?? announcePace()
   return async (stream, connection) => {
     const remotePeer = connection.remotePeer.toString()
     try {
@@ -51,7 +52,7 @@ export function announceHandler(init: AnnounceHandlerInit): StreamHandler {
         }
         if (!frame.ok) throw frame.error
         // Before the signature is verified: that is what a flood would cost.
-        if (init.isExempt?.(remotePeer) !== true && !pace.take(remotePeer)) {
+        if (init.isExempt?.(remotePeer) !== true && pace.take(remotePeer) > 0) {
           init.offence?.(remotePeer, 'announce-flood')
           init.log.debug({ remotePeer }, 'dropped an announcement beyond the peer’s pace, unread')
           stream.abort(new Error('more announcements than a peer may send'))

@@ -22,6 +22,7 @@
  */
 import { weightOf } from '@p2p-ai/engine'
 import { DEFAULT_PRIORITY, TASK_ERROR_CODES, type WireError } from '@p2p-ai/protocol'
+import { PeerRate } from '../../peers/rate.js'
 import type { Offence } from '../../peers/reputation.js'
 import {
   BUSY_RETRY_AFTER_MS,
@@ -68,18 +69,17 @@ export interface AdmissionInit {
   now?: () => number
 }
 
-interface SenderState {
-  tokens: number
-  /** When `tokens` was last refilled. */
+/** A sender told to wait (a reject with `retryAfterMs`). */
+interface Told {
+  /** When the reject left. */
   at: number
-  /** While told to wait: when the reject left, and until when. */
-  toldAt: number
-  waitUntil: number
+  /** Until when it should send nothing new. */
+  until: number
   /** The code it was told to wait with, sent again to what it sends meanwhile. */
-  toldCode: WireError['code']
+  code: WireError['code']
 }
 
-/** Per-peer state left behind by this many peers before a sweep of those with nothing to remember. */
+/** Senders told to wait before a sweep of those whose wait ended. */
 const SWEEP_ABOVE = 256
 
 export class Admission {
@@ -88,7 +88,8 @@ export class Admission {
   readonly #offence: (peer: string, offence: Offence) => void
   readonly #rttOf: (peer: string) => number | undefined
   readonly #now: () => number
-  readonly #senders = new Map<string, SenderState>()
+  readonly #rate: PeerRate
+  readonly #told = new Map<string, Told>()
   readonly #open = new Map<string, number>()
   #sweepAt = SWEEP_ABOVE
 
@@ -98,6 +99,11 @@ export class Admission {
     this.#offence = init.offence
     this.#rttOf = init.rttOf ?? (() => undefined)
     this.#now = init.now ?? (() => performance.now())
+    this.#rate = new PeerRate({
+      perSecond: init.limits.tasksPerSecond,
+      burst: init.limits.burst,
+      now: this.#now,
+    })
   }
 
   get limits(): ServingLimits {
@@ -107,6 +113,7 @@ export class Admission {
   /** New limits (a config reload); buckets keep their tokens, up to the new burst. */
   configure(limits: ServingLimits): void {
     this.#limits = limits
+    this.#rate.configure(limits.tasksPerSecond, limits.burst)
   }
 
   /**
@@ -127,33 +134,26 @@ export class Admission {
     }
     if (this.#isExempt(sender)) return undefined
     const now = this.#now()
-    const state = this.#sender(sender, now)
-    if (now < state.waitUntil) {
+    const told = this.#told.get(sender)
+    if (told !== undefined && now < told.until) {
       const refusal: Refusal = {
-        error: { code: state.toldCode, message: 'told to wait: retry after the time given' },
-        retryAfterMs: Math.ceil(state.waitUntil - now),
+        error: { code: told.code, message: 'told to wait: retry after the time given' },
+        retryAfterMs: Math.ceil(told.until - now),
       }
       // Requests already on their way when it was told are expected, and answered; later ones are not.
-      if (now - state.toldAt <= this.#grace(sender, state.waitUntil - state.toldAt)) return refusal
+      if (now - told.at <= this.#grace(sender, told.until - told.at)) return refusal
       this.#offence(sender, 'ignored-retry-after')
       return { ...refusal, unanswered: true }
     }
+    const waitMs = this.#rate.take(sender)
+    if (waitMs === 0) return undefined
     const { tasksPerSecond, burst } = this.#limits
-    this.#refill(state, now)
-    if (state.tokens >= 1) {
-      state.tokens -= 1
-      return undefined
-    }
-    const retryAfterMs = Math.max(
-      RATE_LIMIT_MIN_RETRY_AFTER_MS,
-      Math.ceil(((1 - state.tokens) / tasksPerSecond) * 1000),
-    )
     const refusal: Refusal = {
       error: {
         code: TASK_ERROR_CODES.rateLimited,
         message: `more than ${tasksPerSecond} requests a second (bursts of ${burst}) from one peer`,
       },
-      retryAfterMs,
+      retryAfterMs: Math.max(RATE_LIMIT_MIN_RETRY_AFTER_MS, Math.ceil(waitMs)),
     }
     this.told(sender, refusal)
     return refusal
@@ -164,13 +164,7 @@ export class Admission {
    * the sender's tokens; false when it has none left (the message is dropped, unanswered).
    */
   spend(sender: string): boolean {
-    if (this.#isExempt(sender)) return true
-    const now = this.#now()
-    const state = this.#sender(sender, now)
-    this.#refill(state, now)
-    if (state.tokens < 1) return false
-    state.tokens -= 1
-    return true
+    return this.#isExempt(sender) || this.#rate.take(sender) === 0
   }
 
   /**
@@ -217,12 +211,16 @@ export class Admission {
   told(sender: string, refusal: Refusal): void {
     if (refusal.retryAfterMs === undefined || this.#isExempt(sender)) return
     const now = this.#now()
-    const state = this.#sender(sender, now)
     const until = now + refusal.retryAfterMs
+    const told = this.#told.get(sender)
     // A second reject within the window (one of the requests on their way) does not move its start.
-    if (now >= state.waitUntil) state.toldAt = now
-    state.waitUntil = Math.max(state.waitUntil, until)
-    state.toldCode = refusal.error.code
+    if (told !== undefined && now < told.until) {
+      told.until = Math.max(told.until, until)
+      told.code = refusal.error.code
+      return
+    }
+    if (this.#told.size >= this.#sweepAt) this.#sweep(now)
+    this.#told.set(sender, { at: now, until, code: refusal.error.code })
   }
 
   /** How long after a reject the requests already on their way may still arrive from `peer`. */
@@ -232,35 +230,9 @@ export class Admission {
     return Math.min(waitMs / 2, Math.max(RETRY_AFTER_GRACE_MIN_MS, onTheirWay))
   }
 
-  #refill(state: SenderState, now: number): void {
-    const { tasksPerSecond, burst } = this.#limits
-    state.tokens = Math.min(burst, state.tokens + ((now - state.at) / 1000) * tasksPerSecond)
-    state.at = now
-  }
-
-  #sender(peer: string, now: number): SenderState {
-    let state = this.#senders.get(peer)
-    if (state === undefined) {
-      if (this.#senders.size >= this.#sweepAt) this.#sweep(now)
-      state = {
-        tokens: this.#limits.burst,
-        at: now,
-        toldAt: 0,
-        waitUntil: 0,
-        toldCode: TASK_ERROR_CODES.busy,
-      }
-      this.#senders.set(peer, state)
-    }
-    return state
-  }
-
-  /** Forgets senders whose bucket refilled and whose wait ended: a new one starts the same way. */
+  /** Forgets senders whose wait ended. */
   #sweep(now: number): void {
-    const { tasksPerSecond, burst } = this.#limits
-    for (const [peer, state] of this.#senders) {
-      const full = state.tokens + ((now - state.at) / 1000) * tasksPerSecond >= burst
-      if (full && now >= state.waitUntil) this.#senders.delete(peer)
-    }
-    this.#sweepAt = Math.max(SWEEP_ABOVE, 2 * this.#senders.size)
+    for (const [peer, told] of this.#told) if (now >= told.until) this.#told.delete(peer)
+    this.#sweepAt = Math.max(SWEEP_ABOVE, 2 * this.#told.size)
   }
 }
