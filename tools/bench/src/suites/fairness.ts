@@ -6,9 +6,10 @@
  * - **alone**: the victim, a `createNode` in this process, runs `mock` tasks (10–30 ms) on the
  *   provider, a `createNode` with every default in a child process, two in flight, back to back.
  * - **greedy requester**: the same while a second requester (a `createNode` in another child
- *   process) submits to the same provider as fast as it can, 512 tasks in flight: a peer that
- *   follows the protocol (it honours `ERR_BUSY` and its retry-after) and takes all it can get.
- *   The provider's fair queueing gives each requester its share of the slots.
+ *   process) submits to the same provider as fast as it can, 512 tasks in flight, every one at
+ *   priority 9 (the victim's are at the default): a peer that follows the protocol (it honours
+ *   `ERR_BUSY` and its retry-after) and takes all it can get. The provider's fair queueing gives
+ *   each requester its share of the slots, and weighs a stranger's priority up to the default only.
  * - **raw flood**: the same while a peer in another child process, with a fresh identity each
  *   round, writes task requests down one task stream as fast as the stream takes them (first a
  *   few thousand signed ones, then unsigned junk) and throws every answer away unread; once the
@@ -160,7 +161,8 @@ async function serveGreedy(provider: { address: string; peerId: string }): Promi
       const loop = async (): Promise<void> => {
         while (!stopping) {
           const handle = node.submit(
-            { type: 'mock', input: taskInput('greedy') },
+            // The highest priority: a greedy peer would ask for it (it buys no larger share).
+            { type: 'mock', input: taskInput('greedy'), priority: 9 },
             { target: provider.peerId },
           )
           open.add(handle)
