@@ -76,6 +76,8 @@ async function session(
     serving?: ServingLimitsInit
     /** The protocol minor the requester announced; none announced when absent. */
     requesterMinor?: number
+    /** The reputation book says the requester is banned (its tasks may come through a relay). */
+    requesterBanned?: boolean
     admit?: (sender: string, requester: string) => WireError | undefined
   } = {},
 ): Promise<SessionWorld> {
@@ -124,6 +126,7 @@ async function session(
         DEFAULT_MAX_FRAME_BYTES,
       ),
       isExempt: () => false,
+      isBanned: (peer) => options.requesterBanned === true && peer === requester.peerId,
       offence: (peer, offence) => directory.book.recordOffence(peer, offence),
     }),
     persist: 'memory',
@@ -304,6 +307,17 @@ describe('ProviderSession', () => {
         retryAfterMs: expect.any(Number),
       })
     }
+  })
+
+  it("refuses a banned requester's task, which only a relay could still bring, as access denied", async () => {
+    const w = await session({ requesterBanned: true })
+    w.request('task-0001')
+    await until(() => w.answersFor('task-0001').length === 1, 'the reject')
+    expect(w.answersFor('task-0001')[0]).toMatchObject({
+      type: 'task.reject',
+      error: { code: 'ERR_ACCESS_DENIED', message: expect.stringMatching(/is banned on this node/) },
+    })
+    expect(w.engine.load()).toMatchObject({ running: 0, queued: 0 })
   })
 
   it('rejects new tasks once the node stops accepting, and still answers the running ones', async () => {

@@ -178,6 +178,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     this.#admission = new Admission({
       limits: settleServingLimits(init.serving ?? {}, this.#init.maxTasksPerPeer, this.#init.maxFrameBytes),
       isExempt: (peer) => directory.book.isExempt(peer),
+      isBanned: (peer) => directory.book.isBanned(peer),
       offence: (peer, offence) => directory.book.recordOffence(peer, offence),
       rttOf: (peer) => directory.record(peer)?.rttMs,
     })

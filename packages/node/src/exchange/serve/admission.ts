@@ -17,6 +17,8 @@
  * engine's scheduler's business (fair queueing by requester, weighted by priority); the weight a
  * requester's priority earns is decided here (`weight`).
  *
+ * A banned requester's tasks are refused (`ERR_ACCESS_DENIED`) also when a relay brings them.
+ *
  * Exempt peers (`protection.exempt`) skip the rate limit and the open-task quota, and their
  * priorities weigh in full.
  */
@@ -61,6 +63,8 @@ export interface AdmissionInit {
   limits: ServingLimits
   /** Whether a peer skips the rate limit and the quota. */
   isExempt(peer: string): boolean
+  /** Whether a peer is banned (the reputation book). @default none is */
+  isBanned?(peer: string): boolean
   /** Records misbehaviour (the reputation book). */
   offence(peer: string, offence: Offence): void
   /** The round-trip time to a peer, if measured (the peer directory's). */
@@ -85,6 +89,7 @@ const SWEEP_ABOVE = 256
 export class Admission {
   #limits: ServingLimits
   readonly #isExempt: (peer: string) => boolean
+  readonly #isBanned: (peer: string) => boolean
   readonly #offence: (peer: string, offence: Offence) => void
   readonly #rttOf: (peer: string) => number | undefined
   readonly #now: () => number
@@ -96,6 +101,7 @@ export class Admission {
   constructor(init: AdmissionInit) {
     this.#limits = init.limits
     this.#isExempt = init.isExempt
+    this.#isBanned = init.isBanned ?? (() => false)
     this.#offence = init.offence
     this.#rttOf = init.rttOf ?? (() => undefined)
     this.#now = init.now ?? (() => performance.now())
@@ -165,6 +171,18 @@ export class Admission {
    */
   spend(sender: string): boolean {
     return this.#isExempt(sender) || this.#rate.take(sender) === 0
+  }
+
+  /**
+   * Whether a request signed by `requester` is refused for its ban. The connection gater keeps a
+   * banned peer's own connections out; this refuses its tasks when a relay brings them.
+   */
+  refuseBanned(requester: string): WireError | undefined {
+    if (!this.#isBanned(requester)) return undefined
+    return {
+      code: TASK_ERROR_CODES.accessDenied,
+      message: `requester ${requester} is banned on this node for a while`,
+    }
   }
 
   /**

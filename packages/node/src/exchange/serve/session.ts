@@ -299,7 +299,7 @@ export class ProviderSession {
       open.join(digest)
       return
     }
-    const denied = this.init.admit(this.remotePeer, requester)
+    const denied = this.init.admit(this.remotePeer, requester) ?? this.init.admission.refuseBanned(requester)
     if (denied !== undefined) {
       this.reject(id, denied)
       return
