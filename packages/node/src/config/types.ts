@@ -100,7 +100,7 @@ export interface NodeConfig {
     banMs: number
     /** Longest ban. Changeable at run time. */
     maxBanMs: number
-    /** PeerIds never rate limited, held to the quota or banned. Changeable at run time. */
+    /** PeerIds never rate limited, held to the quota or banned; their priorities weigh in full. Changeable at run time. */
     exempt: string[]
   }
   forwarding: {
