@@ -394,7 +394,8 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     type: { kind: 'list', check: peerIdProblem, item: 'PeerId', items: 'PeerIds' },
     default: constant([]),
     reload: 'live',
-    description: 'PeerIds never rate limited, paced, held to the open-task quota or banned, whose priorities weigh in full in their share of the slots (your own nodes).',
+    description:
+      'PeerIds never rate limited, paced, held to the open-task quota or banned, whose priorities weigh in full in their share of the slots (your own nodes).',
   },
   {
     path: 'forwarding.enabled',
