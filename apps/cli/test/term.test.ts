@@ -154,7 +154,7 @@ describe('node peers', () => {
       ),
     )
     expect(out).toMatch(/12D3KooWFlood\s+banned\s+-\s+.+ ago\s+banned until 23:59:30 \(ignored-retry-after\)/)
-    expect(out).toContain('1 connected, 0 failed, 1 banned')
+    expect(out).toContain('1 connected (0 through a relay), 0 failed, 1 banned')
     expect(clockTime(Date.UTC(2030, 0, 2, 3, 4), now)).toMatch(/^2030-01-0\d \d\d:\d\d$/)
   })
 })
