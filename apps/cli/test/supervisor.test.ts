@@ -1,8 +1,8 @@
 /**
  * The watchdog of a node run in the background, for real: the node is killed with SIGKILL and
- * comes back with the same PeerId and the results it had acknowledged, `node stop` stops both, and
- * repeated crashes make it give up with a clear message. Short restart delays (the supervisor.*
- * settings) keep it quick.
+ * comes back with the same PeerId and the tasks it had acknowledged (finished ones kept, running
+ * ones resumed, as docs/delivery.md says), `node stop` stops both, and repeated crashes make it
+ * give up with a clear message. Short restart delays (the supervisor.* settings) keep it quick.
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -55,7 +55,7 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000
 }
 
 describe('the watchdog of a node started with --detach', () => {
-  it('restarts a node killed with SIGKILL within seconds, with the same PeerId and the results it acknowledged, and node stop stops both', async () => {
+  it('restarts a node killed with SIGKILL within seconds, with the same PeerId and the tasks it acknowledged, and node stop stops both', async () => {
     const home = await tempHome()
     const dataDir = join(home, 'node')
     const started = await startDetached(home, dataDir, { P2P_AI_SUPERVISOR__RESTART_DELAY_MS: '100' })
@@ -68,6 +68,22 @@ describe('the watchdog of a node started with --detach', () => {
     expect(submitted.code).toBe(0)
     const acknowledged = JSON.parse(submitted.stdout) as { id: string; status: string }
     expect(acknowledged.status).toBe('COMPLETED')
+    // And one acknowledged but still running when the node is killed: it is resumed (delivery.md 7).
+    const running = await run(
+      [
+        'task',
+        'submit',
+        '--type',
+        'mock',
+        '--input-json',
+        '{"text":"resumed","latencyMs":1500}',
+        '--data-dir',
+        dataDir,
+      ],
+      { home },
+    )
+    expect(running.code).toBe(0)
+    const runningId = running.stdout.trim()
     process.kill(started.pid, 'SIGKILL')
     const killedAt = Date.now()
     const back = await backAgain(home, dataDir, started.pid)
@@ -80,6 +96,14 @@ describe('the watchdog of a node started with --detach', () => {
       id: acknowledged.id,
       status: 'COMPLETED',
       output: { text: 'kept' },
+    })
+    const resumed = await run(['task', 'result', runningId, '--wait', '--data-dir', dataDir], { home })
+    expect(resumed.code).toBe(0)
+    const record = await run(['task', 'status', runningId, '--json', '--data-dir', dataDir], { home })
+    expect(JSON.parse(record.stdout)).toMatchObject({
+      status: 'COMPLETED',
+      resumed: 1,
+      output: { text: 'resumed' },
     })
     // The restart itself is 100 ms away; the rest is a node process starting on a busy machine.
     expect(Date.now() - killedAt).toBeLessThan(20_000)
