@@ -86,7 +86,8 @@ export interface ExchangeStopOptions {
 
 /**
  * Sends, serves, routes and fails over tasks. See `TaskExchangeComponents` and `TaskExchangeInit`.
- * Its events (`task:done`, `task:retry`, `task:refused`) are for observers such as metrics.
+ * Its events (`task:done`, `task:attempt`, `task:retry`, `task:refused`) are for observers such as
+ * metrics and the dashboard.
  */
 export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   readonly #c: TaskExchangeComponents
@@ -105,6 +106,9 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   #stopped = false
   /** Reports from the parts, dispatched as events while anyone listens. */
   readonly #reports: ExchangeReports = {
+    attempt: (detail) => {
+      if (this.listenerCount('task:attempt') > 0) this.safeDispatchEvent('task:attempt', { detail })
+    },
     retry: (detail) => {
       if (this.listenerCount('task:retry') > 0) this.safeDispatchEvent('task:retry', { detail })
     },
