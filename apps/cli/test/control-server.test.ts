@@ -116,6 +116,11 @@ function fakeTarget() {
       listeners.add(listener)
       signal.addEventListener('abort', () => listeners.delete(listener), { once: true })
     },
+    dashboard: async (req) => ({
+      url: `http://127.0.0.1:${req.port ?? 8080}/`,
+      loginUrl: `http://127.0.0.1:${req.port ?? 8080}/?token=once`,
+      started: true,
+    }),
     shutdown: () => {
       shutdowns++
     },

@@ -53,6 +53,7 @@ export function formatStatus(s: StatusJson, url: string, c: Colours): string {
     ['memory', `${bytes(s.process.rssBytes)} resident`],
     ['control', url],
     ...(s.metrics === undefined ? [] : [['metrics', s.metrics.url] as [string, string]]),
+    ...(s.dashboard === undefined ? [] : [['dashboard', s.dashboard.url] as [string, string]]),
     ['version', `node ${s.version}, cli ${s.cliVersion}`],
   ]
   return `${head}\n${fields(rows, c)}`

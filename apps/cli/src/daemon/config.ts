@@ -11,6 +11,7 @@ interface ConfigShape {
   network: { listen: string[]; bootstrap: string[]; mdns: { enabled: boolean; interface: string } }
   log: { level: string; format: string }
   metrics: { enabled: boolean; port: number }
+  dashboard: { enabled: boolean; port: number }
 }
 
 /**
@@ -47,6 +48,12 @@ export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, da
   if (metricsPort !== undefined) {
     next.metrics.enabled = true
     next.metrics.port = metricsPort
+  }
+  if (bool(o, 'dashboard')) next.dashboard.enabled = true
+  const dashboardPort = num(o, 'dashboard-port')
+  if (dashboardPort !== undefined) {
+    next.dashboard.enabled = true
+    next.dashboard.port = dashboardPort
   }
   const level = str(o, 'log-level')
   if (level !== undefined) next.log.level = level

@@ -1,0 +1,14 @@
+/**
+ * Debian's Chromium driven by Playwright, for the dashboard's browser tests and its benchmark.
+ *
+ * ```ts
+ * await using browser = await launchChromium()
+ * const page = await browser.newPage()
+ * await page.goto(loginUrl)
+ * const violations = await axeViolations(page)
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { type AxeViolation, axeViolations } from './axe.js'
+export { CHROMIUM_ARGS, type ChromiumInit, chromiumPath, launchChromium } from './chromium.js'
