@@ -1,21 +1,20 @@
 /**
  * Chromium launched so that it reaches nothing beyond the pages it is sent to: no background
- * networking, no component updates, no sync, no QUIC, a fresh profile that is removed after. Run
- * as root on a machine without a GPU, hence --no-sandbox and --disable-gpu.
+ * networking, no component updates, no sync, no QUIC, and (Playwright's doing) a fresh profile in
+ * a temporary directory, removed when it closes. Run as root on a machine without a GPU, hence
+ * --no-sandbox and --disable-gpu; Playwright adds --headless.
  */
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { type Browser, chromium } from 'playwright-core'
 
 /** Where Debian's `chromium` package puts the browser (apt-get install chromium). */
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']
 
 export const CHROMIUM_ARGS: readonly string[] = [
-  '--headless',
   '--no-sandbox',
   '--disable-gpu',
+  // With no GPU, WebGL (the topology graph) runs on SwiftShader, which Chromium now asks for by name.
+  '--enable-unsafe-swiftshader',
   '--disable-quic',
   '--no-first-run',
   '--disable-background-networking',
@@ -48,21 +47,17 @@ export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string {
   return found
 }
 
-/** A headless Chromium with its own throwaway profile; `await using` closes it and removes the profile. */
+/** A headless Chromium with a throwaway profile; `await using` closes it. */
 export async function launchChromium(init: ChromiumInit = {}): Promise<Browser & AsyncDisposable> {
-  const profile = await mkdtemp(join(tmpdir(), 'p2p-ai-chromium-'))
-  const executablePath = init.executablePath ?? chromiumPath()
-  // launchPersistentContext would keep the profile; a plain launch with --user-data-dir does too.
   const browser = await chromium.launch({
-    executablePath,
+    executablePath: init.executablePath ?? chromiumPath(),
     headless: true,
-    args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
-    // Its own flags only: Playwright's defaults add nothing this needs.
+    args: [...CHROMIUM_ARGS],
     chromiumSandbox: false,
   })
-  const close = async (): Promise<void> => {
-    await browser.close().catch(() => {})
-    await rm(profile, { recursive: true, force: true })
-  }
-  return Object.assign(browser, { [Symbol.asyncDispose]: close })
+  return Object.assign(browser, {
+    [Symbol.asyncDispose]: async () => {
+      await browser.close().catch(() => {})
+    },
+  })
 }

@@ -10,5 +10,7 @@
  *
  * @packageDocumentation
  */
+
+export type { Browser, Page } from 'playwright-core'
 export { type AxeViolation, axeViolations } from './axe.js'
 export { CHROMIUM_ARGS, type ChromiumInit, chromiumPath, launchChromium } from './chromium.js'
