@@ -24,6 +24,7 @@ export {
 export { DashboardNotBuiltError, DashboardPortInUseError } from './errors.js'
 export { type Dashboard, type DashboardInit, startDashboard } from './server/server.js'
 export { type NodeSourceInit, networkTaskDetail, nodeSource } from './source/node.js'
+export { type SyntheticSwarm, type SyntheticSwarmInit, syntheticSwarm } from './source/synthetic.js'
 export type {
   DashboardSource,
   DashboardTasks,
