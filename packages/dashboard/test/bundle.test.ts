@@ -13,9 +13,12 @@ const JS_BUDGET = 300 * 1024
 const CSS_BUDGET = 20 * 1024
 
 function files(ext: string): string[] {
-  return readdirSync(join(UI, 'assets')).filter((f) => f.endsWith(ext)).map((f) => join(UI, 'assets', f))
+  return readdirSync(join(UI, 'assets'))
+    .filter((f) => f.endsWith(ext))
+    .map((f) => join(UI, 'assets', f))
 }
-const gzipped = (paths: string[]) => paths.reduce((sum, p) => sum + gzipSync(readFileSync(p), { level: 9 }).length, 0)
+const gzipped = (paths: string[]) =>
+  paths.reduce((sum, p) => sum + gzipSync(readFileSync(p), { level: 9 }).length, 0)
 
 describe('the built page', () => {
   it(`keeps its JavaScript under ${JS_BUDGET / 1024} KB gzipped and its CSS under ${CSS_BUDGET / 1024} KB`, () => {

@@ -7,8 +7,22 @@ const MINUTE = 60 * SECOND
 const DAY = 24 * 60 * MINUTE
 
 function sample(at: number, latencyBucket: number | undefined, extra: Partial<Sample> = {}): Sample {
-  const latency = Array.from({ length: LATENCY_BUCKETS_MS.length + 1 }, (_, i) => (i === latencyBucket ? 1 : 0))
-  return { at, completed: latencyBucket === undefined ? 0 : 1, failed: 0, failovers: 0, served: 0, peers: 4, running: 1, queued: 0, alerts: 0, latency, ...extra }
+  const latency = Array.from({ length: LATENCY_BUCKETS_MS.length + 1 }, (_, i) =>
+    i === latencyBucket ? 1 : 0,
+  )
+  return {
+    at,
+    completed: latencyBucket === undefined ? 0 : 1,
+    failed: 0,
+    failovers: 0,
+    served: 0,
+    peers: 4,
+    running: 1,
+    queued: 0,
+    alerts: 0,
+    latency,
+    ...extra,
+  }
 }
 
 describe('the metrics history', () => {
@@ -21,10 +35,15 @@ describe('the metrics history', () => {
   })
 
   it('adds samples up when it downsamples: counts summed, gauges averaged, percentiles from merged buckets', () => {
-    const store = new HistoryStore({ file: ':memory:', tiers: historyTiers(5 * SECOND, 30 * DAY), keepMs: 30 * DAY })
+    const store = new HistoryStore({
+      file: ':memory:',
+      tiers: historyTiers(5 * SECOND, 30 * DAY),
+      keepMs: 30 * DAY,
+    })
     const t0 = 1_700_000_000_000 - (1_700_000_000_000 % (10 * MINUTE))
     // Twelve samples of one minute: eleven fast tasks (bucket ≤ 10 ms) and one slow (≤ 5 s).
-    for (let i = 0; i < 12; i++) store.add(sample(t0 + i * 5 * SECOND, i === 11 ? 9 : 1, { peers: i < 6 ? 2 : 4 }))
+    for (let i = 0; i < 12; i++)
+      store.add(sample(t0 + i * 5 * SECOND, i === 11 ? 9 : 1, { peers: i < 6 ? 2 : 4 }))
     const now = t0 + MINUTE
     const fine = store.query(now - MINUTE, now, now)
     expect(fine.stepMs).toBe(5 * SECOND)
@@ -41,10 +60,21 @@ describe('the metrics history', () => {
   })
 
   it('forgets points a tier no longer keeps, and alerts older than the history', () => {
-    const store = new HistoryStore({ file: ':memory:', tiers: historyTiers(5 * SECOND, 2 * DAY), keepMs: 2 * DAY })
+    const store = new HistoryStore({
+      file: ':memory:',
+      tiers: historyTiers(5 * SECOND, 2 * DAY),
+      keepMs: 2 * DAY,
+    })
     const t0 = 1_700_000_000_000
     store.add(sample(t0, 1))
-    store.addAlert({ at: t0, name: 'low_peers', state: 'raised', message: 'few peers', value: 1, threshold: 2 })
+    store.addAlert({
+      at: t0,
+      name: 'low_peers',
+      state: 'raised',
+      message: 'few peers',
+      value: 1,
+      threshold: 2,
+    })
     store.prune(t0 + 3 * DAY)
     const h = store.query(t0 - MINUTE, t0 + MINUTE, t0 + 3 * DAY)
     expect(h.points).toEqual([])

@@ -22,12 +22,15 @@ describe('the topology', () => {
     const swarm = syntheticSwarm({ peers: 2, reachedPerPeer: 1 })
     const [p1, p2] = swarm.peers()
     const caps = p1!.capabilities!
-    const linked = { ...p1!, capabilities: { ...caps, reach: [{ taskType: 'ocr', hops: 1, via: p2!.peerId }] } }
+    const linked = {
+      ...p1!,
+      capabilities: { ...caps, reach: [{ taskType: 'ocr', hops: 1, via: p2!.peerId }] },
+    }
     const t = buildTopology(swarm.self(), [linked, p2!])
     expect(t.nodes.find((n) => n.id === p2!.peerId)?.kind).toBe('peer')
-    expect(t.edges.find((e) => e.kind === 'forward' && [e.source, e.target].includes(p2!.peerId))?.taskTypes).toEqual([
-      'ocr',
-    ])
+    expect(
+      t.edges.find((e) => e.kind === 'forward' && [e.source, e.target].includes(p2!.peerId))?.taskTypes,
+    ).toEqual(['ocr'])
   })
 
   it('a diff applied to the old topology gives the new one', () => {
@@ -38,10 +41,16 @@ describe('the topology', () => {
     const diff = diffTopology(before, after)
     expect(diff.removeNodes.length + diff.upsertNodes.length).toBeGreaterThan(0)
     const applied = applyDiff(before, diff)
-    const sort = <T extends { id: string }>(xs: readonly T[]) => [...xs].sort((x, y) => x.id.localeCompare(y.id))
+    const sort = <T extends { id: string }>(xs: readonly T[]) =>
+      [...xs].sort((x, y) => x.id.localeCompare(y.id))
     expect(sort(applied.nodes)).toEqual(sort(after.nodes))
     expect(sort(applied.edges)).toEqual(sort(after.edges))
-    expect(diffTopology(after, after)).toEqual({ upsertNodes: [], removeNodes: [], upsertEdges: [], removeEdges: [] })
+    expect(diffTopology(after, after)).toEqual({
+      upsertNodes: [],
+      removeNodes: [],
+      upsertEdges: [],
+      removeEdges: [],
+    })
   })
 
   it('a synthetic swarm of 100 peers reaching 9 each is a graph of 1,001 nodes', () => {
