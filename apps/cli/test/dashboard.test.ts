@@ -42,6 +42,12 @@ async function loginUrl(): Promise<string> {
   return d.loginUrl
 }
 
+/** With DASHBOARD_SCREENSHOTS=<dir> (docs/images for the docs), the page as the tests leave it. */
+async function screenshot(name: string): Promise<void> {
+  const dir = process.env.DASHBOARD_SCREENSHOTS
+  if (dir !== undefined && dir !== '') await page.screenshot({ path: `${dir}/${name}.png` })
+}
+
 /** Serious WCAG 2.1 A/AA violations, readable in a failed expectation. */
 function summary(violations: readonly AxeViolation[]): string[] {
   return violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.targets.slice(0, 3).join(', ')}`)
@@ -98,6 +104,7 @@ describe('the dashboard in a browser', () => {
     const text = await page.getByTestId('node-list').textContent()
     for (const n of [a, b, c]) expect(text).toContain(n.peerId.slice(-8))
     expect(summary(await axeViolations(page))).toEqual([])
+    await screenshot('dashboard-swarm')
     for (const tab of ['Tasks', 'Metrics']) {
       await page.getByRole('tab', { name: tab }).click()
       expect(summary(await axeViolations(page)), tab).toEqual([])
@@ -126,6 +133,7 @@ describe('the dashboard in a browser', () => {
     const detail = page.locator(`section.task-detail[data-task="${id}"]`)
     await detail.waitFor({ timeout: 5_000 })
     expect(await detail.locator('[data-verified]').getAttribute('data-verified')).toBe('signed')
+    await screenshot('dashboard-tasks')
   })
 
   it('drops a node that dies within 5 s', async () => {

@@ -64,7 +64,8 @@ export function SwarmView({ store, visible }: { store: LiveStore; visible: boole
       setRecent((before) => [...events.slice(-RECENT).reverse(), ...before].slice(0, RECENT))
     })
     // Sigma measures its container once; the panel grows with the window and the side column.
-    const resize = new ResizeObserver(() => g.sigma.resize())
+    // It draws again only when told: a graph drawn into a container of no size stays blank otherwise.
+    const resize = new ResizeObserver(() => g.sigma.resize().refresh())
     resize.observe(el)
     // Tests and the benchmark read when the first full picture was drawn.
     g.sigma.once('afterRender', () => performance.mark('dashboard:first-render'))
