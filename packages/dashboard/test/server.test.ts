@@ -175,7 +175,7 @@ describe('startDashboard', () => {
   it('shows a task trace when the node records traces, and says so when it does not', async () => {
     const plain = syntheticSwarm({ peers: 2, reachedPerPeer: 0 })
     plain.step()
-    const id = plain.tasks.list({ limit: 1 })[0]!.id
+    const id = (await plain.tasks.list({ limit: 1 }))[0]!.id
     const without = await serve(plain)
     const c1 = await signIn(without)
     const none = await fetch(`${without.url}api/tasks/${id}/trace`, { headers: { cookie: c1 } })

@@ -19,7 +19,7 @@ export const PROTOCOL_MAJOR = 1
  * The highest minor version of major 1 this implementation speaks. Announced in `capabilities`
  * so that peers only send fields and message types a receiver knows.
  */
-export const PROTOCOL_MINOR = 3
+export const PROTOCOL_MINOR = 4
 
 /** Minor 1 added forwarding: `task.forward` and `capabilities.reach` (docs/protocol.md §2.5). */
 export const FORWARDING_MINOR = 1
@@ -33,6 +33,12 @@ export const BATCH_SIGNATURES_MINOR = 2
  * generative model (`family`, `quantization`, `contextLength`).
  */
 export const STREAMING_MINOR = 3
+
+/**
+ * Minor 4 added `capabilities.resources`: how busy the sender's machine is and whether it takes
+ * tasks at all (docs/protocol.md §5.7).
+ */
+export const RESOURCES_MINOR = 4
 
 /** Domain separation for envelope signatures: prepended to the canonical JSON before signing. */
 export const SIGNING_PREFIX = 'p2p-ai/envelope/v1\n'

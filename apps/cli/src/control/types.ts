@@ -12,6 +12,7 @@ import type {
   NodeMetadata,
   NodeState,
   PeerInfo,
+  ResourceStatus,
 } from '@p2p-ai/node'
 
 /**
@@ -42,6 +43,17 @@ export interface TaskJson {
   readonly meta?: Readonly<Record<string, string>>
   /** Attempts made so far, when the task went through the network (failover retries count). */
   readonly attempts?: number
+  /**
+   * Times the node crashed (or was killed) while the task was unfinished and resumed it at its
+   * next start; absent when never.
+   */
+  readonly resumed?: number
+  /**
+   * `false` when the node could not make this answer durable: its store of submitted tasks is
+   * off (`engine.storeSubmittedTasks: false`) or failed to write, so a crash of the node may lose
+   * the task (or its result). Absent otherwise: what the answer says survives a crash.
+   */
+  readonly durable?: false
 }
 
 /**
@@ -107,6 +119,8 @@ export interface StatusJson
   readonly tasks: TaskCounters
   /** Process figures of the node. */
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly cpuUserMs: number }
+  /** The machine (every `resources.intervalMs`) and the owner's limits: paused or not, and why. */
+  readonly resources: ResourceStatus
 }
 
 /** One entry of `GET /v1/peers`: the node's peer table entry. */

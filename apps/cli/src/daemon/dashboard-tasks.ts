@@ -17,23 +17,23 @@ import type { TaskJson } from '../control/types.js'
 /** The control API's task operations as the dashboard reads them. */
 export function dashboardTasks(node: P2PNode, target: ControlTarget): DashboardTasks {
   const self = node.peerId
-  const detailOf = (id: string): TaskDetailJson | undefined => {
+  const detailOf = async (id: string): Promise<TaskDetailJson | undefined> => {
     const record = node.tasks.get(id)
     if (record !== undefined) return networkTaskDetail(record, self)
-    const json = target.task(id)
+    const json = await target.task(id)
     return json === undefined ? undefined : engineTaskDetail(json, self)
   }
   return {
-    list(filter) {
-      const rows = target
-        .list({
+    async list(filter) {
+      const rows = (
+        await target.list({
           // Side and peer are filtered here, after the control API's own filters: ask for more.
           limit: filter.side === undefined && filter.peer === undefined ? filter.limit : 1000,
           offset: 0,
           ...(filter.status === undefined ? {} : { status: filter.status }),
           ...(filter.type === undefined ? {} : { type: filter.type }),
         })
-        .map((t) => taskRow(t, self))
+      ).map((t) => taskRow(t, self))
       const peer = filter.peer?.toLowerCase()
       return rows
         .filter(
@@ -54,7 +54,7 @@ export function dashboardTasks(node: P2PNode, target: ControlTarget): DashboardT
         },
         { signal },
       )
-      return detailOf(task.id) ?? engineTaskDetail(task, self)
+      return (await detailOf(task.id)) ?? engineTaskDetail(task, self)
     },
     stream(id, signal) {
       const events = target.stream(id, signal)
@@ -62,7 +62,7 @@ export function dashboardTasks(node: P2PNode, target: ControlTarget): DashboardT
       return (async function* (): AsyncGenerator<TaskStreamJson> {
         for await (const event of events) {
           if (event.type !== 'end') yield event
-          else yield { type: 'end', detail: detailOf(id) ?? engineTaskDetail(event.task, self) }
+          else yield { type: 'end', detail: (await detailOf(id)) ?? engineTaskDetail(event.task, self) }
         }
       })()
     },

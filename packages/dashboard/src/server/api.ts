@@ -55,7 +55,7 @@ export async function api(
       return sendJson(res, 202, detail)
     }
     allow(method, 'GET')
-    return sendJson(res, 200, { tasks: tasks.list(taskFilter(url.searchParams)) })
+    return sendJson(res, 200, { tasks: await tasks.list(taskFilter(url.searchParams)) })
   }
   const task = /^\/tasks\/([^/]+)(\/stream|\/trace)?$/.exec(path)
   if (task !== null) {
@@ -77,14 +77,14 @@ export async function api(
           'this node records no traces: the task detail shows its attempts and timings instead',
         )
       }
-      if (tasks.detail(id) === undefined) throw taskNotFound(id)
+      if ((await tasks.detail(id)) === undefined) throw taskNotFound(id)
       const trace = await tasks.trace(id, { signal })
       if (trace === undefined) {
         throw new HttpError(404, 'ERR_TRACE_NOT_FOUND', `no trace of task "${id}" (not sampled, or expired)`)
       }
       return sendJson(res, 200, trace)
     }
-    const detail = tasks.detail(id)
+    const detail = await tasks.detail(id)
     if (detail === undefined) throw taskNotFound(id)
     return sendJson(res, 200, detail)
   }

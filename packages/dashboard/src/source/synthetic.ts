@@ -126,8 +126,8 @@ export function syntheticSwarm(init: SyntheticSwarmInit = {}): SyntheticSwarm {
       signal.addEventListener('abort', () => listeners.delete(listener), { once: true })
     },
     tasks: {
-      list: (filter) => tasks.slice(-filter.limit).reverse(),
-      detail,
+      list: async (filter) => tasks.slice(-filter.limit).reverse(),
+      detail: async (id) => detail(id),
       async submit() {
         throw Object.assign(new Error('a synthetic swarm runs no tasks'), {
           code: 'ERR_UNSUPPORTED_TASK_TYPE',

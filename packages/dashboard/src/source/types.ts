@@ -50,9 +50,9 @@ export interface TaskFilter {
 
 /** The node's tasks: listed, looked at, submitted, followed. */
 export interface DashboardTasks {
-  list(filter: TaskFilter): readonly TaskRow[]
+  list(filter: TaskFilter): Promise<readonly TaskRow[]>
   /** `undefined` for an unknown id. */
-  detail(id: string): TaskDetailJson | undefined
+  detail(id: string): Promise<TaskDetailJson | undefined>
   /** Submits a task; throws an error with a `code` (`ERR_UNSUPPORTED_TASK_TYPE`...) when refused. */
   submit(request: SubmitJson, options: { signal: AbortSignal }): Promise<TaskDetailJson>
   /** What the task streams, ending with `end`; `undefined` for an unknown id. */

@@ -61,6 +61,8 @@ export const DEFAULT_TASK_MAX_FRAME_BYTES = 4 * 1024 * 1024
 
 /** `retryAfterMs` sent with `ERR_BUSY` when the engine's queue is full. */
 export const BUSY_RETRY_AFTER_MS = 1_000
+/** `retryAfterMs` sent with `ERR_BUSY` by a paused node (its resume is announced at once). */
+export const PAUSED_RETRY_AFTER_MS = 5_000
 /** Tasks one requester may have outstanding on this provider at once (its fair share). */
 export const DEFAULT_MAX_TASKS_PER_PEER = 1_024
 /** Progress messages per task per second at most (the engine throttles too; this bounds the wire). */
@@ -77,6 +79,7 @@ export const LATENCY_SCALE_MS = 50
 export const LATENCY_FREE_MS = 10
 /** Routing costs within this fraction of the lowest count as a tie (see router.ts). */
 export const COST_TIE_MARGIN = 0.1
+
 // ---- bookkeeping ----------------------------------------------------------------------------
 
 /** Finished tasks kept for `node.tasks` (oldest dropped first). */
@@ -103,3 +106,17 @@ export const DEFAULT_OCR_MAX_EDIT_DISTANCE = 0.1
  * and under load the store commits many per transaction instead of one each.
  */
 export const SUBMITTED_WRITE_DELAY_MS = 20
+/**
+ * The acceptance of a submitted task (what lets a crash resume it) is written this long after
+ * submission unless asked for at once (`tasks.durable`, which the control API awaits before it
+ * answers): a task that ends sooner is written once, final, which keeps a store write off most
+ * tasks' path. A crash loses the acceptances younger than this of tasks nobody asked about.
+ */
+export const ACCEPTANCE_WRITE_DELAY_MS = 250
+
+/**
+ * Times a task interrupted by a crash of its node (stored as accepted, never finished) is resumed
+ * at the next start. One interrupted more often than this fails with `ERR_EXCHANGE_STOPPED`
+ * instead: it may be what brings the node down.
+ */
+export const MAX_RESUMES = 3

@@ -18,6 +18,17 @@ export interface AttemptInfo {
   readonly error?: { readonly code: TaskErrorCode; readonly message: string }
 }
 
+/**
+ * This node paused (its owner's limits: idle time only, a time window, on battery) and handed a
+ * peer's task back before running it, or while it still ran after the grace period. On the wire it
+ * is `ERR_BUSY`: the requester tries another peer.
+ */
+export class NodePausedError extends Error {
+  static readonly code = 'ERR_NODE_PAUSED'
+  readonly code = NodePausedError.code
+  override readonly name = 'NodePausedError'
+}
+
 /** The task stream or the connection to the provider closed before the result arrived. */
 export class PeerDisconnectedError extends Error {
   static readonly code = 'ERR_PEER_DISCONNECTED'
@@ -148,9 +159,22 @@ export class TaskFailedError extends Error {
 }
 
 /** The message of `ERR_RETRIES_EXHAUSTED`: each attempt's peer and code. */
-export function exhaustedMessage(attempts: readonly AttemptInfo[]): string {
+/**
+ * Why a task ran out of attempts: each one's reason, and, when it stopped before `maxAttempts`
+ * because no route was left (the peer it is pinned to is gone, say), that too: "2 of 4 attempts
+ * failed" is what happened, "all 2 attempts failed" would not be.
+ */
+export function exhaustedMessage(
+  attempts: readonly AttemptInfo[],
+  maxAttempts: number,
+  noRoute?: string,
+): string {
   const reasons = attempts.map((a) => `#${a.attempt} ${short(a.peer)}: ${a.error?.code ?? 'unknown'}`)
-  return `all ${attempts.length} attempts failed (${reasons.join('; ')})`
+  const head =
+    attempts.length >= maxAttempts
+      ? `all ${attempts.length} attempts failed`
+      : `${attempts.length} of ${maxAttempts} attempts failed`
+  return `${head} (${reasons.join('; ')})${noRoute === undefined ? '' : `, then ${noRoute}`}`
 }
 
 function short(peer: string): string {

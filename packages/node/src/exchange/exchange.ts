@@ -10,6 +10,7 @@ import {
   type Capabilities,
   InvalidOptionError,
   newTaskId,
+  type ResourceFigures,
   type Signer,
   TASK_PROTOCOL,
 } from '@p2p-ai/protocol'
@@ -20,14 +21,15 @@ import { CapabilityAnnouncer } from '../announce/announcer.js'
 import { taskLogFields } from '../logger.js'
 import type { PeerDirectory, PeerDirectoryEvents } from '../peers/directory.js'
 import type { TrafficCounters } from '../traffic.js'
-import { AccessDeniedError, ExchangeStoppedError } from './errors.js'
+import { MAX_RESUMES } from './constants.js'
+import { AccessDeniedError, ExchangeStoppedError, NodePausedError, type TaskRecordError } from './errors.js'
 import type { ExchangeReports, TaskExchangeEvents } from './events.js'
 import { type NumericInit, settleInit, type TaskExchangeInit } from './init.js'
 import { AttemptLauncher } from './request/launcher.js'
 import { RedundantTask } from './request/redundancy.js'
 import { TaskRegistry, type TrackedTask } from './request/registry.js'
 import { TaskRequester } from './request/requester.js'
-import { validateSubmission } from './request/submission.js'
+import { type SubmissionDefaults, type TaskSpec, validateSubmission } from './request/submission.js'
 import { NetworkTask } from './request/task.js'
 import { Router } from './route/router.js'
 import { type RegisteredTask, type TaskDefinition, taskBackend } from './serve/custom-tasks.js'
@@ -84,6 +86,18 @@ export interface ExchangeStopOptions {
   drainMs?: number
 }
 
+/** What this node offers its peers right now (from its resource monitoring and its owner's limits). */
+export interface Availability {
+  /** Announced to peers of minor 4 or later as `capabilities.resources`. */
+  readonly figures: ResourceFigures | undefined
+  /** Share of this machine (0 to 1) its owner's other processes use: routing this node's own tasks. */
+  readonly othersCpu: number
+  /** Why this node takes no tasks from peers now, in words; undefined while it does. */
+  readonly paused: string | undefined
+  /** After pausing, peers' tasks still running this long are handed back. */
+  readonly graceMs: number
+}
+
 /**
  * Sends, serves, routes and fails over tasks. See `TaskExchangeComponents` and `TaskExchangeInit`.
  * Its events (`task:done`, `task:attempt`, `task:retry`, `task:refused`) are for observers such as
@@ -104,6 +118,9 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   readonly #detach: Array<() => void> = []
   #started = false
   #stopped = false
+  #figures: ResourceFigures | undefined
+  /** Hands back peers' tasks still running when the pause's grace period ends. */
+  #graceTimer: NodeJS.Timeout | undefined
   /** Reports from the parts, dispatched as events while anyone listens. */
   readonly #reports: ExchangeReports = {
     attempt: (detail) => {
@@ -180,6 +197,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       // Nothing is reachable before start (no neighbours yet).
       reach: () => (this.#started ? this.#router.reach() : []),
       peerMinor: (peer) => directory.record(peer)?.protocolMinor,
+      resources: () => this.#figures,
       ...(components.traffic === undefined ? {} : { traffic: components.traffic.of(ANNOUNCE_PROTOCOL) }),
     })
     this.#tasks = new TaskRegistry(
@@ -224,6 +242,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     }
     this.#requester.start()
     this.#announcer.start()
+    this.#resumeInterrupted()
   }
 
   /**
@@ -238,12 +257,15 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   async stop(options: ExchangeStopOptions = {}): Promise<{ readonly tasksCancelled: number }> {
     if (this.#stopped) return { tasksCancelled: 0 }
     this.#stopped = true
+    clearTimeout(this.#graceTimer)
     this.#provider.stopAccepting()
     this.#announcer.stop()
     const drainMs = options.drainMs ?? 0
     if (drainMs > 0 && this.#tasks.pending > 0) await this.#tasks.settled(drainMs)
     const unfinished = this.#tasks.active()
     for (const task of unfinished) task.halt()
+    // Their final records (ERR_EXCHANGE_STOPPED) go to the store with the rest.
+    await Promise.all(unfinished.map((task) => task.result()))
     this.#requester.stop(new ExchangeStoppedError('the exchange stopped'))
     for (const detach of this.#detach.splice(0)) detach()
     await this.#tasks.flush()
@@ -256,12 +278,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
    * only a malformed submission throws (`ERR_INVALID_TASK`, `ERR_INVALID_TARGET`).
    */
   submit<Output = unknown>(task: TaskSubmission, options: SubmitOptions = {}): NetworkTaskHandle<Output> {
-    const spec = validateSubmission(task, options, {
-      id: newTaskId,
-      maxAttempts: this.#init.maxAttempts,
-      waitForPeerMs: this.#init.waitForPeerMs,
-      maxHops: this.#init.maxHops,
-    })
+    const spec = validateSubmission(task, options, this.#defaults())
     const { target } = spec
     if (target !== 'auto' && target !== 'local' && !this.#policy.allows(target)) {
       throw new AccessDeniedError(`target ${target} is not on this node's allowlist`)
@@ -269,10 +286,31 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     // A generated id is fresh: only an id the caller chose can name an earlier run.
     const existing = this.#tasks.existing(spec.id, spec.type, task.id !== undefined)
     if (existing !== undefined) return existing as NetworkTaskHandle<Output>
+    return this.#launch(spec, options.agreement, { signal: options.signal }) as NetworkTaskHandle<Output>
+  }
+
+  #defaults(): SubmissionDefaults {
+    return {
+      id: newTaskId,
+      maxAttempts: this.#init.maxAttempts,
+      waitForPeerMs: this.#init.waitForPeerMs,
+      maxHops: this.#init.maxHops,
+    }
+  }
+
+  /**
+   * Registers a validated task and starts it. `sync`: its acceptance is on disk before it runs;
+   * `signal`: aborting cancels it.
+   */
+  #launch(
+    spec: TaskSpec,
+    agreement: AgreementRule | undefined,
+    options: { sync?: boolean; signal?: AbortSignal | undefined } = {},
+  ): TrackedTask {
     const { peerId: self, peers, log } = this.#c
     const handle =
       spec.redundancy > 1
-        ? new RedundantTask(spec, this.#ruleFor(spec.type, options.agreement), {
+        ? new RedundantTask(spec, this.#ruleFor(spec.type, agreement), {
             self,
             chooser: this.#router,
             launcher: this.#launcher,
@@ -281,9 +319,9 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
             reports: this.#reports,
           })
         : new NetworkTask(spec, this.#router, this.#launcher, log, this.#reports)
-    this.#tasks.add(handle)
-    if (options.signal !== undefined) {
-      const signal = options.signal
+    this.#tasks.add(handle, { sync: options.sync === true })
+    const signal = options.signal
+    if (signal !== undefined) {
       const onAbort = (): void => {
         handle.cancel('aborted by the caller')
       }
@@ -295,7 +333,76 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     }
     if (this.#stopped) handle.halt()
     else void handle.run()
-    return handle as NetworkTaskHandle<Output>
+    return handle
+  }
+
+  /**
+   * Runs again the tasks a crash (or kill) of this node interrupted: their acceptance is stored,
+   * their end is not. Each keeps its id and submission, and a provider that still knows the id
+   * answers from the run it has (docs/delivery.md). A task interrupted `MAX_RESUMES` times is
+   * failed instead, in case it is what brings the node down; so is one whose stored submission no
+   * longer passes (a target now off the allowlist).
+   */
+  #resumeInterrupted(): void {
+    const interrupted = this.#tasks.interrupted()
+    if (interrupted.length === 0) return
+    let resumed = 0
+    for (const t of interrupted) {
+      let spec: TaskSpec | undefined
+      let why: TaskRecordError | undefined
+      if (t.resumed >= MAX_RESUMES) {
+        why = {
+          code: 'ERR_EXCHANGE_STOPPED',
+          message: `the node stopped without finishing this task ${t.resumed + 1} times; it is not resumed again`,
+        }
+      } else if (t.submission === undefined) {
+        why = {
+          code: 'ERR_EXCHANGE_STOPPED',
+          message: 'the node stopped before the task finished, and its stored submission does not parse',
+        }
+      } else {
+        try {
+          spec = validateSubmission(t.submission.task, t.submission.options, this.#defaults())
+          if (spec.target !== 'auto' && spec.target !== 'local' && !this.#policy.allows(spec.target)) {
+            why = {
+              code: 'ERR_ACCESS_DENIED',
+              message: `target ${spec.target} is no longer on this node's allowlist`,
+            }
+            spec = undefined
+          }
+        } catch (err) {
+          why = {
+            code: 'ERR_EXCHANGE_STOPPED',
+            message: `the node stopped before the task finished, and it cannot run again: ${(err as Error).message}`,
+          }
+        }
+      }
+      if (spec === undefined) {
+        const finishedAt = Date.now()
+        this.#tasks.putFinal({
+          id: t.id,
+          type: t.type,
+          status: 'FAILED',
+          priority: t.priority,
+          timeoutMs: t.timeoutMs,
+          target: t.target,
+          submittedAt: t.submittedAt,
+          finishedAt,
+          attempts: [],
+          error: why as TaskRecordError,
+          resumed: t.resumed,
+        })
+        continue
+      }
+      this.#launch({ ...spec, resumed: { count: t.resumed + 1, submittedAt: t.submittedAt } }, undefined, {
+        sync: true,
+      })
+      resumed++
+    }
+    this.#c.log.info(
+      { resumed, failed: interrupted.length - resumed },
+      'found tasks a crash of this node interrupted: resumed them',
+    )
   }
 
   /** The tasks submitted here: `get`, `handle`, `list`. */
@@ -343,6 +450,38 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
    */
   setAccessPolicy(init: AccessPolicyInit): void {
     this.#policy.set(init)
+  }
+
+  /**
+   * What this node offers its peers now. Paused, it refuses new tasks from peers (`ERR_BUSY`,
+   * saying why), hands back the ones it has queued at once and those still running after
+   * `graceMs` (`ERR_BUSY` again: their requesters try another peer), still relays forwarded tasks,
+   * and runs its own tasks itself only when no peer can; its peers hear of the pause (and of the
+   * resume) at once.
+   */
+  setAvailability(availability: Availability): void {
+    const { paused } = availability
+    const wasPaused = this.#provider.paused !== undefined
+    this.#figures = availability.figures
+    this.#router.setLocal({ paused: paused !== undefined, othersCpu: availability.othersCpu })
+    if (paused !== undefined) {
+      this.#provider.pause(paused)
+      if (!wasPaused) {
+        const reason = (): Error => new NodePausedError(`handed back: this node paused (${paused})`)
+        const handed = this.#provider.handBack('queued', reason)
+        if (handed > 0) this.#c.log.info({ tasks: handed }, 'paused: handed back queued tasks')
+        this.#graceTimer = setTimeout(() => {
+          const late = this.#provider.handBack('all', reason)
+          if (late > 0) this.#c.log.info({ tasks: late }, 'paused: handed back tasks still running')
+        }, availability.graceMs)
+        this.#graceTimer.unref()
+      }
+    } else if (wasPaused) {
+      clearTimeout(this.#graceTimer)
+      this.#provider.resume()
+    }
+    if (this.#started && !this.#stopped)
+      this.#announcer.refresh({ urgent: wasPaused !== (paused !== undefined) })
   }
 
   /** What this node announces. */

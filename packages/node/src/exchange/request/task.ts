@@ -50,7 +50,7 @@ export class NetworkTask
   readonly #launcher: AttemptLauncher
   readonly #log: Logger
   #status: NetworkTaskStatus = 'PENDING'
-  readonly #submittedAt = Date.now()
+  readonly #submittedAt: number
   #startedAt: number | undefined
   #finishedAt: number | undefined
   #peer: string | undefined
@@ -84,6 +84,7 @@ export class NetworkTask
     this.#launcher = launcher
     this.#log = log
     this.#reports = reports
+    this.#submittedAt = spec.resumed?.submittedAt ?? Date.now()
     this.#done = new Promise((resolve) => {
       this.#resolveDone = resolve
     })
@@ -138,6 +139,7 @@ export class NetworkTask
       ...(this.#status === 'COMPLETED' ? { output: this.#output as Output } : {}),
       ...(this.#error === undefined ? {} : { error: this.#error }),
       ...(this.#timings === undefined ? {} : { timings: this.#timings }),
+      ...(s.resumed === undefined ? {} : { resumed: s.resumed.count }),
     }
   }
 
@@ -211,7 +213,10 @@ export class NetworkTask
       if (route === undefined) {
         if (this.#attempts.length === 0) {
           this.#finish('FAILED', undefined, { code: 'ERR_NO_CAPABLE_PEER', message: this.#noRouteMessage() })
-        } else this.#exhausted()
+        } else {
+          const waited = this.#spec.localOnly === true ? '' : ` for ${this.#spec.waitForPeerMs} ms`
+          this.#exhausted(`no route${waited}: ${this.#noRouteMessage()}`)
+        }
         return
       }
       const started = this.#launcher.start(this.#spec, route, this.#submittedAt)
@@ -289,10 +294,10 @@ export class NetworkTask
     })
   }
 
-  #exhausted(): void {
+  #exhausted(noRoute?: string): void {
     this.#finish('FAILED', undefined, {
       code: 'ERR_RETRIES_EXHAUSTED',
-      message: exhaustedMessage(this.#attempts),
+      message: exhaustedMessage(this.#attempts, this.#spec.maxAttempts, noRoute),
     })
   }
 
