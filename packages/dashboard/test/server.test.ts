@@ -13,6 +13,9 @@ import {
   type TraceJson,
 } from '../src/index.js'
 
+/** The page as built (`pnpm build`): these tests import the server from its sources. */
+const BUILT_PAGE = new URL('../dist/ui/', import.meta.url).pathname
+
 const open: Dashboard[] = []
 afterEach(async () => {
   for (const d of open.splice(0)) await d.close()
@@ -21,7 +24,7 @@ afterEach(async () => {
 async function serve(
   source: DashboardSource = syntheticSwarm({ peers: 5, reachedPerPeer: 2 }),
 ): Promise<Dashboard> {
-  const d = await startDashboard({ source, port: 0, topologyMs: 50 })
+  const d = await startDashboard({ source, port: 0, topologyMs: 50, assetsDir: BUILT_PAGE })
   open.push(d)
   return d
 }

@@ -9,14 +9,21 @@ import {
   type TaskDetailJson,
   type TaskRow,
   type TaskStreamJson,
+  type TraceJson,
 } from '@p2p-ai/dashboard'
 import type { P2PNode } from '@p2p-ai/node'
 import type { ControlTarget } from '../control/target.js'
 import type { TaskJson } from '../control/types.js'
 
+/** What the dashboard needs of a control target that reads traces (`GET /v1/traces/:id`). */
+interface TraceReader {
+  trace?(id: string, options: { remote: boolean; signal: AbortSignal }): Promise<TraceJson | undefined>
+}
+
 /** The control API's task operations as the dashboard reads them. */
 export function dashboardTasks(node: P2PNode, target: ControlTarget): DashboardTasks {
   const self = node.peerId
+  const traced = target as ControlTarget & TraceReader
   const detailOf = async (id: string): Promise<TaskDetailJson | undefined> => {
     const record = node.tasks.get(id)
     if (record !== undefined) return networkTaskDetail(record, self)
@@ -66,8 +73,14 @@ export function dashboardTasks(node: P2PNode, target: ControlTarget): DashboardT
         }
       })()
     },
-    // The trace timeline plugs in here once the node records traces (`GET /v1/traces/:id`):
-    // `trace: (id, { signal }) => target.trace(id, { remote: true, signal })`.
+    // A task's detail shows its trace timeline where the control target reads traces (the tracing
+    // plug-in's `GET /v1/traces/:id`); without it, the detail shows attempts and timings only.
+    ...(traced.trace === undefined
+      ? {}
+      : {
+          trace: (id: string, { signal }: { signal: AbortSignal }) =>
+            traced.trace!(id, { remote: true, signal }),
+        }),
   }
 }
 
