@@ -119,6 +119,24 @@ describe('the page', () => {
     await expect.poll(() => page.getByTestId('node-list').locator('li').count()).toBe(1)
   })
 
+  it('shows alerts as they rise and clear, beside the metrics charts', async () => {
+    await page.getByRole('tab', { name: 'Metrics' }).click()
+    const panel = page.locator('section.alerts')
+    expect(await panel.textContent()).toContain('No alert is raised')
+    swarm.raise({ name: 'peers_low', message: '1 connected peer, below 2', value: 1, threshold: 2 })
+    await expect
+      .poll(() => panel.locator('li.alert-active').textContent(), { timeout: 5_000 })
+      .toContain('peers_low')
+    swarm.clear('peers_low')
+    await expect.poll(() => panel.textContent(), { timeout: 5_000 }).toContain('No alert is raised')
+    const changes = await panel.locator('table.alert-table tbody tr').allTextContents()
+    expect(changes[0]).toContain('cleared')
+    expect(changes[1]).toContain('raised')
+    // Throughput, latency, failures, peers: one chart each.
+    expect(await page.locator('#panel-metrics canvas').count()).toBeGreaterThanOrEqual(4)
+    expect(await axeViolations(page)).toEqual([])
+  })
+
   it("shows a task's trace timeline hop by hop", async () => {
     const [task] = await swarm.tasks.list({ limit: 1 })
     await page.goto(`${dashboard.url}#tasks/${task!.id}`)

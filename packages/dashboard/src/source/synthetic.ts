@@ -23,6 +23,10 @@ export interface SyntheticSwarm extends DashboardSource {
   readonly size: number
   /** One tick: a peer leaves or comes back, load changes, tasks move along edges. */
   step(): void
+  /** Raises an alert as a node's alert rules would (`alert:raised`). */
+  raise(alert: { name: string; message: string; value?: number; threshold: number }): void
+  /** Clears a raised alert (`alert:cleared`). */
+  clear(name: string): void
   /** Ticks every `ms` until `stop()`. */
   start(ms: number): void
   stop(): void
@@ -77,6 +81,7 @@ export function syntheticSwarm(init: SyntheticSwarmInit = {}): SyntheticSwarm {
   const emit = (event: SourceEvent): void => {
     for (const l of listeners) l(event)
   }
+  const alerts = new Map<string, AlertView>()
   const tasks: TaskRow[] = []
   let timer: NodeJS.Timeout | undefined
   let taskSeq = 0
@@ -120,7 +125,7 @@ export function syntheticSwarm(init: SyntheticSwarmInit = {}): SyntheticSwarm {
     },
     self,
     peers: () => peers.filter((p) => p.up).map((p) => p.view),
-    alerts: (): AlertView[] => [],
+    alerts: (): AlertView[] => [...alerts.values()],
     subscribe(listener, signal) {
       listeners.add(listener)
       signal.addEventListener('abort', () => listeners.delete(listener), { once: true })
@@ -170,6 +175,19 @@ export function syntheticSwarm(init: SyntheticSwarmInit = {}): SyntheticSwarm {
         })
         if (tasks.length > 500) tasks.shift()
       }
+    },
+    raise(alert) {
+      const at = Date.now()
+      const view: AlertView = { ...alert, active: true, since: at }
+      alerts.set(alert.name, view)
+      emit({ type: 'alert', alert: { at, state: 'raised', ...alert } })
+    },
+    clear(name) {
+      const raised = alerts.get(name)
+      if (raised === undefined) return
+      alerts.set(name, { name, active: false, message: raised.message, threshold: raised.threshold })
+      const { message, threshold } = raised
+      emit({ type: 'alert', alert: { at: Date.now(), name, state: 'cleared', message, threshold } })
     },
     start(ms) {
       timer ??= setInterval(() => this.step(), ms)
