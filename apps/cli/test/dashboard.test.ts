@@ -136,6 +136,31 @@ describe('the dashboard in a browser', () => {
     await screenshot('dashboard-tasks')
   })
 
+  it('starts the dashboard of a node that did not serve it, once, and says so when its port is taken', async () => {
+    const taken = Number(new URL(a.dashboard!.url).port)
+    const refused = await run(['dashboard', '--port', String(taken), '--data-dir', `${home}/b`], { home })
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toContain(`port ${taken} on 127.0.0.1 is already in use`)
+    expect(refused.stderr).toMatch(/hint: give the dashboard another port/)
+    const first = await run(['dashboard', '--json', '--port', '0', '--data-dir', `${home}/b`], { home })
+    expect(first.code, first.stderr).toBe(0)
+    const started = JSON.parse(first.stdout) as { url: string; loginUrl: string; started: boolean }
+    expect(started.started).toBe(true)
+    const again = JSON.parse(
+      (await run(['dashboard', '--json', '--data-dir', `${home}/b`], { home })).stdout,
+    ) as {
+      url: string
+      loginUrl: string
+      started: boolean
+    }
+    expect(again).toMatchObject({ url: started.url, started: false })
+    expect(again.loginUrl).not.toBe(started.loginUrl)
+    const status = JSON.parse(
+      (await run(['node', 'status', '--json', '--data-dir', `${home}/b`], { home })).stdout,
+    )
+    expect(status.dashboard).toEqual({ url: started.url })
+  })
+
   it('drops a node that dies within 5 s', async () => {
     await page.getByRole('tab', { name: 'Swarm' }).click()
     const list = page.getByTestId('node-list').locator('li')
