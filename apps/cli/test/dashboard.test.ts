@@ -5,6 +5,7 @@
  */
 import { type AxeViolation, axeViolations, type Browser, launchChromium, type Page } from '@p2p-ai/browser'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectToNode } from '../src/control/client.js'
 import { alive, cleanUp, LOCAL_NODE, run, tempHome } from './helpers.js'
 
 interface Started {
@@ -55,13 +56,14 @@ function summary(violations: readonly AxeViolation[]): string[] {
 
 beforeAll(async () => {
   home = await tempHome()
-  a = await startNode('a', ['--dashboard-port', '0'])
-  const bootstrap = ['--bootstrap', a.addresses[0]!]
-  ;[b, c, browser] = await Promise.all([
-    startNode('b', bootstrap),
-    startNode('c', bootstrap),
+  ;[a, b, c, browser] = await Promise.all([
+    startNode('a', ['--dashboard-port', '0']),
+    startNode('b', []),
+    startNode('c', []),
     launchChromium(),
   ])
+  // Started side by side, then introduced: b and c dial a through their control API.
+  for (const n of ['b', 'c']) await (await connectToNode(`${home}/${n}`)).connect(a.addresses[0]!)
   page = await browser.newPage({ viewport: { width: 1280, height: 860 } })
 }, 60_000)
 
