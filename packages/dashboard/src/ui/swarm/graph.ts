@@ -79,6 +79,20 @@ export class SwarmGraph {
       else this.graph.addEdgeWithKey(edge.id, edge.source, edge.target, edgeAttributes(edge))
     }
     if (this.#selected !== undefined && !this.graph.hasNode(this.#selected)) this.select(undefined)
+    this.#centre()
+  }
+
+  /**
+   * Keeps this node (at 0, 0) in the middle: the frame is the smallest square around it that
+   * holds every node, not the nodes' own bounding box (which would push it to an edge when its
+   * few peers happen to lie on one side).
+   */
+  #centre(): void {
+    let r = 1
+    this.graph.forEachNode((_, a) => {
+      r = Math.max(r, Math.abs(a.x), Math.abs(a.y))
+    })
+    this.sigma.setCustomBBox({ x: [-r, r], y: [-r, r] })
   }
 
   /** Marks a node (and its edges) as chosen, and brings it into view. */
