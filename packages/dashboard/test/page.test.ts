@@ -11,6 +11,8 @@ import {
   type DashboardSource,
   startDashboard,
   syntheticSwarm,
+  type TaskDetailJson,
+  type TaskStreamJson,
   type TraceJson,
 } from '../src/index.js'
 
@@ -67,8 +69,63 @@ let dashboard: Dashboard
 let browser: Browser & AsyncDisposable
 let page: Page
 
+/**
+ * A `generate` task that streams its text, fails over once midway (the text so far is taken back),
+ * and ends verified by its provider's signature: as a node's streamed generation goes.
+ */
+let generation: TaskDetailJson | undefined
+function generationDetail(status: 'RUNNING' | 'COMPLETED', text?: string): TaskDetailJson {
+  const provider = peers[1]!.peerId
+  return {
+    task: {
+      id: 'generate-1',
+      type: 'generate',
+      status,
+      side: 'submitted',
+      peer: provider,
+      queuedAt: Date.now(),
+      ...(status === 'COMPLETED' ? { finishedAt: Date.now() + 900, latencyMs: 900, output: { text } } : {}),
+    },
+    attempts: [],
+    ...(status === 'COMPLETED' ? { provider, verified: 'signed' as const } : {}),
+  }
+}
+async function* streamGeneration(): AsyncGenerator<TaskStreamJson> {
+  const pause = () => new Promise((r) => setTimeout(r, 80))
+  for (const text of ['Rd', ' gr']) {
+    await pause()
+    yield { type: 'delta', text }
+  }
+  yield {
+    type: 'restart',
+    reason: { code: 'ERR_PEER_UNREACHABLE', message: 'the provider went away' },
+    peer: peers[0]!.peerId,
+    discarded: 5,
+  }
+  for (const text of ['Red', ', green', ' and blue.']) {
+    await pause()
+    yield { type: 'delta', text }
+  }
+  generation = generationDetail('COMPLETED', 'Red, green and blue.')
+  yield { type: 'end', detail: generation }
+}
+
 beforeAll(async () => {
-  const traced: DashboardSource = { ...still, tasks: { ...still.tasks, trace: async (id) => traceOf(id) } }
+  const traced: DashboardSource = {
+    ...still,
+    tasks: {
+      ...still.tasks,
+      trace: async (id) => traceOf(id),
+      async submit(request, options) {
+        if (request.type !== 'generate') return still.tasks.submit(request, options)
+        generation = generationDetail('RUNNING')
+        return generation
+      },
+      detail: async (id) => (id === generation?.task.id ? generation : still.tasks.detail(id)),
+      stream: (id, signal) =>
+        id === generation?.task.id ? streamGeneration() : still.tasks.stream(id, signal),
+    },
+  }
   ;[dashboard, browser] = await Promise.all([
     startDashboard({ source: traced, port: 0, assetsDir: BUILT_PAGE }),
     launchChromium(),
@@ -135,6 +192,20 @@ describe('the page', () => {
     // Throughput, latency, failures, peers: one chart each.
     expect(await page.locator('#panel-metrics canvas').count()).toBeGreaterThanOrEqual(4)
     expect(await axeViolations(page)).toEqual([])
+  })
+
+  it('follows a submitted task as it streams, through a failover, to its verified result', async () => {
+    await page.getByRole('tab', { name: 'Tasks' }).click()
+    const form = page.locator('form.submit-form')
+    await form.getByLabel('Type').fill('generate')
+    await form.getByLabel('Input').fill('Name three colours.')
+    await form.getByRole('button', { name: 'Submit' }).click()
+    const run = page.getByTestId('submit-run')
+    await page.getByTestId('submit-result').waitFor({ timeout: 10_000 })
+    expect(await run.getAttribute('data-status')).toBe('COMPLETED')
+    expect(await run.locator('pre.streamed').textContent()).toBe('Red, green and blue.')
+    expect(await run.textContent()).toMatch(/Failover: …\w+ failed \(ERR_PEER_UNREACHABLE\)/)
+    expect(await run.locator('[data-verified]').getAttribute('data-verified')).toBe('signed')
   })
 
   it("shows a task's trace timeline hop by hop", async () => {
