@@ -169,9 +169,10 @@ describe('the page', () => {
 
     await page.locator('body').click({ position: { x: 5, y: 5 } })
     await page.keyboard.press('/')
-    expect(
-      await page.evaluate(() => (globalThis as unknown as ActiveElement).document.activeElement?.id),
-    ).toBe('node-search')
+    // The search box takes the focus once the Swarm tab is shown.
+    await expect
+      .poll(() => page.evaluate(() => (globalThis as unknown as ActiveElement).document.activeElement?.id))
+      .toBe('node-search')
     await page.keyboard.type(peers[42]!.peerId.slice(-10))
     await expect.poll(() => page.getByTestId('node-list').locator('li').count()).toBe(1)
   })

@@ -16,13 +16,27 @@ export function duration(ms: number | undefined): string {
   return hours < 48 ? `${hours} h ${minutes % 60} min` : `${Math.floor(hours / 24)} d ${hours % 24} h`
 }
 
+// One formatter each: `toLocaleTimeString` with options builds a new one per call, which the
+// recent-flow list and the tasks table would pay for on every row of every render.
+const CLOCK = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hour12: false,
+})
+const DATE_TIME = new Intl.DateTimeFormat(undefined, {
+  dateStyle: 'short',
+  timeStyle: 'medium',
+  hour12: false,
+})
+
 export function clock(at: number | undefined): string {
   if (at === undefined) return '–'
-  return new Date(at).toLocaleTimeString(undefined, { hour12: false })
+  return CLOCK.format(at)
 }
 
 export function dateTime(at: number): string {
-  return new Date(at).toLocaleString(undefined, { hour12: false })
+  return DATE_TIME.format(at)
 }
 
 export function percent(fraction: number | undefined): string {
