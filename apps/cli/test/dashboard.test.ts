@@ -165,6 +165,10 @@ describe('the dashboard in a browser', () => {
 
   it('drops a node that dies within 5 s', async () => {
     await page.getByRole('tab', { name: 'Swarm' }).click()
+    // The task of the form went along the edge to b and back: the flow shows both ways.
+    const flow = await page.locator('ol.flow-list').textContent()
+    expect(flow).toMatch(new RegExp(`mock \\S+ sent to …${b.peerId.slice(-8)}`))
+    expect(flow).toMatch(new RegExp(`mock \\S+ answered by …${b.peerId.slice(-8)}`))
     const list = page.getByTestId('node-list').locator('li')
     expect(await list.count()).toBe(3)
     const killedAt = Date.now()
