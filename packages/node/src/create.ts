@@ -18,6 +18,7 @@ import { DataDirError } from './errors.js'
 import { ComponentLoggers, createLogger, type Logger, silentLogger } from './logger.js'
 import { DEFAULT_AGENT_VERSION } from './metadata.js'
 import { P2PNode } from './node.js'
+import { ReputationBook } from './peers/reputation.js'
 import type { Sampler } from './resources/types.js'
 import type { NodeExchangeInit, NodeWatchInit } from './types.js'
 
@@ -154,7 +155,10 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     submittedStore?.close()
     throw err
   }
+  // Bans live here; the connection gater reads them from the start, the node records them.
+  const reputation = new ReputationBook()
   let transport: Transport
+  let allowPeer: ((peer: string) => boolean) | undefined
   try {
     signal?.throwIfAborted()
     transport = await createTransport({
@@ -186,9 +190,14 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
             maxReservations: config.network.relay.maxReservations,
             circuitDurationMs: config.network.relay.circuitDurationMs,
             circuitBytes: config.network.relay.circuitBytes,
+            maxCircuitsPerPeer: config.network.relay.maxCircuitsPerPeer,
           }
         : false,
       ...(networkKey === undefined ? {} : { psk: networkKey }),
+      denyPeer: (peer) => reputation.isBanned(peer),
+      // With an allowlist, relays (this node's, and those its peers use) carry members only. The
+      // policy is the exchange's, live: read once the node exists.
+      allowPeer: (peer) => allowPeer?.(peer) ?? true,
       ...(libp2pMetrics === undefined ? {} : { metrics: libp2pMetrics }),
       start: false,
     })
@@ -206,6 +215,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       identity,
       transport,
       engine,
+      reputation,
       ...(submittedStore === undefined ? {} : { submittedStore }),
       ...(agentVersion === undefined ? {} : { agentVersion }),
       ...(watch === undefined ? {} : { watch }),
@@ -219,6 +229,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     submittedStore?.close()
     throw err
   }
+  allowPeer = (peer) => node.exchange.allows(peer)
   if (start !== false) await node.start(signal === undefined ? {} : { signal })
   return node
 }

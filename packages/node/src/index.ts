@@ -54,6 +54,7 @@ export {
 export { type ConfigWatcher, type WatchConfigInit, watchConfig } from './config/watch.js'
 export * from './constants.js'
 export { createNode, type NodeInit } from './create.js'
+export { capabilityKeys, modelKey, taskKey } from './discovery/keys.js'
 export {
   type ConfigIssue,
   ConfigReadError,
@@ -61,8 +62,10 @@ export {
   ConfigSyntaxError,
   ConfigValidationError,
   DataDirError,
+  DialFailedError,
   DuplicateHealthCheckError,
   HealthCheckTimeoutError,
+  InvalidPeerAddressError,
   InvalidStateTransitionError,
   NodeNotActiveError,
   StartAbortedError,
@@ -88,6 +91,7 @@ export {
   taskLogFields,
 } from './logger.js'
 export { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
+export type { NodeNetworkStatus } from './network-status.js'
 export { type NodeCounters, P2PNode } from './node.js'
 export {
   type AttachPeerDirectoryInit,
@@ -95,6 +99,7 @@ export {
   describeConnection,
   peerNetwork,
 } from './peers/attach.js'
+export { BAN_POINTS, OFFENCE_POINTS } from './peers/constants.js'
 export {
   PeerDirectory,
   type PeerDirectoryComponents,
@@ -108,9 +113,14 @@ export {
 export {
   type Blame,
   type CircuitState,
+  type ConductSettings,
   type FailureKind,
+  type Offence,
+  type PeerBan,
   type PeerReputation,
   ReputationBook,
+  type ReputationBookEvents,
+  type ReputationBookInit,
 } from './peers/reputation.js'
 export type {
   AddressLike,

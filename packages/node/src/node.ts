@@ -1,4 +1,4 @@
-import { multiaddr } from '@multiformats/multiaddr'
+import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { ResultStore, TaskEngine, TaskRecord } from '@p2p-ai/engine'
 import { ANNOUNCE_PROTOCOL } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
@@ -9,13 +9,14 @@ import { type ConfigChange, planReconfigure } from './config/reconfigure.js'
 import type { NodeConfig, NodeConfigInput } from './config/types.js'
 import { type ConfigWatcher, watchConfig } from './config/watch.js'
 import { setMaxConnections } from './connections.js'
-import { NodeNotActiveError } from './errors.js'
+import { DialFailedError, InvalidPeerAddressError, NodeNotActiveError } from './errors.js'
 import {
   countingEd25519,
   type EnvelopeChecks,
   envelopeChecks,
   type NetworkTaskHandle,
   type RegisteredTask,
+  type ServingLimitsInit,
   type SignatureCounts,
   type SubmitOptions,
   type TaskDefinition,
@@ -42,9 +43,10 @@ import {
 import { Lifecycle, type NodeState } from './lifecycle.js'
 import { type ComponentLoggers, type Logger, taskLogFields } from './logger.js'
 import { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
+import { type NodeNetworkStatus, networkStatus } from './network-status.js'
 import { attachPeerDirectory, peerNetwork } from './peers/attach.js'
 import { type PeerDirectory, type PeerDirectoryEvents, peerDirectory } from './peers/directory.js'
-import type { PeerReputation } from './peers/reputation.js'
+import type { ConductSettings, PeerReputation } from './peers/reputation.js'
 import type { PeerInfo } from './peers/types.js'
 import { NodeResources, type ResourceSettings } from './resources/resources.js'
 import { systemSampler } from './resources/sampler.js'
@@ -60,6 +62,26 @@ import type {
   StartOptions,
   StopOptions,
 } from './types.js'
+
+/** The `protection.*` settings as the exchange's serving limits. */
+function servingLimits(p: NodeConfig['protection']): ServingLimitsInit {
+  return {
+    tasksPerSecond: p.tasksPerSecond,
+    burst: p.burst,
+    maxInputBytes: p.maxInputBytes,
+    maxInputBytesByType: Object.fromEntries(
+      p.maxInputBytesByType.map((entry) => {
+        const at = entry.lastIndexOf('=')
+        return [entry.slice(0, at), Number(entry.slice(at + 1))]
+      }),
+    ),
+  }
+}
+
+/** The `protection.*` settings as the reputation book's ban rules. */
+function conductSettings(p: NodeConfig['protection']): ConductSettings {
+  return { banMs: p.banMs, maxBanMs: p.maxBanMs, exempt: p.exempt }
+}
 
 /**
  * A p2p-ai node: identity, transport, task engine, peer directory and health, under one lifecycle.
@@ -133,7 +155,13 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#signatures = crypto.counts
     this.#checks = envelopeChecks({ crypto })
     this.directory = peerDirectory(
-      { self: this.peerId, network: peerNetwork(parts.transport), log: parts.loggers.get('network') },
+      {
+        self: this.peerId,
+        network: peerNetwork(parts.transport),
+        log: parts.loggers.get('network'),
+        // The transport's connection gater asks this book about bans: it must be the same one.
+        ...(parts.reputation === undefined ? {} : { reputation: parts.reputation }),
+      },
       { heartbeatIntervalMs: c.heartbeat.intervalMs, heartbeatTimeoutMs: c.heartbeat.timeoutMs },
     )
     for (const type of ['peer:connect', 'peer:update', 'peer:failed', 'peer:remove'] as const) {
@@ -157,13 +185,17 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         access: c.access,
         relay: c.forwarding.enabled,
         maxHops: c.forwarding.maxHops,
+        relayedMaxBytes: c.network.relay.maxTaskBytes,
         livenessIdleMs: c.liveness.idleMs,
         livenessTimeoutMs: c.liveness.timeoutMs,
         storeServedTasks: c.engine.storeServedTasks,
+        maxTasksPerPeer: c.protection.maxOpenTasksPerPeer,
+        serving: servingLimits(c.protection),
         ...parts.exchange,
         agentVersion: this.#agentVersion,
       },
     )
+    this.directory.book.configure(conductSettings(c.protection))
     this.#health = new HealthMonitor({
       intervalMs: c.health.intervalMs,
       checkTimeoutMs: c.health.checkTimeoutMs,
@@ -346,6 +378,14 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     return this.directory.get(peerId)
   }
 
+  /**
+   * Lets a banned peer in again at once (docs/delivery.md, "Rate limits, quotas and bans"): the
+   * connection gater no longer refuses it and it may be dialled. False when it was not banned.
+   */
+  unban(peerId: string): boolean {
+    return this.directory.unban(peerId)
+  }
+
   /** A peer's reputation as a provider of this node's tasks (neutral for one never used). */
   reputation(peerId: string): PeerReputation {
     return this.directory.reputation(peerId)
@@ -373,11 +413,36 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     return this.exchange.registerTask(definition)
   }
 
-  /** Dials a peer by multiaddr (ending in `/p2p/<peerId>`); resolves once connected. */
+  /**
+   * How the node sits in the network: reachability (public / private / unknown), observed and
+   * announced addresses, relay reservations (held, and granted as a relay), the DHT, hole punching.
+   */
+  network(): NodeNetworkStatus {
+    return networkStatus(this.transport, this.exchange.discovery())
+  }
+
+  /**
+   * Dials a peer by multiaddr (ending in `/p2p/<peerId>`, a relay circuit address included);
+   * resolves once connected.
+   */
   async connect(address: string, options: StartOptions = {}): Promise<void> {
     if (this.#lifecycle.state !== 'ACTIVE')
       throw new NodeNotActiveError(`cannot connect: the node is ${this.state}`)
-    await this.transport.dial(multiaddr(address), options)
+    let target: Multiaddr
+    try {
+      target = multiaddr(address)
+    } catch (err) {
+      throw new InvalidPeerAddressError(address, (err as Error).message)
+    }
+    if (target.getComponents().at(-1)?.code !== CODE_P2P) {
+      throw new InvalidPeerAddressError(address, 'it must end in /p2p/<peerId>')
+    }
+    try {
+      await this.transport.dial(target, options)
+    } catch (err) {
+      if (options.signal?.aborted === true) throw err
+      throw new DialFailedError(address, err)
+    }
   }
 
   /** Multiaddrs others can dial, each ending in `/p2p/<peerId>`. */
@@ -475,6 +540,10 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     })
     this.#health.configure(c.health.intervalMs, c.health.checkTimeoutMs)
     if (change.applied.some((path) => path.startsWith('access.'))) this.exchange.setAccessPolicy(c.access)
+    if (change.applied.some((path) => path.startsWith('protection.'))) {
+      this.exchange.setServingLimits(servingLimits(c.protection), c.protection.maxOpenTasksPerPeer)
+      this.directory.book.configure(conductSettings(c.protection))
+    }
     if (change.applied.some((path) => path.startsWith('limits.') || path.startsWith('resources.'))) {
       this.resources.configure(resourceSettings(c))
     }

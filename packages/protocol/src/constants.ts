@@ -40,6 +40,13 @@ export const STREAMING_MINOR = 3
  */
 export const RESOURCES_MINOR = 4
 
+/**
+ * Minor 4 also added the task error codes `ERR_RATE_LIMITED` and `ERR_INPUT_TOO_LARGE` (a
+ * provider's per-peer limits, docs/protocol.md §6.2). A peer below it is sent a code it knows and
+ * acts on the same way instead (`taskErrorCodeFor`).
+ */
+export const LIMIT_CODES_MINOR = 4
+
 /** Domain separation for envelope signatures: prepended to the canonical JSON before signing. */
 export const SIGNING_PREFIX = 'p2p-ai/envelope/v1\n'
 

@@ -133,5 +133,6 @@ export {
   isTaskErrorCode,
   TASK_ERROR_CODES,
   type TaskErrorCode,
+  taskErrorCodeFor,
   toTaskErrorCode,
 } from './task-errors.js'

@@ -5,11 +5,12 @@ import type { Handler, Parsed } from '../args/spec.js'
 import { EXIT, STOP_TIMEOUT_MS } from '../constants.js'
 import type { ControlClient } from '../control/client.js'
 import type { LogLevel, PeerJson, StatusJson } from '../control/types.js'
+import { readSupervisorState } from '../daemon/supervisor-state.js'
 import { NodeNotRunningError, NodeStopError } from '../errors.js'
 import { type Io, printJson, println } from '../io.js'
 import { isNodeProcess, readControlInfo, readPid, removeStaleFiles } from '../runtime.js'
 import type { Colours } from '../term/colour.js'
-import { ago, bytes, duration, fields, shortId, statusColour, table } from '../term/format.js'
+import { ago, bytes, clockTime, duration, fields, shortId, statusColour, table } from '../term/format.js'
 import { spinner } from '../term/spinner.js'
 import { connect, locate, sleep } from './common.js'
 import { monitor } from './monitor.js'
@@ -17,14 +18,35 @@ import { monitor } from './monitor.js'
 const start: Handler = async (parsed, io) => (await import('../daemon/start.js')).startCommand(parsed, io)
 
 const status: Handler = async (parsed, io) => {
-  const { client } = await connect(parsed, io)
+  const { client, dataDir } = await connect(parsed, io)
   const s = await client.status()
-  if (bool(parsed.options, 'json')) printJson(io, { ...s, control: { url: client.url } })
-  else println(io, formatStatus(s, client.url, io.out))
+  // The watchdog of a node run in the background, when it watches this one.
+  const watchdog = await readSupervisorState(dataDir)
+  const watched = watchdog?.nodePid === s.pid && isNodeProcess(watchdog.pid) ? watchdog : undefined
+  const supervisor: WatchdogJson | undefined =
+    watched === undefined
+      ? undefined
+      : {
+          pid: watched.pid,
+          restarts: watched.restarts,
+          ...(watched.lastExit === undefined ? {} : { lastExit: watched.lastExit }),
+        }
+  if (bool(parsed.options, 'json')) {
+    printJson(io, { ...s, control: { url: client.url }, ...(supervisor === undefined ? {} : { supervisor }) })
+  } else {
+    println(io, formatStatus(s, client.url, io.out, supervisor))
+  }
   return EXIT.OK
 }
 
-export function formatStatus(s: StatusJson, url: string, c: Colours): string {
+/** The watchdog of a node run in the background, as `node status` shows it. */
+interface WatchdogJson {
+  readonly pid: number
+  readonly restarts: number
+  readonly lastExit?: string
+}
+
+export function formatStatus(s: StatusJson, url: string, c: Colours, watchdog?: WatchdogJson): string {
   const head =
     s.state === 'ACTIVE'
       ? `${c.green('●')} node is running ${c.dim(`(${s.state}${s.ready ? ', ready' : ', not ready'})`)}`
@@ -36,16 +58,29 @@ export function formatStatus(s: StatusJson, url: string, c: Colours): string {
           `(${s.health.components.map((x) => `${x.name}: ${x.detail ?? x.status}`).join(', ')})`,
         )}`
   const t = s.tasks
-  const addresses = s.addresses.length === 0 ? [c.dim('none')] : s.addresses
+  const n = s.network
+  // Continuation lines line up with the values: the widest label ('reachability:') and a space.
+  const indent = `\n${' '.repeat(14)}`
+  const list = (items: readonly string[]): string => (items.length === 0 ? c.dim('none') : items.join(indent))
   const rows: Array<[string, string]> = [
     ['PeerId', s.peerId],
     ['pid', String(s.pid)],
     ['uptime', s.startedAt === undefined ? '-' : duration(s.uptimeMs)],
     ['data dir', s.dataDir],
-    ['addresses', addresses.join(`\n${' '.repeat(11)} `)],
+    ['reachability', formatReachability(n, c)],
+    ['addresses', list(s.addresses)],
+    ['observed', list(n.observed)],
+    ['relays', formatRelays(n, c)],
+    ['hole punch', formatHolePunch(n, c)],
+    [
+      'dht',
+      n.dht.mode === 'off'
+        ? c.dim('off')
+        : `${n.dht.mode}, advertising ${n.dht.advertised.length} capabilities`,
+    ],
     ['peers', `${s.connectedPeers} connected`],
     ['health', health],
-    ['alerts', formatAlerts(s, c)],
+    ['alerts', formatAlerts(s, c, indent)],
     [
       'tasks',
       `${t.completed} completed, ${t.failed + t.timedOut} failed, ${t.cancelled} cancelled, ${t.running} running, ${t.queued} queued`,
@@ -54,12 +89,46 @@ export function formatStatus(s: StatusJson, url: string, c: Colours): string {
     ['models', s.capabilities.models.join(', ') || c.dim('none')],
     ['memory', `${bytes(s.process.rssBytes)} resident`],
     ...(s.resources === undefined ? [] : resourceRows(s.resources, c)),
+    ...(watchdog === undefined ? [] : [['watchdog', formatWatchdog(watchdog, c)] as [string, string]]),
     ['control', url],
     ...(s.metrics === undefined ? [] : [['metrics', s.metrics.url] as [string, string]]),
     ...(s.dashboard === undefined ? [] : [['dashboard', s.dashboard.url] as [string, string]]),
     ['version', `node ${s.version}, cli ${s.cliVersion}`],
   ]
   return `${head}\n${fields(rows, c)}`
+}
+
+function formatWatchdog(w: WatchdogJson, c: Colours): string {
+  const restarts = `${w.restarts} restart${w.restarts === 1 ? '' : 's'}`
+  return `pid ${w.pid} ${c.dim(`(restarts the node after a crash; ${restarts}${w.lastExit === undefined ? '' : `, the last after ${w.lastExit}`})`)}`
+}
+
+function formatReachability(n: StatusJson['network'], c: Colours): string {
+  const words = {
+    public: `${c.green('public')} ${c.dim('(peers on the internet dial it directly)')}`,
+    private: `${c.yellow('private')} ${c.dim('(behind NAT: reached through relays, direct where hole punching works)')}`,
+    unknown: `unknown ${c.dim('(no peer on a public address has talked to it yet)')}`,
+  }
+  return words[n.reachability]
+}
+
+function formatRelays(n: StatusJson['network'], c: Colours): string {
+  const held =
+    n.relays.length === 0 ? c.dim('no reservation') : `reserved on ${n.relays.map(shortId).join(', ')}`
+  const served = n.relayServer.enabled
+    ? `; relaying for others (${n.relayServer.reservations} reservations)`
+    : ''
+  return held + served
+}
+
+function formatHolePunch(n: StatusJson['network'], c: Colours): string {
+  const p = n.holePunch
+  if (p === undefined) return c.dim('off')
+  const where =
+    p.observed.length === 0
+      ? c.dim('mapping not observed yet')
+      : `${p.observed.join(', ')} (${p.mapping.replaceAll('-', ' ')})`
+  return `port ${p.port} → ${where}; ${p.punched} punched, ${p.failed} failed`
 }
 
 const percent = (share: number): string => `${Math.round(share * 100)} %`
@@ -109,13 +178,13 @@ function resourceRows(r: ResourceStatus, c: Colours): Array<[string, string]> {
 }
 
 /** The alerts raised now, one per line with what to do; `none` when all is well. */
-function formatAlerts(s: StatusJson, c: Colours): string {
+function formatAlerts(s: StatusJson, c: Colours, indent: string): string {
   // A node of an older version answers without alerts.
   const active = (s.alerts ?? []).filter((a) => a.active)
   if (active.length === 0) return c.green('none')
   return active
     .map((a) => `${c.yellow('▲')} ${c.bold(a.name)}: ${a.message} ${c.dim(`(${a.hint})`)}`)
-    .join(`\n${' '.repeat(11)} `)
+    .join(indent)
 }
 
 const logLevel: Handler = async (parsed, io) => {
@@ -150,6 +219,16 @@ const peers: Handler = async (parsed, io) => {
   return EXIT.OK
 }
 
+const unban: Handler = async (parsed, io) => {
+  const { client } = await connect(parsed, io)
+  const answer = await client.unban(parsed.args[0] as string)
+  if (bool(parsed.options, 'json')) printJson(io, answer)
+  else if (answer.unbanned)
+    println(io, `${io.out.green('✔')} unbanned ${answer.peerId}: it may connect again`)
+  else println(io, `${answer.peerId} is not banned`)
+  return EXIT.OK
+}
+
 export function formatPeers(list: readonly PeerJson[], c: Colours): string {
   if (list.length === 0) {
     return `no peers yet ${c.dim('(nodes on this network are found by mDNS; others can be dialled with --bootstrap)')}`
@@ -157,16 +236,51 @@ export function formatPeers(list: readonly PeerJson[], c: Colours): string {
   const rows = list.map((p) => [
     p.peerId,
     statusColour(p.status, c),
+    p.connection === undefined
+      ? '-'
+      : p.connection.kind === 'direct'
+        ? 'direct'
+        : c.yellow(`relayed via ${p.connection.via === undefined ? '?' : shortId(p.connection.via)}`),
     p.rttMs === undefined ? '-' : `${Math.round(p.rttMs)} ms`,
-    ago(p.lastSeen),
-    p.status === 'failed'
-      ? `${p.failureReason ?? 'failed'}; redial ${p.reconnectAttempts}`
-      : p.capabilities?.resources?.paused === true
-        ? `${c.yellow('paused')} (its owner's limits); ${p.addresses[0] ?? '-'}`
-        : (p.addresses[0] ?? '-'),
+    p.lastSeen === 0 ? '-' : ago(p.lastSeen),
+    noteOf(p, c),
   ])
-  const connected = list.filter((p) => p.status === 'connected').length
-  return `${table(['PEER', 'STATUS', 'RTT', 'LAST SEEN', 'ADDRESS / NOTE'], rows, c)}\n${c.dim(`${connected} connected, ${list.length - connected} failed`)}`
+  const count = (status: PeerJson['status']): number => list.filter((p) => p.status === status).length
+  const relayed = list.filter((p) => p.status === 'connected' && p.connection?.kind === 'relayed').length
+  const banned = count('banned')
+  const summary = `${count('connected')} connected (${relayed} through a relay), ${count('failed')} failed${banned === 0 ? '' : `, ${banned} banned`}`
+  return `${table(['PEER', 'STATUS', 'CONNECTION', 'RTT', 'LAST SEEN', 'ADDRESS / NOTE'], rows, c)}\n${c.dim(summary)}`
+}
+
+/** The last column of `node peers`: where it is, or why it is not. */
+function noteOf(p: PeerJson, c: Colours): string {
+  if (p.status === 'failed') return `${p.failureReason ?? 'failed'}; redial ${p.reconnectAttempts}`
+  if (p.status === 'banned' && p.bannedUntil !== undefined) {
+    return `banned until ${clockTime(p.bannedUntil)} (${p.banReason ?? 'misbehaviour'})`
+  }
+  const address = p.connection?.remoteAddr ?? p.addresses[0] ?? '-'
+  if (p.capabilities?.resources?.paused === true)
+    return `${c.yellow('paused')} (its owner's limits); ${address}`
+  return address
+}
+
+const connectHandler: Handler = async (parsed, io) => {
+  const { client } = await connect(parsed, io)
+  const address = parsed.args[0]!
+  await client.connect(address)
+  const peerId = /\/p2p\/([^/]+)$/.exec(address)?.[1]
+  const peer = peerId === undefined ? undefined : (await client.peers()).find((p) => p.peerId === peerId)
+  const how =
+    peer?.connection === undefined
+      ? ''
+      : peer.connection.kind === 'direct'
+        ? ' (direct)'
+        : ` (relayed via ${peer.connection.via === undefined ? '?' : shortId(peer.connection.via)})`
+  if (bool(parsed.options, 'json')) {
+    printJson(io, { connected: true, address, peerId: peerId ?? null, connection: peer?.connection ?? null })
+  } else
+    println(io, `${io.out.green('✔')} connected to ${peerId === undefined ? address : shortId(peerId)}${how}`)
+  return EXIT.OK
 }
 
 const stop: Handler = async (parsed, io) => {
@@ -174,7 +288,16 @@ const stop: Handler = async (parsed, io) => {
   const timeoutMs = (num(parsed.options, 'timeout') ?? STOP_TIMEOUT_MS / 1000) * 1000
   const info = await readControlInfo(dataDir)
   const pid = info?.pid ?? (await readPid(dataDir))
-  if (pid === undefined || !isNodeProcess(pid)) {
+  const nodeRunning = pid !== undefined && isNodeProcess(pid)
+  // A node run in the background has a watchdog: stopping it stops the node gracefully (as a
+  // signal to the node would) and keeps it from restarting the node, also when the node is down
+  // and the watchdog waits to restart it.
+  const watchdog = await readSupervisorState(dataDir)
+  const watchdogPid =
+    watchdog !== undefined && watchdog.state !== 'gave-up' && isNodeProcess(watchdog.pid)
+      ? watchdog.pid
+      : undefined
+  if (!nodeRunning && watchdogPid === undefined) {
     if (pid !== undefined) await removeStaleFiles(dataDir, await readPid(dataDir))
     throw new NodeNotRunningError(
       dataDir,
@@ -187,33 +310,44 @@ const stop: Handler = async (parsed, io) => {
     const { connectToNode } = await import('../control/client.js')
     client = await connectToNode(dataDir)
     peerId = (await client.status({ timeoutMs: 3000 })).peerId
-    await client.shutdown({ timeoutMs: 3000 })
+    if (watchdogPid === undefined) await client.shutdown({ timeoutMs: 3000 })
   } catch (err) {
-    if (err instanceof NodeNotRunningError) throw err
+    if (err instanceof NodeNotRunningError && watchdogPid === undefined) throw err
     // The control API is not answering: fall back to a signal, which the node handles the same way.
-    process.kill(pid, 'SIGTERM')
+    if (watchdogPid === undefined && pid !== undefined) process.kill(pid, 'SIGTERM')
   }
-  const spin = spinner(io.stderr, `stopping the node (pid ${pid})…`)
+  if (watchdogPid !== undefined) process.kill(watchdogPid, 'SIGTERM')
+  const waitingFor = [nodeRunning ? pid : undefined, watchdogPid].filter((p) => p !== undefined)
+  const spin = spinner(io.stderr, `stopping the node (pid ${waitingFor.join(' and ')})…`)
   const deadline = Date.now() + timeoutMs
-  while (isNodeProcess(pid)) {
+  while (waitingFor.some(isNodeProcess)) {
     if (Date.now() > deadline) {
       spin.stop()
+      const left = waitingFor.filter(isNodeProcess)
       throw new NodeStopError(
-        `the node (pid ${pid}) did not exit within ${duration(timeoutMs)}`,
-        `it may still be finishing tasks; wait, or end it with \`kill ${pid}\` (a second signal stops it at once)`,
+        `the node (pid ${left.join(' and ')}) did not exit within ${duration(timeoutMs)}`,
+        `it may still be finishing tasks; wait, or end it with \`kill ${left.join(' ')}\` (a second signal stops it at once)`,
       )
     }
     await sleep(100, io.signal)
   }
   // A node that exited cleanly removed its files; one that was killed did not.
-  if ((await readPid(dataDir)) === pid) await removeStaleFiles(dataDir, pid)
+  if (pid !== undefined && (await readPid(dataDir)) === pid) await removeStaleFiles(dataDir, pid)
   spin.stop()
-  if (bool(parsed.options, 'json')) printJson(io, { stopped: true, pid, peerId: peerId ?? null })
-  else
-    println(
-      io,
-      `${io.out.green('✔')} stopped the node${peerId === undefined ? '' : ` ${shortId(peerId)}`} (pid ${pid})`,
-    )
+  if (bool(parsed.options, 'json')) {
+    printJson(io, {
+      stopped: true,
+      pid: nodeRunning ? pid : null,
+      peerId: peerId ?? null,
+      supervisorPid: watchdogPid ?? null,
+    })
+  } else {
+    const what = nodeRunning
+      ? `the node${peerId === undefined ? '' : ` ${shortId(peerId)}`} (pid ${pid})`
+      : 'the node'
+    const and = watchdogPid === undefined ? '' : ` and its watchdog (pid ${watchdogPid})`
+    println(io, `${io.out.green('✔')} stopped ${what}${and}`)
+  }
   return EXIT.OK
 }
 
@@ -233,5 +367,7 @@ export const handlers: Record<string, Handler> = {
   'log-level': logLevel,
   metrics,
   peers,
+  unban,
+  connect: connectHandler,
   monitor: monitorHandler,
 }

@@ -10,6 +10,7 @@ import type {
   NetworkTaskStatus,
   NodeCapabilities,
   NodeMetadata,
+  NodeNetworkStatus,
   NodeState,
   PeerInfo,
   ResourceStatus,
@@ -110,6 +111,11 @@ export interface StatusJson
   /** Whether tasks can be sent to other peers (`--target`, `--redundancy`): always, with the task exchange every node has. */
   readonly routing: boolean
   readonly health: HealthJson | undefined
+  /**
+   * How the node sits in the network (`node.network()`): reachability, observed and announced
+   * addresses, relay reservations, the DHT, hole punching.
+   */
+  readonly network: NodeNetworkStatus
   /** Every alert with its latest reading; `active` ones are raised (docs/observability.md). */
   readonly alerts: readonly AlertState[]
   /** The Prometheus endpoint, when metrics are on. */
@@ -150,6 +156,13 @@ export interface TaskListJson {
 }
 
 /** `POST /v1/tasks/:id/cancel`. */
+/** The answer of `POST /v1/peers/:id/unban`. */
+export interface UnbanJson {
+  readonly peerId: string
+  /** False when the peer was not banned. */
+  readonly unbanned: boolean
+}
+
 export interface CancelJson {
   /** False when the task had already finished. */
   readonly cancelled: boolean

@@ -237,6 +237,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         },
         routing: true,
         health: node.health(),
+        network: node.network(),
         alerts: node.alerts(),
         ...(init.metrics === undefined ? {} : { metrics: { url: init.metrics.url } }),
         ...(init.dashboard?.url === undefined ? {} : { dashboard: { url: init.dashboard.url } }),
@@ -251,6 +252,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
     },
     peers: (): PeerJson[] => node.peers(),
     connect: (address, options) => node.connect(address, options),
+    unban: (peerId) => ({ peerId, unbanned: node.unban(peerId) }),
     async submit(request) {
       // A node that has just started is still reading its models (the llama backend joins once it
       // has one): a task that needs one must not be told nobody runs its type meanwhile.

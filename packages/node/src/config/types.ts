@@ -48,7 +48,7 @@ export interface NodeConfig {
       /** DNS-SD service name; only nodes with the same tag discover each other. */
       serviceTag: string
     }
-    /** Run the Kademlia DHT for discovery beyond the LAN. */
+    /** Run the Kademlia DHT for discovery beyond the LAN (peers, and providers of a capability). */
     dht: boolean
     /** `auto`: serve the DHT once publicly reachable; `client`: never; `server`: always. */
     dhtMode: 'auto' | 'client' | 'server'
@@ -73,6 +73,10 @@ export interface NodeConfig {
       circuitDurationMs: number
       /** Bytes a relayed connection may carry in each direction. */
       circuitBytes: number
+      /** Connections one peer may have relayed through this node at once. */
+      maxCircuitsPerPeer: number
+      /** Largest task input sent to a peer reached only through a relay. */
+      maxTaskBytes: number
     }
     /** Private network key as 64 hex digits; empty for a public network. */
     psk: string
@@ -84,6 +88,24 @@ export interface NodeConfig {
     mode: 'open' | 'allowlist'
     /** PeerIds admitted in `allowlist` mode. Changeable at run time. */
     allowlist: string[]
+  }
+  protection: {
+    /** Requests one peer may send per second on average; beyond it `ERR_RATE_LIMITED`. Changeable at run time. */
+    tasksPerSecond: number
+    /** Requests one peer may send at once above that rate. Changeable at run time. */
+    burst: number
+    /** Tasks one requester may have open here at once; more get `ERR_BUSY`. Changeable at run time. */
+    maxOpenTasksPerPeer: number
+    /** Largest request taken from a peer, in bytes; larger ones get `ERR_INPUT_TOO_LARGE`. Changeable at run time. */
+    maxInputBytes: number
+    /** Caps of their own by task type, `type=bytes`. Changeable at run time. */
+    maxInputBytesByType: string[]
+    /** First ban of an abusive peer; each further one 4 times longer. Changeable at run time. */
+    banMs: number
+    /** Longest ban. Changeable at run time. */
+    maxBanMs: number
+    /** PeerIds never rate limited, held to the quota or banned; their priorities weigh in full. Changeable at run time. */
+    exempt: string[]
   }
   forwarding: {
     /** Relay tasks this node cannot run towards a peer that can. */
@@ -205,6 +227,24 @@ export interface NodeConfig {
   log: {
     level: LogLevel
     format: LogFormat
+    /** Rotation of `node.log` for a node run in the background (by the CLI's watchdog). */
+    rotate: {
+      /** A new file when it reaches this size (and at midnight). */
+      maxBytes: number
+      /** Rolled files kept: none older than this many days. */
+      maxAgeDays: number
+    }
+  }
+  /** The CLI's watchdog of a node run in the background (`node start --detach`). */
+  supervisor: {
+    /** First wait before restarting a crashed node; doubles with each crash in the window. */
+    restartDelayMs: number
+    /** Longest wait before a restart. */
+    maxRestartDelayMs: number
+    /** Crashes within `crashWindowMs` after which the watchdog gives up. */
+    maxCrashes: number
+    /** The window crashes are counted in. */
+    crashWindowMs: number
   }
 }
 

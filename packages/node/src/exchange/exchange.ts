@@ -18,13 +18,21 @@ import type { Transport } from '@p2p-ai/transport'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import { CapabilityAnnouncer } from '../announce/announcer.js'
+import { CapabilityAdvertiser } from '../discovery/advertiser.js'
+import { ProviderFinder } from '../discovery/finder.js'
 import { taskLogFields } from '../logger.js'
 import type { PeerDirectory, PeerDirectoryEvents } from '../peers/directory.js'
 import type { TrafficCounters } from '../traffic.js'
 import { MAX_RESUMES } from './constants.js'
 import { AccessDeniedError, ExchangeStoppedError, NodePausedError, type TaskRecordError } from './errors.js'
 import type { ExchangeReports, TaskExchangeEvents } from './events.js'
-import { type NumericInit, settleInit, type TaskExchangeInit } from './init.js'
+import {
+  type NumericInit,
+  type ServingLimitsInit,
+  settleInit,
+  settleServingLimits,
+  type TaskExchangeInit,
+} from './init.js'
 import { AttemptLauncher } from './request/launcher.js'
 import { RedundantTask } from './request/redundancy.js'
 import { TaskRegistry, type TrackedTask } from './request/registry.js'
@@ -32,6 +40,7 @@ import { TaskRequester } from './request/requester.js'
 import { type SubmissionDefaults, type TaskSpec, validateSubmission } from './request/submission.js'
 import { NetworkTask } from './request/task.js'
 import { Router } from './route/router.js'
+import { Admission } from './serve/admission.js'
 import { type RegisteredTask, type TaskDefinition, taskBackend } from './serve/custom-tasks.js'
 import { type ProviderStats, TaskProvider } from './serve/provider.js'
 import { AccessPolicy, type AccessPolicyInit } from './trust/access-policy.js'
@@ -111,7 +120,11 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   readonly #launcher: AttemptLauncher
   readonly #requester: TaskRequester
   readonly #provider: TaskProvider
+  readonly #admission: Admission
   readonly #announcer: CapabilityAnnouncer
+  /** Present when the transport runs a DHT: capability discovery beyond the connected peers. */
+  readonly #advertiser: CapabilityAdvertiser | undefined
+  readonly #finder: ProviderFinder | undefined
   readonly #tasks: TaskRegistry
   /** Agreement rules set here (`setAgreementRule`, `registerTask`), by task type. */
   readonly #rules = new Map<string, AgreementRule>()
@@ -149,6 +162,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       policy: this.#policy,
       maxHops: this.#init.maxHops,
       relay: init.relay ?? true,
+      relayedMaxBytes: this.#init.relayedMaxBytes,
     })
     this.#requester = new TaskRequester({
       transport,
@@ -172,6 +186,13 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       acceptTimeoutMs: this.#init.acceptTimeoutMs,
       maxFrameBytes: this.#init.maxFrameBytes,
     })
+    this.#admission = new Admission({
+      limits: settleServingLimits(init.serving ?? {}, this.#init.maxTasksPerPeer, this.#init.maxFrameBytes),
+      isExempt: (peer) => directory.book.isExempt(peer),
+      isBanned: (peer) => directory.book.isBanned(peer),
+      offence: (peer, offence) => directory.book.recordOffence(peer, offence),
+      rttOf: (peer) => directory.record(peer)?.rttMs,
+    })
     this.#provider = new TaskProvider({
       self,
       engine,
@@ -180,7 +201,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       directory,
       log,
       maxFrameBytes: this.#init.maxFrameBytes,
-      maxTasksPerPeer: this.#init.maxTasksPerPeer,
+      admission: this.#admission,
       persist: init.storeServedTasks === true ? 'background' : 'memory',
       router: this.#router,
       launcher: this.#launcher,
@@ -200,6 +221,14 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       resources: () => this.#figures,
       ...(components.traffic === undefined ? {} : { traffic: components.traffic.of(ANNOUNCE_PROTOCOL) }),
     })
+    if (transport.services.dht !== undefined) {
+      this.#advertiser = new CapabilityAdvertiser({
+        transport,
+        capabilities: () => this.#announcer.current,
+        log,
+      })
+      this.#finder = new ProviderFinder({ transport, allows: (peer) => this.#policy.allows(peer), log })
+    }
     this.#tasks = new TaskRegistry(
       this.#init.taskHistory,
       components.submittedStore === undefined ? undefined : { store: components.submittedStore, log },
@@ -212,7 +241,9 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     if (this.#started) return
     this.#started = true
     const { transport, peers } = this.#c
-    await transport.handle(TASK_PROTOCOL, this.#provider.handler, { runOnLimitedConnection: false })
+    // Tasks run over relayed connections too: the router sends only small ones there (see
+    // `relayedMaxBytes`), and moves to the direct connection once there is one.
+    await transport.handle(TASK_PROTOCOL, this.#provider.handler, { runOnLimitedConnection: true })
     const onCapabilities = (evt: PeerDirectoryEvents['peer:capabilities']): void =>
       this.#announcer.peerAnnounced(evt.detail.peerId)
     const onRemove = (evt: PeerDirectoryEvents['peer:remove']): void =>
@@ -223,6 +254,8 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       const peer = peers.record(evt.detail.peerId)
       if (peer !== undefined && evt.detail.protocols.includes(ANNOUNCE_PROTOCOL))
         this.#announcer.addPeer(peer.id)
+      // Hole punching (or a dial-back) replaced a relayed connection: new tasks take the direct one.
+      if (evt.detail.connection?.kind === 'direct') this.#requester.preferDirect(evt.detail.peerId)
     }
     peers.addEventListener('peer:capabilities', onCapabilities)
     peers.addEventListener('peer:remove', onRemove)
@@ -243,6 +276,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     this.#requester.start()
     this.#announcer.start()
     this.#resumeInterrupted()
+    this.#advertiser?.start()
   }
 
   /**
@@ -260,6 +294,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     clearTimeout(this.#graceTimer)
     this.#provider.stopAccepting()
     this.#announcer.stop()
+    this.#advertiser?.stop()
     const drainMs = options.drainMs ?? 0
     if (drainMs > 0 && this.#tasks.pending > 0) await this.#tasks.settled(drainMs)
     const unfinished = this.#tasks.active()
@@ -318,7 +353,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
             log,
             reports: this.#reports,
           })
-        : new NetworkTask(spec, this.#router, this.#launcher, log, this.#reports)
+        : new NetworkTask(spec, this.#router, this.#launcher, log, this.#reports, this.#finder)
     this.#tasks.add(handle, { sync: options.sync === true })
     const signal = options.signal
     if (signal !== undefined) {
@@ -438,6 +473,11 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     else this.#rules.set(type, rule)
   }
 
+  /** Whether the access policy in force admits `peer` (always, in `open` mode). */
+  allows(peer: string): boolean {
+    return this.#policy.allows(peer)
+  }
+
   /** The access policy in force. */
   get access(): { readonly mode: AccessPolicy['mode']; readonly allowlist: readonly string[] } {
     return { mode: this.#policy.mode, allowlist: this.#policy.allowlist }
@@ -450,6 +490,14 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
    */
   setAccessPolicy(init: AccessPolicyInit): void {
     this.#policy.set(init)
+  }
+
+  /**
+   * Replaces the per-peer limits of serving (a config reload): `serving` as in the init, and the
+   * open tasks per requester. Validates first: bad limits change nothing (`ERR_INVALID_OPTION`).
+   */
+  setServingLimits(serving: ServingLimitsInit, maxTasksPerPeer = this.#admission.limits.maxOpenTasks): void {
+    this.#admission.configure(settleServingLimits(serving, maxTasksPerPeer, this.#init.maxFrameBytes))
   }
 
   /**
@@ -487,6 +535,15 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   /** What this node announces. */
   capabilities(): Capabilities {
     return this.#announcer.current
+  }
+
+  /**
+   * Capability discovery on the DHT (present when the transport runs one): the keys this node
+   * advertises, and how many lookups it made for tasks that had no route.
+   */
+  discovery(): { readonly advertised: readonly string[]; readonly lookups: number } | undefined {
+    if (this.#advertiser === undefined || this.#finder === undefined) return undefined
+    return { advertised: this.#advertiser.provided, lookups: this.#finder.lookups }
   }
 
   /** Counters of the serving side. */

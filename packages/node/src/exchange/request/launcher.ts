@@ -63,6 +63,8 @@ export class AttemptLauncher {
           priority: spec.priority,
           timeoutMs: spec.timeoutMs,
           meta: { requester: self, taskId: spec.id },
+          // This node's own tasks are one flow among the requesters it serves.
+          flow: self,
         })
       } catch (err) {
         submitted = Promise.reject(err)

@@ -87,6 +87,9 @@ export class Conversation implements AttemptObserver {
         timeoutMs: r.timeoutMs,
         timeoutFrom: 'submit',
         meta: { requester: r.requester, taskId: r.id },
+        // Requesters share this node's slots fairly (the engine's scheduler), by priority up to a cap.
+        flow: r.requester,
+        weight: this.#session.init.admission.weight(r.requester, r.priority),
         // The requester holds the signed result; it should not wait for our disk.
         persist,
       })
@@ -137,7 +140,7 @@ export class Conversation implements AttemptObserver {
    */
   relay(opened: OpenedForward): void {
     const { router, launcher } = this.#session.init
-    const next = router.nextHop(this.#request.taskType, opened.ttl, opened.route)
+    const next = router.nextHop(this.#request.taskType, opened.ttl, opened.route, this.#request.input)
     if (!('peer' in next)) {
       this.#end()
       this.#reject(next)
