@@ -25,6 +25,7 @@ export type {
   BackendRunOptions,
   BackendTask,
   ModelInfo,
+  TaskCheckpoint,
   TaskProgress,
   TaskType,
   WorkerHosting,
@@ -33,6 +34,7 @@ export {
   type MockBackendInit,
   type MockInput,
   type MockOutput,
+  type MockSteps,
   mockBackend,
   mockOutput,
 } from './backends/mock.js'

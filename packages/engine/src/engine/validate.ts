@@ -18,7 +18,7 @@ const TASK_TYPE = /^[a-z0-9][a-z0-9._-]{0,63}$/
 export function validateRequest(request: TaskRequest, maxTimeoutMs: number): void {
   if (request == null || typeof request !== 'object')
     throw new InvalidRequestError('a task request must be an object')
-  const { id, type, priority, timeoutMs, meta, persist, timeoutFrom } = request
+  const { id, type, priority, timeoutMs, meta, persist, timeoutFrom, resume } = request
   if (id !== undefined) {
     if (typeof id !== 'string' || id.length === 0 || id.length > MAX_TASK_ID_LENGTH || !TASK_ID.test(id)) {
       throw new InvalidRequestError(
@@ -40,6 +40,14 @@ export function validateRequest(request: TaskRequest, maxTimeoutMs: number): voi
     }
   }
   if (meta !== undefined) validateMeta(meta)
+  if (resume !== undefined) {
+    const fraction = (resume as { fraction?: unknown } | null)?.fraction
+    if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) {
+      throw new InvalidRequestError(
+        `resume: must be { state, fraction } with fraction from 0 to 1, got ${describe(resume)}`,
+      )
+    }
+  }
   if (timeoutFrom !== undefined && timeoutFrom !== 'start' && timeoutFrom !== 'submit') {
     throw new InvalidRequestError(`timeoutFrom: must be 'start' or 'submit', got ${describe(timeoutFrom)}`)
   }
