@@ -97,7 +97,7 @@ describe('resume and checkpoints on the wire', () => {
     // A requester that never announced anything: minor 0 as far as the provider knows.
     const identity = generateIdentity()
     const transport = await createTransport({ identity, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
-    cleanup.push(() => transport.stop())
+    cleanup.push(async () => transport.stop())
     await transport.dial(provider.transport.getMultiaddrs()[0] as never)
     const raw = await rawTaskStream({ transport } as ExchangeNode, provider)
     const input = { text: 'resumed', steps: 10 }

@@ -139,8 +139,8 @@ export function mockBackend(init: MockBackendInit = {}): Backend {
   }
 }
 
-/** What a `mock` task returns for `text`. */
-export function mockOutput(text: string): MockOutput {
+/** A plain `mock` task's output (no `steps`): what it returns for `text`. */
+export function mockOutput(text: string): Omit<MockOutput, 'steps'> {
   const words = text.split(/\s+/).filter((w) => w.length > 0).length
   return { text, length: text.length, words, checksum: fnv1a(text).toString(16).padStart(8, '0') }
 }
