@@ -63,6 +63,7 @@ export {
   type ChunkBoundary,
   type ChunkInput,
   type ChunkOutput,
+  ChunkSplitter,
   chunkInputSchema,
   chunkTaskType,
   chunkText,

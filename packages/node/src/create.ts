@@ -15,6 +15,8 @@ import type { NodeConfigInput } from './config/types.js'
 import { STORE_DIR_NAME, SUBMITTED_STORE_DIR_NAME } from './constants.js'
 import { pskFromConfig } from './create-psk.js'
 import { DataDirError } from './errors.js'
+import { JOB_STORE_DIR_NAME } from './jobs/constants.js'
+import { JobStore } from './jobs/store.js'
 import { ComponentLoggers, createLogger, type Logger, silentLogger } from './logger.js'
 import { DEFAULT_AGENT_VERSION } from './metadata.js'
 import { P2PNode } from './node.js'
@@ -117,6 +119,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     ttlMs: config.engine.resultTtlMs,
   })
   let submittedStore: ResultStore | undefined
+  let jobStore: JobStore
   try {
     // Its own store, so the engine's task list keeps showing only what ran here.
     submittedStore = config.engine.storeSubmittedTasks
@@ -128,6 +131,20 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
   } catch (err) {
     store.close()
     throw err
+  }
+  try {
+    jobStore = new JobStore({
+      directory: join(config.dataDir, STORE_DIR_NAME, JOB_STORE_DIR_NAME),
+      ttlMs: config.engine.resultTtlMs,
+    })
+  } catch (err) {
+    store.close()
+    submittedStore?.close()
+    throw err
+  }
+  const closeStores = (): void => {
+    submittedStore?.close()
+    jobStore.close()
   }
   let engine: TaskEngine
   try {
@@ -142,7 +159,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
   } catch (err) {
     // A bad engine option or backend: close the stores again rather than leave them open.
     store.close()
-    submittedStore?.close()
+    closeStores()
     throw err
   }
   let transport: Transport
@@ -186,7 +203,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
   } catch (err) {
     // Nothing half-open stays behind: the stores are closed again.
     await engine.stop({ timeoutMs: 0 })
-    submittedStore?.close()
+    closeStores()
     throw err
   }
   let node: P2PNode
@@ -198,6 +215,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       transport,
       engine,
       ...(submittedStore === undefined ? {} : { submittedStore }),
+      jobStore,
       ...(agentVersion === undefined ? {} : { agentVersion }),
       ...(watch === undefined ? {} : { watch }),
       ...(engineOptions?.cancelGraceMs === undefined ? {} : { cancelGraceMs: engineOptions.cancelGraceMs }),
@@ -206,7 +224,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
   } catch (err) {
     // A bad exchange option: the stores are closed again (the transport never started).
     await engine.stop({ timeoutMs: 0 })
-    submittedStore?.close()
+    closeStores()
     throw err
   }
   if (start !== false) await node.start(signal === undefined ? {} : { signal })

@@ -262,8 +262,9 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     if (target !== 'auto' && target !== 'local' && !this.#policy.allows(target)) {
       throw new AccessDeniedError(`target ${target} is not on this node's allowlist`)
     }
+    const listed = options.listed !== false
     // A generated id is fresh: only an id the caller chose can name an earlier run.
-    const existing = this.#tasks.existing(spec.id, spec.type, task.id !== undefined)
+    const existing = listed ? this.#tasks.existing(spec.id, spec.type, task.id !== undefined) : undefined
     if (existing !== undefined) return existing as NetworkTaskHandle<Output>
     const { peerId: self, peers, log } = this.#c
     const handle =
@@ -277,7 +278,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
             reports: this.#reports,
           })
         : new NetworkTask(spec, this.#router, this.#launcher, log, this.#reports)
-    this.#tasks.add(handle)
+    this.#tasks.add(handle, listed)
     if (options.signal !== undefined) {
       const signal = options.signal
       const onAbort = (): void => {
@@ -292,6 +293,28 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     if (this.#stopped) handle.halt()
     else void handle.run()
     return handle as NetworkTaskHandle<Output>
+  }
+
+  /**
+   * How many more tasks of `type` (naming `model`, if given) could go out now with at most `depth`
+   * queued beyond each provider's concurrency, as the router sees the peers (and this node, unless
+   * `allowLocal` is false); `reachable`: some route exists at all. What `node.jobs` fans out by.
+   */
+  capacity(
+    task: { readonly type: string; readonly model?: string; readonly allowLocal?: boolean },
+    depth: number,
+  ): { readonly free: number; readonly reachable: boolean } {
+    return this.#router.capacity(
+      {
+        type: task.type,
+        input: task.model === undefined ? {} : { model: task.model },
+        target: 'auto',
+        allowLocal: task.allowLocal ?? true,
+        modelSha256: undefined,
+        maxHops: this.#init.maxHops,
+      },
+      depth,
+    )
   }
 
   /** The tasks submitted here: `get`, `handle`, `list`. */

@@ -100,6 +100,14 @@ export interface SubmitOptions {
   maxHops?: number
   /** Aborting cancels the task (like `handle.cancel()`). */
   signal?: AbortSignal
+  /**
+   * `false`: the task is not kept in `node.tasks` (nor in the store of submitted tasks), for a
+   * caller that keeps its own record of many tasks, as `node.jobs` does. It still fails over, is
+   * stopped with the node and counts in `tasks.pending`.
+   *
+   * @default true
+   */
+  listed?: boolean
 }
 
 /**

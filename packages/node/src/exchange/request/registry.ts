@@ -36,6 +36,8 @@ export interface TaskRegistryStore {
 
 export class TaskRegistry implements TaskList {
   readonly #active = new Map<string, TrackedTask>()
+  /** Tasks submitted with `listed: false`: halted on stop like the others, never listed or stored. */
+  readonly #unlisted = new Set<TrackedTask>()
   /** Finished tasks, oldest first. */
   readonly #history = new Map<string, TrackedTask>()
   readonly #historyLimit: number
@@ -56,7 +58,7 @@ export class TaskRegistry implements TaskList {
   }
 
   get pending(): number {
-    return this.#active.size
+    return this.#active.size + this.#unlisted.size
   }
 
   /**
@@ -80,11 +82,22 @@ export class TaskRegistry implements TaskList {
 
   /** Tasks not yet finished. */
   active(): TrackedTask[] {
-    return [...this.#active.values()]
+    return [...this.#active.values(), ...this.#unlisted]
   }
 
-  /** Keeps `task` until it is final, then in the history (and, with a store, its final record). */
-  add(task: TrackedTask): void {
+  /**
+   * Keeps `task` until it is final, then in the history (and, with a store, its final record).
+   * An unlisted task is only kept until it is final, for `active()` and `pending`.
+   */
+  add(task: TrackedTask, listed = true): void {
+    if (!listed) {
+      this.#unlisted.add(task)
+      void task.result().then(() => {
+        this.#unlisted.delete(task)
+        this.#onFinished?.(task)
+      })
+      return
+    }
     this.#active.set(task.id, task)
     void task.result().then(() => this.#finished(task))
   }
@@ -104,7 +117,7 @@ export class TaskRegistry implements TaskList {
 
   /** Resolves once every task now active is final, or after `ms`, whichever comes first. */
   async settled(ms: number): Promise<void> {
-    const pending = [...this.#active.values()].map((task) => task.result())
+    const pending = this.active().map((task) => task.result())
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
       Promise.all(pending),
