@@ -35,9 +35,15 @@ export const BATCH_SIGNATURES_MINOR = 2
 export const STREAMING_MINOR = 3
 
 /**
+ * Minor 4 added `capabilities.resources`: how busy the sender's machine is and whether it takes
+ * tasks at all (docs/protocol.md §5.7).
+ */
+export const RESOURCES_MINOR = 4
+
+/**
  * Minor 6 added checkpoints: `task.progress` may carry `checkpoint`, a task's opaque state, and a
  * `task.request` may carry `resume`, the checkpoint a new attempt starts from (docs/protocol.md
- * §2.7). Minors 4 and 5 are other additions (docs/protocol.md §7).
+ * §2.7). Minor 5 is reserved for content by CID (docs/protocol.md §7).
  */
 export const CHECKPOINT_MINOR = 6
 

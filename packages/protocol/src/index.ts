@@ -103,6 +103,7 @@ export {
   type ModelInfo,
   type Payloads,
   type ReachEntry,
+  type ResourceFigures,
   type SoloEnvelope,
   type TaskAccept,
   type TaskCancel,
