@@ -311,6 +311,10 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     exit: FAILURE,
     hint: 'the mock task was asked to fail (`fail: true`); drop that field',
   },
+  ERR_JOB_FAILED: {
+    exit: EXIT.TASK_FAILED,
+    hint: `the output file has each failed item's line and why; fix them and ${$('job resume <id>')} (a completed job: submit the failed lines as a new job)`,
+  },
   ERR_INVALID_JOB: {
     exit: USAGE,
     status: 400,

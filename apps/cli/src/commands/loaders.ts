@@ -13,3 +13,6 @@ export const modelsCmd = (name: string): (() => Promise<Handler>) => {
 export const demoCmd = (name: string): (() => Promise<Handler>) => {
   return async () => (await import('../demo/commands.js')).handlers[name]!
 }
+export const jobCmd = (name: string): (() => Promise<Handler>) => {
+  return async () => (await import('./job.js')).handlers[name]!
+}
