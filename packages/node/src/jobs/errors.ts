@@ -55,7 +55,7 @@ export class JobItemFailedError extends Error {
   override readonly name = 'JobItemFailedError'
 }
 
-/** The job store cannot be opened or written (see the message; the node keeps running). */
+/** The job store cannot be opened (the node does not start) or written (the job fails; the node runs on). */
 export class JobStoreError extends Error {
   static readonly code = 'ERR_JOB_STORE'
   readonly code = JobStoreError.code
