@@ -93,4 +93,41 @@ describe('a job whose requester is killed with SIGKILL', () => {
       Array.from({ length: ITEMS }, (_, i) => ({ index: i, line: i + 1, output: mockOutput(`doc ${i}`) })),
     )
   })
+
+  it('a node stopped gracefully leaves the job INTERRUPTED; without resumeOnStart it waits for resume', async () => {
+    await using root = await tempDir('p2p-ai-jobs-stop-')
+    const input = join(root.path, 'docs.jsonl')
+    const output = join(root.path, 'out.jsonl')
+    writeFileSync(
+      input,
+      `${Array.from({ length: 40 }, (_, i) => JSON.stringify({ text: `doc ${i}`, latencyMs: 20 })).join('\n')}\n`,
+    )
+    const init = localInit(join(root.path, 'node'), { engine: { concurrency: 2 } })
+    const first = await createNode({ ...init, backends: [mockBackend({ worker: false })] })
+    const job = first.jobs.submit({ type: 'mock', input, output, id: 'stopped-job-01' })
+    await new Promise<void>((resolve) =>
+      job.addEventListener('progress', (e) => e.detail.items.done >= 6 && resolve()),
+    )
+    await first.stop()
+    const interrupted = await job.done()
+    expect(interrupted.status).toBe('INTERRUPTED')
+    expect(interrupted.items.done).toBeLessThan(40)
+
+    const again = await createNode({
+      ...init,
+      jobs: { resumeOnStart: false },
+      backends: [mockBackend({ worker: false })],
+    })
+    try {
+      expect(again.jobs.list({ status: 'INTERRUPTED' }).map((j) => j.id)).toEqual(['stopped-job-01'])
+      const resumed = again.jobs.resume('stopped-job-01')
+      expect(await resumed.done()).toMatchObject({ status: 'COMPLETED', items: { done: 40, failed: 0 } })
+      const indices: number[] = []
+      for await (const r of resumed.results()) indices.push(r.index)
+      expect(indices).toEqual(Array.from({ length: 40 }, (_, i) => i))
+    } finally {
+      await again.stop()
+    }
+    expect(readFileSync(output, 'utf8').trim().split('\n')).toHaveLength(40)
+  })
 })
