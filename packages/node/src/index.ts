@@ -54,6 +54,7 @@ export {
 export { type ConfigWatcher, type WatchConfigInit, watchConfig } from './config/watch.js'
 export * from './constants.js'
 export { createNode, type NodeInit } from './create.js'
+export { capabilityKeys, modelKey, taskKey } from './discovery/keys.js'
 export {
   type ConfigIssue,
   ConfigReadError,
@@ -61,8 +62,10 @@ export {
   ConfigSyntaxError,
   ConfigValidationError,
   DataDirError,
+  DialFailedError,
   DuplicateHealthCheckError,
   HealthCheckTimeoutError,
+  InvalidPeerAddressError,
   InvalidStateTransitionError,
   NodeNotActiveError,
   StartAbortedError,
@@ -116,6 +119,7 @@ export {
   taskLogFields,
 } from './logger.js'
 export { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
+export type { NodeNetworkStatus } from './network-status.js'
 export { type NodeCounters, P2PNode } from './node.js'
 export {
   type AttachPeerDirectoryInit,
