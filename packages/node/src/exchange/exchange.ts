@@ -303,7 +303,10 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     // A generated id is fresh: only an id the caller chose can name an earlier run.
     const existing = listed ? this.#tasks.existing(spec.id, spec.type, task.id !== undefined) : undefined
     if (existing !== undefined) return existing as NetworkTaskHandle<Output>
-    return this.#launch(spec, options.agreement, { signal: options.signal, listed }) as NetworkTaskHandle<Output>
+    return this.#launch(spec, options.agreement, {
+      signal: options.signal,
+      listed,
+    }) as NetworkTaskHandle<Output>
   }
 
   #defaults(): SubmissionDefaults {
