@@ -30,6 +30,10 @@ export const CONTROL_FILE = 'control.json'
 export const TOKEN_FILE = 'control.token'
 /** stdout and stderr of a node started with `--detach`. */
 export const LOG_FILE = 'node.log'
+/** Where the rolled files of node.log live, in the data directory (node.log links to `current.log` there). */
+export const LOGS_DIR = 'logs'
+/** The watchdog's state in the data directory: its pid, restarts, and why it gave up. */
+export const SUPERVISOR_FILE = 'supervisor.json'
 /** Models added with `models add`: `{ models: ModelEntry[] }`. */
 export const MODELS_FILE = 'models.json'
 /** Directory of pulled models (one sub-directory per model). */
@@ -75,6 +79,8 @@ export const DEFAULT_MONITOR_INTERVAL_S = 2
 export const ENV = Object.freeze({
   /** Set in a node started with `--detach` (logs as JSON lines, reports readiness over IPC). */
   DAEMON: 'P2P_AI_CLI_DAEMON',
+  /** The watchdog's settings (JSON), from the `node start --detach` that started it. */
+  SUPERVISOR: 'P2P_AI_CLI_SUPERVISOR',
   /** Directory of `demo` nodes. */
   DEMO_DIR: 'P2P_AI_DEMO_DIR',
   /** Data directory (also a node setting). */

@@ -526,6 +526,14 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     exit: FAILURE,
     hint: "the peer is not on this node's allowlist, or this node not on the peer's (network.allowlist)",
   },
+  ERR_RATE_LIMITED: {
+    exit: FAILURE,
+    hint: 'the provider limits how fast one peer may send it tasks (its protection.tasksPerSecond); this node waits the time it was given before sending there again: send fewer tasks at once, or let them go to other providers',
+  },
+  ERR_INPUT_TOO_LARGE: {
+    exit: FAILURE,
+    hint: 'the provider takes smaller inputs for this task type (its protection.maxInputBytes): split the input, or send it to another provider with --target',
+  },
   ERR_NO_AGREEMENT: {
     exit: FAILURE,
     hint: 'the nodes that ran it gave different answers and no majority agreed; try a larger --redundancy',

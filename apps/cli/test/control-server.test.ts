@@ -17,6 +17,7 @@ import { STATUS_BY_CODE } from '../src/error-policy.js'
 import { ControlApiError } from '../src/errors.js'
 
 const TOKEN = 'a'.repeat(64)
+const BANNED = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
 
 function fakeJob(id: string, type: string): JobJson {
   return {
@@ -45,6 +46,7 @@ function fakeTarget() {
   const target: ControlTarget = {
     status: () => ({ peerId: '12D3KooWfake', state: 'ACTIVE' }) as unknown as StatusJson,
     peers: () => [],
+    unban: (peerId) => ({ peerId, unbanned: peerId === BANNED }),
     connect: async (address) => {
       if (!address.includes('/p2p/'))
         throw Object.assign(new Error('address must end in /p2p/<peerId>'), { code: 'ERR_INVALID_MULTIADDR' })
@@ -327,6 +329,7 @@ describe('control API server', () => {
     await expectError(client.task('missing'), 404, 'ERR_TASK_NOT_FOUND')
     await expectError(client.cancel('missing'), 404, 'ERR_TASK_NOT_FOUND')
     await expectError(client.connect('/ip4/127.0.0.1/tcp/1'), 400, 'ERR_INVALID_MULTIADDR')
+    await expectError(client.unban('12D3KooWnot-a-peer'), 400, 'ERR_INVALID_PEER_ID')
     await expectError(client.list({ status: 'DONE' as never }), 400, 'ERR_BAD_REQUEST')
   })
 
@@ -355,6 +358,13 @@ describe('control API server', () => {
     const err = (await client.setLogLevel('loud' as LogLevel).catch((e: unknown) => e)) as ControlApiError
     expect([err.status, err.code]).toEqual([400, 'ERR_BAD_REQUEST'])
     expect(err.message).toContain('trace, debug, info, warn, error, fatal, silent')
+  })
+
+  it('lifts a ban (POST /v1/peers/:id/unban), and says when there was none', async () => {
+    const { client } = await setup()
+    await expect(client.unban(BANNED)).resolves.toEqual({ peerId: BANNED, unbanned: true })
+    const other = '12D3KooWGocXVpemkkdVci9LkEp5KFCGCguC6SjSttmn3hQrZNif'
+    await expect(client.unban(other)).resolves.toEqual({ peerId: other, unbanned: false })
   })
 
   it('serves the metrics exposition as text', async () => {

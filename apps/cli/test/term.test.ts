@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { formatPeers } from '../src/commands/node.js'
 import type { JobJson } from '../src/control/types.js'
 import { colourAllowed, colours, stripAnsi } from '../src/term/colour.js'
-import { duration, shortId, table } from '../src/term/format.js'
+import { clockTime, duration, shortId, table } from '../src/term/format.js'
 import { jobFigures, jobProgress } from '../src/term/job-progress.js'
 import { progressBar } from '../src/term/progress.js'
 import { spinner } from '../src/term/spinner.js'
@@ -176,5 +177,41 @@ describe('formatting', () => {
       '1h 02m',
     ])
     expect(shortId('12D3KooWPnaoheHZSKDnEheUxnszQ4GQZL2NW7tw7QV4RBqXdP8V')).toBe('12D3KooW…qXdP8V')
+  })
+})
+
+describe('node peers', () => {
+  it('lists a banned peer with the end of its ban and why', () => {
+    const now = Date.now()
+    const base = {
+      addresses: ['/ip4/127.0.0.1/tcp/4001'],
+      lastSeen: now,
+      protocols: [],
+      protocolMinor: 2,
+      outstanding: 0,
+      reputation: {} as never,
+      connectedAt: now,
+      reconnectAttempts: 0,
+    }
+    const until = new Date(now)
+    until.setHours(23, 59, 30, 0)
+    const out = stripAnsi(
+      formatPeers(
+        [
+          { ...base, peerId: '12D3KooWGood', status: 'connected' },
+          {
+            ...base,
+            peerId: '12D3KooWFlood',
+            status: 'banned',
+            bannedUntil: until.getTime(),
+            banReason: 'ignored-retry-after',
+          },
+        ],
+        colours(false),
+      ),
+    )
+    expect(out).toMatch(/12D3KooWFlood\s+banned\s+-\s+.+ ago\s+banned until 23:59:30 \(ignored-retry-after\)/)
+    expect(out).toContain('1 connected (0 through a relay), 0 failed, 1 banned')
+    expect(clockTime(Date.UTC(2030, 0, 2, 3, 4), now)).toMatch(/^2030-01-0\d \d\d:\d\d$/)
   })
 })

@@ -39,6 +39,8 @@ export const DEFAULT_STOP_TIMEOUT_MS = 10_000
 export const PROGRESS_INTERVAL_MS = 100
 /** Queue fill ratio from which `health()` reports `degraded`. */
 export const HEALTH_QUEUE_DEGRADED_RATIO = 0.8
+/** Longest `flow` of a request, in characters (a PeerId has 52). */
+export const MAX_FLOW_LENGTH = 128
 /** Longest caller-supplied task id, in characters. */
 export const MAX_TASK_ID_LENGTH = 128
 /** Most schema issues reported for one input (in `InvalidInputError.issues` and its message). */

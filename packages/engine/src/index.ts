@@ -57,6 +57,7 @@ export {
 export type { EngineLimits, EngineLimitsUpdate } from './engine/limits.js'
 export type { EngineCapabilities, EngineHealth, EngineLoad, ListOptions } from './engine/queries.js'
 export type { BackendInfo, BackendPlacement, BackendRegistry, RegisterOptions } from './engine/registry.js'
+export { MAX_WEIGHT, weightOf } from './engine/scheduler.js'
 export type { TaskHandle, TaskHandleEvents } from './engine/task.js'
 export * from './errors.js'
 export { TypedEventTarget } from './events.js'

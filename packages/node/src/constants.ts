@@ -102,3 +102,16 @@ export const DEFAULT_JOB_MAX_IN_FLIGHT = 256
 export const DEFAULT_JOB_QUEUE_PER_PEER = 1
 /** `jobs.resumeOnStart`: a node that starts resumes the jobs it left unfinished. */
 export const DEFAULT_JOB_RESUME_ON_START = true
+
+// ---- a node run in the background (the CLI's watchdog reads these settings) -------------------
+
+/** `node.log` rolls over at this size (and at midnight). */
+export const DEFAULT_LOG_MAX_BYTES = 100 * 1024 * 1024
+/** Rolled log files kept: a week of daily files. */
+export const DEFAULT_LOG_MAX_AGE_DAYS = 7
+/** First wait before restarting a crashed node; doubles with each crash in the window. */
+export const DEFAULT_RESTART_DELAY_MS = 1_000
+export const DEFAULT_MAX_RESTART_DELAY_MS = 60_000
+/** The watchdog gives up after this many crashes within `DEFAULT_CRASH_WINDOW_MS`. */
+export const DEFAULT_MAX_CRASHES = 5
+export const DEFAULT_CRASH_WINDOW_MS = 60_000

@@ -20,6 +20,7 @@ import { JobStore } from './jobs/store.js'
 import { ComponentLoggers, createLogger, type Logger, silentLogger } from './logger.js'
 import { DEFAULT_AGENT_VERSION } from './metadata.js'
 import { P2PNode } from './node.js'
+import { ReputationBook } from './peers/reputation.js'
 import type { Sampler } from './resources/types.js'
 import type { NodeExchangeInit, NodeWatchInit } from './types.js'
 
@@ -171,6 +172,8 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     closeStores()
     throw err
   }
+  // Bans live here; the connection gater reads them from the start, the node records them.
+  const reputation = new ReputationBook()
   let transport: Transport
   let allowPeer: ((peer: string) => boolean) | undefined
   try {
@@ -208,6 +211,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
           }
         : false,
       ...(networkKey === undefined ? {} : { psk: networkKey }),
+      denyPeer: (peer) => reputation.isBanned(peer),
       // With an allowlist, relays (this node's, and those its peers use) carry members only. The
       // policy is the exchange's, live: read once the node exists.
       allowPeer: (peer) => allowPeer?.(peer) ?? true,
@@ -228,6 +232,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       identity,
       transport,
       engine,
+      reputation,
       ...(submittedStore === undefined ? {} : { submittedStore }),
       jobStore,
       ...(agentVersion === undefined ? {} : { agentVersion }),

@@ -127,6 +127,7 @@ export {
   describeConnection,
   peerNetwork,
 } from './peers/attach.js'
+export { BAN_POINTS, OFFENCE_POINTS } from './peers/constants.js'
 export {
   PeerDirectory,
   type PeerDirectoryComponents,
@@ -140,9 +141,14 @@ export {
 export {
   type Blame,
   type CircuitState,
+  type ConductSettings,
   type FailureKind,
+  type Offence,
+  type PeerBan,
   type PeerReputation,
   ReputationBook,
+  type ReputationBookEvents,
+  type ReputationBookInit,
 } from './peers/reputation.js'
 export type {
   AddressLike,

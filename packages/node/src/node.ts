@@ -16,6 +16,7 @@ import {
   envelopeChecks,
   type NetworkTaskHandle,
   type RegisteredTask,
+  type ServingLimitsInit,
   type SignatureCounts,
   type SubmitOptions,
   type TaskDefinition,
@@ -49,7 +50,7 @@ import { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSIO
 import { type NodeNetworkStatus, networkStatus } from './network-status.js'
 import { attachPeerDirectory, peerNetwork } from './peers/attach.js'
 import { type PeerDirectory, type PeerDirectoryEvents, peerDirectory } from './peers/directory.js'
-import type { PeerReputation } from './peers/reputation.js'
+import type { ConductSettings, PeerReputation } from './peers/reputation.js'
 import type { PeerInfo } from './peers/types.js'
 import { NodeResources, type ResourceSettings } from './resources/resources.js'
 import { systemSampler } from './resources/sampler.js'
@@ -65,6 +66,26 @@ import type {
   StartOptions,
   StopOptions,
 } from './types.js'
+
+/** The `protection.*` settings as the exchange's serving limits. */
+function servingLimits(p: NodeConfig['protection']): ServingLimitsInit {
+  return {
+    tasksPerSecond: p.tasksPerSecond,
+    burst: p.burst,
+    maxInputBytes: p.maxInputBytes,
+    maxInputBytesByType: Object.fromEntries(
+      p.maxInputBytesByType.map((entry) => {
+        const at = entry.lastIndexOf('=')
+        return [entry.slice(0, at), Number(entry.slice(at + 1))]
+      }),
+    ),
+  }
+}
+
+/** The `protection.*` settings as the reputation book's ban rules. */
+function conductSettings(p: NodeConfig['protection']): ConductSettings {
+  return { banMs: p.banMs, maxBanMs: p.maxBanMs, exempt: p.exempt }
+}
 
 /**
  * A p2p-ai node: identity, transport, task engine, peer directory and health, under one lifecycle.
@@ -145,7 +166,13 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#signatures = crypto.counts
     this.#checks = envelopeChecks({ crypto })
     this.directory = peerDirectory(
-      { self: this.peerId, network: peerNetwork(parts.transport), log: parts.loggers.get('network') },
+      {
+        self: this.peerId,
+        network: peerNetwork(parts.transport),
+        log: parts.loggers.get('network'),
+        // The transport's connection gater asks this book about bans: it must be the same one.
+        ...(parts.reputation === undefined ? {} : { reputation: parts.reputation }),
+      },
       { heartbeatIntervalMs: c.heartbeat.intervalMs, heartbeatTimeoutMs: c.heartbeat.timeoutMs },
     )
     for (const type of ['peer:connect', 'peer:update', 'peer:failed', 'peer:remove'] as const) {
@@ -173,6 +200,8 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         livenessIdleMs: c.liveness.idleMs,
         livenessTimeoutMs: c.liveness.timeoutMs,
         storeServedTasks: c.engine.storeServedTasks,
+        maxTasksPerPeer: c.protection.maxOpenTasksPerPeer,
+        serving: servingLimits(c.protection),
         ...parts.exchange,
         agentVersion: this.#agentVersion,
       },
@@ -198,6 +227,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       },
     })
     this.jobs = this.#jobs
+    this.directory.book.configure(conductSettings(c.protection))
     this.#health = new HealthMonitor({
       intervalMs: c.health.intervalMs,
       checkTimeoutMs: c.health.checkTimeoutMs,
@@ -383,6 +413,14 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     return this.directory.get(peerId)
   }
 
+  /**
+   * Lets a banned peer in again at once (docs/delivery.md, "Rate limits, quotas and bans"): the
+   * connection gater no longer refuses it and it may be dialled. False when it was not banned.
+   */
+  unban(peerId: string): boolean {
+    return this.directory.unban(peerId)
+  }
+
   /** A peer's reputation as a provider of this node's tasks (neutral for one never used). */
   reputation(peerId: string): PeerReputation {
     return this.directory.reputation(peerId)
@@ -537,6 +575,10 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     })
     this.#health.configure(c.health.intervalMs, c.health.checkTimeoutMs)
     if (change.applied.some((path) => path.startsWith('access.'))) this.exchange.setAccessPolicy(c.access)
+    if (change.applied.some((path) => path.startsWith('protection.'))) {
+      this.exchange.setServingLimits(servingLimits(c.protection), c.protection.maxOpenTasksPerPeer)
+      this.directory.book.configure(conductSettings(c.protection))
+    }
     if (change.applied.some((path) => path.startsWith('limits.') || path.startsWith('resources.'))) {
       this.resources.configure(resourceSettings(c))
     }

@@ -10,6 +10,7 @@ import type { JobStore } from './jobs/store.js'
 import type { StateChange } from './lifecycle.js'
 import type { ComponentLoggers } from './logger.js'
 import type { PeerFailure, PeerRemoval } from './peers/directory.js'
+import type { ReputationBook } from './peers/reputation.js'
 import type { PeerInfo } from './peers/types.js'
 import type { ResourceStatus, Sampler } from './resources/types.js'
 
@@ -83,6 +84,8 @@ export interface NodeParts {
   cancelGraceMs?: number
   /** Task exchange options. */
   exchange?: NodeExchangeInit
+  /** The reputation book the transport's connection gater reads bans from. @default a new one */
+  reputation?: ReputationBook
   /** Reads the machine (a fake in tests). @default the real machine */
   resourceSampler?: Sampler
 }

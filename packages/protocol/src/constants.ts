@@ -41,6 +41,13 @@ export const STREAMING_MINOR = 3
 export const RESOURCES_MINOR = 4
 
 /**
+ * Minor 4 also added the task error codes `ERR_RATE_LIMITED` and `ERR_INPUT_TOO_LARGE` (a
+ * provider's per-peer limits, docs/protocol.md §6.2). A peer below it is sent a code it knows and
+ * acts on the same way instead (`taskErrorCodeFor`).
+ */
+export const LIMIT_CODES_MINOR = 4
+
+/**
  * Minor 6 added checkpoints: `task.progress` may carry `checkpoint`, a task's opaque state, and a
  * `task.request` may carry `resume`, the checkpoint a new attempt starts from (docs/protocol.md
  * §2.7). Minor 5 is reserved for content by CID (docs/protocol.md §7).

@@ -134,5 +134,6 @@ export {
   isTaskErrorCode,
   TASK_ERROR_CODES,
   type TaskErrorCode,
+  taskErrorCodeFor,
   toTaskErrorCode,
 } from './task-errors.js'

@@ -16,3 +16,6 @@ export const demoCmd = (name: string): (() => Promise<Handler>) => {
 export const jobCmd = (name: string): (() => Promise<Handler>) => {
   return async () => (await import('./job.js')).handlers[name]!
 }
+export const serviceCmd = (name: string): (() => Promise<Handler>) => {
+  return async () => (await import('./service.js')).handlers[name]!
+}

@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { API_PREFIX, BIN_NAME, MAX_REQUEST_BYTES, MAX_WAIT_MS, REQUEST_TIMEOUT_MS } from '../constants.js'
+import { describeSupervisor, readSupervisorState } from '../daemon/supervisor-state.js'
 import { ControlApiError, ControlConnectionError, NodeNotRunningError } from '../errors.js'
 import {
   type ControlInfo,
@@ -29,6 +30,7 @@ import type {
   TaskListJson,
   TaskStatus,
   TaskStreamEventJson,
+  UnbanJson,
 } from './types.js'
 
 /** Per-call options of the control client. */
@@ -95,6 +97,11 @@ export class ControlClient {
   /** Dials a peer by multiaddr (ending in `/p2p/<peerId>`). */
   async connect(address: string, options?: RequestOptions): Promise<void> {
     await this.request('POST', '/peers', { address }, options)
+  }
+
+  /** Lets a banned peer in again at once. */
+  async unban(peerId: string, options?: RequestOptions): Promise<UnbanJson> {
+    return this.request('POST', `/peers/${encodeURIComponent(peerId)}/unban`, undefined, options)
   }
 
   async submit(task: SubmitRequest, options?: RequestOptions): Promise<TaskJson> {
@@ -413,6 +420,12 @@ function isFinal(status: TaskStatus): boolean {
   return status !== 'PENDING' && status !== 'QUEUED' && status !== 'RUNNING'
 }
 
+/** What the watchdog of a node run in the background left word of: a restart to come, or why it gave up. */
+async function watchdogNote(dataDir: string): Promise<string> {
+  const state = await readSupervisorState(dataDir)
+  return describeSupervisor(state, state !== undefined && isNodeProcess(state.pid))
+}
+
 /**
  * A client for the node running from `dataDir`. Throws `NodeNotRunningError` when none runs; a
  * pid file or control file left by a node that died is removed on the way.
@@ -429,13 +442,19 @@ export async function connectToNode(dataDir: string): Promise<ControlClient> {
   if (info === undefined) {
     if (lockPid !== undefined) {
       await removeStaleFiles(dataDir, lockPid)
-      throw new NodeNotRunningError(dataDir, ` (removed a stale pid file: pid ${lockPid} is not running)`)
+      throw new NodeNotRunningError(
+        dataDir,
+        ` (removed a stale pid file: pid ${lockPid} is not running)${await watchdogNote(dataDir)}`,
+      )
     }
-    throw new NodeNotRunningError(dataDir)
+    throw new NodeNotRunningError(dataDir, await watchdogNote(dataDir))
   }
   if (!isNodeProcess(info.pid)) {
     await removeStaleFiles(dataDir, lockPid)
-    throw new NodeNotRunningError(dataDir, ` (removed stale files of pid ${info.pid}, which is not running)`)
+    throw new NodeNotRunningError(
+      dataDir,
+      ` (removed stale files of pid ${info.pid}, which is not running)${await watchdogNote(dataDir)}`,
+    )
   }
   let token: string
   try {

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { isAbsolute } from 'node:path'
+import { publicKeyFromPeerId } from '@p2p-ai/identity'
 import {
   LOG_LEVELS,
   type LogLevel,
@@ -74,6 +75,7 @@ export const CONTROL_ROUTES: readonly string[] = [
   'GET /v1/status',
   'GET /v1/peers',
   'POST /v1/peers',
+  'POST /v1/peers/:id/unban',
   'POST /v1/tasks',
   'GET /v1/tasks',
   'GET /v1/tasks/:id',
@@ -198,6 +200,14 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
         throw badRequest('"address" must be a multiaddr string')
       await t.connect(address, { signal })
       return send(res, 200, { connected: true })
+    }
+    const unban = /^\/peers\/([^/]+)\/unban$/.exec(path)
+    if (unban !== null) {
+      allow(method, 'POST')
+      const peerId = decodeURIComponent(unban[1]!)
+      // Throws ERR_INVALID_PEER_ID (400) for what cannot be a PeerId.
+      publicKeyFromPeerId(peerId)
+      return send(res, 200, t.unban(peerId))
     }
     if (path === '/tasks') {
       if (method === 'GET') return send(res, 200, await listTasks(t, url.searchParams))

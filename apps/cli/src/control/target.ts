@@ -15,6 +15,7 @@ import type {
   TaskJson,
   TaskStatus,
   TaskStreamEventJson,
+  UnbanJson,
 } from './types.js'
 
 /** Query of a task listing. */
@@ -46,6 +47,8 @@ export interface ControlTarget {
   status(): StatusJson | Promise<StatusJson>
   peers(): readonly PeerJson[]
   connect(address: string, options: { signal: AbortSignal }): Promise<void>
+  /** Lets a banned peer in again at once (`node unban`). */
+  unban(peerId: string): UnbanJson
   /** Resolves once the task's acceptance is durable (or with `durable: false`). */
   submit(request: SubmitRequest, options: { signal: AbortSignal }): Promise<TaskJson>
   /**

@@ -191,6 +191,13 @@ export interface TaskListJson {
 }
 
 /** `POST /v1/tasks/:id/cancel`. */
+/** The answer of `POST /v1/peers/:id/unban`. */
+export interface UnbanJson {
+  readonly peerId: string
+  /** False when the peer was not banned. */
+  readonly unbanned: boolean
+}
+
 export interface CancelJson {
   /** False when the task had already finished. */
   readonly cancelled: boolean

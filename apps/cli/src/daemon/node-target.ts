@@ -255,6 +255,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
     },
     peers: (): PeerJson[] => node.peers(),
     connect: (address, options) => node.connect(address, options),
+    unban: (peerId) => ({ peerId, unbanned: node.unban(peerId) }),
     async submit(request) {
       // A node that has just started is still reading its models (the llama backend joins once it
       // has one): a task that needs one must not be told nobody runs its type meanwhile.

@@ -9,10 +9,11 @@ import { eprintln, type Io, println } from '../io.js'
 import { lockDataDir, newToken, removeControlFiles, writeControlFiles } from '../runtime.js'
 import { shortId } from '../term/format.js'
 import { CLI_VERSION } from '../version.js'
-import { applyFlags, CLI_ENV_VARS } from './config.js'
-import { detach } from './detach.js'
+import { loadStartConfig, supervisorSettings } from './config.js'
+import { assertNotRunning, detach, nodeArgsOf } from './detach.js'
 import { snapshotDir } from './leftovers.js'
 import { DAEMON_ENV, type DaemonMode } from './spawn.js'
+import type { SupervisorSettings } from './supervisor.js'
 
 /** Messages a detached node sends its parent over IPC. */
 export type DaemonMessage =
@@ -25,9 +26,11 @@ export type DaemonMessage =
 /** `node start`: in the foreground, or with `--detach` as a background process. */
 export async function startCommand(parsed: Parsed, io: Io): Promise<number> {
   const choice = await locate(parsed, io)
-  if (bool(parsed.options, 'detach')) return detach(parsed, io, choice.dataDir)
+  if (bool(parsed.options, 'detach')) return detach(parsed, io, choice.dataDir, choice.configFile)
   // Started by `--detach` or by the demo: reports over IPC instead of printing a banner.
   const mode = daemonMode(io.env[ENV.DAEMON])
+  if (mode === 'supervisor') return superviseDetached(parsed, io, choice.dataDir)
+  if (bool(parsed.options, 'supervise')) return superviseHere(parsed, io, choice.dataDir, choice.configFile)
   const daemon = mode !== undefined
   try {
     return await runNode(parsed, io, choice.dataDir, choice.configFile, mode)
@@ -51,6 +54,49 @@ function daemonMode(value: string | undefined): DaemonMode | undefined {
   return (Object.keys(DAEMON_ENV) as DaemonMode[]).find((m) => DAEMON_ENV[m] === value)
 }
 
+/** The watchdog started by `node start --detach`: its settings came with it, its parent waits for a word. */
+async function superviseDetached(parsed: Parsed, io: Io, dataDir: string): Promise<number> {
+  const settings = JSON.parse(io.env[ENV.SUPERVISOR] ?? 'null') as SupervisorSettings | null
+  if (settings === null) throw new NodeStartError(`the watchdog was started without ${ENV.SUPERVISOR}`)
+  const { supervise } = await import('./supervisor.js')
+  return supervise({
+    dataDir,
+    args: nodeArgsOf(parsed),
+    env: io.env,
+    cwd: io.cwd,
+    settings,
+    signal: io.signal,
+    report: (message) => {
+      // The parent returns once it has this; the channel closes so nothing ties the watchdog to it.
+      process.send?.(message, undefined, {}, () => process.disconnect?.())
+    },
+  })
+}
+
+/** `node start --supervise`: the watchdog in the foreground, for a service manager (launchd). */
+async function superviseHere(
+  parsed: Parsed,
+  io: Io,
+  dataDir: string,
+  configFile: string | undefined,
+): Promise<number> {
+  const settings = supervisorSettings(await loadStartConfig(parsed, io, dataDir, configFile, true))
+  await assertNotRunning(dataDir)
+  const { supervise } = await import('./supervisor.js')
+  return supervise({
+    dataDir,
+    args: nodeArgsOf(parsed),
+    env: io.env,
+    cwd: io.cwd,
+    settings,
+    signal: io.signal,
+    report: (message) => {
+      if (message.type === 'ready') printBanner(io, message.status, message.url)
+      else eprintln(io, `${io.err.red('error:')} ${message.error.message}`)
+    },
+  })
+}
+
 async function runNode(
   parsed: Parsed,
   io: Io,
@@ -67,16 +113,8 @@ async function runNode(
     import('@p2p-ai/engine'),
     import('../models/node-models.js'),
   ])
-  const { loadConfig, createNode, resolveNodeConfig } = nodeModule
-  const loaded = await loadConfig({
-    ...(configFile === undefined ? {} : { file: configFile }),
-    env: { ...io.env, [ENV.DATA_DIR]: dataDir },
-    ignoreEnv: CLI_ENV_VARS,
-    cwd: io.cwd,
-  })
-  const config = applyFlags(loaded, parsed.options, daemon)
-  // The flags are checked with the rest before anything is written.
-  const resolved = resolveNodeConfig(config)
+  const { createNode } = nodeModule
+  const { config, resolved } = await loadStartConfig(parsed, io, dataDir, configFile, daemon)
   const { daemonMetrics } = await import('./metrics.js')
   let onMetricsError = (_err: unknown): void => {}
   const metrics = await daemonMetrics(resolved.metrics, dataDir, (err) => onMetricsError(err))

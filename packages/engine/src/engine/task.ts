@@ -71,9 +71,21 @@ class HandleEvents {
   }
 }
 
+/**
+ * What the scheduler charged a started task's flow, to correct it once the task's real run time is
+ * known (scheduler.ts). `flow` is the scheduler's own record.
+ */
+export interface Charge {
+  readonly flow: unknown
+  readonly weight: number
+  readonly estimate: number
+}
+
 /** The engine's mutable state of one queued or running task. */
 export class TaskState implements HeapItem {
   heapIndex = -1
+  /** Set by the scheduler while the task holds a slot. */
+  charge: Charge | undefined = undefined
   status: TaskStatus = 'QUEUED'
   input: unknown
   startedAt: number | undefined
@@ -121,6 +133,10 @@ export class TaskState implements HeapItem {
     input: unknown,
     /** Where the final record goes, and whether it is announced before the store has it. */
     readonly persist: TaskPersistence = 'before-result',
+    /** Whom the task is for: flows share the slots fairly (scheduler.ts). */
+    readonly flow = '',
+    /** Its weight in its flow's share of the slots (scheduler.ts). */
+    readonly weight = 1,
   ) {
     this.backend = entry.name
     this.input = input

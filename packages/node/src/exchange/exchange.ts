@@ -26,7 +26,13 @@ import type { TrafficCounters } from '../traffic.js'
 import { MAX_RESUMES } from './constants.js'
 import { AccessDeniedError, ExchangeStoppedError, NodePausedError, type TaskRecordError } from './errors.js'
 import type { ExchangeReports, TaskExchangeEvents } from './events.js'
-import { type NumericInit, settleInit, type TaskExchangeInit } from './init.js'
+import {
+  type NumericInit,
+  type ServingLimitsInit,
+  settleInit,
+  settleServingLimits,
+  type TaskExchangeInit,
+} from './init.js'
 import { AttemptLauncher } from './request/launcher.js'
 import { RedundantTask } from './request/redundancy.js'
 import { TaskRegistry, type TrackedTask } from './request/registry.js'
@@ -34,6 +40,7 @@ import { TaskRequester } from './request/requester.js'
 import { type SubmissionDefaults, type TaskSpec, validateSubmission } from './request/submission.js'
 import { NetworkTask } from './request/task.js'
 import { Router } from './route/router.js'
+import { Admission } from './serve/admission.js'
 import { type RegisteredTask, type TaskDefinition, taskBackend } from './serve/custom-tasks.js'
 import { type ProviderStats, TaskProvider } from './serve/provider.js'
 import { AccessPolicy, type AccessPolicyInit } from './trust/access-policy.js'
@@ -112,6 +119,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   readonly #launcher: AttemptLauncher
   readonly #requester: TaskRequester
   readonly #provider: TaskProvider
+  readonly #admission: Admission
   readonly #announcer: CapabilityAnnouncer
   /** Present when the transport runs a DHT: capability discovery beyond the connected peers. */
   readonly #advertiser: CapabilityAdvertiser | undefined
@@ -174,6 +182,13 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       acceptTimeoutMs: this.#init.acceptTimeoutMs,
       maxFrameBytes: this.#init.maxFrameBytes,
     })
+    this.#admission = new Admission({
+      limits: settleServingLimits(init.serving ?? {}, this.#init.maxTasksPerPeer, this.#init.maxFrameBytes),
+      isExempt: (peer) => directory.book.isExempt(peer),
+      isBanned: (peer) => directory.book.isBanned(peer),
+      offence: (peer, offence) => directory.book.recordOffence(peer, offence),
+      rttOf: (peer) => directory.record(peer)?.rttMs,
+    })
     this.#provider = new TaskProvider({
       self,
       engine,
@@ -182,7 +197,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       directory,
       log,
       maxFrameBytes: this.#init.maxFrameBytes,
-      maxTasksPerPeer: this.#init.maxTasksPerPeer,
+      admission: this.#admission,
       persist: init.storeServedTasks === true ? 'background' : 'memory',
       router: this.#router,
       launcher: this.#launcher,
@@ -497,6 +512,14 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
    */
   setAccessPolicy(init: AccessPolicyInit): void {
     this.#policy.set(init)
+  }
+
+  /**
+   * Replaces the per-peer limits of serving (a config reload): `serving` as in the init, and the
+   * open tasks per requester. Validates first: bad limits change nothing (`ERR_INVALID_OPTION`).
+   */
+  setServingLimits(serving: ServingLimitsInit, maxTasksPerPeer = this.#admission.limits.maxOpenTasks): void {
+    this.#admission.configure(settleServingLimits(serving, maxTasksPerPeer, this.#init.maxFrameBytes))
   }
 
   /**

@@ -13,9 +13,10 @@ export {
   taskExchange,
 } from './exchange.js'
 export { type AttemptEnd, FAILURE_POLICY, type Verdict, verdictOf } from './failures.js'
-export type { TaskExchangeInit } from './init.js'
+export type { ServingLimitsInit, TaskExchangeInit } from './init.js'
 export { type Candidate, cost, hasFreeSlot, pickCandidate } from './route/cost.js'
 export { FORWARDING_MINOR, type LocalAvailability, type Route, type RouteSpec } from './route/router.js'
+export type { Refusal, ServingLimits } from './serve/admission.js'
 export type { RegisteredTask, TaskDefinition, TaskRunContext } from './serve/custom-tasks.js'
 export type { ProviderStats } from './serve/provider.js'
 export { type AccessMode, AccessPolicy, type AccessPolicyInit } from './trust/access-policy.js'

@@ -71,6 +71,8 @@ export class AttemptLauncher {
           timeoutMs: spec.timeoutMs,
           meta: { requester: self, taskId: spec.id },
           ...(resume === undefined ? {} : { resume }),
+          // This node's own tasks are one flow among the requesters it serves.
+          flow: self,
         })
       } catch (err) {
         submitted = Promise.reject(err)

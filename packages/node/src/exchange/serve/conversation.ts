@@ -91,6 +91,9 @@ export class Conversation implements AttemptObserver {
         timeoutMs: r.timeoutMs,
         timeoutFrom: 'submit',
         meta: { requester: r.requester, taskId: r.id },
+        // Requesters share this node's slots fairly (the engine's scheduler), by priority up to a cap.
+        flow: r.requester,
+        weight: this.#session.init.admission.weight(r.requester, r.priority),
         // The requester holds the signed result; it should not wait for our disk.
         persist,
         ...(r.resume === undefined
