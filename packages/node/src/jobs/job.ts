@@ -96,6 +96,8 @@ const ITEM_FAILURES: Readonly<Record<string, 'again'>> = Object.freeze({
   ERR_RETRIES_EXHAUSTED: 'again',
   ERR_SHUTTING_DOWN: 'again',
   ERR_BUSY: 'again',
+  ERR_RATE_LIMITED: 'again',
+  ERR_NO_ROUTE: 'again',
   ERR_EXCHANGE_STOPPED: 'again',
 })
 
