@@ -1,4 +1,5 @@
 import type { CommandSpec, GroupSpec } from '../args/spec.js'
+import { DASHBOARD_COMMAND } from './specs/dashboard.js'
 import { DEMO_COMMANDS } from './specs/demo.js'
 import { JOB_COMMANDS } from './specs/job.js'
 import { MODELS_COMMANDS } from './specs/models.js'
@@ -15,7 +16,8 @@ export const GROUPS: readonly GroupSpec[] = [
 
 /**
  * Every command: what the parser accepts, what `--help` and docs/cli.md show, and how to load its
- * implementation. Nothing here imports an implementation.
+ * implementation. Nothing here imports an implementation. A command of one word (`dashboard`)
+ * stands outside the groups.
  */
 export const COMMANDS: readonly CommandSpec[] = [
   ...NODE_COMMANDS,
@@ -23,4 +25,5 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...JOB_COMMANDS,
   ...MODELS_COMMANDS,
   ...DEMO_COMMANDS,
+  DASHBOARD_COMMAND,
 ]
