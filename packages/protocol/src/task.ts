@@ -48,7 +48,15 @@ export interface TaskRequestInit {
    * and never on a request that will travel inside a `task.forward` (docs/protocol.md §2.7).
    */
   trace?: TraceContext
+  /**
+   * Minor 6: the checkpoint an earlier attempt reported, for the provider to start from
+   * (docs/protocol.md §2.8). Send it only to a provider that announced minor 6 or later.
+   */
+  resume?: TaskResume
 }
+
+/** A checkpoint to resume from, as `task.request` carries it (minor 6). */
+export type TaskResume = NonNullable<TaskRequest['resume']>
 
 /** A fresh task id: a random (version 4) UUID. */
 export function newTaskId(): string {
@@ -66,6 +74,7 @@ export function createTaskRequest(init: TaskRequestInit): TaskRequest {
     createdAt: init.createdAt ?? Date.now(),
     requester: init.requester,
     ...(init.trace === undefined ? {} : { trace: init.trace }),
+    ...(init.resume === undefined ? {} : { resume: init.resume }),
   }
 }
 

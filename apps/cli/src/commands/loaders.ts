@@ -16,3 +16,10 @@ export const demoCmd = (name: string): (() => Promise<Handler>) => {
 export const debugCmd = (name: string): (() => Promise<Handler>) => {
   return async () => (await import('./debug.js')).handlers[name]!
 }
+export const jobCmd = (name: string): (() => Promise<Handler>) => {
+  return async () => (await import('./job.js')).handlers[name]!
+}
+export const dashboardCmd = async (): Promise<Handler> => (await import('./dashboard.js')).dashboard
+export const serviceCmd = (name: string): (() => Promise<Handler>) => {
+  return async () => (await import('./service.js')).handlers[name]!
+}

@@ -5,10 +5,12 @@
  * to the requester's stream to that peer.
  */
 import type { Span } from '@opentelemetry/api'
-import type { TaskEngine } from '@p2p-ai/engine'
+import type { TaskCheckpoint, TaskEngine } from '@p2p-ai/engine'
 import {
+  CHECKPOINT_MINOR,
   createTaskRequest,
   encodeJsonFrame,
+  type JsonValue,
   MAX_SIGNATURE_JSON_BYTES,
   type OpenedForward,
   prepareEnvelope,
@@ -62,14 +64,26 @@ export class AttemptLauncher {
     this.#init = init
   }
 
-  /** Starts an attempt of `spec` on `route` (`submittedAt`: the task's `createdAt`). */
-  start(spec: TaskSpec, route: Route, submittedAt: number, trace?: AttemptTrace): Attempt | Unsendable {
+  /**
+   * Starts an attempt of `spec` on `route` (`submittedAt`: the task's `createdAt`), from `resume`,
+   * the checkpoint an earlier attempt reported, where the route allows: this node's engine, or a
+   * peer asked directly that speaks minor 6 (docs/protocol.md §2.8). A forward carries none: the
+   * provider at its end may not know the field. Without it the task starts from the beginning.
+   * `trace`: where the attempt's span hangs, when the task is traced.
+   */
+  start(
+    spec: TaskSpec,
+    route: Route,
+    submittedAt: number,
+    resume?: TaskCheckpoint,
+    trace?: AttemptTrace,
+  ): Attempt | Unsendable {
     const { self, tracer } = this.#init
     const span =
       tracer === undefined || trace === undefined
         ? undefined
         : tracer.attempt(trace.parent, route.kind === 'local' ? self : route.peer, route.kind, trace.attempt)
-    const started = this.#start(spec, route, submittedAt, span)
+    const started = this.#start(spec, route, submittedAt, resume, span)
     if (span !== undefined && tracer !== undefined) {
       if ('peer' in started) started.trace = { tracer, span }
       else tracer.end(span, { status: 'FAILED', code: 'ERR_INVALID_INPUT' })
@@ -77,7 +91,13 @@ export class AttemptLauncher {
     return started
   }
 
-  #start(spec: TaskSpec, route: Route, submittedAt: number, span: Span | undefined): Attempt | Unsendable {
+  #start(
+    spec: TaskSpec,
+    route: Route,
+    submittedAt: number,
+    resume: TaskCheckpoint | undefined,
+    span: Span | undefined,
+  ): Attempt | Unsendable {
     const { self, engine } = this.#init
     if (route.kind === 'local') {
       let submitted: Promise<Awaited<ReturnType<TaskEngine['submit']>>>
@@ -89,16 +109,18 @@ export class AttemptLauncher {
           priority: spec.priority,
           timeoutMs: spec.timeoutMs,
           meta: { requester: self, taskId: spec.id },
+          ...(resume === undefined ? {} : { resume }),
+          // This node's own tasks are one flow among the requesters it serves.
+          flow: self,
         })
       } catch (err) {
         submitted = Promise.reject(err)
       }
       return new LocalAttempt(self, submitted)
     }
-    const { signer, maxFrameBytes } = this.#init
-    let prepared: ReturnType<typeof prepareEnvelope<'task.request'>>
-    try {
-      prepared = prepareEnvelope(
+    const { signer, maxFrameBytes, directory } = this.#init
+    const prepare = (from: TaskCheckpoint | undefined) =>
+      prepareEnvelope(
         signer,
         'task.request',
         createTaskRequest({
@@ -111,8 +133,28 @@ export class AttemptLauncher {
           createdAt: submittedAt,
           // Never inside a forward: the provider at the end may not speak minor 3 (§2.7).
           ...(route.kind === 'direct' ? this.#traceFor(route.peer, span) : {}),
+          ...(from === undefined
+            ? {}
+            : { resume: { checkpoint: from.state as JsonValue, progress: from.fraction } }),
         }),
       )
+    const resumable =
+      resume !== undefined &&
+      route.kind === 'direct' &&
+      directory.protocolMinor(route.peer) >= CHECKPOINT_MINOR
+    let prepared: ReturnType<typeof prepareEnvelope<'task.request'>> | undefined
+    if (resumable) {
+      try {
+        prepared = prepare(resume)
+        // Too large with its checkpoint: the task still goes, from the beginning.
+        if (prepared.byteLength + MAX_SIGNATURE_JSON_BYTES > maxFrameBytes) prepared = undefined
+      } catch {
+        // A checkpoint that is not JSON (or too large for the schema) is no checkpoint.
+        prepared = undefined
+      }
+    }
+    try {
+      prepared ??= prepare(undefined)
     } catch (err) {
       // NaN, a Date, a cycle...: no peer could ever take it.
       return { kind: 'unsendable', reason: 'invalid', message: `input: ${(err as Error).message}` }
