@@ -44,6 +44,17 @@ export interface TaskJson {
   readonly meta?: Readonly<Record<string, string>>
   /** Attempts made so far, when the task went through the network (failover retries count). */
   readonly attempts?: number
+  /**
+   * Times the node crashed (or was killed) while the task was unfinished and resumed it at its
+   * next start; absent when never.
+   */
+  readonly resumed?: number
+  /**
+   * `false` when the node could not make this answer durable: its store of submitted tasks is
+   * off (`engine.storeSubmittedTasks: false`) or failed to write, so a crash of the node may lose
+   * the task (or its result). Absent otherwise: what the answer says survives a crash.
+   */
+  readonly durable?: false
 }
 
 /**

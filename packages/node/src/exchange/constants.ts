@@ -124,3 +124,17 @@ export const DEFAULT_OCR_MAX_EDIT_DISTANCE = 0.1
  * and under load the store commits many per transaction instead of one each.
  */
 export const SUBMITTED_WRITE_DELAY_MS = 20
+/**
+ * The acceptance of a submitted task (what lets a crash resume it) is written this long after
+ * submission unless asked for at once (`tasks.durable`, which the control API awaits before it
+ * answers): a task that ends sooner is written once, final, which keeps a store write off most
+ * tasks' path. A crash loses the acceptances younger than this of tasks nobody asked about.
+ */
+export const ACCEPTANCE_WRITE_DELAY_MS = 250
+
+/**
+ * Times a task interrupted by a crash of its node (stored as accepted, never finished) is resumed
+ * at the next start. One interrupted more often than this fails with `ERR_EXCHANGE_STOPPED`
+ * instead: it may be what brings the node down.
+ */
+export const MAX_RESUMES = 3

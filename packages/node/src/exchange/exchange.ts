@@ -23,14 +23,15 @@ import { ProviderFinder } from '../discovery/finder.js'
 import { taskLogFields } from '../logger.js'
 import type { PeerDirectory, PeerDirectoryEvents } from '../peers/directory.js'
 import type { TrafficCounters } from '../traffic.js'
-import { AccessDeniedError, ExchangeStoppedError, NodePausedError } from './errors.js'
+import { MAX_RESUMES } from './constants.js'
+import { AccessDeniedError, ExchangeStoppedError, NodePausedError, type TaskRecordError } from './errors.js'
 import type { ExchangeReports, TaskExchangeEvents } from './events.js'
 import { type NumericInit, settleInit, type TaskExchangeInit } from './init.js'
 import { AttemptLauncher } from './request/launcher.js'
 import { RedundantTask } from './request/redundancy.js'
 import { TaskRegistry, type TrackedTask } from './request/registry.js'
 import { TaskRequester } from './request/requester.js'
-import { validateSubmission } from './request/submission.js'
+import { type SubmissionDefaults, type TaskSpec, validateSubmission } from './request/submission.js'
 import { NetworkTask } from './request/task.js'
 import { Router } from './route/router.js'
 import { type RegisteredTask, type TaskDefinition, taskBackend } from './serve/custom-tasks.js'
@@ -256,6 +257,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     this.#requester.start()
     this.#announcer.start()
     this.#advertiser?.start()
+    this.#resumeInterrupted()
   }
 
   /**
@@ -278,6 +280,8 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     if (drainMs > 0 && this.#tasks.pending > 0) await this.#tasks.settled(drainMs)
     const unfinished = this.#tasks.active()
     for (const task of unfinished) task.halt()
+    // Their final records (ERR_EXCHANGE_STOPPED) go to the store with the rest.
+    await Promise.all(unfinished.map((task) => task.result()))
     this.#requester.stop(new ExchangeStoppedError('the exchange stopped'))
     for (const detach of this.#detach.splice(0)) detach()
     await this.#tasks.flush()
@@ -290,12 +294,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
    * only a malformed submission throws (`ERR_INVALID_TASK`, `ERR_INVALID_TARGET`).
    */
   submit<Output = unknown>(task: TaskSubmission, options: SubmitOptions = {}): NetworkTaskHandle<Output> {
-    const spec = validateSubmission(task, options, {
-      id: newTaskId,
-      maxAttempts: this.#init.maxAttempts,
-      waitForPeerMs: this.#init.waitForPeerMs,
-      maxHops: this.#init.maxHops,
-    })
+    const spec = validateSubmission(task, options, this.#defaults())
     const { target } = spec
     if (target !== 'auto' && target !== 'local' && !this.#policy.allows(target)) {
       throw new AccessDeniedError(`target ${target} is not on this node's allowlist`)
@@ -303,10 +302,31 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     // A generated id is fresh: only an id the caller chose can name an earlier run.
     const existing = this.#tasks.existing(spec.id, spec.type, task.id !== undefined)
     if (existing !== undefined) return existing as NetworkTaskHandle<Output>
+    return this.#launch(spec, options.agreement, { signal: options.signal }) as NetworkTaskHandle<Output>
+  }
+
+  #defaults(): SubmissionDefaults {
+    return {
+      id: newTaskId,
+      maxAttempts: this.#init.maxAttempts,
+      waitForPeerMs: this.#init.waitForPeerMs,
+      maxHops: this.#init.maxHops,
+    }
+  }
+
+  /**
+   * Registers a validated task and starts it. `sync`: its acceptance is on disk before it runs;
+   * `signal`: aborting cancels it.
+   */
+  #launch(
+    spec: TaskSpec,
+    agreement: AgreementRule | undefined,
+    options: { sync?: boolean; signal?: AbortSignal | undefined } = {},
+  ): TrackedTask {
     const { peerId: self, peers, log } = this.#c
     const handle =
       spec.redundancy > 1
-        ? new RedundantTask(spec, this.#ruleFor(spec.type, options.agreement), {
+        ? new RedundantTask(spec, this.#ruleFor(spec.type, agreement), {
             self,
             chooser: this.#router,
             launcher: this.#launcher,
@@ -315,9 +335,9 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
             reports: this.#reports,
           })
         : new NetworkTask(spec, this.#router, this.#launcher, log, this.#reports, this.#finder)
-    this.#tasks.add(handle)
-    if (options.signal !== undefined) {
-      const signal = options.signal
+    this.#tasks.add(handle, { sync: options.sync === true })
+    const signal = options.signal
+    if (signal !== undefined) {
       const onAbort = (): void => {
         handle.cancel('aborted by the caller')
       }
@@ -329,7 +349,76 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     }
     if (this.#stopped) handle.halt()
     else void handle.run()
-    return handle as NetworkTaskHandle<Output>
+    return handle
+  }
+
+  /**
+   * Runs again the tasks a crash (or kill) of this node interrupted: their acceptance is stored,
+   * their end is not. Each keeps its id and submission, and a provider that still knows the id
+   * answers from the run it has (docs/delivery.md). A task interrupted `MAX_RESUMES` times is
+   * failed instead, in case it is what brings the node down; so is one whose stored submission no
+   * longer passes (a target now off the allowlist).
+   */
+  #resumeInterrupted(): void {
+    const interrupted = this.#tasks.interrupted()
+    if (interrupted.length === 0) return
+    let resumed = 0
+    for (const t of interrupted) {
+      let spec: TaskSpec | undefined
+      let why: TaskRecordError | undefined
+      if (t.resumed >= MAX_RESUMES) {
+        why = {
+          code: 'ERR_EXCHANGE_STOPPED',
+          message: `the node stopped without finishing this task ${t.resumed + 1} times; it is not resumed again`,
+        }
+      } else if (t.submission === undefined) {
+        why = {
+          code: 'ERR_EXCHANGE_STOPPED',
+          message: 'the node stopped before the task finished, and its stored submission does not parse',
+        }
+      } else {
+        try {
+          spec = validateSubmission(t.submission.task, t.submission.options, this.#defaults())
+          if (spec.target !== 'auto' && spec.target !== 'local' && !this.#policy.allows(spec.target)) {
+            why = {
+              code: 'ERR_ACCESS_DENIED',
+              message: `target ${spec.target} is no longer on this node's allowlist`,
+            }
+            spec = undefined
+          }
+        } catch (err) {
+          why = {
+            code: 'ERR_EXCHANGE_STOPPED',
+            message: `the node stopped before the task finished, and it cannot run again: ${(err as Error).message}`,
+          }
+        }
+      }
+      if (spec === undefined) {
+        const finishedAt = Date.now()
+        this.#tasks.putFinal({
+          id: t.id,
+          type: t.type,
+          status: 'FAILED',
+          priority: t.priority,
+          timeoutMs: t.timeoutMs,
+          target: t.target,
+          submittedAt: t.submittedAt,
+          finishedAt,
+          attempts: [],
+          error: why as TaskRecordError,
+          resumed: t.resumed,
+        })
+        continue
+      }
+      this.#launch({ ...spec, resumed: { count: t.resumed + 1, submittedAt: t.submittedAt } }, undefined, {
+        sync: true,
+      })
+      resumed++
+    }
+    this.#c.log.info(
+      { resumed, failed: interrupted.length - resumed },
+      'found tasks a crash of this node interrupted: resumed them',
+    )
   }
 
   /** The tasks submitted here: `get`, `handle`, `list`. */

@@ -64,7 +64,7 @@ export class NetworkTask
   readonly #log: Logger
   readonly #discovery: Discovery | undefined
   #status: NetworkTaskStatus = 'PENDING'
-  readonly #submittedAt = Date.now()
+  readonly #submittedAt: number
   #startedAt: number | undefined
   #finishedAt: number | undefined
   #peer: string | undefined
@@ -100,6 +100,7 @@ export class NetworkTask
     this.#log = log
     this.#reports = reports
     this.#discovery = discovery
+    this.#submittedAt = spec.resumed?.submittedAt ?? Date.now()
     this.#done = new Promise((resolve) => {
       this.#resolveDone = resolve
     })
@@ -154,6 +155,7 @@ export class NetworkTask
       ...(this.#status === 'COMPLETED' ? { output: this.#output as Output } : {}),
       ...(this.#error === undefined ? {} : { error: this.#error }),
       ...(this.#timings === undefined ? {} : { timings: this.#timings }),
+      ...(s.resumed === undefined ? {} : { resumed: s.resumed.count }),
     }
   }
 
@@ -229,7 +231,10 @@ export class NetworkTask
       if (route === undefined) {
         if (this.#attempts.length === 0) {
           this.#finish('FAILED', undefined, { code: 'ERR_NO_CAPABLE_PEER', message: this.#noRouteMessage() })
-        } else this.#exhausted()
+        } else {
+          const waited = this.#spec.localOnly === true ? '' : ` for ${this.#spec.waitForPeerMs} ms`
+          this.#exhausted(`no route${waited}: ${this.#noRouteMessage()}`)
+        }
         return
       }
       const started = this.#launcher.start(this.#spec, route, this.#submittedAt)
@@ -306,10 +311,10 @@ export class NetworkTask
     })
   }
 
-  #exhausted(): void {
+  #exhausted(noRoute?: string): void {
     this.#finish('FAILED', undefined, {
       code: 'ERR_RETRIES_EXHAUSTED',
-      message: exhaustedMessage(this.#attempts),
+      message: exhaustedMessage(this.#attempts, this.#spec.maxAttempts, noRoute),
     })
   }
 
