@@ -23,6 +23,8 @@ import { Host, type HostEvent, tempDir } from './helpers.js'
 
 const TRUST_HOST = fileURLToPath(new URL('./fixtures/trust-host.mjs', import.meta.url))
 const PORT = 4001
+/** Six node processes starting at once on a loaded 2-core machine settle within this. */
+const SETTLE_MS = 40_000
 
 interface Node {
   host: Host
@@ -158,15 +160,18 @@ describe('a swarm across NATs: full nodes in a simulated internet (needs root, i
         until(
           () => network(home),
           (n) => n.reachability === 'private' && n.relays.length > 0,
+          SETTLE_MS,
         ),
       ),
       until(
         () => network(c),
         (n) => n.dht.advertised.includes('task/far'),
+        SETTLE_MS,
       ),
       until(
         () => network(a),
         (n) => n.dht.advertised.includes('task/near'),
+        SETTLE_MS,
       ),
     ])
   }, 90_000)
@@ -275,6 +280,18 @@ describe('a swarm across NATs: full nodes in a simulated internet (needs root, i
     })
     expect(large.error?.message).toContain(
       'reached only through a relay, and inputs over 65536 bytes wait for a direct connection',
+    )
+  })
+
+  it('a home node is found by its PeerId alone: the DHT gives its relay address (node connect <peerId>)', async () => {
+    expect((await peers(d)).connected).not.toContain(b.peerId)
+    const answer = await ask(d, `connect ${b.peerId}`, 'connected', 15_000)
+    expect(answer.address).toBe(b.peerId)
+    // Through B's relay (D's symmetric NAT leaves no hole to punch).
+    const links = (await peers(d)).connections.filter((x) => x.peerId === b.peerId)
+    expect(links.map((x) => x.kind)).toContain('relayed')
+    expect(links.find((x) => x.kind === 'relayed')?.remoteAddr).toMatch(
+      new RegExp(`^/ip4/11\\.8\\.1\\.[12]/tcp/${PORT}/p2p/\\w+/p2p-circuit/p2p/${b.peerId}$`),
     )
   })
 

@@ -219,7 +219,7 @@ const connectHandler: Handler = async (parsed, io) => {
   const { client } = await connect(parsed, io)
   const address = parsed.args[0]!
   await client.connect(address)
-  const peerId = /\/p2p\/([^/]+)$/.exec(address)?.[1]
+  const peerId = address.startsWith('/') ? /\/p2p\/([^/]+)$/.exec(address)?.[1] : address
   const peer = peerId === undefined ? undefined : (await client.peers()).find((p) => p.peerId === peerId)
   const how =
     peer?.connection === undefined
