@@ -234,6 +234,15 @@ export interface Answer {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 16 })
 
+/**
+ * Closes the connections the agent keeps idle. Call it after the event loop was blocked (sampling
+ * 10,000 requests): the server closed those idle for its keep-alive timeout (5 s) meanwhile, and
+ * the agent, which has not yet seen them close, would send the next request on one of them.
+ */
+export function dropIdleConnections(): void {
+  for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy()
+}
+
 /** Sends one request; undefined when the HTTP client itself refused to send it (an invalid header). */
 export function send(port: number, r: FuzzRequest): Promise<Answer | undefined> {
   if (r.kind === 'raw') return sendRaw(port, r.bytes)

@@ -22,7 +22,14 @@ import {
 import { createTransport, type Transport } from '@p2p-ai/transport'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { documentedCodes, type FuzzRequest, fuzzRequest, judge, send } from './fuzz-control.js'
+import {
+  documentedCodes,
+  dropIdleConnections,
+  type FuzzRequest,
+  fuzzRequest,
+  judge,
+  send,
+} from './fuzz-control.js'
 import { type FuzzFrame, fatalFrames, fuzzFrame, judgeAnswer } from './fuzz-stream.js'
 import { errorLines, type LiveNode, liveNode } from './live-node.js'
 
@@ -96,6 +103,7 @@ describe('a running node, fuzzed', () => {
       numRuns: RUNS,
       seed: SEED,
     })
+    dropIdleConnections()
     const problems: string[] = []
     let answered = 0
     let next = 0

@@ -256,8 +256,8 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     }
     this.#requester.start()
     this.#announcer.start()
-    this.#advertiser?.start()
     this.#resumeInterrupted()
+    this.#advertiser?.start()
   }
 
   /**

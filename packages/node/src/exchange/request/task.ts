@@ -99,8 +99,8 @@ export class NetworkTask
     this.#launcher = launcher
     this.#log = log
     this.#reports = reports
-    this.#discovery = discovery
     this.#submittedAt = spec.resumed?.submittedAt ?? Date.now()
+    this.#discovery = discovery
     this.#done = new Promise((resolve) => {
       this.#resolveDone = resolve
     })
