@@ -95,6 +95,8 @@ function formatRelays(n: StatusJson['network'], c: Colours): string {
 function formatHolePunch(n: StatusJson['network'], c: Colours): string {
   const p = n.holePunch
   if (p === undefined) return c.dim('off')
+  // A public node is dialled directly; it keeps no punch port mapping to show.
+  if (n.reachability === 'public' && p.punched + p.failed === 0) return c.dim('not needed (public address)')
   const where =
     p.observed.length === 0
       ? c.dim('mapping not observed yet')
