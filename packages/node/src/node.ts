@@ -259,6 +259,15 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     const onAddresses = (): void => this.#refreshAddresses()
     t.addEventListener('self:peer:update', onAddresses)
     this.#detach.push(() => t.removeEventListener('self:peer:update', onAddresses))
+    // The first health round runs at start, before a bootstrap peer behind a slow link or a relay
+    // answered: a network check that found nobody is looked at again as soon as a peer connects,
+    // rather than showing `degraded` for a whole interval.
+    const onConnect = (): void => {
+      const network = this.#health.last?.components.find((c) => c.name === 'network')
+      if (network !== undefined && network.status !== 'healthy') void this.#health.run()
+    }
+    t.addEventListener('peer:connect', onConnect)
+    this.#detach.push(() => t.removeEventListener('peer:connect', onConnect))
     const detach = await attachPeerDirectory(t, this.directory, {
       replayCache: this.#checks.replayCache,
       ...(this.#checks.crypto === undefined ? {} : { crypto: this.#checks.crypto }),
