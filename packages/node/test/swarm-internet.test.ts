@@ -311,7 +311,12 @@ describe('a swarm across NATs: full nodes in a simulated internet (needs root, i
     // D reaches C again through the surviving relay (found anew through the DHT, whose other
     // server is gone: on a loaded machine the walk waits out dials to it, hence the longer wait).
     const record = await submit(d, 'far', { waitForPeerMs: 15_000 })
-    expect(record, why(record)).toMatchObject({ status: 'COMPLETED', output: { ranOn: c.peerId } })
+    // When it does not, what D and C saw of the network says why.
+    const seen =
+      record.status === 'COMPLETED'
+        ? ''
+        : JSON.stringify({ d: await network(d), links: (await peers(d)).connections, c: await network(c) })
+    expect(record, why(record) + seen).toMatchObject({ status: 'COMPLETED', output: { ranOn: c.peerId } })
   })
 
   it('churn: a provider leaves mid-workload and another joins; no task is lost (test 5, small)', async () => {
