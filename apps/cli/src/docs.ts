@@ -34,6 +34,9 @@ export function cliReference(version = 'VERSION'): string {
     '- [Exit codes](#exit-codes)',
     '- [Environment variables](#environment-variables)',
     ...GROUPS.map((g) => `- [\`${g.name}\`: ${g.summary}](#${g.name})`),
+    ...COMMANDS.filter((c) => !c.name.includes(' ')).map(
+      (c) => `- [\`${c.name}\`: ${c.summary}](#${c.name})`,
+    ),
     '',
     '## How commands find the node',
     '',
@@ -128,6 +131,9 @@ export function cliReference(version = 'VERSION'): string {
     for (const cmd of COMMANDS.filter((c) => c.name.startsWith(`${g.name} `))) {
       out.push('', `### ${cmd.name}`, '', '```text', commandHelp(cmd).trimEnd(), '```')
     }
+  }
+  for (const cmd of COMMANDS.filter((c) => !c.name.includes(' '))) {
+    out.push('', `## ${cmd.name}`, '', '```text', commandHelp(cmd).trimEnd(), '```')
   }
   return `${out.join('\n')}\n`
 }

@@ -2,8 +2,8 @@
  * Every error code a user of the CLI can meet, in one table: the exit code a command ends with,
  * the HTTP status the control API answers it with (for the codes the API sends), and the hint
  * printed under the message. The codes come from the CLI itself, its control API, and the
- * packages below it (identity, protocol, transport, engine, node, metrics, the onnx and llama
- * plug-ins); a test walks every error class those packages export and checks that each code is
+ * packages below it (identity, protocol, transport, engine, node, metrics, dashboard, the onnx and
+ * llama plug-ins); a test walks every error class those packages export and checks that each code is
  * here. Only an error with no code at all is called a bug.
  *
  * A task that ended FAILED, TIMEOUT or CANCELLED exits 4 whatever its code; the code's hint still
@@ -514,6 +514,16 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     exit: FAILURE,
     status: 404,
     hint: `start the node with ${$('node start --metrics')}, or set \`metrics.enabled: true\` in its configuration`,
+  },
+
+  ERR_DASHBOARD_PORT_IN_USE: {
+    exit: FAILURE,
+    status: 409,
+    hint: `give the dashboard another port (${$('dashboard --port 8081')}, \`--dashboard-port\`, \`dashboard.port\`; 0 picks a free one), or stop the program that holds it`,
+  },
+  ERR_DASHBOARD_NOT_BUILT: {
+    exit: FAILURE,
+    hint: 'the @p2p-ai/dashboard package has no built page: in a source checkout run `pnpm build`; otherwise reinstall the package',
   },
 
   // Errors of the operating system (Node.js `code`s).

@@ -120,6 +120,11 @@ function fakeTarget() {
       listeners.add(listener)
       signal.addEventListener('abort', () => listeners.delete(listener), { once: true })
     },
+    dashboard: async (req) => ({
+      url: `http://127.0.0.1:${req.port ?? 8080}/`,
+      loginUrl: `http://127.0.0.1:${req.port ?? 8080}/?token=once`,
+      started: true,
+    }),
     shutdown: () => {
       shutdowns++
     },
@@ -321,6 +326,22 @@ describe('control API server', () => {
   it('serves the metrics exposition as text', async () => {
     const { client } = await setup()
     await expect(client.metrics()).resolves.toContain('p2p_ai_node_ready 1\n')
+  })
+
+  it('gives a dashboard login link (POST /v1/dashboard), on a port the caller may choose', async () => {
+    const { client, url } = await setup()
+    await expect(client.dashboard()).resolves.toEqual({
+      url: 'http://127.0.0.1:8080/',
+      loginUrl: 'http://127.0.0.1:8080/?token=once',
+      started: true,
+    })
+    await expect(client.dashboard({ port: 0 })).resolves.toMatchObject({ url: 'http://127.0.0.1:0/' })
+    const bad = await raw(`${url}/v1/dashboard`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ port: 70_000 }),
+    })
+    expect([bad.status, bad.body.error?.code]).toEqual([400, 'ERR_BAD_REQUEST'])
   })
 
   it('holds a wait until the task is final', async () => {

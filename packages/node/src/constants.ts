@@ -27,6 +27,11 @@ export const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 2_000
 export const DEFAULT_METRICS_HOST = '127.0.0.1'
 export const DEFAULT_METRICS_PORT = 9100
 
+/** The dashboard (product documents FR20.1: `localhost:8080`), on the loopback address only. */
+export const DEFAULT_DASHBOARD_PORT = 8080
+/** Days of metrics history the dashboard keeps, downsampled (product documents: 30). */
+export const DEFAULT_DASHBOARD_HISTORY_DAYS = 30
+
 /** Alert thresholds (product documents: peer count < 2, memory > 85 %, task failures > 10 %). */
 export const DEFAULT_ALERT_PEERS_MIN = 2
 export const DEFAULT_ALERT_MEMORY_PERCENT = 85

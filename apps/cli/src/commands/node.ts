@@ -92,6 +92,7 @@ export function formatStatus(s: StatusJson, url: string, c: Colours, watchdog?: 
     ...(watchdog === undefined ? [] : [['watchdog', formatWatchdog(watchdog, c)] as [string, string]]),
     ['control', url],
     ...(s.metrics === undefined ? [] : [['metrics', s.metrics.url] as [string, string]]),
+    ...(s.dashboard === undefined ? [] : [['dashboard', s.dashboard.url] as [string, string]]),
     ['version', `node ${s.version}, cli ${s.cliVersion}`],
   ]
   return `${head}\n${fields(rows, c)}`

@@ -1,4 +1,5 @@
 import type { CommandSpec, GroupSpec } from '../args/spec.js'
+import { DASHBOARD_COMMAND } from './specs/dashboard.js'
 import { DEMO_COMMANDS } from './specs/demo.js'
 import { MODELS_COMMANDS } from './specs/models.js'
 import { NODE_COMMANDS } from './specs/node.js'
@@ -13,11 +14,13 @@ export const GROUPS: readonly GroupSpec[] = [
 
 /**
  * Every command: what the parser accepts, what `--help` and docs/cli.md show, and how to load its
- * implementation. Nothing here imports an implementation.
+ * implementation. Nothing here imports an implementation. A command of one word (`dashboard`)
+ * stands outside the groups.
  */
 export const COMMANDS: readonly CommandSpec[] = [
   ...NODE_COMMANDS,
   ...TASK_COMMANDS,
   ...MODELS_COMMANDS,
   ...DEMO_COMMANDS,
+  DASHBOARD_COMMAND,
 ]

@@ -15,6 +15,8 @@ import type {
   AddedModelJson,
   AddModelRequest,
   CancelJson,
+  DashboardJson,
+  DashboardRequest,
   LogLevel,
   LogLevelJson,
   ModelJson,
@@ -179,6 +181,11 @@ export class ControlClient {
   /** The node's Prometheus exposition (text format 0.0.4); `ERR_METRICS_OFF` when it collects none. */
   metrics(options?: RequestOptions): Promise<string> {
     return this.#request('GET', '/metrics', undefined, options, 'text')
+  }
+
+  /** The dashboard's address and a one-time login link (the node starts the dashboard if needed). */
+  dashboard(request: DashboardRequest = {}, options?: RequestOptions): Promise<DashboardJson> {
+    return this.request('POST', '/dashboard', request, options)
   }
 
   /** The log level in force. */

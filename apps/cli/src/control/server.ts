@@ -23,7 +23,7 @@ import {
 } from '../constants.js'
 import { STATUS_BY_CODE } from '../error-policy.js'
 import type { ControlTarget, TaskQuery } from './target.js'
-import type { AddModelRequest, SubmitRequest, TaskStatus } from './types.js'
+import type { AddModelRequest, DashboardRequest, SubmitRequest, TaskStatus } from './types.js'
 
 export interface ControlServerInit {
   readonly target: ControlTarget
@@ -85,6 +85,7 @@ export const CONTROL_ROUTES: readonly string[] = [
   'POST /v1/models',
   'POST /v1/models/scan',
   'GET /v1/events',
+  'POST /v1/dashboard',
   'GET /v1/metrics',
   'GET /v1/log-level',
   'PUT /v1/log-level',
@@ -254,6 +255,12 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
         await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
       res.end()
       return
+    }
+    if (path === '/dashboard') {
+      allow(method, 'POST')
+      const body = await readJson(req)
+      refuseWhileStopping()
+      return send(res, 200, await t.dashboard(dashboardRequest(body)))
     }
     if (path === '/models') {
       if (method === 'GET') return send(res, 200, { models: await t.models() })
@@ -500,6 +507,15 @@ function addModelRequest(body: Record<string, unknown>): AddModelRequest {
     ...(file === undefined ? {} : { file: file as string }),
     ...(taskTypes === undefined ? {} : { taskTypes: taskTypes as string[] }),
   }
+}
+
+function dashboardRequest(body: Record<string, unknown>): DashboardRequest {
+  const { port } = body
+  if (port === undefined) return {}
+  if (typeof port !== 'number' || !Number.isSafeInteger(port) || port < 0 || port > 65_535) {
+    throw badRequest('"port" must be an integer between 0 and 65535')
+  }
+  return { port }
 }
 
 function intParam(params: URLSearchParams, name: string, min: number, max: number): number | undefined {

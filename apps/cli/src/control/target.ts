@@ -2,6 +2,8 @@ import type {
   AddedModelJson,
   AddModelRequest,
   CancelJson,
+  DashboardJson,
+  DashboardRequest,
   LogLevel,
   ModelJson,
   NodeEventJson,
@@ -63,6 +65,11 @@ export interface ControlTarget {
   setLogLevel(level: LogLevel): { readonly level: LogLevel; readonly previous: LogLevel }
   /** Calls `listener` for each event of the node until `signal` aborts. */
   events(listener: (event: NodeEventJson) => void, signal: AbortSignal): void
+  /**
+   * The dashboard's address and a new one-time login link; starts the dashboard first if the node
+   * does not serve it yet.
+   */
+  dashboard(request: DashboardRequest): Promise<DashboardJson>
   /** Starts a graceful shutdown; returns at once. */
   shutdown(): void
 }

@@ -120,6 +120,8 @@ export interface StatusJson
   readonly alerts: readonly AlertState[]
   /** The Prometheus endpoint, when metrics are on. */
   readonly metrics?: { readonly url: string }
+  /** The dashboard, while it is served (`p2p-ai-agents dashboard` gives a login link). */
+  readonly dashboard?: { readonly url: string }
   readonly tasks: TaskCounters
   /** Process figures of the node. */
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly cpuUserMs: number }
@@ -244,6 +246,22 @@ export type NodeEventJson =
       readonly status: TaskStatus
       readonly meta?: Readonly<Record<string, string>>
     }
+
+/** `POST /v1/dashboard`: where the node serves its dashboard, started now if it was not. */
+export interface DashboardJson {
+  /** `http://127.0.0.1:<port>/` */
+  readonly url: string
+  /** The same with a one-time login token: the first request with it signs the browser in. */
+  readonly loginUrl: string
+  /** Whether this request started it. */
+  readonly started: boolean
+}
+
+/** `POST /v1/dashboard`'s body. */
+export interface DashboardRequest {
+  /** Where to serve it if it is not served yet. @default the node's `dashboard.port` (8080) */
+  readonly port?: number
+}
 
 /** `GET /v1/log-level`, and the answer of `PUT /v1/log-level`. */
 export interface LogLevelJson {

@@ -19,6 +19,7 @@ interface ConfigShape {
   log: { level: string; format: string }
   limits: { cpu: number; idleOnly: boolean }
   metrics: { enabled: boolean; port: number }
+  dashboard: { enabled: boolean; port: number }
 }
 
 /**
@@ -60,6 +61,12 @@ export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, da
   if (metricsPort !== undefined) {
     next.metrics.enabled = true
     next.metrics.port = metricsPort
+  }
+  if (bool(o, 'dashboard')) next.dashboard.enabled = true
+  const dashboardPort = num(o, 'dashboard-port')
+  if (dashboardPort !== undefined) {
+    next.dashboard.enabled = true
+    next.dashboard.port = dashboardPort
   }
   const level = str(o, 'log-level')
   if (level !== undefined) next.log.level = level

@@ -75,6 +75,7 @@ export async function detach(
       control: message.url,
       dataDir,
       logFile,
+      ...(message.dashboard === undefined ? {} : { dashboard: message.dashboard }),
     })
     return EXIT.OK
   }
@@ -85,6 +86,9 @@ export async function detach(
   )
   for (const a of s.addresses) println(io, `  ${c.dim('listening')} ${a}`)
   println(io, `  ${c.dim('log')}       ${logFile}`)
+  if (message.dashboard !== undefined) {
+    println(io, `  ${c.dim('dashboard')} ${message.dashboard.loginUrl} ${c.dim('(signs in once)')}`)
+  }
   println(io, c.dim(`Check it with \`${BIN_NAME} node status\`; stop it with \`${BIN_NAME} node stop\`.`))
   return EXIT.OK
 }

@@ -4,6 +4,8 @@ import type { ControlTarget, TaskQuery } from '../control/target.js'
 import type {
   AddedModelJson,
   CancelJson,
+  DashboardJson,
+  DashboardRequest,
   ModelJson,
   PeerJson,
   StatusJson,
@@ -27,6 +29,11 @@ export interface NodeTargetInit {
   readonly models?: NodeModels
   /** The Prometheus endpoint, when metrics are on. */
   readonly metrics?: { readonly url: string; exposition(): Promise<string> }
+  /** The dashboard, started on demand (`POST /v1/dashboard`). */
+  readonly dashboard?: {
+    open(request: DashboardRequest): Promise<DashboardJson>
+    readonly url: string | undefined
+  }
 }
 
 /** How long a models listing waits for the model backends to load. */
@@ -233,6 +240,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         network: node.network(),
         alerts: node.alerts(),
         ...(init.metrics === undefined ? {} : { metrics: { url: init.metrics.url } }),
+        ...(init.dashboard?.url === undefined ? {} : { dashboard: { url: init.dashboard.url } }),
         tasks: counter.snapshot(),
         process: {
           rssBytes: usage.rss,
@@ -374,6 +382,10 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         )
       }
       return init.metrics.exposition()
+    },
+    async dashboard(request) {
+      if (init.dashboard === undefined) throw coded('ERR_NOT_FOUND', 'this node serves no dashboard')
+      return init.dashboard.open(request)
     },
     logLevel: () => node.config.log.level,
     setLogLevel(level) {

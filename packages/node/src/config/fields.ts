@@ -17,6 +17,8 @@ import {
   DEFAULT_ALERT_TASK_FAILURE_PERCENT,
   DEFAULT_ALERT_TASK_FAILURE_WINDOW_MS,
   DEFAULT_CRASH_WINDOW_MS,
+  DEFAULT_DASHBOARD_HISTORY_DAYS,
+  DEFAULT_DASHBOARD_PORT,
   DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
   DEFAULT_HEALTH_INTERVAL_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
@@ -529,6 +531,29 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     reload: 'restart',
     description:
       'A file holding a bearer token (its first line) that scrapes must send as `Authorization: Bearer <token>` (Prometheus: `authorization.credentials_file`). Empty: no token.',
+  },
+  {
+    path: 'dashboard.enabled',
+    type: { kind: 'boolean' },
+    default: constant(false),
+    reload: 'restart',
+    description:
+      'Serve the dashboard at `http://127.0.0.1:<dashboard.port>/` (the `@p2p-ai/dashboard` plug-in, loaded only when on; `p2p-ai-agents dashboard` also starts it on a running node). Loopback only, behind a one-time login link.',
+  },
+  {
+    path: 'dashboard.port',
+    type: int(0, 65_535),
+    default: constant(DEFAULT_DASHBOARD_PORT),
+    reload: 'restart',
+    description: 'Port of the dashboard on 127.0.0.1; 0 picks a free one.',
+  },
+  {
+    path: 'dashboard.historyDays',
+    type: int(1, 365),
+    default: constant(DEFAULT_DASHBOARD_HISTORY_DAYS),
+    reload: 'restart',
+    description:
+      'Days of metrics history the dashboard keeps in `dashboard-history.db` in the data directory, downsampled as it ages (5 s points for a day, 1 min for a week, 10 min beyond).',
   },
   {
     path: 'alerts.enabled',

@@ -149,6 +149,14 @@ export interface NodeConfig {
     /** A file holding a bearer token the scraper must send; empty for none. */
     tokenFile: string
   }
+  dashboard: {
+    /** Serve the dashboard (`@p2p-ai/dashboard`) on 127.0.0.1. */
+    enabled: boolean
+    /** Its port; 0 picks a free one. */
+    port: number
+    /** Days of metrics history it keeps. */
+    historyDays: number
+  }
   alerts: {
     /** Evaluate the alert conditions. Changeable at run time, as is every `alerts` setting. */
     enabled: boolean

@@ -109,7 +109,8 @@ export interface Availability {
 
 /**
  * Sends, serves, routes and fails over tasks. See `TaskExchangeComponents` and `TaskExchangeInit`.
- * Its events (`task:done`, `task:retry`, `task:refused`) are for observers such as metrics.
+ * Its events (`task:done`, `task:attempt`, `task:retry`, `task:refused`) are for observers such as
+ * metrics and the dashboard.
  */
 export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   readonly #c: TaskExchangeComponents
@@ -135,6 +136,9 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   #graceTimer: NodeJS.Timeout | undefined
   /** Reports from the parts, dispatched as events while anyone listens. */
   readonly #reports: ExchangeReports = {
+    attempt: (detail) => {
+      if (this.listenerCount('task:attempt') > 0) this.safeDispatchEvent('task:attempt', { detail })
+    },
     retry: (detail) => {
       if (this.listenerCount('task:retry') > 0) this.safeDispatchEvent('task:retry', { detail })
     },

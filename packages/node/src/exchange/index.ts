@@ -4,7 +4,7 @@
  */
 export * from './constants.js'
 export * from './errors.js'
-export type { TaskDone, TaskExchangeEvents, TaskRefusal, TaskRetry } from './events.js'
+export type { TaskAttempt, TaskDone, TaskExchangeEvents, TaskRefusal, TaskRetry } from './events.js'
 export {
   type Availability,
   type ExchangeStopOptions,

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_DASHBOARD_PORT,
   DEFAULT_METRICS_HOST,
   DEFAULT_METRICS_PORT,
   DEFAULT_SHUTDOWN_DEADLINE_MS,
@@ -136,6 +137,20 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
         description: 'serve the metrics on this port instead; 0 picks a free one (implies --metrics)',
       },
       {
+        name: 'dashboard',
+        kind: 'boolean',
+        description: `serve the dashboard at http://127.0.0.1:${DEFAULT_DASHBOARD_PORT}/ and print a one-time login link (dashboard.enabled)`,
+      },
+      {
+        name: 'dashboard-port',
+        kind: 'integer',
+        value: 'port',
+        min: 0,
+        max: 65535,
+        description:
+          'serve the dashboard on this port of 127.0.0.1 instead; 0 picks a free one (implies --dashboard)',
+      },
+      {
         name: 'control-port',
         kind: 'integer',
         value: 'port',
@@ -173,6 +188,7 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
       { cmd: 'node start', note: 'in the foreground, Ctrl-C to stop' },
       { cmd: 'node start --port 9000 --detach', note: 'in the background on TCP port 9000' },
       { cmd: 'node start --metrics', note: `with a Prometheus endpoint on port ${DEFAULT_METRICS_PORT}` },
+      { cmd: 'node start --dashboard', note: 'with the dashboard; open the link it prints' },
       {
         cmd: 'node start --data-dir ./node-b --listen /ip4/127.0.0.1/tcp/0 --mdns-interface loopback',
         note: 'a second node on this machine',

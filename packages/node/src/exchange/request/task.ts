@@ -252,6 +252,7 @@ export class NetworkTask
       const attempt = started
       const failed = this.#attempts.at(-1)
       if (failed !== undefined) this.#retrying(failed, attempt.peer, n)
+      this.#reports?.attempt({ taskId: this.id, type: this.type, attempt: n, peer: attempt.peer })
       this.#attempt = attempt
       tried.add(attempt.peer)
       this.#peer = attempt.peer
