@@ -1,5 +1,5 @@
 /** Defaults and fixed names of the CLI. */
-import type { TaskStatus } from './control/types.js'
+import type { JobStatus, TaskStatus } from './control/types.js'
 
 /** The command's name, as typed. */
 export const BIN_NAME = 'p2p-ai-agents'
@@ -103,3 +103,19 @@ export const TASK_STATUSES = [
 // Fails to compile if the node gains a status this list lacks.
 const _everyStatus: readonly (typeof TASK_STATUSES)[number][] = [] as TaskStatus[]
 void _everyStatus
+
+/** Every job status: the node's `JobStatus`. */
+export const JOB_STATUSES = [
+  'RUNNING',
+  'INTERRUPTED',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+] as const satisfies readonly JobStatus[]
+
+// Fails to compile if the node gains a job status this list lacks.
+const _everyJobStatus: readonly (typeof JOB_STATUSES)[number][] = [] as JobStatus[]
+void _everyJobStatus
+
+/** How often `job submit` and `job status --follow` ask the node how the job stands. */
+export const JOB_POLL_MS = 250

@@ -311,6 +311,48 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     exit: FAILURE,
     hint: 'the mock task was asked to fail (`fail: true`); drop that field',
   },
+  ERR_JOB_FAILED: {
+    exit: EXIT.TASK_FAILED,
+    hint: `the output file has each failed item's line and why; fix them and ${$('job resume <id>')} (a completed job: submit the failed lines as a new job)`,
+  },
+  ERR_INVALID_JOB: {
+    exit: USAGE,
+    status: 400,
+    hint: `see ${$('job submit --help')} and docs/jobs.md for what a job takes`,
+  },
+  ERR_JOB_NOT_FOUND: {
+    exit: FAILURE,
+    status: 404,
+    hint: `list known jobs with ${$('job list')} (finished jobs are kept for engine.resultTtlMs, 24 h)`,
+  },
+  ERR_JOB_INPUT: {
+    exit: FAILURE,
+    status: 400,
+    hint: 'check the path of --input (the node reads it: give a path it can reach) and its permissions',
+  },
+  ERR_JOB_INPUT_CHANGED: {
+    exit: FAILURE,
+    status: 409,
+    hint: 'results so far belong to the old file: submit a new job for the new one (another --output)',
+  },
+  ERR_JOB_OUTPUT: {
+    exit: FAILURE,
+    status: 409,
+    hint: 'choose another --output, add --overwrite to replace the file, or check its directory can be written',
+  },
+  ERR_JOB_NOT_RESUMABLE: {
+    exit: FAILURE,
+    status: 409,
+    hint: `see what the job did with ${$('job status <id>')}; a completed job has every result already`,
+  },
+  ERR_JOB_ITEM_FAILED: {
+    exit: FAILURE,
+    hint: `fix the item the message names, then ${$('job resume <id>')}: items with a result are not run again`,
+  },
+  ERR_JOB_STORE: {
+    exit: FAILURE,
+    hint: 'check free disk space and the permissions of <data-dir>/store/jobs',
+  },
   ERR_STORE_CORRUPT: {
     exit: FAILURE,
     hint: (c) =>

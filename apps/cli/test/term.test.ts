@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { formatPeers } from '../src/commands/node.js'
+import type { JobJson } from '../src/control/types.js'
 import { colourAllowed, colours, stripAnsi } from '../src/term/colour.js'
 import { clockTime, duration, shortId, table } from '../src/term/format.js'
+import { jobFigures, jobProgress } from '../src/term/job-progress.js'
 import { progressBar } from '../src/term/progress.js'
 import { spinner } from '../src/term/spinner.js'
 
@@ -93,6 +95,61 @@ describe('progress bar', () => {
     small.update({ label: 'm.gguf', received: 50 * mb, total: 100 * mb, resumed: 0 })
     small.done()
     expect(narrow.text()).toContain('m.gguf [█████░░░░] 50%  50.0 MB / 100.0 MB')
+  })
+})
+
+describe('job progress', () => {
+  const job = (done: number, extra: Partial<JobJson> = {}): JobJson => ({
+    id: 'job-0001',
+    type: 'embed',
+    status: 'RUNNING',
+    source: { kind: 'jsonl', path: '/d/docs.jsonl' },
+    order: 'input',
+    failFast: false,
+    createdAt: 0,
+    items: { done, failed: 2, inFlight: 8 },
+    progress: { fraction: (done + 2) / 10_000, itemsPerSec: 1234.5, etaMs: 3900 },
+    ...extra,
+  })
+
+  it('shows the bar, items, rate, time left and failures, and what it waits for', () => {
+    expect(jobFigures(job(5198))).toBe(
+      '[██████████░░░░░░░░░░] 52%  5,200 items  1,234.5 items/s  ETA 3.9 s  2 failed',
+    )
+    expect(
+      jobFigures(
+        job(98, {
+          items: { done: 98, failed: 2, inFlight: 0, total: 100 },
+          progress: { itemsPerSec: 0 },
+          waitingSince: 1,
+        }),
+        false,
+      ),
+    ).toBe('100 / 100 items  2 failed  waiting for a peer that runs it')
+  })
+
+  it('draws one line in place on a terminal, and a plain line every 10 % otherwise', () => {
+    let t = 0
+    const tty = stream(true)
+    const onTerminal = jobProgress(tty, { now: () => t })
+    for (const done of [0, 1000, 2000]) {
+      t += 200
+      onTerminal.update(job(done))
+    }
+    onTerminal.done()
+    expect(tty.text().split('\r\u001b[2K')).toHaveLength(5)
+    expect(tty.text().endsWith('\n')).toBe(true)
+
+    const piped = stream(false)
+    const plain = jobProgress(piped, { now: () => t })
+    for (let done = 0; done <= 9998; done += 500) plain.update(job(done))
+    plain.update(job(9998, { status: 'COMPLETED' }))
+    plain.done()
+    const lines = piped.text().trimEnd().split('\n')
+    expect(lines).toHaveLength(11)
+    expect(lines[0]).toBe('job job-0001: 0%  2 items  1,234.5 items/s  ETA 3.9 s  2 failed')
+    expect(lines[10]).toContain('job job-0001: 100%  10,000 items')
+    expect(piped.text()).not.toContain('\u001b')
   })
 })
 

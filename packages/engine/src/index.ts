@@ -27,6 +27,7 @@ export type {
   BackendSettings,
   BackendTask,
   ModelInfo,
+  TaskCheckpoint,
   TaskProgress,
   TaskType,
   WorkerHosting,
@@ -35,6 +36,7 @@ export {
   type MockBackendInit,
   type MockInput,
   type MockOutput,
+  type MockSteps,
   mockBackend,
   mockOutput,
 } from './backends/mock.js'
@@ -76,6 +78,7 @@ export {
   type ChunkBoundary,
   type ChunkInput,
   type ChunkOutput,
+  ChunkSplitter,
   chunkInputSchema,
   chunkTaskType,
   chunkText,

@@ -1,4 +1,4 @@
-import type { TaskProgress } from './backend.js'
+import type { TaskCheckpoint, TaskProgress } from './backend.js'
 
 /**
  * Where a task is in its life: `QUEUED → RUNNING → COMPLETED | FAILED | TIMEOUT | CANCELLED`.
@@ -96,6 +96,11 @@ export interface TaskRequest<Input = unknown> {
   readonly timeoutFrom?: 'start' | 'submit'
   /** Labels kept in the task record, e.g. `{ requester: peerId }`. */
   readonly meta?: TaskMeta
+  /**
+   * Start from this checkpoint of an earlier run (reported by that run's backend as progress
+   * `checkpoint`): handed to the backend as `BackendTask.resume`. `fraction` is 0..1.
+   */
+  readonly resume?: TaskCheckpoint
   /**
    * Whom the task is for. Tasks of different flows share the engine's slots fairly, weighted by
    * priority (a flow with one task waiting starts it as soon as a slot frees, however many another

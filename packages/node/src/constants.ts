@@ -98,6 +98,16 @@ export const STORE_DIR_NAME = 'store'
 /** Store of the final records of tasks this node submitted to the network, inside `STORE_DIR_NAME`. */
 export const SUBMITTED_STORE_DIR_NAME = 'submitted'
 
+/** `jobs.maxInFlight`: most tasks of all running jobs out at once, whatever the free slots. */
+export const DEFAULT_JOB_MAX_IN_FLIGHT = 256
+/**
+ * `jobs.queuePerPeer`: tasks a job queues at each provider beyond its concurrency, so a slot that
+ * frees is filled at once instead of after a round trip.
+ */
+export const DEFAULT_JOB_QUEUE_PER_PEER = 1
+/** `jobs.resumeOnStart`: a node that starts resumes the jobs it left unfinished. */
+export const DEFAULT_JOB_RESUME_ON_START = true
+
 // ---- a node run in the background (the CLI's watchdog reads these settings) -------------------
 
 /** `node.log` rolls over at this size (and at midnight). */

@@ -40,6 +40,10 @@ import {
   HealthMonitor,
   type HealthReport,
 } from './health/monitor.js'
+import { DEFAULT_JOB_ITEM_ATTEMPTS } from './jobs/constants.js'
+import { JobManager } from './jobs/manager.js'
+import type { JobStore } from './jobs/store.js'
+import type { JobList } from './jobs/types.js'
 import { Lifecycle, type NodeState } from './lifecycle.js'
 import { type ComponentLoggers, type Logger, taskLogFields } from './logger.js'
 import { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
@@ -106,6 +110,13 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
   readonly resources: NodeResources
   /** The root logger (JSON lines with `peerId`); components log through children. */
   readonly logger: Logger
+  /**
+   * Jobs: many tasks of one type over the items of an input (a JSONL file, a text file split in
+   * pieces, or items from code), fanned out across peers, resumable after a restart (docs/jobs.md).
+   */
+  readonly jobs: JobList
+  readonly #jobs: JobManager
+  readonly #jobStore: JobStore
   readonly #loggers: ComponentLoggers
   readonly #log: Logger
   readonly #lifecycle: Lifecycle
@@ -195,6 +206,27 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         agentVersion: this.#agentVersion,
       },
     )
+    this.#jobStore = parts.jobStore
+    this.#jobs = new JobManager({
+      exchange: this.exchange,
+      store: parts.jobStore,
+      log: parts.loggers.get('jobs'),
+      settings: {
+        maxInFlight: c.jobs.maxInFlight,
+        queuePerPeer: c.jobs.queuePerPeer,
+        itemAttempts: DEFAULT_JOB_ITEM_ATTEMPTS,
+      },
+      resumeOnStart: c.jobs.resumeOnStart,
+      onPeersChanged: (wake) => {
+        this.directory.addEventListener('peer:capabilities', wake)
+        this.directory.addEventListener('peer:connect', wake)
+        return () => {
+          this.directory.removeEventListener('peer:capabilities', wake)
+          this.directory.removeEventListener('peer:connect', wake)
+        }
+      },
+    })
+    this.jobs = this.#jobs
     this.directory.book.configure(conductSettings(c.protection))
     this.#health = new HealthMonitor({
       intervalMs: c.health.intervalMs,
@@ -309,6 +341,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.#readings.start()
       this.#alerts.start()
     }
+    this.#jobs.start()
     if (this.#watchInit !== undefined) {
       this.#watcher = watchConfig({
         ...this.#watchInit,
@@ -358,6 +391,8 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         engine: this.engine,
         exchange: this.exchange,
         ...(this.#submittedStore === undefined ? {} : { submittedStore: this.#submittedStore }),
+        jobs: this.#jobs,
+        jobStore: this.#jobStore,
         log: this.#log,
         ...(this.#cancelGraceMs === undefined ? {} : { cancelGraceMs: this.#cancelGraceMs }),
       })

@@ -6,6 +6,7 @@ import type { NodeConfig } from './config/types.js'
 import type { WatchConfigInit } from './config/watch.js'
 import type { TaskExchangeInit } from './exchange/index.js'
 import type { HealthReport } from './health/monitor.js'
+import type { JobStore } from './jobs/store.js'
 import type { StateChange } from './lifecycle.js'
 import type { ComponentLoggers } from './logger.js'
 import type { PeerFailure, PeerRemoval } from './peers/directory.js'
@@ -75,6 +76,8 @@ export interface NodeParts {
   engine: TaskEngine
   /** The result store of the tasks this node submits to the network; closed on stop. */
   submittedStore?: ResultStore
+  /** Where `node.jobs` keeps its jobs; closed on stop. */
+  jobStore: JobStore
   agentVersion?: string
   watch?: NodeWatchInit
   /** The engine's `cancelGraceMs`, if not its default. */

@@ -127,6 +127,7 @@ export {
   fromWireError,
   newTaskId,
   type TaskRequestInit,
+  type TaskResume,
   toWireError,
 } from './task.js'
 export {

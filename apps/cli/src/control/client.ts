@@ -17,6 +17,10 @@ import type {
   CancelJson,
   DashboardJson,
   DashboardRequest,
+  JobCancelJson,
+  JobJson,
+  JobStatus,
+  JobSubmitRequest,
   LogLevel,
   LogLevelJson,
   ModelJson,
@@ -143,6 +147,36 @@ export class ControlClient {
 
   cancel(id: string, options?: RequestOptions): Promise<CancelJson> {
     return this.request('POST', `/tasks/${encodeURIComponent(id)}/cancel`, {}, options)
+  }
+
+  async submitJob(job: JobSubmitRequest, options?: RequestOptions): Promise<JobJson> {
+    return (await this.request<{ job: JobJson }>('POST', '/jobs', job, options)).job
+  }
+
+  async job(id: string, options?: RequestOptions): Promise<JobJson> {
+    return (
+      await this.request<{ job: JobJson }>('GET', `/jobs/${encodeURIComponent(id)}`, undefined, options)
+    ).job
+  }
+
+  async jobs(
+    query: { status?: JobStatus; limit?: number } = {},
+    options?: RequestOptions,
+  ): Promise<JobJson[]> {
+    const params = new URLSearchParams()
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v))
+    const qs = params.size === 0 ? '' : `?${params}`
+    return (await this.request<{ jobs: JobJson[] }>('GET', `/jobs${qs}`, undefined, options)).jobs
+  }
+
+  cancelJob(id: string, options?: RequestOptions): Promise<JobCancelJson> {
+    return this.request('POST', `/jobs/${encodeURIComponent(id)}/cancel`, {}, options)
+  }
+
+  async resumeJob(id: string, options?: RequestOptions): Promise<JobJson> {
+    return (
+      await this.request<{ job: JobJson }>('POST', `/jobs/${encodeURIComponent(id)}/resume`, {}, options)
+    ).job
   }
 
   async models(options?: RequestOptions): Promise<ModelJson[]> {

@@ -16,6 +16,7 @@ import {
   API_PREFIX,
   CLOSE_GRACE_MS,
   CONTROL_HOST,
+  JOB_STATUSES,
   MAX_REQUEST_BYTES,
   MAX_WAIT_MS,
   OPENAI_PREFIX,
@@ -23,7 +24,14 @@ import {
 } from '../constants.js'
 import { STATUS_BY_CODE } from '../error-policy.js'
 import type { ControlTarget, TaskQuery } from './target.js'
-import type { AddModelRequest, DashboardRequest, SubmitRequest, TaskStatus } from './types.js'
+import type {
+  AddModelRequest,
+  DashboardRequest,
+  JobStatus,
+  JobSubmitRequest,
+  SubmitRequest,
+  TaskStatus,
+} from './types.js'
 
 export interface ControlServerInit {
   readonly target: ControlTarget
@@ -81,6 +89,11 @@ export const CONTROL_ROUTES: readonly string[] = [
   'GET /v1/tasks/:id/wait',
   'GET /v1/tasks/:id/stream',
   'POST /v1/tasks/:id/cancel',
+  'POST /v1/jobs',
+  'GET /v1/jobs',
+  'GET /v1/jobs/:id',
+  'POST /v1/jobs/:id/cancel',
+  'POST /v1/jobs/:id/resume',
   'GET /v1/models',
   'POST /v1/models',
   'POST /v1/models/scan',
@@ -244,6 +257,40 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       const task = await t.task(id)
       if (task === undefined) throw taskNotFound(id)
       return send(res, 200, { task })
+    }
+    if (path === '/jobs') {
+      if (method === 'GET') {
+        const status = url.searchParams.get('status') ?? undefined
+        if (status !== undefined && !(JOB_STATUSES as readonly string[]).includes(status)) {
+          throw badRequest(`status must be one of ${JOB_STATUSES.join(', ')}`)
+        }
+        const limit = intParam(url.searchParams, 'limit', 1, 1000) ?? 100
+        const jobs = t.jobs.list({ limit, ...(status === undefined ? {} : { status: status as JobStatus }) })
+        return send(res, 200, { jobs })
+      }
+      allow(method, 'POST')
+      const body = await readJson(req)
+      refuseWhileStopping()
+      return send(res, 202, { job: t.jobs.submit(jobSubmitRequest(body)) })
+    }
+    const jobPath = /^\/jobs\/([^/]+)(\/cancel|\/resume)?$/.exec(path)
+    if (jobPath !== null) {
+      const id = decodeURIComponent(jobPath[1]!)
+      if (jobPath[2] === '/cancel') {
+        allow(method, 'POST')
+        return send(res, 200, t.jobs.cancel(id))
+      }
+      if (jobPath[2] === '/resume') {
+        allow(method, 'POST')
+        refuseWhileStopping()
+        return send(res, 202, { job: t.jobs.resume(id) })
+      }
+      allow(method, 'GET')
+      const job = t.jobs.get(id)
+      if (job === undefined) {
+        throw new HttpError(404, 'ERR_JOB_NOT_FOUND', `no job with id "${id}" (unknown, or expired)`)
+      }
+      return send(res, 200, { job })
     }
     if (path === '/events') {
       allow(method, 'GET')
@@ -488,6 +535,18 @@ function submitRequest(body: Record<string, unknown>): SubmitRequest {
     ...(p === undefined ? {} : { priority: p }),
     ...(id === undefined ? {} : { id: id as string }),
   }
+}
+
+/**
+ * The paths are checked here (a relative one would be read from the node's working directory, not
+ * the caller's); every other field is the node's to check (`ERR_INVALID_JOB`).
+ */
+function jobSubmitRequest(body: Record<string, unknown>): JobSubmitRequest {
+  const { input, output } = body
+  if (typeof input !== 'string' || !isAbsolute(input)) throw badRequest('"input" must be an absolute path')
+  if (output !== undefined && (typeof output !== 'string' || !isAbsolute(output)))
+    throw badRequest('"output" must be an absolute path')
+  return body as unknown as JobSubmitRequest
 }
 
 function addModelRequest(body: Record<string, unknown>): AddModelRequest {

@@ -4,6 +4,10 @@ import type {
   CancelJson,
   DashboardJson,
   DashboardRequest,
+  JobCancelJson,
+  JobJson,
+  JobStatus,
+  JobSubmitRequest,
   LogLevel,
   ModelJson,
   NodeEventJson,
@@ -22,6 +26,18 @@ export interface TaskQuery {
   readonly offset: number
   readonly status?: TaskStatus
   readonly type?: string
+}
+
+/** The node's jobs (`node.jobs`), seen through plain JSON. Errors carry the node's codes. */
+export interface JobsTarget {
+  submit(request: JobSubmitRequest): JobJson
+  /** `undefined` for an unknown id. */
+  get(id: string): JobJson | undefined
+  list(query: { readonly status?: JobStatus; readonly limit: number }): readonly JobJson[]
+  /** Throws `ERR_JOB_NOT_FOUND` for an unknown id. */
+  cancel(id: string): JobCancelJson
+  /** Throws `ERR_JOB_NOT_FOUND`, `ERR_JOB_NOT_RESUMABLE`, `ERR_JOB_INPUT_CHANGED`. */
+  resume(id: string): JobJson
 }
 
 /**
@@ -65,6 +81,7 @@ export interface ControlTarget {
   setLogLevel(level: LogLevel): { readonly level: LogLevel; readonly previous: LogLevel }
   /** Calls `listener` for each event of the node until `signal` aborts. */
   events(listener: (event: NodeEventJson) => void, signal: AbortSignal): void
+  readonly jobs: JobsTarget
   /**
    * The dashboard's address and a new one-time login link; starts the dashboard first if the node
    * does not serve it yet.

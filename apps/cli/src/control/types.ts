@@ -6,6 +6,9 @@
 import type {
   AlertState,
   HealthReport,
+  JobRecord,
+  JobSplit,
+  JobStatus,
   LogLevel,
   NetworkTaskStatus,
   NodeCapabilities,
@@ -146,6 +149,40 @@ export interface SubmitRequest {
   readonly priority?: number
   /** Idempotency key: a known id returns the existing task. */
   readonly id?: string
+}
+
+/**
+ * `POST /v1/jobs`: many tasks of one type over the lines of a JSONL file (or the pieces of a text
+ * file, with `split`). Paths are absolute and read (written) by the node. The fields are those of
+ * the node's `JobSubmission` (docs/jobs.md).
+ */
+export interface JobSubmitRequest {
+  readonly type: string
+  /** The input file, absolute. */
+  readonly input: string
+  /** The output JSONL file, absolute. */
+  readonly output?: string
+  readonly split?: JobSplit
+  /** Fields added to every item's input. */
+  readonly params?: Readonly<Record<string, unknown>>
+  readonly order?: 'input' | 'completed'
+  readonly failFast?: boolean
+  readonly overwrite?: boolean
+  readonly id?: string
+  readonly priority?: number
+  readonly timeoutMs?: number
+}
+
+/** A job, as the node describes it (`JobRecord`): status, item counts, progress. */
+export type JobJson = JobRecord
+
+export type { JobStatus }
+
+/** The answer of `POST /v1/jobs/:id/cancel`. */
+export interface JobCancelJson {
+  /** False when the job had already ended. */
+  readonly cancelled: boolean
+  readonly job: JobJson
 }
 
 /** `GET /v1/tasks`. */

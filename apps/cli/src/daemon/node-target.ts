@@ -1,11 +1,12 @@
 import type { TaskEngine, TaskRecord } from '@p2p-ai/engine'
-import type { P2PNode } from '@p2p-ai/node'
+import type { JobSubmission, P2PNode } from '@p2p-ai/node'
 import type { ControlTarget, TaskQuery } from '../control/target.js'
 import type {
   AddedModelJson,
   CancelJson,
   DashboardJson,
   DashboardRequest,
+  JobJson,
   ModelJson,
   PeerJson,
   StatusJson,
@@ -249,6 +250,16 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         },
         resources: node.resources.status(),
       }
+    },
+    jobs: {
+      submit: (request) => node.jobs.submit(request as JobSubmission).record(),
+      get: (id) => node.jobs.get(id),
+      list: (query) => node.jobs.list(query),
+      cancel(id) {
+        const cancelled = node.jobs.cancel(id, 'cancelled from the CLI')
+        return { cancelled, job: node.jobs.get(id) as JobJson }
+      },
+      resume: (id) => node.jobs.resume(id).record(),
     },
     peers: (): PeerJson[] => node.peers(),
     connect: (address, options) => node.connect(address, options),

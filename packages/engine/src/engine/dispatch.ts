@@ -114,6 +114,7 @@ export class Dispatcher {
       request.flow ?? '',
       request.weight ?? weightOf(priority),
     )
+    state.resume = request.resume
     const handle = new LiveTaskHandle(state, (s) => this.cancel(s))
     state.handle = handle
     if (request.timeoutFrom === 'submit') this.#startTimer(state)
@@ -187,7 +188,10 @@ export class Dispatcher {
     this.#emit('task:started', () => state.record())
     state.handle?.emit('status', () => state.record())
     this.#turn.mark()
-    const task: BackendTask = { id: state.id, type: state.type, input: state.input }
+    const task: BackendTask =
+      state.resume === undefined
+        ? { id: state.id, type: state.type, input: state.input }
+        : { id: state.id, type: state.type, input: state.input, resume: state.resume }
     const onProgress = (progress: TaskProgress): void => this.#progress(state, progress)
     let running: Promise<unknown>
     try {
@@ -243,11 +247,14 @@ export class Dispatcher {
    * Keeps the latest report in the record and forwards at most one per task per interval. Text
    * deltas are never dropped: those held back by the throttle are concatenated and forwarded with
    * the next report, at the end of the window at the latest, and before the task's final status.
+   * Checkpoints likewise: the newest one held back goes with the next report (only the latest
+   * matters, so older ones of the same window are dropped).
    */
   #progress(state: TaskState, progress: TaskProgress): void {
     if (state.status !== 'RUNNING') return
     const fraction = Number(progress?.fraction)
     const delta = typeof progress?.delta === 'string' ? progress.delta : ''
+    const checkpoint = progress?.checkpoint
     if (Number.isFinite(fraction)) {
       state.progress = {
         fraction: Math.min(1, Math.max(0, fraction)),
@@ -257,10 +264,13 @@ export class Dispatcher {
       return
     }
     state.pendingDelta += delta
+    // A checkpoint is as of its own report's fraction, which the record now holds.
+    if (checkpoint !== undefined && Number.isFinite(fraction)) state.pendingCheckpoint = checkpoint
     const now = performance.now()
     const wait = state.progressAt + PROGRESS_INTERVAL_MS - now
     if (wait > 0 && !(fraction >= 1)) {
-      if (state.pendingDelta !== '' && state.deltaTimer === undefined) {
+      const held = state.pendingDelta !== '' || state.pendingCheckpoint !== undefined
+      if (held && state.deltaTimer === undefined) {
         state.deltaTimer = setTimeout(() => this.#forwardProgress(state), wait)
       }
       return
@@ -273,10 +283,19 @@ export class Dispatcher {
     state.deltaTimer = undefined
     state.progressAt = now
     const delta = state.pendingDelta
+    const checkpoint = state.pendingCheckpoint
     state.pendingDelta = ''
+    state.pendingCheckpoint = undefined
     this.#emit('task:progress', () => state.record())
     const progress = state.progress ?? { fraction: 0 }
-    const snapshot = delta === '' ? progress : { ...progress, delta }
+    const snapshot =
+      delta === '' && checkpoint === undefined
+        ? progress
+        : {
+            ...progress,
+            ...(delta === '' ? {} : { delta }),
+            ...(checkpoint === undefined ? {} : { checkpoint }),
+          }
     state.handle?.emit('progress', () => snapshot)
   }
 
@@ -336,6 +355,8 @@ export class Dispatcher {
     state.finishedAt = this.#config.now()
     clearTimeout(state.timer)
     state.input = undefined
+    state.resume = undefined
+    state.pendingCheckpoint = undefined
     state.controller = undefined
     if (status === 'COMPLETED') {
       state.output = output

@@ -1,4 +1,4 @@
-import type { TaskProgress } from '../backend.js'
+import type { TaskCheckpoint, TaskProgress } from '../backend.js'
 import { type Listener, type ListenerOptions, TypedEventTarget } from '../events.js'
 import type { TaskErrorInfo, TaskMeta, TaskPersistence, TaskRecord, TaskStatus } from '../types.js'
 import type { HeapItem } from './heap.js'
@@ -95,8 +95,12 @@ export class TaskState implements HeapItem {
   progressAt = Number.NEGATIVE_INFINITY
   /** Text deltas reported since the last forwarded progress report, concatenated in order. */
   pendingDelta = ''
-  /** Forwards `pendingDelta` when the throttle window that held it back ends. */
+  /** The newest checkpoint reported since the last forwarded progress report (undefined: none). */
+  pendingCheckpoint: unknown
+  /** Forwards `pendingDelta` (and `pendingCheckpoint`) when the throttle window that held it back ends. */
   deltaTimer: NodeJS.Timeout | undefined
+  /** The checkpoint this run starts from, for the backend; dropped when the task ends. */
+  resume: TaskCheckpoint | undefined
   output: unknown
   error: TaskErrorInfo | undefined
   /** The error as thrown (or as rebuilt from its code), for `output()` to reject with. */

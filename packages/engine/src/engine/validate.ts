@@ -20,7 +20,7 @@ const TASK_TYPE = /^[a-z0-9][a-z0-9._-]{0,63}$/
 export function validateRequest(request: TaskRequest, maxTimeoutMs: number): void {
   if (request == null || typeof request !== 'object')
     throw new InvalidRequestError('a task request must be an object')
-  const { id, type, priority, timeoutMs, meta, persist, timeoutFrom, flow, weight } = request
+  const { id, type, priority, timeoutMs, meta, persist, timeoutFrom, resume, flow, weight } = request
   if (id !== undefined) {
     if (typeof id !== 'string' || id.length === 0 || id.length > MAX_TASK_ID_LENGTH || !TASK_ID.test(id)) {
       throw new InvalidRequestError(
@@ -42,6 +42,14 @@ export function validateRequest(request: TaskRequest, maxTimeoutMs: number): voi
     }
   }
   if (meta !== undefined) validateMeta(meta)
+  if (resume !== undefined) {
+    const fraction = (resume as { fraction?: unknown } | null)?.fraction
+    if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) {
+      throw new InvalidRequestError(
+        `resume: must be { state, fraction } with fraction from 0 to 1, got ${describe(resume)}`,
+      )
+    }
+  }
   if (flow !== undefined && (typeof flow !== 'string' || flow.length > MAX_FLOW_LENGTH)) {
     throw new InvalidRequestError(
       `flow: must be a string of at most ${MAX_FLOW_LENGTH} characters, got ${describe(flow)}`,

@@ -23,6 +23,9 @@ import {
   DEFAULT_HEALTH_INTERVAL_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
+  DEFAULT_JOB_MAX_IN_FLIGHT,
+  DEFAULT_JOB_QUEUE_PER_PEER,
+  DEFAULT_JOB_RESUME_ON_START,
   DEFAULT_LISTEN,
   DEFAULT_LOG_LEVEL,
   DEFAULT_LOG_MAX_AGE_DAYS,
@@ -646,6 +649,29 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     default: constant(DEFAULT_SHUTDOWN_DEADLINE_MS),
     reload: 'live',
     description: 'Graceful shutdown finishes within this; in-flight tasks are cancelled at the deadline.',
+  },
+  {
+    path: 'jobs.resumeOnStart',
+    type: { kind: 'boolean' },
+    default: constant(DEFAULT_JOB_RESUME_ON_START),
+    reload: 'restart',
+    description:
+      'When the node starts, resume the jobs from files it left unfinished (stopped, or killed): items with a result are skipped. Off: they wait as `INTERRUPTED` for `job resume`.',
+  },
+  {
+    path: 'jobs.maxInFlight',
+    type: int(1, 100_000),
+    default: constant(DEFAULT_JOB_MAX_IN_FLIGHT),
+    reload: 'restart',
+    description: 'Tasks of all running jobs out at once, at most, whatever slots the peers have free.',
+  },
+  {
+    path: 'jobs.queuePerPeer',
+    type: int(0, 64),
+    default: constant(DEFAULT_JOB_QUEUE_PER_PEER),
+    reload: 'restart',
+    description:
+      'Tasks a job queues at each provider beyond its free slots (its concurrency less its load), so a slot that frees is filled without waiting for a round trip.',
   },
   {
     path: 'engine.concurrency',

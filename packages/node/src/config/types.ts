@@ -185,6 +185,14 @@ export interface NodeConfig {
     /** Graceful shutdown completes within this time; in-flight tasks are cancelled at the deadline. */
     deadlineMs: number
   }
+  jobs: {
+    /** At start, resume the jobs from files this node left unfinished (stopped, or killed). */
+    resumeOnStart: boolean
+    /** Tasks of all jobs out at once, at most. */
+    maxInFlight: number
+    /** Tasks a job queues at each provider beyond its concurrency. */
+    queuePerPeer: number
+  }
   engine: {
     /** Tasks running at the same time. */
     concurrency: number

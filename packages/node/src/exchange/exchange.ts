@@ -318,10 +318,14 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     if (target !== 'auto' && target !== 'local' && !this.#policy.allows(target)) {
       throw new AccessDeniedError(`target ${target} is not on this node's allowlist`)
     }
+    const listed = options.listed !== false
     // A generated id is fresh: only an id the caller chose can name an earlier run.
-    const existing = this.#tasks.existing(spec.id, spec.type, task.id !== undefined)
+    const existing = listed ? this.#tasks.existing(spec.id, spec.type, task.id !== undefined) : undefined
     if (existing !== undefined) return existing as NetworkTaskHandle<Output>
-    return this.#launch(spec, options.agreement, { signal: options.signal }) as NetworkTaskHandle<Output>
+    return this.#launch(spec, options.agreement, {
+      signal: options.signal,
+      listed,
+    }) as NetworkTaskHandle<Output>
   }
 
   #defaults(): SubmissionDefaults {
@@ -335,12 +339,12 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
 
   /**
    * Registers a validated task and starts it. `sync`: its acceptance is on disk before it runs;
-   * `signal`: aborting cancels it.
+   * `signal`: aborting cancels it; `listed: false`: kept only while it runs (see `SubmitOptions`).
    */
   #launch(
     spec: TaskSpec,
     agreement: AgreementRule | undefined,
-    options: { sync?: boolean; signal?: AbortSignal | undefined } = {},
+    options: { sync?: boolean; signal?: AbortSignal | undefined; listed?: boolean } = {},
   ): TrackedTask {
     const { peerId: self, peers, log } = this.#c
     const handle =
@@ -354,7 +358,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
             reports: this.#reports,
           })
         : new NetworkTask(spec, this.#router, this.#launcher, log, this.#reports, this.#finder)
-    this.#tasks.add(handle, { sync: options.sync === true })
+    this.#tasks.add(handle, { sync: options.sync === true, listed: options.listed !== false })
     const signal = options.signal
     if (signal !== undefined) {
       const onAbort = (): void => {
@@ -437,6 +441,28 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     this.#c.log.info(
       { resumed, failed: interrupted.length - resumed },
       'found tasks a crash of this node interrupted: resumed them',
+    )
+  }
+
+  /**
+   * How many more tasks of `type` (naming `model`, if given) could go out now with at most `depth`
+   * queued beyond each provider's concurrency, as the router sees the peers (and this node, unless
+   * `allowLocal` is false); `reachable`: some route exists at all. What `node.jobs` fans out by.
+   */
+  capacity(
+    task: { readonly type: string; readonly model?: string; readonly allowLocal?: boolean },
+    depth: number,
+  ): { readonly free: number; readonly reachable: boolean } {
+    return this.#router.capacity(
+      {
+        type: task.type,
+        input: task.model === undefined ? {} : { model: task.model },
+        target: 'auto',
+        allowLocal: task.allowLocal ?? true,
+        modelSha256: undefined,
+        maxHops: this.#init.maxHops,
+      },
+      depth,
     )
   }
 
