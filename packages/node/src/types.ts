@@ -6,9 +6,11 @@ import type { NodeConfig } from './config/types.js'
 import type { WatchConfigInit } from './config/watch.js'
 import type { TaskExchangeInit } from './exchange/index.js'
 import type { HealthReport } from './health/monitor.js'
+import type { JobStore } from './jobs/store.js'
 import type { StateChange } from './lifecycle.js'
 import type { ComponentLoggers } from './logger.js'
 import type { PeerFailure, PeerRemoval } from './peers/directory.js'
+import type { ReputationBook } from './peers/reputation.js'
 import type { PeerInfo } from './peers/types.js'
 import type { ResourceStatus, Sampler } from './resources/types.js'
 
@@ -74,12 +76,16 @@ export interface NodeParts {
   engine: TaskEngine
   /** The result store of the tasks this node submits to the network; closed on stop. */
   submittedStore?: ResultStore
+  /** Where `node.jobs` keeps its jobs; closed on stop. */
+  jobStore: JobStore
   agentVersion?: string
   watch?: NodeWatchInit
   /** The engine's `cancelGraceMs`, if not its default. */
   cancelGraceMs?: number
   /** Task exchange options. */
   exchange?: NodeExchangeInit
+  /** The reputation book the transport's connection gater reads bans from. @default a new one */
+  reputation?: ReputationBook
   /** Reads the machine (a fake in tests). @default the real machine */
   resourceSampler?: Sampler
 }

@@ -5,10 +5,11 @@
  * No schema transforms or defaults: what validates is exactly what was signed.
  */
 import { z } from 'zod'
-import { isPlainObject, type JsonObject, type JsonValue } from './canonical-json.js'
+import { canonicalize, isPlainObject, type JsonObject, type JsonValue } from './canonical-json.js'
 import {
   MAX_BATCH_PATH,
   MAX_BATCH_SIZE,
+  MAX_CHECKPOINT_BYTES,
   MAX_CONCURRENCY,
   MAX_CONTEXT_LENGTH,
   MAX_DELTA_LENGTH,
@@ -85,6 +86,28 @@ export const wireErrorSchema = z.strictObject({
 const jsonObject = z.custom<JsonObject>(isPlainObject, 'expected a JSON object')
 const jsonValue = z.custom<JsonValue>((value) => value !== undefined, 'required')
 
+/**
+ * A task's checkpoint (minor 6): any JSON value, opaque to everyone but its task type, at most
+ * `MAX_CHECKPOINT_BYTES` of canonical JSON. Measured here, once per message that carries one.
+ */
+export const checkpointSchema = jsonValue.refine(
+  (value) => {
+    try {
+      return Buffer.byteLength(canonicalize(value)) <= MAX_CHECKPOINT_BYTES
+    } catch {
+      // Deeper than MAX_JSON_DEPTH, a lone surrogate, a number JSON cannot hold: not a checkpoint.
+      return false
+    }
+  },
+  { message: `expected a JSON value of at most ${MAX_CHECKPOINT_BYTES} bytes as canonical JSON` },
+)
+
+/** Where a task resumes (minor 6): the last checkpoint of an earlier attempt and how far it had got. */
+export const resumeSchema = z.strictObject({
+  checkpoint: checkpointSchema,
+  progress: z.number().min(0).max(1),
+})
+
 // ---- payloads -------------------------------------------------------------------------------
 
 export const taskRequestSchema = z.strictObject({
@@ -95,6 +118,8 @@ export const taskRequestSchema = z.strictObject({
   timeoutMs: z.number().int().min(MIN_TIMEOUT_MS).max(MAX_TIMEOUT_MS),
   createdAt: timestampSchema,
   requester: peerIdSchema,
+  /** Minor 6: start from this checkpoint of an earlier attempt (docs/protocol.md §2.7). */
+  resume: resumeSchema.exactOptional(),
 })
 
 export const taskAcceptSchema = z.strictObject({
@@ -114,6 +139,8 @@ export const taskProgressSchema = z.strictObject({
   message: z.string().max(MAX_REASON_LENGTH).exactOptional(),
   /** Minor 3: text the task produced since its previous progress (docs/protocol.md §2.6). */
   delta: z.string().min(1, 'a delta is never empty: leave it out').max(MAX_DELTA_LENGTH).exactOptional(),
+  /** Minor 6: the task's state as of `progress`, to resume from (docs/protocol.md §2.7). */
+  checkpoint: checkpointSchema.exactOptional(),
 })
 
 export const timingsSchema = z.strictObject({

@@ -193,6 +193,7 @@ export class RemoteAttempt extends Attempt {
       fraction: payload.progress,
       ...(payload.message === undefined ? {} : { message: payload.message }),
       ...(payload.delta === undefined ? {} : { delta: payload.delta }),
+      ...(payload.checkpoint === undefined ? {} : { checkpoint: payload.checkpoint }),
     })
   }
 

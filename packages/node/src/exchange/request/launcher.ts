@@ -4,10 +4,12 @@
  * `task.forward` when the route goes through a neighbour, sized against the task frame, and handed
  * to the requester's stream to that peer.
  */
-import type { TaskEngine } from '@p2p-ai/engine'
+import type { TaskCheckpoint, TaskEngine } from '@p2p-ai/engine'
 import {
+  CHECKPOINT_MINOR,
   createTaskRequest,
   encodeJsonFrame,
+  type JsonValue,
   MAX_SIGNATURE_JSON_BYTES,
   type OpenedForward,
   prepareEnvelope,
@@ -50,8 +52,13 @@ export class AttemptLauncher {
     this.#init = init
   }
 
-  /** Starts an attempt of `spec` on `route` (`submittedAt`: the task's `createdAt`). */
-  start(spec: TaskSpec, route: Route, submittedAt: number): Attempt | Unsendable {
+  /**
+   * Starts an attempt of `spec` on `route` (`submittedAt`: the task's `createdAt`), from `resume`,
+   * the checkpoint an earlier attempt reported, where the route allows: this node's engine, or a
+   * peer asked directly that speaks minor 6 (docs/protocol.md §2.7). A forward carries none: the
+   * provider at its end may not know the field. Without it the task starts from the beginning.
+   */
+  start(spec: TaskSpec, route: Route, submittedAt: number, resume?: TaskCheckpoint): Attempt | Unsendable {
     const { self, engine } = this.#init
     if (route.kind === 'local') {
       let submitted: Promise<Awaited<ReturnType<TaskEngine['submit']>>>
@@ -63,16 +70,18 @@ export class AttemptLauncher {
           priority: spec.priority,
           timeoutMs: spec.timeoutMs,
           meta: { requester: self, taskId: spec.id },
+          ...(resume === undefined ? {} : { resume }),
+          // This node's own tasks are one flow among the requesters it serves.
+          flow: self,
         })
       } catch (err) {
         submitted = Promise.reject(err)
       }
       return new LocalAttempt(self, submitted)
     }
-    const { signer, maxFrameBytes } = this.#init
-    let prepared: ReturnType<typeof prepareEnvelope<'task.request'>>
-    try {
-      prepared = prepareEnvelope(
+    const { signer, maxFrameBytes, directory } = this.#init
+    const prepare = (from: TaskCheckpoint | undefined) =>
+      prepareEnvelope(
         signer,
         'task.request',
         createTaskRequest({
@@ -83,8 +92,28 @@ export class AttemptLauncher {
           priority: spec.priority,
           timeoutMs: spec.timeoutMs,
           createdAt: submittedAt,
+          ...(from === undefined
+            ? {}
+            : { resume: { checkpoint: from.state as JsonValue, progress: from.fraction } }),
         }),
       )
+    const resumable =
+      resume !== undefined &&
+      route.kind === 'direct' &&
+      directory.protocolMinor(route.peer) >= CHECKPOINT_MINOR
+    let prepared: ReturnType<typeof prepareEnvelope<'task.request'>> | undefined
+    if (resumable) {
+      try {
+        prepared = prepare(resume)
+        // Too large with its checkpoint: the task still goes, from the beginning.
+        if (prepared.byteLength + MAX_SIGNATURE_JSON_BYTES > maxFrameBytes) prepared = undefined
+      } catch {
+        // A checkpoint that is not JSON (or too large for the schema) is no checkpoint.
+        prepared = undefined
+      }
+    }
+    try {
+      prepared ??= prepare(undefined)
     } catch (err) {
       // NaN, a Date, a cycle...: no peer could ever take it.
       return { kind: 'unsendable', reason: 'invalid', message: `input: ${(err as Error).message}` }

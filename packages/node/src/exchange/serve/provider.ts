@@ -19,6 +19,7 @@ import type { ExchangeReports } from '../events.js'
 import type { AttemptLauncher } from '../request/launcher.js'
 import type { Router } from '../route/router.js'
 import type { EnvelopeChecks } from '../trust/checks.js'
+import type { Admission } from './admission.js'
 import { ProviderSession } from './session.js'
 
 /** Records read at a time when handing tasks back. */
@@ -34,8 +35,8 @@ export interface TaskProviderInit {
   directory: PeerDirectory
   log: Logger
   maxFrameBytes: number
-  /** Tasks one requester may have open on this node at once. */
-  maxTasksPerPeer: number
+  /** Per-peer limits: input size, rate, open tasks (admission.ts). */
+  admission: Admission
   /**
    * Where the engine keeps served tasks' records: never holding the answer back for our disk
    * (`background`: the store, `memory`: the recent history only).
