@@ -486,7 +486,7 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
   ERR_INVALID_PEER_ADDRESS: {
     exit: USAGE,
     status: 400,
-    hint: 'give a multiaddr ending in /p2p/<peerId>, such as /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW... (docs/networking.md)',
+    hint: 'give a PeerId, or a multiaddr ending in /p2p/<peerId> such as /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW... (docs/networking.md)',
   },
   ERR_DIAL_FAILED: {
     exit: FAILURE,

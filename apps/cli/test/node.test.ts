@@ -364,8 +364,13 @@ describe('a node started with --detach', () => {
       },
     )
     expect(noPeerId.code).toBe(2)
-    expect(noPeerId.stderr).toContain('it must end in /p2p/<peerId>')
-    expect(noPeerId.stderr).toContain('hint: give a multiaddr ending in /p2p/<peerId>')
+    expect(noPeerId.stderr).toContain('give a PeerId, or a multiaddr ending in /p2p/<peerId>')
+    expect(noPeerId.stderr).toContain('hint: give a PeerId, or a multiaddr ending in /p2p/<peerId>')
+    const notAPeer = await run(['node', 'connect', 'not-a-peer-id', '--data-dir', join(home, 'node-b')], {
+      home,
+    })
+    expect(notAPeer.code).toBe(2)
+    expect(notAPeer.stderr).toContain('invalid peer address "not-a-peer-id"')
     const nobody = await run(
       [
         'node',

@@ -1,3 +1,4 @@
+import { peerIdFromString } from '@libp2p/peer-id'
 import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { ResultStore, TaskEngine, TaskRecord } from '@p2p-ai/engine'
 import { ANNOUNCE_PROTOCOL } from '@p2p-ai/protocol'
@@ -361,6 +362,15 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     const onAddresses = (): void => this.#refreshAddresses()
     t.addEventListener('self:peer:update', onAddresses)
     this.#detach.push(() => t.removeEventListener('self:peer:update', onAddresses))
+    // The first health round runs at start, before a bootstrap peer behind a slow link or a relay
+    // answered: a network check that found nobody is looked at again as soon as a peer connects,
+    // rather than showing `degraded` for a whole interval.
+    const onConnect = (): void => {
+      const network = this.#health.last?.components.find((c) => c.name === 'network')
+      if (network !== undefined && network.status !== 'healthy') void this.#health.run()
+    }
+    t.addEventListener('peer:connect', onConnect)
+    this.#detach.push(() => t.removeEventListener('peer:connect', onConnect))
     const detach = await attachPeerDirectory(t, this.directory, {
       replayCache: this.#checks.replayCache,
       ...(this.#checks.crypto === undefined ? {} : { crypto: this.#checks.crypto }),
@@ -504,20 +514,22 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
   }
 
   /**
-   * Dials a peer by multiaddr (ending in `/p2p/<peerId>`, a relay circuit address included);
-   * resolves once connected.
+   * Dials a peer by multiaddr (ending in `/p2p/<peerId>`, a relay circuit address included), or by
+   * its PeerId alone: then at the addresses this node knows for it, else those the DHT finds (a
+   * node behind NAT is found at its relay's circuit address). Resolves once connected.
    */
   async connect(address: string, options: StartOptions = {}): Promise<void> {
     if (this.#lifecycle.state !== 'ACTIVE')
       throw new NodeNotActiveError(`cannot connect: the node is ${this.state}`)
     let target: Multiaddr
     try {
-      target = multiaddr(address)
+      // A bare PeerId is the multiaddr `/p2p/<peerId>`: libp2p looks its addresses up.
+      target = address.startsWith('/') ? multiaddr(address) : multiaddr(`/p2p/${peerIdFromString(address)}`)
     } catch (err) {
       throw new InvalidPeerAddressError(address, (err as Error).message)
     }
     if (target.getComponents().at(-1)?.code !== CODE_P2P) {
-      throw new InvalidPeerAddressError(address, 'it must end in /p2p/<peerId>')
+      throw new InvalidPeerAddressError(address, 'give a PeerId, or a multiaddr ending in /p2p/<peerId>')
     }
     try {
       await this.transport.dial(target, options)

@@ -124,6 +124,8 @@ function formatRelays(n: StatusJson['network'], c: Colours): string {
 function formatHolePunch(n: StatusJson['network'], c: Colours): string {
   const p = n.holePunch
   if (p === undefined) return c.dim('off')
+  // A public node is dialled directly; it keeps no punch port mapping to show.
+  if (n.reachability === 'public' && p.punched + p.failed === 0) return c.dim('not needed (public address)')
   const where =
     p.observed.length === 0
       ? c.dim('mapping not observed yet')
@@ -268,7 +270,7 @@ const connectHandler: Handler = async (parsed, io) => {
   const { client } = await connect(parsed, io)
   const address = parsed.args[0]!
   await client.connect(address)
-  const peerId = /\/p2p\/([^/]+)$/.exec(address)?.[1]
+  const peerId = address.startsWith('/') ? /\/p2p\/([^/]+)$/.exec(address)?.[1] : address
   const peer = peerId === undefined ? undefined : (await client.peers()).find((p) => p.peerId === peerId)
   const how =
     peer?.connection === undefined

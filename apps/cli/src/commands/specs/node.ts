@@ -361,13 +361,15 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'node connect',
-    summary: 'connect the running node to a peer by multiaddr (a relay circuit address too)',
+    summary: 'connect the running node to a peer by multiaddr (a relay circuit address too) or PeerId',
     description: [
-      'The address ends in /p2p/<peerId>. A peer behind NAT is reached through its relay:',
-      '/ip4/<relay>/tcp/<port>/p2p/<relayId>/p2p-circuit/p2p/<peerId>. Peers found by mDNS, the bootstrap',
-      'list or the DHT are connected by themselves; this is for one you know about otherwise.',
+      'A multiaddr ends in /p2p/<peerId>. A peer behind NAT is reached through its relay:',
+      '/ip4/<relay>/tcp/<port>/p2p/<relayId>/p2p-circuit/p2p/<peerId>. A PeerId alone is dialled at the',
+      'addresses the node knows for it, else those the DHT finds (a peer behind NAT: its relay address).',
+      'Peers found by mDNS, the bootstrap list or the DHT are connected by themselves; this is for one',
+      'you know about otherwise.',
     ].join('\n'),
-    args: [{ name: 'multiaddr', description: 'where the peer is, ending in /p2p/<peerId>' }],
+    args: [{ name: 'peer', description: 'where the peer is (ending in /p2p/<peerId>), or its PeerId' }],
     options: [...NODE_LOCATION, JSON_OUT],
     examples: [
       { cmd: 'node connect /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW...' },
@@ -375,6 +377,7 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
         cmd: 'node connect /ip4/203.0.113.7/tcp/4001/p2p/12D3KooWRelay.../p2p-circuit/p2p/12D3KooWPeer...',
         note: 'through a relay',
       },
+      { cmd: 'node connect 12D3KooWPeer...', note: 'by PeerId: its addresses are looked up on the DHT' },
     ],
     load: nodeCmd('connect'),
   },
