@@ -13,6 +13,7 @@ import { createTransport, type Transport, type TransportInit } from '@p2p-ai/tra
 import { resolveNodeConfig } from './config/load.js'
 import type { NodeConfigInput } from './config/types.js'
 import { STORE_DIR_NAME, SUBMITTED_STORE_DIR_NAME } from './constants.js'
+import type { ContentFactory } from './content/types.js'
 import { pskFromConfig } from './create-psk.js'
 import { DataDirError } from './errors.js'
 import { ComponentLoggers, createLogger, type Logger, silentLogger } from './logger.js'
@@ -66,6 +67,15 @@ export interface NodeInit extends NodeConfigInput {
    * @default none: libp2p records nothing
    */
   libp2pMetrics?: TransportInit['metrics']
+  /**
+   * Content by CID: `heliaContent()` of `@p2p-ai/content` (Helia on this node's libp2p), set up with
+   * the `content` settings. With it, large task inputs and outputs travel as CIDs, models are
+   * shared between peers, and `node.content` stores and fetches data of your own. (The CLI passes
+   * it when `content.enabled` is on.)
+   *
+   * @default none: inputs and outputs travel inline only (a task too large for a frame runs here)
+   */
+  contentStore?: ContentFactory
   /** Aborts creation and start. */
   signal?: AbortSignal
 }
@@ -94,6 +104,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     signal,
     exchange,
     libp2pMetrics,
+    contentStore,
     ...configInput
   } = init
   const config = resolveNodeConfig(configInput)
@@ -202,6 +213,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       ...(watch === undefined ? {} : { watch }),
       ...(engineOptions?.cancelGraceMs === undefined ? {} : { cancelGraceMs: engineOptions.cancelGraceMs }),
       ...(exchange === undefined ? {} : { exchange }),
+      ...(contentStore === undefined ? {} : { content: contentStore }),
     })
   } catch (err) {
     // A bad exchange option: the stores are closed again (the transport never started).

@@ -9,6 +9,7 @@ import { type ConfigChange, planReconfigure } from './config/reconfigure.js'
 import type { NodeConfig, NodeConfigInput } from './config/types.js'
 import { type ConfigWatcher, watchConfig } from './config/watch.js'
 import { setMaxConnections } from './connections.js'
+import type { ContentService } from './content/types.js'
 import { NodeNotActiveError } from './errors.js'
 import {
   countingEd25519,
@@ -67,6 +68,12 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
   readonly exchange: TaskExchange
   /** Everything this node knows about its peers; `peers()` and `peer()` read it. */
   readonly directory: PeerDirectory
+  /**
+   * Content by CID (when created with a content plug-in, `content.enabled` in the CLI):
+   * `put(bytes | stream)` → `{ cid, size }`, `get(cid)` → the bytes as a stream, fetched from peers
+   * when this node lacks them. Large task inputs and outputs travel through it.
+   */
+  readonly content: ContentService | undefined
   /** The root logger (JSON lines with `peerId`); components log through children. */
   readonly logger: Logger
   readonly #loggers: ComponentLoggers
@@ -126,6 +133,18 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         this.safeDispatchEvent(type, { detail: evt.detail } as never),
       )
     }
+    // Built before the exchange, which sends large inputs and outputs through it; what it asks of
+    // the exchange (the access policy, re-announcing) is only asked once the node runs.
+    this.content = parts.content?.({
+      transport: parts.transport,
+      engine: parts.engine,
+      dataDir: c.dataDir,
+      settings: c.content,
+      log: parts.loggers.get('content'),
+      allows: (peer) => this.exchange.allows(peer),
+      peers: () => this.directory.list(),
+      capabilitiesChanged: () => this.exchange.refreshCapabilities(),
+    })
     this.exchange = taskExchange(
       {
         peerId: this.peerId,
@@ -137,9 +156,11 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         checks: this.#checks,
         traffic: this.#traffic,
         ...(parts.submittedStore === undefined ? {} : { submittedStore: parts.submittedStore }),
+        ...(this.content === undefined ? {} : { content: this.content }),
       },
       {
         access: c.access,
+        autoFetchModels: c.models.autoFetch,
         relay: c.forwarding.enabled,
         maxHops: c.forwarding.maxHops,
         livenessIdleMs: c.liveness.idleMs,
@@ -225,6 +246,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       traffic: this.#traffic.of(ANNOUNCE_PROTOCOL),
     })
     this.#detach.push(() => void detach())
+    await this.content?.start()
     await this.exchange.start()
   }
 
@@ -285,6 +307,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         transport: this.transport,
         engine: this.engine,
         exchange: this.exchange,
+        ...(this.content === undefined ? {} : { content: this.content }),
         ...(this.#submittedStore === undefined ? {} : { submittedStore: this.#submittedStore }),
         log: this.#log,
         ...(this.#cancelGraceMs === undefined ? {} : { cancelGraceMs: this.#cancelGraceMs }),
@@ -435,6 +458,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     })
     this.#health.configure(c.health.intervalMs, c.health.checkTimeoutMs)
     if (change.applied.some((path) => path.startsWith('access.'))) this.exchange.setAccessPolicy(c.access)
+    if (change.applied.includes('models.autoFetch')) this.exchange.setAutoFetchModels(c.models.autoFetch)
     if (change.applied.some((path) => path.startsWith('alerts.'))) {
       this.#readings.configure(c.alerts)
       this.#alerts.configure(c.alerts)

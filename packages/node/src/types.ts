@@ -4,6 +4,7 @@ import type { AlertState } from './alerts/monitor.js'
 import type { ConfigChange } from './config/reconfigure.js'
 import type { NodeConfig } from './config/types.js'
 import type { WatchConfigInit } from './config/watch.js'
+import type { ContentFactory } from './content/types.js'
 import type { TaskExchangeInit } from './exchange/index.js'
 import type { HealthReport } from './health/monitor.js'
 import type { StateChange } from './lifecycle.js'
@@ -75,4 +76,6 @@ export interface NodeParts {
   cancelGraceMs?: number
   /** Task exchange options. */
   exchange?: NodeExchangeInit
+  /** Builds the content plug-in on the node's parts. */
+  content?: ContentFactory
 }

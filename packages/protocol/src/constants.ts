@@ -19,7 +19,7 @@ export const PROTOCOL_MAJOR = 1
  * The highest minor version of major 1 this implementation speaks. Announced in `capabilities`
  * so that peers only send fields and message types a receiver knows.
  */
-export const PROTOCOL_MINOR = 3
+export const PROTOCOL_MINOR = 5
 
 /** Minor 1 added forwarding: `task.forward` and `capabilities.reach` (docs/protocol.md §2.5). */
 export const FORWARDING_MINOR = 1
@@ -33,6 +33,21 @@ export const BATCH_SIGNATURES_MINOR = 2
  * generative model (`family`, `quantization`, `contextLength`).
  */
 export const STREAMING_MINOR = 3
+
+/**
+ * Minor 5 added content by CID (docs/protocol.md §2.7): a `task.request` may carry its input as
+ * `inputRef` and a completed `task.result` its output as `outputRef`, fetched over Bitswap;
+ * `capabilities` may say the sender takes content (`content`) and give a model's `cid`. (Minor 4
+ * is `capabilities.resources`.)
+ */
+export const CONTENT_MINOR = 5
+
+/**
+ * A CID as content references carry it (minor 5): CIDv1 in base32 (multibase `b`), codec `dag-pb`
+ * or `raw`, multihash SHA-256 of 32 bytes; 59 characters. The last one carries 3 data bits and two
+ * zero bits, so the spelling is canonical.
+ */
+export const CONTENT_CID_PATTERN = /^b(afybei|afkrei)[a-h][a-z2-7]{50}[aeimquy4]$/
 
 /** Domain separation for envelope signatures: prepended to the canonical JSON before signing. */
 export const SIGNING_PREFIX = 'p2p-ai/envelope/v1\n'

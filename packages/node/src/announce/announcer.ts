@@ -20,7 +20,12 @@ import {
 import type { Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
 import type { ProtocolTraffic } from '../traffic.js'
-import { ANNOUNCEMENT_TIERS, capabilitiesFor, capabilitiesOf } from './capabilities.js'
+import {
+  ANNOUNCEMENT_TIERS,
+  type ContentAnnouncement,
+  capabilitiesFor,
+  capabilitiesOf,
+} from './capabilities.js'
 import { ANNOUNCE_MIN_INTERVAL_MS, ANNOUNCE_POLL_MS, ANNOUNCE_TIMEOUT_MS } from './constants.js'
 import { announceOn } from './send.js'
 
@@ -41,6 +46,8 @@ export interface CapabilityAnnouncerInit {
   peerMinor?: (peer: string) => number | undefined
   /** Where announcements sent are counted. */
   traffic?: ProtocolTraffic
+  /** A content plug-in: announced as `content`, with the models' CIDs (minor 5). */
+  content?: ContentAnnouncement
 }
 
 interface Audience {
@@ -71,7 +78,7 @@ export class CapabilityAnnouncer {
   constructor(init: CapabilityAnnouncerInit) {
     this.#init = init
     this.#minIntervalMs = init.minIntervalMs ?? ANNOUNCE_MIN_INTERVAL_MS
-    this.#current = capabilitiesOf(init.engine, init.agentVersion, init.reach?.())
+    this.#current = capabilitiesOf(init.engine, init.agentVersion, init.reach?.(), init.content)
     this.#key = JSON.stringify(this.#current)
     this.#variants = variantsOf(this.#current)
   }
@@ -97,7 +104,12 @@ export class CapabilityAnnouncer {
 
   /** Looks at the engine now; announces to everyone if anything changed. */
   refresh(): void {
-    const caps = capabilitiesOf(this.#init.engine, this.#init.agentVersion, this.#init.reach?.())
+    const caps = capabilitiesOf(
+      this.#init.engine,
+      this.#init.agentVersion,
+      this.#init.reach?.(),
+      this.#init.content,
+    )
     const key = JSON.stringify(caps)
     if (key === this.#key) return
     this.#current = caps

@@ -17,6 +17,7 @@ import type { Transport } from '@p2p-ai/transport'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import { CapabilityAnnouncer } from '../announce/announcer.js'
+import type { ContentService } from '../content/types.js'
 import { taskLogFields } from '../logger.js'
 import type { PeerDirectory, PeerDirectoryEvents } from '../peers/directory.js'
 import type { TrafficCounters } from '../traffic.js'
@@ -29,7 +30,7 @@ import { TaskRegistry, type TrackedTask } from './request/registry.js'
 import { TaskRequester } from './request/requester.js'
 import { validateSubmission } from './request/submission.js'
 import { NetworkTask } from './request/task.js'
-import { Router } from './route/router.js'
+import { Router, type RouteSpec } from './route/router.js'
 import { type RegisteredTask, type TaskDefinition, taskBackend } from './serve/custom-tasks.js'
 import { type ProviderStats, TaskProvider } from './serve/provider.js'
 import { AccessPolicy, type AccessPolicyInit } from './trust/access-policy.js'
@@ -71,6 +72,13 @@ export interface TaskExchangeComponents {
    * @default none: nothing is counted
    */
   traffic?: TrafficCounters
+  /**
+   * Content by CID (a content plug-in): large inputs and outputs travel through it
+   * (docs/protocol.md §2.7), and it fetches models for `autoFetchModels`.
+   *
+   * @default none: everything travels inline; a task too large for a frame runs here only
+   */
+  content?: ContentService
 }
 
 /** Per-call options of `stop`. */
@@ -101,6 +109,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   /** Agreement rules set here (`setAgreementRule`, `registerTask`), by task type. */
   readonly #rules = new Map<string, AgreementRule>()
   readonly #detach: Array<() => void> = []
+  #autoFetchModels: boolean
   #started = false
   #stopped = false
   /** Reports from the parts, dispatched as events while anyone listens. */
@@ -121,6 +130,8 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     const checks =
       components.checks ?? envelopeChecks(init.crypto === undefined ? {} : { crypto: init.crypto })
     this.#policy = new AccessPolicy(self, init.access)
+    this.#autoFetchModels = init.autoFetchModels === true
+    const { content } = components
     this.#router = new Router({
       self,
       directory,
@@ -128,6 +139,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       policy: this.#policy,
       maxHops: this.#init.maxHops,
       relay: init.relay ?? true,
+      fetchableModel: (spec) => this.#fetchableModel(spec),
     })
     this.#requester = new TaskRequester({
       transport,
@@ -150,6 +162,9 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       policy: this.#policy,
       acceptTimeoutMs: this.#init.acceptTimeoutMs,
       maxFrameBytes: this.#init.maxFrameBytes,
+      ...(content === undefined
+        ? {}
+        : { content, prepareLocal: (type, input) => this.#prepareLocal(content, type, input) }),
     })
     this.#provider = new TaskProvider({
       self,
@@ -165,6 +180,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       launcher: this.#launcher,
       admit: (sender, requester) => this.#policy.admit(sender, requester),
       reports: this.#reports,
+      ...(content === undefined ? {} : { content }),
       ...(components.traffic === undefined ? {} : { traffic: components.traffic.of(TASK_PROTOCOL) }),
     })
     this.#announcer = new CapabilityAnnouncer({
@@ -177,6 +193,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       reach: () => (this.#started ? this.#router.reach() : []),
       peerMinor: (peer) => directory.record(peer)?.protocolMinor,
       ...(components.traffic === undefined ? {} : { traffic: components.traffic.of(ANNOUNCE_PROTOCOL) }),
+      ...(content === undefined ? {} : { content }),
     })
     this.#tasks = new TaskRegistry(
       this.#init.taskHistory,
@@ -341,9 +358,63 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     this.#policy.set(init)
   }
 
+  /** Whether this node's access policy allows exchanging tasks (and content) with `peer`. */
+  allows(peer: string): boolean {
+    return this.#policy.allows(peer)
+  }
+
+  /**
+   * With a content plug-in: whether a task this node runs that names a model it lacks fetches it
+   * first from a peer that announces it (`models.autoFetch`). Changeable at run time.
+   */
+  setAutoFetchModels(on: boolean): void {
+    this.#autoFetchModels = on
+  }
+
   /** What this node announces. */
   capabilities(): Capabilities {
     return this.#announcer.current
+  }
+
+  /** What this node announces changed (a model's CID became known): announce it now. */
+  refreshCapabilities(): void {
+    this.#router.localChanged()
+    this.#announcer.refresh()
+  }
+
+  /** The model the task names, when this node could fetch it (autoFetch) and nobody else runs it. */
+  #fetchableModel(spec: RouteSpec): boolean {
+    const name = spec.input.model
+    if (!this.#autoFetchModels || this.#c.content?.ensureModel === undefined || typeof name !== 'string') {
+      return false
+    }
+    // Only what a peer announces can be fetched, and only a model name and hash can be checked.
+    if (spec.model !== undefined) return false
+    for (const record of this.#c.peers.connected()) {
+      const announced = record.capabilities?.models.some(
+        (m) =>
+          m.id === name &&
+          m.cid !== undefined &&
+          (spec.modelSha256 === undefined || m.sha256 === spec.modelSha256),
+      )
+      if (announced === true) return true
+    }
+    return false
+  }
+
+  /** Before a local run: fetches the model it names if this node lacks it and `autoFetchModels` is on. */
+  async #prepareLocal(
+    content: ContentService,
+    type: string,
+    input: Readonly<Record<string, unknown>>,
+  ): Promise<void> {
+    const name = input.model
+    if (!this.#autoFetchModels || content.ensureModel === undefined || typeof name !== 'string') return
+    const served = this.#c.engine
+      .capabilities()
+      .models.some((m) => m.name === name && m.taskTypes.includes(type))
+    if (served) return
+    if (await content.ensureModel(name)) this.refreshCapabilities()
   }
 
   /** Counters of the serving side. */

@@ -107,10 +107,20 @@ export interface TaskExchangeInit {
    * @default { mode: 'open' }
    */
   access?: AccessPolicyInit
+  /**
+   * With a content plug-in: a task this node runs that names a model it lacks fetches the model
+   * first from a peer that announces it (`models.autoFetch`); `setAutoFetchModels` changes it.
+   *
+   * @default false
+   */
+  autoFetchModels?: boolean
 }
 
 export type NumericInit = Required<
-  Omit<TaskExchangeInit, 'agentVersion' | 'crypto' | 'relay' | 'access' | 'storeServedTasks'>
+  Omit<
+    TaskExchangeInit,
+    'agentVersion' | 'crypto' | 'relay' | 'access' | 'storeServedTasks' | 'autoFetchModels'
+  >
 >
 
 /** The numeric options with their defaults, validated (throws `ERR_INVALID_OPTION`). */

@@ -10,6 +10,7 @@ import { taskLogFields } from '../../logger.js'
 import { PEER_WAIT_POLL_MS, RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS } from '../constants.js'
 import { type AttemptInfo, exhaustedMessage, TaskFailedError, type TaskRecordError } from '../errors.js'
 import type { ExchangeReports, TaskRetry } from '../events.js'
+import { taskErrorOf } from '../failures.js'
 import type { Route } from '../route/router.js'
 import {
   isFinalStatus,
@@ -216,6 +217,13 @@ export class NetworkTask
       }
       const started = this.#launcher.start(this.#spec, route, this.#submittedAt)
       if (!('peer' in started)) {
+        if (started.reason === 'by-reference') {
+          // Stored once, for this attempt and every later one: from now on the request carries
+          // its input by CID, to peers that take content. Not an attempt either.
+          if (!(await this.#stage())) return
+          n--
+          continue
+        }
         if (started.reason === 'too-large' && !this.#spec.localOnly) {
           // The input cannot cross the wire (until large inputs travel another way): only this
           // node can run it. Not an attempt: the same one goes again, here.
@@ -269,6 +277,23 @@ export class NetworkTask
     this.#exhausted()
   }
 
+  /** Stores the input as content for requests by CID; false when the task ended instead. */
+  async #stage(): Promise<boolean> {
+    try {
+      const inputRef = await this.#launcher.stage(this.#spec)
+      if (this.isFinished) return false
+      this.#spec = { ...this.#spec, inputRef }
+      this.#log.debug(
+        { ...taskLogFields(this.id), cid: inputRef.cid, bytes: inputRef.size },
+        'input stored by CID',
+      )
+      return true
+    } catch (err) {
+      this.#finish('FAILED', undefined, taskErrorOf(err))
+      return false
+    }
+  }
+
   /** Attempt `n` goes to `to` after `failed`: logged, and reported to observers. */
   #retrying(failed: AttemptInfo, to: string, n: number): void {
     const failover = failed.peer !== to
@@ -296,9 +321,11 @@ export class NetworkTask
   }
 
   #noRouteMessage(): string {
-    const { target, type, localOnly } = this.#spec
+    const { target, type, localOnly, inputRef } = this.#spec
     if (localOnly === true)
       return `the input of this "${type}" task is too large to send to a peer, and this node does not run "${type}"`
+    if (inputRef !== undefined)
+      return `no connected peer that takes content of ${inputRef.size} bytes by CID can run task type "${type}" right now`
     if (target === 'auto') return `no connected peer can run task type "${type}" right now`
     if (target === 'local') return `this node cannot run task type "${type}"`
     return `peer ${target} is not connected`

@@ -17,6 +17,8 @@
 import type { PeerId } from '@libp2p/interface'
 import type { TaskEngine } from '@p2p-ai/engine'
 import {
+  CONTENT_MINOR,
+  type ContentRef,
   MAX_FORWARD_HOPS,
   MAX_TASK_TYPES,
   type ReachEntry,
@@ -64,6 +66,11 @@ export interface RouteSpec {
   readonly exclude?: ReadonlySet<string>
   /** The request is too large for a task frame: only this node can run it. */
   readonly localOnly?: boolean
+  /**
+   * Its input travels by CID (docs/protocol.md §2.7): only to peers that take content of its size,
+   * never through a relay.
+   */
+  readonly inputRef?: ContentRef | undefined
 }
 
 /** A neighbour through which a task type can be reached. */
@@ -83,6 +90,11 @@ export interface RouterInit {
   maxHops: number
   /** Whether this node relays forwarded tasks it cannot run (and announces `reach`). */
   relay: boolean
+  /**
+   * Whether this node could fetch the model the task names from a peer and then run it
+   * (`models.autoFetch`): this node counts as capable of the task's type then.
+   */
+  fetchableModel?: (spec: RouteSpec) => boolean
 }
 
 export class Router {
@@ -129,6 +141,7 @@ export class Router {
     if (target !== 'auto') {
       const record = directory.record(target)
       if (record === undefined || record.status !== 'connected' || !taskCapable(record)) return undefined
+      if (spec.inputRef !== undefined && !takesContent(record, spec.inputRef.size)) return undefined
       // An explicit target is tried even with an open circuit; only a busy peer is waited for.
       const busyUntil = directory.book.get(target).busyUntil
       if (busyUntil !== undefined && busyUntil > Date.now()) return undefined
@@ -142,6 +155,7 @@ export class Router {
     for (const record of directory.connected()) {
       if (!taskCapable(record) || record.capabilities === undefined) continue
       if (!capable(record.capabilities, spec)) continue
+      if (spec.inputRef !== undefined && !takesContent(record, spec.inputRef.size)) continue
       if (!this.#usable(record.peer, spec.exclude)) continue
       if (namesModel(record.capabilities, spec)) naming.add(record.peer)
       candidates.push({
@@ -231,8 +245,15 @@ export class Router {
 
   /** A forward to a neighbour that reaches the task type within the task's hop budget, or undefined. */
   #forward(spec: RouteSpec, tried: ReadonlySet<string>): Route | undefined {
-    // A relay cannot be asked for a model it cannot see: only direct providers are checked.
-    if (spec.maxHops < 2 || spec.modelSha256 !== undefined || spec.model !== undefined) return undefined
+    // A relay cannot be asked for a model it cannot see: only direct providers are checked. Content
+    // by CID is fetched from the requester's neighbours: it never goes through a relay.
+    if (
+      spec.maxHops < 2 ||
+      spec.modelSha256 !== undefined ||
+      spec.model !== undefined ||
+      spec.inputRef !== undefined
+    )
+      return undefined
     const hops = this.#hops(spec.type, (peer) => spec.exclude?.has(peer) === true).filter(
       (h) => h.hops >= 2 && h.hops <= spec.maxHops,
     )
@@ -299,7 +320,8 @@ export class Router {
   #localCapable(spec: RouteSpec): boolean {
     this.#readLocal()
     if (!this.#localTypes.has(spec.type)) return false
-    return capable({ taskTypes: this.#localTypeList, models: this.#localModels }, spec)
+    if (capable({ taskTypes: this.#localTypeList, models: this.#localModels }, spec)) return true
+    return this.#init.fetchableModel?.(spec) === true
   }
 
   #readLocal(): void {
@@ -318,6 +340,20 @@ export class Router {
     }))
     this.#localReadAt = now
   }
+}
+
+/**
+ * Whether a peer takes content by CID of `size` bytes (minor 5): it announced `content` with room
+ * for it. Only such peers get a request with `inputRef`, or send a result with `outputRef` back.
+ */
+export function takesContent(record: Pick<PeerRecord, 'capabilities'> | undefined, size: number): boolean {
+  const caps = record?.capabilities
+  return (
+    caps !== undefined &&
+    caps.protocolMinor >= CONTENT_MINOR &&
+    caps.content !== undefined &&
+    size <= caps.content.maxBytes
+  )
 }
 
 /**

@@ -13,6 +13,7 @@ import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
 import type { TaskEngine } from '@p2p-ai/engine'
 import type { Signer, WireError } from '@p2p-ai/protocol'
 import type { Logger } from 'pino'
+import type { ContentService } from '../../content/types.js'
 import type { PeerDirectory } from '../../peers/directory.js'
 import type { ProtocolTraffic } from '../../traffic.js'
 import type { ExchangeReports } from '../events.js'
@@ -44,6 +45,8 @@ export interface TaskProviderInit {
   launcher: AttemptLauncher
   /** The access policy: undefined admits, an error refuses (`sender` on the stream, `requester` who signed). */
   admit(sender: string, requester: string): WireError | undefined
+  /** Inputs sent by CID are fetched, and large outputs stored, through it (docs/protocol.md §2.7). */
+  content?: ContentService
   /** Where refusals are reported. */
   reports?: ExchangeReports
   /** Where the task protocol's inbound streams count their frames. */
