@@ -335,16 +335,16 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     status: 422,
     hint: `the model file changed since it was added (its sha256 differs): add it again with ${$('models add')}, or pull it again`,
   },
+  ERR_MODEL_TOO_LARGE: {
+    exit: FAILURE,
+    hint: "the model (with its context) does not fit the node's memory budget (limits.memory, docs/contributing-resources.md): raise it, or use a smaller model, quantization or context; the network tries a peer with room",
+  },
   ERR_INVALID_MODEL_ENTRY: {
     exit: USAGE,
     status: 400,
     hint: 'fix the model entry the message names (name, absolute path, sha256)',
   },
   // @p2p-ai/llama: the generate task on GGUF models
-  ERR_MODEL_TOO_LARGE: {
-    exit: FAILURE,
-    hint: 'the model and its context do not fit the memory budget: use a smaller quantization, a shorter context, or a node with more memory',
-  },
   ERR_CONTEXT_LENGTH_EXCEEDED: {
     exit: USAGE,
     hint: "the prompt and the reply must fit the model's context: shorten the prompt or the conversation, or lower --param maxTokens",
@@ -462,6 +462,10 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     hint: `the node stopped before the task finished: start it again with ${$('node start')} and submit the task again`,
   },
   ERR_CANCELLED: { exit: FAILURE, hint: 'it was cancelled; submit it again to run it' },
+  ERR_NODE_PAUSED: {
+    exit: FAILURE,
+    hint: `the node paused under its owner's limits (idle-only, time windows, battery; ${$('node status')} says which) and handed the task back: run it again, another peer takes it`,
+  },
   ERR_INVALID_TASK_DEFINITION: {
     exit: FAILURE,
     hint: 'fix the task definition the message names (see registerTask in @p2p-ai/node)',

@@ -32,6 +32,7 @@ describe('argument parsing', () => {
       dataDir: '/tmp/x',
       network: { listen: [...DEFAULT_LISTEN], bootstrap: [], mdns: { enabled: true, interface: 'auto' } },
       log: { level: 'info', format: 'text' },
+      limits: { cpu: 100, idleOnly: false },
       metrics: { enabled: false, port: 9100 },
     }
     const { options } = parseCommand(cmd('node start'), ['--port', '4001'])
@@ -40,6 +41,8 @@ describe('argument parsing', () => {
       '/ip4/0.0.0.0/tcp/0/ws',
       '/ip4/0.0.0.0/udp/4001/quic-v1',
     ])
+    const limited = parseCommand(cmd('node start'), ['--cpu-limit', '50', '--idle-only']).options
+    expect(applyFlags(config, limited, false).limits).toEqual({ cpu: 50, idleOnly: true })
     // --metrics-port turns metrics on, on that port.
     const metrics = parseCommand(cmd('node start'), ['--metrics-port', '0']).options
     expect(applyFlags(config, metrics, false).metrics).toEqual({ enabled: true, port: 0 })

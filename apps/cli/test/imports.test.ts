@@ -28,6 +28,7 @@ const LIGHT = [
   'packages/node/dist/config/paths.js',
   'packages/node/dist/config/types.js',
   'packages/node/dist/constants.js',
+  'packages/node/dist/resources/pause-reasons.js',
   'packages/protocol/dist/constants.js',
 ]
 

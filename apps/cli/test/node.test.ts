@@ -50,7 +50,7 @@ describe('a node started with --detach', () => {
   it('runs in the background, answers status, peers and tasks, and stops cleanly', async () => {
     const home = await tempHome()
     const dataDir = join(home, 'node-a')
-    const started = await startNode(home, dataDir, ['--metrics-port', '0'])
+    const started = await startNode(home, dataDir, ['--metrics-port', '0', '--cpu-limit', '50'])
     expect(alive(started.pid)).toBe(true)
     expect(started.addresses[0]).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW/)
     expect(started.control).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
@@ -70,7 +70,16 @@ describe('a node started with --detach', () => {
     }>(status.stdout)
     expect(s.metrics.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
     expect(s.alerts.map((a) => a.name)).toContain('peers_low')
-    expect(s).toMatchObject({ peerId: started.peerId, state: 'ACTIVE', ready: true, pid: started.pid })
+    expect(s).toMatchObject({
+      peerId: started.peerId,
+      state: 'ACTIVE',
+      ready: true,
+      pid: started.pid,
+      resources: { limits: { cpu: 0.5, idleOnly: false }, paused: false },
+    })
+    const readableStatus = await run(['node', 'status', '--data-dir', dataDir], { home })
+    expect(readableStatus.stdout).toMatch(/limits:\s+cpu 50 %, models 0 B of/)
+    expect(readableStatus.stdout).toMatch(/serving:\s+taking tasks from peers/)
     expect(s.capabilities.taskTypes).toEqual(expect.arrayContaining(['mock', 'chunk', 'embed', 'ocr']))
 
     const peers = await run(['node', 'peers', '--json', '--data-dir', dataDir], { home })

@@ -1,4 +1,5 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec'
+import type { MemoryAccount } from './memory/budget.js'
 
 /**
  * A kind of work the engine can run, e.g. `embed` or `chunk`.
@@ -85,6 +86,29 @@ export interface BackendRunOptions {
   readonly onProgress?: (progress: TaskProgress) => void
 }
 
+/** What the engine gives a backend to load with. */
+export interface BackendLoadOptions {
+  readonly signal?: AbortSignal
+  /**
+   * The engine's memory budget, shared by every backend: reserve before loading a model, release
+   * after unloading it, and free idle models when asked (`onPressure`). Absent when a backend is
+   * used without an engine.
+   */
+  readonly memory?: MemoryAccount
+}
+
+/**
+ * How much of the machine a backend may use, set by the engine (`engine.setLimits`) before the
+ * first task and again whenever the limits change. Plain data, so it reaches worker threads.
+ */
+export interface BackendSettings {
+  /**
+   * Threads one task of this backend may compute with (ONNX Runtime's intra-op threads, llama.cpp's
+   * threads). `undefined`: the backend's own default.
+   */
+  readonly threads?: number
+}
+
 /**
  * A pluggable inference backend. `mock` and `onnx` ship with the engine; adding one takes a few lines:
  *
@@ -109,13 +133,19 @@ export interface Backend {
   /** The task types this backend can run. */
   readonly taskTypes: readonly TaskType[]
   /** Prepare to run (open sessions, warm caches). Called once before the first run; idempotent. */
-  load(options?: { signal?: AbortSignal }): Promise<void>
+  load(options?: BackendLoadOptions): Promise<void>
   /** Run one task. Resolves with a JSON-serialisable output; rejects with a coded error. */
   run(task: BackendTask, options: BackendRunOptions): Promise<unknown>
   /** Release everything `load` and `run` acquired. The backend may be loaded again later. */
   unload(): Promise<void>
   /** Models this backend can serve, for capability announcements. */
   models?(): readonly ModelInfo[]
+  /**
+   * Applies new settings (thread counts) from now on: to tasks that start later, and to models
+   * loaded later or, where the runtime allows, to those loaded already. Called before `load` and
+   * whenever the engine's limits change; in a worker thread for a worker-hosted backend.
+   */
+  configure?(settings: BackendSettings): void
   /**
    * Most tasks of this backend the engine runs at once (each in its own worker when hosted).
    * Default: the engine's concurrency. Use 1 for a backend that already uses every core itself.

@@ -1,3 +1,5 @@
+import { totalmem } from 'node:os'
+
 /** Tasks that run at the same time, across all backends. */
 export const DEFAULT_CONCURRENCY = 4
 /** Upper bound on `concurrency`; more would only oversubscribe the CPU. */
@@ -126,3 +128,22 @@ export const MAX_LISTING_PAGES = 100
 export const MAX_LISTING_BYTES = 16 * 1024 * 1024
 /** Files a hash cache remembers at most; the least recently hashed are forgotten first. */
 export const MAX_HASH_CACHE_ENTRIES = 1024
+
+/**
+ * How long a backend may take to answer the memory budget's request to free idle models before
+ * the budget asks the next one (a worker inside a long native call answers only after it).
+ */
+export const MEMORY_PRESSURE_TIMEOUT_MS = 2_000
+/**
+ * A load waiting for memory held by models in use asks again this often: a model in use becomes
+ * idle without releasing anything, and could be unloaded then.
+ */
+export const MEMORY_RETRY_MS = 1_000
+
+/**
+ * Memory the loaded models (and their contexts) of all backends may take together when the
+ * engine is given no `memoryLimitBytes`: half the machine's RAM.
+ */
+export function defaultMemoryLimitBytes(): number {
+  return Math.floor(totalmem() / 2)
+}

@@ -179,6 +179,26 @@ export class ModelCorruptError extends Error {
   override readonly name = 'ModelCorruptError'
 }
 
+/**
+ * A model (with what it needs to run) does not fit the engine's memory budget even with every
+ * other model unloaded, or the machine has not that much memory free. `requiredBytes` is the
+ * backend's estimate; `budgetBytes` the budget it was refused under. Another provider may have
+ * room: the network tries one.
+ */
+export class ModelTooLargeError extends Error {
+  static readonly code = 'ERR_MODEL_TOO_LARGE'
+  readonly code = ModelTooLargeError.code
+  override readonly name = 'ModelTooLargeError'
+  readonly requiredBytes: number
+  readonly budgetBytes: number
+
+  constructor(message: string, requiredBytes: number, budgetBytes: number, options?: ErrorOptions) {
+    super(message, options)
+    this.requiredBytes = requiredBytes
+    this.budgetBytes = budgetBytes
+  }
+}
+
 /** A registry entry or `pullModel` argument is malformed (bad name, relative path, bad sha256...). */
 export class InvalidModelEntryError extends Error {
   static readonly code = 'ERR_INVALID_MODEL_ENTRY'

@@ -22,7 +22,9 @@
 
 export type {
   Backend,
+  BackendLoadOptions,
   BackendRunOptions,
+  BackendSettings,
   BackendTask,
   ModelFiles,
   ModelInfo,
@@ -42,6 +44,7 @@ export * from './constants.js'
 export { raceSignal } from './engine/async.js'
 export type { TaskEngineInit } from './engine/config.js'
 export {
+  type CancelOptions,
   type GetOptions,
   type RunOptions,
   type StopOptions,
@@ -50,12 +53,23 @@ export {
   type TaskEngineEvents,
   taskEngine,
 } from './engine/engine.js'
+export type { EngineLimits, EngineLimitsUpdate } from './engine/limits.js'
 export type { EngineCapabilities, EngineHealth, EngineLoad, ListOptions } from './engine/queries.js'
 export type { BackendInfo, BackendPlacement, BackendRegistry, RegisterOptions } from './engine/registry.js'
 export type { TaskHandle, TaskHandleEvents } from './engine/task.js'
 export * from './errors.js'
 export { TypedEventTarget } from './events.js'
-export type { ListQuery, ResultStore, ResultStoreInit } from './store/store.js'
+export {
+  type MemoryAccount,
+  MemoryBudget,
+  type MemoryHolderUsage,
+  type MemoryReservation,
+  type MemoryUsage,
+  memoryBudget,
+  type PressureHandler,
+  type ReserveOptions,
+} from './memory/budget.js'
+export type { ListQuery, ResultStore, ResultStoreInit, StoreUsage } from './store/store.js'
 export { resultStore } from './store/store.js'
 export {
   type Chunk,

@@ -153,6 +153,25 @@ describe('resultStore', () => {
     expect(store.purge()).toBe(0)
   })
 
+  it('deletes the oldest records first for a disk limit, and says how much of its file holds records', () => {
+    const store = open({ directory: tempDir(), now: () => 0 })
+    for (let i = 0; i < 50; i++) store.put(record(`r${i}`, { queuedAt: i, output: 'x'.repeat(4000) }))
+    const full = store.usage()
+    expect(full.usedBytes).toBeGreaterThan(50 * 4000)
+    expect(store.deleteOldest(30)).toBe(30)
+    expect(
+      store
+        .list({ limit: 100 })
+        .map((r) => r.id)
+        .at(-1),
+    ).toBe('r30')
+    const after = store.usage()
+    // The pages of deleted records are free for later ones: the file need not shrink.
+    expect(after.freeBytes).toBeGreaterThan(25 * 4000)
+    expect(store.deleteOldest(100)).toBe(20)
+    expect(store.count()).toBe(0)
+  })
+
   it('purges expired records in the background', async () => {
     let now = 0
     const directory = tempDir()

@@ -4,8 +4,11 @@ import {
   type Backend,
   type BackendRunOptions,
   type BackendTask,
+  defaultMemoryLimitBytes,
   hashCache,
+  type MemoryAccount,
   ModelNotFoundError,
+  memoryBudget,
   modelRegistry,
   UnsupportedTaskTypeError,
 } from '@p2p-ai/engine'
@@ -15,7 +18,6 @@ import {
   DEFAULT_CONCURRENCY,
   DEFAULT_CONTEXT_SIZE,
   DEFAULT_IDLE_UNLOAD_MS,
-  defaultMemoryBudgetBytes,
   defaultThreads,
   GENERATE_TASK_TYPE,
   GGUF_FORMAT,
@@ -60,18 +62,15 @@ export interface LlamaBackendInit {
   readonly defaultModel?: string
   /** Generations at once (each a sequence of its model's context). @default 1 */
   readonly concurrency?: number
-  /** Threads llama.cpp computes with. @default every core but one (at least 1) */
+  /**
+   * Threads llama.cpp computes with; the engine's CPU limit (`engine.setLimits({ cores })`) lowers
+   * it. @default every core but one (at least 1)
+   */
   readonly threads?: number
   /** Tokens of context per running task (prompt and reply), at most the model's trained length. @default 4096 */
   readonly contextSize?: number
   /** Tokens evaluated per batch while reading a prompt. @default 512 */
   readonly batchSize?: number
-  /**
-   * Memory the loaded models and their contexts may take together, by llama.cpp's estimate. A
-   * model that does not fit alone is refused with `ERR_MODEL_TOO_LARGE`; idle models are unloaded
-   * to make room for another. @default half the machine's RAM
-   */
-  readonly memoryBudgetBytes?: number
   /** Unload a model no task has used for this long; 0 keeps models loaded. @default 600000 (10 min) */
   readonly idleUnloadMs?: number
 }
@@ -120,7 +119,6 @@ function validate(init: LlamaBackendInit): void {
   positiveInt('threads', init.threads, 1024)
   positiveInt('contextSize', init.contextSize)
   positiveInt('batchSize', init.batchSize)
-  positiveInt('memoryBudgetBytes', init.memoryBudgetBytes)
   if (init.contextSize !== undefined && init.contextSize < 16) {
     throw new InvalidLlamaOptionsError(`contextSize must be at least 16 tokens, got ${init.contextSize}`)
   }
@@ -161,7 +159,12 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
   }
   const hashes = init.hashCacheFile === undefined ? undefined : hashCache({ file: init.hashCacheFile })
   const concurrency = init.concurrency ?? DEFAULT_CONCURRENCY
-  const threads = init.threads ?? defaultThreads()
+  const configuredThreads = init.threads ?? defaultThreads()
+  /** Threads per task the engine allows (undefined: no limit). */
+  let allowed: number | undefined
+  const threads = (): number => Math.min(configuredThreads, allowed ?? configuredThreads)
+  /** The engine's memory budget, given at load; a budget of its own for a backend used alone. */
+  let memory: MemoryAccount | undefined
   /** Names of the entries that came from `modelsDir`, which a later scan may replace. */
   const scanned = new Set<string>()
   /** Models whose file was found and read, by name: what `models()` announces. */
@@ -173,12 +176,13 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
   function start(): Promise<{ runtime: LlamaRuntime; pool: ModelPool }> {
     starting ??= (async () => {
       const rt = await llamaRuntime()
+      applyThreads(rt)
       const models = new ModelPool(rt, {
         sequences: concurrency,
         contextSize: init.contextSize ?? DEFAULT_CONTEXT_SIZE,
         batchSize: init.batchSize ?? DEFAULT_BATCH_SIZE,
         threads,
-        memoryBudgetBytes: init.memoryBudgetBytes ?? defaultMemoryBudgetBytes(),
+        memory: memory ?? memoryBudget(defaultMemoryLimitBytes()).account(init.name ?? DEFAULT_BACKEND_NAME),
         idleUnloadMs: init.idleUnloadMs ?? DEFAULT_IDLE_UNLOAD_MS,
       })
       pool = models
@@ -189,6 +193,14 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
       starting = undefined
     })
     return starting
+  }
+
+  /**
+   * The engine's thread limit for llama.cpp as a whole: running contexts compute with no more
+   * threads than this from their next batch on (node-llama-cpp splits them); 0 is no limit.
+   */
+  function applyThreads(rt: LlamaRuntime): void {
+    rt.llama.maxThreads = allowed === undefined ? 0 : allowed * concurrency
   }
 
   async function resolveKnown(entry: GgufModelEntry, signal?: AbortSignal): Promise<ResolvedGgufModel> {
@@ -264,6 +276,7 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
     concurrency,
 
     async load(options = {}) {
+      memory ??= options.memory
       await start()
       await backend.scanModels(options)
     },
@@ -333,6 +346,18 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
     },
 
     loadedModels: () => pool?.status() ?? [],
+
+    configure(settings) {
+      allowed = settings.threads
+      void starting?.then(
+        ({ runtime }) => {
+          applyThreads(runtime)
+          // Contexts made under a lower limit get their threads when next loaded.
+          pool?.refreshThreads()
+        },
+        () => {},
+      )
+    },
   }
   return backend
 }

@@ -1,4 +1,4 @@
-import { availableParallelism, totalmem } from 'node:os'
+import { availableParallelism } from 'node:os'
 
 /** Registry name of the backend. */
 export const DEFAULT_BACKEND_NAME = 'llama'
@@ -35,11 +35,6 @@ export const DEFAULT_BATCH_SIZE = 512
 export const PREFILL_SLICE_WORK = 7.5e9
 /** The smallest slice: below it, reading a prompt gets much slower. */
 export const PREFILL_MIN_SLICE = 32
-
-/** Memory the loaded models and their contexts may use together: half the machine's RAM. */
-export function defaultMemoryBudgetBytes(): number {
-  return Math.floor(totalmem() / 2)
-}
 
 /** A model no task has used for this long is unloaded: 10 minutes. */
 export const DEFAULT_IDLE_UNLOAD_MS = 10 * 60 * 1000

@@ -5,22 +5,10 @@
 // model entry is the engine's `InvalidModelEntryError` (`ERR_INVALID_MODEL_ENTRY`).
 
 /**
- * The model with its context needs more memory than the backend's `memoryBudgetBytes` (or than
- * the machine has free). `requiredBytes` is llama.cpp's estimate.
+ * The model with its context needs more memory than the engine's memory budget (or than the
+ * machine has free): the engine's `ModelTooLargeError`, one class for every backend.
  */
-export class ModelTooLargeError extends Error {
-  static readonly code = 'ERR_MODEL_TOO_LARGE'
-  readonly code = ModelTooLargeError.code
-  override readonly name = 'ModelTooLargeError'
-  readonly requiredBytes: number
-  readonly budgetBytes: number
-
-  constructor(message: string, requiredBytes: number, budgetBytes: number) {
-    super(message)
-    this.requiredBytes = requiredBytes
-    this.budgetBytes = budgetBytes
-  }
-}
+export { ModelTooLargeError } from '@p2p-ai/engine'
 
 /** The prompt (after the chat template) does not fit the model's context. */
 export class ContextLengthExceededError extends Error {

@@ -1,7 +1,14 @@
-import { EngineStoppedError, ModelCorruptError, raceSignal } from '@p2p-ai/engine'
+import { freemem } from 'node:os'
+import {
+  EngineStoppedError,
+  type MemoryAccount,
+  type MemoryReservation,
+  ModelCorruptError,
+  ModelTooLargeError,
+  raceSignal,
+} from '@p2p-ai/engine'
 import type { ChatWrapper, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp'
 import { PREFILL_MIN_SLICE, PREFILL_SLICE_WORK } from './constants.js'
-import { ModelTooLargeError } from './errors.js'
 import type { ResolvedGgufModel } from './models.js'
 import type { LlamaRuntime } from './runtime.js'
 
@@ -11,8 +18,10 @@ export interface PoolOptions {
   readonly sequences: number
   readonly contextSize: number
   readonly batchSize: number
-  readonly threads: number
-  readonly memoryBudgetBytes: number
+  /** Threads a context computes with, read when a model is loaded (the engine may lower it later). */
+  readonly threads: () => number
+  /** The engine's memory budget, shared with its other backends. */
+  readonly memory: MemoryAccount
   /** 0 keeps idle models loaded. */
   readonly idleUnloadMs: number
 }
@@ -25,6 +34,10 @@ export interface LoadedModel {
   readonly context: LlamaContext
   /** llama.cpp's estimate of the memory the model and its context take. */
   readonly bytes: number
+  /** Those bytes in the engine's memory budget. */
+  readonly reservation: MemoryReservation
+  /** Threads its context was created with. */
+  readonly threads: number
   /** Tokens of a prompt read at once between checks for cancellation (see PREFILL_SLICE_WORK). */
   readonly prefillSlice: number
   /** Tasks holding (or waiting for) one of its sequences. */
@@ -55,14 +68,17 @@ export interface LoadedModelStatus {
   readonly bytes: number
   readonly activeTasks: number
   readonly contextSize: number
+  /** Threads its context computes with at most. */
+  readonly threads: number
 }
 
 /**
  * Models in memory: each is loaded once and shared by every task that uses it (one context, a
- * sequence per running task), within a memory budget. A model that cannot fit even alone is
- * refused with `ERR_MODEL_TOO_LARGE`; to load one that fits, idle models are unloaded least
- * recently used first, and if busy models hold the memory the load waits until they are released.
- * A model nobody used for `idleUnloadMs` is unloaded.
+ * sequence per running task), within the engine's memory budget, which this pool shares with the
+ * engine's other backends. A model that cannot fit even alone is refused with
+ * `ERR_MODEL_TOO_LARGE`; to load one that fits, the budget has idle models unloaded, least
+ * recently used first (this pool's through `relieve`), and if models in use hold the memory the
+ * load waits until they are released. A model nobody used for `idleUnloadMs` is unloaded.
  */
 export class ModelPool {
   readonly #runtime: LlamaRuntime
@@ -70,24 +86,14 @@ export class ModelPool {
   readonly #loaded = new Map<string, LoadedModel>()
   /** Models replaced or removed while tasks still used them: disposed after their last task. */
   readonly #retiring = new Set<LoadedModel>()
-  /** Loads in flight by model name, with the bytes they reserved. */
-  readonly #loading = new Map<string, { promise: Promise<LoadedModel>; bytes: number }>()
-  /** Loads waiting for memory to be released. */
-  readonly #memoryWaiters: Array<() => void> = []
+  /** Loads in flight by model name. */
+  readonly #loading = new Map<string, Promise<LoadedModel>>()
   #closed = false
 
   constructor(runtime: LlamaRuntime, options: PoolOptions) {
     this.#runtime = runtime
     this.#options = options
-  }
-
-  /** Bytes the loaded and loading models take by llama.cpp's estimates. */
-  get usedBytes(): number {
-    let used = 0
-    for (const m of this.#loaded.values()) used += m.bytes
-    for (const m of this.#retiring) used += m.bytes
-    for (const l of this.#loading.values()) used += l.bytes
-    return used
+    options.memory.onPressure((bytes) => this.#relieve(bytes))
   }
 
   isLoaded(name: string): boolean {
@@ -100,7 +106,31 @@ export class ModelPool {
       bytes: m.bytes,
       activeTasks: m.active,
       contextSize: m.context.contextSize,
+      threads: m.threads,
     }))
+  }
+
+  /**
+   * Models whose context computes with fewer threads than a model loaded now would get: retired
+   * (idle ones now, busy ones after their tasks), so the next task loads them with more.
+   */
+  refreshThreads(): void {
+    const threads = this.#options.threads()
+    for (const m of [...this.#loaded.values()]) if (m.threads < threads) this.#retire(m)
+  }
+
+  /** Unloads idle models, the one being replaced and then the least recently used first, until `bytes` are freed. */
+  async #relieve(bytes: number): Promise<number> {
+    let freed = 0
+    const idle = [...this.#loaded.values()]
+      .filter((m) => m.active === 0)
+      .sort((a, b) => a.lastUsed - b.lastUsed)
+    for (const m of idle) {
+      if (freed >= bytes) break
+      freed += m.bytes
+      await this.#unload(m)
+    }
+    return freed
   }
 
   /**
@@ -149,10 +179,9 @@ export class ModelPool {
     for (const wake of loaded.sequenceWaiters.splice(0)) wake()
     if (loaded.active > 0) return
     if (this.#retiring.delete(loaded)) {
-      void dispose(loaded).then(() => this.#wakeMemoryWaiters())
+      void dispose(loaded)
       return
     }
-    this.#wakeMemoryWaiters()
     if (this.#options.idleUnloadMs > 0) {
       loaded.idleTimer = setTimeout(() => {
         if (loaded.active === 0) void this.#unload(loaded)
@@ -161,29 +190,18 @@ export class ModelPool {
     }
   }
 
-  #wakeMemoryWaiters(): void {
-    for (const wake of this.#memoryWaiters.splice(0)) wake()
-  }
-
   /** Loads `model`, or joins the load of it already in flight. */
   #load(model: ResolvedGgufModel): Promise<LoadedModel> {
     const inFlight = this.#loading.get(model.name)
-    if (inFlight !== undefined) return inFlight.promise
-    const reservation = { bytes: 0 }
-    const promise = this.#loadNow(model, reservation).finally(() => {
+    if (inFlight !== undefined) return inFlight
+    const promise = this.#loadNow(model).finally(() => {
       this.#loading.delete(model.name)
-      this.#wakeMemoryWaiters()
     })
-    this.#loading.set(model.name, {
-      promise,
-      get bytes() {
-        return reservation.bytes
-      },
-    })
+    this.#loading.set(model.name, promise)
     return promise
   }
 
-  async #loadNow(model: ResolvedGgufModel, reservation: { bytes: number }): Promise<LoadedModel> {
+  async #loadNow(model: ResolvedGgufModel): Promise<LoadedModel> {
     const { llama, lib } = this.#runtime
     const options = this.#options
     const contextSize = Math.max(
@@ -203,37 +221,36 @@ export class ModelPool {
       sequences: options.sequences,
     })
     const bytes = weights.cpuRam + kv.cpuRam
-    const budget = options.memoryBudgetBytes
-    if (bytes > budget) {
-      throw new ModelTooLargeError(
-        `model ${model.name} needs about ${mib(bytes)} with a context of ${contextSize} tokens × ${options.sequences} ` +
-          `sequence(s), more than the memory budget of ${mib(budget)}: raise memoryBudgetBytes, lower contextSize ` +
-          'or concurrency, or use a smaller quantization of the model',
-        bytes,
-        budget,
-      )
-    }
-    // Make room: unload idle models, least recently used first; wait for busy ones to be released.
+    // The model being replaced (same name, another file) goes first: it is about to be dropped.
     const stale = this.#loaded.get(model.name)
-    while (this.usedBytes + bytes > budget) {
-      const idle = [...this.#loaded.values()]
-        .filter((m) => m.active === 0)
-        .sort((a, b) => (a === stale ? -1 : b === stale ? 1 : a.lastUsed - b.lastUsed))[0]
-      if (idle !== undefined) {
-        await this.#unload(idle)
-        continue
-      }
-      await new Promise<void>((resolve) => this.#memoryWaiters.push(resolve))
-      if (this.#closed)
-        throw new EngineStoppedError(`model ${model.name} was not loaded: the backend is unloading`)
+    if (stale !== undefined && stale.active === 0) await this.#unload(stale)
+    const reservation = await options.memory.reserve(bytes, {
+      what: `model ${model.name} with a context of ${contextSize} tokens × ${options.sequences} sequence(s)`,
+    })
+    try {
+      return await this.#create(model, contextSize, batchSize, bytes, reservation)
+    } catch (err) {
+      reservation.release()
+      throw err
     }
-    reservation.bytes = bytes
+  }
+
+  async #create(
+    model: ResolvedGgufModel,
+    contextSize: number,
+    batchSize: number,
+    bytes: number,
+    reservation: MemoryReservation,
+  ): Promise<LoadedModel> {
+    const { llama, lib } = this.#runtime
+    const options = this.#options
+    const threads = options.threads()
     this.#runtime.clearLog()
     let llamaModel: LlamaModel
     try {
       llamaModel = await llama.loadModel({ modelPath: model.file, gpuLayers: 0 })
     } catch (err) {
-      throw loadError(model, err, await this.#runtime.failureLog(), bytes, budget, lib)
+      throw loadError(model, err, await this.#runtime.failureLog(), bytes, lib)
     }
     let context: LlamaContext
     try {
@@ -241,12 +258,13 @@ export class ModelPool {
         contextSize,
         batchSize,
         sequences: options.sequences,
-        threads: options.threads,
+        threads,
       })
     } catch (err) {
       await llamaModel.dispose()
-      throw loadError(model, err, await this.#runtime.failureLog(), bytes, budget, lib)
+      throw loadError(model, err, await this.#runtime.failureLog(), bytes, lib)
     }
+    const stale = this.#loaded.get(model.name)
     if (stale !== undefined) this.#retire(stale)
     const loaded: LoadedModel = {
       name: model.name,
@@ -254,6 +272,8 @@ export class ModelPool {
       model: llamaModel,
       context,
       bytes,
+      reservation,
+      threads: context.idealThreads,
       prefillSlice: Math.max(
         Math.min(PREFILL_MIN_SLICE, batchSize),
         Math.min(batchSize, Math.floor(PREFILL_SLICE_WORK / Math.max(1, model.description.parameters))),
@@ -277,7 +297,6 @@ export class ModelPool {
     this.#loaded.delete(loaded.name)
     clearTimeout(loaded.idleTimer)
     await dispose(loaded)
-    this.#wakeMemoryWaiters()
   }
 
   /**
@@ -304,8 +323,7 @@ export class ModelPool {
   /** Unloads every model; loads in flight are disposed as they finish. */
   async close(): Promise<void> {
     this.#closed = true
-    this.#wakeMemoryWaiters()
-    await Promise.allSettled([...this.#loading.values()].map((l) => l.promise))
+    await Promise.allSettled([...this.#loading.values()])
     await Promise.all([...this.#loaded.values()].map((m) => this.#unload(m)))
     const retiring = [...this.#retiring]
     this.#retiring.clear()
@@ -313,10 +331,14 @@ export class ModelPool {
   }
 }
 
-/** Frees a model's context and weights. Never rejects: it runs from timers, with no caller to tell. */
+/**
+ * Frees a model's context and weights, and gives their memory back to the budget. Never rejects:
+ * it runs from timers, with no caller to tell.
+ */
 async function dispose(loaded: LoadedModel): Promise<void> {
   await loaded.context.dispose().catch(() => {})
   await loaded.model.dispose().catch(() => {})
+  loaded.reservation.release()
 }
 
 function mib(bytes: number): string {
@@ -329,7 +351,6 @@ function loadError(
   err: unknown,
   logged: readonly string[],
   bytes: number,
-  budget: number,
   lib: LlamaRuntime['lib'],
 ): Error {
   const why = logged.length > 0 ? logged.join('; ') : (err as Error).message
@@ -338,7 +359,7 @@ function loadError(
       `model ${model.name} needs about ${mib(bytes)} and this machine has not that much memory free: ${why}; ` +
         'free memory, lower contextSize or use a smaller quantization',
       bytes,
-      budget,
+      freemem(),
     )
   }
   return new ModelCorruptError(`llama.cpp could not load model ${model.name} (${model.file}): ${why}`, {

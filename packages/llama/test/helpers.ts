@@ -25,9 +25,12 @@ export async function modelDir() {
  * An engine with a llama backend only. One thread: the test models are tiny, and more threads than
  * the two cores of a busy CI machine only make llama.cpp's workers wait for each other.
  */
-export function llamaEngine(init: LlamaBackendInit): { engine: TaskEngine; backend: LlamaBackend } {
+export function llamaEngine(
+  init: LlamaBackendInit,
+  engineInit: { memoryLimitBytes?: number } = {},
+): { engine: TaskEngine; backend: LlamaBackend } {
   const backend = llamaBackend({ threads: 1, ...init })
-  const engine = taskEngine({ builtins: false, backends: [backend] })
+  const engine = taskEngine({ builtins: false, backends: [backend], ...engineInit })
   return { engine, backend }
 }
 

@@ -61,7 +61,6 @@ describe('llamaBackend(init): validated at construction', () => {
     [{ concurrency: 0 }, 'concurrency must be an integer within 1..64'],
     [{ threads: 1.5 }, 'threads must be an integer'],
     [{ contextSize: 8 }, 'contextSize must be at least 16 tokens'],
-    [{ memoryBudgetBytes: -1 }, 'memoryBudgetBytes must be an integer'],
     [{ idleUnloadMs: -5 }, 'idleUnloadMs must be a non-negative integer'],
     [{ name: 'Llama!' }, 'name "Llama!" must match'],
     [{ defaultModel: 'nope' }, 'defaultModel "nope" is not among the models'],

@@ -29,8 +29,8 @@ afterAll(async () => {
   await models?.cleanup()
 })
 
-function make(init: LlamaBackendInit) {
-  const made = llamaEngine(init)
+function make(init: LlamaBackendInit, memoryLimitBytes?: number) {
+  const made = llamaEngine(init, memoryLimitBytes === undefined ? {} : { memoryLimitBytes })
   engine = made.engine
   return made
 }
@@ -91,23 +91,23 @@ describe('models: announcements', () => {
 })
 
 describe('models: memory', () => {
-  it('refuses a model that does not fit the memory budget, saying how much it needs', async () => {
-    const { engine } = make({ models: [{ name: 'tiny', path: tiny }], memoryBudgetBytes: 1024 * 1024 })
+  it("refuses a model that does not fit the engine's memory budget, saying how much it needs", async () => {
+    const { engine } = make({ models: [{ name: 'tiny', path: tiny }] }, 1024 * 1024)
     const { record } = await generateStreamed(engine, prompt)
     expect(record.status).toBe('FAILED')
     expect(record.error?.code).toBe('ERR_MODEL_TOO_LARGE')
     expect(record.error?.message).toMatch(
-      /needs about [\d.]+ MiB .* memory budget of 1\.0 MiB: raise memoryBudgetBytes/,
+      /^model tiny with a context of \d+ tokens × 1 sequence\(s\) needs about [\d.]+ MiB, more than the memory budget of 1\.0 MiB: raise the memory limit/,
     )
   })
 
   it('unloads the least recently used idle model to make room for another', async () => {
     const paths = await Promise.all(['a', 'b', 'c'].map((n, i) => models.write(`lru-${n}`, { seed: i + 10 })))
     // Each takes about 2.1 MiB by llama.cpp's estimate (weights and a 512-token context): two fit.
-    const { engine, backend } = make({
-      models: paths.map((path, i) => ({ name: `m${i}`, path })),
-      memoryBudgetBytes: 5 * 1024 * 1024,
-    })
+    const { engine, backend } = make(
+      { models: paths.map((path, i) => ({ name: `m${i}`, path })) },
+      5 * 1024 * 1024,
+    )
     const use = (model: string) => engine.run({ type: 'generate', input: { ...prompt, model } })
     await use('m0')
     await use('m1')
@@ -117,6 +117,19 @@ describe('models: memory', () => {
     expect(backend.loadedModels().map((m) => m.name)).toEqual(['m0', 'm2'])
     const bytes = backend.loadedModels().reduce((n, m) => n + m.bytes, 0)
     expect(bytes).toBeLessThanOrEqual(5 * 1024 * 1024)
+    expect(engine.memory()).toMatchObject({ usedBytes: bytes, holders: [{ holder: 'llama', bytes }] })
+  })
+
+  it("computes with the threads the engine's CPU limit allows, from the next model loaded", async () => {
+    const { engine, backend } = make({ models: [{ name: 'tiny', path: tiny }], threads: 3 })
+    engine.setLimits({ cores: 2 })
+    await engine.run({ type: 'generate', input: prompt })
+    expect(backend.loadedModels()).toEqual([expect.objectContaining({ name: 'tiny', threads: 2 })])
+    // A higher limit: the idle model is let go, and loaded again with more threads.
+    engine.setLimits({ cores: 8 })
+    await until(() => backend.loadedModels().length === 0)
+    await engine.run({ type: 'generate', input: prompt })
+    expect(backend.loadedModels()).toEqual([expect.objectContaining({ threads: 3 })])
   })
 
   it('unloads a model nobody used for idleUnloadMs, and loads it again when asked', async () => {

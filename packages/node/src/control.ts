@@ -30,3 +30,4 @@ export {
   DEFAULT_SHUTDOWN_DEADLINE_MS,
   ENGINE_DEFAULT_TASK_TIMEOUT_MS,
 } from './constants.js'
+export { describePause, PAUSE_REASON_TEXT } from './resources/pause-reasons.js'

@@ -19,6 +19,7 @@ import { DataDirError } from './errors.js'
 import { ComponentLoggers, createLogger, type Logger, silentLogger } from './logger.js'
 import { DEFAULT_AGENT_VERSION } from './metadata.js'
 import { P2PNode } from './node.js'
+import type { Sampler } from './resources/types.js'
 import type { NodeExchangeInit, NodeWatchInit } from './types.js'
 
 const RELAY_SERVER_MODES = { auto: 'auto', on: true, off: false } as const
@@ -59,6 +60,13 @@ export interface NodeInit extends NodeConfigInput {
   watch?: NodeWatchInit
   /** Task exchange: retries, timeouts, limits (see `TaskExchangeInit` and docs/delivery.md). */
   exchange?: NodeExchangeInit
+  /**
+   * Reads the machine for resource monitoring and the owner's limits: a fake in tests, so that a
+   * test can say "the owner is using the machine" without burning CPU.
+   *
+   * @default the real machine (`/proc`, `os.cpus()`, the battery where the OS tells)
+   */
+  resourceSampler?: Sampler
   /**
    * libp2p's metrics implementation, handed to the transport so that libp2p records its own
    * (connections, streams, bytes by protocol): `nodeMetrics().libp2p` of `@p2p-ai/metrics`, which
@@ -103,6 +111,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     watch,
     signal,
     exchange,
+    resourceSampler,
     libp2pMetrics,
     contentStore,
     ...configInput
@@ -214,6 +223,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       ...(engineOptions?.cancelGraceMs === undefined ? {} : { cancelGraceMs: engineOptions.cancelGraceMs }),
       ...(exchange === undefined ? {} : { exchange }),
       ...(contentStore === undefined ? {} : { content: contentStore }),
+      ...(resourceSampler === undefined ? {} : { resourceSampler }),
     })
   } catch (err) {
     // A bad exchange option: the stores are closed again (the transport never started).

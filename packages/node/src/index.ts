@@ -42,6 +42,7 @@ export {
 } from './config/load.js'
 export { defaultConfigFile, defaultDataDir, type Env } from './config/paths.js'
 export type { ConfigChange } from './config/reconfigure.js'
+export { parseSize, type Size, sizeBytes } from './config/size.js'
 export {
   type DeepPartial,
   LOG_LEVELS,
@@ -136,6 +137,19 @@ export type {
   PeerRemoveReason,
   PeerStatus,
 } from './peers/types.js'
+export { describePause, PAUSE_REASON_TEXT } from './resources/pause-reasons.js'
+export { NodeResources, type ResourceSettings } from './resources/resources.js'
+export { type SystemSamplerInit, systemSampler } from './resources/sampler.js'
+export type {
+  BatteryState,
+  BatterySupport,
+  PauseReason,
+  RawSample,
+  ResolvedLimits,
+  ResourceSnapshot,
+  ResourceStatus,
+  Sampler,
+} from './resources/types.js'
 export type { ShutdownReport } from './shutdown.js'
 export { type HandleSignalsOptions, handleSignals, type Stoppable } from './signals.js'
 export { type ProtocolTraffic, TrafficCounters } from './traffic.js'

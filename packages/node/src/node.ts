@@ -25,7 +25,14 @@ import {
   type TaskSubmission,
   taskExchange,
 } from './exchange/index.js'
-import { engineCheck, identityCheck, modelsCheck, networkCheck, storeCheck } from './health/checks.js'
+import {
+  engineCheck,
+  identityCheck,
+  modelsCheck,
+  networkCheck,
+  resourcesCheck,
+  storeCheck,
+} from './health/checks.js'
 import {
   type ComponentHealth,
   type HealthCheck,
@@ -40,6 +47,9 @@ import { attachPeerDirectory, peerNetwork } from './peers/attach.js'
 import { type PeerDirectory, type PeerDirectoryEvents, peerDirectory } from './peers/directory.js'
 import type { PeerReputation } from './peers/reputation.js'
 import type { PeerInfo } from './peers/types.js'
+import { NodeResources, type ResourceSettings } from './resources/resources.js'
+import { systemSampler } from './resources/sampler.js'
+import type { ResourceStatus } from './resources/types.js'
 import { type ShutdownReport, shutdown } from './shutdown.js'
 import { startNode } from './start.js'
 import { type ProtocolTraffic, TrafficCounters } from './traffic.js'
@@ -74,6 +84,11 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
    * when this node lacks them. Large task inputs and outputs travel through it.
    */
   readonly content: ContentService | undefined
+  /**
+   * The machine and the owner's limits: `status()` (CPU, memory, disk, load, battery, paused or
+   * not), `measure()` for a reading now. See docs/contributing-resources.md.
+   */
+  readonly resources: NodeResources
   /** The root logger (JSON lines with `peerId`); components log through children. */
   readonly logger: Logger
   readonly #loggers: ComponentLoggers
@@ -144,6 +159,14 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       allows: (peer) => this.exchange.allows(peer),
       peers: () => this.directory.list(),
       capabilitiesChanged: () => this.exchange.refreshCapabilities(),
+      // The last reading of the data directory (content included) against `limits.disk`.
+      diskSpaceLeft: () => {
+        const { limits, snapshot } = this.resources.status()
+        const used = snapshot?.disk?.dataDirBytes
+        return limits.diskBytes === undefined || used === undefined
+          ? undefined
+          : Math.max(0, limits.diskBytes - used)
+      },
     })
     this.exchange = taskExchange(
       {
@@ -180,6 +203,29 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#health.register('store', storeCheck(parts.engine, c.dataDir))
     this.#health.register('models', modelsCheck(parts.engine))
     this.#health.register('network', networkCheck(parts.transport, c.network.bootstrap), { local: false })
+    const stores = (): ResultStore[] =>
+      [parts.engine.store, parts.submittedStore].filter(
+        (st): st is ResultStore => st !== undefined && !st.closed,
+      )
+    this.resources = new NodeResources({
+      engine: parts.engine,
+      dataDir: c.dataDir,
+      stores,
+      sampler:
+        parts.resourceSampler ??
+        systemSampler({
+          dataDir: c.dataDir,
+          // A store's free pages are space it reuses: not counted against the disk limit.
+          reusableBytes: () => stores().reduce((sum, st) => sum + safeFreeBytes(st), 0),
+        }),
+      log: parts.loggers.get('resources'),
+      settings: resourceSettings(c),
+      onChange: (status, change) => this.#onResources(status, change.paused),
+    })
+    // Not a readiness matter: a node over a limit still works, within it.
+    this.#health.register('resources', resourcesCheck(this.resources), { local: false })
+    // An idle-only node starts paused: the exchange knows before it serves anything.
+    this.#onResources(this.resources.status(), false)
     this.#refreshCapabilities()
     this.#logFinishedTasks(parts.loggers.get('engine'))
     this.#readings = new NodeReadings({
@@ -256,6 +302,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#refreshAddresses()
     this.directory.start()
     this.#health.start()
+    this.resources.start()
     if (this.#config.alerts.enabled) {
       this.#readings.start()
       this.#alerts.start()
@@ -294,6 +341,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.#startAbort.abort()
       this.#watcher?.close()
       this.#health.stop()
+      this.resources.stop()
       this.#alerts.stop()
       this.#readings.stop()
       this.directory.stop()
@@ -433,7 +481,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
 
   /**
    * Applies settings at run time: `log.level`, `network.maxConnections`, heartbeat, reconnect,
-   * health and shutdown settings take effect at once; the others are logged as needing a restart
+   * health, shutdown, `resources.*` and `limits.*` settings take effect at once; the others are logged as needing a restart
    * and keep their running value. Validates first (`ConfigValidationError`, nothing changed).
    */
   reconfigure(input: NodeConfigInput): ConfigChange {
@@ -459,6 +507,9 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#health.configure(c.health.intervalMs, c.health.checkTimeoutMs)
     if (change.applied.some((path) => path.startsWith('access.'))) this.exchange.setAccessPolicy(c.access)
     if (change.applied.includes('models.autoFetch')) this.exchange.setAutoFetchModels(c.models.autoFetch)
+    if (change.applied.some((path) => path.startsWith('limits.') || path.startsWith('resources.'))) {
+      this.resources.configure(resourceSettings(c))
+    }
     if (change.applied.some((path) => path.startsWith('alerts.'))) {
       this.#readings.configure(c.alerts)
       this.#alerts.configure(c.alerts)
@@ -481,6 +532,19 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.safeDispatchEvent('config:change', { detail: change })
     }
     return change
+  }
+
+  /** What the exchange offers peers follows every reading, pause and resume. */
+  #onResources(status: ResourceStatus, pausedChanged: boolean): void {
+    this.exchange.setAvailability({
+      figures: this.resources.figures(),
+      othersCpu: status.snapshot?.cpu.others ?? 0,
+      paused: this.resources.pausedBecause,
+      graceMs: this.#config.limits.pauseGraceMs,
+    })
+    if (pausedChanged) {
+      this.safeDispatchEvent(status.paused ? 'resources:pause' : 'resources:resume', { detail: status })
+    }
   }
 
   #refreshAddresses(): void {
@@ -548,4 +612,16 @@ export interface NodeCounters {
   /** One entry per protocol that carried anything. */
   readonly traffic: readonly ProtocolTraffic[]
   readonly signatures: SignatureCounts
+}
+
+function resourceSettings(c: NodeConfig): ResourceSettings {
+  return { intervalMs: c.resources.intervalMs, limits: c.limits, concurrency: c.engine.concurrency }
+}
+
+function safeFreeBytes(store: ResultStore): number {
+  try {
+    return store.closed ? 0 : store.usage().freeBytes
+  } catch {
+    return 0
+  }
 }

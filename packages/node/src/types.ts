@@ -11,6 +11,7 @@ import type { StateChange } from './lifecycle.js'
 import type { ComponentLoggers } from './logger.js'
 import type { PeerFailure, PeerRemoval } from './peers/directory.js'
 import type { PeerInfo } from './peers/types.js'
+import type { ResourceStatus, Sampler } from './resources/types.js'
 
 /** What the node needs of its identity; an `Identity` of `@p2p-ai/identity` is one. */
 export interface NodeIdentity {
@@ -36,6 +37,10 @@ export interface NodeEvents {
   'config:change': CustomEvent<ConfigChange>
   /** A watched config file changed but does not load; the previous configuration stays in force. */
   'config:error': CustomEvent<Error>
+  /** The node paused: it takes no tasks from peers now (`limits.idleOnly`, `limits.windows`, on battery). */
+  'resources:pause': CustomEvent<ResourceStatus>
+  /** The node takes tasks from peers again. */
+  'resources:resume': CustomEvent<ResourceStatus>
   /** An alert's condition held for `alerts.forMs`: it is raised (see `node.alerts()`). */
   'alert:raised': CustomEvent<AlertState>
   /** A raised alert's condition cleared, past its hysteresis band, for `alerts.forMs`. */
@@ -78,4 +83,6 @@ export interface NodeParts {
   exchange?: NodeExchangeInit
   /** Builds the content plug-in on the node's parts. */
   content?: ContentFactory
+  /** Reads the machine (a fake in tests). @default the real machine */
+  resourceSampler?: Sampler
 }

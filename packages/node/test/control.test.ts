@@ -76,6 +76,8 @@ await import('@p2p-ai/node/control')`
           'node/dist/config/types.js',
           'node/dist/constants.js',
           'node/dist/control.js',
+          // Words for why a node is paused: a table, importing nothing.
+          'node/dist/resources/pause-reasons.js',
           'protocol/dist/constants.js',
         ].sort(),
       )

@@ -123,9 +123,17 @@ describe('node metadata and health', () => {
     })
     const report = await node.checkHealth()
     const byName = Object.fromEntries(report.components.map((c) => [c.name, c]))
-    expect(Object.keys(byName).sort()).toEqual(['engine', 'identity', 'models', 'network', 'store'])
+    expect(Object.keys(byName).sort()).toEqual([
+      'engine',
+      'identity',
+      'models',
+      'network',
+      'resources',
+      'store',
+    ])
     expect(byName.models).toMatchObject({ status: 'healthy', detail: 'no models' })
     expect(byName.identity?.status).toBe('healthy')
+    expect(byName.resources).toMatchObject({ status: 'healthy', local: false })
     expect(byName.engine?.status).toBe('healthy')
     expect(byName.store?.status).toBe('healthy')
     // The only bootstrap peer is unreachable: the network is degraded, but the node can still work.

@@ -235,4 +235,44 @@ describe('the router', () => {
     expect(router.nextHop('ocr', 5, ['REQUESTER', 'M'])).toMatchObject({ code: 'ERR_NO_ROUTE' })
     expect(router.nextHop('embed', 5, ['REQUESTER'])).toMatchObject({ code: 'ERR_NO_ROUTE' })
   })
+
+  it('sends nothing to a paused peer, and counts a paused neighbour as a relay only', () => {
+    const { router, add, directory } = world()
+    const figures = { cpu: 10, nodeCpu: 0, memoryFree: 0 }
+    add('PAUSED', { protocolMinor: 4, taskTypes: ['embed', 'ocr'], resources: { ...figures, paused: true } })
+    add('AWAKE', { protocolMinor: 4, taskTypes: ['embed'], resources: figures })
+    for (let i = 0; i < 10; i++) expect(peerOf(router.choose(spec(), new Set()))).toBe('AWAKE')
+    expect(router.choose(spec({ type: 'ocr' }), new Set())).toBeUndefined()
+    expect(router.reach()).toEqual([{ taskType: 'embed', hops: 1, via: 'AWAKE' }])
+    // Resumed: it announces so, and gets tasks again.
+    directory.onCapabilities(
+      peerId('PAUSED'),
+      caps({ protocolMinor: 4, taskTypes: ['ocr'], resources: figures }),
+    )
+    expect(peerOf(router.choose(spec({ type: 'ocr' }), new Set()))).toBe('PAUSED')
+  })
+
+  it('prefers a peer whose owner leaves the machine alone to one whose owner is using it', () => {
+    const { router, add } = world()
+    add('BUSY-OWNER', {
+      protocolMinor: 4,
+      taskTypes: ['embed'],
+      resources: { cpu: 90, nodeCpu: 10, memoryFree: 0 },
+    })
+    add('IDLE-OWNER', {
+      protocolMinor: 4,
+      taskTypes: ['embed'],
+      resources: { cpu: 20, nodeCpu: 10, memoryFree: 0 },
+    })
+    const picks = Array.from({ length: 6 }, () => peerOf(router.choose(spec(), new Set())))
+    expect(picks.every((p) => p === 'IDLE-OWNER')).toBe(true)
+  })
+
+  it('runs its own tasks elsewhere while paused, and itself when no peer can', () => {
+    const { router, add } = world({ types: ['embed', 'chunk'] })
+    add('PEER', { protocolMinor: 4, taskTypes: ['embed'] })
+    router.setLocal({ paused: true, othersCpu: 0.5 })
+    for (let i = 0; i < 6; i++) expect(peerOf(router.choose(spec(), new Set()))).toBe('PEER')
+    expect(peerOf(router.choose(spec({ type: 'chunk' }), new Set()))).toBe('local')
+  })
 })

@@ -14,6 +14,14 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60 * 1000
 export const MAP_WEIGHTS_MIN_BYTES = 16 * 1024 * 1024
 
 /**
+ * Memory a session takes, as a multiple of its model file, for the engine's memory budget: loading
+ * peaks near 1.5× the file, and a loaded session keeps ~1.35× (docs/benchmarks/inference.md).
+ */
+export const SESSION_MEMORY_FACTOR = 1.5
+/** The same for a session created from memory-mapped weights (`mapWeights`): ~0.5× at load, ~0.75× after. */
+export const MAPPED_SESSION_MEMORY_FACTOR = 0.75
+
+/**
  * Files a directory model is read from, in order of preference: the full-precision graph of the
  * usual Hugging Face export layouts (optimum's `model.onnx`, sentence-transformers' and
  * transformers.js's `onnx/model.onnx`), then their 8-bit quantized variants (transformers.js's

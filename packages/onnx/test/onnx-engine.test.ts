@@ -98,4 +98,53 @@ describe('onnx backend in the engine', () => {
       (await engine.run<EmbedOutput>({ type: 'embed', input: { text: 'still here' } })).embeddings,
     ).toHaveLength(1)
   })
+
+  it("loads its models within the engine's memory budget: idle ones go when it shrinks, one too large is refused", async () => {
+    // One worker holds the models: the one an earlier test's reload left (its predecessor's share went with it).
+    expect(engine.memory().holders).toEqual([
+      expect.objectContaining({ holder: expect.stringMatching(/^onnx#\d+$/) }),
+    ])
+    const held = engine.memory().usedBytes
+    expect(held).toBeGreaterThan(0)
+    engine.setLimits({ memoryBytes: 1024 })
+    await expect.poll(() => engine.memory().usedBytes).toBe(0)
+    const refused = await (await engine.submit({ type: 'embed', input: { text: 'x' } })).result()
+    expect(refused.error).toMatchObject({
+      code: 'ERR_MODEL_TOO_LARGE',
+      message: expect.stringContaining('model mini'),
+    })
+    engine.setLimits({ memoryBytes: Number.POSITIVE_INFINITY })
+    expect((await engine.run<EmbedOutput>({ type: 'embed', input: { text: 'x' } })).embeddings).toHaveLength(
+      1,
+    )
+  })
+})
+
+describe("onnx backend under the engine's CPU limit", () => {
+  it('creates sessions with the intra-op threads the limit allows, and new ones when it changes', async () => {
+    const root = await tempDir()
+    await writeBert(root, 'mini', { layers: 1 })
+    const onnx = onnxBackend({
+      worker: false,
+      models: [{ name: 'mini', path: join(root, 'mini') }],
+      defaultEmbedModel: 'mini',
+    })
+    const engine = taskEngine({ builtins: false, backends: [onnx], concurrency: 2 })
+    try {
+      engine.setLimits({ cores: 3 })
+      await engine.run({ type: 'embed', input: { text: 'x' } })
+      // The backend runs one task at a time: all three cores for it.
+      expect(onnx.loadedModels()).toEqual([
+        expect.objectContaining({ name: 'mini', threads: 3, reservedBytes: expect.any(Number) }),
+      ])
+      expect(onnx.loadedModels()[0]?.reservedBytes).toBeGreaterThan(0)
+      engine.setLimits({ cores: 1 })
+      expect(onnx.loadedModels()).toEqual([])
+      await engine.run({ type: 'embed', input: { text: 'x' } })
+      expect(onnx.loadedModels()).toEqual([expect.objectContaining({ threads: 1 })])
+    } finally {
+      await engine.stop({ timeoutMs: 0 })
+      await removeDir(root)
+    }
+  })
 })

@@ -35,10 +35,15 @@ export const BATCH_SIGNATURES_MINOR = 2
 export const STREAMING_MINOR = 3
 
 /**
+ * Minor 4 added `capabilities.resources`: how busy the sender's machine is and whether it takes
+ * tasks at all (docs/protocol.md §5.7).
+ */
+export const RESOURCES_MINOR = 4
+
+/**
  * Minor 5 added content by CID (docs/protocol.md §2.7): a `task.request` may carry its input as
  * `inputRef` and a completed `task.result` its output as `outputRef`, fetched over Bitswap;
- * `capabilities` may say the sender takes content (`content`) and give a model's `cid`. (Minor 4
- * is `capabilities.resources`.)
+ * `capabilities` may say the sender takes content (`content`) and give a model's `cid`.
  */
 export const CONTENT_MINOR = 5
 

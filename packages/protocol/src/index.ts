@@ -104,6 +104,7 @@ export {
   type ModelInfo,
   type Payloads,
   type ReachEntry,
+  type ResourceFigures,
   type SoloEnvelope,
   type TaskAccept,
   type TaskCancel,

@@ -15,6 +15,7 @@ import {
   type modelSchema,
   payloadSchemas,
   type reachSchema,
+  type resourcesSchema,
   type taskAcceptSchema,
   type taskCancelSchema,
   type taskForwardSchema,
@@ -36,6 +37,8 @@ export type TaskTimings = z.infer<typeof timingsSchema>
 export type TaskCancel = z.infer<typeof taskCancelSchema>
 export type TaskForward = z.infer<typeof taskForwardSchema>
 export type ReachEntry = z.infer<typeof reachSchema>
+/** `capabilities.resources` (minor 4). */
+export type ResourceFigures = z.infer<typeof resourcesSchema>
 export type Capabilities = z.infer<typeof capabilitiesSchema>
 export type ModelInfo = z.infer<typeof modelSchema>
 export type Goodbye = z.infer<typeof goodbyeSchema>

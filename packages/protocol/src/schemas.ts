@@ -249,6 +249,15 @@ export const contentCapabilitySchema = z.strictObject({
   maxBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
 })
 
+/** `capabilities.resources` (minor 4): the sender's machine, and whether it takes tasks now. */
+export const resourcesSchema = z.strictObject({
+  cpu: z.number().int().min(0).max(100),
+  nodeCpu: z.number().int().min(0).max(100),
+  memoryFree: count(Number.MAX_SAFE_INTEGER),
+  paused: z.literal(true).exactOptional(),
+  onBattery: z.literal(true).exactOptional(),
+})
+
 export const capabilitiesSchema = z.strictObject({
   protocolMinor: count(65_535),
   agentVersion: z.string().min(1).max(128).exactOptional(),
@@ -267,6 +276,7 @@ export const capabilitiesSchema = z.strictObject({
     .max(MAX_TASK_TYPES)
     .refine((entries) => unique(entries.map((entry) => entry.taskType)), 'duplicate task types')
     .exactOptional(),
+  resources: resourcesSchema.exactOptional(),
   content: contentCapabilitySchema.exactOptional(),
 })
 

@@ -1,3 +1,5 @@
+import type { ResourceStatus } from '@p2p-ai/node'
+import { describePause } from '@p2p-ai/node/control'
 import { bool, num } from '../args/parse.js'
 import type { Handler, Parsed } from '../args/spec.js'
 import { EXIT, STOP_TIMEOUT_MS } from '../constants.js'
@@ -51,11 +53,58 @@ export function formatStatus(s: StatusJson, url: string, c: Colours): string {
     ['runs', s.capabilities.taskTypes.join(', ') || c.dim('nothing')],
     ['models', s.capabilities.models.join(', ') || c.dim('none')],
     ['memory', `${bytes(s.process.rssBytes)} resident`],
+    ...(s.resources === undefined ? [] : resourceRows(s.resources, c)),
     ['control', url],
     ...(s.metrics === undefined ? [] : [['metrics', s.metrics.url] as [string, string]]),
     ['version', `node ${s.version}, cli ${s.cliVersion}`],
   ]
   return `${head}\n${fields(rows, c)}`
+}
+
+const percent = (share: number): string => `${Math.round(share * 100)} %`
+
+/** The machine, the owner's limits, and whether the node takes tasks from peers. */
+function resourceRows(r: ResourceStatus, c: Colours): Array<[string, string]> {
+  const rows: Array<[string, string]> = []
+  const s = r.snapshot
+  if (s === undefined) rows.push(['machine', c.dim('measuring…')])
+  else {
+    const battery =
+      s.battery === undefined
+        ? s.batterySupport === 'unsupported'
+          ? ', battery unknown on this OS'
+          : ''
+        : `, battery${s.battery.percent === undefined ? '' : ` ${s.battery.percent} %`}${s.battery.onBattery ? ' (on battery)' : ''}`
+    rows.push([
+      'machine',
+      `cpu ${percent(s.cpu.machine)} (this node ${percent(s.cpu.node)}, others ${percent(s.cpu.others)}), load ${s.load[0].toFixed(2)}, ${bytes(s.memory.availableBytes)} of ${bytes(s.memory.totalBytes)} memory free${battery}`,
+    ])
+    if (s.disk !== undefined) {
+      const data = s.disk.dataDirBytes === undefined ? '' : `data dir ${bytes(s.disk.dataDirBytes)}, `
+      rows.push(['disk', `${data}${bytes(s.disk.freeBytes)} free`])
+    }
+  }
+  const l = r.limits
+  const limits = [
+    `cpu ${percent(l.cpu)}`,
+    `models ${bytes(r.models.usedBytes)} of ${bytes(r.models.limitBytes)}`,
+    ...(l.memoryBytes === undefined ? [] : [`memory ${bytes(l.memoryBytes)}`]),
+    ...(l.diskBytes === undefined ? [] : [`disk ${bytes(l.diskBytes)}`]),
+    ...(l.idleOnly ? ['idle only'] : []),
+    ...(l.windows.length === 0 ? [] : [`windows ${l.windows.join(', ')}`]),
+    ...(l.pauseOnBattery ? ['not on battery'] : []),
+  ]
+  rows.push(['limits', limits.join(', ')])
+  const notes = [
+    ...(r.throttled ? ['holding tasks back for the CPU limit'] : []),
+    ...(r.overMemory ? [c.yellow('over the memory limit')] : []),
+    ...(r.overDisk ? [c.yellow('over the disk limit')] : []),
+  ]
+  const serving = r.paused
+    ? `${c.yellow('paused')}: ${describePause(r.pauseReasons)} ${c.dim(`(for ${duration(Date.now() - r.since)})`)}`
+    : `${c.green('taking tasks')} from peers`
+  rows.push(['serving', [serving, ...notes].join('; ')])
+  return rows
 }
 
 /** The alerts raised now, one per line with what to do; `none` when all is well. */
@@ -111,7 +160,9 @@ export function formatPeers(list: readonly PeerJson[], c: Colours): string {
     ago(p.lastSeen),
     p.status === 'failed'
       ? `${p.failureReason ?? 'failed'}; redial ${p.reconnectAttempts}`
-      : (p.addresses[0] ?? '-'),
+      : p.capabilities?.resources?.paused === true
+        ? `${c.yellow('paused')} (its owner's limits); ${p.addresses[0] ?? '-'}`
+        : (p.addresses[0] ?? '-'),
   ])
   const connected = list.filter((p) => p.status === 'connected').length
   return `${table(['PEER', 'STATUS', 'RTT', 'LAST SEEN', 'ADDRESS / NOTE'], rows, c)}\n${c.dim(`${connected} connected, ${list.length - connected} failed`)}`

@@ -12,6 +12,7 @@ import type {
   NodeMetadata,
   NodeState,
   PeerInfo,
+  ResourceStatus,
 } from '@p2p-ai/node'
 
 /**
@@ -105,6 +106,8 @@ export interface StatusJson
   readonly tasks: TaskCounters
   /** Process figures of the node. */
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly cpuUserMs: number }
+  /** The machine (every `resources.intervalMs`) and the owner's limits: paused or not, and why. */
+  readonly resources: ResourceStatus
 }
 
 /** One entry of `GET /v1/peers`: the node's peer table entry. */

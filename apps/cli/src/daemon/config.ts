@@ -10,6 +10,7 @@ interface ConfigShape {
   dataDir: string
   network: { listen: string[]; bootstrap: string[]; mdns: { enabled: boolean; interface: string } }
   log: { level: string; format: string }
+  limits: { cpu: number; idleOnly: boolean }
   metrics: { enabled: boolean; port: number }
 }
 
@@ -42,6 +43,9 @@ export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, da
     next.network.mdns.enabled = true
     next.network.mdns.interface = mdnsInterface
   }
+  const cpu = num(o, 'cpu-limit')
+  if (cpu !== undefined) next.limits.cpu = cpu
+  if (bool(o, 'idle-only')) next.limits.idleOnly = true
   if (bool(o, 'metrics')) next.metrics.enabled = true
   const metricsPort = num(o, 'metrics-port')
   if (metricsPort !== undefined) {

@@ -215,6 +215,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
           heapUsedBytes: usage.heapUsed,
           cpuUserMs: Math.round(process.cpuUsage().user / 1000),
         },
+        resources: node.resources.status(),
       }
     },
     peers: (): PeerJson[] => node.peers(),

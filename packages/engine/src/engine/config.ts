@@ -7,6 +7,7 @@ import {
   DEFAULT_MAX_QUEUE_LENGTH,
   DEFAULT_MAX_TASK_TIMEOUT_MS,
   DEFAULT_TASK_TIMEOUT_MS,
+  defaultMemoryLimitBytes,
   MAX_CONCURRENCY,
 } from '../constants.js'
 import { InvalidConfigError } from '../errors.js'
@@ -79,6 +80,15 @@ export interface TaskEngineInit {
    * @default 67_108_864 (64 MiB)
    */
   readonly historyMaxBytes?: number
+  /**
+   * Bytes the models loaded by all backends (with their contexts) may take together, by the
+   * backends' estimates: a model that does not fit even alone is refused with
+   * `ERR_MODEL_TOO_LARGE`, and idle models are unloaded to make room for another. `Infinity` for
+   * no limit. Changeable later with `setLimits({ memoryBytes })`.
+   *
+   * @default half the machine's RAM
+   */
+  readonly memoryLimitBytes?: number
   /** Clock for task timestamps, for tests. @default Date.now */
   readonly now?: () => number
 }
@@ -94,6 +104,7 @@ export interface Config {
   readonly workers: boolean
   readonly historyLimit: number
   readonly historyMaxBytes: number
+  readonly memoryLimitBytes: number
   readonly now: () => number
 }
 
@@ -108,6 +119,7 @@ export function configure(init: TaskEngineInit): Config {
     workers: init.workers ?? true,
     historyLimit: init.historyLimit ?? DEFAULT_HISTORY_LIMIT,
     historyMaxBytes: init.historyMaxBytes ?? DEFAULT_HISTORY_MAX_BYTES,
+    memoryLimitBytes: init.memoryLimitBytes ?? defaultMemoryLimitBytes(),
     now: init.now ?? Date.now,
   }
   integer('concurrency', config.concurrency, 1, MAX_CONCURRENCY)
@@ -117,6 +129,14 @@ export function configure(init: TaskEngineInit): Config {
   integer('cancelGraceMs', config.cancelGraceMs, 0, 60_000)
   integer('historyLimit', config.historyLimit, 0, Number.MAX_SAFE_INTEGER)
   integer('historyMaxBytes', config.historyMaxBytes, 0, Number.MAX_SAFE_INTEGER)
+  if (
+    config.memoryLimitBytes !== Number.POSITIVE_INFINITY &&
+    !(Number.isSafeInteger(config.memoryLimitBytes) && config.memoryLimitBytes >= 1)
+  ) {
+    throw new InvalidConfigError(
+      `memoryLimitBytes must be a positive integer or Infinity, got ${String(config.memoryLimitBytes)}`,
+    )
+  }
   if (typeof config.now !== 'function') throw new InvalidConfigError('now must be a function')
   if (init.backends !== undefined && !Array.isArray(init.backends)) {
     throw new InvalidConfigError('backends must be an array')

@@ -3,6 +3,7 @@ import { DEFAULT_PRIORITY, PROGRESS_INTERVAL_MS, WORKER_TERMINATE_BACKSTOP_MS } 
 import { BackendFailedError, TaskCancelledError, TaskTimeoutError } from '../errors.js'
 import type { TaskRequest } from '../types.js'
 import type { Config } from './config.js'
+import type { Limits } from './limits.js'
 import type { TaskEngineEvents } from './options.js'
 import type { BackendEntry, Registry } from './registry.js'
 import type { Results } from './results.js'
@@ -31,6 +32,7 @@ export type Emit = <K extends keyof TaskEngineEvents & string>(
  */
 export class Dispatcher {
   readonly #config: Config
+  readonly #limits: Limits
   readonly #registry: Registry
   readonly #results: Results
   readonly #emit: Emit
@@ -46,8 +48,16 @@ export class Dispatcher {
   #pumping = false
   #abandoned = 0
 
-  constructor(config: Config, registry: Registry, results: Results, emit: Emit, stopSignal: AbortSignal) {
+  constructor(
+    config: Config,
+    limits: Limits,
+    registry: Registry,
+    results: Results,
+    emit: Emit,
+    stopSignal: AbortSignal,
+  ) {
     this.#config = config
+    this.#limits = limits
     this.#registry = registry
     this.#results = results
     this.#emit = emit
@@ -97,8 +107,18 @@ export class Dispatcher {
     return handle
   }
 
-  cancel(state: TaskState): boolean {
-    return this.#abort(state, 'CANCELLED', new TaskCancelledError(`task ${state.id} was cancelled`))
+  /**
+   * Cancels the task; its record carries `reason` (a coded error) when given, and is not kept
+   * with `forget`.
+   */
+  cancel(state: TaskState, reason?: Error, forget = false): boolean {
+    if (forget && (state.status === 'QUEUED' || state.status === 'RUNNING')) state.forget = true
+    return this.#abort(state, 'CANCELLED', reason ?? new TaskCancelledError(`task ${state.id} was cancelled`))
+  }
+
+  /** The limits changed: start what may start now. */
+  poke(): void {
+    this.#pump()
   }
 
   /** Cancels every queued task with the error `reason()` builds. */
@@ -126,7 +146,7 @@ export class Dispatcher {
     if (this.#pumping) return
     this.#pumping = true
     try {
-      while (this.#running < this.#config.concurrency && this.#queued > 0) {
+      while (this.#running < this.#limits.startable && this.#queued > 0) {
         let best: BackendEntry | undefined
         let top: TaskState | undefined
         for (const entry of this.#registry.entries) {
@@ -328,7 +348,7 @@ export class Dispatcher {
     this.active.delete(state.id)
     // The result is announced once recorded: for a file store, when the writer thread committed it.
     // A background write is served from memory while in flight, so announcing first loses no reader.
-    const recorded = this.#results.persist(state)
+    const recorded = state.forget ? undefined : this.#results.persist(state)
     if (recorded === undefined || state.persist === 'background') this.#announce(state)
     else void recorded.then(() => this.#announce(state))
   }

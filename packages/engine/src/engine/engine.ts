@@ -11,12 +11,21 @@ import {
   UnsupportedTaskTypeError,
 } from '../errors.js'
 import { TypedEventTarget } from '../events.js'
+import { MemoryBudget, type MemoryUsage } from '../memory/budget.js'
 import type { ResultStore } from '../store/store.js'
 import type { TaskRecord, TaskRequest, TaskStatus } from '../types.js'
 import { raceSignal, waitFor } from './async.js'
 import { type Config, configure, type TaskEngineInit } from './config.js'
 import { Dispatcher } from './dispatch.js'
-import type { GetOptions, RunOptions, StopOptions, SubmitOptions, TaskEngineEvents } from './options.js'
+import { type EngineLimits, type EngineLimitsUpdate, Limits } from './limits.js'
+import type {
+  CancelOptions,
+  GetOptions,
+  RunOptions,
+  StopOptions,
+  SubmitOptions,
+  TaskEngineEvents,
+} from './options.js'
 import {
   capabilities,
   type EngineCapabilities,
@@ -31,7 +40,14 @@ import { Results } from './results.js'
 import { FinishedTaskHandle, type TaskHandle } from './task.js'
 import { validateInput, validateRequest } from './validate.js'
 
-export type { GetOptions, RunOptions, StopOptions, SubmitOptions, TaskEngineEvents } from './options.js'
+export type {
+  CancelOptions,
+  GetOptions,
+  RunOptions,
+  StopOptions,
+  SubmitOptions,
+  TaskEngineEvents,
+} from './options.js'
 
 /**
  * The task engine: a priority queue in front of pluggable backends, with timeouts, cancellation,
@@ -39,6 +55,8 @@ export type { GetOptions, RunOptions, StopOptions, SubmitOptions, TaskEngineEven
  */
 export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
   readonly #config: Config
+  readonly #limits: Limits
+  readonly #memory: MemoryBudget
   readonly #registry: Registry
   readonly #store: ResultStore | undefined
   readonly #results: Results
@@ -54,6 +72,8 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
   constructor(init: TaskEngineInit = {}) {
     super()
     this.#config = configure(init)
+    this.#limits = new Limits(this.#config.concurrency)
+    this.#memory = new MemoryBudget(this.#config.memoryLimitBytes)
     this.#store = init.store
     this.#results = new Results(init.store, this.#config.historyLimit, this.#config.historyMaxBytes, (err) =>
       this.emit('store:error', () => err),
@@ -63,9 +83,12 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
       workers: this.#config.workers,
       graceMs: this.#config.cancelGraceMs,
       progressIntervalMs: PROGRESS_INTERVAL_MS,
+      memory: this.#memory,
+      settings: (capacity) => this.#limits.settingsFor(capacity),
     })
     this.#tasks = new Dispatcher(
       this.#config,
+      this.#limits,
       this.#registry,
       this.#results,
       (type, detail) => this.emit(type, detail),
@@ -168,11 +191,13 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
 
   /**
    * Cancels a queued or running task; returns `false` if it had already finished. Throws
-   * `ERR_TASK_NOT_FOUND` for an unknown id.
+   * `ERR_TASK_NOT_FOUND` for an unknown id. The record says `ERR_TASK_CANCELLED`, or the code of
+   * `options.reason` (a node handing a task back to its requester says why); with
+   * `options.forget` it is not kept, so the same id submitted again runs anew.
    */
-  cancel(id: string): boolean {
+  cancel(id: string, options: CancelOptions = {}): boolean {
     const state = this.#tasks.active.get(id)
-    if (state !== undefined) return this.#tasks.cancel(state)
+    if (state !== undefined) return this.#tasks.cancel(state, options.reason, options.forget === true)
     if (this.get(id) !== undefined) return false
     throw new TaskNotFoundError(`no task with id "${id}"`)
   }
@@ -182,12 +207,42 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
    * routing decision.
    */
   load(): EngineLoad {
-    return { running: this.#tasks.running, queued: this.#tasks.queued, concurrency: this.#config.concurrency }
+    return { running: this.#tasks.running, queued: this.#tasks.queued, concurrency: this.#limits.slots }
   }
 
   /** What this engine can do and how busy it is, for announcing to peers. */
   capabilities(): EngineCapabilities {
-    return capabilities(this.#registry, this.#config, this.#tasks.running, this.#tasks.queued)
+    return capabilities(
+      this.#registry,
+      this.#config,
+      this.#limits.slots,
+      this.#tasks.running,
+      this.#tasks.queued,
+    )
+  }
+
+  /** The limits in force (see `setLimits`). */
+  get limits(): EngineLimits {
+    const l = this.#limits
+    return { slots: l.slots, cores: l.cores, hold: l.hold, memoryBytes: this.#memory.limitBytes }
+  }
+
+  /**
+   * Changes how much of the machine the tasks may use, at once: how many start at a time, the
+   * cores they share (thread counts of the backends), a hold on starting any, the memory budget
+   * of loaded models. Running tasks are never stopped by it. Throws `ERR_INVALID_CONFIG` for a bad
+   * value (nothing changed).
+   */
+  setLimits(update: EngineLimitsUpdate): EngineLimits {
+    if (update.memoryBytes !== undefined) this.#memory.setLimit(update.memoryBytes)
+    if (this.#limits.apply(update)) this.#registry.configureAll()
+    this.#tasks.poke()
+    return this.limits
+  }
+
+  /** The memory budget: its limit, what is held, and by which backend. */
+  memory(): MemoryUsage {
+    return this.#memory.usage()
   }
 
   /** `healthy`, `degraded` (working, with a problem worth a look) or `unhealthy` (not working). */
@@ -195,6 +250,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     return health({
       registry: this.#registry,
       config: this.#config,
+      concurrency: this.#limits.slots,
       running: this.#tasks.running,
       queued: this.#tasks.queued,
       abandoned: this.#tasks.abandoned,

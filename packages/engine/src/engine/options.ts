@@ -17,6 +17,19 @@ export interface GetOptions {
   readonly output?: boolean
 }
 
+/** Per-call options of `cancel`. */
+export interface CancelOptions {
+  /** Why, as a coded error kept in the record. @default `ERR_TASK_CANCELLED` */
+  readonly reason?: Error
+  /**
+   * Keep no record of the task: the same id submitted later runs anew instead of answering with
+   * this cancellation (a task handed back to a requester that may send it again).
+   *
+   * @default false
+   */
+  readonly forget?: boolean
+}
+
 /** Per-call options of `run`. */
 export interface RunOptions {
   /** Aborting cancels the task. */

@@ -35,7 +35,7 @@ export interface EngineCapabilities {
     readonly backend: string
   }>
   readonly models: readonly ModelInfo[]
-  /** Tasks that may run at once. */
+  /** Tasks that may run at once (under the engine's limits). */
   readonly concurrency: number
   readonly running: number
   readonly queued: number
@@ -134,6 +134,7 @@ export function list(
 export function capabilities(
   registry: Registry,
   config: Config,
+  concurrency: number,
   running: number,
   queued: number,
 ): EngineCapabilities {
@@ -144,17 +145,19 @@ export function capabilities(
       backend,
     })),
     models: registry.models(),
-    concurrency: config.concurrency,
+    concurrency,
     running,
     queued,
     maxQueueLength: config.maxQueueLength,
-    load: (running + queued) / config.concurrency,
+    load: (running + queued) / concurrency,
   }
 }
 
 export interface HealthInput {
   readonly registry: Registry
   readonly config: Config
+  /** Tasks that may run at once under the limits. */
+  readonly concurrency: number
   readonly running: number
   readonly queued: number
   readonly abandoned: number
@@ -195,7 +198,7 @@ export function health(input: HealthInput): EngineHealth {
       running,
       queued,
       maxQueueLength: config.maxQueueLength,
-      concurrency: config.concurrency,
+      concurrency: input.concurrency,
       backends: entries.length,
       workerCrashes,
       abandonedRuns: input.abandoned,

@@ -1,5 +1,6 @@
-import type { Backend, ModelInfo, TaskType } from '../backend.js'
+import type { Backend, BackendSettings, ModelInfo, TaskType } from '../backend.js'
 import { BackendConflictError, BackendNotFoundError, InvalidBackendError } from '../errors.js'
+import type { HolderAccount, MemoryBudget } from '../memory/budget.js'
 import type { TaskErrorInfo } from '../types.js'
 import { WorkerPool } from '../worker/pool.js'
 import { waitFor } from './async.js'
@@ -74,6 +75,8 @@ export interface BackendEntry {
   loadError: TaskErrorInfo | undefined
   removed: boolean
   onIdle: (() => void) | undefined
+  /** Its account with the memory budget while loaded in-process. */
+  memory: HolderAccount | undefined
 }
 
 export interface RegistryConfig {
@@ -81,6 +84,10 @@ export interface RegistryConfig {
   readonly workers: boolean
   readonly graceMs: number
   readonly progressIntervalMs: number
+  /** The engine's memory budget, which every backend loads within. */
+  readonly memory: MemoryBudget
+  /** A backend's settings (thread counts) under the engine's limits, by its capacity. */
+  readonly settings: (capacity: number) => BackendSettings
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
@@ -150,6 +157,8 @@ export class Registry {
               size: capacity,
               graceMs: this.#config.graceMs,
               progressIntervalMs: this.#config.progressIntervalMs,
+              memory: this.#config.memory,
+              settings: this.#config.settings(capacity),
             })
           : undefined,
       capacity,
@@ -160,6 +169,7 @@ export class Registry {
       loadError: undefined,
       removed: false,
       onIdle: undefined,
+      memory: undefined,
     }
     this.#byName.set(entry.name, entry)
     for (const type of taskTypes.keys()) this.#byType.set(type, entry)
@@ -185,7 +195,7 @@ export class Registry {
 
   /** Loads an in-process backend once; concurrent callers share the load, a failure is retried. */
   load(entry: BackendEntry, signal: AbortSignal): Promise<void> {
-    entry.loading ??= entry.backend.load({ signal }).then(
+    entry.loading ??= this.#loadInProcess(entry, signal).then(
       () => {
         entry.loaded = true
         entry.loadError = undefined
@@ -197,6 +207,31 @@ export class Registry {
       },
     )
     return entry.loading
+  }
+
+  #loadInProcess(entry: BackendEntry, signal: AbortSignal): Promise<void> {
+    try {
+      entry.backend.configure?.(this.#config.settings(entry.capacity))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    entry.memory ??= this.#config.memory.account(entry.name)
+    return entry.backend.load({ signal, memory: entry.memory })
+  }
+
+  /** The engine's limits changed: every backend gets its settings again. */
+  configureAll(): void {
+    for (const entry of this.entries) {
+      const settings = this.#config.settings(entry.capacity)
+      if (entry.pool !== undefined) entry.pool.configure(settings)
+      else {
+        try {
+          entry.backend.configure?.(settings)
+        } catch {
+          // A backend that cannot take new settings keeps its old ones.
+        }
+      }
+    }
   }
 
   /** `backends.load(name)`: loads in-process, or starts every worker of a hosted backend. */
@@ -235,6 +270,9 @@ export class Registry {
     } catch {
       // The engine is letting go of the backend either way.
     }
+    // Whatever it did not give back itself is given back now.
+    entry.memory?.close()
+    entry.memory = undefined
     entry.loaded = false
     entry.loading = undefined
   }

@@ -98,6 +98,8 @@ export class TaskState implements HeapItem {
   slotHeld = false
   /** The slot was given back after the grace period while the backend still had not stopped. */
   abandoned = false
+  /** Keep no final record: the id may be submitted again and run anew (`cancel(id, { forget })`). */
+  forget = false
   readonly done: Promise<TaskRecord>
   resolveDone!: (record: TaskRecord) => void
   handle: LiveTaskHandle | undefined

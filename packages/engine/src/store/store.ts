@@ -84,6 +84,12 @@ export interface ListQuery {
   readonly offset?: number
 }
 
+/** What a store's file holds; see `ResultStore.usage`. */
+export interface StoreUsage {
+  readonly usedBytes: number
+  readonly freeBytes: number
+}
+
 /**
  * Finished task records in SQLite: a single file in WAL mode that survives restarts, with expiry.
  * Calls are synchronous (better-sqlite3); a read or write of a typical record takes microseconds.
@@ -116,6 +122,16 @@ export interface ResultStore {
   /** Deletes expired records now; returns how many. */
   purge(): number
   /**
+   * Deletes the `count` oldest records (by `queuedAt`), expired or not; returns how many. For a
+   * disk limit: their pages are reused by later records, so the file stops growing.
+   */
+  deleteOldest(count: number): number
+  /**
+   * How much of the file holds records (`usedBytes`) and how much is free pages SQLite reuses
+   * before it grows the file (`freeBytes`); the write-ahead log counts as used.
+   */
+  usage(): StoreUsage
+  /**
    * Closes the database; later calls throw `StoreClosedError`. Writes already passed to `putAsync`
    * still complete. Idempotent.
    */
@@ -141,6 +157,7 @@ class SqliteResultStore implements ResultStore {
   readonly #has: Database.Statement<[string, number], { one: number }>
   readonly #delete: Database.Statement<[string]>
   readonly #purge: Database.Statement<[number, number]>
+  readonly #deleteOldest: Database.Statement<[number]>
   readonly #lists = new Map<string, Database.Statement>()
   readonly #writer: StoreWriter | undefined
   #closed = false
@@ -198,6 +215,9 @@ class SqliteResultStore implements ResultStore {
     this.#delete = db.prepare('DELETE FROM tasks WHERE id = ?')
     this.#purge = db.prepare(
       'DELETE FROM tasks WHERE rowid IN (SELECT rowid FROM tasks WHERE expires_at <= ? LIMIT ?)',
+    )
+    this.#deleteOldest = db.prepare(
+      'DELETE FROM tasks WHERE rowid IN (SELECT rowid FROM tasks ORDER BY queued_at LIMIT ?)',
     )
     if (purgeIntervalMs > 0) {
       this.#timer = setInterval(() => {
@@ -274,6 +294,37 @@ class SqliteResultStore implements ResultStore {
       total += changes
       if (changes < PURGE_BATCH_SIZE) return total
     }
+  }
+
+  deleteOldest(count: number): number {
+    if (!Number.isSafeInteger(count) || count < 0) {
+      throw new InvalidConfigError(`count must be a non-negative integer, got ${count}`)
+    }
+    let total = 0
+    while (total < count) {
+      const batch = Math.min(PURGE_BATCH_SIZE, count - total)
+      const { changes } = this.#run(() => this.#deleteOldest.run(batch))
+      total += changes
+      if (changes < batch) break
+    }
+    return total
+  }
+
+  usage(): StoreUsage {
+    return this.#run(() => {
+      const pageSize = this.#db.pragma('page_size', { simple: true }) as number
+      const pages = this.#db.pragma('page_count', { simple: true }) as number
+      const free = this.#db.pragma('freelist_count', { simple: true }) as number
+      let wal = 0
+      if (this.path !== ':memory:') {
+        try {
+          wal = statSync(`${this.path}-wal`).size
+        } catch {
+          // No log right now.
+        }
+      }
+      return { usedBytes: (pages - free) * pageSize + wal, freeBytes: free * pageSize }
+    })
   }
 
   close(): void {

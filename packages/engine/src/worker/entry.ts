@@ -5,6 +5,7 @@ import type { Backend, TaskProgress } from '../backend.js'
 import { InvalidBackendError, RemoteTaskError } from '../errors.js'
 import { describeModule } from './module-url.js'
 import { type FromWorker, serializeError, type ToWorker, type WorkerBoot } from './protocol.js'
+import { remoteMemory } from './remote-memory.js'
 
 const port = parentPort
 if (port == null) throw new Error('the engine worker entry must run in a worker thread')
@@ -15,6 +16,10 @@ let backend: Backend | undefined
 function post(message: FromWorker): void {
   port?.postMessage(message)
 }
+
+const memory = remoteMemory(post)
+/** The latest settings, also those that arrive while the backend is being built. */
+let settings = boot.settings
 
 async function build(): Promise<Backend> {
   const mod = (await import(boot.module)) as Record<string, unknown>
@@ -66,6 +71,7 @@ async function run(id: string, type: string, input: unknown): Promise<void> {
 }
 
 port.on('message', (message: ToWorker) => {
+  if (memory.receive(message)) return
   switch (message.kind) {
     case 'run':
       void run(message.id, message.type, message.input)
@@ -85,12 +91,21 @@ port.on('message', (message: ToWorker) => {
         post({ kind: 'unloaded' })
       })()
       break
+    case 'configure':
+      settings = message.settings
+      try {
+        backend?.configure?.(settings)
+      } catch {
+        // A backend that cannot take new settings keeps its old ones.
+      }
+      break
   }
 })
 
 try {
   backend = await build()
-  await backend.load()
+  backend.configure?.(settings)
+  await backend.load({ memory: memory.account })
   post({ kind: 'ready', models: backend.models?.() ?? [] })
 } catch (err) {
   post({ kind: 'load-error', error: serializeError(err) })

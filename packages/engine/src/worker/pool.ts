@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads'
-import type { BackendRunOptions, BackendTask, ModelInfo, WorkerHosting } from '../backend.js'
+import type { BackendRunOptions, BackendSettings, BackendTask, ModelInfo, WorkerHosting } from '../backend.js'
 import { toError } from '../engine/task-error.js'
 import { EngineStoppedError, WorkerCrashedError } from '../errors.js'
+import type { HolderAccount, MemoryBudget, MemoryReservation } from '../memory/budget.js'
 import { runnableModuleUrl, toModuleSpecifier, workerEntryUrl } from './module-url.js'
 import { NATIVE_GUARD_KEY, NativeGuard, trackNativeGuard } from './native.js'
 import type { FromWorker, SerializedError, ToWorker, WorkerBoot } from './protocol.js'
@@ -19,6 +20,10 @@ export interface WorkerPoolInit {
    */
   readonly graceMs: number
   readonly progressIntervalMs: number
+  /** The engine's memory budget: each worker's backend reserves through it. */
+  readonly memory: MemoryBudget
+  /** The backend's settings now; `configure()` changes them. */
+  readonly settings: BackendSettings
 }
 
 interface Job {
@@ -45,16 +50,33 @@ class PoolWorker {
   #unloaded: (() => void) | undefined
   /** Settles when the thread has exited. */
   readonly #gone: Promise<void>
+  /** This thread's share of the memory budget, and its reservations by request number. */
+  readonly #memory: HolderAccount
+  readonly #reserving = new Map<number, AbortController>()
+  readonly #granted = new Map<number, MemoryReservation>()
+  readonly #relieving = new Map<number, (bytes: number) => void>()
+  #relieveSeq = 0
 
   constructor(
     boot: WorkerBoot,
     hosting: WorkerHosting,
     generation: number,
+    memory: HolderAccount,
     readonly onExit: (w: PoolWorker, code: number, error: Error | undefined) => void,
     readonly onModels: (models: readonly ModelInfo[]) => void,
     readonly onLoaded: (error: SerializedError | undefined) => void,
   ) {
     this.generation = generation
+    this.#memory = memory
+    memory.onPressure(
+      (bytes) =>
+        new Promise<number>((resolve) => {
+          if (this.exited) return resolve(0)
+          const req = this.#relieveSeq++
+          this.#relieving.set(req, resolve)
+          this.post({ kind: 'memory-pressure', req, bytes })
+        }),
+    )
     this.worker = new Worker(workerEntryUrl(), {
       workerData: { ...boot, [NATIVE_GUARD_KEY]: this.guard.buffer },
       ...(hosting.resourceLimits === undefined ? {} : { resourceLimits: { ...hosting.resourceLimits } }),
@@ -89,6 +111,20 @@ class PoolWorker {
           case 'unloaded':
             this.#unloaded?.()
             break
+          case 'memory-reserve':
+            this.#reserve(message.req, message.bytes, message.what)
+            break
+          case 'memory-cancel':
+            this.#reserving.get(message.req)?.abort()
+            break
+          case 'memory-release':
+            this.#granted.get(message.req)?.release()
+            this.#granted.delete(message.req)
+            break
+          case 'memory-relieved':
+            this.#relieving.get(message.req)?.(message.bytes)
+            this.#relieving.delete(message.req)
+            break
         }
       })
       this.worker.on('error', (err) => {
@@ -101,6 +137,11 @@ class PoolWorker {
       this.worker.on('exit', (code) => {
         this.exited = true
         untrack()
+        // Whatever the thread had loaded is gone with it.
+        for (const controller of this.#reserving.values()) controller.abort()
+        for (const resolve of this.#relieving.values()) resolve(0)
+        this.#relieving.clear()
+        this.#memory.close()
         reject(lastError ?? new WorkerCrashedError(`the worker exited with code ${code} while loading`))
         this.onExit(this, code, lastError)
       })
@@ -111,6 +152,29 @@ class PoolWorker {
 
   post(message: ToWorker): void {
     this.worker.postMessage(message)
+  }
+
+  #reserve(req: number, bytes: number, what: string | undefined): void {
+    const controller = new AbortController()
+    this.#reserving.set(req, controller)
+    this.#memory
+      .reserve(bytes, { signal: controller.signal, ...(what === undefined ? {} : { what }) })
+      .then(
+        (reservation) => {
+          if (this.exited || controller.signal.aborted) {
+            reservation.release()
+            return
+          }
+          this.#granted.set(req, reservation)
+          this.post({ kind: 'memory-granted', req })
+        },
+        (err: unknown) => {
+          if (!this.exited && !controller.signal.aborted) {
+            this.post({ kind: 'memory-refused', req, error: serializeError(err) })
+          }
+        },
+      )
+      .finally(() => this.#reserving.delete(req))
   }
 
   /** Terminates the thread; its running job, if any, fails with `reason`. */
@@ -158,6 +222,8 @@ export class WorkerPool {
   readonly #waiters: Array<(w: PoolWorker) => void> = []
   #models: readonly ModelInfo[] | undefined
   #closed = false
+  #settings: BackendSettings
+  #spawned = 0
   /** Workers that exited while running a task. */
   crashes = 0
   /** Why the backend last failed to load in a worker, until one loads it successfully. */
@@ -166,6 +232,7 @@ export class WorkerPool {
   constructor(init: WorkerPoolInit) {
     this.#init = init
     this.#module = runnableModuleUrl(toModuleSpecifier(init.hosting.module))
+    this.#settings = init.settings
   }
 
   /** What a new worker is built from: the hosting's `init` as it is now. */
@@ -175,6 +242,7 @@ export class WorkerPool {
       export: this.#init.hosting.export,
       init: this.#init.hosting.init,
       progressIntervalMs: this.#init.progressIntervalMs,
+      settings: this.#settings,
     }
   }
 
@@ -186,6 +254,12 @@ export class WorkerPool {
     this.#generation++
     this.#models = undefined
     for (const w of [...this.#idle]) this.#retire(w)
+  }
+
+  /** New settings for every worker, and for those started later. */
+  configure(settings: BackendSettings): void {
+    this.#settings = settings
+    for (const w of this.#workers) if (!w.exited) w.post({ kind: 'configure', settings })
   }
 
   /** Worker threads alive now. */
@@ -296,6 +370,7 @@ export class WorkerPool {
       this.#boot(),
       this.#init.hosting,
       this.#generation,
+      this.#init.memory.account(`${this.#init.name}#${this.#spawned++}`),
       (exited, code, error) => {
         if (exited.job !== undefined && exited.doomed) {
           exited.job.reject(exited.doomReason)

@@ -14,6 +14,7 @@ import {
   type Capabilities,
   encodeJsonFrame,
   type ReachEntry,
+  type ResourceFigures,
   type Signer,
   sealEnvelope,
 } from '@p2p-ai/protocol'
@@ -48,6 +49,8 @@ export interface CapabilityAnnouncerInit {
   traffic?: ProtocolTraffic
   /** A content plug-in: announced as `content`, with the models' CIDs (minor 5). */
   content?: ContentAnnouncement
+  /** This node's machine and whether it takes tasks, announced as `resources` (minor 4). */
+  resources?: () => ResourceFigures | undefined
 }
 
 interface Audience {
@@ -60,6 +63,8 @@ interface Audience {
   timer: NodeJS.Timeout | undefined
   sending: boolean
   dirty: boolean
+  /** A change it must hear of at once (a pause), not at the pace of load updates. */
+  urgent: boolean
 }
 
 /** Pushes this node's capabilities to its peers. */
@@ -78,7 +83,7 @@ export class CapabilityAnnouncer {
   constructor(init: CapabilityAnnouncerInit) {
     this.#init = init
     this.#minIntervalMs = init.minIntervalMs ?? ANNOUNCE_MIN_INTERVAL_MS
-    this.#current = capabilitiesOf(init.engine, init.agentVersion, init.reach?.(), init.content)
+    this.#current = this.#read()
     this.#key = JSON.stringify(this.#current)
     this.#variants = variantsOf(this.#current)
   }
@@ -102,20 +107,30 @@ export class CapabilityAnnouncer {
     this.#audience.clear()
   }
 
-  /** Looks at the engine now; announces to everyone if anything changed. */
-  refresh(): void {
-    const caps = capabilitiesOf(
-      this.#init.engine,
-      this.#init.agentVersion,
-      this.#init.reach?.(),
-      this.#init.content,
-    )
+  /**
+   * Looks at the engine now; announces to everyone if anything changed. `urgent`: without waiting
+   * for the once-a-second pace (a pause or a resume must reach peers before they route tasks here).
+   */
+  refresh(options: { urgent?: boolean } = {}): void {
+    const caps = this.#read()
     const key = JSON.stringify(caps)
     if (key === this.#key) return
     this.#current = caps
     this.#key = key
     this.#variants = variantsOf(caps)
-    for (const audience of this.#audience.values()) this.#schedule(audience)
+    for (const audience of this.#audience.values()) {
+      if (options.urgent === true) {
+        audience.urgent = true
+        clearTimeout(audience.timer)
+        audience.timer = undefined
+      }
+      this.#schedule(audience)
+    }
+  }
+
+  #read(): Capabilities {
+    const i = this.#init
+    return capabilitiesOf(i.engine, i.agentVersion, i.reach?.(), i.resources?.(), i.content)
   }
 
   /** A peer announced itself: it may now understand (or no longer understand) more of ours. */
@@ -145,6 +160,7 @@ export class CapabilityAnnouncer {
         timer: undefined,
         sending: false,
         dirty: false,
+        urgent: false,
       }
       this.#audience.set(peer, audience)
     } else {
@@ -168,7 +184,9 @@ export class CapabilityAnnouncer {
       return
     }
     if (audience.timer !== undefined) return
-    const wait = Math.max(0, audience.lastSentAt + this.#minIntervalMs - performance.now())
+    const wait = audience.urgent
+      ? 0
+      : Math.max(0, audience.lastSentAt + this.#minIntervalMs - performance.now())
     audience.timer = setTimeout(() => void this.#send(audience), wait)
     audience.timer.unref()
   }
@@ -188,6 +206,7 @@ export class CapabilityAnnouncer {
       this.#sealed.set(slot, sealed)
     }
     audience.sending = true
+    audience.urgent = false
     audience.lastSentAt = performance.now()
     const signal = AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)
     try {

@@ -14,7 +14,9 @@ import {
   MAX_QUEUE_LENGTH,
   MAX_TASK_TYPES,
   PROTOCOL_MINOR,
+  RESOURCES_MINOR,
   type ReachEntry,
+  type ResourceFigures,
   STREAMING_MINOR,
 } from '@p2p-ai/protocol'
 
@@ -37,6 +39,7 @@ export function capabilitiesOf(
   engine: TaskEngine,
   agentVersion: string | undefined,
   reach?: readonly ReachEntry[],
+  resources?: ResourceFigures,
   content?: ContentAnnouncement,
 ): Capabilities {
   const caps = engine.capabilities()
@@ -75,6 +78,7 @@ export function capabilitiesOf(
       queued: clamp(caps.queued, 0, MAX_QUEUE_LENGTH),
     },
     ...(reach === undefined || reach.length === 0 ? {} : { reach: [...reach] }),
+    ...(resources === undefined ? {} : { resources }),
     ...(content === undefined
       ? {}
       : { content: { maxBytes: clamp(content.maxBytes, 0, Number.MAX_SAFE_INTEGER) } }),
@@ -84,11 +88,18 @@ export function capabilitiesOf(
 /**
  * The announcement as a peer that announced protocol minor `minor` can read it (`undefined`: not
  * known yet, so the oldest): without `reach` below minor 1, without the generative model fields
- * below minor 3, without `content` and model CIDs below minor 5 (docs/protocol.md §7).
+ * below minor 3, without `resources` below minor 4, without `content` and model CIDs below minor 5
+ * (docs/protocol.md §7). A paused node tells a
+ * peer below minor 4, which cannot read `resources.paused`, that it runs nothing for now, so that
+ * it routes no tasks here either.
  */
 export function capabilitiesFor(caps: Capabilities, minor: number | undefined): Capabilities {
   const at = minor ?? 0
   let out = caps
+  if (at < RESOURCES_MINOR && out.resources !== undefined) {
+    const { resources, ...rest } = out
+    out = resources.paused === true ? { ...rest, taskTypes: [], models: [] } : rest
+  }
   if (at < FORWARDING_MINOR && out.reach !== undefined) {
     const { reach: _, ...base } = out
     out = base
@@ -110,7 +121,13 @@ export function capabilitiesFor(caps: Capabilities, minor: number | undefined): 
 }
 
 /** The minor versions at which what a peer can read of an announcement changes, oldest first. */
-export const ANNOUNCEMENT_TIERS: readonly number[] = [0, FORWARDING_MINOR, STREAMING_MINOR, CONTENT_MINOR]
+export const ANNOUNCEMENT_TIERS: readonly number[] = [
+  0,
+  FORWARDING_MINOR,
+  STREAMING_MINOR,
+  RESOURCES_MINOR,
+  CONTENT_MINOR,
+]
 
 /** What a generative model announces about itself (minor 3), where the engine knows it and it fits the wire. */
 function generativeFields(

@@ -40,6 +40,13 @@ import {
   IDENTITY_FILE_NAME,
 } from '../constants.js'
 import { DEFAULT_MAX_HOPS, LIVENESS_IDLE_MS, LIVENESS_PING_TIMEOUT_MS } from '../exchange/constants.js'
+import {
+  DEFAULT_IDLE_AFTER_MS,
+  DEFAULT_IDLE_THRESHOLD,
+  DEFAULT_PAUSE_GRACE_MS,
+  DEFAULT_RESOURCES_INTERVAL_MS,
+} from '../resources/constants.js'
+import { windowProblem } from '../resources/windows.js'
 import { defaultDataDir, type Env } from './paths.js'
 import { LOG_LEVELS } from './types.js'
 
@@ -61,6 +68,11 @@ export type FieldType =
       readonly optional?: boolean
     }
   | { readonly kind: 'enum'; readonly values: readonly string[] }
+  | {
+      readonly kind: 'size'
+      /** What a percentage is of, in words: `the machine's RAM`. */
+      readonly percentOf: string
+    }
   | {
       readonly kind: 'list'
       /** Returns what is wrong with one item, or `undefined` when it is fine. */
@@ -553,6 +565,83 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
       "Also keep the records of tasks run for other peers in the result store. Off: they stay in memory (the recent-task history) and never reach this node's disk; the requester holds the signed result.",
   },
   {
+    path: 'resources.intervalMs',
+    type: int(500, 3_600_000),
+    default: constant(DEFAULT_RESOURCES_INTERVAL_MS),
+    reload: 'live',
+    description:
+      "How often the node measures the machine: CPU (its own and the machine's), memory, the data directory's disk use, load and battery.",
+  },
+  {
+    path: 'limits.cpu',
+    type: int(1, 100),
+    default: constant(100),
+    reload: 'live',
+    description:
+      "Share of the machine's CPU, in percent, the node may use for tasks: fewer tasks at once, fewer threads per model, and short pauses between tasks keep its average within it.",
+  },
+  {
+    path: 'limits.memory',
+    type: { kind: 'size', percentOf: "the machine's RAM" },
+    default: constant(''),
+    reload: 'live',
+    description:
+      'Memory for loaded models and running tasks: a model that does not fit is refused (`ERR_MODEL_TOO_LARGE`, the requester tries another peer) after idle models are unloaded, and no task starts while the node uses more. Empty: models may take half the RAM.',
+  },
+  {
+    path: 'limits.disk',
+    type: { kind: 'size', percentOf: "the data directory's disk" },
+    default: constant(''),
+    reload: 'live',
+    description:
+      'Disk space the data directory may take (stored results, models, caches): when it is over, the oldest stored results are deleted first. Empty: no limit.',
+  },
+  {
+    path: 'limits.idleOnly',
+    type: { kind: 'boolean' },
+    default: constant(false),
+    reload: 'live',
+    description:
+      "Take tasks from peers only while the rest of the machine is idle (other processes' CPU below `limits.idleThreshold` for `limits.idleAfterMs`); pause within one `resources.intervalMs` when it is not.",
+  },
+  {
+    path: 'limits.idleThreshold',
+    type: int(1, 100),
+    default: constant(DEFAULT_IDLE_THRESHOLD),
+    reload: 'live',
+    description: "Other processes' CPU, in percent of the machine, below which it counts as idle.",
+  },
+  {
+    path: 'limits.idleAfterMs',
+    type: int(0, MS_PER_DAY),
+    default: constant(DEFAULT_IDLE_AFTER_MS),
+    reload: 'live',
+    description: 'How long the machine must have been idle before an idle-only node takes tasks again.',
+  },
+  {
+    path: 'limits.windows',
+    type: { kind: 'list', check: windowProblem, item: 'time window', items: 'time windows HH:MM-HH:MM' },
+    default: constant([]),
+    reload: 'live',
+    description:
+      'Take tasks from peers only within these local-time windows, e.g. `22:00-07:00` (across midnight). Empty: at any time.',
+  },
+  {
+    path: 'limits.pauseOnBattery',
+    type: { kind: 'boolean' },
+    default: constant(false),
+    reload: 'live',
+    description: 'Take no tasks from peers while the machine runs on battery (where the OS says so).',
+  },
+  {
+    path: 'limits.pauseGraceMs',
+    type: int(0, 3_600_000),
+    default: constant(DEFAULT_PAUSE_GRACE_MS),
+    reload: 'live',
+    description:
+      'When the node pauses, tasks of peers still running after this long are handed back (`ERR_BUSY`: the requester tries another peer); queued ones are handed back at once.',
+  },
+  {
     path: 'content.enabled',
     type: { kind: 'boolean' },
     default: constant(false),
@@ -646,6 +735,8 @@ export function describeType(type: FieldType): string {
       return 'a file system path'
     case 'enum':
       return `one of ${type.values.join(', ')}`
+    case 'size':
+      return `a size such as 4GiB or 512MB, or a share of ${type.percentOf} such as 50%; empty for no limit`
     case 'list':
       return `a list of ${type.items}`
   }

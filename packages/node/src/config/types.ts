@@ -169,6 +169,31 @@ export interface NodeConfig {
     /** Whether records of tasks run for other peers go to the result store (else: memory only). */
     storeServedTasks: boolean
   }
+  resources: {
+    /** How often the machine is measured. */
+    intervalMs: number
+  }
+  /** What a contributor lends: see docs/contributing-resources.md. All changeable at run time. */
+  limits: {
+    /** Share of the machine's CPU for tasks, in percent. */
+    cpu: number
+    /** Memory for models and running tasks: `4GiB`, `50%`; empty for the default (models: half the RAM). */
+    memory: string
+    /** Disk space of the data directory: `20GiB`, `10%`; empty for no limit. */
+    disk: string
+    /** Take peers' tasks only while the rest of the machine is idle. */
+    idleOnly: boolean
+    /** Other processes' CPU (percent) below which the machine is idle. */
+    idleThreshold: number
+    /** Idle this long before taking tasks again. */
+    idleAfterMs: number
+    /** `HH:MM-HH:MM` local-time windows to take peers' tasks in; empty: always. */
+    windows: string[]
+    /** Take no peers' tasks on battery. */
+    pauseOnBattery: boolean
+    /** Running peers' tasks are handed back this long after pausing. */
+    pauseGraceMs: number
+  }
   content: {
     /** Exchange content by CID (`@p2p-ai/content`): large task inputs and outputs, shared models. */
     enabled: boolean

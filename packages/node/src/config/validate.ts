@@ -11,6 +11,7 @@ import {
   GROUP_PATHS,
 } from './fields.js'
 import { type Env, resolvePath } from './paths.js'
+import { parseSize } from './size.js'
 import type { NodeConfig } from './types.js'
 
 /** One source of settings; later layers override earlier ones. */
@@ -200,6 +201,11 @@ function check(field: FieldSpec, f: Found, issues: ConfigIssue[], env: Env): unk
       return resolvePath(value, layer.baseDir, env)
     case 'enum':
       return typeof value === 'string' && type.values.includes(value) ? value : fail()
+    case 'size':
+      if (value === '') return value
+      if ((typeof value !== 'string' && typeof value !== 'number') || parseSize(value) === undefined)
+        return fail()
+      return String(value).trim()
     case 'list': {
       if (!Array.isArray(value)) return fail()
       let ok = true

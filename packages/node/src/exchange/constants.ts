@@ -61,6 +61,8 @@ export const DEFAULT_TASK_MAX_FRAME_BYTES = 4 * 1024 * 1024
 
 /** `retryAfterMs` sent with `ERR_BUSY` when the engine's queue is full. */
 export const BUSY_RETRY_AFTER_MS = 1_000
+/** `retryAfterMs` sent with `ERR_BUSY` by a paused node (its resume is announced at once). */
+export const PAUSED_RETRY_AFTER_MS = 5_000
 /** Tasks one requester may have outstanding on this provider at once (its fair share). */
 export const DEFAULT_MAX_TASKS_PER_PEER = 1_024
 /** Progress messages per task per second at most (the engine throttles too; this bounds the wire). */
@@ -77,6 +79,7 @@ export const LATENCY_SCALE_MS = 50
 export const LATENCY_FREE_MS = 10
 /** Routing costs within this fraction of the lowest count as a tie (see router.ts). */
 export const COST_TIE_MARGIN = 0.1
+
 // ---- bookkeeping ----------------------------------------------------------------------------
 
 /** Finished tasks kept for `node.tasks` (oldest dropped first). */

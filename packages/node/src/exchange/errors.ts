@@ -18,6 +18,17 @@ export interface AttemptInfo {
   readonly error?: { readonly code: TaskErrorCode; readonly message: string }
 }
 
+/**
+ * This node paused (its owner's limits: idle time only, a time window, on battery) and handed a
+ * peer's task back before running it, or while it still ran after the grace period. On the wire it
+ * is `ERR_BUSY`: the requester tries another peer.
+ */
+export class NodePausedError extends Error {
+  static readonly code = 'ERR_NODE_PAUSED'
+  readonly code = NodePausedError.code
+  override readonly name = 'NodePausedError'
+}
+
 /** The task stream or the connection to the provider closed before the result arrived. */
 export class PeerDisconnectedError extends Error {
   static readonly code = 'ERR_PEER_DISCONNECTED'

@@ -10,6 +10,7 @@ import {
   type Capabilities,
   InvalidOptionError,
   newTaskId,
+  type ResourceFigures,
   type Signer,
   TASK_PROTOCOL,
 } from '@p2p-ai/protocol'
@@ -21,7 +22,7 @@ import type { ContentService } from '../content/types.js'
 import { taskLogFields } from '../logger.js'
 import type { PeerDirectory, PeerDirectoryEvents } from '../peers/directory.js'
 import type { TrafficCounters } from '../traffic.js'
-import { AccessDeniedError, ExchangeStoppedError } from './errors.js'
+import { AccessDeniedError, ExchangeStoppedError, NodePausedError } from './errors.js'
 import type { ExchangeReports, TaskExchangeEvents } from './events.js'
 import { type NumericInit, settleInit, type TaskExchangeInit } from './init.js'
 import { AttemptLauncher } from './request/launcher.js'
@@ -92,6 +93,18 @@ export interface ExchangeStopOptions {
   drainMs?: number
 }
 
+/** What this node offers its peers right now (from its resource monitoring and its owner's limits). */
+export interface Availability {
+  /** Announced to peers of minor 4 or later as `capabilities.resources`. */
+  readonly figures: ResourceFigures | undefined
+  /** Share of this machine (0 to 1) its owner's other processes use: routing this node's own tasks. */
+  readonly othersCpu: number
+  /** Why this node takes no tasks from peers now, in words; undefined while it does. */
+  readonly paused: string | undefined
+  /** After pausing, peers' tasks still running this long are handed back. */
+  readonly graceMs: number
+}
+
 /**
  * Sends, serves, routes and fails over tasks. See `TaskExchangeComponents` and `TaskExchangeInit`.
  * Its events (`task:done`, `task:retry`, `task:refused`) are for observers such as metrics.
@@ -112,6 +125,9 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   #autoFetchModels: boolean
   #started = false
   #stopped = false
+  #figures: ResourceFigures | undefined
+  /** Hands back peers' tasks still running when the pause's grace period ends. */
+  #graceTimer: NodeJS.Timeout | undefined
   /** Reports from the parts, dispatched as events while anyone listens. */
   readonly #reports: ExchangeReports = {
     retry: (detail) => {
@@ -192,6 +208,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       // Nothing is reachable before start (no neighbours yet).
       reach: () => (this.#started ? this.#router.reach() : []),
       peerMinor: (peer) => directory.record(peer)?.protocolMinor,
+      resources: () => this.#figures,
       ...(components.traffic === undefined ? {} : { traffic: components.traffic.of(ANNOUNCE_PROTOCOL) }),
       ...(content === undefined ? {} : { content }),
     })
@@ -251,6 +268,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   async stop(options: ExchangeStopOptions = {}): Promise<{ readonly tasksCancelled: number }> {
     if (this.#stopped) return { tasksCancelled: 0 }
     this.#stopped = true
+    clearTimeout(this.#graceTimer)
     this.#provider.stopAccepting()
     this.#announcer.stop()
     const drainMs = options.drainMs ?? 0
@@ -369,6 +387,38 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
    */
   setAutoFetchModels(on: boolean): void {
     this.#autoFetchModels = on
+  }
+
+  /**
+   * What this node offers its peers now. Paused, it refuses new tasks from peers (`ERR_BUSY`,
+   * saying why), hands back the ones it has queued at once and those still running after
+   * `graceMs` (`ERR_BUSY` again: their requesters try another peer), still relays forwarded tasks,
+   * and runs its own tasks itself only when no peer can; its peers hear of the pause (and of the
+   * resume) at once.
+   */
+  setAvailability(availability: Availability): void {
+    const { paused } = availability
+    const wasPaused = this.#provider.paused !== undefined
+    this.#figures = availability.figures
+    this.#router.setLocal({ paused: paused !== undefined, othersCpu: availability.othersCpu })
+    if (paused !== undefined) {
+      this.#provider.pause(paused)
+      if (!wasPaused) {
+        const reason = (): Error => new NodePausedError(`handed back: this node paused (${paused})`)
+        const handed = this.#provider.handBack('queued', reason)
+        if (handed > 0) this.#c.log.info({ tasks: handed }, 'paused: handed back queued tasks')
+        this.#graceTimer = setTimeout(() => {
+          const late = this.#provider.handBack('all', reason)
+          if (late > 0) this.#c.log.info({ tasks: late }, 'paused: handed back tasks still running')
+        }, availability.graceMs)
+        this.#graceTimer.unref()
+      }
+    } else if (wasPaused) {
+      clearTimeout(this.#graceTimer)
+      this.#provider.resume()
+    }
+    if (this.#started && !this.#stopped)
+      this.#announcer.refresh({ urgent: wasPaused !== (paused !== undefined) })
   }
 
   /** What this node announces. */

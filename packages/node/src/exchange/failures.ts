@@ -126,6 +126,8 @@ const ALIASES: Readonly<Record<string, TaskErrorCode>> = Object.freeze({
   ERR_TASK_TIMEOUT: 'ERR_TIMEOUT',
   ERR_TASK_CANCELLED: 'ERR_CANCELLED',
   ERR_QUEUE_FULL: 'ERR_BUSY',
+  // A paused node hands a task back: busy for now, another peer may run it.
+  ERR_NODE_PAUSED: 'ERR_BUSY',
   ERR_UNSUPPORTED_TASK_TYPE: 'ERR_UNSUPPORTED_TASK',
   ERR_ENGINE_STOPPED: 'ERR_SHUTTING_DOWN',
   ERR_MODEL_NOT_FOUND: 'ERR_UNKNOWN_MODEL',

@@ -6,6 +6,7 @@ export * from './constants.js'
 export * from './errors.js'
 export type { TaskDone, TaskExchangeEvents, TaskRefusal, TaskRetry } from './events.js'
 export {
+  type Availability,
   type ExchangeStopOptions,
   TaskExchange,
   type TaskExchangeComponents,
@@ -14,7 +15,7 @@ export {
 export { type AttemptEnd, FAILURE_POLICY, type Verdict, verdictOf } from './failures.js'
 export type { TaskExchangeInit } from './init.js'
 export { type Candidate, cost, hasFreeSlot, pickCandidate } from './route/cost.js'
-export { FORWARDING_MINOR, type Route, type RouteSpec } from './route/router.js'
+export { FORWARDING_MINOR, type LocalAvailability, type Route, type RouteSpec } from './route/router.js'
 export type { RegisteredTask, TaskDefinition, TaskRunContext } from './serve/custom-tasks.js'
 export type { ProviderStats } from './serve/provider.js'
 export { type AccessMode, AccessPolicy, type AccessPolicyInit } from './trust/access-policy.js'

@@ -329,6 +329,10 @@ export class PeerDirectory extends TypedEventEmitter<PeerDirectoryEvents> {
   onCapabilities(id: PeerId, capabilities: Capabilities): void {
     const entry = this.#entries.get(id.toString())
     if (entry === undefined) return
+    // A peer that was paused says it takes tasks again: whatever "busy" it answered is over.
+    if (entry.capabilities?.resources?.paused === true && capabilities.resources?.paused !== true) {
+      this.book.clearBusy(entry.peer)
+    }
     entry.capabilities = capabilities
     entry.protocolMinor = capabilities.protocolMinor
     const announced = capabilities.load.running + capabilities.load.queued

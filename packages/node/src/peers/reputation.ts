@@ -167,6 +167,14 @@ export class ReputationBook {
     entry.snapshot = undefined
   }
 
+  /** The peer said it has room again (it resumed): its `busy` wait is over. */
+  clearBusy(peer: string): void {
+    const entry = this.#entries.get(peer)
+    if (entry === undefined || entry.busyUntil === 0) return
+    entry.busyUntil = 0
+    entry.snapshot = undefined
+  }
+
   /**
    * Records a failed attempt by what it says about the peer; `retryAfterMs` is the peer's own
    * estimate for `busy`.

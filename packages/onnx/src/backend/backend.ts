@@ -187,7 +187,13 @@ export function onnxBackend(init: OnnxBackendInit = {}): OnnxBackend {
 
     // ONNX Runtime, sharp and the tokenizers load on first use, not here: loading a backend that
     // may never run a task costs a directory scan and a stat per model (hashes are cached).
-    load: (options) => backend.scanModels(options),
+    load: (options = {}) => {
+      if (options.memory !== undefined) sessions.useMemory(options.memory)
+      return backend.scanModels(options.signal === undefined ? {} : { signal: options.signal })
+    },
+
+    // The engine's CPU limit, as ONNX Runtime intra-op threads of each session.
+    configure: (settings) => sessions.configure(settings),
 
     async scanModels(options = {}) {
       if (init.modelsDir !== undefined) await registry.scan(init.modelsDir)

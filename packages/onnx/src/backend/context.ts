@@ -25,8 +25,15 @@ export interface OnnxContext {
   labels(model: OnnxModel): Promise<readonly string[]>
   /** The model's OCR character dictionary, loaded once. */
   dictionary(model: OnnxModel): Promise<readonly string[]>
-  /** Borrows the model's session for the duration of `fn`. */
-  withSession<T>(model: OnnxModel, fn: (session: InferenceSession) => Promise<T>): Promise<T>
+  /**
+   * Borrows the model's session for the duration of `fn`; `signal` gives up a load still waiting
+   * for room in the engine's memory budget.
+   */
+  withSession<T>(
+    model: OnnxModel,
+    fn: (session: InferenceSession) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T>
   /** Forgets cached tokenizers and dictionaries. */
   clear(): void
 }
@@ -115,8 +122,8 @@ export function onnxContext(init: OnnxContextInit): OnnxContext {
         return lines
       })
     },
-    async withSession(model, fn) {
-      const lease = await init.sessions.acquire(model)
+    async withSession(model, fn, signal) {
+      const lease = await init.sessions.acquire(model, signal)
       try {
         return await fn(lease.session)
       } finally {

@@ -140,10 +140,14 @@ export async function runEmbed(
   signal.throwIfAborted()
   // The session loads first: parsing tokenizer.json leaves garbage that would otherwise add to the
   // session load's memory peak (the highest of a task's life).
-  return ctx.withSession(model, async (session) => {
-    const tokenizer = await ctx.tokenizer(model)
-    return embedWith(ctx, model, tokenizer, session, input, options)
-  })
+  return ctx.withSession(
+    model,
+    async (session) => {
+      const tokenizer = await ctx.tokenizer(model)
+      return embedWith(ctx, model, tokenizer, session, input, options)
+    },
+    signal,
+  )
 }
 
 async function embedWith(

@@ -1,9 +1,17 @@
-import { ModelCorruptError, nativeCall } from '@p2p-ai/engine'
+import {
+  type BackendSettings,
+  type MemoryAccount,
+  type MemoryReservation,
+  ModelCorruptError,
+  nativeCall,
+} from '@p2p-ai/engine'
 import {
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_LOADED_BYTES,
   DEFAULT_MAX_LOADED_MODELS,
   MAP_WEIGHTS_MIN_BYTES,
+  MAPPED_SESSION_MEMORY_FACTOR,
+  SESSION_MEMORY_FACTOR,
 } from '../constants.js'
 import { InvalidOnnxOptionsError } from '../errors.js'
 import type { OnnxModel } from '../models/format.js'
@@ -73,11 +81,25 @@ export interface LoadedModel {
   readonly lastUsedAt: number
   /** Whether the session was created from a copy with memory-mapped weights (`mapWeights`). */
   readonly mappedWeights: boolean
+  /** ONNX Runtime's intra-op threads of the session (0: its default, one per core). */
+  readonly threads: number
+  /** What the session holds of the engine's memory budget (0 without one). */
+  readonly reservedBytes: number
 }
 
 export interface SessionCache {
-  acquire(model: OnnxModel): Promise<SessionLease>
+  acquire(model: OnnxModel, signal?: AbortSignal): Promise<SessionLease>
   loaded(): LoadedModel[]
+  /**
+   * Loads sessions within the engine's memory budget from now on: each reserves its estimated
+   * size first, and idle sessions are released when the budget asks for room.
+   */
+  useMemory(memory: MemoryAccount): void
+  /**
+   * New thread counts: sessions created from now on use them; idle sessions created with others
+   * are released (and created again on next use), those in use once their runs finish.
+   */
+  configure(settings: BackendSettings): void
   /** Releases every idle session (resolving once they are released) and the rest as soon as their runs finish. */
   clear(): Promise<void>
 }
@@ -87,11 +109,14 @@ interface Loaded {
   readonly mapped: boolean
   /** Deletes the mapped copy the session was created from, if it is still on disk. */
   readonly cleanup?: () => Promise<void>
+  readonly reservation: MemoryReservation | undefined
 }
 
 interface Slot {
   readonly key: string
   readonly model: OnnxModel
+  /** Intra-op threads it was created with. */
+  readonly threads: number
   readonly loading: Promise<Loaded>
   loaded?: Loaded
   users: number
@@ -141,6 +166,16 @@ export function sessionCache(init: SessionCacheInit = {}): SessionCache {
   const idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
   // Map iteration order is insertion order: re-inserting on use keeps it least-recently-used first.
   const slots = new Map<string, Slot>()
+  let memory: MemoryAccount | undefined
+  /** Threads the engine allows one task (undefined: no limit). */
+  let allowed: number | undefined
+
+  /** Intra-op threads of a session created now: the configured count within the engine's limit. */
+  const threads = (): number => {
+    const configured = init.session?.intraOpNumThreads ?? 0
+    if (allowed === undefined) return configured
+    return configured === 0 ? allowed : Math.min(configured, allowed)
+  }
 
   /** Releases sessions as they become idle; `clear()` waits for these. */
   const releasing = new Set<Promise<void>>()
@@ -150,8 +185,12 @@ export function sessionCache(init: SessionCacheInit = {}): SessionCache {
     // A failed load has nothing to release; a released session's errors have nowhere to go.
     const released = slot.loading
       .then(async (l) => {
-        await nativeCall(() => l.session.release())
-        await l.cleanup?.()
+        try {
+          await nativeCall(() => l.session.release())
+          await l.cleanup?.()
+        } finally {
+          l.reservation?.release()
+        }
       })
       .catch(() => {})
       .finally(() => releasing.delete(released))
@@ -177,42 +216,68 @@ export function sessionCache(init: SessionCacheInit = {}): SessionCache {
     }
   }
 
-  const create = async (model: OnnxModel): Promise<Loaded> => {
-    const ort = await loadOrt()
+  const create = async (model: OnnxModel, intraOp: number, signal?: AbortSignal): Promise<Loaded> => {
     const o = init.session ?? {}
-    const options: Parameters<typeof ort.InferenceSession.create>[1] = {
-      graphOptimizationLevel: o.graphOptimizationLevel ?? 'all',
-      executionMode: o.executionMode ?? 'sequential',
-      enableCpuMemArena: o.enableCpuMemArena ?? true,
-      // ORT would also print every failure to stderr; they reach the caller as coded errors instead.
-      logSeverityLevel: 4,
-      ...(o.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: o.intraOpNumThreads }),
-      ...(o.interOpNumThreads === undefined ? {} : { interOpNumThreads: o.interOpNumThreads }),
-      ...(o.prepackWeights === false ? { extra: { session: { disable_prepacking: '1' } } } : {}),
-    }
-    const copy =
-      o.mapWeights !== false && model.sizeBytes >= MAP_WEIGHTS_MIN_BYTES
-        ? await writeMappedCopy(model.modelFile)
-        : undefined
+    const mapped = o.mapWeights !== false && model.sizeBytes >= MAP_WEIGHTS_MIN_BYTES
+    const factor = mapped ? MAPPED_SESSION_MEMORY_FACTOR : SESSION_MEMORY_FACTOR
+    const reservation = await memory?.reserve(Math.ceil(model.sizeBytes * factor), {
+      what: `model ${model.name}`,
+      ...(signal === undefined ? {} : { signal }),
+    })
+    let copy: Awaited<ReturnType<typeof writeMappedCopy>> | undefined
     try {
-      const session = await nativeCall(() =>
-        ort.InferenceSession.create(copy?.file ?? model.modelFile, options),
-      )
-      if (copy === undefined) return { session, mapped: false }
+      const ort = await loadOrt()
+      // Within a thread limit, operators run one after another: parallel ones would multiply it.
+      const interOp = allowed === undefined ? o.interOpNumThreads : 1
+      const options: Parameters<typeof ort.InferenceSession.create>[1] = {
+        graphOptimizationLevel: o.graphOptimizationLevel ?? 'all',
+        executionMode: allowed === undefined ? (o.executionMode ?? 'sequential') : 'sequential',
+        enableCpuMemArena: o.enableCpuMemArena ?? true,
+        // ORT would also print every failure to stderr; they reach the caller as coded errors instead.
+        logSeverityLevel: 4,
+        ...(intraOp === 0 ? {} : { intraOpNumThreads: intraOp }),
+        ...(interOp === undefined ? {} : { interOpNumThreads: interOp }),
+        ...(o.prepackWeights === false ? { extra: { session: { disable_prepacking: '1' } } } : {}),
+      }
+      copy = mapped ? await writeMappedCopy(model.modelFile) : undefined
+      const file = copy?.file ?? model.modelFile
+      let session: InferenceSession
+      try {
+        session = await nativeCall(() => ort.InferenceSession.create(file, options))
+      } catch (err) {
+        throw new ModelCorruptError(
+          `model ${model.name}: ONNX Runtime cannot load ${model.modelFile}: ${(err as Error).message}`,
+          { cause: err },
+        )
+      }
+      if (copy === undefined) return { session, mapped: false, reservation }
       try {
         // The weights are mapped now; on POSIX the files can go at once, leaving nothing behind.
         await copy.remove()
-        return { session, mapped: true }
+        return { session, mapped: true, reservation }
       } catch {
-        return { session, mapped: true, cleanup: copy.remove }
+        return { session, mapped: true, cleanup: copy.remove, reservation }
       }
     } catch (err) {
       await copy?.remove().catch(() => {})
-      throw new ModelCorruptError(
-        `model ${model.name}: ONNX Runtime cannot load ${model.modelFile}: ${(err as Error).message}`,
-        { cause: err },
-      )
+      reservation?.release()
+      throw err
     }
+  }
+
+  /** Releases idle sessions, least recently used first, until `bytes` of the budget are free. */
+  const relieve = async (bytes: number): Promise<number> => {
+    let freed = 0
+    const waits: Promise<void>[] = []
+    for (const s of [...slots.values()]) {
+      if (freed >= bytes) break
+      if (s.users > 0 || s.loaded?.reservation === undefined) continue
+      freed += s.loaded.reservation.bytes
+      evict(s)
+    }
+    waits.push(...releasing)
+    await Promise.all(waits)
+    return freed
   }
 
   const lease = (slot: Slot, session: InferenceSession): SessionLease => {
@@ -239,11 +304,20 @@ export function sessionCache(init: SessionCacheInit = {}): SessionCache {
   }
 
   return {
-    async acquire(model) {
-      const key = `${model.modelFile}\0${model.sha256}`
+    async acquire(model, signal) {
+      const intraOp = threads()
+      const key = `${model.modelFile}\0${model.sha256}\0${intraOp}`
       let slot = slots.get(key)
       if (slot === undefined) {
-        slot = { key, model, loading: create(model), users: 0, lastUsedAt: Date.now(), evicted: false }
+        slot = {
+          key,
+          model,
+          threads: intraOp,
+          loading: create(model, intraOp, signal),
+          users: 0,
+          lastUsedAt: Date.now(),
+          evicted: false,
+        }
         slots.set(key, slot)
       } else {
         slots.delete(key)
@@ -273,7 +347,20 @@ export function sessionCache(init: SessionCacheInit = {}): SessionCache {
           inUse: s.users,
           lastUsedAt: s.lastUsedAt,
           mappedWeights: s.loaded?.mapped === true,
+          threads: s.threads,
+          reservedBytes: s.loaded?.reservation?.bytes ?? 0,
         }))
+    },
+
+    useMemory(account) {
+      memory = account
+      account.onPressure(relieve)
+    },
+
+    configure(settings) {
+      allowed = settings.threads
+      const now = threads()
+      for (const s of [...slots.values()]) if (s.threads !== now) evict(s)
     },
 
     async clear() {

@@ -69,6 +69,19 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
         description: 'log level',
       },
       {
+        name: 'cpu-limit',
+        kind: 'integer',
+        value: 'percent',
+        min: 1,
+        max: 100,
+        description: "share of the machine's CPU the node may use for tasks (limits.cpu)",
+      },
+      {
+        name: 'idle-only',
+        kind: 'boolean',
+        description: "take peers' tasks only while the rest of the machine is idle (limits.idleOnly)",
+      },
+      {
         name: 'metrics',
         kind: 'boolean',
         description: `serve Prometheus metrics at http://${DEFAULT_METRICS_HOST}:${DEFAULT_METRICS_PORT}/metrics (metrics.enabled)`,
@@ -121,6 +134,10 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
         cmd: 'node start --no-mdns --bootstrap /ip4/192.168.1.20/tcp/9000/p2p/12D3KooW...',
         note: 'join through a known peer',
       },
+      {
+        cmd: 'node start --detach --cpu-limit 50 --idle-only',
+        note: 'lend half the CPU, only while you are away (docs/contributing-resources.md)',
+      },
     ],
     load: nodeCmd('start'),
   },
@@ -148,11 +165,17 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'node status',
-    summary: 'show whether the node runs: state, identity, addresses, peers, health, tasks',
+    summary: 'show whether the node runs: state, identity, addresses, peers, health, tasks, resources',
+    description: [
+      "Resources: the machine's CPU (this node's share and everyone else's), memory, the data",
+      "directory's disk use, load and battery, measured every resources.intervalMs; the owner's",
+      'limits; and whether the node takes tasks from peers or is paused, and why.',
+    ].join('\n'),
     options: [...NODE_LOCATION, JSON_OUT],
     examples: [
       { cmd: 'node status' },
       { cmd: 'node status --json | jq -r .peerId', note: "just the node's PeerId" },
+      { cmd: 'node status --json | jq .resources.paused', note: 'is it lending its machine right now?' },
     ],
     load: nodeCmd('status'),
   },

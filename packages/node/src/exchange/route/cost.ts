@@ -10,7 +10,12 @@
  *    skipped while any other has room. Only when every candidate is full does the task queue,
  *    on the least loaded one (its provider answers `ERR_BUSY` if its queue is full too).
  * 3. Among those, the lowest cost wins:
- *    `(load + 1) / concurrency × (1 + max(0, latency − 10 ms) / 50 ms) / reputation score`.
+ *    `(load + 1) / concurrency × (1 + max(0, latency − 10 ms) / 50 ms) / reputation score
+ *    × (1 + others' CPU)`, where others' CPU (0 to 1) is the share of the provider's machine its
+ *    owner's own programs use (announced in `resources`, minor 4; 0 when unknown): a task there
+ *    shares the cores with them, and with the scheduler splitting a contended core evenly, runs up
+ *    to twice as long. Gentle on purpose: readings of equally busy machines differ by noise, which
+ *    must not starve one of them (differences under the tie margin count as ties).
  *    Costs within 10 % of the lowest count as ties, which go to the peer this node sent the
  *    fewest tasks recently (then to chance). Without that margin, the small differences between
  *    equal peers (a latency average, a success count) would send every task to the same one.
@@ -30,6 +35,8 @@ export interface Candidate {
   readonly score: number
   /** Tasks this node routed to it recently (a decaying count): the tie-breaker. */
   readonly recentDispatches: number
+  /** Share of its machine (0 to 1) its owner's other processes use; unknown counts as 0. */
+  readonly othersCpu?: number
 }
 
 /** Cost of sending one more task to `c`; lower is better. */
@@ -37,8 +44,10 @@ export function cost(c: Candidate): number {
   const fill = (c.load + 1) / Math.max(1, c.concurrency)
   // Unknown latency counts as close: a new peer gets its chance to be measured.
   const latency = 1 + Math.max(0, (c.latencyMs ?? 0) - LATENCY_FREE_MS) / LATENCY_SCALE_MS
+  // Sharing the cores with the owner's work: the task runs slower there.
+  const contention = 1 + Math.min(1, Math.max(0, c.othersCpu ?? 0))
   // A floor keeps a peer with a terrible record selectable when it is the only one left.
-  return (fill * latency) / Math.max(c.score, 0.05)
+  return ((fill * latency) / Math.max(c.score, 0.05)) * contention
 }
 
 /** Whether the candidate has a free slot by our estimate. */

@@ -97,8 +97,17 @@ export interface RouterInit {
   fetchableModel?: (spec: RouteSpec) => boolean
 }
 
+/** This node as routing sees it: whether it takes tasks now, and how busy its owner keeps it. */
+export interface LocalAvailability {
+  /** Paused (its owner's limits): its own tasks go to peers while any can run them. */
+  readonly paused: boolean
+  /** Share of this machine (0 to 1) its owner's other processes use. */
+  readonly othersCpu: number
+}
+
 export class Router {
   readonly #init: RouterInit
+  #local: LocalAvailability = { paused: false, othersCpu: 0 }
   #localTypes: ReadonlySet<string> = new Set()
   #localTypeList: readonly string[] = []
   #localModels: readonly AnnouncedModel[] = []
@@ -113,6 +122,11 @@ export class Router {
   /** Whether this node relays forwarded tasks it cannot run. */
   get relaying(): boolean {
     return this.#init.relay
+  }
+
+  /** This node's availability changed (a pause, a new reading of its machine). */
+  setLocal(local: LocalAvailability): void {
+    this.#local = local
   }
 
   /** What the engine runs changed (a task type registered or removed): read it again now. */
@@ -153,21 +167,32 @@ export class Router {
     // model for the type (which may need none, or may not have this one).
     const naming = new Set<string>()
     for (const record of directory.connected()) {
-      if (!taskCapable(record) || record.capabilities === undefined) continue
-      if (!capable(record.capabilities, spec)) continue
+      const caps = record.capabilities
+      if (!taskCapable(record) || caps === undefined || caps.resources?.paused === true) continue
+      if (!capable(caps, spec)) continue
       if (spec.inputRef !== undefined && !takesContent(record, spec.inputRef.size)) continue
       if (!this.#usable(record.peer, spec.exclude)) continue
-      if (namesModel(record.capabilities, spec)) naming.add(record.peer)
+      if (namesModel(caps, spec)) naming.add(record.peer)
       candidates.push({
         peer: record.peer,
-        concurrency: record.capabilities.concurrency,
+        concurrency: caps.concurrency,
         load: record.othersLoad + record.outstanding,
         latencyMs: directory.book.get(record.peer).latencyMs ?? record.rttMs,
         score: directory.book.get(record.peer).score,
         recentDispatches: directory.recentDispatches(record.peer, now),
+        ...(caps.resources === undefined
+          ? {}
+          : { othersCpu: Math.max(0, caps.resources.cpu - caps.resources.nodeCpu) / 100 }),
       })
     }
-    if (spec.allowLocal && spec.exclude?.has(self) !== true && this.#localCapable(spec)) {
+    // A paused node runs its own tasks itself only when no peer can.
+    const local = this.#local
+    if (
+      spec.allowLocal &&
+      spec.exclude?.has(self) !== true &&
+      (!local.paused || candidates.length === 0) &&
+      this.#localCapable(spec)
+    ) {
       if (namesModel({ models: this.#localModels }, spec)) naming.add(self)
       const load = this.#init.engine.load()
       candidates.push({
@@ -177,6 +202,7 @@ export class Router {
         latencyMs: 0,
         score: 1,
         recentDispatches: decayed(this.#localDispatches, this.#localDispatchesAt, now),
+        othersCpu: local.othersCpu,
       })
     }
     if (candidates.length === 0) return this.#forward(spec, tried)
@@ -279,7 +305,8 @@ export class Router {
     if (caps === undefined || !taskCapable(record) || caps.protocolMinor < FORWARDING_MINOR) return undefined
     if (!this.#usable(record.peer, undefined)) return undefined
     let distance: number | undefined
-    if (caps.taskTypes.includes(type)) distance = 0
+    // A paused neighbour still relays, but runs nothing itself.
+    if (caps.taskTypes.includes(type) && caps.resources?.paused !== true) distance = 0
     else {
       // Split horizon: a route through this node is no route for this node.
       distance = caps.reach?.find((r) => r.taskType === type && r.via !== this.#init.self)?.hops

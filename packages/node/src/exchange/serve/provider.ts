@@ -22,6 +22,9 @@ import type { Router } from '../route/router.js'
 import type { EnvelopeChecks } from '../trust/checks.js'
 import { ProviderSession } from './session.js'
 
+/** Records read at a time when handing tasks back. */
+const HAND_BACK_PAGE = 1_000
+
 export interface TaskProviderInit {
   self: string
   engine: TaskEngine
@@ -71,6 +74,7 @@ export class TaskProvider {
   readonly counters = { received: 0, accepted: 0, rejected: 0, answered: 0 }
   /** Tasks being relayed, by `<next hop> <task id>`: one conversation per id on a stream. */
   readonly relaying = new Set<string>()
+  #paused: string | undefined
 
   constructor(init: TaskProviderInit) {
     this.init = init
@@ -94,6 +98,51 @@ export class TaskProvider {
   /** New requests are rejected with `ERR_SHUTTING_DOWN`; accepted ones still get their result. */
   stopAccepting(): void {
     this.#stopping = true
+  }
+
+  /** Why this node takes no tasks to run now (`pause`), or undefined. Forwarding goes on. */
+  get paused(): string | undefined {
+    return this.#paused
+  }
+
+  /** New requests to run here are rejected with `ERR_BUSY` saying `reason`, until `resume()`. */
+  pause(reason: string): void {
+    this.#paused = reason
+  }
+
+  resume(): void {
+    this.#paused = undefined
+  }
+
+  /**
+   * Hands peers' tasks back to their requesters: cancels them on the engine with `reason`, which
+   * their conversations answer as a failed result (`ERR_BUSY` on the wire, so requesters try
+   * another peer), keeping no record, so that the same task sent here again later runs anew.
+   * `queued`: only those not started yet; `all`: running ones too. This node's own tasks are left
+   * alone. Returns how many were handed back.
+   */
+  handBack(which: 'queued' | 'all', reason: () => Error): number {
+    const { engine, self } = this.init
+    let count = 0
+    for (const status of which === 'all' ? (['QUEUED', 'RUNNING'] as const) : (['QUEUED'] as const)) {
+      for (let offset = 0; ; ) {
+        const page = engine.list({ status, limit: HAND_BACK_PAGE, offset, output: false })
+        let kept = 0
+        for (const record of page) {
+          const requester = record.meta?.requester
+          if (
+            requester === undefined ||
+            requester === self ||
+            !engine.cancel(record.id, { reason: reason(), forget: true })
+          )
+            kept++
+          else count++
+        }
+        if (page.length < HAND_BACK_PAGE) break
+        offset += kept
+      }
+    }
+    return count
   }
 
   stats(): ProviderStats {

@@ -21,7 +21,7 @@ import {
   type WireError,
 } from '@p2p-ai/protocol'
 import { taskLogFields } from '../../logger.js'
-import { BUSY_RETRY_AFTER_MS } from '../constants.js'
+import { BUSY_RETRY_AFTER_MS, PAUSED_RETRY_AFTER_MS } from '../constants.js'
 import { remoteCode } from '../failures.js'
 import { TaskChannel } from '../stream/channel.js'
 import type { EnvelopeChecks } from '../trust/checks.js'
@@ -224,6 +224,16 @@ export class ProviderSession {
       this.reject(id, { code: TASK_ERROR_CODES.shuttingDown, message: 'this node is shutting down' })
       return
     }
+    const relayed = forwarded !== undefined && !this.init.router.runsLocally(request.taskType)
+    const paused = this.provider.paused
+    if (paused !== undefined && !relayed) {
+      this.reject(
+        id,
+        { code: TASK_ERROR_CODES.busy, message: `this node is paused: ${paused}` },
+        PAUSED_RETRY_AFTER_MS,
+      )
+      return
+    }
     if (this.#conversations.size >= this.init.maxTasksPerPeer) {
       this.reject(
         id,
@@ -237,7 +247,7 @@ export class ProviderSession {
     }
     const conversation = new Conversation(this, request, digest, forwarded !== undefined)
     this.#conversations.set(id, conversation)
-    if (forwarded !== undefined && !this.init.router.runsLocally(request.taskType)) {
+    if (relayed) {
       conversation.relay(forwarded)
     } else {
       conversation.run()
