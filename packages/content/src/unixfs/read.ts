@@ -153,14 +153,15 @@ export async function listFiles(
   const files: DirectoryFile[] = []
   const walk = async (dir: CID, prefix: string, depth: number): Promise<void> => {
     if (depth > MAX_DAG_DEPTH) throw new NotUnixFsFileError(`${cid}: directories nested too deep`)
-    const entry = await exporter(dir, blockstore, { signal: options.signal })
+    // By its string: the exporter may hold another copy of multiformats, whose CID class ours is not.
+    const entry = await exporter(dir.toString(), blockstore, { signal: options.signal })
     if (entry.type !== 'directory') throw new NotUnixFsFileError(`${dir} is not a UnixFS directory`)
     for await (const child of entry.entries({ signal: options.signal })) {
       if (child.name === '' || child.name === '.' || child.name === '..' || /[\\/\0]/.test(child.name)) {
         throw new NotUnixFsFileError(`${cid} holds an entry named ${JSON.stringify(child.name)}`)
       }
       const path = prefix === '' ? child.name : `${prefix}/${child.name}`
-      const resolved = await exporter(child.cid, blockstore, { signal: options.signal })
+      const resolved = await exporter(child.cid.toString(), blockstore, { signal: options.signal })
       if (resolved.type === 'directory') await walk(child.cid, path, depth + 1)
       else if (resolved.type === 'file' || resolved.type === 'raw') files.push({ path, cid: child.cid })
       else throw new NotUnixFsFileError(`${path} in ${cid} is neither a file nor a directory`)
