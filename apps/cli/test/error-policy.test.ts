@@ -1,5 +1,6 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import * as content from '@p2p-ai/content'
 import * as engine from '@p2p-ai/engine'
 import * as identity from '@p2p-ai/identity'
 import * as llama from '@p2p-ai/llama'
@@ -26,7 +27,7 @@ function codesOf(module: Record<string, unknown>): Array<[string, string]> {
   })
 }
 
-const PACKAGES = { identity, protocol, transport, engine, node, metrics, onnx, llama } as Record<
+const PACKAGES = { identity, protocol, transport, engine, node, metrics, onnx, llama, content } as Record<
   string,
   Record<string, unknown>
 >

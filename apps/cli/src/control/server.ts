@@ -22,7 +22,13 @@ import {
 } from '../constants.js'
 import { STATUS_BY_CODE } from '../error-policy.js'
 import type { ControlTarget, TaskQuery } from './target.js'
-import type { AddModelRequest, SubmitRequest, TaskStatus } from './types.js'
+import type {
+  AddModelRequest,
+  SubmitRequest,
+  SwarmPullLineJson,
+  SwarmPullRequest,
+  TaskStatus,
+} from './types.js'
 
 export interface ControlServerInit {
   readonly target: ControlTarget
@@ -82,6 +88,7 @@ export const CONTROL_ROUTES: readonly string[] = [
   'GET /v1/models',
   'POST /v1/models',
   'POST /v1/models/scan',
+  'POST /v1/models/pull',
   'GET /v1/events',
   'GET /v1/metrics',
   'GET /v1/log-level',
@@ -238,6 +245,26 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       refuseWhileStopping()
       await t.scanModels({ signal })
       return send(res, 200, { models: await t.models() })
+    }
+    if (path === '/models/pull') {
+      allow(method, 'POST')
+      const request = swarmPullRequest(await readJson(req))
+      refuseWhileStopping()
+      // Progress as the blocks come, then the model or the error: one JSON object per line.
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+      res.flushHeaders()
+      const line = (value: SwarmPullLineJson): void => void res.write(`${JSON.stringify(value)}\n`)
+      try {
+        line({
+          model: await t.pullFromSwarm(request, { signal, onProgress: (progress) => line({ progress }) }),
+        })
+      } catch (err) {
+        const e = toHttpError(err)
+        if (e.status === 500) init.onError?.(err)
+        line({ error: { code: e.code, message: e.message, status: e.status } })
+      }
+      res.end()
+      return
     }
     if (path === '/metrics') {
       allow(method, 'GET')
@@ -458,6 +485,14 @@ function addModelRequest(body: Record<string, unknown>): AddModelRequest {
     ...(file === undefined ? {} : { file: file as string }),
     ...(taskTypes === undefined ? {} : { taskTypes: taskTypes as string[] }),
   }
+}
+
+function swarmPullRequest(body: Record<string, unknown>): SwarmPullRequest {
+  const { name, sha256 } = body
+  if (typeof name !== 'string' || name === '') throw badRequest('"name" must be a non-empty string')
+  if (sha256 !== undefined && (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)))
+    throw badRequest('"sha256" must be 64 lowercase hex digits')
+  return { name, ...(sha256 === undefined ? {} : { sha256: sha256 as string }) }
 }
 
 function intParam(params: URLSearchParams, name: string, min: number, max: number): number | undefined {

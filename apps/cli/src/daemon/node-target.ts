@@ -1,3 +1,4 @@
+import type { HeliaContent } from '@p2p-ai/content'
 import type { TaskEngine, TaskRecord } from '@p2p-ai/engine'
 import type { P2PNode } from '@p2p-ai/node'
 import type { ControlTarget, TaskQuery } from '../control/target.js'
@@ -8,6 +9,7 @@ import type {
   PeerJson,
   StatusJson,
   SubmitRequest,
+  SwarmPulledModelJson,
   TaskJson,
   TaskStreamEventJson,
 } from '../control/types.js'
@@ -272,6 +274,29 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
       if (init.models === undefined) throw coded('ERR_NOT_FOUND', 'this node serves no model backends')
       await init.modelsReady
       return init.models.add(engine, request, signal)
+    },
+    async pullFromSwarm(request, { signal, onProgress }): Promise<SwarmPulledModelJson> {
+      const content = node.content as Partial<HeliaContent> | undefined
+      if (content?.pullModel === undefined) {
+        throw coded(
+          'ERR_CONTENT_DISABLED',
+          'this node exchanges no content by CID: set content.enabled to true in its configuration and restart it',
+        )
+      }
+      await init.modelsReady
+      const pulled = await content.pullModel(request.name, {
+        signal,
+        onProgress,
+        ...(request.sha256 === undefined ? {} : { sha256: request.sha256 }),
+      })
+      return {
+        name: pulled.name,
+        cid: pulled.cid,
+        dir: pulled.dir,
+        model: pulled.manifest.model,
+        files: pulled.manifest.files,
+        served: engine.capabilities().models.some((m) => m.name === pulled.name),
+      }
     },
     async scanModels({ signal }): Promise<void> {
       if (init.models === undefined) throw coded('ERR_NOT_FOUND', 'this node serves no model backends')
