@@ -28,7 +28,7 @@ function init(name: string): NodeInit {
     engine: { concurrency: 2 },
     engineOptions: { workers: false },
     content: { enabled: true },
-    contentStore: heliaContent({ stallTimeoutMs: 3_000, shareModels: false }),
+    contentStore: heliaContent({ stallTimeoutMs: 2_000, shareModels: false }),
   }
 }
 
