@@ -159,6 +159,28 @@ describe('content put and get between nodes', () => {
   })
 })
 
+describe('the access policy', () => {
+  it('with an allowlist, a connected stranger gets no block; an allowed peer still does', async () => {
+    const stranger = await createNode(init('stranger'))
+    try {
+      await stranger.start()
+      await stranger.connect(provider.getMultiaddrs()[0] as string)
+      provider.exchange.setAccessPolicy({ mode: 'allowlist', allowlist: [requester.peerId.toString()] })
+      const ref = await provider.content!.put(Buffer.from('for allowed peers only'))
+      const read = async (node: P2PNode) => {
+        const chunks: Uint8Array[] = []
+        for await (const chunk of node.content!.get(ref)) chunks.push(chunk)
+        return Buffer.concat(chunks).toString()
+      }
+      await expect(read(stranger)).rejects.toMatchObject({ code: 'ERR_CONTENT_UNAVAILABLE' })
+      await expect(read(requester)).resolves.toBe('for allowed peers only')
+    } finally {
+      provider.exchange.setAccessPolicy({ mode: 'open' })
+      await stranger.stop()
+    }
+  })
+})
+
 describe('expiry', () => {
   it('content past its time is deleted by the sweep; content still kept is not', async () => {
     const kept = await provider.content!.put(Buffer.from('kept for a day'))

@@ -25,18 +25,20 @@ export async function getJson(
   ref: ContentRef,
   options: ContentGetOptions = {},
 ): Promise<unknown> {
-  const buffer = Buffer.allocUnsafe(ref.size)
+  // Held as it arrives, never allocated up front: `size` is what the sender claims, not what it sent.
+  const chunks: Uint8Array[] = []
   let offset = 0
   for await (const chunk of content.get(ref, options)) {
     if (offset + chunk.byteLength > ref.size) {
       throw new InvalidContentError(`${ref.cid} holds more than the ${ref.size} bytes its reference says`)
     }
-    buffer.set(chunk, offset)
+    chunks.push(chunk)
     offset += chunk.byteLength
   }
   if (offset !== ref.size) {
     throw new InvalidContentError(`${ref.cid} holds ${offset} bytes, not the ${ref.size} its reference says`)
   }
+  const buffer = Buffer.concat(chunks, offset)
   let text: string
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buffer)

@@ -29,7 +29,10 @@ export interface ContentPutOptions {
 export interface ContentGetOptions {
   /** Refuse content larger than this (`ERR_CONTENT_TOO_LARGE`) before fetching a byte of it. */
   maxBytes?: number
-  /** A peer expected to have it (the requester of a task, the provider of a result); asked first. */
+  /**
+   * A peer expected to have it (the requester of a task, the provider of a result). A hint: the
+   * Helia plug-in asks every connected peer the access policy allows, this one among them.
+   */
   from?: string
   /** Keep what was fetched at least this long. @default the plug-in's `ttlMs` */
   ttlMs?: number
