@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `p2p-ai-agents` binary. Kept tiny: it loads the command table, and each command loads only
 // what it needs (`node status` answers without loading libp2p).
+import './young-generation.js'
 import { EXIT } from './constants.js'
 import { main } from './main.js'
 

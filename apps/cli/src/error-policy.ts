@@ -419,6 +419,16 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
   ERR_HEALTH_CHECK_TIMEOUT: { exit: FAILURE, hint: "a component is slow to answer; see the node's log" },
   ERR_DUPLICATE_HEALTH_CHECK: { exit: FAILURE, hint: 'register each health check under its own name' },
   ERR_UNKNOWN_PEER: { exit: FAILURE, status: 404, hint: `see the known peers with ${$('node peers')}` },
+  ERR_INVALID_PEER_ADDRESS: {
+    exit: USAGE,
+    status: 400,
+    hint: 'give a multiaddr ending in /p2p/<peerId>, such as /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW... (docs/networking.md)',
+  },
+  ERR_DIAL_FAILED: {
+    exit: FAILURE,
+    status: 502,
+    hint: 'the peer is not reachable at that address: check the address, or reach a peer behind NAT through its relay (/p2p/<relay>/p2p-circuit/p2p/<peer>)',
+  },
   ERR_NODE_NOT_ACTIVE: {
     exit: FAILURE,
     status: 503,

@@ -30,7 +30,12 @@ describe('argument parsing', () => {
   it('--port sets the TCP and QUIC ports of the default listen addresses, WebSockets keeps its own', () => {
     const config = {
       dataDir: '/tmp/x',
-      network: { listen: [...DEFAULT_LISTEN], bootstrap: [], mdns: { enabled: true, interface: 'auto' } },
+      network: {
+        listen: [...DEFAULT_LISTEN],
+        bootstrap: [],
+        announce: [],
+        mdns: { enabled: true, interface: 'auto' },
+      },
       log: { level: 'info', format: 'text' },
       limits: { cpu: 100, idleOnly: false },
       metrics: { enabled: false, port: 9100 },
@@ -47,6 +52,33 @@ describe('argument parsing', () => {
     const metrics = parseCommand(cmd('node start'), ['--metrics-port', '0']).options
     expect(applyFlags(config, metrics, false).metrics).toEqual({ enabled: true, port: 0 })
     expect(config.metrics.enabled).toBe(false)
+  })
+
+  it('--announce adds public addresses to the configured ones, and --bootstrap peers to dial', () => {
+    const config = {
+      dataDir: '/tmp/x',
+      network: {
+        listen: [...DEFAULT_LISTEN],
+        bootstrap: [],
+        announce: ['/ip4/203.0.113.7/tcp/4001'],
+        mdns: { enabled: true, interface: 'auto' },
+      },
+      log: { level: 'info', format: 'text' },
+      limits: { cpu: 100, idleOnly: false },
+      metrics: { enabled: false, port: 9100 },
+    }
+    const { options } = parseCommand(cmd('node start'), [
+      '--announce',
+      '/ip4/203.0.113.7/udp/4001/quic-v1',
+      '--bootstrap',
+      '/ip4/203.0.113.9/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN',
+    ])
+    const applied = applyFlags(config, options, false)
+    expect(applied.network.announce).toEqual([
+      '/ip4/203.0.113.7/tcp/4001',
+      '/ip4/203.0.113.7/udp/4001/quic-v1',
+    ])
+    expect(applied.network.bootstrap).toHaveLength(1)
   })
 
   it('takes option values from their environment variable when absent', () => {

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { connect } from 'node:net'
 import { openaiApi } from '@p2p-ai/node/openai'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CLOSE_GRACE_MS, MAX_REQUEST_BYTES, OPENAI_PREFIX } from '../src/constants.js'
@@ -223,6 +225,54 @@ describe('control API server', () => {
       body: '{"type":',
     })
     expect(broken).toMatchObject({ status: 400, body: { error: { code: 'ERR_BAD_REQUEST' } } })
+  })
+
+  it('answers a request that is not HTTP with a coded error too, and goes on serving', async () => {
+    const { url, client } = await setup()
+    const { port } = new URL(url)
+    for (const bytes of ['GARBAGE\r\n\r\n', 'GET /v1/status HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n']) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.end(bytes))
+        let text = ''
+        socket.setEncoding('utf8').on('data', (chunk: string) => {
+          text += chunk
+        })
+        socket.on('close', () => resolve(text)).on('error', reject)
+      })
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /)
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as unknown
+      expect(body).toEqual({
+        error: {
+          code: 'ERR_BAD_REQUEST',
+          message: expect.stringMatching(/^not an HTTP request this server reads/),
+        },
+      })
+    }
+    await expect(client.status()).resolves.toMatchObject({ state: 'ACTIVE' })
+  })
+
+  it('reads a request target starting with // as a path on this server: 404, not a crash or another host', async () => {
+    const { url } = await setup()
+    const { port } = new URL(url)
+    const ask = (target: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port, path: target, headers: { authorization: `Bearer ${TOKEN}` } },
+          (res) => {
+            let body = ''
+            res.setEncoding('utf8').on('data', (c: string) => {
+              body += c
+            })
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+          },
+        )
+        req.on('error', reject).end()
+      })
+    for (const target of ['//', '///x', '//evil.example/v1/status']) {
+      const answer = await ask(target)
+      expect(answer.status, target).toBe(404)
+      expect(JSON.parse(answer.body)).toMatchObject({ error: { code: 'ERR_NOT_FOUND' } })
+    }
   })
 
   it('validates submissions and maps the node error codes to HTTP statuses', async () => {

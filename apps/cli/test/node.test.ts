@@ -77,10 +77,27 @@ describe('a node started with --detach', () => {
       pid: started.pid,
       resources: { limits: { cpu: 0.5, idleOnly: false }, paused: false },
     })
+    expect(s.capabilities.taskTypes).toEqual(expect.arrayContaining(['mock', 'chunk', 'embed', 'ocr']))
+    // On loopback, with nobody on a public address around, nothing tells whether it is reachable.
+    expect(s).toMatchObject({
+      network: {
+        reachability: 'unknown',
+        observed: [],
+        relays: [],
+        dht: { mode: 'client' },
+        holePunch: { mapping: 'unknown', punched: 0 },
+      },
+    })
     const readableStatus = await run(['node', 'status', '--data-dir', dataDir], { home })
+    expect(readableStatus.stdout).toMatch(
+      /reachability:\s+unknown \(no peer on a public address has talked to it yet\)/,
+    )
+    expect(readableStatus.stdout).toMatch(/relays:\s+no reservation/)
     expect(readableStatus.stdout).toMatch(/limits:\s+cpu 50 %, models 0 B of/)
     expect(readableStatus.stdout).toMatch(/serving:\s+taking tasks from peers/)
-    expect(s.capabilities.taskTypes).toEqual(expect.arrayContaining(['mock', 'chunk', 'embed', 'ocr']))
+    expect(readableStatus.stdout).toMatch(
+      /hole punch:\s+port \d+ → mapping not observed yet; 0 punched, 0 failed/,
+    )
 
     const peers = await run(['node', 'peers', '--json', '--data-dir', dataDir], { home })
     expect(peers.code).toBe(0)
@@ -316,6 +333,44 @@ describe('a node started with --detach', () => {
     expect(peers).toEqual([expect.objectContaining({ peerId: a.peerId, status: 'connected' })])
     const fromA = await run(['node', 'peers', '--data-dir', join(home, 'node-a')], { home })
     expect(fromA.stdout).toContain(b.peerId)
+    expect(fromA.stdout).toMatch(/PEER\s+STATUS\s+CONNECTION/)
+    expect(fromA.stdout).toMatch(new RegExp(`${b.peerId}\\s+connected\\s+direct`))
+    expect(fromA.stdout).toContain('1 connected (0 through a relay), 0 failed')
+
+    // node connect: an address it is connected to already, then ones it cannot use.
+    const connected = await run(
+      ['node', 'connect', a.addresses[0]!, '--json', '--data-dir', join(home, 'node-b')],
+      {
+        home,
+      },
+    )
+    expect(connected.code).toBe(0)
+    expect(json(connected.stdout)).toMatchObject({
+      connected: true,
+      peerId: a.peerId,
+      connection: { kind: 'direct', limited: false },
+    })
+    const noPeerId = await run(
+      ['node', 'connect', '/ip4/127.0.0.1/tcp/1', '--data-dir', join(home, 'node-b')],
+      {
+        home,
+      },
+    )
+    expect(noPeerId.code).toBe(2)
+    expect(noPeerId.stderr).toContain('it must end in /p2p/<peerId>')
+    expect(noPeerId.stderr).toContain('hint: give a multiaddr ending in /p2p/<peerId>')
+    const nobody = await run(
+      [
+        'node',
+        'connect',
+        '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN',
+        '--data-dir',
+        join(home, 'node-b'),
+      ],
+      { home },
+    )
+    expect(nobody.code).toBe(1)
+    expect(nobody.stderr).toContain('could not connect to /ip4/127.0.0.1/tcp/1')
 
     // B sends a task to A by PeerId; A runs it and B shows where it ran.
     const nodeB = ['--data-dir', join(home, 'node-b')]

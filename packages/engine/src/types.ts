@@ -66,7 +66,7 @@ export interface TaskRequest<Input = unknown> {
   /**
    * Stable id. A submission whose id matches a task the engine still knows (queued, running or with
    * a stored result) returns that task instead of running it again, which makes network retries
-   * idempotent. Printable ASCII without spaces, at most 128 characters. Default: a random UUID.
+   * idempotent; a cancelled task's id runs anew (it has no result to answer with). Printable ASCII without spaces, at most 128 characters. Default: a random UUID.
    */
   readonly id?: string
   /** Task type, e.g. `chunk`. */

@@ -394,6 +394,20 @@ describe('taskEngine: ids and idempotency', () => {
     await expect(e.submit({ id: 'shared', type: 'gate' })).rejects.toBeInstanceOf(TaskIdConflictError)
   })
 
+  it('runs the id of a cancelled task anew: a cancelled run has no result to answer a retry with', async () => {
+    const gate = gateBackend()
+    const e = make({ backends: [gate.backend] })
+    const first = await e.submit({ id: 'req-cancelled', type: 'gate' })
+    expect(first.cancel()).toBe(true)
+    expect((await first.result()).status).toBe('CANCELLED')
+    const again = await e.submit({ id: 'req-cancelled', type: 'gate' })
+    expect(again).not.toBe(first)
+    await until(() => gate.runs.length === 2)
+    gate.runs[1]!.resolve('second run')
+    expect(await again.output()).toBe('second run')
+    expect(e.get('req-cancelled')).toMatchObject({ status: 'COMPLETED', output: 'second run' })
+  })
+
   it('generates distinct ids when none is given', async () => {
     const e = make({ backends: [mockBackend({ worker: false })] })
     const ids = new Set<string>()

@@ -1,6 +1,6 @@
 /**
- * Cuts generated text at the first stop sequence, as OpenAI's `stop` does: the text ends just
- * before it. Text is released for streaming only once it cannot be the start of a stop sequence,
+ * Cuts generated text at the first stop sequence to appear (the first to complete), as OpenAI's
+ * `stop` does: the text ends just before it. Text is released for streaming only once it cannot be the start of a stop sequence,
  * so a streamed delta never has to be taken back.
  *
  * The matching is on the text, not on tokens: a stop sequence may begin or end inside a token,
@@ -34,10 +34,18 @@ export class StopSequences {
     this.#text += chunk
     // An occurrence cannot start before #released: that text was released because no stop
     // sequence could start in it.
+    // The stop that completes first wins, as it would end a generation: in `\né` with stops `é` and
+    // `\né\n`, `é` ends the text before `\né\n` could, however the text arrived in chunks.
     let cut = -1
+    let cutEnd = Number.POSITIVE_INFINITY
     for (const stop of this.#stops) {
       const at = this.#text.indexOf(stop, this.#released)
-      if (at >= 0 && (cut < 0 || at < cut)) cut = at
+      if (at < 0) continue
+      const end = at + stop.length
+      if (end < cutEnd || (end === cutEnd && at < cut)) {
+        cut = at
+        cutEnd = end
+      }
     }
     if (cut >= 0) {
       this.#stopped = true

@@ -51,14 +51,26 @@ describe('StopSequences', () => {
     expect(detector.text).toBe('the quick b')
   })
 
-  it('for any text, chunking and stop sequences: the stream is the text up to the first stop', () => {
+  it('cuts at the stop that completes first, whatever the chunking', () => {
+    for (const chunks of [['\né\na'], ['\né', '\na'], ['\n', 'é', '\n', 'a']]) {
+      const { detector, streamed } = feed(['é', '\né\n'], chunks)
+      expect(detector.text).toBe('\n')
+      expect(streamed.join('')).toBe('\n')
+    }
+  })
+
+  it('for any text, chunking and stop sequences: the stream is the text up to the first stop to complete', () => {
     const alphabet = fc.constantFrom('a', 'b', 'c', ' ', '\n', 'é')
     const word = fc.array(alphabet, { minLength: 1, maxLength: 4 }).map((cs) => cs.join(''))
     fc.assert(
       fc.property(fc.array(word, { maxLength: 30 }), fc.array(word, { maxLength: 3 }), (chunks, stops) => {
         const text = chunks.join('')
-        const cuts = stops.map((s) => text.indexOf(s)).filter((i) => i >= 0)
-        const expected = cuts.length === 0 ? text : text.slice(0, Math.min(...cuts))
+        const found = stops
+          .map((s) => ({ at: text.indexOf(s), end: text.indexOf(s) + s.length }))
+          .filter(({ at }) => at >= 0)
+          .sort((a, b) => a.end - b.end || a.at - b.at)
+        const cuts = found.map(({ at }) => at)
+        const expected = found[0] === undefined ? text : text.slice(0, found[0].at)
         const { detector, streamed } = feed(stops, chunks)
         expect(detector.stopped).toBe(cuts.length > 0)
         expect(detector.text).toBe(expected)

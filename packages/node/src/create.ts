@@ -166,6 +166,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     throw err
   }
   let transport: Transport
+  let allowPeer: ((peer: string) => boolean) | undefined
   try {
     signal?.throwIfAborted()
     transport = await createTransport({
@@ -197,9 +198,13 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
             maxReservations: config.network.relay.maxReservations,
             circuitDurationMs: config.network.relay.circuitDurationMs,
             circuitBytes: config.network.relay.circuitBytes,
+            maxCircuitsPerPeer: config.network.relay.maxCircuitsPerPeer,
           }
         : false,
       ...(networkKey === undefined ? {} : { psk: networkKey }),
+      // With an allowlist, relays (this node's, and those its peers use) carry members only. The
+      // policy is the exchange's, live: read once the node exists.
+      allowPeer: (peer) => allowPeer?.(peer) ?? true,
       ...(libp2pMetrics === undefined ? {} : { metrics: libp2pMetrics }),
       start: false,
     })
@@ -231,6 +236,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     submittedStore?.close()
     throw err
   }
+  allowPeer = (peer) => node.exchange.allows(peer)
   if (start !== false) await node.start(signal === undefined ? {} : { signal })
   return node
 }

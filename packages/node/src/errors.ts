@@ -143,3 +143,31 @@ export class NodeNotActiveError extends Error {
   readonly code = NodeNotActiveError.code
   override readonly name = 'NodeNotActiveError'
 }
+
+/** `connect()` was given something that is not a multiaddr ending in `/p2p/<peerId>`. */
+export class InvalidPeerAddressError extends Error {
+  static readonly code = 'ERR_INVALID_PEER_ADDRESS'
+  readonly code = InvalidPeerAddressError.code
+  override readonly name = 'InvalidPeerAddressError'
+  readonly address: string
+
+  constructor(address: string, reason: string) {
+    super(`invalid peer address ${JSON.stringify(address)}: ${reason}`)
+    this.address = address
+  }
+}
+
+/** `connect()` could not reach the peer at the address given; `cause` holds libp2p's error. */
+export class DialFailedError extends Error {
+  static readonly code = 'ERR_DIAL_FAILED'
+  readonly code = DialFailedError.code
+  override readonly name = 'DialFailedError'
+  readonly address: string
+
+  constructor(address: string, cause: unknown) {
+    super(`could not connect to ${address}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    })
+    this.address = address
+  }
+}

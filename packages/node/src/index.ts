@@ -70,6 +70,7 @@ export type {
   ModelCid,
 } from './content/types.js'
 export { createNode, type NodeInit } from './create.js'
+export { capabilityKeys, modelKey, taskKey } from './discovery/keys.js'
 export {
   type ConfigIssue,
   ConfigReadError,
@@ -77,8 +78,10 @@ export {
   ConfigSyntaxError,
   ConfigValidationError,
   DataDirError,
+  DialFailedError,
   DuplicateHealthCheckError,
   HealthCheckTimeoutError,
+  InvalidPeerAddressError,
   InvalidStateTransitionError,
   NodeNotActiveError,
   StartAbortedError,
@@ -104,6 +107,7 @@ export {
   taskLogFields,
 } from './logger.js'
 export { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
+export type { NodeNetworkStatus } from './network-status.js'
 export { type NodeCounters, P2PNode } from './node.js'
 export {
   type AttachPeerDirectoryInit,

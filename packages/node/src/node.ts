@@ -1,4 +1,4 @@
-import { multiaddr } from '@multiformats/multiaddr'
+import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { ResultStore, TaskEngine, TaskRecord } from '@p2p-ai/engine'
 import { ANNOUNCE_PROTOCOL } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
@@ -10,7 +10,7 @@ import type { NodeConfig, NodeConfigInput } from './config/types.js'
 import { type ConfigWatcher, watchConfig } from './config/watch.js'
 import { setMaxConnections } from './connections.js'
 import type { ContentService } from './content/types.js'
-import { NodeNotActiveError } from './errors.js'
+import { DialFailedError, InvalidPeerAddressError, NodeNotActiveError } from './errors.js'
 import {
   countingEd25519,
   type EnvelopeChecks,
@@ -43,6 +43,7 @@ import {
 import { Lifecycle, type NodeState } from './lifecycle.js'
 import { type ComponentLoggers, type Logger, taskLogFields } from './logger.js'
 import { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
+import { type NodeNetworkStatus, networkStatus } from './network-status.js'
 import { attachPeerDirectory, peerNetwork } from './peers/attach.js'
 import { type PeerDirectory, type PeerDirectoryEvents, peerDirectory } from './peers/directory.js'
 import type { PeerReputation } from './peers/reputation.js'
@@ -186,6 +187,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         autoFetchModels: c.models.autoFetch,
         relay: c.forwarding.enabled,
         maxHops: c.forwarding.maxHops,
+        relayedMaxBytes: c.network.relay.maxTaskBytes,
         livenessIdleMs: c.liveness.idleMs,
         livenessTimeoutMs: c.liveness.timeoutMs,
         storeServedTasks: c.engine.storeServedTasks,
@@ -404,11 +406,36 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     return this.exchange.registerTask(definition)
   }
 
-  /** Dials a peer by multiaddr (ending in `/p2p/<peerId>`); resolves once connected. */
+  /**
+   * How the node sits in the network: reachability (public / private / unknown), observed and
+   * announced addresses, relay reservations (held, and granted as a relay), the DHT, hole punching.
+   */
+  network(): NodeNetworkStatus {
+    return networkStatus(this.transport, this.exchange.discovery())
+  }
+
+  /**
+   * Dials a peer by multiaddr (ending in `/p2p/<peerId>`, a relay circuit address included);
+   * resolves once connected.
+   */
   async connect(address: string, options: StartOptions = {}): Promise<void> {
     if (this.#lifecycle.state !== 'ACTIVE')
       throw new NodeNotActiveError(`cannot connect: the node is ${this.state}`)
-    await this.transport.dial(multiaddr(address), options)
+    let target: Multiaddr
+    try {
+      target = multiaddr(address)
+    } catch (err) {
+      throw new InvalidPeerAddressError(address, (err as Error).message)
+    }
+    if (target.getComponents().at(-1)?.code !== CODE_P2P) {
+      throw new InvalidPeerAddressError(address, 'it must end in /p2p/<peerId>')
+    }
+    try {
+      await this.transport.dial(target, options)
+    } catch (err) {
+      if (options.signal?.aborted === true) throw err
+      throw new DialFailedError(address, err)
+    }
   }
 
   /** Multiaddrs others can dial, each ending in `/p2p/<peerId>`. */

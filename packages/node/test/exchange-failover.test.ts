@@ -89,6 +89,30 @@ describe('failover', () => {
     expect(record.attempts.map((a) => a.attempt)).toEqual([1, 2])
   })
 
+  it('says how many of its attempts a task pinned to a peer made when that peer is gone before the last', async () => {
+    const [requester, victim] = await spawnNodes(
+      { exchange: { acceptTimeoutMs: 400 } },
+      { backends: [mock()] },
+    )
+    await blackHole(victim!)
+    const handle = requester!.exchange.submit(
+      { type: 'mock', input: {} },
+      { target: victim!.peerId, waitForPeerMs: 300 },
+    )
+    await until(() => handle.record().attempts.length === 1, 5_000, 'first attempt failed')
+    // Gone for good, as a process that froze and was then killed.
+    for (const connection of victim!.transport.getConnections()) connection.abort(new Error('killed'))
+    await victim!.stop()
+    const record = await handle.result()
+    expect(record.error?.code).toBe('ERR_RETRIES_EXHAUSTED')
+    expect(record.attempts.length).toBeLessThan(4)
+    expect(record.error?.message).toMatch(
+      new RegExp(
+        `^${record.attempts.length} of 4 attempts failed \\(#1 .*\\), then no route for 300 ms: peer ${victim!.peerId} is not connected$`,
+      ),
+    )
+  })
+
   it('fails with ERR_NO_CAPABLE_PEER when nobody runs the task type', async () => {
     const [requester] = await spawnNodes({}, { backends: [mock()] })
     const handle = requester!.exchange.submit({ type: 'nobody.runs.this', input: {} }, { waitForPeerMs: 200 })

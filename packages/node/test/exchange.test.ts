@@ -210,6 +210,41 @@ describe('task exchange', () => {
     for (const h of long) h.cancel()
   })
 
+  it('runs a task too large for a task frame here, though a peer is freer, and fails it at once where it cannot run here', async () => {
+    // Issue 11: under auto routing such a task went to a peer now and then, and ended there
+    // FAILED ERR_INVALID_TASK after one attempt, with no local fallback.
+    const small = { maxFrameBytes: 64 * 1024 }
+    const [requester, provider, bare] = await spawnNodes(
+      { backends: [mock()], concurrency: 1, exchange: small },
+      { backends: [mock()] },
+      { exchange: small },
+    )
+    // This node's one slot is taken: the router prefers the idle peer for what comes next.
+    const blocker = requester!.exchange.submit(
+      { type: 'mock', input: { latencyMs: 400 } },
+      { target: 'local' },
+    )
+    await until(() => blocker.status === 'RUNNING', 5_000, 'the local slot taken')
+    const text = 'large '.repeat(20_000)
+    // Both routed while the slot is taken: the one that fits a frame goes to the peer.
+    const [fits, large] = await Promise.all([
+      requester!.exchange.submit({ type: 'mock', input: { text: 'small' } }).result(),
+      requester!.exchange.submit({ type: 'mock', input: { text } }).result(),
+    ])
+    expect(fits).toMatchObject({ status: 'COMPLETED', peer: provider!.peerId })
+    expect(large).toMatchObject({ status: 'COMPLETED', attempts: [] })
+    expect(large.peer).not.toBe(provider!.peerId)
+    expect((large.output as { text: string }).text).toBe(text)
+    expect(provider!.engine.list({ limit: 10 }).map((r) => r.meta?.taskId)).not.toContain(large.id)
+
+    const started = performance.now()
+    const nowhere = await bare!.exchange.submit({ type: 'mock', input: { text } }).result()
+    expect(nowhere).toMatchObject({ status: 'FAILED', error: { code: 'ERR_NO_CAPABLE_PEER' } })
+    expect(nowhere.error?.message).toContain('too large to send to a peer')
+    // No peer that appears can take it: it does not wait waitForPeerMs for one.
+    expect(performance.now() - started).toBeLessThan(2_000)
+  })
+
   it('keeps the tasks it ran for others off its disk unless engine.storeServedTasks is on', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'p2p-ai-served-'))
     try {

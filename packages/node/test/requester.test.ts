@@ -104,6 +104,8 @@ function world(options: { dialFails?: boolean; pingAnswers?: boolean; livenessId
   const directory = new PeerDirectory({ self: self.peerId, network, log })
   directory.onConnect(idOf(peer))
   const transport = {
+    // No connection yet: the requester dials (the transport's choice of a connection is its own test).
+    getConnections: () => [],
     dialProtocol: async () => {
       if (options.dialFails === true) throw new Error('connection refused')
       const [outbound, inbound] = await streamPair()

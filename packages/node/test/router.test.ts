@@ -3,6 +3,8 @@ import type { TaskEngine } from '@p2p-ai/engine'
 import type { Capabilities } from '@p2p-ai/protocol'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
+import { DEFAULT_RELAYED_TASK_MAX_BYTES } from '../src/exchange/constants.js'
+import { cost } from '../src/exchange/route/cost.js'
 import { type Route, Router, type RouteSpec } from '../src/exchange/route/router.js'
 import { AccessPolicy } from '../src/exchange/trust/access-policy.js'
 import { PeerDirectory } from '../src/peers/directory.js'
@@ -58,8 +60,23 @@ function world(local: { types?: string[]; models?: Array<{ name: string; taskTyp
     directory.onConnect(peerId(name))
     directory.onCapabilities(peerId(name), caps(announced))
   }
-  return { router, directory, add, load, policy }
+  return { router, directory, add, load, policy, links }
 }
+
+const RELAYED: PeerConnection = {
+  kind: 'relayed',
+  via: 'RELAY',
+  limited: true,
+  remoteAddr: '/ip4/11.8.1.1/tcp/4001/p2p/RELAY/p2p-circuit',
+  direction: 'outbound',
+}
+const DIRECT: PeerConnection = {
+  kind: 'direct',
+  limited: false,
+  remoteAddr: '/ip4/11.8.2.2/tcp/40001',
+  direction: 'outbound',
+}
+const candidate = { peer: 'X', concurrency: 4, load: 1, latencyMs: 20, score: 1, recentDispatches: 0 }
 
 function spec(extra: Partial<RouteSpec> = {}): RouteSpec {
   return {
@@ -120,21 +137,49 @@ describe('the router', () => {
     expect(router.choose(spec(), new Set())).toBeUndefined()
   })
 
-  it('does not send a task over a limited (relayed) connection, where the task protocol does not run', () => {
+  it('sends small tasks to a peer reached only through a relay, and keeps larger ones for a direct connection', () => {
+    const { router, add, directory, links } = world()
+    add('R', { taskTypes: ['embed'] }, RELAYED)
+    const small = spec({ input: { text: 'hello' } })
+    const large = spec({ input: { text: 'x'.repeat(DEFAULT_RELAYED_TASK_MAX_BYTES) } })
+    expect(peerOf(router.choose(small, new Set()))).toBe('R')
+    expect(peerOf(router.choose(spec({ ...small, target: 'R' }), new Set()))).toBe('R')
+    expect(router.choose(large, new Set())).toBeUndefined()
+    expect(router.choose(spec({ ...large, target: 'R' }), new Set())).toBeUndefined()
+    expect(router.explain(large)).toBe(
+      `the peers that run "embed" are reached only through a relay, and inputs over ${DEFAULT_RELAYED_TASK_MAX_BYTES} bytes wait for a direct connection`,
+    )
+    expect(router.explain(small)).toBeUndefined()
+    // Hole punching brought a direct connection: the large one goes too.
+    links.set('R', [DIRECT])
+    directory.onConnectionsChanged(peerId('R'))
+    expect(peerOf(router.choose(large, new Set()))).toBe('R')
+  })
+
+  it('prefers a peer it reaches directly over an equally loaded one it reaches through a relay', () => {
     const { router, add } = world()
-    add(
-      'R',
-      { taskTypes: ['embed'] },
+    add('RELAYED', { taskTypes: ['embed'] }, RELAYED)
+    add('DIRECT', { taskTypes: ['embed'] }, DIRECT)
+    const picked = new Map<string, number>()
+    for (let i = 0; i < 40; i++) {
+      const peer = peerOf(router.choose(spec({ allowLocal: false }), new Set())) ?? 'none'
+      picked.set(peer, (picked.get(peer) ?? 0) + 1)
+    }
+    expect(picked.get('DIRECT')).toBe(40)
+    // The relayed path costs three times as much as the same peer reached directly.
+    expect(cost({ ...candidate, relayed: true })).toBe(3 * cost(candidate))
+  })
+
+  it('relays a forward to a neighbour behind a relay only when the input is small', () => {
+    const { router, add } = world()
+    add('N', { taskTypes: [], reach: [{ taskType: 'ocr', hops: 1, via: 'P' }] }, RELAYED)
+    expect(router.nextHop('ocr', 5, [], { image: 'x' })).toMatchObject({ peer: 'N', hops: 2 })
+    expect(router.nextHop('ocr', 5, [], { image: 'x'.repeat(DEFAULT_RELAYED_TASK_MAX_BYTES) })).toMatchObject(
       {
-        kind: 'relayed',
-        via: 'RELAY',
-        limited: true,
-        remoteAddr: '/p2p-circuit',
-        direction: 'outbound',
+        code: 'ERR_NO_ROUTE',
       },
     )
-    expect(router.choose(spec(), new Set())).toBeUndefined()
-    expect(router.choose(spec({ target: 'R' }), new Set())).toBeUndefined()
+    expect(peerOf(router.choose(spec({ type: 'ocr', input: { image: 'x' } }), new Set()))).toBe('N')
   })
 
   it('asks for a model by name or hash only from peers that announce it', () => {

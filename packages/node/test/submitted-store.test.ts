@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { createNode } from '../src/create.js'
 import type { NetworkTaskRecord } from '../src/exchange/index.js'
 import { TaskRegistry, type TrackedTask } from '../src/exchange/request/registry.js'
-import { localInit, tempDir } from './helpers.js'
+import { localInit, tempDir, waitUntil } from './helpers.js'
 
 describe('tasks submitted to the network', () => {
   it('keep their final records across a restart of the requester', async () => {
@@ -137,6 +137,7 @@ describe('tasks submitted to the network', () => {
         }
         const task = {
           ...record,
+          isFinished: true,
           peer: undefined,
           record: () => record,
           result: () => Promise.resolve(record),
@@ -151,6 +152,88 @@ describe('tasks submitted to the network', () => {
       await registry.flush()
       expect(puts).toBe(5)
       expect(store.get('burst-task-3')).toMatchObject({ status: 'COMPLETED', output: { i: 3 } })
+    } finally {
+      store.close()
+    }
+  })
+
+  it('are on disk when durable() says so: the acceptance at once when asked, the final record replacing it, one write for a task that ends before its acceptance went', async () => {
+    await using dir = await tempDir('p2p-ai-submitted-durable-')
+    const store = resultStore({ directory: dir.path })
+    const written: Array<[string, string]> = []
+    const putAsync = store.putAsync.bind(store)
+    store.putAsync = (record) => {
+      written.push([record.id, record.status])
+      return putAsync(record)
+    }
+    const registry = new TaskRegistry(10, { store, log: pino({ level: 'silent' }) })
+    const now = Date.now()
+    const task = (id: string): TrackedTask & { end(): void } => {
+      let finished = false
+      let resolve!: (r: NetworkTaskRecord) => void
+      const done = new Promise<NetworkTaskRecord>((r) => {
+        resolve = r
+      })
+      const record = (): NetworkTaskRecord => ({
+        id,
+        type: 'mock',
+        status: finished ? 'COMPLETED' : 'PENDING',
+        priority: 5,
+        timeoutMs: 30_000,
+        target: 'auto',
+        submittedAt: now,
+        attempts: [],
+        ...(finished ? { finishedAt: now, output: { id } } : {}),
+      })
+      const spec = { id, type: 'mock', input: { text: id }, maxAttempts: 4, waitForPeerMs: 0 }
+      return {
+        id,
+        type: 'mock',
+        spec,
+        peer: undefined,
+        get isFinished() {
+          return finished
+        },
+        get status() {
+          return record().status
+        },
+        record,
+        result: () => done,
+        halt: () => {},
+        end() {
+          finished = true
+          resolve(record())
+        },
+      } as unknown as TrackedTask & { end(): void }
+    }
+    try {
+      const slow = task('slow-task-001')
+      registry.add(slow)
+      // An acceptance nobody asked about waits longer than a burst: most tasks end before it goes.
+      await new Promise((resolve) => setTimeout(resolve, 60))
+      expect(written).toEqual([])
+      // Asked for: written now, not after the burst delay.
+      expect(await registry.durable(slow.id)).toBe(true)
+      expect(written).toEqual([['slow-task-001', 'QUEUED']])
+      expect(store.get(slow.id)?.status).toBe('QUEUED')
+      slow.end()
+      expect(await registry.durable(slow.id)).toBe(true)
+      expect(store.get(slow.id)).toMatchObject({ status: 'COMPLETED', output: { id: slow.id } })
+
+      const quick = task('quick-task-01')
+      registry.add(quick)
+      quick.end()
+      expect(await registry.durable(quick.id)).toBe(true)
+      // Ended before its acceptance was written: only the final record went.
+      expect(written.filter(([id]) => id === quick.id)).toEqual([['quick-task-01', 'COMPLETED']])
+      expect(await new TaskRegistry(10).durable(quick.id)).toBe(false)
+
+      // Nobody asks: the acceptance of a task that runs on goes after its delay all the same.
+      const unasked = task('unasked-task-1')
+      registry.add(unasked)
+      await waitUntil(() => written.some(([id]) => id === unasked.id), 5_000, 'the acceptance written')
+      await registry.flush()
+      expect(store.get(unasked.id)?.status).toBe('QUEUED')
     } finally {
       store.close()
     }

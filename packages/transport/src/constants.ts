@@ -165,6 +165,32 @@ export const HOLE_PUNCH_TIMEOUT_MS = 5_000
 export const HOLE_PUNCH_RETRIES = 3
 
 /**
+ * TCP hole punching between two NATed nodes (`hole-punch.ts`): its protocol, run over the relayed
+ * connection the two already share.
+ */
+export const TCP_PUNCH_PROTOCOL = '/p2p-ai/tcp-punch/1.0.0'
+/** Attempts per relayed connection; each is one exchange of addresses and one simultaneous open. */
+export const TCP_PUNCH_ATTEMPTS = 3
+/**
+ * How long a simultaneous open may take. Of the two SYNs, the one sent second always passes the
+ * other side's NAT (the first created the mapping it matches), so a punch that works completes
+ * within about a round trip; one that takes longer will not.
+ */
+export const TCP_PUNCH_DIAL_TIMEOUT_MS = 3_000
+/** How long the address exchange on the relayed connection may take. */
+export const TCP_PUNCH_EXCHANGE_TIMEOUT_MS = 5_000
+/** After every attempt with a peer failed, it is not tried again for this long. */
+export const TCP_PUNCH_COOLDOWN_MS = 60_000
+/** A relayed connection that opens before the punch port's mapping is known waits this long for it. */
+export const TCP_PUNCH_MAPPING_WAIT_MS = 5_000
+/** Peers on public addresses asked to observe the punch port: two tell a cone from a symmetric NAT. */
+export const PUNCH_OBSERVERS = 2
+/** An observation connection must be up within this long. */
+export const PUNCH_OBSERVE_TIMEOUT_MS = 5_000
+/** Largest message of the punch protocol, in bytes. */
+export const TCP_PUNCH_MAX_MESSAGE_BYTES = 1_024
+
+/**
  * How often the DHT checks which of this node's provider records need publishing again, and how
  * long a record stays valid on the servers that hold it. Records expiring within half the
  * validity are re-provided at the next check.

@@ -41,6 +41,7 @@ export {
   DEFAULT_RELAY_RESERVATIONS,
   DEFAULT_STREAM_LIMITS,
   QUIC_UNAVAILABLE_WARNING,
+  TCP_PUNCH_PROTOCOL,
 } from './constants.js'
 export {
   DhtDisabledError,
@@ -56,6 +57,12 @@ export {
   UnknownInterfaceError,
 } from './errors.js'
 export {
+  type TcpHolePunch,
+  type TcpHolePunchInit,
+  type TcpHolePunchStatus,
+  tcpHolePunch,
+} from './hole-punch.js'
+export {
   type MdnsComponents,
   MdnsDiscovery,
   type MdnsEvents,
@@ -64,6 +71,7 @@ export {
   mdnsDiscovery,
 } from './mdns.js'
 export type { MdnsInterfaceSelector } from './mdns-interfaces.js'
+export { bestConnection, openStream, pingConnection, pingPeer } from './peer-streams.js'
 export {
   ConnectionPool,
   type ConnectionPoolComponents,
@@ -78,6 +86,7 @@ export {
 } from './pool.js'
 export { ensurePromiseWithResolvers } from './promise-with-resolvers.js'
 export { generatePsk } from './psk.js'
+export type { PortMapping, PunchPortStatus } from './punch-port.js'
 export type { QuicStatus } from './quic.js'
 export {
   type Reachability,

@@ -16,11 +16,13 @@ export function isIdle(connection: Connection): boolean {
  * Crossed connections: when two peers dialled each other, the connections dialled by the peer with
  * the larger id go, as long as one dialled by the smaller id remains. Both ends compute the same
  * set from the direction alone (their clocks and connection ids differ), so they never close
- * different ones and end up with none. Two connections dialled by the same side are left alone.
+ * different ones and end up with none. Two connections dialled by the same side are left alone,
+ * and relayed (limited) ones are no duplicates of anything (see `supersededConnections`).
  */
 export function duplicateConnections(connections: Connection[], selfId: string): Connection[] {
   const byPeer = new Map<string, Connection[]>()
   for (const connection of connections) {
+    if (connection.limits !== undefined) continue
     const id = connection.remotePeer.toString()
     byPeer.set(id, [...(byPeer.get(id) ?? []), connection])
   }
@@ -33,6 +35,20 @@ export function duplicateConnections(connections: Connection[], selfId: string):
     }
   }
   return victims
+}
+
+/**
+ * Relayed (limited) connections to peers this node also has a direct connection to: hole punching
+ * or a dial-back replaced them, and they only hold a slot on the relay. Closed once idle, so that
+ * the streams still running on them (tasks sent before the direct connection came) finish first.
+ */
+export function supersededConnections(connections: Connection[]): Connection[] {
+  const direct = new Set(
+    connections
+      .filter((c) => c.limits === undefined && c.status === 'open')
+      .map((c) => c.remotePeer.toString()),
+  )
+  return connections.filter((c) => c.limits !== undefined && direct.has(c.remotePeer.toString()))
 }
 
 /** Connections beyond `max`, newest inbound ones first. */

@@ -24,7 +24,7 @@ import {
   POOL_TRIM_DELAY_MS,
 } from './constants.js'
 import { InvalidTransportOptionError } from './errors.js'
-import { duplicateConnections, excessConnections, isIdle } from './pool-trim.js'
+import { duplicateConnections, excessConnections, isIdle, supersededConnections } from './pool-trim.js'
 
 /** How the pool retries a peer it failed to dial. */
 export interface DialBackoff {
@@ -315,7 +315,7 @@ export class ConnectionPool extends TypedEventEmitter<ConnectionPoolEvents> impl
       return
     }
     const all = this.components.connectionManager.getConnections()
-    const duplicates = duplicateConnections(all, this.selfId)
+    const duplicates = [...duplicateConnections(all, this.selfId), ...supersededConnections(all)]
     const remaining = all.filter((c) => !duplicates.includes(c))
     let busy = false
     for (const connection of [...duplicates, ...excessConnections(remaining, this.maxConnections)]) {
@@ -326,7 +326,7 @@ export class ConnectionPool extends TypedEventEmitter<ConnectionPoolEvents> impl
       }
       this.stats.trimmed++
       this.log(
-        'closing %s connection to %p: duplicate or over the limit',
+        'closing %s connection to %p: duplicate, superseded or over the limit',
         connection.direction,
         connection.remotePeer,
       )

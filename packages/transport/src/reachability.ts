@@ -195,8 +195,9 @@ export function relayOf(ma: Multiaddr): string | undefined {
   return components.slice(0, circuit).findLast((c) => c.code === CODE_P2P)?.value
 }
 
+/** The host of a direct address; undefined for a circuit address (it names the relay's host). */
 function hostOf(ma: Multiaddr): string | undefined {
-  if (!isNetworkAddress(ma)) {
+  if (!isNetworkAddress(ma) || relayOf(ma) !== undefined) {
     return undefined
   }
   return getNetConfig(ma).host

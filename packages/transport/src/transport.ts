@@ -35,6 +35,7 @@ import {
   HOLE_PUNCH_TIMEOUT_MS,
 } from './constants.js'
 import { InvalidIdentityError, InvalidTransportOptionError, QuicUnavailableError } from './errors.js'
+import { type TcpHolePunch, tcpHolePunch } from './hole-punch.js'
 import { type MdnsDiscovery, type MdnsInit, mdnsDiscovery } from './mdns.js'
 import type { MdnsInterfaceSelector } from './mdns-interfaces.js'
 import { type ConnectionPool, connectionPool, type DialBackoff, resolveBackoff } from './pool.js'
@@ -172,7 +173,13 @@ export interface TransportInit {
   autonat?: boolean
   /** Circuit relay v2 client and server; `false` disables both. See `TransportRelayOptions`. @default {} */
   relay?: false | TransportRelayOptions
-  /** DCUtR: try to replace a relayed connection by a direct one (hole punching). @default true */
+  /**
+   * Hole punching: try to replace a relayed connection by a direct one. libp2p's DCUtR (a NATed
+   * node dials a public one back) and, between two NATed nodes, a TCP simultaneous open from a
+   * punch port of the node's own (see hole-punch.ts), which works where both NATs map
+   * endpoint-independently.
+   * @default true
+   */
   holePunch?: boolean
   /**
    * QUIC transport (UDP, TLS 1.3, native streams) from the optional dependency
@@ -191,6 +198,15 @@ export interface TransportInit {
    * @default false
    */
   upnp?: boolean | TransportUpnpOptions
+  /**
+   * Whom this node relays for and accepts relayed connections from, asked at each reservation and
+   * each relayed connection: a private swarm (an allowlist) keeps strangers from reserving a slot
+   * on its relays, from being relayed to or by its members, and from reaching them through any
+   * relay. Direct connections are not affected (a stranger's tasks are refused by the access
+   * policy above the transport). Live: the function is asked every time.
+   * @default everyone
+   */
+  allowPeer?: (peerId: string) => boolean
   /**
    * libp2p's metrics implementation, e.g. `prometheusMetrics({ registry })` of
    * `@libp2p/prometheus-metrics` (what `@p2p-ai/metrics` passes): connections, streams and bytes
@@ -215,6 +231,11 @@ export interface TransportServices extends Record<string, unknown> {
   relay?: CircuitRelayService
   /** Present unless `holePunch: false` or `relay: false`. */
   dcutr?: unknown
+  /**
+   * TCP hole punching between two NATed nodes (see hole-punch.ts): present unless `holePunch:
+   * false` or `relay: false`.
+   */
+  tcpPunch?: TcpHolePunch
   /** Present when `upnp` is enabled. */
   upnp?: UPnPNAT
   /** Dials discovered peers up to `maxConnections`. */
@@ -266,6 +287,11 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   const autonat = boolOption('autonat', init.autonat, true)
   const holePunch = boolOption('holePunch', init.holePunch, true)
   const upnp = resolveUpnp(init.upnp)
+  if (init.allowPeer !== undefined && typeof init.allowPeer !== 'function') {
+    throw new InvalidTransportOptionError('allowPeer', 'expected a function (peerId) => boolean')
+  }
+  const allowPeer = init.allowPeer
+  const allowed = (peer: { toString(): string }): boolean => allowPeer?.(peer.toString()) ?? true
   // libp2p's pre-shared key protects the connections it upgrades; QUIC brings its own encryption
   // and skips that step, so in a private network a stranger could connect over QUIC.
   const quicWanted = boolOption('quic', init.quic, psk === undefined)
@@ -337,7 +363,12 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
     connectionMonitor: { enabled: init.connectionMonitor ?? true },
     connectionGater: {
       // A relay nobody can reach directly is useless to the peers reserving on it.
-      denyInboundRelayReservation: () => relay?.server === 'auto' && reachable?.reachability === 'private',
+      denyInboundRelayReservation: (source) =>
+        (relay?.server === 'auto' && reachable?.reachability === 'private') || !allowed(source),
+      // As a relay: both ends of a circuit must be welcome. As its destination: the peer at the
+      // other end must be.
+      denyOutboundRelayedConnection: (source, destination) => !allowed(source) || !allowed(destination),
+      denyInboundRelayedConnection: (_relay, remotePeer) => !allowed(remotePeer),
     },
     peerDiscovery,
     services: {
@@ -369,6 +400,7 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   }
   if (relay !== undefined && holePunch) {
     services.dcutr = dcutr({ timeout: HOLE_PUNCH_TIMEOUT_MS, retries: HOLE_PUNCH_RETRIES })
+    services.tcpPunch = tcpHolePunch()
   }
   if (upnp !== undefined) {
     const { uPnPNAT } = await import('@libp2p/upnp-nat')

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
 import { capabilityCid, findCapabilityProviders, provideCapability } from '../src/capabilities.js'
 import { connectionKind } from '../src/connection-kind.js'
 import { DhtDisabledError, InvalidAnnounceAddressError, InvalidCapabilityKeyError } from '../src/errors.js'
+import { openStream, pingPeer } from '../src/peer-streams.js'
 import { createTransport, type Transport, type TransportInit } from '../src/transport.js'
 
 // The NAT traversal pieces that loopback can show; the simulated internet of tools/testnet
@@ -138,5 +140,97 @@ describe('NAT traversal on loopback', () => {
     await expect(findCapabilityProviders(noDht, 'task/embed').next()).rejects.toMatchObject({
       code: 'ERR_DHT_DISABLED',
     })
+  }, 30_000)
+
+  /** A relay, a target holding a reservation on it, and the target's circuit address. */
+  async function relayed(
+    init: TransportInit = {},
+  ): Promise<{ relay: Transport; target: Transport; circuit: Multiaddr }> {
+    const relay = await start(init)
+    const target = await start({ ...init, bootstrap: relay.getMultiaddrs().map(String) })
+    await target.handle(LIMITED_ONLY, async (stream) => stream.close(), { runOnLimitedConnection: true })
+    await expect
+      .poll(() => target.getMultiaddrs().find((a) => a.toString().includes('/p2p-circuit')), {
+        timeout: 10_000,
+      })
+      .toBeDefined()
+    const circuit = target.getMultiaddrs().find((a) => a.toString().includes('/p2p-circuit'))!
+    return { relay, target, circuit }
+  }
+
+  it('opens streams and pings on the relayed connection it has, instead of dialling a new circuit each time', async () => {
+    const { target, circuit } = await relayed()
+    const opened: string[] = []
+    target.addEventListener('connection:open', (evt) => opened.push(evt.detail.id))
+    const visitor = await start({ relay: { server: false } })
+    await visitor.dial(circuit)
+    for (let i = 0; i < 3; i++) {
+      const stream = await openStream(visitor, target.peerId, LIMITED_ONLY, { runOnLimitedConnection: true })
+      await stream.close()
+    }
+    expect(await pingPeer(visitor, target.peerId)).toBeGreaterThanOrEqual(0)
+    expect(visitor.getConnections(target.peerId)).toHaveLength(1)
+    expect(opened).toHaveLength(1)
+    // A protocol that did not opt in is not put on a relayed connection.
+    await expect(openStream(visitor, target.peerId, DIRECT_ONLY)).rejects.toThrow()
+  }, 30_000)
+
+  it('closes a relayed connection once a direct one to the same peer exists and nothing runs on it', async () => {
+    const { target, circuit } = await relayed()
+    const visitor = await start({ relay: { server: false } })
+    const viaRelay = await visitor.dial(circuit)
+    const stream = await viaRelay.newStream(LIMITED_ONLY, { runOnLimitedConnection: true })
+    const direct = await visitor.dial(
+      target.getMultiaddrs().find((a) => !a.toString().includes('/p2p-circuit'))!,
+      {
+        force: true,
+      },
+    )
+    expect(connectionKind(direct)).toEqual({ kind: 'direct', limited: false })
+    // A stream still open on it keeps it: what runs there finishes first.
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    expect(viaRelay.status).toBe('open')
+    await stream.close()
+    await expect.poll(() => viaRelay.status, { timeout: 5_000 }).toBe('closed')
+    expect(visitor.getConnections(target.peerId).map((c) => connectionKind(c).kind)).toEqual(['direct'])
+  }, 30_000)
+
+  it('in a private swarm (allowPeer), a relay reserves and relays for members only, and members refuse strangers through any relay', async () => {
+    const members = new Set<string>()
+    const allowPeer = (peer: string): boolean => members.has(peer)
+    const relay = await start({ allowPeer })
+    const bootstrap = relay.getMultiaddrs().map(String)
+    const member = await start({ allowPeer, bootstrap, start: false })
+    const stranger = await start({ bootstrap, start: false })
+    const visitor = await start({ allowPeer, relay: { server: false } })
+    for (const peer of [relay, member, visitor]) members.add(peer.peerId.toString())
+    await Promise.all([member.start(), stranger.start()])
+    await member.handle(LIMITED_ONLY, async (s) => s.close(), { runOnLimitedConnection: true })
+    await expect
+      .poll(() => member.services.reachability.status().relays, { timeout: 10_000 })
+      .toEqual([relay.peerId.toString()])
+    const circuit = member.getMultiaddrs().find((a) => a.toString().includes('/p2p-circuit'))!
+
+    // The stranger is connected to the relay (a public DHT or bootstrap node), yet gets no slot
+    // and no circuit to a member.
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    expect(stranger.getConnections(relay.peerId)).not.toHaveLength(0)
+    expect(stranger.services.reachability.status().relays).toEqual([])
+    await expect(stranger.dial(circuit)).rejects.toThrow()
+    // A member is relayed as before.
+    const connection = await visitor.dial(circuit)
+    expect(connectionKind(connection).kind).toBe('relayed')
+
+    // Through a relay open to anyone, a member still refuses the stranger's relayed connection.
+    const open = await start()
+    const other = await start({ allowPeer, bootstrap: open.getMultiaddrs().map(String), start: false })
+    members.add(other.peerId.toString())
+    await other.start()
+    await expect
+      .poll(() => other.services.reachability.status().relays, { timeout: 10_000 })
+      .toEqual([open.peerId.toString()])
+    const otherCircuit = other.getMultiaddrs().find((a) => a.toString().includes('/p2p-circuit'))!
+    await expect(stranger.dial(otherCircuit)).rejects.toThrow()
+    expect(other.getConnections(stranger.peerId)).toEqual([])
   }, 30_000)
 })

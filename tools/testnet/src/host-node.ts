@@ -5,11 +5,12 @@
  *
  * - `{ event: 'ready', peerId, addresses, peerIds, t }`, then `discovery` (libp2p's, once per new
  *   peer), `mdns` (every mDNS sighting, with `addresses`), `connect` and `disconnect` events with
- *   `peerId`, `reachability` (with the new status) and `relay` (`relays`: the relays holding a
+ *   `peerId`, `connection` events (`state`: open or close, `peerId`, `kind`, `relay?`, `limited`,
+ *   `remoteAddr`, `direction`), `reachability` (with the new status) and `relay` (`relays`: the relays holding a
  *   reservation, whenever they change);
  * - answers to commands read from stdin (one JSON object per line, echoing its `id`):
  *   `{ id, cmd: 'ping', peerId, timeoutMs? }` → `{ id, event: 'ping', ok, rtt? | error? }`,
- *   `{ id, cmd: 'dial', address }` → `{ id, event: 'dial', ok, error? }`,
+ *   `{ id, cmd: 'dial', address, timeoutMs? }` → `{ id, event: 'dial', ok, error? }`,
  *   `{ id, cmd: 'peers' }` → `{ id, event: 'peers', peers }`,
  *   `{ id, cmd: 'connections' }` → `{ id, event: 'connections', connections: [{ peerId, kind,
  *   relay?, limited, remoteAddr, direction }] }`,
@@ -42,6 +43,7 @@ import {
   connectionKind,
   createTransport,
   findCapabilityProviders,
+  openStream,
   provideCapability,
   type Transport,
   type TransportInit,
@@ -91,7 +93,7 @@ function describeConnections(node: Transport): Json[] {
 }
 
 async function echoOnce(node: Transport, command: Json, signal: AbortSignal): Promise<Json> {
-  const stream = await node.dialProtocol(peerIdFromString(String(command.peerId)), ECHO_PROTOCOL, {
+  const stream = await openStream(node, peerIdFromString(String(command.peerId)), ECHO_PROTOCOL, {
     signal,
     runOnLimitedConnection: true,
   })
@@ -122,8 +124,9 @@ async function handle(node: Transport, command: Json): Promise<Json> {
       }
     }
     case 'dial': {
+      const timeoutMs = typeof command.timeoutMs === 'number' ? command.timeoutMs : 5_000
       try {
-        await node.dial(multiaddr(String(command.address)), { signal: AbortSignal.timeout(5_000) })
+        await node.dial(multiaddr(String(command.address)), { signal: AbortSignal.timeout(timeoutMs) })
         return { event: 'dial', ok: true }
       } catch (err) {
         return { event: 'dial', ok: false, error: errorOf(err) }
@@ -146,6 +149,7 @@ async function handle(node: Transport, command: Json): Promise<Json> {
         event: 'status',
         ...node.services.reachability.status(),
         dhtMode: node.services.dht?.getMode() ?? null,
+        punch: node.services.tcpPunch?.status() ?? null,
       }
     case 'findPeer': {
       const timeoutMs = typeof command.timeoutMs === 'number' ? command.timeoutMs : 10_000
@@ -263,6 +267,18 @@ async function main(): Promise<void> {
     emit({ event: 'mdns', peerId: evt.detail.id.toString(), addresses: evt.detail.multiaddrs.map(String) })
   })
   node.addEventListener('peer:connect', (evt) => emit({ event: 'connect', peerId: evt.detail.toString() }))
+  for (const state of ['open', 'close'] as const) {
+    node.addEventListener(`connection:${state}`, (evt) =>
+      emit({
+        event: 'connection',
+        state,
+        peerId: evt.detail.remotePeer.toString(),
+        ...connectionKind(evt.detail),
+        remoteAddr: evt.detail.remoteAddr.toString(),
+        direction: evt.detail.direction,
+      }),
+    )
+  }
   node.addEventListener('peer:disconnect', (evt) =>
     emit({ event: 'disconnect', peerId: evt.detail.toString() }),
   )

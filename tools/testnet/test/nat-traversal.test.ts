@@ -1,12 +1,14 @@
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createInternet, type Internet } from '../src/internet.js'
 import { assertTestnetAvailable } from '../src/ip.js'
-import { assertNatAvailable, type NatKind } from '../src/nat.js'
+import { assertNatAvailable } from '../src/nat.js'
 import type { HostNode, HostNodeEvent, HostNodeOptions } from '../src/node-process.js'
 
 // Transport nodes (createTransport, in host programs) across the simulated internet: public nodes
 // on 11.8.1.x, home nodes behind NAT routers. mDNS is off everywhere: nodes only have the public
-// bootstrap addresses, the DHT and relays.
+// bootstrap addresses, the DHT and relays. Each describe shares one internet and one set of nodes;
+// full nodes exchanging tasks across the same kind of internet are in
+// packages/node/test/swarm-internet.test.ts.
 
 /** Public nodes listen on a known port, so their bootstrap address can be written down. */
 const PUBLIC_PORT = 4001
@@ -66,6 +68,10 @@ async function connections(node: HostNode): Promise<Connection[]> {
   return (await node.request({ cmd: 'connections' })).connections as Connection[]
 }
 
+async function connectionsTo(node: HostNode, peer: HostNode): Promise<Connection[]> {
+  return (await connections(node)).filter((c) => c.peerId === peer.peerId)
+}
+
 async function status(node: HostNode): Promise<HostNodeEvent> {
   return node.request({ cmd: 'status' })
 }
@@ -77,34 +83,6 @@ async function relaysOf(node: HostNode, count: number, after = 0, timeoutMs = 10
     timeoutMs,
   )
   return event.relays as string[]
-}
-
-interface QuicHomes extends AsyncDisposable {
-  seed: HostNode
-  alice: HostNode
-  bob: HostNode
-}
-
-/**
- * A public node on TCP and QUIC, and two home nodes behind `first` and `second` NATs bootstrapped
- * from its QUIC address, each holding a relay reservation on it. Disposing it destroys the internet.
- */
-async function quicHomes(first: NatKind, second: NatKind): Promise<QuicHomes> {
-  const net = await createInternet({ publicHosts: 1, homes: [{ nat: first }, { nat: second }] })
-  try {
-    const {
-      nodes: [seed],
-      bootstrap,
-    } = await startPublic(net, { listen: PUBLIC_LISTEN })
-    const [alice, bob] = await startHomes(net, quicBootstrap(bootstrap), { listen: HOME_LISTEN })
-    if (seed === undefined || alice === undefined || bob === undefined)
-      throw new Error('three nodes expected')
-    await Promise.all([alice, bob].map(async (home) => relaysOf(home, 1)))
-    return { seed, alice, bob, [Symbol.asyncDispose]: async () => net.destroy() }
-  } catch (err) {
-    await net.destroy()
-    throw err
-  }
 }
 
 /** Three streams from `from` to `to`, each answered, each over a connection relayed by `relay`. */
@@ -119,224 +97,228 @@ async function expectRelayedEchoes(from: HostNode, to: HostNode, relay: HostNode
   }
 }
 
-describe('NAT traversal across a simulated internet (needs root, iproute2 and iptables)', () => {
+beforeAll(async () => {
+  await assertTestnetAvailable()
+  await assertNatAvailable()
+})
+
+describe('NAT traversal over TCP across a simulated internet (needs root, iproute2 and iptables)', () => {
+  // Two public nodes (bootstrap, DHT, relays); homes behind cone, cone, symmetric, symmetric NATs.
+  let net: Internet
+  let seed: HostNode
+  let visitor: HostNode
+  let bootstrap: string[]
+  let cone1: HostNode
+  let cone2: HostNode
+  let sym1: HostNode
+  let sym2: HostNode
+
   beforeAll(async () => {
-    await assertTestnetAvailable()
-    await assertNatAvailable()
+    net = await createInternet({
+      publicHosts: 2,
+      homes: [{ nat: 'cone' }, { nat: 'cone' }, { nat: 'symmetric' }, { nat: 'symmetric' }],
+    })
+    const started = await startPublic(net)
+    ;[seed, visitor] = started.nodes as [HostNode, HostNode]
+    bootstrap = started.bootstrap
+    // Homes reserve on the first public node only; the second plays a visitor on the internet.
+    ;[cone1, cone2, sym1, sym2] = (await startHomes(net, [bootstrap[0]!])) as [
+      HostNode,
+      HostNode,
+      HostNode,
+      HostNode,
+    ]
+    await Promise.all([cone1, cone2, sym1, sym2].map(async (home) => relaysOf(home, 1)))
+  }, 60_000)
+
+  afterAll(async () => {
+    await net?.destroy()
   })
 
-  it('two home nodes behind different cone NATs, given only a public bootstrap node, find each other through the DHT and talk over a relay', async () => {
-    await using net = await createInternet({ publicHosts: 1, homes: [{ nat: 'cone' }, { nat: 'cone' }] })
-    const {
-      nodes: [seed],
-      bootstrap,
-    } = await startPublic(net)
-    const [alice, bob] = await startHomes(net, bootstrap)
-    if (seed === undefined || alice === undefined || bob === undefined)
-      throw new Error('three nodes expected')
-
-    // Each home node learns it is behind NAT and reserves a slot on the public node, which learns
-    // (AutoNAT) that it is publicly reachable and serves the DHT.
-    await Promise.all([alice, bob].map(async (home) => relaysOf(home, 1)))
+  it('a public node learns it is public and serves the DHT; home nodes learn they are private, reserve a relay slot and announce its circuit address', async () => {
     await expect.poll(async () => (await status(seed)).reachability, { timeout: 10_000 }).toBe('public')
     await expect.poll(async () => (await status(seed)).dhtMode, { timeout: 5_000 }).toBe('server')
     const seedStatus = await status(seed)
     expect(seedStatus.announced).toContain(`/ip4/11.8.1.1/tcp/${PUBLIC_PORT}/p2p/${seed.peerId}`)
-    const aliceStatus = await status(alice)
-    expect(aliceStatus).toMatchObject({ reachability: 'private', dhtMode: 'client', relays: [seed.peerId] })
-    // The public node saw her connections come from her router.
-    expect(aliceStatus.observed).toEqual(
+    // No NAT in front of the public node: it has no punch port mapping to look for.
+    expect(seedStatus.punch).toMatchObject({ mapping: 'none', observed: [] })
+    const home = await status(cone1)
+    expect(home).toMatchObject({ reachability: 'private', dhtMode: 'client', relays: [seed.peerId] })
+    // The public node saw her connections come from her router, her punch port included.
+    expect(home.observed).toEqual(
       expect.arrayContaining([expect.stringMatching(/^\/ip4\/11\.8\.2\.1\/tcp\/\d+$/)]),
     )
-    expect(aliceStatus.announced).toContain(
-      `/ip4/11.8.1.1/tcp/${PUBLIC_PORT}/p2p/${seed.peerId}/p2p-circuit/p2p/${alice.peerId}`,
-    )
-
-    const found = await alice.request({ cmd: 'findPeer', peerId: bob.peerId })
-    expect(found.ok).toBe(true)
-    // Only the relay address is of any use on the internet; bob's home address was filtered out.
-    expect(found.addresses).toEqual([`/ip4/11.8.1.1/tcp/${PUBLIC_PORT}/p2p/${seed.peerId}/p2p-circuit`])
-
-    const echo = await alice.request({ cmd: 'echo', peerId: bob.peerId, message: 'hello bob' })
-    expect(echo).toMatchObject({
-      ok: true,
-      reply: 'hello bob',
-      connection: { kind: 'relayed', relay: seed.peerId, limited: true },
+    expect(home.punch).toMatchObject({
+      mapping: 'endpoint-independent',
+      observed: [expect.stringMatching(/^\/ip4\/11\.8\.2\.1\/tcp\/\d+$/)],
     })
-    expect(await connections(bob)).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ peerId: alice.peerId, kind: 'relayed', limited: true }),
-      ]),
+    expect(home.announced).toContain(
+      `/ip4/11.8.1.1/tcp/${PUBLIC_PORT}/p2p/${seed.peerId}/p2p-circuit/p2p/${cone1.peerId}`,
     )
-  }, 30_000)
+  })
 
-  it('DCUtR turns a relayed connection from a public node into a direct one: the home node dials back through its NAT', async () => {
-    await using net = await createInternet({ publicHosts: 2, homes: [{ nat: 'cone' }] })
-    const {
-      nodes: [relay, visitor],
-      bootstrap,
-    } = await startPublic(net)
-    const [home] = await startHomes(net, [bootstrap[0]!])
-    if (relay === undefined || visitor === undefined || home === undefined)
-      throw new Error('three nodes expected')
-    await relaysOf(home, 1)
-
-    // The visitor only knows the home node's relay address; it dials through the relay, and the
-    // home node upgrades the connection by dialling the visitor's public address itself.
-    const circuit = `/ip4/11.8.1.1/tcp/${PUBLIC_PORT}/p2p/${relay.peerId}/p2p-circuit/p2p/${home.peerId}`
-    expect((await visitor.request({ cmd: 'dial', address: circuit })).ok).toBe(true)
+  it('behind two cone NATs, home nodes find each other through the DHT, talk over the relay, and a TCP hole punch makes the connection direct between the routers', async () => {
+    const found = await cone1.request({ cmd: 'findPeer', peerId: cone2.peerId })
+    expect(found.ok).toBe(true)
+    // Only the relay address is of any use on the internet; the home address was filtered out.
+    expect(found.addresses).toEqual([`/ip4/11.8.1.1/tcp/${PUBLIC_PORT}/p2p/${seed.peerId}/p2p-circuit`])
+    // The first stream goes over the relay the dial made; the punch follows within moments.
     await expect
-      .poll(async () => (await connections(visitor)).filter((c) => c.peerId === home.peerId), {
-        timeout: 10_000,
-      })
+      .poll(async () => connectionsTo(cone1, cone2), { timeout: 10_000 })
       .toEqual([
         expect.objectContaining({
           kind: 'direct',
           limited: false,
-          remoteAddr: expect.stringMatching(/^\/ip4\/11\.8\.2\.1\/tcp\/\d+/),
+          remoteAddr: expect.stringMatching(new RegExp(`^/ip4/11\\.8\\.2\\.2/tcp/\\d+/p2p/${cone2.peerId}$`)),
         }),
       ])
-    const echo = await visitor.request({ cmd: 'echo', peerId: home.peerId, message: 'direct now' })
+    expect(await connectionsTo(cone2, cone1)).toEqual([
+      expect.objectContaining({
+        kind: 'direct',
+        remoteAddr: expect.stringMatching(/^\/ip4\/11\.8\.2\.1\/tcp\//),
+      }),
+    ])
+    expect((await status(cone1)).punch).toMatchObject({ punched: 1, failed: 0 })
+    const echo = await cone1.request({ cmd: 'echo', peerId: cone2.peerId, message: 'direct now' })
     expect(echo).toMatchObject({
       ok: true,
       reply: 'direct now',
       connection: { kind: 'direct', limited: false },
     })
-  }, 30_000)
+  })
 
-  it('over QUIC: home nodes behind cone and symmetric NATs reach a public node on UDP, seen from their routers', async () => {
-    await using pair = await quicHomes('cone', 'symmetric')
-    const { seed, alice: cone, bob: symmetric } = pair
-    // The seed sees each home's QUIC connection come from its router.
-    const seen = (await connections(seed)).map((c) => c.remoteAddr)
-    expect(seen).toEqual(
-      expect.arrayContaining([
-        `/ip4/11.8.2.1/udp/${portOf(seen, '11.8.2.1')}/quic-v1/p2p/${cone.peerId}`,
-        `/ip4/11.8.2.2/udp/${portOf(seen, '11.8.2.2')}/quic-v1/p2p/${symmetric.peerId}`,
-      ]),
-    )
-    expect(await status(cone)).toMatchObject({ reachability: 'private', quic: { available: true } })
-  }, 30_000)
-
-  // @chainsafe/libp2p-quic listens on one UDP socket and dials from another (its client endpoint,
-  // bound to a fresh port, which refuses incoming connections). So the address peers observe is
-  // not one anybody can dial back, AutoNAT never confirms it, and DCUtR has nothing to punch to.
-  // Plain UDP sockets punch through the same two routers (see internet.test.ts): the limit is the
-  // library's. When this test fails, QUIC may have learned to punch: turn it into the upgrade test.
-  it('behind two cone NATs QUIC does not punch yet: nodes dial from a port they do not listen on, so the pair stays relayed and streams flow', async () => {
-    await using pair = await quicHomes('cone', 'cone')
-    const { seed, alice, bob } = pair
-    const listening = alice.addresses.find((a) => a.startsWith('/ip4/10.201.1.2/udp/'))
-    const observed = ((await status(alice)).observed as string[]).find((a) => a.includes('/quic-v1'))
-    expect(listening).toBeDefined()
-    expect(observed).toMatch(/^\/ip4\/11\.8\.2\.1\/udp\/\d+\/quic-v1$/)
-    // A cone NAT keeps ports: a different port means a different socket.
-    expect(portOf([observed!], '11.8.2.1')).not.toBe(portOf([listening!], '10.201.1.2'))
-
-    const first = await alice.request({ cmd: 'echo', peerId: bob.peerId, message: 'via the relay' })
-    expect(first).toMatchObject({ ok: true, connection: { kind: 'relayed', relay: seed.peerId } })
-    // DCUtR runs as soon as the relayed connection opens, and gives up at once.
-    await new Promise((resolve) => setTimeout(resolve, 2_000))
-    expect((await connections(alice)).filter((c) => c.peerId === bob.peerId)).toEqual([
+  it('behind symmetric NATs there is no punching: the punch port maps per destination, and streams flow through the relay', async () => {
+    // A symmetric NAT maps each connection to a new port: the public node saw several.
+    const observed = (await status(sym1)).observed as string[]
+    expect(observed.length).toBeGreaterThan(1)
+    expect(observed.every((address) => address.startsWith('/ip4/11.8.2.3/tcp/'))).toBe(true)
+    expect((await sym1.request({ cmd: 'findPeer', peerId: sym2.peerId })).ok).toBe(true)
+    await expectRelayedEchoes(sym1, sym2, seed)
+    // A cone node with a symmetric peer: relayed too, and it stays so.
+    await expectRelayedEchoes(cone1, sym1, seed)
+    expect(await connectionsTo(cone1, sym1)).toEqual([
       expect.objectContaining({ kind: 'relayed', limited: true }),
     ])
-    const again = await alice.request({ cmd: 'echo', peerId: bob.peerId, message: 'still relayed' })
-    expect(again).toMatchObject({ ok: true, reply: 'still relayed', connection: { kind: 'relayed' } })
-  }, 30_000)
+  })
 
-  it.each([
-    ['cone', 'symmetric'],
-    ['symmetric', 'symmetric'],
-  ] as const)(
-    'behind %s and %s NATs, with QUIC, streams flow through the relay',
-    async (first, second) => {
-      await using pair = await quicHomes(first, second)
-      const { seed, alice, bob } = pair
-      await expectRelayedEchoes(alice, bob, seed)
-      expect((await connections(bob)).filter((c) => c.peerId === alice.peerId)).toEqual([
-        expect.objectContaining({ kind: 'relayed', limited: true }),
+  it('DCUtR: a public node that reaches a home node through the relay gets a direct connection, the home node dialling back through its NAT', async () => {
+    const circuit = `/ip4/11.8.1.1/tcp/${PUBLIC_PORT}/p2p/${seed.peerId}/p2p-circuit/p2p/${sym2.peerId}`
+    expect((await visitor.request({ cmd: 'dial', address: circuit })).ok).toBe(true)
+    await expect
+      // DCUtR starts once identify has run on the relayed connection: seconds on a loaded machine.
+      .poll(async () => connectionsTo(visitor, sym2), { timeout: 20_000 })
+      .toEqual([
+        expect.objectContaining({
+          kind: 'direct',
+          limited: false,
+          remoteAddr: expect.stringMatching(/^\/ip4\/11\.8\.2\.4\/tcp\/\d+/),
+        }),
       ])
-    },
-    30_000,
-  )
+    const echo = await visitor.request({ cmd: 'echo', peerId: sym2.peerId, message: 'direct now' })
+    expect(echo).toMatchObject({ ok: true, connection: { kind: 'direct', limited: false } })
+  })
 
-  it('behind two symmetric NATs, streams still flow through the relay', async () => {
-    await using net = await createInternet({
-      publicHosts: 1,
-      homes: [{ nat: 'symmetric' }, { nat: 'symmetric' }],
-    })
-    const {
-      nodes: [seed],
-      bootstrap,
-    } = await startPublic(net)
-    const [alice, bob] = await startHomes(net, bootstrap)
-    if (seed === undefined || alice === undefined || bob === undefined)
-      throw new Error('three nodes expected')
-    await Promise.all([alice, bob].map(async (home) => relaysOf(home, 1)))
-    // A symmetric NAT maps each connection to a new port: the seed saw several.
-    const observed = (await status(alice)).observed as string[]
-    expect(observed.every((address) => address.startsWith('/ip4/11.8.2.1/tcp/'))).toBe(true)
-
-    expect((await alice.request({ cmd: 'findPeer', peerId: bob.peerId })).ok).toBe(true)
-    await expectRelayedEchoes(alice, bob, seed)
-  }, 30_000)
-
-  it('when a relay dies, the home node moves its reservation to another public node within seconds', async () => {
-    await using net = await createInternet({ publicHosts: 3, homes: [{ nat: 'cone' }] })
-    const { nodes: seeds, bootstrap } = await startPublic(net)
-    const [home] = await startHomes(net, bootstrap)
-    if (home === undefined) throw new Error('a home node expected')
-    const [first] = await relaysOf(home, 1)
-    const dying = seeds.find((seed) => seed.peerId === first)!
-    const killedAt = (await home.request({ cmd: 'peers' })).t
-    const started = Date.now()
-    dying.process.kill('SIGKILL')
-
-    const [next] = await relaysOf(home, 1, killedAt, 15_000)
-    expect(next).not.toBe(first)
-    expect(seeds.map((s) => s.peerId)).toContain(next)
-    expect(Date.now() - started).toBeLessThan(10_000)
-    // Peers reach the home node through its new relay.
-    const other = seeds.find((s) => s.peerId !== first && s.peerId !== next)!
-    const circuit = `/ip4/${seeds.find((s) => s.peerId === next)!.host.address}/tcp/${PUBLIC_PORT}/p2p/${next}/p2p-circuit/p2p/${home.peerId}`
-    expect((await other.request({ cmd: 'dial', address: circuit })).ok).toBe(true)
-    expect((await other.request({ cmd: 'echo', peerId: home.peerId, message: 'still here' })).reply).toBe(
-      'still here',
-    )
-  }, 40_000)
-
-  it('capability discovery: a node behind another NAT finds the provider of a key in the DHT, dials it through a relay and opens a stream', async () => {
-    await using net = await createInternet({ publicHosts: 2, homes: [{ nat: 'cone' }, { nat: 'symmetric' }] })
-    const { bootstrap } = await startPublic(net)
-    const [provider, requester] = await startHomes(net, bootstrap)
-    if (provider === undefined || requester === undefined) throw new Error('two home nodes expected')
-    await Promise.all([provider, requester].map(async (home) => relaysOf(home, 1)))
-
+  it('capability discovery: a node behind another NAT finds the provider of a key in the DHT and reaches it', async () => {
     const key = 'model/sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'
-    expect(await provider.request({ cmd: 'provide', key })).toMatchObject({ ok: true })
-    const found = await requester.request({ cmd: 'findProviders', key })
+    expect(await sym1.request({ cmd: 'provide', key })).toMatchObject({ ok: true })
+    const found = await cone2.request({ cmd: 'findProviders', key })
     expect(found.providers).toEqual([
       {
-        peerId: provider.peerId,
+        peerId: sym1.peerId,
         addresses: expect.arrayContaining([
-          expect.stringMatching(/^\/ip4\/11\.8\.1\.\d\/tcp\/4001\/p2p\/\w+\/p2p-circuit$/),
+          expect.stringMatching(/^\/ip4\/11\.8\.1\.1\/tcp\/4001\/p2p\/\w+\/p2p-circuit$/),
         ]),
       },
     ])
     expect(
-      (await requester.request({ cmd: 'findProviders', key: 'task/nobody-runs-this', timeoutMs: 3_000 }))
+      (await cone2.request({ cmd: 'findProviders', key: 'task/nobody-runs-this', timeoutMs: 2_000 }))
         .providers,
     ).toEqual([])
-
-    const echo = await requester.request({ cmd: 'echo', peerId: provider.peerId, message: 'embed this' })
+    const echo = await cone2.request({ cmd: 'echo', peerId: sym1.peerId, message: 'embed this' })
     expect(echo).toMatchObject({
       ok: true,
       reply: 'embed this',
       connection: { kind: 'relayed', limited: true },
     })
-  }, 40_000)
+  })
+})
 
-  it('a public node keeps connections to 60 peers behind two NATs', async () => {
+describe('NAT traversal with QUIC across a simulated internet (needs root, iproute2 and iptables)', () => {
+  // A public node on TCP and QUIC; home nodes (TCP and QUIC) behind cone, cone, symmetric and
+  // symmetric NATs, bootstrapped from its QUIC address.
+  let net: Internet
+  let seed: HostNode
+  let cone1: HostNode
+  let cone2: HostNode
+  let sym1: HostNode
+  let sym2: HostNode
+
+  beforeAll(async () => {
+    net = await createInternet({
+      publicHosts: 1,
+      homes: [{ nat: 'cone' }, { nat: 'cone' }, { nat: 'symmetric' }, { nat: 'symmetric' }],
+    })
+    const started = await startPublic(net, { listen: PUBLIC_LISTEN })
+    seed = started.nodes[0]!
+    ;[cone1, cone2, sym1, sym2] = (await startHomes(net, quicBootstrap(started.bootstrap), {
+      listen: HOME_LISTEN,
+    })) as [HostNode, HostNode, HostNode, HostNode]
+    await Promise.all([cone1, cone2, sym1, sym2].map(async (home) => relaysOf(home, 1)))
+  }, 60_000)
+
+  afterAll(async () => {
+    await net?.destroy()
+  })
+
+  it('home nodes behind cone and symmetric NATs reach a public node on UDP, seen from their routers', async () => {
+    const seen = (await connections(seed)).map((c) => c.remoteAddr)
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        `/ip4/11.8.2.1/udp/${portOf(seen, '11.8.2.1')}/quic-v1/p2p/${cone1.peerId}`,
+        `/ip4/11.8.2.3/udp/${portOf(seen, '11.8.2.3')}/quic-v1/p2p/${sym1.peerId}`,
+      ]),
+    )
+    expect(await status(cone1)).toMatchObject({ reachability: 'private', quic: { available: true } })
+  })
+
+  // @chainsafe/libp2p-quic listens on one UDP socket and dials from another (its client endpoint,
+  // bound to a fresh port, which refuses incoming connections). So the address peers observe is
+  // not one anybody can dial back, AutoNAT never confirms it, and DCUtR has nothing to punch to.
+  // Plain UDP sockets punch through the same two routers (see internet.test.ts): the limit is the
+  // library's. TCP hole punching does the job instead. When the first expectation fails, QUIC
+  // may have learned to punch.
+  it('behind two cone NATs QUIC cannot punch (it dials from a port it does not listen on), but the TCP hole punch makes the pair direct', async () => {
+    const listening = cone1.addresses.find((a) => a.startsWith('/ip4/10.201.1.2/udp/'))
+    const observed = ((await status(cone1)).observed as string[]).find((a) => a.includes('/quic-v1'))
+    expect(listening).toBeDefined()
+    expect(observed).toMatch(/^\/ip4\/11\.8\.2\.1\/udp\/\d+\/quic-v1$/)
+    // A cone NAT keeps ports: a different port means a different socket.
+    expect(portOf([observed!], '11.8.2.1')).not.toBe(portOf([listening!], '10.201.1.2'))
+
+    expect((await cone1.request({ cmd: 'findPeer', peerId: cone2.peerId })).ok).toBe(true)
+    await expect
+      .poll(async () => connectionsTo(cone1, cone2), { timeout: 10_000 })
+      .toEqual([
+        expect.objectContaining({
+          kind: 'direct',
+          remoteAddr: expect.stringMatching(/^\/ip4\/11\.8\.2\.2\/tcp\//),
+        }),
+      ])
+    const echo = await cone1.request({ cmd: 'echo', peerId: cone2.peerId, message: 'direct' })
+    expect(echo).toMatchObject({ ok: true, reply: 'direct', connection: { kind: 'direct' } })
+  })
+
+  it('behind cone and symmetric, and two symmetric NATs, streams flow through the relay', async () => {
+    await expectRelayedEchoes(cone1, sym1, seed)
+    await expectRelayedEchoes(sym1, sym2, seed)
+    expect(await connectionsTo(sym2, sym1)).toEqual([
+      expect.objectContaining({ kind: 'relayed', limited: true }),
+    ])
+  })
+})
+
+describe('a crowd and a private swarm across a simulated internet (needs root, iproute2 and iptables)', () => {
+  it('a public node keeps connections to 60 peers behind two NATs (issue 12 test 7)', async () => {
     await using net = await createInternet({ publicHosts: 1, homes: [{ nat: 'cone' }, { nat: 'symmetric' }] })
     const {
       nodes: [hub],
@@ -358,22 +340,24 @@ describe('NAT traversal across a simulated internet (needs root, iproute2 and ip
     const expected = crowds.flatMap((crowd) => crowd.peerIds)
     expect(new Set(expected).size).toBe(60)
     await expect
+      // Generous: on a loaded machine a crowd member whose first dial timed out redials after a
+      // backoff (1 s doubling), and the last one may arrive late; it must arrive.
       .poll(async () => (await hub.peers()).filter((peer) => expected.includes(peer)).length, {
-        timeout: 20_000,
+        timeout: 40_000,
         interval: 500,
       })
       .toBe(60)
     // They stay: a second look, a few seconds on, finds every one still connected.
-    await new Promise((resolve) => setTimeout(resolve, 3_000))
+    await new Promise((resolve) => setTimeout(resolve, 2_000))
     expect((await hub.peers()).filter((peer) => expected.includes(peer))).toHaveLength(60)
     expect((await hub.ping(expected[59]!)).ok).toBe(true)
-  }, 60_000)
+  }, 90_000)
 
   it('in a private swarm, a relay serves members and a stranger without the key cannot even connect to it', async () => {
     const psk = `/key/swarm/psk/1.0.0/\n/base16/\n${'a1'.repeat(32)}`
     await using net = await createInternet({
       publicHosts: 1,
-      homes: [{ nat: 'cone' }, { nat: 'cone' }, { nat: 'cone' }],
+      homes: [{ nat: 'cone' }, { nat: 'symmetric' }, { nat: 'cone' }],
     })
     const {
       nodes: [seed],
@@ -392,8 +376,9 @@ describe('NAT traversal across a simulated internet (needs root, iproute2 and ip
     )
 
     const circuit = `/ip4/11.8.1.1/tcp/${PUBLIC_PORT}/p2p/${seed.peerId}/p2p-circuit/p2p/${member.peerId}`
-    expect((await stranger.request({ cmd: 'dial', address: circuit })).ok).toBe(false)
-    expect((await stranger.request({ cmd: 'dial', address: bootstrap[0] })).ok).toBe(false)
+    // The key mismatch garbles the handshake: the dial fails at its time limit at the latest.
+    expect((await stranger.request({ cmd: 'dial', address: circuit, timeoutMs: 2_000 })).ok).toBe(false)
+    expect((await stranger.request({ cmd: 'dial', address: bootstrap[0], timeoutMs: 2_000 })).ok).toBe(false)
     expect((await status(stranger)).relays).toEqual([])
     expect(await seed.peers()).not.toContain(stranger.peerId)
   }, 40_000)

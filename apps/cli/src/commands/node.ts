@@ -36,16 +36,29 @@ export function formatStatus(s: StatusJson, url: string, c: Colours): string {
           `(${s.health.components.map((x) => `${x.name}: ${x.detail ?? x.status}`).join(', ')})`,
         )}`
   const t = s.tasks
-  const addresses = s.addresses.length === 0 ? [c.dim('none')] : s.addresses
+  const n = s.network
+  // Continuation lines line up with the values: the widest label ('reachability:') and a space.
+  const indent = `\n${' '.repeat(14)}`
+  const list = (items: readonly string[]): string => (items.length === 0 ? c.dim('none') : items.join(indent))
   const rows: Array<[string, string]> = [
     ['PeerId', s.peerId],
     ['pid', String(s.pid)],
     ['uptime', s.startedAt === undefined ? '-' : duration(s.uptimeMs)],
     ['data dir', s.dataDir],
-    ['addresses', addresses.join(`\n${' '.repeat(11)} `)],
+    ['reachability', formatReachability(n, c)],
+    ['addresses', list(s.addresses)],
+    ['observed', list(n.observed)],
+    ['relays', formatRelays(n, c)],
+    ['hole punch', formatHolePunch(n, c)],
+    [
+      'dht',
+      n.dht.mode === 'off'
+        ? c.dim('off')
+        : `${n.dht.mode}, advertising ${n.dht.advertised.length} capabilities`,
+    ],
     ['peers', `${s.connectedPeers} connected`],
     ['health', health],
-    ['alerts', formatAlerts(s, c)],
+    ['alerts', formatAlerts(s, c, indent)],
     [
       'tasks',
       `${t.completed} completed, ${t.failed + t.timedOut} failed, ${t.cancelled} cancelled, ${t.running} running, ${t.queued} queued`,
@@ -59,6 +72,34 @@ export function formatStatus(s: StatusJson, url: string, c: Colours): string {
     ['version', `node ${s.version}, cli ${s.cliVersion}`],
   ]
   return `${head}\n${fields(rows, c)}`
+}
+
+function formatReachability(n: StatusJson['network'], c: Colours): string {
+  const words = {
+    public: `${c.green('public')} ${c.dim('(peers on the internet dial it directly)')}`,
+    private: `${c.yellow('private')} ${c.dim('(behind NAT: reached through relays, direct where hole punching works)')}`,
+    unknown: `unknown ${c.dim('(no peer on a public address has talked to it yet)')}`,
+  }
+  return words[n.reachability]
+}
+
+function formatRelays(n: StatusJson['network'], c: Colours): string {
+  const held =
+    n.relays.length === 0 ? c.dim('no reservation') : `reserved on ${n.relays.map(shortId).join(', ')}`
+  const served = n.relayServer.enabled
+    ? `; relaying for others (${n.relayServer.reservations} reservations)`
+    : ''
+  return held + served
+}
+
+function formatHolePunch(n: StatusJson['network'], c: Colours): string {
+  const p = n.holePunch
+  if (p === undefined) return c.dim('off')
+  const where =
+    p.observed.length === 0
+      ? c.dim('mapping not observed yet')
+      : `${p.observed.join(', ')} (${p.mapping.replaceAll('-', ' ')})`
+  return `port ${p.port} → ${where}; ${p.punched} punched, ${p.failed} failed`
 }
 
 const percent = (share: number): string => `${Math.round(share * 100)} %`
@@ -108,13 +149,13 @@ function resourceRows(r: ResourceStatus, c: Colours): Array<[string, string]> {
 }
 
 /** The alerts raised now, one per line with what to do; `none` when all is well. */
-function formatAlerts(s: StatusJson, c: Colours): string {
+function formatAlerts(s: StatusJson, c: Colours, indent: string): string {
   // A node of an older version answers without alerts.
   const active = (s.alerts ?? []).filter((a) => a.active)
   if (active.length === 0) return c.green('none')
   return active
     .map((a) => `${c.yellow('▲')} ${c.bold(a.name)}: ${a.message} ${c.dim(`(${a.hint})`)}`)
-    .join(`\n${' '.repeat(11)} `)
+    .join(indent)
 }
 
 const logLevel: Handler = async (parsed, io) => {
@@ -156,16 +197,41 @@ export function formatPeers(list: readonly PeerJson[], c: Colours): string {
   const rows = list.map((p) => [
     p.peerId,
     statusColour(p.status, c),
+    p.connection === undefined
+      ? '-'
+      : p.connection.kind === 'direct'
+        ? 'direct'
+        : c.yellow(`relayed via ${p.connection.via === undefined ? '?' : shortId(p.connection.via)}`),
     p.rttMs === undefined ? '-' : `${Math.round(p.rttMs)} ms`,
     ago(p.lastSeen),
     p.status === 'failed'
       ? `${p.failureReason ?? 'failed'}; redial ${p.reconnectAttempts}`
       : p.capabilities?.resources?.paused === true
-        ? `${c.yellow('paused')} (its owner's limits); ${p.addresses[0] ?? '-'}`
-        : (p.addresses[0] ?? '-'),
+        ? `${c.yellow('paused')} (its owner's limits); ${p.connection?.remoteAddr ?? p.addresses[0] ?? '-'}`
+        : (p.connection?.remoteAddr ?? p.addresses[0] ?? '-'),
   ])
   const connected = list.filter((p) => p.status === 'connected').length
-  return `${table(['PEER', 'STATUS', 'RTT', 'LAST SEEN', 'ADDRESS / NOTE'], rows, c)}\n${c.dim(`${connected} connected, ${list.length - connected} failed`)}`
+  const relayed = list.filter((p) => p.status === 'connected' && p.connection?.kind === 'relayed').length
+  return `${table(['PEER', 'STATUS', 'CONNECTION', 'RTT', 'LAST SEEN', 'ADDRESS / NOTE'], rows, c)}\n${c.dim(`${connected} connected (${relayed} through a relay), ${list.length - connected} failed`)}`
+}
+
+const connectHandler: Handler = async (parsed, io) => {
+  const { client } = await connect(parsed, io)
+  const address = parsed.args[0]!
+  await client.connect(address)
+  const peerId = /\/p2p\/([^/]+)$/.exec(address)?.[1]
+  const peer = peerId === undefined ? undefined : (await client.peers()).find((p) => p.peerId === peerId)
+  const how =
+    peer?.connection === undefined
+      ? ''
+      : peer.connection.kind === 'direct'
+        ? ' (direct)'
+        : ` (relayed via ${peer.connection.via === undefined ? '?' : shortId(peer.connection.via)})`
+  if (bool(parsed.options, 'json')) {
+    printJson(io, { connected: true, address, peerId: peerId ?? null, connection: peer?.connection ?? null })
+  } else
+    println(io, `${io.out.green('✔')} connected to ${peerId === undefined ? address : shortId(peerId)}${how}`)
+  return EXIT.OK
 }
 
 const stop: Handler = async (parsed, io) => {
@@ -232,5 +298,6 @@ export const handlers: Record<string, Handler> = {
   'log-level': logLevel,
   metrics,
   peers,
+  connect: connectHandler,
   monitor: monitorHandler,
 }

@@ -33,6 +33,18 @@ export function formatTask(task: TaskJson, c: Colours): string {
     ])
   }
   if (task.error !== undefined) rows.push(['error', `${c.red(task.error.code)}: ${task.error.message}`])
+  if (task.resumed !== undefined)
+    rows.push([
+      'resumed',
+      `${task.resumed}× ${c.dim('(the node stopped without finishing it, and ran it again)')}`,
+    ])
+  if (task.durable === false)
+    rows.push([
+      'durable',
+      c.yellow(
+        'no: not on disk (engine.storeSubmittedTasks off, or the store failed: see the node log); a crash of the node would lose it',
+      ),
+    ])
   return fields(rows, c)
 }
 

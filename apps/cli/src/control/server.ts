@@ -141,6 +141,26 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
     })
   })
 
+  // Bytes that are not an HTTP request (a bad request line, a broken header): Node's own answer
+  // is a bare 400 with no body; ours is coded, like every other refusal.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // As Node does: never write into the middle of an answer already on its way on this socket.
+    const answering = [...inFlight].some((res) => res.socket === socket && res.headersSent)
+    if (!socket.writable || err.code === 'ECONNRESET' || answering) {
+      socket.destroy()
+      return
+    }
+    const body = JSON.stringify({
+      error: {
+        code: 'ERR_BAD_REQUEST',
+        message: `not an HTTP request this server reads (${err.code ?? err.message})`,
+      },
+    })
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+    )
+  })
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const host = req.headers.host ?? ''
     if (host !== `${CONTROL_HOST}:${port}` && host !== `localhost:${port}`) {
@@ -157,7 +177,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
           : 'wrong token',
       )
     }
-    const url = new URL(req.url ?? '/', `http://${CONTROL_HOST}`)
+    const url = requestUrl(req.url)
     if (init.openai !== undefined && (await init.openai.handle(req, res))) return
     if (!url.pathname.startsWith(`${API_PREFIX}/`)) throw notFound(url.pathname)
     const path = url.pathname.slice(API_PREFIX.length)
@@ -181,7 +201,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       return send(res, 200, { connected: true })
     }
     if (path === '/tasks') {
-      if (method === 'GET') return send(res, 200, listTasks(t, url.searchParams))
+      if (method === 'GET') return send(res, 200, await listTasks(t, url.searchParams))
       allow(method, 'POST')
       const body = await readJson(req)
       refuseWhileStopping()
@@ -193,7 +213,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       const id = decodeURIComponent(taskPath[1]!)
       if (taskPath[2] === '/cancel') {
         allow(method, 'POST')
-        return send(res, 200, t.cancel(id))
+        return send(res, 200, await t.cancel(id))
       }
       allow(method, 'GET')
       if (taskPath[2] === '/stream') {
@@ -217,7 +237,7 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
         if (stopping.signal.aborted && !isFinal(task.status)) throw stoppedWaiting(task.id, task.status)
         return send(res, 200, { task })
       }
-      const task = t.task(id)
+      const task = await t.task(id)
       if (task === undefined) throw taskNotFound(id)
       return send(res, 200, { task })
     }
@@ -375,6 +395,18 @@ function requestSignal(res: ServerResponse, closing: AbortSignal): AbortSignal {
   return AbortSignal.any([controller.signal, closing])
 }
 
+/**
+ * The request target as a URL on this server. Appended to the origin rather than resolved against
+ * it: a target starting with `//` is a path here, not another host (and `//` alone not a crash).
+ */
+function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(`http://${CONTROL_HOST}${target?.startsWith('/') === true ? target : '/'}`)
+  } catch {
+    throw badRequest('the request target is not a path this server reads')
+  }
+}
+
 function allow(method: string, expected: string): void {
   if (method !== expected)
     throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', `use ${expected} here, not ${method}`)
@@ -504,10 +536,10 @@ function intParam(params: URLSearchParams, name: string, min: number, max: numbe
   return Math.min(n, max)
 }
 
-function listTasks(
+async function listTasks(
   t: ControlTarget,
   params: URLSearchParams,
-): { tasks: unknown; limit: number; offset: number } {
+): Promise<{ tasks: unknown; limit: number; offset: number }> {
   const limit = intParam(params, 'limit', 1, 1000) ?? 20
   const offset = intParam(params, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0
   const status = params.get('status') ?? undefined
@@ -521,7 +553,7 @@ function listTasks(
     ...(status === undefined ? {} : { status: status as TaskStatus }),
     ...(type === undefined ? {} : { type }),
   }
-  return { tasks: t.list(query), limit, offset }
+  return { tasks: await t.list(query), limit, offset }
 }
 
 /** A control API error as OpenAI's error object (401 and 403 come from the checks in front). */

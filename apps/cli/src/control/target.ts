@@ -33,19 +33,23 @@ export interface ControlTarget {
   status(): StatusJson | Promise<StatusJson>
   peers(): readonly PeerJson[]
   connect(address: string, options: { signal: AbortSignal }): Promise<void>
+  /** Resolves once the task's acceptance is durable (or with `durable: false`). */
   submit(request: SubmitRequest, options: { signal: AbortSignal }): Promise<TaskJson>
-  /** `undefined` for an unknown id. */
-  task(id: string): TaskJson | undefined
+  /**
+   * `undefined` for an unknown id. A task reported final is durable (it survives a crash of the
+   * node), or says `durable: false`.
+   */
+  task(id: string): TaskJson | undefined | Promise<TaskJson | undefined>
   /** Resolves with the task once final, or as it is after `timeoutMs`; `undefined` if unknown. */
   wait(id: string, timeoutMs: number, signal: AbortSignal): Promise<TaskJson | undefined>
-  list(query: TaskQuery): readonly TaskJson[]
+  list(query: TaskQuery): readonly TaskJson[] | Promise<readonly TaskJson[]>
   /**
    * What the task streams (its generated text), from the start, ending with its final record;
    * `undefined` for an unknown id. Stops early when `signal` aborts.
    */
   stream(id: string, signal: AbortSignal): AsyncIterable<TaskStreamEventJson> | undefined
   /** Throws `ERR_TASK_NOT_FOUND` for an unknown id. */
-  cancel(id: string): CancelJson
+  cancel(id: string): CancelJson | Promise<CancelJson>
   models(): Promise<readonly ModelJson[]>
   /** Registers a model of the node's machine and serves it at once (`models add`). */
   addModel(request: AddModelRequest, options: { signal: AbortSignal }): Promise<AddedModelJson>

@@ -10,6 +10,7 @@ import type {
   NetworkTaskStatus,
   NodeCapabilities,
   NodeMetadata,
+  NodeNetworkStatus,
   NodeState,
   PeerInfo,
   ResourceStatus,
@@ -43,6 +44,17 @@ export interface TaskJson {
   readonly meta?: Readonly<Record<string, string>>
   /** Attempts made so far, when the task went through the network (failover retries count). */
   readonly attempts?: number
+  /**
+   * Times the node crashed (or was killed) while the task was unfinished and resumed it at its
+   * next start; absent when never.
+   */
+  readonly resumed?: number
+  /**
+   * `false` when the node could not make this answer durable: its store of submitted tasks is
+   * off (`engine.storeSubmittedTasks: false`) or failed to write, so a crash of the node may lose
+   * the task (or its result). Absent otherwise: what the answer says survives a crash.
+   */
+  readonly durable?: false
 }
 
 /**
@@ -99,6 +111,11 @@ export interface StatusJson
   /** Whether tasks can be sent to other peers (`--target`, `--redundancy`): always, with the task exchange every node has. */
   readonly routing: boolean
   readonly health: HealthJson | undefined
+  /**
+   * How the node sits in the network (`node.network()`): reachability, observed and announced
+   * addresses, relay reservations, the DHT, hole punching.
+   */
+  readonly network: NodeNetworkStatus
   /** Every alert with its latest reading; `active` ones are raised (docs/observability.md). */
   readonly alerts: readonly AlertState[]
   /** The Prometheus endpoint, when metrics are on. */

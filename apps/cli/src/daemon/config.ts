@@ -8,7 +8,12 @@ export const CLI_ENV_VARS: readonly string[] = [ENV.DAEMON, ENV.DEMO_DIR, 'P2P_A
 /** The parts of a NodeConfig the command line changes (the rest is taken as loaded). */
 interface ConfigShape {
   dataDir: string
-  network: { listen: string[]; bootstrap: string[]; mdns: { enabled: boolean; interface: string } }
+  network: {
+    listen: string[]
+    bootstrap: string[]
+    announce: string[]
+    mdns: { enabled: boolean; interface: string }
+  }
   log: { level: string; format: string }
   limits: { cpu: number; idleOnly: boolean }
   metrics: { enabled: boolean; port: number }
@@ -37,6 +42,8 @@ export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, da
   }
   const bootstrap = list(o, 'bootstrap')
   if (bootstrap.length > 0) next.network.bootstrap = [...next.network.bootstrap, ...bootstrap]
+  const announce = list(o, 'announce')
+  if (announce.length > 0) next.network.announce = [...next.network.announce, ...announce]
   if (bool(o, 'no-mdns')) next.network.mdns.enabled = false
   const mdnsInterface = str(o, 'mdns-interface')
   if (mdnsInterface !== undefined) {

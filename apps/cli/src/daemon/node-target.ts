@@ -55,7 +55,20 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
   const isLocal = (target: string | undefined): boolean =>
     target === 'self' || target === 'local' || target === self
 
-  function submitOne(request: SubmitRequest): TaskJson {
+  /**
+   * A task of the exchange as the API reports it: once what the report says is durable, its
+   * acceptance or its final record (docs/delivery.md), or saying plainly that it is not.
+   */
+  async function reported(id: string): Promise<TaskJson | undefined> {
+    const record = node.tasks.get(id)
+    if (record === undefined) return undefined
+    // What is durable once this resolves covers this snapshot (or a later one).
+    const durable = await node.tasks.durable(id)
+    const json = networkRecordToJson(record, self)
+    return durable ? json : { ...json, durable: false }
+  }
+
+  async function submitOne(request: SubmitRequest): Promise<TaskJson> {
     const { type, input, id, priority, timeoutMs, target } = request
     const redundancy = request.redundancy ?? 1
     if (redundancy > 1 && target !== undefined && target !== 'auto') {
@@ -75,16 +88,26 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         ...(redundancy > 1 ? { redundancy } : {}),
       },
     )
-    return networkRecordToJson(handle.record(), self)
+    // The id is answered only once the task's acceptance is on disk: from then on a crash of the
+    // node cannot make it unknown (it is resumed at the next start).
+    return (await reported(handle.id)) as TaskJson
   }
 
   /**
    * The exchange runs this node's own tasks in the engine as `<self>:<id>`; a task routed
    * elsewhere, or submitted before a restart, is found in one place or the other.
    */
-  function get(id: string): TaskJson | undefined {
+  async function get(id: string): Promise<TaskJson | undefined> {
+    return (await reported(id)) ?? fromEngine(id)
+  }
+
+  /** The task as the node has it now, whether or not that is on disk yet. */
+  function current(id: string): TaskJson | undefined {
     const fromExchange = node.tasks.get(id)
-    if (fromExchange !== undefined) return networkRecordToJson(fromExchange, self)
+    return fromExchange === undefined ? fromEngine(id) : networkRecordToJson(fromExchange, self)
+  }
+
+  function fromEngine(id: string): TaskJson | undefined {
     const record = engine.get(id) ?? engine.get(`${self}:${id}`)
     return record === undefined ? undefined : engineRecordToJson(record, self)
   }
@@ -102,7 +125,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
   }
 
   async function waitOne(id: string, timeoutMs: number, signal: AbortSignal): Promise<TaskJson | undefined> {
-    const current = get(id)
+    const current = await get(id)
     if (current === undefined || isFinal(current) || signal.aborted) return current
     const handle = node.tasks.handle(id)
     // One signal ends every listener and the timer, however the wait ends: a listener added to an
@@ -149,10 +172,10 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
       await handle.result()
     } else {
       // Known only from a store or the engine (no handle): its final state is all there is.
-      const task = get(id)
+      const task = current(id)
       if (task !== undefined && !isFinal(task)) await waitOne(id, MAX_STREAM_WAIT_MS, signal)
     }
-    const task = get(id)
+    const task = await get(id)
     if (task === undefined || signal.aborted) return
     if (handle === undefined && task.status === 'COMPLETED') {
       const text = (task.output as { text?: unknown } | undefined)?.text
@@ -161,17 +184,17 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
     yield { type: 'end', task }
   }
 
-  function cancelOne(id: string): CancelJson {
+  async function cancelOne(id: string): Promise<CancelJson> {
     const handle = node.tasks.handle(id)
     if (handle !== undefined) {
       const cancelled = handle.cancel('cancelled from the CLI')
-      return { cancelled, task: get(id)! }
+      return { cancelled, task: (await get(id))! }
     }
     // Throws ERR_TASK_NOT_FOUND for an unknown id.
     const engineId =
       engine.get(id) === undefined && engine.get(`${self}:${id}`) !== undefined ? `${self}:${id}` : id
     const cancelled = engine.cancel(engineId)
-    return { cancelled, task: get(id)! }
+    return { cancelled, task: (await get(id))! }
   }
 
   /** Waits for the model backends to have read their models, at most `MODELS_WAIT_MS`. */
@@ -209,6 +232,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         },
         routing: true,
         health: node.health(),
+        network: node.network(),
         alerts: node.alerts(),
         ...(init.metrics === undefined ? {} : { metrics: { url: init.metrics.url } }),
         tasks: counter.snapshot(),
@@ -230,16 +254,28 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
     },
     task: (id) => get(id),
     wait: (id, timeoutMs, signal) => waitOne(id, timeoutMs, signal),
-    list(query: TaskQuery): TaskJson[] {
+    async list(query: TaskQuery): Promise<TaskJson[]> {
       const matches = (t: TaskJson): boolean =>
         (query.status === undefined || t.status === query.status) &&
         (query.type === undefined || t.type === query.type)
       const window = query.offset + query.limit
       const byId = new Map<string, TaskJson>()
+      const notDurable = new Set<string>()
+      const checks: Array<Promise<void>> = []
       for (const r of node.tasks.list({ limit: Math.max(window, 100) })) {
         const t = networkRecordToJson(r, self)
-        if (matches(t) && !byId.has(t.id)) byId.set(t.id, t)
+        if (!matches(t) || byId.has(t.id)) continue
+        byId.set(t.id, t)
+        // A final record is listed once it is durable, like a single task (`reported`).
+        if (isFinal(t))
+          checks.push(
+            node.tasks.durable(t.id).then((ok) => {
+              if (!ok) notDurable.add(t.id)
+            }),
+          )
       }
+      await Promise.all(checks)
+      for (const id of notDurable) byId.set(id, { ...(byId.get(id) as TaskJson), durable: false })
       // The engine holds what ran here: tasks sent straight to it and those peers sent us.
       const engineStatus = query.status === 'PENDING' ? undefined : query.status
       if (query.status !== 'PENDING') {
@@ -254,8 +290,8 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
       }
       return [...byId.values()].sort((a, b) => b.queuedAt - a.queuedAt).slice(query.offset, window)
     },
-    cancel: (id): CancelJson => cancelOne(id),
-    stream: (id, signal) => (get(id) === undefined ? undefined : streamOne(id, signal)),
+    cancel: (id) => cancelOne(id),
+    stream: (id, signal) => (current(id) === undefined ? undefined : streamOne(id, signal)),
     async models(): Promise<ModelJson[]> {
       await modelsSettled()
       const gguf = new Set(init.models?.llama.models().map((m) => m.name))

@@ -37,6 +37,7 @@ export function networkRecordToJson(r: NetworkTaskRecord, self: string): TaskJso
     attempts:
       r.attempts.length +
       (r.status === 'QUEUED' || r.status === 'RUNNING' || r.status === 'COMPLETED' ? 1 : 0),
+    ...(r.resumed === undefined ? {} : { resumed: r.resumed }),
   }
 }
 

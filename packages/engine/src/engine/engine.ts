@@ -123,7 +123,8 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
    * Validates and queues a task. Resolves with its handle once queued; rejects with
    * `ERR_INVALID_REQUEST`, `ERR_UNSUPPORTED_TASK_TYPE`, `ERR_INVALID_INPUT` (naming each field),
    * `ERR_QUEUE_FULL`, `ERR_TASK_ID_CONFLICT` or `ERR_ENGINE_STOPPED`. A request whose `id` matches a
-   * known task resolves with that task's handle and runs nothing.
+   * known task resolves with that task's handle and runs nothing, unless that task was cancelled:
+   * then it runs anew.
    */
   async submit<Output = unknown>(
     request: TaskRequest,
@@ -302,6 +303,9 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
     const record = memoryOnly ? this.#results.inMemory(id) : this.#results.find(id)
     if (record === undefined) return undefined
     if (record.type !== type) throw conflict(record.type)
+    // A cancelled run produced nothing to answer with: asked again (a requester that came back
+    // after its stream closed and the run was cancelled for it), the id runs anew.
+    if (record.status === 'CANCELLED') return undefined
     return new FinishedTaskHandle(record)
   }
 

@@ -18,7 +18,7 @@ import {
   type Signer,
   sealEnvelope,
 } from '@p2p-ai/protocol'
-import type { Transport } from '@p2p-ai/transport'
+import { openStream, type Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
 import type { ProtocolTraffic } from '../traffic.js'
 import {
@@ -210,7 +210,12 @@ export class CapabilityAnnouncer {
     audience.lastSentAt = performance.now()
     const signal = AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)
     try {
-      const stream = await this.#init.transport.dialProtocol(audience.peerId, ANNOUNCE_PROTOCOL, { signal })
+      // Announcements are small and rare: they go on a relayed connection too, when that is all
+      // there is (the direct one once there is one).
+      const stream = await openStream(this.#init.transport, audience.peerId, ANNOUNCE_PROTOCOL, {
+        signal,
+        runOnLimitedConnection: true,
+      })
       await announceOn(stream, sealed.frame, signal, this.#init.traffic)
       audience.sentKey = key
       audience.sentNonce = sealed.nonce

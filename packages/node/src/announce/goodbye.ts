@@ -42,6 +42,6 @@ export async function sayGoodbye(
 }
 
 async function sendOne(connection: Connection, frame: Uint8Array, signal: AbortSignal): Promise<void> {
-  const stream = await connection.newStream(ANNOUNCE_PROTOCOL, { signal })
+  const stream = await connection.newStream(ANNOUNCE_PROTOCOL, { signal, runOnLimitedConnection: true })
   await announceOn(stream, frame, signal)
 }

@@ -1,6 +1,7 @@
 import {
   DEFAULT_RELAY_CIRCUIT_BYTES,
   DEFAULT_RELAY_CIRCUIT_DURATION_MS,
+  DEFAULT_RELAY_MAX_CIRCUITS_PER_PEER,
   DEFAULT_RELAY_MAX_RESERVATIONS,
   DEFAULT_RELAY_RESERVATIONS,
 } from '@p2p-ai/transport'
@@ -39,7 +40,12 @@ import {
   ENV_PREFIX,
   IDENTITY_FILE_NAME,
 } from '../constants.js'
-import { DEFAULT_MAX_HOPS, LIVENESS_IDLE_MS, LIVENESS_PING_TIMEOUT_MS } from '../exchange/constants.js'
+import {
+  DEFAULT_MAX_HOPS,
+  DEFAULT_RELAYED_TASK_MAX_BYTES,
+  LIVENESS_IDLE_MS,
+  LIVENESS_PING_TIMEOUT_MS,
+} from '../exchange/constants.js'
 import {
   DEFAULT_IDLE_AFTER_MS,
   DEFAULT_IDLE_THRESHOLD,
@@ -195,9 +201,10 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
   {
     path: 'network.dht',
     type: { kind: 'boolean' },
-    default: constant(false),
+    default: constant(true),
     reload: 'restart',
-    description: 'Run the Kademlia DHT (`/p2p-ai/kad/1.0.0`) for discovery beyond the LAN.',
+    description:
+      'Run the Kademlia DHT (`/p2p-ai/kad/1.0.0`) for discovery beyond the LAN: peers, and providers of a task type or model that no connected peer runs (each node advertises what it runs).',
   },
   {
     path: 'network.dhtMode',
@@ -236,7 +243,8 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     type: { kind: 'boolean' },
     default: constant(true),
     reload: 'restart',
-    description: 'DCUtR: replace a relayed connection by a direct one where the NATs allow it.',
+    description:
+      'Hole punching: replace a relayed connection by a direct one where the NATs allow it (DCUtR with a public peer; a TCP simultaneous open between two NATed ones, see [networking.md](networking.md)).',
   },
   {
     path: 'network.relay.enabled',
@@ -283,6 +291,22 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     reload: 'restart',
     description:
       'Bytes a connection relayed by this node may carry in each direction before it is reset: announcements and small tasks fit; large transfers need a direct connection.',
+  },
+  {
+    path: 'network.relay.maxCircuitsPerPeer',
+    type: int(1, 1_024),
+    default: constant(DEFAULT_RELAY_MAX_CIRCUITS_PER_PEER),
+    reload: 'restart',
+    description:
+      'Connections one peer may have relayed through this node at once: with `circuitBytes` and `circuitDurationMs`, what one peer can take of the relay.',
+  },
+  {
+    path: 'network.relay.maxTaskBytes',
+    type: int(0, 2 ** 30),
+    default: constant(DEFAULT_RELAYED_TASK_MAX_BYTES),
+    reload: 'restart',
+    description:
+      'Largest task input (as JSON) this node sends to a peer it reaches only through a relay; larger tasks wait for a direct connection (hole punching) or go to a peer that has one. 0: no tasks over relays.',
   },
   {
     path: 'network.psk',

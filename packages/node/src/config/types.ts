@@ -48,7 +48,7 @@ export interface NodeConfig {
       /** DNS-SD service name; only nodes with the same tag discover each other. */
       serviceTag: string
     }
-    /** Run the Kademlia DHT for discovery beyond the LAN. */
+    /** Run the Kademlia DHT for discovery beyond the LAN (peers, and providers of a capability). */
     dht: boolean
     /** `auto`: serve the DHT once publicly reachable; `client`: never; `server`: always. */
     dhtMode: 'auto' | 'client' | 'server'
@@ -73,6 +73,10 @@ export interface NodeConfig {
       circuitDurationMs: number
       /** Bytes a relayed connection may carry in each direction. */
       circuitBytes: number
+      /** Connections one peer may have relayed through this node at once. */
+      maxCircuitsPerPeer: number
+      /** Largest task input sent to a peer reached only through a relay. */
+      maxTaskBytes: number
     }
     /** Private network key as 64 hex digits; empty for a public network. */
     psk: string

@@ -31,6 +31,11 @@ export const DEFAULT_ACCEPT_TIMEOUT_MS = 3_000
 export const DEFAULT_WAIT_FOR_PEER_MS = 5_000
 /** Poll period while waiting for a capable peer or a free slot. */
 export const PEER_WAIT_POLL_MS = 100
+/**
+ * After a DHT lookup connected providers, how long a task waits for their capability
+ * announcements (beyond `waitForPeerMs` if need be): a round trip or two, through a relay.
+ */
+export const DISCOVERED_PEER_GRACE_MS = 3_000
 
 // ---- liveness -------------------------------------------------------------------------------
 
@@ -79,6 +84,19 @@ export const LATENCY_SCALE_MS = 50
 export const LATENCY_FREE_MS = 10
 /** Routing costs within this fraction of the lowest count as a tie (see router.ts). */
 export const COST_TIE_MARGIN = 0.1
+/**
+ * A peer reached only through a circuit relay costs this many times more than the same peer
+ * reached directly: on top of its measured latency (which the relay's detour already raises),
+ * a relayed path shares the relay's bandwidth and byte caps with every other circuit on it.
+ */
+export const RELAYED_COST_FACTOR = 3
+/**
+ * Largest task request (its input, as JSON) sent over a relayed connection. Relays cap what one
+ * circuit carries (8 MiB each way by default, `network.relay.circuitBytes`), so small tasks go
+ * through them while a hole punch is tried; larger ones wait for a direct connection, or go to a
+ * provider that has one.
+ */
+export const DEFAULT_RELAYED_TASK_MAX_BYTES = 64 * 1024
 
 // ---- bookkeeping ----------------------------------------------------------------------------
 
@@ -106,3 +124,17 @@ export const DEFAULT_OCR_MAX_EDIT_DISTANCE = 0.1
  * and under load the store commits many per transaction instead of one each.
  */
 export const SUBMITTED_WRITE_DELAY_MS = 20
+/**
+ * The acceptance of a submitted task (what lets a crash resume it) is written this long after
+ * submission unless asked for at once (`tasks.durable`, which the control API awaits before it
+ * answers): a task that ends sooner is written once, final, which keeps a store write off most
+ * tasks' path. A crash loses the acceptances younger than this of tasks nobody asked about.
+ */
+export const ACCEPTANCE_WRITE_DELAY_MS = 250
+
+/**
+ * Times a task interrupted by a crash of its node (stored as accepted, never finished) is resumed
+ * at the next start. One interrupted more often than this fails with `ERR_EXCHANGE_STOPPED`
+ * instead: it may be what brings the node down.
+ */
+export const MAX_RESUMES = 3

@@ -159,9 +159,22 @@ export class TaskFailedError extends Error {
 }
 
 /** The message of `ERR_RETRIES_EXHAUSTED`: each attempt's peer and code. */
-export function exhaustedMessage(attempts: readonly AttemptInfo[]): string {
+/**
+ * Why a task ran out of attempts: each one's reason, and, when it stopped before `maxAttempts`
+ * because no route was left (the peer it is pinned to is gone, say), that too: "2 of 4 attempts
+ * failed" is what happened, "all 2 attempts failed" would not be.
+ */
+export function exhaustedMessage(
+  attempts: readonly AttemptInfo[],
+  maxAttempts: number,
+  noRoute?: string,
+): string {
   const reasons = attempts.map((a) => `#${a.attempt} ${short(a.peer)}: ${a.error?.code ?? 'unknown'}`)
-  return `all ${attempts.length} attempts failed (${reasons.join('; ')})`
+  const head =
+    attempts.length >= maxAttempts
+      ? `all ${attempts.length} attempts failed`
+      : `${attempts.length} of ${maxAttempts} attempts failed`
+  return `${head} (${reasons.join('; ')})${noRoute === undefined ? '' : `, then ${noRoute}`}`
 }
 
 function short(peer: string): string {

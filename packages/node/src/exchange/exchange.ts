@@ -19,17 +19,20 @@ import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import { CapabilityAnnouncer } from '../announce/announcer.js'
 import type { ContentService } from '../content/types.js'
+import { CapabilityAdvertiser } from '../discovery/advertiser.js'
+import { ProviderFinder } from '../discovery/finder.js'
 import { taskLogFields } from '../logger.js'
 import type { PeerDirectory, PeerDirectoryEvents } from '../peers/directory.js'
 import type { TrafficCounters } from '../traffic.js'
-import { AccessDeniedError, ExchangeStoppedError, NodePausedError } from './errors.js'
+import { MAX_RESUMES } from './constants.js'
+import { AccessDeniedError, ExchangeStoppedError, NodePausedError, type TaskRecordError } from './errors.js'
 import type { ExchangeReports, TaskExchangeEvents } from './events.js'
 import { type NumericInit, settleInit, type TaskExchangeInit } from './init.js'
 import { AttemptLauncher } from './request/launcher.js'
 import { RedundantTask } from './request/redundancy.js'
 import { TaskRegistry, type TrackedTask } from './request/registry.js'
 import { TaskRequester } from './request/requester.js'
-import { validateSubmission } from './request/submission.js'
+import { type SubmissionDefaults, type TaskSpec, validateSubmission } from './request/submission.js'
 import { NetworkTask } from './request/task.js'
 import { Router, type RouteSpec } from './route/router.js'
 import { type RegisteredTask, type TaskDefinition, taskBackend } from './serve/custom-tasks.js'
@@ -118,6 +121,9 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   readonly #requester: TaskRequester
   readonly #provider: TaskProvider
   readonly #announcer: CapabilityAnnouncer
+  /** Present when the transport runs a DHT: capability discovery beyond the connected peers. */
+  readonly #advertiser: CapabilityAdvertiser | undefined
+  readonly #finder: ProviderFinder | undefined
   readonly #tasks: TaskRegistry
   /** Agreement rules set here (`setAgreementRule`, `registerTask`), by task type. */
   readonly #rules = new Map<string, AgreementRule>()
@@ -156,6 +162,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       maxHops: this.#init.maxHops,
       relay: init.relay ?? true,
       fetchableModel: (spec) => this.#fetchableModel(spec),
+      relayedMaxBytes: this.#init.relayedMaxBytes,
     })
     this.#requester = new TaskRequester({
       transport,
@@ -212,6 +219,14 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       ...(components.traffic === undefined ? {} : { traffic: components.traffic.of(ANNOUNCE_PROTOCOL) }),
       ...(content === undefined ? {} : { content }),
     })
+    if (transport.services.dht !== undefined) {
+      this.#advertiser = new CapabilityAdvertiser({
+        transport,
+        capabilities: () => this.#announcer.current,
+        log,
+      })
+      this.#finder = new ProviderFinder({ transport, allows: (peer) => this.#policy.allows(peer), log })
+    }
     this.#tasks = new TaskRegistry(
       this.#init.taskHistory,
       components.submittedStore === undefined ? undefined : { store: components.submittedStore, log },
@@ -224,7 +239,9 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     if (this.#started) return
     this.#started = true
     const { transport, peers } = this.#c
-    await transport.handle(TASK_PROTOCOL, this.#provider.handler, { runOnLimitedConnection: false })
+    // Tasks run over relayed connections too: the router sends only small ones there (see
+    // `relayedMaxBytes`), and moves to the direct connection once there is one.
+    await transport.handle(TASK_PROTOCOL, this.#provider.handler, { runOnLimitedConnection: true })
     const onCapabilities = (evt: PeerDirectoryEvents['peer:capabilities']): void =>
       this.#announcer.peerAnnounced(evt.detail.peerId)
     const onRemove = (evt: PeerDirectoryEvents['peer:remove']): void =>
@@ -235,6 +252,8 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       const peer = peers.record(evt.detail.peerId)
       if (peer !== undefined && evt.detail.protocols.includes(ANNOUNCE_PROTOCOL))
         this.#announcer.addPeer(peer.id)
+      // Hole punching (or a dial-back) replaced a relayed connection: new tasks take the direct one.
+      if (evt.detail.connection?.kind === 'direct') this.#requester.preferDirect(evt.detail.peerId)
     }
     peers.addEventListener('peer:capabilities', onCapabilities)
     peers.addEventListener('peer:remove', onRemove)
@@ -254,6 +273,8 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     }
     this.#requester.start()
     this.#announcer.start()
+    this.#resumeInterrupted()
+    this.#advertiser?.start()
   }
 
   /**
@@ -271,10 +292,13 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     clearTimeout(this.#graceTimer)
     this.#provider.stopAccepting()
     this.#announcer.stop()
+    this.#advertiser?.stop()
     const drainMs = options.drainMs ?? 0
     if (drainMs > 0 && this.#tasks.pending > 0) await this.#tasks.settled(drainMs)
     const unfinished = this.#tasks.active()
     for (const task of unfinished) task.halt()
+    // Their final records (ERR_EXCHANGE_STOPPED) go to the store with the rest.
+    await Promise.all(unfinished.map((task) => task.result()))
     this.#requester.stop(new ExchangeStoppedError('the exchange stopped'))
     for (const detach of this.#detach.splice(0)) detach()
     await this.#tasks.flush()
@@ -287,12 +311,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
    * only a malformed submission throws (`ERR_INVALID_TASK`, `ERR_INVALID_TARGET`).
    */
   submit<Output = unknown>(task: TaskSubmission, options: SubmitOptions = {}): NetworkTaskHandle<Output> {
-    const spec = validateSubmission(task, options, {
-      id: newTaskId,
-      maxAttempts: this.#init.maxAttempts,
-      waitForPeerMs: this.#init.waitForPeerMs,
-      maxHops: this.#init.maxHops,
-    })
+    const spec = validateSubmission(task, options, this.#defaults())
     const { target } = spec
     if (target !== 'auto' && target !== 'local' && !this.#policy.allows(target)) {
       throw new AccessDeniedError(`target ${target} is not on this node's allowlist`)
@@ -300,10 +319,31 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     // A generated id is fresh: only an id the caller chose can name an earlier run.
     const existing = this.#tasks.existing(spec.id, spec.type, task.id !== undefined)
     if (existing !== undefined) return existing as NetworkTaskHandle<Output>
+    return this.#launch(spec, options.agreement, { signal: options.signal }) as NetworkTaskHandle<Output>
+  }
+
+  #defaults(): SubmissionDefaults {
+    return {
+      id: newTaskId,
+      maxAttempts: this.#init.maxAttempts,
+      waitForPeerMs: this.#init.waitForPeerMs,
+      maxHops: this.#init.maxHops,
+    }
+  }
+
+  /**
+   * Registers a validated task and starts it. `sync`: its acceptance is on disk before it runs;
+   * `signal`: aborting cancels it.
+   */
+  #launch(
+    spec: TaskSpec,
+    agreement: AgreementRule | undefined,
+    options: { sync?: boolean; signal?: AbortSignal | undefined } = {},
+  ): TrackedTask {
     const { peerId: self, peers, log } = this.#c
     const handle =
       spec.redundancy > 1
-        ? new RedundantTask(spec, this.#ruleFor(spec.type, options.agreement), {
+        ? new RedundantTask(spec, this.#ruleFor(spec.type, agreement), {
             self,
             chooser: this.#router,
             launcher: this.#launcher,
@@ -311,10 +351,10 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
             log,
             reports: this.#reports,
           })
-        : new NetworkTask(spec, this.#router, this.#launcher, log, this.#reports)
-    this.#tasks.add(handle)
-    if (options.signal !== undefined) {
-      const signal = options.signal
+        : new NetworkTask(spec, this.#router, this.#launcher, log, this.#reports, this.#finder)
+    this.#tasks.add(handle, { sync: options.sync === true })
+    const signal = options.signal
+    if (signal !== undefined) {
       const onAbort = (): void => {
         handle.cancel('aborted by the caller')
       }
@@ -326,7 +366,76 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     }
     if (this.#stopped) handle.halt()
     else void handle.run()
-    return handle as NetworkTaskHandle<Output>
+    return handle
+  }
+
+  /**
+   * Runs again the tasks a crash (or kill) of this node interrupted: their acceptance is stored,
+   * their end is not. Each keeps its id and submission, and a provider that still knows the id
+   * answers from the run it has (docs/delivery.md). A task interrupted `MAX_RESUMES` times is
+   * failed instead, in case it is what brings the node down; so is one whose stored submission no
+   * longer passes (a target now off the allowlist).
+   */
+  #resumeInterrupted(): void {
+    const interrupted = this.#tasks.interrupted()
+    if (interrupted.length === 0) return
+    let resumed = 0
+    for (const t of interrupted) {
+      let spec: TaskSpec | undefined
+      let why: TaskRecordError | undefined
+      if (t.resumed >= MAX_RESUMES) {
+        why = {
+          code: 'ERR_EXCHANGE_STOPPED',
+          message: `the node stopped without finishing this task ${t.resumed + 1} times; it is not resumed again`,
+        }
+      } else if (t.submission === undefined) {
+        why = {
+          code: 'ERR_EXCHANGE_STOPPED',
+          message: 'the node stopped before the task finished, and its stored submission does not parse',
+        }
+      } else {
+        try {
+          spec = validateSubmission(t.submission.task, t.submission.options, this.#defaults())
+          if (spec.target !== 'auto' && spec.target !== 'local' && !this.#policy.allows(spec.target)) {
+            why = {
+              code: 'ERR_ACCESS_DENIED',
+              message: `target ${spec.target} is no longer on this node's allowlist`,
+            }
+            spec = undefined
+          }
+        } catch (err) {
+          why = {
+            code: 'ERR_EXCHANGE_STOPPED',
+            message: `the node stopped before the task finished, and it cannot run again: ${(err as Error).message}`,
+          }
+        }
+      }
+      if (spec === undefined) {
+        const finishedAt = Date.now()
+        this.#tasks.putFinal({
+          id: t.id,
+          type: t.type,
+          status: 'FAILED',
+          priority: t.priority,
+          timeoutMs: t.timeoutMs,
+          target: t.target,
+          submittedAt: t.submittedAt,
+          finishedAt,
+          attempts: [],
+          error: why as TaskRecordError,
+          resumed: t.resumed,
+        })
+        continue
+      }
+      this.#launch({ ...spec, resumed: { count: t.resumed + 1, submittedAt: t.submittedAt } }, undefined, {
+        sync: true,
+      })
+      resumed++
+    }
+    this.#c.log.info(
+      { resumed, failed: interrupted.length - resumed },
+      'found tasks a crash of this node interrupted: resumed them',
+    )
   }
 
   /** The tasks submitted here: `get`, `handle`, `list`. */
@@ -362,6 +471,11 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     else this.#rules.set(type, rule)
   }
 
+  /** Whether the access policy in force admits `peer` (always, in `open` mode). */
+  allows(peer: string): boolean {
+    return this.#policy.allows(peer)
+  }
+
   /** The access policy in force. */
   get access(): { readonly mode: AccessPolicy['mode']; readonly allowlist: readonly string[] } {
     return { mode: this.#policy.mode, allowlist: this.#policy.allowlist }
@@ -374,11 +488,6 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
    */
   setAccessPolicy(init: AccessPolicyInit): void {
     this.#policy.set(init)
-  }
-
-  /** Whether this node's access policy allows exchanging tasks (and content) with `peer`. */
-  allows(peer: string): boolean {
-    return this.#policy.allows(peer)
   }
 
   /**
@@ -465,6 +574,15 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       .models.some((m) => m.name === name && m.taskTypes.includes(type))
     if (served) return
     if (await content.ensureModel(name)) this.refreshCapabilities()
+  }
+
+  /**
+   * Capability discovery on the DHT (present when the transport runs one): the keys this node
+   * advertises, and how many lookups it made for tasks that had no route.
+   */
+  discovery(): { readonly advertised: readonly string[]; readonly lookups: number } | undefined {
+    if (this.#advertiser === undefined || this.#finder === undefined) return undefined
+    return { advertised: this.#advertiser.provided, lookups: this.#finder.lookups }
   }
 
   /** Counters of the serving side. */

@@ -8,6 +8,7 @@ import {
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_MAX_HOPS,
   DEFAULT_MAX_TASKS_PER_PEER,
+  DEFAULT_RELAYED_TASK_MAX_BYTES,
   DEFAULT_STREAM_IDLE_MS,
   DEFAULT_TASK_HISTORY,
   DEFAULT_TASK_MAX_FRAME_BYTES,
@@ -101,6 +102,14 @@ export interface TaskExchangeInit {
    */
   relay?: boolean
   /**
+   * Largest task input (as JSON, in bytes) sent to a peer reached only through a circuit relay;
+   * larger tasks wait for a direct connection or go to a peer that has one. `0` sends none over
+   * relays.
+   *
+   * @default 65_536
+   */
+  relayedMaxBytes?: number
+  /**
    * Who may send tasks here and receive tasks from here: any peer, or an allowlist of PeerIds
    * (`setAccessPolicy` changes it at run time).
    *
@@ -136,6 +145,7 @@ export function settleInit(init: TaskExchangeInit): NumericInit {
     maxTasksPerPeer: init.maxTasksPerPeer ?? DEFAULT_MAX_TASKS_PER_PEER,
     taskHistory: init.taskHistory ?? DEFAULT_TASK_HISTORY,
     maxHops: init.maxHops ?? DEFAULT_MAX_HOPS,
+    relayedMaxBytes: init.relayedMaxBytes ?? DEFAULT_RELAYED_TASK_MAX_BYTES,
   }
   validateInit(settled)
   if (init.storeServedTasks !== undefined && typeof init.storeServedTasks !== 'boolean') {
@@ -146,7 +156,7 @@ export function settleInit(init: TaskExchangeInit): NumericInit {
 
 function validateInit(init: NumericInit): void {
   for (const [key, value] of Object.entries(init)) {
-    const min = key === 'waitForPeerMs' ? 0 : 1
+    const min = key === 'waitForPeerMs' || key === 'relayedMaxBytes' ? 0 : 1
     if (!Number.isSafeInteger(value) || value < min) {
       throw new InvalidOptionError(`${key}: expected an integer ≥ ${min}, got ${String(value)}`)
     }

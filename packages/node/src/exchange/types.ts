@@ -193,6 +193,11 @@ export interface NetworkTaskRecord<Output = unknown> {
   readonly attempts: readonly AttemptInfo[]
   /** The provider's own timings of the attempt that produced the result. */
   readonly timings?: TaskTimings
+  /**
+   * How many times the node stopped without a graceful shutdown (a crash, a kill) while this task
+   * was unfinished, and resumed it when it started again (docs/delivery.md). Absent when never.
+   */
+  readonly resumed?: number
 }
 
 /** Events of a task handle. */
@@ -288,6 +293,15 @@ export interface TaskList {
   handle(id: string): NetworkTaskHandle | undefined
   /** Records in memory and stored ones, filtered, newest first (by `submittedAt`). */
   list(options?: TaskListOptions): NetworkTaskRecord[]
+  /**
+   * Resolves once the task's latest record is committed to the store of submitted tasks, so that it
+   * survives a crash of this process: its acceptance (written when it was submitted, so a crash
+   * before it finishes resumes it on the next start) or its final record. `true` when committed,
+   * `false` when it cannot be: no store (`engine.storeSubmittedTasks: false`), or the write failed
+   * (logged). Unasked, a final record reaches the store within about 20 ms and an acceptance after
+   * 250 ms (most tasks end sooner and are written once); asking makes the record go at once.
+   */
+  durable(id: string): Promise<boolean>
   /** Tasks not yet finished. */
   readonly pending: number
 }

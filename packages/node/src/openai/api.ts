@@ -126,7 +126,9 @@ export function openaiApi(init: OpenAIApiInit): OpenAIApi {
   return {
     basePath,
     async handle(req, res) {
-      const url = new URL(req.url ?? '/', 'http://localhost')
+      // Appended, not resolved: a target starting with `//` is a path, not another host (nor a throw).
+      const target = req.url ?? '/'
+      const url = new URL(`http://localhost${target.startsWith('/') ? target : '/'}`)
       if (url.pathname !== basePath && !url.pathname.startsWith(`${basePath}/`)) return false
       // Aborts when the client goes away before its answer: the task is cancelled with it.
       const controller = new AbortController()

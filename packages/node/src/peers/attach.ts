@@ -5,7 +5,7 @@
 import type { Connection, IdentifyResult, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ANNOUNCE_PROTOCOL, type ReplayCache } from '@p2p-ai/protocol'
-import type { DialGaveUp, DialRetry, Transport } from '@p2p-ai/transport'
+import { type DialGaveUp, type DialRetry, pingPeer, type Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
 import { type AnnounceHandlerInit, announceHandler } from '../announce/receive.js'
 import type { PeerDirectory } from './directory.js'
@@ -14,7 +14,8 @@ import type { PeerConnection, PeerNetwork } from './types.js'
 /** The slice of a libp2p node the directory uses. */
 export function peerNetwork(transport: Transport): PeerNetwork {
   return {
-    ping: (peer, options) => transport.services.ping.ping(peer, options),
+    // On a relayed connection when that is all there is: libp2p's ping would dial a new circuit.
+    ping: (peer, options) => pingPeer(transport, peer, options),
     hangUp: (peer, options) => transport.hangUp(peer, options),
     redial: (peer, addresses) => {
       transport.services.pool.redial({ id: peer, multiaddrs: addresses as Multiaddr[] })
@@ -100,6 +101,8 @@ export async function attachPeerDirectory(
       onCapabilities: (connection, capabilities) =>
         directory.onCapabilities(connection.remotePeer, capabilities),
     }),
+    // Announcements are small: peers reached only through a relay learn what each other runs.
+    { runOnLimitedConnection: true },
   )
   // Peers connected before we listened.
   for (const connection of transport.getConnections()) {

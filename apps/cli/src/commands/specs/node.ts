@@ -56,6 +56,13 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
         description: 'peer to dial at start, ending in /p2p/<peerId> (repeatable)',
       },
       {
+        name: 'announce',
+        kind: 'list',
+        value: 'multiaddr',
+        description:
+          'public address to announce, trusted without a dial-back: a server whose interface has a private address, a port forward (repeatable)',
+      },
+      {
         name: 'detach',
         short: 'd',
         kind: 'boolean',
@@ -135,6 +142,18 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
         note: 'join through a known peer',
       },
       {
+        cmd: 'node start --port 4001 --detach',
+        note: 'on a machine with a public address: a bootstrap node, DHT server and relay for the swarm',
+      },
+      {
+        cmd: 'node start --port 4001 --announce /ip4/203.0.113.7/tcp/4001 --detach',
+        note: 'the same on a cloud server whose interface has a private address',
+      },
+      {
+        cmd: 'node start --bootstrap /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW...',
+        note: 'at home behind NAT: reachable through the public node, direct where hole punching works',
+      },
+      {
         cmd: 'node start --detach --cpu-limit 50 --idle-only',
         note: 'lend half the CPU, only while you are away (docs/contributing-resources.md)',
       },
@@ -165,8 +184,14 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'node status',
-    summary: 'show whether the node runs: state, identity, addresses, peers, health, tasks, resources',
+    summary:
+      'show whether the node runs: state, identity, reachability, addresses, relays, peers, health, tasks, resources',
     description: [
+      'reachability: public (peers on the internet dial it directly), private (behind NAT: reached',
+      'through relays, direct where hole punching works) or unknown. observed: the addresses peers on',
+      'public addresses saw its connections come from. relays: the relays holding a reservation for',
+      'it, and how many it holds for others. hole punch: its punch port and how the NAT maps it.',
+      'See docs/networking.md.',
       "Resources: the machine's CPU (this node's share and everyone else's), memory, the data",
       "directory's disk use, load and battery, measured every resources.intervalMs; the owner's",
       'limits; and whether the node takes tasks from peers or is paused, and why.',
@@ -217,9 +242,37 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
   {
     name: 'node peers',
     summary: 'list the peers the node knows: connected ones and failed ones being redialled',
+    description:
+      'CONNECTION says how each is reached: direct, or relayed via a relay (the relay shown); a relayed\npeer turns direct once hole punching succeeds.',
     options: [...NODE_LOCATION, JSON_OUT],
-    examples: [{ cmd: 'node peers' }, { cmd: 'node peers --json | jq length' }],
+    examples: [
+      { cmd: 'node peers' },
+      { cmd: 'node peers --json | jq length' },
+      {
+        cmd: 'node peers --json | jq -r \'.[] | select(.connection.kind == "relayed") | .peerId\'',
+        note: 'the peers reached through a relay',
+      },
+    ],
     load: nodeCmd('peers'),
+  },
+  {
+    name: 'node connect',
+    summary: 'connect the running node to a peer by multiaddr (a relay circuit address too)',
+    description: [
+      'The address ends in /p2p/<peerId>. A peer behind NAT is reached through its relay:',
+      '/ip4/<relay>/tcp/<port>/p2p/<relayId>/p2p-circuit/p2p/<peerId>. Peers found by mDNS, the bootstrap',
+      'list or the DHT are connected by themselves; this is for one you know about otherwise.',
+    ].join('\n'),
+    args: [{ name: 'multiaddr', description: 'where the peer is, ending in /p2p/<peerId>' }],
+    options: [...NODE_LOCATION, JSON_OUT],
+    examples: [
+      { cmd: 'node connect /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW...' },
+      {
+        cmd: 'node connect /ip4/203.0.113.7/tcp/4001/p2p/12D3KooWRelay.../p2p-circuit/p2p/12D3KooWPeer...',
+        note: 'through a relay',
+      },
+    ],
+    load: nodeCmd('connect'),
   },
   {
     name: 'node monitor',

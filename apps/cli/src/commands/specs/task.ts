@@ -25,6 +25,8 @@ export const TASK_COMMANDS: readonly CommandSpec[] = [
       'generate it becomes the user\'s chat message ({ "messages": [...] }), and --input-json',
       '\'{"prompt": ...}\' continues a text as it is instead.',
       `Without --wait this prints the task id; follow it with \`${BIN_NAME} task status <id>\`.`,
+      'The id is printed once the node has the task on disk: should the node crash before the task',
+      'ends, it runs the task again when it starts (docs/delivery.md).',
     ].join('\n'),
     options: [
       {
@@ -131,6 +133,11 @@ export const TASK_COMMANDS: readonly CommandSpec[] = [
   {
     name: 'task status',
     summary: "show a task's status, timings and where it ran",
+    description: [
+      'A task the node was running when it crashed (or was killed) shows `resumed`: the node ran it',
+      'again when it started. A task still running at a graceful `node stop` ends FAILED with',
+      'ERR_EXCHANGE_STOPPED.',
+    ].join('\n'),
     args: [{ name: 'id', description: 'the task id (`task list` shows them)' }],
     options: [...NODE_LOCATION, JSON_OUT],
     examples: [{ cmd: 'task status 3f1c2a9e-...' }],

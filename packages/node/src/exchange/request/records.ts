@@ -1,10 +1,14 @@
 /**
- * Final records of submitted tasks as the engine's result store keeps them: the fields the store
- * has columns for map 1:1, everything else of the record travels as JSON in one `meta` entry.
+ * Records of submitted tasks as the engine's result store keeps them: the fields the store has
+ * columns for map 1:1, everything else of the record travels as JSON in one `meta` entry. A task
+ * is stored twice in its life: when it is accepted (status `QUEUED`, with what it takes to run it
+ * again), so that a crash of the node cannot make it vanish, and when it is final; the final
+ * record replaces the acceptance.
  */
 import type { TaskRecord } from '@p2p-ai/engine'
-import { isTaskErrorCode } from '@p2p-ai/protocol'
-import { isFinalStatus, type NetworkTaskRecord } from '../types.js'
+import { isTaskErrorCode, type JsonObject } from '@p2p-ai/protocol'
+import { isFinalStatus, type NetworkTaskRecord, type SubmitOptions, type TaskSubmission } from '../types.js'
+import type { TaskSpec } from './submission.js'
 
 /** `backend` of a stored submitted task. */
 export const SUBMITTED_BACKEND = 'network'
@@ -23,6 +27,112 @@ interface StoredRest {
   redundancy?: NetworkTaskRecord['redundancy']
   /** The failure was a provider's own answer. */
   remote?: true
+  /** Times the task was resumed after the node restarted. */
+  resumed?: number
+  /** Only in an acceptance record: the submission, to run the task again after a crash. */
+  submission?: StoredSubmission
+}
+
+/** What an acceptance record keeps of a submission besides the columns (type, priority...). */
+interface StoredSubmission {
+  input: JsonObject
+  maxAttempts: number
+  waitForPeerMs: number
+  allowLocal: boolean
+  maxHops: number
+  redundancy: number
+  modelSha256?: string
+}
+
+/** A task whose acceptance is stored but not its end: the node stopped without finishing it. */
+export interface InterruptedTask {
+  readonly id: string
+  readonly type: string
+  readonly priority: number
+  readonly timeoutMs: number
+  readonly target: string
+  readonly submittedAt: number
+  /** Times it was resumed already. */
+  readonly resumed: number
+  /** How to submit it again; undefined when the stored row does not parse. */
+  readonly submission: { readonly task: TaskSubmission; readonly options: SubmitOptions } | undefined
+}
+
+/** The store's form of a task just accepted (not final): enough to run it again after a crash. */
+export function toAcceptedRecord(r: NetworkTaskRecord, spec: TaskSpec): TaskRecord {
+  const rest: StoredRest = {
+    timeoutMs: r.timeoutMs,
+    target: r.target,
+    attempts: [],
+    ...(r.resumed === undefined ? {} : { resumed: r.resumed }),
+    submission: {
+      input: spec.input,
+      maxAttempts: spec.maxAttempts,
+      waitForPeerMs: spec.waitForPeerMs,
+      allowLocal: spec.allowLocal,
+      maxHops: spec.maxHops,
+      redundancy: spec.redundancy,
+      ...(spec.modelSha256 === undefined ? {} : { modelSha256: spec.modelSha256 }),
+    },
+  }
+  return {
+    id: r.id,
+    type: r.type,
+    status: 'QUEUED',
+    priority: r.priority,
+    backend: SUBMITTED_BACKEND,
+    queuedAt: r.submittedAt,
+    meta: { [SUBMITTED_META_KEY]: JSON.stringify(rest) },
+  }
+}
+
+/** An acceptance record back; undefined for a row that is not one (final, or not ours). */
+export function fromAcceptedRecord(t: TaskRecord): InterruptedTask | undefined {
+  if (t.backend !== SUBMITTED_BACKEND || isFinalStatus(t.status)) return undefined
+  let rest: Partial<StoredRest> | undefined
+  try {
+    rest = JSON.parse(t.meta?.[SUBMITTED_META_KEY] ?? '') as Partial<StoredRest>
+  } catch {
+    rest = undefined
+  }
+  const sub = rest?.submission
+  const readable =
+    rest !== undefined &&
+    typeof rest.timeoutMs === 'number' &&
+    typeof rest.target === 'string' &&
+    typeof sub === 'object' &&
+    sub !== null &&
+    typeof sub.input === 'object'
+  return {
+    id: t.id,
+    type: t.type,
+    priority: t.priority,
+    timeoutMs: typeof rest?.timeoutMs === 'number' ? rest.timeoutMs : 0,
+    target: typeof rest?.target === 'string' ? rest.target : 'auto',
+    submittedAt: t.queuedAt,
+    resumed: typeof rest?.resumed === 'number' ? rest.resumed : 0,
+    submission:
+      readable && rest !== undefined && sub !== undefined
+        ? {
+            task: {
+              id: t.id,
+              type: t.type,
+              input: sub.input,
+              priority: t.priority,
+              timeoutMs: rest.timeoutMs as number,
+            },
+            options: {
+              target: rest.target as string,
+              maxAttempts: sub.maxAttempts,
+              waitForPeerMs: sub.waitForPeerMs,
+              allowLocal: sub.allowLocal,
+              maxHops: sub.maxHops,
+              redundancy: sub.redundancy,
+              ...(sub.modelSha256 === undefined ? {} : { modelSha256: sub.modelSha256 }),
+            },
+          }
+        : undefined,
+  }
 }
 
 /** The store's form of a final record. */
@@ -37,6 +147,7 @@ export function toStoredRecord(r: NetworkTaskRecord): TaskRecord {
     ...(r.timings === undefined ? {} : { timings: r.timings }),
     ...(r.redundancy === undefined ? {} : { redundancy: r.redundancy }),
     ...(r.error?.remote === true ? { remote: true } : {}),
+    ...(r.resumed === undefined ? {} : { resumed: r.resumed }),
   }
   return {
     id: r.id,
@@ -101,5 +212,6 @@ export function fromStoredRecord(t: TaskRecord): NetworkTaskRecord | undefined {
           },
         }),
     ...(rest.timings === undefined ? {} : { timings: rest.timings }),
+    ...(typeof rest.resumed === 'number' ? { resumed: rest.resumed } : {}),
   }
 }

@@ -57,7 +57,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
   /** Providers taken by some replica (this node's PeerId for a local run): the others must differ. */
   readonly #taken = new Set<string>()
   readonly #answers: Answer[] = []
-  readonly #submittedAt = Date.now()
+  readonly #submittedAt: number
   #status: NetworkTaskStatus = 'PENDING'
   #startedAt: number | undefined
   #finishedAt: number | undefined
@@ -94,6 +94,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
     this.#reports = parts.reports
     this.#rule = rule
     this.#k = spec.redundancy
+    this.#submittedAt = spec.resumed?.submittedAt ?? Date.now()
     this.#done = new Promise((resolve) => {
       this.#resolve = resolve
     })
@@ -158,6 +159,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
       ...(this.#status === 'COMPLETED' ? { output: winner?.output, progress: { fraction: 1 } } : {}),
       ...(this.#error === undefined ? {} : { error: this.#error }),
       ...(winner?.timings === undefined ? {} : { timings: winner.timings }),
+      ...(s.resumed === undefined ? {} : { resumed: s.resumed.count }),
     }
   }
 

@@ -1,11 +1,13 @@
 /**
  * `node.tasks`: every task submitted on this node, live ones and a bounded history in memory, and,
- * with a result store, the final record of each for the store's TTL, across restarts.
+ * with a result store, the record of each for the store's TTL, across restarts: written when the
+ * task is accepted and again when it ends, so that neither a task nor its result vanishes in a
+ * crash (docs/delivery.md).
  */
-import { type ResultStore, TaskIdConflictError, type TaskStatus } from '@p2p-ai/engine'
+import { type ResultStore, TaskIdConflictError, type TaskRecord, type TaskStatus } from '@p2p-ai/engine'
 import type { Logger } from 'pino'
 import { taskLogFields } from '../../logger.js'
-import { SUBMITTED_WRITE_DELAY_MS } from '../constants.js'
+import { ACCEPTANCE_WRITE_DELAY_MS, SUBMITTED_WRITE_DELAY_MS } from '../constants.js'
 import { InvalidTaskError } from '../errors.js'
 import {
   isFinalStatus,
@@ -14,10 +16,34 @@ import {
   type TaskList,
   type TaskListOptions,
 } from '../types.js'
-import { fromStoredRecord, SUBMITTED_BACKEND, toStoredRecord } from './records.js'
+import {
+  fromAcceptedRecord,
+  fromStoredRecord,
+  type InterruptedTask,
+  SUBMITTED_BACKEND,
+  toAcceptedRecord,
+  toStoredRecord,
+} from './records.js'
+import type { TaskSpec } from './submission.js'
+
+interface Deferred {
+  readonly promise: Promise<void>
+  resolve(): void
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => {
+    resolve = r
+  })
+  return { promise, resolve }
+}
 
 /** A submitted task as the registry keeps it: a plain one or a redundant one. */
 export interface TrackedTask extends NetworkTaskHandle {
+  /** The submission, settled. */
+  readonly spec: TaskSpec
+  readonly isFinished: boolean
   /** The provider of the current or last attempt (the accepted answer's, for a redundant task). */
   readonly peer: string | undefined
   /** The exchange is stopping: fail unless final. */
@@ -26,8 +52,10 @@ export interface TrackedTask extends NetworkTaskHandle {
 
 const DEFAULT_LIST_LIMIT = 100
 const MAX_LIST_LIMIT = 10_000
+/** Rows read per page when looking for interrupted tasks at start. */
+const INTERRUPTED_PAGE = 500
 
-/** Where the registry keeps final records beyond its memory. */
+/** Where the registry keeps records beyond its memory. */
 export interface TaskRegistryStore {
   readonly store: ResultStore
   /** Store errors are logged here; they never fail a task. */
@@ -40,11 +68,27 @@ export class TaskRegistry implements TaskList {
   readonly #history = new Map<string, TrackedTask>()
   readonly #historyLimit: number
   readonly #store: TaskRegistryStore | undefined
-  /** Final records not yet handed to the store (at most SUBMITTED_WRITE_DELAY_MS old). */
-  #unwritten: NetworkTaskRecord[] = []
+  /**
+   * Accepted tasks whose acceptance is not written yet: it goes after ACCEPTANCE_WRITE_DELAY_MS,
+   * or at once when someone asks (`durable`, as the control API does before it answers). Most
+   * tasks submitted from code end sooner, and are then written once, final: a store write per task,
+   * not two, on the exchange's hot path.
+   */
+  readonly #accepted = new Map<string, { readonly task: TrackedTask; readonly at: number }>()
+  #acceptTimer: NodeJS.Timeout | undefined
+  /**
+   * Tasks whose latest record goes in the next burst, at most SUBMITTED_WRITE_DELAY_MS away (or at
+   * once when asked for). Its stored form is made when it is written: acceptance or final.
+   */
+  readonly #unwritten = new Map<string, TrackedTask>()
   #writeTimer: NodeJS.Timeout | undefined
-  /** Writes to the store not yet durable. */
-  readonly #writes = new Set<Promise<void>>()
+  #writeNow: NodeJS.Immediate | undefined
+  /** Settles when the records unwritten now have been handed to the store. */
+  #handedOver = deferred()
+  /** Writes to the store not yet committed, by task id (the latest record of each). */
+  readonly #writes = new Map<string, Promise<boolean>>()
+  /** Tasks whose latest write failed (bounded like the history). */
+  readonly #notDurable = new Set<string>()
 
   readonly #onFinished: ((task: TrackedTask) => void) | undefined
 
@@ -83,9 +127,18 @@ export class TaskRegistry implements TaskList {
     return [...this.#active.values()]
   }
 
-  /** Keeps `task` until it is final, then in the history (and, with a store, its final record). */
-  add(task: TrackedTask): void {
+  /**
+   * Keeps `task` until it is final, then in the history. With a store, its acceptance is written
+   * (so that a crash before it ends leaves a trace to resume it from), then its final record.
+   * `sync`: write the acceptance before returning (a resumed task, whose count of resumptions
+   * must be on disk before it runs again, in case it is what brings the node down).
+   */
+  add(task: TrackedTask, options: { sync?: boolean } = {}): void {
     this.#active.set(task.id, task)
+    if (this.#store !== undefined && !task.isFinished) {
+      if (options.sync === true) this.#putNow(toAcceptedRecord(task.record(), task.spec), task.id)
+      else this.#accept(task)
+    }
     void task.result().then(() => this.#finished(task))
   }
 
@@ -93,8 +146,9 @@ export class TaskRegistry implements TaskList {
     if (this.#active.get(task.id) !== task) return
     this.#active.delete(task.id)
     this.#onFinished?.(task)
-    // A snapshot only when there is somewhere to keep it: this runs once per task.
-    if (this.#store !== undefined) this.#persist(task.record())
+    // Its acceptance, if not written yet, never will be: the final record says more.
+    this.#accepted.delete(task.id)
+    if (this.#store !== undefined) this.#persist(task)
     if (this.#historyLimit === 0) return
     this.#history.set(task.id, task)
     while (this.#history.size > this.#historyLimit) {
@@ -115,10 +169,60 @@ export class TaskRegistry implements TaskList {
     clearTimeout(timer)
   }
 
-  /** Resolves once every final record so far is durable (or failed and was logged). */
+  /** Resolves once every record so far is committed (or failed and was logged). */
   async flush(): Promise<void> {
+    // Tasks that ended this turn, whose result callbacks have not run yet, go too.
+    for (const task of [...this.#active.values()]) if (task.isFinished) this.#finished(task)
+    this.#takeAccepted()
     this.#writeUnwritten()
-    while (this.#writes.size > 0) await Promise.all([...this.#writes])
+    while (this.#writes.size > 0) await Promise.all([...this.#writes.values()])
+  }
+
+  durable(id: string): Promise<boolean> {
+    if (this.#store === undefined) return Promise.resolve(false)
+    const task = this.#active.get(id)
+    // Ended this turn: its final record is what must be durable, not its acceptance.
+    if (task?.isFinished === true) this.#finished(task)
+    const accepted = this.#accepted.get(id)
+    if (accepted !== undefined) {
+      this.#accepted.delete(id)
+      this.#unwritten.set(id, accepted.task)
+    }
+    if (this.#unwritten.has(id)) {
+      // Asked for: the records waiting go now, together (a group commit), not after the delay.
+      this.#writeNow ??= setImmediate(() => this.#writeUnwritten())
+      return this.#handedOver.promise.then(() => this.durable(id))
+    }
+    return this.#writes.get(id) ?? Promise.resolve(!this.#notDurable.has(id))
+  }
+
+  /**
+   * Tasks whose acceptance is stored but not their end: this node stopped without a graceful
+   * shutdown (a crash, a kill) while they ran. Read once, at start.
+   */
+  interrupted(): InterruptedTask[] {
+    const s = this.#store
+    if (s === undefined || s.store.closed) return []
+    const found: InterruptedTask[] = []
+    try {
+      for (let offset = 0; ; offset += INTERRUPTED_PAGE) {
+        const page = s.store.list({ status: 'QUEUED', limit: INTERRUPTED_PAGE, offset })
+        for (const row of page) {
+          const task = fromAcceptedRecord(row)
+          if (task !== undefined && !this.#active.has(task.id)) found.push(task)
+        }
+        if (page.length < INTERRUPTED_PAGE) break
+      }
+    } catch (err) {
+      s.log.warn({ err }, 'could not read the tasks a crash interrupted')
+    }
+    // Oldest first: they run again in the order they were submitted.
+    return found.reverse()
+  }
+
+  /** Stores the final record of a task that is not in memory (an interrupted one given up), now. */
+  putFinal(record: NetworkTaskRecord): void {
+    if (this.#store !== undefined) this.#putNow(toStoredRecord(record), record.id)
   }
 
   get(id: string): NetworkTaskRecord | undefined {
@@ -150,10 +254,45 @@ export class TaskRegistry implements TaskList {
     return found.slice(0, limit)
   }
 
-  #persist(record: NetworkTaskRecord): void {
+  #accept(task: TrackedTask): void {
+    this.#accepted.set(task.id, { task, at: performance.now() })
+    if (this.#acceptTimer === undefined) this.#armAcceptTimer(ACCEPTANCE_WRITE_DELAY_MS)
+  }
+
+  #armAcceptTimer(ms: number): void {
+    this.#acceptTimer = setTimeout(() => this.#acceptancesDue(), ms)
+    this.#acceptTimer.unref()
+  }
+
+  /** Writes the acceptances that have waited their delay; the younger ones wait on. */
+  #acceptancesDue(): void {
+    this.#acceptTimer = undefined
+    const now = performance.now()
+    // Oldest first (insertion order): the due ones are a prefix.
+    for (const [id, { task, at }] of this.#accepted) {
+      const wait = at + ACCEPTANCE_WRITE_DELAY_MS - now
+      if (wait > 0) {
+        this.#armAcceptTimer(wait)
+        break
+      }
+      this.#accepted.delete(id)
+      this.#unwritten.set(id, task)
+    }
+    this.#writeUnwritten()
+  }
+
+  /** Moves every waiting acceptance into the next burst. */
+  #takeAccepted(): void {
+    clearTimeout(this.#acceptTimer)
+    this.#acceptTimer = undefined
+    for (const [id, { task }] of this.#accepted) this.#unwritten.set(id, task)
+    this.#accepted.clear()
+  }
+
+  #persist(task: TrackedTask): void {
     // Handed to the store in bursts: the writer thread then commits many records per transaction,
     // which costs far less CPU per record than one transaction each (docs/benchmarks/exchange.md).
-    this.#unwritten.push(record)
+    this.#unwritten.set(task.id, task)
     if (this.#writeTimer === undefined) {
       this.#writeTimer = setTimeout(() => this.#writeUnwritten(), SUBMITTED_WRITE_DELAY_MS)
       this.#writeTimer.unref()
@@ -163,30 +302,69 @@ export class TaskRegistry implements TaskList {
   #writeUnwritten(): void {
     clearTimeout(this.#writeTimer)
     this.#writeTimer = undefined
-    const records = this.#unwritten
-    this.#unwritten = []
-    for (const record of records) this.#write(record)
+    clearImmediate(this.#writeNow)
+    this.#writeNow = undefined
+    const tasks = [...this.#unwritten.values()]
+    this.#unwritten.clear()
+    for (const task of tasks) {
+      const record = task.record()
+      this.#write(task.isFinished ? toStoredRecord(record) : toAcceptedRecord(record, task.spec), task.id)
+    }
+    const handedOver = this.#handedOver
+    this.#handedOver = deferred()
+    handedOver.resolve()
   }
 
-  #write(record: NetworkTaskRecord): void {
+  #write(record: TaskRecord, id: string): void {
     const s = this.#store
     if (s === undefined) return
     let write: Promise<void>
     try {
-      write = s.store.putAsync(toStoredRecord(record))
+      write = s.store.putAsync(record)
     } catch (err) {
       write = Promise.reject(err)
     }
-    const tracked = write.then(
-      () => {
-        this.#writes.delete(tracked)
-      },
+    const tracked: Promise<boolean> = write.then(
+      () => this.#written(id, tracked, true),
       (err: unknown) => {
-        this.#writes.delete(tracked)
-        s.log.warn({ err, ...taskLogFields(record.id) }, 'could not store the record of a submitted task')
+        s.log.warn({ err, ...taskLogFields(id) }, 'could not store the record of a submitted task')
+        return this.#written(id, tracked, false)
       },
     )
-    this.#writes.add(tracked)
+    this.#writes.set(id, tracked)
+  }
+
+  #written(id: string, write: Promise<boolean>, ok: boolean): boolean {
+    // A newer record of the same task may be on its way: that one decides.
+    if (this.#writes.get(id) === write) {
+      this.#writes.delete(id)
+      this.#markDurable(id, ok)
+    }
+    return ok
+  }
+
+  /** A synchronous write, outside the bursts: for the few records written at start. */
+  #putNow(record: TaskRecord, id: string): void {
+    const s = this.#store
+    if (s === undefined) return
+    try {
+      s.store.put(record)
+      this.#markDurable(id, true)
+    } catch (err) {
+      s.log.warn({ err, ...taskLogFields(id) }, 'could not store the record of a submitted task')
+      this.#markDurable(id, false)
+    }
+  }
+
+  #markDurable(id: string, ok: boolean): void {
+    if (ok) {
+      this.#notDurable.delete(id)
+      return
+    }
+    this.#notDurable.add(id)
+    if (this.#notDurable.size > Math.max(this.#historyLimit, DEFAULT_LIST_LIMIT)) {
+      this.#notDurable.delete(this.#notDurable.values().next().value as string)
+    }
   }
 
   /** The stored record of a task not in memory; undefined if none, unreadable or the store is closed. */

@@ -8,8 +8,14 @@
  * provider went quiet: no accept in time, no result in time, or no answer to a quick probe of the
  * peer (through the peer directory) after `livenessIdleMs` of silence, so a silent death is
  * noticed within seconds, not at the next heartbeat.
+ *
+ * A stream goes on the best connection to the provider: a direct one, else a relayed one (the
+ * router sends only small tasks there). When a direct connection appears (hole punching, a
+ * dial-back), the stream on the relayed one drains: new attempts open a stream on the direct
+ * connection, the old one closes its writing side at once and ends once the provider has answered
+ * what it holds, and the relayed connection, idle, is closed by the transport.
  */
-import type { Stream } from '@libp2p/interface'
+import type { PeerId, Stream } from '@libp2p/interface'
 import {
   assertResultMatches,
   BATCH_SIGNATURES_MINOR,
@@ -21,7 +27,7 @@ import {
   TASK_PROTOCOL,
   type TaskResult,
 } from '@p2p-ai/protocol'
-import type { Transport } from '@p2p-ai/transport'
+import { bestConnection, type Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
 import type { PeerDirectory } from '../../peers/directory.js'
 import type { ProtocolTraffic } from '../../traffic.js'
@@ -67,12 +73,17 @@ interface Outbound {
   readonly earlier: Map<string, RequestRef[]>
   idleSince: number
   probing: boolean
+  /** It runs on a relayed (limited) connection. */
+  readonly relayed: boolean
+  readonly peerId: PeerId
 }
 
 /** Outbound task streams, one per provider, and the attempts pending on them. */
 export class TaskRequester {
   readonly #init: TaskRequesterInit
   readonly #outbound = new Map<string, Outbound>()
+  /** Streams replaced by one on a better connection, until their attempts are answered. */
+  readonly #draining = new Set<Outbound>()
   readonly #opening = new Map<string, Promise<Outbound>>()
   #sweep: NodeJS.Timeout | undefined
 
@@ -89,7 +100,30 @@ export class TaskRequester {
   stop(reason: Error): void {
     clearInterval(this.#sweep)
     this.#sweep = undefined
-    for (const outbound of [...this.#outbound.values()]) outbound.channel.abort(reason)
+    for (const outbound of [...this.#outbound.values(), ...this.#draining]) outbound.channel.abort(reason)
+  }
+
+  /**
+   * There is a direct connection to `peer` now: a stream to it on a relayed connection drains, and
+   * the next attempt opens one on the direct connection.
+   */
+  preferDirect(peer: string): void {
+    const outbound = this.#outbound.get(peer)
+    if (outbound?.relayed !== true || !this.#hasDirect(outbound)) return
+    this.#drain(outbound)
+  }
+
+  #hasDirect(outbound: Outbound): boolean {
+    return bestConnection(this.#init.transport, outbound.peerId) !== undefined
+  }
+
+  /** Takes `outbound` out of use: no new attempts; it closes once those on it are answered. */
+  #drain(outbound: Outbound): void {
+    if (this.#outbound.get(outbound.peer) === outbound) this.#outbound.delete(outbound.peer)
+    if (outbound.attempts.size > 0) this.#draining.add(outbound)
+    // Closing our writing side tells the provider no more requests come; it answers what it has,
+    // then closes its side.
+    void outbound.channel.close()
   }
 
   /**
@@ -98,7 +132,8 @@ export class TaskRequester {
    */
   send(attempt: RemoteAttempt): void {
     const existing = this.#outbound.get(attempt.peer)
-    if (existing?.channel.writable === true) {
+    if (existing?.relayed === true && this.#hasDirect(existing)) this.#drain(existing)
+    else if (existing?.channel.writable === true) {
       this.#dispatch(existing, attempt)
       return
     }
@@ -124,10 +159,13 @@ export class TaskRequester {
   async #open(attempt: RemoteAttempt): Promise<Outbound> {
     const { peer } = attempt
     let stream: Stream
+    const connection = bestConnection(this.#init.transport, attempt.peerId, { limited: true })
     try {
-      stream = await this.#init.transport.dialProtocol(attempt.peerId, TASK_PROTOCOL, {
-        signal: AbortSignal.timeout(STREAM_OPEN_TIMEOUT_MS),
-      })
+      const options = { signal: AbortSignal.timeout(STREAM_OPEN_TIMEOUT_MS), runOnLimitedConnection: true }
+      stream =
+        connection === undefined
+          ? await this.#init.transport.dialProtocol(attempt.peerId, TASK_PROTOCOL, options)
+          : await connection.newStream(TASK_PROTOCOL, options)
     } catch (err) {
       throw new StreamOpenError(`cannot open a task stream to ${peer}: ${(err as Error).message}`, {
         cause: err,
@@ -149,6 +187,7 @@ export class TaskRequester {
           },
           close: (error) => {
             if (this.#outbound.get(peer) === outbound) this.#outbound.delete(peer)
+            this.#draining.delete(outbound)
             // Our own verdict (a failed probe) says more than "closed": keep it.
             const failure =
               error instanceof PeerUnresponsiveError
@@ -171,9 +210,11 @@ export class TaskRequester {
       earlier: new Map(),
       idleSince: performance.now(),
       probing: false,
+      relayed: connection !== undefined && connection.limits !== undefined,
+      peerId: attempt.peerId,
     }
     const previous = this.#outbound.get(peer)
-    if (previous !== undefined && previous !== outbound) void previous.channel.close()
+    if (previous !== undefined && previous !== outbound) this.#drain(previous)
     this.#outbound.set(peer, outbound)
     return outbound
   }
@@ -212,7 +253,10 @@ export class TaskRequester {
   #forget(outbound: Outbound, taskId: string): void {
     outbound.attempts.delete(taskId)
     outbound.earlier.delete(taskId)
-    if (outbound.attempts.size === 0) outbound.idleSince = performance.now()
+    if (outbound.attempts.size === 0) {
+      outbound.idleSince = performance.now()
+      this.#draining.delete(outbound)
+    }
   }
 
   #onMessage(outbound: Outbound, value: unknown, body: Uint8Array): void {
@@ -315,10 +359,10 @@ export class TaskRequester {
   /** Deadlines, liveness probes and idle streams. */
   #sweepOnce(): void {
     const now = performance.now()
-    for (const outbound of this.#outbound.values()) {
+    for (const outbound of [...this.#outbound.values(), ...this.#draining]) {
       if (outbound.attempts.size === 0) {
         if (now - outbound.idleSince > this.#init.streamIdleMs && outbound.channel.writable) {
-          this.#outbound.delete(outbound.peer)
+          if (this.#outbound.get(outbound.peer) === outbound) this.#outbound.delete(outbound.peer)
           void outbound.channel.close()
         }
         continue

@@ -29,6 +29,11 @@ export interface TaskSpec extends RouteSpec {
   readonly waitForPeerMs: number
   /** Providers to run it on at once (verification by redundancy); 1 for a plain task. */
   readonly redundancy: number
+  /**
+   * A task submitted before the node stopped without a graceful shutdown, resumed by this run:
+   * how many times so far, and when it was first submitted.
+   */
+  readonly resumed?: { readonly count: number; readonly submittedAt: number }
 }
 
 const TASK_ID = /^[A-Za-z0-9_-]{8,64}$/

@@ -6,8 +6,14 @@
  */
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
+import type { FindResult, FindSpec } from '../../discovery/finder.js'
 import { taskLogFields } from '../../logger.js'
-import { PEER_WAIT_POLL_MS, RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS } from '../constants.js'
+import {
+  DISCOVERED_PEER_GRACE_MS,
+  PEER_WAIT_POLL_MS,
+  RETRY_BASE_DELAY_MS,
+  RETRY_MAX_DELAY_MS,
+} from '../constants.js'
 import { type AttemptInfo, exhaustedMessage, TaskFailedError, type TaskRecordError } from '../errors.js'
 import type { ExchangeReports, TaskRetry } from '../events.js'
 import { taskErrorOf } from '../failures.js'
@@ -33,6 +39,13 @@ type Output = unknown
 /** Where attempts go: the router, or a redundant run's view of it. */
 export interface Chooser {
   choose(spec: TaskSpec, tried: ReadonlySet<string>): Route | undefined
+  /** Why no route fits, when there is more to say than "nobody runs it". */
+  explain?(spec: TaskSpec): string | undefined
+}
+
+/** Finds providers beyond the connected peers (the DHT finder), for tasks that have no route. */
+export interface Discovery {
+  find(spec: FindSpec): Promise<FindResult>
 }
 
 /** Delay before attempt `n` (2-based): the second goes at once, then exponential with jitter. */
@@ -50,8 +63,9 @@ export class NetworkTask
   readonly #chooser: Chooser
   readonly #launcher: AttemptLauncher
   readonly #log: Logger
+  readonly #discovery: Discovery | undefined
   #status: NetworkTaskStatus = 'PENDING'
-  readonly #submittedAt = Date.now()
+  readonly #submittedAt: number
   #startedAt: number | undefined
   #finishedAt: number | undefined
   #peer: string | undefined
@@ -78,6 +92,7 @@ export class NetworkTask
     launcher: AttemptLauncher,
     log: Logger,
     reports?: ExchangeReports,
+    discovery?: Discovery,
   ) {
     super()
     this.#spec = spec
@@ -85,6 +100,8 @@ export class NetworkTask
     this.#launcher = launcher
     this.#log = log
     this.#reports = reports
+    this.#submittedAt = spec.resumed?.submittedAt ?? Date.now()
+    this.#discovery = discovery
     this.#done = new Promise((resolve) => {
       this.#resolveDone = resolve
     })
@@ -139,6 +156,7 @@ export class NetworkTask
       ...(this.#status === 'COMPLETED' ? { output: this.#output as Output } : {}),
       ...(this.#error === undefined ? {} : { error: this.#error }),
       ...(this.#timings === undefined ? {} : { timings: this.#timings }),
+      ...(s.resumed === undefined ? {} : { resumed: s.resumed.count }),
     }
   }
 
@@ -209,10 +227,15 @@ export class NetworkTask
       // then sees each other's load, instead of all picking the peer that looked best at first.
       const route = this.#chooser.choose(this.#spec, tried) ?? (await this.#waitForRoute(tried))
       if (this.isFinished) return
+      // Reached only through a neighbour: a provider found on the DHT can take the next ones directly.
+      if (route?.kind === 'forward' && this.#spec.target === 'auto') void this.#discovery?.find(this.#spec)
       if (route === undefined) {
         if (this.#attempts.length === 0) {
           this.#finish('FAILED', undefined, { code: 'ERR_NO_CAPABLE_PEER', message: this.#noRouteMessage() })
-        } else this.#exhausted()
+        } else {
+          const waited = this.#spec.localOnly === true ? '' : ` for ${this.#spec.waitForPeerMs} ms`
+          this.#exhausted(`no route${waited}: ${this.#noRouteMessage()}`)
+        }
         return
       }
       const started = this.#launcher.start(this.#spec, route, this.#submittedAt)
@@ -313,10 +336,10 @@ export class NetworkTask
     })
   }
 
-  #exhausted(): void {
+  #exhausted(noRoute?: string): void {
     this.#finish('FAILED', undefined, {
       code: 'ERR_RETRIES_EXHAUSTED',
-      message: exhaustedMessage(this.#attempts),
+      message: exhaustedMessage(this.#attempts, this.#spec.maxAttempts, noRoute),
     })
   }
 
@@ -326,20 +349,50 @@ export class NetworkTask
       return `the input of this "${type}" task is too large to send to a peer, and this node does not run "${type}"`
     if (inputRef !== undefined)
       return `no connected peer that takes content of ${inputRef.size} bytes by CID can run task type "${type}" right now`
+    const why = this.#chooser.explain?.(this.#spec)
+    if (why !== undefined) return why
     if (target === 'auto') return `no connected peer can run task type "${type}" right now`
     if (target === 'local') return `this node cannot run task type "${type}"`
     return `peer ${target} is not connected`
   }
 
-  /** Polls for a route, up to `waitForPeerMs`. */
+  /**
+   * Polls for a route, up to `waitForPeerMs`. Meanwhile the DHT is asked for providers (with
+   * `target: 'auto'`), again whenever the finder's last answer has gone stale; while the first
+   * lookup runs, and for a moment after a lookup connected some (their capability announcements
+   * are on their way), the wait goes on past `waitForPeerMs`.
+   */
   async #waitForRoute(tried: ReadonlySet<string>): Promise<Route | undefined> {
     // Too large to send, and this node cannot run it: no peer appearing can change that.
     if (this.#spec.localOnly === true) return undefined
-    const deadline = performance.now() + this.#spec.waitForPeerMs
+    let deadline = performance.now() + this.#spec.waitForPeerMs
+    const discovery =
+      this.#spec.target === 'auto' && this.#spec.waitForPeerMs > 0 ? this.#discovery : undefined
+    let finding = false
+    let first = true
+    const find = (): void => {
+      if (discovery === undefined || finding) return
+      finding = true
+      discovery.find(this.#spec).then(
+        (result) => {
+          finding = false
+          first = false
+          if (result.connected.length > 0) {
+            deadline = Math.max(deadline, performance.now() + DISCOVERED_PEER_GRACE_MS)
+          }
+        },
+        () => {
+          finding = false
+          first = false
+        },
+      )
+    }
     for (;;) {
+      // The finder answers from its cache until a lookup is worth making again.
+      find()
       const left = deadline - performance.now()
-      if (left <= 0 || this.isFinished) return undefined
-      await this.#sleep(Math.min(left, PEER_WAIT_POLL_MS))
+      if ((left <= 0 && !(finding && first)) || this.isFinished) return undefined
+      await this.#sleep(left > 0 ? Math.min(left, PEER_WAIT_POLL_MS) : PEER_WAIT_POLL_MS)
       const route = this.#chooser.choose(this.#spec, tried)
       if (route !== undefined || this.isFinished) return route
     }

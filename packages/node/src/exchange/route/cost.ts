@@ -15,12 +15,13 @@
  *    owner's own programs use (announced in `resources`, minor 4; 0 when unknown): a task there
  *    shares the cores with them, and with the scheduler splitting a contended core evenly, runs up
  *    to twice as long. Gentle on purpose: readings of equally busy machines differ by noise, which
- *    must not starve one of them (differences under the tie margin count as ties).
+ *    must not starve one of them (differences under the tie margin count as ties). Three times
+ *    that for a peer reached only through a circuit relay (`RELAYED_COST_FACTOR`).
  *    Costs within 10 % of the lowest count as ties, which go to the peer this node sent the
  *    fewest tasks recently (then to chance). Without that margin, the small differences between
  *    equal peers (a latency average, a success count) would send every task to the same one.
  */
-import { COST_TIE_MARGIN, LATENCY_FREE_MS, LATENCY_SCALE_MS } from '../constants.js'
+import { COST_TIE_MARGIN, LATENCY_FREE_MS, LATENCY_SCALE_MS, RELAYED_COST_FACTOR } from '../constants.js'
 
 /** One peer (or this node) that could run the task, as routing sees it right now. */
 export interface Candidate {
@@ -37,6 +38,8 @@ export interface Candidate {
   readonly recentDispatches: number
   /** Share of its machine (0 to 1) its owner's other processes use; unknown counts as 0. */
   readonly othersCpu?: number
+  /** Reached only through a circuit relay (no direct connection yet). */
+  readonly relayed?: boolean
 }
 
 /** Cost of sending one more task to `c`; lower is better. */
@@ -46,8 +49,9 @@ export function cost(c: Candidate): number {
   const latency = 1 + Math.max(0, (c.latencyMs ?? 0) - LATENCY_FREE_MS) / LATENCY_SCALE_MS
   // Sharing the cores with the owner's work: the task runs slower there.
   const contention = 1 + Math.min(1, Math.max(0, c.othersCpu ?? 0))
+  const path = c.relayed === true ? RELAYED_COST_FACTOR : 1
   // A floor keeps a peer with a terrible record selectable when it is the only one left.
-  return ((fill * latency) / Math.max(c.score, 0.05)) * contention
+  return ((fill * latency * path) / Math.max(c.score, 0.05)) * contention
 }
 
 /** Whether the candidate has a free slot by our estimate. */

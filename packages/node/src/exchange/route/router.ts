@@ -11,6 +11,11 @@
  *
  * Among direct candidates (and this node), routing's cost decides (cost.ts): free slots first,
  * then load, latency and reputation, with ties spread evenly. Forwards go the fewest hops first.
+ *
+ * The kind of connection counts: a peer reached only through a circuit relay (a limited
+ * connection) is a candidate for small tasks only (`relayedMaxBytes`, the request's input as
+ * JSON), at a higher cost; larger tasks wait for a direct connection, which hole punching may
+ * bring, or go to a peer that has one.
  * The router also computes what this node announces as reachable (`reach`) and picks the next hop
  * of a task it relays.
  */
@@ -26,6 +31,7 @@ import {
   type WireError,
 } from '@p2p-ai/protocol'
 import { decayed, type PeerDirectory, type PeerRecord } from '../../peers/directory.js'
+import { DEFAULT_RELAYED_TASK_MAX_BYTES } from '../constants.js'
 import type { AccessPolicy } from '../trust/access-policy.js'
 import type { ModelRequirement } from '../types.js'
 import { type Candidate, pickCandidate } from './cost.js'
@@ -95,6 +101,8 @@ export interface RouterInit {
    * (`models.autoFetch`): this node counts as capable of the task's type then.
    */
   fetchableModel?: (spec: RouteSpec) => boolean
+  /** Largest input (as JSON) sent over a relayed connection. @default DEFAULT_RELAYED_TASK_MAX_BYTES */
+  relayedMaxBytes?: number
 }
 
 /** This node as routing sees it: whether it takes tasks now, and how busy its owner keeps it. */
@@ -114,9 +122,13 @@ export class Router {
   #localReadAt = Number.NEGATIVE_INFINITY
   #localDispatches = 0
   #localDispatchesAt = 0
+  readonly #relayedMaxBytes: number
+  /** Input sizes, measured once per task (a task's attempts share its input object). */
+  readonly #inputBytes = new WeakMap<object, number>()
 
   constructor(init: RouterInit) {
     this.#init = init
+    this.#relayedMaxBytes = init.relayedMaxBytes ?? DEFAULT_RELAYED_TASK_MAX_BYTES
   }
 
   /** Whether this node relays forwarded tasks it cannot run. */
@@ -154,8 +166,8 @@ export class Router {
     const directory = this.#init.directory
     if (target !== 'auto') {
       const record = directory.record(target)
-      if (record === undefined || record.status !== 'connected' || !taskCapable(record)) return undefined
-      if (spec.inputRef !== undefined && !takesContent(record, spec.inputRef.size)) return undefined
+      if (record === undefined || record.status !== 'connected' || !this.#carries(record, spec))
+        return undefined
       // An explicit target is tried even with an open circuit; only a busy peer is waited for.
       const busyUntil = directory.book.get(target).busyUntil
       if (busyUntil !== undefined && busyUntil > Date.now()) return undefined
@@ -168,10 +180,8 @@ export class Router {
     const naming = new Set<string>()
     for (const record of directory.connected()) {
       const caps = record.capabilities
-      if (!taskCapable(record) || caps === undefined || caps.resources?.paused === true) continue
-      if (!capable(caps, spec)) continue
-      if (spec.inputRef !== undefined && !takesContent(record, spec.inputRef.size)) continue
-      if (!this.#usable(record.peer, spec.exclude)) continue
+      if (caps === undefined || caps.resources?.paused === true || !capable(caps, spec)) continue
+      if (!this.#carries(record, spec) || !this.#usable(record.peer, spec.exclude)) continue
       if (namesModel(caps, spec)) naming.add(record.peer)
       candidates.push({
         peer: record.peer,
@@ -180,6 +190,7 @@ export class Router {
         latencyMs: directory.book.get(record.peer).latencyMs ?? record.rttMs,
         score: directory.book.get(record.peer).score,
         recentDispatches: directory.recentDispatches(record.peer, now),
+        relayed: record.connection?.limited === true,
         ...(caps.resources === undefined
           ? {}
           : { othersCpu: Math.max(0, caps.resources.cpu - caps.resources.nodeCpu) / 100 }),
@@ -251,16 +262,21 @@ export class Router {
 
   /**
    * The next hop of a forwarded task of `type` this node cannot run: a neighbour not on `route`
-   * that runs it or reaches it within `ttl` more links, the fewest first. A refusal otherwise:
+   * that runs it or reaches it within `ttl` more links, the fewest first (over a relayed
+   * connection only for an `input` small enough). A refusal otherwise:
    * `ERR_TTL_EXPIRED` when a route exists but is too long (or no hops are left), `ERR_NO_ROUTE`
    * when none does, or relaying is off.
    */
-  nextHop(type: string, ttl: number, route: readonly string[]): Hop | WireError {
+  nextHop(type: string, ttl: number, route: readonly string[], input?: object): Hop | WireError {
     const self = this.#init.self
     if (!this.#init.relay)
       return { code: TASK_ERROR_CODES.noRoute, message: 'this node does not relay tasks' }
     const onRoute = new Set(route)
-    const all = this.#hops(type, (peer) => onRoute.has(peer))
+    const all = this.#hops(
+      type,
+      (peer) => onRoute.has(peer),
+      input === undefined ? undefined : this.#bytesOf(input),
+    )
     const next = this.#pickHop(all.filter((h) => h.hops <= ttl))
     if (next !== undefined) return next
     if (all.length > 0 || ttl === 0) {
@@ -271,8 +287,8 @@ export class Router {
 
   /** A forward to a neighbour that reaches the task type within the task's hop budget, or undefined. */
   #forward(spec: RouteSpec, tried: ReadonlySet<string>): Route | undefined {
-    // A relay cannot be asked for a model it cannot see: only direct providers are checked. Content
-    // by CID is fetched from the requester's neighbours: it never goes through a relay.
+    // A relay cannot be asked for a model it cannot see: only direct providers are checked.
+    // Content by CID is fetched over the requester's own connection: it never goes through a relay.
     if (
       spec.maxHops < 2 ||
       spec.modelSha256 !== undefined ||
@@ -280,9 +296,11 @@ export class Router {
       spec.inputRef !== undefined
     )
       return undefined
-    const hops = this.#hops(spec.type, (peer) => spec.exclude?.has(peer) === true).filter(
-      (h) => h.hops >= 2 && h.hops <= spec.maxHops,
-    )
+    const hops = this.#hops(
+      spec.type,
+      (peer) => spec.exclude?.has(peer) === true,
+      this.#bytesOf(spec.input),
+    ).filter((h) => h.hops >= 2 && h.hops <= spec.maxHops)
     const fresh = hops.filter((h) => !tried.has(h.peer))
     const hop = this.#pickHop(fresh.length > 0 ? fresh : hops)
     if (hop === undefined) return undefined
@@ -290,10 +308,15 @@ export class Router {
     return { kind: 'forward', peer: hop.peer, peerId: hop.peerId, hops: hop.hops }
   }
 
-  /** Usable neighbours for `type`, with the links to a provider through each. */
-  #hops(type: string, skip: (peer: string) => boolean): Hop[] {
+  /**
+   * Usable neighbours for `type`, with the links to a provider through each; with `bytes` (the
+   * size of what goes to them), only those whose connection carries that much.
+   */
+  #hops(type: string, skip: (peer: string) => boolean, bytes?: number): Hop[] {
     const hops: Hop[] = []
     for (const record of this.#init.directory.connected()) {
+      if (bytes !== undefined && record.connection?.limited === true && bytes > this.#relayedMaxBytes)
+        continue
       const hop = this.#hopVia(record, type)
       if (hop !== undefined && !skip(hop.peer)) hops.push(hop)
     }
@@ -302,7 +325,7 @@ export class Router {
 
   #hopVia(record: PeerRecord, type: string): Hop | undefined {
     const caps = record.capabilities
-    if (caps === undefined || !taskCapable(record) || caps.protocolMinor < FORWARDING_MINOR) return undefined
+    if (caps === undefined || caps.protocolMinor < FORWARDING_MINOR) return undefined
     if (!this.#usable(record.peer, undefined)) return undefined
     let distance: number | undefined
     // A paused neighbour still relays, but runs nothing itself.
@@ -336,6 +359,48 @@ export class Router {
       }),
     )
     return shortest.find((h) => h.peer === picked?.peer)
+  }
+
+  /**
+   * Whether the connection to `record` carries the task: any direct one; a relayed (limited) one
+   * only for an input of at most `relayedMaxBytes`.
+   */
+  #carries(record: PeerRecord, spec: Pick<RouteSpec, 'input' | 'inputRef'>): boolean {
+    // Content by CID is fetched over Bitswap, which does not run on a limited (relayed) connection.
+    if (spec.inputRef !== undefined) {
+      return record.connection?.limited !== true && takesContent(record, spec.inputRef.size)
+    }
+    return record.connection?.limited !== true || this.#bytesOf(spec.input) <= this.#relayedMaxBytes
+  }
+
+  /** The size of an input as JSON, in bytes (measured once; unmeasurable counts as too large). */
+  #bytesOf(input: object): number {
+    let bytes = this.#inputBytes.get(input)
+    if (bytes === undefined) {
+      try {
+        bytes = Buffer.byteLength(JSON.stringify(input))
+      } catch {
+        bytes = Number.POSITIVE_INFINITY
+      }
+      this.#inputBytes.set(input, bytes)
+    }
+    return bytes
+  }
+
+  /**
+   * Why no route fits `spec` when peers run its type but are reached only through a relay that the
+   * input is too large for; undefined otherwise.
+   */
+  explain(spec: RouteSpec): string | undefined {
+    if (this.#bytesOf(spec.input) <= this.#relayedMaxBytes) return undefined
+    for (const record of this.#init.directory.connected()) {
+      if (record.connection?.limited !== true || record.capabilities === undefined) continue
+      if (spec.target !== 'auto' && spec.target !== record.peer) continue
+      if (capable(record.capabilities, spec)) {
+        return `the peers that run "${spec.type}" are reached only through a relay, and inputs over ${this.#relayedMaxBytes} bytes wait for a direct connection`
+      }
+    }
+    return undefined
   }
 
   /** Allowed by the access policy, not excluded, and its circuit not open. */
@@ -381,14 +446,6 @@ export function takesContent(record: Pick<PeerRecord, 'capabilities'> | undefine
     caps.content !== undefined &&
     size <= caps.content.maxBytes
   )
-}
-
-/**
- * Whether the connection to a peer can carry tasks: a relayed connection is limited (data and
- * duration caps) and the task protocol does not run on it.
- */
-function taskCapable(record: PeerRecord): boolean {
-  return record.connection?.limited !== true
 }
 
 /** A model as routing sees it: announced by a peer, or served by this node's engine. */

@@ -267,7 +267,7 @@ export class Conversation implements AttemptObserver {
    */
   relay(opened: OpenedForward): void {
     const { router, launcher } = this.#session.init
-    const next = router.nextHop(this.#request.taskType, opened.ttl, opened.route)
+    const next = router.nextHop(this.#request.taskType, opened.ttl, opened.route, this.#request.input)
     if (!('peer' in next)) {
       this.#end()
       this.#reject(next)

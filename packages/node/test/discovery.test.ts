@@ -1,0 +1,206 @@
+import type { PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Capabilities } from '@p2p-ai/protocol'
+import { capabilityCid, type Transport } from '@p2p-ai/transport'
+import { pino } from 'pino'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { CapabilityAdvertiser } from '../src/discovery/advertiser.js'
+import { ProviderFinder } from '../src/discovery/finder.js'
+import { capabilityKeys, modelKey, taskKey } from '../src/discovery/keys.js'
+
+// Capability discovery against a made-up DHT: what is advertised, when it is published again,
+// and how lookups are shared and cached. Across real NATs: test/swarm-internet.test.ts.
+
+const peerId = (id: string): PeerId =>
+  ({ toString: () => id, equals: (other: unknown) => String(other) === id }) as unknown as PeerId
+const SELF = peerId('12D3KooWSUtKJpEJwFzzLwV7t1cPUhoRPpSFkzCQ41pvmsQmRwEe')
+const PROVIDER = peerId('12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN')
+const STRANGER = peerId('12D3KooWPnaoheHZSKDnEheUxnszQ4GQZL2NW7tw7QV4RBqXdP8V')
+const SHA = 'ab'.repeat(32)
+const log = pino({ level: 'silent' })
+
+function caps(taskTypes: string[], models: Capabilities['models'] = []): Capabilities {
+  return { protocolMinor: 2, taskTypes, models, concurrency: 1, load: { running: 0, queued: 0 } }
+}
+
+/** A transport with a DHT that holds what `provide` put there and answers lookups from it. */
+function fakeDht(servers = 1) {
+  const records = new Map<string, PeerId[]>()
+  const provided: string[] = []
+  const withdrawn: string[] = []
+  const connected = new Set<string>()
+  const dialled: string[] = []
+  let lookups = 0
+  const dht = { routingTable: Object.assign(new EventTarget(), { size: servers }) }
+  const transport = {
+    peerId: SELF,
+    services: { dht },
+    contentRouting: {
+      provide: async (cid: { toString(): string }) => {
+        provided.push(cid.toString())
+      },
+      cancelReprovide: async (cid: { toString(): string }) => {
+        withdrawn.push(cid.toString())
+      },
+      findProviders: async function* (cid: { toString(): string }) {
+        lookups++
+        for (const id of records.get(cid.toString()) ?? []) {
+          yield { id, multiaddrs: [multiaddr(`/ip4/11.8.1.1/tcp/4001/p2p/${SELF}/p2p-circuit`)] }
+        }
+      },
+    },
+    getConnections: (peer?: PeerId) =>
+      [...connected]
+        .filter((p) => peer === undefined || p === peer.toString())
+        .map((p) => ({ remotePeer: peerId(p), status: 'open' })),
+    peerStore: { merge: async () => {} },
+    dial: async (peer: PeerId) => {
+      dialled.push(peer.toString())
+      connected.add(peer.toString())
+    },
+  } as unknown as Transport
+  return {
+    transport,
+    dht,
+    provided,
+    withdrawn,
+    connected,
+    dialled,
+    lookups: () => lookups,
+    async hold(key: string, ...peers: PeerId[]) {
+      records.set((await capabilityCid(key)).toString(), peers)
+    },
+  }
+}
+
+async function cids(keys: string[]): Promise<string[]> {
+  return Promise.all(keys.map(async (key) => (await capabilityCid(key)).toString()))
+}
+
+describe('capability discovery on the DHT', () => {
+  it('names a task type and a model by hash', () => {
+    expect(taskKey('embed')).toBe('task/embed')
+    expect(modelKey(SHA)).toBe(`model/${SHA}`)
+    expect(
+      capabilityKeys(caps(['embed', 'chunk'], [{ id: 'mini', sha256: SHA, taskTypes: ['embed'] }])),
+    ).toEqual(['task/embed', 'task/chunk', `model/${SHA}`])
+  })
+
+  it('advertises what the node runs once it has DHT servers, withdraws what it stops running, and publishes again when a small DHT grows', async () => {
+    const dht = fakeDht(0)
+    let current = caps(['embed'], [{ id: 'mini', sha256: SHA, taskTypes: ['embed'] }])
+    const advertiser = new CapabilityAdvertiser({
+      transport: dht.transport,
+      capabilities: () => current,
+      log,
+    })
+    advertiser.start()
+    try {
+      await advertiser.check()
+      // Nobody to hold the records yet: nothing is published (it would be lost).
+      expect(dht.provided).toEqual([])
+      // The first server enters the routing table: the records go out at once.
+      dht.dht.routingTable.size = 1
+      dht.dht.routingTable.dispatchEvent(new Event('peer:add'))
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      expect(dht.provided.sort()).toEqual((await cids(['task/embed', `model/${SHA}`])).sort())
+      expect([...advertiser.provided].sort()).toEqual([`model/${SHA}`, 'task/embed'].sort())
+      await advertiser.check()
+      expect(dht.provided).toHaveLength(2)
+
+      current = caps(['chunk'])
+      await advertiser.check()
+      expect(dht.withdrawn.sort()).toEqual((await cids(['task/embed', `model/${SHA}`])).sort())
+      expect(dht.provided.slice(2)).toEqual(await cids(['task/chunk']))
+
+      // A second server appears: it holds none of the records, so they go out again.
+      dht.dht.routingTable.size = 2
+      await advertiser.check()
+      expect(dht.provided.slice(3)).toEqual(await cids(['task/chunk']))
+      await advertiser.check()
+      expect(dht.provided).toHaveLength(4)
+    } finally {
+      advertiser.stop()
+    }
+  })
+
+  it('looks a key up once for a burst of tasks, dials the providers it may use, and looks again only once they are gone', async () => {
+    const dht = fakeDht()
+    await dht.hold('task/rare', PROVIDER, STRANGER)
+    const finder = new ProviderFinder({
+      transport: dht.transport,
+      allows: (peer) => peer !== STRANGER.toString(),
+      log,
+    })
+    const spec = { type: 'rare', modelSha256: undefined }
+    const [first, second] = await Promise.all([finder.find(spec), finder.find(spec)])
+    expect(first).toEqual({
+      key: 'task/rare',
+      found: [PROVIDER.toString()],
+      connected: [PROVIDER.toString()],
+    })
+    expect(second).toBe(first)
+    expect(dht.lookups()).toBe(1)
+    expect(dht.dialled).toEqual([PROVIDER.toString()])
+    // Still connected: the answer stands.
+    await finder.find(spec)
+    expect(dht.lookups()).toBe(1)
+    // The provider went away (its relay died, it left): look again.
+    dht.connected.clear()
+    expect((await finder.find(spec)).connected).toEqual([PROVIDER.toString()])
+    expect(dht.lookups()).toBe(2)
+  })
+
+  it('asks nothing before it knows a DHT server, and remembers nothing from that', async () => {
+    const dht = fakeDht(0)
+    await dht.hold('task/rare', PROVIDER)
+    const finder = new ProviderFinder({ transport: dht.transport, allows: () => true, log })
+    expect(await finder.find({ type: 'rare', modelSha256: undefined })).toEqual({
+      key: 'task/rare',
+      found: [],
+      connected: [],
+    })
+    expect(dht.lookups()).toBe(0)
+    dht.dht.routingTable.size = 1
+    expect((await finder.find({ type: 'rare', modelSha256: undefined })).connected).toEqual([
+      PROVIDER.toString(),
+    ])
+  })
+
+  it('asks for a model by its hash, and does not ask again at once when nobody has it', async () => {
+    const dht = fakeDht()
+    const finder = new ProviderFinder({ transport: dht.transport, allows: () => true, log })
+    const spec = { type: 'embed', modelSha256: SHA }
+    expect(await finder.find(spec)).toEqual({ key: `model/${SHA}`, found: [], connected: [] })
+    expect(await finder.find(spec)).toEqual({ key: `model/${SHA}`, found: [], connected: [] })
+    expect(finder.lookups).toBe(1)
+  })
+
+  it('looks a key nobody provides up again after 1 s, then 2 s and 4 s, then every 5 s; a provider that appears is found at the next one', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const dht = fakeDht()
+    const finder = new ProviderFinder({ transport: dht.transport, allows: () => true, log })
+    const spec = { type: 'late', modelSha256: undefined }
+    const lookupsAfter = async (ms: number): Promise<number> => {
+      vi.advanceTimersByTime(ms)
+      await finder.find(spec)
+      return dht.lookups()
+    }
+    await finder.find(spec)
+    expect(dht.lookups()).toBe(1)
+    expect(await lookupsAfter(900)).toBe(1)
+    expect(await lookupsAfter(200)).toBe(2) // 1 s after the first
+    expect(await lookupsAfter(1_900)).toBe(2)
+    expect(await lookupsAfter(200)).toBe(3) // 2 s after the second
+    expect(await lookupsAfter(4_100)).toBe(4) // 4 s
+    expect(await lookupsAfter(4_900)).toBe(4)
+    expect(await lookupsAfter(200)).toBe(5) // capped at 5 s
+    await dht.hold('task/late', PROVIDER)
+    vi.advanceTimersByTime(5_100)
+    expect((await finder.find(spec)).connected).toEqual([PROVIDER.toString()])
+  })
+})
+
+afterEach(() => {
+  vi.useRealTimers()
+})
