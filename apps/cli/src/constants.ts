@@ -1,5 +1,5 @@
 /** Defaults and fixed names of the CLI. */
-import type { TaskStatus } from './control/types.js'
+import type { JobStatus, TaskStatus } from './control/types.js'
 
 /** The command's name, as typed. */
 export const BIN_NAME = 'p2p-ai-agents'
@@ -30,6 +30,10 @@ export const CONTROL_FILE = 'control.json'
 export const TOKEN_FILE = 'control.token'
 /** stdout and stderr of a node started with `--detach`. */
 export const LOG_FILE = 'node.log'
+/** Where the rolled files of node.log live, in the data directory (node.log links to `current.log` there). */
+export const LOGS_DIR = 'logs'
+/** The watchdog's state in the data directory: its pid, restarts, and why it gave up. */
+export const SUPERVISOR_FILE = 'supervisor.json'
 /** Models added with `models add`: `{ models: ModelEntry[] }`. */
 export const MODELS_FILE = 'models.json'
 /** Directory of pulled models (one sub-directory per model). */
@@ -75,6 +79,8 @@ export const DEFAULT_MONITOR_INTERVAL_S = 2
 export const ENV = Object.freeze({
   /** Set in a node started with `--detach` (logs as JSON lines, reports readiness over IPC). */
   DAEMON: 'P2P_AI_CLI_DAEMON',
+  /** The watchdog's settings (JSON), from the `node start --detach` that started it. */
+  SUPERVISOR: 'P2P_AI_CLI_SUPERVISOR',
   /** Directory of `demo` nodes. */
   DEMO_DIR: 'P2P_AI_DEMO_DIR',
   /** Data directory (also a node setting). */
@@ -97,3 +103,19 @@ export const TASK_STATUSES = [
 // Fails to compile if the node gains a status this list lacks.
 const _everyStatus: readonly (typeof TASK_STATUSES)[number][] = [] as TaskStatus[]
 void _everyStatus
+
+/** Every job status: the node's `JobStatus`. */
+export const JOB_STATUSES = [
+  'RUNNING',
+  'INTERRUPTED',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+] as const satisfies readonly JobStatus[]
+
+// Fails to compile if the node gains a job status this list lacks.
+const _everyJobStatus: readonly (typeof JOB_STATUSES)[number][] = [] as JobStatus[]
+void _everyJobStatus
+
+/** How often `job submit` and `job status --follow` ask the node how the job stands. */
+export const JOB_POLL_MS = 250

@@ -4,9 +4,11 @@ import {
   BIN_NAME,
   CONTROL_FILE,
   LOG_FILE,
+  LOGS_DIR,
   MODEL_HASHES_FILE,
   MODELS_FILE,
   PID_FILE,
+  SUPERVISOR_FILE,
   TOKEN_FILE,
 } from './constants.js'
 
@@ -32,6 +34,9 @@ export function cliReference(version = 'VERSION'): string {
     '- [Exit codes](#exit-codes)',
     '- [Environment variables](#environment-variables)',
     ...GROUPS.map((g) => `- [\`${g.name}\`: ${g.summary}](#${g.name})`),
+    ...COMMANDS.filter((c) => !c.name.includes(' ')).map(
+      (c) => `- [\`${c.name}\`: ${c.summary}](#${c.name})`,
+    ),
     '',
     '## How commands find the node',
     '',
@@ -44,7 +49,9 @@ export function cliReference(version = 'VERSION'): string {
     `| \`${CONTROL_FILE}\` | where its control API listens (\`http://127.0.0.1:<port>\`), with the pid |`,
     `| \`${TOKEN_FILE}\` | the control API's bearer token: 32 random bytes, mode 0600, new on every start |`,
     '',
-    `A node started with \`--detach\` also writes its log to \`${LOG_FILE}\`; \`models add\` records models in`,
+    `A node started with \`--detach\` runs under a watchdog, which keeps its state in \`${SUPERVISOR_FILE}\` and writes`,
+    `the node's log to \`${LOG_FILE}\` (a link to the current file in \`${LOGS_DIR}/\`, rolled at 100 MB and daily: see`,
+    '[operations.md](operations.md)); `models add` records models in',
     `\`${MODELS_FILE}\`; the node remembers the sha256 of each model file in \`${MODEL_HASHES_FILE}\`, so a restart`,
     'does not hash them again (a changed file is hashed again).',
     '',
@@ -124,6 +131,9 @@ export function cliReference(version = 'VERSION'): string {
     for (const cmd of COMMANDS.filter((c) => c.name.startsWith(`${g.name} `))) {
       out.push('', `### ${cmd.name}`, '', '```text', commandHelp(cmd).trimEnd(), '```')
     }
+  }
+  for (const cmd of COMMANDS.filter((c) => !c.name.includes(' '))) {
+    out.push('', `## ${cmd.name}`, '', '```text', commandHelp(cmd).trimEnd(), '```')
   }
   return `${out.join('\n')}\n`
 }

@@ -2,8 +2,8 @@
  * Every error code a user of the CLI can meet, in one table: the exit code a command ends with,
  * the HTTP status the control API answers it with (for the codes the API sends), and the hint
  * printed under the message. The codes come from the CLI itself, its control API, and the
- * packages below it (identity, protocol, transport, engine, node, metrics, the onnx and llama
- * plug-ins); a test walks every error class those packages export and checks that each code is
+ * packages below it (identity, protocol, transport, engine, node, metrics, dashboard, the onnx and
+ * llama plug-ins); a test walks every error class those packages export and checks that each code is
  * here. Only an error with no code at all is called a bug.
  *
  * A task that ended FAILED, TIMEOUT or CANCELLED exits 4 whatever its code; the code's hint still
@@ -311,6 +311,48 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     exit: FAILURE,
     hint: 'the mock task was asked to fail (`fail: true`); drop that field',
   },
+  ERR_JOB_FAILED: {
+    exit: EXIT.TASK_FAILED,
+    hint: `the output file has each failed item's line and why; fix them and ${$('job resume <id>')} (a completed job: submit the failed lines as a new job)`,
+  },
+  ERR_INVALID_JOB: {
+    exit: USAGE,
+    status: 400,
+    hint: `see ${$('job submit --help')} and docs/jobs.md for what a job takes`,
+  },
+  ERR_JOB_NOT_FOUND: {
+    exit: FAILURE,
+    status: 404,
+    hint: `list known jobs with ${$('job list')} (finished jobs are kept for engine.resultTtlMs, 24 h)`,
+  },
+  ERR_JOB_INPUT: {
+    exit: FAILURE,
+    status: 400,
+    hint: 'check the path of --input (the node reads it: give a path it can reach) and its permissions',
+  },
+  ERR_JOB_INPUT_CHANGED: {
+    exit: FAILURE,
+    status: 409,
+    hint: 'results so far belong to the old file: submit a new job for the new one (another --output)',
+  },
+  ERR_JOB_OUTPUT: {
+    exit: FAILURE,
+    status: 409,
+    hint: 'choose another --output, add --overwrite to replace the file, or check its directory can be written',
+  },
+  ERR_JOB_NOT_RESUMABLE: {
+    exit: FAILURE,
+    status: 409,
+    hint: `see what the job did with ${$('job status <id>')}; a completed job has every result already`,
+  },
+  ERR_JOB_ITEM_FAILED: {
+    exit: FAILURE,
+    hint: `fix the item the message names, then ${$('job resume <id>')}: items with a result are not run again`,
+  },
+  ERR_JOB_STORE: {
+    exit: FAILURE,
+    hint: 'check free disk space and the permissions of <data-dir>/store/jobs',
+  },
   ERR_STORE_CORRUPT: {
     exit: FAILURE,
     hint: (c) =>
@@ -422,7 +464,7 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
   ERR_INVALID_PEER_ADDRESS: {
     exit: USAGE,
     status: 400,
-    hint: 'give a multiaddr ending in /p2p/<peerId>, such as /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW... (docs/networking.md)',
+    hint: 'give a PeerId, or a multiaddr ending in /p2p/<peerId> such as /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW... (docs/networking.md)',
   },
   ERR_DIAL_FAILED: {
     exit: FAILURE,
@@ -484,6 +526,14 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     exit: FAILURE,
     hint: "the peer is not on this node's allowlist, or this node not on the peer's (network.allowlist)",
   },
+  ERR_RATE_LIMITED: {
+    exit: FAILURE,
+    hint: 'the provider limits how fast one peer may send it tasks (its protection.tasksPerSecond); this node waits the time it was given before sending there again: send fewer tasks at once, or let them go to other providers',
+  },
+  ERR_INPUT_TOO_LARGE: {
+    exit: FAILURE,
+    hint: 'the provider takes smaller inputs for this task type (its protection.maxInputBytes): split the input, or send it to another provider with --target',
+  },
   ERR_NO_AGREEMENT: {
     exit: FAILURE,
     hint: 'the nodes that ran it gave different answers and no majority agreed; try a larger --redundancy',
@@ -532,6 +582,16 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     exit: FAILURE,
     status: 404,
     hint: `start the node with ${$('node start --metrics')}, or set \`metrics.enabled: true\` in its configuration`,
+  },
+
+  ERR_DASHBOARD_PORT_IN_USE: {
+    exit: FAILURE,
+    status: 409,
+    hint: `give the dashboard another port (${$('dashboard --port 8081')}, \`--dashboard-port\`, \`dashboard.port\`; 0 picks a free one), or stop the program that holds it`,
+  },
+  ERR_DASHBOARD_NOT_BUILT: {
+    exit: FAILURE,
+    hint: 'the @p2p-ai/dashboard package has no built page: in a source checkout run `pnpm build`; otherwise reinstall the package',
   },
 
   // Errors of the operating system (Node.js `code`s).

@@ -102,6 +102,22 @@ export class TaskFailedError extends CliError {
 }
 
 /**
+ * A job ended without every item done: some items failed, or the job failed, was cancelled, or
+ * was interrupted by its node stopping. `jobCode` is the job's own error code, if it has one.
+ */
+export class JobFailedError extends CliError {
+  static readonly code = 'ERR_JOB_FAILED'
+  readonly code = JobFailedError.code
+  override readonly name = 'JobFailedError'
+  readonly jobCode: string | undefined
+
+  constructor(message: string, jobCode?: string, hint?: string) {
+    super(message, hint)
+    this.jobCode = jobCode
+  }
+}
+
+/**
  * The control API answered with an error (`{ error: { code, message } }`). `code` is the API's
  * code (`ERR_TASK_NOT_FOUND`, `ERR_UNSUPPORTED_TASK_TYPE`...), `status` the HTTP status.
  */

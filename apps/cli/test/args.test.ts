@@ -39,6 +39,7 @@ describe('argument parsing', () => {
       log: { level: 'info', format: 'text' },
       limits: { cpu: 100, idleOnly: false },
       metrics: { enabled: false, port: 9100 },
+      dashboard: { enabled: false, port: 8080 },
     }
     const { options } = parseCommand(cmd('node start'), ['--port', '4001'])
     expect(applyFlags(config, options, false).network.listen).toEqual([
@@ -52,6 +53,15 @@ describe('argument parsing', () => {
     const metrics = parseCommand(cmd('node start'), ['--metrics-port', '0']).options
     expect(applyFlags(config, metrics, false).metrics).toEqual({ enabled: true, port: 0 })
     expect(config.metrics.enabled).toBe(false)
+    // --dashboard-port likewise turns the dashboard on, on that port.
+    const dashboard = parseCommand(cmd('node start'), ['--dashboard-port', '0']).options
+    expect(applyFlags(config, dashboard, false).dashboard).toEqual({ enabled: true, port: 0 })
+    expect(
+      applyFlags(config, parseCommand(cmd('node start'), ['--dashboard']).options, false).dashboard,
+    ).toEqual({
+      enabled: true,
+      port: 8080,
+    })
   })
 
   it('--announce adds public addresses to the configured ones, and --bootstrap peers to dial', () => {
@@ -66,6 +76,7 @@ describe('argument parsing', () => {
       log: { level: 'info', format: 'text' },
       limits: { cpu: 100, idleOnly: false },
       metrics: { enabled: false, port: 9100 },
+      dashboard: { enabled: false, port: 8080 },
     }
     const { options } = parseCommand(cmd('node start'), [
       '--announce',

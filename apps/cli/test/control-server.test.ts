@@ -12,15 +12,31 @@ import {
   startControlServer,
 } from '../src/control/server.js'
 import type { ControlTarget } from '../src/control/target.js'
-import type { LogLevel, NodeEventJson, StatusJson, TaskJson } from '../src/control/types.js'
+import type { JobJson, LogLevel, NodeEventJson, StatusJson, TaskJson } from '../src/control/types.js'
 import { STATUS_BY_CODE } from '../src/error-policy.js'
 import { ControlApiError } from '../src/errors.js'
 
 const TOKEN = 'a'.repeat(64)
+const BANNED = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+
+function fakeJob(id: string, type: string): JobJson {
+  return {
+    id,
+    type,
+    status: 'RUNNING',
+    source: { kind: 'jsonl', path: '/data/docs.jsonl' },
+    output: '/data/out.jsonl',
+    order: 'input',
+    failFast: false,
+    createdAt: 1,
+    items: { done: 0, failed: 0, inFlight: 0 },
+  }
+}
 
 /** A target that keeps tasks in memory and finishes each when told to. */
 function fakeTarget() {
   const tasks = new Map<string, TaskJson>()
+  const jobs = new Map<string, JobJson>()
   const waiters = new Map<string, () => void>()
   let n = 0
   let shutdowns = 0
@@ -30,6 +46,7 @@ function fakeTarget() {
   const target: ControlTarget = {
     status: () => ({ peerId: '12D3KooWfake', state: 'ACTIVE' }) as unknown as StatusJson,
     peers: () => [],
+    unban: (peerId) => ({ peerId, unbanned: peerId === BANNED }),
     connect: async (address) => {
       if (!address.includes('/p2p/'))
         throw Object.assign(new Error('address must end in /p2p/<peerId>'), { code: 'ERR_INVALID_MULTIADDR' })
@@ -134,6 +151,45 @@ function fakeTarget() {
       listeners.add(listener)
       signal.addEventListener('abort', () => listeners.delete(listener), { once: true })
     },
+    jobs: {
+      submit: (req) => {
+        if (req.type !== 'echo')
+          throw Object.assign(new Error(`type: expected a task type, got ${req.type}`), {
+            code: 'ERR_INVALID_JOB',
+          })
+        const job = fakeJob(`job${++n}`, req.type)
+        jobs.set(job.id, job)
+        return job
+      },
+      get: (id) => jobs.get(id),
+      list: ({ limit, status }) =>
+        [...jobs.values()]
+          .reverse()
+          .filter((j) => status === undefined || j.status === status)
+          .slice(0, limit),
+      cancel: (id) => {
+        const job = jobs.get(id)
+        if (job === undefined)
+          throw Object.assign(new Error(`no job with id "${id}"`), { code: 'ERR_JOB_NOT_FOUND' })
+        const cancelled = job.status === 'RUNNING'
+        if (cancelled) jobs.set(id, { ...job, status: 'CANCELLED' })
+        return { cancelled, job: jobs.get(id)! }
+      },
+      resume: (id) => {
+        const job = jobs.get(id)
+        if (job === undefined)
+          throw Object.assign(new Error(`no job with id "${id}"`), { code: 'ERR_JOB_NOT_FOUND' })
+        if (job.status === 'COMPLETED')
+          throw Object.assign(new Error(`job ${id} completed`), { code: 'ERR_JOB_NOT_RESUMABLE' })
+        jobs.set(id, { ...job, status: 'RUNNING' })
+        return jobs.get(id)!
+      },
+    },
+    dashboard: async (req) => ({
+      url: `http://127.0.0.1:${req.port ?? 8080}/`,
+      loginUrl: `http://127.0.0.1:${req.port ?? 8080}/?token=once`,
+      started: true,
+    }),
     shutdown: () => {
       shutdowns++
     },
@@ -294,6 +350,7 @@ describe('control API server', () => {
     await expectError(client.task('missing'), 404, 'ERR_TASK_NOT_FOUND')
     await expectError(client.cancel('missing'), 404, 'ERR_TASK_NOT_FOUND')
     await expectError(client.connect('/ip4/127.0.0.1/tcp/1'), 400, 'ERR_INVALID_MULTIADDR')
+    await expectError(client.unban('12D3KooWnot-a-peer'), 400, 'ERR_INVALID_PEER_ID')
     await expectError(client.list({ status: 'DONE' as never }), 400, 'ERR_BAD_REQUEST')
   })
 
@@ -339,9 +396,32 @@ describe('control API server', () => {
     expect(err.message).toContain('trace, debug, info, warn, error, fatal, silent')
   })
 
+  it('lifts a ban (POST /v1/peers/:id/unban), and says when there was none', async () => {
+    const { client } = await setup()
+    await expect(client.unban(BANNED)).resolves.toEqual({ peerId: BANNED, unbanned: true })
+    const other = '12D3KooWGocXVpemkkdVci9LkEp5KFCGCguC6SjSttmn3hQrZNif'
+    await expect(client.unban(other)).resolves.toEqual({ peerId: other, unbanned: false })
+  })
+
   it('serves the metrics exposition as text', async () => {
     const { client } = await setup()
     await expect(client.metrics()).resolves.toContain('p2p_ai_node_ready 1\n')
+  })
+
+  it('gives a dashboard login link (POST /v1/dashboard), on a port the caller may choose', async () => {
+    const { client, url } = await setup()
+    await expect(client.dashboard()).resolves.toEqual({
+      url: 'http://127.0.0.1:8080/',
+      loginUrl: 'http://127.0.0.1:8080/?token=once',
+      started: true,
+    })
+    await expect(client.dashboard({ port: 0 })).resolves.toMatchObject({ url: 'http://127.0.0.1:0/' })
+    const bad = await raw(`${url}/v1/dashboard`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ port: 70_000 }),
+    })
+    expect([bad.status, bad.body.error?.code]).toEqual([400, 'ERR_BAD_REQUEST'])
   })
 
   it('holds a wait until the task is final', async () => {
@@ -554,6 +634,27 @@ describe('control API server', () => {
     await client.shutdown()
     await new Promise((resolve) => setImmediate(resolve))
     expect(fake.shutdowns()).toBe(1)
+  })
+})
+
+describe('jobs over the control API', () => {
+  it('submits, lists, shows, cancels and resumes a job; paths must be absolute', async () => {
+    const { client } = await setup()
+    await expect(client.submitJob({ type: 'echo', input: 'docs.jsonl' })).rejects.toMatchObject({
+      status: 400,
+      code: 'ERR_BAD_REQUEST',
+      message: '"input" must be an absolute path',
+    })
+    await expect(client.submitJob({ type: 'Nope', input: '/data/docs.jsonl' })).rejects.toMatchObject({
+      status: 400,
+      code: 'ERR_INVALID_JOB',
+    })
+    const job = await client.submitJob({ type: 'echo', input: '/data/docs.jsonl', output: '/data/out.jsonl' })
+    expect(await client.job(job.id)).toEqual(job)
+    expect(await client.jobs({ status: 'RUNNING' })).toEqual([job])
+    expect(await client.cancelJob(job.id)).toMatchObject({ cancelled: true, job: { status: 'CANCELLED' } })
+    expect(await client.resumeJob(job.id)).toMatchObject({ id: job.id, status: 'RUNNING' })
+    await expect(client.job('missing-job')).rejects.toMatchObject({ status: 404, code: 'ERR_JOB_NOT_FOUND' })
   })
 })
 

@@ -1,6 +1,7 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as content from '@p2p-ai/content'
+import * as dashboard from '@p2p-ai/dashboard'
 import * as engine from '@p2p-ai/engine'
 import * as identity from '@p2p-ai/identity'
 import * as llama from '@p2p-ai/llama'
@@ -27,10 +28,18 @@ function codesOf(module: Record<string, unknown>): Array<[string, string]> {
   })
 }
 
-const PACKAGES = { identity, protocol, transport, engine, node, metrics, onnx, llama, content } as Record<
-  string,
-  Record<string, unknown>
->
+const PACKAGES = {
+  identity,
+  protocol,
+  transport,
+  engine,
+  node,
+  metrics,
+  dashboard,
+  onnx,
+  llama,
+  content,
+} as Record<string, Record<string, unknown>>
 const EXIT_CODES = new Set<number>(Object.values(EXIT))
 
 /** Captures what `report` prints. */

@@ -79,7 +79,10 @@ export async function cleanUp(): Promise<void> {
   }
 }
 
-/** Pids named in pid and control files anywhere below `dir` (nodes and demo nodes). */
+/**
+ * Pids named in pid, control and watchdog files anywhere below `dir` (nodes, their watchdogs and
+ * demo nodes), watchdogs first: a node killed before its watchdog would be restarted.
+ */
 async function pidsUnder(dir: string): Promise<number[]> {
   const { readdir } = await import('node:fs/promises')
   const pids: number[] = []
@@ -90,13 +93,16 @@ async function pidsUnder(dir: string): Promise<number[]> {
     return pids
   }
   for (const rel of entries) {
-    if (!rel.endsWith('node.pid') && !rel.endsWith('control.json')) continue
+    if (!rel.endsWith('node.pid') && !rel.endsWith('control.json') && !rel.endsWith('supervisor.json'))
+      continue
     try {
       const text = await readFile(join(dir, rel), 'utf8')
       const pid = rel.endsWith('node.pid')
         ? Number.parseInt(text, 10)
         : (JSON.parse(text) as { pid: number }).pid
-      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid) pids.push(pid)
+      if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) continue
+      if (rel.endsWith('supervisor.json')) pids.unshift(pid)
+      else pids.push(pid)
     } catch {
       // Half-written or removed meanwhile.
     }

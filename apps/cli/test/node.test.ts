@@ -16,6 +16,7 @@ async function startNode(home: string, dataDir: string, extra: string[] = []) {
   expect(r.code).toBe(0)
   return JSON.parse(r.stdout) as {
     pid: number
+    supervisorPid: number
     peerId: string
     addresses: string[]
     control: string
@@ -102,6 +103,12 @@ describe('a node started with --detach', () => {
     const peers = await run(['node', 'peers', '--json', '--data-dir', dataDir], { home })
     expect(peers.code).toBe(0)
     expect(json(peers.stdout)).toEqual([])
+    const stranger = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+    const unban = await run(['node', 'unban', stranger, '--data-dir', dataDir], { home })
+    expect([unban.code, unban.stdout.trim()]).toEqual([0, `${stranger} is not banned`])
+    const notAPeer = await run(['node', 'unban', '12D3KooWnope', '--data-dir', dataDir], { home })
+    expect(notAPeer.code).toBe(2)
+    expect(notAPeer.stderr).toMatch(/a PeerId looks like 12D3KooW/)
 
     const mock = await run(
       ['task', 'submit', '--type', 'mock', '--input', 'hi', '--wait', '--json', '--data-dir', dataDir],
@@ -357,8 +364,13 @@ describe('a node started with --detach', () => {
       },
     )
     expect(noPeerId.code).toBe(2)
-    expect(noPeerId.stderr).toContain('it must end in /p2p/<peerId>')
-    expect(noPeerId.stderr).toContain('hint: give a multiaddr ending in /p2p/<peerId>')
+    expect(noPeerId.stderr).toContain('give a PeerId, or a multiaddr ending in /p2p/<peerId>')
+    expect(noPeerId.stderr).toContain('hint: give a PeerId, or a multiaddr ending in /p2p/<peerId>')
+    const notAPeer = await run(['node', 'connect', 'not-a-peer-id', '--data-dir', join(home, 'node-b')], {
+      home,
+    })
+    expect(notAPeer.code).toBe(2)
+    expect(notAPeer.stderr).toContain('invalid peer address "not-a-peer-id"')
     const nobody = await run(
       [
         'node',
@@ -555,8 +567,11 @@ describe('a node started with --detach', () => {
     const home = await tempHome()
     const dataDir = join(home, 'node-a')
     const first = await startNode(home, dataDir)
+    // Both gone at once (a power cut, the OOM killer): the watchdog is not there to restart it.
+    process.kill(first.supervisorPid, 'SIGKILL')
     process.kill(first.pid, 'SIGKILL')
-    while (alive(first.pid)) await new Promise((resolve) => setTimeout(resolve, 50))
+    while (alive(first.pid) || alive(first.supervisorPid))
+      await new Promise((resolve) => setTimeout(resolve, 50))
     // The killed node left its pid and control files behind.
     expect(Number.parseInt(await readFile(join(dataDir, 'node.pid'), 'utf8'), 10)).toBe(first.pid)
     const status = await run(['node', 'status', '--data-dir', dataDir], { home })

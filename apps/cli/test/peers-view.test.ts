@@ -28,6 +28,7 @@ function peer(peerId: string, connection: PeerJson['connection']): PeerJson {
       circuit: 'closed',
       consecutiveFailures: 0,
       score: 2 / 3,
+      offences: 0,
     },
     connectedAt: Date.now(),
     reconnectAttempts: 0,

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import { formatPeers } from '../src/commands/node.js'
+import type { JobJson } from '../src/control/types.js'
 import { colourAllowed, colours, stripAnsi } from '../src/term/colour.js'
-import { duration, shortId, table } from '../src/term/format.js'
+import { clockTime, duration, shortId, table } from '../src/term/format.js'
+import { jobFigures, jobProgress } from '../src/term/job-progress.js'
 import { progressBar } from '../src/term/progress.js'
 import { spinner } from '../src/term/spinner.js'
 
@@ -95,6 +98,61 @@ describe('progress bar', () => {
   })
 })
 
+describe('job progress', () => {
+  const job = (done: number, extra: Partial<JobJson> = {}): JobJson => ({
+    id: 'job-0001',
+    type: 'embed',
+    status: 'RUNNING',
+    source: { kind: 'jsonl', path: '/d/docs.jsonl' },
+    order: 'input',
+    failFast: false,
+    createdAt: 0,
+    items: { done, failed: 2, inFlight: 8 },
+    progress: { fraction: (done + 2) / 10_000, itemsPerSec: 1234.5, etaMs: 3900 },
+    ...extra,
+  })
+
+  it('shows the bar, items, rate, time left and failures, and what it waits for', () => {
+    expect(jobFigures(job(5198))).toBe(
+      '[██████████░░░░░░░░░░] 52%  5,200 items  1,234.5 items/s  ETA 3.9 s  2 failed',
+    )
+    expect(
+      jobFigures(
+        job(98, {
+          items: { done: 98, failed: 2, inFlight: 0, total: 100 },
+          progress: { itemsPerSec: 0 },
+          waitingSince: 1,
+        }),
+        false,
+      ),
+    ).toBe('100 / 100 items  2 failed  waiting for a peer that runs it')
+  })
+
+  it('draws one line in place on a terminal, and a plain line every 10 % otherwise', () => {
+    let t = 0
+    const tty = stream(true)
+    const onTerminal = jobProgress(tty, { now: () => t })
+    for (const done of [0, 1000, 2000]) {
+      t += 200
+      onTerminal.update(job(done))
+    }
+    onTerminal.done()
+    expect(tty.text().split('\r\u001b[2K')).toHaveLength(5)
+    expect(tty.text().endsWith('\n')).toBe(true)
+
+    const piped = stream(false)
+    const plain = jobProgress(piped, { now: () => t })
+    for (let done = 0; done <= 9998; done += 500) plain.update(job(done))
+    plain.update(job(9998, { status: 'COMPLETED' }))
+    plain.done()
+    const lines = piped.text().trimEnd().split('\n')
+    expect(lines).toHaveLength(11)
+    expect(lines[0]).toBe('job job-0001: 0%  2 items  1,234.5 items/s  ETA 3.9 s  2 failed')
+    expect(lines[10]).toContain('job job-0001: 100%  10,000 items')
+    expect(piped.text()).not.toContain('\u001b')
+  })
+})
+
 describe('formatting', () => {
   it('aligns table columns by visible width, colours included', () => {
     const c = colours(true)
@@ -119,5 +177,41 @@ describe('formatting', () => {
       '1h 02m',
     ])
     expect(shortId('12D3KooWPnaoheHZSKDnEheUxnszQ4GQZL2NW7tw7QV4RBqXdP8V')).toBe('12D3KooW…qXdP8V')
+  })
+})
+
+describe('node peers', () => {
+  it('lists a banned peer with the end of its ban and why', () => {
+    const now = Date.now()
+    const base = {
+      addresses: ['/ip4/127.0.0.1/tcp/4001'],
+      lastSeen: now,
+      protocols: [],
+      protocolMinor: 2,
+      outstanding: 0,
+      reputation: {} as never,
+      connectedAt: now,
+      reconnectAttempts: 0,
+    }
+    const until = new Date(now)
+    until.setHours(23, 59, 30, 0)
+    const out = stripAnsi(
+      formatPeers(
+        [
+          { ...base, peerId: '12D3KooWGood', status: 'connected' },
+          {
+            ...base,
+            peerId: '12D3KooWFlood',
+            status: 'banned',
+            bannedUntil: until.getTime(),
+            banReason: 'ignored-retry-after',
+          },
+        ],
+        colours(false),
+      ),
+    )
+    expect(out).toMatch(/12D3KooWFlood\s+banned\s+-\s+.+ ago\s+banned until 23:59:30 \(ignored-retry-after\)/)
+    expect(out).toContain('1 connected (0 through a relay), 0 failed, 1 banned')
+    expect(clockTime(Date.UTC(2030, 0, 2, 3, 4), now)).toMatch(/^2030-01-0\d \d\d:\d\d$/)
   })
 })

@@ -2,7 +2,7 @@
  * `@p2p-ai/content`: content-addressed data for p2p-ai nodes. Helia (Bitswap and UnixFS) runs on
  * the node's own libp2p, so only swarm peers exchange blocks (a private network's key and the
  * node's allowlist apply), with an on-disk block store under the data directory. With it a node
- * sends task inputs and outputs too large to go inline as CIDs (docs/protocol.md §2.7), gives
+ * sends task inputs and outputs too large to go inline as CIDs (docs/protocol.md §2.8), gives
  * every model it serves a CID and provides its blocks from the model's own files, and pulls
  * models from its peers. A plug-in: nodes that never move large data do not install Helia.
  *

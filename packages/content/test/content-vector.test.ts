@@ -1,4 +1,4 @@
-// The content by CID test vector of docs/protocol.md §2.7, checked as another implementer would:
+// The content by CID test vector of docs/protocol.md §2.8, checked as another implementer would:
 // the leaves with node:crypto, the root by decoding it, the signature with node:crypto; and
 // against this package's importer, so the CIDs it makes are the ones the document promises.
 import { createHash, createPrivateKey, sign } from 'node:crypto'

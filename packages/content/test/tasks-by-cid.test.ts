@@ -1,4 +1,4 @@
-// Large task inputs and outputs by CID (docs/protocol.md §2.7) between two real nodes on
+// Large task inputs and outputs by CID (docs/protocol.md §2.8) between two real nodes on
 // 127.0.0.1: Helia's Bitswap on each node's own libp2p moves the blocks, the signed request and
 // result carry only `{ cid, size }`.
 import { mkdtemp, rm } from 'node:fs/promises'

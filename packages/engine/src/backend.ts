@@ -55,11 +55,28 @@ export interface ModelFiles {
   readonly paths?: readonly string[]
 }
 
+/**
+ * A task's own state as of some point of its work, reported by its backend (`TaskProgress`'s
+ * `checkpoint`) so that a later run can start from there instead of from the beginning: after the
+ * provider died, another one resumes (docs/protocol.md §2.7). Opaque to everyone but the task type.
+ */
+export interface TaskCheckpoint {
+  /** A JSON value, at most `MAX_CHECKPOINT_BYTES` (1 MiB) as canonical JSON to travel between nodes. */
+  readonly state: unknown
+  /** 0..1: how much of the work the state covers. */
+  readonly fraction: number
+}
+
 /** One task as a backend receives it: input already validated against its task type's schema. */
 export interface BackendTask<Input = unknown> {
   readonly id: string
   readonly type: string
   readonly input: Input
+  /**
+   * The checkpoint an earlier run of this task reported: a backend that checkpoints starts from
+   * its `state`; one that does not ignores it (and starts from the beginning, which is correct).
+   */
+  readonly resume?: TaskCheckpoint
 }
 
 /** Progress a backend may report while it runs. */
@@ -76,6 +93,13 @@ export interface TaskProgress {
    * `TaskRecord`'s `progress` keeps `fraction` and `message`.
    */
   readonly delta?: string
+  /**
+   * The task's state as of `fraction`, for a later run to resume from (see `TaskCheckpoint`): a JSON
+   * value. Only the latest matters: within a throttle window the engine forwards the newest
+   * checkpoint reported, never an older one after it. Like deltas, checkpoints travel on the
+   * handle's `progress` events only.
+   */
+  readonly checkpoint?: unknown
 }
 
 /** Per-run options the engine passes to a backend. */

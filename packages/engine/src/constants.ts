@@ -39,6 +39,8 @@ export const DEFAULT_STOP_TIMEOUT_MS = 10_000
 export const PROGRESS_INTERVAL_MS = 100
 /** Queue fill ratio from which `health()` reports `degraded`. */
 export const HEALTH_QUEUE_DEGRADED_RATIO = 0.8
+/** Longest `flow` of a request, in characters (a PeerId has 52). */
+export const MAX_FLOW_LENGTH = 128
 /** Longest caller-supplied task id, in characters. */
 export const MAX_TASK_ID_LENGTH = 128
 /** Most schema issues reported for one input (in `InvalidInputError.issues` and its message). */
@@ -102,6 +104,8 @@ export const CHUNK_MIN_FILL = 0.5
 export const MOCK_MAX_SIMULATED_MS = 60_000
 /** `mock`: a CPU-busy mock task yields to its event loop this often, so it can see cancellation. */
 export const MOCK_CPU_SLICE_MS = 5
+/** Most steps of a checkpointing `mock` task (`steps`). */
+export const MOCK_MAX_STEPS = 100_000
 
 /** Registry names: lower case, digits, `.`, `_`, `-`, at most 128 characters. */
 export const MODEL_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,127}$/

@@ -28,6 +28,7 @@ export type {
   BackendTask,
   ModelFiles,
   ModelInfo,
+  TaskCheckpoint,
   TaskProgress,
   TaskType,
   WorkerHosting,
@@ -36,6 +37,7 @@ export {
   type MockBackendInit,
   type MockInput,
   type MockOutput,
+  type MockSteps,
   mockBackend,
   mockOutput,
 } from './backends/mock.js'
@@ -56,6 +58,7 @@ export {
 export type { EngineLimits, EngineLimitsUpdate } from './engine/limits.js'
 export type { EngineCapabilities, EngineHealth, EngineLoad, ListOptions } from './engine/queries.js'
 export type { BackendInfo, BackendPlacement, BackendRegistry, RegisterOptions } from './engine/registry.js'
+export { MAX_WEIGHT, weightOf } from './engine/scheduler.js'
 export type { TaskHandle, TaskHandleEvents } from './engine/task.js'
 export * from './errors.js'
 export { TypedEventTarget } from './events.js'
@@ -76,6 +79,7 @@ export {
   type ChunkBoundary,
   type ChunkInput,
   type ChunkOutput,
+  ChunkSplitter,
   chunkInputSchema,
   chunkTaskType,
   chunkText,

@@ -1,4 +1,4 @@
-import type { TaskProgress } from './backend.js'
+import type { TaskCheckpoint, TaskProgress } from './backend.js'
 
 /**
  * Where a task is in its life: `QUEUED → RUNNING → COMPLETED | FAILED | TIMEOUT | CANCELLED`.
@@ -96,6 +96,28 @@ export interface TaskRequest<Input = unknown> {
   readonly timeoutFrom?: 'start' | 'submit'
   /** Labels kept in the task record, e.g. `{ requester: peerId }`. */
   readonly meta?: TaskMeta
+  /**
+   * Start from this checkpoint of an earlier run (reported by that run's backend as progress
+   * `checkpoint`): handed to the backend as `BackendTask.resume`. `fraction` is 0..1.
+   */
+  readonly resume?: TaskCheckpoint
+  /**
+   * Whom the task is for. Tasks of different flows share the engine's slots fairly, weighted by
+   * priority (a flow with one task waiting starts it as soon as a slot frees, however many another
+   * flow queued), and once the queue is full a flow holding less than its share may still queue.
+   * A node passes the requesting peer's PeerId. At most 128 characters.
+   *
+   * @default '' (one flow for every task submitted without one)
+   */
+  readonly flow?: string
+  /**
+   * The task's weight in its flow's share of the slots (scheduler.ts), an integer from 1 to 10.
+   * Whoever runs tasks for others sets it to keep a requester from buying a larger share by
+   * marking every task urgent (a node weighs a stranger's priority only up to the default).
+   *
+   * @default `weightOf(priority)`: 1 + the priority, clamped to 1..10
+   */
+  readonly weight?: number
   /**
    * When the task's final record is written to the result store relative to announcing the result.
    * `before-result` (the default): `result()` resolves (and `task:finished` fires) only once the record is

@@ -1,6 +1,12 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { type ChunkInput, chunkInputSchema, chunkText } from '../src/tasks/chunk.js'
+import {
+  type ChunkBoundary,
+  type ChunkInput,
+  ChunkSplitter,
+  chunkInputSchema,
+  chunkText,
+} from '../src/tasks/chunk.js'
 
 const isSpace = (c: string): boolean => /\s/.test(c)
 
@@ -172,5 +178,66 @@ describe('chunk input schema', () => {
     expect(paths({ text: 'x', boundary: 'page' })).toEqual(['boundary'])
     expect(paths({ text: 'x'.repeat(300_000), size: 1 })).toEqual(['size'])
     expect(paths({})).toEqual(['text'])
+  })
+})
+
+describe('ChunkSplitter: the chunk split of a text that arrives in pieces', () => {
+  /** Splits `text` fed in pieces cut at `cuts` (offsets), collecting every chunk. */
+  function streamed(text: string, cuts: number[], options: Omit<ChunkInput, 'text'>) {
+    const splitter = new ChunkSplitter(options)
+    const chunks = []
+    let at = 0
+    for (const cut of [...new Set(cuts)].sort((a, b) => a - b)) {
+      chunks.push(...splitter.push(text.slice(at, cut)))
+      at = cut
+    }
+    chunks.push(...splitter.push(text.slice(at)), ...splitter.end())
+    return chunks
+  }
+
+  it('returns exactly the chunks chunkText returns for the whole text, however it is cut', () => {
+    const word = fc.constantFrom(
+      'alpha',
+      'be',
+      'gamma.',
+      'delta!',
+      'x',
+      '\n\n',
+      ' ',
+      '   ',
+      'Ωmega?',
+      '😀',
+      '\n',
+    )
+    fc.assert(
+      fc.property(
+        fc.array(word, { maxLength: 300 }).map((words) => words.join(' ')),
+        fc.array(fc.nat(2000), { maxLength: 12 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined }),
+        fc.constantFrom('paragraph', 'sentence', 'word', 'none') as fc.Arbitrary<ChunkBoundary>,
+        (text, rawCuts, size, rawOverlap, boundary) => {
+          const overlap = rawOverlap === undefined ? undefined : Math.min(rawOverlap, size - 1)
+          const options = { size, boundary, ...(overlap === undefined ? {} : { overlap }) }
+          // Cuts inside a surrogate pair cannot happen with a UTF-8 decoder; keep them out.
+          const cuts = rawCuts
+            .map((c) => Math.min(c, text.length))
+            .filter((c) => !(c > 0 && text.charCodeAt(c - 1) >= 0xd800 && text.charCodeAt(c - 1) <= 0xdbff))
+          expect(streamed(text, cuts, options)).toEqual(chunkText({ text, ...options }).chunks)
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
+  it('keeps only about a chunk of text, however much has been pushed', () => {
+    const splitter = new ChunkSplitter({ size: 100, overlap: 0 })
+    let count = 0
+    for (let i = 0; i < 2_000; i++) count += splitter.push('Some words here. More words follow. ').length
+    const held = splitter.buffered
+    count += splitter.end().length
+    expect(count).toBeGreaterThan(600)
+    // 72,000 characters went in; what is held is the start of the next chunk only.
+    expect(held).toBeLessThanOrEqual(100 + 36)
   })
 })

@@ -87,3 +87,38 @@ describe('mockBackend', () => {
     expect(() => mockBackend({ latencyMs: -1 })).toThrow(/latencyMs/)
   })
 })
+
+describe('mockBackend: a long task that checkpoints (steps)', () => {
+  const run = (input: object, resume?: { state: unknown; fraction: number }) => {
+    const reports: Array<{ fraction: number; checkpoint?: unknown }> = []
+    const mock = mockBackend({ worker: false })
+    const task = { id: 't', type: 'mock', input, ...(resume === undefined ? {} : { resume }) }
+    return {
+      reports,
+      output: mock.run(task, { ...options(), onProgress: (p) => reports.push(p) }) as Promise<{
+        steps: { total: number; resumedFrom: number; digest: string }
+      }>,
+    }
+  }
+
+  it('checkpoints after every step and, resumed from one, finishes with the same digest', async () => {
+    const whole = run({ text: 'long job', steps: 20 })
+    const { steps } = await whole.output
+    expect(steps).toMatchObject({ total: 20, resumedFrom: 0 })
+    expect(whole.reports).toHaveLength(20)
+    const at14 = whole.reports[13]!
+    expect(at14.fraction).toBeCloseTo(0.7)
+    const resumed = run({ text: 'long job', steps: 20 }, { state: at14.checkpoint, fraction: at14.fraction })
+    expect((await resumed.output).steps).toEqual({ ...steps, resumedFrom: 14 })
+    // Only the last 6 steps ran again.
+    expect(resumed.reports).toHaveLength(6)
+  })
+
+  it('starts over from a checkpoint that is not one of its own', async () => {
+    const whole = await run({ steps: 5 }).output
+    for (const state of [null, 'x', { step: 99, digest: '00000000' }, { step: 2, digest: 'nothex!!' }]) {
+      const { steps } = await run({ steps: 5 }, { state, fraction: 0.4 }).output
+      expect(steps).toEqual(whole.steps)
+    }
+  })
+})

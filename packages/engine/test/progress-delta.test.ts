@@ -3,6 +3,7 @@
 // status: these tests pin down that none is ever lost, reordered or delivered after the end.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { TaskProgress } from '../src/backend.js'
+import { fnv1a, type MockOutput, mockBackend } from '../src/backends/mock.js'
 import { PROGRESS_INTERVAL_MS } from '../src/constants.js'
 import { type TaskEngine, taskEngine } from '../src/engine/engine.js'
 import type { TaskHandle } from '../src/engine/task.js'
@@ -151,3 +152,63 @@ describe('text deltas on progress reports', () => {
     expect((await handle.result()).progress).toEqual({ fraction: 1 })
   })
 })
+
+describe('checkpoints on progress reports', () => {
+  it('forwards the newest checkpoint a throttle window held back, never an older one after it', async () => {
+    const { handle, report, run } = await started()
+    const seen: Array<{ fraction: number; checkpoint?: unknown }> = []
+    handle.addEventListener('progress', (event) => {
+      const { fraction, checkpoint } = event.detail
+      seen.push(checkpoint === undefined ? { fraction } : { fraction, checkpoint })
+    })
+    report({ fraction: 0.1, checkpoint: { step: 1 } })
+    report({ fraction: 0.2, checkpoint: { step: 2 } })
+    report({ fraction: 0.3, checkpoint: { step: 3 } })
+    report({ fraction: 0.35 })
+    expect(seen).toEqual([{ fraction: 0.1, checkpoint: { step: 1 } }])
+    vi.advanceTimersByTime(PROGRESS_INTERVAL_MS)
+    // Forwarded at the end of the window with the latest fraction; the checkpoint is step 3's.
+    expect(seen.at(-1)).toEqual({ fraction: 0.35, checkpoint: { step: 3 } })
+    expect(seen).toHaveLength(2)
+    // The record keeps fraction and message only: a checkpoint may be large.
+    expect(handle.record().progress).toEqual({ fraction: 0.35 })
+    run.resolve(null)
+    await handle.result()
+  })
+
+  it('hands the checkpoint a task is submitted with to its backend, in-process and in a worker', async () => {
+    vi.useRealTimers()
+    const gate = gateBackend()
+    engine = taskEngine({ builtins: false, backends: [gate.backend] })
+    const resume = { state: { step: 7, digest: '0000abcd' }, fraction: 0.7 }
+    const handle = await engine.submit({ type: 'gate', resume })
+    await gate.started(1)
+    expect(gate.runs[0]?.task.resume).toEqual(resume)
+    gate.runs[0]?.resolve(null)
+    await handle.result()
+    await expect(engine.submit({ type: 'gate', resume: { state: 1, fraction: 2 } })).rejects.toMatchObject({
+      code: 'ERR_INVALID_REQUEST',
+    })
+
+    const pooled = taskEngine({ builtins: false, backends: [mockBackend({ concurrency: 1 })] })
+    try {
+      const steps = await pooled.submit({ type: 'mock', input: { text: 'x', steps: 10 } })
+      const whole = (await steps.output()) as MockOutput
+      const resumed = await pooled.submit({
+        type: 'mock',
+        input: { text: 'x', steps: 10 },
+        resume: { state: { step: 6, digest: checkpointAt(6) }, fraction: 0.6 },
+      })
+      expect(((await resumed.output()) as MockOutput).steps).toEqual({ ...whole.steps, resumedFrom: 6 })
+    } finally {
+      await pooled.stop({ timeoutMs: 0 })
+    }
+  })
+})
+
+/** The digest a `mock` task with text 'x' carries in its checkpoint before `step`. */
+function checkpointAt(step: number): string {
+  let digest = fnv1a('x').toString(16).padStart(8, '0')
+  for (let i = 0; i < step; i++) digest = fnv1a(`${digest}:${i}`).toString(16).padStart(8, '0')
+  return digest
+}

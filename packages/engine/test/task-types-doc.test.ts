@@ -27,6 +27,7 @@ describe('docs/protocol.md §5.10, the engine task types', () => {
     expect(output).toEqual(doc.output)
     expect(shapeOf(output)).toEqual(shapeOf(doc.output))
     expect(doc.inputs.sort()).toEqual(Object.keys(mockInputSchema.shape).sort())
-    expect(doc.outputs).toEqual(Object.keys(output))
+    // `steps` only for a task with input `steps`.
+    expect(doc.outputs).toEqual([...Object.keys(output), 'steps'])
   })
 })

@@ -27,6 +27,11 @@ export const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 2_000
 export const DEFAULT_METRICS_HOST = '127.0.0.1'
 export const DEFAULT_METRICS_PORT = 9100
 
+/** The dashboard (product documents FR20.1: `localhost:8080`), on the loopback address only. */
+export const DEFAULT_DASHBOARD_PORT = 8080
+/** Days of metrics history the dashboard keeps, downsampled (product documents: 30). */
+export const DEFAULT_DASHBOARD_HISTORY_DAYS = 30
+
 /** Alert thresholds (product documents: peer count < 2, memory > 85 %, task failures > 10 %). */
 export const DEFAULT_ALERT_PEERS_MIN = 2
 export const DEFAULT_ALERT_MEMORY_PERCENT = 85
@@ -103,3 +108,26 @@ export const IDENTITY_FILE_NAME = 'identity.json'
 export const STORE_DIR_NAME = 'store'
 /** Store of the final records of tasks this node submitted to the network, inside `STORE_DIR_NAME`. */
 export const SUBMITTED_STORE_DIR_NAME = 'submitted'
+
+/** `jobs.maxInFlight`: most tasks of all running jobs out at once, whatever the free slots. */
+export const DEFAULT_JOB_MAX_IN_FLIGHT = 256
+/**
+ * `jobs.queuePerPeer`: tasks a job queues at each provider beyond its concurrency, so a slot that
+ * frees is filled at once instead of after a round trip.
+ */
+export const DEFAULT_JOB_QUEUE_PER_PEER = 1
+/** `jobs.resumeOnStart`: a node that starts resumes the jobs it left unfinished. */
+export const DEFAULT_JOB_RESUME_ON_START = true
+
+// ---- a node run in the background (the CLI's watchdog reads these settings) -------------------
+
+/** `node.log` rolls over at this size (and at midnight). */
+export const DEFAULT_LOG_MAX_BYTES = 100 * 1024 * 1024
+/** Rolled log files kept: a week of daily files. */
+export const DEFAULT_LOG_MAX_AGE_DAYS = 7
+/** First wait before restarting a crashed node; doubles with each crash in the window. */
+export const DEFAULT_RESTART_DELAY_MS = 1_000
+export const DEFAULT_MAX_RESTART_DELAY_MS = 60_000
+/** The watchdog gives up after this many crashes within `DEFAULT_CRASH_WINDOW_MS`. */
+export const DEFAULT_MAX_CRASHES = 5
+export const DEFAULT_CRASH_WINDOW_MS = 60_000

@@ -25,6 +25,8 @@ export {
 export { defaultConfigFile, defaultDataDir, type Env, resolvePath } from './config/paths.js'
 export { LOG_LEVELS, type LogLevel } from './config/types.js'
 export {
+  DEFAULT_DASHBOARD_HISTORY_DAYS,
+  DEFAULT_DASHBOARD_PORT,
   DEFAULT_METRICS_HOST,
   DEFAULT_METRICS_PORT,
   DEFAULT_SHUTDOWN_DEADLINE_MS,

@@ -16,9 +16,12 @@ import { STORE_DIR_NAME, SUBMITTED_STORE_DIR_NAME } from './constants.js'
 import type { ContentFactory } from './content/types.js'
 import { pskFromConfig } from './create-psk.js'
 import { DataDirError } from './errors.js'
+import { JOB_STORE_DIR_NAME } from './jobs/constants.js'
+import { JobStore } from './jobs/store.js'
 import { ComponentLoggers, createLogger, type Logger, silentLogger } from './logger.js'
 import { DEFAULT_AGENT_VERSION } from './metadata.js'
 import { P2PNode } from './node.js'
+import { ReputationBook } from './peers/reputation.js'
 import type { Sampler } from './resources/types.js'
 import type { NodeExchangeInit, NodeWatchInit } from './types.js'
 
@@ -137,6 +140,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     ttlMs: config.engine.resultTtlMs,
   })
   let submittedStore: ResultStore | undefined
+  let jobStore: JobStore
   try {
     // Its own store, so the engine's task list keeps showing only what ran here.
     submittedStore = config.engine.storeSubmittedTasks
@@ -148,6 +152,20 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
   } catch (err) {
     store.close()
     throw err
+  }
+  try {
+    jobStore = new JobStore({
+      directory: join(config.dataDir, STORE_DIR_NAME, JOB_STORE_DIR_NAME),
+      ttlMs: config.engine.resultTtlMs,
+    })
+  } catch (err) {
+    store.close()
+    submittedStore?.close()
+    throw err
+  }
+  const closeStores = (): void => {
+    submittedStore?.close()
+    jobStore.close()
   }
   let engine: TaskEngine
   try {
@@ -162,9 +180,11 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
   } catch (err) {
     // A bad engine option or backend: close the stores again rather than leave them open.
     store.close()
-    submittedStore?.close()
+    closeStores()
     throw err
   }
+  // Bans live here; the connection gater reads them from the start, the node records them.
+  const reputation = new ReputationBook()
   let transport: Transport
   let allowPeer: ((peer: string) => boolean) | undefined
   try {
@@ -202,6 +222,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
           }
         : false,
       ...(networkKey === undefined ? {} : { psk: networkKey }),
+      denyPeer: (peer) => reputation.isBanned(peer),
       // With an allowlist, relays (this node's, and those its peers use) carry members only. The
       // policy is the exchange's, live: read once the node exists.
       allowPeer: (peer) => allowPeer?.(peer) ?? true,
@@ -211,7 +232,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
   } catch (err) {
     // Nothing half-open stays behind: the stores are closed again.
     await engine.stop({ timeoutMs: 0 })
-    submittedStore?.close()
+    closeStores()
     throw err
   }
   let node: P2PNode
@@ -222,7 +243,9 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       identity,
       transport,
       engine,
+      reputation,
       ...(submittedStore === undefined ? {} : { submittedStore }),
+      jobStore,
       ...(agentVersion === undefined ? {} : { agentVersion }),
       ...(watch === undefined ? {} : { watch }),
       ...(engineOptions?.cancelGraceMs === undefined ? {} : { cancelGraceMs: engineOptions.cancelGraceMs }),
@@ -233,7 +256,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
   } catch (err) {
     // A bad exchange option: the stores are closed again (the transport never started).
     await engine.stop({ timeoutMs: 0 })
-    submittedStore?.close()
+    closeStores()
     throw err
   }
   allowPeer = (peer) => node.exchange.allows(peer)

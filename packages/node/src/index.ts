@@ -97,6 +97,34 @@ export type {
   HealthReport,
   HealthStatus,
 } from './health/monitor.js'
+// Jobs: many tasks over the items of one input
+export {
+  InvalidJobError,
+  JobInputChangedError,
+  JobInputError,
+  JobItemFailedError,
+  JobNotFoundError,
+  JobNotResumableError,
+  JobOutputError,
+  JobStoreError,
+} from './jobs/errors.js'
+export {
+  isFinalJobStatus,
+  type JobEvents,
+  type JobHandle,
+  type JobInput,
+  type JobItem,
+  type JobList,
+  type JobListOptions,
+  type JobRecord,
+  type JobResult,
+  type JobResultsOptions,
+  type JobResumeOptions,
+  type JobSource,
+  type JobSplit,
+  type JobStatus,
+  type JobSubmission,
+} from './jobs/types.js'
 export { canTransition, NODE_STATES, type NodeState, type StateChange } from './lifecycle.js'
 export {
   colourAllowed,
@@ -115,6 +143,7 @@ export {
   describeConnection,
   peerNetwork,
 } from './peers/attach.js'
+export { BAN_POINTS, OFFENCE_POINTS } from './peers/constants.js'
 export {
   PeerDirectory,
   type PeerDirectoryComponents,
@@ -128,9 +157,14 @@ export {
 export {
   type Blame,
   type CircuitState,
+  type ConductSettings,
   type FailureKind,
+  type Offence,
+  type PeerBan,
   type PeerReputation,
   ReputationBook,
+  type ReputationBookEvents,
+  type ReputationBookInit,
 } from './peers/reputation.js'
 export type {
   AddressLike,

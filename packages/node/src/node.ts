@@ -1,3 +1,4 @@
+import { peerIdFromString } from '@libp2p/peer-id'
 import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { ResultStore, TaskEngine, TaskRecord } from '@p2p-ai/engine'
 import { ANNOUNCE_PROTOCOL } from '@p2p-ai/protocol'
@@ -17,6 +18,7 @@ import {
   envelopeChecks,
   type NetworkTaskHandle,
   type RegisteredTask,
+  type ServingLimitsInit,
   type SignatureCounts,
   type SubmitOptions,
   type TaskDefinition,
@@ -40,13 +42,17 @@ import {
   HealthMonitor,
   type HealthReport,
 } from './health/monitor.js'
+import { DEFAULT_JOB_ITEM_ATTEMPTS } from './jobs/constants.js'
+import { JobManager } from './jobs/manager.js'
+import type { JobStore } from './jobs/store.js'
+import type { JobList } from './jobs/types.js'
 import { Lifecycle, type NodeState } from './lifecycle.js'
 import { type ComponentLoggers, type Logger, taskLogFields } from './logger.js'
 import { DEFAULT_AGENT_VERSION, type NodeCapabilities, type NodeMetadata, VERSION } from './metadata.js'
 import { type NodeNetworkStatus, networkStatus } from './network-status.js'
 import { attachPeerDirectory, peerNetwork } from './peers/attach.js'
 import { type PeerDirectory, type PeerDirectoryEvents, peerDirectory } from './peers/directory.js'
-import type { PeerReputation } from './peers/reputation.js'
+import type { ConductSettings, PeerReputation } from './peers/reputation.js'
 import type { PeerInfo } from './peers/types.js'
 import { NodeResources, type ResourceSettings } from './resources/resources.js'
 import { systemSampler } from './resources/sampler.js'
@@ -62,6 +68,26 @@ import type {
   StartOptions,
   StopOptions,
 } from './types.js'
+
+/** The `protection.*` settings as the exchange's serving limits. */
+function servingLimits(p: NodeConfig['protection']): ServingLimitsInit {
+  return {
+    tasksPerSecond: p.tasksPerSecond,
+    burst: p.burst,
+    maxInputBytes: p.maxInputBytes,
+    maxInputBytesByType: Object.fromEntries(
+      p.maxInputBytesByType.map((entry) => {
+        const at = entry.lastIndexOf('=')
+        return [entry.slice(0, at), Number(entry.slice(at + 1))]
+      }),
+    ),
+  }
+}
+
+/** The `protection.*` settings as the reputation book's ban rules. */
+function conductSettings(p: NodeConfig['protection']): ConductSettings {
+  return { banMs: p.banMs, maxBanMs: p.maxBanMs, exempt: p.exempt }
+}
 
 /**
  * A p2p-ai node: identity, transport, task engine, peer directory and health, under one lifecycle.
@@ -92,6 +118,13 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
   readonly resources: NodeResources
   /** The root logger (JSON lines with `peerId`); components log through children. */
   readonly logger: Logger
+  /**
+   * Jobs: many tasks of one type over the items of an input (a JSONL file, a text file split in
+   * pieces, or items from code), fanned out across peers, resumable after a restart (docs/jobs.md).
+   */
+  readonly jobs: JobList
+  readonly #jobs: JobManager
+  readonly #jobStore: JobStore
   readonly #loggers: ComponentLoggers
   readonly #log: Logger
   readonly #lifecycle: Lifecycle
@@ -141,7 +174,13 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#signatures = crypto.counts
     this.#checks = envelopeChecks({ crypto })
     this.directory = peerDirectory(
-      { self: this.peerId, network: peerNetwork(parts.transport), log: parts.loggers.get('network') },
+      {
+        self: this.peerId,
+        network: peerNetwork(parts.transport),
+        log: parts.loggers.get('network'),
+        // The transport's connection gater asks this book about bans: it must be the same one.
+        ...(parts.reputation === undefined ? {} : { reputation: parts.reputation }),
+      },
       { heartbeatIntervalMs: c.heartbeat.intervalMs, heartbeatTimeoutMs: c.heartbeat.timeoutMs },
     )
     for (const type of ['peer:connect', 'peer:update', 'peer:failed', 'peer:remove'] as const) {
@@ -191,10 +230,34 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         livenessIdleMs: c.liveness.idleMs,
         livenessTimeoutMs: c.liveness.timeoutMs,
         storeServedTasks: c.engine.storeServedTasks,
+        maxTasksPerPeer: c.protection.maxOpenTasksPerPeer,
+        serving: servingLimits(c.protection),
         ...parts.exchange,
         agentVersion: this.#agentVersion,
       },
     )
+    this.#jobStore = parts.jobStore
+    this.#jobs = new JobManager({
+      exchange: this.exchange,
+      store: parts.jobStore,
+      log: parts.loggers.get('jobs'),
+      settings: {
+        maxInFlight: c.jobs.maxInFlight,
+        queuePerPeer: c.jobs.queuePerPeer,
+        itemAttempts: DEFAULT_JOB_ITEM_ATTEMPTS,
+      },
+      resumeOnStart: c.jobs.resumeOnStart,
+      onPeersChanged: (wake) => {
+        this.directory.addEventListener('peer:capabilities', wake)
+        this.directory.addEventListener('peer:connect', wake)
+        return () => {
+          this.directory.removeEventListener('peer:capabilities', wake)
+          this.directory.removeEventListener('peer:connect', wake)
+        }
+      },
+    })
+    this.jobs = this.#jobs
+    this.directory.book.configure(conductSettings(c.protection))
     this.#health = new HealthMonitor({
       intervalMs: c.health.intervalMs,
       checkTimeoutMs: c.health.checkTimeoutMs,
@@ -287,6 +350,15 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     const onAddresses = (): void => this.#refreshAddresses()
     t.addEventListener('self:peer:update', onAddresses)
     this.#detach.push(() => t.removeEventListener('self:peer:update', onAddresses))
+    // The first health round runs at start, before a bootstrap peer behind a slow link or a relay
+    // answered: a network check that found nobody is looked at again as soon as a peer connects,
+    // rather than showing `degraded` for a whole interval.
+    const onConnect = (): void => {
+      const network = this.#health.last?.components.find((c) => c.name === 'network')
+      if (network !== undefined && network.status !== 'healthy') void this.#health.run()
+    }
+    t.addEventListener('peer:connect', onConnect)
+    this.#detach.push(() => t.removeEventListener('peer:connect', onConnect))
     const detach = await attachPeerDirectory(t, this.directory, {
       replayCache: this.#checks.replayCache,
       ...(this.#checks.crypto === undefined ? {} : { crypto: this.#checks.crypto }),
@@ -309,6 +381,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       this.#readings.start()
       this.#alerts.start()
     }
+    this.#jobs.start()
     if (this.#watchInit !== undefined) {
       this.#watcher = watchConfig({
         ...this.#watchInit,
@@ -359,6 +432,8 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         exchange: this.exchange,
         ...(this.content === undefined ? {} : { content: this.content }),
         ...(this.#submittedStore === undefined ? {} : { submittedStore: this.#submittedStore }),
+        jobs: this.#jobs,
+        jobStore: this.#jobStore,
         log: this.#log,
         ...(this.#cancelGraceMs === undefined ? {} : { cancelGraceMs: this.#cancelGraceMs }),
       })
@@ -377,6 +452,14 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
   /** One peer's snapshot, or undefined. */
   peer(peerId: string): PeerInfo | undefined {
     return this.directory.get(peerId)
+  }
+
+  /**
+   * Lets a banned peer in again at once (docs/delivery.md, "Rate limits, quotas and bans"): the
+   * connection gater no longer refuses it and it may be dialled. False when it was not banned.
+   */
+  unban(peerId: string): boolean {
+    return this.directory.unban(peerId)
   }
 
   /** A peer's reputation as a provider of this node's tasks (neutral for one never used). */
@@ -415,20 +498,22 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
   }
 
   /**
-   * Dials a peer by multiaddr (ending in `/p2p/<peerId>`, a relay circuit address included);
-   * resolves once connected.
+   * Dials a peer by multiaddr (ending in `/p2p/<peerId>`, a relay circuit address included), or by
+   * its PeerId alone: then at the addresses this node knows for it, else those the DHT finds (a
+   * node behind NAT is found at its relay's circuit address). Resolves once connected.
    */
   async connect(address: string, options: StartOptions = {}): Promise<void> {
     if (this.#lifecycle.state !== 'ACTIVE')
       throw new NodeNotActiveError(`cannot connect: the node is ${this.state}`)
     let target: Multiaddr
     try {
-      target = multiaddr(address)
+      // A bare PeerId is the multiaddr `/p2p/<peerId>`: libp2p looks its addresses up.
+      target = address.startsWith('/') ? multiaddr(address) : multiaddr(`/p2p/${peerIdFromString(address)}`)
     } catch (err) {
       throw new InvalidPeerAddressError(address, (err as Error).message)
     }
     if (target.getComponents().at(-1)?.code !== CODE_P2P) {
-      throw new InvalidPeerAddressError(address, 'it must end in /p2p/<peerId>')
+      throw new InvalidPeerAddressError(address, 'give a PeerId, or a multiaddr ending in /p2p/<peerId>')
     }
     try {
       await this.transport.dial(target, options)
@@ -534,6 +619,10 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     this.#health.configure(c.health.intervalMs, c.health.checkTimeoutMs)
     if (change.applied.some((path) => path.startsWith('access.'))) this.exchange.setAccessPolicy(c.access)
     if (change.applied.includes('models.autoFetch')) this.exchange.setAutoFetchModels(c.models.autoFetch)
+    if (change.applied.some((path) => path.startsWith('protection.'))) {
+      this.exchange.setServingLimits(servingLimits(c.protection), c.protection.maxOpenTasksPerPeer)
+      this.directory.book.configure(conductSettings(c.protection))
+    }
     if (change.applied.some((path) => path.startsWith('limits.') || path.startsWith('resources.'))) {
       this.resources.configure(resourceSettings(c))
     }

@@ -7,9 +7,11 @@ import type { WatchConfigInit } from './config/watch.js'
 import type { ContentFactory } from './content/types.js'
 import type { TaskExchangeInit } from './exchange/index.js'
 import type { HealthReport } from './health/monitor.js'
+import type { JobStore } from './jobs/store.js'
 import type { StateChange } from './lifecycle.js'
 import type { ComponentLoggers } from './logger.js'
 import type { PeerFailure, PeerRemoval } from './peers/directory.js'
+import type { ReputationBook } from './peers/reputation.js'
 import type { PeerInfo } from './peers/types.js'
 import type { ResourceStatus, Sampler } from './resources/types.js'
 
@@ -75,6 +77,8 @@ export interface NodeParts {
   engine: TaskEngine
   /** The result store of the tasks this node submits to the network; closed on stop. */
   submittedStore?: ResultStore
+  /** Where `node.jobs` keeps its jobs; closed on stop. */
+  jobStore: JobStore
   agentVersion?: string
   watch?: NodeWatchInit
   /** The engine's `cancelGraceMs`, if not its default. */
@@ -83,6 +87,8 @@ export interface NodeParts {
   exchange?: NodeExchangeInit
   /** Builds the content plug-in on the node's parts. */
   content?: ContentFactory
+  /** The reputation book the transport's connection gater reads bans from. @default a new one */
+  reputation?: ReputationBook
   /** Reads the machine (a fake in tests). @default the real machine */
   resourceSampler?: Sampler
 }

@@ -57,7 +57,17 @@ describe('defaults', () => {
     expect(config.network.maxConnections).toBe(32)
     expect(config.network.mdns).toEqual({ enabled: true, interface: 'auto', serviceTag: '_p2p._udp.local' })
     expect(config.network.bootstrap).toEqual([])
-    expect(config.log).toEqual({ level: 'info', format: 'auto' })
+    expect(config.log).toEqual({
+      level: 'info',
+      format: 'auto',
+      rotate: { maxBytes: 100 * 1024 * 1024, maxAgeDays: 7 },
+    })
+    expect(config.supervisor).toEqual({
+      restartDelayMs: 1_000,
+      maxRestartDelayMs: 60_000,
+      maxCrashes: 5,
+      crashWindowMs: 60_000,
+    })
   })
 
   it('has the documented default timings', () => {
@@ -262,7 +272,9 @@ log:
     expect(byPath.get('network.listen[1]')).toMatchObject({ value: 'localhost:4001' })
     expect(byPath.get('network.bootstrap[0]')?.expected).toContain('/p2p/<peerId>')
     expect(byPath.get('log.level')?.expected).toBe('one of trace, debug, info, warn, error, fatal, silent')
-    expect(byPath.get('log.colour')?.expected).toContain('a known setting (known keys here: level, format)')
+    expect(byPath.get('log.colour')?.expected).toContain(
+      'a known setting (known keys here: level, format, rotate)',
+    )
     expect(byPath.get('health.intervalMs')).toMatchObject({
       source: 'env',
       envVar: 'P2P_AI_HEALTH__INTERVAL_MS',

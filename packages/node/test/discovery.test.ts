@@ -124,6 +124,40 @@ describe('capability discovery on the DHT', () => {
     }
   })
 
+  it('publishes several records at once, never more than four, so one slow walk holds no other back', async () => {
+    const dht = fakeDht()
+    let inFlight = 0
+    let most = 0
+    const release: Array<() => void> = []
+    ;(dht.transport.contentRouting as { provide: unknown }).provide = async () => {
+      inFlight++
+      most = Math.max(most, inFlight)
+      await new Promise<void>((resolve) => release.push(resolve))
+      inFlight--
+    }
+    const types = Array.from({ length: 10 }, (_, i) => `type-${i}`)
+    const advertiser = new CapabilityAdvertiser({
+      transport: dht.transport,
+      capabilities: () => caps(types),
+      log,
+    })
+    advertiser.start()
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      expect(inFlight).toBe(4)
+      while (advertiser.provided.length < types.length) {
+        release.splice(0).forEach((resolve) => {
+          resolve()
+        })
+        await new Promise((resolve) => setTimeout(resolve, 1))
+      }
+      expect(most).toBe(4)
+      expect([...advertiser.provided].sort()).toEqual(types.map((t) => `task/${t}`).sort())
+    } finally {
+      advertiser.stop()
+    }
+  })
+
   it('looks a key up once for a burst of tasks, dials the providers it may use, and looks again only once they are gone', async () => {
     const dht = fakeDht()
     await dht.hold('task/rare', PROVIDER, STRANGER)

@@ -205,6 +205,9 @@ describe('requests that do not verify', () => {
     const { requester, provider, stream, request } = await pair()
     stream.write(Uint8Array.from([0x80, 0x80, 0x80, 0x80, 0x40]))
     expect(await stream.closed).toBeDefined()
+    // Held against the peer, though not yet enough for a ban.
+    expect(provider.reputation(requester.peerId)).toMatchObject({ offences: 4, circuit: 'closed' })
+    expect(provider.reputation(requester.peerId).bannedUntil).toBeUndefined()
     const again = await rawTaskStream(requester, provider)
     const next = sealEnvelope(requester.identity, 'task.request', request())
     again.send(next.envelope)

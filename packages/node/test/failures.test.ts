@@ -39,6 +39,18 @@ describe('the failure policy table', () => {
 
   it('retries a rejection elsewhere, and says what it means for the peer', () => {
     expect(verdictOf('ERR_BUSY', 'rejected')).toMatchObject({ next: 'retry', blame: 'busy' })
+    // Rate limited: kept out for its retry-after like a busy peer, a pinned task waits for it.
+    expect(verdictOf('ERR_RATE_LIMITED', 'rejected')).toMatchObject({
+      next: 'retry',
+      blame: 'busy',
+      notCapable: false,
+    })
+    // Too large for this provider: another may take it; a task aimed at this one ends.
+    expect(verdictOf('ERR_INPUT_TOO_LARGE', 'rejected')).toMatchObject({
+      next: 'retry',
+      blame: 'none',
+      notCapable: true,
+    })
     expect(verdictOf('ERR_UNSUPPORTED_TASK', 'rejected')).toMatchObject({
       next: 'retry',
       blame: 'none',

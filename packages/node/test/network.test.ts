@@ -64,4 +64,22 @@ describe('two nodes on 127.0.0.1', () => {
       await Promise.all([a.stop(), b.stop()])
     }
   })
+
+  it('reports the network degraded while no bootstrap peer answered, and healthy as soon as a peer connects (not a health interval later)', async () => {
+    await using dirA = await tempDir('p2p-ai-health-a-')
+    await using dirB = await tempDir('p2p-ai-health-b-')
+    // A bootstrap peer nobody listens for: the first health round finds no peer.
+    const gone = '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+    const a = await createNode(localInit(dirA.path, { network: { bootstrap: [gone] } }))
+    const b = await createNode(localInit(dirB.path))
+    try {
+      const network = () => a.health()?.components.find((c) => c.name === 'network')
+      expect(network()).toMatchObject({ status: 'degraded', detail: expect.stringContaining('bootstrap') })
+      await a.connect(b.getMultiaddrs()[0]!)
+      // health.intervalMs is 30 s: only the connection can have brought the new round.
+      await waitUntil(() => network()?.status === 'healthy', 5_000)
+    } finally {
+      await Promise.all([a.stop(), b.stop()])
+    }
+  })
 })

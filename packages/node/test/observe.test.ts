@@ -10,7 +10,7 @@ import { ANNOUNCE_PROTOCOL, TASK_PROTOCOL } from '@p2p-ai/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AlertState } from '../src/alerts/monitor.js'
 import { createNode } from '../src/create.js'
-import type { TaskDone, TaskRefusal, TaskRetry } from '../src/exchange/events.js'
+import type { TaskAttempt, TaskDone, TaskRefusal, TaskRetry } from '../src/exchange/events.js'
 import { createLogger } from '../src/logger.js'
 import type { P2PNode } from '../src/node.js'
 import { localInit, tempDir } from './helpers.js'
@@ -47,6 +47,7 @@ const requesterLog = captured()
 const providerLog = captured()
 const done: TaskDone[] = []
 const retries: TaskRetry[] = []
+const attempts: TaskAttempt[] = []
 const refusals: TaskRefusal[] = []
 const ids: string[] = []
 
@@ -72,6 +73,7 @@ beforeAll(async () => {
   })
   requester.exchange.addEventListener('task:done', (e) => done.push(e.detail))
   requester.exchange.addEventListener('task:retry', (e) => retries.push(e.detail))
+  requester.exchange.addEventListener('task:attempt', (e) => attempts.push(e.detail))
   refuser.exchange.addEventListener('task:refused', (e) => refusals.push(e.detail))
   for (const n of [provider, refuser]) await requester.connect(n.getMultiaddrs()[0]!)
   const deadline = Date.now() + 10_000
@@ -135,6 +137,12 @@ describe('a node observed', () => {
     for (const r of retries) {
       expect(r).toMatchObject({ code: 'ERR_ACCESS_DENIED', from: refuser.peerId, to: provider.peerId })
       expect(r).toMatchObject({ failover: true, attempt: 2 })
+    }
+    // Every attempt is announced as it starts: the first of each task, then each retry's.
+    expect(attempts).toHaveLength(ids.length + retries.length)
+    for (const id of ids) expect(attempts.find((a) => a.taskId === id)).toMatchObject({ attempt: 1 })
+    for (const r of retries) {
+      expect(attempts).toContainEqual({ taskId: r.taskId, type: 'mock', attempt: 2, peer: provider.peerId })
     }
   })
 

@@ -20,8 +20,10 @@ import {
 } from '@p2p-ai/protocol'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
+import { type ServingLimitsInit, settleServingLimits } from '../src/exchange/init.js'
 import type { AttemptLauncher } from '../src/exchange/request/launcher.js'
 import { Router } from '../src/exchange/route/router.js'
+import { Admission } from '../src/exchange/serve/admission.js'
 import { TaskProvider } from '../src/exchange/serve/provider.js'
 import { TaskChannel } from '../src/exchange/stream/channel.js'
 import { AccessPolicy } from '../src/exchange/trust/access-policy.js'
@@ -71,6 +73,11 @@ interface SessionWorld {
 async function session(
   options: {
     maxTasksPerPeer?: number
+    serving?: ServingLimitsInit
+    /** The protocol minor the requester announced; none announced when absent. */
+    requesterMinor?: number
+    /** The reputation book says the requester is banned (its tasks may come through a relay). */
+    requesterBanned?: boolean
     admit?: (sender: string, requester: string) => WireError | undefined
   } = {},
 ): Promise<SessionWorld> {
@@ -86,6 +93,16 @@ async function session(
     connections: () => [],
   }
   const directory = new PeerDirectory({ self: self.peerId, network, log })
+  if (options.requesterMinor !== undefined) {
+    directory.onConnect(idOf(requester.peerId))
+    directory.onCapabilities(idOf(requester.peerId), {
+      protocolMinor: options.requesterMinor,
+      taskTypes: [],
+      models: [],
+      concurrency: 1,
+      load: { running: 0, queued: 0 },
+    })
+  }
   const router = new Router({
     self: self.peerId,
     directory,
@@ -102,7 +119,16 @@ async function session(
     directory,
     log,
     maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
-    maxTasksPerPeer: options.maxTasksPerPeer ?? 64,
+    admission: new Admission({
+      limits: settleServingLimits(
+        options.serving ?? {},
+        options.maxTasksPerPeer ?? 64,
+        DEFAULT_MAX_FRAME_BYTES,
+      ),
+      isExempt: () => false,
+      isBanned: (peer) => options.requesterBanned === true && peer === requester.peerId,
+      offence: (peer, offence) => directory.book.recordOffence(peer, offence),
+    }),
     persist: 'memory',
     router,
     // Relaying is off: this session runs what it accepts itself.
@@ -244,6 +270,54 @@ describe('ProviderSession', () => {
       error: { code: 'ERR_BUSY' },
       retryAfterMs: expect.any(Number),
     })
+  })
+
+  it('rejects a request over the rate or the size cap with the newer codes, to a requester that knows them', async () => {
+    const w = await session({
+      serving: { burst: 1, tasksPerSecond: 1, maxInputBytes: 600 },
+      requesterMinor: 4,
+    })
+    w.request('task-0001', { text: 'x'.repeat(1_000) })
+    w.request('task-0002')
+    w.request('task-0003')
+    await until(() => w.answersFor('task-0003').length === 1, 'the rejects')
+    expect(w.answersFor('task-0001')[0]).toMatchObject({ error: { code: 'ERR_INPUT_TOO_LARGE' } })
+    expect(w.answersFor('task-0003')[0]).toMatchObject({
+      type: 'task.reject',
+      error: { code: 'ERR_RATE_LIMITED' },
+      retryAfterMs: expect.any(Number),
+    })
+  })
+
+  it('sends a requester older than those codes the ones it knows and acts on alike', async () => {
+    for (const requesterMinor of [3, undefined]) {
+      const w = await session({
+        serving: { burst: 1, tasksPerSecond: 1, maxInputBytes: 600 },
+        ...(requesterMinor === undefined ? {} : { requesterMinor }),
+      })
+      w.request('task-0001', { text: 'x'.repeat(1_000) })
+      w.request('task-0002')
+      w.request('task-0003')
+      await until(() => w.answersFor('task-0003').length === 1, 'the rejects')
+      expect(w.answersFor('task-0001')[0]).toMatchObject({
+        error: { code: 'ERR_UNSUPPORTED_TASK', message: expect.stringMatching(/at most 600/) },
+      })
+      expect(w.answersFor('task-0003')[0]).toMatchObject({
+        error: { code: 'ERR_BUSY' },
+        retryAfterMs: expect.any(Number),
+      })
+    }
+  })
+
+  it("refuses a banned requester's task, which only a relay could still bring, as access denied", async () => {
+    const w = await session({ requesterBanned: true })
+    w.request('task-0001')
+    await until(() => w.answersFor('task-0001').length === 1, 'the reject')
+    expect(w.answersFor('task-0001')[0]).toMatchObject({
+      type: 'task.reject',
+      error: { code: 'ERR_ACCESS_DENIED', message: expect.stringMatching(/is banned on this node/) },
+    })
+    expect(w.engine.load()).toMatchObject({ running: 0, queued: 0 })
   })
 
   it('rejects new tasks once the node stops accepting, and still answers the running ones', async () => {

@@ -19,7 +19,7 @@ export const PROTOCOL_MAJOR = 1
  * The highest minor version of major 1 this implementation speaks. Announced in `capabilities`
  * so that peers only send fields and message types a receiver knows.
  */
-export const PROTOCOL_MINOR = 5
+export const PROTOCOL_MINOR = 6
 
 /** Minor 1 added forwarding: `task.forward` and `capabilities.reach` (docs/protocol.md §2.5). */
 export const FORWARDING_MINOR = 1
@@ -41,7 +41,21 @@ export const STREAMING_MINOR = 3
 export const RESOURCES_MINOR = 4
 
 /**
- * Minor 5 added content by CID (docs/protocol.md §2.7): a `task.request` may carry its input as
+ * Minor 4 also added the task error codes `ERR_RATE_LIMITED` and `ERR_INPUT_TOO_LARGE` (a
+ * provider's per-peer limits, docs/protocol.md §6.2). A peer below it is sent a code it knows and
+ * acts on the same way instead (`taskErrorCodeFor`).
+ */
+export const LIMIT_CODES_MINOR = 4
+
+/**
+ * Minor 6 added checkpoints: `task.progress` may carry `checkpoint`, a task's opaque state, and a
+ * `task.request` may carry `resume`, the checkpoint a new attempt starts from (docs/protocol.md
+ * §2.7).
+ */
+export const CHECKPOINT_MINOR = 6
+
+/**
+ * Minor 5 added content by CID (docs/protocol.md §2.8): a `task.request` may carry its input as
  * `inputRef` and a completed `task.result` its output as `outputRef`, fetched over Bitswap;
  * `capabilities` may say the sender takes content (`content`) and give a model's `cid`.
  */
@@ -120,6 +134,12 @@ export const MAX_QUEUE_LENGTH = 1_000_000
  * longer batch of streamed text over several progress messages.
  */
 export const MAX_DELTA_LENGTH = 262_144
+/**
+ * Largest checkpoint (minor 6): the UTF-8 length of the RFC 8785 canonical JSON of a
+ * `task.progress` `checkpoint` or a `task.request` `resume.checkpoint`. A request carrying one
+ * must still fit a frame; larger state is the task type's to keep elsewhere.
+ */
+export const MAX_CHECKPOINT_BYTES = 1_048_576
 /** Longest `family` or `quantization` of an announced model (minor 3). */
 export const MAX_MODEL_FAMILY_LENGTH = 64
 /** Largest `contextLength` of an announced model, in tokens (minor 3). */

@@ -128,11 +128,13 @@ export {
   fromWireError,
   newTaskId,
   type TaskRequestInit,
+  type TaskResume,
   toWireError,
 } from './task.js'
 export {
   isTaskErrorCode,
   TASK_ERROR_CODES,
   type TaskErrorCode,
+  taskErrorCodeFor,
   toTaskErrorCode,
 } from './task-errors.js'

@@ -43,7 +43,7 @@ export type Capabilities = z.infer<typeof capabilitiesSchema>
 export type ModelInfo = z.infer<typeof modelSchema>
 export type Goodbye = z.infer<typeof goodbyeSchema>
 export type WireError = z.infer<typeof wireErrorSchema>
-/** Content by CID (minor 5, docs/protocol.md §2.7): a task's input or output as a UnixFS file. */
+/** Content by CID (minor 5, docs/protocol.md §2.8): a task's input or output as a UnixFS file. */
 export type ContentRef = z.infer<typeof contentRefSchema>
 /** A batch signature and this envelope's inclusion proof (minor 2, docs/protocol.md §4.5). */
 export type BatchProof = z.infer<typeof batchProofSchema>

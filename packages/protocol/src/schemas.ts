@@ -5,11 +5,12 @@
  * No schema transforms or defaults: what validates is exactly what was signed.
  */
 import { z } from 'zod'
-import { isPlainObject, type JsonObject, type JsonValue } from './canonical-json.js'
+import { canonicalize, isPlainObject, type JsonObject, type JsonValue } from './canonical-json.js'
 import {
   CONTENT_CID_PATTERN,
   MAX_BATCH_PATH,
   MAX_BATCH_SIZE,
+  MAX_CHECKPOINT_BYTES,
   MAX_CONCURRENCY,
   MAX_CONTEXT_LENGTH,
   MAX_DELTA_LENGTH,
@@ -83,7 +84,7 @@ export const cidSchema = z
     'expected a CIDv1 (dag-pb or raw, SHA-256) in base32, like "bafybei…" or "bafkrei…"',
   )
 
-/** Content by CID (minor 5, docs/protocol.md §2.7): the UnixFS file `cid` of `size` bytes. */
+/** Content by CID (minor 5, docs/protocol.md §2.8): the UnixFS file `cid` of `size` bytes. */
 export const contentRefSchema = z.strictObject({
   cid: cidSchema,
   size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
@@ -99,6 +100,28 @@ export const wireErrorSchema = z.strictObject({
 // sealed or opened message goes through; here only the shape of the top is checked.
 const jsonObject = z.custom<JsonObject>(isPlainObject, 'expected a JSON object')
 const jsonValue = z.custom<JsonValue>((value) => value !== undefined, 'required')
+
+/**
+ * A task's checkpoint (minor 6): any JSON value, opaque to everyone but its task type, at most
+ * `MAX_CHECKPOINT_BYTES` of canonical JSON. Measured here, once per message that carries one.
+ */
+export const checkpointSchema = jsonValue.refine(
+  (value) => {
+    try {
+      return Buffer.byteLength(canonicalize(value)) <= MAX_CHECKPOINT_BYTES
+    } catch {
+      // Deeper than MAX_JSON_DEPTH, a lone surrogate, a number JSON cannot hold: not a checkpoint.
+      return false
+    }
+  },
+  { message: `expected a JSON value of at most ${MAX_CHECKPOINT_BYTES} bytes as canonical JSON` },
+)
+
+/** Where a task resumes (minor 6): the last checkpoint of an earlier attempt and how far it had got. */
+export const resumeSchema = z.strictObject({
+  checkpoint: checkpointSchema,
+  progress: z.number().min(0).max(1),
+})
 
 // ---- payloads -------------------------------------------------------------------------------
 
@@ -122,12 +145,14 @@ export const taskRequestSchema = z
     id: taskIdSchema,
     taskType: taskTypeSchema,
     input: jsonObject.exactOptional(),
-    /** Minor 5: the input as content by CID, instead of `input` (docs/protocol.md §2.7). */
+    /** Minor 5: the input as content by CID, instead of `input` (docs/protocol.md §2.8). */
     inputRef: contentRefSchema.exactOptional(),
     priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY),
     timeoutMs: z.number().int().min(MIN_TIMEOUT_MS).max(MAX_TIMEOUT_MS),
     createdAt: timestampSchema,
     requester: peerIdSchema,
+    /** Minor 6: start from this checkpoint of an earlier attempt (docs/protocol.md §2.7). */
+    resume: resumeSchema.exactOptional(),
   })
   .check(oneOf('input', 'inputRef'))
 
@@ -148,6 +173,8 @@ export const taskProgressSchema = z.strictObject({
   message: z.string().max(MAX_REASON_LENGTH).exactOptional(),
   /** Minor 3: text the task produced since its previous progress (docs/protocol.md §2.6). */
   delta: z.string().min(1, 'a delta is never empty: leave it out').max(MAX_DELTA_LENGTH).exactOptional(),
+  /** Minor 6: the task's state as of `progress`, to resume from (docs/protocol.md §2.7). */
+  checkpoint: checkpointSchema.exactOptional(),
 })
 
 export const timingsSchema = z.strictObject({
@@ -168,7 +195,7 @@ export const taskResultSchema = z.discriminatedUnion('status', [
       ...resultBase,
       status: z.literal('completed'),
       output: jsonValue.exactOptional(),
-      /** Minor 5: the output as content by CID, instead of `output` (docs/protocol.md §2.7). */
+      /** Minor 5: the output as content by CID, instead of `output` (docs/protocol.md §2.8). */
       outputRef: contentRefSchema.exactOptional(),
     })
     .check(oneOf('output', 'outputRef')),

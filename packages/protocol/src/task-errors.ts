@@ -5,8 +5,10 @@
  *
  * The set only grows, with a minor version of the protocol. A receiver that meets a code it does
  * not know (a newer peer's) reads it as {@link toTaskErrorCode} says: `ERR_TASK_FAILED` in a
- * result (the task ran and failed), `ERR_INTERNAL` anywhere else.
+ * result (the task ran and failed), `ERR_INTERNAL` anywhere else; a sender spares an older peer
+ * that by sending it {@link taskErrorCodeFor}.
  */
+import { LIMIT_CODES_MINOR } from './constants.js'
 
 /** Every task error code, by a short name. */
 export const TASK_ERROR_CODES = Object.freeze({
@@ -23,6 +25,13 @@ export const TASK_ERROR_CODES = Object.freeze({
   taskIdConflict: 'ERR_TASK_ID_CONFLICT',
   /** The provider is at capacity; `retryAfterMs` says when to try again. */
   busy: 'ERR_BUSY',
+  /**
+   * The sender sent more requests than the provider's rate limit allows; `retryAfterMs` says when
+   * to try again. Sending on regardless gets it disconnected and refused for a while.
+   */
+  rateLimited: 'ERR_RATE_LIMITED',
+  /** The request is larger than the provider takes for its task type; another provider may take it. */
+  inputTooLarge: 'ERR_INPUT_TOO_LARGE',
   /** The provider is stopping. */
   shuttingDown: 'ERR_SHUTTING_DOWN',
   /** The receiver's access policy refuses the sender or the requester. */
@@ -101,4 +110,26 @@ export function isTaskErrorCode(code: unknown): code is TaskErrorCode {
  */
 export function toTaskErrorCode(code: string, fallback: TaskErrorCode): TaskErrorCode {
   return CODES.has(code) ? (code as TaskErrorCode) : fallback
+}
+
+/**
+ * Codes added by a minor version after the first, with that minor and the code a peer below it
+ * is sent instead: one it knows, which its requester acts on the same way (both `ERR_BUSY` and
+ * `ERR_RATE_LIMITED` ask it to wait `retryAfterMs`; both `ERR_UNSUPPORTED_TASK` and
+ * `ERR_INPUT_TOO_LARGE` send the task to another provider). Without this an older peer would read
+ * them as `ERR_INTERNAL` and count them as the provider's failures.
+ */
+const ADDED_CODES: Readonly<Partial<Record<TaskErrorCode, { minor: number; before: TaskErrorCode }>>> =
+  Object.freeze({
+    ERR_RATE_LIMITED: { minor: LIMIT_CODES_MINOR, before: TASK_ERROR_CODES.busy },
+    ERR_INPUT_TOO_LARGE: { minor: LIMIT_CODES_MINOR, before: TASK_ERROR_CODES.unsupportedTask },
+  })
+
+/**
+ * The code to send a peer that announced `peerMinor` (0 when it has not announced): `code` itself
+ * when the peer knows it, else the older code that means the same to it (docs/protocol.md §7).
+ */
+export function taskErrorCodeFor(code: TaskErrorCode, peerMinor: number): TaskErrorCode {
+  const added = ADDED_CODES[code]
+  return added === undefined || peerMinor >= added.minor ? code : added.before
 }

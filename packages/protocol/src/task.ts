@@ -18,7 +18,7 @@ export interface TaskRequestInit {
   /** Task-type specific input. Exactly one of `input` and `inputRef`. */
   input?: JsonObject
   /**
-   * The input as content by CID (minor 5, docs/protocol.md §2.7): the UTF-8 JSON text of the input
+   * The input as content by CID (minor 5, docs/protocol.md §2.8): the UTF-8 JSON text of the input
    * object, fetched by the provider. Only towards a peer that announced `capabilities.content`.
    */
   inputRef?: ContentRef
@@ -47,7 +47,15 @@ export interface TaskRequestInit {
    * @default Date.now()
    */
   createdAt?: number
+  /**
+   * Minor 6: the checkpoint an earlier attempt reported, for the provider to start from
+   * (docs/protocol.md §2.7). Send it only to a provider that announced minor 6 or later.
+   */
+  resume?: TaskResume
 }
+
+/** A checkpoint to resume from, as `task.request` carries it (minor 6). */
+export type TaskResume = NonNullable<TaskRequest['resume']>
 
 /** A fresh task id: a random (version 4) UUID. */
 export function newTaskId(): string {
@@ -64,6 +72,7 @@ export function createTaskRequest(init: TaskRequestInit): TaskRequest {
     timeoutMs: init.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     createdAt: init.createdAt ?? Date.now(),
     requester: init.requester,
+    ...(init.resume === undefined ? {} : { resume: init.resume }),
   }
 }
 

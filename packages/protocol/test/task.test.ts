@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_PRIORITY, DEFAULT_TIMEOUT_MS } from '../src/constants.js'
+import { DEFAULT_PRIORITY, DEFAULT_TIMEOUT_MS, LIMIT_CODES_MINOR } from '../src/constants.js'
 import { InvalidMessageError, RemoteError } from '../src/errors.js'
 import { validatePayload } from '../src/messages.js'
 import { createTaskRequest, fromWireError, newTaskId, toWireError } from '../src/task.js'
+import { taskErrorCodeFor, toTaskErrorCode } from '../src/task-errors.js'
 import { PEER_A } from './fixtures/samples.js'
 
 describe('createTaskRequest', () => {
@@ -80,5 +81,26 @@ describe('wire errors', () => {
       name: 'RemoteError',
       remote: true,
     })
+  })
+})
+
+describe('codes towards older peers', () => {
+  it('sends a peer below the minor that added a code one it knows and acts on the same way', () => {
+    const older = LIMIT_CODES_MINOR - 1
+    expect(taskErrorCodeFor('ERR_RATE_LIMITED', older)).toBe('ERR_BUSY')
+    expect(taskErrorCodeFor('ERR_INPUT_TOO_LARGE', older)).toBe('ERR_UNSUPPORTED_TASK')
+    // A peer that has not announced yet counts as minor 0.
+    expect(taskErrorCodeFor('ERR_RATE_LIMITED', 0)).toBe('ERR_BUSY')
+  })
+
+  it('sends the code itself to a peer that knows it, and leaves older codes alone', () => {
+    expect(taskErrorCodeFor('ERR_RATE_LIMITED', LIMIT_CODES_MINOR)).toBe('ERR_RATE_LIMITED')
+    expect(taskErrorCodeFor('ERR_INPUT_TOO_LARGE', LIMIT_CODES_MINOR + 1)).toBe('ERR_INPUT_TOO_LARGE')
+    expect(taskErrorCodeFor('ERR_BUSY', 0)).toBe('ERR_BUSY')
+  })
+
+  it('reads a code it does not know as a failure of the task or of the rejecting provider', () => {
+    expect(toTaskErrorCode('ERR_FROM_THE_FUTURE', 'ERR_INTERNAL')).toBe('ERR_INTERNAL')
+    expect(toTaskErrorCode('ERR_RATE_LIMITED', 'ERR_INTERNAL')).toBe('ERR_RATE_LIMITED')
   })
 })

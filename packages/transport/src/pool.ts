@@ -56,6 +56,8 @@ export interface DialRetry {
   readonly attempts: number
   /** `Date.now()` of the next dial. */
   readonly at: number
+  /** Milliseconds from the failure to the next dial: the backoff with its jitter. */
+  readonly delay: number
 }
 
 /** The pool gave up on a peer after `attempts` failed dials. */
@@ -373,7 +375,9 @@ export class ConnectionPool extends TypedEventEmitter<ConnectionPoolEvents> impl
           this.offer(peer)
         }, delay),
       )
-      this.safeDispatchEvent('dial:retry', { detail: { peer: peer.id, attempts, at: Date.now() + delay } })
+      this.safeDispatchEvent('dial:retry', {
+        detail: { peer: peer.id, attempts, at: Date.now() + delay, delay },
+      })
     } else {
       this.retries.delete(id)
       this.safeDispatchEvent('dial:gave-up', { detail: { peer: peer.id, attempts } })

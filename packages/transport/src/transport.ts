@@ -12,7 +12,7 @@ import {
 import { generateKeyPair, privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { dcutr } from '@libp2p/dcutr'
 import { type Identify, type IdentifyPush, identify, identifyPush } from '@libp2p/identify'
-import type { Libp2p, PrivateKey, StreamHandler } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey, StreamHandler } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import { type Ping, ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -199,6 +199,13 @@ export interface TransportInit {
    */
   upnp?: boolean | TransportUpnpOptions
   /**
+   * Peers to refuse, asked by libp2p's connection gater at every dial and every connection (direct
+   * or relayed, either way) once the peer's identity is known, and by a relay server for both
+   * ends of a circuit: a p2p-ai node passes its bans here. Called often: keep it a lookup.
+   * @default none refused
+   */
+  denyPeer?: (peer: string) => boolean
+  /**
    * Whom this node relays for and accepts relayed connections from, asked at each reservation and
    * each relayed connection: a private swarm (an allowlist) keeps strangers from reserving a slot
    * on its relays, from being relayed to or by its members, and from reaching them through any
@@ -286,6 +293,11 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   const relay = resolveRelay(init.relay, { announcesPublic, autoDial, bootstrap: bootstrapList.length > 0 })
   const autonat = boolOption('autonat', init.autonat, true)
   const holePunch = boolOption('holePunch', init.holePunch, true)
+  if (init.denyPeer !== undefined && typeof init.denyPeer !== 'function') {
+    throw new InvalidTransportOptionError('denyPeer', 'expected a function')
+  }
+  const denyPeer = init.denyPeer
+  const denied = (peer: PeerId): boolean => denyPeer?.(peer.toString()) === true
   const upnp = resolveUpnp(init.upnp)
   if (init.allowPeer !== undefined && typeof init.allowPeer !== 'function') {
     throw new InvalidTransportOptionError('allowPeer', 'expected a function (peerId) => boolean')
@@ -364,11 +376,18 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
     connectionGater: {
       // A relay nobody can reach directly is useless to the peers reserving on it.
       denyInboundRelayReservation: (source) =>
-        (relay?.server === 'auto' && reachable?.reachability === 'private') || !allowed(source),
+        denied(source) ||
+        (relay?.server === 'auto' && reachable?.reachability === 'private') ||
+        !allowed(source),
+      // Banned peers are refused everywhere, once their identity is known.
+      denyDialPeer: denied,
+      denyInboundEncryptedConnection: denied,
+      denyOutboundEncryptedConnection: denied,
       // As a relay: both ends of a circuit must be welcome. As its destination: the peer at the
       // other end must be.
-      denyOutboundRelayedConnection: (source, destination) => !allowed(source) || !allowed(destination),
-      denyInboundRelayedConnection: (_relay, remotePeer) => !allowed(remotePeer),
+      denyOutboundRelayedConnection: (source, destination) =>
+        denied(source) || denied(destination) || !allowed(source) || !allowed(destination),
+      denyInboundRelayedConnection: (_relay, remotePeer) => denied(remotePeer) || !allowed(remotePeer),
     },
     peerDiscovery,
     services: {

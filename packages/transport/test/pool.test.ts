@@ -98,7 +98,7 @@ describe('connection pool', () => {
     const retries: Array<{ attempts: number; wait: number }> = []
     const gaveUp: number[] = []
     node.services.pool.addEventListener('dial:retry', (evt) => {
-      retries.push({ attempts: evt.detail.attempts, wait: evt.detail.at - Date.now() })
+      retries.push({ attempts: evt.detail.attempts, wait: evt.detail.delay })
     })
     node.services.pool.addEventListener('dial:gave-up', (evt) => {
       expect(evt.detail.peer.equals(lost)).toBe(true)
@@ -109,9 +109,9 @@ describe('connection pool', () => {
     expect(node.services.pool.stats.dialsStarted).toBe(3)
     // 100 ms, then 200 ms (doubled), each within the ±20 % jitter; the third failure gives up.
     expect(retries.map((r) => r.attempts)).toEqual([1, 2])
-    expect(retries[0]?.wait).toBeGreaterThanOrEqual(70)
+    expect(retries[0]?.wait).toBeGreaterThanOrEqual(80)
     expect(retries[0]?.wait).toBeLessThanOrEqual(120)
-    expect(retries[1]?.wait).toBeGreaterThanOrEqual(150)
+    expect(retries[1]?.wait).toBeGreaterThanOrEqual(160)
     expect(retries[1]?.wait).toBeLessThanOrEqual(240)
     // A new redial starts over, whatever came before.
     node.services.pool.redial({ id: lost, multiaddrs: [multiaddr('/ip4/127.0.0.1/tcp/9')] })

@@ -38,6 +38,12 @@ const SEED = 20_261_107
 
 let dir: string
 let live: LiveNode
+/**
+ * The peer that fuzzes the task stream. Exempt from the node's protection (`protection.exempt`):
+ * its forged and malformed frames would get it banned after a few (what protection.test.ts in
+ * @p2p-ai/node pins down); here every one of them must reach the handler.
+ */
+const me = generateIdentity()
 
 /** The API as a well-behaved client uses it. */
 async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -69,7 +75,7 @@ async function roundTrip(text: string): Promise<{ status: string; output?: { tex
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'p2p-ai-fuzz-'))
-  live = await liveNode(dir)
+  live = await liveNode(dir, { P2P_AI_PROTECTION__EXEMPT: me.peerId })
 }, 90_000)
 
 afterAll(async () => {
@@ -140,7 +146,6 @@ describe('a running node, fuzzed', () => {
   }, 120_000)
 
   it(`answers every request among ${RUNS} random and mutated task stream frames that it can name, with a coded refusal or a signed result, and keeps serving`, async () => {
-    const me = generateIdentity()
     const other = generateIdentity()
     const transport: Transport = await createTransport({
       identity: me,

@@ -16,7 +16,8 @@ export interface LiveNode {
   readonly logFile: string
 }
 
-export async function liveNode(dir: string): Promise<LiveNode> {
+/** `env`: settings of its own (`P2P_AI_*`), over the chaos defaults. */
+export async function liveNode(dir: string, env: NodeJS.ProcessEnv = {}): Promise<LiveNode> {
   const dataDir = join(dir, 'node')
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
   const { identity } = await loadOrCreateIdentity(join(dataDir, 'identity.json'))
@@ -28,7 +29,7 @@ export async function liveNode(dir: string): Promise<LiveNode> {
     dataDir,
     port: await freePort(),
     peerId: identity.peerId,
-    env: { ...cleanEnv(process.env, dir), ...roleEnv('requester', 3_000) },
+    env: { ...cleanEnv(process.env, dir), ...roleEnv('requester', 3_000), ...env },
     logFile,
   })
   await node.start([])

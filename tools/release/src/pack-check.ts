@@ -74,21 +74,25 @@ export async function packAndInstall(init: PackCheckInit): Promise<PackCheckResu
   const [pnpmCmd, ...pnpmArgs] = init.pnpm ?? [join(init.root, 'node_modules', '.bin', 'pnpm')]
   if (pnpmCmd === undefined) throw new Error('pack-check: empty pnpm command')
 
-  const packed: PackedPackage[] = []
-  for (const pkg of await publishedPackages(init.root)) {
-    const before = new Set(await readdir(tarballDir))
-    await exec(pnpmCmd, [...pnpmArgs, 'pack', '--pack-destination', tarballDir], { cwd: pkg.dir })
-    const created = (await readdir(tarballDir)).filter((f) => !before.has(f) && f.endsWith('.tgz'))
-    if (created.length !== 1)
-      throw new Error(`pack-check: pnpm pack of ${pkg.name} made ${created.length} tarballs`)
-    const tarball = join(tarballDir, created[0] as string)
-    const { stdout } = await exec('tar', ['-tzf', tarball])
-    const files = stdout
-      .split('\n')
-      .filter((line) => line.length > 0)
-      .map((line) => line.replace(/^package\//, ''))
-    packed.push({ ...pkg, tarball, files })
-  }
+  // Packed side by side, each into a folder of its own: one pack is mostly waiting on pnpm's
+  // start-up and gzip, and a folder per package tells whose tarball is whose.
+  const packed = await Promise.all(
+    (await publishedPackages(init.root)).map(async (pkg): Promise<PackedPackage> => {
+      const dest = join(tarballDir, pkg.name.replace(/^@/, '').replace('/', '-'))
+      await mkdir(dest)
+      await exec(pnpmCmd, [...pnpmArgs, 'pack', '--pack-destination', dest], { cwd: pkg.dir })
+      const created = (await readdir(dest)).filter((f) => f.endsWith('.tgz'))
+      if (created.length !== 1)
+        throw new Error(`pack-check: pnpm pack of ${pkg.name} made ${created.length} tarballs`)
+      const tarball = join(dest, created[0] as string)
+      const { stdout } = await exec('tar', ['-tzf', tarball])
+      const files = stdout
+        .split('\n')
+        .filter((line) => line.length > 0)
+        .map((line) => line.replace(/^package\//, ''))
+      return { ...pkg, tarball, files }
+    }),
+  )
 
   await installProject(
     projectDir,
@@ -127,7 +131,15 @@ export async function installProject(
   )
   await exec(
     'npm',
-    ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', '--no-package-lock'],
+    [
+      'install',
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      '--no-package-lock',
+      '--prefer-offline',
+    ],
     {
       cwd: projectDir,
       env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_update_notifier: 'false' },

@@ -17,6 +17,7 @@ const root = join(import.meta.dirname, '..', '..', '..')
 const EXPECTED = [
   '@p2p-ai/cli',
   '@p2p-ai/content',
+  '@p2p-ai/dashboard',
   '@p2p-ai/engine',
   '@p2p-ai/identity',
   '@p2p-ai/llama',

@@ -204,16 +204,20 @@ describe('NAT traversal over TCP across a simulated internet (needs root, iprout
   it('DCUtR: a public node that reaches a home node through the relay gets a direct connection, the home node dialling back through its NAT', async () => {
     const circuit = `/ip4/11.8.1.1/tcp/${PUBLIC_PORT}/p2p/${seed.peerId}/p2p-circuit/p2p/${sym2.peerId}`
     expect((await visitor.request({ cmd: 'dial', address: circuit })).ok).toBe(true)
+    // DCUtR starts once identify has run on the relayed connection: seconds on a loaded machine.
+    // The relayed connection goes once a direct one is there; on a loaded machine DCUtR's retry
+    // may cross its first dial-back and leave two direct ones for a while (the pool trims the
+    // duplicate once it is idle), so the test asks for direct ones only, from the router.
     await expect
-      // DCUtR starts once identify has run on the relayed connection: seconds on a loaded machine.
       .poll(async () => connectionsTo(visitor, sym2), { timeout: 20_000 })
-      .toEqual([
-        expect.objectContaining({
-          kind: 'direct',
-          limited: false,
-          remoteAddr: expect.stringMatching(/^\/ip4\/11\.8\.2\.4\/tcp\/\d+/),
-        }),
-      ])
+      .toSatisfy((list: Connection[]) => {
+        return (
+          list.length > 0 &&
+          list.every(
+            (c) => c.kind === 'direct' && !c.limited && /^\/ip4\/11\.8\.2\.4\/tcp\/\d+/.test(c.remoteAddr),
+          )
+        )
+      })
     const echo = await visitor.request({ cmd: 'echo', peerId: sym2.peerId, message: 'direct now' })
     expect(echo).toMatchObject({ ok: true, connection: { kind: 'direct', limited: false } })
   })

@@ -134,6 +134,10 @@ export function rootHelp(
       ),
     )
   }
+  // A command of one word reads like a group of its own.
+  for (const cmd of commands.filter((x) => !x.name.includes(' '))) {
+    lines.push('', `${c.bold(cmd.name)}: ${cmd.summary}`)
+  }
   lines.push(
     '',
     c.bold('Options:'),

@@ -24,12 +24,14 @@ export function resolveCommand(
 ): Resolved {
   const first = argv[0]
   if (first === undefined || first.startsWith('-')) return { kind: 'root', rest: argv }
+  const single = commands.find((c) => c.name === first)
+  if (single !== undefined) return { kind: 'command', command: single, rest: argv.slice(1) }
   const group = groups.find((g) => g.name === first)
   if (group === undefined) {
-    const guess = closest(
-      first,
-      groups.map((g) => g.name),
-    )
+    const guess = closest(first, [
+      ...groups.map((g) => g.name),
+      ...commands.filter((c) => !c.name.includes(' ')).map((c) => c.name),
+    ])
     throw new UsageError(
       `unknown command "${first}"${guess === undefined ? '' : `; did you mean "${guess}"?`}`,
       `run \`${BIN_NAME} --help\` to see the commands`,

@@ -13,3 +13,10 @@ export const modelsCmd = (name: string): (() => Promise<Handler>) => {
 export const demoCmd = (name: string): (() => Promise<Handler>) => {
   return async () => (await import('../demo/commands.js')).handlers[name]!
 }
+export const jobCmd = (name: string): (() => Promise<Handler>) => {
+  return async () => (await import('./job.js')).handlers[name]!
+}
+export const dashboardCmd = async (): Promise<Handler> => (await import('./dashboard.js')).dashboard
+export const serviceCmd = (name: string): (() => Promise<Handler>) => {
+  return async () => (await import('./service.js')).handlers[name]!
+}

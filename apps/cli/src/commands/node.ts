@@ -5,11 +5,12 @@ import type { Handler, Parsed } from '../args/spec.js'
 import { EXIT, STOP_TIMEOUT_MS } from '../constants.js'
 import type { ControlClient } from '../control/client.js'
 import type { LogLevel, PeerJson, StatusJson } from '../control/types.js'
+import { readSupervisorState } from '../daemon/supervisor-state.js'
 import { NodeNotRunningError, NodeStopError } from '../errors.js'
 import { type Io, printJson, println } from '../io.js'
 import { isNodeProcess, readControlInfo, readPid, removeStaleFiles } from '../runtime.js'
 import type { Colours } from '../term/colour.js'
-import { ago, bytes, duration, fields, shortId, statusColour, table } from '../term/format.js'
+import { ago, bytes, clockTime, duration, fields, shortId, statusColour, table } from '../term/format.js'
 import { spinner } from '../term/spinner.js'
 import { connect, locate, sleep } from './common.js'
 import { monitor } from './monitor.js'
@@ -17,14 +18,35 @@ import { monitor } from './monitor.js'
 const start: Handler = async (parsed, io) => (await import('../daemon/start.js')).startCommand(parsed, io)
 
 const status: Handler = async (parsed, io) => {
-  const { client } = await connect(parsed, io)
+  const { client, dataDir } = await connect(parsed, io)
   const s = await client.status()
-  if (bool(parsed.options, 'json')) printJson(io, { ...s, control: { url: client.url } })
-  else println(io, formatStatus(s, client.url, io.out))
+  // The watchdog of a node run in the background, when it watches this one.
+  const watchdog = await readSupervisorState(dataDir)
+  const watched = watchdog?.nodePid === s.pid && isNodeProcess(watchdog.pid) ? watchdog : undefined
+  const supervisor: WatchdogJson | undefined =
+    watched === undefined
+      ? undefined
+      : {
+          pid: watched.pid,
+          restarts: watched.restarts,
+          ...(watched.lastExit === undefined ? {} : { lastExit: watched.lastExit }),
+        }
+  if (bool(parsed.options, 'json')) {
+    printJson(io, { ...s, control: { url: client.url }, ...(supervisor === undefined ? {} : { supervisor }) })
+  } else {
+    println(io, formatStatus(s, client.url, io.out, supervisor))
+  }
   return EXIT.OK
 }
 
-export function formatStatus(s: StatusJson, url: string, c: Colours): string {
+/** The watchdog of a node run in the background, as `node status` shows it. */
+interface WatchdogJson {
+  readonly pid: number
+  readonly restarts: number
+  readonly lastExit?: string
+}
+
+export function formatStatus(s: StatusJson, url: string, c: Colours, watchdog?: WatchdogJson): string {
   const head =
     s.state === 'ACTIVE'
       ? `${c.green('●')} node is running ${c.dim(`(${s.state}${s.ready ? ', ready' : ', not ready'})`)}`
@@ -67,11 +89,18 @@ export function formatStatus(s: StatusJson, url: string, c: Colours): string {
     ['models', s.capabilities.models.join(', ') || c.dim('none')],
     ['memory', `${bytes(s.process.rssBytes)} resident`],
     ...(s.resources === undefined ? [] : resourceRows(s.resources, c)),
+    ...(watchdog === undefined ? [] : [['watchdog', formatWatchdog(watchdog, c)] as [string, string]]),
     ['control', url],
     ...(s.metrics === undefined ? [] : [['metrics', s.metrics.url] as [string, string]]),
+    ...(s.dashboard === undefined ? [] : [['dashboard', s.dashboard.url] as [string, string]]),
     ['version', `node ${s.version}, cli ${s.cliVersion}`],
   ]
   return `${head}\n${fields(rows, c)}`
+}
+
+function formatWatchdog(w: WatchdogJson, c: Colours): string {
+  const restarts = `${w.restarts} restart${w.restarts === 1 ? '' : 's'}`
+  return `pid ${w.pid} ${c.dim(`(restarts the node after a crash; ${restarts}${w.lastExit === undefined ? '' : `, the last after ${w.lastExit}`})`)}`
 }
 
 function formatReachability(n: StatusJson['network'], c: Colours): string {
@@ -95,6 +124,8 @@ function formatRelays(n: StatusJson['network'], c: Colours): string {
 function formatHolePunch(n: StatusJson['network'], c: Colours): string {
   const p = n.holePunch
   if (p === undefined) return c.dim('off')
+  // A public node is dialled directly; it keeps no punch port mapping to show.
+  if (n.reachability === 'public' && p.punched + p.failed === 0) return c.dim('not needed (public address)')
   const where =
     p.observed.length === 0
       ? c.dim('mapping not observed yet')
@@ -190,6 +221,16 @@ const peers: Handler = async (parsed, io) => {
   return EXIT.OK
 }
 
+const unban: Handler = async (parsed, io) => {
+  const { client } = await connect(parsed, io)
+  const answer = await client.unban(parsed.args[0] as string)
+  if (bool(parsed.options, 'json')) printJson(io, answer)
+  else if (answer.unbanned)
+    println(io, `${io.out.green('✔')} unbanned ${answer.peerId}: it may connect again`)
+  else println(io, `${answer.peerId} is not banned`)
+  return EXIT.OK
+}
+
 export function formatPeers(list: readonly PeerJson[], c: Colours): string {
   if (list.length === 0) {
     return `no peers yet ${c.dim('(nodes on this network are found by mDNS; others can be dialled with --bootstrap)')}`
@@ -203,23 +244,33 @@ export function formatPeers(list: readonly PeerJson[], c: Colours): string {
         ? 'direct'
         : c.yellow(`relayed via ${p.connection.via === undefined ? '?' : shortId(p.connection.via)}`),
     p.rttMs === undefined ? '-' : `${Math.round(p.rttMs)} ms`,
-    ago(p.lastSeen),
-    p.status === 'failed'
-      ? `${p.failureReason ?? 'failed'}; redial ${p.reconnectAttempts}`
-      : p.capabilities?.resources?.paused === true
-        ? `${c.yellow('paused')} (its owner's limits); ${p.connection?.remoteAddr ?? p.addresses[0] ?? '-'}`
-        : (p.connection?.remoteAddr ?? p.addresses[0] ?? '-'),
+    p.lastSeen === 0 ? '-' : ago(p.lastSeen),
+    noteOf(p, c),
   ])
-  const connected = list.filter((p) => p.status === 'connected').length
+  const count = (status: PeerJson['status']): number => list.filter((p) => p.status === status).length
   const relayed = list.filter((p) => p.status === 'connected' && p.connection?.kind === 'relayed').length
-  return `${table(['PEER', 'STATUS', 'CONNECTION', 'RTT', 'LAST SEEN', 'ADDRESS / NOTE'], rows, c)}\n${c.dim(`${connected} connected (${relayed} through a relay), ${list.length - connected} failed`)}`
+  const banned = count('banned')
+  const summary = `${count('connected')} connected (${relayed} through a relay), ${count('failed')} failed${banned === 0 ? '' : `, ${banned} banned`}`
+  return `${table(['PEER', 'STATUS', 'CONNECTION', 'RTT', 'LAST SEEN', 'ADDRESS / NOTE'], rows, c)}\n${c.dim(summary)}`
+}
+
+/** The last column of `node peers`: where it is, or why it is not. */
+function noteOf(p: PeerJson, c: Colours): string {
+  if (p.status === 'failed') return `${p.failureReason ?? 'failed'}; redial ${p.reconnectAttempts}`
+  if (p.status === 'banned' && p.bannedUntil !== undefined) {
+    return `banned until ${clockTime(p.bannedUntil)} (${p.banReason ?? 'misbehaviour'})`
+  }
+  const address = p.connection?.remoteAddr ?? p.addresses[0] ?? '-'
+  if (p.capabilities?.resources?.paused === true)
+    return `${c.yellow('paused')} (its owner's limits); ${address}`
+  return address
 }
 
 const connectHandler: Handler = async (parsed, io) => {
   const { client } = await connect(parsed, io)
   const address = parsed.args[0]!
   await client.connect(address)
-  const peerId = /\/p2p\/([^/]+)$/.exec(address)?.[1]
+  const peerId = address.startsWith('/') ? /\/p2p\/([^/]+)$/.exec(address)?.[1] : address
   const peer = peerId === undefined ? undefined : (await client.peers()).find((p) => p.peerId === peerId)
   const how =
     peer?.connection === undefined
@@ -239,7 +290,16 @@ const stop: Handler = async (parsed, io) => {
   const timeoutMs = (num(parsed.options, 'timeout') ?? STOP_TIMEOUT_MS / 1000) * 1000
   const info = await readControlInfo(dataDir)
   const pid = info?.pid ?? (await readPid(dataDir))
-  if (pid === undefined || !isNodeProcess(pid)) {
+  const nodeRunning = pid !== undefined && isNodeProcess(pid)
+  // A node run in the background has a watchdog: stopping it stops the node gracefully (as a
+  // signal to the node would) and keeps it from restarting the node, also when the node is down
+  // and the watchdog waits to restart it.
+  const watchdog = await readSupervisorState(dataDir)
+  const watchdogPid =
+    watchdog !== undefined && watchdog.state !== 'gave-up' && isNodeProcess(watchdog.pid)
+      ? watchdog.pid
+      : undefined
+  if (!nodeRunning && watchdogPid === undefined) {
     if (pid !== undefined) await removeStaleFiles(dataDir, await readPid(dataDir))
     throw new NodeNotRunningError(
       dataDir,
@@ -252,33 +312,44 @@ const stop: Handler = async (parsed, io) => {
     const { connectToNode } = await import('../control/client.js')
     client = await connectToNode(dataDir)
     peerId = (await client.status({ timeoutMs: 3000 })).peerId
-    await client.shutdown({ timeoutMs: 3000 })
+    if (watchdogPid === undefined) await client.shutdown({ timeoutMs: 3000 })
   } catch (err) {
-    if (err instanceof NodeNotRunningError) throw err
+    if (err instanceof NodeNotRunningError && watchdogPid === undefined) throw err
     // The control API is not answering: fall back to a signal, which the node handles the same way.
-    process.kill(pid, 'SIGTERM')
+    if (watchdogPid === undefined && pid !== undefined) process.kill(pid, 'SIGTERM')
   }
-  const spin = spinner(io.stderr, `stopping the node (pid ${pid})…`)
+  if (watchdogPid !== undefined) process.kill(watchdogPid, 'SIGTERM')
+  const waitingFor = [nodeRunning ? pid : undefined, watchdogPid].filter((p) => p !== undefined)
+  const spin = spinner(io.stderr, `stopping the node (pid ${waitingFor.join(' and ')})…`)
   const deadline = Date.now() + timeoutMs
-  while (isNodeProcess(pid)) {
+  while (waitingFor.some(isNodeProcess)) {
     if (Date.now() > deadline) {
       spin.stop()
+      const left = waitingFor.filter(isNodeProcess)
       throw new NodeStopError(
-        `the node (pid ${pid}) did not exit within ${duration(timeoutMs)}`,
-        `it may still be finishing tasks; wait, or end it with \`kill ${pid}\` (a second signal stops it at once)`,
+        `the node (pid ${left.join(' and ')}) did not exit within ${duration(timeoutMs)}`,
+        `it may still be finishing tasks; wait, or end it with \`kill ${left.join(' ')}\` (a second signal stops it at once)`,
       )
     }
     await sleep(100, io.signal)
   }
   // A node that exited cleanly removed its files; one that was killed did not.
-  if ((await readPid(dataDir)) === pid) await removeStaleFiles(dataDir, pid)
+  if (pid !== undefined && (await readPid(dataDir)) === pid) await removeStaleFiles(dataDir, pid)
   spin.stop()
-  if (bool(parsed.options, 'json')) printJson(io, { stopped: true, pid, peerId: peerId ?? null })
-  else
-    println(
-      io,
-      `${io.out.green('✔')} stopped the node${peerId === undefined ? '' : ` ${shortId(peerId)}`} (pid ${pid})`,
-    )
+  if (bool(parsed.options, 'json')) {
+    printJson(io, {
+      stopped: true,
+      pid: nodeRunning ? pid : null,
+      peerId: peerId ?? null,
+      supervisorPid: watchdogPid ?? null,
+    })
+  } else {
+    const what = nodeRunning
+      ? `the node${peerId === undefined ? '' : ` ${shortId(peerId)}`} (pid ${pid})`
+      : 'the node'
+    const and = watchdogPid === undefined ? '' : ` and its watchdog (pid ${watchdogPid})`
+    println(io, `${io.out.green('✔')} stopped ${what}${and}`)
+  }
   return EXIT.OK
 }
 
@@ -298,6 +369,7 @@ export const handlers: Record<string, Handler> = {
   'log-level': logLevel,
   metrics,
   peers,
+  unban,
   connect: connectHandler,
   monitor: monitorHandler,
 }

@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { API_PREFIX, BIN_NAME, MAX_REQUEST_BYTES, MAX_WAIT_MS, REQUEST_TIMEOUT_MS } from '../constants.js'
+import { describeSupervisor, readSupervisorState } from '../daemon/supervisor-state.js'
 import { ControlApiError, ControlConnectionError, NodeNotRunningError } from '../errors.js'
 import {
   type ControlInfo,
@@ -14,6 +15,12 @@ import type {
   AddedModelJson,
   AddModelRequest,
   CancelJson,
+  DashboardJson,
+  DashboardRequest,
+  JobCancelJson,
+  JobJson,
+  JobStatus,
+  JobSubmitRequest,
   LogLevel,
   LogLevelJson,
   ModelJson,
@@ -29,6 +36,7 @@ import type {
   TaskListJson,
   TaskStatus,
   TaskStreamEventJson,
+  UnbanJson,
 } from './types.js'
 
 /** Per-call options of the control client. */
@@ -97,6 +105,11 @@ export class ControlClient {
     await this.request('POST', '/peers', { address }, options)
   }
 
+  /** Lets a banned peer in again at once. */
+  async unban(peerId: string, options?: RequestOptions): Promise<UnbanJson> {
+    return this.request('POST', `/peers/${encodeURIComponent(peerId)}/unban`, undefined, options)
+  }
+
   async submit(task: SubmitRequest, options?: RequestOptions): Promise<TaskJson> {
     return (await this.request<{ task: TaskJson }>('POST', '/tasks', task, options)).task
   }
@@ -138,6 +151,36 @@ export class ControlClient {
 
   cancel(id: string, options?: RequestOptions): Promise<CancelJson> {
     return this.request('POST', `/tasks/${encodeURIComponent(id)}/cancel`, {}, options)
+  }
+
+  async submitJob(job: JobSubmitRequest, options?: RequestOptions): Promise<JobJson> {
+    return (await this.request<{ job: JobJson }>('POST', '/jobs', job, options)).job
+  }
+
+  async job(id: string, options?: RequestOptions): Promise<JobJson> {
+    return (
+      await this.request<{ job: JobJson }>('GET', `/jobs/${encodeURIComponent(id)}`, undefined, options)
+    ).job
+  }
+
+  async jobs(
+    query: { status?: JobStatus; limit?: number } = {},
+    options?: RequestOptions,
+  ): Promise<JobJson[]> {
+    const params = new URLSearchParams()
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v))
+    const qs = params.size === 0 ? '' : `?${params}`
+    return (await this.request<{ jobs: JobJson[] }>('GET', `/jobs${qs}`, undefined, options)).jobs
+  }
+
+  cancelJob(id: string, options?: RequestOptions): Promise<JobCancelJson> {
+    return this.request('POST', `/jobs/${encodeURIComponent(id)}/cancel`, {}, options)
+  }
+
+  async resumeJob(id: string, options?: RequestOptions): Promise<JobJson> {
+    return (
+      await this.request<{ job: JobJson }>('POST', `/jobs/${encodeURIComponent(id)}/resume`, {}, options)
+    ).job
   }
 
   async models(options?: RequestOptions): Promise<ModelJson[]> {
@@ -204,6 +247,11 @@ export class ControlClient {
   /** The node's Prometheus exposition (text format 0.0.4); `ERR_METRICS_OFF` when it collects none. */
   metrics(options?: RequestOptions): Promise<string> {
     return this.#request('GET', '/metrics', undefined, options, 'text')
+  }
+
+  /** The dashboard's address and a one-time login link (the node starts the dashboard if needed). */
+  dashboard(request: DashboardRequest = {}, options?: RequestOptions): Promise<DashboardJson> {
+    return this.request('POST', '/dashboard', request, options)
   }
 
   /** The log level in force. */
@@ -427,6 +475,12 @@ function isFinal(status: TaskStatus): boolean {
   return status !== 'PENDING' && status !== 'QUEUED' && status !== 'RUNNING'
 }
 
+/** What the watchdog of a node run in the background left word of: a restart to come, or why it gave up. */
+async function watchdogNote(dataDir: string): Promise<string> {
+  const state = await readSupervisorState(dataDir)
+  return describeSupervisor(state, state !== undefined && isNodeProcess(state.pid))
+}
+
 /**
  * A client for the node running from `dataDir`. Throws `NodeNotRunningError` when none runs; a
  * pid file or control file left by a node that died is removed on the way.
@@ -443,13 +497,19 @@ export async function connectToNode(dataDir: string): Promise<ControlClient> {
   if (info === undefined) {
     if (lockPid !== undefined) {
       await removeStaleFiles(dataDir, lockPid)
-      throw new NodeNotRunningError(dataDir, ` (removed a stale pid file: pid ${lockPid} is not running)`)
+      throw new NodeNotRunningError(
+        dataDir,
+        ` (removed a stale pid file: pid ${lockPid} is not running)${await watchdogNote(dataDir)}`,
+      )
     }
-    throw new NodeNotRunningError(dataDir)
+    throw new NodeNotRunningError(dataDir, await watchdogNote(dataDir))
   }
   if (!isNodeProcess(info.pid)) {
     await removeStaleFiles(dataDir, lockPid)
-    throw new NodeNotRunningError(dataDir, ` (removed stale files of pid ${info.pid}, which is not running)`)
+    throw new NodeNotRunningError(
+      dataDir,
+      ` (removed stale files of pid ${info.pid}, which is not running)${await watchdogNote(dataDir)}`,
+    )
   }
   let token: string
   try {

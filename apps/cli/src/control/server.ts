@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { isAbsolute } from 'node:path'
+import { publicKeyFromPeerId } from '@p2p-ai/identity'
 import {
   LOG_LEVELS,
   type LogLevel,
@@ -15,6 +16,7 @@ import {
   API_PREFIX,
   CLOSE_GRACE_MS,
   CONTROL_HOST,
+  JOB_STATUSES,
   MAX_REQUEST_BYTES,
   MAX_WAIT_MS,
   OPENAI_PREFIX,
@@ -24,6 +26,9 @@ import { STATUS_BY_CODE } from '../error-policy.js'
 import type { ControlTarget, TaskQuery } from './target.js'
 import type {
   AddModelRequest,
+  DashboardRequest,
+  JobStatus,
+  JobSubmitRequest,
   SubmitRequest,
   SwarmPullLineJson,
   SwarmPullRequest,
@@ -79,17 +84,24 @@ export const CONTROL_ROUTES: readonly string[] = [
   'GET /v1/status',
   'GET /v1/peers',
   'POST /v1/peers',
+  'POST /v1/peers/:id/unban',
   'POST /v1/tasks',
   'GET /v1/tasks',
   'GET /v1/tasks/:id',
   'GET /v1/tasks/:id/wait',
   'GET /v1/tasks/:id/stream',
   'POST /v1/tasks/:id/cancel',
+  'POST /v1/jobs',
+  'GET /v1/jobs',
+  'GET /v1/jobs/:id',
+  'POST /v1/jobs/:id/cancel',
+  'POST /v1/jobs/:id/resume',
   'GET /v1/models',
   'POST /v1/models',
   'POST /v1/models/scan',
   'POST /v1/models/pull',
   'GET /v1/events',
+  'POST /v1/dashboard',
   'GET /v1/metrics',
   'GET /v1/log-level',
   'PUT /v1/log-level',
@@ -200,6 +212,14 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       await t.connect(address, { signal })
       return send(res, 200, { connected: true })
     }
+    const unban = /^\/peers\/([^/]+)\/unban$/.exec(path)
+    if (unban !== null) {
+      allow(method, 'POST')
+      const peerId = decodeURIComponent(unban[1]!)
+      // Throws ERR_INVALID_PEER_ID (400) for what cannot be a PeerId.
+      publicKeyFromPeerId(peerId)
+      return send(res, 200, t.unban(peerId))
+    }
     if (path === '/tasks') {
       if (method === 'GET') return send(res, 200, await listTasks(t, url.searchParams))
       allow(method, 'POST')
@@ -241,6 +261,40 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       if (task === undefined) throw taskNotFound(id)
       return send(res, 200, { task })
     }
+    if (path === '/jobs') {
+      if (method === 'GET') {
+        const status = url.searchParams.get('status') ?? undefined
+        if (status !== undefined && !(JOB_STATUSES as readonly string[]).includes(status)) {
+          throw badRequest(`status must be one of ${JOB_STATUSES.join(', ')}`)
+        }
+        const limit = intParam(url.searchParams, 'limit', 1, 1000) ?? 100
+        const jobs = t.jobs.list({ limit, ...(status === undefined ? {} : { status: status as JobStatus }) })
+        return send(res, 200, { jobs })
+      }
+      allow(method, 'POST')
+      const body = await readJson(req)
+      refuseWhileStopping()
+      return send(res, 202, { job: t.jobs.submit(jobSubmitRequest(body)) })
+    }
+    const jobPath = /^\/jobs\/([^/]+)(\/cancel|\/resume)?$/.exec(path)
+    if (jobPath !== null) {
+      const id = decodeURIComponent(jobPath[1]!)
+      if (jobPath[2] === '/cancel') {
+        allow(method, 'POST')
+        return send(res, 200, t.jobs.cancel(id))
+      }
+      if (jobPath[2] === '/resume') {
+        allow(method, 'POST')
+        refuseWhileStopping()
+        return send(res, 202, { job: t.jobs.resume(id) })
+      }
+      allow(method, 'GET')
+      const job = t.jobs.get(id)
+      if (job === undefined) {
+        throw new HttpError(404, 'ERR_JOB_NOT_FOUND', `no job with id "${id}" (unknown, or expired)`)
+      }
+      return send(res, 200, { job })
+    }
     if (path === '/events') {
       allow(method, 'GET')
       // One JSON object per line, for as long as the client listens and the node runs.
@@ -251,6 +305,12 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
         await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
       res.end()
       return
+    }
+    if (path === '/dashboard') {
+      allow(method, 'POST')
+      const body = await readJson(req)
+      refuseWhileStopping()
+      return send(res, 200, await t.dashboard(dashboardRequest(body)))
     }
     if (path === '/models') {
       if (method === 'GET') return send(res, 200, { models: await t.models() })
@@ -500,6 +560,18 @@ function submitRequest(body: Record<string, unknown>): SubmitRequest {
   }
 }
 
+/**
+ * The paths are checked here (a relative one would be read from the node's working directory, not
+ * the caller's); every other field is the node's to check (`ERR_INVALID_JOB`).
+ */
+function jobSubmitRequest(body: Record<string, unknown>): JobSubmitRequest {
+  const { input, output } = body
+  if (typeof input !== 'string' || !isAbsolute(input)) throw badRequest('"input" must be an absolute path')
+  if (output !== undefined && (typeof output !== 'string' || !isAbsolute(output)))
+    throw badRequest('"output" must be an absolute path')
+  return body as unknown as JobSubmitRequest
+}
+
 function addModelRequest(body: Record<string, unknown>): AddModelRequest {
   const { name, path, file, taskTypes } = body
   if (typeof name !== 'string' || name === '') throw badRequest('"name" must be a non-empty string')
@@ -525,6 +597,15 @@ function swarmPullRequest(body: Record<string, unknown>): SwarmPullRequest {
   if (sha256 !== undefined && (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)))
     throw badRequest('"sha256" must be 64 lowercase hex digits')
   return { name, ...(sha256 === undefined ? {} : { sha256: sha256 as string }) }
+}
+
+function dashboardRequest(body: Record<string, unknown>): DashboardRequest {
+  const { port } = body
+  if (port === undefined) return {}
+  if (typeof port !== 'number' || !Number.isSafeInteger(port) || port < 0 || port > 65_535) {
+    throw badRequest('"port" must be an integer between 0 and 65535')
+  }
+  return { port }
 }
 
 function intParam(params: URLSearchParams, name: string, min: number, max: number): number | undefined {

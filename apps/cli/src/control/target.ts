@@ -2,6 +2,12 @@ import type {
   AddedModelJson,
   AddModelRequest,
   CancelJson,
+  DashboardJson,
+  DashboardRequest,
+  JobCancelJson,
+  JobJson,
+  JobStatus,
+  JobSubmitRequest,
   LogLevel,
   ModelJson,
   NodeEventJson,
@@ -14,6 +20,7 @@ import type {
   TaskJson,
   TaskStatus,
   TaskStreamEventJson,
+  UnbanJson,
 } from './types.js'
 
 /** Query of a task listing. */
@@ -22,6 +29,18 @@ export interface TaskQuery {
   readonly offset: number
   readonly status?: TaskStatus
   readonly type?: string
+}
+
+/** The node's jobs (`node.jobs`), seen through plain JSON. Errors carry the node's codes. */
+export interface JobsTarget {
+  submit(request: JobSubmitRequest): JobJson
+  /** `undefined` for an unknown id. */
+  get(id: string): JobJson | undefined
+  list(query: { readonly status?: JobStatus; readonly limit: number }): readonly JobJson[]
+  /** Throws `ERR_JOB_NOT_FOUND` for an unknown id. */
+  cancel(id: string): JobCancelJson
+  /** Throws `ERR_JOB_NOT_FOUND`, `ERR_JOB_NOT_RESUMABLE`, `ERR_JOB_INPUT_CHANGED`. */
+  resume(id: string): JobJson
 }
 
 /**
@@ -33,6 +52,8 @@ export interface ControlTarget {
   status(): StatusJson | Promise<StatusJson>
   peers(): readonly PeerJson[]
   connect(address: string, options: { signal: AbortSignal }): Promise<void>
+  /** Lets a banned peer in again at once (`node unban`). */
+  unban(peerId: string): UnbanJson
   /** Resolves once the task's acceptance is durable (or with `durable: false`). */
   submit(request: SubmitRequest, options: { signal: AbortSignal }): Promise<TaskJson>
   /**
@@ -71,6 +92,12 @@ export interface ControlTarget {
   setLogLevel(level: LogLevel): { readonly level: LogLevel; readonly previous: LogLevel }
   /** Calls `listener` for each event of the node until `signal` aborts. */
   events(listener: (event: NodeEventJson) => void, signal: AbortSignal): void
+  readonly jobs: JobsTarget
+  /**
+   * The dashboard's address and a new one-time login link; starts the dashboard first if the node
+   * does not serve it yet.
+   */
+  dashboard(request: DashboardRequest): Promise<DashboardJson>
   /** Starts a graceful shutdown; returns at once. */
   shutdown(): void
 }

@@ -6,6 +6,9 @@
 import type {
   AlertState,
   HealthReport,
+  JobRecord,
+  JobSplit,
+  JobStatus,
   LogLevel,
   NetworkTaskStatus,
   NodeCapabilities,
@@ -120,6 +123,8 @@ export interface StatusJson
   readonly alerts: readonly AlertState[]
   /** The Prometheus endpoint, when metrics are on. */
   readonly metrics?: { readonly url: string }
+  /** The dashboard, while it is served (`p2p-ai-agents dashboard` gives a login link). */
+  readonly dashboard?: { readonly url: string }
   readonly tasks: TaskCounters
   /** Process figures of the node. */
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly cpuUserMs: number }
@@ -146,6 +151,40 @@ export interface SubmitRequest {
   readonly id?: string
 }
 
+/**
+ * `POST /v1/jobs`: many tasks of one type over the lines of a JSONL file (or the pieces of a text
+ * file, with `split`). Paths are absolute and read (written) by the node. The fields are those of
+ * the node's `JobSubmission` (docs/jobs.md).
+ */
+export interface JobSubmitRequest {
+  readonly type: string
+  /** The input file, absolute. */
+  readonly input: string
+  /** The output JSONL file, absolute. */
+  readonly output?: string
+  readonly split?: JobSplit
+  /** Fields added to every item's input. */
+  readonly params?: Readonly<Record<string, unknown>>
+  readonly order?: 'input' | 'completed'
+  readonly failFast?: boolean
+  readonly overwrite?: boolean
+  readonly id?: string
+  readonly priority?: number
+  readonly timeoutMs?: number
+}
+
+/** A job, as the node describes it (`JobRecord`): status, item counts, progress. */
+export type JobJson = JobRecord
+
+export type { JobStatus }
+
+/** The answer of `POST /v1/jobs/:id/cancel`. */
+export interface JobCancelJson {
+  /** False when the job had already ended. */
+  readonly cancelled: boolean
+  readonly job: JobJson
+}
+
 /** `GET /v1/tasks`. */
 export interface TaskListJson {
   readonly tasks: readonly TaskJson[]
@@ -154,6 +193,13 @@ export interface TaskListJson {
 }
 
 /** `POST /v1/tasks/:id/cancel`. */
+/** The answer of `POST /v1/peers/:id/unban`. */
+export interface UnbanJson {
+  readonly peerId: string
+  /** False when the peer was not banned. */
+  readonly unbanned: boolean
+}
+
 export interface CancelJson {
   /** False when the task had already finished. */
   readonly cancelled: boolean
@@ -276,6 +322,22 @@ export type NodeEventJson =
       readonly status: TaskStatus
       readonly meta?: Readonly<Record<string, string>>
     }
+
+/** `POST /v1/dashboard`: where the node serves its dashboard, started now if it was not. */
+export interface DashboardJson {
+  /** `http://127.0.0.1:<port>/` */
+  readonly url: string
+  /** The same with a one-time login token: the first request with it signs the browser in. */
+  readonly loginUrl: string
+  /** Whether this request started it. */
+  readonly started: boolean
+}
+
+/** `POST /v1/dashboard`'s body. */
+export interface DashboardRequest {
+  /** Where to serve it if it is not served yet. @default the node's `dashboard.port` (8080) */
+  readonly port?: number
+}
 
 /** `GET /v1/log-level`, and the answer of `PUT /v1/log-level`. */
 export interface LogLevelJson {

@@ -1,9 +1,11 @@
 import { bool, list, num, str } from '../args/parse.js'
-import type { OptionValues } from '../args/spec.js'
+import type { OptionValues, Parsed } from '../args/spec.js'
 import { ENV } from '../constants.js'
+import type { Io } from '../io.js'
+import type { SupervisorSettings } from './supervisor.js'
 
 /** CLI variables with the node's `P2P_AI_` prefix that are not node settings. */
-export const CLI_ENV_VARS: readonly string[] = [ENV.DAEMON, ENV.DEMO_DIR, 'P2P_AI_CLI_DEBUG']
+export const CLI_ENV_VARS: readonly string[] = [ENV.DAEMON, ENV.SUPERVISOR, ENV.DEMO_DIR, 'P2P_AI_CLI_DEBUG']
 
 /** The parts of a NodeConfig the command line changes (the rest is taken as loaded). */
 interface ConfigShape {
@@ -17,6 +19,7 @@ interface ConfigShape {
   log: { level: string; format: string }
   limits: { cpu: number; idleOnly: boolean }
   metrics: { enabled: boolean; port: number }
+  dashboard: { enabled: boolean; port: number }
 }
 
 /**
@@ -59,6 +62,12 @@ export function applyFlags<C extends ConfigShape>(config: C, o: OptionValues, da
     next.metrics.enabled = true
     next.metrics.port = metricsPort
   }
+  if (bool(o, 'dashboard')) next.dashboard.enabled = true
+  const dashboardPort = num(o, 'dashboard-port')
+  if (dashboardPort !== undefined) {
+    next.dashboard.enabled = true
+    next.dashboard.port = dashboardPort
+  }
   const level = str(o, 'log-level')
   if (level !== undefined) next.log.level = level
   // A detached node writes to a log file: JSON lines, whatever the terminal was.
@@ -72,4 +81,34 @@ function isPlainTcp(address: string): boolean {
 
 function isQuic(address: string): boolean {
   return /\/udp\/\d+\/quic-v1$/.test(address)
+}
+
+/**
+ * The configuration `node start` runs with: the file, the environment, then the flags, checked
+ * together before anything is written.
+ */
+export async function loadStartConfig(
+  parsed: Parsed,
+  io: Io,
+  dataDir: string,
+  configFile: string | undefined,
+  daemon: boolean,
+) {
+  const { loadConfig, resolveNodeConfig } = await import('@p2p-ai/node')
+  const loaded = await loadConfig({
+    ...(configFile === undefined ? {} : { file: configFile }),
+    env: { ...io.env, [ENV.DATA_DIR]: dataDir },
+    ignoreEnv: CLI_ENV_VARS,
+    cwd: io.cwd,
+  })
+  const config = applyFlags(loaded, parsed.options, daemon)
+  const resolved = resolveNodeConfig(config)
+  return { config, resolved }
+}
+
+/** The watchdog's settings out of a node configuration. */
+export function supervisorSettings({
+  resolved,
+}: Awaited<ReturnType<typeof loadStartConfig>>): SupervisorSettings {
+  return { restart: resolved.supervisor, log: resolved.log.rotate }
 }

@@ -1,10 +1,13 @@
 import type { HeliaContent } from '@p2p-ai/content'
 import type { TaskEngine, TaskRecord } from '@p2p-ai/engine'
-import type { P2PNode } from '@p2p-ai/node'
+import type { JobSubmission, P2PNode } from '@p2p-ai/node'
 import type { ControlTarget, TaskQuery } from '../control/target.js'
 import type {
   AddedModelJson,
   CancelJson,
+  DashboardJson,
+  DashboardRequest,
+  JobJson,
   ModelJson,
   PeerJson,
   StatusJson,
@@ -29,6 +32,11 @@ export interface NodeTargetInit {
   readonly models?: NodeModels
   /** The Prometheus endpoint, when metrics are on. */
   readonly metrics?: { readonly url: string; exposition(): Promise<string> }
+  /** The dashboard, started on demand (`POST /v1/dashboard`). */
+  readonly dashboard?: {
+    open(request: DashboardRequest): Promise<DashboardJson>
+    readonly url: string | undefined
+  }
 }
 
 /** How long a models listing waits for the model backends to load. */
@@ -235,6 +243,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         network: node.network(),
         alerts: node.alerts(),
         ...(init.metrics === undefined ? {} : { metrics: { url: init.metrics.url } }),
+        ...(init.dashboard?.url === undefined ? {} : { dashboard: { url: init.dashboard.url } }),
         tasks: counter.snapshot(),
         process: {
           rssBytes: usage.rss,
@@ -244,8 +253,19 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         resources: node.resources.status(),
       }
     },
+    jobs: {
+      submit: (request) => node.jobs.submit(request as JobSubmission).record(),
+      get: (id) => node.jobs.get(id),
+      list: (query) => node.jobs.list(query),
+      cancel(id) {
+        const cancelled = node.jobs.cancel(id, 'cancelled from the CLI')
+        return { cancelled, job: node.jobs.get(id) as JobJson }
+      },
+      resume: (id) => node.jobs.resume(id).record(),
+    },
     peers: (): PeerJson[] => node.peers(),
     connect: (address, options) => node.connect(address, options),
+    unban: (peerId) => ({ peerId, unbanned: node.unban(peerId) }),
     async submit(request) {
       // A node that has just started is still reading its models (the llama backend joins once it
       // has one): a task that needs one must not be told nobody runs its type meanwhile.
@@ -398,6 +418,10 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         )
       }
       return init.metrics.exposition()
+    },
+    async dashboard(request) {
+      if (init.dashboard === undefined) throw coded('ERR_NOT_FOUND', 'this node serves no dashboard')
+      return init.dashboard.open(request)
     },
     logLevel: () => node.config.log.level,
     setLogLevel(level) {

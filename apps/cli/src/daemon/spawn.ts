@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, mkdirSync, openSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DETACH_READY_TIMEOUT_MS, ENV, LOG_FILE } from '../constants.js'
 import { NodeStartError, RelayedError } from '../errors.js'
@@ -15,13 +15,25 @@ const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
 
 /** How the child and its parent stay tied once the node is ready. */
 export type DaemonMode =
-  /** On its own (`--detach`): the channel closes, and the node outlives its parent. */
+  /** On its own: the channel closes, and the node outlives its parent. */
   | 'detached'
-  /** The parent's: the node stops gracefully when its parent goes away (the demo's nodes). */
+  /**
+   * The parent's: the node stops gracefully when its parent goes away (the demo's nodes, and the
+   * node a watchdog runs).
+   */
   | 'attached'
+  /**
+   * Not a node but its watchdog (`node start --detach`): it runs the node `attached`, relays its
+   * readiness, and restarts it when it crashes (supervisor.ts).
+   */
+  | 'supervisor'
 
 /** The value of P2P_AI_CLI_DAEMON for each mode. */
-export const DAEMON_ENV: Readonly<Record<DaemonMode, string>> = { detached: '1', attached: 'attached' }
+export const DAEMON_ENV: Readonly<Record<DaemonMode, string>> = {
+  detached: '1',
+  attached: 'attached',
+  supervisor: 'supervisor',
+}
 
 export interface SpawnNodeInit {
   readonly dataDir: string
@@ -34,12 +46,18 @@ export interface SpawnNodeInit {
   readonly signal?: AbortSignal
   /** @default DETACH_READY_TIMEOUT_MS */
   readonly readyTimeoutMs?: number
+  /**
+   * Where its stdout and stderr go: a file (appended to), or pipes for the parent to read.
+   *
+   * @default node.log in the data directory
+   */
+  readonly output?: string | 'pipe'
 }
 
 /** A node process the CLI started. */
 export interface SpawnedNode {
   readonly child: ChildProcess
-  /** Its stdout and stderr: `node.log` in its data directory. */
+  /** `node.log` in its data directory (where its output goes, unless piped to the parent). */
   readonly logFile: string
   /** Resolves once it reports ready; rejects with its own error, or if it exits or takes too long. */
   readonly ready: Promise<Extract<DaemonMessage, { type: 'ready' }>>
@@ -49,7 +67,9 @@ export interface SpawnedNode {
 export function spawnNode(init: SpawnNodeInit): SpawnedNode {
   mkdirSync(init.dataDir, { recursive: true, mode: 0o700 })
   const logFile = join(init.dataDir, LOG_FILE)
-  const log = openSync(logFile, 'a', 0o600)
+  const output = init.output ?? logFile
+  if (output !== 'pipe') mkdirSync(dirname(output), { recursive: true, mode: 0o700 })
+  const log = output === 'pipe' ? 'pipe' : openSync(output, 'a', 0o600)
   const child = spawn(process.execPath, [BIN, 'node', 'start', ...init.args, '--data-dir', init.dataDir], {
     cwd: init.cwd,
     // Its own process group: a Ctrl-C in the parent's terminal is the parent's to handle.
@@ -57,7 +77,7 @@ export function spawnNode(init: SpawnNodeInit): SpawnedNode {
     stdio: ['ignore', log, log, 'ipc'],
     env: { ...init.env, [ENV.DAEMON]: DAEMON_ENV[init.mode] },
   })
-  closeSync(log)
+  if (typeof log === 'number') closeSync(log)
   const timeoutMs = init.readyTimeoutMs ?? DETACH_READY_TIMEOUT_MS
   const ready = new Promise<Extract<DaemonMessage, { type: 'ready' }>>((resolve, reject) => {
     const done = (): void => {
@@ -87,7 +107,7 @@ export function spawnNode(init: SpawnNodeInit): SpawnedNode {
       reject(
         new NodeStartError(
           `the node exited before it was ready (${signal ?? `exit code ${code}`})`,
-          `see its log: ${logFile}`,
+          `see its log: ${output === 'pipe' ? logFile : output}`,
         ),
       )
     }

@@ -3,21 +3,28 @@ import { bool, num } from '../args/parse.js'
 import type { Parsed } from '../args/spec.js'
 import { locate } from '../commands/common.js'
 import { BIN_NAME, ENV, EXIT, MODELS_DIR, OPENAI_PREFIX } from '../constants.js'
-import type { StatusJson } from '../control/types.js'
+import type { DashboardJson, StatusJson } from '../control/types.js'
 import { explain } from '../error-policy.js'
 import { CliError, type CliErrorLike, NodeStartError, RelayedError } from '../errors.js'
 import { eprintln, type Io, println } from '../io.js'
 import { lockDataDir, newToken, removeControlFiles, writeControlFiles } from '../runtime.js'
 import { shortId } from '../term/format.js'
 import { CLI_VERSION } from '../version.js'
-import { applyFlags, CLI_ENV_VARS } from './config.js'
-import { detach } from './detach.js'
+import { loadStartConfig, supervisorSettings } from './config.js'
+import { assertNotRunning, detach, nodeArgsOf } from './detach.js'
 import { snapshotDir } from './leftovers.js'
 import { DAEMON_ENV, type DaemonMode } from './spawn.js'
+import type { SupervisorSettings } from './supervisor.js'
 
 /** Messages a detached node sends its parent over IPC. */
 export type DaemonMessage =
-  | { readonly type: 'ready'; readonly status: StatusJson; readonly url: string }
+  | {
+      readonly type: 'ready'
+      readonly status: StatusJson
+      readonly url: string
+      /** With `--dashboard`: where it is served, and a one-time login link. */
+      readonly dashboard?: DashboardJson
+    }
   | {
       readonly type: 'error'
       readonly error: CliErrorLike
@@ -26,9 +33,11 @@ export type DaemonMessage =
 /** `node start`: in the foreground, or with `--detach` as a background process. */
 export async function startCommand(parsed: Parsed, io: Io): Promise<number> {
   const choice = await locate(parsed, io)
-  if (bool(parsed.options, 'detach')) return detach(parsed, io, choice.dataDir)
+  if (bool(parsed.options, 'detach')) return detach(parsed, io, choice.dataDir, choice.configFile)
   // Started by `--detach` or by the demo: reports over IPC instead of printing a banner.
   const mode = daemonMode(io.env[ENV.DAEMON])
+  if (mode === 'supervisor') return superviseDetached(parsed, io, choice.dataDir)
+  if (bool(parsed.options, 'supervise')) return superviseHere(parsed, io, choice.dataDir, choice.configFile)
   const daemon = mode !== undefined
   try {
     return await runNode(parsed, io, choice.dataDir, choice.configFile, mode)
@@ -52,6 +61,49 @@ function daemonMode(value: string | undefined): DaemonMode | undefined {
   return (Object.keys(DAEMON_ENV) as DaemonMode[]).find((m) => DAEMON_ENV[m] === value)
 }
 
+/** The watchdog started by `node start --detach`: its settings came with it, its parent waits for a word. */
+async function superviseDetached(parsed: Parsed, io: Io, dataDir: string): Promise<number> {
+  const settings = JSON.parse(io.env[ENV.SUPERVISOR] ?? 'null') as SupervisorSettings | null
+  if (settings === null) throw new NodeStartError(`the watchdog was started without ${ENV.SUPERVISOR}`)
+  const { supervise } = await import('./supervisor.js')
+  return supervise({
+    dataDir,
+    args: nodeArgsOf(parsed),
+    env: io.env,
+    cwd: io.cwd,
+    settings,
+    signal: io.signal,
+    report: (message) => {
+      // The parent returns once it has this; the channel closes so nothing ties the watchdog to it.
+      process.send?.(message, undefined, {}, () => process.disconnect?.())
+    },
+  })
+}
+
+/** `node start --supervise`: the watchdog in the foreground, for a service manager (launchd). */
+async function superviseHere(
+  parsed: Parsed,
+  io: Io,
+  dataDir: string,
+  configFile: string | undefined,
+): Promise<number> {
+  const settings = supervisorSettings(await loadStartConfig(parsed, io, dataDir, configFile, true))
+  await assertNotRunning(dataDir)
+  const { supervise } = await import('./supervisor.js')
+  return supervise({
+    dataDir,
+    args: nodeArgsOf(parsed),
+    env: io.env,
+    cwd: io.cwd,
+    settings,
+    signal: io.signal,
+    report: (message) => {
+      if (message.type === 'ready') printBanner(io, message.status, message.url, message.dashboard)
+      else eprintln(io, `${io.err.red('error:')} ${message.error.message}`)
+    },
+  })
+}
+
 async function runNode(
   parsed: Parsed,
   io: Io,
@@ -68,16 +120,8 @@ async function runNode(
     import('@p2p-ai/engine'),
     import('../models/node-models.js'),
   ])
-  const { loadConfig, createNode, resolveNodeConfig } = nodeModule
-  const loaded = await loadConfig({
-    ...(configFile === undefined ? {} : { file: configFile }),
-    env: { ...io.env, [ENV.DATA_DIR]: dataDir },
-    ignoreEnv: CLI_ENV_VARS,
-    cwd: io.cwd,
-  })
-  const config = applyFlags(loaded, parsed.options, daemon)
-  // The flags are checked with the rest before anything is written.
-  const resolved = resolveNodeConfig(config)
+  const { createNode } = nodeModule
+  const { config, resolved } = await loadStartConfig(parsed, io, dataDir, configFile, daemon)
   const { daemonMetrics } = await import('./metrics.js')
   let onMetricsError = (_err: unknown): void => {}
   const metrics = await daemonMetrics(resolved.metrics, dataDir, (err) => onMetricsError(err))
@@ -134,7 +178,10 @@ async function runNode(
   const { nodeTarget } = await import('./node-target.js')
   const { startControlServer } = await import('../control/server.js')
   const { openaiApi } = await import('@p2p-ai/node/openai')
+  const { daemonDashboard } = await import('./dashboard.js')
   const stopRequested = new AbortController()
+  // The dashboard reads the node through the target, and the target starts the dashboard.
+  let dashboard: ReturnType<typeof daemonDashboard> | undefined
   const target = nodeTarget({
     node,
     dataDir,
@@ -145,6 +192,19 @@ async function runNode(
     ...(metrics === undefined || metricsUrl === undefined
       ? {}
       : { metrics: { url: metricsUrl, exposition: () => metrics.exposition() } }),
+    dashboard: {
+      open: (request) => dashboard!.open(request),
+      get url() {
+        return dashboard?.url
+      },
+    },
+  })
+  dashboard = daemonDashboard({
+    node,
+    target,
+    dataDir,
+    config: resolved.dashboard,
+    onError: (err) => node.logger.error({ err, component: 'dashboard' }, 'dashboard failed'),
   })
   const token = newToken()
   const controlPort = num(parsed.options, 'control-port') ?? 0
@@ -161,32 +221,42 @@ async function runNode(
     await before.restore()
     throw err
   })
+  let opened: DashboardJson | undefined
   try {
+    // A dashboard asked for at start that cannot listen (its port taken) fails the start, as
+    // the metrics endpoint does: better told now than found missing later.
+    if (resolved.dashboard.enabled) opened = await dashboard.open({})
     await writeControlFiles(
       dataDir,
       { pid: process.pid, url: server.url, startedAt: Date.now(), version: CLI_VERSION, peerId: node.peerId },
       token,
     )
   } catch (err) {
+    await dashboard.close()
     await server.close()
     await metrics?.close()
     await node.stop()
     await removeControlFiles(dataDir)
     lock.release()
+    await before.restore()
     throw err
   }
   const status = await target.status()
+  const ready = {
+    type: 'ready',
+    status,
+    url: server.url,
+    ...(opened === undefined ? {} : { dashboard: opened }),
+  } satisfies DaemonMessage
   if (mode === 'detached') {
     // The parent returns once it has this; the channel closes so nothing ties the node to it.
-    process.send?.({ type: 'ready', status, url: server.url } satisfies DaemonMessage, undefined, {}, () =>
-      process.disconnect?.(),
-    )
+    process.send?.(ready, undefined, {}, () => process.disconnect?.())
   } else if (mode === 'attached') {
     // The demo's node: it goes when the demo does, however the demo ends.
-    process.send?.({ type: 'ready', status, url: server.url } satisfies DaemonMessage)
+    process.send?.(ready)
     process.once('disconnect', () => stopRequested.abort())
   } else {
-    printBanner(io, status, server.url)
+    printBanner(io, status, server.url, opened)
   }
   await new Promise<void>((resolve) => {
     const done = (): void => resolve()
@@ -197,6 +267,8 @@ async function runNode(
   // Clients waiting on tasks are answered at once (ERR_NODE_STOPPING); `node status` still
   // answers while running tasks finish.
   server.drain()
+  // Its pages are closed first: nothing reads the node while it stops.
+  await dashboard.close()
   const report = await node.stop()
   await server.close()
   await metrics?.close()
@@ -211,7 +283,7 @@ async function runNode(
   return report.errors.length === 0 ? EXIT.OK : EXIT.FAILURE
 }
 
-function printBanner(io: Io, s: StatusJson, url: string): void {
+function printBanner(io: Io, s: StatusJson, url: string, dashboard: DashboardJson | undefined): void {
   const c = io.out
   println(io, `${c.green('✔')} node ${c.bold(shortId(s.peerId))} is running ${c.dim(`(pid ${s.pid})`)}`)
   println(io, `  PeerId     ${s.peerId}`)
@@ -221,6 +293,10 @@ function printBanner(io: Io, s: StatusJson, url: string): void {
   println(io, `  control    ${url} ${c.dim('(token in control.token)')}`)
   if (s.metrics !== undefined) println(io, `  metrics    ${s.metrics.url}`)
   println(io, `  openai     ${url}${OPENAI_PREFIX} ${c.dim('(API key: the control token)')}`)
+  if (dashboard !== undefined) {
+    println(io, `  dashboard  ${dashboard.loginUrl}`)
+    println(io, c.dim(`             (this link signs in once; \`${BIN_NAME} dashboard\` prints another)`))
+  }
   println(
     io,
     c.dim(

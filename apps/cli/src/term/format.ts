@@ -18,6 +18,15 @@ export function ago(at: number | undefined, now = Date.now()): string {
   return at === undefined ? '-' : `${duration(Math.max(0, now - at))} ago`
 }
 
+/** A moment as local wall-clock time, with the date when it is not today: `14:05:09`, `2026-11-02 14:05`. */
+export function clockTime(at: number, now = Date.now()): string {
+  const d = new Date(at)
+  const pad = (n: number): string => String(n).padStart(2, '0')
+  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+  if (new Date(now).toDateString() === d.toDateString()) return time
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time.slice(0, 5)}`
+}
+
 /** A PeerId shortened for tables: `12D3KooW…x7Hq9a`. */
 export function shortId(id: string): string {
   return id.length <= 20 ? id : `${id.slice(0, 8)}…${id.slice(-6)}`
@@ -67,6 +76,7 @@ export function statusColour(status: string, c: Colours): string {
     case 'TIMEOUT':
     case 'unhealthy':
     case 'failed':
+    case 'banned':
     case 'STOPPED':
       return c.red(status)
     case 'CANCELLED':

@@ -1,7 +1,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { z } from 'zod'
 import type { Backend, BackendRunOptions, BackendTask, ModelInfo, TaskType } from '../backend.js'
-import { MOCK_CPU_SLICE_MS, MOCK_MAX_SIMULATED_MS } from '../constants.js'
+import { MOCK_CPU_SLICE_MS, MOCK_MAX_SIMULATED_MS, MOCK_MAX_STEPS } from '../constants.js'
 import { InvalidConfigError, MockFailureError, UnsupportedTaskTypeError } from '../errors.js'
 
 export interface MockBackendInit {
@@ -35,6 +35,14 @@ export interface MockInput {
   readonly cpuMs?: number | undefined
   /** Fail this task with `ERR_MOCK_FAILURE`. */
   readonly fail?: boolean | undefined
+  /**
+   * A long task that checkpoints: `steps` steps of `stepMs` each (a timer), reporting progress and
+   * a checkpoint after every one, and resuming from the checkpoint it is given (`output.steps`
+   * says from where). For demonstrating and testing resumption after a provider died.
+   */
+  readonly steps?: number | undefined
+  /** Time per step, in milliseconds (a timer). @default 0 */
+  readonly stepMs?: number | undefined
 }
 
 /** Output of a `mock` task: a pure function of the input text. */
@@ -44,6 +52,27 @@ export interface MockOutput {
   readonly words: number
   /** FNV-1a 32-bit hash of the text, 8 hex digits. */
   readonly checksum: string
+  /** Only for a task with `steps`. */
+  readonly steps?: MockSteps
+}
+
+/** What a checkpointing `mock` task did. */
+export interface MockSteps {
+  readonly total: number
+  /** The step this run started from: 0, or the checkpoint it resumed. */
+  readonly resumedFrom: number
+  /**
+   * A hash chained over every step, 8 hex digits: the same whether or not the task was resumed,
+   * since it is carried in the checkpoint (a run that ignored its checkpoint's state could not
+   * produce it).
+   */
+  readonly digest: string
+}
+
+/** A `mock` task's checkpoint: the next step, and the digest of the steps before it. */
+interface MockCheckpoint {
+  readonly step: number
+  readonly digest: string
 }
 
 const simulatedMs = z.number().int().min(0).max(MOCK_MAX_SIMULATED_MS)
@@ -56,6 +85,8 @@ export const mockInputSchema = z.strictObject({
   latencyMs: simulatedMs.optional(),
   cpuMs: simulatedMs.optional(),
   fail: z.boolean().optional(),
+  steps: z.number().int().min(1).max(MOCK_MAX_STEPS).optional(),
+  stepMs: simulatedMs.optional(),
 })
 
 /**
@@ -95,19 +126,21 @@ export function mockBackend(init: MockBackendInit = {}): Backend {
       const wait = latencyMs + (input.latencyMs ?? 0)
       if (wait > 0) await sleep(wait, options.signal)
       if (input.cpuMs !== undefined && input.cpuMs > 0) await spin(input.cpuMs, options)
+      const steps = input.steps === undefined ? undefined : await runSteps(task, input, options)
       options.signal.throwIfAborted()
       if (input.fail === true || (failureRate > 0 && unit(`${seed}:${task.id}`) < failureRate)) {
         throw new MockFailureError(`mock failure for task ${task.id}`)
       }
-      return mockOutput(input.text ?? '')
+      const output = mockOutput(input.text ?? '')
+      return steps === undefined ? output : { ...output, steps }
     },
     async unload() {},
     models: () => models,
   }
 }
 
-/** What a `mock` task returns for `text`. */
-export function mockOutput(text: string): MockOutput {
+/** A plain `mock` task's output (no `steps`): what it returns for `text`. */
+export function mockOutput(text: string): Omit<MockOutput, 'steps'> {
   const words = text.split(/\s+/).filter((w) => w.length > 0).length
   return { text, length: text.length, words, checksum: fnv1a(text).toString(16).padStart(8, '0') }
 }
@@ -135,6 +168,40 @@ function unit(key: string): number {
   h = Math.imul(h, 0xc2b2ae35)
   h ^= h >>> 16
   return (h >>> 0) / 0x1_0000_0000
+}
+
+/**
+ * The steps of a checkpointing task, from its checkpoint if it has a usable one: a checkpoint that
+ * is not one of ours (another task's, a lying peer's) is ignored, and the task starts over.
+ */
+async function runSteps(task: BackendTask, input: MockInput, options: BackendRunOptions): Promise<MockSteps> {
+  const total = input.steps as number
+  const stepMs = input.stepMs ?? 0
+  const from = resumePoint(task.resume?.state, total)
+  let digest =
+    from?.digest ??
+    fnv1a(input.text ?? '')
+      .toString(16)
+      .padStart(8, '0')
+  const resumedFrom = from?.step ?? 0
+  for (let step = resumedFrom; step < total; step++) {
+    if (stepMs > 0) await sleep(stepMs, options.signal)
+    else await yieldToLoop()
+    options.signal.throwIfAborted()
+    digest = fnv1a(`${digest}:${step}`).toString(16).padStart(8, '0')
+    const checkpoint: MockCheckpoint = { step: step + 1, digest }
+    options.onProgress?.({ fraction: (step + 1) / total, checkpoint })
+  }
+  return { total, resumedFrom, digest }
+}
+
+function resumePoint(state: unknown, total: number): MockCheckpoint | undefined {
+  const s = state as Partial<MockCheckpoint> | null | undefined
+  if (typeof s !== 'object' || s === null) return undefined
+  const { step, digest } = s
+  if (!Number.isSafeInteger(step) || (step as number) < 0 || (step as number) > total) return undefined
+  if (typeof digest !== 'string' || !/^[0-9a-f]{8}$/.test(digest)) return undefined
+  return { step: step as number, digest }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -7,6 +7,7 @@ import type { Limits } from './limits.js'
 import type { TaskEngineEvents } from './options.js'
 import type { BackendEntry, Registry } from './registry.js'
 import type { Results } from './results.js'
+import { FairScheduler, weightOf } from './scheduler.js'
 import { LiveTaskHandle, TaskState } from './task.js'
 import { codeOf, taskErrorInfo } from './task-error.js'
 import { TurnBudget } from './turn.js'
@@ -19,6 +20,8 @@ const FINAL_EVENT = {
 } as const
 
 type FinalStatus = keyof typeof FINAL_EVENT
+
+const hasRoom = (entry: BackendEntry): boolean => entry.active < entry.capacity
 
 /** Emits an engine event, building its `detail` only if anyone listens. */
 export type Emit = <K extends keyof TaskEngineEvents & string>(
@@ -42,6 +45,8 @@ export class Dispatcher {
   readonly #idleWaiters: Array<() => void> = []
   readonly #settling: Array<{ state: TaskState; ok: boolean; value: unknown }> = []
   readonly #turn = new TurnBudget()
+  /** Queued tasks, and which starts next. */
+  readonly #scheduler = new FairScheduler()
   #seq = 0
   #queued = 0
   #running = 0
@@ -74,6 +79,16 @@ export class Dispatcher {
     return this.#running
   }
 
+  /** Flows (`TaskRequest.flow`) with tasks waiting. */
+  get flows(): number {
+    return this.#scheduler.flows
+  }
+
+  /** Whether a task of `flow` may queue now (see scheduler.ts). */
+  admits(flow: string): boolean {
+    return this.#scheduler.admits(flow, this.#config.maxQueueLength)
+  }
+
   /** Runs given up after the grace period whose backend still has not stopped. */
   get abandoned(): number {
     return this.#abandoned
@@ -84,23 +99,27 @@ export class Dispatcher {
    * caller checked that the engine runs and the queue has room.
    */
   enqueue(entry: BackendEntry, request: TaskRequest, id: string, input: unknown): LiveTaskHandle {
+    const priority = request.priority ?? DEFAULT_PRIORITY
     const state = new TaskState(
       entry,
       id,
       request.type,
-      request.priority ?? DEFAULT_PRIORITY,
+      priority,
       this.#seq++,
       request.timeoutMs ?? this.#config.timeoutMs,
       this.#config.now(),
       request.meta === undefined ? undefined : { ...request.meta },
       input,
       request.persist ?? 'before-result',
+      request.flow ?? '',
+      request.weight ?? weightOf(priority),
     )
+    state.resume = request.resume
     const handle = new LiveTaskHandle(state, (s) => this.cancel(s))
     state.handle = handle
     if (request.timeoutFrom === 'submit') this.#startTimer(state)
     this.active.set(id, state)
-    entry.queue.push(state)
+    this.#scheduler.push(state)
     this.#queued++
     this.#emit('task:queued', () => state.record())
     this.#pump()
@@ -123,11 +142,9 @@ export class Dispatcher {
 
   /** Cancels every queued task with the error `reason()` builds. */
   cancelQueued(reason: () => Error): void {
-    for (const entry of this.#registry.entries) {
-      for (const state of entry.queue.drain()) {
-        this.#queued--
-        this.#finish(state, 'CANCELLED', undefined, reason())
-      }
+    for (const state of this.#scheduler.drain()) {
+      this.#queued--
+      this.#finish(state, 'CANCELLED', undefined, reason())
     }
   }
 
@@ -141,31 +158,16 @@ export class Dispatcher {
     return new Promise((resolve) => this.#idleWaiters.push(resolve))
   }
 
-  /** Starts queued tasks while there are free slots: highest priority first, FIFO among equals. */
+  /** Starts queued tasks while there are free slots, in the scheduler's order (scheduler.ts). */
   #pump(): void {
     if (this.#pumping) return
     this.#pumping = true
     try {
       while (this.#running < this.#limits.startable && this.#queued > 0) {
-        let best: BackendEntry | undefined
-        let top: TaskState | undefined
-        for (const entry of this.#registry.entries) {
-          if (entry.active >= entry.capacity) continue
-          const head = entry.queue.peek()
-          if (head === undefined) continue
-          if (
-            top === undefined ||
-            head.priority > top.priority ||
-            (head.priority === top.priority && head.seq < top.seq)
-          ) {
-            best = entry
-            top = head
-          }
-        }
-        if (best === undefined || top === undefined) break
-        best.queue.pop()
+        const next = this.#scheduler.next(hasRoom)
+        if (next === undefined) break
         this.#queued--
-        this.#start(top)
+        this.#start(next)
       }
     } finally {
       this.#pumping = false
@@ -186,7 +188,10 @@ export class Dispatcher {
     this.#emit('task:started', () => state.record())
     state.handle?.emit('status', () => state.record())
     this.#turn.mark()
-    const task: BackendTask = { id: state.id, type: state.type, input: state.input }
+    const task: BackendTask =
+      state.resume === undefined
+        ? { id: state.id, type: state.type, input: state.input }
+        : { id: state.id, type: state.type, input: state.input, resume: state.resume }
     const onProgress = (progress: TaskProgress): void => this.#progress(state, progress)
     let running: Promise<unknown>
     try {
@@ -242,11 +247,14 @@ export class Dispatcher {
    * Keeps the latest report in the record and forwards at most one per task per interval. Text
    * deltas are never dropped: those held back by the throttle are concatenated and forwarded with
    * the next report, at the end of the window at the latest, and before the task's final status.
+   * Checkpoints likewise: the newest one held back goes with the next report (only the latest
+   * matters, so older ones of the same window are dropped).
    */
   #progress(state: TaskState, progress: TaskProgress): void {
     if (state.status !== 'RUNNING') return
     const fraction = Number(progress?.fraction)
     const delta = typeof progress?.delta === 'string' ? progress.delta : ''
+    const checkpoint = progress?.checkpoint
     if (Number.isFinite(fraction)) {
       state.progress = {
         fraction: Math.min(1, Math.max(0, fraction)),
@@ -256,10 +264,13 @@ export class Dispatcher {
       return
     }
     state.pendingDelta += delta
+    // A checkpoint is as of its own report's fraction, which the record now holds.
+    if (checkpoint !== undefined && Number.isFinite(fraction)) state.pendingCheckpoint = checkpoint
     const now = performance.now()
     const wait = state.progressAt + PROGRESS_INTERVAL_MS - now
     if (wait > 0 && !(fraction >= 1)) {
-      if (state.pendingDelta !== '' && state.deltaTimer === undefined) {
+      const held = state.pendingDelta !== '' || state.pendingCheckpoint !== undefined
+      if (held && state.deltaTimer === undefined) {
         state.deltaTimer = setTimeout(() => this.#forwardProgress(state), wait)
       }
       return
@@ -272,10 +283,19 @@ export class Dispatcher {
     state.deltaTimer = undefined
     state.progressAt = now
     const delta = state.pendingDelta
+    const checkpoint = state.pendingCheckpoint
     state.pendingDelta = ''
+    state.pendingCheckpoint = undefined
     this.#emit('task:progress', () => state.record())
     const progress = state.progress ?? { fraction: 0 }
-    const snapshot = delta === '' ? progress : { ...progress, delta }
+    const snapshot =
+      delta === '' && checkpoint === undefined
+        ? progress
+        : {
+            ...progress,
+            ...(delta === '' ? {} : { delta }),
+            ...(checkpoint === undefined ? {} : { checkpoint }),
+          }
     state.handle?.emit('progress', () => snapshot)
   }
 
@@ -286,7 +306,7 @@ export class Dispatcher {
    */
   #abort(state: TaskState, status: 'TIMEOUT' | 'CANCELLED', reason: Error): boolean {
     if (state.status === 'QUEUED') {
-      state.entry.queue.remove(state)
+      this.#scheduler.remove(state)
       this.#queued--
       this.#finish(state, status, undefined, reason)
       this.#checkIdle(state.entry)
@@ -320,6 +340,7 @@ export class Dispatcher {
     }
     state.slotHeld = false
     clearTimeout(state.graceTimer)
+    this.#scheduler.settled(state, this.#config.now() - (state.startedAt ?? this.#config.now()))
     state.entry.active--
     this.#running--
     this.#checkIdle(state.entry)
@@ -334,6 +355,8 @@ export class Dispatcher {
     state.finishedAt = this.#config.now()
     clearTimeout(state.timer)
     state.input = undefined
+    state.resume = undefined
+    state.pendingCheckpoint = undefined
     state.controller = undefined
     if (status === 'COMPLETED') {
       state.output = output
@@ -362,6 +385,6 @@ export class Dispatcher {
   }
 
   #checkIdle(entry: BackendEntry): void {
-    if (entry.removed && entry.active === 0 && entry.queue.size === 0) entry.onIdle?.()
+    if (entry.removed && entry.active === 0 && entry.queued === 0) entry.onIdle?.()
   }
 }

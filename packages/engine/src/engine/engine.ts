@@ -144,7 +144,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
         `no backend runs task type "${request.type}"; this engine runs: ${known.join(', ') || 'nothing'}`,
       )
     }
-    this.#assertRoom()
+    this.#assertRoom(request.flow)
     const input = validateInput(request.type, entry.taskTypes.get(request.type)!.input, request.input)
     const id = request.id ?? randomUUID()
     if (!(input instanceof Promise)) return this.#enqueue(entry, request, id, input) as TaskHandle<Output>
@@ -275,10 +275,13 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
       throw new EngineStoppedError('the engine is stopped and accepts no tasks')
   }
 
-  #assertRoom(): void {
-    if (this.#tasks.queued >= this.#config.maxQueueLength) {
+  /** Room for one more task of `flow`: a flow holding less than its fair share always finds some. */
+  #assertRoom(flow = ''): void {
+    if (!this.#tasks.admits(flow)) {
       throw new QueueFullError(
-        `the queue is full (${this.#config.maxQueueLength} tasks waiting); retry later`,
+        `the queue is full (${this.#tasks.queued} tasks waiting, at most ${this.#config.maxQueueLength}${
+          this.#tasks.flows > 1 ? `, shared fairly by ${this.#tasks.flows} requesters` : ''
+        }); retry later`,
       )
     }
   }
@@ -312,7 +315,7 @@ export class TaskEngine extends TypedEventTarget<TaskEngineEvents> {
   #enqueue(entry: BackendEntry, request: TaskRequest, id: string, input: unknown): TaskHandle {
     // Re-checked: an asynchronous validation may have let the engine stop or the queue fill.
     this.#assertRunning()
-    this.#assertRoom()
+    this.#assertRoom(request.flow)
     if (entry.removed) throw new UnsupportedTaskTypeError(`backend "${entry.name}" was unregistered`)
     return this.#tasks.enqueue(entry, request, id, input)
   }

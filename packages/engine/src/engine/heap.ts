@@ -1,18 +1,28 @@
-/** What the heap needs of an item: its order and a slot for its position. */
-export interface HeapItem {
-  readonly priority: number
-  /** Submission order; breaks priority ties first-in first-out. */
-  readonly seq: number
+/** What any heap needs of an item: a slot for its position. */
+export interface Positioned {
   /** Position in the heap, -1 when not in one. Maintained by the heap. */
   heapIndex: number
 }
 
+/** What the task heap needs of an item: its order and a slot for its position. */
+export interface HeapItem extends Positioned {
+  readonly priority: number
+  /** Submission order; breaks priority ties first-in first-out. */
+  readonly seq: number
+}
+
 /**
- * A binary max-heap by `priority`, FIFO among equals, that also removes any item in O(log n)
- * (a cancelled queued task leaves at once instead of lingering as a tombstone).
+ * A binary heap in the order `before` gives (the first item is one no other comes before), that
+ * also removes any item in O(log n) (a cancelled queued task leaves at once instead of lingering
+ * as a tombstone).
  */
-export class TaskHeap<T extends HeapItem> {
+export class Heap<T extends Positioned> {
   readonly #items: T[] = []
+  readonly #before: (a: T, b: T) => boolean
+
+  constructor(before: (a: T, b: T) => boolean) {
+    this.#before = before
+  }
 
   get size(): number {
     return this.#items.length
@@ -32,6 +42,14 @@ export class TaskHeap<T extends HeapItem> {
     const top = this.#items[0]
     if (top !== undefined) this.remove(top)
     return top
+  }
+
+  /** Restores the order after `item`'s key changed while in this heap. */
+  update(item: T): void {
+    const i = item.heapIndex
+    if (i < 0 || this.#items[i] !== item) return
+    this.#up(i)
+    this.#down(item.heapIndex)
   }
 
   /** Removes `item` if it is in this heap; returns whether it was. */
@@ -54,10 +72,6 @@ export class TaskHeap<T extends HeapItem> {
     const items = this.#items.splice(0)
     for (const item of items) item.heapIndex = -1
     return items
-  }
-
-  #before(a: T, b: T): boolean {
-    return a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq)
   }
 
   #up(index: number): void {
@@ -94,5 +108,17 @@ export class TaskHeap<T extends HeapItem> {
     }
     items[i] = item
     item.heapIndex = i
+  }
+}
+
+/** Highest priority first, first-in first-out among equals. */
+export function taskOrder(a: HeapItem, b: HeapItem): boolean {
+  return a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq)
+}
+
+/** A max-heap of tasks by `priority`, FIFO among equals. */
+export class TaskHeap<T extends HeapItem> extends Heap<T> {
+  constructor() {
+    super(taskOrder)
   }
 }

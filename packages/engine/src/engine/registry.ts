@@ -4,8 +4,6 @@ import type { HolderAccount, MemoryBudget } from '../memory/budget.js'
 import type { TaskErrorInfo } from '../types.js'
 import { WorkerPool } from '../worker/pool.js'
 import { waitFor } from './async.js'
-import { TaskHeap } from './heap.js'
-import type { TaskState } from './task.js'
 import { taskErrorInfo } from './task-error.js'
 
 /** Where a backend's tasks run. */
@@ -68,7 +66,10 @@ export interface BackendEntry {
   readonly taskTypes: ReadonlyMap<string, TaskType>
   readonly pool: WorkerPool | undefined
   readonly capacity: number
-  readonly queue: TaskHeap<TaskState>
+  /** Its tasks waiting (they wait in the engine's scheduler, by flow). */
+  queued: number
+  /** How long its tasks hold a slot, in the clock's milliseconds (an EWMA; the scheduler's estimate). */
+  runMsEstimate: number | undefined
   active: number
   loading: Promise<void> | undefined
   loaded: boolean
@@ -162,7 +163,8 @@ export class Registry {
             })
           : undefined,
       capacity,
-      queue: new TaskHeap(),
+      queued: 0,
+      runMsEstimate: undefined,
       active: 0,
       loading: undefined,
       loaded: false,
@@ -252,7 +254,7 @@ export class Registry {
   /** `backends.unregister(name)`: stop routing, wait for admitted tasks, then unload. */
   async unregister(name: string): Promise<void> {
     const entry = this.remove(name)
-    if (entry.active > 0 || entry.queue.size > 0) {
+    if (entry.active > 0 || entry.queued > 0) {
       // The engine calls onIdle when the last of its tasks has finished.
       await new Promise<void>((resolve) => {
         entry.onIdle = resolve
@@ -296,7 +298,7 @@ export class Registry {
       placement: entry.pool === undefined ? 'main' : 'worker',
       concurrency: entry.capacity,
       running: entry.active,
-      queued: entry.queue.size,
+      queued: entry.queued,
       threads: entry.pool?.threads ?? 0,
       ...(entry.loadError === undefined ? {} : { loadError: entry.loadError }),
     }

@@ -1,4 +1,4 @@
-import type { TaskProgress } from '../backend.js'
+import type { TaskCheckpoint, TaskProgress } from '../backend.js'
 import { type Listener, type ListenerOptions, TypedEventTarget } from '../events.js'
 import type { TaskErrorInfo, TaskMeta, TaskPersistence, TaskRecord, TaskStatus } from '../types.js'
 import type { HeapItem } from './heap.js'
@@ -71,9 +71,21 @@ class HandleEvents {
   }
 }
 
+/**
+ * What the scheduler charged a started task's flow, to correct it once the task's real run time is
+ * known (scheduler.ts). `flow` is the scheduler's own record.
+ */
+export interface Charge {
+  readonly flow: unknown
+  readonly weight: number
+  readonly estimate: number
+}
+
 /** The engine's mutable state of one queued or running task. */
 export class TaskState implements HeapItem {
   heapIndex = -1
+  /** Set by the scheduler while the task holds a slot. */
+  charge: Charge | undefined = undefined
   status: TaskStatus = 'QUEUED'
   input: unknown
   startedAt: number | undefined
@@ -83,8 +95,12 @@ export class TaskState implements HeapItem {
   progressAt = Number.NEGATIVE_INFINITY
   /** Text deltas reported since the last forwarded progress report, concatenated in order. */
   pendingDelta = ''
-  /** Forwards `pendingDelta` when the throttle window that held it back ends. */
+  /** The newest checkpoint reported since the last forwarded progress report (undefined: none). */
+  pendingCheckpoint: unknown
+  /** Forwards `pendingDelta` (and `pendingCheckpoint`) when the throttle window that held it back ends. */
   deltaTimer: NodeJS.Timeout | undefined
+  /** The checkpoint this run starts from, for the backend; dropped when the task ends. */
+  resume: TaskCheckpoint | undefined
   output: unknown
   error: TaskErrorInfo | undefined
   /** The error as thrown (or as rebuilt from its code), for `output()` to reject with. */
@@ -117,6 +133,10 @@ export class TaskState implements HeapItem {
     input: unknown,
     /** Where the final record goes, and whether it is announced before the store has it. */
     readonly persist: TaskPersistence = 'before-result',
+    /** Whom the task is for: flows share the slots fairly (scheduler.ts). */
+    readonly flow = '',
+    /** Its weight in its flow's share of the slots (scheduler.ts). */
+    readonly weight = 1,
   ) {
     this.backend = entry.name
     this.input = input

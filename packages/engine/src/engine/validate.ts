@@ -1,5 +1,6 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec'
 import {
+  MAX_FLOW_LENGTH,
   MAX_INPUT_ISSUES,
   MAX_META_ENTRIES,
   MAX_META_KEY_LENGTH,
@@ -8,6 +9,7 @@ import {
 } from '../constants.js'
 import { type InputIssue, InvalidInputError, InvalidRequestError } from '../errors.js'
 import type { TaskMeta, TaskRequest } from '../types.js'
+import { MAX_WEIGHT } from './scheduler.js'
 
 // Printable ASCII without spaces: safe in logs, file names, CLI arguments and SQL parameters.
 const TASK_ID = /^[\x21-\x7e]+$/
@@ -18,7 +20,7 @@ const TASK_TYPE = /^[a-z0-9][a-z0-9._-]{0,63}$/
 export function validateRequest(request: TaskRequest, maxTimeoutMs: number): void {
   if (request == null || typeof request !== 'object')
     throw new InvalidRequestError('a task request must be an object')
-  const { id, type, priority, timeoutMs, meta, persist, timeoutFrom } = request
+  const { id, type, priority, timeoutMs, meta, persist, timeoutFrom, resume, flow, weight } = request
   if (id !== undefined) {
     if (typeof id !== 'string' || id.length === 0 || id.length > MAX_TASK_ID_LENGTH || !TASK_ID.test(id)) {
       throw new InvalidRequestError(
@@ -40,6 +42,24 @@ export function validateRequest(request: TaskRequest, maxTimeoutMs: number): voi
     }
   }
   if (meta !== undefined) validateMeta(meta)
+  if (resume !== undefined) {
+    const fraction = (resume as { fraction?: unknown } | null)?.fraction
+    if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) {
+      throw new InvalidRequestError(
+        `resume: must be { state, fraction } with fraction from 0 to 1, got ${describe(resume)}`,
+      )
+    }
+  }
+  if (flow !== undefined && (typeof flow !== 'string' || flow.length > MAX_FLOW_LENGTH)) {
+    throw new InvalidRequestError(
+      `flow: must be a string of at most ${MAX_FLOW_LENGTH} characters, got ${describe(flow)}`,
+    )
+  }
+  if (weight !== undefined && (!Number.isSafeInteger(weight) || weight < 1 || weight > MAX_WEIGHT)) {
+    throw new InvalidRequestError(
+      `weight: must be an integer from 1 to ${MAX_WEIGHT}, got ${describe(weight)}`,
+    )
+  }
   if (timeoutFrom !== undefined && timeoutFrom !== 'start' && timeoutFrom !== 'submit') {
     throw new InvalidRequestError(`timeoutFrom: must be 'start' or 'submit', got ${describe(timeoutFrom)}`)
   }

@@ -8,6 +8,7 @@ import {
   MAX_CHUNK_TEXT_LENGTH,
   MAX_CHUNKS,
 } from '../constants.js'
+import { InvalidConfigError } from '../errors.js'
 
 /**
  * Where a chunk may end, best first: `paragraph` tries blank lines, then sentence ends, then
@@ -89,35 +90,161 @@ const CHECK_EVERY = 512
  */
 export function chunkText(input: ChunkInput, options: ChunkTextOptions = {}): ChunkOutput {
   const { text } = input
-  const size = input.size ?? DEFAULT_CHUNK_SIZE
-  const overlap = input.overlap ?? Math.min(DEFAULT_CHUNK_OVERLAP, Math.floor(size / 10))
-  const boundary = input.boundary ?? 'paragraph'
   const n = text.length
   const chunks: Chunk[] = []
-  let start = skipSpaceForward(text, 0, n)
-  let previousEnd = 0
+  const cursor: Cursor = { start: skipSpaceForward(text, 0, n), previousEnd: 0, index: 0 }
+  const settings = chunkSettings(input)
   let rounds = 0
-  while (start < n) {
+  while (cursor.start < n) {
     if (++rounds % CHECK_EVERY === 0) {
       options.signal?.throwIfAborted()
-      options.onProgress?.(start / n)
+      options.onProgress?.(cursor.start / n)
     }
-    // An overlapping chunk must reach past the previous one, or it would add nothing.
-    const cut = findCut(text, start, size, boundary, previousEnd + 1)
-    const end = skipSpaceBackward(text, start, cut)
-    if (end > previousEnd) {
-      chunks.push({ index: chunks.length, start, end, text: text.slice(start, end) })
-      previousEnd = end
-    }
-    const rest = skipSpaceForward(text, cut, n)
-    if (rest >= n) break
-    let next = rest
-    const want = Math.min(overlap, Math.floor((end - start) / 2))
-    if (want > 0) next = snapForward(text, end - want, end, boundary)
-    start = next > start ? skipSpaceForward(text, next, n) : rest
+    const chunk = step(text, cursor, settings, true)
+    if (chunk === 'more') break
+    if (chunk !== undefined) chunks.push(chunk)
   }
   options.onProgress?.(1)
   return { chunks }
+}
+
+/**
+ * The `chunk` task's split of a text that arrives in pieces (a file read as a stream), with
+ * memory bounded by the chunk size and the largest piece: `push` each piece as it comes, `end`
+ * once the text is complete. Together they return exactly the chunks `chunkText` returns for the
+ * whole text, with `start` and `end` counted from the start of the whole text.
+ *
+ * ```ts
+ * const splitter = new ChunkSplitter({ size: 2000 })
+ * for await (const piece of createReadStream(path, 'utf8')) for (const c of splitter.push(piece)) use(c)
+ * for (const c of splitter.end()) use(c)
+ * ```
+ */
+export class ChunkSplitter {
+  readonly #settings: ChunkSettings
+  /** The text from the next chunk's start (or from the end of what was pushed) on. */
+  #text = ''
+  /** Where `#text` starts in the whole text. */
+  #base = 0
+  /** Relative to `#text`; the first chunk's start is found once the leading space is skipped. */
+  readonly #cursor: Cursor = { start: 0, previousEnd: 0, index: 0 }
+  #started = false
+  #ended = false
+
+  constructor(options: Omit<ChunkInput, 'text'> = {}) {
+    this.#settings = chunkSettings(options)
+  }
+
+  /** Characters held: the start of the next chunk, which the next piece may complete. */
+  get buffered(): number {
+    return this.#text.length
+  }
+
+  /** The chunks `text` completes; the end of what was pushed waits for the next piece or `end()`. */
+  push(text: string): Chunk[] {
+    if (this.#ended) throw new InvalidConfigError('push after end: a ChunkSplitter splits one text')
+    this.#text += text
+    return this.#drain(false)
+  }
+
+  /** The last chunks: the text is complete. */
+  end(): Chunk[] {
+    if (this.#ended) return []
+    this.#ended = true
+    return this.#drain(true)
+  }
+
+  #drain(final: boolean): Chunk[] {
+    const text = this.#text
+    const n = text.length
+    const cursor = this.#cursor
+    const out: Chunk[] = []
+    if (!this.#started) {
+      cursor.start = skipSpaceForward(text, 0, n)
+      // Leading white space only, so far: the first chunk starts later.
+      if (cursor.start >= n && !final) return out
+      this.#started = true
+    }
+    while (cursor.start < n) {
+      const chunk = step(text, cursor, this.#settings, final)
+      if (chunk === 'more') break
+      if (chunk !== undefined) {
+        out.push({ ...chunk, start: chunk.start + this.#base, end: chunk.end + this.#base })
+      }
+    }
+    // Only the text from the next chunk's start on is needed again (an overlap never reaches back
+    // before it): the rest is dropped, so memory stays bounded however long the text.
+    const keep = Math.min(cursor.start, n)
+    if (keep > 0) {
+      this.#text = text.slice(keep)
+      this.#base += keep
+      cursor.start -= keep
+      cursor.previousEnd -= keep
+    }
+    return out
+  }
+}
+
+interface ChunkSettings {
+  readonly size: number
+  readonly overlap: number
+  readonly boundary: ChunkBoundary
+}
+
+function chunkSettings(input: Omit<ChunkInput, 'text'>): ChunkSettings {
+  const size = input.size ?? DEFAULT_CHUNK_SIZE
+  return {
+    size,
+    overlap: input.overlap ?? Math.min(DEFAULT_CHUNK_OVERLAP, Math.floor(size / 10)),
+    boundary: input.boundary ?? 'paragraph',
+  }
+}
+
+/** Where the split is: the next chunk's start, the previous chunk's end, the next chunk's index. */
+interface Cursor {
+  start: number
+  previousEnd: number
+  index: number
+}
+
+/**
+ * One step of the split from `cursor.start` (which must be before the end of `text`): the chunk
+ * found there (undefined when it adds nothing to the previous one), with `cursor` moved to the
+ * next start (at or past the end of `text` once the text is used up). Unless `final`, a step that
+ * needs text beyond the end of `text` returns `'more'` and leaves `cursor` as it was: the cut it
+ * would choose, or where the next chunk starts, could still change.
+ */
+function step(
+  text: string,
+  cursor: Cursor,
+  settings: ChunkSettings,
+  final: boolean,
+): Chunk | undefined | 'more' {
+  const { size, overlap, boundary } = settings
+  const n = text.length
+  const { start, previousEnd } = cursor
+  // findCut reads up to `start + size` (the character after a cut, for a sentence or a space).
+  if (!final && start + size >= n) return 'more'
+  // An overlapping chunk must reach past the previous one, or it would add nothing.
+  const cut = findCut(text, start, size, boundary, previousEnd + 1)
+  const end = skipSpaceBackward(text, start, cut)
+  const rest = skipSpaceForward(text, cut, n)
+  // White space to the end of what we have: the next start is not known yet.
+  if (!final && rest >= n) return 'more'
+  let chunk: Chunk | undefined
+  if (end > previousEnd) {
+    chunk = { index: cursor.index++, start, end, text: text.slice(start, end) }
+    cursor.previousEnd = end
+  }
+  if (rest >= n) {
+    cursor.start = n
+    return chunk
+  }
+  let next = rest
+  const want = Math.min(overlap, Math.floor((end - start) / 2))
+  if (want > 0) next = snapForward(text, end - want, end, boundary)
+  cursor.start = next > start ? skipSpaceForward(text, next, n) : rest
+  return chunk
 }
 
 /** End (exclusive) of the chunk starting at `start`: the best boundary in its allowed window. */

@@ -38,21 +38,25 @@ async function build(): Promise<Backend> {
   return built
 }
 
-async function run(id: string, type: string, input: unknown): Promise<void> {
+async function run(message: Extract<ToWorker, { kind: 'run' }>): Promise<void> {
+  const { id, type, input, resume } = message
   const controller = new AbortController()
   controllers.set(id, controller)
   let lastProgress = Number.NEGATIVE_INFINITY
   const onProgress = (progress: TaskProgress): void => {
     const now = performance.now()
-    // A report carrying a text delta always crosses: the engine coalesces deltas, never drops them.
-    const throttled = progress.delta === undefined || progress.delta === ''
+    // A report carrying a text delta or a checkpoint always crosses: the engine coalesces deltas,
+    // never drops them, and forwards the latest checkpoint of each window.
+    const throttled =
+      (progress.delta === undefined || progress.delta === '') && progress.checkpoint === undefined
     if (throttled && now - lastProgress < boot.progressIntervalMs && progress.fraction < 1) return
     lastProgress = now
     post({ kind: 'progress', id, progress: { ...progress } })
   }
   try {
     if (backend == null) throw new InvalidBackendError('the worker has no backend')
-    const output = await backend.run({ id, type, input }, { signal: controller.signal, onProgress })
+    const task = resume === undefined ? { id, type, input } : { id, type, input, resume }
+    const output = await backend.run(task, { signal: controller.signal, onProgress })
     try {
       post({ kind: 'result', id, output, models: backend.models?.() ?? [] })
     } catch (err) {
@@ -74,7 +78,7 @@ port.on('message', (message: ToWorker) => {
   if (memory.receive(message)) return
   switch (message.kind) {
     case 'run':
-      void run(message.id, message.type, message.input)
+      void run(message)
       break
     case 'cancel': {
       const { code, name, message: text } = message.reason

@@ -317,7 +317,13 @@ export class WorkerPool {
           reject,
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         }
-        w.post({ kind: 'run', id: task.id, type: task.type, input: task.input })
+        w.post({
+          kind: 'run',
+          id: task.id,
+          type: task.type,
+          input: task.input,
+          ...(task.resume === undefined ? {} : { resume: task.resume }),
+        })
       })
     } finally {
       signal.removeEventListener('abort', onAbort)

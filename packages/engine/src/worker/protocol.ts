@@ -1,4 +1,4 @@
-import type { BackendSettings, ModelInfo, TaskProgress, WorkerHosting } from '../backend.js'
+import type { BackendSettings, ModelInfo, TaskCheckpoint, TaskProgress, WorkerHosting } from '../backend.js'
 
 /** `workerData` of a pool worker: which backend to build. */
 export interface WorkerBoot {
@@ -18,7 +18,13 @@ export interface SerializedError {
 }
 
 export type ToWorker =
-  | { readonly kind: 'run'; readonly id: string; readonly type: string; readonly input: unknown }
+  | {
+      readonly kind: 'run'
+      readonly id: string
+      readonly type: string
+      readonly input: unknown
+      readonly resume?: TaskCheckpoint
+    }
   | { readonly kind: 'cancel'; readonly id: string; readonly reason: SerializedError }
   | { readonly kind: 'unload' }
   | { readonly kind: 'configure'; readonly settings: BackendSettings }

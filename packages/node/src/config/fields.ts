@@ -19,19 +19,30 @@ import {
   DEFAULT_CONTENT_INLINE_MAX_BYTES,
   DEFAULT_CONTENT_MAX_BYTES,
   DEFAULT_CONTENT_TTL_MS,
+  DEFAULT_CRASH_WINDOW_MS,
+  DEFAULT_DASHBOARD_HISTORY_DAYS,
+  DEFAULT_DASHBOARD_PORT,
   DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
   DEFAULT_HEALTH_INTERVAL_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
+  DEFAULT_JOB_MAX_IN_FLIGHT,
+  DEFAULT_JOB_QUEUE_PER_PEER,
+  DEFAULT_JOB_RESUME_ON_START,
   DEFAULT_LISTEN,
   DEFAULT_LOG_LEVEL,
+  DEFAULT_LOG_MAX_AGE_DAYS,
+  DEFAULT_LOG_MAX_BYTES,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CRASHES,
+  DEFAULT_MAX_RESTART_DELAY_MS,
   DEFAULT_MDNS_SERVICE_TAG,
   DEFAULT_METRICS_HOST,
   DEFAULT_METRICS_PORT,
   DEFAULT_RECONNECT_INITIAL_DELAY_MS,
   DEFAULT_RECONNECT_MAX_ATTEMPTS,
   DEFAULT_RECONNECT_MAX_DELAY_MS,
+  DEFAULT_RESTART_DELAY_MS,
   DEFAULT_SHUTDOWN_DEADLINE_MS,
   ENGINE_DEFAULT_CONCURRENCY,
   ENGINE_DEFAULT_MAX_QUEUE_LENGTH,
@@ -42,10 +53,15 @@ import {
 } from '../constants.js'
 import {
   DEFAULT_MAX_HOPS,
+  DEFAULT_MAX_TASKS_PER_PEER,
+  DEFAULT_RATE_LIMIT_BURST,
+  DEFAULT_RATE_LIMIT_PER_SECOND,
   DEFAULT_RELAYED_TASK_MAX_BYTES,
+  DEFAULT_TASK_MAX_FRAME_BYTES,
   LIVENESS_IDLE_MS,
   LIVENESS_PING_TIMEOUT_MS,
 } from '../exchange/constants.js'
+import { DEFAULT_BAN_MS, DEFAULT_MAX_BAN_MS } from '../peers/constants.js'
 import {
   DEFAULT_IDLE_AFTER_MS,
   DEFAULT_IDLE_THRESHOLD,
@@ -119,6 +135,15 @@ function multiaddrProblem(item: string): string | undefined {
 
 function bootstrapProblem(item: string): string | undefined {
   return multiaddrProblem(item) ?? (/\/p2p\/[^/]+$/.test(item) ? undefined : 'must end with /p2p/<peerId>')
+}
+
+function inputCapProblem(item: string): string | undefined {
+  const match = /^([a-z0-9][a-z0-9._-]{0,63})=(\d{1,10})$/.exec(item)
+  if (match === null) return 'a task type, =, and a number of bytes, such as ocr=8388608'
+  const bytes = Number(match[2])
+  return bytes >= 1 && bytes <= DEFAULT_TASK_MAX_FRAME_BYTES
+    ? undefined
+    : `bytes from 1 to ${DEFAULT_TASK_MAX_FRAME_BYTES} (the task frame limit)`
 }
 
 function peerIdProblem(item: string): string | undefined {
@@ -340,6 +365,67 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     description: 'PeerIds admitted when `access.mode` is `allowlist`.',
   },
   {
+    path: 'protection.tasksPerSecond',
+    type: int(1, 1_000_000),
+    default: constant(DEFAULT_RATE_LIMIT_PER_SECOND),
+    reload: 'live',
+    description:
+      'Requests one peer may send per second on average (its token bucket refills at this rate); beyond it and its burst they are refused with `ERR_RATE_LIMITED` and a retry-after. Far above what a requester routing by free slots sends.',
+  },
+  {
+    path: 'protection.burst',
+    type: int(1, 10_000_000),
+    default: constant(DEFAULT_RATE_LIMIT_BURST),
+    reload: 'live',
+    description: 'Requests one peer may send at once above `protection.tasksPerSecond` (the bucket size).',
+  },
+  {
+    path: 'protection.maxOpenTasksPerPeer',
+    type: int(1, 1_000_000),
+    default: constant(DEFAULT_MAX_TASKS_PER_PEER),
+    reload: 'live',
+    description:
+      'Tasks one requester may have open here at once, across all its streams and relays; more get `ERR_BUSY`. Requesters share the slots fairly whatever they queue.',
+  },
+  {
+    path: 'protection.maxInputBytes',
+    type: int(1_024, DEFAULT_TASK_MAX_FRAME_BYTES),
+    default: constant(DEFAULT_TASK_MAX_FRAME_BYTES),
+    reload: 'live',
+    description:
+      'Largest request taken from a peer, in bytes as it arrived (input and about 400 bytes of envelope), for task types without a cap in `protection.maxInputBytesByType`; larger ones get `ERR_INPUT_TOO_LARGE`.',
+  },
+  {
+    path: 'protection.maxInputBytesByType',
+    type: { kind: 'list', check: inputCapProblem, item: 'type=bytes', items: 'type=bytes entries' },
+    default: constant([]),
+    reload: 'live',
+    description: 'Caps of their own by task type, such as `ocr=8388608` or `embed=65536`.',
+  },
+  {
+    path: 'protection.banMs',
+    type: int(1_000, 30 * MS_PER_DAY),
+    default: constant(DEFAULT_BAN_MS),
+    reload: 'live',
+    description:
+      'How long a peer that abuses this node (floods it, ignores retry-after, sends malformed or forged frames) is first disconnected and refused; each further ban lasts 4 times the one before, up to `protection.maxBanMs`. Bans show in `node peers`.',
+  },
+  {
+    path: 'protection.maxBanMs',
+    type: int(1_000, 365 * MS_PER_DAY),
+    default: constant(DEFAULT_MAX_BAN_MS),
+    reload: 'live',
+    description: 'Longest ban.',
+  },
+  {
+    path: 'protection.exempt',
+    type: { kind: 'list', check: peerIdProblem, item: 'PeerId', items: 'PeerIds' },
+    default: constant([]),
+    reload: 'live',
+    description:
+      'PeerIds never rate limited, paced, held to the open-task quota or banned, whose priorities weigh in full in their share of the slots (your own nodes).',
+  },
+  {
     path: 'forwarding.enabled',
     type: { kind: 'boolean' },
     default: constant(true),
@@ -453,6 +539,29 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
       'A file holding a bearer token (its first line) that scrapes must send as `Authorization: Bearer <token>` (Prometheus: `authorization.credentials_file`). Empty: no token.',
   },
   {
+    path: 'dashboard.enabled',
+    type: { kind: 'boolean' },
+    default: constant(false),
+    reload: 'restart',
+    description:
+      'Serve the dashboard at `http://127.0.0.1:<dashboard.port>/` (the `@p2p-ai/dashboard` plug-in, loaded only when on; `p2p-ai-agents dashboard` also starts it on a running node). Loopback only, behind a one-time login link.',
+  },
+  {
+    path: 'dashboard.port',
+    type: int(0, 65_535),
+    default: constant(DEFAULT_DASHBOARD_PORT),
+    reload: 'restart',
+    description: 'Port of the dashboard on 127.0.0.1; 0 picks a free one.',
+  },
+  {
+    path: 'dashboard.historyDays',
+    type: int(1, 365),
+    default: constant(DEFAULT_DASHBOARD_HISTORY_DAYS),
+    reload: 'restart',
+    description:
+      'Days of metrics history the dashboard keeps in `dashboard-history.db` in the data directory, downsampled as it ages (5 s points for a day, 1 min for a week, 10 min beyond).',
+  },
+  {
     path: 'alerts.enabled',
     type: { kind: 'boolean' },
     default: constant(true),
@@ -543,6 +652,29 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     default: constant(DEFAULT_SHUTDOWN_DEADLINE_MS),
     reload: 'live',
     description: 'Graceful shutdown finishes within this; in-flight tasks are cancelled at the deadline.',
+  },
+  {
+    path: 'jobs.resumeOnStart',
+    type: { kind: 'boolean' },
+    default: constant(DEFAULT_JOB_RESUME_ON_START),
+    reload: 'restart',
+    description:
+      'When the node starts, resume the jobs from files it left unfinished (stopped, or killed): items with a result are skipped. Off: they wait as `INTERRUPTED` for `job resume`.',
+  },
+  {
+    path: 'jobs.maxInFlight',
+    type: int(1, 100_000),
+    default: constant(DEFAULT_JOB_MAX_IN_FLIGHT),
+    reload: 'restart',
+    description: 'Tasks of all running jobs out at once, at most, whatever slots the peers have free.',
+  },
+  {
+    path: 'jobs.queuePerPeer',
+    type: int(0, 64),
+    default: constant(DEFAULT_JOB_QUEUE_PER_PEER),
+    reload: 'restart',
+    description:
+      'Tasks a job queues at each provider beyond its free slots (its concurrency less its load), so a slot that frees is filled without waiting for a round trip.',
   },
   {
     path: 'engine.concurrency',
@@ -718,6 +850,52 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     default: constant('auto'),
     reload: 'restart',
     description: '`json` lines, `pretty` text, or `auto`: pretty on a terminal, JSON otherwise.',
+  },
+  {
+    path: 'log.rotate.maxBytes',
+    type: int(1_024, 1_099_511_627_776),
+    default: constant(DEFAULT_LOG_MAX_BYTES),
+    reload: 'restart',
+    description:
+      '`node.log` of a node run in the background (`node start --detach`, or `--supervise`) rolls over to a new file when it reaches this size, and at midnight.',
+  },
+  {
+    path: 'log.rotate.maxAgeDays',
+    type: int(1, 3_650),
+    default: constant(DEFAULT_LOG_MAX_AGE_DAYS),
+    reload: 'restart',
+    description:
+      'Rolled log files kept: as a new file starts every day, none is older than this many days, and fewer are kept when the size limit rolled over sooner; the log never takes more than (this + 1) × `log.rotate.maxBytes`.',
+  },
+  {
+    path: 'supervisor.restartDelayMs',
+    type: int(10, 3_600_000),
+    default: constant(DEFAULT_RESTART_DELAY_MS),
+    reload: 'restart',
+    description:
+      'A node run in the background is restarted by its watchdog this long after a crash; the delay doubles with each crash in `supervisor.crashWindowMs`.',
+  },
+  {
+    path: 'supervisor.maxRestartDelayMs',
+    type: int(10, 86_400_000),
+    default: constant(DEFAULT_MAX_RESTART_DELAY_MS),
+    reload: 'restart',
+    description: 'Longest wait before a restart.',
+  },
+  {
+    path: 'supervisor.maxCrashes',
+    type: int(1, 1_000),
+    default: constant(DEFAULT_MAX_CRASHES),
+    reload: 'restart',
+    description:
+      'The watchdog gives up (and says why in `node.log` and `node status`) when the node crashed this many times within `supervisor.crashWindowMs`.',
+  },
+  {
+    path: 'supervisor.crashWindowMs',
+    type: int(1_000, 86_400_000),
+    default: constant(DEFAULT_CRASH_WINDOW_MS),
+    reload: 'restart',
+    description: 'The window in which crashes count towards `supervisor.maxCrashes`.',
   },
 ] satisfies FieldSpec[])
 

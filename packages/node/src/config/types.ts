@@ -89,6 +89,24 @@ export interface NodeConfig {
     /** PeerIds admitted in `allowlist` mode. Changeable at run time. */
     allowlist: string[]
   }
+  protection: {
+    /** Requests one peer may send per second on average; beyond it `ERR_RATE_LIMITED`. Changeable at run time. */
+    tasksPerSecond: number
+    /** Requests one peer may send at once above that rate. Changeable at run time. */
+    burst: number
+    /** Tasks one requester may have open here at once; more get `ERR_BUSY`. Changeable at run time. */
+    maxOpenTasksPerPeer: number
+    /** Largest request taken from a peer, in bytes; larger ones get `ERR_INPUT_TOO_LARGE`. Changeable at run time. */
+    maxInputBytes: number
+    /** Caps of their own by task type, `type=bytes`. Changeable at run time. */
+    maxInputBytesByType: string[]
+    /** First ban of an abusive peer; each further one 4 times longer. Changeable at run time. */
+    banMs: number
+    /** Longest ban. Changeable at run time. */
+    maxBanMs: number
+    /** PeerIds never rate limited, held to the quota or banned; their priorities weigh in full. Changeable at run time. */
+    exempt: string[]
+  }
   forwarding: {
     /** Relay tasks this node cannot run towards a peer that can. */
     enabled: boolean
@@ -131,6 +149,14 @@ export interface NodeConfig {
     /** A file holding a bearer token the scraper must send; empty for none. */
     tokenFile: string
   }
+  dashboard: {
+    /** Serve the dashboard (`@p2p-ai/dashboard`) on 127.0.0.1. */
+    enabled: boolean
+    /** Its port; 0 picks a free one. */
+    port: number
+    /** Days of metrics history it keeps. */
+    historyDays: number
+  }
   alerts: {
     /** Evaluate the alert conditions. Changeable at run time, as is every `alerts` setting. */
     enabled: boolean
@@ -158,6 +184,14 @@ export interface NodeConfig {
   shutdown: {
     /** Graceful shutdown completes within this time; in-flight tasks are cancelled at the deadline. */
     deadlineMs: number
+  }
+  jobs: {
+    /** At start, resume the jobs from files this node left unfinished (stopped, or killed). */
+    resumeOnStart: boolean
+    /** Tasks of all jobs out at once, at most. */
+    maxInFlight: number
+    /** Tasks a job queues at each provider beyond its concurrency. */
+    queuePerPeer: number
   }
   engine: {
     /** Tasks running at the same time. */
@@ -215,6 +249,24 @@ export interface NodeConfig {
   log: {
     level: LogLevel
     format: LogFormat
+    /** Rotation of `node.log` for a node run in the background (by the CLI's watchdog). */
+    rotate: {
+      /** A new file when it reaches this size (and at midnight). */
+      maxBytes: number
+      /** Rolled files kept: none older than this many days. */
+      maxAgeDays: number
+    }
+  }
+  /** The CLI's watchdog of a node run in the background (`node start --detach`). */
+  supervisor: {
+    /** First wait before restarting a crashed node; doubles with each crash in the window. */
+    restartDelayMs: number
+    /** Longest wait before a restart. */
+    maxRestartDelayMs: number
+    /** Crashes within `crashWindowMs` after which the watchdog gives up. */
+    maxCrashes: number
+    /** The window crashes are counted in. */
+    crashWindowMs: number
   }
 }
 

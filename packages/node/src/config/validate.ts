@@ -93,6 +93,24 @@ export function resolveConfig(layers: readonly ConfigLayer[], ctx: ResolveContex
     (max, initial) => max >= initial,
     'at least',
   )
+  crossCheck(
+    valid,
+    found,
+    issues,
+    'supervisor.maxRestartDelayMs',
+    'supervisor.restartDelayMs',
+    (max, initial) => max >= initial,
+    'at least',
+  )
+  crossCheck(
+    valid,
+    found,
+    issues,
+    'protection.maxBanMs',
+    'protection.banMs',
+    (max, first) => max >= first,
+    'at least',
+  )
 
   // One private network key, not two that might differ.
   const pskFile = found.get('network.pskFile')

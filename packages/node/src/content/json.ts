@@ -1,5 +1,5 @@
 /**
- * A task's input or output as content (docs/protocol.md §2.7): the UTF-8 JSON text of the value.
+ * A task's input or output as content (docs/protocol.md §2.8): the UTF-8 JSON text of the value.
  * This node writes RFC 8785 canonical JSON, so equal values give equal bytes and equal CIDs (two
  * providers of a redundant run that agree produce one output CID); it reads any JSON text.
  */

@@ -1,7 +1,7 @@
 /**
  * The seam between a node and a content plug-in (`@p2p-ai/content`: Helia on the node's own
  * libp2p). The node knows content only through these types: large task inputs and outputs travel
- * by CID through them (docs/protocol.md §2.7), and `node.content` gives code the same
+ * by CID through them (docs/protocol.md §2.8), and `node.content` gives code the same
  * `put`/`get` for data of its own (a job's checkpoints, say).
  */
 import type { TaskEngine } from '@p2p-ai/engine'

@@ -10,6 +10,7 @@ import { provideCapability, stopProvidingCapability, type Transport } from '@p2p
 import type { Logger } from 'pino'
 import {
   ADVERTISE_CHECK_MS,
+  ADVERTISE_CONCURRENCY,
   ADVERTISE_RETRY_MAX_MS,
   ADVERTISE_TIMEOUT_MS,
   DHT_REPLICATION,
@@ -87,14 +88,20 @@ export class CapabilityAdvertiser {
         this.#provided.delete(key)
         await stopProvidingCapability(this.#init.transport, key).catch(() => {})
       }
-      // All at once: each publication is a DHT walk that may wait on slow peers, and a type
-      // published last must not wait for every other one.
+      // Several at once: each publication is a DHT walk that may wait on slow peers, and a type
+      // published last must not wait for every other one; a bound keeps a node with many models
+      // from flooding the few DHT servers of a young swarm.
       const now = Date.now()
       const due = [...wanted].filter((key) => {
         const retry = this.#retry.get(key)
         return !this.#provided.has(key) && (retry === undefined || retry.at <= now)
       })
-      await Promise.all(due.map(async (key) => this.#publish(key, servers)))
+      const next = due.values()
+      const worker = async (): Promise<void> => {
+        for (let key = next.next(); key.done !== true; key = next.next())
+          await this.#publish(key.value, servers)
+      }
+      await Promise.all(Array.from({ length: Math.min(ADVERTISE_CONCURRENCY, due.length) }, worker))
     } finally {
       this.#busy = false
     }

@@ -2,6 +2,8 @@
 
 /** How often the advertiser compares what the node runs with what it published. */
 export const ADVERTISE_CHECK_MS = 2_000
+/** Publications (DHT walks) the advertiser runs at once. */
+export const ADVERTISE_CONCURRENCY = 4
 /** A failed publication is retried with backoff up to this long apart. */
 export const ADVERTISE_RETRY_MAX_MS = 60_000
 /** One publication (a DHT walk to the closest servers and a store on each) may take this long. */

@@ -70,6 +70,29 @@ export const BUSY_RETRY_AFTER_MS = 1_000
 export const PAUSED_RETRY_AFTER_MS = 5_000
 /** Tasks one requester may have outstanding on this provider at once (its fair share). */
 export const DEFAULT_MAX_TASKS_PER_PEER = 1_024
+
+// ---- per-peer limits of serving (serve/admission.ts) ------------------------------------------
+
+/**
+ * Requests one sender may make per second on average, and at once above that: far beyond what a
+ * requester that routes by free slots sends (the exchange benchmark peaks near 4,000 a second),
+ * so only a flood meets it.
+ */
+export const DEFAULT_RATE_LIMIT_PER_SECOND = 5_000
+export const DEFAULT_RATE_LIMIT_BURST = 10_000
+/** `retryAfterMs` of `ERR_RATE_LIMITED`, at least. */
+export const RATE_LIMIT_MIN_RETRY_AFTER_MS = 1_000
+/**
+ * After a reject with `retryAfterMs`, requests may still arrive that were on their way: for
+ * `RETRY_AFTER_GRACE_RTTS` round trips to the peer (its heartbeat's; `RETRY_AFTER_GRACE_UNKNOWN_RTT_MS`
+ * when not measured yet), at least `RETRY_AFTER_GRACE_MIN_MS` and at most half the wait. Later ones
+ * were sent after the peer was told, and are offences.
+ */
+export const RETRY_AFTER_GRACE_RTTS = 4
+export const RETRY_AFTER_GRACE_MIN_MS = 100
+export const RETRY_AFTER_GRACE_UNKNOWN_RTT_MS = 250
+/** A provider's unsent answers on one stream may hold this many frames' worth before the stream is reset. */
+export const UNREAD_ANSWERS_FRAMES = 2
 /** Progress messages per task per second at most (the engine throttles too; this bounds the wire). */
 export const PROGRESS_MIN_INTERVAL_MS = 100
 

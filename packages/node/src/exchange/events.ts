@@ -1,6 +1,6 @@
 /**
  * What the exchange tells observers (metrics, alerts, a dashboard): each task submitted here as it
- * ends, each retry and failover, each request this node refused. Dispatched only while someone
+ * ends, each attempt as it starts, each retry and failover, each request this node refused. Dispatched only while someone
  * listens, so a node nobody observes builds no event objects on its task path.
  */
 import type { TaskErrorCode } from '@p2p-ai/protocol'
@@ -14,6 +14,18 @@ export interface TaskDone {
    * provider's own `timings.totalMs`, in milliseconds: the time spent on the network.
    */
   readonly networkMs?: number
+}
+
+/**
+ * An attempt of a task submitted here starts: the request goes to `peer` (this node's own PeerId
+ * for a local run). For a forwarded task, `peer` is the neighbour it is sent to.
+ */
+export interface TaskAttempt {
+  readonly taskId: string
+  readonly type: string
+  /** 1 for the first attempt. */
+  readonly attempt: number
+  readonly peer: string
 }
 
 /** An attempt of a task submitted here failed and the task tries again. */
@@ -45,12 +57,14 @@ export interface TaskRefusal {
 /** The exchange's events; each `detail` is a snapshot. */
 export interface TaskExchangeEvents {
   'task:done': CustomEvent<TaskDone>
+  'task:attempt': CustomEvent<TaskAttempt>
   'task:retry': CustomEvent<TaskRetry>
   'task:refused': CustomEvent<TaskRefusal>
 }
 
 /** Where the parts of the exchange report what observers may want; the exchange dispatches it. */
 export interface ExchangeReports {
+  attempt(attempt: TaskAttempt): void
   retry(retry: TaskRetry): void
   refused(refusal: TaskRefusal): void
 }

@@ -27,7 +27,13 @@ import type { TrafficCounters } from '../traffic.js'
 import { MAX_RESUMES } from './constants.js'
 import { AccessDeniedError, ExchangeStoppedError, NodePausedError, type TaskRecordError } from './errors.js'
 import type { ExchangeReports, TaskExchangeEvents } from './events.js'
-import { type NumericInit, settleInit, type TaskExchangeInit } from './init.js'
+import {
+  type NumericInit,
+  type ServingLimitsInit,
+  settleInit,
+  settleServingLimits,
+  type TaskExchangeInit,
+} from './init.js'
 import { AttemptLauncher } from './request/launcher.js'
 import { RedundantTask } from './request/redundancy.js'
 import { TaskRegistry, type TrackedTask } from './request/registry.js'
@@ -35,6 +41,7 @@ import { TaskRequester } from './request/requester.js'
 import { type SubmissionDefaults, type TaskSpec, validateSubmission } from './request/submission.js'
 import { NetworkTask } from './request/task.js'
 import { Router, type RouteSpec } from './route/router.js'
+import { Admission } from './serve/admission.js'
 import { type RegisteredTask, type TaskDefinition, taskBackend } from './serve/custom-tasks.js'
 import { type ProviderStats, TaskProvider } from './serve/provider.js'
 import { AccessPolicy, type AccessPolicyInit } from './trust/access-policy.js'
@@ -78,7 +85,7 @@ export interface TaskExchangeComponents {
   traffic?: TrafficCounters
   /**
    * Content by CID (a content plug-in): large inputs and outputs travel through it
-   * (docs/protocol.md §2.7), and it fetches models for `autoFetchModels`.
+   * (docs/protocol.md §2.8), and it fetches models for `autoFetchModels`.
    *
    * @default none: everything travels inline; a task too large for a frame runs here only
    */
@@ -110,7 +117,8 @@ export interface Availability {
 
 /**
  * Sends, serves, routes and fails over tasks. See `TaskExchangeComponents` and `TaskExchangeInit`.
- * Its events (`task:done`, `task:retry`, `task:refused`) are for observers such as metrics.
+ * Its events (`task:done`, `task:attempt`, `task:retry`, `task:refused`) are for observers such as
+ * metrics and the dashboard.
  */
 export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   readonly #c: TaskExchangeComponents
@@ -120,6 +128,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   readonly #launcher: AttemptLauncher
   readonly #requester: TaskRequester
   readonly #provider: TaskProvider
+  readonly #admission: Admission
   readonly #announcer: CapabilityAnnouncer
   /** Present when the transport runs a DHT: capability discovery beyond the connected peers. */
   readonly #advertiser: CapabilityAdvertiser | undefined
@@ -136,6 +145,9 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   #graceTimer: NodeJS.Timeout | undefined
   /** Reports from the parts, dispatched as events while anyone listens. */
   readonly #reports: ExchangeReports = {
+    attempt: (detail) => {
+      if (this.listenerCount('task:attempt') > 0) this.safeDispatchEvent('task:attempt', { detail })
+    },
     retry: (detail) => {
       if (this.listenerCount('task:retry') > 0) this.safeDispatchEvent('task:retry', { detail })
     },
@@ -189,6 +201,13 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
         ? {}
         : { content, prepareLocal: (type, input) => this.#prepareLocal(content, type, input) }),
     })
+    this.#admission = new Admission({
+      limits: settleServingLimits(init.serving ?? {}, this.#init.maxTasksPerPeer, this.#init.maxFrameBytes),
+      isExempt: (peer) => directory.book.isExempt(peer),
+      isBanned: (peer) => directory.book.isBanned(peer),
+      offence: (peer, offence) => directory.book.recordOffence(peer, offence),
+      rttOf: (peer) => directory.record(peer)?.rttMs,
+    })
     this.#provider = new TaskProvider({
       self,
       engine,
@@ -197,7 +216,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       directory,
       log,
       maxFrameBytes: this.#init.maxFrameBytes,
-      maxTasksPerPeer: this.#init.maxTasksPerPeer,
+      admission: this.#admission,
       persist: init.storeServedTasks === true ? 'background' : 'memory',
       router: this.#router,
       launcher: this.#launcher,
@@ -316,10 +335,14 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     if (target !== 'auto' && target !== 'local' && !this.#policy.allows(target)) {
       throw new AccessDeniedError(`target ${target} is not on this node's allowlist`)
     }
+    const listed = options.listed !== false
     // A generated id is fresh: only an id the caller chose can name an earlier run.
-    const existing = this.#tasks.existing(spec.id, spec.type, task.id !== undefined)
+    const existing = listed ? this.#tasks.existing(spec.id, spec.type, task.id !== undefined) : undefined
     if (existing !== undefined) return existing as NetworkTaskHandle<Output>
-    return this.#launch(spec, options.agreement, { signal: options.signal }) as NetworkTaskHandle<Output>
+    return this.#launch(spec, options.agreement, {
+      signal: options.signal,
+      listed,
+    }) as NetworkTaskHandle<Output>
   }
 
   #defaults(): SubmissionDefaults {
@@ -333,12 +356,12 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
 
   /**
    * Registers a validated task and starts it. `sync`: its acceptance is on disk before it runs;
-   * `signal`: aborting cancels it.
+   * `signal`: aborting cancels it; `listed: false`: kept only while it runs (see `SubmitOptions`).
    */
   #launch(
     spec: TaskSpec,
     agreement: AgreementRule | undefined,
-    options: { sync?: boolean; signal?: AbortSignal | undefined } = {},
+    options: { sync?: boolean; signal?: AbortSignal | undefined; listed?: boolean } = {},
   ): TrackedTask {
     const { peerId: self, peers, log } = this.#c
     const handle =
@@ -352,7 +375,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
             reports: this.#reports,
           })
         : new NetworkTask(spec, this.#router, this.#launcher, log, this.#reports, this.#finder)
-    this.#tasks.add(handle, { sync: options.sync === true })
+    this.#tasks.add(handle, { sync: options.sync === true, listed: options.listed !== false })
     const signal = options.signal
     if (signal !== undefined) {
       const onAbort = (): void => {
@@ -438,6 +461,28 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     )
   }
 
+  /**
+   * How many more tasks of `type` (naming `model`, if given) could go out now with at most `depth`
+   * queued beyond each provider's concurrency, as the router sees the peers (and this node, unless
+   * `allowLocal` is false); `reachable`: some route exists at all. What `node.jobs` fans out by.
+   */
+  capacity(
+    task: { readonly type: string; readonly model?: string; readonly allowLocal?: boolean },
+    depth: number,
+  ): { readonly free: number; readonly reachable: boolean } {
+    return this.#router.capacity(
+      {
+        type: task.type,
+        input: task.model === undefined ? {} : { model: task.model },
+        target: 'auto',
+        allowLocal: task.allowLocal ?? true,
+        modelSha256: undefined,
+        maxHops: this.#init.maxHops,
+      },
+      depth,
+    )
+  }
+
   /** The tasks submitted here: `get`, `handle`, `list`. */
   get tasks(): TaskList {
     return this.#tasks
@@ -496,6 +541,14 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
    */
   setAutoFetchModels(on: boolean): void {
     this.#autoFetchModels = on
+  }
+
+  /**
+   * Replaces the per-peer limits of serving (a config reload): `serving` as in the init, and the
+   * open tasks per requester. Validates first: bad limits change nothing (`ERR_INVALID_OPTION`).
+   */
+  setServingLimits(serving: ServingLimitsInit, maxTasksPerPeer = this.#admission.limits.maxOpenTasks): void {
+    this.#admission.configure(settleServingLimits(serving, maxTasksPerPeer, this.#init.maxFrameBytes))
   }
 
   /**

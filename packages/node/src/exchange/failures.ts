@@ -71,6 +71,11 @@ export const FAILURE_POLICY: Readonly<Record<TaskErrorCode, Row>> = Object.freez
   ERR_INVALID_INPUT: row(FINAL, FINAL, FINAL, FINAL),
   ERR_TASK_ID_CONFLICT: row(FINAL, FINAL, FINAL, FINAL),
   ERR_BUSY: row(BUSY, BUSY, BUSY, RETRY),
+  // Over the provider's rate limit: like busy, it is kept out for its retryAfterMs (a task aimed at
+  // it waits that long), and the task goes elsewhere meanwhile.
+  ERR_RATE_LIMITED: row(BUSY, BUSY, BUSY, RETRY),
+  // Larger than this provider takes for the type; another may take it.
+  ERR_INPUT_TOO_LARGE: row(ELSEWHERE, ELSEWHERE, FAULT, FINAL),
   ERR_SHUTTING_DOWN: row(RETRY, RETRY, RETRY, RETRY),
   // The peer's policy refuses us (rejected), or we refuse the signer of its result (lost).
   ERR_ACCESS_DENIED: row(ELSEWHERE, ELSEWHERE, FAULT, FINAL),

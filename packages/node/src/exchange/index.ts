@@ -4,7 +4,7 @@
  */
 export * from './constants.js'
 export * from './errors.js'
-export type { TaskDone, TaskExchangeEvents, TaskRefusal, TaskRetry } from './events.js'
+export type { TaskAttempt, TaskDone, TaskExchangeEvents, TaskRefusal, TaskRetry } from './events.js'
 export {
   type Availability,
   type ExchangeStopOptions,
@@ -13,9 +13,10 @@ export {
   taskExchange,
 } from './exchange.js'
 export { type AttemptEnd, FAILURE_POLICY, type Verdict, verdictOf } from './failures.js'
-export type { TaskExchangeInit } from './init.js'
+export type { ServingLimitsInit, TaskExchangeInit } from './init.js'
 export { type Candidate, cost, hasFreeSlot, pickCandidate } from './route/cost.js'
 export { FORWARDING_MINOR, type LocalAvailability, type Route, type RouteSpec } from './route/router.js'
+export type { Refusal, ServingLimits } from './serve/admission.js'
 export type { RegisteredTask, TaskDefinition, TaskRunContext } from './serve/custom-tasks.js'
 export type { ProviderStats } from './serve/provider.js'
 export { type AccessMode, AccessPolicy, type AccessPolicyInit } from './trust/access-policy.js'

@@ -8,6 +8,8 @@ import {
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_MAX_HOPS,
   DEFAULT_MAX_TASKS_PER_PEER,
+  DEFAULT_RATE_LIMIT_BURST,
+  DEFAULT_RATE_LIMIT_PER_SECOND,
   DEFAULT_RELAYED_TASK_MAX_BYTES,
   DEFAULT_STREAM_IDLE_MS,
   DEFAULT_TASK_HISTORY,
@@ -16,6 +18,7 @@ import {
   LIVENESS_IDLE_MS,
   LIVENESS_PING_TIMEOUT_MS,
 } from './constants.js'
+import type { ServingLimits } from './serve/admission.js'
 import type { AccessPolicyInit } from './trust/access-policy.js'
 
 /** Construction options of the exchange. */
@@ -72,11 +75,19 @@ export interface TaskExchangeInit {
    */
   maxFrameBytes?: number
   /**
-   * Tasks one requester may have open on this node.
+   * Tasks one requester may have open on this node, across all its streams and relays; beyond it
+   * `ERR_BUSY` (`setServingLimits` changes it at run time).
    *
    * @default 1_024
    */
   maxTasksPerPeer?: number
+  /**
+   * Per-peer limits of serving others: request rate and input size (docs/delivery.md, "Rate
+   * limits, quotas and bans"; `setServingLimits` changes them at run time).
+   *
+   * @default { tasksPerSecond: 5_000, burst: 10_000, maxInputBytes: maxFrameBytes }
+   */
+  serving?: ServingLimitsInit
   /**
    * Finished tasks `tasks.list()` remembers.
    *
@@ -125,12 +136,70 @@ export interface TaskExchangeInit {
   autoFetchModels?: boolean
 }
 
+/** Per-peer limits of serving (see `TaskExchangeInit.serving`). */
+export interface ServingLimitsInit {
+  /**
+   * Requests one peer may send per second on average; beyond it (and its burst) `ERR_RATE_LIMITED`.
+   *
+   * @default 5_000
+   */
+  tasksPerSecond?: number
+  /**
+   * Requests one peer may send at once above that rate.
+   *
+   * @default 10_000
+   */
+  burst?: number
+  /**
+   * Largest request this node takes, in bytes as it arrived (the input and about 400 bytes of
+   * envelope), for task types without a cap of their own; beyond it `ERR_INPUT_TOO_LARGE`.
+   *
+   * @default the task frame limit (`maxFrameBytes`)
+   */
+  maxInputBytes?: number
+  /** Caps of their own, by task type (`{ ocr: 8_388_608 }`). @default {} */
+  maxInputBytesByType?: Readonly<Record<string, number>>
+}
+
 export type NumericInit = Required<
   Omit<
     TaskExchangeInit,
-    'agentVersion' | 'crypto' | 'relay' | 'access' | 'storeServedTasks' | 'autoFetchModels'
+    'agentVersion' | 'crypto' | 'relay' | 'access' | 'storeServedTasks' | 'serving' | 'autoFetchModels'
   >
 >
+
+/** The serving limits with their defaults, validated (throws `ERR_INVALID_OPTION`). */
+export function settleServingLimits(
+  init: ServingLimitsInit,
+  maxTasksPerPeer: number,
+  maxFrameBytes: number,
+): ServingLimits {
+  const limits = {
+    tasksPerSecond: init.tasksPerSecond ?? DEFAULT_RATE_LIMIT_PER_SECOND,
+    burst: init.burst ?? DEFAULT_RATE_LIMIT_BURST,
+    maxOpenTasks: maxTasksPerPeer,
+    maxInputBytes: init.maxInputBytes ?? maxFrameBytes,
+  }
+  for (const [key, value] of Object.entries(limits)) positive(`serving.${key}`, value)
+  const byType = new Map<string, number>()
+  const given = init.maxInputBytesByType ?? {}
+  if (typeof given !== 'object' || given === null) {
+    throw new InvalidOptionError(
+      'serving.maxInputBytesByType: expected an object of byte counts by task type',
+    )
+  }
+  for (const [type, bytes] of Object.entries(given)) {
+    positive(`serving.maxInputBytesByType.${type}`, bytes)
+    byType.set(type, bytes)
+  }
+  return { ...limits, maxInputBytesByType: byType }
+}
+
+function positive(key: string, value: unknown): void {
+  if (!Number.isSafeInteger(value) || (value as number) < 1) {
+    throw new InvalidOptionError(`${key}: expected an integer ≥ 1, got ${String(value)}`)
+  }
+}
 
 /** The numeric options with their defaults, validated (throws `ERR_INVALID_OPTION`). */
 export function settleInit(init: TaskExchangeInit): NumericInit {

@@ -100,6 +100,14 @@ export interface SubmitOptions {
   maxHops?: number
   /** Aborting cancels the task (like `handle.cancel()`). */
   signal?: AbortSignal
+  /**
+   * `false`: the task is not kept in `node.tasks` (nor in the store of submitted tasks), for a
+   * caller that keeps its own record of many tasks, as `node.jobs` does. It still fails over, is
+   * stopped with the node and counts in `tasks.pending`.
+   *
+   * @default true
+   */
+  listed?: boolean
 }
 
 /**
@@ -161,6 +169,22 @@ export interface NetworkTaskProgress {
    * Only on `progress` events, never in a record.
    */
   readonly delta?: string
+  /**
+   * The task's state as of `fraction`, reported by a task type that checkpoints (the `mock` task's
+   * `steps`, a registered task's `context.checkpoint()`): when the provider fails, the next attempt
+   * starts from the latest one (docs/protocol.md §2.7). Only on `progress` events, never in a record.
+   */
+  readonly checkpoint?: unknown
+}
+
+/** The latest checkpoint a task reported (its state stays with the task, not in its record). */
+export interface CheckpointInfo {
+  /** 0..1: how much of the work it covers. */
+  readonly fraction: number
+  /** Who reported it (this node's own PeerId for a local run). */
+  readonly peer: string
+  /** `Date.now()` when it arrived. */
+  readonly at: number
 }
 
 /** A snapshot of one submitted task. */
@@ -185,6 +209,11 @@ export interface NetworkTaskRecord<Output = unknown> {
   readonly startedAt?: number
   readonly finishedAt?: number
   readonly progress?: NetworkTaskProgress
+  /**
+   * The latest checkpoint the task reported, if its type checkpoints: a failover resumes from it
+   * (on a peer that speaks protocol minor 6, or on this node).
+   */
+  readonly checkpoint?: CheckpointInfo
   /** Only when `COMPLETED`: the output, from a result verified against the request. */
   readonly output?: Output
   /** When not completed: why (for `ERR_RETRIES_EXHAUSTED`, `attempts` has each attempt's reason). */

@@ -97,6 +97,8 @@ export async function attachPeerDirectory(
       log: init.log,
       ...(init.crypto === undefined ? {} : { crypto: init.crypto }),
       ...(init.traffic === undefined ? {} : { traffic: init.traffic }),
+      offence: (peer, offence) => directory.book.recordOffence(peer, offence),
+      isExempt: (peer) => directory.book.isExempt(peer),
       onGoodbye: (connection, reason) => directory.onGoodbye(connection.remotePeer, reason),
       onCapabilities: (connection, capabilities) =>
         directory.onCapabilities(connection.remotePeer, capabilities),

@@ -21,7 +21,7 @@ import type { Logger } from 'pino'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS } from '../constants.js'
 import { DISPATCH_HALF_LIFE_MS, ROUTE_REFUSED_MS } from './constants.js'
 import { PeerLiveness } from './liveness.js'
-import { type PeerReputation, ReputationBook } from './reputation.js'
+import { type PeerBan, type PeerReputation, ReputationBook } from './reputation.js'
 import type {
   AddressLike,
   PeerConnection,
@@ -133,6 +133,8 @@ export class PeerDirectory extends TypedEventEmitter<PeerDirectoryEvents> {
   readonly #log: Logger
   readonly #entries = new Map<string, Entry>()
   readonly #liveness: PeerLiveness
+  /** Ends of bans of peers with an entry: the entry goes when its ban does. */
+  readonly #banTimers = new Map<string, NodeJS.Timeout>()
   #running = false
 
   constructor(components: PeerDirectoryComponents, init: PeerDirectoryInit = {}) {
@@ -141,6 +143,7 @@ export class PeerDirectory extends TypedEventEmitter<PeerDirectoryEvents> {
     this.#network = components.network
     this.#log = components.log
     this.book = components.reputation ?? new ReputationBook()
+    this.book.addEventListener('peer:banned', (evt) => this.#onBan(evt.detail))
     this.#liveness = new PeerLiveness(components.network, {
       heartbeatIntervalMs: init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
       heartbeatTimeoutMs: init.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
@@ -162,6 +165,8 @@ export class PeerDirectory extends TypedEventEmitter<PeerDirectoryEvents> {
   stop(): void {
     this.#running = false
     this.#liveness.stop()
+    for (const timer of this.#banTimers.values()) clearTimeout(timer)
+    this.#banTimers.clear()
   }
 
   /** Applies new liveness settings to a running directory. */
@@ -171,14 +176,23 @@ export class PeerDirectory extends TypedEventEmitter<PeerDirectoryEvents> {
 
   // ---- reading -------------------------------------------------------------------------------
 
-  /** Snapshots of every peer: connected ones and failed ones being redialled. */
+  /**
+   * Snapshots of every peer: connected ones, failed ones being redialled, and banned ones (also
+   * those banned while not connected).
+   */
   list(): PeerInfo[] {
-    return [...this.#entries.values()].map((e) => this.#snapshot(e))
+    const list = [...this.#entries.values()].map((e) => this.#snapshot(e))
+    for (const ban of this.book.banned()) {
+      if (!this.#entries.has(ban.peer)) list.push(this.#bannedSnapshot(ban))
+    }
+    return list
   }
 
   get(peer: string): PeerInfo | undefined {
     const entry = this.#entries.get(peer)
-    return entry === undefined ? undefined : this.#snapshot(entry)
+    if (entry !== undefined) return this.#snapshot(entry)
+    const ban = this.book.isBanned(peer) ? this.book.banned().find((b) => b.peer === peer) : undefined
+    return ban === undefined ? undefined : this.#bannedSnapshot(ban)
   }
 
   /** The live record of a peer, for routing (see `PeerRecord`). */
@@ -258,6 +272,11 @@ export class PeerDirectory extends TypedEventEmitter<PeerDirectoryEvents> {
   onConnect(id: PeerId, remoteAddr?: AddressLike): void {
     const peer = id.toString()
     if (peer === this.#self) return
+    if (this.book.isBanned(peer)) {
+      // A connection that got through before the gater knew (it was already upgrading).
+      this.#hangUp(id, peer)
+      return
+    }
     const now = Date.now()
     let entry = this.#entries.get(peer)
     if (entry === undefined) {
@@ -304,7 +323,7 @@ export class PeerDirectory extends TypedEventEmitter<PeerDirectoryEvents> {
     // left the directory while its connection lives on: it said goodbye and is shutting down (its
     // identify push announces the protocols it just unregistered). It stays out.
     const entry = this.#entries.get(id.toString())
-    if (entry === undefined) return
+    if (entry === undefined || entry.status === 'banned') return
     if (info.agentVersion !== undefined) entry.agentVersion = info.agentVersion
     entry.protocols = [...info.protocols]
     for (const addr of info.listenAddrs) addAddress(entry, addr, true)
@@ -315,7 +334,7 @@ export class PeerDirectory extends TypedEventEmitter<PeerDirectoryEvents> {
   /** The last connection to the peer closed. */
   onDisconnect(id: PeerId): void {
     const entry = this.#entries.get(id.toString())
-    if (entry === undefined || entry.status === 'failed' || !this.#running) return
+    if (entry === undefined || entry.status !== 'connected' || !this.#running) return
     this.#fail(entry, 'connection closed')
   }
 
@@ -328,7 +347,7 @@ export class PeerDirectory extends TypedEventEmitter<PeerDirectoryEvents> {
    */
   onCapabilities(id: PeerId, capabilities: Capabilities): void {
     const entry = this.#entries.get(id.toString())
-    if (entry === undefined) return
+    if (entry === undefined || entry.status === 'banned') return
     // A peer that was paused says it takes tasks again: whatever "busy" it answered is over.
     if (entry.capabilities?.resources?.paused === true && capabilities.resources?.paused !== true) {
       this.book.clearBusy(entry.peer)
@@ -440,6 +459,60 @@ export class PeerDirectory extends TypedEventEmitter<PeerDirectoryEvents> {
     if (redial && this.#running) this.#network.redial(entry.id, [...entry.addresses.values()])
   }
 
+  /**
+   * The book banned the peer: its tasks fail over (`peer:failed`), its connections close, the pool
+   * stops redialling it, and it stays listed as `banned` until the ban ends.
+   */
+  #onBan(ban: PeerBan): void {
+    const until = new Date(ban.until).toISOString()
+    this.#log.warn({ remotePeer: ban.peer, reason: ban.reason, until }, 'banned a peer')
+    const entry = this.#entries.get(ban.peer)
+    if (entry === undefined) return
+    const wasConnected = entry.status === 'connected'
+    entry.status = 'banned'
+    entry.failedAt = Date.now()
+    entry.failureReason = `banned until ${until} (${ban.reason})`
+    entry.reconnectAttempts = 0
+    entry.nextReconnectAt = undefined
+    entry.connection = undefined
+    entry.capabilities = undefined
+    this.safeDispatchEvent('peer:failed', {
+      detail: { peer: this.#snapshot(entry), reason: entry.failureReason },
+    })
+    this.#network.forget(entry.id)
+    if (wasConnected) this.#hangUp(entry.id, entry.peer)
+    clearTimeout(this.#banTimers.get(entry.peer))
+    const timer = setTimeout(() => {
+      this.#banTimers.delete(entry.peer)
+      // Discovery brings it back, and it is let in again.
+      if (entry.status === 'banned' && !this.book.isBanned(entry.peer)) this.#remove(entry, 'ban-ended')
+    }, ban.durationMs + 1)
+    timer.unref()
+    this.#banTimers.set(entry.peer, timer)
+  }
+
+  /**
+   * Ends the peer's ban now (the owner's decision: `node unban`): the gater lets it in again and
+   * discovery or a dial brings it back. Its earlier bans still make the next one longer. False
+   * when it was not banned.
+   */
+  unban(peer: string): boolean {
+    if (!this.book.isBanned(peer)) return false
+    this.book.unban(peer)
+    clearTimeout(this.#banTimers.get(peer))
+    this.#banTimers.delete(peer)
+    const entry = this.#entries.get(peer)
+    if (entry?.status === 'banned') this.#remove(entry, 'ban-ended')
+    this.#log.info({ remotePeer: peer }, 'unbanned a peer')
+    return true
+  }
+
+  #hangUp(id: PeerId, peer: string): void {
+    this.#network.hangUp(id).catch((err: unknown) => {
+      this.#log.debug({ remotePeer: peer, err }, 'hang up on a banned peer failed')
+    })
+  }
+
   #remove(entry: Entry, reason: PeerRemoveReason): void {
     if (this.#entries.get(entry.peer) !== entry) return
     this.#entries.delete(entry.peer)
@@ -466,6 +539,31 @@ export class PeerDirectory extends TypedEventEmitter<PeerDirectoryEvents> {
       ...(entry.failedAt === undefined ? {} : { failedAt: entry.failedAt }),
       ...(entry.failureReason === undefined ? {} : { failureReason: entry.failureReason }),
       ...(entry.nextReconnectAt === undefined ? {} : { nextReconnectAt: entry.nextReconnectAt }),
+      ...this.#banOf(entry.peer),
+    })
+  }
+
+  #banOf(peer: string): { bannedUntil?: number; banReason?: string } {
+    const { bannedUntil, banReason } = this.book.get(peer)
+    return bannedUntil === undefined ? {} : { bannedUntil, ...(banReason === undefined ? {} : { banReason }) }
+  }
+
+  /** A banned peer this node has no entry for (it was not connected when banned). */
+  #bannedSnapshot(ban: PeerBan): PeerInfo {
+    return Object.freeze({
+      peerId: ban.peer,
+      status: 'banned',
+      addresses: [],
+      lastSeen: 0,
+      protocols: [],
+      protocolMinor: 0,
+      outstanding: 0,
+      reputation: this.book.get(ban.peer),
+      connectedAt: 0,
+      reconnectAttempts: 0,
+      failureReason: `banned until ${new Date(ban.until).toISOString()} (${ban.reason})`,
+      bannedUntil: ban.until,
+      banReason: ban.reason,
     })
   }
 }

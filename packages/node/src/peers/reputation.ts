@@ -6,13 +6,27 @@
  * Counts decay exponentially (half-life `REPUTATION_HALF_LIFE_MS`), so an old failure weighs
  * less than a new one and an idle peer drifts back towards the prior: reputation is earned
  * continuously, and recovers.
+ *
+ * It also keeps each peer's conduct towards this node, whichever side of a task it was on:
+ * offences (malformed or forged frames, requests sent while told to wait...) cost points by
+ * `OFFENCE_POINTS`, and a peer that reaches `BAN_POINTS` is banned: the peer directory hangs up
+ * on it and the transport's connection gater refuses it until the ban ends. Bans grow with each
+ * repeat; exempt peers are never banned.
  */
+import { TypedEventEmitter } from 'main-event'
 import {
+  BAN_GROWTH,
+  BAN_MEMORY_HALF_LIFE_MS,
+  BAN_POINTS,
   CIRCUIT_FAILURE_THRESHOLD,
   CIRCUIT_MAX_OPEN_MS,
   CIRCUIT_OPEN_MS,
+  DEFAULT_BAN_MS,
+  DEFAULT_MAX_BAN_MS,
   LATENCY_EWMA_ALPHA,
   MISBEHAVIOUR_HALF_LIFE_MS,
+  OFFENCE_HALF_LIFE_MS,
+  OFFENCE_POINTS,
   PRIOR_FAILURES,
   PRIOR_SUCCESSES,
   REPUTATION_HALF_LIFE_MS,
@@ -48,6 +62,40 @@ export interface PeerReputation {
   readonly busyUntil?: number
   /** 0..1, what routing multiplies in: success rate, discounted by misbehaviour and disagreement. */
   readonly score: number
+  /** Offence points towards this node (decaying); a ban comes at `BAN_POINTS`. */
+  readonly offences: number
+  /** While banned: `Date.now()` when the ban ends. */
+  readonly bannedUntil?: number
+  /** While banned: the offence that completed it. */
+  readonly banReason?: Offence
+}
+
+/** A kind of misbehaviour towards this node (see `OFFENCE_POINTS`). */
+export type Offence = keyof typeof OFFENCE_POINTS
+
+/** A ban that just started. */
+export interface PeerBan {
+  readonly peer: string
+  /** `Date.now()` when it ends. */
+  readonly until: number
+  readonly reason: Offence
+  /** Its length; each repeat is longer. */
+  readonly durationMs: number
+}
+
+/** How the book bans (the `protection.*` settings). */
+export interface ConductSettings {
+  /** First ban's length; each further one 4 times longer. @default 60_000 */
+  banMs?: number
+  /** Longest ban. @default 86_400_000 */
+  maxBanMs?: number
+  /** PeerIds never banned. @default [] */
+  exempt?: readonly string[]
+}
+
+export interface ReputationBookEvents {
+  /** A peer was banned: hang up on it and refuse it until `until`. */
+  'peer:banned': CustomEvent<PeerBan>
 }
 
 /**
@@ -78,6 +126,12 @@ interface Entry {
   openMs: number
   trialInFlight: boolean
   busyUntil: number
+  /** Offence points, decayed up to `decayedAt` like the counts. */
+  offences: number
+  /** Earlier bans, decayed: each makes the next one longer. */
+  bans: number
+  bannedUntil: number
+  banReason: Offence | undefined
   snapshot: PeerReputation | undefined
 }
 
@@ -86,17 +140,90 @@ export interface ReputationBookInit {
   now?: () => number
   /** @default REPUTATION_HALF_LIFE_MS (10 minutes) */
   halfLifeMs?: number
+  /** How bans work. */
+  conduct?: ConductSettings
 }
 
-/** Reputation of every peer this node has sent tasks to. */
-export class ReputationBook {
+/** Reputation of every peer this node has sent tasks to, and the conduct of every peer towards it. */
+export class ReputationBook extends TypedEventEmitter<ReputationBookEvents> {
   readonly #entries = new Map<string, Entry>()
   readonly #now: () => number
   readonly #halfLifeMs: number
+  #banMs = DEFAULT_BAN_MS
+  #maxBanMs = DEFAULT_MAX_BAN_MS
+  #exempt: ReadonlySet<string> = new Set()
 
   constructor(init: ReputationBookInit = {}) {
+    super()
     this.#now = init.now ?? Date.now
     this.#halfLifeMs = init.halfLifeMs ?? REPUTATION_HALF_LIFE_MS
+    this.configure(init.conduct ?? {})
+  }
+
+  /** Sets how bans work (a config reload); bans in force keep their end. */
+  configure(settings: ConductSettings): void {
+    this.#banMs = settings.banMs ?? DEFAULT_BAN_MS
+    this.#maxBanMs = Math.max(this.#banMs, settings.maxBanMs ?? DEFAULT_MAX_BAN_MS)
+    this.#exempt = new Set(settings.exempt ?? [])
+    // An exempt peer banned before is let back in at once.
+    for (const peer of this.#exempt) this.unban(peer)
+  }
+
+  /** Whether the peer is never banned (nor rate limited: the provider asks here). */
+  isExempt(peer: string): boolean {
+    return this.#exempt.has(peer)
+  }
+
+  /**
+   * The peer misbehaved towards this node `count` times: its offence points grow, and at
+   * `BAN_POINTS` it is banned (`peer:banned`). Ignored for exempt and already banned peers.
+   */
+  recordOffence(peer: string, offence: Offence, count = 1): void {
+    if (this.#exempt.has(peer) || this.isBanned(peer)) return
+    const entry = this.#entry(peer)
+    entry.offences += OFFENCE_POINTS[offence] * count
+    entry.snapshot = undefined
+    if (entry.offences < BAN_POINTS) return
+    const durationMs = Math.min(this.#maxBanMs, this.#banMs * BAN_GROWTH ** Math.round(entry.bans))
+    entry.bans += 1
+    entry.offences = 0
+    entry.bannedUntil = this.#now() + durationMs
+    entry.banReason = offence
+    this.safeDispatchEvent('peer:banned', {
+      detail: { peer, until: entry.bannedUntil, reason: offence, durationMs },
+    })
+  }
+
+  /** Whether the peer is banned now. */
+  isBanned(peer: string): boolean {
+    const entry = this.#entries.get(peer)
+    return entry !== undefined && entry.bannedUntil > this.#now()
+  }
+
+  /** Peers banned now. */
+  banned(): PeerBan[] {
+    const now = this.#now()
+    const out: PeerBan[] = []
+    for (const [peer, entry] of this.#entries) {
+      if (entry.bannedUntil > now) {
+        out.push({
+          peer,
+          until: entry.bannedUntil,
+          reason: entry.banReason as Offence,
+          durationMs: entry.bannedUntil - now,
+        })
+      }
+    }
+    return out
+  }
+
+  /** Ends the peer's ban now (its earlier bans still count towards the next one's length). */
+  unban(peer: string): void {
+    const entry = this.#entries.get(peer)
+    if (entry === undefined || entry.bannedUntil === 0) return
+    entry.bannedUntil = 0
+    entry.banReason = undefined
+    entry.snapshot = undefined
   }
 
   /** The peer's reputation now; a neutral one for a peer never seen. */
@@ -108,12 +235,12 @@ export class ReputationBook {
     return entry.snapshot
   }
 
-  /** Whether routing may send the peer a task now (circuit not open, not busy). */
+  /** Whether routing may send the peer a task now (circuit not open, not busy, not banned). */
   isAvailable(peer: string): boolean {
     const entry = this.#entries.get(peer)
     if (entry === undefined) return true
     this.#advance(entry)
-    if (entry.busyUntil > this.#now()) return false
+    if (entry.busyUntil > this.#now() || entry.bannedUntil > this.#now()) return false
     if (entry.circuit === 'open') return false
     return entry.circuit === 'closed' || !entry.trialInFlight
   }
@@ -182,7 +309,11 @@ export class ReputationBook {
   recordBlame(peer: string, blame: Blame, retryAfterMs: number): void {
     if (blame === 'busy') this.recordBusy(peer, retryAfterMs)
     else if (blame === 'none') this.recordNeutral(peer)
-    else this.recordFailure(peer, blame)
+    else {
+      this.recordFailure(peer, blame)
+      // A lie is also an offence: enough of them, and the peer is refused altogether.
+      if (blame === 'misbehaviour') this.recordOffence(peer, 'misbehaviour')
+    }
   }
 
   /** The attempt ended without telling anything about the peer (we cancelled it). */
@@ -230,6 +361,10 @@ export class ReputationBook {
         openMs: CIRCUIT_OPEN_MS,
         trialInFlight: false,
         busyUntil: 0,
+        offences: 0,
+        bans: 0,
+        bannedUntil: 0,
+        banReason: undefined,
         snapshot: undefined,
       }
       this.#entries.set(peer, entry)
@@ -249,6 +384,8 @@ export class ReputationBook {
       entry.successes *= factor
       entry.failures *= factor
       entry.misbehaviour *= 0.5 ** (elapsed / MISBEHAVIOUR_HALF_LIFE_MS)
+      entry.offences *= 0.5 ** (elapsed / OFFENCE_HALF_LIFE_MS)
+      entry.bans *= 0.5 ** (elapsed / BAN_MEMORY_HALF_LIFE_MS)
       entry.decayedAt = now
       entry.snapshot = undefined
     }
@@ -259,6 +396,11 @@ export class ReputationBook {
     }
     if (entry.busyUntil !== 0 && entry.busyUntil <= now) {
       entry.busyUntil = 0
+      entry.snapshot = undefined
+    }
+    if (entry.bannedUntil !== 0 && entry.bannedUntil <= now) {
+      entry.bannedUntil = 0
+      entry.banReason = undefined
       entry.snapshot = undefined
     }
   }
@@ -286,6 +428,10 @@ function snapshot(entry: Entry): PeerReputation {
     consecutiveFailures: entry.consecutiveFailures,
     ...(entry.busyUntil === 0 ? {} : { busyUntil: entry.busyUntil }),
     score: round(rate * honesty * agreement),
+    offences: round(entry.offences),
+    ...(entry.bannedUntil === 0
+      ? {}
+      : { bannedUntil: entry.bannedUntil, banReason: entry.banReason as Offence }),
   })
 }
 
@@ -303,4 +449,5 @@ const NEUTRAL: PeerReputation = Object.freeze({
   circuit: 'closed',
   consecutiveFailures: 0,
   score: round(successRate(0, 0)),
+  offences: 0,
 })

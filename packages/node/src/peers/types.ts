@@ -14,11 +14,13 @@ export interface AddressLike {
  * `connected`: at least one open connection, answering heartbeats.
  * `failed`: its connection closed without a goodbye, or a heartbeat went unanswered; the
  * transport's connection pool redials it until it answers or gives up (then it is removed).
+ * `banned`: it misbehaved towards this node (reputation.ts): disconnected, never redialled, and
+ * refused by the connection gater until `bannedUntil` (then it is removed).
  */
-export type PeerStatus = 'connected' | 'failed'
+export type PeerStatus = 'connected' | 'failed' | 'banned'
 
 /** Why a peer left the directory. */
-export type PeerRemoveReason = 'goodbye' | 'unreachable'
+export type PeerRemoveReason = 'goodbye' | 'unreachable' | 'ban-ended'
 
 /**
  * How this node reaches a peer: straight, or through a circuit relay (`via`: the relay's PeerId).
@@ -66,6 +68,9 @@ export interface PeerInfo {
   readonly reconnectAttempts: number
   /** When the next redial is due, while `failed`. */
   readonly nextReconnectAt?: number
+  /** While `banned`: `Date.now()` when the ban ends, and the offence that completed it. */
+  readonly bannedUntil?: number
+  readonly banReason?: string
 }
 
 /** What the directory needs of the network: a narrow slice of libp2p, easy to fake in tests. */

@@ -1,15 +1,41 @@
 import {
+  DEFAULT_DASHBOARD_PORT,
   DEFAULT_METRICS_HOST,
   DEFAULT_METRICS_PORT,
   DEFAULT_SHUTDOWN_DEADLINE_MS,
   LOG_LEVELS,
 } from '@p2p-ai/node/control'
 import { list, num, str } from '../../args/parse.js'
-import type { CommandSpec } from '../../args/spec.js'
+import type { CommandSpec, OptionSpec, OptionValues } from '../../args/spec.js'
 import { BIN_NAME } from '../../constants.js'
+import { DEFAULT_SERVICE_NAME, SERVICE_NAME } from '../../daemon/service.js'
 import { UsageError } from '../../errors.js'
-import { nodeCmd } from '../loaders.js'
+import { nodeCmd, serviceCmd } from '../loaders.js'
 import { CONFIG, DATA_DIR, JSON_OUT, NODE_LOCATION } from './options.js'
+
+const SERVICE_NAME_OPTION: OptionSpec = {
+  name: 'name',
+  kind: 'string',
+  value: 'name',
+  default: DEFAULT_SERVICE_NAME,
+  description: 'name of the systemd unit (or suffix of the launchd label), for several nodes on one machine',
+}
+
+const SERVICE_PLATFORM_OPTION: OptionSpec = {
+  name: 'platform',
+  kind: 'string',
+  value: 'manager',
+  choices: ['systemd', 'launchd'],
+  description:
+    "the service manager to write for (default: this machine's: systemd on Linux, launchd on macOS)",
+}
+
+function checkServiceName(o: OptionValues): void {
+  const name = str(o, 'name')
+  if (name !== undefined && !SERVICE_NAME.test(name)) {
+    throw new UsageError(`--name ${name}: letters, digits, -, _ and . only`)
+  }
+}
 
 /** The `node` commands (see ../table.ts). */
 export const NODE_COMMANDS: readonly CommandSpec[] = [
@@ -20,8 +46,10 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
       'Settings come from the config file, then P2P_AI_* environment variables, then these options',
       '(see docs/configuration.md). The node writes node.pid, control.json and control.token (mode',
       '0600) to its data directory; other commands find it through them. With --detach it runs in',
-      'the background, logging to node.log in the data directory, and this command returns once the',
-      'node is ready.',
+      'the background under a watchdog, which writes its output to node.log in the data directory',
+      '(rolled at 100 MB and daily, a week kept: log.rotate.*) and restarts it after a crash, waiting',
+      'longer after each one and giving up after 5 crashes in 60 s (supervisor.*); this command',
+      'returns once the node is ready. `node stop` stops both.',
     ].join('\n'),
     options: [
       {
@@ -66,7 +94,14 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
         name: 'detach',
         short: 'd',
         kind: 'boolean',
-        description: 'run in the background and return once the node is ready',
+        description:
+          'run in the background under a watchdog that restarts the node after a crash, and return once the node is ready',
+      },
+      {
+        name: 'supervise',
+        kind: 'boolean',
+        description:
+          'run the watchdog in the foreground (for a service manager such as launchd): it runs the node, restarts it after a crash and writes node.log',
       },
       {
         name: 'log-level',
@@ -102,6 +137,20 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
         description: 'serve the metrics on this port instead; 0 picks a free one (implies --metrics)',
       },
       {
+        name: 'dashboard',
+        kind: 'boolean',
+        description: `serve the dashboard at http://127.0.0.1:${DEFAULT_DASHBOARD_PORT}/ and print a one-time login link (dashboard.enabled)`,
+      },
+      {
+        name: 'dashboard-port',
+        kind: 'integer',
+        value: 'port',
+        min: 0,
+        max: 65535,
+        description:
+          'serve the dashboard on this port of 127.0.0.1 instead; 0 picks a free one (implies --dashboard)',
+      },
+      {
         name: 'control-port',
         kind: 'integer',
         value: 'port',
@@ -122,6 +171,12 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
       if (o['no-mdns'] === true && str(o, 'mdns-interface') !== undefined) {
         throw new UsageError('--no-mdns and --mdns-interface contradict each other')
       }
+      if (o.detach === true && o.supervise === true) {
+        throw new UsageError(
+          '--detach and --supervise contradict each other',
+          '--detach runs the watchdog in the background; --supervise runs it in the foreground',
+        )
+      }
       if (o.json === true && o.detach !== true) {
         throw new UsageError(
           '--json goes with --detach',
@@ -133,6 +188,7 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
       { cmd: 'node start', note: 'in the foreground, Ctrl-C to stop' },
       { cmd: 'node start --port 9000 --detach', note: 'in the background on TCP port 9000' },
       { cmd: 'node start --metrics', note: `with a Prometheus endpoint on port ${DEFAULT_METRICS_PORT}` },
+      { cmd: 'node start --dashboard', note: 'with the dashboard; open the link it prints' },
       {
         cmd: 'node start --data-dir ./node-b --listen /ip4/127.0.0.1/tcp/0 --mdns-interface loopback',
         note: 'a second node on this machine',
@@ -181,6 +237,40 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
     ],
     examples: [{ cmd: 'node stop' }, { cmd: 'node stop --data-dir ./node-b' }],
     load: nodeCmd('stop'),
+  },
+  {
+    name: 'node install-service',
+    summary: 'write a service file that runs the node at login and restarts it after a failure',
+    description: [
+      'On Linux a systemd user unit (~/.config/systemd/user/<name>.service: Restart=on-failure, low',
+      'CPU and I/O priority, the log in the journal); on macOS a launchd agent',
+      '(~/Library/LaunchAgents/ai.p2p.<name>.plist) that runs the node under its watchdog. Nothing is',
+      'enabled or started: the commands to do so are printed. A node stopped with `node stop` stays',
+      'stopped. See docs/operations.md.',
+    ].join('\n'),
+    options: [
+      ...NODE_LOCATION,
+      SERVICE_NAME_OPTION,
+      SERVICE_PLATFORM_OPTION,
+      { name: 'force', kind: 'boolean', description: 'replace a service file that says something else' },
+      JSON_OUT,
+    ],
+    check: checkServiceName,
+    examples: [
+      { cmd: 'node install-service', note: 'then run the systemctl (or launchctl) commands it prints' },
+      { cmd: 'node install-service --data-dir ~/p2p-b --name p2p-ai-b', note: 'a second node' },
+    ],
+    load: serviceCmd('install'),
+  },
+  {
+    name: 'node uninstall-service',
+    summary: 'remove the service file node install-service wrote',
+    description:
+      'Prints the command that stops and disables the service first, if it was enabled: removing the file alone leaves a running node running.',
+    options: [...NODE_LOCATION, SERVICE_NAME_OPTION, SERVICE_PLATFORM_OPTION, JSON_OUT],
+    check: checkServiceName,
+    examples: [{ cmd: 'node uninstall-service' }],
+    load: serviceCmd('uninstall'),
   },
   {
     name: 'node status',
@@ -241,7 +331,7 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'node peers',
-    summary: 'list the peers the node knows: connected ones and failed ones being redialled',
+    summary: 'list the peers the node knows: connected, failed ones being redialled, and banned ones',
     description:
       'CONNECTION says how each is reached: direct, or relayed via a relay (the relay shown); a relayed\npeer turns direct once hole punching succeeds.',
     options: [...NODE_LOCATION, JSON_OUT],
@@ -256,14 +346,30 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
     load: nodeCmd('peers'),
   },
   {
-    name: 'node connect',
-    summary: 'connect the running node to a peer by multiaddr (a relay circuit address too)',
+    name: 'node unban',
+    summary: 'let a banned peer in again at once',
     description: [
-      'The address ends in /p2p/<peerId>. A peer behind NAT is reached through its relay:',
-      '/ip4/<relay>/tcp/<port>/p2p/<relayId>/p2p-circuit/p2p/<peerId>. Peers found by mDNS, the bootstrap',
-      'list or the DHT are connected by themselves; this is for one you know about otherwise.',
+      'A peer that floods this node, sends malformed or forged messages, or ignores its rate limits is',
+      'banned for a while (`node peers` shows until when and why; see docs/delivery.md). This lifts the',
+      'ban now; its earlier bans still make its next one longer. To never ban a peer, list it in',
+      'protection.exempt.',
     ].join('\n'),
-    args: [{ name: 'multiaddr', description: 'where the peer is, ending in /p2p/<peerId>' }],
+    args: [{ name: 'peer-id', description: 'the PeerId of the banned peer (`node peers` lists it)' }],
+    options: [...NODE_LOCATION, JSON_OUT],
+    examples: [{ cmd: 'node unban 12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN' }],
+    load: nodeCmd('unban'),
+  },
+  {
+    name: 'node connect',
+    summary: 'connect the running node to a peer by multiaddr (a relay circuit address too) or PeerId',
+    description: [
+      'A multiaddr ends in /p2p/<peerId>. A peer behind NAT is reached through its relay:',
+      '/ip4/<relay>/tcp/<port>/p2p/<relayId>/p2p-circuit/p2p/<peerId>. A PeerId alone is dialled at the',
+      'addresses the node knows for it, else those the DHT finds (a peer behind NAT: its relay address).',
+      'Peers found by mDNS, the bootstrap list or the DHT are connected by themselves; this is for one',
+      'you know about otherwise.',
+    ].join('\n'),
+    args: [{ name: 'peer', description: 'where the peer is (ending in /p2p/<peerId>), or its PeerId' }],
     options: [...NODE_LOCATION, JSON_OUT],
     examples: [
       { cmd: 'node connect /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW...' },
@@ -271,6 +377,7 @@ export const NODE_COMMANDS: readonly CommandSpec[] = [
         cmd: 'node connect /ip4/203.0.113.7/tcp/4001/p2p/12D3KooWRelay.../p2p-circuit/p2p/12D3KooWPeer...',
         note: 'through a relay',
       },
+      { cmd: 'node connect 12D3KooWPeer...', note: 'by PeerId: its addresses are looked up on the DHT' },
     ],
     load: nodeCmd('connect'),
   },

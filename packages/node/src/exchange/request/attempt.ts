@@ -149,7 +149,7 @@ export interface RemoteAttemptInit {
   readonly resultBy: number
   readonly directory: PeerDirectory
   /**
-   * Fetches and parses an output sent by CID (`outputRef`, docs/protocol.md §2.7). Only given for
+   * Fetches and parses an output sent by CID (`outputRef`, docs/protocol.md §2.8). Only given for
    * a direct request from a node that takes content: a result by CID without it breaks the protocol.
    */
   readonly fetchOutput?: (ref: ContentRef, from: string, signal: AbortSignal) => Promise<unknown>
@@ -205,6 +205,7 @@ export class RemoteAttempt extends Attempt {
       fraction: payload.progress,
       ...(payload.message === undefined ? {} : { message: payload.message }),
       ...(payload.delta === undefined ? {} : { delta: payload.delta }),
+      ...(payload.checkpoint === undefined ? {} : { checkpoint: payload.checkpoint }),
     })
   }
 

@@ -3,14 +3,16 @@
  * `task.request` (prepared here, signed by the task stream as it leaves), wrapped in a
  * `task.forward` when the route goes through a neighbour, sized against the task frame, and handed
  * to the requester's stream to that peer. A request too large to go inline carries its input by
- * CID instead (docs/protocol.md §2.7) where this node has a content plug-in: the launcher says so,
+ * CID instead (docs/protocol.md §2.8) where this node has a content plug-in: the launcher says so,
  * and `stage` stores the input once for every attempt.
  */
-import type { TaskEngine } from '@p2p-ai/engine'
+import type { TaskCheckpoint, TaskEngine } from '@p2p-ai/engine'
 import {
+  CHECKPOINT_MINOR,
   type ContentRef,
   createTaskRequest,
   encodeJsonFrame,
+  type JsonValue,
   MAX_SIGNATURE_JSON_BYTES,
   type OpenedForward,
   prepareEnvelope,
@@ -65,8 +67,13 @@ export class AttemptLauncher {
     this.#init = init
   }
 
-  /** Starts an attempt of `spec` on `route` (`submittedAt`: the task's `createdAt`). */
-  start(spec: TaskSpec, route: Route, submittedAt: number): Attempt | Unsendable {
+  /**
+   * Starts an attempt of `spec` on `route` (`submittedAt`: the task's `createdAt`), from `resume`,
+   * the checkpoint an earlier attempt reported, where the route allows: this node's engine, or a
+   * peer asked directly that speaks minor 6 (docs/protocol.md §2.7). A forward carries none: the
+   * provider at its end may not know the field. Without it the task starts from the beginning.
+   */
+  start(spec: TaskSpec, route: Route, submittedAt: number, resume?: TaskCheckpoint): Attempt | Unsendable {
     const { self, engine } = this.#init
     if (route.kind === 'local') {
       const submit = () =>
@@ -77,6 +84,9 @@ export class AttemptLauncher {
           priority: spec.priority,
           timeoutMs: spec.timeoutMs,
           meta: { requester: self, taskId: spec.id },
+          ...(resume === undefined ? {} : { resume }),
+          // This node's own tasks are one flow among the requesters it serves.
+          flow: self,
         })
       const { prepareLocal } = this.#init
       let submitted: Promise<Awaited<ReturnType<TaskEngine['submit']>>>
@@ -87,10 +97,9 @@ export class AttemptLauncher {
       }
       return new LocalAttempt(self, submitted)
     }
-    const { signer, maxFrameBytes, content } = this.#init
-    let prepared: ReturnType<typeof prepareEnvelope<'task.request'>>
-    try {
-      prepared = prepareEnvelope(
+    const { signer, maxFrameBytes, directory, content } = this.#init
+    const prepare = (from: TaskCheckpoint | undefined) =>
+      prepareEnvelope(
         signer,
         'task.request',
         createTaskRequest({
@@ -101,8 +110,28 @@ export class AttemptLauncher {
           priority: spec.priority,
           timeoutMs: spec.timeoutMs,
           createdAt: submittedAt,
+          ...(from === undefined
+            ? {}
+            : { resume: { checkpoint: from.state as JsonValue, progress: from.fraction } }),
         }),
       )
+    const resumable =
+      resume !== undefined &&
+      route.kind === 'direct' &&
+      directory.protocolMinor(route.peer) >= CHECKPOINT_MINOR
+    let prepared: ReturnType<typeof prepareEnvelope<'task.request'>> | undefined
+    if (resumable) {
+      try {
+        prepared = prepare(resume)
+        // Too large with its checkpoint: the task still goes, from the beginning.
+        if (prepared.byteLength + MAX_SIGNATURE_JSON_BYTES > maxFrameBytes) prepared = undefined
+      } catch {
+        // A checkpoint that is not JSON (or too large for the schema) is no checkpoint.
+        prepared = undefined
+      }
+    }
+    try {
+      prepared ??= prepare(undefined)
     } catch (err) {
       // NaN, a Date, a cycle...: no peer could ever take it.
       return { kind: 'unsendable', reason: 'invalid', message: `input: ${(err as Error).message}` }

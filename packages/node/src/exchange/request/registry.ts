@@ -64,6 +64,8 @@ export interface TaskRegistryStore {
 
 export class TaskRegistry implements TaskList {
   readonly #active = new Map<string, TrackedTask>()
+  /** Tasks submitted with `listed: false`: halted on stop like the others, never listed or stored. */
+  readonly #unlisted = new Set<TrackedTask>()
   /** Finished tasks, oldest first. */
   readonly #history = new Map<string, TrackedTask>()
   readonly #historyLimit: number
@@ -100,7 +102,7 @@ export class TaskRegistry implements TaskList {
   }
 
   get pending(): number {
-    return this.#active.size
+    return this.#active.size + this.#unlisted.size
   }
 
   /**
@@ -124,7 +126,7 @@ export class TaskRegistry implements TaskList {
 
   /** Tasks not yet finished. */
   active(): TrackedTask[] {
-    return [...this.#active.values()]
+    return [...this.#active.values(), ...this.#unlisted]
   }
 
   /**
@@ -132,8 +134,18 @@ export class TaskRegistry implements TaskList {
    * (so that a crash before it ends leaves a trace to resume it from), then its final record.
    * `sync`: write the acceptance before returning (a resumed task, whose count of resumptions
    * must be on disk before it runs again, in case it is what brings the node down).
+   * `listed: false`: kept only until it is final, for `active()` and `pending`; never stored (its
+   * caller, a job, keeps its own record and resumes it itself).
    */
-  add(task: TrackedTask, options: { sync?: boolean } = {}): void {
+  add(task: TrackedTask, options: { sync?: boolean; listed?: boolean } = {}): void {
+    if (options.listed === false) {
+      this.#unlisted.add(task)
+      void task.result().then(() => {
+        this.#unlisted.delete(task)
+        this.#onFinished?.(task)
+      })
+      return
+    }
     this.#active.set(task.id, task)
     if (this.#store !== undefined && !task.isFinished) {
       if (options.sync === true) this.#putNow(toAcceptedRecord(task.record(), task.spec), task.id)
@@ -158,7 +170,7 @@ export class TaskRegistry implements TaskList {
 
   /** Resolves once every task now active is final, or after `ms`, whichever comes first. */
   async settled(ms: number): Promise<void> {
-    const pending = [...this.#active.values()].map((task) => task.result())
+    const pending = this.active().map((task) => task.result())
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
       Promise.all(pending),

@@ -19,6 +19,7 @@ import type { ExchangeReports, TaskRetry } from '../events.js'
 import { taskErrorOf } from '../failures.js'
 import type { Route } from '../route/router.js'
 import {
+  type CheckpointInfo,
   isFinalStatus,
   type NetworkTaskEvents,
   type NetworkTaskHandle,
@@ -72,6 +73,8 @@ export class NetworkTask
   /** Signer of the result of a forwarded attempt. */
   #provider: string | undefined
   #progress: NetworkTaskProgress | undefined
+  /** The latest checkpoint, with its state: the next attempt resumes from it. */
+  #checkpoint: (CheckpointInfo & { readonly state: unknown }) | undefined
   #output: unknown
   #error: TaskRecordError | undefined
   #timings: NetworkTaskRecord['timings']
@@ -153,6 +156,15 @@ export class NetworkTask
       ...(this.#startedAt === undefined ? {} : { startedAt: this.#startedAt }),
       ...(this.#finishedAt === undefined ? {} : { finishedAt: this.#finishedAt }),
       ...(this.#progress === undefined ? {} : { progress: this.#progress }),
+      ...(this.#checkpoint === undefined
+        ? {}
+        : {
+            checkpoint: {
+              fraction: this.#checkpoint.fraction,
+              peer: this.#checkpoint.peer,
+              at: this.#checkpoint.at,
+            },
+          }),
       ...(this.#status === 'COMPLETED' ? { output: this.#output as Output } : {}),
       ...(this.#error === undefined ? {} : { error: this.#error }),
       ...(this.#timings === undefined ? {} : { timings: this.#timings }),
@@ -212,9 +224,17 @@ export class NetworkTask
 
   progress(progress: NetworkTaskProgress): void {
     if (this.isFinished) return
-    const { delta, ...kept } = progress
+    const { delta, checkpoint, ...kept } = progress
     this.#progress = kept
     if (delta !== undefined) this.#stream.delta(delta)
+    if (checkpoint !== undefined && this.#attempt !== undefined) {
+      this.#checkpoint = {
+        state: checkpoint,
+        fraction: kept.fraction,
+        peer: this.#attempt.peer,
+        at: Date.now(),
+      }
+    }
     if (this.#status !== 'RUNNING') this.#setStatus('RUNNING')
     if (this.listenerCount('progress') > 0) this.safeDispatchEvent('progress', { detail: progress })
   }
@@ -238,7 +258,11 @@ export class NetworkTask
         }
         return
       }
-      const started = this.#launcher.start(this.#spec, route, this.#submittedAt)
+      const resume =
+        this.#checkpoint === undefined
+          ? undefined
+          : { state: this.#checkpoint.state, fraction: this.#checkpoint.fraction }
+      const started = this.#launcher.start(this.#spec, route, this.#submittedAt, resume)
       if (!('peer' in started)) {
         if (started.reason === 'by-reference') {
           // Stored once, for this attempt and every later one: from now on the request carries
@@ -260,6 +284,7 @@ export class NetworkTask
       const attempt = started
       const failed = this.#attempts.at(-1)
       if (failed !== undefined) this.#retrying(failed, attempt.peer, n)
+      this.#reports?.attempt({ taskId: this.id, type: this.type, attempt: n, peer: attempt.peer })
       this.#attempt = attempt
       tried.add(attempt.peer)
       this.#peer = attempt.peer

@@ -73,7 +73,7 @@ export interface RouteSpec {
   /** The request is too large for a task frame: only this node can run it. */
   readonly localOnly?: boolean
   /**
-   * Its input travels by CID (docs/protocol.md §2.7): only to peers that take content of its size,
+   * Its input travels by CID (docs/protocol.md §2.8): only to peers that take content of its size,
    * never through a relay.
    */
   readonly inputRef?: ContentRef | undefined
@@ -174,10 +174,53 @@ export class Router {
       return { kind: 'direct', peer: target, peerId: record.id }
     }
     const now = Date.now()
+    const { candidates, naming } = this.#candidates(spec, now)
+    if (candidates.length === 0) return this.#forward(spec, tried)
+    const fitting = naming.size > 0 ? candidates.filter((c) => naming.has(c.peer)) : candidates
+    const fresh = fitting.filter((c) => !tried.has(c.peer))
+    const picked = pickCandidate(fresh.length > 0 ? fresh : fitting)
+    if (picked === undefined) return undefined
+    if (picked.peer === self) {
+      this.#localDispatches = decayed(this.#localDispatches, this.#localDispatchesAt, now) + 1
+      this.#localDispatchesAt = now
+      return LOCAL
+    }
+    directory.noteDispatch(picked.peer, now)
+    return { kind: 'direct', peer: picked.peer, peerId: (directory.record(picked.peer) as PeerRecord).id }
+  }
+
+  /**
+   * How many more tasks like `spec` (with `target: 'auto'`) could go out now, counting `depth`
+   * queued beyond each provider's concurrency: the sum, over the connected peers that would be
+   * chosen and this node, of `concurrency + depth − load` (load: everyone's tasks there, this
+   * node's own included). A caller that keeps many tasks in flight (a job) sends while this is
+   * positive, so each provider gets as many as it has free slots and no more. `reachable`: some
+   * route exists at all, a forward included (which has no known capacity: keep one in flight).
+   */
+  capacity(spec: RouteSpec, depth: number): { readonly free: number; readonly reachable: boolean } {
+    const { candidates, naming } = this.#candidates(spec, Date.now())
+    if (candidates.length === 0) {
+      return { free: 0, reachable: spec.localOnly !== true && this.#forwardable(spec) }
+    }
+    let free = 0
+    for (const c of candidates) {
+      if (naming.size > 0 && !naming.has(c.peer)) continue
+      free += Math.max(0, c.concurrency + depth - c.load)
+    }
+    return { free, reachable: true }
+  }
+
+  /** Everyone who could run `spec` now, as routing's cost sees them, and who names its model. */
+  #candidates(spec: RouteSpec, now: number): { candidates: Candidate[]; naming: Set<string> } {
+    const { self, directory } = this.#init
     const candidates: Candidate[] = []
     // Candidates that announce the model the task names, by name: they beat those that list no
     // model for the type (which may need none, or may not have this one).
     const naming = new Set<string>()
+    if (spec.localOnly === true) {
+      if (spec.allowLocal && this.#localCapable(spec)) candidates.push(this.#localCandidate(now))
+      return { candidates, naming }
+    }
     for (const record of directory.connected()) {
       const caps = record.capabilities
       if (caps === undefined || caps.resources?.paused === true || !capable(caps, spec)) continue
@@ -205,29 +248,30 @@ export class Router {
       this.#localCapable(spec)
     ) {
       if (namesModel({ models: this.#localModels }, spec)) naming.add(self)
-      const load = this.#init.engine.load()
-      candidates.push({
-        peer: self,
-        concurrency: load.concurrency,
-        load: load.running + load.queued,
-        latencyMs: 0,
-        score: 1,
-        recentDispatches: decayed(this.#localDispatches, this.#localDispatchesAt, now),
-        othersCpu: local.othersCpu,
-      })
+      candidates.push(this.#localCandidate(now))
     }
-    if (candidates.length === 0) return this.#forward(spec, tried)
-    const fitting = naming.size > 0 ? candidates.filter((c) => naming.has(c.peer)) : candidates
-    const fresh = fitting.filter((c) => !tried.has(c.peer))
-    const picked = pickCandidate(fresh.length > 0 ? fresh : fitting)
-    if (picked === undefined) return undefined
-    if (picked.peer === self) {
-      this.#localDispatches = decayed(this.#localDispatches, this.#localDispatchesAt, now) + 1
-      this.#localDispatchesAt = now
-      return LOCAL
+    return { candidates, naming }
+  }
+
+  #localCandidate(now: number): Candidate {
+    const load = this.#init.engine.load()
+    return {
+      peer: this.#init.self,
+      concurrency: load.concurrency,
+      load: load.running + load.queued,
+      latencyMs: 0,
+      score: 1,
+      recentDispatches: decayed(this.#localDispatches, this.#localDispatchesAt, now),
+      othersCpu: this.#local.othersCpu,
     }
-    directory.noteDispatch(picked.peer, now)
-    return { kind: 'direct', peer: picked.peer, peerId: (directory.record(picked.peer) as PeerRecord).id }
+  }
+
+  /** Whether some neighbour reaches `spec`'s type within its hop budget (see `#forward`). */
+  #forwardable(spec: RouteSpec): boolean {
+    if (spec.maxHops < 2 || spec.modelSha256 !== undefined || spec.model !== undefined) return false
+    return this.#hops(spec.type, (peer) => spec.exclude?.has(peer) === true).some(
+      (h) => h.hops >= 2 && h.hops <= spec.maxHops,
+    )
   }
 
   /**

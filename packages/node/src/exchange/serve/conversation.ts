@@ -4,13 +4,17 @@
  * exactly once: a `task.reject`, or a `task.accept`, progress, and one `task.result` (docs/protocol.md
  * §2.1).
  */
+import { Buffer } from 'node:buffer'
 import type { TaskHandle } from '@p2p-ai/engine'
 import {
+  CHECKPOINT_MINOR,
   CONTENT_MINOR,
   type ContentRef,
+  canonicalize,
   encodeBodyFrame,
   encodeControl,
   encodeJsonFrame,
+  MAX_CHECKPOINT_BYTES,
   type OpenedForward,
   STREAMING_MINOR,
   sealPrepared,
@@ -88,7 +92,7 @@ export class Conversation implements AttemptObserver {
   }
 
   /**
-   * An input sent by CID (docs/protocol.md §2.7): taken at once, then fetched from the requester
+   * An input sent by CID (docs/protocol.md §2.8): taken at once, then fetched from the requester
    * (or any peer that has it), every block checked against the CID it signed, while `timeoutMs`
    * runs; then submitted to the engine with what is left of it.
    */
@@ -175,8 +179,14 @@ export class Conversation implements AttemptObserver {
         timeoutMs,
         timeoutFrom: 'submit',
         meta: { requester: r.requester, taskId: r.id },
+        // Requesters share this node's slots fairly (the engine's scheduler), by priority up to a cap.
+        flow: r.requester,
+        weight: this.#session.init.admission.weight(r.requester, r.priority),
         // The requester holds the signed result; it should not wait for our disk.
         persist,
+        ...(r.resume === undefined
+          ? {}
+          : { resume: { state: r.resume.checkpoint, fraction: r.resume.progress } }),
       })
     } catch (err) {
       submitted = Promise.reject(err)
@@ -326,7 +336,12 @@ export class Conversation implements AttemptObserver {
 
   progress(progress: NetworkTaskProgress): void {
     if (this.#done) return
-    const { delta } = progress
+    const { delta, checkpoint } = progress
+    if (checkpoint !== undefined && this.#checkpointsTo() && this.#sendCheckpoint(progress, checkpoint)) {
+      // A checkpoint is never held back by the throttle: it is what a failover resumes from. (The
+      // engine sends at most one per task per 100 ms.) Deltas with it still go their own way.
+      if (delta === undefined || delta === '') return
+    }
     if (delta !== undefined && delta !== '') {
       this.#deltas ??= this.#streamsTo() ? new DeltaOutbox(this.#session.channel, this.id) : null
       if (this.#deltas !== null) {
@@ -350,6 +365,46 @@ export class Conversation implements AttemptObserver {
         { trusted: true },
       ),
     )
+  }
+
+  /**
+   * Sends a progress message with the checkpoint (docs/protocol.md §2.7); false, and nothing sent,
+   * for one larger than `MAX_CHECKPOINT_BYTES` or that is not JSON: the requester keeps the
+   * previous one.
+   */
+  #sendCheckpoint(progress: NetworkTaskProgress, checkpoint: unknown): boolean {
+    let size: number
+    try {
+      size = Buffer.byteLength(canonicalize(checkpoint))
+    } catch {
+      size = Number.POSITIVE_INFINITY
+    }
+    if (size > MAX_CHECKPOINT_BYTES) {
+      this.#session.init.log.debug(
+        { ...taskLogFields(this.id), bytes: size },
+        'checkpoint too large to send: the requester keeps the previous one',
+      )
+      return false
+    }
+    this.#progressAt = performance.now()
+    this.#session.channel.send(
+      encodeControl(
+        'task.progress',
+        {
+          id: this.id,
+          progress: Math.min(1, Math.max(0, progress.fraction)),
+          ...(progress.message === undefined ? {} : { message: progress.message.slice(0, 256) }),
+          checkpoint: checkpoint as never,
+        },
+        { trusted: true },
+      ),
+    )
+    return true
+  }
+
+  /** Whether the stream's peer reads checkpoints: it announced protocol minor 6 or later. */
+  #checkpointsTo(): boolean {
+    return this.#session.init.directory.protocolMinor(this.#session.remotePeer) >= CHECKPOINT_MINOR
   }
 
   /**

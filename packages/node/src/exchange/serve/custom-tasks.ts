@@ -19,6 +19,17 @@ export interface TaskRunContext {
    * dropped; batched on the way.
    */
   stream(text: string): void
+  /**
+   * Records the task's state as of `fraction` of its work (a JSON value of at most 1 MiB as
+   * canonical JSON): when this node dies, the requester's next attempt starts from the latest one,
+   * here or elsewhere, and `resume` holds it there (docs/protocol.md §2.7). Only the latest counts.
+   */
+  checkpoint(state: unknown, fraction: number): void
+  /**
+   * The checkpoint this run starts from (reported by an earlier attempt, maybe on another node),
+   * or undefined: start from the beginning. Check it before trusting it: it came from a peer.
+   */
+  readonly resume: { readonly state: unknown; readonly fraction: number } | undefined
   /** The task id the requester chose. */
   readonly taskId: string
   /** The PeerId of the node that asked for the task (this node's own for a local run). */
@@ -109,6 +120,11 @@ export function taskBackend<Input, Output>(definition: TaskDefinition<Input, Out
         stream: (text) => {
           if (text !== '') options.onProgress?.({ fraction: done, delta: text })
         },
+        checkpoint: (state, fraction) => {
+          done = fraction
+          options.onProgress?.({ fraction, checkpoint: state })
+        },
+        resume: task.resume,
         taskId: colon === -1 ? task.id : task.id.slice(colon + 1),
         requester: colon === -1 ? undefined : task.id.slice(0, colon),
       }

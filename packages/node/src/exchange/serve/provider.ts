@@ -20,6 +20,7 @@ import type { ExchangeReports } from '../events.js'
 import type { AttemptLauncher } from '../request/launcher.js'
 import type { Router } from '../route/router.js'
 import type { EnvelopeChecks } from '../trust/checks.js'
+import type { Admission } from './admission.js'
 import { ProviderSession } from './session.js'
 
 /** Records read at a time when handing tasks back. */
@@ -35,8 +36,8 @@ export interface TaskProviderInit {
   directory: PeerDirectory
   log: Logger
   maxFrameBytes: number
-  /** Tasks one requester may have open on this node at once. */
-  maxTasksPerPeer: number
+  /** Per-peer limits: input size, rate, open tasks (admission.ts). */
+  admission: Admission
   /**
    * Where the engine keeps served tasks' records: never holding the answer back for our disk
    * (`background`: the store, `memory`: the recent history only).
@@ -48,7 +49,7 @@ export interface TaskProviderInit {
   launcher: AttemptLauncher
   /** The access policy: undefined admits, an error refuses (`sender` on the stream, `requester` who signed). */
   admit(sender: string, requester: string): WireError | undefined
-  /** Inputs sent by CID are fetched, and large outputs stored, through it (docs/protocol.md §2.7). */
+  /** Inputs sent by CID are fetched, and large outputs stored, through it (docs/protocol.md §2.8). */
   content?: ContentService
   /** Where refusals are reported. */
   reports?: ExchangeReports

@@ -20,7 +20,7 @@ import { taskErrorOf } from '../failures.js'
 /** What a result says, without its id, request hash and timings. */
 export type ResultOutcome =
   | { readonly status: 'completed'; readonly output: unknown }
-  /** Minor 5: the output stored as content, for the requester to fetch (docs/protocol.md §2.7). */
+  /** Minor 5: the output stored as content, for the requester to fetch (docs/protocol.md §2.8). */
   | { readonly status: 'completed'; readonly outputRef: ContentRef }
   | { readonly status: 'failed' | 'timeout' | 'cancelled'; readonly error: WireError }
 

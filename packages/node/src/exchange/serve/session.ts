@@ -8,6 +8,7 @@ import type { Stream } from '@libp2p/interface'
 import {
   BATCH_SIGNATURES_MINOR,
   encodeControl,
+  isTaskErrorCode,
   type OpenedForward,
   openEnvelope,
   openForward,
@@ -17,11 +18,14 @@ import {
   type SignedEnvelope,
   TASK_ERROR_CODES,
   type TaskRequest,
+  taskErrorCodeFor,
   toWireError,
   type WireError,
 } from '@p2p-ai/protocol'
 import { taskLogFields } from '../../logger.js'
-import { BUSY_RETRY_AFTER_MS, PAUSED_RETRY_AFTER_MS } from '../constants.js'
+import { OFFENCE_OF_ERROR } from '../../peers/constants.js'
+import type { Offence } from '../../peers/reputation.js'
+import { PAUSED_RETRY_AFTER_MS, UNREAD_ANSWERS_FRAMES } from '../constants.js'
 import { remoteCode } from '../failures.js'
 import { TaskChannel } from '../stream/channel.js'
 import type { EnvelopeChecks } from '../trust/checks.js'
@@ -29,6 +33,35 @@ import { Conversation } from './conversation.js'
 import type { TaskProvider, TaskProviderInit } from './provider.js'
 
 const TASK_ID = /^[A-Za-z0-9_-]{8,64}$/
+
+/** Message types a provider is sent by nobody that follows the protocol. */
+const NOT_FOR_A_PROVIDER: ReadonlySet<string> = new Set([
+  'task.accept',
+  'task.reject',
+  'task.progress',
+  'task.result',
+])
+
+/** The most a session's unsent answers may hold before the stream is reset: its peer does not read them. */
+function unreadAnswersLimit(maxFrameBytes: number): number {
+  return UNREAD_ANSWERS_FRAMES * maxFrameBytes
+}
+
+/** The task type a request or forward names, read without checking anything. */
+function taskTypeOf(value: unknown, type: 'task.request' | 'task.forward'): string | undefined {
+  const payload = (value as { payload?: unknown } | null)?.payload as
+    | { taskType?: unknown; request?: { payload?: { taskType?: unknown } } }
+    | undefined
+  const taskType = type === 'task.request' ? payload?.taskType : payload?.request?.payload?.taskType
+  return typeof taskType === 'string' ? taskType : undefined
+}
+
+/** The task id of the request inside a forward, read without checking anything. */
+function forwardedIdOf(value: unknown): string | undefined {
+  const probed = (value as { payload?: { request?: { payload?: { id?: unknown } } } } | null)?.payload
+    ?.request?.payload?.id
+  return typeof probed === 'string' ? probed : undefined
+}
 
 /** A replay cache that remembers nothing: to read a replayed request once its replay is known. */
 const FORGETFUL = { check: () => 'fresh' as const, size: 0, watermark: Number.NEGATIVE_INFINITY }
@@ -51,8 +84,19 @@ export class ProviderSession {
       stream,
       remotePeer,
       {
-        message: (value) => this.#onMessage(value),
-        badFrame: (error) => log.debug({ remotePeer, code: error.code }, 'skipped a bad frame'),
+        message: (value, body) => this.#onMessage(value, body),
+        badFrame: (error) => {
+          log.debug({ remotePeer, code: error.code }, 'skipped a bad frame')
+          this.#offence('malformed-frame')
+        },
+        brokenFrame: (error) => {
+          log.debug({ remotePeer, code: error.code }, 'reset a task stream whose framing broke')
+          this.#offence('broken-framing')
+        },
+        overflow: (bytes) => {
+          log.debug({ remotePeer, bytes }, 'reset a task stream whose answers went unread')
+          this.#offence('unread-answers')
+        },
         remoteEnd: () => {
           this.#remoteEnded = true
           this.closeIfDone()
@@ -64,6 +108,7 @@ export class ProviderSession {
         onHandlerError: (err) => log.error({ err, remotePeer }, 'task session handler failed'),
         signer: this.init.signer,
         batchSigning: () => directory.protocolMinor(remotePeer) >= BATCH_SIGNATURES_MINOR,
+        maxQueuedBytes: unreadAnswersLimit(this.init.maxFrameBytes),
         ...(this.init.traffic === undefined ? {} : { traffic: this.init.traffic }),
       },
     )
@@ -76,17 +121,31 @@ export class ProviderSession {
 
   /** The conversation ended (it sends its answer next, then calls `closeIfDone`). */
   forget(conversation: Conversation): void {
-    if (this.#conversations.get(conversation.id) === conversation) this.#conversations.delete(conversation.id)
+    if (this.#conversations.get(conversation.id) !== conversation) return
+    this.#conversations.delete(conversation.id)
+    this.init.admission.closed(conversation.requester)
   }
 
-  /** Sends a `task.reject` for `id`: the conversation, if there was one, is over. */
+  /**
+   * Sends a `task.reject` for `id`: the conversation, if there was one, is over. With
+   * `retryAfterMs` the peer is told to wait, and what it sends before then is refused unread.
+   */
   reject(id: string, error: WireError, retryAfterMs?: number): void {
     this.provider.counters.rejected++
+    if (retryAfterMs !== undefined) this.init.admission.told(this.remotePeer, { error, retryAfterMs })
     this.init.reports?.refused({ taskId: id, remotePeer: this.remotePeer, code: remoteCode(error.code) })
+    // A peer older than the code gets the one it knows and acts on alike (docs/protocol.md §7).
+    const sent = isTaskErrorCode(error.code)
+      ? taskErrorCodeFor(error.code, this.init.directory.protocolMinor(this.remotePeer))
+      : error.code
     this.channel.send(
       encodeControl(
         'task.reject',
-        { id, error, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
+        {
+          id,
+          error: sent === error.code ? error : { ...error, code: sent },
+          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        },
         { trusted: true },
       ),
     )
@@ -97,24 +156,46 @@ export class ProviderSession {
     if (this.#remoteEnded && this.#conversations.size === 0 && !this.channel.closed) void this.channel.close()
   }
 
-  #onMessage(value: unknown): void {
+  #onMessage(value: unknown, body: Uint8Array): void {
     const head = peekMessage(value)
+    const { admission } = this.init
     switch (head.type) {
       case 'task.request':
-        this.#onRequest(value, head.id)
+      case 'task.forward': {
+        // Before anything costly (verifying the signature): the sender's rate, the size, a wait.
+        const refused = admission.arrive(this.remotePeer, taskTypeOf(value, head.type), body.byteLength)
+        if (refused !== undefined) {
+          this.provider.counters.received++
+          const id = head.type === 'task.request' ? head.id : forwardedIdOf(value)
+          if (refused.unanswered === true) return
+          if (id !== undefined && TASK_ID.test(id)) this.reject(id, refused.error, refused.retryAfterMs)
+          return
+        }
+        if (head.type === 'task.request') this.#onRequest(value, head.id)
+        else this.#onForward(value)
         return
-      case 'task.forward':
-        this.#onForward(value)
-        return
+      }
       case 'task.cancel':
-        this.#onCancel(value, head.signed)
+        // Cancels cost a lookup (and a signature check when signed): they spend the sender's
+        // tokens too, and beyond its rate are dropped.
+        if (admission.spend(this.remotePeer)) this.#onCancel(value, head.signed)
         return
       default:
+        admission.spend(this.remotePeer)
+        // Types of the other direction are a broken peer's; types this version does not know
+        // may be a newer one's (§7): dropped, and held against nobody.
+        if (typeof head.type === 'string' && NOT_FOR_A_PROVIDER.has(head.type))
+          this.#offence('invalid-message')
         this.init.log.debug(
           { remotePeer: this.remotePeer, type: head.type },
           'dropped a message a requester does not send',
         )
     }
+  }
+
+  /** The stream's peer misbehaved (recorded in its reputation; enough of it and it is banned). */
+  #offence(offence: Offence): void {
+    this.init.directory.book.recordOffence(this.remotePeer, offence)
   }
 
   #onRequest(value: unknown, probedId: string | undefined): void {
@@ -169,9 +250,7 @@ export class ProviderSession {
   /** A `task.forward`: verified, then run here like a request, or passed on (docs/protocol.md §2.5). */
   #onForward(value: unknown): void {
     this.provider.counters.received++
-    const probed = (value as { payload?: { request?: { payload?: { id?: unknown } } } } | null)?.payload
-      ?.request?.payload?.id
-    const id = typeof probed === 'string' ? probed : undefined
+    const id = forwardedIdOf(value)
     let opened: OpenedForward
     try {
       opened = openForward(value, {
@@ -186,12 +265,17 @@ export class ProviderSession {
     this.#admit(opened.request.envelope.payload, opened.request.digest, opened)
   }
 
-  /** Answers a request that failed its checks with a reject naming the check, when its id can be read. */
+  /**
+   * Answers a request that failed its checks with a reject naming the check, when its id can be
+   * read; a forged, replayed or malformed one counts against the sender.
+   */
   #refuse(id: string | undefined, err: unknown, what: string): void {
     const error = toWireError(err)
     const taskId = id !== undefined && TASK_ID.test(id) ? id : undefined
     if (taskId !== undefined) this.reject(taskId, error)
     else this.init.reports?.refused({ remotePeer: this.remotePeer, code: remoteCode(error.code) })
+    const offence = OFFENCE_OF_ERROR[error.code]
+    if (offence !== undefined) this.#offence(offence)
     this.init.log.debug(
       {
         remotePeer: this.remotePeer,
@@ -215,7 +299,7 @@ export class ProviderSession {
       open.join(digest)
       return
     }
-    const denied = this.init.admit(this.remotePeer, requester)
+    const denied = this.init.admit(this.remotePeer, requester) ?? this.init.admission.refuseBanned(requester)
     if (denied !== undefined) {
       this.reject(id, denied)
       return
@@ -234,15 +318,9 @@ export class ProviderSession {
       )
       return
     }
-    if (this.#conversations.size >= this.init.maxTasksPerPeer) {
-      this.reject(
-        id,
-        {
-          code: TASK_ERROR_CODES.busy,
-          message: `at most ${this.init.maxTasksPerPeer} open tasks per requester`,
-        },
-        BUSY_RETRY_AFTER_MS,
-      )
+    const full = this.init.admission.open(requester)
+    if (full !== undefined) {
+      this.reject(id, full.error, full.retryAfterMs)
       return
     }
     const conversation = new Conversation(this, request, digest, forwarded !== undefined)

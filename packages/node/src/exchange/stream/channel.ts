@@ -32,7 +32,7 @@ import {
   sealPrepared,
 } from '@p2p-ai/protocol'
 import type { ProtocolTraffic } from '../../traffic.js'
-import { PeerDisconnectedError } from '../errors.js'
+import { PeerDisconnectedError, ProtocolViolationError } from '../errors.js'
 
 export interface ChannelHandlers {
   /**
@@ -42,6 +42,10 @@ export interface ChannelHandlers {
   message(value: unknown, body: Uint8Array): void
   /** A frame that was skipped (not UTF-8, not JSON); the stream goes on. */
   badFrame(error: FrameError): void
+  /** The framing itself broke (a length over the limit, a bad varint): the stream is reset next. */
+  brokenFrame?(error: FrameError): void
+  /** What waits to be sent passed `maxQueuedBytes` (the remote does not read): the stream is reset next. */
+  overflow?(bytes: number): void
   /** The remote closed its writing side: no more frames will come. */
   remoteEnd(): void
   /** The stream is gone; `error` is set unless both sides closed cleanly. Called once. */
@@ -59,6 +63,13 @@ export interface ChannelInit {
    * protocol minor 2 or later. Asked at each flush, since announcements arrive at any time.
    */
   batchSigning?(): boolean
+  /**
+   * Most bytes waiting to be sent while the muxer's buffer is full; beyond it the remote is not
+   * reading, and the stream is reset (`overflow`) rather than buffered without bound.
+   *
+   * @default unbounded
+   */
+  maxQueuedBytes?: number
   /** Where the frames and bytes this channel writes and reads are counted. */
   traffic?: ProtocolTraffic
 }
@@ -121,6 +132,7 @@ export class TaskChannel {
     if (!this.writable) return false
     this.#queue.push(frame)
     this.#queuedBytes += frame.byteLength
+    if (this.#overflowed()) return false
     this.#schedule()
     return true
   }
@@ -148,7 +160,22 @@ export class TaskChannel {
     this.#queue.push(prepared)
     this.#queuedBytes += prepared.byteLength
     this.#unbuilt++
+    if (this.#overflowed()) return false
     this.#schedule()
+    return true
+  }
+
+  /** Resets the stream if the remote let too much pile up unread. */
+  #overflowed(): boolean {
+    const max = this.#init.maxQueuedBytes
+    if (max === undefined || this.#queuedBytes <= max || !this.#waitingForDrain) return false
+    const bytes = this.#queuedBytes
+    try {
+      this.#handlers.overflow?.(bytes)
+    } catch (err) {
+      this.#init.onHandlerError(err)
+    }
+    this.abort(new ProtocolViolationError(`${bytes} bytes of answers went unread`))
     return true
   }
 
@@ -277,6 +304,11 @@ export class TaskChannel {
         }
       } else if (frame.fatal) {
         // Frame boundaries are lost: nothing more on this stream can be trusted.
+        try {
+          this.#handlers.brokenFrame?.(frame.error)
+        } catch (err) {
+          this.#init.onHandlerError(err)
+        }
         this.abort(frame.error)
         return
       } else {
