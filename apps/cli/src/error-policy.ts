@@ -560,6 +560,32 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     exit: FAILURE,
     hint: 'the nodes that ran it gave different answers and no majority agreed; try a larger --redundancy',
   },
+  ERR_CONTENT_UNAVAILABLE: {
+    exit: FAILURE,
+    status: 502,
+    hint: `no connected peer sent the blocks of that CID whole and in time: check that the peer holding it is connected (${$('node peers')}), then run it again`,
+  },
+  ERR_CONTENT_TOO_LARGE: {
+    exit: FAILURE,
+    status: 413,
+    hint: 'the content is larger than a node takes (content.maxBytes) or than limits.disk leaves room for: raise them, or split the input',
+  },
+  ERR_CONTENT_DISABLED: {
+    exit: USAGE,
+    status: 409,
+    hint: 'content by CID is off on this node: set content.enabled to true in its configuration (or P2P_AI_CONTENT__ENABLED=true) and restart it',
+  },
+  ERR_INVALID_CONTENT: {
+    exit: FAILURE,
+    hint: 'the content under that CID is not one JSON text: the peer that stored it is broken',
+  },
+
+  // @p2p-ai/content
+  ERR_MODEL_NOT_IN_SWARM: {
+    exit: FAILURE,
+    status: 404,
+    hint: `no connected peer announces that model (with a CID): see ${$('node peers')}, or pull it from a hub with ${$('models pull <name>')}`,
+  },
 
   // @p2p-ai/metrics
   ERR_METRICS_LISTEN: {

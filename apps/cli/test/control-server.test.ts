@@ -122,6 +122,22 @@ function fakeTarget() {
       }
     },
     scanModels: async () => {},
+    pullFromSwarm: async (req, { onProgress }) => {
+      if (req.name !== 'tiny')
+        throw Object.assign(new Error(`no connected peer announces model "${req.name}"`), {
+          code: 'ERR_MODEL_NOT_IN_SWARM',
+        })
+      onProgress({ file: 'model.onnx', receivedBytes: 1024, totalBytes: 2048 })
+      onProgress({ file: 'model.onnx', receivedBytes: 2048, totalBytes: 2048 })
+      return {
+        name: 'tiny',
+        cid: 'bafybeidr7omxj4tps2cs2q6ngczpfuq7ujvt6cgg4ys4bswt4js4qzoii4',
+        dir: '/data/models/tiny',
+        model: 'model.onnx',
+        files: { 'model.onnx': { sha256: '0'.repeat(64), sizeBytes: 2048 } },
+        served: true,
+      }
+    },
     metrics: async () =>
       '# HELP p2p_ai_node_ready 1 when ready.\n# TYPE p2p_ai_node_ready gauge\np2p_ai_node_ready 1\n',
     logLevel: () => level,
@@ -384,6 +400,21 @@ describe('control API server', () => {
     await expectError(client.addModel({ name: 'tiny', path: '/m', file: '/abs' }), 400, 'ERR_BAD_REQUEST')
     await expectError(client.addModel({ name: 'tiny', path: '/nowhere.gguf' }), 422, 'ERR_MODEL_NOT_FOUND')
     await expect(client.scanModels()).resolves.toEqual([])
+  })
+
+  it('pulls a model from the swarm (POST /v1/models/pull): progress lines, then the model or a coded error', async () => {
+    const { client } = await setup()
+    const progress: number[] = []
+    await expect(
+      client.pullFromSwarm({ name: 'tiny' }, { onProgress: (p) => progress.push(p.receivedBytes) }),
+    ).resolves.toMatchObject({ name: 'tiny', model: 'model.onnx', served: true })
+    expect(progress).toEqual([1024, 2048])
+    const err = (await client.pullFromSwarm({ name: 'absent' }).catch((e: unknown) => e)) as ControlApiError
+    expect([err.status, err.code]).toEqual([404, 'ERR_MODEL_NOT_IN_SWARM'])
+    const bad = (await client
+      .pullFromSwarm({ name: 'tiny', sha256: 'xyz' })
+      .catch((e: unknown) => e)) as ControlApiError
+    expect([bad.status, bad.code]).toEqual([400, 'ERR_BAD_REQUEST'])
   })
 
   it('reads and sets the log level at run time, refusing a level that does not exist', async () => {

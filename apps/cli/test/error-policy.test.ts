@@ -1,5 +1,6 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import * as content from '@p2p-ai/content'
 import * as dashboard from '@p2p-ai/dashboard'
 import * as engine from '@p2p-ai/engine'
 import * as identity from '@p2p-ai/identity'
@@ -39,6 +40,7 @@ const PACKAGES = {
   onnx,
   llama,
   tracing,
+  content,
 } as Record<string, Record<string, unknown>>
 const EXIT_CODES = new Set<number>(Object.values(EXIT))
 

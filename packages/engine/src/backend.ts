@@ -38,6 +38,21 @@ export interface ModelInfo {
   readonly family?: string
   readonly quantization?: string
   readonly contextLength?: number
+  /**
+   * Where the model's files are on this machine (never announced): what a content plug-in shares
+   * with peers that lack the model. See {@link ModelFiles}.
+   */
+  readonly files?: ModelFiles
+}
+
+/**
+ * The files that make a model: `paths` (relative, `/`-separated) inside the directory `dir`, or,
+ * without `paths`, every regular file in it but the pull manifest. A single-file model is its
+ * file's directory and name.
+ */
+export interface ModelFiles {
+  readonly dir: string
+  readonly paths?: readonly string[]
 }
 
 /**

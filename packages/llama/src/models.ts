@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { basename, dirname, resolve } from 'node:path'
 import {
   type HashCache,
   hashCache,
@@ -184,6 +184,7 @@ export function modelInfo(model: ResolvedGgufModel, memoryBytes: number | undefi
     loaded: memoryBytes !== undefined,
     ...(memoryBytes === undefined ? {} : { memoryBytes }),
     ...model.description,
+    files: { dir: dirname(model.file), paths: [basename(model.file)] },
   }
 }
 

@@ -58,6 +58,8 @@ describe('models: announcements', () => {
         quantization: 'F32',
         contextLength: 512,
         parameters: syntheticLlamaModel().parameters,
+        // Where the file is, for a content plug-in to share (never announced).
+        files: { dir: expect.any(String), paths: ['tiny.gguf'] },
       },
       expect.objectContaining({ name: 'tiny-q8', quantization: 'Q8_0', contextLength: 1024, loaded: false }),
     ])

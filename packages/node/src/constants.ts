@@ -82,6 +82,17 @@ export const ENGINE_DEFAULT_MAX_QUEUE_LENGTH = 1000
 export const ENGINE_DEFAULT_TASK_TIMEOUT_MS = 30_000
 export const ENGINE_DEFAULT_RESULT_TTL_MS = 24 * 60 * 60 * 1000
 
+/**
+ * Content by CID (`@p2p-ai/content`, docs/content.md): a task request or result whose signed
+ * envelope is larger than this carries its input or output by CID to peers that take content.
+ * 1 MiB: well under a 4 MiB frame, and the size of one block, so anything sent inline fits a block.
+ */
+export const DEFAULT_CONTENT_INLINE_MAX_BYTES = 1024 * 1024
+/** Largest content fetched for one task input or output, or stored by `put`. */
+export const DEFAULT_CONTENT_MAX_BYTES = 1024 * 1024 * 1024
+/** How long stored content is kept: that of a task expires with its result (`engine.resultTtlMs`). */
+export const DEFAULT_CONTENT_TTL_MS = ENGINE_DEFAULT_RESULT_TTL_MS
+
 /** Default log level of a node created from a configuration (the CLI). Library users get `silent`. */
 export const DEFAULT_LOG_LEVEL = 'info'
 

@@ -13,6 +13,7 @@ import { createTransport, type Transport, type TransportInit } from '@p2p-ai/tra
 import { resolveNodeConfig } from './config/load.js'
 import type { NodeConfigInput } from './config/types.js'
 import { STORE_DIR_NAME, SUBMITTED_STORE_DIR_NAME } from './constants.js'
+import type { ContentFactory } from './content/types.js'
 import { pskFromConfig } from './create-psk.js'
 import { DataDirError } from './errors.js'
 import { JOB_STORE_DIR_NAME } from './jobs/constants.js'
@@ -88,6 +89,15 @@ export interface NodeInit extends NodeConfigInput {
    * @default none: libp2p records nothing
    */
   libp2pMetrics?: TransportInit['metrics']
+  /**
+   * Content by CID: `heliaContent()` of `@p2p-ai/content` (Helia on this node's libp2p), set up with
+   * the `content` settings. With it, large task inputs and outputs travel as CIDs, models are
+   * shared between peers, and `node.content` stores and fetches data of your own. (The CLI passes
+   * it when `content.enabled` is on.)
+   *
+   * @default none: inputs and outputs travel inline only (a task too large for a frame runs here)
+   */
+  contentStore?: ContentFactory
   /** Aborts creation and start. */
   signal?: AbortSignal
 }
@@ -118,6 +128,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
     tracer: givenTracing,
     resourceSampler,
     libp2pMetrics,
+    contentStore,
     ...configInput
   } = init
   const config = resolveNodeConfig(configInput)
@@ -271,6 +282,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
       ...(engineOptions?.cancelGraceMs === undefined ? {} : { cancelGraceMs: engineOptions.cancelGraceMs }),
       ...(exchange === undefined ? {} : { exchange }),
       ...(tracing === undefined ? {} : { tracing }),
+      ...(contentStore === undefined ? {} : { content: contentStore }),
       ...(resourceSampler === undefined ? {} : { resourceSampler }),
     })
   } catch (err) {

@@ -54,6 +54,22 @@ export {
 } from './config/types.js'
 export { type ConfigWatcher, type WatchConfigInit, watchConfig } from './config/watch.js'
 export * from './constants.js'
+export {
+  ContentDisabledError,
+  ContentTooLargeError,
+  ContentUnavailableError,
+  InvalidContentError,
+} from './content/errors.js'
+export { getJson, putJson } from './content/json.js'
+export type {
+  ContentComponents,
+  ContentFactory,
+  ContentGetOptions,
+  ContentPutOptions,
+  ContentRef,
+  ContentService,
+  ModelCid,
+} from './content/types.js'
 export { createNode, type NodeInit } from './create.js'
 export { capabilityKeys, modelKey, taskKey } from './discovery/keys.js'
 export {

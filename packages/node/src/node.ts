@@ -10,6 +10,7 @@ import { type ConfigChange, planReconfigure } from './config/reconfigure.js'
 import type { NodeConfig, NodeConfigInput } from './config/types.js'
 import { type ConfigWatcher, watchConfig } from './config/watch.js'
 import { setMaxConnections } from './connections.js'
+import type { ContentService } from './content/types.js'
 import { DialFailedError, InvalidPeerAddressError, NodeNotActiveError } from './errors.js'
 import {
   countingEd25519,
@@ -110,6 +111,12 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
   /** Everything this node knows about its peers; `peers()` and `peer()` read it. */
   readonly directory: PeerDirectory
   /**
+   * Content by CID (when created with a content plug-in, `content.enabled` in the CLI):
+   * `put(bytes | stream)` → `{ cid, size }`, `get(cid)` → the bytes as a stream, fetched from peers
+   * when this node lacks them. Large task inputs and outputs travel through it.
+   */
+  readonly content: ContentService | undefined
+  /**
    * The machine and the owner's limits: `status()` (CPU, memory, disk, load, battery, paused or
    * not), `measure()` for a reading now. See docs/contributing-resources.md.
    */
@@ -198,6 +205,26 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         this.safeDispatchEvent(type, { detail: evt.detail } as never),
       )
     }
+    // Built before the exchange, which sends large inputs and outputs through it; what it asks of
+    // the exchange (the access policy, re-announcing) is only asked once the node runs.
+    this.content = parts.content?.({
+      transport: parts.transport,
+      engine: parts.engine,
+      dataDir: c.dataDir,
+      settings: c.content,
+      log: parts.loggers.get('content'),
+      allows: (peer) => this.exchange.allows(peer),
+      peers: () => this.directory.list(),
+      capabilitiesChanged: () => this.exchange.refreshCapabilities(),
+      // The last reading of the data directory (content included) against `limits.disk`.
+      diskSpaceLeft: () => {
+        const { limits, snapshot } = this.resources.status()
+        const used = snapshot?.disk?.dataDirBytes
+        return limits.diskBytes === undefined || used === undefined
+          ? undefined
+          : Math.max(0, limits.diskBytes - used)
+      },
+    })
     this.exchange = taskExchange(
       {
         peerId: this.peerId,
@@ -210,9 +237,11 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         traffic: this.#traffic,
         ...(parts.submittedStore === undefined ? {} : { submittedStore: parts.submittedStore }),
         ...(tracer === undefined ? {} : { tracer }),
+        ...(this.content === undefined ? {} : { content: this.content }),
       },
       {
         access: c.access,
+        autoFetchModels: c.models.autoFetch,
         relay: c.forwarding.enabled,
         maxHops: c.forwarding.maxHops,
         relayedMaxBytes: c.network.relay.maxTaskBytes,
@@ -378,6 +407,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
       traffic: this.#traffic.of(ANNOUNCE_PROTOCOL),
     })
     this.#detach.push(() => void detach())
+    await this.content?.start()
     await this.exchange.start()
     await this.#traceService?.start()
   }
@@ -442,6 +472,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         transport: this.transport,
         engine: this.engine,
         exchange: this.exchange,
+        ...(this.content === undefined ? {} : { content: this.content }),
         ...(this.#submittedStore === undefined ? {} : { submittedStore: this.#submittedStore }),
         jobs: this.#jobs,
         jobStore: this.#jobStore,
@@ -634,6 +665,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     })
     this.#health.configure(c.health.intervalMs, c.health.checkTimeoutMs)
     if (change.applied.some((path) => path.startsWith('access.'))) this.exchange.setAccessPolicy(c.access)
+    if (change.applied.includes('models.autoFetch')) this.exchange.setAutoFetchModels(c.models.autoFetch)
     if (change.applied.some((path) => path.startsWith('protection.'))) {
       this.exchange.setServingLimits(servingLimits(c.protection), c.protection.maxOpenTasksPerPeer)
       this.directory.book.configure(conductSettings(c.protection))

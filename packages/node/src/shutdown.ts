@@ -4,6 +4,7 @@ import type { Signer } from '@p2p-ai/protocol'
 import type { Transport } from '@p2p-ai/transport'
 import { sayGoodbye } from './announce/goodbye.js'
 import { GOODBYE_TIMEOUT_MS, TRANSPORT_STOP_RESERVE_MS } from './constants.js'
+import type { ContentService } from './content/types.js'
 import type { TaskExchange } from './exchange/index.js'
 import type { Lifecycle } from './lifecycle.js'
 import type { Logger } from './logger.js'
@@ -47,6 +48,8 @@ export interface ShutdownInit {
   readonly engine: TaskEngine
   /** Refuses new requests at once; the node's own tasks get the drain to finish. */
   readonly exchange: TaskExchange
+  /** The content plug-in: stops serving blocks before the transport closes. */
+  readonly content?: ContentService
   /** The store of submitted tasks' records, closed after the engine (its local runs write to it). */
   readonly submittedStore?: ResultStore
   /** `node.jobs`: running jobs stop first (they are resumed at the next start), then their store closes. */
@@ -174,6 +177,7 @@ export async function shutdown(init: ShutdownInit): Promise<ShutdownReport> {
   }
   const storeClosed =
     (engine.store?.closed ?? true) && (init.submittedStore?.closed ?? true) && (init.jobStore?.closed ?? true)
+  if (init.content !== undefined) await within('content', init.content.stop(), remaining() - transportReserve)
 
   if (transport.status === 'started' || transport.status === 'starting') {
     await within('transport', Promise.resolve(transport.stop()), remaining())

@@ -4,6 +4,7 @@ import type { AlertState } from './alerts/monitor.js'
 import type { ConfigChange } from './config/reconfigure.js'
 import type { NodeConfig } from './config/types.js'
 import type { WatchConfigInit } from './config/watch.js'
+import type { ContentFactory } from './content/types.js'
 import type { TaskExchangeInit } from './exchange/index.js'
 import type { HealthReport } from './health/monitor.js'
 import type { JobStore } from './jobs/store.js'
@@ -87,6 +88,8 @@ export interface NodeParts {
   exchange?: NodeExchangeInit
   /** Where the node's spans go; shut down when the node stops. */
   tracing?: NodeTracing
+  /** Builds the content plug-in on the node's parts. */
+  content?: ContentFactory
   /** The reputation book the transport's connection gater reads bans from. @default a new one */
   reputation?: ReputationBook
   /** Reads the machine (a fake in tests). @default the real machine */

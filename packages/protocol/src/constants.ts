@@ -62,9 +62,23 @@ export const LIMIT_CODES_MINOR = 4
 /**
  * Minor 6 added checkpoints: `task.progress` may carry `checkpoint`, a task's opaque state, and a
  * `task.request` may carry `resume`, the checkpoint a new attempt starts from (docs/protocol.md
- * §2.8). Minor 5 is reserved for content by CID (docs/protocol.md §7).
+ * §2.8).
  */
 export const CHECKPOINT_MINOR = 6
+
+/**
+ * Minor 5 added content by CID (docs/protocol.md §2.9): a `task.request` may carry its input as
+ * `inputRef` and a completed `task.result` its output as `outputRef`, fetched over Bitswap;
+ * `capabilities` may say the sender takes content (`content`) and give a model's `cid`.
+ */
+export const CONTENT_MINOR = 5
+
+/**
+ * A CID as content references carry it (minor 5): CIDv1 in base32 (multibase `b`), codec `dag-pb`
+ * or `raw`, multihash SHA-256 of 32 bytes; 59 characters. The last one carries 3 data bits and two
+ * zero bits, so the spelling is canonical.
+ */
+export const CONTENT_CID_PATTERN = /^b(afybei|afkrei)[a-h][a-z2-7]{50}[aeimquy4]$/
 
 /** Domain separation for envelope signatures: prepended to the canonical JSON before signing. */
 export const SIGNING_PREFIX = 'p2p-ai/envelope/v1\n'

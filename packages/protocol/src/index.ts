@@ -95,6 +95,7 @@ export { leafHash, type MerkleTree, merkleTree, nodeHash, rootFromPath } from '.
 export {
   type BatchProof,
   type Capabilities,
+  type ContentRef,
   type Envelope,
   type Goodbye,
   isMessageType,

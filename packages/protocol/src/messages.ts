@@ -9,6 +9,7 @@ import { InvalidMessageError, UnsupportedVersionError } from './errors.js'
 import {
   type batchProofSchema,
   type capabilitiesSchema,
+  type contentRefSchema,
   envelopeSchema,
   type goodbyeSchema,
   type modelSchema,
@@ -42,6 +43,8 @@ export type Capabilities = z.infer<typeof capabilitiesSchema>
 export type ModelInfo = z.infer<typeof modelSchema>
 export type Goodbye = z.infer<typeof goodbyeSchema>
 export type WireError = z.infer<typeof wireErrorSchema>
+/** Content by CID (minor 5, docs/protocol.md §2.9): a task's input or output as a UnixFS file. */
+export type ContentRef = z.infer<typeof contentRefSchema>
 /** A batch signature and this envelope's inclusion proof (minor 2, docs/protocol.md §4.5). */
 export type BatchProof = z.infer<typeof batchProofSchema>
 

@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import { canonicalize, isPlainObject, type JsonObject, type JsonValue } from './canonical-json.js'
 import {
+  CONTENT_CID_PATTERN,
   MAX_BATCH_PATH,
   MAX_BATCH_SIZE,
   MAX_CHECKPOINT_BYTES,
@@ -77,6 +78,20 @@ export const nonceSchema = base64url(16, 'a nonce')
 export const signatureSchema = base64url(64, 'an Ed25519 signature')
 /** SHA-256 digest of a request's signing input, as carried by results. */
 export const digestSchema = base64url(32, 'a SHA-256 digest')
+
+/** A CID as content references carry it (minor 5): see {@link CONTENT_CID_PATTERN}. */
+export const cidSchema = z
+  .string()
+  .regex(
+    CONTENT_CID_PATTERN,
+    'expected a CIDv1 (dag-pb or raw, SHA-256) in base32, like "bafybei…" or "bafkrei…"',
+  )
+
+/** Content by CID (minor 5, docs/protocol.md §2.9): the UnixFS file `cid` of `size` bytes. */
+export const contentRefSchema = z.strictObject({
+  cid: cidSchema,
+  size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+})
 
 /** A `{ code, message }` error as it crosses the wire. */
 export const wireErrorSchema = z.strictObject({
@@ -168,18 +183,37 @@ export const resumeSchema = z.strictObject({
 
 // ---- payloads -------------------------------------------------------------------------------
 
-export const taskRequestSchema = z.strictObject({
-  id: taskIdSchema,
-  taskType: taskTypeSchema,
-  input: jsonObject,
-  priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY),
-  timeoutMs: z.number().int().min(MIN_TIMEOUT_MS).max(MAX_TIMEOUT_MS),
-  createdAt: timestampSchema,
-  requester: peerIdSchema,
-  trace: traceContextSchema.exactOptional(),
-  /** Minor 6: start from this checkpoint of an earlier attempt (docs/protocol.md §2.8). */
-  resume: resumeSchema.exactOptional(),
-})
+/** Exactly one of two members: inline, or by CID (minor 5). */
+function oneOf(inline: string, ref: string) {
+  return (ctx: z.core.ParsePayload<Record<string, unknown>>): void => {
+    const has = ctx.value[inline] !== undefined
+    if (has === (ctx.value[ref] !== undefined)) {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value,
+        path: [has ? ref : inline],
+        message: has ? `expected either \`${inline}\` or \`${ref}\`, not both` : 'required',
+      })
+    }
+  }
+}
+
+export const taskRequestSchema = z
+  .strictObject({
+    id: taskIdSchema,
+    taskType: taskTypeSchema,
+    input: jsonObject.exactOptional(),
+    /** Minor 5: the input as content by CID, instead of `input` (docs/protocol.md §2.9). */
+    inputRef: contentRefSchema.exactOptional(),
+    priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY),
+    timeoutMs: z.number().int().min(MIN_TIMEOUT_MS).max(MAX_TIMEOUT_MS),
+    createdAt: timestampSchema,
+    requester: peerIdSchema,
+    trace: traceContextSchema.exactOptional(),
+    /** Minor 6: start from this checkpoint of an earlier attempt (docs/protocol.md §2.8). */
+    resume: resumeSchema.exactOptional(),
+  })
+  .check(oneOf('input', 'inputRef'))
 
 export const taskAcceptSchema = z.strictObject({
   id: taskIdSchema,
@@ -215,7 +249,15 @@ const resultBase = {
 }
 
 export const taskResultSchema = z.discriminatedUnion('status', [
-  z.strictObject({ ...resultBase, status: z.literal('completed'), output: jsonValue }),
+  z
+    .strictObject({
+      ...resultBase,
+      status: z.literal('completed'),
+      output: jsonValue.exactOptional(),
+      /** Minor 5: the output as content by CID, instead of `output` (docs/protocol.md §2.9). */
+      outputRef: contentRefSchema.exactOptional(),
+    })
+    .check(oneOf('output', 'outputRef')),
   z.strictObject({
     ...resultBase,
     status: z.enum(['failed', 'timeout', 'cancelled']),
@@ -285,6 +327,13 @@ export const modelSchema = z.strictObject({
     .regex(/^[A-Za-z0-9._-]+$/, 'expected a quantization name like "Q4_K_M" or "F16"')
     .exactOptional(),
   contextLength: z.number().int().min(1).max(MAX_CONTEXT_LENGTH).exactOptional(),
+  /** Minor 5: the CID of the model's files (a UnixFS directory), whose blocks the sender provides. */
+  cid: cidSchema.exactOptional(),
+})
+
+/** `capabilities.content` (minor 5): the sender takes content by CID, up to `maxBytes` per item. */
+export const contentCapabilitySchema = z.strictObject({
+  maxBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
 })
 
 /** `capabilities.resources` (minor 4): the sender's machine, and whether it takes tasks now. */
@@ -315,6 +364,7 @@ export const capabilitiesSchema = z.strictObject({
     .refine((entries) => unique(entries.map((entry) => entry.taskType)), 'duplicate task types')
     .exactOptional(),
   resources: resourcesSchema.exactOptional(),
+  content: contentCapabilitySchema.exactOptional(),
 })
 
 export const goodbyeSchema = z.strictObject({

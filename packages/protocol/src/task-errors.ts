@@ -42,6 +42,13 @@ export const TASK_ERROR_CODES = Object.freeze({
   noRoute: 'ERR_NO_ROUTE',
   /** A forwarded task came back to a node on its route. */
   forwardLoop: 'ERR_FORWARD_LOOP',
+  /** Content named by a CID is larger than the receiver takes (minor 5). */
+  contentTooLarge: 'ERR_CONTENT_TOO_LARGE',
+  /**
+   * Content named by a CID could not be fetched, in time, whole and intact (minor 5): an input on
+   * a provider, an output on a requester.
+   */
+  contentUnavailable: 'ERR_CONTENT_UNAVAILABLE',
   // ---- the request failed its checks (task.reject naming the failed check, §4.3) ----
   badSignature: 'ERR_BAD_SIGNATURE',
   signerMismatch: 'ERR_SIGNER_MISMATCH',

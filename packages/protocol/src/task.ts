@@ -7,7 +7,7 @@ import type { JsonObject } from './canonical-json.js'
 import { DEFAULT_PRIORITY, DEFAULT_TIMEOUT_MS, MAX_ERROR_MESSAGE_LENGTH } from './constants.js'
 import type { PreparedEnvelope, SignedEnvelope } from './envelope.js'
 import { RemoteError, ResultMismatchError } from './errors.js'
-import type { TaskRequest, TaskResult, WireError } from './messages.js'
+import type { ContentRef, TaskRequest, TaskResult, WireError } from './messages.js'
 import { TASK_ERROR_CODES } from './task-errors.js'
 import type { TraceContext } from './trace.js'
 
@@ -16,8 +16,13 @@ export interface TaskRequestInit {
   requester: string
   /** What to run, like `embed`. */
   taskType: string
-  /** Task-type specific input. */
-  input: JsonObject
+  /** Task-type specific input. Exactly one of `input` and `inputRef`. */
+  input?: JsonObject
+  /**
+   * The input as content by CID (minor 5, docs/protocol.md §2.9): the UTF-8 JSON text of the input
+   * object, fetched by the provider. Only towards a peer that announced `capabilities.content`.
+   */
+  inputRef?: ContentRef
   /**
    * Requester-chosen task id.
    *
@@ -68,7 +73,7 @@ export function createTaskRequest(init: TaskRequestInit): TaskRequest {
   return {
     id: init.id ?? newTaskId(),
     taskType: init.taskType,
-    input: init.input,
+    ...(init.inputRef === undefined ? { input: init.input as JsonObject } : { inputRef: init.inputRef }),
     priority: init.priority ?? DEFAULT_PRIORITY,
     timeoutMs: init.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     createdAt: init.createdAt ?? Date.now(),

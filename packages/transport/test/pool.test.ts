@@ -105,7 +105,7 @@ describe('connection pool', () => {
       gaveUp.push(evt.detail.attempts)
     })
     node.services.pool.redial({ id: lost, multiaddrs: [multiaddr('/ip4/127.0.0.1/tcp/9')] })
-    await expect.poll(() => gaveUp, { timeout: 5_000 }).toEqual([3])
+    await expect.poll(() => gaveUp, { timeout: 15_000 }).toEqual([3])
     expect(node.services.pool.stats.dialsStarted).toBe(3)
     // 100 ms, then 200 ms (doubled), each within the ±20 % jitter; the third failure gives up.
     expect(retries.map((r) => r.attempts)).toEqual([1, 2])

@@ -16,6 +16,7 @@ import {
 const root = join(import.meta.dirname, '..', '..', '..')
 const EXPECTED = [
   '@p2p-ai/cli',
+  '@p2p-ai/content',
   '@p2p-ai/dashboard',
   '@p2p-ai/engine',
   '@p2p-ai/identity',

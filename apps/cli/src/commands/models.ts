@@ -177,6 +177,8 @@ const add: Handler = async (parsed, io) => {
 const pull: Handler = async (parsed, io) => {
   const wanted = parsed.args[0]!
   const { dataDir } = await locate(parsed, io)
+  if (bool(parsed.options, 'from-swarm')) return pullFromSwarm(parsed, io, dataDir, wanted)
+  if (str(parsed.options, 'sha256') !== undefined) throw new UsageError('--sha256 goes with --from-swarm')
   const endpoint = (str(parsed.options, 'endpoint') ?? 'https://huggingface.co').replace(/\/+$/, '')
   const token = str(parsed.options, 'token')
   const hub = {
@@ -264,6 +266,53 @@ const pull: Handler = async (parsed, io) => {
     `${io.out.green('✔')} pulled ${io.out.bold(pulled.name)} (${pulled.manifest.model}, ${bytes(size)}) into ${pulled.dir}`,
   )
   println(io, io.out.dim(usage(plan.format, pulled.name, node !== undefined, servedNow)))
+  return EXIT.OK
+}
+
+/** `models pull <name> --from-swarm`: the running node fetches the model from its peers by CID. */
+async function pullFromSwarm(
+  parsed: Parameters<Handler>[0],
+  io: Parameters<Handler>[1],
+  dataDir: string,
+  name: string,
+): Promise<number> {
+  for (const option of ['endpoint', 'token', 'revision', 'as'] as const) {
+    if (str(parsed.options, option) !== undefined)
+      throw new UsageError(`--${option} is for pulls from a hub, not --from-swarm`)
+  }
+  const node = await runningNode(dataDir)
+  if (node === undefined) {
+    throw new NodeNotRunningError(
+      dataDir,
+      ': models pull --from-swarm fetches through a running node (with content.enabled on)',
+    )
+  }
+  const sha256 = str(parsed.options, 'sha256')
+  const bar = progressBar(io.stderr)
+  let pulled: Awaited<ReturnType<ControlClient['pullFromSwarm']>>
+  try {
+    pulled = await node.pullFromSwarm(
+      { name, ...(sha256 === undefined ? {} : { sha256 }) },
+      {
+        signal: io.signal,
+        onProgress: (p) =>
+          bar.update({ label: p.file, received: p.receivedBytes, resumed: 0, total: p.totalBytes }),
+      },
+    )
+  } finally {
+    bar.done()
+  }
+  if (bool(parsed.options, 'json')) {
+    printJson(io, { ...pulled, source: 'swarm' })
+    return EXIT.OK
+  }
+  const size = Object.values(pulled.files).reduce((n, f) => n + f.sizeBytes, 0)
+  println(
+    io,
+    `${io.out.green('✔')} pulled ${io.out.bold(pulled.name)} from the swarm (${pulled.model}, ${bytes(size)}, ${pulled.cid}) into ${pulled.dir}`,
+  )
+  const format: ModelFormatId = pulled.model.endsWith('.gguf') ? 'gguf' : 'onnx'
+  println(io, io.out.dim(usage(format, pulled.name, true, pulled.served)))
   return EXIT.OK
 }
 

@@ -37,6 +37,10 @@ import type {
   PeerJson,
   StatusJson,
   SubmitRequest,
+  SwarmPulledModelJson,
+  SwarmPullLineJson,
+  SwarmPullProgressJson,
+  SwarmPullRequest,
   TaskJson,
   TaskListJson,
   TaskStatus,
@@ -203,6 +207,34 @@ export class ControlClient {
   }
 
   /**
+   * Has the node fetch a model from its peers (`models pull --from-swarm`): `onProgress` as blocks
+   * arrive; resolves with the model once the node serves it.
+   */
+  async pullFromSwarm(
+    request: SwarmPullRequest,
+    options: { signal?: AbortSignal; onProgress?: (progress: SwarmPullProgressJson) => void } = {},
+  ): Promise<SwarmPulledModelJson> {
+    const res = await this.#open('/models/pull', 'application/x-ndjson', options.signal, request)
+    let rest = ''
+    try {
+      for await (const chunk of res) {
+        const lines = (rest + (chunk as Buffer).toString('utf8')).split('\n')
+        rest = lines.pop() ?? ''
+        for (const text of lines) {
+          if (text === '') continue
+          const line = JSON.parse(text) as SwarmPullLineJson
+          if ('progress' in line) options.onProgress?.(line.progress)
+          else if ('model' in line) return line.model
+          else throw new ControlApiError(line.error.status, line.error.code, line.error.message)
+        }
+      }
+    } catch (err) {
+      if (options.signal?.aborted === true || !isConnectionEnd(err)) throw err
+    }
+    throw new ControlConnectionError(`the node closed the pull of ${request.name} before it ended`)
+  }
+
+  /**
    * The node's events as they happen (peers connecting and failing, tasks starting and
    * finishing), until `signal` aborts or the node stops (then the iteration ends).
    */
@@ -342,17 +374,33 @@ export class ControlClient {
     }
   }
 
-  /** A long-lived GET (events, a task's stream); an error answer rejects with its code. */
-  async #open(path: string, accept: string, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+  /**
+   * A long-lived request (events, a task's stream: a GET; a pull from the swarm: a POST of `body`);
+   * an error answer rejects with its code.
+   */
+  async #open(
+    path: string,
+    accept: string,
+    signal: AbortSignal | undefined,
+    body?: unknown,
+  ): Promise<IncomingMessage> {
     const url = new URL(`${this.url}${API_PREFIX}${path}`)
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = httpRequest(url, {
-        headers: { authorization: `Bearer ${this.#token}`, accept },
+        method: payload === undefined ? 'GET' : 'POST',
+        headers: {
+          authorization: `Bearer ${this.#token}`,
+          accept,
+          ...(payload === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': payload.length }),
+        },
         ...(signal === undefined ? {} : { signal }),
       })
       req.on('response', resolve)
       req.on('error', (err) => reject(this.#connectionError(err)))
-      req.end()
+      req.end(payload)
     })
     if (res.statusCode === 200) return res
     const chunks: Buffer[] = []

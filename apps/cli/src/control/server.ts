@@ -42,6 +42,8 @@ import type {
   JobStatus,
   JobSubmitRequest,
   SubmitRequest,
+  SwarmPullLineJson,
+  SwarmPullRequest,
   TaskStatus,
 } from './types.js'
 
@@ -109,6 +111,7 @@ export const CONTROL_ROUTES: readonly string[] = [
   'GET /v1/models',
   'POST /v1/models',
   'POST /v1/models/scan',
+  'POST /v1/models/pull',
   'GET /v1/events',
   'POST /v1/dashboard',
   'GET /v1/metrics',
@@ -357,6 +360,26 @@ export async function startControlServer(init: ControlServerInit): Promise<Contr
       return send(res, 200, { trace })
     }
     if (path.startsWith('/debug/')) return debug(path.slice('/debug'.length), method, req, res, url, signal)
+    if (path === '/models/pull') {
+      allow(method, 'POST')
+      const request = swarmPullRequest(await readJson(req))
+      refuseWhileStopping()
+      // Progress as the blocks come, then the model or the error: one JSON object per line.
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+      res.flushHeaders()
+      const line = (value: SwarmPullLineJson): void => void res.write(`${JSON.stringify(value)}\n`)
+      try {
+        line({
+          model: await t.pullFromSwarm(request, { signal, onProgress: (progress) => line({ progress }) }),
+        })
+      } catch (err) {
+        const e = toHttpError(err)
+        if (e.status === 500) init.onError?.(err)
+        line({ error: { code: e.code, message: e.message, status: e.status } })
+      }
+      res.end()
+      return
+    }
     if (path === '/metrics') {
       allow(method, 'GET')
       const text = await t.metrics()
@@ -686,6 +709,14 @@ function addModelRequest(body: Record<string, unknown>): AddModelRequest {
     ...(file === undefined ? {} : { file: file as string }),
     ...(taskTypes === undefined ? {} : { taskTypes: taskTypes as string[] }),
   }
+}
+
+function swarmPullRequest(body: Record<string, unknown>): SwarmPullRequest {
+  const { name, sha256 } = body
+  if (typeof name !== 'string' || name === '') throw badRequest('"name" must be a non-empty string')
+  if (sha256 !== undefined && (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)))
+    throw badRequest('"sha256" must be 64 lowercase hex digits')
+  return { name, ...(sha256 === undefined ? {} : { sha256: sha256 as string }) }
 }
 
 function dashboardRequest(body: Record<string, unknown>): DashboardRequest {

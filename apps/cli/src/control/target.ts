@@ -22,6 +22,9 @@ import type {
   PeerJson,
   StatusJson,
   SubmitRequest,
+  SwarmPulledModelJson,
+  SwarmPullProgressJson,
+  SwarmPullRequest,
   TaskJson,
   TaskStatus,
   TaskStreamEventJson,
@@ -79,6 +82,14 @@ export interface ControlTarget {
   models(): Promise<readonly ModelJson[]>
   /** Registers a model of the node's machine and serves it at once (`models add`). */
   addModel(request: AddModelRequest, options: { signal: AbortSignal }): Promise<AddedModelJson>
+  /**
+   * Fetches a model from the node's peers by the CID they announce (`models pull --from-swarm`),
+   * registers and serves it. Throws `ERR_CONTENT_DISABLED` when the node has no content plug-in.
+   */
+  pullFromSwarm(
+    request: SwarmPullRequest,
+    options: { signal: AbortSignal; onProgress: (progress: SwarmPullProgressJson) => void },
+  ): Promise<SwarmPulledModelJson>
   /** Registers the models pulled into the data directory since the node started (`models pull`). */
   scanModels(options: { signal: AbortSignal }): Promise<void>
   /** The Prometheus exposition; throws `ERR_METRICS_OFF` when the node collects no metrics. */

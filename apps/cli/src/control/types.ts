@@ -259,6 +259,45 @@ export interface AddedModelJson {
   readonly served: boolean
 }
 
+/** `POST /v1/models/pull`: a model to fetch from the node's peers (`models pull --from-swarm`). */
+export interface SwarmPullRequest {
+  /** The model's name, as its peers announce it. */
+  readonly name: string
+  /** Only the model whose file has this sha256. @default the one most peers announce */
+  readonly sha256?: string
+}
+
+/**
+ * One line of the answer of `POST /v1/models/pull` (`application/x-ndjson`): `progress` as blocks
+ * arrive, then one `model` (the pull is done and the node serves it) or one `error`.
+ */
+export type SwarmPullLineJson =
+  | { readonly progress: SwarmPullProgressJson }
+  | { readonly model: SwarmPulledModelJson }
+  /** `status`: the HTTP status the error would have answered with, had it come first. */
+  | { readonly error: { readonly code: string; readonly message: string; readonly status: number } }
+
+/** Bytes of one of the model's files received so far. */
+export interface SwarmPullProgressJson {
+  /** Relative to the model's directory. */
+  readonly file: string
+  readonly receivedBytes: number
+  readonly totalBytes: number
+}
+
+/** A model pulled from the swarm. */
+export interface SwarmPulledModelJson {
+  readonly name: string
+  /** The CID of its files, as its peers announce it. */
+  readonly cid: string
+  readonly dir: string
+  /** The model file, relative to `dir`. */
+  readonly model: string
+  readonly files: Readonly<Record<string, { readonly sha256: string; readonly sizeBytes: number }>>
+  /** The node serves it now. */
+  readonly served: boolean
+}
+
 /**
  * One line of `GET /v1/events`: something the node saw happen. `at` is the node's `Date.now()`.
  * Task events are those of the node's engine: its own tasks that run here, and tasks peers sent it

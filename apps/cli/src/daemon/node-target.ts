@@ -1,4 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import type { HeliaContent } from '@p2p-ai/content'
 import type { TaskEngine, TaskRecord } from '@p2p-ai/engine'
 import type { JobSubmission, P2PNode } from '@p2p-ai/node'
 import type { ControlTarget, TaskQuery } from '../control/target.js'
@@ -12,6 +13,7 @@ import type {
   PeerJson,
   StatusJson,
   SubmitRequest,
+  SwarmPulledModelJson,
   TaskJson,
   TaskStreamEventJson,
 } from '../control/types.js'
@@ -291,11 +293,16 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
         (query.type === undefined || t.type === query.type)
       const window = query.offset + query.limit
       const byId = new Map<string, TaskJson>()
+      // The network's record of a task wins over the engine's, matching or not: a task this node
+      // ran for itself is COMPLETED in the engine before its final record is durable.
+      const submitted = new Set<string>()
       const notDurable = new Set<string>()
       const checks: Array<Promise<void>> = []
       for (const r of node.tasks.list({ limit: Math.max(window, 100) })) {
         const t = networkRecordToJson(r, self)
-        if (!matches(t) || byId.has(t.id)) continue
+        const seen = submitted.has(t.id)
+        submitted.add(t.id)
+        if (!matches(t) || seen) continue
         byId.set(t.id, t)
         // A final record is listed once it is durable, like a single task (`reported`).
         if (isFinal(t))
@@ -316,7 +323,7 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
           ...(query.type === undefined ? {} : { type: query.type }),
         })) {
           const t = engineRecordToJson(r, self)
-          if (!byId.has(t.id)) byId.set(t.id, t)
+          if (!submitted.has(t.id)) byId.set(t.id, t)
         }
       }
       return [...byId.values()].sort((a, b) => b.queuedAt - a.queuedAt).slice(query.offset, window)
@@ -341,6 +348,29 @@ export function nodeTarget(init: NodeTargetInit): ControlTarget & { dispose(): v
       if (init.models === undefined) throw coded('ERR_NOT_FOUND', 'this node serves no model backends')
       await init.modelsReady
       return init.models.add(engine, request, signal)
+    },
+    async pullFromSwarm(request, { signal, onProgress }): Promise<SwarmPulledModelJson> {
+      const content = node.content as Partial<HeliaContent> | undefined
+      if (content?.pullModel === undefined) {
+        throw coded(
+          'ERR_CONTENT_DISABLED',
+          'this node exchanges no content by CID: set content.enabled to true in its configuration and restart it',
+        )
+      }
+      await init.modelsReady
+      const pulled = await content.pullModel(request.name, {
+        signal,
+        onProgress,
+        ...(request.sha256 === undefined ? {} : { sha256: request.sha256 }),
+      })
+      return {
+        name: pulled.name,
+        cid: pulled.cid,
+        dir: pulled.dir,
+        model: pulled.manifest.model,
+        files: pulled.manifest.files,
+        served: engine.capabilities().models.some((m) => m.name === pulled.name),
+      }
     },
     async scanModels({ signal }): Promise<void> {
       if (init.models === undefined) throw coded('ERR_NOT_FOUND', 'this node serves no model backends')

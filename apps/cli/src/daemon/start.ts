@@ -1,7 +1,8 @@
+import { join } from 'node:path'
 import { bool, num } from '../args/parse.js'
 import type { Parsed } from '../args/spec.js'
 import { locate } from '../commands/common.js'
-import { BIN_NAME, ENV, EXIT, OPENAI_PREFIX } from '../constants.js'
+import { BIN_NAME, ENV, EXIT, MODELS_DIR, OPENAI_PREFIX } from '../constants.js'
 import type { DashboardJson, StatusJson } from '../control/types.js'
 import { LogRing } from '../debug/log-ring.js'
 import { explain } from '../error-policy.js'
@@ -137,9 +138,19 @@ async function runNode(
   let models: Awaited<ReturnType<typeof nodeModels>>
   try {
     models = await nodeModels(dataDir)
+    const scanned = models
+    // Helia loads only for a node that exchanges content by CID (docs/content.md).
+    const contentStore = resolved.content.enabled
+      ? (await import('@p2p-ai/content')).heliaContent({
+          modelsDir: join(dataDir, MODELS_DIR),
+          // A model pulled from a peer is registered as one pulled from a hub: by a scan.
+          registerModel: (_model, signal) => scanned.scan(node.engine, signal),
+        })
+      : undefined
     node = await createNode({
       ...config,
       logger,
+      ...(contentStore === undefined ? {} : { contentStore }),
       backends: [mockBackend(), ...models.backends],
       signal: io.signal,
       ...(metrics === undefined ? {} : { libp2pMetrics: metrics.libp2p }),

@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises'
-import { dirname, extname, isAbsolute, join, resolve } from 'node:path'
+import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path'
+import type { ModelFiles } from '../backend.js'
 import { MODEL_NAME_RE } from '../constants.js'
 import { InvalidModelEntryError, ModelCorruptError, ModelNotFoundError } from '../errors.js'
 import type { ModelFormat } from './format.js'
@@ -45,6 +46,20 @@ export interface ResolvedModel<E extends ModelEntry = ModelEntry> {
   readonly sha256: string
   readonly sizeBytes: number
   readonly taskTypes: readonly string[]
+}
+
+/**
+ * The files of a resolved model, for `ModelInfo.files`: a directory model's recorded files
+ * (a pulled one's manifest), or all of its directory's; a single-file model's file alone.
+ */
+export function modelFilesOf(model: ResolvedModel): ModelFiles {
+  if (!model.isDirectory) return { dir: dirname(model.modelFile), paths: [basename(model.modelFile)] }
+  const recorded = Object.keys(model.entry.files ?? {})
+  if (recorded.length > 0) {
+    const modelPath = relative(model.dir, model.modelFile).split(sep).join('/')
+    return { dir: model.dir, paths: [...new Set([modelPath, ...recorded])].sort() }
+  }
+  return { dir: model.dir }
 }
 
 /** Outcome of scanning a models directory. */

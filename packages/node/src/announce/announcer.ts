@@ -21,7 +21,12 @@ import {
 import { openStream, type Transport } from '@p2p-ai/transport'
 import type { Logger } from 'pino'
 import type { ProtocolTraffic } from '../traffic.js'
-import { ANNOUNCEMENT_TIERS, capabilitiesFor, capabilitiesOf } from './capabilities.js'
+import {
+  ANNOUNCEMENT_TIERS,
+  type ContentAnnouncement,
+  capabilitiesFor,
+  capabilitiesOf,
+} from './capabilities.js'
 import { ANNOUNCE_MIN_INTERVAL_MS, ANNOUNCE_POLL_MS, ANNOUNCE_TIMEOUT_MS } from './constants.js'
 import { announceOn } from './send.js'
 
@@ -42,6 +47,8 @@ export interface CapabilityAnnouncerInit {
   peerMinor?: (peer: string) => number | undefined
   /** Where announcements sent are counted. */
   traffic?: ProtocolTraffic
+  /** A content plug-in: announced as `content`, with the models' CIDs (minor 5). */
+  content?: ContentAnnouncement
   /** This node's machine and whether it takes tasks, announced as `resources` (minor 4). */
   resources?: () => ResourceFigures | undefined
 }
@@ -123,7 +130,7 @@ export class CapabilityAnnouncer {
 
   #read(): Capabilities {
     const i = this.#init
-    return capabilitiesOf(i.engine, i.agentVersion, i.reach?.(), i.resources?.())
+    return capabilitiesOf(i.engine, i.agentVersion, i.reach?.(), i.resources?.(), i.content)
   }
 
   /** A peer announced itself: it may now understand (or no longer understand) more of ours. */

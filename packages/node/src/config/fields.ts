@@ -16,6 +16,9 @@ import {
   DEFAULT_ALERT_TASK_FAILURE_MIN_TASKS,
   DEFAULT_ALERT_TASK_FAILURE_PERCENT,
   DEFAULT_ALERT_TASK_FAILURE_WINDOW_MS,
+  DEFAULT_CONTENT_INLINE_MAX_BYTES,
+  DEFAULT_CONTENT_MAX_BYTES,
+  DEFAULT_CONTENT_TTL_MS,
   DEFAULT_CRASH_WINDOW_MS,
   DEFAULT_DASHBOARD_HISTORY_DAYS,
   DEFAULT_DASHBOARD_PORT,
@@ -855,6 +858,46 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     reload: 'live',
     description:
       'When the node pauses, tasks of peers still running after this long are handed back (`ERR_BUSY`: the requester tries another peer); queued ones are handed back at once.',
+  },
+  {
+    path: 'content.enabled',
+    type: { kind: 'boolean' },
+    default: constant(false),
+    reload: 'restart',
+    description:
+      "Exchange content by CID with the `@p2p-ai/content` plug-in (Helia: Bitswap and UnixFS on the node's own libp2p, blocks under `<dataDir>/content`): large task inputs and outputs travel as CIDs to and from peers that take content, and models are shared between peers (`models pull --from-swarm`). Loaded only when on. See docs/content.md.",
+  },
+  {
+    path: 'content.inlineMaxBytes',
+    type: int(1024, 64 * 1024 * 1024),
+    default: constant(DEFAULT_CONTENT_INLINE_MAX_BYTES),
+    reload: 'restart',
+    description:
+      'A task request or result whose signed envelope is larger than this carries its input or output by CID (to peers that announce content; others still get it inline while it fits a frame).',
+  },
+  {
+    path: 'content.maxBytes',
+    type: int(1024, Number.MAX_SAFE_INTEGER),
+    default: constant(DEFAULT_CONTENT_MAX_BYTES),
+    reload: 'restart',
+    description:
+      'Largest content this node fetches for one task input or output, or stores; announced to peers, which send nothing larger. Stored content also counts against `limits.disk`.',
+  },
+  {
+    path: 'content.ttlMs',
+    type: int(60_000, 365 * MS_PER_DAY),
+    default: constant(DEFAULT_CONTENT_TTL_MS),
+    reload: 'restart',
+    description:
+      "How long stored content (a task's input or output, data `put` by code) is kept before it is deleted; models' blocks stay while the model is registered.",
+  },
+  {
+    path: 'models.autoFetch',
+    type: { kind: 'boolean' },
+    default: constant(false),
+    reload: 'live',
+    description:
+      'With content on: a task this node runs that names a model it lacks fetches the model first from a peer that announces it (checked against its sha256, then registered and announced), instead of failing with `ERR_UNKNOWN_MODEL`.',
   },
   {
     path: 'log.level',

@@ -246,6 +246,20 @@ export interface NodeConfig {
     /** Running peers' tasks are handed back this long after pausing. */
     pauseGraceMs: number
   }
+  content: {
+    /** Exchange content by CID (`@p2p-ai/content`): large task inputs and outputs, shared models. */
+    enabled: boolean
+    /** A task request or result larger than this goes by CID (to peers that take content). */
+    inlineMaxBytes: number
+    /** Largest content fetched for one task input or output, or stored. */
+    maxBytes: number
+    /** How long stored content is kept. */
+    ttlMs: number
+  }
+  models: {
+    /** A task naming a model this node lacks fetches it from a peer that announces it first. */
+    autoFetch: boolean
+  }
   log: {
     level: LogLevel
     format: LogFormat

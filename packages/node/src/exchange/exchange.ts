@@ -18,6 +18,7 @@ import type { Transport } from '@p2p-ai/transport'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import { CapabilityAnnouncer } from '../announce/announcer.js'
+import type { ContentService } from '../content/types.js'
 import { CapabilityAdvertiser } from '../discovery/advertiser.js'
 import { ProviderFinder } from '../discovery/finder.js'
 import { taskLogFields } from '../logger.js'
@@ -40,7 +41,7 @@ import { TaskRegistry, type TrackedTask } from './request/registry.js'
 import { TaskRequester } from './request/requester.js'
 import { type SubmissionDefaults, type TaskSpec, validateSubmission } from './request/submission.js'
 import { NetworkTask } from './request/task.js'
-import { Router } from './route/router.js'
+import { Router, type RouteSpec } from './route/router.js'
 import { Admission } from './serve/admission.js'
 import { type RegisteredTask, type TaskDefinition, taskBackend } from './serve/custom-tasks.js'
 import { type ProviderStats, TaskProvider } from './serve/provider.js'
@@ -90,6 +91,13 @@ export interface TaskExchangeComponents {
    * @default none: nothing is counted
    */
   traffic?: TrafficCounters
+  /**
+   * Content by CID (a content plug-in): large inputs and outputs travel through it
+   * (docs/protocol.md §2.9), and it fetches models for `autoFetchModels`.
+   *
+   * @default none: everything travels inline; a task too large for a frame runs here only
+   */
+  content?: ContentService
 }
 
 /** Per-call options of `stop`. */
@@ -137,6 +145,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   /** Agreement rules set here (`setAgreementRule`, `registerTask`), by task type. */
   readonly #rules = new Map<string, AgreementRule>()
   readonly #detach: Array<() => void> = []
+  #autoFetchModels: boolean
   #started = false
   #stopped = false
   #figures: ResourceFigures | undefined
@@ -163,6 +172,8 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     const checks =
       components.checks ?? envelopeChecks(init.crypto === undefined ? {} : { crypto: init.crypto })
     this.#policy = new AccessPolicy(self, init.access)
+    this.#autoFetchModels = init.autoFetchModels === true
+    const { content } = components
     this.#router = new Router({
       self,
       directory,
@@ -170,6 +181,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       policy: this.#policy,
       maxHops: this.#init.maxHops,
       relay: init.relay ?? true,
+      fetchableModel: (spec) => this.#fetchableModel(spec),
       relayedMaxBytes: this.#init.relayedMaxBytes,
     })
     this.#requester = new TaskRequester({
@@ -194,6 +206,9 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       acceptTimeoutMs: this.#init.acceptTimeoutMs,
       maxFrameBytes: this.#init.maxFrameBytes,
       tracer: components.tracer,
+      ...(content === undefined
+        ? {}
+        : { content, prepareLocal: (type, input) => this.#prepareLocal(content, type, input) }),
     })
     this.#admission = new Admission({
       limits: settleServingLimits(init.serving ?? {}, this.#init.maxTasksPerPeer, this.#init.maxFrameBytes),
@@ -217,6 +232,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       admit: (sender, requester) => this.#policy.admit(sender, requester),
       tracer: components.tracer,
       reports: this.#reports,
+      ...(content === undefined ? {} : { content }),
       ...(components.traffic === undefined ? {} : { traffic: components.traffic.of(TASK_PROTOCOL) }),
     })
     this.#announcer = new CapabilityAnnouncer({
@@ -230,6 +246,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       peerMinor: (peer) => directory.record(peer)?.protocolMinor,
       resources: () => this.#figures,
       ...(components.traffic === undefined ? {} : { traffic: components.traffic.of(ANNOUNCE_PROTOCOL) }),
+      ...(content === undefined ? {} : { content }),
     })
     if (transport.services.dht !== undefined) {
       this.#advertiser = new CapabilityAdvertiser({
@@ -538,6 +555,14 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   }
 
   /**
+   * With a content plug-in: whether a task this node runs that names a model it lacks fetches it
+   * first from a peer that announces it (`models.autoFetch`). Changeable at run time.
+   */
+  setAutoFetchModels(on: boolean): void {
+    this.#autoFetchModels = on
+  }
+
+  /**
    * Replaces the per-peer limits of serving (a config reload): `serving` as in the init, and the
    * open tasks per requester. Validates first: bad limits change nothing (`ERR_INVALID_OPTION`).
    */
@@ -580,6 +605,47 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
   /** What this node announces. */
   capabilities(): Capabilities {
     return this.#announcer.current
+  }
+
+  /** What this node announces changed (a model's CID became known): announce it now. */
+  refreshCapabilities(): void {
+    this.#router.localChanged()
+    this.#announcer.refresh()
+  }
+
+  /** The model the task names, when this node could fetch it (autoFetch) and nobody else runs it. */
+  #fetchableModel(spec: RouteSpec): boolean {
+    const name = spec.input.model
+    if (!this.#autoFetchModels || this.#c.content?.ensureModel === undefined || typeof name !== 'string') {
+      return false
+    }
+    // Only what a peer announces can be fetched, and only a model name and hash can be checked.
+    if (spec.model !== undefined) return false
+    for (const record of this.#c.peers.connected()) {
+      const announced = record.capabilities?.models.some(
+        (m) =>
+          m.id === name &&
+          m.cid !== undefined &&
+          (spec.modelSha256 === undefined || m.sha256 === spec.modelSha256),
+      )
+      if (announced === true) return true
+    }
+    return false
+  }
+
+  /** Before a local run: fetches the model it names if this node lacks it and `autoFetchModels` is on. */
+  async #prepareLocal(
+    content: ContentService,
+    type: string,
+    input: Readonly<Record<string, unknown>>,
+  ): Promise<void> {
+    const name = input.model
+    if (!this.#autoFetchModels || content.ensureModel === undefined || typeof name !== 'string') return
+    const served = this.#c.engine
+      .capabilities()
+      .models.some((m) => m.name === name && m.taskTypes.includes(type))
+    if (served) return
+    if (await content.ensureModel(name)) this.refreshCapabilities()
   }
 
   /**

@@ -82,6 +82,10 @@ export const FAILURE_POLICY: Readonly<Record<TaskErrorCode, Row>> = Object.freez
   ERR_TTL_EXPIRED: row(STALE, STALE, FAULT, FINAL),
   ERR_NO_ROUTE: row(STALE, STALE, FAULT, FINAL),
   ERR_FORWARD_LOOP: row(STALE, STALE, FAULT, FINAL),
+  // Content by CID (minor 5): larger than this provider takes (another may take it); or not fetched
+  // whole and in time: by the provider (its input, from us) or by us (its output, from it).
+  ERR_CONTENT_TOO_LARGE: row(ELSEWHERE, ELSEWHERE, FAULT, FINAL),
+  ERR_CONTENT_UNAVAILABLE: row(FAULT, FAULT, FAULT, FINAL),
   // Our request failed the provider's checks: we signed it, so the provider (or a relay) is
   // broken or lying; a stale clock is only a failure.
   ERR_BAD_SIGNATURE: row(FOUL, FAULT, FOUL, FINAL),

@@ -127,6 +127,13 @@ export interface TaskExchangeInit {
    * @default { mode: 'open' }
    */
   access?: AccessPolicyInit
+  /**
+   * With a content plug-in: a task this node runs that names a model it lacks fetches the model
+   * first from a peer that announces it (`models.autoFetch`); `setAutoFetchModels` changes it.
+   *
+   * @default false
+   */
+  autoFetchModels?: boolean
 }
 
 /** Per-peer limits of serving (see `TaskExchangeInit.serving`). */
@@ -155,7 +162,10 @@ export interface ServingLimitsInit {
 }
 
 export type NumericInit = Required<
-  Omit<TaskExchangeInit, 'agentVersion' | 'crypto' | 'relay' | 'access' | 'storeServedTasks' | 'serving'>
+  Omit<
+    TaskExchangeInit,
+    'agentVersion' | 'crypto' | 'relay' | 'access' | 'storeServedTasks' | 'serving' | 'autoFetchModels'
+  >
 >
 
 /** The serving limits with their defaults, validated (throws `ERR_INVALID_OPTION`). */

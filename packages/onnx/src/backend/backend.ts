@@ -4,6 +4,7 @@ import {
   type BackendTask,
   hashCache,
   type ModelInfo,
+  modelFilesOf,
   UnsupportedTaskTypeError,
 } from '@p2p-ai/engine'
 import { DEFAULT_EMBED_BATCH_SIZE, DEFAULT_NER_BATCH_SIZE } from '../constants.js'
@@ -253,6 +254,7 @@ export function onnxBackend(init: OnnxBackendInit = {}): OnnxBackend {
           sizeBytes: m.sizeBytes,
           taskTypes: m.taskTypes,
           loaded: loaded.has(m.name),
+          files: modelFilesOf(m),
         }))
     },
 

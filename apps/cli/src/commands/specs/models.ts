@@ -50,7 +50,7 @@ export const MODELS_COMMANDS: readonly CommandSpec[] = [
     name: 'models pull',
     summary: 'download a model from the Hugging Face hub: an ONNX export or a GGUF file (resumable)',
     description:
-      'An interrupted pull (Ctrl-C, a lost connection) keeps what it downloaded: run it again to continue. Every file is checked against the sha256 the hub announces. A running node serves the model at once. Progress shows on stderr: a bar with the rate and ETA on a terminal, a line every 10 % otherwise. References are described in docs/models.md.',
+      'An interrupted pull (Ctrl-C, a lost connection) keeps what it downloaded: run it again to continue. Every file is checked against the sha256 the hub announces. A running node serves the model at once. Progress shows on stderr: a bar with the rate and ETA on a terminal, a line every 10 % otherwise. References are described in docs/models.md. With --from-swarm the running node fetches the model by name from its peers instead (content.enabled on both sides; docs/content.md): by the CID they announce, every block checked, the model file against the announced sha256; it then serves the model and shares it in turn.',
     args: [
       {
         name: 'reference',
@@ -88,6 +88,19 @@ export const MODELS_COMMANDS: readonly CommandSpec[] = [
         description:
           'registry name (default: the short name, the repository name for ONNX, the file name for GGUF; lower-cased)',
       },
+      {
+        name: 'from-swarm',
+        kind: 'boolean',
+        description:
+          'fetch the model named <reference> from connected peers that announce it, through the running node, not from a hub',
+      },
+      {
+        name: 'sha256',
+        kind: 'string',
+        value: 'hex',
+        description:
+          'with --from-swarm: only the model whose file has this sha256 (default: the one most peers announce)',
+      },
       ...NODE_LOCATION,
       JSON_OUT,
     ],
@@ -97,6 +110,7 @@ export const MODELS_COMMANDS: readonly CommandSpec[] = [
       { cmd: 'models pull hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q8_0 --as llama-3.2-1b' },
       { cmd: 'models pull sentence-transformers/all-MiniLM-L6-v2 --revision main' },
       { cmd: 'models pull acme/tiny-GGUF --endpoint http://127.0.0.1:8080' },
+      { cmd: 'models pull all-minilm-l6-v2 --from-swarm' },
     ],
     load: modelsCmd('pull'),
   },

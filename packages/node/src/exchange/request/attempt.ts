@@ -9,6 +9,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { Span } from '@opentelemetry/api'
 import type { TaskHandle, TaskRecord } from '@p2p-ai/engine'
 import type {
+  ContentRef,
   PreparedEnvelope,
   SignedEnvelope,
   TaskAccept,
@@ -18,9 +19,11 @@ import type {
   TaskResult,
   TaskTimings,
 } from '@p2p-ai/protocol'
+import { InvalidContentError } from '../../content/errors.js'
 import type { PeerDirectory } from '../../peers/directory.js'
 import type { TaskTracer } from '../../tracing/task-tracer.js'
 import { BUSY_RETRY_AFTER_MS } from '../constants.js'
+import { ProtocolViolationError } from '../errors.js'
 import { type AttemptEnd, remoteCode, taskErrorOf, type Verdict, verdictOf } from '../failures.js'
 import type { NetworkTaskProgress } from '../types.js'
 
@@ -158,6 +161,11 @@ export interface RemoteAttemptInit {
   readonly acceptBy: number
   readonly resultBy: number
   readonly directory: PeerDirectory
+  /**
+   * Fetches and parses an output sent by CID (`outputRef`, docs/protocol.md §2.9). Only given for
+   * a direct request from a node that takes content: a result by CID without it breaks the protocol.
+   */
+  readonly fetchOutput?: (ref: ContentRef, from: string, signal: AbortSignal) => Promise<unknown>
 }
 
 /**
@@ -177,6 +185,9 @@ export class RemoteAttempt extends Attempt {
   readonly resultBy: number
   accepted = false
   readonly #directory: PeerDirectory
+  readonly #fetchOutput: RemoteAttemptInit['fetchOutput']
+  /** Aborts the fetch of an output sent by CID, while one runs. */
+  #fetching: AbortController | undefined
   readonly #sentAt = performance.now()
   /** Cancels it on the stream (`task.cancel`) once it is withdrawn; set by the requester. */
   cancelOnStream: ((reason: string) => void) | undefined
@@ -193,6 +204,7 @@ export class RemoteAttempt extends Attempt {
     this.acceptBy = init.acceptBy
     this.resultBy = init.resultBy
     this.#directory = init.directory
+    this.#fetchOutput = init.fetchOutput
     init.directory.track(init.peer, 1)
   }
 
@@ -222,17 +234,11 @@ export class RemoteAttempt extends Attempt {
   /** A result that verified and answers this attempt's request. */
   onResult(result: TaskResult, verified: VerifiedResult): void {
     if (result.status === 'completed') {
-      if (!this.#finish()) return
-      const networkMs = Math.max(0, performance.now() - this.#sentAt - result.timings.totalMs)
-      this.#directory.book.recordSuccess(this.peer, networkMs)
-      this.settle({
-        kind: 'completed',
-        output: result.output,
-        timings: result.timings,
-        signer: this.forwarded ? verified.from : undefined,
-        body: verified.body,
-        networkMs,
-      })
+      if (result.outputRef !== undefined) {
+        this.#fetch(result, result.outputRef, verified)
+        return
+      }
+      this.#complete(result, result.output, verified)
       return
     }
     const code = remoteCode(result.error.code, result.status)
@@ -245,7 +251,54 @@ export class RemoteAttempt extends Attempt {
     this.#fail(failure(code, message, 'lost'))
   }
 
+  /**
+   * The signed result names its output by CID: fetched from the provider (or any peer that has
+   * it), checked block by block against the CID the provider signed, then parsed. The attempt is
+   * still the provider's until then: a fetch that fails counts against it.
+   */
+  #fetch(result: TaskResult, ref: ContentRef, verified: VerifiedResult): void {
+    if (this.#fetchOutput === undefined || this.forwarded) {
+      this.onLost(
+        new ProtocolViolationError(
+          `${this.peer} sent its output by CID, which this node did not offer to take`,
+        ),
+      )
+      return
+    }
+    const fetching = new AbortController()
+    this.#fetching = fetching
+    this.#fetchOutput(ref, this.peer, fetching.signal).then(
+      (output) => {
+        this.#fetching = undefined
+        this.#complete(result, output, verified)
+      },
+      (err: unknown) => {
+        this.#fetching = undefined
+        if (fetching.signal.aborted) return
+        const code = (err as { code?: unknown }).code
+        // Bytes that are not JSON under a CID it signed: the provider's answer is broken.
+        if (code === InvalidContentError.code) this.onLost(new ProtocolViolationError((err as Error).message))
+        else this.onLost(err as Error)
+      },
+    )
+  }
+
+  #complete(result: TaskResult, output: unknown, verified: VerifiedResult): void {
+    if (!this.#finish()) return
+    const networkMs = Math.max(0, performance.now() - this.#sentAt - result.timings.totalMs)
+    this.#directory.book.recordSuccess(this.peer, networkMs)
+    this.settle({
+      kind: 'completed',
+      output,
+      timings: result.timings,
+      signer: this.forwarded ? verified.from : undefined,
+      body: verified.body,
+      networkMs,
+    })
+  }
+
   withdraw(reason: string): void {
+    this.#fetching?.abort()
     if (!this.#finish()) return
     this.#directory.book.recordNeutral(this.peer)
     this.cancelOnStream?.(reason)

@@ -2,12 +2,15 @@
  * Starting attempts: a local run on this node's engine, or a request to a peer: the signed
  * `task.request` (prepared here, signed by the task stream as it leaves), wrapped in a
  * `task.forward` when the route goes through a neighbour, sized against the task frame, and handed
- * to the requester's stream to that peer.
+ * to the requester's stream to that peer. A request too large to go inline carries its input by
+ * CID instead (docs/protocol.md §2.9) where this node has a content plug-in: the launcher says so,
+ * and `stage` stores the input once for every attempt.
  */
 import type { Span } from '@opentelemetry/api'
 import type { TaskCheckpoint, TaskEngine } from '@p2p-ai/engine'
 import {
   CHECKPOINT_MINOR,
+  type ContentRef,
   createTaskRequest,
   encodeJsonFrame,
   type JsonValue,
@@ -20,20 +23,25 @@ import {
   TRACE_CONTEXT_MINOR,
   type TraceContext,
 } from '@p2p-ai/protocol'
+import { getJson, putJson } from '../../content/json.js'
+import type { ContentService } from '../../content/types.js'
 import type { PeerDirectory } from '../../peers/directory.js'
 import { type TaskTracer, wireContext } from '../../tracing/task-tracer.js'
 import { RESULT_GRACE_MS } from '../constants.js'
-import type { Hop, Route } from '../route/router.js'
+import { type Hop, type Route, takesContent } from '../route/router.js'
 import type { AccessPolicy } from '../trust/access-policy.js'
 import { type Attempt, LocalAttempt, RemoteAttempt } from './attempt.js'
 import type { TaskRequester } from './requester.js'
 import type { TaskSpec } from './submission.js'
 
-/** Why no attempt could start on a peer: the request cannot go on the wire. */
+/** Why no attempt could start on a peer: the request cannot go on the wire (as it is). */
 export interface Unsendable {
   readonly kind: 'unsendable'
-  /** `too-large`: only this node could run it; `invalid`: nobody could (not canonical JSON). */
-  readonly reason: 'too-large' | 'invalid'
+  /**
+   * `by-reference`: its input must go by CID (`stage` it, then start again); `too-large`: only
+   * this node could run it; `invalid`: nobody could (not canonical JSON).
+   */
+  readonly reason: 'by-reference' | 'too-large' | 'invalid'
   readonly message: string
 }
 
@@ -47,6 +55,13 @@ export interface AttemptLauncherInit {
   /** How long a provider has to accept before the attempt counts as lost. */
   acceptTimeoutMs: number
   maxFrameBytes: number
+  /** Large inputs go by CID through it; without it they only run here. */
+  content?: ContentService
+  /**
+   * Before a local run: makes the model the input names available if this node lacks it
+   * (`models.autoFetch`). Resolves either way; the engine says what is missing.
+   */
+  prepareLocal?: (type: string, input: Readonly<Record<string, unknown>>) => Promise<void>
   /** Records a span per attempt, and carries it to peers that speak minor 3. @default none */
   tracer?: TaskTracer | undefined
 }
@@ -100,9 +115,8 @@ export class AttemptLauncher {
   ): Attempt | Unsendable {
     const { self, engine } = this.#init
     if (route.kind === 'local') {
-      let submitted: Promise<Awaited<ReturnType<TaskEngine['submit']>>>
-      try {
-        submitted = engine.submit({
+      const submit = () =>
+        engine.submit({
           id: `${self}:${spec.id}`,
           type: spec.type,
           input: spec.input,
@@ -113,12 +127,16 @@ export class AttemptLauncher {
           // This node's own tasks are one flow among the requesters it serves.
           flow: self,
         })
+      const { prepareLocal } = this.#init
+      let submitted: Promise<Awaited<ReturnType<TaskEngine['submit']>>>
+      try {
+        submitted = prepareLocal === undefined ? submit() : prepareLocal(spec.type, spec.input).then(submit)
       } catch (err) {
         submitted = Promise.reject(err)
       }
       return new LocalAttempt(self, submitted)
     }
-    const { signer, maxFrameBytes, directory } = this.#init
+    const { signer, maxFrameBytes, directory, content } = this.#init
     const prepare = (from: TaskCheckpoint | undefined) =>
       prepareEnvelope(
         signer,
@@ -126,7 +144,7 @@ export class AttemptLauncher {
         createTaskRequest({
           requester: self,
           taskType: spec.type,
-          input: spec.input,
+          ...(spec.inputRef === undefined ? { input: spec.input } : { inputRef: spec.inputRef }),
           id: spec.id,
           priority: spec.priority,
           timeoutMs: spec.timeoutMs,
@@ -159,7 +177,20 @@ export class AttemptLauncher {
       // NaN, a Date, a cycle...: no peer could ever take it.
       return { kind: 'unsendable', reason: 'invalid', message: `input: ${(err as Error).message}` }
     }
-    if (prepared.byteLength + MAX_SIGNATURE_JSON_BYTES > maxFrameBytes) {
+    const fits = prepared.byteLength + MAX_SIGNATURE_JSON_BYTES <= maxFrameBytes
+    if (
+      content !== undefined &&
+      spec.inputRef === undefined &&
+      prepared.byteLength > content.inlineMaxBytes &&
+      (!fits || (route.kind === 'direct' && takesContent(this.#init.directory.record(route.peer), 0)))
+    ) {
+      return {
+        kind: 'unsendable',
+        reason: 'by-reference',
+        message: `the request is ${prepared.byteLength} bytes: its input goes by CID`,
+      }
+    }
+    if (!fits) {
       return {
         kind: 'unsendable',
         reason: 'too-large',
@@ -203,10 +234,27 @@ export class AttemptLauncher {
         forwarded: false,
         directory: this.#init.directory,
         ...deadlines,
+        ...(content === undefined
+          ? {}
+          : {
+              fetchOutput: (ref, from, signal) =>
+                getJson(content, ref, { from, signal, maxBytes: content.maxBytes }),
+            }),
       })
     }
     this.#init.requester.send(attempt)
     return attempt
+  }
+
+  /**
+   * Stores the input of `spec` as content, for requests that carry it by CID (`by-reference`).
+   *
+   * @throws `ERR_INVALID_JSON_VALUE` for an input JSON cannot carry, the content plug-in's errors
+   */
+  stage(spec: TaskSpec): Promise<ContentRef> {
+    const { content } = this.#init
+    if (content === undefined) return Promise.reject(new Error('no content plug-in'))
+    return putJson(content, spec.input)
   }
 
   /**

@@ -18,6 +18,7 @@ import {
 } from '../constants.js'
 import { type AttemptInfo, exhaustedMessage, TaskFailedError, type TaskRecordError } from '../errors.js'
 import type { ExchangeReports, TaskRetry } from '../events.js'
+import { taskErrorOf } from '../failures.js'
 import type { Route } from '../route/router.js'
 import {
   type CheckpointInfo,
@@ -293,6 +294,13 @@ export class NetworkTask
         this.#span === undefined ? undefined : { parent: this.#span, attempt: n },
       )
       if (!('peer' in started)) {
+        if (started.reason === 'by-reference') {
+          // Stored once, for this attempt and every later one: from now on the request carries
+          // its input by CID, to peers that take content. Not an attempt either.
+          if (!(await this.#stage())) return
+          n--
+          continue
+        }
         if (started.reason === 'too-large' && !this.#spec.localOnly) {
           // The input cannot cross the wire (until large inputs travel another way): only this
           // node can run it. Not an attempt: the same one goes again, here.
@@ -347,6 +355,23 @@ export class NetworkTask
     this.#exhausted()
   }
 
+  /** Stores the input as content for requests by CID; false when the task ended instead. */
+  async #stage(): Promise<boolean> {
+    try {
+      const inputRef = await this.#launcher.stage(this.#spec)
+      if (this.isFinished) return false
+      this.#spec = { ...this.#spec, inputRef }
+      this.#log.debug(
+        { ...taskLogFields(this.id), cid: inputRef.cid, bytes: inputRef.size },
+        'input stored by CID',
+      )
+      return true
+    } catch (err) {
+      this.#finish('FAILED', undefined, taskErrorOf(err))
+      return false
+    }
+  }
+
   /** Attempt `n` goes to `to` after `failed`: logged, and reported to observers. */
   #retrying(failed: AttemptInfo, to: string, n: number): void {
     const failover = failed.peer !== to
@@ -374,9 +399,11 @@ export class NetworkTask
   }
 
   #noRouteMessage(): string {
-    const { target, type, localOnly } = this.#spec
+    const { target, type, localOnly, inputRef } = this.#spec
     if (localOnly === true)
       return `the input of this "${type}" task is too large to send to a peer, and this node does not run "${type}"`
+    if (inputRef !== undefined)
+      return `no connected peer that takes content of ${inputRef.size} bytes by CID can run task type "${type}" right now`
     const why = this.#chooser.explain?.(this.#spec)
     if (why !== undefined) return why
     if (target === 'auto') return `no connected peer can run task type "${type}" right now`

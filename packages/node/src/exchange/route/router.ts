@@ -22,6 +22,8 @@
 import type { PeerId } from '@libp2p/interface'
 import type { TaskEngine } from '@p2p-ai/engine'
 import {
+  CONTENT_MINOR,
+  type ContentRef,
   MAX_FORWARD_HOPS,
   MAX_TASK_TYPES,
   type ReachEntry,
@@ -70,6 +72,11 @@ export interface RouteSpec {
   readonly exclude?: ReadonlySet<string>
   /** The request is too large for a task frame: only this node can run it. */
   readonly localOnly?: boolean
+  /**
+   * Its input travels by CID (docs/protocol.md §2.9): only to peers that take content of its size,
+   * never through a relay.
+   */
+  readonly inputRef?: ContentRef | undefined
 }
 
 /** A neighbour through which a task type can be reached. */
@@ -89,6 +96,11 @@ export interface RouterInit {
   maxHops: number
   /** Whether this node relays forwarded tasks it cannot run (and announces `reach`). */
   relay: boolean
+  /**
+   * Whether this node could fetch the model the task names from a peer and then run it
+   * (`models.autoFetch`): this node counts as capable of the task's type then.
+   */
+  fetchableModel?: (spec: RouteSpec) => boolean
   /** Largest input (as JSON) sent over a relayed connection. @default DEFAULT_RELAYED_TASK_MAX_BYTES */
   relayedMaxBytes?: number
 }
@@ -320,7 +332,14 @@ export class Router {
   /** A forward to a neighbour that reaches the task type within the task's hop budget, or undefined. */
   #forward(spec: RouteSpec, tried: ReadonlySet<string>): Route | undefined {
     // A relay cannot be asked for a model it cannot see: only direct providers are checked.
-    if (spec.maxHops < 2 || spec.modelSha256 !== undefined || spec.model !== undefined) return undefined
+    // Content by CID is fetched over the requester's own connection: it never goes through a relay.
+    if (
+      spec.maxHops < 2 ||
+      spec.modelSha256 !== undefined ||
+      spec.model !== undefined ||
+      spec.inputRef !== undefined
+    )
+      return undefined
     const hops = this.#hops(
       spec.type,
       (peer) => spec.exclude?.has(peer) === true,
@@ -390,7 +409,11 @@ export class Router {
    * Whether the connection to `record` carries the task: any direct one; a relayed (limited) one
    * only for an input of at most `relayedMaxBytes`.
    */
-  #carries(record: PeerRecord, spec: Pick<RouteSpec, 'input'>): boolean {
+  #carries(record: PeerRecord, spec: Pick<RouteSpec, 'input' | 'inputRef'>): boolean {
+    // Content by CID is fetched over Bitswap, which does not run on a limited (relayed) connection.
+    if (spec.inputRef !== undefined) {
+      return record.connection?.limited !== true && takesContent(record, spec.inputRef.size)
+    }
     return record.connection?.limited !== true || this.#bytesOf(spec.input) <= this.#relayedMaxBytes
   }
 
@@ -433,7 +456,8 @@ export class Router {
   #localCapable(spec: RouteSpec): boolean {
     this.#readLocal()
     if (!this.#localTypes.has(spec.type)) return false
-    return capable({ taskTypes: this.#localTypeList, models: this.#localModels }, spec)
+    if (capable({ taskTypes: this.#localTypeList, models: this.#localModels }, spec)) return true
+    return this.#init.fetchableModel?.(spec) === true
   }
 
   #readLocal(): void {
@@ -452,6 +476,20 @@ export class Router {
     }))
     this.#localReadAt = now
   }
+}
+
+/**
+ * Whether a peer takes content by CID of `size` bytes (minor 5): it announced `content` with room
+ * for it. Only such peers get a request with `inputRef`, or send a result with `outputRef` back.
+ */
+export function takesContent(record: Pick<PeerRecord, 'capabilities'> | undefined, size: number): boolean {
+  const caps = record?.capabilities
+  return (
+    caps !== undefined &&
+    caps.protocolMinor >= CONTENT_MINOR &&
+    caps.content !== undefined &&
+    size <= caps.content.maxBytes
+  )
 }
 
 /** A model as routing sees it: announced by a peer, or served by this node's engine. */

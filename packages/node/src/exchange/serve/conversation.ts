@@ -9,6 +9,8 @@ import type { Span } from '@opentelemetry/api'
 import type { TaskHandle } from '@p2p-ai/engine'
 import {
   CHECKPOINT_MINOR,
+  CONTENT_MINOR,
+  type ContentRef,
   canonicalize,
   encodeBodyFrame,
   encodeControl,
@@ -23,10 +25,13 @@ import {
   toWireError,
   type WireError,
 } from '@p2p-ai/protocol'
+import { InvalidContentError } from '../../content/errors.js'
+import { getJson, putJson } from '../../content/json.js'
 import { taskLogFields } from '../../logger.js'
 import { recordedTraceId, type SpanOutcome } from '../../tracing/task-tracer.js'
 import { BUSY_RETRY_AFTER_MS, PROGRESS_MIN_INTERVAL_MS, RELAY_ID_BUSY_RETRY_AFTER_MS } from '../constants.js'
 import type { AttemptObserver, RemoteAttempt } from '../request/attempt.js'
+import { takesContent } from '../route/router.js'
 import { DeltaOutbox } from '../stream/deltas.js'
 import type { NetworkTaskProgress } from '../types.js'
 import { outcomeOf, prepareResult, type ResultOutcome, timingsOf, wireErrorOf } from './results.js'
@@ -48,6 +53,8 @@ export class Conversation implements AttemptObserver {
   #digest: string
   readonly #receivedAt = performance.now()
   #handle: TaskHandle | undefined
+  /** Aborts the fetch of an input sent by CID, or the storing of an output, while one runs. */
+  #content: AbortController | undefined
   #relay: RemoteAttempt | undefined
   #relayKey: string | undefined
   #timer: NodeJS.Timeout | undefined
@@ -93,6 +100,87 @@ export class Conversation implements AttemptObserver {
 
   /** Runs the task on this node's engine, which counts `timeoutMs` from now (queueing included). */
   run(): void {
+    const r = this.#request
+    if (r.inputRef !== undefined) this.#fetchInput(r.inputRef)
+    else this.#submit(r.input as Readonly<Record<string, unknown>>, r.timeoutMs)
+  }
+
+  /**
+   * An input sent by CID (docs/protocol.md §2.9): taken at once, then fetched from the requester
+   * (or any peer that has it), every block checked against the CID it signed, while `timeoutMs`
+   * runs; then submitted to the engine with what is left of it.
+   */
+  #fetchInput(ref: ContentRef): void {
+    const { content } = this.#session.init
+    if (content === undefined || this.forwarded) {
+      this.#end()
+      this.#reject({
+        code: TASK_ERROR_CODES.contentUnavailable,
+        message:
+          content === undefined
+            ? 'this node does not fetch content by CID'
+            : 'an input by CID is not fetched for a forwarded task',
+      })
+      return
+    }
+    if (ref.size > content.maxBytes) {
+      this.#end()
+      this.#reject({
+        code: TASK_ERROR_CODES.contentTooLarge,
+        message: `the input is ${ref.size} bytes; this node takes at most ${content.maxBytes}`,
+      })
+      return
+    }
+    this.#session.provider.counters.accepted++
+    this.#sendAccept(undefined)
+    const fetching = new AbortController()
+    this.#content = fetching
+    const deadline = setTimeout(() => fetching.abort(), this.#request.timeoutMs)
+    getJson(content, ref, {
+      from: this.requester,
+      signal: fetching.signal,
+      maxBytes: content.maxBytes,
+      onProgress: (received, total) =>
+        this.progress({ fraction: 0, message: `fetching the input: ${received} of ${total} bytes` }),
+    })
+      .then(
+        (input) => {
+          if (this.#done) return
+          if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+            throw new InvalidContentError(`the input ${ref.cid} is not a JSON object`)
+          }
+          const left = this.#request.timeoutMs - Math.ceil(performance.now() - this.#receivedAt)
+          if (left < 1) throw Object.assign(new Error('the input arrived too late'), { code: 'ERR_TIMEOUT' })
+          this.#submit(input as Readonly<Record<string, unknown>>, left)
+        },
+        (err: unknown) => {
+          throw fetching.signal.aborted && !this.#done
+            ? Object.assign(new Error(`the input ${ref.cid} did not arrive within timeoutMs`), {
+                code: 'ERR_TIMEOUT',
+              })
+            : err
+        },
+      )
+      .catch((err: unknown) => {
+        if (this.#done) return
+        this.#end()
+        const code = (err as { code?: unknown }).code
+        const error =
+          code === InvalidContentError.code
+            ? { code: TASK_ERROR_CODES.invalidInput, message: (err as Error).message }
+            : wireErrorOf(err)
+        this.#sendResult(
+          { status: error.code === TASK_ERROR_CODES.timeout ? 'timeout' : 'failed', error },
+          timingsOf(this.#receivedAt, undefined),
+        )
+      })
+      .finally(() => {
+        clearTimeout(deadline)
+        if (this.#content === fetching) this.#content = undefined
+      })
+  }
+
+  #submit(input: Readonly<Record<string, unknown>>, timeoutMs: number): void {
     const { engine, persist } = this.#session.init
     const r = this.#request
     this.#startSpan('serve')
@@ -102,9 +190,9 @@ export class Conversation implements AttemptObserver {
       submitted = engine.submit({
         id: this.engineId,
         type: r.taskType,
-        input: r.input,
+        input,
         priority: r.priority,
-        timeoutMs: r.timeoutMs,
+        timeoutMs,
         timeoutFrom: 'submit',
         meta: { requester: r.requester, taskId: r.id, ...(traceId === undefined ? {} : { traceId }) },
         // Requesters share this node's slots fairly (the engine's scheduler), by priority up to a cap.
@@ -137,21 +225,24 @@ export class Conversation implements AttemptObserver {
       return
     }
     this.#handle = handle
-    this.#session.provider.counters.accepted++
+    // An input by CID was taken (and counted) before it was fetched.
+    if (!this.#accepted) this.#session.provider.counters.accepted++
     this.#sendAccept(handle.status === 'RUNNING' ? 0 : undefined)
     if (this.#cancelRequested) handle.cancel()
     if (handle.status === 'QUEUED' || handle.status === 'RUNNING') {
       handle.addEventListener('progress', (evt) => this.progress(evt.detail))
     }
     handle.result().then(
-      (record) => {
+      async (record) => {
+        if (this.#done) return
+        const outcome = await this.#byReference(outcomeOf(record))
         if (this.#done) return
         this.#end()
         const timings = timingsOf(this.#receivedAt, record)
         if (this.#span !== undefined && record.startedAt !== undefined) {
           this.#session.init.tracer?.work(this.#span, timings)
         }
-        this.#sendResult(outcomeOf(record), timings)
+        this.#sendResult(outcome, timings)
       },
       (err: unknown) =>
         this.#session.init.log.error(
@@ -159,6 +250,45 @@ export class Conversation implements AttemptObserver {
           'engine handle rejected its result',
         ),
     )
+  }
+
+  /**
+   * A completed output too large to go inline goes by CID, stored here for the requester to fetch,
+   * when the requester takes content (it announced minor 5 and `content`); a forwarded task's never
+   * does (its requester is not on this stream). Anything else is answered as it is.
+   */
+  async #byReference(outcome: ResultOutcome): Promise<ResultOutcome> {
+    const { content, directory } = this.#session.init
+    if (outcome.status !== 'completed' || !('output' in outcome) || content === undefined || this.forwarded) {
+      return outcome
+    }
+    const record = directory.record(this.requester)
+    if (record === undefined || record.protocolMinor < CONTENT_MINOR || !takesContent(record, 0))
+      return outcome
+    let text: string
+    try {
+      text = JSON.stringify(outcome.output)
+    } catch {
+      return outcome
+    }
+    // An estimate (JSON.stringify of the same value is within a few bytes of its canonical form):
+    // anything near the threshold is sent inline while it fits a frame.
+    if (text === undefined || Buffer.byteLength(text) <= content.inlineMaxBytes) return outcome
+    const storing = new AbortController()
+    this.#content = storing
+    try {
+      const outputRef = await putJson(content, outcome.output, { signal: storing.signal })
+      if (!takesContent(record, outputRef.size)) return outcome
+      return { status: 'completed', outputRef }
+    } catch (err) {
+      this.#session.init.log.warn(
+        { err, ...taskLogFields(this.id), requester: this.requester },
+        'could not store the output by CID; sending it inline',
+      )
+      return outcome
+    } finally {
+      if (this.#content === storing) this.#content = undefined
+    }
   }
 
   /**
@@ -319,6 +449,19 @@ export class Conversation implements AttemptObserver {
       this.#handle.cancel()
       return
     }
+    if (this.#content !== undefined && !this.#done) {
+      // Still fetching its input: nothing ran, the requester gets `cancelled` now.
+      this.#content.abort()
+      this.#end()
+      this.#sendResult(
+        {
+          status: 'cancelled',
+          error: { code: TASK_ERROR_CODES.cancelled, message: 'cancelled by the requester' },
+        },
+        timingsOf(this.#receivedAt, undefined),
+      )
+      return
+    }
     if (this.#relay !== undefined) {
       // The next hop is told; its answer will not come back here, so the conversation ends now.
       this.#end()
@@ -337,6 +480,7 @@ export class Conversation implements AttemptObserver {
     if (this.#done) return
     this.#end()
     this.#endSpan({ status: 'ABANDONED', code: TASK_ERROR_CODES.peerDisconnected })
+    this.#content?.abort()
     this.#handle?.cancel()
     if (this.#handle === undefined && this.#relay === undefined) {
       try {

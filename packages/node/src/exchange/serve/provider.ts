@@ -13,6 +13,7 @@ import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
 import type { TaskEngine } from '@p2p-ai/engine'
 import type { Signer, WireError } from '@p2p-ai/protocol'
 import type { Logger } from 'pino'
+import type { ContentService } from '../../content/types.js'
 import type { PeerDirectory } from '../../peers/directory.js'
 import type { TaskTracer } from '../../tracing/task-tracer.js'
 import type { ProtocolTraffic } from '../../traffic.js'
@@ -51,6 +52,8 @@ export interface TaskProviderInit {
   admit(sender: string, requester: string): WireError | undefined
   /** Records a `serve` or `relay` span per task received, with `queue` and `run` under it. */
   tracer?: TaskTracer | undefined
+  /** Inputs sent by CID are fetched, and large outputs stored, through it (docs/protocol.md §2.9). */
+  content?: ContentService
   /** Where refusals are reported. */
   reports?: ExchangeReports
   /** Where the task protocol's inbound streams count their frames. */

@@ -4,6 +4,7 @@
  */
 import type { TaskRecord } from '@p2p-ai/engine'
 import {
+  type ContentRef,
   FrameTooLargeError,
   MAX_SIGNATURE_JSON_BYTES,
   type PreparedEnvelope,
@@ -19,6 +20,8 @@ import { taskErrorOf } from '../failures.js'
 /** What a result says, without its id, request hash and timings. */
 export type ResultOutcome =
   | { readonly status: 'completed'; readonly output: unknown }
+  /** Minor 5: the output stored as content, for the requester to fetch (docs/protocol.md §2.9). */
+  | { readonly status: 'completed'; readonly outputRef: ContentRef }
   | { readonly status: 'failed' | 'timeout' | 'cancelled'; readonly error: WireError }
 
 /** A thrown value as a wire error: a task error code (normalised) and a message that fits. */

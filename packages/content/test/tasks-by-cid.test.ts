@@ -1,0 +1,194 @@
+// Large task inputs and outputs by CID (docs/protocol.md §2.9) between two real nodes on
+// 127.0.0.1: Helia's Bitswap on each node's own libp2p moves the blocks, the signed request and
+// result carry only `{ cid, size }`.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createNode, type NodeInit, type P2PNode } from '@p2p-ai/node'
+import { canonicalize, type JsonValue } from '@p2p-ai/protocol'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { type HeliaContent, heliaContent } from '../src/index.js'
+
+let dir: string
+let requester: P2PNode
+let provider: P2PNode
+/** Inputs the provider's task saw, by the requester's text length. */
+const seen: number[] = []
+
+const MiB = 1024 * 1024
+
+function init(name: string): NodeInit {
+  return {
+    dataDir: join(dir, name),
+    network: { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: { enabled: false } },
+    engine: { concurrency: 2 },
+    engineOptions: { workers: false },
+    content: { enabled: true },
+    contentStore: heliaContent({ stallTimeoutMs: 2_000, shareModels: false }),
+  }
+}
+
+/** The CID the same JSON value gets on any node (canonical JSON, the fixed UnixFS profile). */
+async function cidOf(node: P2PNode, value: unknown): Promise<{ cid: string; size: number }> {
+  return node.content!.put(Buffer.from(canonicalize(value as JsonValue), 'utf8'))
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'p2p-ai-content-'))
+  ;[requester, provider] = await Promise.all([createNode(init('requester')), createNode(init('provider'))])
+  await Promise.all([requester.start(), provider.start()])
+  provider.registerTask({
+    name: 'text.repeat',
+    input: z.object({ text: z.string(), times: z.number().int().min(1).max(8) }),
+    run: ({ text, times }) => {
+      seen.push(text.length)
+      return { text: text.repeat(times), length: text.length * times }
+    },
+  })
+  await requester.connect(provider.getMultiaddrs()[0] as string)
+  // The requester routes by CID only to a peer that announced it takes content (minor 5).
+  await until(
+    () =>
+      requester.directory.record(provider.peerId.toString())?.capabilities?.content !== undefined &&
+      requester.directory
+        .record(provider.peerId.toString())
+        ?.capabilities?.taskTypes.includes('text.repeat') === true &&
+      provider.directory.record(requester.peerId.toString())?.capabilities?.content !== undefined,
+    'the two nodes announced content to each other',
+  )
+}, 30_000)
+
+afterAll(async () => {
+  await Promise.all([requester?.stop(), provider?.stop()])
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('a task input above content.inlineMaxBytes', () => {
+  it('travels as a CID the provider fetches over Bitswap, and a large output comes back the same way', async () => {
+    const text = 'abcdefgh'.repeat((3 * MiB) / 8) // 3 MiB: over the 1 MiB threshold, under a frame
+    const input = { text, times: 2 }
+    const handle = requester.submit<{ text: string; length: number }>({ type: 'text.repeat', input })
+    const record = await handle.result()
+    expect(record.status).toBe('COMPLETED')
+    expect(record.peer).toBe(provider.peerId.toString())
+    expect(record.output?.length).toBe(6 * MiB)
+    expect(record.output?.text).toBe(text.repeat(2))
+    expect(seen).toContain(text.length)
+
+    // The provider holds the input's blocks (it fetched them by the CID the requester signed),
+    // and the requester holds the output's (it fetched them by the CID the provider signed).
+    const inputRef = await cidOf(requester, input)
+    expect(await provider.content!.has(inputRef)).toBe(true)
+    const outputRef = await cidOf(provider, record.output)
+    expect(await requester.content!.has(outputRef)).toBe(true)
+  })
+
+  it('an input over the frame size, which no peer could take inline, still runs on the provider', async () => {
+    const text = 'x'.repeat(5 * MiB) // more than a 4 MiB frame
+    const record = await requester
+      .submit<{ length: number }>({ type: 'text.repeat', input: { text, times: 1 } })
+      .result()
+    expect(record.error).toBeUndefined()
+    expect(record.status).toBe('COMPLETED')
+    expect(record.peer).toBe(provider.peerId.toString())
+    expect(record.output?.length).toBe(5 * MiB)
+  })
+
+  it('a small input and output go inline: nothing is stored', async () => {
+    const input = { text: 'hello', times: 3 }
+    const record = await requester.submit<{ text: string }>({ type: 'text.repeat', input }).result()
+    expect(record.output?.text).toBe('hellohellohello')
+    const ref = { cid: (await cidOf(requester, input)).cid, size: Buffer.byteLength(canonicalize(input)) }
+    expect(await provider.content!.has(ref)).toBe(false)
+  })
+})
+
+describe('content put and get between nodes', () => {
+  it('streams what one node put to another, every block checked against the CID', async () => {
+    const bytes = new Uint8Array(2.5 * MiB).map((_, i) => (i * 31) % 251)
+    const ref = await provider.content!.put(bytes)
+    const chunks: Uint8Array[] = []
+    let last = 0
+    for await (const chunk of requester.content!.get(ref, { onProgress: (n) => (last = n) }))
+      chunks.push(chunk)
+    expect(Buffer.concat(chunks).equals(Buffer.from(bytes))).toBe(true)
+    expect(last).toBe(bytes.byteLength)
+    // 1 MiB leaves: at most one block per chunk handed out.
+    expect(Math.max(...chunks.map((c) => c.byteLength))).toBeLessThanOrEqual(MiB)
+  })
+
+  it('a reference whose size disagrees with its DAG fails with ERR_CONTENT_UNAVAILABLE', async () => {
+    const ref = await provider.content!.put(Buffer.from('twelve bytes'))
+    const read = async () => {
+      for await (const _ of requester.content!.get({ cid: ref.cid, size: 13 })) void _
+    }
+    await expect(read()).rejects.toMatchObject({ code: 'ERR_CONTENT_UNAVAILABLE' })
+  })
+
+  it('content no connected peer has fails with ERR_CONTENT_UNAVAILABLE after the stall timeout', async () => {
+    // A raw leaf of bytes nobody stored.
+    const bytes = Buffer.from('nobody has this')
+    const ghost = {
+      cid: CID.createV1(raw.code, await sha256.digest(bytes)).toString(),
+      size: bytes.byteLength,
+    }
+    const read = async () => {
+      for await (const _ of requester.content!.get(ghost, { signal: AbortSignal.timeout(10_000) })) void _
+    }
+    await expect(read()).rejects.toMatchObject({ code: 'ERR_CONTENT_UNAVAILABLE' })
+  }, 15_000)
+
+  it('a request over content.maxBytes is refused before a byte is fetched', async () => {
+    const read = async () => {
+      for await (const _ of requester.content!.get({ cid: (await cidOf(provider, 'x')).cid, size: 2 ** 40 }))
+        void _
+    }
+    await expect(read()).rejects.toMatchObject({ code: 'ERR_CONTENT_TOO_LARGE' })
+  })
+})
+
+describe('the access policy', () => {
+  it('with an allowlist, a connected stranger gets no block; an allowed peer still does', async () => {
+    const stranger = await createNode(init('stranger'))
+    try {
+      await stranger.start()
+      await stranger.connect(provider.getMultiaddrs()[0] as string)
+      provider.exchange.setAccessPolicy({ mode: 'allowlist', allowlist: [requester.peerId.toString()] })
+      const ref = await provider.content!.put(Buffer.from('for allowed peers only'))
+      const read = async (node: P2PNode) => {
+        const chunks: Uint8Array[] = []
+        for await (const chunk of node.content!.get(ref)) chunks.push(chunk)
+        return Buffer.concat(chunks).toString()
+      }
+      await expect(read(stranger)).rejects.toMatchObject({ code: 'ERR_CONTENT_UNAVAILABLE' })
+      await expect(read(requester)).resolves.toBe('for allowed peers only')
+    } finally {
+      provider.exchange.setAccessPolicy({ mode: 'open' })
+      await stranger.stop()
+    }
+  })
+})
+
+describe('expiry', () => {
+  it('content past its time is deleted by the sweep; content still kept is not', async () => {
+    const kept = await provider.content!.put(Buffer.from('kept for a day'))
+    const brief = await provider.content!.put(Buffer.from('kept for a minute'), { ttlMs: 60_000 })
+    // Past the short one's time and the sweep's grace for blocks being written.
+    const { expired } = await (provider.content as HeliaContent).sweep(Date.now() + 2 * 3600_000)
+    expect(expired).toBeGreaterThanOrEqual(1)
+    expect(await provider.content!.has(brief)).toBe(false)
+    expect(await provider.content!.has(kept)).toBe(true)
+  })
+})
