@@ -99,6 +99,19 @@ export class InstanceCache {
     return known
   }
 
+  /** Forgets the instances naming `peer`: they leave the known-answer list until heard again. */
+  forgetPeer(peer: string): boolean {
+    let forgot = false
+    for (const [key, entry] of this.entries) {
+      if (entry.info?.id.toString() === peer) {
+        this.entries.delete(key)
+        forgot = true
+      }
+    }
+    if (forgot) this.version++
+    return forgot
+  }
+
   clear(): void {
     this.entries.clear()
   }

@@ -191,6 +191,15 @@ export class MdnsDiscovery extends TypedEventEmitter<MdnsEvents> implements Peer
     }
   }
 
+  /**
+   * The connection to `peer` is gone: stop listing it as a known answer (RFC 6762 §7.1), so it
+   * answers our next query and is seen again at once, rather than once half its record's TTL
+   * (a minute) has passed.
+   */
+  forget(peer: PeerId): void {
+    this.known.forgetPeer(peer.toString())
+  }
+
   async stop(): Promise<void> {
     this.started = false
     this.components.events.removeEventListener('transport:listening', this.onAddressesChanged)

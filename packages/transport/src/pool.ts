@@ -372,7 +372,9 @@ export class ConnectionPool extends TypedEventEmitter<ConnectionPoolEvents> impl
         id,
         setTimeout(() => {
           this.retries.delete(id)
-          this.offer(peer)
+          // Not through offer(): a timer may fire a millisecond before Date.now() reaches the
+          // backoff's end, and offer() would then drop the retry with nothing left to try again.
+          if (this.started && !this.isBusy(peer.id, id)) this.enqueue(id, peer)
         }, delay),
       )
       this.safeDispatchEvent('dial:retry', {
