@@ -487,9 +487,11 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
       pool.offer(evt.detail)
     })
   }
-  node.addEventListener('peer:disconnect', (evt) => {
-    mdns?.forget(evt.detail)
-  })
+  if (mdns !== undefined) {
+    node.addEventListener('peer:disconnect', (evt) => {
+      mdns.forget(evt.detail)
+    })
+  }
   if (init.start !== false) {
     await node.start()
   }
