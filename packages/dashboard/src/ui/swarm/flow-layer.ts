@@ -35,6 +35,7 @@ export class FlowLayer {
   readonly #graph: SwarmGraph
   #particles: Particle[] = []
   #frame: number | undefined
+  #hidden = false
   readonly #resize: ResizeObserver
 
   constructor(container: HTMLElement, graph: SwarmGraph) {
@@ -49,6 +50,8 @@ export class FlowLayer {
   }
 
   add(events: readonly FlowEvent[]): void {
+    // Nobody sees a hidden graph's dots; the list of recent flow keeps what happened meanwhile.
+    if (this.#hidden) return
     const now = performance.now()
     for (const e of events) {
       if (this.#particles.length >= MAX_PARTICLES) break
@@ -67,6 +70,14 @@ export class FlowLayer {
       }
     }
     this.#frame ??= requestAnimationFrame((t) => this.#draw(t))
+  }
+
+  setHidden(hidden: boolean): void {
+    this.#hidden = hidden
+    if (!hidden) return
+    this.#particles = []
+    if (this.#frame !== undefined) cancelAnimationFrame(this.#frame)
+    this.#frame = undefined
   }
 
   destroy(): void {
