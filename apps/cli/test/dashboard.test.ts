@@ -145,6 +145,8 @@ describe('the dashboard in a browser', () => {
     expect(second).toContain(`hop 1 …${b.peerId.slice(-8)}`)
     for (const span of ['serve', 'queue', 'run']) expect(second).toContain(span)
     await screenshot('dashboard-tasks')
+    await lanes.last().scrollIntoViewIfNeeded()
+    await screenshot('dashboard-trace')
   })
 
   it('starts the dashboard of a node that did not serve it, once, and says so when its port is taken', async () => {
