@@ -59,6 +59,13 @@ export interface SwarmGraphEvents {
  */
 const MIN_REDRAW_MS = 500
 /**
+ * And at least this many times as long as the last redraw took (to the next frame), so that a slow
+ * machine spends at most a fifth of its frames redrawing the graph, however fast the swarm changes;
+ * but never longer than `MAX_REDRAW_MS`, so a change still shows within a couple of seconds.
+ */
+const REDRAW_GAP_FACTOR = 4
+const MAX_REDRAW_MS = 2_000
+/**
  * From this many nodes, the graph is drawn for speed: edges and labels are left out while the
  * camera moves (a zoom or a pan redraws each frame), and edges no longer answer the pointer (their
  * picking pass costs a third of each redraw; a node's own hover tells the same: a peer's latency,
@@ -85,6 +92,7 @@ export class SwarmGraph {
   #frame: number | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
   #lastDrawn = Number.NEGATIVE_INFINITY
+  #redrawMs = 0
   #hidden = false
   #radius = 0
   #large = false
@@ -130,7 +138,8 @@ export class SwarmGraph {
     ) {
       return
     }
-    const wait = this.#lastDrawn + MIN_REDRAW_MS - performance.now()
+    const gap = Math.min(MAX_REDRAW_MS, Math.max(MIN_REDRAW_MS, REDRAW_GAP_FACTOR * this.#redrawMs))
+    const wait = this.#lastDrawn + gap - performance.now()
     if (wait <= 0) this.#frame = requestAnimationFrame(() => this.#take())
     else {
       this.#timer = setTimeout(() => {
@@ -143,6 +152,7 @@ export class SwarmGraph {
   #take(): void {
     this.#frame = undefined
     if (this.#hidden) return
+    const started = performance.now()
     const batch = this.#pending
     this.#pending = []
     const next = this.#spare
@@ -158,6 +168,10 @@ export class SwarmGraph {
     this.#shown = next
     applyAll(this.#spare, batch)
     this.#lastDrawn = performance.now()
+    // The next frame comes once this one is drawn (in software, once the WebGL canvas is).
+    requestAnimationFrame((now) => {
+      this.#redrawMs = now - started
+    })
     if (this.#selected !== undefined && !next.hasNode(this.#selected)) this.select(undefined)
     this.#events.drawn(next.order, next.size)
   }
