@@ -3,6 +3,7 @@ import { createInternet, type Internet } from '../src/internet.js'
 import { assertTestnetAvailable } from '../src/ip.js'
 import { assertNatAvailable } from '../src/nat.js'
 import type { HostNode, HostNodeEvent, HostNodeOptions } from '../src/node-process.js'
+import { assertUpnpAvailable } from '../src/upnp.js'
 
 // Transport nodes (createTransport, in host programs) across the simulated internet: public nodes
 // on 11.8.1.x, home nodes behind NAT routers. mDNS is off everywhere: nodes only have the public
@@ -54,13 +55,16 @@ async function startPublic(
   }
 }
 
+/** A node in each home whose router does not forward ports on request. */
 async function startHomes(
   net: Internet,
   bootstrap: string[],
   options: HostNodeOptions = {},
 ): Promise<HostNode[]> {
   return Promise.all(
-    net.homes.map(async (home) => home.hosts[0]!.startNode({ ...QUIET, bootstrap, ...options })),
+    net.homes
+      .filter((home) => home.upnp === undefined)
+      .map(async (home) => home.hosts[0]!.startNode({ ...QUIET, bootstrap, ...options })),
   )
 }
 
@@ -100,10 +104,12 @@ async function expectRelayedEchoes(from: HostNode, to: HostNode, relay: HostNode
 beforeAll(async () => {
   await assertTestnetAvailable()
   await assertNatAvailable()
+  await assertUpnpAvailable()
 })
 
-describe('NAT traversal over TCP across a simulated internet (needs root, iproute2 and iptables)', () => {
-  // Two public nodes (bootstrap, DHT, relays); homes behind cone, cone, symmetric, symmetric NATs.
+describe('NAT traversal over TCP across a simulated internet (needs root, iproute2, iptables and miniupnpd)', () => {
+  // Two public nodes (bootstrap, DHT, relays); homes behind cone, cone, symmetric, symmetric NATs,
+  // and one behind a cone NAT whose router forwards ports on request (UPnP).
   let net: Internet
   let seed: HostNode
   let visitor: HostNode
@@ -112,22 +118,34 @@ describe('NAT traversal over TCP across a simulated internet (needs root, iprout
   let cone2: HostNode
   let sym1: HostNode
   let sym2: HostNode
+  let forwarded: HostNode
 
   beforeAll(async () => {
     net = await createInternet({
       publicHosts: 2,
-      homes: [{ nat: 'cone' }, { nat: 'cone' }, { nat: 'symmetric' }, { nat: 'symmetric' }],
+      homes: [
+        { nat: 'cone' },
+        { nat: 'cone' },
+        { nat: 'symmetric' },
+        { nat: 'symmetric' },
+        { nat: 'cone', upnp: true },
+      ],
     })
     const started = await startPublic(net)
     ;[seed, visitor] = started.nodes as [HostNode, HostNode]
     bootstrap = started.bootstrap
+    const upnpHome = net.homes[4]!
     // Homes reserve on the first public node only; the second plays a visitor on the internet.
-    ;[cone1, cone2, sym1, sym2] = (await startHomes(net, [bootstrap[0]!])) as [
-      HostNode,
-      HostNode,
-      HostNode,
-      HostNode,
-    ]
+    let homes: HostNode[]
+    ;[homes, forwarded] = await Promise.all([
+      startHomes(net, [bootstrap[0]!]),
+      upnpHome.hosts[0]!.startNode({
+        ...QUIET,
+        bootstrap: [bootstrap[0]!],
+        upnp: { gateways: [upnpHome.upnp!] },
+      }),
+    ])
+    ;[cone1, cone2, sym1, sym2] = homes as [HostNode, HostNode, HostNode, HostNode]
     await Promise.all([cone1, cone2, sym1, sym2].map(async (home) => relaysOf(home, 1)))
   }, 60_000)
 
@@ -219,6 +237,23 @@ describe('NAT traversal over TCP across a simulated internet (needs root, iprout
         )
       })
     const echo = await visitor.request({ cmd: 'echo', peerId: sym2.peerId, message: 'direct now' })
+    expect(echo).toMatchObject({ ok: true, connection: { kind: 'direct', limited: false } })
+  })
+
+  it('behind a router that forwards ports on request (UPnP), a home node is public and others dial it directly, through no relay', async () => {
+    // The router forwards the node's TCP port: the node announces it at the router's address.
+    await expect.poll(async () => (await status(forwarded)).reachability, { timeout: 15_000 }).toBe('public')
+    const announced = (await status(forwarded)).announced as string[]
+    const mapped = announced.find((a) => a.startsWith('/ip4/11.8.2.5/tcp/'))
+    expect(mapped, JSON.stringify(announced)).toMatch(
+      new RegExp(`^/ip4/11\\.8\\.2\\.5/tcp/\\d+/p2p/${forwarded.peerId}$`),
+    )
+    // A node behind a symmetric NAT, which no hole punch reaches, dials it there.
+    expect(await sym1.request({ cmd: 'dial', address: mapped })).toMatchObject({ ok: true })
+    expect(await connectionsTo(sym1, forwarded)).toEqual([
+      expect.objectContaining({ kind: 'direct', limited: false, remoteAddr: mapped }),
+    ])
+    const echo = await sym1.request({ cmd: 'echo', peerId: forwarded.peerId, message: 'through the forward' })
     expect(echo).toMatchObject({ ok: true, connection: { kind: 'direct', limited: false } })
   })
 
