@@ -32,6 +32,7 @@ function fakeDht(servers = 1) {
   const withdrawn: string[] = []
   const connected = new Set<string>()
   const dialled: string[] = []
+  const dialledAt: string[][] = []
   /** DHT servers in the routing table, and those connected; `deaf` ones miss provide walks. */
   const table: PeerId[] = []
   const online = new Set<string>()
@@ -53,8 +54,10 @@ function fakeDht(servers = 1) {
     },
   }
   const events = new EventTarget()
+  let addresses = ['/ip4/11.8.1.1/tcp/4001/p2p-circuit']
   const transport = Object.assign(events, {
     peerId: SELF,
+    getMultiaddrs: () => addresses.map((a) => multiaddr(a)),
     services: { dht },
     contentRouting: {
       cancelReprovide: async (cid: { toString(): string }) => {
@@ -72,9 +75,12 @@ function fakeDht(servers = 1) {
         .filter((p) => peer === undefined || p === peer.toString())
         .map((p) => ({ remotePeer: peerId(p), status: 'open' })),
     peerStore: { merge: async () => {} },
-    dial: async (peer: PeerId) => {
-      dialled.push(peer.toString())
-      connected.add(peer.toString())
+    // By PeerId, or at addresses that end in it.
+    dial: async (target: PeerId | Array<{ toString(): string }>) => {
+      const peer = Array.isArray(target) ? String(target[0]).split('/p2p/').at(-1)! : target.toString()
+      dialled.push(peer)
+      dialledAt.push(Array.isArray(target) ? target.map(String) : [])
+      connected.add(peer)
     },
   }) as unknown as Transport
   return {
@@ -84,6 +90,7 @@ function fakeDht(servers = 1) {
     withdrawn,
     connected,
     dialled,
+    dialledAt,
     deaf,
     lookups: () => lookups,
     async hold(key: string, ...peers: PeerId[]) {
@@ -102,6 +109,11 @@ function fakeDht(servers = 1) {
     },
     reconnect(server: PeerId) {
       online.add(server.toString())
+    },
+    /** This node's announced addresses change (its relay moved, say). */
+    announce(next: string[]) {
+      addresses = next
+      events.dispatchEvent(new CustomEvent('self:peer:update'))
     },
   }
 }
@@ -210,6 +222,30 @@ describe('capability discovery on the DHT', () => {
     }
   })
 
+  it('publishes every record again at once when its announced addresses change (its relay moved), so servers hand out the new ones', async () => {
+    const dht = fakeDht(0)
+    dht.join(SERVER_1)
+    const advertiser = new CapabilityAdvertiser({
+      transport: dht.transport,
+      capabilities: () => caps(['far', 'near']),
+      log,
+    })
+    advertiser.start()
+    try {
+      await settled()
+      expect(dht.provided).toHaveLength(2)
+      // Something else about the node changed (a protocol, say): nothing to tell the DHT.
+      dht.transport.dispatchEvent(new CustomEvent('self:peer:update'))
+      await settled()
+      expect(dht.provided).toHaveLength(2)
+      dht.announce(['/ip4/11.8.1.2/tcp/4001/p2p-circuit'])
+      await settled()
+      expect(dht.provided.slice(2).sort()).toEqual((await cids(['task/far', 'task/near'])).sort())
+    } finally {
+      advertiser.stop()
+    }
+  })
+
   it('counts a record that no server took as not published, and tries again', async () => {
     const dht = fakeDht(0)
     dht.join(SERVER_1)
@@ -286,6 +322,8 @@ describe('capability discovery on the DHT', () => {
     expect(second).toBe(first)
     expect(dht.lookups()).toBe(1)
     expect(dht.dialled).toEqual([PROVIDER.toString()])
+    // At the relay address the DHT gave, and nothing else this node may have heard.
+    expect(dht.dialledAt).toEqual([[`/ip4/11.8.1.1/tcp/4001/p2p/${SELF}/p2p-circuit/p2p/${PROVIDER}`]])
     // Still connected: the answer stands.
     await finder.find(spec)
     expect(dht.lookups()).toBe(1)

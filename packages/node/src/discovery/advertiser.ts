@@ -9,6 +9,12 @@
  * one that is slow to answer, and kad-dht reports success all the same), and publishes again to
  * a connected server that lacks it: one that joined, or one that came back (a server that
  * disconnects is no longer counted as holding anything; it may have restarted empty).
+ *
+ * A server answers a lookup with the addresses it knows for the provider, which a provider's
+ * publication refreshes (kad-dht merges the addresses it carries). So when this node's announced
+ * addresses change (its relay died and it reserved on another, say), every record goes out again
+ * at once: servers it is not connected to would otherwise hand out a dead relay's address until
+ * the next re-provide, hours on.
  */
 import type { PeerId } from '@libp2p/interface'
 import type { Capabilities } from '@p2p-ai/protocol'
@@ -45,6 +51,10 @@ export class CapabilityAdvertiser {
   readonly #holders = new Map<string, Set<string>>()
   /** Keys whose last publication failed or missed a server, with when to try again. */
   readonly #retry = new Map<string, { at: number; delayMs: number }>()
+  /** Keys published with addresses this node no longer announces. */
+  readonly #stale = new Set<string>()
+  /** This node's announced addresses, as last seen. */
+  #announced = ''
   #timer: NodeJS.Timeout | undefined
   #running = false
   #busy = false
@@ -70,6 +80,8 @@ export class CapabilityAdvertiser {
     // A server entering the routing table can take the records now, not at the next tick.
     this.#routingTable()?.addEventListener('peer:add', this.#onServer)
     this.#init.transport.addEventListener('peer:disconnect', this.#onDisconnect)
+    this.#announced = this.#announcedNow()
+    this.#init.transport.addEventListener('self:peer:update', this.#onSelfUpdate)
     void this.check()
   }
 
@@ -79,10 +91,27 @@ export class CapabilityAdvertiser {
     this.#timer = undefined
     this.#routingTable()?.removeEventListener('peer:add', this.#onServer)
     this.#init.transport.removeEventListener('peer:disconnect', this.#onDisconnect)
+    this.#init.transport.removeEventListener('self:peer:update', this.#onSelfUpdate)
   }
 
   readonly #onServer = (): void => {
     void this.check()
+  }
+
+  readonly #onSelfUpdate = (): void => {
+    const announced = this.#announcedNow()
+    if (announced === this.#announced) return
+    this.#announced = announced
+    for (const key of this.#holders.keys()) {
+      this.#stale.add(key)
+      // Now, not after a backoff: lookups hand out the old addresses meanwhile.
+      this.#retry.delete(key)
+    }
+    void this.check()
+  }
+
+  #announcedNow(): string {
+    return this.#init.transport.getMultiaddrs().map(String).sort().join(' ')
   }
 
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
@@ -100,6 +129,7 @@ export class CapabilityAdvertiser {
         if (wanted.has(key)) continue
         this.#holders.delete(key)
         this.#retry.delete(key)
+        this.#stale.delete(key)
         await stopProvidingCapability(this.#init.transport, key).catch(() => {})
       }
       // A large DHT keeps copies on the k servers closest to each key, and re-provides them; a
@@ -113,7 +143,7 @@ export class CapabilityAdvertiser {
         const retry = this.#retry.get(key)
         if (retry !== undefined && retry.at > now) return false
         const holders = this.#holders.get(key)
-        return holders === undefined || servers.some((server) => !holders.has(server))
+        return holders === undefined || this.#stale.has(key) || servers.some((server) => !holders.has(server))
       })
       const next = due.values()
       const worker = async (): Promise<void> => {
@@ -127,6 +157,7 @@ export class CapabilityAdvertiser {
 
   async #publish(key: string): Promise<void> {
     if (!this.#running) return
+    const announced = this.#announced
     try {
       const { storedOn } = await provideCapability(this.#init.transport, key, {
         signal: AbortSignal.timeout(ADVERTISE_TIMEOUT_MS),
@@ -135,6 +166,8 @@ export class CapabilityAdvertiser {
       const holders = this.#holders.get(key) ?? new Set<string>()
       for (const server of storedOn) holders.add(server)
       this.#holders.set(key, holders)
+      // What it carried is current unless the addresses changed during the walk.
+      if (this.#announced === announced) this.#stale.delete(key)
       // A connected server the walk did not reach (slow to answer, just joined): again, later.
       if (this.#connectedServers().some((server) => !holders.has(server))) this.#backOff(key)
       else this.#retry.delete(key)
