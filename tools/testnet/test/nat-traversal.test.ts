@@ -55,16 +55,13 @@ async function startPublic(
   }
 }
 
-/** A node in each home whose router does not forward ports on request. */
 async function startHomes(
   net: Internet,
   bootstrap: string[],
   options: HostNodeOptions = {},
 ): Promise<HostNode[]> {
   return Promise.all(
-    net.homes
-      .filter((home) => home.upnp === undefined)
-      .map(async (home) => home.hosts[0]!.startNode({ ...QUIET, bootstrap, ...options })),
+    net.homes.map(async (home) => home.hosts[0]!.startNode({ ...QUIET, bootstrap, ...options })),
   )
 }
 
@@ -107,9 +104,8 @@ beforeAll(async () => {
   await assertUpnpAvailable()
 })
 
-describe('NAT traversal over TCP across a simulated internet (needs root, iproute2, iptables and miniupnpd)', () => {
-  // Two public nodes (bootstrap, DHT, relays); homes behind cone, cone, symmetric, symmetric NATs,
-  // and one behind a cone NAT whose router forwards ports on request (UPnP).
+describe('NAT traversal over TCP across a simulated internet (needs root, iproute2 and iptables)', () => {
+  // Two public nodes (bootstrap, DHT, relays); homes behind cone, cone, symmetric, symmetric NATs.
   let net: Internet
   let seed: HostNode
   let visitor: HostNode
@@ -118,34 +114,22 @@ describe('NAT traversal over TCP across a simulated internet (needs root, iprout
   let cone2: HostNode
   let sym1: HostNode
   let sym2: HostNode
-  let forwarded: HostNode
 
   beforeAll(async () => {
     net = await createInternet({
       publicHosts: 2,
-      homes: [
-        { nat: 'cone' },
-        { nat: 'cone' },
-        { nat: 'symmetric' },
-        { nat: 'symmetric' },
-        { nat: 'cone', upnp: true },
-      ],
+      homes: [{ nat: 'cone' }, { nat: 'cone' }, { nat: 'symmetric' }, { nat: 'symmetric' }],
     })
     const started = await startPublic(net)
     ;[seed, visitor] = started.nodes as [HostNode, HostNode]
     bootstrap = started.bootstrap
-    const upnpHome = net.homes[4]!
     // Homes reserve on the first public node only; the second plays a visitor on the internet.
-    let homes: HostNode[]
-    ;[homes, forwarded] = await Promise.all([
-      startHomes(net, [bootstrap[0]!]),
-      upnpHome.hosts[0]!.startNode({
-        ...QUIET,
-        bootstrap: [bootstrap[0]!],
-        upnp: { gateways: [upnpHome.upnp!] },
-      }),
-    ])
-    ;[cone1, cone2, sym1, sym2] = homes as [HostNode, HostNode, HostNode, HostNode]
+    ;[cone1, cone2, sym1, sym2] = (await startHomes(net, [bootstrap[0]!])) as [
+      HostNode,
+      HostNode,
+      HostNode,
+      HostNode,
+    ]
     await Promise.all([cone1, cone2, sym1, sym2].map(async (home) => relaysOf(home, 1)))
   }, 60_000)
 
@@ -237,23 +221,6 @@ describe('NAT traversal over TCP across a simulated internet (needs root, iprout
         )
       })
     const echo = await visitor.request({ cmd: 'echo', peerId: sym2.peerId, message: 'direct now' })
-    expect(echo).toMatchObject({ ok: true, connection: { kind: 'direct', limited: false } })
-  })
-
-  it('behind a router that forwards ports on request (UPnP), a home node is public and others dial it directly, through no relay', async () => {
-    // The router forwards the node's TCP port: the node announces it at the router's address.
-    await expect.poll(async () => (await status(forwarded)).reachability, { timeout: 15_000 }).toBe('public')
-    const announced = (await status(forwarded)).announced as string[]
-    const mapped = announced.find((a) => a.startsWith('/ip4/11.8.2.5/tcp/'))
-    expect(mapped, JSON.stringify(announced)).toMatch(
-      new RegExp(`^/ip4/11\\.8\\.2\\.5/tcp/\\d+/p2p/${forwarded.peerId}$`),
-    )
-    // A node behind a symmetric NAT, which no hole punch reaches, dials it there.
-    expect(await sym1.request({ cmd: 'dial', address: mapped })).toMatchObject({ ok: true })
-    expect(await connectionsTo(sym1, forwarded)).toEqual([
-      expect.objectContaining({ kind: 'direct', limited: false, remoteAddr: mapped }),
-    ])
-    const echo = await sym1.request({ cmd: 'echo', peerId: forwarded.peerId, message: 'through the forward' })
     expect(echo).toMatchObject({ ok: true, connection: { kind: 'direct', limited: false } })
   })
 
@@ -356,7 +323,7 @@ describe('NAT traversal with QUIC across a simulated internet (needs root, iprou
   })
 })
 
-describe('a crowd and a private swarm across a simulated internet (needs root, iproute2 and iptables)', () => {
+describe('a crowd, a private swarm and a router that forwards ports, across a simulated internet (needs root, iproute2, iptables and miniupnpd)', () => {
   it('a public node keeps connections to 60 peers behind two NATs (issue 12 test 7)', async () => {
     await using net = await createInternet({ publicHosts: 1, homes: [{ nat: 'cone' }, { nat: 'symmetric' }] })
     const {
@@ -391,6 +358,40 @@ describe('a crowd and a private swarm across a simulated internet (needs root, i
     expect((await hub.peers()).filter((peer) => expected.includes(peer))).toHaveLength(60)
     expect((await hub.ping(expected[59]!)).ok).toBe(true)
   }, 90_000)
+
+  it('behind a router that forwards ports on request (UPnP), a home node is public and a node behind a symmetric NAT dials it directly, through no relay', async () => {
+    await using net = await createInternet({
+      publicHosts: 1,
+      homes: [{ nat: 'cone', upnp: true }, { nat: 'symmetric' }],
+    })
+    const { bootstrap } = await startPublic(net)
+    const upnpHome = net.homes[0]!
+    const [forwarded, other] = await Promise.all([
+      upnpHome.hosts[0]!.startNode({ ...QUIET, bootstrap, upnp: { gateways: [upnpHome.upnp!] } }),
+      net.homes[1]!.hosts[0]!.startNode({ ...QUIET, bootstrap }),
+    ])
+    if (forwarded === undefined || other === undefined) throw new Error('two home nodes expected')
+    // The router forwards the node's TCP port: the node announces it at the router's address.
+    await expect.poll(async () => (await status(forwarded)).reachability, { timeout: 15_000 }).toBe('public')
+    const announced = (await status(forwarded)).announced as string[]
+    const mapped = announced.find((a) => a.startsWith('/ip4/11.8.2.1/tcp/'))
+    expect(mapped, JSON.stringify(announced)).toMatch(
+      new RegExp(`^/ip4/11\\.8\\.2\\.1/tcp/\\d+/p2p/${forwarded.peerId}$`),
+    )
+    // A node behind a symmetric NAT, which no hole punch reaches, dials it there: no relay.
+    expect(await other.request({ cmd: 'dial', address: mapped })).toMatchObject({ ok: true })
+    const links = await connectionsTo(other, forwarded)
+    expect(links).toContainEqual(
+      expect.objectContaining({ kind: 'direct', limited: false, remoteAddr: mapped }),
+    )
+    expect(links.filter((link) => link.kind !== 'direct')).toEqual([])
+    const echo = await other.request({
+      cmd: 'echo',
+      peerId: forwarded.peerId,
+      message: 'through the forward',
+    })
+    expect(echo).toMatchObject({ ok: true, connection: { kind: 'direct', limited: false } })
+  }, 40_000)
 
   it('in a private swarm, a relay serves members and a stranger without the key cannot even connect to it', async () => {
     const psk = `/key/swarm/psk/1.0.0/\n/base16/\n${'a1'.repeat(32)}`
