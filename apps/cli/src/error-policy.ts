@@ -239,6 +239,10 @@ const TABLE: Readonly<Record<string, ErrorPolicy>> = {
     exit: FAILURE,
     hint: 'QUIC needs the optional @chainsafe/libp2p-quic package: install it (`npm install @chainsafe/libp2p-quic`), or listen on TCP only',
   },
+  ERR_CAPABILITY_NOT_STORED: {
+    exit: FAILURE,
+    hint: 'give network.bootstrap peers that are publicly reachable (they serve the DHT); the node publishes again by itself once it knows one',
+  },
   ERR_DHT_DISABLED: {
     exit: USAGE,
     hint: 'turn the DHT on (network.dht: true) to find providers beyond the nodes this one knows',

@@ -249,6 +249,7 @@ export async function createNode(init: NodeInit = {}): Promise<P2PNode> {
             circuitDurationMs: config.network.relay.circuitDurationMs,
             circuitBytes: config.network.relay.circuitBytes,
             maxCircuitsPerPeer: config.network.relay.maxCircuitsPerPeer,
+            maxCircuits: config.network.relay.maxCircuits,
           }
         : false,
       ...(networkKey === undefined ? {} : { psk: networkKey }),

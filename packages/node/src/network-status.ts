@@ -3,7 +3,7 @@
  * the addresses they see and it announces, the relays it reserved a slot on (or relays for
  * others), the DHT, and hole punching. Read from the transport's own services; nothing is kept.
  */
-import type { PortMapping, Reachability, Transport } from '@p2p-ai/transport'
+import { type PortMapping, RELAY_HOP_PROTOCOL, type Reachability, type Transport } from '@p2p-ai/transport'
 
 export interface NodeNetworkStatus {
   /** `public`: peers on the internet dial it directly; `private`: behind NAT (reached through relays); `unknown`: nothing tells yet. */
@@ -39,7 +39,7 @@ export function networkStatus(
 ): NodeNetworkStatus {
   const reach = transport.services.reachability.status()
   const relay = transport.services.relay as { reservations?: { size: number } } | undefined
-  const offered = transport.getProtocols().includes('/libp2p/circuit/relay/0.2.0/hop')
+  const offered = transport.getProtocols().includes(RELAY_HOP_PROTOCOL)
   const punch = transport.services.tcpPunch?.status()
   return {
     reachability: reach.reachability,

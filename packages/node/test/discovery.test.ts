@@ -1,7 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Capabilities } from '@p2p-ai/protocol'
-import { capabilityCid, type Transport } from '@p2p-ai/transport'
+import { capabilityCid, provideCapability, type Transport } from '@p2p-ai/transport'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { CapabilityAdvertiser } from '../src/discovery/advertiser.js'
@@ -16,6 +16,8 @@ const peerId = (id: string): PeerId =>
 const SELF = peerId('12D3KooWSUtKJpEJwFzzLwV7t1cPUhoRPpSFkzCQ41pvmsQmRwEe')
 const PROVIDER = peerId('12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN')
 const STRANGER = peerId('12D3KooWPnaoheHZSKDnEheUxnszQ4GQZL2NW7tw7QV4RBqXdP8V')
+const SERVER_1 = peerId('12D3KooWBUJqF1x4VMDLGamsVdRnGGg8uoEm7CDMKKWTCtksaC2Z')
+const SERVER_2 = peerId('12D3KooWN8vk39qXiRLtHzNmk2NAg4k9ZBHKqXACzDb1ETGcZabh')
 const SHA = 'ab'.repeat(32)
 const log = pino({ level: 'silent' })
 
@@ -30,15 +32,34 @@ function fakeDht(servers = 1) {
   const withdrawn: string[] = []
   const connected = new Set<string>()
   const dialled: string[] = []
+  const dialledAt: string[][] = []
+  /** DHT servers in the routing table, and those connected; `deaf` ones miss provide walks. */
+  const table: PeerId[] = []
+  const online = new Set<string>()
+  const deaf = new Set<string>()
   let lookups = 0
-  const dht = { routingTable: Object.assign(new EventTarget(), { size: servers }) }
-  const transport = {
+  const routingTable = Object.assign(new EventTarget(), {
+    size: servers,
+    kb: { toIterable: () => table.map((peerId) => ({ peerId })) },
+  })
+  const dht = {
+    routingTable,
+    // kad-dht's walk: one event per server that took the record.
+    provide: async function* (cid: { toString(): string }) {
+      provided.push(cid.toString())
+      for (const server of table) {
+        if (online.has(server.toString()) && !deaf.has(server.toString()))
+          yield { name: 'PEER_RESPONSE', messageName: 'ADD_PROVIDER', from: server }
+      }
+    },
+  }
+  const events = new EventTarget()
+  let addresses = ['/ip4/11.8.1.1/tcp/4001/p2p-circuit']
+  const transport = Object.assign(events, {
     peerId: SELF,
+    getMultiaddrs: () => addresses.map((a) => multiaddr(a)),
     services: { dht },
     contentRouting: {
-      provide: async (cid: { toString(): string }) => {
-        provided.push(cid.toString())
-      },
       cancelReprovide: async (cid: { toString(): string }) => {
         withdrawn.push(cid.toString())
       },
@@ -50,15 +71,18 @@ function fakeDht(servers = 1) {
       },
     },
     getConnections: (peer?: PeerId) =>
-      [...connected]
+      [...connected, ...online]
         .filter((p) => peer === undefined || p === peer.toString())
         .map((p) => ({ remotePeer: peerId(p), status: 'open' })),
     peerStore: { merge: async () => {} },
-    dial: async (peer: PeerId) => {
-      dialled.push(peer.toString())
-      connected.add(peer.toString())
+    // By PeerId, or at addresses that end in it.
+    dial: async (target: PeerId | Array<{ toString(): string }>) => {
+      const peer = Array.isArray(target) ? String(target[0]).split('/p2p/').at(-1)! : target.toString()
+      dialled.push(peer)
+      dialledAt.push(Array.isArray(target) ? target.map(String) : [])
+      connected.add(peer)
     },
-  } as unknown as Transport
+  }) as unknown as Transport
   return {
     transport,
     dht,
@@ -66,11 +90,37 @@ function fakeDht(servers = 1) {
     withdrawn,
     connected,
     dialled,
+    dialledAt,
+    deaf,
     lookups: () => lookups,
     async hold(key: string, ...peers: PeerId[]) {
       records.set((await capabilityCid(key)).toString(), peers)
     },
+    /** A DHT server enters the routing table, connected. */
+    join(server: PeerId) {
+      table.push(server)
+      online.add(server.toString())
+      routingTable.size = table.length
+      routingTable.dispatchEvent(new CustomEvent('peer:add', { detail: server }))
+    },
+    disconnect(server: PeerId) {
+      online.delete(server.toString())
+      events.dispatchEvent(new CustomEvent('peer:disconnect', { detail: server }))
+    },
+    reconnect(server: PeerId) {
+      online.add(server.toString())
+    },
+    /** This node's announced addresses change (its relay moved, say). */
+    announce(next: string[]) {
+      addresses = next
+      events.dispatchEvent(new CustomEvent('self:peer:update'))
+    },
   }
+}
+
+/** Lets the check that `start()` began finish (the fake DHT answers at once). */
+async function settled(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 10))
 }
 
 async function cids(keys: string[]): Promise<string[]> {
@@ -100,11 +150,11 @@ describe('capability discovery on the DHT', () => {
       // Nobody to hold the records yet: nothing is published (it would be lost).
       expect(dht.provided).toEqual([])
       // The first server enters the routing table: the records go out at once.
-      dht.dht.routingTable.size = 1
-      dht.dht.routingTable.dispatchEvent(new Event('peer:add'))
-      await new Promise((resolve) => setTimeout(resolve, 10))
+      dht.join(SERVER_1)
+      await settled()
       expect(dht.provided.sort()).toEqual((await cids(['task/embed', `model/${SHA}`])).sort())
       expect([...advertiser.provided].sort()).toEqual([`model/${SHA}`, 'task/embed'].sort())
+      expect(advertiser.holdersOf('task/embed')).toEqual([SERVER_1.toString()])
       await advertiser.check()
       expect(dht.provided).toHaveLength(2)
 
@@ -114,11 +164,105 @@ describe('capability discovery on the DHT', () => {
       expect(dht.provided.slice(2)).toEqual(await cids(['task/chunk']))
 
       // A second server appears: it holds none of the records, so they go out again.
-      dht.dht.routingTable.size = 2
-      await advertiser.check()
+      dht.join(SERVER_2)
+      await settled()
       expect(dht.provided.slice(3)).toEqual(await cids(['task/chunk']))
+      expect([...advertiser.holdersOf('task/chunk')].sort()).toEqual(
+        [SERVER_1.toString(), SERVER_2.toString()].sort(),
+      )
       await advertiser.check()
       expect(dht.provided).toHaveLength(4)
+    } finally {
+      advertiser.stop()
+    }
+  })
+
+  it('keeps each record on every connected server of a small DHT: one a walk missed gets it at the next try, so the record outlives the server that had it', async () => {
+    // The clock moves only when the test says so, and the advertiser's own tick never comes.
+    vi.useFakeTimers({ toFake: ['Date', 'setInterval', 'clearInterval'] })
+    const dht = fakeDht(0)
+    dht.join(SERVER_1)
+    dht.join(SERVER_2)
+    // The second server is slow to answer: the walk stores the record on the first only, and
+    // kad-dht calls that a success.
+    dht.deaf.add(SERVER_2.toString())
+    const advertiser = new CapabilityAdvertiser({
+      transport: dht.transport,
+      capabilities: () => caps(['far']),
+      log,
+    })
+    advertiser.start()
+    try {
+      await settled()
+      expect(advertiser.holdersOf('task/far')).toEqual([SERVER_1.toString()])
+      const walks = dht.provided.length
+      // Not at once again (a server that never answers would cost a walk every check), …
+      await advertiser.check()
+      expect(dht.provided).toHaveLength(walks)
+      // … but after a backoff, and then it is on both.
+      dht.deaf.clear()
+      vi.setSystemTime(Date.now() + 2_001)
+      await advertiser.check()
+      expect([...advertiser.holdersOf('task/far')].sort()).toEqual(
+        [SERVER_1.toString(), SERVER_2.toString()].sort(),
+      )
+      // The first server dies: the second has the record; nothing to do.
+      dht.disconnect(SERVER_1)
+      const before = dht.provided.length
+      vi.setSystemTime(Date.now() + 60_000)
+      await advertiser.check()
+      expect(dht.provided).toHaveLength(before)
+      // It comes back (perhaps restarted, its records gone): it gets the record again.
+      dht.reconnect(SERVER_1)
+      await advertiser.check()
+      expect(dht.provided).toHaveLength(before + 1)
+      expect(advertiser.holdersOf('task/far')).toContain(SERVER_1.toString())
+    } finally {
+      advertiser.stop()
+    }
+  })
+
+  it('publishes every record again at once when its announced addresses change (its relay moved), so servers hand out the new ones', async () => {
+    const dht = fakeDht(0)
+    dht.join(SERVER_1)
+    const advertiser = new CapabilityAdvertiser({
+      transport: dht.transport,
+      capabilities: () => caps(['far', 'near']),
+      log,
+    })
+    advertiser.start()
+    try {
+      await settled()
+      expect(dht.provided).toHaveLength(2)
+      // Something else about the node changed (a protocol, say): nothing to tell the DHT.
+      dht.transport.dispatchEvent(new CustomEvent('self:peer:update'))
+      await settled()
+      expect(dht.provided).toHaveLength(2)
+      dht.announce(['/ip4/11.8.1.2/tcp/4001/p2p-circuit'])
+      await settled()
+      expect(dht.provided.slice(2).sort()).toEqual((await cids(['task/far', 'task/near'])).sort())
+    } finally {
+      advertiser.stop()
+    }
+  })
+
+  it('counts a record that no server took as not published, and tries again', async () => {
+    const dht = fakeDht(0)
+    dht.join(SERVER_1)
+    dht.deaf.add(SERVER_1.toString())
+    await expect(provideCapability(dht.transport, 'task/far')).rejects.toMatchObject({
+      code: 'ERR_CAPABILITY_NOT_STORED',
+    })
+    const advertiser = new CapabilityAdvertiser({
+      transport: dht.transport,
+      capabilities: () => caps(['far']),
+      log,
+    })
+    advertiser.start()
+    try {
+      await settled()
+      expect(dht.provided).toHaveLength(2)
+      expect(advertiser.provided).toEqual([])
     } finally {
       advertiser.stop()
     }
@@ -129,11 +273,13 @@ describe('capability discovery on the DHT', () => {
     let inFlight = 0
     let most = 0
     const release: Array<() => void> = []
-    ;(dht.transport.contentRouting as { provide: unknown }).provide = async () => {
+    dht.join(SERVER_1)
+    dht.dht.provide = async function* () {
       inFlight++
       most = Math.max(most, inFlight)
       await new Promise<void>((resolve) => release.push(resolve))
       inFlight--
+      yield { name: 'PEER_RESPONSE', messageName: 'ADD_PROVIDER', from: SERVER_1 }
     }
     const types = Array.from({ length: 10 }, (_, i) => `type-${i}`)
     const advertiser = new CapabilityAdvertiser({
@@ -176,6 +322,8 @@ describe('capability discovery on the DHT', () => {
     expect(second).toBe(first)
     expect(dht.lookups()).toBe(1)
     expect(dht.dialled).toEqual([PROVIDER.toString()])
+    // At the relay address the DHT gave, and nothing else this node may have heard.
+    expect(dht.dialledAt).toEqual([[`/ip4/11.8.1.1/tcp/4001/p2p/${SELF}/p2p-circuit/p2p/${PROVIDER}`]])
     // Still connected: the answer stands.
     await finder.find(spec)
     expect(dht.lookups()).toBe(1)

@@ -308,9 +308,10 @@ describe('a swarm across NATs: full nodes in a simulated internet (needs root, i
     )
     expect(moved.relays).toEqual([survivor.peerId])
     expect(Date.now() - killedAt).toBeLessThan(10_000)
-    // D reaches C again through the surviving relay (found anew through the DHT, whose other
-    // server is gone: on a loaded machine the walk waits out dials to it, hence the longer wait).
-    const record = await submit(d, 'far', { waitForPeerMs: 15_000 })
+    // D reaches C again through the surviving relay, found anew through the DHT: C's capability
+    // record is on the surviving server too (the advertiser keeps it on every server of a small
+    // DHT; a walk that missed one is made again), so its death loses nothing.
+    const record = await submit(d, 'far')
     // When it does not, what D and C saw of the network says why.
     const seen =
       record.status === 'COMPLETED'

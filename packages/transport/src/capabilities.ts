@@ -3,7 +3,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { CAPABILITY_KEY_PREFIX, MAX_CAPABILITY_KEY_BYTES } from './constants.js'
-import { DhtDisabledError, InvalidCapabilityKeyError } from './errors.js'
+import { CapabilityNotStoredError, DhtDisabledError, InvalidCapabilityKeyError } from './errors.js'
 
 /**
  * Capability discovery on the swarm's DHT, with no coordinator: a node that offers something (a
@@ -45,22 +45,53 @@ function assertDht(node: DhtNode, operation: string): void {
   }
 }
 
+/** Where a capability record went: the DHT servers that took it. */
+export interface ProvidedCapability {
+  readonly cid: CID
+  /**
+   * PeerIds of the DHT servers the record was stored on (this node's own when it serves the DHT).
+   * A record on fewer servers than a replication set is only as lasting as they are: a caller
+   * that watches the swarm (the node's advertiser) publishes again to servers missing from it.
+   */
+  readonly storedOn: readonly string[]
+}
+
+/** What `provideCapability` reads of kad-dht: its provide walk, event by event. */
+interface ProvidingDht {
+  provide(
+    key: CID,
+    options?: AbortOptions,
+  ): AsyncIterable<{ name: string; messageName?: string; from?: { toString(): string } }>
+  getMode?(): 'client' | 'server'
+}
+
 /**
  * Advertises that this node offers `key`: publishes a provider record on the DHT servers closest
  * to the key, and keeps it published (the DHT re-provides it) until `stopProviding()` or the node
- * stops. Resolves once the record is stored.
+ * stops. Resolves once the record is stored, with the servers that took it. kad-dht's own
+ * `provide` resolves even when no server took the record (every send failed, or none was found);
+ * that is a failure here.
  *
- * @throws {InvalidCapabilityKeyError | DhtDisabledError}
+ * @throws {InvalidCapabilityKeyError | DhtDisabledError | CapabilityNotStoredError}
  */
 export async function provideCapability(
   node: DhtNode,
   key: string,
   options: AbortOptions = {},
-): Promise<CID> {
+): Promise<ProvidedCapability> {
   const cid = await capabilityCid(key)
   assertDht(node, 'provideCapability')
-  await node.contentRouting.provide(cid, options)
-  return cid
+  const dht = node.services.dht as ProvidingDht
+  const storedOn = new Set<string>()
+  // A DHT server holds its own records, and answers for them like any other.
+  if (dht.getMode?.() === 'server') storedOn.add(node.peerId.toString())
+  for await (const event of dht.provide(cid, options)) {
+    if (event.name === 'PEER_RESPONSE' && event.messageName === 'ADD_PROVIDER' && event.from !== undefined) {
+      storedOn.add(event.from.toString())
+    }
+  }
+  if (storedOn.size === 0) throw new CapabilityNotStoredError(key)
+  return { cid, storedOn: [...storedOn] }
 }
 
 /**

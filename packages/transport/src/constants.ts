@@ -145,14 +145,26 @@ export const DEFAULT_RELAY_RESERVATION_TTL_MS = 60 * 60_000
 export const DEFAULT_RELAY_CIRCUIT_DURATION_MS = 10 * 60_000
 
 /**
- * Bytes one relayed connection may carry in each direction before the relay resets it: capability
- * announcements, heartbeats and small tasks fit; large transfers need a direct connection.
- * libp2p's default is 128 KiB.
+ * Bytes one relayed connection may carry before the relay resets it, both directions together
+ * (js-libp2p's relay counts what either end sends against one budget; the circuit relay v2 spec
+ * reads "in each direction"): capability announcements, heartbeats and small tasks fit; large
+ * transfers need a direct connection. libp2p's default is 128 KiB.
  */
 export const DEFAULT_RELAY_CIRCUIT_BYTES = 8 * 1024 * 1024
 
-/** Relayed connections one peer may open through this relay at once (hop streams per connection). */
+/** Relayed connections one peer may open through this relay at once, over all its connections. */
 export const DEFAULT_RELAY_MAX_CIRCUITS_PER_PEER = 16
+
+/**
+ * Relayed connections this relay carries at once, over all peers. With the per-circuit byte and
+ * duration caps it bounds what the relay as a whole carries (256 × 8 MiB per 10 min at most, about
+ * 3.6 MB/s averaged over a circuit's life); libp2p's relay has no total of its own and no rate in
+ * bytes per second.
+ */
+export const DEFAULT_RELAY_MAX_CIRCUITS = 256
+
+/** The circuit relay v2 hop protocol: a peer asks a relay for a reservation or a circuit on it. */
+export const RELAY_HOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/hop'
 
 /** Relayed connections one reserved peer may receive through this relay at once (stop streams). */
 export const DEFAULT_RELAY_MAX_CIRCUITS_TO_PEER = 64

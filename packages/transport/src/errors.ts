@@ -136,3 +136,14 @@ export class DhtDisabledError extends Error {
     super(`${operation} needs the DHT: create the transport with dht: true (or { mode: 'auto' })`)
   }
 }
+
+/** No DHT server took a capability record: none is known yet, or none answered. */
+export class CapabilityNotStoredError extends Error {
+  static readonly code = 'ERR_CAPABILITY_NOT_STORED'
+  readonly code = CapabilityNotStoredError.code
+  override readonly name = 'CapabilityNotStoredError'
+
+  constructor(key: string) {
+    super(`no DHT server took the record of "${key}": the node knows no DHT server yet, or none answered`)
+  }
+}

@@ -19,6 +19,7 @@
 export {
   capabilityCid,
   findCapabilityProviders,
+  type ProvidedCapability,
   provideCapability,
   stopProvidingCapability,
 } from './capabilities.js'
@@ -34,6 +35,7 @@ export {
   DEFAULT_MUXER_MAX_STREAMS,
   DEFAULT_RELAY_CIRCUIT_BYTES,
   DEFAULT_RELAY_CIRCUIT_DURATION_MS,
+  DEFAULT_RELAY_MAX_CIRCUITS,
   DEFAULT_RELAY_MAX_CIRCUITS_PER_PEER,
   DEFAULT_RELAY_MAX_CIRCUITS_TO_PEER,
   DEFAULT_RELAY_MAX_RESERVATIONS,
@@ -41,9 +43,11 @@ export {
   DEFAULT_RELAY_RESERVATIONS,
   DEFAULT_STREAM_LIMITS,
   QUIC_UNAVAILABLE_WARNING,
+  RELAY_HOP_PROTOCOL,
   TCP_PUNCH_PROTOCOL,
 } from './constants.js'
 export {
+  CapabilityNotStoredError,
   DhtDisabledError,
   InvalidAnnounceAddressError,
   InvalidBootstrapAddressError,

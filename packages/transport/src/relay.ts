@@ -1,13 +1,16 @@
 import type { CircuitRelayServerInit, CircuitRelayTransportInit } from '@libp2p/circuit-relay-v2'
+import type { Connection, PeerId } from '@libp2p/interface'
 import { intOption, objectOption } from './config.js'
 import {
   DEFAULT_RELAY_CIRCUIT_BYTES,
   DEFAULT_RELAY_CIRCUIT_DURATION_MS,
+  DEFAULT_RELAY_MAX_CIRCUITS,
   DEFAULT_RELAY_MAX_CIRCUITS_PER_PEER,
   DEFAULT_RELAY_MAX_CIRCUITS_TO_PEER,
   DEFAULT_RELAY_MAX_RESERVATIONS,
   DEFAULT_RELAY_RESERVATION_TTL_MS,
   DEFAULT_RELAY_RESERVATIONS,
+  RELAY_HOP_PROTOCOL,
   RELAY_RESERVATION_TIMEOUT_MS,
 } from './constants.js'
 import { InvalidTransportOptionError } from './errors.js'
@@ -40,10 +43,19 @@ export interface TransportRelayOptions {
   reservationTtlMs?: number
   /** How long one relayed connection may last before the relay resets it. @default 600_000 (10 min) */
   circuitDurationMs?: number
-  /** Bytes one relayed connection may carry in each direction before the relay resets it. @default 8 MiB */
+  /**
+   * Bytes one relayed connection may carry, both directions together, before the relay resets it.
+   * @default 8 MiB
+   */
   circuitBytes?: number
   /** Relayed connections one peer may open through this relay at once. @default 16 */
   maxCircuitsPerPeer?: number
+  /**
+   * Relayed connections this relay carries at once, over all peers: with `circuitBytes` and
+   * `circuitDurationMs`, what the relay as a whole gives. (libp2p's relay has no rate limit in
+   * bytes per second; a machine's traffic shaper sets one.) @default 256
+   */
+  maxCircuits?: number
   /** Relayed connections one reserved peer may receive through this relay at once. @default 64 */
   maxCircuitsToPeer?: number
 }
@@ -54,6 +66,43 @@ export interface ResolvedRelay {
   server: 'auto' | boolean
   serverInit: CircuitRelayServerInit
   transportInit: CircuitRelayTransportInit
+  /** Circuits carried at once: over all peers, and from one peer over all its connections. */
+  circuits: CircuitBudget
+}
+
+/** How many relayed connections a relay carries at once. */
+export interface CircuitBudget {
+  readonly total: number
+  readonly perPeer: number
+}
+
+/**
+ * Whether one more circuit from `source` goes over `budget`, asked while the relay handles its
+ * request (the connection gater's `denyOutboundRelayedConnection`). Each circuit a relay carries
+ * is an open inbound hop stream, the request's own among them; libp2p's relay counts circuits
+ * per connection only (its hop stream limit), so a peer with several connections, or many peers,
+ * could otherwise take any number.
+ */
+export function overCircuitBudget(
+  connections: readonly Connection[],
+  source: PeerId,
+  budget: CircuitBudget,
+): boolean {
+  let total = 0
+  let fromSource = 0
+  for (const connection of connections) {
+    for (const stream of connection.streams) {
+      if (
+        stream.protocol !== RELAY_HOP_PROTOCOL ||
+        stream.direction !== 'inbound' ||
+        stream.status !== 'open'
+      )
+        continue
+      total++
+      if (connection.remotePeer.equals(source)) fromSource++
+    }
+  }
+  return total - 1 >= budget.total || fromSource - 1 >= budget.perPeer
 }
 
 const SERVER_MODES: ReadonlyArray<unknown> = ['auto', true, false]
@@ -123,6 +172,7 @@ export function resolveRelay(
     1,
     1_024,
   )
+  const total = intOption('relay.maxCircuits', init.maxCircuits, DEFAULT_RELAY_MAX_CIRCUITS, 1, 100_000)
   const toPeer = intOption(
     'relay.maxCircuitsToPeer',
     init.maxCircuitsToPeer,
@@ -149,5 +199,6 @@ export function resolveRelay(
       maxInboundStopStreams: toPeer,
       maxOutboundStopStreams: toPeer,
     },
+    circuits: { total, perPeer },
   }
 }

@@ -44,7 +44,7 @@ import { ensurePromiseWithResolvers } from './promise-with-resolvers.js'
 import { checkPsk } from './psk.js'
 import { isQuicAddress, loadQuic, type QuicStatus } from './quic.js'
 import { type ReachabilityService, reachability } from './reachability.js'
-import { resolveRelay, type TransportRelayOptions } from './relay.js'
+import { overCircuitBudget, resolveRelay, type TransportRelayOptions } from './relay.js'
 import { type StreamLimits, streamLimits } from './stream-limits.js'
 import { ensureWebSocket } from './websocket-global.js'
 import { coalesceWrites, lazyWindowUpdates } from './write-coalescing.js'
@@ -90,7 +90,7 @@ export interface TransportDhtOptions {
   provideValidityMs?: number
 }
 
-/** UPnP IGD / NAT-PMP port mapping options of `createTransport()`. */
+/** UPnP IGD port mapping options of `createTransport()`. */
 export interface TransportUpnpOptions {
   /**
    * Gateway description URLs to use instead of searching the LAN (an SSDP multicast search on
@@ -194,8 +194,10 @@ export interface TransportInit {
    */
   quic?: boolean
   /**
-   * Ask the home router to forward a port (UPnP IGD, NAT-PMP). Off by default: the gateway search
-   * multicasts on the LAN. The mapped address is announced once AutoNAT confirms it.
+   * Ask the home router to forward a port (UPnP IGD; libp2p's module does not speak NAT-PMP or
+   * PCP). Off by default: the gateway search multicasts on the LAN. The mapped address counts as
+   * confirmed at once, so the node is `public` as soon as the router forwards: the router said so,
+   * and its WAN address is public (a private one, behind a second NAT, gets no mapping).
    * @default false
    */
   upnp?: boolean | TransportUpnpOptions
@@ -341,8 +343,10 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
     peerDiscovery.push(bootstrap({ list: bootstrapAddresses, timeout: DEFAULT_BOOTSTRAP_DELAY_MS }))
   }
 
-  // Set once the node exists: the relay server's gate asks it whether relaying makes sense.
+  // Set once the node exists: the relay server's gate asks it whether relaying makes sense, and
+  // how many circuits it carries.
   let reachable: ReachabilityService | undefined
+  let live: Libp2p | undefined
   const options: Libp2pOptions<TransportServices> = {
     privateKey,
     start: false,
@@ -387,7 +391,13 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
       // As a relay: both ends of a circuit must be welcome. As its destination: the peer at the
       // other end must be.
       denyOutboundRelayedConnection: (source, destination) =>
-        denied(source) || denied(destination) || !allowed(source) || !allowed(destination),
+        denied(source) ||
+        denied(destination) ||
+        !allowed(source) ||
+        !allowed(destination) ||
+        (relay !== undefined &&
+          live !== undefined &&
+          overCircuitBudget(live.getConnections(), source, relay.circuits)),
       denyInboundRelayedConnection: (_relay, remotePeer) => denied(remotePeer) || !allowed(remotePeer),
     },
     peerDiscovery,
@@ -424,7 +434,13 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   }
   if (upnp !== undefined) {
     const { uPnPNAT } = await import('@libp2p/upnp-nat')
-    services.upnp = uPnPNAT(upnp.gateways === undefined ? {} : { gateways: upnp.gateways })
+    // Confirmed without AutoNAT: its checks run when a peer connects (else at its walk, every
+    // 30 minutes once the node knows it is behind NAT), and the mapping comes seconds after the
+    // first connections.
+    services.upnp = uPnPNAT({
+      autoConfirmAddress: true,
+      ...(upnp.gateways === undefined ? {} : { gateways: upnp.gateways }),
+    })
   }
   if (dhtOptions !== undefined) {
     // Loaded only when asked for: kad-dht is the largest module graph of the stack and adds
@@ -466,6 +482,7 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
 
   const node = await createLibp2p(options)
   reachable = node.services.reachability
+  live = node
   if (relay?.server === 'auto' && node.services.relay !== undefined) {
     withdrawRelayWhenPrivate(node, node.services.relay, relay.serverInit)
   }

@@ -5,6 +5,7 @@ import { capabilityCid, findCapabilityProviders, provideCapability } from '../sr
 import { connectionKind } from '../src/connection-kind.js'
 import { DhtDisabledError, InvalidAnnounceAddressError, InvalidCapabilityKeyError } from '../src/errors.js'
 import { openStream, pingPeer } from '../src/peer-streams.js'
+import { overCircuitBudget } from '../src/relay.js'
 import { createTransport, type Transport, type TransportInit } from '../src/transport.js'
 
 // The NAT traversal pieces that loopback can show; the simulated internet of tools/testnet
@@ -125,7 +126,12 @@ describe('NAT traversal on loopback', () => {
     await expect.poll(() => provider.getConnections(seed.peerId).length).toBeGreaterThan(0)
     await expect.poll(() => requester.getConnections(seed.peerId).length).toBeGreaterThan(0)
 
-    await provideCapability(provider, 'task/embed', { signal: AbortSignal.timeout(10_000) })
+    // Stored on the seed and on the provider itself (a DHT server answers for its own records);
+    // the requester too, once the DHT walk found it.
+    const provided = await provideCapability(provider, 'task/embed', { signal: AbortSignal.timeout(10_000) })
+    expect(provided.storedOn).toEqual(
+      expect.arrayContaining([seed.peerId.toString(), provider.peerId.toString()]),
+    )
     const found: string[] = []
     for await (const peer of findCapabilityProviders(requester, 'task/embed', {
       signal: AbortSignal.timeout(10_000),
@@ -157,6 +163,20 @@ describe('NAT traversal on loopback', () => {
     const circuit = target.getMultiaddrs().find((a) => a.toString().includes('/p2p-circuit'))!
     return { relay, target, circuit }
   }
+
+  it('relays at most relay.maxCircuits connections at once over all peers, and takes new ones as old ones close', async () => {
+    const { circuit } = await relayed({ relay: { maxCircuits: 1 } })
+    const first = await start({ relay: { server: false } })
+    const second = await start({ relay: { server: false } })
+    const carried = await first.dial(circuit)
+    expect(connectionKind(carried).kind).toBe('relayed')
+    // The relay refuses the second circuit (PERMISSION_DENIED), whoever asks.
+    await expect(second.dial(circuit)).rejects.toThrow()
+    await carried.close()
+    await expect
+      .poll(async () => second.dial(circuit).then((c) => connectionKind(c).kind, String), { timeout: 5_000 })
+      .toBe('relayed')
+  }, 30_000)
 
   it('opens streams and pings on the relayed connection it has, instead of dialling a new circuit each time', async () => {
     const { target, circuit } = await relayed()
@@ -233,4 +253,27 @@ describe('NAT traversal on loopback', () => {
     await expect(stranger.dial(otherCircuit)).rejects.toThrow()
     expect(other.getConnections(stranger.peerId)).toEqual([])
   }, 30_000)
+})
+
+describe('the relay circuit budget', () => {
+  const peer = (id: string) => ({ toString: () => id, equals: (other: unknown) => String(other) === id })
+  const hop = (status = 'open', direction = 'inbound') => ({
+    protocol: '/libp2p/circuit/relay/0.2.0/hop',
+    direction,
+    status,
+  })
+  const connection = (id: string, streams: unknown[]) => ({ remotePeer: peer(id), streams })
+
+  it('counts open inbound hop streams, the asking one included, over all peers and per peer over all its connections', () => {
+    const a = peer('a') as unknown as Parameters<typeof overCircuitBudget>[1]
+    // A has two circuits open (over two connections) and asks for a third; B has one.
+    const connections = [
+      connection('a', [hop(), hop(), { protocol: '/ipfs/ping/1.0.0', direction: 'inbound', status: 'open' }]),
+      connection('a', [hop(), hop('closed'), hop('open', 'outbound')]),
+      connection('b', [hop()]),
+    ] as unknown as Parameters<typeof overCircuitBudget>[0]
+    expect(overCircuitBudget(connections, a, { total: 4, perPeer: 3 })).toBe(false)
+    expect(overCircuitBudget(connections, a, { total: 4, perPeer: 2 })).toBe(true)
+    expect(overCircuitBudget(connections, a, { total: 3, perPeer: 16 })).toBe(true)
+  })
 })

@@ -49,6 +49,7 @@ describe('option validation', () => {
       [{ relay: { circuitDurationMs: 0 } }, 'relay.circuitDurationMs'],
       [{ relay: { circuitBytes: 10 } }, 'relay.circuitBytes'],
       [{ relay: { maxCircuitsPerPeer: 0 } }, 'relay.maxCircuitsPerPeer'],
+      [{ relay: { maxCircuits: 0 } }, 'relay.maxCircuits'],
       [{ relay: { maxCircuitsToPeer: 5_000 } }, 'relay.maxCircuitsToPeer'],
       [{ autonat: 'yes' as unknown as boolean }, 'autonat'],
       [{ holePunch: 1 as unknown as boolean }, 'holePunch'],

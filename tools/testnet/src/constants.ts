@@ -52,6 +52,14 @@ export const MAX_HOSTS_PER_HOME = 50
 export const IPTABLES_RESTORE_BIN = process.env.P2P_TESTNET_IPTABLES_RESTORE ?? '/usr/sbin/iptables-restore'
 /** sysctl, run inside a router namespace only (IP forwarding is a per-namespace setting). */
 export const SYSCTL_BIN = process.env.P2P_TESTNET_SYSCTL ?? '/usr/sbin/sysctl'
+/** miniupnpd (Debian's miniupnpd-nftables), run inside a router namespace only. */
+export const MINIUPNPD_BIN = process.env.P2P_TESTNET_MINIUPNPD ?? '/usr/sbin/miniupnpd'
+/** nft, run inside a router namespace only, for miniupnpd's table. */
+export const NFT_BIN = process.env.P2P_TESTNET_NFT ?? '/usr/sbin/nft'
+/** The port a UPnP router serves its device description and control on, on its LAN side. */
+export const UPNP_HTTP_PORT = 5000
+/** miniupnpd serves within this long of its start. */
+export const UPNP_START_TIMEOUT_MS = 10_000
 
 /** The test protocol of the host program: echoes what it reads, on any connection, relayed too. */
 export const ECHO_PROTOCOL = '/p2p-ai/testnet/echo/1.0.0'

@@ -65,3 +65,4 @@ export {
 } from './node-process.js'
 export { sweepStaleNamespaces } from './sweep.js'
 export { createTestnet, Testnet, type TestnetInit } from './testnet.js'
+export { assertUpnpAvailable, upnpConfig, upnpGatewayUrl, upnpTable } from './upnp.js'

@@ -26,6 +26,7 @@ import {
 } from './naming.js'
 import { assertNatAvailable, configureRouter, NAT_KINDS, type NatKind } from './nat.js'
 import { sweepStaleNamespaces } from './sweep.js'
+import { assertUpnpAvailable, startUpnp, upnpGatewayUrl } from './upnp.js'
 
 /** One home network of `createInternet()`. */
 export interface HomeInit {
@@ -33,6 +34,11 @@ export interface HomeInit {
   nat?: NatKind
   /** Hosts on its LAN. @default 1 */
   hosts?: number
+  /**
+   * Its router forwards ports on request (UPnP IGD and NAT-PMP, by miniupnpd), as many home
+   * routers do. Needs miniupnpd and nft (Debian: miniupnpd-nftables, nftables). @default false
+   */
+  upnp?: boolean
 }
 
 export interface InternetInit {
@@ -62,6 +68,8 @@ export interface HomeNetwork {
   readonly gateway: string
   /** The hosts behind the router (`tn0` on the LAN bridge); `cut()` unplugs one from the LAN. */
   readonly hosts: TestHost[]
+  /** With `upnp`: the URL of the router's UPnP device description (a client's `gateways`). */
+  readonly upnp?: string
 }
 
 /**
@@ -134,7 +142,15 @@ export class Internet extends NamespaceSet {
             bridgePort: `h${k}`,
           }),
       )
-      this.homes.push({ index: j, nat: init.nat, subnet: `${lan}.0/24`, router, gateway: `${lan}.1`, hosts })
+      this.homes.push({
+        index: j,
+        nat: init.nat,
+        subnet: `${lan}.0/24`,
+        router,
+        gateway: `${lan}.1`,
+        hosts,
+        ...(init.upnp ? { upnp: upnpGatewayUrl(`${lan}.1`) } : {}),
+      })
     })
 
     await ipBatch([
@@ -187,7 +203,7 @@ export class Internet extends NamespaceSet {
       ],
       router.namespace,
     )
-    await configureRouter(router.namespace, home.nat)
+    await configureRouter(router.namespace, home.nat, home.upnp !== undefined)
     await Promise.all(
       home.hosts.map(async (h) =>
         ipBatch(
@@ -203,6 +219,7 @@ export class Internet extends NamespaceSet {
         ),
       ),
     )
+    if (home.upnp !== undefined) await startUpnp(router, home.subnet)
   }
 }
 
@@ -241,12 +258,18 @@ export async function createInternet(init: InternetInit = {}): Promise<Internet>
         `homes[${j}].hosts must be an integer in [1, ${MAX_HOSTS_PER_HOME}], got ${String(hosts)}`,
       )
     }
-    return { nat, hosts }
+    if (home.upnp !== undefined && typeof home.upnp !== 'boolean') {
+      throw new InvalidTestnetOptionError(`homes[${j}].upnp must be true or false, got ${String(home.upnp)}`)
+    }
+    return { nat, hosts, upnp: home.upnp ?? false }
   })
   const prefix = checkPrefix(init.prefix ?? DEFAULT_PREFIX)
   await assertTestnetAvailable()
   if (homes.length > 0) {
     await assertNatAvailable()
+  }
+  if (homes.some((home) => home.upnp)) {
+    await assertUpnpAvailable()
   }
   if (init.sweep !== false) {
     await sweepStaleNamespaces(prefix)

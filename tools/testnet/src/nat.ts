@@ -28,8 +28,12 @@ export type NatKind = 'cone' | 'symmetric'
 
 export const NAT_KINDS: readonly NatKind[] = Object.freeze(['cone', 'symmetric'])
 
-/** The router's rule set, in iptables-restore format (replaces the namespace's filter and nat tables). */
-export function natRules(kind: NatKind, wan = WAN_INTERFACE, lan = LAN_INTERFACE): string {
+/**
+ * The router's rule set, in iptables-restore format (replaces the namespace's filter and nat
+ * tables). With `forwards`, connections the router itself forwards to the LAN (DNAT: its UPnP
+ * server's port forwards) get in too.
+ */
+export function natRules(kind: NatKind, wan = WAN_INTERFACE, lan = LAN_INTERFACE, forwards = false): string {
   const masquerade = `-A POSTROUTING -o ${wan} -j MASQUERADE${kind === 'symmetric' ? ' --random-fully' : ''}`
   return [
     '*nat',
@@ -47,6 +51,7 @@ export function natRules(kind: NatKind, wan = WAN_INTERFACE, lan = LAN_INTERFACE
     `-A INPUT -i ${wan} -j DROP`,
     `-A FORWARD -i ${lan} -o ${wan} -j ACCEPT`,
     `-A FORWARD -i ${wan} -o ${lan} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+    ...(forwards ? [`-A FORWARD -i ${wan} -o ${lan} -m conntrack --ctstate DNAT -j ACCEPT`] : []),
     'COMMIT',
     '',
   ].join('\n')
@@ -98,9 +103,9 @@ export async function execIn(
 }
 
 /** Turns the router namespace into a NAT router of `kind`: forwarding on, the rule set loaded. */
-export async function configureRouter(namespace: string, kind: NatKind): Promise<void> {
+export async function configureRouter(namespace: string, kind: NatKind, forwards = false): Promise<void> {
   await execIn(namespace, SYSCTL_BIN, ['-q', '-w', 'net.ipv4.ip_forward=1'])
-  await execIn(namespace, IPTABLES_RESTORE_BIN, [], natRules(kind))
+  await execIn(namespace, IPTABLES_RESTORE_BIN, [], natRules(kind, WAN_INTERFACE, LAN_INTERFACE, forwards))
 }
 
 /**

@@ -3,6 +3,7 @@ import { createInternet, type Internet } from '../src/internet.js'
 import { assertTestnetAvailable } from '../src/ip.js'
 import { assertNatAvailable } from '../src/nat.js'
 import type { HostNode, HostNodeEvent, HostNodeOptions } from '../src/node-process.js'
+import { assertUpnpAvailable } from '../src/upnp.js'
 
 // Transport nodes (createTransport, in host programs) across the simulated internet: public nodes
 // on 11.8.1.x, home nodes behind NAT routers. mDNS is off everywhere: nodes only have the public
@@ -100,6 +101,7 @@ async function expectRelayedEchoes(from: HostNode, to: HostNode, relay: HostNode
 beforeAll(async () => {
   await assertTestnetAvailable()
   await assertNatAvailable()
+  await assertUpnpAvailable()
 })
 
 describe('NAT traversal over TCP across a simulated internet (needs root, iproute2 and iptables)', () => {
@@ -321,7 +323,7 @@ describe('NAT traversal with QUIC across a simulated internet (needs root, iprou
   })
 })
 
-describe('a crowd and a private swarm across a simulated internet (needs root, iproute2 and iptables)', () => {
+describe('a crowd, a private swarm and a router that forwards ports, across a simulated internet (needs root, iproute2, iptables and miniupnpd)', () => {
   it('a public node keeps connections to 60 peers behind two NATs (issue 12 test 7)', async () => {
     await using net = await createInternet({ publicHosts: 1, homes: [{ nat: 'cone' }, { nat: 'symmetric' }] })
     const {
@@ -356,6 +358,40 @@ describe('a crowd and a private swarm across a simulated internet (needs root, i
     expect((await hub.peers()).filter((peer) => expected.includes(peer))).toHaveLength(60)
     expect((await hub.ping(expected[59]!)).ok).toBe(true)
   }, 90_000)
+
+  it('behind a router that forwards ports on request (UPnP), a home node is public and a node behind a symmetric NAT dials it directly, through no relay', async () => {
+    await using net = await createInternet({
+      publicHosts: 1,
+      homes: [{ nat: 'cone', upnp: true }, { nat: 'symmetric' }],
+    })
+    const { bootstrap } = await startPublic(net)
+    const upnpHome = net.homes[0]!
+    const [forwarded, other] = await Promise.all([
+      upnpHome.hosts[0]!.startNode({ ...QUIET, bootstrap, upnp: { gateways: [upnpHome.upnp!] } }),
+      net.homes[1]!.hosts[0]!.startNode({ ...QUIET, bootstrap }),
+    ])
+    if (forwarded === undefined || other === undefined) throw new Error('two home nodes expected')
+    // The router forwards the node's TCP port: the node announces it at the router's address.
+    await expect.poll(async () => (await status(forwarded)).reachability, { timeout: 15_000 }).toBe('public')
+    const announced = (await status(forwarded)).announced as string[]
+    const mapped = announced.find((a) => a.startsWith('/ip4/11.8.2.1/tcp/'))
+    expect(mapped, JSON.stringify(announced)).toMatch(
+      new RegExp(`^/ip4/11\\.8\\.2\\.1/tcp/\\d+/p2p/${forwarded.peerId}$`),
+    )
+    // A node behind a symmetric NAT, which no hole punch reaches, dials it there: no relay.
+    expect(await other.request({ cmd: 'dial', address: mapped })).toMatchObject({ ok: true })
+    const links = await connectionsTo(other, forwarded)
+    expect(links).toContainEqual(
+      expect.objectContaining({ kind: 'direct', limited: false, remoteAddr: mapped }),
+    )
+    expect(links.filter((link) => link.kind !== 'direct')).toEqual([])
+    const echo = await other.request({
+      cmd: 'echo',
+      peerId: forwarded.peerId,
+      message: 'through the forward',
+    })
+    expect(echo).toMatchObject({ ok: true, connection: { kind: 'direct', limited: false } })
+  }, 40_000)
 
   it('in a private swarm, a relay serves members and a stranger without the key cannot even connect to it', async () => {
     const psk = `/key/swarm/psk/1.0.0/\n/base16/\n${'a1'.repeat(32)}`

@@ -1,6 +1,7 @@
 import {
   DEFAULT_RELAY_CIRCUIT_BYTES,
   DEFAULT_RELAY_CIRCUIT_DURATION_MS,
+  DEFAULT_RELAY_MAX_CIRCUITS,
   DEFAULT_RELAY_MAX_CIRCUITS_PER_PEER,
   DEFAULT_RELAY_MAX_RESERVATIONS,
   DEFAULT_RELAY_RESERVATIONS,
@@ -272,7 +273,7 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     default: constant(false),
     reload: 'restart',
     description:
-      'Ask the home router for a port forward (UPnP IGD / NAT-PMP). The gateway search multicasts on the LAN.',
+      'Ask the home router for a port forward (UPnP IGD; not NAT-PMP or PCP). The gateway search multicasts on the LAN. A forwarded port makes the node publicly reachable at once: no relay needed.',
   },
   {
     path: 'network.holePunch',
@@ -326,7 +327,7 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     default: constant(DEFAULT_RELAY_CIRCUIT_BYTES),
     reload: 'restart',
     description:
-      'Bytes a connection relayed by this node may carry in each direction before it is reset: announcements and small tasks fit; large transfers need a direct connection.',
+      'Bytes a connection relayed by this node may carry, both directions together, before it is reset: announcements and small tasks fit; large transfers need a direct connection.',
   },
   {
     path: 'network.relay.maxCircuitsPerPeer',
@@ -335,6 +336,14 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     reload: 'restart',
     description:
       'Connections one peer may have relayed through this node at once: with `circuitBytes` and `circuitDurationMs`, what one peer can take of the relay.',
+  },
+  {
+    path: 'network.relay.maxCircuits',
+    type: int(1, 100_000),
+    default: constant(DEFAULT_RELAY_MAX_CIRCUITS),
+    reload: 'restart',
+    description:
+      "Connections this node relays at once, over all peers: with `circuitBytes` and `circuitDurationMs`, what the relay as a whole gives. There is no cap in bytes per second (libp2p has none); set one in the machine's traffic shaper.",
   },
   {
     path: 'network.relay.maxTaskBytes',

@@ -56,7 +56,7 @@ export interface NodeConfig {
     announce: string[]
     /** AutoNAT v2: confirm public addresses by dial-back. */
     autonat: boolean
-    /** Ask the home router for a port forward (UPnP IGD / NAT-PMP). */
+    /** Ask the home router for a port forward (UPnP IGD). */
     upnp: boolean
     /** DCUtR: replace relayed connections by direct ones where the NATs allow. */
     holePunch: boolean
@@ -71,10 +71,12 @@ export interface NodeConfig {
       maxReservations: number
       /** Longest a relayed connection lasts. */
       circuitDurationMs: number
-      /** Bytes a relayed connection may carry in each direction. */
+      /** Bytes a relayed connection may carry, both directions together. */
       circuitBytes: number
       /** Connections one peer may have relayed through this node at once. */
       maxCircuitsPerPeer: number
+      /** Connections this node relays at once, over all peers. */
+      maxCircuits: number
       /** Largest task input sent to a peer reached only through a relay. */
       maxTaskBytes: number
     }

@@ -124,14 +124,25 @@ export class ProviderFinder {
       .some((c) => c.status === 'open' && result.connected.includes(c.remotePeer.toString()))
   }
 
-  /** Dials a provider at the addresses the DHT gave (relay addresses included). */
+  /**
+   * Dials a provider at the addresses the DHT gave (its public and relay addresses), not at all
+   * this node once heard for it: a LAN address a past connection told is no use across NATs, and
+   * one that nobody answers (a router dropping it) stalls the dial for seconds before the relay
+   * address is tried.
+   */
   async #connect(provider: PeerInfo): Promise<string | undefined> {
     const { transport, log } = this.#init
     const peer = provider.id.toString()
     if (transport.getConnections(provider.id).some((c) => c.status === 'open')) return peer
+    const suffix = `/p2p/${peer}`
+    const addresses = provider.multiaddrs.map((ma) =>
+      ma.toString().endsWith(suffix) ? ma : ma.encapsulate(suffix),
+    )
     try {
       await transport.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs })
-      await transport.dial(provider.id as PeerId, { signal: AbortSignal.timeout(FIND_DIAL_TIMEOUT_MS) })
+      await transport.dial(addresses.length > 0 ? addresses : (provider.id as PeerId), {
+        signal: AbortSignal.timeout(FIND_DIAL_TIMEOUT_MS),
+      })
       return peer
     } catch (err) {
       log.debug({ remotePeer: peer, err }, 'could not dial a provider found on the DHT')

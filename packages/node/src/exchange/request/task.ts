@@ -7,6 +7,7 @@
 import type { Span } from '@opentelemetry/api'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
+import { FIND_NEGATIVE_FIRST_MS } from '../../discovery/constants.js'
 import type { FindResult, FindSpec } from '../../discovery/finder.js'
 import { taskLogFields } from '../../logger.js'
 import { recordedTraceId, type TaskTracer } from '../../tracing/task-tracer.js'
@@ -425,15 +426,26 @@ export class NetworkTask
       this.#spec.target === 'auto' && this.#spec.waitForPeerMs > 0 ? this.#discovery : undefined
     let finding = false
     let first = true
+    // Providers found but none reached (the lookup ran as a relay died, say, and gave its old
+    // address): one more lookup, with the wait held for it as for the first.
+    let again = true
+    let last: FindResult | undefined
     const find = (): void => {
       if (discovery === undefined || finding) return
       finding = true
       discovery.find(this.#spec).then(
         (result) => {
           finding = false
+          // The finder's cached answer again: nothing new, the wait stands as it was.
+          if (result === last) return
+          last = result
           first = false
           if (result.connected.length > 0) {
             deadline = Math.max(deadline, performance.now() + DISCOVERED_PEER_GRACE_MS)
+          } else if (again && result.found.length > 0) {
+            again = false
+            first = true
+            deadline = Math.max(deadline, performance.now() + FIND_NEGATIVE_FIRST_MS + PEER_WAIT_POLL_MS)
           }
         },
         () => {
