@@ -106,6 +106,43 @@ afterAll(async () => {
 })
 
 describe('a checkpoint larger than content.inlineMaxBytes', () => {
+  it('is not sent to a requester that takes no content; the task still runs to its end', async () => {
+    const plain = await createNode({
+      dataDir: join(dir, 'plain'),
+      network: { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: { enabled: false } },
+      engineOptions: { workers: false },
+    })
+    try {
+      await plain.start()
+      const provider = providers[0] as P2PNode
+      await plain.connect(provider.getMultiaddrs()[0] as string)
+      await until(
+        () =>
+          plain.directory
+            .record(provider.peerId.toString())
+            ?.capabilities?.taskTypes.includes('state.grow') === true &&
+          provider.directory.record(plain.peerId.toString())?.capabilities !== undefined,
+        'the two nodes announced to each other',
+      )
+      const checkpoints: unknown[] = []
+      const handle = plain.submit<{ from: number }>(
+        { type: 'state.grow', input: { steps: 3, stepMs: 20, pauseAt: 9, padBytes: 1.5 * MiB } },
+        { allowLocal: false },
+      )
+      handle.addEventListener('progress', (e) => {
+        if (e.detail.checkpoint !== undefined || e.detail.checkpointRef !== undefined)
+          checkpoints.push(e.detail)
+      })
+      const record = await handle.result()
+      expect(record.status).toBe('COMPLETED')
+      expect(record.output?.from).toBe(0)
+      expect(checkpoints).toEqual([])
+      expect(record.checkpoint).toBeUndefined()
+    } finally {
+      await plain.stop({ signal: AbortSignal.abort() })
+    }
+  })
+
   it('goes by CID, is held by the requester, and the next provider resumes from it after the first dies', async () => {
     const padBytes = 1.5 * MiB
     const handle = requester.submit<{ from: number; steps: number }>(
