@@ -32,6 +32,8 @@ export const TOKEN_FILE = 'control.token'
 export const LOG_FILE = 'node.log'
 /** Where the rolled files of node.log live, in the data directory (node.log links to `current.log` there). */
 export const LOGS_DIR = 'logs'
+/** How often a background node deletes rolled log files older than `log.rotate.maxAgeDays`. */
+export const LOG_AGE_SWEEP_MS = 3_600_000
 /** The watchdog's state in the data directory: its pid, restarts, and why it gave up. */
 export const SUPERVISOR_FILE = 'supervisor.json'
 /** Models added with `models add`: `{ models: ModelEntry[] }`. */

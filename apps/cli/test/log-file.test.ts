@@ -1,7 +1,7 @@
-import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, readdir, readFile, readlink, symlink, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { openRollingLog } from '../src/daemon/log-file.js'
+import { openRollingLog, removeOldLogs } from '../src/daemon/log-file.js'
 import { cleanUp, tempHome } from './helpers.js'
 
 afterEach(cleanUp)
@@ -53,5 +53,43 @@ describe('node.log of a node run in the background', () => {
     const rolled = (await readdir(join(dataDir, 'logs'))).filter((f) => f.startsWith('node.'))
     expect(rolled.length).toBeGreaterThanOrEqual(2)
     log.end()
+  })
+
+  it('deletes rolled files older than maxAgeDays, from earlier runs too, at start', async () => {
+    const dataDir = join(await tempHome(), 'node')
+    const logs = join(dataDir, 'logs')
+    await mkdir(logs, { recursive: true })
+    const day = 86_400_000
+    const ago = async (name: string, days: number): Promise<void> => {
+      await writeFile(join(logs, name), 'a line\n')
+      const when = new Date(Date.now() - days * day)
+      await utimes(join(logs, name), when, when)
+    }
+    // A node stopped for ten days left these behind; fewer than the count limit, all too old but one.
+    await ago('node.2026-11-20.1.log', 18)
+    await ago('node.before-1700000000000.log', 12)
+    await ago('node.2026-12-05.1.log', 2)
+    await ago('notes.txt', 30)
+    const log = await openRollingLog(dataDir, { maxBytes: 1_000_000, maxAgeDays: 7 })
+    log.write(line(1))
+    log.flushSync()
+    const files = await readdir(logs)
+    expect(files).not.toContain('node.2026-11-20.1.log')
+    expect(files).not.toContain('node.before-1700000000000.log')
+    expect(files).toContain('node.2026-12-05.1.log')
+    // Not a log file of ours: left alone.
+    expect(files).toContain('notes.txt')
+    log.end()
+  })
+
+  it('never deletes the file being written, however old its last write', async () => {
+    const logs = join(await tempHome(), 'logs')
+    await mkdir(logs, { recursive: true })
+    await writeFile(join(logs, 'node.2026-01-01.1.log'), 'x\n')
+    await writeFile(join(logs, 'node.2026-01-01.2.log'), 'x\n')
+    await symlink('node.2026-01-01.2.log', join(logs, 'current.log'))
+    const later = Date.now() + 30 * 86_400_000
+    expect(await removeOldLogs(logs, 7, later)).toEqual(['node.2026-01-01.1.log'])
+    expect(await readdir(logs)).toContain('node.2026-01-01.2.log')
   })
 })

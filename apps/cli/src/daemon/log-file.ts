@@ -1,15 +1,16 @@
 /**
  * `node.log` of a node run in the background: written by its watchdog (the node itself writes to
  * the pipe the watchdog reads), rolled by pino-roll when it reaches `log.rotate.maxBytes` and at
- * midnight, keeping `log.rotate.maxAgeDays` files. The files live in `<dataDir>/logs`
+ * midnight, keeping `log.rotate.maxAgeDays` files and deleting any older than `log.rotate.maxAgeDays`
+ * days (files of earlier runs too, checked at start and every hour). The files live in `<dataDir>/logs`
  * (`node.<date>.<n>.log`, with pino-roll's `current.log` link to the one being written), and
  * `<dataDir>/node.log` links to `logs/current.log`, so the name users and hints know keeps
  * working.
  */
-import { lstat, mkdir, rename, symlink } from 'node:fs/promises'
+import { lstat, mkdir, readdir, readlink, rename, stat, symlink, unlink } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { LOG_FILE, LOGS_DIR } from '../constants.js'
+import { LOG_AGE_SWEEP_MS, LOG_FILE, LOGS_DIR } from '../constants.js'
 
 /** The `log.rotate.*` settings. */
 export interface LogRotation {
@@ -53,8 +54,9 @@ export async function openRollingLog(
   const dir = join(dataDir, LOGS_DIR)
   await mkdir(dir, { recursive: true, mode: 0o700 })
   await linkNodeLog(dataDir)
+  await removeOldLogs(dir, rotation.maxAgeDays)
   const build = require('pino-roll') as (options: PinoRollOptions) => Promise<LogStream>
-  return build({
+  const stream = await build({
     file: join(dir, 'node'),
     size: `${rotation.maxBytes}b`,
     frequency,
@@ -69,6 +71,42 @@ export async function openRollingLog(
     // Peers' ids and addresses are in it: the owner's to read.
     mode: 0o600,
   })
+  // pino-roll bounds the count; age is ours: a node that was off for a week must not keep its
+  // old files until enough new ones push them out.
+  const sweep = setInterval(() => {
+    removeOldLogs(dir, rotation.maxAgeDays).catch(() => {})
+  }, LOG_AGE_SWEEP_MS)
+  sweep.unref()
+  stream.on('close', () => clearInterval(sweep))
+  return stream
+}
+
+const ROLLED_LOG = /^node\..+\.log$/
+const DAY_MS = 86_400_000
+
+/**
+ * Deletes the rolled files in `dir` last written more than `maxAgeDays` days before `now`, never
+ * the one being written. Resolves to the names it deleted.
+ */
+export async function removeOldLogs(
+  dir: string,
+  maxAgeDays: number,
+  now: number = Date.now(),
+): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[])
+  const current = await readlink(join(dir, 'current.log')).catch(() => undefined)
+  const removed: string[] = []
+  for (const name of names) {
+    if (!ROLLED_LOG.test(name) || name === current) continue
+    const path = join(dir, name)
+    const info = await stat(path).catch(() => undefined)
+    if (info === undefined || now - info.mtimeMs <= maxAgeDays * DAY_MS) continue
+    await unlink(path).then(
+      () => removed.push(name),
+      () => {},
+    )
+  }
+  return removed
 }
 
 /**

@@ -927,7 +927,7 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     default: constant(DEFAULT_LOG_MAX_AGE_DAYS),
     reload: 'restart',
     description:
-      'Rolled log files kept: as a new file starts every day, none is older than this many days, and fewer are kept when the size limit rolled over sooner; the log never takes more than (this + 1) × `log.rotate.maxBytes`.',
+      'Rolled log files kept: at most this many, and none last written more than this many days ago (files of earlier runs too, checked at start and every hour); a new file starts every day, so fewer are kept when the size limit rolled over sooner, and the log never takes more than (this + 1) × `log.rotate.maxBytes`.',
   },
   {
     path: 'supervisor.restartDelayMs',
