@@ -135,7 +135,18 @@ describe('the dashboard in a browser', () => {
     const detail = page.locator(`section.task-detail[data-task="${id}"]`)
     await detail.waitFor({ timeout: 5_000 })
     expect(await detail.locator('[data-verified]').getAttribute('data-verified')).toBe('signed')
+    // Its trace, as both nodes recorded it: a lane for this node's attempt, then one for b, which
+    // took the task in, queued and ran it.
+    const lanes = detail.getByTestId('trace-timeline').locator('section.lane')
+    await lanes.first().waitFor({ timeout: 10_000 })
+    expect(await lanes.count()).toBe(2)
+    const [first, second] = await lanes.allTextContents()
+    expect(first).toContain(`…${a.peerId.slice(-8)} (this node)`)
+    expect(second).toContain(`hop 1 …${b.peerId.slice(-8)}`)
+    for (const span of ['serve', 'queue', 'run']) expect(second).toContain(span)
     await screenshot('dashboard-tasks')
+    await lanes.last().scrollIntoViewIfNeeded()
+    await screenshot('dashboard-trace')
   })
 
   it('starts the dashboard of a node that did not serve it, once, and says so when its port is taken', async () => {
@@ -174,6 +185,9 @@ describe('the dashboard in a browser', () => {
     const killedAt = Date.now()
     process.kill(c.pid, 'SIGKILL')
     await expect.poll(() => list.count(), { timeout: 5_000, interval: 50 }).toBe(2)
+    // The graph too: it takes changes in a few times a second.
+    const graph = page.locator('.graph')
+    await expect.poll(() => graph.getAttribute('data-nodes'), { timeout: 5_000, interval: 50 }).toBe('2')
     expect(Date.now() - killedAt).toBeLessThan(5_000)
     expect(await page.getByTestId('node-list').textContent()).not.toContain(c.peerId.slice(-8))
     expect(alive(c.pid)).toBe(false)

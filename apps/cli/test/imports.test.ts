@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { cleanUp, run, tempHome } from './helpers.js'
+import { BIN, cleanUp, cliEnv, LOCAL_NODE, run, tempHome } from './helpers.js'
 
 const TRACER = fileURLToPath(new URL('./fixtures/trace-imports.mjs', import.meta.url))
 
@@ -61,4 +62,68 @@ describe('client commands stay light', () => {
     const modules = await modulesOf(['node', 'start', '--config', 'bad.yaml', '--no-mdns'])
     expect(modules.some((m) => m.endsWith('packages/node/dist/index.js'))).toBe(true)
   })
+})
+
+/**
+ * What a node loads only on first use: the model runtimes with the first task that needs them,
+ * the YAML parser with a config file, each plug-in that is off when it is turned on.
+ */
+const FIRST_USE = {
+  'ONNX Runtime': /onnxruntime-node/,
+  sharp: /[/:]sharp([/@]|$)/,
+  'llama.cpp': /node-llama-cpp/,
+  'the YAML parser': /node_modules\/yaml\/|^cjs:yaml$/,
+  'the dashboard': /packages\/dashboard\//,
+  'the metrics endpoint': /packages\/metrics\/|prom-client/,
+  'content by CID (Helia)': /packages\/content\/|helia|blockstore/,
+  'the OTLP exporter': /exporter-trace-otlp/,
+  UPnP: /upnp-nat/,
+}
+
+describe('an idle node', () => {
+  it('node start, with no config file, loads no model runtime, no YAML and no plug-in that is off', async () => {
+    const home = await tempHome()
+    const file = join(home, 'imports.txt')
+    const child = spawn(
+      process.execPath,
+      [BIN, 'node', 'start', '--data-dir', join(home, 'node'), ...LOCAL_NODE],
+      {
+        env: cliEnv(home, { NODE_OPTIONS: `--import ${TRACER}`, TRACE_IMPORTS_FILE: file }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    let out = ''
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    try {
+      while (!out.includes('Press Ctrl-C to stop.')) {
+        if (child.exitCode !== null) throw new Error(`node start exited with ${child.exitCode}`)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      // Idle a moment: what a node starts in the background after its banner counts too.
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+    } finally {
+      child.kill('SIGINT')
+    }
+    expect(await exited).toBe(0)
+    const modules = (await readFile(file, 'utf8')).trim().split('\n')
+    // The tracer saw the node and its model plug-ins registered...
+    for (const loaded of [
+      'packages/node/dist/index.js',
+      'packages/onnx/dist/index.js',
+      'packages/llama/dist/index.js',
+    ])
+      expect(
+        modules.some((m) => m.endsWith(loaded)),
+        loaded,
+      ).toBe(true)
+    // ...and none of what waits for its first use.
+    for (const [what, pattern] of Object.entries(FIRST_USE))
+      expect(
+        modules.filter((m) => pattern.test(m)),
+        what,
+      ).toEqual([])
+  }, 90_000)
 })

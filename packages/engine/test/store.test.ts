@@ -273,6 +273,34 @@ describe('resultStore', () => {
     await expect(reopened.putAsync(record('late'))).rejects.toBeInstanceOf(StoreClosedError)
   })
 
+  it('writes a burst with putManyAsync in one hand-over: one promise per record, a bad record failing alone', async () => {
+    const directory = tempDir()
+    const store = resultStore({ directory, now: () => 2000 })
+    const burst = [
+      record('many-0'),
+      record('many-bigint', { output: { n: 1n } }),
+      record('many-1'),
+      record('many-2'),
+    ]
+    const writes = store.putManyAsync(burst)
+    expect(writes).toHaveLength(4)
+    const settled = await Promise.allSettled(writes)
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
+    expect((settled[1] as PromiseRejectedResult).reason).toBeInstanceOf(TypeError)
+    // A function does not even clone: the burst goes record by record, and only that one fails.
+    const unclonable = await Promise.allSettled(
+      store.putManyAsync([record('many-3'), record('many-fn', { output: { f: () => 1 } })]),
+    )
+    expect(unclonable.map((s) => s.status)).toEqual(['fulfilled', 'rejected'])
+    expect(store.get('many-2')).toEqual(record('many-2'))
+    expect(store.has('many-3')).toBe(true)
+    expect(store.has('many-bigint')).toBe(false)
+    store.close()
+    await expect(
+      Promise.all(store.putManyAsync([record('late-0'), record('late-1')])),
+    ).rejects.toBeInstanceOf(StoreClosedError)
+  })
+
   it('refuses a garbage file with ERR_STORE_CORRUPT naming the file and the way out', () => {
     const directory = tempDir()
     const file = join(directory, 'results.db')

@@ -32,6 +32,7 @@ import {
   modelInfo,
   type ResolvedGgufModel,
   resolveModel,
+  unchanged,
   validateModelEntry,
 } from './models.js'
 import { type LoadedModelStatus, ModelPool } from './pool.js'
@@ -300,7 +301,10 @@ export function llamaBackend(init: LlamaBackendInit = {}): LlamaBackend {
       const input = task.input as GenerateInput
       const entry = modelFor(input)
       const { runtime: rt, pool: models } = await start()
-      const model = await resolveKnown(entry, options.signal)
+      // The file as read last time while it is unchanged: its hash and header are not read again.
+      const seen = known.get(entry.name)
+      const model =
+        seen?.entry === entry && (await unchanged(seen)) ? seen : await resolveKnown(entry, options.signal)
       if (!models.isLoaded(model.name))
         options.onProgress?.({ fraction: 0, message: `loading model ${model.name}` })
       const lease = await models.acquire(model, options.signal)

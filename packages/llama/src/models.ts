@@ -1,3 +1,4 @@
+import type { BigIntStats } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
 import {
@@ -52,9 +53,21 @@ export interface ResolvedGgufModel {
   readonly description: GgufModelDescription
   /** The GGUF header (metadata and tensor shapes), for llama.cpp's memory estimates. */
   readonly fileInfo: GgufFileInfo
+  /** The file's identity (device, inode, size, mtime, ctime) when it was read. */
+  readonly identity: string
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/
+
+function statFile(file: string): Promise<BigIntStats> {
+  return stat(file, { bigint: true })
+}
+
+/** What tells one version of a file from another without reading it (as the hash cache does). */
+function identityOf(s: BigIntStats): string {
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`
+}
+
 /** Model files are hashed once per file version (by file identity), not at every load. */
 const memoryHashes = hashCache()
 
@@ -153,7 +166,7 @@ export async function resolveModel(
   hashes: HashCache = memoryHashes,
 ): Promise<ResolvedGgufModel> {
   const { name, path: file } = entry
-  const s = await stat(file).catch((err: NodeJS.ErrnoException) => {
+  const s = await statFile(file).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined
     throw err
   })
@@ -171,7 +184,19 @@ export async function resolveModel(
     )
   }
   const { info, description } = await readDescription(name, file)
-  return { entry, name, file, sha256, sizeBytes, description, fileInfo: info }
+  return { entry, name, file, sha256, sizeBytes, description, fileInfo: info, identity: identityOf(s) }
+}
+
+/**
+ * Whether `model`'s file is still the one it was resolved from (one `stat`): then its hash and
+ * header stand, and a task need not read them again (milliseconds of its time to first token).
+ */
+export async function unchanged(model: ResolvedGgufModel): Promise<boolean> {
+  try {
+    return identityOf(await statFile(model.file)) === model.identity
+  } catch {
+    return false
+  }
 }
 
 /** The announcement of a resolved model. */

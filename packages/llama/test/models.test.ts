@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { readFile, truncate, writeFile } from 'node:fs/promises'
+import { readFile, rm, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TaskEngine } from '@p2p-ai/engine'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -159,6 +159,10 @@ describe('models: files', () => {
     expect(after).toMatchObject({ text: `${SYNTHETIC_COMPLETION} the quick brown`, finishReason: 'length' })
     expect(backend.models()[0]?.sha256).not.toBe(oldSha)
     expect(backend.loadedModels()).toHaveLength(1)
+    // Read once per file version, but checked at every task: a file gone since is noticed too.
+    await rm(path)
+    const gone = await generateStreamed(engine, { ...input, model: 'm' })
+    expect(gone.record.error?.code).toBe('ERR_MODEL_NOT_FOUND')
   })
 
   it('checks a pinned sha256 on load: the right one runs, another is ERR_MODEL_CORRUPT', async () => {

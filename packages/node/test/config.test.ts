@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { envName, FIELDS } from '../src/config/fields.js'
 import { loadConfig, resolveNodeConfig } from '../src/config/load.js'
@@ -45,6 +48,8 @@ function leafPaths(value: unknown, prefix = ''): string[] {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return [prefix]
   return Object.entries(value).flatMap(([k, v]) => leafPaths(v, prefix === '' ? k : `${prefix}.${k}`))
 }
+
+const run = promisify(execFile)
 
 describe('defaults', () => {
   it('gives a complete configuration with no file and no environment', async () => {
@@ -171,6 +176,26 @@ log:
       message: expect.stringContaining('no such file'),
     })
     await expect(loadConfig({ file: dir, env: {} })).rejects.toMatchObject({ code: 'ERR_CONFIG_READ' })
+  })
+
+  it('loads the YAML parser with the first config file, not before', async () => {
+    // In a process of its own (the published build), where nothing else has loaded it yet.
+    await writeFile(join(dir, 'broken.yaml'), 'log: [oops')
+    const script = `
+      import { createRequire } from 'node:module'
+      const { loadConfig } = await import('@p2p-ai/node')
+      const cache = createRequire(process.cwd() + '/').cache
+      const loaded = () => Object.keys(cache).some((k) => /[\\\\/]yaml[\\\\/]dist[\\\\/]/.test(k))
+      const config = await loadConfig({ env: {}, cwd: ${JSON.stringify(dir)} })
+      const before = loaded()
+      const err = await loadConfig({ env: {}, file: ${JSON.stringify(join(dir, 'broken.yaml'))} }).catch((e) => e)
+      console.log(JSON.stringify({ dataDir: config.dataDir, before, after: loaded(), code: err.code, line: err.line }))`
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+    })
+    const seen = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>
+    expect(seen).toMatchObject({ before: false, after: true, code: 'ERR_CONFIG_SYNTAX', line: 1 })
+    expect(seen.dataDir).toEqual(expect.any(String))
   })
 })
 

@@ -233,6 +233,13 @@ describe('failover during a generation', () => {
     // A's one slot is busy, so the task goes to B first.
     const blocker = a.exchange.submit({ type: 'generate', input: long(4000) }, { target: 'local' })
     await until(() => llamaA.loadedModels().some((m) => m.activeTasks === 1), 5_000, 'A busy')
+    // And A has heard that B is free again: an earlier test's task there reaches A's view of B's
+    // load only with B's next announcement, and a B that still looks busy would tie with A.
+    await until(
+      () => a.directory.record(b.peerId)?.othersLoad === 0 && a.directory.record(b.peerId)?.outstanding === 0,
+      5_000,
+      'B free as A sees it',
+    )
     const handle = a.exchange.submit<GenerateOutput>({ type: 'generate', input: long(400) })
     const stream = handle.stream()
     const first = await stream.next()

@@ -99,6 +99,47 @@ describe('tasks submitted to the network', () => {
     }
   })
 
+  it('keep the newest finished tasks in memory, as many as the history holds, without a store', async () => {
+    const registry = new TaskRegistry(3)
+    const finished = (id: string, n: number): TrackedTask => {
+      const record: NetworkTaskRecord = {
+        id,
+        type: 'mock',
+        status: 'COMPLETED',
+        priority: 5,
+        timeoutMs: 30_000,
+        target: 'local',
+        submittedAt: n,
+        finishedAt: n,
+        output: { n },
+        attempts: [],
+      }
+      return {
+        ...record,
+        isFinished: true,
+        peer: undefined,
+        record: () => record,
+        result: () => Promise.resolve(record),
+        halt: () => {},
+      } as unknown as TrackedTask
+    }
+    const ids = ['task-00001', 'task-00002', 'task-00003', 'task-00004', 'task-00005']
+    for (const [n, id] of ids.entries()) registry.add(finished(id, n))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(ids.map((id) => registry.handle(id) !== undefined)).toEqual([false, false, true, true, true])
+    expect(registry.list().map((r) => r.id)).toEqual(['task-00005', 'task-00004', 'task-00003'])
+    // The same id again (a resubmission once the first run is final): the newest run, in the
+    // place of the first, so the other two stay.
+    const again = finished('task-00004', 9)
+    registry.add(again)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(registry.handle('task-00004')).toBe(again)
+    expect(registry.list().map((r) => r.id)).toEqual(['task-00004', 'task-00005', 'task-00003'])
+    registry.add(finished('task-00006', 10))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(registry.list().map((r) => r.id)).toEqual(['task-00006', 'task-00004', 'task-00005'])
+  })
+
   it('reads the store only for ids the caller chose, and hands finished records over in bursts', async () => {
     await using dir = await tempDir('p2p-ai-submitted-registry-')
     const store = resultStore({ directory: dir.path })
@@ -109,10 +150,12 @@ describe('tasks submitted to the network', () => {
       reads++
       return get(id, options)
     }
-    const putAsync = store.putAsync.bind(store)
-    store.putAsync = (record) => {
-      puts++
-      return putAsync(record)
+    let bursts = 0
+    const putManyAsync = store.putManyAsync.bind(store)
+    store.putManyAsync = (records) => {
+      bursts++
+      puts += records.length
+      return putManyAsync(records)
     }
     try {
       const registry = new TaskRegistry(10, { store, log: pino({ level: 'silent' }) })
@@ -151,6 +194,8 @@ describe('tasks submitted to the network', () => {
       expect(puts).toBe(0)
       await registry.flush()
       expect(puts).toBe(5)
+      // ...in one hand-over to the store's writer thread.
+      expect(bursts).toBe(1)
       expect(store.get('burst-task-3')).toMatchObject({ status: 'COMPLETED', output: { i: 3 } })
     } finally {
       store.close()
@@ -161,10 +206,10 @@ describe('tasks submitted to the network', () => {
     await using dir = await tempDir('p2p-ai-submitted-durable-')
     const store = resultStore({ directory: dir.path })
     const written: Array<[string, string]> = []
-    const putAsync = store.putAsync.bind(store)
-    store.putAsync = (record) => {
-      written.push([record.id, record.status])
-      return putAsync(record)
+    const putManyAsync = store.putManyAsync.bind(store)
+    store.putManyAsync = (records) => {
+      for (const record of records) written.push([record.id, record.status])
+      return putManyAsync(records)
     }
     const registry = new TaskRegistry(10, { store, log: pino({ level: 'silent' }) })
     const now = Date.now()

@@ -26,6 +26,7 @@ import {
   type timingsSchema,
   type wireErrorSchema,
 } from './schemas.js'
+import { isWellFormedEnvelope, isWellFormedPayload } from './shape-checks.js'
 
 export type TaskRequest = z.infer<typeof taskRequestSchema>
 export type TaskAccept = z.infer<typeof taskAcceptSchema>
@@ -118,6 +119,8 @@ export function isMessageType(type: unknown): type is MessageType {
  * @throws {InvalidMessageError} with `path` like `payload.timeoutMs`.
  */
 export function validatePayload<T extends MessageType>(type: T, payload: unknown): Payloads[T] {
+  // The common, well-formed case without the schema; anything else gets the schema's verdict.
+  if (isWellFormedPayload(type, payload)) return payload as Payloads[T]
   const schema = payloadSchemas[type] as z.ZodType | undefined
   if (schema === undefined) {
     throw new InvalidMessageError('type', `unknown message type ${JSON.stringify(type)}`)
@@ -139,6 +142,7 @@ export function validatePayload<T extends MessageType>(type: T, payload: unknown
  */
 export function validateEnvelope(value: unknown): Envelope {
   checkVersion(value)
+  if (isWellFormedEnvelope(value)) return value as Envelope
   const result = envelopeSchema.safeParse(value)
   if (!result.success) {
     throw toInvalidMessage(result.error, [])

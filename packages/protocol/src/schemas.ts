@@ -37,7 +37,7 @@ import {
  * Canonical unpadded base64url of exactly `bytes` bytes: the last character may only carry
  * data bits, so there is one spelling per byte string and nothing to normalise before verifying.
  */
-function base64url(bytes: number, what: string): z.ZodString {
+function base64urlPattern(bytes: number): RegExp {
   const chars = Math.ceil((bytes * 8) / 6)
   const spareBits = chars * 6 - bytes * 8
   const lastChars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
@@ -45,28 +45,41 @@ function base64url(bytes: number, what: string): z.ZodString {
     .filter((_, index) => index % (1 << spareBits) === 0)
     .join('')
     .replace('-', '\\-')
-  const pattern = new RegExp(`^[A-Za-z0-9_-]{${chars - 1}}[${lastChars}]$`)
+  return new RegExp(`^[A-Za-z0-9_-]{${chars - 1}}[${lastChars}]$`)
+}
+
+function base64url(pattern: RegExp, bytes: number, what: string): z.ZodString {
   return z.string().regex(pattern, `expected ${what}: ${bytes} bytes as unpadded base64url`)
 }
+
+// The patterns on their own too, for the hand-written checks of the hot messages (shape-checks.ts).
+export const TASK_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/
+export const TASK_TYPE_PATTERN = /^[a-z][a-z0-9]*(?:[.-][a-z0-9]+)*$/
+export const PEER_ID_PATTERN = /^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/
+export const ERROR_CODE_PATTERN = /^ERR_[A-Z0-9_]{1,60}$/
+export const TRACEPARENT_PATTERN = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/
+export const NONCE_PATTERN = base64urlPattern(16)
+export const SIGNATURE_PATTERN = base64urlPattern(64)
+export const DIGEST_PATTERN = base64urlPattern(32)
 
 /** Requester-chosen task id: a UUID, ULID or similar, 8 to 64 URL-safe characters. */
 export const taskIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{8,64}$/, 'expected a task id: 8 to 64 characters from A-Z a-z 0-9 _ -')
+  .regex(TASK_ID_PATTERN, 'expected a task id: 8 to 64 characters from A-Z a-z 0-9 _ -')
 
 /** Task type such as `embed`, `chunk`, `ocr` or `onnx.run`. */
 export const taskTypeSchema = z
   .string()
   .max(64)
   .regex(
-    /^[a-z][a-z0-9]*(?:[.-][a-z0-9]+)*$/,
+    TASK_TYPE_PATTERN,
     'expected a task type: lowercase words joined by "." or "-", like "embed" or "onnx.run"',
   )
 
 /** An Ed25519 libp2p PeerId (identity multihash, base58btc): always 52 characters, `12D3KooW…`. */
 export const peerIdSchema = z
   .string()
-  .regex(/^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/, 'expected an Ed25519 PeerId (12D3KooW…, 52 characters)')
+  .regex(PEER_ID_PATTERN, 'expected an Ed25519 PeerId (12D3KooW…, 52 characters)')
 
 /** Milliseconds since the Unix epoch. */
 export const timestampSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
@@ -74,10 +87,10 @@ export const timestampSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEG
 const duration = z.number().min(0).max(Number.MAX_SAFE_INTEGER)
 const count = (max: number) => z.number().int().min(0).max(max)
 
-export const nonceSchema = base64url(16, 'a nonce')
-export const signatureSchema = base64url(64, 'an Ed25519 signature')
+export const nonceSchema = base64url(NONCE_PATTERN, 16, 'a nonce')
+export const signatureSchema = base64url(SIGNATURE_PATTERN, 64, 'an Ed25519 signature')
 /** SHA-256 digest of a request's signing input, as carried by results. */
-export const digestSchema = base64url(32, 'a SHA-256 digest')
+export const digestSchema = base64url(DIGEST_PATTERN, 32, 'a SHA-256 digest')
 
 /** A CID as content references carry it (minor 5): see {@link CONTENT_CID_PATTERN}. */
 export const cidSchema = z
@@ -95,7 +108,7 @@ export const contentRefSchema = z.strictObject({
 
 /** A `{ code, message }` error as it crosses the wire. */
 export const wireErrorSchema = z.strictObject({
-  code: z.string().regex(/^ERR_[A-Z0-9_]{1,60}$/, 'expected an error code like ERR_SOME_THING'),
+  code: z.string().regex(ERROR_CODE_PATTERN, 'expected an error code like ERR_SOME_THING'),
   message: z.string().max(MAX_ERROR_MESSAGE_LENGTH),
 })
 
@@ -124,7 +137,7 @@ export const spanIdSchema = z
 export const traceparentSchema = z
   .string()
   .regex(
-    /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/,
+    TRACEPARENT_PATTERN,
     'expected a traceparent: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>, lowercase, ids not all zero',
   )
 

@@ -34,33 +34,77 @@ export interface StoredSpan {
   readonly span: TraceSpan
 }
 
+/** What the compact form is made of: a span's fields as plain values. */
+export interface SpanFields {
+  readonly traceId: string
+  readonly spanId: string
+  readonly parentId: string | undefined
+  readonly name: string
+  readonly kind: SpanKind
+  /** Microseconds since the epoch. */
+  readonly startUs: number
+  readonly endUs: number
+  readonly status: SpanStatusCode
+  readonly attributes: Attributes
+}
+
 /** Converts an ended OpenTelemetry span; `node` is the recording node's PeerId. */
 export function compactSpan(span: ReadableSpan, node: string): StoredSpan {
   const context = span.spanContext()
-  const parent = span.parentSpanContext?.spanId
-  const attributes = compactAttributes(span.attributes)
-  const taskId = span.attributes[TASK_ID_ATTRIBUTE]
-  const startUs = micros(span.startTime)
-  return {
-    traceId: context.traceId,
-    taskId: typeof taskId === 'string' ? taskId : undefined,
-    span: {
+  return storedSpan(
+    {
+      traceId: context.traceId,
       spanId: context.spanId,
-      ...(parent === undefined ? {} : { parentId: parent }),
-      node,
-      name: spanName(span.name),
-      kind: span.kind === SpanKind.SERVER ? 'server' : span.kind === SpanKind.CLIENT ? 'client' : 'internal',
-      startUs,
-      endUs: Math.max(startUs, micros(span.endTime)),
-      status:
-        span.status.code === SpanStatusCode.ERROR
-          ? 'error'
-          : span.status.code === SpanStatusCode.OK
-            ? 'ok'
-            : 'unset',
-      ...(attributes === undefined ? {} : { attributes }),
+      parentId: span.parentSpanContext?.spanId,
+      name: span.name,
+      kind: span.kind,
+      startUs: micros(span.startTime),
+      endUs: micros(span.endTime),
+      status: span.status.code,
+      attributes: span.attributes,
     },
+    node,
+  )
+}
+
+/** The compact span of these fields, recorded by `node`. */
+export function storedSpan(fields: SpanFields, node: string): StoredSpan {
+  return { traceId: fields.traceId, taskId: taskIdOf(fields.attributes), span: compactOf(fields, node) }
+}
+
+/**
+ * The compact span of these fields, made in one shape: a missing `parentId` or `attributes` is
+ * there as `undefined`, which `JSON.stringify` leaves out as the protocol wants, so every span
+ * the store serialises is an object of the same hidden class (a node makes five per task).
+ */
+function compactOf(fields: SpanFields, node: string): TraceSpan {
+  const { startUs } = fields
+  const span = {
+    spanId: fields.spanId,
+    parentId: fields.parentId,
+    node,
+    name: spanName(fields.name),
+    kind: kindName(fields.kind),
+    startUs,
+    endUs: Math.max(startUs, fields.endUs),
+    status: statusName(fields.status),
+    attributes: compactAttributes(fields.attributes),
   }
+  return span as TraceSpan
+}
+
+/** The task a span names, if it does. */
+export function taskIdOf(attributes: Attributes): string | undefined {
+  const taskId = attributes[TASK_ID_ATTRIBUTE]
+  return typeof taskId === 'string' ? taskId : undefined
+}
+
+function kindName(kind: SpanKind): TraceSpan['kind'] {
+  return kind === SpanKind.SERVER ? 'server' : kind === SpanKind.CLIENT ? 'client' : 'internal'
+}
+
+function statusName(status: SpanStatusCode): TraceSpan['status'] {
+  return status === SpanStatusCode.ERROR ? 'error' : status === SpanStatusCode.OK ? 'ok' : 'unset'
 }
 
 function micros(time: HrTime): number {
@@ -89,20 +133,24 @@ function fitName(name: string): string {
   return /^[a-z]/.test(fitted) ? fitted : `x${fitted}`.slice(0, 64)
 }
 
+/** An attribute value the protocol takes (strings cut to its bound), or undefined for one it does not. */
+function compactValue(value: Attributes[string]): string | number | boolean | undefined {
+  if (typeof value === 'string')
+    return value.length > MAX_REASON_LENGTH ? value.slice(0, MAX_REASON_LENGTH) : value
+  if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') return value
+  return undefined
+}
+
 function compactAttributes(attributes: Attributes): Record<string, string | number | boolean> | undefined {
   let out: Record<string, string | number | boolean> | undefined
   let count = 0
   for (const key in attributes) {
-    const value = attributes[key]
     if (count >= MAX_SPAN_ATTRIBUTES) break
     if (!fits(key)) continue
-    if (typeof value === 'string') {
-      out ??= {}
-      out[key] = value.length > MAX_REASON_LENGTH ? value.slice(0, MAX_REASON_LENGTH) : value
-    } else if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') {
-      out ??= {}
-      out[key] = value
-    } else continue
+    const value = compactValue(attributes[key])
+    if (value === undefined) continue
+    out ??= {}
+    out[key] = value
     count++
   }
   return out

@@ -142,8 +142,7 @@ class SpanStore implements TraceStore {
   record(span: StoredSpan): void {
     if (this.#closing !== undefined) return
     if (span.taskId !== undefined) this.#tasks.set(span.taskId, span.traceId)
-    this.#waiting.push(span)
-    if (this.#waiting.length >= STORE_FLUSH_BATCH) this.flush()
+    if (this.#waiting.push(span) >= STORE_FLUSH_BATCH) this.flush()
     else if (this.#flushTimer === undefined) {
       this.#flushTimer = setTimeout(() => this.flush(), STORE_FLUSH_INTERVAL_MS)
       this.#flushTimer.unref()
@@ -227,7 +226,8 @@ class SpanStore implements TraceStore {
 
   /**
    * One batch: the spans by trace, as one JSON text (one string crosses to the store's thread, not
-   * an object per span), remembered under each of its traces.
+   * an object per span; one `JSON.stringify` of the whole batch costs a span much less than one of
+   * its own), remembered under each of its traces.
    */
   #batchOf(spans: readonly StoredSpan[]): SpanBatch {
     const id = this.#nextBatch++

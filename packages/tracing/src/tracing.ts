@@ -5,13 +5,7 @@
  */
 
 import { resourceFromAttributes } from '@opentelemetry/resources'
-import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace'
-import {
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace'
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace'
 import {
   DEFAULT_OTLP_TIMEOUT_MS,
   DEFAULT_SAMPLE_RATE,
@@ -21,8 +15,9 @@ import {
   SERVICE_NAME,
 } from './constants.js'
 import { TracingOptionError } from './errors.js'
-import { compactSpan, NODE_ATTRIBUTE } from './spans.js'
+import { NODE_ATTRIBUTE } from './spans.js'
 import { type TraceStore, traceStore } from './store.js'
+import { SpanTracerProvider } from './tracer.js'
 
 /** Where spans go besides the data directory: an OpenTelemetry collector, over OTLP/HTTP with protobuf. */
 export interface OtlpInit {
@@ -78,7 +73,7 @@ export interface TracingContext {
 
 /** A node's tracing: the provider its spans go to, and where they are kept. */
 export interface Tracing {
-  readonly tracerProvider: TracerProvider
+  readonly tracerProvider: SpanTracerProvider
   readonly store: TraceStore
   /** Writes what waits to the store and sends what waits to the collector. */
   forceFlush(): Promise<void>
@@ -123,7 +118,8 @@ async function createTracing(
     ...(init.store === undefined ? { directory: context.dataDir } : init.store),
     ...(init.retentionMs === undefined ? {} : { retentionMs: init.retentionMs }),
   })
-  const processors: SpanProcessor[] = [new StoreProcessor(store, context.peerId)]
+  // Every span goes to the store; processors are for what else wants them (usually nothing).
+  const processors: SpanProcessor[] = []
   if (init.otlp !== undefined && exporter !== undefined) {
     processors.push(
       new BatchSpanProcessor({
@@ -139,15 +135,19 @@ async function createTracing(
     )
   }
   processors.push(...(init.spanProcessors ?? []))
-  const tracerProvider = new TracerProvider({
-    resource: resourceFromAttributes({
-      'service.name': SERVICE_NAME,
-      [NODE_ATTRIBUTE]: context.peerId,
-      ...(context.agentVersion === undefined ? {} : { 'service.version': context.agentVersion }),
-    }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(sampleRate) }),
-    spanProcessors: processors,
-  })
+  const tracerProvider = new SpanTracerProvider(
+    {
+      node: context.peerId,
+      store,
+      resource: resourceFromAttributes({
+        'service.name': SERVICE_NAME,
+        [NODE_ATTRIBUTE]: context.peerId,
+        ...(context.agentVersion === undefined ? {} : { 'service.version': context.agentVersion }),
+      }),
+      processors,
+    },
+    sampleRate,
+  )
   let shutdown: Promise<void> | undefined
   return {
     tracerProvider,
@@ -177,30 +177,5 @@ function checkOtlp(otlp: OtlpInit): void {
   const timeoutMs = otlp.timeoutMs ?? DEFAULT_OTLP_TIMEOUT_MS
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
     throw new TracingOptionError(`otlp.timeoutMs: expected a positive integer, got ${String(timeoutMs)}`)
-  }
-}
-
-/** Keeps every ended span of this node in the store (which batches the writes). */
-class StoreProcessor implements SpanProcessor {
-  readonly #store: TraceStore
-  readonly #node: string
-
-  constructor(store: TraceStore, node: string) {
-    this.#store = store
-    this.#node = node
-  }
-
-  onStart(): void {}
-
-  onEnd(span: ReadableSpan): void {
-    this.#store.record(compactSpan(span, this.#node))
-  }
-
-  async forceFlush(): Promise<void> {
-    this.#store.flush()
-  }
-
-  async shutdown(): Promise<void> {
-    this.#store.flush()
   }
 }

@@ -4,7 +4,8 @@ import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
+import { type HrTime, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
+import { type ReadableSpan, type SpanProcessor, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace'
 import { readTraceMessage } from '@p2p-ai/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TRACE_STORE_FILE_NAME } from '../src/constants.js'
@@ -205,6 +206,57 @@ describe('the tracing plug-in', () => {
     } finally {
       server.close()
     }
+  })
+
+  it("hands its spans to the user's span processors as the SDK's readable spans, and samples by trace id", async () => {
+    const started: string[] = []
+    const ended: ReadableSpan[] = []
+    const processor: SpanProcessor = {
+      onStart: (span) => void started.push(span.name),
+      onEnd: (span) => void ended.push(span),
+      forceFlush: async () => {},
+      shutdown: async () => {},
+    }
+    const t = await tracing({ store: { inMemory: true }, spanProcessors: [processor] })({
+      peerId: PEER,
+      dataDir: dir,
+    })
+    const ids = record(t.tracerProvider)
+    expect(started).toEqual(['task', 'attempt'])
+    const attempt = ended.find((s) => s.name === 'attempt')
+    expect(attempt?.spanContext()).toMatchObject({ traceId: ids.traceId, spanId: ids.attempt, traceFlags: 1 })
+    expect(attempt?.parentSpanContext?.spanId).toBe(ids.task)
+    expect(attempt).toMatchObject({
+      kind: SpanKind.CLIENT,
+      ended: true,
+      status: { code: SpanStatusCode.ERROR },
+    })
+    expect(attempt?.resource.attributes).toMatchObject({ 'service.instance.id': PEER })
+    // [seconds, nanoseconds], the end not before the start, the duration their difference.
+    const [start, end, duration] = [attempt?.startTime, attempt?.endTime, attempt?.duration] as HrTime[]
+    const ns = (t: HrTime | undefined) => BigInt(t?.[0] ?? 0) * 1_000_000_000n + BigInt(t?.[1] ?? 0)
+    expect(ns(end) - ns(start)).toBe(ns(duration))
+    expect(Math.abs(Number(ns(start)) / 1e6 - Date.now())).toBeLessThan(60_000)
+    await t.shutdown()
+
+    // A sampled fraction: the same trace ids as the SDK's ratio sampler picks, unsampled ones still
+    // carrying their context (with the flag clear) and recording nothing.
+    const half = await tracing({ sampleRate: 0.5, store: { inMemory: true } })({ peerId: PEER, dataDir: dir })
+    const sdk = new TraceIdRatioBasedSampler(0.5)
+    const tracer = half.tracerProvider.getTracer('ratio')
+    let sampled = 0
+    for (let i = 0; i < 200; i++) {
+      const span = tracer.startSpan('root', {}, ROOT_CONTEXT)
+      const { traceId, traceFlags } = span.spanContext()
+      expect(traceFlags).toBe(sdk.shouldSample(ROOT_CONTEXT, traceId).decision === 2 ? 1 : 0)
+      expect(span.isRecording()).toBe(traceFlags === 1)
+      sampled += traceFlags
+      span.end()
+    }
+    expect(sampled).toBeGreaterThan(50)
+    expect(sampled).toBeLessThan(150)
+    expect(await half.store.count()).toBe(sampled)
+    await half.shutdown()
   })
 
   it('counts the writes it loses when its file cannot be used, and says so on reading, never throwing at a span', async () => {

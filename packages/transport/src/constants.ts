@@ -163,6 +163,10 @@ export const RELAY_RESERVATION_TIMEOUT_MS = 10_000
 /** DCUtR: how long one hole-punch attempt may take, and how many are made (go-libp2p's values). */
 export const HOLE_PUNCH_TIMEOUT_MS = 5_000
 export const HOLE_PUNCH_RETRIES = 3
+/** AutoNAT v2's own pace for its random walk (a 10 s walk for peers to check addresses with). */
+export const AUTONAT_WALK_INTERVAL_MS = 60_000
+/** The walk's pace once the node knows it is behind a NAT (see `slowAutoNatWalkWhenPrivate`). */
+export const AUTONAT_PRIVATE_WALK_INTERVAL_MS = 30 * 60_000
 
 /**
  * TCP hole punching between two NATed nodes (`hole-punch.ts`): its protocol, run over the relayed

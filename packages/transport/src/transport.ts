@@ -21,6 +21,7 @@ import { isPrivate } from '@libp2p/utils'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
+import { slowAutoNatWalkWhenPrivate } from './autonat-pace.js'
 import { boolOption, intOption, objectOption, parseAnnounce, parseBootstrap, parseListen } from './config.js'
 import {
   DEFAULT_BOOTSTRAP_DELAY_MS,
@@ -468,6 +469,8 @@ export async function createTransport(init: TransportInit = {}): Promise<Transpo
   if (relay?.server === 'auto' && node.services.relay !== undefined) {
     withdrawRelayWhenPrivate(node, node.services.relay, relay.serverInit)
   }
+  if (node.services.autonat !== undefined)
+    slowAutoNatWalkWhenPrivate(node.services.reachability, node.services.autonat)
   if (dhtOptions?.mode === 'server') {
     // kad-dht only serves once it thinks the node is publicly dialable; a LAN or test DHT asks for it.
     await node.services.dht?.setMode('server')

@@ -4,7 +4,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { plural, shortId } from './format.js'
-import { useLive, useLiveThrottled } from './hooks.js'
+import { useLiveThrottled, useLiveValue } from './hooks.js'
 import type { LiveStore } from './live.js'
 import { MetricsView } from './metrics/metrics-view.js'
 import { SwarmView } from './swarm/swarm-view.js'
@@ -37,7 +37,7 @@ export function App({ store }: { store: LiveStore }) {
   const [route, setRoute] = useState<Route>(readRoute)
   const [help, setHelp] = useState(false)
   const tabs = useRef<HTMLDivElement>(null)
-  const live = useLive(store)
+  const connection = useLiveValue(store, (s) => s.connection)
 
   useEffect(() => writeRoute(route), [route])
   useEffect(() => {
@@ -92,12 +92,8 @@ export function App({ store }: { store: LiveStore }) {
         </h1>
         <Summary store={store} />
         <div class="top-right">
-          <span class={`conn conn-${live.connection}`} role="status" data-testid="connection">
-            {live.connection === 'live'
-              ? 'live'
-              : live.connection === 'signed-out'
-                ? 'signed out'
-                : `${live.connection}…`}
+          <span class={`conn conn-${connection}`} role="status" data-testid="connection">
+            {connection === 'live' ? 'live' : connection === 'signed-out' ? 'signed out' : `${connection}…`}
           </span>
           <button type="button" class="link" onClick={() => setHelp(true)} aria-haspopup="dialog">
             Keys (?)
@@ -126,7 +122,7 @@ export function App({ store }: { store: LiveStore }) {
         ))}
       </div>
       <main id="main">
-        {live.connection === 'signed-out' && (
+        {connection === 'signed-out' && (
           <p class="error banner" role="alert">
             This session has ended. Run <code>p2p-ai-agents dashboard</code> on the node's machine for a new
             link.
@@ -138,6 +134,7 @@ export function App({ store }: { store: LiveStore }) {
         <section id="panel-tasks" role="tabpanel" aria-labelledby="tab-tasks" hidden={route.tab !== 'tasks'}>
           <TasksView
             store={store}
+            visible={route.tab === 'tasks'}
             selected={route.task}
             onSelect={(task) => setRoute(task === undefined ? { tab: 'tasks' } : { tab: 'tasks', task })}
           />

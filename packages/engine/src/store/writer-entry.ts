@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { STORE_BUSY_TIMEOUT_MS } from '../constants.js'
+import type { TaskRecord } from '../types.js'
 import { INSERT_SQL, type TaskParams, toParams } from './schema.js'
 import type { FromWriter, ToWriter, WriterBoot } from './writer-protocol.js'
 
@@ -16,7 +17,7 @@ const insert = db.prepare<TaskParams>(INSERT_SQL)
 const commit = db.transaction((rows: readonly TaskParams[]) => {
   for (const row of rows) insert.run(row)
 })
-let queue: Array<Extract<ToWriter, { kind: 'put' }>> = []
+let queue: Array<{ seq: number; record: TaskRecord; expiresAt: number }> = []
 
 function post(message: FromWriter): void {
   port?.postMessage(message)
@@ -52,6 +53,15 @@ port.on('message', (message: ToWriter) => {
   if (message.kind === 'put') {
     queue.push(message)
     if (queue.length === 1) setImmediate(flush)
+    return
+  }
+  if (message.kind === 'put-many') {
+    const first = queue.length === 0
+    const { seq, records, expiresAt } = message
+    for (let i = 0; i < records.length; i++) {
+      queue.push({ seq: seq + i, record: records[i] as TaskRecord, expiresAt: expiresAt[i] as number })
+    }
+    if (first && queue.length > 0) setImmediate(flush)
     return
   }
   if (queue.length > 0) flush()

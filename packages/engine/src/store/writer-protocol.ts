@@ -8,6 +8,13 @@ export interface WriterBoot {
 
 export type ToWriter =
   | { readonly kind: 'put'; readonly seq: number; readonly record: TaskRecord; readonly expiresAt: number }
+  /** Records `seq`, `seq + 1`, …: `records[i]` expires at `expiresAt[i]`. */
+  | {
+      readonly kind: 'put-many'
+      readonly seq: number
+      readonly records: readonly TaskRecord[]
+      readonly expiresAt: readonly number[]
+    }
   | { readonly kind: 'close' }
 
 export type FromWriter =

@@ -46,6 +46,29 @@ export class StoreWriter {
     })
   }
 
+  /**
+   * `write` for several records in one message: one promise per record, in order. Should one of
+   * them not clone (a function in its output), each goes on its own, so only that one fails.
+   */
+  writeMany(records: readonly TaskRecord[], expiresAt: readonly number[]): Promise<void>[] {
+    if (this.#closed) return records.map((record, i) => this.write(record, expiresAt[i] as number))
+    const worker = this.#start()
+    const seq = this.#seq + 1
+    try {
+      worker.postMessage({ kind: 'put-many', seq, records, expiresAt } satisfies ToWriter)
+    } catch {
+      return records.map((record, i) => this.write(record, expiresAt[i] as number))
+    }
+    this.#seq += records.length
+    if (this.#pending.size === 0) worker.ref()
+    return records.map(
+      (_, i) =>
+        new Promise<void>((resolve, reject) => {
+          this.#pending.set(seq + i, { resolve, reject })
+        }),
+    )
+  }
+
   /** Writes in flight. */
   get pending(): number {
     return this.#pending.size

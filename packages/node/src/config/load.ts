@@ -1,8 +1,7 @@
 import { readFile, stat } from 'node:fs/promises'
-import { dirname, resolve } from 'node:path'
-import { isAlias, LineCounter, parseDocument, visit } from 'yaml'
+import { resolve } from 'node:path'
 import { ENV_CONFIG_FILE } from '../constants.js'
-import { ConfigReadError, ConfigSyntaxError } from '../errors.js'
+import { ConfigReadError } from '../errors.js'
 import { envLayer } from './env.js'
 import type { Env } from './paths.js'
 import type { NodeConfig, NodeConfigInput } from './types.js'
@@ -58,6 +57,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<NodeC
   if (fileOption !== undefined && fileOption !== '') {
     const file = resolve(cwd, fileOption)
     const text = await readConfigFile(file, options.signal)
+    // The YAML parser loads with the first config file: a node configured by defaults and the
+    // environment alone never pays for it.
+    const { parseConfigText } = await import('./yaml.js')
     layers.push(parseConfigText(text, file))
   }
   layers.push(envLayer(env, cwd, options.ignoreEnv))
@@ -101,46 +103,5 @@ async function readConfigFile(file: string, signal?: AbortSignal): Promise<strin
           ? 'permission denied'
           : (e.message ?? String(err))
     throw new ConfigReadError(file, reason, { cause: err })
-  }
-}
-
-/** Parses YAML text into a config layer, or throws `ConfigSyntaxError` at the first error. */
-export function parseConfigText(text: string, file: string): ConfigLayer {
-  const lineCounter = new LineCounter()
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
-  const first = doc.errors[0]
-  if (first !== undefined) {
-    const { line, col } = lineCounter.linePos(first.pos[0])
-    throw new ConfigSyntaxError(file, line, col, first.message)
-  }
-  let values: unknown
-  try {
-    values = doc.toJS({ maxAliasCount: 100 })
-  } catch (err) {
-    // Unresolved or exploding aliases are only found when the document is converted.
-    let offset = 0
-    visit(doc, {
-      Alias(_, node) {
-        if (isAlias(node) && node.range !== undefined && node.range !== null) {
-          offset = node.range[0]
-          return visit.BREAK
-        }
-        return undefined
-      },
-    })
-    const { line, col } = lineCounter.linePos(offset)
-    throw new ConfigSyntaxError(file, line, col, (err as Error).message)
-  }
-  return {
-    source: 'file',
-    values,
-    baseDir: dirname(file),
-    file,
-    locate: (path) => {
-      const node = doc.getIn(path, true) as { range?: [number, number, number] | null } | undefined
-      if (node?.range === undefined || node.range === null) return undefined
-      const { line, col } = lineCounter.linePos(node.range[0])
-      return { line, column: col }
-    },
   }
 }

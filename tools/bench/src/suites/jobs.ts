@@ -223,25 +223,32 @@ const SENTENCES = [
 interface State {
   root: string
   quick: boolean
+  /** Ten mock providers, shared by the two split cases; stopped with the suite, whichever cases ran. */
+  mockProviders: Provider[]
 }
 
 export default defineSuite<State>({
   name: 'jobs',
   description:
     'node.jobs across node processes: a split 100 MB file on 10 nodes, a 1 GB stream, scaling under CPU quotas, embed docs/s',
-  setup: async ({ quick }) => ({ root: await mkdtemp(join(tmpdir(), 'p2p-ai-bench-jobs-')), quick }),
+  setup: async ({ quick }) => ({
+    root: await mkdtemp(join(tmpdir(), 'p2p-ai-bench-jobs-')),
+    quick,
+    mockProviders: [],
+  }),
   teardown: async (state) => {
+    // Here rather than in a case's teardown: with --filter, the case that would stop them may not run.
+    await Promise.all(state.mockProviders.map(stopProvider))
+    state.mockProviders = []
     await rm(state.root, { recursive: true, force: true })
   },
   cases: (state) => {
-    /** Ten mock providers and a text file, shared by the two split cases. */
-    let providers: Provider[] = []
     const splitCase = (
       name: string,
       fullBytes: number,
       quickBytes: number,
       description: string,
-      options: Parameters<typeof measure>[2] & { last?: boolean },
+      options: Parameters<typeof measure>[2],
     ) => {
       const file = join(state.root, `${name.replace(/\W+/g, '-')}.txt`)
       return measure(
@@ -250,7 +257,7 @@ export default defineSuite<State>({
           const bytes = quick ? quickBytes : fullBytes
           const node = await requester(
             join(state.root, `requester-${name.length}-${round}`),
-            providers,
+            state.mockProviders,
             'mock',
           )
           const output = join(state.root, `out-${round}-${Date.now()}.jsonl`)
@@ -280,8 +287,8 @@ export default defineSuite<State>({
           description,
           setup: async () => {
             await writeText(file, state.quick ? quickBytes : fullBytes)
-            if (providers.length === 0) {
-              providers = await Promise.all(
+            if (state.mockProviders.length === 0) {
+              state.mockProviders = await Promise.all(
                 Array.from({ length: 10 }, (_, i) =>
                   startProvider({ dataDir: join(state.root, `mock-${i}`), backend: 'mock', concurrency: 2 }),
                 ),
@@ -290,10 +297,6 @@ export default defineSuite<State>({
           },
           teardown: async () => {
             await rm(file, { force: true })
-            if (options.last === true) {
-              await Promise.all(providers.map(stopProvider))
-              providers = []
-            }
           },
         },
       )
@@ -319,7 +322,6 @@ export default defineSuite<State>({
           rounds: 1,
           warmupRounds: 0,
           targets: [{ metric: 'peakRssMb', atMost: 300, source: 'issue 17' }],
-          last: true,
         },
       ),
       scalingCase(state),

@@ -7,7 +7,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks'
 import type { AlertEvent, HistoryJson, HistoryPoint } from '../../wire.js'
 import { getJson } from '../api.js'
 import { dateTime, duration } from '../format.js'
-import { useLive } from '../hooks.js'
+import { useLiveValue } from '../hooks.js'
 import type { LiveStore } from '../live.js'
 import { Chart, type SeriesSpec } from './chart.js'
 
@@ -47,7 +47,7 @@ const PEERS: readonly SeriesSpec[] = [
 ]
 
 export function MetricsView({ store, visible }: { store: LiveStore; visible: boolean }) {
-  const live = useLive(store)
+  const sampleMs = useLiveValue(store, (s) => s.sampleMs)
   const [range, setRange] = useState(HOUR)
   const [history, setHistory] = useState<HistoryJson>()
   const [extra, setExtra] = useState<readonly HistoryPoint[]>([])
@@ -80,9 +80,9 @@ export function MetricsView({ store, visible }: { store: LiveStore; visible: boo
   useEffect(
     () =>
       store.onSample((point) => {
-        if (history !== undefined && history.stepMs === live.sampleMs) setExtra((e) => [...e, point])
+        if (history !== undefined && history.stepMs === sampleMs) setExtra((e) => [...e, point])
       }),
-    [store, history, live.sampleMs],
+    [store, history, sampleMs],
   )
 
   const points = useMemo(() => {
@@ -91,7 +91,7 @@ export function MetricsView({ store, visible }: { store: LiveStore; visible: boo
     const seen = new Set(history.points.map((p) => p.at))
     return [...history.points, ...extra.filter((p) => !seen.has(p.at))].filter((p) => p.at >= from)
   }, [history, extra, range])
-  const stepS = (history?.stepMs ?? live.sampleMs) / 1000
+  const stepS = (history?.stepMs ?? sampleMs) / 1000
   const times = points.map((p) => p.at)
   const last = points.at(-1)
   const rate = (n: number | undefined): string => (n === undefined ? '–' : `${(n / stepS).toFixed(2)}/s`)
@@ -111,7 +111,7 @@ export function MetricsView({ store, visible }: { store: LiveStore; visible: boo
         <p class="muted">
           {history === undefined
             ? 'Reading the history…'
-            : `${points.length} points, one per ${duration(history.stepMs)}${history.stepMs > live.sampleMs ? ' (downsampled)' : ''}; history is kept for ${duration(history.keptMs)}.`}
+            : `${points.length} points, one per ${duration(history.stepMs)}${history.stepMs > sampleMs ? ' (downsampled)' : ''}; history is kept for ${duration(history.keptMs)}.`}
         </p>
         {error !== undefined && (
           <p class="error" role="alert">
@@ -177,10 +177,10 @@ function sum(points: readonly HistoryPoint[], key: 'failed' | 'failovers'): numb
 }
 
 function Alerts({ store, events }: { store: LiveStore; events: readonly AlertEvent[] }) {
-  const live = useLive(store)
+  const alerts = useLiveValue(store, (s) => s.alerts)
   const [recent, setRecent] = useState<readonly AlertEvent[]>([])
   useEffect(() => store.onAlert((e) => setRecent((r) => [e, ...r].slice(0, 50))), [store])
-  const active = live.alerts.filter((a) => a.active)
+  const active = alerts.filter((a) => a.active)
   const timeline = [...recent, ...[...events].reverse()].slice(0, 30)
   return (
     <section class="panel alerts" aria-labelledby="alerts-title">

@@ -11,6 +11,11 @@ const TRAVEL_MS = 700
 const FLASH_MS = 1200
 /** Dots in flight at most; more are dropped (the counts in the metrics stay exact). */
 const MAX_PARTICLES = 400
+/**
+ * The dots move thirty times a second, not sixty: each drawing makes the compositor blend the whole
+ * graph again, which without a GPU costs as much as the rest of the page's frame.
+ */
+const DRAW_EVERY_MS = 1000 / 30
 
 export const FLOW_COLOURS: Readonly<Record<FlowEvent['kind'], string>> = {
   sent: '#38bdf8',
@@ -35,6 +40,8 @@ export class FlowLayer {
   readonly #graph: SwarmGraph
   #particles: Particle[] = []
   #frame: number | undefined
+  #drawnAt = Number.NEGATIVE_INFINITY
+  #hidden = false
   readonly #resize: ResizeObserver
 
   constructor(container: HTMLElement, graph: SwarmGraph) {
@@ -49,6 +56,8 @@ export class FlowLayer {
   }
 
   add(events: readonly FlowEvent[]): void {
+    // Nobody sees a hidden graph's dots; the list of recent flow keeps what happened meanwhile.
+    if (this.#hidden) return
     const now = performance.now()
     for (const e of events) {
       if (this.#particles.length >= MAX_PARTICLES) break
@@ -69,6 +78,14 @@ export class FlowLayer {
     this.#frame ??= requestAnimationFrame((t) => this.#draw(t))
   }
 
+  setHidden(hidden: boolean): void {
+    this.#hidden = hidden
+    if (!hidden) return
+    this.#particles = []
+    if (this.#frame !== undefined) cancelAnimationFrame(this.#frame)
+    this.#frame = undefined
+  }
+
   destroy(): void {
     if (this.#frame !== undefined) cancelAnimationFrame(this.#frame)
     this.#resize.disconnect()
@@ -85,6 +102,12 @@ export class FlowLayer {
 
   #draw(now: number): void {
     this.#frame = undefined
+    // A few milliseconds of slack: frames come every 16.7 ms, give or take.
+    if (now - this.#drawnAt < DRAW_EVERY_MS - 4) {
+      this.#frame = requestAnimationFrame((t) => this.#draw(t))
+      return
+    }
+    this.#drawnAt = now
     const ctx = this.#canvas.getContext('2d')
     if (ctx === null) return
     const ratio = window.devicePixelRatio || 1

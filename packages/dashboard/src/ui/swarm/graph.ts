@@ -1,8 +1,8 @@
 /**
  * The topology drawn with sigma.js (WebGL) over a graphology graph, kept in step with the live
- * feed diff by diff. Node shape and colour say what a node is (this node, a peer, a node reached
- * through a peer) and how busy; edges are solid for direct connections, dashed for relayed ones,
- * thin dashes for what a peer announces it forwards through.
+ * feed in batches (see `SwarmGraph`). Node shape and colour say what a node is (this node, a peer,
+ * a node reached through a peer) and how busy; edges are solid for direct connections, dashed for
+ * relayed ones, thin dashes for what a peer announces it forwards through.
  */
 import Graph from 'graphology'
 import Sigma, { DEFAULT_STYLES } from 'sigma'
@@ -49,15 +49,59 @@ export interface SwarmGraphEvents {
   hover(node: string | undefined, x: number, y: number): void
   hoverEdge(edge: string | undefined, x: number, y: number): void
   click(node: string | undefined): void
+  /** The drawn graph took in the diffs received since the last time. */
+  drawn(nodes: number, edges: number): void
 }
 
+/**
+ * At least this long between two redraws of the graph for changes of the swarm: drawn in software
+ * (no GPU), a thousand nodes and edges take a good part of this.
+ */
+const MIN_REDRAW_MS = 500
+/**
+ * And at least this many times as long as the last redraw took (to the next frame), so that a slow
+ * machine spends at most a fifth of its frames redrawing the graph, however fast the swarm changes;
+ * but never longer than `MAX_REDRAW_MS`, so a change still shows within a couple of seconds.
+ */
+const REDRAW_GAP_FACTOR = 4
+const MAX_REDRAW_MS = 2_000
+/**
+ * From this many nodes, the graph is drawn for speed: edges and labels are left out while the
+ * camera moves (a zoom or a pan redraws each frame), and edges no longer answer the pointer (their
+ * picking pass costs a third of each redraw; a node's own hover tells the same: a peer's latency,
+ * the route to a reached node). A smaller graph keeps all of it.
+ */
+const LARGE_GRAPH = 300
+
+type Diffs = Array<{ readonly diff: TopologyDiff; readonly reset: boolean }>
+
+/**
+ * The graph drawn, kept in step with the live feed in batches: the diffs received are gathered and
+ * taken in at the next animation frame (at most one every `MIN_REDRAW_MS`, and not at all while
+ * the graph is hidden), and sigma reprocesses the graph once per batch. Applied to the graph sigma
+ * watches, every node or edge dropped would make it reprocess the whole graph there and then (a
+ * peer that leaves takes ten nodes and ten edges with it: twenty full passes in one frame). So
+ * there are two graphs: the batch goes into the one not shown, which is then swapped in
+ * (`setGraph`, one pass), and the same batch is then written to the other, which nobody watches.
+ */
 export class SwarmGraph {
-  readonly graph = new Graph<NodeAttributes, EdgeAttributes>({ type: 'undirected', multi: false })
   readonly sigma: ReturnType<typeof createSigma>
+  #shown = createGraph()
+  #spare = createGraph()
+  #pending: Diffs = []
+  #frame: number | undefined
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #lastDrawn = Number.NEGATIVE_INFINITY
+  #redrawMs = 0
+  #hidden = false
+  #radius = 0
+  #large = false
+  readonly #events: SwarmGraphEvents
   #selected: string | undefined
 
   constructor(container: HTMLElement, events: SwarmGraphEvents) {
-    this.sigma = createSigma(this.graph, container)
+    this.#events = events
+    this.sigma = createSigma(this.#shown, container)
     const at = (e: { event: { x: number; y: number } }): [number, number] => [e.event.x, e.event.y]
     this.sigma.on('enterNode', (e) => events.hover(e.node, ...at(e)))
     this.sigma.on('leaveNode', (e) => events.hover(undefined, ...at(e)))
@@ -67,19 +111,69 @@ export class SwarmGraph {
     this.sigma.on('clickStage', () => events.click(undefined))
   }
 
-  /** Applies a diff of the live feed; `reset` drops what was drawn before (a new `hello`). */
+  /** The graph as drawn now. */
+  get graph(): Graph<NodeAttributes, EdgeAttributes> {
+    return this.#shown
+  }
+
+  /** Takes a diff of the live feed in (soon); `reset` drops what was drawn before (a new `hello`). */
   apply(diff: TopologyDiff, reset: boolean): void {
-    if (reset) this.graph.clear()
-    for (const id of diff.removeEdges) if (this.graph.hasEdge(id)) this.graph.dropEdge(id)
-    for (const id of diff.removeNodes) if (this.graph.hasNode(id)) this.graph.dropNode(id)
-    for (const node of diff.upsertNodes) this.graph.mergeNode(node.id, nodeAttributes(node))
-    for (const edge of diff.upsertEdges) {
-      if (!this.graph.hasNode(edge.source) || !this.graph.hasNode(edge.target)) continue
-      if (this.graph.hasEdge(edge.id)) this.graph.mergeEdgeAttributes(edge.id, edgeAttributes(edge))
-      else this.graph.addEdgeWithKey(edge.id, edge.source, edge.target, edgeAttributes(edge))
+    if (reset) this.#pending = []
+    this.#pending.push({ diff, reset })
+    this.#schedule()
+  }
+
+  /** A hidden graph takes nothing in until it is shown again. */
+  setHidden(hidden: boolean): void {
+    this.#hidden = hidden
+    this.#schedule()
+  }
+
+  #schedule(): void {
+    if (
+      this.#hidden ||
+      this.#pending.length === 0 ||
+      this.#frame !== undefined ||
+      this.#timer !== undefined
+    ) {
+      return
     }
-    if (this.#selected !== undefined && !this.graph.hasNode(this.#selected)) this.select(undefined)
-    this.#centre()
+    const gap = Math.min(MAX_REDRAW_MS, Math.max(MIN_REDRAW_MS, REDRAW_GAP_FACTOR * this.#redrawMs))
+    const wait = this.#lastDrawn + gap - performance.now()
+    if (wait <= 0) this.#frame = requestAnimationFrame(() => this.#take())
+    else {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined
+        this.#schedule()
+      }, wait)
+    }
+  }
+
+  #take(): void {
+    this.#frame = undefined
+    if (this.#hidden) return
+    const started = performance.now()
+    const batch = this.#pending
+    this.#pending = []
+    const next = this.#spare
+    applyAll(next, batch)
+    this.#centre(next)
+    const large = next.order >= LARGE_GRAPH
+    if (large !== this.#large) {
+      this.#large = large
+      this.sigma.setSettings({ hideEdgesOnMove: large, hideLabelsOnMove: large, enableEdgeEvents: !large })
+    }
+    this.sigma.setGraph(next)
+    this.#spare = this.#shown
+    this.#shown = next
+    applyAll(this.#spare, batch)
+    this.#lastDrawn = performance.now()
+    // The next frame comes once this one is drawn (in software, once the WebGL canvas is).
+    requestAnimationFrame((now) => {
+      this.#redrawMs = now - started
+    })
+    if (this.#selected !== undefined && !next.hasNode(this.#selected)) this.select(undefined)
+    this.#events.drawn(next.order, next.size)
   }
 
   /**
@@ -87,11 +181,13 @@ export class SwarmGraph {
    * holds every node, not the nodes' own bounding box (which would push it to an edge when its
    * few peers happen to lie on one side).
    */
-  #centre(): void {
+  #centre(graph: Graph<NodeAttributes, EdgeAttributes>): void {
     let r = 1
-    this.graph.forEachNode((_, a) => {
+    graph.forEachNode((_, a) => {
       r = Math.max(r, Math.abs(a.x), Math.abs(a.y))
     })
+    if (r === this.#radius) return
+    this.#radius = r
     this.sigma.setCustomBBox({ x: [-r, r], y: [-r, r] })
   }
 
@@ -116,8 +212,8 @@ export class SwarmGraph {
 
   /** Where a node is drawn now, in the container's pixels. */
   viewportOf(id: string): { x: number; y: number } | undefined {
-    if (!this.graph.hasNode(id)) return undefined
-    const { x, y } = this.graph.getNodeAttributes(id)
+    if (!this.#shown.hasNode(id)) return undefined
+    const { x, y } = this.#shown.getNodeAttributes(id)
     return this.sigma.graphToViewport({ x, y })
   }
 
@@ -137,6 +233,8 @@ export class SwarmGraph {
   }
 
   kill(): void {
+    if (this.#frame !== undefined) cancelAnimationFrame(this.#frame)
+    clearTimeout(this.#timer)
     this.sigma.kill()
   }
 }
@@ -190,11 +288,13 @@ function createSigma(graph: Graph<NodeAttributes, EdgeAttributes>, container: HT
     settings: {
       // The Swarm tab may be hidden (zero size) while the graph changes.
       allowInvalidContainer: true,
+      // Until the graph is large (see LARGE_GRAPH), like hideEdgesOnMove and hideLabelsOnMove.
       enableEdgeEvents: true,
       renderEdgeLabels: false,
       labelDensity: 0.5,
       labelRenderedSizeThreshold: 9,
       hideEdgesOnMove: false,
+      hideLabelsOnMove: false,
       stagePadding: 40,
       // Sizes in pixels, whatever the zoom: a node stays a dot, not a disc that covers its ring.
       itemSizesReference: 'screen',
@@ -202,6 +302,24 @@ function createSigma(graph: Graph<NodeAttributes, EdgeAttributes>, container: HT
       maxCameraRatio: 4,
     },
   })
+}
+
+function createGraph(): Graph<NodeAttributes, EdgeAttributes> {
+  return new Graph<NodeAttributes, EdgeAttributes>({ type: 'undirected', multi: false })
+}
+
+function applyAll(graph: Graph<NodeAttributes, EdgeAttributes>, batch: Diffs): void {
+  for (const { diff, reset } of batch) {
+    if (reset) graph.clear()
+    for (const id of diff.removeEdges) if (graph.hasEdge(id)) graph.dropEdge(id)
+    for (const id of diff.removeNodes) if (graph.hasNode(id)) graph.dropNode(id)
+    for (const node of diff.upsertNodes) graph.mergeNode(node.id, nodeAttributes(node))
+    for (const edge of diff.upsertEdges) {
+      if (!graph.hasNode(edge.source) || !graph.hasNode(edge.target)) continue
+      if (graph.hasEdge(edge.id)) graph.mergeEdgeAttributes(edge.id, edgeAttributes(edge))
+      else graph.addEdgeWithKey(edge.id, edge.source, edge.target, edgeAttributes(edge))
+    }
+  }
 }
 
 function nodeAttributes(node: GraphNode): NodeAttributes {

@@ -8,27 +8,30 @@ import type { GraphNode } from '../../wire.js'
 import { duration, shortId } from '../format.js'
 import { useLiveThrottled } from '../hooks.js'
 import type { LiveStore } from '../live.js'
+import { memo } from '../memo.js'
 
 const MAX_ROWS = 150
 const ORDER = { self: 0, peer: 1, reached: 2 } as const
 
-export function NodeList({
+/** Re-rendered for its own props and at most twice a second for the swarm's changes, while shown. */
+export const NodeList = memo(function NodeList({
   store,
+  visible,
   selected,
   onSelect,
 }: {
   store: LiveStore
+  visible: boolean
   selected: string | undefined
   onSelect: (id: string) => void
 }) {
-  useLiveThrottled(store, 500)
+  useLiveThrottled(store, 500, visible)
   const [query, setQuery] = useState('')
   const list = useRef<HTMLUListElement>(null)
   const q = query.trim().toLowerCase()
   const all = [...store.nodes.values()]
   const matching = (q === '' ? all : all.filter((n) => matches(n, q))).sort(
-    (a, b) =>
-      ORDER[a.kind] - ORDER[b.kind] || (a.rttMs ?? 1e9) - (b.rttMs ?? 1e9) || a.id.localeCompare(b.id),
+    (a, b) => ORDER[a.kind] - ORDER[b.kind] || (a.rttMs ?? 1e9) - (b.rttMs ?? 1e9) || (a.id < b.id ? -1 : 1),
   )
   const shown = matching.slice(0, MAX_ROWS)
 
@@ -92,7 +95,7 @@ export function NodeList({
       </ul>
     </section>
   )
-}
+})
 
 function matches(n: GraphNode, q: string): boolean {
   return (

@@ -8,6 +8,7 @@ import type { FlowEvent, GraphEdge, GraphNode } from '../../wire.js'
 import { clock, duration, shortId } from '../format.js'
 import { useLiveThrottled } from '../hooks.js'
 import type { LiveStore } from '../live.js'
+import { memo } from '../memo.js'
 import { FLOW_COLOURS, FlowLayer } from './flow-layer.js'
 import { EDGE_COLOURS, STATE_COLOURS, SwarmGraph } from './graph.js'
 import { NodeCard } from './node-card.js'
@@ -21,14 +22,16 @@ interface Hover {
 }
 
 const RECENT = 12
+/** The list of recent flow is redrawn at most this often (tasks may move a thousand times a second). */
+const RECENT_MS = 250
 
 export function SwarmView({ store, visible }: { store: LiveStore; visible: boolean }) {
   const container = useRef<HTMLDivElement>(null)
   const graph = useRef<SwarmGraph | undefined>(undefined)
+  const flow = useRef<FlowLayer | undefined>(undefined)
   const [hover, setHover] = useState<Hover>()
   const [selected, setSelected] = useState<string>()
-  const [recent, setRecent] = useState<readonly FlowEvent[]>([])
-  const state = useLiveThrottled(store, 250)
+  const state = useLiveThrottled(store, 250, visible)
 
   useEffect(() => {
     const el = container.current
@@ -37,9 +40,14 @@ export function SwarmView({ store, visible }: { store: LiveStore; visible: boole
       hover: (id, x, y) => setHover(id === undefined ? undefined : { kind: 'node', id, x, y }),
       hoverEdge: (id, x, y) => setHover(id === undefined ? undefined : { kind: 'edge', id, x, y }),
       click: (id) => setSelected(id),
+      drawn: (nodes, edges) => {
+        el.dataset.nodes = String(nodes)
+        el.dataset.edges = String(edges)
+      },
     })
     graph.current = g
     const flows = new FlowLayer(el, g)
+    flow.current = flows
     // What the store already holds, then every change.
     g.apply(
       {
@@ -50,22 +58,16 @@ export function SwarmView({ store, visible }: { store: LiveStore; visible: boole
       },
       true,
     )
-    const count = (): void => {
-      el.dataset.nodes = String(g.graph.order)
-      el.dataset.edges = String(g.graph.size)
-    }
-    count()
-    const offTopology = store.onTopology((diff, reset) => {
-      g.apply(diff, reset)
-      count()
+    const offTopology = store.onTopology((diff, reset) => g.apply(diff, reset))
+    const offFlow = store.onFlow((events) => flows.add(events))
+    // Sigma measures its container once; the panel grows with the window. It draws again only when
+    // told (a graph drawn into a container of no size stays blank otherwise), and only then: a
+    // redraw reallocates the WebGL canvas and reprocesses every node.
+    const resize = new ResizeObserver(() => {
+      const before = g.sigma.getDimensions()
+      const after = g.sigma.resize().getDimensions()
+      if (after.width !== before.width || after.height !== before.height) g.sigma.refresh({ schedule: true })
     })
-    const offFlow = store.onFlow((events) => {
-      flows.add(events)
-      setRecent((before) => [...events.slice(-RECENT).reverse(), ...before].slice(0, RECENT))
-    })
-    // Sigma measures its container once; the panel grows with the window and the side column.
-    // It draws again only when told: a graph drawn into a container of no size stays blank otherwise.
-    const resize = new ResizeObserver(() => g.sigma.resize().refresh())
     resize.observe(el)
     // Tests and the benchmark read when the first full picture was drawn.
     g.sigma.once('afterRender', () => performance.mark('dashboard:first-render'))
@@ -82,9 +84,14 @@ export function SwarmView({ store, visible }: { store: LiveStore; visible: boole
     graph.current?.select(selected, true)
   }, [selected])
 
-  // The graph may have been laid out while hidden (zero size): measure again when shown.
+  // The graph may have been laid out while hidden (zero size): measure again when shown. Hidden,
+  // it takes no change in (nor does the flow layer draw); shown, it catches up at once.
   useEffect(() => {
-    if (visible) graph.current?.sigma.resize(true).refresh()
+    const g = graph.current
+    if (g === undefined) return
+    if (visible) g.sigma.resize(true).refresh()
+    g.setHidden(!visible)
+    flow.current?.setHidden(!visible)
   }, [visible])
 
   const nodes = store.nodes
@@ -149,8 +156,8 @@ export function SwarmView({ store, visible }: { store: LiveStore; visible: boole
           node={selected === undefined ? undefined : nodes.get(selected)}
           onClose={() => setSelected(undefined)}
         />
-        <NodeList store={store} selected={selected} onSelect={setSelected} />
-        <RecentFlow events={recent} />
+        <NodeList store={store} visible={visible} selected={selected} onSelect={setSelected} />
+        <RecentFlow store={store} visible={visible} />
       </aside>
     </div>
   )
@@ -215,7 +222,7 @@ function Tooltip({
   )
 }
 
-function Legend() {
+const Legend = memo(function Legend() {
   const states: Array<[keyof typeof STATE_COLOURS, string]> = [
     ['self', 'this node (diamond)'],
     ['idle', 'peer, idle'],
@@ -257,7 +264,7 @@ function Legend() {
       ))}
     </ul>
   )
-}
+})
 
 const FLOW_WORDS: Readonly<Record<FlowEvent['kind'], string>> = {
   sent: 'sent to',
@@ -268,7 +275,26 @@ const FLOW_WORDS: Readonly<Record<FlowEvent['kind'], string>> = {
   returned: 'returned to',
 }
 
-function RecentFlow({ events }: { events: readonly FlowEvent[] }) {
+/** The latest task flow, newest first: gathered as it comes, drawn a few times a second while shown. */
+const RecentFlow = memo(function RecentFlow({ store, visible }: { store: LiveStore; visible: boolean }) {
+  const latest = useRef<readonly FlowEvent[]>([])
+  const [events, setEvents] = useState(latest.current)
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const show = (): void => {
+      timer = undefined
+      setEvents(latest.current)
+    }
+    if (visible) show()
+    const off = store.onFlow((batch) => {
+      latest.current = [...batch.slice(-RECENT).reverse(), ...latest.current].slice(0, RECENT)
+      if (visible) timer ??= setTimeout(show, RECENT_MS)
+    })
+    return () => {
+      off()
+      clearTimeout(timer)
+    }
+  }, [store, visible])
   return (
     <section class="panel recent" aria-labelledby="recent-title">
       <h2 id="recent-title">Recent flow</h2>
@@ -295,4 +321,4 @@ function RecentFlow({ events }: { events: readonly FlowEvent[] }) {
       )}
     </section>
   )
-}
+})

@@ -18,8 +18,16 @@ interface Run {
   readonly notes: readonly string[]
 }
 
-export function SubmitForm({ store, onSubmitted }: { store: LiveStore; onSubmitted: (id: string) => void }) {
-  const live = useLiveThrottled(store, 1000)
+export function SubmitForm({
+  store,
+  visible,
+  onSubmitted,
+}: {
+  store: LiveStore
+  visible: boolean
+  onSubmitted: (id: string) => void
+}) {
+  const live = useLiveThrottled(store, 1000, visible)
   const [type, setType] = useState('')
   const [input, setInput] = useState('')
   const [target, setTarget] = useState('')

@@ -2,7 +2,7 @@
  * The Tasks tab: a form to submit a task and watch it run, the table of recent tasks with
  * filters (refreshed as tasks move), and the chosen task's detail.
  */
-import { useCallback, useEffect, useState } from 'preact/hooks'
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
 import type { TaskListJson, TaskRow, TaskState } from '../../wire.js'
 import { getJson } from '../api.js'
 import type { LiveStore } from '../live.js'
@@ -22,10 +22,13 @@ const AFTER_FLOW_MS = 400
 
 export function TasksView({
   store,
+  visible,
   selected,
   onSelect,
 }: {
   store: LiveStore
+  /** Hidden, the table is not refetched as tasks move; shown again, it is at once. */
+  visible: boolean
   selected: string | undefined
   onSelect: (id: string | undefined) => void
 }) {
@@ -51,8 +54,14 @@ export function TasksView({
     return () => controller.abort()
   }, [filters, tick])
 
-  // Moving tasks change the table: refetched shortly after a burst of flow, and every few seconds.
+  // Moving tasks change the table: refetched shortly after a burst of flow, and every few seconds,
+  // while it is shown (and when shown again: it was fetched when the page opened).
+  const mounting = useRef(true)
   useEffect(() => {
+    const first = mounting.current
+    mounting.current = false
+    if (!visible) return
+    if (!first) refresh()
     let timer: ReturnType<typeof setTimeout> | undefined
     const off = store.onFlow(() => {
       timer ??= setTimeout(() => {
@@ -66,13 +75,14 @@ export function TasksView({
       clearTimeout(timer)
       clearInterval(every)
     }
-  }, [store, refresh])
+  }, [store, refresh, visible])
 
   const types = [...new Set(rows.map((r) => r.type))].sort()
   return (
     <div class="tasks">
       <SubmitForm
         store={store}
+        visible={visible}
         onSubmitted={(id) => {
           refresh()
           onSelect(id)

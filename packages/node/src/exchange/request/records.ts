@@ -136,22 +136,22 @@ export function fromAcceptedRecord(t: TaskRecord): InterruptedTask | undefined {
   }
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
 /** The store's form of a final record. */
 export function toStoredRecord(r: NetworkTaskRecord): TaskRecord {
-  const rest: StoredRest = {
-    timeoutMs: r.timeoutMs,
-    target: r.target,
-    attempts: r.attempts,
-    ...(r.peer === undefined ? {} : { peer: r.peer }),
-    ...(r.provider === undefined ? {} : { provider: r.provider }),
-    ...(r.progress === undefined ? {} : { progress: r.progress }),
-    ...(r.timings === undefined ? {} : { timings: r.timings }),
-    ...(r.redundancy === undefined ? {} : { redundancy: r.redundancy }),
-    ...(r.error?.remote === true ? { remote: true } : {}),
-    ...(r.traceId === undefined ? {} : { traceId: r.traceId }),
-    ...(r.resumed === undefined ? {} : { resumed: r.resumed }),
-  }
-  return {
+  // Assigned one by one rather than spread in: written for every task, on the requester's thread.
+  // The members go in the same order either way, so the stored JSON is the same.
+  const rest: StoredRest = { timeoutMs: r.timeoutMs, target: r.target, attempts: r.attempts }
+  if (r.peer !== undefined) rest.peer = r.peer
+  if (r.provider !== undefined) rest.provider = r.provider
+  if (r.progress !== undefined) rest.progress = r.progress
+  if (r.timings !== undefined) rest.timings = r.timings
+  if (r.redundancy !== undefined) rest.redundancy = r.redundancy
+  if (r.error?.remote === true) rest.remote = true
+  if (r.traceId !== undefined) rest.traceId = r.traceId
+  if (r.resumed !== undefined) rest.resumed = r.resumed
+  const stored: Mutable<TaskRecord> = {
     id: r.id,
     type: r.type,
     // Only final records are stored, and those statuses exist in both.
@@ -159,12 +159,13 @@ export function toStoredRecord(r: NetworkTaskRecord): TaskRecord {
     priority: r.priority,
     backend: SUBMITTED_BACKEND,
     queuedAt: r.submittedAt,
-    ...(r.startedAt === undefined ? {} : { startedAt: r.startedAt }),
-    ...(r.finishedAt === undefined ? {} : { finishedAt: r.finishedAt }),
-    ...(r.status === 'COMPLETED' ? { output: r.output } : {}),
-    ...(r.error === undefined ? {} : { error: { code: r.error.code, message: r.error.message } }),
-    meta: { [SUBMITTED_META_KEY]: JSON.stringify(rest) },
   }
+  if (r.startedAt !== undefined) stored.startedAt = r.startedAt
+  if (r.finishedAt !== undefined) stored.finishedAt = r.finishedAt
+  if (r.status === 'COMPLETED') stored.output = r.output
+  if (r.error !== undefined) stored.error = { code: r.error.code, message: r.error.message }
+  stored.meta = { [SUBMITTED_META_KEY]: JSON.stringify(rest) }
+  return stored
 }
 
 /** The record back from the store's form; undefined for a row that is not one of ours or does not parse. */

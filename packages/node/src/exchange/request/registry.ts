@@ -68,6 +68,13 @@ export class TaskRegistry implements TaskList {
   readonly #unlisted = new Set<TrackedTask>()
   /** Finished tasks, oldest first. */
   readonly #history = new Map<string, TrackedTask>()
+  /**
+   * The history's ids in the Map's order, as a ring, so that the oldest is found without iterating
+   * the Map from its start: a Map keeps deleted entries there until it is rebuilt, so that walk
+   * grew with the history and cost more than the rest of a finished task's bookkeeping.
+   */
+  readonly #historyRing: string[] = []
+  #historyNext = 0
   readonly #historyLimit: number
   readonly #store: TaskRegistryStore | undefined
   /**
@@ -162,10 +169,17 @@ export class TaskRegistry implements TaskList {
     this.#accepted.delete(task.id)
     if (this.#store !== undefined) this.#persist(task)
     if (this.#historyLimit === 0) return
-    this.#history.set(task.id, task)
-    while (this.#history.size > this.#historyLimit) {
-      this.#history.delete(this.#history.keys().next().value as string)
+    // A task of an id the history holds already takes its place, as `Map.set` does.
+    if (!this.#history.has(task.id)) {
+      const ring = this.#historyRing
+      if (ring.length < this.#historyLimit) ring.push(task.id)
+      else {
+        this.#history.delete(ring[this.#historyNext] as string)
+        ring[this.#historyNext] = task.id
+        this.#historyNext = (this.#historyNext + 1) % this.#historyLimit
+      }
     }
+    this.#history.set(task.id, task)
   }
 
   /** Resolves once every task now active is final, or after `ms`, whichever comes first. */
@@ -318,36 +332,43 @@ export class TaskRegistry implements TaskList {
     this.#writeNow = undefined
     const tasks = [...this.#unwritten.values()]
     this.#unwritten.clear()
+    const records: TaskRecord[] = []
+    const traceIds: Array<string | undefined> = []
     for (const task of tasks) {
       const record = task.record()
-      this.#write(
-        task.isFinished ? toStoredRecord(record) : toAcceptedRecord(record, task.spec),
-        task.id,
-        record.traceId,
-      )
+      records.push(task.isFinished ? toStoredRecord(record) : toAcceptedRecord(record, task.spec))
+      traceIds.push(record.traceId)
     }
+    this.#write(records, traceIds)
     const handedOver = this.#handedOver
     this.#handedOver = deferred()
     handedOver.resolve()
   }
 
-  #write(record: TaskRecord, id: string, traceId: string | undefined): void {
+  /** Hands a burst of records to the store's writer thread at once: one message for all. */
+  #write(records: readonly TaskRecord[], traceIds: ReadonlyArray<string | undefined>): void {
     const s = this.#store
-    if (s === undefined) return
-    let write: Promise<void>
+    if (s === undefined || records.length === 0) return
+    let writes: Promise<void>[]
     try {
-      write = s.store.putAsync(record)
+      writes = s.store.putManyAsync(records)
     } catch (err) {
-      write = Promise.reject(err)
+      writes = records.map(() => Promise.reject(err))
     }
-    const tracked: Promise<boolean> = write.then(
-      () => this.#written(id, tracked, true),
-      (err: unknown) => {
-        s.log.warn({ err, ...taskLogFields(id, traceId) }, 'could not store the record of a submitted task')
-        return this.#written(id, tracked, false)
-      },
-    )
-    this.#writes.set(id, tracked)
+    records.forEach((record, i) => {
+      const { id } = record
+      const tracked: Promise<boolean> = (writes[i] as Promise<void>).then(
+        () => this.#written(id, tracked, true),
+        (err: unknown) => {
+          s.log.warn(
+            { err, ...taskLogFields(id, traceIds[i]) },
+            'could not store the record of a submitted task',
+          )
+          return this.#written(id, tracked, false)
+        },
+      )
+      this.#writes.set(id, tracked)
+    })
   }
 
   #written(id: string, write: Promise<boolean>, ok: boolean): boolean {

@@ -165,6 +165,14 @@ export class TaskChannel {
     return true
   }
 
+  /**
+   * Sends what is queued now instead of after the turn's I/O (still never past a full buffer): for
+   * a frame whose latency matters more than sharing a write, such as a generation's first text.
+   */
+  flushNow(): void {
+    if (this.#scheduled) this.#flush()
+  }
+
   /** Resets the stream if the remote let too much pile up unread. */
   #overflowed(): boolean {
     const max = this.#init.maxQueuedBytes

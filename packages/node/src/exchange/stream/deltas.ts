@@ -16,6 +16,8 @@ export class DeltaOutbox {
   #text = ''
   #fraction = 0
   #queued = false
+  /** Whether the first text was queued (it is sent at once). */
+  #started = false
 
   constructor(channel: TaskChannel, id: string) {
     this.#channel = channel
@@ -29,6 +31,12 @@ export class DeltaOutbox {
     this.#fraction = Math.min(1, Math.max(0, fraction))
     if (this.#queued) return
     this.#queued = this.#channel.sendLater(this.#build)
+    if (this.#queued && !this.#started) {
+      // The first text is the time to first token: it leaves now, not after the model's next step
+      // (which runs before the turn's writes). Later text is batched as usual.
+      this.#started = true
+      this.#channel.flushNow()
+    }
   }
 
   readonly #build = (): Uint8Array => {
