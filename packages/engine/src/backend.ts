@@ -61,7 +61,10 @@ export interface ModelFiles {
  * provider died, another one resumes (docs/protocol.md §2.8). Opaque to everyone but the task type.
  */
 export interface TaskCheckpoint {
-  /** A JSON value, at most `MAX_CHECKPOINT_BYTES` (1 MiB) as canonical JSON to travel between nodes. */
+  /**
+   * A JSON value. Between nodes it travels inline up to `MAX_CHECKPOINT_BYTES` (1 MiB) of canonical
+   * JSON, and by CID above that where both nodes have content (protocol minor 7).
+   */
   readonly state: unknown
   /** 0..1: how much of the work the state covers. */
   readonly fraction: number

@@ -285,6 +285,7 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
         itemAttempts: DEFAULT_JOB_ITEM_ATTEMPTS,
       },
       resumeOnStart: c.jobs.resumeOnStart,
+      ...(this.content === undefined ? {} : { content: this.content }),
       onPeersChanged: (wake) => {
         this.directory.addEventListener('peer:capabilities', wake)
         this.directory.addEventListener('peer:connect', wake)

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { type MockOutput, mockBackend } from '@p2p-ai/engine'
 import { generateIdentity } from '@p2p-ai/identity'
-import { createTaskRequest, sealEnvelope } from '@p2p-ai/protocol'
+import { CHECKPOINT_MINOR, createTaskRequest, sealEnvelope } from '@p2p-ai/protocol'
 import { createTransport } from '@p2p-ai/transport'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createNode } from '../src/create.js'
@@ -53,7 +53,10 @@ describe('a long task whose provider dies', () => {
     )
     for (const p of [a, b]) await node.connect(p.address)
     const deadline = Date.now() + 15_000
-    while (!node.peers().every((p) => p.capabilities?.protocolMinor === 6) || node.peers().length < 2) {
+    while (
+      !node.peers().every((p) => (p.capabilities?.protocolMinor ?? 0) >= CHECKPOINT_MINOR) ||
+      node.peers().length < 2
+    ) {
       if (Date.now() > deadline) throw new Error('capabilities did not arrive')
       await new Promise((r) => setTimeout(r, 25))
     }

@@ -25,7 +25,7 @@ export const PROTOCOL_MAJOR = 1
  * The highest minor version of major 1 this implementation speaks. Announced in `capabilities`
  * so that peers only send fields and message types a receiver knows.
  */
-export const PROTOCOL_MINOR = 6
+export const PROTOCOL_MINOR = 7
 
 /** Minor 1 added forwarding: `task.forward` and `capabilities.reach` (docs/protocol.md §2.5). */
 export const FORWARDING_MINOR = 1
@@ -65,6 +65,13 @@ export const LIMIT_CODES_MINOR = 4
  * §2.8).
  */
 export const CHECKPOINT_MINOR = 6
+
+/**
+ * Minor 7 added checkpoints by CID: a checkpoint too large to go inline travels as a content
+ * reference, `task.progress` `checkpointRef` and `task.request` `resume.checkpointRef`, fetched
+ * like a large input (docs/protocol.md §2.8, §2.9).
+ */
+export const CHECKPOINT_REF_MINOR = 7
 
 /**
  * Minor 5 added content by CID (docs/protocol.md §2.9): a `task.request` may carry its input as

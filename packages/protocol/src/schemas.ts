@@ -188,11 +188,17 @@ export const checkpointSchema = jsonValue.refine(
   { message: `expected a JSON value of at most ${MAX_CHECKPOINT_BYTES} bytes as canonical JSON` },
 )
 
-/** Where a task resumes (minor 6): the last checkpoint of an earlier attempt and how far it had got. */
-export const resumeSchema = z.strictObject({
-  checkpoint: checkpointSchema,
-  progress: z.number().min(0).max(1),
-})
+/**
+ * Where a task resumes (minor 6): the last checkpoint of an earlier attempt and how far it had got.
+ * Minor 7: a large checkpoint as content by CID (`checkpointRef`) instead of inline.
+ */
+export const resumeSchema = z
+  .strictObject({
+    checkpoint: checkpointSchema.exactOptional(),
+    checkpointRef: contentRefSchema.exactOptional(),
+    progress: z.number().min(0).max(1),
+  })
+  .check(oneOf('checkpoint', 'checkpointRef'))
 
 // ---- payloads -------------------------------------------------------------------------------
 
@@ -206,6 +212,20 @@ function oneOf(inline: string, ref: string) {
         input: ctx.value,
         path: [has ? ref : inline],
         message: has ? `expected either \`${inline}\` or \`${ref}\`, not both` : 'required',
+      })
+    }
+  }
+}
+
+/** At most one of two members: inline, or by CID (minor 7). */
+function atMostOne(inline: string, ref: string) {
+  return (ctx: z.core.ParsePayload<Record<string, unknown>>): void => {
+    if (ctx.value[inline] !== undefined && ctx.value[ref] !== undefined) {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value,
+        path: [ref],
+        message: `expected either \`${inline}\` or \`${ref}\`, not both`,
       })
     }
   }
@@ -239,15 +259,19 @@ export const taskRejectSchema = z.strictObject({
   retryAfterMs: z.number().int().min(0).max(MAX_TIMEOUT_MS).exactOptional(),
 })
 
-export const taskProgressSchema = z.strictObject({
-  id: taskIdSchema,
-  progress: z.number().min(0).max(1),
-  message: z.string().max(MAX_REASON_LENGTH).exactOptional(),
-  /** Minor 3: text the task produced since its previous progress (docs/protocol.md §2.6). */
-  delta: z.string().min(1, 'a delta is never empty: leave it out').max(MAX_DELTA_LENGTH).exactOptional(),
-  /** Minor 6: the task's state as of `progress`, to resume from (docs/protocol.md §2.8). */
-  checkpoint: checkpointSchema.exactOptional(),
-})
+export const taskProgressSchema = z
+  .strictObject({
+    id: taskIdSchema,
+    progress: z.number().min(0).max(1),
+    message: z.string().max(MAX_REASON_LENGTH).exactOptional(),
+    /** Minor 3: text the task produced since its previous progress (docs/protocol.md §2.6). */
+    delta: z.string().min(1, 'a delta is never empty: leave it out').max(MAX_DELTA_LENGTH).exactOptional(),
+    /** Minor 6: the task's state as of `progress`, to resume from (docs/protocol.md §2.8). */
+    checkpoint: checkpointSchema.exactOptional(),
+    /** Minor 7: a large checkpoint as content by CID, instead of `checkpoint` (docs/protocol.md §2.8). */
+    checkpointRef: contentRefSchema.exactOptional(),
+  })
+  .check(atMostOne('checkpoint', 'checkpointRef'))
 
 export const timingsSchema = z.strictObject({
   queuedMs: duration,

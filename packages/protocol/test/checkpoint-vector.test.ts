@@ -89,4 +89,24 @@ describe('checkpoint and resume', () => {
     }
     expect(createTaskRequest({ requester, taskType: 'mock', input: {}, id })).not.toHaveProperty('resume')
   })
+
+  it('a large one travels by CID (minor 7): checkpointRef instead of checkpoint, never both', () => {
+    const checkpointRef = {
+      cid: 'bafybeidr7omxj4tps2cs2q6ngczpfuq7ujvt6cgg4ys4bswt4js4qzoii4',
+      size: 2500011,
+    }
+    expect(() => validatePayload('task.progress', { id, progress: 0.7, checkpointRef })).not.toThrow()
+    expect(() =>
+      validatePayload('task.progress', { id, progress: 0.7, checkpoint: 1, checkpointRef }),
+    ).toThrow(/payload.checkpointRef: expected either `checkpoint` or `checkpointRef`, not both/)
+    expect(() =>
+      validatePayload('task.progress', { id, progress: 0.7, checkpointRef: { cid: 'Qm123', size: 1 } }),
+    ).toThrow(/payload.checkpointRef.cid/)
+    const request = (resume: unknown) =>
+      ({ ...createTaskRequest({ requester, taskType: 'mock', input: {}, id }), resume }) as never
+    expect(() => validatePayload('task.request', request({ checkpointRef, progress: 0.7 }))).not.toThrow()
+    expect(() =>
+      validatePayload('task.request', request({ checkpoint: 1, checkpointRef, progress: 0.7 })),
+    ).toThrow(/payload.resume/)
+  })
 })

@@ -20,6 +20,11 @@ export const RETRY_MAX_DELAY_MS = 2_000
  */
 export const RESULT_GRACE_MS = 1_000
 /**
+ * How long a checkpoint sent by CID (protocol minor 7) is kept beyond the time its task may still
+ * need it: the provider's copy past the task's `timeoutMs`, the requester's past every attempt's.
+ */
+export const CHECKPOINT_KEEP_GRACE_MS = 60_000
+/**
  * Time a provider has to answer a request with accept or reject. An unanswered request means
  * a stuck or overloaded peer: the task moves on. Well under the 5 s failover target.
  */

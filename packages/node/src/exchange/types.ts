@@ -2,7 +2,7 @@
  * Public types of the task exchange: what `node.submit` takes and returns, and what
  * `node.tasks` lists.
  */
-import type { TaskErrorCode, TaskTimings } from '@p2p-ai/protocol'
+import type { ContentRef, TaskErrorCode, TaskTimings } from '@p2p-ai/protocol'
 import type { TypedEventTarget } from 'main-event'
 import type { AttemptInfo, RedundantAnswer, TaskRecordError } from './errors.js'
 import type { AgreementRule } from './trust/agreement.js'
@@ -175,6 +175,12 @@ export interface NetworkTaskProgress {
    * starts from the latest one (docs/protocol.md §2.8). Only on `progress` events, never in a record.
    */
   readonly checkpoint?: unknown
+  /**
+   * A checkpoint too large to travel inline, as the provider sent it: content by CID (protocol
+   * minor 7). The requester fetches its blocks and holds them, and the next attempt's provider
+   * fetches them from it (docs/protocol.md §2.8). Only on `progress` events, never in a record.
+   */
+  readonly checkpointRef?: ContentRef
 }
 
 /** The latest checkpoint a task reported (its state stays with the task, not in its record). */
@@ -183,8 +189,13 @@ export interface CheckpointInfo {
   readonly fraction: number
   /** Who reported it (this node's own PeerId for a local run). */
   readonly peer: string
-  /** `Date.now()` when it arrived. */
+  /** `Date.now()` when it arrived (for one by CID: when its blocks were all here). */
   readonly at: number
+  /**
+   * For a checkpoint that came by CID (protocol minor 7): its CID, whose blocks this node holds;
+   * the next attempt's provider fetches them from here.
+   */
+  readonly cid?: string
 }
 
 /** A snapshot of one submitted task. */

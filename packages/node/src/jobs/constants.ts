@@ -26,6 +26,7 @@ export const JOB_STORE_DIR_NAME = 'jobs'
 export const JOB_STORE_FILE_NAME = 'jobs.db'
 /** `PRAGMA application_id` of a job store ("p2pj"), so no other database is taken for one. */
 export const JOB_STORE_APPLICATION_ID = 0x7032706a
-export const JOB_STORE_SCHEMA_VERSION = 1
+/** 2: results kept as content by CID (`items.result_cid`, `items.result_size`); 1 is migrated. */
+export const JOB_STORE_SCHEMA_VERSION = 2
 /** How often finished jobs past their time to live are deleted. */
 export const JOB_PURGE_INTERVAL_MS = 60 * 60 * 1000

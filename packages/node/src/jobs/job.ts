@@ -15,6 +15,8 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { JsonObject } from '@p2p-ai/protocol'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
+import { getJson } from '../content/json.js'
+import type { ContentService } from '../content/types.js'
 import type {
   NetworkTaskHandle,
   NetworkTaskRecord,
@@ -28,10 +30,10 @@ import {
   JOB_RATE_WINDOW_MS,
   JOB_REORDER_WINDOW,
 } from './constants.js'
-import { JobItemFailedError } from './errors.js'
+import { JobItemFailedError, JobStoreError } from './errors.js'
 import { JobOutput, readLine } from './output.js'
 import type { ItemSource, SourceItem } from './source.js'
-import type { ItemCommit, JobRow, JobStore } from './store.js'
+import type { ItemCommit, JobRow, JobStore, ResultRef } from './store.js'
 import {
   isFinalJobStatus,
   type JobEvents,
@@ -80,6 +82,11 @@ export interface JobContext {
   readonly store: JobStore
   readonly log: Logger
   readonly settings: JobSettings
+  /**
+   * With a content plug-in, a result whose output line is larger than its `inlineMaxBytes` is kept
+   * as content by CID: the job store holds the reference, not the bytes.
+   */
+  readonly content?: ContentService
   /** Tasks out now over every job of the node (`settings.maxInFlight` bounds it). */
   readonly slots: { used: number }
   /** Calls `wake` whenever what peers offer may have changed; returns how to stop. */
@@ -109,6 +116,8 @@ interface Arrived {
   readonly line: string
   /** Already in the store (committed earlier, waiting for its turn in input order). */
   readonly stored: boolean
+  /** The line kept as content by CID: the store holds this, not the line. */
+  readonly ref?: ResultRef
 }
 
 interface Queued {
@@ -227,12 +236,16 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
         signal?.throwIfAborted()
         const rows = store.emittedFrom(this.id, seq, 256)
         for (const row of rows) {
+          seq = row.emit_seq + 1
+          if (row.result_cid !== null) {
+            yield (await this.#readKept({ cid: row.result_cid, size: row.result_size ?? 0 })) as JobResult
+            continue
+          }
           let line = row.result
           if (line === null) {
             fd ??= openSync(this.spec.output as string, 'r')
             line = readLine(fd, row.out_offset as number, row.out_length as number)
           }
-          seq = row.emit_seq + 1
           yield JSON.parse(line) as JobResult
         }
         if (rows.length === 256) continue
@@ -280,13 +293,37 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
         this.#output = new JobOutput(this.spec.output, this.#row.output_bytes, this.spec.overwrite)
       }
       if (this.spec.order === 'input') {
+        const lost: Array<{ idx: number; failed: boolean }> = []
         for (const row of ctx.store.unwritten(this.id)) {
+          let line = row.result ?? ''
+          let ref: ResultRef | undefined
+          if (row.result_cid !== null) {
+            ref = { cid: row.result_cid, size: row.result_size ?? 0 }
+            try {
+              line = JSON.stringify(await this.#readKept(ref))
+            } catch (err) {
+              // Its content is gone (expired, or the plug-in is off now): the item runs again.
+              ctx.log.warn({ job: this.id, item: row.idx, cid: ref.cid, err }, 'a kept result is gone')
+              lost.push({ idx: row.idx, failed: row.failed === 1 })
+              continue
+            }
+          }
           this.#waiting.set(row.idx, {
             idx: row.idx,
             failed: row.failed === 1,
-            line: row.result ?? '',
+            line,
             stored: true,
+            ...(ref === undefined ? {} : { ref }),
           })
+        }
+        if (lost.length > 0) {
+          ctx.store.forget(this.id, lost)
+          const failed = lost.filter((l) => l.failed).length
+          this.#row = {
+            ...this.#row,
+            done: this.#row.done - (lost.length - failed),
+            failed: this.#row.failed - failed,
+          }
         }
       }
       await this.#loop(source, runs)
@@ -409,13 +446,18 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
 
   #settled(queued: Queued, record: NetworkTaskRecord): void {
     const { item } = queued
-    this.#inFlight.delete(item.index)
-    this.#ctx.slots.used--
-    this.#wake?.()
     if (record.status === 'COMPLETED') {
-      this.#arrived(item, record.output, undefined)
+      const line = resultLine(item, record.output, undefined)
+      const content = this.#ctx.content
+      if (content !== undefined && Buffer.byteLength(line) > content.inlineMaxBytes) {
+        this.#keep(item, line, content)
+        return
+      }
+      this.#release(item)
+      this.#arrived(item, record.output, undefined, { line })
       return
     }
+    this.#release(item)
     // Stopping: what did not finish is not a result; the item runs again when the job resumes.
     if (this.#stop !== undefined) return
     const error = record.error ?? { code: 'ERR_INTERNAL', message: `task ${record.status.toLowerCase()}` }
@@ -426,18 +468,54 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
     this.#arrived(item, undefined, { code: error.code, message: error.message })
   }
 
-  #arrived(item: SourceItem, output: unknown, error: { code: string; message: string } | undefined): void {
-    const result: JobResult = {
-      index: item.index,
-      ...(item.line === undefined ? {} : { line: item.line }),
-      ...(item.start === undefined ? {} : { start: item.start, end: item.end as number }),
-      ...(error === undefined ? { output } : { error }),
+  /** The item's task is over: its slot is free. */
+  #release(item: SourceItem): void {
+    this.#inFlight.delete(item.index)
+    this.#ctx.slots.used--
+    this.#wake?.()
+  }
+
+  /**
+   * A large result is kept as content by CID before it is committed, so the store holds its
+   * reference, not its bytes. Until then the item counts as in flight (the job does not end
+   * without it); a run that ended meanwhile drops it (the item runs again on resume), and a put
+   * that fails keeps the line in the store as any other.
+   */
+  #keep(item: SourceItem, line: string, content: ContentService): void {
+    content.put(Buffer.from(line, 'utf8')).then(
+      (ref) => {
+        this.#release(item)
+        if (this.#running) this.#arrived(item, undefined, undefined, { line, ref })
+      },
+      (err: unknown) => {
+        this.#ctx.log.warn({ job: this.id, item: item.index, err }, 'could not keep a large result by CID')
+        this.#release(item)
+        if (this.#running) this.#arrived(item, undefined, undefined, { line })
+      },
+    )
+  }
+
+  /** A result kept as content by CID, parsed. */
+  async #readKept(ref: ResultRef): Promise<unknown> {
+    const content = this.#ctx.content
+    if (content === undefined) {
+      throw new JobStoreError(`result ${ref.cid} is kept by CID, and this node has no content plug-in now`)
     }
+    return getJson(content, ref, { maxBytes: content.maxBytes })
+  }
+
+  #arrived(
+    item: SourceItem,
+    output: unknown,
+    error: { code: string; message: string } | undefined,
+    made?: { readonly line: string; readonly ref?: ResultRef },
+  ): void {
     this.#pending.push({
       idx: item.index,
       failed: error !== undefined,
-      line: JSON.stringify(result),
+      line: made?.line ?? resultLine(item, output, error),
       stored: false,
+      ...(made?.ref === undefined ? {} : { ref: made.ref }),
     })
     this.#rate.add(Date.now())
     if (error !== undefined && this.spec.failFast && this.#stop === undefined) {
@@ -490,8 +568,9 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
       emitted.set(a.idx, {
         idx: a.idx,
         failed: a.failed,
-        // Written to the file: the row keeps where. Without one, the store keeps the line.
-        result: place === undefined ? a.line : null,
+        // Written to the file: the row keeps where. Without one, the store keeps the line (or its CID).
+        result: place === undefined && a.ref === undefined ? a.line : null,
+        ref: place === undefined ? (a.ref ?? null) : null,
         emitSeq: firstSeq + i,
         offset: place?.offset ?? null,
         length: place?.length ?? null,
@@ -502,7 +581,8 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
         emitted.get(a.idx) ?? {
           idx: a.idx,
           failed: a.failed,
-          result: a.line,
+          result: a.ref === undefined ? a.line : null,
+          ref: a.ref ?? null,
           emitSeq: null,
           offset: null,
           length: null,
@@ -622,6 +702,21 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
       this.#resolveDone = resolve
     })
   }
+}
+
+/** An item's output line: its result as JSON. */
+function resultLine(
+  item: SourceItem,
+  output: unknown,
+  error: { code: string; message: string } | undefined,
+): string {
+  const result: JobResult = {
+    index: item.index,
+    ...(item.line === undefined ? {} : { line: item.line }),
+    ...(item.start === undefined ? {} : { start: item.start, end: item.end as number }),
+    ...(error === undefined ? { output } : { error }),
+  }
+  return JSON.stringify(result)
 }
 
 /** Events per half second over the last `JOB_RATE_WINDOW_MS`, for items per second. */

@@ -9,6 +9,7 @@ import { resolve } from 'node:path'
 import { MAX_CHUNK_SIZE } from '@p2p-ai/engine'
 import { MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY, MIN_TIMEOUT_MS } from '@p2p-ai/protocol'
 import type { Logger } from 'pino'
+import type { ContentService } from '../content/types.js'
 import { JOB_ID_PATTERN, JOB_PURGE_INTERVAL_MS } from './constants.js'
 import {
   InvalidJobError,
@@ -40,6 +41,8 @@ export interface JobManagerInit {
   readonly onPeersChanged: JobContext['onPeersChanged']
   /** Resume, at `start()`, the jobs from files that a stopped or killed node left unfinished. */
   readonly resumeOnStart: boolean
+  /** Large results are kept through it by CID, not in the store. */
+  readonly content?: ContentService
 }
 
 const TASK_TYPE = /^[a-z][a-z0-9]*(?:[.-][a-z0-9]+)*$/
@@ -62,6 +65,7 @@ export class JobManager implements JobList {
       settings: init.settings,
       slots: { used: 0 },
       onPeersChanged: init.onPeersChanged,
+      ...(init.content === undefined ? {} : { content: init.content }),
     }
   }
 

@@ -6,7 +6,9 @@
  *
  * Results wait in the store (`result`) only until they are written to the output file (then the
  * row keeps where: `out_offset`, `out_length`); a job without an output file keeps them there for
- * `results()` until it expires.
+ * `results()` until it expires. A result larger than the node's `content.inlineMaxBytes`, on a
+ * node with content, is kept as content by CID instead (`result_cid`, `result_size`): the store
+ * holds its reference, never its bytes.
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, renameSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -45,6 +47,8 @@ CREATE TABLE items (
   result     TEXT,
   out_offset INTEGER,
   out_length INTEGER,
+  result_cid  TEXT,
+  result_size INTEGER,
   PRIMARY KEY (job_id, idx)
 ) WITHOUT ROWID;
 CREATE INDEX items_by_emit ON items (job_id, emit_seq) WHERE emit_seq IS NOT NULL;
@@ -76,12 +80,20 @@ export interface JobRow {
   error_message: string | null
 }
 
+/** A result kept as content by CID: the output line's UTF-8 bytes. */
+export interface ResultRef {
+  readonly cid: string
+  readonly size: number
+}
+
 /** A result to commit: written to the output already (`emitSeq` set) or waiting for its turn. */
 export interface ItemCommit {
   readonly idx: number
   readonly failed: boolean
   /** The output line (JSON), kept in the store while unwritten or when the job has no output file. */
   readonly result: string | null
+  /** Instead of `result`: the line kept as content by CID (a large result, on a node with content). */
+  readonly ref: ResultRef | null
   readonly emitSeq: number | null
   readonly offset: number | null
   readonly length: number | null
@@ -93,6 +105,17 @@ export interface EmittedRow {
   readonly result: string | null
   readonly out_offset: number | null
   readonly out_length: number | null
+  readonly result_cid: string | null
+  readonly result_size: number | null
+}
+
+/** A committed result not written yet (a job in input order, waiting for an earlier item). */
+export interface UnwrittenRow {
+  readonly idx: number
+  readonly failed: number
+  readonly result: string | null
+  readonly result_cid: string | null
+  readonly result_size: number | null
 }
 
 export interface JobStoreInit {
@@ -146,17 +169,17 @@ export class JobStore {
     this.recoveredFrom = recoveredFrom
     this.#db = db
     this.#insertItem = db.prepare(
-      'INSERT OR REPLACE INTO items (job_id, idx, failed, emit_seq, result, out_offset, out_length) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO items (job_id, idx, failed, emit_seq, result, out_offset, out_length, result_cid, result_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     )
     this.#emitItem = db.prepare(
-      'UPDATE items SET emit_seq = ?, result = ?, out_offset = ?, out_length = ? WHERE job_id = ? AND idx = ?',
+      'UPDATE items SET emit_seq = ?, result = ?, out_offset = ?, out_length = ?, result_cid = ?, result_size = ? WHERE job_id = ? AND idx = ?',
     )
     this.#updateCounts = db.prepare(
       'UPDATE jobs SET done = done + ?, failed = failed + ?, emitted = ?, output_bytes = ? WHERE id = ?',
     )
     this.#doneAfter = db.prepare('SELECT idx FROM items WHERE job_id = ? AND idx >= ? ORDER BY idx LIMIT ?')
     this.#emitted = db.prepare(
-      'SELECT emit_seq, result, out_offset, out_length FROM items WHERE job_id = ? AND emit_seq >= ? ORDER BY emit_seq LIMIT ?',
+      'SELECT emit_seq, result, out_offset, out_length, result_cid, result_size FROM items WHERE job_id = ? AND emit_seq >= ? ORDER BY emit_seq LIMIT ?',
     )
   }
 
@@ -236,9 +259,30 @@ export class JobStore {
     this.#run(() =>
       this.#db.transaction(() => {
         for (const i of items) {
-          this.#insertItem.run(jobId, i.idx, i.failed ? 1 : 0, i.emitSeq, i.result, i.offset, i.length)
+          this.#insertItem.run(
+            jobId,
+            i.idx,
+            i.failed ? 1 : 0,
+            i.emitSeq,
+            i.result,
+            i.offset,
+            i.length,
+            i.ref?.cid ?? null,
+            i.ref?.size ?? null,
+          )
         }
-        for (const i of emitted) this.#emitItem.run(i.emitSeq, i.result, i.offset, i.length, jobId, i.idx)
+        for (const i of emitted) {
+          this.#emitItem.run(
+            i.emitSeq,
+            i.result,
+            i.offset,
+            i.length,
+            i.ref?.cid ?? null,
+            i.ref?.size ?? null,
+            jobId,
+            i.idx,
+          )
+        }
         this.#updateCounts.run(done, failed, job.emitted, job.outputBytes, jobId)
       })(),
     )
@@ -268,12 +312,33 @@ export class JobStore {
   }
 
   /** The results committed but not yet written (a job in input order, waiting for an earlier item). */
-  unwritten(jobId: string): Array<{ idx: number; failed: number; result: string | null }> {
+  unwritten(jobId: string): UnwrittenRow[] {
     return this.#run(
       () =>
         this.#db
-          .prepare('SELECT idx, failed, result FROM items WHERE job_id = ? AND emit_seq IS NULL ORDER BY idx')
-          .all(jobId) as Array<{ idx: number; failed: number; result: string | null }>,
+          .prepare(
+            'SELECT idx, failed, result, result_cid, result_size FROM items WHERE job_id = ? AND emit_seq IS NULL ORDER BY idx',
+          )
+          .all(jobId) as UnwrittenRow[],
+    )
+  }
+
+  /**
+   * Forgets results committed but not written (their content by CID is gone): the items count as
+   * not done and run again when the job resumes.
+   */
+  forget(jobId: string, items: ReadonlyArray<{ readonly idx: number; readonly failed: boolean }>): void {
+    if (items.length === 0) return
+    let failed = 0
+    for (const i of items) if (i.failed) failed++
+    this.#run(() =>
+      this.#db.transaction(() => {
+        const remove = this.#db.prepare('DELETE FROM items WHERE job_id = ? AND idx = ? AND emit_seq IS NULL')
+        for (const i of items) remove.run(jobId, i.idx)
+        this.#db
+          .prepare('UPDATE jobs SET done = done - ?, failed = failed - ? WHERE id = ?')
+          .run(items.length - failed, failed, jobId)
+      })(),
     )
   }
 
@@ -348,6 +413,11 @@ function open(path: string): Database.Database {
     } else if (version > JOB_STORE_SCHEMA_VERSION) {
       throw new JobStoreError(
         `${path} has job store schema ${version}, written by a newer version (this one knows ${JOB_STORE_SCHEMA_VERSION})`,
+      )
+    } else if (version === 1) {
+      // Schema 2 added results kept by CID: two columns, empty for every earlier row.
+      db.exec(
+        `BEGIN; ALTER TABLE items ADD COLUMN result_cid TEXT; ALTER TABLE items ADD COLUMN result_size INTEGER; PRAGMA user_version = ${JOB_STORE_SCHEMA_VERSION}; COMMIT;`,
       )
     }
     db.pragma('journal_mode = WAL')

@@ -8,7 +8,7 @@
  *   requester's peak RSS. The documents ask for under 30 s.
  * - `stream 1 GB`: the same over a 1 GB file; the requester's peak RSS must stay under 300 MB.
  * - `scaling`: N = 1, 2, 5, 10 providers, each in its own cgroup limited to 10 % of one CPU
- *   (`cpu.cfs_quota_us`; root and the cgroup v1 CPU controller needed), running CPU-bound `work`
+ *   (`cpu-quota.ts`: cgroup v1 `cpu.cfs_quota_us` or v2 `cpu.max`; root), running CPU-bound `work`
  *   items (a fixed count of SHA-256 rounds); job throughput at N against N × the throughput at N = 1 (aim: ≥ 80 % at 10).
  * - `embed docs/s`: a JSONL file of sentences, one `embed` item each, on 2 providers serving a
  *   synthetic model the size of all-MiniLM-L6-v2 (nothing downloaded); docs per second and per
@@ -20,7 +20,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
-import { createWriteStream, existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs'
+import { createWriteStream, writeFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,6 +30,7 @@ import { mockBackend } from '@p2p-ai/engine'
 import { createNode, type JobSubmission, type P2PNode } from '@p2p-ai/node'
 import { MINILM_SHAPE, onnxBackend, writeSyntheticBertModel } from '@p2p-ai/onnx'
 import { answerCpu, askCpu, lineReader } from '../child-lines.js'
+import { type CpuQuotas, cpuQuotas } from '../cpu-quota.js'
 import { defineSuite, measure } from '../runner.js'
 
 const ROLE_ENV = 'P2P_AI_BENCH_JOBS_ROLE'
@@ -44,7 +45,6 @@ const QUOTA_US = 10_000
 const PERIOD_US = 100_000
 /** SHA-256 rounds per `scaling` item: the same CPU work for every item, however the process is throttled. */
 const WORK_ROUNDS = 20_000
-const CGROUP_CPU = '/sys/fs/cgroup/cpu'
 
 interface ProviderInit {
   readonly dataDir: string
@@ -209,32 +209,6 @@ async function writeText(path: string, bytes: number): Promise<void> {
   await once(out, 'finish')
 }
 
-/** A cgroup (v1 CPU controller) per provider, each limited to `QUOTA_US` per `PERIOD_US`. */
-function cpuCgroups(count: number): { paths: string[]; remove: () => void } {
-  if (!existsSync(join(CGROUP_CPU, 'cpu.cfs_quota_us'))) {
-    throw new Error(
-      `scaling needs the cgroup v1 CPU controller at ${CGROUP_CPU} (and root), to give each provider the same CPU share`,
-    )
-  }
-  const root = join(CGROUP_CPU, `p2p-ai-bench-jobs-${process.pid}`)
-  mkdirSync(root)
-  const paths: string[] = []
-  for (let i = 0; i < count; i++) {
-    const dir = join(root, `provider-${i}`)
-    mkdirSync(dir)
-    writeFileSync(join(dir, 'cpu.cfs_period_us'), String(PERIOD_US))
-    writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(QUOTA_US))
-    paths.push(dir)
-  }
-  return {
-    paths,
-    remove() {
-      for (const dir of paths) rmdirSync(dir)
-      rmdirSync(root)
-    },
-  }
-}
-
 const SENTENCES = [
   'The meeting moved to Thursday.',
   'Where is the nearest train station?',
@@ -358,12 +332,13 @@ export default defineSuite<State>({
 
 function scalingCase(state: State) {
   const counts = [1, 2, 5, 10] as const
-  let cgroups: ReturnType<typeof cpuCgroups> | undefined
+  let cgroups: CpuQuotas | undefined
   let providers: Provider[] = []
   return measure(
     'scaling',
     async ({ quick, round }) => {
       const perSec: Record<number, number> = {}
+      const throttled0 = cgroups?.throttledPeriods() ?? 0
       for (const n of counts) {
         const node = await requester(join(state.root, `scaling-${round}-${n}`), providers.slice(0, n), 'work')
         try {
@@ -384,6 +359,10 @@ function scalingCase(state: State) {
         }
       }
       const one = perSec[1]!
+      // Quotas that never throttled anyone would make this a measurement of unlimited processes.
+      const throttled = (cgroups?.throttledPeriods() ?? 0) - throttled0
+      if (throttled === 0)
+        throw new Error('the providers were never throttled: their CPU quota did not apply')
       return {
         itemsPerSec1: one,
         itemsPerSec2: perSec[2]!,
@@ -392,6 +371,7 @@ function scalingCase(state: State) {
         efficiency2Pct: (100 * perSec[2]!) / (2 * one),
         efficiency5Pct: (100 * perSec[5]!) / (5 * one),
         efficiency10Pct: (100 * perSec[10]!) / (10 * one),
+        throttledPeriods: throttled,
       }
     },
     {
@@ -402,11 +382,12 @@ function scalingCase(state: State) {
         itemsPerSec2: 'items/s',
         itemsPerSec5: 'items/s',
         itemsPerSec10: 'items/s',
+        throttledPeriods: 'periods',
       },
-      description: `N = 1, 2, 5, 10 providers, each in a cgroup of ${QUOTA_US / 1000} ms CPU per ${PERIOD_US / 1000} ms (10 % of a CPU), items of ${WORK_ROUNDS.toLocaleString('en-US')} SHA-256 rounds, 40 per provider (--quick: 4); efficiency = throughput at N ÷ (N × throughput at 1)`,
+      description: `N = 1, 2, 5, 10 providers, each in a cgroup of ${QUOTA_US / 1000} ms CPU per ${PERIOD_US / 1000} ms (10 % of a CPU; cgroup v1 cpu.cfs_quota_us or v2 cpu.max, root), items of ${WORK_ROUNDS.toLocaleString('en-US')} SHA-256 rounds, 40 per provider (--quick: 4); efficiency = throughput at N ÷ (N × throughput at 1)`,
       targets: [{ metric: 'efficiency10Pct', atLeast: 80, source: 'issue 17' }],
       setup: async () => {
-        cgroups = cpuCgroups(10)
+        cgroups = cpuQuotas(10, QUOTA_US, PERIOD_US)
         providers = await Promise.all(
           cgroups.paths.map((cgroup, i) =>
             startProvider(

@@ -219,6 +219,10 @@ export class RemoteAttempt extends Attempt {
       ...(payload.message === undefined ? {} : { message: payload.message }),
       ...(payload.delta === undefined ? {} : { delta: payload.delta }),
       ...(payload.checkpoint === undefined ? {} : { checkpoint: payload.checkpoint }),
+      // Only a direct request's provider may send one (its blocks are fetched from it).
+      ...(payload.checkpointRef === undefined || this.forwarded
+        ? {}
+        : { checkpointRef: payload.checkpointRef }),
     })
   }
 

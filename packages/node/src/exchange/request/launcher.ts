@@ -10,6 +10,7 @@ import type { Span } from '@opentelemetry/api'
 import type { TaskCheckpoint, TaskEngine } from '@p2p-ai/engine'
 import {
   CHECKPOINT_MINOR,
+  CHECKPOINT_REF_MINOR,
   type ContentRef,
   createTaskRequest,
   encodeJsonFrame,
@@ -27,12 +28,18 @@ import { getJson, putJson } from '../../content/json.js'
 import type { ContentService } from '../../content/types.js'
 import type { PeerDirectory } from '../../peers/directory.js'
 import { type TaskTracer, wireContext } from '../../tracing/task-tracer.js'
-import { RESULT_GRACE_MS } from '../constants.js'
+import { CHECKPOINT_KEEP_GRACE_MS, RESULT_GRACE_MS } from '../constants.js'
 import { type Hop, type Route, takesContent } from '../route/router.js'
 import type { AccessPolicy } from '../trust/access-policy.js'
 import { type Attempt, LocalAttempt, RemoteAttempt } from './attempt.js'
 import type { TaskRequester } from './requester.js'
 import type { TaskSpec } from './submission.js'
+
+/**
+ * The checkpoint an attempt starts from: its state, or, for one that came by CID (protocol minor
+ * 7), the reference to the blocks this node holds (docs/protocol.md §2.8).
+ */
+export type ResumeFrom = TaskCheckpoint | { readonly ref: ContentRef; readonly fraction: number }
 
 /** Why no attempt could start on a peer: the request cannot go on the wire (as it is). */
 export interface Unsendable {
@@ -82,15 +89,16 @@ export class AttemptLauncher {
   /**
    * Starts an attempt of `spec` on `route` (`submittedAt`: the task's `createdAt`), from `resume`,
    * the checkpoint an earlier attempt reported, where the route allows: this node's engine, or a
-   * peer asked directly that speaks minor 6 (docs/protocol.md §2.8). A forward carries none: the
-   * provider at its end may not know the field. Without it the task starts from the beginning.
+   * peer asked directly that speaks minor 6 (minor 7 and takes content, for a checkpoint by CID;
+   * docs/protocol.md §2.8). A forward carries none: the provider at its end may not know the
+   * field. Without it the task starts from the beginning.
    * `trace`: where the attempt's span hangs, when the task is traced.
    */
   start(
     spec: TaskSpec,
     route: Route,
     submittedAt: number,
-    resume?: TaskCheckpoint,
+    resume?: ResumeFrom,
     trace?: AttemptTrace,
   ): Attempt | Unsendable {
     const { self, tracer } = this.#init
@@ -110,12 +118,12 @@ export class AttemptLauncher {
     spec: TaskSpec,
     route: Route,
     submittedAt: number,
-    resume: TaskCheckpoint | undefined,
+    resume: ResumeFrom | undefined,
     span: Span | undefined,
   ): Attempt | Unsendable {
     const { self, engine } = this.#init
     if (route.kind === 'local') {
-      const submit = () =>
+      const submit = (resume: TaskCheckpoint | undefined) =>
         engine.submit({
           id: `${self}:${spec.id}`,
           type: spec.type,
@@ -130,14 +138,21 @@ export class AttemptLauncher {
       const { prepareLocal } = this.#init
       let submitted: Promise<Awaited<ReturnType<TaskEngine['submit']>>>
       try {
-        submitted = prepareLocal === undefined ? submit() : prepareLocal(spec.type, spec.input).then(submit)
+        const ready = prepareLocal === undefined ? undefined : prepareLocal(spec.type, spec.input)
+        if (resume !== undefined && 'ref' in resume) {
+          // Held here as blocks: read back; a state that cannot be read is no checkpoint.
+          const state = this.#readCheckpoint(resume.ref)
+          submitted = Promise.all([state, ready]).then(([s]) =>
+            submit(s === undefined ? undefined : { state: s.value, fraction: resume.fraction }),
+          )
+        } else submitted = ready === undefined ? submit(resume) : ready.then(() => submit(resume))
       } catch (err) {
         submitted = Promise.reject(err)
       }
       return new LocalAttempt(self, submitted)
     }
     const { signer, maxFrameBytes, directory, content } = this.#init
-    const prepare = (from: TaskCheckpoint | undefined) =>
+    const prepare = (from: ResumeFrom | undefined) =>
       prepareEnvelope(
         signer,
         'task.request',
@@ -153,13 +168,21 @@ export class AttemptLauncher {
           ...(route.kind === 'direct' ? this.#traceFor(route.peer, span) : {}),
           ...(from === undefined
             ? {}
-            : { resume: { checkpoint: from.state as JsonValue, progress: from.fraction } }),
+            : {
+                resume:
+                  'ref' in from
+                    ? { checkpointRef: from.ref, progress: from.fraction }
+                    : { checkpoint: from.state as JsonValue, progress: from.fraction },
+              }),
         }),
       )
     const resumable =
       resume !== undefined &&
       route.kind === 'direct' &&
-      directory.protocolMinor(route.peer) >= CHECKPOINT_MINOR
+      ('ref' in resume
+        ? directory.protocolMinor(route.peer) >= CHECKPOINT_REF_MINOR &&
+          takesContent(directory.record(route.peer), resume.ref.size)
+        : directory.protocolMinor(route.peer) >= CHECKPOINT_MINOR)
     let prepared: ReturnType<typeof prepareEnvelope<'task.request'>> | undefined
     if (resumable) {
       try {
@@ -244,6 +267,36 @@ export class AttemptLauncher {
     }
     this.#init.requester.send(attempt)
     return attempt
+  }
+
+  /**
+   * Fetches the blocks of a checkpoint a provider sent by CID (from it, or any peer that has them)
+   * and keeps them here, every block checked against the CID, without holding the state in memory:
+   * the next attempt's provider fetches them from this node. Kept as long as the task may still
+   * need them (every attempt's `timeoutMs`), then swept with other expired content.
+   *
+   * @throws the content plug-in's errors (`ERR_CONTENT_UNAVAILABLE`, `ERR_CONTENT_TOO_LARGE`)
+   */
+  async holdCheckpoint(spec: TaskSpec, ref: ContentRef, from: string, signal: AbortSignal): Promise<void> {
+    const { content } = this.#init
+    if (content === undefined) throw new Error('no content plug-in')
+    const ttlMs = spec.timeoutMs * spec.maxAttempts + CHECKPOINT_KEEP_GRACE_MS
+    let received = 0
+    for await (const chunk of content.get(ref, { from, signal, maxBytes: content.maxBytes, ttlMs })) {
+      received += chunk.byteLength
+    }
+    if (received !== ref.size) throw new Error(`${ref.cid} holds ${received} bytes, not ${ref.size}`)
+  }
+
+  /** A checkpoint held here by CID, parsed; undefined when it cannot be read (then none is used). */
+  async #readCheckpoint(ref: ContentRef): Promise<{ value: unknown } | undefined> {
+    const { content } = this.#init
+    if (content === undefined) return undefined
+    try {
+      return { value: await getJson(content, ref, { maxBytes: content.maxBytes }) }
+    } catch {
+      return undefined
+    }
   }
 
   /**

@@ -5,6 +5,7 @@
  * also the task's handle.
  */
 import type { Span } from '@opentelemetry/api'
+import type { ContentRef } from '@p2p-ai/protocol'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import { FIND_NEGATIVE_FIRST_MS } from '../../discovery/constants.js'
@@ -33,12 +34,20 @@ import {
   type TaskStreamOptions,
 } from '../types.js'
 import type { Attempt, AttemptObserver } from './attempt.js'
-import type { AttemptLauncher } from './launcher.js'
+import type { AttemptLauncher, ResumeFrom } from './launcher.js'
 import { TaskStreamLog } from './stream-log.js'
 import type { TaskSpec } from './submission.js'
 
 /** Output types are the caller's promise; internally a task's output is unknown. */
 type Output = unknown
+
+/** A checkpoint an attempt sent by CID, numbered in the order checkpoints arrived. */
+interface HeldRef {
+  readonly attempt: Attempt
+  readonly ref: ContentRef
+  readonly fraction: number
+  readonly seq: number
+}
 
 /** Where attempts go: the router, or a redundant run's view of it. */
 export interface Chooser {
@@ -82,8 +91,15 @@ export class NetworkTask
   /** Signer of the result of a forwarded attempt. */
   #provider: string | undefined
   #progress: NetworkTaskProgress | undefined
-  /** The latest checkpoint, with its state: the next attempt resumes from it. */
-  #checkpoint: (CheckpointInfo & { readonly state: unknown }) | undefined
+  /**
+   * The latest checkpoint this node holds, with its state (or, for one by CID, the reference to
+   * the blocks it holds): the next attempt resumes from it. `seq` orders checkpoints by arrival.
+   */
+  #checkpoint: (CheckpointInfo & { readonly from: ResumeFrom; readonly seq: number }) | undefined
+  #checkpointSeq = 0
+  /** A checkpoint by CID whose blocks are being fetched, and the newest one waiting for it. */
+  #holding: { readonly attempt: Attempt; readonly stop: AbortController } | undefined
+  #nextHeld: HeldRef | undefined
   #output: unknown
   #error: TaskRecordError | undefined
   #timings: NetworkTaskRecord['timings']
@@ -182,6 +198,7 @@ export class NetworkTask
               fraction: this.#checkpoint.fraction,
               peer: this.#checkpoint.peer,
               at: this.#checkpoint.at,
+              ...('ref' in this.#checkpoint.from ? { cid: this.#checkpoint.from.ref.cid } : {}),
             },
           }),
       ...(this.#status === 'COMPLETED' ? { output: this.#output as Output } : {}),
@@ -249,16 +266,20 @@ export class NetworkTask
 
   progress(progress: NetworkTaskProgress): void {
     if (this.isFinished) return
-    const { delta, checkpoint, ...kept } = progress
+    const { delta, checkpoint, checkpointRef, ...kept } = progress
     this.#progress = kept
     if (delta !== undefined) this.#stream.delta(delta)
-    if (checkpoint !== undefined && this.#attempt !== undefined) {
+    const attempt = this.#attempt
+    if (checkpoint !== undefined && attempt !== undefined) {
       this.#checkpoint = {
-        state: checkpoint,
+        from: { state: checkpoint, fraction: kept.fraction },
         fraction: kept.fraction,
-        peer: this.#attempt.peer,
+        peer: attempt.peer,
         at: Date.now(),
+        seq: ++this.#checkpointSeq,
       }
+    } else if (checkpointRef !== undefined && attempt !== undefined) {
+      this.#hold({ attempt, ref: checkpointRef, fraction: kept.fraction, seq: ++this.#checkpointSeq })
     }
     if (this.#status !== 'RUNNING') this.#setStatus('RUNNING')
     if (this.listenerCount('progress') > 0) this.safeDispatchEvent('progress', { detail: progress })
@@ -283,10 +304,7 @@ export class NetworkTask
         }
         return
       }
-      const resume =
-        this.#checkpoint === undefined
-          ? undefined
-          : { state: this.#checkpoint.state, fraction: this.#checkpoint.fraction }
+      const resume = this.#checkpoint?.from
       const started = this.#launcher.start(
         this.#spec,
         route,
@@ -354,6 +372,50 @@ export class NetworkTask
       if (n < this.#spec.maxAttempts) await this.#sleep(backoff(n + 1))
     }
     this.#exhausted()
+  }
+
+  /**
+   * A checkpoint sent by CID (protocol minor 7): its blocks are fetched from the provider now,
+   * while it lives, and kept here, so that the next attempt's provider can fetch them from this
+   * node whatever became of this one. It becomes the checkpoint to resume from only once whole
+   * (until then the previous one is). One fetch at a time, the newest waiting behind it; a
+   * checkpoint of a newer attempt stops the fetch of an older attempt's (its provider is gone).
+   */
+  #hold(next: HeldRef): void {
+    const holding = this.#holding
+    if (holding !== undefined && holding.attempt === next.attempt) {
+      this.#nextHeld = next
+      return
+    }
+    holding?.stop.abort()
+    this.#nextHeld = undefined
+    const stop = new AbortController()
+    this.#holding = { attempt: next.attempt, stop }
+    const { ref, fraction, seq, attempt } = next
+    this.#launcher
+      .holdCheckpoint(this.#spec, ref, attempt.peer, stop.signal)
+      .then(
+        () => {
+          if (this.isFinished || stop.signal.aborted) return
+          if (this.#checkpoint === undefined || this.#checkpoint.seq < seq) {
+            this.#checkpoint = { from: { ref, fraction }, fraction, peer: attempt.peer, at: Date.now(), seq }
+          }
+        },
+        (err: unknown) => {
+          if (stop.signal.aborted) return
+          this.#log.debug(
+            { err, ...taskLogFields(this.id, this.#traceId), cid: ref.cid, remotePeer: attempt.peer },
+            'could not fetch a checkpoint sent by CID: the previous one stays the one to resume from',
+          )
+        },
+      )
+      .finally(() => {
+        if (this.#holding?.stop !== stop) return
+        this.#holding = undefined
+        const waiting = this.#nextHeld
+        this.#nextHeld = undefined
+        if (waiting !== undefined && !this.isFinished) this.#hold(waiting)
+      })
   }
 
   /** Stores the input as content for requests by CID; false when the task ended instead. */
@@ -482,6 +544,8 @@ export class NetworkTask
       this.#error = error
     }
     this.#wake?.()
+    this.#holding?.stop.abort()
+    this.#nextHeld = undefined
     if (this.#span !== undefined) this.#tracing?.tracer.end(this.#span, { status, code: this.#error?.code })
     const record = this.record()
     if (status !== 'COMPLETED') this.#stream.fail(failedError(record))

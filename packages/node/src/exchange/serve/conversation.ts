@@ -6,9 +6,10 @@
  */
 import { Buffer } from 'node:buffer'
 import type { Span } from '@opentelemetry/api'
-import type { TaskHandle } from '@p2p-ai/engine'
+import type { TaskCheckpoint, TaskHandle } from '@p2p-ai/engine'
 import {
   CHECKPOINT_MINOR,
+  CHECKPOINT_REF_MINOR,
   CONTENT_MINOR,
   type ContentRef,
   canonicalize,
@@ -29,13 +30,32 @@ import { InvalidContentError } from '../../content/errors.js'
 import { getJson, putJson } from '../../content/json.js'
 import { taskLogFields } from '../../logger.js'
 import { recordedTraceId, type SpanOutcome } from '../../tracing/task-tracer.js'
-import { BUSY_RETRY_AFTER_MS, PROGRESS_MIN_INTERVAL_MS, RELAY_ID_BUSY_RETRY_AFTER_MS } from '../constants.js'
+import {
+  BUSY_RETRY_AFTER_MS,
+  CHECKPOINT_KEEP_GRACE_MS,
+  PROGRESS_MIN_INTERVAL_MS,
+  RELAY_ID_BUSY_RETRY_AFTER_MS,
+} from '../constants.js'
 import type { AttemptObserver, RemoteAttempt } from '../request/attempt.js'
 import { takesContent } from '../route/router.js'
 import { DeltaOutbox } from '../stream/deltas.js'
 import type { NetworkTaskProgress } from '../types.js'
 import { outcomeOf, prepareResult, type ResultOutcome, timingsOf, wireErrorOf } from './results.js'
 import type { ProviderSession } from './session.js'
+
+/** A large checkpoint on its way out by CID: its canonical JSON, and its number among the task's. */
+interface PendingCheckpoint {
+  readonly fraction: number
+  readonly text: string
+  readonly seq: number
+}
+
+/** The checkpoint a request carries inline (minor 6), as the engine takes it. */
+function inlineResume(r: TaskRequest): TaskCheckpoint | undefined {
+  const resume = r.resume
+  if (resume === undefined || resume.checkpoint === undefined) return undefined
+  return { state: resume.checkpoint, fraction: resume.progress }
+}
 
 export class Conversation implements AttemptObserver {
   readonly id: string
@@ -68,6 +88,13 @@ export class Conversation implements AttemptObserver {
    */
   #deltas: DeltaOutbox | null | undefined
   #done = false
+  /** Checkpoints the task reported (numbered), the newest sent, and one being stored by CID. */
+  readonly #checkpoints: {
+    reported: number
+    sent: number
+    storing: AbortController | undefined
+    next: PendingCheckpoint | undefined
+  } = { reported: 0, sent: 0, storing: undefined, next: undefined }
   /** The trace context the task arrived with (minor 3), and this node's span of it while it lasts. */
   readonly #remote: TraceContext | undefined
   #span: Span | undefined
@@ -101,18 +128,22 @@ export class Conversation implements AttemptObserver {
   /** Runs the task on this node's engine, which counts `timeoutMs` from now (queueing included). */
   run(): void {
     const r = this.#request
-    if (r.inputRef !== undefined) this.#fetchInput(r.inputRef)
-    else this.#submit(r.input as Readonly<Record<string, unknown>>, r.timeoutMs)
+    const byCid =
+      r.resume?.checkpointRef !== undefined && this.#session.init.content !== undefined && !this.forwarded
+    if (r.inputRef !== undefined || byCid) this.#fetchContent(r.inputRef)
+    else this.#submit(r.input as Readonly<Record<string, unknown>>, r.timeoutMs, inlineResume(r))
   }
 
   /**
-   * An input sent by CID (docs/protocol.md §2.9): taken at once, then fetched from the requester
-   * (or any peer that has it), every block checked against the CID it signed, while `timeoutMs`
-   * runs; then submitted to the engine with what is left of it.
+   * An input sent by CID (docs/protocol.md §2.9), or a checkpoint to resume from sent by CID
+   * (minor 7, §2.8): taken at once, then fetched from the requester (or any peer that has it),
+   * every block checked against the CID it signed, while `timeoutMs` runs; then submitted to the
+   * engine with what is left of it. A checkpoint that cannot be had is no checkpoint: the task
+   * starts from the beginning.
    */
-  #fetchInput(ref: ContentRef): void {
+  #fetchContent(ref: ContentRef | undefined): void {
     const { content } = this.#session.init
-    if (content === undefined || this.forwarded) {
+    if (ref !== undefined && (content === undefined || this.forwarded)) {
       this.#end()
       this.#reject({
         code: TASK_ERROR_CODES.contentUnavailable,
@@ -123,7 +154,8 @@ export class Conversation implements AttemptObserver {
       })
       return
     }
-    if (ref.size > content.maxBytes) {
+    if (content === undefined) return
+    if (ref !== undefined && ref.size > content.maxBytes) {
       this.#end()
       this.#reject({
         code: TASK_ERROR_CODES.contentTooLarge,
@@ -136,28 +168,57 @@ export class Conversation implements AttemptObserver {
     const fetching = new AbortController()
     this.#content = fetching
     const deadline = setTimeout(() => fetching.abort(), this.#request.timeoutMs)
-    getJson(content, ref, {
-      from: this.requester,
-      signal: fetching.signal,
-      maxBytes: content.maxBytes,
-      onProgress: (received, total) =>
-        this.progress({ fraction: 0, message: `fetching the input: ${received} of ${total} bytes` }),
-    })
+    const r = this.#request
+    const fetch = (what: string, of: ContentRef, fraction: number) =>
+      getJson(content, of, {
+        from: this.requester,
+        signal: fetching.signal,
+        maxBytes: content.maxBytes,
+        onProgress: (received, total) =>
+          this.progress({ fraction, message: `fetching the ${what}: ${received} of ${total} bytes` }),
+      })
+    const input =
+      ref === undefined
+        ? Promise.resolve(r.input)
+        : fetch('input', ref, 0).then((value) => {
+            if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+              throw new InvalidContentError(`the input ${ref.cid} is not a JSON object`)
+            }
+            return value
+          })
+    const checkpointRef = r.resume?.checkpointRef
+    const resume: Promise<TaskCheckpoint | undefined> =
+      checkpointRef === undefined || r.resume === undefined
+        ? Promise.resolve(inlineResume(r))
+        : fetch('checkpoint', checkpointRef, r.resume.progress).then(
+            (state) => ({ state, fraction: r.resume?.progress ?? 0 }),
+            (err: unknown) => {
+              if (fetching.signal.aborted) throw err
+              this.#session.init.log.debug(
+                { err, ...taskLogFields(this.id), cid: checkpointRef.cid, requester: this.requester },
+                'could not fetch the checkpoint to resume from: starting from the beginning',
+              )
+              return undefined
+            },
+          )
+    Promise.all([input, resume])
       .then(
-        (input) => {
+        ([input, resume]) => {
           if (this.#done) return
-          if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-            throw new InvalidContentError(`the input ${ref.cid} is not a JSON object`)
-          }
           const left = this.#request.timeoutMs - Math.ceil(performance.now() - this.#receivedAt)
           if (left < 1) throw Object.assign(new Error('the input arrived too late'), { code: 'ERR_TIMEOUT' })
-          this.#submit(input as Readonly<Record<string, unknown>>, left)
+          this.#submit(input as Readonly<Record<string, unknown>>, left, resume)
         },
         (err: unknown) => {
           throw fetching.signal.aborted && !this.#done
-            ? Object.assign(new Error(`the input ${ref.cid} did not arrive within timeoutMs`), {
-                code: 'ERR_TIMEOUT',
-              })
+            ? Object.assign(
+                new Error(
+                  `the ${ref === undefined ? 'checkpoint' : 'input'} ${(ref ?? checkpointRef)?.cid} did not arrive within timeoutMs`,
+                ),
+                {
+                  code: 'ERR_TIMEOUT',
+                },
+              )
             : err
         },
       )
@@ -180,7 +241,11 @@ export class Conversation implements AttemptObserver {
       })
   }
 
-  #submit(input: Readonly<Record<string, unknown>>, timeoutMs: number): void {
+  #submit(
+    input: Readonly<Record<string, unknown>>,
+    timeoutMs: number,
+    resume: TaskCheckpoint | undefined,
+  ): void {
     const { engine, persist } = this.#session.init
     const r = this.#request
     this.#startSpan('serve')
@@ -200,9 +265,7 @@ export class Conversation implements AttemptObserver {
         weight: this.#session.init.admission.weight(r.requester, r.priority),
         // The requester holds the signed result; it should not wait for our disk.
         persist,
-        ...(r.resume === undefined
-          ? {}
-          : { resume: { state: r.resume.checkpoint, fraction: r.resume.progress } }),
+        ...(resume === undefined ? {} : { resume }),
       })
     } catch (err) {
       submitted = Promise.reject(err)
@@ -394,16 +457,26 @@ export class Conversation implements AttemptObserver {
   }
 
   /**
-   * Sends a progress message with the checkpoint (docs/protocol.md §2.8); false, and nothing sent,
-   * for one larger than `MAX_CHECKPOINT_BYTES` or that is not JSON: the requester keeps the
-   * previous one.
+   * Sends a progress message with the checkpoint (docs/protocol.md §2.8); false, and nothing sent
+   * now, for one that is not JSON, or larger than goes inline: that one is stored and sent by CID
+   * (minor 7) to a requester that takes it, and dropped otherwise (the requester keeps the
+   * previous one).
    */
   #sendCheckpoint(progress: NetworkTaskProgress, checkpoint: unknown): boolean {
+    let text: string | undefined
     let size: number
     try {
-      size = Buffer.byteLength(canonicalize(checkpoint))
+      text = canonicalize(checkpoint)
+      size = Buffer.byteLength(text)
     } catch {
       size = Number.POSITIVE_INFINITY
+    }
+    const seq = ++this.#checkpoints.reported
+    const { content } = this.#session.init
+    const inlineMax = Math.min(MAX_CHECKPOINT_BYTES, content?.inlineMaxBytes ?? MAX_CHECKPOINT_BYTES)
+    if (text !== undefined && size > inlineMax && this.#checkpointsByCidTo(size)) {
+      this.#storeCheckpoint({ fraction: progress.fraction, text, seq })
+      return false
     }
     if (size > MAX_CHECKPOINT_BYTES) {
       this.#session.init.log.debug(
@@ -412,6 +485,7 @@ export class Conversation implements AttemptObserver {
       )
       return false
     }
+    this.#checkpoints.sent = seq
     this.#progressAt = performance.now()
     this.#session.channel.send(
       encodeControl(
@@ -426,6 +500,80 @@ export class Conversation implements AttemptObserver {
       ),
     )
     return true
+  }
+
+  /**
+   * Stores a large checkpoint as content and sends its reference (`checkpointRef`), one at a
+   * time: a checkpoint reported meanwhile waits, only the newest; a stored one goes out unless a
+   * newer one went out first. The blocks stay here for the task's `timeoutMs` and a grace; the
+   * requester fetches them at once.
+   */
+  #storeCheckpoint(next: PendingCheckpoint): void {
+    const state = this.#checkpoints
+    if (state.storing !== undefined) {
+      state.next = next
+      return
+    }
+    const content = this.#session.init.content
+    if (content === undefined) return
+    const storing = new AbortController()
+    state.storing = storing
+    content
+      .put(Buffer.from(next.text, 'utf8'), {
+        signal: storing.signal,
+        ttlMs: this.#request.timeoutMs + CHECKPOINT_KEEP_GRACE_MS,
+      })
+      .then(
+        (checkpointRef) => {
+          if (
+            this.#done ||
+            next.seq <= state.sent ||
+            !takesContent(this.#requesterRecord(), checkpointRef.size)
+          )
+            return
+          state.sent = next.seq
+          this.#progressAt = performance.now()
+          this.#session.channel.send(
+            encodeControl(
+              'task.progress',
+              { id: this.id, progress: Math.min(1, Math.max(0, next.fraction)), checkpointRef },
+              { trusted: true },
+            ),
+          )
+        },
+        (err: unknown) => {
+          if (!storing.signal.aborted) {
+            this.#session.init.log.debug(
+              { err, ...taskLogFields(this.id), requester: this.requester },
+              'could not store a checkpoint by CID: the requester keeps the previous one',
+            )
+          }
+        },
+      )
+      .finally(() => {
+        state.storing = undefined
+        const waiting = state.next
+        state.next = undefined
+        if (waiting !== undefined && !this.#done) this.#storeCheckpoint(waiting)
+      })
+  }
+
+  /**
+   * Whether a checkpoint of `size` bytes may go to the requester by CID: it is the stream's peer
+   * (not a forwarded task), announced minor 7 and takes content that large, and this node has content.
+   */
+  #checkpointsByCidTo(size: number): boolean {
+    const { content, directory } = this.#session.init
+    return (
+      content !== undefined &&
+      !this.forwarded &&
+      directory.protocolMinor(this.requester) >= CHECKPOINT_REF_MINOR &&
+      takesContent(this.#requesterRecord(), size)
+    )
+  }
+
+  #requesterRecord() {
+    return this.#session.init.directory.record(this.requester)
   }
 
   /** Whether the stream's peer reads checkpoints: it announced protocol minor 6 or later. */
@@ -586,6 +734,8 @@ export class Conversation implements AttemptObserver {
    */
   #end(): void {
     this.#done = true
+    this.#checkpoints.storing?.abort()
+    this.#checkpoints.next = undefined
     clearTimeout(this.#timer)
     if (this.#relayKey !== undefined) this.#session.provider.relaying.delete(this.#relayKey)
     if (this.#relay !== undefined && !this.#relay.settled) this.#relay.withdraw('the relayed task ended here')

@@ -20,9 +20,10 @@ export interface TaskRunContext {
    */
   stream(text: string): void
   /**
-   * Records the task's state as of `fraction` of its work (a JSON value of at most 1 MiB as
-   * canonical JSON): when this node dies, the requester's next attempt starts from the latest one,
-   * here or elsewhere, and `resume` holds it there (docs/protocol.md §2.8). Only the latest counts.
+   * Records the task's state as of `fraction` of its work (a JSON value; above 1 MiB as canonical
+   * JSON it travels by CID, between nodes that both have content, and is dropped otherwise): when
+   * this node dies, the requester's next attempt starts from the latest one, here or elsewhere, and
+   * `resume` holds it there (docs/protocol.md §2.8). Only the latest counts.
    */
   checkpoint(state: unknown, fraction: number): void
   /**
