@@ -17,6 +17,17 @@ export const MAX_JOB_LINE_BYTES = 16 * 1024 * 1024
 export const JOB_READ_CHUNK_BYTES = 1024 * 1024
 /** A job id the caller chooses: like a task id, shorter, since item task ids are built from it. */
 export const JOB_ID_PATTERN = /^[A-Za-z0-9_-]{8,32}$/
+/**
+ * A job of short tasks queues deeper at each provider than `jobs.queuePerPeer`: about this much
+ * of their run time beyond its free slots (by the runs measured so far), so tasks go out and come
+ * back many to a write, under one batch signature, rather than one each. Long tasks keep the
+ * configured depth: a queue measured in time, not count, never holds much work back from failover.
+ */
+export const JOB_QUEUED_WORK_MS = 20
+/** The deepest queue per provider a job of short tasks reaches (see `JOB_QUEUED_WORK_MS`). */
+export const JOB_MAX_QUEUE_PER_PEER = 16
+/** Weight of each new run time in a job's running average of them. */
+export const JOB_RUN_MS_WEIGHT = 0.1
 /** While nothing could be sent (no free slot), the job looks again this often (load elsewhere changes silently). */
 export const JOB_IDLE_POLL_MS = 200
 /** The window throughput and the ETA are measured over. */

@@ -5,9 +5,11 @@
  * job's handle.
  *
  * Fan-out is bounded twice: by the router's view of free slots (each provider gets its
- * concurrency plus `jobs.queuePerPeer` of this node's tasks, counting everyone else's load there),
- * and by `jobs.maxInFlight` over all jobs. The input is read only as fast as tasks go out, and
- * results leave memory at each commit, so memory stays bounded whatever the input's size.
+ * concurrency plus `jobs.queuePerPeer` of this node's tasks, counting everyone else's load there;
+ * more for short tasks, about `JOB_QUEUED_WORK_MS` of their work), and by `jobs.maxInFlight` over
+ * all jobs. Tasks go out in bursts, all there is room for in one turn, so those bound for one
+ * provider share a write and a batch signature. The input is read only as fast as tasks go out,
+ * and results leave memory at each commit, so memory stays bounded whatever the input's size.
  */
 
 import { closeSync, openSync } from 'node:fs'
@@ -27,8 +29,11 @@ import {
   JOB_COMMIT_BATCH,
   JOB_COMMIT_INTERVAL_MS,
   JOB_IDLE_POLL_MS,
+  JOB_MAX_QUEUE_PER_PEER,
+  JOB_QUEUED_WORK_MS,
   JOB_RATE_WINDOW_MS,
   JOB_REORDER_WINDOW,
+  JOB_RUN_MS_WEIGHT,
 } from './constants.js'
 import { JobItemFailedError, JobStoreError } from './errors.js'
 import { JobOutput, readLine } from './output.js'
@@ -64,7 +69,7 @@ export interface JobSpec {
 export interface JobSettings {
   /** Tasks of all jobs out at once, at most. */
   readonly maxInFlight: number
-  /** Tasks queued at each provider beyond its concurrency. */
+  /** Tasks queued at each provider beyond its concurrency (the least: short tasks queue deeper). */
   readonly queuePerPeer: number
   /** Tasks per item, in all, when its task finds no way to run. */
   readonly itemAttempts: number
@@ -150,6 +155,8 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
   #lastIndex = -1
   #waitingSince: number | undefined
   readonly #rate = new RateMeter()
+  /** Running average of the providers' run time of this job's tasks (ms), once one completed. */
+  #runMs: number | undefined
   #wake: (() => void) | undefined
   #commitWaiters: Array<() => void> = []
   #done: Promise<JobRecord>
@@ -351,36 +358,49 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
     let exhausted = false
     try {
       while (this.#stop === undefined) {
-        if (!this.#room()) {
+        const room = this.#room()
+        if (room === 0) {
+          if (exhausted && this.#inFlight.size === 0 && this.#retry.length === 0) return
           await this.#sleep(JOB_IDLE_POLL_MS)
           continue
         }
-        let next = this.#retry.shift()
-        if (next === undefined) {
-          if (exhausted) {
-            if (this.#inFlight.size === 0 && this.#retry.length === 0) return
-            await this.#sleep(JOB_IDLE_POLL_MS)
+        // A burst: everything there is room for goes out in this turn, so the tasks bound for one
+        // provider leave in one write under one batch signature, and its results come back the
+        // same way, instead of one write (and one signature) each.
+        let sent = 0
+        while (sent < room && this.#stop === undefined) {
+          let next = this.#retry.shift()
+          if (next === undefined) {
+            if (exhausted) break
+            // In input order a slow item holds the output back: stay within a window of it.
+            if (
+              this.spec.order === 'input' &&
+              this.#lastIndex + 1 >= this.#row.emitted + JOB_REORDER_WINDOW
+            ) {
+              break
+            }
+            const read = await items.next()
+            if (read.done === true) {
+              exhausted = true
+              break
+            }
+            this.#lastIndex = read.value.index
+            next = { item: read.value, attempt: 1 }
+          }
+          if (next.item.error !== undefined) {
+            this.#arrived(next.item, undefined, next.item.error)
             continue
           }
-          // In input order a slow item holds the output back: stay within a window of it.
-          if (this.spec.order === 'input' && this.#lastIndex + 1 >= this.#row.emitted + JOB_REORDER_WINDOW) {
-            await this.#sleep(JOB_IDLE_POLL_MS)
-            continue
-          }
-          const read = await items.next()
-          if (read.done === true) {
-            exhausted = true
-            continue
-          }
-          this.#lastIndex = read.value.index
-          next = { item: read.value, attempt: 1 }
+          this.#send(next, runs)
+          sent++
         }
-        if (next.item.error !== undefined) {
-          this.#arrived(next.item, undefined, next.item.error)
+        if (sent === 0) {
+          if (exhausted && this.#inFlight.size === 0 && this.#retry.length === 0) return
+          await this.#sleep(JOB_IDLE_POLL_MS)
           continue
         }
-        this.#send(next, runs)
-        // Lets the engine admit a task run here before the router is asked for room again.
+        // Lets the engine admit a task run here, and the results that arrive this turn free their
+        // slots, before the router is asked for room again.
         await nextTurn()
       }
     } finally {
@@ -388,10 +408,15 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
     }
   }
 
-  /** Whether one more task may go out now (and, while none can, since when no peer could take one). */
-  #room(): boolean {
+  /**
+   * How many more tasks may go out now: the router's free slots for the job's task type, within
+   * `jobs.maxInFlight` (and one while nothing is out, when a route exists but its capacity is
+   * unknown). While none can, notes since when no peer could take one.
+   */
+  #room(): number {
     const { slots, settings, exchange } = this.#ctx
-    if (slots.used >= settings.maxInFlight) return false
+    const left = settings.maxInFlight - slots.used
+    if (left <= 0) return 0
     const model = this.spec.params?.model
     const { free, reachable } = exchange.capacity(
       {
@@ -399,14 +424,22 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
         ...(typeof model === 'string' ? { model } : {}),
         allowLocal: this.spec.allowLocal,
       },
-      settings.queuePerPeer,
+      this.#queuePerPeer(),
     )
     if (free > 0 || (reachable && this.#inFlight.size === 0)) {
       this.#waitingSince = undefined
-      return true
+      return Math.min(left, Math.max(1, free))
     }
     if (!reachable && this.#inFlight.size === 0) this.#waitingSince ??= Date.now()
-    return false
+    return 0
+  }
+
+  /** Tasks to queue at each provider beyond its free slots: deeper for short tasks (`JOB_QUEUED_WORK_MS`). */
+  #queuePerPeer(): number {
+    const configured = this.#ctx.settings.queuePerPeer
+    if (this.#runMs === undefined) return configured
+    const byTime = Math.floor(JOB_QUEUED_WORK_MS / Math.max(1, this.#runMs))
+    return Math.max(configured, Math.min(JOB_MAX_QUEUE_PER_PEER, byTime))
   }
 
   #send(queued: Queued, runs: number): void {
@@ -447,6 +480,11 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
   #settled(queued: Queued, record: NetworkTaskRecord): void {
     const { item } = queued
     if (record.status === 'COMPLETED') {
+      const runMs = record.timings?.runMs
+      if (runMs !== undefined) {
+        this.#runMs =
+          this.#runMs === undefined ? runMs : this.#runMs + (runMs - this.#runMs) * JOB_RUN_MS_WEIGHT
+      }
       const line = resultLine(item, record.output, undefined)
       const content = this.#ctx.content
       if (content !== undefined && Buffer.byteLength(line) > content.inlineMaxBytes) {
