@@ -68,13 +68,13 @@ export class JobOutput {
   append(lines: readonly string[]): Array<{ offset: number; length: number }> {
     const places: Array<{ offset: number; length: number }> = []
     let at = this.#bytes
-    const buffers = lines.map((line) => {
-      const buffer = Buffer.from(`${line}\n`, 'utf8')
-      places.push({ offset: at, length: buffer.length - 1 })
-      at += buffer.length
-      return buffer
-    })
-    const all = buffers.length === 1 ? (buffers[0] as Buffer) : Buffer.concat(buffers)
+    for (const line of lines) {
+      const length = Buffer.byteLength(line, 'utf8')
+      places.push({ offset: at, length })
+      at += length + 1
+    }
+    // One buffer for the whole commit, encoded once: not one per line and a copy of them all.
+    const all = Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`, 'utf8')
     try {
       let written = 0
       while (written < all.length) {

@@ -174,9 +174,10 @@ async function runJob(
   submission: JobSubmission,
 ): Promise<{ seconds: number; items: number; failed: number; peakRssMb: number }> {
   globalThis.gc?.()
-  let peak = process.memoryUsage().rss
+  // `rss()` alone: the full `memoryUsage()` walks every heap space, 20 times a second.
+  let peak = process.memoryUsage.rss()
   const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss)
+    peak = Math.max(peak, process.memoryUsage.rss())
   }, 50)
   const t0 = performance.now()
   try {
