@@ -695,7 +695,7 @@ export const FIELDS: readonly FieldSpec[] = Object.freeze([
     default: constant(DEFAULT_JOB_QUEUE_PER_PEER),
     reload: 'restart',
     description:
-      'Tasks a job queues at each provider beyond its free slots (its concurrency less its load), so a slot that frees is filled without waiting for a round trip. The least: a job of short tasks queues deeper, about 20 ms of their run time, up to 16.',
+      'Tasks a job queues at each provider beyond its free slots (its concurrency less its load), so a slot that frees is filled without waiting for a round trip. The least: a job of short tasks queues deeper, about 20 ms of their run time, up to 8.',
   },
   {
     path: 'engine.concurrency',

@@ -25,7 +25,7 @@ export const JOB_ID_PATTERN = /^[A-Za-z0-9_-]{8,32}$/
  */
 export const JOB_QUEUED_WORK_MS = 20
 /** The deepest queue per provider a job of short tasks reaches (see `JOB_QUEUED_WORK_MS`). */
-export const JOB_MAX_QUEUE_PER_PEER = 16
+export const JOB_MAX_QUEUE_PER_PEER = 8
 /** Weight of each new run time in a job's running average of them. */
 export const JOB_RUN_MS_WEIGHT = 0.1
 /** While nothing could be sent (no free slot), the job looks again this often (load elsewhere changes silently). */
