@@ -240,6 +240,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       signer,
       engine,
       log,
+      minIntervalMs: this.#init.announceIntervalMs,
       ...(init.agentVersion === undefined ? {} : { agentVersion: init.agentVersion }),
       // Nothing is reachable before start (no neighbours yet).
       reach: () => (this.#started ? this.#router.reach() : []),
