@@ -63,13 +63,28 @@ export async function publishedPackages(root: string): Promise<PublishedPackage[
  * unpublished is fetched; third-party dependencies come from the npm registry.
  */
 export async function packAndInstall(init: PackCheckInit): Promise<PackCheckResult> {
+  const { workDir, packages } = await packAll(init)
+  const projectDir = join(workDir, 'project')
+  await rm(projectDir, { recursive: true, force: true })
+  await installProject(
+    projectDir,
+    packages,
+    packages.map((p) => p.name),
+  )
+  return { workDir, projectDir, packages }
+}
+
+/**
+ * Packs every published package with pnpm into `<workDir>/tarballs`, without installing them:
+ * {@link installProject} installs a project from them.
+ */
+export async function packAll(
+  init: PackCheckInit,
+): Promise<{ readonly workDir: string; readonly packages: readonly PackedPackage[] }> {
   const workDir = init.workDir ?? (await mkdtemp(join(tmpdir(), 'p2p-ai-pack-')))
   const tarballDir = join(workDir, 'tarballs')
-  const projectDir = join(workDir, 'project')
   await rm(tarballDir, { recursive: true, force: true })
-  await rm(projectDir, { recursive: true, force: true })
   await mkdir(tarballDir, { recursive: true })
-  await mkdir(projectDir, { recursive: true })
 
   const [pnpmCmd, ...pnpmArgs] = init.pnpm ?? [join(init.root, 'node_modules', '.bin', 'pnpm')]
   if (pnpmCmd === undefined) throw new Error('pack-check: empty pnpm command')
@@ -93,13 +108,7 @@ export async function packAndInstall(init: PackCheckInit): Promise<PackCheckResu
       return { ...pkg, tarball, files }
     }),
   )
-
-  await installProject(
-    projectDir,
-    packed,
-    packed.map((p) => p.name),
-  )
-  return { workDir, projectDir, packages: packed }
+  return { workDir, packages: packed }
 }
 
 /**
