@@ -24,6 +24,7 @@ import {
   TRACE_CONTEXT_MINOR,
   type TraceContext,
 } from '@p2p-ai/protocol'
+import { releaseHeld } from '../../content/hold.js'
 import { getJson, putJson } from '../../content/json.js'
 import type { ContentService } from '../../content/types.js'
 import type { PeerDirectory } from '../../peers/directory.js'
@@ -260,8 +261,12 @@ export class AttemptLauncher {
         ...(content === undefined
           ? {}
           : {
+              // Held while it is read, then let go: the output lives on in the task's record
+              // (and a job's own store), so the blocks would be a second copy on disk for a day.
               fetchOutput: (ref, from, signal) =>
-                getJson(content, ref, { from, signal, maxBytes: content.maxBytes }),
+                getJson(content, ref, { from, signal, maxBytes: content.maxBytes, hold: true }).finally(() =>
+                  releaseHeld(content, ref),
+                ),
             }),
       })
     }
