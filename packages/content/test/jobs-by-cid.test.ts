@@ -2,10 +2,11 @@
 // content, a result whose line is larger than `content.inlineMaxBytes` is stored as blocks, and
 // the job store (SQLite) holds its reference, never its bytes; `results()` reads it back. Once the
 // line is in the output file, its blocks go: a result is on disk once.
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { createNode, type JobResult, type NodeInit, type P2PNode } from '@p2p-ai/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -143,5 +144,62 @@ describe('a job with an output file, in input order', () => {
     expect((await job.done()).status).toBe('COMPLETED')
     expect(readFileSync(join(dir, 'at-once.jsonl'), 'utf8')).toContain('AT-ONCE-LARGE-'.repeat(300))
     expect(usage(node)).toEqual(before)
+  })
+})
+
+describe('a job resumed while a large result waits for an earlier item', () => {
+  it('finishes without running the done items again, and the output holds the large result whole', async () => {
+    gate = newGate()
+    const input = join(dir, 'resume.jsonl')
+    const output = join(dir, 'resume.out.jsonl')
+    const large = 'RESUMED-LARGE-'.repeat(300)
+    writeFileSync(
+      input,
+      `${[
+        { text: 'resume-first', times: 1, wait: true },
+        { text: 'RESUMED-LARGE-', times: 300 },
+        { text: 'resume-third', times: 1 },
+      ]
+        .map((i) => JSON.stringify(i))
+        .join('\n')}\n`,
+    )
+    const first = await createNode(init('resumed'))
+    await first.start()
+    register(first)
+    const job = first.jobs.submit({ type: 'text.repeat', input, output, id: 'resume-with-a-large-result' })
+    // Items 1 and 2 have their results, committed (item 1's by CID); item 0 is still running.
+    await expect.poll(() => job.record().items.done, { interval: 10 }).toBe(2)
+    await sleep(60) // one commit interval: the store has them
+    await first.stop()
+    expect((await job.done()).status).toBe('INTERRUPTED')
+    expect(readFileSync(output, 'utf8')).toBe('')
+
+    gate.resolve()
+    const again = await createNode({ ...init('resumed'), jobs: { resumeOnStart: false } })
+    try {
+      await again.start()
+      register(again)
+      const record = await again.jobs.resume('resume-with-a-large-result').done()
+      expect(record.error).toBeUndefined()
+      expect(record).toMatchObject({ status: 'COMPLETED', items: { done: 3, failed: 0, total: 3 } })
+      expect(Object.fromEntries(runs)).toMatchObject({
+        'resume-first': 2, // interrupted, then run again
+        'RESUMED-LARGE-': 1,
+        'resume-third': 1,
+      })
+      const results = readFileSync(output, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as JobResult<{ text: string }>)
+      expect(results.map((r) => [r.index, r.output?.text])).toEqual([
+        [0, 'resume-first'],
+        [1, large],
+        [2, 'resume-third'],
+      ])
+      // The large result's blocks, held across the restart, went once it was written.
+      await expect.poll(() => usage(again).roots, { interval: 10 }).toBe(0)
+    } finally {
+      await again.stop({ signal: AbortSignal.abort() })
+    }
   })
 })

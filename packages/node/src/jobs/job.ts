@@ -31,7 +31,7 @@ import {
   JOB_RATE_WINDOW_MS,
   JOB_REORDER_WINDOW,
 } from './constants.js'
-import { JobItemFailedError, JobStoreError } from './errors.js'
+import { JobItemFailedError, JobOutputError, JobStoreError } from './errors.js'
 import { JobOutput, readLine } from './output.js'
 import type { ItemSource, SourceItem } from './source.js'
 import type { ItemCommit, JobRow, JobStore, ResultRef } from './store.js'
@@ -276,6 +276,9 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
     this.#source = source
     if (isFinalJobStatus(this.#status) || this.#status === 'INTERRUPTED') this.#done = this.#newDone()
     const runs = this.#row.runs + 1
+    // An earlier run opened the output file, so it is the job's own, unless opening it is what
+    // failed (it was someone else's): only then may a run with nothing committed open it again.
+    const ownsOutput = runs > 1 && this.#row.error_code !== JobOutputError.code
     const startedAt = Date.now()
     this.#setRow({
       status: 'RUNNING',
@@ -291,7 +294,12 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
     const unsubscribe = ctx.onPeersChanged(() => this.#wake?.())
     try {
       if (this.spec.output !== undefined) {
-        this.#output = new JobOutput(this.spec.output, this.#row.output_bytes, this.spec.overwrite)
+        this.#output = new JobOutput(
+          this.spec.output,
+          this.#row.output_bytes,
+          this.spec.overwrite,
+          ownsOutput,
+        )
       }
       if (this.spec.order === 'input') {
         const lost: Array<{ idx: number; failed: boolean }> = []
