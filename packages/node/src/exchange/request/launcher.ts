@@ -277,8 +277,9 @@ export class AttemptLauncher {
   /**
    * Fetches the blocks of a checkpoint a provider sent by CID (from it, or any peer that has them)
    * and keeps them here, every block checked against the CID, without holding the state in memory:
-   * the next attempt's provider fetches them from this node. Kept as long as the task may still
-   * need them (every attempt's `timeoutMs`), then swept with other expired content.
+   * the next attempt's provider fetches them from this node. Held until `releaseCheckpoint` (the
+   * task has a newer one, or ended), and never longer than the task may still need them (every
+   * attempt's `timeoutMs`). The hold starts with the fetch: release it whether or not it completes.
    *
    * @throws the content plug-in's errors (`ERR_CONTENT_UNAVAILABLE`, `ERR_CONTENT_TOO_LARGE`)
    */
@@ -287,10 +288,17 @@ export class AttemptLauncher {
     if (content === undefined) throw new Error('no content plug-in')
     const ttlMs = spec.timeoutMs * spec.maxAttempts + CHECKPOINT_KEEP_GRACE_MS
     let received = 0
-    for await (const chunk of content.get(ref, { from, signal, maxBytes: content.maxBytes, ttlMs })) {
+    const options = { from, signal, maxBytes: content.maxBytes, ttlMs, hold: true }
+    for await (const chunk of content.get(ref, options)) {
       received += chunk.byteLength
     }
     if (received !== ref.size) throw new Error(`${ref.cid} holds ${received} bytes, not ${ref.size}`)
+  }
+
+  /** The task is done with a checkpoint held here by CID (`holdCheckpoint`): its blocks go. */
+  releaseCheckpoint(ref: ContentRef): void {
+    const { content } = this.#init
+    if (content !== undefined) releaseHeld(content, ref)
   }
 
   /** A checkpoint held here by CID, parsed; undefined when it cannot be read (then none is used). */
@@ -298,7 +306,8 @@ export class AttemptLauncher {
     const { content } = this.#init
     if (content === undefined) return undefined
     try {
-      return { value: await getJson(content, ref, { maxBytes: content.maxBytes }) }
+      // Read back, not kept again: its hold says how long it stays.
+      return { value: await getJson(content, ref, { maxBytes: content.maxBytes, ttlMs: 0 }) }
     } catch {
       return undefined
     }

@@ -49,6 +49,9 @@ interface HeldRef {
   readonly seq: number
 }
 
+/** The checkpoint a task resumes from: its state, or the reference to blocks held here. */
+type HeldCheckpoint = CheckpointInfo & { readonly from: ResumeFrom; readonly seq: number }
+
 /** Where attempts go: the router, or a redundant run's view of it. */
 export interface Chooser {
   choose(spec: TaskSpec, tried: ReadonlySet<string>): Route | undefined
@@ -95,7 +98,7 @@ export class NetworkTask
    * The latest checkpoint this node holds, with its state (or, for one by CID, the reference to
    * the blocks it holds): the next attempt resumes from it. `seq` orders checkpoints by arrival.
    */
-  #checkpoint: (CheckpointInfo & { readonly from: ResumeFrom; readonly seq: number }) | undefined
+  #checkpoint: HeldCheckpoint | undefined
   #checkpointSeq = 0
   /** A checkpoint by CID whose blocks are being fetched, and the newest one waiting for it. */
   #holding: { readonly attempt: Attempt; readonly stop: AbortController } | undefined
@@ -271,13 +274,13 @@ export class NetworkTask
     if (delta !== undefined) this.#stream.delta(delta)
     const attempt = this.#attempt
     if (checkpoint !== undefined && attempt !== undefined) {
-      this.#checkpoint = {
+      this.#setCheckpoint({
         from: { state: checkpoint, fraction: kept.fraction },
         fraction: kept.fraction,
         peer: attempt.peer,
         at: Date.now(),
         seq: ++this.#checkpointSeq,
-      }
+      })
     } else if (checkpointRef !== undefined && attempt !== undefined) {
       this.#hold({ attempt, ref: checkpointRef, fraction: kept.fraction, seq: ++this.#checkpointSeq })
     }
@@ -396,12 +399,15 @@ export class NetworkTask
       .holdCheckpoint(this.#spec, ref, attempt.peer, stop.signal)
       .then(
         () => {
-          if (this.isFinished || stop.signal.aborted) return
-          if (this.#checkpoint === undefined || this.#checkpoint.seq < seq) {
-            this.#checkpoint = { from: { ref, fraction }, fraction, peer: attempt.peer, at: Date.now(), seq }
+          if (this.isFinished || stop.signal.aborted || (this.#checkpoint?.seq ?? 0) > seq) {
+            this.#launcher.releaseCheckpoint(ref)
+            return
           }
+          this.#setCheckpoint({ from: { ref, fraction }, fraction, peer: attempt.peer, at: Date.now(), seq })
         },
         (err: unknown) => {
+          // Held from the start of the fetch: what arrived of it goes.
+          this.#launcher.releaseCheckpoint(ref)
           if (stop.signal.aborted) return
           this.#log.debug(
             { err, ...taskLogFields(this.id, this.#traceId), cid: ref.cid, remotePeer: attempt.peer },
@@ -416,6 +422,16 @@ export class NetworkTask
         this.#nextHeld = undefined
         if (waiting !== undefined && !this.isFinished) this.#hold(waiting)
       })
+  }
+
+  /**
+   * The checkpoint to resume from is `next` now: the one it replaces, if held here by CID, is let
+   * go at once (its blocks deleted), so that the task's disk use follows its latest checkpoint.
+   */
+  #setCheckpoint(next: HeldCheckpoint): void {
+    const previous = this.#checkpoint
+    this.#checkpoint = next
+    if (previous !== undefined && 'ref' in previous.from) this.#launcher.releaseCheckpoint(previous.from.ref)
   }
 
   /** Stores the input as content for requests by CID; false when the task ended instead. */
@@ -546,6 +562,10 @@ export class NetworkTask
     this.#wake?.()
     this.#holding?.stop.abort()
     this.#nextHeld = undefined
+    // No attempt resumes from it now: its blocks go (the record still says where it was).
+    const checkpoint = this.#checkpoint
+    if (checkpoint !== undefined && 'ref' in checkpoint.from)
+      this.#launcher.releaseCheckpoint(checkpoint.from.ref)
     if (this.#span !== undefined) this.#tracing?.tracer.end(this.#span, { status, code: this.#error?.code })
     const record = this.record()
     if (status !== 'COMPLETED') this.#stream.fail(failedError(record))
