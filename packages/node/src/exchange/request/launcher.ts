@@ -12,9 +12,11 @@ import {
   CHECKPOINT_MINOR,
   CHECKPOINT_REF_MINOR,
   type ContentRef,
+  canonicalize,
   createTaskRequest,
   encodeJsonFrame,
   type JsonValue,
+  MAX_CHECKPOINT_BYTES,
   MAX_SIGNATURE_JSON_BYTES,
   type OpenedForward,
   prepareEnvelope,
@@ -293,6 +295,37 @@ export class AttemptLauncher {
       received += chunk.byteLength
     }
     if (received !== ref.size) throw new Error(`${ref.cid} holds ${received} bytes, not ${ref.size}`)
+  }
+
+  /**
+   * The canonical JSON of a checkpoint this node's own run reported, when it is too large to go
+   * inline to a peer (over `content.inlineMaxBytes` or the protocol's limit) and this node has
+   * content to keep it by CID; undefined otherwise (it is kept as it is).
+   */
+  largeCheckpoint(state: unknown): string | undefined {
+    const { content } = this.#init
+    if (content === undefined) return undefined
+    let text: string
+    try {
+      text = canonicalize(state as JsonValue)
+    } catch {
+      return undefined
+    }
+    const inlineMax = Math.min(MAX_CHECKPOINT_BYTES, content.inlineMaxBytes)
+    return Buffer.byteLength(text) > inlineMax ? text : undefined
+  }
+
+  /**
+   * Stores a checkpoint of this node's own run (`largeCheckpoint`) by CID and holds it, as
+   * `holdCheckpoint` holds one a provider sent: a later attempt on a peer resumes from it.
+   *
+   * @throws the content plug-in's errors
+   */
+  async keepCheckpoint(spec: TaskSpec, text: string, signal: AbortSignal): Promise<ContentRef> {
+    const { content } = this.#init
+    if (content === undefined) throw new Error('no content plug-in')
+    const ttlMs = spec.timeoutMs * spec.maxAttempts + CHECKPOINT_KEEP_GRACE_MS
+    return content.put(Buffer.from(text, 'utf8'), { signal, ttlMs, hold: true })
   }
 
   /** The task is done with a checkpoint held here by CID (`holdCheckpoint`): its blocks go. */

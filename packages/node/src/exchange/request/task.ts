@@ -41,13 +41,15 @@ import type { TaskSpec } from './submission.js'
 /** Output types are the caller's promise; internally a task's output is unknown. */
 type Output = unknown
 
-/** A checkpoint an attempt sent by CID, numbered in the order checkpoints arrived. */
-interface HeldRef {
+/**
+ * A checkpoint to hold by CID, numbered in the order checkpoints arrived: one an attempt on a peer
+ * sent by CID (`ref`), or a large one of this node's own run, to store (`text`, its JSON).
+ */
+type HeldRef = {
   readonly attempt: Attempt
-  readonly ref: ContentRef
   readonly fraction: number
   readonly seq: number
-}
+} & ({ readonly ref: ContentRef } | { readonly text: string; readonly state: unknown })
 
 /** The checkpoint a task resumes from: its state, or the reference to blocks held here. */
 type HeldCheckpoint = CheckpointInfo & { readonly from: ResumeFrom; readonly seq: number }
@@ -273,7 +275,20 @@ export class NetworkTask
     this.#progress = kept
     if (delta !== undefined) this.#stream.delta(delta)
     const attempt = this.#attempt
-    if (checkpoint !== undefined && attempt !== undefined) {
+    const large =
+      checkpoint !== undefined && attempt?.local === true
+        ? this.#launcher.largeCheckpoint(checkpoint)
+        : undefined
+    if (large !== undefined && attempt !== undefined) {
+      // Too large to go inline to a peer: kept by CID, as a provider's would be, for a failover.
+      this.#hold({
+        attempt,
+        text: large,
+        state: checkpoint,
+        fraction: kept.fraction,
+        seq: ++this.#checkpointSeq,
+      })
+    } else if (checkpoint !== undefined && attempt !== undefined) {
       this.#setCheckpoint({
         from: { state: checkpoint, fraction: kept.fraction },
         fraction: kept.fraction,
@@ -394,11 +409,14 @@ export class NetworkTask
     this.#nextHeld = undefined
     const stop = new AbortController()
     this.#holding = { attempt: next.attempt, stop }
-    const { ref, fraction, seq, attempt } = next
-    this.#launcher
-      .holdCheckpoint(this.#spec, ref, attempt.peer, stop.signal)
+    const { fraction, seq, attempt } = next
+    const held =
+      'ref' in next
+        ? this.#launcher.holdCheckpoint(this.#spec, next.ref, attempt.peer, stop.signal).then(() => next.ref)
+        : this.#launcher.keepCheckpoint(this.#spec, next.text, stop.signal)
+    held
       .then(
-        () => {
+        (ref) => {
           if (this.isFinished || stop.signal.aborted || (this.#checkpoint?.seq ?? 0) > seq) {
             this.#launcher.releaseCheckpoint(ref)
             return
@@ -406,11 +424,24 @@ export class NetworkTask
           this.#setCheckpoint({ from: { ref, fraction }, fraction, peer: attempt.peer, at: Date.now(), seq })
         },
         (err: unknown) => {
-          // Held from the start of the fetch: what arrived of it goes.
-          this.#launcher.releaseCheckpoint(ref)
-          if (stop.signal.aborted) return
+          // A fetch holds from its start: what arrived of it goes. (A put that failed holds nothing.)
+          if ('ref' in next) this.#launcher.releaseCheckpoint(next.ref)
+          if (stop.signal.aborted || this.isFinished) return
+          if (!('ref' in next)) {
+            // Not stored: this node's run still resumes from it, as it is.
+            if ((this.#checkpoint?.seq ?? 0) < seq) {
+              this.#setCheckpoint({
+                from: { state: next.state, fraction },
+                fraction,
+                peer: attempt.peer,
+                at: Date.now(),
+                seq,
+              })
+            }
+            return
+          }
           this.#log.debug(
-            { err, ...taskLogFields(this.id, this.#traceId), cid: ref.cid, remotePeer: attempt.peer },
+            { err, ...taskLogFields(this.id, this.#traceId), cid: next.ref.cid, remotePeer: attempt.peer },
             'could not fetch a checkpoint sent by CID: the previous one stays the one to resume from',
           )
         },
