@@ -2,7 +2,7 @@
 // content, a result whose line is larger than `content.inlineMaxBytes` is stored as blocks, and
 // the job store (SQLite) holds its reference, never its bytes; `results()` reads it back. Once the
 // line is in the output file, its blocks go: a result is on disk once.
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -133,7 +133,7 @@ describe('a job with an output file, in input order', () => {
     expect(usage(node).dataBytes).toBe(before.dataBytes)
   })
 
-  it('a large result written at once (as completed) is never stored as content', async () => {
+  it('a large result written at once (as completed) is in the output file only: not as content, nor in the engine store', async () => {
     const before = usage(node)
     const job = node.jobs.submit({
       type: 'text.repeat',
@@ -144,6 +144,12 @@ describe('a job with an output file, in input order', () => {
     expect((await job.done()).status).toBe('COMPLETED')
     expect(readFileSync(join(dir, 'at-once.jsonl'), 'utf8')).toContain('AT-ONCE-LARGE-'.repeat(300))
     expect(usage(node)).toEqual(before)
+    // Nor in the engine's store of the tasks run here (the item ran on this node): the output file
+    // is its one copy on disk.
+    const stores = join(dir, 'node', 'store')
+    const files = (await readdir(stores, { recursive: true })).map((f) => join(stores, f))
+    const held = files.map((f) => (statSync(f).isFile() ? readFileSync(f).toString('latin1') : '')).join('')
+    expect(held).not.toContain('AT-ONCE-LARGE-AT-ONCE-LARGE-')
   })
 })
 

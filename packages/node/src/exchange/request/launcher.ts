@@ -135,6 +135,8 @@ export class AttemptLauncher {
           timeoutMs: spec.timeoutMs,
           meta: { requester: self, taskId: spec.id },
           ...(resume === undefined ? {} : { resume }),
+          // A job's item: the job writes its result down; on disk a second time it would be a copy.
+          ...(spec.unlisted === true ? { persist: 'memory' as const } : {}),
           // This node's own tasks are one flow among the requesters it serves.
           flow: self,
         })
