@@ -10,6 +10,9 @@ export function releaseHeld(
   ref: ContentRef,
   onError?: (err: unknown) => void,
 ): void {
-  const releasing = content.release?.(ref)
-  releasing?.catch((err: unknown) => onError?.(err))
+  try {
+    content.release?.(ref).catch((err: unknown) => onError?.(err))
+  } catch (err) {
+    onError?.(err)
+  }
 }
