@@ -6,7 +6,7 @@
  */
 import Graph from 'graphology'
 import Sigma, { DEFAULT_STYLES } from 'sigma'
-import { layerDashed, layerFill, layerPlain, sdfCircle, sdfDiamond, sdfSquare } from 'sigma/rendering'
+import { layerDashed, layerFill, layerPlain, pathLine, sdfCircle, sdfDiamond, sdfSquare } from 'sigma/rendering'
 import type { GraphEdge, GraphNode, GraphNodeState, TopologyDiff } from '../../wire.js'
 import { shortId } from '../format.js'
 import { position } from './layout.js'
@@ -248,6 +248,11 @@ function createSigma(graph: Graph<NodeAttributes, EdgeAttributes>, container: HT
         layers: [layerFill()],
       },
       edges: {
+        // Straight edges only: sigma's default paths add the self-loop, whose 32 segments make
+        // every edge 66 vertices and its shader an arc-length walk. The topology has no loops
+        // (build.ts never links a node to itself), and a quad per edge draws the same lines at
+        // about a third of the cost in software WebGL.
+        paths: [pathLine()],
         // Per-edge values the layers read: a solid colour (transparent for dashed edges), dash and gap.
         variables: {
           solid: { type: 'color', default: TRANSPARENT },
