@@ -6,9 +6,18 @@
  */
 import Graph from 'graphology'
 import Sigma, { DEFAULT_STYLES } from 'sigma'
-import { layerDashed, layerFill, layerPlain, pathLine, sdfCircle, sdfDiamond, sdfSquare } from 'sigma/rendering'
+import {
+  layerDashed,
+  layerFill,
+  layerPlain,
+  pathLine,
+  sdfCircle,
+  sdfDiamond,
+  sdfSquare,
+} from 'sigma/rendering'
 import type { GraphEdge, GraphNode, GraphNodeState, TopologyDiff } from '../../wire.js'
 import { shortId } from '../format.js'
+import { BackBuffer } from './back-buffer.js'
 import { position } from './layout.js'
 
 export const STATE_COLOURS: Readonly<Record<GraphNodeState, string>> = {
@@ -59,7 +68,7 @@ export interface SwarmGraphEvents {
  */
 const MIN_REDRAW_MS = 500
 /**
- * And at least this many times as long as the last redraw took (to the next frame), so that a slow
+ * And at least this many times as long as the last redraw took (until it was shown), so that a slow
  * machine spends at most a fifth of its frames redrawing the graph, however fast the swarm changes;
  * but never longer than `MAX_REDRAW_MS`, so a change still shows within a couple of seconds.
  */
@@ -83,6 +92,8 @@ type Diffs = Array<{ readonly diff: TopologyDiff; readonly reset: boolean }>
  * peer that leaves takes ten nodes and ten edges with it: twenty full passes in one frame). So
  * there are two graphs: the batch goes into the one not shown, which is then swapped in
  * (`setGraph`, one pass), and the same batch is then written to the other, which nobody watches.
+ * That pass draws into a back buffer (see `BackBuffer`): the page goes on while the GPU (or, without
+ * one, the CPU) draws, and the canvas shows the new graph once it is drawn.
  */
 export class SwarmGraph {
   readonly sigma: ReturnType<typeof createSigma>
@@ -98,10 +109,17 @@ export class SwarmGraph {
   #large = false
   readonly #events: SwarmGraphEvents
   #selected: string | undefined
+  readonly #buffer: BackBuffer
 
   constructor(container: HTMLElement, events: SwarmGraphEvents) {
     this.#events = events
     this.sigma = createSigma(this.#shown, container)
+    this.#buffer = new BackBuffer(this.sigma.getWebGLContext())
+    // Sigma draws straight onto the canvas too (the camera moves, a hover): newer than what the
+    // back buffer holds, which is then dropped.
+    this.sigma.on('beforeRender', () => {
+      if (!this.#buffer.drawing) this.#buffer.discard()
+    })
     const at = (e: { event: { x: number; y: number } }): [number, number] => [e.event.x, e.event.y]
     this.sigma.on('enterNode', (e) => events.hover(e.node, ...at(e)))
     this.sigma.on('leaveNode', (e) => events.hover(undefined, ...at(e)))
@@ -163,17 +181,20 @@ export class SwarmGraph {
       this.#large = large
       this.sigma.setSettings({ hideEdgesOnMove: large, hideLabelsOnMove: large, enableEdgeEvents: !large })
     }
-    this.sigma.setGraph(next)
+    // Sized first, so the back buffer is the canvas's size (the render then has nothing to resize).
+    this.sigma.resize()
+    this.#buffer.draw(
+      () => this.sigma.setGraph(next),
+      () => {
+        this.#redrawMs = performance.now() - started
+        this.#events.drawn(next.order, next.size)
+      },
+    )
     this.#spare = this.#shown
     this.#shown = next
     applyAll(this.#spare, batch)
     this.#lastDrawn = performance.now()
-    // The next frame comes once this one is drawn (in software, once the WebGL canvas is).
-    requestAnimationFrame((now) => {
-      this.#redrawMs = now - started
-    })
     if (this.#selected !== undefined && !next.hasNode(this.#selected)) this.select(undefined)
-    this.#events.drawn(next.order, next.size)
   }
 
   /**
@@ -235,6 +256,7 @@ export class SwarmGraph {
   kill(): void {
     if (this.#frame !== undefined) cancelAnimationFrame(this.#frame)
     clearTimeout(this.#timer)
+    this.#buffer.kill()
     this.sigma.kill()
   }
 }
