@@ -24,6 +24,15 @@ export class BackBuffer {
 
   constructor(gl: Gl) {
     this.#gl = gl
+    gl.canvas.addEventListener('webglcontextlost', this.#lost)
+  }
+
+  /** A lost context keeps none of what was made on it (sigma restores its own; ours is remade). */
+  readonly #lost = (): void => {
+    this.#fbo = null
+    this.#colour = null
+    this.#sync = null
+    this.discard()
   }
 
   /** True while `draw` runs its renderer: a render seen then is this one's, not a direct one. */
@@ -81,6 +90,7 @@ export class BackBuffer {
     this.#shown = undefined
     this.discard()
     const gl = this.#gl
+    gl.canvas.removeEventListener('webglcontextlost', this.#lost)
     if (gl.isContextLost()) return
     gl.deleteFramebuffer(this.#fbo)
     gl.deleteRenderbuffer(this.#colour)
