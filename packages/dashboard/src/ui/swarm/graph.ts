@@ -225,7 +225,9 @@ export class SwarmGraph {
         this.#events.drawn(shown.nodes, shown.edges)
       },
     )
-    this.#lastDrawn = performance.now()
+    // An empty graph (the page has just opened, the swarm not yet in) makes the next batch wait for
+    // nothing: the whole swarm is then drawn as soon as it comes.
+    this.#lastDrawn = shown.nodes === 0 ? Number.NEGATIVE_INFINITY : performance.now()
     if (this.#selected !== undefined && !this.hasNode(this.#selected)) this.select(undefined)
   }
 
