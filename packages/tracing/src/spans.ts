@@ -83,7 +83,7 @@ function compactOf(fields: SpanFields, node: string): TraceSpan {
     spanId: fields.spanId,
     parentId: fields.parentId,
     node,
-    name: spanName(fields.name),
+    name: fitSpanName(fields.name),
     kind: kindName(fields.kind),
     startUs,
     endUs: Math.max(startUs, fields.endUs),
@@ -115,7 +115,7 @@ function micros(time: HrTime): number {
 const fittedNames = new Map<string, string>()
 
 /** A name the protocol takes: our own names pass as they are; foreign ones are made to fit. */
-function spanName(name: string): string {
+export function fitSpanName(name: string): string {
   let fitted = fittedNames.get(name)
   if (fitted === undefined) {
     fitted = fitName(name)

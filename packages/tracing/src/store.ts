@@ -13,7 +13,7 @@ import type { TraceSpan } from '@p2p-ai/protocol'
 import {
   DEFAULT_TRACE_RETENTION_MS,
   REMEMBERED_TASKS,
-  REMEMBERED_TRACES,
+  REMEMBERED_TRACE_SLOTS,
   STORE_FLUSH_BATCH,
   STORE_FLUSH_INTERVAL_MS,
   STORE_PURGE_INTERVAL_MS,
@@ -21,9 +21,10 @@ import {
 } from './constants.js'
 import { TraceStoreError, TracingOptionError } from './errors.js'
 import { RecentMap } from './recent.js'
+import { batchHeader, traceSpanLine } from './span-lines.js'
 import { type SpanBatch, SpanTable } from './span-table.js'
 import type { StoredSpan } from './spans.js'
-import { type StoreReply, type StoreRequest, serve } from './store-protocol.js'
+import { type StoreReply, type StoreRequest, type StoreValue, serve } from './store-protocol.js'
 
 export interface TraceStoreInit {
   /** Directory of the store file (`traces.db`), created if missing. Exactly one of this and `inMemory`. */
@@ -44,6 +45,12 @@ export interface TraceStoreInit {
   readonly purgeIntervalMs?: number
   /** Clock, for tests. @default Date.now */
   readonly now?: () => number
+  /**
+   * The PeerId of the node whose spans these are, written once per batch instead of once per span.
+   *
+   * @default each span names its node
+   */
+  readonly node?: string
 }
 
 /** Where a node's spans are kept, and read back for `task trace`. */
@@ -57,6 +64,11 @@ export interface TraceStore {
   readonly writeErrors: number
   /** Queues an ended span of this node; it is written within `STORE_FLUSH_INTERVAL_MS`. */
   record(span: StoredSpan): void
+  /**
+   * Queues an ended span of this node as its line of the store's format (`span-lines.ts`): how the
+   * plug-in's own spans are recorded, with no object in between.
+   */
+  recordLine(traceId: string, taskId: string | undefined, line: string): void
   /** Adds spans of a trace that peers recorded (a span already kept is replaced when read). */
   add(traceId: string, spans: readonly TraceSpan[]): void
   /** The spans of a trace that have not expired, the earliest first, each span once. */
@@ -87,7 +99,7 @@ export function traceStore(init: TraceStoreInit): TraceStore {
 interface Backend {
   /** Fire and forget (writes). */
   send(request: StoreRequest): void
-  ask(request: StoreRequest): Promise<string | number | undefined>
+  ask(request: StoreRequest): Promise<StoreValue>
 }
 
 class SpanStore implements TraceStore {
@@ -98,11 +110,22 @@ class SpanStore implements TraceStore {
   readonly #backend: Backend
   /** Task id → trace id of the tasks recorded since this process started, the newest. */
   readonly #tasks = new RecentMap<string, string>(REMEMBERED_TASKS)
-  /** Trace id → the batches holding its spans, for the traces written since this process started, the newest. */
-  readonly #batches = new RecentMap<string, number[]>(REMEMBERED_TRACES)
+  /**
+   * The batches that hold the traces written since this process started, the newest: by a hash of
+   * the trace id, the first and last batch (as offsets from `#firstBatch`, 0 for none) and a second
+   * hash to tell the trace from another of the same slot. Numbers in preallocated arrays: no entry
+   * per trace for the collector to follow. A trace whose slot a newer one took is found by a scan.
+   */
+  readonly #slotFirst = new Int32Array(REMEMBERED_TRACE_SLOTS)
+  readonly #slotLast = new Int32Array(REMEMBERED_TRACE_SLOTS)
+  readonly #slotCheck = new Uint32Array(REMEMBERED_TRACE_SLOTS)
   /** Batch ids grow with time across restarts: this process's start, in ms, times 1,000, plus a count. */
-  #nextBatch = Date.now() * 1000
-  #waiting: StoredSpan[] = []
+  readonly #firstBatch = Date.now() * 1000
+  #nextBatch = this.#firstBatch + 1
+  readonly #node: string
+  /** The lines of the spans that wait, and the id their batch will have (0 while none waits). */
+  #waiting: string[] = []
+  #waitingBatch = 0
   #flushTimer: NodeJS.Timeout | undefined
   readonly #purgeTimer: NodeJS.Timeout | undefined
   #closing: Promise<void> | undefined
@@ -121,6 +144,7 @@ class SpanStore implements TraceStore {
     }
     this.#retentionMs = retentionMs
     this.#now = init.now ?? Date.now
+    this.#node = init.node ?? ''
     this.path = init.directory === undefined ? ':memory:' : join(init.directory, TRACE_STORE_FILE_NAME)
     try {
       this.#backend = init.directory === undefined ? localBackend(this) : threadBackend(this.path, this)
@@ -140,9 +164,15 @@ class SpanStore implements TraceStore {
   }
 
   record(span: StoredSpan): void {
+    this.recordLine(span.traceId, span.taskId, traceSpanLine(span.traceId, span.span, this.#node))
+  }
+
+  recordLine(traceId: string, taskId: string | undefined, line: string): void {
     if (this.#closing !== undefined) return
-    if (span.taskId !== undefined) this.#tasks.set(span.taskId, span.traceId)
-    if (this.#waiting.push(span) >= STORE_FLUSH_BATCH) this.flush()
+    if (taskId !== undefined) this.#tasks.set(taskId, traceId)
+    if (this.#waitingBatch === 0) this.#waitingBatch = this.#nextBatch++
+    this.#remember(traceId, this.#waitingBatch)
+    if (this.#waiting.push(line) >= STORE_FLUSH_BATCH) this.flush()
     else if (this.#flushTimer === undefined) {
       this.#flushTimer = setTimeout(() => this.flush(), STORE_FLUSH_INTERVAL_MS)
       this.#flushTimer.unref()
@@ -152,17 +182,28 @@ class SpanStore implements TraceStore {
   add(traceId: string, spans: readonly TraceSpan[]): void {
     this.#open()
     if (spans.length === 0) return
-    this.#send(this.#batchOf(spans.map((span) => ({ traceId, taskId: undefined, span }))))
+    const id = this.#nextBatch++
+    this.#remember(traceId, id)
+    let text = batchHeader('')
+    for (const span of spans) text += traceSpanLine(traceId, span, '')
+    this.#send({ id, text })
   }
 
   async spans(traceId: string): Promise<TraceSpan[]> {
     this.#open()
     this.flush()
-    const hint = this.#batches.get(traceId) ?? []
-    const text = (await this.#ask({ id: 0, op: 'read', traceId, now: this.#now(), hint })) as string
+    const slot = this.#slot(traceId)
+    const hint =
+      slot === undefined
+        ? []
+        : [
+            this.#firstBatch + (this.#slotFirst[slot] as number),
+            this.#firstBatch + (this.#slotLast[slot] as number),
+          ]
+    const found = (await this.#ask({ id: 0, op: 'read', traceId, now: this.#now(), hint })) as TraceSpan[]
     // A span written twice (a peer's spans fetched again) is the later row's.
     const byId = new Map<string, TraceSpan>()
-    for (const span of JSON.parse(text) as TraceSpan[]) byId.set(span.spanId, span)
+    for (const span of found) byId.set(span.spanId, span)
     return [...byId.values()].sort((a, b) => a.startUs - b.startUs || (a.spanId < b.spanId ? -1 : 1))
   }
 
@@ -171,8 +212,7 @@ class SpanStore implements TraceStore {
   }
 
   recent(traceId: string): boolean {
-    this.flush()
-    return this.#batches.get(traceId) !== undefined
+    return this.#slot(traceId) !== undefined
   }
 
   async count(): Promise<number> {
@@ -185,9 +225,11 @@ class SpanStore implements TraceStore {
     clearTimeout(this.#flushTimer)
     this.#flushTimer = undefined
     if (this.#waiting.length === 0) return
-    const spans = this.#waiting
+    const text = batchHeader(this.#node) + this.#waiting.join('')
+    const id = this.#waitingBatch
     this.#waiting = []
-    this.#send(this.#batchOf(spans))
+    this.#waitingBatch = 0
+    this.#send({ id, text })
   }
 
   async purge(): Promise<number> {
@@ -214,7 +256,7 @@ class SpanStore implements TraceStore {
     this.#backend.send({ id: 0, op: 'write', batch, expiresAt: this.#now() + this.#retentionMs })
   }
 
-  async #ask(request: StoreRequest): Promise<string | number | undefined> {
+  async #ask(request: StoreRequest): Promise<StoreValue> {
     try {
       return await this.#backend.ask(request)
     } catch (err) {
@@ -224,31 +266,39 @@ class SpanStore implements TraceStore {
     }
   }
 
-  /**
-   * One batch: the spans by trace, as one JSON text (one string crosses to the store's thread, not
-   * an object per span; one `JSON.stringify` of the whole batch costs a span much less than one of
-   * its own), remembered under each of its traces.
-   */
-  #batchOf(spans: readonly StoredSpan[]): SpanBatch {
-    const id = this.#nextBatch++
-    const byTrace: Record<string, TraceSpan[]> = {}
-    for (const { traceId, span } of spans) {
-      const list = byTrace[traceId]
-      if (list === undefined) byTrace[traceId] = [span]
-      else list.push(span)
+  /** Remembers that batch `id` holds spans of the trace. */
+  #remember(traceId: string, id: number): void {
+    const hash = hexHash(traceId, 0)
+    const check = hexHash(traceId, 8)
+    const slot = hash & (REMEMBERED_TRACE_SLOTS - 1)
+    const offset = id - this.#firstBatch
+    if (this.#slotCheck[slot] !== check || this.#slotFirst[slot] === 0) {
+      this.#slotCheck[slot] = check
+      this.#slotFirst[slot] = offset
     }
-    const traceIds = Object.keys(byTrace)
-    for (const traceId of traceIds) {
-      const held = this.#batches.get(traceId)
-      if (held === undefined) this.#batches.set(traceId, [id])
-      else held.push(id)
-    }
-    return { id, traceIds, json: JSON.stringify(byTrace) }
+    this.#slotLast[slot] = offset
+  }
+
+  /** The slot of a trace this store remembers, if it does. */
+  #slot(traceId: string): number | undefined {
+    if (traceId.length < 16) return undefined
+    const slot = hexHash(traceId, 0) & (REMEMBERED_TRACE_SLOTS - 1)
+    return this.#slotFirst[slot] !== 0 && this.#slotCheck[slot] === hexHash(traceId, 8) ? slot : undefined
   }
 
   #open(): void {
     if (this.#closing !== undefined) throw new TraceStoreError(`the trace store ${this.path} is closed`)
   }
+}
+
+/** 32 bits of a hex id from its `at`th digit (ids are random: any 8 digits hash them). */
+function hexHash(id: string, at: number): number {
+  let hash = 0
+  for (let i = at; i < at + 8; i++) {
+    const c = id.charCodeAt(i)
+    hash = ((hash << 4) | (c <= 57 ? c - 48 : (c | 32) - 87)) >>> 0
+  }
+  return hash
 }
 
 function localBackend(store: SpanStore): Backend {
@@ -273,10 +323,7 @@ function threadBackend(path: string, store: SpanStore): Backend {
   const entry = new URL('./store-worker.js', pathToFileURL(compiled))
   if (!existsSync(entry))
     throw new Error(`the store's thread module ${fileURLToPath(entry)} is missing (build first)`)
-  const pending = new Map<
-    number,
-    { resolve(value: string | number | undefined): void; reject(err: Error): void }
-  >()
+  const pending = new Map<number, { resolve(value: StoreValue): void; reject(err: Error): void }>()
   let worker: Worker | undefined
   let next = 1
   let failure: Error | undefined
