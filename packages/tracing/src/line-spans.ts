@@ -9,9 +9,8 @@
  * the SDK's spans; with one, the node records through `SpanTracerProvider` instead.
  */
 import { MAX_SPAN_ATTRIBUTES, type TraceSpan } from '@p2p-ai/protocol'
-import { wallOf } from './clock.js'
 import { newSpanId, newTraceId } from './ids.js'
-import { attributeText, spanLine } from './span-lines.js'
+import { attributeText } from './span-lines.js'
 import { fitSpanName, TASK_ID_ATTRIBUTE } from './spans.js'
 import type { TraceStore } from './store.js'
 
@@ -106,20 +105,18 @@ export class LineSpan implements LineSpanParent {
   finish(status: number, _message?: string, endMs: number = performance.now()): void {
     if (this.#ended) return
     this.#ended = true
-    const startUs = Math.floor(wallOf(this.#startMs) * 1000)
-    const endUs = Math.max(startUs, Math.floor(wallOf(endMs) * 1000))
-    const line = spanLine(
+    this.#store.recordSpan(
       this.traceId,
       this.spanId,
       this.#parentId,
-      '',
       this.#name,
       this.#kind,
       status === STATUS_ERROR ? 'error' : status === STATUS_OK ? 'ok' : 'unset',
-      startUs,
-      endUs,
+      this.#startMs,
+      endMs,
+      this.#attributes,
+      this.#taskId,
     )
-    this.#store.recordLine(this.traceId, this.#taskId, `${line}${this.#attributes}\n`)
   }
 }
 

@@ -1,13 +1,15 @@
 /**
  * The text the store keeps a batch of spans in: one line per span, its fields separated by tabs,
- * under a header that names the node which recorded them. A node at 100 % sampling writes five
- * spans per task, so a span is written by concatenating its fields (ids, names and our own
- * attribute values need no escaping) instead of through an object per span and `JSON.stringify`,
- * and the recording node's PeerId is written once per batch instead of once per span. The
- * protocol's form of a span (`TraceSpan`) is built only when a trace is read.
+ * under a header that names the node which recorded them and the instant the batch's times count
+ * from. A node at 100 % sampling writes five spans per task, so a span is written by concatenating
+ * its fields (ids, names and our own attribute values need no escaping) instead of through an
+ * object per span and `JSON.stringify`, its times are small integers (microseconds from the
+ * batch's base, not since the epoch), and the recording node's PeerId is written once per batch
+ * instead of once per span. The protocol's form of a span (`TraceSpan`) is built only when a trace
+ * is read.
  *
  * ```text
- * p2p-ai-spans 1 <node>
+ * p2p-ai-spans <base µs since the epoch> <node>
  * <trace id>\t<span id>\t<parent id or "">\t<node or "">\t<name>\t<kind>\t<status>\t<start µs>\t<end µs>[\t<key>\t<value>]…
  * ```
  *
@@ -18,11 +20,14 @@
  */
 import { MAX_REASON_LENGTH, MAX_SPAN_ATTRIBUTES, type TraceSpan } from '@p2p-ai/protocol'
 
-const HEADER = 'p2p-ai-spans 1 '
+const HEADER = 'p2p-ai-spans '
 
-/** The first line of a batch of spans recorded by `node` (or, for peers' spans, by each line's own). */
-export function batchHeader(node: string): string {
-  return `${HEADER}${node}\n`
+/**
+ * The first line of a batch of spans recorded by `node` (or, for peers' spans, '': by each line's
+ * own), whose times count from `baseUs`.
+ */
+export function batchHeader(baseUs: number, node: string): string {
+  return `${HEADER}${baseUs} ${node}\n`
 }
 
 const KIND_CHARS = { internal: 'i', server: 's', client: 'c' } as const
@@ -58,7 +63,8 @@ export function attributeText(key: string, value: unknown): string {
 
 /**
  * One span's line, attributes excepted (the caller appends them with `attributeText`, at most
- * `MAX_SPAN_ATTRIBUTES`, then a newline). `node` is '' for the batch's own.
+ * `MAX_SPAN_ATTRIBUTES`, then a newline). `node` is '' for the batch's own; times are microseconds
+ * from the batch's base.
  */
 export function spanLine(
   traceId: string,
@@ -75,7 +81,7 @@ export function spanLine(
 }
 
 /** The line of a span in the protocol's form (peers' spans, and spans given to `record`). */
-export function traceSpanLine(traceId: string, span: TraceSpan, batchNode: string): string {
+export function traceSpanLine(traceId: string, span: TraceSpan, batchNode: string, baseUs: number): string {
   let line = spanLine(
     traceId,
     span.spanId,
@@ -84,8 +90,8 @@ export function traceSpanLine(traceId: string, span: TraceSpan, batchNode: strin
     span.name,
     span.kind,
     span.status,
-    span.startUs,
-    span.endUs,
+    span.startUs - baseUs,
+    span.endUs - baseUs,
   )
   const attributes = span.attributes
   if (attributes !== undefined) {
@@ -109,7 +115,11 @@ export function readSpans(text: string, traceId: string): TraceSpan[] {
     return (JSON.parse(text) as Record<string, TraceSpan[] | undefined>)[traceId] ?? []
   }
   const headerEnd = text.indexOf('\n')
-  const batchNode = text.startsWith(HEADER) ? text.slice(HEADER.length, headerEnd) : ''
+  if (!text.startsWith(HEADER) || headerEnd === -1) return []
+  const header = text.slice(HEADER.length, headerEnd)
+  const space = header.indexOf(' ')
+  const baseUs = Number(header.slice(0, space))
+  const batchNode = header.slice(space + 1)
   const spans: TraceSpan[] = []
   let at = text.indexOf(traceId, headerEnd)
   while (at !== -1) {
@@ -117,7 +127,7 @@ export function readSpans(text: string, traceId: string): TraceSpan[] {
     if (end === -1) end = text.length
     // A trace id starts a line; elsewhere (an attribute's value) it is no span of the trace.
     if (text.charCodeAt(at - 1) === 10 && text.charCodeAt(at + traceId.length) === 9) {
-      const span = spanOf(text.slice(at, end).split('\t'), batchNode)
+      const span = spanOf(text.slice(at, end).split('\t'), batchNode, baseUs)
       if (span !== undefined) spans.push(span)
     }
     at = text.indexOf(traceId, end)
@@ -125,7 +135,7 @@ export function readSpans(text: string, traceId: string): TraceSpan[] {
   return spans
 }
 
-function spanOf(fields: string[], batchNode: string): TraceSpan | undefined {
+function spanOf(fields: string[], batchNode: string, baseUs: number): TraceSpan | undefined {
   const kind = KINDS[fields[5] ?? '']
   const status = STATUSES[fields[6] ?? '']
   if (fields.length < 9 || kind === undefined || status === undefined) return undefined
@@ -135,8 +145,8 @@ function spanOf(fields: string[], batchNode: string): TraceSpan | undefined {
     node: fields[3] === '' ? batchNode : (fields[3] as string),
     name: fields[4] as string,
     kind,
-    startUs: Number(fields[7]),
-    endUs: Number(fields[8]),
+    startUs: baseUs + Number(fields[7]),
+    endUs: baseUs + Number(fields[8]),
     status,
   }
   if (parentId !== '') span.parentId = parentId

@@ -14,10 +14,19 @@ import type { TraceSpan } from '@p2p-ai/protocol'
 import Database from 'better-sqlite3'
 import { readSpans } from './span-lines.js'
 
-/** One flush: its id, and its spans as the store's text (`span-lines.ts`). */
+/** One flush: its id, and its spans as the store's text (`span-lines.ts`) in UTF-8. */
 export interface SpanBatch {
   readonly id: number
-  readonly text: string
+  readonly bytes: Uint8Array
+}
+
+/** A row's spans: text (rows before the line format), or the UTF-8 bytes of the line format. */
+type Spans = string | Uint8Array
+
+function textOf(spans: Spans): string {
+  return typeof spans === 'string'
+    ? spans
+    : Buffer.from(spans.buffer, spans.byteOffset, spans.byteLength).toString('utf8')
 }
 
 const SCHEMA = `
@@ -32,11 +41,11 @@ CREATE TABLE IF NOT EXISTS batches (
 /** Synchronous access to the span tables (on whichever thread owns the connection). */
 export class SpanTable {
   readonly #db: Database.Database
-  readonly #insert: Database.Statement<[number, number, string, string]>
-  readonly #insertAnyId: Database.Statement<[number, string, string]>
-  readonly #scan: Database.Statement<[number, string, string], { id: number; spans: string }>
-  readonly #range: Database.Statement<[number, number, number], { spans: string }>
-  readonly #all: Database.Statement<[number], { spans: string }>
+  readonly #insert: Database.Statement<[number, number, string, Buffer]>
+  readonly #insertAnyId: Database.Statement<[number, string, Buffer]>
+  readonly #scan: Database.Statement<[number, string, string], { id: number; spans: Spans }>
+  readonly #range: Database.Statement<[number, number, number], { spans: Spans }>
+  readonly #all: Database.Statement<[number], { spans: Spans }>
   readonly #firstLive: Database.Statement<[number], { id: number }>
   readonly #deleteBefore: Database.Statement<[number]>
   readonly #deleteExpired: Database.Statement<[number]>
@@ -50,6 +59,9 @@ export class SpanTable {
       chmodSync(path, 0o600)
     }
     this.#db = new Database(path)
+    // Batches are a few hundred kilobytes: large pages write them in a few pages, not a hundred
+    // (SQLite takes this only for a new file).
+    this.#db.pragma('page_size = 65536')
     if (path !== ':memory:') {
       this.#db.pragma('journal_mode = WAL')
       this.#db.pragma('synchronous = NORMAL')
@@ -80,8 +92,10 @@ export class SpanTable {
    * goes in under a new id, and is found by the scan.
    */
   write(batch: SpanBatch, expiresAt: number): void {
-    if (this.#insert.run(batch.id, expiresAt, '', batch.text).changes === 0) {
-      this.#insertAnyId.run(expiresAt, '', batch.text)
+    const { bytes } = batch
+    const blob = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    if (this.#insert.run(batch.id, expiresAt, '', blob).changes === 0) {
+      this.#insertAnyId.run(expiresAt, '', blob)
     }
   }
 
@@ -101,13 +115,13 @@ export class SpanTable {
   count(now: number): number {
     let n = 0
     for (const row of this.#all.all(now)) {
-      if (row.spans.startsWith('{')) {
-        for (const spans of Object.values(JSON.parse(row.spans) as Record<string, unknown[]>))
-          n += spans.length
+      const text = textOf(row.spans)
+      if (text.startsWith('{')) {
+        for (const spans of Object.values(JSON.parse(text) as Record<string, unknown[]>)) n += spans.length
       } else {
         // A line per span, under the header line.
-        for (let at = row.spans.indexOf('\n'); at !== -1 && at < row.spans.length - 1; n++) {
-          at = row.spans.indexOf('\n', at + 1)
+        for (let at = text.indexOf('\n'); at !== -1 && at < text.length - 1; n++) {
+          at = text.indexOf('\n', at + 1)
         }
       }
     }
@@ -126,8 +140,8 @@ export class SpanTable {
 }
 
 /** A trace's spans in these batches. */
-function spansOf(rows: ReadonlyArray<{ spans: string }>, traceId: string): TraceSpan[] {
+function spansOf(rows: ReadonlyArray<{ spans: Spans }>, traceId: string): TraceSpan[] {
   const spans: TraceSpan[] = []
-  for (const row of rows) for (const span of readSpans(row.spans, traceId)) spans.push(span)
+  for (const row of rows) for (const span of readSpans(textOf(row.spans), traceId)) spans.push(span)
   return spans
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { TraceSpan } from '@p2p-ai/protocol'
+import { wallOf } from './clock.js'
 import {
   DEFAULT_TRACE_RETENTION_MS,
   REMEMBERED_TASKS,
@@ -21,7 +22,7 @@ import {
 } from './constants.js'
 import { TraceStoreError, TracingOptionError } from './errors.js'
 import { RecentMap } from './recent.js'
-import { batchHeader, traceSpanLine } from './span-lines.js'
+import { batchHeader, spanLine, traceSpanLine } from './span-lines.js'
 import { type SpanBatch, SpanTable } from './span-table.js'
 import type { StoredSpan } from './spans.js'
 import { type StoreReply, type StoreRequest, type StoreValue, serve } from './store-protocol.js'
@@ -65,10 +66,22 @@ export interface TraceStore {
   /** Queues an ended span of this node; it is written within `STORE_FLUSH_INTERVAL_MS`. */
   record(span: StoredSpan): void
   /**
-   * Queues an ended span of this node as its line of the store's format (`span-lines.ts`): how the
-   * plug-in's own spans are recorded, with no object in between.
+   * Queues an ended span of this node given as its fields, straight into the store's format
+   * (`span-lines.ts`): how the plug-in's own spans are recorded, with no object in between. Times
+   * are `performance.now()` instants; `attributes` is what `attributeText` made of them.
    */
-  recordLine(traceId: string, taskId: string | undefined, line: string): void
+  recordSpan(
+    traceId: string,
+    spanId: string,
+    parentId: string | undefined,
+    name: string,
+    kind: TraceSpan['kind'],
+    status: TraceSpan['status'],
+    startMs: number,
+    endMs: number,
+    attributes: string,
+    taskId: string | undefined,
+  ): void
   /** Adds spans of a trace that peers recorded (a span already kept is replaced when read). */
   add(traceId: string, spans: readonly TraceSpan[]): void
   /** The spans of a trace that have not expired, the earliest first, each span once. */
@@ -123,9 +136,16 @@ class SpanStore implements TraceStore {
   readonly #firstBatch = Date.now() * 1000
   #nextBatch = this.#firstBatch + 1
   readonly #node: string
-  /** The lines of the spans that wait, and the id their batch will have (0 while none waits). */
-  #waiting: string[] = []
+  /**
+   * The batch that waits: its text in UTF-8 so far (each span's line is written as it ends, so no
+   * string or object of it outlives the span's end), its length, how many spans, the id it will
+   * have (0 while none waits) and the instant its times count from (microseconds since the epoch).
+   */
+  #waiting = Buffer.allocUnsafeSlow(BATCH_BYTES)
+  #waitingBytes = 0
+  #waitingCount = 0
   #waitingBatch = 0
+  #baseUs = 0
   #flushTimer: NodeJS.Timeout | undefined
   readonly #purgeTimer: NodeJS.Timeout | undefined
   #closing: Promise<void> | undefined
@@ -164,15 +184,66 @@ class SpanStore implements TraceStore {
   }
 
   record(span: StoredSpan): void {
-    this.recordLine(span.traceId, span.taskId, traceSpanLine(span.traceId, span.span, this.#node))
+    if (this.#closing !== undefined) return
+    let line =
+      this.#waitingBatch === 0 ? '' : traceSpanLine(span.traceId, span.span, this.#node, this.#baseUs)
+    if (!this.#fits(line.length)) line = ''
+    this.#begin(span.traceId, span.taskId)
+    if (line === '') line = traceSpanLine(span.traceId, span.span, this.#node, this.#baseUs)
+    this.#write(line)
   }
 
-  recordLine(traceId: string, taskId: string | undefined, line: string): void {
+  recordSpan(
+    traceId: string,
+    spanId: string,
+    parentId: string | undefined,
+    name: string,
+    kind: TraceSpan['kind'],
+    status: TraceSpan['status'],
+    startMs: number,
+    endMs: number,
+    attributes: string,
+    taskId: string | undefined,
+  ): void {
     if (this.#closing !== undefined) return
+    // Ids, a name of at most 64 characters, two numbers: the rest of a line is its attributes.
+    this.#fits(attributes.length + 256)
+    this.#begin(traceId, taskId)
+    const base = this.#baseUs
+    const start = Math.floor(wallOf(startMs) * 1000) - base
+    const end = Math.max(start, Math.floor(wallOf(endMs) * 1000) - base)
+    this.#write(`${spanLine(traceId, spanId, parentId, '', name, kind, status, start, end)}${attributes}\n`)
+  }
+
+  /**
+   * Whether a line of `length` characters fits the batch that waits (at most 3 bytes each in
+   * UTF-8); if it does not, that batch leaves now and the line opens the next.
+   */
+  #fits(length: number): boolean {
+    if (this.#waitingBytes + length * 3 <= this.#waiting.length) return true
+    this.flush()
+    if (length * 3 + 1024 > this.#waiting.length) this.#waiting = Buffer.allocUnsafeSlow(length * 3 + 1024)
+    return false
+  }
+
+  /** Opens a batch if none waits, and remembers the span's trace and task. */
+  #begin(traceId: string, taskId: string | undefined): void {
     if (taskId !== undefined) this.#tasks.set(taskId, traceId)
-    if (this.#waitingBatch === 0) this.#waitingBatch = this.#nextBatch++
+    if (this.#waitingBatch === 0) {
+      this.#waitingBatch = this.#nextBatch++
+      this.#baseUs = Math.floor(wallOf(performance.now()) * 1000)
+      this.#waitingBytes = this.#waiting.write(batchHeader(this.#baseUs, this.#node), 0, 'utf8')
+    }
     this.#remember(traceId, this.#waitingBatch)
-    if (this.#waiting.push(line) >= STORE_FLUSH_BATCH) this.flush()
+  }
+
+  #write(line: string): void {
+    this.#waitingBytes += this.#waiting.write(line, this.#waitingBytes, 'utf8')
+    this.#queued()
+  }
+
+  #queued(): void {
+    if (++this.#waitingCount >= STORE_FLUSH_BATCH) this.flush()
     else if (this.#flushTimer === undefined) {
       this.#flushTimer = setTimeout(() => this.flush(), STORE_FLUSH_INTERVAL_MS)
       this.#flushTimer.unref()
@@ -184,9 +255,9 @@ class SpanStore implements TraceStore {
     if (spans.length === 0) return
     const id = this.#nextBatch++
     this.#remember(traceId, id)
-    let text = batchHeader('')
-    for (const span of spans) text += traceSpanLine(traceId, span, '')
-    this.#send({ id, text })
+    let text = batchHeader(0, '')
+    for (const span of spans) text += traceSpanLine(traceId, span, '', 0)
+    this.#send(id, utf8.encode(text))
   }
 
   async spans(traceId: string): Promise<TraceSpan[]> {
@@ -224,12 +295,15 @@ class SpanStore implements TraceStore {
   flush(): void {
     clearTimeout(this.#flushTimer)
     this.#flushTimer = undefined
-    if (this.#waiting.length === 0) return
-    const text = batchHeader(this.#node) + this.#waiting.join('')
+    if (this.#waitingCount === 0) return
+    const bytes = this.#waiting.subarray(0, this.#waitingBytes)
     const id = this.#waitingBatch
-    this.#waiting = []
+    // The buffer moves to the store's thread: the next batch gets one of its own.
+    this.#waiting = Buffer.allocUnsafeSlow(BATCH_BYTES)
+    this.#waitingBytes = 0
+    this.#waitingCount = 0
     this.#waitingBatch = 0
-    this.#send({ id, text })
+    this.#send(id, bytes)
   }
 
   async purge(): Promise<number> {
@@ -252,7 +326,12 @@ class SpanStore implements TraceStore {
     this.writeErrors++
   }
 
-  #send(batch: SpanBatch): void {
+  /**
+   * Sends a batch to be written: its text in UTF-8, in a buffer of its own that moves to the
+   * store's thread rather than being copied there.
+   */
+  #send(id: number, bytes: Uint8Array): void {
+    const batch: SpanBatch = { id, bytes }
     this.#backend.send({ id: 0, op: 'write', batch, expiresAt: this.#now() + this.#retentionMs })
   }
 
@@ -290,6 +369,11 @@ class SpanStore implements TraceStore {
     if (this.#closing !== undefined) throw new TraceStoreError(`the trace store ${this.path} is closed`)
   }
 }
+
+const utf8 = new TextEncoder()
+
+/** Bytes of the buffer a batch is written into; a batch leaves when it is full, whatever its count. */
+const BATCH_BYTES = 512 * 1024
 
 /** 32 bits of a hex id from its `at`th digit (ids are random: any 8 digits hash them). */
 function hexHash(id: string, at: number): number {
@@ -359,8 +443,11 @@ function threadBackend(path: string, store: SpanStore): Backend {
   }
   return {
     send(request) {
-      if (failure === undefined) start().postMessage(request)
-      else store.lost()
+      if (failure === undefined) {
+        const thread = start()
+        if (request.op === 'write') thread.postMessage(request, [request.batch.bytes.buffer as ArrayBuffer])
+        else thread.postMessage(request)
+      } else store.lost()
     },
     ask(request) {
       if (request.op === 'close' && worker === undefined) return Promise.resolve(undefined)
