@@ -1,7 +1,7 @@
 /**
- * OpenTelemetry's spans in the compact form the store keeps and the trace protocol carries
- * (`TraceSpan`, docs/protocol.md §2.7): microseconds since the epoch, three kinds, three statuses,
- * flat attributes within the protocol's bounds.
+ * OpenTelemetry's spans in the compact form the trace protocol carries (`TraceSpan`,
+ * docs/protocol.md §2.7): microseconds since the epoch, three kinds, three statuses, flat
+ * attributes within the protocol's bounds. (The store keeps them as lines: `span-lines.ts`.)
  */
 import { type Attributes, type HrTime, SpanKind, SpanStatusCode } from '@opentelemetry/api'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace'

@@ -1,9 +1,9 @@
 /**
  * The spans a node keeps: its own, and those its peers sent back for traces it asked about, in one
  * SQLite file in the data directory (`traces.db`), each deleted `retentionMs` after it was written.
- * Ended spans wait in memory for a moment and leave in one batch, one row per trace, to a thread
- * of their own that owns the database: the node's main thread pays for a span's JSON and a share
- * of one message, never for SQLite.
+ * Ended spans wait in memory for a moment, as lines of the batch's text (`span-lines.ts`), and
+ * leave in one row per batch to a thread of their own that owns the database: the node's main
+ * thread pays for a span's line and a share of one message, never for SQLite.
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -89,8 +89,8 @@ export interface TraceStore {
   /** The trace of a task this node recorded since it started (the newest, for a reused id). */
   traceOf(taskId: string): string | undefined
   /**
-   * Whether the trace is among the newest this store wrote since it started (`REMEMBERED_TRACES`):
-   * those it finds without scanning.
+   * Whether the trace is among the newest this store wrote since it started (about 100,000, by
+   * `REMEMBERED_TRACE_SLOTS`): those it finds without scanning.
    */
   recent(traceId: string): boolean
   /** Spans kept. */
