@@ -163,6 +163,26 @@ export class LineSpans {
     )
   }
 
+  /**
+   * An internal span under `parent` that is over already (a task's queue and run, known once it
+   * ran): its line, with no span in between.
+   */
+  record(name: string, parent: LineSpanParent, startMs: number, endMs: number): void {
+    if ((parent.traceFlags & 1) === 0) return
+    this.#store.recordSpan(
+      parent.traceId,
+      newSpanId(),
+      parent.spanId,
+      fitSpanName(name),
+      'internal',
+      'unset',
+      startMs,
+      endMs,
+      '',
+      undefined,
+    )
+  }
+
   #span(
     name: string,
     kind: number,

@@ -138,6 +138,9 @@ describe('the tracing plug-in', () => {
     const attempt = spans.start('attempt', SpanKind.CLIENT, task)
     attempt.setAttribute('p2p_ai.attempt', 2)
     attempt.setAttribute('p2p_ai.retried', false)
+    // A step known only once it is over (a task's queue and run): its line, and no span.
+    const ranAt = performance.now()
+    spans.record('run', attempt, ranAt - 2, ranAt)
     attempt.finish(SpanStatusCode.ERROR, 'ERR_PEER_UNRESPONSIVE')
     task.finish(SpanStatusCode.OK)
     // A peer's span that was not sampled: its context goes on, nothing is recorded.
@@ -155,7 +158,11 @@ describe('the tracing plug-in', () => {
     expect(t.store.traceOf('task-0003')).toBe(task.traceId)
     expect(t.store.recent(task.traceId)).toBe(true)
     expect(t.store.recent('4bf92f3577b34da6a3ce929d0e0e4737')).toBe(false)
-    const read = (await t.store.spans(task.traceId)).sort((a, b) => b.name.localeCompare(a.name))
+    const all = await t.store.spans(task.traceId)
+    const run = all.find((span) => span.name === 'run')
+    expect(run).toMatchObject({ parentId: attempt.spanId, node: PEER, kind: 'internal', status: 'unset' })
+    expect((run?.endUs ?? 0) - (run?.startUs ?? 0)).toBeGreaterThanOrEqual(1_999)
+    const read = all.filter((span) => span !== run).sort((a, b) => b.name.localeCompare(a.name))
     expect(read).toEqual([
       {
         spanId: task.spanId,
@@ -186,10 +193,10 @@ describe('the tracing plug-in', () => {
     expect(attemptSpan.endUs).toBeLessThanOrEqual(taskSpan.endUs)
     expect(
       readTraceMessage(
-        { v: 1, type: 'trace.spans', payload: { traceId: task.traceId, spans: read } },
+        { v: 1, type: 'trace.spans', payload: { traceId: task.traceId, spans: all } },
         'trace.spans',
       ).spans,
-    ).toEqual(read)
+    ).toEqual(all)
     await t.shutdown()
   })
 

@@ -105,10 +105,8 @@ export class TaskTracer {
     const end = performance.now()
     const started = end - timings.runMs
     const queued = started - timings.queuedMs
-    this.#spans
-      .start('queue', SpanKind.INTERNAL, parent, queued)
-      .finish(SpanStatusCode.UNSET, undefined, started)
-    this.#spans.start('run', SpanKind.INTERNAL, parent, started).finish(SpanStatusCode.UNSET, undefined, end)
+    this.#spans.record('queue', parent, queued, started)
+    this.#spans.record('run', parent, started, end)
   }
 
   /** Ends a span with its step's outcome. */
@@ -217,6 +215,10 @@ class ApiSpans implements NodeSpans {
             ...(remote.tracestate === undefined ? {} : { traceState: createTraceState(remote.tracestate) }),
           })
     return this.#span(name, kind, context, startMs)
+  }
+
+  record(name: string, parent: NodeSpan, startMs: number, endMs: number): void {
+    this.start(name, SpanKind.INTERNAL, parent, startMs).finish(SpanStatusCode.UNSET, undefined, endMs)
   }
 
   #span(name: string, kind: number, context: Context, startMs: number | undefined): NodeSpan {

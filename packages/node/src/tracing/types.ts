@@ -66,6 +66,12 @@ export interface NodeSpans {
   start(name: string, kind: number, parent?: NodeSpan, startMs?: number): NodeSpan
   /** A span under a peer's span, or the root of a new trace. */
   startRemote(name: string, kind: number, remote?: RemoteSpanParent, startMs?: number): NodeSpan
+  /**
+   * An internal span under `parent` that is over already, from `startMs` to `endMs`
+   * (`performance.now()` instants) with no status or attributes: `start` then `finish`, without
+   * a span in between.
+   */
+  record(name: string, parent: NodeSpan, startMs: number, endMs: number): void
 }
 
 /** A node's tracing, as the node uses it. */
