@@ -4,7 +4,7 @@
  * route after a backoff; the task ends in a final state that says what happened. The object is
  * also the task's handle.
  */
-import type { Span } from '@opentelemetry/api'
+
 import type { ContentRef } from '@p2p-ai/protocol'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
@@ -12,6 +12,7 @@ import { FIND_NEGATIVE_FIRST_MS } from '../../discovery/constants.js'
 import type { FindResult, FindSpec } from '../../discovery/finder.js'
 import { taskLogFields } from '../../logger.js'
 import { recordedTraceId, type TaskTracer } from '../../tracing/task-tracer.js'
+import type { NodeSpan } from '../../tracing/types.js'
 import {
   DISCOVERED_PEER_GRACE_MS,
   PEER_WAIT_POLL_MS,
@@ -69,7 +70,7 @@ export interface Discovery {
 /** How a task is traced: by this tracer, under a redundant task's span when it is one of its replicas. */
 export interface TaskTracing {
   readonly tracer: TaskTracer
-  readonly parent?: { readonly span: Span; readonly replica: number }
+  readonly parent?: { readonly span: NodeSpan; readonly replica: number }
 }
 
 /** Delay before attempt `n` (2-based): the second goes at once, then exponential with jitter. */
@@ -119,7 +120,7 @@ export class NetworkTask
   readonly #done: Promise<NetworkTaskRecord<Output>>
   #resolveDone!: (record: NetworkTaskRecord<Output>) => void
   readonly #tracing: TaskTracing | undefined
-  #span: Span | undefined
+  #span: NodeSpan | undefined
   #traceId: string | undefined
 
   constructor(
