@@ -112,6 +112,8 @@ export class NetworkTask
   /** Wakes the attempt loop from a backoff or a wait early (the task finished meanwhile). */
   #wake: (() => void) | undefined
   readonly #done: Promise<NetworkTaskRecord<Output>>
+  /** The record once the task is final. */
+  #final: NetworkTaskRecord<Output> | undefined
   #resolveDone!: (record: NetworkTaskRecord<Output>) => void
   readonly #tracing: TaskTracing | undefined
   #span: Span | undefined
@@ -176,6 +178,9 @@ export class NetworkTask
   }
 
   record(): NetworkTaskRecord<Output> {
+    // Final, the record no longer changes: one snapshot serves `result()`, the registry's store
+    // write and the exchange's `task:done`.
+    if (this.#final !== undefined) return this.#final
     const s = this.#spec
     return {
       id: s.id,
@@ -548,6 +553,7 @@ export class NetworkTask
     this.#nextHeld = undefined
     if (this.#span !== undefined) this.#tracing?.tracer.end(this.#span, { status, code: this.#error?.code })
     const record = this.record()
+    this.#final = record
     if (status !== 'COMPLETED') this.#stream.fail(failedError(record))
     else if (!this.#stream.complete(output)) {
       this.#log.warn(
