@@ -6,7 +6,6 @@
  */
 import type { Span } from '@opentelemetry/api'
 import type { ContentRef } from '@p2p-ai/protocol'
-import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import { FIND_NEGATIVE_FIRST_MS } from '../../discovery/constants.js'
 import type { FindResult, FindSpec } from '../../discovery/finder.js'
@@ -35,6 +34,7 @@ import {
 } from '../types.js'
 import type { Attempt, AttemptObserver } from './attempt.js'
 import type { AttemptLauncher, ResumeFrom } from './launcher.js'
+import { LazyEventTarget } from './lazy-events.js'
 import { TaskStreamLog } from './stream-log.js'
 import type { TaskSpec } from './submission.js'
 
@@ -75,7 +75,7 @@ export function backoff(n: number): number {
 }
 
 export class NetworkTask
-  extends TypedEventEmitter<NetworkTaskEvents>
+  extends LazyEventTarget<NetworkTaskEvents>
   implements NetworkTaskHandle, AttemptObserver
 {
   #spec: TaskSpec
@@ -552,6 +552,8 @@ export class NetworkTask
     this.#holding?.stop.abort()
     this.#nextHeld = undefined
     if (this.#span !== undefined) this.#tracing?.tracer.end(this.#span, { status, code: this.#error?.code })
+    // Ended: the history need not keep it (the trace id stays).
+    this.#span = undefined
     const record = this.record()
     this.#final = record
     if (status !== 'COMPLETED') this.#stream.fail(failedError(record))
