@@ -68,6 +68,8 @@ type Failure = Extract<AttemptOutcome, { kind: 'failed' }>
 export abstract class Attempt {
   /** Who runs it: a peer's PeerId (the neighbour, for a forward), or this node's own. */
   readonly peer: string
+  /** A run on this node's own engine. */
+  abstract readonly local: boolean
   readonly startedAt = Date.now()
   readonly done: Promise<AttemptOutcome>
   #settle!: (outcome: AttemptOutcome) => void
@@ -174,6 +176,7 @@ export interface RemoteAttemptInit {
  * outcome and records what it says about the peer.
  */
 export class RemoteAttempt extends Attempt {
+  readonly local = false
   readonly taskId: string
   readonly taskType: string
   readonly peerId: PeerId
@@ -327,6 +330,7 @@ export class RemoteAttempt extends Attempt {
 
 /** An attempt on this node's own engine. */
 export class LocalAttempt extends Attempt {
+  readonly local = true
   #handle: TaskHandle | undefined
   #withdrawn = false
 
