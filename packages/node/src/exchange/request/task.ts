@@ -6,7 +6,6 @@
  */
 
 import type { ContentRef } from '@p2p-ai/protocol'
-import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import { FIND_NEGATIVE_FIRST_MS } from '../../discovery/constants.js'
 import type { FindResult, FindSpec } from '../../discovery/finder.js'
@@ -36,6 +35,7 @@ import {
 } from '../types.js'
 import type { Attempt, AttemptObserver } from './attempt.js'
 import type { AttemptLauncher, ResumeFrom } from './launcher.js'
+import { LazyEventTarget } from './lazy-events.js'
 import { TaskStreamLog } from './stream-log.js'
 import type { TaskSpec } from './submission.js'
 
@@ -81,7 +81,7 @@ export function backoff(n: number): number {
 }
 
 export class NetworkTask
-  extends TypedEventEmitter<NetworkTaskEvents>
+  extends LazyEventTarget<NetworkTaskEvents>
   implements NetworkTaskHandle, AttemptObserver
 {
   #spec: TaskSpec
@@ -118,6 +118,8 @@ export class NetworkTask
   /** Wakes the attempt loop from a backoff or a wait early (the task finished meanwhile). */
   #wake: (() => void) | undefined
   readonly #done: Promise<NetworkTaskRecord<Output>>
+  /** The record once the task is final. */
+  #final: NetworkTaskRecord<Output> | undefined
   #resolveDone!: (record: NetworkTaskRecord<Output>) => void
   readonly #tracing: TaskTracing | undefined
   #span: NodeSpan | undefined
@@ -182,6 +184,9 @@ export class NetworkTask
   }
 
   record(): NetworkTaskRecord<Output> {
+    // Final, the record no longer changes: one snapshot serves `result()`, the registry's store
+    // write and the exchange's `task:done`.
+    if (this.#final !== undefined) return this.#final
     const s = this.#spec
     return {
       id: s.id,
@@ -599,7 +604,10 @@ export class NetworkTask
     if (checkpoint !== undefined && 'ref' in checkpoint.from)
       this.#launcher.releaseCheckpoint(checkpoint.from.ref)
     if (this.#span !== undefined) this.#tracing?.tracer.end(this.#span, { status, code: this.#error?.code })
+    // Ended: the history need not keep it (the trace id stays).
+    this.#span = undefined
     const record = this.record()
+    this.#final = record
     if (status !== 'COMPLETED') this.#stream.fail(failedError(record))
     else if (!this.#stream.complete(output)) {
       this.#log.warn(
