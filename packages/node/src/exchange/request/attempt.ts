@@ -6,7 +6,6 @@
  * bookkeeping.
  */
 import type { PeerId } from '@libp2p/interface'
-import type { Span } from '@opentelemetry/api'
 import type { TaskHandle, TaskRecord } from '@p2p-ai/engine'
 import type {
   ContentRef,
@@ -22,6 +21,7 @@ import type {
 import { InvalidContentError } from '../../content/errors.js'
 import type { PeerDirectory } from '../../peers/directory.js'
 import type { TaskTracer } from '../../tracing/task-tracer.js'
+import type { NodeSpan } from '../../tracing/types.js'
 import { BUSY_RETRY_AFTER_MS } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
 import { type AttemptEnd, remoteCode, taskErrorOf, type Verdict, verdictOf } from '../failures.js'
@@ -76,7 +76,7 @@ export abstract class Attempt {
   #outcome: AttemptOutcome | undefined
   #observer: AttemptObserver | undefined
   /** The attempt's span, ended when it settles (set by whoever starts it, when tracing). */
-  trace: { readonly tracer: TaskTracer; readonly span: Span } | undefined
+  trace: { readonly tracer: TaskTracer; readonly span: NodeSpan } | undefined
 
   constructor(peer: string) {
     this.peer = peer

@@ -6,7 +6,7 @@
  * CID instead (docs/protocol.md §2.9) where this node has a content plug-in: the launcher says so,
  * and `stage` stores the input once for every attempt.
  */
-import type { Span } from '@opentelemetry/api'
+
 import type { TaskCheckpoint, TaskEngine } from '@p2p-ai/engine'
 import {
   CHECKPOINT_MINOR,
@@ -31,6 +31,7 @@ import { getJson, putJson } from '../../content/json.js'
 import type { ContentService } from '../../content/types.js'
 import type { PeerDirectory } from '../../peers/directory.js'
 import { type TaskTracer, wireContext } from '../../tracing/task-tracer.js'
+import type { NodeSpan } from '../../tracing/types.js'
 import { CHECKPOINT_KEEP_GRACE_MS, RESULT_GRACE_MS } from '../constants.js'
 import { type Hop, type Route, takesContent } from '../route/router.js'
 import type { AccessPolicy } from '../trust/access-policy.js'
@@ -78,7 +79,7 @@ export interface AttemptLauncherInit {
 
 /** Where an attempt's span hangs: its task's span, and which attempt of the task this is. */
 export interface AttemptTrace {
-  readonly parent: Span | undefined
+  readonly parent: NodeSpan | undefined
   readonly attempt: number
 }
 
@@ -122,7 +123,7 @@ export class AttemptLauncher {
     route: Route,
     submittedAt: number,
     resume: ResumeFrom | undefined,
-    span: Span | undefined,
+    span: NodeSpan | undefined,
   ): Attempt | Unsendable {
     const { self, engine } = this.#init
     if (route.kind === 'local') {
@@ -365,7 +366,7 @@ export class AttemptLauncher {
    *
    * @throws {FrameTooLargeError} if the forward does not fit a task frame
    */
-  relay(opened: OpenedForward, hop: Hop, parent?: Span): RemoteAttempt {
+  relay(opened: OpenedForward, hop: Hop, parent?: NodeSpan): RemoteAttempt {
     const { signer, maxFrameBytes, tracer } = this.#init
     const request = opened.request.envelope.payload
     const span =
@@ -401,7 +402,7 @@ export class AttemptLauncher {
   }
 
   /** The trace context for `peer`, if there is a span and the peer reads it (minor 3). */
-  #traceFor(peer: string, span: Span | undefined): { trace?: TraceContext } {
+  #traceFor(peer: string, span: NodeSpan | undefined): { trace?: TraceContext } {
     if (span === undefined || this.#init.directory.protocolMinor(peer) < TRACE_CONTEXT_MINOR) return {}
     return { trace: wireContext(span) }
   }

@@ -4,14 +4,14 @@
  * route after a backoff; the task ends in a final state that says what happened. The object is
  * also the task's handle.
  */
-import type { Span } from '@opentelemetry/api'
+
 import type { ContentRef } from '@p2p-ai/protocol'
-import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import { FIND_NEGATIVE_FIRST_MS } from '../../discovery/constants.js'
 import type { FindResult, FindSpec } from '../../discovery/finder.js'
 import { taskLogFields } from '../../logger.js'
 import { recordedTraceId, type TaskTracer } from '../../tracing/task-tracer.js'
+import type { NodeSpan } from '../../tracing/types.js'
 import {
   DISCOVERED_PEER_GRACE_MS,
   PEER_WAIT_POLL_MS,
@@ -35,6 +35,7 @@ import {
 } from '../types.js'
 import type { Attempt, AttemptObserver } from './attempt.js'
 import type { AttemptLauncher, ResumeFrom } from './launcher.js'
+import { LazyEventTarget } from './lazy-events.js'
 import { TaskStreamLog } from './stream-log.js'
 import type { TaskSpec } from './submission.js'
 
@@ -69,7 +70,7 @@ export interface Discovery {
 /** How a task is traced: by this tracer, under a redundant task's span when it is one of its replicas. */
 export interface TaskTracing {
   readonly tracer: TaskTracer
-  readonly parent?: { readonly span: Span; readonly replica: number }
+  readonly parent?: { readonly span: NodeSpan; readonly replica: number }
 }
 
 /** Delay before attempt `n` (2-based): the second goes at once, then exponential with jitter. */
@@ -80,7 +81,7 @@ export function backoff(n: number): number {
 }
 
 export class NetworkTask
-  extends TypedEventEmitter<NetworkTaskEvents>
+  extends LazyEventTarget<NetworkTaskEvents>
   implements NetworkTaskHandle, AttemptObserver
 {
   #spec: TaskSpec
@@ -117,9 +118,11 @@ export class NetworkTask
   /** Wakes the attempt loop from a backoff or a wait early (the task finished meanwhile). */
   #wake: (() => void) | undefined
   readonly #done: Promise<NetworkTaskRecord<Output>>
+  /** The record once the task is final. */
+  #final: NetworkTaskRecord<Output> | undefined
   #resolveDone!: (record: NetworkTaskRecord<Output>) => void
   readonly #tracing: TaskTracing | undefined
-  #span: Span | undefined
+  #span: NodeSpan | undefined
   #traceId: string | undefined
 
   constructor(
@@ -181,6 +184,9 @@ export class NetworkTask
   }
 
   record(): NetworkTaskRecord<Output> {
+    // Final, the record no longer changes: one snapshot serves `result()`, the registry's store
+    // write and the exchange's `task:done`.
+    if (this.#final !== undefined) return this.#final
     const s = this.#spec
     return {
       id: s.id,
@@ -598,7 +604,10 @@ export class NetworkTask
     if (checkpoint !== undefined && 'ref' in checkpoint.from)
       this.#launcher.releaseCheckpoint(checkpoint.from.ref)
     if (this.#span !== undefined) this.#tracing?.tracer.end(this.#span, { status, code: this.#error?.code })
+    // Ended: the history need not keep it (the trace id stays).
+    this.#span = undefined
     const record = this.record()
+    this.#final = record
     if (status !== 'COMPLETED') this.#stream.fail(failedError(record))
     else if (!this.#stream.complete(output)) {
       this.#log.warn(

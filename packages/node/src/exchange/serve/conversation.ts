@@ -5,7 +5,6 @@
  * §2.1).
  */
 import { Buffer } from 'node:buffer'
-import type { Span } from '@opentelemetry/api'
 import type { TaskCheckpoint, TaskHandle } from '@p2p-ai/engine'
 import {
   CHECKPOINT_MINOR,
@@ -31,6 +30,7 @@ import { releaseHeld } from '../../content/hold.js'
 import { getJson, putJson } from '../../content/json.js'
 import { taskLogFields } from '../../logger.js'
 import { recordedTraceId, type SpanOutcome } from '../../tracing/task-tracer.js'
+import type { NodeSpan } from '../../tracing/types.js'
 import {
   BUSY_RETRY_AFTER_MS,
   CHECKPOINT_KEEP_GRACE_MS,
@@ -102,7 +102,7 @@ export class Conversation implements AttemptObserver {
   } = { reported: 0, sent: 0, storing: undefined, next: undefined, held: [] }
   /** The trace context the task arrived with (minor 3), and this node's span of it while it lasts. */
   readonly #remote: TraceContext | undefined
-  #span: Span | undefined
+  #span: NodeSpan | undefined
   #traceId: string | undefined
 
   constructor(
