@@ -222,7 +222,7 @@ export class HeliaContent implements ContentService {
     if (data instanceof Uint8Array) limit(data.byteLength)
     const imported = await importContent(data, helia.helia.blockstore, limit)
     const ref = { cid: imported.cid.toString(), size: imported.size }
-    roots.keepData(ref.cid, Date.now() + (options.ttlMs ?? this.ttlMs), ref.size)
+    roots.keepData(ref.cid, Date.now() + (options.ttlMs ?? this.ttlMs), ref.size, options.hold === true)
     return ref
   }
 
@@ -231,13 +231,22 @@ export class HeliaContent implements ContentService {
     const cid = parseCid(typeof ref === 'string' ? ref : ref.cid)
     const declared = typeof ref === 'string' ? undefined : ref.size
     const maxBytes = Math.min(options.maxBytes ?? this.maxBytes, this.maxBytes)
+    // Kept from now, so a sweep during the fetch leaves what arrived; a hold from before anything
+    // can fail, so that its holder's `release` always has one to match.
+    const keep = (): void =>
+      roots.keepData(
+        cid.toString(),
+        Date.now() + (options.ttlMs ?? this.ttlMs),
+        declared,
+        options.hold === true,
+      )
+    if (options.hold === true) keep()
     if (declared !== undefined) this.#checkSize(cid, declared, maxBytes)
     const signal = AbortSignal.any([
       options.signal ?? new AbortController().signal,
       this.#live().running.signal,
     ])
-    // Kept from now, so a sweep during the fetch leaves what arrived.
-    roots.keepData(cid.toString(), Date.now() + (options.ttlMs ?? this.ttlMs), declared)
+    if (options.hold !== true) keep()
     const getBlock = this.#getBlock()
     let received = 0
     try {
@@ -257,6 +266,14 @@ export class HeliaContent implements ContentService {
     } catch (err) {
       throw this.#fetchError(cid, err, options.signal)
     }
+  }
+
+  async release(ref: ContentRef | string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const { roots } = this.#live()
+    const cid = parseCid(typeof ref === 'string' ? ref : ref.cid)
+    if (!roots.release(cid.toString(), Date.now())) return false
+    await this.#exclusive(() => this.#deleteUnreached(cid, options.signal))
+    return true
   }
 
   async has(ref: ContentRef | string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
@@ -318,15 +335,43 @@ export class HeliaContent implements ContentService {
    * Deletes expired content now: roots past their time are dropped, then every block no kept root
    * reaches (older than `sweepGraceMs`). Runs on its own every `sweepIntervalMs`.
    */
-  async sweep(now = Date.now()): Promise<{ readonly expired: number; readonly deleted: number }> {
+  sweep(now = Date.now()): Promise<{ readonly expired: number; readonly deleted: number }> {
+    return this.#exclusive(() => this.#sweep(now))
+  }
+
+  /** Runs `fn` when no sweep or release is deleting blocks, and none starts until it is done. */
+  async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
     while (this.#sweeping !== undefined) await this.#sweeping.catch(() => {})
-    const sweeping = this.#sweep(now)
-    this.#sweeping = sweeping
+    const running = fn()
+    this.#sweeping = running
     try {
-      return await sweeping
+      return await running
     } finally {
       this.#sweeping = undefined
     }
+  }
+
+  /**
+   * Deletes the blocks of the DAG under `root` (no longer kept) that no kept root reaches. Unlike
+   * the sweep, no grace: these blocks were written for that root, which is done with.
+   */
+  async #deleteUnreached(root: CID, signal: AbortSignal | undefined): Promise<void> {
+    const { roots } = this.#live()
+    const mine = new Map<string, CID>()
+    await this.#mark(root, new Set(), mine)
+    const live = new Set<string>()
+    for (const kept of roots.list()) {
+      signal?.throwIfAborted()
+      await this.#mark(CID.parse(kept.cid), live)
+    }
+    let deleted = 0
+    for (const [key, cid] of mine) {
+      if (live.has(key)) continue
+      if (!(await this.#blocks.files.has(cid))) continue
+      await this.#blocks.files.delete(cid)
+      deleted++
+    }
+    if (deleted > 0) this.#c.log.debug({ cid: root.toString(), deleted }, 'content released')
   }
 
   async #sweep(now: number): Promise<{ expired: number; deleted: number }> {
@@ -349,14 +394,15 @@ export class HeliaContent implements ContentService {
     return { expired, deleted }
   }
 
-  /** Adds every block the DAG under `cid` reaches that is stored here to `live`. */
-  async #mark(root: CID, live: Set<string>): Promise<void> {
+  /** Adds every block the DAG under `cid` reaches that is stored here to `live` (and to `cids`). */
+  async #mark(root: CID, live: Set<string>, cids?: Map<string, CID>): Promise<void> {
     const stack = [root]
     while (stack.length > 0) {
       const cid = stack.pop() as CID
       const key = blockKey(cid)
       if (live.has(key)) continue
       live.add(key)
+      cids?.set(key, cid)
       if (cid.code !== dagPb.code || !(await this.#blocks.files.has(cid))) continue
       try {
         for (const link of dagPb.decode(await this.#localBlock(cid)).Links) stack.push(link.Hash)

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createNode, type NodeInit, type P2PNode } from '@p2p-ai/node'
-import { CHECKPOINT_REF_MINOR, canonicalize } from '@p2p-ai/protocol'
+import { CHECKPOINT_REF_MINOR } from '@p2p-ai/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { heliaContent } from '../src/index.js'
+import { type HeliaContent, heliaContent } from '../src/index.js'
 
 const MiB = 1024 * 1024
 
@@ -31,6 +31,8 @@ function init(name: string): NodeInit {
   }
 }
 
+const usage = (node: P2PNode) => (node.content as HeliaContent).usage()
+
 async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!condition()) {
@@ -44,9 +46,9 @@ async function until(condition: () => boolean, what: string, timeoutMs = 10_000)
  * run that starts before step `pauseAt` stops there until it is cancelled (its node dies), so the
  * test knows which checkpoint is the last one the first provider sends.
  */
-function register(node: P2PNode): void {
+function register(node: P2PNode, name = 'state.grow', paused?: () => Promise<never>): void {
   node.registerTask({
-    name: 'state.grow',
+    name,
     input: z.object({
       steps: z.number().int().min(1),
       stepMs: z.number().int(),
@@ -66,7 +68,10 @@ function register(node: P2PNode): void {
           : 0
       runs.push({ provider: node.peerId.toString(), from })
       for (let step = from; step < steps; step++) {
-        if (step === pauseAt && from < pauseAt) await sleep(60_000, undefined, { signal: context.signal })
+        if (step === pauseAt && from < pauseAt) {
+          if (paused !== undefined) await paused()
+          await sleep(60_000, undefined, { signal: context.signal })
+        }
         await sleep(stepMs, undefined, { signal: context.signal })
         context.checkpoint({ step: step + 1, pad: String(step % 10).repeat(padBytes) }, (step + 1) / steps)
       }
@@ -162,6 +167,11 @@ describe('a checkpoint larger than content.inlineMaxBytes', () => {
     const victim = providers.find((p) => p.peerId.toString() === held.peer) as P2PNode
     const survivor = providers.find((p) => p !== victim) as P2PNode
     expect(await requester.content!.has(held.cid as string)).toBe(true)
+    // Each checkpoint's blocks went as soon as a newer one replaced it: the requester holds the
+    // latest only; the provider the last two it sent (the requester may still be fetching one).
+    expect(usage(requester).roots).toBe(1)
+    expect(usage(requester).dataBytes).toBeLessThan(2 * padBytes)
+    expect(usage(victim).roots).toBe(2)
     await victim.stop({ signal: AbortSignal.abort() })
 
     const record = await handle.result()
@@ -170,11 +180,53 @@ describe('a checkpoint larger than content.inlineMaxBytes', () => {
     // It went on from the held checkpoint, not from the beginning...
     expect(record.output?.from).toBe(5)
     expect(runs.at(-1)).toEqual({ provider: survivor.peerId.toString(), from: record.output?.from })
-    // ...whose state the survivor fetched by CID from the requester, the only node that had it
-    // (equal JSON, equal CID: the requester's put of the same state names the same blocks).
-    const from = record.output?.from as number
-    const state = { step: from, pad: String((from - 1) % 10).repeat(padBytes) }
-    const ref = await requester.content!.put(Buffer.from(canonicalize(state), 'utf8'))
-    expect(await survivor.content!.has(ref)).toBe(true)
+    // ...whose state (checked whole by the task) the survivor fetched by CID from the requester,
+    // the only node that had it. The task over, nobody holds a checkpoint of it any more: the
+    // survivor let go of what it resumed from once read, and of its own at the end, the requester
+    // of the one it held.
+    // (A fetch of the survivor's last checkpoint may still be stopping as the task completes.)
+    await expect.poll(() => usage(requester), { interval: 10 }).toMatchObject({ roots: 0, dataBytes: 0 })
+    expect(usage(survivor).roots).toBe(0)
+  }, 30_000)
+
+  it("from the requester's own run is stored by CID there too, and a provider resumes from it", async () => {
+    const padBytes = 1.5 * MiB
+    const survivor = providers.find((p) => p.state === 'ACTIVE') as P2PNode
+    // Only the requester runs this type at first; its run stops past half the work as a node that
+    // is shutting down would, once a provider has the type too.
+    let giveUp!: () => void
+    const given = new Promise<void>((resolve) => {
+      giveUp = resolve
+    })
+    register(requester, 'state.grow.here', async () => {
+      await given
+      throw Object.assign(new Error('this engine is shutting down'), { code: 'ERR_SHUTTING_DOWN' })
+    })
+    const handle = requester.submit<{ from: number; steps: number }>({
+      type: 'state.grow.here',
+      input: { steps: 4, stepMs: 20, pauseAt: 2, padBytes },
+      timeoutMs: 30_000,
+    })
+    await until(() => (handle.record().checkpoint?.fraction ?? 0) >= 2 / 4, 'the local checkpoint of step 2')
+    const held = handle.record().checkpoint as NonNullable<ReturnType<typeof handle.record>['checkpoint']>
+    expect(held.peer).toBe(requester.peerId.toString())
+    expect(held.cid).toBeDefined()
+    expect(await requester.content!.has(held.cid as string)).toBe(true)
+    expect(usage(requester).roots).toBe(1)
+
+    register(survivor, 'state.grow.here')
+    await until(
+      () =>
+        requester.directory
+          .record(survivor.peerId.toString())
+          ?.capabilities?.taskTypes.includes('state.grow.here') === true,
+      'the provider announced the type',
+    )
+    giveUp()
+    const record = await handle.result()
+    expect(record.status).toBe('COMPLETED')
+    expect(record.peer).toBe(survivor.peerId.toString())
+    expect(record.output?.from).toBe(2)
+    await expect.poll(() => usage(requester).roots, { interval: 10 }).toBe(0)
   }, 30_000)
 })

@@ -12,10 +12,23 @@ const UI = new URL('../dist/ui/', import.meta.url).pathname
 const JS_BUDGET = 300 * 1024
 const CSS_BUDGET = 20 * 1024
 
+/**
+ * The page's files of one kind: those `index.html` names and the chunks they import, so a stale
+ * chunk a cached build left beside them (turbo restores outputs without clearing) is not counted.
+ */
 function files(ext: string): string[] {
-  return readdirSync(join(UI, 'assets'))
-    .filter((f) => f.endsWith(ext))
-    .map((f) => join(UI, 'assets', f))
+  const html = readFileSync(join(UI, 'index.html'), 'utf8')
+  const present = new Set(readdirSync(join(UI, 'assets')))
+  const named = (text: string) =>
+    [...text.matchAll(/([\w.-]+\.(?:js|css))\b/g)].map((m) => m[1]!).filter((f) => present.has(f))
+  const seen = new Set<string>()
+  const queue = named(html)
+  for (let f = queue.pop(); f !== undefined; f = queue.pop()) {
+    if (seen.has(f)) continue
+    seen.add(f)
+    if (f.endsWith('.js')) queue.push(...named(readFileSync(join(UI, 'assets', f), 'utf8')))
+  }
+  return [...seen].filter((f) => f.endsWith(ext)).map((f) => join(UI, 'assets', f))
 }
 const gzipped = (paths: string[]) =>
   paths.reduce((sum, p) => sum + gzipSync(readFileSync(p), { level: 9 }).length, 0)

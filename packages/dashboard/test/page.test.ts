@@ -18,10 +18,11 @@ import {
 
 const swarm = syntheticSwarm({ peers: 100, reachedPerPeer: 9, seed: 3 })
 // Churn would change the count under the test: the swarm stands still with every peer up (a few
-// steps only make tasks to look at).
+// steps only make tasks to look at), but for the peer a test takes away and gives back.
 const peers = swarm.peers()
 for (let i = 0; i < 3; i++) swarm.step()
-const still: DashboardSource = { ...swarm, peers: () => peers }
+let connected = peers
+const still: DashboardSource = { ...swarm, peers: () => connected }
 
 /** A trace of a task forwarded through a relay: requester, relay, provider. */
 function traceOf(taskId: string): TraceJson {
@@ -149,6 +150,17 @@ describe('the page', () => {
     // The list holds the first 150 (search finds the rest): 150 buttons, not 1,001.
     expect(await page.getByTestId('node-list').locator('li').count()).toBe(150)
     expect(await axeViolations(page)).toEqual([])
+  })
+
+  it('takes a peer that leaves out of the graph with the nodes it reached, and back when it returns', async () => {
+    const graph = page.locator('.graph')
+    const gone = peers[0]!
+    connected = peers.slice(1)
+    const left = String(1001 - 1 - (gone.capabilities?.reach?.length ?? 0))
+    await expect.poll(() => graph.getAttribute('data-nodes'), { timeout: 5_000, interval: 50 }).toBe(left)
+    connected = peers
+    await expect.poll(() => graph.getAttribute('data-nodes'), { timeout: 5_000, interval: 50 }).toBe('1001')
+    expect(await graph.getAttribute('data-edges')).toBe('1000')
   })
 
   it('gets around with the keyboard alone: tabs with arrows, a node from the list, search with /', async () => {

@@ -201,7 +201,15 @@ export {
 } from './tracing/task-tracer.js'
 export { type CollectedSpans, TraceService, type TraceServiceInit } from './tracing/trace-service.js'
 export { NodeTraces, type NodeTracesInit, type TaskTrace, type TraceQueryOptions } from './tracing/traces.js'
-export type { NodeTraceStore, NodeTracing, TracingContext, TracingFactory } from './tracing/types.js'
+export type {
+  NodeSpan,
+  NodeSpans,
+  NodeTraceStore,
+  NodeTracing,
+  RemoteSpanParent,
+  TracingContext,
+  TracingFactory,
+} from './tracing/types.js'
 export { type ProtocolTraffic, TrafficCounters } from './traffic.js'
 export type {
   NodeEvents,

@@ -199,7 +199,9 @@ export class P2PNode extends TypedEventEmitter<NodeEvents> {
     const tracer =
       parts.tracing === undefined
         ? undefined
-        : new TaskTracer(parts.tracing.tracerProvider.getTracer('@p2p-ai/node', VERSION))
+        : new TaskTracer(
+            parts.tracing.spans ?? parts.tracing.tracerProvider.getTracer('@p2p-ai/node', VERSION),
+          )
     for (const type of ['peer:connect', 'peer:update', 'peer:failed', 'peer:remove'] as const) {
       this.directory.addEventListener(type, (evt: PeerDirectoryEvents[typeof type]) =>
         this.safeDispatchEvent(type, { detail: evt.detail } as never),

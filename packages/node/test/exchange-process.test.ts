@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createNode, type NodeInit } from '../src/create.js'
 import type { P2PNode } from '../src/node.js'
@@ -18,7 +18,10 @@ afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step().catch(() => {})
 })
 
-async function provider(concurrency = 2): Promise<{ host: Host; peerId: string; address: string }> {
+type Provider = { host: Host; peerId: string; address: string }
+
+/** A provider process; stopped after the test, or with `steps` when it outlives one. */
+async function provider(concurrency = 2, steps = cleanup): Promise<Provider> {
   const dir = await tempDir('p2p-ai-exchange-host-')
   const host = new Host(
     spawn(
@@ -29,7 +32,7 @@ async function provider(concurrency = 2): Promise<{ host: Host; peerId: string; 
       },
     ),
   )
-  cleanup.push(
+  steps.push(
     () => dir[Symbol.asyncDispose](),
     async () => {
       if (host.proc.signalCode === 'SIGSTOP' || host.proc.exitCode === null) host.proc.kill('SIGCONT')
@@ -124,15 +127,17 @@ describe('task exchange across processes', () => {
     // Heartbeats would notice the freeze too: keep them out of this test.
     const heartbeat = { intervalMs: 600_000, timeoutMs: 300_000 }
     const patient = await requester({ liveness: { idleMs: 500, timeoutMs: 15_000 }, heartbeat })
-    const impatient = await requester({ heartbeat })
+    // Quicker to give up than the default (1.5 s idle + 1.5 s ping, which the test above holds to),
+    // so a shorter freeze tells the two apart.
+    const impatient = await requester({ liveness: { idleMs: 300, timeoutMs: 500 }, heartbeat })
     await link(patient, [p])
     await link(impatient, [p])
     const kept = patient.submit({ type: 'sleep', input: { ms: 1_000, tag: 'kept' } })
     const moved = impatient.submit({ type: 'sleep', input: { ms: 1_000, tag: 'moved' } })
     await Promise.all([runningOn(patient, kept.id), runningOn(impatient, moved.id)])
-    // Longer than the default liveness (1.5 s idle + 1.5 s ping) can wait, well under the 15 s.
+    // Three times what the impatient requester waits (0.3 s idle + 0.5 s ping), well under the 15 s.
     p.host.proc.kill('SIGSTOP')
-    await new Promise((r) => setTimeout(r, 4_500))
+    await new Promise((r) => setTimeout(r, 2_500))
     p.host.proc.kill('SIGCONT')
     const record = await kept.result()
     expect(record).toMatchObject({
@@ -141,87 +146,103 @@ describe('task exchange across processes', () => {
       output: { ranOn: p.peerId, tag: 'kept' },
     })
     expect(record.attempts).toEqual([])
-    // The same freeze under the default liveness settings failed the attempt.
+    // The same freeze failed the impatient requester's attempt.
     expect((await moved.result()).attempts[0]).toMatchObject({
       peer: p.peerId,
       error: { code: 'ERR_PEER_UNRESPONSIVE' },
     })
   })
 
-  it('spreads tasks evenly over equal provider processes (under 20 % deviation)', async () => {
-    const providers = await Promise.all([provider(2), provider(2), provider(2)])
-    const node = await requester()
-    await link(node, providers)
-    const counts = new Map(providers.map((p) => [p.peerId, 0]))
-    const total = 150
-    for (let i = 0; i < total; i += 6) {
-      const burst = Array.from({ length: 6 }, () => node.submit({ type: 'sleep', input: { ms: 5 } }))
-      for (const record of await Promise.all(burst.map((h) => h.result()))) {
-        expect(record.status).toBe('COMPLETED')
-        counts.set(record.peer!, (counts.get(record.peer!) ?? 0) + 1)
+  // Providers that are neither killed nor frozen serve the tests below in turn, each test with a
+  // requester of its own: a provider process takes a second or more to start.
+  describe('with providers that keep running', () => {
+    const shared: Array<() => Promise<unknown>> = []
+    let providers: [Provider, Provider, Provider]
+    beforeAll(async () => {
+      providers = (await Promise.all([provider(2, shared), provider(2, shared), provider(2, shared)])) as [
+        Provider,
+        Provider,
+        Provider,
+      ]
+    }, 60_000)
+    afterAll(async () => {
+      for (const step of shared.splice(0).reverse()) await step().catch(() => {})
+    })
+
+    it('spreads tasks evenly over equal provider processes (under 20 % deviation)', async () => {
+      const node = await requester()
+      await link(node, providers)
+      const counts = new Map(providers.map((p) => [p.peerId, 0]))
+      const total = 150
+      for (let i = 0; i < total; i += 6) {
+        const burst = Array.from({ length: 6 }, () => node.submit({ type: 'sleep', input: { ms: 5 } }))
+        for (const record of await Promise.all(burst.map((h) => h.result()))) {
+          expect(record.status).toBe('COMPLETED')
+          counts.set(record.peer!, (counts.get(record.peer!) ?? 0) + 1)
+        }
       }
-    }
-    const mean = total / providers.length
-    for (const count of counts.values()) expect(Math.abs(count - mean) / mean).toBeLessThan(0.2)
-  })
+      const mean = total / providers.length
+      for (const count of counts.values()) expect(Math.abs(count - mean) / mean).toBeLessThan(0.2)
+    })
 
-  it('runs on the PeerId it is given, and a cancel reaches that provider', async () => {
-    const [a, b] = await Promise.all([provider(), provider()])
-    const node = await requester()
-    await link(node, [a, b])
-    for (const target of [b, a, b]) {
-      const record = await node.submit({ type: 'whoami', input: {} }, { target: target.peerId }).result()
-      expect(record).toMatchObject({
-        status: 'COMPLETED',
-        peer: target.peerId,
-        output: { ranOn: target.peerId },
+    it('runs on the PeerId it is given, and a cancel reaches that provider', async () => {
+      const [a, b] = providers
+      const node = await requester()
+      await link(node, [a, b])
+      for (const target of [b, a, b]) {
+        const record = await node.submit({ type: 'whoami', input: {} }, { target: target.peerId }).result()
+        expect(record).toMatchObject({
+          status: 'COMPLETED',
+          peer: target.peerId,
+          output: { ranOn: target.peerId },
+        })
+      }
+      // The peer table shows what the provider announced and how it has done.
+      const entry = node.peers().find((p) => p.peerId === b.peerId)
+      expect(entry?.capabilities).toMatchObject({ taskTypes: expect.arrayContaining(['sleep', 'whoami']) })
+      expect(entry?.reputation).toMatchObject({ circuit: 'closed', failures: 0 })
+      expect(entry?.reputation.successes).toBeGreaterThan(1)
+      const handle = node.submit({ type: 'sleep', input: { ms: 30_000 } }, { target: a.peerId })
+      await runningOn(node, handle.id)
+      handle.cancel()
+      expect((await handle.result()).status).toBe('CANCELLED')
+      const engineId = `${node.peerId}:${handle.id}`
+      const deadline = Date.now() + 5_000
+      let seen: HostEvent | undefined
+      while (Date.now() < deadline) {
+        const before = a.host.events.length
+        a.host.send(`engine ${engineId}`)
+        seen = await a.host.waitFor(
+          (e) => e.event === 'engine' && a.host.events.indexOf(e) >= before,
+          5_000,
+          'engine record',
+        )
+        if ((seen.record as { status?: string } | null)?.status === 'CANCELLED') break
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      expect(seen?.record).toMatchObject({ status: 'CANCELLED' })
+    })
+
+    it('sends tasks from a child process to this one, and target local stays home', async () => {
+      const [a] = providers
+      const node = await requester()
+      node.registerTask({
+        name: 'sleep',
+        input: z.strictObject({ ms: z.number().int().min(0), tag: z.string().optional() }),
+        run: ({ tag }) => ({ ranOn: node.peerId, tag: tag ?? null }),
       })
-    }
-    // The peer table shows what the provider announced and how it has done.
-    const entry = node.peers().find((p) => p.peerId === b.peerId)
-    expect(entry?.capabilities).toMatchObject({ taskTypes: expect.arrayContaining(['sleep', 'whoami']) })
-    expect(entry?.reputation).toMatchObject({ circuit: 'closed', failures: 0 })
-    expect(entry?.reputation.successes).toBeGreaterThan(1)
-    const handle = node.submit({ type: 'sleep', input: { ms: 30_000 } }, { target: a.peerId })
-    await runningOn(node, handle.id)
-    handle.cancel()
-    expect((await handle.result()).status).toBe('CANCELLED')
-    const engineId = `${node.peerId}:${handle.id}`
-    const deadline = Date.now() + 5_000
-    let seen: HostEvent | undefined
-    while (Date.now() < deadline) {
-      const before = a.host.events.length
-      a.host.send(`engine ${engineId}`)
-      seen = await a.host.waitFor(
-        (e) => e.event === 'engine' && a.host.events.indexOf(e) >= before,
-        5_000,
-        'engine record',
+      await link(node, [a])
+      a.host.send(
+        `submit ${JSON.stringify({ task: { type: 'sleep', input: { ms: 0 } }, options: { target: node.peerId } })}`,
       )
-      if ((seen.record as { status?: string } | null)?.status === 'CANCELLED') break
-      await new Promise((r) => setTimeout(r, 50))
-    }
-    expect(seen?.record).toMatchObject({ status: 'CANCELLED' })
-  })
-
-  it('sends tasks from a child process to this one, and target local stays home', async () => {
-    const a = await provider()
-    const node = await requester()
-    node.registerTask({
-      name: 'sleep',
-      input: z.strictObject({ ms: z.number().int().min(0), tag: z.string().optional() }),
-      run: ({ tag }) => ({ ranOn: node.peerId, tag: tag ?? null }),
+      const remote = await a.host.waitFor((e) => e.event === 'result', 15_000, 'result')
+      expect(remote.record).toMatchObject({
+        status: 'COMPLETED',
+        peer: node.peerId,
+        output: { ranOn: node.peerId },
+      })
+      const local = await node.submit({ type: 'sleep', input: { ms: 0 } }, { target: 'local' }).result()
+      expect(local).toMatchObject({ status: 'COMPLETED', peer: node.peerId })
     })
-    await link(node, [a])
-    a.host.send(
-      `submit ${JSON.stringify({ task: { type: 'sleep', input: { ms: 0 } }, options: { target: node.peerId } })}`,
-    )
-    const remote = await a.host.waitFor((e) => e.event === 'result', 15_000, 'result')
-    expect(remote.record).toMatchObject({
-      status: 'COMPLETED',
-      peer: node.peerId,
-      output: { ranOn: node.peerId },
-    })
-    const local = await node.submit({ type: 'sleep', input: { ms: 0 } }, { target: 'local' }).result()
-    expect(local).toMatchObject({ status: 'COMPLETED', peer: node.peerId })
   })
 })

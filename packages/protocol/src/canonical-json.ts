@@ -39,8 +39,57 @@ const serializedKeys = new Map<string, string>()
  * `path` points at the offending value.
  */
 export function canonicalize(value: unknown): string {
+  // Received envelopes were written canonically, and JSON.parse keeps their members' order; the
+  // node builds its own hot-path messages in that order too. Then JSON.stringify, native and
+  // allocating one string, writes exactly the bytes `serialize` would.
+  if (!toJsonPolluted() && inCanonicalOrder(value, 0)) return JSON.stringify(value)
   const path: Array<string | number> = []
   return serialize(value, path)
+}
+
+/**
+ * Whether `JSON.stringify(value)` is the canonical JSON of `value`: I-JSON values only (finite
+ * numbers, well-formed strings, no `undefined`, holes, functions or non-plain objects), nesting
+ * within MAX_JSON_DEPTH, and every object's own keys already in canonical (UTF-16 code unit)
+ * order, since JSON.stringify keeps that order and escapes strings and writes numbers exactly as
+ * RFC 8785 asks. Anything else (or doubtful) is false: the general serializer then decides,
+ * with its errors.
+ */
+function inCanonicalOrder(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+      return isWellFormed(value)
+    case 'number':
+      return Number.isFinite(value)
+    case 'boolean':
+      return true
+    case 'object': {
+      if (value === null) return true
+      if (depth >= MAX_JSON_DEPTH) return false
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          if (!inCanonicalOrder(value[i], depth + 1)) return false
+        }
+        return true
+      }
+      if (!isPlainObject(value)) return false
+      const keys = Object.keys(value)
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string
+        if (i > 0 && !((keys[i - 1] as string) < key)) return false
+        if (!isWellFormed(key)) return false
+        if (!inCanonicalOrder((value as Record<string, unknown>)[key], depth + 1)) return false
+      }
+      return true
+    }
+    default:
+      return false
+  }
+}
+
+/** A `toJSON` inherited by every object or array would make JSON.stringify write something else. */
+function toJsonPolluted(): boolean {
+  return 'toJSON' in Object.prototype || 'toJSON' in Array.prototype
 }
 
 function serialize(value: unknown, path: Array<string | number>): string {
@@ -103,7 +152,8 @@ function serializeArray(value: readonly unknown[], path: Array<string | number>)
 }
 
 function serializeObject(value: Record<string, unknown>, path: Array<string | number>): string {
-  const keys = Object.keys(value).sort()
+  const keys = Object.keys(value)
+  if (!sorted(keys)) keys.sort()
   let out = '{'
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string
@@ -112,6 +162,13 @@ function serializeObject(value: Record<string, unknown>, path: Array<string | nu
     path.pop()
   }
   return `${out}}`
+}
+
+function sorted(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) {
+    if (!((keys[i - 1] as string) < (keys[i] as string))) return false
+  }
+  return true
 }
 
 /** True for `{}` literals, JSON.parse output and `Object.create(null)`. */

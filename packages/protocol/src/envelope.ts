@@ -188,13 +188,14 @@ export function prepareEnvelope<T extends MessageType>(
   if (options.nonce !== undefined && options.nonce.length !== NONCE_BYTES) {
     throw new InvalidOptionError(`nonce must be ${NONCE_BYTES} bytes, got ${options.nonce.length}`)
   }
+  // Members in canonical order, so that canonicalizing takes its fast path.
   const unsigned = {
-    v: PROTOCOL_MAJOR,
-    type,
     from: signer.peerId,
-    ts,
     nonce: options.nonce === undefined ? freshNonce() : toBase64url(options.nonce),
     payload,
+    ts,
+    type,
+    v: PROTOCOL_MAJOR,
   } as UnsignedEnvelope<T>
   const canonical = canonicalOrInvalid(unsigned as UnsignedEnvelope)
   return new Prepared(unsigned, canonical, encodeSigningInput(canonical))

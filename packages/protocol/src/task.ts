@@ -70,16 +70,17 @@ export function newTaskId(): string {
 
 /** Builds a task request payload, filling in defaults. `sealEnvelope` validates it. */
 export function createTaskRequest(init: TaskRequestInit): TaskRequest {
+  // Members in canonical order, so that canonicalizing the envelope takes its fast path.
   return {
+    createdAt: init.createdAt ?? Date.now(),
     id: init.id ?? newTaskId(),
-    taskType: init.taskType,
     ...(init.inputRef === undefined ? { input: init.input as JsonObject } : { inputRef: init.inputRef }),
     priority: init.priority ?? DEFAULT_PRIORITY,
-    timeoutMs: init.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    createdAt: init.createdAt ?? Date.now(),
     requester: init.requester,
-    ...(init.trace === undefined ? {} : { trace: init.trace }),
     ...(init.resume === undefined ? {} : { resume: init.resume }),
+    taskType: init.taskType,
+    timeoutMs: init.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    ...(init.trace === undefined ? {} : { trace: init.trace }),
   }
 }
 

@@ -156,6 +156,90 @@ describe('canonicalize (RFC 8785)', () => {
   })
 })
 
+describe('canonicalize, members already in canonical order (received envelopes)', () => {
+  /** The same value with every object's members in reverse order, which takes the general path. */
+  function reordered(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(reordered)
+    if (typeof value !== 'object' || value === null) return value
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(value).reverse()) {
+      // defineProperty: an own `__proto__` member stays a member.
+      Object.defineProperty(out, key, {
+        value: reordered((value as Record<string, unknown>)[key]),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
+    }
+    return out
+  }
+
+  /** A random JSON value whose objects' members are in canonical order, as JSON.parse gives them. */
+  function randomJson(seed: { n: number }, depth = 0): unknown {
+    const next = (): number => {
+      seed.n = (seed.n * 1103515245 + 12345) % 2 ** 31
+      return seed.n / 2 ** 31
+    }
+    const pick = next()
+    const strings = ['', 'a', 'é', '\u20ac', '\uD83D\uDE00', '"\\\n\u0001', 'x y', '10', '9', '__proto__']
+    if (depth > 3 || pick < 0.3) {
+      const leaves = [null, true, false, 0, -0, 1.5, 1e21, 1e-7, -333333333.3333333, 2 ** 53]
+      return next() < 0.5
+        ? leaves[Math.floor(next() * leaves.length)]
+        : strings[Math.floor(next() * strings.length)]
+    }
+    if (pick < 0.5) return Array.from({ length: Math.floor(next() * 4) }, () => randomJson(seed, depth + 1))
+    const members = new Map<string, unknown>()
+    for (let i = Math.floor(next() * 5); i > 0; i--) {
+      members.set(strings[Math.floor(next() * strings.length)] as string, randomJson(seed, depth + 1))
+    }
+    return JSON.parse(
+      `{${[...members.keys()]
+        .sort()
+        .map((key) => `${JSON.stringify(key)}:${JSON.stringify(members.get(key))}`)
+        .join(',')}}`,
+    )
+  }
+
+  it('writes the same bytes as for the same value in any other member order', () => {
+    const seed = { n: 7 }
+    for (let i = 0; i < 1_000; i++) {
+      const value = randomJson(seed)
+      expect(canonicalize(value)).toBe(canonicalize(reordered(value)))
+    }
+    expect(canonicalize({ a: 1, b: [-0, 1e21, 'é'] })).toBe('{"a":1,"b":[0,1e+21,"é"]}')
+    // Integer-like keys: JSON.parse puts them first in numeric order, which is not canonical.
+    expect(canonicalize(JSON.parse('{"10":1,"9":2,"a":3}'))).toBe('{"10":1,"9":2,"a":3}')
+  })
+
+  it('refuses the same values, at the same paths, as in any other order', () => {
+    const sparse: unknown[] = [1]
+    sparse[2] = 3
+    const cases: Array<[unknown, string]> = [
+      [{ a: 1, b: { c: undefined } }, 'b.c'],
+      [{ a: [1, Number.NaN] }, 'a[1]'],
+      [{ a: 'x\uD800' }, 'a'],
+      [{ a: sparse }, 'a[1]'],
+      [{ a: new Date(0) }, 'a'],
+    ]
+    for (const [value, path] of cases) {
+      expect(() => canonicalize(value)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_JSON_VALUE', path }),
+      )
+    }
+  })
+
+  it('ignores a toJSON that someone put on every object', () => {
+    const proto = Object.prototype as { toJSON?: () => unknown }
+    proto.toJSON = () => 'polluted'
+    try {
+      expect(canonicalize({ a: { b: 1 } })).toBe('{"a":{"b":1}}')
+    } finally {
+      delete proto.toJSON
+    }
+  })
+})
+
 describe('formatPath', () => {
   it('writes dotted identifiers, bracketed indices and quoted odd keys', () => {
     expect(formatPath(['payload', 'models', 0, 'sha256'])).toBe('payload.models[0].sha256')

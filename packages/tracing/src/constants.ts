@@ -40,7 +40,8 @@ export const OTLP_EXPORT_DELAY_MS = 1_000
 export const REMEMBERED_TASKS = 10_000
 
 /**
- * Traces whose batches the store remembers in memory (the newest), so reading one reads only the
- * batches that hold it; an older one is found by a scan of the trace ids.
+ * Slots of the table in which the store remembers which batches hold its newest traces (a power of
+ * two), so reading one reads only those batches: about 100,000 traces, some of the older ones
+ * displaced by newer ones of the same slot. A trace it does not remember is found by a scan.
  */
-export const REMEMBERED_TRACES = 100_000
+export const REMEMBERED_TRACE_SLOTS = 131_072

@@ -17,6 +17,7 @@
 
 export * from './constants.js'
 export { TraceStoreError, TracingOptionError } from './errors.js'
+export { LineSpan, type LineSpanParent, LineSpans, type RemoteSpanParent } from './line-spans.js'
 export { compactSpan, NODE_ATTRIBUTE, type StoredSpan, TASK_ID_ATTRIBUTE } from './spans.js'
 export { type TraceStore, type TraceStoreInit, traceStore } from './store.js'
 export { SpanTracerProvider } from './tracer.js'

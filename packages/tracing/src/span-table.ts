@@ -1,21 +1,32 @@
 /**
  * The SQLite table spans are kept in. A flush of the store writes one row: every span that ended
- * since the last flush, as one JSON object keyed by trace id, with the trace ids it holds in a
- * column of their own. Rows are only appended, and nothing is indexed: under load a flush costs
- * SQLite a fraction of a microsecond per span, where an index entry per trace cost several
- * microseconds and a row per trace more (measured while building this; tracing must stay under
- * 5 % of the exchange). The store remembers which batches hold its recent traces; an older trace
- * is found by a scan of the trace id column, which SQLite reads without the spans.
+ * since the last flush, as one text of a line per span (`span-lines.ts`). Rows are only appended,
+ * and nothing is indexed: under load a flush costs SQLite a fraction of a microsecond per span,
+ * where an index entry per trace cost several microseconds and a row per trace more (measured
+ * while building this; tracing must stay under 5 % of the exchange). The store remembers which
+ * batches hold its recent traces; an older trace is found by a scan of the rows' text. (Rows
+ * written before the line format hold a JSON object by trace id and list their trace ids in
+ * `trace_ids`; they are read as well.)
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
+import type { TraceSpan } from '@p2p-ai/protocol'
 import Database from 'better-sqlite3'
+import { readSpans } from './span-lines.js'
 
-/** One flush: its id, the trace ids it holds, and its spans as JSON, `{ "<trace id>": [span, …], … }`. */
+/** One flush: its id, and its spans as the store's text (`span-lines.ts`) in UTF-8. */
 export interface SpanBatch {
   readonly id: number
-  readonly traceIds: readonly string[]
-  readonly json: string
+  readonly bytes: Uint8Array
+}
+
+/** A row's spans: text (rows before the line format), or the UTF-8 bytes of the line format. */
+type Spans = string | Uint8Array
+
+function textOf(spans: Spans): string {
+  return typeof spans === 'string'
+    ? spans
+    : Buffer.from(spans.buffer, spans.byteOffset, spans.byteLength).toString('utf8')
 }
 
 const SCHEMA = `
@@ -30,11 +41,11 @@ CREATE TABLE IF NOT EXISTS batches (
 /** Synchronous access to the span tables (on whichever thread owns the connection). */
 export class SpanTable {
   readonly #db: Database.Database
-  readonly #insert: Database.Statement<[number, number, string, string]>
-  readonly #insertAnyId: Database.Statement<[number, string, string]>
-  readonly #byIds = new Map<number, Database.Statement>()
-  readonly #scan: Database.Statement<[number, string], { id: number; spans: string }>
-  readonly #all: Database.Statement<[number], { spans: string }>
+  readonly #insert: Database.Statement<[number, number, string, Buffer]>
+  readonly #insertAnyId: Database.Statement<[number, string, Buffer]>
+  readonly #scan: Database.Statement<[number, string, string], { id: number; spans: Spans }>
+  readonly #range: Database.Statement<[number, number, number], { spans: Spans }>
+  readonly #all: Database.Statement<[number], { spans: Spans }>
   readonly #firstLive: Database.Statement<[number], { id: number }>
   readonly #deleteBefore: Database.Statement<[number]>
   readonly #deleteExpired: Database.Statement<[number]>
@@ -48,6 +59,9 @@ export class SpanTable {
       chmodSync(path, 0o600)
     }
     this.#db = new Database(path)
+    // Batches are a few hundred kilobytes: large pages write them in a few pages, not a hundred
+    // (SQLite takes this only for a new file).
+    this.#db.pragma('page_size = 65536')
     if (path !== ':memory:') {
       this.#db.pragma('journal_mode = WAL')
       this.#db.pragma('synchronous = NORMAL')
@@ -59,9 +73,11 @@ export class SpanTable {
     this.#insertAnyId = this.#db.prepare(
       'INSERT INTO batches (expires_at, trace_ids, spans) VALUES (?, ?, ?)',
     )
-    // `trace_ids` before `spans`: the scan reads the ids without loading the spans' pages.
     this.#scan = this.#db.prepare(
-      'SELECT id, spans FROM batches WHERE expires_at > ? AND instr(trace_ids, ?) > 0 ORDER BY id',
+      'SELECT id, spans FROM batches WHERE expires_at > ? AND (instr(spans, ?) > 0 OR instr(trace_ids, ?) > 0) ORDER BY id',
+    )
+    this.#range = this.#db.prepare(
+      'SELECT spans FROM batches WHERE expires_at > ? AND id BETWEEN ? AND ? ORDER BY id',
     )
     this.#all = this.#db.prepare('SELECT spans FROM batches WHERE expires_at > ?')
     // Batch ids grow with time and every batch is kept as long, so the expired ones are those
@@ -76,30 +92,38 @@ export class SpanTable {
    * goes in under a new id, and is found by the scan.
    */
   write(batch: SpanBatch, expiresAt: number): void {
-    const ids = batch.traceIds.join(',')
-    if (this.#insert.run(batch.id, expiresAt, ids, batch.json).changes === 0) {
-      this.#insertAnyId.run(expiresAt, ids, batch.json)
+    const { bytes } = batch
+    const blob = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    if (this.#insert.run(batch.id, expiresAt, '', blob).changes === 0) {
+      this.#insertAnyId.run(expiresAt, '', blob)
     }
   }
 
   /**
-   * The trace's spans as one JSON array (text), in the order they were written: from the batches
-   * `hint` names when they hold it, else from every batch that does.
+   * The trace's spans, in the order they were written: from the batches from `hint[0]` to
+   * `hint[1]` when they hold it, else from every batch that does.
    */
-  read(traceId: string, now: number, hint: readonly number[] = []): string {
-    let rows: Array<{ spans: string }> = []
-    if (hint.length > 0)
-      rows = this.#byIdsStatement(hint.length).all(now, ...hint) as Array<{ spans: string }>
-    let parts = spansOf(rows, traceId)
-    if (parts.length === 0) parts = spansOf(this.#scan.all(now, traceId), traceId)
-    return `[${parts.join(',')}]`
+  read(traceId: string, now: number, hint: readonly number[] = []): TraceSpan[] {
+    let spans: TraceSpan[] = []
+    const [first, last] = hint
+    if (first !== undefined && last !== undefined) spans = spansOf(this.#range.all(now, first, last), traceId)
+    if (spans.length === 0) spans = spansOf(this.#scan.all(now, traceId, traceId), traceId)
+    return spans
   }
 
   /** Spans kept (reads every batch: for tests and snapshots, not for the hot path). */
   count(now: number): number {
     let n = 0
     for (const row of this.#all.all(now)) {
-      for (const spans of Object.values(JSON.parse(row.spans) as Record<string, unknown[]>)) n += spans.length
+      const text = textOf(row.spans)
+      if (text.startsWith('{')) {
+        for (const spans of Object.values(JSON.parse(text) as Record<string, unknown[]>)) n += spans.length
+      } else {
+        // A line per span, under the header line.
+        for (let at = text.indexOf('\n'); at !== -1 && at < text.length - 1; n++) {
+          at = text.indexOf('\n', at + 1)
+        }
+      }
     }
     return n
   }
@@ -113,25 +137,11 @@ export class SpanTable {
   close(): void {
     this.#db.close()
   }
-
-  #byIdsStatement(n: number): Database.Statement {
-    let statement = this.#byIds.get(n)
-    if (statement === undefined) {
-      statement = this.#db.prepare(
-        `SELECT spans FROM batches WHERE expires_at > ? AND id IN (${Array(n).fill('?').join(',')}) ORDER BY id`,
-      )
-      this.#byIds.set(n, statement)
-    }
-    return statement
-  }
 }
 
-/** The JSON texts of a trace's spans in these batches. */
-function spansOf(rows: ReadonlyArray<{ spans: string }>, traceId: string): string[] {
-  const parts: string[] = []
-  for (const row of rows) {
-    const spans = (JSON.parse(row.spans) as Record<string, unknown[]>)[traceId]
-    if (spans !== undefined) for (const span of spans) parts.push(JSON.stringify(span))
-  }
-  return parts
+/** A trace's spans in these batches. */
+function spansOf(rows: ReadonlyArray<{ spans: Spans }>, traceId: string): TraceSpan[] {
+  const spans: TraceSpan[] = []
+  for (const row of rows) for (const span of readSpans(textOf(row.spans), traceId)) spans.push(span)
+  return spans
 }

@@ -1,7 +1,7 @@
 /**
- * OpenTelemetry's spans in the compact form the store keeps and the trace protocol carries
- * (`TraceSpan`, docs/protocol.md §2.7): microseconds since the epoch, three kinds, three statuses,
- * flat attributes within the protocol's bounds.
+ * OpenTelemetry's spans in the compact form the trace protocol carries (`TraceSpan`,
+ * docs/protocol.md §2.7): microseconds since the epoch, three kinds, three statuses, flat
+ * attributes within the protocol's bounds. (The store keeps them as lines: `span-lines.ts`.)
  */
 import { type Attributes, type HrTime, SpanKind, SpanStatusCode } from '@opentelemetry/api'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace'
@@ -83,7 +83,7 @@ function compactOf(fields: SpanFields, node: string): TraceSpan {
     spanId: fields.spanId,
     parentId: fields.parentId,
     node,
-    name: spanName(fields.name),
+    name: fitSpanName(fields.name),
     kind: kindName(fields.kind),
     startUs,
     endUs: Math.max(startUs, fields.endUs),
@@ -115,7 +115,7 @@ function micros(time: HrTime): number {
 const fittedNames = new Map<string, string>()
 
 /** A name the protocol takes: our own names pass as they are; foreign ones are made to fit. */
-function spanName(name: string): string {
+export function fitSpanName(name: string): string {
   let fitted = fittedNames.get(name)
   if (fitted === undefined) {
     fitted = fitName(name)

@@ -1,5 +1,9 @@
 /** Messages between the span store and its thread (store.ts, store-worker.ts). */
+import type { TraceSpan } from '@p2p-ai/protocol'
 import type { SpanBatch, SpanTable } from './span-table.js'
+
+/** What a request answers: a trace's spans, a count, or nothing. */
+export type StoreValue = TraceSpan[] | number | undefined
 
 /** A request to the store's thread; `id` 0 asks for no reply (writes). */
 export type StoreRequest =
@@ -14,7 +18,7 @@ export type StoreRequest =
       readonly op: 'read'
       readonly traceId: string
       readonly now: number
-      /** Batches that hold the trace, as far as the store remembers. */
+      /** The first and last batch that hold the trace, as far as the store remembers; [] when it does not. */
       readonly hint: readonly number[]
     }
   | { readonly id: number; readonly op: 'count'; readonly now: number }
@@ -22,11 +26,11 @@ export type StoreRequest =
   | { readonly id: number; readonly op: 'close' }
 
 export type StoreReply =
-  | { readonly id: number; readonly ok: true; readonly value: string | number | undefined }
+  | { readonly id: number; readonly ok: true; readonly value: StoreValue }
   | { readonly id: number; readonly ok: false; readonly message: string }
 
 /** Carries out one request on the table, wherever it lives (the store's thread, or memory). */
-export function serve(table: SpanTable, request: StoreRequest): string | number | undefined {
+export function serve(table: SpanTable, request: StoreRequest): StoreValue {
   switch (request.op) {
     case 'write':
       table.write(request.batch, request.expiresAt)

@@ -1,19 +1,20 @@
 /**
  * The spans a node keeps: its own, and those its peers sent back for traces it asked about, in one
  * SQLite file in the data directory (`traces.db`), each deleted `retentionMs` after it was written.
- * Ended spans wait in memory for a moment and leave in one batch, one row per trace, to a thread
- * of their own that owns the database: the node's main thread pays for a span's JSON and a share
- * of one message, never for SQLite.
+ * Ended spans wait in memory for a moment, as lines of the batch's text (`span-lines.ts`), and
+ * leave in one row per batch to a thread of their own that owns the database: the node's main
+ * thread pays for a span's line and a share of one message, never for SQLite.
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { TraceSpan } from '@p2p-ai/protocol'
+import { wallOf } from './clock.js'
 import {
   DEFAULT_TRACE_RETENTION_MS,
   REMEMBERED_TASKS,
-  REMEMBERED_TRACES,
+  REMEMBERED_TRACE_SLOTS,
   STORE_FLUSH_BATCH,
   STORE_FLUSH_INTERVAL_MS,
   STORE_PURGE_INTERVAL_MS,
@@ -21,9 +22,10 @@ import {
 } from './constants.js'
 import { TraceStoreError, TracingOptionError } from './errors.js'
 import { RecentMap } from './recent.js'
+import { batchHeader, spanLine, traceSpanLine } from './span-lines.js'
 import { type SpanBatch, SpanTable } from './span-table.js'
 import type { StoredSpan } from './spans.js'
-import { type StoreReply, type StoreRequest, serve } from './store-protocol.js'
+import { type StoreReply, type StoreRequest, type StoreValue, serve } from './store-protocol.js'
 
 export interface TraceStoreInit {
   /** Directory of the store file (`traces.db`), created if missing. Exactly one of this and `inMemory`. */
@@ -44,6 +46,12 @@ export interface TraceStoreInit {
   readonly purgeIntervalMs?: number
   /** Clock, for tests. @default Date.now */
   readonly now?: () => number
+  /**
+   * The PeerId of the node whose spans these are, written once per batch instead of once per span.
+   *
+   * @default each span names its node
+   */
+  readonly node?: string
 }
 
 /** Where a node's spans are kept, and read back for `task trace`. */
@@ -57,6 +65,23 @@ export interface TraceStore {
   readonly writeErrors: number
   /** Queues an ended span of this node; it is written within `STORE_FLUSH_INTERVAL_MS`. */
   record(span: StoredSpan): void
+  /**
+   * Queues an ended span of this node given as its fields, straight into the store's format
+   * (`span-lines.ts`): how the plug-in's own spans are recorded, with no object in between. Times
+   * are `performance.now()` instants; `attributes` is what `attributeText` made of them.
+   */
+  recordSpan(
+    traceId: string,
+    spanId: string,
+    parentId: string | undefined,
+    name: string,
+    kind: TraceSpan['kind'],
+    status: TraceSpan['status'],
+    startMs: number,
+    endMs: number,
+    attributes: string,
+    taskId: string | undefined,
+  ): void
   /** Adds spans of a trace that peers recorded (a span already kept is replaced when read). */
   add(traceId: string, spans: readonly TraceSpan[]): void
   /** The spans of a trace that have not expired, the earliest first, each span once. */
@@ -64,8 +89,8 @@ export interface TraceStore {
   /** The trace of a task this node recorded since it started (the newest, for a reused id). */
   traceOf(taskId: string): string | undefined
   /**
-   * Whether the trace is among the newest this store wrote since it started (`REMEMBERED_TRACES`):
-   * those it finds without scanning.
+   * Whether the trace is among the newest this store wrote since it started (about 100,000, by
+   * `REMEMBERED_TRACE_SLOTS`): those it finds without scanning.
    */
   recent(traceId: string): boolean
   /** Spans kept. */
@@ -87,7 +112,7 @@ export function traceStore(init: TraceStoreInit): TraceStore {
 interface Backend {
   /** Fire and forget (writes). */
   send(request: StoreRequest): void
-  ask(request: StoreRequest): Promise<string | number | undefined>
+  ask(request: StoreRequest): Promise<StoreValue>
 }
 
 class SpanStore implements TraceStore {
@@ -98,11 +123,29 @@ class SpanStore implements TraceStore {
   readonly #backend: Backend
   /** Task id → trace id of the tasks recorded since this process started, the newest. */
   readonly #tasks = new RecentMap<string, string>(REMEMBERED_TASKS)
-  /** Trace id → the batches holding its spans, for the traces written since this process started, the newest. */
-  readonly #batches = new RecentMap<string, number[]>(REMEMBERED_TRACES)
+  /**
+   * The batches that hold the traces written since this process started, the newest: by a hash of
+   * the trace id, the first and last batch (as offsets from `#firstBatch`, 0 for none) and a second
+   * hash to tell the trace from another of the same slot. Numbers in preallocated arrays: no entry
+   * per trace for the collector to follow. A trace whose slot a newer one took is found by a scan.
+   */
+  readonly #slotFirst = new Int32Array(REMEMBERED_TRACE_SLOTS)
+  readonly #slotLast = new Int32Array(REMEMBERED_TRACE_SLOTS)
+  readonly #slotCheck = new Uint32Array(REMEMBERED_TRACE_SLOTS)
   /** Batch ids grow with time across restarts: this process's start, in ms, times 1,000, plus a count. */
-  #nextBatch = Date.now() * 1000
-  #waiting: StoredSpan[] = []
+  readonly #firstBatch = Date.now() * 1000
+  #nextBatch = this.#firstBatch + 1
+  readonly #node: string
+  /**
+   * The batch that waits: its text in UTF-8 so far (each span's line is written as it ends, so no
+   * string or object of it outlives the span's end), its length, how many spans, the id it will
+   * have (0 while none waits) and the instant its times count from (microseconds since the epoch).
+   */
+  #waiting = Buffer.allocUnsafeSlow(BATCH_BYTES)
+  #waitingBytes = 0
+  #waitingCount = 0
+  #waitingBatch = 0
+  #baseUs = 0
   #flushTimer: NodeJS.Timeout | undefined
   readonly #purgeTimer: NodeJS.Timeout | undefined
   #closing: Promise<void> | undefined
@@ -121,6 +164,7 @@ class SpanStore implements TraceStore {
     }
     this.#retentionMs = retentionMs
     this.#now = init.now ?? Date.now
+    this.#node = init.node ?? ''
     this.path = init.directory === undefined ? ':memory:' : join(init.directory, TRACE_STORE_FILE_NAME)
     try {
       this.#backend = init.directory === undefined ? localBackend(this) : threadBackend(this.path, this)
@@ -141,8 +185,65 @@ class SpanStore implements TraceStore {
 
   record(span: StoredSpan): void {
     if (this.#closing !== undefined) return
-    if (span.taskId !== undefined) this.#tasks.set(span.taskId, span.traceId)
-    if (this.#waiting.push(span) >= STORE_FLUSH_BATCH) this.flush()
+    let line =
+      this.#waitingBatch === 0 ? '' : traceSpanLine(span.traceId, span.span, this.#node, this.#baseUs)
+    if (!this.#fits(line.length)) line = ''
+    this.#begin(span.traceId, span.taskId)
+    if (line === '') line = traceSpanLine(span.traceId, span.span, this.#node, this.#baseUs)
+    this.#write(line)
+  }
+
+  recordSpan(
+    traceId: string,
+    spanId: string,
+    parentId: string | undefined,
+    name: string,
+    kind: TraceSpan['kind'],
+    status: TraceSpan['status'],
+    startMs: number,
+    endMs: number,
+    attributes: string,
+    taskId: string | undefined,
+  ): void {
+    if (this.#closing !== undefined) return
+    // Ids, a name of at most 64 characters, two numbers: the rest of a line is its attributes.
+    this.#fits(attributes.length + 256)
+    this.#begin(traceId, taskId)
+    const base = this.#baseUs
+    const start = Math.floor(wallOf(startMs) * 1000) - base
+    const end = Math.max(start, Math.floor(wallOf(endMs) * 1000) - base)
+    this.#write(`${spanLine(traceId, spanId, parentId, '', name, kind, status, start, end)}${attributes}\n`)
+  }
+
+  /**
+   * Whether a line of `length` characters fits the batch that waits (at most 3 bytes each in
+   * UTF-8); if it does not, that batch leaves now and the line opens the next.
+   */
+  #fits(length: number): boolean {
+    if (this.#waitingBytes + length * 3 <= this.#waiting.length) return true
+    this.flush()
+    if (length * 3 + 1024 > this.#waiting.length) this.#waiting = Buffer.allocUnsafeSlow(length * 3 + 1024)
+    return false
+  }
+
+  /** Opens a batch if none waits, and remembers the span's trace and task. */
+  #begin(traceId: string, taskId: string | undefined): void {
+    if (taskId !== undefined) this.#tasks.set(taskId, traceId)
+    if (this.#waitingBatch === 0) {
+      this.#waitingBatch = this.#nextBatch++
+      this.#baseUs = Math.floor(wallOf(performance.now()) * 1000)
+      this.#waitingBytes = this.#waiting.write(batchHeader(this.#baseUs, this.#node), 0, 'utf8')
+    }
+    this.#remember(traceId, this.#waitingBatch)
+  }
+
+  #write(line: string): void {
+    this.#waitingBytes += this.#waiting.write(line, this.#waitingBytes, 'utf8')
+    this.#queued()
+  }
+
+  #queued(): void {
+    if (++this.#waitingCount >= STORE_FLUSH_BATCH) this.flush()
     else if (this.#flushTimer === undefined) {
       this.#flushTimer = setTimeout(() => this.flush(), STORE_FLUSH_INTERVAL_MS)
       this.#flushTimer.unref()
@@ -152,17 +253,28 @@ class SpanStore implements TraceStore {
   add(traceId: string, spans: readonly TraceSpan[]): void {
     this.#open()
     if (spans.length === 0) return
-    this.#send(this.#batchOf(spans.map((span) => ({ traceId, taskId: undefined, span }))))
+    const id = this.#nextBatch++
+    this.#remember(traceId, id)
+    let text = batchHeader(0, '')
+    for (const span of spans) text += traceSpanLine(traceId, span, '', 0)
+    this.#send(id, utf8.encode(text))
   }
 
   async spans(traceId: string): Promise<TraceSpan[]> {
     this.#open()
     this.flush()
-    const hint = this.#batches.get(traceId) ?? []
-    const text = (await this.#ask({ id: 0, op: 'read', traceId, now: this.#now(), hint })) as string
+    const slot = this.#slot(traceId)
+    const hint =
+      slot === undefined
+        ? []
+        : [
+            this.#firstBatch + (this.#slotFirst[slot] as number),
+            this.#firstBatch + (this.#slotLast[slot] as number),
+          ]
+    const found = (await this.#ask({ id: 0, op: 'read', traceId, now: this.#now(), hint })) as TraceSpan[]
     // A span written twice (a peer's spans fetched again) is the later row's.
     const byId = new Map<string, TraceSpan>()
-    for (const span of JSON.parse(text) as TraceSpan[]) byId.set(span.spanId, span)
+    for (const span of found) byId.set(span.spanId, span)
     return [...byId.values()].sort((a, b) => a.startUs - b.startUs || (a.spanId < b.spanId ? -1 : 1))
   }
 
@@ -171,8 +283,7 @@ class SpanStore implements TraceStore {
   }
 
   recent(traceId: string): boolean {
-    this.flush()
-    return this.#batches.get(traceId) !== undefined
+    return this.#slot(traceId) !== undefined
   }
 
   async count(): Promise<number> {
@@ -184,10 +295,15 @@ class SpanStore implements TraceStore {
   flush(): void {
     clearTimeout(this.#flushTimer)
     this.#flushTimer = undefined
-    if (this.#waiting.length === 0) return
-    const spans = this.#waiting
-    this.#waiting = []
-    this.#send(this.#batchOf(spans))
+    if (this.#waitingCount === 0) return
+    const bytes = this.#waiting.subarray(0, this.#waitingBytes)
+    const id = this.#waitingBatch
+    // The buffer moves to the store's thread: the next batch gets one of its own.
+    this.#waiting = Buffer.allocUnsafeSlow(BATCH_BYTES)
+    this.#waitingBytes = 0
+    this.#waitingCount = 0
+    this.#waitingBatch = 0
+    this.#send(id, bytes)
   }
 
   async purge(): Promise<number> {
@@ -210,11 +326,16 @@ class SpanStore implements TraceStore {
     this.writeErrors++
   }
 
-  #send(batch: SpanBatch): void {
+  /**
+   * Sends a batch to be written: its text in UTF-8, in a buffer of its own that moves to the
+   * store's thread rather than being copied there.
+   */
+  #send(id: number, bytes: Uint8Array): void {
+    const batch: SpanBatch = { id, bytes }
     this.#backend.send({ id: 0, op: 'write', batch, expiresAt: this.#now() + this.#retentionMs })
   }
 
-  async #ask(request: StoreRequest): Promise<string | number | undefined> {
+  async #ask(request: StoreRequest): Promise<StoreValue> {
     try {
       return await this.#backend.ask(request)
     } catch (err) {
@@ -224,31 +345,44 @@ class SpanStore implements TraceStore {
     }
   }
 
-  /**
-   * One batch: the spans by trace, as one JSON text (one string crosses to the store's thread, not
-   * an object per span; one `JSON.stringify` of the whole batch costs a span much less than one of
-   * its own), remembered under each of its traces.
-   */
-  #batchOf(spans: readonly StoredSpan[]): SpanBatch {
-    const id = this.#nextBatch++
-    const byTrace: Record<string, TraceSpan[]> = {}
-    for (const { traceId, span } of spans) {
-      const list = byTrace[traceId]
-      if (list === undefined) byTrace[traceId] = [span]
-      else list.push(span)
+  /** Remembers that batch `id` holds spans of the trace. */
+  #remember(traceId: string, id: number): void {
+    const hash = hexHash(traceId, 0)
+    const check = hexHash(traceId, 8)
+    const slot = hash & (REMEMBERED_TRACE_SLOTS - 1)
+    const offset = id - this.#firstBatch
+    if (this.#slotCheck[slot] !== check || this.#slotFirst[slot] === 0) {
+      this.#slotCheck[slot] = check
+      this.#slotFirst[slot] = offset
     }
-    const traceIds = Object.keys(byTrace)
-    for (const traceId of traceIds) {
-      const held = this.#batches.get(traceId)
-      if (held === undefined) this.#batches.set(traceId, [id])
-      else held.push(id)
-    }
-    return { id, traceIds, json: JSON.stringify(byTrace) }
+    this.#slotLast[slot] = offset
+  }
+
+  /** The slot of a trace this store remembers, if it does. */
+  #slot(traceId: string): number | undefined {
+    if (traceId.length < 16) return undefined
+    const slot = hexHash(traceId, 0) & (REMEMBERED_TRACE_SLOTS - 1)
+    return this.#slotFirst[slot] !== 0 && this.#slotCheck[slot] === hexHash(traceId, 8) ? slot : undefined
   }
 
   #open(): void {
     if (this.#closing !== undefined) throw new TraceStoreError(`the trace store ${this.path} is closed`)
   }
+}
+
+const utf8 = new TextEncoder()
+
+/** Bytes of the buffer a batch is written into; a batch leaves when it is full, whatever its count. */
+const BATCH_BYTES = 512 * 1024
+
+/** 32 bits of a hex id from its `at`th digit (ids are random: any 8 digits hash them). */
+function hexHash(id: string, at: number): number {
+  let hash = 0
+  for (let i = at; i < at + 8; i++) {
+    const c = id.charCodeAt(i)
+    hash = ((hash << 4) | (c <= 57 ? c - 48 : (c | 32) - 87)) >>> 0
+  }
+  return hash
 }
 
 function localBackend(store: SpanStore): Backend {
@@ -273,10 +407,7 @@ function threadBackend(path: string, store: SpanStore): Backend {
   const entry = new URL('./store-worker.js', pathToFileURL(compiled))
   if (!existsSync(entry))
     throw new Error(`the store's thread module ${fileURLToPath(entry)} is missing (build first)`)
-  const pending = new Map<
-    number,
-    { resolve(value: string | number | undefined): void; reject(err: Error): void }
-  >()
+  const pending = new Map<number, { resolve(value: StoreValue): void; reject(err: Error): void }>()
   let worker: Worker | undefined
   let next = 1
   let failure: Error | undefined
@@ -312,8 +443,11 @@ function threadBackend(path: string, store: SpanStore): Backend {
   }
   return {
     send(request) {
-      if (failure === undefined) start().postMessage(request)
-      else store.lost()
+      if (failure === undefined) {
+        const thread = start()
+        if (request.op === 'write') thread.postMessage(request, [request.batch.bytes.buffer as ArrayBuffer])
+        else thread.postMessage(request)
+      } else store.lost()
     },
     ask(request) {
       if (request.op === 'close' && worker === undefined) return Promise.resolve(undefined)

@@ -32,13 +32,14 @@ type RootSampler = (traceId: string) => boolean
 /** A tracer provider whose spans go to a node's store and to its span processors. */
 export class SpanTracerProvider implements TracerProvider {
   readonly #sink: SpanSink
-  readonly #sampleRoot: RootSampler
+  /** Whether a trace this provider starts is recorded, by its id. */
+  readonly sampleRoot: RootSampler
   readonly #tracers = new Map<string, SpanTracer>()
 
   /** `sampleRate`: the fraction of new traces recorded, 0 to 1 (checked by the caller). */
   constructor(sink: SpanSink, sampleRate: number) {
     this.#sink = sink
-    this.#sampleRoot = rootSampler(sampleRate)
+    this.sampleRoot = rootSampler(sampleRate)
   }
 
   getTracer(name: string, version?: string, options?: TracerOptions): Tracer {
@@ -50,7 +51,7 @@ export class SpanTracerProvider implements TracerProvider {
         ...(version === undefined ? {} : { version }),
         ...(options?.schemaUrl === undefined ? {} : { schemaUrl: options.schemaUrl }),
       }
-      tracer = new SpanTracer(scope, this.#sink, this.#sampleRoot)
+      tracer = new SpanTracer(scope, this.#sink, this.sampleRoot)
       this.#tracers.set(key, tracer)
     }
     return tracer

@@ -15,6 +15,7 @@ import {
   SERVICE_NAME,
 } from './constants.js'
 import { TracingOptionError } from './errors.js'
+import { LineSpans } from './line-spans.js'
 import { NODE_ATTRIBUTE } from './spans.js'
 import { type TraceStore, traceStore } from './store.js'
 import { SpanTracerProvider } from './tracer.js'
@@ -74,6 +75,12 @@ export interface TracingContext {
 /** A node's tracing: the provider its spans go to, and where they are kept. */
 export interface Tracing {
   readonly tracerProvider: SpanTracerProvider
+  /**
+   * The node's own spans, recorded straight into the store (the node uses it instead of the tracer
+   * provider when it is there): only while no span processor wants the SDK's spans, so `undefined`
+   * with an OTLP endpoint or `spanProcessors`.
+   */
+  readonly spans: LineSpans | undefined
   readonly store: TraceStore
   /** Writes what waits to the store and sends what waits to the collector. */
   forceFlush(): Promise<void>
@@ -117,6 +124,7 @@ async function createTracing(
   const store = traceStore({
     ...(init.store === undefined ? { directory: context.dataDir } : init.store),
     ...(init.retentionMs === undefined ? {} : { retentionMs: init.retentionMs }),
+    node: context.peerId,
   })
   // Every span goes to the store; processors are for what else wants them (usually nothing).
   const processors: SpanProcessor[] = []
@@ -151,6 +159,7 @@ async function createTracing(
   let shutdown: Promise<void> | undefined
   return {
     tracerProvider,
+    spans: processors.length === 0 ? new LineSpans(store, tracerProvider.sampleRoot) : undefined,
     store,
     forceFlush: () => tracerProvider.forceFlush(),
     shutdown() {

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type HrTime, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import { type ReadableSpan, type SpanProcessor, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace'
-import { readTraceMessage } from '@p2p-ai/protocol'
+import { readTraceMessage, type TraceSpan } from '@p2p-ai/protocol'
+import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TRACE_STORE_FILE_NAME } from '../src/constants.js'
 import { TracingOptionError } from '../src/errors.js'
@@ -124,6 +125,108 @@ describe('the tracing plug-in', () => {
     const again = await tracing()({ peerId: PEER, dataDir: dir })
     expect((await again.store.spans(ids.traceId)).map((s) => s.name).sort()).toEqual(['attempt', 'task'])
     await again.shutdown()
+  })
+
+  it("records the node's own spans as lines of the store's batches, read back as the protocol's spans", async () => {
+    const t = await tracing({ store: { inMemory: true } })({ peerId: PEER, dataDir: dir })
+    const spans = t.spans
+    if (spans === undefined) throw new Error('no span processor: the node records through `spans`')
+    const task = spans.start('task', SpanKind.INTERNAL)
+    task.setAttribute('p2p_ai.task.id', 'task-0003')
+    task.setAttribute('note', 'a tab\there, a line\nthere, ünïcödé and \\')
+    task.setAttribute('BadKey', 'left out')
+    const attempt = spans.start('attempt', SpanKind.CLIENT, task)
+    attempt.setAttribute('p2p_ai.attempt', 2)
+    attempt.setAttribute('p2p_ai.retried', false)
+    // A step known only once it is over (a task's queue and run): its line, and no span.
+    const ranAt = performance.now()
+    spans.record('run', attempt, ranAt - 2, ranAt)
+    attempt.finish(SpanStatusCode.ERROR, 'ERR_PEER_UNRESPONSIVE')
+    task.finish(SpanStatusCode.OK)
+    // A peer's span that was not sampled: its context goes on, nothing is recorded.
+    const unsampled = spans.startRemote('serve', SpanKind.SERVER, {
+      traceId: task.traceId,
+      spanId: attempt.spanId,
+      flags: 0,
+    })
+    expect([unsampled.isRecording(), unsampled.traceId, unsampled.traceFlags]).toEqual([
+      false,
+      task.traceId,
+      0,
+    ])
+    unsampled.finish(SpanStatusCode.OK)
+    expect(t.store.traceOf('task-0003')).toBe(task.traceId)
+    expect(t.store.recent(task.traceId)).toBe(true)
+    expect(t.store.recent('4bf92f3577b34da6a3ce929d0e0e4737')).toBe(false)
+    const all = await t.store.spans(task.traceId)
+    const run = all.find((span) => span.name === 'run')
+    expect(run).toMatchObject({ parentId: attempt.spanId, node: PEER, kind: 'internal', status: 'unset' })
+    expect((run?.endUs ?? 0) - (run?.startUs ?? 0)).toBeGreaterThanOrEqual(1_999)
+    const read = all.filter((span) => span !== run).sort((a, b) => b.name.localeCompare(a.name))
+    expect(read).toEqual([
+      {
+        spanId: task.spanId,
+        node: PEER,
+        name: 'task',
+        kind: 'internal',
+        startUs: expect.any(Number),
+        endUs: expect.any(Number),
+        status: 'ok',
+        attributes: { 'p2p_ai.task.id': 'task-0003', note: 'a tab\there, a line\nthere, ünïcödé and \\' },
+      },
+      {
+        spanId: attempt.spanId,
+        parentId: task.spanId,
+        node: PEER,
+        name: 'attempt',
+        kind: 'client',
+        startUs: expect.any(Number),
+        endUs: expect.any(Number),
+        status: 'error',
+        attributes: { 'p2p_ai.attempt': 2, 'p2p_ai.retried': false },
+      },
+    ])
+    // Microseconds since the epoch, the attempt within its task.
+    const [taskSpan, attemptSpan] = read as [TraceSpan, TraceSpan]
+    expect(Math.abs(taskSpan.startUs / 1000 - Date.now())).toBeLessThan(60_000)
+    expect(attemptSpan.startUs).toBeGreaterThanOrEqual(taskSpan.startUs)
+    expect(attemptSpan.endUs).toBeLessThanOrEqual(taskSpan.endUs)
+    expect(
+      readTraceMessage(
+        { v: 1, type: 'trace.spans', payload: { traceId: task.traceId, spans: all } },
+        'trace.spans',
+      ).spans,
+    ).toEqual(all)
+    await t.shutdown()
+  })
+
+  it('reads the spans of a file written before the line format', async () => {
+    const old = join(dir, 'before-lines')
+    await mkdir(old, { recursive: true })
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
+    const span = {
+      spanId: '00f067aa0ba902b7',
+      node: PEER,
+      name: 'run',
+      kind: 'internal',
+      startUs: 1,
+      endUs: 2,
+      status: 'ok',
+    }
+    const db = new Database(join(old, TRACE_STORE_FILE_NAME))
+    db.exec(
+      'CREATE TABLE batches (id INTEGER PRIMARY KEY, expires_at INTEGER NOT NULL, trace_ids TEXT NOT NULL, spans TEXT NOT NULL)',
+    )
+    db.prepare('INSERT INTO batches VALUES (1, ?, ?, ?)').run(
+      Date.now() + HOUR,
+      traceId,
+      JSON.stringify({ [traceId]: [span] }),
+    )
+    db.close()
+    const store = traceStore({ directory: old })
+    expect(await store.spans(traceId)).toEqual([span])
+    expect(await store.count()).toBe(1)
+    await store.close()
   })
 
   it("deletes spans once their retention is over, and adds peers' spans to a trace", async () => {

@@ -7,7 +7,7 @@ import {
   installedPackages,
   installProject,
   type PackCheckResult,
-  packAndInstall,
+  packAll,
   publishedPackages,
   reuseNativeBuild,
   runInProject,
@@ -64,9 +64,25 @@ try {
 // alone is ~90 MB), so this suite gets minutes, not seconds.
 describe('published packages install and import from their tarballs in an empty project', () => {
   let result: PackCheckResult
+  /** A project of a custom agent, which depends on @p2p-ai/node alone. */
+  let customAgentDir: string
 
   beforeAll(async () => {
-    result = await packAndInstall({ root })
+    const { workDir, packages } = await packAll({ root })
+    result = { workDir, projectDir: join(workDir, 'project'), packages }
+    customAgentDir = join(workDir, 'custom-agent')
+    const { version: zod } = JSON.parse(
+      await readFile(join(root, 'packages', 'node', 'node_modules', 'zod', 'package.json'), 'utf8'),
+    ) as { version: string }
+    // Side by side: each install mostly waits on npm.
+    await Promise.all([
+      installProject(
+        result.projectDir,
+        packages,
+        packages.map((p) => p.name),
+      ),
+      installProject(customAgentDir, packages, ['@p2p-ai/node', `zod@^${zod}`]),
+    ])
   }, 600_000)
 
   afterAll(async () => {
@@ -111,10 +127,13 @@ describe('published packages install and import from their tarballs in an empty 
   })
 
   it('imports every package by name', async () => {
-    for (const pkg of result.packages) {
-      const names = await importInProject(result.projectDir, pkg.name)
-      expect(Array.isArray(names), pkg.name).toBe(true)
-    }
+    // One process per package, side by side.
+    const imported = await Promise.all(
+      result.packages.map(
+        async (pkg) => [pkg.name, await importInProject(result.projectDir, pkg.name)] as const,
+      ),
+    )
+    for (const [name, names] of imported) expect(Array.isArray(names), name).toBe(true)
   })
 
   it('runs real code from the installed identity package', async () => {
@@ -133,11 +152,7 @@ describe('published packages install and import from their tarballs in an empty 
   // Light installs: ONNX Runtime (~90 MB) and sharp (libvips) come with @p2p-ai/onnx only, the
   // OpenTelemetry SDK with @p2p-ai/tracing only.
   it('installs a custom agent from @p2p-ai/node alone, without onnxruntime-node or sharp, and runs it', async () => {
-    const projectDir = join(result.workDir, 'custom-agent')
-    const { version: zod } = JSON.parse(
-      await readFile(join(root, 'packages', 'node', 'node_modules', 'zod', 'package.json'), 'utf8'),
-    ) as { version: string }
-    await installProject(projectDir, result.packages, ['@p2p-ai/node', `zod@^${zod}`])
+    const projectDir = customAgentDir
     const installed = await installedPackages(projectDir)
     expect(installed.has('@p2p-ai/node')).toBe(true)
     expect(installed.has('@p2p-ai/engine')).toBe(true)

@@ -3,6 +3,11 @@
  * caller's own) until it expires, and the DAG nodes of shared models while the model is
  * registered. Everything else in the block store is garbage for the sweep. Kept in one small JSON
  * file, written atomically after every change (debounced), so it survives a restart.
+ *
+ * A `data` root is kept for two kinds of caller: those that only ask for a time (`keptUntil`), and
+ * holders, counted (`holds`), that say when they are done (`release`). It goes when its time is
+ * up, or as soon as the last holder lets go and no caller of the first kind still wants it; its
+ * expiry bounds the holds too, so a holder that never comes back (a crash) leaks nothing for good.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
@@ -17,6 +22,10 @@ export interface RootEntry {
   readonly size?: number
   /** `Date.now()` after which a `data` root is deleted. */
   readonly expiresAt?: number
+  /** Holders of a `data` root that have not released it yet. */
+  readonly holds?: number
+  /** Until when callers that do not release it asked for a `data` root to be kept. */
+  readonly keptUntil?: number
 }
 
 interface RootsFile {
@@ -44,7 +53,9 @@ export class RootIndex {
       const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<RootsFile>
       for (const entry of parsed.roots ?? []) {
         if (typeof entry?.cid === 'string' && (entry.kind === 'data' || entry.kind === 'model')) {
-          index.#roots.set(entry.cid, entry)
+          // Written before holds were counted: every keep of it was a kept time.
+          const legacy = entry.kind === 'data' && entry.holds === undefined && entry.keptUntil === undefined
+          index.#roots.set(entry.cid, legacy ? { ...entry, keptUntil: entry.expiresAt ?? 0 } : entry)
         }
       }
     } catch {
@@ -53,18 +64,48 @@ export class RootIndex {
     return index
   }
 
-  /** Keeps a `data` root until at least `expiresAt` (never shortens what is kept). */
-  keepData(cid: string, expiresAt: number, size?: number): void {
+  /**
+   * Keeps a `data` root until at least `expiresAt` (never shortens what is kept); `hold`: for a
+   * holder that will `release` it, which may drop it before then.
+   */
+  keepData(cid: string, expiresAt: number, size?: number, hold = false): void {
     const known = this.#roots.get(cid)
     if (known?.kind === 'model') return
+    const holds = (known?.holds ?? 0) + (hold ? 1 : 0)
+    const keptUntil = hold ? known?.keptUntil : Math.max(expiresAt, known?.keptUntil ?? 0)
     const entry: RootEntry = {
       cid,
       kind: 'data',
       expiresAt: Math.max(expiresAt, known?.expiresAt ?? 0),
       ...((size ?? known?.size) === undefined ? {} : { size: (size ?? known?.size) as number }),
+      ...(holds === 0 ? {} : { holds }),
+      ...(keptUntil === undefined ? {} : { keptUntil }),
     }
     this.#roots.set(cid, entry)
     this.#changed()
+  }
+
+  /**
+   * One holder of a `data` root lets go of it. True when that dropped the root: no holder is left
+   * and no caller without a hold still wants it at `now` (otherwise it stays until that time only).
+   */
+  release(cid: string, now: number): boolean {
+    const known = this.#roots.get(cid)
+    if (known === undefined || known.kind !== 'data') return false
+    const holds = Math.max(0, (known.holds ?? 0) - 1)
+    const keptUntil = known.keptUntil ?? 0
+    if (holds === 0 && keptUntil <= now) {
+      this.#roots.delete(cid)
+      this.#changed()
+      return true
+    }
+    const { holds: _, ...rest } = known
+    this.#roots.set(cid, {
+      ...rest,
+      ...(holds === 0 ? { expiresAt: keptUntil } : { holds }),
+    })
+    this.#changed()
+    return false
   }
 
   /** Keeps a model's root while the model is shared. */

@@ -22,6 +22,12 @@ export interface ContentPutOptions {
    * @default the plug-in's `ttlMs` (24 h)
    */
   ttlMs?: number
+  /**
+   * Hold the content until `release(ref)` says the caller is done with it, which deletes it then
+   * (unless someone else still keeps it); `ttlMs` still bounds the hold, for a holder that never
+   * comes back. @default false
+   */
+  hold?: boolean
   signal?: AbortSignal
 }
 
@@ -36,6 +42,11 @@ export interface ContentGetOptions {
   from?: string
   /** Keep what was fetched at least this long. @default the plug-in's `ttlMs` */
   ttlMs?: number
+  /**
+   * Hold what is fetched until `release(ref)`, as `put`'s `hold`. The hold starts with the fetch:
+   * release it whether or not the fetch completed. @default false
+   */
+  hold?: boolean
   /** Bytes so far and in all, as they arrive. */
   onProgress?: (receivedBytes: number, totalBytes: number) => void
   signal?: AbortSignal
@@ -84,6 +95,12 @@ export interface ContentService {
    * @throws `ERR_CONTENT_UNAVAILABLE` when it cannot be had whole and in time, `ERR_CONTENT_TOO_LARGE`
    */
   get(ref: ContentRef | string, options?: ContentGetOptions): AsyncIterable<Uint8Array>
+  /**
+   * A holder (`put` or `get` with `hold`) is done with `ref`: once no holder is left and nobody
+   * asked for it to be kept longer, it is deleted now rather than when it expires, every block of
+   * it that no other kept content shares. Resolves whether it was deleted.
+   */
+  release?(ref: ContentRef | string, options?: { signal?: AbortSignal }): Promise<boolean>
   /** Whether every block of `ref` is in this node's store. */
   has(ref: ContentRef | string, options?: { signal?: AbortSignal }): Promise<boolean>
   /** The CIDs of this node's models, once known (announced with each model). */

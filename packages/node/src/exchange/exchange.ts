@@ -240,6 +240,7 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
       signer,
       engine,
       log,
+      minIntervalMs: this.#init.announceIntervalMs,
       ...(init.agentVersion === undefined ? {} : { agentVersion: init.agentVersion }),
       // Nothing is reachable before start (no neighbours yet).
       reach: () => (this.#started ? this.#router.reach() : []),
@@ -672,16 +673,18 @@ export class TaskExchange extends TypedEventEmitter<TaskExchangeEvents> {
     const listened = this.listenerCount('task:done') > 0
     if (!failed && !listened && !log.isLevelEnabled('debug')) return
     const record = task.record()
-    const fields = {
-      ...taskLogFields(record.id, record.traceId),
-      type: record.type,
-      status: record.status,
-      peer: record.peer,
-      attempts: record.attempts.length + (record.status === 'COMPLETED' ? 1 : 0),
-      code: record.error?.code,
+    if (failed || log.isLevelEnabled('debug')) {
+      const fields = {
+        ...taskLogFields(record.id, record.traceId),
+        type: record.type,
+        status: record.status,
+        peer: record.peer,
+        attempts: record.attempts.length + (record.status === 'COMPLETED' ? 1 : 0),
+        code: record.error?.code,
+      }
+      if (failed) log.info(fields, 'task failed')
+      else log.debug(fields, 'task done')
     }
-    if (failed) log.info(fields, 'task failed')
-    else log.debug(fields, 'task done')
     if (!listened) return
     const networkMs = task instanceof NetworkTask ? task.networkMs : undefined
     this.safeDispatchEvent('task:done', {

@@ -3,6 +3,7 @@
  * fast, before anything is built.
  */
 import { InvalidOptionError, MAX_FORWARD_HOPS, type OpenEnvelopeOptions } from '@p2p-ai/protocol'
+import { ANNOUNCE_MIN_INTERVAL_MS } from '../announce/constants.js'
 import {
   DEFAULT_ACCEPT_TIMEOUT_MS,
   DEFAULT_MAX_ATTEMPTS,
@@ -60,6 +61,14 @@ export interface TaskExchangeInit {
    * @default 1_500
    */
   livenessTimeoutMs?: number
+  /**
+   * Capability announcements go to one peer at most once per this period, so a change (a task
+   * type, a route learnt from a neighbour) waits up to this long per hop. Receivers take 2 a
+   * second on average (burst 20): shorter is for tests of small swarms.
+   *
+   * @default 1_000
+   */
+  announceIntervalMs?: number
   /**
    * Keep the records of tasks run for other peers in the engine's result store. Otherwise they
    * are kept in memory only (the engine's recent history, which also answers a retried task id),
@@ -210,6 +219,7 @@ export function settleInit(init: TaskExchangeInit): NumericInit {
     streamIdleMs: init.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS,
     livenessIdleMs: init.livenessIdleMs ?? LIVENESS_IDLE_MS,
     livenessTimeoutMs: init.livenessTimeoutMs ?? LIVENESS_PING_TIMEOUT_MS,
+    announceIntervalMs: init.announceIntervalMs ?? ANNOUNCE_MIN_INTERVAL_MS,
     maxFrameBytes: init.maxFrameBytes ?? DEFAULT_TASK_MAX_FRAME_BYTES,
     maxTasksPerPeer: init.maxTasksPerPeer ?? DEFAULT_MAX_TASKS_PER_PEER,
     taskHistory: init.taskHistory ?? DEFAULT_TASK_HISTORY,

@@ -17,6 +17,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { JsonObject } from '@p2p-ai/protocol'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
+import { releaseHeld } from '../content/hold.js'
 import { getJson } from '../content/json.js'
 import type { ContentService } from '../content/types.js'
 import type {
@@ -35,7 +36,7 @@ import {
   JOB_REORDER_WINDOW,
   JOB_RUN_MS_WEIGHT,
 } from './constants.js'
-import { JobItemFailedError, JobStoreError } from './errors.js'
+import { JobItemFailedError, JobOutputError, JobStoreError } from './errors.js'
 import { JobOutput, readLine } from './output.js'
 import type { ItemSource, SourceItem } from './source.js'
 import type { ItemCommit, JobRow, JobStore, ResultRef } from './store.js'
@@ -282,6 +283,9 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
     this.#source = source
     if (isFinalJobStatus(this.#status) || this.#status === 'INTERRUPTED') this.#done = this.#newDone()
     const runs = this.#row.runs + 1
+    // An earlier run opened the output file, so it is the job's own, unless opening it is what
+    // failed (it was someone else's): only then may a run with nothing committed open it again.
+    const ownsOutput = runs > 1 && this.#row.error_code !== JobOutputError.code
     const startedAt = Date.now()
     this.#setRow({
       status: 'RUNNING',
@@ -297,7 +301,12 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
     const unsubscribe = ctx.onPeersChanged(() => this.#wake?.())
     try {
       if (this.spec.output !== undefined) {
-        this.#output = new JobOutput(this.spec.output, this.#row.output_bytes, this.spec.overwrite)
+        this.#output = new JobOutput(
+          this.spec.output,
+          this.#row.output_bytes,
+          this.spec.overwrite,
+          ownsOutput,
+        )
       }
       if (this.spec.order === 'input') {
         const lost: Array<{ idx: number; failed: boolean }> = []
@@ -487,7 +496,11 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
       }
       const line = resultLine(item, record.output, undefined)
       const content = this.#ctx.content
-      if (content !== undefined && Buffer.byteLength(line) > content.inlineMaxBytes) {
+      if (
+        content !== undefined &&
+        Buffer.byteLength(line) > content.inlineMaxBytes &&
+        !this.#writtenNext(item.index)
+      ) {
         this.#keep(item, line, content)
         return
       }
@@ -514,16 +527,32 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
   }
 
   /**
+   * Whether the result of item `idx` goes to the output file at the next commit (within
+   * JOB_COMMIT_INTERVAL_MS): as it completes, or in input order when every earlier item has its
+   * result. Such a result is never kept by CID: the file is its one copy on disk.
+   */
+  #writtenNext(idx: number): boolean {
+    if (this.spec.output === undefined) return false
+    if (this.spec.order === 'completed') return true
+    const pending = new Set(this.#pending.map((a) => a.idx))
+    for (let i = this.#row.emitted; i < idx; i++) if (!this.#waiting.has(i) && !pending.has(i)) return false
+    return true
+  }
+
+  /**
    * A large result is kept as content by CID before it is committed, so the store holds its
-   * reference, not its bytes. Until then the item counts as in flight (the job does not end
+   * reference, not its bytes. The content is held until the line is written to the output file,
+   * then released (deleted), so that the result is on disk once: as content while it waits, in
+   * the file after. Without an output file it stays until it expires, for `results()`. Until then the item counts as in flight (the job does not end
    * without it); a run that ended meanwhile drops it (the item runs again on resume), and a put
    * that fails keeps the line in the store as any other.
    */
   #keep(item: SourceItem, line: string, content: ContentService): void {
-    content.put(Buffer.from(line, 'utf8')).then(
+    content.put(Buffer.from(line, 'utf8'), { hold: this.spec.output !== undefined }).then(
       (ref) => {
         this.#release(item)
         if (this.#running) this.#arrived(item, undefined, undefined, { line, ref })
+        else this.#letGo([ref])
       },
       (err: unknown) => {
         this.#ctx.log.warn({ job: this.id, item: item.index, err }, 'could not keep a large result by CID')
@@ -539,7 +568,19 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
     if (content === undefined) {
       throw new JobStoreError(`result ${ref.cid} is kept by CID, and this node has no content plug-in now`)
     }
-    return getJson(content, ref, { maxBytes: content.maxBytes })
+    // Read back, not kept again: the hold it has (or its expiry) says how long it stays.
+    return getJson(content, ref, { maxBytes: content.maxBytes, ttlMs: 0 })
+  }
+
+  /** Results kept by CID that are in the output file now: their content goes. */
+  #letGo(refs: readonly ResultRef[]): void {
+    const content = this.#ctx.content
+    if (content === undefined || this.spec.output === undefined) return
+    for (const ref of refs) {
+      releaseHeld(content, ref, (err) =>
+        this.#ctx.log.debug({ job: this.id, cid: ref.cid, err }, 'could not release a written result'),
+      )
+    }
   }
 
   #arrived(
@@ -629,6 +670,7 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
     const earlier = emit.filter((a) => a.stored).map((a) => emitted.get(a.idx) as ItemCommit)
     const job = { emitted: firstSeq + emit.length, outputBytes: output?.bytes ?? this.#row.output_bytes }
     this.#ctx.store.commit(this.id, items, earlier, job)
+    if (places !== undefined) this.#letGo(emit.flatMap((a) => (a.ref === undefined ? [] : [a.ref])))
     let done = 0
     for (const a of batch) if (!a.failed) done++
     this.#row = {

@@ -12,29 +12,29 @@ export class JobOutput {
   #bytes: number
 
   /**
-   * Opens `path` for a job that committed `committedBytes` of it so far: a new job (0) creates the
+   * Opens `path` for a job that committed `committedBytes` of it so far: a new job creates the
    * file, refusing one that exists unless `overwrite`; a resumed job cuts it back to its committed
-   * length.
+   * length. That may be 0 when the file is `owned` (an earlier run of the job created it): a job in
+   * input order whose first item had no result yet.
    *
    * @throws {JobOutputError}
    */
-  constructor(path: string, committedBytes: number, overwrite: boolean) {
+  constructor(path: string, committedBytes: number, overwrite: boolean, owned = false) {
     this.path = path
+    const resumed = owned || committedBytes > 0
     let fd: number
     try {
-      const fresh = committedBytes === 0
       // 'wx' refuses an existing file; 'w' replaces one; 'r+' keeps what the job wrote.
-      fd = openSync(path, fresh ? (overwrite ? 'w' : 'wx') : 'r+', 0o644)
+      fd = openSync(path, resumed ? 'r+' : overwrite ? 'w' : 'wx', 0o644)
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      throw new JobOutputError(
-        code === 'EEXIST'
-          ? `the output file ${path} exists already`
-          : code === 'ENOENT' && committedBytes > 0
-            ? `the output file ${path} the job was writing is gone`
-            : `cannot open the output file ${path}: ${(err as Error).message}`,
-        { cause: err },
-      )
+      // Gone with nothing of it committed: nothing is lost, the file starts again.
+      if (!resumed || code !== 'ENOENT' || committedBytes > 0) throw outputError(path, committedBytes, err)
+      try {
+        fd = openSync(path, 'wx', 0o644)
+      } catch (again) {
+        throw outputError(path, committedBytes, again)
+      }
     }
     try {
       const size = fstatSync(fd).size
@@ -104,4 +104,16 @@ export function readLine(fd: number, offset: number, length: number): string {
     read += n
   }
   return buffer.toString('utf8', 0, read)
+}
+
+function outputError(path: string, committedBytes: number, err: unknown): JobOutputError {
+  const code = (err as NodeJS.ErrnoException).code
+  return new JobOutputError(
+    code === 'EEXIST'
+      ? `the output file ${path} exists already`
+      : code === 'ENOENT' && committedBytes > 0
+        ? `the output file ${path} the job was writing is gone`
+        : `cannot open the output file ${path}: ${(err as Error).message}`,
+    { cause: err },
+  )
 }

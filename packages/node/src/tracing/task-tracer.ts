@@ -5,18 +5,17 @@
  * attempts, from an attempt onto the wire, and from the wire to the span of whoever received it.
  */
 import {
-  type Attributes,
   type Context,
   createTraceState,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
-  TraceFlags,
   type Tracer,
   trace,
 } from '@opentelemetry/api'
-import { formatTraceparent, parseTraceparent, type TraceContext } from '@p2p-ai/protocol'
+import type { TraceContext } from '@p2p-ai/protocol'
+import type { NodeSpan, NodeSpans, RemoteSpanParent } from './types.js'
 
 /** The attributes the exchange's spans carry (docs/protocol.md §2.7). */
 export const SPAN_ATTRIBUTES = {
@@ -43,42 +42,43 @@ export interface WorkTimings {
   readonly runMs: number
 }
 
-/** Records the exchange's spans through an OpenTelemetry tracer. */
+/** Records the exchange's spans: through the tracing's own recorder, or OpenTelemetry's API. */
 export class TaskTracer {
-  readonly #tracer: Tracer
+  readonly #spans: NodeSpans
 
-  constructor(tracer: Tracer) {
-    this.#tracer = tracer
+  /** `spans`: the tracing's recorder, or an OpenTelemetry tracer (wrapped). */
+  constructor(spans: NodeSpans | Tracer) {
+    this.#spans = 'startRemote' in spans ? spans : new ApiSpans(spans)
   }
 
   /**
    * The span of a task submitted here, from submission to its final state: `task`, or for one
    * provider of a redundant task, `replica` under the redundant task's span.
    */
-  task(id: string, type: string, parent?: { span: Span; replica: number }): Span {
+  task(id: string, type: string, parent?: { span: NodeSpan; replica: number }): NodeSpan {
     if (parent === undefined) {
-      return this.#tracer.startSpan(
-        'task',
-        { attributes: { [SPAN_ATTRIBUTES.taskId]: id, [SPAN_ATTRIBUTES.taskType]: type } },
-        ROOT_CONTEXT,
-      )
+      const span = this.#spans.start('task', SpanKind.INTERNAL)
+      span.setAttribute(SPAN_ATTRIBUTES.taskId, id)
+      span.setAttribute(SPAN_ATTRIBUTES.taskType, type)
+      return span
     }
-    return this.#tracer.startSpan(
-      'replica',
-      { attributes: { [SPAN_ATTRIBUTES.replica]: parent.replica } },
-      trace.setSpan(ROOT_CONTEXT, parent.span),
-    )
+    const span = this.#spans.start('replica', SpanKind.INTERNAL, parent.span)
+    span.setAttribute(SPAN_ATTRIBUTES.replica, parent.replica)
+    return span
   }
 
   /** One attempt of a task: on this node's engine (`local`) or sent to `peer`. */
-  attempt(parent: Span | undefined, peer: string, route: 'local' | 'direct' | 'forward', n: number): Span {
-    const attributes: Attributes = { [SPAN_ATTRIBUTES.route]: route, [SPAN_ATTRIBUTES.attempt]: n }
-    if (route !== 'local') attributes[SPAN_ATTRIBUTES.peer] = peer
-    return this.#tracer.startSpan(
-      'attempt',
-      { kind: route === 'local' ? SpanKind.INTERNAL : SpanKind.CLIENT, attributes },
-      parent === undefined ? ROOT_CONTEXT : trace.setSpan(ROOT_CONTEXT, parent),
-    )
+  attempt(
+    parent: NodeSpan | undefined,
+    peer: string,
+    route: 'local' | 'direct' | 'forward',
+    n: number,
+  ): NodeSpan {
+    const span = this.#spans.start('attempt', route === 'local' ? SpanKind.INTERNAL : SpanKind.CLIENT, parent)
+    span.setAttribute(SPAN_ATTRIBUTES.route, route)
+    span.setAttribute(SPAN_ATTRIBUTES.attempt, n)
+    if (route !== 'local') span.setAttribute(SPAN_ATTRIBUTES.peer, peer)
+    return span
   }
 
   /**
@@ -89,76 +89,145 @@ export class TaskTracer {
     name: 'serve' | 'relay',
     remote: TraceContext | undefined,
     task: { id: string; type: string; from: string },
-  ): Span {
-    return this.#tracer.startSpan(
-      name,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          [SPAN_ATTRIBUTES.taskId]: task.id,
-          [SPAN_ATTRIBUTES.taskType]: task.type,
-          [SPAN_ATTRIBUTES.from]: task.from,
-        },
-      },
-      remoteContext(remote),
-    )
+  ): NodeSpan {
+    const span = this.#spans.startRemote(name, SpanKind.SERVER, remoteParent(remote))
+    span.setAttribute(SPAN_ATTRIBUTES.taskId, task.id)
+    span.setAttribute(SPAN_ATTRIBUTES.taskType, task.type)
+    span.setAttribute(SPAN_ATTRIBUTES.from, task.from)
+    return span
   }
 
   /**
    * `queue` and `run` under `parent`, for a task this node ran and that finished just now: each
    * ends where the next begins, the run at this instant, so both nest within the parent.
    */
-  work(parent: Span, timings: WorkTimings): void {
+  work(parent: NodeSpan, timings: WorkTimings): void {
     const end = performance.now()
     const started = end - timings.runMs
     const queued = started - timings.queuedMs
-    const context = trace.setSpan(ROOT_CONTEXT, parent)
-    this.#tracer.startSpan('queue', { startTime: queued }, context).end(started)
-    this.#tracer.startSpan('run', { startTime: started }, context).end(end)
+    this.#spans.record('queue', parent, queued, started)
+    this.#spans.record('run', parent, started, end)
   }
 
   /** Ends a span with its step's outcome. */
-  end(span: Span, outcome: SpanOutcome): void {
-    if (span.isRecording()) {
-      span.setAttribute(SPAN_ATTRIBUTES.status, outcome.status)
-      if (outcome.code !== undefined) {
-        span.setAttribute(SPAN_ATTRIBUTES.error, outcome.code)
-        span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.code })
-      } else {
-        span.setStatus({ code: SpanStatusCode.OK })
-      }
+  end(span: NodeSpan, outcome: SpanOutcome): void {
+    if (!span.isRecording()) {
+      span.finish(SpanStatusCode.UNSET)
+      return
     }
-    span.end()
+    span.setAttribute(SPAN_ATTRIBUTES.status, outcome.status)
+    if (outcome.code !== undefined) {
+      span.setAttribute(SPAN_ATTRIBUTES.error, outcome.code)
+      span.finish(SpanStatusCode.ERROR, outcome.code)
+    } else {
+      span.finish(SpanStatusCode.OK)
+    }
   }
 }
+
+const HEX_FLAGS = Array.from({ length: 256 }, (_, flags) => flags.toString(16).padStart(2, '0'))
 
 /**
  * The trace context that makes `span` the parent of what the receiver records (docs/protocol.md
  * §2.7), with the `tracestate` the trace arrived with.
  */
-export function wireContext(span: Span): TraceContext {
-  const { traceId, spanId, traceFlags, traceState } = span.spanContext()
-  const traceparent = formatTraceparent({ traceId, spanId, flags: traceFlags })
-  const tracestate = traceState?.serialize()
+export function wireContext(span: NodeSpan): TraceContext {
+  const traceparent = `00-${span.traceId}-${span.spanId}-${HEX_FLAGS[span.traceFlags & 0xff]}`
+  const tracestate = span.tracestate
   return tracestate === undefined || tracestate === '' ? { traceparent } : { traceparent, tracestate }
 }
 
 /** The trace id of a span that records, for records and log lines. */
-export function recordedTraceId(span: Span | undefined): string | undefined {
-  return span?.isRecording() === true ? span.spanContext().traceId : undefined
+export function recordedTraceId(span: NodeSpan | undefined): string | undefined {
+  return span?.isRecording() === true ? span.traceId : undefined
 }
 
-/** A remote parent from the wire, or the root context when there is none. */
-function remoteContext(remote: TraceContext | undefined): Context {
-  if (remote === undefined) return ROOT_CONTEXT
-  const parent = parseTraceparent(remote.traceparent)
-  // The schema checked it when the message was opened; an unreadable one starts a trace of its own.
-  if (parent === undefined) return ROOT_CONTEXT
-  return trace.setSpanContext(ROOT_CONTEXT, {
-    traceId: parent.traceId,
-    spanId: parent.spanId,
-    traceFlags: parent.flags & TraceFlags.SAMPLED,
-    isRemote: true,
-    ...(remote.tracestate === undefined ? {} : { traceState: createTraceState(remote.tracestate) }),
-  })
+/**
+ * The parent a `traceparent` from the wire names. The message's schema checked it when the
+ * message was opened (version 00, lowercase hex ids not all zero), so its fields are where the
+ * format puts them; anything else starts a trace of its own.
+ */
+function remoteParent(remote: TraceContext | undefined): RemoteSpanParent | undefined {
+  const text = remote?.traceparent
+  if (text === undefined || text.length !== 55) return undefined
+  return {
+    traceId: text.slice(3, 35),
+    spanId: text.slice(36, 52),
+    flags: Number.parseInt(text.slice(53, 55), 16) & 1,
+    tracestate: remote?.tracestate,
+  }
+}
+
+/** OpenTelemetry's API spans in the exchange's shape: for a tracing that offers no recorder of its own. */
+class ApiSpan implements NodeSpan {
+  readonly span: Span
+  readonly traceId: string
+  readonly spanId: string
+  readonly traceFlags: number
+  readonly tracestate: string | undefined
+
+  constructor(span: Span) {
+    this.span = span
+    const { traceId, spanId, traceFlags, traceState } = span.spanContext()
+    this.traceId = traceId
+    this.spanId = spanId
+    this.traceFlags = traceFlags
+    this.tracestate = traceState?.serialize()
+  }
+
+  isRecording(): boolean {
+    return this.span.isRecording()
+  }
+
+  setAttribute(key: string, value: string | number | boolean): void {
+    this.span.setAttribute(key, value)
+  }
+
+  finish(status: number, message?: string, endMs?: number): void {
+    if (status === SpanStatusCode.ERROR)
+      this.span.setStatus({ code: status, ...(message === undefined ? {} : { message }) })
+    else if (status === SpanStatusCode.OK) this.span.setStatus({ code: status })
+    this.span.end(endMs)
+  }
+}
+
+class ApiSpans implements NodeSpans {
+  readonly #tracer: Tracer
+
+  constructor(tracer: Tracer) {
+    this.#tracer = tracer
+  }
+
+  start(name: string, kind: number, parent?: NodeSpan, startMs?: number): NodeSpan {
+    const context = parent instanceof ApiSpan ? trace.setSpan(ROOT_CONTEXT, parent.span) : ROOT_CONTEXT
+    return this.#span(name, kind, context, startMs)
+  }
+
+  startRemote(name: string, kind: number, remote?: RemoteSpanParent, startMs?: number): NodeSpan {
+    const context =
+      remote === undefined
+        ? ROOT_CONTEXT
+        : trace.setSpanContext(ROOT_CONTEXT, {
+            traceId: remote.traceId,
+            spanId: remote.spanId,
+            traceFlags: remote.flags,
+            isRemote: true,
+            ...(remote.tracestate === undefined ? {} : { traceState: createTraceState(remote.tracestate) }),
+          })
+    return this.#span(name, kind, context, startMs)
+  }
+
+  record(name: string, parent: NodeSpan, startMs: number, endMs: number): void {
+    this.start(name, SpanKind.INTERNAL, parent, startMs).finish(SpanStatusCode.UNSET, undefined, endMs)
+  }
+
+  #span(name: string, kind: number, context: Context, startMs: number | undefined): NodeSpan {
+    return new ApiSpan(
+      this.#tracer.startSpan(
+        name,
+        { kind, ...(startMs === undefined ? {} : { startTime: startMs }) },
+        context,
+      ),
+    )
+  }
 }

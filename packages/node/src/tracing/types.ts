@@ -30,10 +30,61 @@ export interface NodeTraceStore {
   recent?(traceId: string): boolean
 }
 
+/**
+ * A span of the exchange, as the node records it: OpenTelemetry's span reduced to what the exchange
+ * does with one (the node wraps the API's spans in this shape; `@p2p-ai/tracing` records them as
+ * such, with nothing else).
+ */
+export interface NodeSpan {
+  readonly traceId: string
+  readonly spanId: string
+  /** W3C trace flags; bit 0 is `sampled`. */
+  readonly traceFlags: number
+  /** The `tracestate` the trace arrived with, serialised. */
+  readonly tracestate: string | undefined
+  isRecording(): boolean
+  setAttribute(key: string, value: string | number | boolean): void
+  /**
+   * Ends the span with OpenTelemetry's status code (0 unset, 1 ok, 2 error) and, for an error, its
+   * message, at `endMs` (a `performance.now()` instant) or now.
+   */
+  finish(status: number, message?: string, endMs?: number): void
+}
+
+/** A peer's span, from the trace context its request carried. */
+export interface RemoteSpanParent {
+  readonly traceId: string
+  readonly spanId: string
+  /** The `traceparent`'s flags; bit 0 is `sampled`. */
+  readonly flags: number
+  readonly tracestate?: string | undefined
+}
+
+/** Starts the exchange's spans (a span's kind is OpenTelemetry's `SpanKind`). */
+export interface NodeSpans {
+  /** A span under `parent` (one this recorder started), or the root of a new trace. */
+  start(name: string, kind: number, parent?: NodeSpan, startMs?: number): NodeSpan
+  /** A span under a peer's span, or the root of a new trace. */
+  startRemote(name: string, kind: number, remote?: RemoteSpanParent, startMs?: number): NodeSpan
+  /**
+   * An internal span under `parent` that is over already, from `startMs` to `endMs`
+   * (`performance.now()` instants) with no status or attributes: `start` then `finish`, without
+   * a span in between.
+   */
+  record(name: string, parent: NodeSpan, startMs: number, endMs: number): void
+}
+
 /** A node's tracing, as the node uses it. */
 export interface NodeTracing {
   /** Where the node's spans go. */
   readonly tracerProvider: TracerProvider
+  /**
+   * Records the exchange's spans directly, without OpenTelemetry's API objects, when the tracing
+   * offers it (`@p2p-ai/tracing` does while no span processor wants the SDK's spans).
+   *
+   * @default the exchange's spans go through `tracerProvider`
+   */
+  readonly spans?: NodeSpans | undefined
   readonly store: NodeTraceStore
   /** Writes and exports what waits. */
   forceFlush(): Promise<void>

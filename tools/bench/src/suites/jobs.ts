@@ -12,7 +12,8 @@
  *   items (a fixed count of SHA-256 rounds); job throughput at N against N × the throughput at N = 1 (aim: ≥ 80 % at 10).
  * - `embed docs/s`: a JSONL file of sentences, one `embed` item each, on 2 providers serving a
  *   synthetic model the size of all-MiniLM-L6-v2 (nothing downloaded); docs per second and per
- *   CPU-second of every process (the documents ask 1,000 docs/s network-wide).
+ *   CPU-second of every process (the documents ask 1,000 docs/s network-wide); and the same
+ *   sentences 32 to an item (`{"texts": [...]}` per line), the way to that rate.
  *
  * The same file is the provider: run with `P2P_AI_BENCH_JOBS_ROLE=provider`.
  */
@@ -210,6 +211,9 @@ async function writeText(path: string, bytes: number): Promise<void> {
   await once(out, 'finish')
 }
 
+/** Texts per item in the batched `embed` case: the `embed` task's own batch size. */
+const EMBED_TEXTS_PER_ITEM = 32
+
 const SENTENCES = [
   'The meeting moved to Thursday.',
   'Where is the nearest train station?',
@@ -326,7 +330,8 @@ export default defineSuite<State>({
         },
       ),
       scalingCase(state),
-      embedCase(state),
+      embedCase(state, 1),
+      embedCase(state, EMBED_TEXTS_PER_ITEM),
     ]
   },
 })
@@ -407,18 +412,31 @@ function scalingCase(state: State) {
   )
 }
 
-function embedCase(state: State) {
+/**
+ * `embed` docs per second over a job of `perItem` texts per item: 1 (a line per document, each
+ * paying a signed request and result) or a batch (`{"texts": [...]}` per line, which the model
+ * runs as one padded batch).
+ */
+function embedCase(state: State, perItem: number) {
   let providers: Provider[] = []
+  const label = perItem === 1 ? 'embed docs/s' : `embed docs/s, ${perItem} texts per item`
   return measure(
-    'embed docs/s',
+    label,
     async ({ quick, round }) => {
       const docs = quick ? 64 : 4000
-      const input = join(state.root, `embed-${round}.jsonl`)
-      await writeFile(
-        input,
-        `${Array.from({ length: docs }, (_, i) => JSON.stringify(`${SENTENCES[i % SENTENCES.length]} (${i})`)).join('\n')}\n`,
+      const input = join(state.root, `embed-${perItem}-${round}.jsonl`)
+      const sentences = Array.from({ length: docs }, (_, i) => `${SENTENCES[i % SENTENCES.length]} (${i})`)
+      const lines: string[] = []
+      for (let i = 0; i < docs; i += perItem) {
+        const batch = sentences.slice(i, i + perItem)
+        lines.push(JSON.stringify(perItem === 1 ? batch[0] : { texts: batch }))
+      }
+      await writeFile(input, `${lines.join('\n')}\n`)
+      const node = await requester(
+        join(state.root, `embed-requester-${perItem}-${round}`),
+        providers,
+        'embed',
       )
-      const node = await requester(join(state.root, `embed-requester-${round}`), providers, 'embed')
       try {
         for (const p of providers) await askCpu(p.proc.stdin!, p.nextLine)
         const cpu0 = process.cpuUsage()
@@ -434,7 +452,7 @@ function embedCase(state: State) {
         let cpuUs = own.user + own.system
         for (const p of providers) cpuUs += await askCpu(p.proc.stdin!, p.nextLine)
         if (r.failed > 0) throw new Error(`${r.failed} embed items failed`)
-        return { docsPerSec: r.items / r.seconds, docsPerCpuSec: r.items / (cpuUs / 1e6), seconds: r.seconds }
+        return { docsPerSec: docs / r.seconds, docsPerCpuSec: docs / (cpuUs / 1e6), seconds: r.seconds }
       } finally {
         await node.stop()
       }
@@ -444,7 +462,9 @@ function embedCase(state: State) {
       warmupRounds: 0,
       units: { docsPerCpuSec: 'docs/CPU-s' },
       description:
-        '4,000 sentences (--quick: 64), one embed item each, on 2 provider processes serving a MiniLM-sized synthetic model (6 layers; --quick: 1); CPU of all three processes',
+        perItem === 1
+          ? '4,000 sentences (--quick: 64), one embed item each, on 2 provider processes serving a MiniLM-sized synthetic model (6 layers; --quick: 1); CPU of all three processes'
+          : `the same 4,000 sentences (--quick: 64) as items of ${perItem} texts (\`{"texts": [...]}\` per line), which the model runs as one batch; CPU of all three processes`,
       targets: [{ metric: 'docsPerSec', atLeast: 1000, source: 'product documents (network-wide)' }],
       setup: async () => {
         const quick = state.quick
@@ -454,7 +474,7 @@ function embedCase(state: State) {
         providers = await Promise.all(
           [0, 1].map((i) =>
             startProvider({
-              dataDir: join(state.root, `embed-${i}`),
+              dataDir: join(state.root, `embed-${perItem}-${i}`),
               backend: 'embed',
               modelDir,
               concurrency: 1,

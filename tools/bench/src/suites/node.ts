@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -126,6 +126,15 @@ async function settle(pid: number, everyMs: number, window: number, capMs: numbe
  * 127.0.0.1 (so mDNS runs on loopback only, with a service tag of this run's own).
  */
 async function idleCliNode(home: string, quick: boolean) {
+  const env = {
+    PATH: process.env.PATH,
+    HOME: home,
+    XDG_DATA_HOME: join(home, 'data'),
+    XDG_CONFIG_HOME: join(home, 'config'),
+    NO_COLOR: '1',
+    P2P_AI_NETWORK__MDNS__SERVICE_TAG: `cli-${SERVICE_TAG}`,
+  }
+  const dataDir = join(home, 'node')
   const proc = spawn(
     process.execPath,
     [
@@ -133,23 +142,13 @@ async function idleCliNode(home: string, quick: boolean) {
       'node',
       'start',
       '--data-dir',
-      join(home, 'node'),
+      dataDir,
       '--listen',
       '/ip4/127.0.0.1/tcp/0',
       '--listen',
       '/ip4/127.0.0.1/tcp/0/ws',
     ],
-    {
-      env: {
-        PATH: process.env.PATH,
-        HOME: home,
-        XDG_DATA_HOME: join(home, 'data'),
-        XDG_CONFIG_HOME: join(home, 'config'),
-        NO_COLOR: '1',
-        P2P_AI_NETWORK__MDNS__SERVICE_TAG: `cli-${SERVICE_TAG}`,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let stderr = ''
   proc.stderr!.on('data', (chunk: Buffer) => {
@@ -178,7 +177,10 @@ async function idleCliNode(home: string, quick: boolean) {
     await sleep(windowMs)
     const idleCpuPct = (100 * (cpuMsOf(pid) - cpu0)) / (performance.now() - w0)
     const { rssMb, peakRssMb } = memoryOf(pid)
-    return { rssMb, peakRssMb, readyMs, settleMs, idleCpuPct }
+    // What of it is V8's heap (live objects and garbage not yet collected), read after the RSS:
+    // the rest is the node binary's pages, malloc's heaps and native modules.
+    const heapUsedMb = (await cliStatus(dataDir, env)).process.heapUsedBytes / 2 ** 20
+    return { rssMb, peakRssMb, heapUsedMb, readyMs, settleMs, idleCpuPct }
   } finally {
     // Ctrl-C: the foreground node stops gracefully; killed if it has not within 15 s.
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGINT')
@@ -186,6 +188,21 @@ async function idleCliNode(home: string, quick: boolean) {
     await exited
     clearTimeout(timer)
   }
+}
+
+/** `p2p-ai-agents node status --json` of the node in `dataDir`. */
+function cliStatus(dataDir: string, env: NodeJS.ProcessEnv): Promise<{ process: { heapUsedBytes: number } }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [CLI_BIN, 'node', 'status', '--json', '--data-dir', dataDir],
+      { env, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`node status failed: ${stderr.trim() || err.message}`))
+        else resolve(JSON.parse(stdout))
+      },
+    )
+  })
 }
 
 /** In a fresh process: RSS after importing @p2p-ai/node, then per node for `count` idle nodes. */
@@ -406,7 +423,7 @@ export default defineSuite<State>({
         rounds: 3,
         warmupRounds: 0,
         description:
-          '`p2p-ai-agents node start` in the foreground with its defaults, listening on 127.0.0.1: RSS once it has settled, its peak, and its idle CPU (% of one core)',
+          "`p2p-ai-agents node start` in the foreground with its defaults, listening on 127.0.0.1: RSS once it has settled, its peak, how much of it is V8's heap in use (from `node status`), and its idle CPU (% of one core)",
         targets: [
           { metric: 'rssMb', atMost: 80, source: 'issue 10' },
           { metric: 'rssMb', atMost: 100, source: 'product documents: idle agent' },

@@ -6,9 +6,18 @@
  */
 import Graph from 'graphology'
 import Sigma, { DEFAULT_STYLES } from 'sigma'
-import { layerDashed, layerFill, layerPlain, sdfCircle, sdfDiamond, sdfSquare } from 'sigma/rendering'
+import {
+  layerDashed,
+  layerFill,
+  layerPlain,
+  pathLine,
+  sdfCircle,
+  sdfDiamond,
+  sdfSquare,
+} from 'sigma/rendering'
 import type { GraphEdge, GraphNode, GraphNodeState, TopologyDiff } from '../../wire.js'
 import { shortId } from '../format.js'
+import { BackBuffer } from './back-buffer.js'
 import { position } from './layout.js'
 
 export const STATE_COLOURS: Readonly<Record<GraphNodeState, string>> = {
@@ -32,6 +41,8 @@ interface NodeAttributes {
   color: string
   label: string
   shape: string
+  /** Left the swarm (see `COMPACT_SHARE`). */
+  hidden: boolean
   [key: string]: unknown
 }
 
@@ -41,6 +52,7 @@ interface EdgeAttributes {
   solid: string
   dash: number
   gap: number
+  hidden: boolean
   [key: string]: unknown
 }
 
@@ -59,7 +71,7 @@ export interface SwarmGraphEvents {
  */
 const MIN_REDRAW_MS = 500
 /**
- * And at least this many times as long as the last redraw took (to the next frame), so that a slow
+ * And at least this many times as long as the last redraw took (until it was shown), so that a slow
  * machine spends at most a fifth of its frames redrawing the graph, however fast the swarm changes;
  * but never longer than `MAX_REDRAW_MS`, so a change still shows within a couple of seconds.
  */
@@ -73,21 +85,36 @@ const MAX_REDRAW_MS = 2_000
  */
 const LARGE_GRAPH = 300
 
+/**
+ * Nodes and edges that left are hidden, not dropped: sigma takes a hidden item in with a partial
+ * pass (a drop makes it index the whole graph again, once per item dropped). Once this share of the
+ * graph is hidden, it is rebuilt without them, in one full pass.
+ */
+const COMPACT_SHARE = 0.25
+/** ...and never for fewer than this many (a small graph's full pass costs nothing to speak of). */
+const COMPACT_MIN = 64
+
 type Diffs = Array<{ readonly diff: TopologyDiff; readonly reset: boolean }>
+interface Gone {
+  readonly nodes: Set<string>
+  readonly edges: Set<string>
+}
 
 /**
  * The graph drawn, kept in step with the live feed in batches: the diffs received are gathered and
  * taken in at the next animation frame (at most one every `MIN_REDRAW_MS`, and not at all while
- * the graph is hidden), and sigma reprocesses the graph once per batch. Applied to the graph sigma
- * watches, every node or edge dropped would make it reprocess the whole graph there and then (a
- * peer that leaves takes ten nodes and ten edges with it: twenty full passes in one frame). So
- * there are two graphs: the batch goes into the one not shown, which is then swapped in
- * (`setGraph`, one pass), and the same batch is then written to the other, which nobody watches.
+ * the graph is hidden), and sigma draws the graph once per batch. A batch goes into the graph sigma
+ * watches, so it reprocesses only what changed; what left is hidden (see `COMPACT_SHARE`), and
+ * comes back as it was when it returns. A new `hello`, or a graph with too much hidden, is built
+ * afresh beside it and swapped in (`setGraph`, one full pass). Either way sigma draws into a back
+ * buffer (see `BackBuffer`): the page goes on while the GPU (or, without one, the CPU) draws, and
+ * the canvas shows the new graph once it is drawn.
  */
 export class SwarmGraph {
   readonly sigma: ReturnType<typeof createSigma>
-  #shown = createGraph()
-  #spare = createGraph()
+  #graph = createGraph()
+  /** Nodes and edges in `#graph` that left, hidden. */
+  #gone: Gone = { nodes: new Set(), edges: new Set() }
   #pending: Diffs = []
   #frame: number | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -98,10 +125,17 @@ export class SwarmGraph {
   #large = false
   readonly #events: SwarmGraphEvents
   #selected: string | undefined
+  readonly #buffer: BackBuffer
 
   constructor(container: HTMLElement, events: SwarmGraphEvents) {
     this.#events = events
-    this.sigma = createSigma(this.#shown, container)
+    this.sigma = createSigma(this.#graph, container)
+    this.#buffer = new BackBuffer(this.sigma.getWebGLContext())
+    // Sigma draws straight onto the canvas too (the camera moves, a hover): newer than what the
+    // back buffer holds, which is then dropped.
+    this.sigma.on('beforeRender', () => {
+      if (!this.#buffer.drawing) this.#buffer.discard()
+    })
     const at = (e: { event: { x: number; y: number } }): [number, number] => [e.event.x, e.event.y]
     this.sigma.on('enterNode', (e) => events.hover(e.node, ...at(e)))
     this.sigma.on('leaveNode', (e) => events.hover(undefined, ...at(e)))
@@ -111,9 +145,9 @@ export class SwarmGraph {
     this.sigma.on('clickStage', () => events.click(undefined))
   }
 
-  /** The graph as drawn now. */
-  get graph(): Graph<NodeAttributes, EdgeAttributes> {
-    return this.#shown
+  /** Whether a node is in the graph as drawn now (not gone). */
+  hasNode(id: string): boolean {
+    return this.#graph.hasNode(id) && !this.#gone.nodes.has(id)
   }
 
   /** Takes a diff of the live feed in (soon); `reset` drops what was drawn before (a new `hello`). */
@@ -155,25 +189,46 @@ export class SwarmGraph {
     const started = performance.now()
     const batch = this.#pending
     this.#pending = []
-    const next = this.#spare
-    applyAll(next, batch)
-    this.#centre(next)
-    const large = next.order >= LARGE_GRAPH
+    const last = batch.findLastIndex((b) => b.reset)
+    let graph = this.#graph
+    if (last >= 0) {
+      graph = createGraph()
+      this.#gone = { nodes: new Set(), edges: new Set() }
+    }
+    // Sigma watches `#graph`: what goes in there is reprocessed on its own at the next render.
+    hideAll(graph, batch.slice(Math.max(0, last)), this.#gone)
+    const hidden = this.#gone.nodes.size
+    if (graph === this.#graph && hidden >= COMPACT_MIN && hidden >= COMPACT_SHARE * graph.order) {
+      graph = graph.copy()
+      for (const id of this.#gone.edges) graph.dropEdge(id)
+      for (const id of this.#gone.nodes) graph.dropNode(id)
+      this.#gone = { nodes: new Set(), edges: new Set() }
+    }
+    const shown = { nodes: graph.order - this.#gone.nodes.size, edges: graph.size - this.#gone.edges.size }
+    this.#centre(graph)
+    const large = shown.nodes >= LARGE_GRAPH
     if (large !== this.#large) {
       this.#large = large
       this.sigma.setSettings({ hideEdgesOnMove: large, hideLabelsOnMove: large, enableEdgeEvents: !large })
     }
-    this.sigma.setGraph(next)
-    this.#spare = this.#shown
-    this.#shown = next
-    applyAll(this.#spare, batch)
-    this.#lastDrawn = performance.now()
-    // The next frame comes once this one is drawn (in software, once the WebGL canvas is).
-    requestAnimationFrame((now) => {
-      this.#redrawMs = now - started
-    })
-    if (this.#selected !== undefined && !next.hasNode(this.#selected)) this.select(undefined)
-    this.#events.drawn(next.order, next.size)
+    // Sized first, so the back buffer is the canvas's size (the render then has nothing to resize).
+    this.sigma.resize()
+    const swap = graph !== this.#graph
+    this.#graph = graph
+    this.#buffer.draw(
+      // An empty partial refresh renders now, taking in what the graph's events told sigma (and
+      // cancelling the frame it had asked for to do so).
+      () =>
+        swap ? this.sigma.setGraph(graph) : this.sigma.refresh({ partialGraph: {}, skipIndexation: true }),
+      () => {
+        this.#redrawMs = performance.now() - started
+        this.#events.drawn(shown.nodes, shown.edges)
+      },
+    )
+    // An empty graph (the page has just opened, the swarm not yet in) makes the next batch wait for
+    // nothing: the whole swarm is then drawn as soon as it comes.
+    this.#lastDrawn = shown.nodes === 0 ? Number.NEGATIVE_INFINITY : performance.now()
+    if (this.#selected !== undefined && !this.hasNode(this.#selected)) this.select(undefined)
   }
 
   /**
@@ -184,7 +239,7 @@ export class SwarmGraph {
   #centre(graph: Graph<NodeAttributes, EdgeAttributes>): void {
     let r = 1
     graph.forEachNode((_, a) => {
-      r = Math.max(r, Math.abs(a.x), Math.abs(a.y))
+      if (a.hidden !== true) r = Math.max(r, Math.abs(a.x), Math.abs(a.y))
     })
     if (r === this.#radius) return
     this.#radius = r
@@ -193,14 +248,14 @@ export class SwarmGraph {
 
   /** Marks a node (and its edges) as chosen, and brings it into view. */
   select(id: string | undefined, focus = false): void {
-    if (this.#selected !== undefined && this.graph.hasNode(this.#selected)) {
+    if (this.#selected !== undefined && this.#graph.hasNode(this.#selected)) {
       this.sigma.setNodeState(this.#selected, { isHighlighted: false })
-      this.sigma.setEdgesState(this.graph.edges(this.#selected), { isHighlighted: false })
+      this.sigma.setEdgesState(this.#graph.edges(this.#selected), { isHighlighted: false })
     }
-    this.#selected = id !== undefined && this.graph.hasNode(id) ? id : undefined
+    this.#selected = id !== undefined && this.hasNode(id) ? id : undefined
     if (this.#selected === undefined) return
     this.sigma.setNodeState(this.#selected, { isHighlighted: true })
-    this.sigma.setEdgesState(this.graph.edges(this.#selected), { isHighlighted: true })
+    this.sigma.setEdgesState(this.#graph.edges(this.#selected), { isHighlighted: true })
     if (focus) {
       const data = this.sigma.getNodeDisplayData(this.#selected)
       if (data !== undefined) {
@@ -212,8 +267,8 @@ export class SwarmGraph {
 
   /** Where a node is drawn now, in the container's pixels. */
   viewportOf(id: string): { x: number; y: number } | undefined {
-    if (!this.#shown.hasNode(id)) return undefined
-    const { x, y } = this.#shown.getNodeAttributes(id)
+    if (!this.hasNode(id)) return undefined
+    const { x, y } = this.#graph.getNodeAttributes(id)
     return this.sigma.graphToViewport({ x, y })
   }
 
@@ -235,9 +290,18 @@ export class SwarmGraph {
   kill(): void {
     if (this.#frame !== undefined) cancelAnimationFrame(this.#frame)
     clearTimeout(this.#timer)
+    this.#buffer.kill()
     this.sigma.kill()
   }
 }
+
+/** An item that left (`hidden`) is neither drawn nor picked. */
+const WHEN_GONE_HIDDEN = {
+  whenData: { hidden: true },
+  // biome-ignore lint/suspicious/noThenProperty: sigma's style rules are written this way
+  then: 'hidden',
+  else: 'visible',
+} as const
 
 /** The renderer: node shapes, edges solid or dashed, labels, and what hovering and choosing do. */
 function createSigma(graph: Graph<NodeAttributes, EdgeAttributes>, container: HTMLElement) {
@@ -248,6 +312,11 @@ function createSigma(graph: Graph<NodeAttributes, EdgeAttributes>, container: HT
         layers: [layerFill()],
       },
       edges: {
+        // Straight edges only: sigma's default paths add the self-loop, whose 32 segments make
+        // every edge 66 vertices and its shader an arc-length walk. The topology has no loops
+        // (build.ts never links a node to itself), and a quad per edge draws the same lines at
+        // about a third of the cost in software WebGL.
+        paths: [pathLine()],
         // Per-edge values the layers read: a solid colour (transparent for dashed edges), dash and gap.
         variables: {
           solid: { type: 'color', default: TRANSPARENT },
@@ -273,6 +342,7 @@ function createSigma(graph: Graph<NodeAttributes, EdgeAttributes>, container: HT
           labelSize: 12,
           backdropColor: '#1e293b',
           backdropShadowColor: 'rgba(0, 0, 0, 0.6)',
+          visibility: WHEN_GONE_HIDDEN,
         },
         {
           whenState: 'isHighlighted',
@@ -282,7 +352,12 @@ function createSigma(graph: Graph<NodeAttributes, EdgeAttributes>, container: HT
       ],
       edges: [
         DEFAULT_STYLES.edges,
-        { solid: { attribute: 'solid' }, dash: { attribute: 'dash' }, gap: { attribute: 'gap' } },
+        {
+          solid: { attribute: 'solid' },
+          dash: { attribute: 'dash' },
+          gap: { attribute: 'gap' },
+          visibility: WHEN_GONE_HIDDEN,
+        },
       ],
     },
     settings: {
@@ -308,16 +383,32 @@ function createGraph(): Graph<NodeAttributes, EdgeAttributes> {
   return new Graph<NodeAttributes, EdgeAttributes>({ type: 'undirected', multi: false })
 }
 
-function applyAll(graph: Graph<NodeAttributes, EdgeAttributes>, batch: Diffs): void {
-  for (const { diff, reset } of batch) {
-    if (reset) graph.clear()
-    for (const id of diff.removeEdges) if (graph.hasEdge(id)) graph.dropEdge(id)
-    for (const id of diff.removeNodes) if (graph.hasNode(id)) graph.dropNode(id)
-    for (const node of diff.upsertNodes) graph.mergeNode(node.id, nodeAttributes(node))
+/**
+ * Writes a batch into a graph: what left is hidden (and noted in `gone`), what comes (back) is
+ * merged in and shown. An edge waits for both its ends to be shown.
+ */
+function hideAll(graph: Graph<NodeAttributes, EdgeAttributes>, batch: Diffs, gone: Gone): void {
+  const shown = (id: string): boolean => graph.hasNode(id) && !gone.nodes.has(id)
+  for (const { diff } of batch) {
+    for (const id of diff.removeEdges) {
+      if (!graph.hasEdge(id) || gone.edges.has(id)) continue
+      graph.setEdgeAttribute(id, 'hidden', true)
+      gone.edges.add(id)
+    }
+    for (const id of diff.removeNodes) {
+      if (!graph.hasNode(id) || gone.nodes.has(id)) continue
+      graph.setNodeAttribute(id, 'hidden', true)
+      gone.nodes.add(id)
+    }
+    for (const node of diff.upsertNodes) {
+      graph.mergeNode(node.id, nodeAttributes(node))
+      gone.nodes.delete(node.id)
+    }
     for (const edge of diff.upsertEdges) {
-      if (!graph.hasNode(edge.source) || !graph.hasNode(edge.target)) continue
+      if (!shown(edge.source) || !shown(edge.target)) continue
       if (graph.hasEdge(edge.id)) graph.mergeEdgeAttributes(edge.id, edgeAttributes(edge))
       else graph.addEdgeWithKey(edge.id, edge.source, edge.target, edgeAttributes(edge))
+      gone.edges.delete(edge.id)
     }
   }
 }
@@ -333,12 +424,16 @@ function nodeAttributes(node: GraphNode): NodeAttributes {
     color: STATE_COLOURS[node.state],
     label: node.kind === 'self' ? `this node ${shortId(node.id)}` : shortId(node.id),
     shape: SHAPES[node.kind],
+    hidden: false,
   }
 }
 
 function edgeAttributes(edge: GraphEdge): EdgeAttributes {
   const colour = EDGE_COLOURS[edge.kind]
-  if (edge.kind === 'direct') return { size: 1.5, color: colour, solid: colour, dash: 0, gap: 0 }
-  if (edge.kind === 'relayed') return { size: 2, color: colour, solid: TRANSPARENT, dash: 8, gap: 5 }
-  return { size: 1, color: colour, solid: TRANSPARENT, dash: 3, gap: 4 }
+  if (edge.kind === 'direct')
+    return { size: 1.5, color: colour, solid: colour, dash: 0, gap: 0, hidden: false }
+  if (edge.kind === 'relayed') {
+    return { size: 2, color: colour, solid: TRANSPARENT, dash: 8, gap: 5, hidden: false }
+  }
+  return { size: 1, color: colour, solid: TRANSPARENT, dash: 3, gap: 4, hidden: false }
 }

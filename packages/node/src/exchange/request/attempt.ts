@@ -6,7 +6,6 @@
  * bookkeeping.
  */
 import type { PeerId } from '@libp2p/interface'
-import type { Span } from '@opentelemetry/api'
 import type { TaskHandle, TaskRecord } from '@p2p-ai/engine'
 import type {
   ContentRef,
@@ -22,6 +21,7 @@ import type {
 import { InvalidContentError } from '../../content/errors.js'
 import type { PeerDirectory } from '../../peers/directory.js'
 import type { TaskTracer } from '../../tracing/task-tracer.js'
+import type { NodeSpan } from '../../tracing/types.js'
 import { BUSY_RETRY_AFTER_MS } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
 import { type AttemptEnd, remoteCode, taskErrorOf, type Verdict, verdictOf } from '../failures.js'
@@ -68,13 +68,15 @@ type Failure = Extract<AttemptOutcome, { kind: 'failed' }>
 export abstract class Attempt {
   /** Who runs it: a peer's PeerId (the neighbour, for a forward), or this node's own. */
   readonly peer: string
+  /** A run on this node's own engine. */
+  abstract readonly local: boolean
   readonly startedAt = Date.now()
   readonly done: Promise<AttemptOutcome>
   #settle!: (outcome: AttemptOutcome) => void
   #outcome: AttemptOutcome | undefined
   #observer: AttemptObserver | undefined
   /** The attempt's span, ended when it settles (set by whoever starts it, when tracing). */
-  trace: { readonly tracer: TaskTracer; readonly span: Span } | undefined
+  trace: { readonly tracer: TaskTracer; readonly span: NodeSpan } | undefined
 
   constructor(peer: string) {
     this.peer = peer
@@ -174,6 +176,7 @@ export interface RemoteAttemptInit {
  * outcome and records what it says about the peer.
  */
 export class RemoteAttempt extends Attempt {
+  readonly local = false
   readonly taskId: string
   readonly taskType: string
   readonly peerId: PeerId
@@ -327,6 +330,7 @@ export class RemoteAttempt extends Attempt {
 
 /** An attempt on this node's own engine. */
 export class LocalAttempt extends Attempt {
+  readonly local = true
   #handle: TaskHandle | undefined
   #withdrawn = false
 

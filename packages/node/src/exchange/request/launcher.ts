@@ -6,15 +6,17 @@
  * CID instead (docs/protocol.md §2.9) where this node has a content plug-in: the launcher says so,
  * and `stage` stores the input once for every attempt.
  */
-import type { Span } from '@opentelemetry/api'
+
 import type { TaskCheckpoint, TaskEngine } from '@p2p-ai/engine'
 import {
   CHECKPOINT_MINOR,
   CHECKPOINT_REF_MINOR,
   type ContentRef,
+  canonicalize,
   createTaskRequest,
   encodeJsonFrame,
   type JsonValue,
+  MAX_CHECKPOINT_BYTES,
   MAX_SIGNATURE_JSON_BYTES,
   type OpenedForward,
   prepareEnvelope,
@@ -24,10 +26,12 @@ import {
   TRACE_CONTEXT_MINOR,
   type TraceContext,
 } from '@p2p-ai/protocol'
+import { releaseHeld } from '../../content/hold.js'
 import { getJson, putJson } from '../../content/json.js'
 import type { ContentService } from '../../content/types.js'
 import type { PeerDirectory } from '../../peers/directory.js'
 import { type TaskTracer, wireContext } from '../../tracing/task-tracer.js'
+import type { NodeSpan } from '../../tracing/types.js'
 import { CHECKPOINT_KEEP_GRACE_MS, RESULT_GRACE_MS } from '../constants.js'
 import { type Hop, type Route, takesContent } from '../route/router.js'
 import type { AccessPolicy } from '../trust/access-policy.js'
@@ -75,7 +79,7 @@ export interface AttemptLauncherInit {
 
 /** Where an attempt's span hangs: its task's span, and which attempt of the task this is. */
 export interface AttemptTrace {
-  readonly parent: Span | undefined
+  readonly parent: NodeSpan | undefined
   readonly attempt: number
 }
 
@@ -119,7 +123,7 @@ export class AttemptLauncher {
     route: Route,
     submittedAt: number,
     resume: ResumeFrom | undefined,
-    span: Span | undefined,
+    span: NodeSpan | undefined,
   ): Attempt | Unsendable {
     const { self, engine } = this.#init
     if (route.kind === 'local') {
@@ -132,6 +136,8 @@ export class AttemptLauncher {
           timeoutMs: spec.timeoutMs,
           meta: { requester: self, taskId: spec.id },
           ...(resume === undefined ? {} : { resume }),
+          // A job's item: the job writes its result down; on disk a second time it would be a copy.
+          ...(spec.unlisted === true ? { persist: 'memory' as const } : {}),
           // This node's own tasks are one flow among the requesters it serves.
           flow: self,
         })
@@ -260,8 +266,12 @@ export class AttemptLauncher {
         ...(content === undefined
           ? {}
           : {
+              // Held while it is read, then let go: the output lives on in the task's record
+              // (and a job's own store), so the blocks would be a second copy on disk for a day.
               fetchOutput: (ref, from, signal) =>
-                getJson(content, ref, { from, signal, maxBytes: content.maxBytes }),
+                getJson(content, ref, { from, signal, maxBytes: content.maxBytes, hold: true }).finally(() =>
+                  releaseHeld(content, ref),
+                ),
             }),
       })
     }
@@ -272,8 +282,9 @@ export class AttemptLauncher {
   /**
    * Fetches the blocks of a checkpoint a provider sent by CID (from it, or any peer that has them)
    * and keeps them here, every block checked against the CID, without holding the state in memory:
-   * the next attempt's provider fetches them from this node. Kept as long as the task may still
-   * need them (every attempt's `timeoutMs`), then swept with other expired content.
+   * the next attempt's provider fetches them from this node. Held until `releaseCheckpoint` (the
+   * task has a newer one, or ended), and never longer than the task may still need them (every
+   * attempt's `timeoutMs`). The hold starts with the fetch: release it whether or not it completes.
    *
    * @throws the content plug-in's errors (`ERR_CONTENT_UNAVAILABLE`, `ERR_CONTENT_TOO_LARGE`)
    */
@@ -282,10 +293,48 @@ export class AttemptLauncher {
     if (content === undefined) throw new Error('no content plug-in')
     const ttlMs = spec.timeoutMs * spec.maxAttempts + CHECKPOINT_KEEP_GRACE_MS
     let received = 0
-    for await (const chunk of content.get(ref, { from, signal, maxBytes: content.maxBytes, ttlMs })) {
+    const options = { from, signal, maxBytes: content.maxBytes, ttlMs, hold: true }
+    for await (const chunk of content.get(ref, options)) {
       received += chunk.byteLength
     }
     if (received !== ref.size) throw new Error(`${ref.cid} holds ${received} bytes, not ${ref.size}`)
+  }
+
+  /**
+   * The canonical JSON of a checkpoint this node's own run reported, when it is too large to go
+   * inline to a peer (over `content.inlineMaxBytes` or the protocol's limit) and this node has
+   * content to keep it by CID; undefined otherwise (it is kept as it is).
+   */
+  largeCheckpoint(state: unknown): string | undefined {
+    const { content } = this.#init
+    if (content === undefined) return undefined
+    let text: string
+    try {
+      text = canonicalize(state as JsonValue)
+    } catch {
+      return undefined
+    }
+    const inlineMax = Math.min(MAX_CHECKPOINT_BYTES, content.inlineMaxBytes)
+    return Buffer.byteLength(text) > inlineMax ? text : undefined
+  }
+
+  /**
+   * Stores a checkpoint of this node's own run (`largeCheckpoint`) by CID and holds it, as
+   * `holdCheckpoint` holds one a provider sent: a later attempt on a peer resumes from it.
+   *
+   * @throws the content plug-in's errors
+   */
+  async keepCheckpoint(spec: TaskSpec, text: string, signal: AbortSignal): Promise<ContentRef> {
+    const { content } = this.#init
+    if (content === undefined) throw new Error('no content plug-in')
+    const ttlMs = spec.timeoutMs * spec.maxAttempts + CHECKPOINT_KEEP_GRACE_MS
+    return content.put(Buffer.from(text, 'utf8'), { signal, ttlMs, hold: true })
+  }
+
+  /** The task is done with a checkpoint held here by CID (`holdCheckpoint`): its blocks go. */
+  releaseCheckpoint(ref: ContentRef): void {
+    const { content } = this.#init
+    if (content !== undefined) releaseHeld(content, ref)
   }
 
   /** A checkpoint held here by CID, parsed; undefined when it cannot be read (then none is used). */
@@ -293,7 +342,8 @@ export class AttemptLauncher {
     const { content } = this.#init
     if (content === undefined) return undefined
     try {
-      return { value: await getJson(content, ref, { maxBytes: content.maxBytes }) }
+      // Read back, not kept again: its hold says how long it stays.
+      return { value: await getJson(content, ref, { maxBytes: content.maxBytes, ttlMs: 0 }) }
     } catch {
       return undefined
     }
@@ -316,7 +366,7 @@ export class AttemptLauncher {
    *
    * @throws {FrameTooLargeError} if the forward does not fit a task frame
    */
-  relay(opened: OpenedForward, hop: Hop, parent?: Span): RemoteAttempt {
+  relay(opened: OpenedForward, hop: Hop, parent?: NodeSpan): RemoteAttempt {
     const { signer, maxFrameBytes, tracer } = this.#init
     const request = opened.request.envelope.payload
     const span =
@@ -352,7 +402,7 @@ export class AttemptLauncher {
   }
 
   /** The trace context for `peer`, if there is a span and the peer reads it (minor 3). */
-  #traceFor(peer: string, span: Span | undefined): { trace?: TraceContext } {
+  #traceFor(peer: string, span: NodeSpan | undefined): { trace?: TraceContext } {
     if (span === undefined || this.#init.directory.protocolMinor(peer) < TRACE_CONTEXT_MINOR) return {}
     return { trace: wireContext(span) }
   }

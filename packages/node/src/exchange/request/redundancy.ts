@@ -10,12 +10,13 @@
  * into its score: a provider that is outvoted gets fewer tasks. Without a majority nobody is
  * blamed, since nobody knows who was wrong.
  */
-import type { Span } from '@opentelemetry/api'
+
 import type { TaskTimings } from '@p2p-ai/protocol'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import type { ReputationBook } from '../../peers/reputation.js'
 import { recordedTraceId, type TaskTracer } from '../../tracing/task-tracer.js'
+import type { NodeSpan } from '../../tracing/types.js'
 import type { AttemptInfo, RedundantAnswer, TaskRecordError } from '../errors.js'
 import type { ExchangeReports } from '../events.js'
 import type { Route } from '../route/router.js'
@@ -73,7 +74,7 @@ export class RedundantTask extends TypedEventEmitter<NetworkTaskEvents> implemen
   readonly #done: Promise<NetworkTaskRecord>
   #resolve!: (record: NetworkTaskRecord) => void
   readonly #tracer: TaskTracer | undefined
-  #span: Span | undefined
+  #span: NodeSpan | undefined
   #traceId: string | undefined
 
   constructor(

@@ -34,6 +34,11 @@ export interface TaskSpec extends RouteSpec {
    * how many times so far, and when it was first submitted.
    */
   readonly resumed?: { readonly count: number; readonly submittedAt: number }
+  /**
+   * Submitted with `listed: false`: its caller keeps the record (a job's item). A run on this
+   * node's engine then keeps its result in memory only, not in the engine's result store as well.
+   */
+  readonly unlisted?: true
 }
 
 const TASK_ID = /^[A-Za-z0-9_-]{8,64}$/
@@ -120,6 +125,7 @@ export function validateSubmission(
     ...(model === undefined ? {} : { model }),
     maxHops,
     redundancy,
+    ...(options.listed === false ? { unlisted: true } : {}),
   } as TaskSpec
 }
 

@@ -4,14 +4,14 @@
  * route after a backoff; the task ends in a final state that says what happened. The object is
  * also the task's handle.
  */
-import type { Span } from '@opentelemetry/api'
+
 import type { ContentRef } from '@p2p-ai/protocol'
-import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import { FIND_NEGATIVE_FIRST_MS } from '../../discovery/constants.js'
 import type { FindResult, FindSpec } from '../../discovery/finder.js'
 import { taskLogFields } from '../../logger.js'
 import { recordedTraceId, type TaskTracer } from '../../tracing/task-tracer.js'
+import type { NodeSpan } from '../../tracing/types.js'
 import {
   DISCOVERED_PEER_GRACE_MS,
   PEER_WAIT_POLL_MS,
@@ -35,19 +35,25 @@ import {
 } from '../types.js'
 import type { Attempt, AttemptObserver } from './attempt.js'
 import type { AttemptLauncher, ResumeFrom } from './launcher.js'
+import { LazyEventTarget } from './lazy-events.js'
 import { TaskStreamLog } from './stream-log.js'
 import type { TaskSpec } from './submission.js'
 
 /** Output types are the caller's promise; internally a task's output is unknown. */
 type Output = unknown
 
-/** A checkpoint an attempt sent by CID, numbered in the order checkpoints arrived. */
-interface HeldRef {
+/**
+ * A checkpoint to hold by CID, numbered in the order checkpoints arrived: one an attempt on a peer
+ * sent by CID (`ref`), or a large one of this node's own run, to store (`text`, its JSON).
+ */
+type HeldRef = {
   readonly attempt: Attempt
-  readonly ref: ContentRef
   readonly fraction: number
   readonly seq: number
-}
+} & ({ readonly ref: ContentRef } | { readonly text: string; readonly state: unknown })
+
+/** The checkpoint a task resumes from: its state, or the reference to blocks held here. */
+type HeldCheckpoint = CheckpointInfo & { readonly from: ResumeFrom; readonly seq: number }
 
 /** Where attempts go: the router, or a redundant run's view of it. */
 export interface Chooser {
@@ -64,7 +70,7 @@ export interface Discovery {
 /** How a task is traced: by this tracer, under a redundant task's span when it is one of its replicas. */
 export interface TaskTracing {
   readonly tracer: TaskTracer
-  readonly parent?: { readonly span: Span; readonly replica: number }
+  readonly parent?: { readonly span: NodeSpan; readonly replica: number }
 }
 
 /** Delay before attempt `n` (2-based): the second goes at once, then exponential with jitter. */
@@ -75,7 +81,7 @@ export function backoff(n: number): number {
 }
 
 export class NetworkTask
-  extends TypedEventEmitter<NetworkTaskEvents>
+  extends LazyEventTarget<NetworkTaskEvents>
   implements NetworkTaskHandle, AttemptObserver
 {
   #spec: TaskSpec
@@ -95,7 +101,7 @@ export class NetworkTask
    * The latest checkpoint this node holds, with its state (or, for one by CID, the reference to
    * the blocks it holds): the next attempt resumes from it. `seq` orders checkpoints by arrival.
    */
-  #checkpoint: (CheckpointInfo & { readonly from: ResumeFrom; readonly seq: number }) | undefined
+  #checkpoint: HeldCheckpoint | undefined
   #checkpointSeq = 0
   /** A checkpoint by CID whose blocks are being fetched, and the newest one waiting for it. */
   #holding: { readonly attempt: Attempt; readonly stop: AbortController } | undefined
@@ -112,9 +118,11 @@ export class NetworkTask
   /** Wakes the attempt loop from a backoff or a wait early (the task finished meanwhile). */
   #wake: (() => void) | undefined
   readonly #done: Promise<NetworkTaskRecord<Output>>
+  /** The record once the task is final. */
+  #final: NetworkTaskRecord<Output> | undefined
   #resolveDone!: (record: NetworkTaskRecord<Output>) => void
   readonly #tracing: TaskTracing | undefined
-  #span: Span | undefined
+  #span: NodeSpan | undefined
   #traceId: string | undefined
 
   constructor(
@@ -176,6 +184,9 @@ export class NetworkTask
   }
 
   record(): NetworkTaskRecord<Output> {
+    // Final, the record no longer changes: one snapshot serves `result()`, the registry's store
+    // write and the exchange's `task:done`.
+    if (this.#final !== undefined) return this.#final
     const s = this.#spec
     return {
       id: s.id,
@@ -270,14 +281,27 @@ export class NetworkTask
     this.#progress = kept
     if (delta !== undefined) this.#stream.delta(delta)
     const attempt = this.#attempt
-    if (checkpoint !== undefined && attempt !== undefined) {
-      this.#checkpoint = {
+    const large =
+      checkpoint !== undefined && attempt?.local === true
+        ? this.#launcher.largeCheckpoint(checkpoint)
+        : undefined
+    if (large !== undefined && attempt !== undefined) {
+      // Too large to go inline to a peer: kept by CID, as a provider's would be, for a failover.
+      this.#hold({
+        attempt,
+        text: large,
+        state: checkpoint,
+        fraction: kept.fraction,
+        seq: ++this.#checkpointSeq,
+      })
+    } else if (checkpoint !== undefined && attempt !== undefined) {
+      this.#setCheckpoint({
         from: { state: checkpoint, fraction: kept.fraction },
         fraction: kept.fraction,
         peer: attempt.peer,
         at: Date.now(),
         seq: ++this.#checkpointSeq,
-      }
+      })
     } else if (checkpointRef !== undefined && attempt !== undefined) {
       this.#hold({ attempt, ref: checkpointRef, fraction: kept.fraction, seq: ++this.#checkpointSeq })
     }
@@ -391,20 +415,39 @@ export class NetworkTask
     this.#nextHeld = undefined
     const stop = new AbortController()
     this.#holding = { attempt: next.attempt, stop }
-    const { ref, fraction, seq, attempt } = next
-    this.#launcher
-      .holdCheckpoint(this.#spec, ref, attempt.peer, stop.signal)
+    const { fraction, seq, attempt } = next
+    const held =
+      'ref' in next
+        ? this.#launcher.holdCheckpoint(this.#spec, next.ref, attempt.peer, stop.signal).then(() => next.ref)
+        : this.#launcher.keepCheckpoint(this.#spec, next.text, stop.signal)
+    held
       .then(
-        () => {
-          if (this.isFinished || stop.signal.aborted) return
-          if (this.#checkpoint === undefined || this.#checkpoint.seq < seq) {
-            this.#checkpoint = { from: { ref, fraction }, fraction, peer: attempt.peer, at: Date.now(), seq }
+        (ref) => {
+          if (this.isFinished || stop.signal.aborted || (this.#checkpoint?.seq ?? 0) > seq) {
+            this.#launcher.releaseCheckpoint(ref)
+            return
           }
+          this.#setCheckpoint({ from: { ref, fraction }, fraction, peer: attempt.peer, at: Date.now(), seq })
         },
         (err: unknown) => {
-          if (stop.signal.aborted) return
+          // A fetch holds from its start: what arrived of it goes. (A put that failed holds nothing.)
+          if ('ref' in next) this.#launcher.releaseCheckpoint(next.ref)
+          if (stop.signal.aborted || this.isFinished) return
+          if (!('ref' in next)) {
+            // Not stored: this node's run still resumes from it, as it is.
+            if ((this.#checkpoint?.seq ?? 0) < seq) {
+              this.#setCheckpoint({
+                from: { state: next.state, fraction },
+                fraction,
+                peer: attempt.peer,
+                at: Date.now(),
+                seq,
+              })
+            }
+            return
+          }
           this.#log.debug(
-            { err, ...taskLogFields(this.id, this.#traceId), cid: ref.cid, remotePeer: attempt.peer },
+            { err, ...taskLogFields(this.id, this.#traceId), cid: next.ref.cid, remotePeer: attempt.peer },
             'could not fetch a checkpoint sent by CID: the previous one stays the one to resume from',
           )
         },
@@ -416,6 +459,16 @@ export class NetworkTask
         this.#nextHeld = undefined
         if (waiting !== undefined && !this.isFinished) this.#hold(waiting)
       })
+  }
+
+  /**
+   * The checkpoint to resume from is `next` now: the one it replaces, if held here by CID, is let
+   * go at once (its blocks deleted), so that the task's disk use follows its latest checkpoint.
+   */
+  #setCheckpoint(next: HeldCheckpoint): void {
+    const previous = this.#checkpoint
+    this.#checkpoint = next
+    if (previous !== undefined && 'ref' in previous.from) this.#launcher.releaseCheckpoint(previous.from.ref)
   }
 
   /** Stores the input as content for requests by CID; false when the task ended instead. */
@@ -546,8 +599,15 @@ export class NetworkTask
     this.#wake?.()
     this.#holding?.stop.abort()
     this.#nextHeld = undefined
+    // No attempt resumes from it now: its blocks go (the record still says where it was).
+    const checkpoint = this.#checkpoint
+    if (checkpoint !== undefined && 'ref' in checkpoint.from)
+      this.#launcher.releaseCheckpoint(checkpoint.from.ref)
     if (this.#span !== undefined) this.#tracing?.tracer.end(this.#span, { status, code: this.#error?.code })
+    // Ended: the history need not keep it (the trace id stays).
+    this.#span = undefined
     const record = this.record()
+    this.#final = record
     if (status !== 'COMPLETED') this.#stream.fail(failedError(record))
     else if (!this.#stream.complete(output)) {
       this.#log.warn(

@@ -5,7 +5,6 @@
  * §2.1).
  */
 import { Buffer } from 'node:buffer'
-import type { Span } from '@opentelemetry/api'
 import type { TaskCheckpoint, TaskHandle } from '@p2p-ai/engine'
 import {
   CHECKPOINT_MINOR,
@@ -27,9 +26,11 @@ import {
   type WireError,
 } from '@p2p-ai/protocol'
 import { InvalidContentError } from '../../content/errors.js'
+import { releaseHeld } from '../../content/hold.js'
 import { getJson, putJson } from '../../content/json.js'
 import { taskLogFields } from '../../logger.js'
 import { recordedTraceId, type SpanOutcome } from '../../tracing/task-tracer.js'
+import type { NodeSpan } from '../../tracing/types.js'
 import {
   BUSY_RETRY_AFTER_MS,
   CHECKPOINT_KEEP_GRACE_MS,
@@ -88,16 +89,20 @@ export class Conversation implements AttemptObserver {
    */
   #deltas: DeltaOutbox | null | undefined
   #done = false
-  /** Checkpoints the task reported (numbered), the newest sent, and one being stored by CID. */
+  /**
+   * Checkpoints the task reported (numbered), the newest sent, one being stored by CID, and those
+   * sent by CID whose blocks are still held here (oldest first).
+   */
   readonly #checkpoints: {
     reported: number
     sent: number
     storing: AbortController | undefined
     next: PendingCheckpoint | undefined
-  } = { reported: 0, sent: 0, storing: undefined, next: undefined }
+    held: ContentRef[]
+  } = { reported: 0, sent: 0, storing: undefined, next: undefined, held: [] }
   /** The trace context the task arrived with (minor 3), and this node's span of it while it lasts. */
   readonly #remote: TraceContext | undefined
-  #span: Span | undefined
+  #span: NodeSpan | undefined
   #traceId: string | undefined
 
   constructor(
@@ -169,14 +174,19 @@ export class Conversation implements AttemptObserver {
     this.#content = fetching
     const deadline = setTimeout(() => fetching.abort(), this.#request.timeoutMs)
     const r = this.#request
-    const fetch = (what: string, of: ContentRef, fraction: number) =>
-      getJson(content, of, {
+    // A checkpoint is held only while it is read: the engine resumes from the parsed state, and
+    // the requester keeps the blocks for any later attempt.
+    const fetch = (what: string, of: ContentRef, fraction: number, hold = false) => {
+      const fetched = getJson(content, of, {
         from: this.requester,
         signal: fetching.signal,
         maxBytes: content.maxBytes,
+        hold,
         onProgress: (received, total) =>
           this.progress({ fraction, message: `fetching the ${what}: ${received} of ${total} bytes` }),
       })
+      return hold ? fetched.finally(() => releaseHeld(content, of)) : fetched
+    }
     const input =
       ref === undefined
         ? Promise.resolve(r.input)
@@ -190,7 +200,7 @@ export class Conversation implements AttemptObserver {
     const resume: Promise<TaskCheckpoint | undefined> =
       checkpointRef === undefined || r.resume === undefined
         ? Promise.resolve(inlineResume(r))
-        : fetch('checkpoint', checkpointRef, r.resume.progress).then(
+        : fetch('checkpoint', checkpointRef, r.resume.progress, true).then(
             (state) => ({ state, fraction: r.resume?.progress ?? 0 }),
             (err: unknown) => {
               if (fetching.signal.aborted) throw err
@@ -505,8 +515,9 @@ export class Conversation implements AttemptObserver {
   /**
    * Stores a large checkpoint as content and sends its reference (`checkpointRef`), one at a
    * time: a checkpoint reported meanwhile waits, only the newest; a stored one goes out unless a
-   * newer one went out first. The blocks stay here for the task's `timeoutMs` and a grace; the
-   * requester fetches them at once.
+   * newer one went out first. The requester fetches the blocks at once, one checkpoint at a time,
+   * so they are held here only until two newer ones went out (or the task ended: then all but the
+   * newest, which goes too once the task completed), and never beyond its `timeoutMs` and a grace.
    */
   #storeCheckpoint(next: PendingCheckpoint): void {
     const state = this.#checkpoints
@@ -522,6 +533,7 @@ export class Conversation implements AttemptObserver {
       .put(Buffer.from(next.text, 'utf8'), {
         signal: storing.signal,
         ttlMs: this.#request.timeoutMs + CHECKPOINT_KEEP_GRACE_MS,
+        hold: true,
       })
       .then(
         (checkpointRef) => {
@@ -529,9 +541,13 @@ export class Conversation implements AttemptObserver {
             this.#done ||
             next.seq <= state.sent ||
             !takesContent(this.#requesterRecord(), checkpointRef.size)
-          )
+          ) {
+            releaseHeld(content, checkpointRef)
             return
+          }
           state.sent = next.seq
+          state.held.push(checkpointRef)
+          this.#releaseCheckpoints(2)
           this.#progressAt = performance.now()
           this.#session.channel.send(
             encodeControl(
@@ -556,6 +572,16 @@ export class Conversation implements AttemptObserver {
         state.next = undefined
         if (waiting !== undefined && !this.#done) this.#storeCheckpoint(waiting)
       })
+  }
+
+  /** Lets go of the checkpoints held here by CID but the newest `keep`. */
+  #releaseCheckpoints(keep: number): void {
+    const { content } = this.#session.init
+    const { held } = this.#checkpoints
+    while (held.length > keep) {
+      const ref = held.shift() as ContentRef
+      if (content !== undefined) releaseHeld(content, ref)
+    }
   }
 
   /**
@@ -665,6 +691,8 @@ export class Conversation implements AttemptObserver {
 
   #sendResult(outcome: ResultOutcome, timings: ReturnType<typeof timingsOf>): void {
     const { signer, maxFrameBytes } = this.#session.init
+    // Done: no attempt will resume from a checkpoint of this one.
+    if (outcome.status === 'completed') this.#releaseCheckpoints(0)
     this.#endSpan(
       outcome.status === 'completed'
         ? { status: 'COMPLETED' }
@@ -736,6 +764,8 @@ export class Conversation implements AttemptObserver {
     this.#done = true
     this.#checkpoints.storing?.abort()
     this.#checkpoints.next = undefined
+    // The newest may still be on its way to a requester that resumes elsewhere from it.
+    this.#releaseCheckpoints(1)
     clearTimeout(this.#timer)
     if (this.#relayKey !== undefined) this.#session.provider.relaying.delete(this.#relayKey)
     if (this.#relay !== undefined && !this.#relay.settled) this.#relay.withdraw('the relayed task ended here')

@@ -77,14 +77,29 @@ export function prepareResult(
   outcome: ResultOutcome,
 ): PreparedEnvelope<'task.result'> {
   try {
-    return prepareSized(signer, maxFrameBytes, { ...base, ...outcome } as TaskResult)
+    return prepareSized(signer, maxFrameBytes, resultPayload(base, outcome))
   } catch (err) {
-    return prepareSized(signer, maxFrameBytes, {
-      ...base,
-      status: 'failed',
-      error: toWireError({ code: 'ERR_INVALID_OUTPUT', message: (err as Error).message }),
-    })
+    return prepareSized(
+      signer,
+      maxFrameBytes,
+      resultPayload(base, {
+        status: 'failed',
+        error: toWireError({ code: 'ERR_INVALID_OUTPUT', message: (err as Error).message }),
+      }),
+    )
   }
+}
+
+/** The result's payload, its members in canonical order so that canonicalizing takes its fast path. */
+function resultPayload(
+  base: { id: string; requestHash: string; timings: TaskTimings },
+  outcome: ResultOutcome,
+): TaskResult {
+  const { id, requestHash, timings } = base
+  if ('error' in outcome) return { error: outcome.error, id, requestHash, status: outcome.status, timings }
+  if ('outputRef' in outcome)
+    return { id, outputRef: outcome.outputRef, requestHash, status: outcome.status, timings }
+  return { id, output: outcome.output, requestHash, status: outcome.status, timings } as TaskResult
 }
 
 function prepareSized(
