@@ -214,7 +214,7 @@ describe('the page', () => {
     await form.getByLabel('Input').fill('Name three colours.')
     await form.getByRole('button', { name: 'Submit' }).click()
     const run = page.getByTestId('submit-run')
-    await page.getByTestId('submit-result').waitFor({ timeout: 10_000 })
+    await page.getByTestId('submit-result').waitFor({ timeout: 20_000 })
     expect(await run.getAttribute('data-status')).toBe('COMPLETED')
     expect(await run.locator('pre.streamed').textContent()).toBe('Red, green and blue.')
     expect(await run.textContent()).toMatch(/Failover: …\w+ failed \(ERR_PEER_UNREACHABLE\)/)
