@@ -121,3 +121,6 @@ void _everyJobStatus
 
 /** How often `job submit` and `job status --follow` ask the node how the job stands. */
 export const JOB_POLL_MS = 250
+
+/** How often a stopped node checks that its output is written, so it can leave (ms). */
+export const LEAVE_CHECK_MS = 20

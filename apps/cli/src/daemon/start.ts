@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { bool, num } from '../args/parse.js'
 import type { Parsed } from '../args/spec.js'
 import { locate } from '../commands/common.js'
-import { BIN_NAME, ENV, EXIT, MODELS_DIR, OPENAI_PREFIX } from '../constants.js'
+import { BIN_NAME, ENV, EXIT, LEAVE_CHECK_MS, MODELS_DIR, OPENAI_PREFIX } from '../constants.js'
 import type { DashboardJson, StatusJson } from '../control/types.js'
 import { LogRing } from '../debug/log-ring.js'
 import { explain } from '../error-policy.js'
@@ -286,7 +286,23 @@ async function runNode(
   const summary = `stopped in ${report.durationMs} ms: ${report.tasksFinished} tasks finished, ${report.tasksCancelled} cancelled, ${report.peersNotified.length} peers told goodbye`
   node.logger.info({ report }, 'node stopped')
   if (!daemon) eprintln(io, `${io.err.green('✔')} ${summary}`)
-  return report.errors.length === 0 ? EXIT.OK : EXIT.FAILURE
+  const code = report.errors.length === 0 ? EXIT.OK : EXIT.FAILURE
+  leaveOnceWritten(code)
+  return code
+}
+
+/**
+ * Once the node has stopped and its files are gone, nothing of ours is left to run, but libp2p
+ * leaves two 1 s debounce timers behind (identify-push and the address manager), which kept the
+ * process (and every `node stop`, Ctrl-C and supervisor restart waiting on it) alive a second
+ * longer. The process leaves as soon as its output is written; the check's own timer never keeps
+ * it alive, so a process with nothing pending ends by itself first.
+ */
+function leaveOnceWritten(code: number): void {
+  const written = (): boolean => process.stdout.writableLength === 0 && process.stderr.writableLength === 0
+  setInterval(() => {
+    if (written()) process.exit(code)
+  }, LEAVE_CHECK_MS).unref()
 }
 
 function printBanner(io: Io, s: StatusJson, url: string, dashboard: DashboardJson | undefined): void {
