@@ -368,11 +368,6 @@ export class Job extends TypedEventEmitter<JobEvents> implements JobHandle {
     try {
       while (this.#stop === undefined) {
         const room = this.#room()
-        if (room === 0) {
-          if (exhausted && this.#inFlight.size === 0 && this.#retry.length === 0) return
-          await this.#sleep(JOB_IDLE_POLL_MS)
-          continue
-        }
         // A burst: everything there is room for goes out in this turn, so the tasks bound for one
         // provider leave in one write under one batch signature, and its results come back the
         // same way, instead of one write (and one signature) each.
