@@ -6,11 +6,11 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createNode, type NodeInit, type P2PNode } from '@p2p-ai/node'
+import { createNode, type P2PNode } from '@p2p-ai/node'
 import { CHECKPOINT_REF_MINOR } from '@p2p-ai/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { type HeliaContent, heliaContent } from '../src/index.js'
+import { contentNodeInit, until, usage } from './fixtures/nodes.js'
 
 const MiB = 1024 * 1024
 
@@ -20,26 +20,7 @@ let providers: P2PNode[]
 /** Where each run of the task started: the provider and the step. */
 const runs: Array<{ provider: string; from: number }> = []
 
-function init(name: string): NodeInit {
-  return {
-    dataDir: join(dir, name),
-    network: { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: { enabled: false } },
-    engine: { concurrency: 2 },
-    engineOptions: { workers: false },
-    content: { enabled: true },
-    contentStore: heliaContent({ stallTimeoutMs: 2_000, shareModels: false }),
-  }
-}
-
-const usage = (node: P2PNode) => (node.content as HeliaContent).usage()
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
-    await sleep(20)
-  }
-}
+const init = (name: string) => contentNodeInit(dir, name)
 
 /**
  * A task whose state grows past what goes inline: each step's checkpoint carries `padBytes`. A

@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { createNode, type JobResult, type NodeInit, type P2PNode } from '@p2p-ai/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { type HeliaContent, heliaContent } from '../src/index.js'
+import { heliaContent } from '../src/index.js'
+import { usage } from './fixtures/nodes.js'
 
 let dir: string
 let node: P2PNode
@@ -52,8 +53,6 @@ function register(on: P2PNode): void {
     },
   })
 }
-
-const usage = (on: P2PNode) => (on.content as HeliaContent).usage()
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'p2p-ai-jobs-cid-'))

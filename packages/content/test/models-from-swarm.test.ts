@@ -16,6 +16,7 @@ import {
   type SwarmPulledModel,
   type SwarmPullProgress,
 } from '../src/index.js'
+import { until } from './fixtures/nodes.js'
 
 const MiB = 1024 * 1024
 
@@ -55,14 +56,6 @@ function init(name: string, models: ModelInfo[], extra: Partial<NodeInit> = {}):
     backends: [modelsBackend(models)],
     content: { enabled: true },
     ...extra,
-  }
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 20))
   }
 }
 

@@ -4,14 +4,15 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createNode, type NodeInit, type P2PNode } from '@p2p-ai/node'
+import { createNode, type P2PNode } from '@p2p-ai/node'
 import { canonicalize, type JsonValue } from '@p2p-ai/protocol'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { type HeliaContent, heliaContent } from '../src/index.js'
+import type { HeliaContent } from '../src/index.js'
+import { contentNodeInit, until } from './fixtures/nodes.js'
 
 let dir: string
 let requester: P2PNode
@@ -21,28 +22,11 @@ const seen: number[] = []
 
 const MiB = 1024 * 1024
 
-function init(name: string): NodeInit {
-  return {
-    dataDir: join(dir, name),
-    network: { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: { enabled: false } },
-    engine: { concurrency: 2 },
-    engineOptions: { workers: false },
-    content: { enabled: true },
-    contentStore: heliaContent({ stallTimeoutMs: 2_000, shareModels: false }),
-  }
-}
+const init = (name: string) => contentNodeInit(dir, name)
 
 /** The CID the same JSON value gets on any node (canonical JSON, the fixed UnixFS profile). */
 async function cidOf(node: P2PNode, value: unknown): Promise<{ cid: string; size: number }> {
   return node.content!.put(Buffer.from(canonicalize(value as JsonValue), 'utf8'))
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
 }
 
 beforeAll(async () => {
